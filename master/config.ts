@@ -1,0 +1,54 @@
+// The master's settings: flags over environment variables over defaults.
+
+import { z } from "zod";
+import { count, loadSettings, port, type Settings } from "../shared/config.ts";
+import { DEFAULT_VNODES } from "../shared/ring.ts";
+import { DEFAULT_MAX_VALUE_BYTES } from "../shared/wire.ts";
+
+/** Every setting of the master, with its flag, variable and default. */
+export const masterSettings = {
+  port: {
+    flag: "port",
+    env: "PORT",
+    schema: port(8080),
+    help: "Port to listen on (0: any free port)",
+  },
+  host: {
+    flag: "host",
+    env: "HOST",
+    schema: z.string().min(1).default("0.0.0.0"),
+    help: "Address to bind",
+  },
+  vnodes: {
+    flag: "vnodes",
+    env: "VNODES",
+    schema: count(DEFAULT_VNODES).pipe(z.number().max(10_000)),
+    help: "Points per node on the hash ring",
+  },
+  failureTimeoutMs: {
+    flag: "failure-timeout-ms",
+    env: "FAILURE_TIMEOUT_MS",
+    schema: count(3000, 10),
+    help: "Milliseconds without a heartbeat before a node is marked down",
+  },
+  forwardTimeoutMs: {
+    flag: "forward-timeout-ms",
+    env: "FORWARD_TIMEOUT_MS",
+    schema: count(2000),
+    help: "Milliseconds to wait for a node's answer before replying 504",
+  },
+  maxValueBytes: {
+    flag: "max-value-bytes",
+    env: "MAX_VALUE_BYTES",
+    schema: count(DEFAULT_MAX_VALUE_BYTES),
+    help: "Largest value accepted, in UTF-8 bytes",
+  },
+} as const;
+
+/** The master's settings. */
+export type MasterConfig = Settings<typeof masterSettings>;
+
+/** Reads the master's settings from `env` and `args` (flags win); throws ConfigError naming the flag. */
+export function loadConfig(env: Record<string, string | undefined>, args: string[]): MasterConfig {
+  return loadSettings(masterSettings, env, args);
+}

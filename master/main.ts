@@ -1,0 +1,37 @@
+// Entry point of the master: reads settings, tracks nodes, routes keys, drains on SIGTERM.
+
+import { createLogger } from "../shared/log.ts";
+import { listenUrl, loadOrExit, onStopSignal } from "../shared/service.ts";
+import { createApp } from "./app.ts";
+import { loadConfig, masterSettings } from "./config.ts";
+import { Registry } from "./registry.ts";
+import { Router } from "./router.ts";
+
+const config = loadOrExit("master", masterSettings, loadConfig);
+const log = createLogger("master");
+
+const registry = new Registry({
+  vnodes: config.vnodes,
+  failureTimeoutMs: config.failureTimeoutMs,
+  now: Date.now,
+  log,
+});
+// Deno's fetch keeps connections to each node alive and reuses them.
+const router = new Router({ ring: () => registry.ring, fetch, timeoutMs: config.forwardTimeoutMs });
+const app = createApp({ registry, router, maxValueBytes: config.maxValueBytes, log });
+
+// A tenth of the timeout between sweeps: a silent node is down within 1.1 timeouts.
+const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs / 10)));
+const sweeper = setInterval(() => registry.sweep(), sweepMs);
+
+const server = Deno.serve(
+  { hostname: config.host, port: config.port, onListen: () => {} },
+  app.fetch,
+);
+const url = listenUrl(server.addr);
+log.info("listening", { url, reference: `${url}/reference`, config });
+
+onStopSignal(async () => {
+  clearInterval(sweeper);
+  await server.shutdown(); // drains requests in flight
+}, log);

@@ -1,0 +1,36 @@
+// The master's key routes: validated here, then forwarded to the key's owner.
+
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { checkValueSize, forwarded, keyRoutes } from "../../shared/key_routes.ts";
+import type { Router } from "../router.ts";
+
+const routes = {
+  set: forwarded(keyRoutes.set),
+  get: forwarded(keyRoutes.get),
+  delete: forwarded(keyRoutes.delete),
+};
+
+const jsonHeaders = { "content-type": "application/json" };
+
+// The owner's answer passes through as it is: it answers the same declared route.
+const relay = (answer: Promise<Response>) => answer as Promise<never>;
+
+/** Serves `/keys` by forwarding each request to the owner of its key. */
+export function addKeyRoutes(app: OpenAPIHono, router: Router, maxValueBytes: number): void {
+  app.openapi(routes.set, (c) => {
+    const { key, value } = c.req.valid("json");
+    checkValueSize(value, maxValueBytes);
+    const body = JSON.stringify({ key, value });
+    return relay(router.forward(key, "/keys", { method: "POST", body, headers: jsonHeaders }));
+  });
+
+  app.openapi(routes.get, (c) => {
+    const { key } = c.req.valid("param");
+    return relay(router.forward(key, `/keys/${encodeURIComponent(key)}`));
+  });
+
+  app.openapi(routes.delete, (c) => {
+    const { key } = c.req.valid("param");
+    return relay(router.forward(key, `/keys/${encodeURIComponent(key)}`, { method: "DELETE" }));
+  });
+}

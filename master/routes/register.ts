@@ -1,0 +1,97 @@
+// Registration, heartbeat and deregistration of nodes, and the views of the membership.
+
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { getConnInfo } from "hono/deno";
+import { errors, json } from "../../shared/api.ts";
+import { HttpError } from "../../shared/errors.ts";
+import { Address, NodeList, RegisterRequest, RingView } from "../../shared/wire.ts";
+import type { Registry } from "../registry.ts";
+
+const register = createRoute({
+  method: "post",
+  path: "/register",
+  summary: "Register or heartbeat",
+  description: "A node calls this on start and then every heartbeat. With no body, the node's " +
+    "address is the caller's IP with port 8080. Answers the current ring.",
+  tags: ["membership"],
+  request: { body: { ...json(RegisterRequest, "The node's address"), required: false } },
+  responses: {
+    201: json(RingView, "A node the master did not know is registered"),
+    200: json(RingView, "A known node's heartbeat is recorded"),
+    ...errors({ 400: "The address is not a URL", 415: "The body is not application/json" }),
+  },
+});
+
+const deregister = createRoute({
+  method: "delete",
+  path: "/register/{address}",
+  summary: "Deregister a node",
+  description: "Removes a node, URL-encoded in the path, from the cluster.",
+  tags: ["membership"],
+  request: {
+    params: z.object({
+      address: Address.openapi({
+        param: { name: "address", in: "path" },
+        example: "http%3A%2F%2F127.0.0.1%3A8081",
+      }),
+    }),
+  },
+  responses: {
+    204: { description: "Removed" },
+    ...errors({ 400: "The address is not a URL", 404: "The node is not registered" }),
+  },
+});
+
+const nodes = createRoute({
+  method: "get",
+  path: "/nodes",
+  summary: "List nodes",
+  description: "Every node the master knows, up or down, with the ring epoch.",
+  tags: ["membership"],
+  responses: { 200: json(NodeList, "The nodes") },
+});
+
+const ring = createRoute({
+  method: "get",
+  path: "/ring",
+  summary: "The ring",
+  description: "The up nodes and ring settings; with the shared ring module they place every key.",
+  tags: ["membership"],
+  responses: { 200: json(RingView, "The ring of the current epoch") },
+});
+
+/** Serves `/register`, `/nodes` and `/ring` from `registry`. */
+export function addRegisterRoutes(app: OpenAPIHono, registry: Registry): void {
+  app.openapi(register, (c) => {
+    const address = c.req.valid("json").address ?? callerAddress(c);
+    const outcome = registry.heartbeat(address);
+    return c.json(registry.view(), outcome === "new" ? 201 : 200);
+  });
+
+  app.openapi(deregister, (c) => {
+    const { address } = c.req.valid("param");
+    if (!registry.deregister(address)) {
+      return c.json({ error: `Node ${address} is not registered` }, 404);
+    }
+    return c.body(null, 204);
+  });
+
+  app.openapi(nodes, (c) => c.json(registry.list(), 200));
+  app.openapi(ring, (c) => c.json(registry.view(), 200));
+}
+
+/** The caller's IP with port 8080, as a node address. */
+function callerAddress(c: Context): string {
+  let ip: string | undefined;
+  try {
+    ip = getConnInfo(c).remote.address;
+  } catch {
+    ip = undefined; // not served by Deno.serve, e.g. app.request() in a test
+  }
+  if (!ip) {
+    throw new HttpError(400, "Cannot register: no address given and the caller's IP is unknown");
+  }
+  if (ip.startsWith("::ffff:")) ip = ip.slice("::ffff:".length);
+  return ip.includes(":") ? `http://[${ip}]:8080` : `http://${ip}:8080`;
+}

@@ -1,0 +1,53 @@
+// The node's settings: flags over environment variables over defaults.
+
+import { z } from "zod";
+import { count, loadSettings, origin, port, type Settings } from "../shared/config.ts";
+import { DEFAULT_MAX_VALUE_BYTES } from "../shared/wire.ts";
+
+/** Every setting of the node, with its flag, variable and default. */
+export const nodeSettings = {
+  port: {
+    flag: "port",
+    env: "PORT",
+    schema: port(8081),
+    help: "Port to listen on (0: any free port)",
+  },
+  host: {
+    flag: "host",
+    env: "HOST",
+    schema: z.string().min(1).default("0.0.0.0"),
+    help: "Address to bind",
+  },
+  masterUrl: {
+    flag: "master",
+    env: "MASTER_URL",
+    schema: origin().default("http://127.0.0.1:8080"),
+    help: "Master base URL",
+  },
+  advertise: {
+    flag: "advertise",
+    env: "ADVERTISE_URL",
+    schema: origin().optional(),
+    help: "URL the master and peers reach this node at (default http://127.0.0.1:<port>)",
+  },
+  heartbeatMs: {
+    flag: "heartbeat-ms",
+    env: "HEARTBEAT_MS",
+    schema: count(1000, 10),
+    help: "Milliseconds between heartbeats to the master",
+  },
+  maxValueBytes: {
+    flag: "max-value-bytes",
+    env: "MAX_VALUE_BYTES",
+    schema: count(DEFAULT_MAX_VALUE_BYTES),
+    help: "Largest value accepted, in UTF-8 bytes",
+  },
+} as const;
+
+/** The node's settings. */
+export type NodeConfig = Settings<typeof nodeSettings>;
+
+/** Reads the node's settings from `env` and `args` (flags win); throws ConfigError naming the flag. */
+export function loadConfig(env: Record<string, string | undefined>, args: string[]): NodeConfig {
+  return loadSettings(nodeSettings, env, args);
+}

@@ -1,0 +1,48 @@
+// Entry point of a cache node: reads settings, serves the API, keeps registered, leaves on SIGTERM.
+
+import { createLogger } from "../shared/log.ts";
+import { listenUrl, loadOrExit, onStopSignal } from "../shared/service.ts";
+import { createApp } from "./app.ts";
+import { loadConfig, nodeSettings } from "./config.ts";
+import { Membership } from "./membership.ts";
+import { Store } from "./store.ts";
+
+const config = loadOrExit("node", nodeSettings, loadConfig);
+const log = createLogger("node");
+
+// The advertised URL needs the bound port, so the app is built once the server has it; no request
+// can arrive before this module finishes running.
+const server = Deno.serve(
+  { hostname: config.host, port: config.port, onListen: () => {} },
+  (request, info) => app.fetch(request, info),
+);
+const advertise = config.advertise ?? `http://127.0.0.1:${server.addr.port}`;
+const membership = new Membership({
+  masterUrl: config.masterUrl,
+  advertise,
+  heartbeatMs: config.heartbeatMs,
+  fetch,
+  log,
+});
+let stopping = false;
+const app = createApp({
+  store: new Store(),
+  maxValueBytes: config.maxValueBytes,
+  notReady: () =>
+    stopping
+      ? "Shutting down"
+      : membership.registered
+      ? undefined
+      : "Not registered with the master",
+  log,
+});
+
+log.info("listening", { url: listenUrl(server.addr), advertise, config });
+membership.start();
+
+onStopSignal(async () => {
+  stopping = true;
+  await membership.stop();
+  await membership.deregister();
+  await server.shutdown(); // drains requests in flight
+}, log);

@@ -1,0 +1,151 @@
+// The node's side of membership: register, heartbeat, follow the ring, deregister.
+
+import type { Fetch } from "../shared/fetch.ts";
+import type { Logger } from "../shared/log.ts";
+import { Ring } from "../shared/ring.ts";
+import { RingView } from "../shared/wire.ts";
+
+/** Where the master is, who this node is, and how often it beats. */
+export interface MembershipOptions {
+  masterUrl: string;
+  /** The URL the master and peers reach this node at. */
+  advertise: string;
+  heartbeatMs: number;
+  fetch: Fetch;
+  log: Logger;
+}
+
+/** Retries while the master is down start at this delay and double up to {@link MAX_BACKOFF_MS}. */
+export const FIRST_BACKOFF_MS = 100;
+
+/** Longest wait between two registration attempts while the master is down. */
+export const MAX_BACKOFF_MS = 2000;
+
+/**
+ * Keeps this node registered: one `POST /register` per heartbeat, which also registers it again
+ * when a restarted master has forgotten it, with backoff while the master cannot be reached.
+ */
+export class Membership {
+  readonly #options: MembershipOptions;
+  #ring = new Ring();
+  #epoch = -1;
+  #acknowledged = false;
+  #failures = 0;
+  #running = false;
+  #wake = new AbortController();
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor(options: MembershipOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the master acknowledged the latest heartbeat. */
+  get registered(): boolean {
+    return this.#acknowledged;
+  }
+
+  /** The ring as the master last published it. */
+  get ring(): Ring {
+    return this.#ring;
+  }
+
+  /** Starts heartbeating now and keeps on until {@link stop}. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#wake = new AbortController();
+    this.#loop = this.#run();
+  }
+
+  /** Stops heartbeating; resolves once no heartbeat is in flight. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake.abort();
+    await this.#loop;
+  }
+
+  /** Sends one heartbeat; returns whether the master acknowledged it. */
+  async beat(): Promise<boolean> {
+    const { masterUrl, advertise, log } = this.#options;
+    try {
+      const answer = await this.#options.fetch(`${masterUrl}/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ address: advertise }),
+        signal: AbortSignal.timeout(this.#timeoutMs()),
+      });
+      const body = await answer.json();
+      if (answer.status !== 200 && answer.status !== 201) {
+        throw new Error(`master answered ${answer.status}: ${body?.error ?? "no reason"}`);
+      }
+      const view = RingView.parse(body);
+      if (answer.status === 201) log.info("registered", { master: masterUrl, advertise });
+      else if (this.#failures > 0) log.info("master reachable again", { master: masterUrl });
+      this.#follow(view);
+      this.#acknowledged = true;
+      this.#failures = 0;
+      return true;
+    } catch (error) {
+      if (this.#failures === 0) {
+        log.warn("master unreachable", { master: masterUrl, error: String(error) });
+      }
+      this.#acknowledged = false;
+      this.#failures++;
+      return false;
+    }
+  }
+
+  /** Tells the master this node is leaving; returns whether it was removed. */
+  async deregister(): Promise<boolean> {
+    const { masterUrl, advertise, log } = this.#options;
+    this.#acknowledged = false;
+    try {
+      const answer = await this.#options.fetch(
+        `${masterUrl}/register/${encodeURIComponent(advertise)}`,
+        { method: "DELETE", signal: AbortSignal.timeout(this.#timeoutMs()) },
+      );
+      await answer.body?.cancel();
+      log.info("deregistered", { master: masterUrl, status: answer.status });
+      return answer.status === 204;
+    } catch (error) {
+      log.warn("could not deregister", { master: masterUrl, error: String(error) });
+      return false;
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      const ok = await this.beat();
+      if (!this.#running) return;
+      const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#failures - 1));
+      // Jitter keeps a fleet of nodes from retrying in step after a master restart.
+      const delay = ok ? this.#options.heartbeatMs : backoff * (0.5 + Math.random() / 2);
+      await sleep(delay, this.#wake.signal);
+    }
+  }
+
+  #follow(view: RingView): void {
+    const same = view.epoch === this.#epoch && view.nodes.join(" ") === this.#ring.nodes.join(" ");
+    if (same) return;
+    this.#epoch = view.epoch;
+    this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    this.#options.log.info("ring updated", { epoch: view.epoch, nodes: view.nodes });
+  }
+
+  #timeoutMs(): number {
+    return Math.max(500, this.#options.heartbeatMs);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,127 @@
+// The HTTP skeleton both services share: JSON errors, body limit, OpenAPI document, Scalar page.
+
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { ErrorBody, HttpError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+
+/** What a service's API is called and how it guards its input. */
+export interface ApiOptions {
+  title: string;
+  description: string;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  log: Logger;
+}
+
+/** The OpenAPI version and info block of a service's document. */
+export function documentConfig(options: Pick<ApiOptions, "title" | "description">) {
+  return {
+    openapi: "3.1.0",
+    info: { title: options.title, version: "1.0.0", description: options.description },
+  };
+}
+
+/**
+ * Creates an app whose every error, from validation to a thrown bug, answers `{"error": "..."}`,
+ * and which serves `/openapi.json` and an offline Scalar page at `/reference`.
+ *
+ * @example
+ * ```ts
+ * import { createApi } from "./api.ts";
+ * import { silentLogger } from "./log.ts";
+ * const app = createApi({ title: "Cache node", description: "", maxBodyBytes: 1 << 20, log: silentLogger });
+ * ```
+ */
+export function createApi(options: ApiOptions): OpenAPIHono {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return c.json({ error: describeIssues(result.error) }, 400);
+    },
+  });
+
+  app.use(bodyLimit({
+    maxSize: options.maxBodyBytes,
+    onError: (c) =>
+      c.json({ error: `Request body is larger than ${options.maxBodyBytes} bytes` }, 413),
+  }));
+
+  app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}` }, 404));
+
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return c.json({ error: error.message }, error.status);
+    if (error instanceof HTTPException && error.status < 500) {
+      const message = error.status === 415
+        ? `Unsupported content type "${c.req.header("content-type")}": send application/json`
+        : error.message;
+      return c.json({ error: message }, error.status);
+    }
+    options.log.error("request failed", {
+      method: c.req.method,
+      path: c.req.path,
+      error: error instanceof Error ? error.stack ?? error.message : String(error),
+    });
+    return c.json({ error: "Internal server error" }, 500);
+  });
+
+  app.doc31("/openapi.json", documentConfig(options));
+  app.get("/reference/standalone.js", scalarBundleHandler());
+  app.get(
+    "/reference",
+    Scalar({
+      url: "/openapi.json",
+      cdn: "/reference/standalone.js",
+      pageTitle: options.title,
+      withDefaultFonts: false,
+    }),
+  );
+  return app;
+}
+
+/** Turns zod issues into one readable sentence, naming each field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message)
+    .join("; ");
+}
+
+/** Error responses for a route, each with the shared error body. */
+export function errors<S extends number>(described: Record<S, string>) {
+  const entries = Object.entries(described).map(([status, description]) => [
+    status,
+    { description, content: { "application/json": { schema: ErrorBody } } },
+  ]);
+  return Object.fromEntries(entries) as Record<
+    S,
+    { description: string; content: { "application/json": { schema: typeof ErrorBody } } }
+  >;
+}
+
+/** A JSON body or response declaration for `createRoute`. */
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+// Scalar's browser bundle, served by the service itself so the page works with no internet.
+const scalarBundle = new URL(
+  "./browser/standalone.js",
+  import.meta.resolve("@scalar/api-reference"),
+);
+
+function scalarBundleHandler() {
+  let script: Promise<Uint8Array> | undefined; // read once, on first use
+  return async (c: Context): Promise<Response> => {
+    script ??= Deno.readFile(scalarBundle);
+    const body = await script.catch((error) => {
+      script = undefined;
+      throw error;
+    });
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "text/javascript; charset=utf-8",
+      "cache-control": "public, max-age=86400",
+    });
+  };
+}

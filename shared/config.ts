@@ -1,0 +1,111 @@
+// Settings read from flags and environment variables, validated by zod, for both services.
+
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+/** One setting: its flag (without dashes), its environment variable, schema and help text. */
+export interface Setting<S extends z.ZodType = z.ZodType> {
+  flag: string;
+  env: string;
+  schema: S;
+  help: string;
+}
+
+/** The values of a group of settings. */
+export type Settings<T extends Record<string, Setting>> = {
+  [K in keyof T]: z.output<T[K]["schema"]>;
+};
+
+/** A setting that has a bad value or a flag that does not exist; the message names it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** A TCP port, 0 meaning any free port. */
+export const port = (fallback: number) =>
+  z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/** A whole number of milliseconds or bytes, at least `min`. */
+export const count = (fallback: number, min = 1) =>
+  z.coerce.number().int().min(min).default(fallback);
+
+/** An http(s) URL without a path, normalized to its origin (`http://host:port`). */
+export const origin = () =>
+  z.string().refine(
+    (text) => parseOrigin(text) !== undefined,
+    "expected an http(s) URL such as http://127.0.0.1:8080",
+  )
+    .transform((text) => parseOrigin(text)!);
+
+/**
+ * Returns the origin of an http(s) URL with no path, query or credentials, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { parseOrigin } from "./config.ts";
+ * parseOrigin("http://127.0.0.1:8081/"); // "http://127.0.0.1:8081"
+ * parseOrigin("127.0.0.1:8081"); // undefined
+ * ```
+ */
+export function parseOrigin(text: string): string | undefined {
+  if (!URL.canParse(text)) return undefined;
+  const url = new URL(text);
+  const plain = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+  if (!plain || (url.protocol !== "http:" && url.protocol !== "https:")) return undefined;
+  return url.origin;
+}
+
+/**
+ * Reads `settings` from `args` (flags win) and `env`; an empty variable counts as unset.
+ * Throws {@link ConfigError} naming the flag on an unknown flag or a bad value.
+ *
+ * @example
+ * ```ts
+ * import { loadSettings, port } from "./config.ts";
+ * const spec = { port: { flag: "port", env: "PORT", schema: port(8080), help: "Port" } };
+ * loadSettings(spec, { PORT: "9000" }, ["--port", "9001"]); // { port: 9001 }
+ * ```
+ */
+export function loadSettings<T extends Record<string, Setting>>(
+  settings: T,
+  env: Record<string, string | undefined>,
+  args: string[],
+): Settings<T> {
+  const options = Object.fromEntries(
+    Object.values(settings).map((s) => [s.flag, { type: "string" as const }]),
+  );
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  const values: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(settings)) {
+    const raw = flags[setting.flag] ?? (env[setting.env] || undefined);
+    const parsed = setting.schema.safeParse(raw);
+    if (!parsed.success) {
+      const reason = parsed.error.issues[0]?.message ?? "invalid value";
+      throw new ConfigError(`Invalid --${setting.flag} (${setting.env}) "${raw}": ${reason}`);
+    }
+    values[name] = parsed.data;
+  }
+  return values as Settings<T>;
+}
+
+/** A help text listing each flag, its variable and what it does. */
+export function usage(command: string, settings: Record<string, Setting>): string {
+  const rows = Object.values(settings).map((s) =>
+    `  --${s.flag.padEnd(22)} ${s.env.padEnd(22)} ${s.help}`
+  );
+  return [
+    `Usage: ${command} [flags]`,
+    "",
+    "  flag                     env                    meaning",
+    ...rows,
+  ]
+    .join("\n");
+}

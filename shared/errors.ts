@@ -1,0 +1,34 @@
+// HttpError and the one error body shape, {"error": "..."}, that every route answers with.
+
+import { z } from "@hono/zod-openapi";
+
+/** The body of every error response. */
+export const ErrorBody = z.object({
+  error: z.string().openapi({ example: 'Key "user:42" not found' }),
+}).openapi("Error");
+
+/** An error body. */
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** HTTP statuses this project answers errors with. */
+export type ErrorStatus = 400 | 404 | 413 | 415 | 500 | 502 | 503 | 504 | 507;
+
+/**
+ * An error that becomes a `{"error": message}` response with `status`.
+ *
+ * @example
+ * ```ts
+ * import { HttpError } from "./errors.ts";
+ * throw new HttpError(503, "No node is up to own the key");
+ * ```
+ */
+export class HttpError extends Error {
+  /** The HTTP status of the response. */
+  readonly status: ErrorStatus;
+
+  constructor(status: ErrorStatus, message: string) {
+    super(message);
+    this.name = "HttpError";
+    this.status = status;
+  }
+}

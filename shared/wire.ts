@@ -1,0 +1,100 @@
+// Zod schemas of the messages master, nodes and clients exchange: keys, values, membership, ring.
+
+import { z } from "@hono/zod-openapi";
+import { parseOrigin } from "./config.ts";
+
+/** Longest key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+/** Default longest value, in UTF-8 bytes (`--max-value-bytes`). */
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/** Number of UTF-8 bytes in `text`. */
+export function utf8Bytes(text: string): number {
+  // Counting beats allocating for short strings; the encoder wins on long ones.
+  return text.length < 512 ? countUtf8(text) : encoder.encode(text).byteLength;
+}
+
+function countUtf8(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low < 0xe000) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** A cache key: 1 to 1024 UTF-8 bytes, any characters. */
+export const Key = z.string()
+  .min(1, "Key must not be empty")
+  .refine((key) => utf8Bytes(key) <= MAX_KEY_BYTES, {
+    message: `Key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`,
+  })
+  .openapi({ example: "user:42", description: "1 to 1024 UTF-8 bytes" });
+
+/** A cache value; its size limit is a setting, checked by the service. */
+export const Value = z.string().openapi({ example: "Ada Lovelace" });
+
+/** A key and its value, as written and read. */
+export const KeyValue = z.object({ key: Key, value: Value }).openapi("KeyValue");
+
+/** A key and its value. */
+export type KeyValue = z.infer<typeof KeyValue>;
+
+/** The `{key}` path parameter (percent-encoded in the path). */
+export const KeyParam = z.object({
+  key: Key.openapi({ param: { name: "key", in: "path" }, example: "user:42" }),
+});
+
+/** A node's base URL, `http(s)://host:port`. */
+export const Address = z.string()
+  .refine((text) => parseOrigin(text) !== undefined, {
+    message: "Address must be an http(s) URL with no path, such as http://10.0.0.5:8081",
+  })
+  .transform((text) => parseOrigin(text)!)
+  .openapi({ example: "http://127.0.0.1:8081" });
+
+/** What a node sends to register and to heartbeat. */
+export const RegisterRequest = z.object({
+  address: Address.optional().openapi({
+    description: "The node's base URL; when the body is absent, the caller's IP with port 8080",
+  }),
+}).openapi("RegisterRequest");
+
+/** The live ring: the up nodes that own keys in this epoch. */
+export const RingView = z.object({
+  epoch: z.number().int().min(0).openapi({
+    description: "Increments on every change of the up set",
+  }),
+  vnodes: z.number().int().min(1),
+  nodes: z.array(z.string()).openapi({ description: "Addresses of the up nodes, sorted" }),
+}).openapi("Ring");
+
+/** The live ring. */
+export type RingView = z.infer<typeof RingView>;
+
+/** One node as the master sees it. */
+export const NodeStatus = z.object({
+  address: z.string(),
+  status: z.enum(["up", "down"]),
+  lastSeen: z.string().openapi({ description: "Time of the last heartbeat, ISO 8601" }),
+}).openapi("Node");
+
+/** Every node the master knows, up or down. */
+export const NodeList = z.object({
+  epoch: z.number().int().min(0),
+  nodes: z.array(NodeStatus),
+}).openapi("NodeList");
+
+/** Every node the master knows. */
+export type NodeList = z.infer<typeof NodeList>;

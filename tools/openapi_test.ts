@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { DOCUMENTS, renderDocuments } from "./openapi.ts";
+
+Deno.test("committed OpenAPI documents match the route declarations", async () => {
+  for (const [path, yaml] of Object.entries(await renderDocuments())) {
+    const committed = await Deno.readTextFile(new URL(`../${path}`, import.meta.url));
+    assert.equal(committed, yaml, `${path} is stale: run deno task openapi`);
+  }
+});
+
+Deno.test("the master's document declares every route with its error responses", async () => {
+  const documents = await renderDocuments();
+  const master = parse(documents[DOCUMENTS.master]);
+  assert.deepEqual(Object.keys(master.paths).sort(), [
+    "/keys",
+    "/keys/{key}",
+    "/live",
+    "/nodes",
+    "/ready",
+    "/register",
+    "/register/{address}",
+    "/ring",
+  ]);
+  const get = master.paths["/keys/{key}"].get;
+  assert.deepEqual(Object.keys(get.responses).sort(), ["200", "400", "404", "502", "503", "504"]);
+  assert.equal(
+    get.responses["404"].content["application/json"].schema.$ref,
+    "#/components/schemas/Error",
+  );
+  const node = parse(documents[DOCUMENTS.node]);
+  assert.deepEqual(Object.keys(node.paths).sort(), ["/keys", "/keys/{key}", "/live", "/ready"]);
+});
