@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { refusals } from "../tests/bad_input.ts";
+import { inProcessCluster } from "../tests/in_process.ts";
+
+const put = (key: string, value: string): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ key, value }),
+});
+
+Deno.test("master stores each key on its ring owner and reads it back", async () => {
+  const { master, registry, stores } = inProcessCluster(3);
+  for (let i = 0; i < 60; i++) {
+    assert.equal((await master.request("/keys", put(`key/${i}`, `v${i}`))).status, 204);
+  }
+  for (let i = 0; i < 60; i++) {
+    const key = `key/${i}`;
+    const read = await master.request(`/keys/${encodeURIComponent(key)}`);
+    assert.deepEqual(await read.json(), { key, value: `v${i}` });
+    const owner = registry.ring.owner(key)!;
+    for (const [address, store] of stores) {
+      assert.equal(store.get(key), address === owner ? `v${i}` : undefined, `${key} on ${address}`);
+    }
+  }
+  for (const store of stores.values()) assert.ok(store.size > 0, "every node holds keys");
+});
+
+Deno.test("master relays a node's 404 and deletes through the owner", async () => {
+  const { master } = inProcessCluster(2);
+  await master.request("/keys", put("k", "v"));
+  assert.equal((await master.request("/keys/k", { method: "DELETE" })).status, 204);
+  const gone = await master.request("/keys/k");
+  assert.equal(gone.status, 404);
+  assert.deepEqual(await gone.json(), { error: 'Key "k" not found' });
+  assert.equal((await master.request("/keys/k", { method: "DELETE" })).status, 404);
+});
+
+Deno.test("master refuses every bad input itself and forwards nothing", async () => {
+  const { master, stores } = inProcessCluster(2, 512);
+  const send = async (path: string, init?: RequestInit) => await master.request(path, init);
+  assert.deepEqual(await refusals(send, 512), []);
+  for (const store of stores.values()) assert.equal(store.size, 0);
+});
+
+Deno.test("master answers 503 with no node up, and 502 when the owner is gone", async () => {
+  const empty = inProcessCluster(0);
+  const none = await empty.master.request("/keys/k");
+  assert.equal(none.status, 503);
+  assert.deepEqual(await none.json(), { error: "No node is up to own the key" });
+  assert.equal((await empty.master.request("/ready")).status, 503);
+
+  const { master, registry } = inProcessCluster(1);
+  registry.heartbeat("http://vanished:8081"); // registered, but nothing answers there
+  const key = [...Array(100).keys()].map((i) => `k${i}`)
+    .find((k) => registry.ring.owner(k) === "http://vanished:8081")!;
+  const lost = await master.request(`/keys/${key}`);
+  assert.equal(lost.status, 502);
+  assert.match((await lost.json()).error, /http:\/\/vanished:8081 is unreachable/);
+});
+
+Deno.test("master registers with 201, heartbeats with 200 and answers the ring", async () => {
+  const { master } = inProcessCluster(0);
+  const register = () =>
+    master.request("/register", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ address: "http://10.1.2.3:8081/" }),
+    });
+  const first = await register();
+  assert.equal(first.status, 201);
+  assert.deepEqual(await first.json(), { epoch: 1, vnodes: 160, nodes: ["http://10.1.2.3:8081"] });
+  assert.equal((await register()).status, 200);
+  assert.deepEqual(await (await master.request("/ring")).json(), {
+    epoch: 1,
+    vnodes: 160,
+    nodes: ["http://10.1.2.3:8081"],
+  });
+  const list = await (await master.request("/nodes")).json();
+  assert.equal(list.nodes[0].status, "up");
+  assert.equal((await master.request("/ready")).status, 200);
+});
+
+Deno.test("master refuses a bad address and deregisters a URL-encoded one", async () => {
+  const { master } = inProcessCluster(1);
+  const bad = await master.request("/register", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ address: "node-0:8081" }),
+  });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /address: Address must be an http\(s\) URL/);
+  const noCaller = await master.request("/register", { method: "POST" });
+  assert.equal(noCaller.status, 400);
+  assert.match((await noCaller.json()).error, /caller's IP is unknown/);
+
+  const address = encodeURIComponent("http://node-0:8081");
+  assert.equal((await master.request(`/register/${address}`, { method: "DELETE" })).status, 204);
+  const again = await master.request(`/register/${address}`, { method: "DELETE" });
+  assert.equal(again.status, 404);
+  assert.deepEqual(await again.json(), { error: "Node http://node-0:8081 is not registered" });
+  assert.deepEqual(await (await master.request("/nodes")).json(), { epoch: 2, nodes: [] });
+});

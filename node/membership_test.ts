@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import type { Fetch } from "../shared/fetch.ts";
+import { silentLogger as log } from "../shared/log.ts";
+import { inProcessCluster } from "../tests/in_process.ts";
+import { Membership } from "./membership.ts";
+
+function member(fetch: Fetch, advertise = "http://node-9:8081") {
+  return new Membership({ masterUrl: "http://master", advertise, heartbeatMs: 20, fetch, log });
+}
+
+Deno.test("Membership.beat() registers, follows the ring and heartbeats", async () => {
+  const cluster = inProcessCluster(2);
+  const membership = member(cluster.fetch);
+  assert.equal(membership.registered, false);
+  assert.equal(await membership.beat(), true);
+  assert.equal(membership.registered, true);
+  assert.deepEqual(membership.ring.nodes, cluster.registry.ring.nodes);
+  assert.equal(membership.ring.size, 3);
+  assert.equal(await membership.beat(), true);
+  assert.equal(cluster.registry.epoch, 3, "a heartbeat does not change the epoch");
+});
+
+Deno.test("Membership registers again with a master that forgot it", async () => {
+  let cluster = inProcessCluster(0);
+  const membership = member((input, init) => cluster.fetch(input, init));
+  await membership.beat();
+  cluster = inProcessCluster(0); // the master restarted with an empty registry
+  assert.equal(await membership.beat(), true);
+  assert.deepEqual(cluster.registry.ring.nodes, ["http://node-9:8081"]);
+});
+
+Deno.test("Membership is not registered while the master cannot be reached", async () => {
+  let reachable = true;
+  const cluster = inProcessCluster(0);
+  const membership = member((input, init) =>
+    reachable ? cluster.fetch(input, init) : Promise.reject(new TypeError("Connection refused"))
+  );
+  await membership.beat();
+  reachable = false;
+  assert.equal(await membership.beat(), false);
+  assert.equal(membership.registered, false);
+  reachable = true;
+  assert.equal(await membership.beat(), true);
+});
+
+Deno.test("Membership.start() keeps beating with backoff until stop()", async () => {
+  let calls = 0;
+  const cluster = inProcessCluster(0);
+  const membership = member((input, init) => {
+    calls++;
+    // The first three attempts find the master down, as when nodes start first.
+    return calls <= 3 ? Promise.reject(new TypeError("refused")) : cluster.fetch(input, init);
+  });
+  membership.start();
+  const deadline = Date.now() + 3000;
+  while (!membership.registered && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await membership.stop();
+  assert.equal(membership.registered, true);
+  const after = calls;
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(calls, after, "no heartbeat after stop()");
+});
+
+Deno.test("Membership.deregister() removes the node from the master", async () => {
+  const cluster = inProcessCluster(1);
+  const membership = member(cluster.fetch);
+  await membership.beat();
+  assert.equal(await membership.deregister(), true);
+  assert.deepEqual(cluster.registry.ring.nodes, ["http://node-0:8081"]);
+  assert.equal(membership.registered, false);
+  assert.equal(await membership.deregister(), false, "already gone");
+});

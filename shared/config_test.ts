@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { ConfigError, count, loadSettings, origin, parseOrigin, port } from "./config.ts";
+
+const settings = {
+  port: { flag: "port", env: "PORT", schema: port(8080), help: "" },
+  timeoutMs: { flag: "timeout-ms", env: "TIMEOUT_MS", schema: count(3000), help: "" },
+  master: { flag: "master", env: "MASTER_URL", schema: origin().optional(), help: "" },
+};
+
+Deno.test("loadSettings() takes flags over environment over defaults", () => {
+  assert.deepEqual(loadSettings(settings, {}, []), {
+    port: 8080,
+    timeoutMs: 3000,
+    master: undefined,
+  });
+  assert.deepEqual(
+    loadSettings(settings, { PORT: "9000", TIMEOUT_MS: "10", MASTER_URL: "http://m:1/" }, [
+      "--port",
+      "9001",
+    ]),
+    { port: 9001, timeoutMs: 10, master: "http://m:1" },
+  );
+});
+
+Deno.test("loadSettings() treats an empty variable as unset", () => {
+  assert.equal(loadSettings(settings, { PORT: "" }, []).port, 8080);
+});
+
+Deno.test("loadSettings() names the flag and variable of a bad value", () => {
+  assert.throws(
+    () => loadSettings(settings, {}, ["--port", "http"]),
+    (error: Error) => error instanceof ConfigError && /--port \(PORT\) "http"/.test(error.message),
+  );
+  assert.throws(() => loadSettings(settings, { TIMEOUT_MS: "0" }, []), /--timeout-ms/);
+  assert.throws(() => loadSettings(settings, {}, ["--port", "70000"]), /--port/);
+  assert.throws(() => loadSettings(settings, {}, ["--master", "m:1"]), /--master/);
+});
+
+Deno.test("loadSettings() refuses an unknown flag", () => {
+  assert.throws(() => loadSettings(settings, {}, ["--prot", "1"]), ConfigError);
+  assert.throws(() => loadSettings(settings, {}, ["extra"]), ConfigError);
+});
+
+Deno.test("parseOrigin() accepts a bare http(s) URL only", () => {
+  assert.equal(parseOrigin("http://127.0.0.1:8081/"), "http://127.0.0.1:8081");
+  assert.equal(
+    parseOrigin("https://node-0.node-headless:8081"),
+    "https://node-0.node-headless:8081",
+  );
+  for (const bad of ["127.0.0.1:8081", "ftp://a", "http://a/path", "http://u:p@a", "http://a?q"]) {
+    assert.equal(parseOrigin(bad), undefined, bad);
+  }
+});

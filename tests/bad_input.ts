@@ -1,0 +1,126 @@
+// Requests every service must refuse with a 4xx {"error"}: shared by in-process and process tests.
+
+/** Sends a request to a service, over a socket or straight into an app. */
+export type Send = (path: string, init?: RequestInit) => Promise<Response>;
+
+/** A request that must be refused, and how. */
+export interface BadInput {
+  name: string;
+  path: string;
+  init: RequestInit;
+  status: number;
+  error: RegExp;
+}
+
+const json = { "content-type": "application/json" };
+const post = (body: BodyInit, headers: HeadersInit = json): RequestInit => ({
+  method: "POST",
+  body,
+  headers,
+});
+
+/** Every bad input of the key API; each would write or read key "k" if it were accepted. */
+export function badInputs(maxValueBytes: number): BadInput[] {
+  return [
+    {
+      name: "malformed JSON",
+      path: "/keys",
+      init: post('{"key": "k",'),
+      status: 400,
+      error: /Malformed JSON/,
+    },
+    {
+      name: "missing value",
+      path: "/keys",
+      init: post('{"key":"k"}'),
+      status: 400,
+      error: /value/,
+    },
+    {
+      name: "value not a string",
+      path: "/keys",
+      init: post('{"key":"k","value":5}'),
+      status: 400,
+      error: /value/,
+    },
+    {
+      name: "empty key",
+      path: "/keys",
+      init: post('{"key":"","value":"v"}'),
+      status: 400,
+      error: /Key must not be empty/,
+    },
+    {
+      name: "key over 1024 bytes",
+      path: "/keys",
+      init: post(JSON.stringify({ key: "é".repeat(513), value: "v" })),
+      status: 400,
+      error: /1024/,
+    },
+    {
+      name: "value over the limit",
+      path: "/keys",
+      init: post(JSON.stringify({ key: "k", value: "v".repeat(maxValueBytes + 1) })),
+      status: 413,
+      error: new RegExp(`limit of ${maxValueBytes} bytes`),
+    },
+    {
+      name: "body far over the limit",
+      path: "/keys",
+      init: post(JSON.stringify({ key: "k", value: "v".repeat(maxValueBytes * 7 + 70_000) })),
+      status: 413,
+      error: /larger than/,
+    },
+    {
+      name: "wrong content type",
+      path: "/keys",
+      init: post("key=k&value=v", { "content-type": "application/x-www-form-urlencoded" }),
+      status: 415,
+      error: /application\/json/,
+    },
+    {
+      name: "JSON array body",
+      path: "/keys",
+      init: post('["k","v"]'),
+      status: 400,
+      error: /expected object/,
+    },
+    {
+      name: "key over 1024 bytes in the path",
+      path: `/keys/${"k".repeat(1025)}`,
+      init: {},
+      status: 400,
+      error: /1024/,
+    },
+    {
+      name: "unknown route",
+      path: "/kyes/k",
+      init: {},
+      status: 404,
+      error: /No route for GET \/kyes\/k/,
+    },
+  ];
+}
+
+/** Sends each bad input and returns a description of every answer that is not as expected. */
+export async function refusals(send: Send, maxValueBytes: number): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const bad of badInputs(maxValueBytes)) {
+    const answer = await send(bad.path, bad.init);
+    const text = await answer.text();
+    let error: unknown;
+    try {
+      error = JSON.parse(text).error;
+    } catch {
+      error = undefined;
+    }
+    if (answer.status !== bad.status || typeof error !== "string" || !bad.error.test(error)) {
+      wrong.push(`${bad.name}: ${answer.status} ${text.slice(0, 200)}`);
+    }
+  }
+  const after = await send("/keys/k");
+  if (after.status !== 404) {
+    wrong.push(`key "k" was written: ${after.status} ${await after.text()}`);
+  }
+  return wrong;
+}

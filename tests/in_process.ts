@@ -1,0 +1,43 @@
+// A master and nodes wired together in one process, with no socket: fetch calls the apps directly.
+
+import { createApp as createMasterApp } from "../master/app.ts";
+import { Registry } from "../master/registry.ts";
+import { Router } from "../master/router.ts";
+import { createApp as createNodeApp } from "../node/app.ts";
+import { Store } from "../node/store.ts";
+import type { Fetch } from "../shared/fetch.ts";
+import { silentLogger as log } from "../shared/log.ts";
+
+/** The apps of an in-process cluster, and a fetch that reaches each by its address. */
+export interface InProcessCluster {
+  master: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
+  registry: Registry;
+  stores: Map<string, Store>;
+  clock: { now: number };
+  fetch: Fetch;
+}
+
+/** A master at `http://master` and `nodes` registered nodes at `http://node-i:8081`. */
+export function inProcessCluster(nodes: number, maxValueBytes = 1024): InProcessCluster {
+  const clock = { now: 0 };
+  const registry = new Registry({ vnodes: 160, failureTimeoutMs: 1000, now: () => clock.now, log });
+  const apps = new Map<string, { request: InProcessCluster["master"]["request"] }>();
+  const stores = new Map<string, Store>();
+  const fetch: Fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const app = apps.get(url.origin);
+    if (!app) throw new TypeError(`Connection refused: ${url.origin}`);
+    return await app.request(url.pathname + url.search, init);
+  };
+  const router = new Router({ ring: () => registry.ring, fetch, timeoutMs: 1000 });
+  const master = createMasterApp({ registry, router, maxValueBytes, log });
+  apps.set("http://master", master);
+  for (let i = 0; i < nodes; i++) {
+    const address = `http://node-${i}:8081`;
+    const store = new Store();
+    stores.set(address, store);
+    apps.set(address, createNodeApp({ store, maxValueBytes, notReady: () => undefined, log }));
+    registry.heartbeat(address);
+  }
+  return { master, registry, stores, clock, fetch };
+}
