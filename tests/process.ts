@@ -1,0 +1,158 @@
+// Starts real master and node processes on 127.0.0.1 for tests, and stops them by PID.
+
+const root = new URL("../", import.meta.url);
+const permissions = ["--allow-net", "--allow-env", "--allow-read"];
+
+/** A running service process, its URL (read from its "listening" log line) and its output. */
+export interface Service {
+  url: string;
+  pid: number;
+  /** Every JSON log line it wrote so far, parsed. */
+  logs: Record<string, unknown>[];
+  /** Sends `signal` and waits for the process to end. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** Every process a test started; {@link stopAll} ends those still running. */
+export class Processes {
+  readonly #running = new Map<number, Deno.ChildProcess>();
+
+  /** Starts `master/main.ts` on a free port (or `--port` in `args`). */
+  master(args: string[] = []): Promise<Service> {
+    return this.#start("master/main.ts", ["--host", "127.0.0.1", "--port", "0", ...args]);
+  }
+
+  /** Starts `node/main.ts` reporting to `masterUrl`. */
+  node(masterUrl: string, args: string[] = []): Promise<Service> {
+    const defaults = ["--host", "127.0.0.1", "--port", "0", "--heartbeat-ms", "100"];
+    return this.#start("node/main.ts", [...defaults, "--master", masterUrl, ...args]);
+  }
+
+  /** Kills every process still running and waits for each to end. */
+  async stopAll(): Promise<void> {
+    for (const child of this.#running.values()) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already ended
+      }
+    }
+    await Promise.all([...this.#running.values()].map((child) => child.status));
+    this.#running.clear();
+  }
+
+  async #start(entry: string, args: string[]): Promise<Service> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...permissions, entry, ...args],
+      cwd: root,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#running.set(child.pid, child);
+    const ended = child.status.then((status) => {
+      this.#running.delete(child.pid);
+      return status;
+    });
+    const logs: Record<string, unknown>[] = [];
+    const stderr = new Response(child.stderr).text();
+    const listening = new Promise<string>((resolve, reject) => {
+      readLines(child.stdout, (line) => {
+        try {
+          const entry = JSON.parse(line);
+          logs.push(entry);
+          if (entry.msg === "listening") resolve(entry.url);
+        } catch {
+          // not a log line
+        }
+      }).then(async () => reject(new Error(`${entry} ended before listening: ${await stderr}`)));
+    });
+    const url = await deadline(listening, 15_000, `${entry} did not start`);
+    return {
+      url,
+      pid: child.pid,
+      logs,
+      stop: async (signal: Deno.Signal = "SIGTERM") => {
+        try {
+          child.kill(signal);
+        } catch {
+          // already ended
+        }
+        return await ended;
+      },
+    };
+  }
+}
+
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
+  let buffered = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += text;
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    lines.forEach(onLine);
+  }
+}
+
+function deadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `check` until it returns a value other than undefined or false, or fails after `ms`. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false>,
+  message: string,
+  ms = 10_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${message} within ${ms} ms${last ? `: ${last}` : ""}`);
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** The master's view of its nodes. */
+export async function nodesOf(masterUrl: string): Promise<{ address: string; status: string }[]> {
+  const answer = await fetch(`${masterUrl}/nodes`);
+  return (await answer.json()).nodes;
+}
+
+/** Writes `key` through `url`'s `/keys` and returns the status. */
+export async function put(url: string, key: string, value: string): Promise<number> {
+  const answer = await fetch(`${url}/keys`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ key, value }),
+  });
+  await answer.body?.cancel();
+  return answer.status;
+}
+
+/** Reads `key` through `url`; the value, or undefined on 404. Throws on any other status. */
+export async function get(url: string, key: string): Promise<string | undefined> {
+  const answer = await fetch(`${url}/keys/${encodeURIComponent(key)}`);
+  const body = await answer.json();
+  if (answer.status === 404) return undefined;
+  if (answer.status !== 200) throw new Error(`GET ${key}: ${answer.status} ${body.error}`);
+  return body.value;
+}
