@@ -1,0 +1,105 @@
+// `deno task dev`: a whole local cluster, a master and N nodes as separate processes, one command.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { parseArgs } from "node:util";
+
+const usage =
+  "Usage: deno task dev [--nodes N] [--port MASTER_PORT]  (nodes take the next N ports)";
+let options: { nodes: number; port: number };
+try {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { nodes: { type: "string", default: "3" }, port: { type: "string", default: "8080" } },
+    strict: true,
+  });
+  options = { nodes: Number(values.nodes), port: Number(values.port) };
+  if (!Number.isInteger(options.nodes) || options.nodes < 0 || options.nodes > 100) {
+    throw new Error(`Invalid --nodes "${values.nodes}": expected 0 to 100`);
+  }
+  if (!Number.isInteger(options.port) || options.port < 1 || options.port + options.nodes > 65535) {
+    throw new Error(
+      `Invalid --port "${values.port}": expected a port with ${options.nodes} free after it`,
+    );
+  }
+} catch (error) {
+  console.error(`dev: ${error instanceof Error ? error.message : error}\n${usage}`);
+  Deno.exit(2);
+}
+
+const root = new URL("../", import.meta.url).pathname;
+const masterUrl = `http://127.0.0.1:${options.port}`;
+const permissions = ["--allow-net", "--allow-env", "--allow-read"];
+
+/** Starts a service in its own process group, so Ctrl-C reaches this script alone and it decides
+ * the order: nodes first (they deregister), then the master. */
+function start(name: string, entry: string, args: string[]): ChildProcess {
+  const child = spawn(Deno.execPath(), ["run", ...permissions, entry, ...args], {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const label = `${name.padEnd(7)} |`;
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffered = "";
+    stream.on("data", (chunk: Uint8Array) => {
+      buffered += new TextDecoder().decode(chunk);
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) console.log(`${label} ${line}`);
+    });
+  }
+  child.on("close", () => closed.add(child));
+  child.on("exit", (code, signal) => {
+    if (!stopping) console.log(`${label} exited unexpectedly (${signal ?? `code ${code}`})`);
+  });
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (closed.has(child)) return Promise.resolve();
+  return new Promise((resolve) => child.once("close", () => resolve()));
+}
+
+let stopping = false;
+const closed = new Set<ChildProcess>(); // exited, and their output read to the end
+const master = start("master", "master/main.ts", ["--port", String(options.port)]);
+const nodes = Array.from({ length: options.nodes }, (_, i) => {
+  const port = options.port + 1 + i;
+  return start(`node-${i + 1}`, "node/main.ts", ["--port", String(port), "--master", masterUrl]);
+});
+
+// Say where to go once every node is up.
+(async () => {
+  for (let tries = 0; tries < 300 && !stopping; tries++) {
+    try {
+      const { nodes: known } = await (await fetch(`${masterUrl}/nodes`)).json();
+      if (known.filter((n: { status: string }) => n.status === "up").length === options.nodes) {
+        console.log(`\nCluster ready: master ${masterUrl} with ${options.nodes} nodes`);
+        console.log(`API reference: ${masterUrl}/reference`);
+        console.log(
+          `Try: curl -X POST ${masterUrl}/keys -H 'content-type: application/json' ` +
+            `-d '{"key":"hello","value":"world"}'`,
+        );
+        console.log(`     curl ${masterUrl}/keys/hello`);
+        console.log("Ctrl-C stops every process.\n");
+        return;
+      }
+    } catch {
+      // master not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+})();
+
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nStopping: nodes deregister first, then the master.");
+  nodes.forEach((node) => node.kill("SIGTERM"));
+  await Promise.all(nodes.map(exited));
+  master.kill("SIGTERM");
+  await exited(master);
+  Deno.exit(0);
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) Deno.addSignalListener(signal, stop);
