@@ -52,7 +52,10 @@ Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first
       `http://127.0.0.1:${port + 2}`,
     ]);
     await waitFor(async () => (await fetch(`${masterUrl}/ready`)).status === 200, "master ready");
-    await waitFor(async () => lines.some((line) => line.includes("Cluster ready")), "ready line");
+    await waitFor(
+      () => Promise.resolve(lines.some((l) => l.includes("Cluster ready"))),
+      "ready line",
+    );
   } finally {
     child.kill("SIGINT");
   }
