@@ -1,5 +1,6 @@
 // Entry point of the master: reads settings, tracks nodes, routes keys, drains on SIGTERM.
 
+import { Drain } from "../shared/drain.ts";
 import { createLogger } from "../shared/log.ts";
 import { listenUrl, loadOrExit, onStopSignal } from "../shared/service.ts";
 import { createApp } from "./app.ts";
@@ -8,6 +9,9 @@ import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
 
 const config = loadOrExit("master", masterSettings, loadConfig);
+// Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
+const DRAIN_TIMEOUT_MS = 20_000;
+
 const log = createLogger("master");
 
 const registry = new Registry({
@@ -24,14 +28,16 @@ const app = createApp({ registry, router, maxValueBytes: config.maxValueBytes, l
 const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs / 10)));
 const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
+const drain = new Drain();
 const server = Deno.serve(
   { hostname: config.host, port: config.port, onListen: () => {} },
-  app.fetch,
+  (request, info) => drain.track(() => app.fetch(request, info)),
 );
 const url = listenUrl(server.addr);
 log.info("listening", { url, reference: `${url}/reference`, config });
 
 onStopSignal(async () => {
   clearInterval(sweeper);
-  await server.shutdown(); // drains requests in flight
+  await drain.idle(DRAIN_TIMEOUT_MS);
+  await server.shutdown();
 }, log);

@@ -1,5 +1,6 @@
 // Entry point of a cache node: reads settings, serves the API, keeps registered, leaves on SIGTERM.
 
+import { Drain } from "../shared/drain.ts";
 import { createLogger } from "../shared/log.ts";
 import { listenUrl, loadOrExit, onStopSignal } from "../shared/service.ts";
 import { createApp } from "./app.ts";
@@ -8,13 +9,17 @@ import { Membership } from "./membership.ts";
 import { Store } from "./store.ts";
 
 const config = loadOrExit("node", nodeSettings, loadConfig);
+// Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
+const DRAIN_TIMEOUT_MS = 20_000;
+
 const log = createLogger("node");
 
 // The advertised URL needs the bound port, so the app is built once the server has it; no request
 // can arrive before this module finishes running.
+const drain = new Drain();
 const server = Deno.serve(
   { hostname: config.host, port: config.port, onListen: () => {} },
-  (request, info) => app.fetch(request, info),
+  (request, info) => drain.track(() => app.fetch(request, info)),
 );
 const advertise = config.advertise ?? `http://127.0.0.1:${server.addr.port}`;
 const membership = new Membership({
@@ -44,5 +49,6 @@ onStopSignal(async () => {
   stopping = true;
   await membership.stop();
   await membership.deregister();
-  await server.shutdown(); // drains requests in flight
+  await drain.idle(DRAIN_TIMEOUT_MS);
+  await server.shutdown();
 }, log);

@@ -173,3 +173,58 @@ for (const service of ["master", "node"]) {
     assert.match(lines[0], /--port \(PORT\) "not-a-port"/);
   });
 }
+
+Deno.test("a SIGTERM'd node finishes a request in flight before it exits", async () => {
+  await withCluster(1, async ({ nodes }) => {
+    // A body sent in two halves: the node is told to stop between them.
+    let sendRest!: () => void;
+    const rest = new Promise<void>((resolve) => sendRest = resolve);
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        const text = new TextEncoder();
+        controller.enqueue(text.encode('{"key": "in-flight", '));
+        await rest;
+        controller.enqueue(text.encode('"value": "kept"}'));
+        controller.close();
+      },
+    });
+    const answer = fetch(`${nodes[0].url}/keys`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const exit = nodes[0].stop("SIGTERM");
+    await waitFor(
+      () => Promise.resolve(nodes[0].logs.some((line) => line.msg === "deregistered")),
+      "node deregistered",
+    );
+    sendRest();
+    const done = await answer;
+    assert.equal(
+      done.status,
+      204,
+      `${await done.text()} ${JSON.stringify(nodes[0].logs.slice(-3))}`,
+    );
+    assert.equal((await exit).code, 0);
+  });
+});
+
+Deno.test("flags reach the services: vnodes, value limit, advertised address", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master(["--vnodes", "40", "--max-value-bytes", "16"]);
+    const port = freePort();
+    const advertise = `http://localhost:${port}`;
+    await processes.node(master.url, ["--port", String(port), "--advertise", advertise]);
+    const ring = await waitFor(async () => {
+      const view = await (await fetch(`${master.url}/ring`)).json();
+      return view.nodes.length === 1 && view;
+    }, "node registered");
+    assert.deepEqual(ring.nodes, [advertise]);
+    assert.equal(ring.vnodes, 40);
+    assert.equal(await put(master.url, "k", "x".repeat(17)), 413);
+  } finally {
+    await processes.stopAll();
+  }
+});
