@@ -31,10 +31,10 @@ export const masterSettings = {
     schema: count(3000, 10),
     help: "Milliseconds without a heartbeat before a node is marked down",
   },
-  forwardTimeoutMs: {
-    flag: "forward-timeout-ms",
-    env: "FORWARD_TIMEOUT_MS",
-    schema: count(2000),
+  nodeTimeoutMs: {
+    flag: "node-timeout-ms",
+    env: "NODE_TIMEOUT_MS",
+    schema: count(1000),
     help: "Milliseconds to wait for a node's answer before replying 504",
   },
   maxValueBytes: {

@@ -21,7 +21,7 @@ const registry = new Registry({
   log,
 });
 // Deno's fetch keeps connections to each node alive and reuses them.
-const router = new Router({ ring: () => registry.ring, fetch, timeoutMs: config.forwardTimeoutMs });
+const router = new Router({ ring: () => registry.ring, fetch, timeoutMs: config.nodeTimeoutMs });
 const app = createApp({ registry, router, maxValueBytes: config.maxValueBytes, log });
 
 // A tenth of the timeout between sweeps: a silent node is down within 1.1 timeouts.
