@@ -7,8 +7,10 @@ import { maxBodyBytes } from "../shared/key_routes.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Registry } from "./registry.ts";
 import type { Router } from "./router.ts";
+import { addBatchRoutes } from "./routes/batch.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addRegisterRoutes } from "./routes/register.ts";
+import { addStatsRoutes } from "./routes/stats.ts";
 
 /** What the master's app needs. */
 export interface MasterDeps {
@@ -16,6 +18,8 @@ export interface MasterDeps {
   router: Router;
   maxValueBytes: number;
   log: Logger;
+  /** Milliseconds; default `Date.now`. */
+  now?: () => number;
 }
 
 /** The master's app: `/keys` (forwarded), membership routes, probes, `/openapi.json`, `/reference`. */
@@ -28,7 +32,10 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
     log: deps.log,
   });
   addKeyRoutes(app, deps.router, deps.maxValueBytes);
+  addBatchRoutes(app, deps.router, deps.maxValueBytes);
   addRegisterRoutes(app, deps.registry);
+  const now = deps.now ?? Date.now;
+  addStatsRoutes(app, { registry: deps.registry, router: deps.router, now, startedAt: now() });
   addHealthRoutes(
     app,
     "while at least one node is up",

@@ -19,10 +19,14 @@ Deno.test("master stores each key on its ring owner and reads it back", async ()
     assert.deepEqual(await read.json(), { key, value: `v${i}` });
     const owner = registry.ring.owner(key)!;
     for (const [address, store] of stores) {
-      assert.equal(store.get(key), address === owner ? `v${i}` : undefined, `${key} on ${address}`);
+      assert.equal(
+        store.get(key)?.value,
+        address === owner ? `v${i}` : undefined,
+        `${key} on ${address}`,
+      );
     }
   }
-  for (const store of stores.values()) assert.ok(store.size > 0, "every node holds keys");
+  for (const store of stores.values()) assert.ok(store.stats().keys > 0, "every node holds keys");
 });
 
 Deno.test("master relays a node's 404 and deletes through the owner", async () => {
@@ -39,7 +43,7 @@ Deno.test("master refuses every bad input itself and forwards nothing", async ()
   const { master, stores } = inProcessCluster(2, 512);
   const send = async (path: string, init?: RequestInit) => await master.request(path, init);
   assert.deepEqual(await refusals(send, 512), []);
-  for (const store of stores.values()) assert.equal(store.size, 0);
+  for (const store of stores.values()) assert.equal(store.stats().keys, 0);
 });
 
 Deno.test("master answers 503 with no node up, and 502 when the owner is gone", async () => {
@@ -99,4 +103,63 @@ Deno.test("master refuses a bad address and deregisters a URL-encoded one", asyn
   assert.equal(again.status, 404);
   assert.deepEqual(await again.json(), { error: "Node http://node-0:8081 is not registered" });
   assert.deepEqual(await (await master.request("/nodes")).json(), { epoch: 2, nodes: [] });
+});
+
+const postJson = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+Deno.test("master splits a batch by owner: one request per node, in parallel", async () => {
+  const { master, registry, stores, calls } = inProcessCluster(3);
+  const items = Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
+  assert.equal((await master.request("/mset", postJson({ items }))).status, 204);
+  assert.deepEqual(calls.sort(), [...stores.keys()].map((a) => `POST ${a}/mset`).sort());
+  for (const { key, value } of items) {
+    assert.equal(stores.get(registry.ring.owner(key)!)!.get(key)?.value, value);
+  }
+
+  calls.length = 0;
+  const keys = ["k3", "nope", "k1", "k3", "k40"];
+  const found = await (await master.request("/mget", postJson({ keys }))).json();
+  assert.deepEqual(found, {
+    items: [
+      { key: "k3", value: "v3" },
+      { key: "k1", value: "v1" },
+      { key: "k3", value: "v3" },
+      { key: "k40", value: "v40" },
+    ],
+    missing: ["nope"],
+  });
+  const owners = new Set(keys.map((key) => registry.ring.owner(key)));
+  assert.equal(calls.length, owners.size, "one call per owning node");
+});
+
+Deno.test("master mset says how much was stored when a node fails", async () => {
+  const { master, registry } = inProcessCluster(2);
+  registry.heartbeat("http://vanished:8081");
+  const items = Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, value: "v" }));
+  const answer = await master.request("/mset", postJson({ items }));
+  assert.equal(answer.status, 502);
+  assert.match((await answer.json()).error, /vanished.*; items for 2 of 3 nodes were stored/);
+});
+
+Deno.test("master stats sum the up nodes and list each", async () => {
+  const { master, clock } = inProcessCluster(3);
+  for (let i = 0; i < 30; i++) await master.request("/keys", put(`k${i}`, "v"));
+  for (let i = 0; i < 10; i++) await master.request(`/keys/k${i}`);
+  await master.request("/keys/missing");
+  clock.now += 4000;
+  const stats = await (await master.request("/stats")).json();
+  assert.equal(stats.keys, 30);
+  assert.equal(stats.hits, 10);
+  assert.equal(stats.misses, 1);
+  assert.equal(stats.uptimeSeconds, 4);
+  assert.equal(stats.nodes.length, 3);
+  assert.equal(stats.nodes.reduce((sum: number, n: { keys: number }) => sum + n.keys, 0), 30);
+  assert.equal(
+    stats.bytes,
+    stats.nodes.reduce((sum: number, n: { bytes: number }) => sum + n.bytes, 0),
+  );
 });

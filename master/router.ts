@@ -1,6 +1,6 @@
-// Forwards a key request to the node that owns the key, mapping peer failures to 502/503/504.
+// Forwards requests to the nodes that own their keys, mapping peer failures to 502/503/504.
 
-import { HttpError } from "../shared/errors.ts";
+import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Ring } from "../shared/ring.ts";
 
@@ -12,7 +12,7 @@ export interface RouterOptions {
   timeoutMs: number;
 }
 
-/** Sends key requests to their owner on the ring. */
+/** Sends requests to nodes: to a key's owner on the ring, or to a given node. */
 export class Router {
   readonly #options: RouterOptions;
 
@@ -20,18 +20,39 @@ export class Router {
     this.#options = options;
   }
 
-  /**
-   * Sends `init` to `path` on the owner of `key` and returns the owner's answer, whatever its
-   * status. Throws HttpError 503 with no node up, 502 when the owner cannot be reached, 504 when it
-   * does not answer within the timeout.
-   */
-  async forward(key: string, path: string, init: RequestInit = {}): Promise<Response> {
+  /** The owner of `key`; throws HttpError 503 when no node is up. */
+  owner(key: string): string {
     const owner = this.#options.ring().owner(key);
     if (owner === undefined) throw new HttpError(503, "No node is up to own the key");
+    return owner;
+  }
+
+  /** Groups `keys` by owner, keeping their order within each group. */
+  group<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
+    const groups = new Map<string, T[]>();
+    for (const item of items) {
+      const owner = this.owner(keyOf(item));
+      const group = groups.get(owner);
+      if (group) group.push(item);
+      else groups.set(owner, [item]);
+    }
+    return groups;
+  }
+
+  /** Sends `init` to `path` on the owner of `key`; see {@link send}. */
+  async forward(key: string, path: string, init: RequestInit = {}): Promise<Response> {
+    return await this.send(this.owner(key), path, init);
+  }
+
+  /**
+   * Sends `init` to `path` on `node` and returns its answer, whatever its status. Throws HttpError
+   * 502 when the node cannot be reached, 504 when it does not answer within the timeout.
+   */
+  async send(node: string, path: string, init: RequestInit = {}): Promise<Response> {
     const { timeoutMs } = this.#options;
     try {
       const signal = AbortSignal.timeout(timeoutMs);
-      const answer = await this.#options.fetch(owner + path, { ...init, signal });
+      const answer = await this.#options.fetch(node + path, { ...init, signal });
       // Read the whole body under the same deadline, so a stalled node is a 504, not a cut stream.
       const body = await answer.arrayBuffer();
       const headers = new Headers();
@@ -40,10 +61,40 @@ export class Router {
       return new Response(answer.status === 204 ? null : body, { status: answer.status, headers });
     } catch (error) {
       if (error instanceof DOMException && error.name === "TimeoutError") {
-        throw new HttpError(504, `Node ${owner} did not answer within ${timeoutMs} ms`);
+        throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
       }
       const reason = error instanceof Error ? error.message : String(error);
-      throw new HttpError(502, `Node ${owner} is unreachable: ${reason}`);
+      throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
     }
   }
+
+  /** Sends JSON `body` to `path` on `node`; returns the parsed answer, throwing HttpError for any
+   * failure, a node's own error status and message included. */
+  async call(node: string, path: string, body: unknown): Promise<unknown> {
+    const answer = await this.send(node, path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return await parsed(node, answer);
+  }
+
+  /** GETs `path` on `node` and returns the parsed answer; throws HttpError on any failure. */
+  async read(node: string, path: string): Promise<unknown> {
+    return await parsed(node, await this.send(node, path));
+  }
+}
+
+async function parsed(node: string, answer: Response): Promise<unknown> {
+  const text = await answer.text();
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new HttpError(502, `Node ${node} answered ${answer.status} with a body that is not JSON`);
+  }
+  if (answer.ok) return body;
+  const reason = (body as { error?: string } | undefined)?.error ?? "no reason given";
+  const status = answer.status >= 400 ? answer.status as ErrorStatus : 502;
+  throw new HttpError(status, `Node ${node}: ${reason}`);
 }

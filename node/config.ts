@@ -1,8 +1,8 @@
 // The node's settings: flags over environment variables over defaults.
 
 import { z } from "zod";
-import { count, loadSettings, origin, port, type Settings } from "../shared/config.ts";
-import { DEFAULT_MAX_VALUE_BYTES } from "../shared/wire.ts";
+import { bytes, count, loadSettings, origin, port, type Settings } from "../shared/config.ts";
+import { DEFAULT_MAX_VALUE_BYTES, MAX_TTL_SECONDS } from "../shared/wire.ts";
 
 /** Every setting of the node, with its flag, variable and default. */
 export const nodeSettings = {
@@ -41,6 +41,24 @@ export const nodeSettings = {
     env: "MAX_VALUE_BYTES",
     schema: count(DEFAULT_MAX_VALUE_BYTES),
     help: "Largest value accepted, in UTF-8 bytes",
+  },
+  maxMemoryBytes: {
+    flag: "max-memory",
+    env: "MAX_MEMORY",
+    schema: bytes(0),
+    help: "Memory bound on keys, values and overhead: bytes, 64mb, 1gb (0: unbounded)",
+  },
+  eviction: {
+    flag: "eviction",
+    env: "EVICTION",
+    schema: z.enum(["lru", "noeviction"]).default("lru"),
+    help: "At the bound: lru evicts least recently used keys, noeviction refuses writes (507)",
+  },
+  defaultTtlSeconds: {
+    flag: "default-ttl",
+    env: "DEFAULT_TTL",
+    schema: z.coerce.number().min(0).max(MAX_TTL_SECONDS).default(0),
+    help: "Seconds a key lives when a write gives no ttl (0: forever)",
   },
 } as const;
 

@@ -12,6 +12,9 @@ const config = loadOrExit("node", nodeSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
 const DRAIN_TIMEOUT_MS = 20_000;
 
+const EXPIRE_TICK_MS = 100;
+const EXPIRE_PER_TICK = 2000;
+
 const log = createLogger("node");
 
 // The advertised URL needs the bound port, so the app is built once the server has it; no request
@@ -30,9 +33,14 @@ const membership = new Membership({
   log,
 });
 let stopping = false;
+const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
+// Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
+// without reads and no tick stalls requests.
+const expirer = setInterval(() => store.expire(EXPIRE_PER_TICK), EXPIRE_TICK_MS);
 const app = createApp({
-  store: new Store(),
+  store,
   maxValueBytes: config.maxValueBytes,
+  defaultTtlSeconds: config.defaultTtlSeconds,
   notReady: () =>
     stopping
       ? "Shutting down"
@@ -47,6 +55,7 @@ membership.start();
 
 onStopSignal(async () => {
   stopping = true;
+  clearInterval(expirer);
   await membership.stop();
   await membership.deregister();
   await drain.idle(DRAIN_TIMEOUT_MS);

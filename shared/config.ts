@@ -32,6 +32,46 @@ export const port = (fallback: number) =>
 export const count = (fallback: number, min = 1) =>
   z.coerce.number().int().min(min).default(fallback);
 
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1000,
+  kb: 1024,
+  m: 1000 ** 2,
+  mb: 1024 ** 2,
+  g: 1000 ** 3,
+  gb: 1024 ** 3,
+};
+
+/**
+ * Parses a size the way Redis does: bytes, or a number with `k`/`m`/`g` (powers of 1000) or
+ * `kb`/`mb`/`gb` (powers of 1024), any case. Returns `undefined` for anything else.
+ *
+ * @example
+ * ```ts
+ * import { parseBytes } from "./config.ts";
+ * parseBytes("64mb"); // 67108864
+ * parseBytes("1gb"); // 1073741824
+ * parseBytes("500"); // 500
+ * ```
+ */
+export function parseBytes(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = match && UNITS[match[2].toLowerCase()];
+  if (!match || unit === undefined || unit === null) return undefined;
+  const bytes = Math.floor(Number(match[1]) * unit);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** A size in bytes written as `64mb`, `1gb` or a plain number; 0 allowed. */
+export const bytes = (fallback: number) =>
+  z.union([z.string(), z.number()]).default(fallback)
+    .refine(
+      (v) => parseBytes(String(v)) !== undefined,
+      "expected bytes such as 1048576, 64mb or 1gb",
+    )
+    .transform((v) => parseBytes(String(v))!);
+
 /** An http(s) URL without a path, normalized to its origin (`http://host:port`). */
 export const origin = () =>
   z.string().refine(

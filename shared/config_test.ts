@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { ConfigError, count, loadSettings, origin, parseOrigin, port } from "./config.ts";
+import {
+  ConfigError,
+  count,
+  loadSettings,
+  origin,
+  parseBytes,
+  parseOrigin,
+  port,
+} from "./config.ts";
 
 const settings = {
   port: { flag: "port", env: "PORT", schema: port(8080), help: "" },
@@ -49,5 +57,17 @@ Deno.test("parseOrigin() accepts a bare http(s) URL only", () => {
   );
   for (const bad of ["127.0.0.1:8081", "ftp://a", "http://a/path", "http://u:p@a", "http://a?q"]) {
     assert.equal(parseOrigin(bad), undefined, bad);
+  }
+});
+
+Deno.test("parseBytes() reads sizes the way Redis does", () => {
+  assert.equal(parseBytes("64mb"), 64 * 1024 * 1024);
+  assert.equal(parseBytes("1GB"), 1024 ** 3);
+  assert.equal(parseBytes("1g"), 1e9);
+  assert.equal(parseBytes("32k"), 32_000);
+  assert.equal(parseBytes("1048576"), 1048576);
+  assert.equal(parseBytes("0"), 0);
+  for (const bad of ["", "mb", "-1mb", "12 parsecs", "1tb", "0x10"]) {
+    assert.equal(parseBytes(bad), undefined, bad);
   }
 });

@@ -1,6 +1,7 @@
 // HttpError and the one error body shape, {"error": "..."}, that every route answers with.
 
 import { z } from "@hono/zod-openapi";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 /** The body of every error response. */
 export const ErrorBody = z.object({
@@ -10,8 +11,8 @@ export const ErrorBody = z.object({
 /** An error body. */
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
-/** HTTP statuses this project answers errors with. */
-export type ErrorStatus = 400 | 404 | 413 | 415 | 500 | 502 | 503 | 504 | 507;
+/** An HTTP status that carries a body. */
+export type ErrorStatus = ContentfulStatusCode;
 
 /**
  * An error that becomes a `{"error": message}` response with `status`.

@@ -5,16 +5,19 @@ import { errors, json } from "./api.ts";
 import { HttpError } from "./errors.ts";
 import { KeyParam, KeyValue, utf8Bytes } from "./wire.ts";
 
-const forwardingErrors = {
+/** Errors of a route that forwards to nodes. */
+export const forwardingErrors = {
   502: "The owning node could not be reached",
   503: "No node is up to own the key",
   504: "The owning node did not answer in time",
 } as const;
 
-const bodyErrors = {
-  400: "The body is not a valid key and value",
-  413: "The value or the body is over its size limit",
+/** Errors of a route that writes. */
+export const writeErrors = {
+  400: "The body is not valid",
+  413: "A value, an entry or the body is over its size limit",
   415: "The body is not application/json",
+  507: "The node is full and its eviction policy is noeviction",
 } as const;
 
 /** The set, get and delete routes of `/keys`. */
@@ -28,7 +31,7 @@ export const keyRoutes = {
     request: { body: { ...json(KeyValue, "The key and its value"), required: true } },
     responses: {
       204: { description: "Stored" },
-      ...errors(bodyErrors),
+      ...errors(writeErrors),
     },
   }),
   get: createRoute({

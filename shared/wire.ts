@@ -6,6 +6,9 @@ import { parseOrigin } from "./config.ts";
 /** Longest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
 
+/** Longest TTL accepted: 10 years, in seconds. */
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
 /** Default longest value, in UTF-8 bytes (`--max-value-bytes`). */
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
 
@@ -45,11 +48,69 @@ export const Key = z.string()
 /** A cache value; its size limit is a setting, checked by the service. */
 export const Value = z.string().openapi({ example: "Ada Lovelace" });
 
-/** A key and its value, as written and read. */
-export const KeyValue = z.object({ key: Key, value: Value }).openapi("KeyValue");
+/** Seconds a key lives: a number > 0, fractions allowed. */
+export const Ttl = z.number({ error: "ttl must be a number of seconds" })
+  .positive("ttl must be > 0 seconds")
+  .max(MAX_TTL_SECONDS, `ttl must be at most ${MAX_TTL_SECONDS} seconds`)
+  .openapi({ example: 60, description: "Seconds to live (write) or left (read)" });
+
+/** A key and its value, as written and read; `ttl` is seconds to live, or left on a read. */
+export const KeyValue = z.object({ key: Key, value: Value, ttl: Ttl.optional() }).openapi(
+  "KeyValue",
+);
 
 /** A key and its value. */
 export type KeyValue = z.infer<typeof KeyValue>;
+
+/** Most keys or items in one batch call. */
+export const MAX_BATCH = 1000;
+
+/** `POST /mget`: keys to read. */
+export const MGetRequest = z.object({
+  keys: z.array(Key).min(1, "keys must hold at least 1 key")
+    .max(MAX_BATCH, `keys must hold at most ${MAX_BATCH} keys`),
+}).openapi("MGetRequest");
+
+/** What `POST /mget` finds: items in request order, and the keys not stored. */
+export const MGetResponse = z.object({
+  items: z.array(KeyValue),
+  missing: z.array(z.string()),
+}).openapi("MGetResponse");
+
+/** What `POST /mget` finds. */
+export type MGetResponse = z.infer<typeof MGetResponse>;
+
+/** `POST /mset`: items to write, all or none. */
+export const MSetRequest = z.object({
+  items: z.array(KeyValue).min(1, "items must hold at least 1 item")
+    .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
+}).openapi("MSetRequest");
+
+/** A node's counters: exact, with expired keys never counted. */
+export const NodeStats = z.object({
+  keys: z.number().int(),
+  bytes: z.number().int().openapi({ description: "Accounted bytes: keys, values, overhead" }),
+  maxBytes: z.number().int().openapi({ description: "Memory bound; 0 is unbounded" }),
+  hits: z.number().int(),
+  misses: z.number().int(),
+  evictions: z.number().int(),
+  expired: z.number().int(),
+  uptimeSeconds: z.number(),
+}).openapi("NodeStats");
+
+/** A node's counters. */
+export type NodeStats = z.infer<typeof NodeStats>;
+
+/** The cluster's counters: the sum over up nodes, and each node's own or its error. */
+export const ClusterStats = NodeStats.extend({
+  nodes: z.array(z.union([
+    NodeStats.extend({ address: z.string() }),
+    z.object({ address: z.string(), error: z.string() }),
+  ])),
+}).openapi("ClusterStats");
+
+/** The cluster's counters. */
+export type ClusterStats = z.infer<typeof ClusterStats>;
 
 /** The `{key}` path parameter (percent-encoded in the path). */
 export const KeyParam = z.object({

@@ -15,6 +15,8 @@ export interface InProcessCluster {
   stores: Map<string, Store>;
   clock: { now: number };
   fetch: Fetch;
+  /** Every call the master made to a node, as "METHOD url". */
+  calls: string[];
 }
 
 /** A master at `http://master` and `nodes` registered nodes at `http://node-i:8081`. */
@@ -23,21 +25,24 @@ export function inProcessCluster(nodes: number, maxValueBytes = 1024): InProcess
   const registry = new Registry({ vnodes: 160, failureTimeoutMs: 1000, now: () => clock.now, log });
   const apps = new Map<string, { request: InProcessCluster["master"]["request"] }>();
   const stores = new Map<string, Store>();
+  const calls: string[] = [];
   const fetch: Fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : input);
+    calls.push(`${init?.method ?? "GET"} ${url}`);
     const app = apps.get(url.origin);
     if (!app) throw new TypeError(`Connection refused: ${url.origin}`);
     return await app.request(url.pathname + url.search, init);
   };
   const router = new Router({ ring: () => registry.ring, fetch, timeoutMs: 1000 });
-  const master = createMasterApp({ registry, router, maxValueBytes, log });
+  const now = () => clock.now;
+  const master = createMasterApp({ registry, router, maxValueBytes, log, now });
   apps.set("http://master", master);
   for (let i = 0; i < nodes; i++) {
     const address = `http://node-${i}:8081`;
-    const store = new Store();
+    const store = new Store({ now });
     stores.set(address, store);
-    apps.set(address, createNodeApp({ store, maxValueBytes, notReady: () => undefined, log }));
+    apps.set(address, createNodeApp({ store, maxValueBytes, notReady: () => undefined, log, now }));
     registry.heartbeat(address);
   }
-  return { master, registry, stores, clock, fetch };
+  return { master, registry, stores, clock, fetch, calls };
 }

@@ -16,11 +16,14 @@ Deno.test("the master's document declares every route with its error responses",
     "/keys",
     "/keys/{key}",
     "/live",
+    "/mget",
+    "/mset",
     "/nodes",
     "/ready",
     "/register",
     "/register/{address}",
     "/ring",
+    "/stats",
   ]);
   const get = master.paths["/keys/{key}"].get;
   assert.deepEqual(Object.keys(get.responses).sort(), ["200", "400", "404", "502", "503", "504"]);
@@ -29,5 +32,13 @@ Deno.test("the master's document declares every route with its error responses",
     "#/components/schemas/Error",
   );
   const node = parse(documents[DOCUMENTS.node]);
-  assert.deepEqual(Object.keys(node.paths).sort(), ["/keys", "/keys/{key}", "/live", "/ready"]);
+  assert.deepEqual(Object.keys(node.paths).sort(), [
+    "/keys",
+    "/keys/{key}",
+    "/live",
+    "/mget",
+    "/mset",
+    "/ready",
+    "/stats",
+  ]);
 });

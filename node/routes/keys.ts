@@ -2,29 +2,35 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { checkValueSize, keyRoutes } from "../../shared/key_routes.ts";
-import type { Store } from "../store.ts";
+import type { Read } from "../store.ts";
+import type { NodeContext } from "../app.ts";
 
-const routes = keyRoutes;
-
-/** Serves `/keys` from `store`. */
-export function addKeyRoutes(app: OpenAPIHono, store: Store, maxValueBytes: number): void {
-  app.openapi(routes.set, (c) => {
-    const { key, value } = c.req.valid("json");
-    checkValueSize(value, maxValueBytes);
-    store.set(key, value);
+/** Serves `/keys` from the node's store. */
+export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
+  app.openapi(keyRoutes.set, (c) => {
+    const { key, value, ttl } = c.req.valid("json");
+    checkValueSize(value, node.maxValueBytes);
+    node.write([{ key, value, ttl }]);
     return c.body(null, 204);
   });
 
-  app.openapi(routes.get, (c) => {
+  app.openapi(keyRoutes.get, (c) => {
     const { key } = c.req.valid("param");
-    const value = store.get(key);
-    if (value === undefined) return c.json({ error: `Key "${key}" not found` }, 404);
-    return c.json({ key, value }, 200);
+    const found = node.store.get(key);
+    if (found === undefined) return c.json({ error: `Key "${key}" not found` }, 404);
+    return c.json(item(key, found), 200);
   });
 
-  app.openapi(routes.delete, (c) => {
+  app.openapi(keyRoutes.delete, (c) => {
     const { key } = c.req.valid("param");
-    if (!store.delete(key)) return c.json({ error: `Key "${key}" not found` }, 404);
+    if (!node.store.delete(key)) return c.json({ error: `Key "${key}" not found` }, 404);
     return c.body(null, 204);
   });
+}
+
+/** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */
+export function item(key: string, found: Read): { key: string; value: string; ttl?: number } {
+  return found.ttlMs === undefined
+    ? { key, value: found.value }
+    : { key, value: found.value, ttl: found.ttlMs / 1000 };
 }

@@ -1,0 +1,61 @@
+// The master's batch routes: each batch is split by owner, one request per node, in parallel.
+
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { batchRoutes } from "../../shared/batch_routes.ts";
+import { HttpError } from "../../shared/errors.ts";
+import { checkValueSize, forwarded } from "../../shared/key_routes.ts";
+import { type KeyValue, MGetResponse } from "../../shared/wire.ts";
+import type { Router } from "../router.ts";
+
+const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.mset) };
+
+/** Serves `/mget` and `/mset` by splitting each batch among the owners of its keys. */
+export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: number): void {
+  app.openapi(routes.mget, async (c) => {
+    const { keys } = c.req.valid("json");
+    const groups = router.group([...new Set(keys)], (key) => key);
+    const found = new Map<string, KeyValue>();
+    await settleAll([...groups].map(async ([node, group]) => {
+      const answer = MGetResponse.parse(await router.call(node, "/mget", { keys: group }));
+      for (const item of answer.items) found.set(item.key, item);
+    }));
+    const result: MGetResponse = { items: [], missing: [] };
+    for (const key of keys) {
+      const item = found.get(key);
+      if (item) result.items.push(item);
+      else result.missing.push(key);
+    }
+    return c.json(result, 200);
+  });
+
+  app.openapi(routes.mset, async (c) => {
+    const { items } = c.req.valid("json");
+    for (const { value } of items) checkValueSize(value, maxValueBytes);
+    const groups = router.group(items, (item) => item.key);
+    await settleAll(
+      [...groups].map(([node, group]) => router.call(node, "/mset", { items: group })),
+      (failed, total) => `; items for ${total - failed} of ${total} nodes were stored`,
+    );
+    return c.body(null, 204);
+  });
+}
+
+/**
+ * Waits for every call; if any failed, throws the first failure's HttpError, its message
+ * completed by `outcome(failed, total)` so a partial write is never silent.
+ */
+async function settleAll(
+  calls: Promise<unknown>[],
+  outcome?: (failed: number, total: number) => string,
+): Promise<void> {
+  const results = await Promise.allSettled(calls);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failures.length === 0) return;
+  const first = failures[0].reason;
+  const error = first instanceof HttpError ? first : new HttpError(502, String(first));
+  const more = failures.length > 1 ? ` (and ${failures.length - 1} more failed)` : "";
+  throw new HttpError(
+    error.status,
+    error.message + more + (outcome?.(failures.length, calls.length) ?? ""),
+  );
+}

@@ -1,0 +1,23 @@
+// The node's counters: keys, bytes, hits, misses, evictions, expirations and uptime.
+
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { json } from "../../shared/api.ts";
+import { NodeStats } from "../../shared/wire.ts";
+import type { NodeContext } from "../app.ts";
+
+const stats = createRoute({
+  method: "get",
+  path: "/stats",
+  summary: "Node counters",
+  description: "Exact counters since start; keys past their ttl are never counted.",
+  tags: ["stats"],
+  responses: { 200: json(NodeStats, "The counters") },
+});
+
+/** Serves `/stats`. */
+export function addStatsRoutes(app: OpenAPIHono, node: NodeContext): void {
+  app.openapi(stats, (c) => {
+    const uptimeSeconds = (node.now() - node.startedAt) / 1000;
+    return c.json({ ...node.store.stats(), uptimeSeconds }, 200);
+  });
+}

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  ENTRY_OVERHEAD_BYTES,
+  entryBytes,
+  EntryTooLargeError,
+  Store,
+  StoreFullError,
+} from "./store.ts";
+
+Deno.test("Store.get() forgets a key at its TTL", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  store.set("a", "1", 100);
+  now = 99;
+  assert.deepEqual(store.get("a"), { value: "1", ttlMs: 1 });
+  now = 100;
+  assert.equal(store.get("a"), undefined);
+  assert.deepEqual(
+    [store.stats().keys, store.stats().expired, store.stats().hits, store.stats().misses],
+    [0, 1, 1, 1],
+  );
+});
+
+Deno.test("Store.stats() never counts a key past its TTL, swept or not", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  store.set("short", "v", 10);
+  store.set("long", "v", 1000);
+  store.set("forever", "v");
+  now = 10;
+  const stats = store.stats();
+  assert.equal(stats.keys, 2);
+  assert.equal(stats.bytes, entryBytes("long", "v") + entryBytes("forever", "v"));
+  assert.equal(stats.expired, 1);
+  assert.equal(store.delete("short"), false);
+});
+
+Deno.test("Store.expire() removes due keys in bounded steps, earliest first", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  for (let i = 0; i < 10; i++) store.set(`k${i}`, "v", 10 + i);
+  now = 100;
+  assert.equal(store.expire(4), 4);
+  assert.equal(store.expire(4), 4);
+  assert.equal(store.expire(4), 2);
+  assert.equal(store.expire(4), 0);
+  assert.equal(store.stats().expired, 10);
+});
+
+Deno.test("Store rewriting a key replaces its TTL", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  store.set("k", "old", 10);
+  store.set("k", "new");
+  now = 50;
+  assert.equal(store.expire(), 0);
+  assert.deepEqual(store.get("k"), { value: "new" });
+  store.set("k", "again", 100);
+  now = 149;
+  assert.deepEqual(store.get("k"), { value: "again", ttlMs: 1 });
+});
+
+Deno.test("Store evicts the least recently used keys, a read counting as use", () => {
+  const size = entryBytes("k0", "v");
+  const store = new Store({ maxBytes: 3 * size });
+  store.set("k0", "v");
+  store.set("k1", "v");
+  store.set("k2", "v");
+  store.get("k0"); // k1 is now the least recently used
+  store.set("k3", "v");
+  assert.equal(store.get("k1"), undefined);
+  for (const key of ["k0", "k2", "k3"]) assert.ok(store.get(key), key);
+  const stats = store.stats();
+  assert.deepEqual([stats.keys, stats.bytes, stats.evictions], [3, 3 * size, 1]);
+});
+
+Deno.test("Store evicts expired keys before live ones", () => {
+  let now = 0;
+  const size = entryBytes("k0", "v");
+  const store = new Store({ now: () => now, maxBytes: 2 * size });
+  store.set("k0", "v");
+  store.set("k1", "v", 10);
+  now = 10;
+  store.set("k2", "v");
+  assert.ok(store.get("k0"), "the live key stays");
+  const stats = store.stats();
+  assert.deepEqual([stats.evictions, stats.expired], [0, 1]);
+});
+
+Deno.test("Store refuses a write larger than the whole bound and evicts nothing", () => {
+  const store = new Store({ maxBytes: 1000 });
+  store.set("a", "v");
+  assert.throws(() => store.set("b", "x".repeat(1000)), EntryTooLargeError);
+  assert.ok(store.get("a"));
+  assert.equal(store.stats().evictions, 0);
+});
+
+Deno.test("Store with noeviction refuses a write that does not fit and changes nothing", () => {
+  const size = entryBytes("k0", "v");
+  const store = new Store({ maxBytes: 2 * size, eviction: "noeviction" });
+  store.set("k0", "v");
+  store.set("k1", "v");
+  assert.throws(() => store.set("k2", "v"), StoreFullError);
+  store.set("k1", "w"); // same size in place: fits
+  assert.throws(
+    () => store.setMany([{ key: "k0", value: "v" }, { key: "k9", value: "v" }]),
+    StoreFullError,
+  );
+  assert.deepEqual(store.get("k0"), { value: "v" });
+  assert.deepEqual(store.get("k1"), { value: "w" });
+  assert.deepEqual([store.stats().keys, store.stats().evictions], [2, 0]);
+});
+
+Deno.test("Store.setMany() writes all or nothing when one item can never fit", () => {
+  const store = new Store({ maxBytes: 500 });
+  assert.throws(
+    () => store.setMany([{ key: "a", value: "1" }, { key: "b", value: "x".repeat(500) }]),
+    EntryTooLargeError,
+  );
+  assert.equal(store.get("a"), undefined);
+});
+
+Deno.test("Store accounts UTF-8 bytes plus the per-entry overhead", () => {
+  const store = new Store();
+  store.set("é", "😀");
+  assert.equal(store.stats().bytes, 2 + 4 + ENTRY_OVERHEAD_BYTES);
+});
+
+Deno.test("Store keeps its accounted bytes exact and under the bound for any operations", () => {
+  const op = fc.oneof(
+    fc.record({
+      kind: fc.constant("set" as const),
+      key: fc.nat(20),
+      size: fc.nat(300),
+      ttl: fc.nat(50),
+    }),
+    fc.record({ kind: fc.constant("get" as const), key: fc.nat(20) }),
+    fc.record({ kind: fc.constant("delete" as const), key: fc.nat(20) }),
+    fc.record({ kind: fc.constant("tick" as const), ms: fc.nat(30) }),
+  );
+  fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+    let now = 0;
+    const maxBytes = 2000;
+    const store = new Store({ now: () => now, maxBytes });
+    const model = new Map<string, { value: string; expiresAt: number }>();
+    for (const o of ops) {
+      if (o.kind === "set") {
+        const value = "x".repeat(o.size);
+        store.set(`k${o.key}`, value, o.ttl);
+        model.set(`k${o.key}`, { value, expiresAt: o.ttl ? now + o.ttl : Infinity });
+      } else if (o.kind === "get") {
+        const found = store.get(`k${o.key}`);
+        const expected = model.get(`k${o.key}`);
+        // Eviction may have dropped it; if found, it must be the latest live value.
+        if (found) {
+          assert.ok(expected && expected.expiresAt > now);
+          assert.equal(found.value, expected.value);
+        }
+      } else if (o.kind === "delete") {
+        store.delete(`k${o.key}`);
+        model.delete(`k${o.key}`);
+      } else {
+        now += o.ms;
+      }
+      const stats = store.stats();
+      assert.ok(stats.bytes <= maxBytes);
+      let live = 0;
+      for (let i = 0; i <= 20; i++) {
+        const m = model.get(`k${i}`);
+        if (m && m.expiresAt > now) live++;
+      }
+      assert.ok(stats.keys <= live, "no key the model says is gone");
+    }
+  }));
+});
