@@ -51,8 +51,9 @@ Deno.test("node applies --default-ttl to writes without a ttl", async () => {
 });
 
 Deno.test("node stats are exact after a known sequence of operations", async () => {
-  const size = entryBytes("k0", "v");
-  const { clock, send, post, stats } = node({ maxBytes: 3 * size });
+  const plain = entryBytes("k0", "v");
+  const maxBytes = 2 * plain + entryBytes("k1", "v", true); // k0, k1 (ttl) and k2 fit
+  const { clock, send, post, stats } = node({ maxBytes });
   await post("/keys", { key: "k0", value: "v" });
   await post("/keys", { key: "k1", value: "v", ttl: 1 });
   await post("/keys", { key: "k2", value: "v" });
@@ -65,8 +66,8 @@ Deno.test("node stats are exact after a known sequence of operations", async () 
   clock.now += 500;
   assert.deepEqual(await stats(), {
     keys: 2,
-    bytes: 2 * size,
-    maxBytes: 3 * size,
+    bytes: 2 * plain,
+    maxBytes,
     hits: 3,
     misses: 2,
     evictions: 2,

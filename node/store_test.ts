@@ -4,6 +4,7 @@ import {
   ENTRY_OVERHEAD_BYTES,
   entryBytes,
   EntryTooLargeError,
+  EXPIRY_OVERHEAD_BYTES,
   Store,
   StoreFullError,
 } from "./store.ts";
@@ -31,7 +32,7 @@ Deno.test("Store.stats() never counts a key past its TTL, swept or not", () => {
   now = 10;
   const stats = store.stats();
   assert.equal(stats.keys, 2);
-  assert.equal(stats.bytes, entryBytes("long", "v") + entryBytes("forever", "v"));
+  assert.equal(stats.bytes, entryBytes("long", "v", true) + entryBytes("forever", "v"));
   assert.equal(stats.expired, 1);
   assert.equal(store.delete("short"), false);
 });
@@ -77,8 +78,8 @@ Deno.test("Store evicts the least recently used keys, a read counting as use", (
 
 Deno.test("Store evicts expired keys before live ones", () => {
   let now = 0;
-  const size = entryBytes("k0", "v");
-  const store = new Store({ now: () => now, maxBytes: 2 * size });
+  const maxBytes = entryBytes("k0", "v") + entryBytes("k1", "v", true);
+  const store = new Store({ now: () => now, maxBytes });
   store.set("k0", "v");
   store.set("k1", "v", 10);
   now = 10;
@@ -125,6 +126,8 @@ Deno.test("Store accounts UTF-8 bytes plus the per-entry overhead", () => {
   const store = new Store();
   store.set("é", "😀");
   assert.equal(store.stats().bytes, 2 + 4 + ENTRY_OVERHEAD_BYTES);
+  store.set("t", "v", 1000);
+  assert.equal(store.stats().bytes, 6 + 2 + 2 * ENTRY_OVERHEAD_BYTES + EXPIRY_OVERHEAD_BYTES);
 });
 
 Deno.test("Store keeps its accounted bytes exact and under the bound for any operations", () => {
