@@ -29,6 +29,24 @@ Deno.test("master stores each key on its ring owner and reads it back", async ()
   for (const store of stores.values()) assert.ok(store.stats().keys > 0, "every node holds keys");
 });
 
+Deno.test("master forwards a write's ttl and the owner's time left", async () => {
+  const { master, clock } = inProcessCluster(2);
+  const write = { key: "k", value: "v", ttl: 2 };
+  await master.request("/keys", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(write),
+  });
+  clock.now += 500;
+  assert.deepEqual(await (await master.request("/keys/k")).json(), {
+    key: "k",
+    value: "v",
+    ttl: 1.5,
+  });
+  clock.now += 1500;
+  assert.equal((await master.request("/keys/k")).status, 404);
+});
+
 Deno.test("master relays a node's 404 and deletes through the owner", async () => {
   const { master } = inProcessCluster(2);
   await master.request("/keys", put("k", "v"));

@@ -228,3 +228,29 @@ Deno.test("flags reach the services: vnodes, value limit, advertised address", a
     await processes.stopAll();
   }
 });
+
+Deno.test("ttl, batches and stats work through the master over real sockets", async () => {
+  await withCluster(3, async ({ master }) => {
+    const post = async (path: string, body: unknown) =>
+      await fetch(`${master.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const items = Array.from({ length: 30 }, (_, i) => ({ key: `b${i}`, value: `v${i}` }));
+    assert.equal((await post("/mset", { items })).status, 204);
+    assert.equal((await post("/keys", { key: "short", value: "v", ttl: 0.3 })).status, 204);
+    const found = await (await post("/mget", { keys: ["b0", "b29", "nope", "short"] })).json();
+    assert.deepEqual(found.items.map((i: { key: string }) => i.key), ["b0", "b29", "short"]);
+    assert.ok(found.items[2].ttl > 0 && found.items[2].ttl <= 0.3, JSON.stringify(found));
+    assert.deepEqual(found.missing, ["nope"]);
+
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    assert.equal(await get(master.url, "short"), undefined);
+    const stats = await (await fetch(`${master.url}/stats`)).json();
+    assert.deepEqual(
+      [stats.keys, stats.hits, stats.misses, stats.expired, stats.nodes.length],
+      [30, 3, 2, 1, 3],
+    );
+  });
+});

@@ -18,9 +18,10 @@ const relay = (answer: Promise<Response>) => answer as Promise<never>;
 /** Serves `/keys` by forwarding each request to the owner of its key. */
 export function addKeyRoutes(app: OpenAPIHono, router: Router, maxValueBytes: number): void {
   app.openapi(routes.set, (c) => {
-    const { key, value } = c.req.valid("json");
-    checkValueSize(value, maxValueBytes);
-    const body = JSON.stringify({ key, value });
+    const write = c.req.valid("json");
+    checkValueSize(write.value, maxValueBytes);
+    const { key } = write;
+    const body = JSON.stringify(write);
     return relay(router.forward(key, "/keys", { method: "POST", body, headers: jsonHeaders }));
   });
 
