@@ -66,9 +66,13 @@ export class StoreFullError extends Error {
 }
 
 interface Entry {
+  key: string;
   value: string;
   expiresAt: number; // 0: never
   bytes: number;
+  // Recency list, least recently used at the head: O(1) touch and eviction.
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
 
 /**
@@ -80,7 +84,9 @@ export class Store {
   readonly #now: () => number;
   readonly #maxBytes: number;
   readonly #eviction: Eviction;
-  readonly #entries = new Map<string, Entry>(); // least recently used first
+  readonly #entries = new Map<string, Entry>();
+  #oldest: Entry | undefined; // head of the recency list
+  #newest: Entry | undefined; // tail
   readonly #deadlines = new Deadlines<Entry>();
   #withTtl = 0;
   #bytes = 0;
@@ -103,8 +109,8 @@ export class Store {
       return undefined;
     }
     this.#hits++;
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    this.#unlink(entry);
+    this.#append(entry);
     return entry.expiresAt === 0
       ? { value: entry.value }
       : { value: entry.value, ttlMs: entry.expiresAt - this.#now() };
@@ -112,7 +118,9 @@ export class Store {
 
   /** Stores one value; throws {@link EntryTooLargeError} or {@link StoreFullError}, changing nothing. */
   set(key: string, value: string, ttlMs = 0): void {
-    this.setMany([{ key, value, ttlMs }]);
+    const bytes = entryBytes(key, value, ttlMs > 0);
+    this.#admit([{ key, bytes }]);
+    this.#write(key, value, ttlMs, bytes);
   }
 
   /**
@@ -124,11 +132,7 @@ export class Store {
       ...write,
       bytes: entryBytes(write.key, write.value, (write.ttlMs ?? 0) > 0),
     }));
-    const max = this.#maxBytes;
-    if (max > 0) {
-      for (const { bytes } of sized) if (bytes > max) throw new EntryTooLargeError(bytes, max);
-      if (this.#eviction === "noeviction") this.#ensureRoom(sized);
-    }
+    this.#admit(sized);
     for (const write of sized) this.#write(write.key, write.value, write.ttlMs ?? 0, write.bytes);
   }
 
@@ -185,6 +189,15 @@ export class Store {
     return entry;
   }
 
+  /** Throws unless every write can be stored: none larger than the bound, and with noeviction,
+   * all of them fitting once due keys are gone. */
+  #admit(writes: { key: string; bytes: number }[]): void {
+    const max = this.#maxBytes;
+    if (max === 0) return;
+    for (const { bytes } of writes) if (bytes > max) throw new EntryTooLargeError(bytes, max);
+    if (this.#eviction === "noeviction") this.#ensureRoom(writes);
+  }
+
   /** Throws StoreFullError unless `writes` fit once due keys are gone. */
   #ensureRoom(writes: { key: string; bytes: number }[]): void {
     const needed = () => {
@@ -202,29 +215,52 @@ export class Store {
   }
 
   #write(key: string, value: string, ttlMs: number, bytes: number): void {
+    const expiresAt = ttlMs > 0 ? this.#now() + ttlMs : 0;
+    const entry: Entry = { key, value, expiresAt, bytes, older: undefined, newer: undefined };
     const old = this.#entries.get(key);
-    if (old) this.#remove(key, old);
-    if (this.#maxBytes > 0 && this.#bytes + bytes > this.#maxBytes) {
-      this.expire();
-      for (const [lruKey, lruEntry] of this.#entries) {
-        if (this.#bytes + bytes <= this.#maxBytes) break;
-        this.#remove(lruKey, lruEntry);
+    if (old) this.#detach(old);
+    this.#entries.set(key, entry); // replaces in place: no hole left in the map
+    this.#append(entry);
+    this.#bytes += bytes;
+    if (expiresAt !== 0) {
+      this.#withTtl++;
+      this.#deadlines.push({ at: expiresAt, key, ref: entry });
+    }
+    if (this.#maxBytes > 0 && this.#bytes > this.#maxBytes) {
+      this.expire(); // expired keys go before live ones
+      // The new entry fits alone (setMany checked), so this stops before reaching it.
+      while (this.#bytes > this.#maxBytes && this.#oldest !== entry) {
+        this.#remove(this.#oldest!.key, this.#oldest!);
         this.#evictions++;
       }
-    }
-    const entry: Entry = { value, expiresAt: ttlMs > 0 ? this.#now() + ttlMs : 0, bytes };
-    this.#entries.set(key, entry);
-    this.#bytes += bytes;
-    if (entry.expiresAt !== 0) {
-      this.#withTtl++;
-      this.#deadlines.push({ at: entry.expiresAt, key, ref: entry });
     }
   }
 
   #remove(key: string, entry: Entry): void {
     this.#entries.delete(key);
+    this.#detach(entry);
+  }
+
+  /** Takes `entry` out of the recency list and the accounting, leaving the map alone. */
+  #detach(entry: Entry): void {
+    this.#unlink(entry);
     this.#bytes -= entry.bytes;
     if (entry.expiresAt !== 0) this.#withTtl--;
+  }
+  #append(entry: Entry): void {
+    entry.older = this.#newest;
+    entry.newer = undefined;
+    if (this.#newest) this.#newest.newer = entry;
+    else this.#oldest = entry;
+    this.#newest = entry;
+  }
+
+  #unlink(entry: Entry): void {
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.#oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.#newest = entry.older;
+    entry.older = entry.newer = undefined;
   }
 }
 
