@@ -1,7 +1,7 @@
 // Starts real master and node processes on 127.0.0.1 for tests, and stops them by PID.
 
 const root = new URL("../", import.meta.url);
-const permissions = ["--allow-net", "--allow-env", "--allow-read"];
+const permissions = ["--allow-net", "--allow-env", "--allow-read=node_modules"];
 
 /** A running service process, its URL (read from its "listening" log line) and its output. */
 export interface Service {
