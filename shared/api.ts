@@ -108,11 +108,13 @@ export function json<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } };
 }
 
-// Scalar's browser bundle, served by the service itself so the page works with no internet.
-const scalarBundle = new URL(
-  "./browser/standalone.js",
-  import.meta.resolve("@scalar/api-reference"),
-);
+/**
+ * Scalar's browser bundle from npm `@scalar/api-reference`, served by the service itself so the page
+ * works with no internet. `deno install` puts it in `node_modules/`; `deno compile` embeds it at
+ * the same place with `--include`.
+ */
+export const SCALAR_BUNDLE_PATH = "node_modules/@scalar/api-reference/dist/browser/standalone.js";
+const scalarBundle = new URL(`../${SCALAR_BUNDLE_PATH}`, import.meta.url);
 
 function scalarBundleHandler() {
   let script: Promise<Uint8Array> | undefined; // read once, on first use
