@@ -1,6 +1,7 @@
 // Static checks of what cannot be built here: the Dockerfiles, the Kubernetes manifests, skaffold.
 
 import assert from "node:assert/strict";
+import { validate as lintDockerfile } from "dockerfile-utils";
 import { parse, parseAllDocuments } from "yaml";
 import { ConfigMap, Service } from "kubernetes-models/v1";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
@@ -77,6 +78,15 @@ for (const [name, service] of Object.entries(services) as [ServiceName, typeof s
     assert.doesNotMatch(code, /Deno\.Command|Deno\.writeFile|Deno\.writeTextFile|Deno\.dlopen/);
   });
 }
+
+Deno.test("both Dockerfiles pass the Dockerfile linter with no finding", () => {
+  for (const name of Object.keys(services)) {
+    const findings = lintDockerfile(read(`Dockerfile_${name}`), { deprecatedMaintainer: 1 });
+    assert.deepEqual(findings.map((f) => `${f.range.start.line + 1}: ${f.message}`), [], name);
+  }
+  // The linter does find mistakes.
+  assert.ok(lintDockerfile("FROM x\nEXPOSE eighty\n").length > 0);
+});
 
 Deno.test("deno task compile builds both binaries with the Dockerfiles' flags", () => {
   const task: string = JSON.parse(read("deno.json")).tasks.compile;
