@@ -1,29 +1,37 @@
 // Starts real master and node processes on 127.0.0.1 for tests, and stops them by PID.
 
+import type { Harness, Service } from "./harness.ts";
+
 const root = new URL("../", import.meta.url);
 const permissions = ["--allow-net", "--allow-env", "--allow-read=node_modules"];
 
-/** A running service process, its URL (read from its "listening" log line) and its output. */
-export interface Service {
-  url: string;
+/** A service process and its PID. */
+export interface ProcessService extends Service {
   pid: number;
-  /** Every JSON log line it wrote so far, parsed. */
-  logs: Record<string, unknown>[];
-  /** Sends `signal` and waits for the process to end. */
-  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
 /** Every process a test started; {@link stopAll} ends those still running. */
-export class Processes {
+export class Processes implements Harness {
   readonly #running = new Map<number, Deno.ChildProcess>();
 
-  /** Starts `master/main.ts` on a free port (or `--port` in `args`). */
-  master(args: string[] = []): Promise<Service> {
-    return this.#start("master/main.ts", ["--host", "127.0.0.1", "--port", "0", ...args]);
+  masterAddress(): string {
+    return `http://127.0.0.1:${freePort()}`;
+  }
+
+  /** Starts `master/main.ts` on a free port, or on the port of `at`. */
+  master(options: { at?: string; args?: string[] } = {}): Promise<ProcessService> {
+    const port = options.at ? new URL(options.at).port : "0";
+    return this.#start("master/main.ts", [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      port,
+      ...options.args ?? [],
+    ]);
   }
 
   /** Starts `node/main.ts` reporting to `masterUrl`. */
-  node(masterUrl: string, args: string[] = []): Promise<Service> {
+  node(masterUrl: string, args: string[] = []): Promise<ProcessService> {
     const defaults = ["--host", "127.0.0.1", "--port", "0", "--heartbeat-ms", "100"];
     return this.#start("node/main.ts", [...defaults, "--master", masterUrl, ...args]);
   }
@@ -41,7 +49,7 @@ export class Processes {
     this.#running.clear();
   }
 
-  async #start(entry: string, args: string[]): Promise<Service> {
+  async #start(entry: string, args: string[]): Promise<ProcessService> {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", ...permissions, entry, ...args],
       cwd: root,
@@ -69,17 +77,19 @@ export class Processes {
       }).then(async () => reject(new Error(`${entry} ended before listening: ${await stderr}`)));
     });
     const url = await deadline(listening, 15_000, `${entry} did not start`);
+    const advertised = logs.find((line) => line.msg === "listening")?.advertise;
     return {
       url,
+      address: typeof advertised === "string" ? advertised : url,
       pid: child.pid,
       logs,
-      stop: async (signal: Deno.Signal = "SIGTERM") => {
+      stop: async (signal = "SIGTERM") => {
         try {
           child.kill(signal);
         } catch {
           // already ended
         }
-        return await ended;
+        return (await ended).code;
       },
     };
   }
