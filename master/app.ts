@@ -5,6 +5,8 @@ import { createApi } from "../shared/api.ts";
 import { addHealthRoutes } from "../shared/health.ts";
 import { maxBodyBytes } from "../shared/key_routes.ts";
 import type { Logger } from "../shared/log.ts";
+import { Metrics } from "../shared/metrics.ts";
+import type { Breakers } from "./breaker.ts";
 import type { Registry } from "./registry.ts";
 import type { Router } from "./router.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
@@ -20,16 +22,23 @@ export interface MasterDeps {
   log: Logger;
   /** Milliseconds; default `Date.now`. */
   now?: () => number;
+  /** Served at `/metrics`; default a new set. Pass the router's own to serve its metrics too. */
+  metrics?: Metrics;
+  /** The router's breakers, whose states are served as metrics. */
+  breakers?: Breakers;
 }
 
 /** The master's app: `/keys` (forwarded), membership routes, probes, `/openapi.json`, `/reference`. */
 export function createApp(deps: MasterDeps): OpenAPIHono {
+  const metrics = deps.metrics ?? new Metrics();
+  addClusterMetrics(metrics, deps.registry, deps.breakers);
   const app = createApi({
     title: "Cache master",
     description: "Registry and router of the cache cluster: nodes register here, and every key " +
       "request is forwarded to the node that owns the key on the consistent-hash ring.",
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
     log: deps.log,
+    metrics,
   });
   addKeyRoutes(app, deps.router, deps.maxValueBytes);
   addBatchRoutes(app, deps.router, deps.maxValueBytes);
@@ -42,4 +51,27 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
     () => deps.registry.ring.size > 0 ? undefined : "No node is up",
   );
   return app;
+}
+
+const BREAKER_STATES = { closed: 0, open: 1, "half-open": 2 } as const;
+
+/** Membership, epoch and breakers as metrics, read at each scrape. */
+function addClusterMetrics(metrics: Metrics, registry: Registry, breakers?: Breakers): void {
+  metrics.gauge("cluster_nodes", "Nodes the master knows, by status", () => {
+    const nodes = registry.list().nodes;
+    return (["up", "down"] as const).map((status) => [
+      { status },
+      nodes.filter((n) => n.status === status).length,
+    ]);
+  });
+  metrics.gauge("ring_epoch", "Changes of the set of up nodes", () => [[{}, registry.epoch]]);
+  metrics.gauge(
+    "breaker_state",
+    "Circuit breaker per node: 0 closed, 1 open, 2 half-open",
+    () =>
+      registry.list().nodes.map((n) => [
+        { node: n.address },
+        BREAKER_STATES[breakers?.state(n.address) ?? "closed"],
+      ]),
+  );
 }

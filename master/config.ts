@@ -1,7 +1,7 @@
 // The master's settings: flags over environment variables over defaults.
 
 import { z } from "zod";
-import { count, loadSettings, port, type Settings } from "../shared/config.ts";
+import { count, loadSettings, logLevel, port, type Settings } from "../shared/config.ts";
 import { DEFAULT_VNODES } from "../shared/ring.ts";
 import { DEFAULT_MAX_VALUE_BYTES } from "../shared/wire.ts";
 
@@ -37,6 +37,19 @@ export const masterSettings = {
     schema: count(1000),
     help: "Milliseconds to wait for a node's answer before replying 504",
   },
+  breakerFailures: {
+    flag: "breaker-failures",
+    env: "BREAKER_FAILURES",
+    schema: count(5),
+    help: "Consecutive failures of a node that open its circuit breaker",
+  },
+  breakerCooldownMs: {
+    flag: "breaker-cooldown-ms",
+    env: "BREAKER_COOLDOWN_MS",
+    schema: count(5000),
+    help: "Milliseconds an open breaker fails fast before it tries the node again",
+  },
+  logLevel: logLevel(),
   maxValueBytes: {
     flag: "max-value-bytes",
     env: "MAX_VALUE_BYTES",

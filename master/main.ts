@@ -2,8 +2,10 @@
 
 import { Drain } from "../shared/drain.ts";
 import { createLogger } from "../shared/log.ts";
+import { Metrics } from "../shared/metrics.ts";
 import { listenUrl, loadOrExit, onStopSignal } from "../shared/service.ts";
 import { createApp } from "./app.ts";
+import { Breakers } from "./breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
@@ -12,7 +14,8 @@ const config = loadOrExit("master", masterSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
 const DRAIN_TIMEOUT_MS = 20_000;
 
-const log = createLogger("master");
+const log = createLogger("master", { level: config.logLevel });
+const metrics = new Metrics();
 
 const registry = new Registry({
   vnodes: config.vnodes,
@@ -20,9 +23,28 @@ const registry = new Registry({
   now: Date.now,
   log,
 });
+const breakers = new Breakers({
+  failures: config.breakerFailures,
+  cooldownMs: config.breakerCooldownMs,
+  now: Date.now,
+  log,
+});
 // Deno's fetch keeps connections to each node alive and reuses them.
-const router = new Router({ ring: () => registry.ring, fetch, timeoutMs: config.nodeTimeoutMs });
-const app = createApp({ registry, router, maxValueBytes: config.maxValueBytes, log });
+const router = new Router({
+  ring: () => registry.ring,
+  fetch,
+  timeoutMs: config.nodeTimeoutMs,
+  breakers,
+  metrics,
+});
+const app = createApp({
+  registry,
+  router,
+  maxValueBytes: config.maxValueBytes,
+  log,
+  metrics,
+  breakers,
+});
 
 // A tenth of the timeout between sweeps: a silent node is down within 1.1 timeouts.
 const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs / 10)));

@@ -2,7 +2,9 @@
 
 import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
+import type { Metrics } from "../shared/metrics.ts";
 import type { Ring } from "../shared/ring.ts";
+import type { Breakers } from "./breaker.ts";
 
 /** Where the router finds owners and how it calls them. */
 export interface RouterOptions {
@@ -10,14 +12,28 @@ export interface RouterOptions {
   ring: () => Ring;
   fetch: Fetch;
   timeoutMs: number;
+  /** Fails calls to a node fast while it keeps failing; none means every call is tried. */
+  breakers?: Breakers;
+  /** Where call durations and failures per node are counted. */
+  metrics?: Metrics;
 }
 
 /** Sends requests to nodes: to a key's owner on the ring, or to a given node. */
 export class Router {
   readonly #options: RouterOptions;
+  readonly #duration;
+  readonly #failures;
 
   constructor(options: RouterOptions) {
     this.#options = options;
+    this.#duration = options.metrics?.histogram(
+      "forwarded_request_duration_seconds",
+      "Duration of calls from the master to a node, answered or not",
+    );
+    this.#failures = options.metrics?.counter(
+      "forwarded_request_failures_total",
+      "Calls to a node that failed: unreachable, timeout or breaker_open",
+    );
   }
 
   /** The owner of `key`; throws HttpError 503 when no node is up. */
@@ -49,22 +65,35 @@ export class Router {
    * 502 when the node cannot be reached, 504 when it does not answer within the timeout.
    */
   async send(node: string, path: string, init: RequestInit = {}): Promise<Response> {
-    const { timeoutMs } = this.#options;
+    const { timeoutMs, breakers } = this.#options;
+    try {
+      breakers?.admit(node);
+    } catch (error) {
+      this.#failures?.inc({ node, reason: "breaker_open" });
+      throw error;
+    }
+    const started = performance.now();
     try {
       const signal = AbortSignal.timeout(timeoutMs);
       const answer = await this.#options.fetch(node + path, { ...init, signal });
       // Read the whole body under the same deadline, so a stalled node is a 504, not a cut stream.
       const body = await answer.arrayBuffer();
+      breakers?.succeeded(node);
       const headers = new Headers();
       const type = answer.headers.get("content-type");
       if (type) headers.set("content-type", type);
       return new Response(answer.status === 204 ? null : body, { status: answer.status, headers });
     } catch (error) {
+      breakers?.failed(node);
       if (error instanceof DOMException && error.name === "TimeoutError") {
+        this.#failures?.inc({ node, reason: "timeout" });
         throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
       }
+      this.#failures?.inc({ node, reason: "unreachable" });
       const reason = error instanceof Error ? error.message : String(error);
       throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
+    } finally {
+      this.#duration?.observe({ node }, (performance.now() - started) / 1000);
     }
   }
 

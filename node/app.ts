@@ -6,6 +6,7 @@ import { HttpError } from "../shared/errors.ts";
 import { addHealthRoutes } from "../shared/health.ts";
 import { maxBodyBytes } from "../shared/key_routes.ts";
 import type { Logger } from "../shared/log.ts";
+import { Metrics } from "../shared/metrics.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
@@ -22,6 +23,8 @@ export interface NodeDeps {
   log: Logger;
   /** Milliseconds; default `Date.now`. */
   now?: () => number;
+  /** Served at `/metrics`; default a new set. */
+  metrics?: Metrics;
 }
 
 /** What the node's routes share. */
@@ -36,12 +39,15 @@ export interface NodeContext {
 
 /** The node's app: `/keys`, batch, `/stats`, probes, `/openapi.json` and `/reference`. */
 export function createApp(deps: NodeDeps): OpenAPIHono {
+  const metrics = deps.metrics ?? new Metrics();
+  addStoreMetrics(metrics, deps.store);
   const app = createApi({
     title: "Cache node",
     description: "One node of the cache cluster: stores the keys the ring gives it, in memory, " +
       "with TTLs and a memory bound.",
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
     log: deps.log,
+    metrics,
   });
   const now = deps.now ?? Date.now;
   const defaultTtlSeconds = deps.defaultTtlSeconds ?? 0;
@@ -70,4 +76,21 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
   addStatsRoutes(app, node);
   addHealthRoutes(app, "while the master acknowledges this node's heartbeats", deps.notReady);
   return app;
+}
+
+/** The store's sizes and counters as metrics, read at each scrape. */
+function addStoreMetrics(metrics: Metrics, store: Store): void {
+  const read = (field: keyof ReturnType<Store["stats"]>) => () =>
+    [[{}, store.stats()[field]]] as [Record<string, string>, number][];
+  metrics.gauge("cache_keys", "Keys stored, expired ones never counted", read("keys"));
+  metrics.gauge("cache_bytes", "Accounted bytes: keys, values and overhead", read("bytes"));
+  metrics.gauge("cache_max_bytes", "Memory bound in bytes; 0 is unbounded", read("maxBytes"));
+  metrics.counter("cache_hits_total", "Reads that found their key", read("hits"));
+  metrics.counter("cache_misses_total", "Reads that did not find their key", read("misses"));
+  metrics.counter(
+    "cache_evictions_total",
+    "Keys evicted to stay under the bound",
+    read("evictions"),
+  );
+  metrics.counter("cache_expired_total", "Keys removed at their TTL", read("expired"));
 }

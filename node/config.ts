@@ -1,7 +1,15 @@
 // The node's settings: flags over environment variables over defaults.
 
 import { z } from "zod";
-import { bytes, count, loadSettings, origin, port, type Settings } from "../shared/config.ts";
+import {
+  bytes,
+  count,
+  loadSettings,
+  logLevel,
+  origin,
+  port,
+  type Settings,
+} from "../shared/config.ts";
 import { DEFAULT_MAX_VALUE_BYTES, MAX_TTL_SECONDS } from "../shared/wire.ts";
 
 /** Every setting of the node, with its flag, variable and default. */
@@ -36,6 +44,7 @@ export const nodeSettings = {
     schema: count(1000, 10),
     help: "Milliseconds between heartbeats to the master",
   },
+  logLevel: logLevel(),
   maxValueBytes: {
     flag: "max-value-bytes",
     env: "MAX_VALUE_BYTES",

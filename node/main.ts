@@ -15,7 +15,7 @@ const DRAIN_TIMEOUT_MS = 20_000;
 const EXPIRE_TICK_MS = 100;
 const EXPIRE_PER_TICK = 2000;
 
-const log = createLogger("node");
+const log = createLogger("node", { level: config.logLevel });
 
 // The advertised URL needs the bound port, so the app is built once the server has it; no request
 // can arrive before this module finishes running.

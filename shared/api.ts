@@ -7,6 +7,8 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { ErrorBody, HttpError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { addMetricsRoute, observeRequests } from "./observe.ts";
 
 /** What a service's API is called and how it guards its input. */
 export interface ApiOptions {
@@ -15,6 +17,8 @@ export interface ApiOptions {
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
   log: Logger;
+  /** Where request counts and durations go; served at `/metrics`. */
+  metrics: Metrics;
 }
 
 /** The OpenAPI version and info block of a service's document. */
@@ -33,7 +37,14 @@ export function documentConfig(options: Pick<ApiOptions, "title" | "description"
  * ```ts
  * import { createApi } from "./api.ts";
  * import { silentLogger } from "./log.ts";
- * const app = createApi({ title: "Cache node", description: "", maxBodyBytes: 1 << 20, log: silentLogger });
+ * import { Metrics } from "./metrics.ts";
+ * const app = createApi({
+ *   title: "Cache node",
+ *   description: "",
+ *   maxBodyBytes: 1 << 20,
+ *   log: silentLogger,
+ *   metrics: new Metrics(),
+ * });
  * ```
  */
 export function createApi(options: ApiOptions): OpenAPIHono {
@@ -42,6 +53,8 @@ export function createApi(options: ApiOptions): OpenAPIHono {
       if (!result.success) return c.json({ error: describeIssues(result.error) }, 400);
     },
   });
+
+  app.use(observeRequests(options.metrics));
 
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes,
@@ -70,6 +83,7 @@ export function createApi(options: ApiOptions): OpenAPIHono {
     return c.json({ error: "Internal server error" }, 500);
   });
 
+  addMetricsRoute(app, options.metrics);
   app.doc31("/openapi.json", documentConfig(options));
   app.get("/reference/standalone.js", scalarBundleHandler());
   app.get(

@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { LEVELS } from "./log.ts";
 
 /** One setting: its flag (without dashes), its environment variable, schema and help text. */
 export interface Setting<S extends z.ZodType = z.ZodType> {
@@ -71,6 +72,14 @@ export const bytes = (fallback: number) =>
       "expected bytes such as 1048576, 64mb or 1gb",
     )
     .transform((v) => parseBytes(String(v))!);
+
+/** The `--log-level` setting both services have. */
+export const logLevel = () => ({
+  flag: "log-level",
+  env: "LOG_LEVEL",
+  schema: z.enum(LEVELS).default("info"),
+  help: "Least severe log lines written: debug, info, warn or error",
+});
 
 /** An http(s) URL without a path, normalized to its origin (`http://host:port`). */
 export const origin = () =>
