@@ -7,6 +7,8 @@ import { createApp as createNodeApp } from "../node/app.ts";
 import { Store } from "../node/store.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import { silentLogger as log } from "../shared/log.ts";
+import { Metrics } from "../shared/metrics.ts";
+import { Breakers } from "../master/breaker.ts";
 
 /** The apps of an in-process cluster, and a fetch that reaches each by its address. */
 export interface InProcessCluster {
@@ -17,10 +19,16 @@ export interface InProcessCluster {
   fetch: Fetch;
   /** Every call the master made to a node, as "METHOD url". */
   calls: string[];
+  /** Each node's app by address. */
+  nodeApps: Map<string, InProcessCluster["master"]>;
 }
 
 /** A master at `http://master` and `nodes` registered nodes at `http://node-i:8081`. */
-export function inProcessCluster(nodes: number, maxValueBytes = 1024): InProcessCluster {
+export function inProcessCluster(
+  nodes: number,
+  maxValueBytes = 1024,
+  options: { breakerFailures?: number } = {},
+): InProcessCluster {
   const clock = { now: 0 };
   const registry = new Registry({ vnodes: 160, failureTimeoutMs: 1000, now: () => clock.now, log });
   const apps = new Map<string, { request: InProcessCluster["master"]["request"] }>();
@@ -33,9 +41,22 @@ export function inProcessCluster(nodes: number, maxValueBytes = 1024): InProcess
     if (!app) throw new TypeError(`Connection refused: ${url.origin}`);
     return await app.request(url.pathname + url.search, init);
   };
-  const router = new Router({ ring: () => registry.ring, fetch, timeoutMs: 1000 });
   const now = () => clock.now;
-  const master = createMasterApp({ registry, router, maxValueBytes, log, now });
+  const metrics = new Metrics();
+  const breakers = new Breakers({
+    failures: options.breakerFailures ?? 5,
+    cooldownMs: 1000,
+    now,
+    log,
+  });
+  const router = new Router({
+    ring: () => registry.ring,
+    fetch,
+    timeoutMs: 1000,
+    breakers,
+    metrics,
+  });
+  const master = createMasterApp({ registry, router, maxValueBytes, log, now, metrics, breakers });
   apps.set("http://master", master);
   for (let i = 0; i < nodes; i++) {
     const address = `http://node-${i}:8081`;
@@ -44,5 +65,6 @@ export function inProcessCluster(nodes: number, maxValueBytes = 1024): InProcess
     apps.set(address, createNodeApp({ store, maxValueBytes, notReady: () => undefined, log, now }));
     registry.heartbeat(address);
   }
-  return { master, registry, stores, clock, fetch, calls };
+  const nodeApps = new Map([...apps].filter(([address]) => address !== "http://master"));
+  return { master, registry, stores, clock, fetch, calls, nodeApps };
 }

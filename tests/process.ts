@@ -13,6 +13,12 @@ export interface ProcessService extends Service {
 /** Every process a test started; {@link stopAll} ends those still running. */
 export class Processes implements Harness {
   readonly #running = new Map<number, Deno.ChildProcess>();
+  readonly #env: Record<string, string>;
+
+  /** `env` is added to every process's environment. */
+  constructor(env: Record<string, string> = {}) {
+    this.#env = env;
+  }
 
   masterAddress(): string {
     return `http://127.0.0.1:${freePort()}`;
@@ -56,7 +62,7 @@ export class Processes implements Harness {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.#env },
     }).spawn();
     this.#running.set(child.pid, child);
     const ended = child.status.then((status) => {
