@@ -32,6 +32,24 @@ export interface Write {
   ttlMs?: number;
 }
 
+/**
+ * A key's state as replicas exchange it: a value with its version and time left, or a deletion
+ * (`deleted`) with its version. A replica applies it only if its version is newer than its own.
+ */
+export interface Replica {
+  key: string;
+  version: number;
+  value?: string;
+  ttlMs?: number;
+  deleted?: boolean;
+}
+
+/** How long a deletion is remembered, so a late copy of the key cannot bring it back. */
+export const TOMBSTONE_MS = 5 * 60_000;
+
+/** Most deletions remembered at once; the oldest are forgotten first. */
+export const MAX_TOMBSTONES = 100_000;
+
 /** What a read finds: the value and, for a key with a TTL, the milliseconds it has left. */
 export interface Read {
   value: string;
@@ -68,6 +86,7 @@ export class StoreFullError extends Error {
 interface Entry {
   key: string;
   value: string;
+  version: number;
   expiresAt: number; // 0: never
   bytes: number;
   // Recency list, least recently used at the head: O(1) touch and eviction.
@@ -94,6 +113,8 @@ export class Store {
   #misses = 0;
   #evictions = 0;
   #expired = 0;
+  #lastVersion = 0;
+  readonly #tombstones = new Map<string, { version: number; at: number }>(); // oldest first
 
   constructor(options: StoreOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -117,31 +138,85 @@ export class Store {
   }
 
   /** Stores one value; throws {@link EntryTooLargeError} or {@link StoreFullError}, changing nothing. */
-  set(key: string, value: string, ttlMs = 0): void {
+  set(key: string, value: string, ttlMs = 0): number {
     const bytes = entryBytes(key, value, ttlMs > 0);
     this.#admit([{ key, bytes }]);
-    this.#write(key, value, ttlMs, bytes);
+    return this.#write(key, value, ttlMs, bytes, this.#nextVersion());
   }
 
   /**
    * Stores every write, in order, or none of them: a write too large for the bound, or a batch
-   * that does not fit while eviction is off, throws before anything changes.
+   * that does not fit while eviction is off, throws before anything changes. Returns the version
+   * given to each write.
    */
-  setMany(writes: Write[]): void {
+  setMany(writes: Write[]): number[] {
     const sized = writes.map((write) => ({
       ...write,
       bytes: entryBytes(write.key, write.value, (write.ttlMs ?? 0) > 0),
     }));
     this.#admit(sized);
-    for (const write of sized) this.#write(write.key, write.value, write.ttlMs ?? 0, write.bytes);
+    return sized.map((w) =>
+      this.#write(w.key, w.value, w.ttlMs ?? 0, w.bytes, this.#nextVersion())
+    );
   }
 
-  /** Removes `key`; returns whether a live key was there. */
-  delete(key: string): boolean {
+  /**
+   * Removes `key` and remembers the deletion for {@link TOMBSTONE_MS}; returns the deletion's
+   * version, or `undefined` when no live key was there.
+   */
+  delete(key: string): number | undefined {
     const entry = this.#live(key);
-    if (!entry) return false;
+    if (!entry) return undefined;
     this.#remove(key, entry);
+    const version = this.#nextVersion();
+    this.#bury(key, version);
+    return version;
+  }
+
+  /**
+   * Applies a replica's state of a key if it is newer than this store's, value or deletion;
+   * returns whether it changed anything. May evict, or throw like {@link set}.
+   */
+  apply(replica: Replica): boolean {
+    const entry = this.#entries.get(replica.key);
+    const known = Math.max(entry?.version ?? 0, this.#tombstones.get(replica.key)?.version ?? 0);
+    if (replica.version <= known) return false;
+    this.#lastVersion = Math.max(this.#lastVersion, replica.version);
+    if (replica.deleted || replica.value === undefined) {
+      if (entry) this.#remove(replica.key, entry);
+      this.#bury(replica.key, replica.version);
+      return true;
+    }
+    const ttlMs = replica.ttlMs ?? 0;
+    const bytes = entryBytes(replica.key, replica.value, ttlMs > 0);
+    this.#admit([{ key: replica.key, bytes }]);
+    this.#tombstones.delete(replica.key);
+    this.#write(replica.key, replica.value, ttlMs, bytes, replica.version);
     return true;
+  }
+
+  /** This store's state of `key` as a replica: its live value, a remembered deletion, or none. */
+  replica(key: string): Replica | undefined {
+    const entry = this.#live(key);
+    if (entry) {
+      const ttlMs = entry.expiresAt === 0 ? undefined : entry.expiresAt - this.#now();
+      return { key, version: entry.version, value: entry.value, ...(ttlMs ? { ttlMs } : {}) };
+    }
+    this.#forgetOldTombstones();
+    const tombstone = this.#tombstones.get(key);
+    return tombstone && { key, version: tombstone.version, deleted: true };
+  }
+
+  /** Every key this store holds or remembers deleting, as of now. */
+  keys(): string[] {
+    this.#forgetOldTombstones();
+    return [...this.#entries.keys(), ...this.#tombstones.keys()];
+  }
+
+  /** Forgets every key and deletion, as a node that rejoins empty does; counters stay. */
+  clear(): void {
+    for (const [key, entry] of [...this.#entries]) this.#remove(key, entry);
+    this.#tombstones.clear();
   }
 
   /** Removes up to `budget` keys that are due, earliest first; returns how many it removed. */
@@ -214,9 +289,17 @@ export class Store {
     }
   }
 
-  #write(key: string, value: string, ttlMs: number, bytes: number): void {
+  #write(key: string, value: string, ttlMs: number, bytes: number, version: number): number {
     const expiresAt = ttlMs > 0 ? this.#now() + ttlMs : 0;
-    const entry: Entry = { key, value, expiresAt, bytes, older: undefined, newer: undefined };
+    const entry: Entry = {
+      key,
+      value,
+      version,
+      expiresAt,
+      bytes,
+      older: undefined,
+      newer: undefined,
+    };
     const old = this.#entries.get(key);
     if (old) this.#detach(old);
     this.#entries.set(key, entry); // replaces in place: no hole left in the map
@@ -233,6 +316,27 @@ export class Store {
         this.#remove(this.#oldest!.key, this.#oldest!);
         this.#evictions++;
       }
+    }
+    return version;
+  }
+
+  /** A version newer than any this store has given or seen: microseconds of the clock, or +1. */
+  #nextVersion(): number {
+    this.#lastVersion = Math.max(this.#lastVersion + 1, this.#now() * 1000);
+    return this.#lastVersion;
+  }
+
+  #bury(key: string, version: number): void {
+    this.#tombstones.delete(key); // re-inserted last: the map stays oldest first
+    this.#tombstones.set(key, { version, at: this.#now() });
+    this.#forgetOldTombstones();
+  }
+
+  #forgetOldTombstones(): void {
+    const before = this.#now() - TOMBSTONE_MS;
+    for (const [key, tombstone] of this.#tombstones) {
+      if (tombstone.at > before && this.#tombstones.size <= MAX_TOMBSTONES) break;
+      this.#tombstones.delete(key);
     }
   }
 

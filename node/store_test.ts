@@ -7,6 +7,7 @@ import {
   EXPIRY_OVERHEAD_BYTES,
   Store,
   StoreFullError,
+  TOMBSTONE_MS,
 } from "./store.ts";
 
 Deno.test("Store.get() forgets a key at its TTL", () => {
@@ -34,7 +35,7 @@ Deno.test("Store.stats() never counts a key past its TTL, swept or not", () => {
   assert.equal(stats.keys, 2);
   assert.equal(stats.bytes, entryBytes("long", "v", true) + entryBytes("forever", "v"));
   assert.equal(stats.expired, 1);
-  assert.equal(store.delete("short"), false);
+  assert.equal(store.delete("short"), undefined);
 });
 
 Deno.test("Store.expire() removes due keys in bounded steps, earliest first", () => {
@@ -176,4 +177,50 @@ Deno.test("Store keeps its accounted bytes exact and under the bound for any ope
       assert.ok(stats.keys <= live, "no key the model says is gone");
     }
   }));
+});
+
+Deno.test("Store.apply() keeps the newest version of a key, deletions included", () => {
+  let now = 1000;
+  const store = new Store({ now: () => now });
+  assert.equal(store.apply({ key: "k", version: 5, value: "five" }), true);
+  assert.equal(store.apply({ key: "k", version: 4, value: "four" }), false);
+  assert.deepEqual(store.get("k"), { value: "five" });
+  assert.equal(store.apply({ key: "k", version: 6, deleted: true }), true);
+  assert.equal(store.get("k"), undefined);
+  // A late copy older than the deletion does not bring the key back.
+  assert.equal(store.apply({ key: "k", version: 5, value: "five" }), false);
+  assert.deepEqual(store.replica("k"), { key: "k", version: 6, deleted: true });
+  assert.equal(store.apply({ key: "k", version: 7, value: "seven", ttlMs: 500 }), true);
+  now += 100;
+  assert.deepEqual(store.replica("k"), { key: "k", version: 7, value: "seven", ttlMs: 400 });
+});
+
+Deno.test("Store versions grow past every version it has seen", () => {
+  const store = new Store({ now: () => 1 });
+  store.apply({ key: "a", version: 10_000_000, value: "x" });
+  const version = store.set("a", "y");
+  assert.ok(version > 10_000_000);
+  assert.equal(store.replica("a")?.value, "y");
+  const deleted = store.delete("a")!;
+  assert.ok(deleted > version);
+});
+
+Deno.test("Store forgets deletions after their lifetime", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  store.set("k", "v");
+  store.delete("k");
+  assert.deepEqual(store.keys(), ["k"]);
+  now += TOMBSTONE_MS;
+  assert.deepEqual(store.keys(), []);
+  assert.equal(store.replica("k"), undefined);
+});
+
+Deno.test("Store.clear() forgets everything", () => {
+  const store = new Store();
+  store.set("a", "1");
+  store.delete("a");
+  store.set("b", "2");
+  store.clear();
+  assert.deepEqual([store.keys(), store.stats().keys, store.stats().bytes], [[], 0, 0]);
 });
