@@ -90,13 +90,16 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
     });
   const first = await register();
   assert.equal(first.status, 201);
-  assert.deepEqual(await first.json(), { epoch: 1, vnodes: 160, nodes: ["http://10.1.2.3:8081"] });
-  assert.equal((await register()).status, 200);
-  assert.deepEqual(await (await master.request("/ring")).json(), {
+  const ring = {
     epoch: 1,
+    replicas: 1,
     vnodes: 160,
     nodes: ["http://10.1.2.3:8081"],
-  });
+    joined: { "http://10.1.2.3:8081": 1 },
+  };
+  assert.deepEqual(await first.json(), ring);
+  assert.equal((await register()).status, 200);
+  assert.deepEqual(await (await master.request("/ring")).json(), ring);
   const list = await (await master.request("/nodes")).json();
   assert.equal(list.nodes[0].status, "up");
   assert.equal((await master.request("/ready")).status, 200);

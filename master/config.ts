@@ -25,6 +25,12 @@ export const masterSettings = {
     schema: count(DEFAULT_VNODES).pipe(z.number().max(10_000)),
     help: "Points per node on the hash ring",
   },
+  replicas: {
+    flag: "replicas",
+    env: "REPLICAS",
+    schema: count(2).pipe(z.number().max(10)),
+    help: "Copies of each key (a primary and backups), capped by the number of up nodes",
+  },
   failureTimeoutMs: {
     flag: "failure-timeout-ms",
     env: "FAILURE_TIMEOUT_MS",

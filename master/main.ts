@@ -19,9 +19,12 @@ const metrics = new Metrics();
 
 const registry = new Registry({
   vnodes: config.vnodes,
+  replicas: config.replicas,
   failureTimeoutMs: config.failureTimeoutMs,
   now: Date.now,
   log,
+  // Epochs start from the clock, so a restarted master's epochs are newer than its last ones.
+  initialEpoch: Date.now(),
 });
 const breakers = new Breakers({
   failures: config.breakerFailures,

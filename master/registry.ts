@@ -1,36 +1,56 @@
-// Membership: which nodes are registered, which are up, and the ring and epoch of the up set.
+// Membership: which nodes are registered and in what state, and the ring and epoch of the up set.
 
 import type { Logger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
-import type { NodeList, RingView } from "../shared/wire.ts";
+import type { Heartbeat, NodeList, RingView } from "../shared/wire.ts";
 
 /** How the registry decides a node is down, and how it builds rings. */
 export interface RegistryOptions {
   vnodes: number;
+  /** Copies of each key, capped by the number of up nodes. Default 1. */
+  replicas?: number;
   /** A node with no heartbeat for this long is marked down by {@link Registry.sweep}. */
   failureTimeoutMs: number;
   /** Milliseconds since the epoch. */
   now: () => number;
   log: Logger;
+  /** The first epoch. A clock reading keeps epochs growing across master restarts. Default 0. */
+  initialEpoch?: number;
 }
+
+/** Up owns keys; leaving hands its keys over and owns none; down is silent and owns none. */
+export type MemberStatus = "up" | "leaving" | "down";
 
 interface Member {
-  status: "up" | "down";
+  status: MemberStatus;
   lastSeenMs: number;
+  /** The process behind the address; a new one means the node restarted empty. */
+  instance: string | undefined;
+  /** The epoch in which this member last joined the ring. */
+  joined: number;
+  /** The last epoch whose keys this member has finished moving. */
+  synced: number;
 }
 
+/** What the master answers a heartbeat with: registered anew, known, or told to rejoin empty. */
+export type HeartbeatOutcome = "new" | "known" | "rejoin";
+
 /**
- * The master's view of the cluster. Every change of the set of up nodes increments the epoch and
- * rebuilds the ring from the up nodes.
+ * The master's view of the cluster. Every change of the ring's members increments the epoch and
+ * rebuilds the ring from the up nodes. Until every up or leaving node reports it has moved its
+ * keys for the current epoch, the rings of the epochs since the last settled one are kept, so a
+ * read can find a key where it was.
  */
 export class Registry {
   readonly #options: RegistryOptions;
   readonly #members = new Map<string, Member>();
-  #epoch = 0;
+  #epoch: number;
   #ring: Ring;
+  #unsettled: Ring[] = []; // rings of earlier epochs, newest first, while keys are moving
 
   constructor(options: RegistryOptions) {
     this.#options = options;
+    this.#epoch = options.initialEpoch ?? 0;
     this.#ring = new Ring([], { vnodes: options.vnodes });
   }
 
@@ -39,27 +59,70 @@ export class Registry {
     return this.#ring;
   }
 
-  /** Counts changes of the up set. */
+  /** Counts changes of the ring's members. */
   get epoch(): number {
     return this.#epoch;
   }
 
+  /** Copies of each key in this epoch: the setting, capped by the number of up nodes. */
+  get replicas(): number {
+    return Math.max(1, Math.min(this.#options.replicas ?? 1, this.#ring.size));
+  }
+
+  /** Whether every up or leaving node has moved its keys for the current epoch. */
+  get settled(): boolean {
+    for (const member of this.#members.values()) {
+      if (member.status !== "down" && member.synced < this.#epoch) return false;
+    }
+    return true;
+  }
+
+  /** Rings of earlier epochs whose keys may not have moved yet, newest first. */
+  get unsettledRings(): readonly Ring[] {
+    if (this.#unsettled.length > 0 && this.settled) this.#unsettled = [];
+    return this.#unsettled;
+  }
+
   /**
-   * Records a registration or heartbeat from `address`; returns `"new"` when the node was unknown,
-   * `"known"` otherwise. A down node that beats is up again.
+   * Records a registration or heartbeat. A new address, or a known one from a new process
+   * (`instance`), joins the ring. A node marked down must rejoin empty: it is forgotten and told
+   * so (`"rejoin"`). `leaving` takes an up node out of the ring while it hands its keys over.
    */
-  heartbeat(address: string): "new" | "known" {
+  heartbeat(address: string, beat: Omit<Heartbeat, "address"> = {}): HeartbeatOutcome {
     const now = this.#options.now();
     const member = this.#members.get(address);
     if (!member) {
-      this.#members.set(address, { status: "up", lastSeenMs: now });
+      this.#members.set(address, {
+        status: "up",
+        lastSeenMs: now,
+        instance: beat.instance,
+        joined: this.#epoch + 1,
+        synced: beat.synced ?? 0,
+      });
       this.#changed("node registered", address);
       return "new";
     }
-    member.lastSeenMs = now;
     if (member.status === "down") {
+      this.#members.delete(address);
+      this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
+      return "rejoin";
+    }
+    member.lastSeenMs = now;
+    if (beat.synced !== undefined) member.synced = beat.synced;
+    if (
+      beat.instance !== undefined && member.instance !== undefined &&
+      beat.instance !== member.instance
+    ) {
+      member.instance = beat.instance;
       member.status = "up";
-      this.#changed("node back up", address);
+      member.joined = this.#epoch + 1;
+      this.#changed("node restarted", address);
+      return "new";
+    }
+    member.instance ??= beat.instance;
+    if (beat.leaving && member.status === "up") {
+      member.status = "leaving";
+      this.#changed("node leaving", address);
     }
     return "known";
   }
@@ -74,34 +137,47 @@ export class Registry {
     return true;
   }
 
-  /** Marks down every up node whose last heartbeat is older than the failure timeout. */
+  /** Marks down every up or leaving node whose last heartbeat is older than the failure timeout. */
   sweep(): void {
     const deadline = this.#options.now() - this.#options.failureTimeoutMs;
     for (const [address, member] of this.#members) {
-      if (member.status === "up" && member.lastSeenMs <= deadline) {
+      if (member.status !== "down" && member.lastSeenMs <= deadline) {
+        const wasUp = member.status === "up";
         member.status = "down";
-        this.#changed("node down", address);
+        if (wasUp) this.#changed("node down", address);
+        else this.#options.log.warn("node down while leaving", { address, epoch: this.#epoch });
       }
     }
   }
 
   /** The ring as published to nodes and clients. */
   view(): RingView {
-    return { epoch: this.#epoch, vnodes: this.#ring.vnodes, nodes: [...this.#ring.nodes] };
+    const joined: Record<string, number> = {};
+    for (const address of this.#ring.nodes) joined[address] = this.#members.get(address)!.joined;
+    return {
+      epoch: this.#epoch,
+      replicas: this.replicas,
+      vnodes: this.#ring.vnodes,
+      nodes: [...this.#ring.nodes],
+      joined,
+    };
   }
 
-  /** Every known node, up or down, sorted by address. */
+  /** Every known node, sorted by address. */
   list(): NodeList {
     const nodes = [...this.#members].sort(([a], [b]) => a < b ? -1 : 1).map(([address, m]) => ({
       address,
       status: m.status,
       lastSeen: new Date(m.lastSeenMs).toISOString(),
+      synced: m.synced >= this.#epoch,
     }));
     return { epoch: this.#epoch, nodes };
   }
 
   #changed(event: string, address: string): void {
     const up = [...this.#members].filter(([, m]) => m.status === "up").map(([a]) => a);
+    // Keep the ring being left; the older ones only while their keys may still be moving.
+    this.#unsettled = this.settled ? [this.#ring] : [this.#ring, ...this.#unsettled].slice(0, 8);
     this.#ring = new Ring(up, { vnodes: this.#options.vnodes });
     this.#epoch++;
     this.#options.log.info(event, { address, epoch: this.#epoch, up: up.length });

@@ -12,7 +12,13 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
   assert.equal(registry.heartbeat("http://a:1"), "new");
   assert.equal(registry.heartbeat("http://a:1"), "known");
   assert.equal(registry.epoch, 1);
-  assert.deepEqual(registry.view(), { epoch: 1, vnodes: 8, nodes: ["http://a:1"] });
+  assert.deepEqual(registry.view(), {
+    epoch: 1,
+    replicas: 1,
+    vnodes: 8,
+    nodes: ["http://a:1"],
+    joined: { "http://a:1": 1 },
+  });
 });
 
 Deno.test("Registry.sweep() marks a silent node down at the timeout and it comes back", () => {
@@ -36,10 +42,55 @@ Deno.test("Registry.sweep() marks a silent node down at the timeout and it comes
 
   registry.sweep();
   assert.equal(registry.epoch, 3, "a node already down changes nothing");
-  assert.equal(registry.heartbeat("http://a:1"), "known");
+  // A node marked down must rejoin empty: it is forgotten, then registers anew.
+  assert.equal(registry.heartbeat("http://a:1"), "rejoin");
+  assert.equal(registry.epoch, 3);
+  assert.equal(registry.heartbeat("http://a:1"), "new");
   assert.equal(registry.epoch, 4);
   assert.deepEqual(registry.ring.nodes, ["http://a:1", "http://b:1"]);
+  assert.equal(registry.view().joined["http://a:1"], 4);
   assert.equal(registry.list().nodes[0].lastSeen, new Date(1000).toISOString());
+});
+
+Deno.test("Registry takes a restarted node back into the ring in a new epoch", () => {
+  const registry = registryAt({ now: 0 });
+  registry.heartbeat("http://a:1", { instance: "first" });
+  registry.heartbeat("http://a:1", { instance: "first" });
+  assert.equal(registry.epoch, 1);
+  assert.equal(registry.heartbeat("http://a:1", { instance: "second" }), "new");
+  assert.equal(registry.epoch, 2);
+  assert.equal(registry.view().joined["http://a:1"], 2);
+});
+
+Deno.test("Registry takes a leaving node off the ring and keeps earlier rings until all synced", () => {
+  const registry = new Registry({
+    vnodes: 8,
+    replicas: 2,
+    failureTimeoutMs: 1000,
+    now: () => 0,
+    log,
+  });
+  registry.heartbeat("http://a:1", { synced: 0 });
+  registry.heartbeat("http://b:1", { synced: 0 });
+  registry.heartbeat("http://a:1", { synced: 2 });
+  registry.heartbeat("http://b:1", { synced: 2 });
+  assert.equal(registry.settled, true);
+  assert.equal(registry.replicas, 2);
+
+  registry.heartbeat("http://a:1", { leaving: true });
+  assert.equal(registry.epoch, 3);
+  assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
+  assert.equal(registry.replicas, 1, "capped by the up nodes");
+  assert.equal(registry.settled, false);
+  assert.deepEqual(registry.unsettledRings.map((r) => r.nodes), [["http://a:1", "http://b:1"]]);
+  assert.equal(registry.list().nodes[0].status, "leaving");
+
+  registry.heartbeat("http://b:1", { synced: 3 });
+  registry.heartbeat("http://a:1", { synced: 3, leaving: true });
+  assert.equal(registry.settled, true);
+  assert.deepEqual(registry.unsettledRings, []);
+  assert.equal(registry.deregister("http://a:1"), true);
+  assert.equal(registry.epoch, 3, "a leaving node's exit does not change the ring");
 });
 
 Deno.test("Registry.deregister() forgets a node, bumping the epoch only if it was up", () => {

@@ -130,15 +130,33 @@ export const RegisterRequest = z.object({
   address: Address.optional().openapi({
     description: "The node's base URL; when the body is absent, the caller's IP with port 8080",
   }),
+  instance: z.string().max(100).optional().openapi({
+    description: "Identifies the node's process; a new one means the node restarted empty",
+  }),
+  synced: z.number().int().min(0).optional().openapi({
+    description: "The last ring epoch whose keys the node has finished moving",
+  }),
+  leaving: z.boolean().optional().openapi({
+    description: "The node is shutting down: take it off the ring while it hands its keys over",
+  }),
 }).openapi("RegisterRequest");
+
+/** What a node sends to register and to heartbeat. */
+export type Heartbeat = z.infer<typeof RegisterRequest>;
 
 /** The live ring: the up nodes that own keys in this epoch. */
 export const RingView = z.object({
   epoch: z.number().int().min(0).openapi({
     description: "Increments on every change of the up set",
   }),
+  replicas: z.number().int().min(1).openapi({
+    description: "Copies of each key: owners(key, replicas) are its primary, then its backups",
+  }),
   vnodes: z.number().int().min(1),
   nodes: z.array(z.string()).openapi({ description: "Addresses of the up nodes, sorted" }),
+  joined: z.record(z.string(), z.number().int()).openapi({
+    description: "The epoch in which each node last joined the ring, empty",
+  }),
 }).openapi("Ring");
 
 /** The live ring. */
@@ -147,8 +165,9 @@ export type RingView = z.infer<typeof RingView>;
 /** One node as the master sees it. */
 export const NodeStatus = z.object({
   address: z.string(),
-  status: z.enum(["up", "down"]),
+  status: z.enum(["up", "leaving", "down"]),
   lastSeen: z.string().openapi({ description: "Time of the last heartbeat, ISO 8601" }),
+  synced: z.boolean().openapi({ description: "Whether it has moved its keys for this epoch" }),
 }).openapi("Node");
 
 /** Every node the master knows, up or down. */

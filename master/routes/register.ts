@@ -19,7 +19,11 @@ const register = createRoute({
   responses: {
     201: json(RingView, "A node the master did not know is registered"),
     200: json(RingView, "A known node's heartbeat is recorded"),
-    ...errors({ 400: "The address is not a URL", 415: "The body is not application/json" }),
+    ...errors({
+      400: "The address is not a URL",
+      409: "The node was marked down: it must drop its keys and register again",
+      415: "The body is not application/json",
+    }),
   },
 });
 
@@ -64,8 +68,12 @@ const ring = createRoute({
 /** Serves `/register`, `/nodes` and `/ring` from `registry`. */
 export function addRegisterRoutes(app: OpenAPIHono, registry: Registry): void {
   app.openapi(register, (c) => {
-    const address = c.req.valid("json").address ?? callerAddress(c);
-    const outcome = registry.heartbeat(address);
+    const beat = c.req.valid("json");
+    const address = beat.address ?? callerAddress(c);
+    const outcome = registry.heartbeat(address, beat);
+    if (outcome === "rejoin") {
+      return c.json({ error: `Node ${address} was marked down: rejoin empty` }, 409);
+    }
     return c.json(registry.view(), outcome === "new" ? 201 : 200);
   });
 
