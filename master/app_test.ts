@@ -71,8 +71,9 @@ Deno.test("master answers 503 with no node up, and 502 when the owner is gone", 
   assert.deepEqual(await none.json(), { error: "No node is up to own the key" });
   assert.equal((await empty.master.request("/ready")).status, 503);
 
-  const { master, registry } = inProcessCluster(1);
+  const { master, registry, settle } = inProcessCluster(1);
   registry.heartbeat("http://vanished:8081"); // registered, but nothing answers there
+  settle();
   const key = [...Array(100).keys()].map((i) => `k${i}`)
     .find((k) => registry.ring.owner(k) === "http://vanished:8081")!;
   const lost = await master.request(`/keys/${key}`);

@@ -34,7 +34,7 @@ const breakers = new Breakers({
 });
 // Deno's fetch keeps connections to each node alive and reuses them.
 const router = new Router({
-  ring: () => registry.ring,
+  placement: registry,
   fetch,
   timeoutMs: config.nodeTimeoutMs,
   breakers,

@@ -4,12 +4,23 @@ import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import type { Ring } from "../shared/ring.ts";
+import { EPOCH_HEADER } from "../shared/wire.ts";
 import type { Breakers } from "./breaker.ts";
+
+/** Where keys live: the current ring and, while keys move, the rings they are moving from. */
+export interface Placement {
+  readonly ring: Ring;
+  readonly epoch: number;
+  /** Copies of each key: owners(key, replicas) are its primary, then its backups. */
+  readonly replicas: number;
+  /** Rings of earlier epochs whose keys may not have reached their new owners, newest first. */
+  readonly unsettledRings: readonly Ring[];
+}
 
 /** Where the router finds owners and how it calls them. */
 export interface RouterOptions {
-  /** The current ring; read on every request, so ring changes apply at once. */
-  ring: () => Ring;
+  /** Read on every request, so ring changes apply at once. */
+  placement: Placement;
   fetch: Fetch;
   timeoutMs: number;
   /** Fails calls to a node fast while it keeps failing; none means every call is tried. */
@@ -38,7 +49,7 @@ export class Router {
 
   /** The owner of `key`; throws HttpError 503 when no node is up. */
   owner(key: string): string {
-    const owner = this.#options.ring().owner(key);
+    const owner = this.#options.placement.ring.owner(key);
     if (owner === undefined) throw new HttpError(503, "No node is up to own the key");
     return owner;
   }
@@ -55,9 +66,60 @@ export class Router {
     return groups;
   }
 
-  /** Sends `init` to `path` on the owner of `key`; see {@link send}. */
+  /**
+   * Sends a write to the primary of `key`, stamped with the ring epoch it was routed in; see
+   * {@link send}. Writes are never retried: the primary answers for its backups.
+   */
   async forward(key: string, path: string, init: RequestInit = {}): Promise<Response> {
-    return await this.send(this.owner(key), path, init);
+    const headers = new Headers(init.headers);
+    headers.set(EPOCH_HEADER, String(this.#options.placement.epoch));
+    return await this.send(this.owner(key), path, { ...init, headers });
+  }
+
+  /**
+   * Reads `key` from its primary; on an error, from its backups in turn; and while keys are
+   * moving, a miss also asks the nodes that owned the key in earlier rings. A value found away from
+   * a primary that missed it is copied back to the primary.
+   */
+  async get(key: string): Promise<Response> {
+    const { placement } = this.#options;
+    const owners = placement.ring.owners(key, placement.replicas);
+    if (owners.length === 0) throw new HttpError(503, "No node is up to own the key");
+    const moving = placement.unsettledRings;
+    const candidates = [...owners];
+    for (const ring of moving) {
+      for (const node of ring.owners(key, placement.replicas)) {
+        if (!candidates.includes(node)) candidates.push(node);
+      }
+    }
+    const path = `/keys/${encodeURIComponent(key)}`;
+    let failure: unknown;
+    let miss: Response | undefined;
+    for (const node of candidates) {
+      let answer: Response;
+      try {
+        answer = await this.send(node, path);
+      } catch (error) {
+        failure = error;
+        continue;
+      }
+      if (answer.status !== 404) {
+        if (answer.ok && miss && node !== owners[0]) this.#repair(key, node, owners[0]);
+        return answer;
+      }
+      miss ??= answer;
+      if (node === owners[0] && moving.length === 0) return answer; // settled: the primary knows
+    }
+    if (miss) return miss;
+    throw failure;
+  }
+
+  /** Copies `key`'s versioned state from `from` to `to`, in the background. */
+  #repair(key: string, from: string, to: string): void {
+    const path = `/replica/${encodeURIComponent(key)}`;
+    this.read(from, path)
+      .then((replica) => this.call(to, "/replicate", { entries: [replica] }))
+      .catch(() => {}); // best effort: the nodes' own key moves get there too
   }
 
   /**
@@ -102,7 +164,10 @@ export class Router {
   async call(node: string, path: string, body: unknown): Promise<unknown> {
     const answer = await this.send(node, path, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        [EPOCH_HEADER]: String(this.#options.placement.epoch),
+      },
       body: JSON.stringify(body),
     });
     return await parsed(node, answer);

@@ -5,18 +5,60 @@ import { Ring } from "../shared/ring.ts";
 import { Router } from "./router.ts";
 
 const ring = new Ring(["http://a:1", "http://b:1"]);
+const placement = (r: Ring) => ({ ring: r, epoch: 7, replicas: 1, unsettledRings: [] });
 
-Deno.test("Router.forward() sends the request to the key's owner and relays its answer", async () => {
+Deno.test("Router.forward() sends a write to the key's owner with the ring epoch", async () => {
   const calls: string[] = [];
   const fetch: Fetch = (input, init) => {
-    calls.push(`${init?.method ?? "GET"} ${input}`);
-    return Promise.resolve(Response.json({ key: "k", value: "v" }, { status: 200 }));
+    calls.push(`${init?.method} ${input} epoch ${new Headers(init?.headers).get("x-ring-epoch")}`);
+    return Promise.resolve(new Response(null, { status: 204 }));
   };
-  const router = new Router({ ring: () => ring, fetch, timeoutMs: 100 });
-  const answer = await router.forward("k", "/keys/k");
-  assert.equal(answer.status, 200);
-  assert.deepEqual(await answer.json(), { key: "k", value: "v" });
-  assert.deepEqual(calls, [`GET ${ring.owner("k")}/keys/k`]);
+  const router = new Router({ placement: placement(ring), fetch, timeoutMs: 100 });
+  const answer = await router.forward("k", "/keys", { method: "POST", body: "{}" });
+  assert.equal(answer.status, 204);
+  assert.deepEqual(calls, [`POST ${ring.owner("k")}/keys epoch 7`]);
+});
+
+Deno.test("Router.get() reads from a backup when the primary fails", async () => {
+  const [primary, backup] = ring.owners("k", 2);
+  const fetch: Fetch = (input) =>
+    String(input).startsWith(primary)
+      ? Promise.reject(new TypeError("refused"))
+      : Promise.resolve(Response.json({ key: "k", value: `from ${backup}` }));
+  const router = new Router({
+    placement: { ...placement(ring), replicas: 2 },
+    fetch,
+    timeoutMs: 100,
+  });
+  const answer = await router.get("k");
+  assert.deepEqual(await answer.json(), { key: "k", value: `from ${backup}` });
+});
+
+Deno.test("Router.get() trusts the primary's miss once keys have settled, not before", async () => {
+  const nodes = ["http://a:1", "http://b:1", "http://c:1"];
+  const now = new Ring(nodes);
+  const key = [...Array(200).keys()].map((i) => `k${i}`)
+    .find((k) => now.owner(k) === "http://c:1")!;
+  const before = new Ring(["http://a:1", "http://b:1"]);
+  const calls: string[] = [];
+  const fetch: Fetch = (input) => {
+    calls.push(String(input));
+    return Promise.resolve(
+      String(input).startsWith(before.owner(key)!) && !String(input).includes("/replica")
+        ? Response.json({ key, value: "old home" })
+        : Response.json({ error: "not found" }, { status: 404 }),
+    );
+  };
+  const settled = new Router({ placement: placement(now), fetch, timeoutMs: 100 });
+  assert.equal((await settled.get(key)).status, 404);
+  assert.equal(calls.length, 1);
+
+  const moving = new Router({
+    placement: { ring: now, epoch: 8, replicas: 1, unsettledRings: [before] },
+    fetch,
+    timeoutMs: 100,
+  });
+  assert.deepEqual(await (await moving.get(key)).json(), { key, value: "old home" });
 });
 
 async function failure(router: Router): Promise<HttpError> {
@@ -26,13 +68,13 @@ async function failure(router: Router): Promise<HttpError> {
 }
 
 Deno.test("Router.forward() answers 503 when no node is up", async () => {
-  const router = new Router({ ring: () => new Ring(), fetch, timeoutMs: 100 });
+  const router = new Router({ placement: placement(new Ring()), fetch, timeoutMs: 100 });
   assert.equal((await failure(router)).status, 503);
 });
 
 Deno.test("Router.forward() answers 502 when the owner refuses the connection", async () => {
   const fetch: Fetch = () => Promise.reject(new TypeError("Connection refused"));
-  const error = await failure(new Router({ ring: () => ring, fetch, timeoutMs: 100 }));
+  const error = await failure(new Router({ placement: placement(ring), fetch, timeoutMs: 100 }));
   assert.equal(error.status, 502);
   assert.match(error.message, /unreachable: Connection refused/);
 });
@@ -42,7 +84,9 @@ Deno.test("Router.forward() answers 504 when the owner does not answer in time",
     new Promise((_resolve, reject) =>
       init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
     );
-  const error = await failure(new Router({ ring: () => ring, fetch: hang, timeoutMs: 20 }));
+  const error = await failure(
+    new Router({ placement: placement(ring), fetch: hang, timeoutMs: 20 }),
+  );
   assert.equal(error.status, 504);
   assert.match(error.message, /did not answer within 20 ms/);
 });

@@ -2,7 +2,6 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApi } from "../shared/api.ts";
-import { HttpError } from "../shared/errors.ts";
 import { addHealthRoutes } from "../shared/health.ts";
 import { maxBodyBytes } from "../shared/key_routes.ts";
 import type { Logger } from "../shared/log.ts";
@@ -10,7 +9,11 @@ import { Metrics } from "../shared/metrics.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
-import { EntryTooLargeError, type Store, StoreFullError } from "./store.ts";
+import type { Cluster } from "./cluster.ts";
+import type { RebalanceProgress } from "./rebalance.ts";
+import { addReplicaRoutes } from "./routes/replica.ts";
+import type { Store } from "./store.ts";
+import { Writer } from "./writer.ts";
 
 /** What the node's app needs. */
 export interface NodeDeps {
@@ -25,16 +28,20 @@ export interface NodeDeps {
   now?: () => number;
   /** Served at `/metrics`; default a new set. */
   metrics?: Metrics;
+  /** Placement and replication; without it the node stands alone. */
+  cluster?: Cluster;
+  /** How far key moves have gone, for `/stats`. */
+  rebalance?: () => RebalanceProgress;
 }
 
 /** What the node's routes share. */
 export interface NodeContext {
   store: Store;
+  writer: Writer;
   maxValueBytes: number;
   now: () => number;
   startedAt: number;
-  /** Writes items with their ttl in seconds (or the default), mapping store refusals to HTTP. */
-  write(items: { key: string; value: string; ttl?: number }[]): void;
+  rebalance?: () => RebalanceProgress;
 }
 
 /** The node's app: `/keys`, batch, `/stats`, probes, `/openapi.json` and `/reference`. */
@@ -50,30 +57,18 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
     metrics,
   });
   const now = deps.now ?? Date.now;
-  const defaultTtlSeconds = deps.defaultTtlSeconds ?? 0;
   const node: NodeContext = {
     store: deps.store,
+    writer: new Writer(deps.store, deps.cluster, deps.defaultTtlSeconds),
     maxValueBytes: deps.maxValueBytes,
     now,
     startedAt: now(),
-    write(items) {
-      const writes = items.map(({ key, value, ttl }) => ({
-        key,
-        value,
-        ttlMs: (ttl ?? defaultTtlSeconds) * 1000,
-      }));
-      try {
-        deps.store.setMany(writes);
-      } catch (error) {
-        if (error instanceof EntryTooLargeError) throw new HttpError(413, error.message);
-        if (error instanceof StoreFullError) throw new HttpError(507, error.message);
-        throw error;
-      }
-    },
+    rebalance: deps.rebalance,
   };
   addKeyRoutes(app, node);
   addBatchRoutes(app, node);
   addStatsRoutes(app, node);
+  addReplicaRoutes(app, node);
   addHealthRoutes(app, "while the master acknowledges this node's heartbeats", deps.notReady);
   return app;
 }

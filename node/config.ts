@@ -44,6 +44,18 @@ export const nodeSettings = {
     schema: count(1000, 10),
     help: "Milliseconds between heartbeats to the master",
   },
+  peerTimeoutMs: {
+    flag: "peer-timeout-ms",
+    env: "PEER_TIMEOUT_MS",
+    schema: count(2000),
+    help: "Milliseconds to wait for a peer node (backups, key moves)",
+  },
+  rebalanceBatch: {
+    flag: "rebalance-batch",
+    env: "REBALANCE_BATCH",
+    schema: count(500).pipe(z.number().max(10_000)),
+    help: "Keys per request when moving keys to other nodes",
+  },
   logLevel: logLevel(),
   maxValueBytes: {
     flag: "max-value-bytes",

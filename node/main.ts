@@ -1,16 +1,21 @@
-// Entry point of a cache node: reads settings, serves the API, keeps registered, leaves on SIGTERM.
+// Entry point of a cache node: reads settings, serves the API, keeps registered, moves keys when
+// the ring changes, and hands its keys over before it leaves on SIGTERM.
 
 import { Drain } from "../shared/drain.ts";
 import { createLogger } from "../shared/log.ts";
 import { listenUrl, loadOrExit, onStopSignal } from "../shared/service.ts";
 import { createApp } from "./app.ts";
+import { Cluster } from "./cluster.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
 import { Membership } from "./membership.ts";
+import { Rebalancer } from "./rebalance.ts";
 import { Store } from "./store.ts";
 
 const config = loadOrExit("node", nodeSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
 const DRAIN_TIMEOUT_MS = 20_000;
+// Handing keys over on SIGTERM gets this long, within Kubernetes' default grace of 30 s.
+const HANDOVER_TIMEOUT_MS = 20_000;
 
 const EXPIRE_TICK_MS = 100;
 const EXPIRE_PER_TICK = 2000;
@@ -25,20 +30,41 @@ const server = Deno.serve(
   (request, info) => drain.track(() => app.fetch(request, info)),
 );
 const advertise = config.advertise ?? `http://127.0.0.1:${server.addr.port}`;
-const membership = new Membership({
+const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
+const membership: Membership = new Membership({
   masterUrl: config.masterUrl,
   advertise,
   heartbeatMs: config.heartbeatMs,
   fetch,
   log,
+  onRing: (view) => rebalancer.follow(view),
+  onRejoin: () => {
+    store.clear();
+    rebalancer.reset();
+  },
+  synced: () => rebalancer.progress.syncedEpoch,
+});
+const cluster: Cluster = new Cluster({
+  self: advertise,
+  ring: membership,
+  fetch,
+  timeoutMs: config.peerTimeoutMs,
+});
+const rebalancer = new Rebalancer({
+  self: advertise,
+  store,
+  send: (node, replicas) => cluster.send(node, replicas),
+  batch: config.rebalanceBatch,
+  log,
 });
 let stopping = false;
-const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
 // Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
 // without reads and no tick stalls requests.
 const expirer = setInterval(() => store.expire(EXPIRE_PER_TICK), EXPIRE_TICK_MS);
 const app = createApp({
   store,
+  cluster,
+  rebalance: () => rebalancer.progress,
   maxValueBytes: config.maxValueBytes,
   defaultTtlSeconds: config.defaultTtlSeconds,
   notReady: () =>
@@ -55,6 +81,13 @@ membership.start();
 
 onStopSignal(async () => {
   stopping = true;
+  // Leave the ring first, so no new writes come here, then hand every key to its new owners.
+  membership.leave();
+  if (await membership.beat()) {
+    const handedOver = await rebalancer.idle(HANDOVER_TIMEOUT_MS);
+    log.info(handedOver ? "keys handed over" : "handover timed out", { ...rebalancer.progress });
+    await membership.beat(); // reports the handover done
+  }
   clearInterval(expirer);
   await membership.stop();
   await membership.deregister();

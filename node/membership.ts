@@ -13,6 +13,12 @@ export interface MembershipOptions {
   heartbeatMs: number;
   fetch: Fetch;
   log: Logger;
+  /** Called with each new ring the master publishes. */
+  onRing?: (view: RingView) => void;
+  /** Called when the master says this node was marked down: drop every key, then rejoin. */
+  onRejoin?: () => void;
+  /** The last epoch whose keys this node has finished moving, reported with each heartbeat. */
+  synced?: () => number;
 }
 
 /** Retries while the master is down start at this delay and double up to {@link MAX_BACKOFF_MS}. */
@@ -27,8 +33,10 @@ export const MAX_BACKOFF_MS = 2000;
  */
 export class Membership {
   readonly #options: MembershipOptions;
+  readonly #instance = crypto.randomUUID();
+  #view: RingView | undefined;
   #ring = new Ring();
-  #epoch = -1;
+  #leaving = false;
   #acknowledged = false;
   #failures = 0;
   #running = false;
@@ -49,6 +57,31 @@ export class Membership {
     return this.#ring;
   }
 
+  /** The ring's epoch, replicas and members as the master last published them. */
+  get view(): RingView | undefined {
+    return this.#view;
+  }
+
+  /** Tells the master, from the next heartbeat on, that this node is leaving the ring. */
+  leave(): void {
+    this.#leaving = true;
+  }
+
+  /** Asks the master for its ring now; resolves whether it answered. */
+  async refresh(): Promise<boolean> {
+    try {
+      const answer = await this.#options.fetch(`${this.#options.masterUrl}/ring`, {
+        signal: AbortSignal.timeout(this.#timeoutMs()),
+      });
+      if (!answer.ok) throw new Error(`master answered ${answer.status}`);
+      this.#follow(RingView.parse(await answer.json()));
+      return true;
+    } catch (error) {
+      this.#options.log.warn("could not refresh the ring", { error: String(error) });
+      return false;
+    }
+  }
+
   /** Starts heartbeating now and keeps on until {@link stop}. */
   start(): void {
     if (this.#running) return;
@@ -65,16 +98,29 @@ export class Membership {
   }
 
   /** Sends one heartbeat; returns whether the master acknowledged it. */
-  async beat(): Promise<boolean> {
+  async beat(rejoining = false): Promise<boolean> {
     const { masterUrl, advertise, log } = this.#options;
     try {
       const answer = await this.#options.fetch(`${masterUrl}/register`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ address: advertise }),
+        body: JSON.stringify({
+          address: advertise,
+          instance: this.#instance,
+          synced: this.#options.synced?.(),
+          ...(this.#leaving ? { leaving: true } : {}),
+        }),
         signal: AbortSignal.timeout(this.#timeoutMs()),
       });
       const body = await answer.json();
+      if (answer.status === 409 && !rejoining) {
+        // Marked down while away: what this node holds may be stale, so it starts over.
+        log.warn("rejoining empty", { master: masterUrl, reason: body?.error });
+        this.#view = undefined;
+        this.#ring = new Ring();
+        this.#options.onRejoin?.();
+        return await this.beat(true);
+      }
       if (answer.status !== 200 && answer.status !== 201) {
         throw new Error(`master answered ${answer.status}: ${body?.error ?? "no reason"}`);
       }
@@ -125,11 +171,14 @@ export class Membership {
   }
 
   #follow(view: RingView): void {
-    const same = view.epoch === this.#epoch && view.nodes.join(" ") === this.#ring.nodes.join(" ");
-    if (same) return;
-    this.#epoch = view.epoch;
+    const known = this.#view;
+    if (known && view.epoch === known.epoch && view.nodes.join(" ") === known.nodes.join(" ")) {
+      return;
+    }
+    this.#view = view;
     this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
     this.#options.log.info("ring updated", { epoch: view.epoch, nodes: view.nodes });
+    this.#options.onRing?.(view);
   }
 
   #timeoutMs(): number {

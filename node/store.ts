@@ -161,16 +161,16 @@ export class Store {
   }
 
   /**
-   * Removes `key` and remembers the deletion for {@link TOMBSTONE_MS}; returns the deletion's
-   * version, or `undefined` when no live key was there.
+   * Removes `key` and remembers the deletion for {@link TOMBSTONE_MS}, even of a key not here, so
+   * replicas that still hold it drop it too. Returns whether a live key was here, and the
+   * deletion's version.
    */
-  delete(key: string): number | undefined {
+  delete(key: string): { found: boolean; version: number } {
     const entry = this.#live(key);
-    if (!entry) return undefined;
-    this.#remove(key, entry);
+    if (entry) this.#remove(key, entry);
     const version = this.#nextVersion();
     this.#bury(key, version);
-    return version;
+    return { found: entry !== undefined, version };
   }
 
   /**
@@ -211,6 +211,13 @@ export class Store {
   keys(): string[] {
     this.#forgetOldTombstones();
     return [...this.#entries.keys(), ...this.#tombstones.keys()];
+  }
+
+  /** Forgets `key` without remembering a deletion: it was handed over to its new owners. */
+  drop(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry) this.#remove(key, entry);
+    this.#tombstones.delete(key);
   }
 
   /** Forgets every key and deletion, as a node that rejoins empty does; counters stay. */

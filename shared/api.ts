@@ -68,7 +68,9 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}` }, 404));
 
   app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json({ error: error.message }, error.status);
+    if (error instanceof HttpError) {
+      return c.json({ ...error.details, error: error.message }, error.status);
+    }
     if (error instanceof HTTPException && error.status < 500) {
       const message = error.status === 415
         ? `Unsupported content type "${c.req.header("content-type")}": send application/json`

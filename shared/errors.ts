@@ -26,10 +26,13 @@ export type ErrorStatus = ContentfulStatusCode;
 export class HttpError extends Error {
   /** The HTTP status of the response. */
   readonly status: ErrorStatus;
+  /** Fields the error body carries beside `error`. */
+  readonly details: Record<string, unknown>;
 
-  constructor(status: ErrorStatus, message: string) {
+  constructor(status: ErrorStatus, message: string, details: Record<string, unknown> = {}) {
     super(message);
     this.name = "HttpError";
     this.status = status;
+    this.details = details;
   }
 }

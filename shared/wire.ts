@@ -96,6 +96,14 @@ export const NodeStats = z.object({
   evictions: z.number().int(),
   expired: z.number().int(),
   uptimeSeconds: z.number(),
+  rebalance: z.object({
+    syncedEpoch: z.number().int().openapi({
+      description: "Last epoch whose keys it finished moving",
+    }),
+    moving: z.boolean(),
+    sent: z.number().int().openapi({ description: "Keys sent to other nodes since start" }),
+    handedOff: z.number().int().openapi({ description: "Keys handed over and dropped here" }),
+  }).optional(),
 }).openapi("NodeStats");
 
 /** A node's counters. */
@@ -178,3 +186,6 @@ export const NodeList = z.object({
 
 /** Every node the master knows. */
 export type NodeList = z.infer<typeof NodeList>;
+
+/** Header carrying the ring epoch a write was routed with. */
+export const EPOCH_HEADER = "x-ring-epoch";

@@ -21,6 +21,8 @@ export interface InProcessCluster {
   calls: string[];
   /** Each node's app by address. */
   nodeApps: Map<string, InProcessCluster["master"]>;
+  /** Reports every registered node as done moving keys for the current epoch. */
+  settle(): void;
 }
 
 /** A master at `http://master` and `nodes` registered nodes at `http://node-i:8081`. */
@@ -50,7 +52,7 @@ export function inProcessCluster(
     log,
   });
   const router = new Router({
-    ring: () => registry.ring,
+    placement: registry,
     fetch,
     timeoutMs: 1000,
     breakers,
@@ -66,5 +68,11 @@ export function inProcessCluster(
     registry.heartbeat(address);
   }
   const nodeApps = new Map([...apps].filter(([address]) => address !== "http://master"));
-  return { master, registry, stores, clock, fetch, calls, nodeApps };
+  const settle = () => {
+    for (const { address } of registry.list().nodes) {
+      registry.heartbeat(address, { synced: registry.epoch });
+    }
+  };
+  settle();
+  return { master, registry, stores, clock, fetch, calls, nodeApps, settle };
 }

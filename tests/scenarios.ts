@@ -49,18 +49,17 @@ export const scenarios: Scenario[] = [
       for (const key of keys) assert.equal(await put(master.url, key, `value of ${key}`), 204);
       for (const key of keys) assert.equal(await get(master.url, key), `value of ${key}`);
 
-      // Each key sits on exactly the node the shared ring names, and every node holds some.
+      // Each key sits on exactly the nodes the shared ring names, its primary and backups, and
+      // every node holds some.
       const view = await (await fetch(`${master.url}/ring`)).json();
+      assert.equal(view.replicas, 2);
       const ring = new Ring(view.nodes, { vnodes: view.vnodes });
       for (const node of nodes) {
         let held = 0;
         for (const key of keys) {
           const value = await get(node.url, key);
-          assert.equal(
-            value !== undefined,
-            ring.owner(key) === node.address,
-            `${key} on ${node.address}`,
-          );
+          const owner = ring.owners(key, view.replicas).includes(node.address);
+          assert.equal(value !== undefined, owner, `${key} on ${node.address}`);
           if (value !== undefined) held++;
         }
         assert.ok(held > 0, `${node.address} holds keys`);
@@ -225,10 +224,11 @@ export const scenarios: Scenario[] = [
 
       await new Promise((resolve) => setTimeout(resolve, 350));
       assert.equal(await get(master.url, "short"), undefined);
+      // Two copies of each key; reads go to primaries only.
       const stats = await (await fetch(`${master.url}/stats`)).json();
       assert.deepEqual(
         [stats.keys, stats.hits, stats.misses, stats.expired, stats.nodes.length],
-        [30, 3, 2, 1, 3],
+        [60, 3, 2, 2, 3],
       );
     },
   },

@@ -24,7 +24,7 @@ export async function renderDocuments(): Promise<Record<string, string>> {
     now: Date.now,
     log,
   });
-  const router = new Router({ ring: () => registry.ring, fetch, timeoutMs: 1000 });
+  const router = new Router({ placement: registry, fetch, timeoutMs: 1000 });
   const master = createMasterApp({ registry, router, maxValueBytes, log });
   const node = createNodeApp({ store: new Store(), maxValueBytes, notReady: () => undefined, log });
   const yaml = async (app: { request: (path: string) => Response | Promise<Response> }) =>

@@ -41,6 +41,8 @@ Deno.test("the master's document declares every route with its error responses",
     "/mget",
     "/mset",
     "/ready",
+    "/replica/{key}",
+    "/replicate",
     "/stats",
   ]);
 });

@@ -27,7 +27,7 @@ export function addKeyRoutes(app: OpenAPIHono, router: Router, maxValueBytes: nu
 
   app.openapi(routes.get, (c) => {
     const { key } = c.req.valid("param");
-    return relay(router.forward(key, `/keys/${encodeURIComponent(key)}`));
+    return relay(router.get(key));
   });
 
   app.openapi(routes.delete, (c) => {

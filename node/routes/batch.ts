@@ -5,7 +5,8 @@ import { batchRoutes } from "../../shared/batch_routes.ts";
 import { checkValueSize } from "../../shared/key_routes.ts";
 import type { MGetResponse } from "../../shared/wire.ts";
 import type { NodeContext } from "../app.ts";
-import { item } from "./keys.ts";
+import { EPOCH_HEADER } from "../../shared/wire.ts";
+import { item, routedEpoch } from "./keys.ts";
 
 /** Serves `/mget` and `/mset` from the node's store. */
 export function addBatchRoutes(app: OpenAPIHono, node: NodeContext): void {
@@ -19,10 +20,10 @@ export function addBatchRoutes(app: OpenAPIHono, node: NodeContext): void {
     return c.json(found, 200);
   });
 
-  app.openapi(batchRoutes.mset, (c) => {
+  app.openapi(batchRoutes.mset, async (c) => {
     const { items } = c.req.valid("json");
     for (const { value } of items) checkValueSize(value, node.maxValueBytes);
-    node.write(items);
+    await node.writer.write(items, routedEpoch(c.req.header(EPOCH_HEADER)));
     return c.body(null, 204);
   });
 }

@@ -4,13 +4,14 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { checkValueSize, keyRoutes } from "../../shared/key_routes.ts";
 import type { Read } from "../store.ts";
 import type { NodeContext } from "../app.ts";
+import { EPOCH_HEADER } from "../../shared/wire.ts";
 
 /** Serves `/keys` from the node's store. */
 export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
-  app.openapi(keyRoutes.set, (c) => {
-    const { key, value, ttl } = c.req.valid("json");
-    checkValueSize(value, node.maxValueBytes);
-    node.write([{ key, value, ttl }]);
+  app.openapi(keyRoutes.set, async (c) => {
+    const write = c.req.valid("json");
+    checkValueSize(write.value, node.maxValueBytes);
+    await node.writer.write([write], routedEpoch(c.req.header(EPOCH_HEADER)));
     return c.body(null, 204);
   });
 
@@ -21,9 +22,10 @@ export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
     return c.json(item(key, found), 200);
   });
 
-  app.openapi(keyRoutes.delete, (c) => {
+  app.openapi(keyRoutes.delete, async (c) => {
     const { key } = c.req.valid("param");
-    if (!node.store.delete(key)) return c.json({ error: `Key "${key}" not found` }, 404);
+    const found = await node.writer.delete(key, routedEpoch(c.req.header(EPOCH_HEADER)));
+    if (!found) return c.json({ error: `Key "${key}" not found` }, 404);
     return c.body(null, 204);
   });
 }
@@ -33,4 +35,10 @@ export function item(key: string, found: Read): { key: string; value: string; tt
   return found.ttlMs === undefined
     ? { key, value: found.value }
     : { key, value: found.value, ttl: found.ttlMs / 1000 };
+}
+
+/** The ring epoch a request was routed with, if its header carries one. */
+export function routedEpoch(header: string | undefined): number | undefined {
+  const epoch = Number(header);
+  return header && Number.isSafeInteger(epoch) ? epoch : undefined;
 }

@@ -18,6 +18,10 @@ const stats = createRoute({
 export function addStatsRoutes(app: OpenAPIHono, node: NodeContext): void {
   app.openapi(stats, (c) => {
     const uptimeSeconds = (node.now() - node.startedAt) / 1000;
-    return c.json({ ...node.store.stats(), uptimeSeconds }, 200);
+    const rebalance = node.rebalance?.();
+    return c.json(
+      { ...node.store.stats(), uptimeSeconds, ...(rebalance ? { rebalance } : {}) },
+      200,
+    );
   });
 }
