@@ -148,7 +148,9 @@ export function freePort(): number {
 }
 
 /** The master's view of its nodes. */
-export async function nodesOf(masterUrl: string): Promise<{ address: string; status: string }[]> {
+export async function nodesOf(
+  masterUrl: string,
+): Promise<{ address: string; status: string; synced: boolean }[]> {
   const answer = await fetch(`${masterUrl}/nodes`);
   return (await answer.json()).nodes;
 }
