@@ -65,6 +65,10 @@ function addClusterMetrics(metrics: Metrics, registry: Registry, breakers?: Brea
     ]);
   });
   metrics.gauge("ring_epoch", "Changes of the set of up nodes", () => [[{}, registry.epoch]]);
+  metrics.gauge("rebalance_pending_nodes", "Nodes still moving keys for this epoch", () => [[
+    {},
+    registry.list().nodes.filter((n) => n.status !== "down" && !n.synced).length,
+  ]]);
   metrics.gauge(
     "breaker_state",
     "Circuit breaker per node: 0 closed, 1 open, 2 half-open",

@@ -78,8 +78,8 @@ export class Router {
 
   /**
    * Reads `key` from its primary; on an error, from its backups in turn; and while keys are
-   * moving, a miss also asks the nodes that owned the key in earlier rings. A value found away from
-   * a primary that missed it is copied back to the primary.
+   * moving, a miss also asks the nodes that owned the key in earlier rings. A value found after
+   * owners missed it is copied to those owners (read repair).
    */
   async get(key: string): Promise<Response> {
     const { placement } = this.#options;
@@ -95,6 +95,7 @@ export class Router {
     const path = `/keys/${encodeURIComponent(key)}`;
     let failure: unknown;
     let miss: Response | undefined;
+    const missing: string[] = []; // current owners that answered 404
     for (const node of candidates) {
       let answer: Response;
       try {
@@ -104,10 +105,11 @@ export class Router {
         continue;
       }
       if (answer.status !== 404) {
-        if (answer.ok && miss && node !== owners[0]) this.#repair(key, node, owners[0]);
+        if (answer.ok) { for (const owner of missing) this.#repair(key, node, owner); }
         return answer;
       }
       miss ??= answer;
+      if (owners.includes(node)) missing.push(node);
       if (node === owners[0] && moving.length === 0) return answer; // settled: the primary knows
     }
     if (miss) return miss;

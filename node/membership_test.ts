@@ -72,3 +72,24 @@ Deno.test("Membership.deregister() removes the node from the master", async () =
   assert.equal(membership.registered, false);
   assert.equal(await membership.deregister(), false, "already gone");
 });
+
+Deno.test("Membership rejoins empty when the master marked it down", async () => {
+  const cluster = inProcessCluster(1);
+  let cleared = 0;
+  const membership = new Membership({
+    masterUrl: "http://master",
+    advertise: "http://node-9:8081",
+    heartbeatMs: 20,
+    fetch: cluster.fetch,
+    log,
+    onRejoin: () => cleared++,
+  });
+  await membership.beat();
+  cluster.clock.now += 5000;
+  cluster.registry.sweep(); // both nodes silent: marked down
+  assert.equal(await membership.beat(), true);
+  assert.equal(cleared, 1, "dropped its keys");
+  const me = cluster.registry.list().nodes.find((n) => n.address === "http://node-9:8081");
+  assert.equal(me?.status, "up");
+  assert.equal(cluster.registry.view().joined["http://node-9:8081"], cluster.registry.epoch);
+});
