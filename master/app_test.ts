@@ -97,6 +97,7 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
     vnodes: 160,
     nodes: ["http://10.1.2.3:8081"],
     joined: { "http://10.1.2.3:8081": 1 },
+    settled: false,
   };
   assert.deepEqual(await first.json(), ring);
   assert.equal((await register()).status, 200);

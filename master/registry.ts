@@ -160,6 +160,7 @@ export class Registry {
       vnodes: this.#ring.vnodes,
       nodes: [...this.#ring.nodes],
       joined,
+      settled: this.settled,
     };
   }
 

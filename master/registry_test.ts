@@ -18,6 +18,7 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
     vnodes: 8,
     nodes: ["http://a:1"],
     joined: { "http://a:1": 1 },
+    settled: false,
   });
 });
 

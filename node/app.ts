@@ -4,6 +4,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApi } from "../shared/api.ts";
 import { addHealthRoutes } from "../shared/health.ts";
 import { maxBodyBytes } from "../shared/key_routes.ts";
+import { EPOCH_HEADER } from "../shared/wire.ts";
 import type { Logger } from "../shared/log.ts";
 import { Metrics } from "../shared/metrics.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
@@ -32,6 +33,8 @@ export interface NodeDeps {
   cluster?: Cluster;
   /** How far key moves have gone, for `/stats`. */
   rebalance?: () => RebalanceProgress;
+  /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
+  ringEpoch?: () => number | undefined;
 }
 
 /** What the node's routes share. */
@@ -65,6 +68,11 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
     startedAt: now(),
     rebalance: deps.rebalance,
   };
+  app.use(async (c, next) => {
+    await next();
+    const epoch = deps.ringEpoch?.();
+    if (epoch !== undefined) c.res.headers.set(EPOCH_HEADER, String(epoch));
+  });
   addKeyRoutes(app, node);
   addBatchRoutes(app, node);
   addStatsRoutes(app, node);

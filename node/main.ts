@@ -65,6 +65,7 @@ const app = createApp({
   store,
   cluster,
   rebalance: () => rebalancer.progress,
+  ringEpoch: () => membership.view?.epoch,
   maxValueBytes: config.maxValueBytes,
   defaultTtlSeconds: config.defaultTtlSeconds,
   notReady: () =>

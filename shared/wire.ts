@@ -165,6 +165,10 @@ export const RingView = z.object({
   joined: z.record(z.string(), z.number().int()).openapi({
     description: "The epoch in which each node last joined the ring, empty",
   }),
+  settled: z.boolean().optional().openapi({
+    description: "Whether every node has moved its keys for this epoch; until then a miss on a " +
+      "key's owners may be a key still on its way",
+  }),
 }).openapi("Ring");
 
 /** The live ring. */

@@ -1,0 +1,342 @@
+// The TypeScript client: talks to the node that owns each key, or through the master.
+
+import { Ring } from "./ring.ts";
+import { EPOCH_HEADER, KeyValue, MGetResponse, RingView } from "./wire.ts";
+
+/** How a client reaches the cluster. */
+export interface ClientOptions {
+  /** Bearer token sent with every request, for clusters that require one. */
+  token?: string;
+  /**
+   * `direct` (default): each request goes to the node that owns its key, using the ring the master
+   * publishes. `proxy`: every request goes through the master.
+   */
+  mode?: "direct" | "proxy";
+  /** Milliseconds before a call is abandoned. Default 5000. */
+  timeoutMs?: number;
+  /** Stand-in for `fetch`, for tests; by default a pooled keep-alive client of this process. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Cancels the call. */
+  signal?: AbortSignal;
+}
+
+/** A write's options. */
+export interface SetOptions extends CallOptions {
+  /** Seconds the key lives; without it the node's default applies. */
+  ttlSeconds?: number;
+}
+
+/** An item of {@link CacheClient.mset}. */
+export interface Item {
+  key: string;
+  value: string;
+  ttlSeconds?: number;
+}
+
+/** A call the cluster refused or could not answer: `status` and the server's message. */
+export class CacheError extends Error {
+  /** The HTTP status, or 0 when no server answered. */
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "CacheError";
+    this.status = status;
+  }
+}
+
+const json = { "content-type": "application/json" };
+
+/**
+ * A client of the cache cluster. In `direct` mode it reads the ring from the master and sends each
+ * request to the key's primary over pooled keep-alive connections, one hop instead of two; on a
+ * redirect (421), or when a node cannot be reached, it refreshes the ring and retries once, then
+ * falls back to the master (e.g. when nodes cannot be reached from outside Kubernetes).
+ *
+ * @example
+ * ```ts
+ * import { CacheClient } from "./client.ts";
+ * const cache = await CacheClient.connect("http://127.0.0.1:8080");
+ * await cache.set("user:42", "Ada", { ttlSeconds: 60 });
+ * await cache.get("user:42"); // "Ada"
+ * cache.close();
+ * ```
+ */
+export class CacheClient {
+  readonly #master: string;
+  readonly #options: Required<Pick<ClientOptions, "mode" | "timeoutMs">> & ClientOptions;
+  readonly #http: Deno.HttpClient | undefined;
+  readonly #fetch: (input: string, init: RequestInit) => Promise<Response>;
+  #view: RingView | undefined;
+  #ring = new Ring();
+
+  private constructor(master: string, options: ClientOptions) {
+    this.#master = master.replace(/\/+$/, "");
+    this.#options = { mode: "direct", timeoutMs: 5000, ...options };
+    this.#http = options.fetch ? undefined : Deno.createHttpClient({});
+    const http = this.#http;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, { ...init, client: http }));
+  }
+
+  /**
+   * Connects to the cluster whose master is at `masterUrl`; in `direct` mode, reads its ring.
+   *
+   * @example
+   * ```ts
+   * import { CacheClient } from "./client.ts";
+   * const proxied = await CacheClient.connect("http://127.0.0.1:8080", { mode: "proxy" });
+   * ```
+   */
+  static async connect(masterUrl: string, options: ClientOptions = {}): Promise<CacheClient> {
+    const client = new CacheClient(masterUrl, options);
+    if (client.#options.mode === "direct") await client.refresh();
+    return client;
+  }
+
+  /** The ring this client routes by, as the master last published it (direct mode). */
+  get ring(): RingView | undefined {
+    return this.#view;
+  }
+
+  /**
+   * Reads the master's ring again. Direct mode does this by itself on redirects and errors.
+   *
+   * @example
+   * ```ts
+   * import { CacheClient } from "./client.ts";
+   * const cache = await CacheClient.connect("http://127.0.0.1:8080");
+   * await cache.refresh();
+   * ```
+   */
+  async refresh(signal?: AbortSignal): Promise<void> {
+    const view = RingView.parse(await this.#call(this.#master, "/ring", {}, signal));
+    this.#view = view;
+    this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
+  }
+
+  /**
+   * The value of `key`, or `undefined` when it is not stored.
+   *
+   * @example
+   * ```ts
+   * import { CacheClient } from "./client.ts";
+   * const cache = await CacheClient.connect("http://127.0.0.1:8080");
+   * const name = await cache.get("user:42"); // string | undefined
+   * ```
+   */
+  async get(key: string, options: CallOptions = {}): Promise<string | undefined> {
+    const path = `/keys/${encodeURIComponent(key)}`;
+    try {
+      const found = await this.#route(key, path, {}, options.signal, true);
+      return KeyValue.parse(found).value;
+    } catch (error) {
+      if (error instanceof CacheError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Stores `value` under `key`, optionally for `ttlSeconds`.
+   *
+   * @example
+   * ```ts
+   * import { CacheClient } from "./client.ts";
+   * const cache = await CacheClient.connect("http://127.0.0.1:8080");
+   * await cache.set("session:1", "token", { ttlSeconds: 30 });
+   * ```
+   */
+  async set(key: string, value: string, options: SetOptions = {}): Promise<void> {
+    const body = JSON.stringify({ key, value, ...ttl(options.ttlSeconds) });
+    await this.#route(key, "/keys", { method: "POST", headers: json, body }, options.signal);
+  }
+
+  /**
+   * Deletes `key`; resolves whether it was stored.
+   *
+   * @example
+   * ```ts
+   * import { CacheClient } from "./client.ts";
+   * const cache = await CacheClient.connect("http://127.0.0.1:8080");
+   * await cache.delete("session:1"); // true or false
+   * ```
+   */
+  async delete(key: string, options: CallOptions = {}): Promise<boolean> {
+    const path = `/keys/${encodeURIComponent(key)}`;
+    try {
+      await this.#route(key, path, { method: "DELETE" }, options.signal);
+      return true;
+    } catch (error) {
+      if (error instanceof CacheError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Reads many keys in one call per owning node, in parallel; the values come in the order of
+   * `keys`, `undefined` for a key not stored.
+   *
+   * @example
+   * ```ts
+   * import { CacheClient } from "./client.ts";
+   * const cache = await CacheClient.connect("http://127.0.0.1:8080");
+   * const [a, b] = await cache.mget(["a", "b"]);
+   * ```
+   */
+  async mget(keys: string[], options: CallOptions = {}): Promise<(string | undefined)[]> {
+    const found = new Map<string, string>();
+    await Promise.all([...this.#groups(keys, (k) => k)].map(async ([owner, group]) => {
+      const body = JSON.stringify({ keys: group });
+      const answer = MGetResponse.parse(
+        await this.#batch(owner, group[0], "/mget", body, options.signal),
+      );
+      for (const item of answer.items) found.set(item.key, item.value);
+      // Misses while keys are still moving are asked again through the master, which looks
+      // where they were.
+      if (owner !== undefined && answer.missing.length > 0 && this.#view?.settled === false) {
+        const retry = JSON.stringify({ keys: answer.missing });
+        const again = MGetResponse.parse(
+          await this.#call(this.#master, "/mget", post(retry), options.signal),
+        );
+        for (const item of again.items) found.set(item.key, item.value);
+      }
+    }));
+    return keys.map((key) => found.get(key));
+  }
+
+  /**
+   * Writes many items, one call per owning node, in parallel. Each node takes its items all or
+   * none; if a node fails, the error says so, and the other nodes' items may be stored.
+   *
+   * @example
+   * ```ts
+   * import { CacheClient } from "./client.ts";
+   * const cache = await CacheClient.connect("http://127.0.0.1:8080");
+   * await cache.mset([{ key: "a", value: "1" }, { key: "b", value: "2", ttlSeconds: 10 }]);
+   * ```
+   */
+  async mset(items: Item[], options: CallOptions = {}): Promise<void> {
+    await Promise.all([...this.#groups(items, (i) => i.key)].map(([owner, group]) => {
+      const body = JSON.stringify({
+        items: group.map((i) => ({ key: i.key, value: i.value, ...ttl(i.ttlSeconds) })),
+      });
+      return this.#batch(owner, group[0].key, "/mset", body, options.signal);
+    }));
+  }
+
+  /** Releases the pooled connections. */
+  close(): void {
+    this.#http?.close();
+  }
+
+  /** Items grouped by the node that owns their key; one group for the master in proxy mode. */
+  #groups<T>(items: T[], keyOf: (item: T) => string): Map<string | undefined, T[]> {
+    const groups = new Map<string | undefined, T[]>();
+    for (const item of items) {
+      const owner = this.#options.mode === "direct" ? this.#ring.owner(keyOf(item)) : undefined;
+      groups.set(owner, [...groups.get(owner) ?? [], item]);
+    }
+    return groups;
+  }
+
+  /** Sends a batch to `owner` (or the master), with the same retries as a single key. */
+  async #batch(
+    owner: string | undefined,
+    key: string,
+    path: string,
+    body: string,
+    signal?: AbortSignal,
+  ) {
+    if (owner === undefined) return await this.#call(this.#master, path, post(body), signal);
+    return await this.#route(key, path, post(body), signal);
+  }
+
+  /**
+   * Sends a request for `key`: to its primary in direct mode, retried once after a ring refresh
+   * on a redirect or a connection failure, then through the master; in proxy mode, to the master.
+   */
+  async #route(key: string, path: string, init: RequestInit, signal?: AbortSignal, read = false) {
+    if (this.#options.mode === "proxy") return await this.#call(this.#master, path, init, signal);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const owner = this.#ring.owner(key);
+      if (owner === undefined) break;
+      try {
+        const headers = {
+          ...init.headers as Record<string, string>,
+          [EPOCH_HEADER]: String(this.#view!.epoch),
+        };
+        return await this.#call(owner, path, { ...init, headers }, signal);
+      } catch (error) {
+        if (!(error instanceof CacheError) || signal?.aborted) throw error;
+        const retry = error.status === 421 || error.status === 0 || error.status >= 502;
+        // A miss while keys are moving may be a key on its way: the master looks where it was.
+        const moving = read && error.status === 404 && this.#view?.settled === false;
+        if (moving) break;
+        if (!retry) throw error;
+        await this.refresh(signal).catch(() => {});
+      }
+    }
+    return await this.#call(this.#master, path, init, signal);
+  }
+
+  /**
+   * One HTTP call; resolves to the parsed body, or throws CacheError with the server's message.
+   * Throws {@link StaleRing} when a node answers with a newer ring epoch than this client routes by.
+   */
+  async #call(
+    base: string,
+    path: string,
+    init: RequestInit,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
+    const headers = new Headers(init.headers);
+    if (this.#options.token) headers.set("authorization", `Bearer ${this.#options.token}`);
+    let answer: Response;
+    try {
+      answer = await this.#fetch(base + path, {
+        ...init,
+        headers,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new CacheError(0, `${base} could not be reached: ${reason}`);
+    }
+    const text = await answer.text();
+    let body: { error?: string } | undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new CacheError(
+        answer.status,
+        `${base} answered ${answer.status} with a body that is not JSON`,
+      );
+    }
+    const epoch = Number(answer.headers.get(EPOCH_HEADER));
+    if (base !== this.#master && this.#view && epoch > this.#view.epoch) throw new StaleRing();
+    if (!answer.ok) {
+      throw new CacheError(answer.status, body?.error ?? `${base} answered ${answer.status}`);
+    }
+    return body;
+  }
+}
+
+/** A node knows a newer ring than the one the request was routed by. */
+class StaleRing extends CacheError {
+  constructor() {
+    super(421, "The ring changed");
+  }
+}
+
+function post(body: string): RequestInit {
+  return { method: "POST", headers: json, body };
+}
+
+function ttl(seconds: number | undefined): { ttl?: number } {
+  return seconds === undefined ? {} : { ttl: seconds };
+}

@@ -1,0 +1,126 @@
+// The TypeScript client in both modes against real processes, through ring changes.
+
+import assert from "node:assert/strict";
+import { CacheClient, CacheError } from "../shared/client.ts";
+import { nodesOf, Processes, waitFor } from "./process.ts";
+
+async function cluster(processes: Processes, nodes: number) {
+  const master = await processes.master({ args: ["--failure-timeout-ms", "600"] });
+  const started = await Promise.all(
+    Array.from({ length: nodes }, () => processes.node(master.url)),
+  );
+  await waitFor(async () => {
+    const known = await nodesOf(master.url);
+    return known.length === nodes && known.every((n) => n.synced);
+  }, "cluster settled");
+  return { master, nodes: started };
+}
+
+for (const mode of ["direct", "proxy"] as const) {
+  Deno.test(`client (${mode}) sets, gets, deletes and batches`, async () => {
+    const processes = new Processes();
+    const { master } = await cluster(processes, 3);
+    const cache = await CacheClient.connect(master.url, { mode });
+    try {
+      await cache.set("user/1 ✓", "Ada");
+      assert.equal(await cache.get("user/1 ✓"), "Ada");
+      assert.equal(await cache.get("nobody"), undefined);
+      assert.equal(await cache.delete("user/1 ✓"), true);
+      assert.equal(await cache.delete("user/1 ✓"), false);
+
+      const items = Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
+      await cache.mset([...items, { key: "short", value: "s", ttlSeconds: 0.2 }]);
+      const keys = ["k3", "missing", "k49", "short"];
+      assert.deepEqual(await cache.mget(keys), ["v3", undefined, "v49", "s"]);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal(await cache.get("short"), undefined);
+
+      await assert.rejects(
+        cache.set("", "v"),
+        (e: unknown) =>
+          e instanceof CacheError && e.status === 400 && /Key must not be empty/.test(e.message),
+      );
+      const aborted = AbortSignal.abort(new Error("cancelled"));
+      await assert.rejects(cache.get("k3", { signal: aborted }), /cancelled/);
+    } finally {
+      cache.close();
+      await processes.stopAll();
+    }
+  });
+}
+
+Deno.test("client (direct) goes straight to the owner: one hop, none through the master", async () => {
+  const processes = new Processes();
+  const { master } = await cluster(processes, 3);
+  const calls: string[] = [];
+  const cache = await CacheClient.connect(master.url, {
+    fetch: (input, init) => {
+      calls.push(new URL(input).origin);
+      return fetch(input, init);
+    },
+  });
+  try {
+    calls.length = 0;
+    for (let i = 0; i < 20; i++) await cache.set(`k${i}`, "v");
+    for (let i = 0; i < 20; i++) assert.equal(await cache.get(`k${i}`), "v");
+    assert.equal(calls.length, 40);
+    assert.ok(!calls.includes(master.url), "no call went through the master");
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client (direct) falls back to the master when nodes cannot be reached", async () => {
+  const processes = new Processes();
+  const { master } = await cluster(processes, 2);
+  const cache = await CacheClient.connect(master.url, {
+    fetch: (input, init) =>
+      input.startsWith(master.url) ? fetch(input, init) : Promise.reject(new TypeError("no route")),
+  });
+  try {
+    await cache.set("k", "v");
+    assert.equal(await cache.get("k"), "v");
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client (direct) keeps finding stored keys while a node leaves and another dies", async () => {
+  const processes = new Processes();
+  const { master, nodes } = await cluster(processes, 4);
+  const cache = await CacheClient.connect(master.url);
+  try {
+    const items = Array.from({ length: 300 }, (_, i) => ({ key: `c${i}`, value: `v${i}` }));
+    await cache.mset(items);
+    let reading = true;
+    const failures: string[] = [];
+    let reads = 0;
+    const reader = (async () => {
+      for (let i = 0; reading; i = (i + 1) % items.length) {
+        try {
+          const value = await cache.get(items[i].key);
+          if (value !== items[i].value) failures.push(`${items[i].key}: ${value}`);
+        } catch (error) {
+          failures.push(`${items[i].key}: ${error}`);
+        }
+        reads++;
+      }
+    })();
+    await nodes[0].stop("SIGTERM");
+    await waitFor(async () => (await nodesOf(master.url)).every((n) => n.synced), "handed over");
+    await nodes[1].stop("SIGKILL");
+    await waitFor(async () => {
+      const known = await nodesOf(master.url);
+      return known.some((n) => n.status === "down") &&
+        known.every((n) => n.status === "down" || n.synced);
+    }, "re-replicated");
+    reading = false;
+    await reader;
+    assert.deepEqual(failures, [], `${failures.length} of ${reads} reads failed`);
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
