@@ -10,6 +10,7 @@ import type { Breakers } from "./breaker.ts";
 import type { Registry } from "./registry.ts";
 import type { Router } from "./router.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
+import { addDashboardRoutes } from "./routes/dashboard.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addRegisterRoutes } from "./routes/register.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
@@ -35,7 +36,8 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
   const app = createApi({
     title: "Cache master",
     description: "Registry and router of the cache cluster: nodes register here, and every key " +
-      "request is forwarded to the node that owns the key on the consistent-hash ring.",
+      "request is forwarded to the node that owns the key on the consistent-hash ring. " +
+      "A live view of the cluster: [the dashboard](/dashboard).",
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
     log: deps.log,
     metrics,
@@ -44,7 +46,9 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
   addBatchRoutes(app, deps.router, deps.maxValueBytes);
   addRegisterRoutes(app, deps.registry);
   const now = deps.now ?? Date.now;
-  addStatsRoutes(app, { registry: deps.registry, router: deps.router, now, startedAt: now() });
+  const stats = { registry: deps.registry, router: deps.router, now, startedAt: now() };
+  addStatsRoutes(app, stats);
+  addDashboardRoutes(app, { ...stats, breakers: deps.breakers });
   addHealthRoutes(
     app,
     "while at least one node is up",

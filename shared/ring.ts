@@ -109,6 +109,24 @@ export class Ring {
     return found;
   }
 
+  /**
+   * Each node's share of the hash space: the arcs that end at its points, as fractions summing
+   * to 1. Keys spread over the space evenly, so this is each node's expected share of primaries.
+   */
+  shares(): Map<string, number> {
+    const shares = new Map<string, number>(this.#nodes.map((node) => [node, 0]));
+    const points = this.#points;
+    for (let i = 0; i < points.length; i++) {
+      // A point owns the arc after the point before it, wrapping around 2^32.
+      const arc = i === 0
+        ? points[0] + 2 ** 32 - points[points.length - 1]
+        : points[i] - points[i - 1];
+      const node = this.#nodes[this.#pointNode[i]];
+      shares.set(node, shares.get(node)! + arc / 2 ** 32);
+    }
+    return shares;
+  }
+
   /** Index of the first point whose hash is >= `h`, wrapping to 0 past the last point. */
   #firstPointAtOrAfter(h: number): number {
     const points = this.#points;

@@ -24,6 +24,17 @@ Deno.test("Ring.owners() returns n distinct nodes in ring order", () => {
   assert.deepEqual(ring.owners("25", 0), []);
 });
 
+Deno.test("Ring.shares() gives each node the arcs that end at its points", () => {
+  // Points 2, 12, 22 (node 2) and 4, 14, 24 (node 4): node 4 owns 2+2+2, node 2 the rest.
+  const ring = new Ring(["2", "4"], { vnodes: 3, hash: digits });
+  const shares = ring.shares();
+  assert.equal(shares.get("4"), 6 / 2 ** 32);
+  assert.equal(shares.get("2"), 1 - 6 / 2 ** 32);
+  const even = new Ring(["a", "b", "c", "d"]).shares();
+  assert.ok(Math.abs([...even.values()].reduce((a, b) => a + b) - 1) < 1e-9);
+  for (const share of even.values()) assert.ok(share > 0.2 && share < 0.3);
+});
+
 Deno.test("Ring with no nodes owns nothing", () => {
   const ring = new Ring();
   assert.equal(ring.owner("a"), undefined);

@@ -13,6 +13,9 @@ Deno.test("the master's document declares every route with its error responses",
   const documents = await renderDocuments();
   const master = parse(documents[DOCUMENTS.master]);
   assert.deepEqual(Object.keys(master.paths).sort(), [
+    "/dashboard",
+    "/dashboard/app.js",
+    "/dashboard/state",
     "/keys",
     "/keys/{key}",
     "/live",
@@ -24,6 +27,7 @@ Deno.test("the master's document declares every route with its error responses",
     "/register",
     "/register/{address}",
     "/ring",
+    "/ring/owners/{key}",
     "/stats",
   ]);
   const get = master.paths["/keys/{key}"].get;

@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
 import { errors, json } from "../../shared/api.ts";
 import { HttpError } from "../../shared/errors.ts";
-import { Address, NodeList, RegisterRequest, RingView } from "../../shared/wire.ts";
+import { Address, KeyParam, NodeList, RegisterRequest, RingView } from "../../shared/wire.ts";
 import type { Registry } from "../registry.ts";
 
 const register = createRoute({
@@ -65,7 +65,24 @@ const ring = createRoute({
   responses: { 200: json(RingView, "The ring of the current epoch") },
 });
 
-/** Serves `/register`, `/nodes` and `/ring` from `registry`. */
+const owners = createRoute({
+  method: "get",
+  path: "/ring/owners/{key}",
+  summary: "Owners of a key",
+  description: "The nodes that own a key in the current ring: its primary, then its backups.",
+  tags: ["membership"],
+  request: { params: KeyParam },
+  responses: {
+    200: json(
+      z.object({ key: z.string(), epoch: z.number().int(), owners: z.array(z.string()) })
+        .openapi("Owners"),
+      "The owners, primary first",
+    ),
+    ...errors({ 400: "The key is not valid" }),
+  },
+});
+
+/** Serves `/register`, `/nodes`, `/ring` and `/ring/owners/{key}` from `registry`. */
 export function addRegisterRoutes(app: OpenAPIHono, registry: Registry): void {
   app.openapi(register, (c) => {
     const beat = c.req.valid("json");
@@ -87,6 +104,11 @@ export function addRegisterRoutes(app: OpenAPIHono, registry: Registry): void {
 
   app.openapi(nodes, (c) => c.json(registry.list(), 200));
   app.openapi(ring, (c) => c.json(registry.view(), 200));
+  app.openapi(owners, (c) => {
+    const { key } = c.req.valid("param");
+    const found = registry.ring.owners(key, registry.replicas);
+    return c.json({ key, epoch: registry.epoch, owners: found }, 200);
+  });
 }
 
 /** The caller's IP with port 8080, as a node address. */
