@@ -4,6 +4,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApi } from "../shared/api.ts";
 import { addHealthRoutes } from "../shared/health.ts";
 import { maxBodyBytes } from "../shared/key_routes.ts";
+import { type AccessRules, type Auth, protect } from "../shared/auth.ts";
 import type { Logger } from "../shared/log.ts";
 import { Metrics } from "../shared/metrics.ts";
 import type { Breakers } from "./breaker.ts";
@@ -27,6 +28,20 @@ export interface MasterDeps {
   metrics?: Metrics;
   /** The router's breakers, whose states are served as metrics. */
   breakers?: Breakers;
+  /** Accepted tokens; without any, the master is open. */
+  auth?: Auth;
+  /** Whether `/metrics` needs an admin token. */
+  metricsAuth?: boolean;
+}
+
+/** Who may call what on the master; unlisted paths (probes, documents, the page) stay open. */
+export function masterAccess(metricsAuth = false): AccessRules {
+  return [
+    [["/keys", "/keys/*", "/mget", "/mset"], ["client"]],
+    [["/ring", "/ring/*"], ["client", "node"]],
+    [["/register", "/register/*"], ["node"]],
+    [["/nodes", "/stats", "/dashboard/state", ...(metricsAuth ? ["/metrics"] : [])], ["admin"]],
+  ];
 }
 
 /** The master's app: `/keys` (forwarded), membership routes, probes, `/openapi.json`, `/reference`. */
@@ -42,6 +57,7 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
     log: deps.log,
     metrics,
   });
+  protect(app, deps.auth, masterAccess(deps.metricsAuth));
   addKeyRoutes(app, deps.router, deps.maxValueBytes);
   addBatchRoutes(app, deps.router, deps.maxValueBytes);
   addRegisterRoutes(app, deps.registry);

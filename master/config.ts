@@ -1,7 +1,14 @@
 // The master's settings: flags over environment variables over defaults.
 
 import { z } from "zod";
-import { count, loadSettings, logLevel, port, type Settings } from "../shared/config.ts";
+import {
+  count,
+  loadSettings,
+  logLevel,
+  port,
+  securitySettings,
+  type Settings,
+} from "../shared/config.ts";
 import { DEFAULT_VNODES } from "../shared/ring.ts";
 import { DEFAULT_MAX_VALUE_BYTES } from "../shared/wire.ts";
 
@@ -56,6 +63,13 @@ export const masterSettings = {
     help: "Milliseconds an open breaker fails fast before it tries the node again",
   },
   logLevel: logLevel(),
+  ...securitySettings,
+  token: {
+    flag: "token",
+    env: "MASTER_TOKEN",
+    schema: z.string().optional(),
+    help: "Token (node or admin role) the master sends to nodes",
+  },
   maxValueBytes: {
     flag: "max-value-bytes",
     env: "MAX_VALUE_BYTES",

@@ -3,7 +3,9 @@
 import { Drain } from "../shared/drain.ts";
 import { createLogger } from "../shared/log.ts";
 import { Metrics } from "../shared/metrics.ts";
-import { listenUrl, loadOrExit, onStopSignal } from "../shared/service.ts";
+import { redacted } from "../shared/config.ts";
+import { serviceFetch } from "../shared/fetch.ts";
+import { listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/service.ts";
 import { createApp } from "./app.ts";
 import { Breakers } from "./breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";
@@ -16,6 +18,9 @@ const DRAIN_TIMEOUT_MS = 20_000;
 
 const log = createLogger("master", { level: config.logLevel });
 const metrics = new Metrics();
+const { auth, tls, caPem } = await loadSecurity("master", config, log);
+// Deno's fetch keeps connections to each node alive and reuses them.
+const callNodes = serviceFetch({ token: config.token, caPem });
 
 const registry = new Registry({
   vnodes: config.vnodes,
@@ -32,10 +37,9 @@ const breakers = new Breakers({
   now: Date.now,
   log,
 });
-// Deno's fetch keeps connections to each node alive and reuses them.
 const router = new Router({
   placement: registry,
-  fetch,
+  fetch: callNodes,
   timeoutMs: config.nodeTimeoutMs,
   breakers,
   metrics,
@@ -47,6 +51,8 @@ const app = createApp({
   log,
   metrics,
   breakers,
+  auth,
+  metricsAuth: config.metricsAuth,
 });
 
 // A tenth of the timeout between sweeps: a silent node is down within 1.1 timeouts.
@@ -55,11 +61,11 @@ const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
 const drain = new Drain();
 const server = Deno.serve(
-  { hostname: config.host, port: config.port, onListen: () => {} },
+  { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
   (request, info) => drain.track(() => app.fetch(request, info)),
 );
-const url = listenUrl(server.addr);
-log.info("listening", { url, reference: `${url}/reference`, config });
+const url = listenUrl(server.addr, tls !== undefined);
+log.info("listening", { url, reference: `${url}/reference`, config: redacted(config) });
 
 onStopSignal(async () => {
   clearInterval(sweeper);

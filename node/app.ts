@@ -5,6 +5,7 @@ import { createApi } from "../shared/api.ts";
 import { addHealthRoutes } from "../shared/health.ts";
 import { maxBodyBytes } from "../shared/key_routes.ts";
 import { EPOCH_HEADER } from "../shared/wire.ts";
+import { type AccessRules, type Auth, protect } from "../shared/auth.ts";
 import type { Logger } from "../shared/log.ts";
 import { Metrics } from "../shared/metrics.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
@@ -35,6 +36,19 @@ export interface NodeDeps {
   rebalance?: () => RebalanceProgress;
   /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
   ringEpoch?: () => number | undefined;
+  /** Accepted tokens; without any, the node is open. */
+  auth?: Auth;
+  /** Whether `/metrics` needs an admin token. */
+  metricsAuth?: boolean;
+}
+
+/** Who may call what on a node: client tokens only reach the key routes. */
+export function nodeAccess(metricsAuth = false): AccessRules {
+  return [
+    [["/keys", "/keys/*", "/mget", "/mset"], ["client", "node"]],
+    [["/replicate", "/replica/*", "/stats"], ["node"]],
+    ...(metricsAuth ? [[["/metrics"], ["admin"]] as AccessRules[number]] : []),
+  ];
 }
 
 /** What the node's routes share. */
@@ -68,6 +82,7 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
     startedAt: now(),
     rebalance: deps.rebalance,
   };
+  protect(app, deps.auth, nodeAccess(deps.metricsAuth));
   app.use(async (c, next) => {
     await next();
     const epoch = deps.ringEpoch?.();

@@ -8,6 +8,7 @@ import {
   logLevel,
   origin,
   port,
+  securitySettings,
   type Settings,
 } from "../shared/config.ts";
 import { DEFAULT_MAX_VALUE_BYTES, MAX_TTL_SECONDS } from "../shared/wire.ts";
@@ -57,6 +58,13 @@ export const nodeSettings = {
     help: "Keys per request when moving keys to other nodes",
   },
   logLevel: logLevel(),
+  ...securitySettings,
+  token: {
+    flag: "token",
+    env: "NODE_TOKEN",
+    schema: z.string().optional(),
+    help: "Token (node role) this node sends to the master and to other nodes",
+  },
   maxValueBytes: {
     flag: "max-value-bytes",
     env: "MAX_VALUE_BYTES",

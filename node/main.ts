@@ -3,7 +3,9 @@
 
 import { Drain } from "../shared/drain.ts";
 import { createLogger } from "../shared/log.ts";
-import { listenUrl, loadOrExit, onStopSignal } from "../shared/service.ts";
+import { redacted } from "../shared/config.ts";
+import { serviceFetch } from "../shared/fetch.ts";
+import { listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/service.ts";
 import { createApp } from "./app.ts";
 import { Cluster } from "./cluster.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
@@ -21,21 +23,24 @@ const EXPIRE_TICK_MS = 100;
 const EXPIRE_PER_TICK = 2000;
 
 const log = createLogger("node", { level: config.logLevel });
+const { auth, tls, caPem } = await loadSecurity("node", config, log);
+// Calls to the master and to other nodes carry this node's token and trust --tls-ca.
+const callPeers = serviceFetch({ token: config.token, caPem });
 
 // The advertised URL needs the bound port, so the app is built once the server has it; no request
 // can arrive before this module finishes running.
 const drain = new Drain();
 const server = Deno.serve(
-  { hostname: config.host, port: config.port, onListen: () => {} },
+  { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
   (request, info) => drain.track(() => app.fetch(request, info)),
 );
-const advertise = config.advertise ?? `http://127.0.0.1:${server.addr.port}`;
+const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`;
 const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
 const membership: Membership = new Membership({
   masterUrl: config.masterUrl,
   advertise,
   heartbeatMs: config.heartbeatMs,
-  fetch,
+  fetch: callPeers,
   log,
   onRing: (view) => rebalancer.follow(view),
   onRejoin: () => {
@@ -47,7 +52,7 @@ const membership: Membership = new Membership({
 const cluster: Cluster = new Cluster({
   self: advertise,
   ring: membership,
-  fetch,
+  fetch: callPeers,
   timeoutMs: config.peerTimeoutMs,
 });
 const rebalancer = new Rebalancer({
@@ -66,6 +71,8 @@ const app = createApp({
   cluster,
   rebalance: () => rebalancer.progress,
   ringEpoch: () => membership.view?.epoch,
+  auth,
+  metricsAuth: config.metricsAuth,
   maxValueBytes: config.maxValueBytes,
   defaultTtlSeconds: config.defaultTtlSeconds,
   notReady: () =>
@@ -77,7 +84,11 @@ const app = createApp({
   log,
 });
 
-log.info("listening", { url: listenUrl(server.addr), advertise, config });
+log.info("listening", {
+  url: listenUrl(server.addr, tls !== undefined),
+  advertise,
+  config: redacted(config),
+});
 membership.start();
 
 onStopSignal(async () => {

@@ -81,6 +81,58 @@ export const logLevel = () => ({
   help: "Least severe log lines written: debug, info, warn or error",
 });
 
+/** The settings of tokens and TLS, the same on both services (`token` differs by service). */
+export const securitySettings = {
+  authFile: {
+    flag: "auth-file",
+    env: "AUTH_FILE",
+    schema: z.string().optional(),
+    help: "File of accepted tokens: JSON, or one role:token per line (roles: client, node, admin)",
+  },
+  authTokens: {
+    flag: "auth-tokens",
+    env: "AUTH_TOKENS",
+    schema: z.string().optional(),
+    help: "Accepted tokens as role:token,role:token (prefer --auth-file or the variable)",
+  },
+  metricsAuth: {
+    flag: "metrics-auth",
+    env: "METRICS_AUTH",
+    schema: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+    help: "Require an admin token for /metrics (true or false)",
+  },
+  tlsCert: {
+    flag: "tls-cert",
+    env: "TLS_CERT",
+    schema: z.string().optional(),
+    help: "PEM certificate file: serve HTTPS (with --tls-key)",
+  },
+  tlsKey: {
+    flag: "tls-key",
+    env: "TLS_KEY",
+    schema: z.string().optional(),
+    help: "PEM private key file of --tls-cert",
+  },
+  tlsCa: {
+    flag: "tls-ca",
+    env: "TLS_CA",
+    schema: z.string().optional(),
+    help: "PEM file of the CA that peers' certificates are signed by, for outgoing calls",
+  },
+} as const;
+
+/** Settings whose values never appear in logs. */
+export const SECRET_SETTINGS = ["authTokens", "token"];
+
+/** `config` with its secret values replaced, for the start-up log line. */
+export function redacted(config: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(config).map((
+      [k, v],
+    ) => [k, SECRET_SETTINGS.includes(k) && v ? "[redacted]" : v]),
+  );
+}
+
 /** An http(s) URL without a path, normalized to its origin (`http://host:port`). */
 export const origin = () =>
   z.string().refine(

@@ -1,5 +1,6 @@
 // Start-up steps both services' main.ts share: settings or exit 2, and the "listening" log line.
 
+import { Auth, parseTokens, type Role } from "./auth.ts";
 import { ConfigError, type Setting, usage } from "./config.ts";
 import type { Logger } from "./log.ts";
 
@@ -26,13 +27,16 @@ export function loadOrExit<T>(
 }
 
 /** The URL a bound server answers at; a wildcard host is reached through loopback. */
-export function listenUrl(addr: Deno.NetAddr): string {
+export function listenUrl(addr: Deno.NetAddr, secure = false): string {
   const host = addr.hostname === "0.0.0.0"
     ? "127.0.0.1"
     : addr.hostname === "::"
     ? "[::1]"
     : addr.hostname;
-  return `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${addr.port}`;
+  const scheme = secure ? "https" : "http";
+  return `${scheme}://${
+    host.includes(":") && !host.startsWith("[") ? `[${host}]` : host
+  }:${addr.port}`;
 }
 
 /** Runs `stop` once on the first SIGTERM or SIGINT. */
@@ -52,4 +56,61 @@ export function onStopSignal(stop: () => Promise<void>, log: Logger): void {
   };
   Deno.addSignalListener("SIGTERM", handler);
   Deno.addSignalListener("SIGINT", handler);
+}
+
+/** The security settings both services read. */
+export interface SecurityConfig {
+  authFile?: string;
+  authTokens?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  host: string;
+}
+
+/**
+ * Reads the accepted tokens and the TLS files named in `config`, exiting 2 with one line naming the
+ * flag when one cannot be read. Warns when the service runs open on a non-loopback address.
+ */
+export async function loadSecurity(command: string, config: SecurityConfig, log: Logger) {
+  const fail = (flag: string, error: unknown): never => {
+    console.error(
+      `${command}: Invalid --${flag}: ${error instanceof Error ? error.message : error}`,
+    );
+    Deno.exit(2);
+  };
+  let tokens: [Role, string][] = [];
+  try {
+    if (config.authTokens) tokens = parseTokens(config.authTokens);
+  } catch (error) {
+    fail("auth-tokens", error);
+  }
+  if (config.authFile) {
+    try {
+      tokens = [...tokens, ...parseTokens(await Deno.readTextFile(config.authFile))];
+    } catch (error) {
+      fail("auth-file", error);
+    }
+  }
+  const auth = await Auth.from(tokens);
+  if (!auth.enabled && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+    log.warn("no tokens configured: anyone who can reach this address can use every route", {
+      host: config.host,
+    });
+  }
+  if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+    fail(config.tlsCert ? "tls-key" : "tls-cert", "--tls-cert and --tls-key go together");
+  }
+  const read = async (flag: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      return fail(flag, error);
+    }
+  };
+  const tls = config.tlsCert && config.tlsKey
+    ? { cert: await read("tls-cert", config.tlsCert), key: await read("tls-key", config.tlsKey) }
+    : undefined;
+  const caPem = config.tlsCa ? await read("tls-ca", config.tlsCa) : undefined;
+  return { auth, tls, caPem };
 }

@@ -3,7 +3,7 @@
 import type { Harness, Service } from "./harness.ts";
 
 const root = new URL("../", import.meta.url);
-const permissions = ["--allow-net", "--allow-env", "--allow-read=node_modules"];
+const permissions = ["--allow-net", "--allow-env", "--allow-read"];
 
 /** A service process and its PID. */
 export interface ProcessService extends Service {

@@ -28,7 +28,7 @@ try {
 
 const root = new URL("../", import.meta.url).pathname;
 const masterUrl = `http://127.0.0.1:${options.port}`;
-const permissions = ["--allow-net", "--allow-env", "--allow-read=node_modules"];
+const permissions = ["--allow-net", "--allow-env", "--allow-read"];
 
 /** Starts a service in its own process group, so Ctrl-C reaches this script alone and it decides
  * the order: nodes first (they deregister), then the master. */

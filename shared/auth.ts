@@ -1,0 +1,159 @@
+// Bearer tokens with roles: parsed from a file or the environment, kept only as SHA-256 digests.
+
+import { timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+
+/** What a token may do: client (keys), node (membership and peer routes), admin (everything). */
+export type Role = "client" | "node" | "admin";
+
+const ROLES: readonly Role[] = ["client", "node", "admin"];
+
+/** A token's role, stored as the SHA-256 digest of the token. */
+interface Grant {
+  role: Role;
+  digest: Uint8Array;
+}
+
+/** A token file or `AUTH_TOKENS` value that cannot be read; the message says where. */
+export class AuthConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AuthConfigError";
+  }
+}
+
+async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/**
+ * Parses tokens: JSON (`{"admin": ["t1"], "client": ["t2", "t3"]}` or
+ * `[{"role": "admin", "token": "t1"}]`), or one `role:token` per line or per comma.
+ *
+ * @example
+ * ```ts
+ * import { parseTokens } from "./auth.ts";
+ * parseTokens("admin:s3cret\nclient:abc"); // [["admin", "s3cret"], ["client", "abc"]]
+ * ```
+ */
+export function parseTokens(text: string): [Role, string][] {
+  const trimmed = text.trim();
+  if (trimmed === "") return [];
+  let pairs: [string, string][];
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    let data: unknown;
+    try {
+      data = JSON.parse(trimmed);
+    } catch (error) {
+      throw new AuthConfigError(`Tokens are not valid JSON: ${(error as Error).message}`);
+    }
+    pairs = Array.isArray(data)
+      ? data.map((entry) => [String(entry?.role), String(entry?.token)])
+      : Object.entries(data as Record<string, unknown>).flatMap(([role, tokens]) =>
+        (Array.isArray(tokens) ? tokens : [tokens]).map((token) =>
+          [role, String(token)] as [string, string]
+        )
+      );
+  } else {
+    pairs = trimmed.split(/[\n,]/).map((line) => line.trim()).filter((line) =>
+      line && !line.startsWith("#")
+    )
+      .map((line) => {
+        const colon = line.indexOf(":");
+        if (colon < 1) {
+          throw new AuthConfigError(`Token line "${line.slice(0, 20)}…" is not role:token`);
+        }
+        return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
+      });
+  }
+  return pairs.map(([role, token]) => {
+    if (!ROLES.includes(role as Role)) {
+      throw new AuthConfigError(`Unknown role "${role}": expected client, node or admin`);
+    }
+    if (token.length < 8) throw new AuthConfigError(`A ${role} token is shorter than 8 characters`);
+    return [role as Role, token];
+  });
+}
+
+/**
+ * The tokens a service accepts. With none, the service is open and every request is admin.
+ *
+ * @example
+ * ```ts
+ * import { Auth } from "./auth.ts";
+ * const auth = await Auth.from([["admin", "s3cret-admin"]]);
+ * await auth.role("Bearer s3cret-admin"); // "admin"
+ * ```
+ */
+export class Auth {
+  readonly #grants: Grant[];
+
+  private constructor(grants: Grant[]) {
+    this.#grants = grants;
+  }
+
+  /** An Auth holding the digests of `tokens`; the tokens themselves are not kept. */
+  static async from(tokens: [Role, string][]): Promise<Auth> {
+    return new Auth(
+      await Promise.all(
+        tokens.map(async ([role, token]) => ({ role, digest: await sha256(token) })),
+      ),
+    );
+  }
+
+  /** Whether any token is configured; without one, the service runs open. */
+  get enabled(): boolean {
+    return this.#grants.length > 0;
+  }
+
+  /** The role of the bearer token in an `Authorization` header, or undefined. */
+  async role(authorization: string | undefined): Promise<Role | undefined> {
+    if (!this.enabled) return "admin";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+    if (!match) return undefined;
+    const digest = await sha256(match[1]);
+    let found: Role | undefined;
+    // Compare with every grant, in constant time each, so timing does not tell which matched.
+    for (const grant of this.#grants) {
+      if (timingSafeEqual(digest, grant.digest) && found === undefined) found = grant.role;
+    }
+    return found;
+  }
+
+  /**
+   * Middleware that lets a request through only with a token of one of `roles` (admin always
+   * passes): 401 with `WWW-Authenticate: Bearer` without a valid token, 403 with the wrong role.
+   */
+  require(...roles: Role[]): MiddlewareHandler {
+    return async (c, next) => {
+      const role = await this.role(c.req.header("authorization"));
+      if (role === undefined) {
+        return c.json({ error: "A bearer token is required" }, 401, {
+          "www-authenticate": 'Bearer realm="cache"',
+        });
+      }
+      if (role !== "admin" && !roles.includes(role)) {
+        return c.json({ error: `A ${role} token may not ${c.req.method} ${c.req.path}` }, 403);
+      }
+      await next();
+    };
+  }
+}
+
+/** Which roles may use which paths (Hono patterns); admin may use every path. */
+export type AccessRules = [paths: string[], roles: Role[]][];
+
+/**
+ * Guards `app`'s paths by `rules`; paths no rule names stay open (probes, documents). Does nothing
+ * when no token is configured.
+ */
+export function protect(
+  app: { use: (path: string, handler: MiddlewareHandler) => unknown },
+  auth: Auth | undefined,
+  rules: AccessRules,
+): void {
+  if (!auth?.enabled) return;
+  for (const [paths, roles] of rules) {
+    for (const path of paths) app.use(path, auth.require(...roles));
+  }
+}
