@@ -56,8 +56,8 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
     log: deps.log,
     metrics,
+    guard: (app) => protect(app, deps.auth, masterAccess(deps.metricsAuth)),
   });
-  protect(app, deps.auth, masterAccess(deps.metricsAuth));
   addKeyRoutes(app, deps.router, deps.maxValueBytes);
   addBatchRoutes(app, deps.router, deps.maxValueBytes);
   addRegisterRoutes(app, deps.registry);

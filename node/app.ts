@@ -72,6 +72,7 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
     log: deps.log,
     metrics,
+    guard: (app) => protect(app, deps.auth, nodeAccess(deps.metricsAuth)),
   });
   const now = deps.now ?? Date.now;
   const node: NodeContext = {
@@ -82,7 +83,6 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
     startedAt: now(),
     rebalance: deps.rebalance,
   };
-  protect(app, deps.auth, nodeAccess(deps.metricsAuth));
   app.use(async (c, next) => {
     await next();
     const epoch = deps.ringEpoch?.();

@@ -19,6 +19,8 @@ export interface ApiOptions {
   log: Logger;
   /** Where request counts and durations go; served at `/metrics`. */
   metrics: Metrics;
+  /** Installs access checks; runs before any route is added, so it guards them all. */
+  guard?: (app: OpenAPIHono) => void;
 }
 
 /** The OpenAPI version and info block of a service's document. */
@@ -64,6 +66,8 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   // Only POST routes take a body. Skipping the others also spares them the limiter's copy of a
   // body-less request, which makes Deno warn about request.signal.
   app.use((c, next) => c.req.method === "POST" ? limit(c, next) : next());
+
+  options.guard?.(app);
 
   app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}` }, 404));
 

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { Auth, AuthConfigError, parseTokens } from "./auth.ts";
+
+Deno.test("parseTokens() reads role:token lines, commas and both JSON shapes", () => {
+  assert.deepEqual(parseTokens("# tokens\nadmin:admin-secret\n\nclient: client-secret\n"), [
+    ["admin", "admin-secret"],
+    ["client", "client-secret"],
+  ]);
+  assert.deepEqual(parseTokens("node:node-secret,client:client-secret"), [
+    ["node", "node-secret"],
+    ["client", "client-secret"],
+  ]);
+  assert.deepEqual(
+    parseTokens('{"client": ["client-one", "client-two"], "admin": "admin-secret"}'),
+    [
+      ["client", "client-one"],
+      ["client", "client-two"],
+      ["admin", "admin-secret"],
+    ],
+  );
+  assert.deepEqual(parseTokens('[{"role": "node", "token": "node-secret"}]'), [[
+    "node",
+    "node-secret",
+  ]]);
+  assert.deepEqual(parseTokens("  "), []);
+});
+
+Deno.test("parseTokens() refuses unknown roles, short tokens and broken lines", () => {
+  assert.throws(() => parseTokens("root:long-enough-token"), AuthConfigError);
+  assert.throws(() => parseTokens("admin:short"), /shorter than 8/);
+  assert.throws(() => parseTokens("just-a-token"), /not role:token/);
+  assert.throws(() => parseTokens("{broken"), /not valid JSON/);
+});
+
+Deno.test("Auth knows each token's role, and keeps only digests", async () => {
+  const auth = await Auth.from([["admin", "admin-secret"], ["client", "client-secret"]]);
+  assert.equal(await auth.role("Bearer admin-secret"), "admin");
+  assert.equal(await auth.role("bearer client-secret"), "client");
+  assert.equal(await auth.role("Bearer wrong-secret"), undefined);
+  assert.equal(await auth.role("Basic YWRtaW4="), undefined);
+  assert.equal(await auth.role(undefined), undefined);
+  assert.doesNotMatch(Deno.inspect(auth, { depth: 10 }), /secret/);
+});
+
+Deno.test("Auth with no tokens lets everything through", async () => {
+  const open = await Auth.from([]);
+  assert.equal(open.enabled, false);
+  assert.equal(await open.role(undefined), "admin");
+});
