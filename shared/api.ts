@@ -28,8 +28,13 @@ export function documentConfig(options: Pick<ApiOptions, "title" | "description"
   return {
     openapi: "3.1.0",
     info: { title: options.title, version: "1.0.0", description: options.description },
+    // Every route needs a bearer token when the service has tokens; open routes say security: [].
+    security: [{ bearer: [] }],
   };
 }
+
+/** The `security` of a route that is open even when the service has tokens. */
+export const OPEN: { security: [] } = { security: [] };
 
 /**
  * Creates an app whose every error, from validation to a thrown bug, answers `{"error": "..."}`,
@@ -89,6 +94,11 @@ export function createApi(options: ApiOptions): OpenAPIHono {
     return c.json({ error: "Internal server error" }, 500);
   });
 
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "A client, node or admin token, when the service has tokens (--auth-file)",
+  });
   addMetricsRoute(app, options.metrics);
   app.doc31("/openapi.json", documentConfig(options));
   app.get("/reference/standalone.js", scalarBundleHandler());

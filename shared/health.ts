@@ -1,7 +1,7 @@
 // The liveness and readiness probes both services serve.
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { errors, json } from "./api.ts";
+import { errors, json, OPEN } from "./api.ts";
 
 const Health = z.object({ status: z.enum(["live", "ready"]) }).openapi("Health");
 
@@ -11,6 +11,7 @@ const live = createRoute({
   summary: "Liveness",
   description: "200 while the process serves HTTP; checks nothing else.",
   tags: ["health"],
+  ...OPEN,
   responses: { 200: json(Health, "Alive") },
 });
 
@@ -29,6 +30,7 @@ export function addHealthRoutes(
     summary: "Readiness",
     description: `200 ${readyWhen}; 503 otherwise.`,
     tags: ["health"],
+    ...OPEN,
     responses: { 200: json(Health, "Ready"), ...errors({ 503: "Not ready, with the reason" }) },
   });
   app.openapi(live, (c) => c.json({ status: "live" as const }, 200));

@@ -34,6 +34,7 @@ export const PAGE = `<!doctype html>
   <span id="settled" class="muted"></span>
   <span class="muted">updated <span id="updated">never</span></span>
   <a href="/reference">API reference</a>
+  <form id="auth"><input id="token" type="password" placeholder="admin token, if required" aria-label="admin token" style="width:14em"> <button>Use</button></form>
 </header>
 <main>
   <section>
@@ -69,6 +70,17 @@ const $ = (id) => document.getElementById(id);
 const colors = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const text = (value) => document.createTextNode(String(value));
 const mib = (bytes) => (bytes / 1048576).toFixed(1) + " MiB";
+// The admin token, when the master requires one: entered once, kept for this tab only.
+const api = (path) => {
+  const token = sessionStorage.getItem("token");
+  return fetch(path, { cache: "no-store", headers: token ? { authorization: "Bearer " + token } : {} });
+};
+$("auth").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem("token", $("token").value);
+  $("token").value = "";
+  refresh();
+});
 
 function cell(content, className) {
   const td = document.createElement("td");
@@ -141,7 +153,7 @@ function drawRing(state) {
 
 async function refresh() {
   try {
-    const answer = await fetch("/dashboard/state", { cache: "no-store" });
+    const answer = await api("/dashboard/state");
     if (!answer.ok) throw new Error((await answer.json()).error);
     const state = await answer.json();
     $("epoch").textContent = state.epoch;
@@ -161,8 +173,8 @@ $("inspect").addEventListener("submit", async (event) => {
   if (!key) return;
   const path = encodeURIComponent(key);
   const [owners, found] = await Promise.all([
-    fetch("/ring/owners/" + path).then((r) => r.json()),
-    fetch("/keys/" + path).then(async (r) => ({ status: r.status, body: await r.json() })),
+    api("/ring/owners/" + path).then((r) => r.json()),
+    api("/keys/" + path).then(async (r) => ({ status: r.status, body: await r.json() })),
   ]);
   const list = document.createElement("ol");
   for (const [i, owner] of (owners.owners || []).entries()) {

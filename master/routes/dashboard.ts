@@ -1,7 +1,7 @@
 // The dashboard: a live page of the cluster served by the master, and the state it polls.
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { json } from "../../shared/api.ts";
+import { json, OPEN } from "../../shared/api.ts";
 import { NodeStats } from "../../shared/wire.ts";
 import type { Breakers } from "../breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard/page.ts";
@@ -25,8 +25,10 @@ const page = createRoute({
   method: "get",
   path: "/dashboard",
   summary: "Dashboard",
-  description: "A live page of the cluster: nodes, ring shares, key inspector.",
+  description: "A live page of the cluster: nodes, ring shares, key inspector. The page is open; " +
+    "its data needs an admin token, entered once in the page.",
   tags: ["dashboard"],
+  ...OPEN,
   responses: { 200: { description: "The page", content: { "text/html": { schema: z.string() } } } },
 });
 
@@ -35,6 +37,7 @@ const script = createRoute({
   path: "/dashboard/app.js",
   summary: "Dashboard script",
   tags: ["dashboard"],
+  ...OPEN,
   responses: {
     200: { description: "The script", content: { "text/javascript": { schema: z.string() } } },
   },
