@@ -3,9 +3,9 @@
 import { z } from "zod";
 import {
   count,
+  listenSettings,
   loadSettings,
   logLevel,
-  port,
   securitySettings,
   type Settings,
 } from "../shared/config.ts";
@@ -14,18 +14,7 @@ import { DEFAULT_MAX_VALUE_BYTES } from "../shared/wire.ts";
 
 /** Every setting of the master, with its flag, variable and default. */
 export const masterSettings = {
-  port: {
-    flag: "port",
-    env: "PORT",
-    schema: port(8080),
-    help: "Port to listen on (0: any free port)",
-  },
-  host: {
-    flag: "host",
-    env: "HOST",
-    schema: z.string().min(1).default("0.0.0.0"),
-    help: "Address to bind",
-  },
+  ...listenSettings(8080),
   vnodes: {
     flag: "vnodes",
     env: "VNODES",

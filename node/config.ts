@@ -4,10 +4,10 @@ import { z } from "zod";
 import {
   bytes,
   count,
+  listenSettings,
   loadSettings,
   logLevel,
   origin,
-  port,
   securitySettings,
   type Settings,
 } from "../shared/config.ts";
@@ -15,18 +15,7 @@ import { DEFAULT_MAX_VALUE_BYTES, MAX_TTL_SECONDS } from "../shared/wire.ts";
 
 /** Every setting of the node, with its flag, variable and default. */
 export const nodeSettings = {
-  port: {
-    flag: "port",
-    env: "PORT",
-    schema: port(8081),
-    help: "Port to listen on (0: any free port)",
-  },
-  host: {
-    flag: "host",
-    env: "HOST",
-    schema: z.string().min(1).default("0.0.0.0"),
-    help: "Address to bind",
-  },
+  ...listenSettings(8081),
   masterUrl: {
     flag: "master",
     env: "MASTER_URL",

@@ -73,6 +73,22 @@ export const bytes = (fallback: number) =>
     )
     .transform((v) => parseBytes(String(v))!);
 
+/** The `--port` and `--host` settings both services have; `defaultPort` differs. */
+export const listenSettings = (defaultPort: number) => ({
+  port: {
+    flag: "port",
+    env: "PORT",
+    schema: port(defaultPort),
+    help: "Port to listen on (0: any free port)",
+  },
+  host: {
+    flag: "host",
+    env: "HOST",
+    schema: z.string().min(1).default("0.0.0.0"),
+    help: "Address to bind",
+  },
+});
+
 /** The `--log-level` setting both services have. */
 export const logLevel = () => ({
   flag: "log-level",

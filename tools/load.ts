@@ -1,0 +1,285 @@
+// deno task bench:load: GET and SET through the master and on one node, measured with wrk against
+// bare Deno.serve and webdis + redis in the same run; prints a table, writes JSON and an SVG chart.
+
+import { freePort, Processes, waitFor } from "../tests/process.ts";
+
+const DURATION_S = Number(Deno.env.get("LOAD_SECONDS") ?? 10);
+const WARMUP_S = 2;
+const KEYS = 100_000;
+const CONNECTIONS = [10, 50];
+
+interface Row {
+  name: string;
+  connections: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const has = async (command: string) =>
+  (await new Deno.Command("sh", { args: ["-c", `command -v ${command}`], stdout: "null" }).output())
+    .success;
+
+if (!(await has("wrk"))) {
+  console.error("wrk is not installed: apt-get install wrk (Debian) or brew install wrk");
+  Deno.exit(1);
+}
+
+const dir = await Deno.makeTempDir({ prefix: "cache-load-" });
+const key = (i: number) => `key:${String(i).padStart(11, "0")}`; // 15 bytes + 1 = 16
+const value = "v".repeat(100);
+await Deno.writeTextFile(
+  `${dir}/get.lua`,
+  `request = function()
+  return wrk.format("GET", string.format("/keys/key:%011d", math.random(0, ${KEYS - 1})))
+end`,
+);
+await Deno.writeTextFile(
+  `${dir}/set.lua`,
+  `wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local body = string.format('{"key":"key:%011d","value":"${value}"}', math.random(0, ${KEYS - 1}))
+  return wrk.format("POST", "/keys", nil, body)
+end`,
+);
+await Deno.writeTextFile(
+  `${dir}/webdis_get.lua`,
+  `request = function()
+  return wrk.format("GET", string.format("/GET/key:%011d", math.random(0, ${KEYS - 1})))
+end`,
+);
+await Deno.writeTextFile(
+  `${dir}/webdis_set.lua`,
+  `request = function()
+  return wrk.format("GET", string.format("/SET/key:%011d/${value}", math.random(0, ${KEYS - 1})))
+end`,
+);
+
+async function wrk(name: string, url: string, script: string, connections: number): Promise<Row> {
+  const run = (seconds: number) =>
+    new Deno.Command("wrk", {
+      args: [
+        "-t1",
+        `-c${connections}`,
+        `-d${seconds}s`,
+        "--latency",
+        "-s",
+        `${dir}/${script}`,
+        url,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  await run(WARMUP_S);
+  const out = new TextDecoder().decode((await run(DURATION_S)).stdout);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const ms = (p: string) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    if (!m) return NaN;
+    return Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
+  };
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+  if (non2xx) console.log(`  warning: ${name} had ${non2xx} non-2xx answers`);
+  const row = {
+    name,
+    connections,
+    requestsPerSecond: Math.round(rps),
+    p50Ms: ms("50"),
+    p99Ms: ms("99"),
+  };
+  console.log(
+    `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms`,
+  );
+  return row;
+}
+
+async function preload(url: string) {
+  for (let i = 0; i < KEYS; i += 1000) {
+    const items = Array.from({ length: 1000 }, (_, j) => ({ key: key(i + j), value }));
+    const answer = await fetch(`${url}/mset`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ items }),
+    });
+    if (answer.status !== 204) {
+      throw new Error(`preload failed: ${answer.status} ${await answer.text()}`);
+    }
+    if ((i + 1000) % 25_000 === 0) console.log(`  preloaded ${i + 1000} keys into ${url}`);
+  }
+}
+
+const rows: Row[] = [];
+const processes = new Processes();
+const children: Deno.ChildProcess[] = [];
+try {
+  console.log("Starting a master and 3 nodes, and a standalone node");
+  const quiet: string[] = []; // info writes no line per request
+  const master = await processes.master({ args: quiet });
+  await Promise.all([1, 2, 3].map(() => processes.node(master.url, quiet)));
+  await waitFor(
+    async () => (await (await fetch(`${master.url}/nodes`)).json()).nodes.length === 3,
+    "3 nodes",
+  );
+  const nowhere = `http://127.0.0.1:${freePort()}`;
+  const single = await processes.node(nowhere, quiet); // no master: a node on its own
+  await preload(master.url);
+  await preload(single.url);
+
+  const barePort = freePort();
+  const bare = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "bench/bare_server.ts", String(barePort)],
+    stdout: "null",
+  }).spawn();
+  children.push(bare);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok, "bare server");
+
+  let webdisUrl: string | undefined;
+  if (await has("redis-server") && await has("webdis")) {
+    const redisPort = freePort();
+    children.push(
+      new Deno.Command("redis-server", {
+        args: [
+          "--port",
+          String(redisPort),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+        ],
+        stdout: "null",
+      }).spawn(),
+    );
+    const webdisPort = freePort();
+    await Deno.writeTextFile(
+      `${dir}/webdis.json`,
+      JSON.stringify({
+        redis_host: "127.0.0.1",
+        redis_port: redisPort,
+        http_host: "127.0.0.1",
+        http_port: webdisPort,
+        threads: 2,
+        daemonize: false,
+        verbosity: 0,
+        logfile: `${dir}/webdis.log`,
+      }),
+    );
+    children.push(
+      new Deno.Command("webdis", { args: [`${dir}/webdis.json`], stdout: "null" }).spawn(),
+    );
+    webdisUrl = `http://127.0.0.1:${webdisPort}`;
+    await waitFor(async () => (await fetch(`${webdisUrl}/PING`)).ok, "webdis");
+    console.log("  preloading redis");
+    for (let i = 0; i < KEYS; i += 100) {
+      const args = Array.from({ length: 100 }, (_, j) => `${key(i + j)}/${value}`).join("/");
+      await (await fetch(`${webdisUrl}/MSET/${args}`)).arrayBuffer();
+    }
+  } else {
+    console.log(
+      "  webdis or redis-server not installed (apt-get install webdis redis-server): skipping",
+    );
+  }
+
+  for (const c of CONNECTIONS) {
+    rows.push(await wrk("bare Deno.serve", `http://127.0.0.1:${barePort}/`, "get.lua", c));
+    rows.push(await wrk("master GET", master.url, "get.lua", c));
+    rows.push(await wrk("master SET", master.url, "set.lua", c));
+    rows.push(await wrk("node direct GET", single.url, "get.lua", c));
+    rows.push(await wrk("node direct SET", single.url, "set.lua", c));
+    if (webdisUrl) {
+      rows.push(await wrk("webdis+redis GET", webdisUrl, "webdis_get.lua", c));
+      rows.push(await wrk("webdis+redis SET", webdisUrl, "webdis_set.lua", c));
+    }
+  }
+  if (webdisUrl && await has("redis-benchmark")) {
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/webdis.json`));
+    const out = new TextDecoder().decode(
+      (await new Deno.Command("redis-benchmark", {
+        args: ["-p", String(config.redis_port), "-t", "get,set", "-n", "200000", "-c", "50", "-q"],
+        stdout: "piped",
+      }).output()).stdout,
+    );
+    for (
+      const match of out.matchAll(
+        /(GET|SET): ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?/g,
+      )
+    ) {
+      rows.push({
+        name: `redis-benchmark ${match[1]}`,
+        connections: 50,
+        requestsPerSecond: Math.round(Number(match[2])),
+        p50Ms: Number(match[3] ?? NaN),
+        p99Ms: NaN,
+      });
+    }
+  }
+} finally {
+  await processes.stopAll();
+  for (const child of children) {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // ended
+    }
+    await child.status;
+  }
+}
+
+const find = (name: string, c: number) => rows.find((r) => r.name === name && r.connections === c);
+const ratios: Record<string, number> = {};
+for (const c of CONNECTIONS) {
+  const bare = find("bare Deno.serve", c)?.requestsPerSecond;
+  for (const op of ["GET", "SET"]) {
+    const master = find(`master ${op}`, c)?.requestsPerSecond;
+    const node = find(`node direct ${op}`, c)?.requestsPerSecond;
+    const webdis = find(`webdis+redis ${op}`, c)?.requestsPerSecond;
+    if (master && bare) ratios[`master ${op} / bare Deno, c=${c}`] = master / bare;
+    if (master && webdis) ratios[`master ${op} / webdis, c=${c}`] = master / webdis;
+    if (node && bare) ratios[`node direct ${op} / bare Deno, c=${c}`] = node / bare;
+  }
+}
+
+console.log("\n| row | conns | req/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |");
+for (const r of rows) {
+  console.log(
+    `| ${r.name} | ${r.connections} | ${r.requestsPerSecond} | ${r.p50Ms.toFixed(2)} | ${
+      r.p99Ms.toFixed(2)
+    } |`,
+  );
+}
+console.log("\n| ratio | value |\n| --- | ---: |");
+for (const [name, value] of Object.entries(ratios)) {
+  console.log(`| ${name} | ${value.toFixed(2)} |`);
+}
+
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const out = new URL(`../bench/results/${stamp}`, import.meta.url).pathname;
+await Deno.writeTextFile(
+  `${out}.json`,
+  JSON.stringify({ date: new Date().toISOString(), rows, ratios }, null, 2),
+);
+await Deno.writeTextFile(`${out}.svg`, chart(rows));
+console.log(`\nWrote ${out}.json and ${out}.svg`);
+await Deno.remove(dir, { recursive: true });
+
+/** A horizontal bar chart of requests per second, one bar per row. */
+function chart(rows: Row[]): string {
+  const max = Math.max(...rows.map((r) => r.requestsPerSecond), 1);
+  const bars = rows.map((r, i) => {
+    const y = 30 + i * 22;
+    const width = Math.round((r.requestsPerSecond / max) * 420);
+    const label = `${r.name} c=${r.connections}`.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+    return `<text x="240" y="${y + 14}" text-anchor="end">${label}</text>` +
+      `<rect x="250" y="${y}" width="${width}" height="16" fill="${
+        r.name.startsWith("master") ? "#4e79a7" : r.name.startsWith("node") ? "#59a14f" : "#bab0ac"
+      }"/>` +
+      `<text x="${256 + width}" y="${y + 13}">${r.requestsPerSecond}</text>`;
+  });
+  const height = 40 + rows.length * 22;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${height}" font-family="sans-serif" font-size="12">` +
+    `<text x="10" y="18" font-weight="bold">requests/s (wrk, keep-alive)</text>${
+      bars.join("")
+    }</svg>\n`;
+}
