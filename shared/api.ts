@@ -71,6 +71,17 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   // Only POST routes take a body. Skipping the others also spares them the limiter's copy of a
   // body-less request, which makes Deno warn about request.signal.
   app.use((c, next) => c.req.method === "POST" ? limit(c, next) : next());
+  app.use(async (c, next) => {
+    if (c.req.method === "POST" && /json/i.test(c.req.header("content-type") ?? "")) {
+      const depth = jsonDepth(await c.req.text()); // cached: the validator parses the same text
+      if (depth > MAX_JSON_DEPTH) {
+        return c.json({
+          error: `JSON is nested ${depth} levels deep, over the limit of ${MAX_JSON_DEPTH}`,
+        }, 400);
+      }
+    }
+    await next();
+  });
 
   options.guard?.(app);
 
@@ -112,6 +123,26 @@ export function createApi(options: ApiOptions): OpenAPIHono {
     }),
   );
   return app;
+}
+
+/** Deepest JSON nesting a request body may have; no request needs more than 4. */
+export const MAX_JSON_DEPTH = 16;
+
+/** How deep `text`'s arrays and objects nest, counting brackets outside strings. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // backslash: skip the escaped character
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) deepest = Math.max(deepest, ++depth);
+    else if (ch === 125 || ch === 93) depth--;
+  }
+  return deepest;
 }
 
 /** Turns zod issues into one readable sentence, naming each field. */

@@ -66,7 +66,7 @@ export type KeyValue = z.infer<typeof KeyValue>;
 export const MAX_BATCH = 1000;
 
 /** `POST /mget`: keys to read. */
-export const MGetRequest = z.object({
+export const MGetRequest = z.strictObject({
   keys: z.array(Key).min(1, "keys must hold at least 1 key")
     .max(MAX_BATCH, `keys must hold at most ${MAX_BATCH} keys`),
 }).openapi("MGetRequest");
@@ -81,7 +81,7 @@ export const MGetResponse = z.object({
 export type MGetResponse = z.infer<typeof MGetResponse>;
 
 /** `POST /mset`: items to write, all or none. */
-export const MSetRequest = z.object({
+export const MSetRequest = z.strictObject({
   items: z.array(KeyValue).min(1, "items must hold at least 1 item")
     .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
 }).openapi("MSetRequest");
@@ -134,7 +134,7 @@ export const Address = z.string()
   .openapi({ example: "http://127.0.0.1:8081" });
 
 /** What a node sends to register and to heartbeat. */
-export const RegisterRequest = z.object({
+export const RegisterRequest = z.strictObject({
   address: Address.optional().openapi({
     description: "The node's base URL; when the body is absent, the caller's IP with port 8080",
   }),

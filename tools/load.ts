@@ -1,6 +1,7 @@
 // deno task bench:load: GET and SET through the master and on one node, measured with wrk against
 // bare Deno.serve and webdis + redis in the same run; prints a table, writes JSON and an SVG chart.
 
+import { CacheClient } from "../shared/client.ts";
 import { freePort, Processes, waitFor } from "../tests/process.ts";
 
 const DURATION_S = Number(Deno.env.get("LOAD_SECONDS") ?? 10);
@@ -92,6 +93,44 @@ async function wrk(name: string, url: string, script: string, connections: numbe
     `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms`,
   );
   return row;
+}
+
+/** GETs through the TypeScript client from `connections` concurrent loops in this process. */
+async function clientRow(
+  masterUrl: string,
+  mode: "direct" | "proxy",
+  connections: number,
+): Promise<Row> {
+  const cache = await CacheClient.connect(masterUrl, { mode });
+  const name = `client ${mode} GET`;
+  try {
+    const run = async (seconds: number, latencies: number[]) => {
+      const end = performance.now() + seconds * 1000;
+      await Promise.all(Array.from({ length: connections }, async () => {
+        while (performance.now() < end) {
+          const started = performance.now();
+          await cache.get(key(Math.floor(Math.random() * KEYS)));
+          latencies.push(performance.now() - started);
+        }
+      }));
+    };
+    await run(WARMUP_S, []);
+    const latencies: number[] = [];
+    await run(DURATION_S, latencies);
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => Number(latencies[Math.floor(q * (latencies.length - 1))].toFixed(2));
+    const row = {
+      name,
+      connections,
+      requestsPerSecond: Math.round(latencies.length / DURATION_S),
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+    };
+    console.log(`  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p99 ${row.p99Ms} ms`);
+    return row;
+  } finally {
+    cache.close();
+  }
 }
 
 async function preload(url: string) {
@@ -192,6 +231,9 @@ try {
       rows.push(await wrk("webdis+redis GET", webdisUrl, "webdis_get.lua", c));
       rows.push(await wrk("webdis+redis SET", webdisUrl, "webdis_set.lua", c));
     }
+    // The client's rows come from a load loop in this process, not wrk: compare them together.
+    rows.push(await clientRow(master.url, "proxy", c));
+    rows.push(await clientRow(master.url, "direct", c));
   }
   if (webdisUrl && await has("redis-benchmark")) {
     const config = JSON.parse(await Deno.readTextFile(`${dir}/webdis.json`));
@@ -239,6 +281,9 @@ for (const c of CONNECTIONS) {
     if (master && webdis) ratios[`master ${op} / webdis, c=${c}`] = master / webdis;
     if (node && bare) ratios[`node direct ${op} / bare Deno, c=${c}`] = node / bare;
   }
+  const direct = find("client direct GET", c)?.requestsPerSecond;
+  const proxy = find("client proxy GET", c)?.requestsPerSecond;
+  if (direct && proxy) ratios[`client direct / client proxy GET, c=${c}`] = direct / proxy;
 }
 
 console.log("\n| row | conns | req/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |");

@@ -94,8 +94,10 @@ function drawNodes(state) {
     const tr = document.createElement("tr");
     tr.dataset.address = node.address;
     const badge = document.createElement("span");
-    badge.className = "status " + node.status;
-    badge.textContent = node.status;
+    // An up node that has not finished moving keys for this epoch is transferring.
+    const status = node.status === "up" && !node.synced ? "transferring" : node.status;
+    badge.className = "status " + status;
+    badge.textContent = status;
     const s = node.stats;
     const reads = s ? s.hits + s.misses : 0;
     tr.append(

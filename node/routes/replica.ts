@@ -6,7 +6,7 @@ import { writeErrors } from "../../shared/key_routes.ts";
 import { Key, KeyParam, MAX_TTL_SECONDS, Value } from "../../shared/wire.ts";
 import type { NodeContext } from "../app.ts";
 
-const Replica = z.object({
+const Replica = z.strictObject({
   key: Key,
   version: z.number().int().positive(),
   value: Value.optional(),
@@ -23,7 +23,7 @@ const replicate = createRoute({
   tags: ["internal"],
   request: {
     body: {
-      ...json(z.object({ entries: z.array(Replica).min(1).max(10_000) }), "The entries"),
+      ...json(z.strictObject({ entries: z.array(Replica).min(1).max(10_000) }), "The entries"),
       required: true,
     },
   },
