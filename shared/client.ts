@@ -237,7 +237,9 @@ export class CacheClient {
     const groups = new Map<string | undefined, T[]>();
     for (const item of items) {
       const owner = this.#options.mode === "direct" ? this.#ring.owner(keyOf(item)) : undefined;
-      groups.set(owner, [...groups.get(owner) ?? [], item]);
+      const group = groups.get(owner);
+      if (group) group.push(item);
+      else groups.set(owner, [item]);
     }
     return groups;
   }

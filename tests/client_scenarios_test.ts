@@ -3,22 +3,12 @@
 import assert from "node:assert/strict";
 import { CacheClient } from "../shared/client.ts";
 import { Ring } from "../shared/ring.ts";
-import { get, nodesOf, Processes, waitFor } from "./process.ts";
-
-async function cluster(processes: Processes, count: number) {
-  const master = await processes.master({ args: ["--failure-timeout-ms", "600"] });
-  const nodes = await Promise.all(Array.from({ length: count }, () => processes.node(master.url)));
-  await waitFor(async () => {
-    const known = await nodesOf(master.url);
-    return known.length === count && known.every((n) => n.synced);
-  }, "cluster settled");
-  return { master, nodes };
-}
+import { get, nodesOf, Processes, settledCluster, waitFor } from "./process.ts";
 
 for (const mode of ["direct", "proxy"] as const) {
   Deno.test(`[client ${mode}] put, get and delete land on each key's owners`, async () => {
     const processes = new Processes();
-    const { master, nodes } = await cluster(processes, 3);
+    const { master, nodes } = await settledCluster(processes, 3, ["--failure-timeout-ms", "600"]);
     const cache = await CacheClient.connect(master.url, { mode });
     try {
       const keys = Array.from({ length: 90 }, (_, i) => `user/${i} ✓`);
@@ -42,7 +32,7 @@ for (const mode of ["direct", "proxy"] as const) {
 
   Deno.test(`[client ${mode}] a SIGTERM'd and then a SIGKILL'd node lose no stored key`, async () => {
     const processes = new Processes();
-    const { master, nodes } = await cluster(processes, 4);
+    const { master, nodes } = await settledCluster(processes, 4, ["--failure-timeout-ms", "600"]);
     const cache = await CacheClient.connect(master.url, { mode });
     try {
       const items = Array.from({ length: 200 }, (_, i) => ({ key: `s${i}`, value: `v${i}` }));
@@ -67,7 +57,7 @@ for (const mode of ["direct", "proxy"] as const) {
 
   Deno.test(`[client ${mode}] ttl and batches`, async () => {
     const processes = new Processes();
-    const { master } = await cluster(processes, 3);
+    const { master } = await settledCluster(processes, 3, ["--failure-timeout-ms", "600"]);
     const cache = await CacheClient.connect(master.url, { mode });
     try {
       await cache.mset(Array.from({ length: 30 }, (_, i) => ({ key: `b${i}`, value: `v${i}` })));

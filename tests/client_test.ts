@@ -2,24 +2,12 @@
 
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "../shared/client.ts";
-import { nodesOf, Processes, waitFor } from "./process.ts";
-
-async function cluster(processes: Processes, nodes: number) {
-  const master = await processes.master({ args: ["--failure-timeout-ms", "600"] });
-  const started = await Promise.all(
-    Array.from({ length: nodes }, () => processes.node(master.url)),
-  );
-  await waitFor(async () => {
-    const known = await nodesOf(master.url);
-    return known.length === nodes && known.every((n) => n.synced);
-  }, "cluster settled");
-  return { master, nodes: started };
-}
+import { nodesOf, Processes, settledCluster, waitFor } from "./process.ts";
 
 for (const mode of ["direct", "proxy"] as const) {
   Deno.test(`client (${mode}) sets, gets, deletes and batches`, async () => {
     const processes = new Processes();
-    const { master } = await cluster(processes, 3);
+    const { master } = await settledCluster(processes, 3, ["--failure-timeout-ms", "600"]);
     const cache = await CacheClient.connect(master.url, { mode });
     try {
       await cache.set("user/1 ✓", "Ada");
@@ -51,7 +39,7 @@ for (const mode of ["direct", "proxy"] as const) {
 
 Deno.test("client (direct) goes straight to the owner: one hop, none through the master", async () => {
   const processes = new Processes();
-  const { master } = await cluster(processes, 3);
+  const { master } = await settledCluster(processes, 3, ["--failure-timeout-ms", "600"]);
   const calls: string[] = [];
   const cache = await CacheClient.connect(master.url, {
     fetch: (input, init) => {
@@ -73,7 +61,7 @@ Deno.test("client (direct) goes straight to the owner: one hop, none through the
 
 Deno.test("client (direct) falls back to the master when nodes cannot be reached", async () => {
   const processes = new Processes();
-  const { master } = await cluster(processes, 2);
+  const { master } = await settledCluster(processes, 2, ["--failure-timeout-ms", "600"]);
   const cache = await CacheClient.connect(master.url, {
     fetch: (input, init) =>
       input.startsWith(master.url) ? fetch(input, init) : Promise.reject(new TypeError("no route")),
@@ -89,7 +77,7 @@ Deno.test("client (direct) falls back to the master when nodes cannot be reached
 
 Deno.test("client (direct) keeps finding stored keys while a node leaves and another dies", async () => {
   const processes = new Processes();
-  const { master, nodes } = await cluster(processes, 4);
+  const { master, nodes } = await settledCluster(processes, 4, ["--failure-timeout-ms", "600"]);
   const cache = await CacheClient.connect(master.url);
   try {
     const items = Array.from({ length: 300 }, (_, i) => ({ key: `c${i}`, value: `v${i}` }));

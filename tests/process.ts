@@ -174,3 +174,27 @@ export async function get(url: string, key: string): Promise<string | undefined>
   if (answer.status !== 200) throw new Error(`GET ${key}: ${answer.status} ${body.error}`);
   return body.value;
 }
+
+/** Waits until every node not down has moved its keys for the master's current epoch. */
+export async function settled(masterUrl: string, ms = 15_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const nodes = await nodesOf(masterUrl);
+      return nodes.every((n) => n.status === "down" || n.synced);
+    },
+    "keys moved for the current ring",
+    ms,
+  );
+}
+
+/** Starts a master with `args` and `count` nodes, and waits until all are registered and settled. */
+export async function settledCluster(processes: Processes, count: number, args: string[] = []) {
+  const master = await processes.master({ args });
+  const nodes = await Promise.all(Array.from({ length: count }, () => processes.node(master.url)));
+  await waitFor(
+    async () => (await nodesOf(master.url)).length === count,
+    `${count} nodes registered`,
+  );
+  await settled(master.url);
+  return { master, nodes };
+}

@@ -3,21 +3,17 @@
 import assert from "node:assert/strict";
 import { Ring } from "../shared/ring.ts";
 import type { ProcessService } from "./process.ts";
-import { get, nodesOf, Processes, waitFor } from "./process.ts";
+import { get, nodesOf, Processes, settled, settledCluster, waitFor } from "./process.ts";
 
 const FAILURE_TIMEOUT_MS = 600;
 
-/** Waits until every node not down has moved its keys for the master's current epoch. */
-async function settled(masterUrl: string, ms = 15_000): Promise<void> {
-  await waitFor(
-    async () => {
-      const nodes = await nodesOf(masterUrl);
-      return nodes.every((n) => n.status === "down" || n.synced);
-    },
-    "keys moved for the current ring",
-    ms,
-  );
-}
+/** Master flags for these tests: a short failure timeout and `replicas` copies of each key. */
+const failover = (replicas: number) => [
+  "--failure-timeout-ms",
+  String(FAILURE_TIMEOUT_MS),
+  "--replicas",
+  String(replicas),
+];
 
 async function post(url: string, body: unknown): Promise<Response> {
   return await fetch(url, {
@@ -83,22 +79,10 @@ class Workload {
   }
 }
 
-async function cluster(processes: Processes, nodes: number, replicas: number) {
-  const master = await processes.master({
-    args: ["--failure-timeout-ms", String(FAILURE_TIMEOUT_MS), "--replicas", String(replicas)],
-  });
-  const started = await Promise.all(
-    Array.from({ length: nodes }, () => processes.node(master.url)),
-  );
-  await waitFor(async () => (await nodesOf(master.url)).length === nodes, "nodes registered");
-  await settled(master.url);
-  return { master, nodes: started };
-}
-
 Deno.test("R=2: two nodes killed one after the other lose no acknowledged write", async () => {
   const processes = new Processes();
   try {
-    const { master, nodes } = await cluster(processes, 3, 2);
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
     const load = new Workload(master.url);
     load.start();
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -127,7 +111,7 @@ Deno.test("R=2: two nodes killed one after the other lose no acknowledged write"
 Deno.test("joining a 4th node under load: no miss, and each key on exactly its R owners", async () => {
   const processes = new Processes();
   try {
-    const { master, nodes } = await cluster(processes, 3, 2);
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
     const keys = Array.from({ length: 1000 }, (_, i) => ({ key: `j${i}`, value: `v${i}` }));
     for (let i = 0; i < keys.length; i += 500) {
       assert.equal(
@@ -177,7 +161,7 @@ Deno.test("joining a 4th node under load: no miss, and each key on exactly its R
 Deno.test("R=1: a SIGTERM'd node hands over its third of 10,000 keys, all still readable", async () => {
   const processes = new Processes();
   try {
-    const { master, nodes } = await cluster(processes, 3, 1);
+    const { master, nodes } = await settledCluster(processes, 3, failover(1));
     const items = Array.from({ length: 10_000 }, (_, i) => ({ key: `t${i}`, value: `v${i}` }));
     for (let i = 0; i < items.length; i += 1000) {
       assert.equal(
@@ -207,7 +191,7 @@ Deno.test("R=1: a SIGTERM'd node hands over its third of 10,000 keys, all still 
 Deno.test("churn: 20 joins, leaves and kills under load lose nothing acknowledged", async () => {
   const processes = new Processes();
   try {
-    const { master, nodes } = await cluster(processes, 3, 2);
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
     const live: ProcessService[] = [...nodes];
     const load = new Workload(master.url, 200);
     load.start();

@@ -153,15 +153,15 @@ const processes = new Processes();
 const children: Deno.ChildProcess[] = [];
 try {
   console.log("Starting a master and 3 nodes, and a standalone node");
-  const quiet: string[] = []; // info writes no line per request
-  const master = await processes.master({ args: quiet });
-  await Promise.all([1, 2, 3].map(() => processes.node(master.url, quiet)));
+  // Default log level: info writes no line per request.
+  const master = await processes.master();
+  await Promise.all([1, 2, 3].map(() => processes.node(master.url)));
   await waitFor(
     async () => (await (await fetch(`${master.url}/nodes`)).json()).nodes.length === 3,
     "3 nodes",
   );
   const nowhere = `http://127.0.0.1:${freePort()}`;
-  const single = await processes.node(nowhere, quiet); // no master: a node on its own
+  const single = await processes.node(nowhere); // no master: a node on its own
   await preload(master.url);
   await preload(single.url);
 
