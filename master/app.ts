@@ -8,12 +8,13 @@ import { type AccessRules, type Auth, protect } from "../shared/auth.ts";
 import type { Logger } from "../shared/log.ts";
 import { Metrics } from "../shared/metrics.ts";
 import type { Breakers } from "./breaker.ts";
+import type { Follower } from "./follower.ts";
 import type { Registry } from "./registry.ts";
 import type { Router } from "./router.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addDashboardRoutes } from "./routes/dashboard.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
-import { addRegisterRoutes } from "./routes/register.ts";
+import { addRegisterRoutes, type Election } from "./routes/register.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
 
 /** What the master's app needs. */
@@ -32,13 +33,17 @@ export interface MasterDeps {
   auth?: Auth;
   /** Whether `/metrics` needs an admin token. */
   metricsAuth?: boolean;
+  /** A follower's link to the leader; none without election. */
+  follower?: Follower;
+  /** The election as this master sees it; default: no election, this master leads. */
+  election?: () => Election;
 }
 
 /** Who may call what on the master; unlisted paths (probes, documents, the page) stay open. */
 export function masterAccess(metricsAuth = false): AccessRules {
   return [
     [["/keys", "/keys/*", "/mget", "/mset"], ["client"]],
-    [["/ring", "/ring/*"], ["client", "node"]],
+    [["/ring", "/ring/*", "/leader"], ["client", "node"]],
     [["/register", "/register/*"], ["node"]],
     [["/nodes", "/stats", "/dashboard/state", ...(metricsAuth ? ["/metrics"] : [])], ["admin"]],
   ];
@@ -60,7 +65,9 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
   });
   addKeyRoutes(app, deps.router, deps.maxValueBytes);
   addBatchRoutes(app, deps.router, deps.maxValueBytes);
-  addRegisterRoutes(app, deps.registry);
+  const election = deps.election ??
+    (() => ({ mode: "none", self: "", leader: null, leading: true, term: 0 }) as const);
+  addRegisterRoutes(app, { registry: deps.registry, follower: deps.follower, election });
   const now = deps.now ?? Date.now;
   const stats = { registry: deps.registry, router: deps.router, now, startedAt: now() };
   addStatsRoutes(app, stats);

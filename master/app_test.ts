@@ -92,6 +92,7 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
   const first = await register();
   assert.equal(first.status, 201);
   const ring = {
+    term: 0,
     epoch: 1,
     replicas: 1,
     vnodes: 160,

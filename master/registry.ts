@@ -2,7 +2,7 @@
 
 import type { Logger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
-import type { Heartbeat, NodeList, RingView } from "../shared/wire.ts";
+import { type Heartbeat, newerRing, type NodeList, type RingView } from "../shared/wire.ts";
 
 /** How the registry decides a node is down, and how it builds rings. */
 export interface RegistryOptions {
@@ -16,6 +16,11 @@ export interface RegistryOptions {
   log: Logger;
   /** The first epoch. A clock reading keeps epochs growing across master restarts. Default 0. */
   initialEpoch?: number;
+  /**
+   * Whether this master leads, read at every decision. A follower records heartbeats but leaves
+   * membership to the leader and takes its rings through {@link Registry.adopt}. Default: always.
+   */
+  leading?: () => boolean;
 }
 
 /** Up owns keys; leaving hands its keys over and owns none; down is silent and owns none. */
@@ -32,21 +37,29 @@ interface Member {
   synced: number;
 }
 
-/** What the master answers a heartbeat with: registered anew, known, or told to rejoin empty. */
-export type HeartbeatOutcome = "new" | "known" | "rejoin";
+/**
+ * What the master answers a heartbeat with: registered anew, known, or told to rejoin empty; a
+ * follower answers "forward" for a change only the leader may make.
+ */
+export type HeartbeatOutcome = "new" | "known" | "rejoin" | "forward";
 
 /**
  * The master's view of the cluster. Every change of the ring's members increments the epoch and
  * rebuilds the ring from the up nodes. Until every up or leaving node reports it has moved its
  * keys for the current epoch, the rings of the epochs since the last settled one are kept, so a
- * read can find a key where it was.
+ * read can find a key where it was. Rings are ordered by term, then epoch: a ring of an older
+ * term, from a deposed leader, is never adopted.
  */
 export class Registry {
   readonly #options: RegistryOptions;
   readonly #members = new Map<string, Member>();
   #epoch: number;
+  #term = 0;
   #ring: Ring;
   #unsettled: Ring[] = []; // rings of earlier epochs, newest first, while keys are moving
+  #leaderSettled = true; // a follower's copy of the leader's settled flag
+  #waiters: (() => void)[] = [];
+  #closed = false;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -64,6 +77,16 @@ export class Registry {
     return this.#epoch;
   }
 
+  /** The term of the leader that published the ring: 0 without election. */
+  get term(): number {
+    return this.#term;
+  }
+
+  /** Whether this master decides membership now. */
+  get leading(): boolean {
+    return this.#options.leading?.() ?? true;
+  }
+
   /** Copies of each key in this epoch: the setting, capped by the number of up nodes. */
   get replicas(): number {
     return Math.max(1, Math.min(this.#options.replicas ?? 1, this.#ring.size));
@@ -71,6 +94,7 @@ export class Registry {
 
   /** Whether every up or leaving node has moved its keys for the current epoch. */
   get settled(): boolean {
+    if (!this.leading) return this.#leaderSettled;
     for (const member of this.#members.values()) {
       if (member.status !== "down" && member.synced < this.#epoch) return false;
     }
@@ -89,6 +113,7 @@ export class Registry {
    * so (`"rejoin"`). `leaving` takes an up node out of the ring while it hands its keys over.
    */
   heartbeat(address: string, beat: Omit<Heartbeat, "address"> = {}): HeartbeatOutcome {
+    if (!this.leading) return this.#record(address, beat);
     const now = this.#options.now();
     const member = this.#members.get(address);
     if (!member) {
@@ -108,7 +133,11 @@ export class Registry {
       return "rejoin";
     }
     member.lastSeenMs = now;
-    if (beat.synced !== undefined) member.synced = beat.synced;
+    if (beat.synced !== undefined && beat.synced !== member.synced) {
+      const wasSettled = this.settled;
+      member.synced = beat.synced;
+      if (this.settled !== wasSettled) this.#notify(); // followers long-polling learn it now
+    }
     if (
       beat.instance !== undefined && member.instance !== undefined &&
       beat.instance !== member.instance
@@ -127,8 +156,9 @@ export class Registry {
     return "known";
   }
 
-  /** Forgets `address`; returns whether it was known. */
+  /** Forgets `address`; returns whether it was known. A follower leaves this to the leader. */
   deregister(address: string): boolean {
+    if (!this.leading) return false;
     const member = this.#members.get(address);
     if (!member) return false;
     this.#members.delete(address);
@@ -139,6 +169,7 @@ export class Registry {
 
   /** Marks down every up or leaving node whose last heartbeat is older than the failure timeout. */
   sweep(): void {
+    if (!this.leading) return;
     const deadline = this.#options.now() - this.#options.failureTimeoutMs;
     for (const [address, member] of this.#members) {
       if (member.status !== "down" && member.lastSeenMs <= deadline) {
@@ -155,6 +186,7 @@ export class Registry {
     const joined: Record<string, number> = {};
     for (const address of this.#ring.nodes) joined[address] = this.#members.get(address)!.joined;
     return {
+      term: this.#term,
       epoch: this.#epoch,
       replicas: this.replicas,
       vnodes: this.#ring.vnodes,
@@ -175,12 +207,123 @@ export class Registry {
     return { epoch: this.#epoch, nodes };
   }
 
+  /**
+   * A follower takes the leader's ring if it is newer (by term, then epoch) than its own. Nodes in
+   * the ring are up; a node that left it is leaving while it still heartbeats here, else down.
+   * Returns whether the ring was adopted.
+   */
+  adopt(view: RingView): boolean {
+    if (this.leading) return false;
+    if (view.term === this.#term && view.epoch === this.#epoch) {
+      const settled = view.settled ?? true;
+      if (settled === this.#leaderSettled) return false;
+      this.#leaderSettled = settled; // the same ring: only whether its keys have moved changed
+      if (settled) this.#unsettled = [];
+      this.#notify();
+      return true;
+    }
+    if (!newerRing(view, this)) return false;
+    const now = this.#options.now();
+    const changed = view.nodes.join(" ") !== this.#ring.nodes.join(" ");
+    if (changed) {
+      this.#unsettled = (view.settled ?? true) ? [] : [this.#ring, ...this.#unsettled].slice(0, 8);
+      this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    } else if (view.settled ?? true) this.#unsettled = [];
+    const inRing = new Set(view.nodes);
+    for (const address of view.nodes) {
+      const member = this.#members.get(address);
+      const joined = view.joined[address] ?? view.epoch;
+      if (member) Object.assign(member, { status: "up", joined });
+      else {
+        this.#members.set(address, {
+          status: "up",
+          lastSeenMs: now,
+          instance: undefined,
+          joined,
+          synced: 0,
+        });
+      }
+    }
+    for (const [address, member] of this.#members) {
+      if (inRing.has(address) || member.status !== "up") continue;
+      const silent = member.lastSeenMs <= now - this.#options.failureTimeoutMs;
+      member.status = silent ? "down" : "leaving";
+    }
+    this.#term = view.term;
+    this.#epoch = view.epoch;
+    this.#leaderSettled = view.settled ?? true;
+    this.#options.log.info("ring adopted", {
+      term: view.term,
+      epoch: view.epoch,
+      up: view.nodes.length,
+    });
+    this.#notify();
+    return true;
+  }
+
+  /**
+   * This master now leads in `term`: it carries on from the members and heartbeats it has and
+   * publishes the same ring in a new epoch of the new term, so nodes fence out the old leader.
+   */
+  lead(term: number): void {
+    this.#term = Math.max(term, this.#term);
+    this.#changed("leader elected", "");
+  }
+
+  /** Resolves at the next change of ring, epoch or term, or after `ms`; at once once closed. */
+  changed(ms: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.#waiters.push(done);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  /** A follower records the heartbeat of a node whose state the leader's ring already shows. */
+  #record(address: string, beat: Omit<Heartbeat, "address">): HeartbeatOutcome {
+    const member = this.#members.get(address);
+    if (!member || member.status === "down") return "forward";
+    if (
+      beat.instance !== undefined && member.instance !== undefined &&
+      beat.instance !== member.instance
+    ) {
+      return "forward";
+    }
+    if (beat.leaving && member.status === "up") return "forward";
+    member.lastSeenMs = this.#options.now();
+    member.instance ??= beat.instance;
+    if (beat.synced !== undefined) member.synced = beat.synced;
+    return "known";
+  }
+
+  /** Ends every wait for a change, so long polls answer before the master stops. */
+  close(): void {
+    this.#closed = true;
+    this.#notify();
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const done of waiters) done();
+  }
+
   #changed(event: string, address: string): void {
     const up = [...this.#members].filter(([, m]) => m.status === "up").map(([a]) => a);
     // Keep the ring being left; the older ones only while their keys may still be moving.
     this.#unsettled = this.settled ? [this.#ring] : [this.#ring, ...this.#unsettled].slice(0, 8);
     this.#ring = new Ring(up, { vnodes: this.#options.vnodes });
     this.#epoch++;
-    this.#options.log.info(event, { address, epoch: this.#epoch, up: up.length });
+    this.#options.log.info(event, {
+      ...(address ? { address } : {}),
+      term: this.#term,
+      epoch: this.#epoch,
+      up: up.length,
+    });
+    this.#notify();
   }
 }

@@ -13,6 +13,7 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
   assert.equal(registry.heartbeat("http://a:1"), "known");
   assert.equal(registry.epoch, 1);
   assert.deepEqual(registry.view(), {
+    term: 0,
     epoch: 1,
     replicas: 1,
     vnodes: 8,

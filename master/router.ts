@@ -27,6 +27,13 @@ export interface RouterOptions {
   breakers?: Breakers;
   /** Where call durations and failures per node are counted. */
   metrics?: Metrics;
+  /** Called when a node answers with a newer ring epoch than the placement's. */
+  onNewerEpoch?: () => void;
+  /**
+   * Resolves once the placement has caught up with a newer ring, or gave up waiting. With it, a
+   * write a node refuses with 421 (routed with an older ring) is sent once more after it.
+   */
+  catchUp?: () => Promise<void>;
 }
 
 /** Sends requests to nodes: to a key's owner on the ring, or to a given node. */
@@ -68,9 +75,18 @@ export class Router {
 
   /**
    * Sends a write to the primary of `key`, stamped with the ring epoch it was routed in; see
-   * {@link send}. Writes are never retried: the primary answers for its backups.
+   * {@link send}. Writes are not retried, the primary answers for its backups, except one a node
+   * refused with 421 when {@link RouterOptions.catchUp} brought a newer ring.
    */
   async forward(key: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const answer = await this.#forwardOnce(key, path, init);
+    const { catchUp } = this.#options;
+    if (answer.status !== 421 || !catchUp) return answer;
+    await catchUp(); // a follower behind the leader's ring: a 421 refused the write, so resend it
+    return await this.#forwardOnce(key, path, init);
+  }
+
+  async #forwardOnce(key: string, path: string, init: RequestInit): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set(EPOCH_HEADER, String(this.#options.placement.epoch));
     return await this.send(this.owner(key), path, { ...init, headers });
@@ -143,6 +159,10 @@ export class Router {
       // Read the whole body under the same deadline, so a stalled node is a 504, not a cut stream.
       const body = await answer.arrayBuffer();
       breakers?.succeeded(node);
+      const epoch = answer.headers.get(EPOCH_HEADER);
+      if (epoch !== null && Number(epoch) > this.#options.placement.epoch) {
+        this.#options.onNewerEpoch?.();
+      }
       const headers = new Headers();
       const type = answer.headers.get("content-type");
       if (type) headers.set("content-type", type);

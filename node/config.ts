@@ -8,6 +8,7 @@ import {
   loadSettings,
   logLevel,
   origin,
+  origins,
   securitySettings,
   type Settings,
 } from "../shared/config.ts";
@@ -16,11 +17,11 @@ import { DEFAULT_MAX_VALUE_BYTES, MAX_TTL_SECONDS } from "../shared/wire.ts";
 /** Every setting of the node, with its flag, variable and default. */
 export const nodeSettings = {
   ...listenSettings(8081),
-  masterUrl: {
+  masters: {
     flag: "master",
     env: "MASTER_URL",
-    schema: origin().default("http://127.0.0.1:8080"),
-    help: "Master base URL",
+    schema: origins().default(["http://127.0.0.1:8080"]),
+    help: "Master URLs, comma-separated, or one DNS name resolving to every master",
   },
   advertise: {
     flag: "advertise",

@@ -9,6 +9,7 @@ import { listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/ser
 import { createApp } from "./app.ts";
 import { Cluster } from "./cluster.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
+import { masterList } from "./masters.ts";
 import { Membership } from "./membership.ts";
 import { Rebalancer } from "./rebalance.ts";
 import { Store } from "./store.ts";
@@ -37,7 +38,10 @@ const server = Deno.serve(
 const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`;
 const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
 const membership: Membership = new Membership({
-  masterUrl: config.masterUrl,
+  masters: masterList({
+    urls: config.masters,
+    resolve: (hostname) => Deno.resolveDns(hostname, "A"),
+  }),
   advertise,
   heartbeatMs: config.heartbeatMs,
   fetch: callPeers,

@@ -3,11 +3,12 @@
 import type { Fetch } from "../shared/fetch.ts";
 import type { Logger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
-import { RingView } from "../shared/wire.ts";
+import { newerRing, RingView } from "../shared/wire.ts";
 
-/** Where the master is, who this node is, and how often it beats. */
+/** Where the masters are, who this node is, and how often it beats. */
 export interface MembershipOptions {
-  masterUrl: string;
+  /** The masters' base URLs, asked before every round of heartbeats. */
+  masters: () => Promise<string[]>;
   /** The URL the master and peers reach this node at. */
   advertise: string;
   heartbeatMs: number;
@@ -28,8 +29,10 @@ export const FIRST_BACKOFF_MS = 100;
 export const MAX_BACKOFF_MS = 2000;
 
 /**
- * Keeps this node registered: one `POST /register` per heartbeat, which also registers it again
- * when a restarted master has forgotten it, with backoff while the master cannot be reached.
+ * Keeps this node registered: one `POST /register` per heartbeat to every master, which also
+ * registers it again when a restarted master has forgotten it, with backoff while no master can be
+ * reached. Of the rings the masters answer, only one newer than the ring it has (by term, then
+ * epoch) is taken, so a deposed leader's ring is ignored.
  */
 export class Membership {
   readonly #options: MembershipOptions;
@@ -67,19 +70,22 @@ export class Membership {
     this.#leaving = true;
   }
 
-  /** Asks the master for its ring now; resolves whether it answered. */
+  /** Asks the masters for their rings now; resolves whether any answered. */
   async refresh(): Promise<boolean> {
-    try {
-      const answer = await this.#options.fetch(`${this.#options.masterUrl}/ring`, {
-        signal: AbortSignal.timeout(this.#timeoutMs()),
-      });
-      if (!answer.ok) throw new Error(`master answered ${answer.status}`);
-      this.#follow(RingView.parse(await answer.json()));
-      return true;
-    } catch (error) {
-      this.#options.log.warn("could not refresh the ring", { error: String(error) });
-      return false;
-    }
+    const answers = await Promise.all((await this.#options.masters()).map(async (master) => {
+      try {
+        const answer = await this.#options.fetch(`${master}/ring`, {
+          signal: AbortSignal.timeout(this.#timeoutMs()),
+        });
+        if (!answer.ok) throw new Error(`master answered ${answer.status}`);
+        this.#follow(RingView.parse(await answer.json()));
+        return true;
+      } catch (error) {
+        this.#options.log.warn("could not refresh the ring", { master, error: String(error) });
+        return false;
+      }
+    }));
+    return answers.includes(true);
   }
 
   /** Starts heartbeating now and keeps on until {@link stop}. */
@@ -97,11 +103,53 @@ export class Membership {
     await this.#loop;
   }
 
-  /** Sends one heartbeat; returns whether the master acknowledged it. */
-  async beat(rejoining = false): Promise<boolean> {
-    const { masterUrl, advertise, log } = this.#options;
+  /** Sends one heartbeat to every master; returns whether any acknowledged it. */
+  async beat(): Promise<boolean> {
+    const masters = await this.#options.masters();
+    const outcomes = await Promise.all(masters.map((master) => this.#beatOne(master)));
+    if (outcomes.includes("rejoin")) {
+      // Marked down while away: what this node holds may be stale, so it starts over.
+      this.#view = undefined;
+      this.#ring = new Ring();
+      this.#options.onRejoin?.();
+      const again = await Promise.all(masters.map((master) => this.#beatOne(master, true)));
+      outcomes.splice(0, outcomes.length, ...again);
+    }
+    const acknowledged = outcomes.includes("ok");
+    if (acknowledged && this.#failures > 0) this.#options.log.info("master reachable again");
+    if (!acknowledged && this.#failures === 0) {
+      this.#options.log.warn("no master acknowledged the heartbeat", { masters });
+    }
+    this.#acknowledged = acknowledged;
+    this.#failures = acknowledged ? 0 : this.#failures + 1;
+    return acknowledged;
+  }
+
+  /** Tells every master this node is leaving; returns whether one removed it. */
+  async deregister(): Promise<boolean> {
+    const { advertise, log } = this.#options;
+    this.#acknowledged = false;
+    const removed = await Promise.all((await this.#options.masters()).map(async (master) => {
+      try {
+        const answer = await this.#options.fetch(
+          `${master}/register/${encodeURIComponent(advertise)}`,
+          { method: "DELETE", signal: AbortSignal.timeout(this.#timeoutMs()) },
+        );
+        await answer.body?.cancel();
+        log.info("deregistered", { master, status: answer.status });
+        return answer.status === 204;
+      } catch (error) {
+        log.warn("could not deregister", { master, error: String(error) });
+        return false;
+      }
+    }));
+    return removed.includes(true);
+  }
+
+  async #beatOne(master: string, rejoining = false): Promise<"ok" | "rejoin" | "failed"> {
+    const { advertise, log } = this.#options;
     try {
-      const answer = await this.#options.fetch(`${masterUrl}/register`, {
+      const answer = await this.#options.fetch(`${master}/register`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
@@ -113,49 +161,25 @@ export class Membership {
         signal: AbortSignal.timeout(this.#timeoutMs()),
       });
       const body = await answer.json();
-      if (answer.status === 409 && !rejoining) {
-        // Marked down while away: what this node holds may be stale, so it starts over.
-        log.warn("rejoining empty", { master: masterUrl, reason: body?.error });
-        this.#view = undefined;
-        this.#ring = new Ring();
-        this.#options.onRejoin?.();
-        return await this.beat(true);
+      if (answer.status === 409) {
+        // A deposed leader's word (an older term than the ring held) does not count.
+        const term = typeof body?.term === "number" ? body.term : 0;
+        if (!rejoining && (this.#view === undefined || term >= this.#view.term)) {
+          log.warn("rejoining empty", { master, reason: body?.error });
+          return "rejoin";
+        }
+        return "failed";
       }
       if (answer.status !== 200 && answer.status !== 201) {
         throw new Error(`master answered ${answer.status}: ${body?.error ?? "no reason"}`);
       }
       const view = RingView.parse(body);
-      if (answer.status === 201) log.info("registered", { master: masterUrl, advertise });
-      else if (this.#failures > 0) log.info("master reachable again", { master: masterUrl });
+      if (answer.status === 201) log.info("registered", { master, advertise });
       this.#follow(view);
-      this.#acknowledged = true;
-      this.#failures = 0;
-      return true;
+      return "ok";
     } catch (error) {
-      if (this.#failures === 0) {
-        log.warn("master unreachable", { master: masterUrl, error: String(error) });
-      }
-      this.#acknowledged = false;
-      this.#failures++;
-      return false;
-    }
-  }
-
-  /** Tells the master this node is leaving; returns whether it was removed. */
-  async deregister(): Promise<boolean> {
-    const { masterUrl, advertise, log } = this.#options;
-    this.#acknowledged = false;
-    try {
-      const answer = await this.#options.fetch(
-        `${masterUrl}/register/${encodeURIComponent(advertise)}`,
-        { method: "DELETE", signal: AbortSignal.timeout(this.#timeoutMs()) },
-      );
-      await answer.body?.cancel();
-      log.info("deregistered", { master: masterUrl, status: answer.status });
-      return answer.status === 204;
-    } catch (error) {
-      log.warn("could not deregister", { master: masterUrl, error: String(error) });
-      return false;
+      if (this.#failures === 0) log.warn("master unreachable", { master, error: String(error) });
+      return "failed";
     }
   }
 
@@ -171,13 +195,14 @@ export class Membership {
   }
 
   #follow(view: RingView): void {
-    const known = this.#view;
-    if (known && view.epoch === known.epoch && view.nodes.join(" ") === known.nodes.join(" ")) {
-      return;
-    }
+    if (this.#view && !newerRing(view, this.#view)) return;
     this.#view = view;
     this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
-    this.#options.log.info("ring updated", { epoch: view.epoch, nodes: view.nodes });
+    this.#options.log.info("ring updated", {
+      term: view.term,
+      epoch: view.epoch,
+      nodes: view.nodes,
+    });
     this.#options.onRing?.(view);
   }
 

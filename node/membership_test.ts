@@ -5,7 +5,13 @@ import { inProcessCluster } from "../tests/in_process.ts";
 import { Membership } from "./membership.ts";
 
 function member(fetch: Fetch, advertise = "http://node-9:8081") {
-  return new Membership({ masterUrl: "http://master", advertise, heartbeatMs: 20, fetch, log });
+  return new Membership({
+    masters: () => Promise.resolve(["http://master"]),
+    advertise,
+    heartbeatMs: 20,
+    fetch,
+    log,
+  });
 }
 
 Deno.test("Membership.beat() registers, follows the ring and heartbeats", async () => {
@@ -77,7 +83,7 @@ Deno.test("Membership rejoins empty when the master marked it down", async () =>
   const cluster = inProcessCluster(1);
   let cleared = 0;
   const membership = new Membership({
-    masterUrl: "http://master",
+    masters: () => Promise.resolve(["http://master"]),
     advertise: "http://node-9:8081",
     heartbeatMs: 20,
     fetch: cluster.fetch,

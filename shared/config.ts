@@ -157,6 +157,13 @@ export const origin = () =>
   )
     .transform((text) => parseOrigin(text)!);
 
+/** A comma-separated list of http(s) URLs without paths, each normalized to its origin. */
+export const origins = () =>
+  z.string().transform((text) => text.split(",").map((part) => part.trim()).filter(Boolean))
+    .pipe(
+      z.array(origin()).min(1, "expected one or more http(s) URLs, separated by commas"),
+    );
+
 /**
  * Returns the origin of an http(s) URL with no path, query or credentials, or `undefined`.
  *

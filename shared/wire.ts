@@ -154,6 +154,10 @@ export type Heartbeat = z.infer<typeof RegisterRequest>;
 
 /** The live ring: the up nodes that own keys in this epoch. */
 export const RingView = z.object({
+  term: z.number().int().min(0).default(0).openapi({
+    description: "The term of the master that published the ring: grows with every new leader. " +
+      "Rings are ordered by term, then epoch; a ring of an older term is never taken",
+  }),
   epoch: z.number().int().min(0).openapi({
     description: "Increments on every change of the up set",
   }),
@@ -173,6 +177,17 @@ export const RingView = z.object({
 
 /** The live ring. */
 export type RingView = z.infer<typeof RingView>;
+
+/**
+ * Whether a ring is newer than another: a later term, or a later epoch in the same term. A ring
+ * of an older term comes from a deposed leader and is never taken, whatever its epoch.
+ */
+export function newerRing(
+  ring: { term: number; epoch: number },
+  than: { term: number; epoch: number },
+): boolean {
+  return ring.term > than.term || (ring.term === than.term && ring.epoch > than.epoch);
+}
 
 /** One node as the master sees it. */
 export const NodeStatus = z.object({

@@ -4,8 +4,9 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
 import { errors, json } from "../../shared/api.ts";
-import { HttpError } from "../../shared/errors.ts";
+import { ErrorBody, HttpError } from "../../shared/errors.ts";
 import { Address, KeyParam, NodeList, RegisterRequest, RingView } from "../../shared/wire.ts";
+import type { Follower } from "../follower.ts";
 import type { Registry } from "../registry.ts";
 
 const register = createRoute({
@@ -19,10 +20,15 @@ const register = createRoute({
   responses: {
     201: json(RingView, "A node the master did not know is registered"),
     200: json(RingView, "A known node's heartbeat is recorded"),
+    409: json(
+      ErrorBody.extend({ term: z.number().int().min(0) }).openapi("Rejoin"),
+      "The node was marked down: it must drop its keys and register again, unless the " +
+        "answer's `term` is older than the ring it has",
+    ),
     ...errors({
       400: "The address is not a URL",
-      409: "The node was marked down: it must drop its keys and register again",
       415: "The body is not application/json",
+      503: "A follower could not pass a registration change to a leader",
     }),
   },
 });
@@ -43,7 +49,11 @@ const deregister = createRoute({
   },
   responses: {
     204: { description: "Removed" },
-    ...errors({ 400: "The address is not a URL", 404: "The node is not registered" }),
+    ...errors({
+      400: "The address is not a URL",
+      404: "The node is not registered",
+      503: "A follower could not pass the change to a leader",
+    }),
   },
 });
 
@@ -56,13 +66,50 @@ const nodes = createRoute({
   responses: { 200: json(NodeList, "The nodes") },
 });
 
+/** The longest a `GET /ring` long poll waits. */
+export const MAX_RING_WAIT_MS = 30_000;
+
 const ring = createRoute({
   method: "get",
   path: "/ring",
   summary: "The ring",
-  description: "The up nodes and ring settings; with the shared ring module they place every key.",
+  description:
+    "The up nodes and ring settings; with the shared ring module they place every key. " +
+    "With `term`, `epoch` (and `settled`) of the ring the caller has, the answer waits up to " +
+    "`waitMs` for a change (a long poll: followers track the leader this way).",
   tags: ["membership"],
-  responses: { 200: json(RingView, "The ring of the current epoch") },
+  request: {
+    query: z.object({
+      term: z.coerce.number().int().min(0).optional(),
+      epoch: z.coerce.number().int().min(0).optional(),
+      settled: z.enum(["true", "false"]).optional(),
+      waitMs: z.coerce.number().int().min(0).max(MAX_RING_WAIT_MS).optional(),
+    }),
+  },
+  responses: {
+    200: json(RingView, "The ring of the current epoch"),
+    ...errors({ 400: "A query parameter is not a whole number in range" }),
+  },
+});
+
+const Election = z.object({
+  mode: z.enum(["none", "kubernetes", "etcd"]),
+  self: z.string().openapi({ description: "This master's advertised URL" }),
+  leader: z.string().nullable().openapi({ description: "The leader's URL; null while none" }),
+  leading: z.boolean(),
+  term: z.number().int().min(0),
+}).openapi("Election");
+
+/** Who leads the masters, as one master sees it. */
+export type Election = z.infer<typeof Election>;
+
+const leader = createRoute({
+  method: "get",
+  path: "/leader",
+  summary: "The leader",
+  description: "Which master leads and in which term, as this master sees it.",
+  tags: ["membership"],
+  responses: { 200: json(Election, "The election as this master sees it") },
 });
 
 const owners = createRoute({
@@ -82,20 +129,45 @@ const owners = createRoute({
   },
 });
 
-/** Serves `/register`, `/nodes`, `/ring` and `/ring/owners/{key}` from `registry`. */
-export function addRegisterRoutes(app: OpenAPIHono, registry: Registry): void {
+/** What the membership routes serve from. */
+export interface RegisterDeps {
+  registry: Registry;
+  /** A follower's link to the leader; none without election. */
+  follower?: Follower;
+  /** The election as this master sees it. */
+  election: () => Election;
+}
+
+// The leader's answer passes through as it is: it answers the same declared route.
+const relay = (answer: Promise<Response>) => answer as Promise<never>;
+
+/** Serves `/register`, `/nodes`, `/ring`, `/ring/owners/{key}` and `/leader`. */
+export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
+  const { registry, follower } = deps;
   app.openapi(register, (c) => {
     const beat = c.req.valid("json");
     const address = beat.address ?? callerAddress(c);
     const outcome = registry.heartbeat(address, beat);
+    if (outcome === "forward" && follower) {
+      const body = JSON.stringify({ ...beat, address });
+      const headers = { "content-type": "application/json" };
+      return relay(follower.forward("/register", { method: "POST", body, headers }));
+    }
     if (outcome === "rejoin") {
-      return c.json({ error: `Node ${address} was marked down: rejoin empty` }, 409);
+      return c.json(
+        { error: `Node ${address} was marked down: rejoin empty`, term: registry.term },
+        409,
+      );
     }
     return c.json(registry.view(), outcome === "new" ? 201 : 200);
   });
 
   app.openapi(deregister, (c) => {
     const { address } = c.req.valid("param");
+    if (!registry.leading && follower) {
+      const path = `/register/${encodeURIComponent(address)}`;
+      return relay(follower.forward(path, { method: "DELETE" }));
+    }
     if (!registry.deregister(address)) {
       return c.json({ error: `Node ${address} is not registered` }, 404);
     }
@@ -103,7 +175,16 @@ export function addRegisterRoutes(app: OpenAPIHono, registry: Registry): void {
   });
 
   app.openapi(nodes, (c) => c.json(registry.list(), 200));
-  app.openapi(ring, (c) => c.json(registry.view(), 200));
+  app.openapi(ring, async (c) => {
+    const { term, epoch, settled, waitMs } = c.req.valid("query");
+    const same = term === registry.term && epoch === registry.epoch &&
+      (settled === undefined || settled === String(registry.settled));
+    if (same && waitMs) {
+      await registry.changed(waitMs);
+    }
+    return c.json(registry.view(), 200);
+  });
+  app.openapi(leader, (c) => c.json(deps.election(), 200));
   app.openapi(owners, (c) => {
     const { key } = c.req.valid("param");
     const found = registry.ring.owners(key, registry.replicas);

@@ -1,0 +1,132 @@
+// A follower master's link to the leader: it takes the leader's ring by long poll and sends the
+// leader the registration changes only the leader may make.
+
+import { HttpError } from "../shared/errors.ts";
+import type { Fetch } from "../shared/fetch.ts";
+import type { Logger } from "../shared/log.ts";
+import { RingView } from "../shared/wire.ts";
+import type { Registry } from "./registry.ts";
+
+/** Where the leader is and how to reach it. */
+export interface FollowerOptions {
+  registry: Registry;
+  /** The leader's URL while another master leads; undefined while this one leads or none does. */
+  leaderUrl: () => string | undefined;
+  fetch: Fetch;
+  log: Logger;
+  /** Longest wait of one long poll of the leader's ring. Default 20 s. */
+  pollMs?: number;
+  /** Wait before asking again after a failure or while no other master leads. Default 250 ms. */
+  retryMs?: number;
+  /** Timeout of a forwarded registration change. Default 2 s. */
+  forwardTimeoutMs?: number;
+}
+
+/**
+ * Keeps a follower's registry in step with the leader: it long-polls `GET /ring` with the term
+ * and epoch it has, so the leader answers as soon as it has a newer ring, and asks again at once
+ * when {@link refresh} says a node answered with a newer epoch or the leader changed.
+ */
+export class Follower {
+  readonly #options: FollowerOptions;
+  #running = false;
+  #poll = new AbortController();
+  #loop: Promise<void> = Promise.resolve();
+  #failing = false;
+  #lastRefresh = 0;
+
+  constructor(options: FollowerOptions) {
+    this.#options = options;
+  }
+
+  /** Starts following; a master that leads does not poll until it follows again. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#poll.abort();
+    await this.#loop;
+  }
+
+  /** Asks the leader again now: it changed, or a node knows a newer epoch. At most every 50 ms. */
+  refresh(): void {
+    const now = performance.now();
+    if (now - this.#lastRefresh < 50) return;
+    this.#lastRefresh = now;
+    this.#poll.abort();
+  }
+
+  /**
+   * Sends a registration change to the leader and returns its answer, adopting the ring in it.
+   * Throws HttpError 503 while no other master leads or the leader cannot be reached.
+   */
+  async forward(path: string, init: RequestInit): Promise<Response> {
+    const leader = this.#options.leaderUrl();
+    if (!leader) throw new HttpError(503, "No leader is elected: try again shortly");
+    let answer: Response;
+    let text: string;
+    try {
+      answer = await this.#options.fetch(leader + path, {
+        ...init,
+        signal: AbortSignal.timeout(this.#options.forwardTimeoutMs ?? 2000),
+      });
+      text = await answer.text();
+    } catch (error) {
+      throw new HttpError(503, `The leader ${leader} cannot be reached: ${error}`);
+    }
+    if (answer.status === 200 || answer.status === 201) {
+      const view = RingView.safeParse(JSON.parse(text));
+      if (view.success) this.#options.registry.adopt(view.data);
+    }
+    const type = answer.headers.get("content-type");
+    return new Response(answer.status === 204 ? null : text, {
+      status: answer.status,
+      headers: type ? { "content-type": type } : {},
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { registry, log } = this.#options;
+    const retryMs = this.#options.retryMs ?? 250;
+    const pollMs = this.#options.pollMs ?? 20_000;
+    while (this.#running) {
+      this.#poll = new AbortController();
+      const leader = this.#options.leaderUrl();
+      if (!leader || registry.leading) {
+        await pause(retryMs, this.#poll.signal);
+        continue;
+      }
+      const query = `term=${registry.term}&epoch=${registry.epoch}` +
+        `&settled=${registry.settled}&waitMs=${pollMs}`;
+      try {
+        const signal = AbortSignal.any([this.#poll.signal, AbortSignal.timeout(pollMs + 5000)]);
+        const answer = await this.#options.fetch(`${leader}/ring?${query}`, { signal });
+        if (!answer.ok) throw new Error(`the leader answered ${answer.status}`);
+        registry.adopt(RingView.parse(await answer.json()));
+        if (this.#failing) log.info("leader reachable again", { leader });
+        this.#failing = false;
+      } catch (error) {
+        if (this.#poll.signal.aborted) continue; // refreshed or stopped: ask again at once
+        if (!this.#failing) {
+          log.warn("cannot follow the leader", { leader, error: String(error) });
+        }
+        this.#failing = true;
+        await pause(retryMs, this.#poll.signal);
+      }
+    }
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { silentLogger as log } from "../shared/log.ts";
+import type { RingView } from "../shared/wire.ts";
+import { Registry } from "./registry.ts";
+
+function pair() {
+  const clock = { now: 0 };
+  let followerLeads = false;
+  const options = { vnodes: 8, failureTimeoutMs: 1000, now: () => clock.now, log };
+  const leader = new Registry({ ...options, initialEpoch: 100 });
+  const follower = new Registry({ ...options, leading: () => followerLeads });
+  return { clock, leader, follower, promote: () => followerLeads = true };
+}
+
+Deno.test("A follower adopts the leader's ring and records heartbeats without deciding", () => {
+  const { clock, leader, follower } = pair();
+  leader.heartbeat("http://a:1", { instance: "i-a" });
+  leader.heartbeat("http://b:1", { instance: "i-b" });
+  assert.equal(follower.adopt(leader.view()), true);
+  assert.equal(follower.adopt(leader.view()), false, "the same ring again changes nothing");
+  assert.deepEqual(follower.ring.nodes, leader.ring.nodes);
+  assert.equal(follower.epoch, leader.epoch);
+  assert.equal(follower.heartbeat("http://a:1", { instance: "i-a", synced: 102 }), "known");
+  assert.equal(follower.heartbeat("http://c:1"), "forward", "a new node is the leader's to add");
+  assert.equal(follower.heartbeat("http://a:1", { leaving: true }), "forward");
+  assert.equal(follower.heartbeat("http://a:1", { instance: "i-new" }), "forward");
+  assert.equal(follower.deregister("http://a:1"), false);
+  clock.now = 5000;
+  follower.sweep();
+  assert.equal(follower.ring.size, 2, "a follower marks no node down");
+});
+
+Deno.test("A follower never adopts a ring of an older term, whatever its epoch", () => {
+  const { follower } = pair();
+  const ring = (term: number, epoch: number): RingView => ({
+    term,
+    epoch,
+    replicas: 1,
+    vnodes: 8,
+    nodes: ["http://a:1"],
+    joined: { "http://a:1": 1 },
+    settled: true,
+  });
+  assert.equal(follower.adopt(ring(2, 50)), true);
+  assert.equal(follower.adopt(ring(1, 900)), false, "a deposed leader's ring");
+  assert.equal(follower.adopt(ring(2, 49)), false);
+  assert.equal(follower.adopt(ring(3, 10)), true, "a newer term wins with a lower epoch");
+  assert.deepEqual([follower.term, follower.epoch], [3, 10]);
+});
+
+Deno.test("A promoted follower carries on from its heartbeats in a new epoch of its term", () => {
+  const { clock, leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1");
+  leader.heartbeat("http://b:1");
+  follower.adopt(leader.view());
+  clock.now = 800;
+  follower.heartbeat("http://a:1"); // only a beats the follower from now on
+  const epoch = follower.epoch;
+  promote();
+  follower.lead(4);
+  assert.deepEqual([follower.term, follower.epoch], [4, epoch + 1]);
+  assert.deepEqual(follower.ring.nodes, ["http://a:1", "http://b:1"], "no node dropped");
+  clock.now = 1500;
+  follower.sweep(); // b was last seen at adoption, 0; a at 800
+  assert.deepEqual(follower.ring.nodes, ["http://a:1"]);
+});
+
+Deno.test("Registry.changed() resolves on a new ring, and at once after close()", async () => {
+  const { leader } = pair();
+  const waiting = leader.changed(10_000);
+  leader.heartbeat("http://a:1");
+  await waiting;
+  leader.close();
+  await leader.changed(10_000);
+});
