@@ -2,10 +2,13 @@
 
 import { z } from "zod";
 import {
+  ConfigError,
   count,
   listenSettings,
   loadSettings,
   logLevel,
+  origin,
+  origins,
   securitySettings,
   type Settings,
 } from "../shared/config.ts";
@@ -51,6 +54,55 @@ export const masterSettings = {
     schema: count(5000),
     help: "Milliseconds an open breaker fails fast before it tries the node again",
   },
+  advertise: {
+    flag: "advertise",
+    env: "ADVERTISE_URL",
+    schema: origin().optional(),
+    help: "URL other masters reach this master at (default http://127.0.0.1:<port>)",
+  },
+  election: {
+    flag: "election",
+    env: "ELECTION",
+    schema: z.enum(["none", "kubernetes", "etcd"]).default("none"),
+    help: "How masters elect a leader: none (one master), kubernetes (a Lease) or etcd",
+  },
+  etcdEndpoints: {
+    flag: "etcd-endpoints",
+    env: "ETCD_ENDPOINTS",
+    schema: origins().optional(),
+    help: "etcd client URLs, comma-separated (with --election etcd)",
+  },
+  electionName: {
+    flag: "election-name",
+    env: "ELECTION_NAME",
+    schema: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a DNS label")
+      .max(63).default("cache-master"),
+    help: "Name of the Lease, or of the etcd election, the masters compete for",
+  },
+  leaseNamespace: {
+    flag: "lease-namespace",
+    env: "LEASE_NAMESPACE",
+    schema: z.string().optional(),
+    help: "Namespace of the Lease (default: the pod's own namespace)",
+  },
+  leaseDurationMs: {
+    flag: "lease-duration-ms",
+    env: "LEASE_DURATION_MS",
+    schema: count(15_000, 1000),
+    help: "Milliseconds a leader's silence must last before another master takes over",
+  },
+  renewDeadlineMs: {
+    flag: "renew-deadline-ms",
+    env: "RENEW_DEADLINE_MS",
+    schema: count(10_000, 100),
+    help: "Milliseconds within which a leader must renew, or it stops leading at once",
+  },
+  retryPeriodMs: {
+    flag: "retry-period-ms",
+    env: "RETRY_PERIOD_MS",
+    schema: count(2000, 10),
+    help: "Milliseconds between election attempts",
+  },
   logLevel: logLevel(),
   ...securitySettings,
   token: {
@@ -72,5 +124,15 @@ export type MasterConfig = Settings<typeof masterSettings>;
 
 /** Reads the master's settings from `env` and `args` (flags win); throws ConfigError naming the flag. */
 export function loadConfig(env: Record<string, string | undefined>, args: string[]): MasterConfig {
-  return loadSettings(masterSettings, env, args);
+  const config = loadSettings(masterSettings, env, args);
+  if (config.election === "etcd" && !config.etcdEndpoints) {
+    throw new ConfigError("--election etcd needs --etcd-endpoints (ETCD_ENDPOINTS)");
+  }
+  if (config.renewDeadlineMs >= config.leaseDurationMs) {
+    throw new ConfigError("--renew-deadline-ms must be shorter than --lease-duration-ms");
+  }
+  if (config.retryPeriodMs >= config.renewDeadlineMs) {
+    throw new ConfigError("--retry-period-ms must be shorter than --renew-deadline-ms");
+  }
+  return config;
 }

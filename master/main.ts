@@ -9,18 +9,28 @@ import { listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/ser
 import { createApp } from "./app.ts";
 import { Breakers } from "./breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";
+import { electionBackend, urlOf } from "./election/backends.ts";
+import { Elector } from "./election/elector.ts";
+import { Follower } from "./follower.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
 
 const config = loadOrExit("master", masterSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
 const DRAIN_TIMEOUT_MS = 20_000;
+// A follower waits this long for the leader's newer ring before resending a refused write.
+const CATCH_UP_MS = 1000;
+const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 const log = createLogger("master", { level: config.logLevel });
 const metrics = new Metrics();
 const { auth, tls, caPem } = await loadSecurity("master", config, log);
 // Deno's fetch keeps connections to each node alive and reuses them.
 const callNodes = serviceFetch({ token: config.token, caPem });
+
+// Set once the server's port is known, below; until the first election attempt, a master follows.
+let elector: Elector | undefined;
+const electing = config.election !== "none";
 
 const registry = new Registry({
   vnodes: config.vnodes,
@@ -30,7 +40,16 @@ const registry = new Registry({
   log,
   // Epochs start from the clock, so a restarted master's epochs are newer than its last ones.
   initialEpoch: Date.now(),
+  leading: () => !electing || (elector?.leading ?? false),
 });
+const follower = electing
+  ? new Follower({
+    registry,
+    leaderUrl: () => elector?.leading ? undefined : urlOf(elector?.leader),
+    fetch: callNodes,
+    log,
+  })
+  : undefined;
 const breakers = new Breakers({
   failures: config.breakerFailures,
   cooldownMs: config.breakerCooldownMs,
@@ -43,6 +62,14 @@ const router = new Router({
   timeoutMs: config.nodeTimeoutMs,
   breakers,
   metrics,
+  onNewerEpoch: () => follower?.refresh(),
+  catchUp: follower
+    ? () => {
+      const caughtUp = registry.changed(CATCH_UP_MS);
+      follower.refresh();
+      return caughtUp;
+    }
+    : undefined,
 });
 const app = createApp({
   registry,
@@ -53,6 +80,14 @@ const app = createApp({
   breakers,
   auth,
   metricsAuth: config.metricsAuth,
+  follower,
+  election: () => ({
+    mode: config.election,
+    self: advertise,
+    leader: (elector ? urlOf(elector.leader) : advertise) ?? null,
+    leading: registry.leading,
+    term: registry.term,
+  }),
 });
 
 // A tenth of the timeout between sweeps: a silent node is down within 1.1 timeouts.
@@ -65,10 +100,51 @@ const server = Deno.serve(
   (request, info) => drain.track(() => app.fetch(request, info)),
 );
 const url = listenUrl(server.addr, tls !== undefined);
-log.info("listening", { url, reference: `${url}/reference`, config: redacted(config) });
+const advertise = config.advertise ?? url.replace("://localhost", "://127.0.0.1");
+log.info("listening", { url, advertise, reference: `${url}/reference`, config: redacted(config) });
+
+const backend = config.election === "none" ? undefined : electionBackend({
+  election: config.election,
+  electionName: config.electionName,
+  namespace: config.leaseNamespace ?? await podNamespace(),
+  etcdEndpoints: config.etcdEndpoints,
+  leaseDurationMs: config.leaseDurationMs,
+  now: Date.now,
+  log,
+});
+if (backend) {
+  elector = new Elector({
+    lock: backend.lock,
+    identity: `${advertise}#${crypto.randomUUID()}`,
+    renewDeadlineMs: config.renewDeadlineMs,
+    retryPeriodMs: config.retryPeriodMs,
+    now: Date.now,
+    log,
+    onChange: (state) => {
+      if (state.leading) registry.lead(state.term);
+      else follower?.refresh(); // the leader changed: follow the new one now
+    },
+  });
+  elector.start();
+  follower?.start();
+}
 
 onStopSignal(async () => {
+  // Step down first, so another master takes over without waiting for the lease to expire.
+  await elector?.stop();
+  registry.close(); // answers the long polls of followers now
+  await follower?.stop();
+  backend?.close();
   clearInterval(sweeper);
   await drain.idle(DRAIN_TIMEOUT_MS);
   await server.shutdown();
 }, log);
+
+/** The pod's namespace from its service account, or "default" outside Kubernetes. */
+async function podNamespace(): Promise<string> {
+  try {
+    return (await Deno.readTextFile(SERVICE_ACCOUNT_NAMESPACE)).trim();
+  } catch {
+    return "default";
+  }
+}
