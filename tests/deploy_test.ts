@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { validate as lintDockerfile } from "dockerfile-utils";
 import { parse, parseAllDocuments } from "yaml";
-import { ConfigMap, Service } from "kubernetes-models/v1";
+import { ConfigMap, Service, ServiceAccount } from "kubernetes-models/v1";
+import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { masterSettings } from "../master/config.ts";
@@ -135,6 +136,9 @@ const models: Record<string, new (data: Manifest) => { validate(): void }> = {
   "apps/v1/Deployment": Deployment,
   "apps/v1/StatefulSet": StatefulSet,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "v1/ServiceAccount": ServiceAccount,
+  "rbac.authorization.k8s.io/v1/Role": Role,
+  "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
 };
 
 Deno.test("every manifest in k8s/ is valid against the Kubernetes schemas", () => {
@@ -205,7 +209,12 @@ Deno.test("probes and ports match routes and defaults the services really have",
   const node = workloads().find((w) => w.name === "node")!.container;
   const env = Object.fromEntries(node.env.map((e: Manifest) => [e.name, e.value]));
   assert.equal(env.ADVERTISE_URL, `http://$(POD_NAME).${headless.metadata.name}:8081`);
-  assert.equal(env.MASTER_URL, `http://${masterService.metadata.name}:8080`);
+  const mastersHeadless = all.find((d) =>
+    d.kind === "Service" && d.metadata.name === "master-headless"
+  );
+  assert.equal(mastersHeadless.spec.clusterIP, "None");
+  assert.equal(mastersHeadless.spec.publishNotReadyAddresses, true, "nodes reach unready masters");
+  assert.equal(env.MASTER_URL, `http://${mastersHeadless.metadata.name}:8080`);
   assert.equal(
     parseBytes(env.MAX_MEMORY.replace("$(MEMORY_LIMIT_QUARTER_MIB)", "256")),
     256 * 1024 ** 2,
@@ -241,6 +250,29 @@ Deno.test("pods run as non-root with a read-only root and no privileges", () => 
     });
     assert.ok(container.resources.requests.memory && container.resources.limits.memory);
   }
-  const budget = manifests().map(({ doc }) => doc).find((d) => d.kind === "PodDisruptionBudget");
-  assert.equal(budget.spec.maxUnavailable, 1);
+  const budgets = manifests().map(({ doc }) => doc).filter((d) => d.kind === "PodDisruptionBudget");
+  const budget = (name: string) =>
+    budgets.find((d) => d.spec.selector.matchLabels["app.kubernetes.io/name"] === name);
+  assert.equal(budget("node").spec.maxUnavailable, 1, "nodes leave one at a time");
+  assert.equal(budget("master").spec.minAvailable, 1, "a master always routes");
+});
+
+Deno.test("the masters elect through a Lease their service account may get, create and update", () => {
+  const all = manifests().map(({ doc }) => doc);
+  const master = workloads().find((w) => w.name === "master")!;
+  const pod = master.doc.spec.template.spec;
+  assert.ok(master.doc.spec.replicas >= 2, "more than one master");
+  const env = Object.fromEntries(master.container.env.map((e: Manifest) => [e.name, e.value]));
+  assert.equal(env.ELECTION, "kubernetes");
+  assert.equal(env.ADVERTISE_URL, "http://$(POD_IP):8080");
+  const account = all.find((d) => d.kind === "ServiceAccount");
+  assert.equal(pod.serviceAccountName, account.metadata.name);
+  const binding = all.find((d) => d.kind === "RoleBinding");
+  assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: account.metadata.name }]);
+  const role = all.find((d) => d.kind === "Role" && d.metadata.name === binding.roleRef.name);
+  const verbs = role.rules.filter((r: Manifest) =>
+    r.apiGroups.includes("coordination.k8s.io") && r.resources.includes("leases") &&
+    (!r.resourceNames || r.resourceNames.includes(env.ELECTION_NAME))
+  ).flatMap((r: Manifest) => r.verbs);
+  assert.deepEqual(verbs.sort(), ["create", "get", "update"]);
 });
