@@ -1,0 +1,260 @@
+// A small HTTP/1.1 client with keep-alive connections over Deno.connect, for the calls services
+// make to each other: it spends about half the CPU per call of the global fetch
+// (docs/performance.md), which is what a proxying master is bound by.
+
+import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Fetch } from "./fetch.ts";
+import { parseResponseHead, readBody, Reader } from "./http1_reader.ts";
+
+/** Pool size, and the CA to trust for https:// peers. */
+export interface Http1Options {
+  /** Most connections open to one peer; further calls wait for one. Default 256. */
+  maxConnections?: number;
+  /** PEM certificate authority that https:// peers' certificates are signed by. */
+  caPem?: string;
+}
+
+const encoder = new TextEncoder();
+const tracer = trace.getTracer("cache-http1");
+
+/**
+ * Returns a {@link Fetch} that speaks HTTP/1.1 over pooled keep-alive connections. It takes string
+ * or byte bodies, reads the whole answer before resolving, and settles at once when `init.signal`
+ * aborts (the connection is closed and the call rejects with the signal's reason, a `TimeoutError`
+ * for `AbortSignal.timeout`), even when the peer is stopped and never answers. A connection the
+ * peer closed while idle is replaced once, transparently. With tracing on, each call is a client
+ * span whose context travels in a `traceparent` header.
+ *
+ * @example
+ * ```ts
+ * import { http1Fetch } from "./http1.ts";
+ * const call = http1Fetch();
+ * const answer = await call("http://127.0.0.1:8081/live", { signal: AbortSignal.timeout(1000) });
+ * ```
+ */
+export function http1Fetch(options: Http1Options = {}): Fetch {
+  const pools = new Map<string, Pool>();
+  return async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new TypeError(`Cannot call ${url.protocol} URLs`);
+    }
+    let pool = pools.get(url.origin);
+    if (!pool) {
+      pool = new Pool(url, options.maxConnections ?? 256, options.caPem);
+      pools.set(url.origin, pool);
+    }
+    const method = init.method ?? "GET";
+    const parent = trace.getActiveSpan();
+    const span = parent
+      ? tracer.startSpan(method, {
+        kind: SpanKind.CLIENT,
+        attributes: { "http.request.method": method, "url.full": url.href },
+      })
+      : undefined;
+    try {
+      const answer = await pool.call(encodeRequest(url, method, init, span), init.signal);
+      span?.setAttribute("http.response.status_code", answer.status);
+      if (answer.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR });
+      return answer;
+    } catch (error) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+      throw error;
+    } finally {
+      span?.end();
+    }
+  };
+}
+
+function encodeRequest(url: URL, method: string, init: RequestInit, span?: Span): Uint8Array {
+  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+  const add = (name: string, value: string) => {
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
+      throw new TypeError(`Header ${JSON.stringify(name)} has a line break`);
+    }
+    head += `${name}: ${value}\r\n`;
+  };
+  const headers = init.headers;
+  if (headers instanceof Headers) headers.forEach((value, name) => add(name, value));
+  else if (Array.isArray(headers)) { for (const [name, value] of headers) add(name, value); }
+  else if (headers) {
+    const record = headers as Record<string, string>;
+    for (const name in record) add(name, record[name]);
+  }
+  if (span) {
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    add("traceparent", `00-${traceId}-${spanId}-0${traceFlags & 1}`);
+  }
+  const body = init.body;
+  if (body == null) return encoder.encode(head + "\r\n");
+  if (typeof body === "string") {
+    const bytes = encoder.encode(body);
+    return concat(encoder.encode(`${head}content-length: ${bytes.length}\r\n\r\n`), bytes);
+  }
+  if (body instanceof Uint8Array) {
+    return concat(encoder.encode(`${head}content-length: ${body.length}\r\n\r\n`), body);
+  }
+  throw new TypeError("http1Fetch sends string or Uint8Array bodies only");
+}
+
+/** The keep-alive connections to one peer. */
+class Pool {
+  readonly #url: URL;
+  readonly #max: number;
+  readonly #caPem: string | undefined;
+  readonly #idle: Connection[] = [];
+  readonly #waiting: (() => void)[] = [];
+  #open = 0;
+
+  constructor(url: URL, max: number, caPem?: string) {
+    this.#url = url;
+    this.#max = max;
+    this.#caPem = caPem;
+  }
+
+  async call(request: Uint8Array, signal?: AbortSignal | null): Promise<Response> {
+    signal?.throwIfAborted();
+    let reused = this.#idle.length > 0;
+    let connection = await this.#acquire(signal);
+    try {
+      for (;;) {
+        try {
+          const answer = await connection.exchange(request, signal);
+          if (answer.keepAlive) this.#release(connection);
+          else this.#discard(connection);
+          return answer.response;
+        } catch (error) {
+          this.#discard(connection);
+          if (signal?.aborted) throw signal.reason;
+          // The peer closed a connection that sat idle: nothing was answered, so send again once.
+          if (!(reused && error instanceof ClosedEarly)) throw error;
+          reused = false;
+          connection = await this.#acquire(signal);
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      throw error;
+    }
+  }
+
+  async #acquire(signal?: AbortSignal | null): Promise<Connection> {
+    for (;;) {
+      const idle = this.#idle.pop();
+      if (idle) return idle;
+      if (this.#open < this.#max) break;
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      signal?.throwIfAborted();
+    }
+    this.#open++;
+    try {
+      return await this.#connect(signal);
+    } catch (error) {
+      this.#open--;
+      this.#waiting.shift()?.();
+      throw error;
+    }
+  }
+
+  async #connect(signal?: AbortSignal | null): Promise<Connection> {
+    const hostname = this.#url.hostname.replace(/^\[(.*)\]$/, "$1");
+    const secure = this.#url.protocol === "https:";
+    const port = Number(this.#url.port || (secure ? 443 : 80));
+    const connecting = secure
+      ? Deno.connectTls({ hostname, port, caCerts: this.#caPem ? [this.#caPem] : undefined })
+      : Deno.connect({ hostname, port });
+    if (!signal) return new Connection(await connecting);
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return new Connection(await Promise.race([connecting, aborted]));
+    } catch (error) {
+      connecting.then((conn) => conn.close(), () => {}); // a late connection is not kept
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #release(connection: Connection): void {
+    this.#idle.push(connection);
+    this.#waiting.shift()?.();
+  }
+
+  #discard(connection: Connection): void {
+    connection.close();
+    this.#open--;
+    this.#waiting.shift()?.();
+  }
+}
+
+/** The peer closed the connection before answering. */
+class ClosedEarly extends Error {
+  constructor() {
+    super("The connection closed before an answer");
+    this.name = "ClosedEarly";
+  }
+}
+
+/** One keep-alive connection: one exchange at a time. */
+class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #reader: Reader;
+  #closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    this.#reader = new Reader(conn);
+  }
+
+  async exchange(
+    request: Uint8Array,
+    signal?: AbortSignal | null,
+  ): Promise<{ response: Response; keepAlive: boolean }> {
+    const onAbort = () => this.close();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      try {
+        let written = 0;
+        while (written < request.length) {
+          written += await this.#conn.write(request.subarray(written));
+        }
+      } catch {
+        throw new ClosedEarly(); // nothing was answered: a closed idle connection
+      }
+      const head = await parseResponseHead(this.#reader, () => new ClosedEarly());
+      const body = await readBody(this.#reader, head);
+      const empty = head.status === 204 || head.status === 304;
+      return {
+        response: new Response(empty ? null : body, {
+          status: head.status,
+          headers: head.headers,
+        }),
+        keepAlive: head.keepAlive,
+      };
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const all = new Uint8Array(a.length + b.length);
+  all.set(a);
+  all.set(b, a.length);
+  return all;
+}

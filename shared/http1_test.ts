@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { http1Fetch } from "./http1.ts";
+
+/** A raw TCP server on 127.0.0.1 that answers each connection with `answer(requestText)`. */
+function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<void> | void) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        try {
+          for (;;) {
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            await answer(new TextDecoder().decode(buffer.subarray(0, n)), conn);
+          }
+        } catch {
+          // closed by the test
+        }
+      })();
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    conns,
+    async close() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      }
+      await serving.catch(() => {});
+    },
+  };
+}
+
+const write = (conn: Deno.Conn, text: string) => conn.write(new TextEncoder().encode(text));
+
+Deno.test("http1Fetch() reuses one connection for many calls, bodies and headers intact", async () => {
+  const peers = new Set<number>();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request, info) => {
+      peers.add(info.remoteAddr.port);
+      const token = request.headers.get("x-token");
+      return Response.json({ method: request.method, body: await request.text(), token });
+    },
+  );
+  const call = http1Fetch();
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    // Far more calls than fit the read buffer, so its unread bytes are moved many times.
+    for (let i = 0; i < 500; i++) {
+      const answer = await call(`${url}/echo?i=${i}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-token": `t${i}` },
+        body: JSON.stringify({ i, text: "é".repeat(i % 50) }),
+      });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers.get("content-type"), "application/json");
+      const echoed = await answer.json();
+      assert.deepEqual(JSON.parse(echoed.body), { i, text: "é".repeat(i % 50) });
+      assert.equal(echoed.token, `t${i}`);
+    }
+  } finally {
+    await server.shutdown();
+  }
+  assert.equal(peers.size, 1, "one connection served every call");
+});
+
+Deno.test("http1Fetch() reads chunked answers split across packets, and 204s with no body", async () => {
+  const server = rawServer(async (request, conn) => {
+    if (request.startsWith("DELETE")) {
+      await write(conn, "HTTP/1.1 204 No Content\r\ndate: now\r\n\r\n");
+      return;
+    }
+    await write(conn, "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await write(conn, "encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await write(conn, "6\r\n world\r\n0\r\n\r\n");
+  });
+  const call = http1Fetch();
+  try {
+    for (let i = 0; i < 3; i++) {
+      const answer = await call(`${server.url}/x`);
+      assert.equal(await answer.text(), "hello world");
+      const deleted = await call(`${server.url}/x`, { method: "DELETE" });
+      assert.equal(deleted.status, 204);
+      assert.equal(deleted.body, null);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1Fetch() settles at its signal's timeout when the peer never answers", async () => {
+  const server = rawServer(() => {}); // reads, never writes
+  const call = http1Fetch();
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      call(`${server.url}/slow`, { signal: AbortSignal.timeout(100) }),
+      (error: unknown) => error instanceof DOMException && error.name === "TimeoutError",
+    );
+    assert.ok(performance.now() - started < 1000);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1Fetch() sends again on a fresh connection when an idle one was closed", async () => {
+  let answered = 0;
+  const server = rawServer(async (_request, conn) => {
+    answered++;
+    await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    if (answered === 1) conn.close(); // the peer drops the connection after its first answer
+  });
+  const call = http1Fetch();
+  try {
+    assert.equal(await (await call(`${server.url}/a`)).text(), "ok");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(await (await call(`${server.url}/b`)).text(), "ok");
+    assert.equal(answered, 2);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1Fetch() honours connection: close and refuses header injection", async () => {
+  const server = rawServer(async (_request, conn) => {
+    await write(conn, "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye");
+    conn.close();
+  });
+  const call = http1Fetch();
+  try {
+    assert.equal(await (await call(`${server.url}/`)).text(), "bye");
+    assert.equal(await (await call(`${server.url}/`)).text(), "bye");
+    await assert.rejects(call(`${server.url}/`, { headers: { "x-a": "1\r\nx-b: 2" } }), TypeError);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1Fetch() rejects when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  await assert.rejects(http1Fetch()(`http://127.0.0.1:${port}/`));
+});
