@@ -12,8 +12,7 @@ import { type Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
  * (`OTEL_DENO=true`); without tracing, there is no active span and naming is skipped.
  */
 export function observeRequests(metrics: Metrics): MiddlewareHandler {
-  const requests = metrics.counter("http_requests_total", "HTTP requests answered");
-  const duration = metrics.histogram("http_request_duration_seconds", "HTTP request duration");
+  const record = requestRecorder(metrics);
   return async (c, next) => {
     const started = performance.now();
     try {
@@ -21,16 +20,42 @@ export function observeRequests(metrics: Metrics): MiddlewareHandler {
     } finally {
       const matched = routePath(c);
       const route = matched === "/*" ? "unmatched" : matched.replace(/:(\w+)/g, "{$1}");
-      const method = c.req.method;
-      requests.inc({ method, route, status: String(c.res.status) });
-      duration.observe({ method, route }, (performance.now() - started) / 1000);
-      const span = trace.getActiveSpan();
-      if (span && route !== "unmatched") {
-        span.updateName(`${method} ${route}`);
-        span.setAttribute("http.route", route);
-      }
+      record(c.req.method, route, c.res.status, started);
     }
   };
+}
+
+/** Records one answered request: its method, route template, status and start time. */
+export type RecordRequest = (
+  method: string,
+  route: string,
+  status: number,
+  started: number,
+) => void;
+
+const recorders = new WeakMap<Metrics, RecordRequest>();
+
+/**
+ * The request counter and duration histogram of `metrics`, created once per set, so the app and a
+ * handler serving beside it count into the same series. Also names the active server span after
+ * the route template when tracing is on.
+ */
+export function requestRecorder(metrics: Metrics): RecordRequest {
+  const known = recorders.get(metrics);
+  if (known) return known;
+  const requests = metrics.counter("http_requests_total", "HTTP requests answered");
+  const duration = metrics.histogram("http_request_duration_seconds", "HTTP request duration");
+  const record: RecordRequest = (method, route, status, started) => {
+    requests.inc({ method, route, status: String(status) });
+    duration.observe({ method, route }, (performance.now() - started) / 1000);
+    const span = trace.getActiveSpan();
+    if (span && route !== "unmatched") {
+      span.updateName(`${method} ${route}`);
+      span.setAttribute("http.route", route);
+    }
+  };
+  recorders.set(metrics, record);
+  return record;
 }
 
 const metricsRoute = createRoute({

@@ -49,3 +49,36 @@ for (const service of ["master", "node"]) {
     assert.match(lines[0], /--port \(PORT\) "not-a-port"/);
   });
 }
+
+Deno.test("the fast read answers exactly as the app's route does, on master and node", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master();
+    const node = await processes.node(master.url);
+    await waitFor(async () => (await fetch(`${master.url}/ready`)).ok, "a node is up");
+    assert.equal(await put(master.url, "plain", "v1"), 204);
+    const read = async (url: string) => {
+      const answer = await fetch(url);
+      return {
+        status: answer.status,
+        type: answer.headers.get("content-type"),
+        epoch: answer.headers.get("x-ring-epoch"),
+        body: await answer.json(),
+      };
+    };
+    for (const base of [master.url, node.url]) {
+      for (const key of ["plain", "absent"]) {
+        // "pl%61in" is "plain" spelled so that only the app's route serves it.
+        const spelled = key.replace("a", "%61");
+        assert.deepEqual(await read(`${base}/keys/${key}`), await read(`${base}/keys/${spelled}`));
+      }
+    }
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /http_requests_total\{method="GET",route="\/keys\/\{key\}",status="200"\} \d/,
+    );
+  } finally {
+    await processes.stopAll();
+  }
+});

@@ -1,7 +1,10 @@
 // The master's key routes: validated here, then forwarded to the key's owner.
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { fastKeyGet } from "../../shared/fast_get.ts";
 import { checkValueSize, forwarded, keyRoutes } from "../../shared/key_routes.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Metrics } from "../../shared/metrics.ts";
 import type { Router } from "../router.ts";
 
 const routes = {
@@ -34,4 +37,16 @@ export function addKeyRoutes(app: OpenAPIHono, router: Router, maxValueBytes: nu
     const { key } = c.req.valid("param");
     return relay(router.forward(key, `/keys/${encodeURIComponent(key)}`, { method: "DELETE" }));
   });
+}
+
+/**
+ * `GET /keys/{key}` served beside the app with the same answers (see {@link fastKeyGet}), for a
+ * master without tokens: the read is forwarded as the app's route forwards it.
+ */
+export function fastGet(
+  router: Router,
+  metrics: Metrics,
+  log: Logger,
+): (request: Request) => Promise<Response> | undefined {
+  return fastKeyGet({ read: (key) => router.get(key), metrics, log });
 }
