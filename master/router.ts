@@ -153,9 +153,15 @@ export class Router {
       throw error;
     }
     const started = performance.now();
+    // A timer cleared on the answer: AbortSignal.timeout would fire (and build its error) later
+    // for every call, answered or not.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException("The node did not answer in time", "TimeoutError")),
+      timeoutMs,
+    );
     try {
-      const signal = AbortSignal.timeout(timeoutMs);
-      const answer = await this.#options.fetch(node + path, { ...init, signal });
+      const answer = await this.#options.fetch(node + path, { ...init, signal: deadline.signal });
       // Read the whole body under the same deadline, so a stalled node is a 504, not a cut stream.
       const body = await answer.arrayBuffer();
       breakers?.succeeded(node);
@@ -177,6 +183,7 @@ export class Router {
       const reason = error instanceof Error ? error.message : String(error);
       throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
     } finally {
+      clearTimeout(timer);
       this.#duration?.observe({ node }, (performance.now() - started) / 1000);
     }
   }
