@@ -1,5 +1,6 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
+import { type Http1Client, http1Client } from "./http1.ts";
 import { Ring } from "./ring.ts";
 import { EPOCH_HEADER, KeyValue, MGetResponse, RingView } from "./wire.ts";
 
@@ -69,7 +70,7 @@ const json = { "content-type": "application/json" };
 export class CacheClient {
   readonly #master: string;
   readonly #options: Required<Pick<ClientOptions, "mode" | "timeoutMs">> & ClientOptions;
-  readonly #http: Deno.HttpClient | undefined;
+  readonly #http: Http1Client | undefined;
   readonly #fetch: (input: string, init: RequestInit) => Promise<Response>;
   #view: RingView | undefined;
   #ring = new Ring();
@@ -77,9 +78,8 @@ export class CacheClient {
   private constructor(master: string, options: ClientOptions) {
     this.#master = master.replace(/\/+$/, "");
     this.#options = { mode: "direct", timeoutMs: 5000, ...options };
-    this.#http = options.fetch ? undefined : Deno.createHttpClient({});
-    const http = this.#http;
-    this.#fetch = options.fetch ?? ((input, init) => fetch(input, { ...init, client: http }));
+    this.#http = options.fetch ? undefined : http1Client();
+    this.#fetch = options.fetch ?? this.#http!.fetch;
   }
 
   /**

@@ -33,8 +33,31 @@ const tracer = trace.getTracer("cache-http1");
  * ```
  */
 export function http1Fetch(options: Http1Options = {}): Fetch {
+  return http1Client(options).fetch;
+}
+
+/** A {@link http1Fetch} and a way to close every connection it opened. */
+export interface Http1Client {
+  fetch: Fetch;
+  /** Closes every connection, idle or busy; calls in flight reject. */
+  close(): void;
+}
+
+/**
+ * Like {@link http1Fetch}, with `close()` for callers that must not leave connections open, such
+ * as a client library whose user closes it.
+ *
+ * @example
+ * ```ts
+ * import { http1Client } from "./http1.ts";
+ * const client = http1Client();
+ * await client.fetch("http://127.0.0.1:8081/live");
+ * client.close();
+ * ```
+ */
+export function http1Client(options: Http1Options = {}): Http1Client {
   const pools = new Map<string, Pool>();
-  return async (input, init = {}) => {
+  const fetch: Fetch = async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : input);
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new TypeError(`Cannot call ${url.protocol} URLs`);
@@ -63,6 +86,13 @@ export function http1Fetch(options: Http1Options = {}): Fetch {
     } finally {
       span?.end();
     }
+  };
+  return {
+    fetch,
+    close() {
+      for (const pool of pools.values()) pool.close();
+      pools.clear();
+    },
   };
 }
 
@@ -103,6 +133,7 @@ class Pool {
   readonly #max: number;
   readonly #caPem: string | undefined;
   readonly #idle: Connection[] = [];
+  readonly #all = new Set<Connection>();
   readonly #waiting: (() => void)[] = [];
   #open = 0;
 
@@ -163,20 +194,32 @@ class Pool {
     const connecting = secure
       ? Deno.connectTls({ hostname, port, caCerts: this.#caPem ? [this.#caPem] : undefined })
       : Deno.connect({ hostname, port });
-    if (!signal) return new Connection(await connecting);
+    if (!signal) return this.#track(new Connection(await connecting));
     let onAbort = () => {};
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      return new Connection(await Promise.race([connecting, aborted]));
+      return this.#track(new Connection(await Promise.race([connecting, aborted])));
     } catch (error) {
       connecting.then((conn) => conn.close(), () => {}); // a late connection is not kept
       throw error;
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Closes every connection to this peer. */
+  close(): void {
+    for (const connection of this.#all) connection.close();
+    this.#all.clear();
+    this.#idle.length = 0;
+  }
+
+  #track(connection: Connection): Connection {
+    this.#all.add(connection);
+    return connection;
   }
 
   #release(connection: Connection): void {
@@ -186,6 +229,7 @@ class Pool {
 
   #discard(connection: Connection): void {
     connection.close();
+    this.#all.delete(connection);
     this.#open--;
     this.#waiting.shift()?.();
   }

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { http1Fetch } from "./http1.ts";
+import { http1Client, http1Fetch } from "./http1.ts";
 
 /** A raw TCP server on 127.0.0.1 that answers each connection with `answer(requestText)`. */
 function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<void> | void) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
+  const ended = { count: 0 }; // connections whose client closed them
   const serving = (async () => {
     for await (const conn of listener) {
       conns.push(conn);
@@ -13,7 +14,10 @@ function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<void> |
         try {
           for (;;) {
             const n = await conn.read(buffer);
-            if (n === null) break;
+            if (n === null) {
+              ended.count++;
+              break;
+            }
             await answer(new TextDecoder().decode(buffer.subarray(0, n)), conn);
           }
         } catch {
@@ -25,6 +29,7 @@ function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<void> |
   return {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     conns,
+    ended,
     async close() {
       listener.close();
       for (const conn of conns) {
@@ -153,3 +158,24 @@ Deno.test("http1Fetch() rejects when nothing listens", async () => {
   listener.close();
   await assert.rejects(http1Fetch()(`http://127.0.0.1:${port}/`));
 });
+
+Deno.test("http1Client().close() closes every connection it opened", async () => {
+  const server = rawServer(async (_request, conn) => {
+    await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+  });
+  const client = http1Client();
+  try {
+    await Promise.all([1, 2, 3].map(async () => (await client.fetch(`${server.url}/`)).text()));
+    assert.equal(server.conns.length, 3);
+    assert.equal(server.ended.count, 0, "kept alive");
+    client.close();
+    await waitUntil(() => server.ended.count === 3);
+  } finally {
+    await server.close();
+  }
+});
+
+async function waitUntil(check: () => boolean) {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(check());
+}
