@@ -26,7 +26,7 @@ const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount
 const log = createLogger("master", { level: config.logLevel });
 const metrics = new Metrics();
 const { auth, tls, caPem } = await loadSecurity("master", config, log);
-// Deno's fetch keeps connections to each node alive and reuses them.
+// Calls to nodes (and to the leader) go over pooled keep-alive HTTP/1.1 connections.
 const callNodes = serviceFetch({ token: config.token, caPem });
 
 // Set once the server's port is known, below; until the first election attempt, a master follows.
