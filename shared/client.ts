@@ -68,22 +68,27 @@ const json = { "content-type": "application/json" };
  * ```
  */
 export class CacheClient {
-  readonly #master: string;
+  readonly #masters: string[];
+  #current = 0; // the master answering lately
   readonly #options: Required<Pick<ClientOptions, "mode" | "timeoutMs">> & ClientOptions;
   readonly #http: Http1Client | undefined;
   readonly #fetch: (input: string, init: RequestInit) => Promise<Response>;
   #view: RingView | undefined;
   #ring = new Ring();
 
-  private constructor(master: string, options: ClientOptions) {
-    this.#master = master.replace(/\/+$/, "");
+  private constructor(masters: string | string[], options: ClientOptions) {
+    const list = typeof masters === "string" ? masters.split(",") : masters;
+    this.#masters = list.map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean);
+    if (this.#masters.length === 0) throw new TypeError("CacheClient needs a master URL");
     this.#options = { mode: "direct", timeoutMs: 5000, ...options };
     this.#http = options.fetch ? undefined : http1Client();
     this.#fetch = options.fetch ?? this.#http!.fetch;
   }
 
   /**
-   * Connects to the cluster whose master is at `masterUrl`; in `direct` mode, reads its ring.
+   * Connects to the cluster whose master is at `masterUrl`, or whose masters are at several URLs
+   * (an array, or one string with commas); in `direct` mode, reads its ring. A master that refuses
+   * connections is passed over for the next one (see docs/ha.md).
    *
    * @example
    * ```ts
@@ -91,7 +96,10 @@ export class CacheClient {
    * const proxied = await CacheClient.connect("http://127.0.0.1:8080", { mode: "proxy" });
    * ```
    */
-  static async connect(masterUrl: string, options: ClientOptions = {}): Promise<CacheClient> {
+  static async connect(
+    masterUrl: string | string[],
+    options: ClientOptions = {},
+  ): Promise<CacheClient> {
     const client = new CacheClient(masterUrl, options);
     if (client.#options.mode === "direct") await client.refresh();
     return client;
@@ -113,7 +121,7 @@ export class CacheClient {
    * ```
    */
   async refresh(signal?: AbortSignal): Promise<void> {
-    const view = RingView.parse(await this.#call(this.#master, "/ring", {}, signal));
+    const view = RingView.parse(await this.#viaMaster("/ring", {}, signal));
     this.#view = view;
     this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
   }
@@ -199,7 +207,7 @@ export class CacheClient {
       if (owner !== undefined && answer.missing.length > 0 && this.#view?.settled === false) {
         const retry = JSON.stringify({ keys: answer.missing });
         const again = MGetResponse.parse(
-          await this.#call(this.#master, "/mget", post(retry), options.signal),
+          await this.#viaMaster("/mget", post(retry), options.signal),
         );
         for (const item of again.items) found.set(item.key, item.value);
       }
@@ -252,7 +260,7 @@ export class CacheClient {
     body: string,
     signal?: AbortSignal,
   ) {
-    if (owner === undefined) return await this.#call(this.#master, path, post(body), signal);
+    if (owner === undefined) return await this.#viaMaster(path, post(body), signal);
     return await this.#route(key, path, post(body), signal);
   }
 
@@ -261,7 +269,7 @@ export class CacheClient {
    * on a redirect or a connection failure, then through the master; in proxy mode, to the master.
    */
   async #route(key: string, path: string, init: RequestInit, signal?: AbortSignal, read = false) {
-    if (this.#options.mode === "proxy") return await this.#call(this.#master, path, init, signal);
+    if (this.#options.mode === "proxy") return await this.#viaMaster(path, init, signal);
     for (let attempt = 0; attempt < 2; attempt++) {
       const owner = this.#ring.owner(key);
       if (owner === undefined) break;
@@ -281,7 +289,22 @@ export class CacheClient {
         await this.refresh(signal).catch(() => {});
       }
     }
-    return await this.#call(this.#master, path, init, signal);
+    return await this.#viaMaster(path, init, signal);
+  }
+
+  /**
+   * A call through a master: the one that answered last, then each other in turn while they
+   * refuse connections (nothing was sent, so any call may go to the next).
+   */
+  async #viaMaster(path: string, init: RequestInit, signal?: AbortSignal): Promise<unknown> {
+    for (let tried = 1;; tried++) {
+      try {
+        return await this.#call(this.#masters[this.#current], path, init, signal);
+      } catch (error) {
+        if (!(error instanceof Refused) || tried >= this.#masters.length) throw error;
+        this.#current = (this.#current + 1) % this.#masters.length;
+      }
+    }
   }
 
   /**
@@ -307,7 +330,9 @@ export class CacheClient {
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new CacheError(0, `${base} could not be reached: ${reason}`);
+      const message = `${base} could not be reached: ${reason}`;
+      if (error instanceof Deno.errors.ConnectionRefused) throw new Refused(message);
+      throw new CacheError(0, message);
     }
     const text = await answer.text();
     let body: { error?: string } | undefined;
@@ -320,11 +345,19 @@ export class CacheClient {
       );
     }
     const epoch = Number(answer.headers.get(EPOCH_HEADER));
-    if (base !== this.#master && this.#view && epoch > this.#view.epoch) throw new StaleRing();
+    const node = !this.#masters.includes(base);
+    if (node && this.#view && epoch > this.#view.epoch) throw new StaleRing();
     if (!answer.ok) {
       throw new CacheError(answer.status, body?.error ?? `${base} answered ${answer.status}`);
     }
     return body;
+  }
+}
+
+/** Nothing listened at the address: the request was never sent. */
+class Refused extends CacheError {
+  constructor(message: string) {
+    super(0, message);
   }
 }
 

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "../shared/client.ts";
-import { nodesOf, Processes, settledCluster, waitFor } from "./process.ts";
+import { freePort, nodesOf, Processes, settledCluster, waitFor } from "./process.ts";
 
 for (const mode of ["direct", "proxy"] as const) {
   Deno.test(`client (${mode}) sets, gets, deletes and batches`, async () => {
@@ -109,6 +109,32 @@ Deno.test("client (direct) keeps finding stored keys while a node leaves and ano
     assert.deepEqual(failures, [], `${failures.length} of ${reads} reads failed`);
   } finally {
     cache.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client given several masters passes over one that refuses connections", async () => {
+  const processes = new Processes();
+  const { master } = await settledCluster(processes, 2);
+  const gone = `http://127.0.0.1:${freePort()}`; // nothing listens here
+  try {
+    for (const mode of ["direct", "proxy"] as const) {
+      const cache = await CacheClient.connect([gone, master.url], { mode });
+      try {
+        await cache.set(`several-${mode}`, "yes");
+        assert.equal(await cache.get(`several-${mode}`), "yes");
+        assert.equal(cache.ring === undefined, mode === "proxy");
+      } finally {
+        cache.close();
+      }
+    }
+    const comma = await CacheClient.connect(`${gone},${master.url}`, { mode: "proxy" });
+    assert.equal(await comma.get("several-proxy"), "yes");
+    comma.close();
+    const none = await CacheClient.connect([gone], { mode: "proxy" });
+    await assert.rejects(none.get("k"), (e: unknown) => e instanceof CacheError && e.status === 0);
+    none.close();
+  } finally {
     await processes.stopAll();
   }
 });
