@@ -28,6 +28,8 @@ export type MemberStatus = "up" | "leaving" | "down";
 
 interface Member {
   status: MemberStatus;
+  /** A follower saw this node ask to leave. */
+  leaving?: boolean;
   lastSeenMs: number;
   /** The process behind the address; a new one means the node restarted empty. */
   instance: string | undefined;
@@ -209,7 +211,7 @@ export class Registry {
 
   /**
    * A follower takes the leader's ring if it is newer (by term, then epoch) than its own. Nodes in
-   * the ring are up; a node that left it is leaving while it still heartbeats here, else down.
+   * the ring are up; a node that left it is leaving if it asked to, else down.
    * Returns whether the ring was adopted.
    */
   adopt(view: RingView): boolean {
@@ -246,8 +248,9 @@ export class Registry {
     }
     for (const [address, member] of this.#members) {
       if (inRing.has(address) || member.status !== "up") continue;
-      const silent = member.lastSeenMs <= now - this.#options.failureTimeoutMs;
-      member.status = silent ? "down" : "leaving";
+      // Out of the leader's ring: handing its keys over if it asked to leave, else marked down, so
+      // it is told to rejoin empty if this master comes to lead and it beats again.
+      member.status = member.leaving ? "leaving" : "down";
     }
     this.#term = view.term;
     this.#epoch = view.epoch;
@@ -287,6 +290,7 @@ export class Registry {
   #record(address: string, beat: Omit<Heartbeat, "address">): HeartbeatOutcome {
     const member = this.#members.get(address);
     if (!member || member.status === "down") return "forward";
+    if (beat.leaving) member.leaving = true;
     if (
       beat.instance !== undefined && member.instance !== undefined &&
       beat.instance !== member.instance

@@ -73,3 +73,15 @@ Deno.test("Registry.changed() resolves on a new ring, and at once after close()"
   leader.close();
   await leader.changed(10_000);
 });
+
+Deno.test("A node out of the leader's ring is leaving if it asked to, else down", () => {
+  const { leader, follower } = pair();
+  for (const node of ["http://a:1", "http://b:1", "http://c:1"]) leader.heartbeat(node);
+  follower.adopt(leader.view());
+  assert.equal(follower.heartbeat("http://a:1", { leaving: true }), "forward");
+  leader.heartbeat("http://a:1", { leaving: true });
+  leader.deregister("http://b:1"); // gone without a word: as a down node looks to a follower
+  follower.adopt(leader.view());
+  const status = Object.fromEntries(follower.list().nodes.map((n) => [n.address, n.status]));
+  assert.deepEqual(status, { "http://a:1": "leaving", "http://b:1": "down", "http://c:1": "up" });
+});
