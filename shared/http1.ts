@@ -174,8 +174,7 @@ class Pool {
       const idle = this.#idle.pop();
       if (idle) return idle;
       if (this.#open < this.#max) break;
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-      signal?.throwIfAborted();
+      await this.#wait(signal);
     }
     this.#open++;
     try {
@@ -185,6 +184,23 @@ class Pool {
       this.#waiting.shift()?.();
       throw error;
     }
+  }
+
+  /** Waits for a connection to be released or closed; a call that gives up stops waiting. */
+  #wait(signal?: AbortSignal | null): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const at = this.#waiting.indexOf(wake);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.push(wake);
+    });
   }
 
   async #connect(signal?: AbortSignal | null): Promise<Connection> {

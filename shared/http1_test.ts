@@ -179,3 +179,32 @@ async function waitUntil(check: () => boolean) {
   for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(check());
 }
+
+Deno.test("calls past the connection limit wait, and one that gives up stops waiting", async () => {
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      if (new URL(request.url).pathname === "/held") await gate;
+      return new Response("done");
+    },
+  );
+  const client = http1Client({ maxConnections: 1 });
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const held = client.fetch(`${url}/held`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await assert.rejects(
+      client.fetch(`${url}/queued`, { signal: AbortSignal.timeout(50) }),
+      (e: unknown) => e instanceof DOMException && e.name === "TimeoutError",
+    );
+    const next = client.fetch(`${url}/next`);
+    release();
+    assert.equal(await (await held).text(), "done");
+    assert.equal(await (await next).text(), "done", "the freed connection went to a live caller");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
