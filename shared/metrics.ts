@@ -28,6 +28,8 @@ interface Family {
 /** A monotonically increasing count per label set. */
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
+  /** The series of `labels`, for a caller that counts into it often: no label text per call. */
+  with(labels: Labels): { inc(by?: number): void };
 }
 
 /** A value per label set, set directly or read at each scrape. */
@@ -38,6 +40,8 @@ export interface Gauge {
 /** Observations counted into cumulative buckets, with their sum and count. */
 export interface Histogram {
   observe(labels: Labels, value: number): void;
+  /** The series of `labels`, for a caller that observes into it often. */
+  with(labels: Labels): { observe(value: number): void };
 }
 
 /**
@@ -60,12 +64,22 @@ export class Metrics {
   counter(name: string, help: string, collect?: () => [Labels, number][]): Counter {
     const values = new Map<string, [Labels, number]>();
     this.#add(name, help, "counter", () => collect?.() ?? [...values.values()]);
+    const series = (labels: Labels) => {
+      const key = labelText(labels);
+      let entry = values.get(key);
+      if (!entry) {
+        entry = [labels, 0];
+        values.set(key, entry);
+      }
+      return entry;
+    };
     return {
       inc(labels = {}, by = 1) {
-        const key = labelText(labels);
-        const entry = values.get(key);
-        if (entry) entry[1] += by;
-        else values.set(key, [labels, by]);
+        series(labels)[1] += by;
+      },
+      with(labels) {
+        const entry = series(labels);
+        return { inc: (by = 1) => void (entry[1] += by) };
       },
     };
   }
@@ -97,17 +111,27 @@ export class Metrics {
           `${name}_count${labelText(labels)} ${count}`,
         ]),
     });
+    const entryOf = (labels: Labels) => {
+      const key = labelText(labels);
+      let entry = series.get(key);
+      if (!entry) {
+        entry = { labels, counts: buckets.map(() => 0), sum: 0, count: 0 };
+        series.set(key, entry);
+      }
+      return entry;
+    };
+    const add = (entry: ReturnType<typeof entryOf>, value: number) => {
+      for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]) entry.counts[i]++;
+      entry.sum += value;
+      entry.count++;
+    };
     return {
       observe(labels, value) {
-        const key = labelText(labels);
-        let entry = series.get(key);
-        if (!entry) {
-          entry = { labels, counts: buckets.map(() => 0), sum: 0, count: 0 };
-          series.set(key, entry);
-        }
-        for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]) entry.counts[i]++;
-        entry.sum += value;
-        entry.count++;
+        add(entryOf(labels), value);
+      },
+      with(labels) {
+        const entry = entryOf(labels);
+        return { observe: (value) => add(entry, value) };
       },
     };
   }

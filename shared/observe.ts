@@ -45,9 +45,20 @@ export function requestRecorder(metrics: Metrics): RecordRequest {
   if (known) return known;
   const requests = metrics.counter("http_requests_total", "HTTP requests answered");
   const duration = metrics.histogram("http_request_duration_seconds", "HTTP request duration");
+  // Each method, route and status is one series of each metric, looked up once.
+  const series = new Map<string, { inc(): void; observe(value: number): void }>();
   const record: RecordRequest = (method, route, status, started) => {
-    requests.inc({ method, route, status: String(status) });
-    duration.observe({ method, route }, (performance.now() - started) / 1000);
+    const key = `${method} ${route} ${status}`;
+    let bound = series.get(key);
+    if (!bound) {
+      bound = {
+        ...requests.with({ method, route, status: String(status) }),
+        ...duration.with({ method, route }),
+      };
+      series.set(key, bound);
+    }
+    bound.inc();
+    bound.observe((performance.now() - started) / 1000);
     const span = trace.getActiveSpan();
     if (span && route !== "unmatched") {
       span.updateName(`${method} ${route}`);

@@ -42,16 +42,19 @@ export function fastGet(
   ringEpoch: () => number | undefined,
   metrics: Metrics,
   log: Logger,
-): (request: Request) => Promise<Response> | undefined {
+): (request: Request) => Response | Promise<Response> | undefined {
   return fastKeyGet({
     read(key) {
       const found = store.get(key);
-      const response = found === undefined
-        ? Response.json({ error: `Key "${key}" not found` }, { status: 404 })
-        : Response.json(item(key, found));
       const epoch = ringEpoch();
-      if (epoch !== undefined) response.headers.set(EPOCH_HEADER, String(epoch));
-      return response;
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (epoch !== undefined) headers[EPOCH_HEADER] = String(epoch);
+      return found === undefined
+        ? new Response(JSON.stringify({ error: `Key "${key}" not found` }), {
+          status: 404,
+          headers,
+        })
+        : new Response(JSON.stringify(item(key, found)), { headers });
     },
     metrics,
     log,
