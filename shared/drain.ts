@@ -21,15 +21,29 @@ export class Drain {
     return this.#active;
   }
 
-  /** Runs `handle` as one request in flight. */
-  async track(handle: () => Response | Promise<Response>): Promise<Response> {
+  /**
+   * Runs `handle` as one request in flight. An answer given synchronously is passed on as it is,
+   * so the runtime can send it without waiting on a promise.
+   */
+  track(handle: () => Response | Promise<Response>): Response | Promise<Response> {
     this.#active++;
+    let answer: Response | Promise<Response>;
     try {
-      return await handle();
-    } finally {
-      this.#active--;
-      if (this.#active === 0) this.#waiters.splice(0).forEach((wake) => wake());
+      answer = handle();
+    } catch (error) {
+      this.#done();
+      throw error;
     }
+    if (answer instanceof Response) {
+      this.#done();
+      return answer;
+    }
+    return answer.finally(() => this.#done());
+  }
+
+  #done(): void {
+    this.#active--;
+    if (this.#active === 0) this.#waiters.splice(0).forEach((wake) => wake());
   }
 
   /** Resolves true once nothing is in flight, or false after `timeoutMs`. */

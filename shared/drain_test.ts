@@ -23,7 +23,15 @@ Deno.test("Drain.idle() gives up after its timeout, and a failed request still c
   const drain = new Drain();
   const stuck = drain.track(() => new Promise(() => {}));
   assert.equal(await drain.idle(10), false);
-  await assert.rejects(drain.track(() => Promise.reject(new Error("boom"))));
+  await assert.rejects(Promise.resolve(drain.track(() => Promise.reject(new Error("boom")))));
   assert.equal(drain.active, 1);
   void stuck;
+});
+
+Deno.test("Drain.track() passes a synchronous answer on as it is, counted out at once", async () => {
+  const drain = new Drain();
+  const answer = new Response("now");
+  assert.equal(drain.track(() => answer), answer);
+  assert.equal(drain.active, 0);
+  assert.equal(await drain.idle(10), true);
 });

@@ -34,7 +34,7 @@ const PLAIN_SEGMENT = /^[A-Za-z0-9\-._~:@!$&'()*+,;=]+$/;
  */
 export function fastKeyGet(
   options: FastGetOptions,
-): (request: Request) => Promise<Response> | undefined {
+): (request: Request) => Response | Promise<Response> | undefined {
   const record = requestRecorder(options.metrics);
   return (request) => {
     if (request.method !== "GET") return undefined;
@@ -46,26 +46,37 @@ export function fastKeyGet(
     return answer(key);
   };
 
-  async function answer(key: string): Promise<Response> {
+  // A read that answers at once is answered at once: the runtime sends a Response returned
+  // synchronously on a shorter path than one behind a promise.
+  function answer(key: string): Response | Promise<Response> {
     const started = performance.now();
-    let response: Response;
+    let read: Response | Promise<Response>;
     try {
-      response = await options.read(key);
+      read = options.read(key);
     } catch (error) {
-      if (error instanceof HttpError) {
-        response = Response.json({ ...error.details, error: error.message }, {
-          status: error.status,
-        });
-      } else {
-        options.log.error("request failed", {
-          method: "GET",
-          path: `/keys/${key}`,
-          error: error instanceof Error ? error.stack ?? error.message : String(error),
-        });
-        response = Response.json({ error: "Internal server error" }, { status: 500 });
-      }
+      return done(failure(key, error), started);
     }
+    if (read instanceof Response) return done(read, started);
+    return read.then(
+      (response) => done(response, started),
+      (error) => done(failure(key, error), started),
+    );
+  }
+
+  function done(response: Response, started: number): Response {
     record("GET", ROUTE, response.status, started);
     return response;
+  }
+
+  function failure(key: string, error: unknown): Response {
+    if (error instanceof HttpError) {
+      return Response.json({ ...error.details, error: error.message }, { status: error.status });
+    }
+    options.log.error("request failed", {
+      method: "GET",
+      path: `/keys/${key}`,
+      error: error instanceof Error ? error.stack ?? error.message : String(error),
+    });
+    return Response.json({ error: "Internal server error" }, { status: 500 });
   }
 }

@@ -47,6 +47,6 @@ export function fastGet(
   router: Router,
   metrics: Metrics,
   log: Logger,
-): (request: Request) => Promise<Response> | undefined {
+): (request: Request) => Response | Promise<Response> | undefined {
   return fastKeyGet({ read: (key) => router.get(key), metrics, log });
 }
