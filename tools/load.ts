@@ -5,6 +5,7 @@ import { CacheClient } from "../shared/client.ts";
 import { freePort, Processes, waitFor } from "../tests/process.ts";
 
 const DURATION_S = Number(Deno.env.get("LOAD_SECONDS") ?? 10);
+const RUNS = Number(Deno.env.get("LOAD_RUNS") ?? 3);
 const WARMUP_S = 2;
 const KEYS = 100_000;
 const CONNECTIONS = [10, 50];
@@ -15,6 +16,8 @@ interface Row {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** Requests per second of every run, when the row is a median. */
+  runs?: number[];
 }
 
 const has = async (command: string) =>
@@ -93,6 +96,12 @@ async function wrk(name: string, url: string, script: string, connections: numbe
     `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms`,
   );
   return row;
+}
+
+/** The run with the median requests per second (the upper median of an even count). */
+function median(runs: Row[]): Row {
+  const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+  return { ...sorted[Math.floor(sorted.length / 2)], runs: runs.map((r) => r.requestsPerSecond) };
 }
 
 /** GETs through the TypeScript client from `connections` concurrent loops in this process. */
@@ -221,20 +230,30 @@ try {
     );
   }
 
+  // Every row is measured RUNS times, the rows taking turns, so a slow minute of the machine
+  // falls on all of them; each row keeps its median run.
+  const plan: (() => Promise<Row>)[] = [];
   for (const c of CONNECTIONS) {
-    rows.push(await wrk("bare Deno.serve", `http://127.0.0.1:${barePort}/`, "get.lua", c));
-    rows.push(await wrk("master GET", master.url, "get.lua", c));
-    rows.push(await wrk("master SET", master.url, "set.lua", c));
-    rows.push(await wrk("node direct GET", single.url, "get.lua", c));
-    rows.push(await wrk("node direct SET", single.url, "set.lua", c));
+    plan.push(() => wrk("bare Deno.serve", `http://127.0.0.1:${barePort}/`, "get.lua", c));
+    plan.push(() => wrk("master GET", master.url, "get.lua", c));
+    plan.push(() => wrk("master SET", master.url, "set.lua", c));
+    plan.push(() => wrk("node direct GET", single.url, "get.lua", c));
+    plan.push(() => wrk("node direct SET", single.url, "set.lua", c));
     if (webdisUrl) {
-      rows.push(await wrk("webdis+redis GET", webdisUrl, "webdis_get.lua", c));
-      rows.push(await wrk("webdis+redis SET", webdisUrl, "webdis_set.lua", c));
+      const url = webdisUrl;
+      plan.push(() => wrk("webdis+redis GET", url, "webdis_get.lua", c));
+      plan.push(() => wrk("webdis+redis SET", url, "webdis_set.lua", c));
     }
     // The client's rows come from a load loop in this process, not wrk: compare them together.
-    rows.push(await clientRow(master.url, "proxy", c));
-    rows.push(await clientRow(master.url, "direct", c));
+    plan.push(() => clientRow(master.url, "proxy", c));
+    plan.push(() => clientRow(master.url, "direct", c));
   }
+  const samples: Row[][] = plan.map(() => []);
+  for (let run = 1; run <= RUNS; run++) {
+    console.log(`Run ${run} of ${RUNS}`);
+    for (const [i, measure] of plan.entries()) samples[i].push(await measure());
+  }
+  rows.push(...samples.map(median));
   if (webdisUrl && await has("redis-benchmark")) {
     const config = JSON.parse(await Deno.readTextFile(`${dir}/webdis.json`));
     const out = new TextDecoder().decode(
@@ -286,12 +305,15 @@ for (const c of CONNECTIONS) {
   if (direct && proxy) ratios[`client direct / client proxy GET, c=${c}`] = direct / proxy;
 }
 
-console.log("\n| row | conns | req/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |");
+console.log(
+  `\n| row | conns | req/s (median of ${RUNS}) | p50 ms | p99 ms | every run |\n` +
+    "| --- | ---: | ---: | ---: | ---: | --- |",
+);
 for (const r of rows) {
   console.log(
     `| ${r.name} | ${r.connections} | ${r.requestsPerSecond} | ${r.p50Ms.toFixed(2)} | ${
       r.p99Ms.toFixed(2)
-    } |`,
+    } | ${r.runs?.join(", ") ?? ""} |`,
   );
 }
 console.log("\n| ratio | value |\n| --- | ---: |");
