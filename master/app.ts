@@ -71,7 +71,7 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
   const now = deps.now ?? Date.now;
   const stats = { registry: deps.registry, router: deps.router, now, startedAt: now() };
   addStatsRoutes(app, stats);
-  addDashboardRoutes(app, { ...stats, breakers: deps.breakers });
+  addDashboardRoutes(app, { ...stats, breakers: deps.breakers, election });
   addHealthRoutes(
     app,
     "while at least one node is up",

@@ -29,6 +29,7 @@ Deno.test("the dashboard lists nodes live, follows writes and leaves, and inspec
       assert.equal(status, "up");
     }
     assert.equal(await page.locator("#ring path").count(), 3, "a slice of the ring per node");
+    assert.equal(await page.locator("#leader").textContent(), "this master");
 
     const keysShown = async () => {
       const cells = await page.locator("#nodes td.keys").allTextContents();

@@ -30,7 +30,8 @@ export const PAGE = `<!doctype html>
 <body>
 <header>
   <h1>Cache cluster</h1>
-  <span>epoch <b id="epoch">…</b></span>
+  <span>leader <b id="leader">…</b></span>
+  <span>term <b id="term">…</b> epoch <b id="epoch">…</b></span>
   <span id="settled" class="muted"></span>
   <span class="muted">updated <span id="updated">never</span></span>
   <a href="/reference">API reference</a>
@@ -158,6 +159,11 @@ async function refresh() {
     const answer = await api("/dashboard/state");
     if (!answer.ok) throw new Error((await answer.json()).error);
     const state = await answer.json();
+    const { election } = state;
+    $("leader").textContent = election.leading
+      ? "this master" + (election.mode === "none" ? "" : " (" + election.self + ")")
+      : election.leader ?? "none elected";
+    $("term").textContent = election.term;
     $("epoch").textContent = state.epoch;
     $("settled").textContent = state.settled ? "keys settled" : "keys moving";
     $("updated").textContent = new Date().toLocaleTimeString();

@@ -5,9 +5,11 @@ import { json, OPEN } from "../../shared/api.ts";
 import { NodeStats } from "../../shared/wire.ts";
 import type { Breakers } from "../breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard/page.ts";
+import { Election } from "./register.ts";
 import { clusterStats, type StatsDeps } from "./stats.ts";
 
 const DashboardState = z.object({
+  election: Election,
   epoch: z.number().int(),
   settled: z.boolean(),
   nodes: z.array(z.object({
@@ -47,7 +49,8 @@ const state = createRoute({
   method: "get",
   path: "/dashboard/state",
   summary: "Dashboard state",
-  description: "Every node with its status, breaker, ring share and counters, and the totals.",
+  description: "Which master leads, and every node with its status, breaker, ring share and " +
+    "counters, and the totals.",
   tags: ["dashboard"],
   responses: { 200: json(DashboardState, "The cluster's state") },
 });
@@ -55,7 +58,7 @@ const state = createRoute({
 /** Serves `/dashboard`, its script and the state it polls. */
 export function addDashboardRoutes(
   app: OpenAPIHono,
-  deps: StatsDeps & { breakers?: Breakers },
+  deps: StatsDeps & { breakers?: Breakers; election: () => Election },
 ): void {
   app.openapi(page, (c) => c.html(PAGE) as never);
   app.openapi(
@@ -77,6 +80,10 @@ export function addDashboardRoutes(
       };
     });
     const { nodes: _, ...totals } = stats;
-    return c.json({ epoch: registry.epoch, settled: registry.settled, nodes, totals }, 200);
+    const election = deps.election();
+    return c.json(
+      { election, epoch: registry.epoch, settled: registry.settled, nodes, totals },
+      200,
+    );
   });
 }

@@ -92,7 +92,8 @@ const ring = createRoute({
   },
 });
 
-const Election = z.object({
+/** Who leads the masters, as one master sees it. */
+export const Election = z.object({
   mode: z.enum(["none", "kubernetes", "etcd"]),
   self: z.string().openapi({ description: "This master's advertised URL" }),
   leader: z.string().nullable().openapi({ description: "The leader's URL; null while none" }),
