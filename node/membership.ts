@@ -41,7 +41,8 @@ export class Membership {
   #ring = new Ring();
   #leaving = false;
   #acknowledged = false;
-  #failures = 0;
+  #failures = 0; // rounds in a row no master acknowledged
+  readonly #unreachable = new Set<string>(); // masters whose last heartbeat failed
   #running = false;
   #wake = new AbortController();
   #loop: Promise<void> = Promise.resolve();
@@ -116,7 +117,6 @@ export class Membership {
       outcomes.splice(0, outcomes.length, ...again);
     }
     const acknowledged = outcomes.includes("ok");
-    if (acknowledged && this.#failures > 0) this.#options.log.info("master reachable again");
     if (!acknowledged && this.#failures === 0) {
       this.#options.log.warn("no master acknowledged the heartbeat", { masters });
     }
@@ -175,10 +175,15 @@ export class Membership {
       }
       const view = RingView.parse(body);
       if (answer.status === 201) log.info("registered", { master, advertise });
+      if (this.#unreachable.delete(master)) log.info("master reachable again", { master });
       this.#follow(view);
       return "ok";
     } catch (error) {
-      if (this.#failures === 0) log.warn("master unreachable", { master, error: String(error) });
+      // Once per master until it answers again, not once per heartbeat.
+      if (!this.#unreachable.has(master)) {
+        this.#unreachable.add(master);
+        log.warn("master unreachable", { master, error: String(error) });
+      }
       return "failed";
     }
   }

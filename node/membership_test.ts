@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Fetch } from "../shared/fetch.ts";
-import { silentLogger as log } from "../shared/log.ts";
+import { createLogger, silentLogger as log } from "../shared/log.ts";
 import { inProcessCluster } from "../tests/in_process.ts";
 import { Membership } from "./membership.ts";
 
@@ -98,4 +98,19 @@ Deno.test("Membership rejoins empty when the master marked it down", async () =>
   const me = cluster.registry.list().nodes.find((n) => n.address === "http://node-9:8081");
   assert.equal(me?.status, "up");
   assert.equal(cluster.registry.view().joined["http://node-9:8081"], cluster.registry.epoch);
+});
+
+Deno.test("Membership beats every master, and logs a silent one once, not every beat", async () => {
+  const cluster = inProcessCluster(0);
+  const lines: string[] = [];
+  const membership = new Membership({
+    masters: () => Promise.resolve(["http://master", "http://gone"]),
+    advertise: "http://node-9:8081",
+    heartbeatMs: 20,
+    fetch: cluster.fetch, // knows no app at http://gone: connection refused
+    log: createLogger("node", { write: (line) => lines.push(JSON.parse(line).msg) }),
+  });
+  for (let i = 0; i < 3; i++) assert.equal(await membership.beat(), true);
+  assert.equal(lines.filter((msg) => msg === "master unreachable").length, 1);
+  assert.deepEqual(cluster.registry.ring.nodes, ["http://node-9:8081"]);
 });
