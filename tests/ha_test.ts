@@ -210,3 +210,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "etcd election: a SIGTERM'd leader resigns, and a follower leads well before the lease ends",
+  ignore: etcd.path === undefined,
+  async fn() {
+    const server = await startEtcd(etcd.path!);
+    const processes = new Processes();
+    try {
+      const { masters, leader } = await haCluster(processes, server);
+      const followers = masters.filter((m) => m !== leader);
+      const stopped = performance.now();
+      assert.equal(await leader.stop("SIGTERM"), 0);
+      const next = await leaderOf(followers, LEASE_MS + 3000);
+      const takeoverMs = performance.now() - stopped;
+      console.log(`handover: new leader ${Math.round(takeoverMs)} ms after SIGTERM`);
+      assert.ok(takeoverMs < LEASE_MS, `took ${Math.round(takeoverMs)} ms`);
+      const ring = await (await fetch(`${next.url}/ring`)).json();
+      assert.equal(ring.nodes.length, 3);
+    } finally {
+      await processes.stopAll();
+      await server.stop();
+    }
+  },
+});
