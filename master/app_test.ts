@@ -136,7 +136,26 @@ const postJson = (body: unknown): RequestInit => ({
 });
 
 Deno.test("master splits a batch by owner: one request per node, in parallel", async () => {
-  const { master, registry, stores, calls } = inProcessCluster(3);
+  // Each node's /mset is held until all three have arrived: sent one after another, they would
+  // never all arrive, and the batch would fail.
+  let arrived = 0;
+  let all = () => {};
+  const together = new Promise<void>((resolve) => all = resolve);
+  const { master, registry, stores, calls } = inProcessCluster(3, 1024, {
+    beforeCall: async (url) => {
+      if (url.pathname !== "/mset") return;
+      if (++arrived === 3) all();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TypeError("calls were not sent in parallel")), 500);
+      });
+      try {
+        await Promise.race([together, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  });
   const items = Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
   assert.equal((await master.request("/mset", postJson({ items }))).status, 204);
   assert.deepEqual(calls.sort(), [...stores.keys()].map((a) => `POST ${a}/mset`).sort());
@@ -158,6 +177,20 @@ Deno.test("master splits a batch by owner: one request per node, in parallel", a
   });
   const owners = new Set(keys.map((key) => registry.ring.owner(key)));
   assert.equal(calls.length, owners.size, "one call per owning node");
+});
+
+Deno.test("master mget finds keys still where they were while keys move", async () => {
+  const { master, registry, stores } = inProcessCluster(2);
+  const keys = Array.from({ length: 40 }, (_, i) => `m${i}`);
+  const items = keys.map((key) => ({ key, value: `v-${key}` }));
+  assert.equal((await master.request("/mset", postJson({ items }))).status, 204);
+  const leaving = "http://node-1:8081";
+  const stranded = keys.filter((key) => stores.get(leaving)!.get(key) !== undefined);
+  assert.ok(stranded.length > 0);
+  registry.deregister(leaving); // its keys have not reached node-0 yet: the ring is unsettled
+  const found = await (await master.request("/mget", postJson({ keys }))).json();
+  assert.deepEqual(found.missing, []);
+  assert.deepEqual(found.items.map((i: { value: string }) => i.value), items.map((i) => i.value));
 });
 
 Deno.test("master mset says how much was stored when a node fails", async () => {

@@ -54,6 +54,11 @@ export class Router {
     );
   }
 
+  /** Whether keys may still be moving to the owners of the current ring. */
+  get moving(): boolean {
+    return this.#options.placement.unsettledRings.length > 0;
+  }
+
   /** The owner of `key`; throws HttpError 503 when no node is up. */
   owner(key: string): string {
     const owner = this.#options.placement.ring.owner(key);

@@ -4,7 +4,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { batchRoutes } from "../../shared/batch_routes.ts";
 import { HttpError } from "../../shared/errors.ts";
 import { checkValueSize, forwarded } from "../../shared/key_routes.ts";
-import { type KeyValue, MGetResponse } from "../../shared/wire.ts";
+import { KeyValue, MGetResponse } from "../../shared/wire.ts";
 import type { Router } from "../router.ts";
 
 const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.mset) };
@@ -19,6 +19,18 @@ export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: 
       const answer = MGetResponse.parse(await router.call(node, "/mget", { keys: group }));
       for (const item of answer.items) found.set(item.key, item);
     }));
+    // While keys move, a key its owner misses may still be where it was: read it as a single
+    // GET does, through the earlier rings.
+    if (router.moving) {
+      await Promise.all(
+        [...groups.values()].flat().filter((key) => !found.has(key)).map(
+          async (key) => {
+            const answer = await router.get(key).catch(() => undefined);
+            if (answer?.ok) found.set(key, KeyValue.parse(await answer.json()));
+          },
+        ),
+      );
+    }
     const result: MGetResponse = { items: [], missing: [] };
     for (const key of keys) {
       const item = found.get(key);
