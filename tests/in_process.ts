@@ -29,7 +29,11 @@ export interface InProcessCluster {
 export function inProcessCluster(
   nodes: number,
   maxValueBytes = 1024,
-  options: { breakerFailures?: number } = {},
+  options: {
+    breakerFailures?: number;
+    /** Awaited before each call reaches its app, e.g. to hold calls until others arrive. */
+    beforeCall?: (url: URL) => Promise<void>;
+  } = {},
 ): InProcessCluster {
   const clock = { now: 0 };
   const registry = new Registry({ vnodes: 160, failureTimeoutMs: 1000, now: () => clock.now, log });
@@ -39,6 +43,7 @@ export function inProcessCluster(
   const fetch: Fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : input);
     calls.push(`${init?.method ?? "GET"} ${url}`);
+    await options.beforeCall?.(url);
     const app = apps.get(url.origin);
     if (!app) throw new TypeError(`Connection refused: ${url.origin}`);
     return await app.request(url.pathname + url.search, init);
