@@ -65,13 +65,25 @@ Deno.test("A promoted follower carries on from its heartbeats in a new epoch of 
   assert.deepEqual(follower.ring.nodes, ["http://a:1"]);
 });
 
+/** Whether `promise` settles within `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("Registry.changed() resolves on a new ring, and at once after close()", async () => {
   const { leader } = pair();
   const waiting = leader.changed(10_000);
+  assert.equal(await within(waiting, 50), false, "nothing changed yet");
   leader.heartbeat("http://a:1");
-  await waiting;
+  assert.equal(await within(waiting, 100), true);
   leader.close();
-  await leader.changed(10_000);
+  assert.equal(await within(leader.changed(10_000), 100), true);
 });
 
 Deno.test("A node out of the leader's ring is leaving if it asked to, else down", () => {

@@ -51,9 +51,11 @@ Deno.test("Membership is not registered while the master cannot be reached", asy
 
 Deno.test("Membership.start() keeps beating with backoff until stop()", async () => {
   let calls = 0;
+  const times: number[] = [];
   const cluster = inProcessCluster(0);
   const membership = member((input, init) => {
     calls++;
+    times.push(performance.now());
     // The first three attempts find the master down, as when nodes start first.
     return calls <= 3 ? Promise.reject(new TypeError("refused")) : cluster.fetch(input, init);
   });
@@ -64,6 +66,9 @@ Deno.test("Membership.start() keeps beating with backoff until stop()", async ()
   }
   await membership.stop();
   assert.equal(membership.registered, true);
+  // Retries wait 100, 200, 400 ms (each with jitter down to half), not the 20 ms heartbeat.
+  const gaps = times.slice(1, 4).map((at, i) => at - times[i]);
+  assert.ok(gaps[0] >= 45 && gaps[1] >= 95 && gaps[2] >= 195, `gaps ${gaps.map(Math.round)}`);
   const after = calls;
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(calls, after, "no heartbeat after stop()");

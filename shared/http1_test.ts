@@ -138,14 +138,21 @@ Deno.test("http1Fetch() sends again on a fresh connection when an idle one was c
 });
 
 Deno.test("http1Fetch() honours connection: close and refuses header injection", async () => {
+  // The server says close but keeps the socket open, answering any reuse differently.
+  const answered = new Set<Deno.Conn>();
   const server = rawServer(async (_request, conn) => {
-    await write(conn, "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye");
-    conn.close();
+    const body = answered.has(conn) ? "reused" : "bye";
+    answered.add(conn);
+    await write(
+      conn,
+      `HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
   });
   const call = http1Fetch();
   try {
     assert.equal(await (await call(`${server.url}/`)).text(), "bye");
     assert.equal(await (await call(`${server.url}/`)).text(), "bye");
+    assert.equal(server.conns.length, 2, "a new connection for the second call");
     await assert.rejects(call(`${server.url}/`, { headers: { "x-a": "1\r\nx-b: 2" } }), TypeError);
   } finally {
     await server.close();

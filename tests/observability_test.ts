@@ -88,7 +88,8 @@ Deno.test("a hung node trips its breaker: timeouts, then fast 503s, then recover
       const started = performance.now();
       const answer = await fetch(`${master.url}/keys/k`);
       assert.equal(answer.status, 504, await answer.text());
-      assert.ok(performance.now() - started < 1000, "answered within the node timeout");
+      const took = performance.now() - started;
+      assert.ok(took >= 290 && took < 700, `answered at the 300 ms node timeout, in ${took} ms`);
     }
     const times: number[] = [];
     for (let i = 0; i < 50; i++) {
