@@ -39,12 +39,15 @@ export interface MasterDeps {
   election?: () => Election;
 }
 
-/** Who may call what on the master; unlisted paths (probes, documents, the page) stay open. */
+/**
+ * Who may call what on the master; unlisted paths (probes, documents, the page) stay open. A
+ * pattern `/x/*` also matches `/x` itself, so listing both would check a token twice.
+ */
 export function masterAccess(metricsAuth = false): AccessRules {
   return [
-    [["/keys", "/keys/*", "/mget", "/mset"], ["client"]],
-    [["/ring", "/ring/*", "/leader"], ["client", "node"]],
-    [["/register", "/register/*"], ["node"]],
+    [["/keys/*", "/mget", "/mset"], ["client"]],
+    [["/ring/*", "/leader"], ["client", "node"]],
+    [["/register/*"], ["node"]],
     [["/nodes", "/stats", "/dashboard/state", ...(metricsAuth ? ["/metrics"] : [])], ["admin"]],
   ];
 }

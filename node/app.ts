@@ -42,10 +42,10 @@ export interface NodeDeps {
   metricsAuth?: boolean;
 }
 
-/** Who may call what on a node: client tokens only reach the key routes. */
+/** Who may call what on a node: client tokens only reach the key routes (`/keys/*` is `/keys` too). */
 export function nodeAccess(metricsAuth = false): AccessRules {
   return [
-    [["/keys", "/keys/*", "/mget", "/mset"], ["client", "node"]],
+    [["/keys/*", "/mget", "/mset"], ["client", "node"]],
     [["/replicate", "/replica/*", "/stats"], ["node"]],
     ...(metricsAuth ? [[["/metrics"], ["admin"]] as AccessRules[number]] : []),
   ];
