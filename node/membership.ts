@@ -42,6 +42,7 @@ export class Membership {
   #leaving = false;
   #acknowledged = false;
   #failures = 0; // rounds in a row no master acknowledged
+  #refreshing: Promise<boolean> | undefined;
   readonly #unreachable = new Set<string>(); // masters whose last heartbeat failed
   #running = false;
   #wake = new AbortController();
@@ -71,8 +72,16 @@ export class Membership {
     this.#leaving = true;
   }
 
-  /** Asks the masters for their rings now; resolves whether any answered. */
-  async refresh(): Promise<boolean> {
+  /**
+   * Asks the masters for their rings now; resolves whether any answered. Calls made while one is
+   * in flight share it, so writes routed with a newer epoch do not each ask every master.
+   */
+  refresh(): Promise<boolean> {
+    this.#refreshing ??= this.#askRings().finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
+  }
+
+  async #askRings(): Promise<boolean> {
     const answers = await Promise.all((await this.#options.masters()).map(async (master) => {
       try {
         const answer = await this.#options.fetch(`${master}/ring`, {

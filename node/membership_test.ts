@@ -119,3 +119,16 @@ Deno.test("Membership beats every master, and logs a silent one once, not every 
   assert.equal(lines.filter((msg) => msg === "master unreachable").length, 1);
   assert.deepEqual(cluster.registry.ring.nodes, ["http://node-9:8081"]);
 });
+
+Deno.test("Membership.refresh() calls made together share one request per master", async () => {
+  const cluster = inProcessCluster(1);
+  let rings = 0;
+  const membership = member((input, init) => {
+    if (String(input).endsWith("/ring")) rings++;
+    return cluster.fetch(input, init);
+  });
+  const answers = await Promise.all(Array.from({ length: 10 }, () => membership.refresh()));
+  assert.deepEqual(answers, Array(10).fill(true));
+  assert.equal(rings, 1);
+  assert.equal(membership.view?.epoch, cluster.registry.epoch);
+});
