@@ -36,11 +36,20 @@ export interface RouterOptions {
   catchUp?: () => Promise<void>;
 }
 
+/** A forwarded write: its method, JSON body and headers. */
+export interface ForwardInit {
+  method?: string;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
 /** Sends requests to nodes: to a key's owner on the ring, or to a given node. */
 export class Router {
   readonly #options: RouterOptions;
   readonly #duration;
   readonly #failures;
+  // Each node's duration series, looked up once: observed on every call.
+  readonly #durations = new Map<string, { observe(seconds: number): void }>();
 
   constructor(options: RouterOptions) {
     this.#options = options;
@@ -83,7 +92,7 @@ export class Router {
    * {@link send}. Writes are not retried, the primary answers for its backups, except one a node
    * refused with 421 when {@link RouterOptions.catchUp} brought a newer ring.
    */
-  async forward(key: string, path: string, init: RequestInit = {}): Promise<Response> {
+  async forward(key: string, path: string, init: ForwardInit = {}): Promise<Response> {
     const answer = await this.#forwardOnce(key, path, init);
     const { catchUp } = this.#options;
     if (answer.status !== 421 || !catchUp) return answer;
@@ -91,9 +100,8 @@ export class Router {
     return await this.#forwardOnce(key, path, init);
   }
 
-  async #forwardOnce(key: string, path: string, init: RequestInit): Promise<Response> {
-    const headers = new Headers(init.headers);
-    headers.set(EPOCH_HEADER, String(this.#options.placement.epoch));
+  async #forwardOnce(key: string, path: string, init: ForwardInit): Promise<Response> {
+    const headers = { ...init.headers, [EPOCH_HEADER]: String(this.#options.placement.epoch) };
     return await this.send(this.owner(key), path, { ...init, headers });
   }
 
@@ -189,8 +197,17 @@ export class Router {
       throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
     } finally {
       clearTimeout(timer);
-      this.#duration?.observe({ node }, (performance.now() - started) / 1000);
+      this.#timing(node)?.observe((performance.now() - started) / 1000);
     }
+  }
+
+  #timing(node: string): { observe(seconds: number): void } | undefined {
+    let series = this.#durations.get(node);
+    if (!series && this.#duration) {
+      series = this.#duration.with({ node });
+      this.#durations.set(node, series);
+    }
+    return series;
   }
 
   /** Sends JSON `body` to `path` on `node`; returns the parsed answer, throwing HttpError for any
