@@ -90,3 +90,35 @@ Deno.test("Router.forward() answers 504 when the owner does not answer in time",
   assert.equal(error.status, 504);
   assert.match(error.message, /did not answer within 20 ms/);
 });
+
+Deno.test("Router.forward() resends a write refused with 421 once it caught up with the ring", async () => {
+  const epochs: string[] = [];
+  const state = { ...placement(ring) };
+  const fetch: Fetch = (_input, init) => {
+    epochs.push(new Headers(init?.headers).get("x-ring-epoch")!);
+    return Promise.resolve(
+      epochs.length === 1
+        ? Response.json({ error: "Routed with an older ring", epoch: 8 }, { status: 421 })
+        : new Response(null, { status: 204 }),
+    );
+  };
+  let caughtUp = 0;
+  const catchUp = () => {
+    caughtUp++;
+    state.epoch = 8; // the follower took the leader's newer ring
+    return Promise.resolve();
+  };
+  const router = new Router({ placement: state, fetch, timeoutMs: 100, catchUp });
+  const answer = await router.forward("k", "/keys", { method: "POST", body: "{}" });
+  assert.equal(answer.status, 204);
+  assert.deepEqual(epochs, ["7", "8"]);
+  assert.equal(caughtUp, 1);
+  // Without a way to catch up (one master), a 421 is the answer.
+  const alone = new Router({
+    placement: placement(ring),
+    fetch: () => fetch("", {}),
+    timeoutMs: 100,
+  });
+  epochs.length = 0;
+  assert.equal((await alone.forward("k", "/keys", { method: "POST", body: "{}" })).status, 421);
+});
