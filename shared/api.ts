@@ -5,7 +5,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { ErrorBody, HttpError } from "./errors.ts";
+import { ErrorBody, errorResponse } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { addMetricsRoute, observeRequests } from "./observe.ts";
@@ -88,21 +88,13 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}` }, 404));
 
   app.onError((error, c) => {
-    if (error instanceof HttpError) {
-      return c.json({ ...error.details, error: error.message }, error.status);
-    }
     if (error instanceof HTTPException && error.status < 500) {
       const message = error.status === 415
         ? `Unsupported content type "${c.req.header("content-type")}": send application/json`
         : error.message;
       return c.json({ error: message }, error.status);
     }
-    options.log.error("request failed", {
-      method: c.req.method,
-      path: c.req.path,
-      error: error instanceof Error ? error.stack ?? error.message : String(error),
-    });
-    return c.json({ error: "Internal server error" }, 500);
+    return errorResponse(error, c.req.method, c.req.path, options.log);
   });
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

@@ -2,6 +2,7 @@
 
 import { z } from "@hono/zod-openapi";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "./log.ts";
 
 /** The body of every error response. */
 export const ErrorBody = z.object({
@@ -35,4 +36,20 @@ export class HttpError extends Error {
     this.status = status;
     this.details = details;
   }
+}
+
+/**
+ * The answer to an error thrown while serving `method path`: an HttpError's status and body, or
+ * a logged 500 for anything else. The app's error handler and the fast read both answer with it.
+ */
+export function errorResponse(error: unknown, method: string, path: string, log: Logger): Response {
+  if (error instanceof HttpError) {
+    return Response.json({ ...error.details, error: error.message }, { status: error.status });
+  }
+  log.error("request failed", {
+    method,
+    path,
+    error: error instanceof Error ? error.stack ?? error.message : String(error),
+  });
+  return Response.json({ error: "Internal server error" }, { status: 500 });
 }
