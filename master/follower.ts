@@ -4,6 +4,7 @@
 import { HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Logger } from "../shared/log.ts";
+import { sleep } from "../shared/sleep.ts";
 import { RingView } from "../shared/wire.ts";
 import type { Registry } from "./registry.ts";
 
@@ -14,13 +15,14 @@ export interface FollowerOptions {
   leaderUrl: () => string | undefined;
   fetch: Fetch;
   log: Logger;
-  /** Longest wait of one long poll of the leader's ring. Default 20 s. */
-  pollMs?: number;
-  /** Wait before asking again after a failure or while no other master leads. Default 250 ms. */
-  retryMs?: number;
-  /** Timeout of a forwarded registration change. Default 2 s. */
-  forwardTimeoutMs?: number;
 }
+
+/** Longest wait of one long poll of the leader's ring. */
+const POLL_MS = 20_000;
+/** Wait before asking again after a failure, or while no other master leads. */
+const RETRY_MS = 250;
+/** Timeout of a forwarded registration change. */
+const FORWARD_TIMEOUT_MS = 2000;
 
 /**
  * Keeps a follower's registry in step with the leader: it long-polls `GET /ring` with the term
@@ -72,14 +74,14 @@ export class Follower {
     try {
       answer = await this.#options.fetch(leader + path, {
         ...init,
-        signal: AbortSignal.timeout(this.#options.forwardTimeoutMs ?? 2000),
+        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
       });
       text = await answer.text();
     } catch (error) {
       throw new HttpError(503, `The leader ${leader} cannot be reached: ${error}`);
     }
     if (answer.status === 200 || answer.status === 201) {
-      const view = RingView.safeParse(JSON.parse(text));
+      const view = RingView.safeParse(parseJson(text));
       if (view.success) this.#options.registry.adopt(view.data);
     }
     const type = answer.headers.get("content-type");
@@ -91,19 +93,17 @@ export class Follower {
 
   async #run(): Promise<void> {
     const { registry, log } = this.#options;
-    const retryMs = this.#options.retryMs ?? 250;
-    const pollMs = this.#options.pollMs ?? 20_000;
     while (this.#running) {
       this.#poll = new AbortController();
       const leader = this.#options.leaderUrl();
       if (!leader || registry.leading) {
-        await pause(retryMs, this.#poll.signal);
+        await sleep(RETRY_MS, this.#poll.signal);
         continue;
       }
       const query = `term=${registry.term}&epoch=${registry.epoch}` +
-        `&settled=${registry.settled}&waitMs=${pollMs}`;
+        `&settled=${registry.settled}&waitMs=${POLL_MS}`;
       try {
-        const signal = AbortSignal.any([this.#poll.signal, AbortSignal.timeout(pollMs + 5000)]);
+        const signal = AbortSignal.any([this.#poll.signal, AbortSignal.timeout(POLL_MS + 5000)]);
         const answer = await this.#options.fetch(`${leader}/ring?${query}`, { signal });
         if (!answer.ok) throw new Error(`the leader answered ${answer.status}`);
         registry.adopt(RingView.parse(await answer.json()));
@@ -115,18 +115,16 @@ export class Follower {
           log.warn("cannot follow the leader", { leader, error: String(error) });
         }
         this.#failing = true;
-        await pause(retryMs, this.#poll.signal);
+        await sleep(RETRY_MS, this.#poll.signal);
       }
     }
   }
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

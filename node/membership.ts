@@ -3,6 +3,7 @@
 import type { Fetch } from "../shared/fetch.ts";
 import type { Logger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
+import { sleep } from "../shared/sleep.ts";
 import { newerRing, RingView } from "../shared/wire.ts";
 
 /** Where the masters are, who this node is, and how often it beats. */
@@ -223,17 +224,4 @@ export class Membership {
   #timeoutMs(): number {
     return Math.max(500, this.#options.heartbeatMs);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

@@ -2,6 +2,7 @@
 
 import type { Logger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
+import { sleep } from "../shared/sleep.ts";
 import type { RingView } from "../shared/wire.ts";
 import type { Replica, Store } from "./store.ts";
 
@@ -14,9 +15,10 @@ export interface RebalanceOptions {
   /** Keys per request to a peer (`--rebalance-batch`). */
   batch: number;
   log: Logger;
-  /** Waits before a pass that failed is tried again. */
-  retryMs?: number;
 }
+
+/** Wait before a pass that failed is tried again. */
+const RETRY_MS = 500;
 
 /** Progress of the moves, for `/stats` and `/metrics`. */
 export interface RebalanceProgress {
@@ -90,7 +92,7 @@ export class Rebalancer {
       const view = this.#wanted;
       if (await this.#pass(view)) this.#done = view;
       else if (view === this.#wanted) {
-        await new Promise((resolve) => setTimeout(resolve, this.#options.retryMs ?? 500));
+        await sleep(RETRY_MS);
       }
     }
   }
