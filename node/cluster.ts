@@ -120,13 +120,9 @@ export class Cluster {
 
 /** A write sent to a node that is not the key's primary in the ring it knows (HTTP 421). */
 export class MisdirectedError extends HttpError {
-  readonly epoch: number;
-  readonly owner: string | undefined;
-
+  /** The body carries this node's `epoch` and, when known, the key's `owner`. */
   constructor(message: string, epoch: number, owner?: string) {
     super(421, message, { epoch, ...(owner ? { owner } : {}) });
     this.name = "MisdirectedError";
-    this.epoch = epoch;
-    this.owner = owner;
   }
 }

@@ -89,11 +89,6 @@ export class Elector {
     return this.#term;
   }
 
-  /** This candidate's identity. */
-  get identity(): string {
-    return this.#options.identity;
-  }
-
   /** Makes one attempt and updates the state from it. */
   async tick(): Promise<void> {
     const { lock, identity, now, log } = this.#options;

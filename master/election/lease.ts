@@ -45,7 +45,7 @@ export interface LeaseLockOptions {
  */
 export class LeaseLock implements Lock {
   readonly #options: LeaseLockOptions;
-  #observed: LeaseRecord | undefined;
+  #observedVersion: string | undefined; // the Lease's resourceVersion when last seen to change
   #observedAt = 0;
 
   constructor(options: LeaseLockOptions) {
@@ -61,7 +61,7 @@ export class LeaseLock implements Lock {
       this.#observe(created, time);
       return { leader: identity, term: created.leaseTransitions ?? 0 };
     }
-    if (current.resourceVersion !== this.#observed?.resourceVersion) this.#observe(current, time);
+    if (current.resourceVersion !== this.#observedVersion) this.#observe(current, time);
     const holder = current.holderIdentity || undefined;
     const transitions = current.leaseTransitions ?? 0;
     const expired = this.#observedAt + this.#durationMs(current) <= time;
@@ -107,7 +107,7 @@ export class LeaseLock implements Lock {
   }
 
   #observe(record: LeaseRecord, time: number): void {
-    this.#observed = record;
+    this.#observedVersion = record.resourceVersion;
     this.#observedAt = time;
   }
 

@@ -15,8 +15,8 @@ const routes = {
 
 const jsonHeaders = { "content-type": "application/json" };
 
-// The owner's answer passes through as it is: it answers the same declared route.
-const relay = (answer: Promise<Response>) => answer as Promise<never>;
+/** Passes another service's answer through as it is: it answers the same declared route. */
+export const relay = (answer: Promise<Response>) => answer as Promise<never>;
 
 /** Serves `/keys` by forwarding each request to the owner of its key. */
 export function addKeyRoutes(app: OpenAPIHono, router: Router, maxValueBytes: number): void {

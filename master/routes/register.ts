@@ -8,6 +8,7 @@ import { ErrorBody, HttpError } from "../../shared/errors.ts";
 import { Address, KeyParam, NodeList, RegisterRequest, RingView } from "../../shared/wire.ts";
 import type { Follower } from "../follower.ts";
 import type { Registry } from "../registry.ts";
+import { relay } from "./keys.ts";
 
 const register = createRoute({
   method: "post",
@@ -138,9 +139,6 @@ export interface RegisterDeps {
   /** The election as this master sees it. */
   election: () => Election;
 }
-
-// The leader's answer passes through as it is: it answers the same declared route.
-const relay = (answer: Promise<Response>) => answer as Promise<never>;
 
 /** Serves `/register`, `/nodes`, `/ring`, `/ring/owners/{key}` and `/leader`. */
 export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
