@@ -89,7 +89,7 @@ const BREAKER_STATES = { closed: 0, open: 1, "half-open": 2 } as const;
 function addClusterMetrics(metrics: Metrics, registry: Registry, breakers?: Breakers): void {
   metrics.gauge("cluster_nodes", "Nodes the master knows, by status", () => {
     const nodes = registry.list().nodes;
-    return (["up", "down"] as const).map((status) => [
+    return (["up", "leaving", "down"] as const).map((status) => [
       { status },
       nodes.filter((n) => n.status === status).length,
     ]);

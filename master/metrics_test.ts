@@ -27,6 +27,7 @@ Deno.test("master and node metrics count exactly the requests made", async () =>
   assert.equal(m.get('http_request_duration_seconds_count{method="POST",route="/keys"}'), 5);
   assert.equal(m.get('forwarded_request_duration_seconds_count{node="http://node-0:8081"}'), 9);
   assert.equal(m.get('cluster_nodes{status="up"}'), 1);
+  assert.equal(m.get('cluster_nodes{status="leaving"}'), 0);
   assert.equal(m.get('cluster_nodes{status="down"}'), 0);
   assert.equal(m.get("ring_epoch"), 1);
   assert.equal(m.get('breaker_state{node="http://node-0:8081"}'), 0);
