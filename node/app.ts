@@ -55,7 +55,6 @@ export function nodeAccess(metricsAuth = false): AccessRules {
 export interface NodeContext {
   store: Store;
   writer: Writer;
-  maxValueBytes: number;
   now: () => number;
   startedAt: number;
   rebalance?: () => RebalanceProgress;
@@ -77,8 +76,7 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
   const now = deps.now ?? Date.now;
   const node: NodeContext = {
     store: deps.store,
-    writer: new Writer(deps.store, deps.cluster, deps.defaultTtlSeconds),
-    maxValueBytes: deps.maxValueBytes,
+    writer: new Writer(deps.store, deps.cluster, deps.maxValueBytes, deps.defaultTtlSeconds),
     now,
     startedAt: now(),
     rebalance: deps.rebalance,

@@ -30,6 +30,8 @@ export interface Write {
   key: string;
   value: string;
   ttlMs?: number;
+  /** The value's size in UTF-8 bytes, when the caller has measured it already. */
+  valueBytes?: number;
 }
 
 /**
@@ -152,7 +154,7 @@ export class Store {
   setMany(writes: Write[]): number[] {
     const sized = writes.map((write) => ({
       ...write,
-      bytes: entryBytes(write.key, write.value, (write.ttlMs ?? 0) > 0),
+      bytes: entryBytes(write.key, write.value, (write.ttlMs ?? 0) > 0, write.valueBytes),
     }));
     this.#admit(sized);
     return sized.map((w) =>
@@ -375,8 +377,13 @@ export class Store {
   }
 }
 
-/** Accounted bytes of one entry, with or without a TTL. */
-export function entryBytes(key: string, value: string, expires = false): number {
+/** Accounted bytes of one entry, with or without a TTL; `valueBytes` if already measured. */
+export function entryBytes(
+  key: string,
+  value: string,
+  expires = false,
+  valueBytes = utf8Bytes(value),
+): number {
   const overhead = ENTRY_OVERHEAD_BYTES + (expires ? EXPIRY_OVERHEAD_BYTES : 0);
-  return utf8Bytes(key) + utf8Bytes(value) + overhead;
+  return utf8Bytes(key) + valueBytes + overhead;
 }

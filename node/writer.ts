@@ -1,6 +1,7 @@
 // The node's write path: placement check, local write, then every backup, before acknowledging.
 
 import { HttpError } from "../shared/errors.ts";
+import { checkValueSize } from "../shared/key_routes.ts";
 import type { Cluster } from "./cluster.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "./store.ts";
 
@@ -18,22 +19,34 @@ export interface ItemWrite {
 export class Writer {
   readonly #store: Store;
   readonly #cluster: Cluster | undefined;
+  readonly #maxValueBytes: number;
   readonly #defaultTtlSeconds: number;
 
-  constructor(store: Store, cluster: Cluster | undefined, defaultTtlSeconds = 0) {
+  constructor(
+    store: Store,
+    cluster: Cluster | undefined,
+    maxValueBytes: number,
+    defaultTtlSeconds = 0,
+  ) {
     this.#store = store;
     this.#cluster = cluster;
+    this.#maxValueBytes = maxValueBytes;
     this.#defaultTtlSeconds = defaultTtlSeconds;
   }
 
-  /** Writes `items`, all or none locally, then replicates them; `epoch` is the routed ring epoch. */
+  /**
+   * Writes `items`, all or none locally, then replicates them; `epoch` is the routed ring epoch.
+   * A value over the size limit refuses the whole batch (413) before anything is checked or
+   * written; each value is measured once, for the limit and for the store's accounting.
+   */
   async write(items: ItemWrite[], epoch?: number): Promise<void> {
-    await this.#cluster?.checkPrimary(items.map((i) => i.key), epoch);
     const writes = items.map(({ key, value, ttl }) => ({
       key,
       value,
       ttlMs: (ttl ?? this.#defaultTtlSeconds) * 1000,
+      valueBytes: checkValueSize(value, this.#maxValueBytes),
     }));
+    await this.#cluster?.checkPrimary(items.map((i) => i.key), epoch);
     let versions: number[];
     try {
       versions = this.#store.setMany(writes);

@@ -64,12 +64,13 @@ export function forwarded<R extends RouteConfig>(route: R) {
   return createRoute({ ...route, responses: { ...route.responses, ...errors(forwardingErrors) } });
 }
 
-/** Throws a 413 HttpError when `value` is over `maxBytes` UTF-8 bytes. */
-export function checkValueSize(value: string, maxBytes: number): void {
+/** Returns `value`'s size in UTF-8 bytes; throws a 413 HttpError when it is over `maxBytes`. */
+export function checkValueSize(value: string, maxBytes: number): number {
   const bytes = utf8Bytes(value);
   if (bytes > maxBytes) {
     throw new HttpError(413, `Value is ${bytes} bytes, over the limit of ${maxBytes} bytes`);
   }
+  return bytes;
 }
 
 /** Largest body that can carry a key and a `maxValueBytes` value, even fully escaped. */

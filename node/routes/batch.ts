@@ -2,7 +2,6 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { batchRoutes } from "../../shared/batch_routes.ts";
-import { checkValueSize } from "../../shared/key_routes.ts";
 import type { MGetResponse } from "../../shared/wire.ts";
 import type { NodeContext } from "../app.ts";
 import { EPOCH_HEADER } from "../../shared/wire.ts";
@@ -22,7 +21,6 @@ export function addBatchRoutes(app: OpenAPIHono, node: NodeContext): void {
 
   app.openapi(batchRoutes.mset, async (c) => {
     const { items } = c.req.valid("json");
-    for (const { value } of items) checkValueSize(value, node.maxValueBytes);
     await node.writer.write(items, routedEpoch(c.req.header(EPOCH_HEADER)));
     return c.body(null, 204);
   });

@@ -2,7 +2,7 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { fastKeyGet } from "../../shared/fast_get.ts";
-import { checkValueSize, keyRoutes } from "../../shared/key_routes.ts";
+import { keyRoutes } from "../../shared/key_routes.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Metrics } from "../../shared/metrics.ts";
 import type { Read, Store } from "../store.ts";
@@ -13,7 +13,6 @@ import { EPOCH_HEADER } from "../../shared/wire.ts";
 export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
   app.openapi(keyRoutes.set, async (c) => {
     const write = c.req.valid("json");
-    checkValueSize(write.value, node.maxValueBytes);
     await node.writer.write([write], routedEpoch(c.req.header(EPOCH_HEADER)));
     return c.body(null, 204);
   });
