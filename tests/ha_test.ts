@@ -226,7 +226,7 @@ Deno.test({
       const next = await leaderOf(followers, LEASE_MS + 3000);
       const takeoverMs = performance.now() - stopped;
       console.log(`handover: new leader ${Math.round(takeoverMs)} ms after SIGTERM`);
-      assert.ok(takeoverMs < LEASE_MS, `took ${Math.round(takeoverMs)} ms`);
+      assert.ok(takeoverMs < 1000, `took ${Math.round(takeoverMs)} ms`);
       const ring = await (await fetch(`${next.url}/ring`)).json();
       assert.equal(ring.nodes.length, 3);
     } finally {
