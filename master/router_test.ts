@@ -122,3 +122,38 @@ Deno.test("Router.forward() resends a write refused with 421 once it caught up w
   epochs.length = 0;
   assert.equal((await alone.forward("k", "/keys", { method: "POST", body: "{}" })).status, 421);
 });
+
+Deno.test("Router.get() finds a moving key where it was and copies it to its new owner", async () => {
+  const before = new Ring(["http://a:1"]);
+  const after = new Ring(["http://a:1", "http://b:1"]);
+  let key = "k0";
+  for (let i = 0; after.owner(key) !== "http://b:1"; i++) key = `k${i}`;
+  const calls: string[] = [];
+  const fetch: Fetch = (input, init) => {
+    const url = String(input);
+    calls.push(`${init?.method ?? "GET"} ${url}`);
+    if (url.startsWith("http://b:1/keys/")) {
+      return Promise.resolve(Response.json({}, { status: 404 }));
+    }
+    if (url.startsWith("http://a:1/keys/")) {
+      return Promise.resolve(Response.json({ key, value: "v" }));
+    }
+    if (url.startsWith("http://a:1/replica/")) {
+      return Promise.resolve(Response.json({ key, version: 3, value: "v" }));
+    }
+    return Promise.resolve(new Response(null, { status: 204 })); // b's /replicate
+  };
+  const router = new Router({
+    placement: { ring: after, epoch: 8, replicas: 1, unsettledRings: [before] },
+    fetch,
+    timeoutMs: 100,
+  });
+  assert.deepEqual(await (await router.get(key)).json(), { key, value: "v" });
+  await new Promise((resolve) => setTimeout(resolve, 20)); // the repair runs in the background
+  assert.deepEqual(calls, [
+    `GET http://b:1/keys/${key}`,
+    `GET http://a:1/keys/${key}`,
+    `GET http://a:1/replica/${key}`,
+    "POST http://b:1/replicate",
+  ]);
+});
