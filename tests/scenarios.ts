@@ -217,6 +217,8 @@ export const scenarios: Scenario[] = [
     name: "ttl, batches and stats work through the master",
     async run(harness) {
       const { master } = await cluster(harness, 3);
+      // Settled first: while keys move, misses are also asked of earlier owners, and counted there.
+      await waitFor(async () => (await nodesOf(master.url)).every((n) => n.synced), "settled");
       const items = Array.from({ length: 30 }, (_, i) => ({ key: `b${i}`, value: `v${i}` }));
       assert.equal((await postJson(`${master.url}/mset`, { items })).status, 204);
       const short = { key: "short", value: "v", ttl: 0.3 };
