@@ -36,6 +36,8 @@ export interface NodeDeps {
   rebalance?: () => RebalanceProgress;
   /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
   ringEpoch?: () => number | undefined;
+  /** Applies writes; default one built from the store, cluster and limits above. */
+  writer?: Writer;
   /** Accepted tokens; without any, the node is open. */
   auth?: Auth;
   /** Whether `/metrics` needs an admin token. */
@@ -76,7 +78,8 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
   const now = deps.now ?? Date.now;
   const node: NodeContext = {
     store: deps.store,
-    writer: new Writer(deps.store, deps.cluster, deps.maxValueBytes, deps.defaultTtlSeconds),
+    writer: deps.writer ??
+      new Writer(deps.store, deps.cluster, deps.maxValueBytes, deps.defaultTtlSeconds),
     now,
     startedAt: now(),
     rebalance: deps.rebalance,

@@ -13,7 +13,8 @@ import { loadConfig, nodeSettings } from "./config.ts";
 import { masterList } from "./masters.ts";
 import { Membership } from "./membership.ts";
 import { Rebalancer } from "./rebalance.ts";
-import { fastGet } from "./routes/keys.ts";
+import { fastRoutes } from "./fast.ts";
+import { Writer } from "./writer.ts";
 import { Store } from "./store.ts";
 
 const config = loadOrExit("node", nodeSettings, loadConfig);
@@ -73,9 +74,11 @@ let stopping = false;
 // Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
 // without reads and no tick stalls requests.
 const expirer = setInterval(() => store.expire(EXPIRE_PER_TICK), EXPIRE_TICK_MS);
+const writer = new Writer(store, cluster, config.maxValueBytes, config.defaultTtlSeconds);
 const app = createApp({
   store,
   cluster,
+  writer,
   rebalance: () => rebalancer.progress,
   ringEpoch: () => membership.view?.epoch,
   metrics,
@@ -92,9 +95,16 @@ const app = createApp({
   log,
 });
 
-// The hot read skips the app's router and validator; with tokens, every request takes the app's
+// The hot routes skip the app's router and middleware; with tokens, every request takes the app's
 // access checks instead.
-const fast = auth.enabled ? undefined : fastGet(store, () => membership.view?.epoch, metrics, log);
+const fast = auth.enabled ? undefined : fastRoutes({
+  store,
+  writer,
+  ringEpoch: () => membership.view?.epoch,
+  maxValueBytes: config.maxValueBytes,
+  metrics,
+  log,
+}, (request) => app.fetch(request));
 
 log.info("listening", {
   url: listenUrl(server.addr, tls !== undefined),

@@ -38,22 +38,15 @@ export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
  */
 export function fastGet(
   store: Store,
-  ringEpoch: () => number | undefined,
   metrics: Metrics,
   log: Logger,
 ): (request: Request) => Response | Promise<Response> | undefined {
   return fastKeyGet({
     read(key) {
       const found = store.get(key);
-      const epoch = ringEpoch();
-      const headers: Record<string, string> = { "content-type": "application/json" };
-      if (epoch !== undefined) headers[EPOCH_HEADER] = String(epoch);
       return found === undefined
-        ? new Response(JSON.stringify({ error: `Key "${key}" not found` }), {
-          status: 404,
-          headers,
-        })
-        : new Response(JSON.stringify(item(key, found)), { headers });
+        ? Response.json({ error: `Key "${key}" not found` }, { status: 404 })
+        : Response.json(item(key, found));
     },
     metrics,
     log,

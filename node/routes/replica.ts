@@ -4,7 +4,11 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { errors, json } from "../../shared/api.ts";
 import { writeErrors } from "../../shared/key_routes.ts";
 import { Key, KeyParam, MAX_TTL_SECONDS, Value } from "../../shared/wire.ts";
+import { fastJsonPost } from "../../shared/fast_post.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Metrics } from "../../shared/metrics.ts";
 import type { NodeContext } from "../app.ts";
+import type { Writer } from "../writer.ts";
 
 const Replica = z.strictObject({
   key: Key,
@@ -13,6 +17,8 @@ const Replica = z.strictObject({
   ttlMs: z.number().positive().max(MAX_TTL_SECONDS * 1000).optional(),
   deleted: z.boolean().optional(),
 }).openapi("Replica");
+
+const ReplicateRequest = z.strictObject({ entries: z.array(Replica).min(1).max(10_000) });
 
 const replicate = createRoute({
   method: "post",
@@ -23,7 +29,7 @@ const replicate = createRoute({
   tags: ["internal"],
   request: {
     body: {
-      ...json(z.strictObject({ entries: z.array(Replica).min(1).max(10_000) }), "The entries"),
+      ...json(ReplicateRequest, "The entries"),
       required: true,
     },
   },
@@ -57,5 +63,20 @@ export function addReplicaRoutes(app: OpenAPIHono, node: NodeContext): void {
     const found = node.store.replica(key);
     if (!found) return c.json({ error: `Key "${key}" not found` }, 404);
     return c.json(found, 200);
+  });
+}
+
+/**
+ * `POST /replicate` served beside the app with the same answers (see {@link fastJsonPost}), for a
+ * node without tokens: every write a primary takes comes here once per backup.
+ */
+export function fastReplicate(writer: Writer, maxBodyBytes: number, metrics: Metrics, log: Logger) {
+  return fastJsonPost({
+    path: "/replicate",
+    schema: ReplicateRequest,
+    maxBodyBytes,
+    metrics,
+    log,
+    handle: ({ entries }) => Response.json({ applied: writer.apply(entries) }),
   });
 }

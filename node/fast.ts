@@ -1,0 +1,54 @@
+// The node's hot routes served beside the app, with the app's answers: reads, the master's
+// gathered reads and writes, and the copies a primary sends its backups.
+
+import { maxBodyBytes } from "../shared/key_routes.ts";
+import type { Logger } from "../shared/log.ts";
+import type { Metrics } from "../shared/metrics.ts";
+import { EPOCH_HEADER } from "../shared/wire.ts";
+import { fastMget, fastMset } from "./routes/batch.ts";
+import { fastGet } from "./routes/keys.ts";
+import { fastReplicate } from "./routes/replica.ts";
+import type { Store } from "./store.ts";
+import type { Writer } from "./writer.ts";
+
+/** What the hot routes use: the app's store and writer. */
+export interface FastRoutesOptions {
+  store: Store;
+  writer: Writer;
+  ringEpoch: () => number | undefined;
+  maxValueBytes: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+type Answer = Response | Promise<Response>;
+
+/**
+ * Returns a handler for `GET /keys/{key}`, `POST /mget`, `POST /mset` and `POST /replicate` that
+ * returns undefined for every other request and hands a body it would refuse to `app`. Like the
+ * app, it sends the ring epoch with every answer. Only for a node without tokens.
+ */
+export function fastRoutes(
+  options: FastRoutesOptions,
+  app: (request: Request) => Answer,
+): (request: Request) => Answer | undefined {
+  const { store, writer, ringEpoch, metrics, log } = options;
+  const limit = maxBodyBytes(options.maxValueBytes);
+  const get = fastGet(store, metrics, log);
+  const posts = [
+    fastMget(store, limit, metrics, log),
+    fastMset(writer, limit, metrics, log),
+    fastReplicate(writer, limit, metrics, log),
+  ];
+  const stamp = (response: Response): Response => {
+    const epoch = ringEpoch();
+    if (epoch !== undefined) response.headers.set(EPOCH_HEADER, String(epoch));
+    return response;
+  };
+  return (request) => {
+    let answer = get(request);
+    for (let i = 0; answer === undefined && i < posts.length; i++) answer = posts[i](request, app);
+    if (answer === undefined) return undefined;
+    return answer instanceof Response ? stamp(answer) : answer.then(stamp);
+  };
+}
