@@ -14,7 +14,7 @@ import { Elector } from "./election/elector.ts";
 import { Follower } from "./follower.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
-import { fastGet } from "./routes/keys.ts";
+import { fastRoutes } from "./fast.ts";
 
 const config = loadOrExit("master", masterSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
@@ -95,9 +95,11 @@ const app = createApp({
 const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs / 10)));
 const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
-// The hot read skips the app's router and validator; with tokens, every request takes the app's
+// The hot routes skip the app's router and middleware; with tokens, every request takes the app's
 // access checks instead.
-const fast = auth.enabled ? undefined : fastGet(router, metrics, log);
+const fast = auth.enabled
+  ? undefined
+  : fastRoutes({ router, maxValueBytes: config.maxValueBytes, metrics, log }, app.fetch);
 const drain = new Drain();
 const server = Deno.serve(
   { hostname: config.host, port: config.port, onListen: () => {}, ...tls },

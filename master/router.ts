@@ -4,8 +4,21 @@ import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import type { Ring } from "../shared/ring.ts";
-import { EPOCH_HEADER } from "../shared/wire.ts";
+import { EPOCH_HEADER, type KeyValue, MAX_BATCH } from "../shared/wire.ts";
 import type { Breakers } from "./breaker.ts";
+import { Coalescer } from "./coalesce.ts";
+
+// Calls in flight to one node before reads (and, apart, writes) wait to go together in a batch.
+const IN_FLIGHT = 1;
+// Raw write bodies in one /mset: below any node's body limit (64 KiB plus six values).
+const MAX_WRITES_CHARS = 60 * 1024;
+const JSON_TYPE = { "content-type": "application/json" };
+
+/** A write waiting to go to its primary: its body as the client sent it, and its ring epoch. */
+interface Write {
+  body: string;
+  epoch: number;
+}
 
 /** Where keys live: the current ring and, while keys move, the rings they are moving from. */
 export interface Placement {
@@ -50,6 +63,19 @@ export class Router {
   readonly #failures;
   // Each node's duration series, looked up once: observed on every call.
   readonly #durations = new Map<string, { observe(seconds: number): void }>();
+  readonly #reads = new Coalescer<string, Response>(
+    (node, keys) => this.#readBatch(node, keys),
+    { inFlight: IN_FLIGHT, maxItems: MAX_BATCH },
+  );
+  readonly #writes = new Coalescer<Write, Response>(
+    (node, writes) => this.#writeBatch(node, writes),
+    {
+      inFlight: IN_FLIGHT,
+      maxItems: MAX_BATCH,
+      maxSize: MAX_WRITES_CHARS,
+      sizeOf: (write) => write.body.length,
+    },
+  );
 
   constructor(options: RouterOptions) {
     this.#options = options;
@@ -93,11 +119,27 @@ export class Router {
    * refused with 421 when {@link RouterOptions.catchUp} brought a newer ring.
    */
   async forward(key: string, path: string, init: ForwardInit = {}): Promise<Response> {
-    const answer = await this.#forwardOnce(key, path, init);
+    return await this.#resendingMisdirected(() => this.#forwardOnce(key, path, init));
+  }
+
+  /**
+   * Stores `key` on its primary with `body`, a valid `KeyValue` as JSON, sent on as it is. Writes
+   * to a node already busy with earlier ones wait and go together as one `POST /mset`; each gets
+   * the answer its own `POST /keys` would have had (see {@link #writeBatch}).
+   */
+  async set(key: string, body: string): Promise<Response> {
+    return await this.#resendingMisdirected(() => {
+      const { epoch } = this.#options.placement;
+      return this.#writes.submit(this.owner(key), { body, epoch });
+    });
+  }
+
+  async #resendingMisdirected(attempt: () => Promise<Response>): Promise<Response> {
+    const answer = await attempt();
     const { catchUp } = this.#options;
     if (answer.status !== 421 || !catchUp) return answer;
     await catchUp(); // a follower behind the leader's ring: a 421 refused the write, so resend it
-    return await this.#forwardOnce(key, path, init);
+    return await attempt();
   }
 
   async #forwardOnce(key: string, path: string, init: ForwardInit): Promise<Response> {
@@ -121,14 +163,13 @@ export class Router {
         if (!candidates.includes(node)) candidates.push(node);
       }
     }
-    const path = `/keys/${encodeURIComponent(key)}`;
     let failure: unknown;
     let miss: Response | undefined;
     const missing: string[] = []; // current owners that answered 404
     for (const node of candidates) {
       let answer: Response;
       try {
-        answer = await this.send(node, path);
+        answer = await this.#reads.submit(node, key);
       } catch (error) {
         failure = error;
         continue;
@@ -143,6 +184,52 @@ export class Router {
     }
     if (miss) return miss;
     throw failure;
+  }
+
+  /**
+   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget` whose items
+   * become the answers the single reads would have had. A batch the node refuses is read again
+   * key by key.
+   */
+  async #readBatch(node: string, keys: string[]): Promise<(Response | Promise<Response>)[]> {
+    if (keys.length === 1) return [await this.send(node, keyPath(keys[0]))];
+    const body = JSON.stringify({ keys: [...new Set(keys)] });
+    const answer = await this.send(node, "/mget", { method: "POST", headers: JSON_TYPE, body });
+    if (!answer.ok) return keys.map((key) => this.send(node, keyPath(key)));
+    const { items } = await parsed(node, answer) as { items: KeyValue[] };
+    const found = new Map(items.map((item) => [item.key, item]));
+    return keys.map((key) => {
+      const item = found.get(key);
+      return item ? Response.json(item) : Response.json(notFound(key), { status: 404 });
+    });
+  }
+
+  /**
+   * Sends `writes` to their primary `node`: alone as `POST /keys`, together as one `POST /mset`.
+   * A batch the node refuses wrote nothing (a 4xx, or 507 for a full store), so each write is sent
+   * again alone for its own answer; any other error came after the primary stored the batch (a
+   * backup did not take it), so every write gets that answer, as each alone would have.
+   */
+  async #writeBatch(node: string, writes: Write[]): Promise<(Response | Promise<Response>)[]> {
+    const alone = (write: Write) =>
+      this.send(node, "/keys", {
+        method: "POST",
+        headers: { ...JSON_TYPE, [EPOCH_HEADER]: String(write.epoch) },
+        body: write.body,
+      });
+    if (writes.length === 1) return [await alone(writes[0])];
+    const { epoch } = writes[0];
+    // A ring change while they waited: one epoch per call, so these go alone.
+    if (writes.some((write) => write.epoch !== epoch)) return writes.map(alone);
+    const answer = await this.send(node, "/mset", {
+      method: "POST",
+      headers: { ...JSON_TYPE, [EPOCH_HEADER]: String(epoch) },
+      body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
+    });
+    if (answer.status === 204) return writes.map(() => new Response(null, { status: 204 }));
+    if (answer.status < 500 || answer.status === 507) return writes.map(alone);
+    const body = await answer.arrayBuffer();
+    return writes.map(() => new Response(body, { status: answer.status, headers: answer.headers }));
   }
 
   /** Copies `key`'s versioned state from `from` to `to`, in the background. */
@@ -229,6 +316,11 @@ export class Router {
     return await parsed(node, await this.send(node, path));
   }
 }
+
+const keyPath = (key: string) => `/keys/${encodeURIComponent(key)}`;
+
+/** The node's answer to a read of a key it does not hold. */
+const notFound = (key: string) => ({ error: `Key "${key}" not found` });
 
 async function parsed(node: string, answer: Response): Promise<unknown> {
   const text = await answer.text();

@@ -157,3 +157,112 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
     "POST http://b:1/replicate",
   ]);
 });
+
+/** A node that holds every answer until the test lets it go, recording each call. */
+function heldNode(answer: (method: string, path: string, body: string) => Response) {
+  const calls: string[] = [];
+  const gates: (() => void)[] = [];
+  const fetch: Fetch = async (input, init) => {
+    const path = new URL(String(input)).pathname;
+    const body = typeof init?.body === "string" ? init.body : "";
+    calls.push(`${init?.method ?? "GET"} ${path}${body ? ` ${body}` : ""}`);
+    await new Promise<void>((resolve) => gates.push(resolve));
+    return answer(init?.method ?? "GET", path, body);
+  };
+  const release = () => gates.splice(0).forEach((go) => go());
+  return { calls, fetch, release };
+}
+
+const oneNode = { ring: new Ring(["http://a:1"]), epoch: 7, replicas: 1, unsettledRings: [] };
+
+Deno.test("Router.get() gathers reads of a busy node into one /mget with single-read answers", async () => {
+  const stored: Record<string, string> = { k1: "one", k2: "two", k4: "four" };
+  const node = heldNode((_method, path, body) => {
+    if (path === "/mget") {
+      const { keys } = JSON.parse(body) as { keys: string[] };
+      const items = keys.filter((k) => k in stored).map((key) => ({ key, value: stored[key] }));
+      return Response.json({ items, missing: keys.filter((k) => !(k in stored)) });
+    }
+    const key = path.slice("/keys/".length);
+    return Response.json({ key, value: stored[key] });
+  });
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  // The first read goes at once; the reads made while it is out wait and go together.
+  const reads = ["k1", "k2", "k3", "k4", "k2"].map((key) => router.get(key));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(node.calls, ["GET /keys/k1"]);
+  node.release();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(node.calls.slice(1), ['POST /mget {"keys":["k2","k3","k4"]}']);
+  node.release();
+  const answers = await Promise.all(reads);
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 404, 200, 200]);
+  assert.deepEqual(await answers[2].json(), { error: 'Key "k3" not found' });
+  assert.deepEqual(await answers[3].json(), { key: "k4", value: "four" });
+  assert.deepEqual(await answers[4].json(), { key: "k2", value: "two" });
+});
+
+Deno.test("Router.get() reads keys one by one when a node refuses their /mget", async () => {
+  const node = heldNode((_method, path) =>
+    path === "/mget"
+      ? Response.json({ error: "No route for POST /mget" }, { status: 404 })
+      : Response.json({ key: path.slice("/keys/".length), value: "v" })
+  );
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  const reads = ["a", "b", "c"].map((key) => router.get(key));
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  const answers = await Promise.all(reads);
+  assert.deepEqual(await answers[2].json(), { key: "c", value: "v" });
+  assert.deepEqual(node.calls, [
+    "GET /keys/a",
+    'POST /mget {"keys":["b","c"]}',
+    "GET /keys/b",
+    "GET /keys/c",
+  ]);
+});
+
+async function gatheredWrites(status: number, then = 204) {
+  let msets = 0;
+  const node = heldNode((_method, path) => {
+    if (path === "/mset" && msets++ === 0 && status !== 204) {
+      return Response.json({ error: `refused with ${status}` }, { status });
+    }
+    return new Response(null, { status: then });
+  });
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  const keys = ["a", "b", "c"];
+  const bodies = keys.map((key) => JSON.stringify({ key, value: key }));
+  const writes = bodies.map((body, i) => router.set(keys[i], body));
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  return { calls: node.calls, answers: await Promise.all(writes), bodies };
+}
+
+Deno.test("Router.set() gathers writes to a busy primary into one /mset of the bodies as sent", async () => {
+  const { calls, answers, bodies } = await gatheredWrites(204);
+  assert.deepEqual(answers.map((a) => a.status), [204, 204, 204]);
+  assert.deepEqual(calls.slice(1), [`POST /mset {"items":[${bodies[1]},${bodies[2]}]}`]);
+});
+
+Deno.test("Router.set() resends a refused /mset's writes alone, for their own answers", async () => {
+  const { calls, answers } = await gatheredWrites(413);
+  assert.deepEqual(answers.map((a) => a.status), [204, 204, 204]);
+  assert.deepEqual(calls.map((call) => call.split(" ").slice(0, 2).join(" ")), [
+    "POST /keys",
+    "POST /mset",
+    "POST /keys",
+    "POST /keys",
+  ]);
+});
+
+Deno.test("Router.set() gives every write of an /mset the primary stored its error", async () => {
+  const { calls, answers } = await gatheredWrites(502);
+  assert.deepEqual(answers.map((a) => a.status), [204, 502, 502]);
+  assert.deepEqual(await answers[2].json(), { error: "refused with 502" });
+  assert.equal(calls.length, 2, "nothing sent again: the primary has the writes");
+});

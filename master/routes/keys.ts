@@ -2,9 +2,11 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { fastKeyGet } from "../../shared/fast_get.ts";
-import { checkValueSize, forwarded, keyRoutes } from "../../shared/key_routes.ts";
+import { fastJsonPost } from "../../shared/fast_post.ts";
+import { checkValueSize, forwarded, keyRoutes, maxBodyBytes } from "../../shared/key_routes.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Metrics } from "../../shared/metrics.ts";
+import { KeyValue } from "../../shared/wire.ts";
 import type { Router } from "../router.ts";
 
 const routes = {
@@ -12,8 +14,6 @@ const routes = {
   get: forwarded(keyRoutes.get),
   delete: forwarded(keyRoutes.delete),
 };
-
-const jsonHeaders = { "content-type": "application/json" };
 
 /** Passes another service's answer through as it is: it answers the same declared route. */
 export const relay = (answer: Promise<Response>) => answer as Promise<never>;
@@ -25,9 +25,7 @@ export function addKeyRoutes(app: OpenAPIHono, router: Router, maxValueBytes: nu
     checkValueSize(write.value, maxValueBytes);
     // The body goes on as it came (the request keeps the text the validator parsed): valid here,
     // so valid at the node, with no second serialisation.
-    const body = await c.req.text();
-    const init = { method: "POST", body, headers: jsonHeaders };
-    return await relay(router.forward(write.key, "/keys", init));
+    return await relay(router.set(write.key, await c.req.text()));
   });
 
   app.openapi(routes.get, (c) => {
@@ -38,6 +36,24 @@ export function addKeyRoutes(app: OpenAPIHono, router: Router, maxValueBytes: nu
   app.openapi(routes.delete, (c) => {
     const { key } = c.req.valid("param");
     return relay(router.forward(key, `/keys/${encodeURIComponent(key)}`, { method: "DELETE" }));
+  });
+}
+
+/**
+ * `POST /keys` served beside the app with the same answers (see {@link fastJsonPost}), for a master
+ * without tokens: the body goes on to the primary as it came.
+ */
+export function fastSet(router: Router, maxValueBytes: number, metrics: Metrics, log: Logger) {
+  return fastJsonPost({
+    path: "/keys",
+    schema: KeyValue,
+    maxBodyBytes: maxBodyBytes(maxValueBytes),
+    metrics,
+    log,
+    handle: (write, _request, text) => {
+      checkValueSize(write.value, maxValueBytes);
+      return router.set(write.key, text);
+    },
   });
 }
 
