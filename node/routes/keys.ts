@@ -38,19 +38,31 @@ export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
  */
 export function fastGet(
   store: Store,
+  ringEpoch: () => number | undefined,
   metrics: Metrics,
   log: Logger,
 ): (request: Request) => Response | Promise<Response> | undefined {
   return fastKeyGet({
     read(key) {
       const found = store.get(key);
+      const headers = answerHeaders(ringEpoch());
       return found === undefined
-        ? Response.json({ error: `Key "${key}" not found` }, { status: 404 })
-        : Response.json(item(key, found));
+        ? new Response(JSON.stringify({ error: `Key "${key}" not found` }), {
+          status: 404,
+          headers,
+        })
+        : new Response(JSON.stringify(item(key, found)), { headers });
     },
     metrics,
     log,
   });
+}
+
+/** The headers of a JSON answer served beside the app, with the ring epoch the app adds to all. */
+export function answerHeaders(epoch: number | undefined): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (epoch !== undefined) headers[EPOCH_HEADER] = String(epoch);
+  return headers;
 }
 
 /** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */
