@@ -5,6 +5,7 @@ import {
   entryBytes,
   EntryTooLargeError,
   EXPIRY_OVERHEAD_BYTES,
+  MAX_TOMBSTONES,
   Store,
   StoreFullError,
   TOMBSTONE_MS,
@@ -223,6 +224,16 @@ Deno.test("Store forgets deletions after their lifetime", () => {
   now += TOMBSTONE_MS;
   assert.deepEqual(store.keys(), []);
   assert.equal(store.replica("k"), undefined);
+});
+
+Deno.test("Store remembers at most MAX_TOMBSTONES deletions, forgetting the oldest", () => {
+  const store = new Store({ now: () => 0 }); // none reaches its lifetime
+  const deleted = MAX_TOMBSTONES + 3;
+  for (let i = 0; i < deleted; i++) store.delete(`k${i}`);
+  assert.equal(store.keys().length, MAX_TOMBSTONES);
+  for (const i of [0, 1, 2]) assert.equal(store.replica(`k${i}`), undefined, `k${i}`);
+  assert.equal(store.replica("k3")?.deleted, true);
+  assert.equal(store.replica(`k${deleted - 1}`)?.deleted, true);
 });
 
 Deno.test("Store.clear() forgets everything", () => {
