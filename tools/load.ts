@@ -81,7 +81,9 @@ async function wrk(name: string, url: string, script: string, connections: numbe
   const ms = (p: string) => {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
     if (!m) return NaN;
-    return Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
+    // Rounded to the microsecond wrk prints: 348us is 0.348 ms, not 0.34800000000000003.
+    const scaled = Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
+    return Math.round(scaled * 1000) / 1000;
   };
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
   if (non2xx) console.log(`  warning: ${name} had ${non2xx} non-2xx answers`);
