@@ -68,11 +68,14 @@ export class Breakers {
     this.#breakers.delete(node);
   }
 
-  /** Records a call to `node` that could not reach it or timed out. */
-  failed(node: string): void {
+  /**
+   * Records a call to `node` that could not reach it or timed out; a batch counts as the `calls` it
+   * carried, as many failures as they would have been alone.
+   */
+  failed(node: string, calls = 1): void {
     const breaker = this.#breakers.get(node) ?? { state: "closed", failures: 0, openedAt: 0 };
     this.#breakers.set(node, breaker);
-    breaker.failures++;
+    breaker.failures += calls;
     const opens = breaker.state === "half-open" ||
       (breaker.state === "closed" && breaker.failures >= this.#options.failures);
     if (opens) {

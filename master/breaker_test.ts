@@ -56,3 +56,11 @@ Deno.test("Breakers reopen when the trial fails", () => {
   clock.now = 2000;
   breakers.admit("n");
 });
+
+Deno.test("Breakers count a failed batch as the calls it carried", () => {
+  const { breakers } = setup();
+  breakers.failed("n", 2);
+  assert.equal(breakers.state("n"), "closed");
+  breakers.failed("n", 1);
+  assert.equal(breakers.state("n"), "open");
+});

@@ -9,6 +9,11 @@ export interface CoalesceLimits<T> {
   /** Size of one batch, by `sizeOf`; an item bigger than this goes alone. */
   maxSize?: number;
   sizeOf?: (input: T) => number;
+  /**
+   * Whether a batch's failure also fails the calls waiting behind it, unsent: for a node that did
+   * not answer in time, so they do not wait a second timeout.
+   */
+  failsWaiting?: (error: unknown) => boolean;
 }
 
 /**
@@ -69,7 +74,7 @@ export class Coalescer<T, R> {
     while (queue.inFlight < this.#limits.inFlight && queue.waiting.length > 0) {
       const batch = queue.waiting.splice(0, this.#batchLength(queue.waiting));
       queue.inFlight++;
-      this.#sendBatch(node, batch).finally(() => {
+      this.#sendBatch(node, queue, batch).finally(() => {
         queue.inFlight--;
         if (queue.inFlight === 0 && queue.waiting.length === 0) this.#queues.delete(node);
         else this.#pump(node, queue);
@@ -92,12 +97,15 @@ export class Coalescer<T, R> {
     return length;
   }
 
-  async #sendBatch(node: string, batch: Pending<T, R>[]): Promise<void> {
+  async #sendBatch(node: string, queue: Queue<T, R>, batch: Pending<T, R>[]): Promise<void> {
     try {
       const results = await this.#send(node, batch.map((pending) => pending.input));
       batch.forEach((pending, i) => pending.resolve(results[i]));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
+      if (this.#limits.failsWaiting?.(error)) {
+        for (const pending of queue.waiting.splice(0)) pending.reject(error);
+      }
     }
   }
 }

@@ -159,3 +159,23 @@ Deno.test("Coalescer.submit() settles an input whose result is a promise by that
   resent.resolve("c1");
   assert.equal(await c, "c1");
 });
+
+Deno.test("Coalescer.submit() fails the calls waiting behind a batch when failsWaiting says so", async () => {
+  const timedOut = new Error("timed out");
+  const { coalescer, next, sent } = setup({
+    inFlight: 1,
+    maxItems: 10,
+    failsWaiting: (error) => error === timedOut,
+  });
+  const first = coalescer.submit("n1", "a");
+  const waiting = [coalescer.submit("n1", "b"), coalescer.submit("n1", "c")];
+  const rejections = [first, ...waiting].map((call) =>
+    assert.rejects(call, (error) => error === timedOut)
+  );
+  (await next()).reply.reject(timedOut);
+  await Promise.all(rejections);
+  assert.deepEqual(sent(), ["n1 a"], "the waiting calls were never sent");
+  const later = coalescer.submit("n1", "d"); // the queue works on afterwards
+  echo(await next());
+  assert.equal(await later, "d@n1");
+});

@@ -65,7 +65,7 @@ export class Router {
   readonly #durations = new Map<string, { observe(seconds: number): void }>();
   readonly #reads = new Coalescer<string, Response>(
     (node, keys) => this.#readBatch(node, keys),
-    { inFlight: IN_FLIGHT, maxItems: MAX_BATCH },
+    { inFlight: IN_FLIGHT, maxItems: MAX_BATCH, failsWaiting: timedOut },
   );
   readonly #writes = new Coalescer<Write, Response>(
     (node, writes) => this.#writeBatch(node, writes),
@@ -74,6 +74,7 @@ export class Router {
       maxItems: MAX_BATCH,
       maxSize: MAX_WRITES_CHARS,
       sizeOf: (write) => write.body.length,
+      failsWaiting: timedOut,
     },
   );
 
@@ -194,7 +195,8 @@ export class Router {
   async #readBatch(node: string, keys: string[]): Promise<(Response | Promise<Response>)[]> {
     if (keys.length === 1) return [await this.send(node, keyPath(keys[0]))];
     const body = JSON.stringify({ keys: [...new Set(keys)] });
-    const answer = await this.send(node, "/mget", { method: "POST", headers: JSON_TYPE, body });
+    const init = { method: "POST", headers: JSON_TYPE, body };
+    const answer = await this.#send(node, "/mget", init, keys.length);
     if (!answer.ok) return keys.map((key) => this.send(node, keyPath(key)));
     const { items } = await parsed(node, answer) as { items: KeyValue[] };
     const found = new Map(items.map((item) => [item.key, item]));
@@ -221,11 +223,11 @@ export class Router {
     const { epoch } = writes[0];
     // A ring change while they waited: one epoch per call, so these go alone.
     if (writes.some((write) => write.epoch !== epoch)) return writes.map(alone);
-    const answer = await this.send(node, "/mset", {
+    const answer = await this.#send(node, "/mset", {
       method: "POST",
       headers: { ...JSON_TYPE, [EPOCH_HEADER]: String(epoch) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
-    });
+    }, writes.length);
     if (answer.status === 204) return writes.map(() => new Response(null, { status: 204 }));
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
     const body = await answer.arrayBuffer();
@@ -244,7 +246,12 @@ export class Router {
    * Sends `init` to `path` on `node` and returns its answer, whatever its status. Throws HttpError
    * 502 when the node cannot be reached, 504 when it does not answer within the timeout.
    */
-  async send(node: string, path: string, init: RequestInit = {}): Promise<Response> {
+  send(node: string, path: string, init: RequestInit = {}): Promise<Response> {
+    return this.#send(node, path, init, 1);
+  }
+
+  /** {@link send} for a call that carries `calls` calls: a failure counts as that many. */
+  async #send(node: string, path: string, init: RequestInit, calls: number): Promise<Response> {
     const { timeoutMs, breakers } = this.#options;
     try {
       breakers?.admit(node);
@@ -274,7 +281,7 @@ export class Router {
       if (type) headers.set("content-type", type);
       return new Response(answer.status === 204 ? null : body, { status: answer.status, headers });
     } catch (error) {
-      breakers?.failed(node);
+      breakers?.failed(node, calls);
       if (error instanceof DOMException && error.name === "TimeoutError") {
         this.#failures?.inc({ node, reason: "timeout" });
         throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
@@ -316,6 +323,9 @@ export class Router {
     return await parsed(node, await this.send(node, path));
   }
 }
+
+/** A node that did not answer in time: calls queued behind the one that waited fail with it. */
+const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;
 
 const keyPath = (key: string) => `/keys/${encodeURIComponent(key)}`;
 

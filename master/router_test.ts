@@ -266,3 +266,36 @@ Deno.test("Router.set() gives every write of an /mset the primary stored its err
   assert.deepEqual(await answers[2].json(), { error: "refused with 502" });
   assert.equal(calls.length, 2, "nothing sent again: the primary has the writes");
 });
+
+Deno.test("Router.get() sends reads queued behind a timed-out call to a backup, not to the node", async () => {
+  const two = new Ring(["http://a:1", "http://b:1"]);
+  const keys = [...Array(100).keys()].map((i) => `k${i}`)
+    .filter((key) => two.owner(key) === "http://a:1").slice(0, 3);
+  const calls: string[] = [];
+  const fetch: Fetch = (input, init) => {
+    const url = String(input);
+    calls.push(url);
+    if (url === "http://b:1/mget") {
+      const { keys } = JSON.parse(String(init?.body)) as { keys: string[] };
+      const items = keys.map((key) => ({ key, value: "from b" }));
+      return Promise.resolve(Response.json({ items, missing: [] }));
+    }
+    if (url.startsWith("http://b:1")) {
+      return Promise.resolve(Response.json({ key: url.split("/").pop(), value: "from b" }));
+    }
+    return new Promise((_resolve, reject) =>
+      // a stops answering
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  };
+  const router = new Router({
+    placement: { ring: two, epoch: 7, replicas: 2, unsettledRings: [] },
+    fetch,
+    timeoutMs: 30,
+  });
+  const answers = await Promise.all(keys.map((key) => router.get(key)));
+  for (const [i, answer] of answers.entries()) {
+    assert.deepEqual(await answer.json(), { key: keys[i], value: "from b" });
+  }
+  assert.equal(calls.filter((url) => url.startsWith("http://a:1")).length, 1);
+});
