@@ -82,3 +82,53 @@ Deno.test("the fast read answers exactly as the app's route does, on master and 
     await processes.stopAll();
   }
 });
+
+Deno.test("concurrent reads and writes reach busy nodes in batches, each with its own answer", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master();
+    const nodes = await Promise.all([1, 2].map(() => processes.node(master.url)));
+    await waitFor(
+      async () => (await (await fetch(`${master.url}/nodes`)).json()).nodes.length === 2,
+      "2 nodes",
+    );
+    const keys = Array.from({ length: 300 }, (_, i) => `batch:${i}`);
+    const wrote = await Promise.all(keys.map(async (key, i) => {
+      const answer = await fetch(`${master.url}/keys`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ key, value: `v${i}`, ...(i % 3 === 0 ? { ttl: 600 } : {}) }),
+      });
+      await answer.body?.cancel();
+      return answer.status;
+    }));
+    assert.deepEqual(new Set(wrote), new Set([204]));
+    const absent = keys.map((key) => `${key}:absent`).slice(0, 100);
+    const read = await Promise.all([...keys, ...absent].map(async (key) => {
+      const answer = await fetch(`${master.url}/keys/${key}`);
+      return { key, status: answer.status, body: await answer.json() };
+    }));
+    for (const { key, status, body } of read) {
+      if (key.endsWith(":absent")) {
+        assert.deepEqual([status, body], [404, { error: `Key "${key}" not found` }]);
+      } else {
+        const i = Number(key.slice("batch:".length));
+        assert.equal(status, 200, key);
+        assert.equal(body.value, `v${i}`);
+        assert.equal(body.ttl !== undefined, i % 3 === 0, `${key}: ttl only where one was set`);
+      }
+    }
+    // Both nodes hold every key (two copies), and the master sent some of them in batches.
+    let batches = 0;
+    for (const node of nodes) {
+      const metrics = await (await fetch(`${node.url}/metrics`)).text();
+      assert.match(metrics, /cache_keys 300\b/);
+      for (const match of metrics.matchAll(/route="\/m(get|set)",status="2\d\d"\} (\d+)/g)) {
+        batches += Number(match[2]);
+      }
+    }
+    assert.ok(batches > 0, "no /mget or /mset reached a node");
+  } finally {
+    await processes.stopAll();
+  }
+});
