@@ -3,6 +3,7 @@
 import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Metrics } from "../shared/metrics.ts";
+import { callPeer } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
 import { EPOCH_HEADER, type KeyValue, MAX_BATCH } from "../shared/wire.ts";
 import type { Breakers } from "./breaker.ts";
@@ -260,17 +261,8 @@ export class Router {
       throw error;
     }
     const started = performance.now();
-    // A timer cleared on the answer: AbortSignal.timeout would fire (and build its error) later
-    // for every call, answered or not.
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new DOMException("The node did not answer in time", "TimeoutError")),
-      timeoutMs,
-    );
     try {
-      const answer = await this.#options.fetch(node + path, { ...init, signal: deadline.signal });
-      // Read the whole body under the same deadline, so a stalled node is a 504, not a cut stream.
-      const body = await answer.arrayBuffer();
+      const answer = await callPeer(this.#options.fetch, node, path, init, timeoutMs);
       breakers?.succeeded(node);
       const epoch = answer.headers.get(EPOCH_HEADER);
       if (epoch !== null && Number(epoch) > this.#options.placement.epoch) {
@@ -279,18 +271,13 @@ export class Router {
       const headers = new Headers();
       const type = answer.headers.get("content-type");
       if (type) headers.set("content-type", type);
-      return new Response(answer.status === 204 ? null : body, { status: answer.status, headers });
+      const body = answer.status === 204 ? null : answer.body;
+      return new Response(body, { status: answer.status, headers });
     } catch (error) {
       breakers?.failed(node, calls);
-      if (error instanceof DOMException && error.name === "TimeoutError") {
-        this.#failures?.inc({ node, reason: "timeout" });
-        throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
-      }
-      this.#failures?.inc({ node, reason: "unreachable" });
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
+      this.#failures?.inc({ node, reason: timedOut(error) ? "timeout" : "unreachable" });
+      throw error;
     } finally {
-      clearTimeout(timer);
       this.#timing(node)?.observe((performance.now() - started) / 1000);
     }
   }

@@ -1,6 +1,7 @@
 // A node's part in replication: refuse writes it is not the primary of, copy writes to backups.
 
 import { HttpError } from "../shared/errors.ts";
+import { callPeer } from "../shared/peer.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Ring } from "../shared/ring.ts";
 import type { RingView } from "../shared/wire.ts";
@@ -98,22 +99,14 @@ export class Cluster {
 
   /** Posts `replicas` to `node`'s `/replicate`; throws HttpError 502 or 504 when it fails. */
   async send(node: string, replicas: Replica[]): Promise<void> {
-    const { timeoutMs } = this.#options;
-    try {
-      const answer = await this.#options.fetch(`${node}/replicate`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ entries: replicas }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await answer.text();
-      if (!answer.ok) throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
-    } catch (error) {
-      if (error instanceof HttpError) throw error;
-      if (error instanceof DOMException && error.name === "TimeoutError") {
-        throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
-      }
-      throw new HttpError(502, `Node ${node} is unreachable: ${error}`);
+    const answer = await callPeer(this.#options.fetch, node, "/replicate", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ entries: replicas }),
+    }, this.#options.timeoutMs);
+    if (answer.status >= 300) {
+      const text = new TextDecoder().decode(answer.body);
+      throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
     }
   }
 }

@@ -1,0 +1,51 @@
+// One call from a service to a peer under a deadline, with the peer's failures as HTTP errors.
+
+import { HttpError } from "./errors.ts";
+import type { Fetch } from "./fetch.ts";
+
+/** A peer's whole answer, read before the deadline. */
+export interface PeerAnswer {
+  status: number;
+  headers: Headers;
+  body: ArrayBuffer;
+}
+
+/**
+ * Sends `init` to `path` on `node` and reads the whole answer, whatever its status, within
+ * `timeoutMs`: a stalled body is a timeout too, not a cut stream. Throws HttpError 502 when the
+ * node cannot be reached and 504 when it does not answer in time.
+ *
+ * @example
+ * ```ts
+ * import { callPeer } from "./peer.ts";
+ * const answer = await callPeer(fetch, "http://127.0.0.1:8081", "/ready", {}, 2000);
+ * console.log(answer.status);
+ * ```
+ */
+export async function callPeer(
+  fetch: Fetch,
+  node: string,
+  path: string,
+  init: RequestInit,
+  timeoutMs: number,
+): Promise<PeerAnswer> {
+  // A timer cleared on the answer: AbortSignal.timeout would fire (and build its error) later for
+  // every call, answered or not.
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException("The node did not answer in time", "TimeoutError")),
+    timeoutMs,
+  );
+  try {
+    const answer = await fetch(node + path, { ...init, signal: deadline.signal });
+    return { status: answer.status, headers: answer.headers, body: await answer.arrayBuffer() };
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}

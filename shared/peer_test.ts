@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { HttpError } from "./errors.ts";
+import type { Fetch } from "./fetch.ts";
+import { callPeer } from "./peer.ts";
+
+const failure = async (fetch: Fetch, timeoutMs = 100) => {
+  const error = await callPeer(fetch, "http://n:1", "/x", {}, timeoutMs).catch((e) => e);
+  assert.ok(error instanceof HttpError, String(error));
+  return error;
+};
+
+Deno.test("callPeer() returns any status with the whole body read", async () => {
+  const fetch: Fetch = (input) =>
+    Promise.resolve(Response.json({ at: String(input) }, { status: 409 }));
+  const answer = await callPeer(fetch, "http://n:1", "/x", {}, 100);
+  assert.equal(answer.status, 409);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(answer.body)), { at: "http://n:1/x" });
+});
+
+Deno.test("callPeer() answers 502 for a peer it cannot reach", async () => {
+  const error = await failure(() => Promise.reject(new TypeError("Connection refused")));
+  assert.equal(error.status, 502);
+  assert.equal(error.message, "Node http://n:1 is unreachable: Connection refused");
+});
+
+Deno.test("callPeer() answers 504 when the answer's body stalls past the deadline", async () => {
+  const stalled: Fetch = (_input, init) => {
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("{"));
+        init?.signal?.addEventListener("abort", () => controller.error(init.signal!.reason));
+      },
+    });
+    return Promise.resolve(new Response(body));
+  };
+  const error = await failure(stalled, 20);
+  assert.equal(error.status, 504);
+  assert.equal(error.message, "Node http://n:1 did not answer within 20 ms");
+});
