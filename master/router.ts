@@ -2,6 +2,7 @@
 
 import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
+import { groupBy } from "../shared/group.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import { callPeer } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
@@ -105,14 +106,7 @@ export class Router {
 
   /** Groups `keys` by owner, keeping their order within each group. */
   group<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
-    const groups = new Map<string, T[]>();
-    for (const item of items) {
-      const owner = this.owner(keyOf(item));
-      const group = groups.get(owner);
-      if (group) group.push(item);
-      else groups.set(owner, [item]);
-    }
-    return groups;
+    return groupBy(items, (item) => this.owner(keyOf(item)));
   }
 
   /**

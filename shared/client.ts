@@ -1,6 +1,7 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
 import { type Http1Client, http1Client } from "./http1.ts";
+import { groupBy } from "./group.ts";
 import { Ring } from "./ring.ts";
 import { EPOCH_HEADER, KeyValue, MGetResponse, RingView } from "./wire.ts";
 
@@ -242,14 +243,8 @@ export class CacheClient {
 
   /** Items grouped by the node that owns their key; one group for the master in proxy mode. */
   #groups<T>(items: T[], keyOf: (item: T) => string): Map<string | undefined, T[]> {
-    const groups = new Map<string | undefined, T[]>();
-    for (const item of items) {
-      const owner = this.#options.mode === "direct" ? this.#ring.owner(keyOf(item)) : undefined;
-      const group = groups.get(owner);
-      if (group) group.push(item);
-      else groups.set(owner, [item]);
-    }
-    return groups;
+    const direct = this.#options.mode === "direct";
+    return groupBy(items, (item) => direct ? this.#ring.owner(keyOf(item)) : undefined);
   }
 
   /** Sends a batch to `owner` (or the master), with the same retries as a single key. */
