@@ -223,7 +223,7 @@ export class Router {
       headers: { ...JSON_TYPE, [EPOCH_HEADER]: String(epoch) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     }, writes.length);
-    if (answer.status === 204) return writes.map(() => new Response(null, { status: 204 }));
+    if (answer.ok) return writes.map(() => new Response(null, { status: 204 }));
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
     const body = await answer.arrayBuffer();
     return writes.map(() => new Response(body, { status: answer.status, headers: answer.headers }));
