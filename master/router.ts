@@ -12,8 +12,9 @@ import { Coalescer } from "./coalesce.ts";
 
 // Calls in flight to one node before reads (and, apart, writes) wait to go together in a batch.
 const IN_FLIGHT = 1;
-// Raw write bodies in one /mset: below any node's body limit (64 KiB plus six values).
-const MAX_WRITES_CHARS = 60 * 1024;
+// Characters of keys or write bodies in one /mget or /mset: below any node's body limit (64 KiB
+// plus six values).
+const MAX_BATCH_CHARS = 60 * 1024;
 const JSON_TYPE = { "content-type": "application/json" };
 
 /** A write waiting to go to its primary: its body as the client sent it, and its ring epoch. */
@@ -67,14 +68,20 @@ export class Router {
   readonly #durations = new Map<string, { observe(seconds: number): void }>();
   readonly #reads = new Coalescer<string, Response>(
     (node, keys) => this.#readBatch(node, keys),
-    { inFlight: IN_FLIGHT, maxItems: MAX_BATCH, failsWaiting: timedOut },
+    {
+      inFlight: IN_FLIGHT,
+      maxItems: MAX_BATCH,
+      maxSize: MAX_BATCH_CHARS,
+      sizeOf: (key) => key.length + 3, // quoted, and a comma
+      failsWaiting: timedOut,
+    },
   );
   readonly #writes = new Coalescer<Write, Response>(
     (node, writes) => this.#writeBatch(node, writes),
     {
       inFlight: IN_FLIGHT,
       maxItems: MAX_BATCH,
-      maxSize: MAX_WRITES_CHARS,
+      maxSize: MAX_BATCH_CHARS,
       sizeOf: (write) => write.body.length,
       failsWaiting: timedOut,
     },

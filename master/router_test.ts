@@ -299,3 +299,26 @@ Deno.test("Router.get() sends reads queued behind a timed-out call to a backup, 
   }
   assert.equal(calls.filter((url) => url.startsWith("http://a:1")).length, 1);
 });
+
+Deno.test("Router.get() keeps a batch of long keys under the size a node takes", async () => {
+  const node = heldNode((_method, path, body) => {
+    if (path !== "/mget") return Response.json({ key: path.slice(6), value: "v" });
+    const { keys } = JSON.parse(body) as { keys: string[] };
+    return Response.json({ items: keys.map((key) => ({ key, value: "v" })), missing: [] });
+  });
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  const keys = Array.from({ length: 121 }, (_, i) => `${i}`.padStart(1000, "k"));
+  const reads = keys.map((key) => router.get(key));
+  for (let i = 0; i < 4; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  assert.equal((await Promise.all(reads)).length, 121);
+  // The first read goes alone; the 120 behind it (120,360 characters) split in two batches.
+  assert.deepEqual(node.calls.map((call) => call.slice(0, 10)), [
+    "GET /keys/",
+    "POST /mget",
+    "POST /mget",
+  ]);
+  for (const call of node.calls) assert.ok(call.length < 62 * 1024, `${call.length} characters`);
+});
