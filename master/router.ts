@@ -3,6 +3,7 @@
 import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import { groupBy } from "../shared/group.ts";
+import { keySegment } from "../shared/key_path.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import { callPeer } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
@@ -238,7 +239,7 @@ export class Router {
 
   /** Copies `key`'s versioned state from `from` to `to`, in the background. */
   #repair(key: string, from: string, to: string): void {
-    const path = `/replica/${encodeURIComponent(key)}`;
+    const path = `/replica/${keySegment(key)}`;
     this.read(from, path)
       .then((replica) => this.call(to, "/replicate", { entries: [replica] }))
       .catch(() => {}); // best effort: the nodes' own key moves get there too
@@ -315,7 +316,7 @@ export class Router {
 /** A node that did not answer in time: calls queued behind the one that waited fail with it. */
 const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;
 
-const keyPath = (key: string) => `/keys/${encodeURIComponent(key)}`;
+const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 
 /** The node's answer to a read of a key it does not hold. */
 const notFound = (key: string) => ({ error: `Key "${key}" not found` });

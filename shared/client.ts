@@ -2,6 +2,7 @@
 
 import { type Http1Client, http1Client } from "./http1.ts";
 import { groupBy } from "./group.ts";
+import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
 import { EPOCH_HEADER, KeyValue, MGetResponse, RingView } from "./wire.ts";
 
@@ -138,7 +139,7 @@ export class CacheClient {
    * ```
    */
   async get(key: string, options: CallOptions = {}): Promise<string | undefined> {
-    const path = `/keys/${encodeURIComponent(key)}`;
+    const path = `/keys/${keySegment(key)}`;
     try {
       const found = await this.#route(key, path, {}, options.signal, true);
       return KeyValue.parse(found).value;
@@ -174,7 +175,7 @@ export class CacheClient {
    * ```
    */
   async delete(key: string, options: CallOptions = {}): Promise<boolean> {
-    const path = `/keys/${encodeURIComponent(key)}`;
+    const path = `/keys/${keySegment(key)}`;
     try {
       await this.#route(key, path, { method: "DELETE" }, options.signal);
       return true;
