@@ -37,13 +37,19 @@ function countUtf8(text: string): number {
   return bytes;
 }
 
-/** A cache key: 1 to 1024 UTF-8 bytes, any characters. */
+/**
+ * A cache key: 1 to 1024 UTF-8 bytes, any characters, but not "." or "..": URLs resolve those as
+ * path steps, so `GET /keys/..` could never read the key back.
+ */
 export const Key = z.string()
   .min(1, "Key must not be empty")
   .refine((key) => utf8Bytes(key) <= MAX_KEY_BYTES, {
     message: `Key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`,
   })
-  .openapi({ example: "user:42", description: "1 to 1024 UTF-8 bytes" });
+  .refine((key) => key !== "." && key !== "..", {
+    message: 'Key must not be "." or "..": a URL path cannot carry it',
+  })
+  .openapi({ example: "user:42", description: '1 to 1024 UTF-8 bytes, not "." or ".."' });
 
 /** A cache value; its size limit is a setting, checked by the service. */
 export const Value = z.string().openapi({ example: "Ada Lovelace" });

@@ -51,6 +51,13 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /Key must not be empty/,
     },
     {
+      name: "key a URL path cannot carry",
+      path: "/keys",
+      init: post('{"key":"..","value":"v"}'),
+      status: 400,
+      error: /Key must not be "\." or "\.\."/,
+    },
+    {
       name: "key over 1024 bytes",
       path: "/keys",
       init: post(JSON.stringify({ key: "é".repeat(513), value: "v" })),
