@@ -1,12 +1,12 @@
-// The node's hot routes served beside the app, with the app's answers: reads, the master's
-// gathered reads and writes, and the copies a primary sends its backups.
+// The node's hot routes served beside the app, with the app's answers: reads and writes, the
+// master's gathered reads and writes, and the copies a primary sends its backups.
 
 import { maxBodyBytes } from "../shared/key_routes.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import { EPOCH_HEADER } from "../shared/wire.ts";
 import { fastMget, fastMset } from "./routes/batch.ts";
-import { fastGet } from "./routes/keys.ts";
+import { fastGet, fastSet } from "./routes/keys.ts";
 import { fastReplicate } from "./routes/replica.ts";
 import type { Store } from "./store.ts";
 import type { Writer } from "./writer.ts";
@@ -24,7 +24,7 @@ export interface FastRoutesOptions {
 type Answer = Response | Promise<Response>;
 
 /**
- * Returns a handler for `GET /keys/{key}`, `POST /mget`, `POST /mset` and `POST /replicate` that
+ * Returns a handler for `GET /keys/{key}`, `POST /keys`, `/mget`, `/mset` and `/replicate` that
  * returns undefined for every other request and hands a body it would refuse to `app`. Like the
  * app, it sends the ring epoch with every answer. Only for a node without tokens.
  */
@@ -36,6 +36,7 @@ export function fastRoutes(
   const limit = maxBodyBytes(options.maxValueBytes);
   const get = fastGet(store, ringEpoch, metrics, log);
   const posts = [
+    fastSet(writer, limit, metrics, log),
     fastMget(store, limit, metrics, log),
     fastMset(writer, limit, metrics, log),
     fastReplicate(writer, limit, metrics, log),

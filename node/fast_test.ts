@@ -137,3 +137,39 @@ Deno.test("fastRoutes() still serves GET /keys/{key} as the app does, and no oth
   assert.deepEqual(await read.json(), { key: "user:42", value: "Ada" });
   assert.equal(n.fast(new Request("http://127.0.0.1:8081/stats")), undefined);
 });
+
+Deno.test("fastRoutes() writes as the app does: POST /keys, /mset and /replicate", async () => {
+  const byApp = node();
+  const byFast = node();
+  const big = "x".repeat(MAX_VALUE_BYTES + 1);
+  const cases: [string, unknown][] = [
+    ["/keys", { key: "a", value: "1" }],
+    ["/keys", { key: "t", value: "2", ttl: 60 }],
+    ["/keys", { key: "big", value: big }], // 413, nothing written
+    ["/mset", { items: [{ key: "b", value: "3" }, { key: "c", value: "4" }] }],
+    ["/mset", { items: [{ key: "d", value: "5" }, { key: "e", value: big }] }], // 413: none
+    ["/replicate", { entries: [{ key: "r", version: 5, value: "6" }] }],
+    ["/keys", { key: "a" }], // no value: the app's 400 through the hot route too
+  ];
+  for (const [path, body] of cases) {
+    const text = JSON.stringify(body);
+    const init = (): RequestInit => ({
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "content-length": String(new TextEncoder().encode(text).byteLength),
+      },
+      body: text,
+    });
+    const app = await byApp.app.request(path, init());
+    const fast = await byFast.served(new Request(`http://127.0.0.1:8081${path}`, init()));
+    assert.equal(fast.status, app.status, `${path} ${text.slice(0, 60)}`);
+    assert.equal(await fast.text(), await app.text(), `${path} ${text.slice(0, 60)}`);
+    assert.equal(fast.headers.get(EPOCH_HEADER), "7");
+  }
+  for (const key of ["a", "t", "big", "b", "c", "d", "e", "r"]) {
+    assert.deepEqual(byFast.store.get(key), byApp.store.get(key), key);
+  }
+  assert.equal(byFast.store.get("t")?.ttlMs, 60_000);
+  assert.deepEqual(byFast.fell, ["POST /keys"], "only the invalid body went to the app");
+});

@@ -2,12 +2,14 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { fastKeyGet } from "../../shared/fast_get.ts";
+import { fastJsonPost } from "../../shared/fast_post.ts";
 import { keyRoutes } from "../../shared/key_routes.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Metrics } from "../../shared/metrics.ts";
 import type { Read, Store } from "../store.ts";
 import type { NodeContext } from "../app.ts";
-import { EPOCH_HEADER } from "../../shared/wire.ts";
+import { EPOCH_HEADER, KeyValue } from "../../shared/wire.ts";
+import type { Writer } from "../writer.ts";
 
 /** Serves `/keys` from the node's store. */
 export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
@@ -63,6 +65,24 @@ export function answerHeaders(epoch: number | undefined): Record<string, string>
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (epoch !== undefined) headers[EPOCH_HEADER] = String(epoch);
   return headers;
+}
+
+/**
+ * `POST /keys` served beside the app with the same answers (see {@link fastJsonPost}), for a node
+ * without tokens: the master sends a write to an idle primary this way.
+ */
+export function fastSet(writer: Writer, maxBodyBytes: number, metrics: Metrics, log: Logger) {
+  return fastJsonPost({
+    path: "/keys",
+    schema: KeyValue,
+    maxBodyBytes,
+    metrics,
+    log,
+    handle: async (write, request) => {
+      await writer.write([write], routedEpoch(request.headers.get(EPOCH_HEADER) ?? undefined));
+      return new Response(null, { status: 204 });
+    },
+  });
 }
 
 /** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */
