@@ -322,3 +322,25 @@ Deno.test("Router.get() keeps a batch of long keys under the size a node takes",
   ]);
   for (const call of node.calls) assert.ok(call.length < 62 * 1024, `${call.length} characters`);
 });
+
+Deno.test("Router.set() sends writes routed in different ring epochs alone, each with its own", async () => {
+  const node = heldNode(() => new Response(null, { status: 204 }));
+  const state = { ...oneNode };
+  const epochs: string[] = [];
+  const fetch: Fetch = (input, init) => {
+    const epoch = new Headers(init?.headers).get("x-ring-epoch");
+    epochs.push(`${new URL(String(input)).pathname} ${epoch}`);
+    return node.fetch(input, init);
+  };
+  const router = new Router({ placement: state, fetch, timeoutMs: 1000 });
+  const writes = [router.set("a", '{"key":"a","value":"1"}')];
+  writes.push(router.set("b", '{"key":"b","value":"2"}')); // waits, routed in epoch 7
+  state.epoch = 8; // the ring changed while it waited
+  writes.push(router.set("c", '{"key":"c","value":"3"}'));
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  assert.deepEqual((await Promise.all(writes)).map((a) => a.status), [204, 204, 204]);
+  assert.deepEqual(epochs, ["/keys 7", "/keys 7", "/keys 8"]);
+});
