@@ -2,10 +2,14 @@
 // and anything the schema or the limits would refuse is handed to the app for its exact answer.
 
 import type { z } from "@hono/zod-openapi";
+import { jsonDepth, MAX_JSON_DEPTH } from "./api.ts";
 import { errorResponse } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { requestRecorder } from "./observe.ts";
+
+// The content types services send each other, which the app accepts too; it judges any other.
+const PLAIN_JSON = /^application\/json(;\s*charset=utf-8)?$/i;
 
 /** What serving one JSON POST route beside the app needs. */
 export interface FastPostOptions<S extends z.ZodType> {
@@ -55,7 +59,7 @@ export function fastJsonPost<S extends z.ZodType>(
     const length = Number(request.headers.get("content-length") ?? NaN);
     if (!(length <= maxBodyBytes)) return undefined; // chunked or too large: the app's limits
     const type = request.headers.get("content-type");
-    if (type === null || !/^application\/json\b/i.test(type)) return undefined;
+    if (type === null || !PLAIN_JSON.test(type)) return undefined; // other types: the app's rules
     return answer(request, fallback);
   };
 
@@ -64,8 +68,9 @@ export function fastJsonPost<S extends z.ZodType>(
     const text = await request.text();
     let body: z.infer<S> | undefined;
     try {
-      const parsed = schema.safeParse(JSON.parse(text));
-      if (parsed.success) body = parsed.data;
+      // The app's nesting limit first: a schema that drops unknown fields would not see them.
+      const parsed = jsonDepth(text) <= MAX_JSON_DEPTH && schema.safeParse(JSON.parse(text));
+      if (parsed && parsed.success) body = parsed.data;
     } catch {
       // not JSON: the app says so
     }

@@ -83,6 +83,11 @@ Deno.test("fastJsonPost() leaves every request it does not take to the app", asy
     ["content-length over the limit", post(ofBytes(MAX_BODY_BYTES + 1))],
     ["a text body", post(body, { "content-type": "text/plain" })],
     ["a form body", post(body, { "content-type": "application/x-www-form-urlencoded" })],
+    // JSON types the app judges by its own rules (it refuses some of these with 415).
+    ["a json type with a bare ;", post(body, { "content-type": "application/json;" })],
+    ["a json type with a suffix", post(body, { "content-type": "application/json-foo" })],
+    ["a json type with a list", post(body, { "content-type": "application/json, text/plain" })],
+    ["a +json type", post(body, { "content-type": "application/merge-patch+json" })],
   ];
   for (const [what, request] of requests) {
     assert.equal(fast(request, noFallback), undefined, what);
