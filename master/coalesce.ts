@@ -10,10 +10,10 @@ export interface CoalesceLimits<T> {
   maxSize?: number;
   sizeOf?: (input: T) => number;
   /**
-   * Whether a batch's failure also fails the calls waiting behind it, unsent: for a node that did
+   * Whether a batch's failure also fails the `waiting` calls behind it, unsent: for a node that did
    * not answer in time, so they do not wait a second timeout.
    */
-  failsWaiting?: (error: unknown) => boolean;
+  failsWaiting?: (node: string, error: unknown, waiting: number) => boolean;
 }
 
 /**
@@ -103,7 +103,7 @@ export class Coalescer<T, R> {
       batch.forEach((pending, i) => pending.resolve(results[i]));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
-      if (this.#limits.failsWaiting?.(error)) {
+      if (this.#limits.failsWaiting?.(node, error, queue.waiting.length)) {
         for (const pending of queue.waiting.splice(0)) pending.reject(error);
       }
     }

@@ -165,7 +165,7 @@ Deno.test("Coalescer.submit() fails the calls waiting behind a batch when failsW
   const { coalescer, next, sent } = setup({
     inFlight: 1,
     maxItems: 10,
-    failsWaiting: (error) => error === timedOut,
+    failsWaiting: (_node, error) => error === timedOut,
   });
   const first = coalescer.submit("n1", "a");
   const waiting = [coalescer.submit("n1", "b"), coalescer.submit("n1", "c")];

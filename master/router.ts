@@ -13,9 +13,9 @@ import { Coalescer } from "./coalesce.ts";
 
 // Calls in flight to one node before reads (and, apart, writes) wait to go together in a batch.
 const IN_FLIGHT = 1;
-// Characters of keys or write bodies in one /mget or /mset: below any node's body limit (64 KiB
-// plus six values).
-const MAX_BATCH_CHARS = 60 * 1024;
+// Bytes of one /mget or /mset, and of the /replicate a primary makes of it, counted from above:
+// below any node's body limit (64 KiB plus six values).
+const MAX_BATCH_BYTES = 60 * 1024;
 const JSON_TYPE = { "content-type": "application/json" };
 
 /** A write waiting to go to its primary: its body as the client sent it, and its ring epoch. */
@@ -72,9 +72,9 @@ export class Router {
     {
       inFlight: IN_FLIGHT,
       maxItems: MAX_BATCH,
-      maxSize: MAX_BATCH_CHARS,
-      sizeOf: (key) => key.length + 3, // quoted, and a comma
-      failsWaiting: timedOut,
+      maxSize: MAX_BATCH_BYTES,
+      sizeOf: (key) => key.length * 6 + 3, // a character escaped as \u0000 at most, quotes, a comma
+      failsWaiting: (node, error, waiting) => this.#failsWaiting(node, error, waiting),
     },
   );
   readonly #writes = new Coalescer<Write, Response>(
@@ -82,9 +82,10 @@ export class Router {
     {
       inFlight: IN_FLIGHT,
       maxItems: MAX_BATCH,
-      maxSize: MAX_BATCH_CHARS,
-      sizeOf: (write) => write.body.length,
-      failsWaiting: timedOut,
+      maxSize: MAX_BATCH_BYTES,
+      // A UTF-16 unit is at most 3 UTF-8 bytes; a backup's copy adds a version (and ttlMs).
+      sizeOf: (write) => write.body.length * 3 + 64,
+      failsWaiting: (node, error, waiting) => this.#failsWaiting(node, error, waiting),
     },
   );
 
@@ -200,7 +201,8 @@ export class Router {
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: JSON_TYPE, body };
     const answer = await this.#send(node, "/mget", init, keys.length);
-    if (!answer.ok) return keys.map((key) => this.send(node, keyPath(key)));
+    // Alone, each read fails on its own (a key no path can carry throws).
+    if (!answer.ok) return keys.map(async (key) => await this.send(node, keyPath(key)));
     const { items } = await parsed(node, answer) as { items: KeyValue[] };
     const found = new Map(items.map((item) => [item.key, item]));
     return keys.map((key) => {
@@ -253,6 +255,17 @@ export class Router {
     return this.#send(node, path, init, 1);
   }
 
+  /**
+   * After a call to `node` timed out, fails the calls waiting for it too: each would have waited
+   * as long, so the breaker counts each, as it would have unbatched (the failures metric counts
+   * calls made).
+   */
+  #failsWaiting(node: string, error: unknown, waiting: number): boolean {
+    if (!timedOut(error)) return false;
+    if (waiting > 0) this.#options.breakers?.failed(node, waiting);
+    return true;
+  }
+
   /** {@link send} for a call that carries `calls` calls: a failure counts as that many. */
   async #send(node: string, path: string, init: RequestInit, calls: number): Promise<Response> {
     const { timeoutMs, breakers } = this.#options;
@@ -276,7 +289,9 @@ export class Router {
       const body = answer.status === 204 ? null : answer.body;
       return new Response(body, { status: answer.status, headers });
     } catch (error) {
-      breakers?.failed(node, calls);
+      // A batch that timed out stands for calls that would each have waited as long; a refused or
+      // reset connection is one failure, however many calls it carried.
+      breakers?.failed(node, timedOut(error) ? calls : 1);
       this.#failures?.inc({ node, reason: timedOut(error) ? "timeout" : "unreachable" });
       throw error;
     } finally {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
+import { silentLogger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
+import { Breakers } from "./breaker.ts";
 import { Router } from "./router.ts";
 
 const ring = new Ring(["http://a:1", "http://b:1"]);
@@ -308,18 +310,21 @@ Deno.test("Router.get() keeps a batch of long keys under the size a node takes",
   });
   const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
   const keys = Array.from({ length: 121 }, (_, i) => `${i}`.padStart(1000, "k"));
-  const reads = keys.map((key) => router.get(key));
-  for (let i = 0; i < 4; i++) {
+  let answered = 0;
+  const reads = keys.map((key) => router.get(key).finally(() => answered++));
+  while (answered < keys.length) {
     await new Promise((resolve) => setTimeout(resolve, 0));
     node.release();
   }
-  assert.equal((await Promise.all(reads)).length, 121);
-  // The first read goes alone; the 120 behind it (120,360 characters) split in two batches.
-  assert.deepEqual(node.calls.map((call) => call.slice(0, 10)), [
-    "GET /keys/",
-    "POST /mget",
-    "POST /mget",
-  ]);
+  await Promise.all(reads);
+  // The first read goes alone; the 120 behind it (120,360 characters, counted as up to 6 bytes
+  // each) go in batches of 10, each far under the smallest body limit a node can have (64 KiB).
+  assert.equal(node.calls[0].slice(0, 10), "GET /keys/");
+  assert.deepEqual(
+    new Set(node.calls.slice(1).map((call) => call.slice(0, 10))),
+    new Set(["POST /mget"]),
+  );
+  assert.equal(node.calls.length, 13);
   for (const call of node.calls) assert.ok(call.length < 62 * 1024, `${call.length} characters`);
 });
 
@@ -343,4 +348,26 @@ Deno.test("Router.set() sends writes routed in different ring epochs alone, each
   }
   assert.deepEqual((await Promise.all(writes)).map((a) => a.status), [204, 204, 204]);
   assert.deepEqual(epochs, ["/keys 7", "/keys 7", "/keys 8"]);
+});
+
+Deno.test("Router counts a timed-out batch as its calls for the breaker, a refused one as one", async () => {
+  const breakersFor = () =>
+    new Breakers({ failures: 3, cooldownMs: 60_000, now: () => 0, log: silentLogger });
+  const reads = async (fetch: Fetch, breakers: Breakers) => {
+    const router = new Router({ placement: oneNode, fetch, timeoutMs: 20, breakers });
+    // One read goes alone; the four behind it go as one batch.
+    await Promise.allSettled(["a", "b", "c", "d", "e"].map((key) => router.get(key)));
+  };
+  const refusing = breakersFor();
+  await reads(() => Promise.reject(new TypeError("Connection reset")), refusing);
+  assert.equal(refusing.state("http://a:1"), "closed", "two failed calls");
+  const hanging = breakersFor();
+  await reads(
+    (_input, init) =>
+      new Promise((_resolve, reject) =>
+        init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+      ),
+    hanging,
+  );
+  assert.equal(hanging.state("http://a:1"), "open", "one read timed out, four waited behind it");
 });
