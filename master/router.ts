@@ -18,8 +18,9 @@ const IN_FLIGHT = 1;
 const MAX_BATCH_BYTES = 60 * 1024;
 const JSON_TYPE = { "content-type": "application/json" };
 
-/** A write waiting to go to its primary: its body as the client sent it, and its ring epoch. */
+/** A write waiting to go to its primary: its key, body as the client sent it, and ring epoch. */
 interface Write {
+  key: string;
   body: string;
   epoch: number;
 }
@@ -135,7 +136,7 @@ export class Router {
   async set(key: string, body: string): Promise<Response> {
     return await this.#resendingMisdirected(() => {
       const { epoch } = this.#options.placement;
-      return this.#writes.submit(this.owner(key), { body, epoch });
+      return this.#writes.submit(this.owner(key), { key, body, epoch });
     });
   }
 
@@ -214,8 +215,9 @@ export class Router {
   /**
    * Sends `writes` to their primary `node`: alone as `POST /keys`, together as one `POST /mset`.
    * A batch the node refuses wrote nothing (a 4xx, or 507 for a full store), so each write is sent
-   * again alone for its own answer; any other error came after the primary stored the batch (a
-   * backup did not take it), so every write gets that answer, as each alone would have.
+   * again alone for its own answer. Any other error came after the primary stored the batch: the
+   * writes of the keys it names as `unreplicated` (a backup did not take them) get that answer, the
+   * others 204, as each alone would have had; without that list, every write gets the answer.
    */
   async #writeBatch(node: string, writes: Write[]): Promise<(Response | Promise<Response>)[]> {
     const alone = (write: Write) =>
@@ -233,10 +235,16 @@ export class Router {
       headers: { ...JSON_TYPE, [EPOCH_HEADER]: String(epoch) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     }, writes.length);
-    if (answer.ok) return writes.map(() => new Response(null, { status: 204 }));
+    const stored = () => new Response(null, { status: 204 });
+    if (answer.ok) return writes.map(stored);
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
-    const body = await answer.arrayBuffer();
-    return writes.map(() => new Response(body, { status: answer.status, headers: answer.headers }));
+    const body = await answer.text();
+    const failed = (): Response =>
+      new Response(body, { status: answer.status, headers: answer.headers });
+    // The node names the keys some backup did not take; the others are on all their owners.
+    const unreplicated = unreplicatedKeys(body);
+    if (!unreplicated) return writes.map(failed);
+    return writes.map((write) => unreplicated.has(write.key) ? failed() : stored());
   }
 
   /** Copies `key`'s versioned state from `from` to `to`, in the background. */
@@ -330,6 +338,17 @@ export class Router {
 
 /** A node that did not answer in time: calls queued behind the one that waited fail with it. */
 const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;
+
+/** The `unreplicated` keys of a node's error answer, if it names them. */
+function unreplicatedKeys(body: string): Set<string> | undefined {
+  try {
+    const keys = (JSON.parse(body) as { unreplicated?: unknown }).unreplicated;
+    if (Array.isArray(keys) && keys.every((key) => typeof key === "string")) return new Set(keys);
+  } catch {
+    // not JSON: every write gets the answer
+  }
+  return undefined;
+}
 
 const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 

@@ -226,11 +226,11 @@ Deno.test("Router.get() reads keys one by one when a node refuses their /mget", 
   ]);
 });
 
-async function gatheredWrites(status: number, then = 204) {
+async function gatheredWrites(status: number, then = 204, details = {}) {
   let msets = 0;
   const node = heldNode((_method, path) => {
     if (path === "/mset" && msets++ === 0 && status !== 204) {
-      return Response.json({ error: `refused with ${status}` }, { status });
+      return Response.json({ error: `refused with ${status}`, ...details }, { status });
     }
     return new Response(null, { status: then });
   });
@@ -370,4 +370,11 @@ Deno.test("Router counts a timed-out batch as its calls for the breaker, a refus
     hanging,
   );
   assert.equal(hanging.state("http://a:1"), "open", "one read timed out, four waited behind it");
+});
+
+Deno.test("Router.set() answers 204 for the writes of a failed /mset that every backup took", async () => {
+  const { calls, answers } = await gatheredWrites(502, 204, { unreplicated: ["c"] });
+  assert.deepEqual(answers.map((a) => a.status), [204, 204, 502]);
+  assert.deepEqual(await answers[2].json(), { error: "refused with 502", unreplicated: ["c"] });
+  assert.equal(calls.length, 2, "nothing sent again");
 });

@@ -74,7 +74,8 @@ export class Cluster {
 
   /**
    * Sends `replicas` to each key's backups, in parallel, one request per backup; resolves once
-   * every backup has them. Throws HttpError 502/504 naming each backup that failed.
+   * every backup has them. Throws HttpError 502/504 naming each backup that failed, with the keys
+   * some backup did not take as `unreplicated`: the others are on all their owners.
    */
   async replicate(replicas: Replica[]): Promise<void> {
     const batches = new Map<string, Replica[]>();
@@ -85,15 +86,23 @@ export class Cluster {
         batches.set(backup, batch);
       }
     }
+    const sends = [...batches];
     const results = await Promise.allSettled(
-      [...batches].map(([backup, batch]) => this.send(backup, batch)),
+      sends.map(([backup, batch]) => this.send(backup, batch)),
     );
-    const failed = results.flatMap((r) => r.status === "rejected" ? [r.reason as HttpError] : []);
+    const failed: HttpError[] = [];
+    const unreplicated = new Set<string>();
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled") return;
+      failed.push(result.reason as HttpError);
+      for (const replica of sends[i][1]) unreplicated.add(replica.key);
+    });
     if (failed.length === 0) return;
     throw new HttpError(
       failed.some((f) => f.status === 504) ? 504 : 502,
       `Stored on the primary, but ${failed.length} of ${batches.size} backups did not take it: ` +
         failed.map((f) => f.message).join("; "),
+      { unreplicated: [...unreplicated] },
     );
   }
 

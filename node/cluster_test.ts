@@ -72,4 +72,5 @@ Deno.test("Cluster.replicate() says the write is on the primary when a backup fa
   assert.ok(error instanceof HttpError);
   assert.equal(error.status, 502);
   assert.match(error.message, /^Stored on the primary, but 1 of 1 backups did not take it/);
+  assert.deepEqual(error.details, { unreplicated: [key] });
 });
