@@ -301,7 +301,8 @@ export class Router {
       // reset connection is one failure, however many calls it carried.
       breakers?.failed(node, timedOut(error) ? calls : 1);
       this.#failures?.inc({ node, reason: timedOut(error) ? "timeout" : "unreachable" });
-      throw error;
+      if (error instanceof HttpError) throw error;
+      throw new HttpError(502, `Node ${node} answered what cannot be passed on: ${error}`);
     } finally {
       this.#timing(node)?.observe((performance.now() - started) / 1000);
     }

@@ -44,6 +44,8 @@ export function fastKeyGet(
     const key = url.slice(path + "/keys/".length);
     // A plain segment is ASCII: its length is its size in bytes.
     if (key.length > MAX_KEY_BYTES || !PLAIN_SEGMENT.test(key)) return undefined;
+    if (key === "." || key === "..") return undefined; // keys the app refuses
+
     return answer(key);
   };
 

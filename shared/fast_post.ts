@@ -65,7 +65,15 @@ export function fastJsonPost<S extends z.ZodType>(
 
   async function answer(request: Request, fallback: Fallback): Promise<Response> {
     const started = performance.now();
-    const text = await request.text();
+    let text: string;
+    try {
+      text = await request.text();
+    } catch {
+      // The client went away mid-body: nobody reads the answer, but it is still one.
+      const response = Response.json({ error: "Request body could not be read" }, { status: 400 });
+      record("POST", path, response.status, started);
+      return response;
+    }
     let body: z.infer<S> | undefined;
     try {
       // The app's nesting limit first: a schema that drops unknown fields would not see them.
