@@ -4,6 +4,7 @@ import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import { groupBy } from "../shared/group.ts";
 import { keySegment } from "../shared/key_path.ts";
+import { keyNotFound } from "../shared/key_routes.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import { callPeer } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
@@ -208,7 +209,7 @@ export class Router {
     const found = new Map(items.map((item) => [item.key, item]));
     return keys.map((key) => {
       const item = found.get(key);
-      return item ? Response.json(item) : Response.json(notFound(key), { status: 404 });
+      return item ? Response.json(item) : Response.json(keyNotFound(key), { status: 404 });
     });
   }
 
@@ -352,9 +353,6 @@ function unreplicatedKeys(body: string): Set<string> | undefined {
 }
 
 const keyPath = (key: string) => `/keys/${keySegment(key)}`;
-
-/** The node's answer to a read of a key it does not hold. */
-const notFound = (key: string) => ({ error: `Key "${key}" not found` });
 
 async function parsed(node: string, answer: Response): Promise<unknown> {
   const text = await answer.text();

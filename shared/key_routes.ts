@@ -5,6 +5,17 @@ import { errors, json } from "./api.ts";
 import { HttpError } from "./errors.ts";
 import { KeyParam, KeyValue, utf8Bytes } from "./wire.ts";
 
+/**
+ * The error body for a key that is not stored: one text, whichever service answers, so a master
+ * answering from a batch says what the node would have said.
+ *
+ * @example
+ * ```ts
+ * keyNotFound("user:42"); // { error: 'Key "user:42" not found' }
+ * ```
+ */
+export const keyNotFound = (key: string) => ({ error: `Key "${key}" not found` });
+
 /** Errors of a route that forwards to nodes. */
 export const forwardingErrors = {
   502: "The owning node could not be reached",

@@ -3,7 +3,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { fastKeyGet } from "../../shared/fast_get.ts";
 import { fastJsonPost } from "../../shared/fast_post.ts";
-import { keyRoutes } from "../../shared/key_routes.ts";
+import { keyNotFound, keyRoutes } from "../../shared/key_routes.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Metrics } from "../../shared/metrics.ts";
 import type { Read, Store } from "../store.ts";
@@ -22,14 +22,14 @@ export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
   app.openapi(keyRoutes.get, (c) => {
     const { key } = c.req.valid("param");
     const found = node.store.get(key);
-    if (found === undefined) return c.json({ error: `Key "${key}" not found` }, 404);
+    if (found === undefined) return c.json(keyNotFound(key), 404);
     return c.json(item(key, found), 200);
   });
 
   app.openapi(keyRoutes.delete, async (c) => {
     const { key } = c.req.valid("param");
     const found = await node.writer.delete(key, routedEpoch(c.req.header(EPOCH_HEADER)));
-    if (!found) return c.json({ error: `Key "${key}" not found` }, 404);
+    if (!found) return c.json(keyNotFound(key), 404);
     return c.body(null, 204);
   });
 }
@@ -49,7 +49,7 @@ export function fastGet(
       const found = store.get(key);
       const headers = answerHeaders(ringEpoch());
       return found === undefined
-        ? new Response(JSON.stringify({ error: `Key "${key}" not found` }), {
+        ? new Response(JSON.stringify(keyNotFound(key)), {
           status: 404,
           headers,
         })

@@ -2,7 +2,7 @@
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { errors, json } from "../../shared/api.ts";
-import { writeErrors } from "../../shared/key_routes.ts";
+import { keyNotFound, writeErrors } from "../../shared/key_routes.ts";
 import { Key, KeyParam, MAX_TTL_SECONDS, Value } from "../../shared/wire.ts";
 import { fastJsonPost } from "../../shared/fast_post.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -61,7 +61,7 @@ export function addReplicaRoutes(app: OpenAPIHono, node: NodeContext): void {
   app.openapi(replica, (c) => {
     const { key } = c.req.valid("param");
     const found = node.store.replica(key);
-    if (!found) return c.json({ error: `Key "${key}" not found` }, 404);
+    if (!found) return c.json(keyNotFound(key), 404);
     return c.json(found, 200);
   });
 }
