@@ -4,6 +4,7 @@
 import { HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Logger } from "../shared/log.ts";
+import { callPeer, type PeerAnswer, peerResponse } from "../shared/peer.ts";
 import { sleep } from "../shared/sleep.ts";
 import { RingView } from "../shared/wire.ts";
 import type { Registry } from "./registry.ts";
@@ -69,26 +70,18 @@ export class Follower {
   async forward(path: string, init: RequestInit): Promise<Response> {
     const leader = this.#options.leaderUrl();
     if (!leader) throw new HttpError(503, "No leader is elected: try again shortly");
-    let answer: Response;
-    let text: string;
+    let answer: PeerAnswer;
     try {
-      answer = await this.#options.fetch(leader + path, {
-        ...init,
-        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
-      });
-      text = await answer.text();
+      answer = await callPeer(this.#options.fetch, leader, path, init, FORWARD_TIMEOUT_MS);
     } catch (error) {
-      throw new HttpError(503, `The leader ${leader} cannot be reached: ${error}`);
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new HttpError(503, `The leader ${leader} cannot be reached: ${reason}`);
     }
     if (answer.status === 200 || answer.status === 201) {
-      const view = RingView.safeParse(parseJson(text));
+      const view = RingView.safeParse(parseJson(new TextDecoder().decode(answer.body)));
       if (view.success) this.#options.registry.adopt(view.data);
     }
-    const type = answer.headers.get("content-type");
-    return new Response(answer.status === 204 ? null : text, {
-      status: answer.status,
-      headers: type ? { "content-type": type } : {},
-    });
+    return peerResponse(answer);
   }
 
   async #run(): Promise<void> {

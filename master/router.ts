@@ -6,7 +6,7 @@ import { groupBy } from "../shared/group.ts";
 import { keySegment } from "../shared/key_path.ts";
 import { keyNotFound } from "../shared/key_routes.ts";
 import type { Metrics } from "../shared/metrics.ts";
-import { callPeer } from "../shared/peer.ts";
+import { callPeer, type PeerAnswer, peerResponse } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
 import { EPOCH_HEADER, type KeyValue, MAX_BATCH } from "../shared/wire.ts";
 import type { Breakers } from "./breaker.ts";
@@ -285,28 +285,25 @@ export class Router {
       throw error;
     }
     const started = performance.now();
+    let answer: PeerAnswer;
     try {
-      const answer = await callPeer(this.#options.fetch, node, path, init, timeoutMs);
-      breakers?.succeeded(node);
-      const epoch = answer.headers.get(EPOCH_HEADER);
-      if (epoch !== null && Number(epoch) > this.#options.placement.epoch) {
-        this.#options.onNewerEpoch?.();
-      }
-      const headers = new Headers();
-      const type = answer.headers.get("content-type");
-      if (type) headers.set("content-type", type);
-      const body = answer.status === 204 ? null : answer.body;
-      return new Response(body, { status: answer.status, headers });
+      answer = await callPeer(this.#options.fetch, node, path, init, timeoutMs);
     } catch (error) {
+      const late = timedOut(error);
       // A batch that timed out stands for calls that would each have waited as long; a refused or
       // reset connection is one failure, however many calls it carried.
-      breakers?.failed(node, timedOut(error) ? calls : 1);
-      this.#failures?.inc({ node, reason: timedOut(error) ? "timeout" : "unreachable" });
-      if (error instanceof HttpError) throw error;
-      throw new HttpError(502, `Node ${node} answered what cannot be passed on: ${error}`);
+      breakers?.failed(node, late ? calls : 1);
+      this.#failures?.inc({ node, reason: late ? "timeout" : "unreachable" });
+      throw error;
     } finally {
       this.#timing(node)?.observe((performance.now() - started) / 1000);
     }
+    breakers?.succeeded(node);
+    const epoch = answer.headers.get(EPOCH_HEADER);
+    if (epoch !== null && Number(epoch) > this.#options.placement.epoch) {
+      this.#options.onNewerEpoch?.();
+    }
+    return peerResponse(answer);
   }
 
   #timing(node: string): { observe(seconds: number): void } | undefined {

@@ -49,3 +49,24 @@ export async function callPeer(
     clearTimeout(timer);
   }
 }
+
+// Statuses whose answers carry no body: a Response refuses one.
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+/**
+ * A peer's answer passed on to a client: its status, content type and body, and none of the
+ * peer's other headers (connection, epoch, ...).
+ *
+ * @example
+ * ```ts
+ * import { callPeer, peerResponse } from "./peer.ts";
+ * const response = peerResponse(await callPeer(fetch, "http://127.0.0.1:8081", "/keys/k", {}, 2000));
+ * ```
+ */
+export function peerResponse(answer: PeerAnswer): Response {
+  const type = answer.headers.get("content-type");
+  return new Response(NULL_BODY.has(answer.status) ? null : answer.body, {
+    status: answer.status,
+    headers: type ? { "content-type": type } : {},
+  });
+}
