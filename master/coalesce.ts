@@ -18,7 +18,8 @@ export interface CoalesceLimits<T> {
 
 /**
  * Sends one batch to `node`; resolves with one result per input, in order. A result may be a
- * promise of its own, for an input that had to be sent again alone.
+ * promise of its own, for an input that had to be sent again alone; the batch holds its place
+ * among the calls in flight until those settle too.
  */
 export type SendBatch<T, R> = (node: string, inputs: T[]) => Promise<(R | Promise<R>)[]>;
 
@@ -101,6 +102,7 @@ export class Coalescer<T, R> {
     try {
       const results = await this.#send(node, batch.map((pending) => pending.input));
       batch.forEach((pending, i) => pending.resolve(results[i]));
+      await Promise.allSettled(results); // inputs sent again alone still hold the node's slot
     } catch (error) {
       for (const pending of batch) pending.reject(error);
       if (this.#limits.failsWaiting?.(node, error, queue.waiting.length)) {

@@ -195,15 +195,19 @@ export class Router {
 
   /**
    * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget` whose items
-   * become the answers the single reads would have had. A batch the node refuses is read again
-   * key by key.
+   * become the answers the single reads would have had. A batch the node refuses (4xx) is read
+   * again key by key; a 5xx is every read's answer.
    */
   async #readBatch(node: string, keys: string[]): Promise<(Response | Promise<Response>)[]> {
     if (keys.length === 1) return [await this.send(node, keyPath(keys[0]))];
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: JSON_TYPE, body };
     const answer = await this.#send(node, "/mget", init, keys.length);
-    // Alone, each read fails on its own (a key no path can carry throws).
+    if (answer.status >= 500) { // the node's own trouble: each read gets it, as it would alone
+      const body = await answer.text();
+      return keys.map(() => new Response(body, { status: answer.status, headers: answer.headers }));
+    }
+    // Refused: alone, each read gets its own answer (a key no path can carry throws, alone).
     if (!answer.ok) return keys.map(async (key) => await this.send(node, keyPath(key)));
     const { items } = await parsed(node, answer) as { items: KeyValue[] };
     const found = new Map(items.map((item) => [item.key, item]));

@@ -212,10 +212,19 @@ Deno.test("Router.get() reads keys one by one when a node refuses their /mget", 
   );
   const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
   const reads = ["a", "b", "c"].map((key) => router.get(key));
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+  for (let i = 0; i < 2; i++) {
+    await tick();
     node.release();
   }
+  await tick();
+  // b and c are out alone; a read made now waits for them: they hold the node's one slot.
+  reads.push(router.get("d"));
+  await tick();
+  assert.equal(node.calls.length, 4);
+  node.release();
+  await tick();
+  node.release();
   const answers = await Promise.all(reads);
   assert.deepEqual(await answers[2].json(), { key: "c", value: "v" });
   assert.deepEqual(node.calls, [
@@ -223,7 +232,26 @@ Deno.test("Router.get() reads keys one by one when a node refuses their /mget", 
     'POST /mget {"keys":["b","c"]}',
     "GET /keys/b",
     "GET /keys/c",
+    "GET /keys/d",
   ]);
+});
+
+Deno.test("Router.get() gives every read of an /mget the node's 5xx, sending none again", async () => {
+  const node = heldNode((_method, path) =>
+    path === "/mget"
+      ? Response.json({ error: "Shutting down" }, { status: 503 })
+      : Response.json({ key: path.slice("/keys/".length), value: "v" })
+  );
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  const reads = ["a", "b", "c"].map((key) => router.get(key));
+  for (let i = 0; i < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  const answers = await Promise.all(reads);
+  assert.deepEqual(answers.map((answer) => answer.status), [200, 503, 503]);
+  assert.deepEqual(await answers[2].json(), { error: "Shutting down" });
+  assert.deepEqual(node.calls, ["GET /keys/a", 'POST /mget {"keys":["b","c"]}']);
 });
 
 async function gatheredWrites(status: number, then = 204, details = {}) {
