@@ -389,6 +389,20 @@ Deno.test("Router counts a timed-out batch as its calls for the breaker, a refus
   const refusing = breakersFor();
   await reads(() => Promise.reject(new TypeError("Connection reset")), refusing);
   assert.equal(refusing.state("http://a:1"), "closed", "two failed calls");
+  // The first read is answered; the batch of four behind it times out: four failures.
+  const batchHangs = breakersFor();
+  let answered = false;
+  await reads((input, init) => {
+    if (!answered) {
+      answered = true;
+      return Promise.resolve(Response.json({ key: String(input).split("/").pop(), value: "v" }));
+    }
+    return new Promise((_resolve, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  }, batchHangs);
+  assert.equal(batchHangs.state("http://a:1"), "open", "the batch timed out with four calls");
+  // The first read times out; the four behind it fail unsent, and count as well.
   const hanging = breakersFor();
   await reads(
     (_input, init) =>

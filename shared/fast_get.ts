@@ -2,6 +2,7 @@
 // middleware chain: the same answers, metrics and span names, for a fraction of the work.
 
 import { errorResponse } from "./errors.ts";
+import { isPlainSegment } from "./key_path.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { requestRecorder } from "./observe.ts";
@@ -17,8 +18,6 @@ export interface FastGetOptions {
 }
 
 const ROUTE = "/keys/{key}";
-// Keys whose path segment needs no decoding; any other key goes through the app.
-const PLAIN_SEGMENT = /^[A-Za-z0-9\-._~:@!$&'()*+,;=]+$/;
 
 /**
  * Returns a handler that answers `GET /keys/{key}` for a key whose path segment needs no decoding
@@ -43,8 +42,7 @@ export function fastKeyGet(
     if (path < 0 || !url.startsWith("/keys/", path)) return undefined;
     const key = url.slice(path + "/keys/".length);
     // A plain segment is ASCII: its length is its size in bytes.
-    if (key.length > MAX_KEY_BYTES || !PLAIN_SEGMENT.test(key)) return undefined;
-    if (key === "." || key === "..") return undefined; // keys the app refuses
+    if (key.length > MAX_KEY_BYTES || !isPlainSegment(key)) return undefined;
 
     return answer(key);
   };

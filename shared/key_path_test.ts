@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { keySegment } from "./key_path.ts";
+import { isPlainSegment, keySegment } from "./key_path.ts";
 import { fastKeyGet } from "./fast_get.ts";
 import { silentLogger as log } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -12,9 +12,11 @@ Deno.test("keySegment() keeps what a segment may carry and escapes the rest", ()
 });
 
 Deno.test("keySegment() decodes back to the key", () => {
-  fc.assert(fc.property(fc.string({ minLength: 1, unit: "grapheme" }), (key) => {
+  const keys = fc.string({ minLength: 1, unit: "grapheme" }).filter((k) => k !== "." && k !== "..");
+  fc.assert(fc.property(keys, (key) => {
     assert.equal(decodeURIComponent(keySegment(key)), key);
-    assert.equal(new URL(`http://h/keys/${keySegment(key)}`).pathname.split("/").length, 3);
+    // A URL keeps the segment as it is: no path step, no second encoding.
+    assert.equal(new URL(`http://h/keys/${keySegment(key)}`).pathname, `/keys/${keySegment(key)}`);
   }));
 });
 
@@ -24,4 +26,17 @@ Deno.test("keySegment() of a printable ASCII key reaches the fast read when noth
     const answer = fast(new Request(`http://h:1/keys/${keySegment(key)}`));
     assert.ok(answer, key);
   }
+});
+
+Deno.test("isPlainSegment() takes exactly the segments keySegment() leaves as they are", () => {
+  const ascii = fc.string({
+    minLength: 1,
+    unit: fc.integer({ min: 32, max: 126 }).map((c) => String.fromCharCode(c)),
+  });
+  fc.assert(fc.property(ascii, (key) => {
+    const segment = keySegment(key);
+    const dots = key === "." || key === "..";
+    assert.equal(isPlainSegment(segment), segment === key && !dots, JSON.stringify(key));
+  }));
+  assert.equal(isPlainSegment(".."), false);
 });
