@@ -290,13 +290,13 @@ export class Registry {
   #record(address: string, beat: Omit<Heartbeat, "address">): HeartbeatOutcome {
     const member = this.#members.get(address);
     if (!member || member.status === "down") return "forward";
-    if (beat.leaving) member.leaving = true;
     if (
       beat.instance !== undefined && member.instance !== undefined &&
       beat.instance !== member.instance
     ) {
-      return "forward";
+      return "forward"; // a new process: what it says is not the old one's
     }
+    if (beat.leaving) member.leaving = true;
     if (beat.leaving && member.status === "up") return "forward";
     member.lastSeenMs = this.#options.now();
     member.instance ??= beat.instance;

@@ -97,3 +97,16 @@ Deno.test("A node out of the leader's ring is leaving if it asked to, else down"
   const status = Object.fromEntries(follower.list().nodes.map((n) => [n.address, n.status]));
   assert.deepEqual(status, { "http://a:1": "leaving", "http://b:1": "down", "http://c:1": "up" });
 });
+
+Deno.test("A follower does not take a new process's leaving for the old process's", () => {
+  const { leader, follower } = pair();
+  for (const node of ["http://a:1", "http://b:1"]) leader.heartbeat(node, { instance: "i-1" });
+  follower.adopt(leader.view());
+  follower.heartbeat("http://a:1", { instance: "i-1" });
+  // A restarted a leaves at once; the leader never heard it, and drops a without a word.
+  follower.heartbeat("http://a:1", { instance: "i-2", leaving: true });
+  leader.deregister("http://a:1");
+  follower.adopt(leader.view());
+  const a = follower.list().nodes.find((n) => n.address === "http://a:1");
+  assert.equal(a?.status, "down");
+});
