@@ -154,7 +154,7 @@ Deno.test("Coalescer.submit() settles an input whose result is a promise by that
   assert.deepEqual([await a, await d], ["a1", "d1"]);
   let cSettled = false;
   c.finally(() => cSettled = true);
-  await Promise.resolve();
+  await new Promise((resolve) => setTimeout(resolve, 0)); // every settled promise has run
   assert.equal(cSettled, false, "c waits for its own promise");
   resent.resolve("c1");
   assert.equal(await c, "c1");

@@ -118,16 +118,17 @@ Deno.test("concurrent reads and writes reach busy nodes in batches, each with it
         assert.equal(body.ttl !== undefined, i % 3 === 0, `${key}: ttl only where one was set`);
       }
     }
-    // Both nodes hold every key (two copies), and the master sent some of them in batches.
-    let batches = 0;
+    // Both nodes hold every key (two copies), and the master sent reads and writes in batches.
+    const batches = { get: 0, set: 0 };
     for (const node of nodes) {
       const metrics = await (await fetch(`${node.url}/metrics`)).text();
       assert.match(metrics, /cache_keys 300\b/);
       for (const match of metrics.matchAll(/route="\/m(get|set)",status="2\d\d"\} (\d+)/g)) {
-        batches += Number(match[2]);
+        batches[match[1] as "get" | "set"] += Number(match[2]);
       }
     }
-    assert.ok(batches > 0, "no /mget or /mset reached a node");
+    assert.ok(batches.get > 0, "no /mget reached a node");
+    assert.ok(batches.set > 0, "no /mset reached a node");
   } finally {
     await processes.stopAll();
   }
