@@ -74,3 +74,26 @@ Deno.test("Cluster.replicate() says the write is on the primary when a backup fa
   assert.match(error.message, /^Stored on the primary, but 1 of 1 backups did not take it/);
   assert.deepEqual(error.details, { unreplicated: [key] });
 });
+
+Deno.test("Cluster.replicate() names as unreplicated only the keys of the backup that failed", async () => {
+  const three = ["http://a:1", "http://b:1", "http://c:1"];
+  const ringOf3 = new Ring(three);
+  const source = {
+    view: { term: 0, epoch: 1, replicas: 2, vnodes: 160, nodes: three, joined: {}, settled: true },
+    ring: ringOf3,
+    refresh: () => Promise.resolve(true),
+  };
+  const fetch: Fetch = (input) =>
+    String(input).startsWith("http://b:1")
+      ? Promise.reject(new TypeError("refused"))
+      : Promise.resolve(Response.json({ applied: 1 }));
+  const cluster = new Cluster({ self: "http://a:1", ring: source, fetch, timeoutMs: 100 });
+  const keys = [...Array(400).keys()].map((i) => `k${i}`)
+    .filter((key) => ringOf3.owner(key) === "http://a:1").slice(0, 20);
+  const onB = keys.filter((key) => ringOf3.owners(key, 2)[1] === "http://b:1");
+  assert.ok(onB.length > 0 && onB.length < keys.length, "keys backed up on b and on c");
+  const error = await cluster.replicate(keys.map((key) => ({ key, version: 1, value: "v" })))
+    .catch((e) => e);
+  assert.ok(error instanceof HttpError);
+  assert.deepEqual(error.details, { unreplicated: onB });
+});
