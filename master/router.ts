@@ -55,13 +55,6 @@ export interface RouterOptions {
   catchUp?: () => Promise<void>;
 }
 
-/** A forwarded write: its method, JSON body and headers. */
-export interface ForwardInit {
-  method?: string;
-  body?: string;
-  headers?: Record<string, string>;
-}
-
 /** Sends requests to nodes: to a key's owner on the ring, or to a given node. */
 export class Router {
   readonly #options: RouterOptions;
@@ -121,12 +114,17 @@ export class Router {
   }
 
   /**
-   * Sends a write to the primary of `key`, stamped with the ring epoch it was routed in; see
-   * {@link send}. Writes are not retried, the primary answers for its backups, except one a node
-   * refused with 421 when {@link RouterOptions.catchUp} brought a newer ring.
+   * Deletes `key` on its primary, stamped with the ring epoch it was routed in; see {@link send}.
+   * Writes are not retried, the primary answers for its backups, except one a node refused with
+   * 421 when {@link RouterOptions.catchUp} brought a newer ring.
    */
-  async forward(key: string, path: string, init: ForwardInit = {}): Promise<Response> {
-    return await this.#resendingMisdirected(() => this.#forwardOnce(key, path, init));
+  async delete(key: string): Promise<Response> {
+    return await this.#resendingMisdirected(() =>
+      this.send(this.owner(key), keyPath(key), {
+        method: "DELETE",
+        headers: { [EPOCH_HEADER]: String(this.#options.placement.epoch) },
+      })
+    );
   }
 
   /**
@@ -147,11 +145,6 @@ export class Router {
     if (answer.status !== 421 || !catchUp) return answer;
     await catchUp(); // a follower behind the leader's ring: a 421 refused the write, so resend it
     return await attempt();
-  }
-
-  async #forwardOnce(key: string, path: string, init: ForwardInit): Promise<Response> {
-    const headers = { ...init.headers, [EPOCH_HEADER]: String(this.#options.placement.epoch) };
-    return await this.send(this.owner(key), path, { ...init, headers });
   }
 
   /**

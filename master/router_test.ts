@@ -9,16 +9,19 @@ import { Router } from "./router.ts";
 const ring = new Ring(["http://a:1", "http://b:1"]);
 const placement = (r: Ring) => ({ ring: r, epoch: 7, replicas: 1, unsettledRings: [] });
 
-Deno.test("Router.forward() sends a write to the key's owner with the ring epoch", async () => {
+Deno.test("Router.set() and delete() send a write to the key's owner with the ring epoch", async () => {
   const calls: string[] = [];
   const fetch: Fetch = (input, init) => {
     calls.push(`${init?.method} ${input} epoch ${new Headers(init?.headers).get("x-ring-epoch")}`);
     return Promise.resolve(new Response(null, { status: 204 }));
   };
   const router = new Router({ placement: placement(ring), fetch, timeoutMs: 100 });
-  const answer = await router.forward("k", "/keys", { method: "POST", body: "{}" });
-  assert.equal(answer.status, 204);
-  assert.deepEqual(calls, [`POST ${ring.owner("k")}/keys epoch 7`]);
+  assert.equal((await router.set("k", "{}")).status, 204);
+  assert.equal((await router.delete("user:1")).status, 204);
+  assert.deepEqual(calls, [
+    `POST ${ring.owner("k")}/keys epoch 7`,
+    `DELETE ${ring.owner("user:1")}/keys/user:1 epoch 7`,
+  ]);
 });
 
 Deno.test("Router.get() reads from a backup when the primary fails", async () => {
@@ -64,24 +67,24 @@ Deno.test("Router.get() trusts the primary's miss once keys have settled, not be
 });
 
 async function failure(router: Router): Promise<HttpError> {
-  const error = await router.forward("k", "/keys/k").catch((e) => e);
+  const error = await router.delete("k").catch((e) => e);
   assert.ok(error instanceof HttpError, String(error));
   return error;
 }
 
-Deno.test("Router.forward() answers 503 when no node is up", async () => {
+Deno.test("Router.delete() answers 503 when no node is up", async () => {
   const router = new Router({ placement: placement(new Ring()), fetch, timeoutMs: 100 });
   assert.equal((await failure(router)).status, 503);
 });
 
-Deno.test("Router.forward() answers 502 when the owner refuses the connection", async () => {
+Deno.test("Router.delete() answers 502 when the owner refuses the connection", async () => {
   const fetch: Fetch = () => Promise.reject(new TypeError("Connection refused"));
   const error = await failure(new Router({ placement: placement(ring), fetch, timeoutMs: 100 }));
   assert.equal(error.status, 502);
   assert.match(error.message, /unreachable: Connection refused/);
 });
 
-Deno.test("Router.forward() answers 504 when the owner does not answer in time", async () => {
+Deno.test("Router.delete() answers 504 when the owner does not answer in time", async () => {
   const hang: Fetch = (_input, init) =>
     new Promise((_resolve, reject) =>
       init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
@@ -93,7 +96,7 @@ Deno.test("Router.forward() answers 504 when the owner does not answer in time",
   assert.match(error.message, /did not answer within 20 ms/);
 });
 
-Deno.test("Router.forward() resends a write refused with 421 once it caught up with the ring", async () => {
+Deno.test("Router.set() resends a write refused with 421 once it caught up with the ring", async () => {
   const epochs: string[] = [];
   const state = { ...placement(ring) };
   const fetch: Fetch = (_input, init) => {
@@ -111,7 +114,7 @@ Deno.test("Router.forward() resends a write refused with 421 once it caught up w
     return Promise.resolve();
   };
   const router = new Router({ placement: state, fetch, timeoutMs: 100, catchUp });
-  const answer = await router.forward("k", "/keys", { method: "POST", body: "{}" });
+  const answer = await router.set("k", "{}");
   assert.equal(answer.status, 204);
   assert.deepEqual(epochs, ["7", "8"]);
   assert.equal(caughtUp, 1);
@@ -122,7 +125,7 @@ Deno.test("Router.forward() resends a write refused with 421 once it caught up w
     timeoutMs: 100,
   });
   epochs.length = 0;
-  assert.equal((await alone.forward("k", "/keys", { method: "POST", body: "{}" })).status, 421);
+  assert.equal((await alone.set("k", "{}")).status, 421);
 });
 
 Deno.test("Router.get() finds a moving key where it was and copies it to its new owner", async () => {

@@ -3,7 +3,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { fastKeyGet } from "../../shared/fast_get.ts";
 import { fastJsonPost } from "../../shared/fast_post.ts";
-import { keySegment } from "../../shared/key_path.ts";
 import { checkValueSize, forwarded, keyRoutes, maxBodyBytes } from "../../shared/key_routes.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Metrics } from "../../shared/metrics.ts";
@@ -36,7 +35,7 @@ export function addKeyRoutes(app: OpenAPIHono, router: Router, maxValueBytes: nu
 
   app.openapi(routes.delete, (c) => {
     const { key } = c.req.valid("param");
-    return relay(router.forward(key, `/keys/${keySegment(key)}`, { method: "DELETE" }));
+    return relay(router.delete(key));
   });
 }
 
