@@ -134,6 +134,7 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
   let key = "k0";
   for (let i = 0; after.owner(key) !== "http://b:1"; i++) key = `k${i}`;
   const calls: string[] = [];
+  const repaired: unknown[] = [];
   const fetch: Fetch = (input, init) => {
     const url = String(input);
     calls.push(`${init?.method ?? "GET"} ${url}`);
@@ -146,7 +147,8 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
     if (url.startsWith("http://a:1/replica/")) {
       return Promise.resolve(Response.json({ key, version: 3, value: "v" }));
     }
-    return Promise.resolve(new Response(null, { status: 204 })); // b's /replicate
+    repaired.push(JSON.parse(String(init?.body))); // b's /replicate
+    return Promise.resolve(Response.json({ applied: 1 }));
   };
   const router = new Router({
     placement: { ring: after, epoch: 8, replicas: 1, unsettledRings: [before] },
@@ -161,6 +163,7 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
     `GET http://a:1/replica/${key}`,
     "POST http://b:1/replicate",
   ]);
+  assert.deepEqual(repaired, [{ entries: [{ key, version: 3, value: "v" }] }]);
 });
 
 /** A node that holds every answer until the test lets it go, recording each call. */
@@ -422,4 +425,30 @@ Deno.test("Router.set() answers 204 for the writes of a failed /mset that every 
   assert.deepEqual(answers.map((a) => a.status), [204, 204, 502]);
   assert.deepEqual(await answers[2].json(), { error: "refused with 502", unreplicated: ["c"] });
   assert.equal(calls.length, 2, "nothing sent again");
+});
+
+Deno.test("Router.set() keeps a batch of writes, and a backup's copy of it, under any body limit", async () => {
+  const node = heldNode(() => new Response(null, { status: 204 }));
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  const body = (i: number) => JSON.stringify({ key: `k${i}`, value: "é".repeat(980) });
+  let answered = 0;
+  const writes = Array.from(
+    { length: 61 },
+    (_, i) => router.set(`k${i}`, body(i)).finally(() => answered++),
+  );
+  while (answered < writes.length) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  await Promise.all(writes);
+  // 1,004 characters a body, of 2 UTF-8 bytes each for most, counted as 3 bytes a character plus
+  // 64: 19 a batch, ~38 KB of UTF-8 with room for the version a backup's copy adds to each.
+  const msets = node.calls.filter((call) => call.startsWith("POST /mset"))
+    .map((call) => call.slice("POST /mset ".length));
+  const sizes = msets.map((text) => (JSON.parse(text) as { items: unknown[] }).items.length);
+  assert.deepEqual(sizes, [19, 19, 19, 3]);
+  for (const [i, text] of msets.entries()) {
+    const bytes = new TextEncoder().encode(text).length;
+    assert.ok(bytes + sizes[i] * 64 < 64 * 1024, `${bytes} bytes`);
+  }
 });
