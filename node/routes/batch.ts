@@ -9,7 +9,7 @@ import { EPOCH_HEADER, MGetRequest, type MGetResponse, MSetRequest } from "../..
 import type { NodeContext } from "../app.ts";
 import type { Store } from "../store.ts";
 import type { Writer } from "../writer.ts";
-import { item, routedEpoch } from "./keys.ts";
+import { item, routedEpoch, stored } from "./keys.ts";
 
 /** Serves `/mget` and `/mset` from the node's store. */
 export function addBatchRoutes(app: OpenAPIHono, node: NodeContext): void {
@@ -64,9 +64,6 @@ export function fastMset(writer: Writer, maxBodyBytes: number, metrics: Metrics,
     maxBodyBytes,
     metrics,
     log,
-    handle: async ({ items }, request) => {
-      await writer.write(items, routedEpoch(request.headers.get(EPOCH_HEADER) ?? undefined));
-      return new Response(null, { status: 204 });
-    },
+    handle: ({ items }, request) => stored(writer, items, request),
   });
 }

@@ -9,7 +9,7 @@ import type { Metrics } from "../../shared/metrics.ts";
 import type { Read, Store } from "../store.ts";
 import type { NodeContext } from "../app.ts";
 import { EPOCH_HEADER, KeyValue } from "../../shared/wire.ts";
-import type { Writer } from "../writer.ts";
+import type { ItemWrite, Writer } from "../writer.ts";
 
 /** Serves `/keys` from the node's store. */
 export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
@@ -61,7 +61,7 @@ export function fastGet(
 }
 
 /** The headers of a JSON answer served beside the app, with the ring epoch the app adds to all. */
-export function answerHeaders(epoch: number | undefined): Record<string, string> {
+function answerHeaders(epoch: number | undefined): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (epoch !== undefined) headers[EPOCH_HEADER] = String(epoch);
   return headers;
@@ -78,10 +78,7 @@ export function fastSet(writer: Writer, maxBodyBytes: number, metrics: Metrics, 
     maxBodyBytes,
     metrics,
     log,
-    handle: async (write, request) => {
-      await writer.write([write], routedEpoch(request.headers.get(EPOCH_HEADER) ?? undefined));
-      return new Response(null, { status: 204 });
-    },
+    handle: (write, request) => stored(writer, [write], request),
   });
 }
 
@@ -92,8 +89,18 @@ export function item(key: string, found: Read): { key: string; value: string; tt
     : { key, value: found.value, ttl: found.ttlMs / 1000 };
 }
 
+/** Writes `items` as a request routed them, answering 204 once they are on every owner. */
+export async function stored(
+  writer: Writer,
+  items: ItemWrite[],
+  request: Request,
+): Promise<Response> {
+  await writer.write(items, routedEpoch(request.headers.get(EPOCH_HEADER)));
+  return new Response(null, { status: 204 });
+}
+
 /** The ring epoch a request was routed with, if its header carries one. */
-export function routedEpoch(header: string | undefined): number | undefined {
+export function routedEpoch(header: string | null | undefined): number | undefined {
   const epoch = Number(header);
   return header && Number.isSafeInteger(epoch) ? epoch : undefined;
 }
