@@ -75,17 +75,16 @@ let stopping = false;
 // without reads and no tick stalls requests.
 const expirer = setInterval(() => store.expire(EXPIRE_PER_TICK), EXPIRE_TICK_MS);
 const writer = new Writer(store, cluster, config.maxValueBytes, config.defaultTtlSeconds);
+const ringEpoch = () => membership.view?.epoch;
 const app = createApp({
   store,
-  cluster,
-  writer,
+  writer, // built here: the hot routes below share it
   rebalance: () => rebalancer.progress,
-  ringEpoch: () => membership.view?.epoch,
+  ringEpoch,
   metrics,
   auth,
   metricsAuth: config.metricsAuth,
   maxValueBytes: config.maxValueBytes,
-  defaultTtlSeconds: config.defaultTtlSeconds,
   notReady: () =>
     stopping
       ? "Shutting down"
@@ -100,7 +99,7 @@ const app = createApp({
 const fast = auth.enabled ? undefined : fastRoutes({
   store,
   writer,
-  ringEpoch: () => membership.view?.epoch,
+  ringEpoch,
   maxValueBytes: config.maxValueBytes,
   metrics,
   log,
