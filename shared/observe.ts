@@ -35,6 +35,12 @@ export type RecordRequest = (
 
 const recorders = new WeakMap<Metrics, RecordRequest>();
 
+/** One series of the request counter and of the duration histogram. */
+interface Series {
+  inc(): void;
+  observe(seconds: number): void;
+}
+
 /**
  * The request counter and duration histogram of `metrics`, created once per set, so the app and a
  * handler serving beside it count into the same series. Also names the active server span after
@@ -45,17 +51,21 @@ export function requestRecorder(metrics: Metrics): RecordRequest {
   if (known) return known;
   const requests = metrics.counter("http_requests_total", "HTTP requests answered");
   const duration = metrics.histogram("http_request_duration_seconds", "HTTP request duration");
-  // Each method, route and status is one series of each metric, looked up once.
-  const series = new Map<string, { inc(): void; observe(value: number): void }>();
+  // Each method, route and status is one series of each metric, looked up once, by nested maps:
+  // a key joined from the three would be a new string on every request.
+  const series = new Map<string, Map<string, Map<number, Series>>>();
   const record: RecordRequest = (method, route, status, started) => {
-    const key = `${method} ${route} ${status}`;
-    let bound = series.get(key);
+    let routes = series.get(method);
+    if (!routes) series.set(method, routes = new Map());
+    let statuses = routes.get(route);
+    if (!statuses) routes.set(route, statuses = new Map());
+    let bound = statuses.get(status);
     if (!bound) {
       bound = {
         ...requests.with({ method, route, status: String(status) }),
         ...duration.with({ method, route }),
       };
-      series.set(key, bound);
+      statuses.set(status, bound);
     }
     bound.inc();
     bound.observe((performance.now() - started) / 1000);
