@@ -157,7 +157,8 @@ export class Router {
     const owners = placement.ring.owners(key, placement.replicas);
     if (owners.length === 0) throw new HttpError(503, "No node is up to own the key");
     const moving = placement.unsettledRings;
-    const candidates = [...owners];
+    // Settled, the owners are all there is to ask; only keys on the move need a longer list.
+    const candidates = moving.length === 0 ? owners : [...owners];
     for (const ring of moving) {
       for (const node of ring.owners(key, placement.replicas)) {
         if (!candidates.includes(node)) candidates.push(node);

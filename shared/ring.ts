@@ -98,13 +98,10 @@ export class Ring {
     const wanted = Math.min(n, this.#nodes.length);
     const found: string[] = [];
     if (wanted <= 0) return found;
-    const seen = new Set<number>();
     const start = this.#firstPointAtOrAfter(this.#hash(key) >>> 0);
     for (let step = 0; step < this.#points.length && found.length < wanted; step++) {
-      const node = this.#pointNode[(start + step) % this.#points.length];
-      if (seen.has(node)) continue;
-      seen.add(node);
-      found.push(this.#nodes[node]);
+      const node = this.#nodes[this.#pointNode[(start + step) % this.#points.length]];
+      if (!found.includes(node)) found.push(node); // a few owners: a scan beats a Set
     }
     return found;
   }
