@@ -216,8 +216,10 @@ try {
         logfile: `${dir}/webdis.log`,
       }),
     );
+    // Its libevent warns on stderr each time wrk drops its connections at the end of a run.
     children.push(
-      new Deno.Command("webdis", { args: [`${dir}/webdis.json`], stdout: "null" }).spawn(),
+      new Deno.Command("webdis", { args: [`${dir}/webdis.json`], stdout: "null", stderr: "null" })
+        .spawn(),
     );
     webdisUrl = `http://127.0.0.1:${webdisPort}`;
     await waitFor(async () => (await fetch(`${webdisUrl}/PING`)).ok, "webdis");
