@@ -10,10 +10,11 @@ export interface CoalesceLimits<T> {
   maxSize?: number;
   sizeOf?: (input: T) => number;
   /**
-   * Whether a batch's failure also fails the `waiting` calls behind it, unsent: for a node that did
-   * not answer in time, so they do not wait a second timeout.
+   * Called when a batch of `sent` calls to `node` failed, with the `waiting` calls behind it; says
+   * whether those fail too, unsent: for a node that did not answer in time, so they do not wait a
+   * second timeout.
    */
-  failsWaiting?: (node: string, error: unknown, waiting: number) => boolean;
+  failsWaiting?: (node: string, error: unknown, sent: number, waiting: number) => boolean;
 }
 
 /**
@@ -105,7 +106,7 @@ export class Coalescer<T, R> {
       await Promise.allSettled(results); // inputs sent again alone still hold the node's slot
     } catch (error) {
       for (const pending of batch) pending.reject(error);
-      if (this.#limits.failsWaiting?.(node, error, queue.waiting.length)) {
+      if (this.#limits.failsWaiting?.(node, error, batch.length, queue.waiting.length)) {
         for (const pending of queue.waiting.splice(0)) pending.reject(error);
       }
     }

@@ -162,20 +162,29 @@ Deno.test("Coalescer.submit() settles an input whose result is a promise by that
 
 Deno.test("Coalescer.submit() fails the calls waiting behind a batch when failsWaiting says so", async () => {
   const timedOut = new Error("timed out");
+  const told: unknown[][] = [];
   const { coalescer, next, sent } = setup({
     inFlight: 1,
     maxItems: 10,
-    failsWaiting: (_node, error) => error === timedOut,
+    failsWaiting: (node, error, sentCalls, waitingCalls) => {
+      told.push([node, error, sentCalls, waitingCalls]);
+      return error === timedOut;
+    },
   });
   const first = coalescer.submit("n1", "a");
-  const waiting = [coalescer.submit("n1", "b"), coalescer.submit("n1", "c")];
-  const rejections = [first, ...waiting].map((call) =>
+  const batch = [coalescer.submit("n1", "b"), coalescer.submit("n1", "c")];
+  echo(await next());
+  assert.equal(await first, "a@n1");
+  const failing = await next(); // b and c, together
+  const waiting = coalescer.submit("n1", "d");
+  const rejections = [...batch, waiting].map((call) =>
     assert.rejects(call, (error) => error === timedOut)
   );
-  (await next()).reply.reject(timedOut);
+  failing.reply.reject(timedOut);
   await Promise.all(rejections);
-  assert.deepEqual(sent(), ["n1 a"], "the waiting calls were never sent");
-  const later = coalescer.submit("n1", "d"); // the queue works on afterwards
+  assert.deepEqual(told, [["n1", timedOut, 2, 1]], "told the batch's size and who waited");
+  assert.deepEqual(sent(), ["n1 a", "n1 b,c"], "the waiting call was never sent");
+  const later = coalescer.submit("n1", "e"); // the queue works on afterwards
   echo(await next());
-  assert.equal(await later, "d@n1");
+  assert.equal(await later, "e@n1");
 });

@@ -69,7 +69,7 @@ export class Router {
       maxItems: MAX_BATCH,
       maxSize: MAX_BATCH_BYTES,
       sizeOf: (key) => key.length * 6 + 3, // a character escaped as \u0000 at most, quotes, a comma
-      failsWaiting: (node, error, waiting) => this.#failsWaiting(node, error, waiting),
+      failsWaiting: (node, error, sent, waiting) => this.#failsWaiting(node, error, sent, waiting),
     },
   );
   readonly #writes = new Coalescer<Write, Response>(
@@ -80,7 +80,7 @@ export class Router {
       maxSize: MAX_BATCH_BYTES,
       // A UTF-16 unit is at most 3 UTF-8 bytes; a backup's copy adds a version (and ttlMs).
       sizeOf: (write) => write.body.length * 3 + 64,
-      failsWaiting: (node, error, waiting) => this.#failsWaiting(node, error, waiting),
+      failsWaiting: (node, error, sent, waiting) => this.#failsWaiting(node, error, sent, waiting),
     },
   );
 
@@ -196,7 +196,7 @@ export class Router {
     if (keys.length === 1) return [await this.send(node, keyPath(keys[0]))];
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: JSON_TYPE, body };
-    const answer = await this.#send(node, "/mget", init, keys.length);
+    const answer = await this.#send(node, "/mget", init);
     if (answer.status >= 500) { // the node's own trouble: each read gets it, as it would alone
       const body = await answer.text();
       return keys.map(() => new Response(body, { status: answer.status, headers: answer.headers }));
@@ -233,7 +233,7 @@ export class Router {
       method: "POST",
       headers: { ...JSON_TYPE, [EPOCH_HEADER]: String(epoch) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
-    }, writes.length);
+    });
     const stored = () => new Response(null, { status: 204 });
     if (answer.ok) return writes.map(stored);
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
@@ -259,22 +259,28 @@ export class Router {
    * 502 when the node cannot be reached, 504 when it does not answer within the timeout.
    */
   send(node: string, path: string, init: RequestInit = {}): Promise<Response> {
-    return this.#send(node, path, init, 1);
+    return this.#send(node, path, init);
   }
 
   /**
-   * After a call to `node` timed out, fails the calls waiting for it too: each would have waited
-   * as long, so the breaker counts each, as it would have unbatched (the failures metric counts
-   * calls made).
+   * The breaker's weighing of a failed batch of `sent` calls (the call itself counted once in
+   * {@link #send}). A batch that timed out stands for calls that would each have waited as long,
+   * and fails the `waiting` calls behind it too, so the breaker counts every one of them, as it
+   * would have unbatched; the failures metric counts calls made. A refused or reset connection is
+   * one failure, however many calls it carried, and the calls waiting are still sent.
    */
-  #failsWaiting(node: string, error: unknown, waiting: number): boolean {
+  #failsWaiting(node: string, error: unknown, sent: number, waiting: number): boolean {
     if (!timedOut(error)) return false;
-    if (waiting > 0) this.#options.breakers?.failed(node, waiting);
+    const others = sent - 1 + waiting;
+    if (others > 0) this.#options.breakers?.failed(node, others);
     return true;
   }
 
-  /** {@link send} for a call that carries `calls` calls: a failure counts as that many. */
-  async #send(node: string, path: string, init: RequestInit, calls: number): Promise<Response> {
+  /**
+   * {@link send}, for one call or one batch: either way, one call made, which the breaker and the
+   * metrics count once.
+   */
+  async #send(node: string, path: string, init: RequestInit): Promise<Response> {
     const { timeoutMs, breakers } = this.#options;
     try {
       breakers?.admit(node);
@@ -287,11 +293,8 @@ export class Router {
     try {
       answer = await callPeer(this.#options.fetch, node, path, init, timeoutMs);
     } catch (error) {
-      const late = timedOut(error);
-      // A batch that timed out stands for calls that would each have waited as long; a refused or
-      // reset connection is one failure, however many calls it carried.
-      breakers?.failed(node, late ? calls : 1);
-      this.#failures?.inc({ node, reason: late ? "timeout" : "unreachable" });
+      breakers?.failed(node); // a batch's other calls are weighed in #failsWaiting
+      this.#failures?.inc({ node, reason: timedOut(error) ? "timeout" : "unreachable" });
       throw error;
     } finally {
       this.#timing(node)?.observe((performance.now() - started) / 1000);
