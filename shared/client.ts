@@ -313,24 +313,36 @@ export class CacheClient {
     init: RequestInit,
     signal?: AbortSignal,
   ): Promise<unknown> {
-    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
     const headers = new Headers(init.headers);
     if (this.#options.token) headers.set("authorization", `Bearer ${this.#options.token}`);
+    // A timer cleared on the answer: AbortSignal.timeout would fire (and build its error) later
+    // for every call, answered or not.
+    const { timeoutMs } = this.#options;
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")),
+      timeoutMs,
+    );
     let answer: Response;
+    let text: string;
     try {
-      answer = await this.#fetch(base + path, {
-        ...init,
-        headers,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      const reason = error instanceof Error ? error.message : String(error);
-      const message = `${base} could not be reached: ${reason}`;
-      if (error instanceof Deno.errors.ConnectionRefused) throw new Refused(message);
-      throw new CacheError(0, message);
+      try {
+        answer = await this.#fetch(base + path, {
+          ...init,
+          headers,
+          signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
+        });
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        const reason = error instanceof Error ? error.message : String(error);
+        const message = `${base} could not be reached: ${reason}`;
+        if (error instanceof Deno.errors.ConnectionRefused) throw new Refused(message);
+        throw new CacheError(0, message);
+      }
+      text = await answer.text(); // still under the deadline
+    } finally {
+      clearTimeout(timer);
     }
-    const text = await answer.text();
     let body: { error?: string } | undefined;
     try {
       body = text ? JSON.parse(text) : undefined;

@@ -138,3 +138,29 @@ Deno.test("client given several masters passes over one that refuses connections
     await processes.stopAll();
   }
 });
+
+Deno.test("client gives up on a master that never answers after its timeout", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const cache = await CacheClient.connect(`http://127.0.0.1:${listener.addr.port}`, {
+    mode: "proxy",
+    timeoutMs: 200,
+  });
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      cache.get("k"),
+      (e: unknown) => e instanceof CacheError && e.status === 0 && /within 200 ms/.test(e.message),
+    );
+    const waited = performance.now() - started;
+    assert.ok(waited >= 190 && waited < 2000, `gave up after ${waited} ms`);
+  } finally {
+    cache.close();
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});
