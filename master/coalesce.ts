@@ -10,11 +10,11 @@ export interface CoalesceLimits<T> {
   maxSize?: number;
   sizeOf?: (input: T) => number;
   /**
-   * Called when a batch of `sent` calls to `node` failed, with the `waiting` calls behind it; says
-   * whether those fail too, unsent: for a node that did not answer in time, so they do not wait a
-   * second timeout.
+   * Called when a batch of `sent` calls to `node` failed with `error`, with `waiting` calls queued
+   * behind it. Returns the error those calls fail with, unsent (for a node that did not answer in
+   * time, so they do not wait a second timeout), or undefined to send them as usual.
    */
-  failsWaiting?: (node: string, error: unknown, sent: number, waiting: number) => boolean;
+  failsWaiting?: (node: string, error: unknown, sent: number, waiting: number) => unknown;
 }
 
 /**
@@ -106,8 +106,9 @@ export class Coalescer<T, R> {
       await Promise.allSettled(results); // inputs sent again alone still hold the node's slot
     } catch (error) {
       for (const pending of batch) pending.reject(error);
-      if (this.#limits.failsWaiting?.(node, error, batch.length, queue.waiting.length)) {
-        for (const pending of queue.waiting.splice(0)) pending.reject(error);
+      const unsent = this.#limits.failsWaiting?.(node, error, batch.length, queue.waiting.length);
+      if (unsent !== undefined) {
+        for (const pending of queue.waiting.splice(0)) pending.reject(unsent);
       }
     }
   }

@@ -162,13 +162,14 @@ Deno.test("Coalescer.submit() settles an input whose result is a promise by that
 
 Deno.test("Coalescer.submit() fails the calls waiting behind a batch when failsWaiting says so", async () => {
   const timedOut = new Error("timed out");
+  const unsent = new Error("not sent");
   const told: unknown[][] = [];
   const { coalescer, next, sent } = setup({
     inFlight: 1,
     maxItems: 10,
     failsWaiting: (node, error, sentCalls, waitingCalls) => {
       told.push([node, error, sentCalls, waitingCalls]);
-      return error === timedOut;
+      return error === timedOut ? unsent : undefined;
     },
   });
   const first = coalescer.submit("n1", "a");
@@ -177,9 +178,10 @@ Deno.test("Coalescer.submit() fails the calls waiting behind a batch when failsW
   assert.equal(await first, "a@n1");
   const failing = await next(); // b and c, together
   const waiting = coalescer.submit("n1", "d");
-  const rejections = [...batch, waiting].map((call) =>
-    assert.rejects(call, (error) => error === timedOut)
-  );
+  const rejections = [
+    ...batch.map((call) => assert.rejects(call, (error) => error === timedOut)),
+    assert.rejects(waiting, (error) => error === unsent),
+  ];
   failing.reply.reject(timedOut);
   await Promise.all(rejections);
   assert.deepEqual(told, [["n1", timedOut, 2, 1]], "told the batch's size and who waited");

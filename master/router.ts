@@ -267,13 +267,23 @@ export class Router {
    * {@link #send}). A batch that timed out stands for calls that would each have waited as long,
    * and fails the `waiting` calls behind it too, so the breaker counts every one of them, as it
    * would have unbatched; the failures metric counts calls made. A refused or reset connection is
-   * one failure, however many calls it carried, and the calls waiting are still sent.
+   * one failure, however many calls it carried, and the calls waiting are still sent. Returns the
+   * error the unsent calls fail with.
    */
-  #failsWaiting(node: string, error: unknown, sent: number, waiting: number): boolean {
-    if (!timedOut(error)) return false;
+  #failsWaiting(
+    node: string,
+    error: unknown,
+    sent: number,
+    waiting: number,
+  ): HttpError | undefined {
+    if (!timedOut(error)) return undefined;
     const others = sent - 1 + waiting;
     if (others > 0) this.#options.breakers?.failed(node, others);
-    return true;
+    return new HttpError(
+      504,
+      `Node ${node} did not answer an earlier call within ${this.#options.timeoutMs} ms; ` +
+        "this one was not sent",
+    );
   }
 
   /**

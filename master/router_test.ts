@@ -420,6 +420,26 @@ Deno.test("Router counts a timed-out batch as its calls for the breaker, a refus
   assert.equal(hanging.state("http://a:1"), "open", "one read timed out, four waited behind it");
 });
 
+Deno.test("Router says that calls failed behind a timed-out one were not sent", async () => {
+  const hangs: Fetch = (_input, init) =>
+    new Promise((_resolve, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  const router = new Router({ placement: oneNode, fetch: hangs, timeoutMs: 20 });
+  const [first, ...queued] = await Promise.allSettled(["a", "b", "c"].map((k) => router.get(k)));
+  const reason = (result: PromiseSettledResult<Response>) =>
+    result.status === "rejected" ? (result.reason as HttpError) : undefined;
+  assert.equal(reason(first)?.status, 504);
+  assert.equal(reason(first)?.message, "Node http://a:1 did not answer within 20 ms");
+  for (const result of queued) {
+    assert.equal(reason(result)?.status, 504);
+    assert.equal(
+      reason(result)?.message,
+      "Node http://a:1 did not answer an earlier call within 20 ms; this one was not sent",
+    );
+  }
+});
+
 Deno.test("Router.set() answers 204 for the writes of a failed /mset that every backup took", async () => {
   const { calls, answers } = await gatheredWrites(502, 204, { unreplicated: ["c"] });
   assert.deepEqual(answers.map((a) => a.status), [204, 204, 502]);
