@@ -10,13 +10,10 @@ import { callPeer, type PeerAnswer, peerResponse } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
 import { EPOCH_HEADER, type KeyValue, MAX_BATCH } from "../shared/wire.ts";
 import type { Breakers } from "./breaker.ts";
-import { Coalescer } from "./coalesce.ts";
+import { Coalescer, keyBytes, MAX_BATCH_BYTES } from "../shared/coalesce.ts";
 
 // Calls in flight to one node before reads (and, apart, writes) wait to go together in a batch.
 const IN_FLIGHT = 1;
-// Bytes of one /mget or /mset, and of the /replicate a primary makes of it, counted from above:
-// below any node's body limit (64 KiB plus six values).
-const MAX_BATCH_BYTES = 60 * 1024;
 const JSON_TYPE = { "content-type": "application/json" };
 
 /** A write waiting to go to its primary: its key, body as the client sent it, and ring epoch. */
@@ -68,7 +65,7 @@ export class Router {
       inFlight: IN_FLIGHT,
       maxItems: MAX_BATCH,
       maxSize: MAX_BATCH_BYTES,
-      sizeOf: (key) => key.length * 6 + 3, // a character escaped as \u0000 at most, quotes, a comma
+      sizeOf: keyBytes,
       failsWaiting: (node, error, sent, waiting) => this.#failsWaiting(node, error, sent, waiting),
     },
   );
