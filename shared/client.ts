@@ -1,10 +1,11 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
+import { Coalescer, keyBytes, MAX_BATCH_BYTES } from "./coalesce.ts";
 import { type Http1Client, http1Client } from "./http1.ts";
 import { groupBy } from "./group.ts";
 import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
-import { EPOCH_HEADER, KeyValue, MGetResponse, RingView } from "./wire.ts";
+import { EPOCH_HEADER, KeyValue, MAX_BATCH, MGetResponse, RingView } from "./wire.ts";
 
 /** How a client reaches the cluster. */
 export interface ClientOptions {
@@ -77,6 +78,19 @@ export class CacheClient {
   readonly #fetch: (input: string, init: RequestInit) => Promise<Response>;
   #view: RingView | undefined;
   #ring = new Ring();
+  // Direct reads of a node already busy with one wait, and go together as one /mget.
+  readonly #reads = new Coalescer<string, string | undefined>(
+    (node, keys) => this.#readBatch(node, keys),
+    {
+      inFlight: 1,
+      maxItems: MAX_BATCH,
+      maxSize: MAX_BATCH_BYTES,
+      sizeOf: keyBytes,
+      // A node that could not be reached or did not answer: the reads queued behind go their own
+      // way at once (see get()) rather than wait for it too.
+      failsWaiting: (_node, error) => unreached(error) ? error : undefined,
+    },
+  );
 
   private constructor(masters: string | string[], options: ClientOptions) {
     const list = typeof masters === "string" ? masters.split(",") : masters;
@@ -139,9 +153,27 @@ export class CacheClient {
    * ```
    */
   async get(key: string, options: CallOptions = {}): Promise<string | undefined> {
+    const { signal } = options;
+    let attempts = 2;
+    const owner = this.#options.mode === "direct" && !signal ? this.#ring.owner(key) : undefined;
+    if (owner !== undefined) {
+      // Reads without a signal of their own are gathered per node. One the batch did not settle
+      // goes alone: a miss while keys move to the master, which looks where the key was; a read
+      // the node failed after a ring refresh; any other with its own answer.
+      try {
+        const value = await this.#reads.submit(owner, key);
+        if (value !== undefined || this.#view?.settled !== false) return value;
+        attempts = 0;
+      } catch (error) {
+        if (retries(error)) {
+          await this.refresh().catch(() => {});
+          attempts = 1;
+        }
+      }
+    }
     const path = `/keys/${keySegment(key)}`;
     try {
-      const found = await this.#route(key, path, {}, options.signal, true);
+      const found = await this.#route(key, path, {}, signal, true, attempts);
       return KeyValue.parse(found).value;
     } catch (error) {
       if (error instanceof CacheError && error.status === 404) return undefined;
@@ -242,6 +274,28 @@ export class CacheClient {
     this.#http?.close();
   }
 
+  /**
+   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget`; a value, or
+   * undefined for a key not there. Any failure fails the whole batch.
+   */
+  async #readBatch(node: string, keys: string[]): Promise<(string | undefined)[]> {
+    const epoch = { [EPOCH_HEADER]: String(this.#view!.epoch) };
+    if (keys.length === 1) {
+      const path = `/keys/${keySegment(keys[0])}`;
+      try {
+        return [KeyValue.parse(await this.#call(node, path, { headers: epoch })).value];
+      } catch (error) {
+        if (error instanceof CacheError && error.status === 404) return [undefined];
+        throw error;
+      }
+    }
+    const body = JSON.stringify({ keys: [...new Set(keys)] });
+    const init = { method: "POST", headers: { ...json, ...epoch }, body };
+    const answer = MGetResponse.parse(await this.#call(node, "/mget", init));
+    const found = new Map(answer.items.map((item) => [item.key, item.value]));
+    return keys.map((key) => found.get(key));
+  }
+
   /** Items grouped by the node that owns their key; one group for the master in proxy mode. */
   #groups<T>(items: T[], keyOf: (item: T) => string): Map<string | undefined, T[]> {
     const direct = this.#options.mode === "direct";
@@ -261,12 +315,20 @@ export class CacheClient {
   }
 
   /**
-   * Sends a request for `key`: to its primary in direct mode, retried once after a ring refresh
-   * on a redirect or a connection failure, then through the master; in proxy mode, to the master.
+   * Sends a request for `key`: to its primary in direct mode, `attempts` times (a ring refresh
+   * after each redirect or connection failure), then through the master; in proxy mode, to the
+   * master.
    */
-  async #route(key: string, path: string, init: RequestInit, signal?: AbortSignal, read = false) {
+  async #route(
+    key: string,
+    path: string,
+    init: RequestInit,
+    signal?: AbortSignal,
+    read = false,
+    attempts = 2,
+  ) {
     if (this.#options.mode === "proxy") return await this.#viaMaster(path, init, signal);
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < attempts; attempt++) {
       const owner = this.#ring.owner(key);
       if (owner === undefined) break;
       try {
@@ -277,7 +339,7 @@ export class CacheClient {
         return await this.#call(owner, path, { ...init, headers }, signal);
       } catch (error) {
         if (!(error instanceof CacheError) || signal?.aborted) throw error;
-        const retry = error.status === 421 || error.status === 0 || error.status >= 502;
+        const retry = retries(error);
         // A miss while keys are moving may be a key on its way: the master looks where it was.
         const moving = read && error.status === 404 && this.#view?.settled === false;
         if (moving) break;
@@ -374,6 +436,17 @@ class StaleRing extends CacheError {
   constructor() {
     super(421, "The ring changed");
   }
+}
+
+/** A failure that a newer ring may route around: a redirect, or a node unreached or failing. */
+function retries(error: unknown): boolean {
+  return error instanceof CacheError &&
+    (error.status === 421 || error.status === 0 || error.status >= 502);
+}
+
+/** No node answered: refused, reset or timed out. */
+function unreached(error: unknown): boolean {
+  return error instanceof CacheError && error.status === 0;
 }
 
 function post(body: string): RequestInit {

@@ -59,6 +59,37 @@ Deno.test("client (direct) goes straight to the owner: one hop, none through the
   }
 });
 
+Deno.test("client (direct) gathers concurrent reads of a node into /mget, each with its own answer", async () => {
+  const processes = new Processes();
+  const { master } = await settledCluster(processes, 3);
+  const calls: string[] = [];
+  const cache = await CacheClient.connect(master.url, {
+    fetch: (input, init) => {
+      calls.push(`${init.method ?? "GET"} ${new URL(input).pathname}`);
+      return fetch(input, init);
+    },
+  });
+  try {
+    const stored = Array.from({ length: 100 }, (_, i) => ({ key: `gather:${i}`, value: `v${i}` }));
+    await cache.mset(stored);
+    const keys = [...stored.map((item) => item.key), ...["x", "y", "z"].map((k) => `absent:${k}`)];
+    calls.length = 0;
+    const values = await Promise.all(keys.map((key) => cache.get(key)));
+    assert.deepEqual(values, [
+      ...stored.map((item) => item.value),
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    assert.ok(calls.includes("POST /mget"), "reads went together");
+    assert.ok(calls.length <= 12, `${calls.length} calls for ${keys.length} reads`);
+    assert.ok(calls.every((call) => call === "POST /mget" || call.startsWith("GET /keys/")));
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
 Deno.test("client (direct) falls back to the master when nodes cannot be reached", async () => {
   const processes = new Processes();
   const { master } = await settledCluster(processes, 2, ["--failure-timeout-ms", "600"]);
@@ -85,8 +116,9 @@ Deno.test("client (direct) keeps finding stored keys while a node leaves and ano
     let reading = true;
     const failures: string[] = [];
     let reads = 0;
-    const reader = (async () => {
-      for (let i = 0; reading; i = (i + 1) % items.length) {
+    // Eight readers at once, so reads also go together in batches when a node goes.
+    const reader = Promise.all(Array.from({ length: 8 }, async (_, start) => {
+      for (let i = start * 37; reading; i = (i + 1) % items.length) {
         try {
           const value = await cache.get(items[i].key);
           if (value !== items[i].value) failures.push(`${items[i].key}: ${value}`);
@@ -95,7 +127,7 @@ Deno.test("client (direct) keeps finding stored keys while a node leaves and ano
         }
         reads++;
       }
-    })();
+    }));
     await nodes[0].stop("SIGTERM");
     await waitFor(async () => (await nodesOf(master.url)).every((n) => n.synced), "handed over");
     await nodes[1].stop("SIGKILL");
