@@ -1,5 +1,6 @@
 // Forwards requests to the nodes that own their keys, mapping peer failures to 502/503/504.
 
+import { Coalescer } from "../shared/coalesce.ts";
 import { type ErrorStatus, HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import { groupBy } from "../shared/group.ts";
@@ -8,9 +9,14 @@ import { keyNotFound } from "../shared/key_routes.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import { callPeer, type PeerAnswer, peerResponse } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
-import { EPOCH_HEADER, type KeyValue, MAX_BATCH } from "../shared/wire.ts";
+import {
+  EPOCH_HEADER,
+  keyBytes,
+  type KeyValue,
+  MAX_BATCH,
+  MAX_BATCH_BYTES,
+} from "../shared/wire.ts";
 import type { Breakers } from "./breaker.ts";
-import { Coalescer, keyBytes, MAX_BATCH_BYTES } from "../shared/coalesce.ts";
 
 // Calls in flight to one node before reads (and, apart, writes) wait to go together in a batch.
 const IN_FLIGHT = 1;

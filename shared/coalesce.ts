@@ -1,14 +1,5 @@
 // Gathers calls to a node while earlier ones are in flight, and sends what gathered as one batch.
 
-/**
- * Bytes of one batch (`/mget`, `/mset`, and the `/replicate` a primary makes of an `/mset`),
- * counted from above: below any node's body limit (64 KiB plus six values).
- */
-export const MAX_BATCH_BYTES = 60 * 1024;
-
-/** What a key adds to an `/mget` body at most: each character escaped as \u0000, quotes, a comma. */
-export const keyBytes = (key: string): number => key.length * 6 + 3;
-
 /** How many calls a node gets at once, and how big a batch may grow. */
 export interface CoalesceLimits<T> {
   /** Batches in flight to one node at a time; more work waits and joins the next batch. */

@@ -71,6 +71,26 @@ export type KeyValue = z.infer<typeof KeyValue>;
 /** Most keys or items in one batch call. */
 export const MAX_BATCH = 1000;
 
+/**
+ * Bytes of one batch a service gathers itself (`/mget`, `/mset`, and the `/replicate` a primary
+ * makes of an `/mset`), counted from above: below any node's body limit (64 KiB plus six values).
+ */
+export const MAX_BATCH_BYTES = 60 * 1024;
+
+/**
+ * The most bytes `key` adds to an `/mget` body: each character escaped as `\u0000`, two quotes and
+ * a comma.
+ *
+ * @example
+ * ```ts
+ * import { keyBytes } from "./wire.ts";
+ * keyBytes("user:42"); // 45
+ * ```
+ */
+export function keyBytes(key: string): number {
+  return key.length * 6 + 3;
+}
+
 /** `POST /mget`: keys to read. */
 export const MGetRequest = z.strictObject({
   keys: z.array(Key).min(1, "keys must hold at least 1 key")
