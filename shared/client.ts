@@ -1,11 +1,19 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
-import { Coalescer, keyBytes, MAX_BATCH_BYTES } from "./coalesce.ts";
+import { Coalescer } from "./coalesce.ts";
 import { type Http1Client, http1Client } from "./http1.ts";
 import { groupBy } from "./group.ts";
 import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
-import { EPOCH_HEADER, KeyValue, MAX_BATCH, MGetResponse, RingView } from "./wire.ts";
+import {
+  EPOCH_HEADER,
+  keyBytes,
+  KeyValue,
+  MAX_BATCH,
+  MAX_BATCH_BYTES,
+  MGetResponse,
+  RingView,
+} from "./wire.ts";
 
 /** How a client reaches the cluster. */
 export interface ClientOptions {
@@ -78,6 +86,7 @@ export class CacheClient {
   readonly #fetch: (input: string, init: RequestInit) => Promise<Response>;
   #view: RingView | undefined;
   #ring = new Ring();
+  #refreshing: Promise<void> | undefined;
   // Direct reads of a node already busy with one wait, and go together as one /mget.
   readonly #reads = new Coalescer<string, string | undefined>(
     (node, keys) => this.#readBatch(node, keys),
@@ -154,24 +163,28 @@ export class CacheClient {
    */
   async get(key: string, options: CallOptions = {}): Promise<string | undefined> {
     const { signal } = options;
+    const path = `/keys/${keySegment(key)}`; // a key no path can carry throws, batched or not
     let attempts = 2;
     const owner = this.#options.mode === "direct" && !signal ? this.#ring.owner(key) : undefined;
     if (owner !== undefined) {
-      // Reads without a signal of their own are gathered per node. One the batch did not settle
-      // goes alone: a miss while keys move to the master, which looks where the key was; a read
-      // the node failed after a ring refresh; any other with its own answer.
+      // Reads without a signal of their own go together per node (see #reads).
+      const routedBy = this.#view?.epoch;
       try {
         const value = await this.#reads.submit(owner, key);
-        if (value !== undefined || this.#view?.settled !== false) return value;
-        attempts = 0;
+        if (value !== undefined) return value;
+        // A miss is an answer only from a settled ring that has not changed since the read was
+        // routed; while keys move, the master looks where the key was.
+        const view = this.#view;
+        if (view?.settled !== false && view?.epoch === routedBy) return undefined;
+        if (view?.settled === false) attempts = 0;
       } catch (error) {
-        if (retries(error)) {
-          await this.refresh().catch(() => {});
+        if (!(error instanceof BatchRefused)) {
+          if (!retries(error)) throw error; // the read went alone: this is its own answer
+          await this.#refreshOnce(); // the node failed: one more try by a newer ring
           attempts = 1;
-        }
+        } // else: the node refused the batch as a whole; the read goes alone for its own answer
       }
     }
-    const path = `/keys/${keySegment(key)}`;
     try {
       const found = await this.#route(key, path, {}, signal, true, attempts);
       return KeyValue.parse(found).value;
@@ -276,7 +289,8 @@ export class CacheClient {
 
   /**
    * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget`; a value, or
-   * undefined for a key not there. Any failure fails the whole batch.
+   * undefined for a key not there. Any failure fails the whole batch; an `/mget` the node refused
+   * for a reason a newer ring would not change, as {@link BatchRefused}.
    */
   async #readBatch(node: string, keys: string[]): Promise<(string | undefined)[]> {
     const epoch = { [EPOCH_HEADER]: String(this.#view!.epoch) };
@@ -291,9 +305,21 @@ export class CacheClient {
     }
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: { ...json, ...epoch }, body };
-    const answer = MGetResponse.parse(await this.#call(node, "/mget", init));
+    let answer: MGetResponse;
+    try {
+      answer = MGetResponse.parse(await this.#call(node, "/mget", init));
+    } catch (error) {
+      if (retries(error)) throw error;
+      throw new BatchRefused(error);
+    }
     const found = new Map(answer.items.map((item) => [item.key, item.value]));
     return keys.map((key) => found.get(key));
+  }
+
+  /** {@link refresh}, shared by the reads of a failed batch: one ring fetch, not one per read. */
+  #refreshOnce(): Promise<void> {
+    this.#refreshing ??= this.refresh().catch(() => {}).finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
   }
 
   /** Items grouped by the node that owns their key; one group for the master in proxy mode. */
@@ -428,6 +454,14 @@ export class CacheClient {
 class Refused extends CacheError {
   constructor(message: string) {
     super(0, message);
+  }
+}
+
+/** A node refused a batch of reads as a whole (a key it holds, say): each read goes alone. */
+class BatchRefused extends Error {
+  constructor(cause: unknown) {
+    super("The node refused the batch of reads", { cause });
+    this.name = "BatchRefused";
   }
 }
 

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { CacheClient, CacheError } from "./client.ts";
+import { EPOCH_HEADER, type RingView } from "./wire.ts";
+
+const MASTER = "http://m:1";
+
+/** The ring a stand-in master publishes: `nodes` in ring `epoch`, settled. */
+const view = (epoch: number, nodes: string[]): RingView => ({
+  term: 0,
+  epoch,
+  replicas: 1,
+  vnodes: 16,
+  nodes,
+  joined: {},
+  settled: true,
+});
+
+type Handler = (node: string, method: string, path: string) => Response | Promise<Response>;
+
+/**
+ * A client whose calls go to a stand-in master publishing `ring.current` and to `handle` for
+ * everything else; `calls` lists every call but the master's ring reads.
+ */
+async function client(ring: { current: RingView }, handle: Handler) {
+  const calls: string[] = [];
+  const cache = await CacheClient.connect(MASTER, {
+    fetch: async (input, init) => {
+      const url = new URL(input);
+      const method = init.method ?? "GET";
+      if (url.origin === MASTER && url.pathname === "/ring") return Response.json(ring.current);
+      calls.push(`${method} ${url.origin}${url.pathname}`);
+      const answer = await handle(url.origin, method, url.pathname);
+      answer.headers.set(EPOCH_HEADER, String(ring.current.epoch));
+      return answer;
+    },
+  });
+  return { cache, calls };
+}
+
+/** A node answer that waits until `release()`. */
+function held() {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  return { wait: promise, release: () => resolve() };
+}
+
+const value = (key: string, value: string) => Response.json({ key, value });
+const missing = (key: string) =>
+  Response.json({ error: `Key "${key}" not found` }, { status: 404 });
+
+Deno.test("CacheClient.get() sends a read the node refuses alone once, with its own error", async () => {
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    () => Response.json({ error: "bad key" }, { status: 400 }),
+  );
+  await assert.rejects(
+    cache.get("bad"),
+    (e: unknown) => e instanceof CacheError && e.status === 400 && e.message === "bad key",
+  );
+  assert.deepEqual(calls, ["GET http://a:1/keys/bad"]);
+});
+
+Deno.test("CacheClient.get() reads alone what a refused /mget held, each for its own answer", async () => {
+  const first = held();
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    async (_node, method, path) => {
+      if (path === "/keys/first") {
+        await first.wait;
+        return value("first", "1");
+      }
+      if (method === "POST") return Response.json({ error: "a key is not valid" }, { status: 400 });
+      return path === "/keys/x" ? value("x", "vx") : missing("y");
+    },
+  );
+  const reads = [cache.get("first"), cache.get("x"), cache.get("y")]; // x and y wait for first
+  first.release();
+  assert.deepEqual(await Promise.all(reads), ["1", "vx", undefined]);
+  assert.deepEqual(calls.slice(0, 2), ["GET http://a:1/keys/first", "POST http://a:1/mget"]);
+  assert.deepEqual(calls.slice(2).sort(), ["GET http://a:1/keys/x", "GET http://a:1/keys/y"]);
+});
+
+Deno.test("CacheClient.get() asks again by the current ring after a miss routed by an older one", async () => {
+  const ring = { current: view(1, ["http://a:1"]) };
+  const first = held();
+  const { cache, calls } = await client(ring, async (node, _method, path) => {
+    if (path === "/keys/first") await first.wait;
+    if (node === "http://b:1") return value("k", "from b");
+    return path === "/keys/first" ? value("first", "1") : missing("k"); // a handed k to b
+  });
+  const reads = [cache.get("first"), cache.get("k")]; // k waits for first, routed to a
+  ring.current = view(2, ["http://b:1"]);
+  await cache.refresh();
+  first.release();
+  assert.deepEqual(await Promise.all(reads), ["1", "from b"]);
+  assert.deepEqual(calls, [
+    "GET http://a:1/keys/first",
+    "GET http://a:1/keys/k",
+    "GET http://b:1/keys/k",
+  ]);
+});
+
+Deno.test("CacheClient.get() reads through the master when a node fails a batch", async () => {
+  const first = held();
+  const { cache } = await client({ current: view(1, ["http://a:1"]) }, async (node, _m, path) => {
+    if (node === MASTER) return value(path.slice("/keys/".length), "via master");
+    await first.wait;
+    throw new TypeError("connection reset");
+  });
+  const reads = ["p", "q", "r"].map((key) => cache.get(key));
+  first.release();
+  assert.deepEqual(await Promise.all(reads), ["via master", "via master", "via master"]);
+});
