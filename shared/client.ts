@@ -1,7 +1,7 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
 import { Coalescer } from "./coalesce.ts";
-import { type Http1Client, http1Client } from "./http1.ts";
+import { CacheError, Caller, Refused, retries, unreached } from "./client_call.ts";
 import { groupBy } from "./group.ts";
 import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
@@ -14,6 +14,8 @@ import {
   MGetResponse,
   RingView,
 } from "./wire.ts";
+
+export { CacheError } from "./client_call.ts";
 
 /** How a client reaches the cluster. */
 export interface ClientOptions {
@@ -49,18 +51,6 @@ export interface Item {
   ttlSeconds?: number;
 }
 
-/** A call the cluster refused or could not answer: `status` and the server's message. */
-export class CacheError extends Error {
-  /** The HTTP status, or 0 when no server answered. */
-  readonly status: number;
-
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = "CacheError";
-    this.status = status;
-  }
-}
-
 const json = { "content-type": "application/json" };
 
 /**
@@ -82,8 +72,7 @@ export class CacheClient {
   readonly #masters: string[];
   #current = 0; // the master answering lately
   readonly #options: Required<Pick<ClientOptions, "mode" | "timeoutMs">> & ClientOptions;
-  readonly #http: Http1Client | undefined;
-  readonly #fetch: (input: string, init: RequestInit) => Promise<Response>;
+  readonly #caller: Caller;
   #view: RingView | undefined;
   #ring = new Ring();
   #refreshing: Promise<void> | undefined;
@@ -106,8 +95,7 @@ export class CacheClient {
     this.#masters = list.map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean);
     if (this.#masters.length === 0) throw new TypeError("CacheClient needs a master URL");
     this.#options = { mode: "direct", timeoutMs: 5000, ...options };
-    this.#http = options.fetch ? undefined : http1Client();
-    this.#fetch = options.fetch ?? this.#http!.fetch;
+    this.#caller = new Caller(this.#options);
   }
 
   /**
@@ -284,7 +272,7 @@ export class CacheClient {
 
   /** Releases the pooled connections. */
   close(): void {
-    this.#http?.close();
+    this.#caller.close();
   }
 
   /**
@@ -297,7 +285,7 @@ export class CacheClient {
     if (keys.length === 1) {
       const path = `/keys/${keySegment(keys[0])}`;
       try {
-        return [KeyValue.parse(await this.#call(node, path, { headers: epoch })).value];
+        return [KeyValue.parse(await this.#callNode(node, path, { headers: epoch })).value];
       } catch (error) {
         if (error instanceof CacheError && error.status === 404) return [undefined];
         throw error;
@@ -307,7 +295,7 @@ export class CacheClient {
     const init = { method: "POST", headers: { ...json, ...epoch }, body };
     let answer: MGetResponse;
     try {
-      answer = MGetResponse.parse(await this.#call(node, "/mget", init));
+      answer = MGetResponse.parse(await this.#callNode(node, "/mget", init));
     } catch (error) {
       if (retries(error)) throw error;
       throw new BatchRefused(error);
@@ -362,7 +350,7 @@ export class CacheClient {
           ...init.headers as Record<string, string>,
           [EPOCH_HEADER]: String(this.#view!.epoch),
         };
-        return await this.#call(owner, path, { ...init, headers }, signal);
+        return await this.#callNode(owner, path, { ...init, headers }, signal);
       } catch (error) {
         if (!(error instanceof CacheError) || signal?.aborted) throw error;
         const retry = retries(error);
@@ -383,7 +371,7 @@ export class CacheClient {
   async #viaMaster(path: string, init: RequestInit, signal?: AbortSignal): Promise<unknown> {
     for (let tried = 1;; tried++) {
       try {
-        return await this.#call(this.#masters[this.#current], path, init, signal);
+        return await this.#caller.call(this.#masters[this.#current], path, init, signal);
       } catch (error) {
         if (!(error instanceof Refused) || tried >= this.#masters.length) throw error;
         this.#current = (this.#current + 1) % this.#masters.length;
@@ -391,69 +379,9 @@ export class CacheClient {
     }
   }
 
-  /**
-   * One HTTP call; resolves to the parsed body, or throws CacheError with the server's message.
-   * Throws {@link StaleRing} when a node answers with a newer ring epoch than this client routes by.
-   */
-  async #call(
-    base: string,
-    path: string,
-    init: RequestInit,
-    signal?: AbortSignal,
-  ): Promise<unknown> {
-    const headers = new Headers(init.headers);
-    if (this.#options.token) headers.set("authorization", `Bearer ${this.#options.token}`);
-    // A timer cleared on the answer: AbortSignal.timeout would fire (and build its error) later
-    // for every call, answered or not.
-    const { timeoutMs } = this.#options;
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")),
-      timeoutMs,
-    );
-    let answer: Response;
-    let text: string;
-    try {
-      try {
-        answer = await this.#fetch(base + path, {
-          ...init,
-          headers,
-          signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
-        });
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        const reason = error instanceof Error ? error.message : String(error);
-        const message = `${base} could not be reached: ${reason}`;
-        if (error instanceof Deno.errors.ConnectionRefused) throw new Refused(message);
-        throw new CacheError(0, message);
-      }
-      text = await answer.text(); // still under the deadline
-    } finally {
-      clearTimeout(timer);
-    }
-    let body: { error?: string } | undefined;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new CacheError(
-        answer.status,
-        `${base} answered ${answer.status} with a body that is not JSON`,
-      );
-    }
-    const epoch = Number(answer.headers.get(EPOCH_HEADER));
-    const node = !this.#masters.includes(base);
-    if (node && this.#view && epoch > this.#view.epoch) throw new StaleRing();
-    if (!answer.ok) {
-      throw new CacheError(answer.status, body?.error ?? `${base} answered ${answer.status}`);
-    }
-    return body;
-  }
-}
-
-/** Nothing listened at the address: the request was never sent. */
-class Refused extends CacheError {
-  constructor(message: string) {
-    super(0, message);
+  /** A call to a node: a StaleRing (421) when the node knows a newer ring than this client. */
+  async #callNode(node: string, path: string, init: RequestInit, signal?: AbortSignal) {
+    return await this.#caller.call(node, path, init, signal, () => this.#view?.epoch);
   }
 }
 
@@ -463,24 +391,6 @@ class BatchRefused extends Error {
     super("The node refused the batch of reads", { cause });
     this.name = "BatchRefused";
   }
-}
-
-/** A node knows a newer ring than the one the request was routed by. */
-class StaleRing extends CacheError {
-  constructor() {
-    super(421, "The ring changed");
-  }
-}
-
-/** A failure that a newer ring may route around: a redirect, or a node unreached or failing. */
-function retries(error: unknown): boolean {
-  return error instanceof CacheError &&
-    (error.status === 421 || error.status === 0 || error.status >= 502);
-}
-
-/** No node answered: refused, reset or timed out. */
-function unreached(error: unknown): boolean {
-  return error instanceof CacheError && error.status === 0;
 }
 
 function post(body: string): RequestInit {
