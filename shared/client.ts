@@ -159,12 +159,14 @@ export class CacheClient {
       const routedBy = this.#view?.epoch;
       try {
         const value = await this.#reads.submit(owner, key);
-        if (value !== undefined) return value;
-        // A miss is an answer only from a settled ring that has not changed since the read was
-        // routed; while keys move, the master looks where the key was.
+        // An answer counts only if the ring has not changed since the read was routed (it may
+        // have waited behind another call): if it has, the read is asked again by the new one. A
+        // miss counts only from a settled ring: while keys move, the master looks where it was.
         const view = this.#view;
-        if (view?.settled !== false && view?.epoch === routedBy) return undefined;
-        if (view?.settled === false) attempts = 0;
+        if (view?.epoch === routedBy) {
+          if (value !== undefined || view?.settled !== false) return value;
+          attempts = 0;
+        }
       } catch (error) {
         if (!(error instanceof BatchRefused)) {
           if (!retries(error)) throw error; // the read went alone: this is its own answer

@@ -79,22 +79,27 @@ Deno.test("CacheClient.get() reads alone what a refused /mget held, each for its
   assert.deepEqual(calls.slice(2).sort(), ["GET http://a:1/keys/x", "GET http://a:1/keys/y"]);
 });
 
-Deno.test("CacheClient.get() asks again by the current ring after a miss routed by an older one", async () => {
+Deno.test("CacheClient.get() asks again by the current ring when it changed while reads waited", async () => {
   const ring = { current: view(1, ["http://a:1"]) };
   const first = held();
   const { cache, calls } = await client(ring, async (node, _method, path) => {
-    if (path === "/keys/first") await first.wait;
-    if (node === "http://b:1") return value("k", "from b");
-    return path === "/keys/first" ? value("first", "1") : missing("k"); // a handed k to b
+    const key = path.slice("/keys/".length);
+    if (node === "http://b:1") return value(key, `${key} from b`);
+    if (key === "first") {
+      await first.wait;
+      return value(key, "stale copy on a"); // a handed its keys to b, and still answers
+    }
+    return missing(key);
   });
-  const reads = [cache.get("first"), cache.get("k")]; // k waits for first, routed to a
+  const reads = [cache.get("first"), cache.get("k")]; // both routed to a; k waits for first
   ring.current = view(2, ["http://b:1"]);
   await cache.refresh();
   first.release();
-  assert.deepEqual(await Promise.all(reads), ["1", "from b"]);
-  assert.deepEqual(calls, [
+  assert.deepEqual(await Promise.all(reads), ["first from b", "k from b"]);
+  assert.deepEqual(calls.sort(), [
     "GET http://a:1/keys/first",
     "GET http://a:1/keys/k",
+    "GET http://b:1/keys/first",
     "GET http://b:1/keys/k",
   ]);
 });
