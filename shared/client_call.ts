@@ -1,6 +1,7 @@
 // One call from the client to a master or a node: deadline, token, and the server's refusal as a
 // CacheError.
 
+import { deadline } from "./deadline.ts";
 import { http1Client } from "./http1.ts";
 import { EPOCH_HEADER } from "./wire.ts";
 
@@ -91,14 +92,8 @@ export class Caller {
   ): Promise<unknown> {
     const headers = new Headers(init.headers);
     if (this.#options.token) headers.set("authorization", `Bearer ${this.#options.token}`);
-    // A timer cleared on the answer: AbortSignal.timeout would fire (and build its error) later
-    // for every call, answered or not.
     const { timeoutMs } = this.#options;
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")),
-      timeoutMs,
-    );
+    const limit = deadline(timeoutMs, `no answer within ${timeoutMs} ms`);
     let answer: Response;
     let text: string;
     try {
@@ -106,7 +101,7 @@ export class Caller {
         answer = await this.#fetch(base + path, {
           ...init,
           headers,
-          signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
+          signal: signal ? AbortSignal.any([signal, limit.signal]) : limit.signal,
         });
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
@@ -117,7 +112,7 @@ export class Caller {
       }
       text = await answer.text(); // still under the deadline
     } finally {
-      clearTimeout(timer);
+      limit.clear();
     }
     let body: { error?: string } | undefined;
     try {

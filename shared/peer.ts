@@ -1,5 +1,6 @@
 // One call from a service to a peer under a deadline, with the peer's failures as HTTP errors.
 
+import { deadline } from "./deadline.ts";
 import { HttpError } from "./errors.ts";
 import type { Fetch } from "./fetch.ts";
 
@@ -29,15 +30,9 @@ export async function callPeer(
   init: RequestInit,
   timeoutMs: number,
 ): Promise<PeerAnswer> {
-  // A timer cleared on the answer: AbortSignal.timeout would fire (and build its error) later for
-  // every call, answered or not.
-  const deadline = new AbortController();
-  const timer = setTimeout(
-    () => deadline.abort(new DOMException("The node did not answer in time", "TimeoutError")),
-    timeoutMs,
-  );
+  const limit = deadline(timeoutMs, "The node did not answer in time");
   try {
-    const answer = await fetch(node + path, { ...init, signal: deadline.signal });
+    const answer = await fetch(node + path, { ...init, signal: limit.signal });
     return { status: answer.status, headers: answer.headers, body: await answer.arrayBuffer() };
   } catch (error) {
     if (error instanceof DOMException && error.name === "TimeoutError") {
@@ -46,7 +41,7 @@ export async function callPeer(
     const reason = error instanceof Error ? error.message : String(error);
     throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
   } finally {
-    clearTimeout(timer);
+    limit.clear();
   }
 }
 
