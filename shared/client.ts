@@ -76,6 +76,7 @@ export class CacheClient {
   #view: RingView | undefined;
   #ring = new Ring();
   #refreshing: Promise<void> | undefined;
+  readonly #ringEpoch = () => this.#view?.epoch; // read when a node answers, made once
   // Direct reads of a node already busy with one wait, and go together as one /mget.
   readonly #reads = new Coalescer<string, string | undefined>(
     (node, keys) => this.#readBatch(node, keys),
@@ -175,13 +176,7 @@ export class CacheClient {
         } // else: the node refused the batch as a whole; the read goes alone for its own answer
       }
     }
-    try {
-      const found = await this.#route(key, path, {}, signal, true, attempts);
-      return KeyValue.parse(found).value;
-    } catch (error) {
-      if (error instanceof CacheError && error.status === 404) return undefined;
-      throw error;
-    }
+    return await valueOf(this.#route(key, path, {}, signal, true, attempts));
   }
 
   /**
@@ -285,13 +280,9 @@ export class CacheClient {
   async #readBatch(node: string, keys: string[]): Promise<(string | undefined)[]> {
     const epoch = { [EPOCH_HEADER]: String(this.#view!.epoch) };
     if (keys.length === 1) {
-      const path = `/keys/${keySegment(keys[0])}`;
-      try {
-        return [KeyValue.parse(await this.#callNode(node, path, { headers: epoch })).value];
-      } catch (error) {
-        if (error instanceof CacheError && error.status === 404) return [undefined];
-        throw error;
-      }
+      return [
+        await valueOf(this.#callNode(node, `/keys/${keySegment(keys[0])}`, { headers: epoch })),
+      ];
     }
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: { ...json, ...epoch }, body };
@@ -383,7 +374,7 @@ export class CacheClient {
 
   /** A call to a node: a StaleRing (421) when the node knows a newer ring than this client. */
   async #callNode(node: string, path: string, init: RequestInit, signal?: AbortSignal) {
-    return await this.#caller.call(node, path, init, signal, () => this.#view?.epoch);
+    return await this.#caller.call(node, path, init, signal, this.#ringEpoch);
   }
 }
 
@@ -392,6 +383,16 @@ class BatchRefused extends Error {
   constructor(cause: unknown) {
     super("The node refused the batch of reads", { cause });
     this.name = "BatchRefused";
+  }
+}
+
+/** The value a read of one key answered, or undefined for the node's or master's 404. */
+async function valueOf(read: Promise<unknown>): Promise<string | undefined> {
+  try {
+    return KeyValue.parse(await read).value;
+  } catch (error) {
+    if (error instanceof CacheError && error.status === 404) return undefined;
+    throw error;
   }
 }
 
