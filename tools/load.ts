@@ -1,6 +1,7 @@
 // deno task bench:load: GET and SET through the master and on one node, measured with wrk against
 // bare Deno.serve and webdis + redis in the same run; prints a table, writes JSON and an SVG chart.
 
+import { nodeSettings } from "../node/config.ts";
 import { CacheClient } from "../shared/client.ts";
 import { freePort, Processes, waitFor } from "../tests/process.ts";
 
@@ -167,7 +168,7 @@ try {
   // Default log level: info writes no line per request.
   const master = await processes.master();
   // Release settings: the node's default heartbeat, not the tests' 100 ms (the last flag counts).
-  const release = ["--heartbeat-ms", "1000"];
+  const release = ["--heartbeat-ms", String(nodeSettings.heartbeatMs.schema.parse(undefined))];
   await Promise.all([1, 2, 3].map(() => processes.node(master.url, release)));
   await waitFor(
     async () => (await (await fetch(`${master.url}/nodes`)).json()).nodes.length === 3,
