@@ -19,22 +19,26 @@ type Handler = (node: string, method: string, path: string) => Response | Promis
 
 /**
  * A client whose calls go to a stand-in master publishing `ring.current` and to `handle` for
- * everything else; `calls` lists every call but the master's ring reads.
+ * everything else; `calls` lists every call but the master's ring reads, which `ringReads()` counts.
  */
 async function client(ring: { current: RingView }, handle: Handler) {
   const calls: string[] = [];
+  let ringReads = 0;
   const cache = await CacheClient.connect(MASTER, {
     fetch: async (input, init) => {
       const url = new URL(input);
       const method = init.method ?? "GET";
-      if (url.origin === MASTER && url.pathname === "/ring") return Response.json(ring.current);
+      if (url.origin === MASTER && url.pathname === "/ring") {
+        ringReads++;
+        return Response.json(ring.current);
+      }
       calls.push(`${method} ${url.origin}${url.pathname}`);
       const answer = await handle(url.origin, method, url.pathname);
       answer.headers.set(EPOCH_HEADER, String(ring.current.epoch));
       return answer;
     },
   });
-  return { cache, calls };
+  return { cache, calls, ringReads: () => ringReads };
 }
 
 /** A node answer that waits until `release()`. */
@@ -106,12 +110,28 @@ Deno.test("CacheClient.get() asks again by the current ring when it changed whil
 
 Deno.test("CacheClient.get() reads through the master when a node fails a batch", async () => {
   const first = held();
-  const { cache } = await client({ current: view(1, ["http://a:1"]) }, async (node, _m, path) => {
-    if (node === MASTER) return value(path.slice("/keys/".length), "via master");
-    await first.wait;
-    throw new TypeError("connection reset");
-  });
-  const reads = ["p", "q", "r"].map((key) => cache.get(key));
+  const { cache, calls, ringReads } = await client(
+    { current: view(1, ["http://a:1"]) },
+    async (node, _m, path) => {
+      if (node === MASTER) return value(path.slice("/keys/".length), "via master");
+      await first.wait;
+      throw new TypeError("connection reset");
+    },
+  );
+  const reads = ["p", "q", "r"].map((key) => cache.get(key)); // q and r wait for p
   first.release();
   assert.deepEqual(await Promise.all(reads), ["via master", "via master", "via master"]);
+  // q and r were never sent as a batch to the node that had failed; each read then had its one
+  // retry alone, then the master.
+  assert.deepEqual(calls.sort(), [
+    "GET http://a:1/keys/p",
+    "GET http://a:1/keys/p",
+    "GET http://a:1/keys/q",
+    "GET http://a:1/keys/r",
+    "GET http://m:1/keys/p",
+    "GET http://m:1/keys/q",
+    "GET http://m:1/keys/r",
+  ]);
+  // connect, one shared refresh after the failed batch, one after each read's own retry
+  assert.equal(ringReads(), 5);
 });
