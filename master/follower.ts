@@ -4,7 +4,7 @@
 import { HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Logger } from "../shared/log.ts";
-import { callPeer, type PeerAnswer, peerResponse } from "../shared/peer.ts";
+import { callPeer, type PeerAnswer, type PeerInit, peerResponse } from "../shared/peer.ts";
 import { sleep } from "../shared/sleep.ts";
 import { RingView } from "../shared/wire.ts";
 import type { Registry } from "./registry.ts";
@@ -67,7 +67,7 @@ export class Follower {
    * Sends a registration change to the leader and returns its answer, adopting the ring in it.
    * Throws HttpError 503 while no other master leads or the leader cannot be reached.
    */
-  async forward(path: string, init: RequestInit): Promise<Response> {
+  async forward(path: string, init: PeerInit): Promise<Response> {
     const leader = this.#options.leaderUrl();
     if (!leader) throw new HttpError(503, "No leader is elected: try again shortly");
     let answer: PeerAnswer;

@@ -7,7 +7,8 @@ import { groupBy } from "../shared/group.ts";
 import { keySegment } from "../shared/key_path.ts";
 import { keyNotFound } from "../shared/key_routes.ts";
 import type { Metrics } from "../shared/metrics.ts";
-import { callPeer, type PeerAnswer, peerResponse } from "../shared/peer.ts";
+import { headerOf } from "../shared/http1.ts";
+import { callPeer, type PeerAnswer, type PeerInit, peerResponse } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
 import {
   EPOCH_HEADER,
@@ -200,13 +201,11 @@ export class Router {
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: JSON_TYPE, body };
     const answer = await this.#send(node, "/mget", init);
-    if (answer.status >= 500) { // the node's own trouble: each read gets it, as it would alone
-      const body = await answer.text();
-      return keys.map(() => new Response(body, { status: answer.status, headers: answer.headers }));
-    }
+    // The node's own trouble: each read gets it, as it would alone.
+    if (answer.status >= 500) return keys.map(() => peerResponse(answer));
     // Refused: alone, each read gets its own answer (a key no path can carry throws, alone).
-    if (!answer.ok) return keys.map(async (key) => await this.send(node, keyPath(key)));
-    const { items } = await parsed(node, answer) as { items: KeyValue[] };
+    if (!ok(answer)) return keys.map(async (key) => await this.send(node, keyPath(key)));
+    const { items } = parsed(node, answer) as { items: KeyValue[] };
     const found = new Map(items.map((item) => [item.key, item]));
     return keys.map((key) => {
       const item = found.get(key);
@@ -238,11 +237,10 @@ export class Router {
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     });
     const stored = () => new Response(null, { status: 204 });
-    if (answer.ok) return writes.map(stored);
+    if (ok(answer)) return writes.map(stored);
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
-    const body = await answer.text();
-    const failed = (): Response =>
-      new Response(body, { status: answer.status, headers: answer.headers });
+    const body = decoder.decode(answer.body);
+    const failed = (): Response => peerResponse(answer);
     // The node names the keys some backup did not take; the others are on all their owners.
     const unreplicated = unreplicatedKeys(body);
     if (!unreplicated) return writes.map(failed);
@@ -261,8 +259,8 @@ export class Router {
    * Sends `init` to `path` on `node` and returns its answer, whatever its status. Throws HttpError
    * 502 when the node cannot be reached, 504 when it does not answer within the timeout.
    */
-  send(node: string, path: string, init: RequestInit = {}): Promise<Response> {
-    return this.#send(node, path, init);
+  async send(node: string, path: string, init: PeerInit = {}): Promise<Response> {
+    return peerResponse(await this.#send(node, path, init));
   }
 
   /**
@@ -290,10 +288,10 @@ export class Router {
   }
 
   /**
-   * {@link send}, for one call or one batch: either way, one call made, which the breaker and the
-   * metrics count once.
+   * {@link send}, for one call or one batch, with the answer as it came: either way, one call
+   * made, which the breaker and the metrics count once.
    */
-  async #send(node: string, path: string, init: RequestInit): Promise<Response> {
+  async #send(node: string, path: string, init: PeerInit): Promise<PeerAnswer> {
     const { timeoutMs, breakers } = this.#options;
     try {
       breakers?.admit(node);
@@ -313,11 +311,11 @@ export class Router {
       this.#timing(node)?.observe((performance.now() - started) / 1000);
     }
     breakers?.succeeded(node);
-    const epoch = answer.headers.get(EPOCH_HEADER);
+    const epoch = headerOf(answer, EPOCH_HEADER);
     if (epoch !== null && Number(epoch) > this.#options.placement.epoch) {
       this.#options.onNewerEpoch?.();
     }
-    return peerResponse(answer);
+    return answer;
   }
 
   #timing(node: string): { observe(seconds: number): void } | undefined {
@@ -332,7 +330,7 @@ export class Router {
   /** Sends JSON `body` to `path` on `node`; returns the parsed answer, throwing HttpError for any
    * failure, a node's own error status and message included. */
   async call(node: string, path: string, body: unknown): Promise<unknown> {
-    const answer = await this.send(node, path, {
+    const answer = await this.#send(node, path, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -340,12 +338,12 @@ export class Router {
       },
       body: JSON.stringify(body),
     });
-    return await parsed(node, answer);
+    return parsed(node, answer);
   }
 
   /** GETs `path` on `node` and returns the parsed answer; throws HttpError on any failure. */
   async read(node: string, path: string): Promise<unknown> {
-    return await parsed(node, await this.send(node, path));
+    return parsed(node, await this.#send(node, path, {}));
   }
 }
 
@@ -365,15 +363,18 @@ function unreplicatedKeys(body: string): Set<string> | undefined {
 
 const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 
-async function parsed(node: string, answer: Response): Promise<unknown> {
-  const text = await answer.text();
+const decoder = new TextDecoder();
+const ok = (answer: PeerAnswer) => answer.status >= 200 && answer.status < 300;
+
+function parsed(node: string, answer: PeerAnswer): unknown {
+  const text = decoder.decode(answer.body);
   let body: unknown = undefined;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {
     throw new HttpError(502, `Node ${node} answered ${answer.status} with a body that is not JSON`);
   }
-  if (answer.ok) return body;
+  if (ok(answer)) return body;
   const reason = (body as { error?: string } | undefined)?.error ?? "no reason given";
   const status = answer.status >= 400 ? answer.status as ErrorStatus : 502;
   throw new HttpError(status, `Node ${node}: ${reason}`);

@@ -36,47 +36,91 @@ export function http1Fetch(options: Http1Options = {}): Fetch {
   return http1Client(options).fetch;
 }
 
-/** A {@link http1Fetch} and a way to close every connection it opened. */
+/** A call made without the Fetch API's objects: what {@link Http1Client.exchange} sends. */
+export interface PeerRequest {
+  /** Default GET. */
+  method?: string;
+  /** The path and query, starting with "/". */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array<ArrayBuffer>;
+  signal?: AbortSignal | null;
+}
+
+/** An answer read whole: header names in lower case, in the order the peer sent them. */
+export interface RawAnswer {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The value of header `name` (in lower case) in `answer`, or null.
+ *
+ * @example
+ * ```ts
+ * import { headerOf } from "./http1.ts";
+ * headerOf({ status: 200, headers: [["x-epoch", "3"]], body: new Uint8Array() }, "x-epoch"); // "3"
+ * ```
+ */
+export function headerOf(answer: RawAnswer, name: string): string | null {
+  for (const [key, value] of answer.headers) if (key === name) return value;
+  return null;
+}
+
+/** A {@link http1Fetch}, the same call without its objects, and a way to close every connection. */
 export interface Http1Client {
   fetch: Fetch;
+  /**
+   * Calls `origin` (scheme, host and port, as "http://127.0.0.1:8081") like `fetch`, with no URL,
+   * Headers or Response made per call: the hop a proxying master makes for every request.
+   */
+  exchange(origin: string, request: PeerRequest): Promise<RawAnswer>;
   /** Closes every connection, idle or busy; calls in flight reject. */
   close(): void;
 }
 
 /**
- * Like {@link http1Fetch}, with `close()` for callers that must not leave connections open, such
- * as a client library whose user closes it.
+ * Like {@link http1Fetch}, with `exchange()` for hot paths and `close()` for callers that must not
+ * leave connections open, such as a client library whose user closes it.
  *
  * @example
  * ```ts
  * import { http1Client } from "./http1.ts";
  * const client = http1Client();
  * await client.fetch("http://127.0.0.1:8081/live");
+ * const answer = await client.exchange("http://127.0.0.1:8081", { path: "/keys/k" });
+ * console.log(answer.status);
  * client.close();
  * ```
  */
 export function http1Client(options: Http1Options = {}): Http1Client {
   const pools = new Map<string, Pool>();
-  const fetch: Fetch = async (input, init = {}) => {
-    const url = new URL(input instanceof Request ? input.url : input);
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new TypeError(`Cannot call ${url.protocol} URLs`);
-    }
-    let pool = pools.get(url.origin);
+  const poolFor = (origin: string): Pool => {
+    let pool = pools.get(origin);
     if (!pool) {
+      const url = new URL(origin);
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new TypeError(`Cannot call ${url.protocol} URLs`);
+      }
       pool = new Pool(url, options.maxConnections ?? 256, options.caPem);
-      pools.set(url.origin, pool);
+      pools.set(origin, pool);
     }
-    const method = init.method ?? "GET";
+    return pool;
+  };
+  const exchange = async (origin: string, request: PeerRequest): Promise<RawAnswer> => {
+    const pool = poolFor(origin);
+    const method = request.method ?? "GET";
     const parent = trace.getActiveSpan();
     const span = parent
       ? tracer.startSpan(method, {
         kind: SpanKind.CLIENT,
-        attributes: { "http.request.method": method, "url.full": url.href },
+        attributes: { "http.request.method": method, "url.full": origin + request.path },
       })
       : undefined;
     try {
-      const answer = await pool.call(encodeRequest(url, method, init, span), init.signal);
+      const head = encodeHead(method, request.path, pool.host, request.headers, span);
+      const answer = await pool.call(encodeRequest(head, request.body), request.signal);
       span?.setAttribute("http.response.status_code", answer.status);
       if (answer.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR });
       return answer;
@@ -87,8 +131,28 @@ export function http1Client(options: Http1Options = {}): Http1Client {
       span?.end();
     }
   };
+  const fetch: Fetch = async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const body = init.body;
+    if (body != null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      throw new TypeError("http1Fetch sends string or Uint8Array bodies only");
+    }
+    const answer = await exchange(url.origin, {
+      method: init.method,
+      path: url.pathname + url.search,
+      headers: headerRecord(init.headers),
+      body: (body ?? undefined) as string | Uint8Array<ArrayBuffer> | undefined,
+      signal: init.signal,
+    });
+    const empty = answer.status === 204 || answer.status === 304;
+    return new Response(empty ? null : answer.body, {
+      status: answer.status,
+      headers: answer.headers,
+    });
+  };
   return {
     fetch,
+    exchange,
     close() {
       for (const pool of pools.values()) pool.close();
       pools.clear();
@@ -96,40 +160,48 @@ export function http1Client(options: Http1Options = {}): Http1Client {
   };
 }
 
-function encodeRequest(url: URL, method: string, init: RequestInit, span?: Span): Uint8Array {
-  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
-  const add = (name: string, value: string) => {
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
-      throw new TypeError(`Header ${JSON.stringify(name)} has a line break`);
-    }
-    head += `${name}: ${value}\r\n`;
-  };
-  const headers = init.headers;
-  if (headers instanceof Headers) headers.forEach((value, name) => add(name, value));
-  else if (Array.isArray(headers)) { for (const [name, value] of headers) add(name, value); }
-  else if (headers) {
-    const record = headers as Record<string, string>;
-    for (const name in record) add(name, record[name]);
+function headerRecord(headers: HeadersInit | undefined): Record<string, string> | undefined {
+  if (headers === undefined) return undefined;
+  if (headers instanceof Headers || Symbol.iterator in headers) {
+    return Object.fromEntries(new Headers(headers));
   }
+  return headers as Record<string, string>;
+}
+
+function encodeHead(
+  method: string,
+  target: string,
+  host: string,
+  headers: Record<string, string> | undefined,
+  span?: Span,
+): string {
+  let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
+  for (const name in headers) head += header(name, headers[name]);
   if (span) {
     const { traceId, spanId, traceFlags } = span.spanContext();
-    add("traceparent", `00-${traceId}-${spanId}-0${traceFlags & 1}`);
+    head += header("traceparent", `00-${traceId}-${spanId}-0${traceFlags & 1}`);
   }
-  const body = init.body;
-  if (body == null) return encoder.encode(head + "\r\n");
-  if (typeof body === "string") {
-    const bytes = encoder.encode(body);
-    return concat(encoder.encode(`${head}content-length: ${bytes.length}\r\n\r\n`), bytes);
+  return head;
+}
+
+function header(name: string, value: string): string {
+  if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
+    throw new TypeError(`Header ${JSON.stringify(name)} has a line break`);
   }
-  if (body instanceof Uint8Array) {
-    return concat(encoder.encode(`${head}content-length: ${body.length}\r\n\r\n`), body);
-  }
-  throw new TypeError("http1Fetch sends string or Uint8Array bodies only");
+  return `${name}: ${value}\r\n`;
+}
+
+function encodeRequest(head: string, body: string | Uint8Array | undefined): Uint8Array {
+  if (body === undefined) return encoder.encode(head + "\r\n");
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  return concat(encoder.encode(`${head}content-length: ${bytes.length}\r\n\r\n`), bytes);
 }
 
 /** The keep-alive connections to one peer. */
 class Pool {
   readonly #url: URL;
+  /** The value of the host header. */
+  readonly host: string;
   readonly #max: number;
   readonly #caPem: string | undefined;
   readonly #idle: Connection[] = [];
@@ -139,11 +211,12 @@ class Pool {
 
   constructor(url: URL, max: number, caPem?: string) {
     this.#url = url;
+    this.host = url.host;
     this.#max = max;
     this.#caPem = caPem;
   }
 
-  async call(request: Uint8Array, signal?: AbortSignal | null): Promise<Response> {
+  async call(request: Uint8Array, signal?: AbortSignal | null): Promise<RawAnswer> {
     signal?.throwIfAborted();
     let reused = this.#idle.length > 0;
     let connection = await this.#acquire(signal);
@@ -153,7 +226,7 @@ class Pool {
           const answer = await connection.exchange(request, signal);
           if (answer.keepAlive) this.#release(connection);
           else this.#discard(connection);
-          return answer.response;
+          return answer;
         } catch (error) {
           this.#discard(connection);
           if (signal?.aborted) throw signal.reason;
@@ -274,7 +347,7 @@ class Connection {
   async exchange(
     request: Uint8Array,
     signal?: AbortSignal | null,
-  ): Promise<{ response: Response; keepAlive: boolean }> {
+  ): Promise<RawAnswer & { keepAlive: boolean }> {
     const onAbort = () => this.close();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -288,14 +361,7 @@ class Connection {
       }
       const head = await parseResponseHead(this.#reader, () => new ClosedEarly());
       const body = await readBody(this.#reader, head);
-      const empty = head.status === 204 || head.status === 304;
-      return {
-        response: new Response(empty ? null : body, {
-          status: head.status,
-          headers: head.headers,
-        }),
-        keepAlive: head.keepAlive,
-      };
+      return { status: head.status, headers: head.headers, body, keepAlive: head.keepAlive };
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }

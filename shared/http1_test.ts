@@ -215,3 +215,47 @@ Deno.test("calls past the connection limit wait, and one that gives up stops wai
     await server.shutdown();
   }
 });
+
+Deno.test("exchange() answers status, headers and body as read, on fetch's connections", async () => {
+  const peers = new Set<number>();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request, info) => {
+      peers.add(info.remoteAddr.port);
+      const body = { method: request.method, path: new URL(request.url).pathname };
+      return Response.json({ ...body, sent: await request.text() }, {
+        status: 201,
+        headers: { "X-Epoch": "7", "x-token": request.headers.get("x-token") ?? "" },
+      });
+    },
+  );
+  const client = http1Client();
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const answer = await client.exchange(origin, {
+      method: "POST",
+      path: "/keys?x=1",
+      headers: { "x-token": "t" },
+      body: "é",
+    });
+    assert.equal(answer.status, 201);
+    assert.deepEqual(answer.headers.filter(([name]) => name.startsWith("x-")), [
+      ["x-epoch", "7"],
+      ["x-token", "t"],
+    ]);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(answer.body)), {
+      method: "POST",
+      path: "/keys",
+      sent: "é",
+    });
+    await (await client.fetch(`${origin}/after`)).text();
+    assert.equal(peers.size, 1, "exchange and fetch share the keep-alive connection");
+    await assert.rejects(
+      client.exchange(origin, { path: "/", headers: { "x-bad": "a\r\nb" } }),
+      /line break/,
+    );
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});

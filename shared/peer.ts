@@ -2,14 +2,14 @@
 
 import { deadline } from "./deadline.ts";
 import { HttpError } from "./errors.ts";
-import type { Fetch } from "./fetch.ts";
+import type { Fetch, PeerFetch } from "./fetch.ts";
+import { headerOf, type PeerRequest, type RawAnswer } from "./http1.ts";
 
-/** A peer's whole answer, read before the deadline. */
-export interface PeerAnswer {
-  status: number;
-  headers: Headers;
-  body: ArrayBuffer;
-}
+/** A peer's whole answer, read before the deadline; header names are in lower case. */
+export type PeerAnswer = RawAnswer;
+
+/** What {@link callPeer} sends: a method, headers and a body. */
+export type PeerInit = Omit<PeerRequest, "path" | "signal">;
 
 /**
  * Sends `init` to `path` on `node` and reads the whole answer, whatever its status, within
@@ -27,13 +27,19 @@ export async function callPeer(
   fetch: Fetch,
   node: string,
   path: string,
-  init: RequestInit,
+  init: PeerInit,
   timeoutMs: number,
 ): Promise<PeerAnswer> {
   const limit = deadline(timeoutMs, "The node did not answer in time");
+  const { exchange } = fetch as Partial<PeerFetch>;
   try {
+    if (exchange) return await exchange(node, { ...init, path, signal: limit.signal });
     const answer = await fetch(node + path, { ...init, signal: limit.signal });
-    return { status: answer.status, headers: answer.headers, body: await answer.arrayBuffer() };
+    return {
+      status: answer.status,
+      headers: [...answer.headers],
+      body: new Uint8Array(await answer.arrayBuffer()),
+    };
   } catch (error) {
     if (error instanceof DOMException && error.name === "TimeoutError") {
       throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
@@ -59,7 +65,7 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
  * ```
  */
 export function peerResponse(answer: PeerAnswer): Response {
-  const type = answer.headers.get("content-type");
+  const type = headerOf(answer, "content-type");
   return new Response(NULL_BODY.has(answer.status) ? null : answer.body, {
     status: answer.status,
     headers: type ? { "content-type": type } : {},

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { HttpError } from "./errors.ts";
-import type { Fetch } from "./fetch.ts";
+import type { Fetch, PeerFetch } from "./fetch.ts";
+import { headerOf, type PeerRequest, type RawAnswer } from "./http1.ts";
 import { callPeer } from "./peer.ts";
 
 const failure = async (fetch: Fetch, timeoutMs = 100) => {
@@ -36,4 +37,29 @@ Deno.test("callPeer() answers 504 when the answer's body stalls past the deadlin
   const error = await failure(stalled, 20);
   assert.equal(error.status, 504);
   assert.equal(error.message, "Node http://n:1 did not answer within 20 ms");
+});
+
+Deno.test("callPeer() calls a PeerFetch's exchange, not its fetch, under the same deadline", async () => {
+  const seen: unknown[] = [];
+  const refuse: Fetch = () => Promise.reject(new Error("fetch was called"));
+  const fetch: PeerFetch = Object.assign(refuse, {
+    exchange: (origin: string, request: PeerRequest): Promise<RawAnswer> => {
+      seen.push({ origin, ...request, signal: request.signal instanceof AbortSignal });
+      return Promise.resolve({ status: 200, headers: [["x-epoch", "4"]], body: new Uint8Array() });
+    },
+  });
+  const init = { method: "POST", headers: { "content-type": "text/plain" }, body: "b" };
+  const answer = await callPeer(fetch, "http://n:1", "/x", init, 100);
+  assert.equal(headerOf(answer, "x-epoch"), "4");
+  assert.equal(headerOf(answer, "content-type"), null);
+  assert.deepEqual(seen, [{ origin: "http://n:1", path: "/x", ...init, signal: true }]);
+
+  const stalled = Object.assign(fetch, {
+    exchange: (_origin: string, request: PeerRequest) =>
+      new Promise<never>((_, reject) =>
+        request.signal!.addEventListener("abort", () => reject(request.signal!.reason))
+      ),
+  });
+  const error = await failure(stalled, 20);
+  assert.equal(error.status, 504);
 });
