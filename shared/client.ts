@@ -1,7 +1,7 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
 import { Coalescer } from "./coalesce.ts";
-import { CacheError, Caller, Refused, retries, unreached } from "./client_call.ts";
+import { CacheError, Caller, type CallInit, Refused, retries, unreached } from "./client_call.ts";
 import { groupBy } from "./group.ts";
 import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
@@ -329,7 +329,7 @@ export class CacheClient {
   async #route(
     key: string,
     path: string,
-    init: RequestInit,
+    init: CallInit,
     signal?: AbortSignal,
     read = false,
     attempts = 2,
@@ -361,7 +361,7 @@ export class CacheClient {
    * A call through a master: the one that answered last, then each other in turn while they
    * refuse connections (nothing was sent, so any call may go to the next).
    */
-  async #viaMaster(path: string, init: RequestInit, signal?: AbortSignal): Promise<unknown> {
+  async #viaMaster(path: string, init: CallInit, signal?: AbortSignal): Promise<unknown> {
     for (let tried = 1;; tried++) {
       try {
         return await this.#caller.call(this.#masters[this.#current], path, init, signal);
@@ -373,7 +373,7 @@ export class CacheClient {
   }
 
   /** A call to a node: a StaleRing (421) when the node knows a newer ring than this client. */
-  async #callNode(node: string, path: string, init: RequestInit, signal?: AbortSignal) {
+  async #callNode(node: string, path: string, init: CallInit, signal?: AbortSignal) {
     return await this.#caller.call(node, path, init, signal, this.#ringEpoch);
   }
 }
@@ -396,7 +396,7 @@ async function valueOf(read: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-function post(body: string): RequestInit {
+function post(body: string): CallInit {
   return { method: "POST", headers: json, body };
 }
 

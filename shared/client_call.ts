@@ -2,7 +2,7 @@
 // CacheError.
 
 import { deadline } from "./deadline.ts";
-import { http1Client } from "./http1.ts";
+import { headerOf, type Http1Client, http1Client } from "./http1.ts";
 import { EPOCH_HEADER } from "./wire.ts";
 
 /** A call the cluster refused or could not answer: `status` and the server's message. */
@@ -42,6 +42,22 @@ export function unreached(error: unknown): boolean {
   return error instanceof CacheError && error.status === 0;
 }
 
+/** What a call sends: its method, headers and body. */
+export interface CallInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** An answer as the caller reads it. */
+interface Answer {
+  status: number;
+  epoch: string | null;
+  text: string;
+}
+
+const decoder = new TextDecoder();
+
 /** How the client calls: a stand-in fetch for tests, a bearer token, a deadline per call. */
 export interface CallerOptions {
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
@@ -63,19 +79,12 @@ export interface CallerOptions {
  */
 export class Caller {
   readonly #options: CallerOptions;
-  readonly #close: () => void;
-  readonly #fetch: (input: string, init: RequestInit) => Promise<Response>;
+  // Without a stand-in fetch: pooled connections, called with no Fetch API objects per call.
+  readonly #http: Http1Client | undefined;
 
   constructor(options: CallerOptions) {
     this.#options = options;
-    if (options.fetch) {
-      this.#fetch = options.fetch;
-      this.#close = () => {};
-    } else {
-      const http = http1Client();
-      this.#fetch = http.fetch;
-      this.#close = () => http.close();
-    }
+    if (!options.fetch) this.#http = http1Client();
   }
 
   /**
@@ -86,55 +95,61 @@ export class Caller {
   async call(
     base: string,
     path: string,
-    init: RequestInit,
+    init: CallInit,
     signal?: AbortSignal,
     ringEpoch?: () => number | undefined,
   ): Promise<unknown> {
-    const headers = new Headers(init.headers);
-    if (this.#options.token) headers.set("authorization", `Bearer ${this.#options.token}`);
-    const { timeoutMs } = this.#options;
+    const { token, timeoutMs } = this.#options;
+    const headers = token ? { ...init.headers, authorization: `Bearer ${token}` } : init.headers;
     const limit = deadline(timeoutMs, `no answer within ${timeoutMs} ms`);
-    let answer: Response;
-    let text: string;
+    let answer: Answer;
     try {
-      try {
-        answer = await this.#fetch(base + path, {
-          ...init,
-          headers,
-          signal: signal ? AbortSignal.any([signal, limit.signal]) : limit.signal,
-        });
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        const reason = error instanceof Error ? error.message : String(error);
-        const message = `${base} could not be reached: ${reason}`;
-        if (error instanceof Deno.errors.ConnectionRefused) throw new Refused(message);
-        throw new CacheError(0, message);
-      }
-      text = await answer.text(); // still under the deadline
+      answer = await this.#send(base, path, { ...init, headers }, {
+        signal: signal ? AbortSignal.any([signal, limit.signal]) : limit.signal,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const reason = error instanceof Error ? error.message : String(error);
+      const message = `${base} could not be reached: ${reason}`;
+      if (error instanceof Deno.errors.ConnectionRefused) throw new Refused(message);
+      throw new CacheError(0, message);
     } finally {
       limit.clear();
     }
+    const { status, text } = answer;
     let body: { error?: string } | undefined;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new CacheError(
-        answer.status,
-        `${base} answered ${answer.status} with a body that is not JSON`,
-      );
+      throw new CacheError(status, `${base} answered ${status} with a body that is not JSON`);
     }
     const known = ringEpoch?.();
-    if (known !== undefined && Number(answer.headers.get(EPOCH_HEADER)) > known) {
-      throw new StaleRing();
-    }
-    if (!answer.ok) {
-      throw new CacheError(answer.status, body?.error ?? `${base} answered ${answer.status}`);
+    if (known !== undefined && Number(answer.epoch) > known) throw new StaleRing();
+    if (status < 200 || status >= 300) {
+      throw new CacheError(status, body?.error ?? `${base} answered ${status}`);
     }
     return body;
   }
 
+  /** Sends the call and reads the whole answer, under `signal`. */
+  async #send(
+    base: string,
+    path: string,
+    init: CallInit,
+    { signal }: { signal: AbortSignal },
+  ): Promise<Answer> {
+    if (this.#http) {
+      const answer = await this.#http.exchange(base, { ...init, path, signal });
+      const text = decoder.decode(answer.body);
+      return { status: answer.status, epoch: headerOf(answer, EPOCH_HEADER), text };
+    }
+    const answer = await this.#options.fetch!(base + path, { ...init, signal });
+    const text = await answer.text();
+    return { status: answer.status, epoch: answer.headers.get(EPOCH_HEADER), text };
+  }
+
   /** Releases the pooled connections. */
   close(): void {
-    this.#close();
+    this.#http?.close();
   }
 }
