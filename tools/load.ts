@@ -4,6 +4,7 @@
 import { nodeSettings } from "../node/config.ts";
 import { CacheClient } from "../shared/client.ts";
 import { freePort, Processes, waitFor } from "../tests/process.ts";
+import { cpuSeconds } from "./cpu.ts";
 
 const DURATION_S = Number(Deno.env.get("LOAD_SECONDS") ?? 10);
 const RUNS = Number(Deno.env.get("LOAD_RUNS") ?? 3);
@@ -17,6 +18,8 @@ interface Row {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU microseconds per request of the processes serving the row, not the load generator's. */
+  cpuMicros?: number;
   /** Requests per second of every run, when the row is a median. */
   runs?: number[];
 }
@@ -61,7 +64,26 @@ await Deno.writeTextFile(
 end`,
 );
 
-async function wrk(name: string, url: string, script: string, connections: number): Promise<Row> {
+/** CPU microseconds per request that `pids` spent on `measured`, which resolves to its requests. */
+async function cpuPerRequest(
+  pids: number[],
+  measured: () => Promise<number>,
+): Promise<{ requests: number; cpuMicros?: number }> {
+  const before = await cpuSeconds(pids);
+  const requests = await measured();
+  const after = await cpuSeconds(pids);
+  if (before === undefined || after === undefined || requests === 0) return { requests };
+  return { requests, cpuMicros: Math.round((after - before) * 1e6 / requests * 10) / 10 };
+}
+
+/** Runs wrk against `url`; `pids` are the processes serving it, whose CPU the row reports. */
+async function wrk(
+  name: string,
+  url: string,
+  script: string,
+  connections: number,
+  pids: number[],
+): Promise<Row> {
   const run = (seconds: number) =>
     new Deno.Command("wrk", {
       args: [
@@ -77,7 +99,11 @@ async function wrk(name: string, url: string, script: string, connections: numbe
       stderr: "piped",
     }).output();
   await run(WARMUP_S);
-  const out = new TextDecoder().decode((await run(DURATION_S)).stdout);
+  let out = "";
+  const { cpuMicros } = await cpuPerRequest(pids, async () => {
+    out = new TextDecoder().decode((await run(DURATION_S)).stdout);
+    return Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const ms = (p: string) => {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
@@ -94,9 +120,11 @@ async function wrk(name: string, url: string, script: string, connections: numbe
     requestsPerSecond: Math.round(rps),
     p50Ms: ms("50"),
     p99Ms: ms("99"),
+    cpuMicros,
   };
   console.log(
-    `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms`,
+    `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, ` +
+      `p99 ${row.p99Ms} ms, ${cpuMicros ?? "?"} us CPU/request`,
   );
   return row;
 }
@@ -112,6 +140,7 @@ async function clientRow(
   masterUrl: string,
   mode: "direct" | "proxy",
   connections: number,
+  pids: number[],
 ): Promise<Row> {
   const cache = await CacheClient.connect(masterUrl, { mode });
   const name = `client ${mode} GET`;
@@ -128,7 +157,10 @@ async function clientRow(
     };
     await run(WARMUP_S, []);
     const latencies: number[] = [];
-    await run(DURATION_S, latencies);
+    const { cpuMicros } = await cpuPerRequest([Deno.pid, ...pids], async () => {
+      await run(DURATION_S, latencies);
+      return latencies.length;
+    });
     latencies.sort((a, b) => a - b);
     const at = (q: number) => Number(latencies[Math.floor(q * (latencies.length - 1))].toFixed(2));
     const row = {
@@ -137,8 +169,12 @@ async function clientRow(
       requestsPerSecond: Math.round(latencies.length / DURATION_S),
       p50Ms: at(0.5),
       p99Ms: at(0.99),
+      cpuMicros,
     };
-    console.log(`  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p99 ${row.p99Ms} ms`);
+    console.log(
+      `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p99 ${row.p99Ms} ms, ` +
+        `${cpuMicros ?? "?"} us CPU/request`,
+    );
     return row;
   } finally {
     cache.close();
@@ -169,7 +205,8 @@ try {
   const master = await processes.master();
   // Release settings: the node's default heartbeat, not the tests' 100 ms (the last flag counts).
   const release = ["--heartbeat-ms", String(nodeSettings.heartbeatMs.schema.parse(undefined))];
-  await Promise.all([1, 2, 3].map(() => processes.node(master.url, release)));
+  const nodes = await Promise.all([1, 2, 3].map(() => processes.node(master.url, release)));
+  const cluster = [master.pid, ...nodes.map((node) => node.pid)];
   await waitFor(
     async () => (await (await fetch(`${master.url}/nodes`)).json()).nodes.length === 3,
     "3 nodes",
@@ -188,23 +225,23 @@ try {
   await waitFor(async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok, "bare server");
 
   let webdisUrl: string | undefined;
+  const webdisPids: number[] = [];
   if (await has("redis-server") && await has("webdis")) {
     const redisPort = freePort();
-    children.push(
-      new Deno.Command("redis-server", {
-        args: [
-          "--port",
-          String(redisPort),
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-        ],
-        stdout: "null",
-      }).spawn(),
-    );
+    const redis = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(redisPort),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      stdout: "null",
+    }).spawn();
+    children.push(redis);
     const webdisPort = freePort();
     await Deno.writeTextFile(
       `${dir}/webdis.json`,
@@ -220,10 +257,13 @@ try {
       }),
     );
     // Its libevent warns on stderr each time wrk drops its connections at the end of a run.
-    children.push(
-      new Deno.Command("webdis", { args: [`${dir}/webdis.json`], stdout: "null", stderr: "null" })
-        .spawn(),
-    );
+    const webdis = new Deno.Command("webdis", {
+      args: [`${dir}/webdis.json`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    children.push(webdis);
+    webdisPids.push(webdis.pid, redis.pid);
     webdisUrl = `http://127.0.0.1:${webdisPort}`;
     await waitFor(async () => (await fetch(`${webdisUrl}/PING`)).ok, "webdis");
     console.log("  preloading redis");
@@ -241,19 +281,20 @@ try {
   // falls on all of them; each row keeps its median run.
   const plan: (() => Promise<Row>)[] = [];
   for (const c of CONNECTIONS) {
-    plan.push(() => wrk("bare Deno.serve", `http://127.0.0.1:${barePort}/`, "get.lua", c));
-    plan.push(() => wrk("master GET", master.url, "get.lua", c));
-    plan.push(() => wrk("master SET", master.url, "set.lua", c));
-    plan.push(() => wrk("node direct GET", single.url, "get.lua", c));
-    plan.push(() => wrk("node direct SET", single.url, "set.lua", c));
+    const bareUrl = `http://127.0.0.1:${barePort}/`;
+    plan.push(() => wrk("bare Deno.serve", bareUrl, "get.lua", c, [bare.pid]));
+    plan.push(() => wrk("master GET", master.url, "get.lua", c, cluster));
+    plan.push(() => wrk("master SET", master.url, "set.lua", c, cluster));
+    plan.push(() => wrk("node direct GET", single.url, "get.lua", c, [single.pid]));
+    plan.push(() => wrk("node direct SET", single.url, "set.lua", c, [single.pid]));
     if (webdisUrl) {
       const url = webdisUrl;
-      plan.push(() => wrk("webdis+redis GET", url, "webdis_get.lua", c));
-      plan.push(() => wrk("webdis+redis SET", url, "webdis_set.lua", c));
+      plan.push(() => wrk("webdis+redis GET", url, "webdis_get.lua", c, webdisPids));
+      plan.push(() => wrk("webdis+redis SET", url, "webdis_set.lua", c, webdisPids));
     }
     // The client's rows come from a load loop in this process, not wrk: compare them together.
-    plan.push(() => clientRow(master.url, "proxy", c));
-    plan.push(() => clientRow(master.url, "direct", c));
+    plan.push(() => clientRow(master.url, "proxy", c, cluster));
+    plan.push(() => clientRow(master.url, "direct", c, cluster));
   }
   const samples: Row[][] = plan.map(() => []);
   for (let run = 1; run <= RUNS; run++) {
@@ -297,6 +338,8 @@ try {
 
 const find = (name: string, c: number) => rows.find((r) => r.name === name && r.connections === c);
 const ratios: Record<string, number> = {};
+// CPU per request of the serving processes, against webdis + redis's: where the time goes.
+const cpuRatios: Record<string, number> = {};
 for (const c of CONNECTIONS) {
   const bare = find("bare Deno.serve", c)?.requestsPerSecond;
   for (const op of ["GET", "SET"]) {
@@ -306,6 +349,11 @@ for (const c of CONNECTIONS) {
     if (master && bare) ratios[`master ${op} / bare Deno, c=${c}`] = master / bare;
     if (master && webdis) ratios[`master ${op} / webdis, c=${c}`] = master / webdis;
     if (node && bare) ratios[`node direct ${op} / bare Deno, c=${c}`] = node / bare;
+    const masterCpu = find(`master ${op}`, c)?.cpuMicros;
+    const webdisCpu = find(`webdis+redis ${op}`, c)?.cpuMicros;
+    if (masterCpu && webdisCpu) {
+      cpuRatios[`master + nodes ${op} / webdis + redis, c=${c}`] = masterCpu / webdisCpu;
+    }
   }
   const direct = find("client direct GET", c)?.requestsPerSecond;
   const proxy = find("client proxy GET", c)?.requestsPerSecond;
@@ -313,8 +361,8 @@ for (const c of CONNECTIONS) {
 }
 
 console.log(
-  `\n| row | conns | req/s (median of ${RUNS}) | p50 ms | p99 ms | every run |\n` +
-    "| --- | ---: | ---: | ---: | ---: | --- |",
+  `\n| row | conns | req/s (median of ${RUNS}) | p50 ms | p99 ms | CPU us/req | every run |\n` +
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
 );
 // redis-benchmark prints no p99: a dash, not NaN.
 const cell = (value: number) => Number.isNaN(value) ? "—" : value.toFixed(2);
@@ -322,11 +370,15 @@ for (const r of rows) {
   console.log(
     `| ${r.name} | ${r.connections} | ${r.requestsPerSecond} | ${cell(r.p50Ms)} | ${
       cell(r.p99Ms)
-    } | ${r.runs?.join(", ") ?? ""} |`,
+    } | ${r.cpuMicros ?? "—"} | ${r.runs?.join(", ") ?? ""} |`,
   );
 }
 console.log("\n| ratio | value |\n| --- | ---: |");
 for (const [name, value] of Object.entries(ratios)) {
+  console.log(`| ${name} | ${value.toFixed(2)} |`);
+}
+console.log("\n| CPU per request (servers, not wrk) | times |\n| --- | ---: |");
+for (const [name, value] of Object.entries(cpuRatios)) {
   console.log(`| ${name} | ${value.toFixed(2)} |`);
 }
 
@@ -334,7 +386,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const out = new URL(`../bench/results/${stamp}`, import.meta.url).pathname;
 await Deno.writeTextFile(
   `${out}.json`,
-  JSON.stringify({ date: new Date().toISOString(), rows, ratios }, null, 2),
+  JSON.stringify({ date: new Date().toISOString(), rows, ratios, cpuRatios }, null, 2),
 );
 await Deno.writeTextFile(`${out}.svg`, chart(rows));
 console.log(`\nWrote ${out}.json and ${out}.svg`);
