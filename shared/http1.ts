@@ -191,8 +191,14 @@ function header(name: string, value: string): string {
   return `${name}: ${value}\r\n`;
 }
 
+// Only 7-bit characters: as many UTF-8 bytes as UTF-16 units.
+const ASCII = /^[\x00-\x7f]*$/;
+
 function encodeRequest(head: string, body: string | Uint8Array | undefined): Uint8Array {
   if (body === undefined) return encoder.encode(head + "\r\n");
+  if (typeof body === "string" && ASCII.test(body)) { // JSON as services send it: one encoding
+    return encoder.encode(`${head}content-length: ${body.length}\r\n\r\n${body}`);
+  }
   const bytes = typeof body === "string" ? encoder.encode(body) : body;
   return concat(encoder.encode(`${head}content-length: ${bytes.length}\r\n\r\n`), bytes);
 }

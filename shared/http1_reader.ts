@@ -46,6 +46,24 @@ export class Reader {
     return bytes;
   }
 
+  /**
+   * Takes an answer's head, up to the empty line that ends it, without that line: read whole
+   * before it is parsed, so a head that came in one packet is parsed with no wait per line.
+   */
+  async head(): Promise<string> {
+    for (let scanned = 0;;) {
+      const at = indexOfBlankLine(this.buffer, this.start + scanned, this.end);
+      if (at >= 0) {
+        const text = decoder.decode(this.buffer.subarray(this.start, at));
+        this.start = at + 4;
+        return text;
+      }
+      scanned = Math.max(0, this.end - this.start - 3);
+      if (scanned > MAX_HEAD_BYTES) throw new Error("An answer's head is too long");
+      if (!(await this.fill())) throw new Error("The connection closed inside an answer");
+    }
+  }
+
   /** Takes a line ending in CRLF, without it. */
   async line(limit = MAX_HEAD_BYTES): Promise<string> {
     // Bytes past `start` already scanned: an offset, since filling may move the unread bytes.
@@ -98,19 +116,17 @@ export async function parseResponseHead(
 }
 
 async function readHead(reader: Reader): Promise<ResponseHead> {
-  const statusLine = await reader.line();
+  const text = await reader.head();
+  const lines = text.split("\r\n");
+  const statusLine = lines[0];
   const match = /^HTTP\/1\.([01]) (\d{3})/.exec(statusLine);
   if (!match) throw new Error(`Not an HTTP/1 answer: ${JSON.stringify(statusLine.slice(0, 40))}`);
   const headers: [string, string][] = [];
   let contentLength: number | undefined;
   let chunked = false;
   let keepAlive = match[1] === "1";
-  let size = statusLine.length;
-  for (;;) {
-    const line = await reader.line();
-    if (line === "") break;
-    size += line.length;
-    if (size > MAX_HEAD_BYTES) throw new Error("An answer's head is too long");
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
     const colon = line.indexOf(":");
     if (colon <= 0) {
       throw new Error(`A malformed header line: ${JSON.stringify(line.slice(0, 40))}`);
@@ -183,6 +199,15 @@ async function readChunks(reader: Reader): Promise<Uint8Array<ArrayBuffer>> {
 function indexOfCrlf(buffer: Uint8Array, from: number, end: number): number {
   for (let i = from; i + 1 < end; i++) {
     if (buffer[i] === 13 && buffer[i + 1] === 10) return i;
+  }
+  return -1;
+}
+
+function indexOfBlankLine(buffer: Uint8Array, from: number, end: number): number {
+  for (let i = from; i + 3 < end; i++) {
+    if (buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 && buffer[i + 3] === 10) {
+      return i;
+    }
   }
   return -1;
 }

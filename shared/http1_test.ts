@@ -259,3 +259,35 @@ Deno.test("exchange() answers status, headers and body as read, on fetch's conne
     await server.shutdown();
   }
 });
+
+Deno.test("exchange() reads a head cut inside its blank line, after a 100, and one with no headers", async () => {
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+  const server = rawServer(async (request, conn) => {
+    if (request.startsWith("GET /bare")) {
+      await write(conn, "HTTP/1.1 200 OK\r\n\r\nall");
+      conn.close();
+      return;
+    }
+    await write(conn, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nX-A:  1 \r");
+    await pause();
+    await write(conn, "\n");
+    await pause();
+    await write(conn, "content-length: 2\r\n\r");
+    await pause();
+    await write(conn, "\nok");
+  });
+  const client = http1Client();
+  try {
+    const answer = await client.exchange(server.url, { path: "/cut" });
+    assert.equal(answer.status, 201);
+    assert.deepEqual(answer.headers, [["x-a", "1"], ["content-length", "2"]]);
+    assert.equal(new TextDecoder().decode(answer.body), "ok");
+    const bare = await client.exchange(server.url, { path: "/bare" });
+    assert.equal(bare.status, 200);
+    assert.deepEqual(bare.headers, []);
+    assert.equal(new TextDecoder().decode(bare.body), "all", "no framing: ends with the connection");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
