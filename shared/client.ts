@@ -7,6 +7,7 @@ import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
 import {
   EPOCH_HEADER,
+  Key,
   keyBytes,
   KeyValue,
   MAX_BATCH,
@@ -277,7 +278,10 @@ export class CacheClient {
    * undefined for a key not there. Any failure fails the whole batch; an `/mget` the node refused
    * for a reason a newer ring would not change, as {@link BatchRefused}.
    */
-  async #readBatch(node: string, keys: string[]): Promise<(string | undefined)[]> {
+  async #readBatch(
+    node: string,
+    keys: string[],
+  ): Promise<(string | undefined | Promise<string | undefined>)[]> {
     const epoch = { [EPOCH_HEADER]: String(this.#view!.epoch) };
     if (keys.length === 1) {
       return [
@@ -291,10 +295,33 @@ export class CacheClient {
       answer = MGetResponse.parse(await this.#callNode(node, "/mget", init));
     } catch (error) {
       if (retries(error)) throw error;
-      throw new BatchRefused(error);
+      return this.#withoutRefusedKeys(node, keys, new BatchRefused(error));
     }
     const found = new Map(answer.items.map((item) => [item.key, item.value]));
     return keys.map((key) => found.get(key));
+  }
+
+  /**
+   * After `node` refused a batch: one key no node takes (empty, ".", too long) refuses the whole
+   * `/mget`, so the keys the schema accepts are read again together, and only the others fail
+   * with `refused`, to go alone for their own answers. A batch of valid keys stays refused.
+   */
+  #withoutRefusedKeys(
+    node: string,
+    keys: string[],
+    refused: BatchRefused,
+  ): Promise<string | undefined>[] {
+    const valid = keys.filter((key) => Key.safeParse(key).success);
+    if (valid.length === keys.length || valid.length === 0) {
+      return keys.map(() => Promise.reject(refused));
+    }
+    const again = this.#readBatch(node, valid);
+    const at = new Map(valid.map((key, i) => [key, i]));
+    return keys.map(async (key) => {
+      const i = at.get(key);
+      if (i === undefined) throw refused;
+      return await (await again)[i];
+    });
   }
 
   /** {@link refresh}, shared by the reads of a failed batch: one ring fetch, not one per read. */

@@ -15,7 +15,12 @@ const view = (epoch: number, nodes: string[]): RingView => ({
   settled: true,
 });
 
-type Handler = (node: string, method: string, path: string) => Response | Promise<Response>;
+type Handler = (
+  node: string,
+  method: string,
+  path: string,
+  body: string,
+) => Response | Promise<Response>;
 
 /**
  * A client whose calls go to a stand-in master publishing `ring.current` and to `handle` for
@@ -33,7 +38,7 @@ async function client(ring: { current: RingView }, handle: Handler) {
         return Response.json(ring.current);
       }
       calls.push(`${method} ${url.origin}${url.pathname}`);
-      const answer = await handle(url.origin, method, url.pathname);
+      const answer = await handle(url.origin, method, url.pathname, String(init.body ?? ""));
       answer.headers.set(EPOCH_HEADER, String(ring.current.epoch));
       return answer;
     },
@@ -81,6 +86,39 @@ Deno.test("CacheClient.get() reads alone what a refused /mget held, each for its
   assert.deepEqual(await Promise.all(reads), ["1", "vx", undefined]);
   assert.deepEqual(calls.slice(0, 2), ["GET http://a:1/keys/first", "POST http://a:1/mget"]);
   assert.deepEqual(calls.slice(2).sort(), ["GET http://a:1/keys/x", "GET http://a:1/keys/y"]);
+});
+
+Deno.test("CacheClient.get() reads the valid keys of a refused /mget together, the others alone", async () => {
+  const first = held();
+  const long = "k".repeat(1025); // past the key limit: the node refuses any /mget holding it
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    async (_node, method, path, body) => {
+      if (path === "/keys/first") {
+        await first.wait;
+        return value("first", "1");
+      }
+      if (method === "GET") return Response.json({ error: "too long" }, { status: 400 });
+      const { keys } = JSON.parse(body) as { keys: string[] };
+      if (keys.includes(long)) return Response.json({ error: "too long" }, { status: 400 });
+      return Response.json({ items: [{ key: "x", value: "vx" }], missing: ["y"] });
+    },
+  );
+  const reads = [cache.get("first"), cache.get("x"), cache.get(long), cache.get("y")];
+  first.release();
+  const [one, x, refused, y] = await Promise.allSettled(reads);
+  assert.deepEqual([one, x, y].map((r) => r.status === "fulfilled" && r.value), [
+    "1",
+    "vx",
+    undefined,
+  ]);
+  assert.ok(refused.status === "rejected" && refused.reason.status === 400, "its own answer");
+  assert.deepEqual(calls, [
+    "GET http://a:1/keys/first",
+    "POST http://a:1/mget",
+    "POST http://a:1/mget", // x and y again, together
+    `GET http://a:1/keys/${long}`,
+  ]);
 });
 
 Deno.test("CacheClient.get() asks again by the current ring when it changed while reads waited", async () => {
