@@ -191,12 +191,12 @@ function header(name: string, value: string): string {
   return `${name}: ${value}\r\n`;
 }
 
-// Only 7-bit characters: as many UTF-8 bytes as UTF-16 units.
-const ASCII = /^[\x00-\x7f]*$/;
+// A character past 7 bits: without one, a string has as many UTF-8 bytes as UTF-16 units.
+const NON_ASCII = /[\u0080-\uffff]/;
 
 function encodeRequest(head: string, body: string | Uint8Array | undefined): Uint8Array {
   if (body === undefined) return encoder.encode(head + "\r\n");
-  if (typeof body === "string" && ASCII.test(body)) { // JSON as services send it: one encoding
+  if (typeof body === "string" && !NON_ASCII.test(body)) { // JSON as services send it: one encoding
     return encoder.encode(`${head}content-length: ${body.length}\r\n\r\n${body}`);
   }
   const bytes = typeof body === "string" ? encoder.encode(body) : body;

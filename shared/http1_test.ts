@@ -285,7 +285,11 @@ Deno.test("exchange() reads a head cut inside its blank line, after a 100, and o
     const bare = await client.exchange(server.url, { path: "/bare" });
     assert.equal(bare.status, 200);
     assert.deepEqual(bare.headers, []);
-    assert.equal(new TextDecoder().decode(bare.body), "all", "no framing: ends with the connection");
+    assert.equal(
+      new TextDecoder().decode(bare.body),
+      "all",
+      "no framing: ends with the connection",
+    );
   } finally {
     client.close();
     await server.close();
