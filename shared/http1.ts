@@ -168,6 +168,9 @@ function headerRecord(headers: HeadersInit | undefined): Record<string, string> 
   return headers as Record<string, string>;
 }
 
+// A request target as a URL gives it: "/" then printable ASCII, no space (the rest is escaped).
+const TARGET = /^\/[!-~]*$/;
+
 function encodeHead(
   method: string,
   target: string,
@@ -175,6 +178,7 @@ function encodeHead(
   headers: Record<string, string> | undefined,
   span?: Span,
 ): string {
+  if (!TARGET.test(target)) throw new TypeError(`Not a path to send: ${JSON.stringify(target)}`);
   let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
   for (const name in headers) head += header(name, headers[name]);
   if (span) {

@@ -254,6 +254,9 @@ Deno.test("exchange() answers status, headers and body as read, on fetch's conne
       client.exchange(origin, { path: "/", headers: { "x-bad": "a\r\nb" } }),
       /line break/,
     );
+    for (const path of ["/a b", "/a\r\nx-injected: 1", "keys", "/é"]) {
+      await assert.rejects(client.exchange(origin, { path }), /Not a path to send/);
+    }
   } finally {
     client.close();
     await server.shutdown();
