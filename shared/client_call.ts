@@ -104,9 +104,8 @@ export class Caller {
     const limit = deadline(timeoutMs, `no answer within ${timeoutMs} ms`);
     let answer: Answer;
     try {
-      answer = await this.#send(base, path, { ...init, headers }, {
-        signal: signal ? AbortSignal.any([signal, limit.signal]) : limit.signal,
-      });
+      const both = signal ? AbortSignal.any([signal, limit.signal]) : limit.signal;
+      answer = await this.#send(base, path, { ...init, headers }, both);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       const reason = error instanceof Error ? error.message : String(error);
@@ -136,7 +135,7 @@ export class Caller {
     base: string,
     path: string,
     init: CallInit,
-    { signal }: { signal: AbortSignal },
+    signal: AbortSignal,
   ): Promise<Answer> {
     if (this.#http) {
       const answer = await this.#http.exchange(base, { ...init, path, signal });
