@@ -234,7 +234,7 @@ class Pool {
       for (;;) {
         try {
           const answer = await connection.exchange(request, signal);
-          if (answer.keepAlive) this.#release(connection);
+          if (connection.keepAlive) this.#release(connection);
           else this.#discard(connection);
           return answer;
         } catch (error) {
@@ -347,6 +347,8 @@ class Connection {
   readonly #conn: Deno.Conn;
   readonly #reader: Reader;
   #closed = false;
+  /** Whether the last answer left the connection open for another request. */
+  keepAlive = false;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -357,7 +359,7 @@ class Connection {
   async exchange(
     request: Uint8Array,
     signal?: AbortSignal | null,
-  ): Promise<RawAnswer & { keepAlive: boolean }> {
+  ): Promise<RawAnswer> {
     const onAbort = () => this.close();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -371,7 +373,8 @@ class Connection {
       }
       const head = await parseResponseHead(this.#reader, () => new ClosedEarly());
       const body = await readBody(this.#reader, head);
-      return { status: head.status, headers: head.headers, body, keepAlive: head.keepAlive };
+      this.keepAlive = head.keepAlive;
+      return { status: head.status, headers: head.headers, body };
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
