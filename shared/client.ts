@@ -1,20 +1,11 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
-import { Coalescer } from "./coalesce.ts";
-import { CacheError, Caller, type CallInit, Refused, retries, unreached } from "./client_call.ts";
+import { CacheError, Caller, type CallInit, Refused, retries } from "./client_call.ts";
+import { BatchRefused, GatheredReads, valueOf } from "./client_reads.ts";
 import { groupBy } from "./group.ts";
 import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
-import {
-  EPOCH_HEADER,
-  Key,
-  keyBytes,
-  KeyValue,
-  MAX_BATCH,
-  MAX_BATCH_BYTES,
-  MGetResponse,
-  RingView,
-} from "./wire.ts";
+import { EPOCH_HEADER, MGetResponse, RingView } from "./wire.ts";
 
 export { CacheError } from "./client_call.ts";
 
@@ -79,18 +70,10 @@ export class CacheClient {
   #refreshing: Promise<void> | undefined;
   readonly #ringEpoch = () => this.#view?.epoch; // read when a node answers, made once
   // Direct reads of a node already busy with one wait, and go together as one /mget.
-  readonly #reads = new Coalescer<string, string | undefined>(
-    (node, keys) => this.#readBatch(node, keys),
-    {
-      inFlight: 1,
-      maxItems: MAX_BATCH,
-      maxSize: MAX_BATCH_BYTES,
-      sizeOf: keyBytes,
-      // A node that could not be reached or did not answer: the reads queued behind go their own
-      // way at once (see get()) rather than wait for it too.
-      failsWaiting: (_node, error) => unreached(error) ? error : undefined,
-    },
-  );
+  readonly #reads = new GatheredReads({
+    callNode: (node, path, init) => this.#callNode(node, path, init),
+    epoch: () => this.#view!.epoch,
+  });
 
   private constructor(masters: string | string[], options: ClientOptions) {
     const list = typeof masters === "string" ? masters.split(",") : masters;
@@ -160,7 +143,7 @@ export class CacheClient {
       // Reads without a signal of their own go together per node (see #reads).
       const routedBy = this.#view?.epoch;
       try {
-        const value = await this.#reads.submit(owner, key);
+        const value = await this.#reads.read(owner, key);
         // An answer counts only if the ring has not changed since the read was routed (it may
         // have waited behind another call): if it has, the read is asked again by the new one. A
         // miss counts only from a settled ring: while keys move, the master looks where it was.
@@ -273,57 +256,6 @@ export class CacheClient {
     this.#caller.close();
   }
 
-  /**
-   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget`; a value, or
-   * undefined for a key not there. Any failure fails the whole batch; an `/mget` the node refused
-   * for a reason a newer ring would not change, as {@link BatchRefused}.
-   */
-  async #readBatch(
-    node: string,
-    keys: string[],
-  ): Promise<(string | undefined | Promise<string | undefined>)[]> {
-    const epoch = { [EPOCH_HEADER]: String(this.#view!.epoch) };
-    if (keys.length === 1) {
-      return [
-        await valueOf(this.#callNode(node, `/keys/${keySegment(keys[0])}`, { headers: epoch })),
-      ];
-    }
-    const body = JSON.stringify({ keys: [...new Set(keys)] });
-    const init = { method: "POST", headers: { ...json, ...epoch }, body };
-    let answer: MGetResponse;
-    try {
-      answer = MGetResponse.parse(await this.#callNode(node, "/mget", init));
-    } catch (error) {
-      if (retries(error)) throw error;
-      return this.#withoutRefusedKeys(node, keys, new BatchRefused(error));
-    }
-    const found = new Map(answer.items.map((item) => [item.key, item.value]));
-    return keys.map((key) => found.get(key));
-  }
-
-  /**
-   * After `node` refused a batch: one key no node takes (empty, ".", too long) refuses the whole
-   * `/mget`, so the keys the schema accepts are read again together, and only the others fail
-   * with `refused`, to go alone for their own answers. A batch of valid keys stays refused.
-   */
-  #withoutRefusedKeys(
-    node: string,
-    keys: string[],
-    refused: BatchRefused,
-  ): Promise<string | undefined>[] {
-    const valid = keys.filter((key) => Key.safeParse(key).success);
-    if (valid.length === keys.length || valid.length === 0) {
-      return keys.map(() => Promise.reject(refused));
-    }
-    const again = this.#readBatch(node, valid);
-    const at = new Map(valid.map((key, i) => [key, i]));
-    return keys.map(async (key) => {
-      const i = at.get(key);
-      if (i === undefined) throw refused;
-      return await (await again)[i];
-    });
-  }
-
   /** {@link refresh}, shared by the reads of a failed batch: one ring fetch, not one per read. */
   #refreshOnce(): Promise<void> {
     this.#refreshing ??= this.refresh().catch(() => {}).finally(() => this.#refreshing = undefined);
@@ -402,24 +334,6 @@ export class CacheClient {
   /** A call to a node: a StaleRing (421) when the node knows a newer ring than this client. */
   async #callNode(node: string, path: string, init: CallInit, signal?: AbortSignal) {
     return await this.#caller.call(node, path, init, signal, this.#ringEpoch);
-  }
-}
-
-/** A node refused a batch of reads as a whole (a key it holds, say): each read goes alone. */
-class BatchRefused extends Error {
-  constructor(cause: unknown) {
-    super("The node refused the batch of reads", { cause });
-    this.name = "BatchRefused";
-  }
-}
-
-/** The value a read of one key answered, or undefined for the node's or master's 404. */
-async function valueOf(read: Promise<unknown>): Promise<string | undefined> {
-  try {
-    return KeyValue.parse(await read).value;
-  } catch (error) {
-    if (error instanceof CacheError && error.status === 404) return undefined;
-    throw error;
   }
 }
 
