@@ -51,31 +51,26 @@ export class Reader {
    * before it is parsed, so a head that came in one packet is parsed with no wait per line.
    */
   async head(): Promise<string> {
-    for (let scanned = 0;;) {
-      const at = indexOfBlankLine(this.buffer, this.start + scanned, this.end);
-      if (at >= 0) {
-        const text = decoder.decode(this.buffer.subarray(this.start, at));
-        this.start = at + 4;
-        return text;
-      }
-      scanned = Math.max(0, this.end - this.start - 3);
-      if (scanned > MAX_HEAD_BYTES) throw new Error("An answer's head is too long");
-      if (!(await this.fill())) throw new Error("The connection closed inside an answer");
-    }
+    return await this.#upTo(BLANK_LINE, "An answer's head is too long");
   }
 
   /** Takes a line ending in CRLF, without it. */
-  async line(limit = MAX_HEAD_BYTES): Promise<string> {
+  async line(): Promise<string> {
+    return await this.#upTo(CRLF, "An answer line is too long");
+  }
+
+  /** Takes the text before `delimiter` and the delimiter, reading until it comes. */
+  async #upTo(delimiter: number[], tooLong: string): Promise<string> {
     // Bytes past `start` already scanned: an offset, since filling may move the unread bytes.
     for (let scanned = 0;;) {
-      const at = indexOfCrlf(this.buffer, this.start + scanned, this.end);
+      const at = indexOf(delimiter, this.buffer, this.start + scanned, this.end);
       if (at >= 0) {
         const text = decoder.decode(this.buffer.subarray(this.start, at));
-        this.start = at + 2;
+        this.start = at + delimiter.length;
         return text;
       }
-      scanned = Math.max(0, this.end - this.start - 1);
-      if (scanned > limit) throw new Error("An answer line is too long");
+      scanned = Math.max(0, this.end - this.start - delimiter.length + 1);
+      if (scanned > MAX_HEAD_BYTES) throw new Error(tooLong);
       if (!(await this.fill())) throw new Error("The connection closed inside an answer");
     }
   }
@@ -196,18 +191,14 @@ async function readChunks(reader: Reader): Promise<Uint8Array<ArrayBuffer>> {
   return all;
 }
 
-function indexOfCrlf(buffer: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + 1 < end; i++) {
-    if (buffer[i] === 13 && buffer[i + 1] === 10) return i;
-  }
-  return -1;
-}
+const CRLF = [13, 10];
+const BLANK_LINE = [13, 10, 13, 10];
 
-function indexOfBlankLine(buffer: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + 3 < end; i++) {
-    if (buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 && buffer[i + 3] === 10) {
-      return i;
-    }
+/** Where `delimiter` starts in `buffer[from, end)`, or -1. */
+function indexOf(delimiter: number[], buffer: Uint8Array, from: number, end: number): number {
+  next: for (let i = from; i + delimiter.length <= end; i++) {
+    for (let j = 0; j < delimiter.length; j++) if (buffer[i + j] !== delimiter[j]) continue next;
+    return i;
   }
   return -1;
 }
