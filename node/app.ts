@@ -99,8 +99,16 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
 
 /** The store's sizes and counters as metrics, read at each scrape. */
 function addStoreMetrics(metrics: Metrics, store: Store): void {
-  const read = (field: keyof ReturnType<Store["stats"]>) => () =>
-    [[{}, store.stats()[field]]] as [Record<string, string>, number][];
+  // One reading per scrape: a scrape renders every series in one go, so the figures agree and
+  // the store expires due keys once, not once per series.
+  let reading: ReturnType<Store["stats"]> | undefined;
+  const read = (field: keyof ReturnType<Store["stats"]>) => () => {
+    if (!reading) {
+      reading = store.stats();
+      queueMicrotask(() => reading = undefined);
+    }
+    return [[{}, reading[field]]] as [Record<string, string>, number][];
+  };
   metrics.gauge("cache_keys", "Keys stored, expired ones never counted", read("keys"));
   metrics.gauge("cache_bytes", "Accounted bytes: keys, values and overhead", read("bytes"));
   metrics.gauge("cache_max_bytes", "Memory bound in bytes; 0 is unbounded", read("maxBytes"));

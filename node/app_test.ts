@@ -68,3 +68,23 @@ Deno.test("node serves its OpenAPI document and an offline reference page", asyn
   assert.match(script.headers.get("content-type") ?? "", /javascript/);
   assert.ok((await script.arrayBuffer()).byteLength > 1_000_000);
 });
+
+Deno.test("node's store metrics come from one reading per scrape, fresh at the next", async () => {
+  const { send, store } = nodeApp();
+  let readings = 0;
+  const stats = store.stats.bind(store);
+  store.stats = () => {
+    readings++;
+    return stats();
+  };
+  const series = async (name: string) =>
+    Number(new RegExp(`^${name} (\\d+)$`, "m").exec(await (await send("/metrics")).text())?.[1]);
+  assert.equal((await send("/keys", put("a", "1"))).status, 204);
+  assert.equal(await series("cache_keys"), 1);
+  assert.equal(readings, 1, "seven series, one reading");
+  assert.equal((await send("/keys", put("b", "2"))).status, 204);
+  await send("/keys/a");
+  assert.equal(await series("cache_keys"), 2);
+  assert.equal(await series("cache_hits_total"), 1);
+  assert.equal(readings, 3);
+});
