@@ -331,7 +331,7 @@ export class CacheClient {
     }
   }
 
-  /** A call to a node: a StaleRing (421) when the node knows a newer ring than this client. */
+  /** A call to a node: a StaleRing (421) when the node knows a newer ring than it was routed by. */
   async #callNode(node: string, path: string, init: CallInit, signal?: AbortSignal) {
     return await this.#caller.call(node, path, init, signal, this.#ringEpoch);
   }

@@ -90,7 +90,8 @@ export class Caller {
   /**
    * Calls `path` on `base`; resolves to the parsed body, or throws CacheError with the server's
    * message ({@link Refused} when nothing listened). With `ringEpoch`, the epoch of the ring the
-   * client routes node calls by, an answer from a newer ring throws {@link StaleRing}.
+   * client routes node calls by, read as the call is sent, an answer from a newer ring throws
+   * {@link StaleRing}, even when the client has caught up with that ring meanwhile.
    */
   async call(
     base: string,
@@ -100,6 +101,7 @@ export class Caller {
     ringEpoch?: () => number | undefined,
   ): Promise<unknown> {
     const { token, timeoutMs } = this.#options;
+    const routedBy = ringEpoch?.(); // read now: the client may refresh its ring during the call
     const headers = token ? { ...init.headers, authorization: `Bearer ${token}` } : init.headers;
     const limit = deadline(timeoutMs, `no answer within ${timeoutMs} ms`);
     let answer: Answer;
@@ -122,8 +124,7 @@ export class Caller {
     } catch {
       throw new CacheError(status, `${base} answered ${status} with a body that is not JSON`);
     }
-    const known = ringEpoch?.();
-    if (known !== undefined && Number(answer.epoch) > known) throw new StaleRing();
+    if (routedBy !== undefined && Number(answer.epoch) > routedBy) throw new StaleRing();
     if (status < 200 || status >= 300) {
       throw new CacheError(status, body?.error ?? `${base} answered ${status}`);
     }

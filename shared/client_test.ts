@@ -173,3 +173,20 @@ Deno.test("CacheClient.get() reads through the master when a node fails a batch"
   // connect, one shared refresh after the failed batch, one after each read's own retry
   assert.equal(ringReads(), 5);
 });
+
+Deno.test("CacheClient.get() asks again when the ring changed during its own call", async () => {
+  const ring = { current: view(1, ["http://a:1"]) };
+  const answering = held();
+  const { cache, calls } = await client(ring, async (node, _method, path) => {
+    const key = path.slice("/keys/".length);
+    if (node === "http://b:1") return value(key, "from b");
+    await answering.wait; // a answers after the client caught up with ring 2, where b owns k
+    return missing(key);
+  });
+  const read = cache.get("k", { signal: new AbortController().signal }); // alone, not batched
+  ring.current = view(2, ["http://b:1"]);
+  await cache.refresh();
+  answering.release();
+  assert.equal(await read, "from b", "a's miss came from a newer ring than the read was routed by");
+  assert.deepEqual(calls, ["GET http://a:1/keys/k", "GET http://b:1/keys/k"]);
+});
