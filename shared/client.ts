@@ -256,7 +256,7 @@ export class CacheClient {
     this.#caller.close();
   }
 
-  /** {@link refresh}, shared by the reads of a failed batch: one ring fetch, not one per read. */
+  /** {@link refresh}, shared by the calls that failed together: one ring fetch, not one each. */
   #refreshOnce(): Promise<void> {
     this.#refreshing ??= this.refresh().catch(() => {}).finally(() => this.#refreshing = undefined);
     return this.#refreshing;
@@ -310,7 +310,8 @@ export class CacheClient {
         const moving = read && error.status === 404 && this.#view?.settled === false;
         if (moving) break;
         if (!retry) throw error;
-        await this.refresh(signal).catch(() => {});
+        // Calls failing together share one ring read; one with its own signal reads under it.
+        await (signal ? this.refresh(signal).catch(() => {}) : this.#refreshOnce());
       }
     }
     return await this.#viaMaster(path, init, signal);

@@ -170,8 +170,8 @@ Deno.test("CacheClient.get() reads through the master when a node fails a batch"
     "GET http://m:1/keys/q",
     "GET http://m:1/keys/r",
   ]);
-  // connect, one shared refresh after the failed batch, one after each read's own retry
-  assert.equal(ringReads(), 5);
+  // connect, one shared refresh after the failed batch, one shared by the reads' own retries
+  assert.equal(ringReads(), 3);
 });
 
 Deno.test("CacheClient.get() asks again when the ring changed during its own call", async () => {
@@ -189,4 +189,19 @@ Deno.test("CacheClient.get() asks again when the ring changed during its own cal
   answering.release();
   assert.equal(await read, "from b", "a's miss came from a newer ring than the read was routed by");
   assert.deepEqual(calls, ["GET http://a:1/keys/k", "GET http://b:1/keys/k"]);
+});
+
+Deno.test("CacheClient.set() calls that fail together share their ring reads, then the master", async () => {
+  const { cache, calls, ringReads } = await client(
+    { current: view(1, ["http://a:1"]) },
+    (node) => {
+      if (node === MASTER) return new Response(null, { status: 204 });
+      throw new TypeError("connection refused");
+    },
+  );
+  const before = ringReads();
+  await Promise.all(["x", "y", "z"].map((key) => cache.set(key, "v")));
+  // Each set tries twice; each round of failures shares one ring read: 2, not 6.
+  assert.equal(ringReads() - before, 2);
+  assert.equal(calls.filter((call) => call === "POST http://m:1/keys").length, 3);
 });
