@@ -5,7 +5,7 @@ import { BatchRefused, GatheredReads, valueOf } from "./client_reads.ts";
 import { groupBy } from "./group.ts";
 import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
-import { EPOCH_HEADER, MGetResponse, RingView } from "./wire.ts";
+import { EPOCH_HEADER, MGetResponse, newerRing, RingView } from "./wire.ts";
 
 export { CacheError } from "./client_call.ts";
 
@@ -120,6 +120,7 @@ export class CacheClient {
    */
   async refresh(signal?: AbortSignal): Promise<void> {
     const view = RingView.parse(await this.#viaMaster("/ring", {}, signal));
+    if (this.#view && newerRing(this.#view, view)) return; // a late answer: keep the newer ring
     this.#view = view;
     this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
   }

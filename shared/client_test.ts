@@ -205,3 +205,25 @@ Deno.test("CacheClient.set() calls that fail together share their ring reads, th
   assert.equal(ringReads() - before, 2);
   assert.equal(calls.filter((call) => call === "POST http://m:1/keys").length, 3);
 });
+
+Deno.test("CacheClient.refresh() keeps the newer ring when an older one answers late", async () => {
+  const answers = [view(1, ["http://a:1"])]; // connect reads ring 1 at once
+  const late = held();
+  let reads = 0;
+  const cache = await CacheClient.connect(MASTER, {
+    fetch: async () => {
+      reads++;
+      if (reads === 2) { // the first refresh: ring 2, held until ring 3 has come
+        await late.wait;
+        return Response.json(view(2, ["http://b:1"]));
+      }
+      return Response.json(answers.shift() ?? view(3, ["http://c:1"]));
+    },
+  });
+  const slow = cache.refresh();
+  await cache.refresh(); // ring 3
+  late.release();
+  await slow;
+  assert.equal(cache.ring?.epoch, 3);
+  assert.deepEqual(cache.ring?.nodes, ["http://c:1"]);
+});
