@@ -68,11 +68,9 @@ export class CacheClient {
   #view: RingView | undefined;
   #ring = new Ring();
   #refreshing: Promise<void> | undefined;
-  readonly #ringEpoch = () => this.#view?.epoch; // read when a node answers, made once
   // Direct reads of a node already busy with one wait, and go together as one /mget.
   readonly #reads = new GatheredReads({
     callNode: (node, path, init) => this.#callNode(node, path, init),
-    epoch: () => this.#view!.epoch,
   });
 
   private constructor(masters: string | string[], options: ClientOptions) {
@@ -299,11 +297,7 @@ export class CacheClient {
       const owner = this.#ring.owner(key);
       if (owner === undefined) break;
       try {
-        const headers = {
-          ...init.headers as Record<string, string>,
-          [EPOCH_HEADER]: String(this.#view!.epoch),
-        };
-        return await this.#callNode(owner, path, { ...init, headers }, signal);
+        return await this.#callNode(owner, path, init, signal);
       } catch (error) {
         if (!(error instanceof CacheError) || signal?.aborted) throw error;
         const retry = retries(error);
@@ -333,9 +327,14 @@ export class CacheClient {
     }
   }
 
-  /** A call to a node: a StaleRing (421) when the node knows a newer ring than it was routed by. */
+  /**
+   * A call to a node, stamped with the epoch of the ring it was routed by (the client's, as it is
+   * sent): a StaleRing (421) when the node knows a newer one.
+   */
   async #callNode(node: string, path: string, init: CallInit, signal?: AbortSignal) {
-    return await this.#caller.call(node, path, init, signal, this.#ringEpoch);
+    const epoch = this.#view!.epoch;
+    const headers = { ...init.headers, [EPOCH_HEADER]: String(epoch) };
+    return await this.#caller.call(node, path, { ...init, headers }, signal, epoch);
   }
 }
 

@@ -89,19 +89,18 @@ export class Caller {
 
   /**
    * Calls `path` on `base`; resolves to the parsed body, or throws CacheError with the server's
-   * message ({@link Refused} when nothing listened). With `ringEpoch`, the epoch of the ring the
-   * client routes node calls by, read as the call is sent, an answer from a newer ring throws
-   * {@link StaleRing}, even when the client has caught up with that ring meanwhile.
+   * message ({@link Refused} when nothing listened). With `routedBy`, the epoch of the ring the call
+   * was routed by, an answer from a newer ring throws {@link StaleRing}, even when the client has
+   * caught up with that ring meanwhile.
    */
   async call(
     base: string,
     path: string,
     init: CallInit,
     signal?: AbortSignal,
-    ringEpoch?: () => number | undefined,
+    routedBy?: number,
   ): Promise<unknown> {
     const { token, timeoutMs } = this.#options;
-    const routedBy = ringEpoch?.(); // read now: the client may refresh its ring during the call
     const headers = token ? { ...init.headers, authorization: `Bearer ${token}` } : init.headers;
     const limit = deadline(timeoutMs, `no answer within ${timeoutMs} ms`);
     let answer: Answer;

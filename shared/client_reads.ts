@@ -4,15 +4,7 @@
 import { Coalescer } from "./coalesce.ts";
 import { CacheError, type CallInit, retries, unreached } from "./client_call.ts";
 import { keySegment } from "./key_path.ts";
-import {
-  EPOCH_HEADER,
-  Key,
-  keyBytes,
-  KeyValue,
-  MAX_BATCH,
-  MAX_BATCH_BYTES,
-  MGetResponse,
-} from "./wire.ts";
+import { Key, keyBytes, KeyValue, MAX_BATCH, MAX_BATCH_BYTES, MGetResponse } from "./wire.ts";
 
 /** A node refused a batch of reads as a whole (a key it holds, say): each read goes alone. */
 export class BatchRefused extends Error {
@@ -22,12 +14,13 @@ export class BatchRefused extends Error {
   }
 }
 
-/** How gathered reads reach a node, and by which ring they were routed. */
+/** How gathered reads reach a node. */
 export interface GatheredReadsOptions {
-  /** Calls `path` on `node`; resolves to the parsed body or throws CacheError. */
+  /**
+   * Calls `path` on `node`, stamped with the client's ring epoch; resolves to the parsed body or
+   * throws CacheError.
+   */
   callNode(node: string, path: string, init: CallInit): Promise<unknown>;
-  /** The epoch of the ring the client routes by, sent with every read. */
-  epoch(): number;
 }
 
 /**
@@ -39,7 +32,7 @@ export interface GatheredReadsOptions {
  * ```ts
  * import { GatheredReads } from "./client_reads.ts";
  * const callNode = (node: string, path: string) => caller.call(node, path, {});
- * const reads = new GatheredReads({ callNode, epoch: () => 1 });
+ * const reads = new GatheredReads({ callNode });
  * const value = await reads.read("http://127.0.0.1:8081", "user:42"); // string | undefined
  * ```
  */
@@ -76,17 +69,12 @@ export class GatheredReads {
     node: string,
     keys: string[],
   ): Promise<(string | undefined | Promise<string | undefined>)[]> {
-    const { callNode, epoch } = this.#options;
-    const headers = { [EPOCH_HEADER]: String(epoch()) };
+    const { callNode } = this.#options;
     if (keys.length === 1) {
-      return [await valueOf(callNode(node, `/keys/${keySegment(keys[0])}`, { headers }))];
+      return [await valueOf(callNode(node, `/keys/${keySegment(keys[0])}`, {}))];
     }
     const body = JSON.stringify({ keys: [...new Set(keys)] });
-    const init = {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      body,
-    };
+    const init = { method: "POST", headers: { "content-type": "application/json" }, body };
     let answer: MGetResponse;
     try {
       answer = MGetResponse.parse(await callNode(node, "/mget", init));

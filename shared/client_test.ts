@@ -227,3 +227,31 @@ Deno.test("CacheClient.refresh() keeps the newer ring when an older one answers 
   assert.equal(cache.ring?.epoch, 3);
   assert.deepEqual(cache.ring?.nodes, ["http://c:1"]);
 });
+
+Deno.test("CacheClient stamps every call to a node with its ring epoch, and none to the master", async () => {
+  const stamps: string[] = [];
+  const first = held();
+  const cache = await CacheClient.connect(MASTER, {
+    fetch: async (input, init) => {
+      const url = new URL(input);
+      const epoch = (init.headers as Record<string, string> | undefined)?.[EPOCH_HEADER] ?? "none";
+      stamps.push(`${init.method ?? "GET"} ${url.origin}${url.pathname} ${epoch}`);
+      if (url.pathname === "/ring") return Response.json(view(7, ["http://a:1"]));
+      if (url.pathname === "/keys/first") await first.wait;
+      if (url.pathname === "/mget") return Response.json({ items: [], missing: ["x", "y"] });
+      return init.method === "POST"
+        ? new Response(null, { status: 204 })
+        : Response.json({ key: "first", value: "1" });
+    },
+  });
+  const reads = [cache.get("first"), cache.get("x"), cache.get("y")]; // x and y go as one /mget
+  first.release();
+  await Promise.all(reads);
+  await cache.set("k", "v");
+  assert.deepEqual(stamps, [
+    "GET http://m:1/ring none",
+    "GET http://a:1/keys/first 7",
+    "POST http://a:1/mget 7",
+    "POST http://a:1/keys 7",
+  ]);
+});
