@@ -64,16 +64,19 @@ await Deno.writeTextFile(
 end`,
 );
 
-/** CPU microseconds per request that `pids` spent on `measured`, which resolves to its requests. */
+/**
+ * CPU microseconds per request that `pids` spent on `measured`, which resolves to its requests;
+ * undefined where /proc cannot tell.
+ */
 async function cpuPerRequest(
   pids: number[],
   measured: () => Promise<number>,
-): Promise<{ requests: number; cpuMicros?: number }> {
+): Promise<number | undefined> {
   const before = await cpuSeconds(pids);
   const requests = await measured();
   const after = await cpuSeconds(pids);
-  if (before === undefined || after === undefined || requests === 0) return { requests };
-  return { requests, cpuMicros: Math.round((after - before) * 1e6 / requests * 10) / 10 };
+  if (before === undefined || after === undefined || requests === 0) return undefined;
+  return Math.round((after - before) * 1e6 / requests * 10) / 10;
 }
 
 /** Runs wrk against `url`; `pids` are the processes serving it, whose CPU the row reports. */
@@ -100,7 +103,7 @@ async function wrk(
     }).output();
   await run(WARMUP_S);
   let out = "";
-  const { cpuMicros } = await cpuPerRequest(pids, async () => {
+  const cpuMicros = await cpuPerRequest(pids, async () => {
     out = new TextDecoder().decode((await run(DURATION_S)).stdout);
     return Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   });
@@ -157,7 +160,7 @@ async function clientRow(
     };
     await run(WARMUP_S, []);
     const latencies: number[] = [];
-    const { cpuMicros } = await cpuPerRequest([Deno.pid, ...pids], async () => {
+    const cpuMicros = await cpuPerRequest([Deno.pid, ...pids], async () => {
       await run(DURATION_S, latencies);
       return latencies.length;
     });
