@@ -1,10 +1,12 @@
 // deno task bench:load: GET and SET through the master and on one node, measured with wrk against
-// bare Deno.serve and webdis + redis in the same run; prints a table, writes JSON and an SVG chart.
+// bare Deno.serve, a bare Deno forwarder and webdis + redis in the same run; prints a table, writes
+// JSON and an SVG chart.
 
 import { nodeSettings } from "../node/config.ts";
 import { CacheClient } from "../shared/client.ts";
 import { freePort, Processes, waitFor } from "../tests/process.ts";
 import { cpuSeconds } from "./cpu.ts";
+import { chart } from "./load_chart.ts";
 
 const DURATION_S = Number(Deno.env.get("LOAD_SECONDS") ?? 10);
 const RUNS = Number(Deno.env.get("LOAD_RUNS") ?? 3);
@@ -12,7 +14,7 @@ const WARMUP_S = 2;
 const KEYS = 100_000;
 const CONNECTIONS = [10, 50];
 
-interface Row {
+export interface Row {
   name: string;
   connections: number;
   requestsPerSecond: number;
@@ -227,6 +229,28 @@ try {
   children.push(bare);
   await waitFor(async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok, "bare server");
 
+  // The ceiling of forwarding in Deno: one call per request to three bare servers, nothing checked.
+  const backendPorts = [barePort, freePort(), freePort()];
+  const backends = backendPorts.slice(1).map((port) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "bench/bare_server.ts", String(port)],
+      stdout: "null",
+    }).spawn()
+  );
+  const forwarderPort = freePort();
+  const forwarder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "bench/forwarder.ts",
+      ...[forwarderPort, ...backendPorts].map(String),
+    ],
+    stdout: "null",
+  }).spawn();
+  children.push(...backends, forwarder);
+  const forwarderUrl = `http://127.0.0.1:${forwarderPort}`;
+  await waitFor(async () => (await fetch(`${forwarderUrl}/keys/k`)).ok, "forwarder");
+
   let webdisUrl: string | undefined;
   const webdisPids: number[] = [];
   if (await has("redis-server") && await has("webdis")) {
@@ -287,6 +311,13 @@ try {
     const bareUrl = `http://127.0.0.1:${barePort}/`;
     plan.push(() => wrk("bare Deno.serve", bareUrl, "get.lua", c, [bare.pid]));
     plan.push(() => wrk("master GET", master.url, "get.lua", c, cluster));
+    plan.push(() =>
+      wrk("Deno forwarder GET", forwarderUrl, "get.lua", c, [
+        forwarder.pid,
+        bare.pid,
+        ...backends.map((backend) => backend.pid),
+      ])
+    );
     plan.push(() => wrk("master SET", master.url, "set.lua", c, cluster));
     plan.push(() => wrk("node direct GET", single.url, "get.lua", c, [single.pid]));
     plan.push(() => wrk("node direct SET", single.url, "set.lua", c, [single.pid]));
@@ -358,6 +389,21 @@ for (const c of CONNECTIONS) {
       cpuRatios[`master + nodes ${op} / webdis + redis, c=${c}`] = masterCpu / webdisCpu;
     }
   }
+  const forwarder = find("Deno forwarder GET", c);
+  const masterGet = find("master GET", c);
+  const webdisGet = find("webdis+redis GET", c);
+  if (forwarder && webdisGet) {
+    ratios[`Deno forwarder GET / webdis, c=${c}`] = forwarder.requestsPerSecond /
+      webdisGet.requestsPerSecond;
+  }
+  if (forwarder && masterGet) {
+    ratios[`master GET / Deno forwarder, c=${c}`] = masterGet.requestsPerSecond /
+      forwarder.requestsPerSecond;
+  }
+  if (forwarder?.cpuMicros && webdisGet?.cpuMicros) {
+    cpuRatios[`Deno forwarder + backends GET / webdis + redis, c=${c}`] = forwarder.cpuMicros /
+      webdisGet.cpuMicros;
+  }
   const direct = find("client direct GET", c)?.requestsPerSecond;
   const proxy = find("client proxy GET", c)?.requestsPerSecond;
   if (direct && proxy) ratios[`client direct / client proxy GET, c=${c}`] = direct / proxy;
@@ -394,23 +440,3 @@ await Deno.writeTextFile(
 await Deno.writeTextFile(`${out}.svg`, chart(rows));
 console.log(`\nWrote ${out}.json and ${out}.svg`);
 await Deno.remove(dir, { recursive: true });
-
-/** A horizontal bar chart of requests per second, one bar per row. */
-function chart(rows: Row[]): string {
-  const max = Math.max(...rows.map((r) => r.requestsPerSecond), 1);
-  const bars = rows.map((r, i) => {
-    const y = 30 + i * 22;
-    const width = Math.round((r.requestsPerSecond / max) * 420);
-    const label = `${r.name} c=${r.connections}`.replace(/&/g, "&amp;").replace(/</g, "&lt;");
-    return `<text x="240" y="${y + 14}" text-anchor="end">${label}</text>` +
-      `<rect x="250" y="${y}" width="${width}" height="16" fill="${
-        r.name.startsWith("master") ? "#4e79a7" : r.name.startsWith("node") ? "#59a14f" : "#bab0ac"
-      }"/>` +
-      `<text x="${256 + width}" y="${y + 13}">${r.requestsPerSecond}</text>`;
-  });
-  const height = 40 + rows.length * 22;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${height}" font-family="sans-serif" font-size="12">` +
-    `<text x="10" y="18" font-weight="bold">requests/s (wrk, keep-alive)</text>${
-      bars.join("")
-    }</svg>\n`;
-}
