@@ -1,7 +1,7 @@
 // Forwards requests to the nodes that own their keys, mapping peer failures to 502/503/504.
 
 import { Coalescer } from "../shared/coalesce.ts";
-import { type ErrorStatus, HttpError } from "../shared/errors.ts";
+import { HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import { groupBy } from "../shared/group.ts";
 import { keySegment } from "../shared/key_path.ts";
@@ -10,14 +10,9 @@ import type { Metrics } from "../shared/metrics.ts";
 import { headerOf } from "../shared/http1.ts";
 import { callPeer, type PeerAnswer, type PeerInit, peerResponse } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
-import {
-  EPOCH_HEADER,
-  keyBytes,
-  type KeyValue,
-  MAX_BATCH,
-  MAX_BATCH_BYTES,
-} from "../shared/wire.ts";
+import { EPOCH_HEADER, keyBytes, LINES_TYPE, MAX_BATCH, MAX_BATCH_BYTES } from "../shared/wire.ts";
 import type { Breakers } from "./breaker.ts";
+import { foundItems, foundLines, ok, parsed, unreplicatedKeys } from "./node_answers.ts";
 
 // Calls in flight to one node before reads (and, apart, writes) wait to go together in a batch.
 const IN_FLIGHT = 1;
@@ -198,18 +193,19 @@ export class Router {
    */
   async #readBatch(node: string, keys: string[]): Promise<(Response | Promise<Response>)[]> {
     if (keys.length === 1) return [await this.send(node, keyPath(keys[0]))];
-    const body = JSON.stringify({ keys: [...new Set(keys)] });
-    const init = { method: "POST", headers: JSON_TYPE, body };
+    const asked = [...new Set(keys)];
+    const init = { method: "POST", headers: MGET_HEADERS, body: JSON.stringify({ keys: asked }) };
     const answer = await this.#send(node, "/mget", init);
     // The node's own trouble: each read gets it, as it would alone.
     if (answer.status >= 500) return keys.map(() => peerResponse(answer));
     // Refused: alone, each read gets its own answer (a key no path can carry throws, alone).
     if (!ok(answer)) return keys.map(async (key) => await this.send(node, keyPath(key)));
-    const { items } = parsed(node, answer) as { items: KeyValue[] };
-    const found = new Map(items.map((item) => [item.key, item]));
+    const found = headerOf(answer, "content-type") === LINES_TYPE
+      ? foundLines(node, answer, asked)
+      : foundItems(node, answer);
     return keys.map((key) => {
-      const item = found.get(key);
-      return item ? Response.json(item) : Response.json(keyNotFound(key), { status: 404 });
+      const body = found.get(key);
+      return body ? new Response(body, { headers: JSON_TYPE }) : notFound(key);
     });
   }
 
@@ -239,10 +235,9 @@ export class Router {
     const stored = () => new Response(null, { status: 204 });
     if (ok(answer)) return writes.map(stored);
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
-    const body = decoder.decode(answer.body);
     const failed = (): Response => peerResponse(answer);
     // The node names the keys some backup did not take; the others are on all their owners.
-    const unreplicated = unreplicatedKeys(body);
+    const unreplicated = unreplicatedKeys(answer);
     if (!unreplicated) return writes.map(failed);
     return writes.map((write) => unreplicated.has(write.key) ? failed() : stored());
   }
@@ -350,32 +345,10 @@ export class Router {
 /** A node that did not answer in time: calls queued behind the one that waited fail with it. */
 const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;
 
-/** The `unreplicated` keys of a node's error answer, if it names them. */
-function unreplicatedKeys(body: string): Set<string> | undefined {
-  try {
-    const keys = (JSON.parse(body) as { unreplicated?: unknown }).unreplicated;
-    if (Array.isArray(keys) && keys.every((key) => typeof key === "string")) return new Set(keys);
-  } catch {
-    // not JSON: every write gets the answer
-  }
-  return undefined;
-}
-
 const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 
-const decoder = new TextDecoder();
-const ok = (answer: PeerAnswer) => answer.status >= 200 && answer.status < 300;
+// A batch of reads asks for the node's lines, passed on with nothing parsed; an older node's JSON
+// answer is read too.
+const MGET_HEADERS = { ...JSON_TYPE, accept: `${LINES_TYPE}, application/json` };
 
-function parsed(node: string, answer: PeerAnswer): unknown {
-  const text = decoder.decode(answer.body);
-  let body: unknown = undefined;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    throw new HttpError(502, `Node ${node} answered ${answer.status} with a body that is not JSON`);
-  }
-  if (ok(answer)) return body;
-  const reason = (body as { error?: string } | undefined)?.error ?? "no reason given";
-  const status = answer.status >= 400 ? answer.status as ErrorStatus : 502;
-  throw new HttpError(status, `Node ${node}: ${reason}`);
-}
+const notFound = (key: string) => Response.json(keyNotFound(key), { status: 404 });

@@ -3,6 +3,7 @@ import { HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import { silentLogger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
+import { LINES_TYPE } from "../shared/wire.ts";
 import { Breakers } from "./breaker.ts";
 import { Router } from "./router.ts";
 
@@ -208,6 +209,53 @@ Deno.test("Router.get() gathers reads of a busy node into one /mget with single-
   assert.deepEqual(await answers[2].json(), { error: 'Key "k3" not found' });
   assert.deepEqual(await answers[3].json(), { key: "k4", value: "four" });
   assert.deepEqual(await answers[4].json(), { key: "k2", value: "two" });
+});
+
+Deno.test("Router.get() passes a batch's lines on as each read's body, unparsed", async () => {
+  const accepts: (string | null)[] = [];
+  const fetch: Fetch = (_input, init) => {
+    accepts.push(new Headers(init?.headers).get("accept"));
+    const { keys } = JSON.parse(String(init?.body)) as { keys: string[] };
+    // Spaced as no JSON.stringify would write it: the master passes lines on as they are.
+    const line = (key: string) => key === "k3" ? "null" : `{"key": "${key}", "value": "v"}`;
+    return Promise.resolve(
+      new Response(keys.map(line).join("\n") + "\n", { headers: { "content-type": LINES_TYPE } }),
+    );
+  };
+  const node = heldNode((_method, path) => Response.json({ key: path.slice(6), value: "v" }));
+  const router = new Router({
+    placement: oneNode,
+    fetch: (input, init) => init?.method === "POST" ? fetch(input, init) : node.fetch(input, init),
+    timeoutMs: 1000,
+  });
+  const reads = ["k1", "k2", "k3", "k2"].map((key) => router.get(key));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  node.release(); // k1 went alone; k2, k3 and k2 again wait for it, then go together
+  const answers = await Promise.all(reads);
+  assert.match(accepts[0] ?? "", new RegExp(LINES_TYPE.replace("/", "\\/")));
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 404, 200]);
+  assert.equal(answers[1].headers.get("content-type"), "application/json");
+  assert.equal(await answers[1].text(), '{"key": "k2", "value": "v"}');
+  assert.equal(await answers[3].text(), '{"key": "k2", "value": "v"}');
+  assert.deepEqual(await answers[2].json(), { error: 'Key "k3" not found' });
+});
+
+Deno.test("Router.get() fails a batch's reads with 502 when the node answers too few lines", async () => {
+  const node = heldNode((_method, path) =>
+    path === "/mget"
+      ? new Response("null\n", { headers: { "content-type": LINES_TYPE } })
+      : Response.json({ key: path.slice("/keys/".length), value: "v" })
+  );
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  const reads = ["a", "b", "c"].map((key) =>
+    router.get(key).then((a) => a.status, (e) => e.status)
+  );
+  for (let i = 0; i < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  assert.deepEqual(await Promise.all(reads), [200, 502, 502]);
+  assert.deepEqual(node.calls, ["GET /keys/a", 'POST /mget {"keys":["b","c"]}']);
 });
 
 Deno.test("Router.get() reads keys one by one when a node refuses their /mget", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { silentLogger as log } from "../shared/log.ts";
 import { Metrics } from "../shared/metrics.ts";
-import { EPOCH_HEADER } from "../shared/wire.ts";
+import { EPOCH_HEADER, LINES_TYPE } from "../shared/wire.ts";
 import { createApp } from "./app.ts";
 import { fastRoutes } from "./fast.ts";
 import { Store } from "./store.ts";
@@ -93,6 +93,34 @@ Deno.test("fastRoutes() answers POST /mget of a key with a TTL with its seconds 
   const { byApp, byFast } = await mget(n, '{"keys":["t"]}');
   assert.deepEqual(byFast, byApp);
   assert.deepEqual(byFast.body, { items: [{ key: "t", value: "v", ttl: 1 }], missing: [] });
+  assert.deepEqual(n.fell, []);
+});
+
+Deno.test("POST /mget answers lines when asked, each the body GET /keys/{key} answers", async () => {
+  const n = node();
+  n.store.set("a", "1");
+  n.store.set("t", 'say "hi"\nbye', 1500);
+  n.clock.now += 500;
+  const body = '{"keys":["a","missing","t"]}';
+  const init = (): RequestInit => ({
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "content-length": String(body.length),
+      accept: `${LINES_TYPE}, application/json`,
+    },
+    body,
+  });
+  const byApp = await n.app.request("/mget", init());
+  const byFast = await n.served(new Request("http://127.0.0.1:8081/mget", init()));
+  const lines = await byFast.text();
+  assert.equal(await byApp.text(), lines);
+  assert.equal(byFast.headers.get("content-type"), LINES_TYPE);
+  assert.equal(byApp.headers.get("content-type"), LINES_TYPE);
+  const single = async (key: string) =>
+    await (await n.served(new Request(`http://127.0.0.1:8081/keys/${key}`))).text();
+  assert.equal(lines, `${await single("a")}\nnull\n${await single("t")}\n`);
+  assert.deepEqual(JSON.parse(lines.split("\n")[2]), { key: "t", value: 'say "hi"\nbye', ttl: 1 });
   assert.deepEqual(n.fell, []);
 });
 

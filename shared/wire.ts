@@ -106,6 +106,13 @@ export const MGetResponse = z.object({
 /** What `POST /mget` finds. */
 export type MGetResponse = z.infer<typeof MGetResponse>;
 
+/**
+ * The type a node's `POST /mget` answers in when asked for it (`accept`): one line per key asked,
+ * in order, each the body `GET /keys/{key}` would answer with, or `null` for a key not stored. The
+ * master passes each line on as it is, with nothing parsed.
+ */
+export const LINES_TYPE = "application/x-ndjson";
+
 /** `POST /mset`: items to write, all or none. */
 export const MSetRequest = z.strictObject({
   items: z.array(KeyValue).min(1, "items must hold at least 1 item")

@@ -1,19 +1,48 @@
 // The node's batch routes: mget and mset on its own store.
 
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { batchRoutes } from "../../shared/batch_routes.ts";
 import { fastJsonPost } from "../../shared/fast_post.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Metrics } from "../../shared/metrics.ts";
-import { EPOCH_HEADER, MGetRequest, type MGetResponse, MSetRequest } from "../../shared/wire.ts";
+import {
+  EPOCH_HEADER,
+  LINES_TYPE,
+  MGetRequest,
+  type MGetResponse,
+  MSetRequest,
+} from "../../shared/wire.ts";
 import type { NodeContext } from "../app.ts";
 import type { Store } from "../store.ts";
 import type { Writer } from "../writer.ts";
 import { item, routedEpoch, stored } from "./keys.ts";
 
+// The shared `/mget`, with the node's second answer type: lines the master passes on unparsed.
+const mget = {
+  ...batchRoutes.mget,
+  responses: {
+    ...batchRoutes.mget.responses,
+    200: {
+      ...batchRoutes.mget.responses[200],
+      description: "The items found and the keys missing; with `accept: application/x-ndjson`, " +
+        "one line per key asked, in order: its item, or `null` for a key not stored",
+      content: {
+        ...batchRoutes.mget.responses[200].content,
+        [LINES_TYPE]: { schema: z.string() },
+      },
+    },
+  },
+};
+
 /** Serves `/mget` and `/mset` from the node's store. */
 export function addBatchRoutes(app: OpenAPIHono, node: NodeContext): void {
-  app.openapi(batchRoutes.mget, (c) => c.json(readMany(node.store, c.req.valid("json").keys), 200));
+  app.openapi(mget, (c) => {
+    const { keys } = c.req.valid("json");
+    if (wantsLines(c.req.header("accept"))) {
+      return c.body(readLines(node.store, keys), 200, { "content-type": LINES_TYPE }) as never;
+    }
+    return c.json(readMany(node.store, keys), 200);
+  });
 
   app.openapi(batchRoutes.mset, async (c) => {
     const { items } = c.req.valid("json");
@@ -33,6 +62,18 @@ function readMany(store: Store, keys: string[]): MGetResponse {
   return found;
 }
 
+const wantsLines = (accept: string | null | undefined) => accept?.includes(LINES_TYPE) === true;
+
+/** One line per key of `keys`, in order: its item as `GET /keys/{key}` answers it, or `null`. */
+function readLines(store: Store, keys: string[]): string {
+  let lines = "";
+  for (const key of keys) {
+    const read = store.get(key);
+    lines += (read === undefined ? "null" : JSON.stringify(item(key, read))) + "\n";
+  }
+  return lines;
+}
+
 /**
  * `POST /mget` served beside the app with the same answers (see {@link fastJsonPost}), for a node
  * without tokens: the master gathers its reads of a busy node into it.
@@ -49,7 +90,10 @@ export function fastMget(
     maxBodyBytes,
     metrics,
     log,
-    handle: ({ keys }) => Response.json(readMany(store, keys)),
+    handle: ({ keys }, request) =>
+      wantsLines(request.headers.get("accept"))
+        ? new Response(readLines(store, keys), { headers: { "content-type": LINES_TYPE } })
+        : Response.json(readMany(store, keys)),
   });
 }
 
