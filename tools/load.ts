@@ -3,28 +3,15 @@
 // JSON and an SVG chart.
 
 import { nodeSettings } from "../node/config.ts";
-import { CacheClient } from "../shared/client.ts";
 import { freePort, Processes, waitFor } from "../tests/process.ts";
-import { cpuSeconds } from "./cpu.ts";
 import { chart } from "./load_chart.ts";
+import { clientRow, loadKey, type Measure, median, type Row, wrkRow } from "./load_rows.ts";
 
 const DURATION_S = Number(Deno.env.get("LOAD_SECONDS") ?? 10);
 const RUNS = Number(Deno.env.get("LOAD_RUNS") ?? 3);
 const WARMUP_S = 2;
 const KEYS = 100_000;
 const CONNECTIONS = [10, 50];
-
-export interface Row {
-  name: string;
-  connections: number;
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** CPU microseconds per request of the processes serving the row, not the load generator's. */
-  cpuMicros?: number;
-  /** Requests per second of every run, when the row is a median. */
-  runs?: number[];
-}
 
 const has = async (command: string) =>
   (await new Deno.Command("sh", { args: ["-c", `command -v ${command}`], stdout: "null" }).output())
@@ -36,8 +23,8 @@ if (!(await has("wrk"))) {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "cache-load-" });
-const key = (i: number) => `key:${String(i).padStart(11, "0")}`; // 15 bytes + 1 = 16
 const value = "v".repeat(100);
+const measure: Measure = { dir, seconds: DURATION_S, warmupSeconds: WARMUP_S, keys: KEYS };
 await Deno.writeTextFile(
   `${dir}/get.lua`,
   `request = function()
@@ -66,129 +53,9 @@ await Deno.writeTextFile(
 end`,
 );
 
-/**
- * CPU microseconds per request that `pids` spent on `measured`, which resolves to its requests;
- * undefined where /proc cannot tell.
- */
-async function cpuPerRequest(
-  pids: number[],
-  measured: () => Promise<number>,
-): Promise<number | undefined> {
-  const before = await cpuSeconds(pids);
-  const requests = await measured();
-  const after = await cpuSeconds(pids);
-  if (before === undefined || after === undefined || requests === 0) return undefined;
-  return Math.round((after - before) * 1e6 / requests * 10) / 10;
-}
-
-/** Runs wrk against `url`; `pids` are the processes serving it, whose CPU the row reports. */
-async function wrk(
-  name: string,
-  url: string,
-  script: string,
-  connections: number,
-  pids: number[],
-): Promise<Row> {
-  const run = (seconds: number) =>
-    new Deno.Command("wrk", {
-      args: [
-        "-t1",
-        `-c${connections}`,
-        `-d${seconds}s`,
-        "--latency",
-        "-s",
-        `${dir}/${script}`,
-        url,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  await run(WARMUP_S);
-  let out = "";
-  const cpuMicros = await cpuPerRequest(pids, async () => {
-    out = new TextDecoder().decode((await run(DURATION_S)).stdout);
-    return Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const ms = (p: string) => {
-    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    if (!m) return NaN;
-    // Rounded to the microsecond wrk prints: 348us is 0.348 ms, not 0.34800000000000003.
-    const scaled = Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
-    return Math.round(scaled * 1000) / 1000;
-  };
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  if (non2xx) console.log(`  warning: ${name} had ${non2xx} non-2xx answers`);
-  const row = {
-    name,
-    connections,
-    requestsPerSecond: Math.round(rps),
-    p50Ms: ms("50"),
-    p99Ms: ms("99"),
-    cpuMicros,
-  };
-  console.log(
-    `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, ` +
-      `p99 ${row.p99Ms} ms, ${cpuMicros ?? "?"} us CPU/request`,
-  );
-  return row;
-}
-
-/** The run with the median requests per second (the upper median of an even count). */
-function median(runs: Row[]): Row {
-  const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-  return { ...sorted[Math.floor(sorted.length / 2)], runs: runs.map((r) => r.requestsPerSecond) };
-}
-
-/** GETs through the TypeScript client from `connections` concurrent loops in this process. */
-async function clientRow(
-  masterUrl: string,
-  mode: "direct" | "proxy",
-  connections: number,
-  pids: number[],
-): Promise<Row> {
-  const cache = await CacheClient.connect(masterUrl, { mode });
-  const name = `client ${mode} GET`;
-  try {
-    const run = async (seconds: number, latencies: number[]) => {
-      const end = performance.now() + seconds * 1000;
-      await Promise.all(Array.from({ length: connections }, async () => {
-        while (performance.now() < end) {
-          const started = performance.now();
-          await cache.get(key(Math.floor(Math.random() * KEYS)));
-          latencies.push(performance.now() - started);
-        }
-      }));
-    };
-    await run(WARMUP_S, []);
-    const latencies: number[] = [];
-    const cpuMicros = await cpuPerRequest([Deno.pid, ...pids], async () => {
-      await run(DURATION_S, latencies);
-      return latencies.length;
-    });
-    latencies.sort((a, b) => a - b);
-    const at = (q: number) => Number(latencies[Math.floor(q * (latencies.length - 1))].toFixed(2));
-    const row = {
-      name,
-      connections,
-      requestsPerSecond: Math.round(latencies.length / DURATION_S),
-      p50Ms: at(0.5),
-      p99Ms: at(0.99),
-      cpuMicros,
-    };
-    console.log(
-      `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p99 ${row.p99Ms} ms, ` +
-        `${cpuMicros ?? "?"} us CPU/request`,
-    );
-    return row;
-  } finally {
-    cache.close();
-  }
-}
-
 async function preload(url: string) {
   for (let i = 0; i < KEYS; i += 1000) {
-    const items = Array.from({ length: 1000 }, (_, j) => ({ key: key(i + j), value }));
+    const items = Array.from({ length: 1000 }, (_, j) => ({ key: loadKey(i + j), value }));
     const answer = await fetch(`${url}/mset`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -295,7 +162,7 @@ try {
     await waitFor(async () => (await fetch(`${webdisUrl}/PING`)).ok, "webdis");
     console.log("  preloading redis");
     for (let i = 0; i < KEYS; i += 100) {
-      const args = Array.from({ length: 100 }, (_, j) => `${key(i + j)}/${value}`).join("/");
+      const args = Array.from({ length: 100 }, (_, j) => `${loadKey(i + j)}/${value}`).join("/");
       await (await fetch(`${webdisUrl}/MSET/${args}`)).arrayBuffer();
     }
   } else {
@@ -309,26 +176,26 @@ try {
   const plan: (() => Promise<Row>)[] = [];
   for (const c of CONNECTIONS) {
     const bareUrl = `http://127.0.0.1:${barePort}/`;
-    plan.push(() => wrk("bare Deno.serve", bareUrl, "get.lua", c, [bare.pid]));
-    plan.push(() => wrk("master GET", master.url, "get.lua", c, cluster));
+    plan.push(() => wrkRow(measure, "bare Deno.serve", bareUrl, "get.lua", c, [bare.pid]));
+    plan.push(() => wrkRow(measure, "master GET", master.url, "get.lua", c, cluster));
     plan.push(() =>
-      wrk("Deno forwarder GET", forwarderUrl, "get.lua", c, [
+      wrkRow(measure, "Deno forwarder GET", forwarderUrl, "get.lua", c, [
         forwarder.pid,
         bare.pid,
         ...backends.map((backend) => backend.pid),
       ])
     );
-    plan.push(() => wrk("master SET", master.url, "set.lua", c, cluster));
-    plan.push(() => wrk("node direct GET", single.url, "get.lua", c, [single.pid]));
-    plan.push(() => wrk("node direct SET", single.url, "set.lua", c, [single.pid]));
+    plan.push(() => wrkRow(measure, "master SET", master.url, "set.lua", c, cluster));
+    plan.push(() => wrkRow(measure, "node direct GET", single.url, "get.lua", c, [single.pid]));
+    plan.push(() => wrkRow(measure, "node direct SET", single.url, "set.lua", c, [single.pid]));
     if (webdisUrl) {
       const url = webdisUrl;
-      plan.push(() => wrk("webdis+redis GET", url, "webdis_get.lua", c, webdisPids));
-      plan.push(() => wrk("webdis+redis SET", url, "webdis_set.lua", c, webdisPids));
+      plan.push(() => wrkRow(measure, "webdis+redis GET", url, "webdis_get.lua", c, webdisPids));
+      plan.push(() => wrkRow(measure, "webdis+redis SET", url, "webdis_set.lua", c, webdisPids));
     }
     // The client's rows come from a load loop in this process, not wrk: compare them together.
-    plan.push(() => clientRow(master.url, "proxy", c, cluster));
-    plan.push(() => clientRow(master.url, "direct", c, cluster));
+    plan.push(() => clientRow(measure, master.url, "proxy", c, cluster));
+    plan.push(() => clientRow(measure, master.url, "direct", c, cluster));
   }
   const samples: Row[][] = plan.map(() => []);
   for (let run = 1; run <= RUNS; run++) {

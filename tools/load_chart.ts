@@ -1,6 +1,6 @@
 // The load benchmark's chart: one bar per row, requests per second.
 
-import type { Row } from "./load.ts";
+import type { Row } from "./load_rows.ts";
 
 /** A horizontal bar chart of requests per second, one bar per row. */
 export function chart(rows: Row[]): string {
