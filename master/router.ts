@@ -187,9 +187,9 @@ export class Router {
   }
 
   /**
-   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget` whose items
-   * become the answers the single reads would have had. A batch the node refuses (4xx) is read
-   * again key by key; a 5xx is every read's answer.
+   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget` whose lines
+   * (or, from a node that answers JSON, items) become the answers the single reads would have had.
+   * A batch the node refuses (4xx) is read again key by key; a 5xx is every read's answer.
    */
   async #readBatch(node: string, keys: string[]): Promise<(Response | Promise<Response>)[]> {
     if (keys.length === 1) return [await this.send(node, keyPath(keys[0]))];
