@@ -5,7 +5,9 @@
 
 import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Fetch } from "./fetch.ts";
-import { parseResponseHead, readBody, Reader } from "./http1_reader.ts";
+import { bodiless, parseResponseHead, readBody, Reader } from "./http1_reader.ts";
+
+export { bodiless } from "./http1_reader.ts";
 
 /** Pool size, and the CA to trust for https:// peers. */
 export interface Http1Options {
@@ -145,8 +147,7 @@ export function http1Client(options: Http1Options = {}): Http1Client {
       body: (body ?? undefined) as string | Uint8Array<ArrayBuffer> | undefined,
       signal: init.signal,
     });
-    const empty = answer.status === 204 || answer.status === 304;
-    return new Response(empty ? null : answer.body, {
+    return new Response(bodiless(answer.status) ? null : answer.body, {
       status: answer.status,
       headers: answer.headers,
     });

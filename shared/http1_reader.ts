@@ -143,14 +143,26 @@ async function readHead(reader: Reader): Promise<ResponseHead> {
   return { status: Number(match[2]), headers, contentLength, chunked, keepAlive };
 }
 
+/**
+ * Whether an answer with `status` has no body, whatever its headers say (1xx, 204, 205 and 304, RFC
+ * 9110): none is read, and a `Response` takes none.
+ *
+ * @example
+ * ```ts
+ * import { bodiless } from "./http1_reader.ts";
+ * bodiless(205); // true
+ * ```
+ */
+export function bodiless(status: number): boolean {
+  return status < 200 || status === 204 || status === 205 || status === 304;
+}
+
 /** Reads the body `head` frames; an answer without framing ends with the connection. */
 export async function readBody(
   reader: Reader,
   head: ResponseHead,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (head.status === 204 || head.status === 304 || (head.status >= 100 && head.status < 200)) {
-    return new Uint8Array(0);
-  }
+  if (bodiless(head.status)) return new Uint8Array(0);
   if (head.chunked) return await readChunks(reader);
   if (head.contentLength !== undefined) {
     if (head.contentLength > MAX_BODY_BYTES) throw new Error("An answer's body is too large");

@@ -298,3 +298,30 @@ Deno.test("exchange() reads a head cut inside its blank line, after a 100, and o
     await server.close();
   }
 });
+
+Deno.test("http1Fetch() and exchange() take a 205 as bodiless, and keep its connection", async () => {
+  const peers = new Set<number>();
+  // Deno.serve frames a 205 with no content-length: read to the close, it would never end.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (_request, info) => {
+      peers.add(info.remoteAddr.port);
+      return new Response(null, { status: 205 });
+    },
+  );
+  const client = http1Client();
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const signal = AbortSignal.timeout(2000);
+    const reset = await client.fetch(`${origin}/form`, { signal });
+    assert.equal(reset.status, 205);
+    assert.equal(reset.body, null);
+    const answer = await client.exchange(origin, { path: "/form", signal });
+    assert.equal(answer.status, 205);
+    assert.equal(answer.body.length, 0);
+    assert.equal(peers.size, 1, "one kept-alive connection for both");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});

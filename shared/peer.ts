@@ -3,7 +3,7 @@
 import { deadline } from "./deadline.ts";
 import { HttpError } from "./errors.ts";
 import type { Fetch, PeerFetch } from "./fetch.ts";
-import { headerOf, type PeerRequest, type RawAnswer } from "./http1.ts";
+import { bodiless, headerOf, type PeerRequest, type RawAnswer } from "./http1.ts";
 
 /** A peer's whole answer, read before the deadline; header names are in lower case. */
 export type PeerAnswer = RawAnswer;
@@ -51,9 +51,6 @@ export async function callPeer(
   }
 }
 
-// Statuses whose answers carry no body: a Response refuses one.
-const NULL_BODY = new Set([101, 204, 205, 304]);
-
 /**
  * A peer's answer passed on to a client: its status, content type and body, and none of the
  * peer's other headers (connection, epoch, ...).
@@ -66,7 +63,7 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
  */
 export function peerResponse(answer: PeerAnswer): Response {
   const type = headerOf(answer, "content-type");
-  return new Response(NULL_BODY.has(answer.status) ? null : answer.body, {
+  return new Response(bodiless(answer.status) ? null : answer.body, {
     status: answer.status,
     headers: type ? { "content-type": type } : {},
   });
