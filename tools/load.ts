@@ -71,6 +71,16 @@ async function preload(url: string) {
 const rows: Row[] = [];
 const processes = new Processes();
 const children: Deno.ChildProcess[] = [];
+
+/** Starts a baseline server of bench/ on `ports`; stopped with the run. */
+function start(script: string, ports: number[]): Deno.ChildProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", script, ...ports.map(String)],
+    stdout: "null",
+  }).spawn();
+  children.push(child);
+  return child;
+}
 try {
   console.log("Starting a master and 3 nodes, and a standalone node");
   // Default log level: info writes no line per request.
@@ -88,33 +98,16 @@ try {
   await preload(master.url);
   await preload(single.url);
 
-  const barePort = freePort();
-  const bare = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "bench/bare_server.ts", String(barePort)],
-    stdout: "null",
-  }).spawn();
-  children.push(bare);
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok, "bare server");
-
-  // The ceiling of forwarding in Deno: one call per request to three bare servers, nothing checked.
-  const backendPorts = [barePort, freePort(), freePort()];
-  const backends = backendPorts.slice(1).map((port) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "bench/bare_server.ts", String(port)],
-      stdout: "null",
-    }).spawn()
-  );
+  // A bare server measured alone, and the ceiling of forwarding in Deno: one call per request to
+  // it and two more like it, nothing checked.
+  const backendPorts = [freePort(), freePort(), freePort()];
+  const backends = backendPorts.map((port) => start("bench/bare_server.ts", [port]));
+  const bare = backends[0];
+  for (const port of backendPorts) {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`)).ok, "bare server");
+  }
   const forwarderPort = freePort();
-  const forwarder = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "bench/forwarder.ts",
-      ...[forwarderPort, ...backendPorts].map(String),
-    ],
-    stdout: "null",
-  }).spawn();
-  children.push(...backends, forwarder);
+  const forwarder = start("bench/forwarder.ts", [forwarderPort, ...backendPorts]);
   const forwarderUrl = `http://127.0.0.1:${forwarderPort}`;
   await waitFor(async () => (await fetch(`${forwarderUrl}/keys/k`)).ok, "forwarder");
 
@@ -175,13 +168,12 @@ try {
   // falls on all of them; each row keeps its median run.
   const plan: (() => Promise<Row>)[] = [];
   for (const c of CONNECTIONS) {
-    const bareUrl = `http://127.0.0.1:${barePort}/`;
+    const bareUrl = `http://127.0.0.1:${backendPorts[0]}/`;
     plan.push(() => wrkRow(measure, "bare Deno.serve", bareUrl, "get.lua", c, [bare.pid]));
     plan.push(() => wrkRow(measure, "master GET", master.url, "get.lua", c, cluster));
     plan.push(() =>
       wrkRow(measure, "Deno forwarder GET", forwarderUrl, "get.lua", c, [
         forwarder.pid,
-        bare.pid,
         ...backends.map((backend) => backend.pid),
       ])
     );
@@ -241,39 +233,37 @@ const find = (name: string, c: number) => rows.find((r) => r.name === name && r.
 const ratios: Record<string, number> = {};
 // CPU per request of the serving processes, against webdis + redis's: where the time goes.
 const cpuRatios: Record<string, number> = {};
+/** Sets `label` in `into` to row `top` over row `bottom` at `c` connections, where both have it. */
+function ratio(
+  into: Record<string, number>,
+  label: string,
+  [top, bottom]: [string, string],
+  c: number,
+  field: "requestsPerSecond" | "cpuMicros" = "requestsPerSecond",
+) {
+  const over = find(top, c)?.[field];
+  const under = find(bottom, c)?.[field];
+  if (over && under) into[`${label}, c=${c}`] = over / under;
+}
 for (const c of CONNECTIONS) {
-  const bare = find("bare Deno.serve", c)?.requestsPerSecond;
   for (const op of ["GET", "SET"]) {
-    const master = find(`master ${op}`, c)?.requestsPerSecond;
-    const node = find(`node direct ${op}`, c)?.requestsPerSecond;
-    const webdis = find(`webdis+redis ${op}`, c)?.requestsPerSecond;
-    if (master && bare) ratios[`master ${op} / bare Deno, c=${c}`] = master / bare;
-    if (master && webdis) ratios[`master ${op} / webdis, c=${c}`] = master / webdis;
-    if (node && bare) ratios[`node direct ${op} / bare Deno, c=${c}`] = node / bare;
-    const masterCpu = find(`master ${op}`, c)?.cpuMicros;
-    const webdisCpu = find(`webdis+redis ${op}`, c)?.cpuMicros;
-    if (masterCpu && webdisCpu) {
-      cpuRatios[`master + nodes ${op} / webdis + redis, c=${c}`] = masterCpu / webdisCpu;
-    }
+    const [master, node, webdis] = [`master ${op}`, `node direct ${op}`, `webdis+redis ${op}`];
+    ratio(ratios, `master ${op} / bare Deno`, [master, "bare Deno.serve"], c);
+    ratio(ratios, `master ${op} / webdis`, [master, webdis], c);
+    ratio(ratios, `node direct ${op} / bare Deno`, [node, "bare Deno.serve"], c);
+    ratio(cpuRatios, `master + nodes ${op} / webdis + redis`, [master, webdis], c, "cpuMicros");
   }
-  const forwarder = find("Deno forwarder GET", c);
-  const masterGet = find("master GET", c);
-  const webdisGet = find("webdis+redis GET", c);
-  if (forwarder && webdisGet) {
-    ratios[`Deno forwarder GET / webdis, c=${c}`] = forwarder.requestsPerSecond /
-      webdisGet.requestsPerSecond;
-  }
-  if (forwarder && masterGet) {
-    ratios[`master GET / Deno forwarder, c=${c}`] = masterGet.requestsPerSecond /
-      forwarder.requestsPerSecond;
-  }
-  if (forwarder?.cpuMicros && webdisGet?.cpuMicros) {
-    cpuRatios[`Deno forwarder + backends GET / webdis + redis, c=${c}`] = forwarder.cpuMicros /
-      webdisGet.cpuMicros;
-  }
-  const direct = find("client direct GET", c)?.requestsPerSecond;
-  const proxy = find("client proxy GET", c)?.requestsPerSecond;
-  if (direct && proxy) ratios[`client direct / client proxy GET, c=${c}`] = direct / proxy;
+  const forwarder = "Deno forwarder GET";
+  ratio(ratios, "Deno forwarder GET / webdis", [forwarder, "webdis+redis GET"], c);
+  ratio(ratios, "master GET / Deno forwarder", ["master GET", forwarder], c);
+  ratio(
+    cpuRatios,
+    "Deno forwarder + backends GET / webdis + redis",
+    [forwarder, "webdis+redis GET"],
+    c,
+    "cpuMicros",
+  );
+  ratio(ratios, "client direct / client proxy GET", ["client direct GET", "client proxy GET"], c);
 }
 
 console.log(
