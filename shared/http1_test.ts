@@ -46,18 +46,25 @@ function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<void> |
 
 const write = (conn: Deno.Conn, text: string) => conn.write(new TextEncoder().encode(text));
 
-Deno.test("http1Fetch() reuses one connection for many calls, bodies and headers intact", async () => {
+/** A Deno.serve on 127.0.0.1 answering with `answer`, noting the port of each connection served. */
+function countingServer(answer: (request: Request) => Response | Promise<Response>) {
   const peers = new Set<number>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (request, info) => {
+    (request, info) => {
       peers.add(info.remoteAddr.port);
-      const token = request.headers.get("x-token");
-      return Response.json({ method: request.method, body: await request.text(), token });
+      return answer(request);
     },
   );
+  return { server, peers, origin: `http://127.0.0.1:${server.addr.port}` };
+}
+
+Deno.test("http1Fetch() reuses one connection for many calls, bodies and headers intact", async () => {
+  const { server, peers, origin: url } = countingServer(async (request) => {
+    const token = request.headers.get("x-token");
+    return Response.json({ method: request.method, body: await request.text(), token });
+  });
   const call = http1Fetch();
-  const url = `http://127.0.0.1:${server.addr.port}`;
   try {
     // Far more calls than fit the read buffer, so its unread bytes are moved many times.
     for (let i = 0; i < 500; i++) {
@@ -217,20 +224,14 @@ Deno.test("calls past the connection limit wait, and one that gives up stops wai
 });
 
 Deno.test("exchange() answers status, headers and body as read, on fetch's connections", async () => {
-  const peers = new Set<number>();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (request, info) => {
-      peers.add(info.remoteAddr.port);
-      const body = { method: request.method, path: new URL(request.url).pathname };
-      return Response.json({ ...body, sent: await request.text() }, {
-        status: 201,
-        headers: { "X-Epoch": "7", "x-token": request.headers.get("x-token") ?? "" },
-      });
-    },
-  );
+  const { server, peers, origin } = countingServer(async (request) => {
+    const body = { method: request.method, path: new URL(request.url).pathname };
+    return Response.json({ ...body, sent: await request.text() }, {
+      status: 201,
+      headers: { "X-Epoch": "7", "x-token": request.headers.get("x-token") ?? "" },
+    });
+  });
   const client = http1Client();
-  const origin = `http://127.0.0.1:${server.addr.port}`;
   try {
     const answer = await client.exchange(origin, {
       method: "POST",
@@ -300,17 +301,9 @@ Deno.test("exchange() reads a head cut inside its blank line, after a 100, and o
 });
 
 Deno.test("http1Fetch() and exchange() take a 205 as bodiless, and keep its connection", async () => {
-  const peers = new Set<number>();
   // Deno.serve frames a 205 with no content-length: read to the close, it would never end.
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (_request, info) => {
-      peers.add(info.remoteAddr.port);
-      return new Response(null, { status: 205 });
-    },
-  );
+  const { server, peers, origin } = countingServer(() => new Response(null, { status: 205 }));
   const client = http1Client();
-  const origin = `http://127.0.0.1:${server.addr.port}`;
   try {
     const signal = AbortSignal.timeout(2000);
     const reset = await client.fetch(`${origin}/form`, { signal });
