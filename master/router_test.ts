@@ -97,6 +97,15 @@ Deno.test("Router.delete() answers 504 when the owner does not answer in time", 
   assert.match(error.message, /did not answer within 20 ms/);
 });
 
+Deno.test("Router keeps sending to a node after a call whose fetch ignored its deadline", async () => {
+  let calls = 0;
+  const deafOnce: Fetch = () =>
+    calls++ === 0 ? new Promise(() => {}) : Promise.resolve(new Response(null, { status: 204 }));
+  const router = new Router({ placement: placement(ring), fetch: deafOnce, timeoutMs: 20 });
+  assert.equal((await router.set("k", "{}").catch((e) => e)).status, 504);
+  assert.equal((await router.set("k", "{}")).status, 204); // the primary's queue moved on
+});
+
 Deno.test("Router.set() resends a write refused with 421 once it caught up with the ring", async () => {
   const epochs: string[] = [];
   const state = { ...placement(ring) };

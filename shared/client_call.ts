@@ -1,7 +1,7 @@
 // One call from the client to a master or a node: deadline, token, and the server's refusal as a
 // CacheError.
 
-import { deadline } from "./deadline.ts";
+import { deadline, untilAborted } from "./deadline.ts";
 import { headerOf, type Http1Client, http1Client } from "./http1.ts";
 import { EPOCH_HEADER } from "./wire.ts";
 
@@ -142,13 +142,21 @@ export class Caller {
       const text = decoder.decode(answer.body);
       return { status: answer.status, epoch: headerOf(answer, EPOCH_HEADER), text };
     }
-    const answer = await this.#options.fetch!(base + path, { ...init, signal });
-    const text = await answer.text();
-    return { status: answer.status, epoch: answer.headers.get(EPOCH_HEADER), text };
+    return await untilAborted(
+      textOf(this.#options.fetch!(base + path, { ...init, signal })),
+      signal,
+    );
   }
 
   /** Releases the pooled connections. */
   close(): void {
     this.#http?.close();
   }
+}
+
+/** A stand-in fetch's whole answer. */
+async function textOf(call: Promise<Response>): Promise<Answer> {
+  const answer = await call;
+  const text = await answer.text();
+  return { status: answer.status, epoch: answer.headers.get(EPOCH_HEADER), text };
 }

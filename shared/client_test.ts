@@ -255,3 +255,15 @@ Deno.test("CacheClient stamps every call to a node with its ring epoch, and none
     "POST http://a:1/keys 7",
   ]);
 });
+
+Deno.test("CacheClient gives up on time on a stand-in fetch that ignores its abort signal", async () => {
+  const cache = await CacheClient.connect(MASTER, {
+    mode: "proxy",
+    timeoutMs: 20,
+    fetch: () => new Promise(() => {}),
+  });
+  const error = await cache.get("k").catch((e) => e);
+  assert.ok(error instanceof CacheError, String(error));
+  assert.match(error.message, /no answer within 20 ms/);
+  cache.close();
+});

@@ -27,3 +27,26 @@ export function deadline(ms: number, message: string): Deadline {
   const timer = setTimeout(() => controller.abort(new DOMException(message, "TimeoutError")), ms);
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
+
+/**
+ * `call`, or a rejection with `signal`'s reason as soon as it aborts: for a stand-in fetch that may
+ * ignore its signal, which would otherwise keep its caller (and any calls queued behind) waiting.
+ *
+ * @example
+ * ```ts
+ * import { deadline, untilAborted } from "./deadline.ts";
+ * const limit = deadline(2000, "no answer within 2000 ms");
+ * try {
+ *   await untilAborted(fetch("http://127.0.0.1:8080/live"), limit.signal);
+ * } finally {
+ *   limit.clear();
+ * }
+ * ```
+ */
+export function untilAborted<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    call.then(resolve, reject);
+  });
+}

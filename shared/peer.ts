@@ -1,6 +1,6 @@
 // One call from a service to a peer under a deadline, with the peer's failures as HTTP errors.
 
-import { deadline } from "./deadline.ts";
+import { deadline, untilAborted } from "./deadline.ts";
 import { HttpError } from "./errors.ts";
 import type { Fetch, PeerFetch } from "./fetch.ts";
 import { bodiless, headerOf, type PeerRequest, type RawAnswer } from "./http1.ts";
@@ -34,12 +34,10 @@ export async function callPeer(
   const { exchange } = fetch as Partial<PeerFetch>;
   try {
     if (exchange) return await exchange(node, { ...init, path, signal: limit.signal });
-    const answer = await fetch(node + path, { ...init, signal: limit.signal });
-    return {
-      status: answer.status,
-      headers: [...answer.headers],
-      body: new Uint8Array(await answer.arrayBuffer()),
-    };
+    return await untilAborted(
+      readAll(fetch(node + path, { ...init, signal: limit.signal })),
+      limit.signal,
+    );
   } catch (error) {
     if (error instanceof DOMException && error.name === "TimeoutError") {
       throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
@@ -49,6 +47,16 @@ export async function callPeer(
   } finally {
     limit.clear();
   }
+}
+
+/** The whole of a Fetch API answer, as {@link callPeer} returns it. */
+async function readAll(call: Promise<Response>): Promise<PeerAnswer> {
+  const answer = await call;
+  return {
+    status: answer.status,
+    headers: [...answer.headers],
+    body: new Uint8Array(await answer.arrayBuffer()),
+  };
 }
 
 /**

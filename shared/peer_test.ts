@@ -39,6 +39,15 @@ Deno.test("callPeer() answers 504 when the answer's body stalls past the deadlin
   assert.equal(error.message, "Node http://n:1 did not answer within 20 ms");
 });
 
+Deno.test("callPeer() answers 504 on time from a fetch that ignores its abort signal", async () => {
+  const deaf: Fetch = () => new Promise(() => {});
+  const error = await failure(deaf, 20);
+  assert.equal(error.status, 504);
+  const body = new ReadableStream({ start: (c) => c.enqueue(new Uint8Array([123])) });
+  const deafBody: Fetch = () => Promise.resolve(new Response(body));
+  assert.equal((await failure(deafBody, 20)).status, 504);
+});
+
 Deno.test("callPeer() calls a PeerFetch's exchange, not its fetch, under the same deadline", async () => {
   const seen: unknown[] = [];
   const refuse: Fetch = () => Promise.reject(new Error("fetch was called"));
