@@ -18,7 +18,11 @@ export interface ClientOptions {
    * publishes. `proxy`: every request goes through the master.
    */
   mode?: "direct" | "proxy";
-  /** Milliseconds before a call is abandoned. Default 5000. */
+  /**
+   * Milliseconds before one HTTP call is abandoned; an operation that retries, falls back to the
+   * master or waits behind a busy node's call may take longer (bound it with a `signal`). Default
+   * 5000.
+   */
   timeoutMs?: number;
   /** Stand-in for `fetch`, for tests; by default a pooled keep-alive client of this process. */
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
