@@ -45,8 +45,10 @@ export function deadline(ms: number, message: string): Deadline {
  */
 export function untilAborted<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    call.then(resolve, reject);
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) abort();
+    else signal.addEventListener("abort", abort, { once: true });
+    // Handled either way, so a call that fails after the abort is no unhandled rejection.
+    call.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
   });
 }
