@@ -103,7 +103,11 @@ export class Registry {
     return true;
   }
 
-  /** Rings of earlier epochs whose keys may not have moved yet, newest first. */
+  /**
+   * Rings of earlier epochs whose keys may not have moved yet, newest first. The router reads this
+   * on every request, so once keys have settled the list is dropped here, and `settled` (a pass
+   * over the members) is computed only while rings are kept.
+   */
   get unsettledRings(): readonly Ring[] {
     if (this.#unsettled.length > 0 && this.settled) this.#unsettled = [];
     return this.#unsettled;
