@@ -193,6 +193,31 @@ Deno.test("master mget finds keys still where they were while keys move", async 
   assert.deepEqual(found.items.map((i: { value: string }) => i.value), items.map((i) => i.value));
 });
 
+Deno.test("master mget reads a failed owner's keys from their backups", async () => {
+  const down = "http://node-1:8081";
+  const beforeCall = (url: URL) =>
+    url.origin === down ? Promise.reject(new TypeError("Connection refused")) : Promise.resolve();
+  const { master, registry, stores } = inProcessCluster(3, 1024, { replicas: 2, beforeCall });
+  const keys = Array.from({ length: 30 }, (_, i) => `b${i}`);
+  for (const key of keys) {
+    for (const owner of registry.ring.owners(key, 2)) stores.get(owner)!.set(key, `v-${key}`);
+  }
+  const absent = Array.from({ length: 50 }, (_, i) => `absent${i}`)
+    .find((key) => registry.ring.owner(key) === down)!;
+  assert.ok(keys.some((key) => registry.ring.owner(key) === down));
+
+  const found = await (await master.request("/mget", postJson({ keys: [...keys, absent] }))).json();
+  assert.deepEqual(found, {
+    items: keys.map((key) => ({ key, value: `v-${key}` })),
+    missing: [absent],
+  });
+
+  const alone = inProcessCluster(3, 1024, { beforeCall }); // one copy: nothing makes up for it
+  const failed = await alone.master.request("/mget", postJson({ keys }));
+  assert.equal(failed.status, 502);
+  assert.match((await failed.json()).error, /node-1:8081 is unreachable/);
+});
+
 Deno.test("master mset says how much was stored when a node fails", async () => {
   const { master, registry } = inProcessCluster(2);
   registry.heartbeat("http://vanished:8081");

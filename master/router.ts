@@ -149,9 +149,10 @@ export class Router {
   /**
    * Reads `key` from its primary; on an error, from its backups in turn; and while keys are
    * moving, a miss also asks the nodes that owned the key in earlier rings. A value found after
-   * owners missed it is copied to those owners (read repair).
+   * owners missed it is copied to those owners (read repair). `failed`, a node that just failed
+   * to answer for the key, is not asked.
    */
-  async get(key: string): Promise<Response> {
+  async get(key: string, failed?: string): Promise<Response> {
     const { placement } = this.#options;
     const owners = placement.ring.owners(key, placement.replicas);
     if (owners.length === 0) throw new HttpError(503, "No node is up to own the key");
@@ -167,6 +168,7 @@ export class Router {
     let miss: Response | undefined;
     const missing: string[] = []; // current owners that answered 404
     for (const node of candidates) {
+      if (node === failed) continue;
       let answer: Response;
       try {
         answer = await this.#reads.submit(node, key);
@@ -183,7 +185,7 @@ export class Router {
       if (node === owners[0] && moving.length === 0) return answer; // settled: the primary knows
     }
     if (miss) return miss;
-    throw failure;
+    throw failure ?? new HttpError(502, `No node but ${failed} owns the key`);
   }
 
   /**

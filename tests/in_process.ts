@@ -31,12 +31,20 @@ export function inProcessCluster(
   maxValueBytes = 1024,
   options: {
     breakerFailures?: number;
+    /** Copies of each key the ring places. Default 1. */
+    replicas?: number;
     /** Awaited before each call reaches its app, e.g. to hold calls until others arrive. */
     beforeCall?: (url: URL) => Promise<void>;
   } = {},
 ): InProcessCluster {
   const clock = { now: 0 };
-  const registry = new Registry({ vnodes: 160, failureTimeoutMs: 1000, now: () => clock.now, log });
+  const registry = new Registry({
+    vnodes: 160,
+    replicas: options.replicas,
+    failureTimeoutMs: 1000,
+    now: () => clock.now,
+    log,
+  });
   const apps = new Map<string, { request: InProcessCluster["master"]["request"] }>();
   const stores = new Map<string, Store>();
   const calls: string[] = [];

@@ -108,6 +108,27 @@ Deno.test("R=2: two nodes killed one after the other lose no acknowledged write"
   }
 });
 
+Deno.test("R=2: a killed node's keys are read from backups by GET and /mget before it is down", async () => {
+  const processes = new Processes();
+  try {
+    // A long failure timeout: the killed node stays in the ring, so reads must get past it.
+    const args = ["--failure-timeout-ms", "30000", "--replicas", "2"];
+    const { master, nodes } = await settledCluster(processes, 3, args);
+    const items = Array.from({ length: 300 }, (_, i) => ({ key: `f${i}`, value: `v${i}` }));
+    assert.equal((await post(`${master.url}/mset`, { items })).status, 204);
+    await nodes[0].stop("SIGKILL");
+    const keys = [...items.map((item) => item.key), "never-written"];
+    const found = await (await post(`${master.url}/mget`, { keys })).json();
+    assert.deepEqual(found, { items, missing: ["never-written"] });
+    for (const { key, value } of items.slice(0, 30)) {
+      assert.equal(await get(master.url, key), value);
+    }
+    assert.ok((await nodesOf(master.url)).every((node) => node.status === "up"), "still in ring");
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("joining a 4th node under load: no miss, and each key on exactly its R owners", async () => {
   const processes = new Processes();
   try {

@@ -2,34 +2,45 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { batchRoutes } from "../../shared/batch_routes.ts";
-import { HttpError } from "../../shared/errors.ts";
+import { type ErrorStatus, HttpError } from "../../shared/errors.ts";
 import { checkValueSize, forwarded } from "../../shared/key_routes.ts";
 import { KeyValue, MGetResponse } from "../../shared/wire.ts";
 import type { Router } from "../router.ts";
 
 const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.mset) };
 
-/** Serves `/mget` and `/mset` by splitting each batch among the owners of its keys. */
+/**
+ * Serves `/mget` and `/mset` by splitting each batch among the owners of its keys. A read of an
+ * owner that fails goes to its keys' backups, as a single GET would.
+ */
 export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: number): void {
   app.openapi(routes.mget, async (c) => {
     const { keys } = c.req.valid("json");
     const groups = router.group([...new Set(keys)], (key) => key);
     const found = new Map<string, KeyValue>();
+    const missed: string[] = []; // keys their owner answered it does not hold
     await settleAll([...groups].map(async ([node, group]) => {
-      const answer = MGetResponse.parse(await router.call(node, "/mget", { keys: group }));
-      for (const item of answer.items) found.set(item.key, item);
+      try {
+        const answer = MGetResponse.parse(await router.call(node, "/mget", { keys: group }));
+        for (const item of answer.items) found.set(item.key, item);
+        missed.push(...group.filter((key) => !found.has(key)));
+      } catch (error) {
+        if (!nodeTrouble(error)) throw error;
+        // The owner failed: each of its keys is read as a single GET is, from its backups (and,
+        // while keys move, earlier owners); if they cannot make up for it, the owner's failure
+        // is the answer.
+        const items = await Promise.all(group.map((key) => readAlone(router, key, node)))
+          .catch(() => Promise.reject(error));
+        for (const item of items) if (item) found.set(item.key, item);
+      }
     }));
     // While keys move, a key its owner misses may still be where it was: read it as a single
     // GET does, through the earlier rings.
     if (router.moving) {
-      await Promise.all(
-        [...groups.values()].flat().filter((key) => !found.has(key)).map(
-          async (key) => {
-            const answer = await router.get(key).catch(() => undefined);
-            if (answer?.ok) found.set(key, KeyValue.parse(await answer.json()));
-          },
-        ),
-      );
+      await Promise.all(missed.map(async (key) => {
+        const answer = await router.get(key).catch(() => undefined);
+        if (answer?.ok) found.set(key, KeyValue.parse(await answer.json()));
+      }));
     }
     const result: MGetResponse = { items: [], missing: [] };
     for (const key of keys) {
@@ -50,6 +61,26 @@ export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: 
     );
     return c.body(null, 204);
   });
+}
+
+/** A node that could not be reached, did not answer in time, or answered 502-504 itself. */
+const nodeTrouble = (error: unknown) =>
+  error instanceof HttpError && error.status >= 502 && error.status <= 504;
+
+/**
+ * `key`'s item as a single GET reads it, not asking `failed`; undefined for a miss. Throws the
+ * read's error when no owner answered.
+ */
+async function readAlone(
+  router: Router,
+  key: string,
+  failed: string,
+): Promise<KeyValue | undefined> {
+  const answer = await router.get(key, failed);
+  if (answer.status === 404) return undefined;
+  const body = await answer.json();
+  if (!answer.ok) throw new HttpError(answer.status as ErrorStatus, body.error);
+  return KeyValue.parse(body);
 }
 
 /**
