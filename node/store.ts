@@ -2,6 +2,10 @@
 
 import { utf8Bytes } from "../shared/wire.ts";
 import { Deadlines } from "./deadlines.ts";
+import { RecencyList } from "./recency.ts";
+import { Tombstones } from "./tombstones.ts";
+
+export { MAX_TOMBSTONES, TOMBSTONE_MS } from "./tombstones.ts";
 
 /**
  * Bytes accounted for each entry on top of its key's and value's UTF-8 bytes: the map slot, the
@@ -46,12 +50,6 @@ export interface Replica {
   deleted?: boolean;
 }
 
-/** How long a deletion is remembered, so a late copy of the key cannot bring it back. */
-export const TOMBSTONE_MS = 5 * 60_000;
-
-/** Most deletions remembered at once; the oldest are forgotten first. */
-export const MAX_TOMBSTONES = 100_000;
-
 /** What a read finds: the value and, for a key with a TTL, the milliseconds it has left. */
 export interface Read {
   value: string;
@@ -91,7 +89,7 @@ interface Entry {
   version: number;
   expiresAt: number; // 0: never
   bytes: number;
-  // Recency list, least recently used at the head: O(1) touch and eviction.
+  // Neighbours in the recency list.
   older: Entry | undefined;
   newer: Entry | undefined;
 }
@@ -106,8 +104,7 @@ export class Store {
   readonly #maxBytes: number;
   readonly #eviction: Eviction;
   readonly #entries = new Map<string, Entry>();
-  #oldest: Entry | undefined; // head of the recency list
-  #newest: Entry | undefined; // tail
+  readonly #recency = new RecencyList<Entry>(); // least recently used first
   readonly #deadlines = new Deadlines<Entry>();
   #withTtl = 0;
   #bytes = 0;
@@ -116,10 +113,11 @@ export class Store {
   #evictions = 0;
   #expired = 0;
   #lastVersion = 0;
-  readonly #tombstones = new Map<string, { version: number; at: number }>(); // oldest first
+  readonly #tombstones: Tombstones;
 
   constructor(options: StoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#tombstones = new Tombstones(this.#now);
     this.#maxBytes = options.maxBytes ?? 0;
     this.#eviction = options.eviction ?? "lru";
   }
@@ -132,8 +130,7 @@ export class Store {
       return undefined;
     }
     this.#hits++;
-    this.#unlink(entry);
-    this.#append(entry);
+    this.#recency.touch(entry);
     return entry.expiresAt === 0
       ? { value: entry.value }
       : { value: entry.value, ttlMs: entry.expiresAt - this.#now() };
@@ -171,7 +168,7 @@ export class Store {
     const entry = this.#live(key);
     if (entry) this.#remove(key, entry);
     const version = this.#nextVersion();
-    this.#bury(key, version);
+    this.#tombstones.remember(key, version);
     return { found: entry !== undefined, version };
   }
 
@@ -181,18 +178,18 @@ export class Store {
    */
   apply(replica: Replica): boolean {
     const entry = this.#entries.get(replica.key);
-    const known = Math.max(entry?.version ?? 0, this.#tombstones.get(replica.key)?.version ?? 0);
+    const known = Math.max(entry?.version ?? 0, this.#tombstones.versionOf(replica.key));
     if (replica.version <= known) return false;
     this.#lastVersion = Math.max(this.#lastVersion, replica.version);
     if (replica.deleted || replica.value === undefined) {
       if (entry) this.#remove(replica.key, entry);
-      this.#bury(replica.key, replica.version);
+      this.#tombstones.remember(replica.key, replica.version);
       return true;
     }
     const ttlMs = replica.ttlMs ?? 0;
     const bytes = entryBytes(replica.key, replica.value, ttlMs > 0);
     this.#admit([{ key: replica.key, bytes }]);
-    this.#tombstones.delete(replica.key);
+    this.#tombstones.forget(replica.key);
     this.#write(replica.key, replica.value, ttlMs, bytes, replica.version);
     return true;
   }
@@ -204,14 +201,12 @@ export class Store {
       const ttlMs = entry.expiresAt === 0 ? undefined : entry.expiresAt - this.#now();
       return { key, version: entry.version, value: entry.value, ...(ttlMs ? { ttlMs } : {}) };
     }
-    this.#forgetOldTombstones();
-    const tombstone = this.#tombstones.get(key);
-    return tombstone && { key, version: tombstone.version, deleted: true };
+    const version = this.#tombstones.recent(key);
+    return version === undefined ? undefined : { key, version, deleted: true };
   }
 
   /** Every key this store holds or remembers deleting, as of now. */
   keys(): string[] {
-    this.#forgetOldTombstones();
     return [...this.#entries.keys(), ...this.#tombstones.keys()];
   }
 
@@ -219,7 +214,7 @@ export class Store {
   drop(key: string): void {
     const entry = this.#entries.get(key);
     if (entry) this.#remove(key, entry);
-    this.#tombstones.delete(key);
+    this.#tombstones.forget(key);
   }
 
   /** Forgets every key and deletion, as a node that rejoins empty does; counters stay. */
@@ -312,7 +307,7 @@ export class Store {
     const old = this.#entries.get(key);
     if (old) this.#detach(old);
     this.#entries.set(key, entry); // replaces in place: no hole left in the map
-    this.#append(entry);
+    this.#recency.append(entry);
     this.#bytes += bytes;
     if (expiresAt !== 0) {
       this.#withTtl++;
@@ -321,8 +316,9 @@ export class Store {
     if (this.#maxBytes > 0 && this.#bytes > this.#maxBytes) {
       this.expire(); // expired keys go before live ones
       // The new entry fits alone (setMany checked), so this stops before reaching it.
-      while (this.#bytes > this.#maxBytes && this.#oldest !== entry) {
-        this.#remove(this.#oldest!.key, this.#oldest!);
+      while (this.#bytes > this.#maxBytes && this.#recency.oldest !== entry) {
+        const oldest = this.#recency.oldest!;
+        this.#remove(oldest.key, oldest);
         this.#evictions++;
       }
     }
@@ -335,20 +331,6 @@ export class Store {
     return this.#lastVersion;
   }
 
-  #bury(key: string, version: number): void {
-    this.#tombstones.delete(key); // re-inserted last: the map stays oldest first
-    this.#tombstones.set(key, { version, at: this.#now() });
-    this.#forgetOldTombstones();
-  }
-
-  #forgetOldTombstones(): void {
-    const before = this.#now() - TOMBSTONE_MS;
-    for (const [key, tombstone] of this.#tombstones) {
-      if (tombstone.at > before && this.#tombstones.size <= MAX_TOMBSTONES) break;
-      this.#tombstones.delete(key);
-    }
-  }
-
   #remove(key: string, entry: Entry): void {
     this.#entries.delete(key);
     this.#detach(entry);
@@ -356,24 +338,9 @@ export class Store {
 
   /** Takes `entry` out of the recency list and the accounting, leaving the map alone. */
   #detach(entry: Entry): void {
-    this.#unlink(entry);
+    this.#recency.unlink(entry);
     this.#bytes -= entry.bytes;
     if (entry.expiresAt !== 0) this.#withTtl--;
-  }
-  #append(entry: Entry): void {
-    entry.older = this.#newest;
-    entry.newer = undefined;
-    if (this.#newest) this.#newest.newer = entry;
-    else this.#oldest = entry;
-    this.#newest = entry;
-  }
-
-  #unlink(entry: Entry): void {
-    if (entry.older) entry.older.newer = entry.newer;
-    else this.#oldest = entry.newer;
-    if (entry.newer) entry.newer.older = entry.older;
-    else this.#newest = entry.older;
-    entry.older = entry.newer = undefined;
   }
 }
 

@@ -1,0 +1,73 @@
+// Deletions a node remembers for a while, so a late copy of a deleted key cannot bring it back.
+
+/** How long a deletion is remembered, so a late copy of the key cannot bring it back. */
+export const TOMBSTONE_MS = 5 * 60_000;
+
+/** Most deletions remembered at once; the oldest are forgotten first. */
+export const MAX_TOMBSTONES = 100_000;
+
+/**
+ * Remembered deletions, each with its version: forgotten {@link TOMBSTONE_MS} after it was made,
+ * or sooner, oldest first, while more than {@link MAX_TOMBSTONES} are kept.
+ *
+ * @example
+ * ```ts
+ * import { Tombstones } from "./tombstones.ts";
+ * const tombstones = new Tombstones(Date.now);
+ * tombstones.remember("k", 7);
+ * tombstones.versionOf("k"); // 7
+ * ```
+ */
+export class Tombstones {
+  readonly #now: () => number;
+  readonly #byKey = new Map<string, { version: number; at: number }>(); // oldest first
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  /** Remembers that `key` was deleted in `version`. */
+  remember(key: string, version: number): void {
+    this.#byKey.delete(key); // re-inserted last: the map stays oldest first
+    this.#byKey.set(key, { version, at: this.#now() });
+    this.#forgetOld();
+  }
+
+  /**
+   * The version of `key`'s deletion while it is still kept, past its time or not, or 0: the
+   * safest answer for deciding whether a copy is older.
+   */
+  versionOf(key: string): number {
+    return this.#byKey.get(key)?.version ?? 0;
+  }
+
+  /** The version of `key`'s deletion if it is recent enough to be passed on, else undefined. */
+  recent(key: string): number | undefined {
+    this.#forgetOld();
+    return this.#byKey.get(key)?.version;
+  }
+
+  /** The keys of the recent deletions. */
+  keys(): string[] {
+    this.#forgetOld();
+    return [...this.#byKey.keys()];
+  }
+
+  /** Forgets `key`'s deletion. */
+  forget(key: string): void {
+    this.#byKey.delete(key);
+  }
+
+  /** Forgets every deletion. */
+  clear(): void {
+    this.#byKey.clear();
+  }
+
+  #forgetOld(): void {
+    const before = this.#now() - TOMBSTONE_MS;
+    for (const [key, tombstone] of this.#byKey) {
+      if (tombstone.at > before && this.#byKey.size <= MAX_TOMBSTONES) break;
+      this.#byKey.delete(key);
+    }
+  }
+}
