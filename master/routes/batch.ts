@@ -2,7 +2,7 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { batchRoutes } from "../../shared/batch_routes.ts";
-import { type ErrorStatus, HttpError } from "../../shared/errors.ts";
+import { HttpError } from "../../shared/errors.ts";
 import { checkValueSize, forwarded } from "../../shared/key_routes.ts";
 import { KeyValue, MGetResponse } from "../../shared/wire.ts";
 import type { Router } from "../router.ts";
@@ -68,8 +68,8 @@ const nodeTrouble = (error: unknown) =>
   error instanceof HttpError && error.status >= 502 && error.status <= 504;
 
 /**
- * `key`'s item as a single GET reads it, not asking `failed`; undefined for a miss. Throws the
- * read's error when no owner answered.
+ * `key`'s item as a single GET reads it, not asking `failed`; undefined for a miss. Throws when no
+ * owner answered; the caller answers with `failed`'s own error then, so this one says little.
  */
 async function readAlone(
   router: Router,
@@ -78,9 +78,8 @@ async function readAlone(
 ): Promise<KeyValue | undefined> {
   const answer = await router.get(key, failed);
   if (answer.status === 404) return undefined;
-  const body = await answer.json();
-  if (!answer.ok) throw new HttpError(answer.status as ErrorStatus, body.error);
-  return KeyValue.parse(body);
+  if (!answer.ok) throw new HttpError(502, `No owner of key "${key}" answered: ${answer.status}`);
+  return KeyValue.parse(await answer.json());
 }
 
 /**
