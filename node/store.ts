@@ -5,8 +5,6 @@ import { Deadlines } from "./deadlines.ts";
 import { RecencyList } from "./recency.ts";
 import { Tombstones } from "./tombstones.ts";
 
-export { MAX_TOMBSTONES, TOMBSTONE_MS } from "./tombstones.ts";
-
 /**
  * Bytes accounted for each entry on top of its key's and value's UTF-8 bytes: the map slot, the
  * entry object and the string headers. `deno task bench` measures about 115 on the heap for a
@@ -160,8 +158,8 @@ export class Store {
   }
 
   /**
-   * Removes `key` and remembers the deletion for {@link TOMBSTONE_MS}, even of a key not here, so
-   * replicas that still hold it drop it too. Returns whether a live key was here, and the
+   * Removes `key` and remembers the deletion a while ({@link Tombstones}), even of a key not here,
+   * so replicas that still hold it drop it too. Returns whether a live key was here, and the
    * deletion's version.
    */
   delete(key: string): { found: boolean; version: number } {

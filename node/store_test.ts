@@ -5,11 +5,10 @@ import {
   entryBytes,
   EntryTooLargeError,
   EXPIRY_OVERHEAD_BYTES,
-  MAX_TOMBSTONES,
   Store,
   StoreFullError,
-  TOMBSTONE_MS,
 } from "./store.ts";
+import { MAX_TOMBSTONES, TOMBSTONE_MS } from "./tombstones.ts";
 
 Deno.test("Store.get() forgets a key at its TTL", () => {
   let now = 0;
