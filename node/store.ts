@@ -1,5 +1,6 @@
 // The node's key-value store: string values with optional expiry, a memory bound and LRU eviction.
 
+import { newer, type Replica } from "../shared/replica.ts";
 import { utf8Bytes } from "../shared/wire.ts";
 import { Deadlines } from "./deadlines.ts";
 import { RecencyList } from "./recency.ts";
@@ -36,17 +37,7 @@ export interface Write {
   valueBytes?: number;
 }
 
-/**
- * A key's state as replicas exchange it: a value with its version and time left, or a deletion
- * (`deleted`) with its version. A replica applies it only if its version is newer than its own.
- */
-export interface Replica {
-  key: string;
-  version: number;
-  value?: string;
-  ttlMs?: number;
-  deleted?: boolean;
-}
+export type { Replica } from "../shared/replica.ts";
 
 /** What a read finds: the value and, for a key with a TTL, the milliseconds it has left. */
 export interface Read {
@@ -85,6 +76,7 @@ interface Entry {
   key: string;
   value: string;
   version: number;
+  epoch: number;
   expiresAt: number; // 0: never
   bytes: number;
   // Neighbours in the recency list.
@@ -134,61 +126,67 @@ export class Store {
       : { value: entry.value, ttlMs: entry.expiresAt - this.#now() };
   }
 
-  /** Stores one value; throws {@link EntryTooLargeError} or {@link StoreFullError}, changing nothing. */
-  set(key: string, value: string, ttlMs = 0): number {
+  /**
+   * Stores one value, written in ring `epoch`; throws {@link EntryTooLargeError} or
+   * {@link StoreFullError}, changing nothing. Returns the write's version.
+   */
+  set(key: string, value: string, ttlMs = 0, epoch = 0): number {
     const bytes = entryBytes(key, value, ttlMs > 0);
     this.#admit([{ key, bytes }]);
-    return this.#write(key, value, ttlMs, bytes, this.#nextVersion());
+    return this.#write(key, value, ttlMs, bytes, this.#nextVersion(), epoch);
   }
 
   /**
-   * Stores every write, in order, or none of them: a write too large for the bound, or a batch
-   * that does not fit while eviction is off, throws before anything changes. Returns the version
-   * given to each write.
+   * Stores every write, in order, or none of them, as written in ring `epoch`: a write too large
+   * for the bound, or a batch that does not fit while eviction is off, throws before anything
+   * changes. Returns the version given to each write.
    */
-  setMany(writes: Write[]): number[] {
+  setMany(writes: Write[], epoch = 0): number[] {
     const sized = writes.map((write) => ({
       ...write,
       bytes: entryBytes(write.key, write.value, (write.ttlMs ?? 0) > 0, write.valueBytes),
     }));
     this.#admit(sized);
     return sized.map((w) =>
-      this.#write(w.key, w.value, w.ttlMs ?? 0, w.bytes, this.#nextVersion())
+      this.#write(w.key, w.value, w.ttlMs ?? 0, w.bytes, this.#nextVersion(), epoch)
     );
   }
 
   /**
-   * Removes `key` and remembers the deletion a while ({@link Tombstones}), even of a key not here,
-   * so replicas that still hold it drop it too. Returns whether a live key was here, and the
-   * deletion's version.
+   * Removes `key` and remembers the deletion, made in ring `epoch`, a while ({@link Tombstones}),
+   * even of a key not here, so replicas that still hold it drop it too. Returns whether a live key
+   * was here, and the deletion's version.
    */
-  delete(key: string): { found: boolean; version: number } {
+  delete(key: string, epoch = 0): { found: boolean; version: number } {
     const entry = this.#live(key);
     if (entry) this.#remove(key, entry);
     const version = this.#nextVersion();
-    this.#tombstones.remember(key, version);
+    this.#tombstones.remember(key, { version, epoch });
     return { found: entry !== undefined, version };
   }
 
   /**
-   * Applies a replica's state of a key if it is newer than this store's, value or deletion;
+   * Applies a replica's state of a key if it is newer than this store's, value or deletion (by
+   * epoch, then version: a write from an older ring never wins over one from a newer ring);
    * returns whether it changed anything. May evict, or throw like {@link set}.
    */
   apply(replica: Replica): boolean {
     const entry = this.#entries.get(replica.key);
-    const known = Math.max(entry?.version ?? 0, this.#tombstones.versionOf(replica.key));
-    if (replica.version <= known) return false;
+    const epoch = replica.epoch ?? 0;
+    if (entry && !newer(replica, entry)) return false;
+    const deletion = this.#tombstones.stampOf(replica.key);
+    if (deletion && !newer(replica, deletion)) return false;
     this.#lastVersion = Math.max(this.#lastVersion, replica.version);
     if (replica.deleted || replica.value === undefined) {
       if (entry) this.#remove(replica.key, entry);
-      this.#tombstones.remember(replica.key, replica.version);
+      this.#tombstones.remember(replica.key, { version: replica.version, epoch });
       return true;
     }
     const ttlMs = replica.ttlMs ?? 0;
     const bytes = entryBytes(replica.key, replica.value, ttlMs > 0);
     this.#admit([{ key: replica.key, bytes }]);
     this.#tombstones.forget(replica.key);
-    this.#write(replica.key, replica.value, ttlMs, bytes, replica.version);
+    this.#write(replica.key, replica.value, ttlMs, bytes, replica.version, epoch);
     return true;
   }
 
@@ -197,10 +195,18 @@ export class Store {
     const entry = this.#live(key);
     if (entry) {
       const ttlMs = entry.expiresAt === 0 ? undefined : entry.expiresAt - this.#now();
-      return { key, version: entry.version, value: entry.value, ...(ttlMs ? { ttlMs } : {}) };
+      return {
+        key,
+        version: entry.version,
+        ...(entry.epoch ? { epoch: entry.epoch } : {}),
+        value: entry.value,
+        ...(ttlMs ? { ttlMs } : {}),
+      };
     }
-    const version = this.#tombstones.recent(key);
-    return version === undefined ? undefined : { key, version, deleted: true };
+    const deletion = this.#tombstones.recent(key);
+    if (deletion === undefined) return undefined;
+    const { version, epoch } = deletion;
+    return { key, version, ...(epoch ? { epoch } : {}), deleted: true };
   }
 
   /** Every key this store holds or remembers deleting, as of now. */
@@ -291,12 +297,20 @@ export class Store {
     }
   }
 
-  #write(key: string, value: string, ttlMs: number, bytes: number, version: number): number {
+  #write(
+    key: string,
+    value: string,
+    ttlMs: number,
+    bytes: number,
+    version: number,
+    epoch: number,
+  ): number {
     const expiresAt = ttlMs > 0 ? this.#now() + ttlMs : 0;
     const entry: Entry = {
       key,
       value,
       version,
+      epoch,
       expiresAt,
       bytes,
       older: undefined,

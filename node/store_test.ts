@@ -204,6 +204,26 @@ Deno.test("Store.apply() keeps the newest version of a key, deletions included",
   assert.deepEqual(store.replica("k"), { key: "k", version: 7, value: "seven", ttlMs: 400 });
 });
 
+Deno.test("Store.apply() orders writes by ring epoch first: a fenced-out primary's clock never wins", () => {
+  const store = new Store({ now: () => 1000 });
+  // Acknowledged in epoch 8 by the new primary.
+  assert.equal(store.apply({ key: "k", version: 100, epoch: 8, value: "acknowledged" }), true);
+  // The old primary of epoch 7 wakes up and stamps a late write with a later clock: it loses.
+  assert.equal(store.apply({ key: "k", version: 999_999, epoch: 7, value: "late" }), false);
+  assert.equal(store.get("k")?.value, "acknowledged");
+  // A deletion of epoch 8 holds off a late copy of epoch 7 the same way.
+  assert.equal(store.apply({ key: "k", version: 101, epoch: 8, deleted: true }), true);
+  assert.equal(store.apply({ key: "k", version: 999_999, epoch: 7, value: "late" }), false);
+  assert.deepEqual(store.replica("k"), { key: "k", version: 101, epoch: 8, deleted: true });
+  // Local writes carry the epoch they are made in.
+  store.set("j", "v", 0, 9);
+  assert.equal(store.replica("j")?.epoch, 9);
+  assert.equal(
+    store.apply({ key: "j", version: Number.MAX_SAFE_INTEGER, epoch: 8, value: "x" }),
+    false,
+  );
+});
+
 Deno.test("Store versions grow past every version it has seen", () => {
   const store = new Store({ now: () => 1 });
   store.apply({ key: "a", version: 10_000_000, value: "x" });

@@ -6,45 +6,52 @@ export const TOMBSTONE_MS = 5 * 60_000;
 /** Most deletions remembered at once; the oldest are forgotten first. */
 export const MAX_TOMBSTONES = 100_000;
 
+/** A deletion's version and the ring epoch it was made in. */
+export interface Stamp {
+  version: number;
+  epoch: number;
+}
+
 /**
- * Remembered deletions, each with its version: forgotten {@link TOMBSTONE_MS} after it was made,
+ * Remembered deletions, each with its version and epoch: forgotten {@link TOMBSTONE_MS} after it was made,
  * or sooner, oldest first, while more than {@link MAX_TOMBSTONES} are kept.
  *
  * @example
  * ```ts
  * import { Tombstones } from "./tombstones.ts";
  * const tombstones = new Tombstones(Date.now);
- * tombstones.remember("k", 7);
- * tombstones.versionOf("k"); // 7
+ * tombstones.remember("k", { version: 7, epoch: 2 });
+ * tombstones.stampOf("k"); // { version: 7, epoch: 2 }
  * ```
  */
 export class Tombstones {
   readonly #now: () => number;
-  readonly #byKey = new Map<string, { version: number; at: number }>(); // oldest first
+  readonly #byKey = new Map<string, Stamp & { at: number }>(); // oldest first
 
   constructor(now: () => number) {
     this.#now = now;
   }
 
-  /** Remembers that `key` was deleted in `version`. */
-  remember(key: string, version: number): void {
+  /** Remembers that `key` was deleted, stamped `stamp`. */
+  remember(key: string, stamp: Stamp): void {
     this.#byKey.delete(key); // re-inserted last: the map stays oldest first
-    this.#byKey.set(key, { version, at: this.#now() });
+    this.#byKey.set(key, { version: stamp.version, epoch: stamp.epoch, at: this.#now() });
     this.#forgetOld();
   }
 
   /**
-   * The version of `key`'s deletion while it is still kept, past its time or not, or 0: the
-   * safest answer for deciding whether a copy is older.
+   * The stamp of `key`'s deletion while it is still kept, past its time or not: the safest answer
+   * for deciding whether a copy is older.
    */
-  versionOf(key: string): number {
-    return this.#byKey.get(key)?.version ?? 0;
+  stampOf(key: string): Stamp | undefined {
+    const kept = this.#byKey.get(key);
+    return kept && { version: kept.version, epoch: kept.epoch };
   }
 
-  /** The version of `key`'s deletion if it is recent enough to be passed on, else undefined. */
-  recent(key: string): number | undefined {
+  /** The stamp of `key`'s deletion if it is recent enough to be passed on, else undefined. */
+  recent(key: string): Stamp | undefined {
     this.#forgetOld();
-    return this.#byKey.get(key)?.version;
+    return this.stampOf(key);
   }
 
   /** The keys of the recent deletions. */

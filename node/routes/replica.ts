@@ -13,6 +13,9 @@ import type { Writer } from "../writer.ts";
 const Replica = z.strictObject({
   key: Key,
   version: z.number().int().positive(),
+  epoch: z.number().int().min(0).optional().openapi({
+    description: "The ring epoch the write was made in: state is ordered by epoch, then version",
+  }),
   value: Value.optional(),
   ttlMs: z.number().positive().max(MAX_TTL_SECONDS * 1000).optional(),
   deleted: z.boolean().optional(),
@@ -25,7 +28,8 @@ const replicate = createRoute({
   path: "/replicate",
   summary: "Apply replicas (internal)",
   description: "Called by a key's primary and by nodes handing keys over. Each entry is applied " +
-    "only if its version is newer than this node's; a deletion is remembered for five minutes.",
+    "only if it is newer than this node's (by ring epoch, then version); a deletion is " +
+    "remembered for five minutes.",
   tags: ["internal"],
   request: {
     body: {

@@ -1,0 +1,38 @@
+// A key's versioned state as nodes exchange it, and the order that decides which state wins.
+
+/**
+ * A key's state as replicas exchange it: a value with its version and time left, or a deletion
+ * (`deleted`) with its version. A replica applies it only if it is newer than its own state, by
+ * ring epoch first, then by version (see {@link newer}).
+ */
+export interface Replica {
+  key: string;
+  version: number;
+  /** The ring epoch the write was made in; absent is 0, older than any ring. */
+  epoch?: number;
+  value?: string;
+  ttlMs?: number;
+  deleted?: boolean;
+}
+
+/** When a write was made: its ring epoch (0 for none) and its version within it. */
+export interface Stamp {
+  version: number;
+  epoch?: number;
+}
+
+/**
+ * Whether state stamped `a` is newer than state stamped `b`: ring epoch first, so a primary
+ * fenced out of a newer ring never wins with its clock; within one epoch, the version.
+ *
+ * @example
+ * ```ts
+ * import { newer } from "./replica.ts";
+ * newer({ epoch: 8, version: 1 }, { epoch: 7, version: 999 }); // true
+ * ```
+ */
+export function newer(a: Stamp, b: Stamp): boolean {
+  const epochA = a.epoch ?? 0;
+  const epochB = b.epoch ?? 0;
+  return epochA > epochB || (epochA === epochB && a.version > b.version);
+}
