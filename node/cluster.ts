@@ -13,6 +13,8 @@ export interface RingSource {
   ring: Ring;
   /** Fetches the master's ring now. */
   refresh(): Promise<boolean>;
+  /** Milliseconds this node may still act as a primary of its ring: Infinity with no ring. */
+  leaseLeftMs(): number;
 }
 
 /** Who this node is, where the ring comes from, and how it calls peers. */
@@ -21,6 +23,15 @@ export interface ClusterOptions {
   ring: RingSource;
   fetch: Fetch;
   timeoutMs: number;
+  /** Milliseconds since 1970, to compare with a sender's deadline; default `Date.now`. */
+  now?: () => number;
+}
+
+/** Where a write comes from: the ring epoch it was routed with, and when its sender gives up. */
+export interface Routing {
+  epoch?: number;
+  /** Milliseconds since 1970 on the sender's clock; a write that arrives later is not applied. */
+  deadline?: number;
 }
 
 /**
@@ -35,16 +46,22 @@ export class Cluster {
   }
 
   /**
-   * Makes sure this node may write `keys` as their primary. A request routed with a newer epoch
-   * than this node knows makes it fetch the ring first; one routed with an older epoch, or for a
-   * key this node is not the primary of, is refused with 421 carrying this node's epoch and the
-   * owner, so the sender refreshes its ring. Never forwards.
+   * Makes sure this node may write `keys` as their primary now, and returns the ring epoch to
+   * stamp the writes with (0 with no ring). A request routed with a newer epoch than this node
+   * knows makes it fetch the ring first; one routed with an older epoch, or for a key this node is
+   * not the primary of, is refused with 421 carrying this node's epoch and the owner, so the
+   * sender refreshes its ring. Never forwards. A node whose lease ran out (no heartbeat answered
+   * by the leading master lately) answers 503: the master may have given its keys to others. A
+   * write whose sender has given up (its deadline passed) is refused with 504, not applied.
    */
-  async checkPrimary(keys: string[], routedEpoch?: number): Promise<void> {
+  async checkPrimary(keys: string[], routing: Routing = {}): Promise<number> {
     const { ring, self } = this.#options;
+    const routedEpoch = routing.epoch;
     if (routedEpoch !== undefined && routedEpoch > (ring.view?.epoch ?? -1)) await ring.refresh();
+    this.#checkDeadline(routing.deadline);
     const view = ring.view;
-    if (!view || view.nodes.length === 0) return;
+    if (!view || view.nodes.length === 0) return 0;
+    if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
     if (routedEpoch !== undefined && routedEpoch < view.epoch) {
       throw new MisdirectedError(
         `Routed with ring epoch ${routedEpoch}; this node knows ${view.epoch}`,
@@ -61,6 +78,33 @@ export class Cluster {
         );
       }
     }
+    return view.epoch;
+  }
+
+  #checkDeadline(deadline: number | undefined): void {
+    if (deadline === undefined) return;
+    const late = this.#now() - deadline;
+    if (late >= 0) {
+      throw new HttpError(504, `The sender gave up on this write ${late} ms ago: not applied`);
+    }
+  }
+
+  #now(): number {
+    return this.#options.now?.() ?? Date.now();
+  }
+
+  /**
+   * Milliseconds the calls to backups may take: the peer timeout, cut so that the primary still
+   * answers before its sender's deadline (a fifth of what is left, at least 10 ms, is kept for the
+   * answer's way back) and before its own lease ends.
+   */
+  #backupTimeoutMs(deadline: number | undefined): number {
+    let ms = Math.min(this.#options.timeoutMs, this.#options.ring.leaseLeftMs());
+    if (deadline !== undefined) {
+      const left = deadline - this.#now();
+      ms = Math.min(ms, left - Math.max(10, left / 5));
+    }
+    return Math.max(1, Math.floor(ms));
   }
 
   /** The backups of `key` in the current ring: its owners after the primary. */
@@ -75,9 +119,10 @@ export class Cluster {
   /**
    * Sends `replicas` to each key's backups, in parallel, one request per backup; resolves once
    * every backup has them. Throws HttpError 502/504 naming each backup that failed, with the keys
-   * some backup did not take as `unreplicated`: the others are on all their owners.
+   * some backup did not take as `unreplicated`: the others are on all their owners. The calls end
+   * in time for the primary to answer before the sender's `deadline`, and within its lease.
    */
-  async replicate(replicas: Replica[]): Promise<void> {
+  async replicate(replicas: Replica[], deadline?: number): Promise<void> {
     const batches = new Map<string, Replica[]>();
     for (const replica of replicas) {
       for (const backup of this.backups(replica.key)) {
@@ -87,8 +132,10 @@ export class Cluster {
       }
     }
     const sends = [...batches];
+    if (sends.length === 0) return;
+    const timeoutMs = this.#backupTimeoutMs(deadline);
     const results = await Promise.allSettled(
-      sends.map(([backup, batch]) => this.send(backup, batch)),
+      sends.map(([backup, batch]) => this.send(backup, batch, timeoutMs)),
     );
     const failed: HttpError[] = [];
     const unreplicated = new Set<string>();
@@ -107,17 +154,30 @@ export class Cluster {
   }
 
   /** Posts `replicas` to `node`'s `/replicate`; throws HttpError 502 or 504 when it fails. */
-  async send(node: string, replicas: Replica[]): Promise<void> {
+  async send(
+    node: string,
+    replicas: Replica[],
+    timeoutMs = this.#options.timeoutMs,
+  ): Promise<void> {
     const answer = await callPeer(this.#options.fetch, node, "/replicate", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ entries: replicas }),
-    }, this.#options.timeoutMs);
+    }, timeoutMs);
     if (answer.status >= 300) {
       const text = new TextDecoder().decode(answer.body);
       throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
     }
   }
+}
+
+/** The answer of a node whose lease ran out: it cannot tell whether it still owns its keys. */
+export function leaseLost(self: string): HttpError {
+  return new HttpError(
+    503,
+    `Node ${self} cannot confirm its ring is current: the leading master has not answered its ` +
+      "heartbeats within the lease",
+  );
 }
 
 /** A write sent to a node that is not the key's primary in the ring it knows (HTTP 421). */

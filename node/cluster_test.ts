@@ -7,7 +7,10 @@ import { Cluster, MisdirectedError } from "./cluster.ts";
 
 const nodes = ["http://a:1", "http://b:1"];
 
-/** A cluster as node `self` sees it at `epoch`; `newer` is what a refresh brings. */
+/**
+ * A cluster as node `self` sees it at `epoch`, at wall-clock time `clock.now`; a refresh brings the
+ * next epoch; `source.leaseMs` is what is left of its lease.
+ */
 function setup(self: string, epoch: number, fetch: Fetch = () => Promise.reject(new Error("no"))) {
   const view = (e: number): RingView => ({
     term: 0,
@@ -22,13 +25,17 @@ function setup(self: string, epoch: number, fetch: Fetch = () => Promise.reject(
     view: view(epoch),
     ring: new Ring(nodes),
     refreshes: 0,
+    leaseMs: 1000,
     refresh() {
       source.refreshes++;
       source.view = view(source.view.epoch + 1);
       return Promise.resolve(true);
     },
+    leaseLeftMs: () => source.leaseMs,
   };
-  return { source, cluster: new Cluster({ self, ring: source, fetch, timeoutMs: 100 }) };
+  const clock = { now: 1_000_000 };
+  const cluster = new Cluster({ self, ring: source, fetch, timeoutMs: 100, now: () => clock.now });
+  return { source, clock, cluster };
 }
 
 const ring = new Ring(nodes);
@@ -38,25 +45,65 @@ const keyOf = (owner: string) => {
 
 Deno.test("Cluster.checkPrimary() refuses with 421 a write routed with an older ring", async () => {
   const { cluster } = setup("http://a:1", 10);
-  const error = await cluster.checkPrimary([keyOf("http://a:1")], 9).catch((e) => e);
+  const error = await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 9 }).catch((e) => e);
   assert.ok(error instanceof MisdirectedError);
   assert.equal(error.status, 421);
   assert.equal(error.details.epoch, 10);
-  await cluster.checkPrimary([keyOf("http://a:1")], 10); // the same ring: taken
+  // The same ring: taken, and the writes are stamped with it.
+  assert.equal(await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 10 }), 10);
 });
 
 Deno.test("Cluster.checkPrimary() refuses with 421 a key it is not the primary of", async () => {
   const { cluster } = setup("http://a:1", 10);
-  const error = await cluster.checkPrimary([keyOf("http://b:1")], 10).catch((e) => e);
+  const error = await cluster.checkPrimary([keyOf("http://b:1")], { epoch: 10 }).catch((e) => e);
   assert.ok(error instanceof MisdirectedError);
   assert.deepEqual(error.details, { epoch: 10, owner: "http://b:1" });
 });
 
 Deno.test("Cluster.checkPrimary() reads the ring first for a write routed with a newer one", async () => {
   const { source, cluster } = setup("http://a:1", 10);
-  await cluster.checkPrimary([keyOf("http://a:1")], 11);
+  assert.equal(await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 11 }), 11);
   assert.equal(source.refreshes, 1);
   assert.equal(source.view.epoch, 11);
+});
+
+Deno.test("Cluster.checkPrimary() refuses with 503 once the lease from the master ran out", async () => {
+  const { source, cluster } = setup("http://a:1", 10);
+  source.leaseMs = 0; // no heartbeat answered by the leading master lately: maybe marked down
+  const error = await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 10 }).catch((e) => e);
+  assert.ok(error instanceof HttpError);
+  assert.equal(error.status, 503);
+  assert.match(error.message, /cannot confirm its ring is current/);
+});
+
+Deno.test("Cluster.checkPrimary() refuses with 504 a write whose sender already gave up", async () => {
+  const { clock, cluster } = setup("http://a:1", 10);
+  const key = keyOf("http://a:1");
+  const late = await cluster.checkPrimary([key], { epoch: 10, deadline: clock.now - 5 })
+    .catch((e) => e);
+  assert.ok(late instanceof HttpError);
+  assert.equal(late.status, 504);
+  assert.match(late.message, /gave up on this write 5 ms ago: not applied/);
+  assert.equal(await cluster.checkPrimary([key], { epoch: 10, deadline: clock.now + 5 }), 10);
+});
+
+Deno.test("Cluster.replicate() gives up on a slow backup in time to answer before the deadline", async () => {
+  // The backup never answers: the primary must answer its sender before the sender gives up.
+  const fetch: Fetch = (_input, init) =>
+    new Promise((_, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  const { clock, cluster } = setup("http://a:1", 10, fetch);
+  clock.now = Date.now();
+  const started = performance.now();
+  const error = await cluster.replicate(
+    [{ key: keyOf("http://a:1"), version: 1, value: "v" }],
+    clock.now + 60, // the sender waits 60 ms; the peer timeout alone would be 100 ms
+  ).catch((e) => e);
+  const waited = performance.now() - started;
+  assert.ok(error instanceof HttpError);
+  assert.equal(error.status, 504);
+  assert.ok(waited < 60, `answered after ${Math.round(waited)} ms, before the 60 ms deadline`);
 });
 
 Deno.test("Cluster.replicate() says the write is on the primary when a backup fails", async () => {
@@ -82,6 +129,7 @@ Deno.test("Cluster.replicate() names as unreplicated only the keys of the backup
     view: { term: 0, epoch: 1, replicas: 2, vnodes: 160, nodes: three, joined: {}, settled: true },
     ring: ringOf3,
     refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => 1000,
   };
   const fetch: Fetch = (input) =>
     String(input).startsWith("http://b:1")

@@ -14,6 +14,7 @@ import { masterList } from "./masters.ts";
 import { Membership } from "./membership.ts";
 import { Rebalancer } from "./rebalance.ts";
 import { fastRoutes } from "./fast.ts";
+import { fenced } from "./fence.ts";
 import { Writer } from "./writer.ts";
 import { Store } from "./store.ts";
 
@@ -36,7 +37,8 @@ const callPeers = serviceFetch({ token: config.token, caPem });
 const drain = new Drain();
 const server = Deno.serve(
   { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
-  (request, info) => drain.track(() => fast?.(request) ?? app.fetch(request, info)),
+  (request, info) =>
+    drain.track(() => fence(request) ?? fast?.(request) ?? app.fetch(request, info)),
 );
 const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`;
 const metrics = new Metrics();
@@ -70,6 +72,8 @@ const rebalancer = new Rebalancer({
   batch: config.rebalanceBatch,
   log,
 });
+// Past its lease, the node serves no key: the master may have given its keys to others.
+const fence = fenced(() => membership.leaseLeftMs(), advertise);
 let stopping = false;
 // Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
 // without reads and no tick stalls requests.

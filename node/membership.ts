@@ -4,7 +4,7 @@ import type { Fetch } from "../shared/fetch.ts";
 import type { Logger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
 import { sleep } from "../shared/sleep.ts";
-import { newerRing, RingView } from "../shared/wire.ts";
+import { LEASE_HEADER, newerRing, RingView } from "../shared/wire.ts";
 
 /** Where the masters are, who this node is, and how often it beats. */
 export interface MembershipOptions {
@@ -21,6 +21,8 @@ export interface MembershipOptions {
   onRejoin?: () => void;
   /** The last epoch whose keys this node has finished moving, reported with each heartbeat. */
   synced?: () => number;
+  /** A monotonic clock in milliseconds, for the lease; default `performance.now`. */
+  now?: () => number;
 }
 
 /** Retries while the master is down start at this delay and double up to {@link MAX_BACKOFF_MS}. */
@@ -42,6 +44,8 @@ export class Membership {
   #ring = new Ring();
   #leaving = false;
   #acknowledged = false;
+  #leaseUntil = 0; // on the monotonic clock: until then this node may act as a primary
+  #empty = false; // dropped every key to rejoin: says so until a master takes it back
   #failures = 0; // rounds in a row no master acknowledged
   #refreshing: Promise<boolean> | undefined;
   readonly #unreachable = new Set<string>(); // masters whose last heartbeat failed
@@ -56,6 +60,17 @@ export class Membership {
   /** Whether the master acknowledged the latest heartbeat. */
   get registered(): boolean {
     return this.#acknowledged;
+  }
+
+  /**
+   * Milliseconds for which this node may still act on its ring as a primary: the lease the leading
+   * master gave with its last acknowledgement, counted from when that heartbeat was sent, so it
+   * ends before the master can mark this node down (docs/replication.md, "Leases"). Infinite for
+   * a node with no ring, which stands alone; 0 once the lease has run out.
+   */
+  leaseLeftMs(): number {
+    if (!this.#view) return Infinity;
+    return Math.max(0, this.#leaseUntil - this.#now());
   }
 
   /** The ring as the master last published it. */
@@ -74,29 +89,13 @@ export class Membership {
   }
 
   /**
-   * Asks the masters for their rings now; resolves whether any answered. Calls made while one is
-   * in flight share it, so writes routed with a newer epoch do not each ask every master.
+   * Heartbeats now, which brings the masters' rings and the leader's lease; resolves whether any
+   * master acknowledged. Calls made while one is in flight share it, so writes routed with a newer
+   * epoch do not each ask every master.
    */
   refresh(): Promise<boolean> {
-    this.#refreshing ??= this.#askRings().finally(() => this.#refreshing = undefined);
+    this.#refreshing ??= this.beat().finally(() => this.#refreshing = undefined);
     return this.#refreshing;
-  }
-
-  async #askRings(): Promise<boolean> {
-    const answers = await Promise.all((await this.#options.masters()).map(async (master) => {
-      try {
-        const answer = await this.#options.fetch(`${master}/ring`, {
-          signal: AbortSignal.timeout(this.#timeoutMs()),
-        });
-        if (!answer.ok) throw new Error(`master answered ${answer.status}`);
-        this.#follow(RingView.parse(await answer.json()));
-        return true;
-      } catch (error) {
-        this.#options.log.warn("could not refresh the ring", { master, error: String(error) });
-        return false;
-      }
-    }));
-    return answers.includes(true);
   }
 
   /** Starts heartbeating now and keeps on until {@link stop}. */
@@ -122,7 +121,9 @@ export class Membership {
       // Marked down while away: what this node holds may be stale, so it starts over.
       this.#view = undefined;
       this.#ring = new Ring();
+      this.#leaseUntil = 0;
       this.#options.onRejoin?.();
+      this.#empty = true;
       const again = await Promise.all(masters.map((master) => this.#beatOne(master, true)));
       outcomes.splice(0, outcomes.length, ...again);
     }
@@ -131,7 +132,8 @@ export class Membership {
       this.#options.log.warn("no master acknowledged the heartbeat", { masters });
     }
     this.#acknowledged = acknowledged;
-    this.#failures = acknowledged ? 0 : this.#failures + 1;
+    // A master that answers but cannot take the beat yet is asked again at the shortest backoff.
+    this.#failures = acknowledged ? 0 : outcomes.includes("busy") ? 1 : this.#failures + 1;
     return acknowledged;
   }
 
@@ -156,9 +158,10 @@ export class Membership {
     return removed.includes(true);
   }
 
-  async #beatOne(master: string, rejoining = false): Promise<"ok" | "rejoin" | "failed"> {
+  async #beatOne(master: string, rejoining = false): Promise<"ok" | "rejoin" | "busy" | "failed"> {
     const { advertise, log } = this.#options;
     try {
+      const sentAt = this.#now();
       const answer = await this.#options.fetch(`${master}/register`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -167,6 +170,9 @@ export class Membership {
           instance: this.#instance,
           synced: this.#options.synced?.(),
           ...(this.#leaving ? { leaving: true } : {}),
+          ...(this.#empty ? { empty: true } : {}),
+          // A restarted master recovers the membership from the rings its nodes report.
+          ...(this.#view ? { ring: this.#view } : {}),
         }),
         signal: AbortSignal.timeout(this.#timeoutMs()),
       });
@@ -180,13 +186,22 @@ export class Membership {
         }
         return "failed";
       }
+      if (answer.status === 503) return "busy"; // e.g. learning the last ring: ask again soon
       if (answer.status !== 200 && answer.status !== 201) {
         throw new Error(`master answered ${answer.status}: ${body?.error ?? "no reason"}`);
       }
       const view = RingView.parse(body);
       if (answer.status === 201) log.info("registered", { master, advertise });
       if (this.#unreachable.delete(master)) log.info("master reachable again", { master });
+      this.#empty = false;
       this.#follow(view);
+      // Only the leading master grants a lease, for the ring it answered: one that is not the ring
+      // this node now holds (a deposed leader's) grants nothing. It runs from when the beat left.
+      const leaseMs = Number(answer.headers.get(LEASE_HEADER));
+      const current = this.#view;
+      if (leaseMs > 0 && current?.term === view.term && current.epoch === view.epoch) {
+        this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + leaseMs);
+      }
       return "ok";
     } catch (error) {
       // Once per master until it answers again, not once per heartbeat.
@@ -219,6 +234,10 @@ export class Membership {
       nodes: view.nodes,
     });
     this.#options.onRing?.(view);
+  }
+
+  #now(): number {
+    return this.#options.now?.() ?? performance.now();
   }
 
   #timeoutMs(): number {

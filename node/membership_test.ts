@@ -120,15 +120,83 @@ Deno.test("Membership beats every master, and logs a silent one once, not every 
   assert.deepEqual(cluster.registry.ring.nodes, ["http://node-9:8081"]);
 });
 
-Deno.test("Membership.refresh() calls made together share one request per master", async () => {
+Deno.test("Membership.refresh() calls made together share one heartbeat per master", async () => {
   const cluster = inProcessCluster(1);
-  let rings = 0;
+  let beats = 0;
   const membership = member((input, init) => {
-    if (String(input).endsWith("/ring")) rings++;
+    if (String(input).endsWith("/register")) beats++;
     return cluster.fetch(input, init);
   });
   const answers = await Promise.all(Array.from({ length: 10 }, () => membership.refresh()));
   assert.deepEqual(answers, Array(10).fill(true));
-  assert.equal(rings, 1);
+  assert.equal(beats, 1);
   assert.equal(membership.view?.epoch, cluster.registry.epoch);
+  // A heartbeat, not a read of /ring: the ring comes with the leader's lease.
+  assert.ok(membership.leaseLeftMs() > 0);
+});
+
+Deno.test("Membership holds a lease from the leader's answers, counted from when the beat left", async () => {
+  let clock = 0;
+  let leader = true;
+  const view = {
+    term: 0,
+    epoch: 5,
+    replicas: 1,
+    vnodes: 8,
+    nodes: ["http://node-9:8081"],
+    joined: {},
+  };
+  const fetch: Fetch = () => {
+    clock += 30; // the answer takes 30 ms
+    const headers: Record<string, string> = leader ? { "x-lease-ms": "1000" } : {};
+    return Promise.resolve(Response.json(view, { status: 200, headers }));
+  };
+  const membership = new Membership({
+    masters: () => Promise.resolve(["http://master"]),
+    advertise: "http://node-9:8081",
+    heartbeatMs: 20,
+    fetch,
+    log,
+    now: () => clock,
+  });
+  assert.equal(membership.leaseLeftMs(), Infinity, "no ring yet: a node on its own");
+  await membership.beat();
+  assert.equal(membership.leaseLeftMs(), 970, "from the send, not the answer");
+  leader = false; // a follower's answer shows nothing about the leader's view of this node
+  clock = 900;
+  await membership.beat();
+  assert.equal(membership.leaseLeftMs(), 70);
+  clock = 1000;
+  assert.equal(membership.leaseLeftMs(), 0);
+  leader = true;
+  await membership.beat();
+  assert.equal(membership.leaseLeftMs(), 1000 - 30);
+});
+
+Deno.test("Membership says it is empty once it dropped its keys to rejoin, until taken back", async () => {
+  const bodies: { empty?: boolean }[] = [];
+  let marked = true;
+  const view = { term: 0, epoch: 5, replicas: 1, vnodes: 8, nodes: [], joined: {} };
+  const fetch: Fetch = (_input, init) => {
+    const body = JSON.parse(String(init?.body));
+    bodies.push(body);
+    if (marked && !body.empty) {
+      return Promise.resolve(Response.json({ error: "marked down", term: 0 }, { status: 409 }));
+    }
+    marked = false;
+    return Promise.resolve(Response.json(view, { status: 201 }));
+  };
+  let cleared = 0;
+  const membership = new Membership({
+    masters: () => Promise.resolve(["http://master"]),
+    advertise: "http://node-9:8081",
+    heartbeatMs: 20,
+    fetch,
+    log,
+    onRejoin: () => cleared++,
+  });
+  assert.equal(await membership.beat(), true);
+  await membership.beat();
+  assert.equal(cleared, 1);
+  assert.deepEqual(bodies.map((b) => b.empty ?? false), [false, true, false]);
 });

@@ -144,6 +144,8 @@ export class Rebalancer {
       return false;
     }
     if (this.#wanted !== view) return false;
+    // A ring with no node has no one to hand keys to: nothing is dropped for it.
+    if (view.nodes.length === 0) leaving.length = 0;
     for (const key of leaving) store.drop(key);
     this.#handedOff += leaving.length;
     if (sent > 0 || leaving.length > 0) {

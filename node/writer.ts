@@ -2,7 +2,7 @@
 
 import { HttpError } from "../shared/errors.ts";
 import { checkValueSize } from "../shared/key_routes.ts";
-import type { Cluster } from "./cluster.ts";
+import type { Cluster, Routing } from "./cluster.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "./store.ts";
 
 /** A write as the API receives it: `ttl` in seconds. */
@@ -35,38 +35,41 @@ export class Writer {
   }
 
   /**
-   * Writes `items`, all or none locally, then replicates them; `epoch` is the routed ring epoch.
+   * Writes `items`, all or none locally, then replicates them; `routing` says the ring epoch the
+   * sender routed them in and its deadline. The writes are stamped with this node's ring epoch.
    * A value over the size limit refuses the whole batch (413) before anything is checked or
    * written; each value is measured once, for the limit and for the store's accounting.
    */
-  async write(items: ItemWrite[], epoch?: number): Promise<void> {
+  async write(items: ItemWrite[], routing: Routing = {}): Promise<void> {
     const writes = items.map(({ key, value, ttl }) => ({
       key,
       value,
       ttlMs: (ttl ?? this.#defaultTtlSeconds) * 1000,
       valueBytes: checkValueSize(value, this.#maxValueBytes),
     }));
-    await this.#cluster?.checkPrimary(items.map((i) => i.key), epoch);
+    const epoch = await this.#cluster?.checkPrimary(items.map((i) => i.key), routing) ?? 0;
     let versions: number[];
     try {
-      versions = this.#store.setMany(writes);
+      versions = this.#store.setMany(writes, epoch);
     } catch (error) {
       throw storeError(error);
     }
     const replicas: Replica[] = writes.map((w, i) => ({
       key: w.key,
       version: versions[i],
+      ...(epoch ? { epoch } : {}),
       value: w.value,
       ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
     }));
-    await this.#cluster?.replicate(replicas);
+    await this.#cluster?.replicate(replicas, routing.deadline);
   }
 
   /** Deletes `key` here and on its backups; resolves whether it was here. */
-  async delete(key: string, epoch?: number): Promise<boolean> {
-    await this.#cluster?.checkPrimary([key], epoch);
-    const { found, version } = this.#store.delete(key);
-    await this.#cluster?.replicate([{ key, version, deleted: true }]);
+  async delete(key: string, routing: Routing = {}): Promise<boolean> {
+    const epoch = await this.#cluster?.checkPrimary([key], routing) ?? 0;
+    const { found, version } = this.#store.delete(key, epoch);
+    const deletion = { key, version, ...(epoch ? { epoch } : {}), deleted: true };
+    await this.#cluster?.replicate([deletion], routing.deadline);
     return found;
   }
 

@@ -5,17 +5,11 @@ import { batchRoutes } from "../../shared/batch_routes.ts";
 import { fastJsonPost } from "../../shared/fast_post.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Metrics } from "../../shared/metrics.ts";
-import {
-  EPOCH_HEADER,
-  LINES_TYPE,
-  MGetRequest,
-  type MGetResponse,
-  MSetRequest,
-} from "../../shared/wire.ts";
+import { LINES_TYPE, MGetRequest, type MGetResponse, MSetRequest } from "../../shared/wire.ts";
 import type { NodeContext } from "../app.ts";
 import type { Store } from "../store.ts";
 import type { Writer } from "../writer.ts";
-import { item, routedEpoch, stored } from "./keys.ts";
+import { item, routing, stored } from "./keys.ts";
 
 // The shared `/mget`, with the node's second answer type: lines the master passes on unparsed.
 const mget = {
@@ -46,7 +40,7 @@ export function addBatchRoutes(app: OpenAPIHono, node: NodeContext): void {
 
   app.openapi(batchRoutes.mset, async (c) => {
     const { items } = c.req.valid("json");
-    await node.writer.write(items, routedEpoch(c.req.header(EPOCH_HEADER)));
+    await node.writer.write(items, routing(c.req.raw));
     return c.body(null, 204);
   });
 }

@@ -8,14 +8,15 @@ import type { Logger } from "../../shared/log.ts";
 import type { Metrics } from "../../shared/metrics.ts";
 import type { Read, Store } from "../store.ts";
 import type { NodeContext } from "../app.ts";
-import { EPOCH_HEADER, KeyValue } from "../../shared/wire.ts";
+import { DEADLINE_HEADER, EPOCH_HEADER, KeyValue } from "../../shared/wire.ts";
+import type { Routing } from "../cluster.ts";
 import type { ItemWrite, Writer } from "../writer.ts";
 
 /** Serves `/keys` from the node's store. */
 export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
   app.openapi(keyRoutes.set, async (c) => {
     const write = c.req.valid("json");
-    await node.writer.write([write], routedEpoch(c.req.header(EPOCH_HEADER)));
+    await node.writer.write([write], routing(c.req.raw));
     return c.body(null, 204);
   });
 
@@ -28,7 +29,7 @@ export function addKeyRoutes(app: OpenAPIHono, node: NodeContext): void {
 
   app.openapi(keyRoutes.delete, async (c) => {
     const { key } = c.req.valid("param");
-    const found = await node.writer.delete(key, routedEpoch(c.req.header(EPOCH_HEADER)));
+    const found = await node.writer.delete(key, routing(c.req.raw));
     if (!found) return c.json(keyNotFound(key), 404);
     return c.body(null, 204);
   });
@@ -95,12 +96,20 @@ export async function stored(
   items: ItemWrite[],
   request: Request,
 ): Promise<Response> {
-  await writer.write(items, routedEpoch(request.headers.get(EPOCH_HEADER)));
+  await writer.write(items, routing(request));
   return new Response(null, { status: 204 });
 }
 
-/** The ring epoch a request was routed with, if its header carries one. */
-export function routedEpoch(header: string | null | undefined): number | undefined {
-  const epoch = Number(header);
-  return header && Number.isSafeInteger(epoch) ? epoch : undefined;
+/** The ring epoch a request was routed with and its sender's deadline, from its headers. */
+export function routing(request: Request): Routing {
+  return {
+    epoch: wholeNumber(request.headers.get(EPOCH_HEADER)),
+    deadline: wholeNumber(request.headers.get(DEADLINE_HEADER)),
+  };
+}
+
+/** A header's whole number, if it carries one. */
+function wholeNumber(header: string | null): number | undefined {
+  const number = Number(header);
+  return header && Number.isSafeInteger(number) ? number : undefined;
 }
