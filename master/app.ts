@@ -77,8 +77,13 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
   addDashboardRoutes(app, { ...stats, breakers: deps.breakers, election });
   addHealthRoutes(
     app,
-    "while at least one node is up",
-    () => deps.registry.ring.size > 0 ? undefined : "No node is up",
+    "while at least one node is up and the master is not learning the last ring from its nodes",
+    () =>
+      deps.registry.recovering
+        ? "Learning the last ring from the nodes"
+        : deps.registry.ring.size > 0
+        ? undefined
+        : "No node is up",
   );
   return app;
 }

@@ -68,6 +68,12 @@ export class Breakers {
     this.#breakers.delete(node);
   }
 
+  /** Closes `node`'s breaker: it registered anew, so its past failures say nothing of it now. */
+  reset(node: string): void {
+    if (!this.#breakers.delete(node)) return;
+    this.#options.log.info("breaker reset: the node registered again", { node });
+  }
+
   /**
    * Records a call to `node` that could not reach it or timed out; a batch counts as the `calls` it
    * carried, as many failures as they would have been alone.

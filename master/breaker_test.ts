@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { HttpError } from "../shared/errors.ts";
 import { silentLogger as log } from "../shared/log.ts";
 import { Breakers } from "./breaker.ts";
+import { Registry } from "./registry.ts";
 
 function setup() {
   const clock = { now: 0 };
@@ -63,4 +64,26 @@ Deno.test("Breakers count a failed batch as the calls it carried", () => {
   assert.equal(breakers.state("n"), "closed");
   breakers.failed("n", 1);
   assert.equal(breakers.state("n"), "open");
+});
+
+Deno.test("A node's breaker closes when the node registers again, not after the cooldown", () => {
+  const { breakers } = setup();
+  const joined: string[] = [];
+  const registry = new Registry({
+    vnodes: 8,
+    failureTimeoutMs: 1000,
+    now: () => 0,
+    log,
+    onJoined: (address) => {
+      joined.push(address);
+      breakers.reset(address);
+    },
+  });
+  registry.heartbeat("http://n:1", { instance: "first" });
+  for (let i = 0; i < 3; i++) breakers.failed("http://n:1"); // killed: its calls fail
+  refused(() => breakers.admit("http://n:1"));
+  registry.heartbeat("http://n:1", { instance: "second" }); // restarted, registered anew
+  assert.equal(breakers.state("http://n:1"), "closed");
+  breakers.admit("http://n:1");
+  assert.deepEqual(joined, ["http://n:1", "http://n:1"]);
 });

@@ -36,6 +36,13 @@ export const masterSettings = {
     schema: count(3000, 10),
     help: "Milliseconds without a heartbeat before a node is marked down",
   },
+  recoveryMs: {
+    flag: "recovery-ms",
+    env: "RECOVERY_MS",
+    schema: count(3000, 0),
+    help: "Milliseconds a master that starts with no ring waits for the nodes of the last ring " +
+      "to report it before it routes (0: none)",
+  },
   nodeTimeoutMs: {
     flag: "node-timeout-ms",
     env: "NODE_TIMEOUT_MS",

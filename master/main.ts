@@ -33,7 +33,7 @@ const callNodes = serviceFetch({ token: config.token, caPem });
 let elector: Elector | undefined;
 const electing = config.election !== "none";
 
-const registry = new Registry({
+const registry: Registry = new Registry({
   vnodes: config.vnodes,
   replicas: config.replicas,
   failureTimeoutMs: config.failureTimeoutMs,
@@ -42,6 +42,10 @@ const registry = new Registry({
   // Epochs start from the clock, so a restarted master's epochs are newer than its last ones.
   initialEpoch: Date.now(),
   leading: () => !electing || (elector?.leading ?? false),
+  // A restarted master learns the last ring from its nodes before it routes; a follower that
+  // comes to lead without having had the leader's ring does the same.
+  recoveryMs: config.recoveryMs,
+  onJoined: (address) => breakers.reset(address),
 });
 const follower = electing
   ? new Follower({

@@ -3,6 +3,7 @@
 import type { Logger } from "../shared/log.ts";
 import { Ring } from "../shared/ring.ts";
 import { type Heartbeat, newerRing, type NodeList, type RingView } from "../shared/wire.ts";
+import { Recovery } from "./recovery.ts";
 
 /** How the registry decides a node is down, and how it builds rings. */
 export interface RegistryOptions {
@@ -21,7 +22,21 @@ export interface RegistryOptions {
    * membership to the leader and takes its rings through {@link Registry.adopt}. Default: always.
    */
   leading?: () => boolean;
+  /**
+   * How long a master that starts, or comes to lead, with no ring waits for the nodes of the last
+   * ring to report it before it routes (see {@link Recovery}). Default 0: no wait.
+   */
+  recoveryMs?: number;
+  /** Called when a node joins the ring anew: whatever was learnt of its failures is past. */
+  onJoined?: (address: string) => void;
 }
+
+/**
+ * The share of the failure timeout a node may act on its ring after sending a heartbeat the
+ * leading master answered: its lease ends before the master can mark it down, with a fifth of the
+ * timeout to spare for clocks that run at slightly different rates (docs/replication.md).
+ */
+export const LEASE_SHARE = 0.8;
 
 /** Up owns keys; leaving hands its keys over and owns none; down is silent and owns none. */
 export type MemberStatus = "up" | "leaving" | "down";
@@ -41,9 +56,10 @@ interface Member {
 
 /**
  * What the master answers a heartbeat with: registered anew, known, or told to rejoin empty; a
- * follower answers "forward" for a change only the leader may make.
+ * follower answers "forward" for a change only the leader may make; a master still learning the
+ * last ring from its nodes answers "recovering".
  */
-export type HeartbeatOutcome = "new" | "known" | "rejoin" | "forward";
+export type HeartbeatOutcome = "new" | "known" | "rejoin" | "forward" | "recovering";
 
 /**
  * The master's view of the cluster. Every change of the ring's members increments the epoch and
@@ -62,11 +78,24 @@ export class Registry {
   #leaderSettled = true; // a follower's copy of the leader's settled flag
   #waiters: (() => void)[] = [];
   #closed = false;
+  #recovery: Recovery | undefined;
+  #lastSweep: number | undefined;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#epoch = options.initialEpoch ?? 0;
     this.#ring = new Ring([], { vnodes: options.vnodes });
+    if (options.recoveryMs) this.#recovery = new Recovery(options.now() + options.recoveryMs);
+  }
+
+  /** Whether this master is still learning the last ring from its nodes: it routes nothing. */
+  get recovering(): boolean {
+    return this.#recovery !== undefined;
+  }
+
+  /** Milliseconds a node may act on the ring after sending a heartbeat this master answered. */
+  get leaseMs(): number {
+    return Math.floor(this.#options.failureTimeoutMs * LEASE_SHARE);
   }
 
   /** The ring of the up nodes in the current epoch. */
@@ -121,8 +150,22 @@ export class Registry {
   heartbeat(address: string, beat: Omit<Heartbeat, "address"> = {}): HeartbeatOutcome {
     if (!this.leading) return this.#record(address, beat);
     const now = this.#options.now();
+    if (this.#recovery) {
+      const outcome = this.#recover(address, beat, now);
+      if (outcome) return outcome;
+    }
     const member = this.#members.get(address);
-    if (!member) {
+    if (member?.status === "down") {
+      // Taken back only once it says it holds nothing (or is a new process): an answer it never
+      // read must not bring stale keys back into the ring.
+      const restarted = member.instance !== undefined && beat.instance !== member.instance;
+      if (!beat.empty && !restarted) {
+        this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
+        return "rejoin";
+      }
+      this.#members.delete(address);
+    }
+    if (!this.#members.has(address)) {
       this.#members.set(address, {
         status: "up",
         lastSeenMs: now,
@@ -131,13 +174,20 @@ export class Registry {
         synced: beat.synced ?? 0,
       });
       this.#changed("node registered", address);
+      this.#options.onJoined?.(address);
       return "new";
     }
-    if (member.status === "down") {
-      this.#members.delete(address);
-      this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
-      return "rejoin";
-    }
+    const known = this.#members.get(address)!;
+    return this.#beat(address, known, beat, now);
+  }
+
+  /** A heartbeat of a member that is up or leaving. */
+  #beat(
+    address: string,
+    member: Member,
+    beat: Omit<Heartbeat, "address">,
+    now: number,
+  ): HeartbeatOutcome {
     member.lastSeenMs = now;
     if (beat.synced !== undefined && beat.synced !== member.synced) {
       const wasSettled = this.settled;
@@ -152,6 +202,7 @@ export class Registry {
       member.status = "up";
       member.joined = this.#epoch + 1;
       this.#changed("node restarted", address);
+      this.#options.onJoined?.(address);
       return "new";
     }
     member.instance ??= beat.instance;
@@ -173,10 +224,29 @@ export class Registry {
     return true;
   }
 
-  /** Marks down every up or leaving node whose last heartbeat is older than the failure timeout. */
+  /**
+   * Marks down every up or leaving node whose last heartbeat is older than the failure timeout,
+   * and ends a recovery whose time is up. Called often (a tenth of the timeout): a call that comes
+   * a quarter of the timeout late means this process was paused, so every node gets the missing
+   * time back before it is judged (its heartbeats are queued behind this call).
+   */
   sweep(): void {
+    const now = this.#options.now();
+    const gap = now - (this.#lastSweep ?? now);
+    this.#lastSweep = now;
     if (!this.leading) return;
-    const deadline = this.#options.now() - this.#options.failureTimeoutMs;
+    if (this.#recovery) {
+      if (this.#recovery.done(now)) this.#recovered();
+      return;
+    }
+    if (gap > this.#options.failureTimeoutMs / 4) {
+      this.#options.log.warn("paused: every node gets the missing time back", { pausedMs: gap });
+      for (const member of this.#members.values()) {
+        member.lastSeenMs = Math.min(now, member.lastSeenMs + gap);
+      }
+      return;
+    }
+    const deadline = now - this.#options.failureTimeoutMs;
     for (const [address, member] of this.#members) {
       if (member.status !== "down" && member.lastSeenMs <= deadline) {
         const wasUp = member.status === "up";
@@ -259,6 +329,7 @@ export class Registry {
     this.#term = view.term;
     this.#epoch = view.epoch;
     this.#leaderSettled = view.settled ?? true;
+    this.#recovery = undefined; // the leader's ring: nothing left to learn from the nodes
     this.#options.log.info("ring adopted", {
       term: view.term,
       epoch: view.epoch,
@@ -274,7 +345,83 @@ export class Registry {
    */
   lead(term: number): void {
     this.#term = Math.max(term, this.#term);
+    // Epochs jump to the clock, so writes stamped in this term's rings are newer than any stamped
+    // in the last leader's, even in epochs it published that never reached this master.
+    this.#epoch = Math.max(this.#epoch, this.#options.now());
+    const now = this.#options.now();
+    // Heartbeats went to the old leader: every node gets a fresh failure timeout from here.
+    for (const member of this.#members.values()) member.lastSeenMs = now;
+    this.#recovery = undefined; // the ring adopted from the last leader is the one to go on from
+    if (this.#ring.size === 0 && this.#options.recoveryMs) {
+      // No ring of the leader's was ever adopted: learn it from the nodes, as a restart does.
+      this.#recovery = new Recovery(now + this.#options.recoveryMs);
+      this.#options.log.info("leading with no ring: recovering it from the nodes", { term });
+      return;
+    }
     this.#changed("leader elected", "");
+  }
+
+  /**
+   * A heartbeat while recovering: the node is remembered as up, with the ring it follows. Returns
+   * "recovering" while the wait goes on, or undefined once it ended with this beat.
+   */
+  #recover(
+    address: string,
+    beat: Omit<Heartbeat, "address">,
+    now: number,
+  ): HeartbeatOutcome | undefined {
+    const recovery = this.#recovery!;
+    recovery.heard(address, beat.ring);
+    this.#members.set(address, {
+      status: beat.leaving ? "leaving" : "up",
+      lastSeenMs: now,
+      instance: beat.instance,
+      joined: beat.ring?.joined[address] ?? 0,
+      synced: beat.synced ?? 0,
+    });
+    if (!recovery.done(now)) return "recovering";
+    this.#recovered();
+    return undefined;
+  }
+
+  /**
+   * Ends the recovery: the last ring the nodes reported, less the nodes that did not come back
+   * (marked down: they must rejoin empty), plus new nodes, in an epoch and term past any reported.
+   * Keys still sit where the last ring put them, so that ring is kept for reads until they move.
+   */
+  #recovered(): void {
+    const recovery = this.#recovery!;
+    this.#recovery = undefined;
+    const last = recovery.last;
+    const now = this.#options.now();
+    const missing = recovery.missing();
+    for (const address of missing) {
+      this.#members.set(address, {
+        status: "down",
+        lastSeenMs: now,
+        instance: undefined,
+        joined: 0,
+        synced: 0,
+      });
+    }
+    for (const [address, member] of this.#members) {
+      if (!last?.nodes.includes(address) && member.status !== "down") member.joined = Infinity;
+    }
+    if (last) {
+      this.#term = Math.max(this.#term, last.term);
+      this.#epoch = Math.max(this.#epoch, last.epoch);
+      this.#ring = new Ring(last.nodes, { vnodes: this.#options.vnodes });
+      this.#unsettled = [];
+    }
+    for (const member of this.#members.values()) {
+      if (member.joined === Infinity) member.joined = this.#epoch + 1; // new since the last ring
+    }
+    this.#options.log.info("ring recovered from the nodes", {
+      epoch: last?.epoch ?? null,
+      back: (last?.nodes.length ?? 0) - missing.length,
+      missing,
+    });
+    this.#changed("recovered", "");
   }
 
   /** Resolves at the next change of ring, epoch or term, or after `ms`; at once once closed. */

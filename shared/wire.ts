@@ -166,25 +166,6 @@ export const Address = z.string()
   .transform((text) => parseOrigin(text)!)
   .openapi({ example: "http://127.0.0.1:8081" });
 
-/** What a node sends to register and to heartbeat. */
-export const RegisterRequest = z.strictObject({
-  address: Address.optional().openapi({
-    description: "The node's base URL; when the body is absent, the caller's IP with port 8080",
-  }),
-  instance: z.string().max(100).optional().openapi({
-    description: "Identifies the node's process; a new one means the node restarted empty",
-  }),
-  synced: z.number().int().min(0).optional().openapi({
-    description: "The last ring epoch whose keys the node has finished moving",
-  }),
-  leaving: z.boolean().optional().openapi({
-    description: "The node is shutting down: take it off the ring while it hands its keys over",
-  }),
-}).openapi("RegisterRequest");
-
-/** What a node sends to register and to heartbeat. */
-export type Heartbeat = z.infer<typeof RegisterRequest>;
-
 /** The live ring: the up nodes that own keys in this epoch. */
 export const RingView = z.object({
   term: z.number().int().min(0).default(0).openapi({
@@ -210,6 +191,31 @@ export const RingView = z.object({
 
 /** The live ring. */
 export type RingView = z.infer<typeof RingView>;
+
+/** What a node sends to register and to heartbeat. */
+export const RegisterRequest = z.strictObject({
+  address: Address.optional().openapi({
+    description: "The node's base URL; when the body is absent, the caller's IP with port 8080",
+  }),
+  instance: z.string().max(100).optional().openapi({
+    description: "Identifies the node's process; a new one means the node restarted empty",
+  }),
+  synced: z.number().int().min(0).optional().openapi({
+    description: "The last ring epoch whose keys the node has finished moving",
+  }),
+  leaving: z.boolean().optional().openapi({
+    description: "The node is shutting down: take it off the ring while it hands its keys over",
+  }),
+  empty: z.boolean().optional().openapi({
+    description: "The node holds nothing: it dropped its keys after being told to rejoin empty",
+  }),
+  ring: RingView.optional().openapi({
+    description: "The ring the node follows: a restarted master recovers membership from these",
+  }),
+}).openapi("RegisterRequest");
+
+/** What a node sends to register and to heartbeat. */
+export type Heartbeat = z.infer<typeof RegisterRequest>;
 
 /**
  * Whether a ring is newer than another: a later term, or a later epoch in the same term. A ring
@@ -241,3 +247,15 @@ export type NodeList = z.infer<typeof NodeList>;
 
 /** Header carrying the ring epoch a write was routed with. */
 export const EPOCH_HEADER = "x-ring-epoch";
+
+/**
+ * Header on the leading master's heartbeat answers: milliseconds, counted from when the node sent
+ * the heartbeat, for which the node may act as a primary of the ring it got (its lease).
+ */
+export const LEASE_HEADER = "x-lease-ms";
+
+/**
+ * Header carrying the moment (milliseconds since 1970 on the sender's clock) after which the
+ * sender no longer waits for the answer: a write that arrives later is not applied.
+ */
+export const DEADLINE_HEADER = "x-deadline";

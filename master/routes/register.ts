@@ -5,7 +5,14 @@ import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
 import { errors, json } from "../../shared/api.ts";
 import { ErrorBody, HttpError } from "../../shared/errors.ts";
-import { Address, KeyParam, NodeList, RegisterRequest, RingView } from "../../shared/wire.ts";
+import {
+  Address,
+  KeyParam,
+  LEASE_HEADER,
+  NodeList,
+  RegisterRequest,
+  RingView,
+} from "../../shared/wire.ts";
 import type { Follower } from "../follower.ts";
 import type { Registry } from "../registry.ts";
 import { relay } from "./keys.ts";
@@ -15,7 +22,9 @@ const register = createRoute({
   path: "/register",
   summary: "Register or heartbeat",
   description: "A node calls this on start and then every heartbeat. With no body, the node's " +
-    "address is the caller's IP with port 8080. Answers the current ring.",
+    "address is the caller's IP with port 8080. Answers the current ring; the leading master " +
+    "also answers `x-lease-ms`, the milliseconds from sending this heartbeat for which the node " +
+    "may act as a primary of that ring.",
   tags: ["membership"],
   request: { body: { ...json(RegisterRequest, "The node's address"), required: false } },
   responses: {
@@ -29,7 +38,8 @@ const register = createRoute({
     ...errors({
       400: "The address is not a URL",
       415: "The body is not application/json",
-      503: "A follower could not pass a registration change to a leader",
+      503: "A follower could not pass a registration change to a leader, or a master that just " +
+        "started is still learning the last ring from its nodes",
     }),
   },
 });
@@ -89,7 +99,10 @@ const ring = createRoute({
   },
   responses: {
     200: json(RingView, "The ring of the current epoch"),
-    ...errors({ 400: "A query parameter is not a whole number in range" }),
+    ...errors({
+      400: "A query parameter is not a whole number in range",
+      503: "The master just started and is learning the last ring from its nodes",
+    }),
   },
 });
 
@@ -127,7 +140,10 @@ const owners = createRoute({
         .openapi("Owners"),
       "The owners, primary first",
     ),
-    ...errors({ 400: "The key is not valid" }),
+    ...errors({
+      400: "The key is not valid",
+      503: "The master just started and is learning the last ring from its nodes",
+    }),
   },
 });
 
@@ -158,7 +174,10 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
         409,
       );
     }
-    return c.json(registry.view(), outcome === "new" ? 201 : 200);
+    if (outcome === "recovering") throw recovering();
+    // Only the leader grants a lease: a follower's answer does not show it still owns its keys.
+    const lease = registry.leading ? { [LEASE_HEADER]: String(registry.leaseMs) } : undefined;
+    return c.json(registry.view(), outcome === "new" ? 201 : 200, lease);
   });
 
   app.openapi(deregister, (c) => {
@@ -175,6 +194,8 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
 
   app.openapi(nodes, (c) => c.json(registry.list(), 200));
   app.openapi(ring, async (c) => {
+    // Not a ring to follow: an empty one would tell every node to drop what it holds.
+    if (registry.recovering) throw recovering();
     const { term, epoch, settled, waitMs } = c.req.valid("query");
     const same = term === registry.term && epoch === registry.epoch &&
       (settled === undefined || settled === String(registry.settled));
@@ -185,11 +206,16 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
   });
   app.openapi(leader, (c) => c.json(deps.election(), 200));
   app.openapi(owners, (c) => {
+    if (registry.recovering) throw recovering();
     const { key } = c.req.valid("param");
     const found = registry.ring.owners(key, registry.replicas);
     return c.json({ key, epoch: registry.epoch, owners: found }, 200);
   });
 }
+
+/** The answer of a master still learning the last ring from its nodes. */
+const recovering = () =>
+  new HttpError(503, "The master is learning the last ring from its nodes: try again shortly");
 
 /** The caller's IP with port 8080, as a node address. */
 function callerAddress(c: Context): string {
