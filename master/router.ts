@@ -10,7 +10,15 @@ import type { Metrics } from "../shared/metrics.ts";
 import { headerOf } from "../shared/http1.ts";
 import { callPeer, type PeerAnswer, type PeerInit, peerResponse } from "../shared/peer.ts";
 import type { Ring } from "../shared/ring.ts";
-import { EPOCH_HEADER, keyBytes, LINES_TYPE, MAX_BATCH, MAX_BATCH_BYTES } from "../shared/wire.ts";
+import {
+  DEADLINE_HEADER,
+  EPOCH_HEADER,
+  keyBytes,
+  LINES_TYPE,
+  MAX_BATCH,
+  MAX_BATCH_BYTES,
+} from "../shared/wire.ts";
+import { newer, type Replica } from "../shared/replica.ts";
 import type { Breakers } from "./breaker.ts";
 import { foundItems, foundLines, ok, parsed, unreplicatedKeys } from "./node_answers.ts";
 
@@ -33,6 +41,8 @@ export interface Placement {
   readonly replicas: number;
   /** Rings of earlier epochs whose keys may not have reached their new owners, newest first. */
   readonly unsettledRings: readonly Ring[];
+  /** Whether the master is still learning the last ring from its nodes. */
+  readonly recovering?: boolean;
 }
 
 /** Where the router finds owners and how it calls them. */
@@ -45,6 +55,8 @@ export interface RouterOptions {
   breakers?: Breakers;
   /** Where call durations and failures per node are counted. */
   metrics?: Metrics;
+  /** Milliseconds since 1970, for the deadline a write carries; default `Date.now`. */
+  now?: () => number;
   /** Called when a node answers with a newer ring epoch than the placement's. */
   onNewerEpoch?: () => void;
   /**
@@ -103,8 +115,20 @@ export class Router {
   /** The owner of `key`; throws HttpError 503 when no node is up. */
   owner(key: string): string {
     const owner = this.#options.placement.ring.owner(key);
-    if (owner === undefined) throw new HttpError(503, "No node is up to own the key");
+    if (owner === undefined) throw this.#noOwner();
     return owner;
+  }
+
+  #noOwner(): HttpError {
+    return this.#options.placement.recovering
+      ? new HttpError(503, "The master is learning the last ring from its nodes: try again shortly")
+      : new HttpError(503, "No node is up to own the key");
+  }
+
+  /** The headers of a write routed now: the ring epoch, and when the master stops waiting. */
+  #routing(epoch: number): Record<string, string> {
+    const deadline = (this.#options.now?.() ?? Date.now()) + this.#options.timeoutMs;
+    return { [EPOCH_HEADER]: String(epoch), [DEADLINE_HEADER]: String(deadline) };
   }
 
   /** Groups `keys` by owner, keeping their order within each group. */
@@ -121,7 +145,7 @@ export class Router {
     return await this.#resendingMisdirected(() =>
       this.send(this.owner(key), keyPath(key), {
         method: "DELETE",
-        headers: { [EPOCH_HEADER]: String(this.#options.placement.epoch) },
+        headers: this.#routing(this.#options.placement.epoch),
       })
     );
   }
@@ -147,27 +171,21 @@ export class Router {
   }
 
   /**
-   * Reads `key` from its primary; on an error, from its backups in turn; and while keys are
-   * moving, a miss also asks the nodes that owned the key in earlier rings. A value found after
-   * owners missed it is copied to those owners (read repair). `failed`, a node that just failed
-   * to answer for the key, is not asked.
+   * Reads `key` from its primary; when the primary cannot answer for it (unreachable, slow, its
+   * breaker open, or its own 5xx), from its backups in turn. Once keys have settled, an owner's
+   * miss is final: every owner holds every key it owns. While keys move, a miss is only a key
+   * maybe on its way: see {@link #readMoving}. `failed`, a node that just failed to answer for the
+   * key, is not asked. A miss is never answered for an owner that could not be asked: that is the
+   * owner's error (502, 503 or 504).
    */
   async get(key: string, failed?: string): Promise<Response> {
     const { placement } = this.#options;
     const owners = placement.ring.owners(key, placement.replicas);
-    if (owners.length === 0) throw new HttpError(503, "No node is up to own the key");
+    if (owners.length === 0) throw this.#noOwner();
     const moving = placement.unsettledRings;
-    // Settled, the owners are all there is to ask; only keys on the move need a longer list.
-    const candidates = moving.length === 0 ? owners : [...owners];
-    for (const ring of moving) {
-      for (const node of ring.owners(key, placement.replicas)) {
-        if (!candidates.includes(node)) candidates.push(node);
-      }
-    }
     let failure: unknown;
-    let miss: Response | undefined;
-    const missing: string[] = []; // current owners that answered 404
-    for (const node of candidates) {
+    const missing: string[] = []; // owners that answered 404
+    for (const node of owners) {
       if (node === failed) continue;
       let answer: Response;
       try {
@@ -176,16 +194,80 @@ export class Router {
         failure = error;
         continue;
       }
+      if (answer.status >= 500) {
+        failure = new HttpError(answer.status as 502, await errorOf(node, answer));
+        continue;
+      }
       if (answer.status !== 404) {
         if (answer.ok) { for (const owner of missing) this.#repair(key, node, owner); }
         return answer;
       }
-      miss ??= answer;
-      if (owners.includes(node)) missing.push(node);
-      if (node === owners[0] && moving.length === 0) return answer; // settled: the primary knows
+      if (moving.length === 0) return answer; // settled: this owner would hold the key
+      missing.push(node);
     }
-    if (miss) return miss;
+    if (moving.length > 0 && missing.length > 0) {
+      return await this.#readMoving(key, owners, moving, failed);
+    }
     throw failure ?? new HttpError(502, `No node but ${failed} owns the key`);
+  }
+
+  /**
+   * A read while keys move, after an owner missed: the versioned state of the key on every owner,
+   * in this ring and in the rings it is moving from, the newest (by epoch, then version) winning;
+   * a deletion is a miss. Found on no one it is a miss only if everyone answered; else the error
+   * of one that did not. Owners that lack the newest value get it (read repair).
+   */
+  async #readMoving(
+    key: string,
+    owners: string[],
+    moving: readonly Ring[],
+    failed: string | undefined,
+  ): Promise<Response> {
+    const { replicas } = this.#options.placement;
+    const candidates = [...owners];
+    for (const ring of moving) {
+      for (const node of ring.owners(key, replicas)) {
+        if (!candidates.includes(node)) candidates.push(node);
+      }
+    }
+    const asked = candidates.filter((node) => node !== failed);
+    const path = `/replica/${keySegment(key)}`;
+    const states = await Promise.allSettled(asked.map((node) => this.read(node, path)));
+    let newest: { node: string; replica: Replica } | undefined;
+    let failure: unknown = failed
+      ? new HttpError(502, `Node ${failed} failed to answer`)
+      : undefined;
+    const held = new Map<string, Replica>();
+    const answered = new Set<string>(); // with a 404: neither the key nor its deletion
+    states.forEach((state, i) => {
+      if (state.status === "rejected") {
+        if (state.reason instanceof HttpError && state.reason.status === 404) {
+          answered.add(asked[i]);
+        } else failure = state.reason;
+        return;
+      }
+      const replica = state.value as Replica;
+      held.set(asked[i], replica);
+      if (!newest || newer(replica, newest.replica)) newest = { node: asked[i], replica };
+    });
+    // Every write acknowledged in this ring is on all its owners: one of them must have answered.
+    if (!owners.some((owner) => held.has(owner) || answered.has(owner))) {
+      throw failure ?? new HttpError(502, "No owner of the key answered");
+    }
+    if (!newest) {
+      if (failure) throw failure;
+      return notFound(key);
+    }
+    for (const owner of owners) {
+      const mine = held.get(owner);
+      if (owner !== failed && (!mine || newer(newest.replica, mine))) {
+        this.call(owner, "/replicate", { entries: [newest.replica] }).catch(() => {});
+      }
+    }
+    const { value, ttlMs, deleted } = newest.replica;
+    if (deleted || value === undefined) return notFound(key);
+    const item = ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs / 1000 };
+    return Response.json(item);
   }
 
   /**
@@ -222,7 +304,7 @@ export class Router {
     const alone = (write: Write) =>
       this.send(node, "/keys", {
         method: "POST",
-        headers: { ...JSON_TYPE, [EPOCH_HEADER]: String(write.epoch) },
+        headers: { ...JSON_TYPE, ...this.#routing(write.epoch) },
         body: write.body,
       });
     if (writes.length === 1) return [await alone(writes[0])];
@@ -231,7 +313,7 @@ export class Router {
     if (writes.some((write) => write.epoch !== epoch)) return writes.map(alone);
     const answer = await this.#send(node, "/mset", {
       method: "POST",
-      headers: { ...JSON_TYPE, [EPOCH_HEADER]: String(epoch) },
+      headers: { ...JSON_TYPE, ...this.#routing(epoch) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     });
     const stored = () => new Response(null, { status: 204 });
@@ -354,3 +436,9 @@ const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 const MGET_HEADERS = { ...JSON_TYPE, accept: `${LINES_TYPE}, application/json` };
 
 const notFound = (key: string) => Response.json(keyNotFound(key), { status: 404 });
+
+/** A node's error answer as a message naming the node. */
+async function errorOf(node: string, answer: Response): Promise<string> {
+  const body = await answer.json().catch(() => undefined) as { error?: string } | undefined;
+  return `Node ${node}: ${body?.error ?? `answered ${answer.status}`}`;
+}
