@@ -7,6 +7,9 @@ import { EtcdLock } from "./etcd.ts";
 import { kubeLeaseApi } from "./kube.ts";
 import { LeaseLock } from "./lease.ts";
 
+// Where main.ts finds it; the Elector, which defines identities, owns it.
+export { urlOf } from "./elector.ts";
+
 /** What building a lock needs from the master's settings. */
 export interface LockSettings {
   election: "kubernetes" | "etcd";
@@ -44,9 +47,4 @@ export function electionBackend(settings: LockSettings): Backend {
     log: settings.log,
   });
   return { lock, close: () => client.close() };
-}
-
-/** The URL part of a candidate's identity (`<url>#<instance>`). */
-export function urlOf(identity: string | undefined): string | undefined {
-  return identity?.split("#")[0];
 }

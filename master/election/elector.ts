@@ -1,5 +1,6 @@
 // Leader election shared by every backend: one attempt per retry period, leadership that holds
-// only while renewed within the deadline, and the term a leader's rings are fenced with.
+// only while renewed within the deadline, the term a leader's rings are fenced with, and no
+// following of this master's own dead incarnation.
 
 import type { Logger } from "../../shared/log.ts";
 
@@ -17,6 +18,11 @@ export interface Lock {
   attempt(identity: string): Promise<Attempt>;
   /** Gives leadership up, if `identity` holds it, so others need not wait for it to expire. */
   release(identity: string): Promise<void>;
+  /**
+   * Removes the claim of `identity`, a candidate known to be dead, as if it had expired, unless
+   * it changed since read. Does nothing when `identity` has no claim.
+   */
+  evict(identity: string): Promise<void>;
   /** Registers a call for when the service says leadership may have changed, to ask at once. */
   onNews?(wake: () => void): void;
 }
@@ -49,6 +55,10 @@ export interface ElectorOptions {
  * renew every retry period, and a leader that has not renewed within the deadline stops leading
  * at once, even while its attempt still hangs, so it never acts on a lease that may have passed.
  *
+ * A leader with this candidate's URL but another instance is this master's earlier incarnation,
+ * dead since one process serves each address: its claim is evicted at once rather than followed
+ * (the master would long-poll itself) until it expires.
+ *
  * @example
  * ```ts
  * const elector = new Elector({ lock, identity, renewDeadlineMs: 10_000, retryPeriodMs: 2000,
@@ -66,6 +76,7 @@ export class Elector {
   #running = false;
   #wake = () => {};
   #loop: Promise<void> = Promise.resolve();
+  #evicted: string | undefined; // the earlier incarnation last evicted, logged once
 
   constructor(options: ElectorOptions) {
     this.#options = options;
@@ -89,20 +100,33 @@ export class Elector {
     return this.#term;
   }
 
-  /** Makes one attempt and updates the state from it. */
+  /** Makes one attempt, evicting this master's earlier incarnation, and updates the state. */
   async tick(): Promise<void> {
     const { lock, identity, now, log } = this.#options;
-    const started = now();
+    let started = now();
     let attempt: Attempt;
     try {
       attempt = await lock.attempt(identity);
+      const stale = attempt.leader;
+      if (stale !== undefined && this.#earlierSelf(stale)) {
+        await lock.evict(stale);
+        if (this.#evicted !== stale) {
+          log.warn("evicted own earlier incarnation", { stale, identity, term: attempt.term });
+        }
+        this.#evicted = stale;
+        started = now();
+        attempt = await lock.attempt(identity);
+      }
     } catch (error) {
       log.warn("election attempt failed", { error: String(error), leading: this.#leading });
       this.#checkDeadline();
       return;
     }
     const before = this.#state();
-    this.#leader = attempt.leader;
+    // A claim that outlived its eviction is still never followed: there is no leader until it goes.
+    this.#leader = attempt.leader !== undefined && this.#earlierSelf(attempt.leader)
+      ? undefined
+      : attempt.leader;
     this.#term = attempt.term;
     if (attempt.leader === identity) {
       this.#confirmedAt = started;
@@ -173,6 +197,12 @@ export class Elector {
     this.#report(before);
   }
 
+  /** Whether `leader` is this master's earlier, dead incarnation: same URL, other instance. */
+  #earlierSelf(leader: string): boolean {
+    const { identity } = this.#options;
+    return leader !== identity && urlOf(leader) === urlOf(identity);
+  }
+
   #state(): ElectionState {
     return { leading: this.#leading, leader: this.#leader, term: this.#term };
   }
@@ -190,4 +220,9 @@ export class Elector {
     } else log.info("leader seen", { leader: after.leader, term: after.term });
     this.#options.onChange?.({ ...after, leader: this.leader });
   }
+}
+
+/** The URL part of a candidate's identity (`<url>#<instance>`). */
+export function urlOf(identity: string | undefined): string | undefined {
+  return identity?.split("#")[0];
 }

@@ -34,9 +34,7 @@ export class EtcdLock implements Lock {
 
   async attempt(identity: string): Promise<Attempt> {
     if (!this.#campaign) this.#campaign = this.#campaignFor(identity);
-    const { kvs } = await this.#options.client
-      .namespace(`${Election.prefix}/${this.#options.name}/`)
-      .getAll().sort("Create", "Ascend").limit(1).exec();
+    const { kvs } = await this.#keys().getAll().sort("Create", "Ascend").limit(1).exec();
     const oldest = kvs[0];
     if (!oldest) return { leader: undefined, term: 0 };
     return { leader: oldest.value.toString(), term: Number(oldest.create_revision) };
@@ -50,6 +48,23 @@ export class EtcdLock implements Lock {
     const campaign = this.#campaign;
     this.#campaign = undefined;
     await campaign?.resign();
+  }
+
+  /**
+   * Deletes the keys `identity` campaigns with, each only if unchanged since read; the candidates
+   * waiting on them are elected in turn. Their leases expire unrenewed.
+   */
+  async evict(identity: string): Promise<void> {
+    const keys = this.#keys();
+    const { kvs } = await keys.getAll().exec();
+    for (const kv of kvs.filter((kv) => kv.value.toString() === identity)) {
+      await keys.if(kv.key, "Mod", "==", kv.mod_revision).then(keys.delete().key(kv.key)).commit();
+    }
+  }
+
+  /** The election's keys: one per candidate, named by its lease, holding its identity. */
+  #keys() {
+    return this.#options.client.namespace(`${Election.prefix}/${this.#options.name}/`);
   }
 
   #campaignFor(identity: string): Campaign {

@@ -82,7 +82,20 @@ export class LeaseLock implements Lock {
     return { leader: identity, term: written.leaseTransitions ?? 0 };
   }
 
-  async release(identity: string): Promise<void> {
+  release(identity: string): Promise<void> {
+    return this.#clear(identity);
+  }
+
+  /** Clears the holder as {@link release} does; a candidate takes the Lease on its next attempt. */
+  evict(identity: string): Promise<void> {
+    return this.#clear(identity);
+  }
+
+  /**
+   * Leaves the Lease without a holder if `identity` holds it. The write carries the resourceVersion
+   * just read, so it fails with {@link Conflict} if another candidate wrote in between.
+   */
+  async #clear(identity: string): Promise<void> {
     const current = await this.#options.api.read();
     if (!current || current.holderIdentity !== identity) return;
     const time = this.#options.now();

@@ -3,7 +3,7 @@ import { silentLogger as log } from "../../shared/log.ts";
 import { startLeaseStandIn } from "../../tests/lease_stand_in.ts";
 import { Elector } from "./elector.ts";
 import { kubeConfigFor, kubeLeaseApi } from "./kube.ts";
-import { Conflict, LeaseLock, microTime } from "./lease.ts";
+import { Conflict, type LeaseApi, LeaseLock, microTime } from "./lease.ts";
 
 function setup() {
   const standIn = startLeaseStandIn();
@@ -77,6 +77,70 @@ Deno.test("kubeLeaseApi: a write with a stale resourceVersion gets 409 Conflict"
     await assert.rejects(writer2.replace({ ...read2, holderIdentity: "m3#c" }), Conflict);
     assert.equal(standIn.leases.get("cache/cache-master")!.spec.holderIdentity, "m2#b");
   } finally {
+    await standIn.close();
+  }
+});
+
+Deno.test("LeaseLock.evict() clears the holder only if the Lease is unchanged since read", async () => {
+  const { standIn, api } = setup();
+  try {
+    const holder = new LeaseLock({ api: api(), leaseDurationMs: 15_000, now: () => 0 });
+    await holder.attempt("m1#a");
+    const real = api();
+    let between: (() => Promise<unknown>) | undefined; // runs once between read and write
+    const racing: LeaseApi = {
+      read: async () => {
+        const record = await real.read();
+        const write = between;
+        between = undefined;
+        await write?.();
+        return record;
+      },
+      create: (record) => real.create(record),
+      replace: (record) => real.replace(record),
+    };
+    const evictor = new LeaseLock({ api: racing, leaseDurationMs: 15_000, now: () => 0 });
+    await evictor.evict("m2#b"); // not the holder: nothing written
+    assert.equal(standIn.leases.get("cache/cache-master")!.spec.holderIdentity, "m1#a");
+    between = () => holder.attempt("m1#a"); // the holder renews after the evictor read
+    await assert.rejects(evictor.evict("m1#a"), Conflict);
+    assert.equal(standIn.leases.get("cache/cache-master")!.spec.holderIdentity, "m1#a");
+    await evictor.evict("m1#a");
+    const cleared = standIn.leases.get("cache/cache-master")!.spec;
+    assert.equal(cleared.holderIdentity, "");
+    assert.equal(cleared.leaseTransitions, 0, "the next holder counts the transition");
+  } finally {
+    await standIn.close();
+  }
+});
+
+Deno.test("Electors on a Lease: a restarted master takes its dead incarnation's Lease at once", async () => {
+  const { standIn, api } = setup();
+  const elector = (identity: string) =>
+    new Elector({
+      lock: new LeaseLock({ api: api(), leaseDurationMs: 15_000, now: Date.now }),
+      identity,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 50,
+      now: Date.now,
+      log,
+    });
+  const dead = elector("http://m1#a");
+  const other = elector("http://m2#b");
+  const restarted = elector("http://m1#c"); // same address as `dead`, a new process
+  try {
+    await dead.tick();
+    await other.tick();
+    assert.equal(other.leader, "http://m1#a");
+    await restarted.tick(); // the dead one's Lease was renewed a moment ago
+    assert.equal(restarted.leading, true);
+    assert.equal(restarted.leader, "http://m1#c");
+    assert.equal(restarted.term, 1);
+    assert.equal(standIn.leases.get("cache/cache-master")!.spec.holderIdentity, "http://m1#c");
+    await other.tick();
+    assert.equal(other.leader, "http://m1#c");
+  } finally {
+    await Promise.all([dead.stop(), other.stop(), restarted.stop()]);
     await standIn.close();
   }
 });
