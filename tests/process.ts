@@ -24,14 +24,36 @@ export class Processes implements Harness {
     return `http://127.0.0.1:${freePort()}`;
   }
 
-  /** Starts `master/main.ts` on a free port, or on the port of `at`. */
-  master(options: { at?: string; args?: string[] } = {}): Promise<ProcessService> {
+  /**
+   * Starts `master/main.ts` on a free port, or on the port of `at`, and waits until it has a
+   * ring to publish: a master that starts learns the last ring from its nodes first.
+   */
+  async master(options: { at?: string; args?: string[] } = {}): Promise<ProcessService> {
+    const master = await this.#startMaster(options);
+    if (master.url.startsWith("https:")) return master; // TLS tests wait with their own client
+    await waitFor(
+      async () => {
+        const answer = await fetch(`${master.url}/ring`);
+        await answer.body?.cancel();
+        return answer.status !== 503;
+      },
+      "the master has a ring",
+      15_000,
+    );
+    return master;
+  }
+
+  #startMaster(options: { at?: string; args?: string[] }): Promise<ProcessService> {
     const port = options.at ? new URL(options.at).port : "0";
+    // A fresh master waits for the nodes of a last ring it cannot know there was: a short wait
+    // here keeps tests quick; the restart tests give the default back (a later flag wins).
     return this.#start("master/main.ts", [
       "--host",
       "127.0.0.1",
       "--port",
       port,
+      "--recovery-ms",
+      "300",
       ...options.args ?? [],
     ]);
   }
