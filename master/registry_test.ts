@@ -112,17 +112,21 @@ Deno.test("Registry.deregister() forgets a node, bumping the epoch only if it wa
   assert.deepEqual(registry.list(), { epoch: 4, nodes: [] });
 });
 
-Deno.test("A restarted master routes nothing until the nodes of the last ring are back", () => {
-  const clock = { now: 10_000 };
-  const registry = new Registry({
+/** A master just started at `clock.now`, with R=2, waiting up to 3 s for the last ring's nodes. */
+function restarted(clock: { now: number }) {
+  return new Registry({
     vnodes: 8,
     replicas: 2,
     failureTimeoutMs: 1000,
     now: () => clock.now,
     log,
-    initialEpoch: 10_000,
+    initialEpoch: clock.now,
     recoveryMs: 3000,
   });
+}
+
+Deno.test("A restarted master routes nothing until the nodes of the last ring are back", () => {
+  const registry = restarted({ now: 10_000 });
   const last = {
     term: 0,
     epoch: 20_000, // the last master's epochs: newer than this one's clock-based start
@@ -146,14 +150,7 @@ Deno.test("A restarted master routes nothing until the nodes of the last ring ar
 
 Deno.test("A restarted master gives up on a node of the last ring at the recovery deadline", () => {
   const clock = { now: 0 };
-  const registry = new Registry({
-    vnodes: 8,
-    replicas: 2,
-    failureTimeoutMs: 1000,
-    now: () => clock.now,
-    log,
-    recoveryMs: 3000,
-  });
+  const registry = restarted(clock);
   const last = {
     term: 2,
     epoch: 40,

@@ -2,15 +2,16 @@ import assert from "node:assert/strict";
 import type { Fetch } from "../shared/fetch.ts";
 import { createLogger, silentLogger as log } from "../shared/log.ts";
 import { inProcessCluster } from "../tests/in_process.ts";
-import { Membership } from "./membership.ts";
+import { Membership, type MembershipOptions } from "./membership.ts";
 
-function member(fetch: Fetch, advertise = "http://node-9:8081") {
+function member(fetch: Fetch, options: Partial<MembershipOptions> = {}) {
   return new Membership({
     masters: () => Promise.resolve(["http://master"]),
-    advertise,
+    advertise: "http://node-9:8081",
     heartbeatMs: 20,
     fetch,
     log,
+    ...options,
   });
 }
 
@@ -151,14 +152,7 @@ Deno.test("Membership holds a lease from the leader's answers, counted from when
     const headers: Record<string, string> = leader ? { "x-lease-ms": "1000" } : {};
     return Promise.resolve(Response.json(view, { status: 200, headers }));
   };
-  const membership = new Membership({
-    masters: () => Promise.resolve(["http://master"]),
-    advertise: "http://node-9:8081",
-    heartbeatMs: 20,
-    fetch,
-    log,
-    now: () => clock,
-  });
+  const membership = member(fetch, { now: () => clock });
   assert.equal(membership.leaseLeftMs(), Infinity, "no ring yet: a node on its own");
   await membership.beat();
   assert.equal(membership.leaseLeftMs(), 970, "from the send, not the answer");
@@ -187,14 +181,7 @@ Deno.test("Membership says it is empty once it dropped its keys to rejoin, until
     return Promise.resolve(Response.json(view, { status: 201 }));
   };
   let cleared = 0;
-  const membership = new Membership({
-    masters: () => Promise.resolve(["http://master"]),
-    advertise: "http://node-9:8081",
-    heartbeatMs: 20,
-    fetch,
-    log,
-    onRejoin: () => cleared++,
-  });
+  const membership = member(fetch, { onRejoin: () => cleared++ });
   assert.equal(await membership.beat(), true);
   await membership.beat();
   assert.equal(cleared, 1);

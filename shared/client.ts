@@ -5,7 +5,7 @@ import { BatchRefused, GatheredReads, valueOf } from "./client_reads.ts";
 import { groupBy } from "./group.ts";
 import { keySegment } from "./key_path.ts";
 import { Ring } from "./ring.ts";
-import { EPOCH_HEADER, MGetResponse, newerRing, RingView } from "./wire.ts";
+import { DEADLINE_HEADER, EPOCH_HEADER, MGetResponse, newerRing, RingView } from "./wire.ts";
 
 export { CacheError } from "./client_call.ts";
 
@@ -333,11 +333,15 @@ export class CacheClient {
 
   /**
    * A call to a node, stamped with the epoch of the ring it was routed by (the client's, as it is
-   * sent): a StaleRing (421) when the node knows a newer one.
+   * sent): a StaleRing (421) when the node knows a newer one. A write also carries the moment this
+   * client stops waiting for it, after which the node does not apply it.
    */
   async #callNode(node: string, path: string, init: CallInit, signal?: AbortSignal) {
     const epoch = this.#view!.epoch;
-    const headers = { ...init.headers, [EPOCH_HEADER]: String(epoch) };
+    const headers: Record<string, string> = { ...init.headers, [EPOCH_HEADER]: String(epoch) };
+    if (init.method && init.method !== "GET") {
+      headers[DEADLINE_HEADER] = String(Date.now() + this.#options.timeoutMs);
+    }
     return await this.#caller.call(node, path, { ...init, headers }, signal, epoch);
   }
 }

@@ -267,3 +267,26 @@ Deno.test("CacheClient gives up on time on a stand-in fetch that ignores its abo
   assert.match(error.message, /no answer within 20 ms/);
   cache.close();
 });
+
+Deno.test("CacheClient sends a write to a node with the moment it stops waiting, a read without", async () => {
+  const deadlines: (string | null)[] = [];
+  const cache = await CacheClient.connect(MASTER, {
+    timeoutMs: 700,
+    fetch: (input, init) => {
+      if (new URL(input).pathname === "/ring") {
+        return Promise.resolve(Response.json(view(3, ["http://a:1"])));
+      }
+      deadlines.push(new Headers(init.headers).get("x-deadline"));
+      return Promise.resolve(
+        init.method === "POST" ? new Response(null, { status: 204 }) : value("k", "v"),
+      );
+    },
+  });
+  const before = Date.now();
+  await cache.set("k", "v");
+  await cache.get("k");
+  cache.close();
+  const [write, read] = deadlines;
+  assert.ok(Number(write) >= before + 700 && Number(write) <= Date.now() + 700, String(write));
+  assert.equal(read, null);
+});

@@ -4,22 +4,12 @@
 
 import assert from "node:assert/strict";
 import { type EtcdServer, findEtcd, startEtcd } from "./etcd.ts";
-import { get, Processes, type ProcessService, put, settled, waitFor } from "./process.ts";
+import { type Election, election, leaderOf } from "./leader.ts";
+import { get, Processes, put, settled, waitFor } from "./process.ts";
 
 const LEASE_MS = 2000;
 const etcd = await findEtcd();
 if (etcd.reason) console.log(`Master election tests ignored: ${etcd.reason}`);
-
-interface Election {
-  self: string;
-  leader: string | null;
-  leading: boolean;
-  term: number;
-}
-
-async function election(master: string): Promise<Election> {
-  return await (await fetch(`${master}/leader`)).json();
-}
 
 /** etcd, three masters electing through it, and three nodes heartbeating to all of them. */
 async function haCluster(processes: Processes, server: EtcdServer, leaseMs = LEASE_MS) {
@@ -55,20 +45,6 @@ async function haCluster(processes: Processes, server: EtcdServer, leaseMs = LEA
   );
   await settled(leader.url);
   return { masters, masterArgs, leader, nodes };
-}
-
-/** The master every live master names as leader. */
-async function leaderOf(masters: ProcessService[], ms = 10_000): Promise<ProcessService> {
-  return await waitFor(
-    async () => {
-      const seen = await Promise.all(masters.map((m) => election(m.url)));
-      const leader = seen.find((e) => e.leading);
-      if (!leader || !seen.every((e) => e.leader === leader.self)) return undefined;
-      return masters.find((m) => m.url === leader.self);
-    },
-    "one leader all masters agree on",
-    ms,
-  );
 }
 
 /**

@@ -114,17 +114,20 @@ Deno.test("LeaseLock.evict() clears the holder only if the Lease is unchanged si
   }
 });
 
+/** Electors of `identity` sharing one Lease through `api()`, retrying every 50 ms. */
+const leaseElector = (api: () => LeaseApi) => (identity: string) =>
+  new Elector({
+    lock: new LeaseLock({ api: api(), leaseDurationMs: 15_000, now: Date.now }),
+    identity,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 50,
+    now: Date.now,
+    log,
+  });
+
 Deno.test("Electors on a Lease: a restarted master takes its dead incarnation's Lease at once", async () => {
   const { standIn, api } = setup();
-  const elector = (identity: string) =>
-    new Elector({
-      lock: new LeaseLock({ api: api(), leaseDurationMs: 15_000, now: Date.now }),
-      identity,
-      renewDeadlineMs: 10_000,
-      retryPeriodMs: 50,
-      now: Date.now,
-      log,
-    });
+  const elector = leaseElector(api);
   const dead = elector("http://m1#a");
   const other = elector("http://m2#b");
   const restarted = elector("http://m1#c"); // same address as `dead`, a new process
@@ -147,15 +150,7 @@ Deno.test("Electors on a Lease: a restarted master takes its dead incarnation's 
 
 Deno.test("Electors on a Lease: the second leads at once when the first releases", async () => {
   const { standIn, api } = setup();
-  const elector = (identity: string) =>
-    new Elector({
-      lock: new LeaseLock({ api: api(), leaseDurationMs: 15_000, now: Date.now }),
-      identity,
-      renewDeadlineMs: 10_000,
-      retryPeriodMs: 50,
-      now: Date.now,
-      log,
-    });
+  const elector = leaseElector(api);
   const first = elector("http://m1#a");
   const second = elector("http://m2#b");
   try {
