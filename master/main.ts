@@ -84,7 +84,7 @@ const app = createApp({
   metrics,
   breakers,
   auth,
-  metricsAuth: config.metricsAuth,
+  metricsAuth: config.metricsAuth ?? auth.enabled, // with tokens, metrics too need one
   follower,
   election: () => ({
     mode: config.election,

@@ -87,7 +87,7 @@ const app = createApp({
   ringEpoch,
   metrics,
   auth,
-  metricsAuth: config.metricsAuth,
+  metricsAuth: config.metricsAuth ?? auth.enabled, // with tokens, metrics too need one
   maxValueBytes: config.maxValueBytes,
   notReady: () =>
     stopping

@@ -114,8 +114,10 @@ export const securitySettings = {
   metricsAuth: {
     flag: "metrics-auth",
     env: "METRICS_AUTH",
-    schema: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
-    help: "Require an admin token for /metrics (true or false)",
+    schema: z.enum(["true", "false"]).optional().transform((v) =>
+      v === undefined ? undefined : v === "true"
+    ),
+    help: "Require an admin token for /metrics (true or false; default: true once tokens are set)",
   },
   tlsCert: {
     flag: "tls-cert",

@@ -7,8 +7,8 @@ import { routePath } from "hono/route";
 import { type Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 
 /**
- * Counts and times every request by method, route template (`/keys/{key}`, or `unmatched`) and
- * status, and names the request's server span after the template when tracing is on
+ * Counts and times every request by method (GET, POST, DELETE, HEAD, OPTIONS, or `other`), route
+ * template (`/keys/{key}`, or `unmatched`) and status, and names the request's server span after the template when tracing is on
  * (`OTEL_DENO=true`); without tracing, there is no active span and naming is skipped.
  */
 export function observeRequests(metrics: Metrics): MiddlewareHandler {
@@ -35,6 +35,9 @@ export type RecordRequest = (
 
 const recorders = new WeakMap<Metrics, RecordRequest>();
 
+/** The methods counted under their own name; any other is counted as `other`. */
+const METHODS = new Set(["GET", "POST", "DELETE", "HEAD", "OPTIONS"]);
+
 /** One series of the request counter and of the duration histogram. */
 interface Series {
   inc(): void;
@@ -54,7 +57,9 @@ export function requestRecorder(metrics: Metrics): RecordRequest {
   // Each method, route and status is one series of each metric, looked up once, by nested maps:
   // a key joined from the three would be a new string on every request.
   const series = new Map<string, Map<string, Map<number, Series>>>();
-  const record: RecordRequest = (method, route, status, started) => {
+  const record: RecordRequest = (sent, route, status, started) => {
+    // A label only from a fixed set: a made-up method must not make a series of its own.
+    const method = METHODS.has(sent) ? sent : "other";
     let routes = series.get(method);
     if (!routes) series.set(method, routes = new Map());
     let statuses = routes.get(route);
@@ -83,7 +88,8 @@ const metricsRoute = createRoute({
   method: "get",
   path: "/metrics",
   summary: "Prometheus metrics",
-  description: "Every metric of this service in the Prometheus text exposition format.",
+  description: "Every metric of this service in the Prometheus text exposition format. Once " +
+    "the service has tokens, an admin token is needed, unless it runs with `--metrics-auth false`.",
   tags: ["health"],
   responses: {
     200: {
