@@ -72,8 +72,16 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   // body-less request, which makes Deno warn about request.signal.
   app.use((c, next) => c.req.method === "POST" ? limit(c, next) : next());
   app.use(async (c, next) => {
+    // A path whose escapes do not decode to UTF-8 names no key: "%ff" is not "%25ff".
+    if (c.req.path.includes("%") && !decodable(c.req.path)) {
+      return c.json({ error: "The path's percent-encoding is not valid UTF-8" }, 400);
+    }
     if (c.req.method === "POST" && /json/i.test(c.req.header("content-type") ?? "")) {
-      const depth = jsonDepth(await c.req.text()); // cached: the validator parses the same text
+      // Read as bytes (the validator reads the same, cached): bytes that are not UTF-8 are
+      // refused, not replaced with U+FFFD.
+      const text = utf8(await c.req.arrayBuffer());
+      if (text === undefined) return c.json({ error: "The body is not valid UTF-8" }, 400);
+      const depth = jsonDepth(text);
       if (depth > MAX_JSON_DEPTH) {
         return c.json({
           error: `JSON is nested ${depth} levels deep, over the limit of ${MAX_JSON_DEPTH}`,
@@ -182,4 +190,25 @@ function scalarBundleHandler() {
       "cache-control": "public, max-age=86400",
     });
   };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** `bytes` as text, or undefined when they are not valid UTF-8. */
+export function utf8(bytes: ArrayBuffer | Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether every escape in `path` decodes, to valid UTF-8. */
+function decodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

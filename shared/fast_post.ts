@@ -2,7 +2,7 @@
 // and anything the schema or the limits would refuse is handed to the app for its exact answer.
 
 import type { z } from "@hono/zod-openapi";
-import { jsonDepth, MAX_JSON_DEPTH } from "./api.ts";
+import { jsonDepth, MAX_JSON_DEPTH, utf8 } from "./api.ts";
 import { errorResponse } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -65,9 +65,11 @@ export function fastJsonPost<S extends z.ZodType>(
 
   async function answer(request: Request, fallback: Fallback): Promise<Response> {
     const started = performance.now();
-    let text: string;
+    let text: string | undefined;
+    let bytes: Uint8Array<ArrayBuffer>;
     try {
-      text = await request.text();
+      bytes = await request.bytes();
+      text = utf8(bytes);
     } catch {
       // The client went away mid-body: nobody reads the answer, but it is still one.
       const response = Response.json({ error: "Request body could not be read" }, { status: 400 });
@@ -77,14 +79,15 @@ export function fastJsonPost<S extends z.ZodType>(
     let body: z.infer<S> | undefined;
     try {
       // The app's nesting limit first: a schema that drops unknown fields would not see them.
-      const parsed = jsonDepth(text) <= MAX_JSON_DEPTH && schema.safeParse(JSON.parse(text));
+      const parsed = text !== undefined && jsonDepth(text) <= MAX_JSON_DEPTH &&
+        schema.safeParse(JSON.parse(text));
       if (parsed && parsed.success) body = parsed.data;
     } catch {
       // not JSON: the app says so
     }
-    if (body === undefined) {
+    if (body === undefined || text === undefined) {
       const { method, headers } = request;
-      return await fallback(new Request(request.url, { method, headers, body: text }));
+      return await fallback(new Request(request.url, { method, headers, body: bytes }));
     }
     let response: Response;
     try {

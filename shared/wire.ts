@@ -49,7 +49,13 @@ export const Key = z.string()
   .refine((key) => key !== "." && key !== "..", {
     message: 'Key must not be "." or "..": a URL path cannot carry it',
   })
-  .openapi({ example: "user:42", description: '1 to 1024 UTF-8 bytes, not "." or ".."' });
+  .refine((key) => key.isWellFormed(), {
+    message: "Key must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry",
+  })
+  .openapi({
+    example: "user:42",
+    description: '1 to 1024 UTF-8 bytes of valid Unicode (no lone surrogate), not "." or ".."',
+  });
 
 /** A cache value; its size limit is a setting, checked by the service. */
 export const Value = z.string().openapi({ example: "Ada Lovelace" });

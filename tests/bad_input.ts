@@ -100,6 +100,36 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /1024/,
     },
     {
+      name: "key with a lone surrogate",
+      path: "/keys",
+      init: post('{"key":"k\\ud800","value":"v"}'),
+      status: 400,
+      error: /lone surrogate/,
+    },
+    {
+      name: "body that is not UTF-8",
+      path: "/keys",
+      init: post(
+        new Uint8Array([...new TextEncoder().encode('{"key":"k","value":"'), 0xff, 0x22, 0x7d]),
+      ),
+      status: 400,
+      error: /not valid UTF-8/,
+    },
+    {
+      name: "path escape that is not UTF-8",
+      path: "/keys/k%ff",
+      init: {},
+      status: 400,
+      error: /percent-encoding is not valid UTF-8/,
+    },
+    {
+      name: "path escape of a lone surrogate",
+      path: "/keys/k%ED%A0%80",
+      init: { method: "DELETE" },
+      status: 400,
+      error: /percent-encoding is not valid UTF-8/,
+    },
+    {
       name: "unknown route",
       path: "/kyes/k",
       init: {},
