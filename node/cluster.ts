@@ -32,6 +32,8 @@ export interface Routing {
   epoch?: number;
   /** Milliseconds since 1970 on the sender's clock; a write that arrives later is not applied. */
   deadline?: number;
+  /** Sent by a client: a newer epoch than this node's is not a reason to ask for the ring. */
+  untrusted?: boolean;
 }
 
 /**
@@ -57,7 +59,8 @@ export class Cluster {
   async checkPrimary(keys: string[], routing: Routing = {}): Promise<number> {
     const { ring, self } = this.#options;
     const routedEpoch = routing.epoch;
-    if (routedEpoch !== undefined && routedEpoch > (ring.view?.epoch ?? -1)) await ring.refresh();
+    const newer = routedEpoch !== undefined && routedEpoch > (ring.view?.epoch ?? -1);
+    if (newer && !routing.untrusted) await ring.refresh();
     this.#checkDeadline(routing.deadline);
     const view = ring.view;
     if (!view || view.nodes.length === 0) return 0;

@@ -145,3 +145,12 @@ Deno.test("Cluster.replicate() names as unreplicated only the keys of the backup
   assert.ok(error instanceof HttpError);
   assert.deepEqual(error.details, { unreplicated: onB });
 });
+
+Deno.test("Cluster.checkPrimary() takes no client's word for a newer ring", async () => {
+  const { source, cluster } = setup("http://a:1", 10);
+  const key = keyOf("http://a:1");
+  assert.equal(await cluster.checkPrimary([key], { epoch: 1e12, untrusted: true }), 10);
+  assert.equal(source.refreshes, 0, "no ask of the master for each made-up epoch");
+  await cluster.checkPrimary([key], { epoch: 11 });
+  assert.equal(source.refreshes, 1, "the master's or a node's word is taken");
+});

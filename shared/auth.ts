@@ -135,9 +135,26 @@ export class Auth {
       if (role !== "admin" && !roles.includes(role)) {
         return c.json({ error: `A ${role} token may not ${c.req.method} ${c.req.path}` }, 403);
       }
+      grantedRoles.set(c.req.raw, role);
       await next();
     };
   }
+}
+
+const grantedRoles = new WeakMap<Request, Role>();
+
+/**
+ * The role of the token a request was let through with, or undefined on a service without
+ * tokens (or on a path no rule guards).
+ *
+ * @example
+ * ```ts
+ * import { roleOf } from "./auth.ts";
+ * const role = roleOf(c.req.raw); // "client", "node", "admin" or undefined
+ * ```
+ */
+export function roleOf(request: Request): Role | undefined {
+  return grantedRoles.get(request);
 }
 
 /** Which roles may use which paths (Hono patterns); admin may use every path. */

@@ -10,6 +10,7 @@ import type { Read, Store } from "../store.ts";
 import type { NodeContext } from "../app.ts";
 import { DEADLINE_HEADER, EPOCH_HEADER, KeyValue } from "../../shared/wire.ts";
 import type { Routing } from "../cluster.ts";
+import { roleOf } from "../../shared/auth.ts";
 import type { ItemWrite, Writer } from "../writer.ts";
 
 /** Serves `/keys` from the node's store. */
@@ -100,11 +101,17 @@ export async function stored(
   return new Response(null, { status: 204 });
 }
 
-/** The ring epoch a request was routed with and its sender's deadline, from its headers. */
+/**
+ * The ring epoch a request was routed with and its sender's deadline, from its headers. A client
+ * token's epoch is not taken as news of a newer ring: only the master and nodes may make this node
+ * ask for one (without tokens, one ask at a time is shared by every request).
+ */
 export function routing(request: Request): Routing {
+  const role = roleOf(request);
   return {
     epoch: wholeNumber(request.headers.get(EPOCH_HEADER)),
     deadline: wholeNumber(request.headers.get(DEADLINE_HEADER)),
+    ...(role === "client" ? { untrusted: true } : {}),
   };
 }
 
