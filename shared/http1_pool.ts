@@ -89,7 +89,9 @@ export class Pool {
     const secure = this.#url.protocol === "https:";
     const port = Number(this.#url.port || (secure ? 443 : 80));
     const connecting: Promise<Deno.Conn> = secure
-      ? Deno.connectTls({ hostname, port, caCerts: this.#caPem ? [this.#caPem] : undefined })
+      ? handshaken(
+        Deno.connectTls({ hostname, port, caCerts: this.#caPem ? [this.#caPem] : undefined }),
+      )
       : Deno.connect({ hostname, port });
     if (!signal) return this.#track(new Connection(await connecting));
     try {
@@ -124,6 +126,24 @@ export class Pool {
     this.#waiting.shift()?.();
   }
 }
+
+/**
+ * A TLS connection once its handshake is done: a certificate the caller does not trust fails
+ * here with the handshake's own error ("invalid peer certificate: UnknownIssuer"), not later as a
+ * connection closed before an answer.
+ */
+async function handshaken(connecting: Promise<Deno.TlsConn>): Promise<Deno.TlsConn> {
+  const conn = await connecting;
+  try {
+    await conn.handshake();
+  } catch (error) {
+    conn.close();
+    throw new Error(`TLS handshake with the peer failed: ${errorText(error)}`, { cause: error });
+  }
+  return conn;
+}
+
+const errorText = (error: unknown) => error instanceof Error ? error.message : String(error);
 
 /** The peer closed the connection before answering. */
 class ClosedEarly extends Error {
