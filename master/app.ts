@@ -37,6 +37,10 @@ export interface MasterDeps {
   follower?: Follower;
   /** The election as this master sees it; default: no election, this master leads. */
   election?: () => Election;
+  /** Resolves once the master can call a node; a node joins the ring only then. */
+  reach?: (address: string) => Promise<void>;
+  /** The cluster serves TLS: nodes must register `https://` addresses. */
+  tls?: boolean;
 }
 
 /**
@@ -70,7 +74,13 @@ export function createApp(deps: MasterDeps): OpenAPIHono {
   addBatchRoutes(app, deps.router, deps.maxValueBytes);
   const election = deps.election ??
     (() => ({ mode: "none", self: "", leader: null, leading: true, term: 0 }) as const);
-  addRegisterRoutes(app, { registry: deps.registry, follower: deps.follower, election });
+  addRegisterRoutes(app, {
+    registry: deps.registry,
+    follower: deps.follower,
+    election,
+    reach: deps.reach,
+    tls: deps.tls,
+  });
   const now = deps.now ?? Date.now;
   const stats = { registry: deps.registry, router: deps.router, now, startedAt: now() };
   addStatsRoutes(app, stats);

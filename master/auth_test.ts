@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { silentLogger as log } from "../shared/log.ts";
-import { Auth } from "../shared/auth.ts";
+import { Auth, parseTokens } from "../shared/auth.ts";
 import { createApp as createNodeApp } from "../node/app.ts";
 import { Store } from "../node/store.ts";
 import { createApp } from "./app.ts";
@@ -97,4 +97,35 @@ Deno.test("node: client tokens reach the key routes only", async () => {
   assert.equal(await status(node, "GET", "/keys/k"), 401);
   assert.equal(await status(node, "GET", "/metrics"), 200, "open unless --metrics-auth");
   assert.equal(await status(node, "GET", "/ready"), 200);
+});
+
+Deno.test("master: a node token bound to an address may register that address only", async () => {
+  const auth = await Auth.from([
+    ...parseTokens(JSON.stringify([
+      { role: "node", token: "node-0-token", address: "https://node-0:8081" },
+    ])),
+    ["admin", "admin-token"],
+  ]);
+  const registry = new Registry({ vnodes: 16, failureTimeoutMs: 1000, now: Date.now, log });
+  const router = new Router({ placement: registry, fetch, timeoutMs: 100 });
+  const master = createApp({ registry, router, maxValueBytes: 1024, log, auth });
+  const register = (address: string) =>
+    master.request("/register", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer node-0-token" },
+      body: JSON.stringify({ address }),
+    });
+  const spoofed = await register("https://node-1:8081");
+  assert.equal(spoofed.status, 403);
+  assert.match((await spoofed.json()).error, /bound to https:\/\/node-0:8081/);
+  assert.equal((await register("https://node-0:8081")).status, 201);
+  const forget = await master.request(`/register/${encodeURIComponent("https://node-0:8081")}`, {
+    method: "DELETE",
+    headers: { authorization: "Bearer node-0-token" },
+  });
+  assert.equal(forget.status, 204);
+  assert.throws(
+    () => parseTokens('[{"role": "client", "token": "client-token", "address": "https://x:1"}]'),
+    /Only a node token is bound to an address/,
+  );
 });

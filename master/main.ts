@@ -13,6 +13,7 @@ import { electionBackend, urlOf } from "./election/backends.ts";
 import { Elector } from "./election/elector.ts";
 import { Follower } from "./follower.ts";
 import { Registry } from "./registry.ts";
+import { Reach } from "./reach.ts";
 import { Router } from "./router.ts";
 import { fastRoutes } from "./fast.ts";
 
@@ -46,6 +47,7 @@ const registry: Registry = new Registry({
   // comes to lead without having had the leader's ring does the same.
   recoveryMs: config.recoveryMs,
   onJoined: (address) => breakers.reset(address),
+  callsNodes: true, // checked below: a node the master cannot call is down
 });
 const follower = electing
   ? new Follower({
@@ -76,8 +78,27 @@ const router = new Router({
     }
     : undefined,
 });
+// The master calls every node it knows a few times per failure timeout, as it calls them for keys:
+// a node it cannot call is marked down after a failure timeout, even while its heartbeats arrive.
+const reach = new Reach({
+  fetch: callNodes,
+  timeoutMs: Math.min(config.nodeTimeoutMs, Math.ceil(config.failureTimeoutMs / 2)),
+  log,
+  now: Date.now,
+});
+const calling = new Set<string>(); // one check in flight per node
+const checker = setInterval(() => {
+  for (const { address, status } of registry.list().nodes) {
+    if (status === "down" || calling.has(address)) continue;
+    calling.add(address);
+    reach.check(address).then(() => registry.reached(address), () => {})
+      .finally(() => calling.delete(address));
+  }
+}, Math.max(50, Math.floor(config.failureTimeoutMs / 4)));
 const app = createApp({
   registry,
+  reach: (address) => reach.check(address),
+  tls: tls !== undefined,
   router,
   maxValueBytes: config.maxValueBytes,
   log,
@@ -146,6 +167,7 @@ onStopSignal(async () => {
   await follower?.stop();
   backend?.close();
   clearInterval(sweeper);
+  clearInterval(checker);
   await drain.idle(DRAIN_TIMEOUT_MS);
   await server.shutdown();
 }, log);

@@ -29,6 +29,11 @@ export interface RegistryOptions {
   recoveryMs?: number;
   /** Called when a node joins the ring anew: whatever was learnt of its failures is past. */
   onJoined?: (address: string) => void;
+  /**
+   * Whether the master calls its nodes all along and says so through {@link Registry.reached}:
+   * then a node it has not reached for a failure timeout is marked down, heartbeats or not.
+   */
+  callsNodes?: boolean;
 }
 
 /**
@@ -46,6 +51,8 @@ interface Member {
   /** A follower saw this node ask to leave. */
   leaving?: boolean;
   lastSeenMs: number;
+  /** When the master last called the node and got an answer; a new member was just called. */
+  lastReachedMs: number;
   /** The process behind the address; a new one means the node restarted empty. */
   instance: string | undefined;
   /** The epoch in which this member last joined the ring. */
@@ -169,6 +176,7 @@ export class Registry {
       this.#members.set(address, {
         status: "up",
         lastSeenMs: now,
+        lastReachedMs: now,
         instance: beat.instance,
         joined: this.#epoch + 1,
         synced: beat.synced ?? 0,
@@ -213,6 +221,17 @@ export class Registry {
     return "known";
   }
 
+  /** The state of the member at `address`, or undefined for an address this master does not know. */
+  status(address: string): MemberStatus | undefined {
+    return this.#members.get(address)?.status;
+  }
+
+  /** Records that the master called `address` and got an answer. */
+  reached(address: string): void {
+    const member = this.#members.get(address);
+    if (member) member.lastReachedMs = this.#options.now();
+  }
+
   /** Forgets `address`; returns whether it was known. A follower leaves this to the leader. */
   deregister(address: string): boolean {
     if (!this.leading) return false;
@@ -243,12 +262,17 @@ export class Registry {
       this.#options.log.warn("paused: every node gets the missing time back", { pausedMs: gap });
       for (const member of this.#members.values()) {
         member.lastSeenMs = Math.min(now, member.lastSeenMs + gap);
+        member.lastReachedMs = Math.min(now, member.lastReachedMs + gap);
       }
       return;
     }
     const deadline = now - this.#options.failureTimeoutMs;
     for (const [address, member] of this.#members) {
-      if (member.status !== "down" && member.lastSeenMs <= deadline) {
+      // Heard from, but not answering the master's calls, is as good as silent.
+      const alive = this.#options.callsNodes
+        ? Math.min(member.lastSeenMs, member.lastReachedMs)
+        : member.lastSeenMs;
+      if (member.status !== "down" && alive <= deadline) {
         const wasUp = member.status === "up";
         member.status = "down";
         if (wasUp) this.#changed("node down", address);
@@ -314,6 +338,7 @@ export class Registry {
         this.#members.set(address, {
           status: "up",
           lastSeenMs: now,
+          lastReachedMs: now,
           instance: undefined,
           joined,
           synced: 0,
@@ -350,7 +375,10 @@ export class Registry {
     this.#epoch = Math.max(this.#epoch, this.#options.now());
     const now = this.#options.now();
     // Heartbeats went to the old leader: every node gets a fresh failure timeout from here.
-    for (const member of this.#members.values()) member.lastSeenMs = now;
+    for (const member of this.#members.values()) {
+      member.lastSeenMs = now;
+      member.lastReachedMs = now;
+    }
     this.#recovery = undefined; // the ring adopted from the last leader is the one to go on from
     if (this.#ring.size === 0 && this.#options.recoveryMs) {
       // No ring of the leader's was ever adopted: learn it from the nodes, as a restart does.
@@ -375,6 +403,7 @@ export class Registry {
     this.#members.set(address, {
       status: beat.leaving ? "leaving" : "up",
       lastSeenMs: now,
+      lastReachedMs: now,
       instance: beat.instance,
       joined: beat.ring?.joined[address] ?? 0,
       synced: beat.synced ?? 0,
@@ -399,6 +428,7 @@ export class Registry {
       this.#members.set(address, {
         status: "down",
         lastSeenMs: now,
+        lastReachedMs: now,
         instance: undefined,
         joined: 0,
         synced: 0,

@@ -192,3 +192,24 @@ Deno.test("A master that was paused gives every node the missing time back befor
   registry.sweep();
   assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
 });
+
+Deno.test("Registry.sweep() marks down a node the master cannot call, though it heartbeats", () => {
+  const clock = { now: 0 };
+  const registry = new Registry({
+    vnodes: 8,
+    failureTimeoutMs: 1000,
+    now: () => clock.now,
+    log,
+    callsNodes: true,
+  });
+  registry.heartbeat("http://a:1");
+  registry.heartbeat("http://b:1");
+  for (clock.now = 100; clock.now <= 1000; clock.now += 100) {
+    registry.heartbeat("http://a:1");
+    registry.heartbeat("http://b:1");
+    registry.reached("http://b:1"); // only b answers the master's calls
+    registry.sweep();
+  }
+  assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
+  assert.equal(registry.status("http://a:1"), "down");
+});

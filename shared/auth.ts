@@ -12,7 +12,12 @@ const ROLES: readonly Role[] = ["client", "node", "admin"];
 interface Grant {
   role: Role;
   digest: Uint8Array;
+  /** A node token bound to one node: it may register (and deregister) only this address. */
+  address?: string;
 }
+
+/** A parsed token: its role, the token, and for a node token, the address it is bound to. */
+export type Token = [role: Role, token: string, address?: string];
 
 /** A token file or `AUTH_TOKENS` value that cannot be read; the message says where. */
 export class AuthConfigError extends Error {
@@ -28,7 +33,8 @@ async function sha256(text: string): Promise<Uint8Array> {
 
 /**
  * Parses tokens: JSON (`{"admin": ["t1"], "client": ["t2", "t3"]}` or
- * `[{"role": "admin", "token": "t1"}]`), or one `role:token` per line or per comma.
+ * `[{"role": "admin", "token": "t1"}]`, where a node token may carry the one `address` it may
+ * register), or one `role:token` per line or per comma.
  *
  * @example
  * ```ts
@@ -36,10 +42,10 @@ async function sha256(text: string): Promise<Uint8Array> {
  * parseTokens("admin:s3cret\nclient:abc"); // [["admin", "s3cret"], ["client", "abc"]]
  * ```
  */
-export function parseTokens(text: string): [Role, string][] {
+export function parseTokens(text: string): Token[] {
   const trimmed = text.trim();
   if (trimmed === "") return [];
-  let pairs: [string, string][];
+  let pairs: [string, string, string?][];
   if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
     let data: unknown;
     try {
@@ -48,7 +54,13 @@ export function parseTokens(text: string): [Role, string][] {
       throw new AuthConfigError(`Tokens are not valid JSON: ${(error as Error).message}`);
     }
     pairs = Array.isArray(data)
-      ? data.map((entry) => [String(entry?.role), String(entry?.token)])
+      ? data.map((entry) =>
+        [
+          String(entry?.role),
+          String(entry?.token),
+          ...(entry?.address === undefined ? [] : [String(entry.address)]),
+        ] as [string, string, string?]
+      )
       : Object.entries(data as Record<string, unknown>).flatMap(([role, tokens]) =>
         (Array.isArray(tokens) ? tokens : [tokens]).map((token) =>
           [role, String(token)] as [string, string]
@@ -66,12 +78,14 @@ export function parseTokens(text: string): [Role, string][] {
         return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
       });
   }
-  return pairs.map(([role, token]) => {
+  return pairs.map(([role, token, address]) => {
     if (!ROLES.includes(role as Role)) {
       throw new AuthConfigError(`Unknown role "${role}": expected client, node or admin`);
     }
     if (token.length < 8) throw new AuthConfigError(`A ${role} token is shorter than 8 characters`);
-    return [role as Role, token];
+    if (address === undefined) return [role as Role, token];
+    if (role !== "node") throw new AuthConfigError(`Only a node token is bound to an address`);
+    return [role as Role, token, address];
   });
 }
 
@@ -93,10 +107,14 @@ export class Auth {
   }
 
   /** An Auth holding the digests of `tokens`; the tokens themselves are not kept. */
-  static async from(tokens: [Role, string][]): Promise<Auth> {
+  static async from(tokens: Token[]): Promise<Auth> {
     return new Auth(
       await Promise.all(
-        tokens.map(async ([role, token]) => ({ role, digest: await sha256(token) })),
+        tokens.map(async ([role, token, address]) => ({
+          role,
+          digest: await sha256(token),
+          ...(address === undefined ? {} : { address }),
+        })),
       ),
     );
   }
@@ -109,13 +127,17 @@ export class Auth {
   /** The role of the bearer token in an `Authorization` header, or undefined. */
   async role(authorization: string | undefined): Promise<Role | undefined> {
     if (!this.enabled) return "admin";
+    return (await this.#grant(authorization))?.role;
+  }
+
+  async #grant(authorization: string | undefined): Promise<Grant | undefined> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
     if (!match) return undefined;
     const digest = await sha256(match[1]);
-    let found: Role | undefined;
+    let found: Grant | undefined;
     // Compare with every grant, in constant time each, so timing does not tell which matched.
     for (const grant of this.#grants) {
-      if (timingSafeEqual(digest, grant.digest) && found === undefined) found = grant.role;
+      if (timingSafeEqual(digest, grant.digest) && found === undefined) found = grant;
     }
     return found;
   }
@@ -126,7 +148,8 @@ export class Auth {
    */
   require(...roles: Role[]): MiddlewareHandler {
     return async (c, next) => {
-      const role = await this.role(c.req.header("authorization"));
+      const grant = await this.#grant(c.req.header("authorization"));
+      const role = grant?.role;
       if (role === undefined) {
         return c.json({ error: "A bearer token is required" }, 401, {
           "www-authenticate": 'Bearer realm="cache"',
@@ -135,13 +158,13 @@ export class Auth {
       if (role !== "admin" && !roles.includes(role)) {
         return c.json({ error: `A ${role} token may not ${c.req.method} ${c.req.path}` }, 403);
       }
-      grantedRoles.set(c.req.raw, role);
+      granted.set(c.req.raw, grant!);
       await next();
     };
   }
 }
 
-const grantedRoles = new WeakMap<Request, Role>();
+const granted = new WeakMap<Request, Grant>();
 
 /**
  * The role of the token a request was let through with, or undefined on a service without
@@ -154,7 +177,12 @@ const grantedRoles = new WeakMap<Request, Role>();
  * ```
  */
 export function roleOf(request: Request): Role | undefined {
-  return grantedRoles.get(request);
+  return granted.get(request)?.role;
+}
+
+/** The one node address the request's token may register, if the token is bound to one. */
+export function boundAddress(request: Request): string | undefined {
+  return granted.get(request)?.address;
 }
 
 /** Which roles may use which paths (Hono patterns); admin may use every path. */

@@ -1,6 +1,6 @@
 // Start-up steps both services' main.ts share: settings or exit 2, and the "listening" log line.
 
-import { Auth, parseTokens, type Role } from "./auth.ts";
+import { Auth, parseTokens, type Token } from "./auth.ts";
 import { ConfigError, type Setting, usage } from "./config.ts";
 import type { Logger } from "./log.ts";
 
@@ -79,7 +79,7 @@ export async function loadSecurity(command: string, config: SecurityConfig, log:
     );
     Deno.exit(2);
   };
-  let tokens: [Role, string][] = [];
+  let tokens: Token[] = [];
   try {
     if (config.authTokens) tokens = parseTokens(config.authTokens);
   } catch (error) {

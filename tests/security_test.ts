@@ -60,3 +60,73 @@ Deno.test("a cluster runs over TLS with tokens; a client without the CA is refus
     await Deno.remove(certs.dir, { recursive: true });
   }
 });
+
+Deno.test("a TLS cluster refuses an http:// node, and a node whose certificate it does not trust never joins", async () => {
+  const [trusted, other] = await Promise.all([makeCertificates(), makeCertificates()]);
+  const serving = (certs: typeof trusted, ca: string) => ({
+    TLS_CERT: certs.cert,
+    TLS_KEY: certs.key,
+    TLS_CA: ca,
+    AUTH_TOKENS: TOKENS,
+  });
+  const masters = new Processes({
+    ...serving(trusted, trusted.caCert),
+    MASTER_TOKEN: "node-token-1",
+  });
+  // Certificates of another CA: the master cannot call this node, though the node trusts it.
+  const untrusted = new Processes({
+    ...serving(other, trusted.caCert),
+    NODE_TOKEN: "node-token-1",
+  });
+  // This node does not trust the master's certificate.
+  const distrustful = new Processes({
+    ...serving(trusted, other.caCert),
+    NODE_TOKEN: "node-token-1",
+  });
+  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(trusted.caCert)] });
+  const call = (url: string, init: RequestInit = {}) =>
+    fetch(url, {
+      ...init,
+      client,
+      headers: { ...init.headers, authorization: "Bearer node-token-1" },
+    });
+  try {
+    const master = await masters.master();
+    const plain = await call(`${master.url}/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ address: "http://127.0.0.1:9" }),
+    });
+    assert.equal(plain.status, 400);
+    assert.match((await plain.json()).error, /runs over TLS, so its address must be https/);
+
+    const node = await untrusted.node(master.url);
+    const doubter = await distrustful.node(master.url);
+    await waitFor(
+      async () =>
+        master.logs.some((line) =>
+          line.msg === "cannot call node" && /certificate/i.test(String(line.reason))
+        ) &&
+        doubter.logs.some((line) =>
+          line.msg === "master unreachable" && /certificate/i.test(String(line.error))
+        ),
+      "both sides name the certificate problem",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const admin = { authorization: "Bearer admin-token-1" };
+    const nodes = await (await fetch(`${master.url}/nodes`, { client, headers: admin })).json();
+    assert.deepEqual(nodes.nodes, [], "neither node ever joined");
+    const told = node.logs.find((line) => line.msg === "master unreachable");
+    assert.match(String(told?.error), /cannot call node .*certificate/i, "the node is told why");
+    // Bounded: one line per node per 10 s while it lasts, not one per heartbeat.
+    const lines = master.logs.filter((line) => line.msg === "cannot call node");
+    assert.ok(lines.length <= 2, `${lines.length} log lines`);
+  } finally {
+    client.close();
+    await untrusted.stopAll();
+    await distrustful.stopAll();
+    await masters.stopAll();
+    await Deno.remove(trusted.dir, { recursive: true });
+    await Deno.remove(other.dir, { recursive: true });
+  }
+});

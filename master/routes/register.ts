@@ -4,6 +4,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
 import { errors, json } from "../../shared/api.ts";
+import { boundAddress } from "../../shared/auth.ts";
 import { ErrorBody, HttpError } from "../../shared/errors.ts";
 import {
   Address,
@@ -36,8 +37,11 @@ const register = createRoute({
         "answer's `term` is older than the ring it has",
     ),
     ...errors({
-      400: "The address is not a URL",
+      400: "The address is not a URL, or not https in a cluster that runs over TLS",
+      403: "The node token is bound to another address",
       415: "The body is not application/json",
+      502: "The master cannot call the node at its address (unreachable, or a certificate " +
+        "the master does not trust): it does not join the ring",
       503: "A follower could not pass a registration change to a leader, or a master that just " +
         "started is still learning the last ring from its nodes",
     }),
@@ -62,6 +66,7 @@ const deregister = createRoute({
     204: { description: "Removed" },
     ...errors({
       400: "The address is not a URL",
+      403: "The node token is bound to another address",
       404: "The node is not registered",
       503: "A follower could not pass the change to a leader",
     }),
@@ -150,6 +155,13 @@ const owners = createRoute({
 /** What the membership routes serve from. */
 export interface RegisterDeps {
   registry: Registry;
+  /**
+   * Resolves once the master can call the node at an address (throws HttpError saying why not):
+   * a node joins the ring only then. None: every node is taken at its word.
+   */
+  reach?: (address: string) => Promise<void>;
+  /** The cluster serves TLS: a node must register an `https://` address. */
+  tls?: boolean;
   /** A follower's link to the leader; none without election. */
   follower?: Follower;
   /** The election as this master sees it. */
@@ -159,9 +171,18 @@ export interface RegisterDeps {
 /** Serves `/register`, `/nodes`, `/ring`, `/ring/owners/{key}` and `/leader`. */
 export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
   const { registry, follower } = deps;
-  app.openapi(register, (c) => {
+  app.openapi(register, async (c) => {
     const beat = c.req.valid("json");
     const address = beat.address ?? callerAddress(c);
+    checkBound(c.req.raw, address);
+    if (deps.tls && !address.startsWith("https://")) {
+      throw new HttpError(
+        400,
+        `Cannot register node ${address}: this cluster runs over TLS, so its address must be https`,
+      );
+    }
+    const joining = registry.leading && (registry.status(address) ?? "down") === "down";
+    if (joining && deps.reach) await deps.reach(address); // only a node the master can call
     const outcome = registry.heartbeat(address, beat);
     if (outcome === "forward" && follower) {
       const body = JSON.stringify({ ...beat, address });
@@ -182,6 +203,7 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
 
   app.openapi(deregister, (c) => {
     const { address } = c.req.valid("param");
+    checkBound(c.req.raw, address);
     if (!registry.leading && follower) {
       const path = `/register/${encodeURIComponent(address)}`;
       return relay(follower.forward(path, { method: "DELETE" }));
@@ -211,6 +233,17 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
     const found = registry.ring.owners(key, registry.replicas);
     return c.json({ key, epoch: registry.epoch, owners: found }, 200);
   });
+}
+
+/** Throws 403 when the request's node token is bound to another address than `address`. */
+function checkBound(request: Request, address: string): void {
+  const bound = boundAddress(request);
+  if (bound !== undefined && bound !== address) {
+    throw new HttpError(
+      403,
+      `This node token is bound to ${bound}: it may not speak for ${address}`,
+    );
+  }
 }
 
 /** The answer of a master still learning the last ring from its nodes. */
