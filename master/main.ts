@@ -5,7 +5,7 @@ import { createLogger } from "../shared/log.ts";
 import { Metrics } from "../shared/metrics.ts";
 import { redacted } from "../shared/config.ts";
 import { serviceFetch } from "../shared/fetch.ts";
-import { listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/service.ts";
+import { listen, listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/service.ts";
 import { createApp } from "./app.ts";
 import { Breakers } from "./breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";
@@ -16,6 +16,7 @@ import { Registry } from "./registry.ts";
 import { Reach } from "./reach.ts";
 import { Router } from "./router.ts";
 import { fastRoutes } from "./fast.ts";
+import { fastGet } from "./routes/keys.ts";
 
 const config = loadOrExit("master", masterSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
@@ -122,13 +123,22 @@ const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
 // The hot routes skip the app's router and middleware; with tokens, every request takes the app's
 // access checks instead.
+const fastRead = auth.enabled ? undefined : fastGet(router, metrics, log);
 const fast = auth.enabled
   ? undefined
   : fastRoutes({ router, maxValueBytes: config.maxValueBytes, metrics, log }, app.fetch);
 const drain = new Drain();
-const server = Deno.serve(
-  { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
+// Capped connections and timeouts: no client can hold the master's descriptors or memory.
+const server = listen(
+  "master",
+  config,
+  tls,
   (request, info) => drain.track(() => fast?.(request) ?? app.fetch(request, info)),
+  log,
+  fastRead && ((request) => {
+    const answer = fastRead(request);
+    return answer && drain.track(() => answer);
+  }),
 );
 const url = listenUrl(server.addr, tls !== undefined);
 const advertise = config.advertise ?? url.replace("://localhost", "://127.0.0.1");

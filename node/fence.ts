@@ -21,7 +21,7 @@ const KEY_ROUTES = /^\/(keys(\/|$|\?)|mget$|mset$)/;
 export function fenced(
   leaseLeftMs: () => number,
   self: string,
-): (request: Request) => Response | undefined {
+): (request: Pick<Request, "url">) => Response | undefined {
   return (request) => {
     if (leaseLeftMs() > 0) return undefined;
     const path = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));

@@ -6,7 +6,7 @@ import { Metrics } from "../shared/metrics.ts";
 import { createLogger } from "../shared/log.ts";
 import { redacted } from "../shared/config.ts";
 import { serviceFetch } from "../shared/fetch.ts";
-import { listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/service.ts";
+import { listen, listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/service.ts";
 import { createApp } from "./app.ts";
 import { Cluster } from "./cluster.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
@@ -15,6 +15,7 @@ import { Membership } from "./membership.ts";
 import { Rebalancer } from "./rebalance.ts";
 import { fastRoutes } from "./fast.ts";
 import { fenced } from "./fence.ts";
+import { fastGet } from "./routes/keys.ts";
 import { Writer } from "./writer.ts";
 import { Store } from "./store.ts";
 
@@ -35,10 +36,16 @@ const callPeers = serviceFetch({ token: config.token, caPem });
 // The advertised URL needs the bound port, so the app is built once the server has it; no request
 // can arrive before this module finishes running.
 const drain = new Drain();
-const server = Deno.serve(
-  { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
+// Capped connections and timeouts: no client can hold the node's descriptors or memory. A read
+// without tokens is answered from its method and URL alone, before any Request is built.
+const server = listen(
+  "node",
+  config,
+  tls,
   (request, info) =>
     drain.track(() => fence(request) ?? fast?.(request) ?? app.fetch(request, info)),
+  log,
+  (request) => fence(request) ?? fastRead?.(request),
 );
 const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`;
 const metrics = new Metrics();
@@ -100,6 +107,7 @@ const app = createApp({
 
 // The hot routes skip the app's router and middleware; with tokens, every request takes the app's
 // access checks instead.
+const fastRead = auth.enabled ? undefined : fastGet(store, ringEpoch, metrics, log);
 const fast = auth.enabled ? undefined : fastRoutes({
   store,
   writer,

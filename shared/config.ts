@@ -87,6 +87,38 @@ export const listenSettings = (defaultPort: number) => ({
     schema: z.string().min(1).default("0.0.0.0"),
     help: "Address to bind",
   },
+  httpServer: {
+    flag: "http-server",
+    env: "HTTP_SERVER",
+    schema: z.enum(["own", "deno"]).default("own"),
+    help: "own: capped connections and timeouts (the limits below); deno: Deno.serve, faster " +
+      "reads but none of those limits, for a trusted network only",
+  },
+  maxConnections: {
+    flag: "max-connections",
+    env: "MAX_CONNECTIONS",
+    schema: count(0, 0),
+    help: "Open client connections at most; past it, 503 and close (0: none, until the " +
+      "open-file limit is reached, which sets one 64 below it)",
+  },
+  headerTimeoutMs: {
+    flag: "header-timeout-ms",
+    env: "HEADER_TIMEOUT_MS",
+    schema: count(10_000),
+    help: "Milliseconds a request's head (or a TLS handshake) may take once it began",
+  },
+  idleTimeoutMs: {
+    flag: "idle-timeout-ms",
+    env: "IDLE_TIMEOUT_MS",
+    schema: count(60_000),
+    help: "Milliseconds a kept-alive connection may wait for its next request",
+  },
+  minBodyRate: {
+    flag: "min-body-rate",
+    env: "MIN_BODY_RATE",
+    schema: bytes(1024),
+    help: "Bytes per second a request body must keep up, after a head timeout's grace",
+  },
 });
 
 /** The `--log-level` setting both services have. */

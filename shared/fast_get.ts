@@ -33,7 +33,7 @@ const ROUTE = "/keys/{key}";
  */
 export function fastKeyGet(
   options: FastGetOptions,
-): (request: Request) => Response | Promise<Response> | undefined {
+): (request: Pick<Request, "method" | "url">) => Response | Promise<Response> | undefined {
   const record = requestRecorder(options.metrics);
   return (request) => {
     if (request.method !== "GET") return undefined;

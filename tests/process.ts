@@ -14,10 +14,15 @@ export interface ProcessService extends Service {
 export class Processes implements Harness {
   readonly #running = new Map<number, Deno.ChildProcess>();
   readonly #env: Record<string, string>;
+  readonly #openFiles: number | undefined;
 
-  /** `env` is added to every process's environment. */
-  constructor(env: Record<string, string> = {}) {
+  /**
+   * `env` is added to every process's environment; with `openFiles`, each process runs under that
+   * limit on open descriptors (util-linux's `prlimit`).
+   */
+  constructor(env: Record<string, string> = {}, options: { openFiles?: number } = {}) {
     this.#env = env;
+    this.#openFiles = options.openFiles;
   }
 
   masterAddress(): string {
@@ -78,8 +83,11 @@ export class Processes implements Harness {
   }
 
   async #start(entry: string, args: string[]): Promise<ProcessService> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...permissions, entry, ...args],
+    const deno = [Deno.execPath(), "run", ...permissions, entry, ...args];
+    const limit = this.#openFiles;
+    const [command, ...rest] = limit ? ["prlimit", `--nofile=${limit}:${limit}`, ...deno] : deno;
+    const child = new Deno.Command(command, {
+      args: rest,
       cwd: root,
       stdin: "null",
       stdout: "piped",

@@ -65,6 +65,6 @@ export function fastGet(
   router: Router,
   metrics: Metrics,
   log: Logger,
-): (request: Request) => Response | Promise<Response> | undefined {
+): (request: Pick<Request, "method" | "url">) => Response | Promise<Response> | undefined {
   return fastKeyGet({ read: (key) => router.get(key), metrics, log });
 }

@@ -45,7 +45,7 @@ export function fastGet(
   ringEpoch: () => number | undefined,
   metrics: Metrics,
   log: Logger,
-): (request: Request) => Response | Promise<Response> | undefined {
+): (request: Pick<Request, "method" | "url">) => Response | Promise<Response> | undefined {
   return fastKeyGet({
     read(key) {
       const found = store.get(key);
