@@ -149,3 +149,48 @@ Deno.test("20,000 requests with made-up methods add no metric series and keep me
     await processes.stopAll();
   }
 });
+
+Deno.test("a client's made-up x-ring-epoch does not make a node ask the master for the ring", async () => {
+  const tokens = "client:client-token-1,node:node-token-1,admin:admin-token-1";
+  const processes = new Processes({
+    AUTH_TOKENS: tokens,
+    MASTER_TOKEN: "node-token-1",
+    NODE_TOKEN: "node-token-1",
+  });
+  try {
+    const master = await processes.master({ args: ["--replicas", "1"] });
+    const node = await processes.node(master.url, ["--heartbeat-ms", "1000"]);
+    const admin = { authorization: "Bearer admin-token-1" };
+    await waitFor(async () => {
+      const answer = await fetch(`${master.url}/nodes`, { headers: admin });
+      return (await answer.json()).nodes.length === 1;
+    }, "node registered");
+    const beats = async () => {
+      const text = await (await fetch(`${master.url}/metrics`, { headers: admin })).text();
+      // A node asks for the ring with a heartbeat (older builds: GET /ring): count both.
+      const asks =
+        /^http_requests_total\{method="(?:POST|GET)",route="\/(?:register|ring)",[^}]*\} (\d+)/gm;
+      return [...text.matchAll(asks)].reduce((sum, match) => sum + Number(match[1]), 0);
+    };
+    const before = await beats();
+    const started = performance.now();
+    for (let i = 0; i < 200; i++) {
+      const answer = await fetch(`${node.url}/keys`, {
+        method: "POST",
+        headers: {
+          authorization: "Bearer client-token-1",
+          "content-type": "application/json",
+          "x-ring-epoch": "9000000000000000",
+        },
+        body: JSON.stringify({ key: `e${i}`, value: "v" }),
+      });
+      assert.equal(answer.status, 204, await answer.text());
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const asked = await beats() - before;
+    // One heartbeat a second, give or take one: not one per request.
+    assert.ok(asked <= Math.ceil(seconds) + 2, `${asked} heartbeats in ${seconds.toFixed(1)} s`);
+  } finally {
+    await processes.stopAll();
+  }
+});

@@ -107,6 +107,8 @@ Deno.test("a TLS cluster refuses an http:// node, and a node whose certificate i
         master.logs.some((line) =>
           line.msg === "cannot call node" && /certificate/i.test(String(line.reason))
         ) &&
+        // The master's server sees the distrustful node's handshake fail, and says how.
+        master.logs.some((line) => line.msg === "TLS handshake failed") &&
         doubter.logs.some((line) =>
           line.msg === "master unreachable" && /certificate/i.test(String(line.error))
         ),
