@@ -103,14 +103,16 @@ Deno.test("a TLS cluster refuses an http:// node, and a node whose certificate i
     const node = await untrusted.node(master.url);
     const doubter = await distrustful.node(master.url);
     await waitFor(
-      async () =>
-        master.logs.some((line) =>
-          line.msg === "cannot call node" && /certificate/i.test(String(line.reason))
-        ) &&
-        // The master's server sees the distrustful node's handshake fail, and says how.
-        master.logs.some((line) => line.msg === "TLS handshake failed") &&
-        doubter.logs.some((line) =>
-          line.msg === "master unreachable" && /certificate/i.test(String(line.error))
+      () =>
+        Promise.resolve(
+          master.logs.some((line) =>
+            line.msg === "cannot call node" && /certificate/i.test(String(line.reason))
+          ) &&
+            // The master's server sees the distrustful node's handshake fail, and says how.
+            master.logs.some((line) => line.msg === "TLS handshake failed") &&
+            doubter.logs.some((line) =>
+              line.msg === "master unreachable" && /certificate/i.test(String(line.error))
+            ),
         ),
       "both sides name the certificate problem",
     );
