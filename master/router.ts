@@ -1,5 +1,6 @@
 // Forwards requests to the nodes that own their keys, mapping peer failures to 502/503/504.
 
+import { madeOf } from "../shared/answer.ts";
 import { Coalescer } from "../shared/coalesce.ts";
 import { HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
@@ -289,7 +290,9 @@ export class Router {
       : foundItems(node, answer);
     return keys.map((key) => {
       const body = found.get(key);
-      return body ? new Response(body, { headers: JSON_TYPE }) : notFound(key);
+      if (!body) return notFound(key);
+      const answer = { status: 200, contentType: "application/json", body };
+      return madeOf(new Response(body, { headers: JSON_TYPE }), answer);
     });
   }
 
@@ -435,7 +438,11 @@ const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 // answer is read too.
 const MGET_HEADERS = { ...JSON_TYPE, accept: `${LINES_TYPE}, application/json` };
 
-const notFound = (key: string) => Response.json(keyNotFound(key), { status: 404 });
+function notFound(key: string): Response {
+  const body = JSON.stringify(keyNotFound(key));
+  const answer = { status: 404, contentType: "application/json", body };
+  return madeOf(new Response(body, { status: 404, headers: JSON_TYPE }), answer);
+}
 
 /** A node's error answer as a message naming the node. */
 async function errorOf(node: string, answer: Response): Promise<string> {

@@ -1,6 +1,7 @@
 // The node's hot routes served beside the app, with the app's answers: reads and writes, the
 // master's gathered reads and writes, and the copies a primary sends its backups.
 
+import { toResponse } from "../shared/answer.ts";
 import { maxBodyBytes } from "../shared/key_routes.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Metrics } from "../shared/metrics.ts";
@@ -48,7 +49,9 @@ export function fastRoutes(
   };
   return (request) => {
     const read = get(request); // carries the epoch already: the hottest route builds no headers twice
-    if (read !== undefined) return read;
+    if (read !== undefined) {
+      return read instanceof Promise ? read.then(toResponse) : toResponse(read);
+    }
     let answer: Answer | undefined;
     for (let i = 0; answer === undefined && i < posts.length; i++) answer = posts[i](request, app);
     if (answer === undefined) return undefined;

@@ -1,6 +1,7 @@
 // The hot read, `GET /keys/{key}`, served beside the app without its router, validator and
 // middleware chain: the same answers, metrics and span names, for a fraction of the work.
 
+import type { Answer } from "./answer.ts";
 import { errorResponse } from "./errors.ts";
 import { isPlainSegment } from "./key_path.ts";
 import type { Logger } from "./log.ts";
@@ -8,10 +9,10 @@ import type { Metrics } from "./metrics.ts";
 import { requestRecorder } from "./observe.ts";
 import { MAX_KEY_BYTES } from "./wire.ts";
 
-/** What serving a read needs. */
-export interface FastGetOptions {
+/** What serving a read needs; `A` is what a read answers, a Response or its parts. */
+export interface FastGetOptions<A extends Answer> {
   /** Answers a read of `key`, which is already valid; may throw HttpError. */
-  read: (key: string) => Response | Promise<Response>;
+  read: (key: string) => A | Promise<A>;
   /** Counts the request where the app counts its requests. */
   metrics: Metrics;
   log: Logger;
@@ -31,9 +32,9 @@ const ROUTE = "/keys/{key}";
  * Deno.serve((request) => fast(request) ?? app.fetch(request));
  * ```
  */
-export function fastKeyGet(
-  options: FastGetOptions,
-): (request: Pick<Request, "method" | "url">) => Response | Promise<Response> | undefined {
+export function fastKeyGet<A extends Answer>(
+  options: FastGetOptions<A>,
+): (request: Pick<Request, "method" | "url">) => A | Response | Promise<A | Response> | undefined {
   const record = requestRecorder(options.metrics);
   return (request) => {
     if (request.method !== "GET") return undefined;
@@ -49,22 +50,22 @@ export function fastKeyGet(
 
   // A read that answers at once is answered at once: the runtime sends a Response returned
   // synchronously on a shorter path than one behind a promise.
-  function answer(key: string): Response | Promise<Response> {
+  function answer(key: string): A | Response | Promise<A | Response> {
     const started = performance.now();
-    let read: Response | Promise<Response>;
+    let read: A | Promise<A>;
     try {
       read = options.read(key);
     } catch (error) {
       return done(failure(key, error), started);
     }
-    if (read instanceof Response) return done(read, started);
+    if (!(read instanceof Promise)) return done(read, started);
     return read.then(
       (response) => done(response, started),
       (error) => done(failure(key, error), started),
     );
   }
 
-  function done(response: Response, started: number): Response {
+  function done<T extends Answer>(response: T, started: number): T {
     record("GET", ROUTE, response.status, started);
     return response;
   }

@@ -60,6 +60,14 @@ export class ConnReader {
     }
   }
 
+  /** Exactly `n` bytes. */
+  async exact(n: number): Promise<Uint8Array<ArrayBuffer>> {
+    while (this.#end - this.#start < n) await this.#fill();
+    const bytes = this.#buffer.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return bytes;
+  }
+
   /** Up to `max` bytes, at least one. */
   async some(max: number): Promise<Uint8Array> {
     if (this.#end === this.#start) await this.#fill();

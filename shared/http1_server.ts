@@ -4,6 +4,7 @@
 import { context, ROOT_CONTEXT, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { BadHead, parseHead, type RequestHead } from "./http1_head.ts";
 import { ConnectionClosed, ConnReader } from "./http1_conn.ts";
+import { type Answer, partsOf, type WireAnswer } from "./answer.ts";
 import { HttpError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
@@ -31,7 +32,7 @@ export interface ServerOptions {
    * answer from the method and URL alone. Undefined hands the request to the handler. Skipped
    * while tracing, so that every answer runs inside its request's span.
    */
-  early?: (request: LiteRequest) => Response | Promise<Response> | undefined;
+  early?: (request: LiteRequest) => Answer | Promise<Answer> | undefined;
 }
 
 /** The method and URL of a request, all an early answer reads. */
@@ -59,6 +60,8 @@ export interface HttpServer {
 
 /** The longest request head taken; a longer one is answered 431. */
 export const MAX_HEAD_BYTES = 64 * 1024;
+/** A body with a Content-Length up to this size is read whole before the handler runs. */
+const WHOLE_BODY_BYTES = 64 * 1024;
 /** An unread body up to this size is read and dropped to keep the connection; past it, closed. */
 const DRAIN_BYTES = 64 * 1024;
 /** The same trouble is logged at most once per this many milliseconds. */
@@ -188,23 +191,40 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
         const lite = { method: head.method, url: url + head.target };
         const early = options.early(lite);
         if (early !== undefined) {
-          const response = await early;
+          const answer = await early;
           const keepAlive = head.keepAlive && !closing;
-          await this.#write(await encodeResponse(response, head.method === "HEAD", keepAlive));
+          const headOnly = head.method === "HEAD";
+          const wire = answer instanceof Response ? partsOf(answer) : answer;
+          await this.#write(
+            wire
+              ? encodeWire(wire, headOnly, keepAlive)
+              : await encodeResponse(answer as Response, headOnly, keepAlive),
+          );
           return keepAlive;
         }
       }
-      const body = new Body(this, this.#reader, head);
-      if (body.stream && (head.method === "GET" || head.method === "HEAD")) {
+      if (head.body.kind !== "none" && (head.method === "GET" || head.method === "HEAD")) {
         await this.#refuse(400, `A ${head.method} request cannot have a body`);
         return false;
       }
+      // A short body is read whole before the handler runs (at the minimum rate): bytes are far
+      // cheaper to hand over than a stream. Longer and chunked bodies stream as they come.
+      const framing = head.body;
+      let whole: Uint8Array<ArrayBuffer> | undefined;
+      if (
+        framing.kind === "length" && framing.length <= WHOLE_BODY_BYTES && !head.expectsContinue
+      ) {
+        const dueMs = options.headerTimeoutMs +
+          framing.length * 1000 / options.minBodyBytesPerSecond;
+        whole = await this.#timed(this.#reader.exact(framing.length), dueMs);
+      }
+      const body = whole ? undefined : new Body(this, this.#reader, head);
       let request: Request;
       try {
         request = new Request(url + head.target, {
           method: head.method,
           headers: head.headers,
-          body: body.stream,
+          body: whole ?? body?.stream,
         });
       } catch {
         await this.#refuse(400, "The Host header or the request target is not a URL");
@@ -214,7 +234,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
       const response = traced
         ? await traced(request, head, () => handler(request, info))
         : await answered(() => handler(request, info));
-      const keepAlive = head.keepAlive && !closing && await body.finish();
+      const keepAlive = head.keepAlive && !closing && (body === undefined || await body.finish());
       await this.#write(await encodeResponse(response, head.method === "HEAD", keepAlive));
       return keepAlive;
     }
@@ -410,6 +430,8 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
         }
         continue;
       }
+      // Answers go out whole, in one write each: nothing to gain from Nagle's wait.
+      if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
       const connection = new Connection(conn);
       open.add(connection);
       connection.run().finally(() => open.delete(connection));
@@ -502,6 +524,28 @@ async function encodeResponse(
   bytes.set(headBytes);
   bytes.set(body, headBytes.length);
   return bytes;
+}
+
+/** The bytes of an answer given as its parts: no Response built, nothing read back. */
+function encodeWire(answer: WireAnswer, headOnly: boolean, keepAlive: boolean): Uint8Array {
+  const { status, body } = answer;
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
+  if (answer.contentType) head += `content-type: ${answer.contentType}\r\n`;
+  for (const name in answer.headers) head += `${name}: ${answer.headers[name]}\r\n`;
+  if (!keepAlive) head += "connection: close\r\n";
+  if (status < 200 || status === 204 || status === 304) return latin1(head + "\r\n");
+  if (typeof body === "string" && ASCII.test(head)) {
+    const length = ASCII.test(body) ? body.length : encoder.encode(body).length;
+    head += `content-length: ${length}\r\n\r\n`;
+    return encoder.encode(headOnly ? head : head + body);
+  }
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  const headBytes = latin1(`${head}content-length: ${bytes.length}\r\n\r\n`);
+  if (headOnly || bytes.length === 0) return headBytes;
+  const whole = new Uint8Array(headBytes.length + bytes.length);
+  whole.set(headBytes);
+  whole.set(bytes, headBytes.length);
+  return whole;
 }
 
 /** Content types whose bodies are UTF-8 text. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { madeOf } from "./answer.ts";
 import { silentLogger } from "./log.ts";
 import { type HttpServer, serveHttp, type ServerOptions } from "./http1_server.ts";
 
@@ -229,6 +230,52 @@ Deno.test("serveHttp() reads a head and a chunked body that arrive in many small
     assert.match(text, /\{"method":"POST","path":"\/slow","body":"helloabc"\}$/);
   } finally {
     client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() writes an early answer from its parts, a Response's remembered parts too", async () => {
+  const body = new TextEncoder().encode('{"from":"parts"}');
+  const server = serveHttp({
+    hostname: "127.0.0.1",
+    port: 0,
+    maxConnections: 10,
+    headerTimeoutMs: 1000,
+    idleTimeoutMs: 1000,
+    minBodyBytesPerSecond: 1000,
+    log: silentLogger,
+    early: (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/wire") {
+        return {
+          status: 200,
+          contentType: "application/json",
+          body: '{"é":1}',
+          headers: { "x-a": "1" },
+        };
+      }
+      if (path === "/made") {
+        // The Response says otherwise: what was remembered is what goes out.
+        return madeOf(new Response("unread"), {
+          status: 201,
+          contentType: "application/json",
+          body,
+        });
+      }
+      return undefined;
+    },
+  }, () => new Response("from the handler"));
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const wire = await fetch(`${url}/wire`);
+    assert.equal(wire.headers.get("x-a"), "1");
+    assert.equal(wire.headers.get("content-length"), "8", "UTF-8 bytes, not characters");
+    assert.deepEqual(await wire.json(), { é: 1 });
+    const made = await fetch(`${url}/made`);
+    assert.equal(made.status, 201);
+    assert.deepEqual(await made.json(), { from: "parts" });
+    assert.equal(await (await fetch(`${url}/other`)).text(), "from the handler");
+  } finally {
     await server.shutdown();
   }
 });

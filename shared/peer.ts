@@ -1,5 +1,6 @@
 // One call from a service to a peer under a deadline, with the peer's failures as HTTP errors.
 
+import { madeOf } from "./answer.ts";
 import { deadline, untilAborted } from "./deadline.ts";
 import { HttpError } from "./errors.ts";
 import type { Fetch, PeerFetch } from "./fetch.ts";
@@ -71,8 +72,15 @@ async function readAll(call: Promise<Response>): Promise<PeerAnswer> {
  */
 export function peerResponse(answer: PeerAnswer): Response {
   const type = headerOf(answer, "content-type");
-  return new Response(bodiless(answer.status) ? null : answer.body, {
+  const body = bodiless(answer.status) ? null : answer.body;
+  const response = new Response(body, {
     status: answer.status,
     headers: type ? { "content-type": type } : {},
+  });
+  // Passed on as it came: the services' server writes these bytes without reading them back.
+  return madeOf(response, {
+    status: answer.status,
+    ...(type ? { contentType: type } : {}),
+    body: body ?? new Uint8Array(0),
   });
 }

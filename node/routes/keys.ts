@@ -1,6 +1,7 @@
 // The node's key routes: set, get and delete on its own store.
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Answer, WireAnswer } from "../../shared/answer.ts";
 import { fastKeyGet } from "../../shared/fast_get.ts";
 import { fastJsonPost } from "../../shared/fast_post.ts";
 import { keyNotFound, keyRoutes } from "../../shared/key_routes.ts";
@@ -45,28 +46,22 @@ export function fastGet(
   ringEpoch: () => number | undefined,
   metrics: Metrics,
   log: Logger,
-): (request: Pick<Request, "method" | "url">) => Response | Promise<Response> | undefined {
+): (request: Pick<Request, "method" | "url">) => Answer | Promise<Answer> | undefined {
   return fastKeyGet({
-    read(key) {
+    read(key): WireAnswer {
       const found = store.get(key);
-      const headers = answerHeaders(ringEpoch());
-      return found === undefined
-        ? new Response(JSON.stringify(keyNotFound(key)), {
-          status: 404,
-          headers,
-        })
-        : new Response(JSON.stringify(item(key, found)), { headers });
+      const epoch = ringEpoch();
+      return {
+        status: found === undefined ? 404 : 200,
+        contentType: "application/json",
+        body: JSON.stringify(found === undefined ? keyNotFound(key) : item(key, found)),
+        // The ring epoch the app adds to every answer.
+        ...(epoch === undefined ? {} : { headers: { [EPOCH_HEADER]: String(epoch) } }),
+      };
     },
     metrics,
     log,
   });
-}
-
-/** The headers of a JSON answer served beside the app, with the ring epoch the app adds to all. */
-function answerHeaders(epoch: number | undefined): Record<string, string> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (epoch !== undefined) headers[EPOCH_HEADER] = String(epoch);
-  return headers;
 }
 
 /**
