@@ -510,20 +510,7 @@ async function encodeResponse(
   if (response.body === null || bodiless) {
     return latin1(head + (bodiless ? "\r\n" : "content-length: 0\r\n\r\n"));
   }
-  if (textual && ASCII.test(head)) {
-    // The common answer, JSON: head and body encoded in one go, no copy to join them.
-    const text = await response.text();
-    const length = ASCII.test(text) ? text.length : encoder.encode(text).length;
-    const whole = `${head}content-length: ${length}\r\n\r\n`;
-    return encoder.encode(headOnly ? whole : whole + text);
-  }
-  const body = await response.bytes();
-  const headBytes = latin1(`${head}content-length: ${body.length}\r\n\r\n`);
-  if (headOnly || body.length === 0) return headBytes;
-  const bytes = new Uint8Array(headBytes.length + body.length);
-  bytes.set(headBytes);
-  bytes.set(body, headBytes.length);
-  return bytes;
+  return framed(head, textual ? await response.text() : await response.bytes(), headOnly);
 }
 
 /** The bytes of an answer given as its parts: no Response built, nothing read back. */
@@ -534,10 +521,18 @@ function encodeWire(answer: WireAnswer, headOnly: boolean, keepAlive: boolean): 
   for (const name in answer.headers) head += `${name}: ${answer.headers[name]}\r\n`;
   if (!keepAlive) head += "connection: close\r\n";
   if (status < 200 || status === 204 || status === 304) return latin1(head + "\r\n");
+  return framed(head, body, headOnly);
+}
+
+/**
+ * `head` (status line and headers, without the length) and `body` as one buffer: text with an
+ * ASCII head, the common JSON answer, is encoded in one go with no copy to join the two.
+ */
+function framed(head: string, body: string | Uint8Array, headOnly: boolean): Uint8Array {
   if (typeof body === "string" && ASCII.test(head)) {
     const length = ASCII.test(body) ? body.length : encoder.encode(body).length;
-    head += `content-length: ${length}\r\n\r\n`;
-    return encoder.encode(headOnly ? head : head + body);
+    const whole = `${head}content-length: ${length}\r\n\r\n`;
+    return encoder.encode(headOnly ? whole : whole + body);
   }
   const bytes = typeof body === "string" ? encoder.encode(body) : body;
   const headBytes = latin1(`${head}content-length: ${bytes.length}\r\n\r\n`);

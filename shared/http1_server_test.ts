@@ -6,18 +6,20 @@ import { type HttpServer, serveHttp, type ServerOptions } from "./http1_server.t
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** A free port on 127.0.0.1 and limits short enough for tests. */
+const LIMITS: ServerOptions = {
+  hostname: "127.0.0.1",
+  port: 0,
+  maxConnections: 100,
+  headerTimeoutMs: 1000,
+  idleTimeoutMs: 1000,
+  minBodyBytesPerSecond: 1000,
+  log: silentLogger,
+};
+
 /** A server on a free port echoing method, path and body; `options` override the limits. */
 function echo(options: Partial<ServerOptions> = {}): HttpServer {
-  return serveHttp({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxConnections: 100,
-    headerTimeoutMs: 1000,
-    idleTimeoutMs: 1000,
-    minBodyBytesPerSecond: 1000,
-    log: silentLogger,
-    ...options,
-  }, async (request) => {
+  return serveHttp({ ...LIMITS, ...options }, async (request) => {
     const body = request.body ? await request.text() : "";
     const path = new URL(request.url).pathname;
     return Response.json({ method: request.method, path, body });
@@ -182,15 +184,7 @@ Deno.test("serveHttp() refuses connections past its cap with 503, and serves aga
 });
 
 Deno.test("serveHttp() answers 100 Continue, HEAD without a body, and a throwing handler with 500", async () => {
-  const server = serveHttp({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxConnections: 10,
-    headerTimeoutMs: 1000,
-    idleTimeoutMs: 1000,
-    minBodyBytesPerSecond: 1000,
-    log: silentLogger,
-  }, async (request) => {
+  const server = serveHttp({ ...LIMITS, maxConnections: 10 }, async (request) => {
     if (new URL(request.url).pathname === "/throw") throw new Error("boom");
     return new Response(await request.text() || "body", { status: 201 });
   });
@@ -237,13 +231,8 @@ Deno.test("serveHttp() reads a head and a chunked body that arrive in many small
 Deno.test("serveHttp() writes an early answer from its parts, a Response's remembered parts too", async () => {
   const body = new TextEncoder().encode('{"from":"parts"}');
   const server = serveHttp({
-    hostname: "127.0.0.1",
-    port: 0,
+    ...LIMITS,
     maxConnections: 10,
-    headerTimeoutMs: 1000,
-    idleTimeoutMs: 1000,
-    minBodyBytesPerSecond: 1000,
-    log: silentLogger,
     early: (request) => {
       const path = new URL(request.url).pathname;
       if (path === "/wire") {
