@@ -434,17 +434,16 @@ export class Registry {
         synced: 0,
       });
     }
-    for (const [address, member] of this.#members) {
-      if (!last?.nodes.includes(address) && member.status !== "down") member.joined = Infinity;
-    }
     if (last) {
       this.#term = Math.max(this.#term, last.term);
       this.#epoch = Math.max(this.#epoch, last.epoch);
       this.#ring = new Ring(last.nodes, { vnodes: this.#options.vnodes });
       this.#unsettled = [];
     }
-    for (const member of this.#members.values()) {
-      if (member.joined === Infinity) member.joined = this.#epoch + 1; // new since the last ring
+    const published = this.#epoch + 1; // the epoch #changed publishes below
+    for (const [address, member] of this.#members) {
+      // New since the last ring: a join, so keys move to it.
+      if (member.status !== "down" && !last?.nodes.includes(address)) member.joined = published;
     }
     this.#options.log.info("ring recovered from the nodes", {
       epoch: last?.epoch ?? null,
