@@ -50,6 +50,27 @@ for (const service of ["master", "node"]) {
   });
 }
 
+for (const service of ["master", "node"]) {
+  Deno.test(`${service} exits 2 with one line when its port is taken`, async () => {
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = String((taken.addr as Deno.NetAddr).port);
+      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", `${service}/main.ts`, "--host", "127.0.0.1", "--port", port],
+        cwd: new URL("../", import.meta.url),
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(code, 2);
+      const lines = new TextDecoder().decode(stderr).trim().split("\n");
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(lines[0], new RegExp(`^${service}: Cannot listen on 127\\.0\\.0\\.1:${port}: `));
+    } finally {
+      taken.close();
+    }
+  });
+}
+
 Deno.test("the fast read answers exactly as the app's route does, on master and node", async () => {
   const processes = new Processes();
   try {

@@ -73,3 +73,57 @@ Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first
     await assert.rejects(fetch(`http://127.0.0.1:${port + i}/live`), `port ${port + i} closed`);
   }
 });
+
+Deno.test("deno task dev refuses with one line and exit 2 when one of its ports is taken", async () => {
+  const port = freeRun(2);
+  const taken = Deno.listen({ port: port + 2 }); // the second node's port: another cluster's, say
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "tools/dev.ts", "--nodes", "2", "--port", String(port)],
+      cwd: new URL("../", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 2);
+    const lines = new TextDecoder().decode(stderr).trim().split("\n");
+    assert.deepEqual(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], new RegExp(`^dev: Port ${port + 2} is in use`));
+    assert.equal(new TextDecoder().decode(stdout), "", "nothing was started");
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/live`), "no master of its own");
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("deno task dev stops every process and exits 1 when one dies unexpectedly", async () => {
+  const port = freeRun(1);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "tools/dev.ts", "--nodes", "1", "--port", String(port)],
+    cwd: new URL("../", import.meta.url),
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const output = new Response(child.stdout).text();
+  try {
+    const masterUrl = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await nodesOf(masterUrl)).length === 1, "dev cluster up");
+    const { stdout } = await new Deno.Command("pgrep", {
+      args: ["-f", `node/main.ts --port ${port + 1}`],
+      stdout: "piped",
+    }).output();
+    const pid = Number(new TextDecoder().decode(stdout).trim().split("\n")[0]);
+    assert.ok(pid > 0, "the node's process");
+    Deno.kill(pid, "SIGKILL");
+    const status = await child.status;
+    assert.equal(status.code, 1);
+    assert.match(await output, /node-1 +\| exited unexpectedly \(SIGKILL\): stopping the rest/);
+    await assert.rejects(fetch(`${masterUrl}/live`), "the master was stopped too");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // ended already
+    }
+  }
+});

@@ -26,6 +26,21 @@ try {
   Deno.exit(2);
 }
 
+// Every port free first: a second cluster must not start half-way and join the first one.
+for (let port = options.port; port <= options.port + options.nodes; port++) {
+  try {
+    Deno.listen({ port }).close();
+  } catch (error) {
+    const reason = error instanceof Deno.errors.AddrInUse
+      ? "is in use"
+      : `cannot be bound: ${error}`;
+    console.error(
+      `dev: Port ${port} ${reason} (a cluster may be running already): pick others with --port`,
+    );
+    Deno.exit(2);
+  }
+}
+
 const root = new URL("../", import.meta.url).pathname;
 const masterUrl = `http://127.0.0.1:${options.port}`;
 const permissions = ["--allow-net", "--allow-env", "--allow-read"];
@@ -50,7 +65,14 @@ function start(name: string, entry: string, args: string[]): ChildProcess {
   }
   child.on("close", () => closed.add(child));
   child.on("exit", (code, signal) => {
-    if (!stopping) console.log(`${label} exited unexpectedly (${signal ?? `code ${code}`})`);
+    if (stopping) return;
+    if (code === 0) {
+      console.log(`${label} stopped (code 0)`); // a clean stop, as after its own SIGTERM
+      return;
+    }
+    // A crash leaves a cluster that is not what was asked for: stop the rest too.
+    console.log(`${label} exited unexpectedly (${signal ?? `code ${code}`}): stopping the rest`);
+    stop(1);
   });
   return child;
 }
@@ -91,7 +113,7 @@ const nodes = Array.from({ length: options.nodes }, (_, i) => {
   }
 })();
 
-async function stop() {
+async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   console.log("\nStopping: nodes deregister first, then the master.");
@@ -99,7 +121,9 @@ async function stop() {
   await Promise.all(nodes.map(exited));
   master.kill("SIGTERM");
   await exited(master);
-  Deno.exit(0);
+  Deno.exit(code);
 }
 
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) Deno.addSignalListener(signal, stop);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.addSignalListener(signal, () => stop());
+}
