@@ -35,34 +35,31 @@ Deno.test("flags reach the services: vnodes, value limit, advertised address", a
   }
 });
 
-for (const service of ["master", "node"]) {
-  Deno.test(`${service} exits 2 with one line naming a bad flag`, async () => {
-    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `${service}/main.ts`, "--port", "not-a-port"],
-      cwd: new URL("../", import.meta.url),
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.equal(code, 2);
-    const lines = new TextDecoder().decode(stderr).trim().split("\n");
-    assert.equal(lines.length, 1, lines.join("\n"));
-    assert.match(lines[0], /--port \(PORT\) "not-a-port"/);
-  });
+/** Runs `service` with `args` until it exits: its exit code and the lines of its stderr. */
+async function exitOf(service: string, args: string[]) {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${service}/main.ts`, ...args],
+    cwd: new URL("../", import.meta.url),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code, lines: new TextDecoder().decode(stderr).trim().split("\n") };
 }
 
 for (const service of ["master", "node"]) {
+  Deno.test(`${service} exits 2 with one line naming a bad flag`, async () => {
+    const { code, lines } = await exitOf(service, ["--port", "not-a-port"]);
+    assert.equal(code, 2);
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], /--port \(PORT\) "not-a-port"/);
+  });
+
   Deno.test(`${service} exits 2 with one line when its port is taken`, async () => {
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     try {
       const port = String((taken.addr as Deno.NetAddr).port);
-      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", `${service}/main.ts`, "--host", "127.0.0.1", "--port", port],
-        cwd: new URL("../", import.meta.url),
-        stdout: "null",
-        stderr: "piped",
-      }).output();
+      const { code, lines } = await exitOf(service, ["--host", "127.0.0.1", "--port", port]);
       assert.equal(code, 2);
-      const lines = new TextDecoder().decode(stderr).trim().split("\n");
       assert.equal(lines.length, 1, lines.join("\n"));
       assert.match(lines[0], new RegExp(`^${service}: Cannot listen on 127\\.0\\.0\\.1:${port}: `));
     } finally {

@@ -22,15 +22,20 @@ function freeRun(count: number): number {
   throw new Error("No run of free ports found");
 }
 
-Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first", async () => {
-  const port = freeRun(2);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "tools/dev.ts", "--nodes", "2", "--port", String(port)],
+/** `deno task dev` with `nodes` nodes and its master on `port`, its output piped. */
+function dev(nodes: number, port: number): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "tools/dev.ts", "--nodes", String(nodes), "--port", String(port)],
     cwd: new URL("../", import.meta.url),
     stdout: "piped",
     stderr: "inherit",
     env: { NO_COLOR: "1" },
   }).spawn();
+}
+
+Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first", async () => {
+  const port = freeRun(2);
+  const child = dev(2, port);
   const lines: string[] = [];
   const reading = (async () => {
     let buffered = "";
@@ -97,13 +102,7 @@ Deno.test("deno task dev refuses with one line and exit 2 when one of its ports 
 
 Deno.test("deno task dev stops every process and exits 1 when one dies unexpectedly", async () => {
   const port = freeRun(1);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "tools/dev.ts", "--nodes", "1", "--port", String(port)],
-    cwd: new URL("../", import.meta.url),
-    stdout: "piped",
-    stderr: "inherit",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const child = dev(1, port);
   const output = new Response(child.stdout).text();
   try {
     const masterUrl = `http://127.0.0.1:${port}`;
