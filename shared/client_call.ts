@@ -116,6 +116,9 @@ export class Caller {
     } finally {
       limit.clear();
     }
+    // Aborted while the answer was on its way: the caller gave up, so the call rejects, as a
+    // fetch aborted before its answer is read does.
+    signal?.throwIfAborted();
     const { status, text } = answer;
     let body: { error?: string } | undefined;
     try {

@@ -290,3 +290,28 @@ Deno.test("CacheClient sends a write to a node with the moment it stops waiting,
   assert.ok(Number(write) >= before + 700 && Number(write) <= Date.now() + 700, String(write));
   assert.equal(read, null);
 });
+
+Deno.test("CacheClient.get() rejects once aborted, even when the answer came back anyway", async () => {
+  // A real server, reached by the client's own pooled connections: one process plays master and
+  // node, and answers at once.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const url = new URL(request.url);
+    return url.pathname === "/ring" ? Response.json(view(3, [url.origin])) : value("user:42", "v");
+  });
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    for (const mode of ["direct", "proxy"] as const) {
+      const cache = await CacheClient.connect(origin, { mode });
+      for (let i = 0; i < 20; i++) {
+        const controller = new AbortController();
+        const reading = cache.get("user:42", { signal: controller.signal });
+        controller.abort();
+        await assert.rejects(reading, (error: Error) => error.name === "AbortError", mode);
+      }
+      assert.equal(await cache.get("user:42"), "v", "a read without a signal is not affected");
+      cache.close();
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
