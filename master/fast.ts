@@ -9,14 +9,16 @@ type Answer = Response | Promise<Response>;
 
 /**
  * Returns a handler for `GET /keys/{key}` and `POST /keys` that returns undefined for every other
- * request and hands a body it would refuse to `app`. Only for a master without tokens.
+ * request and hands a body it would refuse to `app`; its `read` serves the GET alone, from the
+ * method and URL, for a server that answers it before building a Request. Only for a master
+ * without tokens.
  */
 export function fastRoutes(
   options: { router: Router; maxValueBytes: number; metrics: Metrics; log: Logger },
   app: (request: Request) => Answer,
-): (request: Request) => Answer | undefined {
+): ((request: Request) => Answer | undefined) & { read: ReturnType<typeof fastGet> } {
   const { router, maxValueBytes, metrics, log } = options;
   const get = fastGet(router, metrics, log);
   const set = fastSet(router, maxValueBytes, metrics, log);
-  return (request) => get(request) ?? set(request, app);
+  return Object.assign((request: Request) => get(request) ?? set(request, app), { read: get });
 }

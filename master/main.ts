@@ -16,7 +16,6 @@ import { Registry } from "./registry.ts";
 import { Reach } from "./reach.ts";
 import { Router } from "./router.ts";
 import { fastRoutes } from "./fast.ts";
-import { fastGet } from "./routes/keys.ts";
 
 const config = loadOrExit("master", masterSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
@@ -123,7 +122,6 @@ const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
 // The hot routes skip the app's router and middleware; with tokens, every request takes the app's
 // access checks instead.
-const fastRead = auth.enabled ? undefined : fastGet(router, metrics, log);
 const fast = auth.enabled
   ? undefined
   : fastRoutes({ router, maxValueBytes: config.maxValueBytes, metrics, log }, app.fetch);
@@ -135,8 +133,8 @@ const server = listen(
   tls,
   (request, info) => drain.track(() => fast?.(request) ?? app.fetch(request, info)),
   log,
-  fastRead && ((request) => {
-    const answer = fastRead(request);
+  fast && ((request) => {
+    const answer = fast.read(request);
     return answer && drain.track(() => answer);
   }),
 );

@@ -27,12 +27,13 @@ type Answer = Response | Promise<Response>;
 /**
  * Returns a handler for `GET /keys/{key}`, `POST /keys`, `/mget`, `/mset` and `/replicate` that
  * returns undefined for every other request and hands a body it would refuse to `app`. Like the
- * app, it sends the ring epoch with every answer. Only for a node without tokens.
+ * app, it sends the ring epoch with every answer. Its `read` serves the GET alone, answered as
+ * parts, for a server that answers it before building a Request. Only for a node without tokens.
  */
 export function fastRoutes(
   options: FastRoutesOptions,
   app: (request: Request) => Answer,
-): (request: Request) => Answer | undefined {
+): ((request: Request) => Answer | undefined) & { read: ReturnType<typeof fastGet> } {
   const { store, writer, ringEpoch, metrics, log } = options;
   const limit = maxBodyBytes(options.maxValueBytes);
   const get = fastGet(store, ringEpoch, metrics, log);
@@ -47,7 +48,7 @@ export function fastRoutes(
     if (epoch !== undefined) response.headers.set(EPOCH_HEADER, String(epoch));
     return response;
   };
-  return (request) => {
+  const serve = (request: Request): Answer | undefined => {
     const read = get(request); // carries the epoch already: the hottest route builds no headers twice
     if (read !== undefined) {
       return read instanceof Promise ? read.then(toResponse) : toResponse(read);
@@ -57,4 +58,5 @@ export function fastRoutes(
     if (answer === undefined) return undefined;
     return answer instanceof Response ? stamp(answer) : answer.then(stamp);
   };
+  return Object.assign(serve, { read: get });
 }

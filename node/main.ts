@@ -15,7 +15,6 @@ import { Membership } from "./membership.ts";
 import { Rebalancer } from "./rebalance.ts";
 import { fastRoutes } from "./fast.ts";
 import { fenced } from "./fence.ts";
-import { fastGet } from "./routes/keys.ts";
 import { Writer } from "./writer.ts";
 import { Store } from "./store.ts";
 
@@ -45,7 +44,7 @@ const server = listen(
   (request, info) =>
     drain.track(() => fence(request) ?? fast?.(request) ?? app.fetch(request, info)),
   log,
-  (request) => fence(request) ?? fastRead?.(request),
+  (request) => fence(request) ?? fast?.read(request),
 );
 const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`;
 const metrics = new Metrics();
@@ -107,7 +106,6 @@ const app = createApp({
 
 // The hot routes skip the app's router and middleware; with tokens, every request takes the app's
 // access checks instead.
-const fastRead = auth.enabled ? undefined : fastGet(store, ringEpoch, metrics, log);
 const fast = auth.enabled ? undefined : fastRoutes({
   store,
   writer,
