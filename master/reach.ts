@@ -4,6 +4,7 @@ import { HttpError } from "../shared/errors.ts";
 import type { Fetch } from "../shared/fetch.ts";
 import type { Logger } from "../shared/log.ts";
 import { callPeer } from "../shared/peer.ts";
+import { Throttle } from "../shared/throttle.ts";
 
 /** How the master calls a node, and how often it may log that it cannot. */
 export interface ReachOptions {
@@ -31,15 +32,16 @@ export const LOG_EVERY_MS = 10_000;
  */
 export class Reach {
   readonly #options: ReachOptions;
-  readonly #loggedAt = new Map<string, number>();
+  readonly #throttle: Throttle;
 
   constructor(options: ReachOptions) {
     this.#options = options;
+    this.#throttle = new Throttle(LOG_EVERY_MS, options.now);
   }
 
   /** Resolves once `address` answered `/live`; throws HttpError 502 saying why it did not. */
   async check(address: string): Promise<void> {
-    const { fetch, timeoutMs, log, now } = this.#options;
+    const { fetch, timeoutMs, log } = this.#options;
     let reason: string | undefined;
     try {
       const answer = await callPeer(fetch, address, "/live", {}, timeoutMs);
@@ -48,12 +50,10 @@ export class Reach {
       reason = error instanceof Error ? error.message : String(error);
     }
     if (reason === undefined) {
-      if (this.#loggedAt.delete(address)) log.info("node callable again", { node: address });
+      if (this.#throttle.end(address)) log.info("node callable again", { node: address });
       return;
     }
-    const last = this.#loggedAt.get(address);
-    if (last === undefined || now() - last >= LOG_EVERY_MS) {
-      this.#loggedAt.set(address, now());
+    if (this.#throttle.take(address) !== undefined) {
       log.warn("cannot call node", { node: address, reason });
     }
     throw new HttpError(502, `The master cannot call node ${address}: ${reason}`);

@@ -7,6 +7,7 @@ import { ConnectionClosed, ConnReader } from "./http1_conn.ts";
 import { type Answer, partsOf, type WireAnswer } from "./answer.ts";
 import { HttpError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { Throttle } from "./throttle.ts";
 
 /** Where to listen and how much any one client may hold. */
 export interface ServerOptions {
@@ -126,18 +127,14 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     close(): void {
       if (this.#closed) return;
       this.#closed = true;
-      try {
-        this.#conn.close();
-      } catch {
-        // already closed
-      }
+      close(this.#conn);
     }
 
     async run(): Promise<void> {
       try {
         if (secure) {
           try {
-            await this.#timed((this.#conn as Deno.TlsConn).handshake(), options.headerTimeoutMs);
+            await this.timed((this.#conn as Deno.TlsConn).handshake(), options.headerTimeoutMs);
           } catch (error) {
             const remote = (this.#conn.remoteAddr as Deno.NetAddr).hostname;
             note.warn("TLS handshake failed", { remote, error: String(error) });
@@ -216,7 +213,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
       ) {
         const dueMs = options.headerTimeoutMs +
           framing.length * 1000 / options.minBodyBytesPerSecond;
-        whole = await this.#timed(this.#reader.exact(framing.length), dueMs);
+        whole = await this.timed(this.#reader.exact(framing.length), dueMs);
       }
       const body = whole ? undefined : new Body(this, this.#reader, head);
       let request: Request;
@@ -255,7 +252,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
             // dropped
           }
         })();
-        await this.#timed(draining, 500);
+        await this.timed(draining, 500);
       } catch {
         // the client went already
       }
@@ -287,17 +284,13 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
      * `promise`, or the connection closed about `ms` later, which ends whatever was reading: the
      * server's sweep closes connections past their deadline, so no timer is made per request.
      */
-    async #timed<T>(promise: Promise<T>, ms: number): Promise<T> {
+    async timed<T>(promise: Promise<T>, ms: number): Promise<T> {
       this.deadline = performance.now() + ms;
       try {
         return await promise;
       } finally {
         this.deadline = Infinity;
       }
-    }
-
-    timed<T>(promise: Promise<T>, ms: number): Promise<T> {
-      return this.#timed(promise, ms);
     }
   }
 
@@ -610,19 +603,15 @@ function parentContext(head: RequestHead) {
   });
 }
 
-/** Logs a message at most once per {@link LOG_EVERY_MS}, with how many were held back. */
+/** Logs a warning at most once per {@link LOG_EVERY_MS} per message, with how many were held back. */
 function rateLimited(log: Logger) {
-  const last = new Map<string, { at: number; held: number }>();
+  const throttle = new Throttle(LOG_EVERY_MS);
   return {
     warn(message: string, fields: Record<string, unknown>) {
-      const now = Date.now();
-      const seen = last.get(message);
-      if (seen && now - seen.at < LOG_EVERY_MS) {
-        seen.held++;
-        return;
+      const held = throttle.take(message);
+      if (held !== undefined) {
+        log.warn(message, { ...fields, ...(held ? { alsoSince: held } : {}) });
       }
-      log.warn(message, { ...fields, ...(seen?.held ? { alsoSince: seen.held } : {}) });
-      last.set(message, { at: now, held: 0 });
     },
   };
 }
