@@ -268,3 +268,22 @@ Deno.test("serveHttp() writes an early answer from its parts, a Response's remem
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() closes a connection whose client does not read its answer", async () => {
+  const big = new Uint8Array(32 * 1024 * 1024); // far more than the socket buffers hold
+  const server = serveHttp({ ...LIMITS, idleTimeoutMs: 300 }, () => new Response(big));
+  const client = await raw(server);
+  try {
+    await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"); // and never reads a byte
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(server.connections, 1, "writing the answer");
+    const end = Date.now() + 3000;
+    while (server.connections > 0 && Date.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(server.connections, 0, "closed once the write waited past the idle timeout");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
