@@ -370,10 +370,10 @@ export class Registry {
    */
   lead(term: number): void {
     this.#term = Math.max(term, this.#term);
+    const now = this.#options.now();
     // Epochs jump to the clock, so writes stamped in this term's rings are newer than any stamped
     // in the last leader's, even in epochs it published that never reached this master.
-    this.#epoch = Math.max(this.#epoch, this.#options.now());
-    const now = this.#options.now();
+    this.#epoch = Math.max(this.#epoch, now);
     // Heartbeats went to the old leader: every node gets a fresh failure timeout from here.
     for (const member of this.#members.values()) {
       member.lastSeenMs = now;
