@@ -1,6 +1,6 @@
 // One mget of 100 keys through the master against 100 single GETs, on a real local cluster.
 
-import { Processes, put, waitFor } from "../tests/process.ts";
+import { Processes, put, waitFor } from "../tests/support/process.ts";
 
 const processes = new Processes();
 globalThis.addEventListener("unload", () => void processes.stopAll());

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { freePort, waitFor } from "../tests/process.ts";
+import { freePort, waitFor } from "../tests/support/process.ts";
 
 function start(script: string, ports: number[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {

@@ -1,6 +1,6 @@
 // Measures the heap each store entry costs: 1,000,000 entries of 16-byte keys and 100-byte values.
 
-import { entryBytes, Store } from "../node/store.ts";
+import { entryBytes, Store } from "../node/store/store.ts";
 
 const COUNT = 1_000_000;
 const withTtl = Deno.args.includes("--ttl");

@@ -11,9 +11,9 @@ import {
   origins,
   securitySettings,
   type Settings,
-} from "../shared/config.ts";
-import { DEFAULT_VNODES } from "../shared/ring.ts";
-import { DEFAULT_MAX_VALUE_BYTES } from "../shared/wire.ts";
+} from "../shared/service/config.ts";
+import { DEFAULT_VNODES } from "../shared/ring/ring.ts";
+import { DEFAULT_MAX_VALUE_BYTES } from "../shared/protocol/wire.ts";
 
 /** Every setting of the master, with its flag, variable and default. */
 export const masterSettings = {

@@ -1,21 +1,27 @@
 // Entry point of the master: reads settings, tracks nodes, routes keys, drains on SIGTERM.
 
-import { Drain } from "../shared/drain.ts";
-import { createLogger } from "../shared/log.ts";
-import { Metrics } from "../shared/metrics.ts";
-import { redacted } from "../shared/config.ts";
-import { serviceFetch } from "../shared/fetch.ts";
-import { listen, listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/service.ts";
-import { createApp } from "./app.ts";
-import { Breakers } from "./breaker.ts";
+import { Drain } from "../shared/service/drain.ts";
+import { createLogger } from "../shared/log/log.ts";
+import { Metrics } from "../shared/service/metrics.ts";
+import { redacted } from "../shared/service/config.ts";
+import { serviceFetch } from "../shared/http1/fetch.ts";
+import {
+  listen,
+  listenUrl,
+  loadOrExit,
+  loadSecurity,
+  onStopSignal,
+} from "../shared/service/serve.ts";
+import { createApp } from "./http/app.ts";
+import { Breakers } from "./routing/breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";
-import { electionBackend, urlOf } from "./election/backends.ts";
-import { Elector } from "./election/elector.ts";
-import { Follower } from "./follower.ts";
-import { Registry } from "./registry.ts";
-import { Reach } from "./reach.ts";
-import { Router } from "./router.ts";
-import { fastRoutes } from "./fast.ts";
+import { electionBackend, urlOf } from "./membership/election/backends.ts";
+import { Elector } from "./membership/election/elector.ts";
+import { Follower } from "./membership/follower.ts";
+import { Registry } from "./membership/registry.ts";
+import { Reach } from "./membership/reach.ts";
+import { Router } from "./routing/router.ts";
+import { fastRoutes } from "./http/fast.ts";
 
 const config = loadOrExit("master", masterSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.

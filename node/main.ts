@@ -1,22 +1,28 @@
 // Entry point of a cache node: reads settings, serves the API, keeps registered, moves keys when
 // the ring changes, and hands its keys over before it leaves on SIGTERM.
 
-import { Drain } from "../shared/drain.ts";
-import { Metrics } from "../shared/metrics.ts";
-import { createLogger } from "../shared/log.ts";
-import { redacted } from "../shared/config.ts";
-import { serviceFetch } from "../shared/fetch.ts";
-import { listen, listenUrl, loadOrExit, loadSecurity, onStopSignal } from "../shared/service.ts";
-import { createApp } from "./app.ts";
-import { Cluster } from "./cluster.ts";
+import { Drain } from "../shared/service/drain.ts";
+import { Metrics } from "../shared/service/metrics.ts";
+import { createLogger } from "../shared/log/log.ts";
+import { redacted } from "../shared/service/config.ts";
+import { serviceFetch } from "../shared/http1/fetch.ts";
+import {
+  listen,
+  listenUrl,
+  loadOrExit,
+  loadSecurity,
+  onStopSignal,
+} from "../shared/service/serve.ts";
+import { createApp } from "./http/app.ts";
+import { Cluster } from "./cluster/replicator.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
-import { masterList } from "./masters.ts";
-import { Membership } from "./membership.ts";
-import { Rebalancer } from "./rebalance.ts";
-import { fastRoutes } from "./fast.ts";
-import { fenced } from "./fence.ts";
-import { Writer } from "./writer.ts";
-import { Store } from "./store.ts";
+import { masterList } from "./cluster/masters.ts";
+import { Membership } from "./cluster/membership.ts";
+import { Rebalancer } from "./cluster/rebalance.ts";
+import { fastRoutes } from "./http/fast.ts";
+import { fenced } from "./cluster/fence.ts";
+import { Writer } from "./cluster/writer.ts";
+import { Store } from "./store/store.ts";
 
 const config = loadOrExit("node", nodeSettings, loadConfig);
 // All of the shutdown after SIGTERM fits in Kubernetes' default grace of 30 s: handing keys over

@@ -3,7 +3,7 @@
 // JSON and an SVG chart.
 
 import { nodeSettings } from "../node/config.ts";
-import { freePort, Processes, waitFor } from "../tests/process.ts";
+import { freePort, Processes, waitFor } from "../tests/support/process.ts";
 import { chart } from "./load_chart.ts";
 import { clientRow, loadKey, type Measure, median, type Row, wrkRow } from "./load_rows.ts";
 

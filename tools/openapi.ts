@@ -1,14 +1,14 @@
 // Writes (--write) or checks (--check) the committed OpenAPI YAML of both services.
 
 import { stringify } from "yaml";
-import { createApp as createMasterApp } from "../master/app.ts";
-import { Registry } from "../master/registry.ts";
-import { Router } from "../master/router.ts";
-import { createApp as createNodeApp } from "../node/app.ts";
-import { Store } from "../node/store.ts";
-import { silentLogger as log } from "../shared/log.ts";
-import { DEFAULT_VNODES } from "../shared/ring.ts";
-import { DEFAULT_MAX_VALUE_BYTES as maxValueBytes } from "../shared/wire.ts";
+import { createApp as createMasterApp } from "../master/http/app.ts";
+import { Registry } from "../master/membership/registry.ts";
+import { Router } from "../master/routing/router.ts";
+import { createApp as createNodeApp } from "../node/http/app.ts";
+import { Store } from "../node/store/store.ts";
+import { silentLogger as log } from "../shared/log/log.ts";
+import { DEFAULT_VNODES } from "../shared/ring/ring.ts";
+import { DEFAULT_MAX_VALUE_BYTES as maxValueBytes } from "../shared/protocol/wire.ts";
 
 /** Committed document paths, relative to the repository root. */
 export const DOCUMENTS = {

@@ -1,0 +1,247 @@
+import assert from "node:assert/strict";
+import { refusals } from "../../tests/support/bad_input.ts";
+import { inProcessCluster } from "../../tests/support/in_process.ts";
+
+const put = (key: string, value: string): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ key, value }),
+});
+
+Deno.test("master stores each key on its ring owner and reads it back", async () => {
+  const { master, registry, stores } = inProcessCluster(3);
+  for (let i = 0; i < 60; i++) {
+    assert.equal((await master.request("/keys", put(`key/${i}`, `v${i}`))).status, 204);
+  }
+  for (let i = 0; i < 60; i++) {
+    const key = `key/${i}`;
+    const read = await master.request(`/keys/${encodeURIComponent(key)}`);
+    assert.deepEqual(await read.json(), { key, value: `v${i}` });
+    const owner = registry.ring.owner(key)!;
+    for (const [address, store] of stores) {
+      assert.equal(
+        store.get(key)?.value,
+        address === owner ? `v${i}` : undefined,
+        `${key} on ${address}`,
+      );
+    }
+  }
+  for (const store of stores.values()) assert.ok(store.stats().keys > 0, "every node holds keys");
+});
+
+Deno.test("master forwards a write's ttl and the owner's time left", async () => {
+  const { master, clock } = inProcessCluster(2);
+  const write = { key: "k", value: "v", ttl: 2 };
+  await master.request("/keys", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(write),
+  });
+  clock.now += 500;
+  assert.deepEqual(await (await master.request("/keys/k")).json(), {
+    key: "k",
+    value: "v",
+    ttl: 1.5,
+  });
+  clock.now += 1500;
+  assert.equal((await master.request("/keys/k")).status, 404);
+});
+
+Deno.test("master relays a node's 404 and deletes through the owner", async () => {
+  const { master } = inProcessCluster(2);
+  await master.request("/keys", put("k", "v"));
+  assert.equal((await master.request("/keys/k", { method: "DELETE" })).status, 204);
+  const gone = await master.request("/keys/k");
+  assert.equal(gone.status, 404);
+  assert.deepEqual(await gone.json(), { error: 'Key "k" not found' });
+  assert.equal((await master.request("/keys/k", { method: "DELETE" })).status, 404);
+});
+
+Deno.test("master refuses every bad input itself and forwards nothing", async () => {
+  const { master, stores } = inProcessCluster(2, 512);
+  const send = async (path: string, init?: RequestInit) => await master.request(path, init);
+  assert.deepEqual(await refusals(send, 512), []);
+  for (const store of stores.values()) assert.equal(store.stats().keys, 0);
+});
+
+Deno.test("master answers 503 with no node up, and 502 when the owner is gone", async () => {
+  const empty = inProcessCluster(0);
+  const none = await empty.master.request("/keys/k");
+  assert.equal(none.status, 503);
+  assert.deepEqual(await none.json(), { error: "No node is up to own the key" });
+  assert.equal((await empty.master.request("/ready")).status, 503);
+
+  const { master, registry, settle } = inProcessCluster(1);
+  registry.heartbeat("http://vanished:8081"); // registered, but nothing answers there
+  settle();
+  const key = [...Array(100).keys()].map((i) => `k${i}`)
+    .find((k) => registry.ring.owner(k) === "http://vanished:8081")!;
+  const lost = await master.request(`/keys/${key}`);
+  assert.equal(lost.status, 502);
+  assert.match((await lost.json()).error, /http:\/\/vanished:8081 is unreachable/);
+});
+
+Deno.test("master registers with 201, heartbeats with 200 and answers the ring", async () => {
+  const { master } = inProcessCluster(0);
+  const register = () =>
+    master.request("/register", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ address: "http://10.1.2.3:8081/" }),
+    });
+  const first = await register();
+  assert.equal(first.status, 201);
+  const ring = {
+    term: 0,
+    epoch: 1,
+    replicas: 1,
+    vnodes: 160,
+    nodes: ["http://10.1.2.3:8081"],
+    joined: { "http://10.1.2.3:8081": 1 },
+    settled: false,
+  };
+  assert.deepEqual(await first.json(), ring);
+  assert.equal((await register()).status, 200);
+  assert.deepEqual(await (await master.request("/ring")).json(), ring);
+  const list = await (await master.request("/nodes")).json();
+  assert.equal(list.nodes[0].status, "up");
+  assert.equal((await master.request("/ready")).status, 200);
+});
+
+Deno.test("master refuses a bad address and deregisters a URL-encoded one", async () => {
+  const { master } = inProcessCluster(1);
+  const bad = await master.request("/register", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ address: "node-0:8081" }),
+  });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /address: Address must be an http\(s\) URL/);
+  const noCaller = await master.request("/register", { method: "POST" });
+  assert.equal(noCaller.status, 400);
+  assert.match((await noCaller.json()).error, /caller's IP is unknown/);
+
+  const address = encodeURIComponent("http://node-0:8081");
+  assert.equal((await master.request(`/register/${address}`, { method: "DELETE" })).status, 204);
+  const again = await master.request(`/register/${address}`, { method: "DELETE" });
+  assert.equal(again.status, 404);
+  assert.deepEqual(await again.json(), { error: "Node http://node-0:8081 is not registered" });
+  assert.deepEqual(await (await master.request("/nodes")).json(), { epoch: 2, nodes: [] });
+});
+
+const postJson = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+Deno.test("master splits a batch by owner: one request per node, in parallel", async () => {
+  // Each node's /mset is held until all three have arrived: sent one after another, they would
+  // never all arrive, and the batch would fail.
+  let arrived = 0;
+  let all = () => {};
+  const together = new Promise<void>((resolve) => all = resolve);
+  const { master, registry, stores, calls } = inProcessCluster(3, 1024, {
+    beforeCall: async (url) => {
+      if (url.pathname !== "/mset") return;
+      if (++arrived === 3) all();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TypeError("calls were not sent in parallel")), 500);
+      });
+      try {
+        await Promise.race([together, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  });
+  const items = Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
+  assert.equal((await master.request("/mset", postJson({ items }))).status, 204);
+  assert.deepEqual(calls.sort(), [...stores.keys()].map((a) => `POST ${a}/mset`).sort());
+  for (const { key, value } of items) {
+    assert.equal(stores.get(registry.ring.owner(key)!)!.get(key)?.value, value);
+  }
+
+  calls.length = 0;
+  const keys = ["k3", "nope", "k1", "k3", "k40"];
+  const found = await (await master.request("/mget", postJson({ keys }))).json();
+  assert.deepEqual(found, {
+    items: [
+      { key: "k3", value: "v3" },
+      { key: "k1", value: "v1" },
+      { key: "k3", value: "v3" },
+      { key: "k40", value: "v40" },
+    ],
+    missing: ["nope"],
+  });
+  const owners = new Set(keys.map((key) => registry.ring.owner(key)));
+  assert.equal(calls.length, owners.size, "one call per owning node");
+});
+
+Deno.test("master mget finds keys still where they were while keys move", async () => {
+  const { master, registry, stores } = inProcessCluster(2);
+  const keys = Array.from({ length: 40 }, (_, i) => `m${i}`);
+  const items = keys.map((key) => ({ key, value: `v-${key}` }));
+  assert.equal((await master.request("/mset", postJson({ items }))).status, 204);
+  const leaving = "http://node-1:8081";
+  const stranded = keys.filter((key) => stores.get(leaving)!.get(key) !== undefined);
+  assert.ok(stranded.length > 0);
+  registry.deregister(leaving); // its keys have not reached node-0 yet: the ring is unsettled
+  const found = await (await master.request("/mget", postJson({ keys }))).json();
+  assert.deepEqual(found.missing, []);
+  assert.deepEqual(found.items.map((i: { value: string }) => i.value), items.map((i) => i.value));
+});
+
+Deno.test("master mget reads a failed owner's keys from their backups", async () => {
+  const down = "http://node-1:8081";
+  const beforeCall = (url: URL) =>
+    url.origin === down ? Promise.reject(new TypeError("Connection refused")) : Promise.resolve();
+  const { master, registry, stores } = inProcessCluster(3, 1024, { replicas: 2, beforeCall });
+  const keys = Array.from({ length: 30 }, (_, i) => `b${i}`);
+  for (const key of keys) {
+    for (const owner of registry.ring.owners(key, 2)) stores.get(owner)!.set(key, `v-${key}`);
+  }
+  const absent = Array.from({ length: 50 }, (_, i) => `absent${i}`)
+    .find((key) => registry.ring.owner(key) === down)!;
+  assert.ok(keys.some((key) => registry.ring.owner(key) === down));
+
+  const found = await (await master.request("/mget", postJson({ keys: [...keys, absent] }))).json();
+  assert.deepEqual(found, {
+    items: keys.map((key) => ({ key, value: `v-${key}` })),
+    missing: [absent],
+  });
+
+  const alone = inProcessCluster(3, 1024, { beforeCall }); // one copy: nothing makes up for it
+  const failed = await alone.master.request("/mget", postJson({ keys }));
+  assert.equal(failed.status, 502);
+  assert.match((await failed.json()).error, /node-1:8081 is unreachable/);
+});
+
+Deno.test("master mset says how much was stored when a node fails", async () => {
+  const { master, registry } = inProcessCluster(2);
+  registry.heartbeat("http://vanished:8081");
+  const items = Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, value: "v" }));
+  const answer = await master.request("/mset", postJson({ items }));
+  assert.equal(answer.status, 502);
+  assert.match((await answer.json()).error, /vanished.*; items for 2 of 3 nodes were stored/);
+});
+
+Deno.test("master stats sum the up nodes and list each", async () => {
+  const { master, clock } = inProcessCluster(3);
+  for (let i = 0; i < 30; i++) await master.request("/keys", put(`k${i}`, "v"));
+  for (let i = 0; i < 10; i++) await master.request(`/keys/k${i}`);
+  await master.request("/keys/missing");
+  clock.now += 4000;
+  const stats = await (await master.request("/stats")).json();
+  assert.equal(stats.keys, 30);
+  assert.equal(stats.hits, 10);
+  assert.equal(stats.misses, 1);
+  assert.equal(stats.uptimeSeconds, 4);
+  assert.equal(stats.nodes.length, 3);
+  assert.equal(stats.nodes.reduce((sum: number, n: { keys: number }) => sum + n.keys, 0), 30);
+  assert.equal(
+    stats.bytes,
+    stats.nodes.reduce((sum: number, n: { bytes: number }) => sum + n.bytes, 0),
+  );
+});

@@ -1,0 +1,131 @@
+// Who may call what on the master and on a node, with tokens configured.
+
+import assert from "node:assert/strict";
+import { silentLogger as log } from "../../shared/log/log.ts";
+import { Auth, parseTokens } from "../../shared/service/auth.ts";
+import { createApp as createNodeApp } from "../../node/http/app.ts";
+import { Store } from "../../node/store/store.ts";
+import { createApp } from "./app.ts";
+import { Registry } from "../membership/registry.ts";
+import { Router } from "../routing/router.ts";
+
+const tokens: [("client" | "node" | "admin"), string][] = [
+  ["client", "client-token"],
+  ["node", "node-token"],
+  ["admin", "admin-token"],
+];
+
+async function apps(metricsAuth = false) {
+  const auth = await Auth.from(tokens);
+  const registry = new Registry({ vnodes: 16, failureTimeoutMs: 1000, now: Date.now, log });
+  const router = new Router({ placement: registry, fetch, timeoutMs: 100 });
+  const master = createApp({ registry, router, maxValueBytes: 1024, log, auth, metricsAuth });
+  const node = createNodeApp({
+    store: new Store(),
+    maxValueBytes: 1024,
+    notReady: () => undefined,
+    log,
+    auth,
+    metricsAuth,
+  });
+  return { master, node };
+}
+
+async function status(
+  app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> },
+  method: string,
+  path: string,
+  token?: string,
+) {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const body = method === "POST"
+    ? JSON.stringify(path === "/register" ? { address: "http://n:1" } : { key: "k", value: "v" })
+    : undefined;
+  const answer = await app.request(path, { method, headers, body });
+  return answer.status;
+}
+
+Deno.test("master: no token is 401 with WWW-Authenticate, the wrong role 403", async () => {
+  const { master } = await apps();
+  const answer = await master.request("/nodes");
+  assert.equal(answer.status, 401);
+  assert.match(answer.headers.get("www-authenticate") ?? "", /^Bearer/);
+  assert.deepEqual(await answer.json(), { error: "A bearer token is required" });
+  assert.equal(await status(master, "GET", "/nodes", "wrong-token"), 401);
+
+  const forbidden = await master.request("/nodes", {
+    headers: { authorization: "Bearer client-token" },
+  });
+  assert.equal(forbidden.status, 403);
+  assert.match((await forbidden.json()).error, /client token may not GET \/nodes/);
+});
+
+Deno.test("master: each role reaches its routes and no others", async () => {
+  const { master } = await apps(true);
+  const expect: [string, string, Record<string, number>][] = [
+    ["POST", "/keys", { client: 503, node: 403, admin: 503 }], // 503: no node up, but allowed in
+    ["GET", "/ring", { client: 200, node: 200, admin: 200 }],
+    ["POST", "/register", { client: 403, node: 201, admin: 200 }],
+    ["GET", "/nodes", { client: 403, node: 403, admin: 200 }],
+    ["GET", "/stats", { client: 403, node: 403, admin: 200 }],
+    ["GET", "/metrics", { client: 403, node: 403, admin: 200 }],
+  ];
+  for (const [method, path, byRole] of expect) {
+    for (const [role, token] of tokens) {
+      assert.equal(
+        await status(master, method, path, token),
+        byRole[role],
+        `${role} ${method} ${path}`,
+      );
+    }
+  }
+  for (const open of ["/live", "/openapi.json", "/reference", "/dashboard"]) {
+    assert.equal(await status(master, "GET", open), 200, open);
+  }
+});
+
+Deno.test("node: client tokens reach the key routes only", async () => {
+  const { node } = await apps();
+  assert.equal(await status(node, "POST", "/keys", "client-token"), 204);
+  assert.equal(await status(node, "GET", "/keys/k", "client-token"), 200);
+  assert.equal(await status(node, "GET", "/keys/k", "node-token"), 200);
+  assert.equal(await status(node, "GET", "/stats", "client-token"), 403);
+  assert.equal(await status(node, "GET", "/stats", "node-token"), 200);
+  assert.equal(await status(node, "GET", "/replica/k", "client-token"), 403);
+  assert.equal(await status(node, "GET", "/replica/k", "node-token"), 200);
+  assert.equal(await status(node, "GET", "/keys/k"), 401);
+  assert.equal(await status(node, "GET", "/metrics"), 200, "open unless --metrics-auth");
+  assert.equal(await status(node, "GET", "/ready"), 200);
+});
+
+Deno.test("master: a node token bound to an address may register that address only", async () => {
+  const auth = await Auth.from([
+    ...parseTokens(JSON.stringify([
+      { role: "node", token: "node-0-token", address: "https://node-0:8081" },
+    ])),
+    ["admin", "admin-token"],
+  ]);
+  const registry = new Registry({ vnodes: 16, failureTimeoutMs: 1000, now: Date.now, log });
+  const router = new Router({ placement: registry, fetch, timeoutMs: 100 });
+  const master = createApp({ registry, router, maxValueBytes: 1024, log, auth });
+  const register = (address: string) =>
+    master.request("/register", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer node-0-token" },
+      body: JSON.stringify({ address }),
+    });
+  const spoofed = await register("https://node-1:8081");
+  assert.equal(spoofed.status, 403);
+  assert.match((await spoofed.json()).error, /bound to https:\/\/node-0:8081/);
+  assert.equal((await register("https://node-0:8081")).status, 201);
+  const forget = await master.request(`/register/${encodeURIComponent("https://node-0:8081")}`, {
+    method: "DELETE",
+    headers: { authorization: "Bearer node-0-token" },
+  });
+  assert.equal(forget.status, 204);
+  assert.throws(
+    () => parseTokens('[{"role": "client", "token": "client-token", "address": "https://x:1"}]'),
+    /Only a node token is bound to an address/,
+  );
+});

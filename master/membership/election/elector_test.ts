@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { createLogger, silentLogger as log } from "../../../shared/log/log.ts";
+import { type Attempt, type ElectionState, Elector, type Lock } from "./elector.ts";
+
+/**
+ * A lock whose answers the test sets; `hang` makes attempts never settle, `stuck` makes evictions
+ * leave the claim in place.
+ */
+function fakeLock() {
+  const state = {
+    holder: undefined as string | undefined,
+    term: 0,
+    hang: false,
+    released: 0,
+    evicted: [] as string[],
+    stuck: false,
+  };
+  const lock: Lock = {
+    attempt(identity): Promise<Attempt> {
+      if (state.hang) return new Promise(() => {});
+      if (state.holder === undefined) {
+        state.holder = identity;
+        state.term++;
+      }
+      return Promise.resolve({ leader: state.holder, term: state.term });
+    },
+    release(identity) {
+      if (state.holder === identity) state.holder = undefined;
+      state.released++;
+      return Promise.resolve();
+    },
+    evict(identity) {
+      state.evicted.push(identity);
+      if (state.holder === identity && !state.stuck) state.holder = undefined;
+      return Promise.resolve();
+    },
+  };
+  return { state, lock };
+}
+
+function elector(
+  lock: Lock,
+  clock: { now: number },
+  changes: ElectionState[] = [],
+  logs?: Record<string, unknown>[],
+) {
+  return new Elector({
+    lock,
+    identity: "http://m1#a",
+    renewDeadlineMs: 1000,
+    retryPeriodMs: 100,
+    now: () => clock.now,
+    log: logs ? createLogger("master", { write: (line) => logs.push(JSON.parse(line)) }) : log,
+    onChange: (state) => changes.push(state),
+  });
+}
+
+Deno.test("Elector leads once its lock says so, and reports the term", async () => {
+  const { lock } = fakeLock();
+  const clock = { now: 0 };
+  const changes: ElectionState[] = [];
+  const candidate = elector(lock, clock, changes);
+  assert.equal(candidate.leading, false);
+  await candidate.tick();
+  assert.equal(candidate.leading, true);
+  assert.equal(candidate.leader, "http://m1#a");
+  assert.deepEqual(changes, [{ leading: true, leader: "http://m1#a", term: 1 }]);
+  await candidate.tick(); // a renewal changes nothing
+  assert.equal(changes.length, 1);
+});
+
+Deno.test("Elector follows the leader its lock names", async () => {
+  const { state, lock } = fakeLock();
+  state.holder = "http://m2#b";
+  state.term = 7;
+  const candidate = elector(lock, { now: 0 });
+  await candidate.tick();
+  assert.equal(candidate.leading, false);
+  assert.equal(candidate.leader, "http://m2#b");
+  assert.equal(candidate.term, 7);
+  assert.deepEqual(state.evicted, [], "another master's claim is left alone");
+});
+
+Deno.test("Elector evicts its own earlier incarnation's claim and leads at once", async () => {
+  const { state, lock } = fakeLock();
+  state.holder = "http://m1#dead"; // this master's address, before it restarted
+  state.term = 3;
+  const changes: ElectionState[] = [];
+  const logs: Record<string, unknown>[] = [];
+  const candidate = elector(lock, { now: 0 }, changes, logs);
+  await candidate.tick();
+  assert.deepEqual(state.evicted, ["http://m1#dead"]);
+  assert.equal(candidate.leading, true);
+  assert.equal(candidate.leader, "http://m1#a");
+  assert.deepEqual(changes, [{ leading: true, leader: "http://m1#a", term: 4 }]);
+  const evictions = logs.filter((line) => line.msg === "evicted own earlier incarnation");
+  assert.equal(evictions.length, 1);
+  assert.equal(evictions[0].stale, "http://m1#dead");
+});
+
+Deno.test("Elector never follows its own earlier incarnation while the claim stays", async () => {
+  const { state, lock } = fakeLock();
+  state.holder = "http://m1#dead";
+  state.stuck = true; // e.g. the eviction lost a race and the claim is read again
+  const changes: ElectionState[] = [];
+  const logs: Record<string, unknown>[] = [];
+  const candidate = elector(lock, { now: 0 }, changes, logs);
+  await candidate.tick();
+  await candidate.tick();
+  assert.equal(candidate.leading, false);
+  assert.equal(candidate.leader, undefined, "no leader, rather than its own URL");
+  assert.equal(changes.filter((change) => change.leader !== undefined).length, 0);
+  assert.deepEqual(state.evicted, ["http://m1#dead", "http://m1#dead"], "evicted on every attempt");
+  assert.equal(logs.filter((line) => line.msg === "evicted own earlier incarnation").length, 1);
+  state.stuck = false;
+  await candidate.tick();
+  assert.equal(candidate.leading, true, "it leads once the claim is gone");
+});
+
+Deno.test("Elector stops leading at the renew deadline while its attempt still hangs", async () => {
+  const { state, lock } = fakeLock();
+  const clock = { now: 0 };
+  const changes: ElectionState[] = [];
+  const candidate = elector(lock, clock, changes);
+  await candidate.tick();
+  state.hang = true;
+  void candidate.tick(); // never settles
+  clock.now = 999;
+  assert.equal(candidate.leading, true);
+  clock.now = 1000;
+  assert.equal(candidate.leading, false, "the clock alone ends leadership");
+  assert.equal(candidate.leader, undefined, "it does not name itself leader any more");
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // the fence timer reports it
+  assert.deepEqual(changes.at(-1), { leading: false, leader: undefined, term: 1 });
+});
+
+Deno.test("Elector.stop() releases the lock it holds", async () => {
+  const { state, lock } = fakeLock();
+  const candidate = elector(lock, { now: 0 });
+  candidate.start();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(candidate.leading, true);
+  await candidate.stop();
+  assert.equal(candidate.leading, false);
+  assert.equal(state.released, 1);
+  assert.equal(state.holder, undefined);
+});

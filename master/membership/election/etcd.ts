@@ -1,0 +1,80 @@
+// etcd v3's election API as the election lock: a campaign per candidate, and the leader read as
+// the election's oldest key, whose create revision is the term.
+
+import { type Campaign, Election, type Etcd3 } from "etcd3";
+import type { Logger } from "../../../shared/log/log.ts";
+import type { Attempt, Lock } from "./elector.ts";
+
+/** The etcd client, the election's name and the campaign's lease. */
+export interface EtcdLockOptions {
+  client: Etcd3;
+  /** Candidates with the same name compete. */
+  name: string;
+  /** The campaign's etcd lease: a silent leader's key is gone after this long. */
+  ttlSeconds: number;
+  log: Logger;
+}
+
+/**
+ * The election lock backed by etcd. The campaign keeps its lease alive; each attempt reads who
+ * leads straight from the keys (not from `observe()`, which can report a wrong leader before
+ * there is one). A campaign that fails, e.g. its lease expired while the process was paused, is
+ * started again on the next attempt.
+ */
+export class EtcdLock implements Lock {
+  readonly #options: EtcdLockOptions;
+  readonly #election: Election;
+  #campaign: Campaign | undefined;
+  #news = () => {};
+
+  constructor(options: EtcdLockOptions) {
+    this.#options = options;
+    this.#election = options.client.election(options.name, options.ttlSeconds);
+  }
+
+  async attempt(identity: string): Promise<Attempt> {
+    if (!this.#campaign) this.#campaign = this.#campaignFor(identity);
+    const { kvs } = await this.#keys().getAll().sort("Create", "Ascend").limit(1).exec();
+    const oldest = kvs[0];
+    if (!oldest) return { leader: undefined, term: 0 };
+    return { leader: oldest.value.toString(), term: Number(oldest.create_revision) };
+  }
+
+  onNews(wake: () => void): void {
+    this.#news = wake;
+  }
+
+  async release(): Promise<void> {
+    const campaign = this.#campaign;
+    this.#campaign = undefined;
+    await campaign?.resign();
+  }
+
+  /**
+   * Deletes the keys `identity` campaigns with, each only if unchanged since read; the candidates
+   * waiting on them are elected in turn. Their leases expire unrenewed.
+   */
+  async evict(identity: string): Promise<void> {
+    const keys = this.#keys();
+    const { kvs } = await keys.getAll().exec();
+    for (const kv of kvs.filter((kv) => kv.value.toString() === identity)) {
+      await keys.if(kv.key, "Mod", "==", kv.mod_revision).then(keys.delete().key(kv.key)).commit();
+    }
+  }
+
+  /** The election's keys: one per candidate, named by its lease, holding its identity. */
+  #keys() {
+    return this.#options.client.namespace(`${Election.prefix}/${this.#options.name}/`);
+  }
+
+  #campaignFor(identity: string): Campaign {
+    const campaign = this.#election.campaign(identity);
+    campaign.on("elected", () => this.#news()); // the older candidates' keys are gone
+    campaign.on("error", (error) => {
+      this.#options.log.warn("etcd campaign failed; campaigning again", { error: String(error) });
+      if (this.#campaign === campaign) this.#campaign = undefined;
+      this.#news();
+    });
+    return campaign;
+  }
+}

@@ -1,0 +1,58 @@
+// EtcdLock against a real etcd: a dead candidate's key evicted, and who leads after.
+
+import assert from "node:assert/strict";
+import { Election, Etcd3 } from "etcd3";
+import { createLogger, silentLogger as log } from "../../../shared/log/log.ts";
+import { findEtcd, startEtcd } from "../../../tests/support/etcd.ts";
+import { waitFor } from "../../../tests/support/process.ts";
+import { Elector } from "./elector.ts";
+import { EtcdLock } from "./etcd.ts";
+
+const etcd = await findEtcd();
+if (etcd.reason) console.log(`EtcdLock tests ignored: ${etcd.reason}`);
+
+Deno.test({
+  name: "EtcdLock: a restarted master evicts its dead incarnation's key, and the next oldest leads",
+  ignore: etcd.path === undefined,
+  async fn() {
+    const server = await startEtcd(etcd.path!);
+    const client = new Etcd3({ hosts: server.url });
+    const name = "cache-master";
+    const keys = client.namespace(`${Election.prefix}/${name}/`);
+    const lock = () => new EtcdLock({ client, name, ttlSeconds: 60, log });
+    const other = lock();
+    const logs: Record<string, unknown>[] = [];
+    const restarted = new Elector({
+      lock: lock(),
+      identity: "http://m1#c",
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 50,
+      now: Date.now,
+      log: createLogger("master", { write: (line) => logs.push(JSON.parse(line)) }),
+    });
+    // The dead incarnation's key: oldest, and kept for the lease's 60 s with nobody renewing it.
+    const dead = client.lease(60, { autoKeepAlive: false });
+    try {
+      await keys.put(await dead.grant()).value("http://m1#a").lease(await dead.grant());
+      assert.equal((await other.attempt("http://m2#b")).leader, "http://m1#a");
+      await waitFor(async () => (await keys.getAll().count()) === 2, "m2's campaign has its key");
+
+      await restarted.tick();
+      assert.equal(restarted.leading, false);
+      assert.equal(restarted.leader, "http://m2#b", "the next oldest candidate leads");
+      const candidates = async () => Object.values(await keys.getAll().strings()).sort().join();
+      await waitFor(
+        async () => await candidates() === "http://m1#c,http://m2#b",
+        "the dead incarnation's key gone, the live candidates' kept",
+      );
+      assert.equal(logs.filter((line) => line.msg === "evicted own earlier incarnation").length, 1);
+      assert.equal((await other.attempt("http://m2#b")).leader, "http://m2#b");
+    } finally {
+      await restarted.stop();
+      await other.release();
+      await dead.revoke();
+      client.close();
+      await server.stop();
+    }
+  },
+});

@@ -1,0 +1,123 @@
+// A follower master's link to the leader: it takes the leader's ring by long poll and sends the
+// leader the registration changes only the leader may make.
+
+import { HttpError } from "../../shared/protocol/errors.ts";
+import type { Fetch } from "../../shared/http1/fetch.ts";
+import type { Logger } from "../../shared/log/log.ts";
+import { callPeer, type PeerAnswer, type PeerInit, peerResponse } from "../../shared/http1/peer.ts";
+import { sleep } from "../../shared/async/sleep.ts";
+import { RingView } from "../../shared/protocol/wire.ts";
+import type { Registry } from "./registry.ts";
+
+/** Where the leader is and how to reach it. */
+export interface FollowerOptions {
+  registry: Registry;
+  /** The leader's URL while another master leads; undefined while this one leads or none does. */
+  leaderUrl: () => string | undefined;
+  fetch: Fetch;
+  log: Logger;
+}
+
+/** Longest wait of one long poll of the leader's ring. */
+const POLL_MS = 20_000;
+/** Wait before asking again after a failure, or while no other master leads. */
+const RETRY_MS = 250;
+/** Timeout of a forwarded registration change. */
+const FORWARD_TIMEOUT_MS = 2000;
+
+/**
+ * Keeps a follower's registry in step with the leader: it long-polls `GET /ring` with the term
+ * and epoch it has, so the leader answers as soon as it has a newer ring, and asks again at once
+ * when {@link refresh} says a node answered with a newer epoch or the leader changed.
+ */
+export class Follower {
+  readonly #options: FollowerOptions;
+  #running = false;
+  #poll = new AbortController();
+  #loop: Promise<void> = Promise.resolve();
+  #failing = false;
+  #lastRefresh = 0;
+
+  constructor(options: FollowerOptions) {
+    this.#options = options;
+  }
+
+  /** Starts following; a master that leads does not poll until it follows again. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#poll.abort();
+    await this.#loop;
+  }
+
+  /** Asks the leader again now: it changed, or a node knows a newer epoch. At most every 50 ms. */
+  refresh(): void {
+    const now = performance.now();
+    if (now - this.#lastRefresh < 50) return;
+    this.#lastRefresh = now;
+    this.#poll.abort();
+  }
+
+  /**
+   * Sends a registration change to the leader and returns its answer, adopting the ring in it.
+   * Throws HttpError 503 while no other master leads or the leader cannot be reached.
+   */
+  async forward(path: string, init: PeerInit): Promise<Response> {
+    const leader = this.#options.leaderUrl();
+    if (!leader) throw new HttpError(503, "No leader is elected: try again shortly");
+    let answer: PeerAnswer;
+    try {
+      answer = await callPeer(this.#options.fetch, leader, path, init, FORWARD_TIMEOUT_MS);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new HttpError(503, `The leader ${leader} cannot be reached: ${reason}`);
+    }
+    if (answer.status === 200 || answer.status === 201) {
+      const view = RingView.safeParse(parseJson(new TextDecoder().decode(answer.body)));
+      if (view.success) this.#options.registry.adopt(view.data);
+    }
+    return peerResponse(answer);
+  }
+
+  async #run(): Promise<void> {
+    const { registry, log } = this.#options;
+    while (this.#running) {
+      this.#poll = new AbortController();
+      const leader = this.#options.leaderUrl();
+      if (!leader || registry.leading) {
+        await sleep(RETRY_MS, this.#poll.signal);
+        continue;
+      }
+      const query = `term=${registry.term}&epoch=${registry.epoch}` +
+        `&settled=${registry.settled}&waitMs=${POLL_MS}`;
+      try {
+        const signal = AbortSignal.any([this.#poll.signal, AbortSignal.timeout(POLL_MS + 5000)]);
+        const answer = await this.#options.fetch(`${leader}/ring?${query}`, { signal });
+        if (!answer.ok) throw new Error(`the leader answered ${answer.status}`);
+        registry.adopt(RingView.parse(await answer.json()));
+        if (this.#failing) log.info("leader reachable again", { leader });
+        this.#failing = false;
+      } catch (error) {
+        if (this.#poll.signal.aborted) continue; // refreshed or stopped: ask again at once
+        if (!this.#failing) {
+          log.warn("cannot follow the leader", { leader, error: String(error) });
+        }
+        this.#failing = true;
+        await sleep(RETRY_MS, this.#poll.signal);
+      }
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

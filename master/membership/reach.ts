@@ -1,0 +1,61 @@
+// Whether the master can call its nodes: before a node joins the ring, and all along after.
+
+import { HttpError } from "../../shared/protocol/errors.ts";
+import type { Fetch } from "../../shared/http1/fetch.ts";
+import type { Logger } from "../../shared/log/log.ts";
+import { callPeer } from "../../shared/http1/peer.ts";
+import { Throttle } from "../../shared/log/throttle.ts";
+
+/** How the master calls a node, and how often it may log that it cannot. */
+export interface ReachOptions {
+  fetch: Fetch;
+  timeoutMs: number;
+  log: Logger;
+  /** Milliseconds; the same failure of one node is logged at most once per {@link LOG_EVERY_MS}. */
+  now: () => number;
+}
+
+/** The least time between two log lines about the same node's failing calls. */
+export const LOG_EVERY_MS = 10_000;
+
+/**
+ * Calls a node's `/live` the way the master calls it for keys (its client, its CA, its token): a
+ * node whose certificate the master does not trust, or that it cannot reach, fails here with the
+ * real reason, logged at a bounded rate while it lasts.
+ *
+ * @example
+ * ```ts
+ * import { Reach } from "./reach.ts";
+ * const reach = new Reach({ fetch, timeoutMs: 1000, log, now: Date.now });
+ * await reach.check("https://node-0.cache:8081"); // throws HttpError 502 with the reason
+ * ```
+ */
+export class Reach {
+  readonly #options: ReachOptions;
+  readonly #throttle: Throttle;
+
+  constructor(options: ReachOptions) {
+    this.#options = options;
+    this.#throttle = new Throttle(LOG_EVERY_MS, options.now);
+  }
+
+  /** Resolves once `address` answered `/live`; throws HttpError 502 saying why it did not. */
+  async check(address: string): Promise<void> {
+    const { fetch, timeoutMs, log } = this.#options;
+    let reason: string | undefined;
+    try {
+      const answer = await callPeer(fetch, address, "/live", {}, timeoutMs);
+      if (answer.status !== 200) reason = `/live answered ${answer.status}`;
+    } catch (error) {
+      reason = error instanceof Error ? error.message : String(error);
+    }
+    if (reason === undefined) {
+      if (this.#throttle.end(address)) log.info("node callable again", { node: address });
+      return;
+    }
+    if (this.#throttle.take(address) !== undefined) {
+      log.warn("cannot call node", { node: address, reason });
+    }
+    throw new HttpError(502, `The master cannot call node ${address}: ${reason}`);
+  }
+}

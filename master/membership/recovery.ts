@@ -1,0 +1,49 @@
+// A restarted master's first moments: it learns the last ring from what its nodes report.
+
+import { newerRing, type RingView } from "../../shared/protocol/wire.ts";
+
+/**
+ * What a master that starts (or comes to lead) with no ring has heard: which nodes heartbeated,
+ * and the newest ring any of them follows. It is done once every node of that ring is back, or
+ * at its deadline, whichever comes first: until then nodes of the last ring may still come back,
+ * so the master routes nothing rather than answer from a partial ring.
+ *
+ * @example
+ * ```ts
+ * import { Recovery } from "./recovery.ts";
+ * const recovery = new Recovery(Date.now() + 3000);
+ * recovery.heard("http://10.0.0.5:8081", undefined); // a node with no ring yet
+ * recovery.done(Date.now()); // false: a node of an earlier ring may still come back
+ * ```
+ */
+export class Recovery {
+  readonly #until: number;
+  readonly #heard = new Set<string>();
+  #last: RingView | undefined;
+
+  /** `until`: milliseconds since 1970 after which the master stops waiting. */
+  constructor(until: number) {
+    this.#until = until;
+  }
+
+  /** Records a heartbeat from `address`, with the ring that node follows, if any. */
+  heard(address: string, ring: RingView | undefined): void {
+    this.#heard.add(address);
+    if (ring && (!this.#last || newerRing(ring, this.#last))) this.#last = ring;
+  }
+
+  /** The newest ring the nodes reported. */
+  get last(): RingView | undefined {
+    return this.#last;
+  }
+
+  /** The nodes of the last ring not heard from. */
+  missing(): string[] {
+    return (this.#last?.nodes ?? []).filter((node) => !this.#heard.has(node));
+  }
+
+  /** Whether to stop waiting at `now`: every node of the last ring is back, or time is up. */
+  done(now: number): boolean {
+    return now >= this.#until || (this.#last !== undefined && this.missing().length === 0);
+  }
+}

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import type { RingView } from "../../shared/protocol/wire.ts";
+import { Recovery } from "./recovery.ts";
+
+const ring = (term: number, epoch: number, nodes: string[]): RingView => ({
+  term,
+  epoch,
+  replicas: 2,
+  vnodes: 8,
+  nodes,
+  joined: {},
+});
+
+Deno.test("Recovery waits for every node of the newest ring reported, or its deadline", () => {
+  const recovery = new Recovery(3000);
+  recovery.heard("http://c:1", undefined); // a new node knows no ring: nothing to go by yet
+  assert.equal(recovery.done(100), false);
+  recovery.heard("http://a:1", ring(0, 5, ["http://a:1", "http://b:1"]));
+  assert.deepEqual(recovery.missing(), ["http://b:1"]);
+  assert.equal(recovery.done(200), false);
+  // A node behind reports an older ring: the newest one still decides.
+  recovery.heard("http://b:1", ring(0, 4, ["http://b:1"]));
+  assert.equal(recovery.last?.epoch, 5);
+  assert.equal(recovery.done(300), true, "every node of the last ring is back");
+});
+
+Deno.test("Recovery gives up on a node of the last ring at its deadline", () => {
+  const recovery = new Recovery(3000);
+  recovery.heard("http://a:1", ring(1, 2, ["http://a:1", "http://b:1"]));
+  assert.equal(recovery.done(2999), false);
+  assert.equal(recovery.done(3000), true);
+  assert.deepEqual(recovery.missing(), ["http://b:1"]);
+});
+
+Deno.test("Recovery orders reported rings by term first", () => {
+  const recovery = new Recovery(3000);
+  recovery.heard("http://a:1", ring(1, 900, ["http://a:1"]));
+  recovery.heard("http://b:1", ring(2, 10, ["http://b:1"]));
+  assert.deepEqual(recovery.last?.nodes, ["http://b:1"]);
+});

@@ -1,0 +1,518 @@
+// Membership: which nodes are registered and in what state, and the ring and epoch of the up set.
+
+import type { Logger } from "../../shared/log/log.ts";
+import { Ring } from "../../shared/ring/ring.ts";
+import {
+  type Heartbeat,
+  newerRing,
+  type NodeList,
+  type RingView,
+} from "../../shared/protocol/wire.ts";
+import { Recovery } from "./recovery.ts";
+
+/** How the registry decides a node is down, and how it builds rings. */
+export interface RegistryOptions {
+  vnodes: number;
+  /** Copies of each key, capped by the number of up nodes. Default 1. */
+  replicas?: number;
+  /** A node with no heartbeat for this long is marked down by {@link Registry.sweep}. */
+  failureTimeoutMs: number;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+  log: Logger;
+  /** The first epoch. A clock reading keeps epochs growing across master restarts. Default 0. */
+  initialEpoch?: number;
+  /**
+   * Whether this master leads, read at every decision. A follower records heartbeats but leaves
+   * membership to the leader and takes its rings through {@link Registry.adopt}. Default: always.
+   */
+  leading?: () => boolean;
+  /**
+   * How long a master that starts, or comes to lead, with no ring waits for the nodes of the last
+   * ring to report it before it routes (see {@link Recovery}). Default 0: no wait.
+   */
+  recoveryMs?: number;
+  /** Called when a node joins the ring anew: whatever was learnt of its failures is past. */
+  onJoined?: (address: string) => void;
+  /**
+   * Whether the master calls its nodes all along and says so through {@link Registry.reached}:
+   * then a node it has not reached for a failure timeout is marked down, heartbeats or not.
+   */
+  callsNodes?: boolean;
+}
+
+/**
+ * The share of the failure timeout a node may act on its ring after sending a heartbeat the
+ * leading master answered: its lease ends before the master can mark it down, with a fifth of the
+ * timeout to spare for clocks that run at slightly different rates (docs/replication.md).
+ */
+export const LEASE_SHARE = 0.8;
+
+/** Up owns keys; leaving hands its keys over and owns none; down is silent and owns none. */
+export type MemberStatus = "up" | "leaving" | "down";
+
+interface Member {
+  status: MemberStatus;
+  /** A follower saw this node ask to leave. */
+  leaving?: boolean;
+  lastSeenMs: number;
+  /** When the master last called the node and got an answer; a new member was just called. */
+  lastReachedMs: number;
+  /** The process behind the address; a new one means the node restarted empty. */
+  instance: string | undefined;
+  /** The epoch in which this member last joined the ring. */
+  joined: number;
+  /** The last epoch whose keys this member has finished moving. */
+  synced: number;
+}
+
+/**
+ * What the master answers a heartbeat with: registered anew, known, or told to rejoin empty; a
+ * follower answers "forward" for a change only the leader may make; a master still learning the
+ * last ring from its nodes answers "recovering".
+ */
+export type HeartbeatOutcome = "new" | "known" | "rejoin" | "forward" | "recovering";
+
+/**
+ * The master's view of the cluster. Every change of the ring's members increments the epoch and
+ * rebuilds the ring from the up nodes. Until every up or leaving node reports it has moved its
+ * keys for the current epoch, the rings of the epochs since the last settled one are kept, so a
+ * read can find a key where it was. Rings are ordered by term, then epoch: a ring of an older
+ * term, from a deposed leader, is never adopted.
+ */
+export class Registry {
+  readonly #options: RegistryOptions;
+  readonly #members = new Map<string, Member>();
+  #epoch: number;
+  #term = 0;
+  #ring: Ring;
+  #unsettled: Ring[] = []; // rings of earlier epochs, newest first, while keys are moving
+  #leaderSettled = true; // a follower's copy of the leader's settled flag
+  #waiters: (() => void)[] = [];
+  #closed = false;
+  #recovery: Recovery | undefined;
+  #lastSweep: number | undefined;
+
+  constructor(options: RegistryOptions) {
+    this.#options = options;
+    this.#epoch = options.initialEpoch ?? 0;
+    this.#ring = new Ring([], { vnodes: options.vnodes });
+    if (options.recoveryMs) this.#recovery = new Recovery(options.now() + options.recoveryMs);
+  }
+
+  /** Whether this master is still learning the last ring from its nodes: it routes nothing. */
+  get recovering(): boolean {
+    return this.#recovery !== undefined;
+  }
+
+  /** Milliseconds a node may act on the ring after sending a heartbeat this master answered. */
+  get leaseMs(): number {
+    return Math.floor(this.#options.failureTimeoutMs * LEASE_SHARE);
+  }
+
+  /** The ring of the up nodes in the current epoch. */
+  get ring(): Ring {
+    return this.#ring;
+  }
+
+  /** Counts changes of the ring's members. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** The term of the leader that published the ring: 0 without election. */
+  get term(): number {
+    return this.#term;
+  }
+
+  /** Whether this master decides membership now. */
+  get leading(): boolean {
+    return this.#options.leading?.() ?? true;
+  }
+
+  /** Copies of each key in this epoch: the setting, capped by the number of up nodes. */
+  get replicas(): number {
+    return Math.max(1, Math.min(this.#options.replicas ?? 1, this.#ring.size));
+  }
+
+  /** Whether every up or leaving node has moved its keys for the current epoch. */
+  get settled(): boolean {
+    if (!this.leading) return this.#leaderSettled;
+    for (const member of this.#members.values()) {
+      if (member.status !== "down" && member.synced < this.#epoch) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Rings of earlier epochs whose keys may not have moved yet, newest first. The router reads this
+   * on every request, so once keys have settled the list is dropped here, and `settled` (a pass
+   * over the members) is computed only while rings are kept.
+   */
+  get unsettledRings(): readonly Ring[] {
+    if (this.#unsettled.length > 0 && this.settled) this.#unsettled = [];
+    return this.#unsettled;
+  }
+
+  /**
+   * Records a registration or heartbeat. A new address, or a known one from a new process
+   * (`instance`), joins the ring. A node marked down must rejoin empty: it is forgotten and told
+   * so (`"rejoin"`). `leaving` takes an up node out of the ring while it hands its keys over.
+   */
+  heartbeat(address: string, beat: Omit<Heartbeat, "address"> = {}): HeartbeatOutcome {
+    if (!this.leading) return this.#record(address, beat);
+    const now = this.#options.now();
+    if (this.#recovery) {
+      const outcome = this.#recover(address, beat, now);
+      if (outcome) return outcome;
+    }
+    const member = this.#members.get(address);
+    if (member?.status === "down") {
+      // Taken back only once it says it holds nothing (or is a new process): an answer it never
+      // read must not bring stale keys back into the ring.
+      const restarted = member.instance !== undefined && beat.instance !== member.instance;
+      if (!beat.empty && !restarted) {
+        this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
+        return "rejoin";
+      }
+      this.#members.delete(address);
+    }
+    if (!this.#members.has(address)) {
+      this.#members.set(address, {
+        status: "up",
+        lastSeenMs: now,
+        lastReachedMs: now,
+        instance: beat.instance,
+        joined: this.#epoch + 1,
+        synced: beat.synced ?? 0,
+      });
+      this.#changed("node registered", address);
+      this.#options.onJoined?.(address);
+      return "new";
+    }
+    const known = this.#members.get(address)!;
+    return this.#beat(address, known, beat, now);
+  }
+
+  /** A heartbeat of a member that is up or leaving. */
+  #beat(
+    address: string,
+    member: Member,
+    beat: Omit<Heartbeat, "address">,
+    now: number,
+  ): HeartbeatOutcome {
+    member.lastSeenMs = now;
+    if (beat.synced !== undefined && beat.synced !== member.synced) {
+      const wasSettled = this.settled;
+      member.synced = beat.synced;
+      if (this.settled !== wasSettled) this.#notify(); // followers long-polling learn it now
+    }
+    if (
+      beat.instance !== undefined && member.instance !== undefined &&
+      beat.instance !== member.instance
+    ) {
+      member.instance = beat.instance;
+      member.status = "up";
+      member.joined = this.#epoch + 1;
+      this.#changed("node restarted", address);
+      this.#options.onJoined?.(address);
+      return "new";
+    }
+    member.instance ??= beat.instance;
+    if (beat.leaving && member.status === "up") {
+      member.status = "leaving";
+      this.#changed("node leaving", address);
+    }
+    return "known";
+  }
+
+  /** The state of the member at `address`, or undefined for an address this master does not know. */
+  status(address: string): MemberStatus | undefined {
+    return this.#members.get(address)?.status;
+  }
+
+  /** Records that the master called `address` and got an answer. */
+  reached(address: string): void {
+    const member = this.#members.get(address);
+    if (member) member.lastReachedMs = this.#options.now();
+  }
+
+  /** Forgets `address`; returns whether it was known. A follower leaves this to the leader. */
+  deregister(address: string): boolean {
+    if (!this.leading) return false;
+    const member = this.#members.get(address);
+    if (!member) return false;
+    this.#members.delete(address);
+    if (member.status === "up") this.#changed("node deregistered", address);
+    else this.#options.log.info("node deregistered", { address, epoch: this.#epoch });
+    return true;
+  }
+
+  /**
+   * Marks down every up or leaving node whose last heartbeat is older than the failure timeout,
+   * and ends a recovery whose time is up. Called often (a tenth of the timeout): a call that comes
+   * a quarter of the timeout late means this process was paused, so every node gets the missing
+   * time back before it is judged (its heartbeats are queued behind this call).
+   */
+  sweep(): void {
+    const now = this.#options.now();
+    const gap = now - (this.#lastSweep ?? now);
+    this.#lastSweep = now;
+    if (!this.leading) return;
+    if (this.#recovery) {
+      if (this.#recovery.done(now)) this.#recovered();
+      return;
+    }
+    if (gap > this.#options.failureTimeoutMs / 4) {
+      this.#options.log.warn("paused: every node gets the missing time back", { pausedMs: gap });
+      for (const member of this.#members.values()) {
+        member.lastSeenMs = Math.min(now, member.lastSeenMs + gap);
+        member.lastReachedMs = Math.min(now, member.lastReachedMs + gap);
+      }
+      return;
+    }
+    const deadline = now - this.#options.failureTimeoutMs;
+    for (const [address, member] of this.#members) {
+      // Heard from, but not answering the master's calls, is as good as silent.
+      const alive = this.#options.callsNodes
+        ? Math.min(member.lastSeenMs, member.lastReachedMs)
+        : member.lastSeenMs;
+      if (member.status !== "down" && alive <= deadline) {
+        const wasUp = member.status === "up";
+        member.status = "down";
+        if (wasUp) this.#changed("node down", address);
+        else this.#options.log.warn("node down while leaving", { address, epoch: this.#epoch });
+      }
+    }
+  }
+
+  /** The ring as published to nodes and clients. */
+  view(): RingView {
+    const joined: Record<string, number> = {};
+    for (const address of this.#ring.nodes) joined[address] = this.#members.get(address)!.joined;
+    return {
+      term: this.#term,
+      epoch: this.#epoch,
+      replicas: this.replicas,
+      vnodes: this.#ring.vnodes,
+      nodes: [...this.#ring.nodes],
+      joined,
+      settled: this.settled,
+    };
+  }
+
+  /** Every known node, sorted by address. */
+  list(): NodeList {
+    const nodes = [...this.#members].sort(([a], [b]) => a < b ? -1 : 1).map(([address, m]) => ({
+      address,
+      status: m.status,
+      lastSeen: new Date(m.lastSeenMs).toISOString(),
+      synced: m.synced >= this.#epoch,
+    }));
+    return { epoch: this.#epoch, nodes };
+  }
+
+  /**
+   * A follower takes the leader's ring if it is newer (by term, then epoch) than its own. Nodes in
+   * the ring are up; a node that left it is leaving if it asked to, else down.
+   * Returns whether the ring was adopted.
+   */
+  adopt(view: RingView): boolean {
+    if (this.leading) return false;
+    if (view.term === this.#term && view.epoch === this.#epoch) {
+      const settled = view.settled ?? true;
+      if (settled === this.#leaderSettled) return false;
+      this.#leaderSettled = settled; // the same ring: only whether its keys have moved changed
+      if (settled) this.#unsettled = [];
+      this.#notify();
+      return true;
+    }
+    if (!newerRing(view, this)) return false;
+    const now = this.#options.now();
+    const changed = view.nodes.join(" ") !== this.#ring.nodes.join(" ");
+    if (changed) {
+      this.#unsettled = (view.settled ?? true) ? [] : [this.#ring, ...this.#unsettled].slice(0, 8);
+      this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    } else if (view.settled ?? true) this.#unsettled = [];
+    const inRing = new Set(view.nodes);
+    for (const address of view.nodes) {
+      const member = this.#members.get(address);
+      const joined = view.joined[address] ?? view.epoch;
+      if (member) Object.assign(member, { status: "up", joined });
+      else {
+        this.#members.set(address, {
+          status: "up",
+          lastSeenMs: now,
+          lastReachedMs: now,
+          instance: undefined,
+          joined,
+          synced: 0,
+        });
+      }
+    }
+    for (const [address, member] of this.#members) {
+      if (inRing.has(address) || member.status !== "up") continue;
+      // Out of the leader's ring: handing its keys over if it asked to leave, else marked down, so
+      // it is told to rejoin empty if this master comes to lead and it beats again.
+      member.status = member.leaving ? "leaving" : "down";
+    }
+    this.#term = view.term;
+    this.#epoch = view.epoch;
+    this.#leaderSettled = view.settled ?? true;
+    this.#recovery = undefined; // the leader's ring: nothing left to learn from the nodes
+    this.#options.log.info("ring adopted", {
+      term: view.term,
+      epoch: view.epoch,
+      up: view.nodes.length,
+    });
+    this.#notify();
+    return true;
+  }
+
+  /**
+   * This master now leads in `term`: it carries on from the members and heartbeats it has and
+   * publishes the same ring in a new epoch of the new term, so nodes fence out the old leader.
+   */
+  lead(term: number): void {
+    this.#term = Math.max(term, this.#term);
+    const now = this.#options.now();
+    // Epochs jump to the clock, so writes stamped in this term's rings are newer than any stamped
+    // in the last leader's, even in epochs it published that never reached this master.
+    this.#epoch = Math.max(this.#epoch, now);
+    // Heartbeats went to the old leader: every node gets a fresh failure timeout from here.
+    for (const member of this.#members.values()) {
+      member.lastSeenMs = now;
+      member.lastReachedMs = now;
+    }
+    this.#recovery = undefined; // the ring adopted from the last leader is the one to go on from
+    if (this.#ring.size === 0 && this.#options.recoveryMs) {
+      // No ring of the leader's was ever adopted: learn it from the nodes, as a restart does.
+      this.#recovery = new Recovery(now + this.#options.recoveryMs);
+      this.#options.log.info("leading with no ring: recovering it from the nodes", { term });
+      return;
+    }
+    this.#changed("leader elected", "");
+  }
+
+  /**
+   * A heartbeat while recovering: the node is remembered as up, with the ring it follows. Returns
+   * "recovering" while the wait goes on, or undefined once it ended with this beat.
+   */
+  #recover(
+    address: string,
+    beat: Omit<Heartbeat, "address">,
+    now: number,
+  ): HeartbeatOutcome | undefined {
+    const recovery = this.#recovery!;
+    recovery.heard(address, beat.ring);
+    this.#members.set(address, {
+      status: beat.leaving ? "leaving" : "up",
+      lastSeenMs: now,
+      lastReachedMs: now,
+      instance: beat.instance,
+      joined: beat.ring?.joined[address] ?? 0,
+      synced: beat.synced ?? 0,
+    });
+    if (!recovery.done(now)) return "recovering";
+    this.#recovered();
+    return undefined;
+  }
+
+  /**
+   * Ends the recovery: the last ring the nodes reported, less the nodes that did not come back
+   * (marked down: they must rejoin empty), plus new nodes, in an epoch and term past any reported.
+   * Keys still sit where the last ring put them, so that ring is kept for reads until they move.
+   */
+  #recovered(): void {
+    const recovery = this.#recovery!;
+    this.#recovery = undefined;
+    const last = recovery.last;
+    const now = this.#options.now();
+    const missing = recovery.missing();
+    for (const address of missing) {
+      this.#members.set(address, {
+        status: "down",
+        lastSeenMs: now,
+        lastReachedMs: now,
+        instance: undefined,
+        joined: 0,
+        synced: 0,
+      });
+    }
+    if (last) {
+      this.#term = Math.max(this.#term, last.term);
+      this.#epoch = Math.max(this.#epoch, last.epoch);
+      this.#ring = new Ring(last.nodes, { vnodes: this.#options.vnodes });
+      this.#unsettled = [];
+    }
+    const published = this.#epoch + 1; // the epoch #changed publishes below
+    for (const [address, member] of this.#members) {
+      // New since the last ring: a join, so keys move to it.
+      if (member.status !== "down" && !last?.nodes.includes(address)) member.joined = published;
+    }
+    this.#options.log.info("ring recovered from the nodes", {
+      epoch: last?.epoch ?? null,
+      back: (last?.nodes.length ?? 0) - missing.length,
+      missing,
+    });
+    this.#changed("recovered", "");
+  }
+
+  /** Resolves at the next change of ring, epoch or term, or after `ms`; at once once closed. */
+  changed(ms: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.#waiters.push(done);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  /** A follower records the heartbeat of a node whose state the leader's ring already shows. */
+  #record(address: string, beat: Omit<Heartbeat, "address">): HeartbeatOutcome {
+    const member = this.#members.get(address);
+    if (!member || member.status === "down") return "forward";
+    if (
+      beat.instance !== undefined && member.instance !== undefined &&
+      beat.instance !== member.instance
+    ) {
+      return "forward"; // a new process: what it says is not the old one's
+    }
+    if (beat.leaving) member.leaving = true;
+    if (beat.leaving && member.status === "up") return "forward";
+    member.lastSeenMs = this.#options.now();
+    member.instance ??= beat.instance;
+    if (beat.synced !== undefined) member.synced = beat.synced;
+    return "known";
+  }
+
+  /** Ends every wait for a change, so long polls answer before the master stops. */
+  close(): void {
+    this.#closed = true;
+    this.#notify();
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const done of waiters) done();
+  }
+
+  #changed(event: string, address: string): void {
+    const up = [...this.#members].filter(([, m]) => m.status === "up").map(([a]) => a);
+    // Keep the ring being left; the older ones only while their keys may still be moving.
+    this.#unsettled = this.settled ? [this.#ring] : [this.#ring, ...this.#unsettled].slice(0, 8);
+    this.#ring = new Ring(up, { vnodes: this.#options.vnodes });
+    this.#epoch++;
+    this.#options.log.info(event, {
+      ...(address ? { address } : {}),
+      term: this.#term,
+      epoch: this.#epoch,
+      up: up.length,
+    });
+    this.#notify();
+  }
+}

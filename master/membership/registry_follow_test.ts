@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { silentLogger as log } from "../../shared/log/log.ts";
+import type { RingView } from "../../shared/protocol/wire.ts";
+import { Registry } from "./registry.ts";
+
+function pair() {
+  const clock = { now: 0 };
+  let followerLeads = false;
+  const options = { vnodes: 8, failureTimeoutMs: 1000, now: () => clock.now, log };
+  const leader = new Registry({ ...options, initialEpoch: 100 });
+  const follower = new Registry({ ...options, leading: () => followerLeads });
+  return { clock, leader, follower, promote: () => followerLeads = true };
+}
+
+Deno.test("A follower adopts the leader's ring and records heartbeats without deciding", () => {
+  const { clock, leader, follower } = pair();
+  leader.heartbeat("http://a:1", { instance: "i-a" });
+  leader.heartbeat("http://b:1", { instance: "i-b" });
+  assert.equal(follower.adopt(leader.view()), true);
+  assert.equal(follower.adopt(leader.view()), false, "the same ring again changes nothing");
+  assert.deepEqual(follower.ring.nodes, leader.ring.nodes);
+  assert.equal(follower.epoch, leader.epoch);
+  assert.equal(follower.heartbeat("http://a:1", { instance: "i-a", synced: 102 }), "known");
+  assert.equal(follower.heartbeat("http://c:1"), "forward", "a new node is the leader's to add");
+  assert.equal(follower.heartbeat("http://a:1", { leaving: true }), "forward");
+  assert.equal(follower.heartbeat("http://a:1", { instance: "i-new" }), "forward");
+  assert.equal(follower.deregister("http://a:1"), false);
+  clock.now = 5000;
+  follower.sweep();
+  assert.equal(follower.ring.size, 2, "a follower marks no node down");
+});
+
+Deno.test("A follower never adopts a ring of an older term, whatever its epoch", () => {
+  const { follower } = pair();
+  const ring = (term: number, epoch: number): RingView => ({
+    term,
+    epoch,
+    replicas: 1,
+    vnodes: 8,
+    nodes: ["http://a:1"],
+    joined: { "http://a:1": 1 },
+    settled: true,
+  });
+  assert.equal(follower.adopt(ring(2, 50)), true);
+  assert.equal(follower.adopt(ring(1, 900)), false, "a deposed leader's ring");
+  assert.equal(follower.adopt(ring(2, 49)), false);
+  assert.equal(follower.adopt(ring(3, 10)), true, "a newer term wins with a lower epoch");
+  assert.deepEqual([follower.term, follower.epoch], [3, 10]);
+});
+
+Deno.test("A promoted follower carries on from its heartbeats, giving every node a fresh timeout", () => {
+  const { clock, leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1");
+  leader.heartbeat("http://b:1");
+  follower.adopt(leader.view());
+  clock.now = 800;
+  follower.heartbeat("http://a:1"); // only a beats the follower from now on
+  const epoch = follower.epoch;
+  promote();
+  follower.lead(4);
+  assert.equal(follower.term, 4);
+  assert.ok(follower.epoch > epoch && follower.epoch >= 800, "epochs jump to the clock");
+  assert.deepEqual(follower.ring.nodes, ["http://a:1", "http://b:1"], "no node dropped");
+  clock.now = 1500;
+  follower.sweep(); // b was last seen at adoption, 0, but it beat the old leader: fresh from 800
+  assert.deepEqual(follower.ring.nodes, ["http://a:1", "http://b:1"]);
+  clock.now = 1600;
+  follower.heartbeat("http://a:1");
+  follower.sweep(); // sweeps come often: one a quarter of the timeout late means a pause
+  clock.now = 1800;
+  follower.sweep();
+  assert.deepEqual(follower.ring.nodes, ["http://a:1"], "b silent for a failure timeout");
+});
+
+/** Whether `promise` settles within `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("Registry.changed() resolves on a new ring, and at once after close()", async () => {
+  const { leader } = pair();
+  const waiting = leader.changed(10_000);
+  assert.equal(await within(waiting, 50), false, "nothing changed yet");
+  leader.heartbeat("http://a:1");
+  assert.equal(await within(waiting, 100), true);
+  leader.close();
+  assert.equal(await within(leader.changed(10_000), 100), true);
+});
+
+Deno.test("A node out of the leader's ring is leaving if it asked to, else down", () => {
+  const { leader, follower } = pair();
+  for (const node of ["http://a:1", "http://b:1", "http://c:1"]) leader.heartbeat(node);
+  follower.adopt(leader.view());
+  assert.equal(follower.heartbeat("http://a:1", { leaving: true }), "forward");
+  leader.heartbeat("http://a:1", { leaving: true });
+  leader.deregister("http://b:1"); // gone without a word: as a down node looks to a follower
+  follower.adopt(leader.view());
+  const status = Object.fromEntries(follower.list().nodes.map((n) => [n.address, n.status]));
+  assert.deepEqual(status, { "http://a:1": "leaving", "http://b:1": "down", "http://c:1": "up" });
+});
+
+Deno.test("A follower does not take a new process's leaving for the old process's", () => {
+  const { leader, follower } = pair();
+  for (const node of ["http://a:1", "http://b:1"]) leader.heartbeat(node, { instance: "i-1" });
+  follower.adopt(leader.view());
+  follower.heartbeat("http://a:1", { instance: "i-1" });
+  // A restarted a leaves at once; the leader never heard it, and drops a without a word.
+  follower.heartbeat("http://a:1", { instance: "i-2", leaving: true });
+  leader.deregister("http://a:1");
+  follower.adopt(leader.view());
+  const a = follower.list().nodes.find((n) => n.address === "http://a:1");
+  assert.equal(a?.status, "down");
+});

@@ -1,0 +1,215 @@
+import assert from "node:assert/strict";
+import { silentLogger as log } from "../../shared/log/log.ts";
+import { Registry } from "./registry.ts";
+
+function registryAt(clock: { now: number }) {
+  return new Registry({ vnodes: 8, failureTimeoutMs: 1000, now: () => clock.now, log });
+}
+
+Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  assert.equal(registry.heartbeat("http://a:1"), "new");
+  assert.equal(registry.heartbeat("http://a:1"), "known");
+  assert.equal(registry.epoch, 1);
+  assert.deepEqual(registry.view(), {
+    term: 0,
+    epoch: 1,
+    replicas: 1,
+    vnodes: 8,
+    nodes: ["http://a:1"],
+    joined: { "http://a:1": 1 },
+    settled: false,
+  });
+});
+
+Deno.test("Registry.sweep() marks a silent node down at the timeout and it comes back", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1");
+  registry.heartbeat("http://b:1");
+  clock.now = 999;
+  registry.heartbeat("http://b:1");
+  registry.sweep();
+  assert.equal(registry.ring.size, 2, "not yet at the timeout");
+
+  clock.now = 1000;
+  registry.sweep();
+  assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
+  assert.equal(registry.epoch, 3);
+  assert.deepEqual(registry.list().nodes.map((n) => [n.address, n.status]), [
+    ["http://a:1", "down"],
+    ["http://b:1", "up"],
+  ]);
+
+  registry.sweep();
+  assert.equal(registry.epoch, 3, "a node already down changes nothing");
+  // A node marked down must rejoin empty: told so until it says it holds nothing.
+  assert.equal(registry.heartbeat("http://a:1"), "rejoin");
+  assert.equal(registry.heartbeat("http://a:1"), "rejoin", "it never read the first answer");
+  assert.equal(registry.epoch, 3);
+  assert.equal(registry.heartbeat("http://a:1", { empty: true }), "new");
+  assert.equal(registry.epoch, 4);
+  assert.deepEqual(registry.ring.nodes, ["http://a:1", "http://b:1"]);
+  assert.equal(registry.view().joined["http://a:1"], 4);
+  assert.equal(registry.list().nodes[0].lastSeen, new Date(1000).toISOString());
+});
+
+Deno.test("Registry takes a restarted node back into the ring in a new epoch", () => {
+  const registry = registryAt({ now: 0 });
+  registry.heartbeat("http://a:1", { instance: "first" });
+  registry.heartbeat("http://a:1", { instance: "first" });
+  assert.equal(registry.epoch, 1);
+  assert.equal(registry.heartbeat("http://a:1", { instance: "second" }), "new");
+  assert.equal(registry.epoch, 2);
+  assert.equal(registry.view().joined["http://a:1"], 2);
+});
+
+Deno.test("Registry takes a leaving node off the ring and keeps earlier rings until all synced", () => {
+  const registry = new Registry({
+    vnodes: 8,
+    replicas: 2,
+    failureTimeoutMs: 1000,
+    now: () => 0,
+    log,
+  });
+  registry.heartbeat("http://a:1", { synced: 0 });
+  registry.heartbeat("http://b:1", { synced: 0 });
+  registry.heartbeat("http://a:1", { synced: 2 });
+  registry.heartbeat("http://b:1", { synced: 2 });
+  assert.equal(registry.settled, true);
+  assert.equal(registry.replicas, 2);
+
+  registry.heartbeat("http://a:1", { leaving: true });
+  assert.equal(registry.epoch, 3);
+  assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
+  assert.equal(registry.replicas, 1, "capped by the up nodes");
+  assert.equal(registry.settled, false);
+  assert.deepEqual(registry.unsettledRings.map((r) => r.nodes), [["http://a:1", "http://b:1"]]);
+  assert.equal(registry.list().nodes[0].status, "leaving");
+
+  registry.heartbeat("http://b:1", { synced: 3 });
+  registry.heartbeat("http://a:1", { synced: 3, leaving: true });
+  assert.equal(registry.settled, true);
+  assert.deepEqual(registry.unsettledRings, []);
+  assert.equal(registry.deregister("http://a:1"), true);
+  assert.equal(registry.epoch, 3, "a leaving node's exit does not change the ring");
+});
+
+Deno.test("Registry.deregister() forgets a node, bumping the epoch only if it was up", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1");
+  registry.heartbeat("http://b:1");
+  assert.equal(registry.deregister("http://a:1"), true);
+  assert.equal(registry.epoch, 3);
+  assert.equal(registry.deregister("http://a:1"), false);
+
+  clock.now = 5000;
+  registry.sweep(); // b is down: epoch 4
+  assert.equal(registry.deregister("http://b:1"), true);
+  assert.equal(registry.epoch, 4);
+  assert.deepEqual(registry.list(), { epoch: 4, nodes: [] });
+});
+
+/** A master just started at `clock.now`, with R=2, waiting up to 3 s for the last ring's nodes. */
+function restarted(clock: { now: number }) {
+  return new Registry({
+    vnodes: 8,
+    replicas: 2,
+    failureTimeoutMs: 1000,
+    now: () => clock.now,
+    log,
+    initialEpoch: clock.now,
+    recoveryMs: 3000,
+  });
+}
+
+Deno.test("A restarted master routes nothing until the nodes of the last ring are back", () => {
+  const registry = restarted({ now: 10_000 });
+  const last = {
+    term: 0,
+    epoch: 20_000, // the last master's epochs: newer than this one's clock-based start
+    replicas: 2,
+    vnodes: 8,
+    nodes: ["http://a:1", "http://b:1", "http://c:1"],
+    joined: { "http://a:1": 19_990, "http://b:1": 19_991, "http://c:1": 19_992 },
+  };
+  assert.equal(registry.recovering, true);
+  assert.equal(registry.heartbeat("http://a:1", { ring: last, synced: 20_000 }), "recovering");
+  assert.equal(registry.heartbeat("http://b:1", { ring: last, synced: 20_000 }), "recovering");
+  assert.equal(registry.ring.size, 0, "no partial ring, so no single-copy writes and no misses");
+  // The last one back ends the wait: the same ring, in a newer epoch, nothing moves.
+  assert.equal(registry.heartbeat("http://c:1", { ring: last, synced: 20_000 }), "known");
+  assert.equal(registry.recovering, false);
+  assert.deepEqual(registry.ring.nodes, last.nodes);
+  assert.equal(registry.replicas, 2);
+  assert.equal(registry.epoch, 20_001);
+  assert.deepEqual(registry.view().joined, last.joined);
+});
+
+Deno.test("A restarted master gives up on a node of the last ring at the recovery deadline", () => {
+  const clock = { now: 0 };
+  const registry = restarted(clock);
+  const last = {
+    term: 2,
+    epoch: 40,
+    replicas: 2,
+    vnodes: 8,
+    nodes: ["http://a:1", "http://b:1"],
+    joined: { "http://a:1": 1, "http://b:1": 2 },
+  };
+  registry.heartbeat("http://a:1", { ring: last, synced: 40 });
+  registry.heartbeat("http://new:1", {}); // a node that follows no ring yet
+  clock.now = 2900;
+  registry.sweep();
+  assert.equal(registry.recovering, true);
+  clock.now = 3000;
+  registry.sweep();
+  assert.equal(registry.recovering, false);
+  assert.deepEqual(registry.ring.nodes, ["http://a:1", "http://new:1"]);
+  assert.deepEqual([registry.term, registry.epoch], [2, 41]);
+  assert.equal(registry.view().joined["http://new:1"], 41, "a join: keys move to it");
+  assert.equal(
+    registry.unsettledRings.length,
+    1,
+    "reads still find keys where the last ring put them",
+  );
+  // The node that did not come back in time held keys that may be stale by now.
+  assert.equal(registry.heartbeat("http://b:1", { ring: last }), "rejoin");
+});
+
+Deno.test("A master that was paused gives every node the missing time back before judging", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1");
+  registry.sweep();
+  clock.now = 4500; // SIGSTOP for 4.5 s: the heartbeats sent meanwhile wait behind this sweep
+  registry.sweep();
+  assert.deepEqual(registry.ring.nodes, ["http://a:1"], "nobody marked down");
+  registry.heartbeat("http://a:1");
+  clock.now = 5400;
+  registry.sweep();
+  assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
+});
+
+Deno.test("Registry.sweep() marks down a node the master cannot call, though it heartbeats", () => {
+  const clock = { now: 0 };
+  const registry = new Registry({
+    vnodes: 8,
+    failureTimeoutMs: 1000,
+    now: () => clock.now,
+    log,
+    callsNodes: true,
+  });
+  registry.heartbeat("http://a:1");
+  registry.heartbeat("http://b:1");
+  for (clock.now = 100; clock.now <= 1000; clock.now += 100) {
+    registry.heartbeat("http://a:1");
+    registry.heartbeat("http://b:1");
+    registry.reached("http://b:1"); // only b answers the master's calls
+    registry.sweep();
+  }
+  assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
+  assert.equal(registry.status("http://a:1"), "down");
+});

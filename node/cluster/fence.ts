@@ -1,0 +1,32 @@
+// A node whose lease ran out answers its key routes with 503: it may no longer own its keys.
+
+import { leaseLost } from "./replicator.ts";
+
+/** The routes that read or write keys as their owner; `/replicate` and `/replica` are not. */
+const KEY_ROUTES = /^\/(keys(\/|$|\?)|mget$|mset$)/;
+
+/**
+ * Returns a handler that answers a key route with 503 while `leaseLeftMs()` is 0, and undefined
+ * for everything else: a node the leading master has not heard from within the lease may have
+ * been marked down and its keys given to others, so it neither reads nor writes them until a
+ * heartbeat is answered again. Costs one call per request while the lease holds.
+ *
+ * @example
+ * ```ts
+ * import { fenced } from "./fence.ts";
+ * const fence = fenced(() => 0, "http://127.0.0.1:8081");
+ * fence(new Request("http://127.0.0.1:8081/keys/a"))?.status; // 503
+ * ```
+ */
+export function fenced(
+  leaseLeftMs: () => number,
+  self: string,
+): (request: Pick<Request, "url">) => Response | undefined {
+  return (request) => {
+    if (leaseLeftMs() > 0) return undefined;
+    const path = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
+    if (!KEY_ROUTES.test(path)) return undefined;
+    const error = leaseLost(self);
+    return Response.json({ error: error.message }, { status: 503 });
+  };
+}

@@ -1,0 +1,246 @@
+// The node's side of membership: register, heartbeat, follow the ring, deregister.
+
+import type { Fetch } from "../../shared/http1/fetch.ts";
+import type { Logger } from "../../shared/log/log.ts";
+import { Ring } from "../../shared/ring/ring.ts";
+import { sleep } from "../../shared/async/sleep.ts";
+import { LEASE_HEADER, newerRing, RingView } from "../../shared/protocol/wire.ts";
+
+/** Where the masters are, who this node is, and how often it beats. */
+export interface MembershipOptions {
+  /** The masters' base URLs, asked before every round of heartbeats. */
+  masters: () => Promise<string[]>;
+  /** The URL the master and peers reach this node at. */
+  advertise: string;
+  heartbeatMs: number;
+  fetch: Fetch;
+  log: Logger;
+  /** Called with each new ring the master publishes. */
+  onRing?: (view: RingView) => void;
+  /** Called when the master says this node was marked down: drop every key, then rejoin. */
+  onRejoin?: () => void;
+  /** The last epoch whose keys this node has finished moving, reported with each heartbeat. */
+  synced?: () => number;
+  /** A monotonic clock in milliseconds, for the lease; default `performance.now`. */
+  now?: () => number;
+}
+
+/** Retries while the master is down start at this delay and double up to {@link MAX_BACKOFF_MS}. */
+export const FIRST_BACKOFF_MS = 100;
+
+/** Longest wait between two registration attempts while the master is down. */
+export const MAX_BACKOFF_MS = 2000;
+
+/**
+ * Keeps this node registered: one `POST /register` per heartbeat to every master, which also
+ * registers it again when a restarted master has forgotten it, with backoff while no master can be
+ * reached. Of the rings the masters answer, only one newer than the ring it has (by term, then
+ * epoch) is taken, so a deposed leader's ring is ignored.
+ */
+export class Membership {
+  readonly #options: MembershipOptions;
+  readonly #instance = crypto.randomUUID();
+  #view: RingView | undefined;
+  #ring = new Ring();
+  #leaving = false;
+  #acknowledged = false;
+  #leaseUntil = 0; // on the monotonic clock: until then this node may act as a primary
+  #empty = false; // dropped every key to rejoin: says so until a master takes it back
+  #failures = 0; // rounds in a row no master acknowledged
+  #refreshing: Promise<boolean> | undefined;
+  readonly #unreachable = new Set<string>(); // masters whose last heartbeat failed
+  #running = false;
+  #wake = new AbortController();
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor(options: MembershipOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the master acknowledged the latest heartbeat. */
+  get registered(): boolean {
+    return this.#acknowledged;
+  }
+
+  /**
+   * Milliseconds for which this node may still act on its ring as a primary: the lease the leading
+   * master gave with its last acknowledgement, counted from when that heartbeat was sent, so it
+   * ends before the master can mark this node down (docs/replication.md, "Leases"). Infinite for
+   * a node with no ring, which stands alone; 0 once the lease has run out.
+   */
+  leaseLeftMs(): number {
+    if (!this.#view) return Infinity;
+    return Math.max(0, this.#leaseUntil - this.#now());
+  }
+
+  /** The ring as the master last published it. */
+  get ring(): Ring {
+    return this.#ring;
+  }
+
+  /** The ring's epoch, replicas and members as the master last published them. */
+  get view(): RingView | undefined {
+    return this.#view;
+  }
+
+  /** Tells the master, from the next heartbeat on, that this node is leaving the ring. */
+  leave(): void {
+    this.#leaving = true;
+  }
+
+  /**
+   * Heartbeats now, which brings the masters' rings and the leader's lease; resolves whether any
+   * master acknowledged. Calls made while one is in flight share it, so writes routed with a newer
+   * epoch do not each ask every master.
+   */
+  refresh(): Promise<boolean> {
+    this.#refreshing ??= this.beat().finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
+  }
+
+  /** Starts heartbeating now and keeps on until {@link stop}. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#wake = new AbortController();
+    this.#loop = this.#run();
+  }
+
+  /** Stops heartbeating; resolves once no heartbeat is in flight. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake.abort();
+    await this.#loop;
+  }
+
+  /** Sends one heartbeat to every master; returns whether any acknowledged it. */
+  async beat(): Promise<boolean> {
+    const masters = await this.#options.masters();
+    const outcomes = await Promise.all(masters.map((master) => this.#beatOne(master)));
+    if (outcomes.includes("rejoin")) {
+      // Marked down while away: what this node holds may be stale, so it starts over.
+      this.#view = undefined;
+      this.#ring = new Ring();
+      this.#leaseUntil = 0;
+      this.#options.onRejoin?.();
+      this.#empty = true;
+      const again = await Promise.all(masters.map((master) => this.#beatOne(master, true)));
+      outcomes.splice(0, outcomes.length, ...again);
+    }
+    const acknowledged = outcomes.includes("ok");
+    if (!acknowledged && this.#failures === 0) {
+      this.#options.log.warn("no master acknowledged the heartbeat", { masters });
+    }
+    this.#acknowledged = acknowledged;
+    // A master that answers but cannot take the beat yet is asked again at the shortest backoff.
+    this.#failures = acknowledged ? 0 : outcomes.includes("busy") ? 1 : this.#failures + 1;
+    return acknowledged;
+  }
+
+  /** Tells every master this node is leaving; returns whether one removed it. */
+  async deregister(): Promise<boolean> {
+    const { advertise, log } = this.#options;
+    this.#acknowledged = false;
+    const removed = await Promise.all((await this.#options.masters()).map(async (master) => {
+      try {
+        const answer = await this.#options.fetch(
+          `${master}/register/${encodeURIComponent(advertise)}`,
+          { method: "DELETE", signal: AbortSignal.timeout(this.#timeoutMs()) },
+        );
+        await answer.body?.cancel();
+        log.info("deregistered", { master, status: answer.status });
+        return answer.status === 204;
+      } catch (error) {
+        log.warn("could not deregister", { master, error: String(error) });
+        return false;
+      }
+    }));
+    return removed.includes(true);
+  }
+
+  async #beatOne(master: string, rejoining = false): Promise<"ok" | "rejoin" | "busy" | "failed"> {
+    const { advertise, log } = this.#options;
+    try {
+      const sentAt = this.#now();
+      const answer = await this.#options.fetch(`${master}/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          address: advertise,
+          instance: this.#instance,
+          synced: this.#options.synced?.(),
+          ...(this.#leaving ? { leaving: true } : {}),
+          ...(this.#empty ? { empty: true } : {}),
+          // A restarted master recovers the membership from the rings its nodes report.
+          ...(this.#view ? { ring: this.#view } : {}),
+        }),
+        signal: AbortSignal.timeout(this.#timeoutMs()),
+      });
+      const body = await answer.json();
+      if (answer.status === 409) {
+        // A deposed leader's word (an older term than the ring held) does not count.
+        const term = typeof body?.term === "number" ? body.term : 0;
+        if (!rejoining && (this.#view === undefined || term >= this.#view.term)) {
+          log.warn("rejoining empty", { master, reason: body?.error });
+          return "rejoin";
+        }
+        return "failed";
+      }
+      if (answer.status === 503) return "busy"; // e.g. learning the last ring: ask again soon
+      if (answer.status !== 200 && answer.status !== 201) {
+        throw new Error(`master answered ${answer.status}: ${body?.error ?? "no reason"}`);
+      }
+      const view = RingView.parse(body);
+      if (answer.status === 201) log.info("registered", { master, advertise });
+      if (this.#unreachable.delete(master)) log.info("master reachable again", { master });
+      this.#empty = false;
+      this.#follow(view);
+      // Only the leading master grants a lease, for the ring it answered: one that is not the ring
+      // this node now holds (a deposed leader's) grants nothing. It runs from when the beat left.
+      const leaseMs = Number(answer.headers.get(LEASE_HEADER));
+      const current = this.#view;
+      if (leaseMs > 0 && current?.term === view.term && current.epoch === view.epoch) {
+        this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + leaseMs);
+      }
+      return "ok";
+    } catch (error) {
+      // Once per master until it answers again, not once per heartbeat.
+      if (!this.#unreachable.has(master)) {
+        this.#unreachable.add(master);
+        log.warn("master unreachable", { master, error: String(error) });
+      }
+      return "failed";
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      const ok = await this.beat();
+      if (!this.#running) return;
+      const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#failures - 1));
+      // Jitter keeps a fleet of nodes from retrying in step after a master restart.
+      const delay = ok ? this.#options.heartbeatMs : backoff * (0.5 + Math.random() / 2);
+      await sleep(delay, this.#wake.signal);
+    }
+  }
+
+  #follow(view: RingView): void {
+    if (this.#view && !newerRing(view, this.#view)) return;
+    this.#view = view;
+    this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    this.#options.log.info("ring updated", {
+      term: view.term,
+      epoch: view.epoch,
+      nodes: view.nodes,
+    });
+    this.#options.onRing?.(view);
+  }
+
+  #now(): number {
+    return this.#options.now?.() ?? performance.now();
+  }
+
+  #timeoutMs(): number {
+    return Math.max(500, this.#options.heartbeatMs);
+  }
+}

@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import type { Fetch } from "../../shared/http1/fetch.ts";
+import { createLogger, silentLogger as log } from "../../shared/log/log.ts";
+import { inProcessCluster } from "../../tests/support/in_process.ts";
+import { Membership, type MembershipOptions } from "./membership.ts";
+
+function member(fetch: Fetch, options: Partial<MembershipOptions> = {}) {
+  return new Membership({
+    masters: () => Promise.resolve(["http://master"]),
+    advertise: "http://node-9:8081",
+    heartbeatMs: 20,
+    fetch,
+    log,
+    ...options,
+  });
+}
+
+Deno.test("Membership.beat() registers, follows the ring and heartbeats", async () => {
+  const cluster = inProcessCluster(2);
+  const membership = member(cluster.fetch);
+  assert.equal(membership.registered, false);
+  assert.equal(await membership.beat(), true);
+  assert.equal(membership.registered, true);
+  assert.deepEqual(membership.ring.nodes, cluster.registry.ring.nodes);
+  assert.equal(membership.ring.size, 3);
+  assert.equal(await membership.beat(), true);
+  assert.equal(cluster.registry.epoch, 3, "a heartbeat does not change the epoch");
+});
+
+Deno.test("Membership registers again with a master that forgot it", async () => {
+  let cluster = inProcessCluster(0);
+  const membership = member((input, init) => cluster.fetch(input, init));
+  await membership.beat();
+  cluster = inProcessCluster(0); // the master restarted with an empty registry
+  assert.equal(await membership.beat(), true);
+  assert.deepEqual(cluster.registry.ring.nodes, ["http://node-9:8081"]);
+});
+
+Deno.test("Membership is not registered while the master cannot be reached", async () => {
+  let reachable = true;
+  const cluster = inProcessCluster(0);
+  const membership = member((input, init) =>
+    reachable ? cluster.fetch(input, init) : Promise.reject(new TypeError("Connection refused"))
+  );
+  await membership.beat();
+  reachable = false;
+  assert.equal(await membership.beat(), false);
+  assert.equal(membership.registered, false);
+  reachable = true;
+  assert.equal(await membership.beat(), true);
+});
+
+Deno.test("Membership.start() keeps beating with backoff until stop()", async () => {
+  let calls = 0;
+  const times: number[] = [];
+  const cluster = inProcessCluster(0);
+  const membership = member((input, init) => {
+    calls++;
+    times.push(performance.now());
+    // The first three attempts find the master down, as when nodes start first.
+    return calls <= 3 ? Promise.reject(new TypeError("refused")) : cluster.fetch(input, init);
+  });
+  membership.start();
+  const deadline = Date.now() + 3000;
+  while (!membership.registered && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await membership.stop();
+  assert.equal(membership.registered, true);
+  // Retries wait 100, 200, 400 ms (each with jitter down to half), not the 20 ms heartbeat.
+  const gaps = times.slice(1, 4).map((at, i) => at - times[i]);
+  assert.ok(gaps[0] >= 45 && gaps[1] >= 95 && gaps[2] >= 195, `gaps ${gaps.map(Math.round)}`);
+  const after = calls;
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(calls, after, "no heartbeat after stop()");
+});
+
+Deno.test("Membership.deregister() removes the node from the master", async () => {
+  const cluster = inProcessCluster(1);
+  const membership = member(cluster.fetch);
+  await membership.beat();
+  assert.equal(await membership.deregister(), true);
+  assert.deepEqual(cluster.registry.ring.nodes, ["http://node-0:8081"]);
+  assert.equal(membership.registered, false);
+  assert.equal(await membership.deregister(), false, "already gone");
+});
+
+Deno.test("Membership rejoins empty when the master marked it down", async () => {
+  const cluster = inProcessCluster(1);
+  let cleared = 0;
+  const membership = new Membership({
+    masters: () => Promise.resolve(["http://master"]),
+    advertise: "http://node-9:8081",
+    heartbeatMs: 20,
+    fetch: cluster.fetch,
+    log,
+    onRejoin: () => cleared++,
+  });
+  await membership.beat();
+  cluster.clock.now += 5000;
+  cluster.registry.sweep(); // both nodes silent: marked down
+  assert.equal(await membership.beat(), true);
+  assert.equal(cleared, 1, "dropped its keys");
+  const me = cluster.registry.list().nodes.find((n) => n.address === "http://node-9:8081");
+  assert.equal(me?.status, "up");
+  assert.equal(cluster.registry.view().joined["http://node-9:8081"], cluster.registry.epoch);
+});
+
+Deno.test("Membership beats every master, and logs a silent one once, not every beat", async () => {
+  const cluster = inProcessCluster(0);
+  const lines: string[] = [];
+  const membership = new Membership({
+    masters: () => Promise.resolve(["http://master", "http://gone"]),
+    advertise: "http://node-9:8081",
+    heartbeatMs: 20,
+    fetch: cluster.fetch, // knows no app at http://gone: connection refused
+    log: createLogger("node", { write: (line) => lines.push(JSON.parse(line).msg) }),
+  });
+  for (let i = 0; i < 3; i++) assert.equal(await membership.beat(), true);
+  assert.equal(lines.filter((msg) => msg === "master unreachable").length, 1);
+  assert.deepEqual(cluster.registry.ring.nodes, ["http://node-9:8081"]);
+});
+
+Deno.test("Membership.refresh() calls made together share one heartbeat per master", async () => {
+  const cluster = inProcessCluster(1);
+  let beats = 0;
+  const membership = member((input, init) => {
+    if (String(input).endsWith("/register")) beats++;
+    return cluster.fetch(input, init);
+  });
+  const answers = await Promise.all(Array.from({ length: 10 }, () => membership.refresh()));
+  assert.deepEqual(answers, Array(10).fill(true));
+  assert.equal(beats, 1);
+  assert.equal(membership.view?.epoch, cluster.registry.epoch);
+  // A heartbeat, not a read of /ring: the ring comes with the leader's lease.
+  assert.ok(membership.leaseLeftMs() > 0);
+});
+
+Deno.test("Membership holds a lease from the leader's answers, counted from when the beat left", async () => {
+  let clock = 0;
+  let leader = true;
+  const view = {
+    term: 0,
+    epoch: 5,
+    replicas: 1,
+    vnodes: 8,
+    nodes: ["http://node-9:8081"],
+    joined: {},
+  };
+  const fetch: Fetch = () => {
+    clock += 30; // the answer takes 30 ms
+    const headers: Record<string, string> = leader ? { "x-lease-ms": "1000" } : {};
+    return Promise.resolve(Response.json(view, { status: 200, headers }));
+  };
+  const membership = member(fetch, { now: () => clock });
+  assert.equal(membership.leaseLeftMs(), Infinity, "no ring yet: a node on its own");
+  await membership.beat();
+  assert.equal(membership.leaseLeftMs(), 970, "from the send, not the answer");
+  leader = false; // a follower's answer shows nothing about the leader's view of this node
+  clock = 900;
+  await membership.beat();
+  assert.equal(membership.leaseLeftMs(), 70);
+  clock = 1000;
+  assert.equal(membership.leaseLeftMs(), 0);
+  leader = true;
+  await membership.beat();
+  assert.equal(membership.leaseLeftMs(), 1000 - 30);
+});
+
+Deno.test("Membership says it is empty once it dropped its keys to rejoin, until taken back", async () => {
+  const bodies: { empty?: boolean }[] = [];
+  let marked = true;
+  const view = { term: 0, epoch: 5, replicas: 1, vnodes: 8, nodes: [], joined: {} };
+  const fetch: Fetch = (_input, init) => {
+    const body = JSON.parse(String(init?.body));
+    bodies.push(body);
+    if (marked && !body.empty) {
+      return Promise.resolve(Response.json({ error: "marked down", term: 0 }, { status: 409 }));
+    }
+    marked = false;
+    return Promise.resolve(Response.json(view, { status: 201 }));
+  };
+  let cleared = 0;
+  const membership = member(fetch, { onRejoin: () => cleared++ });
+  assert.equal(await membership.beat(), true);
+  await membership.beat();
+  assert.equal(cleared, 1);
+  assert.deepEqual(bodies.map((b) => b.empty ?? false), [false, true, false]);
+});

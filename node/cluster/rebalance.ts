@@ -1,0 +1,161 @@
+// Moves keys when the ring changes: each node pushes what it holds to the key's new owners.
+
+import type { Logger } from "../../shared/log/log.ts";
+import { Ring } from "../../shared/ring/ring.ts";
+import { sleep } from "../../shared/async/sleep.ts";
+import type { RingView } from "../../shared/protocol/wire.ts";
+import type { Replica, Store } from "../store/store.ts";
+
+/** Who this node is, what it holds, and how it sends keys to a peer. */
+export interface RebalanceOptions {
+  self: string;
+  store: Store;
+  /** Sends replicas to a node's `/replicate`; rejects when the node does not take them. */
+  send: (node: string, replicas: Replica[]) => Promise<void>;
+  /** Keys per request to a peer (`--rebalance-batch`). */
+  batch: number;
+  log: Logger;
+}
+
+/** Wait before a pass that failed is tried again. */
+const RETRY_MS = 500;
+
+/** Progress of the moves, for `/stats` and `/metrics`. */
+export interface RebalanceProgress {
+  /** The last epoch whose keys this node has finished moving. */
+  syncedEpoch: number;
+  /** Whether a pass is running. */
+  moving: boolean;
+  /** Keys sent to other nodes since start. */
+  sent: number;
+  /** Keys handed over and dropped here since start. */
+  handedOff: number;
+}
+
+/**
+ * For each new ring, one pass over every key this node holds: each owner of the key that was not an
+ * owner in the last ring this node finished with, or that joined since, gets the key; keys this
+ * node no longer owns are dropped once every owner has them. A newer ring stops the pass and starts
+ * another; a pass that fails is tried again. Deletions travel too, so a moved key cannot come back.
+ */
+export class Rebalancer {
+  readonly #options: RebalanceOptions;
+  #done: RingView | undefined; // the last ring whose pass finished
+  #wanted: RingView | undefined;
+  #running: Promise<void> | undefined;
+  #waiters: (() => void)[] = [];
+  #sent = 0;
+  #handedOff = 0;
+
+  constructor(options: RebalanceOptions) {
+    this.#options = options;
+  }
+
+  /** How far the moves have gone. */
+  get progress(): RebalanceProgress {
+    return {
+      syncedEpoch: this.#done?.epoch ?? 0,
+      moving: this.#running !== undefined,
+      sent: this.#sent,
+      handedOff: this.#handedOff,
+    };
+  }
+
+  /** Starts moving keys for `view` (or queues it behind the pass running). */
+  follow(view: RingView): void {
+    this.#wanted = view;
+    this.#running ??= this.#loop().finally(() => {
+      this.#running = undefined;
+      this.#waiters.splice(0).forEach((wake) => wake());
+    });
+  }
+
+  /** Forgets the finished rings, as after the store was cleared to rejoin empty. */
+  reset(): void {
+    this.#done = undefined;
+  }
+
+  /** Resolves once no pass is running, or after `timeoutMs`; resolves whether it is idle. */
+  idle(timeoutMs: number): Promise<boolean> {
+    if (!this.#running) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#wanted && this.#wanted.epoch !== this.#done?.epoch) {
+      const view = this.#wanted;
+      if (await this.#pass(view)) this.#done = view;
+      else if (view === this.#wanted) {
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  /** One pass for `view`; resolves whether it finished (not superseded, every send taken). */
+  async #pass(view: RingView): Promise<boolean> {
+    const { self, store, batch, log } = this.#options;
+    const ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    const done = this.#done;
+    const before = done && new Ring(done.nodes, { vnodes: done.vnodes });
+    const rejoined = (node: string) => done === undefined || (view.joined[node] ?? 0) > done.epoch;
+    const batches = new Map<string, Replica[]>();
+    const leaving: string[] = [];
+    let sent = 0;
+    const started = performance.now();
+
+    const flush = async (node: string) => {
+      const replicas = batches.get(node) ?? [];
+      batches.delete(node);
+      if (replicas.length === 0) return;
+      await this.#options.send(node, replicas);
+      sent += replicas.length;
+      this.#sent += replicas.length;
+    };
+
+    try {
+      for (const key of store.keys()) {
+        if (this.#wanted !== view) return false; // a newer ring: start over with it
+        const replica = store.replica(key);
+        if (!replica) continue;
+        const owners = ring.owners(key, view.replicas);
+        const had = before ? before.owners(key, done!.replicas) : [];
+        for (const owner of owners) {
+          if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
+          const queued = batches.get(owner) ?? [];
+          queued.push(replica);
+          batches.set(owner, queued);
+          if (queued.length >= batch) await flush(owner);
+        }
+        if (!owners.includes(self)) leaving.push(key);
+      }
+      for (const node of [...batches.keys()]) await flush(node);
+    } catch (error) {
+      log.warn("rebalance pass failed, will retry", {
+        epoch: view.epoch,
+        sent,
+        error: String(error),
+      });
+      return false;
+    }
+    if (this.#wanted !== view) return false;
+    // A ring with no node has no one to hand keys to: nothing is dropped for it.
+    if (view.nodes.length === 0) leaving.length = 0;
+    for (const key of leaving) store.drop(key);
+    this.#handedOff += leaving.length;
+    if (sent > 0 || leaving.length > 0) {
+      log.info("rebalanced", {
+        epoch: view.epoch,
+        sent,
+        handedOff: leaving.length,
+        ms: Math.round(performance.now() - started),
+      });
+    }
+    return true;
+  }
+}

@@ -1,0 +1,193 @@
+// A node's part in replication: refuse writes it is not the primary of, copy writes to backups.
+
+import { HttpError } from "../../shared/protocol/errors.ts";
+import { callPeer } from "../../shared/http1/peer.ts";
+import type { Fetch } from "../../shared/http1/fetch.ts";
+import type { Ring } from "../../shared/ring/ring.ts";
+import type { RingView } from "../../shared/protocol/wire.ts";
+import type { Replica } from "../store/store.ts";
+
+/** The ring as this node knows it, and how to catch up with the master's. */
+export interface RingSource {
+  view: RingView | undefined;
+  ring: Ring;
+  /** Fetches the master's ring now. */
+  refresh(): Promise<boolean>;
+  /** Milliseconds this node may still act as a primary of its ring: Infinity with no ring. */
+  leaseLeftMs(): number;
+}
+
+/** Who this node is, where the ring comes from, and how it calls peers. */
+export interface ClusterOptions {
+  self: string;
+  ring: RingSource;
+  fetch: Fetch;
+  timeoutMs: number;
+  /** Milliseconds since 1970, to compare with a sender's deadline; default `Date.now`. */
+  now?: () => number;
+}
+
+/** Where a write comes from: the ring epoch it was routed with, and when its sender gives up. */
+export interface Routing {
+  epoch?: number;
+  /** Milliseconds since 1970 on the sender's clock; a write that arrives later is not applied. */
+  deadline?: number;
+  /** Sent by a client: a newer epoch than this node's is not a reason to ask for the ring. */
+  untrusted?: boolean;
+}
+
+/**
+ * Placement checks and replication for one node. With no ring yet (a node on its own, or one
+ * started before its master), the node accepts every write and has no backups.
+ */
+export class Cluster {
+  readonly #options: ClusterOptions;
+
+  constructor(options: ClusterOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Makes sure this node may write `keys` as their primary now, and returns the ring epoch to
+   * stamp the writes with (0 with no ring). A request routed with a newer epoch than this node
+   * knows makes it fetch the ring first; one routed with an older epoch, or for a key this node is
+   * not the primary of, is refused with 421 carrying this node's epoch and the owner, so the
+   * sender refreshes its ring. Never forwards. A node whose lease ran out (no heartbeat answered
+   * by the leading master lately) answers 503: the master may have given its keys to others. A
+   * write whose sender has given up (its deadline passed) is refused with 504, not applied.
+   */
+  async checkPrimary(keys: string[], routing: Routing = {}): Promise<number> {
+    const { ring, self } = this.#options;
+    const routedEpoch = routing.epoch;
+    const newer = routedEpoch !== undefined && routedEpoch > (ring.view?.epoch ?? -1);
+    if (newer && !routing.untrusted) await ring.refresh();
+    this.#checkDeadline(routing.deadline);
+    const view = ring.view;
+    if (!view || view.nodes.length === 0) return 0;
+    if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
+    if (routedEpoch !== undefined && routedEpoch < view.epoch) {
+      throw new MisdirectedError(
+        `Routed with ring epoch ${routedEpoch}; this node knows ${view.epoch}`,
+        view.epoch,
+      );
+    }
+    for (const key of keys) {
+      const owner = ring.ring.owner(key);
+      if (owner !== self) {
+        throw new MisdirectedError(
+          `Node ${self} is not the primary of key "${key}"`,
+          view.epoch,
+          owner,
+        );
+      }
+    }
+    return view.epoch;
+  }
+
+  #checkDeadline(deadline: number | undefined): void {
+    if (deadline === undefined) return;
+    const late = this.#now() - deadline;
+    if (late >= 0) {
+      throw new HttpError(504, `The sender gave up on this write ${late} ms ago: not applied`);
+    }
+  }
+
+  #now(): number {
+    return this.#options.now?.() ?? Date.now();
+  }
+
+  /**
+   * Milliseconds the calls to backups may take: the peer timeout, cut so that the primary still
+   * answers before its sender's deadline (a fifth of what is left, at least 10 ms, is kept for the
+   * answer's way back) and before its own lease ends.
+   */
+  #backupTimeoutMs(deadline: number | undefined): number {
+    let ms = Math.min(this.#options.timeoutMs, this.#options.ring.leaseLeftMs());
+    if (deadline !== undefined) {
+      const left = deadline - this.#now();
+      ms = Math.min(ms, left - Math.max(10, left / 5));
+    }
+    return Math.max(1, Math.floor(ms));
+  }
+
+  /** The backups of `key` in the current ring: its owners after the primary. */
+  backups(key: string): string[] {
+    const view = this.#options.ring.view;
+    if (!view) return [];
+    return this.#options.ring.ring.owners(key, view.replicas).filter((o) =>
+      o !== this.#options.self
+    );
+  }
+
+  /**
+   * Sends `replicas` to each key's backups, in parallel, one request per backup; resolves once
+   * every backup has them. Throws HttpError 502/504 naming each backup that failed, with the keys
+   * some backup did not take as `unreplicated`: the others are on all their owners. The calls end
+   * in time for the primary to answer before the sender's `deadline`, and within its lease.
+   */
+  async replicate(replicas: Replica[], deadline?: number): Promise<void> {
+    const batches = new Map<string, Replica[]>();
+    for (const replica of replicas) {
+      for (const backup of this.backups(replica.key)) {
+        const batch = batches.get(backup) ?? [];
+        batch.push(replica);
+        batches.set(backup, batch);
+      }
+    }
+    const sends = [...batches];
+    if (sends.length === 0) return;
+    const timeoutMs = this.#backupTimeoutMs(deadline);
+    const results = await Promise.allSettled(
+      sends.map(([backup, batch]) => this.send(backup, batch, timeoutMs)),
+    );
+    const failed: HttpError[] = [];
+    const unreplicated = new Set<string>();
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled") return;
+      failed.push(result.reason as HttpError);
+      for (const replica of sends[i][1]) unreplicated.add(replica.key);
+    });
+    if (failed.length === 0) return;
+    throw new HttpError(
+      failed.some((f) => f.status === 504) ? 504 : 502,
+      `Stored on the primary, but ${failed.length} of ${batches.size} backups did not take it: ` +
+        failed.map((f) => f.message).join("; "),
+      { unreplicated: [...unreplicated] },
+    );
+  }
+
+  /** Posts `replicas` to `node`'s `/replicate`; throws HttpError 502 or 504 when it fails. */
+  async send(
+    node: string,
+    replicas: Replica[],
+    timeoutMs = this.#options.timeoutMs,
+  ): Promise<void> {
+    const answer = await callPeer(this.#options.fetch, node, "/replicate", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ entries: replicas }),
+    }, timeoutMs);
+    if (answer.status >= 300) {
+      const text = new TextDecoder().decode(answer.body);
+      throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
+    }
+  }
+}
+
+/** The answer of a node whose lease ran out: it cannot tell whether it still owns its keys. */
+export function leaseLost(self: string): HttpError {
+  return new HttpError(
+    503,
+    `Node ${self} cannot confirm its ring is current: the leading master has not answered its ` +
+      "heartbeats within the lease",
+  );
+}
+
+/** A write sent to a node that is not the key's primary in the ring it knows (HTTP 421). */
+export class MisdirectedError extends HttpError {
+  /** The body carries this node's `epoch` and, when known, the key's `owner`. */
+  constructor(message: string, epoch: number, owner?: string) {
+    super(421, message, { epoch, ...(owner ? { owner } : {}) });
+    this.name = "MisdirectedError";
+  }
+}

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { HttpError } from "../../shared/protocol/errors.ts";
+import type { Fetch } from "../../shared/http1/fetch.ts";
+import { Ring } from "../../shared/ring/ring.ts";
+import type { RingView } from "../../shared/protocol/wire.ts";
+import { Cluster, MisdirectedError } from "./replicator.ts";
+
+const nodes = ["http://a:1", "http://b:1"];
+
+/**
+ * A cluster as node `self` sees it at `epoch`, at wall-clock time `clock.now`; a refresh brings the
+ * next epoch; `source.leaseMs` is what is left of its lease.
+ */
+function setup(self: string, epoch: number, fetch: Fetch = () => Promise.reject(new Error("no"))) {
+  const view = (e: number): RingView => ({
+    term: 0,
+    epoch: e,
+    replicas: 2,
+    vnodes: 160,
+    nodes,
+    joined: {},
+    settled: true,
+  });
+  const source = {
+    view: view(epoch),
+    ring: new Ring(nodes),
+    refreshes: 0,
+    leaseMs: 1000,
+    refresh() {
+      source.refreshes++;
+      source.view = view(source.view.epoch + 1);
+      return Promise.resolve(true);
+    },
+    leaseLeftMs: () => source.leaseMs,
+  };
+  const clock = { now: 1_000_000 };
+  const cluster = new Cluster({ self, ring: source, fetch, timeoutMs: 100, now: () => clock.now });
+  return { source, clock, cluster };
+}
+
+const ring = new Ring(nodes);
+const keyOf = (owner: string) => {
+  for (let i = 0;; i++) if (ring.owner(`k${i}`) === owner) return `k${i}`;
+};
+
+Deno.test("Cluster.checkPrimary() refuses with 421 a write routed with an older ring", async () => {
+  const { cluster } = setup("http://a:1", 10);
+  const error = await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 9 }).catch((e) => e);
+  assert.ok(error instanceof MisdirectedError);
+  assert.equal(error.status, 421);
+  assert.equal(error.details.epoch, 10);
+  // The same ring: taken, and the writes are stamped with it.
+  assert.equal(await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 10 }), 10);
+});
+
+Deno.test("Cluster.checkPrimary() refuses with 421 a key it is not the primary of", async () => {
+  const { cluster } = setup("http://a:1", 10);
+  const error = await cluster.checkPrimary([keyOf("http://b:1")], { epoch: 10 }).catch((e) => e);
+  assert.ok(error instanceof MisdirectedError);
+  assert.deepEqual(error.details, { epoch: 10, owner: "http://b:1" });
+});
+
+Deno.test("Cluster.checkPrimary() reads the ring first for a write routed with a newer one", async () => {
+  const { source, cluster } = setup("http://a:1", 10);
+  assert.equal(await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 11 }), 11);
+  assert.equal(source.refreshes, 1);
+  assert.equal(source.view.epoch, 11);
+});
+
+Deno.test("Cluster.checkPrimary() refuses with 503 once the lease from the master ran out", async () => {
+  const { source, cluster } = setup("http://a:1", 10);
+  source.leaseMs = 0; // no heartbeat answered by the leading master lately: maybe marked down
+  const error = await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 10 }).catch((e) => e);
+  assert.ok(error instanceof HttpError);
+  assert.equal(error.status, 503);
+  assert.match(error.message, /cannot confirm its ring is current/);
+});
+
+Deno.test("Cluster.checkPrimary() refuses with 504 a write whose sender already gave up", async () => {
+  const { clock, cluster } = setup("http://a:1", 10);
+  const key = keyOf("http://a:1");
+  const late = await cluster.checkPrimary([key], { epoch: 10, deadline: clock.now - 5 })
+    .catch((e) => e);
+  assert.ok(late instanceof HttpError);
+  assert.equal(late.status, 504);
+  assert.match(late.message, /gave up on this write 5 ms ago: not applied/);
+  assert.equal(await cluster.checkPrimary([key], { epoch: 10, deadline: clock.now + 5 }), 10);
+});
+
+Deno.test("Cluster.replicate() gives up on a slow backup in time to answer before the deadline", async () => {
+  // The backup never answers: the primary must answer its sender before the sender gives up.
+  const fetch: Fetch = (_input, init) =>
+    new Promise((_, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  const { clock, cluster } = setup("http://a:1", 10, fetch);
+  clock.now = Date.now();
+  const started = performance.now();
+  const error = await cluster.replicate(
+    [{ key: keyOf("http://a:1"), version: 1, value: "v" }],
+    clock.now + 60, // the sender waits 60 ms; the peer timeout alone would be 100 ms
+  ).catch((e) => e);
+  const waited = performance.now() - started;
+  assert.ok(error instanceof HttpError);
+  assert.equal(error.status, 504);
+  assert.ok(waited < 60, `answered after ${Math.round(waited)} ms, before the 60 ms deadline`);
+});
+
+Deno.test("Cluster.replicate() says the write is on the primary when a backup fails", async () => {
+  const sent: string[] = [];
+  const fetch: Fetch = (input) => {
+    sent.push(String(input));
+    return Promise.reject(new TypeError("refused"));
+  };
+  const { cluster } = setup("http://a:1", 10, fetch);
+  const key = keyOf("http://a:1");
+  const error = await cluster.replicate([{ key, version: 1, value: "v" }]).catch((e) => e);
+  assert.deepEqual(sent, ["http://b:1/replicate"]);
+  assert.ok(error instanceof HttpError);
+  assert.equal(error.status, 502);
+  assert.match(error.message, /^Stored on the primary, but 1 of 1 backups did not take it/);
+  assert.deepEqual(error.details, { unreplicated: [key] });
+});
+
+Deno.test("Cluster.replicate() names as unreplicated only the keys of the backup that failed", async () => {
+  const three = ["http://a:1", "http://b:1", "http://c:1"];
+  const ringOf3 = new Ring(three);
+  const source = {
+    view: { term: 0, epoch: 1, replicas: 2, vnodes: 160, nodes: three, joined: {}, settled: true },
+    ring: ringOf3,
+    refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => 1000,
+  };
+  const fetch: Fetch = (input) =>
+    String(input).startsWith("http://b:1")
+      ? Promise.reject(new TypeError("refused"))
+      : Promise.resolve(Response.json({ applied: 1 }));
+  const cluster = new Cluster({ self: "http://a:1", ring: source, fetch, timeoutMs: 100 });
+  const keys = [...Array(400).keys()].map((i) => `k${i}`)
+    .filter((key) => ringOf3.owner(key) === "http://a:1").slice(0, 20);
+  const onB = keys.filter((key) => ringOf3.owners(key, 2)[1] === "http://b:1");
+  assert.ok(onB.length > 0 && onB.length < keys.length, "keys backed up on b and on c");
+  const error = await cluster.replicate(keys.map((key) => ({ key, version: 1, value: "v" })))
+    .catch((e) => e);
+  assert.ok(error instanceof HttpError);
+  assert.deepEqual(error.details, { unreplicated: onB });
+});
+
+Deno.test("Cluster.checkPrimary() takes no client's word for a newer ring", async () => {
+  const { source, cluster } = setup("http://a:1", 10);
+  const key = keyOf("http://a:1");
+  assert.equal(await cluster.checkPrimary([key], { epoch: 1e12, untrusted: true }), 10);
+  assert.equal(source.refreshes, 0, "no ask of the master for each made-up epoch");
+  await cluster.checkPrimary([key], { epoch: 11 });
+  assert.equal(source.refreshes, 1, "the master's or a node's word is taken");
+});

@@ -1,0 +1,123 @@
+// Builds the node's HTTP app from its dependencies.
+
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { createApi } from "../../shared/service/api.ts";
+import { addHealthRoutes } from "../../shared/service/health.ts";
+import { maxBodyBytes } from "../../shared/protocol/key_routes.ts";
+import { EPOCH_HEADER } from "../../shared/protocol/wire.ts";
+import { type AccessRules, type Auth, protect } from "../../shared/service/auth.ts";
+import type { Logger } from "../../shared/log/log.ts";
+import { Metrics } from "../../shared/service/metrics.ts";
+import { addBatchRoutes } from "./routes/batch.ts";
+import { addKeyRoutes } from "./routes/keys.ts";
+import { addStatsRoutes } from "./routes/stats.ts";
+import type { Cluster } from "../cluster/replicator.ts";
+import type { RebalanceProgress } from "../cluster/rebalance.ts";
+import { addReplicaRoutes } from "./routes/replica.ts";
+import type { Store } from "../store/store.ts";
+import { Writer } from "../cluster/writer.ts";
+
+/** What the node's app needs. */
+export interface NodeDeps {
+  store: Store;
+  maxValueBytes: number;
+  /** Seconds a key lives when a write gives no ttl; 0 is forever. */
+  defaultTtlSeconds?: number;
+  /** Why the node is not ready, or `undefined` when it is. */
+  notReady: () => string | undefined;
+  log: Logger;
+  /** Milliseconds; default `Date.now`. */
+  now?: () => number;
+  /** Served at `/metrics`; default a new set. */
+  metrics?: Metrics;
+  /** Placement and replication; without it the node stands alone. */
+  cluster?: Cluster;
+  /** How far key moves have gone, for `/stats`. */
+  rebalance?: () => RebalanceProgress;
+  /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
+  ringEpoch?: () => number | undefined;
+  /** Applies writes; default one built from the store, cluster and limits above. */
+  writer?: Writer;
+  /** Accepted tokens; without any, the node is open. */
+  auth?: Auth;
+  /** Whether `/metrics` needs an admin token. */
+  metricsAuth?: boolean;
+}
+
+/** Who may call what on a node: client tokens only reach the key routes (`/keys/*` is `/keys` too). */
+export function nodeAccess(metricsAuth = false): AccessRules {
+  return [
+    [["/keys/*", "/mget", "/mset"], ["client", "node"]],
+    [["/replicate", "/replica/*", "/stats"], ["node"]],
+    ...(metricsAuth ? [[["/metrics"], ["admin"]] as AccessRules[number]] : []),
+  ];
+}
+
+/** What the node's routes share. */
+export interface NodeContext {
+  store: Store;
+  writer: Writer;
+  now: () => number;
+  startedAt: number;
+  rebalance?: () => RebalanceProgress;
+}
+
+/** The node's app: `/keys`, batch, `/stats`, probes, `/openapi.json` and `/reference`. */
+export function createApp(deps: NodeDeps): OpenAPIHono {
+  const metrics = deps.metrics ?? new Metrics();
+  addStoreMetrics(metrics, deps.store);
+  const app = createApi({
+    title: "Cache node",
+    description: "One node of the cache cluster: stores the keys the ring gives it, in memory, " +
+      "with TTLs and a memory bound.",
+    maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
+    log: deps.log,
+    metrics,
+    guard: (app) => protect(app, deps.auth, nodeAccess(deps.metricsAuth)),
+  });
+  const now = deps.now ?? Date.now;
+  const node: NodeContext = {
+    store: deps.store,
+    writer: deps.writer ??
+      new Writer(deps.store, deps.cluster, deps.maxValueBytes, deps.defaultTtlSeconds),
+    now,
+    startedAt: now(),
+    rebalance: deps.rebalance,
+  };
+  app.use(async (c, next) => {
+    await next();
+    const epoch = deps.ringEpoch?.();
+    if (epoch !== undefined) c.res.headers.set(EPOCH_HEADER, String(epoch));
+  });
+  addKeyRoutes(app, node);
+  addBatchRoutes(app, node);
+  addStatsRoutes(app, node);
+  addReplicaRoutes(app, node);
+  addHealthRoutes(app, "while the master acknowledges this node's heartbeats", deps.notReady);
+  return app;
+}
+
+/** The store's sizes and counters as metrics, read at each scrape. */
+function addStoreMetrics(metrics: Metrics, store: Store): void {
+  // One reading per scrape: a scrape renders every series in one go, so the figures agree and
+  // the store expires due keys once, not once per series.
+  let reading: ReturnType<Store["stats"]> | undefined;
+  const read = (field: keyof ReturnType<Store["stats"]>) => () => {
+    if (!reading) {
+      reading = store.stats();
+      queueMicrotask(() => reading = undefined);
+    }
+    return [[{}, reading[field]]] as [Record<string, string>, number][];
+  };
+  metrics.gauge("cache_keys", "Keys stored, expired ones never counted", read("keys"));
+  metrics.gauge("cache_bytes", "Accounted bytes: keys, values and overhead", read("bytes"));
+  metrics.gauge("cache_max_bytes", "Memory bound in bytes; 0 is unbounded", read("maxBytes"));
+  metrics.counter("cache_hits_total", "Reads that found their key", read("hits"));
+  metrics.counter("cache_misses_total", "Reads that did not find their key", read("misses"));
+  metrics.counter(
+    "cache_evictions_total",
+    "Keys evicted to stay under the bound",
+    read("evictions"),
+  );
+  metrics.counter("cache_expired_total", "Keys removed at their TTL", read("expired"));
+}

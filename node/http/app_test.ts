@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { silentLogger as log } from "../../shared/log/log.ts";
+import { refusals } from "../../tests/support/bad_input.ts";
+import { createApp } from "./app.ts";
+import { Store } from "../store/store.ts";
+
+function nodeApp(maxValueBytes = 1024) {
+  const store = new Store();
+  const app = createApp({ store, maxValueBytes, notReady: () => undefined, log });
+  const send = async (path: string, init?: RequestInit) => await app.request(path, init);
+  return { store, send };
+}
+
+const put = (key: string, value: string): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ key, value }),
+});
+
+Deno.test("node stores, reads and deletes keys of any characters", async () => {
+  const { send, store } = nodeApp();
+  for (const key of ["a/b", "with space", "emoji 😀", "100%", "?#&", "é".repeat(512)]) {
+    assert.equal((await send("/keys", put(key, `value of ${key.slice(0, 20)}`))).status, 204, key);
+    const path = `/keys/${encodeURIComponent(key)}`;
+    const read = await send(path);
+    assert.equal(read.status, 200, key);
+    assert.deepEqual(await read.json(), { key, value: `value of ${key.slice(0, 20)}` });
+    assert.equal((await send(path, { method: "DELETE" })).status, 204, key);
+    assert.equal((await send(path)).status, 404, key);
+  }
+  assert.equal(store.stats().keys, 0);
+});
+
+Deno.test("node answers 404 with an error for a missing key", async () => {
+  const { send } = nodeApp();
+  const read = await send("/keys/missing");
+  assert.equal(read.status, 404);
+  assert.deepEqual(await read.json(), { error: 'Key "missing" not found' });
+  const gone = await send("/keys/missing", { method: "DELETE" });
+  assert.equal(gone.status, 404);
+  assert.match((await gone.json()).error, /not found/);
+});
+
+Deno.test("node refuses every bad input with a 4xx error and writes nothing", async () => {
+  const { send, store } = nodeApp(1024);
+  assert.deepEqual(await refusals(send, 1024), []);
+  assert.equal(store.stats().keys, 0);
+});
+
+Deno.test("node replaces a value and keeps it after a refused write", async () => {
+  const { send } = nodeApp(8);
+  await send("/keys", put("k", "first"));
+  await send("/keys", put("k", "second"));
+  assert.equal((await send("/keys", put("k", "far too long"))).status, 413);
+  assert.deepEqual(await (await send("/keys/k")).json(), { key: "k", value: "second" });
+});
+
+Deno.test("node serves its OpenAPI document and an offline reference page", async () => {
+  const { send } = nodeApp();
+  const document = await (await send("/openapi.json")).json();
+  assert.equal(document.openapi, "3.1.0");
+  assert.ok(document.paths["/keys/{key}"].get);
+  const page = await (await send("/reference")).text();
+  assert.match(page, /src="\/reference\/standalone\.js"/);
+  assert.doesNotMatch(page, /cdn\.jsdelivr|https:\/\//);
+  const script = await send("/reference/standalone.js");
+  assert.equal(script.status, 200);
+  assert.match(script.headers.get("content-type") ?? "", /javascript/);
+  assert.ok((await script.arrayBuffer()).byteLength > 1_000_000);
+});
+
+Deno.test("node's store metrics come from one reading per scrape, fresh at the next", async () => {
+  const { send, store } = nodeApp();
+  let readings = 0;
+  const stats = store.stats.bind(store);
+  store.stats = () => {
+    readings++;
+    return stats();
+  };
+  const series = async (name: string) =>
+    Number(new RegExp(`^${name} (\\d+)$`, "m").exec(await (await send("/metrics")).text())?.[1]);
+  assert.equal((await send("/keys", put("a", "1"))).status, 204);
+  assert.equal(await series("cache_keys"), 1);
+  assert.equal(readings, 1, "seven series, one reading");
+  assert.equal((await send("/keys", put("b", "2"))).status, 204);
+  await send("/keys/a");
+  assert.equal(await series("cache_keys"), 2);
+  assert.equal(await series("cache_hits_total"), 1);
+  assert.equal(readings, 3);
+});

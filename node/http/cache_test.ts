@@ -1,0 +1,124 @@
+// The node's cache semantics over HTTP: TTLs, the memory bound, exact stats and batches.
+
+import assert from "node:assert/strict";
+import { silentLogger as log } from "../../shared/log/log.ts";
+import { createApp, type NodeDeps } from "./app.ts";
+import { entryBytes, Store } from "../store/store.ts";
+
+function node(
+  options: { maxBytes?: number; eviction?: "lru" | "noeviction" } = {},
+  deps: Partial<NodeDeps> = {},
+) {
+  const clock = { now: 1_000_000 };
+  const store = new Store({ now: () => clock.now, ...options });
+  const app = createApp({
+    store,
+    maxValueBytes: 1024 * 1024,
+    notReady: () => undefined,
+    log,
+    now: () => clock.now,
+    ...deps,
+  });
+  const send = async (path: string, init?: RequestInit) => await app.request(path, init);
+  const post = (path: string, body: unknown) =>
+    send(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  return { clock, send, post, stats: async () => await (await send("/stats")).json() };
+}
+
+Deno.test("node expires a key at its ttl and says the seconds left", async () => {
+  const { clock, send, post } = node();
+  assert.equal((await post("/keys", { key: "k", value: "v", ttl: 1.5 })).status, 204);
+  clock.now += 500;
+  assert.deepEqual(await (await send("/keys/k")).json(), { key: "k", value: "v", ttl: 1 });
+  clock.now += 1000;
+  assert.equal((await send("/keys/k")).status, 404);
+  assert.equal((await post("/keys", { key: "plain", value: "v" })).status, 204);
+  assert.deepEqual(await (await send("/keys/plain")).json(), { key: "plain", value: "v" });
+});
+
+Deno.test("node applies --default-ttl to writes without a ttl", async () => {
+  const { clock, send, post } = node({}, { defaultTtlSeconds: 10 });
+  await post("/keys", { key: "k", value: "v" });
+  await post("/keys", { key: "own", value: "v", ttl: 100 });
+  assert.equal((await (await send("/keys/k")).json()).ttl, 10);
+  clock.now += 10_000;
+  assert.equal((await send("/keys/k")).status, 404);
+  assert.equal((await send("/keys/own")).status, 200);
+});
+
+Deno.test("node stats are exact after a known sequence of operations", async () => {
+  const plain = entryBytes("k0", "v");
+  const maxBytes = 2 * plain + entryBytes("k1", "v", true); // k0, k1 (ttl) and k2 fit
+  const { clock, send, post, stats } = node({ maxBytes });
+  await post("/keys", { key: "k0", value: "v" });
+  await post("/keys", { key: "k1", value: "v", ttl: 1 });
+  await post("/keys", { key: "k2", value: "v" });
+  await send("/keys/k0"); // hit
+  await send("/keys/nope"); // miss
+  await post("/keys", { key: "k3", value: "v" }); // evicts k1, the least recently used
+  await post("/keys", { key: "k4", value: "v", ttl: 2 }); // evicts k2
+  clock.now += 2000; // k4 expires
+  await post("/mget", { keys: ["k0", "k1", "k3"] }); // 2 hits, 1 miss
+  clock.now += 500;
+  assert.deepEqual(await stats(), {
+    keys: 2,
+    bytes: 2 * plain,
+    maxBytes,
+    hits: 3,
+    misses: 2,
+    evictions: 2,
+    expired: 1,
+    uptimeSeconds: 2.5,
+  });
+});
+
+Deno.test("node answers 413 for an entry larger than the whole bound, evicting nothing", async () => {
+  const { send, post, stats } = node({ maxBytes: 1000 });
+  await post("/keys", { key: "a", value: "v" });
+  const big = await post("/keys", { key: "b", value: "x".repeat(1000) });
+  assert.equal(big.status, 413);
+  assert.match((await big.json()).error, /more than the whole memory bound of 1000 bytes/);
+  assert.equal((await send("/keys/a")).status, 200);
+  assert.equal((await stats()).evictions, 0);
+});
+
+Deno.test("node with noeviction answers 507 when full and keeps every key", async () => {
+  const size = entryBytes("k0", "v");
+  const { send, post, stats } = node({ maxBytes: 2 * size, eviction: "noeviction" });
+  await post("/keys", { key: "k0", value: "v" });
+  await post("/keys", { key: "k1", value: "v" });
+  const full = await post("/keys", { key: "k2", value: "v" });
+  assert.equal(full.status, 507);
+  assert.match((await full.json()).error, /Out of memory/);
+  const batch = await post("/mset", {
+    items: [{ key: "k0", value: "w" }, { key: "k5", value: "v" }],
+  });
+  assert.equal(batch.status, 507);
+  assert.deepEqual(await (await send("/keys/k0")).json(), { key: "k0", value: "v" });
+  const after = await stats();
+  assert.deepEqual([after.keys, after.evictions], [2, 0]);
+});
+
+Deno.test("node mget returns found items in order and lists the missing", async () => {
+  const { post } = node();
+  await post("/mset", { items: [{ key: "a", value: "1" }, { key: "b", value: "2", ttl: 5 }] });
+  const found = await post("/mget", { keys: ["b", "zz", "a"] });
+  assert.deepEqual(await found.json(), {
+    items: [{ key: "b", value: "2", ttl: 5 }, { key: "a", value: "1" }],
+    missing: ["zz"],
+  });
+});
+
+Deno.test("node mset writes nothing when one item is invalid", async () => {
+  const { post, stats } = node();
+  const bad = await post("/mset", {
+    items: [{ key: "a", value: "1" }, { key: "b", value: "2", ttl: 0 }],
+  });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /items\.1\.ttl/);
+  assert.equal((await stats()).keys, 0);
+});

@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { silentLogger as log } from "../../shared/log/log.ts";
+import { Metrics } from "../../shared/service/metrics.ts";
+import { EPOCH_HEADER, LINES_TYPE } from "../../shared/protocol/wire.ts";
+import { createApp } from "./app.ts";
+import { fastRoutes } from "./fast.ts";
+import { Store } from "../store/store.ts";
+import { Writer } from "../cluster/writer.ts";
+
+const MAX_VALUE_BYTES = 1024;
+
+/** A node's app and its hot routes over one store, with the app's calls counted. */
+function node(ringEpoch: () => number | undefined = () => 7) {
+  const clock = { now: 1_000_000 };
+  const store = new Store({ now: () => clock.now });
+  const metrics = new Metrics();
+  const writer = new Writer(store, undefined, MAX_VALUE_BYTES);
+  const app = createApp({
+    store,
+    writer,
+    maxValueBytes: MAX_VALUE_BYTES,
+    notReady: () => undefined,
+    log,
+    now: () => clock.now,
+    metrics,
+    ringEpoch,
+  });
+  const fell: string[] = [];
+  const fast = fastRoutes(
+    { store, writer, ringEpoch, maxValueBytes: MAX_VALUE_BYTES, metrics, log },
+    (request) => {
+      fell.push(`${request.method} ${new URL(request.url).pathname}`);
+      return app.fetch(request);
+    },
+  );
+  /** The hot routes' answer to `request`, which they must take. */
+  const served = async (request: Request): Promise<Response> => {
+    const answer = fast(request);
+    assert.ok(answer, `${request.method} ${request.url} is taken`);
+    return await answer;
+  };
+  return { clock, store, app, fast, served, fell };
+}
+
+type Node = ReturnType<typeof node>;
+
+/** What a client sees of an answer. */
+async function seen(response: Response) {
+  return {
+    status: response.status,
+    type: response.headers.get("content-type"),
+    epoch: response.headers.get(EPOCH_HEADER),
+    body: await response.json(),
+  };
+}
+
+/** `POST /mget` with `body`, answered by the app alone and through the hot routes. */
+async function mget({ app, served }: Node, body: string) {
+  const init = (): RequestInit => ({
+    method: "POST",
+    // As a client sends it: Deno.serve gives the fast route a declared length.
+    headers: {
+      "content-type": "application/json",
+      "content-length": String(new TextEncoder().encode(body).byteLength),
+    },
+    body,
+  });
+  return {
+    byApp: await seen(await app.request("/mget", init())),
+    byFast: await seen(await served(new Request("http://127.0.0.1:8081/mget", init()))),
+  };
+}
+
+Deno.test("fastRoutes() answers POST /mget of found and missing keys as the app does", async () => {
+  const n = node();
+  n.store.set("a", "1");
+  n.store.set("b", "two");
+  const { byApp, byFast } = await mget(n, '{"keys":["a","missing","b","gone"]}');
+  assert.deepEqual(byFast, byApp);
+  assert.deepEqual(byFast.body, {
+    items: [{ key: "a", value: "1" }, { key: "b", value: "two" }],
+    missing: ["missing", "gone"],
+  });
+  assert.equal(byFast.status, 200);
+  assert.match(byFast.type ?? "", /^application\/json/);
+  assert.deepEqual(n.fell, [], "answered by the hot route, not the app");
+});
+
+Deno.test("fastRoutes() answers POST /mget of a key with a TTL with its seconds left", async () => {
+  const n = node();
+  n.store.set("t", "v", 1500);
+  n.clock.now += 500;
+  const { byApp, byFast } = await mget(n, '{"keys":["t"]}');
+  assert.deepEqual(byFast, byApp);
+  assert.deepEqual(byFast.body, { items: [{ key: "t", value: "v", ttl: 1 }], missing: [] });
+  assert.deepEqual(n.fell, []);
+});
+
+Deno.test("POST /mget answers lines when asked, each the body GET /keys/{key} answers", async () => {
+  const n = node();
+  n.store.set("a", "1");
+  n.store.set("t", 'say "hi"\nbye', 1500);
+  n.clock.now += 500;
+  const body = '{"keys":["a","missing","t"]}';
+  const init = (): RequestInit => ({
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "content-length": String(body.length),
+      accept: `${LINES_TYPE}, application/json`,
+    },
+    body,
+  });
+  const byApp = await n.app.request("/mget", init());
+  const byFast = await n.served(new Request("http://127.0.0.1:8081/mget", init()));
+  const lines = await byFast.text();
+  assert.equal(await byApp.text(), lines);
+  assert.equal(byFast.headers.get("content-type"), LINES_TYPE);
+  assert.equal(byApp.headers.get("content-type"), LINES_TYPE);
+  const single = async (key: string) =>
+    await (await n.served(new Request(`http://127.0.0.1:8081/keys/${key}`))).text();
+  assert.equal(lines, `${await single("a")}\nnull\n${await single("t")}\n`);
+  assert.deepEqual(JSON.parse(lines.split("\n")[2]), { key: "t", value: 'say "hi"\nbye', ttl: 1 });
+  assert.deepEqual(n.fell, []);
+});
+
+Deno.test("fastRoutes() leaves an invalid POST /mget body to the app and its 400", async () => {
+  const n = node();
+  const bodies = ['{"keys":[]}', "not json", '{"keys":["a"],"extra":1}', '{"keys":"a"}'];
+  for (const body of bodies) {
+    const { byApp, byFast } = await mget(n, body);
+    assert.deepEqual(byFast, byApp, body);
+    assert.equal(byFast.status, 400, body);
+    assert.equal(typeof byFast.body.error, "string", body);
+  }
+  assert.deepEqual(n.fell, bodies.map(() => "POST /mget"));
+});
+
+Deno.test("fastRoutes() sends the ring epoch with its answers when the node knows one", async () => {
+  let epoch: number | undefined = 12;
+  const n = node(() => epoch);
+  n.store.set("a", "1");
+  const read = () => n.served(new Request("http://127.0.0.1:8081/keys/a"));
+  assert.equal((await mget(n, '{"keys":["a"]}')).byFast.epoch, "12");
+  assert.equal((await read()).headers.get(EPOCH_HEADER), "12");
+  epoch = 13;
+  assert.equal((await mget(n, '{"keys":[]}')).byFast.epoch, "13", "on the app's answer too");
+  epoch = undefined;
+  const { byApp, byFast } = await mget(n, '{"keys":["a"]}');
+  assert.equal(byFast.epoch, null);
+  assert.deepEqual(byFast, byApp);
+  assert.equal((await read()).headers.get(EPOCH_HEADER), null);
+});
+
+Deno.test("fastRoutes() still serves GET /keys/{key} as the app does, and no other GET", async () => {
+  const n = node();
+  n.store.set("user:42", "Ada");
+  for (const key of ["user:42", "missing"]) {
+    const byApp = await seen(await n.app.request(`/keys/${key}`));
+    const byFast = await seen(await n.served(new Request(`http://127.0.0.1:8081/keys/${key}`)));
+    assert.deepEqual(byFast, byApp, key);
+  }
+  assert.deepEqual(n.fell, []);
+  const read = await n.served(new Request("http://127.0.0.1:8081/keys/user:42"));
+  assert.deepEqual(await read.json(), { key: "user:42", value: "Ada" });
+  assert.equal(n.fast(new Request("http://127.0.0.1:8081/stats")), undefined);
+});
+
+Deno.test("fastRoutes() writes as the app does: POST /keys, /mset and /replicate", async () => {
+  const byApp = node();
+  const byFast = node();
+  const big = "x".repeat(MAX_VALUE_BYTES + 1);
+  const cases: [string, unknown][] = [
+    ["/keys", { key: "a", value: "1" }],
+    ["/keys", { key: "t", value: "2", ttl: 60 }],
+    ["/keys", { key: "big", value: big }], // 413, nothing written
+    ["/mset", { items: [{ key: "b", value: "3" }, { key: "c", value: "4" }] }],
+    ["/mset", { items: [{ key: "d", value: "5" }, { key: "e", value: big }] }], // 413: none
+    ["/replicate", { entries: [{ key: "r", version: 5, value: "6" }] }],
+    ["/keys", { key: "a" }], // no value: the app's 400 through the hot route too
+    // Nested past the app's limit in a field the schema drops: still the app's 400.
+    ["/keys", { key: "deep", value: "1", x: JSON.parse("[".repeat(20) + "]".repeat(20)) }],
+  ];
+  for (const [path, body] of cases) {
+    const text = JSON.stringify(body);
+    const init = (): RequestInit => ({
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "content-length": String(new TextEncoder().encode(text).byteLength),
+      },
+      body: text,
+    });
+    const app = await byApp.app.request(path, init());
+    const fast = await byFast.served(new Request(`http://127.0.0.1:8081${path}`, init()));
+    assert.equal(fast.status, app.status, `${path} ${text.slice(0, 60)}`);
+    assert.equal(await fast.text(), await app.text(), `${path} ${text.slice(0, 60)}`);
+    assert.equal(fast.headers.get(EPOCH_HEADER), "7");
+  }
+  for (const key of ["a", "t", "big", "b", "c", "d", "e", "r", "deep"]) {
+    assert.deepEqual(byFast.store.get(key), byApp.store.get(key), key);
+  }
+  assert.equal(byFast.store.get("t")?.ttlMs, 60_000);
+  assert.deepEqual(byFast.fell, ["POST /keys", "POST /keys"], "only the invalid bodies went on");
+  assert.equal(byFast.store.get("deep"), undefined);
+});

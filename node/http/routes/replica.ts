@@ -1,0 +1,86 @@
+// Internal routes between nodes: copies of writes, keys handed over, and a key's versioned state.
+
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { errors, json } from "../../../shared/service/api.ts";
+import { keyNotFound, writeErrors } from "../../../shared/protocol/key_routes.ts";
+import { Key, KeyParam, MAX_TTL_SECONDS, Value } from "../../../shared/protocol/wire.ts";
+import { fastJsonPost } from "../../../shared/service/fast_post.ts";
+import type { Logger } from "../../../shared/log/log.ts";
+import type { Metrics } from "../../../shared/service/metrics.ts";
+import type { NodeContext } from "../app.ts";
+import type { Writer } from "../../cluster/writer.ts";
+
+const Replica = z.strictObject({
+  key: Key,
+  version: z.number().int().positive(),
+  epoch: z.number().int().min(0).optional().openapi({
+    description: "The ring epoch the write was made in: state is ordered by epoch, then version",
+  }),
+  value: Value.optional(),
+  ttlMs: z.number().positive().max(MAX_TTL_SECONDS * 1000).optional(),
+  deleted: z.boolean().optional(),
+}).openapi("Replica");
+
+const ReplicateRequest = z.strictObject({ entries: z.array(Replica).min(1).max(10_000) });
+
+const replicate = createRoute({
+  method: "post",
+  path: "/replicate",
+  summary: "Apply replicas (internal)",
+  description: "Called by a key's primary and by nodes handing keys over. Each entry is applied " +
+    "only if it is newer than this node's (by ring epoch, then version); a deletion is " +
+    "remembered for five minutes.",
+  tags: ["internal"],
+  request: {
+    body: {
+      ...json(ReplicateRequest, "The entries"),
+      required: true,
+    },
+  },
+  responses: {
+    200: json(z.object({ applied: z.number().int() }).openapi("Applied"), "How many changed"),
+    ...errors(writeErrors),
+  },
+});
+
+const replica = createRoute({
+  method: "get",
+  path: "/replica/{key}",
+  summary: "A key's versioned state (internal)",
+  description: "The value and version of a key, or its remembered deletion, for read repair.",
+  tags: ["internal"],
+  request: { params: KeyParam },
+  responses: {
+    200: json(Replica, "The key's state"),
+    ...errors({ 400: "The key is not valid", 404: "Neither the key nor its deletion is here" }),
+  },
+});
+
+/** Serves `/replicate` and `/replica/{key}`. */
+export function addReplicaRoutes(app: OpenAPIHono, node: NodeContext): void {
+  app.openapi(replicate, (c) => {
+    const applied = node.writer.apply(c.req.valid("json").entries);
+    return c.json({ applied }, 200);
+  });
+  app.openapi(replica, (c) => {
+    const { key } = c.req.valid("param");
+    const found = node.store.replica(key);
+    if (!found) return c.json(keyNotFound(key), 404);
+    return c.json(found, 200);
+  });
+}
+
+/**
+ * `POST /replicate` served beside the app with the same answers (see {@link fastJsonPost}), for a
+ * node without tokens: every write a primary takes comes here once per backup.
+ */
+export function fastReplicate(writer: Writer, maxBodyBytes: number, metrics: Metrics, log: Logger) {
+  return fastJsonPost({
+    path: "/replicate",
+    schema: ReplicateRequest,
+    maxBodyBytes,
+    metrics,
+    log,
+    handle: ({ entries }) => Response.json({ applied: writer.apply(entries) }),
+  });
+}

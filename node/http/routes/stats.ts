@@ -1,0 +1,27 @@
+// The node's counters: keys, bytes, hits, misses, evictions, expirations and uptime.
+
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { json } from "../../../shared/service/api.ts";
+import { NodeStats } from "../../../shared/protocol/wire.ts";
+import type { NodeContext } from "../app.ts";
+
+const stats = createRoute({
+  method: "get",
+  path: "/stats",
+  summary: "Node counters",
+  description: "Exact counters since start; keys past their ttl are never counted.",
+  tags: ["stats"],
+  responses: { 200: json(NodeStats, "The counters") },
+});
+
+/** Serves `/stats`. */
+export function addStatsRoutes(app: OpenAPIHono, node: NodeContext): void {
+  app.openapi(stats, (c) => {
+    const uptimeSeconds = (node.now() - node.startedAt) / 1000;
+    const rebalance = node.rebalance?.();
+    return c.json(
+      { ...node.store.stats(), uptimeSeconds, ...(rebalance ? { rebalance } : {}) },
+      200,
+    );
+  });
+}

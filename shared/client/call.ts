@@ -1,0 +1,165 @@
+// One call from the client to a master or a node: deadline, token, and the server's refusal as a
+// CacheError.
+
+import { deadline, untilAborted } from "../http1/deadline.ts";
+import { headerOf, type Http1Client, http1Client } from "../http1/client.ts";
+import { EPOCH_HEADER } from "../protocol/wire.ts";
+
+/** A call the cluster refused or could not answer: `status` and the server's message. */
+export class CacheError extends Error {
+  /** The HTTP status, or 0 when no server answered. */
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "CacheError";
+    this.status = status;
+  }
+}
+
+/** Nothing listened at the address: the request was never sent. */
+export class Refused extends CacheError {
+  constructor(message: string) {
+    super(0, message);
+  }
+}
+
+/** A node knows a newer ring than the one the request was routed by. */
+export class StaleRing extends CacheError {
+  constructor() {
+    super(421, "The ring changed");
+  }
+}
+
+/** A failure that a newer ring may route around: a redirect, or a node unreached or failing. */
+export function retries(error: unknown): boolean {
+  return error instanceof CacheError &&
+    (error.status === 421 || error.status === 0 || error.status >= 502);
+}
+
+/** No server answered: refused, reset or timed out. */
+export function unreached(error: unknown): boolean {
+  return error instanceof CacheError && error.status === 0;
+}
+
+/** What a call sends: its method, headers and body. */
+export interface CallInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** An answer as the caller reads it. */
+interface Answer {
+  status: number;
+  epoch: string | null;
+  text: string;
+}
+
+const decoder = new TextDecoder();
+
+/** How the client calls: a stand-in fetch for tests, a bearer token, a deadline per call. */
+export interface CallerOptions {
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  token?: string;
+  timeoutMs: number;
+}
+
+/**
+ * Makes the client's HTTP calls over pooled keep-alive connections (or `fetch`), each under its
+ * deadline, and turns every failure into a {@link CacheError}.
+ *
+ * @example
+ * ```ts
+ * import { Caller } from "./call.ts";
+ * const caller = new Caller({ timeoutMs: 2000 });
+ * const ring = await caller.call("http://127.0.0.1:8080", "/ring", {});
+ * caller.close();
+ * ```
+ */
+export class Caller {
+  readonly #options: CallerOptions;
+  // Without a stand-in fetch: pooled connections, called with no Fetch API objects per call.
+  readonly #http: Http1Client | undefined;
+
+  constructor(options: CallerOptions) {
+    this.#options = options;
+    if (!options.fetch) this.#http = http1Client();
+  }
+
+  /**
+   * Calls `path` on `base`; resolves to the parsed body, or throws CacheError with the server's
+   * message ({@link Refused} when nothing listened). With `routedBy`, the epoch of the ring the call
+   * was routed by, an answer from a newer ring throws {@link StaleRing}, even when the client has
+   * caught up with that ring meanwhile.
+   */
+  async call(
+    base: string,
+    path: string,
+    init: CallInit,
+    signal?: AbortSignal,
+    routedBy?: number,
+  ): Promise<unknown> {
+    const { token, timeoutMs } = this.#options;
+    const headers = token ? { ...init.headers, authorization: `Bearer ${token}` } : init.headers;
+    const limit = deadline(timeoutMs, `no answer within ${timeoutMs} ms`);
+    let answer: Answer;
+    try {
+      const both = signal ? AbortSignal.any([signal, limit.signal]) : limit.signal;
+      answer = await this.#send(base, path, { ...init, headers }, both);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const reason = error instanceof Error ? error.message : String(error);
+      const message = `${base} could not be reached: ${reason}`;
+      if (error instanceof Deno.errors.ConnectionRefused) throw new Refused(message);
+      throw new CacheError(0, message);
+    } finally {
+      limit.clear();
+    }
+    // Aborted while the answer was on its way: the caller gave up, so the call rejects, as a
+    // fetch aborted before its answer is read does.
+    signal?.throwIfAborted();
+    const { status, text } = answer;
+    let body: { error?: string } | undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new CacheError(status, `${base} answered ${status} with a body that is not JSON`);
+    }
+    if (routedBy !== undefined && Number(answer.epoch) > routedBy) throw new StaleRing();
+    if (status < 200 || status >= 300) {
+      throw new CacheError(status, body?.error ?? `${base} answered ${status}`);
+    }
+    return body;
+  }
+
+  /** Sends the call and reads the whole answer, under `signal`. */
+  async #send(
+    base: string,
+    path: string,
+    init: CallInit,
+    signal: AbortSignal,
+  ): Promise<Answer> {
+    if (this.#http) {
+      const answer = await this.#http.exchange(base, { ...init, path, signal });
+      const text = decoder.decode(answer.body);
+      return { status: answer.status, epoch: headerOf(answer, EPOCH_HEADER), text };
+    }
+    return await untilAborted(
+      textOf(this.#options.fetch!(base + path, { ...init, signal })),
+      signal,
+    );
+  }
+
+  /** Releases the pooled connections. */
+  close(): void {
+    this.#http?.close();
+  }
+}
+
+/** A stand-in fetch's whole answer. */
+async function textOf(call: Promise<Response>): Promise<Answer> {
+  const answer = await call;
+  const text = await answer.text();
+  return { status: answer.status, epoch: answer.headers.get(EPOCH_HEADER), text };
+}

@@ -1,0 +1,317 @@
+import assert from "node:assert/strict";
+import { CacheClient, CacheError } from "./client.ts";
+import { EPOCH_HEADER, type RingView } from "../protocol/wire.ts";
+
+const MASTER = "http://m:1";
+
+/** The ring a stand-in master publishes: `nodes` in ring `epoch`, settled. */
+const view = (epoch: number, nodes: string[]): RingView => ({
+  term: 0,
+  epoch,
+  replicas: 1,
+  vnodes: 16,
+  nodes,
+  joined: {},
+  settled: true,
+});
+
+type Handler = (
+  node: string,
+  method: string,
+  path: string,
+  body: string,
+) => Response | Promise<Response>;
+
+/**
+ * A client whose calls go to a stand-in master publishing `ring.current` and to `handle` for
+ * everything else; `calls` lists every call but the master's ring reads, which `ringReads()` counts.
+ */
+async function client(ring: { current: RingView }, handle: Handler) {
+  const calls: string[] = [];
+  let ringReads = 0;
+  const cache = await CacheClient.connect(MASTER, {
+    fetch: async (input, init) => {
+      const url = new URL(input);
+      const method = init.method ?? "GET";
+      if (url.origin === MASTER && url.pathname === "/ring") {
+        ringReads++;
+        return Response.json(ring.current);
+      }
+      calls.push(`${method} ${url.origin}${url.pathname}`);
+      const answer = await handle(url.origin, method, url.pathname, String(init.body ?? ""));
+      answer.headers.set(EPOCH_HEADER, String(ring.current.epoch));
+      return answer;
+    },
+  });
+  return { cache, calls, ringReads: () => ringReads };
+}
+
+/** A node answer that waits until `release()`. */
+function held() {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  return { wait: promise, release: () => resolve() };
+}
+
+const value = (key: string, value: string) => Response.json({ key, value });
+const missing = (key: string) =>
+  Response.json({ error: `Key "${key}" not found` }, { status: 404 });
+
+Deno.test("CacheClient.get() sends a read the node refuses alone once, with its own error", async () => {
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    () => Response.json({ error: "bad key" }, { status: 400 }),
+  );
+  await assert.rejects(
+    cache.get("bad"),
+    (e: unknown) => e instanceof CacheError && e.status === 400 && e.message === "bad key",
+  );
+  assert.deepEqual(calls, ["GET http://a:1/keys/bad"]);
+});
+
+Deno.test("CacheClient.get() reads alone what a refused /mget held, each for its own answer", async () => {
+  const first = held();
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    async (_node, method, path) => {
+      if (path === "/keys/first") {
+        await first.wait;
+        return value("first", "1");
+      }
+      if (method === "POST") return Response.json({ error: "a key is not valid" }, { status: 400 });
+      return path === "/keys/x" ? value("x", "vx") : missing("y");
+    },
+  );
+  const reads = [cache.get("first"), cache.get("x"), cache.get("y")]; // x and y wait for first
+  first.release();
+  assert.deepEqual(await Promise.all(reads), ["1", "vx", undefined]);
+  assert.deepEqual(calls.slice(0, 2), ["GET http://a:1/keys/first", "POST http://a:1/mget"]);
+  assert.deepEqual(calls.slice(2).sort(), ["GET http://a:1/keys/x", "GET http://a:1/keys/y"]);
+});
+
+Deno.test("CacheClient.get() reads the valid keys of a refused /mget together, the others alone", async () => {
+  const first = held();
+  const long = "k".repeat(1025); // past the key limit: the node refuses any /mget holding it
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    async (_node, method, path, body) => {
+      if (path === "/keys/first") {
+        await first.wait;
+        return value("first", "1");
+      }
+      if (method === "GET") return Response.json({ error: "too long" }, { status: 400 });
+      const { keys } = JSON.parse(body) as { keys: string[] };
+      if (keys.includes(long)) return Response.json({ error: "too long" }, { status: 400 });
+      return Response.json({ items: [{ key: "x", value: "vx" }], missing: ["y"] });
+    },
+  );
+  const reads = [cache.get("first"), cache.get("x"), cache.get(long), cache.get("y")];
+  first.release();
+  const [one, x, refused, y] = await Promise.allSettled(reads);
+  assert.deepEqual([one, x, y].map((r) => r.status === "fulfilled" && r.value), [
+    "1",
+    "vx",
+    undefined,
+  ]);
+  assert.ok(refused.status === "rejected" && refused.reason.status === 400, "its own answer");
+  assert.deepEqual(calls, [
+    "GET http://a:1/keys/first",
+    "POST http://a:1/mget",
+    "POST http://a:1/mget", // x and y again, together
+    `GET http://a:1/keys/${long}`,
+  ]);
+});
+
+Deno.test("CacheClient.get() asks again by the current ring when it changed while reads waited", async () => {
+  const ring = { current: view(1, ["http://a:1"]) };
+  const first = held();
+  const { cache, calls } = await client(ring, async (node, _method, path) => {
+    const key = path.slice("/keys/".length);
+    if (node === "http://b:1") return value(key, `${key} from b`);
+    if (key === "first") {
+      await first.wait;
+      return value(key, "stale copy on a"); // a handed its keys to b, and still answers
+    }
+    return missing(key);
+  });
+  const reads = [cache.get("first"), cache.get("k")]; // both routed to a; k waits for first
+  ring.current = view(2, ["http://b:1"]);
+  await cache.refresh();
+  first.release();
+  assert.deepEqual(await Promise.all(reads), ["first from b", "k from b"]);
+  assert.deepEqual(calls.sort(), [
+    "GET http://a:1/keys/first",
+    "GET http://a:1/keys/k",
+    "GET http://b:1/keys/first",
+    "GET http://b:1/keys/k",
+  ]);
+});
+
+Deno.test("CacheClient.get() reads through the master when a node fails a batch", async () => {
+  const first = held();
+  const { cache, calls, ringReads } = await client(
+    { current: view(1, ["http://a:1"]) },
+    async (node, _m, path) => {
+      if (node === MASTER) return value(path.slice("/keys/".length), "via master");
+      await first.wait;
+      throw new TypeError("connection reset");
+    },
+  );
+  const reads = ["p", "q", "r"].map((key) => cache.get(key)); // q and r wait for p
+  first.release();
+  assert.deepEqual(await Promise.all(reads), ["via master", "via master", "via master"]);
+  // q and r were never sent as a batch to the node that had failed; each read then had its one
+  // retry alone, then the master.
+  assert.deepEqual(calls.sort(), [
+    "GET http://a:1/keys/p",
+    "GET http://a:1/keys/p",
+    "GET http://a:1/keys/q",
+    "GET http://a:1/keys/r",
+    "GET http://m:1/keys/p",
+    "GET http://m:1/keys/q",
+    "GET http://m:1/keys/r",
+  ]);
+  // connect, one shared refresh after the failed batch, one shared by the reads' own retries
+  assert.equal(ringReads(), 3);
+});
+
+Deno.test("CacheClient.get() asks again when the ring changed during its own call", async () => {
+  const ring = { current: view(1, ["http://a:1"]) };
+  const answering = held();
+  const { cache, calls } = await client(ring, async (node, _method, path) => {
+    const key = path.slice("/keys/".length);
+    if (node === "http://b:1") return value(key, "from b");
+    await answering.wait; // a answers after the client caught up with ring 2, where b owns k
+    return missing(key);
+  });
+  const read = cache.get("k", { signal: new AbortController().signal }); // alone, not batched
+  ring.current = view(2, ["http://b:1"]);
+  await cache.refresh();
+  answering.release();
+  assert.equal(await read, "from b", "a's miss came from a newer ring than the read was routed by");
+  assert.deepEqual(calls, ["GET http://a:1/keys/k", "GET http://b:1/keys/k"]);
+});
+
+Deno.test("CacheClient.set() calls that fail together share their ring reads, then the master", async () => {
+  const { cache, calls, ringReads } = await client(
+    { current: view(1, ["http://a:1"]) },
+    (node) => {
+      if (node === MASTER) return new Response(null, { status: 204 });
+      throw new TypeError("connection refused");
+    },
+  );
+  const before = ringReads();
+  await Promise.all(["x", "y", "z"].map((key) => cache.set(key, "v")));
+  // Each set tries twice; each round of failures shares one ring read: 2, not 6.
+  assert.equal(ringReads() - before, 2);
+  assert.equal(calls.filter((call) => call === "POST http://m:1/keys").length, 3);
+});
+
+Deno.test("CacheClient.refresh() keeps the newer ring when an older one answers late", async () => {
+  const answers = [view(1, ["http://a:1"])]; // connect reads ring 1 at once
+  const late = held();
+  let reads = 0;
+  const cache = await CacheClient.connect(MASTER, {
+    fetch: async () => {
+      reads++;
+      if (reads === 2) { // the first refresh: ring 2, held until ring 3 has come
+        await late.wait;
+        return Response.json(view(2, ["http://b:1"]));
+      }
+      return Response.json(answers.shift() ?? view(3, ["http://c:1"]));
+    },
+  });
+  const slow = cache.refresh();
+  await cache.refresh(); // ring 3
+  late.release();
+  await slow;
+  assert.equal(cache.ring?.epoch, 3);
+  assert.deepEqual(cache.ring?.nodes, ["http://c:1"]);
+});
+
+Deno.test("CacheClient stamps every call to a node with its ring epoch, and none to the master", async () => {
+  const stamps: string[] = [];
+  const first = held();
+  const cache = await CacheClient.connect(MASTER, {
+    fetch: async (input, init) => {
+      const url = new URL(input);
+      const epoch = (init.headers as Record<string, string> | undefined)?.[EPOCH_HEADER] ?? "none";
+      stamps.push(`${init.method ?? "GET"} ${url.origin}${url.pathname} ${epoch}`);
+      if (url.pathname === "/ring") return Response.json(view(7, ["http://a:1"]));
+      if (url.pathname === "/keys/first") await first.wait;
+      if (url.pathname === "/mget") return Response.json({ items: [], missing: ["x", "y"] });
+      return init.method === "POST"
+        ? new Response(null, { status: 204 })
+        : Response.json({ key: "first", value: "1" });
+    },
+  });
+  const reads = [cache.get("first"), cache.get("x"), cache.get("y")]; // x and y go as one /mget
+  first.release();
+  await Promise.all(reads);
+  await cache.set("k", "v");
+  assert.deepEqual(stamps, [
+    "GET http://m:1/ring none",
+    "GET http://a:1/keys/first 7",
+    "POST http://a:1/mget 7",
+    "POST http://a:1/keys 7",
+  ]);
+});
+
+Deno.test("CacheClient gives up on time on a stand-in fetch that ignores its abort signal", async () => {
+  const cache = await CacheClient.connect(MASTER, {
+    mode: "proxy",
+    timeoutMs: 20,
+    fetch: () => new Promise(() => {}),
+  });
+  const error = await cache.get("k").catch((e) => e);
+  assert.ok(error instanceof CacheError, String(error));
+  assert.match(error.message, /no answer within 20 ms/);
+  cache.close();
+});
+
+Deno.test("CacheClient sends a write to a node with the moment it stops waiting, a read without", async () => {
+  const deadlines: (string | null)[] = [];
+  const cache = await CacheClient.connect(MASTER, {
+    timeoutMs: 700,
+    fetch: (input, init) => {
+      if (new URL(input).pathname === "/ring") {
+        return Promise.resolve(Response.json(view(3, ["http://a:1"])));
+      }
+      deadlines.push(new Headers(init.headers).get("x-deadline"));
+      return Promise.resolve(
+        init.method === "POST" ? new Response(null, { status: 204 }) : value("k", "v"),
+      );
+    },
+  });
+  const before = Date.now();
+  await cache.set("k", "v");
+  await cache.get("k");
+  cache.close();
+  const [write, read] = deadlines;
+  assert.ok(Number(write) >= before + 700 && Number(write) <= Date.now() + 700, String(write));
+  assert.equal(read, null);
+});
+
+Deno.test("CacheClient.get() rejects once aborted, even when the answer came back anyway", async () => {
+  // A real server, reached by the client's own pooled connections: one process plays master and
+  // node, and answers at once.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const url = new URL(request.url);
+    return url.pathname === "/ring" ? Response.json(view(3, [url.origin])) : value("user:42", "v");
+  });
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    for (const mode of ["direct", "proxy"] as const) {
+      const cache = await CacheClient.connect(origin, { mode });
+      for (let i = 0; i < 20; i++) {
+        const controller = new AbortController();
+        const reading = cache.get("user:42", { signal: controller.signal });
+        controller.abort();
+        await assert.rejects(reading, (error: Error) => error.name === "AbortError", mode);
+      }
+      assert.equal(await cache.get("user:42"), "v", "a read without a signal is not affected");
+      cache.close();
+    }
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -1,0 +1,136 @@
+// The client's direct reads, gathered per node: reads of a node already busy with one wait, and
+// go together as one POST /mget, each still answered on its own.
+
+import { Coalescer } from "../async/coalesce.ts";
+import { CacheError, type CallInit, retries, unreached } from "./call.ts";
+import { keySegment } from "../protocol/key_path.ts";
+import {
+  Key,
+  keyBytes,
+  KeyValue,
+  MAX_BATCH,
+  MAX_BATCH_BYTES,
+  MGetResponse,
+} from "../protocol/wire.ts";
+
+/** A node refused a batch of reads as a whole (a key it holds, say): each read goes alone. */
+export class BatchRefused extends Error {
+  constructor(cause: unknown) {
+    super("The node refused the batch of reads", { cause });
+    this.name = "BatchRefused";
+  }
+}
+
+/** How gathered reads reach a node. */
+export interface GatheredReadsOptions {
+  /**
+   * Calls `path` on `node`, stamped with the client's ring epoch; resolves to the parsed body or
+   * throws CacheError.
+   */
+  callNode(node: string, path: string, init: CallInit): Promise<unknown>;
+}
+
+/**
+ * Reads of one node at a time: a read of an idle node goes alone as `GET /keys/{key}`; reads made
+ * while one is out wait and go together as one `POST /mget`. A failure fails every read of the
+ * batch; a node that cannot be reached fails the reads queued behind too, at once.
+ *
+ * @example
+ * ```ts
+ * import { GatheredReads } from "./reads.ts";
+ * const callNode = (node: string, path: string) => caller.call(node, path, {});
+ * const reads = new GatheredReads({ callNode });
+ * const value = await reads.read("http://127.0.0.1:8081", "user:42"); // string | undefined
+ * ```
+ */
+export class GatheredReads {
+  readonly #options: GatheredReadsOptions;
+  readonly #coalescer = new Coalescer<string, string | undefined>(
+    (node, keys) => this.#readBatch(node, keys),
+    {
+      inFlight: 1,
+      maxItems: MAX_BATCH,
+      maxSize: MAX_BATCH_BYTES,
+      sizeOf: keyBytes,
+      // A node that could not be reached or did not answer: the reads queued behind go their own
+      // way at once rather than wait for it too.
+      failsWaiting: (_node, error) => unreached(error) ? error : undefined,
+    },
+  );
+
+  constructor(options: GatheredReadsOptions) {
+    this.#options = options;
+  }
+
+  /** The value of `key` on `node`, or undefined; rejects with {@link BatchRefused} to go alone. */
+  read(node: string, key: string): Promise<string | undefined> {
+    return this.#coalescer.submit(node, key);
+  }
+
+  /**
+   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget`; a value, or
+   * undefined for a key not there. Any failure fails the whole batch; an `/mget` the node refused
+   * for a reason a newer ring would not change, as {@link BatchRefused}.
+   */
+  async #readBatch(
+    node: string,
+    keys: string[],
+  ): Promise<(string | undefined | Promise<string | undefined>)[]> {
+    const { callNode } = this.#options;
+    if (keys.length === 1) {
+      return [await valueOf(callNode(node, `/keys/${keySegment(keys[0])}`, {}))];
+    }
+    const body = JSON.stringify({ keys: [...new Set(keys)] });
+    const init = { method: "POST", headers: { "content-type": "application/json" }, body };
+    let answer: MGetResponse;
+    try {
+      answer = MGetResponse.parse(await callNode(node, "/mget", init));
+    } catch (error) {
+      if (retries(error)) throw error;
+      return this.#withoutRefusedKeys(node, keys, new BatchRefused(error));
+    }
+    const found = new Map(answer.items.map((item) => [item.key, item.value]));
+    return keys.map((key) => found.get(key));
+  }
+
+  /**
+   * After `node` refused a batch: one key no node takes (empty, ".", too long) refuses the whole
+   * `/mget`, so the keys the schema accepts are read again together, and only the others fail
+   * with `refused`, to go alone for their own answers. A batch of valid keys stays refused.
+   */
+  #withoutRefusedKeys(
+    node: string,
+    keys: string[],
+    refused: BatchRefused,
+  ): Promise<string | undefined>[] {
+    const valid = keys.filter((key) => Key.safeParse(key).success);
+    if (valid.length === keys.length || valid.length === 0) {
+      return keys.map(() => Promise.reject(refused));
+    }
+    const again = this.#readBatch(node, valid);
+    const at = new Map(valid.map((key, i) => [key, i]));
+    return keys.map(async (key) => {
+      const i = at.get(key);
+      if (i === undefined) throw refused;
+      return await (await again)[i];
+    });
+  }
+}
+
+/**
+ * The value a read of one key answered, or undefined for the node's or master's 404.
+ *
+ * @example
+ * ```ts
+ * import { valueOf } from "./reads.ts";
+ * const value = await valueOf(caller.call("http://127.0.0.1:8080", "/keys/k", {}));
+ * ```
+ */
+export async function valueOf(read: Promise<unknown>): Promise<string | undefined> {
+  try {
+    return KeyValue.parse(await read).value;
+  } catch (error) {
+    if (error instanceof CacheError && error.status === 404) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,218 @@
+// A small HTTP/1.1 client with keep-alive connections over Deno.connect, for the calls services
+// make to each other: through exchange(), which builds no Fetch API objects, it spends 0.42-0.60x
+// the CPU per call of the global fetch and moves 1.7-2.4x the calls (bench/hop.ts,
+// docs/performance.md); a proxying master is bound by that.
+
+import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Fetch } from "./fetch.ts";
+import { bodiless } from "./reader.ts";
+import { Pool } from "./pool.ts";
+
+export { bodiless } from "./reader.ts";
+
+/** Pool size, and the CA to trust for https:// peers. */
+export interface Http1Options {
+  /** Most connections open to one peer; further calls wait for one. Default 256. */
+  maxConnections?: number;
+  /** PEM certificate authority that https:// peers' certificates are signed by. */
+  caPem?: string;
+}
+
+const encoder = new TextEncoder();
+const tracer = trace.getTracer("cache-http1");
+
+/**
+ * Returns a {@link Fetch} that speaks HTTP/1.1 over pooled keep-alive connections. It takes string
+ * or byte bodies, reads the whole answer before resolving, and settles at once when `init.signal`
+ * aborts (the connection is closed and the call rejects with the signal's reason, a `TimeoutError`
+ * for `AbortSignal.timeout`), even when the peer is stopped and never answers. A connection the
+ * peer closed while idle is replaced once, transparently. With tracing on, each call is a client
+ * span whose context travels in a `traceparent` header.
+ *
+ * @example
+ * ```ts
+ * import { http1Fetch } from "./client.ts";
+ * const call = http1Fetch();
+ * const answer = await call("http://127.0.0.1:8081/live", { signal: AbortSignal.timeout(1000) });
+ * ```
+ */
+export function http1Fetch(options: Http1Options = {}): Fetch {
+  return http1Client(options).fetch;
+}
+
+/** A call made without the Fetch API's objects: what {@link Http1Client.exchange} sends. */
+export interface PeerRequest {
+  /** Default GET. */
+  method?: string;
+  /** The path and query, starting with "/". */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array<ArrayBuffer>;
+  signal?: AbortSignal | null;
+}
+
+/** An answer read whole: header names in lower case, in the order the peer sent them. */
+export interface RawAnswer {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The value of header `name` (in lower case) in `answer`, or null.
+ *
+ * @example
+ * ```ts
+ * import { headerOf } from "./client.ts";
+ * headerOf({ status: 200, headers: [["x-epoch", "3"]], body: new Uint8Array() }, "x-epoch"); // "3"
+ * ```
+ */
+export function headerOf(answer: RawAnswer, name: string): string | null {
+  for (const [key, value] of answer.headers) if (key === name) return value;
+  return null;
+}
+
+/** A {@link http1Fetch}, the same call without its objects, and a way to close every connection. */
+export interface Http1Client {
+  fetch: Fetch;
+  /**
+   * Calls `origin` (scheme, host and port, as "http://127.0.0.1:8081") like `fetch`, with no URL,
+   * Headers or Response made per call: the hop a proxying master makes for every request.
+   */
+  exchange(origin: string, request: PeerRequest): Promise<RawAnswer>;
+  /** Closes every connection, idle or busy; calls in flight reject. */
+  close(): void;
+}
+
+/**
+ * Like {@link http1Fetch}, with `exchange()` for hot paths and `close()` for callers that must not
+ * leave connections open, such as a client library whose user closes it.
+ *
+ * @example
+ * ```ts
+ * import { http1Client } from "./client.ts";
+ * const client = http1Client();
+ * await client.fetch("http://127.0.0.1:8081/live");
+ * const answer = await client.exchange("http://127.0.0.1:8081", { path: "/keys/k" });
+ * console.log(answer.status);
+ * client.close();
+ * ```
+ */
+export function http1Client(options: Http1Options = {}): Http1Client {
+  const pools = new Map<string, Pool>();
+  const poolFor = (origin: string): Pool => {
+    let pool = pools.get(origin);
+    if (!pool) {
+      const url = new URL(origin);
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new TypeError(`Cannot call ${url.protocol} URLs`);
+      }
+      pool = new Pool(url, options.maxConnections ?? 256, options.caPem);
+      pools.set(origin, pool);
+    }
+    return pool;
+  };
+  const exchange = async (origin: string, request: PeerRequest): Promise<RawAnswer> => {
+    const pool = poolFor(origin);
+    const method = request.method ?? "GET";
+    const parent = trace.getActiveSpan();
+    const span = parent
+      ? tracer.startSpan(method, {
+        kind: SpanKind.CLIENT,
+        attributes: { "http.request.method": method, "url.full": origin + request.path },
+      })
+      : undefined;
+    try {
+      const head = encodeHead(method, request.path, pool.host, request.headers, span);
+      const answer = await pool.call(encodeRequest(head, request.body), request.signal);
+      span?.setAttribute("http.response.status_code", answer.status);
+      if (answer.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR });
+      return answer;
+    } catch (error) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+      throw error;
+    } finally {
+      span?.end();
+    }
+  };
+  const fetch: Fetch = async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const body = init.body;
+    if (body != null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      throw new TypeError("http1Fetch sends string or Uint8Array bodies only");
+    }
+    const answer = await exchange(url.origin, {
+      method: init.method,
+      path: url.pathname + url.search,
+      headers: headerRecord(init.headers),
+      body: (body ?? undefined) as string | Uint8Array<ArrayBuffer> | undefined,
+      signal: init.signal,
+    });
+    return new Response(bodiless(answer.status) ? null : answer.body, {
+      status: answer.status,
+      headers: answer.headers,
+    });
+  };
+  return {
+    fetch,
+    exchange,
+    close() {
+      for (const pool of pools.values()) pool.close();
+      pools.clear();
+    },
+  };
+}
+
+function headerRecord(headers: HeadersInit | undefined): Record<string, string> | undefined {
+  if (headers === undefined) return undefined;
+  if (headers instanceof Headers || Symbol.iterator in headers) {
+    return Object.fromEntries(new Headers(headers));
+  }
+  return headers as Record<string, string>;
+}
+
+// A request target as a URL gives it: "/" then printable ASCII, no space (the rest is escaped).
+const TARGET = /^\/[!-~]*$/;
+
+function encodeHead(
+  method: string,
+  target: string,
+  host: string,
+  headers: Record<string, string> | undefined,
+  span?: Span,
+): string {
+  if (!TARGET.test(target)) throw new TypeError(`Not a path to send: ${JSON.stringify(target)}`);
+  let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
+  for (const name in headers) head += header(name, headers[name]);
+  if (span) {
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    head += header("traceparent", `00-${traceId}-${spanId}-0${traceFlags & 1}`);
+  }
+  return head;
+}
+
+function header(name: string, value: string): string {
+  if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
+    throw new TypeError(`Header ${JSON.stringify(name)} has a line break`);
+  }
+  return `${name}: ${value}\r\n`;
+}
+
+// A character past 7 bits: without one, a string has as many UTF-8 bytes as UTF-16 units.
+const NON_ASCII = /[\u0080-\uffff]/;
+
+function encodeRequest(head: string, body: string | Uint8Array | undefined): Uint8Array {
+  if (body === undefined) return encoder.encode(head + "\r\n");
+  if (typeof body === "string" && !NON_ASCII.test(body)) { // JSON as services send it: one encoding
+    return encoder.encode(`${head}content-length: ${body.length}\r\n\r\n${body}`);
+  }
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  return concat(encoder.encode(`${head}content-length: ${bytes.length}\r\n\r\n`), bytes);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const all = new Uint8Array(a.length + b.length);
+  all.set(a);
+  all.set(b, a.length);
+  return all;
+}

@@ -1,0 +1,86 @@
+// One call from a service to a peer under a deadline, with the peer's failures as HTTP errors.
+
+import { madeOf } from "./answer.ts";
+import { deadline, untilAborted } from "./deadline.ts";
+import { HttpError } from "../protocol/errors.ts";
+import type { Fetch, PeerFetch } from "./fetch.ts";
+import { bodiless, headerOf, type PeerRequest, type RawAnswer } from "./client.ts";
+
+/** A peer's whole answer, read before the deadline; header names are in lower case. */
+export type PeerAnswer = RawAnswer;
+
+/** What {@link callPeer} sends: a method, headers and a body. */
+export type PeerInit = Omit<PeerRequest, "path" | "signal">;
+
+/**
+ * Sends `init` to `path` on `node` and reads the whole answer, whatever its status, within
+ * `timeoutMs`: a stalled body is a timeout too, not a cut stream. Throws HttpError 502 when the
+ * node cannot be reached and 504 when it does not answer in time.
+ *
+ * @example
+ * ```ts
+ * import { callPeer } from "./peer.ts";
+ * const answer = await callPeer(fetch, "http://127.0.0.1:8081", "/ready", {}, 2000);
+ * console.log(answer.status);
+ * ```
+ */
+export async function callPeer(
+  fetch: Fetch,
+  node: string,
+  path: string,
+  init: PeerInit,
+  timeoutMs: number,
+): Promise<PeerAnswer> {
+  const limit = deadline(timeoutMs, "The node did not answer in time");
+  const { exchange } = fetch as Partial<PeerFetch>;
+  try {
+    if (exchange) return await exchange(node, { ...init, path, signal: limit.signal });
+    return await untilAborted(
+      readAll(fetch(node + path, { ...init, signal: limit.signal })),
+      limit.signal,
+    );
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
+  } finally {
+    limit.clear();
+  }
+}
+
+/** The whole of a Fetch API answer, as {@link callPeer} returns it. */
+async function readAll(call: Promise<Response>): Promise<PeerAnswer> {
+  const answer = await call;
+  return {
+    status: answer.status,
+    headers: [...answer.headers],
+    body: new Uint8Array(await answer.arrayBuffer()),
+  };
+}
+
+/**
+ * A peer's answer passed on to a client: its status, content type and body, and none of the
+ * peer's other headers (connection, epoch, ...).
+ *
+ * @example
+ * ```ts
+ * import { callPeer, peerResponse } from "./peer.ts";
+ * const response = peerResponse(await callPeer(fetch, "http://127.0.0.1:8081", "/keys/k", {}, 2000));
+ * ```
+ */
+export function peerResponse(answer: PeerAnswer): Response {
+  const type = headerOf(answer, "content-type");
+  const body = bodiless(answer.status) ? null : answer.body;
+  const response = new Response(body, {
+    status: answer.status,
+    headers: type ? { "content-type": type } : {},
+  });
+  // Passed on as it came: the services' server writes these bytes without reading them back.
+  return madeOf(response, {
+    status: answer.status,
+    ...(type ? { contentType: type } : {}),
+    body: body ?? new Uint8Array(0),
+  });
+}

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { HttpError } from "../protocol/errors.ts";
+import type { Fetch, PeerFetch } from "./fetch.ts";
+import { headerOf, type PeerRequest, type RawAnswer } from "./client.ts";
+import { callPeer } from "./peer.ts";
+
+const failure = async (fetch: Fetch, timeoutMs = 100) => {
+  const error = await callPeer(fetch, "http://n:1", "/x", {}, timeoutMs).catch((e) => e);
+  assert.ok(error instanceof HttpError, String(error));
+  return error;
+};
+
+Deno.test("callPeer() returns any status with the whole body read", async () => {
+  const fetch: Fetch = (input) =>
+    Promise.resolve(Response.json({ at: String(input) }, { status: 409 }));
+  const answer = await callPeer(fetch, "http://n:1", "/x", {}, 100);
+  assert.equal(answer.status, 409);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(answer.body)), { at: "http://n:1/x" });
+});
+
+Deno.test("callPeer() answers 502 for a peer it cannot reach", async () => {
+  const error = await failure(() => Promise.reject(new TypeError("Connection refused")));
+  assert.equal(error.status, 502);
+  assert.equal(error.message, "Node http://n:1 is unreachable: Connection refused");
+});
+
+Deno.test("callPeer() answers 504 when the answer's body stalls past the deadline", async () => {
+  const stalled: Fetch = (_input, init) => {
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("{"));
+        init?.signal?.addEventListener("abort", () => controller.error(init.signal!.reason));
+      },
+    });
+    return Promise.resolve(new Response(body));
+  };
+  const error = await failure(stalled, 20);
+  assert.equal(error.status, 504);
+  assert.equal(error.message, "Node http://n:1 did not answer within 20 ms");
+});
+
+Deno.test("callPeer() answers 504 on time from a fetch that ignores its abort signal", async () => {
+  const deaf: Fetch = () => new Promise(() => {});
+  const error = await failure(deaf, 20);
+  assert.equal(error.status, 504);
+  const body = new ReadableStream({ start: (c) => c.enqueue(new Uint8Array([123])) });
+  const deafBody: Fetch = () => Promise.resolve(new Response(body));
+  assert.equal((await failure(deafBody, 20)).status, 504);
+});
+
+Deno.test("callPeer() calls a PeerFetch's exchange, not its fetch, under the same deadline", async () => {
+  const seen: unknown[] = [];
+  const refuse: Fetch = () => Promise.reject(new Error("fetch was called"));
+  const fetch: PeerFetch = Object.assign(refuse, {
+    exchange: (origin: string, request: PeerRequest): Promise<RawAnswer> => {
+      seen.push({ origin, ...request, signal: request.signal instanceof AbortSignal });
+      return Promise.resolve({ status: 200, headers: [["x-epoch", "4"]], body: new Uint8Array() });
+    },
+  });
+  const init = { method: "POST", headers: { "content-type": "text/plain" }, body: "b" };
+  const answer = await callPeer(fetch, "http://n:1", "/x", init, 100);
+  assert.equal(headerOf(answer, "x-epoch"), "4");
+  assert.equal(headerOf(answer, "content-type"), null);
+  assert.deepEqual(seen, [{ origin: "http://n:1", path: "/x", ...init, signal: true }]);
+
+  const stalled = Object.assign(fetch, {
+    exchange: (_origin: string, request: PeerRequest) =>
+      new Promise<never>((_, reject) =>
+        request.signal!.addEventListener("abort", () => reject(request.signal!.reason))
+      ),
+  });
+  const error = await failure(stalled, 20);
+  assert.equal(error.status, 504);
+});

@@ -1,0 +1,203 @@
+// Keep-alive HTTP/1.1 connections to one peer: a bounded pool, each connection one exchange at a
+// time, an idle connection the peer closed replaced once.
+
+import { untilAborted } from "./deadline.ts";
+import type { RawAnswer } from "./client.ts";
+import { parseResponseHead, readBody, Reader } from "./reader.ts";
+
+/** The keep-alive connections to one peer. */
+export class Pool {
+  readonly #url: URL;
+  /** The value of the host header. */
+  readonly host: string;
+  readonly #max: number;
+  readonly #caPem: string | undefined;
+  readonly #idle: Connection[] = [];
+  readonly #all = new Set<Connection>();
+  readonly #waiting: (() => void)[] = [];
+  #open = 0;
+
+  constructor(url: URL, max: number, caPem?: string) {
+    this.#url = url;
+    this.host = url.host;
+    this.#max = max;
+    this.#caPem = caPem;
+  }
+
+  async call(request: Uint8Array, signal?: AbortSignal | null): Promise<RawAnswer> {
+    signal?.throwIfAborted();
+    let reused = this.#idle.length > 0;
+    let connection = await this.#acquire(signal);
+    try {
+      for (;;) {
+        try {
+          const answer = await connection.exchange(request, signal);
+          if (connection.keepAlive) this.#release(connection);
+          else this.#discard(connection);
+          return answer;
+        } catch (error) {
+          this.#discard(connection);
+          if (signal?.aborted) throw signal.reason;
+          // The peer closed a connection that sat idle: nothing was answered, so send again once.
+          if (!(reused && error instanceof ClosedEarly)) throw error;
+          reused = false;
+          connection = await this.#acquire(signal);
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      throw error;
+    }
+  }
+
+  async #acquire(signal?: AbortSignal | null): Promise<Connection> {
+    for (;;) {
+      const idle = this.#idle.pop();
+      if (idle) return idle;
+      if (this.#open < this.#max) break;
+      await this.#wait(signal);
+    }
+    this.#open++;
+    try {
+      return await this.#connect(signal);
+    } catch (error) {
+      this.#open--;
+      this.#waiting.shift()?.();
+      throw error;
+    }
+  }
+
+  /** Waits for a connection to be released or closed; a call that gives up stops waiting. */
+  #wait(signal?: AbortSignal | null): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const at = this.#waiting.indexOf(wake);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.push(wake);
+    });
+  }
+
+  async #connect(signal?: AbortSignal | null): Promise<Connection> {
+    const hostname = this.#url.hostname.replace(/^\[(.*)\]$/, "$1");
+    const secure = this.#url.protocol === "https:";
+    const port = Number(this.#url.port || (secure ? 443 : 80));
+    const connecting: Promise<Deno.Conn> = secure
+      ? handshaken(
+        Deno.connectTls({ hostname, port, caCerts: this.#caPem ? [this.#caPem] : undefined }),
+      )
+      : Deno.connect({ hostname, port });
+    if (!signal) return this.#track(new Connection(await connecting));
+    try {
+      return this.#track(new Connection(await untilAborted(connecting, signal)));
+    } catch (error) {
+      connecting.then((conn) => conn.close(), () => {}); // a late connection is not kept
+      throw error;
+    }
+  }
+
+  /** Closes every connection to this peer. */
+  close(): void {
+    for (const connection of this.#all) connection.close();
+    this.#all.clear();
+    this.#idle.length = 0;
+  }
+
+  #track(connection: Connection): Connection {
+    this.#all.add(connection);
+    return connection;
+  }
+
+  #release(connection: Connection): void {
+    this.#idle.push(connection);
+    this.#waiting.shift()?.();
+  }
+
+  #discard(connection: Connection): void {
+    connection.close();
+    this.#all.delete(connection);
+    this.#open--;
+    this.#waiting.shift()?.();
+  }
+}
+
+/**
+ * A TLS connection once its handshake is done: a certificate the caller does not trust fails
+ * here with the handshake's own error ("invalid peer certificate: UnknownIssuer"), not later as a
+ * connection closed before an answer.
+ */
+async function handshaken(connecting: Promise<Deno.TlsConn>): Promise<Deno.TlsConn> {
+  const conn = await connecting;
+  try {
+    await conn.handshake();
+  } catch (error) {
+    conn.close();
+    throw new Error(`TLS handshake with the peer failed: ${errorText(error)}`, { cause: error });
+  }
+  return conn;
+}
+
+const errorText = (error: unknown) => error instanceof Error ? error.message : String(error);
+
+/** The peer closed the connection before answering. */
+class ClosedEarly extends Error {
+  constructor() {
+    super("The connection closed before an answer");
+    this.name = "ClosedEarly";
+  }
+}
+
+/** One keep-alive connection: one exchange at a time. */
+class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #reader: Reader;
+  #closed = false;
+  /** Whether the last answer left the connection open for another request. */
+  keepAlive = false;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    this.#reader = new Reader(conn);
+  }
+
+  async exchange(
+    request: Uint8Array,
+    signal?: AbortSignal | null,
+  ): Promise<RawAnswer> {
+    const onAbort = () => this.close();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      try {
+        let written = 0;
+        while (written < request.length) {
+          written += await this.#conn.write(request.subarray(written));
+        }
+      } catch {
+        throw new ClosedEarly(); // nothing was answered: a closed idle connection
+      }
+      const head = await parseResponseHead(this.#reader, () => new ClosedEarly());
+      const body = await readBody(this.#reader, head);
+      this.keepAlive = head.keepAlive;
+      return { status: head.status, headers: head.headers, body };
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}

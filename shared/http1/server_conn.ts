@@ -1,0 +1,131 @@
+// Reads a server connection's bytes: a request head, an exact length, a chunked body's lines.
+
+/** The connection closed, or was closed, before what was being read arrived. */
+export class ConnectionClosed extends Error {
+  constructor() {
+    super("The connection closed");
+    this.name = "ConnectionClosed";
+  }
+}
+
+const CRLFCRLF = [13, 10, 13, 10];
+
+/**
+ * A buffered reader over one connection. Reads resolve with bytes or throw
+ * {@link ConnectionClosed}; closing the connection (a timeout does) ends a read in progress.
+ *
+ * @example
+ * ```ts
+ * import { ConnReader } from "./server_conn.ts";
+ * const reader = new ConnReader(conn);
+ * const head = await reader.head(65536); // the bytes before the blank line, or undefined: too big
+ * ```
+ */
+export class ConnReader {
+  readonly #conn: Deno.Conn;
+  #buffer = new Uint8Array(4 * 1024); // grows for a longer head or a pipelined burst
+  #start = 0;
+  #end = 0;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /** Whether bytes are waiting: a pipelined request, say. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /**
+   * The head of the next request, up to its blank line (which is consumed), or undefined when it
+   * is longer than `max` bytes. `started` is called once its first byte is here.
+   */
+  async head(max: number, started?: () => void): Promise<Uint8Array | undefined> {
+    if (this.#end === this.#start) await this.#fill();
+    started?.();
+    let searched = this.#start;
+    for (;;) {
+      const at = indexOf(this.#buffer, CRLFCRLF, searched, this.#end);
+      if (at >= 0) {
+        if (at - this.#start > max) return undefined;
+        const head = this.#buffer.slice(this.#start, at);
+        this.#start = at + 4;
+        return head;
+      }
+      if (this.#end - this.#start > max) return undefined;
+      // Kept relative to the start: filling may move the buffered bytes.
+      const skip = Math.max(0, this.#end - this.#start - 3);
+      await this.#fill();
+      searched = this.#start + skip;
+    }
+  }
+
+  /** Exactly `n` bytes. */
+  async exact(n: number): Promise<Uint8Array<ArrayBuffer>> {
+    while (this.#end - this.#start < n) await this.#fill();
+    const bytes = this.#buffer.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return bytes;
+  }
+
+  /** Up to `max` bytes, at least one. */
+  async some(max: number): Promise<Uint8Array> {
+    if (this.#end === this.#start) await this.#fill();
+    const n = Math.min(max, this.#end - this.#start);
+    const bytes = this.#buffer.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return bytes;
+  }
+
+  /** One line ending in CRLF, without it; throws past `max` bytes. */
+  async line(max: number): Promise<string> {
+    let searched = this.#start;
+    for (;;) {
+      const at = indexOf(this.#buffer, [13, 10], searched, this.#end);
+      if (at >= 0) {
+        const line = new TextDecoder("latin1").decode(this.#buffer.subarray(this.#start, at));
+        this.#start = at + 2;
+        return line;
+      }
+      if (this.#end - this.#start > max) throw new Error("Chunk line too long");
+      const skip = Math.max(0, this.#end - this.#start - 1);
+      await this.#fill();
+      searched = this.#start + skip;
+    }
+  }
+
+  async #fill(): Promise<void> {
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#end === this.#buffer.length) {
+      const live = this.#end - this.#start;
+      const size = live > this.#buffer.length / 2 ? this.#buffer.length * 2 : this.#buffer.length;
+      const next = new Uint8Array(size);
+      next.set(this.#buffer.subarray(this.#start, this.#end));
+      this.#buffer = next;
+      this.#start = 0;
+      this.#end = live;
+    }
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#buffer.subarray(this.#end));
+    } catch {
+      n = null;
+    }
+    if (n === null || n === 0) throw new ConnectionClosed();
+    this.#end += n;
+  }
+}
+
+function indexOf(bytes: Uint8Array, pattern: number[], from: number, to: number): number {
+  const last = to - pattern.length;
+  for (
+    let i = bytes.indexOf(pattern[0], from);
+    i >= 0 && i <= last;
+    i = bytes.indexOf(pattern[0], i + 1)
+  ) {
+    let j = 1;
+    while (j < pattern.length && bytes[i + j] === pattern[j]) j++;
+    if (j === pattern.length) return i;
+  }
+  return -1;
+}

@@ -1,0 +1,112 @@
+// Parses an HTTP/1.1 request head strictly: what two parsers could read two ways is refused.
+
+/** A parsed request head. */
+export interface RequestHead {
+  method: string;
+  /** The request target as sent: an origin-form path with its query. */
+  target: string;
+  /** HTTP/1.0 or HTTP/1.1. */
+  minor: 0 | 1;
+  /** Header names in lower case, in order; repeated names stay repeated. */
+  headers: [string, string][];
+  /** The body's framing: none, a length, or chunked. */
+  body: { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" };
+  /** Whether the connection stays open after the answer. */
+  keepAlive: boolean;
+  /** The client waits for `100 Continue` before it sends the body. */
+  expectsContinue: boolean;
+}
+
+/** A head that cannot be served: answered with `status` and the connection closed. */
+export class BadHead extends Error {
+  constructor(readonly status: 400 | 404 | 431 | 501 | 505, message: string) {
+    super(message);
+    this.name = "BadHead";
+  }
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const DIGITS = /^[0-9]+$/;
+// Field values: visible ASCII, obs-text, spaces and tabs; no control characters.
+const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * Parses `bytes`, a request head up to (not including) its blank line. Refuses with
+ * {@link BadHead}: a malformed request line or header, obsolete line folding, a space before a
+ * header's colon, a Content-Length that is not one whole number, Transfer-Encoding other than
+ * chunked, or both framings at once: the request-smuggling shapes.
+ *
+ * @example
+ * ```ts
+ * import { parseHead } from "./server_head.ts";
+ * const head = parseHead(new TextEncoder().encode("GET /keys/a HTTP/1.1\r\nHost: x"));
+ * head.target; // "/keys/a"
+ * ```
+ */
+export function parseHead(bytes: Uint8Array): RequestHead {
+  const lines = latin1.decode(bytes).split("\r\n");
+  const [method, target, version, ...rest] = lines[0].split(" ");
+  if (rest.length > 0 || !method || !target || !version || !TOKEN.test(method)) {
+    throw new BadHead(400, "Malformed request line");
+  }
+  if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
+    throw new BadHead(505, `HTTP version ${version.slice(0, 20)} is not supported`);
+  }
+  if (!target.startsWith("/") && !(target === "*" && method === "OPTIONS")) {
+    throw new BadHead(400, "The request target must be a path");
+  }
+  const minor = version === "HTTP/1.1" ? 1 : 0;
+  const headers: [string, string][] = [];
+  let lengths: string[] = [];
+  let chunked = false;
+  let connection = "";
+  let expectsContinue = false;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new BadHead(400, "Malformed header line");
+    const name = line.slice(0, colon);
+    // No space before the colon, no folded line: parsers disagree on both.
+    if (!TOKEN.test(name)) throw new BadHead(400, `Malformed header name "${name.slice(0, 40)}"`);
+    const value = line.slice(colon + 1).trim();
+    if (!VALUE.test(value)) throw new BadHead(400, `Header ${name} holds control characters`);
+    const lower = name.toLowerCase();
+    headers.push([lower, value]);
+    if (lower === "content-length") {
+      lengths = [
+        ...lengths,
+        ...value.split(",").map((v) => v.trim()),
+      ];
+    } else if (lower === "transfer-encoding") {
+      if (chunked || value.toLowerCase() !== "chunked") {
+        throw new BadHead(501, `Transfer-Encoding "${value.slice(0, 40)}" is not supported`);
+      }
+      chunked = true;
+    } else if (lower === "connection") connection += `,${value.toLowerCase()}`;
+    else if (lower === "expect") expectsContinue = value.toLowerCase() === "100-continue";
+  }
+  if (chunked && lengths.length > 0) {
+    throw new BadHead(400, "A request cannot have both Content-Length and Transfer-Encoding");
+  }
+  if (lengths.some((length) => !DIGITS.test(length) || length !== lengths[0])) {
+    throw new BadHead(400, "Content-Length must be one whole number");
+  }
+  const length = lengths.length > 0 ? Number(lengths[0]) : 0;
+  if (!Number.isSafeInteger(length)) throw new BadHead(400, "Content-Length is too large");
+  const tokens = connection.split(",").map((t) => t.trim());
+  const keepAlive = minor === 1 ? !tokens.includes("close") : tokens.includes("keep-alive");
+  return {
+    method,
+    target,
+    minor,
+    headers,
+    body: chunked
+      ? { kind: "chunked" }
+      : length > 0
+      ? { kind: "length", length }
+      : { kind: "none" },
+    keepAlive,
+    expectsContinue,
+  };
+}

@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { madeOf } from "./answer.ts";
+import { silentLogger } from "../log/log.ts";
+import { type HttpServer, serveHttp, type ServerOptions } from "./server.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A free port on 127.0.0.1 and limits short enough for tests. */
+const LIMITS: ServerOptions = {
+  hostname: "127.0.0.1",
+  port: 0,
+  maxConnections: 100,
+  headerTimeoutMs: 1000,
+  idleTimeoutMs: 1000,
+  minBodyBytesPerSecond: 1000,
+  log: silentLogger,
+};
+
+/** A server on a free port echoing method, path and body; `options` override the limits. */
+function echo(options: Partial<ServerOptions> = {}): HttpServer {
+  return serveHttp({ ...LIMITS, ...options }, async (request) => {
+    const body = request.body ? await request.text() : "";
+    const path = new URL(request.url).pathname;
+    return Response.json({ method: request.method, path, body });
+  });
+}
+
+/** A raw connection: send bytes, read what comes until the server closes or `ms` pass. */
+async function raw(server: HttpServer) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  // One read in flight at a time, kept across calls: a read that outlived a timeout is not lost.
+  let pending: Promise<Uint8Array | null> | undefined;
+  const next = () => {
+    pending ??= (async () => {
+      const buffer = new Uint8Array(65536);
+      const n = await conn.read(buffer).catch(() => null);
+      return n === null ? null : buffer.subarray(0, n);
+    })();
+    return pending;
+  };
+  return {
+    async send(text: string | Uint8Array) {
+      const bytes = typeof text === "string" ? encoder.encode(text) : text;
+      for (let sent = 0; sent < bytes.length;) sent += await conn.write(bytes.subarray(sent));
+    },
+    /** Everything read until the server closes, or until `ms` pass (then `open`). */
+    async readAll(ms = 3000): Promise<{ text: string; closed: boolean }> {
+      let text = "";
+      const end = Date.now() + ms;
+      for (;;) {
+        const left = end - Date.now();
+        if (left <= 0) return { text, closed: false };
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), left);
+        });
+        const bytes = await Promise.race([next(), timeout]);
+        clearTimeout(timer);
+        if (bytes === "timeout") return { text, closed: false };
+        pending = undefined;
+        if (bytes === null) return { text, closed: true };
+        text += decoder.decode(bytes);
+      }
+    },
+    close: () => {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    },
+  };
+}
+
+Deno.test("serveHttp() answers requests on one kept-alive connection, pipelined too", async () => {
+  const server = echo();
+  const client = await raw(server);
+  try {
+    await client.send(
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\n" +
+        "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+        "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        "3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n" +
+        "GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    const { text, closed } = await client.readAll();
+    const bodies = [...text.matchAll(/\{[^}]*\}/g)].map((m) => JSON.parse(m[0]));
+    assert.deepEqual(bodies, [
+      { method: "GET", path: "/a", body: "" },
+      { method: "POST", path: "/b", body: "hello" },
+      { method: "POST", path: "/c", body: "abcde" },
+      { method: "GET", path: "/d", body: "" },
+    ]);
+    assert.equal(text.match(/HTTP\/1\.1 200 OK/g)?.length, 4);
+    assert.ok(closed, "closed after Connection: close");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes", async () => {
+  const server = echo();
+  const cases: [string, RegExp][] = [
+    [
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      /400/,
+    ],
+    ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 3\r\n\r\nabc", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", /501/],
+    ["GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", /400/],
+    ["GET / HTTP/2.0\r\nHost: x\r\n\r\n", /505/],
+    ["GET http://evil/ HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
+    [`GET / HTTP/1.1\r\nHost: x\r\nX: ${"a".repeat(70_000)}\r\n\r\n`, /431/],
+  ];
+  try {
+    for (const [request, status] of cases) {
+      const client = await raw(server);
+      await client.send(request);
+      const { text, closed } = await client.readAll();
+      client.close();
+      assert.match(text.split("\r\n")[0], status, request.slice(0, 60));
+      assert.match(text, /\{"error":".+"\}$/);
+      assert.ok(closed, `closed after ${request.slice(0, 40)}`);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() closes a connection whose head, idleness or body takes too long", async () => {
+  const server = echo({ headerTimeoutMs: 200, idleTimeoutMs: 300, minBodyBytesPerSecond: 1000 });
+  try {
+    const silent = await raw(server);
+    const started = Date.now();
+    assert.deepEqual(await silent.readAll(), { text: "", closed: true }, "nothing sent");
+    assert.ok(Date.now() - started < 1000);
+    silent.close();
+
+    const partial = await raw(server);
+    await partial.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    assert.deepEqual(await partial.readAll(), { text: "", closed: true }, "a head never ended");
+    partial.close();
+
+    const idle = await raw(server);
+    await idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const kept = await idle.readAll(1500);
+    assert.match(kept.text, /200 OK/);
+    assert.ok(kept.closed, "closed once idle past the idle timeout");
+    idle.close();
+
+    const trickle = await raw(server);
+    await trickle.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab");
+    const cut = await trickle.readAll(2000);
+    assert.ok(cut.closed, "a body far slower than 1000 B/s is cut off");
+    trickle.close();
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() refuses connections past its cap with 503, and serves again after", async () => {
+  const server = echo({ maxConnections: 5, headerTimeoutMs: 5000 });
+  const held = await Promise.all(Array.from({ length: 5 }, () => raw(server)));
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(server.connections, 5);
+    const extra = await raw(server);
+    const { text, closed } = await extra.readAll();
+    extra.close();
+    assert.match(text, /^HTTP\/1\.1 503/);
+    assert.match(text, /Too many open connections/);
+    assert.ok(closed);
+    for (const client of held) client.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const answer = await fetch(`http://127.0.0.1:${server.addr.port}/again`);
+    assert.deepEqual(await answer.json(), { method: "GET", path: "/again", body: "" });
+  } finally {
+    for (const client of held) client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() answers 100 Continue, HEAD without a body, and a throwing handler with 500", async () => {
+  const server = serveHttp({ ...LIMITS, maxConnections: 10 }, async (request) => {
+    if (new URL(request.url).pathname === "/throw") throw new Error("boom");
+    return new Response(await request.text() || "body", { status: 201 });
+  });
+  const client = await raw(server);
+  try {
+    await client.send(
+      "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+    );
+    const first = await client.readAll(300);
+    assert.match(first.text, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    await client.send("ok");
+    assert.match(
+      (await client.readAll(300)).text,
+      /201 Created[\s\S]*content-length: 2\r\n\r\nok$/,
+    );
+    await client.send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match((await client.readAll(300)).text, /content-length: 4\r\n\r\n$/);
+    await client.send("GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match((await client.readAll(300)).text, /^HTTP\/1\.1 500[\s\S]*Internal server error/);
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() reads a head and a chunked body that arrive in many small pieces", async () => {
+  const server = echo();
+  const client = await raw(server);
+  try {
+    const request = "POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n";
+    for (let i = 0; i < request.length; i += 7) {
+      await client.send(request.slice(i, i + 7));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const { text } = await client.readAll(500);
+    assert.match(text, /\{"method":"POST","path":"\/slow","body":"helloabc"\}$/);
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() writes an early answer from its parts, a Response's remembered parts too", async () => {
+  const body = new TextEncoder().encode('{"from":"parts"}');
+  const server = serveHttp({
+    ...LIMITS,
+    maxConnections: 10,
+    early: (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/wire") {
+        return {
+          status: 200,
+          contentType: "application/json",
+          body: '{"é":1}',
+          headers: { "x-a": "1" },
+        };
+      }
+      if (path === "/made") {
+        // The Response says otherwise: what was remembered is what goes out.
+        return madeOf(new Response("unread"), {
+          status: 201,
+          contentType: "application/json",
+          body,
+        });
+      }
+      return undefined;
+    },
+  }, () => new Response("from the handler"));
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const wire = await fetch(`${url}/wire`);
+    assert.equal(wire.headers.get("x-a"), "1");
+    assert.equal(wire.headers.get("content-length"), "8", "UTF-8 bytes, not characters");
+    assert.deepEqual(await wire.json(), { é: 1 });
+    const made = await fetch(`${url}/made`);
+    assert.equal(made.status, 201);
+    assert.deepEqual(await made.json(), { from: "parts" });
+    assert.equal(await (await fetch(`${url}/other`)).text(), "from the handler");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() closes a connection whose client does not read its answer", async () => {
+  const big = new Uint8Array(32 * 1024 * 1024); // far more than the socket buffers hold
+  const server = serveHttp({ ...LIMITS, idleTimeoutMs: 300 }, () => new Response(big));
+  const client = await raw(server);
+  try {
+    await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"); // and never reads a byte
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(server.connections, 1, "writing the answer");
+    const end = Date.now() + 3000;
+    while (server.connections > 0 && Date.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(server.connections, 0, "closed once the write waited past the idle timeout");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});

@@ -1,0 +1,267 @@
+// Zod schemas of the messages master, nodes and clients exchange: keys, values, membership, ring.
+
+import { z } from "@hono/zod-openapi";
+import { parseOrigin } from "../service/config.ts";
+
+/** Longest key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+/** Longest TTL accepted: 10 years, in seconds. */
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
+/** Default longest value, in UTF-8 bytes (`--max-value-bytes`). */
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/** Number of UTF-8 bytes in `text`. */
+export function utf8Bytes(text: string): number {
+  // Counting beats allocating for short strings; the encoder wins on long ones.
+  return text.length < 512 ? countUtf8(text) : encoder.encode(text).byteLength;
+}
+
+function countUtf8(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low < 0xe000) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * A cache key: 1 to 1024 UTF-8 bytes, any characters, but not "." or "..": URLs resolve those as
+ * path steps, so `GET /keys/..` could never read the key back.
+ */
+export const Key = z.string()
+  .min(1, "Key must not be empty")
+  .refine((key) => utf8Bytes(key) <= MAX_KEY_BYTES, {
+    message: `Key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`,
+  })
+  .refine((key) => key !== "." && key !== "..", {
+    message: 'Key must not be "." or "..": a URL path cannot carry it',
+  })
+  .refine((key) => key.isWellFormed(), {
+    message: "Key must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry",
+  })
+  .openapi({
+    example: "user:42",
+    description: '1 to 1024 UTF-8 bytes of valid Unicode (no lone surrogate), not "." or ".."',
+  });
+
+/** A cache value; its size limit is a setting, checked by the service. */
+export const Value = z.string().openapi({ example: "Ada Lovelace" });
+
+/** Seconds a key lives: a number > 0, fractions allowed. */
+export const Ttl = z.number({ error: "ttl must be a number of seconds" })
+  .positive("ttl must be > 0 seconds")
+  .max(MAX_TTL_SECONDS, `ttl must be at most ${MAX_TTL_SECONDS} seconds`)
+  .openapi({ example: 60, description: "Seconds to live (write) or left (read)" });
+
+/** A key and its value, as written and read; `ttl` is seconds to live, or left on a read. */
+export const KeyValue = z.object({ key: Key, value: Value, ttl: Ttl.optional() }).openapi(
+  "KeyValue",
+);
+
+/** A key and its value. */
+export type KeyValue = z.infer<typeof KeyValue>;
+
+/** Most keys or items in one batch call. */
+export const MAX_BATCH = 1000;
+
+/**
+ * Bytes of one batch a service gathers itself (`/mget`, `/mset`, and the `/replicate` a primary
+ * makes of an `/mset`), counted from above: below any node's body limit (64 KiB plus six values).
+ */
+export const MAX_BATCH_BYTES = 60 * 1024;
+
+/**
+ * The most bytes `key` adds to an `/mget` body: each character escaped as `\u0000`, two quotes and
+ * a comma.
+ *
+ * @example
+ * ```ts
+ * import { keyBytes } from "./wire.ts";
+ * keyBytes("user:42"); // 45
+ * ```
+ */
+export function keyBytes(key: string): number {
+  return key.length * 6 + 3;
+}
+
+/** `POST /mget`: keys to read. */
+export const MGetRequest = z.strictObject({
+  keys: z.array(Key).min(1, "keys must hold at least 1 key")
+    .max(MAX_BATCH, `keys must hold at most ${MAX_BATCH} keys`),
+}).openapi("MGetRequest");
+
+/** What `POST /mget` finds: items in request order, and the keys not stored. */
+export const MGetResponse = z.object({
+  items: z.array(KeyValue),
+  missing: z.array(z.string()),
+}).openapi("MGetResponse");
+
+/** What `POST /mget` finds. */
+export type MGetResponse = z.infer<typeof MGetResponse>;
+
+/**
+ * The type a node's `POST /mget` answers in when asked for it (`accept`): one line per key asked,
+ * in order, each the body `GET /keys/{key}` would answer with, or `null` for a key not stored. The
+ * master passes each line on as it is, with nothing parsed.
+ */
+export const LINES_TYPE = "application/x-ndjson";
+
+/** `POST /mset`: items to write, all or none. */
+export const MSetRequest = z.strictObject({
+  items: z.array(KeyValue).min(1, "items must hold at least 1 item")
+    .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
+}).openapi("MSetRequest");
+
+/** A node's counters: exact, with expired keys never counted. */
+export const NodeStats = z.object({
+  keys: z.number().int(),
+  bytes: z.number().int().openapi({ description: "Accounted bytes: keys, values, overhead" }),
+  maxBytes: z.number().int().openapi({ description: "Memory bound; 0 is unbounded" }),
+  hits: z.number().int(),
+  misses: z.number().int(),
+  evictions: z.number().int(),
+  expired: z.number().int(),
+  uptimeSeconds: z.number(),
+  rebalance: z.object({
+    syncedEpoch: z.number().int().openapi({
+      description: "Last epoch whose keys it finished moving",
+    }),
+    moving: z.boolean(),
+    sent: z.number().int().openapi({ description: "Keys sent to other nodes since start" }),
+    handedOff: z.number().int().openapi({ description: "Keys handed over and dropped here" }),
+  }).optional(),
+}).openapi("NodeStats");
+
+/** A node's counters. */
+export type NodeStats = z.infer<typeof NodeStats>;
+
+/** The cluster's counters: the sum over up nodes, and each node's own or its error. */
+export const ClusterStats = NodeStats.extend({
+  nodes: z.array(z.union([
+    NodeStats.extend({ address: z.string() }),
+    z.object({ address: z.string(), error: z.string() }),
+  ])),
+}).openapi("ClusterStats");
+
+/** The cluster's counters. */
+export type ClusterStats = z.infer<typeof ClusterStats>;
+
+/** The `{key}` path parameter (percent-encoded in the path). */
+export const KeyParam = z.object({
+  key: Key.openapi({ param: { name: "key", in: "path" }, example: "user:42" }),
+});
+
+/** A node's base URL, `http(s)://host:port`. */
+export const Address = z.string()
+  .refine((text) => parseOrigin(text) !== undefined, {
+    message: "Address must be an http(s) URL with no path, such as http://10.0.0.5:8081",
+  })
+  .transform((text) => parseOrigin(text)!)
+  .openapi({ example: "http://127.0.0.1:8081" });
+
+/** The live ring: the up nodes that own keys in this epoch. */
+export const RingView = z.object({
+  term: z.number().int().min(0).default(0).openapi({
+    description: "The term of the master that published the ring: grows with every new leader. " +
+      "Rings are ordered by term, then epoch; a ring of an older term is never taken",
+  }),
+  epoch: z.number().int().min(0).openapi({
+    description: "Increments on every change of the up set",
+  }),
+  replicas: z.number().int().min(1).openapi({
+    description: "Copies of each key: owners(key, replicas) are its primary, then its backups",
+  }),
+  vnodes: z.number().int().min(1),
+  nodes: z.array(z.string()).openapi({ description: "Addresses of the up nodes, sorted" }),
+  joined: z.record(z.string(), z.number().int()).openapi({
+    description: "The epoch in which each node last joined the ring, empty",
+  }),
+  settled: z.boolean().optional().openapi({
+    description: "Whether every node has moved its keys for this epoch; until then a miss on a " +
+      "key's owners may be a key still on its way",
+  }),
+}).openapi("Ring");
+
+/** The live ring. */
+export type RingView = z.infer<typeof RingView>;
+
+/** What a node sends to register and to heartbeat. */
+export const RegisterRequest = z.strictObject({
+  address: Address.optional().openapi({
+    description: "The node's base URL; when the body is absent, the caller's IP with port 8080",
+  }),
+  instance: z.string().max(100).optional().openapi({
+    description: "Identifies the node's process; a new one means the node restarted empty",
+  }),
+  synced: z.number().int().min(0).optional().openapi({
+    description: "The last ring epoch whose keys the node has finished moving",
+  }),
+  leaving: z.boolean().optional().openapi({
+    description: "The node is shutting down: take it off the ring while it hands its keys over",
+  }),
+  empty: z.boolean().optional().openapi({
+    description: "The node holds nothing: it dropped its keys after being told to rejoin empty",
+  }),
+  ring: RingView.optional().openapi({
+    description: "The ring the node follows: a restarted master recovers membership from these",
+  }),
+}).openapi("RegisterRequest");
+
+/** What a node sends to register and to heartbeat. */
+export type Heartbeat = z.infer<typeof RegisterRequest>;
+
+/**
+ * Whether a ring is newer than another: a later term, or a later epoch in the same term. A ring
+ * of an older term comes from a deposed leader and is never taken, whatever its epoch.
+ */
+export function newerRing(
+  ring: { term: number; epoch: number },
+  than: { term: number; epoch: number },
+): boolean {
+  return ring.term > than.term || (ring.term === than.term && ring.epoch > than.epoch);
+}
+
+/** One node as the master sees it. */
+export const NodeStatus = z.object({
+  address: z.string(),
+  status: z.enum(["up", "leaving", "down"]),
+  lastSeen: z.string().openapi({ description: "Time of the last heartbeat, ISO 8601" }),
+  synced: z.boolean().openapi({ description: "Whether it has moved its keys for this epoch" }),
+}).openapi("Node");
+
+/** Every node the master knows, up or down. */
+export const NodeList = z.object({
+  epoch: z.number().int().min(0),
+  nodes: z.array(NodeStatus),
+}).openapi("NodeList");
+
+/** Every node the master knows. */
+export type NodeList = z.infer<typeof NodeList>;
+
+/** Header carrying the ring epoch a write was routed with. */
+export const EPOCH_HEADER = "x-ring-epoch";
+
+/**
+ * Header on the leading master's heartbeat answers: milliseconds, counted from when the node sent
+ * the heartbeat, for which the node may act as a primary of the ring it got (its lease).
+ */
+export const LEASE_HEADER = "x-lease-ms";
+
+/**
+ * Header carrying the moment (milliseconds since 1970 on the sender's clock) after which the
+ * sender no longer waits for the answer: a write that arrives later is not applied.
+ */
+export const DEADLINE_HEADER = "x-deadline";

@@ -1,0 +1,214 @@
+// The HTTP skeleton both services share: JSON errors, body limit, OpenAPI document, Scalar page.
+
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { ErrorBody, errorResponse } from "../protocol/errors.ts";
+import type { Logger } from "../log/log.ts";
+import type { Metrics } from "./metrics.ts";
+import { addMetricsRoute, observeRequests } from "./observe.ts";
+
+/** What a service's API is called and how it guards its input. */
+export interface ApiOptions {
+  title: string;
+  description: string;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  log: Logger;
+  /** Where request counts and durations go; served at `/metrics`. */
+  metrics: Metrics;
+  /** Installs access checks; runs before any route is added, so it guards them all. */
+  guard?: (app: OpenAPIHono) => void;
+}
+
+/** The OpenAPI version and info block of a service's document. */
+export function documentConfig(options: Pick<ApiOptions, "title" | "description">) {
+  return {
+    openapi: "3.1.0",
+    info: { title: options.title, version: "1.0.0", description: options.description },
+    // Every route needs a bearer token when the service has tokens; open routes say security: [].
+    security: [{ bearer: [] }],
+  };
+}
+
+/** The `security` of a route that is open even when the service has tokens. */
+export const OPEN: { security: [] } = { security: [] };
+
+/**
+ * Creates an app whose every error, from validation to a thrown bug, answers `{"error": "..."}`,
+ * and which serves `/openapi.json` and an offline Scalar page at `/reference`.
+ *
+ * @example
+ * ```ts
+ * import { createApi } from "./api.ts";
+ * import { silentLogger } from "../log/log.ts";
+ * import { Metrics } from "./metrics.ts";
+ * const app = createApi({
+ *   title: "Cache node",
+ *   description: "",
+ *   maxBodyBytes: 1 << 20,
+ *   log: silentLogger,
+ *   metrics: new Metrics(),
+ * });
+ * ```
+ */
+export function createApi(options: ApiOptions): OpenAPIHono {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return c.json({ error: describeIssues(result.error) }, 400);
+    },
+  });
+
+  app.use(observeRequests(options.metrics));
+
+  const limit = bodyLimit({
+    maxSize: options.maxBodyBytes,
+    onError: (c) =>
+      c.json({ error: `Request body is larger than ${options.maxBodyBytes} bytes` }, 413),
+  });
+  // Only POST routes take a body. Skipping the others also spares them the limiter's copy of a
+  // body-less request, which makes Deno warn about request.signal.
+  app.use((c, next) => c.req.method === "POST" ? limit(c, next) : next());
+  app.use(async (c, next) => {
+    // A path whose escapes do not decode to UTF-8 names no key: "%ff" is not "%25ff".
+    if (c.req.path.includes("%") && !decodable(c.req.path)) {
+      return c.json({ error: "The path's percent-encoding is not valid UTF-8" }, 400);
+    }
+    if (c.req.method === "POST" && /json/i.test(c.req.header("content-type") ?? "")) {
+      // Read as bytes (the validator reads the same, cached): bytes that are not UTF-8 are
+      // refused, not replaced with U+FFFD.
+      const text = utf8(await c.req.arrayBuffer());
+      if (text === undefined) return c.json({ error: "The body is not valid UTF-8" }, 400);
+      const depth = jsonDepth(text);
+      if (depth > MAX_JSON_DEPTH) {
+        return c.json({
+          error: `JSON is nested ${depth} levels deep, over the limit of ${MAX_JSON_DEPTH}`,
+        }, 400);
+      }
+    }
+    await next();
+  });
+
+  options.guard?.(app);
+
+  app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}` }, 404));
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status < 500) {
+      const message = error.status === 415
+        ? `Unsupported content type "${c.req.header("content-type")}": send application/json`
+        : error.message;
+      return c.json({ error: message }, error.status);
+    }
+    return errorResponse(error, c.req.method, c.req.path, options.log);
+  });
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "A client, node or admin token, when the service has tokens (--auth-file)",
+  });
+  addMetricsRoute(app, options.metrics);
+  app.doc31("/openapi.json", documentConfig(options));
+  app.get("/reference/standalone.js", scalarBundleHandler());
+  app.get(
+    "/reference",
+    Scalar({
+      url: "/openapi.json",
+      cdn: "/reference/standalone.js",
+      pageTitle: options.title,
+      withDefaultFonts: false,
+    }),
+  );
+  return app;
+}
+
+/** Deepest JSON nesting a request body may have; no request needs more than 4. */
+export const MAX_JSON_DEPTH = 16;
+
+/** How deep `text`'s arrays and objects nest, counting brackets outside strings. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // backslash: skip the escaped character
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) deepest = Math.max(deepest, ++depth);
+    else if (ch === 125 || ch === 93) depth--;
+  }
+  return deepest;
+}
+
+/** Turns zod issues into one readable sentence, naming each field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message)
+    .join("; ");
+}
+
+/** Error responses for a route, each with the shared error body. */
+export function errors<S extends number>(described: Record<S, string>) {
+  const entries = Object.entries(described).map(([status, description]) => [
+    status,
+    { description, content: { "application/json": { schema: ErrorBody } } },
+  ]);
+  return Object.fromEntries(entries) as Record<
+    S,
+    { description: string; content: { "application/json": { schema: typeof ErrorBody } } }
+  >;
+}
+
+/** A JSON body or response declaration for `createRoute`. */
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/**
+ * Scalar's browser bundle from npm `@scalar/api-reference`, served by the service itself so the page
+ * works with no internet. `deno install` puts it in `node_modules/`; `deno compile` embeds it at
+ * the same place with `--include`.
+ */
+export const SCALAR_BUNDLE_PATH = "node_modules/@scalar/api-reference/dist/browser/standalone.js";
+const scalarBundle = new URL(`../../${SCALAR_BUNDLE_PATH}`, import.meta.url);
+
+function scalarBundleHandler() {
+  let script: Promise<Uint8Array> | undefined; // read once, on first use
+  return async (c: Context): Promise<Response> => {
+    script ??= Deno.readFile(scalarBundle);
+    const body = await script.catch((error) => {
+      script = undefined;
+      throw error;
+    });
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "text/javascript; charset=utf-8",
+      "cache-control": "public, max-age=86400",
+    });
+  };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** `bytes` as text, or undefined when they are not valid UTF-8. */
+export function utf8(bytes: ArrayBuffer | Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether every escape in `path` decodes, to valid UTF-8. */
+function decodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,203 @@
+// The TypeScript client in both modes against real processes, through ring changes.
+
+import assert from "node:assert/strict";
+import { CacheClient, CacheError } from "../../shared/client/client.ts";
+import { freePort, nodesOf, Processes, settledCluster, waitFor } from "../support/process.ts";
+
+for (const mode of ["direct", "proxy"] as const) {
+  Deno.test(`client (${mode}) sets, gets, deletes and batches`, async () => {
+    const processes = new Processes();
+    const { master } = await settledCluster(processes, 3, ["--failure-timeout-ms", "600"]);
+    const cache = await CacheClient.connect(master.url, { mode });
+    try {
+      await cache.set("user/1 ✓", "Ada");
+      assert.equal(await cache.get("user/1 ✓"), "Ada");
+      assert.equal(await cache.get("nobody"), undefined);
+      assert.equal(await cache.delete("user/1 ✓"), true);
+      assert.equal(await cache.delete("user/1 ✓"), false);
+
+      const items = Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
+      await cache.mset([...items, { key: "short", value: "s", ttlSeconds: 0.2 }]);
+      const keys = ["k3", "missing", "k49", "short"];
+      assert.deepEqual(await cache.mget(keys), ["v3", undefined, "v49", "s"]);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal(await cache.get("short"), undefined);
+
+      await assert.rejects(
+        cache.set("", "v"),
+        (e: unknown) =>
+          e instanceof CacheError && e.status === 400 && /Key must not be empty/.test(e.message),
+      );
+      const aborted = AbortSignal.abort(new Error("cancelled"));
+      await assert.rejects(cache.get("k3", { signal: aborted }), /cancelled/);
+    } finally {
+      cache.close();
+      await processes.stopAll();
+    }
+  });
+}
+
+Deno.test("client (direct) goes straight to the owner: one hop, none through the master", async () => {
+  const processes = new Processes();
+  const { master } = await settledCluster(processes, 3, ["--failure-timeout-ms", "600"]);
+  const calls: string[] = [];
+  const cache = await CacheClient.connect(master.url, {
+    fetch: (input, init) => {
+      calls.push(new URL(input).origin);
+      return fetch(input, init);
+    },
+  });
+  try {
+    calls.length = 0;
+    for (let i = 0; i < 20; i++) await cache.set(`k${i}`, "v");
+    for (let i = 0; i < 20; i++) assert.equal(await cache.get(`k${i}`), "v");
+    assert.equal(calls.length, 40);
+    assert.ok(!calls.includes(master.url), "no call went through the master");
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client (direct) gathers concurrent reads of a node into /mget, each with its own answer", async () => {
+  const processes = new Processes();
+  const { master } = await settledCluster(processes, 3);
+  const calls: string[] = [];
+  const cache = await CacheClient.connect(master.url, {
+    fetch: (input, init) => {
+      const url = new URL(input);
+      if (url.origin !== master.url) calls.push(`${init.method ?? "GET"} ${url.pathname}`);
+      else if (url.pathname !== "/ring") calls.push(`master ${url.pathname}`);
+      return fetch(input, init);
+    },
+  });
+  try {
+    const stored = Array.from({ length: 100 }, (_, i) => ({ key: `gather:${i}`, value: `v${i}` }));
+    await cache.mset(stored);
+    const keys = [...stored.map((item) => item.key), ...["x", "y", "z"].map((k) => `absent:${k}`)];
+    calls.length = 0;
+    const values = await Promise.all(keys.map((key) => cache.get(key)));
+    assert.deepEqual(values, [
+      ...stored.map((item) => item.value),
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    assert.ok(calls.includes("POST /mget"), "reads went together");
+    assert.ok(calls.length <= 12, `${calls.length} calls for ${keys.length} reads`);
+    assert.ok(
+      calls.every((call) => call === "POST /mget" || call.startsWith("GET /keys/")),
+      `only reads of nodes, none through the master: ${calls}`,
+    );
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client (direct) falls back to the master when nodes cannot be reached", async () => {
+  const processes = new Processes();
+  const { master } = await settledCluster(processes, 2, ["--failure-timeout-ms", "600"]);
+  const cache = await CacheClient.connect(master.url, {
+    fetch: (input, init) =>
+      input.startsWith(master.url) ? fetch(input, init) : Promise.reject(new TypeError("no route")),
+  });
+  try {
+    await cache.set("k", "v");
+    assert.equal(await cache.get("k"), "v");
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client (direct) keeps finding stored keys while a node leaves and another dies", async () => {
+  const processes = new Processes();
+  const { master, nodes } = await settledCluster(processes, 4, ["--failure-timeout-ms", "600"]);
+  const cache = await CacheClient.connect(master.url);
+  try {
+    const items = Array.from({ length: 300 }, (_, i) => ({ key: `c${i}`, value: `v${i}` }));
+    await cache.mset(items);
+    let reading = true;
+    const failures: string[] = [];
+    let reads = 0;
+    // Eight readers at once, so reads also go together in batches when a node goes.
+    const reader = Promise.all(Array.from({ length: 8 }, async (_, start) => {
+      for (let i = start * 37; reading; i = (i + 1) % items.length) {
+        try {
+          const value = await cache.get(items[i].key);
+          if (value !== items[i].value) failures.push(`${items[i].key}: ${value}`);
+        } catch (error) {
+          failures.push(`${items[i].key}: ${error}`);
+        }
+        reads++;
+      }
+    }));
+    await nodes[0].stop("SIGTERM");
+    await waitFor(async () => (await nodesOf(master.url)).every((n) => n.synced), "handed over");
+    await nodes[1].stop("SIGKILL");
+    await waitFor(async () => {
+      const known = await nodesOf(master.url);
+      return known.some((n) => n.status === "down") &&
+        known.every((n) => n.status === "down" || n.synced);
+    }, "re-replicated");
+    reading = false;
+    await reader;
+    assert.deepEqual(failures, [], `${failures.length} of ${reads} reads failed`);
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client given several masters passes over one that refuses connections", async () => {
+  const processes = new Processes();
+  const { master } = await settledCluster(processes, 2);
+  const gone = `http://127.0.0.1:${freePort()}`; // nothing listens here
+  try {
+    for (const mode of ["direct", "proxy"] as const) {
+      const cache = await CacheClient.connect([gone, master.url], { mode });
+      try {
+        await cache.set(`several-${mode}`, "yes");
+        assert.equal(await cache.get(`several-${mode}`), "yes");
+        assert.equal(cache.ring === undefined, mode === "proxy");
+      } finally {
+        cache.close();
+      }
+    }
+    const comma = await CacheClient.connect(`${gone},${master.url}`, { mode: "proxy" });
+    assert.equal(await comma.get("several-proxy"), "yes");
+    comma.close();
+    const none = await CacheClient.connect([gone], { mode: "proxy" });
+    await assert.rejects(none.get("k"), (e: unknown) => e instanceof CacheError && e.status === 0);
+    none.close();
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client gives up on a master that never answers after its timeout", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const cache = await CacheClient.connect(`http://127.0.0.1:${listener.addr.port}`, {
+    mode: "proxy",
+    timeoutMs: 200,
+  });
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      cache.get("k"),
+      (e: unknown) => e instanceof CacheError && e.status === 0 && /within 200 ms/.test(e.message),
+    );
+    const waited = performance.now() - started;
+    assert.ok(waited >= 190 && waited < 2000, `gave up after ${waited} ms`);
+  } finally {
+    cache.close();
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});

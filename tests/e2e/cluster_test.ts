@@ -1,0 +1,153 @@
+// The end-to-end scenarios against real master and node processes on 127.0.0.1, and the checks
+// that only make sense for processes.
+
+import assert from "node:assert/strict";
+import { freePort, Processes, put, waitFor } from "../support/process.ts";
+import { scenarios } from "../support/scenarios.ts";
+
+for (const scenario of scenarios) {
+  Deno.test(scenario.name, async () => {
+    const processes = new Processes();
+    try {
+      await scenario.run(processes);
+    } finally {
+      await processes.stopAll();
+    }
+  });
+}
+
+Deno.test("flags reach the services: vnodes, value limit, advertised address", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master({ args: ["--vnodes", "40", "--max-value-bytes", "16"] });
+    const port = freePort();
+    const advertise = `http://localhost:${port}`;
+    await processes.node(master.url, ["--port", String(port), "--advertise", advertise]);
+    const ring = await waitFor(async () => {
+      const view = await (await fetch(`${master.url}/ring`)).json();
+      return view.nodes.length === 1 && view;
+    }, "node registered");
+    assert.deepEqual(ring.nodes, [advertise]);
+    assert.equal(ring.vnodes, 40);
+    assert.equal(await put(master.url, "k", "x".repeat(17)), 413);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+/** Runs `service` with `args` until it exits: its exit code and the lines of its stderr. */
+async function exitOf(service: string, args: string[]) {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${service}/main.ts`, ...args],
+    cwd: new URL("../../", import.meta.url),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code, lines: new TextDecoder().decode(stderr).trim().split("\n") };
+}
+
+for (const service of ["master", "node"]) {
+  Deno.test(`${service} exits 2 with one line naming a bad flag`, async () => {
+    const { code, lines } = await exitOf(service, ["--port", "not-a-port"]);
+    assert.equal(code, 2);
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], /--port \(PORT\) "not-a-port"/);
+  });
+
+  Deno.test(`${service} exits 2 with one line when its port is taken`, async () => {
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = String((taken.addr as Deno.NetAddr).port);
+      const { code, lines } = await exitOf(service, ["--host", "127.0.0.1", "--port", port]);
+      assert.equal(code, 2);
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(lines[0], new RegExp(`^${service}: Cannot listen on 127\\.0\\.0\\.1:${port}: `));
+    } finally {
+      taken.close();
+    }
+  });
+}
+
+Deno.test("the fast read answers exactly as the app's route does, on master and node", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master();
+    const node = await processes.node(master.url);
+    await waitFor(async () => (await fetch(`${master.url}/ready`)).ok, "a node is up");
+    assert.equal(await put(master.url, "plain", "v1"), 204);
+    const read = async (url: string) => {
+      const answer = await fetch(url);
+      return {
+        status: answer.status,
+        type: answer.headers.get("content-type"),
+        epoch: answer.headers.get("x-ring-epoch"),
+        body: await answer.json(),
+      };
+    };
+    for (const base of [master.url, node.url]) {
+      for (const key of ["plain", "absent"]) {
+        // "pl%61in" is "plain" spelled so that only the app's route serves it.
+        const spelled = key.replace("a", "%61");
+        assert.deepEqual(await read(`${base}/keys/${key}`), await read(`${base}/keys/${spelled}`));
+      }
+    }
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /http_requests_total\{method="GET",route="\/keys\/\{key\}",status="200"\} \d/,
+    );
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("concurrent reads and writes reach busy nodes in batches, each with its own answer", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master();
+    const nodes = await Promise.all([1, 2].map(() => processes.node(master.url)));
+    await waitFor(
+      async () => (await (await fetch(`${master.url}/nodes`)).json()).nodes.length === 2,
+      "2 nodes",
+    );
+    const keys = Array.from({ length: 300 }, (_, i) => `batch:${i}`);
+    const wrote = await Promise.all(keys.map(async (key, i) => {
+      const answer = await fetch(`${master.url}/keys`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ key, value: `v${i}`, ...(i % 3 === 0 ? { ttl: 600 } : {}) }),
+      });
+      await answer.body?.cancel();
+      return answer.status;
+    }));
+    assert.deepEqual(new Set(wrote), new Set([204]));
+    const absent = keys.map((key) => `${key}:absent`).slice(0, 100);
+    const read = await Promise.all([...keys, ...absent].map(async (key) => {
+      const answer = await fetch(`${master.url}/keys/${key}`);
+      return { key, status: answer.status, body: await answer.json() };
+    }));
+    for (const { key, status, body } of read) {
+      if (key.endsWith(":absent")) {
+        assert.deepEqual([status, body], [404, { error: `Key "${key}" not found` }]);
+      } else {
+        const i = Number(key.slice("batch:".length));
+        assert.equal(status, 200, key);
+        assert.equal(body.value, `v${i}`);
+        assert.equal(body.ttl !== undefined, i % 3 === 0, `${key}: ttl only where one was set`);
+      }
+    }
+    // Both nodes hold every key (two copies), and the master sent reads and writes in batches.
+    const batches = { get: 0, set: 0 };
+    for (const node of nodes) {
+      const metrics = await (await fetch(`${node.url}/metrics`)).text();
+      assert.match(metrics, /cache_keys 300\b/);
+      for (const match of metrics.matchAll(/route="\/m(get|set)",status="2\d\d"\} (\d+)/g)) {
+        batches[match[1] as "get" | "set"] += Number(match[2]);
+      }
+    }
+    assert.ok(batches.get > 0, "no /mget reached a node");
+    assert.ok(batches.set > 0, "no /mset reached a node");
+  } finally {
+    await processes.stopAll();
+  }
+});

@@ -1,0 +1,128 @@
+// `deno task dev` starts a whole cluster and Ctrl-C stops it in order: nodes leave, then the master.
+
+import assert from "node:assert/strict";
+import { nodesOf, waitFor } from "../support/process.ts";
+
+/** A port with `count` free ports after it. */
+function freeRun(count: number): number {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const listeners: Deno.Listener[] = [];
+    try {
+      for (let i = 0; i <= count; i++) {
+        listeners.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
+      }
+      return base;
+    } catch {
+      // taken: try another run
+    } finally {
+      listeners.forEach((listener) => listener.close());
+    }
+  }
+  throw new Error("No run of free ports found");
+}
+
+/** `deno task dev` with `nodes` nodes and its master on `port`, its output piped. */
+function dev(nodes: number, port: number): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "tools/dev.ts", "--nodes", String(nodes), "--port", String(port)],
+    cwd: new URL("../../", import.meta.url),
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first", async () => {
+  const port = freeRun(2);
+  const child = dev(2, port);
+  const lines: string[] = [];
+  const reading = (async () => {
+    let buffered = "";
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffered += text;
+      const complete = buffered.split("\n");
+      buffered = complete.pop()!;
+      lines.push(...complete);
+    }
+  })();
+  try {
+    const masterUrl = `http://127.0.0.1:${port}`;
+    const up = await waitFor(async () => {
+      const nodes = await nodesOf(masterUrl);
+      return nodes.length === 2 && nodes.every((n) => n.status === "up") && nodes;
+    }, "dev cluster up");
+    assert.deepEqual(up.map((n) => n.address).sort(), [
+      `http://127.0.0.1:${port + 1}`,
+      `http://127.0.0.1:${port + 2}`,
+    ]);
+    await waitFor(async () => (await fetch(`${masterUrl}/ready`)).status === 200, "master ready");
+    await waitFor(
+      () => Promise.resolve(lines.some((l) => l.includes("Cluster ready"))),
+      "ready line",
+    );
+  } finally {
+    child.kill("SIGINT");
+  }
+  const status = await child.status;
+  await reading;
+  assert.equal(status.code, 0, lines.join("\n"));
+  assert.ok(lines.some((line) => line.includes("Cluster ready")), "prints the master URL");
+  assert.ok(lines.some((line) => line.includes("/reference")), "prints the reference URL");
+  const deregistered = lines.filter((line) => line.includes('"msg":"deregistered"'));
+  assert.equal(deregistered.length, 2, "both nodes deregistered");
+  assert.ok(deregistered.every((line) => line.includes('"status":204')));
+  const masterStopped = lines.findIndex((l) => l.startsWith("master") && l.includes('"stopped"'));
+  assert.ok(masterStopped > lines.lastIndexOf(deregistered[1]), "master stops after the nodes");
+  for (let i = 0; i <= 2; i++) {
+    await assert.rejects(fetch(`http://127.0.0.1:${port + i}/live`), `port ${port + i} closed`);
+  }
+});
+
+Deno.test("deno task dev refuses with one line and exit 2 when one of its ports is taken", async () => {
+  const port = freeRun(2);
+  const taken = Deno.listen({ port: port + 2 }); // the second node's port: another cluster's, say
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "tools/dev.ts", "--nodes", "2", "--port", String(port)],
+      cwd: new URL("../../", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 2);
+    const lines = new TextDecoder().decode(stderr).trim().split("\n");
+    assert.deepEqual(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], new RegExp(`^dev: Port ${port + 2} is in use`));
+    assert.equal(new TextDecoder().decode(stdout), "", "nothing was started");
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/live`), "no master of its own");
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("deno task dev stops every process and exits 1 when one dies unexpectedly", async () => {
+  const port = freeRun(1);
+  const child = dev(1, port);
+  const output = new Response(child.stdout).text();
+  try {
+    const masterUrl = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await nodesOf(masterUrl)).length === 1, "dev cluster up");
+    const { stdout } = await new Deno.Command("pgrep", {
+      args: ["-f", `node/main.ts --port ${port + 1}`],
+      stdout: "piped",
+    }).output();
+    const pid = Number(new TextDecoder().decode(stdout).trim().split("\n")[0]);
+    assert.ok(pid > 0, "the node's process");
+    Deno.kill(pid, "SIGKILL");
+    const status = await child.status;
+    assert.equal(status.code, 1);
+    assert.match(await output, /node-1 +\| exited unexpectedly \(SIGKILL\): stopping the rest/);
+    await assert.rejects(fetch(`${masterUrl}/live`), "the master was stopped too");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // ended already
+    }
+  }
+});

@@ -1,0 +1,196 @@
+// Hostile clients against real processes: a connection flood under a low descriptor limit, slow
+// and idle connections, and made-up methods; the services stay up, bounded, and serve meanwhile.
+
+import assert from "node:assert/strict";
+import { get, nodesOf, Processes, put, waitFor } from "../support/process.ts";
+
+const prlimit = await new Deno.Command("prlimit", { args: ["--version"], stdout: "null" })
+  .output().then((out) => out.success, () => false);
+if (!prlimit) console.log("The flood test is ignored: prlimit (util-linux) is not installed");
+
+/** Opens `count` TCP connections to `url` and holds them; some may be refused. */
+async function hold(url: string, count: number, first?: string): Promise<Deno.Conn[]> {
+  const { hostname, port } = new URL(url);
+  const conns: Deno.Conn[] = [];
+  for (let i = 0; i < count; i++) {
+    try {
+      const conn = await Deno.connect({ hostname, port: Number(port) });
+      if (first) await conn.write(new TextEncoder().encode(first));
+      conns.push(conn);
+    } catch {
+      // refused: the listener is full too
+    }
+  }
+  return conns;
+}
+
+/** How many of `conns` the server has closed: a read that ends rather than waits. */
+async function closedByServer(conns: Deno.Conn[]): Promise<number> {
+  const ended = await Promise.all(conns.map(async (conn) => {
+    const buffer = new Uint8Array(1024);
+    const read = conn.read(buffer).catch(() => null);
+    const late = new Promise<"open">((resolve) => setTimeout(() => resolve("open"), 200));
+    return (await Promise.race([read, late])) !== "open";
+  }));
+  return ended.filter(Boolean).length;
+}
+
+function closeAll(conns: Deno.Conn[]): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  }
+}
+
+/** The resident memory of process `pid`, in MB. */
+async function rssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+Deno.test({
+  name:
+    "a flood of 600 connections to a node under a 256-descriptor limit leaves it up and serving",
+  ignore: !prlimit,
+  async fn() {
+    const processes = new Processes();
+    const limited = new Processes({}, { openFiles: 256 });
+    const flood: Deno.Conn[] = [];
+    try {
+      const master = await processes.master({ args: ["--replicas", "1"] });
+      const node = await limited.node(master.url);
+      await waitFor(async () => (await nodesOf(master.url)).length === 1, "node registered");
+      assert.equal(await put(master.url, "before", "v"), 204);
+      flood.push(...await hold(node.url, 600));
+      // Served meanwhile: the master's kept-alive connection to the node, and new clients once
+      // some of the flood is closed (each refused connection is answered 503 and closed).
+      assert.equal(await put(master.url, "during", "v"), 204);
+      assert.equal(await get(master.url, "before"), "v");
+      await waitFor(
+        () => Promise.resolve(node.logs.some((line) => line.msg === "descriptor limit reached")),
+        "the node says it found its descriptor limit",
+      );
+      assert.equal(await put(master.url, "after", "v"), 204, "and goes on serving");
+      closeAll(flood);
+      await waitFor(async () => (await get(node.url, "during")) === "v", "node serves directly");
+      assert.equal(await Deno.kill(node.pid, "SIGCONT"), undefined, "still running");
+    } finally {
+      closeAll(flood);
+      await limited.stopAll();
+      await processes.stopAll();
+    }
+  },
+});
+
+Deno.test("slow and idle connections are closed at their timeouts while the master serves", async () => {
+  const processes = new Processes();
+  const conns: Deno.Conn[] = [];
+  try {
+    const args = ["--header-timeout-ms", "500", "--idle-timeout-ms", "1000", "--replicas", "1"];
+    const master = await processes.master({ args });
+    await processes.node(master.url);
+    await waitFor(async () => (await nodesOf(master.url)).length === 1, "node registered");
+    conns.push(...await hold(master.url, 100)); // idle from the start
+    conns.push(...await hold(master.url, 100, "GET /keys/a HTTP/1.1\r\nHost: x\r\n")); // never ends
+    conns.push(
+      ...await hold(
+        master.url,
+        20,
+        "POST /keys HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\n{",
+      ),
+    );
+    assert.equal(await put(master.url, "k", "v"), 204, "served while the slow ones wait");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The body's grace is a head timeout, then 1 KiB/s: 99,999 bytes never come in time.
+    assert.equal(await closedByServer(conns), conns.length, "every slow connection closed");
+    assert.equal(await get(master.url, "k"), "v");
+  } finally {
+    closeAll(conns);
+    await processes.stopAll();
+  }
+});
+
+Deno.test("20,000 requests with made-up methods add no metric series and keep memory flat", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master();
+    const size = async () => (await (await fetch(`${master.url}/metrics`)).text()).length;
+    // A first round of each real status, so the figures compare like with like.
+    for (let i = 0; i < 200; i++) {
+      await (await fetch(`${master.url}/nope`, { method: `M${i}` })).body?.cancel();
+    }
+    const send = async (method: (i: number) => string) => {
+      for (let i = 0; i < 20_000; i += 100) {
+        await Promise.all(Array.from({ length: 100 }, async (_, j) => {
+          const answer = await fetch(`${master.url}/nope`, { method: method(i + j) });
+          await answer.body?.cancel();
+        }));
+      }
+    };
+    // The same number of plain GETs first: what the runtime's heap grows by for any 20,000.
+    const start = await rssMb(master.pid);
+    await send(() => "GET");
+    const before = { metrics: await size(), rss: await rssMb(master.pid) };
+    await send((i) => `X${i}`);
+    const after = { metrics: await size(), rss: await rssMb(master.pid) };
+    console.log(
+      `  /metrics ${before.metrics} -> ${after.metrics} bytes; RSS ${start.toFixed(0)} MB, ` +
+        `${before.rss.toFixed(0)} after 20,000 GETs, ${after.rss.toFixed(0)} after 20,000 made-up`,
+    );
+    assert.ok(after.metrics - before.metrics < 2000, "no series per method");
+    // Each made-up method kept a series before: 320,000 of them, 450 MB for good.
+    assert.ok(after.rss - before.rss < 60, `RSS grew ${after.rss - before.rss} MB more`);
+    const metrics = await (await fetch(`${master.url}/metrics`)).text();
+    assert.match(metrics, /http_requests_total\{method="other",route="unmatched",status="404"\}/);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("a client's made-up x-ring-epoch does not make a node ask the master for the ring", async () => {
+  const tokens = "client:client-token-1,node:node-token-1,admin:admin-token-1";
+  const processes = new Processes({
+    AUTH_TOKENS: tokens,
+    MASTER_TOKEN: "node-token-1",
+    NODE_TOKEN: "node-token-1",
+  });
+  try {
+    const master = await processes.master({ args: ["--replicas", "1"] });
+    const node = await processes.node(master.url, ["--heartbeat-ms", "1000"]);
+    const admin = { authorization: "Bearer admin-token-1" };
+    await waitFor(async () => {
+      const answer = await fetch(`${master.url}/nodes`, { headers: admin });
+      return (await answer.json()).nodes.length === 1;
+    }, "node registered");
+    const beats = async () => {
+      const text = await (await fetch(`${master.url}/metrics`, { headers: admin })).text();
+      // A node asks for the ring with a heartbeat (older builds: GET /ring): count both.
+      const asks =
+        /^http_requests_total\{method="(?:POST|GET)",route="\/(?:register|ring)",[^}]*\} (\d+)/gm;
+      return [...text.matchAll(asks)].reduce((sum, match) => sum + Number(match[1]), 0);
+    };
+    const before = await beats();
+    const started = performance.now();
+    for (let i = 0; i < 200; i++) {
+      const answer = await fetch(`${node.url}/keys`, {
+        method: "POST",
+        headers: {
+          authorization: "Bearer client-token-1",
+          "content-type": "application/json",
+          "x-ring-epoch": "9000000000000000",
+        },
+        body: JSON.stringify({ key: `e${i}`, value: "v" }),
+      });
+      assert.equal(answer.status, 204, await answer.text());
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const asked = await beats() - before;
+    // One heartbeat a second, give or take one: not one per request.
+    assert.ok(asked <= Math.ceil(seconds) + 2, `${asked} heartbeats in ${seconds.toFixed(1)} s`);
+  } finally {
+    await processes.stopAll();
+  }
+});

@@ -1,0 +1,251 @@
+// Replication, failover and rebalancing on real processes: no acknowledged write is lost.
+
+import assert from "node:assert/strict";
+import { Ring } from "../../shared/ring/ring.ts";
+import type { ProcessService } from "../support/process.ts";
+import { get, nodesOf, Processes, settled, settledCluster, waitFor } from "../support/process.ts";
+
+const FAILURE_TIMEOUT_MS = 600;
+
+/** Master flags for these tests: a short failure timeout and `replicas` copies of each key. */
+const failover = (replicas: number) => [
+  "--failure-timeout-ms",
+  String(FAILURE_TIMEOUT_MS),
+  "--replicas",
+  String(replicas),
+];
+
+async function post(url: string, body: unknown): Promise<Response> {
+  return await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/**
+ * Writes numbered values to a rotating set of keys until stopped, remembering the last value the
+ * master acknowledged for each key; a reader checks them.
+ */
+class Workload {
+  readonly acked = new Map<string, number>();
+  readonly #master: string;
+  #stopped = false;
+  #running: Promise<void> | undefined;
+  writes = 0;
+  failedWrites = 0;
+
+  constructor(master: string, readonly keys = 300) {
+    this.#master = master;
+  }
+
+  start(): void {
+    this.#running = (async () => {
+      for (let i = 0; !this.#stopped; i++) {
+        const key = `w${i % this.keys}`;
+        try {
+          const answer = await post(`${this.#master}/keys`, { key, value: String(i) });
+          await answer.body?.cancel();
+          this.writes++;
+          if (answer.status === 204) this.acked.set(key, i);
+          else this.failedWrites++;
+        } catch {
+          this.failedWrites++;
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+
+  /** Reads every acknowledged key: lost if missing, stale if older than its last acknowledgement. */
+  async check(): Promise<{ lost: string[]; stale: string[]; errors: number }> {
+    const lost: string[] = [];
+    const stale: string[] = [];
+    let errors = 0;
+    for (const [key, value] of this.acked) {
+      try {
+        const found = await get(this.#master, key);
+        if (found === undefined) lost.push(key);
+        else if (Number(found) < value) stale.push(`${key}: ${found} < ${value}`);
+      } catch {
+        errors++;
+      }
+    }
+    return { lost, stale, errors };
+  }
+}
+
+Deno.test("R=2: two nodes killed one after the other lose no acknowledged write", async () => {
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
+    const load = new Workload(master.url);
+    load.start();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await nodes[0].stop("SIGKILL");
+    await waitFor(async () => (await nodesOf(master.url)).some((n) => n.status === "down"), "down");
+    await settled(master.url); // re-replicated: two copies again
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await nodes[1].stop("SIGKILL");
+    await waitFor(
+      async () => (await nodesOf(master.url)).filter((n) => n.status === "down").length === 2,
+      "second node down",
+    );
+    await settled(master.url);
+    await load.stop();
+    const result = await load.check();
+    console.log(
+      `  ${load.writes} writes, ${load.acked.size} keys acknowledged, ${load.failedWrites} ` +
+        `refused during failover; lost ${result.lost.length}, stale ${result.stale.length}`,
+    );
+    assert.deepEqual(result, { lost: [], stale: [], errors: 0 });
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("R=2: a killed node's keys are read from backups by GET and /mget before it is down", async () => {
+  const processes = new Processes();
+  try {
+    // A long failure timeout: the killed node stays in the ring, so reads must get past it.
+    const args = ["--failure-timeout-ms", "30000", "--replicas", "2"];
+    const { master, nodes } = await settledCluster(processes, 3, args);
+    const items = Array.from({ length: 300 }, (_, i) => ({ key: `f${i}`, value: `v${i}` }));
+    assert.equal((await post(`${master.url}/mset`, { items })).status, 204);
+    await nodes[0].stop("SIGKILL");
+    const keys = [...items.map((item) => item.key), "never-written"];
+    const found = await (await post(`${master.url}/mget`, { keys })).json();
+    assert.deepEqual(found, { items, missing: ["never-written"] });
+    for (const { key, value } of items.slice(0, 30)) {
+      assert.equal(await get(master.url, key), value);
+    }
+    assert.ok((await nodesOf(master.url)).every((node) => node.status === "up"), "still in ring");
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("joining a 4th node under load: no miss, and each key on exactly its R owners", async () => {
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
+    const keys = Array.from({ length: 1000 }, (_, i) => ({ key: `j${i}`, value: `v${i}` }));
+    for (let i = 0; i < keys.length; i += 500) {
+      assert.equal(
+        (await post(`${master.url}/mset`, { items: keys.slice(i, i + 500) })).status,
+        204,
+      );
+    }
+    let reads = 0;
+    const misses: string[] = [];
+    let reading = true;
+    const reader = (async () => {
+      for (let i = 0; reading; i = (i + 7) % keys.length) {
+        const found = await get(master.url, keys[i].key).catch(() => "error");
+        reads++;
+        if (found !== keys[i].value) misses.push(`${keys[i].key}: ${found}`);
+      }
+    })();
+    const joined = await processes.node(master.url);
+    await waitFor(async () => (await nodesOf(master.url)).length === 4, "4th node registered");
+    await settled(master.url);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    reading = false;
+    await reader;
+    assert.deepEqual(misses, [], `${misses.length} of ${reads} reads missed`);
+
+    const view = await (await fetch(`${master.url}/ring`)).json();
+    const ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    const all = [...nodes, joined];
+    let onNew = 0;
+    for (const { key } of keys) {
+      const owners = ring.owners(key, view.replicas);
+      for (const node of all) {
+        const held = (await get(node.url, key)) !== undefined;
+        assert.equal(held, owners.includes(node.address), `${key} on ${node.address}`);
+        if (held && node === joined) onNew++;
+      }
+    }
+    const ideal = keys.length * view.replicas / 4;
+    console.log(
+      `  join: ${onNew} copies moved to the new node, ideal ${ideal} (R/N of the copies)`,
+    );
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("R=1: a SIGTERM'd node hands over its third of 10,000 keys, all still readable", async () => {
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(1));
+    const items = Array.from({ length: 10_000 }, (_, i) => ({ key: `t${i}`, value: `v${i}` }));
+    for (let i = 0; i < items.length; i += 1000) {
+      assert.equal(
+        (await post(`${master.url}/mset`, { items: items.slice(i, i + 1000) })).status,
+        204,
+      );
+    }
+    const stats = await (await fetch(`${nodes[0].url}/stats`)).json();
+    console.log(
+      `  leaving node holds ${stats.keys} of ${items.length} keys (ideal ${items.length / 3})`,
+    );
+    assert.ok(stats.keys > 2000, "the leaving node holds about a third");
+    assert.equal(await nodes[0].stop("SIGTERM"), 0);
+    assert.ok(nodes[0].logs.some((line) => line.msg === "keys handed over"));
+    let missing = 0;
+    for (let i = 0; i < items.length; i += 1000) {
+      const keys = items.slice(i, i + 1000).map((item) => item.key);
+      const found = await (await post(`${master.url}/mget`, { keys })).json();
+      missing += found.missing.length;
+    }
+    assert.equal(missing, 0);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("churn: 20 joins, leaves and kills under load lose nothing acknowledged", async () => {
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
+    const live: ProcessService[] = [...nodes];
+    const load = new Workload(master.url, 200);
+    load.start();
+    let seed = 42;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    const events: string[] = [];
+    for (let step = 0; step < 20; step++) {
+      const kind = live.length <= 2
+        ? "join"
+        : live.length >= 5
+        ? "leave"
+        : ["join", "leave", "kill"][random(3)];
+      if (kind === "join") {
+        live.push(await processes.node(master.url));
+      } else {
+        const [node] = live.splice(random(live.length), 1);
+        await node.stop(kind === "kill" ? "SIGKILL" : "SIGTERM");
+      }
+      events.push(kind);
+      await waitFor(async () => {
+        const known = await nodesOf(master.url);
+        return known.filter((n) => n.status === "up").length === live.length;
+      }, `${kind} seen by the master`);
+      await settled(master.url);
+    }
+    await load.stop();
+    const result = await load.check();
+    console.log(
+      `  ${events.join(" ")}: ${load.writes} writes, ${load.acked.size} keys acknowledged; ` +
+        `lost ${result.lost.length}, stale ${result.stale.length}`,
+    );
+    assert.deepEqual(result, { lost: [], stale: [], errors: 0 });
+  } finally {
+    await processes.stopAll();
+  }
+});
