@@ -16,6 +16,10 @@ export interface FollowerOptions {
   leaderUrl: () => string | undefined;
   fetch: Fetch;
   log: Logger;
+  /** Waits `ms` between polls, or less once `signal` aborts; default {@link sleep}. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** A monotonic clock in milliseconds, for the limit on refreshes; default `performance.now`. */
+  now?: () => number;
 }
 
 /** Longest wait of one long poll of the leader's ring. */
@@ -57,7 +61,7 @@ export class Follower {
 
   /** Asks the leader again now: it changed, or a node knows a newer epoch. At most every 50 ms. */
   refresh(): void {
-    const now = performance.now();
+    const now = this.#options.now?.() ?? performance.now();
     if (now - this.#lastRefresh < 50) return;
     this.#lastRefresh = now;
     this.#poll.abort();
@@ -90,7 +94,7 @@ export class Follower {
       this.#poll = new AbortController();
       const leader = this.#options.leaderUrl();
       if (!leader || registry.leading) {
-        await sleep(RETRY_MS, this.#poll.signal);
+        await (this.#options.sleep ?? sleep)(RETRY_MS, this.#poll.signal);
         continue;
       }
       const query = `term=${registry.term}&epoch=${registry.epoch}` +
@@ -99,16 +103,19 @@ export class Follower {
         const signal = AbortSignal.any([this.#poll.signal, AbortSignal.timeout(POLL_MS + 5000)]);
         const answer = await this.#options.fetch(`${leader}/ring?${query}`, { signal });
         if (!answer.ok) throw new Error(`the leader answered ${answer.status}`);
-        registry.adopt(RingView.parse(await answer.json()));
+        const news = registry.adopt(RingView.parse(await answer.json()));
         if (this.#failing) log.info("leader reachable again", { leader });
         this.#failing = false;
+        // Nothing new (a poll that timed out, an older term, a leader shutting down that answers
+        // every poll at once): wait before asking again, so no answer makes a tight loop.
+        if (!news) await (this.#options.sleep ?? sleep)(RETRY_MS, this.#poll.signal);
       } catch (error) {
         if (this.#poll.signal.aborted) continue; // refreshed or stopped: ask again at once
         if (!this.#failing) {
           log.warn("cannot follow the leader", { leader, error: String(error) });
         }
         this.#failing = true;
-        await sleep(RETRY_MS, this.#poll.signal);
+        await (this.#options.sleep ?? sleep)(RETRY_MS, this.#poll.signal);
       }
     }
   }

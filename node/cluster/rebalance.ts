@@ -15,6 +15,8 @@ export interface RebalanceOptions {
   /** Keys per request to a peer (`--rebalance-batch`). */
   batch: number;
   log: Logger;
+  /** Waits `ms` before a failed pass is tried again; default {@link sleep}. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Wait before a pass that failed is tried again. */
@@ -66,7 +68,9 @@ export class Rebalancer {
     this.#wanted = view;
     this.#running ??= this.#loop().finally(() => {
       this.#running = undefined;
-      this.#waiters.splice(0).forEach((wake) => wake());
+      // A ring that came after the loop's last check but before this runs is moved too.
+      if (this.#wanted && this.#wanted.epoch !== this.#done?.epoch) this.follow(this.#wanted);
+      else this.#waiters.splice(0).forEach((wake) => wake());
     });
   }
 
@@ -79,11 +83,13 @@ export class Rebalancer {
   idle(timeoutMs: number): Promise<boolean> {
     if (!this.#running) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
+      // The waiter first: a pass that ends while the timer is being set still wakes it.
+      const timers: ReturnType<typeof setTimeout>[] = [];
       this.#waiters.push(() => {
-        clearTimeout(timer);
+        timers.forEach(clearTimeout);
         resolve(true);
       });
+      timers.push(setTimeout(() => resolve(false), timeoutMs));
     });
   }
 
@@ -92,7 +98,7 @@ export class Rebalancer {
       const view = this.#wanted;
       if (await this.#pass(view)) this.#done = view;
       else if (view === this.#wanted) {
-        await sleep(RETRY_MS);
+        await (this.#options.sleep ?? sleep)(RETRY_MS);
       }
     }
   }
