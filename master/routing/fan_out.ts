@@ -1,0 +1,23 @@
+// A batch's calls to several nodes, answered as one: every call waited for, no failure lost.
+
+import { HttpError } from "../../shared/protocol/errors.ts";
+
+/**
+ * Waits for every call; if any failed, throws the first failure's HttpError, its message
+ * completed by `outcome(failed, total)` so a partial write is never silent.
+ */
+export async function settleAll(
+  calls: Promise<unknown>[],
+  outcome?: (failed: number, total: number) => string,
+): Promise<void> {
+  const results = await Promise.allSettled(calls);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failures.length === 0) return;
+  const first = failures[0].reason;
+  const error = first instanceof HttpError ? first : new HttpError(502, String(first));
+  const more = failures.length > 1 ? ` (and ${failures.length - 1} more failed)` : "";
+  throw new HttpError(
+    error.status,
+    error.message + more + (outcome?.(failures.length, calls.length) ?? ""),
+  );
+}

@@ -1,0 +1,81 @@
+// Reads while keys move between rings: the newest copy on any owner, old or new, and read repair.
+
+import { HttpError } from "../../shared/protocol/errors.ts";
+import { keySegment } from "../../shared/protocol/key_path.ts";
+import { newer, type Replica } from "../../shared/protocol/replica.ts";
+import type { Ring } from "../../shared/ring/ring.ts";
+import type { Transport } from "./transport.ts";
+
+/** A read that found the key missing on an owner while keys move. */
+export interface MovingRead {
+  key: string;
+  /** The key's owners in the current ring, primary first. */
+  owners: string[];
+  /** The rings keys are moving from, newest first. */
+  moving: readonly Ring[];
+  /** Copies of each key: how many owners it has in each ring. */
+  replicas: number;
+  /** A node that just failed to answer for the key: not asked. */
+  failed: string | undefined;
+}
+
+/**
+ * A read while keys move, after an owner missed: the versioned state of the key on every owner,
+ * in this ring and in the rings it is moving from, the newest (by epoch, then version) winning;
+ * undefined when no one holds it. Found on no one it is a miss only if everyone answered; else
+ * the error of one that did not. Owners that lack the newest state get it (read repair), in the
+ * background.
+ */
+export async function readMoving(
+  transport: Transport,
+  { key, owners, moving, replicas, failed }: MovingRead,
+): Promise<Replica | undefined> {
+  const candidates = [...owners];
+  for (const ring of moving) {
+    for (const node of ring.owners(key, replicas)) {
+      if (!candidates.includes(node)) candidates.push(node);
+    }
+  }
+  const asked = candidates.filter((node) => node !== failed);
+  const path = replicaPath(key);
+  const states = await Promise.allSettled(asked.map((node) => transport.read(node, path)));
+  let newest: { node: string; replica: Replica } | undefined;
+  let failure: unknown = failed ? new HttpError(502, `Node ${failed} failed to answer`) : undefined;
+  const held = new Map<string, Replica>();
+  const answered = new Set<string>(); // with a 404: neither the key nor its deletion
+  states.forEach((state, i) => {
+    if (state.status === "rejected") {
+      if (state.reason instanceof HttpError && state.reason.status === 404) {
+        answered.add(asked[i]);
+      } else failure = state.reason;
+      return;
+    }
+    const replica = state.value as Replica;
+    held.set(asked[i], replica);
+    if (!newest || newer(replica, newest.replica)) newest = { node: asked[i], replica };
+  });
+  // Every write acknowledged in this ring is on all its owners: one of them must have answered.
+  if (!owners.some((owner) => held.has(owner) || answered.has(owner))) {
+    throw failure ?? new HttpError(502, "No owner of the key answered");
+  }
+  if (!newest) {
+    if (failure) throw failure;
+    return undefined;
+  }
+  for (const owner of owners) {
+    const mine = held.get(owner);
+    if (owner !== failed && (!mine || newer(newest.replica, mine))) {
+      transport.call(owner, "/replicate", { entries: [newest.replica] }).catch(() => {});
+    }
+  }
+  return newest.replica;
+}
+
+/** Copies `key`'s versioned state from node `from` to node `to`, in the background. */
+export function repair(transport: Transport, key: string, from: string, to: string): void {
+  transport.read(from, replicaPath(key))
+    .then((replica) => transport.call(to, "/replicate", { entries: [replica] }))
+    .catch(() => {}); // best effort: the nodes' own key moves get there too
+}
+
+const replicaPath = (key: string) => `/replica/${keySegment(key)}`;

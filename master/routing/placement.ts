@@ -1,0 +1,40 @@
+// Where keys live: the ring the master routes by, and the owners it names for a key.
+
+import { groupBy } from "../../shared/async/group.ts";
+import { HttpError } from "../../shared/protocol/errors.ts";
+import type { Ring } from "../../shared/ring/ring.ts";
+
+/** Where keys live: the current ring and, while keys move, the rings they are moving from. */
+export interface Placement {
+  readonly ring: Ring;
+  readonly epoch: number;
+  /** Copies of each key: owners(key, replicas) are its primary, then its backups. */
+  readonly replicas: number;
+  /** Rings of earlier epochs whose keys may not have reached their new owners, newest first. */
+  readonly unsettledRings: readonly Ring[];
+  /** Whether the master is still learning the last ring from its nodes. */
+  readonly recovering?: boolean;
+}
+
+/** The owner of `key`; throws HttpError 503 when no node is up. */
+export function ownerOf(placement: Placement, key: string): string {
+  const owner = placement.ring.owner(key);
+  if (owner === undefined) throw noOwner(placement);
+  return owner;
+}
+
+/** The error for a key no node owns: 503, saying why when the master is still recovering. */
+export function noOwner(placement: Placement): HttpError {
+  return placement.recovering
+    ? new HttpError(503, "The master is learning the last ring from its nodes: try again shortly")
+    : new HttpError(503, "No node is up to own the key");
+}
+
+/** Groups `items` by the owner of their key, keeping their order within each group. */
+export function byOwner<T>(
+  placement: Placement,
+  items: T[],
+  keyOf: (item: T) => string,
+): Map<string, T[]> {
+  return groupBy(items, (item) => ownerOf(placement, keyOf(item)));
+}

@@ -1,0 +1,212 @@
+// Reads through the master: from a key's owners in turn, gathered into one /mget while one is busy.
+
+import { Coalescer } from "../../shared/async/coalesce.ts";
+import { madeOf } from "../../shared/http1/answer.ts";
+import { headerOf } from "../../shared/http1/client.ts";
+import { type PeerAnswer, peerResponse } from "../../shared/http1/peer.ts";
+import { HttpError } from "../../shared/protocol/errors.ts";
+import { keySegment } from "../../shared/protocol/key_path.ts";
+import type { Replica } from "../../shared/protocol/replica.ts";
+import { keyNotFound } from "../../shared/protocol/key_routes.ts";
+import { keyBytes, KeyValue, LINES_TYPE, type MGetResponse } from "../../shared/protocol/wire.ts";
+import { settleAll } from "./fan_out.ts";
+import { foundItems, foundLines, ok, parsed } from "./node_answers.ts";
+import { byOwner, noOwner, type Placement } from "./placement.ts";
+import { readMoving, repair } from "./moving_reads.ts";
+import type { Transport } from "./transport.ts";
+
+const JSON_TYPE = { "content-type": "application/json" };
+
+// A batch of reads asks for the node's lines, passed on with nothing parsed; an older node's JSON
+// answer is read too.
+const MGET_HEADERS = { ...JSON_TYPE, accept: `${LINES_TYPE}, application/json` };
+
+/** Where reads go and how they are sent. */
+export interface ReadsOptions {
+  /** Read on every read, so ring changes apply at once. */
+  placement: Placement;
+  transport: Transport;
+}
+
+/** Reads keys from their owners: the primary first, a backup when it fails. */
+export class Reads {
+  readonly #options: ReadsOptions;
+  readonly #reads: Coalescer<string, Response>;
+
+  constructor(options: ReadsOptions) {
+    this.#options = options;
+    this.#reads = new Coalescer<string, Response>(
+      (node, keys) => this.#readBatch(node, keys),
+      options.transport.batchLimits(keyBytes),
+    );
+  }
+
+  /**
+   * Reads `key` from its primary; when the primary cannot answer for it (unreachable, slow, its
+   * breaker open, or its own 5xx), from its backups in turn. Once keys have settled, an owner's
+   * miss is final: every owner holds every key it owns. While keys move, a miss is only a key
+   * maybe on its way: see {@link readMoving}. `failed`, a node that just failed to answer for the
+   * key, is not asked. A miss is never answered for an owner that could not be asked: that is the
+   * owner's error (502, 503 or 504).
+   */
+  async get(key: string, failed?: string): Promise<Response> {
+    const { placement, transport } = this.#options;
+    const owners = placement.ring.owners(key, placement.replicas);
+    if (owners.length === 0) throw noOwner(placement);
+    const moving = placement.unsettledRings;
+    let failure: unknown;
+    const missing: string[] = []; // owners that answered 404
+    for (const node of owners) {
+      if (node === failed) continue;
+      let answer: Response;
+      try {
+        answer = await this.#reads.submit(node, key);
+      } catch (error) {
+        failure = error;
+        continue;
+      }
+      if (answer.status >= 500) {
+        failure = new HttpError(answer.status as 502, await errorOf(node, answer));
+        continue;
+      }
+      if (answer.status !== 404) {
+        if (answer.ok) { for (const owner of missing) repair(transport, key, node, owner); }
+        return answer;
+      }
+      if (moving.length === 0) return answer; // settled: this owner would hold the key
+      missing.push(node);
+    }
+    if (moving.length > 0 && missing.length > 0) {
+      const read = { key, owners, moving, replicas: placement.replicas, failed };
+      return stateAnswer(key, await readMoving(transport, read));
+    }
+    throw failure ?? new HttpError(502, `No node but ${failed} owns the key`);
+  }
+
+  /**
+   * Reads `keys` split by owner, one `POST /mget` per node, in parallel; the items found are in
+   * the order asked, repeats included. A read of an owner that fails goes to its keys' backups, as
+   * a single {@link get} would; only when they cannot make up for it is the owner's failure the
+   * answer. While keys move, a key its owner misses is read as {@link get} reads it.
+   */
+  async mget(keys: string[]): Promise<MGetResponse> {
+    const { placement } = this.#options;
+    const groups = byOwner(placement, [...new Set(keys)], (key) => key);
+    const found = new Map<string, KeyValue>();
+    const missed: string[] = []; // keys their owner answered it does not hold
+    await settleAll([...groups].map(async ([node, group]) => {
+      try {
+        for (const [key, body] of await this.#found(node, group)) {
+          found.set(key, KeyValue.parse(JSON.parse(body)));
+        }
+        missed.push(...group.filter((key) => !found.has(key)));
+      } catch (error) {
+        if (!nodeTrouble(error)) throw error;
+        // The owner failed: each of its keys is read as a single GET is, from its backups (and,
+        // while keys move, earlier owners); if they cannot make up for it, the owner's failure
+        // is the answer.
+        const items = await Promise.all(group.map((key) => this.#readAlone(key, node)))
+          .catch(() => Promise.reject(error));
+        for (const item of items) if (item) found.set(item.key, item);
+      }
+    }));
+    // While keys move, a key its owner misses may still be where it was: read it as a single
+    // GET does, through the earlier rings.
+    if (placement.unsettledRings.length > 0) {
+      await Promise.all(missed.map(async (key) => {
+        const answer = await this.get(key).catch(() => undefined);
+        if (answer?.ok) found.set(key, KeyValue.parse(await answer.json()));
+      }));
+    }
+    const result: MGetResponse = { items: [], missing: [] };
+    for (const key of keys) {
+      const item = found.get(key);
+      if (item) result.items.push(item);
+      else result.missing.push(key);
+    }
+    return result;
+  }
+
+  /**
+   * `key`'s item as a single GET reads it, not asking `failed`; undefined for a miss. Throws when
+   * no owner answered; the caller answers with `failed`'s own error then, so this one says little.
+   */
+  async #readAlone(key: string, failed: string): Promise<KeyValue | undefined> {
+    const answer = await this.get(key, failed);
+    if (answer.status === 404) return undefined;
+    if (!answer.ok) throw new HttpError(502, `No owner of key "${key}" answered: ${answer.status}`);
+    return KeyValue.parse(await answer.json());
+  }
+
+  /**
+   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget` whose lines
+   * (or, from a node that answers JSON, items) become the answers the single reads would have had.
+   * A batch the node refuses (4xx) is read again key by key; a 5xx is every read's answer.
+   */
+  async #readBatch(node: string, keys: string[]): Promise<(Response | Promise<Response>)[]> {
+    const { transport } = this.#options;
+    if (keys.length === 1) return [await transport.send(node, keyPath(keys[0]))];
+    const asked = [...new Set(keys)];
+    const answer = await this.#mgetOn(node, asked);
+    // The node's own trouble: each read gets it, as it would alone.
+    if (answer.status >= 500) return keys.map(() => peerResponse(answer));
+    // Refused: alone, each read gets its own answer (a key no path can carry throws, alone).
+    if (!ok(answer)) return keys.map(async (key) => await transport.send(node, keyPath(key)));
+    const found = foundIn(node, answer, asked);
+    return keys.map((key) => {
+      const body = found.get(key);
+      if (!body) return notFound(key);
+      const answer = { status: 200, contentType: "application/json", body };
+      return madeOf(new Response(body, { headers: JSON_TYPE }), answer);
+    });
+  }
+
+  /**
+   * The body each of `keys` (no two alike) would have had alone on `node`, none for a miss;
+   * throws HttpError with the node's own status and reason when it does not answer 2xx.
+   */
+  async #found(node: string, keys: string[]): Promise<Map<string, string>> {
+    const answer = await this.#mgetOn(node, keys);
+    if (!ok(answer)) parsed(node, answer); // throws the node's error, as any call's would
+    return foundIn(node, answer, keys);
+  }
+
+  /** `keys`, no two alike, asked of `node` in one `POST /mget`: the one way a batch is read. */
+  async #mgetOn(node: string, keys: string[]): Promise<PeerAnswer> {
+    const init = { method: "POST", headers: MGET_HEADERS, body: JSON.stringify({ keys }) };
+    return await this.#options.transport.exchange(node, "/mget", init);
+  }
+}
+
+/** A node that could not be reached, did not answer in time, or answered 502-504 itself. */
+const nodeTrouble = (error: unknown) =>
+  error instanceof HttpError && error.status >= 502 && error.status <= 504;
+
+const keyPath = (key: string) => `/keys/${keySegment(key)}`;
+
+/** The body each of `asked` would have had alone, from a node's 2xx `/mget`: lines or JSON. */
+function foundIn(node: string, answer: PeerAnswer, asked: string[]): Map<string, string> {
+  return headerOf(answer, "content-type") === LINES_TYPE
+    ? foundLines(node, answer, asked)
+    : foundItems(node, answer);
+}
+
+/** The answer a node's `GET /keys/{key}` gives for a key it does not hold. */
+function notFound(key: string): Response {
+  const body = JSON.stringify(keyNotFound(key));
+  const answer = { status: 404, contentType: "application/json", body };
+  return madeOf(new Response(body, { status: 404, headers: JSON_TYPE }), answer);
+}
+
+/** The answer a single read gives for `key`'s newest versioned state: a deletion is a miss. */
+function stateAnswer(key: string, newest: Replica | undefined): Response {
+  if (!newest || newest.deleted || newest.value === undefined) return notFound(key);
+  const { value, ttlMs } = newest;
+  return Response.json(ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs / 1000 });
+}
+
+/** A node's error answer as a message naming the node. */
+async function errorOf(node: string, answer: Response): Promise<string> {
+  const body = await answer.json().catch(() => undefined) as { error?: string } | undefined;
+  return `Node ${node}: ${body?.error ?? `answered ${answer.status}`}`;
+}

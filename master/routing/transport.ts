@@ -1,0 +1,168 @@
+// Calls from the master to one node: under a deadline, failures as 502/504, counted per node.
+
+import type { CoalesceLimits } from "../../shared/async/coalesce.ts";
+import { headerOf } from "../../shared/http1/client.ts";
+import type { Fetch } from "../../shared/http1/fetch.ts";
+import { callPeer, type PeerAnswer, type PeerInit, peerResponse } from "../../shared/http1/peer.ts";
+import { HttpError } from "../../shared/protocol/errors.ts";
+import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES } from "../../shared/protocol/wire.ts";
+import type { Metrics } from "../../shared/service/metrics.ts";
+import type { Breakers } from "./breaker.ts";
+import { parsed } from "./node_answers.ts";
+import type { Placement } from "./placement.ts";
+
+// Calls in flight to one node before reads (and, apart, writes) wait to go together in a batch.
+const IN_FLIGHT = 1;
+
+/** How the master calls its nodes, and where it counts what came of each call. */
+export interface TransportOptions {
+  /** Read on every request, so ring changes apply at once. */
+  placement: Placement;
+  fetch: Fetch;
+  timeoutMs: number;
+  /** Fails calls to a node fast while it keeps failing; none means every call is tried. */
+  breakers?: Breakers;
+  /** Where call durations and failures per node are counted. */
+  metrics?: Metrics;
+  /** Milliseconds since 1970, for the deadline a write carries; default `Date.now`. */
+  now?: () => number;
+  /** Called when a node answers with a newer ring epoch than the placement's. */
+  onNewerEpoch?: () => void;
+}
+
+/**
+ * Calls nodes: each call under the timeout, admitted by the node's breaker, its duration and any
+ * failure counted per node. An unreachable node is HttpError 502, a timed-out one 504.
+ */
+export class Transport {
+  readonly #options: TransportOptions;
+  readonly #duration;
+  readonly #failures;
+  // Each node's duration series, looked up once: observed on every call.
+  readonly #durations = new Map<string, { observe(seconds: number): void }>();
+
+  constructor(options: TransportOptions) {
+    this.#options = options;
+    this.#duration = options.metrics?.histogram(
+      "forwarded_request_duration_seconds",
+      "Duration of calls from the master to a node, answered or not",
+    );
+    this.#failures = options.metrics?.counter(
+      "forwarded_request_failures_total",
+      "Calls to a node that failed: unreachable, timeout or breaker_open",
+    );
+  }
+
+  /** When a call made now stops being waited for, in milliseconds since 1970. */
+  deadline(): number {
+    return (this.#options.now?.() ?? Date.now()) + this.#options.timeoutMs;
+  }
+
+  /**
+   * The limits of a batch of calls to one node, each of `sizeOf`: one call in flight, batches no
+   * node refuses for their size, and the breaker's weighing of a batch that failed.
+   */
+  batchLimits<T>(sizeOf: (input: T) => number): CoalesceLimits<T> {
+    return {
+      inFlight: IN_FLIGHT,
+      maxItems: MAX_BATCH,
+      maxSize: MAX_BATCH_BYTES,
+      sizeOf,
+      failsWaiting: (node, error, sent, waiting) => this.#failsWaiting(node, error, sent, waiting),
+    };
+  }
+
+  /**
+   * Sends `init` to `path` on `node` and returns its answer, whatever its status. Throws HttpError
+   * 502 when the node cannot be reached, 504 when it does not answer within the timeout.
+   */
+  async send(node: string, path: string, init: PeerInit = {}): Promise<Response> {
+    return peerResponse(await this.exchange(node, path, init));
+  }
+
+  /** Sends JSON `body` to `path` on `node`; returns the parsed answer, throwing HttpError for any
+   * failure, a node's own error status and message included. */
+  async call(node: string, path: string, body: unknown): Promise<unknown> {
+    const answer = await this.exchange(node, path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        [EPOCH_HEADER]: String(this.#options.placement.epoch),
+      },
+      body: JSON.stringify(body),
+    });
+    return parsed(node, answer);
+  }
+
+  /** GETs `path` on `node` and returns the parsed answer; throws HttpError on any failure. */
+  async read(node: string, path: string): Promise<unknown> {
+    return parsed(node, await this.exchange(node, path, {}));
+  }
+
+  /**
+   * {@link send}, for one call or one batch, with the answer as it came: either way, one call
+   * made, which the breaker and the metrics count once.
+   */
+  async exchange(node: string, path: string, init: PeerInit): Promise<PeerAnswer> {
+    const { timeoutMs, breakers } = this.#options;
+    try {
+      breakers?.admit(node);
+    } catch (error) {
+      this.#failures?.inc({ node, reason: "breaker_open" });
+      throw error;
+    }
+    const started = performance.now();
+    let answer: PeerAnswer;
+    try {
+      answer = await callPeer(this.#options.fetch, node, path, init, timeoutMs);
+    } catch (error) {
+      breakers?.failed(node); // a batch's other calls are weighed in #failsWaiting
+      this.#failures?.inc({ node, reason: timedOut(error) ? "timeout" : "unreachable" });
+      throw error;
+    } finally {
+      this.#timing(node)?.observe((performance.now() - started) / 1000);
+    }
+    breakers?.succeeded(node);
+    const epoch = headerOf(answer, EPOCH_HEADER);
+    if (epoch !== null && Number(epoch) > this.#options.placement.epoch) {
+      this.#options.onNewerEpoch?.();
+    }
+    return answer;
+  }
+
+  /**
+   * The breaker's weighing of a failed batch of `sent` calls (the call itself counted once in
+   * {@link exchange}). A batch that timed out stands for calls that would each have waited as
+   * long, and fails the `waiting` calls behind it too, so the breaker counts every one of them, as
+   * it would have unbatched; the failures metric counts calls made. A refused or reset connection
+   * is one failure, however many calls it carried, and the calls waiting are still sent. Returns
+   * the error the unsent calls fail with.
+   */
+  #failsWaiting(
+    node: string,
+    error: unknown,
+    sent: number,
+    waiting: number,
+  ): HttpError | undefined {
+    if (!timedOut(error)) return undefined;
+    const others = sent - 1 + waiting;
+    if (others > 0) this.#options.breakers?.failed(node, others);
+    return new HttpError(
+      504,
+      `Node ${node} did not answer an earlier call within ${this.#options.timeoutMs} ms; ` +
+        "this one was not sent",
+    );
+  }
+
+  #timing(node: string): { observe(seconds: number): void } | undefined {
+    let series = this.#durations.get(node);
+    if (!series && this.#duration) {
+      series = this.#duration.with({ node });
+      this.#durations.set(node, series);
+    }
+    return series;
+  }
+}
+
+/** A node that did not answer in time: calls queued behind the one that waited fail with it. */
+const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;

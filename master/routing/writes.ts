@@ -1,0 +1,135 @@
+// Writes through the master: to a key's primary, gathered into one /mset while it is busy.
+
+import { Coalescer } from "../../shared/async/coalesce.ts";
+import { peerResponse } from "../../shared/http1/peer.ts";
+import { keySegment } from "../../shared/protocol/key_path.ts";
+import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "../../shared/protocol/wire.ts";
+import { settleAll } from "./fan_out.ts";
+import { ok, unreplicatedKeys } from "./node_answers.ts";
+import { byOwner, ownerOf, type Placement } from "./placement.ts";
+import type { Transport } from "./transport.ts";
+
+const JSON_TYPE = { "content-type": "application/json" };
+
+/** A write waiting to go to its primary: its key, body as the client sent it, and ring epoch. */
+interface Write {
+  key: string;
+  body: string;
+  epoch: number;
+}
+
+/** Where writes go, how they are sent, and how to catch up with a ring a node knows first. */
+export interface WritesOptions {
+  /** Read on every write, so ring changes apply at once. */
+  placement: Placement;
+  transport: Transport;
+  /**
+   * Resolves once the placement has caught up with a newer ring, or gave up waiting. With it, a
+   * write a node refuses with 421 (routed with an older ring) is sent once more after it.
+   */
+  catchUp?: () => Promise<void>;
+}
+
+/**
+ * Sends writes to their primary, stamped with the ring epoch they were routed in and the moment
+ * the master stops waiting. Writes are not retried, the primary answers for its backups, except
+ * one a node refused with 421 when {@link WritesOptions.catchUp} brought a newer ring.
+ */
+export class Writes {
+  readonly #options: WritesOptions;
+  readonly #writes: Coalescer<Write, Response>;
+
+  constructor(options: WritesOptions) {
+    this.#options = options;
+    this.#writes = new Coalescer<Write, Response>(
+      (node, writes) => this.#writeBatch(node, writes),
+      // A UTF-16 unit is at most 3 UTF-8 bytes; a backup's copy adds a version (and ttlMs).
+      options.transport.batchLimits((write) => write.body.length * 3 + 64),
+    );
+  }
+
+  /** Deletes `key` on its primary; see {@link Transport.send} for the errors it throws. */
+  async delete(key: string): Promise<Response> {
+    const { placement, transport } = this.#options;
+    return await this.#resendingMisdirected(() =>
+      transport.send(ownerOf(placement, key), `/keys/${keySegment(key)}`, {
+        method: "DELETE",
+        headers: this.#routing(placement.epoch),
+      })
+    );
+  }
+
+  /**
+   * Stores `key` on its primary with `body`, a valid `KeyValue` as JSON, sent on as it is. Writes
+   * to a node already busy with earlier ones wait and go together as one `POST /mset`; each gets
+   * the answer its own `POST /keys` would have had (see {@link #writeBatch}).
+   */
+  async set(key: string, body: string): Promise<Response> {
+    return await this.#resendingMisdirected(() => {
+      const { epoch } = this.#options.placement;
+      return this.#writes.submit(ownerOf(this.#options.placement, key), { key, body, epoch });
+    });
+  }
+
+  /**
+   * Stores `items` split by owner, one `POST /mset` per node, in parallel. When a node fails, its
+   * error is the answer, saying how many nodes stored their part: each node's part is stored
+   * whole or not at all, the batch is not.
+   */
+  async mset(items: KeyValue[]): Promise<void> {
+    const { placement, transport } = this.#options;
+    const groups = byOwner(placement, items, (item) => item.key);
+    await settleAll(
+      [...groups].map(([node, group]) => transport.call(node, "/mset", { items: group })),
+      (failed, total) => `; items for ${total - failed} of ${total} nodes were stored`,
+    );
+  }
+
+  async #resendingMisdirected(attempt: () => Promise<Response>): Promise<Response> {
+    const answer = await attempt();
+    const { catchUp } = this.#options;
+    if (answer.status !== 421 || !catchUp) return answer;
+    await catchUp(); // a follower behind the leader's ring: a 421 refused the write, so resend it
+    return await attempt();
+  }
+
+  /** The headers of a write routed now: the ring epoch, and when the master stops waiting. */
+  #routing(epoch: number): Record<string, string> {
+    const deadline = this.#options.transport.deadline();
+    return { [EPOCH_HEADER]: String(epoch), [DEADLINE_HEADER]: String(deadline) };
+  }
+
+  /**
+   * Sends `writes` to their primary `node`: alone as `POST /keys`, together as one `POST /mset`.
+   * A batch the node refuses wrote nothing (a 4xx, or 507 for a full store), so each write is sent
+   * again alone for its own answer. Any other error came after the primary stored the batch: the
+   * writes of the keys it names as `unreplicated` (a backup did not take them) get that answer, the
+   * others 204, as each alone would have had; without that list, every write gets the answer.
+   */
+  async #writeBatch(node: string, writes: Write[]): Promise<(Response | Promise<Response>)[]> {
+    const { transport } = this.#options;
+    const alone = (write: Write) =>
+      transport.send(node, "/keys", {
+        method: "POST",
+        headers: { ...JSON_TYPE, ...this.#routing(write.epoch) },
+        body: write.body,
+      });
+    if (writes.length === 1) return [await alone(writes[0])];
+    const { epoch } = writes[0];
+    // A ring change while they waited: one epoch per call, so these go alone.
+    if (writes.some((write) => write.epoch !== epoch)) return writes.map(alone);
+    const answer = await transport.exchange(node, "/mset", {
+      method: "POST",
+      headers: { ...JSON_TYPE, ...this.#routing(epoch) },
+      body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
+    });
+    const stored = () => new Response(null, { status: 204 });
+    if (ok(answer)) return writes.map(stored);
+    if (answer.status < 500 || answer.status === 507) return writes.map(alone);
+    const failed = (): Response => peerResponse(answer);
+    // The node names the keys some backup did not take; the others are on all their owners.
+    const unreplicated = unreplicatedKeys(answer);
+    if (!unreplicated) return writes.map(failed);
+    return writes.map((write) => unreplicated.has(write.key) ? failed() : stored());
+  }
+}

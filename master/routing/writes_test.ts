@@ -1,0 +1,163 @@
+// Writes through the router: to the primary, with the ring epoch and deadline, gathered into /mset.
+
+import assert from "node:assert/strict";
+import type { Fetch } from "../../shared/http1/fetch.ts";
+import { Router } from "./router.ts";
+import { heldNode, oneNode, placement, ring } from "./test_support.ts";
+
+Deno.test("Router.set() and delete() send a write to the key's owner with the ring epoch", async () => {
+  const calls: string[] = [];
+  const fetch: Fetch = (input, init) => {
+    calls.push(`${init?.method} ${input} epoch ${new Headers(init?.headers).get("x-ring-epoch")}`);
+    return Promise.resolve(new Response(null, { status: 204 }));
+  };
+  const router = new Router({ placement: placement(ring), fetch, timeoutMs: 100 });
+  assert.equal((await router.set("k", "{}")).status, 204);
+  assert.equal((await router.delete("user:1")).status, 204);
+  assert.deepEqual(calls, [
+    `POST ${ring.owner("k")}/keys epoch 7`,
+    `DELETE ${ring.owner("user:1")}/keys/user:1 epoch 7`,
+  ]);
+});
+
+Deno.test("Router.set() resends a write refused with 421 once it caught up with the ring", async () => {
+  const epochs: string[] = [];
+  const state = { ...placement(ring) };
+  const fetch: Fetch = (_input, init) => {
+    epochs.push(new Headers(init?.headers).get("x-ring-epoch")!);
+    return Promise.resolve(
+      epochs.length === 1
+        ? Response.json({ error: "Routed with an older ring", epoch: 8 }, { status: 421 })
+        : new Response(null, { status: 204 }),
+    );
+  };
+  let caughtUp = 0;
+  const catchUp = () => {
+    caughtUp++;
+    state.epoch = 8; // the follower took the leader's newer ring
+    return Promise.resolve();
+  };
+  const router = new Router({ placement: state, fetch, timeoutMs: 100, catchUp });
+  const answer = await router.set("k", "{}");
+  assert.equal(answer.status, 204);
+  assert.deepEqual(epochs, ["7", "8"]);
+  assert.equal(caughtUp, 1);
+  // Without a way to catch up (one master), a 421 is the answer.
+  const alone = new Router({
+    placement: placement(ring),
+    fetch: () => fetch("", {}),
+    timeoutMs: 100,
+  });
+  epochs.length = 0;
+  assert.equal((await alone.set("k", "{}")).status, 421);
+});
+
+async function gatheredWrites(status: number, then = 204, details = {}) {
+  let msets = 0;
+  const node = heldNode((_method, path) => {
+    if (path === "/mset" && msets++ === 0 && status !== 204) {
+      return Response.json({ error: `refused with ${status}`, ...details }, { status });
+    }
+    return new Response(null, { status: then });
+  });
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  const keys = ["a", "b", "c"];
+  const bodies = keys.map((key) => JSON.stringify({ key, value: key }));
+  const writes = bodies.map((body, i) => router.set(keys[i], body));
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  return { calls: node.calls, answers: await Promise.all(writes), bodies };
+}
+
+Deno.test("Router.set() gathers writes to a busy primary into one /mset of the bodies as sent", async () => {
+  const { calls, answers, bodies } = await gatheredWrites(204);
+  assert.deepEqual(answers.map((a) => a.status), [204, 204, 204]);
+  assert.deepEqual(calls.slice(1), [`POST /mset {"items":[${bodies[1]},${bodies[2]}]}`]);
+});
+
+Deno.test("Router.set() resends a refused /mset's writes alone, for their own answers", async () => {
+  const { calls, answers } = await gatheredWrites(413);
+  assert.deepEqual(answers.map((a) => a.status), [204, 204, 204]);
+  assert.deepEqual(calls.map((call) => call.split(" ").slice(0, 2).join(" ")), [
+    "POST /keys",
+    "POST /mset",
+    "POST /keys",
+    "POST /keys",
+  ]);
+});
+
+Deno.test("Router.set() gives every write of an /mset the primary stored its error", async () => {
+  const { calls, answers } = await gatheredWrites(502);
+  assert.deepEqual(answers.map((a) => a.status), [204, 502, 502]);
+  assert.deepEqual(await answers[2].json(), { error: "refused with 502" });
+  assert.equal(calls.length, 2, "nothing sent again: the primary has the writes");
+});
+
+Deno.test("Router.set() answers 204 for the writes of a failed /mset that every backup took", async () => {
+  const { calls, answers } = await gatheredWrites(502, 204, { unreplicated: ["c"] });
+  assert.deepEqual(answers.map((a) => a.status), [204, 204, 502]);
+  assert.deepEqual(await answers[2].json(), { error: "refused with 502", unreplicated: ["c"] });
+  assert.equal(calls.length, 2, "nothing sent again");
+});
+
+Deno.test("Router.set() sends writes routed in different ring epochs alone, each with its own", async () => {
+  const node = heldNode(() => new Response(null, { status: 204 }));
+  const state = { ...oneNode };
+  const epochs: string[] = [];
+  const fetch: Fetch = (input, init) => {
+    const epoch = new Headers(init?.headers).get("x-ring-epoch");
+    epochs.push(`${new URL(String(input)).pathname} ${epoch}`);
+    return node.fetch(input, init);
+  };
+  const router = new Router({ placement: state, fetch, timeoutMs: 1000 });
+  const writes = [router.set("a", '{"key":"a","value":"1"}')];
+  writes.push(router.set("b", '{"key":"b","value":"2"}')); // waits, routed in epoch 7
+  state.epoch = 8; // the ring changed while it waited
+  writes.push(router.set("c", '{"key":"c","value":"3"}'));
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  assert.deepEqual((await Promise.all(writes)).map((a) => a.status), [204, 204, 204]);
+  assert.deepEqual(epochs, ["/keys 7", "/keys 7", "/keys 8"]);
+});
+
+Deno.test("Router.set() keeps a batch of writes, and a backup's copy of it, under any body limit", async () => {
+  const node = heldNode(() => new Response(null, { status: 204 }));
+  const router = new Router({ placement: oneNode, fetch: node.fetch, timeoutMs: 1000 });
+  const body = (i: number) => JSON.stringify({ key: `k${i}`, value: "é".repeat(980) });
+  let answered = 0;
+  const writes = Array.from(
+    { length: 61 },
+    (_, i) => router.set(`k${i}`, body(i)).finally(() => answered++),
+  );
+  while (answered < writes.length) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    node.release();
+  }
+  await Promise.all(writes);
+  // 1,004 characters a body, of 2 UTF-8 bytes each for most, counted as 3 bytes a character plus
+  // 64: 19 a batch, ~38 KB of UTF-8 with room for the version a backup's copy adds to each.
+  const msets = node.calls.filter((call) => call.startsWith("POST /mset"))
+    .map((call) => call.slice("POST /mset ".length));
+  const sizes = msets.map((text) => (JSON.parse(text) as { items: unknown[] }).items.length);
+  assert.deepEqual(sizes, [19, 19, 19, 3]);
+  for (const [i, text] of msets.entries()) {
+    const bytes = new TextEncoder().encode(text).length;
+    assert.ok(bytes + sizes[i] * 64 < 64 * 1024, `${bytes} bytes`);
+  }
+});
+
+Deno.test("Router writes carry the moment the master stops waiting", async () => {
+  const seen: (string | null)[] = [];
+  const fetch: Fetch = (_input, init) => {
+    seen.push(new Headers(init?.headers).get("x-deadline"));
+    return Promise.resolve(new Response(null, { status: 204 }));
+  };
+  const router = new Router({ placement: placement(ring), fetch, timeoutMs: 250, now: () => 1000 });
+  await router.set("k", "{}");
+  await router.delete("k");
+  assert.deepEqual(seen, ["1250", "1250"]);
+});
