@@ -1,4 +1,5 @@
-// Runs every test with `deno test` and ends with one line, "N passed, N failed", that CI reads.
+// Runs the tests under the paths given (every test when none) with `deno test`, passing the
+// arguments on, and ends with one line, "N passed, N failed", that CI reads.
 
 // Tests start processes and read /proc, which Deno grants only with --allow-all.
 const permissions = ["--allow-all"];

@@ -1,7 +1,7 @@
 // The batch routes both services serve, declared once: mget and mset of up to 1000 keys.
 
 import { createRoute } from "@hono/zod-openapi";
-import { errors, json } from "../service/api.ts";
+import { errors, json } from "./route_parts.ts";
 import { writeErrors } from "./key_routes.ts";
 import { MAX_BATCH, MGetRequest, MGetResponse, MSetRequest } from "./wire.ts";
 

@@ -1,16 +1,6 @@
-// HttpError and the one error body shape, {"error": "..."}, that every route answers with.
+// HttpError: a failure that answers with an HTTP status and the one error body, {"error": "..."}.
 
-import { z } from "@hono/zod-openapi";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "../log/log.ts";
-
-/** The body of every error response. */
-export const ErrorBody = z.object({
-  error: z.string().openapi({ example: 'Key "user:42" not found' }),
-}).openapi("Error");
-
-/** An error body. */
-export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** An HTTP status that carries a body. */
 export type ErrorStatus = ContentfulStatusCode;
@@ -36,20 +26,4 @@ export class HttpError extends Error {
     this.status = status;
     this.details = details;
   }
-}
-
-/**
- * The answer to an error thrown while serving `method path`: an HttpError's status and body, or
- * a logged 500 for anything else. The app's error handler and the fast read both answer with it.
- */
-export function errorResponse(error: unknown, method: string, path: string, log: Logger): Response {
-  if (error instanceof HttpError) {
-    return Response.json({ ...error.details, error: error.message }, { status: error.status });
-  }
-  log.error("request failed", {
-    method,
-    path,
-    error: error instanceof Error ? error.stack ?? error.message : String(error),
-  });
-  return Response.json({ error: "Internal server error" }, { status: 500 });
 }

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { isPlainSegment, keySegment } from "./key_path.ts";
-import { fastKeyGet } from "../service/fast_get.ts";
-import { silentLogger as log } from "../log/log.ts";
-import { Metrics } from "../service/metrics.ts";
 
 Deno.test("keySegment() keeps what a segment may carry and escapes the rest", () => {
   assert.equal(keySegment("user:42@eu;v=1&x=$2,+"), "user:42@eu;v=1&x=$2,+");
@@ -18,14 +15,6 @@ Deno.test("keySegment() decodes back to the key", () => {
     // A URL keeps the segment as it is: no path step, no second encoding.
     assert.equal(new URL(`http://h/keys/${keySegment(key)}`).pathname, `/keys/${keySegment(key)}`);
   }));
-});
-
-Deno.test("keySegment() of a printable ASCII key reaches the fast read when nothing is escaped", () => {
-  const fast = fastKeyGet({ read: (key) => Response.json({ key }), metrics: new Metrics(), log });
-  for (const key of ["user:42", "a@b", "k=v;w", "x$y&z", "1+1,2", "~._-!*'()"]) {
-    const answer = fast(new Request(`http://h:1/keys/${keySegment(key)}`));
-    assert.ok(answer, key);
-  }
 });
 
 Deno.test("isPlainSegment() takes exactly the segments keySegment() leaves as they are", () => {

@@ -1,7 +1,7 @@
 // The key routes both services serve, declared once: the master forwards them, a node stores.
 
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
-import { errors, json } from "../service/api.ts";
+import { errors, json } from "./route_parts.ts";
 import { HttpError } from "./errors.ts";
 import { KeyParam, KeyValue, utf8Bytes } from "./wire.ts";
 

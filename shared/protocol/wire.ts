@@ -1,7 +1,9 @@
 // Zod schemas of the messages master, nodes and clients exchange: keys, values, membership, ring.
 
-import { z } from "@hono/zod-openapi";
-import { parseOrigin } from "../service/config.ts";
+// Documented with zod's own `.meta()` (`id` names the component), not `.openapi()`: whatever
+// loads these schemas, the client included, loads no Hono.
+import { z } from "zod";
+import { parseOrigin } from "./origin.ts";
 
 /** Longest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -52,24 +54,24 @@ export const Key = z.string()
   .refine((key) => key.isWellFormed(), {
     message: "Key must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry",
   })
-  .openapi({
+  .meta({
     example: "user:42",
     description: '1 to 1024 UTF-8 bytes of valid Unicode (no lone surrogate), not "." or ".."',
   });
 
 /** A cache value; its size limit is a setting, checked by the service. */
-export const Value = z.string().openapi({ example: "Ada Lovelace" });
+export const Value = z.string().meta({ example: "Ada Lovelace" });
 
 /** Seconds a key lives: a number > 0, fractions allowed. */
 export const Ttl = z.number({ error: "ttl must be a number of seconds" })
   .positive("ttl must be > 0 seconds")
   .max(MAX_TTL_SECONDS, `ttl must be at most ${MAX_TTL_SECONDS} seconds`)
-  .openapi({ example: 60, description: "Seconds to live (write) or left (read)" });
+  .meta({ example: 60, description: "Seconds to live (write) or left (read)" });
 
 /** A key and its value, as written and read; `ttl` is seconds to live, or left on a read. */
-export const KeyValue = z.object({ key: Key, value: Value, ttl: Ttl.optional() }).openapi(
-  "KeyValue",
-);
+export const KeyValue = z.object({ key: Key, value: Value, ttl: Ttl.optional() }).meta({
+  id: "KeyValue",
+});
 
 /** A key and its value. */
 export type KeyValue = z.infer<typeof KeyValue>;
@@ -101,13 +103,13 @@ export function keyBytes(key: string): number {
 export const MGetRequest = z.strictObject({
   keys: z.array(Key).min(1, "keys must hold at least 1 key")
     .max(MAX_BATCH, `keys must hold at most ${MAX_BATCH} keys`),
-}).openapi("MGetRequest");
+}).meta({ id: "MGetRequest" });
 
 /** What `POST /mget` finds: items in request order, and the keys not stored. */
 export const MGetResponse = z.object({
   items: z.array(KeyValue),
   missing: z.array(z.string()),
-}).openapi("MGetResponse");
+}).meta({ id: "MGetResponse" });
 
 /** What `POST /mget` finds. */
 export type MGetResponse = z.infer<typeof MGetResponse>;
@@ -123,45 +125,49 @@ export const LINES_TYPE = "application/x-ndjson";
 export const MSetRequest = z.strictObject({
   items: z.array(KeyValue).min(1, "items must hold at least 1 item")
     .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
-}).openapi("MSetRequest");
+}).meta({ id: "MSetRequest" });
 
 /** A node's counters: exact, with expired keys never counted. */
 export const NodeStats = z.object({
   keys: z.number().int(),
-  bytes: z.number().int().openapi({ description: "Accounted bytes: keys, values, overhead" }),
-  maxBytes: z.number().int().openapi({ description: "Memory bound; 0 is unbounded" }),
+  bytes: z.number().int().meta({ description: "Accounted bytes: keys, values, overhead" }),
+  maxBytes: z.number().int().meta({ description: "Memory bound; 0 is unbounded" }),
   hits: z.number().int(),
   misses: z.number().int(),
   evictions: z.number().int(),
   expired: z.number().int(),
   uptimeSeconds: z.number(),
   rebalance: z.object({
-    syncedEpoch: z.number().int().openapi({
+    syncedEpoch: z.number().int().meta({
       description: "Last epoch whose keys it finished moving",
     }),
     moving: z.boolean(),
-    sent: z.number().int().openapi({ description: "Keys sent to other nodes since start" }),
-    handedOff: z.number().int().openapi({ description: "Keys handed over and dropped here" }),
+    sent: z.number().int().meta({ description: "Keys sent to other nodes since start" }),
+    handedOff: z.number().int().meta({ description: "Keys handed over and dropped here" }),
   }).optional(),
-}).openapi("NodeStats");
+}).meta({ id: "NodeStats" });
 
 /** A node's counters. */
 export type NodeStats = z.infer<typeof NodeStats>;
 
-/** The cluster's counters: the sum over up nodes, and each node's own or its error. */
-export const ClusterStats = NodeStats.extend({
+/**
+ * The cluster's counters: the sum over up nodes, and each node's own or its error. Built with
+ * `.and()`, not `.extend()`, so the document says "NodeStats and these fields" (`allOf` a `$ref`)
+ * instead of copying NodeStats' fields.
+ */
+export const ClusterStats = NodeStats.and(z.object({
   nodes: z.array(z.union([
-    NodeStats.extend({ address: z.string() }),
+    NodeStats.and(z.object({ address: z.string() })),
     z.object({ address: z.string(), error: z.string() }),
   ])),
-}).openapi("ClusterStats");
+})).meta({ id: "ClusterStats" });
 
 /** The cluster's counters. */
 export type ClusterStats = z.infer<typeof ClusterStats>;
 
 /** The `{key}` path parameter (percent-encoded in the path). */
 export const KeyParam = z.object({
-  key: Key.openapi({ param: { name: "key", in: "path" }, example: "user:42" }),
+  key: Key.meta({ param: { name: "key", in: "path" }, example: "user:42" }),
 });
 
 /** A node's base URL, `http(s)://host:port`. */
@@ -170,55 +176,57 @@ export const Address = z.string()
     message: "Address must be an http(s) URL with no path, such as http://10.0.0.5:8081",
   })
   .transform((text) => parseOrigin(text)!)
-  .openapi({ example: "http://127.0.0.1:8081" });
+  .meta({ example: "http://127.0.0.1:8081" });
 
 /** The live ring: the up nodes that own keys in this epoch. */
 export const RingView = z.object({
-  term: z.number().int().min(0).default(0).openapi({
+  term: z.number().int().min(0).default(0).meta({
     description: "The term of the master that published the ring: grows with every new leader. " +
       "Rings are ordered by term, then epoch; a ring of an older term is never taken",
   }),
-  epoch: z.number().int().min(0).openapi({
+  epoch: z.number().int().min(0).meta({
     description: "Increments on every change of the up set",
   }),
-  replicas: z.number().int().min(1).openapi({
+  replicas: z.number().int().min(1).meta({
     description: "Copies of each key: owners(key, replicas) are its primary, then its backups",
   }),
   vnodes: z.number().int().min(1),
-  nodes: z.array(z.string()).openapi({ description: "Addresses of the up nodes, sorted" }),
-  joined: z.record(z.string(), z.number().int()).openapi({
+  nodes: z.array(z.string()).meta({ description: "Addresses of the up nodes, sorted" }),
+  joined: z.record(z.string(), z.number().int()).meta({
     description: "The epoch in which each node last joined the ring, empty",
   }),
-  settled: z.boolean().optional().openapi({
+  settled: z.boolean().optional().meta({
     description: "Whether every node has moved its keys for this epoch; until then a miss on a " +
       "key's owners may be a key still on its way",
   }),
-}).openapi("Ring");
+}).meta({ id: "Ring" });
 
 /** The live ring. */
 export type RingView = z.infer<typeof RingView>;
 
 /** What a node sends to register and to heartbeat. */
 export const RegisterRequest = z.strictObject({
-  address: Address.optional().openapi({
+  address: Address.optional().meta({
     description: "The node's base URL; when the body is absent, the caller's IP with port 8080",
   }),
-  instance: z.string().max(100).optional().openapi({
+  instance: z.string().max(100).optional().meta({
     description: "Identifies the node's process; a new one means the node restarted empty",
   }),
-  synced: z.number().int().min(0).optional().openapi({
+  synced: z.number().int().min(0).optional().meta({
     description: "The last ring epoch whose keys the node has finished moving",
   }),
-  leaving: z.boolean().optional().openapi({
+  leaving: z.boolean().optional().meta({
     description: "The node is shutting down: take it off the ring while it hands its keys over",
   }),
-  empty: z.boolean().optional().openapi({
+  empty: z.boolean().optional().meta({
     description: "The node holds nothing: it dropped its keys after being told to rejoin empty",
   }),
-  ring: RingView.optional().openapi({
+  // register(), not meta(): on the copy meta() makes, zod-to-openapi loses the reference to Ring
+  // and would inline the whole ring here.
+  ring: RingView.optional().register(z.globalRegistry, {
     description: "The ring the node follows: a restarted master recovers membership from these",
   }),
-}).openapi("RegisterRequest");
+}).meta({ id: "RegisterRequest" });
 
 /** What a node sends to register and to heartbeat. */
 export type Heartbeat = z.infer<typeof RegisterRequest>;
@@ -238,15 +246,15 @@ export function newerRing(
 export const NodeStatus = z.object({
   address: z.string(),
   status: z.enum(["up", "leaving", "down"]),
-  lastSeen: z.string().openapi({ description: "Time of the last heartbeat, ISO 8601" }),
-  synced: z.boolean().openapi({ description: "Whether it has moved its keys for this epoch" }),
-}).openapi("Node");
+  lastSeen: z.string().meta({ description: "Time of the last heartbeat, ISO 8601" }),
+  synced: z.boolean().meta({ description: "Whether it has moved its keys for this epoch" }),
+}).meta({ id: "Node" });
 
 /** Every node the master knows, up or down. */
 export const NodeList = z.object({
   epoch: z.number().int().min(0),
   nodes: z.array(NodeStatus),
-}).openapi("NodeList");
+}).meta({ id: "NodeList" });
 
 /** Every node the master knows. */
 export type NodeList = z.infer<typeof NodeList>;

@@ -5,7 +5,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { ErrorBody, errorResponse } from "../protocol/errors.ts";
+import { errorResponse } from "./error_response.ts";
 import type { Logger } from "../log/log.ts";
 import type { Metrics } from "./metrics.ts";
 import { addMetricsRoute, observeRequests } from "./observe.ts";
@@ -150,23 +150,6 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message)
     .join("; ");
-}
-
-/** Error responses for a route, each with the shared error body. */
-export function errors<S extends number>(described: Record<S, string>) {
-  const entries = Object.entries(described).map(([status, description]) => [
-    status,
-    { description, content: { "application/json": { schema: ErrorBody } } },
-  ]);
-  return Object.fromEntries(entries) as Record<
-    S,
-    { description: string; content: { "application/json": { schema: typeof ErrorBody } } }
-  >;
-}
-
-/** A JSON body or response declaration for `createRoute`. */
-export function json<T extends z.ZodType>(schema: T, description: string) {
-  return { description, content: { "application/json": { schema } } };
 }
 
 /**

@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { LEVELS } from "../log/log.ts";
+import { parseOrigin } from "../protocol/origin.ts";
 
 /** One setting: its flag (without dashes), its environment variable, schema and help text. */
 export interface Setting<S extends z.ZodType = z.ZodType> {
@@ -197,24 +198,6 @@ export const origins = () =>
     .pipe(
       z.array(origin()).min(1, "expected one or more http(s) URLs, separated by commas"),
     );
-
-/**
- * Returns the origin of an http(s) URL with no path, query or credentials, or `undefined`.
- *
- * @example
- * ```ts
- * import { parseOrigin } from "./config.ts";
- * parseOrigin("http://127.0.0.1:8081/"); // "http://127.0.0.1:8081"
- * parseOrigin("127.0.0.1:8081"); // undefined
- * ```
- */
-export function parseOrigin(text: string): string | undefined {
-  if (!URL.canParse(text)) return undefined;
-  const url = new URL(text);
-  const plain = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
-  if (!plain || (url.protocol !== "http:" && url.protocol !== "https:")) return undefined;
-  return url.origin;
-}
 
 /**
  * Reads `settings` from `args` (flags win) and `env`; an empty variable counts as unset.

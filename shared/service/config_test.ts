@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  ConfigError,
-  count,
-  loadSettings,
-  origin,
-  parseBytes,
-  parseOrigin,
-  port,
-} from "./config.ts";
+import { ConfigError, count, loadSettings, origin, parseBytes, port } from "./config.ts";
+import { parseOrigin } from "../protocol/origin.ts";
 
 const settings = {
   port: { flag: "port", env: "PORT", schema: port(8080), help: "" },

@@ -1,7 +1,8 @@
 // The liveness and readiness probes both services serve.
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { errors, json, OPEN } from "./api.ts";
+import { OPEN } from "./api.ts";
+import { errors, json } from "../protocol/route_parts.ts";
 
 const Health = z.object({ status: z.enum(["live", "ready"]) }).openapi("Health");
 

@@ -5,9 +5,9 @@ import { silentLogger as log } from "../../shared/log/log.ts";
 import { Auth, parseTokens } from "../../shared/service/auth.ts";
 import { createApp as createNodeApp } from "../../node/http/app.ts";
 import { Store } from "../../node/store/store.ts";
-import { createApp } from "./app.ts";
-import { Registry } from "../membership/registry.ts";
-import { Router } from "../routing/router.ts";
+import { createApp } from "../../master/http/app.ts";
+import { Registry } from "../../master/membership/registry.ts";
+import { Router } from "../../master/routing/router.ts";
 
 const tokens: [("client" | "node" | "admin"), string][] = [
   ["client", "client-token"],

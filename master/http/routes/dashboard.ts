@@ -1,7 +1,8 @@
 // The dashboard: a live page of the cluster served by the master, and the state it polls.
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { json, OPEN } from "../../../shared/service/api.ts";
+import { OPEN } from "../../../shared/service/api.ts";
+import { json } from "../../../shared/protocol/route_parts.ts";
 import { NodeStats } from "../../../shared/protocol/wire.ts";
 import type { Breakers } from "../../routing/breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard_page.ts";

@@ -3,9 +3,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
-import { errors, json } from "../../../shared/service/api.ts";
+import { ErrorBody, errors, json } from "../../../shared/protocol/route_parts.ts";
 import { boundAddress } from "../../../shared/service/auth.ts";
-import { ErrorBody, HttpError } from "../../../shared/protocol/errors.ts";
+import { HttpError } from "../../../shared/protocol/errors.ts";
 import {
   Address,
   KeyParam,
@@ -16,7 +16,7 @@ import {
 } from "../../../shared/protocol/wire.ts";
 import type { Follower } from "../../membership/follower.ts";
 import type { Registry } from "../../membership/registry.ts";
-import { relay } from "./keys.ts";
+import { relay } from "./relay.ts";
 
 const register = createRoute({
   method: "post",

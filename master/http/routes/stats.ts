@@ -1,7 +1,7 @@
 // The cluster's counters: the sum over the up nodes, and each node's own.
 
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { json } from "../../../shared/service/api.ts";
+import { json } from "../../../shared/protocol/route_parts.ts";
 import {
   type ClusterStats,
   ClusterStats as ClusterStatsSchema,

@@ -1,0 +1,29 @@
+// The answer to an error thrown while serving a request: an HttpError's own, or a logged 500.
+
+import { HttpError } from "../protocol/errors.ts";
+import type { Logger } from "../log/log.ts";
+
+/**
+ * The answer to an error thrown while serving `method path`: an HttpError's status and body, or
+ * a logged 500 for anything else. The app's error handler and the fast read both answer with it.
+ *
+ * @example
+ * ```ts
+ * import { errorResponse } from "./error_response.ts";
+ * import { HttpError } from "../protocol/errors.ts";
+ * import { silentLogger } from "../log/log.ts";
+ * const answer = errorResponse(new HttpError(503, "No node is up"), "GET", "/keys/a", silentLogger);
+ * answer.status; // 503
+ * ```
+ */
+export function errorResponse(error: unknown, method: string, path: string, log: Logger): Response {
+  if (error instanceof HttpError) {
+    return Response.json({ ...error.details, error: error.message }, { status: error.status });
+  }
+  log.error("request failed", {
+    method,
+    path,
+    error: error instanceof Error ? error.stack ?? error.message : String(error),
+  });
+  return Response.json({ error: "Internal server error" }, { status: 500 });
+}
