@@ -1,17 +1,10 @@
 // Entry point of the master: reads settings, tracks nodes, routes keys, drains on SIGTERM.
 
-import { Drain } from "../shared/service/drain.ts";
 import { createLogger } from "../shared/log/log.ts";
 import { Metrics } from "../shared/service/metrics.ts";
 import { redacted } from "../shared/service/config.ts";
 import { serviceFetch } from "../shared/http1/fetch.ts";
-import {
-  listen,
-  listenUrl,
-  loadOrExit,
-  loadSecurity,
-  onStopSignal,
-} from "../shared/service/serve.ts";
+import { loadOrExit, loadSecurity, startService } from "../shared/service/serve.ts";
 import { createApp } from "./http/app.ts";
 import { Breakers } from "./routing/breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";
@@ -21,7 +14,6 @@ import { Follower } from "./membership/follower.ts";
 import { Registry } from "./membership/registry.ts";
 import { Reach } from "./membership/reach.ts";
 import { Router } from "./routing/router.ts";
-import { fastRoutes } from "./http/fast.ts";
 
 const config = loadOrExit("master", masterSettings, loadConfig);
 // Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
@@ -36,7 +28,13 @@ const { auth, tls, caPem } = await loadSecurity("master", config, log);
 // Calls to nodes (and to the leader) go over pooled keep-alive HTTP/1.1 connections.
 const callNodes = serviceFetch({ token: config.token, caPem });
 
-// Set once the server's port is known, below; until the first election attempt, a master follows.
+// Capped connections and timeouts: no client can hold the master's descriptors or memory. The
+// server is bound first: the advertised URL needs its port. It answers 503 until it has routes.
+const service = startService("master", config, tls, log);
+const url = service.url;
+const advertise = config.advertise ?? url.replace("://localhost", "://127.0.0.1");
+
+// Until the first election attempt, a master follows.
 let elector: Elector | undefined;
 const electing = config.election !== "none";
 
@@ -126,26 +124,7 @@ const app = createApp({
 const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs / 10)));
 const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
-// The hot routes skip the app's router and middleware; with tokens, every request takes the app's
-// access checks instead.
-const fast = auth.enabled
-  ? undefined
-  : fastRoutes({ router, maxValueBytes: config.maxValueBytes, metrics, log }, app.fetch);
-const drain = new Drain();
-// Capped connections and timeouts: no client can hold the master's descriptors or memory.
-const server = listen(
-  "master",
-  config,
-  tls,
-  (request, info) => drain.track(() => fast?.(request) ?? app.fetch(request, info)),
-  log,
-  fast && ((request) => {
-    const answer = fast.read(request);
-    return answer && drain.track(() => answer);
-  }),
-);
-const url = listenUrl(server.addr, tls !== undefined);
-const advertise = config.advertise ?? url.replace("://localhost", "://127.0.0.1");
+service.serve({ app, hot: app.hot });
 log.info("listening", { url, advertise, reference: `${url}/reference`, config: redacted(config) });
 
 const backend = config.election === "none" ? undefined : electionBackend({
@@ -174,7 +153,7 @@ if (backend) {
   follower?.start();
 }
 
-onStopSignal(async () => {
+service.onStop(async () => {
   // Step down first, so another master takes over without waiting for the lease to expire.
   await elector?.stop();
   registry.close(); // answers the long polls of followers now
@@ -182,9 +161,7 @@ onStopSignal(async () => {
   backend?.close();
   clearInterval(sweeper);
   clearInterval(checker);
-  await drain.idle(DRAIN_TIMEOUT_MS);
-  await server.shutdown();
-}, log);
+}, DRAIN_TIMEOUT_MS);
 
 /** The pod's namespace from its service account, or "default" outside Kubernetes. */
 async function podNamespace(): Promise<string> {

@@ -1,25 +1,17 @@
 // Entry point of a cache node: reads settings, serves the API, keeps registered, moves keys when
 // the ring changes, and hands its keys over before it leaves on SIGTERM.
 
-import { Drain } from "../shared/service/drain.ts";
 import { Metrics } from "../shared/service/metrics.ts";
 import { createLogger } from "../shared/log/log.ts";
 import { redacted } from "../shared/service/config.ts";
 import { serviceFetch } from "../shared/http1/fetch.ts";
-import {
-  listen,
-  listenUrl,
-  loadOrExit,
-  loadSecurity,
-  onStopSignal,
-} from "../shared/service/serve.ts";
+import { loadOrExit, loadSecurity, startService } from "../shared/service/serve.ts";
 import { createApp } from "./http/app.ts";
 import { Cluster } from "./cluster/replicator.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
 import { masterList } from "./cluster/masters.ts";
 import { Membership } from "./cluster/membership.ts";
 import { Rebalancer } from "./cluster/rebalance.ts";
-import { fastRoutes } from "./http/fast.ts";
 import { fenced } from "./cluster/fence.ts";
 import { Writer } from "./cluster/writer.ts";
 import { Store } from "./store/store.ts";
@@ -38,21 +30,10 @@ const { auth, tls, caPem } = await loadSecurity("node", config, log);
 // Calls to the master and to other nodes carry this node's token and trust --tls-ca.
 const callPeers = serviceFetch({ token: config.token, caPem });
 
-// The advertised URL needs the bound port, so the app is built once the server has it; no request
-// can arrive before this module finishes running.
-const drain = new Drain();
-// Capped connections and timeouts: no client can hold the node's descriptors or memory. A read
-// without tokens is answered from its method and URL alone, before any Request is built.
-const server = listen(
-  "node",
-  config,
-  tls,
-  (request, info) =>
-    drain.track(() => fence(request) ?? fast?.(request) ?? app.fetch(request, info)),
-  log,
-  (request) => fence(request) ?? fast?.read(request),
-);
-const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`;
+// Capped connections and timeouts: no client can hold the node's descriptors or memory. The
+// server is bound first: the advertised URL needs its port. It answers 503 until it has routes.
+const service = startService("node", config, tls, log);
+const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${service.addr.port}`;
 const metrics = new Metrics();
 const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
 const membership: Membership = new Membership({
@@ -84,7 +65,7 @@ const rebalancer = new Rebalancer({
   batch: config.rebalanceBatch,
   log,
 });
-// Past its lease, the node serves no key: the master may have given its keys to others.
+// Past its lease, the master may have given the node's keys to others.
 const fence = fenced(() => membership.leaseLeftMs(), advertise);
 let stopping = false;
 // Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
@@ -110,26 +91,12 @@ const app = createApp({
   log,
 });
 
-// The hot routes skip the app's router and middleware; with tokens, every request takes the app's
-// access checks instead.
-const fast = auth.enabled ? undefined : fastRoutes({
-  store,
-  writer,
-  ringEpoch,
-  maxValueBytes: config.maxValueBytes,
-  metrics,
-  log,
-}, (request) => app.fetch(request));
-
-log.info("listening", {
-  url: listenUrl(server.addr, tls !== undefined),
-  advertise,
-  config: redacted(config),
-});
+// Past its lease, the node serves no key: the fence answers before the hot path and the app.
+service.serve({ app, hot: app.hot, gate: fence });
+log.info("listening", { url: service.url, advertise, config: redacted(config) });
 membership.start();
 
-onStopSignal(async () => {
-  const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
+service.onStop(async () => {
   stopping = true;
   // Leave the ring first, so no new writes come here, then hand every key to its new owners.
   membership.leave();
@@ -141,6 +108,4 @@ onStopSignal(async () => {
   clearInterval(expirer);
   await membership.stop();
   await membership.deregister();
-  await drain.idle(Math.max(0, deadline - Date.now()));
-  await server.shutdown();
-}, log);
+}, SHUTDOWN_TIMEOUT_MS);

@@ -12,6 +12,8 @@ import { addBatchRoutes } from "./routes/batch.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
 import type { Cluster } from "../cluster/replicator.ts";
+import { HotPath } from "../../shared/service/hot.ts";
+import type { NodeContext } from "./context.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import { addReplicaRoutes } from "./routes/replica.ts";
 import type { Store } from "../store/store.ts";
@@ -53,17 +55,11 @@ export function nodeAccess(metricsAuth = false): AccessRules {
   ];
 }
 
-/** What the node's routes share. */
-export interface NodeContext {
-  store: Store;
-  writer: Writer;
-  now: () => number;
-  startedAt: number;
-  rebalance?: () => RebalanceProgress;
-}
+/** The node's app, and the hot path that serves its busiest routes ahead of it. */
+export type NodeApp = OpenAPIHono & { hot: HotPath };
 
 /** The node's app: `/keys`, batch, `/stats`, probes, `/openapi.json` and `/reference`. */
-export function createApp(deps: NodeDeps): OpenAPIHono {
+export function createApp(deps: NodeDeps): NodeApp {
   const metrics = deps.metrics ?? new Metrics();
   addStoreMetrics(metrics, deps.store);
   const app = createApi({
@@ -84,17 +80,25 @@ export function createApp(deps: NodeDeps): OpenAPIHono {
     startedAt: now(),
     rebalance: deps.rebalance,
   };
-  app.use(async (c, next) => {
-    await next();
-    const epoch = deps.ringEpoch?.();
-    if (epoch !== undefined) c.res.headers.set(EPOCH_HEADER, String(epoch));
+  const ringEpoch = deps.ringEpoch;
+  const hot = new HotPath(app, {
+    metrics,
+    log: deps.log,
+    auth: deps.auth,
+    rules: nodeAccess(deps.metricsAuth),
+    maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
+    // Every answer carries the ring epoch this node knows.
+    headers: ringEpoch && (() => {
+      const epoch = ringEpoch();
+      return epoch === undefined ? undefined : { [EPOCH_HEADER]: String(epoch) };
+    }),
   });
-  addKeyRoutes(app, node);
-  addBatchRoutes(app, node);
+  addKeyRoutes(hot, node);
+  addBatchRoutes(hot, node);
   addStatsRoutes(app, node);
-  addReplicaRoutes(app, node);
+  addReplicaRoutes(hot, node);
   addHealthRoutes(app, "while the master acknowledges this node's heartbeats", deps.notReady);
-  return app;
+  return Object.assign(app, { hot });
 }
 
 /** The store's sizes and counters as metrics, read at each scrape. */

@@ -1,9 +1,11 @@
+// The node's hot path against its own app: the same answers, headers and writes.
+
 import assert from "node:assert/strict";
 import { silentLogger as log } from "../../shared/log/log.ts";
 import { Metrics } from "../../shared/service/metrics.ts";
 import { EPOCH_HEADER, LINES_TYPE } from "../../shared/protocol/wire.ts";
 import { createApp } from "./app.ts";
-import { fastRoutes } from "./fast.ts";
+import { toResponse } from "../../shared/http1/answer.ts";
 import { Store } from "../store/store.ts";
 import { Writer } from "../cluster/writer.ts";
 
@@ -25,19 +27,25 @@ function node(ringEpoch: () => number | undefined = () => 7) {
     metrics,
     ringEpoch,
   });
+  // The requests the hot path hands to the app, while it serves.
   const fell: string[] = [];
-  const fast = fastRoutes(
-    { store, writer, ringEpoch, maxValueBytes: MAX_VALUE_BYTES, metrics, log },
-    (request) => {
-      fell.push(`${request.method} ${new URL(request.url).pathname}`);
-      return app.fetch(request);
-    },
-  );
-  /** The hot routes' answer to `request`, which they must take. */
+  let serving = false;
+  const appFetch = app.fetch;
+  app.fetch = (request, ...rest) => {
+    if (serving) fell.push(`${request.method} ${new URL(request.url).pathname}`);
+    return appFetch(request, ...rest);
+  };
+  const fast = (request: Request) => app.hot.serve(request);
+  /** The hot path's answer to `request`, which it must take. */
   const served = async (request: Request): Promise<Response> => {
-    const answer = fast(request);
-    assert.ok(answer, `${request.method} ${request.url} is taken`);
-    return await answer;
+    serving = true;
+    try {
+      const answer = fast(request);
+      assert.ok(answer, `${request.method} ${request.url} is taken`);
+      return toResponse(await answer);
+    } finally {
+      serving = false;
+    }
   };
   return { clock, store, app, fast, served, fell };
 }
@@ -71,7 +79,7 @@ async function mget({ app, served }: Node, body: string) {
   };
 }
 
-Deno.test("fastRoutes() answers POST /mget of found and missing keys as the app does", async () => {
+Deno.test("The hot path answers POST /mget of found and missing keys as the app does", async () => {
   const n = node();
   n.store.set("a", "1");
   n.store.set("b", "two");
@@ -86,7 +94,7 @@ Deno.test("fastRoutes() answers POST /mget of found and missing keys as the app 
   assert.deepEqual(n.fell, [], "answered by the hot route, not the app");
 });
 
-Deno.test("fastRoutes() answers POST /mget of a key with a TTL with its seconds left", async () => {
+Deno.test("The hot path answers POST /mget of a key with a TTL with its seconds left", async () => {
   const n = node();
   n.store.set("t", "v", 1500);
   n.clock.now += 500;
@@ -124,7 +132,7 @@ Deno.test("POST /mget answers lines when asked, each the body GET /keys/{key} an
   assert.deepEqual(n.fell, []);
 });
 
-Deno.test("fastRoutes() leaves an invalid POST /mget body to the app and its 400", async () => {
+Deno.test("The hot path leaves an invalid POST /mget body to the app and its 400", async () => {
   const n = node();
   const bodies = ['{"keys":[]}', "not json", '{"keys":["a"],"extra":1}', '{"keys":"a"}'];
   for (const body of bodies) {
@@ -136,7 +144,7 @@ Deno.test("fastRoutes() leaves an invalid POST /mget body to the app and its 400
   assert.deepEqual(n.fell, bodies.map(() => "POST /mget"));
 });
 
-Deno.test("fastRoutes() sends the ring epoch with its answers when the node knows one", async () => {
+Deno.test("The hot path sends the ring epoch with its answers when the node knows one", async () => {
   let epoch: number | undefined = 12;
   const n = node(() => epoch);
   n.store.set("a", "1");
@@ -152,7 +160,7 @@ Deno.test("fastRoutes() sends the ring epoch with its answers when the node know
   assert.equal((await read()).headers.get(EPOCH_HEADER), null);
 });
 
-Deno.test("fastRoutes() still serves GET /keys/{key} as the app does, and no other GET", async () => {
+Deno.test("The hot path serves GET /keys/{key} as the app does, and no other GET", async () => {
   const n = node();
   n.store.set("user:42", "Ada");
   for (const key of ["user:42", "missing"]) {
@@ -166,7 +174,7 @@ Deno.test("fastRoutes() still serves GET /keys/{key} as the app does, and no oth
   assert.equal(n.fast(new Request("http://127.0.0.1:8081/stats")), undefined);
 });
 
-Deno.test("fastRoutes() writes as the app does: POST /keys, /mset and /replicate", async () => {
+Deno.test("The hot path writes as the app does: POST /keys, /mset and /replicate", async () => {
   const byApp = node();
   const byFast = node();
   const big = "x".repeat(MAX_VALUE_BYTES + 1);
@@ -195,7 +203,7 @@ Deno.test("fastRoutes() writes as the app does: POST /keys, /mset and /replicate
     const fast = await byFast.served(new Request(`http://127.0.0.1:8081${path}`, init()));
     assert.equal(fast.status, app.status, `${path} ${text.slice(0, 60)}`);
     assert.equal(await fast.text(), await app.text(), `${path} ${text.slice(0, 60)}`);
-    assert.equal(fast.headers.get(EPOCH_HEADER), "7");
+    assert.equal(fast.headers.get(EPOCH_HEADER), "7", `${path} ${text.slice(0, 60)}`);
   }
   for (const key of ["a", "t", "big", "b", "c", "d", "e", "r", "deep"]) {
     assert.deepEqual(byFast.store.get(key), byApp.store.get(key), key);

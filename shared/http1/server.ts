@@ -36,10 +36,12 @@ export interface ServerOptions {
   early?: (request: LiteRequest) => Answer | Promise<Answer> | undefined;
 }
 
-/** The method and URL of a request, all an early answer reads. */
+/** The method, URL and headers of a body-less request, all an early answer reads. */
 export interface LiteRequest {
   method: string;
   url: string;
+  /** The value of header `name` (lower case), if the request has it. */
+  header(name: string): string | undefined;
 }
 
 /** What a handler learns of the connection, as `Deno.serve` passes it. */
@@ -185,7 +187,12 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
       const url = hostHeader ? `${secure ? "https" : "http"}://${hostHeader}` : origin;
       // Not while tracing: the early answer would run outside the request's span.
       if (options.early && !traced && head.body.kind === "none") {
-        const lite = { method: head.method, url: url + head.target };
+        const headers = head.headers;
+        const lite: LiteRequest = {
+          method: head.method,
+          url: url + head.target,
+          header: (name) => headers.find(([sent]) => sent === name)?.[1],
+        };
         const early = options.early(lite);
         if (early !== undefined) {
           const answer = await early;
@@ -559,7 +566,7 @@ function tracing() {
   probe.end();
   if (!on) return undefined;
   return async (
-    request: LiteRequest,
+    request: Pick<Request, "url">,
     head: RequestHead,
     run: () => Response | Promise<Response>,
   ): Promise<Response> => {

@@ -148,19 +148,37 @@ export class Auth {
    */
   require(...roles: Role[]): MiddlewareHandler {
     return async (c, next) => {
-      const grant = await this.#grant(c.req.header("authorization"));
-      const role = grant?.role;
-      if (role === undefined) {
-        return c.json({ error: "A bearer token is required" }, 401, {
-          "www-authenticate": 'Bearer realm="cache"',
-        });
-      }
-      if (role !== "admin" && !roles.includes(role)) {
-        return c.json({ error: `A ${role} token may not ${c.req.method} ${c.req.path}` }, 403);
-      }
-      granted.set(c.req.raw, grant!);
+      const refused = await this.admit(c.req.raw, roles, c.req.path);
+      if (refused) return refused;
       await next();
     };
+  }
+
+  /**
+   * Checks `request`'s token against `roles` (admin always passes): undefined when it may go on,
+   * remembered for {@link roleOf}, or the 401 or 403 answer it gets. The app's middleware and the
+   * hot path both check with it. `request` may be only a method and its headers' `authorization`.
+   */
+  async admit(
+    request: { method: string; headers: { get(name: string): string | null } },
+    roles: readonly Role[],
+    path: string,
+  ): Promise<Response | undefined> {
+    const grant = await this.#grant(request.headers.get("authorization") ?? undefined);
+    const role = grant?.role;
+    if (role === undefined) {
+      return Response.json({ error: "A bearer token is required" }, {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="cache"' },
+      });
+    }
+    if (role !== "admin" && !roles.includes(role)) {
+      return Response.json({ error: `A ${role} token may not ${request.method} ${path}` }, {
+        status: 403,
+      });
+    }
+    if (request instanceof Request) granted.set(request, grant!);
+    return undefined;
   }
 }
 
@@ -201,4 +219,22 @@ export function protect(
   for (const [paths, roles] of rules) {
     for (const path of paths) app.use(path, auth.require(...roles));
   }
+}
+
+/**
+ * The roles `rules` let use `path` (a route's path, as `/keys/{key}`), or undefined when no rule
+ * names it and it is open. A rule's `/x/*` covers `/x` and everything under it.
+ *
+ * @example
+ * ```ts
+ * import { rolesFor } from "./auth.ts";
+ * rolesFor([[["/keys/*"], ["client"]]], "/keys/{key}"); // ["client"]
+ * ```
+ */
+export function rolesFor(rules: AccessRules, path: string): Role[] | undefined {
+  const covers = (pattern: string) =>
+    pattern === path ||
+    (pattern.endsWith("/*") &&
+      (path === pattern.slice(0, -2) || path.startsWith(pattern.slice(0, -1))));
+  return rules.find(([paths]) => paths.some(covers))?.[1];
 }

@@ -25,16 +25,16 @@ export class Drain {
    * Runs `handle` as one request in flight. An answer given synchronously is passed on as it is,
    * so the runtime can send it without waiting on a promise.
    */
-  track(handle: () => Response | Promise<Response>): Response | Promise<Response> {
+  track<T>(handle: () => T | Promise<T>): T | Promise<T> {
     this.#active++;
-    let answer: Response | Promise<Response>;
+    let answer: T | Promise<T>;
     try {
       answer = handle();
     } catch (error) {
       this.#done();
       throw error;
     }
-    if (answer instanceof Response) {
+    if (!(answer instanceof Promise)) {
       this.#done();
       return answer;
     }

@@ -5,7 +5,7 @@ Deno.test("Drain.idle() waits for requests in flight", async () => {
   const drain = new Drain();
   let finish!: () => void;
   const slow = drain.track(() =>
-    new Promise((resolve) => finish = () => resolve(new Response("ok")))
+    new Promise<Response>((resolve) => finish = () => resolve(new Response("ok")))
   );
   assert.equal(drain.active, 1);
   let idle = false;

@@ -1,32 +1,107 @@
-import assert from "node:assert/strict";
-import { fastKeyGet } from "./fast_get.ts";
-import { HttpError } from "../protocol/errors.ts";
-import { silentLogger as log } from "../log/log.ts";
-import { Metrics } from "./metrics.ts";
-import { observeRequests } from "./observe.ts";
+// The hot path against the app it serves ahead of: same answers, access checks, headers, metrics.
 
-function setup(read: (key: string) => Response | Promise<Response>) {
+import assert from "node:assert/strict";
+import { toResponse } from "../http1/answer.ts";
+import { silentLogger as log } from "../log/log.ts";
+import { HttpError } from "../protocol/errors.ts";
+import { keySegment } from "../protocol/key_path.ts";
+import { keyRoutes } from "../protocol/key_routes.ts";
+import { createApi } from "./api.ts";
+import { type AccessRules, Auth, protect, roleOf } from "./auth.ts";
+import { HotPath } from "./hot.ts";
+import { Metrics } from "./metrics.ts";
+
+const RULES: AccessRules = [[["/keys/*"], ["client"]]];
+
+/** An app with the key routes, hot, over a map; `auth` as given. */
+async function setup(options: { tokens?: boolean; read?: (key: string) => never } = {}) {
   const metrics = new Metrics();
-  observeRequests(metrics); // the app's middleware, registered first as in createApi
-  return { metrics, fast: fastKeyGet({ read, metrics, log }) };
+  const auth = await Auth.from(
+    options.tokens ? [["client", "client-token"], ["node", "node-token"]] : [],
+  );
+  const app = createApi({
+    title: "t",
+    description: "",
+    maxBodyBytes: 1024,
+    log,
+    metrics,
+    guard: (app) => protect(app, auth, RULES),
+  });
+  const hot = new HotPath(app, {
+    metrics,
+    log,
+    auth,
+    rules: RULES,
+    maxBodyBytes: 1024,
+    headers: () => ({ "x-ring-epoch": "7" }),
+  });
+  const values = new Map<string, string>();
+  const roles: (string | undefined)[] = [];
+  hot.get(keyRoutes.get, ({ key }) => {
+    if (options.read) options.read(key);
+    const value = values.get(key);
+    return value === undefined
+      ? Response.json({ error: "missing" }, { status: 404 })
+      : { status: 200, contentType: "application/json", body: JSON.stringify({ key, value }) };
+  });
+  hot.post(keyRoutes.set, (write, request) => {
+    roles.push(roleOf(request));
+    values.set(write.key, write.value);
+    return new Response(null, { status: 204 });
+  });
+  /** The hot path's answer, which it must give. */
+  const served = async (request: Request) => {
+    const answer = hot.serve(request);
+    assert.ok(answer, `${request.method} ${request.url} is taken`);
+    return toResponse(await answer);
+  };
+  return { app, hot, metrics, values, roles, served };
 }
 
-Deno.test("fastKeyGet() answers plain keys and counts them where the app counts", async () => {
-  const { metrics, fast } = setup((key) => Response.json({ key, value: "v" }));
-  const answer = await fast(new Request("http://127.0.0.1:8080/keys/user:42"))!;
-  assert.deepEqual(await answer.json(), { key: "user:42", value: "v" });
+/** What a client sees of an answer. */
+async function seen(response: Response) {
+  return {
+    status: response.status,
+    type: response.headers.get("content-type"),
+    epoch: response.headers.get("x-ring-epoch"),
+    challenge: response.headers.get("www-authenticate"),
+    body: await response.text(),
+  };
+}
+
+function post(path: string, body: unknown, token?: string): Request {
+  const text = JSON.stringify(body);
+  return new Request(`http://h:1${path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "content-length": String(new TextEncoder().encode(text).byteLength),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: text,
+  });
+}
+
+Deno.test("HotPath answers as the app does, with its headers, and counts where the app counts", async () => {
+  const { app, values, metrics, served } = await setup();
+  values.set("user:42", "Ada");
+  for (const path of ["/keys/user:42", "/keys/missing"]) {
+    const byApp = await seen(await app.request(path));
+    const byHot = await seen(await served(new Request(`http://h:1${path}`)));
+    assert.deepEqual(byHot, byApp, path);
+    assert.equal(byHot.epoch, "7");
+  }
   const text = metrics.render();
-  assert.match(text, /http_requests_total\{method="GET",route="\/keys\/\{key\}",status="200"\} 1/);
+  assert.match(text, /http_requests_total\{method="GET",route="\/keys\/\{key\}",status="200"\} 2/);
   assert.equal(text.match(/# TYPE http_requests_total/g)?.length, 1, "one family, not two");
 });
 
-Deno.test("fastKeyGet() leaves every other request to the app", () => {
-  const { fast } = setup(() => {
-    throw new Error("must not read");
-  });
+Deno.test("HotPath leaves every request it cannot answer exactly to the app", async () => {
+  const { hot } = await setup({ read: () => assert.fail("must not read") as never });
   for (
     const [method, path] of [
-      ["POST", "/keys/a"],
+      ["PUT", "/keys/a"],
+      ["DELETE", "/keys/a"],
       ["GET", "/keys/"],
       ["GET", "/keys/a/b"],
       ["GET", "/keys/caf%C3%A9"], // needs decoding
@@ -34,21 +109,88 @@ Deno.test("fastKeyGet() leaves every other request to the app", () => {
       ["GET", "/keysa"],
       ["GET", "/nodes"],
       ["GET", `/keys/${"k".repeat(1025)}`], // over the key limit: the app answers 400
+      ["POST", "/keys?x=1"],
+      ["POST", "/mget"],
     ]
   ) {
-    assert.equal(
-      fast(new Request(`http://h:1${path}`, { method })),
-      undefined,
-      `${method} ${path}`,
-    );
+    assert.equal(hot.serve(new Request(`http://h:1${path}`, { method })), undefined, path);
+  }
+  const chunked = new Request("http://h:1/keys", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"key":"a","value":"1"}',
+  });
+  assert.equal(hot.serve(chunked), undefined, "no declared length: the app's body limit");
+});
+
+Deno.test("HotPath takes every key keySegment() leaves as it is", async () => {
+  const { served } = await setup();
+  for (const key of ["user:42", "a@b", "k=v;w", "x$y&z", "1+1,2", "~._-!*'()"]) {
+    assert.equal((await served(new Request(`http://h:1/keys/${keySegment(key)}`))).status, 404);
   }
 });
 
-Deno.test("fastKeyGet() turns a thrown HttpError into the app's error body", async () => {
-  const { fast } = setup(() => {
-    throw new HttpError(503, "No node is up to own the key");
-  });
-  const answer = await fast(new Request("http://h:1/keys/k"))!;
+Deno.test("HotPath hands a body the schema refuses to the app, for its exact 400", async () => {
+  const { app, values, served } = await setup();
+  for (const body of [{ key: "a" }, { key: "", value: "1" }, "not an object"]) {
+    const byApp = await seen(await app.request(post("/keys", body)));
+    const byHot = await seen(await served(post("/keys", body)));
+    assert.deepEqual(byHot, byApp, JSON.stringify(body));
+    assert.equal(byHot.status, 400);
+  }
+  assert.equal(values.size, 0);
+  assert.equal((await served(post("/keys", { key: "a", value: "1" }))).status, 204);
+  assert.equal(values.get("a"), "1");
+});
+
+Deno.test("HotPath turns a thrown HttpError into its body, and a bug into a 500", async () => {
+  const failing = (error: Error) =>
+    setup({
+      read: () =>
+        (() => {
+          throw error;
+        })() as never,
+    });
+  const busy = await failing(new HttpError(503, "No node is up to own the key"));
+  const answer = await busy.served(new Request("http://h:1/keys/k"));
   assert.equal(answer.status, 503);
   assert.deepEqual(await answer.json(), { error: "No node is up to own the key" });
+  const bug = await failing(new TypeError("oops"));
+  const crashed = await bug.served(new Request("http://h:1/keys/k"));
+  assert.equal(crashed.status, 500);
+  assert.deepEqual(await crashed.json(), { error: "Internal server error" });
+});
+
+Deno.test("HotPath checks tokens as the app does: 401 without one, 403 for the wrong role", async () => {
+  const { app, values, roles, served } = await setup({ tokens: true });
+  values.set("a", "1");
+  const read = (token?: string) =>
+    new Request("http://h:1/keys/a", {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  for (const token of [undefined, "wrong-token", "node-token", "client-token"]) {
+    const byApp = await seen(await app.request(read(token)));
+    const byHot = await seen(await served(read(token)));
+    assert.deepEqual(byHot, byApp, String(token));
+  }
+  assert.equal((await served(read())).status, 401);
+  assert.equal((await served(read("node-token"))).status, 403);
+  assert.equal((await served(read("client-token"))).status, 200);
+
+  assert.equal((await served(post("/keys", { key: "b", value: "2" }, "node-token"))).status, 403);
+  assert.equal(values.has("b"), false, "a refused write changes nothing");
+  assert.equal((await served(post("/keys", { key: "b", value: "2" }, "client-token"))).status, 204);
+  assert.deepEqual(roles, ["client"], "the handler sees the role the token was let in with");
+});
+
+Deno.test("HotPath reads a body-less request from its head alone, token included", async () => {
+  const { hot, values } = await setup({ tokens: true });
+  values.set("a", "1");
+  const head = (authorization?: string) => ({
+    method: "GET",
+    url: "http://h:1/keys/a",
+    header: (name: string) => name === "authorization" ? authorization : undefined,
+  });
+  assert.equal((await hot.serve(head()))?.status, 401);
+  assert.equal((await hot.serve(head("Bearer client-token")))?.status, 200);
 });

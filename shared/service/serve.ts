@@ -1,9 +1,19 @@
-// Start-up steps both services' main.ts share: settings or exit 2, and the "listening" log line.
+// What both services' main.ts share: settings or exit 2, security files, and one serve helper
+// that binds, answers, drains and stops on signals.
 
 import { Auth, parseTokens, type Token } from "./auth.ts";
 import { ConfigError, type Setting, usage } from "./config.ts";
 import type { Logger } from "../log/log.ts";
-import { type Handler, type HttpServer, serveHttp, type ServerOptions } from "../http1/server.ts";
+import { type Answer, toResponse } from "../http1/answer.ts";
+import {
+  type Handler,
+  type HttpServer,
+  type LiteRequest,
+  serveHttp,
+  type ServeInfo,
+  type ServerOptions,
+} from "../http1/server.ts";
+import { Drain } from "./drain.ts";
 
 /**
  * Loads settings with `load`, printing help and exiting 0 on `--help`, or printing the one-line
@@ -38,25 +48,6 @@ export function listenUrl(addr: Deno.NetAddr, secure = false): string {
   return `${scheme}://${
     host.includes(":") && !host.startsWith("[") ? `[${host}]` : host
   }:${addr.port}`;
-}
-
-/** Runs `stop` once on the first SIGTERM or SIGINT. */
-export function onStopSignal(stop: () => Promise<void>, log: Logger): void {
-  let stopping = false;
-  const handler = () => {
-    if (stopping) return;
-    stopping = true;
-    log.info("shutting down");
-    stop().then(() => {
-      log.info("stopped");
-      Deno.exit(0);
-    }, (error) => {
-      log.error("shutdown failed", { error: String(error) });
-      Deno.exit(1);
-    });
-  };
-  Deno.addSignalListener("SIGTERM", handler);
-  Deno.addSignalListener("SIGINT", handler);
 }
 
 /** The security settings both services read. */
@@ -129,17 +120,102 @@ export interface ListenConfig {
   minBodyRate: number;
 }
 
+/** What a service answers with, once it is built. */
+export interface Routes {
+  /** The app: answers every request the steps before it leave. */
+  app: { fetch: (request: Request, info: ServeInfo) => Response | Promise<Response> };
+  /** Serves the app's hot routes ahead of it. */
+  hot?: { serve: (request: Request | LiteRequest) => Answer | Promise<Answer> | undefined };
+  /** Answers a request before the hot path and the app when it must not reach them. */
+  gate?: (request: Request | LiteRequest) => Response | undefined;
+}
+
+/** A bound server: it answers 503 until {@link Service.serve} gives it its routes. */
+export interface Service {
+  /** The bound address; port 0 in the settings is the port chosen here. */
+  addr: Deno.NetAddr;
+  /** The URL the server answers at. */
+  url: string;
+  /** Starts answering with `routes`. */
+  serve(routes: Routes): void;
+  /**
+   * On the first SIGTERM or SIGINT, runs `stop` (given the time it must end by), then waits for
+   * the requests in flight until `drainMs` after the signal, then closes the server and exits.
+   */
+  onStop(stop: (deadline: number) => Promise<void>, drainMs: number): void;
+}
+
 /**
- * Serves `handler` as `config` says, over TLS with `tls`. A port that cannot be bound (in use, or
- * not allowed) exits 2 with one line naming it, as a bad setting does.
+ * Binds the server `config` describes, over TLS with `tls`, and returns it before it has routes,
+ * so the app can be built knowing the bound address. A port that cannot be bound (in use, or not
+ * allowed) exits 2 with one line naming it, as a bad setting does.
+ *
+ * @example
+ * ```ts
+ * const service = startService("node", config, undefined, log);
+ * service.serve({ app: createApp({ advertise: service.url }) });
+ * service.onStop(async () => {}, 20_000);
+ * ```
  */
-export function listen(
+export function startService(
+  command: string,
+  config: ListenConfig,
+  tls: { cert: string; key: string } | undefined,
+  log: Logger,
+): Service {
+  const drain = new Drain();
+  let routes: Routes | undefined;
+  const handle = (request: Request, info: ServeInfo) =>
+    drain.track(() => {
+      if (!routes) return Response.json({ error: "Starting" }, { status: 503 });
+      const { app, hot, gate } = routes;
+      const early = gate?.(request) ?? hot?.serve(request);
+      if (early === undefined) return app.fetch(request, info);
+      return early instanceof Promise ? early.then(toResponse) : toResponse(early);
+    });
+  // A body-less request is first offered to the hot path before any Request is built.
+  const early = (request: LiteRequest) => {
+    if (!routes?.hot) return undefined;
+    const answer = routes.gate?.(request) ?? routes.hot.serve(request);
+    return answer && drain.track(() => answer);
+  };
+  const server = bind(command, config, tls, handle, log, early);
+  let stopping = false;
+  return {
+    addr: server.addr,
+    url: listenUrl(server.addr, tls !== undefined),
+    serve: (given) => routes = given,
+    onStop: (stop, drainMs) => {
+      const handler = () => {
+        if (stopping) return;
+        stopping = true;
+        log.info("shutting down");
+        const deadline = Date.now() + drainMs;
+        stop(deadline)
+          .then(() => drain.idle(Math.max(0, deadline - Date.now())))
+          .then(() => server.shutdown())
+          .then(() => {
+            log.info("stopped");
+            Deno.exit(0);
+          }, (error) => {
+            log.error("shutdown failed", { error: String(error) });
+            Deno.exit(1);
+          });
+      };
+      Deno.addSignalListener("SIGTERM", handler);
+      Deno.addSignalListener("SIGINT", handler);
+    },
+  };
+}
+
+/** Serves `handler` as `config` says, or exits 2 when the port cannot be bound. */
+function bind(
   command: string,
   config: ListenConfig,
   tls: { cert: string; key: string } | undefined,
   handler: Handler,
   log: Logger,
-  early?: ServerOptions["early"],
+  early: ServerOptions["early"],
 ): HttpServer {
   try {
     if (config.httpServer === "deno") return denoServer(config, tls, handler);

@@ -68,38 +68,68 @@ for (const service of ["master", "node"]) {
   });
 }
 
-Deno.test("the fast read answers exactly as the app's route does, on master and node", async () => {
-  const processes = new Processes();
-  try {
-    const master = await processes.master();
-    const node = await processes.node(master.url);
-    await waitFor(async () => (await fetch(`${master.url}/ready`)).ok, "a node is up");
-    assert.equal(await put(master.url, "plain", "v1"), 204);
-    const read = async (url: string) => {
-      const answer = await fetch(url);
-      return {
-        status: answer.status,
-        type: answer.headers.get("content-type"),
-        epoch: answer.headers.get("x-ring-epoch"),
-        body: await answer.json(),
+const TOKENS = "client:client-token-1,node:node-token-1,admin:admin-token-1";
+
+for (const tokens of [false, true]) {
+  const name = `the hot path answers exactly as the app's routes do, on master and node${
+    tokens ? ", with tokens" : ""
+  }`;
+  Deno.test(name, async () => {
+    const env: Record<string, string> = tokens
+      ? { AUTH_TOKENS: TOKENS, MASTER_TOKEN: "node-token-1", NODE_TOKEN: "node-token-1" }
+      : {};
+    const processes = new Processes(env);
+    const as = (token?: string): HeadersInit => token ? { authorization: `Bearer ${token}` } : {};
+    try {
+      const master = await processes.master();
+      const node = await processes.node(master.url);
+      await waitFor(async () => (await fetch(`${master.url}/ready`)).ok, "a node is up");
+      const wrote = await fetch(`${master.url}/keys`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...as(tokens ? "client-token-1" : "") },
+        body: JSON.stringify({ key: "plain", value: "v1" }),
+      });
+      assert.equal(wrote.status, 204, await wrote.text());
+      const read = async (url: string, token?: string) => {
+        const answer = await fetch(url, { headers: as(token) });
+        return {
+          status: answer.status,
+          type: answer.headers.get("content-type"),
+          epoch: answer.headers.get("x-ring-epoch"),
+          challenge: answer.headers.get("www-authenticate"),
+          body: await answer.json(),
+        };
       };
-    };
-    for (const base of [master.url, node.url]) {
-      for (const key of ["plain", "absent"]) {
-        // "pl%61in" is "plain" spelled so that only the app's route serves it.
-        const spelled = key.replace("a", "%61");
-        assert.deepEqual(await read(`${base}/keys/${key}`), await read(`${base}/keys/${spelled}`));
+      const callers = tokens ? [undefined, "client-token-1", "node-token-1", "nope-token"] : [""];
+      const statuses = new Set<number>();
+      for (const base of [master.url, node.url]) {
+        for (const key of ["plain", "absent"]) {
+          for (const token of callers) {
+            // "pl%61in" is "plain" spelled so that only the app's route serves it.
+            const spelled = key.replace("a", "%61");
+            const byHot = await read(`${base}/keys/${key}`, token);
+            assert.deepEqual(
+              byHot,
+              await read(`${base}/keys/${spelled}`, token),
+              `${key} ${token}`,
+            );
+            statuses.add(byHot.status);
+          }
+        }
       }
+      assert.deepEqual([...statuses].sort(), tokens ? [200, 401, 403, 404] : [200, 404]);
+      const scraped = await fetch(`${node.url}/metrics`, {
+        headers: as(tokens ? "admin-token-1" : ""),
+      });
+      assert.match(
+        await scraped.text(),
+        /http_requests_total\{method="GET",route="\/keys\/\{key\}",status="200"\} \d/,
+      );
+    } finally {
+      await processes.stopAll();
     }
-    const metrics = await (await fetch(`${node.url}/metrics`)).text();
-    assert.match(
-      metrics,
-      /http_requests_total\{method="GET",route="\/keys\/\{key\}",status="200"\} \d/,
-    );
-  } finally {
-    await processes.stopAll();
-  }
-});
+  });
+}
 
 Deno.test("concurrent reads and writes reach busy nodes in batches, each with its own answer", async () => {
   const processes = new Processes();

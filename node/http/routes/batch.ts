@@ -1,20 +1,11 @@
 // The node's batch routes: mget and mset on its own store.
 
-import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { batchRoutes } from "../../../shared/protocol/batch_routes.ts";
-import { fastJsonPost } from "../../../shared/service/fast_post.ts";
-import type { Logger } from "../../../shared/log/log.ts";
-import type { Metrics } from "../../../shared/service/metrics.ts";
-import {
-  LINES_TYPE,
-  MGetRequest,
-  type MGetResponse,
-  MSetRequest,
-} from "../../../shared/protocol/wire.ts";
-import type { NodeContext } from "../app.ts";
+import { LINES_TYPE, type MGetResponse } from "../../../shared/protocol/wire.ts";
+import type { HotPath } from "../../../shared/service/hot.ts";
 import type { Store } from "../../store/store.ts";
-import type { Writer } from "../../cluster/writer.ts";
-import { item, routing, stored } from "./keys.ts";
+import { item, type NodeContext, stored } from "../context.ts";
 
 // The shared `/mget`, with the node's second answer type: lines the master passes on unparsed.
 const mget = {
@@ -33,21 +24,17 @@ const mget = {
   },
 };
 
-/** Serves `/mget` and `/mset` from the node's store. */
-export function addBatchRoutes(app: OpenAPIHono, node: NodeContext): void {
-  app.openapi(mget, (c) => {
-    const { keys } = c.req.valid("json");
-    if (wantsLines(c.req.header("accept"))) {
-      return c.body(readLines(node.store, keys), 200, { "content-type": LINES_TYPE }) as never;
-    }
-    return c.json(readMany(node.store, keys), 200);
-  });
+/** Serves `/mget` and `/mset` from the node's store; both are hot. */
+export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
+  hot.post(
+    mget,
+    ({ keys }, request) =>
+      wantsLines(request.headers.get("accept"))
+        ? new Response(readLines(node.store, keys), { headers: { "content-type": LINES_TYPE } })
+        : Response.json(readMany(node.store, keys)),
+  );
 
-  app.openapi(batchRoutes.mset, async (c) => {
-    const { items } = c.req.valid("json");
-    await node.writer.write(items, routing(c.req.raw));
-    return c.body(null, 204);
-  });
+  hot.post(batchRoutes.mset, ({ items }, request) => stored(node.writer, items, request));
 }
 
 /** The items of `keys` stored here, in order, and the keys that are not. */
@@ -71,42 +58,4 @@ function readLines(store: Store, keys: string[]): string {
     lines += (read === undefined ? "null" : JSON.stringify(item(key, read))) + "\n";
   }
   return lines;
-}
-
-/**
- * `POST /mget` served beside the app with the same answers (see {@link fastJsonPost}), for a node
- * without tokens: the master gathers its reads of a busy node into it.
- */
-export function fastMget(
-  store: Store,
-  maxBodyBytes: number,
-  metrics: Metrics,
-  log: Logger,
-) {
-  return fastJsonPost({
-    path: "/mget",
-    schema: MGetRequest,
-    maxBodyBytes,
-    metrics,
-    log,
-    handle: ({ keys }, request) =>
-      wantsLines(request.headers.get("accept"))
-        ? new Response(readLines(store, keys), { headers: { "content-type": LINES_TYPE } })
-        : Response.json(readMany(store, keys)),
-  });
-}
-
-/**
- * `POST /mset` served beside the app with the same answers (see {@link fastJsonPost}), for a node
- * without tokens: the master gathers its writes to a busy primary into it.
- */
-export function fastMset(writer: Writer, maxBodyBytes: number, metrics: Metrics, log: Logger) {
-  return fastJsonPost({
-    path: "/mset",
-    schema: MSetRequest,
-    maxBodyBytes,
-    metrics,
-    log,
-    handle: ({ items }, request) => stored(writer, items, request),
-  });
 }

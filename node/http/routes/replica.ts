@@ -1,14 +1,11 @@
 // Internal routes between nodes: copies of writes, keys handed over, and a key's versioned state.
 
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { errors, json } from "../../../shared/service/api.ts";
+import { createRoute, z } from "@hono/zod-openapi";
+import { errors, json } from "../../../shared/protocol/route_parts.ts";
 import { keyNotFound, writeErrors } from "../../../shared/protocol/key_routes.ts";
 import { Key, KeyParam, MAX_TTL_SECONDS, Value } from "../../../shared/protocol/wire.ts";
-import { fastJsonPost } from "../../../shared/service/fast_post.ts";
-import type { Logger } from "../../../shared/log/log.ts";
-import type { Metrics } from "../../../shared/service/metrics.ts";
-import type { NodeContext } from "../app.ts";
-import type { Writer } from "../../cluster/writer.ts";
+import type { HotPath } from "../../../shared/service/hot.ts";
+import type { NodeContext } from "../context.ts";
 
 const Replica = z.strictObject({
   key: Key,
@@ -56,31 +53,14 @@ const replica = createRoute({
   },
 });
 
-/** Serves `/replicate` and `/replica/{key}`. */
-export function addReplicaRoutes(app: OpenAPIHono, node: NodeContext): void {
-  app.openapi(replicate, (c) => {
-    const applied = node.writer.apply(c.req.valid("json").entries);
-    return c.json({ applied }, 200);
-  });
-  app.openapi(replica, (c) => {
+/** Serves `/replicate` (hot: every write a primary takes comes here once per backup) and
+ * `/replica/{key}`. */
+export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
+  hot.post(replicate, ({ entries }) => Response.json({ applied: node.writer.apply(entries) }));
+  hot.app.openapi(replica, (c) => {
     const { key } = c.req.valid("param");
     const found = node.store.replica(key);
     if (!found) return c.json(keyNotFound(key), 404);
     return c.json(found, 200);
-  });
-}
-
-/**
- * `POST /replicate` served beside the app with the same answers (see {@link fastJsonPost}), for a
- * node without tokens: every write a primary takes comes here once per backup.
- */
-export function fastReplicate(writer: Writer, maxBodyBytes: number, metrics: Metrics, log: Logger) {
-  return fastJsonPost({
-    path: "/replicate",
-    schema: ReplicateRequest,
-    maxBodyBytes,
-    metrics,
-    log,
-    handle: ({ entries }) => Response.json({ applied: writer.apply(entries) }),
   });
 }

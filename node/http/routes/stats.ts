@@ -1,9 +1,9 @@
 // The node's counters: keys, bytes, hits, misses, evictions, expirations and uptime.
 
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { json } from "../../../shared/service/api.ts";
+import { json } from "../../../shared/protocol/route_parts.ts";
 import { NodeStats } from "../../../shared/protocol/wire.ts";
-import type { NodeContext } from "../app.ts";
+import type { NodeContext } from "../context.ts";
 
 const stats = createRoute({
   method: "get",

@@ -1,0 +1,65 @@
+// What the node's routes share: the context they are given and how they read a request's routing.
+
+import type { WireAnswer } from "../../shared/http1/answer.ts";
+import { keyNotFound } from "../../shared/protocol/key_routes.ts";
+import { DEADLINE_HEADER, EPOCH_HEADER } from "../../shared/protocol/wire.ts";
+import { roleOf } from "../../shared/service/auth.ts";
+import type { RebalanceProgress } from "../cluster/rebalance.ts";
+import type { Routing } from "../cluster/replicator.ts";
+import type { ItemWrite, Writer } from "../cluster/writer.ts";
+import type { Read, Store } from "../store/store.ts";
+
+/** What the node's routes share. */
+export interface NodeContext {
+  store: Store;
+  writer: Writer;
+  now: () => number;
+  startedAt: number;
+  rebalance?: () => RebalanceProgress;
+}
+
+/** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */
+export function item(key: string, found: Read): { key: string; value: string; ttl?: number } {
+  return found.ttlMs === undefined
+    ? { key, value: found.value }
+    : { key, value: found.value, ttl: found.ttlMs / 1000 };
+}
+
+/** The answer to `GET /keys/{key}`: the item, or the not-found error. */
+export function readAnswer(key: string, found: Read | undefined): WireAnswer {
+  return {
+    status: found === undefined ? 404 : 200,
+    contentType: "application/json",
+    body: JSON.stringify(found === undefined ? keyNotFound(key) : item(key, found)),
+  };
+}
+
+/** Writes `items` as a request routed them, answering 204 once they are on every owner. */
+export async function stored(
+  writer: Writer,
+  items: ItemWrite[],
+  request: Request,
+): Promise<Response> {
+  await writer.write(items, routing(request));
+  return new Response(null, { status: 204 });
+}
+
+/**
+ * The ring epoch a request was routed with and its sender's deadline, from its headers. A client
+ * token's epoch is not taken as news of a newer ring: only the master and nodes may make this node
+ * ask for one (without tokens, one ask at a time is shared by every request).
+ */
+export function routing(request: Request): Routing {
+  const role = roleOf(request);
+  return {
+    epoch: wholeNumber(request.headers.get(EPOCH_HEADER)),
+    deadline: wholeNumber(request.headers.get(DEADLINE_HEADER)),
+    ...(role === "client" ? { untrusted: true } : {}),
+  };
+}
+
+/** A header's whole number, if it carries one. */
+function wholeNumber(header: string | null): number | undefined {
+  const number = Number(header);
+  return header && Number.isSafeInteger(number) ? number : undefined;
+}

@@ -1,0 +1,283 @@
+// The one hot path: a route declared hot is served ahead of the app by one dispatcher, with the
+// same handler, schemas, access checks, headers and metrics as the app's, tokens or not.
+
+import type { OpenAPIHono, RouteConfig, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { type Answer, madeOf, partsOf, toResponse, type WireAnswer } from "../http1/answer.ts";
+import type { LiteRequest } from "../http1/server.ts";
+import { errorResponse } from "./error_response.ts";
+import { isPlainSegment } from "../protocol/key_path.ts";
+import type { Logger } from "../log/log.ts";
+import { jsonDepth, MAX_JSON_DEPTH, utf8 } from "./api.ts";
+import { type AccessRules, type Auth, type Role, rolesFor } from "./auth.ts";
+import type { Metrics } from "./metrics.ts";
+import { type RecordRequest, requestRecorder } from "./observe.ts";
+
+/** What the hot path shares with the app it serves ahead of. */
+export interface HotPathOptions {
+  metrics: Metrics;
+  log: Logger;
+  /** The app's tokens; with none, every route is open, as in the app. */
+  auth?: Auth;
+  /** The app's access rules, which the hot path applies to its routes too. */
+  rules?: AccessRules;
+  /** Headers every answer carries, from the app or the hot path; read once per answer. */
+  headers?: () => Record<string, string> | undefined;
+  /** Bodies larger than this go to the app, which refuses them with 413. */
+  maxBodyBytes: number;
+}
+
+/** Answers a hot GET from its validated path parameters. */
+export type ReadHandler<P> = (params: P) => Answer | Promise<Answer>;
+
+/** Answers a hot POST from its validated body, the request and the body as sent. */
+export type WriteHandler<B> = (body: B, request: Request, text: string) => Answer | Promise<Answer>;
+
+/** A request for a hot route: a whole Request, or the head of a body-less one. */
+type Incoming = Request | LiteRequest;
+
+interface HotGet {
+  route: string;
+  prefix: string;
+  param: string;
+  schema: z.ZodType;
+  read: ReadHandler<never>;
+  roles?: Role[];
+}
+
+interface HotPost {
+  route: string;
+  schema: z.ZodType;
+  handle: WriteHandler<never>;
+  roles?: Role[];
+}
+
+// The content types services send each other, which the app accepts too; it judges any other.
+const PLAIN_JSON = /^application\/json(;\s*charset=utf-8)?$/i;
+
+/**
+ * Routes served twice from one declaration and one handler: by the app, and ahead of it by
+ * {@link HotPath.serve}, which skips the app's router and middleware chain. What the hot path
+ * cannot answer exactly as the app would (an escaped key, a body the schema refuses, a chunked
+ * body) it leaves to the app.
+ *
+ * @example
+ * ```ts
+ * const hot = new HotPath(app, { metrics, log, maxBodyBytes: 1 << 20 });
+ * hot.get(keyRoutes.get, ({ key }) => Response.json({ key, value: "v" }));
+ * Deno.serve((request) => hot.serve(request) ?? app.fetch(request));
+ * ```
+ */
+export class HotPath {
+  readonly #app: OpenAPIHono;
+  readonly #options: HotPathOptions;
+  readonly #record: RecordRequest;
+  readonly #gets: HotGet[] = [];
+  readonly #posts = new Map<string, HotPost>();
+
+  constructor(app: OpenAPIHono, options: HotPathOptions) {
+    this.#app = app;
+    this.#options = options;
+    this.#record = requestRecorder(options.metrics);
+    const headers = options.headers;
+    if (headers) {
+      app.use(async (c, next) => {
+        await next();
+        for (const [name, value] of Object.entries(headers() ?? {})) c.res.headers.set(name, value);
+      });
+    }
+  }
+
+  /** The app this hot path serves ahead of, for the routes that are not hot. */
+  get app(): OpenAPIHono {
+    return this.#app;
+  }
+
+  /** Serves `route`, a GET with one path parameter, with `read`: on the app and ahead of it. */
+  get<P extends z.ZodObject>(
+    route: RouteConfig & { method: "get"; request: { params: P } },
+    read: ReadHandler<z.infer<P>>,
+  ): void {
+    this.#app.openapi(
+      route,
+      (async (c: Context) => toResponse(await read(c.req.valid("param" as never)))) as never,
+    );
+    const open = route.path.indexOf("{");
+    this.#gets.push({
+      route: route.path,
+      prefix: route.path.slice(0, open),
+      param: route.path.slice(open + 1, -1),
+      schema: route.request.params,
+      read: read as ReadHandler<never>,
+      roles: this.#roles(route.path),
+    });
+  }
+
+  /** Serves `route`, a POST with a JSON body, with `handle`: on the app and ahead of it. */
+  post<B extends z.ZodType>(
+    route: RouteConfig & {
+      method: "post";
+      request: { body: { content: { "application/json": { schema: B } } } };
+    },
+    handle: WriteHandler<z.infer<B>>,
+  ): void {
+    this.#app.openapi(
+      route,
+      (async (c: Context) =>
+        toResponse(
+          await handle(c.req.valid("json" as never), c.req.raw, await c.req.text()),
+        )) as never,
+    );
+    this.#posts.set(route.path, {
+      route: route.path,
+      schema: route.request.body.content["application/json"].schema,
+      handle: handle as WriteHandler<never>,
+      roles: this.#roles(route.path),
+    });
+  }
+
+  #roles(path: string): Role[] | undefined {
+    const { auth, rules } = this.#options;
+    return auth?.enabled && rules ? rolesFor(rules, path) : undefined;
+  }
+
+  /**
+   * Answers a request for a hot route, or returns undefined for the app to serve it. A body-less
+   * request may be given as its head alone, before any Request is built.
+   */
+  serve(request: Incoming): Answer | Promise<Answer> | undefined {
+    const url = request.url;
+    const start = url.indexOf("/", url.indexOf("//") + 2);
+    if (start < 0) return undefined;
+    if (request.method === "GET") return this.#get(request, url, start);
+    if (request.method === "POST" && request instanceof Request) {
+      const post = this.#posts.get(url.slice(start)); // a query string finds no route: the app's
+      return post && this.#post(post, request);
+    }
+    return undefined;
+  }
+
+  #get(request: Incoming, url: string, start: number): Answer | Promise<Answer> | undefined {
+    for (const hot of this.#gets) {
+      if (!url.startsWith(hot.prefix, start)) continue;
+      const segment = url.slice(start + hot.prefix.length);
+      // An escaped segment needs decoding, and the app's check that it decodes to UTF-8.
+      if (!isPlainSegment(segment)) return undefined;
+      const parsed = hot.schema.safeParse({ [hot.param]: segment });
+      if (!parsed.success) return undefined; // the app answers with its own 400
+      const started = performance.now();
+      const path = url.slice(start);
+      if (hot.roles) {
+        return this.#admit(request, hot.roles, path).then(async (refused) =>
+          refused ? this.#done("GET", hot.route, refused, started, false) : this.#done(
+            "GET",
+            hot.route,
+            await this.#read(hot, parsed.data as never, path),
+            started,
+          )
+        );
+      }
+      const answer = this.#read(hot, parsed.data as never, path);
+      return answer instanceof Promise
+        ? answer.then((done) => this.#done("GET", hot.route, done, started))
+        : this.#done("GET", hot.route, answer, started);
+    }
+    return undefined;
+  }
+
+  // A read that answers at once is answered at once: a server sends an answer returned
+  // synchronously on a shorter path than one behind a promise.
+  #read(hot: HotGet, params: never, path: string): Answer | Promise<Answer> {
+    try {
+      const answer = hot.read(params);
+      return answer instanceof Promise
+        ? answer.catch((error) => this.#failure(error, "GET", path))
+        : answer;
+    } catch (error) {
+      return this.#failure(error, "GET", path);
+    }
+  }
+
+  #post(hot: HotPost, request: Request): Promise<Answer> | undefined {
+    const length = Number(request.headers.get("content-length") ?? NaN);
+    if (!(length <= this.#options.maxBodyBytes)) return undefined; // chunked or large: the app's
+    const type = request.headers.get("content-type");
+    if (type === null || !PLAIN_JSON.test(type)) return undefined; // other types: the app's rules
+    return this.#write(hot, request);
+  }
+
+  async #write(hot: HotPost, request: Request): Promise<Answer> {
+    const started = performance.now();
+    const path = hot.route;
+    if (hot.roles) {
+      const refused = await this.#admit(request, hot.roles, path);
+      if (refused) return this.#done("POST", path, refused, started, false);
+    }
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await request.bytes();
+    } catch {
+      // The client went away mid-body: nobody reads the answer, but it is still one.
+      const gone = Response.json({ error: "Request body could not be read" }, { status: 400 });
+      return this.#done("POST", path, gone, started);
+    }
+    const text = utf8(bytes);
+    let body: unknown;
+    try {
+      // The app's nesting limit first: a schema that drops unknown fields would not see them.
+      const parsed = text !== undefined && jsonDepth(text) <= MAX_JSON_DEPTH &&
+        hot.schema.safeParse(JSON.parse(text));
+      if (parsed && parsed.success) body = parsed.data;
+    } catch {
+      // not JSON: the app says so
+    }
+    if (body === undefined || text === undefined) {
+      // The app's exact refusal; it counts the request itself.
+      const { method, headers } = request;
+      return this.#stamp(
+        await this.#app.fetch(new Request(request.url, { method, headers, body: bytes })),
+      );
+    }
+    let answer: Answer;
+    try {
+      answer = await hot.handle(body as never, request, text);
+    } catch (error) {
+      answer = this.#failure(error, "POST", path);
+    }
+    return this.#done("POST", path, answer, started);
+  }
+
+  #admit(request: Incoming, roles: Role[], path: string): Promise<Response | undefined> {
+    const auth = this.#options.auth!;
+    return auth.admit(
+      request instanceof Request
+        ? request
+        : { method: request.method, headers: { get: (name) => request.header(name) ?? null } },
+      roles,
+      path,
+    );
+  }
+
+  #failure(error: unknown, method: string, path: string): Response {
+    return errorResponse(error, method, path, this.#options.log);
+  }
+
+  // Refusals of access go without the headers, as the app's access check answers before them.
+  #done(method: string, route: string, answer: Answer, started: number, stamp = true): Answer {
+    this.#record(method, route, answer.status, started);
+    return stamp ? this.#stamp(answer) : answer;
+  }
+
+  #stamp(answer: Answer): Answer {
+    const headers = this.#options.headers?.();
+    if (headers === undefined) return answer;
+    if (answer instanceof Response) {
+      for (const [name, value] of Object.entries(headers)) answer.headers.set(name, value);
+      const parts = partsOf(answer); // a server writes these, not the Response
+      return parts
+        ? madeOf(answer, { ...parts, headers: { ...parts.headers, ...headers } })
+        : answer;
+    }
+    return { ...answer, headers: { ...answer.headers, ...headers } } satisfies WireAnswer;
+  }
+}
