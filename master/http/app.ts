@@ -15,7 +15,8 @@ import type { Router } from "../routing/router.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addDashboardRoutes } from "./routes/dashboard.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
-import { addRegisterRoutes, type Election } from "./routes/register.ts";
+import type { Election } from "./election.ts";
+import { addRegisterRoutes } from "./routes/register.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
 
 /** What the master's app needs. */

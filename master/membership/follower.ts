@@ -4,7 +4,8 @@
 import { HttpError } from "../../shared/protocol/errors.ts";
 import type { Fetch } from "../../shared/http1/fetch.ts";
 import type { Logger } from "../../shared/log/log.ts";
-import { callPeer, type PeerAnswer, type PeerInit, peerResponse } from "../../shared/http1/peer.ts";
+import type { RawAnswer } from "../../shared/http1/messages.ts";
+import { callPeer, type PeerInit, peerResponse } from "../../shared/http1/peer.ts";
 import { sleep } from "../../shared/async/sleep.ts";
 import { RingView } from "../../shared/protocol/wire.ts";
 import type { Registry } from "./registry.ts";
@@ -74,7 +75,7 @@ export class Follower {
   async forward(path: string, init: PeerInit): Promise<Response> {
     const leader = this.#options.leaderUrl();
     if (!leader) throw new HttpError(503, "No leader is elected: try again shortly");
-    let answer: PeerAnswer;
+    let answer: RawAnswer;
     try {
       answer = await callPeer(this.#options.fetch, leader, path, init, FORWARD_TIMEOUT_MS);
     } catch (error) {

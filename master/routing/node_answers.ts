@@ -1,16 +1,16 @@
 // What the master reads out of a node's answers: JSON, a batch's lines, the keys a write missed.
 
 import { type ErrorStatus, HttpError } from "../../shared/protocol/errors.ts";
-import type { PeerAnswer } from "../../shared/http1/peer.ts";
+import type { RawAnswer } from "../../shared/http1/messages.ts";
 import type { KeyValue } from "../../shared/protocol/wire.ts";
 
 const decoder = new TextDecoder();
 
 /** Whether the node answered 2xx. */
-export const ok = (answer: PeerAnswer) => answer.status >= 200 && answer.status < 300;
+export const ok = (answer: RawAnswer) => answer.status >= 200 && answer.status < 300;
 
 /** A node's answer as JSON; throws HttpError with the node's own status and reason for an error. */
-export function parsed(node: string, answer: PeerAnswer): unknown {
+export function parsed(node: string, answer: RawAnswer): unknown {
   const text = decoder.decode(answer.body);
   let body: unknown = undefined;
   try {
@@ -28,7 +28,7 @@ export function parsed(node: string, answer: PeerAnswer): unknown {
  * The body each of `asked` would have had alone, cut from the node's `/mget` lines (one per key
  * asked, in order: the item, or `null`) with nothing parsed; a key not stored has none.
  */
-export function foundLines(node: string, answer: PeerAnswer, asked: string[]): Map<string, string> {
+export function foundLines(node: string, answer: RawAnswer, asked: string[]): Map<string, string> {
   const lines = decoder.decode(answer.body).split("\n");
   if (lines.length <= asked.length) {
     throw new HttpError(502, `Node ${node} answered fewer lines than keys asked`);
@@ -41,13 +41,13 @@ export function foundLines(node: string, answer: PeerAnswer, asked: string[]): M
 }
 
 /** The body each key would have had alone, from a node's JSON `/mget` answer; none for a miss. */
-export function foundItems(node: string, answer: PeerAnswer): Map<string, string> {
+export function foundItems(node: string, answer: RawAnswer): Map<string, string> {
   const { items } = parsed(node, answer) as { items: KeyValue[] };
   return new Map(items.map((item) => [item.key, JSON.stringify(item)]));
 }
 
 /** The `unreplicated` keys of a node's error answer, if it names them. */
-export function unreplicatedKeys(answer: PeerAnswer): Set<string> | undefined {
+export function unreplicatedKeys(answer: RawAnswer): Set<string> | undefined {
   try {
     const body = JSON.parse(decoder.decode(answer.body)) as { unreplicated?: unknown };
     const keys = body.unreplicated;

@@ -1,13 +1,13 @@
 // A 6-key `/mget` answer turned into the reads' own answers: from the node's JSON (parsed, each
 // item written again) against from its lines (cut, passed on as they are).
 
-import type { PeerAnswer } from "../../shared/http1/peer.ts";
+import type { RawAnswer } from "../../shared/http1/messages.ts";
 import { LINES_TYPE } from "../../shared/protocol/wire.ts";
 import { foundItems, foundLines } from "./node_answers.ts";
 
 const keys = Array.from({ length: 6 }, (_, i) => `key:${String(i * 7919).padStart(11, "0")}`);
 const items = keys.map((key) => ({ key, value: "v".repeat(100) }));
-const answer = (body: string, type: string): PeerAnswer => ({
+const answer = (body: string, type: string): RawAnswer => ({
   status: 200,
   headers: [["content-type", type]],
   body: new TextEncoder().encode(body),

@@ -2,8 +2,9 @@
 
 import { Coalescer } from "../../shared/async/coalesce.ts";
 import { madeOf } from "../../shared/http1/answer.ts";
-import { headerOf } from "../../shared/http1/client.ts";
-import { type PeerAnswer, peerResponse } from "../../shared/http1/peer.ts";
+import { headerOf } from "../../shared/http1/messages.ts";
+import type { RawAnswer } from "../../shared/http1/messages.ts";
+import { peerResponse } from "../../shared/http1/peer.ts";
 import { HttpError } from "../../shared/protocol/errors.ts";
 import { keySegment } from "../../shared/protocol/key_path.ts";
 import type { Replica } from "../../shared/protocol/replica.ts";
@@ -172,7 +173,7 @@ export class Reads {
   }
 
   /** `keys`, no two alike, asked of `node` in one `POST /mget`: the one way a batch is read. */
-  async #mgetOn(node: string, keys: string[]): Promise<PeerAnswer> {
+  async #mgetOn(node: string, keys: string[]): Promise<RawAnswer> {
     const init = { method: "POST", headers: MGET_HEADERS, body: JSON.stringify({ keys }) };
     return await this.#options.transport.exchange(node, "/mget", init);
   }
@@ -185,7 +186,7 @@ const nodeTrouble = (error: unknown) =>
 const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 
 /** The body each of `asked` would have had alone, from a node's 2xx `/mget`: lines or JSON. */
-function foundIn(node: string, answer: PeerAnswer, asked: string[]): Map<string, string> {
+function foundIn(node: string, answer: RawAnswer, asked: string[]): Map<string, string> {
   return headerOf(answer, "content-type") === LINES_TYPE
     ? foundLines(node, answer, asked)
     : foundItems(node, answer);

@@ -1,9 +1,10 @@
 // Calls from the master to one node: under a deadline, failures as 502/504, counted per node.
 
 import type { CoalesceLimits } from "../../shared/async/coalesce.ts";
-import { headerOf } from "../../shared/http1/client.ts";
+import { headerOf } from "../../shared/http1/messages.ts";
 import type { Fetch } from "../../shared/http1/fetch.ts";
-import { callPeer, type PeerAnswer, type PeerInit, peerResponse } from "../../shared/http1/peer.ts";
+import type { RawAnswer } from "../../shared/http1/messages.ts";
+import { callPeer, type PeerInit, peerResponse } from "../../shared/http1/peer.ts";
 import { HttpError } from "../../shared/protocol/errors.ts";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES } from "../../shared/protocol/wire.ts";
 import type { Metrics } from "../../shared/service/metrics.ts";
@@ -103,7 +104,7 @@ export class Transport {
    * {@link send}, for one call or one batch, with the answer as it came: either way, one call
    * made, which the breaker and the metrics count once.
    */
-  async exchange(node: string, path: string, init: PeerInit): Promise<PeerAnswer> {
+  async exchange(node: string, path: string, init: PeerInit): Promise<RawAnswer> {
     const { timeoutMs, breakers } = this.#options;
     try {
       breakers?.admit(node);
@@ -112,7 +113,7 @@ export class Transport {
       throw error;
     }
     const started = performance.now();
-    let answer: PeerAnswer;
+    let answer: RawAnswer;
     try {
       answer = await callPeer(this.#options.fetch, node, path, init, timeoutMs);
     } catch (error) {

@@ -4,7 +4,7 @@
 // docs/performance.md); a proxying master is bound by that.
 
 import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { Fetch } from "./fetch.ts";
+import type { Fetch, PeerRequest, RawAnswer } from "./messages.ts";
 import { bodiless } from "./reader.ts";
 import { Pool } from "./pool.ts";
 
@@ -38,38 +38,6 @@ const tracer = trace.getTracer("cache-http1");
  */
 export function http1Fetch(options: Http1Options = {}): Fetch {
   return http1Client(options).fetch;
-}
-
-/** A call made without the Fetch API's objects: what {@link Http1Client.exchange} sends. */
-export interface PeerRequest {
-  /** Default GET. */
-  method?: string;
-  /** The path and query, starting with "/". */
-  path: string;
-  headers?: Record<string, string>;
-  body?: string | Uint8Array<ArrayBuffer>;
-  signal?: AbortSignal | null;
-}
-
-/** An answer read whole: header names in lower case, in the order the peer sent them. */
-export interface RawAnswer {
-  status: number;
-  headers: [string, string][];
-  body: Uint8Array<ArrayBuffer>;
-}
-
-/**
- * The value of header `name` (in lower case) in `answer`, or null.
- *
- * @example
- * ```ts
- * import { headerOf } from "./client.ts";
- * headerOf({ status: 200, headers: [["x-epoch", "3"]], body: new Uint8Array() }, "x-epoch"); // "3"
- * ```
- */
-export function headerOf(answer: RawAnswer, name: string): string | null {
-  for (const [key, value] of answer.headers) if (key === name) return value;
-  return null;
 }
 
 /** A {@link http1Fetch}, the same call without its objects, and a way to close every connection. */

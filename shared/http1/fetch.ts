@@ -1,9 +1,9 @@
 // The fetch signature services take as a dependency, so tests can route calls to an in-process app.
 
-import { http1Client, type PeerRequest, type RawAnswer } from "./client.ts";
+import { http1Client } from "./client.ts";
+import type { Fetch, PeerRequest, RawAnswer } from "./messages.ts";
 
-/** A `fetch`: the global one, or a stand-in that calls an app directly. */
-export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+export type { Fetch } from "./messages.ts";
 
 /**
  * A {@link Fetch} that can also call a peer without the Fetch API's objects (no URL, Headers or

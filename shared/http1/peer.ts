@@ -4,10 +4,8 @@ import { madeOf } from "./answer.ts";
 import { deadline, untilAborted } from "./deadline.ts";
 import { HttpError } from "../protocol/errors.ts";
 import type { Fetch, PeerFetch } from "./fetch.ts";
-import { bodiless, headerOf, type PeerRequest, type RawAnswer } from "./client.ts";
-
-/** A peer's whole answer, read before the deadline; header names are in lower case. */
-export type PeerAnswer = RawAnswer;
+import { bodiless } from "./reader.ts";
+import { headerOf, type PeerRequest, type RawAnswer } from "./messages.ts";
 
 /** What {@link callPeer} sends: a method, headers and a body. */
 export type PeerInit = Omit<PeerRequest, "path" | "signal">;
@@ -30,7 +28,7 @@ export async function callPeer(
   path: string,
   init: PeerInit,
   timeoutMs: number,
-): Promise<PeerAnswer> {
+): Promise<RawAnswer> {
   const limit = deadline(timeoutMs, "The node did not answer in time");
   const { exchange } = fetch as Partial<PeerFetch>;
   try {
@@ -51,7 +49,7 @@ export async function callPeer(
 }
 
 /** The whole of a Fetch API answer, as {@link callPeer} returns it. */
-async function readAll(call: Promise<Response>): Promise<PeerAnswer> {
+async function readAll(call: Promise<Response>): Promise<RawAnswer> {
   const answer = await call;
   return {
     status: answer.status,
@@ -70,7 +68,7 @@ async function readAll(call: Promise<Response>): Promise<PeerAnswer> {
  * const response = peerResponse(await callPeer(fetch, "http://127.0.0.1:8081", "/keys/k", {}, 2000));
  * ```
  */
-export function peerResponse(answer: PeerAnswer): Response {
+export function peerResponse(answer: RawAnswer): Response {
   const type = headerOf(answer, "content-type");
   const body = bodiless(answer.status) ? null : answer.body;
   const response = new Response(body, {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../protocol/errors.ts";
 import type { Fetch, PeerFetch } from "./fetch.ts";
-import { headerOf, type PeerRequest, type RawAnswer } from "./client.ts";
+import { headerOf, type PeerRequest, type RawAnswer } from "./messages.ts";
 import { callPeer } from "./peer.ts";
 
 const failure = async (fetch: Fetch, timeoutMs = 100) => {

@@ -2,7 +2,7 @@
 // time, an idle connection the peer closed replaced once.
 
 import { untilAborted } from "./deadline.ts";
-import type { RawAnswer } from "./client.ts";
+import type { RawAnswer } from "./messages.ts";
 import { parseResponseHead, readBody, Reader } from "./reader.ts";
 
 /** The keep-alive connections to one peer. */

@@ -6,8 +6,8 @@ import { json } from "../../../shared/protocol/route_parts.ts";
 import { NodeStats } from "../../../shared/protocol/wire.ts";
 import type { Breakers } from "../../routing/breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard_page.ts";
-import { Election } from "./register.ts";
-import { clusterStats, type StatsDeps } from "./stats.ts";
+import { Election } from "../election.ts";
+import { clusterStats, type StatsDeps } from "../cluster_stats.ts";
 
 const DashboardState = z.object({
   election: Election,

@@ -3,7 +3,7 @@
 import { checkValueSize, forwarded, keyRoutes } from "../../../shared/protocol/key_routes.ts";
 import type { HotPath } from "../../../shared/service/hot.ts";
 import type { Router } from "../../routing/router.ts";
-import { relay } from "./relay.ts";
+import { relay } from "../relay.ts";
 
 const routes = {
   set: forwarded(keyRoutes.set),

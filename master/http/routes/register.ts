@@ -1,5 +1,6 @@
 // Registration, heartbeat and deregistration of nodes, and the views of the membership.
 
+import { Election } from "../election.ts";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
@@ -16,7 +17,7 @@ import {
 } from "../../../shared/protocol/wire.ts";
 import type { Follower } from "../../membership/follower.ts";
 import type { Registry } from "../../membership/registry.ts";
-import { relay } from "./relay.ts";
+import { relay } from "../relay.ts";
 
 const register = createRoute({
   method: "post",
@@ -110,18 +111,6 @@ const ring = createRoute({
     }),
   },
 });
-
-/** Who leads the masters, as one master sees it. */
-export const Election = z.object({
-  mode: z.enum(["none", "kubernetes", "etcd"]),
-  self: z.string().openapi({ description: "This master's advertised URL" }),
-  leader: z.string().nullable().openapi({ description: "The leader's URL; null while none" }),
-  leading: z.boolean(),
-  term: z.number().int().min(0),
-}).openapi("Election");
-
-/** Who leads the masters, as one master sees it. */
-export type Election = z.infer<typeof Election>;
 
 const leader = createRoute({
   method: "get",

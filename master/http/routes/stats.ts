@@ -2,13 +2,8 @@
 
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { json } from "../../../shared/protocol/route_parts.ts";
-import {
-  type ClusterStats,
-  ClusterStats as ClusterStatsSchema,
-  NodeStats,
-} from "../../../shared/protocol/wire.ts";
-import type { Registry } from "../../membership/registry.ts";
-import type { Router } from "../../routing/router.ts";
+import { ClusterStats } from "../../../shared/protocol/wire.ts";
+import { clusterStats, type StatsDeps } from "../cluster_stats.ts";
 
 const stats = createRoute({
   method: "get",
@@ -18,47 +13,10 @@ const stats = createRoute({
     "with its error and left out of the sum. `maxBytes` is 0 when any node is unbounded; " +
     "`uptimeSeconds` is the master's.",
   tags: ["stats"],
-  responses: { 200: json(ClusterStatsSchema, "The counters") },
+  responses: { 200: json(ClusterStats, "The counters") },
 });
-
-const SUMMED = ["keys", "bytes", "hits", "misses", "evictions", "expired"] as const;
-
-/** What gathering the cluster's counters needs. */
-export interface StatsDeps {
-  registry: Registry;
-  router: Router;
-  now: () => number;
-  startedAt: number;
-}
 
 /** Serves `/stats` by asking every up node for its own. */
 export function addStatsRoutes(app: OpenAPIHono, deps: StatsDeps): void {
   app.openapi(stats, async (c) => c.json(await clusterStats(deps), 200));
-}
-
-/** Each up node's counters, or its error, and their sum. */
-export async function clusterStats(deps: StatsDeps): Promise<ClusterStats> {
-  const nodes = await Promise.all(deps.registry.ring.nodes.map(async (address) => {
-    try {
-      return { address, ...NodeStats.parse(await deps.router.read(address, "/stats")) };
-    } catch (error) {
-      return { address, error: error instanceof Error ? error.message : String(error) };
-    }
-  }));
-  const total: ClusterStats = {
-    keys: 0,
-    bytes: 0,
-    maxBytes: 0,
-    hits: 0,
-    misses: 0,
-    evictions: 0,
-    expired: 0,
-    uptimeSeconds: (deps.now() - deps.startedAt) / 1000,
-    nodes,
-  };
-  const answered = nodes.filter((n) => !("error" in n)) as NodeStats[];
-  for (const node of answered) for (const field of SUMMED) total[field] += node[field];
-  const unbounded = answered.some((n) => n.maxBytes === 0);
-  total.maxBytes = unbounded ? 0 : answered.reduce((sum, n) => sum + n.maxBytes, 0);
-  return total;
 }

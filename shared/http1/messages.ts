@@ -1,0 +1,36 @@
+// What services send each other and get back, as the HTTP/1.1 client and its callers see it.
+
+/** A `fetch`: the global one, or a stand-in that calls an app directly. */
+export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** A call made without the Fetch API's objects: what {@link Http1Client.exchange} sends. */
+export interface PeerRequest {
+  /** Default GET. */
+  method?: string;
+  /** The path and query, starting with "/". */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array<ArrayBuffer>;
+  signal?: AbortSignal | null;
+}
+
+/** An answer read whole: header names in lower case, in the order the peer sent them. */
+export interface RawAnswer {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The value of header `name` (in lower case) in `answer`, or null.
+ *
+ * @example
+ * ```ts
+ * import { headerOf } from "./messages.ts";
+ * headerOf({ status: 200, headers: [["x-epoch", "3"]], body: new Uint8Array() }, "x-epoch"); // "3"
+ * ```
+ */
+export function headerOf(answer: RawAnswer, name: string): string | null {
+  for (const [key, value] of answer.headers) if (key === name) return value;
+  return null;
+}
