@@ -7,7 +7,7 @@ import { redacted } from "../shared/service/config.ts";
 import { serviceFetch } from "../shared/http1/fetch.ts";
 import { loadOrExit, loadSecurity, startService } from "../shared/service/serve.ts";
 import { createApp } from "./http/app.ts";
-import { Cluster } from "./cluster/replicator.ts";
+import { Replicator } from "./cluster/replicator.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
 import { masterList } from "./cluster/masters.ts";
 import { Membership } from "./cluster/membership.ts";
@@ -52,7 +52,7 @@ const membership: Membership = new Membership({
   },
   synced: () => rebalancer.progress.syncedEpoch,
 });
-const cluster: Cluster = new Cluster({
+const replicator: Replicator = new Replicator({
   self: advertise,
   ring: membership,
   fetch: callPeers,
@@ -61,7 +61,7 @@ const cluster: Cluster = new Cluster({
 const rebalancer = new Rebalancer({
   self: advertise,
   store,
-  send: (node, replicas) => cluster.send(node, replicas),
+  send: (node, replicas) => replicator.send(node, replicas),
   batch: config.rebalanceBatch,
   log,
 });
@@ -71,7 +71,7 @@ let stopping = false;
 // Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
 // without reads and no tick stalls requests.
 const expirer = setInterval(() => store.expire(EXPIRE_PER_TICK), EXPIRE_TICK_MS);
-const writer = new Writer(store, cluster, config.maxValueBytes, config.defaultTtlSeconds);
+const writer = new Writer(store, replicator, config.maxValueBytes, config.defaultTtlSeconds);
 const ringEpoch = () => membership.view?.epoch;
 const app = createApp({
   store,

@@ -12,7 +12,7 @@ import type { Transport } from "./transport.ts";
 const JSON_TYPE = { "content-type": "application/json" };
 
 /** A write waiting to go to its primary: its key, body as the client sent it, and ring epoch. */
-interface Write {
+interface PendingWrite {
   key: string;
   body: string;
   epoch: number;
@@ -37,11 +37,11 @@ export interface WritesOptions {
  */
 export class Writes {
   readonly #options: WritesOptions;
-  readonly #writes: Coalescer<Write, Response>;
+  readonly #writes: Coalescer<PendingWrite, Response>;
 
   constructor(options: WritesOptions) {
     this.#options = options;
-    this.#writes = new Coalescer<Write, Response>(
+    this.#writes = new Coalescer<PendingWrite, Response>(
       (node, writes) => this.#writeBatch(node, writes),
       // A UTF-16 unit is at most 3 UTF-8 bytes; a backup's copy adds a version (and ttlMs).
       options.transport.batchLimits((write) => write.body.length * 3 + 64),
@@ -106,9 +106,12 @@ export class Writes {
    * writes of the keys it names as `unreplicated` (a backup did not take them) get that answer, the
    * others 204, as each alone would have had; without that list, every write gets the answer.
    */
-  async #writeBatch(node: string, writes: Write[]): Promise<(Response | Promise<Response>)[]> {
+  async #writeBatch(
+    node: string,
+    writes: PendingWrite[],
+  ): Promise<(Response | Promise<Response>)[]> {
     const { transport } = this.#options;
-    const alone = (write: Write) =>
+    const alone = (write: PendingWrite) =>
       transport.send(node, "/keys", {
         method: "POST",
         headers: { ...JSON_TYPE, ...this.#routing(write.epoch) },

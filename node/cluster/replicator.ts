@@ -18,7 +18,7 @@ export interface RingSource {
 }
 
 /** Who this node is, where the ring comes from, and how it calls peers. */
-export interface ClusterOptions {
+export interface ReplicatorOptions {
   self: string;
   ring: RingSource;
   fetch: Fetch;
@@ -40,10 +40,10 @@ export interface Routing {
  * Placement checks and replication for one node. With no ring yet (a node on its own, or one
  * started before its master), the node accepts every write and has no backups.
  */
-export class Cluster {
-  readonly #options: ClusterOptions;
+export class Replicator {
+  readonly #options: ReplicatorOptions;
 
-  constructor(options: ClusterOptions) {
+  constructor(options: ReplicatorOptions) {
     this.#options = options;
   }
 

@@ -3,7 +3,7 @@ import { HttpError } from "../../shared/protocol/errors.ts";
 import type { Fetch } from "../../shared/http1/fetch.ts";
 import { Ring } from "../../shared/ring/ring.ts";
 import type { RingView } from "../../shared/protocol/wire.ts";
-import { Cluster, MisdirectedError } from "./replicator.ts";
+import { MisdirectedError, Replicator } from "./replicator.ts";
 
 const nodes = ["http://a:1", "http://b:1"];
 
@@ -34,7 +34,13 @@ function setup(self: string, epoch: number, fetch: Fetch = () => Promise.reject(
     leaseLeftMs: () => source.leaseMs,
   };
   const clock = { now: 1_000_000 };
-  const cluster = new Cluster({ self, ring: source, fetch, timeoutMs: 100, now: () => clock.now });
+  const cluster = new Replicator({
+    self,
+    ring: source,
+    fetch,
+    timeoutMs: 100,
+    now: () => clock.now,
+  });
   return { source, clock, cluster };
 }
 
@@ -43,7 +49,7 @@ const keyOf = (owner: string) => {
   for (let i = 0;; i++) if (ring.owner(`k${i}`) === owner) return `k${i}`;
 };
 
-Deno.test("Cluster.checkPrimary() refuses with 421 a write routed with an older ring", async () => {
+Deno.test("Replicator.checkPrimary() refuses with 421 a write routed with an older ring", async () => {
   const { cluster } = setup("http://a:1", 10);
   const error = await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 9 }).catch((e) => e);
   assert.ok(error instanceof MisdirectedError);
@@ -53,21 +59,21 @@ Deno.test("Cluster.checkPrimary() refuses with 421 a write routed with an older 
   assert.equal(await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 10 }), 10);
 });
 
-Deno.test("Cluster.checkPrimary() refuses with 421 a key it is not the primary of", async () => {
+Deno.test("Replicator.checkPrimary() refuses with 421 a key it is not the primary of", async () => {
   const { cluster } = setup("http://a:1", 10);
   const error = await cluster.checkPrimary([keyOf("http://b:1")], { epoch: 10 }).catch((e) => e);
   assert.ok(error instanceof MisdirectedError);
   assert.deepEqual(error.details, { epoch: 10, owner: "http://b:1" });
 });
 
-Deno.test("Cluster.checkPrimary() reads the ring first for a write routed with a newer one", async () => {
+Deno.test("Replicator.checkPrimary() reads the ring first for a write routed with a newer one", async () => {
   const { source, cluster } = setup("http://a:1", 10);
   assert.equal(await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 11 }), 11);
   assert.equal(source.refreshes, 1);
   assert.equal(source.view.epoch, 11);
 });
 
-Deno.test("Cluster.checkPrimary() refuses with 503 once the lease from the master ran out", async () => {
+Deno.test("Replicator.checkPrimary() refuses with 503 once the lease from the master ran out", async () => {
   const { source, cluster } = setup("http://a:1", 10);
   source.leaseMs = 0; // no heartbeat answered by the leading master lately: maybe marked down
   const error = await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 10 }).catch((e) => e);
@@ -76,7 +82,7 @@ Deno.test("Cluster.checkPrimary() refuses with 503 once the lease from the maste
   assert.match(error.message, /cannot confirm its ring is current/);
 });
 
-Deno.test("Cluster.checkPrimary() refuses with 504 a write whose sender already gave up", async () => {
+Deno.test("Replicator.checkPrimary() refuses with 504 a write whose sender already gave up", async () => {
   const { clock, cluster } = setup("http://a:1", 10);
   const key = keyOf("http://a:1");
   const late = await cluster.checkPrimary([key], { epoch: 10, deadline: clock.now - 5 })
@@ -87,7 +93,7 @@ Deno.test("Cluster.checkPrimary() refuses with 504 a write whose sender already 
   assert.equal(await cluster.checkPrimary([key], { epoch: 10, deadline: clock.now + 5 }), 10);
 });
 
-Deno.test("Cluster.replicate() gives up on a slow backup in time to answer before the deadline", async () => {
+Deno.test("Replicator.replicate() gives up on a slow backup in time to answer before the deadline", async () => {
   // The backup never answers: the primary must answer its sender before the sender gives up.
   const fetch: Fetch = (_input, init) =>
     new Promise((_, reject) =>
@@ -106,7 +112,7 @@ Deno.test("Cluster.replicate() gives up on a slow backup in time to answer befor
   assert.ok(waited < 60, `answered after ${Math.round(waited)} ms, before the 60 ms deadline`);
 });
 
-Deno.test("Cluster.replicate() says the write is on the primary when a backup fails", async () => {
+Deno.test("Replicator.replicate() says the write is on the primary when a backup fails", async () => {
   const sent: string[] = [];
   const fetch: Fetch = (input) => {
     sent.push(String(input));
@@ -122,7 +128,7 @@ Deno.test("Cluster.replicate() says the write is on the primary when a backup fa
   assert.deepEqual(error.details, { unreplicated: [key] });
 });
 
-Deno.test("Cluster.replicate() names as unreplicated only the keys of the backup that failed", async () => {
+Deno.test("Replicator.replicate() names as unreplicated only the keys of the backup that failed", async () => {
   const three = ["http://a:1", "http://b:1", "http://c:1"];
   const ringOf3 = new Ring(three);
   const source = {
@@ -135,7 +141,7 @@ Deno.test("Cluster.replicate() names as unreplicated only the keys of the backup
     String(input).startsWith("http://b:1")
       ? Promise.reject(new TypeError("refused"))
       : Promise.resolve(Response.json({ applied: 1 }));
-  const cluster = new Cluster({ self: "http://a:1", ring: source, fetch, timeoutMs: 100 });
+  const cluster = new Replicator({ self: "http://a:1", ring: source, fetch, timeoutMs: 100 });
   const keys = [...Array(400).keys()].map((i) => `k${i}`)
     .filter((key) => ringOf3.owner(key) === "http://a:1").slice(0, 20);
   const onB = keys.filter((key) => ringOf3.owners(key, 2)[1] === "http://b:1");
@@ -146,7 +152,7 @@ Deno.test("Cluster.replicate() names as unreplicated only the keys of the backup
   assert.deepEqual(error.details, { unreplicated: onB });
 });
 
-Deno.test("Cluster.checkPrimary() takes no client's word for a newer ring", async () => {
+Deno.test("Replicator.checkPrimary() takes no client's word for a newer ring", async () => {
   const { source, cluster } = setup("http://a:1", 10);
   const key = keyOf("http://a:1");
   assert.equal(await cluster.checkPrimary([key], { epoch: 1e12, untrusted: true }), 10);

@@ -2,34 +2,28 @@
 
 import { HttpError } from "../../shared/protocol/errors.ts";
 import { checkValueSize } from "../../shared/protocol/key_routes.ts";
-import type { Cluster, Routing } from "./replicator.ts";
+import type { KeyValue } from "../../shared/protocol/wire.ts";
+import type { Replicator, Routing } from "./replicator.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
-
-/** A write as the API receives it: `ttl` in seconds. */
-export interface ItemWrite {
-  key: string;
-  value: string;
-  ttl?: number;
-}
 
 /**
  * Applies writes and deletes as the keys' primary: checks placement, stores locally, then copies
- * to every backup and resolves only once all have it. Without a cluster, it only stores.
+ * to every backup and resolves only once all have it. Without a replicator, it only stores.
  */
 export class Writer {
   readonly #store: Store;
-  readonly #cluster: Cluster | undefined;
+  readonly #replicator: Replicator | undefined;
   readonly #maxValueBytes: number;
   readonly #defaultTtlSeconds: number;
 
   constructor(
     store: Store,
-    cluster: Cluster | undefined,
+    replicator: Replicator | undefined,
     maxValueBytes: number,
     defaultTtlSeconds = 0,
   ) {
     this.#store = store;
-    this.#cluster = cluster;
+    this.#replicator = replicator;
     this.#maxValueBytes = maxValueBytes;
     this.#defaultTtlSeconds = defaultTtlSeconds;
   }
@@ -40,14 +34,14 @@ export class Writer {
    * A value over the size limit refuses the whole batch (413) before anything is checked or
    * written; each value is measured once, for the limit and for the store's accounting.
    */
-  async write(items: ItemWrite[], routing: Routing = {}): Promise<void> {
+  async write(items: KeyValue[], routing: Routing = {}): Promise<void> {
     const writes = items.map(({ key, value, ttl }) => ({
       key,
       value,
       ttlMs: (ttl ?? this.#defaultTtlSeconds) * 1000,
       valueBytes: checkValueSize(value, this.#maxValueBytes),
     }));
-    const epoch = await this.#cluster?.checkPrimary(items.map((i) => i.key), routing) ?? 0;
+    const epoch = await this.#replicator?.checkPrimary(items.map((i) => i.key), routing) ?? 0;
     let versions: number[];
     try {
       versions = this.#store.setMany(writes, epoch);
@@ -61,15 +55,15 @@ export class Writer {
       value: w.value,
       ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
     }));
-    await this.#cluster?.replicate(replicas, routing.deadline);
+    await this.#replicator?.replicate(replicas, routing.deadline);
   }
 
   /** Deletes `key` here and on its backups; resolves whether it was here. */
   async delete(key: string, routing: Routing = {}): Promise<boolean> {
-    const epoch = await this.#cluster?.checkPrimary([key], routing) ?? 0;
+    const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     const { found, version } = this.#store.delete(key, epoch);
     const deletion = { key, version, ...(epoch ? { epoch } : {}), deleted: true };
-    await this.#cluster?.replicate([deletion], routing.deadline);
+    await this.#replicator?.replicate([deletion], routing.deadline);
     return found;
   }
 

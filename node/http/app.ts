@@ -11,7 +11,7 @@ import { Metrics } from "../../shared/service/metrics.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
-import type { Cluster } from "../cluster/replicator.ts";
+import type { Replicator } from "../cluster/replicator.ts";
 import { HotPath } from "../../shared/service/hot.ts";
 import type { NodeContext } from "./context.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
@@ -33,7 +33,7 @@ export interface NodeDeps {
   /** Served at `/metrics`; default a new set. */
   metrics?: Metrics;
   /** Placement and replication; without it the node stands alone. */
-  cluster?: Cluster;
+  replicator?: Replicator;
   /** How far key moves have gone, for `/stats`. */
   rebalance?: () => RebalanceProgress;
   /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
@@ -75,7 +75,7 @@ export function createApp(deps: NodeDeps): NodeApp {
   const node: NodeContext = {
     store: deps.store,
     writer: deps.writer ??
-      new Writer(deps.store, deps.cluster, deps.maxValueBytes, deps.defaultTtlSeconds),
+      new Writer(deps.store, deps.replicator, deps.maxValueBytes, deps.defaultTtlSeconds),
     now,
     startedAt: now(),
     rebalance: deps.rebalance,

@@ -2,11 +2,11 @@
 
 import type { WireAnswer } from "../../shared/http1/answer.ts";
 import { keyNotFound } from "../../shared/protocol/key_routes.ts";
-import { DEADLINE_HEADER, EPOCH_HEADER } from "../../shared/protocol/wire.ts";
+import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "../../shared/protocol/wire.ts";
 import { roleOf } from "../../shared/service/auth.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { Routing } from "../cluster/replicator.ts";
-import type { ItemWrite, Writer } from "../cluster/writer.ts";
+import type { Writer } from "../cluster/writer.ts";
 import type { Read, Store } from "../store/store.ts";
 
 /** What the node's routes share. */
@@ -37,7 +37,7 @@ export function readAnswer(key: string, found: Read | undefined): WireAnswer {
 /** Writes `items` as a request routed them, answering 204 once they are on every owner. */
 export async function stored(
   writer: Writer,
-  items: ItemWrite[],
+  items: KeyValue[],
   request: Request,
 ): Promise<Response> {
   await writer.write(items, routing(request));

@@ -1,7 +1,7 @@
 // A min-heap of expiry times, so the store finds due keys without scanning every key.
 
 /** One scheduled expiry; `ref` tells whether it still applies when it comes due. */
-export interface Deadline<T> {
+export interface Expiry<T> {
   at: number;
   key: string;
   ref: T;
@@ -11,8 +11,8 @@ export interface Deadline<T> {
  * Expiry times in a binary min-heap. Records are never removed early: a record whose key was
  * rewritten or deleted is skipped when it surfaces, and {@link compact} drops such records in bulk.
  */
-export class Deadlines<T> {
-  #heap: Deadline<T>[] = []; // heap-ordered by `at`, smallest first
+export class ExpiryHeap<T> {
+  #heap: Expiry<T>[] = []; // heap-ordered by `at`, smallest first
 
   /** Records held, stale ones included. */
   get size(): number {
@@ -20,7 +20,7 @@ export class Deadlines<T> {
   }
 
   /** Schedules `key` to expire at `at`. */
-  push(deadline: Deadline<T>): void {
+  push(deadline: Expiry<T>): void {
     const heap = this.#heap;
     heap.push(deadline);
     let i = heap.length - 1;
@@ -33,7 +33,7 @@ export class Deadlines<T> {
   }
 
   /** Removes and returns the earliest record if it is due at `now`. */
-  popDue(now: number): Deadline<T> | undefined {
+  popDue(now: number): Expiry<T> | undefined {
     const heap = this.#heap;
     if (heap.length === 0 || heap[0].at > now) return undefined;
     const top = heap[0];
@@ -46,7 +46,7 @@ export class Deadlines<T> {
   }
 
   /** Keeps only the records for which `live` is true. */
-  compact(live: (deadline: Deadline<T>) => boolean): void {
+  compact(live: (deadline: Expiry<T>) => boolean): void {
     this.#heap = this.#heap.filter(live);
     for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#siftDown(i);
   }

@@ -2,7 +2,7 @@
 
 import { newer, type Replica } from "../../shared/protocol/replica.ts";
 import { utf8Bytes } from "../../shared/protocol/wire.ts";
-import { Deadlines } from "./expiry.ts";
+import { ExpiryHeap } from "./expiry.ts";
 import { RecencyList } from "./recency.ts";
 import { Tombstones } from "./tombstones.ts";
 
@@ -95,7 +95,7 @@ export class Store {
   readonly #eviction: Eviction;
   readonly #entries = new Map<string, Entry>();
   readonly #recency = new RecencyList<Entry>(); // least recently used first
-  readonly #deadlines = new Deadlines<Entry>();
+  readonly #deadlines = new ExpiryHeap<Entry>();
   #withTtl = 0;
   #bytes = 0;
   #hits = 0;

@@ -2,7 +2,8 @@
 // CacheError.
 
 import { deadline, untilAborted } from "../http1/deadline.ts";
-import { headerOf, type Http1Client, http1Client } from "../http1/client.ts";
+import { type Http1Client, http1Client } from "../http1/client.ts";
+import { headerOf } from "../http1/messages.ts";
 import { EPOCH_HEADER } from "../protocol/wire.ts";
 
 /** A call the cluster refused or could not answer: `status` and the server's message. */

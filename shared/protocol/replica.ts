@@ -1,19 +1,26 @@
 // A key's versioned state as nodes exchange it, and the order that decides which state wins.
 
+import { z } from "zod";
+import { Key, MAX_TTL_SECONDS, Value } from "./wire.ts";
+
 /**
  * A key's state as replicas exchange it: a value with its version and time left, or a deletion
  * (`deleted`) with its version. A replica applies it only if it is newer than its own state, by
- * ring epoch first, then by version (see {@link newer}).
+ * ring epoch first, then by version (see {@link newer}). `epoch` absent is 0, older than any ring.
  */
-export interface Replica {
-  key: string;
-  version: number;
-  /** The ring epoch the write was made in; absent is 0, older than any ring. */
-  epoch?: number;
-  value?: string;
-  ttlMs?: number;
-  deleted?: boolean;
-}
+export const Replica = z.strictObject({
+  key: Key,
+  version: z.number().int().positive(),
+  epoch: z.number().int().min(0).optional().meta({
+    description: "The ring epoch the write was made in: state is ordered by epoch, then version",
+  }),
+  value: Value.optional(),
+  ttlMs: z.number().positive().max(MAX_TTL_SECONDS * 1000).optional(),
+  deleted: z.boolean().optional(),
+}).meta({ id: "Replica" });
+
+/** A key's state as replicas exchange it. */
+export type Replica = z.infer<typeof Replica>;
 
 /** When a write was made: its ring epoch (0 for none) and its version within it. */
 export interface Stamp {

@@ -3,20 +3,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errors, json } from "../../../shared/protocol/route_parts.ts";
 import { keyNotFound, writeErrors } from "../../../shared/protocol/key_routes.ts";
-import { Key, KeyParam, MAX_TTL_SECONDS, Value } from "../../../shared/protocol/wire.ts";
+import { KeyParam } from "../../../shared/protocol/wire.ts";
+import { Replica } from "../../../shared/protocol/replica.ts";
 import type { HotPath } from "../../../shared/service/hot.ts";
 import type { NodeContext } from "../context.ts";
-
-const Replica = z.strictObject({
-  key: Key,
-  version: z.number().int().positive(),
-  epoch: z.number().int().min(0).optional().openapi({
-    description: "The ring epoch the write was made in: state is ordered by epoch, then version",
-  }),
-  value: Value.optional(),
-  ttlMs: z.number().positive().max(MAX_TTL_SECONDS * 1000).optional(),
-  deleted: z.boolean().optional(),
-}).openapi("Replica");
 
 const ReplicateRequest = z.strictObject({ entries: z.array(Replica).min(1).max(10_000) });
 
