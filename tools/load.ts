@@ -5,7 +5,17 @@
 import { nodeSettings } from "../node/config.ts";
 import { freePort, Processes, waitFor } from "../tests/support/process.ts";
 import { chart } from "./load_chart.ts";
-import { clientRow, loadKey, type Measure, median, type Row, wrkRow } from "./load_rows.ts";
+import {
+  clientRow,
+  LOAD_VALUE,
+  loadKey,
+  type Measure,
+  median,
+  preload,
+  type Row,
+  writeKeyScripts,
+  wrkRow,
+} from "./load_rows.ts";
 
 const DURATION_S = Number(Deno.env.get("LOAD_SECONDS") ?? 10);
 const RUNS = Number(Deno.env.get("LOAD_RUNS") ?? 3);
@@ -23,23 +33,9 @@ if (!(await has("wrk"))) {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "cache-load-" });
-const value = "v".repeat(100);
+const value = LOAD_VALUE;
 const measure: Measure = { dir, seconds: DURATION_S, warmupSeconds: WARMUP_S, keys: KEYS };
-await Deno.writeTextFile(
-  `${dir}/get.lua`,
-  `request = function()
-  return wrk.format("GET", string.format("/keys/key:%011d", math.random(0, ${KEYS - 1})))
-end`,
-);
-await Deno.writeTextFile(
-  `${dir}/set.lua`,
-  `wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  local body = string.format('{"key":"key:%011d","value":"${value}"}', math.random(0, ${KEYS - 1}))
-  return wrk.format("POST", "/keys", nil, body)
-end`,
-);
+await writeKeyScripts(dir, KEYS);
 await Deno.writeTextFile(
   `${dir}/webdis_get.lua`,
   `request = function()
@@ -52,21 +48,6 @@ await Deno.writeTextFile(
   return wrk.format("GET", string.format("/SET/key:%011d/${value}", math.random(0, ${KEYS - 1})))
 end`,
 );
-
-async function preload(url: string) {
-  for (let i = 0; i < KEYS; i += 1000) {
-    const items = Array.from({ length: 1000 }, (_, j) => ({ key: loadKey(i + j), value }));
-    const answer = await fetch(`${url}/mset`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ items }),
-    });
-    if (answer.status !== 204) {
-      throw new Error(`preload failed: ${answer.status} ${await answer.text()}`);
-    }
-    if ((i + 1000) % 25_000 === 0) console.log(`  preloaded ${i + 1000} keys into ${url}`);
-  }
-}
 
 const rows: Row[] = [];
 const processes = new Processes();
@@ -95,8 +76,8 @@ try {
   );
   const nowhere = `http://127.0.0.1:${freePort()}`;
   const single = await processes.node(nowhere, release); // no master: a node on its own
-  await preload(master.url);
-  await preload(single.url);
+  await preload(master.url, KEYS);
+  await preload(single.url, KEYS);
 
   // A bare server measured alone, and the ceiling of forwarding in Deno: one call per request to
   // it and two more like it, nothing checked.

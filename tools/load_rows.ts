@@ -29,6 +29,51 @@ export interface Measure {
 /** The i-th preloaded key: 16 bytes. */
 export const loadKey = (i: number) => `key:${String(i).padStart(11, "0")}`;
 
+/** The value every preloaded key holds: 100 bytes. */
+export const LOAD_VALUE = "v".repeat(100);
+
+/**
+ * Writes wrk's `get.lua` and `set.lua` into `dir`: GETs and SETs of `keys` preloaded keys, picked
+ * at random, through `/keys`.
+ */
+export async function writeKeyScripts(dir: string, keys: number): Promise<void> {
+  const random = `math.random(0, ${keys - 1})`;
+  await Deno.writeTextFile(
+    `${dir}/get.lua`,
+    `request = function()
+  return wrk.format("GET", string.format("/keys/key:%011d", ${random}))
+end`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/set.lua`,
+    `wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local body = string.format('{"key":"key:%011d","value":"${LOAD_VALUE}"}', ${random})
+  return wrk.format("POST", "/keys", nil, body)
+end`,
+  );
+}
+
+/** Writes `loadKey(0)` to `loadKey(keys - 1)` through `url`'s `/mset`, 1,000 at a time. */
+export async function preload(url: string, keys: number): Promise<void> {
+  for (let i = 0; i < keys; i += 1000) {
+    const items = Array.from(
+      { length: 1000 },
+      (_, j) => ({ key: loadKey(i + j), value: LOAD_VALUE }),
+    );
+    const answer = await fetch(`${url}/mset`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ items }),
+    });
+    if (answer.status !== 204) {
+      throw new Error(`Cannot preload ${url}: ${answer.status} ${await answer.text()}`);
+    }
+    if ((i + 1000) % 25_000 === 0) console.log(`  preloaded ${i + 1000} keys into ${url}`);
+  }
+}
+
 /**
  * CPU microseconds per request that `pids` spent on `measured`, which resolves to its requests;
  * undefined where /proc cannot tell.
