@@ -38,6 +38,12 @@ const advertise = config.advertise ?? url.replace("://localhost", "://127.0.0.1"
 let elector: Elector | undefined;
 const electing = config.election !== "none";
 
+const breakers = new Breakers({
+  failures: config.breakerFailures,
+  cooldownMs: config.breakerCooldownMs,
+  now: Date.now,
+  log,
+});
 const registry: Registry = new Registry({
   vnodes: config.vnodes,
   replicas: config.replicas,
@@ -61,12 +67,6 @@ const follower = electing
     log,
   })
   : undefined;
-const breakers = new Breakers({
-  failures: config.breakerFailures,
-  cooldownMs: config.breakerCooldownMs,
-  now: Date.now,
-  log,
-});
 const router = new Router({
   placement: registry,
   fetch: callNodes,

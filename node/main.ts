@@ -36,6 +36,8 @@ const service = startService("node", config, tls, log);
 const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${service.addr.port}`;
 const metrics = new Metrics();
 const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
+// Membership, the replicator and the rebalancer call one another: the callbacks below run only
+// once membership.start() is called, after all three are built.
 const membership: Membership = new Membership({
   masters: masterList({
     urls: config.masters,

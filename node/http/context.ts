@@ -19,7 +19,7 @@ export interface NodeContext {
 }
 
 /** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */
-export function item(key: string, found: Read): { key: string; value: string; ttl?: number } {
+export function item(key: string, found: Read): KeyValue {
   return found.ttlMs === undefined
     ? { key, value: found.value }
     : { key, value: found.value, ttl: found.ttlMs / 1000 };

@@ -44,6 +44,20 @@ export interface LiteRequest {
   header(name: string): string | undefined;
 }
 
+/** A body-less request's head, as an early answer reads it: no Request or Headers built. */
+class HeadOnly implements LiteRequest {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly headers: [string, string][],
+  ) {}
+
+  header(name: string): string | undefined {
+    for (const [sent, value] of this.headers) if (sent === name) return value;
+    return undefined;
+  }
+}
+
 /** What a handler learns of the connection, as `Deno.serve` passes it. */
 export interface ServeInfo {
   remoteAddr: Deno.NetAddr;
@@ -187,12 +201,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
       const url = hostHeader ? `${secure ? "https" : "http"}://${hostHeader}` : origin;
       // Not while tracing: the early answer would run outside the request's span.
       if (options.early && !traced && head.body.kind === "none") {
-        const headers = head.headers;
-        const lite: LiteRequest = {
-          method: head.method,
-          url: url + head.target,
-          header: (name) => headers.find(([sent]) => sent === name)?.[1],
-        };
+        const lite = new HeadOnly(head.method, url + head.target, head.headers);
         const early = options.early(lite);
         if (early !== undefined) {
           const answer = await early;

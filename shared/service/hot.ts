@@ -146,18 +146,24 @@ export class HotPath {
    * request may be given as its head alone, before any Request is built.
    */
   serve(request: Incoming): Answer | Promise<Answer> | undefined {
-    const url = request.url;
-    const start = url.indexOf("/", url.indexOf("//") + 2);
-    if (start < 0) return undefined;
-    if (request.method === "GET") return this.#get(request, url, start);
-    if (request.method === "POST" && request instanceof Request) {
-      const post = this.#posts.get(url.slice(start)); // a query string finds no route: the app's
-      return post && this.#post(post, request);
-    }
-    return undefined;
+    if (request.method === "GET") return this.#get(request);
+    return request instanceof Request ? this.#post(request) : undefined;
   }
 
-  #get(request: Incoming, url: string, start: number): Answer | Promise<Answer> | undefined {
+  /**
+   * Like {@link serve}, as a Response, for a server that takes only those: a written answer is one
+   * already, with no promise turn added.
+   */
+  respond(request: Request): Response | Promise<Response> | undefined {
+    if (request.method !== "GET") return this.#post(request);
+    const answer = this.#get(request);
+    if (answer === undefined || answer instanceof Response) return answer;
+    return answer instanceof Promise ? answer.then(toResponse) : toResponse(answer);
+  }
+
+  #get(request: Incoming): Answer | Promise<Answer> | undefined {
+    const url = request.url;
+    const start = pathStart(url);
     for (const hot of this.#gets) {
       if (!url.startsWith(hot.prefix, start)) continue;
       const segment = url.slice(start + hot.prefix.length);
@@ -166,18 +172,17 @@ export class HotPath {
       const parsed = hot.schema.safeParse({ [hot.param]: segment });
       if (!parsed.success) return undefined; // the app answers with its own 400
       const started = performance.now();
-      const path = url.slice(start);
       if (hot.roles) {
-        return this.#admit(request, hot.roles, path).then(async (refused) =>
+        return this.#admit(request, hot.roles, url.slice(start)).then(async (refused) =>
           refused ? this.#done("GET", hot.route, refused, started, false) : this.#done(
             "GET",
             hot.route,
-            await this.#read(hot, parsed.data as never, path),
+            await this.#read(hot, parsed.data as never, url, start),
             started,
           )
         );
       }
-      const answer = this.#read(hot, parsed.data as never, path);
+      const answer = this.#read(hot, parsed.data as never, url, start);
       return answer instanceof Promise
         ? answer.then((done) => this.#done("GET", hot.route, done, started))
         : this.#done("GET", hot.route, answer, started);
@@ -187,18 +192,21 @@ export class HotPath {
 
   // A read that answers at once is answered at once: a server sends an answer returned
   // synchronously on a shorter path than one behind a promise.
-  #read(hot: HotGet, params: never, path: string): Answer | Promise<Answer> {
+  #read(hot: HotGet, params: never, url: string, start: number): Answer | Promise<Answer> {
     try {
       const answer = hot.read(params);
-      return answer instanceof Promise
-        ? answer.catch((error) => this.#failure(error, "GET", path))
-        : answer;
+      if (!(answer instanceof Promise)) return answer;
+      return answer.catch((error) => this.#failure(error, "GET", url.slice(start)));
     } catch (error) {
-      return this.#failure(error, "GET", path);
+      return this.#failure(error, "GET", url.slice(start));
     }
   }
 
-  #post(hot: HotPost, request: Request): Promise<Answer> | undefined {
+  #post(request: Request): Promise<Response> | undefined {
+    if (request.method !== "POST") return undefined;
+    const url = request.url;
+    const hot = this.#posts.get(url.slice(pathStart(url))); // a query string finds no route
+    if (hot === undefined) return undefined;
     const length = Number(request.headers.get("content-length") ?? NaN);
     if (!(length <= this.#options.maxBodyBytes)) return undefined; // chunked or large: the app's
     const type = request.headers.get("content-type");
@@ -206,12 +214,13 @@ export class HotPath {
     return this.#write(hot, request);
   }
 
-  async #write(hot: HotPost, request: Request): Promise<Answer> {
+  // Answers as a Response: a written answer goes to a server that takes only those.
+  async #write(hot: HotPost, request: Request): Promise<Response> {
     const started = performance.now();
     const path = hot.route;
     if (hot.roles) {
       const refused = await this.#admit(request, hot.roles, path);
-      if (refused) return this.#done("POST", path, refused, started, false);
+      if (refused) return toResponse(this.#done("POST", path, refused, started, false));
     }
     let bytes: Uint8Array<ArrayBuffer>;
     try {
@@ -219,7 +228,7 @@ export class HotPath {
     } catch {
       // The client went away mid-body: nobody reads the answer, but it is still one.
       const gone = Response.json({ error: "Request body could not be read" }, { status: 400 });
-      return this.#done("POST", path, gone, started);
+      return toResponse(this.#done("POST", path, gone, started));
     }
     const text = utf8(bytes);
     let body: unknown;
@@ -234,9 +243,9 @@ export class HotPath {
     if (body === undefined || text === undefined) {
       // The app's exact refusal; it counts the request itself.
       const { method, headers } = request;
-      return this.#stamp(
+      return toResponse(this.#stamp(
         await this.#app.fetch(new Request(request.url, { method, headers, body: bytes })),
-      );
+      ));
     }
     let answer: Answer;
     try {
@@ -244,7 +253,7 @@ export class HotPath {
     } catch (error) {
       answer = this.#failure(error, "POST", path);
     }
-    return this.#done("POST", path, answer, started);
+    return toResponse(this.#done("POST", path, answer, started));
   }
 
   #admit(request: Incoming, roles: Role[], path: string): Promise<Response | undefined> {
@@ -278,6 +287,13 @@ export class HotPath {
         ? madeOf(answer, { ...parts, headers: { ...parts.headers, ...headers } })
         : answer;
     }
-    return { ...answer, headers: { ...answer.headers, ...headers } } satisfies WireAnswer;
+    const merged = answer.headers ? { ...answer.headers, ...headers } : headers;
+    return { ...answer, headers: merged } satisfies WireAnswer;
   }
+}
+
+/** Where the path starts in an absolute URL: after the scheme's `//` and the host. */
+function pathStart(url: string): number {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return start < 0 ? url.length : start;
 }

@@ -4,7 +4,7 @@
 import { Auth, parseTokens, type Token } from "./auth.ts";
 import { ConfigError, type Setting, usage } from "./config.ts";
 import type { Logger } from "../log/log.ts";
-import { type Answer, toResponse } from "../http1/answer.ts";
+import type { Answer } from "../http1/answer.ts";
 import {
   type Handler,
   type HttpServer,
@@ -125,7 +125,10 @@ export interface Routes {
   /** The app: answers every request the steps before it leave. */
   app: { fetch: (request: Request, info: ServeInfo) => Response | Promise<Response> };
   /** Serves the app's hot routes ahead of it. */
-  hot?: { serve: (request: Request | LiteRequest) => Answer | Promise<Answer> | undefined };
+  hot?: {
+    serve: (request: LiteRequest) => Answer | Promise<Answer> | undefined;
+    respond: (request: Request) => Response | Promise<Response> | undefined;
+  };
   /** Answers a request before the hot path and the app when it must not reach them. */
   gate?: (request: Request | LiteRequest) => Response | undefined;
 }
@@ -169,15 +172,14 @@ export function startService(
     drain.track(() => {
       if (!routes) return Response.json({ error: "Starting" }, { status: 503 });
       const { app, hot, gate } = routes;
-      const early = gate?.(request) ?? hot?.serve(request);
-      if (early === undefined) return app.fetch(request, info);
-      return early instanceof Promise ? early.then(toResponse) : toResponse(early);
+      return gate?.(request) ?? hot?.respond(request) ?? app.fetch(request, info);
     });
   // A body-less request is first offered to the hot path before any Request is built.
   const early = (request: LiteRequest) => {
     if (!routes?.hot) return undefined;
     const answer = routes.gate?.(request) ?? routes.hot.serve(request);
-    return answer && drain.track(() => answer);
+    // An answer given at once is already done; only one still coming is in flight.
+    return answer instanceof Promise ? drain.track(() => answer) : answer;
   };
   const server = bind(command, config, tls, handle, log, early);
   let stopping = false;
