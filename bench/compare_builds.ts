@@ -13,6 +13,8 @@ import {
 
 const SECONDS = Number(Deno.env.get("COMPARE_SECONDS") ?? 5);
 const RUNS = Number(Deno.env.get("COMPARE_RUNS") ?? 3);
+// Only these rows, comma-separated as the table names them ("node direct GET,master SET").
+const ROWS = Deno.env.get("COMPARE_ROWS")?.split(",").map((row) => row.trim());
 const WARMUP_S = 1;
 const KEYS = 100_000;
 const CONNECTIONS = [10, 50];
@@ -104,13 +106,13 @@ async function main(oldDir: string, newDir: string) {
   const children: Deno.ChildProcess[] = [];
   const measure: Measure = { dir, seconds: SECONDS, warmupSeconds: WARMUP_S, keys: KEYS };
   await writeKeyScripts(dir, KEYS); // tools/load.ts's GETs and SETs of the preloaded keys
+  const name = (plan: { service: string; op: string }) =>
+    `${plan.service === "master" ? "master" : "node direct"} ${plan.op}`;
   const plans = CONNECTIONS.flatMap((connections) =>
     (["master", "node"] as const).flatMap((service) =>
       ["GET", "SET"].map((op) => ({ service, op, connections }))
     )
-  );
-  const name = (plan: (typeof plans)[number]) =>
-    `${plan.service === "master" ? "master" : "node direct"} ${plan.op}`;
+  ).filter((plan) => !ROWS || ROWS.includes(name(plan)));
   const samples = plans.map((): [Row[], Row[]] => [[], []]);
   try {
     // Both builds stay up: idle, one heartbeats once a second per node and used 2.7% of one core

@@ -39,7 +39,8 @@ type Incoming = Request | LiteRequest;
 interface HotGet {
   route: string;
   prefix: string;
-  param: string;
+  /** The route's path parameters from its one segment. */
+  params: (segment: string) => Record<string, string>;
   schema: z.ZodType;
   read: ReadHandler<never>;
   roles?: Role[];
@@ -106,7 +107,7 @@ export class HotPath {
     this.#gets.push({
       route: route.path,
       prefix: route.path.slice(0, open),
-      param: route.path.slice(open + 1, -1),
+      params: paramsOf(route.path.slice(open + 1, -1)),
       schema: route.request.params,
       read: read as ReadHandler<never>,
       roles: this.#roles(route.path),
@@ -169,7 +170,7 @@ export class HotPath {
       const segment = url.slice(start + hot.prefix.length);
       // An escaped segment needs decoding, and the app's check that it decodes to UTF-8.
       if (!isPlainSegment(segment)) return undefined;
-      const parsed = hot.schema.safeParse({ [hot.param]: segment });
+      const parsed = hot.schema.safeParse(hot.params(segment));
       if (!parsed.success) return undefined; // the app answers with its own 400
       const started = performance.now();
       if (hot.roles) {
@@ -296,4 +297,17 @@ export class HotPath {
 function pathStart(url: string): number {
   const start = url.indexOf("/", url.indexOf("//") + 2);
   return start < 0 ? url.length : start;
+}
+
+/**
+ * Builds the path parameters of a route with one, `{ [name]: segment }`, as an object of one fixed
+ * shape: a computed key in a literal makes a slower object on every request.
+ */
+function paramsOf(name: string): (segment: string) => Record<string, string> {
+  const template: Record<string, string> = { [name]: "" };
+  return (segment) => {
+    const params = { ...template };
+    params[name] = segment;
+    return params;
+  };
 }
