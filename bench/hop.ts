@@ -5,7 +5,7 @@
 // Run: deno run --allow-all bench/hop.ts
 
 import process from "node:process";
-import { http1Client } from "../shared/http1/client.ts";
+import { http1Client } from "@cache/http1/client";
 import { Processes, put, waitFor } from "../tests/support/process.ts";
 
 const SECONDS = Number(Deno.env.get("HOP_SECONDS") ?? 3);

@@ -11,9 +11,9 @@ import {
   origins,
   securitySettings,
   type Settings,
-} from "../shared/service/config.ts";
-import { DEFAULT_VNODES } from "../shared/ring/ring.ts";
-import { DEFAULT_MAX_VALUE_BYTES } from "../shared/protocol/wire.ts";
+} from "@cache/service/config";
+import { DEFAULT_VNODES } from "@cache/ring/ring";
+import { DEFAULT_MAX_VALUE_BYTES } from "@cache/protocol/wire";
 
 /** Every setting of the master, with its flag, variable and default. */
 export const masterSettings = {

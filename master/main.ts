@@ -1,10 +1,10 @@
 // Entry point of the master: reads settings, tracks nodes, routes keys, drains on SIGTERM.
 
-import { createLogger } from "../shared/log/log.ts";
-import { Metrics } from "../shared/service/metrics.ts";
-import { redacted } from "../shared/service/config.ts";
-import { serviceFetch } from "../shared/http1/fetch.ts";
-import { loadOrExit, loadSecurity, startService } from "../shared/service/serve.ts";
+import { createLogger } from "@cache/log/log";
+import { Metrics } from "@cache/service/metrics";
+import { redacted } from "@cache/service/config";
+import { serviceFetch } from "@cache/http1/fetch";
+import { loadOrExit, loadSecurity, startService } from "@cache/service/serve";
 import { createApp } from "./http/app.ts";
 import { Breakers } from "./routing/breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";

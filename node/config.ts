@@ -11,8 +11,8 @@ import {
   origins,
   securitySettings,
   type Settings,
-} from "../shared/service/config.ts";
-import { DEFAULT_MAX_VALUE_BYTES, MAX_TTL_SECONDS } from "../shared/protocol/wire.ts";
+} from "@cache/service/config";
+import { DEFAULT_MAX_VALUE_BYTES, MAX_TTL_SECONDS } from "@cache/protocol/wire";
 
 /** Every setting of the node, with its flag, variable and default. */
 export const nodeSettings = {

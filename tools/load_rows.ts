@@ -1,7 +1,7 @@
 // How the load benchmark measures a row: wrk against a URL, or the TypeScript client's load loop,
 // each with the CPU per request of the processes serving it.
 
-import { CacheClient } from "../shared/client/client.ts";
+import { CacheClient } from "@cache/client";
 import { cpuSeconds } from "./cpu.ts";
 
 export interface Row {

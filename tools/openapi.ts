@@ -6,9 +6,9 @@ import { Registry } from "../master/membership/registry.ts";
 import { Router } from "../master/routing/router.ts";
 import { createApp as createNodeApp } from "../node/http/app.ts";
 import { Store } from "../node/store/store.ts";
-import { silentLogger as log } from "../shared/log/log.ts";
-import { DEFAULT_VNODES } from "../shared/ring/ring.ts";
-import { DEFAULT_MAX_VALUE_BYTES as maxValueBytes } from "../shared/protocol/wire.ts";
+import { silentLogger as log } from "@cache/log/log";
+import { DEFAULT_VNODES } from "@cache/ring/ring";
+import { DEFAULT_MAX_VALUE_BYTES as maxValueBytes } from "@cache/protocol/wire";
 
 /** Committed document paths, relative to the repository root. */
 export const DOCUMENTS = {

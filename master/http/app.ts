@@ -1,13 +1,13 @@
 // Builds the master's HTTP app from its dependencies.
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createApi } from "../../shared/service/api.ts";
-import { addHealthRoutes } from "../../shared/service/health.ts";
-import { maxBodyBytes } from "../../shared/protocol/key_routes.ts";
-import { type AccessRules, type Auth, protect } from "../../shared/service/auth.ts";
-import type { Logger } from "../../shared/log/log.ts";
-import { HotPath } from "../../shared/service/hot.ts";
-import { Metrics } from "../../shared/service/metrics.ts";
+import { createApi } from "@cache/service/api";
+import { addHealthRoutes } from "@cache/service/health";
+import { maxBodyBytes } from "@cache/protocol/key_routes";
+import { type AccessRules, type Auth, protect } from "@cache/service/auth";
+import type { Logger } from "@cache/log/log";
+import { HotPath } from "@cache/service/hot";
+import { Metrics } from "@cache/service/metrics";
 import type { Breakers } from "../routing/breaker.ts";
 import type { Follower } from "../membership/follower.ts";
 import type { Registry } from "../membership/registry.ts";

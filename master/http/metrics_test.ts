@@ -1,7 +1,7 @@
 // /metrics on the master and a node move by exactly the operations done.
 
 import assert from "node:assert/strict";
-import { parseMetrics } from "../../shared/service/metrics.ts";
+import { parseMetrics } from "@cache/service/metrics";
 import { inProcessCluster } from "../../tests/support/in_process.ts";
 
 const put = (key: string): RequestInit => ({

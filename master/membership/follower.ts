@@ -1,13 +1,13 @@
 // A follower master's link to the leader: it takes the leader's ring by long poll and sends the
 // leader the registration changes only the leader may make.
 
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import type { Logger } from "../../shared/log/log.ts";
-import type { RawAnswer } from "../../shared/http1/messages.ts";
-import { callPeer, type PeerInit, peerResponse } from "../../shared/http1/peer.ts";
-import { sleep } from "../../shared/async/sleep.ts";
-import { RingView } from "../../shared/protocol/wire.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Fetch } from "@cache/http1/fetch";
+import type { Logger } from "@cache/log/log";
+import type { RawAnswer } from "@cache/http1/messages";
+import { callPeer, type PeerInit, peerResponse } from "@cache/http1/peer";
+import { sleep } from "@cache/async/sleep";
+import { RingView } from "@cache/protocol/wire";
 import type { Registry } from "./registry.ts";
 
 /** Where the leader is and how to reach it. */

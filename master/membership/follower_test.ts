@@ -1,10 +1,10 @@
 // Tests of the Follower: how a follower master long-polls the leader's ring and forwards changes.
 
 import assert from "node:assert/strict";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import { createLogger, silentLogger } from "../../shared/log/log.ts";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { RingView } from "../../shared/protocol/wire.ts";
+import type { Fetch } from "@cache/http1/fetch";
+import { createLogger, silentLogger } from "@cache/log/log";
+import { HttpError } from "@cache/protocol/errors";
+import type { RingView } from "@cache/protocol/wire";
 import { Follower } from "./follower.ts";
 import { Registry } from "./registry.ts";
 

@@ -1,10 +1,10 @@
 // Whether the master can call its nodes: before a node joins the ring, and all along after.
 
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import type { Logger } from "../../shared/log/log.ts";
-import { callPeer } from "../../shared/http1/peer.ts";
-import { Throttle } from "../../shared/log/throttle.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Fetch } from "@cache/http1/fetch";
+import type { Logger } from "@cache/log/log";
+import { callPeer } from "@cache/http1/peer";
+import { Throttle } from "@cache/log/throttle";
 
 /** How the master calls a node, and how often it may log that it cannot. */
 export interface ReachOptions {

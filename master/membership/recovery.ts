@@ -1,6 +1,6 @@
 // A restarted master's first moments: it learns the last ring from what its nodes report.
 
-import { newerRing, type RingView } from "../../shared/protocol/wire.ts";
+import { newerRing, type RingView } from "@cache/protocol/wire";
 
 /**
  * What a master that starts (or comes to lead) with no ring has heard: which nodes heartbeated,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { RingView } from "../../shared/protocol/wire.ts";
+import type { RingView } from "@cache/protocol/wire";
 import { Recovery } from "./recovery.ts";
 
 const ring = (term: number, epoch: number, nodes: string[]): RingView => ({

@@ -1,13 +1,8 @@
 // Membership: which nodes are registered and in what state, and the ring and epoch of the up set.
 
-import type { Logger } from "../../shared/log/log.ts";
-import { Ring } from "../../shared/ring/ring.ts";
-import {
-  type Heartbeat,
-  newerRing,
-  type NodeList,
-  type RingView,
-} from "../../shared/protocol/wire.ts";
+import type { Logger } from "@cache/log/log";
+import { Ring } from "@cache/ring/ring";
+import { type Heartbeat, newerRing, type NodeList, type RingView } from "@cache/protocol/wire";
 import { Recovery } from "./recovery.ts";
 
 /** How the registry decides a node is down, and how it builds rings. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { silentLogger as log } from "../../shared/log/log.ts";
-import type { RingView } from "../../shared/protocol/wire.ts";
+import { silentLogger as log } from "@cache/log/log";
+import type { RingView } from "@cache/protocol/wire";
 import { Registry } from "./registry.ts";
 
 function pair() {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger as log } from "../../shared/log/log.ts";
+import { silentLogger as log } from "@cache/log/log";
 import { Registry } from "./registry.ts";
 
 function registryAt(clock: { now: number }) {

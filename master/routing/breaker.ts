@@ -1,7 +1,7 @@
 // Per-node circuit breakers: stop calling a node that keeps failing, and try it again later.
 
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { Logger } from "../../shared/log/log.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Logger } from "@cache/log/log";
 
 /** When a breaker opens and how long it stays open. */
 export interface BreakerOptions {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import { silentLogger as log } from "../../shared/log/log.ts";
+import { HttpError } from "@cache/protocol/errors";
+import { silentLogger as log } from "@cache/log/log";
 import { Breakers } from "./breaker.ts";
 import { Registry } from "../membership/registry.ts";
 

@@ -1,6 +1,6 @@
 // A batch's calls to several nodes, answered as one: every call waited for, no failure lost.
 
-import { HttpError } from "../../shared/protocol/errors.ts";
+import { HttpError } from "@cache/protocol/errors";
 
 /**
  * Waits for every call; if any failed, throws the first failure's HttpError, its message

@@ -1,9 +1,9 @@
 // Reads while keys move between rings: the newest copy on any owner, old or new, and read repair.
 
-import { HttpError } from "../../shared/protocol/errors.ts";
-import { keySegment } from "../../shared/protocol/key_path.ts";
-import { newer, type Replica } from "../../shared/protocol/replica.ts";
-import type { Ring } from "../../shared/ring/ring.ts";
+import { HttpError } from "@cache/protocol/errors";
+import { keySegment } from "@cache/protocol/key_path";
+import { newer, type Replica } from "@cache/protocol/replica";
+import type { Ring } from "@cache/ring/ring";
 import type { Transport } from "./transport.ts";
 
 /** A read that found the key missing on an owner while keys move. */

@@ -1,9 +1,9 @@
 // Reads through the router while keys move: the newest copy on any owner, and read repair.
 
 import assert from "node:assert/strict";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import { Ring } from "../../shared/ring/ring.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Fetch } from "@cache/http1/fetch";
+import { Ring } from "@cache/ring/ring";
 import { Router } from "./router.ts";
 import { placement } from "./test_support.ts";
 

@@ -1,8 +1,8 @@
 // What the master reads out of a node's answers: JSON, a batch's lines, the keys a write missed.
 
-import { type ErrorStatus, HttpError } from "../../shared/protocol/errors.ts";
-import type { RawAnswer } from "../../shared/http1/messages.ts";
-import type { KeyValue } from "../../shared/protocol/wire.ts";
+import { type ErrorStatus, HttpError } from "@cache/protocol/errors";
+import type { RawAnswer } from "@cache/http1/messages";
+import type { KeyValue } from "@cache/protocol/wire";
 
 const decoder = new TextDecoder();
 

@@ -1,8 +1,8 @@
 // A 6-key `/mget` answer turned into the reads' own answers: from the node's JSON (parsed, each
 // item written again) against from its lines (cut, passed on as they are).
 
-import type { RawAnswer } from "../../shared/http1/messages.ts";
-import { LINES_TYPE } from "../../shared/protocol/wire.ts";
+import type { RawAnswer } from "@cache/http1/messages";
+import { LINES_TYPE } from "@cache/protocol/wire";
 import { foundItems, foundLines } from "./node_answers.ts";
 
 const keys = Array.from({ length: 6 }, (_, i) => `key:${String(i * 7919).padStart(11, "0")}`);

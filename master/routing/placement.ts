@@ -1,8 +1,8 @@
 // Where keys live: the ring the master routes by, and the owners it names for a key.
 
-import { groupBy } from "../../shared/async/group.ts";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { Ring } from "../../shared/ring/ring.ts";
+import { groupBy } from "@cache/async/group";
+import { HttpError } from "@cache/protocol/errors";
+import type { Ring } from "@cache/ring/ring";
 
 /** Where keys live: the current ring and, while keys move, the rings they are moving from. */
 export interface Placement {

@@ -1,15 +1,15 @@
 // Reads through the master: from a key's owners in turn, gathered into one /mget while one is busy.
 
-import { Coalescer } from "../../shared/async/coalesce.ts";
-import { madeOf } from "../../shared/http1/answer.ts";
-import { headerOf } from "../../shared/http1/messages.ts";
-import type { RawAnswer } from "../../shared/http1/messages.ts";
-import { peerResponse } from "../../shared/http1/peer.ts";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import { keySegment } from "../../shared/protocol/key_path.ts";
-import type { Replica } from "../../shared/protocol/replica.ts";
-import { keyNotFound } from "../../shared/protocol/key_routes.ts";
-import { keyBytes, KeyValue, LINES_TYPE, type MGetResponse } from "../../shared/protocol/wire.ts";
+import { Coalescer } from "@cache/async/coalesce";
+import { madeOf } from "@cache/http1/answer";
+import { headerOf } from "@cache/http1/messages";
+import type { RawAnswer } from "@cache/http1/messages";
+import { peerResponse } from "@cache/http1/peer";
+import { HttpError } from "@cache/protocol/errors";
+import { keySegment } from "@cache/protocol/key_path";
+import type { Replica } from "@cache/protocol/replica";
+import { keyNotFound } from "@cache/protocol/key_routes";
+import { keyBytes, KeyValue, LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
 import { settleAll } from "./fan_out.ts";
 import { foundItems, foundLines, ok, parsed } from "./node_answers.ts";
 import { byOwner, noOwner, type Placement } from "./placement.ts";

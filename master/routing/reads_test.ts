@@ -1,10 +1,10 @@
 // Reads through the router: failing over across owners, gathered into /mget while a node is busy.
 
 import assert from "node:assert/strict";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import { Ring } from "../../shared/ring/ring.ts";
-import { LINES_TYPE } from "../../shared/protocol/wire.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Fetch } from "@cache/http1/fetch";
+import { Ring } from "@cache/ring/ring";
+import { LINES_TYPE } from "@cache/protocol/wire";
 import { Router } from "./router.ts";
 import { heldNode, oneNode, placement, ring } from "./test_support.ts";
 

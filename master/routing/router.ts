@@ -1,7 +1,7 @@
 // Forwards requests to the nodes that own their keys, mapping peer failures to 502/503/504.
 
-import type { PeerInit } from "../../shared/http1/peer.ts";
-import type { KeyValue, MGetResponse } from "../../shared/protocol/wire.ts";
+import type { PeerInit } from "@cache/http1/peer";
+import type { KeyValue, MGetResponse } from "@cache/protocol/wire";
 import { byOwner, ownerOf } from "./placement.ts";
 import { Reads } from "./reads.ts";
 import { Transport, type TransportOptions } from "./transport.ts";

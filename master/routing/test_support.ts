@@ -1,7 +1,7 @@
 // Fake nodes and placements the routing tests share: nodes answer through a fetch, no socket.
 
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import { Ring } from "../../shared/ring/ring.ts";
+import type { Fetch } from "@cache/http1/fetch";
+import { Ring } from "@cache/ring/ring";
 
 /** Two nodes, `http://a:1` and `http://b:1`. */
 export const ring = new Ring(["http://a:1", "http://b:1"]);

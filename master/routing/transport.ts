@@ -1,13 +1,13 @@
 // Calls from the master to one node: under a deadline, failures as 502/504, counted per node.
 
-import type { CoalesceLimits } from "../../shared/async/coalesce.ts";
-import { headerOf } from "../../shared/http1/messages.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import type { RawAnswer } from "../../shared/http1/messages.ts";
-import { callPeer, type PeerInit, peerResponse } from "../../shared/http1/peer.ts";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES } from "../../shared/protocol/wire.ts";
-import type { Metrics } from "../../shared/service/metrics.ts";
+import type { CoalesceLimits } from "@cache/async/coalesce";
+import { headerOf } from "@cache/http1/messages";
+import type { Fetch } from "@cache/http1/fetch";
+import type { RawAnswer } from "@cache/http1/messages";
+import { callPeer, type PeerInit, peerResponse } from "@cache/http1/peer";
+import { HttpError } from "@cache/protocol/errors";
+import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES } from "@cache/protocol/wire";
+import type { Metrics } from "@cache/service/metrics";
 import type { Breakers } from "./breaker.ts";
 import { parsed } from "./node_answers.ts";
 import type { Placement } from "./placement.ts";

@@ -1,10 +1,10 @@
 // Calls to nodes through the router: 502/503/504, deadlines, and the breaker's count of batches.
 
 import assert from "node:assert/strict";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import { silentLogger } from "../../shared/log/log.ts";
-import { Ring } from "../../shared/ring/ring.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Fetch } from "@cache/http1/fetch";
+import { silentLogger } from "@cache/log/log";
+import { Ring } from "@cache/ring/ring";
 import { Breakers } from "./breaker.ts";
 import { Router } from "./router.ts";
 import { oneNode, placement, ring } from "./test_support.ts";

@@ -1,9 +1,9 @@
 // Writes through the master: to a key's primary, gathered into one /mset while it is busy.
 
-import { Coalescer } from "../../shared/async/coalesce.ts";
-import { peerResponse } from "../../shared/http1/peer.ts";
-import { keySegment } from "../../shared/protocol/key_path.ts";
-import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "../../shared/protocol/wire.ts";
+import { Coalescer } from "@cache/async/coalesce";
+import { peerResponse } from "@cache/http1/peer";
+import { keySegment } from "@cache/protocol/key_path";
+import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "@cache/protocol/wire";
 import { settleAll } from "./fan_out.ts";
 import { ok, unreplicatedKeys } from "./node_answers.ts";
 import { byOwner, ownerOf, type Placement } from "./placement.ts";

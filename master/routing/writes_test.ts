@@ -1,7 +1,7 @@
 // Writes through the router: to the primary, with the ring epoch and deadline, gathered into /mset.
 
 import assert from "node:assert/strict";
-import type { Fetch } from "../../shared/http1/fetch.ts";
+import type { Fetch } from "@cache/http1/fetch";
 import { Router } from "./router.ts";
 import { heldNode, oneNode, placement, ring } from "./test_support.ts";
 

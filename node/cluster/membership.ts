@@ -1,10 +1,10 @@
 // The node's side of membership: register, heartbeat, follow the ring, deregister.
 
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import type { Logger } from "../../shared/log/log.ts";
-import { Ring } from "../../shared/ring/ring.ts";
-import { sleep } from "../../shared/async/sleep.ts";
-import { LEASE_HEADER, newerRing, RingView } from "../../shared/protocol/wire.ts";
+import type { Fetch } from "@cache/http1/fetch";
+import type { Logger } from "@cache/log/log";
+import { Ring } from "@cache/ring/ring";
+import { sleep } from "@cache/async/sleep";
+import { LEASE_HEADER, newerRing, RingView } from "@cache/protocol/wire";
 
 /** Where the masters are, who this node is, and how often it beats. */
 export interface MembershipOptions {

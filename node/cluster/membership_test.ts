@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import { createLogger, silentLogger as log } from "../../shared/log/log.ts";
+import type { Fetch } from "@cache/http1/fetch";
+import { createLogger, silentLogger as log } from "@cache/log/log";
 import { inProcessCluster } from "../../tests/support/in_process.ts";
 import { Membership, type MembershipOptions } from "./membership.ts";
 

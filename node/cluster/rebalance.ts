@@ -1,9 +1,9 @@
 // Moves keys when the ring changes: each node pushes what it holds to the key's new owners.
 
-import type { Logger } from "../../shared/log/log.ts";
-import { Ring } from "../../shared/ring/ring.ts";
-import { sleep } from "../../shared/async/sleep.ts";
-import type { RingView } from "../../shared/protocol/wire.ts";
+import type { Logger } from "@cache/log/log";
+import { Ring } from "@cache/ring/ring";
+import { sleep } from "@cache/async/sleep";
+import type { RingView } from "@cache/protocol/wire";
 import type { Replica, Store } from "../store/store.ts";
 
 /** Who this node is, what it holds, and how it sends keys to a peer. */

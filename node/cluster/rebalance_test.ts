@@ -1,9 +1,9 @@
 // Tests of the Rebalancer: which keys go to which new owners, in what batches, and what progress says.
 
 import assert from "node:assert/strict";
-import { createLogger, silentLogger } from "../../shared/log/log.ts";
-import { Ring } from "../../shared/ring/ring.ts";
-import type { RingView } from "../../shared/protocol/wire.ts";
+import { createLogger, silentLogger } from "@cache/log/log";
+import { Ring } from "@cache/ring/ring";
+import type { RingView } from "@cache/protocol/wire";
 import { type Replica, Store } from "../store/store.ts";
 import { type RebalanceOptions, Rebalancer } from "./rebalance.ts";
 

@@ -1,10 +1,10 @@
 // A node's part in replication: refuse writes it is not the primary of, copy writes to backups.
 
-import { HttpError } from "../../shared/protocol/errors.ts";
-import { callPeer } from "../../shared/http1/peer.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import type { Ring } from "../../shared/ring/ring.ts";
-import type { RingView } from "../../shared/protocol/wire.ts";
+import { HttpError } from "@cache/protocol/errors";
+import { callPeer } from "@cache/http1/peer";
+import type { Fetch } from "@cache/http1/fetch";
+import type { Ring } from "@cache/ring/ring";
+import type { RingView } from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
 
 /** The ring as this node knows it, and how to catch up with the master's. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../../shared/protocol/errors.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import { Ring } from "../../shared/ring/ring.ts";
-import type { RingView } from "../../shared/protocol/wire.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Fetch } from "@cache/http1/fetch";
+import { Ring } from "@cache/ring/ring";
+import type { RingView } from "@cache/protocol/wire";
 import { MisdirectedError, Replicator } from "./replicator.ts";
 
 const nodes = ["http://a:1", "http://b:1"];

@@ -1,8 +1,8 @@
 // The node's write path: placement check, local write, then every backup, before acknowledging.
 
-import { HttpError } from "../../shared/protocol/errors.ts";
-import { checkValueSize } from "../../shared/protocol/key_routes.ts";
-import type { KeyValue } from "../../shared/protocol/wire.ts";
+import { HttpError } from "@cache/protocol/errors";
+import { checkValueSize } from "@cache/protocol/key_routes";
+import type { KeyValue } from "@cache/protocol/wire";
 import type { Replicator, Routing } from "./replicator.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
 

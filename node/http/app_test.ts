@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger as log } from "../../shared/log/log.ts";
+import { silentLogger as log } from "@cache/log/log";
 import { refusals } from "../../tests/support/bad_input.ts";
 import { createApp } from "./app.ts";
 import { Store } from "../store/store.ts";

@@ -1,7 +1,7 @@
 // The node's cache semantics over HTTP: TTLs, the memory bound, exact stats and batches.
 
 import assert from "node:assert/strict";
-import { silentLogger as log } from "../../shared/log/log.ts";
+import { silentLogger as log } from "@cache/log/log";
 import { createApp, type NodeDeps } from "./app.ts";
 import { entryBytes, Store } from "../store/store.ts";
 

@@ -1,11 +1,11 @@
 // The node's hot path against its own app: the same answers, headers and writes.
 
 import assert from "node:assert/strict";
-import { silentLogger as log } from "../../shared/log/log.ts";
-import { Metrics } from "../../shared/service/metrics.ts";
-import { EPOCH_HEADER, LINES_TYPE } from "../../shared/protocol/wire.ts";
+import { silentLogger as log } from "@cache/log/log";
+import { Metrics } from "@cache/service/metrics";
+import { EPOCH_HEADER, LINES_TYPE } from "@cache/protocol/wire";
 import { createApp } from "./app.ts";
-import { toResponse } from "../../shared/http1/answer.ts";
+import { toResponse } from "@cache/http1/answer";
 import { Store } from "../store/store.ts";
 import { Writer } from "../cluster/writer.ts";
 

@@ -1,7 +1,7 @@
 // The node's key-value store: string values with optional expiry, a memory bound and LRU eviction.
 
-import { newer, type Replica } from "../../shared/protocol/replica.ts";
-import { utf8Bytes } from "../../shared/protocol/wire.ts";
+import { newer, type Replica } from "@cache/protocol/replica";
+import { utf8Bytes } from "@cache/protocol/wire";
 import { ExpiryHeap } from "./expiry.ts";
 import { RecencyList } from "./recency.ts";
 import { Tombstones } from "./tombstones.ts";
@@ -37,7 +37,7 @@ export interface Write {
   valueBytes?: number;
 }
 
-export type { Replica } from "../../shared/protocol/replica.ts";
+export type { Replica } from "@cache/protocol/replica";
 
 /** What a read finds: the value and, for a key with a TTL, the milliseconds it has left. */
 export interface Read {

@@ -1,10 +1,10 @@
 // One call from the client to a master or a node: deadline, token, and the server's refusal as a
 // CacheError.
 
-import { deadline, untilAborted } from "../http1/deadline.ts";
-import { type Http1Client, http1Client } from "../http1/client.ts";
-import { headerOf } from "../http1/messages.ts";
-import { EPOCH_HEADER } from "../protocol/wire.ts";
+import { deadline, untilAborted } from "@cache/http1/deadline";
+import { type Http1Client, http1Client } from "@cache/http1/client";
+import { headerOf } from "@cache/http1/messages";
+import { EPOCH_HEADER } from "@cache/protocol/wire";
 
 /** A call the cluster refused or could not answer: `status` and the server's message. */
 export class CacheError extends Error {

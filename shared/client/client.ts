@@ -2,16 +2,16 @@
 
 import { CacheError, Caller, type CallInit, Refused, retries } from "./call.ts";
 import { BatchRefused, GatheredReads, valueOf } from "./reads.ts";
-import { groupBy } from "../async/group.ts";
-import { keySegment } from "../protocol/key_path.ts";
-import { Ring } from "../ring/ring.ts";
+import { groupBy } from "@cache/async/group";
+import { keySegment } from "@cache/protocol/key_path";
+import { Ring } from "@cache/ring/ring";
 import {
   DEADLINE_HEADER,
   EPOCH_HEADER,
   MGetResponse,
   newerRing,
   RingView,
-} from "../protocol/wire.ts";
+} from "@cache/protocol/wire";
 
 export { CacheError } from "./call.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "./client.ts";
-import { EPOCH_HEADER, type RingView } from "../protocol/wire.ts";
+import { EPOCH_HEADER, type RingView } from "@cache/protocol/wire";
 
 const MASTER = "http://m:1";
 

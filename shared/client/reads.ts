@@ -1,9 +1,9 @@
 // The client's direct reads, gathered per node: reads of a node already busy with one wait, and
 // go together as one POST /mget, each still answered on its own.
 
-import { Coalescer } from "../async/coalesce.ts";
+import { Coalescer } from "@cache/async/coalesce";
 import { CacheError, type CallInit, retries, unreached } from "./call.ts";
-import { keySegment } from "../protocol/key_path.ts";
+import { keySegment } from "@cache/protocol/key_path";
 import {
   Key,
   keyBytes,
@@ -11,7 +11,7 @@ import {
   MAX_BATCH,
   MAX_BATCH_BYTES,
   MGetResponse,
-} from "../protocol/wire.ts";
+} from "@cache/protocol/wire";
 
 /** A node refused a batch of reads as a whole (a key it holds, say): each read goes alone. */
 export class BatchRefused extends Error {

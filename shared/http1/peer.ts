@@ -2,7 +2,7 @@
 
 import { madeOf } from "./answer.ts";
 import { deadline, untilAborted } from "./deadline.ts";
-import { HttpError } from "../protocol/errors.ts";
+import { HttpError } from "@cache/protocol/errors";
 import type { Fetch, PeerFetch } from "./fetch.ts";
 import { bodiless } from "./reader.ts";
 import { headerOf, type PeerRequest, type RawAnswer } from "./messages.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../protocol/errors.ts";
+import { HttpError } from "@cache/protocol/errors";
 import type { Fetch, PeerFetch } from "./fetch.ts";
 import { headerOf, type PeerRequest, type RawAnswer } from "./messages.ts";
 import { callPeer } from "./peer.ts";

@@ -5,9 +5,9 @@ import { context, ROOT_CONTEXT, type Span, SpanKind, trace } from "@opentelemetr
 import { BadHead, parseHead, type RequestHead } from "./server_head.ts";
 import { ConnectionClosed, ConnReader } from "./server_conn.ts";
 import { type Answer, partsOf, type WireAnswer } from "./answer.ts";
-import { HttpError } from "../protocol/errors.ts";
-import type { Logger } from "../log/log.ts";
-import { Throttle } from "../log/throttle.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Logger } from "@cache/log/log";
+import { Throttle } from "@cache/log/throttle";
 
 /** Where to listen and how much any one client may hold. */
 export interface ServerOptions {

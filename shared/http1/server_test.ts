@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { madeOf } from "./answer.ts";
-import { silentLogger } from "../log/log.ts";
+import { silentLogger } from "@cache/log/log";
 import { type HttpServer, serveHttp, type ServerOptions } from "./server.ts";
 
 const encoder = new TextEncoder();

@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { errorResponse } from "./error_response.ts";
-import type { Logger } from "../log/log.ts";
+import type { Logger } from "@cache/log/log";
 import type { Metrics } from "./metrics.ts";
 import { addMetricsRoute, observeRequests } from "./observe.ts";
 
@@ -43,7 +43,7 @@ export const OPEN: { security: [] } = { security: [] };
  * @example
  * ```ts
  * import { createApi } from "./api.ts";
- * import { silentLogger } from "../log/log.ts";
+ * import { silentLogger } from "@cache/log/log";
  * import { Metrics } from "./metrics.ts";
  * const app = createApi({
  *   title: "Cache node",

@@ -2,8 +2,8 @@
 
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { LEVELS } from "../log/log.ts";
-import { parseOrigin } from "../protocol/origin.ts";
+import { LEVELS } from "@cache/log/log";
+import { parseOrigin } from "@cache/protocol/origin";
 
 /** One setting: its flag (without dashes), its environment variable, schema and help text. */
 export interface Setting<S extends z.ZodType = z.ZodType> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, count, loadSettings, origin, parseBytes, port } from "./config.ts";
-import { parseOrigin } from "../protocol/origin.ts";
+import { parseOrigin } from "@cache/protocol/origin";
 
 const settings = {
   port: { flag: "port", env: "PORT", schema: port(8080), help: "" },

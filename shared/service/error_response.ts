@@ -1,7 +1,7 @@
 // The answer to an error thrown while serving a request: an HttpError's own, or a logged 500.
 
-import { HttpError } from "../protocol/errors.ts";
-import type { Logger } from "../log/log.ts";
+import { HttpError } from "@cache/protocol/errors";
+import type { Logger } from "@cache/log/log";
 
 /**
  * The answer to an error thrown while serving `method path`: an HttpError's status and body, or
@@ -10,8 +10,8 @@ import type { Logger } from "../log/log.ts";
  * @example
  * ```ts
  * import { errorResponse } from "./error_response.ts";
- * import { HttpError } from "../protocol/errors.ts";
- * import { silentLogger } from "../log/log.ts";
+ * import { HttpError } from "@cache/protocol/errors";
+ * import { silentLogger } from "@cache/log/log";
  * const answer = errorResponse(new HttpError(503, "No node is up"), "GET", "/keys/a", silentLogger);
  * answer.status; // 503
  * ```

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { errorResponse } from "./error_response.ts";
-import { HttpError } from "../protocol/errors.ts";
-import { createLogger, silentLogger } from "../log/log.ts";
+import { HttpError } from "@cache/protocol/errors";
+import { createLogger, silentLogger } from "@cache/log/log";
 
 Deno.test("errorResponse() answers an HttpError with its status, message and details", async () => {
   const error = new HttpError(409, "Node is marked down", { term: 3 });

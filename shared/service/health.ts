@@ -2,7 +2,7 @@
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { OPEN } from "./api.ts";
-import { errors, json } from "../protocol/route_parts.ts";
+import { errors, json } from "@cache/protocol/route_parts";
 
 const Health = z.object({ status: z.enum(["live", "ready"]) }).openapi("Health");
 

@@ -3,11 +3,11 @@
 
 import type { OpenAPIHono, RouteConfig, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type Answer, madeOf, partsOf, toResponse, type WireAnswer } from "../http1/answer.ts";
-import type { LiteRequest } from "../http1/server.ts";
+import { type Answer, madeOf, partsOf, toResponse, type WireAnswer } from "@cache/http1/answer";
+import type { LiteRequest } from "@cache/http1/server";
 import { errorResponse } from "./error_response.ts";
-import { isPlainSegment } from "../protocol/key_path.ts";
-import type { Logger } from "../log/log.ts";
+import { isPlainSegment } from "@cache/protocol/key_path";
+import type { Logger } from "@cache/log/log";
 import { jsonDepth, MAX_JSON_DEPTH, utf8 } from "./api.ts";
 import { type AccessRules, type Auth, type Role, rolesFor } from "./auth.ts";
 import type { Metrics } from "./metrics.ts";

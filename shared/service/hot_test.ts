@@ -1,11 +1,11 @@
 // The hot path against the app it serves ahead of: same answers, access checks, headers, metrics.
 
 import assert from "node:assert/strict";
-import { toResponse } from "../http1/answer.ts";
-import { silentLogger as log } from "../log/log.ts";
-import { HttpError } from "../protocol/errors.ts";
-import { keySegment } from "../protocol/key_path.ts";
-import { keyRoutes } from "../protocol/key_routes.ts";
+import { toResponse } from "@cache/http1/answer";
+import { silentLogger as log } from "@cache/log/log";
+import { HttpError } from "@cache/protocol/errors";
+import { keySegment } from "@cache/protocol/key_path";
+import { keyRoutes } from "@cache/protocol/key_routes";
 import { createApi } from "./api.ts";
 import { type AccessRules, Auth, protect, roleOf } from "./auth.ts";
 import { HotPath } from "./hot.ts";

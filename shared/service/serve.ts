@@ -3,8 +3,8 @@
 
 import { Auth, parseTokens, type Token } from "./auth.ts";
 import { ConfigError, type Setting, usage } from "./config.ts";
-import type { Logger } from "../log/log.ts";
-import type { Answer } from "../http1/answer.ts";
+import type { Logger } from "@cache/log/log";
+import type { Answer } from "@cache/http1/answer";
 import {
   type Handler,
   type HttpServer,
@@ -12,7 +12,7 @@ import {
   serveHttp,
   type ServeInfo,
   type ServerOptions,
-} from "../http1/server.ts";
+} from "@cache/http1/server";
 import { Drain } from "./drain.ts";
 
 /**

@@ -1,8 +1,8 @@
 // Who may call what on the master and on a node, with tokens configured.
 
 import assert from "node:assert/strict";
-import { silentLogger as log } from "../../shared/log/log.ts";
-import { Auth, parseTokens } from "../../shared/service/auth.ts";
+import { silentLogger as log } from "@cache/log/log";
+import { Auth, parseTokens } from "@cache/service/auth";
 import { createApp as createNodeApp } from "../../node/http/app.ts";
 import { Store } from "../../node/store/store.ts";
 import { createApp } from "../../master/http/app.ts";

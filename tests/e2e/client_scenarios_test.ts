@@ -1,8 +1,8 @@
 // The end-to-end scenarios about data, run through the TypeScript client in both modes.
 
 import assert from "node:assert/strict";
-import { CacheClient } from "../../shared/client/client.ts";
-import { Ring } from "../../shared/ring/ring.ts";
+import { CacheClient } from "@cache/client";
+import { Ring } from "@cache/ring/ring";
 import { get, nodesOf, Processes, settledCluster, waitFor } from "../support/process.ts";
 
 for (const mode of ["direct", "proxy"] as const) {

@@ -1,7 +1,7 @@
 // The TypeScript client in both modes against real processes, through ring changes.
 
 import assert from "node:assert/strict";
-import { CacheClient, CacheError } from "../../shared/client/client.ts";
+import { CacheClient, CacheError } from "@cache/client";
 import { freePort, nodesOf, Processes, settledCluster, waitFor } from "../support/process.ts";
 
 for (const mode of ["direct", "proxy"] as const) {

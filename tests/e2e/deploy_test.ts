@@ -9,8 +9,8 @@ import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { masterSettings } from "../../master/config.ts";
 import { nodeSettings } from "../../node/config.ts";
-import { SCALAR_BUNDLE_PATH } from "../../shared/service/api.ts";
-import { parseBytes } from "../../shared/service/config.ts";
+import { SCALAR_BUNDLE_PATH } from "@cache/service/api";
+import { parseBytes } from "@cache/service/config";
 import { DOCUMENTS, renderDocuments } from "../../tools/openapi.ts";
 
 const root = new URL("../../", import.meta.url);

@@ -1,7 +1,7 @@
 // Traces across the master → node hop, and circuit breakers against a hung node, on processes.
 
 import assert from "node:assert/strict";
-import { parseMetrics } from "../../shared/service/metrics.ts";
+import { parseMetrics } from "@cache/service/metrics";
 import { get, nodesOf, Processes, put, waitFor } from "../support/process.ts";
 
 interface Span {

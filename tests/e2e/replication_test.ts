@@ -1,7 +1,7 @@
 // Replication, failover and rebalancing on real processes: no acknowledged write is lost.
 
 import assert from "node:assert/strict";
-import { Ring } from "../../shared/ring/ring.ts";
+import { Ring } from "@cache/ring/ring";
 import type { ProcessService } from "../support/process.ts";
 import { get, nodesOf, Processes, settled, settledCluster, waitFor } from "../support/process.ts";
 

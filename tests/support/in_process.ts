@@ -5,9 +5,9 @@ import { Registry } from "../../master/membership/registry.ts";
 import { Router } from "../../master/routing/router.ts";
 import { createApp as createNodeApp } from "../../node/http/app.ts";
 import { Store } from "../../node/store/store.ts";
-import type { Fetch } from "../../shared/http1/fetch.ts";
-import { silentLogger as log } from "../../shared/log/log.ts";
-import { Metrics } from "../../shared/service/metrics.ts";
+import type { Fetch } from "@cache/http1/fetch";
+import { silentLogger as log } from "@cache/log/log";
+import { Metrics } from "@cache/service/metrics";
 import { Breakers } from "../../master/routing/breaker.ts";
 
 /** The apps of an in-process cluster, and a fetch that reaches each by its address. */

@@ -1,7 +1,7 @@
 // End-to-end scenarios written once against a Harness: run on processes and on containers.
 
 import assert from "node:assert/strict";
-import { Ring } from "../../shared/ring/ring.ts";
+import { Ring } from "@cache/ring/ring";
 import { refusals } from "./bad_input.ts";
 import type { Harness, Service } from "./harness.ts";
 import { get, nodesOf, put, waitFor } from "./process.ts";

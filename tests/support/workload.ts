@@ -1,7 +1,7 @@
 // The checker's workload: writers with per-key sequence numbers and readers of random keys,
 // through the master and a direct-mode client, recording every request for the verdict.
 
-import { CacheClient } from "../../shared/client/client.ts";
+import { CacheClient } from "@cache/client";
 import { type Figures, judge, type Read, summarise, type Write } from "./checker.ts";
 
 /** A seeded PRNG (mulberry32): numbers in [0, 1), the same for the same seed and stream. */

@@ -1,8 +1,8 @@
 // The master's batch routes: each batch is split by owner, one request per node, in parallel.
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { batchRoutes } from "../../../shared/protocol/batch_routes.ts";
-import { checkValueSize, forwarded } from "../../../shared/protocol/key_routes.ts";
+import { batchRoutes } from "@cache/protocol/batch_routes";
+import { checkValueSize, forwarded } from "@cache/protocol/key_routes";
 import type { Router } from "../../routing/router.ts";
 
 const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.mset) };

@@ -1,7 +1,7 @@
 // The master's key routes: validated here, then forwarded to the key's owner; set and get are hot.
 
-import { checkValueSize, forwarded, keyRoutes } from "../../../shared/protocol/key_routes.ts";
-import type { HotPath } from "../../../shared/service/hot.ts";
+import { checkValueSize, forwarded, keyRoutes } from "@cache/protocol/key_routes";
+import type { HotPath } from "@cache/service/hot";
 import type { Router } from "../../routing/router.ts";
 import { relay } from "../relay.ts";
 

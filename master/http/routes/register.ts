@@ -4,9 +4,9 @@ import { Election } from "../election.ts";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getConnInfo } from "hono/deno";
-import { ErrorBody, errors, json } from "../../../shared/protocol/route_parts.ts";
-import { boundAddress } from "../../../shared/service/auth.ts";
-import { HttpError } from "../../../shared/protocol/errors.ts";
+import { ErrorBody, errors, json } from "@cache/protocol/route_parts";
+import { boundAddress } from "@cache/service/auth";
+import { HttpError } from "@cache/protocol/errors";
 import {
   Address,
   KeyParam,
@@ -14,7 +14,7 @@ import {
   NodeList,
   RegisterRequest,
   RingView,
-} from "../../../shared/protocol/wire.ts";
+} from "@cache/protocol/wire";
 import type { Follower } from "../../membership/follower.ts";
 import type { Registry } from "../../membership/registry.ts";
 import { relay } from "../relay.ts";

@@ -1,7 +1,7 @@
 // Builds the election lock a master's settings ask for: a Kubernetes Lease or an etcd election.
 
 import { Etcd3 } from "etcd3";
-import type { Logger } from "../../../shared/log/log.ts";
+import type { Logger } from "@cache/log/log";
 import type { Lock } from "./elector.ts";
 import { EtcdLock } from "./etcd.ts";
 import { kubeLeaseApi } from "./kube.ts";

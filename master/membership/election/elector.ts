@@ -2,7 +2,7 @@
 // only while renewed within the deadline, the term a leader's rings are fenced with, and no
 // following of this master's own dead incarnation.
 
-import type { Logger } from "../../../shared/log/log.ts";
+import type { Logger } from "@cache/log/log";
 
 /** What a coordination service says after one attempt to lead. */
 export interface Attempt {

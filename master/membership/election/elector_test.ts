@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, silentLogger as log } from "../../../shared/log/log.ts";
+import { createLogger, silentLogger as log } from "@cache/log/log";
 import { type Attempt, type ElectionState, Elector, type Lock } from "./elector.ts";
 
 /**

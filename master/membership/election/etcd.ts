@@ -2,7 +2,7 @@
 // the election's oldest key, whose create revision is the term.
 
 import { type Campaign, Election, type Etcd3 } from "etcd3";
-import type { Logger } from "../../../shared/log/log.ts";
+import type { Logger } from "@cache/log/log";
 import type { Attempt, Lock } from "./elector.ts";
 
 /** The etcd client, the election's name and the campaign's lease. */

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { Election, Etcd3 } from "etcd3";
-import { createLogger, silentLogger as log } from "../../../shared/log/log.ts";
+import { createLogger, silentLogger as log } from "@cache/log/log";
 import { findEtcd, startEtcd } from "../../../tests/support/etcd.ts";
 import { waitFor } from "../../../tests/support/process.ts";
 import { Elector } from "./elector.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger as log } from "../../../shared/log/log.ts";
+import { silentLogger as log } from "@cache/log/log";
 import { startLeaseStandIn } from "../../../tests/support/lease_stand_in.ts";
 import { Elector } from "./elector.ts";
 import { kubeConfigFor, kubeLeaseApi } from "./kube.ts";

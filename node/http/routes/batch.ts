@@ -1,9 +1,9 @@
 // The node's batch routes: mget and mset on its own store.
 
 import { z } from "@hono/zod-openapi";
-import { batchRoutes } from "../../../shared/protocol/batch_routes.ts";
-import { LINES_TYPE, type MGetResponse } from "../../../shared/protocol/wire.ts";
-import type { HotPath } from "../../../shared/service/hot.ts";
+import { batchRoutes } from "@cache/protocol/batch_routes";
+import { LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
+import type { HotPath } from "@cache/service/hot";
 import type { Store } from "../../store/store.ts";
 import { item, type NodeContext, stored } from "../context.ts";
 

@@ -1,7 +1,7 @@
 // The node's key routes: set, get and delete on its own store; set and get are hot.
 
-import { keyNotFound, keyRoutes } from "../../../shared/protocol/key_routes.ts";
-import type { HotPath } from "../../../shared/service/hot.ts";
+import { keyNotFound, keyRoutes } from "@cache/protocol/key_routes";
+import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, readAnswer, routing, stored } from "../context.ts";
 
 /** Serves `/keys` from the node's store. */

@@ -1,11 +1,11 @@
 // Internal routes between nodes: copies of writes, keys handed over, and a key's versioned state.
 
 import { createRoute, z } from "@hono/zod-openapi";
-import { errors, json } from "../../../shared/protocol/route_parts.ts";
-import { keyNotFound, writeErrors } from "../../../shared/protocol/key_routes.ts";
-import { KeyParam } from "../../../shared/protocol/wire.ts";
-import { Replica } from "../../../shared/protocol/replica.ts";
-import type { HotPath } from "../../../shared/service/hot.ts";
+import { errors, json } from "@cache/protocol/route_parts";
+import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
+import { KeyParam } from "@cache/protocol/wire";
+import { Replica } from "@cache/protocol/replica";
+import type { HotPath } from "@cache/service/hot";
 import type { NodeContext } from "../context.ts";
 
 const ReplicateRequest = z.strictObject({ entries: z.array(Replica).min(1).max(10_000) });
