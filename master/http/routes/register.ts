@@ -57,7 +57,9 @@ const deregister = createRoute({
   tags: ["membership"],
   request: {
     params: z.object({
-      address: Address.openapi({
+      // .meta(), as Address is a plain zod schema: .openapi() exists only on schemas made after
+      // @hono/zod-openapi was loaded, which depends on import order.
+      address: Address.meta({
         param: { name: "address", in: "path" },
         example: "http%3A%2F%2F127.0.0.1%3A8081",
       }),
