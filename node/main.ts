@@ -1,11 +1,11 @@
 // Entry point of a cache node: reads settings, serves the API, keeps registered, moves keys when
 // the ring changes, and hands its keys over before it leaves on SIGTERM.
 
-import { Metrics } from "@cache/service/metrics";
-import { createLogger } from "@cache/log/log";
-import { redacted } from "@cache/service/config";
-import { serviceFetch } from "@cache/http1/fetch";
-import { loadOrExit, loadSecurity, startService } from "@cache/service/serve";
+import { Metrics } from "../shared/service/metrics.ts";
+import { createLogger } from "../shared/log/log.ts";
+import { redacted } from "../shared/service/config.ts";
+import { serviceFetch } from "../shared/http1/fetch.ts";
+import { loadOrExit, loadSecurity, startService } from "../shared/service/serve.ts";
 import { createApp } from "./http/app.ts";
 import { Replicator } from "./cluster/replicator.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
@@ -79,6 +79,8 @@ const app = createApp({
   store,
   writer, // built here: the hot routes below share it
   rebalance: () => rebalancer.progress,
+  // With no ring (standalone, or before the first one) the ring is empty: primary of every key.
+  isPrimary: (key) => (membership.ring.owner(key) ?? advertise) === advertise,
   ringEpoch,
   metrics,
   auth,

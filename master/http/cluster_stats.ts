@@ -1,10 +1,10 @@
 // The cluster's counters gathered from its up nodes: what `/stats` and the dashboard report.
 
-import { type ClusterStats, NodeStats } from "@cache/protocol/wire";
+import { type ClusterStats, NodeStats } from "../../shared/protocol/wire.ts";
 import type { Registry } from "../membership/registry.ts";
 import type { Router } from "../routing/router.ts";
 
-const SUMMED = ["keys", "bytes", "hits", "misses", "evictions", "expired"] as const;
+const SUMMED = ["bytes", "hits", "misses", "evictions", "expired"] as const;
 
 /** What gathering the cluster's counters needs. */
 export interface StatsDeps {
@@ -14,7 +14,10 @@ export interface StatsDeps {
   startedAt: number;
 }
 
-/** Each up node's counters, or its error, and their sum. */
+/**
+ * Each up node's counters, or its error, and their sum. Distinct `keys` are the nodes'
+ * `primaryKeys` summed, since each key is one node's primary; `copies` are the nodes' `keys`.
+ */
 export async function clusterStats(deps: StatsDeps): Promise<ClusterStats> {
   const nodes = await Promise.all(deps.registry.ring.nodes.map(async (address) => {
     try {
@@ -25,6 +28,7 @@ export async function clusterStats(deps: StatsDeps): Promise<ClusterStats> {
   }));
   const total: ClusterStats = {
     keys: 0,
+    copies: 0,
     bytes: 0,
     maxBytes: 0,
     hits: 0,
@@ -35,7 +39,11 @@ export async function clusterStats(deps: StatsDeps): Promise<ClusterStats> {
     nodes,
   };
   const answered = nodes.filter((n) => !("error" in n)) as NodeStats[];
-  for (const node of answered) for (const field of SUMMED) total[field] += node[field];
+  for (const node of answered) {
+    total.keys += node.primaryKeys;
+    total.copies += node.keys;
+    for (const field of SUMMED) total[field] += node[field];
+  }
   const unbounded = answered.some((n) => n.maxBytes === 0);
   total.maxBytes = unbounded ? 0 : answered.reduce((sum, n) => sum + n.maxBytes, 0);
   return total;

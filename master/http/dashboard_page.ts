@@ -42,8 +42,10 @@ export const PAGE = `<!doctype html>
     <h2>Nodes</h2>
     <div id="totals" class="muted"></div>
     <table>
-      <thead><tr><th>address</th><th>status</th><th class="num">keys</th><th class="num">memory</th>
-      <th class="num">hit rate</th><th class="num">evictions</th><th>breaker</th><th class="num">ring share</th></tr></thead>
+      <thead><tr><th>address</th><th>status</th>
+      <th class="num" title="Copies of keys held here, as primary or backup">copies</th>
+      <th class="num" title="Of those copies, the keys this node is the primary of">primary</th>
+      <th class="num">memory</th><th class="num">hit rate</th><th class="num">evictions</th><th>breaker</th><th class="num">ring share</th></tr></thead>
       <tbody id="nodes"></tbody>
     </table>
     <p id="error" class="muted"></p>
@@ -104,7 +106,8 @@ function drawNodes(state) {
     tr.append(
       cell(node.address),
       cell(badge),
-      cell(s ? s.keys : "–", "num keys"),
+      cell(s ? s.keys : "–", "num copies"),
+      cell(s ? s.primaryKeys : "–", "num primary"),
       cell(s ? mib(s.bytes) + (s.maxBytes ? " / " + mib(s.maxBytes) : "") : "–", "num"),
       cell(reads ? (100 * s.hits / reads).toFixed(1) + " %" : "–", "num"),
       cell(s ? s.evictions : "–", "num"),
@@ -115,10 +118,20 @@ function drawNodes(state) {
   });
   $("nodes").replaceChildren(...rows);
   const t = state.totals;
+  // Distinct keys are counted once, on their primary; copies count backups too.
   $("totals").replaceChildren(...[
-    "keys " + t.keys, "memory " + mib(t.bytes), "hits " + t.hits, "misses " + t.misses,
-    "evictions " + t.evictions, "expired " + t.expired,
-  ].map((s) => { const span = document.createElement("span"); span.textContent = s; return span; }));
+    ["keys", "keys " + t.keys, "Distinct keys, each counted once, on its primary"],
+    ["copies", "copies " + t.copies, "Copies stored on all nodes, primaries and backups"],
+    ["memory", "memory " + mib(t.bytes)], ["hits", "hits " + t.hits],
+    ["misses", "misses " + t.misses], ["evictions", "evictions " + t.evictions],
+    ["expired", "expired " + t.expired],
+  ].map(([name, label, title]) => {
+    const span = document.createElement("span");
+    span.id = "total-" + name;
+    span.textContent = label;
+    if (title) span.title = title;
+    return span;
+  }));
 }
 
 function drawRing(state) {

@@ -1,18 +1,18 @@
 // Builds the node's HTTP app from its dependencies.
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createApi } from "@cache/service/api";
-import { addHealthRoutes } from "@cache/service/health";
-import { maxBodyBytes } from "@cache/protocol/key_routes";
-import { EPOCH_HEADER } from "@cache/protocol/wire";
-import { type AccessRules, type Auth, protect } from "@cache/service/auth";
-import type { Logger } from "@cache/log/log";
-import { Metrics } from "@cache/service/metrics";
+import { createApi } from "../../shared/service/api.ts";
+import { addHealthRoutes } from "../../shared/service/health.ts";
+import { maxBodyBytes } from "../../shared/protocol/key_routes.ts";
+import { EPOCH_HEADER } from "../../shared/protocol/wire.ts";
+import { type AccessRules, type Auth, protect } from "../../shared/service/auth.ts";
+import type { Logger } from "../../shared/log/log.ts";
+import { Metrics } from "../../shared/service/metrics.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
 import type { Replicator } from "../cluster/replicator.ts";
-import { HotPath } from "@cache/service/hot";
+import { HotPath } from "../../shared/service/hot.ts";
 import type { NodeContext } from "./context.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import { addReplicaRoutes } from "./routes/replica.ts";
@@ -36,6 +36,8 @@ export interface NodeDeps {
   replicator?: Replicator;
   /** How far key moves have gone, for `/stats`. */
   rebalance?: () => RebalanceProgress;
+  /** Whether this node is `key`'s primary in the ring it knows, for `/stats`; default: always. */
+  isPrimary?: (key: string) => boolean;
   /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
   ringEpoch?: () => number | undefined;
   /** Applies writes; default one built from the store, cluster and limits above. */
@@ -79,6 +81,7 @@ export function createApp(deps: NodeDeps): NodeApp {
     now,
     startedAt: now(),
     rebalance: deps.rebalance,
+    isPrimary: deps.isPrimary,
   };
   const ringEpoch = deps.ringEpoch;
   const hot = new HotPath(app, {

@@ -66,6 +66,7 @@ Deno.test("node stats are exact after a known sequence of operations", async () 
   clock.now += 500;
   assert.deepEqual(await stats(), {
     keys: 2,
+    primaryKeys: 2, // no ring: the primary of every key it holds
     bytes: 2 * plain,
     maxBytes,
     hits: 3,

@@ -1,9 +1,9 @@
 // What the node's routes share: the context they are given and how they read a request's routing.
 
-import type { WireAnswer } from "@cache/http1/answer";
-import { keyNotFound } from "@cache/protocol/key_routes";
-import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "@cache/protocol/wire";
-import { roleOf } from "@cache/service/auth";
+import type { WireAnswer } from "../../shared/http1/answer.ts";
+import { keyNotFound } from "../../shared/protocol/key_routes.ts";
+import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "../../shared/protocol/wire.ts";
+import { roleOf } from "../../shared/service/auth.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { Routing } from "../cluster/replicator.ts";
 import type { Writer } from "../cluster/writer.ts";
@@ -16,6 +16,8 @@ export interface NodeContext {
   now: () => number;
   startedAt: number;
   rebalance?: () => RebalanceProgress;
+  /** Whether this node is `key`'s primary in the ring it knows; without it, of every key. */
+  isPrimary?: (key: string) => boolean;
 }
 
 /** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */

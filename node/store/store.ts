@@ -1,7 +1,7 @@
 // The node's key-value store: string values with optional expiry, a memory bound and LRU eviction.
 
-import { newer, type Replica } from "@cache/protocol/replica";
-import { utf8Bytes } from "@cache/protocol/wire";
+import { newer, type Replica } from "../../shared/protocol/replica.ts";
+import { utf8Bytes } from "../../shared/protocol/wire.ts";
 import { ExpiryHeap } from "./expiry.ts";
 import { RecencyList } from "./recency.ts";
 import { Tombstones } from "./tombstones.ts";
@@ -37,7 +37,7 @@ export interface Write {
   valueBytes?: number;
 }
 
-export type { Replica } from "@cache/protocol/replica";
+export type { Replica } from "../../shared/protocol/replica.ts";
 
 /** What a read finds: the value and, for a key with a TTL, the milliseconds it has left. */
 export interface Read {
@@ -258,6 +258,19 @@ export class Store {
       evictions: this.#evictions,
       expired: this.#expired,
     };
+  }
+
+  /**
+   * How many live keys pass `test`: one walk over every key, for counters such as a node's keys
+   * held as primary, never for the hot path.
+   */
+  count(test: (key: string) => boolean): number {
+    const now = this.#now();
+    let count = 0;
+    for (const entry of this.#entries.values()) {
+      if ((entry.expiresAt === 0 || entry.expiresAt > now) && test(entry.key)) count++;
+    }
+    return count;
   }
 
   /** The entry of `key` if it has not expired; an expired one is removed on the way. */

@@ -263,3 +263,16 @@ Deno.test("Store.clear() forgets everything", () => {
   store.clear();
   assert.deepEqual([store.keys(), store.stats().keys, store.stats().bytes], [[], 0, 0]);
 });
+
+Deno.test("Store.count() counts the live keys that pass a test, never one past its TTL", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  store.set("a1", "v");
+  store.set("a2", "v", 100);
+  store.set("b1", "v");
+  store.delete("a3"); // a deletion is not a key
+  assert.equal(store.count((key) => key.startsWith("a")), 2);
+  assert.equal(store.count(() => true), store.stats().keys);
+  now = 100; // a2 is due, not yet swept
+  assert.equal(store.count((key) => key.startsWith("a")), 1);
+});

@@ -127,9 +127,8 @@ export const MSetRequest = z.strictObject({
     .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
 }).meta({ id: "MSetRequest" });
 
-/** A node's counters: exact, with expired keys never counted. */
-export const NodeStats = z.object({
-  keys: z.number().int(),
+/** The counters a node and the cluster report alike, besides their key counts. */
+const counters = {
   bytes: z.number().int().meta({ description: "Accounted bytes: keys, values, overhead" }),
   maxBytes: z.number().int().meta({ description: "Memory bound; 0 is unbounded" }),
   hits: z.number().int(),
@@ -137,6 +136,19 @@ export const NodeStats = z.object({
   evictions: z.number().int(),
   expired: z.number().int(),
   uptimeSeconds: z.number(),
+};
+
+/** A node's counters: exact, with expired keys never counted. */
+export const NodeStats = z.object({
+  keys: z.number().int().meta({
+    description: "Copies of keys held here, as their primary or as a backup",
+  }),
+  primaryKeys: z.number().int().meta({
+    description: "Of `keys`, those this node is the primary of in the ring it knows (all of them " +
+      "for a node with no ring). Each key is one node's primary, so the cluster's distinct keys " +
+      "are the sum of this over the nodes",
+  }),
+  ...counters,
   rebalance: z.object({
     syncedEpoch: z.number().int().meta({
       description: "Last epoch whose keys it finished moving",
@@ -151,16 +163,26 @@ export const NodeStats = z.object({
 export type NodeStats = z.infer<typeof NodeStats>;
 
 /**
- * The cluster's counters: the sum over up nodes, and each node's own or its error. Built with
- * `.and()`, not `.extend()`, so the document says "NodeStats and these fields" (`allOf` a `$ref`)
- * instead of copying NodeStats' fields.
+ * The cluster's counters: the sum over up nodes, and each node's own or its error. Its `keys` are
+ * distinct keys, not the nodes' `keys` summed (those are `copies`), so it does not reuse
+ * NodeStats' key fields.
  */
-export const ClusterStats = NodeStats.and(z.object({
+export const ClusterStats = z.object({
+  keys: z.number().int().meta({
+    description: "Distinct keys: the nodes' `primaryKeys` summed, each key counted once, on its " +
+      "primary. While keys move after a ring change (until the ring is settled) it may be " +
+      "briefly off either way, and a primary that does not answer leaves its keys out",
+  }),
+  copies: z.number().int().meta({
+    description: "Copies stored: the nodes' `keys` summed, primaries and backups; once settled, " +
+      "`keys` times the ring's replicas (or its nodes, when fewer)",
+  }),
+  ...counters,
   nodes: z.array(z.union([
     NodeStats.and(z.object({ address: z.string() })),
     z.object({ address: z.string(), error: z.string() }),
   ])),
-})).meta({ id: "ClusterStats" });
+}).meta({ id: "ClusterStats" });
 
 /** The cluster's counters. */
 export type ClusterStats = z.infer<typeof ClusterStats>;

@@ -31,19 +31,22 @@ Deno.test("the dashboard lists nodes live, follows writes and leaves, and inspec
     assert.equal(await page.locator("#ring path").count(), 3, "a slice of the ring per node");
     assert.equal(await page.locator("#leader").textContent(), "this master");
 
-    const keysShown = async () => {
-      const cells = await page.locator("#nodes td.keys").allTextContents();
+    const shown = async (column: string) => {
+      const cells = await page.locator(`#nodes td.${column}`).allTextContents();
       return cells.reduce((sum, text) => sum + (Number(text) || 0), 0);
     };
-    assert.equal(await keysShown(), 0);
+    assert.equal(await shown("copies"), 0);
     for (let i = 0; i < 20; i++) assert.equal(await put(master.url, `k${i}`, `v${i}`), 204);
     const started = Date.now();
     await waitFor(
-      async () => await keysShown() === 40,
-      "key counts updated (20 keys x 2 copies)",
+      async () => await shown("copies") === 40,
+      "copies updated (20 keys x 2 copies)",
       3000,
     );
     console.log(`  page showed the writes after ${Date.now() - started} ms`);
+    assert.equal(await shown("primary"), 20, "each key is one node's primary");
+    assert.equal(await page.locator("#total-keys").textContent(), "keys 20");
+    assert.equal(await page.locator("#total-copies").textContent(), "copies 40");
 
     await nodes[2].stop("SIGTERM");
     await waitFor(async () => await rows.count() === 2, "the node that left is gone", 5000);

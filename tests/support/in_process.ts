@@ -77,7 +77,12 @@ export function inProcessCluster(
     const address = `http://node-${i}:8081`;
     const store = new Store({ now });
     stores.set(address, store);
-    apps.set(address, createNodeApp({ store, maxValueBytes, notReady: () => undefined, log, now }));
+    // Like node/main.ts: primary of the keys the ring gives it, of every key with no ring.
+    const isPrimary = (key: string) => (registry.ring.owner(key) ?? address) === address;
+    apps.set(
+      address,
+      createNodeApp({ store, maxValueBytes, notReady: () => undefined, log, now, isPrimary }),
+    );
     registry.heartbeat(address);
   }
   const nodeApps = new Map([...apps].filter(([address]) => address !== "http://master"));

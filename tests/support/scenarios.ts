@@ -244,11 +244,11 @@ export const scenarios: Scenario[] = [
 
       await new Promise((resolve) => setTimeout(resolve, 350));
       assert.equal(await get(master.url, "short"), undefined);
-      // Two copies of each key; reads go to primaries only.
+      // 30 distinct keys in two copies each; reads go to primaries only.
       const stats = await (await fetch(`${master.url}/stats`)).json();
       assert.deepEqual(
-        [stats.keys, stats.hits, stats.misses, stats.expired, stats.nodes.length],
-        [60, 3, 2, 2, 3],
+        [stats.keys, stats.copies, stats.hits, stats.misses, stats.expired, stats.nodes.length],
+        [30, 60, 3, 2, 2, 3],
       );
     },
   },

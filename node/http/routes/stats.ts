@@ -1,15 +1,17 @@
 // The node's counters: keys, bytes, hits, misses, evictions, expirations and uptime.
 
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { json } from "@cache/protocol/route_parts";
-import { NodeStats } from "@cache/protocol/wire";
+import { json } from "../../../shared/protocol/route_parts.ts";
+import { NodeStats } from "../../../shared/protocol/wire.ts";
 import type { NodeContext } from "../context.ts";
 
 const stats = createRoute({
   method: "get",
   path: "/stats",
   summary: "Node counters",
-  description: "Exact counters since start; keys past their ttl are never counted.",
+  description: "Exact counters since start; keys past their ttl are never counted. `keys` are " +
+    "the copies held here, `primaryKeys` those of them this node is the primary of in the ring " +
+    "it knows, found by checking every key against the ring.",
   tags: ["stats"],
   responses: { 200: json(NodeStats, "The counters") },
 });
@@ -17,10 +19,13 @@ const stats = createRoute({
 /** Serves `/stats`. */
 export function addStatsRoutes(app: OpenAPIHono, node: NodeContext): void {
   app.openapi(stats, (c) => {
+    const { keys, ...counters } = node.store.stats();
+    // A walk over every key: fine here, `/stats` is not on the hot path.
+    const primaryKeys = node.isPrimary ? node.store.count(node.isPrimary) : keys;
     const uptimeSeconds = (node.now() - node.startedAt) / 1000;
     const rebalance = node.rebalance?.();
     return c.json(
-      { ...node.store.stats(), uptimeSeconds, ...(rebalance ? { rebalance } : {}) },
+      { keys, primaryKeys, ...counters, uptimeSeconds, ...(rebalance ? { rebalance } : {}) },
       200,
     );
   });

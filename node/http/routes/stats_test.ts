@@ -1,0 +1,32 @@
+// The node's `/stats`: the copies it holds, and those it is the primary of in its ring.
+
+import assert from "node:assert/strict";
+import { silentLogger as log } from "@cache/log/log";
+import { Ring } from "@cache/ring/ring";
+import { Store } from "../../store/store.ts";
+import { createApp } from "../app.ts";
+
+const SELF = "http://a:1";
+const ring = new Ring([SELF, "http://b:1", "http://c:1"]);
+const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+
+function node(isPrimary?: (key: string) => boolean) {
+  const store = new Store();
+  for (const key of keys) store.set(key, "v");
+  const app = createApp({ store, maxValueBytes: 1024, notReady: () => undefined, log, isPrimary });
+  return async () => await (await app.request("/stats")).json();
+}
+
+Deno.test("node /stats counts every copy as keys and those it is the primary of as primaryKeys", async () => {
+  const stats = await node((key) => ring.owner(key) === SELF)();
+  const primaries = keys.filter((key) => ring.owner(key) === SELF).length;
+  assert.ok(primaries > 0 && primaries < keys.length, `${primaries} primaries`);
+  assert.equal(stats.keys, keys.length);
+  assert.equal(stats.primaryKeys, primaries);
+});
+
+Deno.test("node /stats of a node with no ring says it is the primary of every key", async () => {
+  const stats = await node()();
+  assert.equal(stats.keys, keys.length);
+  assert.equal(stats.primaryKeys, keys.length);
+});
