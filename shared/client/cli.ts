@@ -1,0 +1,132 @@
+// `cache`, the command line for people who operate a cluster: keys, stats, nodes, owners, top.
+// Run it with `deno task cli <command>`; `run()` is the whole program, with its streams passed in.
+
+import { CacheError } from "./call.ts";
+import { HELP, type Invocation, parseInvocation, UsageError } from "./cli_args.ts";
+import { type CliIo, Commands, EXIT } from "./cli_commands.ts";
+import { ItemsError } from "./cli_items.ts";
+
+export { type CliIo, EXIT } from "./cli_commands.ts";
+
+/**
+ * Runs one command line, writing to `io`, and resolves to the exit code ({@link EXIT}).
+ *
+ * @example
+ * ```ts
+ * import { run } from "./cli.ts";
+ * const code = await run(["get", "user:42"], {
+ *   stdout: (text) => console.log(text.trimEnd()),
+ *   stderr: (text) => console.error(text.trimEnd()),
+ *   env: new Map([["CACHE_URL", "http://127.0.0.1:8080"]]),
+ * }); // 0, or 1 when user:42 is not stored
+ * ```
+ */
+export async function run(args: string[], io: CliIo): Promise<number> {
+  let call: Invocation;
+  try {
+    call = parseInvocation(args, io.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`cache: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  if (call.command === "help") {
+    io.stdout(HELP);
+    return EXIT.ok;
+  }
+  const commands = new Commands(call, io);
+  try {
+    return await commands.run();
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ItemsError) {
+      io.stderr(`cache: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (io.signal?.aborted) return call.command === "top" ? EXIT.ok : EXIT.interrupted;
+    io.stderr(`cache: ${failure(call.urls, error)}\n`);
+    return EXIT.cluster;
+  } finally {
+    commands.close();
+  }
+}
+
+/** The one line saying why the cluster at `urls` failed the command. */
+function failure(urls: string[], error: unknown): string {
+  const at = urls.join(",");
+  if (error instanceof CacheError) {
+    if (error.status === 0) {
+      // The caller's message starts with the URL it could not reach: kept when it is a node's.
+      const reason = urls.reduce(
+        (message, url) => message.replace(`${url} could not be reached: `, ""),
+        error.message,
+      );
+      return `Cannot reach the cluster at ${at}: ${oneLine(reason)}`;
+    }
+    return `The cluster at ${at} answered ${error.status}: ${oneLine(error.message)}`;
+  }
+  const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] })?.issues;
+  if (Array.isArray(issues) && issues.length > 0) {
+    const [issue] = issues;
+    const where = issue.path.length > 0 ? ` at ${issue.path.map(String).join(".")}` : "";
+    return `The cluster at ${at} answered an unexpected document${where}: ${
+      oneLine(issue.message)
+    }`;
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return `The cluster at ${at} failed: ${oneLine(reason)}`;
+}
+
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/** Writes all of `text` to `file`; a reader that went away (`| head`) ends the program quietly. */
+function writerOf(file: { writeSync(data: Uint8Array): number }): (text: string) => void {
+  const encoder = new TextEncoder();
+  return (text) => {
+    let data = encoder.encode(text);
+    try {
+      while (data.length > 0) data = data.subarray(file.writeSync(data));
+    } catch (error) {
+      if (error instanceof Deno.errors.BrokenPipe) Deno.exit(EXIT.ok);
+      throw error;
+    }
+  };
+}
+
+/**
+ * The program: `run()` on this process's streams and environment; the first Ctrl-C ends the
+ * command (`top` with 0), a second one the process.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * Deno.exit(await main(["stats"]));
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  const interrupt = new AbortController();
+  const onInterrupt = () => {
+    if (interrupt.signal.aborted) Deno.exit(EXIT.interrupted);
+    interrupt.abort(new Error("Interrupted"));
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    return await run(args, {
+      stdout: writerOf(Deno.stdout),
+      stderr: writerOf(Deno.stderr),
+      env: Deno.env,
+      stdoutIsTerminal: Deno.stdout.isTerminal(),
+      readStdin: Deno.stdin.isTerminal()
+        ? undefined
+        : () => new Response(Deno.stdin.readable).text(),
+      readFile: (path) => Deno.readTextFile(path),
+      signal: interrupt.signal,
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

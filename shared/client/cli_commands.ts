@@ -1,0 +1,277 @@
+// The commands of `cache` against a cluster: what each calls, and what it prints and returns.
+
+import { CacheClient } from "./client.ts";
+import { CacheError, Caller, Refused } from "./call.ts";
+import { type Env, type Invocation, UsageError } from "./cli_args.ts";
+import { batches, itemBytes, parseItems } from "./cli_items.ts";
+import { nodesText, statsText } from "./cli_format.ts";
+import { keyRequests, type Sample, top } from "./cli_top.ts";
+import { deadline, untilAborted } from "@cache/http1/deadline";
+import { ClusterStats, keyBytes, NodeList, RingView } from "@cache/protocol/wire";
+import { Ring } from "@cache/ring/ring";
+
+/** What the program reads and writes, passed in so that tests need no process. */
+export interface CliIo {
+  /** Writes to standard output. */
+  stdout(text: string): void;
+  /** Writes to standard error. */
+  stderr(text: string): void;
+  /** The environment: `CACHE_URL`, `CACHE_TOKEN`. `Deno.env`, or a `Map` in tests. */
+  env: Env;
+  /** Whether standard output is a terminal: `top` redraws in place only then. */
+  stdoutIsTerminal?: boolean;
+  /** Reads all of standard input, for `mset` without `--file`; none: there is no input. */
+  readStdin?(): Promise<string>;
+  /** Reads a file, for `mset --file`; default `Deno.readTextFile`. */
+  readFile?(path: string): Promise<string>;
+  /** A stand-in for `fetch`, for every call; default the client's pooled connections. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /** Aborts on Ctrl-C: `top` then ends with 0, another command with 130. */
+  signal?: AbortSignal;
+}
+
+/** Exit codes: 1 a key was not found, 2 a usage error, 3 the cluster failed or refused. */
+export const EXIT = { ok: 0, notFound: 1, usage: 2, cluster: 3, interrupted: 130 } as const;
+
+/** Milliseconds each call waits for its answer. */
+const TIMEOUT_MS = 5000;
+
+/**
+ * One command line's commands against the cluster, with the connections they open: `run()` does
+ * the command and resolves to its exit code, or throws (a UsageError, ItemsError or CacheError)
+ * for `cli.ts` to report; `close()` releases the connections.
+ *
+ * @example
+ * ```ts
+ * import { Commands } from "./cli_commands.ts";
+ * import { parseInvocation } from "./cli_args.ts";
+ * const commands = new Commands(parseInvocation(["stats"], Deno.env), io);
+ * try {
+ *   await commands.run(); // 0
+ * } finally {
+ *   commands.close();
+ * }
+ * ```
+ */
+export class Commands {
+  readonly #call: Invocation;
+  readonly #io: CliIo;
+  readonly #caller: Caller;
+  #client: CacheClient | undefined;
+
+  constructor(call: Invocation, io: CliIo) {
+    this.#call = call;
+    this.#io = io;
+    this.#caller = new Caller({ fetch: io.fetch, token: call.token, timeoutMs: TIMEOUT_MS });
+  }
+
+  /** Does the command; resolves to its exit code. */
+  async run(): Promise<number> {
+    const { command, args } = this.#call;
+    switch (command) {
+      case "get":
+        return await this.#get(args[0]);
+      case "set":
+        return await this.#set(args[0], args[1]);
+      case "del":
+        return await this.#del(args[0]);
+      case "mget":
+        return await this.#mget(args);
+      case "mset":
+        return await this.#mset();
+      case "stats":
+        return this.#print(ClusterStats.parse(await this.#master("/stats")), statsText);
+      case "nodes":
+        return this.#print(NodeList.parse(await this.#master("/nodes")), nodesText);
+      case "owners":
+        return await this.#owners(args[0]);
+      case "top":
+        return await this.#top();
+      default:
+        throw new UsageError(`Unknown command "${command}"`);
+    }
+  }
+
+  /** Releases the connections. */
+  close(): void {
+    this.#client?.close();
+    this.#caller.close();
+  }
+
+  async #get(key: string): Promise<number> {
+    const value = await (await this.#cache()).get(key, this.#options());
+    if (this.#call.json) this.#json({ key, value: value ?? null });
+    else if (value !== undefined) this.#io.stdout(`${value}\n`);
+    return value === undefined ? EXIT.notFound : EXIT.ok;
+  }
+
+  async #set(key: string, value: string): Promise<number> {
+    const cache = await this.#cache();
+    await cache.set(key, value, { ...this.#options(), ttlSeconds: this.#call.ttlSeconds });
+    if (this.#call.json) this.#json({ ok: true });
+    else this.#io.stdout("OK\n");
+    return EXIT.ok;
+  }
+
+  async #del(key: string): Promise<number> {
+    const deleted = await (await this.#cache()).delete(key, this.#options());
+    if (this.#call.json) this.#json({ key, deleted });
+    else this.#io.stdout(deleted ? "1\n" : "0\n");
+    return deleted ? EXIT.ok : EXIT.notFound;
+  }
+
+  async #mget(keys: string[]): Promise<number> {
+    const cache = await this.#cache();
+    const values: (string | undefined)[] = [];
+    // Batches no node refuses for their size, one after the other.
+    for (const batch of batches(keys, keyBytes)) {
+      values.push(...await cache.mget(batch, this.#options()));
+    }
+    const items = keys.map((key, i) => ({ key, value: values[i] ?? null }));
+    if (this.#call.json) this.#json({ items });
+    else {
+      this.#io.stdout(items.map(({ key, value }) => `${key}\t${value ?? "(nil)"}\n`).join(""));
+    }
+    return items.some((item) => item.value === null) ? EXIT.notFound : EXIT.ok;
+  }
+
+  async #mset(): Promise<number> {
+    const { file } = this.#call;
+    const items = parseItems(await this.#input(), file ?? "standard input");
+    const cache = await this.#cache();
+    let stored = 0;
+    for (const batch of batches(items, itemBytes)) {
+      try {
+        await cache.mset(batch, this.#options());
+      } catch (error) {
+        if (!(error instanceof CacheError) || stored === 0) throw error;
+        const message =
+          `${error.message} (the first ${stored} of ${items.length} items are stored)`;
+        throw new CacheError(error.status, message);
+      }
+      stored += batch.length;
+    }
+    if (this.#call.json) this.#json({ ok: true, items: items.length });
+    else this.#io.stdout("OK\n");
+    return EXIT.ok;
+  }
+
+  /** The text of `--file`, or of standard input. */
+  async #input(): Promise<string> {
+    const { file } = this.#call;
+    if (file !== undefined) {
+      try {
+        return await (this.#io.readFile ?? Deno.readTextFile)(file);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new UsageError(`Cannot read --file "${file}": ${reason}`);
+      }
+    }
+    if (!this.#io.readStdin) {
+      throw new UsageError("Missing items for mset: give --file <path>, or pipe them in");
+    }
+    return await this.#io.readStdin();
+  }
+
+  /** The owners of `key` in the master's ring, by the ring module the nodes place keys with. */
+  async #owners(key: string): Promise<number> {
+    const view = RingView.parse(await this.#master("/ring"));
+    const ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    const owners = ring.owners(key, view.replicas);
+    if (owners.length === 0) {
+      this.#io.stderr(
+        `cache: The cluster at ${this.#call.urls.join(",")} has no node on its ring\n`,
+      );
+      return EXIT.cluster;
+    }
+    if (this.#call.json) this.#json({ key, epoch: view.epoch, owners });
+    else this.#io.stdout(owners.map((owner) => `${owner}\n`).join(""));
+    return EXIT.ok;
+  }
+
+  async #top(): Promise<number> {
+    const { json, intervalMs, once, urls } = this.#call;
+    await top({
+      sample: (signal) => this.#sample(signal),
+      write: (text) => this.#io.stdout(text),
+      url: urls.join(","),
+      intervalMs,
+      once,
+      json,
+      terminal: this.#io.stdoutIsTerminal ?? false,
+      signal: this.#io.signal,
+    });
+    return EXIT.ok;
+  }
+
+  /** The master's `/stats` and each node's requests on its key routes, read from its `/metrics`. */
+  async #sample(signal?: AbortSignal): Promise<Sample> {
+    const stats = ClusterStats.parse(await this.#master("/stats", signal));
+    const at = Date.now();
+    const requests = new Map<string, number>();
+    await Promise.all(stats.nodes.map(async (node) => {
+      if ("error" in node) return;
+      const count = await this.#keyRequests(node.address, signal);
+      if (count !== undefined) requests.set(node.address, count);
+    }));
+    return { at, stats, requests };
+  }
+
+  /**
+   * The requests `node` counted on its key routes, or undefined when its `/metrics` cannot be
+   * read (not reachable from here, or it wants an admin token): `top` then shows no ops/s for it.
+   */
+  async #keyRequests(node: string, signal?: AbortSignal): Promise<number | undefined> {
+    const limit = deadline(TIMEOUT_MS, `no answer within ${TIMEOUT_MS} ms`);
+    const both = signal ? AbortSignal.any([signal, limit.signal]) : limit.signal;
+    const { token } = this.#call;
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const read = async () => {
+      const answer = await (this.#io.fetch ?? fetch)(`${node}/metrics`, { headers, signal: both });
+      if (answer.ok) return keyRequests(await answer.text());
+      await answer.body?.cancel();
+      return undefined;
+    };
+    try {
+      return await untilAborted(read(), both);
+    } catch {
+      return undefined;
+    } finally {
+      limit.clear();
+    }
+  }
+
+  /** The client of the key commands, connected once. */
+  async #cache(): Promise<CacheClient> {
+    const { urls, token, proxy } = this.#call;
+    const mode = proxy ? "proxy" : "direct";
+    this.#client ??= await CacheClient.connect(urls, { token, mode, fetch: this.#io.fetch });
+    return this.#client;
+  }
+
+  /** Calls `path` on the first master, then each other in turn while they refuse connections. */
+  async #master(path: string, signal = this.#io.signal): Promise<unknown> {
+    const { urls } = this.#call;
+    for (let i = 0;; i++) {
+      try {
+        return await this.#caller.call(urls[i], path, {}, signal);
+      } catch (error) {
+        if (!(error instanceof Refused) || i === urls.length - 1) throw error;
+      }
+    }
+  }
+
+  #options(): { signal?: AbortSignal } {
+    return this.#io.signal ? { signal: this.#io.signal } : {};
+  }
+
+  #print<T>(document: T, text: (document: T) => string): number {
+    if (this.#call.json) this.#json(document);
+    else this.#io.stdout(text(document));
+    return EXIT.ok;
+  }
+
+  #json(document: unknown): void {
+    this.#io.stdout(`${JSON.stringify(document)}\n`);
+  }
+}

@@ -1,0 +1,121 @@
+// The items `cache mset` reads (JSON lines or one JSON array), and the batches mget and mset send.
+
+import type { Item } from "./client.ts";
+import { Key, MAX_BATCH, MAX_BATCH_BYTES, Ttl, utf8Bytes } from "@cache/protocol/wire";
+
+/** Input that holds no items, or an item that is not `{key, value, ttl?}`: its one-line reason. */
+export class ItemsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ItemsError";
+  }
+}
+
+const FIELDS = new Set(["key", "value", "ttl"]);
+
+/**
+ * The items in `text`: one JSON array of `{"key", "value", "ttl"?}` objects when it starts with
+ * `[`, else one such object per line (blank lines skipped). `ttl` is seconds. Throws
+ * {@link ItemsError} naming `source`, the line or array index, and the reason.
+ *
+ * @example
+ * ```ts
+ * import { parseItems } from "./cli_items.ts";
+ * parseItems('{"key":"a","value":"1","ttl":60}\n{"key":"b","value":"2"}\n', "items.jsonl");
+ * // [{ key: "a", value: "1", ttlSeconds: 60 }, { key: "b", value: "2" }]
+ * ```
+ */
+export function parseItems(text: string, source: string): Item[] {
+  const body = text.replace(/^\uFEFF/, "");
+  const items: Item[] = [];
+  if (body.trimStart().startsWith("[")) {
+    let array: unknown;
+    try {
+      array = JSON.parse(body);
+    } catch (error) {
+      throw new ItemsError(`Invalid JSON array in ${source}: ${reason(error)}`);
+    }
+    if (!Array.isArray(array)) throw new ItemsError(`Invalid JSON array in ${source}`);
+    array.forEach((entry, i) =>
+      items.push(itemOf(entry, `item ${i + 1} of the array in ${source}`))
+    );
+  } else {
+    body.split(/\r?\n/).forEach((line, i) => {
+      if (line.trim() === "") return;
+      const where = `line ${i + 1} of ${source}`;
+      let entry: unknown;
+      try {
+        entry = JSON.parse(line);
+      } catch (error) {
+        throw new ItemsError(`Invalid JSON on ${where}: ${reason(error)}`);
+      }
+      items.push(itemOf(entry, `item on ${where}`));
+    });
+  }
+  if (items.length === 0) throw new ItemsError(`No items in ${source}`);
+  return items;
+}
+
+/** `entry` as an item, or an ItemsError saying what is wrong with `what` ("item 2 of …"). */
+function itemOf(entry: unknown, what: string): Item {
+  const fail = (why: string) => new ItemsError(`Invalid ${what}: ${why}`);
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+    throw fail('expected an object such as {"key":"a","value":"1"}');
+  }
+  const fields = entry as Record<string, unknown>;
+  const unknown = Object.keys(fields).find((name) => !FIELDS.has(name));
+  if (unknown !== undefined) throw fail(`unknown field "${unknown}": expected key, value, ttl`);
+  if (typeof fields.key !== "string") throw fail("key must be a string");
+  const key = Key.safeParse(fields.key);
+  if (!key.success) throw fail(key.error.issues[0].message);
+  if (typeof fields.value !== "string") throw fail("value must be a string");
+  if (fields.ttl === undefined) return { key: key.data, value: fields.value };
+  const ttl = Ttl.safeParse(fields.ttl);
+  if (!ttl.success) throw fail(ttl.error.issues[0].message);
+  return { key: key.data, value: fields.value, ttlSeconds: ttl.data };
+}
+
+function reason(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
+}
+
+/**
+ * `items` in order, cut into batches no node refuses for their size: at most `MAX_BATCH` items
+ * and `MAX_BATCH_BYTES` by `sizeOf` each; an item larger than that goes alone.
+ *
+ * @example
+ * ```ts
+ * import { batches, itemBytes } from "./cli_items.ts";
+ * batches([{ key: "a", value: "1" }], itemBytes); // [[{ key: "a", value: "1" }]]
+ * ```
+ */
+export function batches<T>(items: T[], sizeOf: (item: T) => number): T[][] {
+  const all: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (batch.length > 0 && (batch.length >= MAX_BATCH || bytes + size > MAX_BATCH_BYTES)) {
+      all.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(item);
+    bytes += size;
+  }
+  if (batch.length > 0) all.push(batch);
+  return all;
+}
+
+/**
+ * The bytes `item` adds to an `/mset` body: its JSON and a comma.
+ *
+ * @example
+ * ```ts
+ * import { itemBytes } from "./cli_items.ts";
+ * itemBytes({ key: "a", value: "1" }); // 24
+ * ```
+ */
+export function itemBytes(item: Item): number {
+  return utf8Bytes(JSON.stringify({ key: item.key, value: item.value, ttl: item.ttlSeconds })) + 1;
+}

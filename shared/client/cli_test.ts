@@ -1,0 +1,115 @@
+// The whole program, run(), on usage errors and refusing clusters; tests/e2e/cli_test.ts runs it
+// against a real master and nodes.
+
+import assert from "node:assert/strict";
+import { type CliIo, run } from "./cli.ts";
+
+/** Runs the CLI in this process; its exit code and what it wrote. */
+async function cli(args: string[], io: Partial<CliIo> = {}, env: Record<string, string> = {}) {
+  let stdout = "";
+  let stderr = "";
+  const code = await run(args, {
+    stdout: (text) => stdout += text,
+    stderr: (text) => stderr += text,
+    env: new Map(Object.entries(env)),
+    ...io,
+  });
+  return { code, stdout, stderr };
+}
+
+/** A stand-in fetch that fails the test if anything is called. */
+const noCalls = () => Promise.reject(new Error("No call was expected"));
+
+Deno.test("run() turns each usage error into one line on stderr and exit 2, calling no one", async () => {
+  const cases: [string[], RegExp][] = [
+    [
+      [],
+      /^cache: Missing command: expected get, set, del, mget, mset, stats, nodes, owners or top$/,
+    ],
+    [["gte", "k"], /^cache: Unknown command "gte": expected get, set, .* or top$/],
+    [["get"], /^cache: Missing argument for get: cache get <key>$/],
+    [["get", "a", "b"], /^cache: Too many arguments for get: cache get <key>$/],
+    [["set", "k"], /^cache: Missing argument for set: cache set <key> <value>/],
+    [["owners"], /^cache: Missing argument for owners/],
+    [["stats", "x"], /^cache: Too many arguments for stats/],
+    [["get", "k", "--ttl", "5"], /^cache: Flag --ttl applies only to set$/],
+    [["top", "--file", "x"], /^cache: Flag --file applies only to mset$/],
+    [["get", "k", "--nope"], /^cache: Unknown flag "--nope": see cache --help$/],
+    [["get", "k", "-x"], /^cache: Unknown flag "-x"/],
+    [["get", "k", "--url"], /^cache: Flag --url needs a value$/],
+    [["get", "k", "--json=yes"], /^cache: Flag --json takes no value$/],
+    [["get", ""], /^cache: Invalid key "": Key must not be empty$/],
+    [["mget", "a", ".."], /^cache: Invalid key "\.\.": /],
+    [["set", "k", "v", "--ttl", "soon"], /^cache: Invalid --ttl "soon": ttl must be a number/],
+    [["set", "k", "v", "--ttl", "-1"], /^cache: Invalid --ttl "-1": ttl must be > 0 seconds$/],
+    [["top", "--interval-ms", "5"], /^cache: Invalid --interval-ms "5": .*at least 100$/],
+    [["get", "k", "--url", "ftp://m:1"], /^cache: Invalid --url "ftp:\/\/m:1": expected http/],
+    [["mset"], /^cache: Missing items for mset: give --file <path>, or pipe them in$/],
+    [["mset", "--file", "/nonexistent/items.jsonl"], /^cache: Cannot read --file "\/none/],
+  ];
+  for (const [args, expected] of cases) {
+    const { code, stdout, stderr } = await cli(args, { fetch: noCalls });
+    assert.equal(code, 2, `cache ${args.join(" ")}: ${stderr}`);
+    assert.equal(stdout, "", `cache ${args.join(" ")}`);
+    assert.match(stderr, /^[^\n]*\n$/, `one line for cache ${args.join(" ")}`);
+    assert.match(stderr.trimEnd(), expected);
+  }
+});
+
+Deno.test("run() refuses mset input that is not items, naming the line, before any call", async () => {
+  const readStdin = () => Promise.resolve('{"key":"a","value":"1"}\n{"key":"b","value":2}\n');
+  const bad = await cli(["mset"], { fetch: noCalls, readStdin });
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.stderr,
+    "cache: Invalid item on line 2 of standard input: value must be a string\n",
+  );
+  const empty = await cli(["mset"], { fetch: noCalls, readStdin: () => Promise.resolve("\n") });
+  assert.deepEqual([empty.code, empty.stderr], [2, "cache: No items in standard input\n"]);
+});
+
+Deno.test("run() --help prints every command and the exit codes on stdout", async () => {
+  const { code, stdout, stderr } = await cli(["get", "--help"], { fetch: noCalls });
+  assert.equal(code, 0);
+  assert.equal(stderr, "");
+  for (const command of ["get", "set", "del", "mget", "mset", "stats", "nodes", "owners", "top"]) {
+    assert.match(stdout, new RegExp(`^  ${command}\\b`, "m"), command);
+  }
+  assert.match(stdout, /JSON lines/);
+  assert.match(stdout, /Exit codes: 0 done, 1 a key was not found, 2 usage error, 3 the cluster/);
+});
+
+Deno.test("run() exits 3 naming the master and its answer when it refuses the token or fails", async () => {
+  const calls: string[] = [];
+  const fetch = (input: string, init: RequestInit) => {
+    calls.push(`${new Headers(init.headers).get("authorization")} ${input}`);
+    if (input.endsWith("/stats")) {
+      return Promise.resolve(Response.json({ error: "Token is not valid" }, { status: 401 }));
+    }
+    return Promise.resolve(Response.json({ error: "No node is up" }, { status: 503 }));
+  };
+  const env = { CACHE_URL: "http://m:1", CACHE_TOKEN: "from-env" };
+  const refused = await cli(["stats", "--token", "t0k"], { fetch }, env);
+  assert.equal(refused.code, 3);
+  assert.equal(
+    refused.stderr,
+    "cache: The cluster at http://m:1 answered 401: Token is not valid\n",
+  );
+  assert.deepEqual(calls, ["Bearer t0k http://m:1/stats"]);
+  const failing = await cli(["nodes"], { fetch }, env);
+  assert.equal(failing.code, 3);
+  assert.equal(failing.stderr, "cache: The cluster at http://m:1 answered 503: No node is up\n");
+  assert.equal(calls[1], "Bearer from-env http://m:1/nodes");
+});
+
+Deno.test("run() exits 3 naming the URL when nothing listens there", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  listener.close();
+  for (const args of [["get", "k"], ["stats"], ["top", "--once"]]) {
+    const { code, stdout, stderr } = await cli([...args, "--url", url]);
+    assert.equal(code, 3, stderr);
+    assert.equal(stdout, "");
+    assert.match(stderr, new RegExp(`^cache: Cannot reach the cluster at ${url}: \\S[^\\n]*\\n$`));
+  }
+});
