@@ -10,6 +10,8 @@ interface Edge {
   to: string;
   /** `import type`, `export type`, or braces holding only `type` names: gone at run time. */
   typeOnly: boolean;
+  /** `import("…")`: loaded when the code reaches it, not with the importing module. */
+  lazy?: boolean;
 }
 
 /** Each of our files, by repository path, and its imports. */
@@ -22,14 +24,16 @@ const BARE = /^[ \t]*import\s*["']([^"']+)["']/gm;
 const DYNAMIC = /(typeof\s+)?\bimport\(\s*["']([^"']+)["']\s*\)/g;
 
 /** The specifiers `source` imports or re-exports, each marked type-only or not. */
-function parseImports(source: string): { specifier: string; typeOnly: boolean }[] {
+function parseImports(
+  source: string,
+): { specifier: string; typeOnly: boolean; lazy?: boolean }[] {
   const found = [];
   for (const [, , type, clause, specifier] of source.matchAll(FROM)) {
     found.push({ specifier, typeOnly: type !== undefined || onlyTypeNames(clause) });
   }
   for (const [, specifier] of source.matchAll(BARE)) found.push({ specifier, typeOnly: false });
   for (const [, type, specifier] of source.matchAll(DYNAMIC)) {
-    found.push({ specifier, typeOnly: type !== undefined });
+    found.push({ specifier, typeOnly: type !== undefined, lazy: true });
   }
   return found;
 }
@@ -122,6 +126,9 @@ function serverOnly(to: string): boolean {
 
 const isTest = (path: string) => /_(test|bench)\.ts$/.test(path);
 
+/** Node's HTTP modules: the client takes them only lazily, where there is no Deno.connect. */
+const NODE_TRANSPORT = ["node:http", "node:https"];
+
 /**
  * Every import in `graph` that breaks a rule, as a line naming the file, the import and the rule;
  * `known` imports ("file -> target") are let pass.
@@ -180,17 +187,26 @@ function violations(graph: Graph, known: Set<string> = new Set()): string[] {
   for (const root of roots) {
     const cli = /^shared\/client\/cli(_[a-z_]+)?\.ts$/.test(root);
     const via = new Map<string, string[]>([[root, [root]]]);
+    const eager = new Set([root]); // reached with no import() on the way
     const queue = [root];
     while (queue.length > 0) {
       const file = queue.shift()!;
       for (const edge of graph.get(file) ?? []) {
         if (edge.typeOnly) continue;
         const chain = [...via.get(file)!, edge.to];
+        const now = eager.has(file) && !edge.lazy;
         if (serverOnly(edge.to) && !(cli && edge.to === "node:util")) {
           found.push(`${root} loads ${edge.to} at run time: ${chain.join(" -> ")}`);
-        } else if (!edge.to.includes(":") && !via.has(edge.to)) {
+        } else if (now && NODE_TRANSPORT.includes(edge.to)) {
+          found.push(
+            `${root} loads ${edge.to} as it starts, under Deno too: ${chain.join(" -> ")}`,
+          );
+        } else if (!edge.to.includes(":")) {
+          if (!via.has(edge.to)) queue.push(edge.to);
+          else if (!now || eager.has(edge.to)) continue;
+          else queue.push(edge.to); // reached lazily before, eagerly now: walk it again
           via.set(edge.to, chain);
-          queue.push(edge.to);
+          if (now) eager.add(edge.to);
         }
       }
     }
@@ -227,9 +243,10 @@ async function readGraph(): Promise<Graph> {
         const source = await Deno.readTextFile(new URL(path, ROOT));
         graph.set(
           path,
-          parseImports(source).map(({ specifier, typeOnly }) => ({
+          parseImports(source).map(({ specifier, typeOnly, lazy }) => ({
             specifier,
             typeOnly,
+            lazy,
             to: resolve(path, specifier, members),
           })),
         );
@@ -266,6 +283,12 @@ Deno.test("violations() names each import that breaks a rule", () => {
     ["shared/client/client_test.ts", [edge("shared/service/api.ts")]],
     ["shared/client/cli.ts", [edge("node:util"), edge("shared/client/client.ts")]],
     ["shared/client/reads.ts", [edge("node:util")]],
+    ["shared/client/transport.ts", [
+      { ...edge("shared/http1/node.ts"), lazy: true },
+      edge("shared/client/eager.ts"),
+    ]],
+    ["shared/client/eager.ts", [edge("node:https")]],
+    ["shared/http1/node.ts", [edge("node:http")]],
     ["shared/log/log.ts", [edge("tools/cpu.ts", true)]],
     ["master/main.ts", [edge("node/store/store.ts", true), edge("shared/service/api.ts")]],
     ["master/http/app.ts", [edge("tests/support/in_process.ts"), edge("node/http/app.ts")]],
@@ -295,6 +318,10 @@ Deno.test("violations() names each import that breaks a rule", () => {
     "shared/client/cli.ts -> shared/client/client.ts -> shared/client/call.ts -> " +
     "shared/protocol/wire.ts -> npm:@hono/zod-openapi",
     "shared/client/reads.ts loads node:util at run time: shared/client/reads.ts -> node:util",
+    "shared/client/transport.ts loads node:https as it starts, under Deno too: " +
+    "shared/client/transport.ts -> shared/client/eager.ts -> node:https",
+    "shared/client/eager.ts loads node:https as it starts, under Deno too: " +
+    "shared/client/eager.ts -> node:https",
   ]);
 });
 
@@ -319,7 +346,7 @@ Deno.test("parseImports() reads multi-line, re-export and type-only imports", ()
     { specifier: "./c.ts", typeOnly: false },
     { specifier: "./d.ts", typeOnly: true },
     { specifier: "./side.ts", typeOnly: false },
-    { specifier: "./lazy.ts", typeOnly: false },
+    { specifier: "./lazy.ts", typeOnly: false, lazy: true },
   ]);
 });
 

@@ -66,8 +66,10 @@ export class Coalescer<T, R> {
       queue = { waiting: [], inFlight: 0 };
       this.#queues.set(node, queue);
     }
-    const { promise, resolve, reject } = Promise.withResolvers<R>();
-    queue.waiting.push({ input, resolve, reject });
+    // Not Promise.withResolvers: the client package runs on Node 20, which lacks it.
+    const promise = new Promise<R>((resolve, reject) => {
+      queue.waiting.push({ input, resolve, reject });
+    });
     this.#pump(node, queue);
     return promise;
   }

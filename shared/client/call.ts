@@ -59,9 +59,13 @@ interface Answer {
 
 const decoder = new TextDecoder();
 
-/** How the client calls: a stand-in fetch for tests, a bearer token, a deadline per call. */
+/**
+ * How the client calls: a stand-in fetch for tests, or the HTTP/1.1 client to call with (by
+ * default Deno's, {@link http1Client}); a bearer token; a deadline per call.
+ */
 export interface CallerOptions {
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  transport?: () => Http1Client;
   token?: string;
   timeoutMs: number;
 }
@@ -85,7 +89,7 @@ export class Caller {
 
   constructor(options: CallerOptions) {
     this.#options = options;
-    if (!options.fetch) this.#http = http1Client();
+    if (!options.fetch) this.#http = (options.transport ?? http1Client)();
   }
 
   /**
@@ -112,7 +116,7 @@ export class Caller {
       if (signal?.aborted) throw signal.reason;
       const reason = error instanceof Error ? error.message : String(error);
       const message = `${base} could not be reached: ${reason}`;
-      if (error instanceof Deno.errors.ConnectionRefused) throw new Refused(message);
+      if (connectionRefused(error)) throw new Refused(message);
       throw new CacheError(0, message);
     } finally {
       limit.clear();
@@ -156,6 +160,14 @@ export class Caller {
   close(): void {
     this.#http?.close();
   }
+}
+
+/**
+ * Whether nothing listened: Deno's `ConnectionRefused` and Node's socket error both carry the
+ * code `ECONNREFUSED`, so one check serves either runtime's transport.
+ */
+function connectionRefused(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "ECONNREFUSED";
 }
 
 /** A stand-in fetch's whole answer. */

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "./client.ts";
 import { EPOCH_HEADER, type RingView } from "@cache/protocol/wire";
+import { http1Client } from "@cache/http1/client";
+import { nodeHttp1Client } from "@cache/http1/node_client";
 
 const MASTER = "http://m:1";
 
@@ -315,3 +317,37 @@ Deno.test("CacheClient.get() rejects once aborted, even when the answer came bac
     await server.shutdown();
   }
 });
+
+for (
+  const [name, transport] of [["Deno.connect", http1Client], [
+    "node:http",
+    nodeHttp1Client,
+  ]] as const
+) {
+  Deno.test(`CacheClient over ${name} passes a master refusing connections for the next`, async () => {
+    // One process plays master and node; the first master listed is a port nothing listens on.
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+      const url = new URL(request.url);
+      if (url.pathname === "/ring") return Response.json(view(3, [url.origin]));
+      return request.method === "POST" ? new Response(null, { status: 204 }) : value("k", "v");
+    });
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const refusing = `http://127.0.0.1:${(closed.addr as Deno.NetAddr).port}`;
+    closed.close();
+    const made: string[] = [];
+    const cache = await CacheClient.connect([refusing, `http://127.0.0.1:${server.addr.port}`], {
+      transport: () => {
+        made.push(name);
+        return transport();
+      },
+    });
+    try {
+      await cache.set("k", "v");
+      assert.equal(await cache.get("k"), "v");
+      assert.deepEqual(made, [name], "one pooled client, the one given");
+    } finally {
+      cache.close();
+      await server.shutdown();
+    }
+  });
+}

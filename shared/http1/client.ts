@@ -4,8 +4,8 @@
 // docs/performance.md); a proxying master is bound by that.
 
 import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { checkTarget, exchangeFetch } from "./exchange_fetch.ts";
 import type { Fetch, PeerRequest, RawAnswer } from "./messages.ts";
-import { bodiless } from "./reader.ts";
 import { Pool } from "./pool.ts";
 
 export { bodiless } from "./reader.ts";
@@ -103,24 +103,7 @@ export function http1Client(options: Http1Options = {}): Http1Client {
       span?.end();
     }
   };
-  const fetch: Fetch = async (input, init = {}) => {
-    const url = new URL(input instanceof Request ? input.url : input);
-    const body = init.body;
-    if (body != null && typeof body !== "string" && !(body instanceof Uint8Array)) {
-      throw new TypeError("http1Fetch sends string or Uint8Array bodies only");
-    }
-    const answer = await exchange(url.origin, {
-      method: init.method,
-      path: url.pathname + url.search,
-      headers: headerRecord(init.headers),
-      body: (body ?? undefined) as string | Uint8Array<ArrayBuffer> | undefined,
-      signal: init.signal,
-    });
-    return new Response(bodiless(answer.status) ? null : answer.body, {
-      status: answer.status,
-      headers: answer.headers,
-    });
-  };
+  const fetch = exchangeFetch(exchange);
   return {
     fetch,
     exchange,
@@ -131,17 +114,6 @@ export function http1Client(options: Http1Options = {}): Http1Client {
   };
 }
 
-function headerRecord(headers: HeadersInit | undefined): Record<string, string> | undefined {
-  if (headers === undefined) return undefined;
-  if (headers instanceof Headers || Symbol.iterator in headers) {
-    return Object.fromEntries(new Headers(headers));
-  }
-  return headers as Record<string, string>;
-}
-
-// A request target as a URL gives it: "/" then printable ASCII, no space (the rest is escaped).
-const TARGET = /^\/[!-~]*$/;
-
 function encodeHead(
   method: string,
   target: string,
@@ -149,7 +121,7 @@ function encodeHead(
   headers: Record<string, string> | undefined,
   span?: Span,
 ): string {
-  if (!TARGET.test(target)) throw new TypeError(`Not a path to send: ${JSON.stringify(target)}`);
+  checkTarget(target);
   let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
   for (const name in headers) head += header(name, headers[name]);
   if (span) {
