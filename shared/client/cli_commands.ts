@@ -3,7 +3,8 @@
 import { CacheClient } from "./client.ts";
 import { CacheError, Caller, Refused } from "./call.ts";
 import { type Env, type Invocation, UsageError } from "./cli_args.ts";
-import { batches, itemBytes, parseItems } from "./cli_items.ts";
+import { batches, itemBytes } from "./batches.ts";
+import { parseItems } from "./cli_items.ts";
 import { nodesText, statsText } from "./cli_format.ts";
 import { keyRequests, type Sample, top } from "./cli_top.ts";
 import { deadline, untilAborted } from "@cache/http1/deadline";

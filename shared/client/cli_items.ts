@@ -1,7 +1,7 @@
-// The items `cache mset` reads (JSON lines or one JSON array), and the batches mget and mset send.
+// The items `cache mset` reads: JSON lines or one JSON array.
 
 import type { Item } from "./client.ts";
-import { Key, MAX_BATCH, MAX_BATCH_BYTES, Ttl, utf8Bytes } from "@cache/protocol/wire";
+import { Key, Ttl } from "@cache/protocol/wire";
 
 /** Input that holds no items, or an item that is not `{key, value, ttl?}`: its one-line reason. */
 export class ItemsError extends Error {
@@ -77,45 +77,4 @@ function itemOf(entry: unknown, what: string): Item {
 
 function reason(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
-}
-
-/**
- * `items` in order, cut into batches no node refuses for their size: at most `MAX_BATCH` items
- * and `MAX_BATCH_BYTES` by `sizeOf` each; an item larger than that goes alone.
- *
- * @example
- * ```ts
- * import { batches, itemBytes } from "./cli_items.ts";
- * batches([{ key: "a", value: "1" }], itemBytes); // [[{ key: "a", value: "1" }]]
- * ```
- */
-export function batches<T>(items: T[], sizeOf: (item: T) => number): T[][] {
-  const all: T[][] = [];
-  let batch: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = sizeOf(item);
-    if (batch.length > 0 && (batch.length >= MAX_BATCH || bytes + size > MAX_BATCH_BYTES)) {
-      all.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(item);
-    bytes += size;
-  }
-  if (batch.length > 0) all.push(batch);
-  return all;
-}
-
-/**
- * The bytes `item` adds to an `/mset` body: its JSON and a comma.
- *
- * @example
- * ```ts
- * import { itemBytes } from "./cli_items.ts";
- * itemBytes({ key: "a", value: "1" }); // 24
- * ```
- */
-export function itemBytes(item: Item): number {
-  return utf8Bytes(JSON.stringify({ key: item.key, value: item.value, ttl: item.ttlSeconds })) + 1;
 }

@@ -1,7 +1,8 @@
 // mset's two input forms, its errors by line, and the batches mget and mset send.
 
 import assert from "node:assert/strict";
-import { batches, itemBytes, ItemsError, parseItems } from "./cli_items.ts";
+import { batches, itemBytes } from "./batches.ts";
+import { ItemsError, parseItems } from "./cli_items.ts";
 import { MAX_BATCH, MAX_BATCH_BYTES } from "@cache/protocol/wire";
 
 Deno.test("parseItems() reads JSON lines, skipping blank lines, with \\r\\n or \\n", () => {

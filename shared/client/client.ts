@@ -1,5 +1,6 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
+import { batches, itemBytes } from "./batches.ts";
 import { CacheError, Caller, type CallInit, Refused, retries } from "./call.ts";
 import { BatchRefused, GatheredReads, valueOf } from "./reads.ts";
 import { groupBy } from "@cache/async/group";
@@ -10,6 +11,7 @@ import { Ring } from "@cache/ring/ring";
 import {
   DEADLINE_HEADER,
   EPOCH_HEADER,
+  keyBytes,
   MGetResponse,
   newerRing,
   RingView,
@@ -229,7 +231,10 @@ export class CacheClient {
    */
   async mget(keys: string[], options: CallOptions = {}): Promise<(string | undefined)[]> {
     const found = new Map<string, string>();
-    await Promise.all([...this.#groups(keys, (k) => k)].map(async ([owner, group]) => {
+    const calls = [...this.#groups(keys, (k) => k)].flatMap(([owner, group]) =>
+      batches(group, keyBytes).map((batch) => [owner, batch] as const)
+    );
+    await Promise.all(calls.map(async ([owner, group]) => {
       const body = JSON.stringify({ keys: group });
       const answer = MGetResponse.parse(
         await this.#batch(owner, group[0], "/mget", body, options.signal),
@@ -260,12 +265,16 @@ export class CacheClient {
    * ```
    */
   async mset(items: Item[], options: CallOptions = {}): Promise<void> {
-    await Promise.all([...this.#groups(items, (i) => i.key)].map(([owner, group]) => {
-      const body = JSON.stringify({
-        items: group.map((i) => ({ key: i.key, value: i.value, ...ttl(i.ttlSeconds) })),
-      });
-      return this.#batch(owner, group[0].key, "/mset", body, options.signal);
-    }));
+    // Each owner's items in batches no node refuses for their size, all sent at once.
+    const calls = [...this.#groups(items, (i) => i.key)].flatMap(([owner, group]) =>
+      batches(group, itemBytes).map((batch) => {
+        const body = JSON.stringify({
+          items: batch.map((i) => ({ key: i.key, value: i.value, ...ttl(i.ttlSeconds) })),
+        });
+        return this.#batch(owner, batch[0].key, "/mset", body, options.signal);
+      })
+    );
+    await Promise.all(calls);
   }
 
   /** Releases the pooled connections. */

@@ -37,6 +37,25 @@ for (const mode of ["direct", "proxy"] as const) {
   });
 }
 
+for (const mode of ["direct", "proxy"] as const) {
+  Deno.test(`client (${mode}) mset and mget of more keys than one batch may hold`, async () => {
+    const processes = new Processes();
+    const { master } = await settledCluster(processes, 2);
+    const cache = await CacheClient.connect(master.url, { mode });
+    try {
+      // 2,500 keys: every node owns more than the 1,000 one /mset or /mget may carry.
+      const items = Array.from({ length: 2500 }, (_, i) => ({ key: `many:${i}`, value: `v${i}` }));
+      await cache.mset(items);
+      const keys = [...items.map((item) => item.key), "many:absent"];
+      const values = await cache.mget(keys);
+      assert.deepEqual(values, [...items.map((item) => item.value), undefined]);
+    } finally {
+      cache.close();
+      await processes.stopAll();
+    }
+  });
+}
+
 Deno.test("client (direct) goes straight to the owner: one hop, none through the master", async () => {
   const processes = new Processes();
   const { master } = await settledCluster(processes, 3, ["--failure-timeout-ms", "600"]);
