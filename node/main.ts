@@ -7,7 +7,7 @@ import { redacted } from "../shared/service/config.ts";
 import { serviceFetch } from "../shared/http1/fetch.ts";
 import { loadOrExit, loadSecurity, startService } from "../shared/service/serve.ts";
 import { createApp } from "./http/app.ts";
-import { Replicator } from "./cluster/replicator.ts";
+import { Replicator, sendReplicas } from "./cluster/replicator.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
 import { masterList } from "./cluster/masters.ts";
 import { Membership } from "./cluster/membership.ts";
@@ -36,8 +36,14 @@ const service = startService("node", config, tls, log);
 const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${service.addr.port}`;
 const metrics = new Metrics();
 const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
-// Membership, the replicator and the rebalancer call one another: the callbacks below run only
-// once membership.start() is called, after all three are built.
+// Keys move to their new owners when the ring changes, which membership learns first.
+const rebalancer = new Rebalancer({
+  self: advertise,
+  store,
+  send: (node, replicas) => sendReplicas(callPeers, node, replicas, config.peerTimeoutMs),
+  batch: config.rebalanceBatch,
+  log,
+});
 const membership: Membership = new Membership({
   masters: masterList({
     urls: config.masters,
@@ -59,13 +65,6 @@ const replicator: Replicator = new Replicator({
   ring: membership,
   fetch: callPeers,
   timeoutMs: config.peerTimeoutMs,
-});
-const rebalancer = new Rebalancer({
-  self: advertise,
-  store,
-  send: (node, replicas) => replicator.send(node, replicas),
-  batch: config.rebalanceBatch,
-  log,
 });
 // Past its lease, the master may have given the node's keys to others.
 const fence = fenced(() => membership.leaseLeftMs(), advertise);

@@ -157,20 +157,29 @@ export class Replicator {
   }
 
   /** Posts `replicas` to `node`'s `/replicate`; throws HttpError 502 or 504 when it fails. */
-  async send(
-    node: string,
-    replicas: Replica[],
-    timeoutMs = this.#options.timeoutMs,
-  ): Promise<void> {
-    const answer = await callPeer(this.#options.fetch, node, "/replicate", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ entries: replicas }),
-    }, timeoutMs);
-    if (answer.status >= 300) {
-      const text = new TextDecoder().decode(answer.body);
-      throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
-    }
+  send(node: string, replicas: Replica[], timeoutMs = this.#options.timeoutMs): Promise<void> {
+    return sendReplicas(this.#options.fetch, node, replicas, timeoutMs);
+  }
+}
+
+/**
+ * Sends `replicas` to `node`'s `/replicate` within `timeoutMs`: a copy for a backup, or keys
+ * handed to a new owner. Rejects with a 502 HttpError when the node refuses them.
+ */
+export async function sendReplicas(
+  fetch: Fetch,
+  node: string,
+  replicas: Replica[],
+  timeoutMs: number,
+): Promise<void> {
+  const answer = await callPeer(fetch, node, "/replicate", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ entries: replicas }),
+  }, timeoutMs);
+  if (answer.status >= 300) {
+    const text = new TextDecoder().decode(answer.body);
+    throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
   }
 }
 
