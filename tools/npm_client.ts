@@ -1,5 +1,6 @@
-// Builds the client's npm package in dist/npm-client/ (ESM bundle, one .d.ts, package.json, README,
-// LICENSE) from the same source as the Deno package, and packs it as dist/cache-client-<v>.tgz.
+// Builds the client's npm package in dist/npm-client/ (ESM bundle, one .d.ts, the command line as
+// the bin `cache`, package.json, README, LICENSE) from the same source as the Deno package, and
+// packs it as dist/cache-client-<v>.tgz.
 // Run: deno task npm:client   (bundles with `deno bundle`; declarations with TypeScript and
 // dts-bundle-generator, pinned below, fetched by npx from the npm registry into npm's cache)
 
@@ -41,33 +42,49 @@ async function workspaceExports(): Promise<Map<string, string>> {
   return found;
 }
 
-/** The ESM bundle: our workspace code inlined, zod left to npm, tracing swapped for a no-op. */
+/** The package's bundles: the library, and the command line as the bin `cache`. */
+const BUNDLES = [
+  { entry: "shared/client/client.ts", file: "index.js", bin: false },
+  { entry: "tools/npm_client_bin.ts", file: "cli.js", bin: true },
+];
+
+/** The ESM bundles: our workspace code inlined, zod left to npm, tracing swapped for a no-op. */
 async function bundle(out: string, work: string): Promise<void> {
   const importMap = `${work}/import_map.json`;
   const otel = new URL("tools/npm_client_otel.ts", ROOT).href;
   await Deno.writeTextFile(importMap, JSON.stringify({ imports: { "@opentelemetry/api": otel } }));
-  await run(Deno.execPath(), [
-    "bundle",
-    "--quiet",
-    "--platform",
-    "deno",
-    ...EXTERNAL.flatMap((name) => ["--external", name]),
-    "--import-map",
-    importMap,
-    "-o",
-    `${out}/index.js`,
-    "shared/client/client.ts",
-  ]);
-  // The package declares zod alone: any other import would fail in a user's project.
-  const source = await Deno.readTextFile(`${out}/index.js`);
-  const imports = [...source.matchAll(/^import\b[^"']*["']([^"']+)["']/gm)].map((m) => m[1]);
-  const unexpected = imports.filter((name) =>
-    !EXTERNAL.includes(name) && !name.startsWith("node:")
-  );
-  if (unexpected.length > 0) {
-    throw new Error(
-      `The bundle imports ${unexpected.join(", ")}, which the package does not declare`,
+  for (const { entry, file, bin } of BUNDLES) {
+    const path = `${out}/${file}`;
+    await run(Deno.execPath(), [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      ...EXTERNAL.flatMap((name) => ["--external", name]),
+      "--import-map",
+      importMap,
+      "-o",
+      path,
+      entry,
+    ]);
+    // The package declares zod alone: any other import would fail in a user's project.
+    const source = await Deno.readTextFile(path);
+    const imports = [...source.matchAll(/^import\b[^"']*["']([^"']+)["']/gm)].map((m) => m[1]);
+    const unexpected = imports.filter((name) =>
+      !EXTERNAL.includes(name) && !name.startsWith("node:")
     );
+    if (unexpected.length > 0) {
+      throw new Error(
+        `The bundle ${file} imports ${unexpected.join(", ")}, which the package does not declare`,
+      );
+    }
+    if (bin) {
+      // npm links the bin as it is: the shell runs it by its first line.
+      if (!source.startsWith("#!/usr/bin/env node\n")) {
+        await Deno.writeTextFile(path, `#!/usr/bin/env node\n${source.replace(/^#!.*\n/, "")}`);
+      }
+      await Deno.chmod(path, 0o755);
+    }
   }
 }
 
@@ -162,6 +179,9 @@ async function readme(version: string): Promise<string> {
     example.trimEnd(),
     "```",
     "",
+    "It installs the command line as `cache` (`npx cache get user:42`, `npx cache --help`); under",
+    "Deno, `deno run --allow-net --allow-env --allow-read node_modules/@cache/client/cli.js`.",
+    "",
     "Every option, how direct mode routes and what each call does: `docs/client.md` in the",
     "repository this package is built from (`deno task npm:client`).",
     "",
@@ -190,12 +210,12 @@ export async function buildNpmClient(out: string): Promise<string> {
     type: "module",
     exports: { ".": { types: "./index.d.ts", default: "./index.js" } },
     types: "./index.d.ts",
-    files: ["index.js", "index.d.ts", "README.md", "LICENSE"],
+    files: [...BUNDLES.map(({ file }) => file), "index.d.ts", "README.md", "LICENSE"],
+    bin: { cache: "./cli.js" },
     // Node 20.3 brought AbortSignal.any, which every call uses.
     engines: { node: ">=20.3" },
     sideEffects: false,
     dependencies: { zod: zodRange },
-    // No `bin` yet: the command line (shared/client/cli.ts) is Deno's for now.
   };
   await Deno.writeTextFile(`${out}/package.json`, JSON.stringify(manifest, null, 2) + "\n");
   await Deno.writeTextFile(`${out}/README.md`, await readme(client.version));

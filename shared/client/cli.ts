@@ -1,10 +1,12 @@
 // `cache`, the command line for people who operate a cluster: keys, stats, nodes, owners, top.
-// Run it with `deno task cli <command>`; `run()` is the whole program, with its streams passed in.
+// Run it with `deno task cli <command>`, or as `cache` from the npm package (tools/npm_client.ts);
+// `run()` is the whole program, with its streams passed in.
 
 import { CacheError } from "./call.ts";
 import { HELP, type Invocation, parseInvocation, UsageError } from "./cli_args.ts";
 import { type CliIo, Commands, EXIT } from "./cli_commands.ts";
 import { ItemsError } from "./cli_items.ts";
+import { runtimeProcess } from "./cli_process.ts";
 
 export { type CliIo, EXIT } from "./cli_commands.ts";
 
@@ -81,23 +83,10 @@ function oneLine(text: string): string {
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
-/** Writes all of `text` to `file`; a reader that went away (`| head`) ends the program quietly. */
-function writerOf(file: { writeSync(data: Uint8Array): number }): (text: string) => void {
-  const encoder = new TextEncoder();
-  return (text) => {
-    let data = encoder.encode(text);
-    try {
-      while (data.length > 0) data = data.subarray(file.writeSync(data));
-    } catch (error) {
-      if (error instanceof Deno.errors.BrokenPipe) Deno.exit(EXIT.ok);
-      throw error;
-    }
-  };
-}
-
 /**
- * The program: `run()` on this process's streams and environment; the first Ctrl-C ends the
- * command (`top` with 0), a second one the process.
+ * The program: `run()` on this process's streams and environment, under Deno or Node; the first
+ * Ctrl-C ends the command (`top` with 0), a second one the process. Resolves to the exit code once
+ * all the output is written.
  *
  * @example
  * ```ts
@@ -106,26 +95,17 @@ function writerOf(file: { writeSync(data: Uint8Array): number }): (text: string)
  * ```
  */
 export async function main(args: string[]): Promise<number> {
+  const host = runtimeProcess();
   const interrupt = new AbortController();
-  const onInterrupt = () => {
-    if (interrupt.signal.aborted) Deno.exit(EXIT.interrupted);
+  const stopListening = host.onInterrupt(() => {
+    if (interrupt.signal.aborted) host.exit(EXIT.interrupted);
     interrupt.abort(new Error("Interrupted"));
-  };
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  });
   try {
-    return await run(args, {
-      stdout: writerOf(Deno.stdout),
-      stderr: writerOf(Deno.stderr),
-      env: Deno.env,
-      stdoutIsTerminal: Deno.stdout.isTerminal(),
-      readStdin: Deno.stdin.isTerminal()
-        ? undefined
-        : () => new Response(Deno.stdin.readable).text(),
-      readFile: (path) => Deno.readTextFile(path),
-      signal: interrupt.signal,
-    });
+    return await run(args, { ...host.io, signal: interrupt.signal });
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+    stopListening();
+    await host.flushed();
   }
 }
 

@@ -8,6 +8,7 @@ import { parseItems } from "./cli_items.ts";
 import { nodesText, statsText } from "./cli_format.ts";
 import { keyRequests, type Sample, top } from "./cli_top.ts";
 import { deadline, untilAborted } from "@cache/http1/deadline";
+import { runtimeHttp1Client } from "@cache/http1/runtime_client";
 import { ClusterStats, keyBytes, NodeList, RingView } from "@cache/protocol/wire";
 import { Ring } from "@cache/ring/ring";
 
@@ -57,13 +58,12 @@ const TIMEOUT_MS = 5000;
 export class Commands {
   readonly #call: Invocation;
   readonly #io: CliIo;
-  readonly #caller: Caller;
+  #caller: Caller | undefined;
   #client: CacheClient | undefined;
 
   constructor(call: Invocation, io: CliIo) {
     this.#call = call;
     this.#io = io;
-    this.#caller = new Caller({ fetch: io.fetch, token: call.token, timeoutMs: TIMEOUT_MS });
   }
 
   /** Does the command; resolves to its exit code. */
@@ -96,7 +96,7 @@ export class Commands {
   /** Releases the connections. */
   close(): void {
     this.#client?.close();
-    this.#caller.close();
+    this.#caller?.close();
   }
 
   async #get(key: string): Promise<number> {
@@ -250,12 +250,26 @@ export class Commands {
     return this.#client;
   }
 
+  /** The caller of the master's routes, made once, over the runtime's transport as the client's. */
+  async #masterCaller(): Promise<Caller> {
+    const { fetch } = this.#io;
+    const transport = fetch ? undefined : await runtimeHttp1Client();
+    this.#caller ??= new Caller({
+      fetch,
+      transport,
+      token: this.#call.token,
+      timeoutMs: TIMEOUT_MS,
+    });
+    return this.#caller;
+  }
+
   /** Calls `path` on the first master, then each other in turn while they refuse connections. */
   async #master(path: string, signal = this.#io.signal): Promise<unknown> {
     const { urls } = this.#call;
+    const caller = await this.#masterCaller();
     for (let i = 0;; i++) {
       try {
-        return await this.#caller.call(urls[i], path, {}, signal);
+        return await caller.call(urls[i], path, {}, signal);
       } catch (error) {
         if (!(error instanceof Refused) || i === urls.length - 1) throw error;
       }
