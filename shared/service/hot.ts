@@ -58,7 +58,8 @@ const PLAIN_JSON = /^application\/json(;\s*charset=utf-8)?$/i;
 
 /**
  * Routes served twice from one declaration and one handler: by the app, and ahead of it by
- * {@link HotPath.serve}, which skips the app's router and middleware chain. What the hot path
+ * {@link HotPath.serve} (or {@link HotPath.respond}, as a Response), which skips the app's router
+ * and middleware chain. What the hot path
  * cannot answer exactly as the app would (an escaped key, a body the schema refuses, a chunked
  * body) it leaves to the app.
  *
@@ -66,7 +67,7 @@ const PLAIN_JSON = /^application\/json(;\s*charset=utf-8)?$/i;
  * ```ts
  * const hot = new HotPath(app, { metrics, log, maxBodyBytes: 1 << 20 });
  * hot.get(keyRoutes.get, ({ key }) => Response.json({ key, value: "v" }));
- * Deno.serve((request) => hot.serve(request) ?? app.fetch(request));
+ * Deno.serve((request) => hot.respond(request) ?? app.fetch(request));
  * ```
  */
 export class HotPath {
