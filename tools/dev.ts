@@ -90,12 +90,16 @@ const nodes = Array.from({ length: options.nodes }, (_, i) => {
   return start(`node-${i + 1}`, "node/main.ts", ["--port", String(port), "--master", masterUrl]);
 });
 
-// Say where to go once every node is up.
+// Say where to go once every node is up and the master takes requests: a master that just
+// started first learns the last ring from its nodes, and answers 503 until then.
 (async () => {
   for (let tries = 0; tries < 300 && !stopping; tries++) {
     try {
       const { nodes: known } = await (await fetch(`${masterUrl}/nodes`)).json();
-      if (known.filter((n: { status: string }) => n.status === "up").length === options.nodes) {
+      const up = known.filter((n: { status: string }) => n.status === "up").length;
+      const ready = await fetch(`${masterUrl}/ready`);
+      await ready.body?.cancel();
+      if (up === options.nodes && ready.ok) {
         console.log(`\nCluster ready: master ${masterUrl} with ${options.nodes} nodes`);
         console.log(`API reference: ${masterUrl}/reference`);
         console.log(

@@ -48,6 +48,18 @@ Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first
   })();
   try {
     const masterUrl = `http://127.0.0.1:${port}`;
+    // Once it says the cluster is ready, a write through the master is taken at once.
+    await waitFor(
+      () => Promise.resolve(lines.some((l) => l.includes("Cluster ready"))),
+      "ready line",
+      30_000,
+    );
+    const wrote = await fetch(`${masterUrl}/keys`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: "hello", value: "world" }),
+    });
+    assert.equal(wrote.status, 204, await wrote.text());
     const up = await waitFor(async () => {
       const nodes = await nodesOf(masterUrl);
       return nodes.length === 2 && nodes.every((n) => n.status === "up") && nodes;
@@ -57,10 +69,6 @@ Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first
       `http://127.0.0.1:${port + 2}`,
     ]);
     await waitFor(async () => (await fetch(`${masterUrl}/ready`)).status === 200, "master ready");
-    await waitFor(
-      () => Promise.resolve(lines.some((l) => l.includes("Cluster ready"))),
-      "ready line",
-    );
   } finally {
     child.kill("SIGINT");
   }
