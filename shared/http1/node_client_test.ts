@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type Http1Client, http1Client, type Http1Options } from "./client.ts";
 import { nodeHttp1Client } from "./node_client.ts";
+import { rawServer } from "./test_support.ts";
 
 const clients: [string, (options?: Http1Options) => Http1Client][] = [
   ["http1Client", http1Client],
@@ -12,45 +13,6 @@ const clients: [string, (options?: Http1Options) => Http1Client][] = [
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A raw TCP server on 127.0.0.1 answering each request it reads with `answer`. */
-function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<void> | void) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  const ended = { count: 0 }; // connections the client closed
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      (async () => {
-        const buffer = new Uint8Array(65536);
-        try {
-          for (let n; (n = await conn.read(buffer)) !== null;) {
-            await answer(decoder.decode(buffer.subarray(0, n)), conn);
-          }
-          ended.count++;
-        } catch {
-          // closed by the test
-        }
-      })();
-    }
-  })();
-  return {
-    origin: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    conns,
-    ended,
-    async close() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      }
-      await serving.catch(() => {});
-    },
-  };
-}
 
 const write = (conn: Deno.Conn, text: string) => conn.write(encoder.encode(text));
 
@@ -126,9 +88,9 @@ for (const [name, make] of clients) {
     const client = make();
     try {
       for (let i = 0; i < 3; i++) {
-        const answer = await client.exchange(server.origin, { path: "/x" });
+        const answer = await client.exchange(server.url, { path: "/x" });
         assert.equal(decoder.decode(answer.body), "hello world");
-        const deleted = await client.fetch(`${server.origin}/x`, { method: "DELETE" });
+        const deleted = await client.fetch(`${server.url}/x`, { method: "DELETE" });
         assert.equal(deleted.status, 204);
         assert.equal(deleted.body, null);
       }
@@ -144,7 +106,7 @@ for (const [name, make] of clients) {
     try {
       const started = performance.now();
       await assert.rejects(
-        client.exchange(server.origin, { path: "/slow", signal: AbortSignal.timeout(100) }),
+        client.exchange(server.url, { path: "/slow", signal: AbortSignal.timeout(100) }),
         (error: unknown) => error instanceof DOMException && error.name === "TimeoutError",
       );
       assert.ok(performance.now() - started < 1000);
@@ -164,12 +126,12 @@ for (const [name, make] of clients) {
     const client = make();
     try {
       assert.equal(
-        decoder.decode((await client.exchange(server.origin, { path: "/a" })).body),
+        decoder.decode((await client.exchange(server.url, { path: "/a" })).body),
         "ok",
       );
       await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(
-        decoder.decode((await client.exchange(server.origin, { path: "/b" })).body),
+        decoder.decode((await client.exchange(server.url, { path: "/b" })).body),
         "ok",
       );
       assert.equal(answered, 2);
@@ -217,7 +179,7 @@ for (const [name, make] of clients) {
     });
     const client = make();
     try {
-      await Promise.all([1, 2, 3].map(() => client.exchange(server.origin, { path: "/" })));
+      await Promise.all([1, 2, 3].map(() => client.exchange(server.url, { path: "/" })));
       assert.equal(server.conns.length, 3);
       assert.equal(server.ended.count, 0, "kept alive");
       client.close();
