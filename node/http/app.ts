@@ -64,6 +64,12 @@ export type NodeApp = OpenAPIHono & { hot: HotPath };
 export function createApp(deps: NodeDeps): NodeApp {
   const metrics = deps.metrics ?? new Metrics();
   addStoreMetrics(metrics, deps.store);
+  // Every answer, the hot path's too, carries the ring epoch this node knows.
+  const ringEpoch = deps.ringEpoch;
+  const headers = ringEpoch && (() => {
+    const epoch = ringEpoch();
+    return epoch === undefined ? undefined : { [EPOCH_HEADER]: String(epoch) };
+  });
   const app = createApi({
     title: "Cache node",
     description: "One node of the cache cluster: stores the keys the ring gives it, in memory, " +
@@ -71,6 +77,7 @@ export function createApp(deps: NodeDeps): NodeApp {
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
     log: deps.log,
     metrics,
+    headers,
     guard: (app) => protect(app, deps.auth, nodeAccess(deps.metricsAuth)),
   });
   const now = deps.now ?? Date.now;
@@ -83,18 +90,13 @@ export function createApp(deps: NodeDeps): NodeApp {
     rebalance: deps.rebalance,
     isPrimary: deps.isPrimary,
   };
-  const ringEpoch = deps.ringEpoch;
   const hot = new HotPath(app, {
     metrics,
     log: deps.log,
     auth: deps.auth,
     rules: nodeAccess(deps.metricsAuth),
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
-    // Every answer carries the ring epoch this node knows.
-    headers: ringEpoch && (() => {
-      const epoch = ringEpoch();
-      return epoch === undefined ? undefined : { [EPOCH_HEADER]: String(epoch) };
-    }),
+    headers,
   });
   addKeyRoutes(hot, node);
   addBatchRoutes(hot, node);

@@ -204,6 +204,7 @@ Deno.test("The hot path writes as the app does: POST /keys, /mset and /replicate
     assert.equal(fast.status, app.status, `${path} ${text.slice(0, 60)}`);
     assert.equal(await fast.text(), await app.text(), `${path} ${text.slice(0, 60)}`);
     assert.equal(fast.headers.get(EPOCH_HEADER), "7", `${path} ${text.slice(0, 60)}`);
+    assert.equal(app.headers.get(EPOCH_HEADER), "7", `the app's own ${path} answer`);
   }
   for (const key of ["a", "t", "big", "b", "c", "d", "e", "r", "deep"]) {
     assert.deepEqual(byFast.store.get(key), byApp.store.get(key), key);

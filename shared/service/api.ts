@@ -19,6 +19,8 @@ export interface ApiOptions {
   log: Logger;
   /** Where request counts and durations go; served at `/metrics`. */
   metrics: Metrics;
+  /** Headers every answer carries, refusals and errors included; read once per answer. */
+  headers?: () => Record<string, string> | undefined;
   /** Installs access checks; runs before any route is added, so it guards them all. */
   guard?: (app: OpenAPIHono) => void;
 }
@@ -61,6 +63,14 @@ export function createApi(options: ApiOptions): OpenAPIHono {
     },
   });
 
+  const headers = options.headers;
+  if (headers) {
+    // First, so it wraps every other middleware's answer too.
+    app.use(async (c, next) => {
+      await next();
+      for (const [name, value] of Object.entries(headers() ?? {})) c.res.headers.set(name, value);
+    });
+  }
   app.use(observeRequests(options.metrics));
 
   const limit = bodyLimit({

@@ -21,7 +21,7 @@ export interface HotPathOptions {
   auth?: Auth;
   /** The app's access rules, which the hot path applies to its routes too. */
   rules?: AccessRules;
-  /** Headers every answer carries, from the app or the hot path; read once per answer. */
+  /** The headers the app adds to every answer (`ApiOptions.headers`), added to the hot path's. */
   headers?: () => Record<string, string> | undefined;
   /** Bodies larger than this go to the app, which refuses them with 413. */
   maxBodyBytes: number;
@@ -81,13 +81,6 @@ export class HotPath {
     this.#app = app;
     this.#options = options;
     this.#record = requestRecorder(options.metrics);
-    const headers = options.headers;
-    if (headers) {
-      app.use(async (c, next) => {
-        await next();
-        for (const [name, value] of Object.entries(headers() ?? {})) c.res.headers.set(name, value);
-      });
-    }
   }
 
   /** The app this hot path serves ahead of, for the routes that are not hot. */
@@ -176,7 +169,7 @@ export class HotPath {
       const started = performance.now();
       if (hot.roles) {
         return this.#admit(request, hot.roles, url.slice(start)).then(async (refused) =>
-          refused ? this.#done("GET", hot.route, refused, started, false) : this.#done(
+          refused ? this.#done("GET", hot.route, refused, started) : this.#done(
             "GET",
             hot.route,
             await this.#read(hot, parsed.data as never, url, start),
@@ -222,7 +215,7 @@ export class HotPath {
     const path = hot.route;
     if (hot.roles) {
       const refused = await this.#admit(request, hot.roles, path);
-      if (refused) return toResponse(this.#done("POST", path, refused, started, false));
+      if (refused) return toResponse(this.#done("POST", path, refused, started));
     }
     let bytes: Uint8Array<ArrayBuffer>;
     try {
@@ -243,11 +236,9 @@ export class HotPath {
       // not JSON: the app says so
     }
     if (body === undefined || text === undefined) {
-      // The app's exact refusal; it counts the request itself.
+      // The app's exact refusal, its headers included; it counts the request itself.
       const { method, headers } = request;
-      return toResponse(this.#stamp(
-        await this.#app.fetch(new Request(request.url, { method, headers, body: bytes })),
-      ));
+      return await this.#app.fetch(new Request(request.url, { method, headers, body: bytes }));
     }
     let answer: Answer;
     try {
@@ -273,13 +264,8 @@ export class HotPath {
     return errorResponse(error, method, path, this.#options.log);
   }
 
-  // Refusals of access go without the headers, as the app's access check answers before them.
-  #done(method: string, route: string, answer: Answer, started: number, stamp = true): Answer {
+  #done(method: string, route: string, answer: Answer, started: number): Answer {
     this.#record(method, route, answer.status, started);
-    return stamp ? this.#stamp(answer) : answer;
-  }
-
-  #stamp(answer: Answer): Answer {
     const headers = this.#options.headers?.();
     if (headers === undefined) return answer;
     if (answer instanceof Response) {

@@ -19,12 +19,14 @@ async function setup(options: { tokens?: boolean; read?: (key: string) => never 
   const auth = await Auth.from(
     options.tokens ? [["client", "client-token"], ["node", "node-token"]] : [],
   );
+  const headers = () => ({ "x-ring-epoch": "7" });
   const app = createApi({
     title: "t",
     description: "",
     maxBodyBytes: 1024,
     log,
     metrics,
+    headers,
     guard: (app) => protect(app, auth, RULES),
   });
   const hot = new HotPath(app, {
@@ -33,7 +35,7 @@ async function setup(options: { tokens?: boolean; read?: (key: string) => never 
     auth,
     rules: RULES,
     maxBodyBytes: 1024,
-    headers: () => ({ "x-ring-epoch": "7" }),
+    headers,
   });
   const values = new Map<string, string>();
   const roles: (string | undefined)[] = [];
