@@ -1,0 +1,40 @@
+// A node's hot GET, from a request's head to its answer, against the store read and the answer it
+// builds alone (the group baseline): what the hot path adds per read.
+
+import { silentLogger as log } from "@cache/log/log";
+import { KeyParam } from "@cache/protocol/wire";
+import { Store } from "../store/store.ts";
+import { createApp } from "./app.ts";
+import { readAnswer } from "./context.ts";
+
+const KEYS = 1000;
+const keys = Array.from({ length: KEYS }, (_, i) => `key:${String(i).padStart(11, "0")}`);
+const store = new Store();
+for (const key of keys) store.set(key, "v".repeat(100));
+const app = createApp({
+  store,
+  maxValueBytes: 1 << 20,
+  notReady: () => undefined,
+  log,
+  ringEpoch: () => 7,
+});
+// As the server hands a body-less request to the hot path: its head, no Request built.
+const heads = keys.map((key) => ({
+  method: "GET",
+  url: `http://127.0.0.1:8081/keys/${key}`,
+  header: () => undefined,
+}));
+let i = 0;
+
+Deno.bench("store read and answer", { group: "hot GET", baseline: true }, () => {
+  const key = keys[i++ % KEYS];
+  readAnswer(key, store.get(key));
+});
+
+Deno.bench("the route's schema check alone", { group: "hot GET" }, () => {
+  KeyParam.safeParse({ key: keys[i++ % KEYS] });
+});
+
+Deno.bench("HotPath.serve(), head to answer", { group: "hot GET" }, () => {
+  app.hot.serve(heads[i++ % KEYS]);
+});
