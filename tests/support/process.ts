@@ -15,14 +15,19 @@ export class Processes implements Harness {
   readonly #running = new Map<number, Deno.ChildProcess>();
   readonly #env: Record<string, string>;
   readonly #openFiles: number | undefined;
+  readonly #onLine: ((pid: number, line: string) => void) | undefined;
 
   /**
    * `env` is added to every process's environment; with `openFiles`, each process runs under that
-   * limit on open descriptors (util-linux's `prlimit`).
+   * limit on open descriptors (util-linux's `prlimit`); `onLine` sees every line a process prints.
    */
-  constructor(env: Record<string, string> = {}, options: { openFiles?: number } = {}) {
+  constructor(
+    env: Record<string, string> = {},
+    options: { openFiles?: number; onLine?: (pid: number, line: string) => void } = {},
+  ) {
     this.#env = env;
     this.#openFiles = options.openFiles;
+    this.#onLine = options.onLine;
   }
 
   masterAddress(): string {
@@ -103,6 +108,7 @@ export class Processes implements Harness {
     const stderr = new Response(child.stderr).text();
     const listening = new Promise<string>((resolve, reject) => {
       readLines(child.stdout, (line) => {
+        this.#onLine?.(child.pid, line);
         try {
           const entry = JSON.parse(line);
           logs.push(entry);
@@ -217,10 +223,20 @@ export async function settled(masterUrl: string, ms = 15_000): Promise<void> {
   );
 }
 
-/** Starts a master with `args` and `count` nodes, and waits until all are registered and settled. */
-export async function settledCluster(processes: Processes, count: number, args: string[] = []) {
+/**
+ * Starts a master with `args` and `count` nodes with `nodeArgs`, and waits until all are registered
+ * and settled.
+ */
+export async function settledCluster(
+  processes: Processes,
+  count: number,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+) {
   const master = await processes.master({ args });
-  const nodes = await Promise.all(Array.from({ length: count }, () => processes.node(master.url)));
+  const nodes = await Promise.all(
+    Array.from({ length: count }, () => processes.node(master.url, nodeArgs)),
+  );
   await waitFor(
     async () => (await nodesOf(master.url)).length === count,
     `${count} nodes registered`,
