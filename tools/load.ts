@@ -16,6 +16,13 @@ import {
   writeKeyScripts,
   wrkRow,
 } from "./load_rows.ts";
+import {
+  ioredisRow,
+  preloadRedis,
+  redisCluster,
+  type RedisSetup,
+  singleRedis,
+} from "./redis_rows.ts";
 
 const DURATION_S = Number(Deno.env.get("LOAD_SECONDS") ?? 10);
 const RUNS = Number(Deno.env.get("LOAD_RUNS") ?? 3);
@@ -35,7 +42,10 @@ if (!(await has("wrk"))) {
 const dir = await Deno.makeTempDir({ prefix: "cache-load-" });
 const value = LOAD_VALUE;
 const measure: Measure = { dir, seconds: DURATION_S, warmupSeconds: WARMUP_S, keys: KEYS };
-await writeKeyScripts(dir, KEYS);
+const CLIENT_TOKEN = "client-token-1";
+const TOKENS = { AUTH_TOKENS: `client:${CLIENT_TOKEN},node:node-token-1,admin:admin-token-1` };
+const NODE_TOKENS = { MASTER_TOKEN: "node-token-1", NODE_TOKEN: "node-token-1" };
+await writeKeyScripts(dir, KEYS, CLIENT_TOKEN);
 await Deno.writeTextFile(
   `${dir}/webdis_get.lua`,
   `request = function()
@@ -51,7 +61,24 @@ end`,
 
 const rows: Row[] = [];
 const processes = new Processes();
+const withTokens = new Processes({ ...TOKENS, ...NODE_TOKENS });
 const children: Deno.ChildProcess[] = [];
+const redisSetups: RedisSetup[] = [];
+// Release settings: the node's default heartbeat, not the tests' 100 ms (the last flag counts).
+const release = ["--heartbeat-ms", String(nodeSettings.heartbeatMs.schema.parse(undefined))];
+
+/** A master and 3 nodes of `harness`, the master with `args`; their PIDs, master first. */
+async function cluster(harness: Processes, args: string[] = []) {
+  const master = await harness.master({ args });
+  const nodes = await Promise.all([1, 2, 3].map(() => harness.node(master.url, release)));
+  const as: HeadersInit = harness === withTokens ? { authorization: `Bearer ${CLIENT_TOKEN}` } : {};
+  await waitFor(
+    async () =>
+      (await (await fetch(`${master.url}/nodes`, { headers: as })).json()).nodes.length === 3,
+    "3 nodes",
+  );
+  return { master, pids: [master.pid, ...nodes.map((node) => node.pid)] };
+}
 
 /** Starts a baseline server of bench/ on `ports`; stopped with the run. */
 function start(script: string, ports: number[]): Deno.ChildProcess {
@@ -63,20 +90,18 @@ function start(script: string, ports: number[]): Deno.ChildProcess {
   return child;
 }
 try {
-  console.log("Starting a master and 3 nodes, and a standalone node");
-  // Default log level: info writes no line per request.
-  const master = await processes.master();
-  // Release settings: the node's default heartbeat, not the tests' 100 ms (the last flag counts).
-  const release = ["--heartbeat-ms", String(nodeSettings.heartbeatMs.schema.parse(undefined))];
-  const nodes = await Promise.all([1, 2, 3].map(() => processes.node(master.url, release)));
-  const cluster = [master.pid, ...nodes.map((node) => node.pid)];
-  await waitFor(
-    async () => (await (await fetch(`${master.url}/nodes`)).json()).nodes.length === 3,
-    "3 nodes",
+  console.log(
+    "Starting three clusters of a master and 3 nodes (R=2, R=2 with tokens, R=1), and a standalone node",
   );
+  // Default log level: info writes no line per request.
+  const { master, pids: open } = await cluster(processes);
+  const tokens = await cluster(withTokens);
+  const one = await cluster(processes, ["--replicas", "1"]);
   const nowhere = `http://127.0.0.1:${freePort()}`;
   const single = await processes.node(nowhere, release); // no master: a node on its own
   await preload(master.url, KEYS);
+  await preload(tokens.master.url, KEYS, CLIENT_TOKEN);
+  await preload(one.master.url, KEYS);
   await preload(single.url, KEYS);
 
   // A bare server measured alone, and the ceiling of forwarding in Deno: one call per request to
@@ -144,6 +169,26 @@ try {
       "  webdis or redis-server not installed (apt-get install webdis redis-server): skipping",
     );
   }
+  // The anchor a user would pick instead: Redis, alone and as a cluster, through ioredis.
+  const redisRows: { name: string; setup: RedisSetup }[] = [];
+  if (await has("redis-server") && await has("redis-cli")) {
+    console.log("Starting a redis-server and a Redis Cluster of 3 primaries with a replica each");
+    for (
+      const [name, make] of [["redis-server", singleRedis], [
+        "Redis Cluster",
+        redisCluster,
+      ]] as const
+    ) {
+      const setup = await make(dir);
+      redisSetups.push(setup);
+      await preloadRedis(setup.client, KEYS);
+      redisRows.push({ name: `ioredis → ${name}`, setup });
+    }
+  } else {
+    console.log(
+      "  redis-server or redis-cli not installed (apt-get install redis-server): skipping the ioredis rows",
+    );
+  }
 
   // Every row is measured RUNS times, the rows taking turns, so a slow minute of the machine
   // falls on all of them; each row keeps its median run.
@@ -151,14 +196,20 @@ try {
   for (const c of CONNECTIONS) {
     const bareUrl = `http://127.0.0.1:${backendPorts[0]}/`;
     plan.push(() => wrkRow(measure, "bare Deno.serve", bareUrl, "get.lua", c, [bare.pid]));
-    plan.push(() => wrkRow(measure, "master GET", master.url, "get.lua", c, cluster));
+    plan.push(() => wrkRow(measure, "master GET", master.url, "get.lua", c, open));
+    plan.push(() =>
+      wrkRow(measure, "master GET (tokens)", tokens.master.url, "get_token.lua", c, tokens.pids)
+    );
     plan.push(() =>
       wrkRow(measure, "Deno forwarder GET", forwarderUrl, "get.lua", c, [
         forwarder.pid,
         ...backends.map((backend) => backend.pid),
       ])
     );
-    plan.push(() => wrkRow(measure, "master SET", master.url, "set.lua", c, cluster));
+    plan.push(() => wrkRow(measure, "master SET", master.url, "set.lua", c, open));
+    plan.push(() =>
+      wrkRow(measure, "master SET (tokens)", tokens.master.url, "set_token.lua", c, tokens.pids)
+    );
     plan.push(() => wrkRow(measure, "node direct GET", single.url, "get.lua", c, [single.pid]));
     plan.push(() => wrkRow(measure, "node direct SET", single.url, "set.lua", c, [single.pid]));
     if (webdisUrl) {
@@ -167,8 +218,20 @@ try {
       plan.push(() => wrkRow(measure, "webdis+redis SET", url, "webdis_set.lua", c, webdisPids));
     }
     // The client's rows come from a load loop in this process, not wrk: compare them together.
-    plan.push(() => clientRow(measure, master.url, "proxy", c, cluster));
-    plan.push(() => clientRow(measure, master.url, "direct", c, cluster));
+    plan.push(() => clientRow(measure, master.url, "proxy", c, open));
+    for (const op of ["GET", "SET"] as const) {
+      plan.push(() => clientRow(measure, master.url, "direct", c, open, op));
+      plan.push(() =>
+        clientRow(measure, tokens.master.url, "direct", c, tokens.pids, op, { token: CLIENT_TOKEN })
+      );
+      for (const { name, setup } of redisRows) {
+        plan.push(() => ioredisRow(measure, `${name} ${op}`, setup.client, op, c, setup.pids));
+      }
+    }
+    plan.push(async () => ({
+      ...await clientRow(measure, one.master.url, "direct", c, one.pids, "SET"),
+      name: "client direct SET (R=1)",
+    }));
   }
   const samples: Row[][] = plan.map(() => []);
   for (let run = 1; run <= RUNS; run++) {
@@ -200,6 +263,8 @@ try {
   }
 } finally {
   await processes.stopAll();
+  await withTokens.stopAll();
+  for (const setup of redisSetups) await setup.stop();
   for (const child of children) {
     try {
       child.kill("SIGTERM");
@@ -245,6 +310,23 @@ for (const c of CONNECTIONS) {
     "cpuMicros",
   );
   ratio(ratios, "client direct / client proxy GET", ["client direct GET", "client proxy GET"], c);
+  for (const op of ["GET", "SET"]) {
+    const client = `client direct ${op}`;
+    ratio(ratios, `client direct / ioredis-cluster ${op}`, [
+      client,
+      `ioredis → Redis Cluster ${op}`,
+    ], c);
+    for (const row of [`master ${op}`, client]) {
+      ratio(ratios, `${row} tokens / open`, [`${row} (tokens)`, row], c);
+    }
+  }
+  ratio(
+    ratios,
+    "client direct R=2 SET / R=1 SET",
+    ["client direct SET", "client direct SET (R=1)"],
+    c,
+  );
+  ratio(ratios, "master SET / master GET", ["master SET", "master GET"], c);
 }
 
 console.log(

@@ -1,7 +1,7 @@
 // How the load benchmark measures a row: wrk against a URL, or the TypeScript client's load loop,
 // each with the CPU per request of the processes serving it.
 
-import { CacheClient } from "@cache/client";
+import { CacheClient, type ClientOptions } from "@cache/client";
 import { cpuSeconds } from "./cpu.ts";
 
 export interface Row {
@@ -34,29 +34,32 @@ export const LOAD_VALUE = "v".repeat(100);
 
 /**
  * Writes wrk's `get.lua` and `set.lua` into `dir`: GETs and SETs of `keys` preloaded keys, picked
- * at random, through `/keys`.
+ * at random, through `/keys`; and `get_token.lua` and `set_token.lua`, the same with `token`.
  */
-export async function writeKeyScripts(dir: string, keys: number): Promise<void> {
+export async function writeKeyScripts(dir: string, keys: number, token = ""): Promise<void> {
   const random = `math.random(0, ${keys - 1})`;
-  await Deno.writeTextFile(
-    `${dir}/get.lua`,
-    `request = function()
+  for (const suffix of ["", "_token"]) {
+    const auth = suffix ? `wrk.headers["Authorization"] = "Bearer ${token}"\n` : "";
+    await Deno.writeTextFile(
+      `${dir}/get${suffix}.lua`,
+      `${auth}request = function()
   return wrk.format("GET", string.format("/keys/key:%011d", ${random}))
 end`,
-  );
-  await Deno.writeTextFile(
-    `${dir}/set.lua`,
-    `wrk.method = "POST"
+    );
+    await Deno.writeTextFile(
+      `${dir}/set${suffix}.lua`,
+      `wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-request = function()
+${auth}request = function()
   local body = string.format('{"key":"key:%011d","value":"${LOAD_VALUE}"}', ${random})
   return wrk.format("POST", "/keys", nil, body)
 end`,
-  );
+    );
+  }
 }
 
 /** Writes `loadKey(0)` to `loadKey(keys - 1)` through `url`'s `/mset`, 1,000 at a time. */
-export async function preload(url: string, keys: number): Promise<void> {
+export async function preload(url: string, keys: number, token?: string): Promise<void> {
   for (let i = 0; i < keys; i += 1000) {
     const items = Array.from(
       { length: 1000 },
@@ -64,7 +67,10 @@ export async function preload(url: string, keys: number): Promise<void> {
     );
     const answer = await fetch(`${url}/mset`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: JSON.stringify({ items }),
     });
     if (answer.status !== 204) {
@@ -149,49 +155,71 @@ export function median(runs: Row[]): Row {
   return { ...sorted[Math.floor(sorted.length / 2)], runs: runs.map((r) => r.requestsPerSecond) };
 }
 
-/** GETs through the TypeScript client from `connections` concurrent loops in this process. */
+/**
+ * The client's GETs or SETs of random preloaded keys from `connections` concurrent loops in this
+ * process, `mode` direct or through the master.
+ */
 export async function clientRow(
   measure: Measure,
   masterUrl: string,
   mode: "direct" | "proxy",
   connections: number,
   pids: number[],
+  op: "GET" | "SET" = "GET",
+  options: ClientOptions = {},
 ): Promise<Row> {
-  const cache = await CacheClient.connect(masterUrl, { mode });
-  const name = `client ${mode} GET`;
+  const cache = await CacheClient.connect(masterUrl, { ...options, mode });
+  const name = `client ${mode} ${op}${options.token ? " (tokens)" : ""}`;
   try {
-    const run = async (seconds: number, latencies: number[]) => {
-      const end = performance.now() + seconds * 1000;
-      await Promise.all(Array.from({ length: connections }, async () => {
-        while (performance.now() < end) {
-          const started = performance.now();
-          await cache.get(loadKey(Math.floor(Math.random() * measure.keys)));
-          latencies.push(performance.now() - started);
-        }
-      }));
-    };
-    await run(measure.warmupSeconds, []);
-    const latencies: number[] = [];
-    const cpuMicros = await cpuPerRequest([Deno.pid, ...pids], async () => {
-      await run(measure.seconds, latencies);
-      return latencies.length;
-    });
-    latencies.sort((a, b) => a - b);
-    const at = (q: number) => Number(latencies[Math.floor(q * (latencies.length - 1))].toFixed(2));
-    const row = {
-      name,
-      connections,
-      requestsPerSecond: Math.round(latencies.length / measure.seconds),
-      p50Ms: at(0.5),
-      p99Ms: at(0.99),
-      cpuMicros,
-    };
-    console.log(
-      `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p99 ${row.p99Ms} ms, ` +
-        `${cpuMicros ?? "?"} us CPU/request`,
-    );
-    return row;
+    const call = op === "GET"
+      ? (key: string) => cache.get(key)
+      : (key: string) => cache.set(key, LOAD_VALUE);
+    return await loopRow(measure, name, call, connections, pids);
   } finally {
     cache.close();
   }
+}
+
+/**
+ * Calls `call` on random preloaded keys from `connections` concurrent loops in this process, as a
+ * client library is used; CPU per request counts this process with `pids`.
+ */
+export async function loopRow(
+  measure: Measure,
+  name: string,
+  call: (key: string) => Promise<unknown>,
+  connections: number,
+  pids: number[],
+): Promise<Row> {
+  const run = async (seconds: number, latencies: number[]) => {
+    const end = performance.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: connections }, async () => {
+      while (performance.now() < end) {
+        const started = performance.now();
+        await call(loadKey(Math.floor(Math.random() * measure.keys)));
+        latencies.push(performance.now() - started);
+      }
+    }));
+  };
+  await run(measure.warmupSeconds, []);
+  const latencies: number[] = [];
+  const cpuMicros = await cpuPerRequest([Deno.pid, ...pids], async () => {
+    await run(measure.seconds, latencies);
+    return latencies.length;
+  });
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Number(latencies[Math.floor(q * (latencies.length - 1))].toFixed(2));
+  const row = {
+    name,
+    connections,
+    requestsPerSecond: Math.round(latencies.length / measure.seconds),
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    cpuMicros,
+  };
+  console.log(
+    `  ${name} c=${connections}: ${row.requestsPerSecond} req/s, p99 ${row.p99Ms} ms, ` +
+      `${cpuMicros ?? "?"} us CPU/request`,
+  );
+  return row;
 }
