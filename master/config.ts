@@ -12,18 +12,11 @@ import {
   securitySettings,
   type Settings,
 } from "@cache/service/config";
-import { DEFAULT_VNODES } from "@cache/ring/ring";
 import { DEFAULT_MAX_VALUE_BYTES } from "@cache/protocol/wire";
 
 /** Every setting of the master, with its flag, variable and default. */
 export const masterSettings = {
   ...listenSettings(8080),
-  vnodes: {
-    flag: "vnodes",
-    env: "VNODES",
-    schema: count(DEFAULT_VNODES).pipe(z.number().max(10_000)),
-    help: "Points per node on the hash ring",
-  },
   replicas: {
     flag: "replicas",
     env: "REPLICAS",

@@ -45,7 +45,6 @@ const breakers = new Breakers({
   log,
 });
 const registry: Registry = new Registry({
-  vnodes: config.vnodes,
   replicas: config.replicas,
   failureTimeoutMs: config.failureTimeoutMs,
   now: Date.now,

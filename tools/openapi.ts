@@ -7,7 +7,6 @@ import { Router } from "../master/routing/router.ts";
 import { createApp as createNodeApp } from "../node/http/app.ts";
 import { Store } from "../node/store/store.ts";
 import { silentLogger as log } from "@cache/log/log";
-import { DEFAULT_VNODES } from "@cache/ring/ring";
 import { DEFAULT_MAX_VALUE_BYTES as maxValueBytes } from "@cache/protocol/wire";
 
 /** Committed document paths, relative to the repository root. */
@@ -18,12 +17,7 @@ export const DOCUMENTS = {
 
 /** The YAML each service's code generates today, by document path. */
 export async function renderDocuments(): Promise<Record<string, string>> {
-  const registry = new Registry({
-    vnodes: DEFAULT_VNODES,
-    failureTimeoutMs: 3000,
-    now: Date.now,
-    log,
-  });
+  const registry = new Registry({ failureTimeoutMs: 3000, now: Date.now, log });
   const router = new Router({ placement: registry, fetch, timeoutMs: 1000 });
   const master = createMasterApp({ registry, router, maxValueBytes, log });
   const node = createNodeApp({ store: new Store(), maxValueBytes, notReady: () => undefined, log });

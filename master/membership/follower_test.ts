@@ -17,7 +17,6 @@ function ring(epoch: number, nodes = ["http://a:1", "http://b:1"], term = 2): Ri
     term,
     epoch,
     replicas: 1,
-    vnodes: 8,
     nodes,
     joined: Object.fromEntries(nodes.map((node) => [node, epoch])),
     settled: true,
@@ -55,7 +54,6 @@ function setup() {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger("master", { write: (line) => lines.push(JSON.parse(line)) });
   const registry = new Registry({
-    vnodes: 8,
     failureTimeoutMs: 1000,
     now: () => 0,
     log: silentLogger,

@@ -6,7 +6,6 @@ const ring = (term: number, epoch: number, nodes: string[]): RingView => ({
   term,
   epoch,
   replicas: 2,
-  vnodes: 8,
   nodes,
   joined: {},
 });

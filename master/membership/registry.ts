@@ -7,7 +7,6 @@ import { Recovery } from "./recovery.ts";
 
 /** How the registry decides a node is down, and how it builds rings. */
 export interface RegistryOptions {
-  vnodes: number;
   /** Copies of each key, capped by the number of up nodes. Default 1. */
   replicas?: number;
   /** A node with no heartbeat for this long is marked down by {@link Registry.sweep}. */
@@ -91,7 +90,7 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#epoch = options.initialEpoch ?? 0;
-    this.#ring = new Ring([], { vnodes: options.vnodes });
+    this.#ring = new Ring();
     if (options.recoveryMs) this.#recovery = new Recovery(options.now() + options.recoveryMs);
   }
 
@@ -289,7 +288,6 @@ export class Registry {
       term: this.#term,
       epoch: this.#epoch,
       replicas: this.replicas,
-      vnodes: this.#ring.vnodes,
       nodes: [...this.#ring.nodes],
       joined,
       settled: this.settled,
@@ -327,7 +325,7 @@ export class Registry {
     const changed = view.nodes.join(" ") !== this.#ring.nodes.join(" ");
     if (changed) {
       this.#unsettled = (view.settled ?? true) ? [] : [this.#ring, ...this.#unsettled].slice(0, 8);
-      this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
+      this.#ring = new Ring(view.nodes);
     } else if (view.settled ?? true) this.#unsettled = [];
     const inRing = new Set(view.nodes);
     for (const address of view.nodes) {
@@ -437,7 +435,7 @@ export class Registry {
     if (last) {
       this.#term = Math.max(this.#term, last.term);
       this.#epoch = Math.max(this.#epoch, last.epoch);
-      this.#ring = new Ring(last.nodes, { vnodes: this.#options.vnodes });
+      this.#ring = new Ring(last.nodes);
       this.#unsettled = [];
     }
     const published = this.#epoch + 1; // the epoch #changed publishes below
@@ -500,7 +498,7 @@ export class Registry {
     const up = [...this.#members].filter(([, m]) => m.status === "up").map(([a]) => a);
     // Keep the ring being left; the older ones only while their keys may still be moving.
     this.#unsettled = this.settled ? [this.#ring] : [this.#ring, ...this.#unsettled].slice(0, 8);
-    this.#ring = new Ring(up, { vnodes: this.#options.vnodes });
+    this.#ring = new Ring(up);
     this.#epoch++;
     this.#options.log.info(event, {
       ...(address ? { address } : {}),

@@ -6,7 +6,7 @@ import { Registry } from "./registry.ts";
 function pair() {
   const clock = { now: 0 };
   let followerLeads = false;
-  const options = { vnodes: 8, failureTimeoutMs: 1000, now: () => clock.now, log };
+  const options = { failureTimeoutMs: 1000, now: () => clock.now, log };
   const leader = new Registry({ ...options, initialEpoch: 100 });
   const follower = new Registry({ ...options, leading: () => followerLeads });
   return { clock, leader, follower, promote: () => followerLeads = true };
@@ -36,7 +36,6 @@ Deno.test("A follower never adopts a ring of an older term, whatever its epoch",
     term,
     epoch,
     replicas: 1,
-    vnodes: 8,
     nodes: ["http://a:1"],
     joined: { "http://a:1": 1 },
     settled: true,

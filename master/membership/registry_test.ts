@@ -3,7 +3,7 @@ import { silentLogger as log } from "@cache/log/log";
 import { Registry } from "./registry.ts";
 
 function registryAt(clock: { now: number }) {
-  return new Registry({ vnodes: 8, failureTimeoutMs: 1000, now: () => clock.now, log });
+  return new Registry({ failureTimeoutMs: 1000, now: () => clock.now, log });
 }
 
 Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", () => {
@@ -16,7 +16,6 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
     term: 0,
     epoch: 1,
     replicas: 1,
-    vnodes: 8,
     nodes: ["http://a:1"],
     joined: { "http://a:1": 1 },
     settled: false,
@@ -67,7 +66,6 @@ Deno.test("Registry takes a restarted node back into the ring in a new epoch", (
 
 Deno.test("Registry takes a leaving node off the ring and keeps earlier rings until all synced", () => {
   const registry = new Registry({
-    vnodes: 8,
     replicas: 2,
     failureTimeoutMs: 1000,
     now: () => 0,
@@ -115,7 +113,6 @@ Deno.test("Registry.deregister() forgets a node, bumping the epoch only if it wa
 /** A master just started at `clock.now`, with R=2, waiting up to 3 s for the last ring's nodes. */
 function restarted(clock: { now: number }) {
   return new Registry({
-    vnodes: 8,
     replicas: 2,
     failureTimeoutMs: 1000,
     now: () => clock.now,
@@ -131,7 +128,6 @@ Deno.test("A restarted master routes nothing until the nodes of the last ring ar
     term: 0,
     epoch: 20_000, // the last master's epochs: newer than this one's clock-based start
     replicas: 2,
-    vnodes: 8,
     nodes: ["http://a:1", "http://b:1", "http://c:1"],
     joined: { "http://a:1": 19_990, "http://b:1": 19_991, "http://c:1": 19_992 },
   };
@@ -155,7 +151,6 @@ Deno.test("A restarted master gives up on a node of the last ring at the recover
     term: 2,
     epoch: 40,
     replicas: 2,
-    vnodes: 8,
     nodes: ["http://a:1", "http://b:1"],
     joined: { "http://a:1": 1, "http://b:1": 2 },
   };
@@ -196,7 +191,6 @@ Deno.test("A master that was paused gives every node the missing time back befor
 Deno.test("Registry.sweep() marks down a node the master cannot call, though it heartbeats", () => {
   const clock = { now: 0 };
   const registry = new Registry({
-    vnodes: 8,
     failureTimeoutMs: 1000,
     now: () => clock.now,
     log,

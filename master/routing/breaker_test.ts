@@ -70,7 +70,6 @@ Deno.test("A node's breaker closes when the node registers again, not after the 
   const { breakers } = setup();
   const joined: string[] = [];
   const registry = new Registry({
-    vnodes: 8,
     failureTimeoutMs: 1000,
     now: () => 0,
     log,

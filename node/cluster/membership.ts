@@ -227,7 +227,7 @@ export class Membership {
   #follow(view: RingView): void {
     if (this.#view && !newerRing(view, this.#view)) return;
     this.#view = view;
-    this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    this.#ring = new Ring(view.nodes);
     this.#options.log.info("ring updated", {
       term: view.term,
       epoch: view.epoch,

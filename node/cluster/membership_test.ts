@@ -143,7 +143,6 @@ Deno.test("Membership holds a lease from the leader's answers, counted from when
     term: 0,
     epoch: 5,
     replicas: 1,
-    vnodes: 8,
     nodes: ["http://node-9:8081"],
     joined: {},
   };
@@ -170,7 +169,7 @@ Deno.test("Membership holds a lease from the leader's answers, counted from when
 Deno.test("Membership says it is empty once it dropped its keys to rejoin, until taken back", async () => {
   const bodies: { empty?: boolean }[] = [];
   let marked = true;
-  const view = { term: 0, epoch: 5, replicas: 1, vnodes: 8, nodes: [], joined: {} };
+  const view = { term: 0, epoch: 5, replicas: 1, nodes: [], joined: {} };
   const fetch: Fetch = (_input, init) => {
     const body = JSON.parse(String(init?.body));
     bodies.push(body);

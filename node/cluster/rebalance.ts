@@ -106,9 +106,9 @@ export class Rebalancer {
   /** One pass for `view`; resolves whether it finished (not superseded, every send taken). */
   async #pass(view: RingView): Promise<boolean> {
     const { self, store, batch, log } = this.#options;
-    const ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    const ring = new Ring(view.nodes);
     const done = this.#done;
-    const before = done && new Ring(done.nodes, { vnodes: done.vnodes });
+    const before = done && new Ring(done.nodes);
     const rejoined = (node: string) => done === undefined || (view.joined[node] ?? 0) > done.epoch;
     const batches = new Map<string, Replica[]>();
     const leaving: string[] = [];

@@ -22,7 +22,6 @@ function view(
     term: 1,
     epoch,
     replicas,
-    vnodes: 16,
     nodes: [...nodes].sort(),
     joined: Object.fromEntries(nodes.map((node) => [node, joined[node] ?? 1])),
     settled: false,
@@ -31,7 +30,7 @@ function view(
 
 /** The owners `ring` gives `key`, as every process places it. */
 function ownersIn(ring: RingView, key: string): string[] {
-  return new Ring(ring.nodes, { vnodes: ring.vnodes }).owners(key, ring.replicas);
+  return new Ring(ring.nodes).owners(key, ring.replicas);
 }
 
 /** The keys of {@link KEYS} that `node` owns in `ring`, sorted. */

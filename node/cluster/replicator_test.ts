@@ -16,7 +16,6 @@ function setup(self: string, epoch: number, fetch: Fetch = () => Promise.reject(
     term: 0,
     epoch: e,
     replicas: 2,
-    vnodes: 160,
     nodes,
     joined: {},
     settled: true,
@@ -132,7 +131,7 @@ Deno.test("Replicator.replicate() names as unreplicated only the keys of the bac
   const three = ["http://a:1", "http://b:1", "http://c:1"];
   const ringOf3 = new Ring(three);
   const source = {
-    view: { term: 0, epoch: 1, replicas: 2, vnodes: 160, nodes: three, joined: {}, settled: true },
+    view: { term: 0, epoch: 1, replicas: 2, nodes: three, joined: {}, settled: true },
     ring: ringOf3,
     refresh: () => Promise.resolve(true),
     leaseLeftMs: () => 1000,

@@ -177,7 +177,7 @@ export class Commands {
   /** The owners of `key` in the master's ring, by the ring module the nodes place keys with. */
   async #owners(key: string): Promise<number> {
     const view = RingView.parse(await this.#master("/ring"));
-    const ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    const ring = new Ring(view.nodes);
     const owners = ring.owners(key, view.replicas);
     if (owners.length === 0) {
       this.#io.stderr(

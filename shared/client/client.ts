@@ -140,7 +140,7 @@ export class CacheClient {
     const view = RingView.parse(await this.#viaMaster("/ring", {}, signal));
     if (this.#view && newerRing(this.#view, view)) return; // a late answer: keep the newer ring
     this.#view = view;
-    this.#ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    this.#ring = new Ring(view.nodes);
   }
 
   /**

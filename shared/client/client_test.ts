@@ -11,7 +11,6 @@ const view = (epoch: number, nodes: string[]): RingView => ({
   term: 0,
   epoch,
   replicas: 1,
-  vnodes: 16,
   nodes,
   joined: {},
   settled: true,

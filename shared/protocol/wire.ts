@@ -212,7 +212,6 @@ export const RingView = z.object({
   replicas: z.number().int().min(1).meta({
     description: "Copies of each key: owners(key, replicas) are its primary, then its backups",
   }),
-  vnodes: z.number().int().min(1),
   nodes: z.array(z.string()).meta({ description: "Addresses of the up nodes, sorted" }),
   joined: z.record(z.string(), z.number().int()).meta({
     description: "The epoch in which each node last joined the ring, empty",

@@ -1,4 +1,4 @@
-// The key hash: MurmurHash3 (x86, 32-bit) of a string's UTF-8 bytes, shared by every ring.
+// Placement hashes: MurmurHash3 (x86, 32-bit) of a string's UTF-8 bytes, and its finalizer.
 
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
@@ -62,7 +62,20 @@ export function hash32(text: string, seed = 0): number {
   }
 
   if (pending > 0) h ^= mixBlock(block);
-  h ^= length;
+  return mix32(h ^ length);
+}
+
+/**
+ * MurmurHash3's finalizer: a bijection on 32-bit integers that spreads every input bit over the
+ * output. {@link hash32} ends with it; the ring scores slots with it.
+ *
+ * @example
+ * ```ts
+ * import { mix32 } from "./hash.ts";
+ * mix32(1); // 0x514e28b7, which is also hash32("", 1)
+ * ```
+ */
+export function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { hash32 } from "./hash.ts";
+import { hash32, mix32 } from "./hash.ts";
 
 Deno.test("hash32() matches MurmurHash3 x86_32 reference values", () => {
   assert.equal(hash32(""), 0);
@@ -43,4 +43,12 @@ Deno.test("hash32() hashes the same bytes as TextEncoder, surrogates included", 
   for (const text of ["é", "😀", "\ud800", "a\udc00b", "\ud83d"]) {
     assert.equal(hash32(text), reference(text));
   }
+});
+
+Deno.test("mix32() is MurmurHash3's finalizer, the last step of hash32()", () => {
+  assert.equal(mix32(0), 0);
+  assert.equal(mix32(1), hash32("", 1));
+  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (h) => {
+    assert.ok(Number.isInteger(mix32(h)) && mix32(h) >= 0 && mix32(h) < 2 ** 32);
+  }));
 });

@@ -17,7 +17,7 @@ const tokens: [("client" | "node" | "admin"), string][] = [
 
 async function apps(metricsAuth = false) {
   const auth = await Auth.from(tokens);
-  const registry = new Registry({ vnodes: 16, failureTimeoutMs: 1000, now: Date.now, log });
+  const registry = new Registry({ failureTimeoutMs: 1000, now: Date.now, log });
   const router = new Router({ placement: registry, fetch, timeoutMs: 100 });
   const master = createApp({ registry, router, maxValueBytes: 1024, log, auth, metricsAuth });
   const node = createNodeApp({
@@ -106,7 +106,7 @@ Deno.test("master: a node token bound to an address may register that address on
     ])),
     ["admin", "admin-token"],
   ]);
-  const registry = new Registry({ vnodes: 16, failureTimeoutMs: 1000, now: Date.now, log });
+  const registry = new Registry({ failureTimeoutMs: 1000, now: Date.now, log });
   const router = new Router({ placement: registry, fetch, timeoutMs: 100 });
   const master = createApp({ registry, router, maxValueBytes: 1024, log, auth });
   const register = (address: string) =>

@@ -15,7 +15,7 @@ for (const mode of ["direct", "proxy"] as const) {
       for (const key of keys) await cache.set(key, `value of ${key}`);
       assert.deepEqual(await cache.mget(keys), keys.map((key) => `value of ${key}`));
       const view = await (await fetch(`${master.url}/ring`)).json();
-      const ring = new Ring(view.nodes, { vnodes: view.vnodes });
+      const ring = new Ring(view.nodes);
       for (const node of nodes) {
         for (const key of keys.slice(0, 30)) {
           const held = (await get(node.url, key)) !== undefined;

@@ -159,7 +159,7 @@ Deno.test("joining a 4th node under load: no miss, and each key on exactly its R
     assert.deepEqual(misses, [], `${misses.length} of ${reads} reads missed`);
 
     const view = await (await fetch(`${master.url}/ring`)).json();
-    const ring = new Ring(view.nodes, { vnodes: view.vnodes });
+    const ring = new Ring(view.nodes);
     const all = [...nodes, joined];
     let onNew = 0;
     for (const { key } of keys) {

@@ -39,7 +39,6 @@ export function inProcessCluster(
 ): InProcessCluster {
   const clock = { now: 0 };
   const registry = new Registry({
-    vnodes: 160,
     replicas: options.replicas,
     failureTimeoutMs: 1000,
     now: () => clock.now,

@@ -53,7 +53,7 @@ export const scenarios: Scenario[] = [
       // every node holds some.
       const view = await (await fetch(`${master.url}/ring`)).json();
       assert.equal(view.replicas, 2);
-      const ring = new Ring(view.nodes, { vnodes: view.vnodes });
+      const ring = new Ring(view.nodes);
       for (const node of nodes) {
         let held = 0;
         for (const key of keys) {
