@@ -1,44 +1,34 @@
 import assert from "node:assert/strict";
 import { RecencyList } from "./recency.ts";
 
-interface Entry {
-  key: string;
-  older: Entry | undefined;
-  newer: Entry | undefined;
+/** Refs from least to most recently used, walking the links. */
+function order(list: RecencyList): number[] {
+  const refs: number[] = [];
+  for (let ref = list.oldest; ref !== 0; ref = list.newerThan(ref)) refs.push(ref);
+  return refs;
 }
 
-const entry = (key: string): Entry => ({ key, older: undefined, newer: undefined });
-
-/** Keys from least to most recently used, walking the links. */
-function order(list: RecencyList<Entry>): string[] {
-  const keys: string[] = [];
-  for (let at = list.oldest; at; at = at.newer) keys.push(at.key);
-  return keys;
-}
-
-Deno.test("RecencyList keeps entries from least to most recently used", () => {
-  const list = new RecencyList<Entry>();
-  const [a, b, c] = ["a", "b", "c"].map(entry);
-  for (const e of [a, b, c]) list.append(e);
-  assert.deepEqual(order(list), ["a", "b", "c"]);
-  list.touch(a);
-  assert.deepEqual(order(list), ["b", "c", "a"]);
-  list.touch(a); // already the newest
-  assert.deepEqual(order(list), ["b", "c", "a"]);
+Deno.test("RecencyList keeps refs from least to most recently used", () => {
+  const list = new RecencyList(new Uint32Array(64));
+  for (const ref of [1, 2, 3]) list.append(ref);
+  assert.deepEqual(order(list), [1, 2, 3]);
+  list.touch(1);
+  assert.deepEqual(order(list), [2, 3, 1]);
+  list.touch(1); // already the newest
+  assert.deepEqual(order(list), [2, 3, 1]);
 });
 
-Deno.test("RecencyList.unlink() takes out the oldest, a middle or the newest entry", () => {
-  const list = new RecencyList<Entry>();
-  const [a, b, c, d] = ["a", "b", "c", "d"].map(entry);
-  for (const e of [a, b, c, d]) list.append(e);
-  list.unlink(a);
-  list.unlink(c);
-  list.unlink(d);
-  assert.deepEqual(order(list), ["b"]);
-  assert.equal(b.older, undefined);
-  assert.equal(b.newer, undefined);
-  list.unlink(b);
-  assert.equal(list.oldest, undefined);
-  list.append(c);
-  assert.deepEqual(order(list), ["c"]);
+Deno.test("RecencyList.unlink() takes out the oldest, a middle or the newest ref", () => {
+  const list = new RecencyList(new Uint32Array(64));
+  for (const ref of [1, 2, 3, 4]) list.append(ref);
+  list.unlink(1);
+  list.unlink(3);
+  list.unlink(4);
+  assert.deepEqual(order(list), [2]);
+  list.unlink(2);
+  assert.equal(list.oldest, 0);
+  list.append(3);
+  assert.deepEqual(order(list), [3]);
+  list.clear();
+  assert.deepEqual(order(list), []);
 });

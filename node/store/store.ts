@@ -1,20 +1,19 @@
 // The node's key-value store: string values with optional expiry, a memory bound and LRU eviction.
 
 import { newer, type Replica } from "../../shared/protocol/replica.ts";
-import { utf8Bytes } from "../../shared/protocol/wire.ts";
-import { ExpiryHeap } from "./expiry.ts";
-import { RecencyList } from "./recency.ts";
+import { Entries, type Sized } from "./entries.ts";
+import { EntryTooLargeError, StoreFullError } from "./errors.ts";
+import { PAGE_BYTES } from "./size_classes.ts";
 import { Tombstones } from "./tombstones.ts";
 
-/**
- * Bytes accounted for each entry on top of its key's and value's UTF-8 bytes: the map slot, the
- * entry object and the string headers. `deno task bench` measures about 115 on the heap for a
- * 16-byte key and a 100-byte value.
- */
-export const ENTRY_OVERHEAD_BYTES = 128;
+export { entryBytes, EXPIRY_BYTES } from "./entries.ts";
+export { EntryTooLargeError, StoreFullError } from "./errors.ts";
 
-/** Further bytes accounted for an entry with a TTL: its expiry record (about 90 measured). */
-export const EXPIRY_OVERHEAD_BYTES = 96;
+/**
+ * How far the arena's pages may exceed `maxBytes`: by free chunks in pages of other sizes. Past
+ * it, a write evicts until its size has a free chunk (see {@link Store}).
+ */
+export const PAGE_SLACK = 1.125;
 
 /** What a full store does with a write: evict least-recently-used keys, or refuse it. */
 export type Eviction = "lru" | "noeviction";
@@ -56,48 +55,22 @@ export interface StoreStats {
   expired: number;
 }
 
-/** A write that can never fit: the entry alone is larger than the whole bound (HTTP 413). */
-export class EntryTooLargeError extends RangeError {
-  constructor(bytes: number, maxBytes: number) {
-    super(`Entry needs ${bytes} bytes, more than the whole memory bound of ${maxBytes} bytes`);
-    this.name = "EntryTooLargeError";
-  }
-}
-
-/** A write refused because the store is full and evicts nothing (HTTP 507). */
-export class StoreFullError extends Error {
-  constructor(needed: number, free: number) {
-    super(`Out of memory: the write needs ${needed} bytes and ${free} are free (eviction is off)`);
-    this.name = "StoreFullError";
-  }
-}
-
-interface Entry {
-  key: string;
-  value: string;
-  version: number;
-  epoch: number;
-  expiresAt: number; // 0: never
-  bytes: number;
-  // Neighbours in the recency list.
-  older: Entry | undefined;
-  newer: Entry | undefined;
-}
-
 /**
  * An in-memory map of string keys to string values. Expired keys are never returned nor counted;
  * writes past `maxBytes` evict the least recently used keys (a read counts as use) or are refused.
  * A miss is `undefined`, never an exception.
+ *
+ * Entries are bytes in one arena ({@link Entries}), each accounted exactly what it takes
+ * ({@link entryBytes}). Pages may hold free chunks besides, so the arena may take up to
+ * {@link PAGE_SLACK} times `maxBytes` of pages: a write whose size would need a page past that
+ * evicts least recently used keys until its size has a free chunk or a page of any size empties,
+ * as memcached does when its slabs are set. With `noeviction`, pages may then exceed the slack.
  */
 export class Store {
   readonly #now: () => number;
   readonly #maxBytes: number;
   readonly #eviction: Eviction;
-  readonly #entries = new Map<string, Entry>();
-  readonly #recency = new RecencyList<Entry>(); // least recently used first
-  readonly #deadlines = new ExpiryHeap<Entry>();
-  #withTtl = 0;
-  #bytes = 0;
+  readonly #entries: Entries;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -110,20 +83,21 @@ export class Store {
     this.#tombstones = new Tombstones(this.#now);
     this.#maxBytes = options.maxBytes ?? 0;
     this.#eviction = options.eviction ?? "lru";
+    this.#entries = new Entries(Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES));
   }
 
   /** The value of `key` and its time left, or `undefined`; a hit makes the key most recent. */
   get(key: string): Read | undefined {
-    const entry = this.#live(key);
-    if (!entry) {
+    const ref = this.#live(key);
+    if (ref === 0) {
       this.#misses++;
       return undefined;
     }
     this.#hits++;
-    this.#recency.touch(entry);
-    return entry.expiresAt === 0
-      ? { value: entry.value }
-      : { value: entry.value, ttlMs: entry.expiresAt - this.#now() };
+    this.#entries.touch(ref);
+    const value = this.#entries.value(ref);
+    const expiresAt = this.#entries.expiresAt(ref);
+    return expiresAt === 0 ? { value } : { value, ttlMs: expiresAt - this.#now() };
   }
 
   /**
@@ -131,9 +105,9 @@ export class Store {
    * {@link StoreFullError}, changing nothing. Returns the write's version.
    */
   set(key: string, value: string, ttlMs = 0, epoch = 0): number {
-    const bytes = entryBytes(key, value, ttlMs > 0);
-    this.#admit([{ key, bytes }]);
-    return this.#write(key, value, ttlMs, bytes, this.#nextVersion(), epoch);
+    const write = this.#entries.measure(key, value, ttlMs, undefined, true);
+    this.#admit([write]);
+    return this.#write(write, this.#nextVersion(), epoch);
   }
 
   /**
@@ -142,14 +116,10 @@ export class Store {
    * changes. Returns the version given to each write.
    */
   setMany(writes: Write[], epoch = 0): number[] {
-    const sized = writes.map((write) => ({
-      ...write,
-      bytes: entryBytes(write.key, write.value, (write.ttlMs ?? 0) > 0, write.valueBytes),
-    }));
+    const entries = this.#entries;
+    const sized = writes.map((w) => entries.measure(w.key, w.value, w.ttlMs ?? 0, w.valueBytes));
     this.#admit(sized);
-    return sized.map((w) =>
-      this.#write(w.key, w.value, w.ttlMs ?? 0, w.bytes, this.#nextVersion(), epoch)
-    );
+    return sized.map((w) => this.#write(w, this.#nextVersion(), epoch));
   }
 
   /**
@@ -158,11 +128,11 @@ export class Store {
    * was here, and the deletion's version.
    */
   delete(key: string, epoch = 0): { found: boolean; version: number } {
-    const entry = this.#live(key);
-    if (entry) this.#remove(key, entry);
+    const ref = this.#live(key);
+    if (ref !== 0) this.#entries.remove(ref);
     const version = this.#nextVersion();
     this.#tombstones.remember(key, { version, epoch });
-    return { found: entry !== undefined, version };
+    return { found: ref !== 0, version };
   }
 
   /**
@@ -171,35 +141,37 @@ export class Store {
    * returns whether it changed anything. May evict, or throw like {@link set}.
    */
   apply(replica: Replica): boolean {
-    const entry = this.#entries.get(replica.key);
+    const ref = this.#entries.find(replica.key);
     const epoch = replica.epoch ?? 0;
-    if (entry && !newer(replica, entry)) return false;
+    if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
     const deletion = this.#tombstones.stampOf(replica.key);
     if (deletion && !newer(replica, deletion)) return false;
     this.#lastVersion = Math.max(this.#lastVersion, replica.version);
     if (replica.deleted || replica.value === undefined) {
-      if (entry) this.#remove(replica.key, entry);
+      if (ref !== 0) this.#entries.remove(ref);
       this.#tombstones.remember(replica.key, { version: replica.version, epoch });
       return true;
     }
     const ttlMs = replica.ttlMs ?? 0;
-    const bytes = entryBytes(replica.key, replica.value, ttlMs > 0);
-    this.#admit([{ key: replica.key, bytes }]);
+    const write = this.#entries.measure(replica.key, replica.value, ttlMs, undefined, true);
+    this.#admit([write]);
     this.#tombstones.forget(replica.key);
-    this.#write(replica.key, replica.value, ttlMs, bytes, replica.version, epoch);
+    this.#write(write, replica.version, epoch);
     return true;
   }
 
   /** This store's state of `key` as a replica: its live value, a remembered deletion, or none. */
   replica(key: string): Replica | undefined {
-    const entry = this.#live(key);
-    if (entry) {
-      const ttlMs = entry.expiresAt === 0 ? undefined : entry.expiresAt - this.#now();
+    const ref = this.#live(key);
+    if (ref !== 0) {
+      const expiresAt = this.#entries.expiresAt(ref);
+      const ttlMs = expiresAt === 0 ? undefined : expiresAt - this.#now();
+      const { version, epoch } = this.#entries.stampOf(ref);
       return {
         key,
-        version: entry.version,
-        ...(entry.epoch ? { epoch: entry.epoch } : {}),
-        value: entry.value,
+        version,
+        ...(epoch ? { epoch } : {}),
+        value: this.#entries.value(ref),
         ...(ttlMs ? { ttlMs } : {}),
       };
     }
@@ -211,19 +183,24 @@ export class Store {
 
   /** Every key this store holds or remembers deleting, as of now. */
   keys(): string[] {
-    return [...this.#entries.keys(), ...this.#tombstones.keys()];
+    const keys: string[] = [];
+    const entries = this.#entries;
+    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
+      keys.push(entries.key(ref));
+    }
+    return [...keys, ...this.#tombstones.keys()];
   }
 
   /** Forgets `key` without remembering a deletion: it was handed over to its new owners. */
   drop(key: string): void {
-    const entry = this.#entries.get(key);
-    if (entry) this.#remove(key, entry);
+    const ref = this.#entries.find(key);
+    if (ref !== 0) this.#entries.remove(ref);
     this.#tombstones.forget(key);
   }
 
   /** Forgets every key and deletion, as a node that rejoins empty does; counters stay. */
   clear(): void {
-    for (const [key, entry] of [...this.#entries]) this.#remove(key, entry);
+    this.#entries.clear(); // gives the memory back
     this.#tombstones.clear();
   }
 
@@ -232,17 +209,13 @@ export class Store {
     const now = this.#now();
     let removed = 0;
     while (removed < budget) {
-      const due = this.#deadlines.popDue(now);
-      if (!due) break;
-      if (this.#entries.get(due.key) !== due.ref) continue; // rewritten or gone since
-      this.#remove(due.key, due.ref);
+      const ref = this.#entries.popDue(now);
+      if (ref === 0) break;
+      this.#entries.remove(ref);
       this.#expired++;
       removed++;
     }
-    // Rewrites leave stale records behind; drop them once they outnumber the live ones.
-    if (this.#deadlines.size > 2 * this.#withTtl + 1024) {
-      this.#deadlines.compact((d) => this.#entries.get(d.key) === d.ref);
-    }
+    this.#entries.tidyDeadlines(now);
     return removed;
   }
 
@@ -250,8 +223,8 @@ export class Store {
   stats(): StoreStats {
     this.expire();
     return {
-      keys: this.#entries.size,
-      bytes: this.#bytes,
+      keys: this.#entries.count,
+      bytes: this.#entries.bytes,
       maxBytes: this.#maxBytes,
       hits: this.#hits,
       misses: this.#misses,
@@ -266,28 +239,31 @@ export class Store {
    */
   count(test: (key: string) => boolean): number {
     const now = this.#now();
+    const entries = this.#entries;
     let count = 0;
-    for (const entry of this.#entries.values()) {
-      if ((entry.expiresAt === 0 || entry.expiresAt > now) && test(entry.key)) count++;
+    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
+      const expiresAt = entries.expiresAt(ref);
+      if ((expiresAt === 0 || expiresAt > now) && test(entries.key(ref))) count++;
     }
     return count;
   }
 
   /** The entry of `key` if it has not expired; an expired one is removed on the way. */
-  #live(key: string): Entry | undefined {
-    const entry = this.#entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt !== 0 && entry.expiresAt <= this.#now()) {
-      this.#remove(key, entry);
+  #live(key: string): number {
+    const ref = this.#entries.find(key);
+    if (ref === 0) return 0;
+    const expiresAt = this.#entries.expiresAt(ref);
+    if (expiresAt !== 0 && expiresAt <= this.#now()) {
+      this.#entries.remove(ref);
       this.#expired++;
-      return undefined;
+      return 0;
     }
-    return entry;
+    return ref;
   }
 
   /** Throws unless every write can be stored: none larger than the bound, and with noeviction,
    * all of them fitting once due keys are gone. */
-  #admit(writes: { key: string; bytes: number }[]): void {
+  #admit(writes: Sized[]): void {
     const max = this.#maxBytes;
     if (max === 0) return;
     for (const { bytes } of writes) if (bytes > max) throw new EntryTooLargeError(bytes, max);
@@ -295,60 +271,57 @@ export class Store {
   }
 
   /** Throws StoreFullError unless `writes` fit once due keys are gone. */
-  #ensureRoom(writes: { key: string; bytes: number }[]): void {
+  #ensureRoom(writes: Sized[]): void {
     const needed = () => {
       const last = new Map(writes.map((w) => [w.key, w.bytes])); // a repeated key: last wins
-      let total = this.#bytes;
-      for (const [key, bytes] of last) total += bytes - (this.#entries.get(key)?.bytes ?? 0);
+      let total = this.#entries.bytes;
+      for (const [key, bytes] of last) {
+        const ref = this.#entries.find(key);
+        total += bytes - (ref === 0 ? 0 : this.#entries.accounted(ref));
+      }
       return total;
     };
     if (needed() <= this.#maxBytes) return;
     this.expire();
     const total = needed();
-    if (total > this.#maxBytes) {
-      throw new StoreFullError(total - this.#bytes, this.#maxBytes - this.#bytes);
-    }
+    const bytes = this.#entries.bytes;
+    if (total > this.#maxBytes) throw new StoreFullError(total - bytes, this.#maxBytes - bytes);
   }
 
-  #write(
-    key: string,
-    value: string,
-    ttlMs: number,
-    bytes: number,
-    version: number,
-    epoch: number,
-  ): number {
-    const expiresAt = ttlMs > 0 ? this.#now() + ttlMs : 0;
-    const entry: Entry = {
-      key,
-      value,
-      version,
-      epoch,
-      expiresAt,
-      bytes,
-      older: undefined,
-      newer: undefined,
-    };
-    const old = this.#entries.get(key);
-    if (old) this.#detach(old);
-    this.#entries.set(key, entry); // replaces in place: no hole left in the map
-    this.#recency.append(entry);
-    this.#bytes += bytes;
-    if (expiresAt !== 0) {
-      this.#withTtl++;
-      this.#deadlines.push({ at: expiresAt, key, ref: entry });
+  #write(write: Sized, version: number, epoch: number): number {
+    const entries = this.#entries;
+    const max = this.#maxBytes;
+    const now = write.ttlMs > 0 ? this.#now() : 0;
+    const expiresAt = write.ttlMs > 0 ? now + write.ttlMs : 0;
+    const old = entries.find(write.key, write.probe);
+    let reuse = 0; // the entry to rewrite in its chunk, still indexed
+    if (old !== 0) {
+      const fits = max === 0 || entries.bytes - entries.accounted(old) + write.bytes <= max;
+      if (fits && entries.fitsInPlace(old, write)) reuse = old;
+      else entries.remove(old);
     }
-    if (this.#maxBytes > 0 && this.#bytes > this.#maxBytes) {
-      this.expire(); // expired keys go before live ones
-      // The new entry fits alone (setMany checked), so this stops before reaching it.
-      while (this.#bytes > this.#maxBytes && this.#recency.oldest !== entry) {
-        const oldest = this.#recency.oldest!;
-        this.#remove(oldest.key, oldest);
-        this.#evictions++;
-      }
+    if (reuse === 0 && max > 0 && entries.bytes + write.bytes > max) {
+      if (entries.expiring) this.expire(); // expired keys go before live ones
+      // The new entry fits alone (#admit checked), so this stops before the list empties.
+      while (entries.bytes + write.bytes > max && entries.oldest !== 0) this.#evictOldest();
     }
+    entries.put(write, { version, epoch, expiresAt }, reuse, now, this.#take);
     return version;
   }
+
+  /**
+   * A free chunk of class `cls` for an entry being written: past the page limit, due keys go
+   * first, then the least recently used, until the class has a free chunk or a page empties.
+   */
+  readonly #take = (cls: number): number => {
+    const entries = this.#entries;
+    let ref = entries.alloc(cls);
+    if (ref === 0 && this.#eviction === "lru") {
+      if (entries.expiring) this.expire();
+      while ((ref = entries.alloc(cls)) === 0 && entries.oldest !== 0) this.#evictOldest();
+    }
+    return ref !== 0 ? ref : entries.alloc(cls, true); // nothing left to evict, or noeviction
+  };
 
   /** A version newer than any this store has given or seen: microseconds of the clock, or +1. */
   #nextVersion(): number {
@@ -356,26 +329,8 @@ export class Store {
     return this.#lastVersion;
   }
 
-  #remove(key: string, entry: Entry): void {
-    this.#entries.delete(key);
-    this.#detach(entry);
+  #evictOldest(): void {
+    this.#entries.remove(this.#entries.oldest);
+    this.#evictions++;
   }
-
-  /** Takes `entry` out of the recency list and the accounting, leaving the map alone. */
-  #detach(entry: Entry): void {
-    this.#recency.unlink(entry);
-    this.#bytes -= entry.bytes;
-    if (entry.expiresAt !== 0) this.#withTtl--;
-  }
-}
-
-/** Accounted bytes of one entry, with or without a TTL; `valueBytes` if already measured. */
-export function entryBytes(
-  key: string,
-  value: string,
-  expires = false,
-  valueBytes = utf8Bytes(value),
-): number {
-  const overhead = ENTRY_OVERHEAD_BYTES + (expires ? EXPIRY_OVERHEAD_BYTES : 0);
-  return utf8Bytes(key) + valueBytes + overhead;
 }

@@ -1,6 +1,6 @@
 // Store set, get and evicting set, against a bare Map doing the same work (the group baseline).
 
-import { Store } from "./store.ts";
+import { entryBytes, Store } from "./store.ts";
 
 const KEYS = 100_000;
 const keys = Array.from({ length: KEYS }, (_, i) => `key:${String(i).padStart(12, "0")}`);
@@ -8,8 +8,8 @@ const value = "v".repeat(100);
 
 const map = new Map<string, string>();
 const store = new Store();
-// Bounded to about a tenth of the keys, so every write past the start evicts one.
-const bounded = new Store({ maxBytes: (KEYS / 10) * 260 });
+// Bounded to a tenth of the keys, so every write past the start evicts one.
+const bounded = new Store({ maxBytes: (KEYS / 10) * entryBytes(keys[0], value) });
 for (const key of keys) {
   map.set(key, value);
   store.set(key, value);

@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  ENTRY_OVERHEAD_BYTES,
-  entryBytes,
-  EntryTooLargeError,
-  EXPIRY_OVERHEAD_BYTES,
-  Store,
-  StoreFullError,
-} from "./store.ts";
+import { entryBytes, EntryTooLargeError, EXPIRY_BYTES, Store, StoreFullError } from "./store.ts";
 import { MAX_TOMBSTONES, TOMBSTONE_MS } from "./tombstones.ts";
 
 Deno.test("Store.get() forgets a key at its TTL", () => {
@@ -123,12 +116,13 @@ Deno.test("Store.setMany() writes all or nothing when one item can never fit", (
   assert.equal(store.get("a"), undefined);
 });
 
-Deno.test("Store accounts UTF-8 bytes plus the per-entry overhead", () => {
+Deno.test("Store accounts each entry's chunk, its index share and its expiry ref", () => {
   const store = new Store();
-  store.set("é", "😀");
-  assert.equal(store.stats().bytes, 2 + 4 + ENTRY_OVERHEAD_BYTES);
-  store.set("t", "v", 1000);
-  assert.equal(store.stats().bytes, 6 + 2 + 2 * ENTRY_OVERHEAD_BYTES + EXPIRY_OVERHEAD_BYTES);
+  store.set("é", "😀"); // a 36-byte header, 2 + 4 bytes: a 48-byte chunk
+  assert.equal(store.stats().bytes, 48 + 4);
+  store.set("t", "v", 1000); // 38 bytes: a 40-byte chunk
+  assert.equal(store.stats().bytes, 48 + 4 + 40 + 4 + EXPIRY_BYTES);
+  assert.equal(entryBytes("k".repeat(16), "v".repeat(100)), 152 + 4);
 });
 
 Deno.test("Store keeps its accounted bytes exact and under the bound for any operations", () => {
@@ -262,6 +256,9 @@ Deno.test("Store.clear() forgets everything", () => {
   store.set("b", "2");
   store.clear();
   assert.deepEqual([store.keys(), store.stats().keys, store.stats().bytes], [[], 0, 0]);
+  store.set("c", "3", 100); // the arena starts again, its memory given back
+  assert.equal(store.get("c")?.value, "3");
+  assert.equal(store.get("b"), undefined);
 });
 
 Deno.test("Store.count() counts the live keys that pass a test, never one past its TTL", () => {
@@ -275,4 +272,125 @@ Deno.test("Store.count() counts the live keys that pass a test, never one past i
   assert.equal(store.count(() => true), store.stats().keys);
   now = 100; // a2 is due, not yet swept
   assert.equal(store.count((key) => key.startsWith("a")), 1);
+});
+
+Deno.test("Store keeps values of any size and content: chained, UTF-8 and lone surrogates", () => {
+  const store = new Store();
+  const values = ["", "é😀", "x".repeat(16_349), "y".repeat(100_000), "\ud800".repeat(9000), "z"];
+  values.forEach((value, i) => store.set(`k${i}é`, value));
+  values.forEach((value, i) => assert.deepEqual(store.get(`k${i}é`), { value }, `k${i}`));
+  const bytes = values.reduce((sum, value, i) => sum + entryBytes(`k${i}é`, value), 0);
+  assert.equal(store.stats().bytes, bytes);
+  store.set("k3é", "small now");
+  assert.deepEqual(store.replica("k3é")?.value, "small now");
+});
+
+Deno.test("Store rewriting a key makes it the most recently used", () => {
+  const size = entryBytes("k0", "v");
+  const store = new Store({ maxBytes: 3 * size });
+  store.set("k0", "v");
+  store.set("k1", "v");
+  store.set("k2", "v");
+  store.set("k0", "w"); // the same size: rewritten where it is
+  store.set("k3", "v");
+  assert.equal(store.get("k1"), undefined);
+  assert.deepEqual(store.get("k0"), { value: "w" });
+});
+
+Deno.test("Store refuses a key longer than 1024 UTF-8 bytes or with a lone surrogate", () => {
+  const store = new Store();
+  assert.throws(() => store.set("k".repeat(1025), "v"), RangeError);
+  assert.throws(() => store.set("\ud800", "v"), TypeError);
+  assert.throws(
+    () => store.setMany([{ key: "a", value: "1" }, { key: "é".repeat(513), value: "2" }]),
+    RangeError,
+  );
+  assert.equal(store.get("a"), undefined);
+  store.set("é".repeat(512), "v");
+  assert.deepEqual(store.get("é".repeat(512)), { value: "v" });
+});
+
+Deno.test("Store keeps a ring epoch of any size, such as a new leader's clock", () => {
+  const store = new Store({ now: () => 1000 });
+  const epoch = 1_700_000_000_000;
+  store.set("a", "v", 0, epoch);
+  assert.equal(store.replica("a")?.epoch, epoch);
+  assert.equal(
+    store.apply({ key: "a", version: Number.MAX_SAFE_INTEGER, epoch: epoch - 1, value: "x" }),
+    false,
+  );
+  assert.equal(store.apply({ key: "a", version: 1, epoch: epoch + 1, value: "y" }), true);
+  assert.deepEqual(store.replica("a"), { key: "a", version: 1, epoch: epoch + 1, value: "y" });
+});
+
+Deno.test("Store evicts past the bound's pages when a size has no free chunk", () => {
+  // Small entries fill the bound; read one in two, so the least recently used are spread over
+  // every page and evicting them by bytes alone empties no page.
+  const small = entryBytes("s00000", "v".repeat(100));
+  const maxBytes = 8 * 65536;
+  const store = new Store({ maxBytes });
+  const count = Math.floor(maxBytes / small);
+  for (let i = 0; i < count; i++) store.set(`s${String(i).padStart(5, "0")}`, "v".repeat(100));
+  for (let i = 0; i < count; i += 2) store.get(`s${String(i).padStart(5, "0")}`);
+  const large = "x".repeat(16_000);
+  for (let i = 0; i < 12; i++) store.set(`large${i}`, large);
+  const stats = store.stats();
+  const largeBytes = 12 * entryBytes("large0", large);
+  const byBytes = Math.ceil((count * small + largeBytes - maxBytes) / small);
+  assert.ok(stats.evictions > byBytes, `${stats.evictions} evictions, ${byBytes} by bytes alone`);
+  assert.ok(stats.bytes <= maxBytes);
+  for (let i = 0; i < 12; i++) assert.equal(store.get(`large${i}`)?.value, large);
+  assert.equal(store.get("s00001"), undefined, "the least recently used went first");
+});
+
+Deno.test("Store matches a model with chained and wide values, drops and replicas", () => {
+  const value = fc.oneof(
+    fc.nat(400).map((n) => "x".repeat(n)),
+    fc.nat(40_000).map((n) => "y".repeat(n)),
+    fc.nat(50).map((n) => "\udc00é".repeat(n)),
+  );
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant("set" as const), key: fc.nat(12), value, ttl: fc.nat(50) }),
+    fc.record({ kind: fc.constant("apply" as const), key: fc.nat(12), value }),
+    fc.record({ kind: fc.constant("drop" as const), key: fc.nat(12) }),
+    fc.record({ kind: fc.constant("delete" as const), key: fc.nat(12) }),
+    fc.record({ kind: fc.constant("tick" as const), ms: fc.nat(30) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      let now = 1;
+      const maxBytes = 150_000;
+      const store = new Store({ now: () => now, maxBytes });
+      const model = new Map<string, { value: string; expiresAt: number }>();
+      for (const o of ops) {
+        const key = "key" in o ? `k${o.key}` : "";
+        if (o.kind === "set") {
+          store.set(key, o.value, o.ttl);
+          model.set(key, { value: o.value, expiresAt: o.ttl ? now + o.ttl : Infinity });
+        } else if (o.kind === "apply") {
+          const version = 2 ** 52 + now; // newer than any set's
+          if (store.apply({ key, version, value: o.value })) {
+            model.set(key, { value: o.value, expiresAt: Infinity });
+          }
+        } else if (o.kind === "drop" || o.kind === "delete") {
+          store[o.kind](key);
+          model.delete(key);
+        } else {
+          now += o.ms;
+        }
+        let bytes = 0;
+        for (let i = 0; i <= 12; i++) {
+          const replica = store.replica(`k${i}`);
+          if (!replica || replica.deleted) continue;
+          const m = model.get(`k${i}`);
+          assert.ok(m && m.expiresAt > now, `k${i} is held but gone in the model`);
+          assert.equal(replica.value, m.value);
+          bytes += entryBytes(`k${i}`, replica.value!, replica.ttlMs !== undefined);
+        }
+        assert.equal(store.stats().bytes, bytes);
+        assert.ok(bytes <= maxBytes);
+      }
+    }),
+    { numRuns: 60 },
+  );
 });

@@ -1,0 +1,281 @@
+// The store's entries as records in one arena: found by key, ordered by use, filed by expiry.
+
+import { utf8Bytes } from "../../shared/protocol/wire.ts";
+import { Arena } from "./arena.ts";
+import { Epochs } from "./epochs.ts";
+import { ExpiryQueue } from "./expiry.ts";
+import { INDEX_BYTES_PER_ENTRY, KeyIndex } from "./key_index.ts";
+import { RecencyList } from "./recency.ts";
+import { MAX_RECORD_KEY_BYTES, recordBytes, Records } from "./records.ts";
+import { MAX_CHUNK_BYTES } from "./size_classes.ts";
+import { ValueCache } from "./value_cache.ts";
+import { isWide } from "./wide_values.ts";
+
+/** Bytes accounted for an entry's TTL: its 4-byte ref in the expiry buckets. */
+export const EXPIRY_BYTES = 4;
+
+/** A write measured: what its record takes and what it is accounted. */
+export interface Sized {
+  key: string;
+  value: string;
+  ttlMs: number;
+  /** The key's probe of the index: its hash and length. */
+  probe: number;
+  keyBytes: number;
+  /** UTF-8 bytes, or 2 per code unit for a wide value. */
+  valueBytes: number;
+  wide: boolean;
+  /** Bytes of the record's chunks. */
+  chunkBytes: number;
+  /** Bytes accounted: the chunks, the index share and the expiry ref. */
+  bytes: number;
+}
+
+/** What a record is stamped with when written. */
+export interface Stamp {
+  version: number;
+  epoch: number;
+  /** Ms of the store's clock; 0 means never. */
+  expiresAt: number;
+}
+
+/**
+ * Every entry of a store as a record in an {@link Arena}: a header with its stamps and its links
+ * in the recency list and an index bucket, then its key's and value's bytes. Strings are decoded
+ * only when asked for. Each entry is accounted exactly what it takes ({@link entryBytes}):
+ * {@link bytes} is their sum. What to evict, and when, is the store's to decide.
+ *
+ * @example
+ * ```ts
+ * import { Entries } from "./entries.ts";
+ * const entries = new Entries();
+ * const write = entries.measure("k", "v", 0);
+ * entries.put(write, { version: 1, epoch: 0, expiresAt: 0 }, 0, 0);
+ * entries.value(entries.find("k")); // "v"
+ * ```
+ */
+export class Entries {
+  readonly #arena: Arena;
+  readonly #records: Records;
+  readonly #index: KeyIndex;
+  readonly #recency: RecencyList; // least recently used first
+  readonly #deadlines: ExpiryQueue;
+  readonly #epochs = new Epochs();
+  readonly #decoded = new ValueCache();
+  #bytes = 0;
+  #withTtl = 0;
+
+  /** `maxPages` limits the arena's pages (see {@link Arena}); 0 means no limit. */
+  constructor(maxPages = 0) {
+    this.#arena = new Arena(maxPages);
+    this.#records = new Records(this.#arena);
+    this.#index = new KeyIndex(this.#arena, this.#records);
+    this.#recency = new RecencyList(this.#arena.words);
+    this.#deadlines = new ExpiryQueue(
+      (ref) => this.#records.expiresAt(ref),
+      (ref) => this.#index.holds(ref),
+    );
+  }
+
+  /** Entries held, expired ones not yet removed included. */
+  get count(): number {
+    return this.#index.count;
+  }
+
+  /** Accounted bytes of every entry held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The least recently used entry's ref, the next to evict; 0 when empty. */
+  get oldest(): number {
+    return this.#recency.oldest;
+  }
+
+  /** The ref of the entry used after `ref`, or 0: walks every entry from the oldest. */
+  newerThan(ref: number): number {
+    return this.#recency.newerThan(ref);
+  }
+
+  /**
+   * Measures a write, throwing for a key no record can hold; with `stage`, encodes the value for
+   * a {@link put} that follows at once, counting its bytes on the way.
+   */
+  measure(key: string, value: string, ttlMs: number, valueBytes?: number, stage = false): Sized {
+    const probe = this.#index.probe(key);
+    const keyBytes = this.#index.keyBytesOf(probe);
+    checkKey(key, keyBytes);
+    const wide = isWide(value);
+    let stored = wide ? 2 * value.length : valueBytes ?? -1;
+    if (stored < 0 && stage) stored = this.#records.stage(value);
+    if (stored < 0) stored = utf8Bytes(value);
+    const chunkBytes = recordBytes(keyBytes, stored);
+    const bytes = chunkBytes + INDEX_BYTES_PER_ENTRY + (ttlMs > 0 ? EXPIRY_BYTES : 0);
+    return { key, value, ttlMs, probe, keyBytes, valueBytes: stored, wide, chunkBytes, bytes };
+  }
+
+  /** The ref of the entry of `key`, or 0; `probe` is the key's, if measured. */
+  find(key: string, probe?: number): number {
+    return this.#index.find(key, probe);
+  }
+
+  /** Whether `write` can replace the entry at `ref` in its chunk: one chunk of the same size. */
+  fitsInPlace(ref: number, write: Sized): boolean {
+    return write.chunkBytes <= MAX_CHUNK_BYTES &&
+      this.#records.chunkBytes(ref) === write.chunkBytes;
+  }
+
+  /**
+   * Stores `write` as the most recently used entry: in place of the entry at `reuse`, which holds
+   * the same key and {@link fitsInPlace}, or else in chunks from `take` (given a size class, a
+   * free chunk's ref). `now` is the clock when `stamp.expiresAt` was set. Returns its ref.
+   */
+  put(
+    write: Sized,
+    stamp: Stamp,
+    reuse: number,
+    now: number,
+    take: (cls: number) => number = (cls) => this.#arena.alloc(cls, true),
+  ): number {
+    let ref = reuse;
+    if (reuse !== 0) {
+      this.#recency.unlink(reuse);
+      this.#forget(reuse);
+      this.#records.rewrite(reuse, write.value, write.valueBytes, write.wide);
+    } else {
+      const { key, keyBytes, value, valueBytes, wide } = write;
+      ref = this.#records.write(key, keyBytes, value, valueBytes, wide, take);
+      this.#index.add(ref, write.probe);
+    }
+    this.#records.stamp(ref, stamp.version, this.#epochs.hold(stamp.epoch), stamp.expiresAt);
+    this.#recency.append(ref);
+    this.#bytes += write.bytes;
+    if (stamp.expiresAt !== 0) {
+      this.#withTtl++;
+      this.#deadlines.add(ref, stamp.expiresAt, now);
+    }
+    return ref;
+  }
+
+  /** Removes the entry at `ref` and frees its chunks. */
+  remove(ref: number): void {
+    this.#index.remove(ref);
+    this.#recency.unlink(ref);
+    this.#forget(ref);
+    this.#records.free(ref);
+  }
+
+  /** Makes the entry at `ref` the most recently used. */
+  touch(ref: number): void {
+    this.#recency.touch(ref);
+  }
+
+  /** A free chunk of class `cls`, or 0 at the arena's page limit unless `force`d past it. */
+  alloc(cls: number, force = false): number {
+    return this.#arena.alloc(cls, force);
+  }
+
+  /** Whether any entry may expire: refs to deadlines are held. */
+  get expiring(): boolean {
+    return this.#deadlines.size > 0;
+  }
+
+  /** The ref of an entry due at `now`, earliest first, or 0. */
+  popDue(now: number): number {
+    return this.#deadlines.popDue(now);
+  }
+
+  /** Drops stale expiry refs once they outnumber the entries with a TTL. */
+  tidyDeadlines(now: number): void {
+    if (this.#deadlines.size > 2 * this.#withTtl + 1024) this.#deadlines.compact(now);
+  }
+
+  /** The entry's key. */
+  key(ref: number): string {
+    return this.#records.key(ref);
+  }
+
+  /** The entry's value, decoded once while it stays unchanged if it is read often. */
+  value(ref: number): string {
+    return this.#decoded.read(ref, this.#decode);
+  }
+
+  /** When the entry expires, in ms of the store's clock; 0 if never. */
+  expiresAt(ref: number): number {
+    return this.#records.expiresAt(ref);
+  }
+
+  /** The entry's version and ring epoch. */
+  stampOf(ref: number): { version: number; epoch: number } {
+    const epoch = this.#epochs.epochOf(this.#records.epochId(ref));
+    return { version: this.#records.version(ref), epoch };
+  }
+
+  /** The bytes the entry at `ref` is accounted, as {@link entryBytes} counts them. */
+  accounted(ref: number): number {
+    const records = this.#records;
+    const expires = records.expiresAt(ref) !== 0;
+    return accountedBytes(records.keyBytes(ref), records.valueBytes(ref), expires);
+  }
+
+  /** Forgets every entry and gives the arena's memory back. */
+  clear(): void {
+    this.#arena.clear();
+    this.#index.clear();
+    this.#recency.clear();
+    this.#deadlines.clear();
+    this.#epochs.clear();
+    this.#decoded.clear();
+    this.#bytes = 0;
+    this.#withTtl = 0;
+  }
+
+  /** Takes the entry at `ref`, about to change or go, out of the accounting and the caches. */
+  #forget(ref: number): void {
+    this.#bytes -= this.accounted(ref);
+    if (this.#records.expiresAt(ref) !== 0) this.#withTtl--;
+    this.#epochs.release(this.#records.epochId(ref));
+    this.#decoded.forget(ref);
+  }
+
+  readonly #decode = (ref: number): string => this.#records.value(ref);
+}
+
+/**
+ * Accounted bytes of one entry, with or without a TTL; `valueBytes` if already measured (UTF-8).
+ * Exactly what the entry takes: its record's chunks, its share of the index, its expiry ref.
+ *
+ * @example
+ * ```ts
+ * import { entryBytes } from "./entries.ts";
+ * entryBytes("k".repeat(16), "v".repeat(100)); // 156: a 152-byte chunk and 4 bytes of index
+ * ```
+ */
+export function entryBytes(
+  key: string,
+  value: string,
+  expires = false,
+  valueBytes?: number,
+): number {
+  const keyBytes = utf8Bytes(key);
+  checkKey(key, keyBytes);
+  const stored = isWide(value) ? 2 * value.length : valueBytes ?? utf8Bytes(value);
+  return accountedBytes(keyBytes, stored, expires);
+}
+
+/** Accounted bytes of an entry of `keyBytes` and `valueBytes` (as stored). */
+function accountedBytes(keyBytes: number, valueBytes: number, expires: boolean): number {
+  return recordBytes(keyBytes, valueBytes) + INDEX_BYTES_PER_ENTRY + (expires ? EXPIRY_BYTES : 0);
+}
+
+/** Throws for a key no record can hold. */
+function checkKey(key: string, keyBytes: number): void {
+  if (keyBytes > MAX_RECORD_KEY_BYTES) {
+    throw new RangeError(
+      `Key is ${keyBytes} UTF-8 bytes, over the store's limit of ${MAX_RECORD_KEY_BYTES}`,
+    );
+  }
+  if (keyBytes !== key.length && !key.isWellFormed()) {
+    throw new TypeError("Key must be valid Unicode: it holds a lone surrogate");
+  }
+}
