@@ -2,6 +2,7 @@
 
 import { type ErrorStatus, HttpError } from "@cache/protocol/errors";
 import type { RawAnswer } from "@cache/http1/messages";
+import { unreplicatedKeys as unreplicatedIn } from "@cache/protocol/unreplicated";
 import type { KeyValue } from "@cache/protocol/wire";
 
 const decoder = new TextDecoder();
@@ -49,11 +50,8 @@ export function foundItems(node: string, answer: RawAnswer): Map<string, string>
 /** The `unreplicated` keys of a node's error answer, if it names them. */
 export function unreplicatedKeys(answer: RawAnswer): Set<string> | undefined {
   try {
-    const body = JSON.parse(decoder.decode(answer.body)) as { unreplicated?: unknown };
-    const keys = body.unreplicated;
-    if (Array.isArray(keys) && keys.every((key) => typeof key === "string")) return new Set(keys);
+    return unreplicatedIn(JSON.parse(decoder.decode(answer.body)));
   } catch {
-    // not JSON: every write gets the answer
+    return undefined; // not JSON: every write gets the answer
   }
-  return undefined;
 }

@@ -10,11 +10,17 @@ import { EPOCH_HEADER } from "@cache/protocol/wire";
 export class CacheError extends Error {
   /** The HTTP status, or 0 when no server answered. */
   readonly status: number;
+  /**
+   * The fields of the server's error body besides `error`: for a write a primary stored but some
+   * backup did not take, `unreplicated`, the keys that backup missed.
+   */
+  readonly details: Record<string, unknown>;
 
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, details: Record<string, unknown> = {}) {
     super(message);
     this.name = "CacheError";
     this.status = status;
+    this.details = details;
   }
 }
 
@@ -133,7 +139,7 @@ export class Caller {
     }
     if (routedBy !== undefined && Number(answer.epoch) > routedBy) throw new StaleRing();
     if (status < 200 || status >= 300) {
-      throw new CacheError(status, body?.error ?? `${base} answered ${status}`);
+      throw new CacheError(status, body?.error ?? `${base} answered ${status}`, detailsOf(body));
     }
     return body;
   }
@@ -168,6 +174,13 @@ export class Caller {
  */
 function connectionRefused(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "ECONNREFUSED";
+}
+
+/** The fields of an error body besides `error`; none unless it is a JSON object. */
+function detailsOf(body: unknown): Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return {};
+  const { error: _message, ...details } = body as Record<string, unknown>;
+  return details;
 }
 
 /** A stand-in fetch's whole answer. */

@@ -3,6 +3,7 @@
 import { batches, itemBytes } from "./batches.ts";
 import { CacheError, Caller, type CallInit, Refused, retries } from "./call.ts";
 import { BatchRefused, GatheredReads, valueOf } from "./reads.ts";
+import { GatheredWrites } from "./writes.ts";
 import { groupBy } from "@cache/async/group";
 import type { Http1Client } from "@cache/http1/client";
 import { runtimeHttp1Client } from "@cache/http1/runtime_client";
@@ -90,6 +91,10 @@ export class CacheClient {
   // Direct reads of a node already busy with one wait, and go together as one /mget.
   readonly #reads = new GatheredReads({
     callNode: (node, path, init) => this.#callNode(node, path, init),
+  });
+  // Direct writes to a primary already busy with one wait, and go together as one /mset.
+  readonly #writes = new GatheredWrites({
+    callNode: (node, path, init, epoch) => this.#callNode(node, path, init, undefined, epoch),
   });
 
   private constructor(masters: string | string[], options: ClientOptions) {
@@ -183,7 +188,9 @@ export class CacheClient {
   }
 
   /**
-   * Stores `value` under `key`, optionally for `ttlSeconds`.
+   * Stores `value` under `key`, optionally for `ttlSeconds`; resolves once every owner has it. In
+   * direct mode, writes made while one is out to the same primary go together in its next
+   * `POST /mset`, each still settling with its own answer.
    *
    * @example
    * ```ts
@@ -193,8 +200,22 @@ export class CacheClient {
    * ```
    */
   async set(key: string, value: string, options: SetOptions = {}): Promise<void> {
+    const { signal } = options;
     const body = JSON.stringify({ key, value, ...ttl(options.ttlSeconds) });
-    await this.#route(key, "/keys", { method: "POST", headers: json, body }, options.signal);
+    let attempts = 2;
+    const owner = this.#options.mode === "direct" && !signal ? this.#ring.owner(key) : undefined;
+    if (owner !== undefined) {
+      // Writes without a signal of their own go together per primary (see #writes), each
+      // answered as it would have been alone: its first attempt.
+      try {
+        return await this.#writes.write(owner, { key, body, epoch: this.#view!.epoch });
+      } catch (error) {
+        if (!retries(error)) throw error;
+        await this.#refreshOnce(); // a newer ring, or the node failed: one more try by a newer ring
+        attempts = 1;
+      }
+    }
+    await this.#route(key, "/keys", post(body), signal, false, attempts);
   }
 
   /**
@@ -355,12 +376,17 @@ export class CacheClient {
   }
 
   /**
-   * A call to a node, stamped with the epoch of the ring it was routed by (the client's, as it is
-   * sent): a StaleRing (421) when the node knows a newer one. A write also carries the moment this
-   * client stops waiting for it, after which the node does not apply it.
+   * A call to a node, stamped with the epoch of the ring it was routed by (by default the client's,
+   * as it is sent): a StaleRing (421) when the node knows a newer one. A write also carries the
+   * moment this client stops waiting for it, after which the node does not apply it.
    */
-  async #callNode(node: string, path: string, init: CallInit, signal?: AbortSignal) {
-    const epoch = this.#view!.epoch;
+  async #callNode(
+    node: string,
+    path: string,
+    init: CallInit,
+    signal?: AbortSignal,
+    epoch = this.#view!.epoch,
+  ) {
     const headers: Record<string, string> = { ...init.headers, [EPOCH_HEADER]: String(epoch) };
     if (init.method && init.method !== "GET") {
       headers[DEADLINE_HEADER] = String(Date.now() + this.#options.timeoutMs);

@@ -24,13 +24,19 @@ type Handler = (
 ) => Response | Promise<Response>;
 
 /**
- * A client whose calls go to a stand-in master publishing `ring.current` and to `handle` for
- * everything else; `calls` lists every call but the master's ring reads, which `ringReads()` counts.
+ * A client in `mode` whose calls go to a stand-in master publishing `ring.current` and to `handle`
+ * for everything else; `calls` lists every call but the master's ring reads, which `ringReads()`
+ * counts.
  */
-async function client(ring: { current: RingView }, handle: Handler) {
+async function client(
+  ring: { current: RingView },
+  handle: Handler,
+  mode: "direct" | "proxy" = "direct",
+) {
   const calls: string[] = [];
   let ringReads = 0;
   const cache = await CacheClient.connect(MASTER, {
+    mode,
     fetch: async (input, init) => {
       const url = new URL(input);
       const method = init.method ?? "GET";
@@ -205,6 +211,81 @@ Deno.test("CacheClient.set() calls that fail together share their ring reads, th
   // Each set tries twice; each round of failures shares one ring read: 2, not 6.
   assert.equal(ringReads() - before, 2);
   assert.equal(calls.filter((call) => call === "POST http://m:1/keys").length, 3);
+});
+
+Deno.test("CacheClient.set() sends writes to a busy primary as one /mset, through the master alone", async () => {
+  for (const mode of ["direct", "proxy"] as const) {
+    const first = held();
+    const bodies: string[] = [];
+    const { cache, calls } = await client(
+      { current: view(1, ["http://a:1"]) },
+      async (_node, _method, path, body) => {
+        if (bodies.length === 0) await first.wait;
+        bodies.push(`${path} ${body}`);
+        return new Response(null, { status: 204 });
+      },
+      mode,
+    );
+    // x and y wait for first, x with its TTL.
+    const writes = [cache.set("first", "1"), cache.set("x", "2", { ttlSeconds: 9 })];
+    writes.push(cache.set("y", "3"));
+    first.release();
+    await Promise.all(writes);
+    if (mode === "proxy") {
+      assert.deepEqual(calls, Array(3).fill("POST http://m:1/keys"), "the master gathers");
+      continue;
+    }
+    assert.deepEqual(calls, ["POST http://a:1/keys", "POST http://a:1/mset"]);
+    const items = '[{"key":"x","value":"2","ttl":9},{"key":"y","value":"3"}]';
+    assert.equal(bodies[1], `/mset {"items":${items}}`);
+  }
+});
+
+Deno.test("CacheClient.set() sends the writes of an /mset refused for a newer ring by it, alone", async () => {
+  const ring = { current: view(1, ["http://a:1"]) };
+  const first = held();
+  const { cache, calls } = await client(ring, async (node, _method, path) => {
+    if (node === "http://a:1" && path === "/keys") await first.wait;
+    if (node === "http://a:1" && path === "/mset") {
+      return Response.json({ error: "Routed with ring epoch 1; this node knows 2" }, {
+        status: 421,
+      });
+    }
+    return new Response(null, { status: 204 });
+  });
+  const writes = ["first", "x", "y"].map((key) => cache.set(key, "v")); // x and y wait for first
+  ring.current = view(2, ["http://b:1"]); // a answers from ring 2, where b owns every key
+  first.release();
+  await Promise.all(writes);
+  assert.deepEqual(calls.slice(0, 2), ["POST http://a:1/keys", "POST http://a:1/mset"]);
+  assert.deepEqual(calls.slice(2), Array(3).fill("POST http://b:1/keys"), "each by ring 2, alone");
+});
+
+Deno.test("CacheClient.set() sends again only the write of an /mset a backup did not take", async () => {
+  const first = held();
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    async (_node, _method, path, body) => {
+      if (body.includes('"first"')) await first.wait;
+      if (path === "/mset") {
+        const error = "Stored on the primary, but 1 of 2 backups did not take it";
+        return Response.json({ error, unreplicated: ["y"] }, { status: 502 });
+      }
+      return new Response(null, { status: 204 });
+    },
+  );
+  const sent: string[] = [];
+  const writes = ["first", "x", "y", "z"].map((key) =>
+    cache.set(key, "v").then(() => sent.push(key))
+  );
+  first.release();
+  await Promise.all(writes);
+  assert.deepEqual(sent.sort(), ["first", "x", "y", "z"]);
+  assert.deepEqual(calls, [
+    "POST http://a:1/keys",
+    "POST http://a:1/mset",
+    "POST http://a:1/keys", // y, the one write of three not on every owner, on its retry
+  ]);
 });
 
 Deno.test("CacheClient.refresh() keeps the newer ring when an older one answers late", async () => {

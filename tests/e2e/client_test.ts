@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "@cache/client";
+import { parseMetrics } from "@cache/service/metrics";
 import { freePort, nodesOf, Processes, settledCluster, waitFor } from "../support/process.ts";
 
 for (const mode of ["direct", "proxy"] as const) {
@@ -113,6 +114,45 @@ Deno.test("client (direct) gathers concurrent reads of a node into /mget, each w
     await processes.stopAll();
   }
 });
+
+Deno.test("client (direct) gathers concurrent writes of a primary into /mset, each stored", async () => {
+  const processes = new Processes();
+  const { master, nodes } = await settledCluster(processes, 3);
+  const cache = await CacheClient.connect(master.url);
+  try {
+    const before = await writeCalls(nodes.map((node) => node.url));
+    const items = Array.from({ length: 200 }, (_, i) => ({ key: `write:${i}`, value: `v${i}` }));
+    await Promise.all(items.map((item) => cache.set(item.key, item.value)));
+    const after = await writeCalls(nodes.map((node) => node.url));
+    const made = after.keys + after.msets - before.keys - before.msets;
+    assert.ok(after.msets > before.msets, "writes went together");
+    assert.ok(made < items.length, `${made} write calls for ${items.length} writes`);
+    const proxied = await CacheClient.connect(master.url, { mode: "proxy" });
+    try {
+      const values = await proxied.mget(items.map((item) => item.key));
+      assert.deepEqual(values, items.map((item) => item.value), "every write read back");
+    } finally {
+      proxied.close();
+    }
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+/** The `POST /keys` and `POST /mset` calls `nodes` answered, from their request counters. */
+async function writeCalls(nodes: string[]): Promise<{ keys: number; msets: number }> {
+  const calls = { keys: 0, msets: 0 };
+  for (const node of nodes) {
+    const metrics = parseMetrics(await (await fetch(`${node}/metrics`)).text());
+    for (const [series, count] of metrics) {
+      if (!series.startsWith("http_requests_total{") || !series.includes('method="POST"')) continue;
+      if (series.includes('route="/keys"')) calls.keys += count;
+      if (series.includes('route="/mset"')) calls.msets += count;
+    }
+  }
+  return calls;
+}
 
 Deno.test("client (direct) falls back to the master when nodes cannot be reached", async () => {
   const processes = new Processes();

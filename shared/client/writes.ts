@@ -1,0 +1,123 @@
+// The client's direct writes, gathered per primary: writes to a node already busy with one wait,
+// and go together as one POST /mset, each still answered as its own POST /keys would have been.
+
+import { Coalescer } from "@cache/async/coalesce";
+import { CacheError, type CallInit, unreached } from "./call.ts";
+import { unreplicatedKeys } from "@cache/protocol/unreplicated";
+import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
+
+/** A write on its way to its primary. */
+export interface Write {
+  /** The key written. */
+  key: string;
+  /** The `KeyValue` as JSON, `ttl` included: the body of its own `POST /keys`. */
+  body: string;
+  /** The epoch of the ring the write was routed by. */
+  epoch: number;
+}
+
+/** How gathered writes reach a node. */
+export interface GatheredWritesOptions {
+  /**
+   * Calls `path` on `node`, stamped with ring `epoch`; resolves to the parsed body or throws
+   * CacheError.
+   */
+  callNode(node: string, path: string, init: CallInit, epoch: number): Promise<unknown>;
+}
+
+const JSON_TYPE = { "content-type": "application/json" };
+
+/**
+ * Writes to one primary at a time: a write to an idle node goes alone as `POST /keys`; writes made
+ * while one is out wait and go together, in the order they were made, as one `POST /mset`, which
+ * the node applies in order, so the last write of a key wins. Each write settles as its own
+ * `POST /keys` would have: nothing resolves before every backup has it. A node that cannot be
+ * reached fails the writes queued behind too, at once.
+ *
+ * @example
+ * ```ts
+ * import type { CallInit } from "./call.ts";
+ * import { GatheredWrites } from "./writes.ts";
+ * const callNode = (node: string, path: string, init: CallInit) => caller.call(node, path, init);
+ * const writes = new GatheredWrites({ callNode });
+ * const body = JSON.stringify({ key: "user:42", value: "Ada", ttl: 60 });
+ * await writes.write("http://127.0.0.1:8081", { key: "user:42", body, epoch: 3 });
+ * ```
+ */
+export class GatheredWrites {
+  readonly #options: GatheredWritesOptions;
+  readonly #coalescer = new Coalescer<Write, void>(
+    (node, writes) => this.#writeBatch(node, writes),
+    {
+      inFlight: 1,
+      maxItems: MAX_BATCH,
+      maxSize: MAX_BATCH_BYTES,
+      sizeOf: (write) => utf8Bytes(write.body) + 1, // and a comma
+      // A node that could not be reached or did not answer: the writes queued behind go their own
+      // way at once rather than wait for it too.
+      failsWaiting: (_node, error) => unreached(error) ? error : undefined,
+    },
+  );
+
+  constructor(options: GatheredWritesOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Stores `write` on its primary `node`; rejects with the CacheError its own `POST /keys` would
+   * have had (a 421 or a node unreached, to be sent again by a newer ring).
+   */
+  write(node: string, write: Write): Promise<void> {
+    return this.#coalescer.submit(node, write);
+  }
+
+  /**
+   * Sends `writes` to their primary `node`: alone as `POST /keys`, together as one `POST /mset`.
+   * A 421 or a node unreached fails them all, to go again by a newer ring. A batch the node
+   * refuses wrote nothing (a 4xx, or 507 for a full store), so each write is sent again alone for
+   * its own answer. Any other error may have come after the primary stored the batch: the writes
+   * of the keys it names as `unreplicated` (a backup did not take them) get that error and the
+   * others are stored, as each alone would have had; without that list, every write gets it.
+   */
+  async #writeBatch(node: string, writes: Write[]): Promise<(void | Promise<void>)[]> {
+    if (writes.length === 1) return [await this.#alone(node, writes[0])];
+    const { epoch } = writes[0];
+    // A ring change while they waited: one epoch per call, so these go alone.
+    if (writes.some((write) => write.epoch !== epoch)) return this.#eachAlone(node, writes);
+    const body = `{"items":[${writes.map((write) => write.body).join(",")}]}`;
+    const init = { method: "POST", headers: JSON_TYPE, body };
+    try {
+      await this.#options.callNode(node, "/mset", init, epoch);
+      return writes.map(() => undefined);
+    } catch (error) {
+      // A newer ring (421) or no answer: each write goes again by the ring read after it.
+      if (!(error instanceof CacheError) || error.status === 421 || unreached(error)) throw error;
+      if (error.status < 500 || error.status === 507) return this.#eachAlone(node, writes);
+      const unreplicated = unreplicatedKeys(error.details);
+      if (!unreplicated) throw error;
+      return writes.map((write) => unreplicated.has(write.key) ? Promise.reject(error) : undefined);
+    }
+  }
+
+  /** `write` sent alone as `POST /keys`. */
+  async #alone(node: string, write: Write): Promise<void> {
+    const init = { method: "POST", headers: JSON_TYPE, body: write.body };
+    await this.#options.callNode(node, "/keys", init, write.epoch);
+  }
+
+  /**
+   * Each of `writes` sent alone, all at once but for writes of one key, which go one after the
+   * other in the order they were made, so the last still wins.
+   */
+  #eachAlone(node: string, writes: Write[]): Promise<void>[] {
+    const last = new Map<string, Promise<void>>();
+    return writes.map((write) => {
+      const before = last.get(write.key);
+      const sent = before
+        ? before.then(() => this.#alone(node, write), () => this.#alone(node, write))
+        : this.#alone(node, write);
+      last.set(write.key, sent);
+      return sent;
+    });
+  }
+}
