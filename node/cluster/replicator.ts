@@ -1,11 +1,18 @@
 // A node's part in replication: refuse writes it is not the primary of, copy writes to backups.
 
+import { Coalescer } from "@cache/async/coalesce";
 import { HttpError } from "@cache/protocol/errors";
 import { callPeer } from "@cache/http1/peer";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Ring } from "@cache/ring/ring";
-import type { RingView } from "@cache/protocol/wire";
+import { MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
+
+/** One write's copies for one backup, and the moment (on this node's clock) they must be there. */
+interface Shipment {
+  replicas: Replica[];
+  until: number;
+}
 
 /** The ring as this node knows it, and how to catch up with the master's. */
 export interface RingSource {
@@ -42,6 +49,20 @@ export interface Routing {
  */
 export class Replicator {
   readonly #options: ReplicatorOptions;
+  // Group commit: one /replicate in flight per backup; the writes' copies made meanwhile wait and
+  // go together in the next one. A backup that did not answer in time fails the copies queued
+  // behind at once, rather than make each wait out a timeout of its own.
+  readonly #shipments = new Coalescer<Shipment, void>(
+    (backup, shipments) => this.#ship(backup, shipments),
+    {
+      inFlight: 1,
+      maxItems: MAX_BATCH,
+      maxSize: MAX_BATCH_BYTES,
+      sizeOf: (shipment) => shipment.replicas.reduce((sum, r) => sum + replicaSize(r), 0),
+      failsWaiting: (_backup, error) =>
+        error instanceof HttpError && error.status === 504 ? error : undefined,
+    },
+  );
 
   constructor(options: ReplicatorOptions) {
     this.#options = options;
@@ -120,10 +141,12 @@ export class Replicator {
   }
 
   /**
-   * Sends `replicas` to each key's backups, in parallel, one request per backup; resolves once
-   * every backup has them. Throws HttpError 502/504 naming each backup that failed, with the keys
-   * some backup did not take as `unreplicated`: the others are on all their owners. The calls end
-   * in time for the primary to answer before the sender's `deadline`, and within its lease.
+   * Sends `replicas` to each key's backups, in parallel; resolves once every backup has them. The
+   * copies of writes made while a backup's last `/replicate` is out go together in its next one
+   * (group commit), so a busy backup takes many writes per round trip. Throws HttpError 502/504
+   * naming each backup that failed, with the keys some backup did not take as `unreplicated`: the
+   * others are on all their owners. The calls end in time for the primary to answer before the
+   * sender's `deadline`, and within its lease.
    */
   async replicate(replicas: Replica[], deadline?: number): Promise<void> {
     const batches = new Map<string, Replica[]>();
@@ -136,9 +159,9 @@ export class Replicator {
     }
     const sends = [...batches];
     if (sends.length === 0) return;
-    const timeoutMs = this.#backupTimeoutMs(deadline);
+    const until = this.#now() + this.#backupTimeoutMs(deadline);
     const results = await Promise.allSettled(
-      sends.map(([backup, batch]) => this.send(backup, batch, timeoutMs)),
+      sends.map(([backup, batch]) => this.#shipments.submit(backup, { replicas: batch, until })),
     );
     const failed: HttpError[] = [];
     const unreplicated = new Set<string>();
@@ -154,6 +177,16 @@ export class Replicator {
         failed.map((f) => f.message).join("; "),
       { unreplicated: [...unreplicated] },
     );
+  }
+
+  /** Posts the copies of several writes to `backup` in one `/replicate`, by the earliest `until`. */
+  async #ship(backup: string, shipments: Shipment[]): Promise<void[]> {
+    const until = Math.min(...shipments.map((shipment) => shipment.until));
+    const replicas = shipments.length === 1
+      ? shipments[0].replicas
+      : shipments.flatMap((shipment) => shipment.replicas);
+    await this.send(backup, replicas, Math.max(1, until - this.#now()));
+    return shipments.map(() => undefined);
   }
 
   /** Posts `replicas` to `node`'s `/replicate`; throws HttpError 502 or 504 when it fails. */
@@ -181,6 +214,11 @@ export async function sendReplicas(
     const text = new TextDecoder().decode(answer.body);
     throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
   }
+}
+
+/** About the bytes `replica` takes in a `/replicate` body: a UTF-16 unit is at most 3 UTF-8 bytes. */
+function replicaSize(replica: Replica): number {
+  return (replica.key.length + (replica.value?.length ?? 0)) * 3 + 64;
 }
 
 /** The answer of a node whose lease ran out: it cannot tell whether it still owns its keys. */

@@ -159,3 +159,45 @@ Deno.test("Replicator.checkPrimary() takes no client's word for a newer ring", a
   await cluster.checkPrimary([key], { epoch: 11 });
   assert.equal(source.refreshes, 1, "the master's or a node's word is taken");
 });
+
+Deno.test("Replicator.replicate() sends the copies of writes made while one is out in one /replicate", async () => {
+  const bodies: string[][] = [];
+  let release = () => {};
+  const fetch: Fetch = async (_input, init) => {
+    const { entries } = JSON.parse(String(init?.body)) as { entries: { key: string }[] };
+    bodies.push(entries.map((entry) => entry.key));
+    if (bodies.length === 1) await new Promise<void>((resolve) => release = resolve);
+    return Response.json({ applied: entries.length });
+  };
+  const { cluster } = setup("http://a:1", 10, fetch);
+  const keys = [...Array(400).keys()].map((i) => `k${i}`)
+    .filter((key) => ring.owner(key) === "http://a:1").slice(0, 4);
+  const writes = keys.map((key) => cluster.replicate([{ key, version: 1, value: "v" }]));
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(bodies, [[keys[0]]], "the first write's copy goes at once, alone");
+  release();
+  await Promise.all(writes);
+  assert.deepEqual(bodies, [[keys[0]], keys.slice(1)], "the others went together, in order");
+});
+
+Deno.test("Replicator.replicate() fails the copies queued behind a backup that timed out, unsent", async () => {
+  let calls = 0;
+  const fetch: Fetch = (_input, init) => {
+    calls++;
+    return new Promise((_, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  };
+  const { cluster } = setup("http://a:1", 10, fetch);
+  const keys = [...Array(400).keys()].map((i) => `k${i}`)
+    .filter((key) => ring.owner(key) === "http://a:1").slice(0, 3);
+  const errors = await Promise.all(
+    keys.map((key) => cluster.replicate([{ key, version: 1, value: "v" }]).catch((e) => e)),
+  );
+  assert.equal(calls, 1, "one call waited out the timeout; the queued copies were not sent");
+  for (const [i, error] of errors.entries()) {
+    assert.ok(error instanceof HttpError);
+    assert.equal(error.status, 504);
+    assert.deepEqual(error.details, { unreplicated: [keys[i]] });
+  }
+});
