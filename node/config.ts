@@ -3,6 +3,7 @@
 import { z } from "zod";
 import {
   bytes,
+  ConfigError,
   count,
   listenSettings,
   loadSettings,
@@ -64,8 +65,16 @@ export const nodeSettings = {
   maxMemoryBytes: {
     flag: "max-memory",
     env: "MAX_MEMORY",
+    schema: bytesOrShare(0),
+    help: "Memory bound on keys, values and overhead: bytes, 64mb, 1gb, or a share of " +
+      "--memory-limit such as 70% (0: unbounded)",
+  },
+  memoryLimitBytes: {
+    flag: "memory-limit",
+    env: "MEMORY_LIMIT",
     schema: bytes(0),
-    help: "Memory bound on keys, values and overhead: bytes, 64mb, 1gb (0: unbounded)",
+    help: "The memory the process may use in all (a container's limit): what a --max-memory " +
+      "given in % is a share of",
   },
   eviction: {
     flag: "eviction",
@@ -81,10 +90,45 @@ export const nodeSettings = {
   },
 } as const;
 
-/** The node's settings. */
-export type NodeConfig = Settings<typeof nodeSettings>;
+/** The node's settings, the memory bound in bytes. */
+export type NodeConfig = Omit<Settings<typeof nodeSettings>, "maxMemoryBytes"> & {
+  maxMemoryBytes: number;
+};
 
-/** Reads the node's settings from `env` and `args` (flags win); throws ConfigError naming the flag. */
+/**
+ * Reads the node's settings from `env` and `args` (flags win); throws ConfigError naming the flag.
+ * A memory bound given as a share is taken of `--memory-limit`, which it then needs.
+ */
 export function loadConfig(env: Record<string, string | undefined>, args: string[]): NodeConfig {
-  return loadSettings(nodeSettings, env, args);
+  const settings = loadSettings(nodeSettings, env, args);
+  const bound = settings.maxMemoryBytes;
+  if (typeof bound === "number") return { ...settings, maxMemoryBytes: bound };
+  if (settings.memoryLimitBytes === 0) {
+    throw new ConfigError(
+      `Invalid --max-memory (MAX_MEMORY) "${bound.percent}%": a share needs --memory-limit ` +
+        "(MEMORY_LIMIT)",
+    );
+  }
+  const maxMemoryBytes = Math.floor(settings.memoryLimitBytes * bound.percent / 100);
+  return { ...settings, maxMemoryBytes };
+}
+
+/** Bytes as {@link bytes} takes them, or a share of the memory limit: `70%`. */
+function bytesOrShare(fallback: number) {
+  return z.union([z.string(), z.number()]).default(fallback).transform((value, context) => {
+    const share = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(String(value));
+    if (share) {
+      const percent = Number(share[1]);
+      if (percent > 0 && percent <= 100) return { percent };
+      context.addIssue({ code: "custom", message: "expected a share above 0% and up to 100%" });
+      return z.NEVER;
+    }
+    const parsed = bytes(fallback).safeParse(value);
+    if (parsed.success) return parsed.data;
+    context.addIssue({
+      code: "custom",
+      message: "expected bytes such as 64mb or 1gb, or a share such as 70%",
+    });
+    return z.NEVER;
+  });
 }

@@ -2,6 +2,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { parseArgs } from "node:util";
+import { NODE_V8_FLAGS } from "../node/v8_flags.ts";
 
 const usage =
   "Usage: deno task dev [--nodes N] [--port MASTER_PORT]  (nodes take the next N ports)";
@@ -47,8 +48,8 @@ const permissions = ["--allow-net", "--allow-env", "--allow-read"];
 
 /** Starts a service in its own process group, so Ctrl-C reaches this script alone and it decides
  * the order: nodes first (they deregister), then the master. */
-function start(name: string, entry: string, args: string[]): ChildProcess {
-  const child = spawn(Deno.execPath(), ["run", ...permissions, entry, ...args], {
+function start(name: string, entry: string, args: string[], v8: string[] = []): ChildProcess {
+  const child = spawn(Deno.execPath(), ["run", ...permissions, ...v8, entry, ...args], {
     cwd: root,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -87,7 +88,8 @@ const closed = new Set<ChildProcess>(); // exited, and their output read to the 
 const master = start("master", "master/main.ts", ["--port", String(options.port)]);
 const nodes = Array.from({ length: options.nodes }, (_, i) => {
   const port = options.port + 1 + i;
-  return start(`node-${i + 1}`, "node/main.ts", ["--port", String(port), "--master", masterUrl]);
+  const args = ["--port", String(port), "--master", masterUrl];
+  return start(`node-${i + 1}`, "node/main.ts", args, [`--v8-flags=${NODE_V8_FLAGS}`]);
 });
 
 // Say where to go once every node is up and the master takes requests: a master that just

@@ -4,6 +4,7 @@ import type { WireAnswer } from "../../shared/http1/answer.ts";
 import { keyNotFound } from "../../shared/protocol/key_routes.ts";
 import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "../../shared/protocol/wire.ts";
 import { roleOf } from "../../shared/service/auth.ts";
+import type { HotRequest } from "../../shared/service/hot.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { Routing } from "../cluster/replicator.ts";
 import type { Writer } from "../cluster/writer.ts";
@@ -40,7 +41,7 @@ export function readAnswer(key: string, found: Read | undefined): WireAnswer {
 export async function stored(
   writer: Writer,
   items: KeyValue[],
-  request: Request,
+  request: HotRequest,
 ): Promise<Response> {
   await writer.write(items, routing(request));
   return new Response(null, { status: 204 });
@@ -51,7 +52,7 @@ export async function stored(
  * token's epoch is not taken as news of a newer ring: only the master and nodes may make this node
  * ask for one (without tokens, one ask at a time is shared by every request).
  */
-export function routing(request: Request): Routing {
+export function routing(request: HotRequest): Routing {
   const role = roleOf(request);
   return {
     epoch: wholeNumber(request.headers.get(EPOCH_HEADER)),

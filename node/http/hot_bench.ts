@@ -22,7 +22,7 @@ const app = createApp({
 const heads = keys.map((key) => ({
   method: "GET",
   url: `http://127.0.0.1:8081/keys/${key}`,
-  header: () => undefined,
+  headers: { get: () => null },
 }));
 let i = 0;
 

@@ -7,6 +7,7 @@ import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { checkTarget, exchangeFetch } from "./exchange_fetch.ts";
 import type { Fetch, PeerRequest, RawAnswer } from "./messages.ts";
 import { Pool } from "./pool.ts";
+import { utf8Bytes } from "@cache/protocol/wire";
 
 export { bodiless } from "./reader.ts";
 
@@ -140,14 +141,25 @@ function header(name: string, value: string): string {
 
 // A character past 7 bits: without one, a string has as many UTF-8 bytes as UTF-16 units.
 const NON_ASCII = /[\u0080-\uffff]/;
+/** String bodies up to this many characters are joined to their head and encoded in one go. */
+const SHORT_BODY = 4096;
 
 function encodeRequest(head: string, body: string | Uint8Array | undefined): Uint8Array {
   if (body === undefined) return encoder.encode(head + "\r\n");
-  if (typeof body === "string" && !NON_ASCII.test(body)) { // JSON as services send it: one encoding
-    return encoder.encode(`${head}content-length: ${body.length}\r\n\r\n${body}`);
+  if (typeof body === "string" && body.length <= SHORT_BODY && !NON_ASCII.test(body)) {
+    return encoder.encode(`${head}content-length: ${body.length}\r\n\r\n${body}`); // 1.5 us
   }
-  const bytes = typeof body === "string" ? encoder.encode(body) : body;
-  return concat(encoder.encode(`${head}content-length: ${bytes.length}\r\n\r\n`), bytes);
+  if (typeof body === "string") {
+    // Measured, then encoded once into the request's own buffer: no joined string to flatten and
+    // no copy of the body's bytes, each garbage of its size; 27-41 us for 100 KB against 66-69.
+    const length = utf8Bytes(body);
+    const start = encoder.encode(`${head}content-length: ${length}\r\n\r\n`);
+    const all = new Uint8Array(start.length + length);
+    all.set(start);
+    encoder.encodeInto(body, all.subarray(start.length));
+    return all;
+  }
+  return concat(encoder.encode(`${head}content-length: ${body.length}\r\n\r\n`), body);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -1,4 +1,4 @@
-// Reads a server connection's bytes: a request head, an exact length, a chunked body's lines.
+// Reads a server connection's bytes: a request head, a body of known length, chunk lines.
 
 /** The connection closed, or was closed, before what was being read arrived. */
 export class ConnectionClosed extends Error {
@@ -9,6 +9,8 @@ export class ConnectionClosed extends Error {
 }
 
 const CRLFCRLF = [13, 10, 13, 10];
+/** A body's first buffer at most: more is allocated only as more of the body comes. */
+const FIRST_BODY_BYTES = 64 * 1024;
 
 /**
  * A buffered reader over one connection. Reads resolve with bytes or throw
@@ -60,11 +62,34 @@ export class ConnReader {
     }
   }
 
-  /** Exactly `n` bytes. */
-  async exact(n: number): Promise<Uint8Array<ArrayBuffer>> {
-    while (this.#end - this.#start < n) await this.#fill();
-    const bytes = this.#buffer.slice(this.#start, this.#start + n);
-    this.#start += n;
+  /**
+   * A body of exactly `n` bytes, read straight into a buffer of its own: no slices to join, and
+   * the connection's buffer stays small. The buffer grows as the bytes come (64 KiB first, then
+   * four times as much, never past `n`), so a client that announces a large body and sends little
+   * makes the server hold little. `waiting` is told the bytes read so far before each read.
+   */
+  async body(n: number, waiting?: (read: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+    const buffered = Math.min(n, this.#end - this.#start);
+    let bytes = new Uint8Array(Math.min(n, Math.max(buffered, FIRST_BODY_BYTES)));
+    bytes.set(this.#buffer.subarray(this.#start, this.#start + buffered));
+    this.#start += buffered;
+    for (let read = buffered; read < n;) {
+      if (read === bytes.length) {
+        const bigger = new Uint8Array(Math.min(n, bytes.length * 4));
+        bigger.set(bytes);
+        bytes = bigger;
+      }
+      waiting?.(read);
+      let more: number | null;
+      try {
+        // Never past the body: what follows it is the next request's, read into the buffer.
+        more = await this.#conn.read(bytes.subarray(read));
+      } catch {
+        more = null;
+      }
+      if (more === null || more === 0) throw new ConnectionClosed();
+      read += more;
+    }
     return bytes;
   }
 

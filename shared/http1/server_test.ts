@@ -228,6 +228,59 @@ Deno.test("serveHttp() reads a head and a chunked body that arrive in many small
   }
 });
 
+Deno.test("serveHttp() reads a long body whole as it comes, and the request after it", async () => {
+  const server = echo();
+  const client = await raw(server);
+  try {
+    // Past the first 64 KiB buffer, arriving in pieces, with the next request in the last one.
+    const body = "0123456789abcdef".repeat(20_000);
+    const request =
+      `POST /long HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+      "GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for (let i = 0; i < request.length; i += 50_000) {
+      await client.send(request.slice(i, i + 50_000));
+    }
+    const { text, closed } = await client.readAll();
+    const bodies = [...text.matchAll(/\{[^}]*\}/g)].map((m) => JSON.parse(m[0]));
+    assert.deepEqual(bodies, [
+      { method: "POST", path: "/long", body },
+      { method: "GET", path: "/next", body: "" },
+    ]);
+    assert.ok(closed);
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() offers a request read whole to the early answer, then to the handler", async () => {
+  const seen: (string | null | undefined)[][] = [];
+  const server = serveHttp({
+    ...LIMITS,
+    early: (request) => {
+      const body = request.wholeBody && decoder.decode(request.wholeBody);
+      seen.push([request.method, request.headers.get("x-a"), body]);
+      return body === "early"
+        ? { status: 200, contentType: "text/plain", body: "answered" }
+        : undefined;
+    },
+  }, async (request) => new Response(`handler got ${await request.text()}`));
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const post = (body: string) => fetch(url, { method: "POST", headers: { "x-a": "1" }, body });
+    assert.equal(await (await post("early")).text(), "answered");
+    assert.equal(await (await post("late")).text(), "handler got late");
+    assert.equal(await (await fetch(url)).text(), "handler got ");
+    assert.deepEqual(seen, [["POST", "1", "early"], ["POST", "1", "late"], [
+      "GET",
+      null,
+      undefined,
+    ]]);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("serveHttp() writes an early answer from its parts, a Response's remembered parts too", async () => {
   const body = new TextEncoder().encode('{"from":"parts"}');
   const server = serveHttp({

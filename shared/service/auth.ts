@@ -177,12 +177,13 @@ export class Auth {
         status: 403,
       });
     }
-    if (request instanceof Request) granted.set(request, grant!);
+    granted.set(request, grant!);
     return undefined;
   }
 }
 
-const granted = new WeakMap<Request, Grant>();
+// By the request object let in: a Request, or the head the hot path was given.
+const granted = new WeakMap<object, Grant>();
 
 /**
  * The role of the token a request was let through with, or undefined on a service without
@@ -194,12 +195,12 @@ const granted = new WeakMap<Request, Grant>();
  * const role = roleOf(c.req.raw); // "client", "node", "admin" or undefined
  * ```
  */
-export function roleOf(request: Request): Role | undefined {
+export function roleOf(request: object): Role | undefined {
   return granted.get(request)?.role;
 }
 
 /** The one node address the request's token may register, if the token is bound to one. */
-export function boundAddress(request: Request): string | undefined {
+export function boundAddress(request: object): string | undefined {
   return granted.get(request)?.address;
 }
 

@@ -30,11 +30,24 @@ export interface HotPathOptions {
 /** Answers a hot GET from its validated path parameters. */
 export type ReadHandler<P> = (params: P) => Answer | Promise<Answer>;
 
-/** Answers a hot POST from its validated body, the request and the body as sent. */
-export type WriteHandler<B> = (body: B, request: Request, text: string) => Answer | Promise<Answer>;
+/**
+ * Answers a hot POST from its validated body, the request (whose body is read already) and the
+ * body as sent.
+ */
+export type WriteHandler<B> = (
+  body: B,
+  request: HotRequest,
+  text: string,
+) => Answer | Promise<Answer>;
 
-/** A request for a hot route: a whole Request, or the head of a body-less one. */
-type Incoming = Request | LiteRequest;
+/** A request for a hot route: a whole Request, or its head and whole body as the server read them. */
+export type HotRequest = Request | LiteRequest;
+
+/** A body the route's schema took, and its text. */
+interface Parsed {
+  body: unknown;
+  text: string;
+}
 
 interface HotGet {
   route: string;
@@ -137,12 +150,13 @@ export class HotPath {
   }
 
   /**
-   * Answers a request for a hot route, or returns undefined for the app to serve it. A body-less
-   * request may be given as its head alone, before any Request is built.
+   * Answers a request for a hot route, or returns undefined for the app to serve it. A request may
+   * be given as its head and whole body, before any Request is built: then a body the hot path
+   * cannot take is left (at once) for the server to build the Request the app refuses.
    */
-  serve(request: Incoming): Answer | Promise<Answer> | undefined {
+  serve(request: HotRequest): Answer | Promise<Answer> | undefined {
     if (request.method === "GET") return this.#get(request);
-    return request instanceof Request ? this.#post(request) : undefined;
+    return this.#post(request);
   }
 
   /**
@@ -156,7 +170,7 @@ export class HotPath {
     return answer instanceof Promise ? answer.then(toResponse) : toResponse(answer);
   }
 
-  #get(request: Incoming): Answer | Promise<Answer> | undefined {
+  #get(request: HotRequest): Answer | Promise<Answer> | undefined {
     const url = request.url;
     const start = pathStart(url);
     for (const hot of this.#gets) {
@@ -197,7 +211,7 @@ export class HotPath {
     }
   }
 
-  #post(request: Request): Promise<Response> | undefined {
+  #post(request: HotRequest): Promise<Response> | undefined {
     if (request.method !== "POST") return undefined;
     const url = request.url;
     const hot = this.#posts.get(url.slice(pathStart(url))); // a query string finds no route
@@ -206,58 +220,53 @@ export class HotPath {
     if (!(length <= this.#options.maxBodyBytes)) return undefined; // chunked or large: the app's
     const type = request.headers.get("content-type");
     if (type === null || !PLAIN_JSON.test(type)) return undefined; // other types: the app's rules
-    return this.#write(hot, request);
+    const started = performance.now();
+    if (request instanceof Request) return this.#write(hot, request, started);
+    // Read whole by the server: parsed now, so that a body the app must refuse is left to it.
+    const parsed = request.wholeBody && parse(hot.schema, request.wholeBody);
+    return parsed ? this.#write(hot, request, started, parsed) : undefined;
   }
 
-  // Answers as a Response: a written answer goes to a server that takes only those.
-  async #write(hot: HotPost, request: Request): Promise<Response> {
-    const started = performance.now();
+  // Answers as a Response: a written answer goes to a server that takes only those. Without
+  // `parsed`, `request` is a Request whose body is still to be read.
+  async #write(
+    hot: HotPost,
+    request: HotRequest,
+    started: number,
+    parsed?: Parsed,
+  ): Promise<Response> {
     const path = hot.route;
     if (hot.roles) {
       const refused = await this.#admit(request, hot.roles, path);
       if (refused) return toResponse(this.#done("POST", path, refused, started));
     }
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = await request.bytes();
-    } catch {
-      // The client went away mid-body: nobody reads the answer, but it is still one.
-      const gone = Response.json({ error: "Request body could not be read" }, { status: 400 });
-      return toResponse(this.#done("POST", path, gone, started));
-    }
-    const text = utf8(bytes);
-    let body: unknown;
-    try {
-      // The app's nesting limit first: a schema that drops unknown fields would not see them.
-      const parsed = text !== undefined && jsonDepth(text) <= MAX_JSON_DEPTH &&
-        hot.schema.safeParse(JSON.parse(text));
-      if (parsed && parsed.success) body = parsed.data;
-    } catch {
-      // not JSON: the app says so
-    }
-    if (body === undefined || text === undefined) {
-      // The app's exact refusal, its headers included; it counts the request itself.
-      const { method, headers } = request;
-      return await this.#app.fetch(new Request(request.url, { method, headers, body: bytes }));
+    if (!parsed) {
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await (request as Request).bytes();
+      } catch {
+        // The client went away mid-body: nobody reads the answer, but it is still one.
+        const gone = Response.json({ error: "Request body could not be read" }, { status: 400 });
+        return toResponse(this.#done("POST", path, gone, started));
+      }
+      parsed = parse(hot.schema, bytes);
+      if (!parsed) {
+        // The app's exact refusal, its headers included; it counts the request itself.
+        const { method, headers } = request as Request;
+        return await this.#app.fetch(new Request(request.url, { method, headers, body: bytes }));
+      }
     }
     let answer: Answer;
     try {
-      answer = await hot.handle(body as never, request, text);
+      answer = await hot.handle(parsed.body as never, request, parsed.text);
     } catch (error) {
       answer = this.#failure(error, "POST", path);
     }
     return toResponse(this.#done("POST", path, answer, started));
   }
 
-  #admit(request: Incoming, roles: Role[], path: string): Promise<Response | undefined> {
-    const auth = this.#options.auth!;
-    return auth.admit(
-      request instanceof Request
-        ? request
-        : { method: request.method, headers: { get: (name) => request.header(name) ?? null } },
-      roles,
-      path,
-    );
+  #admit(request: HotRequest, roles: Role[], path: string): Promise<Response | undefined> {
+    return this.#options.auth!.admit(request, roles, path);
   }
 
   #failure(error: unknown, method: string, path: string): Response {
@@ -277,6 +286,23 @@ export class HotPath {
     }
     const merged = answer.headers ? { ...answer.headers, ...headers } : headers;
     return { ...answer, headers: merged } satisfies WireAnswer;
+  }
+}
+
+/**
+ * `bytes` as the JSON body `schema` takes, or undefined when the app must refuse it: not UTF-8,
+ * not JSON, nested past the app's limit, or not what the schema says.
+ */
+function parse(schema: z.ZodType, bytes: Uint8Array): Parsed | undefined {
+  const text = utf8(bytes);
+  if (text === undefined) return undefined;
+  try {
+    // The app's nesting limit first: a schema that drops unknown fields would not see them.
+    if (jsonDepth(text) > MAX_JSON_DEPTH) return undefined;
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? { body: parsed.data, text } : undefined;
+  } catch {
+    return undefined; // not JSON: the app says so
   }
 }
 

@@ -191,8 +191,33 @@ Deno.test("HotPath reads a body-less request from its head alone, token included
   const head = (authorization?: string) => ({
     method: "GET",
     url: "http://h:1/keys/a",
-    header: (name: string) => name === "authorization" ? authorization : undefined,
+    headers: { get: (name: string) => name === "authorization" ? authorization ?? null : null },
   });
   assert.equal((await hot.serve(head()))?.status, 401);
   assert.equal((await hot.serve(head("Bearer client-token")))?.status, 200);
+});
+
+Deno.test("HotPath takes a write given as its head and whole body, and leaves one it cannot take", async () => {
+  const { hot, values, roles } = await setup({ tokens: true });
+  const lite = (body: string, token = "client-token") => {
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "content-length": String(body.length),
+      authorization: `Bearer ${token}`,
+    };
+    return {
+      method: "POST",
+      url: "http://h:1/keys",
+      headers: { get: (name: string) => headers[name] ?? null },
+      wholeBody: new TextEncoder().encode(body),
+    };
+  };
+  assert.equal((await hot.serve(lite('{"key":"a","value":"1"}')))?.status, 204);
+  assert.equal(values.get("a"), "1");
+  assert.deepEqual(roles, ["client"], "the handler sees the role the token was let in with");
+  assert.equal((await hot.serve(lite('{"key":"b","value":"2"}', "node-token")))?.status, 403);
+  assert.equal(values.has("b"), false);
+  // At once, not later: the server then builds the Request whose refusal the app writes.
+  assert.equal(hot.serve(lite('{"key":"b"}')), undefined);
+  assert.equal(hot.serve(lite("{")), undefined);
 });

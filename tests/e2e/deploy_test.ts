@@ -8,9 +8,8 @@ import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { masterSettings } from "../../master/config.ts";
-import { nodeSettings } from "../../node/config.ts";
+import { loadConfig, nodeSettings } from "../../node/config.ts";
 import { SCALAR_BUNDLE_PATH } from "@cache/service/api";
-import { parseBytes } from "@cache/service/config";
 import { DOCUMENTS, renderDocuments } from "../../tools/openapi.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -215,11 +214,52 @@ Deno.test("probes and ports match routes and defaults the services really have",
   assert.equal(mastersHeadless.spec.clusterIP, "None");
   assert.equal(mastersHeadless.spec.publishNotReadyAddresses, true, "nodes reach unready masters");
   assert.equal(env.MASTER_URL, `http://${mastersHeadless.metadata.name}:8080`);
-  assert.equal(
-    parseBytes(env.MAX_MEMORY.replace("$(MEMORY_LIMIT_QUARTER_MIB)", "256")),
-    256 * 1024 ** 2,
+  // The store's bound is a share of the container's limit, which the node is given in bytes.
+  const limit = node.env.find((e: Manifest) => e.name === "MEMORY_LIMIT").valueFrom;
+  assert.deepEqual(limit, {
+    resourceFieldRef: { containerName: "node", resource: "limits.memory" },
+  });
+  const limitBytes = quantityBytes(node.resources.limits.memory);
+  const config = loadConfig({ MAX_MEMORY: env.MAX_MEMORY, MEMORY_LIMIT: String(limitBytes) }, []);
+  assert.ok(
+    config.maxMemoryBytes >= Math.floor(0.7 * limitBytes),
+    `MAX_MEMORY is ${env.MAX_MEMORY}`,
   );
 });
+
+Deno.test("every resourceFieldRef divisor is one the API server accepts", () => {
+  // Kubernetes takes only these for memory (validContainerResourceDivisorForMemory).
+  const accepted = [
+    "1",
+    "1k",
+    "1M",
+    "1G",
+    "1T",
+    "1P",
+    "1E",
+    "1Ki",
+    "1Mi",
+    "1Gi",
+    "1Ti",
+    "1Pi",
+    "1Ei",
+  ];
+  for (const { container, name } of workloads()) {
+    for (const env of container.env) {
+      const divisor = env.valueFrom?.resourceFieldRef?.divisor;
+      if (divisor !== undefined) {
+        assert.ok(accepted.includes(String(divisor)), `${name}: ${divisor}`);
+      }
+    }
+  }
+});
+
+/** Bytes of a Kubernetes memory quantity in binary units: `512Mi`, `1Gi`. */
+function quantityBytes(quantity: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi)$/.exec(quantity);
+  assert.ok(match, `not a binary quantity: ${quantity}`);
+  return Number(match[1]) * 1024 ** (["Ki", "Mi", "Gi"].indexOf(match[2]) + 1);
+}
 
 Deno.test("every env name in the manifests is one the services' config loaders read", () => {
   const all = manifests().map(({ doc }) => doc);

@@ -1,6 +1,7 @@
 // Starts real master and node processes on 127.0.0.1 for tests, and stops them by PID.
 
 import type { Harness, Service } from "./harness.ts";
+import { NODE_V8_FLAGS } from "../../node/v8_flags.ts";
 
 const root = new URL("../../", import.meta.url);
 const permissions = ["--allow-net", "--allow-env", "--allow-read"];
@@ -15,19 +16,26 @@ export class Processes implements Harness {
   readonly #running = new Map<number, Deno.ChildProcess>();
   readonly #env: Record<string, string>;
   readonly #openFiles: number | undefined;
+  readonly #nodeV8Flags: string;
   readonly #onLine: ((pid: number, line: string) => void) | undefined;
 
   /**
    * `env` is added to every process's environment; with `openFiles`, each process runs under that
-   * limit on open descriptors (util-linux's `prlimit`); `onLine` sees every line a process prints.
+   * limit on open descriptors (util-linux's `prlimit`); `onLine` sees every line a process prints;
+   * `v8Flags` replaces the V8 flags nodes run with everywhere ({@link NODE_V8_FLAGS}).
    */
   constructor(
     env: Record<string, string> = {},
-    options: { openFiles?: number; onLine?: (pid: number, line: string) => void } = {},
+    options: {
+      openFiles?: number;
+      onLine?: (pid: number, line: string) => void;
+      v8Flags?: string;
+    } = {},
   ) {
     this.#env = env;
     this.#openFiles = options.openFiles;
     this.#onLine = options.onLine;
+    this.#nodeV8Flags = options.v8Flags ?? NODE_V8_FLAGS;
   }
 
   masterAddress(): string {
@@ -71,7 +79,8 @@ export class Processes implements Harness {
   /** Starts `node/main.ts` reporting to `masterUrl`. */
   node(masterUrl: string, args: string[] = []): Promise<ProcessService> {
     const defaults = ["--host", "127.0.0.1", "--port", "0", "--heartbeat-ms", "100"];
-    return this.#start("node/main.ts", [...defaults, "--master", masterUrl, ...args]);
+    const v8 = [`--v8-flags=${this.#nodeV8Flags}`];
+    return this.#start("node/main.ts", [...defaults, "--master", masterUrl, ...args], v8);
   }
 
   /** Kills every process still running and waits for each to end. */
@@ -87,8 +96,8 @@ export class Processes implements Harness {
     this.#running.clear();
   }
 
-  async #start(entry: string, args: string[]): Promise<ProcessService> {
-    const deno = [Deno.execPath(), "run", ...permissions, entry, ...args];
+  async #start(entry: string, args: string[], v8: string[] = []): Promise<ProcessService> {
+    const deno = [Deno.execPath(), "run", ...permissions, ...v8, entry, ...args];
     const limit = this.#openFiles;
     const [command, ...rest] = limit ? ["prlimit", `--nofile=${limit}:${limit}`, ...deno] : deno;
     const child = new Deno.Command(command, {

@@ -1,0 +1,20 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { utf8Bytes } from "./wire.ts";
+
+const encoder = new TextEncoder();
+
+Deno.test("utf8Bytes() counts what TextEncoder writes, long strings and split pairs included", () => {
+  const text = fc.string({ unit: fc.constantFrom("a", "é", "€", "😀", "\ud800", "\udc00") });
+  fc.assert(
+    fc.property(text, fc.nat(70_000), (tail, pad) => {
+      // Padding puts the tail's characters on either side of the 64 KiB the long path encodes at once.
+      const long = "x".repeat(pad) + tail;
+      assert.equal(utf8Bytes(long), encoder.encode(long).length);
+      assert.equal(utf8Bytes(tail), encoder.encode(tail).length);
+    }),
+    { numRuns: 200 },
+  );
+  assert.equal(utf8Bytes("x".repeat(65_535) + "😀"), 65_539);
+  assert.equal(utf8Bytes("😀".repeat(40_000)), 160_000);
+});
