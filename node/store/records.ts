@@ -37,8 +37,10 @@ const LINK_BYTES = 4;
 const CONTINUATION_BYTES = MAX_CHUNK_BYTES - LINK_BYTES; // value bytes in a full continuation
 const LARGEST = CHUNK_SIZES.length - 1;
 
-// Values of up to this many UTF-16 units are encoded ahead of their write (3 bytes per unit at most).
-const STAGE_CHARS = 21_845;
+// The staging buffer's first size: values of up to a third as many UTF-16 units always fit (3
+// bytes per unit at most); it grows to the longest value written, so no value is encoded into a
+// buffer of its own, garbage after its write.
+const FIRST_STAGE_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -85,7 +87,7 @@ export class Records {
   readonly #doubles: Float64Array;
   readonly #text: Buffer & { utf8Slice(start: number, end: number): string }; // the arena's bytes
   readonly #scratch = new Uint8Array(MAX_RECORD_KEY_BYTES); // a key being compared, encoded
-  readonly #stage = new Uint8Array(3 * STAGE_CHARS); // a value about to be written, encoded
+  #stage = new Uint8Array(FIRST_STAGE_BYTES); // a value about to be written, encoded
   #staged: string | undefined; // the value #stage holds
 
   constructor(arena: Arena) {
@@ -100,13 +102,19 @@ export class Records {
 
   /**
    * Encodes `value` ahead of its write, so it is encoded once and counted with no pass of its own;
-   * returns its UTF-8 bytes, or -1 for a value too long to stage. The next {@link write} or
+   * returns its UTF-8 bytes. The next {@link write} or
    * {@link rewrite} of an equal value copies the staged bytes.
    */
   stage(value: string): number {
-    if (value.length > STAGE_CHARS) return -1;
+    let { read, written } = encoder.encodeInto(value, this.#stage);
+    if (read < value.length) {
+      let size = this.#stage.length;
+      while (size < 3 * value.length) size *= 2;
+      this.#stage = new Uint8Array(size);
+      ({ read, written } = encoder.encodeInto(value, this.#stage));
+    }
     this.#staged = value;
-    return encoder.encodeInto(value, this.#stage).written;
+    return written;
   }
 
   /**
@@ -137,11 +145,8 @@ export class Records {
       this.#writeValue(valueStart, value, valueBytes, wide);
       return ref;
     }
-    const data = wide
-      ? unitBytes(value)
-      : this.#staged === value
-      ? this.#stage.subarray(0, valueBytes)
-      : encoder.encode(value);
+    if (!wide && this.#staged !== value) this.stage(value);
+    const data = wide ? unitBytes(value) : this.#stage.subarray(0, valueBytes);
     this.#staged = undefined;
     let done = headValueBytes(keyBytes);
     this.#bytes.set(data.subarray(0, done), valueStart);
