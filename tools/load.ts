@@ -71,7 +71,7 @@ const release = ["--heartbeat-ms", String(nodeSettings.heartbeatMs.schema.parse(
 async function cluster(harness: Processes, args: string[] = []) {
   const master = await harness.master({ args });
   const nodes = await Promise.all([1, 2, 3].map(() => harness.node(master.url, release)));
-  const as: HeadersInit = harness === withTokens ? { authorization: `Bearer ${CLIENT_TOKEN}` } : {};
+  const as: HeadersInit = harness === withTokens ? { authorization: "Bearer admin-token-1" } : {};
   await waitFor(
     async () =>
       (await (await fetch(`${master.url}/nodes`, { headers: as })).json()).nodes.length === 3,
