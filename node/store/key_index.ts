@@ -1,7 +1,7 @@
 // The store's hash table: buckets of record refs, chained through the records' own headers.
 
 import type { Arena } from "./arena.ts";
-import { bytesOf, hashKey, hashKeyBytes, hashOf } from "./key_hash.ts";
+import { bytesOf, hashKey, hashKeyBytes, hashOf } from "@cache/ring/hash";
 import { MAX_RECORD_KEY_BYTES, NEXT, type Records } from "./records.ts";
 
 // The store's own seed: a node holds the keys of some ring ranges, chosen by this same hash with

@@ -1,7 +1,5 @@
-// Placement hashes: MurmurHash3 (x86, 32-bit) of a string's UTF-8 bytes, and its finalizer.
-
-const C1 = 0xcc9e2d51;
-const C2 = 0x1b873593;
+// Placement and index hashes: MurmurHash3 (x86, 32-bit) of a string's UTF-8 bytes, from the string
+// or from the bytes, and its finalizer.
 
 /**
  * Hashes the UTF-8 bytes of `text` with MurmurHash3 x86_32, without allocating.
@@ -15,43 +13,115 @@ const C2 = 0x1b873593;
  * ```
  */
 export function hash32(text: string, seed = 0): number {
-  let h = seed >>> 0;
-  let block = 0; // up to 4 pending bytes, little-endian
+  return hashKey(text, seed) >>> 0; // the packed byte count is above bit 32
+}
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+const TWO_32 = 2 ** 32;
+
+/**
+ * The hash of `key`'s UTF-8 bytes and their count, packed in one number so a lookup allocates
+ * nothing: `packed % 2 ** 32` is the hash ({@link hashOf}), `Math.floor(packed / 2 ** 32)` the
+ * count ({@link bytesOf}). Equal to {@link hashKeyBytes} over the same bytes and seed. ASCII keys
+ * take a fast path four characters at a time, leaving their bytes in `blocks` as little-endian
+ * words for a comparison a word at a time (a longer key's words past its end are dropped).
+ *
+ * @example
+ * ```ts
+ * import { bytesOf, hashKey, hashKeyBytes, hashOf } from "./hash.ts";
+ * const packed = hashKey("é", 7); // not ASCII: no blocks
+ * bytesOf(packed); // 2
+ * hashOf(packed) === hashKeyBytes(new Uint8Array([0xc3, 0xa9]), 0, 2, 7); // true
+ * ```
+ */
+export function hashKey(key: string, seed: number, blocks?: Uint32Array): number {
+  const length = key.length;
+  let h = seed | 0;
+  let i = 0;
+  for (; i + 4 <= length; i += 4) {
+    const a = key.charCodeAt(i);
+    const b = key.charCodeAt(i + 1);
+    const c = key.charCodeAt(i + 2);
+    const d = key.charCodeAt(i + 3);
+    if ((a | b | c | d) > 0x7f) return hashWideKey(key, seed);
+    const block = a | (b << 8) | (c << 16) | (d << 24);
+    if (blocks) blocks[i >> 2] = block;
+    h = mixIntoHash(h, block);
+  }
+  let tail = 0;
+  for (let shift = 0; i < length; i++, shift += 8) {
+    const code = key.charCodeAt(i);
+    if (code > 0x7f) return hashWideKey(key, seed);
+    tail |= code << shift;
+  }
+  if (blocks) blocks[length >> 2] = tail;
+  return finish(h, tail, length) + length * TWO_32;
+}
+
+/** The hash in a packed {@link hashKey} result. */
+export function hashOf(packed: number): number {
+  return packed >>> 0;
+}
+
+/** The UTF-8 byte count in a packed {@link hashKey} result. */
+export function bytesOf(packed: number): number {
+  return Math.floor(packed / TWO_32);
+}
+
+/** MurmurHash3 x86_32 of `length` bytes of `bytes` from `start`. */
+export function hashKeyBytes(
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+  seed: number,
+): number {
+  let h = seed | 0;
+  const whole = start + (length & ~3);
+  let i = start;
+  for (; i < whole; i += 4) {
+    h = mixIntoHash(
+      h,
+      bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24),
+    );
+  }
+  let tail = 0;
+  for (let shift = 0; i < start + length; i++, shift += 8) tail |= bytes[i] << shift;
+  return finish(h, tail, length);
+}
+
+/** {@link hashKey} for a key with a character past ASCII: its UTF-8 bytes one at a time. */
+function hashWideKey(key: string, seed: number): number {
+  let h = seed | 0;
+  let block = 0; // up to 3 pending bytes, little-endian
   let pending = 0;
   let length = 0;
-
   const push = (byte: number) => {
     block |= byte << (pending * 8);
-    pending++;
     length++;
-    if (pending === 4) {
-      h ^= mixBlock(block);
-      h = (h << 13) | (h >>> 19);
-      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    if (++pending === 4) {
+      h = mixIntoHash(h, block);
       block = 0;
       pending = 0;
     }
   };
-
-  for (let i = 0; i < text.length; i++) {
-    let code = text.charCodeAt(i);
+  for (let i = 0; i < key.length; i++) {
+    let code = key.charCodeAt(i);
     if (code < 0x80) {
       push(code);
     } else if (code < 0x800) {
       push(0xc0 | (code >> 6));
       push(0x80 | (code & 0x3f));
     } else {
-      if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
-        const low = text.charCodeAt(i + 1);
-        if (low >= 0xdc00 && low < 0xe000) {
-          code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
-          i++;
-          push(0xf0 | (code >> 18));
-          push(0x80 | ((code >> 12) & 0x3f));
-          push(0x80 | ((code >> 6) & 0x3f));
-          push(0x80 | (code & 0x3f));
-          continue;
-        }
+      const low = key.charCodeAt(i + 1); // NaN past the end
+      if (code >= 0xd800 && code < 0xdc00 && low >= 0xdc00 && low < 0xe000) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+        push(0xf0 | (code >> 18));
+        push(0x80 | ((code >> 12) & 0x3f));
+        push(0x80 | ((code >> 6) & 0x3f));
+        push(0x80 | (code & 0x3f));
+        continue;
       }
       // A lone surrogate encodes as U+FFFD, as TextEncoder does.
       if (code >= 0xd800 && code < 0xe000) code = 0xfffd;
@@ -60,8 +130,24 @@ export function hash32(text: string, seed = 0): number {
       push(0x80 | (code & 0x3f));
     }
   }
+  return finish(h, block, length) + length * TWO_32;
+}
 
-  if (pending > 0) h ^= mixBlock(block);
+function mixIntoHash(h: number, block: number): number {
+  let k = Math.imul(block, C1);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, C2);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** Mixes in the last 1 to 3 bytes, if any, and the length: the final avalanche. */
+function finish(h: number, tail: number, length: number): number {
+  if ((length & 3) !== 0) {
+    let k = Math.imul(tail, C1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, C2);
+  }
   return mix32(h ^ length);
 }
 
@@ -82,10 +168,4 @@ export function mix32(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
-}
-
-function mixBlock(block: number): number {
-  let k = Math.imul(block, C1);
-  k = (k << 15) | (k >>> 17);
-  return Math.imul(k, C2);
 }

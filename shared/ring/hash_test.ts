@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { hash32, mix32 } from "./hash.ts";
+import { bytesOf, hash32, hashKey, hashKeyBytes, hashOf, mix32 } from "./hash.ts";
 
 Deno.test("hash32() matches MurmurHash3 x86_32 reference values", () => {
   assert.equal(hash32(""), 0);
@@ -51,4 +51,35 @@ Deno.test("mix32() is MurmurHash3's finalizer, the last step of hash32()", () =>
   fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (h) => {
     assert.ok(Number.isInteger(mix32(h)) && mix32(h) >= 0 && mix32(h) < 2 ** 32);
   }));
+});
+
+const encoder = new TextEncoder();
+
+Deno.test("hash32() of a string is the hash of its UTF-8 bytes, surrogates and all", () => {
+  for (const key of ["", "a", "ab", "abc", "abcd", "hello", "user:42", "é", "x😀y", "\ud800z"]) {
+    for (const seed of [0, 1, 0x5bd1e995]) {
+      const bytes = encoder.encode(key); // a lone surrogate encodes as U+FFFD
+      assert.equal(hash32(key, seed), hashKeyBytes(bytes, 0, bytes.length, seed), `${key} ${seed}`);
+    }
+  }
+});
+
+Deno.test("hashKey() equals hashKeyBytes() over the key's UTF-8 bytes and counts them", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 40 }), fc.nat(), (key, seed) => {
+      const bytes = encoder.encode(key);
+      const packed = hashKey(key, seed);
+      assert.equal(bytesOf(packed), bytes.length);
+      const padded = new Uint8Array(bytes.length + 5);
+      padded.set(bytes, 3); // anywhere in a buffer
+      assert.equal(hashOf(packed), hashKeyBytes(padded, 3, bytes.length, seed));
+    }),
+  );
+});
+
+Deno.test("hashKey() leaves an ASCII key's bytes in blocks, little-endian words", () => {
+  const blocks = new Uint32Array(4);
+  hashKey("abcdefg", 0, blocks);
+  const words = new Uint32Array(encoder.encode("abcdefg\0").buffer);
+  assert.deepEqual([...blocks.subarray(0, 2)], [...words]);
 });
