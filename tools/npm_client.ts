@@ -101,7 +101,16 @@ async function declarations(out: string, work: string): Promise<void> {
   } catch {
     throw new Error(`Cannot find ${zod}: run deno install first`);
   }
-  const lib = ["ES2024", "DOM", "DOM.Iterable"];
+  // What both compilations below share: the client's sources or declarations, as a bundler sees them.
+  const common = {
+    target: "ES2022",
+    module: "ESNext",
+    moduleResolution: "bundler",
+    allowImportingTsExtensions: true,
+    strict: true,
+    lib: ["ES2024", "DOM", "DOM.Iterable"],
+    types: [],
+  };
   const emitted = `${work}/types`;
   const paths = (file: (path: string) => string) =>
     Object.fromEntries([...exports].map(([name, path]) => [name, [file(path)]]));
@@ -109,18 +118,12 @@ async function declarations(out: string, work: string): Promise<void> {
     `${work}/tsconfig.emit.json`,
     JSON.stringify({
       compilerOptions: {
-        target: "ES2022",
-        module: "ESNext",
-        moduleResolution: "bundler",
-        allowImportingTsExtensions: true,
-        strict: true,
+        ...common,
         declaration: true,
         emitDeclarationOnly: true,
         noCheck: true, // Deno's own types are not TypeScript's; `deno check` checks the source
         rootDir: root,
         outDir: emitted,
-        lib,
-        types: [],
         paths: paths((path) => path),
       },
       files: [`${root}shared/client/client.ts`],
@@ -132,17 +135,7 @@ async function declarations(out: string, work: string): Promise<void> {
   await Deno.writeTextFile(
     `${work}/tsconfig.bundle.json`,
     JSON.stringify({
-      compilerOptions: {
-        target: "ES2022",
-        module: "ESNext",
-        moduleResolution: "bundler",
-        allowImportingTsExtensions: true,
-        strict: true,
-        noEmit: true,
-        lib,
-        types: [],
-        paths: { ...paths(declared), zod: [zod] },
-      },
+      compilerOptions: { ...common, noEmit: true, paths: { ...paths(declared), zod: [zod] } },
       files: [declared(`${root}shared/client/client.ts`)],
     }),
   );

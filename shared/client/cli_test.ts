@@ -2,20 +2,7 @@
 // against a real master and nodes.
 
 import assert from "node:assert/strict";
-import { type CliIo, run } from "./cli.ts";
-
-/** Runs the CLI in this process; its exit code and what it wrote. */
-async function cli(args: string[], io: Partial<CliIo> = {}, env: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(args, {
-    stdout: (text) => stdout += text,
-    stderr: (text) => stderr += text,
-    env: new Map(Object.entries(env)),
-    ...io,
-  });
-  return { code, stdout, stderr };
-}
+import { cli } from "./cli_test_support.ts";
 
 /** A stand-in fetch that fails the test if anything is called. */
 const noCalls = () => Promise.reject(new Error("No call was expected"));

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { CacheClient } from "@cache/client";
-import { type CliIo, run } from "@cache/client/cli";
+import { cli } from "../../shared/client/cli_test_support.ts";
 import { Processes, settledCluster } from "../support/process.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -11,19 +11,6 @@ const ROOT = new URL("../../", import.meta.url);
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const answer = await fetch(url);
   return { status: answer.status, body: await answer.json() };
-}
-
-/** Runs the CLI in this process; its exit code and what it wrote. */
-async function cli(args: string[], io: Partial<CliIo> = {}, env: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(args, {
-    stdout: (text) => stdout += text,
-    stderr: (text) => stderr += text,
-    env: new Map(Object.entries(env)),
-    ...io,
-  });
-  return { code, stdout, stderr };
 }
 
 Deno.test("run() against a real master and two nodes", async (t) => {
