@@ -18,6 +18,8 @@ Deno.test("the master's document declares every route with its error responses",
     "/dashboard/state",
     "/keys",
     "/keys/{key}",
+    "/keys/{key}/incr",
+    "/keys/{key}/touch",
     "/leader",
     "/live",
     "/metrics",
@@ -37,10 +39,30 @@ Deno.test("the master's document declares every route with its error responses",
     get.responses["404"].content["application/json"].schema.$ref,
     "#/components/schemas/Error",
   );
+  assert.deepEqual(Object.keys(master.paths["/keys"]).sort(), ["delete", "get", "post"]);
+  const set = master.paths["/keys"].post;
+  assert.equal(
+    set.responses["412"].content["application/json"].schema.$ref,
+    "#/components/schemas/Conflict",
+  );
+  const incr = master.paths["/keys/{key}/incr"].post;
+  assert.deepEqual(Object.keys(incr.responses).sort(), [
+    "200",
+    "400",
+    "409",
+    "413",
+    "415",
+    "502",
+    "503",
+    "504",
+    "507",
+  ]);
   const node = parse(documents[DOCUMENTS.node]);
   assert.deepEqual(Object.keys(node.paths).sort(), [
     "/keys",
     "/keys/{key}",
+    "/keys/{key}/incr",
+    "/keys/{key}/touch",
     "/live",
     "/metrics",
     "/mget",

@@ -15,6 +15,7 @@ import type { Router } from "../routing/router.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addDashboardRoutes } from "./routes/dashboard.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
+import { addKeyspaceRoutes } from "./routes/keyspace.ts";
 import type { Election } from "./election.ts";
 import { addRegisterRoutes } from "./routes/register.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
@@ -83,6 +84,7 @@ export function createApp(deps: MasterDeps): MasterApp {
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
   });
   addKeyRoutes(hot, deps.router, deps.maxValueBytes);
+  addKeyspaceRoutes(app, deps.router);
   addBatchRoutes(app, deps.router, deps.maxValueBytes);
   const election = deps.election ??
     (() => ({ mode: "none", self: "", leader: null, leading: true, term: 0 }) as const);

@@ -16,8 +16,11 @@ Deno.test("master stores each key on its ring owner and reads it back", async ()
   for (let i = 0; i < 60; i++) {
     const key = `key/${i}`;
     const read = await master.request(`/keys/${encodeURIComponent(key)}`);
-    assert.deepEqual(await read.json(), { key, value: `v${i}` });
     const owner = registry.ring.owner(key)!;
+    // The owner's version, passed on.
+    const version = stores.get(owner)!.peek(key)?.version;
+    assert.match(version ?? "", /^0\.\d+$/);
+    assert.deepEqual(await read.json(), { key, value: `v${i}`, version });
     for (const [address, store] of stores) {
       assert.equal(
         store.get(key)?.value,
@@ -42,6 +45,7 @@ Deno.test("master forwards a write's ttl and the owner's time left", async () =>
     key: "k",
     value: "v",
     ttl: 1.5,
+    version: "0.1", // the owner's first write, its clock at 0
   });
   clock.now += 1500;
   assert.equal((await master.request("/keys/k")).status, 404);
@@ -57,7 +61,7 @@ Deno.test("master relays a node's 404 and deletes through the owner", async () =
   assert.equal((await master.request("/keys/k", { method: "DELETE" })).status, 404);
 });
 
-Deno.test("master refuses every bad input itself and forwards nothing", async () => {
+Deno.test("master refuses every bad input and writes nothing, a failed condition too", async () => {
   const { master, stores } = inProcessCluster(2, 512);
   const send = async (path: string, init?: RequestInit) => await master.request(path, init);
   assert.deepEqual(await refusals(send, 512), []);
@@ -165,13 +169,13 @@ Deno.test("master splits a batch by owner: one request per node, in parallel", a
   calls.length = 0;
   const keys = ["k3", "nope", "k1", "k3", "k40"];
   const found = await (await master.request("/mget", postJson({ keys }))).json();
+  const item = (key: string) => {
+    const version = stores.get(registry.ring.owner(key)!)!.peek(key)?.version;
+    assert.match(version ?? "", /^0\.\d+$/, key);
+    return { key, value: `v${key.slice(1)}`, version };
+  };
   assert.deepEqual(found, {
-    items: [
-      { key: "k3", value: "v3" },
-      { key: "k1", value: "v1" },
-      { key: "k3", value: "v3" },
-      { key: "k40", value: "v40" },
-    ],
+    items: [item("k3"), item("k1"), item("k3"), item("k40")],
     missing: ["nope"],
   });
   const owners = new Set(keys.map((key) => registry.ring.owner(key)));
@@ -186,10 +190,17 @@ Deno.test("master mget finds keys still where they were while keys move", async 
   const leaving = "http://node-1:8081";
   const stranded = keys.filter((key) => stores.get(leaving)!.get(key) !== undefined);
   assert.ok(stranded.length > 0);
+  // Each key's version where it was written: read where it still is, it is the same.
+  const versions = keys.map((key) =>
+    [...stores.values()].map((store) => store.peek(key)?.version).find((v) => v !== undefined)
+  );
   registry.deregister(leaving); // its keys have not reached node-0 yet: the ring is unsettled
   const found = await (await master.request("/mget", postJson({ keys }))).json();
   assert.deepEqual(found.missing, []);
-  assert.deepEqual(found.items.map((i: { value: string }) => i.value), items.map((i) => i.value));
+  assert.deepEqual(
+    found.items,
+    items.map((item, i) => ({ ...item, version: versions[i] })),
+  );
 });
 
 Deno.test("master mget reads a failed owner's keys from their backups", async () => {
@@ -198,8 +209,14 @@ Deno.test("master mget reads a failed owner's keys from their backups", async ()
     url.origin === down ? Promise.reject(new TypeError("Connection refused")) : Promise.resolve();
   const { master, registry, stores } = inProcessCluster(3, 1024, { replicas: 2, beforeCall });
   const keys = Array.from({ length: 30 }, (_, i) => `b${i}`);
+  // Written on each key's primary and copied to its backup, as a node's writer does: both hold
+  // the primary's version.
+  const versions = new Map<string, string>();
   for (const key of keys) {
-    for (const owner of registry.ring.owners(key, 2)) stores.get(owner)!.set(key, `v-${key}`);
+    const [primary, backup] = registry.ring.owners(key, 2).map((owner) => stores.get(owner)!);
+    primary.set(key, `v-${key}`);
+    assert.equal(backup.apply(primary.replica(key)!), true);
+    versions.set(key, primary.peek(key)!.version);
   }
   const absent = Array.from({ length: 50 }, (_, i) => `absent${i}`)
     .find((key) => registry.ring.owner(key) === down)!;
@@ -207,7 +224,7 @@ Deno.test("master mget reads a failed owner's keys from their backups", async ()
 
   const found = await (await master.request("/mget", postJson({ keys: [...keys, absent] }))).json();
   assert.deepEqual(found, {
-    items: keys.map((key) => ({ key, value: `v-${key}` })),
+    items: keys.map((key) => ({ key, value: `v-${key}`, version: versions.get(key) })),
     missing: [absent],
   });
 

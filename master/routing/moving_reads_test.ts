@@ -22,7 +22,7 @@ Deno.test("Router.get() trusts the primary's miss once keys have settled, not be
         ? Response.json({ error: "not found" }, { status: 404 })
         : String(input).includes("/replica/")
         ? Response.json({ key, version: 1, value: "old home" })
-        : Response.json({ key, value: "old home" }),
+        : Response.json({ key, value: "old home", version: "0.1" }),
     );
   };
   const settled = new Router({ placement: placement(now), fetch, timeoutMs: 100 });
@@ -34,7 +34,11 @@ Deno.test("Router.get() trusts the primary's miss once keys have settled, not be
     fetch,
     timeoutMs: 100,
   });
-  assert.deepEqual(await (await moving.get(key)).json(), { key, value: "old home" });
+  assert.deepEqual(await (await moving.get(key)).json(), {
+    key,
+    value: "old home",
+    version: "0.1",
+  });
 });
 
 Deno.test("Router.get() finds a moving key where it was and copies it to its new owner", async () => {
@@ -51,7 +55,7 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
       return Promise.resolve(Response.json({}, { status: 404 }));
     }
     if (url.startsWith("http://a:1/keys/")) {
-      return Promise.resolve(Response.json({ key, value: "v" }));
+      return Promise.resolve(Response.json({ key, value: "v", version: "0.3" }));
     }
     if (url.startsWith("http://a:1/replica/")) {
       return Promise.resolve(Response.json({ key, version: 3, value: "v" }));
@@ -64,7 +68,8 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
     fetch,
     timeoutMs: 100,
   });
-  assert.deepEqual(await (await router.get(key)).json(), { key, value: "v" });
+  // Its version where it was, as its state there says.
+  assert.deepEqual(await (await router.get(key)).json(), { key, value: "v", version: "0.3" });
   await new Promise((resolve) => setTimeout(resolve, 20)); // the repair runs in the background
   // The new owner missed it: every owner, now and before, is asked for its versioned state.
   assert.deepEqual(calls, [
@@ -124,5 +129,6 @@ Deno.test("Router.get() answers the newest state of the owners while keys move, 
   });
   assert.equal((await router.get(key)).status, 404, "the deletion is newer: no stale value");
   states["http://b:1"] = undefined;
-  assert.deepEqual(await (await router.get(key)).json(), { key, value: "old" });
+  // The version names the write's ring epoch too.
+  assert.deepEqual(await (await router.get(key)).json(), { key, value: "old", version: "7.99" });
 });

@@ -9,7 +9,8 @@ import { HttpError } from "@cache/protocol/errors";
 import { keySegment } from "@cache/protocol/key_path";
 import type { Replica } from "@cache/protocol/replica";
 import { keyNotFound } from "@cache/protocol/key_routes";
-import { keyBytes, KeyValue, LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
+import { keyBytes, LINES_TYPE, type MGetResponse, StoredItem } from "@cache/protocol/wire";
+import { versionOf } from "@cache/protocol/versions";
 import { settleAll } from "./fan_out.ts";
 import { foundItems, foundLines, ok, parsed } from "./node_answers.ts";
 import { byOwner, noOwner, type Placement } from "./placement.ts";
@@ -93,12 +94,12 @@ export class Reads {
   async mget(keys: string[]): Promise<MGetResponse> {
     const { placement } = this.#options;
     const groups = byOwner(placement, [...new Set(keys)], (key) => key);
-    const found = new Map<string, KeyValue>();
+    const found = new Map<string, StoredItem>();
     const missed: string[] = []; // keys their owner answered it does not hold
     await settleAll([...groups].map(async ([node, group]) => {
       try {
         for (const [key, body] of await this.#found(node, group)) {
-          found.set(key, KeyValue.parse(JSON.parse(body)));
+          found.set(key, StoredItem.parse(JSON.parse(body)));
         }
         missed.push(...group.filter((key) => !found.has(key)));
       } catch (error) {
@@ -116,7 +117,7 @@ export class Reads {
     if (placement.unsettledRings.length > 0) {
       await Promise.all(missed.map(async (key) => {
         const answer = await this.get(key).catch(() => undefined);
-        if (answer?.ok) found.set(key, KeyValue.parse(await answer.json()));
+        if (answer?.ok) found.set(key, StoredItem.parse(await answer.json()));
       }));
     }
     const result: MGetResponse = { items: [], missing: [] };
@@ -132,11 +133,11 @@ export class Reads {
    * `key`'s item as a single GET reads it, not asking `failed`; undefined for a miss. Throws when
    * no owner answered; the caller answers with `failed`'s own error then, so this one says little.
    */
-  async #readAlone(key: string, failed: string): Promise<KeyValue | undefined> {
+  async #readAlone(key: string, failed: string): Promise<StoredItem | undefined> {
     const answer = await this.get(key, failed);
     if (answer.status === 404) return undefined;
     if (!answer.ok) throw new HttpError(502, `No owner of key "${key}" answered: ${answer.status}`);
-    return KeyValue.parse(await answer.json());
+    return StoredItem.parse(await answer.json());
   }
 
   /**
@@ -203,7 +204,10 @@ function notFound(key: string): Response {
 function stateAnswer(key: string, newest: Replica | undefined): Response {
   if (!newest || newest.deleted || newest.value === undefined) return notFound(key);
   const { value, ttlMs } = newest;
-  return Response.json(ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs / 1000 });
+  const version = versionOf(newest);
+  return Response.json(
+    ttlMs === undefined ? { key, value, version } : { key, value, ttl: ttlMs / 1000, version },
+  );
 }
 
 /** A node's error answer as a message naming the node. */

@@ -216,14 +216,20 @@ Deno.test("Router.mget() asks each owner once for its keys' lines, as gathered r
     const accept = new Headers(init?.headers).get("accept");
     calls.push({ node: url.origin, path: url.pathname, accept, keys });
     const line = (key: string) =>
-      key === "nope" ? "null" : `{"key": "${key}", "value": "v-${key}"}`;
+      key === "nope"
+        ? "null"
+        : `{"key": "${key}", "value": "v-${key}", "version": "7.${key.slice(1)}"}`;
     const lines = keys.map(line).join("\n") + "\n";
     return Promise.resolve(new Response(lines, { headers: { "content-type": LINES_TYPE } }));
   };
   const router = new Router({ placement: placement(ring), fetch, timeoutMs: 100 });
   const keys = ["k1", "nope", "k2", "k1", "k3", "k4"];
   assert.deepEqual(await router.mget(keys), {
-    items: ["k1", "k2", "k1", "k3", "k4"].map((key) => ({ key, value: `v-${key}` })),
+    items: ["k1", "k2", "k1", "k3", "k4"].map((key) => ({
+      key,
+      value: `v-${key}`,
+      version: `7.${key.slice(1)}`,
+    })),
     missing: ["nope"],
   });
   const owners = new Set(keys.map((key) => ring.owner(key)));

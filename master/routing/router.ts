@@ -1,6 +1,7 @@
 // Forwards requests to the nodes that own their keys, mapping peer failures to 502/503/504.
 
-import type { KeyValue, MGetResponse } from "@cache/protocol/wire";
+import type { KeyValue, MGetResponse, ScanPage } from "@cache/protocol/wire";
+import { type ScanRequest, Scans } from "./scans.ts";
 import { Reads } from "./reads.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
 import { Writes, type WritesOptions } from "./writes.ts";
@@ -17,12 +18,14 @@ export class Router {
   readonly #transport: Transport;
   readonly #reads: Reads;
   readonly #writes: Writes;
+  readonly #scans: Scans;
 
   constructor(options: RouterOptions) {
     const { placement, catchUp } = options;
     this.#transport = new Transport(options);
     this.#reads = new Reads({ placement, transport: this.#transport });
     this.#writes = new Writes({ placement, transport: this.#transport, catchUp });
+    this.#scans = new Scans({ placement, transport: this.#transport });
   }
 
   /** Reads `key` from its owners, failing over from one that cannot answer: {@link Reads.get}. */
@@ -38,6 +41,24 @@ export class Router {
   /** Stores `key` on its primary with `body`, a valid `KeyValue` as JSON: {@link Writes.set}. */
   set(key: string, body: string): Promise<Response> {
     return this.#writes.set(key, body);
+  }
+
+  /**
+   * POSTs `body` to `path` on `key`'s primary, alone: a conditional set, an increment, a touch;
+   * see {@link Writes.alone}.
+   */
+  alone(key: string, path: string, body: string): Promise<Response> {
+    return this.#writes.alone(key, path, body);
+  }
+
+  /** One page of a scan over every node; see {@link Scans.page}. */
+  scan(query: ScanRequest): Promise<ScanPage> {
+    return this.#scans.page(query);
+  }
+
+  /** Empties every node; see {@link Scans.flush}. */
+  flush(): Promise<void> {
+    return this.#scans.flush();
   }
 
   /** Deletes `key` on its primary; see {@link Writes.delete}. */

@@ -72,6 +72,22 @@ export class Writes {
   }
 
   /**
+   * POSTs `body` to `path` on `key`'s primary, alone, never gathered with other writes: a
+   * conditional set, an increment, a touch. A write the primary refused with 421 (it knows a newer
+   * ring) changed nothing, so it is sent again once the master caught up.
+   */
+  async alone(key: string, path: string, body: string): Promise<Response> {
+    const { placement, transport } = this.#options;
+    return await this.#resendingMisdirected(() =>
+      transport.send(ownerOf(placement, key), path, {
+        method: "POST",
+        headers: { ...JSON_TYPE, ...this.#routing(placement.epoch) },
+        body,
+      })
+    );
+  }
+
+  /**
    * Stores `items` split by owner, one `POST /mset` per node, in parallel. When a node fails, its
    * error is the answer, saying how many nodes stored their part: each node's part is stored
    * whole or not at all, the batch is not.

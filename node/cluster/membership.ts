@@ -225,7 +225,16 @@ export class Membership {
   }
 
   #follow(view: RingView): void {
-    if (this.#view && !newerRing(view, this.#view)) return;
+    const current = this.#view;
+    if (current && !newerRing(view, current)) {
+      // The same ring, its keys now moved (or moving again): read-modify-writes ask peers for a
+      // key's newest state only while they move.
+      const same = view.term === current.term && view.epoch === current.epoch;
+      if (same && view.settled !== current.settled) {
+        this.#view = { ...current, settled: view.settled };
+      }
+      return;
+    }
     this.#view = view;
     this.#ring = new Ring(view.nodes);
     this.#options.log.info("ring updated", {

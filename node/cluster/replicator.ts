@@ -5,7 +5,9 @@ import { HttpError } from "@cache/protocol/errors";
 import { callPeer } from "@cache/http1/peer";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Ring } from "@cache/ring/ring";
-import { MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
+import { keySegment } from "@cache/protocol/key_path";
+import { Replica as ReplicaSchema } from "@cache/protocol/replica";
+import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
 
 /** One write's copies for one backup, and the moment (on this node's clock) they must be there. */
@@ -103,6 +105,42 @@ export class Replicator {
       }
     }
     return view.epoch;
+  }
+
+  /**
+   * Fetches the ring first when `routing` says a newer one exists (and comes from a peer or the
+   * master, not a client): a node asked for a key's state in a newer ring learns that ring, and,
+   * fenced by it, takes no more writes for the keys it no longer owns.
+   */
+  async catchUp(routing: Routing): Promise<void> {
+    const { ring } = this.#options;
+    const routed = routing.epoch;
+    if (routed !== undefined && !routing.untrusted && routed > (ring.view?.epoch ?? -1)) {
+      await ring.refresh();
+    }
+  }
+
+  /**
+   * While keys move (the ring this node knows is not settled), the state of `key` on each other
+   * node of the ring, for a read-modify-write to start from its newest state even when the key is
+   * still on its way here. Asked with this node's ring `epoch`, an old owner fetches that ring
+   * first and so takes no more writes for the key. A node that does not answer in time is left
+   * out. Empty once keys have settled: then every owner holds every key it owns.
+   */
+  async statesElsewhere(key: string, epoch: number): Promise<Replica[]> {
+    const { ring, self, fetch, timeoutMs } = this.#options;
+    const view = ring.view;
+    if (!view || view.settled !== false) return [];
+    const peers = view.nodes.filter((node) => node !== self);
+    const answers = await Promise.allSettled(peers.map(async (peer) => {
+      const answer = await callPeer(fetch, peer, `/replica/${keySegment(key)}`, {
+        method: "GET",
+        headers: { [EPOCH_HEADER]: String(epoch) },
+      }, timeoutMs);
+      if (answer.status !== 200) return undefined;
+      return ReplicaSchema.parse(JSON.parse(new TextDecoder().decode(answer.body)));
+    }));
+    return answers.flatMap((a) => a.status === "fulfilled" && a.value ? [a.value] : []);
   }
 
   #checkDeadline(deadline: number | undefined): void {
@@ -216,9 +254,13 @@ export async function sendReplicas(
   }
 }
 
-/** About the bytes `replica` takes in a `/replicate` body: a UTF-16 unit is at most 3 UTF-8 bytes. */
+/**
+ * About the bytes `replica` takes in a `/replicate` body: a UTF-16 unit is at most 3 UTF-8 bytes;
+ * a remembered increment (id of at most 100 characters, value, version) at most 400.
+ */
 function replicaSize(replica: Replica): number {
-  return (replica.key.length + (replica.value?.length ?? 0)) * 3 + 64;
+  const requests = (replica.requests?.length ?? 0) * 400;
+  return (replica.key.length + (replica.value?.length ?? 0)) * 3 + 64 + requests;
 }
 
 /** The answer of a node whose lease ran out: it cannot tell whether it still owns its keys. */

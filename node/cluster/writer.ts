@@ -1,10 +1,20 @@
 // The node's write path: placement check, local write, then every backup, before acknowledging.
 
 import { HttpError } from "@cache/protocol/errors";
-import { checkValueSize } from "@cache/protocol/key_routes";
-import type { KeyValue } from "@cache/protocol/wire";
+import { checkValueSize, conditionFailed } from "@cache/protocol/key_routes";
+import type { Counter, IncrRequest, KeyValue } from "@cache/protocol/wire";
+import { versionOf } from "@cache/protocol/versions";
 import type { Replicator, Routing } from "./replicator.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
+
+/** What a conditional write needs of the key's state: see `SetRequest`. */
+export interface Condition {
+  if?: "absent" | "present";
+  ifVersion?: string;
+}
+
+/** A decimal integer as a counter's value holds it: an optional minus, then digits. */
+const INTEGER = /^-?\d{1,16}$/;
 
 /**
  * Applies writes and deletes as the keys' primary: checks placement, stores locally, then copies
@@ -34,7 +44,7 @@ export class Writer {
    * A value over the size limit refuses the whole batch (413) before anything is checked or
    * written; each value is measured once, for the limit and for the store's accounting.
    */
-  async write(items: KeyValue[], routing: Routing = {}): Promise<void> {
+  async write(items: KeyValue[], routing: Routing = {}, condition?: Condition): Promise<void> {
     const writes = items.map(({ key, value, ttl }) => ({
       key,
       value,
@@ -42,6 +52,11 @@ export class Writer {
       valueBytes: checkValueSize(value, this.#maxValueBytes),
     }));
     const epoch = await this.#replicator?.checkPrimary(items.map((i) => i.key), routing) ?? 0;
+    if (condition) {
+      for (const { key } of items) await this.#newest(key, epoch);
+      // From here to the store's write, nothing awaits: no other write comes between.
+      for (const { key } of items) this.#check(key, condition);
+    }
     let versions: number[];
     try {
       versions = this.#store.setMany(writes, epoch);
@@ -58,6 +73,63 @@ export class Writer {
     await this.#replicator?.replicate(replicas, routing.deadline);
   }
 
+  /**
+   * Adds `by` to `key`'s value, a decimal integer (a key not stored starts at 0), as its primary,
+   * then replicates it. `ttl` sets the key's TTL; without it the key keeps the one it had (a new
+   * key gets the default). An increment whose `requestId` this node remembers (its own, or one
+   * that came with the key's state) is not applied again: it answers what it answered, once the
+   * key's state is on every backup. Throws 409 for a value that is not a decimal integer or a
+   * result past the safe integers, changing nothing.
+   */
+  async incr(key: string, request: IncrRequest, routing: Routing = {}): Promise<Counter> {
+    const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
+    await this.#newest(key, epoch);
+    const { by, ttl, requestId } = request;
+    const store = this.#store;
+    const applied = requestId === undefined ? undefined : store.recall(key, requestId);
+    if (applied) {
+      await this.#replicateState(key, routing);
+      return { key, value: applied.value, version: applied.version };
+    }
+    const current = store.peek(key);
+    const value = current === undefined ? 0 : Number(current.value);
+    if (current !== undefined && !(INTEGER.test(current.value) && Number.isSafeInteger(value))) {
+      throw new HttpError(409, `Key "${key}" does not hold a decimal integer: cannot add to it`);
+    }
+    const result = value + by;
+    if (!Number.isSafeInteger(result)) {
+      throw new HttpError(409, `${value} + ${by} is past the safe integers (2^53 - 1): not added`);
+    }
+    const ttlMs = ttl !== undefined
+      ? ttl * 1000
+      : current
+      ? current.ttlMs ?? 0
+      : this.#defaultTtlSeconds * 1000;
+    const version = this.#set(key, String(result), ttlMs, epoch);
+    if (requestId !== undefined) store.remember(key, { id: requestId, value: result, version });
+    await this.#replicateState(key, routing);
+    return { key, value: result, version };
+  }
+
+  /**
+   * Sets `key`'s TTL to `ttl` seconds from now, or none for null, as its primary, then replicates
+   * it: a write with a new version. Resolves false, changing nothing, for a key not stored.
+   */
+  async touch(key: string, ttl: number | null, routing: Routing = {}): Promise<boolean> {
+    const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
+    await this.#newest(key, epoch);
+    const current = this.#store.peek(key);
+    if (current === undefined) return false;
+    this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
+    await this.#replicateState(key, routing);
+    return true;
+  }
+
+  /** Brings a newer ring here first when `routing` says one exists: see `Replicator.catchUp`. */
+  async catchUp(routing: Routing): Promise<void> {
+    await this.#replicator?.catchUp(routing);
+  }
+
   /** Deletes `key` here and on its backups; resolves whether it was here. */
   async delete(key: string, routing: Routing = {}): Promise<boolean> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
@@ -65,6 +137,49 @@ export class Writer {
     const deletion = { key, version, ...(epoch ? { epoch } : {}), deleted: true };
     await this.#replicator?.replicate([deletion], routing.deadline);
     return found;
+  }
+
+  /**
+   * Makes this store's state of `key` the newest in the cluster before a read-modify-write in ring
+   * `epoch`: while keys move, a state written before this ring may be newer on another node (the
+   * key still on its way here), so it is fetched first. A state written in this ring is the
+   * newest already: only the primary writes in it.
+   */
+  async #newest(key: string, epoch: number): Promise<void> {
+    if (!this.#replicator || (this.#store.replica(key)?.epoch ?? 0) === epoch && epoch !== 0) {
+      return;
+    }
+    this.apply(await this.#replicator.statesElsewhere(key, epoch));
+  }
+
+  /** Throws 412 unless `key`'s state here meets `condition`. */
+  #check(key: string, condition: Condition): void {
+    const version = this.#store.versionOf(key) ?? null;
+    const { if: state, ifVersion } = condition;
+    let failed: string | undefined;
+    if (state === "absent" && version !== null) failed = '"if": "absent"';
+    if (state === "present" && version === null) failed = '"if": "present"';
+    if (ifVersion !== undefined && version !== ifVersion) failed = `"ifVersion": "${ifVersion}"`;
+    if (failed === undefined) return;
+    const { error } = conditionFailed(key, version, failed);
+    throw new HttpError(412, error, { version });
+  }
+
+  /** Stores one value in ring `epoch` and returns its version string. */
+  #set(key: string, value: string, ttlMs: number, epoch: number): string {
+    const valueBytes = checkValueSize(value, this.#maxValueBytes);
+    try {
+      const [version] = this.#store.setMany([{ key, value, ttlMs, valueBytes }], epoch);
+      return versionOf({ epoch, version });
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  /** Sends `key`'s state here, with its request ids, to its backups. */
+  async #replicateState(key: string, routing: Routing): Promise<void> {
+    const state = this.#store.replica(key);
+    if (state) await this.#replicator?.replicate([state], routing.deadline);
   }
 
   /** Applies replicas sent by a primary or a node handing keys over; returns how many changed. */

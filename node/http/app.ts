@@ -10,6 +10,7 @@ import type { Logger } from "../../shared/log/log.ts";
 import { Metrics } from "../../shared/service/metrics.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
+import { addKeyspaceRoutes } from "./routes/keyspace.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
 import type { Replicator } from "../cluster/replicator.ts";
 import { HotPath } from "../../shared/service/hot.ts";
@@ -99,6 +100,7 @@ export function createApp(deps: NodeDeps): NodeApp {
     headers,
   });
   addKeyRoutes(hot, node);
+  addKeyspaceRoutes(hot, node);
   addBatchRoutes(hot, node);
   addStatsRoutes(app, node);
   addReplicaRoutes(hot, node);

@@ -5,7 +5,7 @@ import { createApp } from "./app.ts";
 import { Store } from "../store/store.ts";
 
 function nodeApp(maxValueBytes = 1024) {
-  const store = new Store();
+  const store = new Store({ now: () => 0 }); // a still clock: versions count writes, from 1
   const app = createApp({ store, maxValueBytes, notReady: () => undefined, log });
   const send = async (path: string, init?: RequestInit) => await app.request(path, init);
   return { store, send };
@@ -19,12 +19,15 @@ const put = (key: string, value: string): RequestInit => ({
 
 Deno.test("node stores, reads and deletes keys of any characters", async () => {
   const { send, store } = nodeApp();
-  for (const key of ["a/b", "with space", "emoji 😀", "100%", "?#&", "é".repeat(512)]) {
+  const keys = ["a/b", "with space", "emoji 😀", "100%", "?#&", "é".repeat(512)];
+  for (const [i, key] of keys.entries()) {
     assert.equal((await send("/keys", put(key, `value of ${key.slice(0, 20)}`))).status, 204, key);
     const path = `/keys/${encodeURIComponent(key)}`;
     const read = await send(path);
     assert.equal(read.status, 200, key);
-    assert.deepEqual(await read.json(), { key, value: `value of ${key.slice(0, 20)}` });
+    // Each key's write and its delete take a version each.
+    const version = `0.${2 * i + 1}`;
+    assert.deepEqual(await read.json(), { key, value: `value of ${key.slice(0, 20)}`, version });
     assert.equal((await send(path, { method: "DELETE" })).status, 204, key);
     assert.equal((await send(path)).status, 404, key);
   }
@@ -52,7 +55,8 @@ Deno.test("node replaces a value and keeps it after a refused write", async () =
   await send("/keys", put("k", "first"));
   await send("/keys", put("k", "second"));
   assert.equal((await send("/keys", put("k", "far too long"))).status, 413);
-  assert.deepEqual(await (await send("/keys/k")).json(), { key: "k", value: "second" });
+  const read = await (await send("/keys/k")).json();
+  assert.deepEqual(read, { key: "k", value: "second", version: "0.2" }, "the second write's");
 });
 
 Deno.test("node serves its OpenAPI document and an offline reference page", async () => {

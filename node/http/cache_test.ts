@@ -33,11 +33,17 @@ Deno.test("node expires a key at its ttl and says the seconds left", async () =>
   const { clock, send, post } = node();
   assert.equal((await post("/keys", { key: "k", value: "v", ttl: 1.5 })).status, 204);
   clock.now += 500;
-  assert.deepEqual(await (await send("/keys/k")).json(), { key: "k", value: "v", ttl: 1 });
+  // Written at 1,000,000 ms: version 1,000,000,000, the clock's microseconds.
+  const version = "0.1000000000";
+  assert.deepEqual(await (await send("/keys/k")).json(), { key: "k", value: "v", ttl: 1, version });
   clock.now += 1000;
   assert.equal((await send("/keys/k")).status, 404);
   assert.equal((await post("/keys", { key: "plain", value: "v" })).status, 204);
-  assert.deepEqual(await (await send("/keys/plain")).json(), { key: "plain", value: "v" });
+  assert.deepEqual(await (await send("/keys/plain")).json(), {
+    key: "plain",
+    value: "v",
+    version: "0.1001500000",
+  });
 });
 
 Deno.test("node applies --default-ttl to writes without a ttl", async () => {
@@ -99,7 +105,11 @@ Deno.test("node with noeviction answers 507 when full and keeps every key", asyn
     items: [{ key: "k0", value: "w" }, { key: "k5", value: "v" }],
   });
   assert.equal(batch.status, 507);
-  assert.deepEqual(await (await send("/keys/k0")).json(), { key: "k0", value: "v" });
+  assert.deepEqual(await (await send("/keys/k0")).json(), {
+    key: "k0",
+    value: "v",
+    version: "0.1000000000", // its first write's: the refused batch changed nothing
+  });
   const after = await stats();
   assert.deepEqual([after.keys, after.evictions], [2, 0]);
 });
@@ -109,7 +119,11 @@ Deno.test("node mget returns found items in order and lists the missing", async 
   await post("/mset", { items: [{ key: "a", value: "1" }, { key: "b", value: "2", ttl: 5 }] });
   const found = await post("/mget", { keys: ["b", "zz", "a"] });
   assert.deepEqual(await found.json(), {
-    items: [{ key: "b", value: "2", ttl: 5 }, { key: "a", value: "1" }],
+    // A batch's writes take versions in order, from the clock's microseconds.
+    items: [
+      { key: "b", value: "2", ttl: 5, version: "0.1000000001" },
+      { key: "a", value: "1", version: "0.1000000000" },
+    ],
     missing: ["zz"],
   });
 });

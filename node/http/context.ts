@@ -2,12 +2,17 @@
 
 import type { WireAnswer } from "../../shared/http1/answer.ts";
 import { keyNotFound } from "../../shared/protocol/key_routes.ts";
-import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "../../shared/protocol/wire.ts";
+import {
+  DEADLINE_HEADER,
+  EPOCH_HEADER,
+  type KeyValue,
+  type StoredItem,
+} from "../../shared/protocol/wire.ts";
 import { roleOf } from "../../shared/service/auth.ts";
 import type { HotRequest } from "../../shared/service/hot.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { Routing } from "../cluster/replicator.ts";
-import type { Writer } from "../cluster/writer.ts";
+import type { Condition, Writer } from "../cluster/writer.ts";
 import type { Read, Store } from "../store/store.ts";
 
 /** What the node's routes share. */
@@ -22,10 +27,10 @@ export interface NodeContext {
 }
 
 /** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */
-export function item(key: string, found: Read): KeyValue {
+export function item(key: string, found: Read): StoredItem {
   return found.ttlMs === undefined
-    ? { key, value: found.value }
-    : { key, value: found.value, ttl: found.ttlMs / 1000 };
+    ? { key, value: found.value, version: found.version }
+    : { key, value: found.value, ttl: found.ttlMs / 1000, version: found.version };
 }
 
 /** The answer to `GET /keys/{key}`: the item, or the not-found error. */
@@ -42,8 +47,9 @@ export async function stored(
   writer: Writer,
   items: KeyValue[],
   request: HotRequest,
+  condition?: Condition,
 ): Promise<Response> {
-  await writer.write(items, routing(request));
+  await writer.write(items, routing(request), condition);
   return new Response(null, { status: 204 });
 }
 

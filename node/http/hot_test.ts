@@ -86,7 +86,11 @@ Deno.test("The hot path answers POST /mget of found and missing keys as the app 
   const { byApp, byFast } = await mget(n, '{"keys":["a","missing","b","gone"]}');
   assert.deepEqual(byFast, byApp);
   assert.deepEqual(byFast.body, {
-    items: [{ key: "a", value: "1" }, { key: "b", value: "two" }],
+    // Versions from the store's clock at 1,000,000 ms, in microseconds, one write after another.
+    items: [
+      { key: "a", value: "1", version: "0.1000000000" },
+      { key: "b", value: "two", version: "0.1000000001" },
+    ],
     missing: ["missing", "gone"],
   });
   assert.equal(byFast.status, 200);
@@ -100,7 +104,10 @@ Deno.test("The hot path answers POST /mget of a key with a TTL with its seconds 
   n.clock.now += 500;
   const { byApp, byFast } = await mget(n, '{"keys":["t"]}');
   assert.deepEqual(byFast, byApp);
-  assert.deepEqual(byFast.body, { items: [{ key: "t", value: "v", ttl: 1 }], missing: [] });
+  assert.deepEqual(byFast.body, {
+    items: [{ key: "t", value: "v", ttl: 1, version: "0.1000000000" }],
+    missing: [],
+  });
   assert.deepEqual(n.fell, []);
 });
 
@@ -128,7 +135,12 @@ Deno.test("POST /mget answers lines when asked, each the body GET /keys/{key} an
   const single = async (key: string) =>
     await (await n.served(new Request(`http://127.0.0.1:8081/keys/${key}`))).text();
   assert.equal(lines, `${await single("a")}\nnull\n${await single("t")}\n`);
-  assert.deepEqual(JSON.parse(lines.split("\n")[2]), { key: "t", value: 'say "hi"\nbye', ttl: 1 });
+  assert.deepEqual(JSON.parse(lines.split("\n")[2]), {
+    key: "t",
+    value: 'say "hi"\nbye',
+    ttl: 1,
+    version: "0.1000000001",
+  });
   assert.deepEqual(n.fell, []);
 });
 
@@ -170,7 +182,7 @@ Deno.test("The hot path serves GET /keys/{key} as the app does, and no other GET
   }
   assert.deepEqual(n.fell, []);
   const read = await n.served(new Request("http://127.0.0.1:8081/keys/user:42"));
-  assert.deepEqual(await read.json(), { key: "user:42", value: "Ada" });
+  assert.deepEqual(await read.json(), { key: "user:42", value: "Ada", version: "0.1000000000" });
   assert.equal(n.fast(new Request("http://127.0.0.1:8081/stats")), undefined);
 });
 

@@ -1,9 +1,11 @@
 // The node's key-value store: string values with optional expiry, a memory bound and LRU eviction.
 
 import { newer, type Replica } from "../../shared/protocol/replica.ts";
+import { versionOf } from "../../shared/protocol/versions.ts";
 import { Entries, type Sized } from "./entries.ts";
 import { EntryTooLargeError, StoreFullError } from "./errors.ts";
 import { PAGE_BYTES } from "./size_classes.ts";
+import { type Applied, RequestLog } from "./requests.ts";
 import { Tombstones } from "./tombstones.ts";
 
 export { entryBytes, EXPIRY_BYTES } from "./entries.ts";
@@ -38,9 +40,13 @@ export interface Write {
 
 export type { Replica } from "../../shared/protocol/replica.ts";
 
-/** What a read finds: the value and, for a key with a TTL, the milliseconds it has left. */
+/**
+ * What a read finds: the value, the version of the write that stored it (see `versionOf()`) and,
+ * for a key with a TTL, the milliseconds it has left.
+ */
 export interface Read {
   value: string;
+  version: string;
   ttlMs?: number;
 }
 
@@ -77,10 +83,12 @@ export class Store {
   #expired = 0;
   #lastVersion = 0;
   readonly #tombstones: Tombstones;
+  readonly #requests: RequestLog;
 
   constructor(options: StoreOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#tombstones = new Tombstones(this.#now);
+    this.#requests = new RequestLog(this.#now);
     this.#maxBytes = options.maxBytes ?? 0;
     this.#eviction = options.eviction ?? "lru";
     this.#entries = new Entries(Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES));
@@ -95,9 +103,38 @@ export class Store {
     }
     this.#hits++;
     this.#entries.touch(ref);
+    return this.#read(ref);
+  }
+
+  /** Like {@link get}, but neither counted nor making the key most recent: for read-modify-write. */
+  peek(key: string): Read | undefined {
+    const ref = this.#live(key);
+    return ref === 0 ? undefined : this.#read(ref);
+  }
+
+  /** The version of `key`'s value, or undefined when it is not stored. */
+  versionOf(key: string): string | undefined {
+    const ref = this.#live(key);
+    return ref === 0 ? undefined : versionOf(this.#entries.stampOf(ref));
+  }
+
+  /** What the increment of `key` with request id `id` answered, if it is remembered. */
+  recall(key: string, id: string): Applied | undefined {
+    return this.#requests.recall(key, id);
+  }
+
+  /** Remembers an increment of `key` that was applied, to recognise a retry of it. */
+  remember(key: string, applied: Applied): void {
+    this.#requests.remember(key, applied);
+  }
+
+  #read(ref: number): Read {
     const value = this.#entries.value(ref);
+    const version = versionOf(this.#entries.stampOf(ref));
     const expiresAt = this.#entries.expiresAt(ref);
-    return expiresAt === 0 ? { value } : { value, ttlMs: expiresAt - this.#now() };
+    return expiresAt === 0
+      ? { value, version }
+      : { value, version, ttlMs: expiresAt - this.#now() };
   }
 
   /**
@@ -147,9 +184,12 @@ export class Store {
     const deletion = this.#tombstones.stampOf(replica.key);
     if (deletion && !newer(replica, deletion)) return false;
     this.#lastVersion = Math.max(this.#lastVersion, replica.version);
+    // The increments it remembers come with the state they were applied to, and only with it.
+    const requests = replica.requests;
     if (replica.deleted || replica.value === undefined) {
       if (ref !== 0) this.#entries.remove(ref);
       this.#tombstones.remember(replica.key, { version: replica.version, epoch });
+      if (requests) this.#requests.replace(replica.key, requests);
       return true;
     }
     const ttlMs = replica.ttlMs ?? 0;
@@ -157,11 +197,21 @@ export class Store {
     this.#admit([write]);
     this.#tombstones.forget(replica.key);
     this.#write(write, replica.version, epoch);
+    if (requests) this.#requests.replace(replica.key, requests);
     return true;
   }
 
-  /** This store's state of `key` as a replica: its live value, a remembered deletion, or none. */
+  /**
+   * This store's state of `key` as a replica: its live value, a remembered deletion, or none; with
+   * the increments of it remembered by request id.
+   */
   replica(key: string): Replica | undefined {
+    const state = this.#state(key);
+    const requests = state && this.#requests.of(key);
+    return requests ? { ...state, requests } : state;
+  }
+
+  #state(key: string): Replica | undefined {
     const ref = this.#live(key);
     if (ref !== 0) {
       const expiresAt = this.#entries.expiresAt(ref);
@@ -191,6 +241,38 @@ export class Store {
     return [...keys, ...this.#tombstones.keys()];
   }
 
+  /**
+   * A page of the live keys that start with `prefix`, by slot (`slotOf`), from slot `from` on: the
+   * keys of the fewest slots that hold `count` keys (more when one slot holds more), in slot order,
+   * and `next`, the first slot not covered, or null when every slot from `from` on is. One walk
+   * over every key: for scans, never for the hot path.
+   */
+  scan(
+    from: number,
+    count: number,
+    prefix: string,
+    slotOf: (key: string) => number,
+  ): { keys: string[]; next: number | null } {
+    const now = this.#now();
+    const entries = this.#entries;
+    const found: { key: string; slot: number }[] = [];
+    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
+      const expiresAt = entries.expiresAt(ref);
+      if (expiresAt !== 0 && expiresAt <= now) continue;
+      const key = entries.key(ref);
+      if (!key.startsWith(prefix)) continue;
+      const slot = slotOf(key);
+      if (slot >= from) found.push({ key, slot });
+    }
+    found.sort((a, b) => a.slot - b.slot);
+    let end = Math.min(Math.max(1, count), found.length);
+    while (end < found.length && found[end].slot === found[end - 1].slot) end++; // whole slots
+    return {
+      keys: found.slice(0, end).map((f) => f.key),
+      next: end < found.length ? found[end].slot : null,
+    };
+  }
+
   /** Forgets `key` without remembering a deletion: it was handed over to its new owners. */
   drop(key: string): void {
     const ref = this.#entries.find(key);
@@ -202,6 +284,7 @@ export class Store {
   clear(): void {
     this.#entries.clear(); // gives the memory back
     this.#tombstones.clear();
+    this.#requests.clear();
   }
 
   /** Removes up to `budget` keys that are due, earliest first; returns how many it removed. */

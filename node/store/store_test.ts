@@ -8,7 +8,7 @@ Deno.test("Store.get() forgets a key at its TTL", () => {
   const store = new Store({ now: () => now });
   store.set("a", "1", 100);
   now = 99;
-  assert.deepEqual(store.get("a"), { value: "1", ttlMs: 1 });
+  assert.deepEqual(store.get("a"), { value: "1", version: "0.1", ttlMs: 1 });
   now = 100;
   assert.equal(store.get("a"), undefined);
   assert.deepEqual(
@@ -50,10 +50,10 @@ Deno.test("Store rewriting a key replaces its TTL", () => {
   store.set("k", "new");
   now = 50;
   assert.equal(store.expire(), 0);
-  assert.deepEqual(store.get("k"), { value: "new" });
-  store.set("k", "again", 100);
+  assert.deepEqual(store.get("k"), { value: "new", version: "0.2" });
+  store.set("k", "again", 100); // versions are the clock's microseconds once it is ahead
   now = 149;
-  assert.deepEqual(store.get("k"), { value: "again", ttlMs: 1 });
+  assert.deepEqual(store.get("k"), { value: "again", version: "0.50000", ttlMs: 1 });
 });
 
 Deno.test("Store evicts the least recently used keys, a read counting as use", () => {
@@ -94,16 +94,16 @@ Deno.test("Store refuses a write larger than the whole bound and evicts nothing"
 Deno.test("Store with noeviction refuses a write that does not fit and changes nothing", () => {
   const size = entryBytes("k0", "v");
   const store = new Store({ maxBytes: 2 * size, eviction: "noeviction" });
-  store.set("k0", "v");
+  const k0 = store.set("k0", "v");
   store.set("k1", "v");
   assert.throws(() => store.set("k2", "v"), StoreFullError);
-  store.set("k1", "w"); // same size in place: fits
+  const k1 = store.set("k1", "w"); // same size in place: fits
   assert.throws(
-    () => store.setMany([{ key: "k0", value: "v" }, { key: "k9", value: "v" }]),
+    () => store.setMany([{ key: "k0", value: "x" }, { key: "k9", value: "v" }]),
     StoreFullError,
   );
-  assert.deepEqual(store.get("k0"), { value: "v" });
-  assert.deepEqual(store.get("k1"), { value: "w" });
+  assert.deepEqual(store.get("k0"), { value: "v", version: `0.${k0}` });
+  assert.deepEqual(store.get("k1"), { value: "w", version: `0.${k1}` });
   assert.deepEqual([store.stats().keys, store.stats().evictions], [2, 0]);
 });
 
@@ -187,7 +187,7 @@ Deno.test("Store.apply() keeps the newest version of a key, deletions included",
   const store = new Store({ now: () => now });
   assert.equal(store.apply({ key: "k", version: 5, value: "five" }), true);
   assert.equal(store.apply({ key: "k", version: 4, value: "four" }), false);
-  assert.deepEqual(store.get("k"), { value: "five" });
+  assert.deepEqual(store.get("k"), { value: "five", version: "0.5" });
   assert.equal(store.apply({ key: "k", version: 6, deleted: true }), true);
   assert.equal(store.get("k"), undefined);
   // A late copy older than the deletion does not bring the key back.
@@ -277,8 +277,10 @@ Deno.test("Store.count() counts the live keys that pass a test, never one past i
 Deno.test("Store keeps values of any size and content: chained, UTF-8 and lone surrogates", () => {
   const store = new Store();
   const values = ["", "é😀", "x".repeat(16_349), "y".repeat(100_000), "\ud800".repeat(9000), "z"];
-  values.forEach((value, i) => store.set(`k${i}é`, value));
-  values.forEach((value, i) => assert.deepEqual(store.get(`k${i}é`), { value }, `k${i}`));
+  const versions = values.map((value, i) => store.set(`k${i}é`, value));
+  values.forEach((value, i) =>
+    assert.deepEqual(store.get(`k${i}é`), { value, version: `0.${versions[i]}` }, `k${i}`)
+  );
   const bytes = values.reduce((sum, value, i) => sum + entryBytes(`k${i}é`, value), 0);
   assert.equal(store.stats().bytes, bytes);
   store.set("k3é", "small now");
@@ -291,10 +293,10 @@ Deno.test("Store rewriting a key makes it the most recently used", () => {
   store.set("k0", "v");
   store.set("k1", "v");
   store.set("k2", "v");
-  store.set("k0", "w"); // the same size: rewritten where it is
+  const rewritten = store.set("k0", "w"); // the same size: rewritten where it is
   store.set("k3", "v");
   assert.equal(store.get("k1"), undefined);
-  assert.deepEqual(store.get("k0"), { value: "w" });
+  assert.deepEqual(store.get("k0"), { value: "w", version: `0.${rewritten}` });
 });
 
 Deno.test("Store refuses a key longer than 1024 UTF-8 bytes or with a lone surrogate", () => {
@@ -306,8 +308,8 @@ Deno.test("Store refuses a key longer than 1024 UTF-8 bytes or with a lone surro
     RangeError,
   );
   assert.equal(store.get("a"), undefined);
-  store.set("é".repeat(512), "v");
-  assert.deepEqual(store.get("é".repeat(512)), { value: "v" });
+  const version = store.set("é".repeat(512), "v");
+  assert.deepEqual(store.get("é".repeat(512)), { value: "v", version: `0.${version}` });
 });
 
 Deno.test("Store keeps a ring epoch of any size, such as a new leader's clock", () => {
@@ -393,4 +395,126 @@ Deno.test("Store matches a model with chained and wide values, drops and replica
     }),
     { numRuns: 60 },
   );
+});
+
+Deno.test("Store.peek() reads like get() but counts no hit and leaves the key's recency", () => {
+  const size = entryBytes("k0", "v");
+  let now = 0;
+  const store = new Store({ now: () => now, maxBytes: 3 * size + EXPIRY_BYTES });
+  store.set("k0", "v", 100);
+  store.set("k1", "v");
+  store.set("k2", "v");
+  now = 40;
+  assert.deepEqual(store.peek("k0"), { value: "v", version: "0.1", ttlMs: 60 });
+  assert.deepEqual(store.peek("k0"), store.get("k0"));
+  assert.equal(store.peek("missing"), undefined);
+  assert.deepEqual([store.stats().hits, store.stats().misses], [1, 0]);
+  store.peek("k1"); // k1 stays the least recently used
+  store.set("k3", "v");
+  assert.equal(store.peek("k1"), undefined);
+  assert.equal(store.stats().evictions, 1);
+  now = 100;
+  assert.equal(store.peek("k0"), undefined, "past its TTL");
+});
+
+Deno.test("Store.versionOf() is the version string of the write that stored the key", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  assert.equal(store.versionOf("k"), undefined);
+  store.set("k", "v", 100);
+  assert.equal(store.versionOf("k"), "0.1");
+  store.set("k", "w", 0, 7); // written in ring epoch 7
+  assert.equal(store.versionOf("k"), "7.2");
+  assert.equal(store.get("k")?.version, "7.2");
+  assert.equal(store.apply({ key: "r", version: 42, epoch: 3, value: "x" }), true);
+  assert.equal(store.versionOf("r"), "3.42", "a replica keeps its primary's stamp");
+  store.delete("k");
+  assert.equal(store.versionOf("k"), undefined, "a deletion is no version");
+  store.set("t", "v", 10);
+  now = 10;
+  assert.equal(store.versionOf("t"), undefined, "past its TTL");
+});
+
+Deno.test("Store.scan() pages live keys with the prefix by slot, whole slots at a time", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  const slotOf = (key: string) => Number(key[1]); // "x3a" is in slot 3
+  for (const key of ["x3a", "x1a", "y6", "x5a", "x2a", "x3b", "y1", "x1b"]) store.set(key, "v");
+  store.set("x4t", "v", 100); // slot 4 holds only a key that expires
+  store.delete("x7"); // a deletion is not a key
+  now = 100;
+  const page = (from: number, count: number, prefix: string) => {
+    const { keys, next } = store.scan(from, count, prefix, slotOf);
+    // In slot order; within a slot, any order.
+    assert.deepEqual(keys.map(slotOf), keys.map(slotOf).sort(), "in slot order");
+    return { keys: keys.sort(), next };
+  };
+  assert.deepEqual(page(0, 1, "x"), { keys: ["x1a", "x1b"], next: 2 }, "slot 1 whole");
+  assert.deepEqual(page(0, 2, "x"), { keys: ["x1a", "x1b"], next: 2 });
+  assert.deepEqual(page(2, 2, "x"), { keys: ["x2a", "x3a", "x3b"], next: 5 }, "x4t has expired");
+  assert.deepEqual(page(5, 2, "x"), { keys: ["x5a"], next: null });
+  assert.deepEqual(page(6, 2, "x"), { keys: [], next: null });
+  assert.deepEqual(page(0, 10, "y"), { keys: ["y1", "y6"], next: null });
+  assert.deepEqual(page(0, 1, "y"), { keys: ["y1"], next: 6 });
+  assert.deepEqual(page(0, 100, ""), {
+    keys: ["x1a", "x1b", "x2a", "x3a", "x3b", "x5a", "y1", "y6"],
+    next: null,
+  });
+});
+
+Deno.test("Store.apply() takes a replica's request ids only when the replica wins", () => {
+  const store = new Store({ now: () => 0 });
+  store.apply({ key: "k", version: 5, epoch: 2, value: "1" });
+  store.remember("k", { id: "mine", value: 1, version: "2.5" });
+  const theirs = { id: "theirs", value: 9, version: "2.4" };
+  // Older, by version and by epoch: the log stays.
+  assert.equal(
+    store.apply({ key: "k", version: 4, epoch: 2, value: "9", requests: [theirs] }),
+    false,
+  );
+  assert.equal(
+    store.apply({ key: "k", version: 99, epoch: 1, value: "9", requests: [theirs] }),
+    false,
+  );
+  assert.equal(store.recall("k", "theirs"), undefined);
+  assert.deepEqual(store.recall("k", "mine"), { id: "mine", value: 1, version: "2.5" });
+  assert.deepEqual(store.replica("k"), {
+    key: "k",
+    version: 5,
+    epoch: 2,
+    value: "1",
+    requests: [{ id: "mine", value: 1, version: "2.5" }],
+  });
+  // Newer: its log replaces this store's.
+  const newer = { id: "newer", value: 7, version: "2.6" };
+  assert.equal(
+    store.apply({ key: "k", version: 6, epoch: 2, value: "7", requests: [newer] }),
+    true,
+  );
+  assert.equal(store.recall("k", "mine"), undefined);
+  assert.deepEqual(store.recall("k", "newer"), newer);
+  assert.deepEqual(store.replica("k")?.requests, [newer]);
+  // A deletion holds off an older copy and its ids the same way.
+  store.delete("k", 2);
+  assert.equal(
+    store.apply({ key: "k", version: 6, epoch: 2, value: "7", requests: [theirs] }),
+    false,
+  );
+  assert.equal(store.recall("k", "theirs"), undefined);
+  assert.equal(store.get("k"), undefined);
+});
+
+Deno.test("Store.apply() refused as too large keeps its own request ids and value", () => {
+  const store = new Store({ now: () => 0, maxBytes: 4096 });
+  store.set("k", "1");
+  store.remember("k", { id: "mine", value: 1, version: "0.1" });
+  const theirs = { id: "theirs", value: 9, version: "3.1" };
+  assert.throws(
+    () =>
+      store.apply({ key: "k", version: 1, epoch: 3, value: "x".repeat(8192), requests: [theirs] }),
+    EntryTooLargeError,
+  );
+  assert.equal(store.get("k")?.value, "1");
+  assert.equal(store.recall("k", "theirs"), undefined);
+  assert.ok(store.recall("k", "mine"));
 });

@@ -3,7 +3,16 @@
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import { errors, json } from "./route_parts.ts";
 import { HttpError } from "./errors.ts";
-import { KeyParam, KeyValue, utf8Bytes } from "./wire.ts";
+import {
+  Conflict,
+  Counter,
+  IncrRequest,
+  KeyParam,
+  SetRequest,
+  StoredItem,
+  TouchRequest,
+  utf8Bytes,
+} from "./wire.ts";
 
 /**
  * The error body for a key that is not stored: one text, whichever service answers, so a master
@@ -15,6 +24,19 @@ import { KeyParam, KeyValue, utf8Bytes } from "./wire.ts";
  * ```
  */
 export const keyNotFound = (key: string) => ({ error: `Key "${key}" not found` });
+
+/** The 412 answer of a condition that failed, with the key's current version (null: no key). */
+export const conditionFailed = (key: string, version: string | null, condition: string) => ({
+  error: `Key "${key}" ${
+    version === null ? "is not stored" : `is at version ${version}`
+  }: ${condition} does not hold`,
+  version,
+});
+
+/** The 412 response declaration of a conditional write. */
+const conflict = {
+  412: json(Conflict, "The condition does not hold: nothing changed; `version` is the key's now"),
+};
 
 /** Errors of a route that forwards to nodes. */
 export const forwardingErrors = {
@@ -37,11 +59,13 @@ export const keyRoutes = {
     method: "post",
     path: "/keys",
     summary: "Set a key",
-    description: "Stores the value under the key, replacing any value it had.",
+    description: "Stores the value under the key, replacing any value it had; with `if` or " +
+      "`ifVersion`, only if the key's state is as they say (412 and no change otherwise).",
     tags: ["keys"],
-    request: { body: { ...json(KeyValue, "The key and its value"), required: true } },
+    request: { body: { ...json(SetRequest, "The key and its value"), required: true } },
     responses: {
       204: { description: "Stored" },
+      ...conflict,
       ...errors(writeErrors),
     },
   }),
@@ -53,7 +77,7 @@ export const keyRoutes = {
     tags: ["keys"],
     request: { params: KeyParam },
     responses: {
-      200: json(KeyValue, "The key and its value"),
+      200: json(StoredItem, "The key, its value and its version"),
       ...errors({ 400: "The key is not valid", 404: "The key is not stored" }),
     },
   }),
@@ -66,6 +90,43 @@ export const keyRoutes = {
     responses: {
       204: { description: "Deleted" },
       ...errors({ 400: "The key is not valid", 404: "The key is not stored" }),
+    },
+  }),
+  incr: createRoute({
+    method: "post",
+    path: "/keys/{key}/incr",
+    summary: "Add to a counter",
+    description: "Adds `by` to the key's value, a decimal integer, as Redis INCRBY: a key not " +
+      'stored starts at 0. The value stays a string (`"42"`) that GET reads as any other. ' +
+      "An increment that times out may or may not have been applied: retry it with the same " +
+      "`requestId`, which the key's owners remember for two minutes.",
+    tags: ["keys"],
+    request: {
+      params: KeyParam,
+      body: { ...json(IncrRequest, "How much to add"), required: true },
+    },
+    responses: {
+      200: json(Counter, "The new value and its version"),
+      ...errors({
+        ...writeErrors,
+        409: "The value is not a decimal integer, or the result is not a safe integer",
+      }),
+    },
+  }),
+  touch: createRoute({
+    method: "post",
+    path: "/keys/{key}/touch",
+    summary: "Set a key's TTL",
+    description: "Sets how long the key lives from now, or (`null`) that it never expires. Like " +
+      "any write, it gives the key a new version.",
+    tags: ["keys"],
+    request: {
+      params: KeyParam,
+      body: { ...json(TouchRequest, "The TTL"), required: true },
+    },
+    responses: {
+      204: { description: "The TTL is set" },
+      ...errors({ ...writeErrors, 404: "The key is not stored" }),
     },
   }),
 };

@@ -1,7 +1,7 @@
 // A key's versioned state as nodes exchange it, and the order that decides which state wins.
 
 import { z } from "zod";
-import { Key, MAX_TTL_SECONDS, Value } from "./wire.ts";
+import { Key, MAX_TTL_SECONDS, Value, Version } from "./wire.ts";
 
 /**
  * A key's state as replicas exchange it: a value with its version and time left, or a deletion
@@ -17,6 +17,14 @@ export const Replica = z.strictObject({
   value: Value.optional(),
   ttlMs: z.number().positive().max(MAX_TTL_SECONDS * 1000).optional(),
   deleted: z.boolean().optional(),
+  requests: z.array(z.strictObject({
+    id: z.string().min(1).max(100),
+    value: z.number().int(),
+    version: Version,
+  })).max(64).optional().meta({
+    description: "Increments recently applied to the key, by request id, so that whichever " +
+      "node owns it next does not apply a retried one twice",
+  }),
 }).meta({ id: "Replica" });
 
 /** A key's state as replicas exchange it. */

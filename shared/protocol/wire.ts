@@ -87,6 +87,107 @@ export const KeyValue = z.object({ key: Key, value: Value, ttl: Ttl.optional() }
 /** A key and its value. */
 export type KeyValue = z.infer<typeof KeyValue>;
 
+/** A key's version: an opaque string that changes with every write of the key. */
+export const Version = z.string().min(1).max(64).meta({
+  example: "7.1733160000000123",
+  description: "Opaque; changes with every write of the key. Compare it for equality only",
+});
+
+/** A key as read: its value, its ttl left, and the version of the write that stored it. */
+export const StoredItem = KeyValue.extend({ version: Version }).meta({ id: "StoredItem" });
+
+/** A key as read. */
+export type StoredItem = z.infer<typeof StoredItem>;
+
+/**
+ * `POST /keys`: a key and its value, written only if the condition holds: `if` `absent` (add,
+ * SET NX), `present` (replace, SET XX), and `ifVersion` (compare-and-set).
+ */
+export const SetRequest = KeyValue.extend({
+  if: z.enum(["absent", "present"]).optional().meta({
+    description: "`absent`: write only if the key is not stored (add, SET NX); `present`: only " +
+      "if it is (replace, SET XX)",
+  }),
+  ifVersion: Version.optional().meta({
+    description: "Write only if the key is stored with this version (compare-and-set)",
+  }),
+}).meta({ id: "SetRequest" });
+
+/** `POST /keys`. */
+export type SetRequest = z.infer<typeof SetRequest>;
+
+/** The 412 of a condition that failed: the key's current version, or null for no key. */
+export const Conflict = z.object({
+  error: z.string(),
+  version: Version.nullable(),
+}).meta({ id: "Conflict" });
+
+/** `POST /keys/{key}/incr`. */
+export const IncrRequest = z.strictObject({
+  by: z.number({ error: "by must be a whole number" })
+    .int("by must be a whole number")
+    .refine(Number.isSafeInteger, { message: "by must be a safe integer (at most 2^53 - 1)" })
+    .meta({ example: 1, description: "Added to the value; negative decrements" }),
+  ttl: Ttl.optional().meta({
+    description: "Seconds the key lives from now; without it, the key keeps the TTL it had",
+  }),
+  requestId: z.string().min(1).max(100).optional().meta({
+    example: "3f1c2a9e-incr-1",
+    description: "Makes a retry safe: an increment whose id the key's owners remember (for two " +
+      "minutes) is not applied again, and answers what it answered the first time",
+  }),
+}).meta({ id: "IncrRequest" });
+
+/** `POST /keys/{key}/incr`. */
+export type IncrRequest = z.infer<typeof IncrRequest>;
+
+/** What an increment answers: the new value, as a number, and its version. */
+export const Counter = z.object({
+  key: Key,
+  value: z.number().int().meta({ example: 42 }),
+  version: Version,
+}).meta({ id: "Counter" });
+
+/** What an increment answers. */
+export type Counter = z.infer<typeof Counter>;
+
+/** `POST /keys/{key}/touch`: the key's new TTL, or null to keep it forever. */
+export const TouchRequest = z.strictObject({
+  ttl: Ttl.nullable().meta({ description: "Seconds to live from now; null removes the TTL" }),
+}).meta({ id: "TouchRequest" });
+
+/** Most keys one scan page holds. */
+export const MAX_SCAN_COUNT = 1000;
+
+/** `GET /keys` query: a page of the key space. */
+export const ScanQuery = z.object({
+  prefix: z.string().max(MAX_KEY_BYTES).optional().meta({
+    param: { name: "prefix", in: "query" },
+    description: "Only keys that start with it",
+  }),
+  cursor: z.string().regex(/^\d{1,7}$/, "cursor must be one a scan answered").optional().meta({
+    param: { name: "cursor", in: "query" },
+    description: "Where to go on: the `cursor` the last page answered; absent to start",
+  }),
+  count: z.coerce.number().int("count must be a whole number")
+    .min(1, "count must be at least 1").max(
+      MAX_SCAN_COUNT,
+      `count must be at most ${MAX_SCAN_COUNT}`,
+    )
+    .default(100).meta({ param: { name: "count", in: "query" }, description: "Keys per page" }),
+});
+
+/** A page of a scan: keys, and the cursor of the next page, null once the scan is complete. */
+export const ScanPage = z.object({
+  keys: z.array(z.string()),
+  cursor: z.string().nullable().meta({
+    description: "Pass it to get the next page; null when the scan is complete",
+  }),
+}).meta({ id: "ScanPage" });
+
+/** A page of a scan. */
+export type ScanPage = z.infer<typeof ScanPage>;
+
 /** Most keys or items in one batch call. */
 export const MAX_BATCH = 1000;
 
@@ -118,7 +219,7 @@ export const MGetRequest = z.strictObject({
 
 /** What `POST /mget` finds: items in request order, and the keys not stored. */
 export const MGetResponse = z.object({
-  items: z.array(KeyValue),
+  items: z.array(StoredItem),
   missing: z.array(z.string()),
 }).meta({ id: "MGetResponse" });
 

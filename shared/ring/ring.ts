@@ -6,6 +6,19 @@ import { salt, SLOTS } from "./rendezvous.ts";
 
 const SLOT_MASK = SLOTS - 1;
 
+/**
+ * The slot `key` falls into with the default hash: scans go through the key space slot by slot.
+ *
+ * @example
+ * ```ts
+ * import { slotOf } from "./ring.ts";
+ * slotOf("user:42"); // the same slot in every process, 0 to SLOTS - 1
+ * ```
+ */
+export function slotOf(key: string): number {
+  return hash32(key) & SLOT_MASK;
+}
+
 /** Most nodes a ring holds: its slot tables keep a node's index + 1 in at most 16 bits. */
 export const MAX_NODES = 0xffff;
 

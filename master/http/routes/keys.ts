@@ -1,6 +1,7 @@
 // The master's key routes: validated here, then forwarded to the key's owner; set and get are hot.
 
 import { checkValueSize, forwarded, keyRoutes } from "@cache/protocol/key_routes";
+import { keySegment } from "@cache/protocol/key_path";
 import type { HotPath } from "@cache/service/hot";
 import type { Router } from "../../routing/router.ts";
 import { relay } from "../relay.ts";
@@ -9,13 +10,19 @@ const routes = {
   set: forwarded(keyRoutes.set),
   get: forwarded(keyRoutes.get),
   delete: forwarded(keyRoutes.delete),
+  incr: forwarded(keyRoutes.incr),
+  touch: forwarded(keyRoutes.touch),
 };
 
-/** Serves `/keys` by forwarding each request to the owner of its key. */
+/** Serves `/keys/...` by forwarding each request to the owner of its key. */
 export function addKeyRoutes(hot: HotPath, router: Router, maxValueBytes: number): void {
   hot.post(routes.set, (write, _request, text) => {
     checkValueSize(write.value, maxValueBytes);
     // The body goes on as it came: valid here, so valid at the node, with no second serialisation.
+    // A conditional write goes alone: a batch of writes carries no conditions.
+    if (write.if !== undefined || write.ifVersion !== undefined) {
+      return router.alone(write.key, "/keys", text);
+    }
     return router.set(write.key, text);
   });
 
@@ -24,5 +31,17 @@ export function addKeyRoutes(hot: HotPath, router: Router, maxValueBytes: number
   hot.app.openapi(routes.delete, (c) => {
     const { key } = c.req.valid("param");
     return relay(router.delete(key));
+  });
+
+  hot.app.openapi(routes.incr, (c) => {
+    const { key } = c.req.valid("param");
+    const body = JSON.stringify(c.req.valid("json"));
+    return relay(router.alone(key, `/keys/${keySegment(key)}/incr`, body));
+  });
+
+  hot.app.openapi(routes.touch, (c) => {
+    const { key } = c.req.valid("param");
+    const body = JSON.stringify(c.req.valid("json"));
+    return relay(router.alone(key, `/keys/${keySegment(key)}/touch`, body));
   });
 }

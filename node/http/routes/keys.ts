@@ -1,18 +1,37 @@
-// The node's key routes: set, get and delete on its own store; set and get are hot.
+// The node's key routes: set (conditional too), get, delete, incr and touch on its own store.
 
 import { keyNotFound, keyRoutes } from "@cache/protocol/key_routes";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, readAnswer, routing, stored } from "../context.ts";
 
-/** Serves `/keys` from the node's store. */
+/** Serves `/keys/...` from the node's store; set and get are hot. */
 export function addKeyRoutes(hot: HotPath, node: NodeContext): void {
-  hot.post(keyRoutes.set, (write, request) => stored(node.writer, [write], request));
+  hot.post(keyRoutes.set, (write, request) => {
+    const condition = write.if !== undefined || write.ifVersion !== undefined
+      ? { if: write.if, ifVersion: write.ifVersion }
+      : undefined;
+    return stored(node.writer, [write], request, condition);
+  });
 
   hot.get(keyRoutes.get, ({ key }) => readAnswer(key, node.store.get(key)));
 
   hot.app.openapi(keyRoutes.delete, async (c) => {
     const { key } = c.req.valid("param");
     const found = await node.writer.delete(key, routing(c.req.raw));
+    if (!found) return c.json(keyNotFound(key), 404);
+    return c.body(null, 204);
+  });
+
+  hot.app.openapi(keyRoutes.incr, async (c) => {
+    const { key } = c.req.valid("param");
+    const counter = await node.writer.incr(key, c.req.valid("json"), routing(c.req.raw));
+    return c.json(counter, 200);
+  });
+
+  hot.app.openapi(keyRoutes.touch, async (c) => {
+    const { key } = c.req.valid("param");
+    const { ttl } = c.req.valid("json");
+    const found = await node.writer.touch(key, ttl, routing(c.req.raw));
     if (!found) return c.json(keyNotFound(key), 404);
     return c.body(null, 204);
   });

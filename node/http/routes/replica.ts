@@ -6,7 +6,7 @@ import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
 import { Replica } from "@cache/protocol/replica";
 import type { HotPath } from "@cache/service/hot";
-import type { NodeContext } from "../context.ts";
+import { type NodeContext, routing } from "../context.ts";
 
 const ReplicateRequest = z.strictObject({ entries: z.array(Replica).min(1).max(10_000) });
 
@@ -47,8 +47,11 @@ const replica = createRoute({
  * `/replica/{key}`. */
 export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
   hot.post(replicate, ({ entries }) => Response.json({ applied: node.writer.apply(entries) }));
-  hot.app.openapi(replica, (c) => {
+  hot.app.openapi(replica, async (c) => {
     const { key } = c.req.valid("param");
+    // Asked in a newer ring (a new primary about to change the key), this node takes that ring
+    // first: from then on it refuses writes of the key, so the state it answers stays the newest.
+    await node.writer.catchUp(routing(c.req.raw));
     const found = node.store.replica(key);
     if (!found) return c.json(keyNotFound(key), 404);
     return c.json(found, 200);

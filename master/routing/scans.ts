@@ -1,0 +1,124 @@
+// Scans and flushes through the master: every node asked, its pages merged by slot, each key once.
+
+import { SLOTS } from "@cache/ring/rendezvous";
+import { slotOf } from "@cache/ring/ring";
+import { HttpError } from "@cache/protocol/errors";
+import type { ScanPage } from "@cache/protocol/wire";
+import { settleAll } from "./fan_out.ts";
+import type { Placement } from "./placement.ts";
+import type { Transport } from "./transport.ts";
+
+/** A scan's page as asked: keys starting with `prefix`, from `cursor`, about `count` of them. */
+export interface ScanRequest {
+  prefix?: string;
+  cursor?: string;
+  count: number;
+}
+
+/** Where the keys are and how nodes are asked. */
+export interface ScansOptions {
+  placement: Placement;
+  transport: Transport;
+}
+
+/** Most rounds of asking every node for one page while the ring keeps changing. */
+const MAX_ROUNDS = 4;
+
+/** A node's page: its keys from the cursor's slot on, and the first slot it did not cover. */
+interface NodePage {
+  keys: string[];
+  /** SLOTS when the node covered every slot. */
+  next: number;
+}
+
+/**
+ * Scans go through the key space by ring slot: a cursor is a slot, and a page holds the keys of
+ * the slots from it on, on whichever nodes hold them. Every node holding keys is asked (the ring's
+ * and, while keys move, the earlier rings' nodes), and each answers every key it holds, backup
+ * copies too, so a key on its way between nodes is on one of them; the master keeps each key once.
+ * A key that moves while a node is asked could be missed by both its old and new node, so while
+ * keys move, or when the ring changed during a round, every node is asked again: a key handed over
+ * is dropped by its old node only once its new node has it, so the second round finds it there.
+ */
+export class Scans {
+  readonly #options: ScansOptions;
+
+  constructor(options: ScansOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * One page: at most `count` keys (more only when one slot holds more), in slot order, and the
+   * cursor of the next page, null once every slot is covered. Throws the error of a node that
+   * does not answer: a page without it could miss keys.
+   */
+  async page({ prefix = "", cursor, count }: ScanRequest): Promise<ScanPage> {
+    const { placement } = this.#options;
+    const from = cursor === undefined ? 0 : Number(cursor);
+    if (!(from >= 0 && from < SLOTS)) throw new HttpError(400, "cursor is not one a scan answered");
+    const found = new Map<string, number>(); // key -> slot
+    let covered = SLOTS; // every slot below it is covered by every answer
+    for (let round = 1; round <= MAX_ROUNDS; round++) {
+      const epoch = placement.epoch;
+      const moving = placement.unsettledRings.length > 0;
+      const pages = await this.#askAll(`/keys?${query(prefix, from, count)}`);
+      for (const page of pages) covered = Math.min(covered, page.next);
+      for (const page of pages) for (const key of page.keys) found.set(key, slotOf(key));
+      if (!moving && placement.epoch === epoch && placement.unsettledRings.length === 0) break;
+    }
+    const keys = [...found].filter(([, slot]) => slot < covered).sort((a, b) => a[1] - b[1]);
+    let end = Math.min(count, keys.length);
+    while (end < keys.length && keys[end][1] === keys[end - 1][1]) end++; // whole slots
+    const next = end < keys.length ? keys[end][1] : covered;
+    return {
+      keys: keys.slice(0, end).map(([key]) => key),
+      cursor: next >= SLOTS ? null : String(next),
+    };
+  }
+
+  /** Empties every node that may hold keys; throws, after asking all, when one did not. */
+  async flush(): Promise<void> {
+    const { transport } = this.#options;
+    const nodes = this.#nodes();
+    await settleAll(
+      nodes.map((node) => transport.send(node, "/keys", { method: "DELETE" }).then(succeeded)),
+      (failed, total) => `; ${total - failed} of ${total} nodes were emptied`,
+    );
+  }
+
+  async #askAll(path: string): Promise<NodePage[]> {
+    const { placement, transport } = this.#options;
+    const current = new Set(placement.ring.nodes);
+    const pages: NodePage[] = [];
+    const ask = async (node: string) => {
+      const page = await transport.read(node, path) as ScanPage;
+      pages.push({ keys: page.keys, next: page.cursor === null ? SLOTS : Number(page.cursor) });
+    };
+    // A node of an earlier ring only (gone, or leaving) that does not answer has handed its keys
+    // over or lost them with it: the ring's own nodes must answer.
+    await settleAll(
+      this.#nodes().map((node) => current.has(node) ? ask(node) : ask(node).catch(() => {})),
+    );
+    return pages;
+  }
+
+  /** The nodes that may hold keys: the ring's, and while keys move, the earlier rings'. */
+  #nodes(): string[] {
+    const { placement } = this.#options;
+    const nodes = new Set(placement.ring.nodes);
+    for (const ring of placement.unsettledRings) for (const node of ring.nodes) nodes.add(node);
+    return [...nodes];
+  }
+}
+
+function query(prefix: string, from: number, count: number): string {
+  const params = new URLSearchParams({ cursor: String(from), count: String(count) });
+  if (prefix) params.set("prefix", prefix);
+  return params.toString();
+}
+
+async function succeeded(answer: Response): Promise<void> {
+  if (answer.ok) return;
+  const body = await answer.json().catch(() => undefined) as { error?: string } | undefined;
+  throw new HttpError(502, body?.error ?? `answered ${answer.status}`);
+}

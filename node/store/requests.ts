@@ -1,0 +1,99 @@
+// The increments a node remembers by request id for a while, so a retried one is not applied twice.
+
+/** How long an increment's request id is remembered. */
+export const REQUEST_MS = 120_000;
+
+/** Most request ids remembered per key; the oldest go first. */
+export const MAX_REQUESTS_PER_KEY = 16;
+
+/** Most keys with remembered request ids at once; the least recently written go first. */
+export const MAX_REQUEST_KEYS = 100_000;
+
+/** An increment that was applied: its request id, and the value and version it answered. */
+export interface Applied {
+  id: string;
+  value: number;
+  version: string;
+}
+
+interface Kept extends Applied {
+  at: number;
+}
+
+/**
+ * Request ids of recent increments, by key: an increment retried with the id of one already
+ * applied answers what that one answered. The ids travel with the key's state (to its backups,
+ * and to its new owners when keys move), so a retry is recognised by whichever node owns the key
+ * then. Kept {@link REQUEST_MS}, at most {@link MAX_REQUESTS_PER_KEY} per key.
+ *
+ * @example
+ * ```ts
+ * import { RequestLog } from "./requests.ts";
+ * const log = new RequestLog(Date.now);
+ * log.remember("hits", { id: "r1", value: 5, version: "0.17" });
+ * log.recall("hits", "r1"); // { id: "r1", value: 5, version: "0.17" }
+ * ```
+ */
+export class RequestLog {
+  readonly #now: () => number;
+  readonly #byKey = new Map<string, Kept[]>(); // least recently written first
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  /** What the increment of `key` with request id `id` answered, if it is remembered. */
+  recall(key: string, id: string): Applied | undefined {
+    const kept = this.#recent(key)?.find((applied) => applied.id === id);
+    return kept && { id: kept.id, value: kept.value, version: kept.version };
+  }
+
+  /** Remembers an increment of `key` that was applied. */
+  remember(key: string, applied: Applied): void {
+    const list = this.#recent(key) ?? [];
+    list.push({ ...applied, at: this.#now() });
+    this.#keep(key, list.slice(-MAX_REQUESTS_PER_KEY));
+  }
+
+  /** The increments of `key` remembered, to pass on with its state; undefined when none. */
+  of(key: string): Applied[] | undefined {
+    const list = this.#recent(key);
+    return list?.map(({ id, value, version }) => ({ id, value, version }));
+  }
+
+  /** Takes the increments a newer state of `key` came with, in place of those kept here. */
+  replace(key: string, applied: Applied[]): void {
+    const at = this.#now();
+    this.#keep(key, applied.slice(-MAX_REQUESTS_PER_KEY).map((a) => ({ ...a, at })));
+  }
+
+  /** Forgets every request id. */
+  clear(): void {
+    this.#byKey.clear();
+  }
+
+  /** Keys with request ids remembered. */
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  #recent(key: string): Kept[] | undefined {
+    const list = this.#byKey.get(key);
+    if (!list) return undefined;
+    const since = this.#now() - REQUEST_MS;
+    const recent = list.filter((kept) => kept.at > since);
+    if (recent.length === 0) this.#byKey.delete(key);
+    return recent.length === 0 ? undefined : recent;
+  }
+
+  #keep(key: string, list: Kept[]): void {
+    this.#byKey.delete(key); // re-inserted last: the map stays least recently written first
+    if (list.length > 0) this.#byKey.set(key, list);
+    const since = this.#now() - REQUEST_MS;
+    for (const [oldest, kept] of this.#byKey) {
+      const newest = kept[kept.length - 1].at;
+      if (newest > since && this.#byKey.size <= MAX_REQUEST_KEYS) break;
+      this.#byKey.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { MAX_REQUEST_KEYS, MAX_REQUESTS_PER_KEY, REQUEST_MS, RequestLog } from "./requests.ts";
+
+Deno.test("RequestLog recalls an increment by key and id until REQUEST_MS have passed", () => {
+  let now = 0;
+  const log = new RequestLog(() => now);
+  log.remember("k", { id: "a", value: 1, version: "0.1" });
+  assert.deepEqual(log.recall("k", "a"), { id: "a", value: 1, version: "0.1" });
+  assert.equal(log.recall("other", "a"), undefined);
+  assert.equal(log.recall("k", "b"), undefined);
+  now = REQUEST_MS;
+  assert.equal(log.recall("k", "a"), undefined);
+  assert.equal(log.size, 0);
+});
+
+Deno.test("RequestLog keeps the last MAX_REQUESTS_PER_KEY ids of a key", () => {
+  const log = new RequestLog(() => 0);
+  for (let i = 0; i <= MAX_REQUESTS_PER_KEY; i++) {
+    log.remember("k", { id: `r${i}`, value: i, version: `0.${i}` });
+  }
+  assert.equal(log.recall("k", "r0"), undefined);
+  assert.equal(log.recall("k", `r${MAX_REQUESTS_PER_KEY}`)?.value, MAX_REQUESTS_PER_KEY);
+  assert.equal(log.of("k")?.length, MAX_REQUESTS_PER_KEY);
+});
+
+Deno.test("RequestLog.replace() takes a newer state's ids in place of its own", () => {
+  const log = new RequestLog(() => 0);
+  log.remember("k", { id: "mine", value: 1, version: "0.1" });
+  log.replace("k", [{ id: "theirs", value: 7, version: "2.5" }]);
+  assert.equal(log.recall("k", "mine"), undefined);
+  assert.deepEqual(log.of("k"), [{ id: "theirs", value: 7, version: "2.5" }]);
+});
+
+Deno.test("RequestLog forgets the least recently written keys past MAX_REQUEST_KEYS", () => {
+  const log = new RequestLog(() => 0);
+  for (let i = 0; i <= MAX_REQUEST_KEYS; i++) {
+    log.remember(`k${i}`, { id: "r", value: 0, version: "0" });
+  }
+  assert.equal(log.size, MAX_REQUEST_KEYS);
+  assert.equal(log.recall("k0", "r"), undefined);
+  assert.ok(log.recall(`k${MAX_REQUEST_KEYS}`, "r"));
+});

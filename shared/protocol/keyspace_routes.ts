@@ -1,0 +1,37 @@
+// The routes over the whole key space both services serve: a scan by pages, and a flush.
+
+import { createRoute } from "@hono/zod-openapi";
+import { errors, json } from "./route_parts.ts";
+import { MAX_SCAN_COUNT, ScanPage, ScanQuery } from "./wire.ts";
+
+/** `GET /keys` and `DELETE /keys`. */
+export const keyspaceRoutes = {
+  scan: createRoute({
+    method: "get",
+    path: "/keys",
+    summary: "Scan the keys",
+    description: `Lists the keys a page at a time (\`count\`, 1 to ${MAX_SCAN_COUNT}, default ` +
+      "100): pass each page's `cursor` to get the next, until it is null. As Redis SCAN " +
+      "promises, a key stored for the whole scan is returned, even while nodes join or leave " +
+      "and keys move; a key written or deleted during the scan may or may not be. The master " +
+      "answers each key once; a page may hold fewer keys than `count`, even none, before the end.",
+    tags: ["keys"],
+    request: { query: ScanQuery },
+    responses: {
+      200: json(ScanPage, "A page of keys and the cursor of the next"),
+      ...errors({ 400: "The query is not valid" }),
+    },
+  }),
+  flush: createRoute({
+    method: "delete",
+    path: "/keys",
+    summary: "Delete every key",
+    description: "Empties the whole cluster, as FLUSHALL does. With tokens configured, only an " +
+      "admin token may.",
+    tags: ["keys"],
+    responses: {
+      204: { description: "Every key is deleted" },
+      ...errors({ 403: "Only an admin token may flush the cluster" }),
+    },
+  }),
+};
