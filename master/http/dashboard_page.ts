@@ -24,7 +24,10 @@ export const PAGE = `<!doctype html>
   #totals span { margin-right: 18px; }
   input { font: inherit; padding: 4px 8px; width: 60%; }
   button { font: inherit; padding: 4px 12px; }
-  pre { background: #f5f6f8; padding: 8px; white-space: pre-wrap; word-break: break-all; }
+  pre { background: #f5f6f8; padding: 8px; margin: 0; white-space: pre-wrap; word-break: break-all; }
+  dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 4px 12px; }
+  dt { color: #778; } dd { margin: 0; word-break: break-all; }
+  [hidden] { display: none; } /* else the grid above would show a hidden list */
 </style>
 </head>
 <body>
@@ -59,7 +62,12 @@ export const PAGE = `<!doctype html>
     <h2>Key inspector</h2>
     <form id="inspect"><input id="key" placeholder="a key, e.g. user:42" aria-label="key"> <button>Look up</button></form>
     <div id="owners"></div>
-    <pre id="value" hidden></pre>
+    <p id="missing" class="muted" hidden></p>
+    <dl id="item" hidden>
+      <dt>value</dt><dd><pre id="value"></pre></dd>
+      <dt>version</dt><dd><code id="version"></code></dd>
+      <dt>ttl</dt><dd id="ttl"></dd>
+    </dl>
   </section>
 </main>
 <script src="/dashboard/app.js"></script>
@@ -188,15 +196,50 @@ async function refresh() {
   }
 }
 
+// A read's ttl is seconds left, fractions included; a key read without one never expires.
+function ttlText(ttl) {
+  if (ttl === undefined) return "never expires";
+  const at = new Date(Date.now() + ttl * 1000);
+  return ttl.toFixed(1) + " s left (expires " + at.toLocaleString() + ")";
+}
+
+// Shows what a lookup found: the item, or the reason there is none. All of it as text.
+function drawItem(found) {
+  const stored = found.status === 200;
+  $("item").hidden = !stored;
+  $("missing").hidden = stored;
+  if (!stored) {
+    $("missing").textContent = found.body.error ?? "Could not look the key up: " + found.status;
+    return;
+  }
+  $("value").textContent = found.body.value;
+  $("version").textContent = found.body.version;
+  $("ttl").textContent = ttlText(found.body.ttl);
+}
+
+// Answers to quick successive lookups may come back out of order: only the latest is drawn.
+let lookups = 0;
 $("inspect").addEventListener("submit", async (event) => {
   event.preventDefault();
   const key = $("key").value;
   if (!key) return;
+  const lookup = ++lookups;
   const path = encodeURIComponent(key);
-  const [owners, found] = await Promise.all([
-    api("/ring/owners/" + path).then((r) => r.json()),
-    api("/keys/" + path).then(async (r) => ({ status: r.status, body: await r.json() })),
-  ]);
+  $("item").hidden = true;
+  $("missing").hidden = true;
+  let owners, found;
+  try {
+    [owners, found] = await Promise.all([
+      api("/ring/owners/" + path).then((r) => r.json()),
+      api("/keys/" + path).then(async (r) => ({ status: r.status, body: await r.json() })),
+    ]);
+  } catch (error) {
+    if (lookup !== lookups) return;
+    $("owners").replaceChildren();
+    drawItem({ status: 0, body: { error: "Could not look the key up: " + error.message } });
+    return;
+  }
+  if (lookup !== lookups) return;
   const list = document.createElement("ol");
   for (const [i, owner] of (owners.owners || []).entries()) {
     const li = document.createElement("li");
@@ -204,10 +247,7 @@ $("inspect").addEventListener("submit", async (event) => {
     list.append(li);
   }
   $("owners").replaceChildren(owners.error ? text(owners.error) : list);
-  $("value").hidden = false;
-  $("value").textContent = found.status === 200
-    ? "value: " + found.body.value + (found.body.ttl !== undefined ? "\\nttl: " + found.body.ttl + " s" : "\\nttl: none")
-    : found.body.error;
+  drawItem(found);
 });
 
 refresh();

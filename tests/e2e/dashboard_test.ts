@@ -6,7 +6,26 @@ import { nodesOf, Processes, put, waitFor } from "../support/process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
-Deno.test("the dashboard lists nodes live, follows writes and leaves, and inspects keys", async () => {
+/** Writes `key` through `url` to live `ttl` seconds; the status. */
+async function putFor(url: string, key: string, value: string, ttl: number): Promise<number> {
+  const answer = await fetch(`${url}/keys`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ key, value, ttl }),
+  });
+  await answer.body?.cancel();
+  return answer.status;
+}
+
+/** Reads `key` through `url`, which must hold it. */
+async function read(url: string, key: string): Promise<{ value: string; version: string }> {
+  const answer = await fetch(`${url}/keys/${encodeURIComponent(key)}`);
+  const body = await answer.json();
+  assert.equal(answer.status, 200, `GET ${key}: ${body.error}`);
+  return body;
+}
+
+Deno.test("the dashboard lists nodes live, follows writes and leaves, and inspects keys: value, version, ttl", async () => {
   // Never pass without a browser: .ci/run installs Chromium.
   assert.ok(await Deno.stat(CHROMIUM).catch(() => undefined), `${CHROMIUM} is not installed`);
   const processes = new Processes();
@@ -51,13 +70,41 @@ Deno.test("the dashboard lists nodes live, follows writes and leaves, and inspec
     await nodes[2].stop("SIGTERM");
     await waitFor(async () => await rows.count() === 2, "the node that left is gone", 5000);
 
-    await page.fill("#key", "k7");
-    await page.click("#inspect button");
-    await waitFor(async () => (await page.locator("#owners li").count()) === 2, "owners shown");
+    // The inspector shows the version the key is at: the one a read answers, new after a write.
+    const inspect = async (key: string, version: string) => {
+      await page.fill("#key", key);
+      await page.click("#inspect button");
+      await waitFor(
+        async () => (await page.locator("#version").textContent()) === version,
+        `${key} at version ${version} shown`,
+      );
+      assert.equal(await page.locator("#item").isVisible(), true);
+      return {
+        value: await page.locator("#value").textContent(),
+        ttl: await page.locator("#ttl").textContent() ?? "",
+      };
+    };
+    const k7 = await read(master.url, "k7");
+    assert.deepEqual(await inspect("k7", k7.version), { value: "v7", ttl: "never expires" });
     const owners = await page.locator("#owners li").allTextContents();
+    assert.equal(owners.length, 2);
     assert.match(owners[0], /\(primary\)$/);
     assert.match(owners[1], /\(backup\)$/);
-    assert.match(await page.locator("#value").textContent() ?? "", /value: v7/);
+
+    await page.fill("#key", "never-written");
+    await page.click("#inspect button");
+    await waitFor(() => page.locator("#missing").isVisible(), "a missing key reported");
+    assert.match(await page.locator("#missing").textContent() ?? "", /not found/);
+    assert.equal(await page.locator("#item").isVisible(), false);
+
+    assert.equal(await putFor(master.url, "k7", "<b>v7 again</b>", 300), 204);
+    const rewritten = await read(master.url, "k7");
+    assert.notEqual(rewritten.version, k7.version);
+    const shownAgain = await inspect("k7", rewritten.version);
+    assert.equal(shownAgain.value, "<b>v7 again</b>", "the value is shown as text");
+    const left = shownAgain.ttl.match(/^(\d+\.\d) s left \(expires .+\)$/);
+    assert.ok(left, `ttl shown as seconds left: ${shownAgain.ttl}`);
+    assert.ok(Number(left[1]) > 250 && Number(left[1]) <= 300, `ttl ${left[1]} s of 300`);
 
     const shot = `${await Deno.makeTempDir({ prefix: "dashboard-" })}/dashboard.png`;
     await page.screenshot({ path: shot, fullPage: true });
