@@ -48,6 +48,7 @@ export class Membership {
   #empty = false; // dropped every key to rejoin: says so until a master takes it back
   #failures = 0; // rounds in a row no master acknowledged
   #refreshing: Promise<boolean> | undefined;
+  readonly #departed = new Set<string>(); // nodes of earlier rings, not this one, while keys move
   readonly #unreachable = new Set<string>(); // masters whose last heartbeat failed
   #running = false;
   #wake = new AbortController();
@@ -81,6 +82,14 @@ export class Membership {
   /** The ring's epoch, replicas and members as the master last published them. */
   get view(): RingView | undefined {
     return this.#view;
+  }
+
+  /**
+   * Nodes of the rings before this one that are not in it, until its keys have settled: a node
+   * that left (or is leaving) may still hold the newest state of keys it owned.
+   */
+  get departed(): readonly string[] {
+    return [...this.#departed];
   }
 
   /** Tells the master, from the next heartbeat on, that this node is leaving the ring. */
@@ -232,9 +241,13 @@ export class Membership {
       const same = view.term === current.term && view.epoch === current.epoch;
       if (same && view.settled !== current.settled) {
         this.#view = { ...current, settled: view.settled };
+        if (view.settled !== false) this.#departed.clear();
       }
       return;
     }
+    for (const node of current?.nodes ?? []) this.#departed.add(node);
+    for (const node of view.nodes) this.#departed.delete(node);
+    if (view.settled !== false) this.#departed.clear();
     this.#view = view;
     this.#ring = new Ring(view.nodes);
     this.#options.log.info("ring updated", {

@@ -186,3 +186,20 @@ Deno.test("Membership says it is empty once it dropped its keys to rejoin, until
   assert.equal(cleared, 1);
   assert.deepEqual(bodies.map((b) => b.empty ?? false), [false, true, false]);
 });
+
+Deno.test("Membership names the nodes that left the ring until its keys have settled", async () => {
+  let ring = { term: 1, epoch: 5, replicas: 1, nodes: ["http://a", "http://b"], joined: {} };
+  let settled = true;
+  const membership = member(() => Promise.resolve(Response.json({ ...ring, settled })));
+  await membership.beat();
+  assert.deepEqual(membership.departed, []);
+  ring = { ...ring, epoch: 6, nodes: ["http://b", "http://c"] };
+  settled = false;
+  await membership.beat();
+  assert.deepEqual(membership.departed, ["http://a"]);
+  assert.equal(membership.view?.settled, false);
+  settled = true; // the same ring, its keys moved
+  await membership.beat();
+  assert.equal(membership.view?.settled, true);
+  assert.deepEqual(membership.departed, []);
+});

@@ -10,6 +10,9 @@ import { Replica as ReplicaSchema } from "@cache/protocol/replica";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
 
+/** Milliseconds a node that left the ring is given to answer for a key's state. */
+const DEPARTED_TIMEOUT_MS = 250;
+
 /** One write's copies for one backup, and the moment (on this node's clock) they must be there. */
 interface Shipment {
   replicas: Replica[];
@@ -22,6 +25,8 @@ export interface RingSource {
   ring: Ring;
   /** Fetches the master's ring now. */
   refresh(): Promise<boolean>;
+  /** Nodes of earlier rings that are not in this one, while its keys move. */
+  readonly departed?: readonly string[];
   /** Milliseconds this node may still act as a primary of its ring: Infinity with no ring. */
   leaseLeftMs(): number;
 }
@@ -115,15 +120,17 @@ export class Replicator {
   async catchUp(routing: Routing): Promise<void> {
     const { ring } = this.#options;
     const routed = routing.epoch;
-    if (routed !== undefined && !routing.untrusted && routed > (ring.view?.epoch ?? -1)) {
-      await ring.refresh();
+    if (routed === undefined || routing.untrusted) return;
+    // A heartbeat already out when the ring changed brings the older ring: ask again.
+    for (let tries = 0; tries < 3 && routed > (ring.view?.epoch ?? -1); tries++) {
+      if (!await ring.refresh()) return;
     }
   }
 
   /**
    * While keys move (the ring this node knows is not settled), the state of `key` on each other
-   * node of the ring, for a read-modify-write to start from its newest state even when the key is
-   * still on its way here. Asked with this node's ring `epoch`, an old owner fetches that ring
+   * node of the ring, and (briefly) on the nodes that left it meanwhile, for a read-modify-write
+   * to start from its newest state even when the key is still on its way here. Asked with this node's ring `epoch`, an old owner fetches that ring
    * first and so takes no more writes for the key. A node that does not answer in time is left
    * out. Empty once keys have settled: then every owner holds every key it owns.
    */
@@ -131,12 +138,15 @@ export class Replicator {
     const { ring, self, fetch, timeoutMs } = this.#options;
     const view = ring.view;
     if (!view || view.settled !== false) return [];
-    const peers = view.nodes.filter((node) => node !== self);
+    const inRing = new Set(view.nodes);
+    const peers = [...inRing, ...(ring.departed ?? [])].filter((node) => node !== self);
     const answers = await Promise.allSettled(peers.map(async (peer) => {
+      // A node that left the ring is asked briefly: it may be gone for good.
+      const ms = inRing.has(peer) ? timeoutMs : Math.min(timeoutMs, DEPARTED_TIMEOUT_MS);
       const answer = await callPeer(fetch, peer, `/replica/${keySegment(key)}`, {
         method: "GET",
         headers: { [EPOCH_HEADER]: String(epoch) },
-      }, timeoutMs);
+      }, ms);
       if (answer.status !== 200) return undefined;
       return ReplicaSchema.parse(JSON.parse(new TextDecoder().decode(answer.body)));
     }));

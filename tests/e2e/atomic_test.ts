@@ -78,16 +78,17 @@ async function countersStayExact(master: string, during: () => Promise<void> = a
   assert.equal(total, CLIENTS * INCREMENTS);
 }
 
-/** Runs `test` on a settled master and 3 nodes (R=2), all stopped after it. */
+/** Runs `test` on a settled master (with `args`) and 3 nodes, all stopped after it. */
 async function onCluster(
   test: (
     cluster: Awaited<ReturnType<typeof settledCluster>>,
     processes: Processes,
   ) => Promise<void>,
+  args = MASTER_ARGS,
 ): Promise<void> {
   const processes = new Processes();
   try {
-    await test(await settledCluster(processes, 3, MASTER_ARGS), processes);
+    await test(await settledCluster(processes, 3, args), processes);
   } finally {
     await processes.stopAll();
   }
@@ -120,6 +121,16 @@ Deno.test("R=2: incr stays exact while a node joins and keys move", () =>
       await settled(master.url);
     });
   }));
+
+Deno.test("R=1: incr stays exact while a node leaves (SIGTERM) and hands its keys over", () =>
+  onCluster(async ({ master, nodes }) => {
+    await countersStayExact(master.url, async () => {
+      await sleep(500);
+      await nodes[0].stop("SIGTERM");
+      await waitFor(async () => (await nodesOf(master.url)).length === 2, "2 nodes");
+      await settled(master.url);
+    });
+  }, ["--replicas", "1", "--failure-timeout-ms", String(FAILURE_TIMEOUT_MS)]));
 
 Deno.test("if absent from 20 clients at once on one key: exactly one 204, the others 412", () =>
   onCluster(async ({ master }) => {
