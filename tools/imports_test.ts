@@ -115,6 +115,7 @@ const KNOWN: Record<string, string> = {};
 const ROUTE_MODULES = [
   "shared/protocol/key_routes.ts",
   "shared/protocol/batch_routes.ts",
+  "shared/protocol/keyspace_routes.ts",
   "shared/protocol/route_parts.ts",
 ];
 

@@ -1,14 +1,18 @@
-// `cache`, the command line for people who operate a cluster: keys, stats, nodes, owners, top.
+// `cache`, the command line for people who operate a cluster: keys, counters, scans, stats, top.
 // Run it with `deno task cli <command>`, or as `cache` from the npm package (tools/npm_client.ts);
 // `run()` is the whole program, with its streams passed in.
 
 import { CacheError } from "./call.ts";
-import { HELP, type Invocation, parseInvocation, UsageError } from "./cli_args.ts";
-import { type CliIo, Commands, EXIT } from "./cli_commands.ts";
+import { type Invocation, parseInvocation } from "./cli_args.ts";
+import { type CliIo, Commands } from "./cli_commands.ts";
+import { EXIT } from "./cli_exit.ts";
+import { HELP } from "./cli_help.ts";
 import { ItemsError } from "./cli_items.ts";
 import { runtimeProcess } from "./cli_process.ts";
+import { UsageError } from "./cli_values.ts";
 
-export { type CliIo, EXIT } from "./cli_commands.ts";
+export type { CliIo } from "./cli_commands.ts";
+export { EXIT } from "./cli_exit.ts";
 
 /**
  * Runs one command line, writing to `io`, and resolves to the exit code ({@link EXIT}).

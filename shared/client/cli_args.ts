@@ -2,15 +2,33 @@
 // Only the CLI loads this module: the client library never parses flags.
 
 import { parseArgs } from "node:util";
-import { Key, Ttl } from "@cache/protocol/wire";
+import type { SetCondition } from "./conditions.ts";
+import {
+  amountOf,
+  checkKey,
+  countOf,
+  intervalOf,
+  prefixOf,
+  quote,
+  requestIdOf,
+  touchTtlOf,
+  ttlOf,
+  UsageError,
+  versionOf,
+} from "./cli_values.ts";
 
 /** The commands, in the order the help lists them. */
 export const COMMANDS = [
   "get",
   "set",
   "del",
+  "incr",
+  "decr",
+  "touch",
   "mget",
   "mset",
+  "scan",
+  "flush",
   "stats",
   "nodes",
   "owners",
@@ -26,9 +44,6 @@ export const DEFAULT_URL = "http://127.0.0.1:8080";
 /** Refreshes of `top` when `--interval-ms` is not given, in milliseconds. */
 export const DEFAULT_INTERVAL_MS = 1000;
 
-/** The shortest `--interval-ms` taken: shorter would only load the cluster. */
-export const MIN_INTERVAL_MS = 100;
-
 /** A command line that makes sense: what to do, to which cluster, and how to print it. */
 export interface Invocation {
   /** The command, or `help` for `--help`/`-h`. */
@@ -43,22 +58,26 @@ export interface Invocation {
   json: boolean;
   /** `--proxy`: key commands go through the master. */
   proxy: boolean;
-  /** `set --ttl`, in seconds. */
+  /** `--ttl` of `set`, `incr` and `decr`, in seconds. */
   ttlSeconds?: number;
+  /** `set --nx`, `--xx`, `--if-version`: the condition of the write; none without them. */
+  condition?: SetCondition;
+  /** `incr` and `decr`: the amount to add, negative to take (`decr` negates its argument). */
+  by?: number;
+  /** `incr --request-id`. */
+  requestId?: string;
+  /** `touch`: its TTL argument, in seconds, or null for `none`. */
+  touchTtl?: number | null;
+  /** `scan`: its prefix argument, if any. */
+  prefix?: string;
+  /** `scan --count`: keys per page. */
+  count?: number;
   /** `mset --file`: where the items are; standard input without it. */
   file?: string;
   /** `top --interval-ms`. */
   intervalMs: number;
   /** `top --once`. */
   once: boolean;
-}
-
-/** A command line that does not make sense, with its one-line reason: exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
 }
 
 /** How the environment is read: `Deno.env` or a `Map`. */
@@ -73,6 +92,12 @@ const FLAGS = {
   proxy: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   ttl: { type: "string" },
+  nx: { type: "boolean" },
+  xx: { type: "boolean" },
+  "if-version": { type: "string" },
+  "request-id": { type: "string" },
+  count: { type: "string" },
+  yes: { type: "boolean" },
   file: { type: "string" },
   "interval-ms": { type: "string" },
   once: { type: "boolean" },
@@ -81,20 +106,38 @@ const FLAGS = {
 type Flag = keyof typeof FLAGS;
 
 /** The flags only some commands take. */
-const ONLY: Partial<Record<Flag, Command>> = {
-  ttl: "set",
-  file: "mset",
-  "interval-ms": "top",
-  once: "top",
+const ONLY: Partial<Record<Flag, Command[]>> = {
+  ttl: ["set", "incr", "decr"],
+  nx: ["set"],
+  xx: ["set"],
+  "if-version": ["set"],
+  "request-id": ["incr", "decr"],
+  count: ["scan"],
+  yes: ["flush"],
+  file: ["mset"],
+  "interval-ms": ["top"],
+  once: ["top"],
 };
+
+/** The flags of a set's condition, of which one at most is given. */
+const CONDITIONS = ["nx", "xx", "if-version"] as const;
 
 /** Each command's arguments: how many, and how the help writes them. */
 const USAGE: Record<Command, { min: number; max: number; usage: string }> = {
   get: { min: 1, max: 1, usage: "get <key>" },
-  set: { min: 2, max: 2, usage: "set <key> <value> [--ttl <seconds>]" },
+  set: {
+    min: 2,
+    max: 2,
+    usage: "set <key> <value> [--ttl <seconds>] [--nx | --xx | --if-version <version>]",
+  },
   del: { min: 1, max: 1, usage: "del <key>" },
+  incr: { min: 1, max: 2, usage: "incr <key> [<by>] [--ttl <seconds>] [--request-id <id>]" },
+  decr: { min: 1, max: 2, usage: "decr <key> [<by>] [--ttl <seconds>] [--request-id <id>]" },
+  touch: { min: 2, max: 2, usage: "touch <key> <seconds|none>" },
   mget: { min: 1, max: Infinity, usage: "mget <key>..." },
   mset: { min: 0, max: 0, usage: "mset [--file <path>]" },
+  scan: { min: 0, max: 1, usage: "scan [<prefix>] [--count <n>]" },
+  flush: { min: 0, max: 0, usage: "flush --yes" },
   stats: { min: 0, max: 0, usage: "stats" },
   nodes: { min: 0, max: 0, usage: "nodes" },
   owners: { min: 1, max: 1, usage: "owners <key>" },
@@ -160,48 +203,61 @@ export function parseInvocation(args: string[], env: Env): Invocation {
   }
   const command = name as Command;
   for (const [flag, only] of Object.entries(ONLY)) {
-    if (values[flag] !== undefined && only !== command) {
-      throw new UsageError(`Flag --${flag} applies only to ${only}`);
+    if (values[flag] !== undefined && !only.includes(command)) {
+      throw new UsageError(`Flag --${flag} applies only to ${sentence(only)}`);
     }
   }
   const { min, max, usage } = USAGE[command];
   if (rest.length < min) throw new UsageError(`Missing argument for ${command}: cache ${usage}`);
   if (rest.length > max) throw new UsageError(`Too many arguments for ${command}: cache ${usage}`);
-  if (command !== "set") rest.forEach(checkKey);
-  else checkKey(rest[0]);
+  if (command === "mget") rest.forEach(checkKey);
+  else if (command !== "scan" && rest.length > 0) checkKey(rest[0]);
+  if (command === "flush" && values.yes !== true) {
+    throw new UsageError("Missing --yes for flush: it deletes every key of the cluster");
+  }
   const ttl = stringFlag(values.ttl);
   const interval = stringFlag(values["interval-ms"]);
+  const count = stringFlag(values.count);
+  const requestId = stringFlag(values["request-id"]);
+  const by = command === "incr" || command === "decr"
+    ? (rest[1] === undefined ? 1 : amountOf(rest[1])) * (command === "decr" ? -1 : 1)
+    : undefined;
   return {
     ...base,
     command,
     args: rest,
     ttlSeconds: ttl === undefined ? undefined : ttlOf(ttl),
+    condition: conditionOf(values),
+    by,
+    requestId: requestId === undefined ? undefined : requestIdOf(requestId),
+    touchTtl: command === "touch" ? touchTtlOf(rest[1]) : undefined,
+    prefix: command === "scan" && rest[0] !== undefined ? prefixOf(rest[0]) : undefined,
+    count: count === undefined ? undefined : countOf(count),
     file: stringFlag(values.file),
     intervalMs: interval === undefined ? DEFAULT_INTERVAL_MS : intervalOf(interval),
     once: values.once === true,
   };
 }
 
-/**
- * Throws {@link UsageError} when `key` is no key a node takes (empty, ".", "..", over 1024 bytes).
- *
- * @example
- * ```ts
- * import { checkKey } from "./cli_args.ts";
- * checkKey("user:42"); // fine
- * checkKey(""); // throws: Invalid key "": Key must not be empty
- * ```
- */
-export function checkKey(key: string): void {
-  const checked = Key.safeParse(key);
-  if (!checked.success) {
-    throw new UsageError(`Invalid key ${quote(key)}: ${checked.error.issues[0].message}`);
+/** The condition of `set`'s flags: at most one of `--nx`, `--xx` and `--if-version`. */
+function conditionOf(
+  values: Record<string, string | boolean | undefined>,
+): SetCondition | undefined {
+  const given = CONDITIONS.filter((flag) => values[flag] !== undefined);
+  if (given.length > 1) {
+    throw new UsageError(
+      `Flags ${sentence(given.map((flag) => `--${flag}`))} do not go together: give one`,
+    );
   }
+  if (values.nx === true) return { if: "absent" };
+  if (values.xx === true) return { if: "present" };
+  const version = stringFlag(values["if-version"]);
+  return version === undefined ? undefined : { ifVersion: versionOf(version) };
 }
 
-/** `text` quoted on one line, cut short when long: for messages. */
-export function quote(text: string): string {
-  return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
+/** `items` as a sentence: "a", "a and b", "a, b and c". */
+function sentence(items: readonly string[]): string {
+  return items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }
 
 function stringFlag(value: string | boolean | undefined): string | undefined {
@@ -229,61 +285,3 @@ function urlsOf(text: string): string[] {
   if (urls.length === 0) throw new UsageError(`Invalid --url ${quote(text)}: no URL in it`);
   return urls;
 }
-
-function ttlOf(text: string): number {
-  const seconds = text.trim() === "" ? NaN : Number(text);
-  const checked = Ttl.safeParse(seconds);
-  if (!checked.success) {
-    throw new UsageError(`Invalid --ttl ${quote(text)}: ${checked.error.issues[0].message}`);
-  }
-  return checked.data;
-}
-
-function intervalOf(text: string): number {
-  const ms = Number(text);
-  if (text.trim() === "" || !Number.isInteger(ms) || ms < MIN_INTERVAL_MS) {
-    throw new UsageError(
-      `Invalid --interval-ms ${quote(text)}: expected a whole number of milliseconds, at least ` +
-        MIN_INTERVAL_MS,
-    );
-  }
-  return ms;
-}
-
-/** What `cache --help` prints. */
-export const HELP = `cache: read, write and watch a cache cluster through its master
-
-Usage: cache <command> [arguments] [flags]
-
-Commands:
-  get <key>            Print the value of <key>; nothing, and exit 1, when it is not stored
-  set <key> <value>    Store <value> under <key> (--ttl <seconds> to expire it); prints OK
-  del <key>            Delete <key>; prints 1, or 0 (and exit 1) when it was not stored
-  mget <key>...        Print one line per key, "key<TAB>value", or "key<TAB>(nil)" when it is
-                       not stored (exit 1 if any is not)
-  mset                 Store the items of --file <path>, or of standard input; prints OK
-  stats                The master's GET /stats: the cluster's counters, then each node's
-  nodes                The master's GET /nodes: every node it knows, up or down
-  owners <key>         The nodes that own <key>, one per line, primary first (GET /ring)
-  top                  A live view per node: operations and reads per second, hit rate,
-                       keys and memory, redrawn every --interval-ms; Ctrl-C ends it
-
-Items of mset, in either form ("ttl", in seconds, is optional):
-  JSON lines, one item per line:  {"key":"a","value":"1","ttl":60}
-  one JSON array of items:        [{"key":"a","value":"1"},{"key":"b","value":"2"}]
-
-Flags:
-  --url <url>          The master, or several separated by commas (env CACHE_URL;
-                       default ${DEFAULT_URL})
-  --token <token>      Sent as a bearer token (env CACHE_TOKEN)
-  --json               Print one JSON document per command (one line per refresh for top)
-  --proxy              Send key commands through the master, not to each key's node
-  --ttl <seconds>      set: seconds the key lives
-  --file <path>        mset: read the items from this file instead of standard input
-  --interval-ms <ms>   top: milliseconds between refreshes (default ${DEFAULT_INTERVAL_MS})
-  --once               top: print one refresh, over one interval, and exit
-  -h, --help           Print this help
-
-Exit codes: 0 done, 1 a key was not found, 2 usage error, 3 the cluster failed or refused.
-An argument that starts with "-" goes after "--": cache set k -- -1
-`;

@@ -1,7 +1,8 @@
 // The command line's grammar: flags anywhere, env under flags, one-line usage errors.
 
 import assert from "node:assert/strict";
-import { checkKey, parseInvocation, quote, UsageError } from "./cli_args.ts";
+import { parseInvocation } from "./cli_args.ts";
+import { UsageError } from "./cli_values.ts";
 
 const noEnv = new Map<string, string>();
 
@@ -55,8 +56,33 @@ Deno.test("parseInvocation() checks keys but not set's value", () => {
   assert.throws(() => parseInvocation(["mget", "a", ""], noEnv), UsageError);
 });
 
-Deno.test("checkKey() and quote() keep a message on one short line", () => {
-  assert.throws(() => checkKey("x".repeat(2000)), (error: Error) => error.message.length < 200);
-  assert.equal(quote("a\nb"), '"a\\nb"');
-  assert.equal(quote("y".repeat(100)), `"${"y".repeat(57)}..."`);
+Deno.test("parseInvocation() reads set's condition from --nx, --xx or --if-version", () => {
+  assert.equal(parseInvocation(["set", "k", "v"], noEnv).condition, undefined);
+  assert.deepEqual(parseInvocation(["set", "k", "v", "--nx"], noEnv).condition, { if: "absent" });
+  assert.deepEqual(parseInvocation(["set", "k", "v", "--xx"], noEnv).condition, { if: "present" });
+  const cas = parseInvocation(["set", "k", "v", "--if-version", "7.17", "--ttl", "9"], noEnv);
+  assert.deepEqual([cas.condition, cas.ttlSeconds], [{ ifVersion: "7.17" }, 9]);
+});
+
+Deno.test("parseInvocation() reads incr's and decr's amount as the amount to add", () => {
+  const one = parseInvocation(["incr", "hits"], noEnv);
+  assert.deepEqual([one.by, one.requestId, one.ttlSeconds], [1, undefined, undefined]);
+  const by = parseInvocation(["incr", "hits", "5", "--request-id", "r-1", "--ttl", "60"], noEnv);
+  assert.deepEqual([by.by, by.requestId, by.ttlSeconds], [5, "r-1", 60]);
+  assert.equal(parseInvocation(["decr", "hits"], noEnv).by, -1);
+  assert.equal(parseInvocation(["decr", "hits", "3"], noEnv).by, -3);
+  assert.equal(parseInvocation(["incr", "hits", "--", "-3"], noEnv).by, -3);
+  assert.equal(parseInvocation(["decr", "hits", "--", "-3"], noEnv).by, 3);
+  assert.equal(parseInvocation(["incr", "hits", "9007199254740991"], noEnv).by, 2 ** 53 - 1);
+});
+
+Deno.test("parseInvocation() reads touch's TTL, scan's prefix and count, flush's --yes", () => {
+  assert.equal(parseInvocation(["touch", "k", "1.5"], noEnv).touchTtl, 1.5);
+  assert.equal(parseInvocation(["touch", "k", "none"], noEnv).touchTtl, null);
+  const scan = parseInvocation(["scan", "user:", "--count", "500"], noEnv);
+  assert.deepEqual([scan.prefix, scan.count], ["user:", 500]);
+  const all = parseInvocation(["scan"], noEnv);
+  assert.deepEqual([all.prefix, all.count], [undefined, undefined]);
+  assert.equal(parseInvocation(["flush", "--yes"], noEnv).command, "flush");
+  assert.throws(() => parseInvocation(["flush"], noEnv), /Missing --yes for flush/);
 });

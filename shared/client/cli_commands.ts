@@ -1,15 +1,17 @@
-// The commands of `cache` against a cluster: what each calls, and what it prints and returns.
+// The commands of `cache` against a cluster: which module does each, and the cluster-wide ones
+// (stats, nodes, owners, top): what each calls, and what it prints and returns.
 
 import { CacheClient } from "./client.ts";
-import { CacheError, Caller, Refused } from "./call.ts";
-import { type Env, type Invocation, UsageError } from "./cli_args.ts";
-import { batches, itemBytes } from "./batches.ts";
-import { parseItems } from "./cli_items.ts";
+import { Caller, Refused } from "./call.ts";
+import type { Env, Invocation } from "./cli_args.ts";
+import { EXIT } from "./cli_exit.ts";
 import { nodesText, statsText } from "./cli_format.ts";
+import { runKeyCommand } from "./cli_keys.ts";
 import { keyRequests, type Sample, top } from "./cli_top.ts";
+import { UsageError } from "./cli_values.ts";
 import { deadline, untilAborted } from "@cache/http1/deadline";
 import { runtimeHttp1Client } from "@cache/http1/runtime_client";
-import { ClusterStats, keyBytes, NodeList, RingView } from "@cache/protocol/wire";
+import { ClusterStats, NodeList, RingView } from "@cache/protocol/wire";
 import { Ring } from "@cache/ring/ring";
 
 /** What the program reads and writes, passed in so that tests need no process. */
@@ -31,9 +33,6 @@ export interface CliIo {
   /** Aborts on Ctrl-C: `top` then ends with 0, another command with 130. */
   signal?: AbortSignal;
 }
-
-/** Exit codes: 1 a key was not found, 2 a usage error, 3 the cluster failed or refused. */
-export const EXIT = { ok: 0, notFound: 1, usage: 2, cluster: 3, interrupted: 130 } as const;
 
 /** Milliseconds each call waits for its answer. */
 const TIMEOUT_MS = 5000;
@@ -71,15 +70,16 @@ export class Commands {
     const { command, args } = this.#call;
     switch (command) {
       case "get":
-        return await this.#get(args[0]);
       case "set":
-        return await this.#set(args[0], args[1]);
       case "del":
-        return await this.#del(args[0]);
+      case "incr":
+      case "decr":
+      case "touch":
       case "mget":
-        return await this.#mget(args);
       case "mset":
-        return await this.#mset();
+      case "scan":
+      case "flush":
+        return await runKeyCommand(command, this.#call, () => this.#cache(), this.#io);
       case "stats":
         return this.#print(ClusterStats.parse(await this.#master("/stats")), statsText);
       case "nodes":
@@ -97,81 +97,6 @@ export class Commands {
   close(): void {
     this.#client?.close();
     this.#caller?.close();
-  }
-
-  async #get(key: string): Promise<number> {
-    const value = await (await this.#cache()).get(key, this.#options());
-    if (this.#call.json) this.#json({ key, value: value ?? null });
-    else if (value !== undefined) this.#io.stdout(`${value}\n`);
-    return value === undefined ? EXIT.notFound : EXIT.ok;
-  }
-
-  async #set(key: string, value: string): Promise<number> {
-    const cache = await this.#cache();
-    await cache.set(key, value, { ...this.#options(), ttlSeconds: this.#call.ttlSeconds });
-    if (this.#call.json) this.#json({ ok: true });
-    else this.#io.stdout("OK\n");
-    return EXIT.ok;
-  }
-
-  async #del(key: string): Promise<number> {
-    const deleted = await (await this.#cache()).delete(key, this.#options());
-    if (this.#call.json) this.#json({ key, deleted });
-    else this.#io.stdout(deleted ? "1\n" : "0\n");
-    return deleted ? EXIT.ok : EXIT.notFound;
-  }
-
-  async #mget(keys: string[]): Promise<number> {
-    const cache = await this.#cache();
-    const values: (string | undefined)[] = [];
-    // Batches no node refuses for their size, one after the other.
-    for (const batch of batches(keys, keyBytes)) {
-      values.push(...await cache.mget(batch, this.#options()));
-    }
-    const items = keys.map((key, i) => ({ key, value: values[i] ?? null }));
-    if (this.#call.json) this.#json({ items });
-    else {
-      this.#io.stdout(items.map(({ key, value }) => `${key}\t${value ?? "(nil)"}\n`).join(""));
-    }
-    return items.some((item) => item.value === null) ? EXIT.notFound : EXIT.ok;
-  }
-
-  async #mset(): Promise<number> {
-    const { file } = this.#call;
-    const items = parseItems(await this.#input(), file ?? "standard input");
-    const cache = await this.#cache();
-    let stored = 0;
-    for (const batch of batches(items, itemBytes)) {
-      try {
-        await cache.mset(batch, this.#options());
-      } catch (error) {
-        if (!(error instanceof CacheError) || stored === 0) throw error;
-        const message =
-          `${error.message} (the first ${stored} of ${items.length} items are stored)`;
-        throw new CacheError(error.status, message);
-      }
-      stored += batch.length;
-    }
-    if (this.#call.json) this.#json({ ok: true, items: items.length });
-    else this.#io.stdout("OK\n");
-    return EXIT.ok;
-  }
-
-  /** The text of `--file`, or of standard input. */
-  async #input(): Promise<string> {
-    const { file } = this.#call;
-    if (file !== undefined) {
-      try {
-        return await (this.#io.readFile ?? Deno.readTextFile)(file);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new UsageError(`Cannot read --file "${file}": ${reason}`);
-      }
-    }
-    if (!this.#io.readStdin) {
-      throw new UsageError("Missing items for mset: give --file <path>, or pipe them in");
-    }
-    return await this.#io.readStdin();
   }
 
   /** The owners of `key` in the master's ring, by the ring module the nodes place keys with. */
@@ -274,10 +199,6 @@ export class Commands {
         if (!(error instanceof Refused) || i === urls.length - 1) throw error;
       }
     }
-  }
-
-  #options(): { signal?: AbortSignal } {
-    return this.#io.signal ? { signal: this.#io.signal } : {};
   }
 
   #print<T>(document: T, text: (document: T) => string): number {

@@ -3,7 +3,8 @@
 
 import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { type CliIo, EXIT } from "./cli_commands.ts";
+import type { CliIo } from "./cli_commands.ts";
+import { EXIT } from "./cli_exit.ts";
 
 /** This process, as the program sees it. */
 export interface CliProcess {

@@ -2,6 +2,7 @@
 // against a real master and nodes.
 
 import assert from "node:assert/strict";
+import { COMMANDS } from "./cli_args.ts";
 import { cli } from "./cli_test_support.ts";
 
 /** A stand-in fetch that fails the test if anything is called. */
@@ -11,7 +12,7 @@ Deno.test("run() turns each usage error into one line on stderr and exit 2, call
   const cases: [string[], RegExp][] = [
     [
       [],
-      /^cache: Missing command: expected get, set, del, mget, mset, stats, nodes, owners or top$/,
+      /^cache: Missing command: expected get, set, del, incr, decr, touch, mget, mset, scan, flush, stats, nodes, owners or top$/,
     ],
     [["gte", "k"], /^cache: Unknown command "gte": expected get, set, .* or top$/],
     [["get"], /^cache: Missing argument for get: cache get <key>$/],
@@ -19,7 +20,37 @@ Deno.test("run() turns each usage error into one line on stderr and exit 2, call
     [["set", "k"], /^cache: Missing argument for set: cache set <key> <value>/],
     [["owners"], /^cache: Missing argument for owners/],
     [["stats", "x"], /^cache: Too many arguments for stats/],
-    [["get", "k", "--ttl", "5"], /^cache: Flag --ttl applies only to set$/],
+    [["get", "k", "--ttl", "5"], /^cache: Flag --ttl applies only to set, incr and decr$/],
+    [["get", "k", "--nx"], /^cache: Flag --nx applies only to set$/],
+    [["set", "k", "v", "--request-id", "r"], /^cache: Flag --request-id applies only to incr and/],
+    [
+      ["set", "k", "v", "--nx", "--xx"],
+      /^cache: Flags --nx and --xx do not go together: give one$/,
+    ],
+    [
+      ["set", "k", "v", "--nx", "--xx", "--if-version", "1.2"],
+      /^cache: Flags --nx, --xx and --if-version do not go together/,
+    ],
+    [["set", "k", "v", "--if-version", ""], /^cache: Invalid --if-version "": expected a version/],
+    [["incr"], /^cache: Missing argument for incr: cache incr <key> \[<by>\]/],
+    [["incr", "k", "1", "2"], /^cache: Too many arguments for incr/],
+    [["incr", "k", "1.5"], /^cache: Invalid amount "1.5": expected a whole number/],
+    [["decr", "k", "9007199254740992"], /^cache: Invalid amount "9007199254740992"/],
+    [["incr", "k", "-5"], /^cache: Unknown flag "-5": a value that starts with "-" goes after/],
+    [["incr", "k", "--request-id", ""], /^cache: Invalid --request-id "": expected 1 to 100/],
+    [["incr", "..", "1"], /^cache: Invalid key "\.\.": /],
+    [["touch", "k"], /^cache: Missing argument for touch: cache touch <key> <seconds\|none>$/],
+    [["touch", "k", "never"], /^cache: Invalid TTL "never": ttl must be a number/],
+    [["touch", "k", "0"], /^cache: Invalid TTL "0": ttl must be > 0 seconds$/],
+    [["scan", "a", "b"], /^cache: Too many arguments for scan/],
+    [
+      ["scan", "--count", "0"],
+      /^cache: Invalid --count "0": expected a whole number from 1 to 1000$/,
+    ],
+    [["scan", "x".repeat(1025)], /^cache: Invalid prefix "x+\.\.\.": longer than 1024 characters$/],
+    [["flush"], /^cache: Missing --yes for flush: it deletes every key of the cluster$/],
+    [["flush", "--yes", "x"], /^cache: Too many arguments for flush: cache flush --yes$/],
+    [["stats", "--yes"], /^cache: Flag --yes applies only to flush$/],
     [["top", "--file", "x"], /^cache: Flag --file applies only to mset$/],
     [["get", "k", "--nope"], /^cache: Unknown flag "--nope": see cache --help$/],
     [["get", "k", "-x"], /^cache: Unknown flag "-x"/],
@@ -59,11 +90,14 @@ Deno.test("run() --help prints every command and the exit codes on stdout", asyn
   const { code, stdout, stderr } = await cli(["get", "--help"], { fetch: noCalls });
   assert.equal(code, 0);
   assert.equal(stderr, "");
-  for (const command of ["get", "set", "del", "mget", "mset", "stats", "nodes", "owners", "top"]) {
+  for (const command of COMMANDS) {
     assert.match(stdout, new RegExp(`^  ${command}\\b`, "m"), command);
   }
   assert.match(stdout, /JSON lines/);
-  assert.match(stdout, /Exit codes: 0 done, 1 a key was not found, 2 usage error, 3 the cluster/);
+  for (const flag of ["--nx", "--xx", "--if-version", "--request-id", "--count", "--yes"]) {
+    assert.match(stdout, new RegExp(`^  ${flag}\\b`, "m"), flag);
+  }
+  assert.match(stdout, /Exit codes: 0 done, 1 a key was not found or a condition did not hold, 2/);
 });
 
 Deno.test("run() exits 3 naming the master and its answer when it refuses the token or fails", async () => {

@@ -1,67 +1,12 @@
+// The client against stand-in nodes and master: gathered reads and writes, refused and re-routed
+// batches, ring epochs, deadlines, aborts and several masters.
+
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "./client.ts";
-import { EPOCH_HEADER, type RingView } from "@cache/protocol/wire";
+import { client, held, MASTER, missing, value, view } from "./client_test_support.ts";
+import { EPOCH_HEADER } from "@cache/protocol/wire";
 import { http1Client } from "@cache/http1/client";
 import { nodeHttp1Client } from "@cache/http1/node_client";
-
-const MASTER = "http://m:1";
-
-/** The ring a stand-in master publishes: `nodes` in ring `epoch`, settled. */
-const view = (epoch: number, nodes: string[]): RingView => ({
-  term: 0,
-  epoch,
-  replicas: 1,
-  nodes,
-  joined: {},
-  settled: true,
-});
-
-type Handler = (
-  node: string,
-  method: string,
-  path: string,
-  body: string,
-) => Response | Promise<Response>;
-
-/**
- * A client in `mode` whose calls go to a stand-in master publishing `ring.current` and to `handle`
- * for everything else; `calls` lists every call but the master's ring reads, which `ringReads()`
- * counts.
- */
-async function client(
-  ring: { current: RingView },
-  handle: Handler,
-  mode: "direct" | "proxy" = "direct",
-) {
-  const calls: string[] = [];
-  let ringReads = 0;
-  const cache = await CacheClient.connect(MASTER, {
-    mode,
-    fetch: async (input, init) => {
-      const url = new URL(input);
-      const method = init.method ?? "GET";
-      if (url.origin === MASTER && url.pathname === "/ring") {
-        ringReads++;
-        return Response.json(ring.current);
-      }
-      calls.push(`${method} ${url.origin}${url.pathname}`);
-      const answer = await handle(url.origin, method, url.pathname, String(init.body ?? ""));
-      answer.headers.set(EPOCH_HEADER, String(ring.current.epoch));
-      return answer;
-    },
-  });
-  return { cache, calls, ringReads: () => ringReads };
-}
-
-/** A node answer that waits until `release()`. */
-function held() {
-  const { promise, resolve } = Promise.withResolvers<void>();
-  return { wait: promise, release: () => resolve() };
-}
-
-const value = (key: string, value: string) => Response.json({ key, value });
-const missing = (key: string) =>
-  Response.json({ error: `Key "${key}" not found` }, { status: 404 });
 
 Deno.test("CacheClient.get() sends a read the node refuses alone once, with its own error", async () => {
   const { cache, calls } = await client(
@@ -108,7 +53,7 @@ Deno.test("CacheClient.get() reads the valid keys of a refused /mget together, t
       if (method === "GET") return Response.json({ error: "too long" }, { status: 400 });
       const { keys } = JSON.parse(body) as { keys: string[] };
       if (keys.includes(long)) return Response.json({ error: "too long" }, { status: 400 });
-      return Response.json({ items: [{ key: "x", value: "vx" }], missing: ["y"] });
+      return Response.json({ items: [{ key: "x", value: "vx", version: "0.1" }], missing: ["y"] });
     },
   );
   const reads = [cache.get("first"), cache.get("x"), cache.get(long), cache.get("y")];
@@ -321,9 +266,7 @@ Deno.test("CacheClient stamps every call to a node with its ring epoch, and none
       if (url.pathname === "/ring") return Response.json(view(7, ["http://a:1"]));
       if (url.pathname === "/keys/first") await first.wait;
       if (url.pathname === "/mget") return Response.json({ items: [], missing: ["x", "y"] });
-      return init.method === "POST"
-        ? new Response(null, { status: 204 })
-        : Response.json({ key: "first", value: "1" });
+      return init.method === "POST" ? new Response(null, { status: 204 }) : value("first", "1");
     },
   });
   const reads = [cache.get("first"), cache.get("x"), cache.get("y")]; // x and y go as one /mget

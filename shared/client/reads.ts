@@ -7,10 +7,10 @@ import { keySegment } from "@cache/protocol/key_path";
 import {
   Key,
   keyBytes,
-  KeyValue,
   MAX_BATCH,
   MAX_BATCH_BYTES,
   MGetResponse,
+  StoredItem,
 } from "@cache/protocol/wire";
 
 /** A node refused a batch of reads as a whole (a key it holds, say): each read goes alone. */
@@ -40,12 +40,12 @@ export interface GatheredReadsOptions {
  * import { GatheredReads } from "./reads.ts";
  * const callNode = (node: string, path: string) => caller.call(node, path, {});
  * const reads = new GatheredReads({ callNode });
- * const value = await reads.read("http://127.0.0.1:8081", "user:42"); // string | undefined
+ * const item = await reads.read("http://127.0.0.1:8081", "user:42"); // { key, value, version }
  * ```
  */
 export class GatheredReads {
   readonly #options: GatheredReadsOptions;
-  readonly #coalescer = new Coalescer<string, string | undefined>(
+  readonly #coalescer = new Coalescer<string, StoredItem | undefined>(
     (node, keys) => this.#readBatch(node, keys),
     {
       inFlight: 1,
@@ -62,23 +62,26 @@ export class GatheredReads {
     this.#options = options;
   }
 
-  /** The value of `key` on `node`, or undefined; rejects with {@link BatchRefused} to go alone. */
-  read(node: string, key: string): Promise<string | undefined> {
+  /**
+   * `key` on `node`, with its value and version, or undefined; rejects with {@link BatchRefused}
+   * to go alone.
+   */
+  read(node: string, key: string): Promise<StoredItem | undefined> {
     return this.#coalescer.submit(node, key);
   }
 
   /**
-   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget`; a value, or
+   * Reads `keys` on `node`: alone as `GET /keys/{key}`, together as one `POST /mget`; an item, or
    * undefined for a key not there. Any failure fails the whole batch; an `/mget` the node refused
    * for a reason a newer ring would not change, as {@link BatchRefused}.
    */
   async #readBatch(
     node: string,
     keys: string[],
-  ): Promise<(string | undefined | Promise<string | undefined>)[]> {
+  ): Promise<(StoredItem | undefined | Promise<StoredItem | undefined>)[]> {
     const { callNode } = this.#options;
     if (keys.length === 1) {
-      return [await valueOf(callNode(node, `/keys/${keySegment(keys[0])}`, {}))];
+      return [await itemOf(callNode(node, `/keys/${keySegment(keys[0])}`, {}))];
     }
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: { "content-type": "application/json" }, body };
@@ -89,7 +92,7 @@ export class GatheredReads {
       if (retries(error)) throw error;
       return this.#withoutRefusedKeys(node, keys, new BatchRefused(error));
     }
-    const found = new Map(answer.items.map((item) => [item.key, item.value]));
+    const found = new Map(answer.items.map((item) => [item.key, item]));
     return keys.map((key) => found.get(key));
   }
 
@@ -102,7 +105,7 @@ export class GatheredReads {
     node: string,
     keys: string[],
     refused: BatchRefused,
-  ): Promise<string | undefined>[] {
+  ): Promise<StoredItem | undefined>[] {
     const valid = keys.filter((key) => Key.safeParse(key).success);
     if (valid.length === keys.length || valid.length === 0) {
       return keys.map(() => Promise.reject(refused));
@@ -118,17 +121,19 @@ export class GatheredReads {
 }
 
 /**
- * The value a read of one key answered, or undefined for the node's or master's 404.
+ * The item a read of one key answered, its value and version, or undefined for the node's or
+ * master's 404.
  *
  * @example
  * ```ts
- * import { valueOf } from "./reads.ts";
- * const value = await valueOf(caller.call("http://127.0.0.1:8080", "/keys/k", {}));
+ * import { itemOf } from "./reads.ts";
+ * const item = await itemOf(caller.call("http://127.0.0.1:8080", "/keys/k", {}));
+ * item?.version; // "7.1733160000000123"
  * ```
  */
-export async function valueOf(read: Promise<unknown>): Promise<string | undefined> {
+export async function itemOf(read: Promise<unknown>): Promise<StoredItem | undefined> {
   try {
-    return KeyValue.parse(await read).value;
+    return StoredItem.parse(await read);
   } catch (error) {
     if (error instanceof CacheError && error.status === 404) return undefined;
     throw error;

@@ -32,10 +32,16 @@ Deno.test("run() against a real master and two nodes", async (t) => {
         stderr: "",
       });
       const proxied = await cli(["get", "user:1", "--proxy", "--json"], {}, env);
-      assert.deepEqual(JSON.parse(proxied.stdout), { key: "user:1", value: "Ada Lovelace" });
+      const { version, ...item } = JSON.parse(proxied.stdout);
+      assert.deepEqual(item, { key: "user:1", value: "Ada Lovelace" });
+      assert.equal(typeof version, "string");
       assert.deepEqual(await cli(["get", "nobody"], {}, env), { code: 1, stdout: "", stderr: "" });
       const json = await cli(["get", "nobody", "--json"], {}, env);
-      assert.deepEqual([json.code, JSON.parse(json.stdout)], [1, { key: "nobody", value: null }]);
+      assert.deepEqual([json.code, JSON.parse(json.stdout)], [1, {
+        key: "nobody",
+        value: null,
+        version: null,
+      }]);
       assert.deepEqual(await cli(["del", "user:1"], {}, env), {
         code: 0,
         stdout: "1\n",

@@ -1,0 +1,56 @@
+// The command line's values: each checked as the cluster would, with a one-line reason.
+
+import assert from "node:assert/strict";
+import {
+  amountOf,
+  checkKey,
+  countOf,
+  intervalOf,
+  prefixOf,
+  quote,
+  requestIdOf,
+  touchTtlOf,
+  ttlOf,
+  UsageError,
+  versionOf,
+} from "./cli_values.ts";
+
+Deno.test("checkKey() and quote() keep a message on one short line", () => {
+  assert.throws(() => checkKey("x".repeat(2000)), (error: Error) => error.message.length < 200);
+  assert.equal(quote("a\nb"), '"a\\nb"');
+  assert.equal(quote("y".repeat(100)), `"${"y".repeat(57)}..."`);
+});
+
+Deno.test("amountOf() takes whole numbers within the safe integers, either sign", () => {
+  assert.deepEqual(["0", "7", "-7", "+7", "9007199254740991"].map(amountOf), [
+    0,
+    7,
+    -7,
+    7,
+    2 ** 53 - 1,
+  ]);
+  for (const bad of ["", "1.5", "1e3", "0x10", "abc", "9007199254740992", "-9007199254740992"]) {
+    assert.throws(() => amountOf(bad), UsageError, bad);
+  }
+});
+
+Deno.test("ttlOf() and touchTtlOf() take seconds > 0; touchTtlOf() takes none as null", () => {
+  assert.equal(ttlOf("0.5"), 0.5);
+  assert.throws(() => ttlOf(""), /^UsageError: Invalid --ttl "": ttl must be a number/);
+  assert.equal(touchTtlOf("60"), 60);
+  assert.equal(touchTtlOf("none"), null);
+  assert.throws(() => touchTtlOf("None"), /^UsageError: Invalid TTL "None"/);
+});
+
+Deno.test("countOf(), intervalOf(), prefixOf(), versionOf() and requestIdOf() check their range", () => {
+  assert.deepEqual([countOf("1"), countOf("1000")], [1, 1000]);
+  for (const bad of ["0", "1001", "2.5", ""]) assert.throws(() => countOf(bad), UsageError, bad);
+  assert.equal(intervalOf("100"), 100);
+  assert.throws(() => intervalOf("99"), /at least 100/);
+  assert.equal(prefixOf(""), "");
+  assert.throws(() => prefixOf("p".repeat(1025)), /longer than 1024 characters/);
+  assert.equal(versionOf("7.1733160000000123"), "7.1733160000000123");
+  assert.throws(() => versionOf("v".repeat(65)), /Invalid --if-version/);
+  assert.equal(requestIdOf("r".repeat(100)), "r".repeat(100));
+  assert.throws(() => requestIdOf("r".repeat(101)), /Invalid --request-id/);
+});

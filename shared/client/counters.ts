@@ -1,0 +1,103 @@
+// Exactly-once increments over a network that loses answers: one request id per increment, the
+// same on every retry, so the key's owners apply it once and answer each retry what they answered.
+
+import { CacheError } from "./call.ts";
+import { Counter } from "@cache/protocol/wire";
+
+/** Rounds of an increment whose outcome is unknown before its error is thrown. */
+export const INCR_ATTEMPTS = 3;
+
+/** Milliseconds waited before each retry of an increment: the second round, then the third. */
+export const INCR_RETRY_DELAYS_MS = [50, 200];
+
+/**
+ * Whether an increment that failed with `error` may have been applied, or may go through if sent
+ * again: no answer (refused, reset, timed out), the node or master failing on the way (502, 503,
+ * 504), or a redirect to a newer ring (421). Any other answer is final: 409 (not an integer) is
+ * not retried, nor are 400, 413 or 507.
+ *
+ * @example
+ * ```ts
+ * import { CacheError } from "./call.ts";
+ * import { unknownOutcome } from "./counters.ts";
+ * unknownOutcome(new CacheError(504, "no answer")); // true
+ * unknownOutcome(new CacheError(409, "not an integer")); // false
+ * ```
+ */
+export function unknownOutcome(error: unknown): boolean {
+  if (!(error instanceof CacheError)) return false;
+  const { status } = error;
+  return status === 0 || status === 421 || status === 502 || status === 503 || status === 504;
+}
+
+/** How {@link incrementOnce} sends and waits. */
+export interface IncrementOnceOptions {
+  /** The increment's request id, sent with every round. */
+  requestId: string;
+  /** Rounds at most; default {@link INCR_ATTEMPTS}. */
+  attempts?: number;
+  /** Milliseconds before each retry; default {@link INCR_RETRY_DELAYS_MS}. */
+  delaysMs?: number[];
+  /** Cancels the increment, between rounds too. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends one increment (`send`, whose body carries `requestId`) until it has an answer, at most
+ * `attempts` rounds while its outcome is unknown ({@link unknownOutcome}), and resolves to the
+ * counter the owners answered. The owners remember the request id for two minutes, so a retry of
+ * an increment that was applied is not applied again. When every round failed, it throws the last
+ * error's status, its message saying first that the increment may have been applied and under
+ * which request id, with `requestId` in its `details` too, to send it again later.
+ *
+ * @example
+ * ```ts
+ * import { incrementOnce } from "./counters.ts";
+ * const requestId = crypto.randomUUID();
+ * const body = JSON.stringify({ by: 1, requestId });
+ * const counter = await incrementOnce(
+ *   () => caller.call("http://127.0.0.1:8080", "/keys/hits/incr", { method: "POST", body }),
+ *   { requestId },
+ * ); // { key: "hits", value: 1, version: "7.1733160000000123" }
+ * ```
+ */
+export async function incrementOnce(
+  send: () => Promise<unknown>,
+  options: IncrementOnceOptions,
+): Promise<Counter> {
+  const { requestId, attempts = INCR_ATTEMPTS, delaysMs = INCR_RETRY_DELAYS_MS, signal } = options;
+  for (let round = 1;; round++) {
+    try {
+      return Counter.parse(await send());
+    } catch (error) {
+      if (signal?.aborted || !unknownOutcome(error)) throw error;
+      const failed = error as CacheError;
+      if (round >= attempts) {
+        throw new CacheError(
+          failed.status,
+          `Increment "${requestId}" may or may not have been applied: send it again with this ` +
+            `requestId within 2 minutes, which applies it at most once (${failed.message})`,
+          { ...failed.details, requestId },
+        );
+      }
+      await sleep(delaysMs[round - 1] ?? delaysMs.at(-1) ?? 0, signal);
+    }
+  }
+}
+
+/** Waits `ms`, or rejects with the signal's reason once it aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+}

@@ -1,0 +1,84 @@
+// Exactly-once increments: which failures are sent again, with the same request id, and how often.
+
+import assert from "node:assert/strict";
+import { CacheError, Refused } from "./call.ts";
+import { INCR_ATTEMPTS, incrementOnce, unknownOutcome } from "./counters.ts";
+
+const counter = { key: "hits", value: 5, version: "3.17" };
+
+/** A send that fails with `errors`, one per call, then answers `counter`; `calls()` counts. */
+function sending(...errors: CacheError[]) {
+  let calls = 0;
+  const send = () => {
+    calls++;
+    const error = errors.shift();
+    return error ? Promise.reject(error) : Promise.resolve(counter);
+  };
+  return { send, calls: () => calls };
+}
+
+Deno.test("unknownOutcome() is true for no answer, 421, 502, 503 and 504 only", () => {
+  const unknown = [0, 421, 502, 503, 504].map((status) => new CacheError(status, "x"));
+  for (const error of [...unknown, new Refused("nothing listened")]) {
+    assert.equal(unknownOutcome(error), true, String(error.status));
+  }
+  for (const status of [400, 404, 409, 412, 413, 500, 507]) {
+    assert.equal(unknownOutcome(new CacheError(status, "x")), false, String(status));
+  }
+  assert.equal(unknownOutcome(new TypeError("not a CacheError")), false);
+});
+
+Deno.test("incrementOnce() sends again while the outcome is unknown, and answers the counter", async () => {
+  const { send, calls } = sending(new CacheError(0, "no answer"), new CacheError(503, "no node"));
+  const answer = await incrementOnce(send, { requestId: "r1", delaysMs: [0] });
+  assert.deepEqual(answer, counter);
+  assert.equal(calls(), 3);
+});
+
+Deno.test("incrementOnce() does not send again an increment refused for its value", async () => {
+  const { send, calls } = sending(
+    new CacheError(409, 'Key "hits" does not hold a decimal integer'),
+  );
+  await assert.rejects(
+    incrementOnce(send, { requestId: "r1", delaysMs: [0] }),
+    (error: CacheError) => error.status === 409 && !("requestId" in error.details),
+  );
+  assert.equal(calls(), 1);
+});
+
+Deno.test("incrementOnce() gives up after its rounds, naming the request id to send it again with", async () => {
+  const failures = Array.from({ length: 5 }, () => new CacheError(504, "no answer in time"));
+  const { send, calls } = sending(...failures);
+  const error = await incrementOnce(send, { requestId: "r-7", delaysMs: [0] }).catch((e) => e);
+  assert.equal(calls(), INCR_ATTEMPTS);
+  assert.ok(error instanceof CacheError);
+  assert.equal(error.status, 504);
+  assert.equal(error.details.requestId, "r-7");
+  assert.equal(
+    error.message,
+    'Increment "r-7" may or may not have been applied: send it again with this requestId within ' +
+      "2 minutes, which applies it at most once (no answer in time)",
+  );
+});
+
+Deno.test("incrementOnce() waits between rounds, and stops waiting once aborted", async () => {
+  const controller = new AbortController();
+  const { send, calls } = sending(new CacheError(0, "reset"), new CacheError(0, "reset"));
+  const started = Date.now();
+  const incrementing = incrementOnce(send, {
+    requestId: "r1",
+    delaysMs: [10_000],
+    signal: controller.signal,
+  });
+  setTimeout(() => controller.abort(new Error("Stopped")), 20);
+  await assert.rejects(incrementing, /Stopped/);
+  assert.equal(calls(), 1);
+  assert.ok(Date.now() - started < 5000, "did not wait the whole delay");
+});
+
+Deno.test("incrementOnce() rejects a body that is not a counter", async () => {
+  await assert.rejects(
+    incrementOnce(() => Promise.resolve({ key: "hits", value: "5" }), { requestId: "r1" }),
+    (error: Error) => error.name === "ZodError",
+  );
+});

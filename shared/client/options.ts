@@ -1,0 +1,64 @@
+// The options the client takes: how it reaches the cluster, and those of each kind of call.
+
+import type { Http1Client } from "@cache/http1/client";
+import type { SetCondition } from "./conditions.ts";
+import type { ScanOptions } from "./scan.ts";
+
+/** How a client reaches the cluster. */
+export interface ClientOptions {
+  /** Bearer token sent with every request, for clusters that require one. */
+  token?: string;
+  /**
+   * `direct` (default): each request goes to the node that owns its key, using the ring the master
+   * publishes. `proxy`: every request goes through the master.
+   */
+  mode?: "direct" | "proxy";
+  /**
+   * Milliseconds before one HTTP call is abandoned; an operation that retries, falls back to the
+   * master or waits behind a busy node's call may take longer (bound it with a `signal`). Default
+   * 5000.
+   */
+  timeoutMs?: number;
+  /** Stand-in for `fetch`, for tests; by default a pooled keep-alive client of this process. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /**
+   * Makes the pooled keep-alive client that calls go through, when no `fetch` is given. By
+   * default the runtime's faster one: over `Deno.connect` under Deno, `node:http` under Node.
+   */
+  transport?: () => Http1Client;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Cancels the call. */
+  signal?: AbortSignal;
+}
+
+/** A write's options. */
+export interface WriteOptions extends CallOptions {
+  /** Seconds the key lives; without it the node's default applies. */
+  ttlSeconds?: number;
+}
+
+/**
+ * A set's options: its TTL, and a condition ({@link SetCondition}: `if`, `ifVersion`) that makes
+ * it a conditional write, sent alone and refused with 412 when it does not hold.
+ */
+export interface SetOptions extends WriteOptions, SetCondition {}
+
+/** An increment's options. */
+export interface IncrOptions extends CallOptions {
+  /** Seconds the key lives from now; without it the key keeps the TTL it had. */
+  ttlSeconds?: number;
+  /**
+   * Identifies the increment, so that a retry of it is applied at most once: the key's owners
+   * remember it for two minutes. Default a new random UUID.
+   */
+  requestId?: string;
+}
+
+/** A scan page's options: which keys, how many, and where to go on from. */
+export interface ScanPageOptions extends ScanOptions {
+  /** The `cursor` the last page answered; none for the first page. */
+  cursor?: string;
+}

@@ -1,0 +1,191 @@
+// Where the client's requests go: to each key's primary by the ring the master publishes, or
+// through a master, with the ring read again when a node redirects or fails.
+
+import { CacheError, Caller, type CallInit, Refused, retries } from "./call.ts";
+import type { ClientOptions } from "./options.ts";
+import { groupBy } from "@cache/async/group";
+import { Ring } from "@cache/ring/ring";
+import { DEADLINE_HEADER, EPOCH_HEADER, newerRing, RingView } from "@cache/protocol/wire";
+
+/** How {@link Router.route} sends one request. */
+export interface RouteOptions {
+  /** Cancels the request. */
+  signal?: AbortSignal;
+  /** A read: a miss while keys move is asked of the master. */
+  read?: boolean;
+  /** Calls to the key's primary before the master; default 2. */
+  attempts?: number;
+  /**
+   * Whether a failure is worth another try by a newer ring; default {@link retries}: a redirect,
+   * or a node unreached or failing.
+   */
+  retryable?: (error: CacheError) => boolean;
+}
+
+/** The router's settings: the client's, with the defaults filled in. */
+export type RouterOptions = Required<Pick<ClientOptions, "mode" | "timeoutMs">> & ClientOptions;
+
+/** The content type of every body the client sends. */
+const JSON_TYPE = { "content-type": "application/json" };
+
+/**
+ * Routes the client's calls. In `direct` mode a call for a key goes to its primary in the ring the
+ * master publishes, stamped with that ring's epoch; on a redirect (421) or a node that fails, the
+ * ring is read again and the call sent once more, then through the master. In `proxy` mode every
+ * call goes through the master. Of several masters, the one that answered last is called, and the
+ * next ones while it refuses connections.
+ *
+ * @example
+ * ```ts
+ * import { Router } from "./router.ts";
+ * const router = new Router(["http://127.0.0.1:8080"], { mode: "direct", timeoutMs: 5000 });
+ * await router.refresh();
+ * await router.route("user:42", "/keys/user%3A42", {}); // { key, value, version }
+ * router.close();
+ * ```
+ */
+export class Router {
+  readonly #masters: string[];
+  #current = 0; // the master answering lately
+  readonly #options: RouterOptions;
+  readonly #caller: Caller;
+  #view: RingView | undefined;
+  #ring = new Ring();
+  #refreshing: Promise<void> | undefined;
+
+  constructor(masters: string[], options: RouterOptions) {
+    if (masters.length === 0) throw new TypeError("CacheClient needs a master URL");
+    this.#masters = masters;
+    this.#options = options;
+    this.#caller = new Caller(options);
+  }
+
+  /** Whether calls for a key go to its primary (`direct` mode). */
+  get direct(): boolean {
+    return this.#options.mode === "direct";
+  }
+
+  /** The ring calls are routed by, as the master last published it (direct mode). */
+  get view(): RingView | undefined {
+    return this.#view;
+  }
+
+  /** The primary of `key` in direct mode; undefined in proxy mode or with no node on the ring. */
+  owner(key: string): string | undefined {
+    return this.direct ? this.#ring.owner(key) : undefined;
+  }
+
+  /** Reads the master's ring again; an answer older than the ring held is dropped. */
+  async refresh(signal?: AbortSignal): Promise<void> {
+    const view = RingView.parse(await this.viaMaster("/ring", {}, signal));
+    if (this.#view && newerRing(this.#view, view)) return; // a late answer: keep the newer ring
+    this.#view = view;
+    this.#ring = new Ring(view.nodes);
+  }
+
+  /** {@link refresh}, shared by the calls that failed together: one ring fetch, not one each. */
+  refreshOnce(): Promise<void> {
+    this.#refreshing ??= this.refresh().catch(() => {}).finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
+  }
+
+  /** Items grouped by the node that owns their key; one group for the master in proxy mode. */
+  groups<T>(items: T[], keyOf: (item: T) => string): Map<string | undefined, T[]> {
+    return groupBy(items, (item) => this.owner(keyOf(item)));
+  }
+
+  /** Posts a batch to `owner` (or the master), with the same retries as a single key. */
+  async batch(
+    owner: string | undefined,
+    key: string,
+    path: string,
+    body: string,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    if (owner === undefined) return await this.viaMaster(path, post(body), signal);
+    return await this.route(key, path, post(body), { signal });
+  }
+
+  /**
+   * Sends a request for `key`: to its primary in direct mode, `attempts` times (a ring refresh
+   * after each failure `retryable` says a newer ring may route around), then through the master;
+   * in proxy mode, to the master.
+   */
+  async route(
+    key: string,
+    path: string,
+    init: CallInit,
+    options: RouteOptions = {},
+  ): Promise<unknown> {
+    const { signal, read = false, attempts = 2, retryable = retries } = options;
+    if (!this.direct) return await this.viaMaster(path, init, signal);
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const owner = this.#ring.owner(key);
+      if (owner === undefined) break;
+      try {
+        return await this.callNode(owner, path, init, signal);
+      } catch (error) {
+        if (!(error instanceof CacheError) || signal?.aborted) throw error;
+        // A miss while keys are moving may be a key on its way: the master looks where it was.
+        const moving = read && error.status === 404 && this.#view?.settled === false;
+        if (moving) break;
+        if (!retryable(error)) throw error;
+        // Calls failing together share one ring read; one with its own signal reads under it.
+        await (signal ? this.refresh(signal).catch(() => {}) : this.refreshOnce());
+      }
+    }
+    return await this.viaMaster(path, init, signal);
+  }
+
+  /**
+   * A call through a master: the one that answered last, then each other in turn while they
+   * refuse connections (nothing was sent, so any call may go to the next).
+   */
+  async viaMaster(path: string, init: CallInit, signal?: AbortSignal): Promise<unknown> {
+    for (let tried = 1;; tried++) {
+      try {
+        return await this.#caller.call(this.#masters[this.#current], path, init, signal);
+      } catch (error) {
+        if (!(error instanceof Refused) || tried >= this.#masters.length) throw error;
+        this.#current = (this.#current + 1) % this.#masters.length;
+      }
+    }
+  }
+
+  /**
+   * A call to a node, stamped with the epoch of the ring it was routed by (by default the current
+   * one, as it is sent): a StaleRing (421) when the node knows a newer one. A write also carries
+   * the moment this client stops waiting for it, after which the node does not apply it.
+   */
+  async callNode(
+    node: string,
+    path: string,
+    init: CallInit,
+    signal?: AbortSignal,
+    epoch = this.#view!.epoch,
+  ): Promise<unknown> {
+    const headers: Record<string, string> = { ...init.headers, [EPOCH_HEADER]: String(epoch) };
+    if (init.method && init.method !== "GET") {
+      headers[DEADLINE_HEADER] = String(Date.now() + this.#options.timeoutMs);
+    }
+    return await this.#caller.call(node, path, { ...init, headers }, signal, epoch);
+  }
+
+  /** Releases the pooled connections. */
+  close(): void {
+    this.#caller.close();
+  }
+}
+
+/**
+ * A JSON `POST` of `body`.
+ *
+ * @example
+ * ```ts
+ * import { post } from "./router.ts";
+ * post('{"by":1}'); // { method: "POST", headers: { "content-type": "application/json" }, body }
+ * ```
+ */
+export function post(body: string): CallInit {
+  return { method: "POST", headers: JSON_TYPE, body };
+}
