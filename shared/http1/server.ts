@@ -1,6 +1,7 @@
 // An HTTP/1.1 server over Deno.listen: open connections capped below the descriptor limit, and
 // timeouts for a request's head, an idle connection and a body that trickles.
 
+import { BodyBuffers } from "./body_buffers.ts";
 import { context, ROOT_CONTEXT, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { BadHead, parseHead, type RequestHead } from "./server_head.ts";
 import { ConnectionClosed, ConnReader } from "./server_conn.ts";
@@ -95,6 +96,8 @@ export const MAX_HEAD_BYTES = 64 * 1024;
  * largest a node takes at the default value limit (6.1 MiB: 1 MB fully escaped); longer ones stream.
  */
 const WHOLE_BODY_BYTES = 8 * 1024 * 1024;
+/** Bytes of body buffers a server keeps for reuse: 16 bodies of up to 128 KiB. */
+const BODY_BUFFERS_KEPT = 2 * 1024 * 1024;
 /** An unread body up to this size is read and dropped to keep the connection; past it, closed. */
 const DRAIN_BYTES = 64 * 1024;
 /** The same trouble is logged at most once per this many milliseconds. */
@@ -140,6 +143,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
   let closing = false;
   let refusing = 0; // connections past the cap being answered 503
   let cap = options.maxConnections || Infinity; // lowered if the descriptor limit is hit first
+  const bodies = new BodyBuffers(BODY_BUFFERS_KEPT);
 
   class Connection {
     readonly #conn: Deno.Conn;
@@ -229,7 +233,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
       ) {
         const grace = performance.now() + options.headerTimeoutMs;
         try {
-          whole = await this.#reader.body(framing.length, (read) => {
+          whole = await this.#reader.body(framing.length, bodies, (read) => {
             this.deadline = grace + read * 1000 / options.minBodyBytesPerSecond;
           });
         } finally {
@@ -240,7 +244,12 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
       if (options.early && !traced && (framing.kind === "none" || whole)) {
         const early = options.early(new Lite(head.method, url + head.target, head.headers, whole));
         if (early !== undefined) {
-          const answer = await early;
+          let answer: Answer;
+          try {
+            answer = await early;
+          } finally {
+            if (whole) bodies.give(whole); // read by now: the answer is made of other bytes
+          }
           const keepAlive = head.keepAlive && !closing;
           const headOnly = head.method === "HEAD";
           const wire = answer instanceof Response ? partsOf(answer) : answer;
@@ -263,6 +272,8 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
       } catch {
         await this.#refuse(400, "The Host header or the request target is not a URL");
         return false;
+      } finally {
+        if (whole) bodies.give(whole); // a Request copies the bytes it is built with
       }
       const info = { remoteAddr: this.#conn.remoteAddr as Deno.NetAddr };
       const response = traced

@@ -1,5 +1,7 @@
 // Reads a server connection's bytes: a request head, a body of known length, chunk lines.
 
+import { type BodyBuffers, FIRST_BODY_BYTES } from "./body_buffers.ts";
+
 /** The connection closed, or was closed, before what was being read arrived. */
 export class ConnectionClosed extends Error {
   constructor() {
@@ -9,9 +11,6 @@ export class ConnectionClosed extends Error {
 }
 
 const CRLFCRLF = [13, 10, 13, 10];
-/** A body's first buffer at most: more is allocated only as more of the body comes. */
-const FIRST_BODY_BYTES = 64 * 1024;
-
 /**
  * A buffered reader over one connection. Reads resolve with bytes or throw
  * {@link ConnectionClosed}; closing the connection (a timeout does) ends a read in progress.
@@ -63,34 +62,45 @@ export class ConnReader {
   }
 
   /**
-   * A body of exactly `n` bytes, read straight into a buffer of its own: no slices to join, and
-   * the connection's buffer stays small. The buffer grows as the bytes come (64 KiB first, then
-   * four times as much, never past `n`), so a client that announces a large body and sends little
-   * makes the server hold little. `waiting` is told the bytes read so far before each read.
+   * A body of exactly `n` bytes, read straight into a buffer of its own (from `buffers`, to be
+   * handed back there once answered): no slices to join, and the connection's buffer stays small.
+   * The buffer grows as the bytes come (64 KiB first, then twice as much), so a client that
+   * announces a large body and sends little makes the server hold little. `waiting` is told the
+   * bytes read so far before each read. Returns a view of the `n` bytes.
    */
-  async body(n: number, waiting?: (read: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+  async body(
+    n: number,
+    buffers: BodyBuffers,
+    waiting?: (read: number) => void,
+  ): Promise<Uint8Array<ArrayBuffer>> {
     const buffered = Math.min(n, this.#end - this.#start);
-    let bytes = new Uint8Array(Math.min(n, Math.max(buffered, FIRST_BODY_BYTES)));
+    let bytes = buffers.take(Math.min(n, Math.max(buffered, FIRST_BODY_BYTES)));
     bytes.set(this.#buffer.subarray(this.#start, this.#start + buffered));
     this.#start += buffered;
-    for (let read = buffered; read < n;) {
-      if (read === bytes.length) {
-        const bigger = new Uint8Array(Math.min(n, bytes.length * 4));
-        bigger.set(bytes);
-        bytes = bigger;
+    try {
+      for (let read = buffered; read < n;) {
+        if (read === bytes.length) {
+          const bigger = buffers.take(Math.min(n, bytes.length * 2));
+          bigger.set(bytes);
+          buffers.give(bytes);
+          bytes = bigger;
+        }
+        waiting?.(read);
+        let more: number | null;
+        try {
+          // Never past the body: what follows it is the next request's, read into the buffer.
+          more = await this.#conn.read(bytes.subarray(read, n));
+        } catch {
+          more = null;
+        }
+        if (more === null || more === 0) throw new ConnectionClosed();
+        read += more;
       }
-      waiting?.(read);
-      let more: number | null;
-      try {
-        // Never past the body: what follows it is the next request's, read into the buffer.
-        more = await this.#conn.read(bytes.subarray(read));
-      } catch {
-        more = null;
-      }
-      if (more === null || more === 0) throw new ConnectionClosed();
-      read += more;
+    } catch (error) {
+      buffers.give(bytes);
+      throw error;
     }
-    return bytes;
+    return bytes.subarray(0, n);
   }
 
   /** Up to `max` bytes, at least one. */

@@ -281,6 +281,32 @@ Deno.test("serveHttp() offers a request read whole to the early answer, then to 
   }
 });
 
+Deno.test("serveHttp() reuses body buffers only once their request is answered", async () => {
+  // Concurrent long bodies, each read by an answer that waits first: a buffer handed to another
+  // request too soon would show in the answer.
+  const server = serveHttp({
+    ...LIMITS,
+    early: async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10)); // out of step
+      const body = request.wholeBody ? decoder.decode(request.wholeBody) : "";
+      return { status: 200, contentType: "text/plain", body: `${body.length}:${body.slice(-8)}` };
+    },
+  }, () => new Response("not early"));
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    await Promise.all(Array.from({ length: 8 }, async (_, client) => {
+      for (let i = 0; i < 20; i++) {
+        const tail = `c${client}r${String(i).padStart(5, "0")}`; // 8 characters
+        const body = String(client).repeat(70_000 + 1000 * i) + tail;
+        const answer = await fetch(url, { method: "POST", body });
+        assert.equal(await answer.text(), `${body.length}:${tail}`);
+      }
+    }));
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("serveHttp() writes an early answer from its parts, a Response's remembered parts too", async () => {
   const body = new TextEncoder().encode('{"from":"parts"}');
   const server = serveHttp({
