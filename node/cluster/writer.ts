@@ -146,9 +146,7 @@ export class Writer {
    * newest already: only the primary writes in it.
    */
   async #newest(key: string, epoch: number): Promise<void> {
-    if (!this.#replicator || (this.#store.replica(key)?.epoch ?? 0) === epoch && epoch !== 0) {
-      return;
-    }
+    if (!this.#replicator || (epoch !== 0 && this.#store.epochOf(key) === epoch)) return;
     this.apply(await this.#replicator.statesElsewhere(key, epoch));
   }
 

@@ -6,8 +6,11 @@ export const REQUEST_MS = 120_000;
 /** Most request ids remembered per key; the oldest go first. */
 export const MAX_REQUESTS_PER_KEY = 16;
 
-/** Most keys with remembered request ids at once; the least recently written go first. */
-export const MAX_REQUEST_KEYS = 100_000;
+/**
+ * Most request ids remembered at once, over every key: with ids of up to 100 characters, about
+ * 25 MB at most. The keys least recently incremented are forgotten first.
+ */
+export const MAX_REQUESTS = 100_000;
 
 /** An increment that was applied: its request id, and the value and version it answered. */
 export interface Applied {
@@ -37,6 +40,7 @@ interface Kept extends Applied {
 export class RequestLog {
   readonly #now: () => number;
   readonly #byKey = new Map<string, Kept[]>(); // least recently written first
+  #count = 0; // ids kept, over every key
 
   constructor(now: () => number) {
     this.#now = now;
@@ -70,6 +74,7 @@ export class RequestLog {
   /** Forgets every request id. */
   clear(): void {
     this.#byKey.clear();
+    this.#count = 0;
   }
 
   /** Keys with request ids remembered. */
@@ -77,23 +82,36 @@ export class RequestLog {
     return this.#byKey.size;
   }
 
+  /** Request ids remembered, over every key. */
+  get count(): number {
+    return this.#count;
+  }
+
   #recent(key: string): Kept[] | undefined {
     const list = this.#byKey.get(key);
     if (!list) return undefined;
     const since = this.#now() - REQUEST_MS;
     const recent = list.filter((kept) => kept.at > since);
-    if (recent.length === 0) this.#byKey.delete(key);
+    if (recent.length < list.length) this.#set(key, recent);
     return recent.length === 0 ? undefined : recent;
   }
 
   #keep(key: string, list: Kept[]): void {
-    this.#byKey.delete(key); // re-inserted last: the map stays least recently written first
-    if (list.length > 0) this.#byKey.set(key, list);
+    this.#set(key, []); // re-inserted last: the map stays least recently written first
+    this.#set(key, list);
     const since = this.#now() - REQUEST_MS;
     for (const [oldest, kept] of this.#byKey) {
       const newest = kept[kept.length - 1].at;
-      if (newest > since && this.#byKey.size <= MAX_REQUEST_KEYS) break;
-      this.#byKey.delete(oldest);
+      if (newest > since && this.#count <= MAX_REQUESTS) break;
+      this.#set(oldest, []);
     }
+  }
+
+  /** Keeps `list` as `key`'s ids (none: forgets the key), counting them. */
+  #set(key: string, list: Kept[]): void {
+    this.#count -= this.#byKey.get(key)?.length ?? 0;
+    if (list.length === 0) this.#byKey.delete(key);
+    else this.#byKey.set(key, list);
+    this.#count += list.length;
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_REQUEST_KEYS, MAX_REQUESTS_PER_KEY, REQUEST_MS, RequestLog } from "./requests.ts";
+import { MAX_REQUESTS, MAX_REQUESTS_PER_KEY, REQUEST_MS, RequestLog } from "./requests.ts";
 
 Deno.test("RequestLog recalls an increment by key and id until REQUEST_MS have passed", () => {
   let now = 0;
@@ -31,12 +31,13 @@ Deno.test("RequestLog.replace() takes a newer state's ids in place of its own", 
   assert.deepEqual(log.of("k"), [{ id: "theirs", value: 7, version: "2.5" }]);
 });
 
-Deno.test("RequestLog forgets the least recently written keys past MAX_REQUEST_KEYS", () => {
+Deno.test("RequestLog forgets the least recently written keys past MAX_REQUESTS ids in all", () => {
   const log = new RequestLog(() => 0);
-  for (let i = 0; i <= MAX_REQUEST_KEYS; i++) {
-    log.remember(`k${i}`, { id: "r", value: 0, version: "0" });
+  const keys = MAX_REQUESTS / 4 + 1;
+  for (let i = 0; i < keys; i++) {
+    for (let r = 0; r < 4; r++) log.remember(`k${i}`, { id: `r${r}`, value: 0, version: "0" });
   }
-  assert.equal(log.size, MAX_REQUEST_KEYS);
-  assert.equal(log.recall("k0", "r"), undefined);
-  assert.ok(log.recall(`k${MAX_REQUEST_KEYS}`, "r"));
+  assert.ok(log.count <= MAX_REQUESTS, `${log.count} ids kept`);
+  assert.equal(log.recall("k0", "r0"), undefined);
+  assert.ok(log.recall(`k${keys - 1}`, "r3"));
 });

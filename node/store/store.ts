@@ -118,6 +118,16 @@ export class Store {
     return ref === 0 ? undefined : versionOf(this.#entries.stampOf(ref));
   }
 
+  /**
+   * The ring epoch `key`'s state here was written in: its live value's, or its remembered
+   * deletion's; undefined for neither.
+   */
+  epochOf(key: string): number | undefined {
+    const ref = this.#live(key);
+    if (ref !== 0) return this.#entries.stampOf(ref).epoch;
+    return this.#tombstones.recent(key)?.epoch;
+  }
+
   /** What the increment of `key` with request id `id` answered, if it is remembered. */
   recall(key: string, id: string): Applied | undefined {
     return this.#requests.recall(key, id);

@@ -518,3 +518,12 @@ Deno.test("Store.apply() refused as too large keeps its own request ids and valu
   assert.equal(store.recall("k", "theirs"), undefined);
   assert.ok(store.recall("k", "mine"));
 });
+
+Deno.test("Store.epochOf() is the epoch of a key's value or deletion here, if any", () => {
+  const store = new Store({ now: () => 0 });
+  assert.equal(store.epochOf("k"), undefined);
+  store.set("k", "v", 0, 3);
+  assert.equal(store.epochOf("k"), 3);
+  store.delete("k", 4);
+  assert.equal(store.epochOf("k"), 4);
+});
