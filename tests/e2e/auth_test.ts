@@ -70,6 +70,9 @@ Deno.test("master: each role reaches its routes and no others", async () => {
     ["GET", "/nodes", { client: 403, node: 403, admin: 200 }],
     ["GET", "/stats", { client: 403, node: 403, admin: 200 }],
     ["GET", "/metrics", { client: 403, node: 403, admin: 200 }],
+    // 502: the node registered above is not there to scan or flush, but the call was let in.
+    ["GET", "/keys", { client: 502, node: 403, admin: 502 }],
+    ["DELETE", "/keys", { client: 403, node: 403, admin: 502 }], // a flush: admins only
   ];
   for (const [method, path, byRole] of expect) {
     for (const [role, token] of tokens) {
@@ -95,6 +98,10 @@ Deno.test("node: client tokens reach the key routes only", async () => {
   assert.equal(await status(node, "GET", "/replica/k", "client-token"), 403);
   assert.equal(await status(node, "GET", "/replica/k", "node-token"), 200);
   assert.equal(await status(node, "GET", "/keys/k"), 401);
+  assert.equal(await status(node, "GET", "/keys", "client-token"), 200); // the keys it holds
+  assert.equal(await status(node, "DELETE", "/keys", "client-token"), 403);
+  assert.equal(await status(node, "DELETE", "/keys", "node-token"), 204); // the master's flush
+  assert.equal(await status(node, "GET", "/keys/k", "client-token"), 404);
   assert.equal(await status(node, "GET", "/metrics"), 200, "open unless --metrics-auth");
   assert.equal(await status(node, "GET", "/ready"), 200);
 });
