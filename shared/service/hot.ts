@@ -182,14 +182,8 @@ export class HotPath {
       if (!parsed.success) return undefined; // the app answers with its own 400
       const started = performance.now();
       if (hot.roles) {
-        return this.#admit(request, hot.roles, url.slice(start)).then(async (refused) =>
-          refused ? this.#done("GET", hot.route, refused, started) : this.#done(
-            "GET",
-            hot.route,
-            await this.#read(hot, parsed.data as never, url, start),
-            started,
-          )
-        );
+        const refused = this.#admit(request, hot.roles, url.slice(start));
+        if (refused) return this.#done("GET", hot.route, refused, started);
       }
       const answer = this.#read(hot, parsed.data as never, url, start);
       return answer instanceof Promise
@@ -237,7 +231,7 @@ export class HotPath {
   ): Promise<Response> {
     const path = hot.route;
     if (hot.roles) {
-      const refused = await this.#admit(request, hot.roles, path);
+      const refused = this.#admit(request, hot.roles, path);
       if (refused) return toResponse(this.#done("POST", path, refused, started));
     }
     if (!parsed) {
@@ -265,7 +259,7 @@ export class HotPath {
     return toResponse(this.#done("POST", path, answer, started));
   }
 
-  #admit(request: HotRequest, roles: Role[], path: string): Promise<Response | undefined> {
+  #admit(request: HotRequest, roles: Role[], path: string): Response | undefined {
     return this.#options.auth!.admit(request, roles, path);
   }
 
