@@ -6,6 +6,7 @@ import { Entries, type Sized } from "./entries.ts";
 import { EntryTooLargeError, StoreFullError } from "./errors.ts";
 import { PAGE_BYTES } from "./size_classes.ts";
 import { type Applied, RequestLog } from "./requests.ts";
+import { pageBounds } from "./scan_page.ts";
 import { Tombstones } from "./tombstones.ts";
 
 export { entryBytes, EXPIRY_BYTES } from "./entries.ts";
@@ -265,22 +266,24 @@ export class Store {
   ): { keys: string[]; next: number | null } {
     const now = this.#now();
     const entries = this.#entries;
-    const found: { key: string; slot: number }[] = [];
+    const refs: number[] = [];
+    const slots: number[] = [];
     for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
       const expiresAt = entries.expiresAt(ref);
       if (expiresAt !== 0 && expiresAt <= now) continue;
       const key = entries.key(ref);
       if (!key.startsWith(prefix)) continue;
       const slot = slotOf(key);
-      if (slot >= from) found.push({ key, slot });
+      if (slot < from) continue;
+      refs.push(ref);
+      slots.push(slot);
     }
-    found.sort((a, b) => a.slot - b.slot);
-    let end = Math.min(Math.max(1, count), found.length);
-    while (end < found.length && found[end].slot === found[end - 1].slot) end++; // whole slots
-    return {
-      keys: found.slice(0, end).map((f) => f.key),
-      next: end < found.length ? found[end].slot : null,
-    };
+    const bounds = pageBounds(slots, count);
+    if (bounds === undefined) return { keys: [], next: null };
+    const page: number[] = []; // indexes of the keys in the page
+    for (let i = 0; i < slots.length; i++) if (slots[i] <= bounds.last) page.push(i);
+    page.sort((a, b) => slots[a] - slots[b]);
+    return { keys: page.map((i) => entries.key(refs[i])), next: bounds.next };
   }
 
   /** Forgets `key` without remembering a deletion: it was handed over to its new owners. */
