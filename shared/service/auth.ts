@@ -120,7 +120,6 @@ export class Auth {
     return Promise.resolve(new Auth(grants));
   }
 
-
   /** Whether any token is configured; without one, the service runs open. */
   get enabled(): boolean {
     return this.#grants.length > 0;
