@@ -1,5 +1,8 @@
 // Parses an HTTP/1.1 request head strictly: what two parsers could read two ways is refused.
 
+/** The longest request head taken; a longer one is answered 431. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+
 /** A parsed request head. */
 export interface RequestHead {
   method: string;

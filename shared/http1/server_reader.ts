@@ -17,7 +17,7 @@ const CRLFCRLF = [13, 10, 13, 10];
  *
  * @example
  * ```ts
- * import { ConnReader } from "./server_conn.ts";
+ * import { ConnReader } from "./server_reader.ts";
  * const reader = new ConnReader(conn);
  * const head = await reader.head(65536); // the bytes before the blank line, or undefined: too big
  * ```

@@ -1,0 +1,287 @@
+// Serves one connection of the services' own server: its requests in turn, each head parsed, its
+// body read whole or streamed, answered early or by the handler, and its answer written.
+
+import type { BodyBuffers } from "./body_buffers.ts";
+import { BadHead, MAX_HEAD_BYTES, parseHead, type RequestHead } from "./server_head.ts";
+import { ConnectionClosed, ConnReader } from "./server_reader.ts";
+import { type Answer, partsOf } from "./answer.ts";
+import { answered, encodeResponse, encodeWire } from "./server_answer.ts";
+import { Body } from "./server_body.ts";
+import type { Traced } from "./server_tracing.ts";
+import { Lite } from "./server_lite.ts";
+import type { Handler, ServerOptions } from "./server.ts";
+
+/**
+ * What every connection of one server shares: made once, when the server starts, and read by its
+ * connections as they serve.
+ *
+ * @example
+ * ```ts
+ * import type { ServerContext } from "./server_connection.ts";
+ * const server: ServerContext = { options, handler, secure: false, origin: "http://127.0.0.1:8080",
+ *   note, traced: tracing(), bodies: new BodyBuffers(2 * 1024 * 1024), closing: false };
+ * ```
+ */
+export interface ServerContext {
+  readonly options: ServerOptions;
+  readonly handler: Handler;
+  /** HTTPS: each connection begins with a TLS handshake. */
+  readonly secure: boolean;
+  /** The bound address as a URL's origin: the base of a request's URL when it sends no Host. */
+  readonly origin: string;
+  /** Logs a warning, at most once a while per message. */
+  readonly note: { warn(message: string, fields: Record<string, unknown>): void };
+  /** Runs a request's handler in its span; undefined when tracing is off. */
+  readonly traced: Traced | undefined;
+  /** Buffers for the bodies read whole, reused from one request to the next. */
+  readonly bodies: BodyBuffers;
+  /** The server is shutting down: no connection takes another request. */
+  closing: boolean;
+}
+
+/**
+ * A body with a Content-Length up to this size is read whole before the handler runs: above the
+ * largest a node takes at the default value limit (6.1 MiB: 1 MB fully escaped); longer ones stream.
+ */
+const WHOLE_BODY_BYTES = 8 * 1024 * 1024;
+
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+/**
+ * One connection of the services' own server: serves its requests in turn until the client closes
+ * it, a timeout or a refusal does, or the server shuts down. Its `deadline` is checked by the
+ * server's sweep, which closes it once passed.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "./server_connection.ts";
+ * const connection = new Connection(conn, server); // `server`: made once, by serveHttp()
+ * open.add(connection);
+ * connection.run().finally(() => open.delete(connection));
+ * ```
+ */
+export class Connection {
+  /** What this connection shares with the rest of its server. */
+  readonly server: ServerContext;
+  readonly #conn: Deno.Conn;
+  readonly #reader: ConnReader;
+  idle = true;
+  /** Nothing received yet: the first to go when descriptors run out. */
+  fresh = true;
+  /** When what is awaited must have come (`performance.now()`), or the connection closes. */
+  deadline = Infinity;
+  #closed = false;
+
+  constructor(conn: Deno.Conn, server: ServerContext) {
+    this.server = server;
+    this.#conn = conn;
+    this.#reader = new ConnReader(conn);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeConn(this.#conn);
+  }
+
+  async run(): Promise<void> {
+    const server = this.server;
+    try {
+      if (server.secure) {
+        try {
+          const handshake = (this.#conn as Deno.TlsConn).handshake();
+          await this.timed(handshake, server.options.headerTimeoutMs);
+        } catch (error) {
+          const remote = (this.#conn.remoteAddr as Deno.NetAddr).hostname;
+          server.note.warn("TLS handshake failed", { remote, error: String(error) });
+          return;
+        }
+      }
+      for (let first = true; !server.closing; first = false) {
+        if (!await this.#serveOne(first)) return;
+      }
+    } catch (error) {
+      // A client that went away, or was timed out: routine, not worth a line at info.
+      if (!(error instanceof ConnectionClosed)) {
+        server.options.log.debug("connection ended", { error: String(error) });
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Serves one request; resolves whether the connection stays open for another. */
+  async #serveOne(first: boolean): Promise<boolean> {
+    const server = this.server;
+    const options = server.options;
+    // Until the next request's first byte: the idle timeout (the head timeout, for the first);
+    // from it on, the head timeout.
+    const now = performance.now();
+    this.deadline = now + (first ? options.headerTimeoutMs : options.idleTimeoutMs);
+    this.idle = this.#reader.buffered === 0;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#reader.head(MAX_HEAD_BYTES, this.#started);
+    } finally {
+      this.deadline = Infinity;
+      this.idle = false;
+    }
+    this.fresh = false;
+    if (bytes === undefined) {
+      await this.#refuse(431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
+      return false;
+    }
+    let head: RequestHead;
+    try {
+      head = parseHead(bytes);
+    } catch (error) {
+      if (!(error instanceof BadHead)) throw error;
+      await this.#refuse(error.status, error.message);
+      return false;
+    }
+    const hostHeader = head.headers.find(([name]) => name === "host")?.[1];
+    const url = hostHeader ? `${server.secure ? "https" : "http"}://${hostHeader}` : server.origin;
+    if (head.body.kind !== "none" && (head.method === "GET" || head.method === "HEAD")) {
+      await this.#refuse(400, `A ${head.method} request cannot have a body`);
+      return false;
+    }
+    // A body of a known length is read whole before the handler runs, straight into one buffer
+    // at the minimum rate: bytes are far cheaper to hand over than a stream, which made a
+    // 100 KB value 25 slices and two copies. Chunked and very long bodies stream as they come.
+    const framing = head.body;
+    let whole: Uint8Array<ArrayBuffer> | undefined;
+    if (
+      framing.kind === "length" && framing.length <= WHOLE_BODY_BYTES && !head.expectsContinue
+    ) {
+      const grace = performance.now() + options.headerTimeoutMs;
+      try {
+        whole = await this.#reader.body(framing.length, server.bodies, (read) => {
+          this.deadline = grace + read * 1000 / options.minBodyBytesPerSecond;
+        });
+      } finally {
+        this.deadline = Infinity;
+      }
+    }
+    // Not while tracing: the early answer would run outside the request's span.
+    const traced = server.traced;
+    if (options.early && !traced && (framing.kind === "none" || whole)) {
+      const early = options.early(new Lite(head.method, url + head.target, head.headers, whole));
+      if (early !== undefined) {
+        let answer: Answer;
+        try {
+          answer = await early;
+        } finally {
+          if (whole) server.bodies.give(whole); // read by now: the answer is made of other bytes
+        }
+        const keepAlive = head.keepAlive && !server.closing;
+        const headOnly = head.method === "HEAD";
+        const wire = answer instanceof Response ? partsOf(answer) : answer;
+        await this.#write(
+          wire
+            ? encodeWire(wire, headOnly, keepAlive)
+            : await encodeResponse(answer as Response, headOnly, keepAlive),
+        );
+        return keepAlive;
+      }
+    }
+    const body = whole ? undefined : new Body(this, this.#reader, head);
+    let request: Request;
+    try {
+      request = new Request(url + head.target, {
+        method: head.method,
+        headers: head.headers,
+        body: whole ?? body?.stream,
+      });
+    } catch {
+      await this.#refuse(400, "The Host header or the request target is not a URL");
+      return false;
+    } finally {
+      if (whole) server.bodies.give(whole); // a Request copies the bytes it is built with
+    }
+    const handler = server.handler;
+    const info = { remoteAddr: this.#conn.remoteAddr as Deno.NetAddr };
+    const response = traced
+      ? await traced(request, head, () => handler(request, info))
+      : await answered(() => handler(request, info));
+    const keepAlive = head.keepAlive && !server.closing &&
+      (body === undefined || await body.finish());
+    await this.#write(await encodeResponse(response, head.method === "HEAD", keepAlive));
+    return keepAlive;
+  }
+
+  /**
+   * Answers `status` with an `{"error"}` body, and the connection closes: after what the client
+   * is still sending is read a moment, so that closing does not reset the answer away.
+   */
+  async #refuse(status: number, error: string): Promise<void> {
+    const answer = Response.json({ error }, { status });
+    await this.#write(await encodeResponse(answer, false, false));
+    try {
+      await this.#conn.closeWrite();
+      const sink = new Uint8Array(16 * 1024);
+      const until = Date.now() + 500;
+      const draining = (async () => {
+        while (Date.now() < until && await this.#conn.read(sink) !== null) {
+          // dropped
+        }
+      })();
+      await this.timed(draining, 500);
+    } catch {
+      // the client went already
+    }
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    // A client that reads nothing goes.
+    this.deadline = performance.now() + this.server.options.idleTimeoutMs;
+    try {
+      let written = await this.#conn.write(bytes);
+      while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+    } finally {
+      this.deadline = Infinity;
+    }
+  }
+
+  /** Writes `100 Continue`, once, for a client that waits for it before its body. */
+  async sendContinue(): Promise<void> {
+    await this.#write(CONTINUE);
+  }
+
+  /** The next request's first byte came: its head must be whole within the head timeout. */
+  readonly #started = () => {
+    this.idle = false;
+    this.fresh = false;
+    this.deadline = performance.now() + this.server.options.headerTimeoutMs;
+  };
+
+  /**
+   * `promise`, or the connection closed about `ms` later, which ends whatever was reading: the
+   * server's sweep closes connections past their deadline, so no timer is made per request.
+   */
+  async timed<T>(promise: Promise<T>, ms: number): Promise<T> {
+    this.deadline = performance.now() + ms;
+    try {
+      return await promise;
+    } finally {
+      this.deadline = Infinity;
+    }
+  }
+}
+
+/**
+ * Closes `conn`, unless it is closed already.
+ *
+ * @example
+ * ```ts
+ * import { closeConn } from "./server_connection.ts";
+ * closeConn(conn);
+ * closeConn(conn); // no error
+ * ```
+ */
+export function closeConn(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
