@@ -49,6 +49,26 @@ export function unreached(error: unknown): boolean {
   return error instanceof CacheError && error.status === 0;
 }
 
+/**
+ * Whether the key a call was about was stored: true once `call` succeeds, false for its 404. Any
+ * other failure rejects as it did.
+ *
+ * @example
+ * ```ts
+ * import { found } from "./call.ts";
+ * await found(caller.call("http://127.0.0.1:8080", "/keys/k", { method: "DELETE" })); // false
+ * ```
+ */
+export async function found(call: Promise<unknown>): Promise<boolean> {
+  try {
+    await call;
+    return true;
+  } catch (error) {
+    if (error instanceof CacheError && error.status === 404) return false;
+    throw error;
+  }
+}
+
 /** What a call sends: its method, headers and body. */
 export interface CallInit {
   method?: string;

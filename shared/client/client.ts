@@ -1,39 +1,29 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
-import { batches, itemBytes } from "./batches.ts";
-import { CacheError, retries } from "./call.ts";
+import { CacheError, found } from "./call.ts";
+import { outcomeOf, type SetCondition, type SetOutcome } from "./conditions.ts";
+import { increment } from "./counters.ts";
+import { type Counter, type Item, versioned, type VersionedItem } from "./items.ts";
 import {
-  conditionFields,
-  notApplied,
-  outcomeOf,
-  type SetCondition,
-  type SetOutcome,
-} from "./conditions.ts";
-import { incrementOnce } from "./counters.ts";
-import type {
-  CallOptions,
-  ClientOptions,
-  IncrOptions,
-  ScanPageOptions,
-  SetOptions,
-  WriteOptions,
+  type CallOptions,
+  type ClientOptions,
+  type IncrOptions,
+  type ScanPageOptions,
+  type SetOptions,
+  type WriteOptions,
+  writeOptions,
 } from "./options.ts";
-import { BatchRefused, GatheredReads, itemOf } from "./reads.ts";
+import { GatheredReads, readKey, readKeys } from "./reads.ts";
 import { post, Router } from "./router.ts";
 import { scanKeys, type ScanOptions, scanPath } from "./scan.ts";
-import { GatheredWrites } from "./writes.ts";
+import { GatheredWrites, writeItems, writeKey } from "./writes.ts";
 import { runtimeHttp1Client } from "@cache/http1/runtime_client";
 import { keySegment } from "@cache/protocol/key_path";
-import {
-  keyBytes,
-  MGetResponse,
-  type RingView,
-  ScanPage,
-  type StoredItem,
-} from "@cache/protocol/wire";
+import { type RingView, ScanPage } from "@cache/protocol/wire";
 
-export { CacheError } from "./call.ts";
+export { CacheError };
 export type { SetCondition, SetOutcome } from "./conditions.ts";
+export type { Counter, Item, VersionedItem } from "./items.ts";
 export type {
   CallOptions,
   ClientOptions,
@@ -43,28 +33,6 @@ export type {
   WriteOptions,
 } from "./options.ts";
 export type { ScanOptions } from "./scan.ts";
-
-/** An item of {@link CacheClient.mset}. */
-export interface Item {
-  key: string;
-  value: string;
-  ttlSeconds?: number;
-}
-
-/**
- * A key as read: its value, its version (an opaque string that changes with every write of the
- * key: compare it for equality only), and `ttlSeconds`, the seconds it has left when it expires.
- */
-export interface VersionedItem extends Item {
-  version: string;
-}
-
-/** What an increment answers: the key's new value and its version. */
-export interface Counter {
-  key: string;
-  value: number;
-  version: string;
-}
 
 /**
  * A client of the cache cluster. In `direct` mode it reads the ring from the master and sends each
@@ -152,7 +120,7 @@ export class CacheClient {
    * ```
    */
   async get(key: string, options: CallOptions = {}): Promise<string | undefined> {
-    return (await this.#read(key, options.signal))?.value;
+    return (await readKey(this.#router, this.#reads, key, options.signal))?.value;
   }
 
   /**
@@ -168,36 +136,7 @@ export class CacheClient {
    * ```
    */
   async getItem(key: string, options: CallOptions = {}): Promise<VersionedItem | undefined> {
-    return versioned(await this.#read(key, options.signal));
-  }
-
-  /** Reads `key` as {@link get} does: gathered per node in direct mode, unless it has a signal. */
-  async #read(key: string, signal?: AbortSignal): Promise<StoredItem | undefined> {
-    const path = `/keys/${keySegment(key)}`; // a key no path can carry throws, batched or not
-    let attempts = 2;
-    const owner = signal ? undefined : this.#router.owner(key);
-    if (owner !== undefined) {
-      // Reads without a signal of their own go together per node (see #reads).
-      const routedBy = this.#router.view?.epoch;
-      try {
-        const item = await this.#reads.read(owner, key);
-        // An answer counts only if the ring has not changed since the read was routed (it may
-        // have waited behind another call): if it has, the read is asked again by the new one. A
-        // miss counts only from a settled ring: while keys move, the master looks where it was.
-        const view = this.#router.view;
-        if (view?.epoch === routedBy) {
-          if (item !== undefined || view?.settled !== false) return item;
-          attempts = 0;
-        }
-      } catch (error) {
-        if (!(error instanceof BatchRefused)) {
-          if (!retries(error)) throw error; // the read went alone: this is its own answer
-          await this.#router.refreshOnce(); // the node failed: one more try by a newer ring
-          attempts = 1;
-        } // else: the node refused the batch as a whole; the read goes alone for its own answer
-      }
-    }
-    return await itemOf(this.#router.route(key, path, {}, { signal, read: true, attempts }));
+    return versioned(await readKey(this.#router, this.#reads, key, options.signal));
   }
 
   /**
@@ -221,28 +160,7 @@ export class CacheClient {
    * ```
    */
   async set(key: string, value: string, options: SetOptions = {}): Promise<void> {
-    const { signal } = options;
-    const condition = conditionFields(options);
-    const body = JSON.stringify({ key, value, ...ttl(options.ttlSeconds), ...condition });
-    if (condition.if !== undefined || condition.ifVersion !== undefined) {
-      // Never gathered: /mset carries no conditions.
-      await this.#router.route(key, "/keys", post(body), { signal, retryable: notApplied });
-      return;
-    }
-    let attempts = 2;
-    const owner = signal ? undefined : this.#router.owner(key);
-    if (owner !== undefined) {
-      // Writes without a signal of their own go together per primary (see #writes), each
-      // answered as it would have been alone: its first attempt.
-      try {
-        return await this.#writes.write(owner, { key, body, epoch: this.#router.view!.epoch });
-      } catch (error) {
-        if (!retries(error)) throw error;
-        await this.#router.refreshOnce(); // a newer ring, or the node failed: one more try
-        attempts = 1;
-      }
-    }
-    await this.#router.route(key, "/keys", post(body), { signal, attempts });
+    await writeKey(this.#router, this.#writes, key, value, options);
   }
 
   /**
@@ -327,15 +245,7 @@ export class CacheClient {
    * ```
    */
   async incr(key: string, by = 1, options: IncrOptions = {}): Promise<Counter> {
-    const { signal } = options;
-    const path = `/keys/${keySegment(key)}/incr`;
-    const requestId = options.requestId ?? crypto.randomUUID();
-    const body = JSON.stringify({ by, ...ttl(options.ttlSeconds), requestId });
-    const counter = await incrementOnce(
-      () => this.#router.route(key, path, post(body), { signal }),
-      { requestId, signal },
-    );
-    return { key: counter.key, value: counter.value, version: counter.version };
+    return await increment(this.#router, key, by, options);
   }
 
   /**
@@ -367,13 +277,7 @@ export class CacheClient {
   async touch(key: string, ttlSeconds: number | null, options: CallOptions = {}): Promise<boolean> {
     const path = `/keys/${keySegment(key)}/touch`;
     const body = JSON.stringify({ ttl: ttlSeconds });
-    try {
-      await this.#router.route(key, path, post(body), { signal: options.signal });
-      return true;
-    } catch (error) {
-      if (error instanceof CacheError && error.status === 404) return false;
-      throw error;
-    }
+    return await found(this.#router.route(key, path, post(body), { signal: options.signal }));
   }
 
   /**
@@ -388,13 +292,8 @@ export class CacheClient {
    */
   async delete(key: string, options: CallOptions = {}): Promise<boolean> {
     const path = `/keys/${keySegment(key)}`;
-    try {
-      await this.#router.route(key, path, { method: "DELETE" }, { signal: options.signal });
-      return true;
-    } catch (error) {
-      if (error instanceof CacheError && error.status === 404) return false;
-      throw error;
-    }
+    const init = { method: "DELETE" };
+    return await found(this.#router.route(key, path, init, { signal: options.signal }));
   }
 
   /**
@@ -409,7 +308,7 @@ export class CacheClient {
    * ```
    */
   async mget(keys: string[], options: CallOptions = {}): Promise<(string | undefined)[]> {
-    return (await this.#readMany(keys, options.signal)).map((item) => item?.value);
+    return (await readKeys(this.#router, keys, options.signal)).map((item) => item?.value);
   }
 
   /**
@@ -427,34 +326,7 @@ export class CacheClient {
     keys: string[],
     options: CallOptions = {},
   ): Promise<(VersionedItem | undefined)[]> {
-    return (await this.#readMany(keys, options.signal)).map(versioned);
-  }
-
-  /** The items of `keys`, in their order: one `/mget` per owning node (per batch), in parallel. */
-  async #readMany(keys: string[], signal?: AbortSignal): Promise<(StoredItem | undefined)[]> {
-    const found = new Map<string, StoredItem>();
-    const calls = [...this.#router.groups(keys, (k) => k)].flatMap(([owner, group]) =>
-      batches(group, keyBytes).map((batch) => [owner, batch] as const)
-    );
-    await Promise.all(calls.map(async ([owner, group]) => {
-      const body = JSON.stringify({ keys: group });
-      const answer = MGetResponse.parse(
-        await this.#router.batch(owner, group[0], "/mget", body, signal),
-      );
-      for (const item of answer.items) found.set(item.key, item);
-      // Misses while keys are still moving are asked again through the master, which looks
-      // where they were.
-      if (
-        owner !== undefined && answer.missing.length > 0 && this.#router.view?.settled === false
-      ) {
-        const retry = JSON.stringify({ keys: answer.missing });
-        const again = MGetResponse.parse(
-          await this.#router.viaMaster("/mget", post(retry), signal),
-        );
-        for (const item of again.items) found.set(item.key, item);
-      }
-    }));
-    return keys.map((key) => found.get(key));
+    return (await readKeys(this.#router, keys, options.signal)).map(versioned);
   }
 
   /**
@@ -469,16 +341,7 @@ export class CacheClient {
    * ```
    */
   async mset(items: Item[], options: CallOptions = {}): Promise<void> {
-    // Each owner's items in batches no node refuses for their size, all sent at once.
-    const calls = [...this.#router.groups(items, (i) => i.key)].flatMap(([owner, group]) =>
-      batches(group, itemBytes).map((batch) => {
-        const body = JSON.stringify({
-          items: batch.map((i) => ({ key: i.key, value: i.value, ...ttl(i.ttlSeconds) })),
-        });
-        return this.#router.batch(owner, batch[0].key, "/mset", body, options.signal);
-      })
-    );
-    await Promise.all(calls);
+    await writeItems(this.#router, items, options.signal);
   }
 
   /**
@@ -535,22 +398,4 @@ export class CacheClient {
   close(): void {
     this.#router.close();
   }
-}
-
-/** A key as read, as the client hands it out: `ttl` is `ttlSeconds`. */
-function versioned(item: StoredItem | undefined): VersionedItem | undefined {
-  if (item === undefined) return undefined;
-  const { key, value, version } = item;
-  return item.ttl === undefined
-    ? { key, value, version }
-    : { key, value, version, ttlSeconds: item.ttl };
-}
-
-/** A write's own options, without any condition a caller's object may hold. */
-function writeOptions(options: WriteOptions): WriteOptions {
-  return { signal: options.signal, ttlSeconds: options.ttlSeconds };
-}
-
-function ttl(seconds: number | undefined): { ttl?: number } {
-  return seconds === undefined ? {} : { ttl: seconds };
 }

@@ -2,6 +2,9 @@
 // same on every retry, so the key's owners apply it once and answer each retry what they answered.
 
 import { CacheError } from "./call.ts";
+import { type IncrOptions, ttlField } from "./options.ts";
+import { post, type Router } from "./router.ts";
+import { keySegment } from "@cache/protocol/key_path";
 import { Counter } from "@cache/protocol/wire";
 
 /** Rounds of an increment whose outcome is unknown before its error is thrown. */
@@ -83,6 +86,36 @@ export async function incrementOnce(
       await sleep(delaysMs[round - 1] ?? delaysMs.at(-1) ?? 0, signal);
     }
   }
+}
+
+/**
+ * Adds `by` to the integer under `key` as {@link CacheClient.incr} does: one increment,
+ * `POST /keys/{key}/incr` routed by `router`, sent by {@link incrementOnce} under
+ * `options.requestId` (a new UUID unless given); resolves to the key's new value and version.
+ *
+ * @example
+ * ```ts
+ * import { increment } from "./counters.ts";
+ * import { Router } from "./router.ts";
+ * const router = new Router(["http://127.0.0.1:8080"], { mode: "proxy", timeoutMs: 5000 });
+ * await increment(router, "hits", 1, {}); // { key: "hits", value: 1, version: "7.17331..." }
+ * ```
+ */
+export async function increment(
+  router: Router,
+  key: string,
+  by: number,
+  options: IncrOptions,
+): Promise<Counter> {
+  const { signal } = options;
+  const path = `/keys/${keySegment(key)}/incr`;
+  const requestId = options.requestId ?? crypto.randomUUID();
+  const body = JSON.stringify({ by, ...ttlField(options.ttlSeconds), requestId });
+  const counter = await incrementOnce(
+    () => router.route(key, path, post(body), { signal }),
+    { requestId, signal },
+  );
+  return { key: counter.key, value: counter.value, version: counter.version };
 }
 
 /** Waits `ms`, or rejects with the signal's reason once it aborts. */

@@ -1,4 +1,5 @@
-// The options the client takes: how it reaches the cluster, and those of each kind of call.
+// The options the client takes: how it reaches the cluster, those of each kind of call, and how a
+// write carries them.
 
 import type { Http1Client } from "@cache/http1/client";
 import type { SetCondition } from "./conditions.ts";
@@ -61,4 +62,32 @@ export interface IncrOptions extends CallOptions {
 export interface ScanPageOptions extends ScanOptions {
   /** The `cursor` the last page answered; none for the first page. */
   cursor?: string;
+}
+
+/**
+ * A write's own options, without any condition a caller's object may hold.
+ *
+ * @example
+ * ```ts
+ * import { type SetOptions, writeOptions } from "./options.ts";
+ * const options: SetOptions = { ttlSeconds: 60, if: "absent" };
+ * writeOptions(options); // { signal: undefined, ttlSeconds: 60 }
+ * ```
+ */
+export function writeOptions(options: WriteOptions): WriteOptions {
+  return { signal: options.signal, ttlSeconds: options.ttlSeconds };
+}
+
+/**
+ * The `ttl` field of a request body for `ttlSeconds`: none without it.
+ *
+ * @example
+ * ```ts
+ * import { ttlField } from "./options.ts";
+ * ttlField(60); // { ttl: 60 }
+ * ttlField(undefined); // {}
+ * ```
+ */
+export function ttlField(seconds: number | undefined): { ttl?: number } {
+  return seconds === undefined ? {} : { ttl: seconds };
 }

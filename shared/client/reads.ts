@@ -1,8 +1,11 @@
-// The client's direct reads, gathered per node: reads of a node already busy with one wait, and
-// go together as one POST /mget, each still answered on its own.
+// The client's reads: of one key, gathered per node in direct mode (reads of a node already busy
+// with one wait, and go together as one POST /mget, each still answered on its own), and of many
+// keys, one POST /mget per owning node.
 
 import { Coalescer } from "@cache/async/coalesce";
+import { batches } from "./batches.ts";
 import { CacheError, type CallInit, retries, unreached } from "./call.ts";
+import { post, type Router } from "./router.ts";
 import { keySegment } from "@cache/protocol/key_path";
 import {
   Key,
@@ -138,4 +141,89 @@ export async function itemOf(read: Promise<unknown>): Promise<StoredItem | undef
     if (error instanceof CacheError && error.status === 404) return undefined;
     throw error;
   }
+}
+
+/**
+ * Reads `key` as {@link CacheClient.get} does: in direct mode gathered per node by `gathered`,
+ * unless it has a signal of its own, else routed alone by `router`; its item, or undefined.
+ *
+ * @example
+ * ```ts
+ * import { GatheredReads, readKey } from "./reads.ts";
+ * import { Router } from "./router.ts";
+ * const router = new Router(["http://127.0.0.1:8080"], { mode: "direct", timeoutMs: 5000 });
+ * await router.refresh();
+ * const reads = new GatheredReads({
+ *   callNode: (node, path, init) => router.callNode(node, path, init),
+ * });
+ * await readKey(router, reads, "user:42"); // { key, value, version } or undefined
+ * ```
+ */
+export async function readKey(
+  router: Router,
+  gathered: GatheredReads,
+  key: string,
+  signal?: AbortSignal,
+): Promise<StoredItem | undefined> {
+  const path = `/keys/${keySegment(key)}`; // a key no path can carry throws, batched or not
+  let attempts = 2;
+  const owner = signal ? undefined : router.owner(key);
+  if (owner !== undefined) {
+    // Reads without a signal of their own go together per node (see GatheredReads).
+    const routedBy = router.view?.epoch;
+    try {
+      const item = await gathered.read(owner, key);
+      // An answer counts only if the ring has not changed since the read was routed (it may
+      // have waited behind another call): if it has, the read is asked again by the new one. A
+      // miss counts only from a settled ring: while keys move, the master looks where it was.
+      const view = router.view;
+      if (view?.epoch === routedBy) {
+        if (item !== undefined || view?.settled !== false) return item;
+        attempts = 0;
+      }
+    } catch (error) {
+      if (!(error instanceof BatchRefused)) {
+        if (!retries(error)) throw error; // the read went alone: this is its own answer
+        await router.refreshOnce(); // the node failed: one more try by a newer ring
+        attempts = 1;
+      } // else: the node refused the batch as a whole; the read goes alone for its own answer
+    }
+  }
+  return await itemOf(router.route(key, path, {}, { signal, read: true, attempts }));
+}
+
+/**
+ * The items of `keys`, in their order, undefined for a key not stored: one `/mget` per owning node
+ * (per batch), in parallel, by `router`.
+ *
+ * @example
+ * ```ts
+ * import { readKeys } from "./reads.ts";
+ * import { Router } from "./router.ts";
+ * const router = new Router(["http://127.0.0.1:8080"], { mode: "proxy", timeoutMs: 5000 });
+ * const [a, b] = await readKeys(router, ["a", "b"]); // a?.value, b?.version
+ * ```
+ */
+export async function readKeys(
+  router: Router,
+  keys: string[],
+  signal?: AbortSignal,
+): Promise<(StoredItem | undefined)[]> {
+  const found = new Map<string, StoredItem>();
+  const calls = [...router.groups(keys, (k) => k)].flatMap(([owner, group]) =>
+    batches(group, keyBytes).map((batch) => [owner, batch] as const)
+  );
+  await Promise.all(calls.map(async ([owner, group]) => {
+    const body = JSON.stringify({ keys: group });
+    const answer = MGetResponse.parse(await router.batch(owner, group[0], "/mget", body, signal));
+    for (const item of answer.items) found.set(item.key, item);
+    // Misses while keys are still moving are asked again through the master, which looks
+    // where they were.
+    if (owner !== undefined && answer.missing.length > 0 && router.view?.settled === false) {
+      const retry = JSON.stringify({ keys: answer.missing });
+      const again = MGetResponse.parse(await router.viaMaster("/mget", post(retry), signal));
+      for (const item of again.items) found.set(item.key, item);
+    }
+  }));
+  return keys.map((key) => found.get(key));
 }

@@ -1,8 +1,14 @@
-// The client's direct writes, gathered per primary: writes to a node already busy with one wait,
-// and go together as one POST /mset, each still answered as its own POST /keys would have been.
+// The client's writes: of one key, gathered per primary in direct mode (writes to a node already
+// busy with one wait, and go together as one POST /mset, each still answered as its own POST /keys
+// would have been) or alone when conditional, and of many items, one POST /mset per owning node.
 
 import { Coalescer } from "@cache/async/coalesce";
-import { CacheError, type CallInit, unreached } from "./call.ts";
+import { batches, itemBytes } from "./batches.ts";
+import { CacheError, type CallInit, retries, unreached } from "./call.ts";
+import { conditionFields, notApplied } from "./conditions.ts";
+import type { Item } from "./items.ts";
+import { type SetOptions, ttlField } from "./options.ts";
+import { post, type Router } from "./router.ts";
 import { unreplicatedKeys } from "@cache/protocol/unreplicated";
 import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
 
@@ -120,4 +126,81 @@ export class GatheredWrites {
       return sent;
     });
   }
+}
+
+/**
+ * Stores `value` under `key` as {@link CacheClient.set} does, by `router`: with a condition alone,
+ * sent again only when surely not applied; without one, in direct mode and with no signal of its
+ * own, gathered per primary by `gathered`, else alone.
+ *
+ * @example
+ * ```ts
+ * import { GatheredWrites, writeKey } from "./writes.ts";
+ * import { Router } from "./router.ts";
+ * const router = new Router(["http://127.0.0.1:8080"], { mode: "direct", timeoutMs: 5000 });
+ * await router.refresh();
+ * const writes = new GatheredWrites({
+ *   callNode: (node, path, init, epoch) => router.callNode(node, path, init, undefined, epoch),
+ * });
+ * await writeKey(router, writes, "user:42", "Ada", { ttlSeconds: 60 });
+ * ```
+ */
+export async function writeKey(
+  router: Router,
+  gathered: GatheredWrites,
+  key: string,
+  value: string,
+  options: SetOptions,
+): Promise<void> {
+  const { signal } = options;
+  const condition = conditionFields(options);
+  const body = JSON.stringify({ key, value, ...ttlField(options.ttlSeconds), ...condition });
+  if (condition.if !== undefined || condition.ifVersion !== undefined) {
+    // Never gathered: /mset carries no conditions.
+    await router.route(key, "/keys", post(body), { signal, retryable: notApplied });
+    return;
+  }
+  let attempts = 2;
+  const owner = signal ? undefined : router.owner(key);
+  if (owner !== undefined) {
+    // Writes without a signal of their own go together per primary (see GatheredWrites), each
+    // answered as it would have been alone: its first attempt.
+    try {
+      return await gathered.write(owner, { key, body, epoch: router.view!.epoch });
+    } catch (error) {
+      if (!retries(error)) throw error;
+      await router.refreshOnce(); // a newer ring, or the node failed: one more try
+      attempts = 1;
+    }
+  }
+  await router.route(key, "/keys", post(body), { signal, attempts });
+}
+
+/**
+ * Writes `items` as {@link CacheClient.mset} does, by `router`: one `/mset` per owning node (per
+ * batch), in parallel.
+ *
+ * @example
+ * ```ts
+ * import { writeItems } from "./writes.ts";
+ * import { Router } from "./router.ts";
+ * const router = new Router(["http://127.0.0.1:8080"], { mode: "proxy", timeoutMs: 5000 });
+ * await writeItems(router, [{ key: "a", value: "1" }, { key: "b", value: "2", ttlSeconds: 10 }]);
+ * ```
+ */
+export async function writeItems(
+  router: Router,
+  items: Item[],
+  signal?: AbortSignal,
+): Promise<void> {
+  // Each owner's items in batches no node refuses for their size, all sent at once.
+  const calls = [...router.groups(items, (i) => i.key)].flatMap(([owner, group]) =>
+    batches(group, itemBytes).map((batch) => {
+      const body = JSON.stringify({
+        items: batch.map((i) => ({ key: i.key, value: i.value, ...ttlField(i.ttlSeconds) })),
+      });
+      return router.batch(owner, batch[0].key, "/mset", body, signal);
+    })
+  );
+  await Promise.all(calls);
 }
