@@ -64,7 +64,10 @@ export class Scans {
       const pages = await this.#askAll(`/keys?${query(prefix, from, count)}`);
       for (const page of pages) covered = Math.min(covered, page.next);
       for (const page of pages) for (const key of page.keys) found.set(key, slotOf(key));
-      if (!moving && placement.epoch === epoch && placement.unsettledRings.length === 0) break;
+      // Settled throughout: one round. While keys move, a second round; more only while the ring
+      // keeps changing under the rounds.
+      const changed = placement.epoch !== epoch;
+      if (!changed && (round >= 2 || (!moving && placement.unsettledRings.length === 0))) break;
     }
     const keys = [...found].filter(([, slot]) => slot < covered).sort((a, b) => a[1] - b[1]);
     let end = Math.min(count, keys.length);

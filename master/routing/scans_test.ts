@@ -1,0 +1,118 @@
+// Scans through the router: every node asked, pages merged by slot, each key once, moves covered.
+
+import assert from "node:assert/strict";
+import { HttpError } from "@cache/protocol/errors";
+import type { Fetch } from "@cache/http1/fetch";
+import { Ring, slotOf } from "@cache/ring/ring";
+import { Router } from "./router.ts";
+
+/** The keys a node holds, paged as a node's `GET /keys` pages them: by slot, whole slots. */
+class Held extends Set<string> {
+  page(from: number, count: number, prefix: string) {
+    const keys = [...this].filter((k) => k.startsWith(prefix) && slotOf(k) >= from)
+      .sort((a, b) => slotOf(a) - slotOf(b));
+    let end = Math.min(count, keys.length);
+    while (end < keys.length && slotOf(keys[end]) === slotOf(keys[end - 1])) end++;
+    return { keys: keys.slice(0, end), next: end < keys.length ? slotOf(keys[end]) : null };
+  }
+}
+
+/** Nodes answering `GET /keys` from what they hold, as a node does; `before` runs first. */
+function nodesOf(stores: Record<string, Held>, before?: (node: string) => void) {
+  const asked: string[] = [];
+  const fetch: Fetch = (input) => {
+    const url = new URL(String(input));
+    const node = url.origin;
+    asked.push(node);
+    before?.(node);
+    if (!stores[node]) return Promise.reject(new TypeError("Connection refused"));
+    const q = url.searchParams;
+    const page = stores[node].page(
+      Number(q.get("cursor") ?? 0),
+      Number(q.get("count") ?? 100),
+      q.get("prefix") ?? "",
+    );
+    const cursor = page.next === null ? null : String(page.next);
+    return Promise.resolve(Response.json({ keys: page.keys, cursor }));
+  };
+  return { asked, fetch };
+}
+
+async function scanAll(router: Router, count: number, prefix?: string) {
+  const keys: string[] = [];
+  let pages = 0;
+  let cursor: string | null | undefined;
+  while (cursor !== null) {
+    const page = await router.scan({ prefix, cursor, count });
+    keys.push(...page.keys);
+    pages++;
+    assert.ok(page.keys.length <= count, `a page of ${page.keys.length} keys`);
+    cursor = page.cursor;
+  }
+  return { keys, pages };
+}
+
+Deno.test("Router.scan() merges every node's keys by slot, each key once, page by page", async () => {
+  const ring = new Ring(["http://a:1", "http://b:1"]);
+  const stores = { "http://a:1": new Held(), "http://b:1": new Held() };
+  for (let i = 0; i < 500; i++) {
+    const key = `k${i}`;
+    for (const owner of ring.owners(key, 2)) stores[owner as keyof typeof stores].add(key);
+  }
+  const nodes = nodesOf(stores);
+  const placement = { ring, epoch: 3, replicas: 2, unsettledRings: [] };
+  const router = new Router({ placement, fetch: nodes.fetch, timeoutMs: 100 });
+  const { keys, pages } = await scanAll(router, 50);
+  assert.equal(keys.length, 500, "each key once, though both nodes hold it");
+  assert.deepEqual(new Set(keys).size, 500);
+  assert.deepEqual(keys.map(slotOf), keys.map(slotOf).sort((a, b) => a - b), "in slot order");
+  assert.ok(pages >= 10 && pages <= 12, `${pages} pages`);
+  assert.equal(nodes.asked.length, 2 * pages, "settled: each node once a page");
+  const users = await scanAll(router, 1000, "k1");
+  assert.equal(users.keys.length, 111); // k1, k10-k19, k100-k199
+});
+
+Deno.test("Router.scan() finds a key handed over between two nodes while it asked them", async () => {
+  const ring = new Ring(["http://a:1", "http://b:1"]);
+  const stores = { "http://a:1": new Held(), "http://b:1": new Held() };
+  stores["http://a:1"].add("moving");
+  // b is asked first and has not got the key yet; a hands it over before it answers.
+  const nodes = nodesOf(stores, (node) => {
+    if (node === "http://a:1" && stores["http://a:1"].has("moving")) {
+      stores["http://b:1"].add("moving");
+      stores["http://a:1"].delete("moving");
+    }
+  });
+  const order: Fetch = (input, init) =>
+    String(input).startsWith("http://a:1")
+      ? new Promise((resolve) => setTimeout(() => resolve(nodes.fetch(input, init)), 5))
+      : nodes.fetch(input, init);
+  const settled = { ring, epoch: 3, replicas: 1, unsettledRings: [] };
+  const missed = await new Router({ placement: settled, fetch: order, timeoutMs: 100 })
+    .scan({ count: 10 });
+  assert.deepEqual(missed.keys, [], "one round sees neither copy: why moves take two");
+
+  stores["http://a:1"].add("moving");
+  stores["http://b:1"].delete("moving");
+  const moving = { ...settled, unsettledRings: [new Ring(["http://a:1"])] };
+  const found = await new Router({ placement: moving, fetch: order, timeoutMs: 100 })
+    .scan({ count: 10 });
+  assert.deepEqual(found.keys, ["moving"]);
+});
+
+Deno.test("Router.scan() skips a gone node of an earlier ring, not one of the ring", async () => {
+  const stores = { "http://a:1": new Held() };
+  stores["http://a:1"].add("k");
+  const nodes = nodesOf(stores); // http://gone:1 refuses connections
+  const moving = {
+    ring: new Ring(["http://a:1"]),
+    epoch: 4,
+    replicas: 1,
+    unsettledRings: [new Ring(["http://a:1", "http://gone:1"])],
+  };
+  const router = new Router({ placement: moving, fetch: nodes.fetch, timeoutMs: 100 });
+  assert.deepEqual(await router.scan({ count: 10 }), { keys: ["k"], cursor: null });
+  const inRing = { ...moving, ring: new Ring(["http://a:1", "http://gone:1"]) };
+  const failing = new Router({ placement: inRing, fetch: nodes.fetch, timeoutMs: 100 });
+  await assert.rejects(failing.scan({ count: 10 }), HttpError);
+});
