@@ -5,7 +5,7 @@ import { peerResponse } from "@cache/http1/peer";
 import { keySegment } from "@cache/protocol/key_path";
 import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "@cache/protocol/wire";
 import { settleAll } from "./fan_out.ts";
-import { ok, unreplicatedKeys } from "./node_answers.ts";
+import { ok, parsed, unreplicatedKeys } from "./node_answers.ts";
 import { byOwner, ownerOf, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
 
@@ -88,17 +88,36 @@ export class Writes {
   }
 
   /**
-   * Stores `items` split by owner, one `POST /mset` per node, in parallel. When a node fails, its
-   * error is the answer, saying how many nodes stored their part: each node's part is stored
-   * whole or not at all, the batch is not.
+   * Stores `items` split by owner, one `POST /mset` per node, in parallel, each stamped with the
+   * ring epoch and the master's deadline as a single write is. When a node fails, its error is
+   * the answer, saying how many nodes stored their part: each node's part is stored whole or not
+   * at all, the batch is not. A part a node refused with 421 (it knows a newer ring: it stored
+   * nothing) is split again by owner and sent once more once the master caught up.
    */
   async mset(items: KeyValue[]): Promise<void> {
-    const { placement, transport } = this.#options;
+    await this.#mset(items, true);
+  }
+
+  async #mset(items: KeyValue[], resend: boolean): Promise<void> {
+    const { placement, transport, catchUp } = this.#options;
     const groups = byOwner(placement, items, (item) => item.key);
+    const epoch = placement.epoch;
+    const misdirected: KeyValue[] = [];
     await settleAll(
-      [...groups].map(([node, group]) => transport.call(node, "/mset", { items: group })),
+      [...groups].map(async ([node, group]) => {
+        const answer = await transport.exchange(node, "/mset", {
+          method: "POST",
+          headers: { ...JSON_TYPE, ...this.#routing(epoch) },
+          body: JSON.stringify({ items: group }),
+        });
+        if (answer.status === 421 && resend && catchUp) misdirected.push(...group);
+        else parsed(node, answer); // throws the node's error
+      }),
       (failed, total) => `; items for ${total - failed} of ${total} nodes were stored`,
     );
+    if (misdirected.length === 0) return;
+    await catchUp!();
+    await this.#mset(misdirected, false);
   }
 
   async #resendingMisdirected(attempt: () => Promise<Response>): Promise<Response> {

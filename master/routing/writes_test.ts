@@ -52,6 +52,39 @@ Deno.test("Router.set() resends a write refused with 421 once it caught up with 
   assert.equal((await alone.set("k", "{}")).status, 421);
 });
 
+Deno.test("Router.mset() stamps each part with the epoch and deadline, resending a 421 once", async () => {
+  const calls: string[] = [];
+  const state = { ...placement(ring) };
+  const fetch: Fetch = (input, init) => {
+    const headers = new Headers(init?.headers);
+    const deadline = Number(headers.get("x-deadline"));
+    assert.ok(deadline > Date.now(), "a deadline to come");
+    const { items } = JSON.parse(String(init?.body));
+    calls.push(
+      `${new URL(String(input)).origin} epoch ${headers.get("x-ring-epoch")} ${items.length}`,
+    );
+    return Promise.resolve(
+      calls.length === 1
+        ? Response.json({ error: "Not the primary", epoch: 8 }, { status: 421 })
+        : new Response(null, { status: 204 }),
+    );
+  };
+  const catchUp = () => {
+    state.epoch = 8;
+    return Promise.resolve();
+  };
+  const items = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: "v" }));
+  const router = new Router({ placement: state, fetch, timeoutMs: 100, catchUp });
+  await router.mset(items);
+  const owners = new Set(items.map((item) => ring.owner(item.key)));
+  assert.equal(calls.length, owners.size + 1, "one part per owner, and the refused one again");
+  assert.match(calls.at(-1)!, / epoch 8 /);
+  // Without a way to catch up, the 421 is the answer, saying what was stored.
+  calls.length = 0;
+  const alone = new Router({ placement: placement(ring), fetch, timeoutMs: 100 });
+  await assert.rejects(alone.mset(items), /Not the primary.*were stored/);
+});
+
 async function gatheredWrites(status: number, then = 204, details = {}) {
   let msets = 0;
   const node = heldNode((_method, path) => {
