@@ -11,7 +11,8 @@ import { Replicator, sendReplicas } from "./cluster/replicator.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
 import { masterList } from "./cluster/masters.ts";
 import { Membership } from "./cluster/membership.ts";
-import { Rebalancer } from "./cluster/rebalance.ts";
+import { BATCH_BYTES, Rebalancer } from "./cluster/rebalance.ts";
+import { maxBodyBytes } from "../shared/protocol/key_routes.ts";
 import { fenced } from "./cluster/fence.ts";
 import { Writer } from "./cluster/writer.ts";
 import { Store } from "./store/store.ts";
@@ -42,6 +43,8 @@ const rebalancer = new Rebalancer({
   store,
   send: (node, replicas) => sendReplicas(callPeers, node, replicas, config.peerTimeoutMs),
   batch: config.rebalanceBatch,
+  // Half the body a peer configured alike takes, at most the default.
+  batchBytes: Math.min(BATCH_BYTES, Math.floor(maxBodyBytes(config.maxValueBytes) / 2)),
   log,
 });
 const membership: Membership = new Membership({

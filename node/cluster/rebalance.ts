@@ -3,7 +3,7 @@
 import type { Logger } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
 import { sleep } from "@cache/async/sleep";
-import type { RingView } from "@cache/protocol/wire";
+import { type RingView, utf8Bytes } from "@cache/protocol/wire";
 import type { Replica, Store } from "../store/store.ts";
 
 /** Who this node is, what it holds, and how it sends keys to a peer. */
@@ -14,10 +14,19 @@ export interface RebalanceOptions {
   send: (node: string, replicas: Replica[]) => Promise<void>;
   /** Keys per request to a peer (`--rebalance-batch`). */
   batch: number;
+  /**
+   * Bytes of JSON per request to a peer at most, a single key's excepted; default
+   * {@link BATCH_BYTES}. Keep it under the peers' body limit: a batch of 500 values of 100 KB
+   * would be refused whole, and every pass after it.
+   */
+  batchBytes?: number;
   log: Logger;
   /** Waits `ms` before a failed pass is tried again; default {@link sleep}. */
   sleep?: (ms: number) => Promise<void>;
 }
+
+/** Bytes of JSON per request to a peer at most, by default. */
+export const BATCH_BYTES = 1024 * 1024;
 
 /** Wait before a pass that failed is tried again. */
 const RETRY_MS = 500;
@@ -111,6 +120,8 @@ export class Rebalancer {
     const before = done && new Ring(done.nodes);
     const rejoined = (node: string) => done === undefined || (view.joined[node] ?? 0) > done.epoch;
     const batches = new Map<string, Replica[]>();
+    const batchBytes = new Map<string, number>(); // of each node's batch, as JSON
+    const maxBytes = this.#options.batchBytes ?? BATCH_BYTES;
     const leaving: string[] = [];
     let sent = 0;
     const started = performance.now();
@@ -118,6 +129,7 @@ export class Rebalancer {
     const flush = async (node: string) => {
       const replicas = batches.get(node) ?? [];
       batches.delete(node);
+      batchBytes.delete(node);
       if (replicas.length === 0) return;
       await this.#options.send(node, replicas);
       sent += replicas.length;
@@ -129,13 +141,18 @@ export class Rebalancer {
         if (this.#wanted !== view) return false; // a newer ring: start over with it
         const replica = store.replica(key);
         if (!replica) continue;
+        let bytes = 0; // measured once, for the first owner that needs it
+        const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
         const owners = ring.owners(key, view.replicas);
         const had = before ? before.owners(key, done!.replicas) : [];
         for (const owner of owners) {
           if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
+          // A key that would take its node's batch past the bytes goes in the next one.
+          if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
           const queued = batches.get(owner) ?? [];
           queued.push(replica);
           batches.set(owner, queued);
+          batchBytes.set(owner, (batchBytes.get(owner) ?? 0) + size());
           if (queued.length >= batch) await flush(owner);
         }
         if (!owners.includes(self)) leaving.push(key);

@@ -408,3 +408,17 @@ Deno.test("Rebalancer moves a ring that arrives just as its loop ends", async ()
     assert.equal(await rebalancer.idle(0), true);
   }
 });
+
+Deno.test("Rebalancer keeps each call under batchBytes of JSON, a larger key alone", async () => {
+  const { store, calls, finish } = setup(undefined, { batchBytes: 2_000 });
+  for (let i = 0; i < 30; i++) store.set(`big${i}`, "x".repeat(500));
+  store.set("huge", "y".repeat(5_000));
+  await finish(view(1, [A, B], { replicas: 2 }));
+  assert.ok(calls.length > 1);
+  for (const { replicas } of calls) {
+    const bytes = JSON.stringify({ entries: replicas }).length;
+    if (replicas.length > 1) assert.ok(bytes <= 2_000 + 20, `a batch of ${bytes} bytes`);
+  }
+  assert.ok(calls.some((call) => call.keys.length === 1 && call.keys[0] === "huge"), "alone");
+  assert.equal(calls.flatMap((call) => call.keys).length, store.keys().length);
+});

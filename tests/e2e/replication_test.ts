@@ -255,3 +255,23 @@ Deno.test("churn: 20 joins, leaves and kills under load lose nothing acknowledge
     await processes.stopAll();
   }
 });
+
+Deno.test("a join moves large values in calls the new node takes", async () => {
+  const processes = new Processes();
+  try {
+    // 200 KB values at most: a node takes bodies of about 1.3 MB, less than 20 such values.
+    const nodeArgs = ["--max-value-bytes", String(200 * 1024)];
+    const { master } = await settledCluster(processes, 1, failover(1), nodeArgs);
+    const value = "v".repeat(100 * 1024);
+    for (let i = 0; i < 40; i++) {
+      const answer = await post(`${master.url}/keys`, { key: `big${i}`, value });
+      assert.equal(answer.status, 204);
+    }
+    await processes.node(master.url, nodeArgs);
+    await waitFor(async () => (await nodesOf(master.url)).length === 2, "2 nodes");
+    await settled(master.url, 10_000);
+    for (let i = 0; i < 40; i++) assert.equal(await get(master.url, `big${i}`), value);
+  } finally {
+    await processes.stopAll();
+  }
+});
