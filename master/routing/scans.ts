@@ -24,6 +24,13 @@ export interface ScansOptions {
 /** Most rounds of asking every node for one page while the ring keeps changing. */
 const MAX_ROUNDS = 4;
 
+/**
+ * Scan pages a master asks the nodes for at once; later ones wait their turn. A page makes every
+ * node walk all its keys, so clients scanning in a loop would otherwise take the nodes' time from
+ * reads and writes.
+ */
+export const MAX_PAGES_IN_FLIGHT = 2;
+
 /** A node's page: its keys from the cursor's slot on, and the first slot it did not cover. */
 interface NodePage {
   keys: string[];
@@ -42,6 +49,8 @@ interface NodePage {
  */
 export class Scans {
   readonly #options: ScansOptions;
+  #inFlight = 0;
+  readonly #waiting: (() => void)[] = [];
 
   constructor(options: ScansOptions) {
     this.#options = options;
@@ -50,12 +59,26 @@ export class Scans {
   /**
    * One page: at most `count` keys (more only when one slot holds more), in slot order, and the
    * cursor of the next page, null once every slot is covered. Throws the error of a node that
-   * does not answer: a page without it could miss keys.
+   * does not answer: a page without it could miss keys. At most {@link MAX_PAGES_IN_FLIGHT} pages
+   * are asked at once; the others wait their turn, in order.
    */
-  async page({ prefix = "", cursor, count }: ScanRequest): Promise<ScanPage> {
-    const { placement } = this.#options;
-    const from = cursor === undefined ? 0 : Number(cursor);
+  async page(request: ScanRequest): Promise<ScanPage> {
+    const from = request.cursor === undefined ? 0 : Number(request.cursor);
     if (!(from >= 0 && from < SLOTS)) throw new HttpError(400, "cursor is not one a scan answered");
+    if (this.#inFlight >= MAX_PAGES_IN_FLIGHT) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else this.#inFlight++;
+    try {
+      return await this.#page(from, request.prefix ?? "", request.count);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next(); // the slot passes to the next page as it is
+      else this.#inFlight--;
+    }
+  }
+
+  async #page(from: number, prefix: string, count: number): Promise<ScanPage> {
+    const { placement } = this.#options;
     const found = new Map<string, number>(); // key -> slot
     let covered = SLOTS; // every slot below it is covered by every answer
     for (let round = 1; round <= MAX_ROUNDS; round++) {

@@ -5,6 +5,7 @@ import { HttpError } from "@cache/protocol/errors";
 import type { Fetch } from "@cache/http1/fetch";
 import { Ring, slotOf } from "@cache/ring/ring";
 import { Router } from "./router.ts";
+import { MAX_PAGES_IN_FLIGHT } from "./scans.ts";
 
 /** The keys a node holds, paged as a node's `GET /keys` pages them: by slot, whole slots. */
 class Held extends Set<string> {
@@ -115,4 +116,28 @@ Deno.test("Router.scan() skips a gone node of an earlier ring, not one of the ri
   const inRing = { ...moving, ring: new Ring(["http://a:1", "http://gone:1"]) };
   const failing = new Router({ placement: inRing, fetch: nodes.fetch, timeoutMs: 100 });
   await assert.rejects(failing.scan({ count: 10 }), HttpError);
+});
+
+Deno.test("Router.scan() asks for MAX_PAGES_IN_FLIGHT pages at once; the others wait their turn", async () => {
+  const held = new Held(["k"]);
+  const gates: (() => void)[] = [];
+  let asked = 0;
+  const fetch: Fetch = async (input) => {
+    asked++;
+    await new Promise<void>((go) => gates.push(go));
+    const page = held.page(Number(new URL(String(input)).searchParams.get("cursor")), 10, "");
+    return Response.json({ keys: page.keys, cursor: null });
+  };
+  const placement = { ring: new Ring(["http://a:1"]), epoch: 1, replicas: 1, unsettledRings: [] };
+  const router = new Router({ placement, fetch, timeoutMs: 1000 });
+  const pages = Array.from({ length: MAX_PAGES_IN_FLIGHT + 2 }, () => router.scan({ count: 10 }));
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(asked, MAX_PAGES_IN_FLIGHT);
+  while (asked < pages.length || gates.length > 0) {
+    gates.splice(0).forEach((go) => go());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(gates.length <= MAX_PAGES_IN_FLIGHT);
+  }
+  for (const page of await Promise.all(pages)) assert.deepEqual(page.keys, ["k"]);
+  assert.equal(asked, pages.length);
 });
