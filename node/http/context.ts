@@ -33,12 +33,23 @@ export function item(key: string, found: Read): StoredItem {
     : { key, value: found.value, ttl: found.ttlMs / 1000, version: found.version };
 }
 
+/**
+ * {@link item} as JSON, as `JSON.stringify()` writes it. The version is written as it is (digits
+ * and a dot: nothing to escape): `JSON.stringify()` of an object holding a freshly joined string
+ * took twice as long as the whole of the rest.
+ */
+export function itemJson(key: string, found: Read): string {
+  const ttl = found.ttlMs === undefined ? "" : ',"ttl":' + JSON.stringify(found.ttlMs / 1000);
+  return '{"key":' + JSON.stringify(key) + ',"value":' + JSON.stringify(found.value) + ttl +
+    ',"version":"' + found.version + '"}';
+}
+
 /** The answer to `GET /keys/{key}`: the item, or the not-found error. */
 export function readAnswer(key: string, found: Read | undefined): WireAnswer {
   return {
     status: found === undefined ? 404 : 200,
     contentType: "application/json",
-    body: JSON.stringify(found === undefined ? keyNotFound(key) : item(key, found)),
+    body: found === undefined ? JSON.stringify(keyNotFound(key)) : itemJson(key, found),
   };
 }
 

@@ -14,5 +14,15 @@ import type { Stamp } from "./replica.ts";
  * ```
  */
 export function versionOf(stamp: Stamp): string {
-  return `${stamp.epoch ?? 0}.${stamp.version}`;
+  return digitsOf(stamp.epoch ?? 0) + "." + digitsOf(stamp.version);
+}
+
+/**
+ * `String(n)` for a safe non-negative integer, faster for large ones: every read answers a version,
+ * and V8 turns a number past 2^30 into text as a double (300 ns), one below it as an integer.
+ */
+export function digitsOf(n: number): string {
+  if (n < 0x40000000) return String(n);
+  const high = Math.floor(n / 1e8);
+  return String(high) + String(n - high * 1e8 + 1e8).slice(1); // the low 8 digits, zeros kept
 }

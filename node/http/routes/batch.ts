@@ -5,7 +5,7 @@ import { batchRoutes } from "@cache/protocol/batch_routes";
 import { LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
 import type { Store } from "../../store/store.ts";
-import { item, type NodeContext, stored } from "../context.ts";
+import { item, itemJson, type NodeContext, stored } from "../context.ts";
 
 // The shared `/mget`, with the node's second answer type: lines the master passes on unparsed.
 const mget = {
@@ -55,7 +55,7 @@ function readLines(store: Store, keys: string[]): string {
   let lines = "";
   for (const key of keys) {
     const read = store.get(key);
-    lines += (read === undefined ? "null" : JSON.stringify(item(key, read))) + "\n";
+    lines += (read === undefined ? "null" : itemJson(key, read)) + "\n";
   }
   return lines;
 }
