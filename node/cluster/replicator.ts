@@ -78,7 +78,7 @@ export class Replicator {
   /**
    * Makes sure this node may write `keys` as their primary now, and returns the ring epoch to
    * stamp the writes with (0 with no ring). A request routed with a newer epoch than this node
-   * knows makes it fetch the ring first; one routed with an older epoch, or for a key this node is
+   * knows makes it fetch the ring first ({@link catchUp}); one routed with an older epoch, or for a key this node is
    * not the primary of, is refused with 421 carrying this node's epoch and the owner, so the
    * sender refreshes its ring. Never forwards. A node whose lease ran out (no heartbeat answered
    * by the leading master lately) answers 503: the master may have given its keys to others. A
@@ -87,8 +87,7 @@ export class Replicator {
   async checkPrimary(keys: string[], routing: Routing = {}): Promise<number> {
     const { ring, self } = this.#options;
     const routedEpoch = routing.epoch;
-    const newer = routedEpoch !== undefined && routedEpoch > (ring.view?.epoch ?? -1);
-    if (newer && !routing.untrusted) await ring.refresh();
+    await this.catchUp(routing);
     this.#checkDeadline(routing.deadline);
     const view = ring.view;
     if (!view || view.nodes.length === 0) return 0;
@@ -114,8 +113,9 @@ export class Replicator {
 
   /**
    * Fetches the ring first when `routing` says a newer one exists (and comes from a peer or the
-   * master, not a client): a node asked for a key's state in a newer ring learns that ring, and,
-   * fenced by it, takes no more writes for the keys it no longer owns.
+   * master, not a client), asking again while a heartbeat already out brings the older ring: a
+   * write routed in a newer ring is stamped with it, and a node asked for a key's state in a newer
+   * ring learns that ring and, fenced by it, takes no more writes for the keys it no longer owns.
    */
   async catchUp(routing: Routing): Promise<void> {
     const { ring } = this.#options;

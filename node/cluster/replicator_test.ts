@@ -72,6 +72,20 @@ Deno.test("Replicator.checkPrimary() reads the ring first for a write routed wit
   assert.equal(source.view.epoch, 11);
 });
 
+Deno.test("Replicator.checkPrimary() asks again when a heartbeat already out brought the old ring", async () => {
+  const { source, cluster } = setup("http://a:1", 10);
+  const newer = source.refresh;
+  let stale = true;
+  source.refresh = () => {
+    if (!stale) return newer();
+    stale = false;
+    source.refreshes++;
+    return Promise.resolve(true); // answered with the ring this node holds
+  };
+  assert.equal(await cluster.checkPrimary([keyOf("http://a:1")], { epoch: 11 }), 11);
+  assert.equal(source.refreshes, 2);
+});
+
 Deno.test("Replicator.checkPrimary() refuses with 503 once the lease from the master ran out", async () => {
   const { source, cluster } = setup("http://a:1", 10);
   source.leaseMs = 0; // no heartbeat answered by the leading master lately: maybe marked down

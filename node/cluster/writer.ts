@@ -159,8 +159,7 @@ export class Writer {
     if (state === "present" && version === null) failed = '"if": "present"';
     if (ifVersion !== undefined && version !== ifVersion) failed = `"ifVersion": "${ifVersion}"`;
     if (failed === undefined) return;
-    const { error } = conditionFailed(key, version, failed);
-    throw new HttpError(412, error, { version });
+    throw conditionFailed(key, version, failed);
   }
 
   /** Stores one value in ring `epoch` and returns its version string. */

@@ -25,13 +25,19 @@ import {
  */
 export const keyNotFound = (key: string) => ({ error: `Key "${key}" not found` });
 
-/** The 412 answer of a condition that failed, with the key's current version (null: no key). */
-export const conditionFailed = (key: string, version: string | null, condition: string) => ({
-  error: `Key "${key}" ${
-    version === null ? "is not stored" : `is at version ${version}`
-  }: ${condition} does not hold`,
-  version,
-});
+/**
+ * The 412 of a conditional write whose `condition` does not hold, carrying the key's current
+ * version (null: no key), which the error body answers beside `error`.
+ *
+ * @example
+ * ```ts
+ * throw conditionFailed("lock", null, '"if": "present"'); // 412 {"version": null, "error": …}
+ * ```
+ */
+export function conditionFailed(key: string, version: string | null, condition: string) {
+  const state = version === null ? "is not stored" : `is at version ${version}`;
+  return new HttpError(412, `Key "${key}" ${state}: ${condition} does not hold`, { version });
+}
 
 /** The 412 response declaration of a conditional write. */
 const conflict = {
