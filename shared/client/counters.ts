@@ -1,7 +1,7 @@
 // Exactly-once increments over a network that loses answers: one request id per increment, the
 // same on every retry, so the key's owners apply it once and answer each retry what they answered.
 
-import { CacheError } from "./call.ts";
+import { CacheError, retries } from "./call.ts";
 import { type IncrOptions, ttlField } from "./options.ts";
 import { post, type Router } from "./router.ts";
 import { keySegment } from "@cache/protocol/key_path";
@@ -21,16 +21,15 @@ export const INCR_RETRY_DELAYS_MS = [50, 200];
  *
  * @example
  * ```ts
- * import { CacheError } from "./call.ts";
+ * import { CacheError, retries } from "./call.ts";
  * import { unknownOutcome } from "./counters.ts";
  * unknownOutcome(new CacheError(504, "no answer")); // true
  * unknownOutcome(new CacheError(409, "not an integer")); // false
  * ```
  */
 export function unknownOutcome(error: unknown): boolean {
-  if (!(error instanceof CacheError)) return false;
-  const { status } = error;
-  return status === 0 || status === 421 || status === 502 || status === 503 || status === 504;
+  // What a newer ring may route around, but a full store (507): that answer is final.
+  return retries(error) && (error as CacheError).status <= 504;
 }
 
 /** How {@link incrementOnce} sends and waits. */
