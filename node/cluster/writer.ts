@@ -2,16 +2,26 @@
 
 import { HttpError } from "@cache/protocol/errors";
 import { checkValueSize, conditionFailed } from "@cache/protocol/key_routes";
-import type { Counter, IncrRequest, KeyValue } from "@cache/protocol/wire";
+import type { Counter, IncrRequest } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
 import type { Replicator, Routing } from "./replicator.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
+import type { Value } from "../store/records.ts";
+
+/** A write as a route gives it: `value` a string, or its UTF-8 bytes as the request carried them. */
+export interface Item {
+  key: string;
+  value: Value;
+  ttl?: number;
+}
 
 /** What a conditional write needs of the key's state: see `SetRequest`. */
 export interface Condition {
   if?: "absent" | "present";
   ifVersion?: string;
 }
+
+const decoder = new TextDecoder();
 
 /** A decimal integer as a counter's value holds it: an optional minus, then digits. */
 const INTEGER = /^-?\d{1,16}$/;
@@ -42,9 +52,10 @@ export class Writer {
    * Writes `items`, all or none locally, then replicates them; `routing` says the ring epoch the
    * sender routed them in and its deadline. The writes are stamped with this node's ring epoch.
    * A value over the size limit refuses the whole batch (413) before anything is checked or
-   * written; each value is measured once, for the limit and for the store's accounting.
+   * written; each value is measured once, for the limit and for the store's accounting. Bytes given
+   * as a value must stay as they are until it settles (a server keeps a body until it answers).
    */
-  async write(items: KeyValue[], routing: Routing = {}, condition?: Condition): Promise<void> {
+  async write(items: Item[], routing: Routing = {}, condition?: Condition): Promise<void> {
     const writes = items.map(({ key, value, ttl }) => ({
       key,
       value,
@@ -63,14 +74,19 @@ export class Writer {
     } catch (error) {
       throw storeError(error);
     }
-    const replicas: Replica[] = writes.map((w, i) => ({
-      key: w.key,
-      version: versions[i],
-      ...(epoch ? { epoch } : {}),
-      value: w.value,
-      ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
-    }));
-    await this.#replicator?.replicate(replicas, routing.deadline);
+    const replicator = this.#replicator;
+    if (!replicator) return;
+    // Only writes with backups are copied: a value that came as bytes becomes text only for them.
+    const replicas: Replica[] = writes.flatMap((w, i) =>
+      replicator.backups(w.key).length === 0 ? [] : [{
+        key: w.key,
+        version: versions[i],
+        ...(epoch ? { epoch } : {}),
+        value: typeof w.value === "string" ? w.value : decoder.decode(w.value),
+        ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
+      }]
+    );
+    await replicator.replicate(replicas, routing.deadline);
   }
 
   /**

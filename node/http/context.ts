@@ -2,17 +2,12 @@
 
 import type { WireAnswer } from "../../shared/http1/answer.ts";
 import { keyNotFound } from "../../shared/protocol/key_routes.ts";
-import {
-  DEADLINE_HEADER,
-  EPOCH_HEADER,
-  type KeyValue,
-  type StoredItem,
-} from "../../shared/protocol/wire.ts";
+import { DEADLINE_HEADER, EPOCH_HEADER, type StoredItem } from "../../shared/protocol/wire.ts";
 import { roleOf } from "../../shared/service/auth.ts";
 import type { HotRequest } from "../../shared/service/hot.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { Routing } from "../cluster/replicator.ts";
-import type { Condition, Writer } from "../cluster/writer.ts";
+import type { Condition, Item, Writer } from "../cluster/writer.ts";
 import type { Read, Store } from "../store/store.ts";
 
 /** What the node's routes share. */
@@ -56,7 +51,7 @@ export function readAnswer(key: string, found: Read | undefined): WireAnswer {
 /** Writes `items` as a request routed them, answering 204 once they are on every owner. */
 export async function stored(
   writer: Writer,
-  items: KeyValue[],
+  items: Item[],
   request: HotRequest,
   condition?: Condition,
 ): Promise<Response> {

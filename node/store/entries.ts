@@ -6,7 +6,7 @@ import { Epochs } from "./epochs.ts";
 import { ExpiryQueue } from "./expiry.ts";
 import { INDEX_BYTES_PER_ENTRY, KeyIndex } from "./key_index.ts";
 import { RecencyList } from "./recency.ts";
-import { MAX_RECORD_KEY_BYTES, recordBytes, Records } from "./records.ts";
+import { MAX_RECORD_KEY_BYTES, recordBytes, Records, type Value } from "./records.ts";
 import { MAX_CHUNK_BYTES } from "./size_classes.ts";
 import { ValueCache } from "./value_cache.ts";
 import { isWide } from "./wide_values.ts";
@@ -17,7 +17,7 @@ export const EXPIRY_BYTES = 4;
 /** A write measured: what its record takes and what it is accounted. */
 export interface Sized {
   key: string;
-  value: string;
+  value: Value;
   ttlMs: number;
   /** The key's probe of the index: its hash and length. */
   probe: number;
@@ -98,17 +98,18 @@ export class Entries {
   }
 
   /**
-   * Measures a write, throwing for a key no record can hold; with `stage`, encodes the value for
-   * a {@link put} that follows at once, counting its bytes on the way.
+   * Measures a write, throwing for a key no record can hold; with `stage`, encodes a string value
+   * for a {@link put} that follows at once, counting its bytes on the way.
    */
-  measure(key: string, value: string, ttlMs: number, valueBytes?: number, stage = false): Sized {
+  measure(key: string, value: Value, ttlMs: number, valueBytes?: number, stage = false): Sized {
     const probe = this.#index.probe(key);
     const keyBytes = this.#index.keyBytesOf(probe);
     checkKey(key, keyBytes);
-    const wide = isWide(value);
-    let stored = wide ? 2 * value.length : valueBytes ?? -1;
-    if (stored < 0 && stage) stored = this.#records.stage(value);
-    if (stored < 0) stored = utf8Bytes(value);
+    const wide = typeof value === "string" && isWide(value);
+    let stored: number;
+    if (typeof value !== "string") stored = value.length;
+    else if (wide) stored = 2 * value.length;
+    else stored = valueBytes ?? (stage ? this.#records.stage(value) : utf8Bytes(value));
     const chunkBytes = recordBytes(keyBytes, stored);
     const bytes = chunkBytes + INDEX_BYTES_PER_ENTRY + (ttlMs > 0 ? EXPIRY_BYTES : 0);
     return { key, value, ttlMs, probe, keyBytes, valueBytes: stored, wide, chunkBytes, bytes };

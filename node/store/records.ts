@@ -5,6 +5,12 @@ import type { Arena } from "./arena.ts";
 import { CHUNK_SIZES, MAX_CHUNK_BYTES, sizeClass } from "./size_classes.ts";
 import { readUnits, unitBytes, writeUnits } from "./wide_values.ts";
 
+/**
+ * A value as written: a string, or its UTF-8 bytes as they came in a request (copied at once:
+ * they may be reused after the write).
+ */
+export type Value = string | Uint8Array;
+
 /** Bytes of a record's header; the key's bytes follow it. */
 export const HEADER_BYTES = 36;
 
@@ -125,7 +131,7 @@ export class Records {
   write(
     key: string,
     keyBytes: number,
-    value: string,
+    value: Value,
     valueBytes: number,
     wide: boolean,
     take: (cls: number) => number,
@@ -145,9 +151,7 @@ export class Records {
       this.#writeValue(valueStart, value, valueBytes, wide);
       return ref;
     }
-    if (!wide && this.#staged !== value) this.stage(value);
-    const data = wide ? unitBytes(value) : this.#stage.subarray(0, valueBytes);
-    this.#staged = undefined;
+    const data = this.#valueData(value, valueBytes, wide);
     let done = headValueBytes(keyBytes);
     this.#bytes.set(data.subarray(0, done), valueStart);
     this.#words[(ref * 8 + TAIL_LENGTH) / 4] = valueBytes;
@@ -170,7 +174,7 @@ export class Records {
    * Replaces the value of the record at `ref` in its chunk: the new record must take one chunk
    * of the same size ({@link recordBytes}). The key, stamps and links stay.
    */
-  rewrite(ref: number, value: string, valueBytes: number, wide: boolean): void {
+  rewrite(ref: number, value: Value, valueBytes: number, wide: boolean): void {
     const keyBytes = this.keyBytes(ref);
     this.#setLengths(ref, keyBytes, valueBytes, wide);
     this.#writeValue(ref * 8 + HEADER_BYTES + keyBytes, value, valueBytes, wide);
@@ -301,8 +305,10 @@ export class Records {
   }
 
   /** Writes a value that fits the chunk from `start`. */
-  #writeValue(start: number, value: string, valueBytes: number, wide: boolean): void {
-    if (wide) {
+  #writeValue(start: number, value: Value, valueBytes: number, wide: boolean): void {
+    if (typeof value !== "string") {
+      this.#bytes.set(value, start);
+    } else if (wide) {
       writeUnits(value, this.#bytes, start);
     } else if (this.#staged === value) {
       this.#bytes.set(this.#stage.subarray(0, valueBytes), start);
@@ -310,6 +316,15 @@ export class Records {
     } else {
       encoder.encodeInto(value, this.#bytes.subarray(start, start + valueBytes));
     }
+  }
+
+  /** A value's bytes as stored: as given, its UTF-16 units for a wide one, or encoded (staged). */
+  #valueData(value: Value, valueBytes: number, wide: boolean): Uint8Array {
+    if (typeof value !== "string") return value;
+    if (wide) return unitBytes(value);
+    if (this.#staged !== value) this.stage(value);
+    this.#staged = undefined;
+    return this.#stage.subarray(0, valueBytes);
   }
 
   #chained(ref: number): boolean {

@@ -4,6 +4,7 @@ import { newer, type Replica } from "../../shared/protocol/replica.ts";
 import { versionOf } from "../../shared/protocol/versions.ts";
 import { Entries, type Sized } from "./entries.ts";
 import { EntryTooLargeError, StoreFullError } from "./errors.ts";
+import type { Value } from "./records.ts";
 import { PAGE_BYTES } from "./size_classes.ts";
 import { type Applied, RequestLog } from "./requests.ts";
 import { pageBounds } from "./scan_page.ts";
@@ -33,7 +34,8 @@ export interface StoreOptions {
 /** A write: `ttlMs` 0 or absent means the key never expires. */
 export interface Write {
   key: string;
-  value: string;
+  /** A string, or its UTF-8 bytes (copied by the write). */
+  value: Value;
   ttlMs?: number;
   /** The value's size in UTF-8 bytes, when the caller has measured it already. */
   valueBytes?: number;

@@ -287,6 +287,27 @@ Deno.test("Store keeps values of any size and content: chained, UTF-8 and lone s
   assert.deepEqual(store.replica("k3é")?.value, "small now");
 });
 
+Deno.test("Store takes a value as its UTF-8 bytes, as it takes the string, copied at once", () => {
+  const encoder = new TextEncoder();
+  const values = ["", "é😀", "x".repeat(16_349), "y".repeat(100_000), "z"];
+  const store = new Store({ now: () => 0 });
+  const bytes = values.map((value) => encoder.encode(value));
+  const versions = store.setMany(bytes.map((value, i) => ({ key: `k${i}`, value, ttlMs: 1000 })));
+  for (const value of bytes) value.fill(0x21); // a body buffer reused after the write
+  values.forEach((value, i) =>
+    assert.deepEqual(store.get(`k${i}`), { value, version: `0.${versions[i]}`, ttlMs: 1000 })
+  );
+  const accounted = values.reduce((sum, value, i) => sum + entryBytes(`k${i}`, value, true), 0);
+  assert.equal(store.stats().bytes, accounted);
+  // In place, in the same chunk, and chained over a short value.
+  store.setMany([{ key: "k4", value: encoder.encode("w") }, {
+    key: "k1",
+    value: encoder.encode("v".repeat(20_000)),
+  }]);
+  assert.equal(store.get("k4")?.value, "w");
+  assert.equal(store.get("k1")?.value, "v".repeat(20_000));
+});
+
 Deno.test("Store rewriting a key makes it the most recently used", () => {
   const size = entryBytes("k0", "v");
   const store = new Store({ maxBytes: 3 * size });

@@ -143,8 +143,8 @@ export function forwarded<R extends RouteConfig>(route: R) {
 }
 
 /** Returns `value`'s size in UTF-8 bytes; throws a 413 HttpError when it is over `maxBytes`. */
-export function checkValueSize(value: string, maxBytes: number): number {
-  const bytes = utf8Bytes(value);
+export function checkValueSize(value: string | Uint8Array, maxBytes: number): number {
+  const bytes = typeof value === "string" ? utf8Bytes(value) : value.length;
   if (bytes > maxBytes) {
     throw new HttpError(413, `Value is ${bytes} bytes, over the limit of ${maxBytes} bytes`);
   }

@@ -32,21 +32,27 @@ export type ReadHandler<P> = (params: P) => Answer | Promise<Answer>;
 
 /**
  * Answers a hot POST from its validated body, the request (whose body is read already) and the
- * body as sent.
+ * body as sent, as text (made when asked for, while the handler runs).
  */
 export type WriteHandler<B> = (
   body: B,
   request: HotRequest,
-  text: string,
+  text: () => string,
 ) => Answer | Promise<Answer>;
+
+/**
+ * Reads a hot POST's body straight from its bytes, or returns undefined for the JSON parser and
+ * the route's schema to judge it. It must take only what they would take, with the same meaning.
+ */
+export type BytesReader<R> = (bytes: Uint8Array) => R | undefined;
 
 /** A request for a hot route: a whole Request, or its head and whole body as the server read them. */
 export type HotRequest = Request | LiteRequest;
 
-/** A body the route's schema took, and its text. */
+/** A body the route's schema (or its bytes reader) took, and its text. */
 interface Parsed {
   body: unknown;
-  text: string;
+  text: () => string;
 }
 
 interface HotGet {
@@ -62,6 +68,7 @@ interface HotGet {
 interface HotPost {
   route: string;
   schema: z.ZodType;
+  read?: BytesReader<unknown>;
   handle: WriteHandler<never>;
   roles?: Role[];
 }
@@ -121,24 +128,30 @@ export class HotPath {
     });
   }
 
-  /** Serves `route`, a POST with a JSON body, with `handle`: on the app and ahead of it. */
-  post<B extends z.ZodType>(
+  /**
+   * Serves `route`, a POST with a JSON body, with `handle`: on the app and ahead of it. With
+   * `read`, the hot path first reads a body from its bytes that way (see {@link BytesReader}), and
+   * `handle` gets what it reads.
+   */
+  post<B extends z.ZodType, R = never>(
     route: RouteConfig & {
       method: "post";
       request: { body: { content: { "application/json": { schema: B } } } };
     },
-    handle: WriteHandler<z.infer<B>>,
+    handle: WriteHandler<z.infer<B> | R>,
+    read?: BytesReader<R>,
   ): void {
     this.#app.openapi(
       route,
-      (async (c: Context) =>
-        toResponse(
-          await handle(c.req.valid("json" as never), c.req.raw, await c.req.text()),
-        )) as never,
+      (async (c: Context) => {
+        const text = await c.req.text();
+        return toResponse(await handle(c.req.valid("json" as never), c.req.raw, () => text));
+      }) as never,
     );
     this.#posts.set(route.path, {
       route: route.path,
       schema: route.request.body.content["application/json"].schema,
+      read,
       handle: handle as WriteHandler<never>,
       roles: this.#roles(route.path),
     });
@@ -217,7 +230,7 @@ export class HotPath {
     const started = performance.now();
     if (request instanceof Request) return this.#write(hot, request, started);
     // Read whole by the server: parsed now, so that a body the app must refuse is left to it.
-    const parsed = request.wholeBody && parse(hot.schema, request.wholeBody);
+    const parsed = request.wholeBody && parse(hot, request.wholeBody);
     return parsed ? this.#write(hot, request, started, parsed) : undefined;
   }
 
@@ -243,7 +256,7 @@ export class HotPath {
         const gone = Response.json({ error: "Request body could not be read" }, { status: 400 });
         return toResponse(this.#done("POST", path, gone, started));
       }
-      parsed = parse(hot.schema, bytes);
+      parsed = parse(hot, bytes);
       if (!parsed) {
         // The app's exact refusal, its headers included; it counts the request itself.
         const { method, headers } = request as Request;
@@ -284,17 +297,20 @@ export class HotPath {
 }
 
 /**
- * `bytes` as the JSON body `schema` takes, or undefined when the app must refuse it: not UTF-8,
- * not JSON, nested past the app's limit, or not what the schema says.
+ * `bytes` as the body `hot` takes, read by its bytes reader or parsed as JSON its schema takes;
+ * undefined when the app must refuse it: not UTF-8, not JSON, nested past the app's limit, or
+ * not what the schema says.
  */
-function parse(schema: z.ZodType, bytes: Uint8Array): Parsed | undefined {
+function parse(hot: HotPost, bytes: Uint8Array): Parsed | undefined {
+  const read = hot.read?.(bytes);
+  if (read !== undefined) return { body: read, text: () => utf8(bytes)! };
   const text = utf8(bytes);
   if (text === undefined) return undefined;
   try {
     // The app's nesting limit first: a schema that drops unknown fields would not see them.
     if (jsonDepth(text) > MAX_JSON_DEPTH) return undefined;
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? { body: parsed.data, text } : undefined;
+    const parsed = hot.schema.safeParse(JSON.parse(text));
+    return parsed.success ? { body: parsed.data, text: () => text } : undefined;
   } catch {
     return undefined; // not JSON: the app says so
   }

@@ -221,3 +221,29 @@ Deno.test("HotPath takes a write given as its head and whole body, and leaves on
   assert.equal(hot.serve(lite('{"key":"b"}')), undefined);
   assert.equal(hot.serve(lite("{")), undefined);
 });
+
+Deno.test("HotPath reads a body with a route's bytes reader first, and leaves the rest to JSON", async () => {
+  const metrics = new Metrics();
+  const app = createApi({ title: "t", description: "", maxBodyBytes: 1024, log, metrics });
+  const hot = new HotPath(app, { metrics, log, maxBodyBytes: 1024 });
+  const seen: string[] = [];
+  // Reads only bodies that start with "{" and a quote; the reader's result carries no value.
+  const read = (bytes: Uint8Array) => bytes[1] === 0x22 ? { key: "from bytes" } : undefined;
+  hot.post(keyRoutes.set, (write, _request, text) => {
+    seen.push(`${write.key} ${"value" in write ? write.value : "-"} ${text()}`);
+    return new Response(null, { status: 204 });
+  }, read);
+  const serve = async (body: string) => {
+    const length = String(new TextEncoder().encode(body).byteLength);
+    const headers = { "content-type": "application/json", "content-length": length };
+    const answer = hot.serve(new Request("http://h:1/keys", { method: "POST", headers, body }));
+    return answer && toResponse(await answer).status;
+  };
+  assert.equal(await serve('{"key":"k","value":"v"}'), 204);
+  assert.equal(await serve(' {"key":"j","value":"w"}'), 204); // the reader's undefined: JSON's
+  assert.equal(await serve(' {"key":"j"}'), 400); // and the app's refusal
+  assert.deepEqual(seen, [
+    'from bytes - {"key":"k","value":"v"}',
+    'j w  {"key":"j","value":"w"}',
+  ]);
+});

@@ -21,9 +21,9 @@ export function addKeyRoutes(hot: HotPath, router: Router, maxValueBytes: number
     // The body goes on as it came: valid here, so valid at the node, with no second serialisation.
     // A conditional write goes alone: a batch of writes carries no conditions.
     if (write.if !== undefined || write.ifVersion !== undefined) {
-      return router.alone(write.key, "/keys", text);
+      return router.alone(write.key, "/keys", text());
     }
-    return router.set(write.key, text);
+    return router.set(write.key, text());
   });
 
   hot.get(routes.get, ({ key }) => router.get(key));

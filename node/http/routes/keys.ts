@@ -1,17 +1,23 @@
 // The node's key routes: set (conditional too), get, delete, incr and touch on its own store.
 
 import { keyNotFound, keyRoutes } from "@cache/protocol/key_routes";
+import { readSetBody } from "@cache/protocol/set_body";
+import type { SetRequest } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, readAnswer, routing, stored } from "../context.ts";
 
-/** Serves `/keys/...` from the node's store; set and get are hot. */
+/**
+ * Serves `/keys/...` from the node's store; set and get are hot. A plain set's value goes from
+ * the request's bytes into the store: it never becomes a string here (see `readSetBody`).
+ */
 export function addKeyRoutes(hot: HotPath, node: NodeContext): void {
   hot.post(keyRoutes.set, (write, request) => {
-    const condition = write.if !== undefined || write.ifVersion !== undefined
-      ? { if: write.if, ifVersion: write.ifVersion }
+    const { if: state, ifVersion } = write as Partial<SetRequest>; // a raw write has neither
+    const condition = state !== undefined || ifVersion !== undefined
+      ? { if: state, ifVersion }
       : undefined;
     return stored(node.writer, [write], request, condition);
-  });
+  }, readSetBody);
 
   hot.get(keyRoutes.get, ({ key }) => readAnswer(key, node.store.get(key)));
 
