@@ -3,10 +3,12 @@
 import { Coalescer } from "@cache/async/coalesce";
 import { HttpError } from "@cache/protocol/errors";
 import { callPeer } from "@cache/http1/peer";
+import { BodyBuffers } from "@cache/http1/body_buffers";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Ring } from "@cache/ring/ring";
 import { keySegment } from "@cache/protocol/key_path";
 import { Replica as ReplicaSchema } from "@cache/protocol/replica";
+import { replicaBody } from "@cache/protocol/replica_body";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
 
@@ -243,6 +245,9 @@ export class Replicator {
   }
 }
 
+// The buffers of `/replicate` bodies that carry values as bytes, reused as a server's are.
+const bodies = new BodyBuffers(2 * 1024 * 1024);
+
 /**
  * Sends `replicas` to `node`'s `/replicate` within `timeoutMs`: a copy for a backup, or keys
  * handed to a new owner. Rejects with a 502 HttpError when the node refuses them.
@@ -253,11 +258,15 @@ export async function sendReplicas(
   replicas: Replica[],
   timeoutMs: number,
 ): Promise<void> {
+  const body = replicaBody(replicas, (bytes) => bodies.take(bytes));
   const answer = await callPeer(fetch, node, "/replicate", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ entries: replicas }),
+    body,
   }, timeoutMs);
+  // Answered, so written whole: the buffer is free. Not after a failure, which may have left a
+  // write in flight.
+  if (typeof body !== "string") bodies.give(body);
   if (answer.status >= 300) {
     const text = new TextDecoder().decode(answer.body);
     throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);

@@ -21,8 +21,6 @@ export interface Condition {
   ifVersion?: string;
 }
 
-const decoder = new TextDecoder();
-
 /** A decimal integer as a counter's value holds it: an optional minus, then digits. */
 const INTEGER = /^-?\d{1,16}$/;
 
@@ -74,19 +72,15 @@ export class Writer {
     } catch (error) {
       throw storeError(error);
     }
-    const replicator = this.#replicator;
-    if (!replicator) return;
-    // Only writes with backups are copied: a value that came as bytes becomes text only for them.
-    const replicas: Replica[] = writes.flatMap((w, i) =>
-      replicator.backups(w.key).length === 0 ? [] : [{
-        key: w.key,
-        version: versions[i],
-        ...(epoch ? { epoch } : {}),
-        value: typeof w.value === "string" ? w.value : decoder.decode(w.value),
-        ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
-      }]
-    );
-    await replicator.replicate(replicas, routing.deadline);
+    // A value that came as bytes goes to the backups as those bytes.
+    const replicas: Replica[] = writes.map((w, i) => ({
+      key: w.key,
+      version: versions[i],
+      ...(epoch ? { epoch } : {}),
+      value: w.value,
+      ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
+    }));
+    await this.#replicator?.replicate(replicas, routing.deadline);
   }
 
   /**

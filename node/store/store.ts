@@ -1,6 +1,7 @@
 // The node's key-value store: string values with optional expiry, a memory bound and LRU eviction.
 
-import { newer, type Replica } from "../../shared/protocol/replica.ts";
+import { newer, type Replica as WireReplica } from "../../shared/protocol/replica.ts";
+import type { RawReplica } from "../../shared/protocol/replica_body.ts";
 import { versionOf } from "../../shared/protocol/versions.ts";
 import { Entries, type Sized } from "./entries.ts";
 import { EntryTooLargeError, StoreFullError } from "./errors.ts";
@@ -41,7 +42,8 @@ export interface Write {
   valueBytes?: number;
 }
 
-export type { Replica } from "../../shared/protocol/replica.ts";
+/** A key's state as replicas exchange it; a value may be the bytes a request carried. */
+export type { RawReplica as Replica } from "../../shared/protocol/replica_body.ts";
 
 /**
  * What a read finds: the value, the version of the write that stored it (see `versionOf()`) and,
@@ -190,7 +192,7 @@ export class Store {
    * epoch, then version: a write from an older ring never wins over one from a newer ring);
    * returns whether it changed anything. May evict, or throw like {@link set}.
    */
-  apply(replica: Replica): boolean {
+  apply(replica: RawReplica): boolean {
     const ref = this.#entries.find(replica.key);
     const epoch = replica.epoch ?? 0;
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
@@ -218,13 +220,13 @@ export class Store {
    * This store's state of `key` as a replica: its live value, a remembered deletion, or none; with
    * the increments of it remembered by request id.
    */
-  replica(key: string): Replica | undefined {
+  replica(key: string): WireReplica | undefined {
     const state = this.#state(key);
     const requests = state && this.#requests.of(key);
     return requests ? { ...state, requests } : state;
   }
 
-  #state(key: string): Replica | undefined {
+  #state(key: string): WireReplica | undefined {
     const ref = this.#live(key);
     if (ref !== 0) {
       const expiresAt = this.#entries.expiresAt(ref);

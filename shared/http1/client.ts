@@ -144,7 +144,11 @@ const NON_ASCII = /[\u0080-\uffff]/;
 /** String bodies up to this many characters are joined to their head and encoded in one go. */
 const SHORT_BODY = 4096;
 
-function encodeRequest(head: string, body: string | Uint8Array | undefined): Uint8Array {
+/** A request's bytes: one buffer, or the head then a long body of bytes as given (no copy). */
+function encodeRequest(
+  head: string,
+  body: string | Uint8Array | undefined,
+): Uint8Array | Uint8Array[] {
   if (body === undefined) return encoder.encode(head + "\r\n");
   if (typeof body === "string" && body.length <= SHORT_BODY && !NON_ASCII.test(body)) {
     return encoder.encode(`${head}content-length: ${body.length}\r\n\r\n${body}`); // 1.5 us
@@ -159,12 +163,10 @@ function encodeRequest(head: string, body: string | Uint8Array | undefined): Uin
     encoder.encodeInto(body, all.subarray(start.length));
     return all;
   }
-  return concat(encoder.encode(`${head}content-length: ${body.length}\r\n\r\n`), body);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const all = new Uint8Array(a.length + b.length);
-  all.set(a);
-  all.set(b, a.length);
+  const start = encoder.encode(`${head}content-length: ${body.length}\r\n\r\n`);
+  if (body.length > SHORT_BODY) return [start, body]; // two writes, and no copy of a long body
+  const all = new Uint8Array(start.length + body.length);
+  all.set(start);
+  all.set(body, start.length);
   return all;
 }

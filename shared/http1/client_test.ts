@@ -276,3 +276,24 @@ Deno.test("http1Fetch() and exchange() take a 205 as bodiless, and keep its conn
     await server.shutdown();
   }
 });
+
+Deno.test("exchange() sends byte bodies short and long, a long one after its head uncopied", async () => {
+  const { server, peers, origin } = countingServer(async (request) => {
+    const bytes = await request.bytes();
+    const sum = bytes.reduce((total, byte) => (total * 31 + byte) >>> 0, 0);
+    return Response.json({ length: bytes.length, sum });
+  });
+  const client = http1Client();
+  try {
+    for (const length of [0, 1, 4096, 4097, 100_000, 1_000_000]) {
+      const body = new Uint8Array(length).map((_, i) => (i * 7) & 0xff);
+      const sum = body.reduce((total, byte) => (total * 31 + byte) >>> 0, 0);
+      const answer = await client.exchange(origin, { method: "POST", path: "/", body });
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(answer.body)), { length, sum });
+    }
+    assert.equal(peers.size, 1, "every body framed exactly: one keep-alive connection");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});

@@ -24,7 +24,8 @@ export class Pool {
     this.#caPem = caPem;
   }
 
-  async call(request: Uint8Array, signal?: AbortSignal | null): Promise<RawAnswer> {
+  /** Sends `request` (its bytes, or its parts in order) and reads the whole answer. */
+  async call(request: Uint8Array | Uint8Array[], signal?: AbortSignal | null): Promise<RawAnswer> {
     signal?.throwIfAborted();
     let reused = this.#idle.length > 0;
     let connection = await this.#acquire(signal);
@@ -168,16 +169,16 @@ class Connection {
   }
 
   async exchange(
-    request: Uint8Array,
+    request: Uint8Array | Uint8Array[],
     signal?: AbortSignal | null,
   ): Promise<RawAnswer> {
     const onAbort = () => this.close();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       try {
-        let written = 0;
-        while (written < request.length) {
-          written += await this.#conn.write(request.subarray(written));
+        for (const part of Array.isArray(request) ? request : [request]) {
+          let written = 0;
+          while (written < part.length) written += await this.#conn.write(part.subarray(written));
         }
       } catch {
         throw new ClosedEarly(); // nothing was answered: a closed idle connection

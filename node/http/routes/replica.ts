@@ -5,10 +5,13 @@ import { errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
 import { Replica } from "@cache/protocol/replica";
+import { MAX_REPLICA_ENTRIES, readReplicaBody } from "@cache/protocol/replica_body";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
 
-const ReplicateRequest = z.strictObject({ entries: z.array(Replica).min(1).max(10_000) });
+const ReplicateRequest = z.strictObject({
+  entries: z.array(Replica).min(1).max(MAX_REPLICA_ENTRIES),
+});
 
 const replicate = createRoute({
   method: "post",
@@ -46,7 +49,12 @@ const replica = createRoute({
 /** Serves `/replicate` (hot: every write a primary takes comes here once per backup) and
  * `/replica/{key}`. */
 export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
-  hot.post(replicate, ({ entries }) => Response.json({ applied: node.writer.apply(entries) }));
+  // Values stay the bytes they came as, from the body into the store (see `readReplicaBody`).
+  hot.post(
+    replicate,
+    ({ entries }) => Response.json({ applied: node.writer.apply(entries) }),
+    readReplicaBody,
+  );
   hot.app.openapi(replica, async (c) => {
     const { key } = c.req.valid("param");
     // Asked in a newer ring (a new primary about to change the key), this node takes that ring

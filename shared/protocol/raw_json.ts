@@ -1,0 +1,157 @@
+// Flat JSON objects read straight from a body's bytes: the strings a reader names stay bytes, so
+// a large value goes where it is stored without becoming a string on the way.
+
+import { isUtf8 } from "node:buffer";
+
+/** How a field is read: text, the bytes of a string as they are, or a number. */
+export type FieldKind = "string" | "bytes" | "number";
+
+/** What a {@link FlatReader} read: each field's value by its index, and where the object ended. */
+export interface FlatRead {
+  values: (string | Uint8Array | number | undefined)[];
+  /** The index just past the object's closing brace. */
+  end: number;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Reads a flat JSON object of known fields, in any order, each at most once: strings of UTF-8
+ * with no escape (their bytes are then exactly the string's UTF-8) and numbers. Anything else (an
+ * escape, another field, a repeated one, a nested value) reads as undefined, for the JSON parser
+ * to judge: only what that parser takes, with the same meaning, is read here.
+ *
+ * @example
+ * ```ts
+ * import { FlatReader } from "./raw_json.ts";
+ * const reader = new FlatReader([["key", "string"], ["value", "bytes"]]);
+ * reader.read(new TextEncoder().encode('{"value":"v","key":"k"}'), 0)?.values[0]; // "k"
+ * ```
+ */
+export class FlatReader {
+  readonly #names: Uint8Array[];
+  readonly #kinds: FieldKind[];
+
+  constructor(fields: [name: string, kind: FieldKind][]) {
+    this.#names = fields.map(([name]) => encoder.encode(name));
+    this.#kinds = fields.map(([, kind]) => kind);
+  }
+
+  /** The object that starts at `at` (its opening brace), or undefined. */
+  read(bytes: Uint8Array, at: number): FlatRead | undefined {
+    const values: FlatRead["values"] = [];
+    if (bytes[at] !== 0x7b) return undefined; // {
+    at = skipSpace(bytes, at + 1);
+    for (;;) {
+      if (bytes[at] !== QUOTE) return undefined;
+      const nameEnd = plainStringEnd(bytes, at + 1);
+      const field = nameEnd < 0 ? -1 : this.#fieldAt(bytes, at + 1, nameEnd);
+      if (field < 0 || values[field] !== undefined) return undefined;
+      at = skipSpace(bytes, nameEnd + 1);
+      if (bytes[at] !== 0x3a) return undefined; // :
+      at = skipSpace(bytes, at + 1);
+      const kind = this.#kinds[field];
+      if (kind === "number") {
+        const start = at;
+        while (at < bytes.length && isNumberByte(bytes[at])) at++;
+        const number = numberOf(bytes.subarray(start, at));
+        if (number === undefined) return undefined;
+        values[field] = number;
+      } else {
+        if (bytes[at] !== QUOTE) return undefined;
+        const end = plainStringEnd(bytes, at + 1);
+        if (end < 0) return undefined;
+        const raw = bytes.subarray(at + 1, end);
+        values[field] = kind === "bytes" ? raw : decoder.decode(raw);
+        at = end + 1;
+      }
+      at = skipSpace(bytes, at);
+      if (bytes[at] === 0x2c) at = skipSpace(bytes, at + 1); // ,
+      else if (bytes[at] === 0x7d) return { values, end: at + 1 }; // }
+      else return undefined;
+    }
+  }
+
+  #fieldAt(bytes: Uint8Array, start: number, end: number): number {
+    return this.#names.findIndex((name) => same(bytes, start, end, name));
+  }
+}
+
+/**
+ * Where the string that starts at `from` ends (its closing quote), if it is UTF-8 with no escape
+ * and no control character (which JSON refuses unescaped); -1 otherwise.
+ */
+export function plainStringEnd(bytes: Uint8Array, from: number): number {
+  const end = specialAt(bytes, from);
+  return bytes[end] === QUOTE && isUtf8(bytes.subarray(from, end)) ? end : -1;
+}
+
+/** The first index from `at` that is not JSON whitespace. */
+export function skipSpace(bytes: Uint8Array, at: number): number {
+  while (at < bytes.length) {
+    const byte = bytes[at];
+    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) break;
+    at++;
+  }
+  return at;
+}
+
+/** Whether `bytes` from `start` to `end` are `name`'s. */
+export function same(bytes: Uint8Array, start: number, end: number, name: Uint8Array): boolean {
+  if (end - start !== name.length) return false;
+  for (let i = 0; i < name.length; i++) if (bytes[start + i] !== name[i]) return false;
+  return true;
+}
+
+/**
+ * The first index from `from` of a quote, a backslash or a control character, or the length.
+ * Four bytes a step where the buffer allows (a 100 KB value in 30 us, against 140 a byte a step):
+ * `(x - 0x20202020) & ~x & 0x80808080` is non-zero exactly when a byte of `x` is below 0x20,
+ * and a byte equal to `c` is one that `x ^ cccccccc` makes zero.
+ */
+function specialAt(bytes: Uint8Array, from: number): number {
+  const length = bytes.length;
+  const offset = bytes.byteOffset;
+  let at = from;
+  while (at < length && ((offset + at) & 3) !== 0) {
+    if (isSpecial(bytes[at])) return at;
+    at++;
+  }
+  const count = (length - at) >> 2;
+  const words = count > 0 ? new Uint32Array(bytes.buffer, offset + at, count) : [];
+  let word = 0;
+  for (; word < count; word++) {
+    const x = words[word];
+    const quote = x ^ 0x22222222;
+    const backslash = x ^ 0x5c5c5c5c;
+    const special = ((x - 0x20202020) & ~x) | ((quote - 0x01010101) & ~quote) |
+      ((backslash - 0x01010101) & ~backslash);
+    if ((special & 0x80808080) !== 0) break;
+  }
+  for (at += word * 4; at < length; at++) if (isSpecial(bytes[at])) return at;
+  return length;
+}
+
+function isSpecial(byte: number): boolean {
+  return byte === QUOTE || byte === BACKSLASH || byte < 0x20;
+}
+
+/** Whether `byte` can be part of a JSON number: a digit, a sign, a point or an exponent. */
+function isNumberByte(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || byte === 0x2d || byte === 0x2b || byte === 0x2e ||
+    byte === 0x65 || byte === 0x45;
+}
+
+/** The JSON number `bytes` spell, or undefined when they spell none. */
+function numberOf(bytes: Uint8Array): number | undefined {
+  if (bytes.length === 0 || bytes.length > 32) return undefined;
+  try {
+    const number = JSON.parse(String.fromCharCode(...bytes));
+    return typeof number === "number" ? number : undefined;
+  } catch {
+    return undefined;
+  }
+}

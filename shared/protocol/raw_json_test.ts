@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { FlatReader } from "./raw_json.ts";
+
+const encoder = new TextEncoder();
+
+Deno.test("FlatReader reads known fields in any order, strings as text or bytes, and its end", () => {
+  const reader = new FlatReader([["name", "string"], ["data", "bytes"], ["n", "number"]]);
+  const bytes = encoder.encode('[{ "n": -1.5e2, "data": "d", "name": "é" }, 1]');
+  const read = reader.read(bytes, 1)!;
+  assert.deepEqual(read.values, ["é", encoder.encode("d"), -150]);
+  assert.equal(bytes[read.end], 0x2c, "just past the closing brace");
+  const only = reader.read(encoder.encode('{"n":1}'), 0)!.values;
+  assert.deepEqual([only[0], only[1], only[2]], [undefined, undefined, 1]);
+});
+
+Deno.test("FlatReader reads nothing it cannot read exactly as JSON.parse does", () => {
+  const reader = new FlatReader([["a", "string"], ["n", "number"]]);
+  for (
+    const text of [
+      '{"a":"x\\u0041"}',
+      '{"a":"x","a":"y"}',
+      '{"b":"x"}',
+      '{"n":[1]}',
+      '{"n":true}',
+      '{"n":"1"}',
+      '{"n":1,}',
+      "{}",
+      '{"a":"x"',
+    ]
+  ) {
+    assert.equal(reader.read(encoder.encode(text), 0), undefined, text);
+  }
+});
