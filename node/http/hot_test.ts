@@ -12,15 +12,15 @@ import { Writer } from "../cluster/writer.ts";
 const MAX_VALUE_BYTES = 1024;
 
 /** A node's app and its hot routes over one store, with the app's calls counted. */
-function node(ringEpoch: () => number | undefined = () => 7) {
+function node(ringEpoch: () => number | undefined = () => 7, maxValueBytes = MAX_VALUE_BYTES) {
   const clock = { now: 1_000_000 };
   const store = new Store({ now: () => clock.now });
   const metrics = new Metrics();
-  const writer = new Writer(store, undefined, MAX_VALUE_BYTES);
+  const writer = new Writer(store, undefined, maxValueBytes);
   const app = createApp({
     store,
     writer,
-    maxValueBytes: MAX_VALUE_BYTES,
+    maxValueBytes,
     notReady: () => undefined,
     log,
     now: () => clock.now,
@@ -229,4 +229,31 @@ Deno.test("The hot path writes as the app does: POST /keys, /mset and /replicate
   assert.equal(byFast.store.get("esc")?.value, 'a"b\\c\n\u0001');
   assert.deepEqual(byFast.fell, ["POST /keys", "POST /keys"], "only the invalid bodies went on");
   assert.equal(byFast.store.get("deep"), undefined);
+});
+
+Deno.test("The hot path stores a large plain value from the body's bytes, as the app stores it", async () => {
+  const byApp = node(undefined, 1 << 20);
+  const byFast = node(undefined, 1 << 20);
+  const plain = "é0123456789abcdef".repeat(2000); // past the bytes reader's 16 KiB
+  const cases = [
+    { key: "plain", value: plain, ttl: 60 },
+    { key: "escaped", value: plain + '"\n' }, // left to JSON.parse
+    { key: "big", value: "x".repeat((1 << 20) + 1) }, // 413 either way
+  ];
+  for (const body of cases) {
+    const text = JSON.stringify(body);
+    const length = String(new TextEncoder().encode(text).byteLength);
+    const init = (): RequestInit => ({
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": length },
+      body: text,
+    });
+    const app = await byApp.app.request("/keys", init());
+    const fast = await byFast.served(new Request("http://127.0.0.1:8081/keys", init()));
+    assert.equal(fast.status, app.status, body.key);
+    assert.equal(await fast.text(), await app.text(), body.key);
+    assert.deepEqual(byFast.store.get(body.key), byApp.store.get(body.key), body.key);
+  }
+  assert.equal(byFast.store.get("plain")?.value, plain);
+  assert.equal(byFast.store.get("big"), undefined);
 });

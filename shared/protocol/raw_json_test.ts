@@ -6,6 +6,11 @@ const encoder = new TextEncoder();
 Deno.test("FlatReader reads known fields in any order, strings as text or bytes, and its end", () => {
   const reader = new FlatReader([["name", "string"], ["data", "bytes"], ["n", "number"]]);
   const bytes = encoder.encode('[{ "n": -1.5e2, "data": "d", "name": "é" }, 1]');
+  for (
+    const [text, n] of [["0", 0], ["7", 7], ["123456789012345", 123456789012345], ["1e3", 1000]]
+  ) {
+    assert.equal(reader.read(encoder.encode(`{"n":${text}}`), 0)?.values[2], n, text as string);
+  }
   const read = reader.read(bytes, 1)!;
   assert.deepEqual(read.values, ["é", encoder.encode("d"), -150]);
   assert.equal(bytes[read.end], 0x2c, "just past the closing brace");
@@ -24,6 +29,9 @@ Deno.test("FlatReader reads nothing it cannot read exactly as JSON.parse does", 
       '{"n":true}',
       '{"n":"1"}',
       '{"n":1,}',
+      '{"n":01}',
+      '{"n":1.}',
+      '{"n":--1}',
       "{}",
       '{"a":"x"',
     ]

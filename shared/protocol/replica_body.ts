@@ -2,7 +2,7 @@
 // its backups as the bytes the client sent, and a backup stores them as they come, so a 100 KB
 // value is never a string on either node.
 
-import { FlatReader, same, skipSpace } from "./raw_json.ts";
+import { FlatReader, MIN_RAW_BODY_BYTES, same, skipSpace } from "./raw_json.ts";
 import { Replica } from "./replica.ts";
 import { MAX_KEY_BYTES } from "./wire.ts";
 
@@ -71,9 +71,14 @@ export function replicaBody(
 /**
  * A `/replicate` body read from its bytes, values as bytes (views of `bytes`), when every entry
  * is a value's state of plain fields that the schema takes; otherwise undefined, for the JSON
- * parser and the route's schema to judge it (a deletion, request ids, an escape).
+ * parser and the route's schema to judge it (a deletion, request ids, an escape), as is a body
+ * shorter than `minBytes`.
  */
-export function readReplicaBody(bytes: Uint8Array): { entries: RawReplica[] } | undefined {
+export function readReplicaBody(
+  bytes: Uint8Array,
+  minBytes = MIN_RAW_BODY_BYTES,
+): { entries: RawReplica[] } | undefined {
+  if (bytes.length < minBytes) return undefined;
   let at = skipSpace(bytes, 0);
   if (bytes[at] !== 0x7b) return undefined; // {
   at = skipSpace(bytes, at + 1);

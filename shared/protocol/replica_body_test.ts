@@ -38,10 +38,10 @@ Deno.test("readReplicaBody() reads values' states with values as bytes, as the s
     { key: "ключ", version: 4, value: encoder.encode("é😀") },
     { key: "gone", version: 5 }, // no value: a deletion, as the JSON route applies it too
   ];
-  const read = readReplicaBody(replicaBody(replicas) as Uint8Array)!;
+  const read = readReplicaBody(replicaBody(replicas) as Uint8Array, 0)!;
   assert.deepEqual(asText(read.entries), asText(replicas));
   const spaced = encoder.encode(' { "entries" : [ {"version":1, "key":"k" , "value":"v"} ] } ');
-  assert.deepEqual(asText(readReplicaBody(spaced)!.entries), [{
+  assert.deepEqual(asText(readReplicaBody(spaced, 0)!.entries), [{
     key: "k",
     version: 1,
     value: "v",
@@ -64,8 +64,10 @@ Deno.test("readReplicaBody() leaves every other body to the JSON parser and the 
     '{"entry":[{"key":"k","version":1,"value":"v"}]}',
     '{"entries":[{"key":"k","version":1,"value":"v"}]',
   ];
-  for (const body of others) assert.equal(readReplicaBody(encoder.encode(body)), undefined, body);
+  for (const body of others) {
+    assert.equal(readReplicaBody(encoder.encode(body), 0), undefined, body);
+  }
   const entry = { key: "k", version: 1, value: encoder.encode("v") };
   const many = replicaBody(Array.from({ length: MAX_REPLICA_ENTRIES + 1 }, () => entry));
-  assert.equal(readReplicaBody(many as Uint8Array), undefined, "past the schema's most entries");
+  assert.equal(readReplicaBody(many as Uint8Array, 0), undefined, "past the schema's most entries");
 });
