@@ -3,14 +3,6 @@
 
 import { isUtf8 } from "node:buffer";
 
-/**
- * Bodies shorter than this are left to `JSON.parse()` by the readers built on this module: for
- * them it is faster (a 20-write `/replicate` of 1 KB values: 19 us against 84), and the strings it
- * makes are little garbage. The readers pay from large values on, whose strings were most of a
- * node's garbage.
- */
-export const MIN_RAW_BODY_BYTES = 16 * 1024;
-
 /** How a field is read: text, the bytes of a string as they are, or a number. */
 export type FieldKind = "string" | "bytes" | "number";
 

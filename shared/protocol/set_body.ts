@@ -2,7 +2,7 @@
 // 100 KB value goes into the store without becoming strings on the way (the body's text, then the
 // parsed value), which were most of a node's garbage under large writes.
 
-import { FlatReader, MIN_RAW_BODY_BYTES, skipSpace } from "./raw_json.ts";
+import { FlatReader, skipSpace } from "./raw_json.ts";
 import { Key, MAX_KEY_BYTES, Ttl } from "./wire.ts";
 
 /** A plain write read from its body's bytes: `value` is its UTF-8, a view of the body. */
@@ -20,21 +20,17 @@ const decoder = new TextDecoder();
  * UTF-8 with no escape and the key and TTL are valid; otherwise undefined, for the JSON parser
  * and the route's schema to judge the body. Only a body that parser would take, with the same
  * meaning, is read here: anything else (another field, an escape, a repeated field) is left to
- * it, as is a body shorter than `minBytes`. The value is a view of `bytes`: it lives as long as
- * they do.
+ * it. The value is a view of `bytes`: it lives as long as they do. Short bodies read here too:
+ * 0.4 us for one of 100 B against 0.55 for `JSON.parse()` and the schema.
  *
  * @example
  * ```ts
  * import { readSetBody } from "./set_body.ts";
- * const write = readSetBody(new TextEncoder().encode('{"key":"k","value":"v","ttl":60}'), 0);
+ * const write = readSetBody(new TextEncoder().encode('{"key":"k","value":"v","ttl":60}'));
  * write?.key; // "k"
  * ```
  */
-export function readSetBody(
-  bytes: Uint8Array,
-  minBytes = MIN_RAW_BODY_BYTES,
-): RawWrite | undefined {
-  if (bytes.length < minBytes) return undefined;
+export function readSetBody(bytes: Uint8Array): RawWrite | undefined {
   const read = SET.read(bytes, skipSpace(bytes, 0));
   if (!read || skipSpace(bytes, read.end) !== bytes.length) return undefined;
   const [keyBytes, value, ttl] = read.values as [Uint8Array?, Uint8Array?, number?];
