@@ -4,6 +4,7 @@
 //   deno task bench:rss                          # both scenarios, a standalone node
 //   deno task bench:rss --only 100kb --seconds 30
 //   deno task bench:rss --cluster                # a master and two nodes, R=2: both nodes measured
+//   deno task bench:rss --cluster --through-master   # the same, every write sent to the master
 //   deno task bench:rss --v8-flags=--max-semi-space-size=1   # the node's V8 flags instead of ours
 //
 // Each scenario starts fresh processes (VmHWM is a process's peak since it started). Writers are
@@ -36,6 +37,7 @@ const { values: flags } = parseArgs({
     writers: { type: "string", default: "8" },
     only: { type: "string" },
     cluster: { type: "boolean", default: false },
+    "through-master": { type: "boolean", default: false },
     "v8-flags": { type: "string" },
     "max-memory": { type: "string" },
   },
@@ -51,7 +53,7 @@ const scenarios = SCENARIOS.filter((s) => !flags.only || s.name === flags.only).
 if (![seconds, afterSeconds, writers].every((n) => n > 0) || scenarios.length === 0) {
   console.error(
     "Usage: deno task bench:rss [--seconds 20] [--after 10] [--writers 8] " +
-      "[--only 100kb|1kb] [--max-memory 1mb] [--cluster] [--v8-flags=...]",
+      "[--only 100kb|1kb] [--max-memory 1mb] [--cluster [--through-master]] [--v8-flags=...]",
   );
   Deno.exit(2);
 }
@@ -111,6 +113,7 @@ async function start(processes: Processes, scenario: Scenario) {
   }, "a ring of two nodes");
   const ring = new Ring(view.nodes);
   const urlOf = new Map(nodes.map((node) => [node.address, node.url]));
+  if (flags["through-master"]) return { nodes, ownerOf: (_key: string) => master.url };
   return { nodes, ownerOf: (key: string) => urlOf.get(ring.owner(key)!)! };
 }
 
@@ -193,6 +196,7 @@ for (const scenario of scenarios) results.push(...await run(scenario));
 console.log(
   `\n${writers} writers, ${seconds} s of writes, RSS ${afterSeconds} s after; ` +
     `${flags.cluster ? "a master and two nodes, R=2" : "a standalone node"}` +
+    `${flags["through-master"] ? ", writes through the master" : ""}` +
     `${flags["v8-flags"] ? `, node V8 flags ${flags["v8-flags"]}` : ""}\n`,
 );
 const rows = [

@@ -3,6 +3,15 @@
 
 import { isUtf8 } from "node:buffer";
 
+/**
+ * Bodies of many items shorter than this are left to `JSON.parse()` by the list readers: for them
+ * it is faster (20 writes of 1 KB values to `/replicate`: 19 us against 44, each entry's schema
+ * check on its own most of the difference; to `/mset`: 7.6 against 14.4), and the strings it
+ * makes are little garbage. The readers pay from large values on, whose strings were most of a
+ * node's garbage.
+ */
+export const MIN_LIST_BYTES = 16 * 1024;
+
 /** How a field is read: text, the bytes of a string as they are, or a number. */
 export type FieldKind = "string" | "bytes" | "number";
 
@@ -78,6 +87,43 @@ export class FlatReader {
   #fieldAt(bytes: Uint8Array, start: number, end: number): number {
     return this.#names.findIndex((name) => same(bytes, start, end, name));
   }
+}
+
+/**
+ * The items of a body `{"<name>": [{...}, ...]}`: each object read by `reader` and made an item by
+ * `item` (undefined when it refuses one), at most `max` of them, at least one; undefined for any
+ * other body, for the JSON parser and the route's schema to judge.
+ */
+export function readList<T>(
+  bytes: Uint8Array,
+  name: string,
+  reader: FlatReader,
+  item: (values: FlatRead["values"]) => T | undefined,
+  max: number,
+): T[] | undefined {
+  const nameBytes = encoder.encode(name);
+  let at = skipSpace(bytes, 0);
+  if (bytes[at] !== 0x7b) return undefined; // {
+  at = skipSpace(bytes, at + 1);
+  const nameEnd = at + 1 + nameBytes.length;
+  if (bytes[at] !== QUOTE || !same(bytes, at + 1, nameEnd, nameBytes) || bytes[nameEnd] !== QUOTE) {
+    return undefined;
+  }
+  at = skipSpace(bytes, nameEnd + 1);
+  if (bytes[at] !== 0x3a) return undefined; // :
+  at = skipSpace(bytes, at + 1);
+  if (bytes[at] !== 0x5b) return undefined; // [
+  const items: T[] = [];
+  do {
+    const read = reader.read(bytes, skipSpace(bytes, at + 1));
+    const made = read && item(read.values);
+    if (!read || made === undefined || items.length === max) return undefined;
+    items.push(made);
+    at = skipSpace(bytes, read.end);
+  } while (bytes[at] === 0x2c); // ,
+  if (bytes[at] !== 0x5d) return undefined; // ]
+  at = skipSpace(bytes, at + 1);
+  return bytes[at] === 0x7d && skipSpace(bytes, at + 1) === bytes.length ? items : undefined;
 }
 
 /**

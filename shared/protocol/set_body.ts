@@ -1,9 +1,9 @@
-// A `POST /keys` body read straight from its bytes: the value stays the bytes it came as, so a
-// 100 KB value goes into the store without becoming strings on the way (the body's text, then the
-// parsed value), which were most of a node's garbage under large writes.
+// `POST /keys` and `POST /mset` bodies read straight from their bytes: a value stays the bytes it
+// came as, so a 100 KB value goes into the store without becoming strings on the way (the body's
+// text, then the parsed value), which were most of a node's garbage under large writes.
 
-import { FlatReader, skipSpace } from "./raw_json.ts";
-import { Key, MAX_KEY_BYTES, Ttl } from "./wire.ts";
+import { FlatReader, MIN_LIST_BYTES, readList, skipSpace } from "./raw_json.ts";
+import { Key, MAX_BATCH, MAX_KEY_BYTES, Ttl } from "./wire.ts";
 
 /** A plain write read from its body's bytes: `value` is its UTF-8, a view of the body. */
 export interface RawWrite {
@@ -33,7 +33,26 @@ const decoder = new TextDecoder();
 export function readSetBody(bytes: Uint8Array): RawWrite | undefined {
   const read = SET.read(bytes, skipSpace(bytes, 0));
   if (!read || skipSpace(bytes, read.end) !== bytes.length) return undefined;
-  const [keyBytes, value, ttl] = read.values as [Uint8Array?, Uint8Array?, number?];
+  return writeOf(read.values);
+}
+
+/**
+ * `bytes` as a `POST /mset` body, `{"items": [...]}`, when every item is a plain write as
+ * {@link readSetBody} takes one and there are at most {@link MAX_BATCH}; otherwise undefined, for
+ * the JSON parser and the route's schema to judge it, as is a body shorter than `minBytes`.
+ */
+export function readMsetBody(
+  bytes: Uint8Array,
+  minBytes = MIN_LIST_BYTES,
+): { items: RawWrite[] } | undefined {
+  if (bytes.length < minBytes) return undefined;
+  const items = readList(bytes, "items", SET, writeOf, MAX_BATCH);
+  return items && { items };
+}
+
+/** A write's fields as the schema takes them, or undefined. */
+function writeOf(values: unknown[]): RawWrite | undefined {
+  const [keyBytes, value, ttl] = values as [Uint8Array?, Uint8Array?, number?];
   if (!keyBytes || !value || keyBytes.length > MAX_KEY_BYTES) return undefined;
   const key = decoder.decode(keyBytes);
   if (!Key.safeParse(key).success) return undefined;

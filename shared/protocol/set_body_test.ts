@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { readSetBody } from "./set_body.ts";
-import { SetRequest } from "./wire.ts";
+import { readMsetBody, readSetBody } from "./set_body.ts";
+import { MAX_BATCH, MSetRequest, SetRequest } from "./wire.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -88,4 +88,26 @@ Deno.test("readSetBody finds an escape, a control character or invalid UTF-8 any
     shifted.set(bytes, shift);
     assert.equal(decoder.decode(readSetBody(shifted.subarray(shift))!.value), value);
   }
+});
+
+Deno.test("readMsetBody reads every plain write of a batch, or leaves the batch to JSON", () => {
+  const read = (body: string) =>
+    readMsetBody(encoder.encode(body), 0)?.items.map((w) => ({
+      ...w,
+      value: decoder.decode(w.value),
+    }));
+  const body = '{"items":[{"key":"a","value":"1"}, {"ttl":5,"key":"é","value":"😀"}]}';
+  assert.deepEqual(read(body), MSetRequest.parse(JSON.parse(body)).items);
+  const others = [
+    '{"items":[{"key":"a","value":"1"},{"key":"b","value":"a\\"b"}]}', // one escape: all to JSON
+    '{"items":[{"key":"a","value":"1","x":1}]}',
+    '{"items":[{"key":"","value":"1"}]}',
+    '{"items":[]}',
+    '{"items":[{"key":"a","value":"1"}],"more":1}',
+    '{"keys":[{"key":"a","value":"1"}]}',
+  ];
+  for (const other of others) assert.equal(read(other), undefined, other);
+  const many = `{"items":[${Array(MAX_BATCH + 1).fill('{"key":"k","value":"v"}').join(",")}]}`;
+  assert.equal(read(many), undefined, "past the schema's most items");
+  assert.equal(readMsetBody(encoder.encode(body)), undefined, "16 KiB at least by default");
 });

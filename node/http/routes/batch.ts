@@ -2,6 +2,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { batchRoutes } from "@cache/protocol/batch_routes";
+import { readMsetBody } from "@cache/protocol/set_body";
 import { LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
 import type { Store } from "../../store/store.ts";
@@ -34,7 +35,12 @@ export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
         : Response.json(readMany(node.store, keys)),
   );
 
-  hot.post(batchRoutes.mset, ({ items }, request) => stored(node.writer, items, request));
+  // Values stay the bytes they came as, from the body into the store (see `readMsetBody`).
+  hot.post(
+    batchRoutes.mset,
+    ({ items }, request) => stored(node.writer, items, request),
+    readMsetBody,
+  );
 }
 
 /** The items of `keys` stored here, in order, and the keys that are not. */
