@@ -92,7 +92,8 @@ export class FlatReader {
 /**
  * The items of a body `{"<name>": [{...}, ...]}`: each object read by `reader` and made an item by
  * `item` (undefined when it refuses one), at most `max` of them, at least one; undefined for any
- * other body, for the JSON parser and the route's schema to judge.
+ * other body, for the JSON parser and the route's schema to judge, as for one shorter than
+ * `minBytes`.
  */
 export function readList<T>(
   bytes: Uint8Array,
@@ -100,7 +101,9 @@ export function readList<T>(
   reader: FlatReader,
   item: (values: FlatRead["values"]) => T | undefined,
   max: number,
+  minBytes = MIN_LIST_BYTES,
 ): T[] | undefined {
+  if (bytes.length < minBytes) return undefined;
   const nameBytes = encoder.encode(name);
   let at = skipSpace(bytes, 0);
   if (bytes[at] !== 0x7b) return undefined; // {

@@ -4,7 +4,6 @@
 
 import { FlatReader, MIN_LIST_BYTES, readList } from "./raw_json.ts";
 import { Replica } from "./replica.ts";
-import { MAX_KEY_BYTES } from "./wire.ts";
 
 /**
  * A replica whose value may be bytes: the UTF-8 of a JSON string with no escape and no control
@@ -16,14 +15,13 @@ export type RawReplica = Omit<Replica, "value"> & { value?: string | Uint8Array 
 export const MAX_REPLICA_ENTRIES = 10_000;
 
 const ENTRY = new FlatReader([
-  ["key", "bytes"],
+  ["key", "string"],
   ["version", "number"],
   ["epoch", "number"],
   ["value", "bytes"],
   ["ttlMs", "number"],
 ]);
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const END_OF_VALUE = encoder.encode('"}');
 
 /**
@@ -77,22 +75,20 @@ export function readReplicaBody(
   bytes: Uint8Array,
   minBytes = MIN_LIST_BYTES,
 ): { entries: RawReplica[] } | undefined {
-  if (bytes.length < minBytes) return undefined;
-  const entries = readList(bytes, "entries", ENTRY, replicaOf, MAX_REPLICA_ENTRIES);
+  const entries = readList(bytes, "entries", ENTRY, replicaOf, MAX_REPLICA_ENTRIES, minBytes);
   return entries && { entries };
 }
 
 /** An entry's fields as a replica the schema takes, or undefined. */
 function replicaOf(values: unknown[]): RawReplica | undefined {
-  const [keyBytes, version, epoch, value, ttlMs] = values as [
-    Uint8Array?,
+  const [key, version, epoch, value, ttlMs] = values as [
+    string?,
     number?,
     number?,
     Uint8Array?,
     number?,
   ];
-  if (!keyBytes || keyBytes.length > MAX_KEY_BYTES) return undefined;
-  const state: Record<string, unknown> = { key: decoder.decode(keyBytes), version };
+  const state: Record<string, unknown> = { key, version };
   if (epoch !== undefined) state.epoch = epoch;
   if (ttlMs !== undefined) state.ttlMs = ttlMs;
   const checked = Replica.safeParse(state);

@@ -3,7 +3,7 @@
 // text, then the parsed value), which were most of a node's garbage under large writes.
 
 import { FlatReader, MIN_LIST_BYTES, readList, skipSpace } from "./raw_json.ts";
-import { Key, MAX_BATCH, MAX_KEY_BYTES, Ttl } from "./wire.ts";
+import { Key, MAX_BATCH, Ttl } from "./wire.ts";
 
 /** A plain write read from its body's bytes: `value` is its UTF-8, a view of the body. */
 export interface RawWrite {
@@ -12,8 +12,7 @@ export interface RawWrite {
   ttl?: number;
 }
 
-const SET = new FlatReader([["key", "bytes"], ["value", "bytes"], ["ttl", "number"]]);
-const decoder = new TextDecoder();
+const SET = new FlatReader([["key", "string"], ["value", "bytes"], ["ttl", "number"]]);
 
 /**
  * `bytes` as a plain write, `{"key", "value", "ttl"?}` in any order, when both strings are
@@ -45,17 +44,14 @@ export function readMsetBody(
   bytes: Uint8Array,
   minBytes = MIN_LIST_BYTES,
 ): { items: RawWrite[] } | undefined {
-  if (bytes.length < minBytes) return undefined;
-  const items = readList(bytes, "items", SET, writeOf, MAX_BATCH);
+  const items = readList(bytes, "items", SET, writeOf, MAX_BATCH, minBytes);
   return items && { items };
 }
 
 /** A write's fields as the schema takes them, or undefined. */
 function writeOf(values: unknown[]): RawWrite | undefined {
-  const [keyBytes, value, ttl] = values as [Uint8Array?, Uint8Array?, number?];
-  if (!keyBytes || !value || keyBytes.length > MAX_KEY_BYTES) return undefined;
-  const key = decoder.decode(keyBytes);
-  if (!Key.safeParse(key).success) return undefined;
+  const [key, value, ttl] = values as [string?, Uint8Array?, number?];
+  if (key === undefined || !value || !Key.safeParse(key).success) return undefined;
   if (ttl === undefined) return { key, value };
   return Ttl.safeParse(ttl).success ? { key, value, ttl } : undefined;
 }
