@@ -5,10 +5,10 @@ import { isUtf8 } from "node:buffer";
 
 /**
  * Bodies of many items shorter than this are left to `JSON.parse()` by the list readers: for them
- * it is faster (20 writes of 1 KB values to `/replicate`: 19 us against 44, each entry's schema
- * check on its own most of the difference; to `/mset`: 7.6 against 14.4), and the strings it
- * makes are little garbage. The readers pay from large values on, whose strings were most of a
- * node's garbage.
+ * it is faster (`set_body_bench.ts`: 20 writes of 1 KB values to `/replicate` in 21 us against
+ * 40, each entry's schema check on its own most of the difference; to `/mset` in 12 against 20),
+ * and the strings it makes are little garbage. The readers pay from large values on, whose
+ * strings were most of a node's garbage.
  */
 export const MIN_LIST_BYTES = 16 * 1024;
 
@@ -134,8 +134,8 @@ export function readList<T>(
  * and no control character (which JSON refuses unescaped); -1 otherwise. Its first 16 bytes or so
  * are looked at one by one (names and keys end there), the rest four a step from an aligned
  * offset: `(x - 0x20202020) & ~x & 0x80808080` is non-zero exactly when a byte of `x` is below
- * 0x20, and a byte equal to `c` is one `x ^ 0xcccccccc` makes zero. A 100 KB value takes 30 us,
- * against 140 a byte a step; only a string with a byte past 7 bits is checked as UTF-8.
+ * 0x20, and a byte equal to `c` is one `x ^ 0xcccccccc` makes zero. Only a string with a byte past
+ * 7 bits is checked as UTF-8.
  */
 export function plainStringEnd(bytes: Uint8Array, from: number): number {
   const length = bytes.length;

@@ -19,8 +19,8 @@ const SET = new FlatReader([["key", "string"], ["value", "bytes"], ["ttl", "numb
  * UTF-8 with no escape and the key and TTL are valid; otherwise undefined, for the JSON parser
  * and the route's schema to judge the body. Only a body that parser would take, with the same
  * meaning, is read here: anything else (another field, an escape, a repeated field) is left to
- * it. The value is a view of `bytes`: it lives as long as they do. Short bodies read here too:
- * 0.4 us for one of 100 B against 0.55 for `JSON.parse()` and the schema.
+ * it. The value is a view of `bytes`: it lives as long as they do. Short bodies read here too, in
+ * about the time `JSON.parse()` and the schema take (`set_body_bench.ts`).
  *
  * @example
  * ```ts
