@@ -62,17 +62,22 @@ async function seen(response: Response) {
   };
 }
 
-/** `POST /mget` with `body`, answered by the app alone and through the hot routes. */
-async function mget({ app, served }: Node, body: string) {
-  const init = (): RequestInit => ({
+/**
+ * A JSON POST of `body` as a client sends it (Deno.serve gives the fast route a declared length),
+ * made fresh for each Request that reads it.
+ */
+function jsonPost(body: string): () => RequestInit {
+  const length = String(new TextEncoder().encode(body).byteLength);
+  return () => ({
     method: "POST",
-    // As a client sends it: Deno.serve gives the fast route a declared length.
-    headers: {
-      "content-type": "application/json",
-      "content-length": String(new TextEncoder().encode(body).byteLength),
-    },
+    headers: { "content-type": "application/json", "content-length": length },
     body,
   });
+}
+
+/** `POST /mget` with `body`, answered by the app alone and through the hot routes. */
+async function mget({ app, served }: Node, body: string) {
+  const init = jsonPost(body);
   return {
     byApp: await seen(await app.request("/mget", init())),
     byFast: await seen(await served(new Request("http://127.0.0.1:8081/mget", init()))),
@@ -206,14 +211,7 @@ Deno.test("The hot path writes as the app does: POST /keys, /mset and /replicate
   ];
   for (const [path, body] of cases) {
     const text = JSON.stringify(body);
-    const init = (): RequestInit => ({
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "content-length": String(new TextEncoder().encode(text).byteLength),
-      },
-      body: text,
-    });
+    const init = jsonPost(text);
     const app = await byApp.app.request(path, init());
     const fast = await byFast.served(new Request(`http://127.0.0.1:8081${path}`, init()));
     assert.equal(fast.status, app.status, `${path} ${text.slice(0, 60)}`);
@@ -241,13 +239,7 @@ Deno.test("The hot path stores large plain values from the body's bytes, as the 
     { key: "big", value: "x".repeat((1 << 20) + 1) }, // 413 either way
   ];
   for (const body of cases) {
-    const text = JSON.stringify(body);
-    const length = String(new TextEncoder().encode(text).byteLength);
-    const init = (): RequestInit => ({
-      method: "POST",
-      headers: { "content-type": "application/json", "content-length": length },
-      body: text,
-    });
+    const init = jsonPost(JSON.stringify(body));
     const app = await byApp.app.request("/keys", init());
     const fast = await byFast.served(new Request("http://127.0.0.1:8081/keys", init()));
     assert.equal(fast.status, app.status, body.key);
@@ -256,17 +248,9 @@ Deno.test("The hot path stores large plain values from the body's bytes, as the 
   }
   assert.equal(byFast.store.get("plain")?.value, plain);
   assert.equal(byFast.store.get("big"), undefined);
-  const batch = JSON.stringify({
+  const init = jsonPost(JSON.stringify({
     items: [{ key: "m1", value: plain }, { key: "m2", value: plain.slice(1), ttl: 5 }],
-  });
-  const init = (): RequestInit => ({
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "content-length": String(new TextEncoder().encode(batch).byteLength),
-    },
-    body: batch,
-  });
+  }));
   const app = await byApp.app.request("/mset", init());
   const fast = await byFast.served(new Request("http://127.0.0.1:8081/mset", init()));
   assert.equal(fast.status, app.status);
