@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Auth, AuthConfigError, parseTokens } from "./auth.ts";
+import { Auth, AuthConfigError, parseTokens, sameDigest } from "./auth.ts";
 
 Deno.test("parseTokens() reads role:token lines, commas and both JSON shapes", () => {
   assert.deepEqual(parseTokens("# tokens\nadmin:admin-secret\n\nclient: client-secret\n"), [
@@ -46,4 +46,16 @@ Deno.test("Auth with no tokens lets everything through", async () => {
   const open = await Auth.from([]);
   assert.equal(open.enabled, false);
   assert.equal(await open.role(undefined), "admin");
+});
+
+Deno.test("sameDigest() is true only for the same bytes, wherever they differ", () => {
+  const digest = new Uint8Array(32).map((_, i) => i);
+  assert.equal(sameDigest(digest, digest.slice()), true);
+  for (const at of [0, 15, 31]) {
+    const other = digest.slice();
+    other[at] ^= 0x80;
+    assert.equal(sameDigest(digest, other), false, `differs at byte ${at}`);
+  }
+  assert.equal(sameDigest(digest, digest.subarray(0, 31)), false);
+  assert.equal(sameDigest(digest.subarray(0, 31), digest), false);
 });
