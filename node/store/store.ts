@@ -9,7 +9,7 @@ import type { Value } from "./records.ts";
 import { PAGE_BYTES } from "./size_classes.ts";
 import { type Applied, RequestLog } from "./requests.ts";
 import { pageBounds } from "./scan_page.ts";
-import { Tombstones } from "./tombstones.ts";
+import { type Stamp, Tombstones } from "./tombstones.ts";
 
 export { entryBytes, EXPIRY_BYTES } from "./entries.ts";
 export { EntryTooLargeError, StoreFullError } from "./errors.ts";
@@ -87,6 +87,10 @@ export class Store {
   #evictions = 0;
   #expired = 0;
   #lastVersion = 0;
+  // The newest stamp of any state this store let go of (evicted, expired, handed over, cleared):
+  // a backup may still hold it, so a stamp a writer chose must be newer (see setStamped).
+  #horizon: Stamp = { epoch: 0, version: 0 };
+  #lastEpoch = 0;
   readonly #tombstones: Tombstones;
   readonly #requests: RequestLog;
 
@@ -163,15 +167,45 @@ export class Store {
   }
 
   /**
-   * Stores every write, in order, or none of them, as written in ring `epoch`: a write too large
-   * for the bound, or a batch that does not fit while eviction is off, throws before anything
-   * changes. Returns the version given to each write.
+   * Stores every write, in order, or none of them, as written in ring `epoch`, with versions above
+   * `floor`: a write too large for the bound, or a batch that does not fit while eviction is off,
+   * throws before anything changes. Returns the version given to each write.
    */
-  setMany(writes: Write[], epoch = 0): number[] {
+  setMany(writes: Write[], epoch = 0, floor = 0): number[] {
     const entries = this.#entries;
     const sized = writes.map((w) => entries.measure(w.key, w.value, w.ttlMs ?? 0, w.valueBytes));
     this.#admit(sized);
+    if (floor > this.#lastVersion) this.#lastVersion = floor;
     return sized.map((w) => this.#write(w, this.#nextVersion(), epoch));
+  }
+
+  /**
+   * Stores `write` as its key's primary, stamped `stamp`: a version its writer chose and sent to
+   * every owner at once. Stored only if the stamp is newer than anything this store holds or held
+   * of the key ({@link newestOf}), so no backup holds a newer state this primary acknowledged.
+   * Returns undefined once stored, else the stamp a new try must beat; throws like {@link set}.
+   */
+  setStamped(write: Write, stamp: Stamp): Stamp | undefined {
+    const beat = this.newestOf(write.key);
+    if (!newer(stamp, beat)) return beat;
+    const sized = this.#entries.measure(write.key, write.value, write.ttlMs ?? 0, write.valueBytes);
+    this.#admit([sized]);
+    this.#seen(stamp);
+    this.#write(sized, stamp.version, stamp.epoch);
+    return undefined;
+  }
+
+  /**
+   * The newest stamp this store knows `key` may have anywhere: its value's (expired or not), its
+   * deletion's, or that of the newest state of any key this store let go of since it started.
+   */
+  newestOf(key: string): Stamp {
+    let newest = this.#horizon;
+    const forgotten = this.#tombstones.forgotten;
+    if (newer(forgotten, newest)) newest = forgotten;
+    const ref = this.#entries.find(key);
+    const held = ref === 0 ? this.#tombstones.stampOf(key) : this.#entries.stampOf(ref);
+    return held && newer(held, newest) ? { epoch: held.epoch, version: held.version } : newest;
   }
 
   /**
@@ -183,6 +217,7 @@ export class Store {
     const ref = this.#live(key);
     if (ref !== 0) this.#entries.remove(ref);
     const version = this.#nextVersion();
+    if (epoch > this.#lastEpoch) this.#lastEpoch = epoch;
     this.#tombstones.remember(key, { version, epoch });
     return { found: ref !== 0, version };
   }
@@ -198,7 +233,7 @@ export class Store {
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
     const deletion = this.#tombstones.stampOf(replica.key);
     if (deletion && !newer(replica, deletion)) return false;
-    this.#lastVersion = Math.max(this.#lastVersion, replica.version);
+    this.#seen({ epoch, version: replica.version });
     // The increments it remembers come with the state they were applied to, and only with it.
     const requests = replica.requests;
     if (replica.deleted || replica.value === undefined) {
@@ -293,12 +328,15 @@ export class Store {
   /** Forgets `key` without remembering a deletion: it was handed over to its new owners. */
   drop(key: string): void {
     const ref = this.#entries.find(key);
-    if (ref !== 0) this.#entries.remove(ref);
+    if (ref !== 0) this.#letGo(ref);
+    const deletion = this.#tombstones.stampOf(key);
+    if (deletion) this.#raiseHorizon(deletion);
     this.#tombstones.forget(key);
   }
 
   /** Forgets every key and deletion, as a node that rejoins empty does; counters stay. */
   clear(): void {
+    this.#raiseHorizon({ epoch: this.#lastEpoch, version: this.#lastVersion });
     this.#entries.clear(); // gives the memory back
     this.#tombstones.clear();
     this.#requests.clear();
@@ -311,7 +349,7 @@ export class Store {
     while (removed < budget) {
       const ref = this.#entries.popDue(now);
       if (ref === 0) break;
-      this.#entries.remove(ref);
+      this.#letGo(ref);
       this.#expired++;
       removed++;
     }
@@ -354,7 +392,7 @@ export class Store {
     if (ref === 0) return 0;
     const expiresAt = this.#entries.expiresAt(ref);
     if (expiresAt !== 0 && expiresAt <= this.#now()) {
-      this.#entries.remove(ref);
+      this.#letGo(ref);
       this.#expired++;
       return 0;
     }
@@ -388,7 +426,24 @@ export class Store {
     if (total > this.#maxBytes) throw new StoreFullError(total - bytes, this.#maxBytes - bytes);
   }
 
+  /** Removes the entry `ref`, not for a newer state of its key: its stamp joins the horizon. */
+  #letGo(ref: number): void {
+    this.#raiseHorizon(this.#entries.stampOf(ref));
+    this.#entries.remove(ref);
+  }
+
+  #raiseHorizon(stamp: Stamp): void {
+    if (newer(stamp, this.#horizon)) this.#horizon = { epoch: stamp.epoch, version: stamp.version };
+  }
+
+  /** Keeps the versions this store gives newer than `stamp`, and remembers its epoch. */
+  #seen(stamp: Stamp): void {
+    this.#lastVersion = Math.max(this.#lastVersion, stamp.version);
+    this.#lastEpoch = Math.max(this.#lastEpoch, stamp.epoch);
+  }
+
   #write(write: Sized, version: number, epoch: number): number {
+    if (epoch > this.#lastEpoch) this.#lastEpoch = epoch;
     const entries = this.#entries;
     const max = this.#maxBytes;
     const now = write.ttlMs > 0 ? this.#now() : 0;
@@ -430,7 +485,7 @@ export class Store {
   }
 
   #evictOldest(): void {
-    this.#entries.remove(this.#entries.oldest);
+    this.#letGo(this.#entries.oldest);
     this.#evictions++;
   }
 }

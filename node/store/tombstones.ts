@@ -1,5 +1,7 @@
 // Deletions a node remembers for a while, so a late copy of a deleted key cannot bring it back.
 
+import { newer } from "../../shared/protocol/replica.ts";
+
 /** How long a deletion is remembered, so a late copy of the key cannot bring it back. */
 export const TOMBSTONE_MS = 5 * 60_000;
 
@@ -27,6 +29,7 @@ export interface Stamp {
 export class Tombstones {
   readonly #now: () => number;
   readonly #byKey = new Map<string, Stamp & { at: number }>(); // oldest first
+  #forgotten: Stamp = { version: 0, epoch: 0 };
 
   constructor(now: () => number) {
     this.#now = now;
@@ -60,6 +63,14 @@ export class Tombstones {
     return [...this.#byKey.keys()];
   }
 
+  /**
+   * The newest stamp of the deletions forgotten for their age or their number: a replica may still
+   * hold a state of the key that only such a deletion was newer than.
+   */
+  get forgotten(): Stamp {
+    return this.#forgotten;
+  }
+
   /** Forgets `key`'s deletion. */
   forget(key: string): void {
     this.#byKey.delete(key);
@@ -74,6 +85,9 @@ export class Tombstones {
     const before = this.#now() - TOMBSTONE_MS;
     for (const [key, tombstone] of this.#byKey) {
       if (tombstone.at > before && this.#byKey.size <= MAX_TOMBSTONES) break;
+      if (newer(tombstone, this.#forgotten)) {
+        this.#forgotten = { epoch: tombstone.epoch, version: tombstone.version };
+      }
       this.#byKey.delete(key);
     }
   }
