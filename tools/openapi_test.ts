@@ -70,6 +70,19 @@ Deno.test("the master's document declares every route with its error responses",
     "/ready",
     "/replica/{key}",
     "/replicate",
+    "/stamped",
     "/stats",
+  ]);
+  const stamped = node.paths["/stamped"].post;
+  assert.deepEqual(Object.keys(stamped.responses).sort(), [
+    "200",
+    "400",
+    "409",
+    "413",
+    "415",
+    "421",
+    "503",
+    "504",
+    "507",
   ]);
 });

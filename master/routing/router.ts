@@ -38,9 +38,12 @@ export class Router {
     return this.#reads.mget(keys);
   }
 
-  /** Stores `key` on its primary with `body`, a valid `KeyValue` as JSON: {@link Writes.set}. */
-  set(key: string, body: string): Promise<Response> {
-    return this.#writes.set(key, body);
+  /**
+   * Stores `key` on its primary with `body`, a valid `KeyValue` as JSON, with a version above
+   * `floor` if given: {@link Writes.set}.
+   */
+  set(key: string, body: string, floor?: number): Promise<Response> {
+    return this.#writes.set(key, body, floor);
   }
 
   /**

@@ -3,7 +3,12 @@
 import { Coalescer } from "@cache/async/coalesce";
 import { peerResponse } from "@cache/http1/peer";
 import { keySegment } from "@cache/protocol/key_path";
-import { DEADLINE_HEADER, EPOCH_HEADER, type KeyValue } from "@cache/protocol/wire";
+import {
+  DEADLINE_HEADER,
+  EPOCH_HEADER,
+  type KeyValue,
+  VERSION_FLOOR_HEADER,
+} from "@cache/protocol/wire";
 import { settleAll } from "./fan_out.ts";
 import { ok, parsed, unreplicatedKeys } from "./node_answers.ts";
 import { byOwner, ownerOf, type Placement } from "./placement.ts";
@@ -11,11 +16,15 @@ import type { Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
 
-/** A write waiting to go to its primary: its key, body as the client sent it, and ring epoch. */
+/**
+ * A write waiting to go to its primary: its key, body as the client sent it, ring epoch, and the
+ * version it must be given one above, if any.
+ */
 interface PendingWrite {
   key: string;
   body: string;
   epoch: number;
+  floor?: number;
 }
 
 /** Where writes go, how they are sent, and how to catch up with a ring a node knows first. */
@@ -62,12 +71,14 @@ export class Writes {
   /**
    * Stores `key` on its primary with `body`, a valid `KeyValue` as JSON, sent on as it is. Writes
    * to a node already busy with earlier ones wait and go together as one `POST /mset`; each gets
-   * the answer its own `POST /keys` would have had (see {@link #writeBatch}).
+   * the answer its own `POST /keys` would have had (see {@link #writeBatch}). With `floor`, the
+   * primary gives the write a version above it (see `VERSION_FLOOR_HEADER`).
    */
-  async set(key: string, body: string): Promise<Response> {
+  async set(key: string, body: string, floor?: number): Promise<Response> {
     return await this.#resendingMisdirected(() => {
       const { epoch } = this.#options.placement;
-      return this.#writes.submit(ownerOf(this.#options.placement, key), { key, body, epoch });
+      const write = { key, body, epoch, ...(floor === undefined ? {} : { floor }) };
+      return this.#writes.submit(ownerOf(this.#options.placement, key), write);
     });
   }
 
@@ -128,10 +139,14 @@ export class Writes {
     return await attempt();
   }
 
-  /** The headers of a write routed now: the ring epoch, and when the master stops waiting. */
-  #routing(epoch: number): Record<string, string> {
+  /**
+   * The headers of a write routed now: the ring epoch, when the master stops waiting, and the
+   * version to write above, if any.
+   */
+  #routing(epoch: number, floor?: number): Record<string, string> {
     const deadline = this.#options.transport.deadline();
-    return { [EPOCH_HEADER]: String(epoch), [DEADLINE_HEADER]: String(deadline) };
+    const headers = { [EPOCH_HEADER]: String(epoch), [DEADLINE_HEADER]: String(deadline) };
+    return floor === undefined ? headers : { ...headers, [VERSION_FLOOR_HEADER]: String(floor) };
   }
 
   /**
@@ -149,16 +164,19 @@ export class Writes {
     const alone = (write: PendingWrite) =>
       transport.send(node, "/keys", {
         method: "POST",
-        headers: { ...JSON_TYPE, ...this.#routing(write.epoch) },
+        headers: { ...JSON_TYPE, ...this.#routing(write.epoch, write.floor) },
         body: write.body,
       });
     if (writes.length === 1) return [await alone(writes[0])];
     const { epoch } = writes[0];
     // A ring change while they waited: one epoch per call, so these go alone.
     if (writes.some((write) => write.epoch !== epoch)) return writes.map(alone);
+    // Versions above the highest floor of the batch are above each write's own.
+    const floors = writes.flatMap((write) => write.floor === undefined ? [] : [write.floor]);
+    const floor = floors.length === 0 ? undefined : Math.max(...floors);
     const answer = await transport.exchange(node, "/mset", {
       method: "POST",
-      headers: { ...JSON_TYPE, ...this.#routing(epoch) },
+      headers: { ...JSON_TYPE, ...this.#routing(epoch, floor) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     });
     const stored = () => new Response(null, { status: 204 });

@@ -194,3 +194,26 @@ Deno.test("Router writes carry the moment the master stops waiting", async () =>
   await router.delete("k");
   assert.deepEqual(seen, ["1250", "1250"]);
 });
+
+Deno.test("Router.set() asks for a version above a write's floor, a batch's highest", async () => {
+  const floors: string[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  const fetch: Fetch = async (input, init) => {
+    const path = new URL(String(input)).pathname;
+    floors.push(`${path} ${new Headers(init?.headers).get("x-version-above")}`);
+    if (floors.length === 1) await held;
+    return new Response(null, { status: 204 });
+  };
+  const router = new Router({ placement: placement(ring), fetch, timeoutMs: 1000 });
+  const first = router.set("k", '{"key":"k","value":"v"}', 500);
+  const batch = [700, undefined, 600].map((floor) =>
+    router.set("k", '{"key":"k","value":"v"}', floor)
+  );
+  release();
+  const answers = await Promise.all([first, ...batch]);
+  assert.deepEqual(answers.map((answer) => answer.status), [204, 204, 204, 204]);
+  assert.deepEqual(floors, ["/keys 500", "/mset 700"]);
+  assert.equal((await router.set("k", '{"key":"k","value":"v"}')).status, 204);
+  assert.deepEqual(floors.at(-1), "/keys null", "none without one");
+});

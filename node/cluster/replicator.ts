@@ -15,6 +15,17 @@ import type { Replica } from "../store/store.ts";
 /** Milliseconds a node that left the ring is given to answer for a key's state. */
 const DEPARTED_TIMEOUT_MS = 250;
 
+/** How far past this node's clock a version a writer chose may be: 10 s, in microseconds. */
+export const MAX_STAMP_AHEAD_US = 10_000_000;
+
+/** Where a node stands for keys written to every owner at once: see `checkOwners()`. */
+export interface Placement {
+  /** The ring epoch the writes were routed in, this node's. */
+  epoch: number;
+  /** Per key, whether this node is its primary (else one of its backups). */
+  primary: boolean[];
+}
+
 /** One write's copies for one backup, and the moment (on this node's clock) they must be there. */
 interface Shipment {
   replicas: Replica[];
@@ -50,6 +61,11 @@ export interface Routing {
   deadline?: number;
   /** Sent by a client: a newer epoch than this node's is not a reason to ask for the ring. */
   untrusted?: boolean;
+  /**
+   * A version the writes must be given one above: the sender sent copies of them stamped with it
+   * to every owner at once (see `checkOwners`), which this write must replace everywhere.
+   */
+  floor?: number;
 }
 
 /**
@@ -91,6 +107,7 @@ export class Replicator {
     const routedEpoch = routing.epoch;
     await this.catchUp(routing);
     this.#checkDeadline(routing.deadline);
+    if (routing.floor !== undefined) this.#checkAhead(routing.floor);
     const view = ring.view;
     if (!view || view.nodes.length === 0) return 0;
     if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
@@ -111,6 +128,39 @@ export class Replicator {
       }
     }
     return view.epoch;
+  }
+
+  /**
+   * Makes sure this node owns `keys` (as primary or backup) in the very ring a writer routed them
+   * by, for writes it stamped itself with versions up to `newestVersion` and sent to every owner
+   * at once. Refused with 421 and this node's epoch for any other ring (older or newer, or none
+   * yet) or a key it does not own; 503 past its lease; 504 past the sender's deadline; 409 for a
+   * version more than {@link MAX_STAMP_AHEAD_US} past this node's clock, which would put every
+   * later write of the key behind it.
+   */
+  async checkOwners(keys: string[], newestVersion: number, routing: Routing): Promise<Placement> {
+    const { ring, self } = this.#options;
+    await this.catchUp(routing);
+    this.#checkDeadline(routing.deadline);
+    const view = ring.view;
+    if (!view || view.nodes.length === 0) {
+      throw new MisdirectedError(`Node ${self} has no ring yet: write through the primary`, 0);
+    }
+    if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
+    if (routing.epoch !== view.epoch) {
+      const routed = routing.epoch === undefined ? "no ring epoch" : `ring epoch ${routing.epoch}`;
+      throw new MisdirectedError(
+        `Routed with ${routed}; this node knows ${view.epoch}`,
+        view.epoch,
+      );
+    }
+    this.#checkAhead(newestVersion);
+    const primary = keys.map((key) => {
+      const owners = ring.ring.owners(key, view.replicas);
+      if (owners.includes(self)) return owners[0] === self;
+      throw new MisdirectedError(`Node ${self} does not own key "${key}"`, view.epoch, owners[0]);
+    });
+    return { epoch: view.epoch, primary };
   }
 
   /**
@@ -153,6 +203,17 @@ export class Replicator {
       return ReplicaSchema.parse(JSON.parse(new TextDecoder().decode(answer.body)));
     }));
     return answers.flatMap((a) => a.status === "fulfilled" && a.value ? [a.value] : []);
+  }
+
+  /** Throws 409 for a version a sender gave more than {@link MAX_STAMP_AHEAD_US} past this clock. */
+  #checkAhead(version: number): void {
+    const ahead = version - this.#now() * 1000;
+    if (ahead <= MAX_STAMP_AHEAD_US) return;
+    throw new HttpError(
+      409,
+      `Version ${version} is ${Math.round(ahead / 1000)} ms ahead of this node's clock (at most ` +
+        `${MAX_STAMP_AHEAD_US / 1000} ms): check the sender's clock`,
+    );
   }
 
   #checkDeadline(deadline: number | undefined): void {

@@ -15,6 +15,11 @@ export interface Item {
   ttl?: number;
 }
 
+/** A write its sender stamped with a version of its own, sent to every owner of the key at once. */
+export interface StampedItem extends Item {
+  version: number;
+}
+
 /** What a conditional write needs of the key's state: see `SetRequest`. */
 export interface Condition {
   if?: "absent" | "present";
@@ -68,7 +73,7 @@ export class Writer {
     }
     let versions: number[];
     try {
-      versions = this.#store.setMany(writes, epoch);
+      versions = this.#store.setMany(writes, epoch, routing.floor);
     } catch (error) {
       throw storeError(error);
     }
@@ -81,6 +86,42 @@ export class Writer {
       ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
     }));
     await this.#replicator?.replicate(replicas, routing.deadline);
+  }
+
+  /**
+   * Applies writes their sender stamped and sent to every owner at once, each by this node's part
+   * in its key: as its primary, only if the stamp is newer than anything this node holds or held
+   * of the key (`Store.setStamped`), else the item's index is returned, stale, for the sender to
+   * write again through the primary; as a backup, if newer than its state here (a newer one is a
+   * later write's). Nothing is copied on: the sender sent each owner its copy. `routing` must name
+   * this node's ring epoch, which stamps the writes (see `Replicator.checkOwners`).
+   */
+  async stamped(items: StampedItem[], routing: Routing = {}): Promise<number[]> {
+    const writes = items.map(({ key, value, ttl }) => ({
+      key,
+      value,
+      ttlMs: (ttl ?? this.#defaultTtlSeconds) * 1000,
+      valueBytes: checkValueSize(value, this.#maxValueBytes),
+    }));
+    if (!this.#replicator) {
+      throw new HttpError(421, "This node stands alone: write through POST /keys or /mset");
+    }
+    const newest = Math.max(...items.map((item) => item.version));
+    const keys = items.map((item) => item.key);
+    const { epoch, primary } = await this.#replicator.checkOwners(keys, newest, routing);
+    const stale: number[] = [];
+    try {
+      writes.forEach((write, i) => {
+        const stamp = { epoch, version: items[i].version };
+        if (!primary[i]) {
+          const ttl = write.ttlMs > 0 ? { ttlMs: write.ttlMs } : {};
+          this.#store.apply({ key: write.key, value: write.value, ...stamp, ...ttl });
+        } else if (this.#store.setStamped(write, stamp)) stale.push(i);
+      });
+    } catch (error) {
+      throw storeError(error);
+    }
+    return stale;
   }
 
   /**

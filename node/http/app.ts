@@ -17,6 +17,7 @@ import { HotPath } from "../../shared/service/hot.ts";
 import type { NodeContext } from "./context.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import { addReplicaRoutes } from "./routes/replica.ts";
+import { addStampedRoutes } from "./routes/stamped.ts";
 import type { Store } from "../store/store.ts";
 import { Writer } from "../cluster/writer.ts";
 
@@ -52,7 +53,7 @@ export interface NodeDeps {
 /** Who may call what on a node: client tokens only reach the key routes (`/keys/*` is `/keys` too). */
 export function nodeAccess(metricsAuth = false): AccessRules {
   return [
-    [["/keys/*", "/mget", "/mset"], ["client", "node"]],
+    [["/keys/*", "/mget", "/mset", "/stamped"], ["client", "node"]],
     [["/replicate", "/replica/*", "/stats"], ["node"]],
     ...(metricsAuth ? [[["/metrics"], ["admin"]] as AccessRules[number]] : []),
   ];
@@ -102,6 +103,7 @@ export function createApp(deps: NodeDeps): NodeApp {
   addKeyRoutes(hot, node);
   addKeyspaceRoutes(hot, node);
   addBatchRoutes(hot, node);
+  addStampedRoutes(hot, node);
   addStatsRoutes(app, node);
   addReplicaRoutes(hot, node);
   addHealthRoutes(app, "while the master acknowledges this node's heartbeats", deps.notReady);

@@ -2,7 +2,12 @@
 
 import type { WireAnswer } from "../../shared/http1/answer.ts";
 import { keyNotFound } from "../../shared/protocol/key_routes.ts";
-import { DEADLINE_HEADER, EPOCH_HEADER, type StoredItem } from "../../shared/protocol/wire.ts";
+import {
+  DEADLINE_HEADER,
+  EPOCH_HEADER,
+  type StoredItem,
+  VERSION_FLOOR_HEADER,
+} from "../../shared/protocol/wire.ts";
 import { roleOf } from "../../shared/service/auth.ts";
 import type { HotRequest } from "../../shared/service/hot.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
@@ -60,7 +65,8 @@ export async function stored(
 }
 
 /**
- * The ring epoch a request was routed with and its sender's deadline, from its headers. A client
+ * The ring epoch a request was routed with, its sender's deadline and the version its writes must
+ * be given one above, from its headers. A client
  * token's epoch is not taken as news of a newer ring: only the master and nodes may make this node
  * ask for one (without tokens, one ask at a time is shared by every request).
  */
@@ -69,6 +75,7 @@ export function routing(request: HotRequest): Routing {
   return {
     epoch: wholeNumber(request.headers.get(EPOCH_HEADER)),
     deadline: wholeNumber(request.headers.get(DEADLINE_HEADER)),
+    floor: wholeNumber(request.headers.get(VERSION_FLOOR_HEADER)),
     ...(role === "client" ? { untrusted: true } : {}),
   };
 }

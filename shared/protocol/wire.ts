@@ -406,3 +406,10 @@ export const LEASE_HEADER = "x-lease-ms";
  * sender no longer waits for the answer: a write that arrives later is not applied.
  */
 export const DEADLINE_HEADER = "x-deadline";
+
+/**
+ * Header carrying a version a write must be given one above: the version its sender stamped the
+ * copies it sent to every owner at once with (`POST /stamped`), before writing it again through
+ * the primary, so the primary's write is newer than any of those copies.
+ */
+export const VERSION_FLOOR_HEADER = "x-version-above";

@@ -15,7 +15,17 @@ const key = fc.oneof(
   fc.integer({ min: 1000, max: 3000 }).map((n) => "k".repeat(n)),
 );
 const path = fc.oneof(
-  fc.constantFrom("/keys", "/mget", "/mset", "/nodes", "/stats", "/ring", "/replicate", "/metrics"),
+  fc.constantFrom(
+    "/keys",
+    "/mget",
+    "/mset",
+    "/stamped",
+    "/nodes",
+    "/stats",
+    "/ring",
+    "/replicate",
+    "/metrics",
+  ),
   key.map((k) => `/keys/${k}`),
   key.map((k) => `/keys/${encodeURIComponent(k)}`),
   key.map((k) => `/ring/owners/${k}`),
@@ -56,6 +66,16 @@ const jsonBody = fc.oneof(
     if: fc.oneof(fc.constantFrom("absent", "present"), fc.string()),
     ifVersion: fc.oneof(fc.string({ maxLength: 70 }), fc.integer()),
   }, { requiredKeys: ["key", "value"] }).map((v) => JSON.stringify(v)),
+  fc.record({
+    items: fc.array(
+      fc.record({
+        key: fc.constantFrom(...SEEDS),
+        value: fc.string(),
+        version: fc.oneof(fc.integer(), fc.double(), fc.constant(2 ** 60), fc.string()),
+      }, { requiredKeys: ["key"] }),
+      { maxLength: 3 },
+    ),
+  }).map((v) => JSON.stringify(v)),
   fc.constantFrom('{"key": "x",', "[", "nul", '{"key":"\\ud800","value":"v"}'),
 );
 const body = fc.oneof(

@@ -5,6 +5,13 @@ import { keySegment } from "@cache/protocol/key_path";
 import type { HotPath } from "@cache/service/hot";
 import type { Router } from "../../routing/router.ts";
 import { relay } from "../relay.ts";
+import { VERSION_FLOOR_HEADER } from "@cache/protocol/wire";
+
+/** The version a header names, when it names a whole number. */
+function floorOf(header: string | null): number | undefined {
+  const floor = Number(header);
+  return header && Number.isSafeInteger(floor) ? floor : undefined;
+}
 
 const routes = {
   set: forwarded(keyRoutes.set),
@@ -16,14 +23,16 @@ const routes = {
 
 /** Serves `/keys/...` by forwarding each request to the owner of its key. */
 export function addKeyRoutes(hot: HotPath, router: Router, maxValueBytes: number): void {
-  hot.post(routes.set, (write, _request, text) => {
+  hot.post(routes.set, (write, request, text) => {
     checkValueSize(write.value, maxValueBytes);
     // The body goes on as it came: valid here, so valid at the node, with no second serialisation.
     // A conditional write goes alone: a batch of writes carries no conditions.
     if (write.if !== undefined || write.ifVersion !== undefined) {
       return router.alone(write.key, "/keys", text());
     }
-    return router.set(write.key, text());
+    // A client writing again what it sent to every owner at once: the primary gives a version
+    // above the one those copies carry.
+    return router.set(write.key, text(), floorOf(request.headers.get(VERSION_FLOOR_HEADER)));
   });
 
   hot.get(routes.get, ({ key }) => router.get(key));

@@ -1,0 +1,118 @@
+// Writes a sender stamped and sent to every owner at once, as one node of three at R=2 takes them.
+
+import assert from "node:assert/strict";
+import { HttpError } from "@cache/protocol/errors";
+import { Ring } from "@cache/ring/ring";
+import { Store } from "../store/store.ts";
+import { MAX_STAMP_AHEAD_US, Replicator } from "./replicator.ts";
+import { Writer } from "./writer.ts";
+
+const nodes = ["http://a:1", "http://b:1", "http://c:1"];
+const self = nodes[0];
+const ring = new Ring(nodes);
+const EPOCH = 10;
+const NOW_MS = 1_000_000;
+
+/** The first key whose owners at R=2 are as `test` says. */
+function keyWhere(test: (owners: string[]) => boolean, from = 0): string {
+  for (let i = from;; i++) if (test(ring.owners(`k${i}`, 2))) return `k${i}`;
+}
+const primaryKey = keyWhere((owners) => owners[0] === self);
+const backupKey = keyWhere((owners) => owners[1] === self);
+const otherKey = keyWhere((owners) => !owners.includes(self));
+
+/** Node `self` at ring `EPOCH`, its clock at `NOW_MS`, its lease as `source.leaseMs` says. */
+function setup() {
+  const source = {
+    view: { term: 0, epoch: EPOCH, replicas: 2, nodes, joined: {}, settled: true },
+    ring,
+    leaseMs: 1000,
+    refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => source.leaseMs,
+  };
+  const replicator = new Replicator({
+    self,
+    ring: source,
+    fetch: () => Promise.reject(new Error("no peer calls")),
+    timeoutMs: 100,
+    now: () => NOW_MS,
+  });
+  const store = new Store({ now: () => NOW_MS });
+  return { source, store, writer: new Writer(store, replicator, 1024) };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(() => undefined, (e) => e);
+  assert.ok(error instanceof HttpError, `an HttpError, not ${error}`);
+  return error;
+}
+
+Deno.test("Writer.stamped() stores as primary only a newer stamp, as backup the newest", async () => {
+  const { store, writer } = setup();
+  const routing = { epoch: EPOCH };
+  const write = (key: string, value: string, version: number) => ({ key, value, version });
+  assert.deepEqual(
+    await writer.stamped([write(primaryKey, "a", 500), write(backupKey, "a", 500)], routing),
+    [],
+  );
+  assert.deepEqual(store.get(primaryKey), { value: "a", version: `${EPOCH}.500` });
+  assert.deepEqual(store.get(backupKey), { value: "a", version: `${EPOCH}.500` });
+  // An older stamp: stale on the primary, where the sender writes again; a backup keeps its own.
+  const older = [write(backupKey, "b", 400), write(primaryKey, "b", 400)];
+  assert.deepEqual(await writer.stamped(older, routing), [1]);
+  assert.equal(store.get(primaryKey)?.value, "a");
+  assert.equal(store.get(backupKey)?.value, "a");
+  // In order within one call: the later of two writes of a key wins.
+  const twice = [write(primaryKey, "c", 600), write(primaryKey, "d", 601)];
+  assert.deepEqual(await writer.stamped(twice, routing), []);
+  assert.deepEqual(store.get(primaryKey), { value: "d", version: `${EPOCH}.601` });
+});
+
+Deno.test("Writer.stamped() takes only its own ring's epoch and the keys it owns (421)", async () => {
+  const { store, writer } = setup();
+  const items = [{ key: primaryKey, value: "v", version: 500 }];
+  for (const epoch of [EPOCH - 1, EPOCH + 1, undefined]) {
+    const error = await refusal(writer.stamped(items, { epoch, untrusted: true }));
+    assert.equal(error.status, 421, `routed with ${epoch}`);
+    assert.equal(error.details?.epoch, EPOCH);
+  }
+  const owners = ring.owners(otherKey, 2);
+  const notOwned = [...items, { key: otherKey, value: "v", version: 500 }];
+  const error = await refusal(writer.stamped(notOwned, { epoch: EPOCH }));
+  assert.deepEqual([error.status, error.details?.owner], [421, owners[0]]);
+  assert.equal(store.get(primaryKey), undefined, "nothing written");
+});
+
+Deno.test("Writer.stamped() refuses a version far ahead (409), a lost lease (503), a late write (504), a big value (413)", async () => {
+  const { source, store, writer } = setup();
+  const at = (version: number) => [{ key: primaryKey, value: "v", version }];
+  const ahead = NOW_MS * 1000 + MAX_STAMP_AHEAD_US + 1;
+  assert.equal((await refusal(writer.stamped(at(ahead), { epoch: EPOCH }))).status, 409);
+  assert.deepEqual(await writer.stamped(at(ahead - 1), { epoch: EPOCH }), []);
+  const late = { epoch: EPOCH, deadline: NOW_MS };
+  assert.equal((await refusal(writer.stamped(at(ahead), late))).status, 504);
+  const big = [{ key: backupKey, value: "v".repeat(1025), version: 1 }];
+  assert.equal((await refusal(writer.stamped(big, { epoch: EPOCH }))).status, 413);
+  source.leaseMs = 0;
+  assert.equal((await refusal(writer.stamped(at(ahead), { epoch: EPOCH }))).status, 503);
+  assert.equal(store.get(backupKey), undefined);
+});
+
+Deno.test("Writer.stamped() on a node standing alone is refused with 421", async () => {
+  const store = new Store();
+  const alone = new Writer(store, undefined, 1024);
+  const error = await refusal(alone.stamped([{ key: "k", value: "v", version: 1 }], {}));
+  assert.equal(error.status, 421);
+});
+
+Deno.test("Writer.write() gives a version above the routing's floor, and refuses one far ahead", async () => {
+  const { store, writer } = setup();
+  const floor = NOW_MS * 1000 + 5_000_000; // 5 s ahead of this node's clock: allowed
+  const write = writer.write([{ key: primaryKey, value: "v" }], { epoch: EPOCH, floor });
+  assert.equal((await refusal(write)).status, 502, "stored here; its backup cannot be reached");
+  assert.deepEqual(store.get(primaryKey), { value: "v", version: `${EPOCH}.${floor + 1}` });
+  const far = { epoch: EPOCH, floor: NOW_MS * 1000 + MAX_STAMP_AHEAD_US + 1 };
+  const error = await refusal(writer.write([{ key: primaryKey, value: "w" }], far));
+  assert.equal(error.status, 409);
+  assert.equal(store.get(primaryKey)?.value, "v");
+});

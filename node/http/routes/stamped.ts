@@ -1,0 +1,60 @@
+// `POST /stamped`: writes their sender stamped with versions of its own and sent to every owner of
+// each key at once, so a write at R=2 takes one round trip, not client -> primary -> backup.
+
+import { createRoute, z } from "@hono/zod-openapi";
+import { errors, json } from "@cache/protocol/route_parts";
+import { writeErrors } from "@cache/protocol/key_routes";
+import { KeyValue, MAX_BATCH } from "@cache/protocol/wire";
+import type { HotPath } from "@cache/service/hot";
+import { type NodeContext, routing } from "../context.ts";
+
+const StampedItem = KeyValue.extend({
+  version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).meta({
+    description: "Microseconds of the sender's clock, above every version it sent before; with " +
+      "the ring epoch the request was routed in (`x-ring-epoch`), the write's stamp",
+  }),
+}).strict();
+
+const StampedRequest = z.strictObject({
+  items: z.array(StampedItem).min(1, "items must hold at least 1 item")
+    .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
+}).meta({ id: "StampedRequest" });
+
+const StampedResponse = z.object({
+  stale: z.array(z.number().int()).meta({
+    description: "The indexes of the items this node, their primary, did not store: it holds or " +
+      "held a newer state of the key. Write them again through the primary (`POST /keys`)",
+  }),
+}).meta({ id: "StampedResponse" });
+
+const stamped = createRoute({
+  method: "post",
+  path: "/stamped",
+  summary: "Write stamped copies to every owner at once",
+  description: "For clients that send a write to all of its key's owners in one round trip, each " +
+    "with the same version. A key's primary stores it only if the version is newer than any " +
+    "state of the key it holds or let go of (else the item is `stale`); a backup keeps the " +
+    "newest. The write counts as stored once its primary stored it and every backup answered. " +
+    "Refused with 421 unless routed with this node's ring epoch (`x-ring-epoch`) and for keys " +
+    "it owns, and with 409 for a version more than 10 s ahead of this node's clock.",
+  tags: ["batch"],
+  request: { body: { ...json(StampedRequest, "The stamped items"), required: true } },
+  responses: {
+    200: json(StampedResponse, "Applied; the primary's stale items listed"),
+    ...errors({
+      ...writeErrors,
+      409: "A version is too far ahead of this node's clock",
+      421: "Not routed with this node's ring epoch, or a key this node does not own",
+      503: "The node's lease ran out: it cannot tell whether it still owns its keys",
+      504: "The sender's deadline passed: nothing was written",
+    }),
+  },
+});
+
+/** Serves `POST /stamped` on the hot path. */
+export function addStampedRoutes(hot: HotPath, node: NodeContext): void {
+  hot.post(stamped, async ({ items }, request) => {
+    const stale = await node.writer.stamped(items, routing(request));
+    return Response.json({ stale });
+  });
+}
