@@ -1,6 +1,6 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
-import { CacheError, found } from "./call.ts";
+import { CacheError, type CallInit, found } from "./call.ts";
 import { outcomeOf, type SetCondition, type SetOutcome } from "./conditions.ts";
 import { increment } from "./counters.ts";
 import { type Counter, type Item, versioned, type VersionedItem } from "./items.ts";
@@ -17,6 +17,7 @@ import { GatheredReads, readKey, readKeys } from "./reads.ts";
 import { post, Router } from "./router.ts";
 import { scanKeys, type ScanOptions, scanPath } from "./scan.ts";
 import { GatheredWrites, writeItems, writeKey } from "./writes.ts";
+import { StampedWrites } from "./stamped_writes.ts";
 import { runtimeHttp1Client } from "@cache/http1/runtime_client";
 import { keySegment } from "@cache/protocol/key_path";
 import { type RingView, ScanPage } from "@cache/protocol/wire";
@@ -55,6 +56,8 @@ export class CacheClient {
   readonly #reads: GatheredReads;
   // Direct writes to a primary already busy with one wait, and go together as one /mset.
   readonly #writes: GatheredWrites;
+  // Direct writes of a key with backups: sent to all its owners at once, gathered per node.
+  readonly #stamped: StampedWrites;
 
   private constructor(masters: string | string[], options: ClientOptions) {
     const list = typeof masters === "string" ? masters.split(",") : masters;
@@ -64,9 +67,10 @@ export class CacheClient {
     this.#reads = new GatheredReads({
       callNode: (node, path, init) => router.callNode(node, path, init),
     });
-    this.#writes = new GatheredWrites({
-      callNode: (node, path, init, epoch) => router.callNode(node, path, init, undefined, epoch),
-    });
+    const callNode = (node: string, path: string, init: CallInit, epoch: number) =>
+      router.callNode(node, path, init, undefined, epoch);
+    this.#writes = new GatheredWrites({ callNode });
+    this.#stamped = new StampedWrites({ callNode });
   }
 
   /**
@@ -160,7 +164,7 @@ export class CacheClient {
    * ```
    */
   async set(key: string, value: string, options: SetOptions = {}): Promise<void> {
-    await writeKey(this.#router, this.#writes, key, value, options);
+    await writeKey(this.#router, this.#writes, key, value, options, this.#stamped);
   }
 
   /**

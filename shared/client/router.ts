@@ -75,6 +75,11 @@ export class Router {
     return this.direct ? this.#ring.owner(key) : undefined;
   }
 
+  /** Every owner of `key` in direct mode, its primary first; none in proxy mode. */
+  owners(key: string): string[] {
+    return this.direct && this.#view ? this.#ring.owners(key, this.#view.replicas) : [];
+  }
+
   /** Reads the master's ring again; an answer older than the ring held is dropped. */
   async refresh(signal?: AbortSignal): Promise<void> {
     const view = RingView.parse(await this.viaMaster("/ring", {}, signal));

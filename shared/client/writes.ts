@@ -9,8 +9,9 @@ import { conditionFields, notApplied } from "./conditions.ts";
 import type { Item } from "./items.ts";
 import { type SetOptions, ttlField } from "./options.ts";
 import { post, type Router } from "./router.ts";
+import type { StampedWrites } from "./stamped_writes.ts";
 import { unreplicatedKeys } from "@cache/protocol/unreplicated";
-import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
+import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes, VERSION_FLOOR_HEADER } from "@cache/protocol/wire";
 
 /** A write on its way to its primary. */
 export interface Write {
@@ -20,6 +21,8 @@ export interface Write {
   body: string;
   /** The epoch of the ring the write was routed by. */
   epoch: number;
+  /** A version the primary must give the write one above: see `VERSION_FLOOR_HEADER`. */
+  floor?: number;
 }
 
 /** How gathered writes reach a node. */
@@ -32,6 +35,11 @@ export interface GatheredWritesOptions {
 }
 
 const JSON_TYPE = { "content-type": "application/json" };
+
+/** The headers of a JSON write, asking for a version above `floor` when it is not 0. */
+function writeHeaders(floor: number): Record<string, string> {
+  return floor === 0 ? JSON_TYPE : { ...JSON_TYPE, [VERSION_FLOOR_HEADER]: String(floor) };
+}
 
 /**
  * Writes to one primary at a time: a write to an idle node goes alone as `POST /keys`; writes made
@@ -91,7 +99,8 @@ export class GatheredWrites {
     // A ring change while they waited: one epoch per call, so these go alone.
     if (writes.some((write) => write.epoch !== epoch)) return this.#eachAlone(node, writes);
     const body = `{"items":[${writes.map((write) => write.body).join(",")}]}`;
-    const init = { method: "POST", headers: JSON_TYPE, body };
+    const floors = writes.flatMap((write) => write.floor === undefined ? [] : [write.floor]);
+    const init = { method: "POST", headers: writeHeaders(Math.max(0, ...floors)), body };
     try {
       await this.#options.callNode(node, "/mset", init, epoch);
       return writes.map(() => undefined);
@@ -107,7 +116,7 @@ export class GatheredWrites {
 
   /** `write` sent alone as `POST /keys`. */
   async #alone(node: string, write: Write): Promise<void> {
-    const init = { method: "POST", headers: JSON_TYPE, body: write.body };
+    const init = { method: "POST", headers: writeHeaders(write.floor ?? 0), body: write.body };
     await this.#options.callNode(node, "/keys", init, write.epoch);
   }
 
@@ -151,6 +160,7 @@ export async function writeKey(
   key: string,
   value: string,
   options: SetOptions,
+  stamped?: StampedWrites,
 ): Promise<void> {
   const { signal } = options;
   const condition = conditionFields(options);
@@ -160,20 +170,35 @@ export async function writeKey(
     await router.route(key, "/keys", post(body), { signal, retryable: notApplied });
     return;
   }
+  let floor = 0;
+  const owners = signal || !stamped ? [] : router.owners(key);
+  if (owners.length > 1) {
+    // One round trip to every owner. A write that lost to a newer state on its primary, or that
+    // failed anywhere, goes again through the primary below, which orders it after what it holds
+    // and gives it a version above the copies some owners may keep of this try.
+    floor = stamped!.version();
+    try {
+      if (await stamped!.write(owners, body, router.view!.epoch, floor)) return;
+    } catch (error) {
+      if (retries(error)) await router.refreshOnce();
+    }
+  }
   let attempts = 2;
   const owner = signal ? undefined : router.owner(key);
   if (owner !== undefined) {
     // Writes without a signal of their own go together per primary (see GatheredWrites), each
     // answered as it would have been alone: its first attempt.
     try {
-      return await gathered.write(owner, { key, body, epoch: router.view!.epoch });
+      const epoch = router.view!.epoch;
+      return await gathered.write(owner, { key, body, epoch, ...(floor ? { floor } : {}) });
     } catch (error) {
       if (!retries(error)) throw error;
       await router.refreshOnce(); // a newer ring, or the node failed: one more try
       attempts = 1;
     }
   }
-  await router.route(key, "/keys", post(body), { signal, attempts });
+  const init = { method: "POST", headers: writeHeaders(floor), body };
+  await router.route(key, "/keys", init, { signal, attempts });
 }
 
 /**

@@ -171,3 +171,22 @@ Deno.test("GatheredWrites sends writes routed by different rings alone, each wit
   await Promise.all(all);
   assert.deepEqual(calls, ["/keys @1 a", "/keys @1 b", "/keys @2 c"]);
 });
+
+Deno.test("GatheredWrites asks for a version above each write's floor, a batch's highest", async () => {
+  const floors: string[] = [];
+  const { promise: held, resolve: release } = Promise.withResolvers<void>();
+  const callNode = async (_node: string, path: string, init: CallInit) => {
+    floors.push(`${path} ${init.headers?.["x-version-above"]}`);
+    if (floors.length === 1) await held;
+  };
+  const writes = new GatheredWrites({ callNode });
+  const first = writes.write(NODE, { ...write("a"), floor: 500 });
+  const batch = [700, undefined, 600].map((floor) =>
+    writes.write(NODE, floor === undefined ? write("b") : { ...write("c"), floor })
+  );
+  release();
+  assert.deepEqual(await outcomes([first, ...batch]), ["ok", "ok", "ok", "ok"]);
+  assert.deepEqual(floors, ["/keys 500", "/mset 700"]);
+  await writes.write(NODE, write("d"));
+  assert.equal(floors.at(-1), "/keys undefined", "none without one");
+});

@@ -57,7 +57,7 @@ for (const mode of ["direct", "proxy"] as const) {
   });
 }
 
-Deno.test("client (direct) goes straight to the owner: one hop, none through the master", async () => {
+Deno.test("client (direct) goes straight to the owners: one hop, none through the master", async () => {
   const processes = new Processes();
   const { master } = await settledCluster(processes, 3, ["--failure-timeout-ms", "600"]);
   const calls: string[] = [];
@@ -70,8 +70,9 @@ Deno.test("client (direct) goes straight to the owner: one hop, none through the
   try {
     calls.length = 0;
     for (let i = 0; i < 20; i++) await cache.set(`k${i}`, "v");
+    assert.equal(calls.length, 40, "each write to its 2 owners at once");
     for (let i = 0; i < 20; i++) assert.equal(await cache.get(`k${i}`), "v");
-    assert.equal(calls.length, 40);
+    assert.equal(calls.length, 60, "each read to its primary");
     assert.ok(!calls.includes(master.url), "no call went through the master");
   } finally {
     cache.close();
@@ -115,9 +116,9 @@ Deno.test("client (direct) gathers concurrent reads of a node into /mget, each w
   }
 });
 
-Deno.test("client (direct) gathers concurrent writes of a primary into /mset, each stored", async () => {
+Deno.test("client (direct) gathers concurrent writes of a primary into /mset at R=1, each stored", async () => {
   const processes = new Processes();
-  const { master, nodes } = await settledCluster(processes, 3);
+  const { master, nodes } = await settledCluster(processes, 3, ["--replicas", "1"]);
   const cache = await CacheClient.connect(master.url);
   try {
     const before = await writeCalls(nodes.map((node) => node.url));
@@ -140,15 +141,74 @@ Deno.test("client (direct) gathers concurrent writes of a primary into /mset, ea
   }
 });
 
-/** The `POST /keys` and `POST /mset` calls `nodes` answered, from their request counters. */
-async function writeCalls(nodes: string[]): Promise<{ keys: number; msets: number }> {
-  const calls = { keys: 0, msets: 0 };
+Deno.test("client (direct) writes each key to all its owners at once, with one version", async () => {
+  const processes = new Processes();
+  const { master, nodes } = await settledCluster(processes, 3);
+  const cache = await CacheClient.connect(master.url);
+  try {
+    const before = await writeCalls(nodes.map((node) => node.url));
+    const items = Array.from({ length: 200 }, (_, i) => ({ key: `write:${i}`, value: `v${i}` }));
+    await Promise.all(items.map((item) => cache.set(item.key, item.value)));
+    const after = await writeCalls(nodes.map((node) => node.url));
+    const chained = (calls: typeof before) => calls.keys + calls.msets + calls.replicates;
+    assert.equal(chained(after), chained(before), "nothing through a primary to its backups");
+    const made = after.stamped - before.stamped;
+    assert.ok(made > 0 && made < items.length, `${made} /stamped calls for ${items.length} writes`);
+    for (const { key, value } of items) {
+      const states = await Promise.all(nodes.map(async (node) => {
+        const answer = await fetch(`${node.url}/replica/${encodeURIComponent(key)}`);
+        return answer.status === 200 ? await answer.json() : (await answer.body?.cancel(), null);
+      }));
+      const held = states.filter((state) => state !== null);
+      assert.equal(held.length, 2, `${key} on both owners`);
+      assert.deepEqual(held[0], held[1], `${key}: one state on both`);
+      assert.equal(held[0].value, value);
+    }
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("client (direct) writes again through the primary when its primary holds a newer version", async () => {
+  const processes = new Processes();
+  const { master } = await settledCluster(processes, 3);
+  const cache = await CacheClient.connect(master.url);
+  try {
+    const { epoch, owners } = await (await fetch(`${master.url}/ring/owners/ahead`)).json();
+    // The primary holds a version 5 s ahead of this client's clock: the client's is older.
+    const ahead = (Date.now() + 5000) * 1000;
+    const entries = [{ key: "ahead", value: "from the future", version: ahead, epoch }];
+    const copied = await fetch(`${owners[0]}/replicate`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ entries }),
+    });
+    assert.equal(copied.status, 200, await copied.text());
+    await cache.set("ahead", "now");
+    const states = await Promise.all(
+      owners.map(async (node: string) => await (await fetch(`${node}/replica/ahead`)).json()),
+    );
+    assert.equal(states[0].value, "now", "written after the newer version, by the primary");
+    assert.ok(states[0].version > ahead, `${states[0].version} > ${ahead}`);
+    assert.deepEqual(states[1], states[0], "and copied to the backup");
+  } finally {
+    cache.close();
+    await processes.stopAll();
+  }
+});
+
+/** The write calls `nodes` answered, by route, from their request counters. */
+async function writeCalls(nodes: string[]) {
+  const calls = { keys: 0, msets: 0, stamped: 0, replicates: 0 };
+  const routes = { keys: "/keys", msets: "/mset", stamped: "/stamped", replicates: "/replicate" };
   for (const node of nodes) {
     const metrics = parseMetrics(await (await fetch(`${node}/metrics`)).text());
     for (const [series, count] of metrics) {
       if (!series.startsWith("http_requests_total{") || !series.includes('method="POST"')) continue;
-      if (series.includes('route="/keys"')) calls.keys += count;
-      if (series.includes('route="/mset"')) calls.msets += count;
+      for (const [name, route] of Object.entries(routes) as [keyof typeof calls, string][]) {
+        if (series.includes(`route="${route}"`)) calls[name] += count;
+      }
     }
   }
   return calls;

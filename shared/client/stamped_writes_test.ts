@@ -1,0 +1,109 @@
+// Stamped writes against stand-in owners: one version per write on every owner, gathered per node,
+// and what the primary's answer makes of each write.
+
+import assert from "node:assert/strict";
+import { CacheError, type CallInit } from "./call.ts";
+import { StampedWrites } from "./stamped_writes.ts";
+
+const [PRIMARY, BACKUP] = ["http://a:1", "http://b:1"];
+
+interface Item {
+  key: string;
+  value: string;
+  version: number;
+}
+
+/**
+ * Stamped writes to stand-in nodes whose clock reads `clock.now`; `calls` lists each call as
+ * `node path @epoch key:version,…`; `answer` gives a node's stale indexes or throws.
+ */
+function stamped(answer: (node: string, items: Item[]) => number[] = () => []) {
+  const calls: string[] = [];
+  const clock = { now: 1000 };
+  const held: (() => void)[] = [];
+  let holding = false;
+  const callNode = async (node: string, path: string, init: CallInit, epoch: number) => {
+    const items: Item[] = JSON.parse(init.body!).items;
+    calls.push(`${node} ${path} @${epoch} ${items.map((i) => `${i.key}:${i.version}`).join(",")}`);
+    if (holding) await new Promise<void>((resolve) => held.push(resolve));
+    return { stale: answer(node, items) };
+  };
+  const writes = new StampedWrites({ callNode, now: () => clock.now });
+  const hold = () => holding = true;
+  const release = () => {
+    holding = false;
+    for (const resolve of held.splice(0)) resolve();
+  };
+  return { writes, calls, clock, hold, release };
+}
+
+/** Writes `key` to `owners` by ring `epoch`, stamped with the next version of `writes`. */
+const send = (writes: StampedWrites, owners: string[], key: string, epoch: number) =>
+  writes.write(owners, JSON.stringify({ key, value: "v" }), epoch, writes.version());
+
+Deno.test("StampedWrites sends each write to every owner with one version of its clock", async () => {
+  const { writes, calls, clock } = stamped();
+  assert.equal(await send(writes, [PRIMARY, BACKUP], "a", 7), true);
+  assert.equal(await send(writes, [PRIMARY, BACKUP], "b", 7), true);
+  clock.now = 999; // a clock going back still gives a newer version
+  assert.equal(await send(writes, [BACKUP, PRIMARY], "c", 8), true);
+  assert.deepEqual(calls.sort(), [
+    `${PRIMARY} /stamped @7 a:1000000`,
+    `${PRIMARY} /stamped @7 b:1000001`,
+    `${PRIMARY} /stamped @8 c:1000002`,
+    `${BACKUP} /stamped @7 a:1000000`,
+    `${BACKUP} /stamped @7 b:1000001`,
+    `${BACKUP} /stamped @8 c:1000002`,
+  ]);
+});
+
+Deno.test("StampedWrites gathers the writes to a busy node into its next call, in order", async () => {
+  const { writes, calls, hold, release } = stamped();
+  hold();
+  const first = send(writes, [PRIMARY, BACKUP], "a", 7);
+  const later = ["b", "c", "b"].map((key) => send(writes, [PRIMARY, BACKUP], key, 7));
+  await Promise.resolve();
+  release();
+  assert.deepEqual(await Promise.all([first, ...later]), [true, true, true, true]);
+  assert.deepEqual(calls, [
+    `${PRIMARY} /stamped @7 a:1000000`,
+    `${BACKUP} /stamped @7 a:1000000`,
+    `${PRIMARY} /stamped @7 b:1000001,c:1000002,b:1000003`,
+    `${BACKUP} /stamped @7 b:1000001,c:1000002,b:1000003`,
+  ]);
+});
+
+Deno.test("StampedWrites answers false for a write its primary found stale, whatever backups say", async () => {
+  const { writes } = stamped((node, items) =>
+    node === PRIMARY ? items.flatMap((item, i) => item.key === "old" ? [i] : []) : []
+  );
+  const results = await Promise.all(
+    ["new", "old"].map((key) => send(writes, [PRIMARY, BACKUP], key, 7)),
+  );
+  assert.deepEqual(results, [true, false]);
+  // A backup's answer does not decide: it keeps the newest, a later write's or this one.
+  const { writes: other } = stamped((node) => node === BACKUP ? [0] : []);
+  assert.equal(await send(other, [PRIMARY, BACKUP], "k", 7), true);
+});
+
+Deno.test("StampedWrites rejects a write with an owner's failure", async () => {
+  const { writes } = stamped((node) => {
+    if (node === BACKUP) throw new CacheError(421, "Routed with ring epoch 7; this node knows 8");
+    return [];
+  });
+  const error = await send(writes, [PRIMARY, BACKUP], "a", 7).catch((e) => e);
+  assert.ok(error instanceof CacheError);
+  assert.equal(error.status, 421);
+});
+
+Deno.test("StampedWrites fails, unsent, a gathered write routed by another ring than the call's", async () => {
+  const { writes, calls, hold, release } = stamped();
+  hold();
+  const first = send(writes, [PRIMARY], "a", 7);
+  const same = send(writes, [PRIMARY], "b", 7);
+  const newer = send(writes, [PRIMARY], "c", 8).catch((e: CacheError) => e.status);
+  await Promise.resolve();
+  release();
+  assert.deepEqual(await Promise.all([first, same, newer]), [true, true, 421]);
+  assert.deepEqual(calls, [`${PRIMARY} /stamped @7 a:1000000`, `${PRIMARY} /stamped @7 b:1000001`]);
+});
