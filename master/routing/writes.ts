@@ -1,6 +1,7 @@
 // Writes through the master: to a key's primary, gathered into one /mset while it is busy.
 
 import { Coalescer } from "@cache/async/coalesce";
+import { StampedWrites } from "@cache/client/stamped_writes";
 import { peerResponse } from "@cache/http1/peer";
 import { keySegment } from "@cache/protocol/key_path";
 import {
@@ -15,6 +16,9 @@ import { byOwner, ownerOf, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
+
+/** The answer to a write every owner has. */
+const stored = () => new Response(null, { status: 204 });
 
 /**
  * A write waiting to go to its primary: its key, body as the client sent it, ring epoch, and the
@@ -40,16 +44,35 @@ export interface WritesOptions {
 }
 
 /**
- * Sends writes to their primary, stamped with the ring epoch they were routed in and the moment
- * the master stops waiting. Writes are not retried, the primary answers for its backups, except
- * one a node refused with 421 when {@link WritesOptions.catchUp} brought a newer ring.
+ * Sends writes to their owners, stamped with the ring epoch they were routed in and the moment the
+ * master stops waiting: a plain set of a key with backups to every owner at once first, else (or
+ * when that fails) to its primary, which answers for its backups. Writes to a primary are not
+ * retried, except one a node refused with 421 when {@link WritesOptions.catchUp} brought a newer
+ * ring.
  */
 export class Writes {
   readonly #options: WritesOptions;
   readonly #writes: Coalescer<PendingWrite, Response>;
+  // Writes of keys with backups go to every owner at once first (see set()).
+  readonly #stamped: StampedWrites;
 
   constructor(options: WritesOptions) {
     this.#options = options;
+    const { transport } = options;
+    this.#stamped = new StampedWrites({
+      callNode: async (node, path, init, epoch) =>
+        parsed(
+          node,
+          await transport.exchange(node, path, {
+            ...init,
+            headers: {
+              ...init.headers,
+              ...this.#routing(epoch),
+            },
+          }),
+        ),
+      failsWaiting: transport.batchLimits(() => 0).failsWaiting,
+    });
     this.#writes = new Coalescer<PendingWrite, Response>(
       (node, writes) => this.#writeBatch(node, writes),
       // A UTF-16 unit is at most 3 UTF-8 bytes; a backup's copy adds a version (and ttlMs).
@@ -69,12 +92,29 @@ export class Writes {
   }
 
   /**
-   * Stores `key` on its primary with `body`, a valid `KeyValue` as JSON, sent on as it is. Writes
-   * to a node already busy with earlier ones wait and go together as one `POST /mset`; each gets
-   * the answer its own `POST /keys` would have had (see {@link #writeBatch}). With `floor`, the
-   * primary gives the write a version above it (see `VERSION_FLOOR_HEADER`).
+   * Stores `key` with `body`, a valid `KeyValue` as JSON, sent on as it is. A key with backups is
+   * first written to every owner at once, stamped with a version of the master's clock (`POST
+   * /stamped`, see `StampedWrites`): done once its primary stored it and every backup answered.
+   * Otherwise, or when that fails, it goes to its primary, with a version above that try's. Writes
+   * to a node already busy with earlier ones wait and go together, as one `POST /stamped` or
+   * `POST /mset`; each gets the answer its own `POST /keys` would have had (see
+   * {@link #writeBatch}). With `floor` (a client's own try), it goes to its primary at once, which
+   * gives it a version above `floor` (see `VERSION_FLOOR_HEADER`).
    */
   async set(key: string, body: string, floor?: number): Promise<Response> {
+    const { placement } = this.#options;
+    const owners = floor === undefined ? placement.ring.owners(key, placement.replicas) : [];
+    if (owners.length > 1) {
+      // One round trip to every owner (see docs/replication.md); a write that lost to a newer
+      // state on its primary, or that failed anywhere, goes again through the primary below,
+      // with a version above the copies of this try.
+      floor = this.#stamped.version();
+      try {
+        if (await this.#stamped.write(owners, body, placement.epoch, floor)) return stored();
+      } catch {
+        // written again through the primary, whose answer is the write's
+      }
+    }
     return await this.#resendingMisdirected(() => {
       const { epoch } = this.#options.placement;
       const write = { key, body, epoch, ...(floor === undefined ? {} : { floor }) };
@@ -179,7 +219,6 @@ export class Writes {
       headers: { ...JSON_TYPE, ...this.#routing(epoch, floor) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     });
-    const stored = () => new Response(null, { status: 204 });
     if (ok(answer)) return writes.map(stored);
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
     const failed = (): Response => peerResponse(answer);

@@ -1,7 +1,7 @@
 // Direct writes in one round trip: each write stamped with a version of this client's clock and
 // sent to every owner of its key at once, gathered per node as one POST /stamped while one is out.
 
-import { Coalescer } from "@cache/async/coalesce";
+import { type CoalesceLimits, Coalescer } from "@cache/async/coalesce";
 import { CacheError, type CallInit, unreached } from "./call.ts";
 import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
 
@@ -18,6 +18,11 @@ export interface StampedWritesOptions {
   callNode(node: string, path: string, init: CallInit, epoch: number): Promise<unknown>;
   /** Milliseconds since 1970; default `Date.now`. */
   now?: () => number;
+  /**
+   * What a failed call does to the writes queued behind it (see `CoalesceLimits`); by default, a
+   * node not reached fails them too, unsent.
+   */
+  failsWaiting?: CoalesceLimits<unknown>["failsWaiting"];
 }
 
 const JSON_TYPE = { "content-type": "application/json" };
@@ -43,19 +48,18 @@ const JSON_TYPE = { "content-type": "application/json" };
 export class StampedWrites {
   readonly #options: StampedWritesOptions;
   #lastVersion = 0;
-  readonly #coalescer = new Coalescer<Copy, boolean>(
-    (node, copies) => this.#send(node, copies),
-    {
+  readonly #coalescer: Coalescer<Copy, boolean>;
+
+  constructor(options: StampedWritesOptions) {
+    this.#options = options;
+    this.#coalescer = new Coalescer<Copy, boolean>((node, copies) => this.#send(node, copies), {
       inFlight: 1,
       maxItems: MAX_BATCH,
       maxSize: MAX_BATCH_BYTES,
       sizeOf: (copy) => utf8Bytes(copy.item) + 1, // and a comma
-      failsWaiting: (_node, error) => unreached(error) ? error : undefined,
-    },
-  );
-
-  constructor(options: StampedWritesOptions) {
-    this.#options = options;
+      failsWaiting: options.failsWaiting ??
+        ((_node, error) => unreached(error) ? error : undefined),
+    });
   }
 
   /**

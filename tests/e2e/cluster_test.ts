@@ -165,17 +165,19 @@ Deno.test("concurrent reads and writes reach busy nodes in batches, each with it
         assert.equal(body.ttl !== undefined, i % 3 === 0, `${key}: ttl only where one was set`);
       }
     }
-    // Both nodes hold every key (two copies), and the master sent reads and writes in batches.
-    const batches = { get: 0, set: 0 };
+    // Both nodes hold every key (two copies), and the master sent reads in batches, and writes in
+    // batches to every owner at once (R=2).
+    const calls = { "/mget": 0, "/stamped": 0 };
     for (const node of nodes) {
       const metrics = await (await fetch(`${node.url}/metrics`)).text();
       assert.match(metrics, /cache_keys 300\b/);
-      for (const match of metrics.matchAll(/route="\/m(get|set)",status="2\d\d"\} (\d+)/g)) {
-        batches[match[1] as "get" | "set"] += Number(match[2]);
+      for (const match of metrics.matchAll(/route="(\/mget|\/stamped)",status="2\d\d"\} (\d+)/g)) {
+        calls[match[1] as keyof typeof calls] += Number(match[2]);
       }
     }
-    assert.ok(batches.get > 0, "no /mget reached a node");
-    assert.ok(batches.set > 0, "no /mset reached a node");
+    assert.ok(calls["/mget"] > 0, "no /mget reached a node");
+    assert.ok(calls["/stamped"] > 0, "no /stamped reached a node");
+    assert.ok(calls["/stamped"] < 2 * keys.length, `${calls["/stamped"]} /stamped calls`);
   } finally {
     await processes.stopAll();
   }

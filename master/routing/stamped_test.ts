@@ -1,0 +1,90 @@
+// Writes through the master at R=2: to every owner at once, and again through the primary, above
+// the version of those copies, when that fails.
+
+import assert from "node:assert/strict";
+import type { Fetch } from "@cache/http1/fetch";
+import { Router } from "./router.ts";
+import { ring } from "./test_support.ts";
+
+const [PRIMARY, BACKUP] = ring.owners("k", 2);
+const BODY = '{"key":"k","value":"v"}';
+
+/** One call a stand-in node took: where, and the headers and versions it carried. */
+interface Call {
+  to: string;
+  epoch: string | null;
+  deadline: number;
+  floor: string | null;
+  versions: number[];
+}
+
+/** A master router at R=2 over stand-in nodes that answer `/stamped` with `stamped`. */
+function router(stamped: (node: string) => Response) {
+  const calls: Call[] = [];
+  const fetch: Fetch = (input, init) => {
+    const url = new URL(String(input));
+    const headers = new Headers(init?.headers);
+    const items = JSON.parse(String(init?.body ?? "{}")).items ?? [];
+    calls.push({
+      to: `${url.origin}${url.pathname}`,
+      epoch: headers.get("x-ring-epoch"),
+      deadline: Number(headers.get("x-deadline")),
+      floor: headers.get("x-version-above"),
+      versions: items.map((item: { version?: number }) => item.version),
+    });
+    const answer = url.pathname === "/stamped"
+      ? stamped(url.origin)
+      : new Response(null, { status: 204 });
+    return Promise.resolve(answer);
+  };
+  const placement = { ring, epoch: 7, replicas: 2, unsettledRings: [] };
+  return { calls, router: new Router({ placement, fetch, timeoutMs: 1000 }) };
+}
+
+Deno.test("Router.set() at R=2 sends one stamped copy to each owner, with epoch and deadline", async () => {
+  const { calls, router: r } = router(() => Response.json({ stale: [] }));
+  assert.equal((await r.set("k", BODY)).status, 204);
+  assert.deepEqual(
+    calls.map((c) => c.to).sort(),
+    [`${PRIMARY}/stamped`, `${BACKUP}/stamped`].sort(),
+  );
+  assert.ok(calls.every((c) => c.epoch === "7" && c.deadline > Date.now()));
+  assert.equal(calls[0].versions[0], calls[1].versions[0], "one version on both");
+  assert.ok(calls[0].versions[0] >= (Date.now() - 1000) * 1000, "microseconds of the clock");
+});
+
+Deno.test("Router.set() writes again through the primary, above its copies, when a try fails", async () => {
+  for (
+    const [why, stamped] of [
+      ["stale on the primary", () => Response.json({ stale: [0] })],
+      [
+        "a node refusing",
+        (node: string) =>
+          node === BACKUP
+            ? Response.json({ error: "Routed with ring epoch 7; this node knows 8" }, {
+              status: 421,
+            })
+            : Response.json({ stale: [] }),
+      ],
+      [
+        "a node failing",
+        (node: string) =>
+          node === PRIMARY
+            ? Response.json({ error: "lease" }, { status: 503 })
+            : Response.json({ stale: [] }),
+      ],
+    ] as const
+  ) {
+    const { calls, router: r } = router(stamped);
+    assert.equal((await r.set("k", BODY)).status, 204, why);
+    const again = calls.filter((c) => !c.to.endsWith("/stamped"));
+    assert.deepEqual(again.map((c) => c.to), [`${PRIMARY}/keys`], why);
+    assert.equal(again[0].floor, String(calls[0].versions[0]), `${why}: above the copies`);
+  }
+});
+
+Deno.test("Router.set() sends a client's own second try to the primary at once, above its floor", async () => {
+  const { calls, router: r } = router(() => Response.json({ stale: [] }));
+  assert.equal((await r.set("k", BODY, 123)).status, 204);
+  assert.deepEqual(calls.map((c) => `${c.to} ${c.floor}`), [`${PRIMARY}/keys 123`]);
+});
