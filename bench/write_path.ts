@@ -12,7 +12,7 @@ import { LOAD_VALUE, loadKey, preload } from "../tools/load_rows.ts";
 
 const SECONDS = Number(Deno.env.get("WRITE_SECONDS") ?? 4);
 const KEYS = 100_000;
-const ROUTES = ["/keys", "/mset", "/replicate"];
+const ROUTES = ["/keys", "/mset", "/stamped", "/replicate"];
 const release = ["--heartbeat-ms", String(nodeSettings.heartbeatMs.schema.parse(undefined))];
 
 interface Figures {
