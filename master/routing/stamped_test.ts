@@ -53,6 +53,15 @@ Deno.test("Router.set() at R=2 sends one stamped copy to each owner, with epoch 
   assert.ok(calls[0].versions[0] >= (Date.now() - 1000) * 1000, "microseconds of the clock");
 });
 
+Deno.test("Router.set() stamps a client's body as it came, whitespace and fields of its own", async () => {
+  const { calls, router: r } = router(() => Response.json({ stale: [] }));
+  const body = ' { "key": "k", "value": "v", "version": "mine" }\n';
+  assert.equal((await r.set("k", body)).status, 204);
+  // The stand-in parsed each copy: valid JSON, with the master's version, the last of two.
+  assert.equal(calls.length, 2);
+  assert.ok(calls.every((c) => typeof c.versions[0] === "number" && c.versions[0] > 0));
+});
+
 Deno.test("Router.set() writes again through the primary, above its copies, when a try fails", async () => {
   for (
     const [why, stamped] of [

@@ -1,5 +1,6 @@
-// Direct writes in one round trip: each write stamped with a version of this client's clock and
-// sent to every owner of its key at once, gathered per node as one POST /stamped while one is out.
+// Writes in one round trip, a direct client's or the master's: each stamped with a version of the
+// sender's clock and sent to every owner of its key at once, gathered per node as one
+// POST /stamped while one is out.
 
 import { type CoalesceLimits, Coalescer } from "@cache/async/coalesce";
 import { CacheError, type CallInit, unreached } from "./call.ts";
@@ -29,7 +30,7 @@ const JSON_TYPE = { "content-type": "application/json" };
 
 /**
  * Sends each write to all its key's owners at once, with one version for all of them: microseconds
- * of this client's clock, above every version it gave before. A write is stored once its primary
+ * of the sender's clock, above every version it gave before. A write is stored once its primary
  * stored it and every backup answered; the primary stores it only if it is newer than any state of
  * the key it holds or let go of, so a write that lost to a newer one there (`false`), or failed
  * anywhere (a rejection), is to be written again through the primary, which orders it after.
@@ -63,18 +64,20 @@ export class StampedWrites {
   }
 
   /**
-   * Writes `body` (a `KeyValue` as JSON) to `owners`, its key's primary first, routed by ring
-   * `epoch`, stamped `version` (from {@link version}): resolves true once stored on all, false when
-   * the primary holds a newer state; rejects with the first owner's failure. Either way, copies
-   * may be on some owners: write it again through the primary above `version`.
+   * Writes `body` (a JSON object with the write's `key`, `value` and `ttl`, as a client sent it,
+   * whitespace and all) to `owners`, its key's primary first, routed by ring `epoch`, stamped
+   * `version` (from {@link version}): resolves true once stored on all, false when the primary
+   * holds a newer state; rejects with the first owner's failure. Either way, copies may be on
+   * some owners: write it again through the primary above `version`.
    */
   async write(owners: string[], body: string, epoch: number, version: number): Promise<boolean> {
-    const copy = { item: `${body.slice(0, -1)},"version":${version}}`, epoch };
+    // The version goes in last: of two, JSON.parse keeps the last.
+    const copy = { item: `${body.slice(0, body.lastIndexOf("}"))},"version":${version}}`, epoch };
     const answers = await Promise.all(owners.map((node) => this.#coalescer.submit(node, copy)));
     return answers[0];
   }
 
-  /** A version above every one this client gave: its clock in microseconds, or one more. */
+  /** A version above every one this sender gave: its clock in microseconds, or one more. */
   version(): number {
     const now = (this.#options.now?.() ?? Date.now()) * 1000;
     this.#lastVersion = Math.max(this.#lastVersion + 1, now);

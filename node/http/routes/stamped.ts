@@ -8,12 +8,14 @@ import { KeyValue, MAX_BATCH } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
 
+// Other fields are dropped, as `POST /keys` and `/mset` drop them: the master passes a client's
+// body on as it came.
 const StampedItem = KeyValue.extend({
   version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).meta({
     description: "Microseconds of the sender's clock, above every version it sent before; with " +
       "the ring epoch the request was routed in (`x-ring-epoch`), the write's stamp",
   }),
-}).strict();
+});
 
 const StampedRequest = z.strictObject({
   items: z.array(StampedItem).min(1, "items must hold at least 1 item")
