@@ -94,7 +94,7 @@ export class Writes {
   /**
    * Stores `key` with `body`, a valid `KeyValue` as JSON, sent on as it is. A key with backups is
    * first written to every owner at once, stamped with a version of the master's clock (`POST
-   * /stamped`, see `StampedWrites`): done once its primary stored it and every backup answered.
+   * /stamped`, see `StampedWrites`): done once every owner stored it or holds a newer state.
    * Otherwise, or when that fails, it goes to its primary, with a version above that try's. Writes
    * to a node already busy with earlier ones wait and go together, as one `POST /stamped` or
    * `POST /mset`; each gets the answer its own `POST /keys` would have had (see

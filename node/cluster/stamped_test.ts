@@ -62,6 +62,9 @@ Deno.test("Writer.stamped() stores as primary only a newer stamp, as backup the 
   assert.deepEqual(await writer.stamped(older, routing), [1]);
   assert.equal(store.get(primaryKey)?.value, "a");
   assert.equal(store.get(backupKey)?.value, "a");
+  // The very stamp a backup holds, another sender's: listed, so that sender writes it again.
+  assert.deepEqual(await writer.stamped([write(backupKey, "other", 500)], routing), [0]);
+  assert.equal(store.get(backupKey)?.value, "a");
   // In order within one call: the later of two writes of a key wins.
   const twice = [write(primaryKey, "c", 600), write(primaryKey, "d", 601)];
   assert.deepEqual(await writer.stamped(twice, routing), []);

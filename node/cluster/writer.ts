@@ -91,10 +91,12 @@ export class Writer {
   /**
    * Applies writes their sender stamped and sent to every owner at once, each by this node's part
    * in its key: as its primary, only if the stamp is newer than anything this node holds or held
-   * of the key (`Store.setStamped`), else the item's index is returned, stale, for the sender to
-   * write again through the primary; as a backup, if newer than its state here (a newer one is a
-   * later write's). Nothing is copied on: the sender sent each owner its copy. `routing` must name
-   * this node's ring epoch, which stamps the writes (see `Replicator.checkOwners`).
+   * of the key (`Store.setStamped`); as a backup, if newer than its state here (a newer one is a
+   * later write's). Returns the indexes of the items not stored: stale on the primary, or whose
+   * very stamp a backup holds already (another sender's write, which chose the same version), for
+   * the sender to write again through the primary. Nothing is copied on: the sender sent each
+   * owner its copy. `routing` must name this node's ring epoch, which stamps the writes (see
+   * `Replicator.checkOwners`).
    */
   async stamped(items: StampedItem[], routing: Routing = {}): Promise<number[]> {
     const writes = items.map(({ key, value, ttl }) => ({
@@ -113,10 +115,16 @@ export class Writer {
     try {
       writes.forEach((write, i) => {
         const stamp = { epoch, version: items[i].version };
-        if (!primary[i]) {
-          const ttl = write.ttlMs > 0 ? { ttlMs: write.ttlMs } : {};
-          this.#store.apply({ key: write.key, value: write.value, ...stamp, ...ttl });
-        } else if (this.#store.setStamped(write, stamp)) stale.push(i);
+        if (primary[i]) {
+          if (this.#store.setStamped(write, stamp)) stale.push(i);
+          return;
+        }
+        // The same stamp here already: another sender's write, which its primary ordered, or
+        // will refuse, as this one; either way not this write's copy.
+        const held = this.#store.stampOf(write.key);
+        if (held?.epoch === epoch && held.version === stamp.version) stale.push(i);
+        const ttl = write.ttlMs > 0 ? { ttlMs: write.ttlMs } : {};
+        this.#store.apply({ key: write.key, value: write.value, ...stamp, ...ttl });
       });
     } catch (error) {
       throw storeError(error);

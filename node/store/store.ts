@@ -203,9 +203,19 @@ export class Store {
     let newest = this.#horizon;
     const forgotten = this.#tombstones.forgotten;
     if (newer(forgotten, newest)) newest = forgotten;
+    const held = this.stampOf(key);
+    return held && newer(held, newest) ? held : newest;
+  }
+
+  /** The stamp of `key`'s state here, value (expired or not) or deletion, the newer of the two. */
+  stampOf(key: string): Stamp | undefined {
     const ref = this.#entries.find(key);
-    const held = ref === 0 ? this.#tombstones.stampOf(key) : this.#entries.stampOf(ref);
-    return held && newer(held, newest) ? { epoch: held.epoch, version: held.version } : newest;
+    const value = ref === 0 ? undefined : this.#entries.stampOf(ref);
+    const deletion = this.#tombstones.stampOf(key);
+    const held = value && deletion
+      ? (newer(deletion, value) ? deletion : value)
+      : value ?? deletion;
+    return held && { epoch: held.epoch, version: held.version };
   }
 
   /**

@@ -30,10 +30,11 @@ const JSON_TYPE = { "content-type": "application/json" };
 
 /**
  * Sends each write to all its key's owners at once, with one version for all of them: microseconds
- * of the sender's clock, above every version it gave before. A write is stored once its primary
- * stored it and every backup answered; the primary stores it only if it is newer than any state of
- * the key it holds or let go of, so a write that lost to a newer one there (`false`), or failed
- * anywhere (a rejection), is to be written again through the primary, which orders it after.
+ * of the sender's clock, above every version it gave before. A write is stored once every owner
+ * answered and none listed it as stale: the primary stores it only if it is newer than any state
+ * of the key it holds or let go of, and a backup lists it when it holds its very version already.
+ * A write that lost there (`false`), or failed anywhere (a rejection), is to be written again
+ * through the primary, which orders it after.
  * Writes to a node already busy with one call wait and go together in its next.
  *
  * @example
@@ -67,14 +68,15 @@ export class StampedWrites {
    * Writes `body` (a JSON object with the write's `key`, `value` and `ttl`, as a client sent it,
    * whitespace and all) to `owners`, its key's primary first, routed by ring `epoch`, stamped
    * `version` (from {@link version}): resolves true once stored on all, false when the primary
-   * holds a newer state; rejects with the first owner's failure. Either way, copies may be on
+   * holds a newer state or a backup holds this very version (another sender's write that chose
+   * it); rejects with the first owner's failure. Either way, copies may be on
    * some owners: write it again through the primary above `version`.
    */
   async write(owners: string[], body: string, epoch: number, version: number): Promise<boolean> {
     // The version goes in last: of two, JSON.parse keeps the last.
     const copy = { item: `${body.slice(0, body.lastIndexOf("}"))},"version":${version}}`, epoch };
     const answers = await Promise.all(owners.map((node) => this.#coalescer.submit(node, copy)));
-    return answers[0];
+    return answers.every((stored) => stored);
   }
 
   /** A version above every one this sender gave: its clock in microseconds, or one more. */

@@ -24,8 +24,9 @@ const StampedRequest = z.strictObject({
 
 const StampedResponse = z.object({
   stale: z.array(z.number().int()).meta({
-    description: "The indexes of the items this node, their primary, did not store: it holds or " +
-      "held a newer state of the key. Write them again through the primary (`POST /keys`)",
+    description: "The indexes of the items this node did not store: as their primary, it holds " +
+      "or held a newer state of the key; as a backup, it holds that very version already " +
+      "(another sender's). Write them again through the primary (`POST /keys`)",
   }),
 }).meta({ id: "StampedResponse" });
 
@@ -36,13 +37,14 @@ const stamped = createRoute({
   description: "For clients that send a write to all of its key's owners in one round trip, each " +
     "with the same version. A key's primary stores it only if the version is newer than any " +
     "state of the key it holds or let go of (else the item is `stale`); a backup keeps the " +
-    "newest. The write counts as stored once its primary stored it and every backup answered. " +
+    "newest, and lists as `stale` an item whose version it holds already. The write counts as " +
+    "stored once every owner answered and none listed it. " +
     "Refused with 421 unless routed with this node's ring epoch (`x-ring-epoch`) and for keys " +
     "it owns, and with 409 for a version more than 10 s ahead of this node's clock.",
   tags: ["batch"],
   request: { body: { ...json(StampedRequest, "The stamped items"), required: true } },
   responses: {
-    200: json(StampedResponse, "Applied; the primary's stale items listed"),
+    200: json(StampedResponse, "Applied; the stale items listed"),
     ...errors({
       ...writeErrors,
       409: "A version is too far ahead of this node's clock",
