@@ -21,6 +21,9 @@ Deno.test("Store.setStamped() moves the store's own versions past the stamp", ()
   store.setStamped({ key: "k", value: "a" }, stamp(5_000_000));
   assert.equal(store.set("k", "b", 0, 3), 5_000_001);
   assert.equal(store.delete("other", 3).version, 5_000_002);
+  // A stamp refused as stale is seen all the same: a backup may keep its copy.
+  assert.ok(store.setStamped({ key: "k", value: "older ring" }, stamp(9_000_000, 2)));
+  assert.equal(store.set("k", "c", 0, 3), 9_000_001);
 });
 
 Deno.test("Store.setStamped() must beat a deletion, and the deletions it forgot", () => {

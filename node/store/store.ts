@@ -186,11 +186,13 @@ export class Store {
    * Returns undefined once stored, else the stamp a new try must beat; throws like {@link set}.
    */
   setStamped(write: Write, stamp: Stamp): Stamp | undefined {
+    // Seen even when refused: a backup may keep that copy, and no version this store gives may
+    // name another state.
+    this.#seen(stamp);
     const beat = this.newestOf(write.key);
     if (!newer(stamp, beat)) return beat;
     const sized = this.#entries.measure(write.key, write.value, write.ttlMs ?? 0, write.valueBytes);
     this.#admit([sized]);
-    this.#seen(stamp);
     this.#write(sized, stamp.version, stamp.epoch);
     return undefined;
   }
