@@ -1,6 +1,7 @@
-// The client's writes: of one key, gathered per primary in direct mode (writes to a node already
-// busy with one wait, and go together as one POST /mset, each still answered as its own POST /keys
-// would have been) or alone when conditional, and of many items, one POST /mset per owning node.
+// The client's writes: of one key, in direct mode to every owner at once (stamped_writes.ts) or
+// gathered per primary (writes to a node already busy with one wait, and go together as one
+// POST /mset, each still answered as its own POST /keys would have been), alone when conditional;
+// and of many items, one POST /mset per owning node.
 
 import { Coalescer } from "@cache/async/coalesce";
 import { batches, itemBytes } from "./batches.ts";
@@ -140,7 +141,8 @@ export class GatheredWrites {
 /**
  * Stores `value` under `key` as {@link CacheClient.set} does, by `router`: with a condition alone,
  * sent again only when surely not applied; without one, in direct mode and with no signal of its
- * own, gathered per primary by `gathered`, else alone.
+ * own, first to every owner at once by `stamped` when the key has backups, then (if that did not
+ * store it) gathered per primary by `gathered`, else alone.
  *
  * @example
  * ```ts
