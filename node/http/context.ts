@@ -5,6 +5,7 @@ import { keyNotFound } from "../../shared/protocol/key_routes.ts";
 import {
   DEADLINE_HEADER,
   EPOCH_HEADER,
+  headerNumber,
   type StoredItem,
   VERSION_FLOOR_HEADER,
 } from "../../shared/protocol/wire.ts";
@@ -73,15 +74,9 @@ export async function stored(
 export function routing(request: HotRequest): Routing {
   const role = roleOf(request);
   return {
-    epoch: wholeNumber(request.headers.get(EPOCH_HEADER)),
-    deadline: wholeNumber(request.headers.get(DEADLINE_HEADER)),
-    floor: wholeNumber(request.headers.get(VERSION_FLOOR_HEADER)),
+    epoch: headerNumber(request.headers.get(EPOCH_HEADER)),
+    deadline: headerNumber(request.headers.get(DEADLINE_HEADER)),
+    floor: headerNumber(request.headers.get(VERSION_FLOOR_HEADER)),
     ...(role === "client" ? { untrusted: true } : {}),
   };
-}
-
-/** A header's whole number, if it carries one. */
-function wholeNumber(header: string | null): number | undefined {
-  const number = Number(header);
-  return header && Number.isSafeInteger(number) ? number : undefined;
 }

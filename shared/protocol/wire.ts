@@ -413,3 +413,19 @@ export const DEADLINE_HEADER = "x-deadline";
  * the primary, so the primary's write is newer than any of those copies.
  */
 export const VERSION_FLOOR_HEADER = "x-version-above";
+
+/**
+ * The whole number a header carries (an epoch, a deadline, a version), or undefined for none or
+ * anything else.
+ *
+ * @example
+ * ```ts
+ * import { headerNumber } from "./wire.ts";
+ * headerNumber("17"); // 17
+ * headerNumber("1.5"); // undefined
+ * ```
+ */
+export function headerNumber(header: string | null): number | undefined {
+  const number = Number(header);
+  return header && Number.isSafeInteger(number) ? number : undefined;
+}

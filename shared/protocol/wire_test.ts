@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { utf8Bytes } from "./wire.ts";
+import { headerNumber, utf8Bytes } from "./wire.ts";
 
 const encoder = new TextEncoder();
 
@@ -17,4 +17,12 @@ Deno.test("utf8Bytes() counts what TextEncoder writes, long strings and split pa
   );
   assert.equal(utf8Bytes("x".repeat(65_535) + "😀"), 65_539);
   assert.equal(utf8Bytes("😀".repeat(40_000)), 160_000);
+});
+
+Deno.test("headerNumber() reads a whole number, and nothing else", () => {
+  assert.equal(headerNumber("17"), 17);
+  assert.equal(headerNumber("1796249380798000"), 1796249380798000);
+  for (const header of [null, "", "1.5", "abc", "1e400", String(2 ** 53)]) {
+    assert.equal(headerNumber(header), undefined, String(header));
+  }
 });
