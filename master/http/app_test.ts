@@ -51,6 +51,14 @@ Deno.test("master forwards a write's ttl and the owner's time left", async () =>
   assert.equal((await master.request("/keys/k")).status, 404);
 });
 
+Deno.test("master passes a write's x-version-above on: the owner's version is above it", async () => {
+  const { master } = inProcessCluster(2);
+  const write = put("k", "v");
+  const above = { ...write, headers: { ...write.headers, "x-version-above": "5000" } };
+  assert.equal((await master.request("/keys", above)).status, 204);
+  assert.equal((await (await master.request("/keys/k")).json()).version, "0.5001");
+});
+
 Deno.test("master relays a node's 404 and deletes through the owner", async () => {
   const { master } = inProcessCluster(2);
   await master.request("/keys", put("k", "v"));
