@@ -119,12 +119,12 @@ export class Writer {
           if (this.#store.setStamped(write, stamp)) stale.push(i);
           return;
         }
-        // The same stamp here already: another sender's write, which its primary ordered, or
-        // will refuse, as this one; either way not this write's copy.
+        const ttl = write.ttlMs > 0 ? { ttlMs: write.ttlMs } : {};
+        if (this.#store.apply({ key: write.key, value: write.value, ...stamp, ...ttl })) return;
+        // Not newer: the same stamp here already is another sender's write, which its primary
+        // ordered, or will refuse, as this one; either way not this write's copy.
         const held = this.#store.stampOf(write.key);
         if (held?.epoch === epoch && held.version === stamp.version) stale.push(i);
-        const ttl = write.ttlMs > 0 ? { ttlMs: write.ttlMs } : {};
-        this.#store.apply({ key: write.key, value: write.value, ...stamp, ...ttl });
       });
     } catch (error) {
       throw storeError(error);

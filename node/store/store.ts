@@ -188,7 +188,7 @@ export class Store {
   setStamped(write: Write, stamp: Stamp): Stamp | undefined {
     // Seen even when refused: a backup may keep that copy, and no version this store gives may
     // name another state.
-    this.#seen(stamp);
+    this.#seen(stamp.epoch, stamp.version);
     const beat = this.newestOf(write.key);
     if (!newer(stamp, beat)) return beat;
     const sized = this.#entries.measure(write.key, write.value, write.ttlMs ?? 0, write.valueBytes);
@@ -229,7 +229,7 @@ export class Store {
     const ref = this.#live(key);
     if (ref !== 0) this.#entries.remove(ref);
     const version = this.#nextVersion();
-    if (epoch > this.#lastEpoch) this.#lastEpoch = epoch;
+    this.#seen(epoch, version);
     this.#tombstones.remember(key, { version, epoch });
     return { found: ref !== 0, version };
   }
@@ -245,7 +245,7 @@ export class Store {
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
     const deletion = this.#tombstones.stampOf(replica.key);
     if (deletion && !newer(replica, deletion)) return false;
-    this.#seen({ epoch, version: replica.version });
+    this.#seen(epoch, replica.version);
     // The increments it remembers come with the state they were applied to, and only with it.
     const requests = replica.requests;
     if (replica.deleted || replica.value === undefined) {
@@ -448,14 +448,17 @@ export class Store {
     if (newer(stamp, this.#horizon)) this.#horizon = { epoch: stamp.epoch, version: stamp.version };
   }
 
-  /** Keeps the versions this store gives newer than `stamp`, and remembers its epoch. */
-  #seen(stamp: Stamp): void {
-    this.#lastVersion = Math.max(this.#lastVersion, stamp.version);
-    this.#lastEpoch = Math.max(this.#lastEpoch, stamp.epoch);
+  /**
+   * Keeps the versions this store gives newer than `version`, and remembers `epoch`: every state
+   * it takes or makes passes here, so `clear()` knows the newest of all.
+   */
+  #seen(epoch: number, version: number): void {
+    if (version > this.#lastVersion) this.#lastVersion = version;
+    if (epoch > this.#lastEpoch) this.#lastEpoch = epoch;
   }
 
   #write(write: Sized, version: number, epoch: number): number {
-    if (epoch > this.#lastEpoch) this.#lastEpoch = epoch;
+    this.#seen(epoch, version);
     const entries = this.#entries;
     const max = this.#maxBytes;
     const now = write.ttlMs > 0 ? this.#now() : 0;
