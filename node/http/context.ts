@@ -67,9 +67,9 @@ export async function stored(
 
 /**
  * The ring epoch a request was routed with, its sender's deadline and the version its writes must
- * be given one above, from its headers. A client
- * token's epoch is not taken as news of a newer ring: only the master and nodes may make this node
- * ask for one (without tokens, one ask at a time is shared by every request).
+ * be given one above, from its headers. A client token's epoch is not taken as news of a newer
+ * ring: only the master and nodes may make this node ask for one (without tokens, one ask at a
+ * time is shared by every request).
  */
 export function routing(request: HotRequest): Routing {
   const role = roleOf(request);

@@ -37,8 +37,8 @@ function sha256(text: string): Uint8Array {
 
 /**
  * Whether two digests of one length are equal, looking at every byte whatever differs: constant
- * time, as `timingSafeEqual()` of node:crypto is, at 12 ns against its 580 ns (a call into the
- * runtime per grant, on every request with a token; `deno bench shared/service/auth_bench.ts`).
+ * time, as `timingSafeEqual()` of node:crypto is, at 9.5-12.5 ns against its 580-790 ns (a call
+ * into the runtime per grant, on every request with a token; `shared/service/auth_bench.ts`).
  */
 export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
   let difference = a.length ^ b.length;
