@@ -2,6 +2,7 @@
 
 import { Coalescer } from "@cache/async/coalesce";
 import { StampedWrites } from "@cache/client/stamped_writes";
+import { madeOf, NO_CONTENT } from "@cache/http1/answer";
 import { peerResponse } from "@cache/http1/peer";
 import { keySegment } from "@cache/protocol/key_path";
 import {
@@ -17,8 +18,8 @@ import type { Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
 
-/** The answer to a write every owner has. */
-const stored = () => new Response(null, { status: 204 });
+/** The answer to a write every owner has: the server writes its parts, not the Response. */
+const stored = () => madeOf(new Response(null, { status: 204 }), NO_CONTENT);
 
 /**
  * A write waiting to go to its primary: its key, body as the client sent it, ring epoch, and the

@@ -1,6 +1,6 @@
 // What the node's routes share: the context they are given and how they read a request's routing.
 
-import type { WireAnswer } from "../../shared/http1/answer.ts";
+import { type Answer, NO_CONTENT, type WireAnswer } from "../../shared/http1/answer.ts";
 import { keyNotFound } from "../../shared/protocol/key_routes.ts";
 import {
   DEADLINE_HEADER,
@@ -60,9 +60,9 @@ export async function stored(
   items: Item[],
   request: HotRequest,
   condition?: Condition,
-): Promise<Response> {
+): Promise<Answer> {
   await writer.write(items, routing(request), condition);
-  return new Response(null, { status: 204 });
+  return NO_CONTENT;
 }
 
 /**

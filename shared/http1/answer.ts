@@ -25,8 +25,27 @@ export function toResponse(answer: Answer): Response {
   if (answer instanceof Response) return answer;
   const headers: Record<string, string> = { ...answer.headers };
   if (answer.contentType) headers["content-type"] = answer.contentType;
-  return new Response(answer.body as BodyInit, { status: answer.status, headers });
+  const { status } = answer;
+  const bodiless = status === 204 || status === 205 || status === 304;
+  return new Response(bodiless ? null : answer.body as BodyInit, { status, headers });
 }
+
+/**
+ * `value` as a JSON answer's parts: for a route the services' own server answers, with no
+ * Response built and read back.
+ *
+ * @example
+ * ```ts
+ * import { jsonAnswer } from "./answer.ts";
+ * jsonAnswer({ applied: 2 }); // { status: 200, contentType: "application/json", body: '{"applied":2}' }
+ * ```
+ */
+export function jsonAnswer(value: unknown, status = 200): WireAnswer {
+  return { status, contentType: "application/json", body: JSON.stringify(value) };
+}
+
+/** 204 No Content, as parts. */
+export const NO_CONTENT: Readonly<WireAnswer> = Object.freeze({ status: 204, body: "" });
 
 const parts = new WeakMap<Response, WireAnswer>();
 

@@ -177,7 +177,7 @@ export class HotPath {
    * already, with no promise turn added.
    */
   respond(request: Request): Response | Promise<Response> | undefined {
-    if (request.method !== "GET") return this.#post(request);
+    if (request.method !== "GET") return this.#post(request)?.then(toResponse);
     const answer = this.#get(request);
     if (answer === undefined || answer instanceof Response) return answer;
     return answer instanceof Promise ? answer.then(toResponse) : toResponse(answer);
@@ -218,7 +218,7 @@ export class HotPath {
     }
   }
 
-  #post(request: HotRequest): Promise<Response> | undefined {
+  #post(request: HotRequest): Promise<Answer> | undefined {
     if (request.method !== "POST") return undefined;
     const url = request.url;
     const hot = this.#posts.get(url.slice(pathStart(url))); // a query string finds no route
@@ -234,18 +234,19 @@ export class HotPath {
     return parsed ? this.#write(hot, request, started, parsed) : undefined;
   }
 
-  // Answers as a Response: a written answer goes to a server that takes only those. Without
-  // `parsed`, `request` is a Request whose body is still to be read.
+  // Without `parsed`, `request` is a Request whose body is still to be read. The answer may be
+  // its parts, which the services' own server writes as they are: a Response built only to be read
+  // back cost 7 us more an answer (`Response` and `encodeResponse()` against `encodeWire()`).
   async #write(
     hot: HotPost,
     request: HotRequest,
     started: number,
     parsed?: Parsed,
-  ): Promise<Response> {
+  ): Promise<Answer> {
     const path = hot.route;
     if (hot.roles) {
       const refused = this.#admit(request, hot.roles, path);
-      if (refused) return toResponse(this.#done("POST", path, refused, started));
+      if (refused) return this.#done("POST", path, refused, started);
     }
     if (!parsed) {
       let bytes: Uint8Array<ArrayBuffer>;
@@ -254,7 +255,7 @@ export class HotPath {
       } catch {
         // The client went away mid-body: nobody reads the answer, but it is still one.
         const gone = Response.json({ error: "Request body could not be read" }, { status: 400 });
-        return toResponse(this.#done("POST", path, gone, started));
+        return this.#done("POST", path, gone, started);
       }
       parsed = parse(hot, bytes);
       if (!parsed) {
@@ -269,7 +270,7 @@ export class HotPath {
     } catch (error) {
       answer = this.#failure(error, "POST", path);
     }
-    return toResponse(this.#done("POST", path, answer, started));
+    return this.#done("POST", path, answer, started);
   }
 
   #admit(request: HotRequest, roles: Role[], path: string): Response | undefined {

@@ -1,6 +1,7 @@
 // The node's batch routes: mget and mset on its own store.
 
 import { z } from "@hono/zod-openapi";
+import { jsonAnswer } from "@cache/http1/answer";
 import { batchRoutes } from "@cache/protocol/batch_routes";
 import { readMsetBody } from "@cache/protocol/set_body";
 import { LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
@@ -31,8 +32,8 @@ export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
     mget,
     ({ keys }, request) =>
       wantsLines(request.headers.get("accept"))
-        ? new Response(readLines(node.store, keys), { headers: { "content-type": LINES_TYPE } })
-        : Response.json(readMany(node.store, keys)),
+        ? { status: 200, contentType: LINES_TYPE, body: readLines(node.store, keys) }
+        : jsonAnswer(readMany(node.store, keys)),
   );
 
   // Values stay the bytes they came as, from the body into the store (see `readMsetBody`).

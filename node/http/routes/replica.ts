@@ -1,6 +1,7 @@
 // Internal routes between nodes: copies of writes, keys handed over, and a key's versioned state.
 
 import { createRoute, z } from "@hono/zod-openapi";
+import { jsonAnswer } from "@cache/http1/answer";
 import { errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
@@ -52,7 +53,7 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
   // Values stay the bytes they came as, from the body into the store (see `readReplicaBody`).
   hot.post(
     replicate,
-    ({ entries }) => Response.json({ applied: node.writer.apply(entries) }),
+    ({ entries }) => jsonAnswer({ applied: node.writer.apply(entries) }),
     readReplicaBody,
   );
   hot.app.openapi(replica, async (c) => {

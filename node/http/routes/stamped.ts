@@ -2,6 +2,7 @@
 // each key at once, so a write at R=2 takes one round trip, not client -> primary -> backup.
 
 import { createRoute, z } from "@hono/zod-openapi";
+import { jsonAnswer } from "@cache/http1/answer";
 import { errors, json } from "@cache/protocol/route_parts";
 import { writeErrors } from "@cache/protocol/key_routes";
 import { KeyValue, MAX_BATCH } from "@cache/protocol/wire";
@@ -59,6 +60,6 @@ const stamped = createRoute({
 export function addStampedRoutes(hot: HotPath, node: NodeContext): void {
   hot.post(stamped, async ({ items }, request) => {
     const stale = await node.writer.stamped(items, routing(request));
-    return Response.json({ stale });
+    return jsonAnswer({ stale });
   });
 }
