@@ -1,9 +1,10 @@
-// `POST /keys` and `POST /mset` bodies read straight from their bytes: a value stays the bytes it
-// came as, so a 100 KB value goes into the store without becoming strings on the way (the body's
-// text, then the parsed value), which were most of a node's garbage under large writes.
+// `POST /keys`, `/mset` and `/stamped` bodies read straight from their bytes: a value stays the
+// bytes it came as, so a 100 KB value goes into the store without becoming strings on the way
+// (the body's text, then the parsed value), which were most of a node's garbage under large
+// writes.
 
 import { FlatReader, MIN_LIST_BYTES, readList, skipSpace } from "./raw_json.ts";
-import { Key, MAX_BATCH, Ttl } from "./wire.ts";
+import { Key, MAX_BATCH, StampedItem, Ttl } from "./wire.ts";
 
 /** A plain write read from its body's bytes: `value` is its UTF-8, a view of the body. */
 export interface RawWrite {
@@ -12,7 +13,18 @@ export interface RawWrite {
   ttl?: number;
 }
 
+/** A stamped write read from its body's bytes (`POST /stamped`). */
+export interface RawStampedWrite extends RawWrite {
+  version: number;
+}
+
 const SET = new FlatReader([["key", "string"], ["value", "bytes"], ["ttl", "number"]]);
+const STAMPED = new FlatReader([
+  ["key", "string"],
+  ["value", "bytes"],
+  ["ttl", "number"],
+  ["version", "number"],
+]);
 
 /**
  * `bytes` as a plain write, `{"key", "value", "ttl"?}` in any order, when both strings are
@@ -46,6 +58,26 @@ export function readMsetBody(
 ): { items: RawWrite[] } | undefined {
   const items = readList(bytes, "items", SET, writeOf, MAX_BATCH, minBytes);
   return items && { items };
+}
+
+/**
+ * `bytes` as a `POST /stamped` body, `{"items": [...]}`, when every item is a plain write as
+ * {@link readSetBody} takes one, with a `version` its schema takes, and there are at most
+ * {@link MAX_BATCH}; otherwise undefined, as {@link readMsetBody} leaves a body.
+ */
+export function readStampedBody(
+  bytes: Uint8Array,
+  minBytes = MIN_LIST_BYTES,
+): { items: RawStampedWrite[] } | undefined {
+  const items = readList(bytes, "items", STAMPED, stampedOf, MAX_BATCH, minBytes);
+  return items && { items };
+}
+
+/** A stamped write's fields as the schema takes them, or undefined. */
+function stampedOf(values: unknown[]): RawStampedWrite | undefined {
+  const write = writeOf(values);
+  const version = StampedItem.shape.version.safeParse(values[3]);
+  return write && version.success ? { ...write, version: version.data } : undefined;
 }
 
 /** A write's fields as the schema takes them, or undefined. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { readMsetBody, readSetBody } from "./set_body.ts";
-import { MAX_BATCH, MSetRequest, SetRequest } from "./wire.ts";
+import { readMsetBody, readSetBody, readStampedBody } from "./set_body.ts";
+import { MAX_BATCH, MSetRequest, SetRequest, StampedRequest } from "./wire.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -110,4 +110,28 @@ Deno.test("readMsetBody reads every plain write of a batch, or leaves the batch 
   const many = `{"items":[${Array(MAX_BATCH + 1).fill('{"key":"k","value":"v"}').join(",")}]}`;
   assert.equal(read(many), undefined, "past the schema's most items");
   assert.equal(readMsetBody(encoder.encode(body)), undefined, "16 KiB at least by default");
+});
+
+Deno.test("readStampedBody reads stamped writes the schema takes, or leaves the batch to JSON", () => {
+  const read = (body: string) =>
+    readStampedBody(encoder.encode(body), 0)?.items.map((w) => ({
+      ...w,
+      value: decoder.decode(w.value),
+    }));
+  const body = '{"items":[{"key":"a","value":"1","version":7},' +
+    ' {"version":9007199254740991,"ttl":5,"key":"é","value":"😀"}]}';
+  assert.deepEqual(read(body), StampedRequest.parse(JSON.parse(body)).items);
+  const others = [
+    '{"items":[{"key":"a","value":"1"}]}', // no version
+    '{"items":[{"key":"a","value":"1","version":0}]}',
+    '{"items":[{"key":"a","value":"1","version":-3}]}',
+    '{"items":[{"key":"a","value":"1","version":1.5}]}',
+    '{"items":[{"key":"a","value":"1","version":9007199254740992}]}',
+    '{"items":[{"key":"a","value":"1","version":"7"}]}',
+    '{"items":[{"key":"a","value":"1","version":7,"x":1}]}', // dropped by the schema: JSON's
+    '{"items":[{"key":"a","value":"a\\"b","version":7}]}',
+    '{"items":[]}',
+  ];
+  for (const other of others) assert.equal(read(other), undefined, other);
+  assert.equal(readStampedBody(encoder.encode(body)), undefined, "16 KiB at least by default");
 });

@@ -239,6 +239,23 @@ export const MSetRequest = z.strictObject({
     .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
 }).meta({ id: "MSetRequest" });
 
+/**
+ * A write sent to every owner of its key at once, stamped by its sender. Other fields are dropped,
+ * as `POST /keys` and `/mset` drop them: the master passes a client's body on as it came.
+ */
+export const StampedItem = KeyValue.extend({
+  version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).meta({
+    description: "Microseconds of the sender's clock, above every version it sent before; with " +
+      "the ring epoch the request was routed in (`x-ring-epoch`), the write's stamp",
+  }),
+});
+
+/** `POST /stamped`'s body: writes stamped by their sender, sent to every owner at once. */
+export const StampedRequest = z.strictObject({
+  items: z.array(StampedItem).min(1, "items must hold at least 1 item")
+    .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
+}).meta({ id: "StampedRequest" });
+
 /** The counters a node and the cluster report alike, besides their key counts. */
 const counters = {
   bytes: z.number().int().meta({ description: "Accounted bytes: keys, values, overhead" }),

@@ -5,23 +5,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { jsonAnswer } from "@cache/http1/answer";
 import { errors, json } from "@cache/protocol/route_parts";
 import { writeErrors } from "@cache/protocol/key_routes";
-import { KeyValue, MAX_BATCH } from "@cache/protocol/wire";
+import { readStampedBody } from "@cache/protocol/set_body";
+import { StampedRequest } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
-
-// Other fields are dropped, as `POST /keys` and `/mset` drop them: the master passes a client's
-// body on as it came.
-const StampedItem = KeyValue.extend({
-  version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).meta({
-    description: "Microseconds of the sender's clock, above every version it sent before; with " +
-      "the ring epoch the request was routed in (`x-ring-epoch`), the write's stamp",
-  }),
-});
-
-const StampedRequest = z.strictObject({
-  items: z.array(StampedItem).min(1, "items must hold at least 1 item")
-    .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
-}).meta({ id: "StampedRequest" });
 
 const StampedResponse = z.object({
   stale: z.array(z.number().int()).meta({
@@ -58,8 +45,9 @@ const stamped = createRoute({
 
 /** Serves `POST /stamped` on the hot path. */
 export function addStampedRoutes(hot: HotPath, node: NodeContext): void {
+  // Values stay the bytes they came as, from a large body into the store (see `readStampedBody`).
   hot.post(stamped, async ({ items }, request) => {
     const stale = await node.writer.stamped(items, routing(request));
     return jsonAnswer({ stale });
-  });
+  }, readStampedBody);
 }
