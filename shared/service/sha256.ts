@@ -9,7 +9,7 @@ const INITIAL_STATE = Int32Array.from(SMALL_PRIMES.slice(0, 8), (p) => fraction3
 
 /**
  * Digests strings with SHA-256, reusing its own scratch space: the padded message (while it fits
- * in 1 KiB), the message schedule and the state. One instance serves one caller at a time, as
+ * in 1 KiB, and wiped once digested), the message schedule and the state. One instance serves one caller at a time, as
  * JavaScript runs. Each step takes the same time whatever the bytes are (no lookup is indexed by
  * them), so the time of a digest tells only the length.
  *
@@ -20,10 +20,15 @@ const INITIAL_STATE = Int32Array.from(SMALL_PRIMES.slice(0, 8), (p) => fraction3
  * ```
  */
 export class Sha256 {
-  readonly #scratch = new Uint8Array(1024);
+  readonly #scratch: Uint8Array;
   readonly #schedule = new Int32Array(64);
   readonly #state = new Int32Array(8);
   readonly #encoder = new TextEncoder();
+
+  /** `scratch`: where messages that fit are padded; given by tests, to look at once digested. */
+  constructor(scratch = new Uint8Array(1024)) {
+    this.#scratch = scratch;
+  }
 
   /** The 32-byte digest of `text`'s UTF-8 bytes, as node:crypto's `createHash("sha256")` gives. */
   digest(text: string): Uint8Array {
@@ -41,6 +46,7 @@ export class Sha256 {
     const state = this.#state;
     state.set(INITIAL_STATE);
     for (let block = 0; block < padded; block += 64) this.#compress(view, block);
+    bytes.fill(0, 0, length); // the text, a token maybe, is not kept past its digest
     const digest = new Uint8Array(32);
     const out = new DataView(digest.buffer);
     for (let i = 0; i < 8; i++) out.setInt32(i * 4, state[i]);

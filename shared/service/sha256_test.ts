@@ -45,3 +45,12 @@ Deno.test("Sha256.digest() agrees with node:crypto on any string, past its scrat
   assert.equal(hex(sha.digest(long)), reference(long));
   assert.equal(hex(sha.digest("abc")), reference("abc")); // and the scratch space after it
 });
+
+Deno.test("Sha256.digest() wipes the text it digested from its scratch space", () => {
+  const scratch = new Uint8Array(1024);
+  const sha = new Sha256(scratch);
+  const token = "s3cret-token-4242";
+  assert.equal(hex(sha.digest(token)), reference(token));
+  assert.ok(scratch.subarray(0, token.length).every((byte) => byte === 0));
+  assert.equal(hex(sha.digest(token)), reference(token), "and digests the same again");
+});
