@@ -102,6 +102,30 @@ Deno.test("http1Fetch() sends again on a fresh connection when an idle one was c
   }
 });
 
+Deno.test("http1Fetch() sends a call whose new connection the peer closed on one it still serves", async () => {
+  // A peer at its connection cap: it serves its first connection (slowly) and closes any other
+  // unanswered.
+  let served = 0;
+  const server = rawServer(async (_request, conn) => {
+    if (conn !== server.conns[0]) return conn.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    served++;
+    await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+  });
+  const call = http1Fetch();
+  try {
+    const first = call(`${server.url}/a`);
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the first holds its connection
+    const second = call(`${server.url}/b`); // a new connection, closed: then the first's
+    assert.equal(await (await first).text(), "ok");
+    assert.equal(await (await second).text(), "ok");
+    assert.equal(served, 2);
+    assert.equal(server.conns.length, 2, "no third connection tried");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("http1Fetch() honours connection: close and refuses header injection", async () => {
   // The server says close but keeps the socket open, answering any reuse differently.
   const answered = new Set<Deno.Conn>();

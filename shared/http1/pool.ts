@@ -1,5 +1,5 @@
 // Keep-alive HTTP/1.1 connections to one peer: a bounded pool, each connection one exchange at a
-// time, an idle connection the peer closed replaced once.
+// time, an idle connection the peer closed replaced once, a new one it refused traded for ours.
 
 import { untilAborted } from "./deadline.ts";
 import type { RawAnswer } from "./messages.ts";
@@ -27,7 +27,8 @@ export class Pool {
   /** Sends `request` (its bytes, or its parts in order) and reads the whole answer. */
   async call(request: Uint8Array | Uint8Array[], signal?: AbortSignal | null): Promise<RawAnswer> {
     signal?.throwIfAborted();
-    let reused = this.#idle.length > 0;
+    const reused = this.#idle.length > 0;
+    let retried = false;
     let connection = await this.#acquire(signal);
     try {
       for (;;) {
@@ -39,10 +40,13 @@ export class Pool {
         } catch (error) {
           this.#discard(connection);
           if (signal?.aborted) throw signal.reason;
-          // The peer closed a connection that sat idle: nothing was answered, so send again once.
-          if (!(reused && error instanceof ClosedEarly)) throw error;
-          reused = false;
-          connection = await this.#acquire(signal);
+          // Nothing was answered, so send again once: the peer closed a connection that sat
+          // idle, or closed a new one while it still serves another of ours (a peer at its
+          // connection cap), which the call then waits for.
+          const refused = !reused && this.#open > 0;
+          if (!(error instanceof ClosedEarly) || !(reused || refused) || retried) throw error;
+          retried = true;
+          connection = refused ? await this.#acquireOpen(signal) : await this.#acquire(signal);
         }
       }
     } catch (error) {
@@ -65,6 +69,19 @@ export class Pool {
       this.#open--;
       this.#waiting.shift()?.();
       throw error;
+    }
+  }
+
+  /**
+   * A connection already open, once one is idle: for a peer that closes new ones. With none open
+   * any more, a new one.
+   */
+  async #acquireOpen(signal?: AbortSignal | null): Promise<Connection> {
+    for (;;) {
+      const idle = this.#idle.pop();
+      if (idle) return idle;
+      if (this.#open === 0) return await this.#acquire(signal);
+      await this.#wait(signal);
     }
   }
 
