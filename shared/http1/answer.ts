@@ -37,7 +37,7 @@ export function toResponse(answer: Answer): Response {
  * @example
  * ```ts
  * import { jsonAnswer } from "./answer.ts";
- * jsonAnswer({ applied: 2 }); // { status: 200, contentType: "application/json", body: '{"applied":2}' }
+ * jsonAnswer({ applied: 2 }).body; // '{"applied":2}', with status 200 and type application/json
  * ```
  */
 export function jsonAnswer(value: unknown, status = 200): WireAnswer {

@@ -8,10 +8,10 @@ const ROUND_CONSTANTS = Int32Array.from(SMALL_PRIMES, (p) => fraction32(Math.cbr
 const INITIAL_STATE = Int32Array.from(SMALL_PRIMES.slice(0, 8), (p) => fraction32(Math.sqrt(p)));
 
 /**
- * Digests strings with SHA-256, reusing its own scratch space: the padded message (while it fits
- * in 1 KiB, and wiped once digested), the message schedule and the state. One instance serves one caller at a time, as
- * JavaScript runs. Each step takes the same time whatever the bytes are (no lookup is indexed by
- * them), so the time of a digest tells only the length.
+ * Digests strings with SHA-256, reusing its own scratch space: the padded message (while it fits,
+ * and wiped once digested), the message schedule and the state. One instance serves one caller at
+ * a time, as JavaScript runs. The compression takes the same time whatever the bytes are (no
+ * lookup is indexed by them): its time tells only the length.
  *
  * @example
  * ```ts
@@ -39,7 +39,7 @@ export class Sha256 {
     const padded = paddedLength(length);
     bytes.fill(0, length, padded);
     bytes[length] = 0x80;
-    const view = new DataView(bytes.buffer, 0, padded);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, padded);
     // The bit length, a 64-bit big-endian number: a string's length fits in 53 bits.
     view.setUint32(padded - 8, Math.floor(length / 0x20000000));
     view.setUint32(padded - 4, (length * 8) >>> 0);

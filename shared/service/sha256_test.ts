@@ -53,4 +53,7 @@ Deno.test("Sha256.digest() wipes the text it digested from its scratch space", (
   assert.equal(hex(sha.digest(token)), reference(token));
   assert.ok(scratch.subarray(0, token.length).every((byte) => byte === 0));
   assert.equal(hex(sha.digest(token)), reference(token), "and digests the same again");
+  // Scratch space given as a view into a larger buffer, at an offset.
+  const inner = new Uint8Array(2048).subarray(100, 1124);
+  assert.equal(hex(new Sha256(inner).digest(token)), reference(token));
 });
