@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { HttpError } from "@cache/protocol/errors";
 import { Ring } from "@cache/ring/ring";
-import { Store } from "../store/store.ts";
+import type { Fetch } from "@cache/http1/fetch";
+import { entryBytes, Store, type StoreOptions } from "../store/store.ts";
 import { MAX_STAMP_AHEAD_US, Replicator } from "./replicator.ts";
 import { Writer } from "./writer.ts";
 
@@ -21,8 +22,14 @@ const primaryKey = keyWhere((owners) => owners[0] === self);
 const backupKey = keyWhere((owners) => owners[1] === self);
 const otherKey = keyWhere((owners) => !owners.includes(self));
 
-/** Node `self` at ring `EPOCH`, its clock at `NOW_MS`, its lease as `source.leaseMs` says. */
-function setup() {
+/**
+ * Node `self` at ring `EPOCH`, its clock at `NOW_MS`, its lease as `source.leaseMs` says, calling
+ * its peers through `fetch` (none by default) and storing up to `storeOptions`' bound.
+ */
+function setup(
+  fetch: Fetch = () => Promise.reject(new Error("no peer calls")),
+  storeOptions: StoreOptions = {},
+) {
   const source = {
     view: { term: 0, epoch: EPOCH, replicas: 2, nodes, joined: {}, settled: true },
     ring,
@@ -33,11 +40,11 @@ function setup() {
   const replicator = new Replicator({
     self,
     ring: source,
-    fetch: () => Promise.reject(new Error("no peer calls")),
+    fetch,
     timeoutMs: 100,
     now: () => NOW_MS,
   });
-  const store = new Store({ now: () => NOW_MS });
+  const store = new Store({ now: () => NOW_MS, ...storeOptions });
   return { source, store, writer: new Writer(store, replicator, 1024) };
 }
 
@@ -118,4 +125,35 @@ Deno.test("Writer.write() gives a version above the routing's floor, and refuses
   const error = await refusal(writer.write([{ key: primaryKey, value: "w" }], far));
   assert.equal(error.status, 409);
   assert.equal(store.get(primaryKey)?.value, "v");
+});
+
+Deno.test("Writer.write() refused above a floor sends its own state of the keys to the backups", async () => {
+  const sent: unknown[] = [];
+  const fetch: Fetch = (input, init) => {
+    assert.match(String(input), /\/replicate$/);
+    sent.push(...JSON.parse(String(init?.body)).entries);
+    return Promise.resolve(new Response(JSON.stringify({ applied: 1 }), { status: 200 }));
+  };
+  const full = { maxBytes: entryBytes(primaryKey, "held"), eviction: "noeviction" as const };
+  const { store, writer } = setup(fetch, full);
+  await writer.write([{ key: primaryKey, value: "held" }], { epoch: EPOCH });
+  sent.length = 0;
+  const other = keyWhere((owners) => owners[0] === self, Number(primaryKey.slice(1)) + 1);
+  // Refused, one as larger than the bound, one as finding the store full. Each was sent to every
+  // owner before, stamped `floor`; a backup of another bound may have taken its copy, so it gets
+  // this node's state above it instead, a value or a deletion.
+  const routing = { epoch: EPOCH, floor: NOW_MS * 1000 + 1000 };
+  const large = writer.write([{ key: primaryKey, value: "x".repeat(100) }], routing);
+  assert.equal((await refusal(large)).status, 413);
+  assert.equal((await refusal(writer.write([{ key: other, value: "v" }], routing))).status, 507);
+  const { floor } = routing;
+  assert.deepEqual(sent, [
+    { key: primaryKey, version: floor + 1, epoch: EPOCH, value: "held" },
+    { key: other, version: floor + 2, epoch: EPOCH, deleted: true },
+  ]);
+  assert.deepEqual(store.get(primaryKey), { value: "held", version: `${EPOCH}.${floor + 1}` });
+  // Without a floor no copy went ahead: nothing is sent.
+  const plain = writer.write([{ key: other, value: "v" }], { epoch: EPOCH });
+  assert.equal((await refusal(plain)).status, 507);
+  assert.equal(sent.length, 2);
 });

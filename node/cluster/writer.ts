@@ -75,6 +75,7 @@ export class Writer {
     try {
       versions = this.#store.setMany(writes, epoch, routing.floor);
     } catch (error) {
+      if (routing.floor) await this.#restamp(writes.map((w) => w.key), epoch, routing);
       throw storeError(error);
     }
     // A value that came as bytes goes to the backups as those bytes.
@@ -86,6 +87,17 @@ export class Writer {
       ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
     }));
     await this.#replicator?.replicate(replicas, routing.deadline);
+  }
+
+  /**
+   * Gives `keys`' states here versions above `routing.floor` and copies them to every backup: a
+   * write this store refused was sent to every owner before, stamped `floor`, and a backup that
+   * took its copy would otherwise keep a value its sender was told was not stored. A backup not
+   * reached keeps it, as after a write whose answer was lost; the refusal is answered either way.
+   */
+  async #restamp(keys: string[], epoch: number, routing: Routing): Promise<void> {
+    const replicas = keys.map((key) => this.#store.restamp(key, epoch, routing.floor!));
+    await this.#replicator?.replicate(replicas, routing.deadline).catch(() => {});
   }
 
   /**

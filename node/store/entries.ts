@@ -158,6 +158,14 @@ export class Entries {
     return ref;
   }
 
+  /** Gives the entry at `ref` a new stamp, keeping its value, expiry and place in the LRU order. */
+  restamp(ref: number, version: number, epoch: number): void {
+    const records = this.#records;
+    const epochId = this.#epochs.hold(epoch); // held first: the same epoch's id stays taken
+    this.#epochs.release(records.epochId(ref));
+    records.stamp(ref, version, epochId, records.expiresAt(ref));
+  }
+
   /** Removes the entry at `ref` and frees its chunks. */
   remove(ref: number): void {
     this.#index.remove(ref);

@@ -80,3 +80,30 @@ Deno.test("Store.setMany() gives versions above a floor: a write sent again over
   ]);
   assert.deepEqual(store.setMany([{ key: "a", value: "w" }], 3, 10), [9003], "never back");
 });
+
+Deno.test("Store.restamp() gives a key's state a version above a floor, taking no room", () => {
+  const size = entryBytes("k0", "v", true);
+  const store = new Store({ now: () => 1, maxBytes: 2 * size, eviction: "noeviction" });
+  store.set("k0", "v", 60_000, 2);
+  store.set("k1", "v", 60_000, 2);
+  assert.throws(() => store.setMany([{ key: "k2", value: "v" }], 3, 9000), /Out of memory/);
+  // Full: the value is kept as it was, with its TTL, its stamp above the floor.
+  assert.deepEqual(store.restamp("k0", 3, 9000), {
+    key: "k0",
+    version: 9001,
+    epoch: 3,
+    value: "v",
+    ttlMs: 60_000,
+  });
+  assert.deepEqual(store.get("k0"), { value: "v", version: "3.9001", ttlMs: 60_000 });
+  // A key not here becomes a deletion, which a backup's copy of the refused write cannot beat.
+  assert.deepEqual(store.restamp("k2", 3, 9000), {
+    key: "k2",
+    version: 9002,
+    epoch: 3,
+    deleted: true,
+  });
+  assert.equal(store.apply({ key: "k2", value: "v", version: 9000, epoch: 3 }), false);
+  assert.equal(store.stats().keys, 2);
+  assert.equal(store.set("k1", "w", 0, 3), 9003, "its own versions past both");
+});

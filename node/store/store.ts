@@ -198,6 +198,25 @@ export class Store {
   }
 
   /**
+   * Gives `key`'s state here a version above `floor`, as one written in ring `epoch`, and returns
+   * it as a replica for the backups: its live value, unchanged, or else a deletion. For a write
+   * this store refused after its sender's copies of it, stamped `floor`, may have reached some
+   * owners: this state replaces them there. Takes no room: a value keeps its place.
+   */
+  restamp(key: string, epoch: number, floor: number): WireReplica {
+    if (floor > this.#lastVersion) this.#lastVersion = floor;
+    const version = this.#nextVersion();
+    this.#seen(epoch, version);
+    const ref = this.#live(key);
+    if (ref === 0) {
+      this.#tombstones.remember(key, { version, epoch });
+      return { key, version, ...(epoch ? { epoch } : {}), deleted: true };
+    }
+    this.#entries.restamp(ref, version, epoch);
+    return this.replica(key)!;
+  }
+
+  /**
    * The newest stamp this store knows `key` may have anywhere: its value's (expired or not), its
    * deletion's, or that of the newest state of any key this store let go of since it started.
    */

@@ -135,6 +135,42 @@ Deno.test("R=2: a killed node's keys are read from backups by GET and /mget befo
   }
 });
 
+Deno.test("R=2: a write its full primary refused is not read from the backup that took a copy", async () => {
+  const processes = new Processes();
+  try {
+    // A long failure timeout: the killed primary stays in the ring, so reads go to its backup.
+    const master = await processes.master({
+      args: ["--failure-timeout-ms", "30000", "--replicas", "2"],
+    });
+    const full = await processes.node(master.url, [
+      "--eviction",
+      "noeviction",
+      "--max-memory",
+      "8kb",
+    ]);
+    await Promise.all([processes.node(master.url), processes.node(master.url)]);
+    await waitFor(async () => (await nodesOf(master.url)).length === 3, "3 nodes registered");
+    await settled(master.url);
+    const ring = new Ring((await nodesOf(master.url)).map((node) => node.address));
+    // Keys whose primary is the small node: their backups have room, so each write's copy sent to
+    // every owner at once lands on the backup while the primary refuses it.
+    let refused: string | undefined;
+    for (let i = 0; refused === undefined && i < 1000; i++) {
+      const key = `full${i}`;
+      if (ring.owner(key) !== full.url) continue;
+      const answer = await post(`${master.url}/keys`, { key, value: "v".repeat(100) });
+      const body = await answer.text();
+      if (answer.status === 507) refused = key;
+      else assert.equal(answer.status, 204, body);
+    }
+    assert.ok(refused, "the primary never filled");
+    await full.stop("SIGKILL");
+    assert.equal(await get(master.url, refused), undefined, "a refused write became readable");
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("joining a 4th node under load: no miss, and each key on exactly its R owners", async () => {
   const processes = new Processes();
   try {
