@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import type { Fetch } from "@cache/http1/fetch";
+import { HttpError } from "@cache/protocol/errors";
 import { Router } from "./router.ts";
 import { ring } from "./test_support.ts";
 
@@ -18,8 +19,11 @@ interface Call {
   versions: number[];
 }
 
-/** A master router at R=2 over stand-in nodes that answer `/stamped` with `stamped`. */
-function router(stamped: (node: string) => Response) {
+/**
+ * A master router at R=2, calling nodes with a timeout of `timeoutMs`, over stand-in nodes that
+ * answer `/stamped` with `stamped`.
+ */
+function router(stamped: (node: string) => Response | Promise<Response>, timeoutMs = 1000) {
   const calls: Call[] = [];
   const fetch: Fetch = (input, init) => {
     const url = new URL(String(input));
@@ -38,7 +42,7 @@ function router(stamped: (node: string) => Response) {
     return Promise.resolve(answer);
   };
   const placement = { ring, epoch: 7, replicas: 2, unsettledRings: [] };
-  return { calls, router: new Router({ placement, fetch, timeoutMs: 1000 }) };
+  return { calls, router: new Router({ placement, fetch, timeoutMs }) };
 }
 
 Deno.test("Router.set() at R=2 sends one stamped copy to each owner, with epoch and deadline", async () => {
@@ -89,6 +93,19 @@ Deno.test("Router.set() writes again through the primary, above its copies, when
     const again = calls.filter((c) => !c.to.endsWith("/stamped"));
     assert.deepEqual(again.map((c) => c.to), [`${PRIMARY}/keys`], why);
     assert.equal(again[0].floor, String(calls[0].versions[0]), `${why}: above the copies`);
+  }
+});
+
+Deno.test("Router.set() answers an owner's timeout at once, not after a second try", async () => {
+  for (const silent of [PRIMARY, BACKUP]) {
+    const { calls, router: r } = router(
+      (node) => node === silent ? new Promise<Response>(() => {}) : Response.json({ stale: [] }),
+      100,
+    );
+    const error = await r.set("k", BODY).then(() => undefined, (e) => e);
+    assert.ok(error instanceof HttpError && error.status === 504, `${silent}: ${error}`);
+    // A second try through the primary would have waited out a timeout of its own.
+    assert.deepEqual(calls.filter((c) => !c.to.endsWith("/stamped")), [], "no second try");
   }
 });
 

@@ -166,4 +166,4 @@ export class Transport {
 }
 
 /** A node that did not answer in time: calls queued behind the one that waited fail with it. */
-const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;
+export const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;
