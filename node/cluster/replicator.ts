@@ -242,6 +242,15 @@ export class Replicator {
     return Math.max(1, Math.floor(ms));
   }
 
+  /**
+   * Whether the keys of the ring this node knows have settled: every owner then holds every key it
+   * owns, at its newest state.
+   */
+  get settled(): boolean {
+    const view = this.#options.ring.view;
+    return view !== undefined && view.settled !== false;
+  }
+
   /** The backups of `key` in the current ring: its owners after the primary. */
   backups(key: string): string[] {
     const view = this.#options.ring.view;

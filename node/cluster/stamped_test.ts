@@ -157,3 +157,23 @@ Deno.test("Writer.write() refused above a floor sends its own state of the keys 
   assert.equal((await refusal(plain)).status, 507);
   assert.equal(sent.length, 2);
 });
+
+Deno.test("Writer.write() refused above a floor while keys move restamps nothing", async () => {
+  const sent: unknown[] = [];
+  const fetch: Fetch = (_input, init) => {
+    sent.push(...JSON.parse(String(init?.body)).entries);
+    return Promise.resolve(new Response(JSON.stringify({ applied: 1 }), { status: 200 }));
+  };
+  const full = { maxBytes: entryBytes(primaryKey, "held"), eviction: "noeviction" as const };
+  const { source, store, writer } = setup(fetch, full);
+  await writer.write([{ key: primaryKey, value: "held" }], { epoch: EPOCH });
+  const held = store.get(primaryKey);
+  sent.length = 0;
+  // The key's newest state may still be on its way here: a restamp of this one would beat it.
+  source.view = { ...source.view, settled: false };
+  const routing = { epoch: EPOCH, floor: NOW_MS * 1000 + 1000 };
+  const write = writer.write([{ key: primaryKey, value: "x".repeat(100) }], routing);
+  assert.equal((await refusal(write)).status, 413);
+  assert.deepEqual(sent, []);
+  assert.deepEqual(store.get(primaryKey), held);
+});
