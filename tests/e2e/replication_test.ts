@@ -1,6 +1,7 @@
 // Replication, failover and rebalancing on real processes: no acknowledged write is lost.
 
 import assert from "node:assert/strict";
+import { CacheClient, CacheError } from "@cache/client";
 import { Ring } from "@cache/ring/ring";
 import type { ProcessService } from "../support/process.ts";
 import { get, nodesOf, Processes, settled, settledCluster, waitFor } from "../support/process.ts";
@@ -164,8 +165,20 @@ Deno.test("R=2: a write its full primary refused is not read from the backup tha
       else assert.equal(answer.status, 204, body);
     }
     assert.ok(refused, "the primary never filled");
+    // A direct client's write goes to every owner itself, then again to the primary.
+    const direct = Array.from({ length: 1000 }, (_, i) => `direct${i}`)
+      .find((key) => ring.owner(key) === full.url)!;
+    const cache = await CacheClient.connect(master.url, { mode: "direct" });
+    try {
+      const error = await cache.set(direct, "v".repeat(100)).then(() => undefined, (e) => e);
+      assert.ok(error instanceof CacheError && error.status === 507, String(error));
+    } finally {
+      cache.close();
+    }
     await full.stop("SIGKILL");
-    assert.equal(await get(master.url, refused), undefined, "a refused write became readable");
+    for (const key of [refused, direct]) {
+      assert.equal(await get(master.url, key), undefined, `refused write of ${key} readable`);
+    }
   } finally {
     await processes.stopAll();
   }
