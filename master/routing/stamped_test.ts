@@ -23,22 +23,25 @@ interface Call {
  * A master router at R=2, calling nodes with a timeout of `timeoutMs`, over stand-in nodes that
  * answer `/stamped` with `stamped`.
  */
-function router(stamped: (node: string) => Response | Promise<Response>, timeoutMs = 1000) {
+function router(
+  stamped: (node: string) => Response | Promise<Response>,
+  timeoutMs = 1000,
+  other: (call: Call) => Response = () => new Response(null, { status: 204 }),
+) {
   const calls: Call[] = [];
   const fetch: Fetch = (input, init) => {
     const url = new URL(String(input));
     const headers = new Headers(init?.headers);
     const items = JSON.parse(String(init?.body ?? "{}")).items ?? [];
-    calls.push({
+    const call = {
       to: `${url.origin}${url.pathname}`,
       epoch: headers.get("x-ring-epoch"),
       deadline: Number(headers.get("x-deadline")),
       floor: headers.get("x-version-above"),
       versions: items.map((item: { version?: number }) => item.version),
-    });
-    const answer = url.pathname === "/stamped"
-      ? stamped(url.origin)
-      : new Response(null, { status: 204 });
+    };
+    calls.push(call);
+    const answer = url.pathname === "/stamped" ? stamped(url.origin) : other(call);
     return Promise.resolve(answer);
   };
   const placement = { ring, epoch: 7, replicas: 2, unsettledRings: [] };
@@ -107,6 +110,20 @@ Deno.test("Router.set() answers an owner's timeout at once, not after a second t
     // A second try through the primary would have waited out a timeout of its own.
     assert.deepEqual(calls.filter((c) => !c.to.endsWith("/stamped")), [], "no second try");
   }
+});
+
+Deno.test("Router.set() with a clock too far ahead of the nodes' writes through the primary", async () => {
+  // As nodes do: a version, or a floor, more than 10 s ahead of their clock is refused.
+  const ahead = () =>
+    Response.json({ error: "Version is ahead of this node's clock" }, { status: 409 });
+  const { calls, router: r } = router(
+    ahead,
+    1000,
+    (call) => call.floor === null ? new Response(null, { status: 204 }) : ahead(),
+  );
+  assert.equal((await r.set("k", BODY)).status, 204);
+  const again = calls.filter((c) => !c.to.endsWith("/stamped"));
+  assert.deepEqual(again.map((c) => `${c.to} ${c.floor}`), [`${PRIMARY}/keys null`]);
 });
 
 Deno.test("Router.set() sends a client's own second try to the primary at once, above its floor", async () => {

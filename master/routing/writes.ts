@@ -1,7 +1,7 @@
 // Writes through the master: to a key's primary, gathered into one /mset while it is busy.
 
 import { Coalescer } from "@cache/async/coalesce";
-import { StampedWrites } from "@cache/client/stamped_writes";
+import { StampedWrites, Unstamped } from "@cache/client/stamped_writes";
 import { madeOf, NO_CONTENT } from "@cache/http1/answer";
 import { peerResponse } from "@cache/http1/peer";
 import { keySegment } from "@cache/protocol/key_path";
@@ -118,6 +118,9 @@ export class Writes {
         // not answer in time would most likely keep that try waiting as long, the primary's own
         // or its copy to the backup, for an outcome as unknown: one timeout is answered at once.
         if (timedOut(error)) throw error;
+        // No copy anywhere (every owner refused it, the master's clock too far ahead of theirs,
+        // say): a write like any other, which a version above this try's would have refused too.
+        if (error instanceof Unstamped) floor = undefined;
       }
     }
     return await this.#resendingMisdirected(() => {

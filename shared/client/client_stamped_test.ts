@@ -18,8 +18,14 @@ interface Call {
   versions: number[];
 }
 
-/** A direct client of a stand-in cluster at R=2 whose nodes answer `/stamped` with `stamped`. */
-async function cluster(stamped: (node: string) => Response) {
+/**
+ * A direct client of a stand-in cluster at R=2 whose nodes answer `/stamped` with `stamped`, and
+ * other writes with `other` (204 by default).
+ */
+async function cluster(
+  stamped: (node: string) => Response,
+  other: (call: Call) => Response = () => new Response(null, { status: 204 }),
+) {
   const calls: Call[] = [];
   const cache = await CacheClient.connect(MASTER, {
     mode: "direct",
@@ -31,15 +37,14 @@ async function cluster(stamped: (node: string) => Response) {
       const headers = new Headers(init.headers);
       const body = JSON.parse(String(init.body ?? "{}"));
       const versions = (body.items ?? []).map((item: { version?: number }) => item.version);
-      calls.push({
+      const call = {
         node: url.origin,
         path: url.pathname,
         floor: headers.get(VERSION_FLOOR_HEADER),
         versions,
-      });
-      const answer = url.pathname === "/stamped"
-        ? stamped(url.origin)
-        : new Response(null, { status: 204 });
+      };
+      calls.push(call);
+      const answer = url.pathname === "/stamped" ? stamped(url.origin) : other(call);
       answer.headers.set(EPOCH_HEADER, "4");
       return Promise.resolve(answer);
     },
@@ -90,4 +95,18 @@ Deno.test("CacheClient.set() writes again through the primary, above its copies,
     assert.equal(again[0].floor, String(copies[0].versions[0]), `${why}: above the copies`);
     cache.close();
   }
+});
+
+Deno.test("CacheClient.set() with a clock too far ahead of the nodes' writes through the primary", async () => {
+  // As nodes do: a version, or a floor, more than 10 s ahead of their clock is refused.
+  const ahead = () =>
+    Response.json({ error: "Version is ahead of this node's clock" }, { status: 409 });
+  const { cache, calls } = await cluster(
+    ahead,
+    (call) => call.floor === null ? new Response(null, { status: 204 }) : ahead(),
+  );
+  await cache.set("k", "v");
+  const again = calls.filter((c) => c.path !== "/stamped");
+  assert.deepEqual(again.map((c) => `${c.node} ${c.path} ${c.floor}`), [`${PRIMARY} /keys null`]);
+  cache.close();
 });

@@ -31,6 +31,31 @@ export interface StampedWritesOptions {
 const JSON_TYPE = { "content-type": "application/json" };
 
 /**
+ * A stamped write every owner refused before storing anything of its call: no copy of it is
+ * anywhere, so it is written again as any write, with no version to stay above. `cause` is the
+ * primary's refusal.
+ */
+export class Unstamped extends Error {
+  constructor(cause: unknown) {
+    super(`No owner took the stamped write: ${cause instanceof Error ? cause.message : cause}`, {
+      cause,
+    });
+    this.name = "Unstamped";
+  }
+}
+
+/**
+ * Whether a failed `/stamped` call surely stored none of its writes: a node answers 4xx before it
+ * stores any (a version too far ahead 409, another ring 421, a bad body 400), except 413, which a
+ * value too large for its store's bound gets after the writes before it in the call were stored.
+ * With no answer, or a 5xx, some may have been.
+ */
+function storedNothing(error: unknown): boolean {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  return typeof status === "number" && status >= 400 && status < 500 && status !== 413;
+}
+
+/**
  * Sends each write to all its key's owners at once, with one version for all of them: microseconds
  * of the sender's clock, above every version it gave before. A write is stored once every owner
  * answered and none listed it as stale: the primary stores it only if it is newer than any state
@@ -71,15 +96,28 @@ export class StampedWrites {
    * whitespace and all) to `owners`, its key's primary first, routed by ring `epoch`, stamped
    * `version` (from {@link version}): resolves true once stored on all, false when the primary
    * holds a newer state or a backup holds this very version (another sender's write that chose
-   * it); rejects with the first owner's failure. Either way, copies may be on
-   * some owners: write it again through the primary above `version`.
+   * it); rejects, once every owner answered or failed, with the first owner's failure. Either way,
+   * copies may be on some owners: write it again through the primary above `version`. But when
+   * every owner refused it before storing anything (a version too far ahead of their clocks, say),
+   * no copy is anywhere: it rejects with {@link Unstamped}, to write it again as any write.
    */
   async write(owners: string[], body: string, epoch: number, version: number): Promise<boolean> {
     // The version goes in last: of two, JSON.parse keeps the last.
     const item = `${body.slice(0, body.lastIndexOf("}"))},"version":${version}}`;
     const copy = { item, size: utf8Bytes(item) + 1, epoch };
-    const answers = await Promise.all(owners.map((node) => this.#coalescer.submit(node, copy)));
-    return answers.every((stored) => stored);
+    const answers = await Promise.allSettled(
+      owners.map((node) => this.#coalescer.submit(node, copy)),
+    );
+    const failures = answers.flatMap((answer) =>
+      answer.status === "rejected" ? [answer.reason] : []
+    );
+    if (failures.length === 0) {
+      return answers.every((answer) => answer.status === "fulfilled" && answer.value);
+    }
+    if (failures.length === owners.length && failures.every(storedNothing)) {
+      throw new Unstamped(failures[0]);
+    }
+    throw failures[0];
   }
 
   /** A version above every one this sender gave: its clock in microseconds, or one more. */

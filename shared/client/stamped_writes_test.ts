@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { CacheError, type CallInit } from "./call.ts";
-import { StampedWrites } from "./stamped_writes.ts";
+import { StampedWrites, Unstamped } from "./stamped_writes.ts";
 
 const [PRIMARY, BACKUP] = ["http://a:1", "http://b:1"];
 
@@ -96,12 +96,38 @@ Deno.test("StampedWrites rejects a write with an owner's failure", async () => {
   assert.equal(error.status, 421);
 });
 
+Deno.test("StampedWrites rejects with Unstamped only when every owner refused before storing", async () => {
+  const refusing = (status: number) => () => {
+    throw new CacheError(status, `refused with ${status}`);
+  };
+  // A version too far ahead of every owner's clock: no copy anywhere.
+  const { writes } = stamped(refusing(409));
+  const ahead = await send(writes, [PRIMARY, BACKUP], "a", 7).catch((e) => e);
+  assert.ok(ahead instanceof Unstamped, String(ahead));
+  assert.equal((ahead.cause as CacheError).status, 409);
+  // A 413 comes after the writes before it in the call were stored; a 502 leaves it unknown; and
+  // an owner that stored its copy holds it.
+  for (
+    const answer of [
+      refusing(413),
+      refusing(502),
+      (node: string) => node === PRIMARY ? [] : refusing(409)(),
+    ]
+  ) {
+    const error = await send(stamped(answer).writes, [PRIMARY, BACKUP], "a", 7).catch((e) => e);
+    assert.ok(error instanceof CacheError, String(error));
+  }
+});
+
 Deno.test("StampedWrites fails, unsent, a gathered write routed by another ring than the call's", async () => {
   const { writes, calls, hold, release } = stamped();
   hold();
   const first = send(writes, [PRIMARY], "a", 7);
   const same = send(writes, [PRIMARY], "b", 7);
-  const newer = send(writes, [PRIMARY], "c", 8).catch((e: CacheError) => e.status);
+  // Sent nowhere: written again as any write.
+  const newer = send(writes, [PRIMARY], "c", 8).catch((e) =>
+    e instanceof Unstamped && (e.cause as CacheError).status
+  );
   await Promise.resolve();
   release();
   assert.deepEqual(await Promise.all([first, same, newer]), [true, true, 421]);

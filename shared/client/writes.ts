@@ -10,7 +10,7 @@ import { conditionFields, notApplied } from "./conditions.ts";
 import type { Item } from "./items.ts";
 import { type SetOptions, ttlField } from "./options.ts";
 import { post, type Router } from "./router.ts";
-import type { StampedWrites } from "./stamped_writes.ts";
+import { type StampedWrites, Unstamped } from "./stamped_writes.ts";
 import { unreplicatedKeys } from "@cache/protocol/unreplicated";
 import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes, VERSION_FLOOR_HEADER } from "@cache/protocol/wire";
 
@@ -182,7 +182,11 @@ export async function writeKey(
     try {
       if (await stamped!.write(owners, body, router.view!.epoch, floor)) return;
     } catch (error) {
-      if (retries(error)) await router.refreshOnce();
+      // No copy anywhere (every owner refused it, this clock too far ahead of theirs, say): a
+      // write like any other, which a version above this try's would have refused too.
+      const unstamped = error instanceof Unstamped;
+      if (unstamped) floor = 0;
+      if (retries(unstamped ? error.cause : error)) await router.refreshOnce();
     }
   }
   let attempts = 2;
