@@ -94,6 +94,7 @@ export function createApp(deps: MasterDeps): MasterApp {
     election,
     reach: deps.reach,
     tls: deps.tls,
+    clocks: deps.router.clocks,
   });
   const now = deps.now ?? Date.now;
   const stats = { registry: deps.registry, router: deps.router, now, startedAt: now() };

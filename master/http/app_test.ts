@@ -119,6 +119,20 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
   assert.equal((await master.request("/ready")).status, 200);
 });
 
+Deno.test("master learns a node's clock from its heartbeats, for the deadlines of its writes", async () => {
+  const { master, router, clock } = inProcessCluster(0);
+  clock.now = 1_000_000;
+  const address = "http://10.1.2.3:8081";
+  assert.equal(router.clocks.nowOn(address), 1_000_000);
+  const beat = await master.request("/register", {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-node-time": "1020000" },
+    body: JSON.stringify({ address }),
+  });
+  assert.equal(beat.status, 201);
+  assert.equal(router.clocks.nowOn(address), 1_020_000, "20 s ahead of the master");
+});
+
 Deno.test("master refuses a bad address and deregisters a URL-encoded one", async () => {
   const { master } = inProcessCluster(1);
   const bad = await master.request("/register", {

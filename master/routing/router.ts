@@ -1,5 +1,6 @@
 // Forwards requests to the nodes that own their keys, mapping peer failures to 502/503/504.
 
+import type { NodeClocks } from "@cache/protocol/node_clocks";
 import type { KeyValue, MGetResponse, ScanPage } from "@cache/protocol/wire";
 import { type ScanRequest, Scans } from "./scans.ts";
 import { Reads } from "./reads.ts";
@@ -26,6 +27,11 @@ export class Router {
     this.#reads = new Reads({ placement, transport: this.#transport });
     this.#writes = new Writes({ placement, transport: this.#transport, catchUp });
     this.#scans = new Scans({ placement, transport: this.#transport });
+  }
+
+  /** Each node's clock as the master knows it: a write's deadline is given in it. */
+  get clocks(): NodeClocks {
+    return this.#transport.clocks;
   }
 
   /** Reads `key` from its owners, failing over from one that cannot answer: {@link Reads.get}. */

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import type { Fetch } from "@cache/http1/fetch";
 import { HttpError } from "@cache/protocol/errors";
+import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
 import { Router } from "./router.ts";
 import { ring } from "./test_support.ts";
 
@@ -124,6 +125,20 @@ Deno.test("Router.set() with a clock too far ahead of the nodes' writes through 
   assert.equal((await r.set("k", BODY)).status, 204);
   const again = calls.filter((c) => !c.to.endsWith("/stamped"));
   assert.deepEqual(again.map((c) => `${c.to} ${c.floor}`), [`${PRIMARY}/keys null`]);
+});
+
+Deno.test("Router.set() gives a write's deadline in the node's clock, as its answers told", async () => {
+  // Nodes 20 s ahead of the master: a deadline in the master's clock has passed on theirs.
+  const { calls, router: r } = router(() => {
+    const answer = Response.json({ stale: [] });
+    answer.headers.set(NODE_TIME_HEADER, String(Date.now() + 20_000));
+    return answer;
+  });
+  assert.equal((await r.set("k", BODY)).status, 204);
+  assert.equal((await r.set("k", BODY)).status, 204);
+  const ahead = calls.map((c) => c.deadline - Date.now());
+  assert.ok(ahead.slice(0, 2).every((ms) => ms <= 1000), `before any answer: ${ahead}`);
+  assert.ok(ahead.slice(2).every((ms) => ms > 20_000), `in the nodes' clock: ${ahead}`);
 });
 
 Deno.test("Router.set() sends a client's own second try to the primary at once, above its floor", async () => {

@@ -6,6 +6,7 @@ import type { Fetch } from "@cache/http1/fetch";
 import type { RawAnswer } from "@cache/http1/messages";
 import { callPeer, type PeerInit, peerResponse } from "@cache/http1/peer";
 import { HttpError } from "@cache/protocol/errors";
+import { NODE_TIME_HEADER, NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES } from "@cache/protocol/wire";
 import type { Metrics } from "@cache/service/metrics";
 import type { Breakers } from "./breaker.ts";
@@ -41,9 +42,12 @@ export class Transport {
   readonly #failures;
   // Each node's duration series, looked up once: observed on every call.
   readonly #durations = new Map<string, { observe(seconds: number): void }>();
+  // Each node's clock, from its answers: a write's deadline is given in it.
+  readonly #clocks: NodeClocks;
 
   constructor(options: TransportOptions) {
     this.#options = options;
+    this.#clocks = new NodeClocks(options.now);
     this.#duration = options.metrics?.histogram(
       "forwarded_request_duration_seconds",
       "Duration of calls from the master to a node, answered or not",
@@ -54,9 +58,18 @@ export class Transport {
     );
   }
 
-  /** When a call made now stops being waited for, in milliseconds since 1970. */
-  deadline(): number {
-    return (this.#options.now?.() ?? Date.now()) + this.#options.timeoutMs;
+  /** Each node's clock as the master knows it, from its answers and its heartbeats. */
+  get clocks(): NodeClocks {
+    return this.#clocks;
+  }
+
+  /**
+   * When a call to `node` made now stops being waited for, in milliseconds since 1970 on the
+   * node's clock, as far as its answers told (see `NodeClocks`): the node checks it against its
+   * own, however far from the master's.
+   */
+  deadline(node: string): number {
+    return this.#clocks.nowOn(node) + this.#options.timeoutMs;
   }
 
   /**
@@ -113,6 +126,7 @@ export class Transport {
       throw error;
     }
     const started = performance.now();
+    const sentAt = this.#clocks.now();
     let answer: RawAnswer;
     try {
       answer = await callPeer(this.#options.fetch, node, path, init, timeoutMs);
@@ -124,6 +138,7 @@ export class Transport {
       this.#timing(node)?.observe((performance.now() - started) / 1000);
     }
     breakers?.succeeded(node);
+    this.#clocks.observe(node, headerOf(answer, NODE_TIME_HEADER), sentAt, this.#clocks.now());
     const epoch = headerOf(answer, EPOCH_HEADER);
     if (epoch !== null && Number(epoch) > this.#options.placement.epoch) {
       this.#options.onNewerEpoch?.();

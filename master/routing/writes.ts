@@ -68,7 +68,7 @@ export class Writes {
             ...init,
             headers: {
               ...init.headers,
-              ...this.#routing(epoch),
+              ...this.#routing(node, epoch),
             },
           }),
         ),
@@ -84,12 +84,13 @@ export class Writes {
   /** Deletes `key` on its primary; see {@link Transport.send} for the errors it throws. */
   async delete(key: string): Promise<Response> {
     const { placement, transport } = this.#options;
-    return await this.#resendingMisdirected(() =>
-      transport.send(ownerOf(placement, key), `/keys/${keySegment(key)}`, {
+    return await this.#resendingMisdirected(() => {
+      const node = ownerOf(placement, key);
+      return transport.send(node, `/keys/${keySegment(key)}`, {
         method: "DELETE",
-        headers: this.#routing(placement.epoch),
-      })
-    );
+        headers: this.#routing(node, placement.epoch),
+      });
+    });
   }
 
   /**
@@ -137,13 +138,14 @@ export class Writes {
    */
   async alone(key: string, path: string, body: string): Promise<Response> {
     const { placement, transport } = this.#options;
-    return await this.#resendingMisdirected(() =>
-      transport.send(ownerOf(placement, key), path, {
+    return await this.#resendingMisdirected(() => {
+      const node = ownerOf(placement, key);
+      return transport.send(node, path, {
         method: "POST",
-        headers: { ...JSON_TYPE, ...this.#routing(placement.epoch) },
+        headers: { ...JSON_TYPE, ...this.#routing(node, placement.epoch) },
         body,
-      })
-    );
+      });
+    });
   }
 
   /**
@@ -166,7 +168,7 @@ export class Writes {
       [...groups].map(async ([node, group]) => {
         const answer = await transport.exchange(node, "/mset", {
           method: "POST",
-          headers: { ...JSON_TYPE, ...this.#routing(epoch) },
+          headers: { ...JSON_TYPE, ...this.#routing(node, epoch) },
           body: JSON.stringify({ items: group }),
         });
         if (answer.status === 421 && resend && catchUp) misdirected.push(...group);
@@ -188,11 +190,11 @@ export class Writes {
   }
 
   /**
-   * The headers of a write routed now: the ring epoch, when the master stops waiting, and the
-   * version to write above, if any.
+   * The headers of a write to `node` routed now: the ring epoch, when the master stops waiting (in
+   * the node's clock), and the version to write above, if any.
    */
-  #routing(epoch: number, floor?: number): Record<string, string> {
-    const deadline = this.#options.transport.deadline();
+  #routing(node: string, epoch: number, floor?: number): Record<string, string> {
+    const deadline = this.#options.transport.deadline(node);
     const headers = { [EPOCH_HEADER]: String(epoch), [DEADLINE_HEADER]: String(deadline) };
     return floor === undefined ? headers : { ...headers, [VERSION_FLOOR_HEADER]: String(floor) };
   }
@@ -212,7 +214,7 @@ export class Writes {
     const alone = (write: PendingWrite) =>
       transport.send(node, "/keys", {
         method: "POST",
-        headers: { ...JSON_TYPE, ...this.#routing(write.epoch, write.floor) },
+        headers: { ...JSON_TYPE, ...this.#routing(node, write.epoch, write.floor) },
         body: write.body,
       });
     if (writes.length === 1) return [await alone(writes[0])];
@@ -224,7 +226,7 @@ export class Writes {
     const floor = floors.length === 0 ? undefined : Math.max(...floors);
     const answer = await transport.exchange(node, "/mset", {
       method: "POST",
-      headers: { ...JSON_TYPE, ...this.#routing(epoch, floor) },
+      headers: { ...JSON_TYPE, ...this.#routing(node, epoch, floor) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     });
     if (ok(answer)) return writes.map(stored);

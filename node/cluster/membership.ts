@@ -1,5 +1,6 @@
 // The node's side of membership: register, heartbeat, follow the ring, deregister.
 
+import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Logger } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
@@ -173,7 +174,8 @@ export class Membership {
       const sentAt = this.#now();
       const answer = await this.#options.fetch(`${master}/register`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        // This node's clock: the master gives the deadlines of its writes here in it.
+        headers: { "content-type": "application/json", [NODE_TIME_HEADER]: String(Date.now()) },
         body: JSON.stringify({
           address: advertise,
           instance: this.#instance,

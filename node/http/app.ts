@@ -4,6 +4,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApi } from "../../shared/service/api.ts";
 import { addHealthRoutes } from "../../shared/service/health.ts";
 import { maxBodyBytes } from "../../shared/protocol/key_routes.ts";
+import { NODE_TIME_HEADER } from "../../shared/protocol/node_clocks.ts";
 import { EPOCH_HEADER } from "../../shared/protocol/wire.ts";
 import { type AccessRules, type Auth, protect } from "../../shared/service/auth.ts";
 import type { Logger } from "../../shared/log/log.ts";
@@ -66,12 +67,17 @@ export type NodeApp = OpenAPIHono & { hot: HotPath };
 export function createApp(deps: NodeDeps): NodeApp {
   const metrics = deps.metrics ?? new Metrics();
   addStoreMetrics(metrics, deps.store);
-  // Every answer, the hot path's too, carries the ring epoch this node knows.
+  const now = deps.now ?? Date.now;
+  // Every answer, the hot path's too, carries the ring epoch this node knows, and its clock: a
+  // sender gives a write's deadline in it (see `NodeClocks`).
   const ringEpoch = deps.ringEpoch;
-  const headers = ringEpoch && (() => {
-    const epoch = ringEpoch();
-    return epoch === undefined ? undefined : { [EPOCH_HEADER]: String(epoch) };
-  });
+  const headers = (): Record<string, string> => {
+    const epoch = ringEpoch?.();
+    const time = String(now());
+    return epoch === undefined
+      ? { [NODE_TIME_HEADER]: time }
+      : { [EPOCH_HEADER]: String(epoch), [NODE_TIME_HEADER]: time };
+  };
   const app = createApi({
     title: "Cache node",
     description: "One node of the cache cluster: stores the keys the ring gives it, in memory, " +
@@ -82,7 +88,6 @@ export function createApp(deps: NodeDeps): NodeApp {
     headers,
     guard: (app) => protect(app, deps.auth, nodeAccess(deps.metricsAuth)),
   });
-  const now = deps.now ?? Date.now;
   const node: NodeContext = {
     store: deps.store,
     writer: deps.writer ??

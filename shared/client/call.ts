@@ -4,6 +4,7 @@
 import { deadline, untilAborted } from "@cache/http1/deadline";
 import { type Http1Client, http1Client } from "@cache/http1/client";
 import { headerOf } from "@cache/http1/messages";
+import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
 
 /** A call the cluster refused or could not answer: `status` and the server's message. */
@@ -80,6 +81,8 @@ export interface CallInit {
 interface Answer {
   status: number;
   epoch: string | null;
+  /** The answering node's clock (`NODE_TIME_HEADER`), if it sent it. */
+  nodeTime: string | null;
   text: string;
 }
 
@@ -94,6 +97,8 @@ export interface CallerOptions {
   transport?: () => Http1Client;
   token?: string;
   timeoutMs: number;
+  /** Learns each node's clock from its answers, when given. */
+  clocks?: NodeClocks;
 }
 
 /**
@@ -134,10 +139,13 @@ export class Caller {
     const { token, timeoutMs } = this.#options;
     const headers = token ? { ...init.headers, authorization: `Bearer ${token}` } : init.headers;
     const limit = deadline(timeoutMs, `no answer within ${timeoutMs} ms`);
+    const clocks = this.#options.clocks;
+    const sentAt = clocks?.now() ?? 0;
     let answer: Answer;
     try {
       const both = signal ? AbortSignal.any([signal, limit.signal]) : limit.signal;
       answer = await this.#send(base, path, { ...init, headers }, both);
+      clocks?.observe(base, answer.nodeTime, sentAt, clocks.now());
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       const reason = error instanceof Error ? error.message : String(error);
@@ -174,7 +182,12 @@ export class Caller {
     if (this.#http) {
       const answer = await this.#http.exchange(base, { ...init, path, signal });
       const text = decoder.decode(answer.body);
-      return { status: answer.status, epoch: headerOf(answer, EPOCH_HEADER), text };
+      return {
+        status: answer.status,
+        epoch: headerOf(answer, EPOCH_HEADER),
+        nodeTime: headerOf(answer, NODE_TIME_HEADER),
+        text,
+      };
     }
     return await untilAborted(
       textOf(this.#options.fetch!(base + path, { ...init, signal })),
@@ -207,5 +220,11 @@ function detailsOf(body: unknown): Record<string, unknown> {
 async function textOf(call: Promise<Response>): Promise<Answer> {
   const answer = await call;
   const text = await answer.text();
-  return { status: answer.status, epoch: answer.headers.get(EPOCH_HEADER), text };
+  const { headers } = answer;
+  return {
+    status: answer.status,
+    epoch: headers.get(EPOCH_HEADER),
+    nodeTime: headers.get(NODE_TIME_HEADER),
+    text,
+  };
 }

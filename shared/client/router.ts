@@ -5,6 +5,7 @@ import { CacheError, Caller, type CallInit, Refused, retries } from "./call.ts";
 import type { ClientOptions } from "./options.ts";
 import { groupBy } from "@cache/async/group";
 import { Ring } from "@cache/ring/ring";
+import { NodeClocks } from "@cache/protocol/node_clocks";
 import { DEADLINE_HEADER, EPOCH_HEADER, newerRing, RingView } from "@cache/protocol/wire";
 
 /** How {@link Router.route} sends one request. */
@@ -49,6 +50,8 @@ export class Router {
   #current = 0; // the master answering lately
   readonly #options: RouterOptions;
   readonly #caller: Caller;
+  // Each node's clock, from its answers: a write's deadline is given in it.
+  readonly #clocks = new NodeClocks();
   #view: RingView | undefined;
   #ring = new Ring();
   #refreshing: Promise<void> | undefined;
@@ -57,7 +60,7 @@ export class Router {
     if (masters.length === 0) throw new TypeError("CacheClient needs a master URL");
     this.#masters = masters;
     this.#options = options;
-    this.#caller = new Caller(options);
+    this.#caller = new Caller({ ...options, clocks: this.#clocks });
   }
 
   /** Whether calls for a key go to its primary (`direct` mode). */
@@ -160,7 +163,8 @@ export class Router {
   /**
    * A call to a node, stamped with the epoch of the ring it was routed by (by default the current
    * one, as it is sent): a StaleRing (421) when the node knows a newer one. A write also carries
-   * the moment this client stops waiting for it, after which the node does not apply it.
+   * the moment this client stops waiting for it, in the node's clock as far as its answers told
+   * (see `NodeClocks`), after which the node does not apply it.
    */
   async callNode(
     node: string,
@@ -171,7 +175,7 @@ export class Router {
   ): Promise<unknown> {
     const headers: Record<string, string> = { ...init.headers, [EPOCH_HEADER]: String(epoch) };
     if (init.method && init.method !== "GET") {
-      headers[DEADLINE_HEADER] = String(Date.now() + this.#options.timeoutMs);
+      headers[DEADLINE_HEADER] = String(this.#clocks.nowOn(node) + this.#options.timeoutMs);
     }
     return await this.#caller.call(node, path, { ...init, headers }, signal, epoch);
   }

@@ -14,6 +14,7 @@ import { Breakers } from "../../master/routing/breaker.ts";
 export interface InProcessCluster {
   master: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
   registry: Registry;
+  router: Router;
   stores: Map<string, Store>;
   clock: { now: number };
   fetch: Fetch;
@@ -69,6 +70,7 @@ export function inProcessCluster(
     timeoutMs: 1000,
     breakers,
     metrics,
+    now,
   });
   const master = createMasterApp({ registry, router, maxValueBytes, log, now, metrics, breakers });
   apps.set("http://master", master);
@@ -91,5 +93,5 @@ export function inProcessCluster(
     }
   };
   settle();
-  return { master, registry, stores, clock, fetch, calls, nodeApps, settle };
+  return { master, registry, router, stores, clock, fetch, calls, nodeApps, settle };
 }

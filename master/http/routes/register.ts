@@ -1,5 +1,6 @@
 // Registration, heartbeat and deregistration of nodes, and the views of the membership.
 
+import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
 import { Election } from "../election.ts";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -153,6 +154,8 @@ export interface RegisterDeps {
   reach?: (address: string) => Promise<void>;
   /** The cluster serves TLS: a node must register an `https://` address. */
   tls?: boolean;
+  /** Learns each node's clock from the time its heartbeats carry, until its answers tell better. */
+  clocks?: NodeClocks;
   /** A follower's link to the leader; none without election. */
   follower?: Follower;
   /** The election as this master sees it. */
@@ -165,6 +168,7 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
   app.openapi(register, async (c) => {
     const beat = c.req.valid("json");
     const address = beat.address ?? callerAddress(c);
+    deps.clocks?.seed(address, c.req.header(NODE_TIME_HEADER) ?? null, deps.clocks.now());
     checkBound(c.req.raw, address);
     if (deps.tls && !address.startsWith("https://")) {
       throw new HttpError(

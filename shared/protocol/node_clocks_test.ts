@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { CLOCK_SAMPLE_MS, NodeClocks } from "./node_clocks.ts";
+
+const NODE = "http://127.0.0.1:8081";
+
+Deno.test("NodeClocks knows a node's clock from its answers, at most half a round trip off", () => {
+  const clock = { now: 1_000_000 };
+  const clocks = new NodeClocks(() => clock.now);
+  assert.equal(clocks.nowOn(NODE), 1_000_000, "this clock until the node answered");
+  // The node, 20 s ahead, answered at its 1_020_004 during a call from 1_000_000 to 1_000_010.
+  clocks.observe(NODE, "1020004", 1_000_000, 1_000_010);
+  assert.equal(clocks.nowOn(NODE), 1_020_000 - 5 + 4);
+  clock.now = 1_000_100;
+  assert.equal(clocks.nowOn(NODE), 1_020_099);
+  assert.equal(clocks.nowOn("http://127.0.0.1:8082"), 1_000_100, "each node its own");
+});
+
+Deno.test("NodeClocks keeps the quickest call's estimate, for a while", () => {
+  const clocks = new NodeClocks(() => 0);
+  clocks.observe(NODE, "5000", 1000, 1002); // offset 3999, 2 ms round trip
+  clocks.observe(NODE, "9000", 1100, 1300); // 200 ms: less sure, not taken
+  assert.equal(clocks.nowOn(NODE), 3999);
+  clocks.observe(NODE, "6000", 1500, 1500); // quicker: taken
+  assert.equal(clocks.nowOn(NODE), 4500);
+  // The clock was set meanwhile: once the quick estimate is old, a slower one replaces it.
+  const later = 1500 + CLOCK_SAMPLE_MS;
+  clocks.observe(NODE, String(later + 100), later - 10, later + 10);
+  assert.equal(clocks.nowOn(NODE), 100);
+});
+
+Deno.test("NodeClocks learns nothing from an answer without a time", () => {
+  const clocks = new NodeClocks(() => 50);
+  for (const time of [null, "", "soon", "-5", "1.5", "9007199254740993"]) {
+    clocks.observe(NODE, time, 0, 10);
+  }
+  assert.equal(clocks.nowOn(NODE), 50);
+});
+
+Deno.test("NodeClocks takes a time sent unasked only while no call told better", () => {
+  const clocks = new NodeClocks(() => 0);
+  clocks.seed(NODE, "21000", 1000); // a heartbeat: how long it travelled is unknown
+  assert.equal(clocks.nowOn(NODE), 20000);
+  clocks.observe(NODE, "21500", 1000, 1200); // a call's answer, 200 ms round trip
+  assert.equal(clocks.nowOn(NODE), 20400);
+  clocks.seed(NODE, "30000", 1300);
+  assert.equal(clocks.nowOn(NODE), 20400, "the call's estimate stays");
+});
