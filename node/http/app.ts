@@ -69,15 +69,22 @@ export function createApp(deps: NodeDeps): NodeApp {
   addStoreMetrics(metrics, deps.store);
   const now = deps.now ?? Date.now;
   // Every answer, the hot path's too, carries the ring epoch this node knows, and its clock: a
-  // sender gives a write's deadline in it (see `NodeClocks`).
+  // sender gives a write's deadline in it (see `NodeClocks`). One object a millisecond, shared.
   const ringEpoch = deps.ringEpoch;
-  const headers = (): Record<string, string> => {
-    const epoch = ringEpoch?.();
-    const time = String(now());
-    return epoch === undefined
-      ? { [NODE_TIME_HEADER]: time }
-      : { [EPOCH_HEADER]: String(epoch), [NODE_TIME_HEADER]: time };
-  };
+  let shared: { epoch: number; time: number; headers: Record<string, string> } | undefined;
+  const headers = ringEpoch && (() => {
+    const epoch = ringEpoch();
+    if (epoch === undefined) return undefined; // no ring yet: no writer to tell its clock
+    const time = now();
+    if (shared?.time !== time || shared.epoch !== epoch) {
+      const headers = Object.freeze({
+        [EPOCH_HEADER]: String(epoch),
+        [NODE_TIME_HEADER]: String(time),
+      });
+      shared = { epoch, time, headers };
+    }
+    return shared.headers;
+  });
   const app = createApi({
     title: "Cache node",
     description: "One node of the cache cluster: stores the keys the ring gives it, in memory, " +

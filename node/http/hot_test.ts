@@ -8,6 +8,7 @@ import { createApp } from "./app.ts";
 import { toResponse } from "@cache/http1/answer";
 import { Store } from "../store/store.ts";
 import { Writer } from "../cluster/writer.ts";
+import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
 
 const MAX_VALUE_BYTES = 1024;
 
@@ -175,6 +176,20 @@ Deno.test("The hot path sends the ring epoch with its answers when the node know
   assert.equal(byFast.epoch, null);
   assert.deepEqual(byFast, byApp);
   assert.equal((await read()).headers.get(EPOCH_HEADER), null);
+});
+
+Deno.test("A node's answers carry its clock once it knows a ring, for its writers' deadlines", async () => {
+  let epoch: number | undefined = 12;
+  const n = node(() => epoch);
+  n.store.set("a", "1");
+  const read = () => n.served(new Request("http://127.0.0.1:8081/keys/a"));
+  assert.equal((await read()).headers.get(NODE_TIME_HEADER), "1000000");
+  n.clock.now += 5;
+  assert.equal((await read()).headers.get(NODE_TIME_HEADER), "1000005");
+  const byApp = await n.app.request("/stats");
+  assert.equal(byApp.headers.get(NODE_TIME_HEADER), "1000005", "the app's answers too");
+  epoch = undefined; // no ring: no writer gives it a deadline
+  assert.equal((await read()).headers.get(NODE_TIME_HEADER), null);
 });
 
 Deno.test("The hot path serves GET /keys/{key} as the app does, and no other GET", async () => {
