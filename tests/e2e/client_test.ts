@@ -2,8 +2,14 @@
 
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "@cache/client";
-import { parseMetrics } from "@cache/service/metrics";
-import { freePort, nodesOf, Processes, settledCluster, waitFor } from "../support/process.ts";
+import {
+  freePort,
+  nodesOf,
+  Processes,
+  settledCluster,
+  waitFor,
+  writeCalls,
+} from "../support/process.ts";
 
 for (const mode of ["direct", "proxy"] as const) {
   Deno.test(`client (${mode}) sets, gets, deletes and batches`, async () => {
@@ -197,22 +203,6 @@ Deno.test("client (direct) writes again through the primary when its primary hol
     await processes.stopAll();
   }
 });
-
-/** The write calls `nodes` answered, by route, from their request counters. */
-async function writeCalls(nodes: string[]) {
-  const calls = { keys: 0, msets: 0, stamped: 0, replicates: 0 };
-  const routes = { keys: "/keys", msets: "/mset", stamped: "/stamped", replicates: "/replicate" };
-  for (const node of nodes) {
-    const metrics = parseMetrics(await (await fetch(`${node}/metrics`)).text());
-    for (const [series, count] of metrics) {
-      if (!series.startsWith("http_requests_total{") || !series.includes('method="POST"')) continue;
-      for (const [name, route] of Object.entries(routes) as [keyof typeof calls, string][]) {
-        if (series.includes(`route="${route}"`)) calls[name] += count;
-      }
-    }
-  }
-  return calls;
-}
 
 Deno.test("client (direct) falls back to the master when nodes cannot be reached", async () => {
   const processes = new Processes();

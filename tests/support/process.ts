@@ -1,5 +1,6 @@
 // Starts real master and node processes on 127.0.0.1 for tests, and stops them by PID.
 
+import { parseMetrics } from "@cache/service/metrics";
 import type { Harness, Service } from "./harness.ts";
 import { NODE_V8_FLAGS } from "../../node/v8_flags.ts";
 
@@ -252,4 +253,20 @@ export async function settledCluster(
   );
   await settled(master.url);
   return { master, nodes };
+}
+
+/** The write calls the services at `urls` answered, by route, from their request counters. */
+export async function writeCalls(urls: string[]) {
+  const calls = { keys: 0, msets: 0, stamped: 0, replicates: 0 };
+  const routes = { keys: "/keys", msets: "/mset", stamped: "/stamped", replicates: "/replicate" };
+  for (const url of urls) {
+    const metrics = parseMetrics(await (await fetch(`${url}/metrics`)).text());
+    for (const [series, count] of metrics) {
+      if (!series.startsWith("http_requests_total{") || !series.includes('method="POST"')) continue;
+      for (const [name, route] of Object.entries(routes) as [keyof typeof calls, string][]) {
+        if (series.includes(`route="${route}"`)) calls[name] += count;
+      }
+    }
+  }
+  return calls;
 }
