@@ -75,7 +75,9 @@ export class Writer {
     try {
       versions = this.#store.setMany(writes, epoch, routing.floor);
     } catch (error) {
-      if (routing.floor) await this.#restamp(writes.map((w) => w.key), epoch, routing);
+      if (routing.floor) {
+        await this.#restamp(writes.map((w) => w.key), epoch, routing.floor, routing.deadline);
+      }
       throw storeError(error);
     }
     // A value that came as bytes goes to the backups as those bytes.
@@ -90,17 +92,18 @@ export class Writer {
   }
 
   /**
-   * Gives `keys`' states here versions above `routing.floor` and copies them to every backup: a
+   * Gives `keys`' states here versions above `floor` and copies them to every backup: a
    * write this store refused was sent to every owner before, stamped `floor`, and a backup that
    * took its copy would otherwise keep a value its sender was told was not stored. Only once keys
    * have settled: while they move, a key's newest state may still be on its way here, and a state
    * restamped here would win over it. A backup not reached, or a copy made while keys move, stays,
    * as after a write whose answer was lost; the refusal is answered either way.
    */
-  async #restamp(keys: string[], epoch: number, routing: Routing): Promise<void> {
-    if (!this.#replicator?.settled) return;
-    const replicas = keys.map((key) => this.#store.restamp(key, epoch, routing.floor!));
-    await this.#replicator?.replicate(replicas, routing.deadline).catch(() => {});
+  async #restamp(keys: string[], epoch: number, floor: number, deadline?: number): Promise<void> {
+    const replicator = this.#replicator;
+    if (!replicator?.settled) return;
+    const replicas = keys.map((key) => this.#store.restamp(key, epoch, floor));
+    await replicator.replicate(replicas, deadline).catch(() => {});
   }
 
   /**
