@@ -11,6 +11,12 @@ export const NODE_TIME_HEADER = "x-node-time";
 /** How long the estimate from the quickest call is kept before a newer one replaces it. */
 export const CLOCK_SAMPLE_MS = 5000;
 
+/**
+ * How long a node not heard from is remembered: a master that runs for months through pod churn
+ * does not keep every address it ever called. Its next call learns the clock again.
+ */
+export const CLOCK_FORGET_MS = 10 * 60_000;
+
 /** One estimate: the node's clock minus this one, from a call of `roundTripMs`, made at `at`. */
 interface Sample {
   offsetMs: number;
@@ -37,6 +43,7 @@ interface Sample {
 export class NodeClocks {
   readonly #samples = new Map<string, Sample>();
   readonly #now: () => number;
+  #forgotAt = -Infinity;
 
   /** `now`: this clock, milliseconds since 1970; default `Date.now`. */
   constructor(now: () => number = Date.now) {
@@ -76,6 +83,15 @@ export class NodeClocks {
     const fresh = kept !== undefined && sample.at - kept.at < CLOCK_SAMPLE_MS;
     if (fresh && kept.roundTripMs < sample.roundTripMs) return;
     this.#samples.set(node, sample);
+    if (sample.at - this.#forgotAt >= CLOCK_SAMPLE_MS) this.#forget(sample.at);
+  }
+
+  /** Drops the nodes not heard from for {@link CLOCK_FORGET_MS}: run at most every few seconds. */
+  #forget(now: number): void {
+    this.#forgotAt = now;
+    for (const [node, { at }] of this.#samples) {
+      if (now - at >= CLOCK_FORGET_MS) this.#samples.delete(node);
+    }
   }
 
   /** Now on `node`'s clock, as far as its answers told: this clock's now before any did. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CLOCK_SAMPLE_MS, NodeClocks } from "./node_clocks.ts";
+import { CLOCK_FORGET_MS, CLOCK_SAMPLE_MS, NodeClocks } from "./node_clocks.ts";
 
 const NODE = "http://127.0.0.1:8081";
 
@@ -44,4 +44,18 @@ Deno.test("NodeClocks takes a time sent unasked only while no call told better",
   assert.equal(clocks.nowOn(NODE), 20400);
   clocks.seed(NODE, "30000", 1300);
   assert.equal(clocks.nowOn(NODE), 20400, "the call's estimate stays");
+});
+
+Deno.test("NodeClocks forgets a node not heard from for a while, not one still answering", () => {
+  const clocks = new NodeClocks(() => 0);
+  const gone = "http://127.0.0.1:8082";
+  clocks.observe(gone, "20000", 0, 0); // 20 s ahead, then never heard from again
+  clocks.observe(NODE, "20000", 0, 0);
+  for (let at = CLOCK_SAMPLE_MS; at < CLOCK_FORGET_MS; at += CLOCK_SAMPLE_MS) {
+    clocks.seed(NODE, String(at + 20000), at); // heartbeats keep it
+  }
+  assert.equal(clocks.nowOn(gone), 20000, "remembered until then");
+  clocks.seed(NODE, String(CLOCK_FORGET_MS + 20000), CLOCK_FORGET_MS);
+  assert.equal(clocks.nowOn(gone), 0, "forgotten: this clock again");
+  assert.equal(clocks.nowOn(NODE), 20000);
 });
