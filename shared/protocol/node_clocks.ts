@@ -64,7 +64,9 @@ export class NodeClocks {
     const time = timeOf(nodeTime);
     if (time === undefined) return;
     const roundTripMs = Math.max(0, receivedAt - sentAt);
-    this.#take(node, { offsetMs: time - (sentAt + receivedAt) / 2, roundTripMs, at: receivedAt });
+    // Whole milliseconds, rounded down: a deadline goes as an integer and comes early, not late.
+    const offsetMs = Math.floor(time - (sentAt + receivedAt) / 2);
+    this.#take(node, { offsetMs, roundTripMs, at: receivedAt });
   }
 
   /**
@@ -80,8 +82,12 @@ export class NodeClocks {
 
   #take(node: string, sample: Sample): void {
     const kept = this.#samples.get(node);
-    const fresh = kept !== undefined && sample.at - kept.at < CLOCK_SAMPLE_MS;
-    if (fresh && kept.roundTripMs < sample.roundTripMs) return;
+    if (kept !== undefined) {
+      // Kept for a while from when it was taken; not once this clock was set back before that.
+      const age = sample.at - kept.at;
+      const fresh = age >= 0 && age < CLOCK_SAMPLE_MS;
+      if (fresh && kept.roundTripMs < sample.roundTripMs) return;
+    }
     this.#samples.set(node, sample);
     if (sample.at - this.#forgotAt >= CLOCK_SAMPLE_MS) this.#forget(sample.at);
   }
@@ -94,9 +100,12 @@ export class NodeClocks {
     }
   }
 
-  /** Now on `node`'s clock, as far as its answers told: this clock's now before any did. */
+  /**
+   * Now on `node`'s clock, in whole milliseconds, as far as its answers told: this clock's now
+   * before any did.
+   */
   nowOn(node: string): number {
-    return this.#now() + (this.#samples.get(node)?.offsetMs ?? 0);
+    return Math.floor(this.#now() + (this.#samples.get(node)?.offsetMs ?? 0));
   }
 }
 

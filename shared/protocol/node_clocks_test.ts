@@ -59,3 +59,23 @@ Deno.test("NodeClocks forgets a node not heard from for a while, not one still a
   assert.equal(clocks.nowOn(gone), 0, "forgotten: this clock again");
   assert.equal(clocks.nowOn(NODE), 20000);
 });
+
+Deno.test("NodeClocks gives whole milliseconds, early rather than late, for an odd round trip", () => {
+  const clock = { now: 1_000_003 };
+  const clocks = new NodeClocks(() => clock.now);
+  // Sent at 1_000_000, answered at 1_000_003: the midpoint is 1_000_001.5, the node said 1_020_003.
+  clocks.observe(NODE, "1020003", 1_000_000, 1_000_003);
+  const now = clocks.nowOn(NODE);
+  assert.ok(Number.isSafeInteger(now), `${now} is what x-deadline carries: a whole number`);
+  assert.equal(now, 1_020_004, "1_020_004.5 rounded down");
+});
+
+Deno.test("NodeClocks takes a new estimate once this clock was set back", () => {
+  const clock = { now: 100_000 };
+  const clocks = new NodeClocks(() => clock.now);
+  clocks.observe(NODE, "100000", 100_000, 100_000); // in step, a quick call
+  // This clock is set back 60 s; the node's is not. A slower answer still tells the new offset.
+  clock.now = 40_010;
+  clocks.observe(NODE, "100010", 40_000, 40_010);
+  assert.equal(clocks.nowOn(NODE), 100_015);
+});
