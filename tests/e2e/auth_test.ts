@@ -119,12 +119,18 @@ Deno.test("master: a node token bound to an address may register that address on
   const register = (address: string) =>
     master.request("/register", {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: "Bearer node-0-token" },
+      headers: {
+        "content-type": "application/json",
+        authorization: "Bearer node-0-token",
+        "x-node-time": "1", // a clock it may not give for another address
+      },
       body: JSON.stringify({ address }),
     });
   const spoofed = await register("https://node-1:8081");
   assert.equal(spoofed.status, 403);
   assert.match((await spoofed.json()).error, /bound to https:\/\/node-0:8081/);
+  const before = router.clocks.nowOn("https://node-1:8081");
+  assert.ok(Math.abs(before - Date.now()) < 1000, "the refused heartbeat's clock not taken");
   assert.equal((await register("https://node-0:8081")).status, 201);
   const forget = await master.request(`/register/${encodeURIComponent("https://node-0:8081")}`, {
     method: "DELETE",

@@ -168,7 +168,6 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
   app.openapi(register, async (c) => {
     const beat = c.req.valid("json");
     const address = beat.address ?? callerAddress(c);
-    deps.clocks?.seed(address, c.req.header(NODE_TIME_HEADER) ?? null, deps.clocks.now());
     checkBound(c.req.raw, address);
     if (deps.tls && !address.startsWith("https://")) {
       throw new HttpError(
@@ -179,6 +178,8 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
     const joining = registry.leading && (registry.status(address) ?? "down") === "down";
     if (joining && deps.reach) await deps.reach(address); // only a node the master can call
     const outcome = registry.heartbeat(address, beat);
+    // Only from a heartbeat taken: one refused above may not speak for the address's clock.
+    deps.clocks?.seed(address, c.req.header(NODE_TIME_HEADER) ?? null, deps.clocks.now());
     if (outcome === "forward" && follower) {
       const body = JSON.stringify({ ...beat, address });
       const headers = { "content-type": "application/json" };
