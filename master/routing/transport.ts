@@ -181,4 +181,4 @@ export class Transport {
 }
 
 /** A node that did not answer in time: calls queued behind the one that waited fail with it. */
-export const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;
+const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;

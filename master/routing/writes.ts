@@ -14,7 +14,7 @@ import {
 import { settleAll } from "./fan_out.ts";
 import { ok, parsed, unreplicatedKeys } from "./node_answers.ts";
 import { byOwner, ownerOf, type Placement } from "./placement.ts";
-import { timedOut, type Transport } from "./transport.ts";
+import type { Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
 
@@ -97,28 +97,25 @@ export class Writes {
    * Stores `key` with `body`, a valid `KeyValue` as JSON, sent on as it is. A key with backups is
    * first written to every owner at once, stamped with a version of the master's clock (`POST
    * /stamped`, see `StampedWrites`): done once every owner stored it or holds a newer state.
-   * Otherwise, or when that fails other than by a timeout (504, thrown as it came), it goes to its
-   * primary, with a version above that try's. Writes to a node already busy with earlier ones wait
-   * and go together, as one `POST /stamped` or `POST /mset`; each gets the answer its own
-   * `POST /keys` would have had (see {@link #writeBatch}). With `floor` (a client's own try), it
-   * goes to its primary at once, which gives it a version above `floor` (see
-   * `VERSION_FLOOR_HEADER`).
+   * Otherwise, or when that fails in any way, a timeout included, it goes to its primary, with a
+   * version above that try's. Writes to a node already busy with earlier ones wait and go together,
+   * as one `POST /stamped` or `POST /mset`; each gets the answer its own `POST /keys` would have
+   * had (see {@link #writeBatch}). With `floor` (a client's own try), it goes to its primary at
+   * once, which gives it a version above `floor` (see `VERSION_FLOOR_HEADER`).
    */
   async set(key: string, body: string, floor?: number): Promise<Response> {
     const { placement } = this.#options;
     const owners = floor === undefined ? placement.ring.owners(key, placement.replicas) : [];
     if (owners.length > 1) {
       // One round trip to every owner (see docs/replication.md); a write that lost to a newer
-      // state on its primary, or that failed anywhere but by a timeout, goes again through the
-      // primary below, with a version above the copies of this try.
+      // state on its primary, or that failed anywhere, goes again through the primary below, with
+      // a version above the copies of this try.
       floor = this.#stamped.version();
       try {
         if (await this.#stamped.write(owners, body, placement.epoch, floor)) return stored();
       } catch (error) {
-        // Written again through the primary, whose answer is the write's; but an owner that did
-        // not answer in time would most likely keep that try waiting as long, the primary's own
-        // or its copy to the backup, for an outcome as unknown: one timeout is answered at once.
-        if (timedOut(error)) throw error;
+        // Written again through the primary, whose answer is the write's: after a timeout too,
+        // since a backup may have taken this try while the primary did not.
         // No copy anywhere (every owner refused it, the master's clock too far ahead of theirs,
         // say): a write like any other, which a version above this try's would have refused too.
         if (error instanceof Unstamped) floor = undefined;

@@ -18,6 +18,13 @@ const DEPARTED_TIMEOUT_MS = 250;
 /** How far past this node's clock a version a writer chose may be: 10 s, in microseconds. */
 export const MAX_STAMP_AHEAD_US = 10_000_000;
 
+/**
+ * How far past this node's clock a write's floor may be: twice {@link MAX_STAMP_AHEAD_US}. A floor
+ * is a version some owner took within its own 10 s, so a primary whose clock runs up to 10 s
+ * behind that owner's still writes above it, and that owner's copy does not outlive the write.
+ */
+export const MAX_FLOOR_AHEAD_US = 2 * MAX_STAMP_AHEAD_US;
+
 /** Where a node stands for keys written to every owner at once: see `checkOwners()`. */
 export interface Placement {
   /** The ring epoch the writes were routed in, this node's. */
@@ -107,7 +114,7 @@ export class Replicator {
     const routedEpoch = routing.epoch;
     await this.catchUp(routing);
     this.#checkDeadline(routing.deadline);
-    if (routing.floor !== undefined) this.#checkAhead(routing.floor);
+    if (routing.floor !== undefined) this.#checkAhead(routing.floor, MAX_FLOOR_AHEAD_US);
     const view = ring.view;
     if (!view || view.nodes.length === 0) return 0;
     if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
@@ -154,7 +161,7 @@ export class Replicator {
         view.epoch,
       );
     }
-    this.#checkAhead(newestVersion);
+    this.#checkAhead(newestVersion, MAX_STAMP_AHEAD_US);
     const primary = keys.map((key) => {
       const owners = ring.ring.owners(key, view.replicas);
       if (owners.includes(self)) return owners[0] === self;
@@ -205,14 +212,14 @@ export class Replicator {
     return answers.flatMap((a) => a.status === "fulfilled" && a.value ? [a.value] : []);
   }
 
-  /** Throws 409 for a version a sender gave more than {@link MAX_STAMP_AHEAD_US} past this clock. */
-  #checkAhead(version: number): void {
+  /** Throws 409 for a version a sender gave more than `limitUs` past this clock. */
+  #checkAhead(version: number, limitUs: number): void {
     const ahead = version - this.#now() * 1000;
-    if (ahead <= MAX_STAMP_AHEAD_US) return;
+    if (ahead <= limitUs) return;
     throw new HttpError(
       409,
       `Version ${version} is ${Math.round(ahead / 1000)} ms ahead of this node's clock (at most ` +
-        `${MAX_STAMP_AHEAD_US / 1000} ms): check the sender's clock`,
+        `${limitUs / 1000} ms): check the sender's clock`,
     );
   }
 

@@ -5,7 +5,7 @@ import { HttpError } from "@cache/protocol/errors";
 import { Ring } from "@cache/ring/ring";
 import type { Fetch } from "@cache/http1/fetch";
 import { entryBytes, Store, type StoreOptions } from "../store/store.ts";
-import { MAX_STAMP_AHEAD_US, Replicator } from "./replicator.ts";
+import { MAX_FLOOR_AHEAD_US, MAX_STAMP_AHEAD_US, Replicator } from "./replicator.ts";
 import { Writer } from "./writer.ts";
 
 const nodes = ["http://a:1", "http://b:1", "http://c:1"];
@@ -121,7 +121,7 @@ Deno.test("Writer.write() gives a version above the routing's floor, and refuses
   const write = writer.write([{ key: primaryKey, value: "v" }], { epoch: EPOCH, floor });
   assert.equal((await refusal(write)).status, 502, "stored here; its backup cannot be reached");
   assert.deepEqual(store.get(primaryKey), { value: "v", version: `${EPOCH}.${floor + 1}` });
-  const far = { epoch: EPOCH, floor: NOW_MS * 1000 + MAX_STAMP_AHEAD_US + 1 };
+  const far = { epoch: EPOCH, floor: NOW_MS * 1000 + MAX_FLOOR_AHEAD_US + 1 };
   const error = await refusal(writer.write([{ key: primaryKey, value: "w" }], far));
   assert.equal(error.status, 409);
   assert.equal(store.get(primaryKey)?.value, "v");
@@ -177,3 +177,44 @@ Deno.test("Writer.write() refused above a floor while keys move restamps nothing
   assert.deepEqual(sent, []);
   assert.deepEqual(store.get(primaryKey), held);
 });
+
+Deno.test("Writer.write() above a floor a backup took, 10-20 s past the primary's clock, replaces it", async () => {
+  // The backup's clock runs 1 s ahead of the primary's. A sender 10.5 s ahead of the primary: its
+  // stamped copy is refused there (409) but stored on the backup, within the backup's own 10 s.
+  const backup = nodeAt(nodes[1], NOW_MS + 1000, () => Promise.reject(new Error("no peer calls")));
+  const toBackup: Fetch = (_input, init) => {
+    const applied = backup.writer.apply(JSON.parse(String(init?.body)).entries);
+    return Promise.resolve(Response.json({ applied }));
+  };
+  const primary = nodeAt(self, NOW_MS, toBackup);
+  const key = keyWhere((owners) => owners[0] === self && owners[1] === nodes[1]);
+  const v = (NOW_MS + 10_500) * 1000;
+  const copy = [{ key, value: "first try", version: v }];
+  assert.equal((await refusal(primary.writer.stamped(copy, { epoch: EPOCH }))).status, 409);
+  assert.deepEqual(await backup.writer.stamped(copy, { epoch: EPOCH }), []);
+  // The sender writes again through the primary above v: taken, and copied over the backup's.
+  await primary.writer.write([{ key, value: "again" }], { epoch: EPOCH, floor: v });
+  assert.equal(backup.store.get(key)?.value, "again");
+  // So later writes through the primary reach the backup too.
+  await primary.writer.write([{ key, value: "later" }], { epoch: EPOCH });
+  assert.equal(backup.store.get(key)?.value, "later");
+});
+
+/** Node `address` of ring `EPOCH`, settled, its clock at `nowMs`, calling peers through `fetch`. */
+function nodeAt(address: string, nowMs: number, fetch: Fetch) {
+  const source = {
+    view: { term: 0, epoch: EPOCH, replicas: 2, nodes, joined: {}, settled: true },
+    ring,
+    refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => 1000,
+  };
+  const replicator = new Replicator({
+    self: address,
+    ring: source,
+    fetch,
+    timeoutMs: 100,
+    now: () => nowMs,
+  });
+  const store = new Store({ now: () => nowMs });
+  return { store, writer: new Writer(store, replicator, 1024) };
+}
