@@ -96,7 +96,7 @@ export class Writes {
   /**
    * Stores `key` with `body`, a valid `KeyValue` as JSON, sent on as it is. A key with backups is
    * first written to every owner at once, stamped with a version of the master's clock (`POST
-   * /stamped`, see `StampedWrites`): done once every owner stored it or holds a newer state.
+   * /stamped`, see `StampedWrites`): done once every owner stored it.
    * Otherwise, or when that fails in any way, a timeout included, it goes to its primary, with a
    * version above that try's. Writes to a node already busy with earlier ones wait and go together,
    * as one `POST /stamped` or `POST /mset`; each gets the answer its own `POST /keys` would have

@@ -11,7 +11,7 @@ export interface RebalanceOptions {
   self: string;
   store: Store;
   /** Sends replicas to a node's `/replicate`; rejects when the node does not take them. */
-  send: (node: string, replicas: Replica[]) => Promise<void>;
+  send: (node: string, replicas: Replica[]) => Promise<unknown>;
   /** Keys per request to a peer (`--rebalance-batch`). */
   batch: number;
   /**

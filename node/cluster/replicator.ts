@@ -7,10 +7,13 @@ import { BodyBuffers } from "@cache/http1/body_buffers";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Ring } from "@cache/ring/ring";
 import { keySegment } from "@cache/protocol/key_path";
-import { Replica as ReplicaSchema } from "@cache/protocol/replica";
+import { Applied, type NewerState, Replica as ReplicaSchema } from "@cache/protocol/replica";
 import { replicaBody } from "@cache/protocol/replica_body";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
+
+// The shortest `/replicate` answer that lists a key held newer: a shorter one is `{"applied":N}`.
+const NEWER_ANSWER_BYTES = '{"applied":0,"newer":[{"key":"k","version":1}]}'.length;
 
 /** Milliseconds a node that left the ring is given to answer for a key's state. */
 const DEPARTED_TIMEOUT_MS = 250;
@@ -84,7 +87,7 @@ export class Replicator {
   // Group commit: one /replicate in flight per backup; the writes' copies made meanwhile wait and
   // go together in the next one. A backup that did not answer in time fails the copies queued
   // behind at once, rather than make each wait out a timeout of its own.
-  readonly #shipments = new Coalescer<Shipment, void>(
+  readonly #shipments = new Coalescer<Shipment, NewerState[]>(
     (backup, shipments) => this.#ship(backup, shipments),
     {
       inFlight: 1,
@@ -268,14 +271,15 @@ export class Replicator {
   }
 
   /**
-   * Sends `replicas` to each key's backups, in parallel; resolves once every backup has them. The
-   * copies of writes made while a backup's last `/replicate` is out go together in its next one
-   * (group commit), so a busy backup takes many writes per round trip. Throws HttpError 502/504
-   * naming each backup that failed, with the keys some backup did not take as `unreplicated`: the
-   * others are on all their owners. The calls end in time for the primary to answer before the
-   * sender's `deadline`, and within its lease.
+   * Sends `replicas` to each key's backups, in parallel; resolves once every backup has them, with
+   * the keys some backup holds a newer state of than its copy (see `Writer.apply`). The copies of
+   * writes made while a backup's last `/replicate` is out go together in its next one (group
+   * commit), so a busy backup takes many writes per round trip. Throws HttpError 502/504 naming
+   * each backup that failed, with the keys some backup did not take as `unreplicated`: the others
+   * are on all their owners. The calls end in time for the primary to answer before the sender's
+   * `deadline`, and within its lease.
    */
-  async replicate(replicas: Replica[], deadline?: number): Promise<void> {
+  async replicate(replicas: Replica[], deadline?: number): Promise<NewerState[]> {
     const batches = new Map<string, Replica[]>();
     for (const replica of replicas) {
       for (const backup of this.backups(replica.key)) {
@@ -285,19 +289,23 @@ export class Replicator {
       }
     }
     const sends = [...batches];
-    if (sends.length === 0) return;
+    if (sends.length === 0) return [];
     const until = this.#now() + this.#backupTimeoutMs(deadline);
     const results = await Promise.allSettled(
       sends.map(([backup, batch]) => this.#shipments.submit(backup, { replicas: batch, until })),
     );
     const failed: HttpError[] = [];
     const unreplicated = new Set<string>();
+    const held: NewerState[] = [];
     results.forEach((result, i) => {
-      if (result.status === "fulfilled") return;
+      if (result.status === "fulfilled") {
+        held.push(...result.value);
+        return;
+      }
       failed.push(result.reason as HttpError);
       for (const replica of sends[i][1]) unreplicated.add(replica.key);
     });
-    if (failed.length === 0) return;
+    if (failed.length === 0) return held;
     throw new HttpError(
       failed.some((f) => f.status === 504) ? 504 : 502,
       `Stored on the primary, but ${failed.length} of ${batches.size} backups did not take it: ` +
@@ -306,18 +314,32 @@ export class Replicator {
     );
   }
 
-  /** Posts the copies of several writes to `backup` in one `/replicate`, by the earliest `until`. */
-  async #ship(backup: string, shipments: Shipment[]): Promise<void[]> {
+  /**
+   * Posts the copies of several writes to `backup` in one `/replicate`, by the earliest `until`;
+   * each shipment gets the keys of its own copies the backup holds newer.
+   */
+  async #ship(backup: string, shipments: Shipment[]): Promise<NewerState[][]> {
     const until = Math.min(...shipments.map((shipment) => shipment.until));
     const replicas = shipments.length === 1
       ? shipments[0].replicas
       : shipments.flatMap((shipment) => shipment.replicas);
-    await this.send(backup, replicas, Math.max(1, until - this.#now()));
-    return shipments.map(() => undefined);
+    const held = await this.send(backup, replicas, Math.max(1, until - this.#now()));
+    if (held.length === 0) return shipments.map(() => held);
+    return shipments.map((shipment) => {
+      const keys = new Set(shipment.replicas.map((replica) => replica.key));
+      return held.filter((state) => keys.has(state.key));
+    });
   }
 
-  /** Posts `replicas` to `node`'s `/replicate`; throws HttpError 502 or 504 when it fails. */
-  send(node: string, replicas: Replica[], timeoutMs = this.#options.timeoutMs): Promise<void> {
+  /**
+   * Posts `replicas` to `node`'s `/replicate`, resolving with the keys it holds newer; throws
+   * HttpError 502 or 504 when it fails.
+   */
+  send(
+    node: string,
+    replicas: Replica[],
+    timeoutMs = this.#options.timeoutMs,
+  ): Promise<NewerState[]> {
     return sendReplicas(this.#options.fetch, node, replicas, timeoutMs);
   }
 }
@@ -327,14 +349,15 @@ const bodies = new BodyBuffers(2 * 1024 * 1024);
 
 /**
  * Sends `replicas` to `node`'s `/replicate` within `timeoutMs`: a copy for a backup, or keys
- * handed to a new owner. Rejects with a 502 HttpError when the node refuses them.
+ * handed to a new owner. Resolves with the keys the node holds a newer state of than their copy
+ * (none from a node that does not say); rejects with a 502 HttpError when it refuses them.
  */
 export async function sendReplicas(
   fetch: Fetch,
   node: string,
   replicas: Replica[],
   timeoutMs: number,
-): Promise<void> {
+): Promise<NewerState[]> {
   const body = replicaBody(replicas, (bytes) => bodies.take(bytes));
   const answer = await callPeer(fetch, node, "/replicate", {
     method: "POST",
@@ -347,6 +370,18 @@ export async function sendReplicas(
   if (answer.status >= 300) {
     const text = new TextDecoder().decode(answer.body);
     throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
+  }
+  return newerIn(answer.body);
+}
+
+/** The keys a `/replicate` answer says its node holds newer: none for any other answer. */
+function newerIn(body: Uint8Array): NewerState[] {
+  // `{"applied":N}` alone, the common answer, is not parsed.
+  if (body.length < NEWER_ANSWER_BYTES) return [];
+  try {
+    return Applied.parse(JSON.parse(new TextDecoder().decode(body))).newer ?? [];
+  } catch {
+    return [];
   }
 }
 

@@ -64,9 +64,10 @@ Deno.test("Writer.stamped() stores as primary only a newer stamp, as backup the 
   );
   assert.deepEqual(store.get(primaryKey), { value: "a", version: `${EPOCH}.500` });
   assert.deepEqual(store.get(backupKey), { value: "a", version: `${EPOCH}.500` });
-  // An older stamp: stale on the primary, where the sender writes again; a backup keeps its own.
+  // An older stamp: stale on the primary and on a backup, which keeps its own; the sender writes
+  // it again through the primary.
   const older = [write(backupKey, "b", 400), write(primaryKey, "b", 400)];
-  assert.deepEqual(await writer.stamped(older, routing), [1]);
+  assert.deepEqual(await writer.stamped(older, routing), [0, 1]);
   assert.equal(store.get(primaryKey)?.value, "a");
   assert.equal(store.get(backupKey)?.value, "a");
   // The very stamp a backup holds, another sender's: listed, so that sender writes it again.
@@ -183,8 +184,9 @@ Deno.test("Writer.write() above a floor a backup took, 10-20 s past the primary'
   // stamped copy is refused there (409) but stored on the backup, within the backup's own 10 s.
   const backup = nodeAt(nodes[1], NOW_MS + 1000, () => Promise.reject(new Error("no peer calls")));
   const toBackup: Fetch = (_input, init) => {
-    const applied = backup.writer.apply(JSON.parse(String(init?.body)).entries);
-    return Promise.resolve(Response.json({ applied }));
+    return Promise.resolve(
+      Response.json(backup.writer.apply(JSON.parse(String(init?.body)).entries)),
+    );
   };
   const primary = nodeAt(self, NOW_MS, toBackup);
   const key = keyWhere((owners) => owners[0] === self && owners[1] === nodes[1]);
@@ -200,10 +202,45 @@ Deno.test("Writer.write() above a floor a backup took, 10-20 s past the primary'
   assert.equal(backup.store.get(key)?.value, "later");
 });
 
-/** Node `address` of ring `EPOCH`, settled, its clock at `nowMs`, calling peers through `fetch`. */
-function nodeAt(address: string, nowMs: number, fetch: Fetch) {
+Deno.test("Writer writes over a copy only a backup took, its own writes and a later sender's", async () => {
+  for (const settled of [true, false]) {
+    const backup = nodeAt(nodes[1], NOW_MS, () => Promise.reject(new Error("no peer calls")));
+    const toBackup: Fetch = (_input, init) => {
+      const entries = JSON.parse(String(init?.body)).entries;
+      return Promise.resolve(Response.json(backup.writer.apply(entries)));
+    };
+    const primary = nodeAt(self, NOW_MS, toBackup, settled);
+    const key = keyWhere((owners) => owners[0] === self && owners[1] === nodes[1]);
+    const routing = { epoch: EPOCH };
+    // A sender 2 s ahead reached the backup only, then went away: the primary never saw it.
+    const orphan = (NOW_MS + 2000) * 1000;
+    await backup.writer.stamped([{ key, value: "orphan", version: orphan }], routing);
+    // A sender with a right clock: stored on the primary; the backup holds newer and says so.
+    const right = (NOW_MS + 5) * 1000;
+    const copy = [{ key, value: "acked", version: right }];
+    assert.deepEqual(await primary.writer.stamped(copy, routing), []);
+    assert.deepEqual(await backup.writer.stamped(copy, routing), [0], "stale on the backup");
+    // So that sender writes it again through the primary, above its own version but below the
+    // orphan's: once keys have settled, the primary goes above what the backup holds.
+    await primary.writer.write([{ key, value: "acked" }], { ...routing, floor: right });
+    if (!settled) {
+      assert.equal(backup.store.get(key)?.value, "orphan", "not while keys move");
+      continue;
+    }
+    assert.equal(backup.store.get(key)?.value, "acked");
+    assert.deepEqual(backup.store.get(key), primary.store.get(key), "the very same state");
+    // And so do its later writes, a deletion too.
+    await primary.writer.write([{ key, value: "later" }], routing);
+    assert.equal(backup.store.get(key)?.value, "later");
+    await primary.writer.delete(key, routing);
+    assert.equal(backup.store.get(key), undefined);
+  }
+});
+
+/** Node `address` of ring `EPOCH`, its clock at `nowMs`, calling peers through `fetch`. */
+function nodeAt(address: string, nowMs: number, fetch: Fetch, settled = true) {
   const source = {
-    view: { term: 0, epoch: EPOCH, replicas: 2, nodes, joined: {}, settled: true },
+    view: { term: 0, epoch: EPOCH, replicas: 2, nodes, joined: {}, settled },
     ring,
     refresh: () => Promise.resolve(true),
     leaseLeftMs: () => 1000,

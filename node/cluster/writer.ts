@@ -4,6 +4,7 @@ import { HttpError } from "@cache/protocol/errors";
 import { checkValueSize, conditionFailed } from "@cache/protocol/key_routes";
 import type { Counter, IncrRequest } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
+import { type Applied, newer, type NewerState, type Stamp } from "@cache/protocol/replica";
 import type { Replicator, Routing } from "./replicator.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
 import type { Value } from "../store/records.ts";
@@ -25,6 +26,12 @@ export interface Condition {
   if?: "absent" | "present";
   ifVersion?: string;
 }
+
+/**
+ * Times a write's copies are restamped and sent again over backups that hold a newer state: each
+ * round goes above what the last one found, so more only follows writes racing this one.
+ */
+const RESTAMP_ROUNDS = 2;
 
 /** A decimal integer as a counter's value holds it: an optional minus, then digits. */
 const INTEGER = /^-?\d{1,16}$/;
@@ -88,7 +95,33 @@ export class Writer {
       value: w.value,
       ...(w.ttlMs > 0 ? { ttlMs: w.ttlMs } : {}),
     }));
-    await this.#replicator?.replicate(replicas, routing.deadline);
+    await this.#copy(replicas, epoch, routing.deadline);
+  }
+
+  /**
+   * Sends `replicas`, written in ring `epoch`, to their backups; resolves once every backup has
+   * them. A backup may hold a newer state of a key than its copy: a copy of a write sent to every
+   * owner at once that this node never stored (refused, or not received), whose sender did not
+   * write it again through here. Such a state would hide this key's later writes on that backup,
+   * whose versions from this clock come out below it, so once keys have settled this node gives
+   * its own state of the key a version above it and sends that (see {@link #restamp}).
+   */
+  async #copy(replicas: Replica[], epoch: number, deadline?: number): Promise<void> {
+    const replicator = this.#replicator;
+    if (!replicator) return;
+    let held = await replicator.replicate(replicas, deadline);
+    for (let round = 0; round < RESTAMP_ROUNDS && held.length > 0; round++) {
+      if (!replicator.settled) return;
+      const above = new Map<string, number>();
+      for (const state of held) {
+        // A newer ring's state is not this node's to write over: its writes are fenced.
+        if ((state.epoch ?? 0) !== epoch || epoch === 0) continue;
+        above.set(state.key, Math.max(above.get(state.key) ?? 0, state.version));
+      }
+      if (above.size === 0) return;
+      const again = [...above].map(([key, floor]) => this.#store.restamp(key, epoch, floor));
+      held = await replicator.replicate(again, deadline);
+    }
   }
 
   /**
@@ -103,18 +136,16 @@ export class Writer {
     const replicator = this.#replicator;
     if (!replicator?.settled) return;
     const replicas = keys.map((key) => this.#store.restamp(key, epoch, floor));
-    await replicator.replicate(replicas, deadline).catch(() => {});
+    await this.#copy(replicas, epoch, deadline).catch(() => {});
   }
 
   /**
    * Applies writes their sender stamped and sent to every owner at once, each by this node's part
    * in its key: as its primary, only if the stamp is newer than anything this node holds or held
-   * of the key (`Store.setStamped`); as a backup, if newer than its state here (a newer one is a
-   * later write's). Returns the indexes of the items not stored: stale on the primary, or whose
-   * very stamp a backup holds already (another sender's write, which chose the same version), for
-   * the sender to write again through the primary. Nothing is copied on: the sender sent each
-   * owner its copy. `routing` must name this node's ring epoch, which stamps the writes (see
-   * `Replicator.checkOwners`).
+   * of the key (`Store.setStamped`); as a backup, if newer than its state here. Returns the
+   * indexes of the items not stored, for the sender to write again through the primary. Nothing
+   * is copied on: the sender sent each owner its copy. `routing` must name this node's ring epoch,
+   * which stamps the writes (see `Replicator.checkOwners`).
    */
   async stamped(items: StampedItem[], routing: Routing = {}): Promise<number[]> {
     const writes = items.map(({ key, value, ttl }) => ({
@@ -139,10 +170,11 @@ export class Writer {
         }
         const ttl = write.ttlMs > 0 ? { ttlMs: write.ttlMs } : {};
         if (this.#store.apply({ key: write.key, value: write.value, ...stamp, ...ttl })) return;
-        // Not newer: the same stamp here already is another sender's write, which its primary
-        // ordered, or will refuse, as this one; either way not this write's copy.
-        const held = this.#store.stampOf(write.key);
-        if (held?.epoch === epoch && held.version === stamp.version) stale.push(i);
+        // Not newer. The same stamp here is another sender's write, which its primary ordered, or
+        // will refuse, as this one; a newer one may be a copy its primary never stored, which
+        // would hide this write here. Either way the sender writes it again through the primary,
+        // which then writes over both (see #copy).
+        stale.push(i);
       });
     } catch (error) {
       throw storeError(error);
@@ -165,7 +197,7 @@ export class Writer {
     const store = this.#store;
     const applied = requestId === undefined ? undefined : store.recall(key, requestId);
     if (applied) {
-      await this.#replicateState(key, routing);
+      await this.#replicateState(key, epoch, routing);
       return { key, value: applied.value, version: applied.version };
     }
     const current = store.peek(key);
@@ -184,7 +216,7 @@ export class Writer {
       : this.#defaultTtlSeconds * 1000;
     const version = this.#set(key, String(result), ttlMs, epoch);
     if (requestId !== undefined) store.remember(key, { id: requestId, value: result, version });
-    await this.#replicateState(key, routing);
+    await this.#replicateState(key, epoch, routing);
     return { key, value: result, version };
   }
 
@@ -198,7 +230,7 @@ export class Writer {
     const current = this.#store.peek(key);
     if (current === undefined) return false;
     this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
-    await this.#replicateState(key, routing);
+    await this.#replicateState(key, epoch, routing);
     return true;
   }
 
@@ -212,7 +244,7 @@ export class Writer {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     const { found, version } = this.#store.delete(key, epoch);
     const deletion = { key, version, ...(epoch ? { epoch } : {}), deleted: true };
-    await this.#replicator?.replicate([deletion], routing.deadline);
+    await this.#copy([deletion], epoch, routing.deadline);
     return found;
   }
 
@@ -250,22 +282,40 @@ export class Writer {
     }
   }
 
-  /** Sends `key`'s state here, with its request ids, to its backups. */
-  async #replicateState(key: string, routing: Routing): Promise<void> {
+  /** Sends `key`'s state here, written in ring `epoch`, with its request ids, to its backups. */
+  async #replicateState(key: string, epoch: number, routing: Routing): Promise<void> {
     const state = this.#store.replica(key);
-    if (state) await this.#replicator?.replicate([state], routing.deadline);
+    if (state) await this.#copy([state], epoch, routing.deadline);
   }
 
-  /** Applies replicas sent by a primary or a node handing keys over; returns how many changed. */
-  apply(replicas: Replica[]): number {
-    let changed = 0;
+  /**
+   * Applies replicas sent by a primary or a node handing keys over; returns how many changed, and
+   * the keys whose state here is newer than their copy's, with that state's stamp.
+   */
+  apply(replicas: Replica[]): Applied {
+    let applied = 0;
+    const held: NewerState[] = [];
     try {
-      for (const replica of replicas) if (this.#store.apply(replica)) changed++;
+      for (const replica of replicas) {
+        if (this.#store.apply(replica)) {
+          applied++;
+          continue;
+        }
+        const stamp = this.#store.stampOf(replica.key);
+        if (stamp && newer(stamp, replica)) {
+          held.push({ key: replica.key, version: stamp.version, ...epochOf(stamp) });
+        }
+      }
     } catch (error) {
       throw storeError(error);
     }
-    return changed;
+    return held.length > 0 ? { applied, newer: held } : { applied };
   }
+}
+
+/** The stamp's ring epoch as a replica carries it: absent for none. */
+function epochOf(stamp: Stamp): { epoch?: number } {
+  return stamp.epoch ? { epoch: stamp.epoch } : {};
 }
 
 /** A store refusal as the HTTP error it answers. */

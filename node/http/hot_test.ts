@@ -274,3 +274,24 @@ Deno.test("The hot path stores large plain values from the body's bytes, as the 
   }
   assert.equal(byFast.store.get("m2")?.value, plain.slice(1));
 });
+
+Deno.test("POST /replicate answers the keys it holds a newer state of than their copies", async () => {
+  const n = node();
+  const replicate = async (entries: unknown[]) => {
+    const init = jsonPost(JSON.stringify({ entries }));
+    return await (await n.served(new Request("http://127.0.0.1:8081/replicate", init()))).json();
+  };
+  assert.deepEqual(await replicate([{ key: "r", version: 5, epoch: 7, value: "new" }]), {
+    applied: 1,
+  });
+  const older = [
+    { key: "r", version: 3, epoch: 7, value: "old" },
+    { key: "s", version: 3, epoch: 7, value: "s" },
+    { key: "r", version: 5, epoch: 7, value: "new" }, // the same copy again: not newer
+  ];
+  assert.deepEqual(await replicate(older), {
+    applied: 1,
+    newer: [{ key: "r", version: 5, epoch: 7 }],
+  });
+  assert.equal(n.store.get("r")?.value, "new");
+});

@@ -94,9 +94,8 @@ export class StampedWrites {
   /**
    * Writes `body` (a JSON object with the write's `key`, `value` and `ttl`, as a client sent it,
    * whitespace and all) to `owners`, its key's primary first, routed by ring `epoch`, stamped
-   * `version` (from {@link version}): resolves true once stored on all, false when the primary
-   * holds a newer state or a backup holds this very version (another sender's write that chose
-   * it); rejects, once every owner answered or failed, with the first owner's failure. Either way,
+   * `version` (from {@link version}): resolves true once stored on all, false when an owner
+   * holds a newer state or this very version (another sender's write that chose it); rejects, once every owner answered or failed, with the first owner's failure. Either way,
    * copies may be on some owners: write it again through the primary above `version`. But when
    * every owner refused it before storing anything (a version too far ahead of their clocks, say),
    * no copy is anywhere: it rejects with {@link Unstamped}, to write it again as any write.

@@ -30,6 +30,30 @@ export const Replica = z.strictObject({
 /** A key's state as replicas exchange it. */
 export type Replica = z.infer<typeof Replica>;
 
+/**
+ * A key a replica holds a newer state of than the copy it was sent, and that state's stamp: a
+ * copy of a write its primary never stored, which the primary writes over (see `/replicate`).
+ */
+export const NewerState = z.object({
+  key: Key,
+  version: z.number().int().positive(),
+  epoch: z.number().int().min(0).optional(),
+}).meta({ id: "NewerState" });
+
+/** What a replica answers to copies: how many it applied, and the keys it holds newer. */
+export const Applied = z.object({
+  applied: z.number().int().min(0),
+  newer: z.array(NewerState).optional().meta({
+    description: "Keys this node holds a newer state of than the copy sent; none when empty",
+  }),
+}).meta({ id: "Applied" });
+
+/** What a replica answers to copies. */
+export type Applied = z.infer<typeof Applied>;
+
+/** A key a replica holds newer than the copy it was sent. */
+export type NewerState = z.infer<typeof NewerState>;
+
 /** When a write was made: its ring epoch (0 for none) and its version within it. */
 export interface Stamp {
   version: number;

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "@cache/client";
 import { Ring } from "@cache/ring/ring";
+import { EPOCH_HEADER } from "@cache/protocol/wire";
 import type { ProcessService } from "../support/process.ts";
 import { get, nodesOf, Processes, settled, settledCluster, waitFor } from "../support/process.ts";
 
@@ -179,6 +180,45 @@ Deno.test("R=2: a write its full primary refused is not read from the backup tha
     for (const key of [refused, direct]) {
       assert.equal(await get(master.url, key), undefined, `refused write of ${key} readable`);
     }
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("R=2: a copy only a backup took, its sender gone, does not hide later writes", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master({ args: ["--replicas", "2"] });
+    await Promise.all([1, 2, 3].map(() => processes.node(master.url)));
+    await waitFor(async () => (await nodesOf(master.url)).length === 3, "3 nodes registered");
+    await settled(master.url);
+    await waitFor(
+      async () => (await (await fetch(`${master.url}/ring`)).json()).settled,
+      "settled",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500)); // nodes hear it with a heartbeat
+    const view = await (await fetch(`${master.url}/ring`)).json();
+    const key = "orphan";
+    const [primary, backup] = new Ring(view.nodes).owners(key, 2);
+    // A sender whose clock runs 2 s ahead reached the backup only, then went away.
+    const copy = await fetch(`${backup}/stamped`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [EPOCH_HEADER]: String(view.epoch) },
+      body: JSON.stringify({
+        items: [{ key, value: "orphan", version: (Date.now() + 2000) * 1000 }],
+      }),
+    });
+    assert.deepEqual([copy.status, await copy.json()], [200, { stale: [] }]);
+    // Later writes through the master, whose versions come from clocks 2 s behind that copy's.
+    for (const value of ["acked", "later"]) {
+      const answer = await post(`${master.url}/keys`, { key, value });
+      assert.equal(answer.status, 204, await answer.text());
+      assert.equal(await get(backup, key), value, `${value} on the backup too`);
+      assert.equal(await get(primary, key), value);
+    }
+    const deleted = await fetch(`${master.url}/keys/${key}`, { method: "DELETE" });
+    assert.equal(deleted.status, 204, await deleted.text());
+    assert.equal(await get(backup, key), undefined, "deleted on the backup too");
   } finally {
     await processes.stopAll();
   }

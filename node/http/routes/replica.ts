@@ -5,7 +5,7 @@ import { jsonAnswer } from "@cache/http1/answer";
 import { errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
-import { Replica } from "@cache/protocol/replica";
+import { Applied, Replica } from "@cache/protocol/replica";
 import { MAX_REPLICA_ENTRIES, readReplicaBody } from "@cache/protocol/replica_body";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
@@ -20,7 +20,7 @@ const replicate = createRoute({
   summary: "Apply replicas (internal)",
   description: "Called by a key's primary and by nodes handing keys over. Each entry is applied " +
     "only if it is newer than this node's (by ring epoch, then version); a deletion is " +
-    "remembered for five minutes.",
+    "remembered for five minutes. The answer lists the keys this node holds a newer state of.",
   tags: ["internal"],
   request: {
     body: {
@@ -29,7 +29,7 @@ const replicate = createRoute({
     },
   },
   responses: {
-    200: json(z.object({ applied: z.number().int() }).openapi("Applied"), "How many changed"),
+    200: json(Applied, "How many changed, and the keys held newer than their copies"),
     ...errors(writeErrors),
   },
 });
@@ -53,7 +53,7 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
   // Values stay the bytes they came as, from the body into the store (see `readReplicaBody`).
   hot.post(
     replicate,
-    ({ entries }) => jsonAnswer({ applied: node.writer.apply(entries) }),
+    ({ entries }) => jsonAnswer(node.writer.apply(entries)),
     readReplicaBody,
   );
   hot.app.openapi(replica, async (c) => {
