@@ -261,6 +261,12 @@ export class Replicator {
     return view !== undefined && view.settled !== false;
   }
 
+  /** Whether this node is `key`'s primary in ring `epoch`, which is still the ring it knows. */
+  primaryIn(key: string, epoch: number): boolean {
+    const { ring, self } = this.#options;
+    return ring.view?.epoch === epoch && ring.ring.owner(key) === self;
+  }
+
   /** The backups of `key` in the current ring: its owners after the primary. */
   backups(key: string): string[] {
     const view = this.#options.ring.view;

@@ -202,31 +202,41 @@ Deno.test("Writer.write() above a floor a backup took, 10-20 s past the primary'
   assert.equal(backup.store.get(key)?.value, "later");
 });
 
+/**
+ * A primary (`self`) and a backup (`nodes[1]`) of one key, clocks alike, the primary's copies
+ * going to the backup's `Writer.apply`, then `beforeAnswer` with the primary's ring. The backup
+ * holds a copy of a write its primary never saw, stamped 2 s ahead, from a sender gone since.
+ */
+async function orphaned(
+  settled = true,
+  beforeAnswer: (primary: { view: { epoch: number } }) => void = () => {},
+) {
+  const backup = nodeAt(nodes[1], NOW_MS, () => Promise.reject(new Error("no peer calls")));
+  const toBackup: Fetch = (_input, init) => {
+    const answer = backup.writer.apply(JSON.parse(String(init?.body)).entries);
+    beforeAnswer(primary.source);
+    return Promise.resolve(Response.json(answer));
+  };
+  const primary = nodeAt(self, NOW_MS, toBackup, settled);
+  const key = keyWhere((owners) => owners[0] === self && owners[1] === nodes[1]);
+  const orphan = [{ key, value: "orphan", version: (NOW_MS + 2000) * 1000 }];
+  assert.deepEqual(await backup.writer.stamped(orphan, { epoch: EPOCH }), []);
+  return { primary, backup, key };
+}
+
 Deno.test("Writer writes over a copy only a backup took, its own writes and a later sender's", async () => {
+  // While keys move too: the primary's state, just written in this ring, is the key's newest.
   for (const settled of [true, false]) {
-    const backup = nodeAt(nodes[1], NOW_MS, () => Promise.reject(new Error("no peer calls")));
-    const toBackup: Fetch = (_input, init) => {
-      const entries = JSON.parse(String(init?.body)).entries;
-      return Promise.resolve(Response.json(backup.writer.apply(entries)));
-    };
-    const primary = nodeAt(self, NOW_MS, toBackup, settled);
-    const key = keyWhere((owners) => owners[0] === self && owners[1] === nodes[1]);
+    const { primary, backup, key } = await orphaned(settled);
     const routing = { epoch: EPOCH };
-    // A sender 2 s ahead reached the backup only, then went away: the primary never saw it.
-    const orphan = (NOW_MS + 2000) * 1000;
-    await backup.writer.stamped([{ key, value: "orphan", version: orphan }], routing);
     // A sender with a right clock: stored on the primary; the backup holds newer and says so.
     const right = (NOW_MS + 5) * 1000;
     const copy = [{ key, value: "acked", version: right }];
     assert.deepEqual(await primary.writer.stamped(copy, routing), []);
     assert.deepEqual(await backup.writer.stamped(copy, routing), [0], "stale on the backup");
     // So that sender writes it again through the primary, above its own version but below the
-    // orphan's: once keys have settled, the primary goes above what the backup holds.
+    // orphan's: the primary goes above what the backup holds.
     await primary.writer.write([{ key, value: "acked" }], { ...routing, floor: right });
-    if (!settled) {
-      assert.equal(backup.store.get(key)?.value, "orphan", "not while keys move");
-      continue;
-    }
     assert.equal(backup.store.get(key)?.value, "acked");
     assert.deepEqual(backup.store.get(key), primary.store.get(key), "the very same state");
     // And so do its later writes, a deletion too.
@@ -235,6 +245,23 @@ Deno.test("Writer writes over a copy only a backup took, its own writes and a la
     await primary.writer.delete(key, routing);
     assert.equal(backup.store.get(key), undefined);
   }
+});
+
+Deno.test("Writer answers an increment with its version after a restamp, and so do retries", async () => {
+  const { primary, backup, key } = await orphaned();
+  const routing = { epoch: EPOCH };
+  const counter = await primary.writer.incr(key, { by: 10, requestId: "r1" }, routing);
+  assert.equal(counter.version, primary.store.versionOf(key), "the key's version now");
+  assert.equal(backup.store.versionOf(key), counter.version);
+  assert.deepEqual(await primary.writer.incr(key, { by: 10, requestId: "r1" }, routing), counter);
+});
+
+Deno.test("Writer restamps no key once the ring changed while its copies were out", async () => {
+  // The ring moves on while the backup answers: the key may have new owners now.
+  const { primary, backup, key } = await orphaned(true, (source) => source.view.epoch++);
+  await primary.writer.write([{ key, value: "acked" }], { epoch: EPOCH });
+  assert.equal(primary.store.get(key)?.version, `${EPOCH}.${NOW_MS * 1000}`, "not restamped");
+  assert.equal(backup.store.get(key)?.value, "orphan", "left to the new ring's owners");
 });
 
 /** Node `address` of ring `EPOCH`, its clock at `nowMs`, calling peers through `fetch`. */
@@ -253,5 +280,5 @@ function nodeAt(address: string, nowMs: number, fetch: Fetch, settled = true) {
     now: () => nowMs,
   });
   const store = new Store({ now: () => nowMs });
-  return { store, writer: new Writer(store, replicator, 1024) };
+  return { source, store, writer: new Writer(store, replicator, 1024) };
 }

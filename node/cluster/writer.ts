@@ -99,29 +99,33 @@ export class Writer {
   }
 
   /**
-   * Sends `replicas`, written in ring `epoch`, to their backups; resolves once every backup has
-   * them. A backup may hold a newer state of a key than its copy: a copy of a write sent to every
-   * owner at once that this node never stored (refused, or not received), whose sender did not
-   * write it again through here. Such a state would hide this key's later writes on that backup,
-   * whose versions from this clock come out below it, so once keys have settled this node gives
-   * its own state of the key a version above it and sends that (see {@link #restamp}).
+   * Sends `replicas`, written here as the keys' primary in ring `epoch`, to their backups;
+   * resolves once every backup has them, with the new versions of the keys restamped meanwhile.
+   * A backup may hold a newer state of a key than its copy: a copy of a write sent to every owner
+   * at once that this node never stored (refused, or not received), whose sender did not write it
+   * again through here. It would hide the key's later writes on that backup, whose versions from
+   * this clock come out below it, so this node gives its own state of the key, the newest since
+   * it wrote the key in this ring, a version above it and sends that. Not once the ring changed:
+   * the key may have new owners, and this node no state of it.
    */
-  async #copy(replicas: Replica[], epoch: number, deadline?: number): Promise<void> {
+  async #copy(replicas: Replica[], epoch: number, deadline?: number): Promise<Map<string, number>> {
+    const restamped = new Map<string, number>();
     const replicator = this.#replicator;
-    if (!replicator) return;
+    if (!replicator) return restamped;
     let held = await replicator.replicate(replicas, deadline);
     for (let round = 0; round < RESTAMP_ROUNDS && held.length > 0; round++) {
-      if (!replicator.settled) return;
       const above = new Map<string, number>();
-      for (const state of held) {
-        // A newer ring's state is not this node's to write over: its writes are fenced.
-        if ((state.epoch ?? 0) !== epoch || epoch === 0) continue;
-        above.set(state.key, Math.max(above.get(state.key) ?? 0, state.version));
+      for (const { key, epoch: heldEpoch = 0, version } of held) {
+        // Another ring's state is not this node's to write over.
+        if (epoch === 0 || heldEpoch !== epoch || !replicator.primaryIn(key, epoch)) continue;
+        above.set(key, Math.max(above.get(key) ?? 0, version));
       }
-      if (above.size === 0) return;
+      if (above.size === 0) break;
       const again = [...above].map(([key, floor]) => this.#store.restamp(key, epoch, floor));
+      for (const { key, version } of again) restamped.set(key, version);
       held = await replicator.replicate(again, deadline);
     }
+    return restamped;
   }
 
   /**
@@ -197,8 +201,8 @@ export class Writer {
     const store = this.#store;
     const applied = requestId === undefined ? undefined : store.recall(key, requestId);
     if (applied) {
-      await this.#replicateState(key, epoch, routing);
-      return { key, value: applied.value, version: applied.version };
+      const version = await this.#replicateState(key, epoch, applied.version, routing);
+      return { key, value: applied.value, version };
     }
     const current = store.peek(key);
     const value = current === undefined ? 0 : Number(current.value);
@@ -216,8 +220,9 @@ export class Writer {
       : this.#defaultTtlSeconds * 1000;
     const version = this.#set(key, String(result), ttlMs, epoch);
     if (requestId !== undefined) store.remember(key, { id: requestId, value: result, version });
-    await this.#replicateState(key, epoch, routing);
-    return { key, value: result, version };
+    // A restamp gives the key, and the request remembered, a new version: the one to answer.
+    const now = await this.#replicateState(key, epoch, version, routing);
+    return { key, value: result, version: now };
   }
 
   /**
@@ -229,8 +234,8 @@ export class Writer {
     await this.#newest(key, epoch);
     const current = this.#store.peek(key);
     if (current === undefined) return false;
-    this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
-    await this.#replicateState(key, epoch, routing);
+    const version = this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
+    await this.#replicateState(key, epoch, version, routing);
     return true;
   }
 
@@ -282,10 +287,20 @@ export class Writer {
     }
   }
 
-  /** Sends `key`'s state here, written in ring `epoch`, with its request ids, to its backups. */
-  async #replicateState(key: string, epoch: number, routing: Routing): Promise<void> {
+  /**
+   * Sends `key`'s state here, written in ring `epoch`, with its request ids, to its backups;
+   * resolves with its version now, `version` unless it was restamped meanwhile.
+   */
+  async #replicateState(
+    key: string,
+    epoch: number,
+    version: string,
+    routing: Routing,
+  ): Promise<string> {
     const state = this.#store.replica(key);
-    if (state) await this.#copy([state], epoch, routing.deadline);
+    if (!state) return version;
+    const restamped = (await this.#copy([state], epoch, routing.deadline)).get(key);
+    return restamped === undefined ? version : versionOf({ epoch, version: restamped });
   }
 
   /**

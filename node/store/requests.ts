@@ -65,6 +65,14 @@ export class RequestLog {
     return list?.map(({ id, value, version }) => ({ id, value, version }));
   }
 
+  /**
+   * Gives the increments of `key` that answered `from` the version `to`: their state got a new
+   * version (see `Store.restamp`), which a retry must answer.
+   */
+  restamp(key: string, from: string, to: string): void {
+    for (const kept of this.#recent(key) ?? []) if (kept.version === from) kept.version = to;
+  }
+
   /** Takes the increments a newer state of `key` came with, in place of those kept here. */
   replace(key: string, applied: Applied[]): void {
     const at = this.#now();

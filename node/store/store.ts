@@ -201,7 +201,8 @@ export class Store {
    * Gives `key`'s state here a version above `floor`, as one written in ring `epoch`, and returns
    * it as a replica for the backups: its live value, unchanged, or else a deletion. For a write
    * this store refused after its sender's copies of it, stamped `floor`, may have reached some
-   * owners: this state replaces them there. Takes no room: a value keeps its place.
+   * owners: this state replaces them there. Takes no room: a value keeps its place. The
+   * increments remembered as answering the value's old version answer the new one.
    */
   restamp(key: string, epoch: number, floor: number): WireReplica {
     if (floor > this.#lastVersion) this.#lastVersion = floor;
@@ -212,7 +213,9 @@ export class Store {
       this.#tombstones.remember(key, { version, epoch });
       return { key, version, ...(epoch ? { epoch } : {}), deleted: true };
     }
+    const old = versionOf(this.#entries.stampOf(ref));
     this.#entries.restamp(ref, version, epoch);
+    this.#requests.restamp(key, old, versionOf({ epoch, version }));
     return this.replica(key)!;
   }
 
