@@ -100,18 +100,22 @@ export class Writer {
 
   /**
    * Sends `replicas`, written here as the keys' primary in ring `epoch`, to their backups;
-   * resolves once every backup has them, with the new versions of the keys restamped meanwhile.
-   * A backup may hold a newer state of a key than its copy: a copy of a write sent to every owner
-   * at once that this node never stored (refused, or not received), whose sender did not write it
-   * again through here. It would hide the key's later writes on that backup, whose versions from
+   * resolves once every backup has them, with the new versions of the keys restamped meanwhile
+   * (none for most writes). A backup may hold a newer state of a key than its copy: a copy of a
+   * write sent to every owner at once that this node never stored (refused, or not received),
+   * whose sender did not write it again through here. It would hide the key's later writes on that backup, whose versions from
    * this clock come out below it, so this node gives its own state of the key, the newest since
    * it wrote the key in this ring, a version above it and sends that. Not once the ring changed:
    * the key may have new owners, and this node no state of it.
    */
-  async #copy(replicas: Replica[], epoch: number, deadline?: number): Promise<Map<string, number>> {
-    const restamped = new Map<string, number>();
+  async #copy(
+    replicas: Replica[],
+    epoch: number,
+    deadline?: number,
+  ): Promise<Map<string, number> | undefined> {
     const replicator = this.#replicator;
-    if (!replicator) return restamped;
+    if (!replicator) return undefined;
+    let restamped: Map<string, number> | undefined; // none on almost every write
     let held = await replicator.replicate(replicas, deadline);
     for (let round = 0; round < RESTAMP_ROUNDS && held.length > 0; round++) {
       const above = new Map<string, number>();
@@ -122,6 +126,7 @@ export class Writer {
       }
       if (above.size === 0) break;
       const again = [...above].map(([key, floor]) => this.#store.restamp(key, epoch, floor));
+      restamped ??= new Map();
       for (const { key, version } of again) restamped.set(key, version);
       held = await replicator.replicate(again, deadline);
     }
@@ -299,7 +304,7 @@ export class Writer {
   ): Promise<string> {
     const state = this.#store.replica(key);
     if (!state) return version;
-    const restamped = (await this.#copy([state], epoch, routing.deadline)).get(key);
+    const restamped = (await this.#copy([state], epoch, routing.deadline))?.get(key);
     return restamped === undefined ? version : versionOf({ epoch, version: restamped });
   }
 
