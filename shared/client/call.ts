@@ -34,8 +34,12 @@ export class Refused extends CacheError {
 
 /** A node knows a newer ring than the one the request was routed by. */
 export class StaleRing extends CacheError {
-  constructor() {
+  /** What the node answered, in its newer ring: a 2xx stored what it was sent. */
+  readonly answered: number;
+
+  constructor(answered = 421) {
     super(421, "The ring changed");
+    this.answered = answered;
   }
 }
 
@@ -165,7 +169,7 @@ export class Caller {
     } catch {
       throw new CacheError(status, `${base} answered ${status} with a body that is not JSON`);
     }
-    if (routedBy !== undefined && Number(answer.epoch) > routedBy) throw new StaleRing();
+    if (routedBy !== undefined && Number(answer.epoch) > routedBy) throw new StaleRing(status);
     if (status < 200 || status >= 300) {
       throw new CacheError(status, body?.error ?? `${base} answered ${status}`, detailsOf(body));
     }

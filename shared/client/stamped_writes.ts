@@ -3,7 +3,7 @@
 // POST /stamped while one is out.
 
 import { type CoalesceLimits, Coalescer } from "@cache/async/coalesce";
-import { CacheError, type CallInit, unreached } from "./call.ts";
+import { CacheError, type CallInit, StaleRing, unreached } from "./call.ts";
 import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
 
 /** A stamped write on its way to one of its key's owners. */
@@ -51,7 +51,10 @@ export class Unstamped extends Error {
  * With no answer, or a 5xx, some may have been.
  */
 function storedNothing(error: unknown): boolean {
-  const status = (error as { status?: unknown } | undefined)?.status;
+  // A node that learned a newer ring while it answered may have stored its copy first.
+  const status = error instanceof StaleRing
+    ? error.answered
+    : (error as { status?: unknown } | undefined)?.status;
   return typeof status === "number" && status >= 400 && status < 500 && status !== 413;
 }
 

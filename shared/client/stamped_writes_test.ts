@@ -2,7 +2,7 @@
 // and what the primary's answer makes of each write.
 
 import assert from "node:assert/strict";
-import { CacheError, type CallInit } from "./call.ts";
+import { CacheError, type CallInit, StaleRing } from "./call.ts";
 import { StampedWrites, Unstamped } from "./stamped_writes.ts";
 
 const [PRIMARY, BACKUP] = ["http://a:1", "http://b:1"];
@@ -112,6 +112,10 @@ Deno.test("StampedWrites rejects with Unstamped only when every owner refused be
       refusing(413),
       refusing(502),
       (node: string) => node === PRIMARY ? [] : refusing(409)(),
+      // Stored, answered from a newer ring than the call's: the copy is there all the same.
+      () => {
+        throw new StaleRing(200);
+      },
     ]
   ) {
     const error = await send(stamped(answer).writes, [PRIMARY, BACKUP], "a", 7).catch((e) => e);
