@@ -282,3 +282,32 @@ function nodeAt(address: string, nowMs: number, fetch: Fetch, settled = true) {
   const store = new Store({ now: () => nowMs });
   return { source, store, writer: new Writer(store, replicator, 1024) };
 }
+
+Deno.test("Writer answers concurrent increments each with its own state's version after a restamp", async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => open = resolve);
+  let calls = 0;
+  const backup = nodeAt(nodes[1], NOW_MS, () => Promise.reject(new Error("no peer calls")));
+  const toBackup: Fetch = async (_input, init) => {
+    if (++calls === 1) await gate; // the first increment's copies wait for the second's write
+    return Response.json(backup.writer.apply(JSON.parse(String(init?.body)).entries));
+  };
+  const primary = nodeAt(self, NOW_MS, toBackup);
+  const key = keyWhere((owners) => owners[0] === self && owners[1] === nodes[1]);
+  const routing = { epoch: EPOCH };
+  const orphan = [{ key, value: "0", version: (NOW_MS + 2000) * 1000 }];
+  assert.deepEqual(await backup.writer.stamped(orphan, routing), []);
+  const first = primary.writer.incr(key, { by: 1, requestId: "r1" }, routing);
+  const second = primary.writer.incr(key, { by: 10, requestId: "r2" }, routing);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  open();
+  const [a, b] = await Promise.all([first, second]);
+  // The restamp gave the state holding 11, the second's, a new version: never the first's answer.
+  assert.deepEqual([a.value, b.value], [1, 11]);
+  assert.equal(b.version, primary.store.versionOf(key));
+  assert.notEqual(a.version, b.version);
+  assert.deepEqual(backup.store.get(key), primary.store.get(key));
+  // Retries answer what each answered.
+  assert.deepEqual(await primary.writer.incr(key, { by: 1, requestId: "r1" }, routing), a);
+  assert.deepEqual(await primary.writer.incr(key, { by: 10, requestId: "r2" }, routing), b);
+});

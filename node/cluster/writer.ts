@@ -27,6 +27,12 @@ export interface Condition {
   ifVersion?: string;
 }
 
+/** A key restamped by `Writer.#copy`: its version before (none for no state) and its new one. */
+interface Restamped {
+  from: string | undefined;
+  version: number;
+}
+
 /**
  * Times a write's copies are restamped and sent again over backups that hold a newer state: each
  * round goes above what the last one found, so more only follows writes racing this one.
@@ -78,13 +84,14 @@ export class Writer {
       // From here to the store's write, nothing awaits: no other write comes between.
       for (const { key } of items) this.#check(key, condition);
     }
+    // A floor only orders a write after copies sent to the other owners: a node on its own has
+    // none, and nothing checks how far ahead a floor sent to it is.
+    const floor = this.#replicator ? routing.floor : undefined;
     let versions: number[];
     try {
-      versions = this.#store.setMany(writes, epoch, routing.floor);
+      versions = this.#store.setMany(writes, epoch, floor);
     } catch (error) {
-      if (routing.floor) {
-        await this.#restamp(writes.map((w) => w.key), epoch, routing.floor, routing.deadline);
-      }
+      if (floor) await this.#restamp(writes.map((w) => w.key), epoch, floor, routing.deadline);
       throw storeError(error);
     }
     // A value that came as bytes goes to the backups as those bytes.
@@ -100,8 +107,8 @@ export class Writer {
 
   /**
    * Sends `replicas`, written here as the keys' primary in ring `epoch`, to their backups;
-   * resolves once every backup has them, with the new versions of the keys restamped meanwhile
-   * (none for most writes). A backup may hold a newer state of a key than its copy: a copy of a
+   * resolves once every backup has them, with the keys restamped meanwhile (none for most
+   * writes). A backup may hold a newer state of a key than its copy: a copy of a
    * write sent to every owner at once that this node never stored (refused, or not received),
    * whose sender did not write it again through here. It would hide the key's later writes on that backup, whose versions from
    * this clock come out below it, so this node gives its own state of the key, the newest since
@@ -112,10 +119,10 @@ export class Writer {
     replicas: Replica[],
     epoch: number,
     deadline?: number,
-  ): Promise<Map<string, number> | undefined> {
+  ): Promise<Map<string, Restamped> | undefined> {
     const replicator = this.#replicator;
     if (!replicator) return undefined;
-    let restamped: Map<string, number> | undefined; // none on almost every write
+    let restamped: Map<string, Restamped> | undefined; // none on almost every write
     let held = await replicator.replicate(replicas, deadline);
     for (let round = 0; round < RESTAMP_ROUNDS && held.length > 0; round++) {
       const above = new Map<string, number>();
@@ -125,9 +132,13 @@ export class Writer {
         above.set(key, Math.max(above.get(key) ?? 0, version));
       }
       if (above.size === 0) break;
-      const again = [...above].map(([key, floor]) => this.#store.restamp(key, epoch, floor));
       restamped ??= new Map();
-      for (const { key, version } of again) restamped.set(key, version);
+      const again = [...above].map(([key, floor]) => {
+        const from = restamped!.get(key)?.from ?? this.#store.versionOf(key);
+        const state = this.#store.restamp(key, epoch, floor);
+        restamped!.set(key, { from, version: state.version });
+        return state;
+      });
       held = await replicator.replicate(again, deadline);
     }
     return restamped;
@@ -207,7 +218,7 @@ export class Writer {
     const applied = requestId === undefined ? undefined : store.recall(key, requestId);
     if (applied) {
       const version = await this.#replicateState(key, epoch, applied.version, routing);
-      return { key, value: applied.value, version };
+      return { key, value: applied.value, version: this.#versionNow(key, requestId, version) };
     }
     const current = store.peek(key);
     const value = current === undefined ? 0 : Number(current.value);
@@ -225,9 +236,18 @@ export class Writer {
       : this.#defaultTtlSeconds * 1000;
     const version = this.#set(key, String(result), ttlMs, epoch);
     if (requestId !== undefined) store.remember(key, { id: requestId, value: result, version });
-    // A restamp gives the key, and the request remembered, a new version: the one to answer.
     const now = await this.#replicateState(key, epoch, version, routing);
-    return { key, value: result, version: now };
+    return { key, value: result, version: this.#versionNow(key, requestId, now) };
+  }
+
+  /**
+   * The version an increment answers once its state is on every backup: the one its request id
+   * is remembered with, which a restamp of its state (by any write's copies) moved along and a
+   * retry answers too; else `version`.
+   */
+  #versionNow(key: string, requestId: string | undefined, version: string): string {
+    if (requestId === undefined) return version;
+    return this.#store.recall(key, requestId)?.version ?? version;
   }
 
   /**
@@ -294,7 +314,8 @@ export class Writer {
 
   /**
    * Sends `key`'s state here, written in ring `epoch`, with its request ids, to its backups;
-   * resolves with its version now, `version` unless it was restamped meanwhile.
+   * resolves with the version of the state that was `version`: new if that very state was
+   * restamped meanwhile, not if a later write's was.
    */
   async #replicateState(
     key: string,
@@ -305,7 +326,8 @@ export class Writer {
     const state = this.#store.replica(key);
     if (!state) return version;
     const restamped = (await this.#copy([state], epoch, routing.deadline))?.get(key);
-    return restamped === undefined ? version : versionOf({ epoch, version: restamped });
+    if (restamped?.from !== version) return version;
+    return versionOf({ epoch, version: restamped.version });
   }
 
   /**
