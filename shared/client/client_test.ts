@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "./client.ts";
 import { client, held, MASTER, missing, value, view } from "./client_test_support.ts";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
+import { Ring } from "@cache/ring/ring";
 import { http1Client } from "@cache/http1/client";
 import { nodeHttp1Client } from "@cache/http1/node_client";
 
@@ -374,3 +375,38 @@ for (
     }
   });
 }
+
+Deno.test("CacheClient.mget() after a ring change sends each key to its owner in the new ring", async () => {
+  const [a, b] = ["http://a:1", "http://b:1"];
+  const newer = new Ring([a, b]);
+  const keyOn = (node: string) =>
+    Array.from({ length: 100 }, (_, i) => `k${i}`)
+      .find((key) => newer.owner(key) === node)!;
+  const [onA, onB] = [keyOn(a), keyOn(b)];
+  // b joined and the ring settled: onB moved to b, and a dropped it.
+  const held: Record<string, string> = { [a]: onA, [b]: onB };
+  const ring = { current: view(1, [a]) };
+  const { cache, calls } = await client(ring, (node, _method, path, body) => {
+    if (path !== "/mget") return missing("?");
+    const { keys } = JSON.parse(body) as { keys: string[] };
+    return Response.json({
+      items: keys.filter((key) => key === held[node]).map((key) => ({
+        key,
+        value: key,
+        version: "2.1",
+      })),
+      missing: keys.filter((key) => key !== held[node]),
+    }, { headers: { [EPOCH_HEADER]: String(ring.current.epoch) } });
+  });
+  ring.current = view(2, [a, b]); // the client still routes by epoch 1
+  try {
+    assert.deepEqual(await cache.mget([onA, onB]), [onA, onB]);
+    assert.deepEqual(calls.filter((call) => call.includes("/mget")).sort(), [
+      "POST http://a:1/mget",
+      "POST http://a:1/mget",
+      "POST http://b:1/mget",
+    ]);
+  } finally {
+    cache.close();
+  }
+});

@@ -210,20 +210,51 @@ export async function readKeys(
   signal?: AbortSignal,
 ): Promise<(StoredItem | undefined)[]> {
   const found = new Map<string, StoredItem>();
+  await readGroups(router, keys, found, READ_ATTEMPTS, signal);
+  return keys.map((key) => found.get(key));
+}
+
+/** Rings a direct `mget` reads its keys by before it asks the master: the one held, and one more. */
+const READ_ATTEMPTS = 2;
+
+/**
+ * Reads `keys` into `found`, one `/mget` per owner (per batch) in the ring held. A call that fails
+ * in a way a newer ring may route around reads the ring again and sends its keys again, grouped
+ * by their owners in it (not all to one node: a node answers a key it no longer owns as missing),
+ * `attempts` times in all; then through the master.
+ */
+async function readGroups(
+  router: Router,
+  keys: string[],
+  found: Map<string, StoredItem>,
+  attempts: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const calls = [...router.groups(keys, (k) => k)].flatMap(([owner, group]) =>
     batches(group, keyBytes).map((batch) => [owner, batch] as const)
   );
   await Promise.all(calls.map(async ([owner, group]) => {
     const body = JSON.stringify({ keys: group });
-    const answer = MGetResponse.parse(await router.batch(owner, group[0], "/mget", body, signal));
+    if (owner === undefined || attempts === 0) {
+      const answer = MGetResponse.parse(await router.viaMaster("/mget", post(body), signal));
+      for (const item of answer.items) found.set(item.key, item);
+      return;
+    }
+    let answer: MGetResponse;
+    try {
+      answer = MGetResponse.parse(await router.callNode(owner, "/mget", post(body), signal));
+    } catch (error) {
+      if (!(error instanceof CacheError) || signal?.aborted || !retries(error)) throw error;
+      await router.refreshAfterFailure(signal);
+      return await readGroups(router, group, found, attempts - 1, signal);
+    }
     for (const item of answer.items) found.set(item.key, item);
     // Misses while keys are still moving are asked again through the master, which looks
     // where they were.
-    if (owner !== undefined && answer.missing.length > 0 && router.view?.settled === false) {
+    if (answer.missing.length > 0 && router.view?.settled === false) {
       const retry = JSON.stringify({ keys: answer.missing });
       const again = MGetResponse.parse(await router.viaMaster("/mget", post(retry), signal));
       for (const item of again.items) found.set(item.key, item);
     }
   }));
-  return keys.map((key) => found.get(key));
 }

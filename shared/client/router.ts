@@ -97,6 +97,14 @@ export class Router {
     return this.#refreshing;
   }
 
+  /**
+   * The ring read again after a call failed in a way a newer ring may route around: shared with
+   * the calls that failed together, or under `signal` for a call that has its own.
+   */
+  async refreshAfterFailure(signal?: AbortSignal): Promise<void> {
+    await (signal ? this.refresh(signal).catch(() => {}) : this.refreshOnce());
+  }
+
   /** Items grouped by the node that owns their key; one group for the master in proxy mode. */
   groups<T>(items: T[], keyOf: (item: T) => string): Map<string | undefined, T[]> {
     return groupBy(items, (item) => this.owner(keyOf(item)));
@@ -138,8 +146,7 @@ export class Router {
         const moving = read && error.status === 404 && this.#view?.settled === false;
         if (moving) break;
         if (!retryable(error)) throw error;
-        // Calls failing together share one ring read; one with its own signal reads under it.
-        await (signal ? this.refresh(signal).catch(() => {}) : this.refreshOnce());
+        await this.refreshAfterFailure(signal);
       }
     }
     return await this.viaMaster(path, init, signal);
