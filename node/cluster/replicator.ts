@@ -215,15 +215,8 @@ export class Replicator {
     return answers.flatMap((a) => a.status === "fulfilled" && a.value ? [a.value] : []);
   }
 
-  /** Throws 409 for a version a sender gave more than `limitUs` past this clock. */
   #checkAhead(version: number, limitUs: number): void {
-    const ahead = version - this.#now() * 1000;
-    if (ahead <= limitUs) return;
-    throw new HttpError(
-      409,
-      `Version ${version} is ${Math.round(ahead / 1000)} ms ahead of this node's clock (at most ` +
-        `${limitUs / 1000} ms): check the sender's clock`,
-    );
+    checkAhead(version, limitUs, this.#now());
   }
 
   #checkDeadline(deadline: number | undefined): void {
@@ -398,6 +391,20 @@ function newerIn(body: Uint8Array): NewerState[] {
 function replicaSize(replica: Replica): number {
   const requests = (replica.requests?.length ?? 0) * 400;
   return (replica.key.length + (replica.value?.length ?? 0)) * 3 + 64 + requests;
+}
+
+/**
+ * Throws 409 for a version a sender gave more than `limitUs` past `nowMs`, this node's clock: it
+ * would put every later write of the key behind it.
+ */
+export function checkAhead(version: number, limitUs: number, nowMs: number): void {
+  const ahead = version - nowMs * 1000;
+  if (ahead <= limitUs) return;
+  throw new HttpError(
+    409,
+    `Version ${version} is ${Math.round(ahead / 1000)} ms ahead of this node's clock (at most ` +
+      `${limitUs / 1000} ms): check the sender's clock`,
+  );
 }
 
 /** The answer of a node whose lease ran out: it cannot tell whether it still owns its keys. */

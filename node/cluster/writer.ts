@@ -5,7 +5,7 @@ import { checkValueSize, conditionFailed } from "@cache/protocol/key_routes";
 import type { Counter, IncrRequest } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
 import { type Applied, newer, type NewerState, type Stamp } from "@cache/protocol/replica";
-import type { Replicator, Routing } from "./replicator.ts";
+import { checkAhead, MAX_FLOOR_AHEAD_US, type Replicator, type Routing } from "./replicator.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
 import type { Value } from "../store/records.ts";
 
@@ -84,9 +84,11 @@ export class Writer {
       // From here to the store's write, nothing awaits: no other write comes between.
       for (const { key } of items) this.#check(key, condition);
     }
-    // A floor only orders a write after copies sent to the other owners: a node on its own has
-    // none, and nothing checks how far ahead a floor sent to it is.
-    const floor = this.#replicator ? routing.floor : undefined;
+    const { floor } = routing;
+    // A replicator checks how far ahead a floor is; a node on its own checks it here.
+    if (!this.#replicator && floor !== undefined) {
+      checkAhead(floor, MAX_FLOOR_AHEAD_US, this.#store.now());
+    }
     let versions: number[];
     try {
       versions = this.#store.setMany(writes, epoch, floor);

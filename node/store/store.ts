@@ -231,6 +231,11 @@ export class Store {
     return held && newer(held, newest) ? held : newest;
   }
 
+  /** This store's clock: milliseconds since 1970. */
+  now(): number {
+    return this.#now();
+  }
+
   /** The stamp of `key`'s state here, value (expired or not) or deletion, the newer of the two. */
   stampOf(key: string): Stamp | undefined {
     const ref = this.#entries.find(key);
