@@ -132,3 +132,47 @@ Deno.test("Router.get() answers the newest state of the owners while keys move, 
   // The version names the write's ring epoch too.
   assert.deepEqual(await (await router.get(key)).json(), { key, value: "old", version: "7.99" });
 });
+
+Deno.test("Router.mget() answers an earlier owner's failure, as get() does, not a miss", async () => {
+  const [a, b] = ["http://a:1", "http://b:1"];
+  const now = new Ring([a, b]);
+  const key = [...Array(200).keys()].map((i) => `k${i}`).find((k) => now.owner(k) === b)!;
+  // The key is moving from a, which cannot be reached; b does not hold it yet.
+  const fetch: Fetch = (input, init) => {
+    if (String(input).startsWith(a)) return Promise.reject(new TypeError("connection refused"));
+    if (!String(input).endsWith("/mget")) {
+      return Promise.resolve(Response.json({ error: "not found" }, { status: 404 }));
+    }
+    const { keys } = JSON.parse(String(init?.body));
+    return Promise.resolve(Response.json({ items: [], missing: keys }));
+  };
+  const placement = { ring: now, epoch: 8, replicas: 1, unsettledRings: [new Ring([a])] };
+  const router = new Router({ placement, fetch, timeoutMs: 100 });
+  for (const read of [() => router.get(key), () => router.mget([key])]) {
+    const error = await read().then(() => undefined, (e) => e);
+    assert.ok(error instanceof HttpError && error.status === 502, String(error));
+  }
+});
+
+Deno.test("Router.get() reads again by the new ring when the ring changed while it waited", async () => {
+  const [a, b] = ["http://a:1", "http://b:1"];
+  const before = new Ring([a]);
+  const after = new Ring([a, b]);
+  const key = [...Array(200).keys()].map((i) => `k${i}`).find((k) => after.owner(k) === b)!;
+  let answered!: () => void;
+  const handedOver = new Promise<void>((resolve) => answered = resolve);
+  const fetch: Fetch = async (input) => {
+    if (String(input).startsWith(a)) {
+      await handedOver; // a answers once it has handed the key to b, and dropped it
+      return Response.json({ error: "not found" }, { status: 404 });
+    }
+    return Response.json({ key, value: "v", version: "8.1" });
+  };
+  const placement = { ring: before, epoch: 7, replicas: 1, unsettledRings: [] as Ring[] };
+  const router = new Router({ placement, fetch, timeoutMs: 1000 });
+  const read = router.get(key); // by the settled ring of epoch 7: a owns the key
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  Object.assign(placement, { ring: after, epoch: 8 }); // b joined, and the keys moved
+  answered();
+  assert.deepEqual(await (await read).json(), { key, value: "v", version: "8.1" });
+});

@@ -19,6 +19,9 @@ import type { Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
 
+/** Rings a read through the master may start over by when one changes while it waits. */
+const READ_RINGS = 3;
+
 // A batch of reads asks for the node's lines, passed on with nothing parsed; an older node's JSON
 // answer is read too.
 const MGET_HEADERS = { ...JSON_TYPE, accept: `${LINES_TYPE}, application/json` };
@@ -49,10 +52,13 @@ export class Reads {
    * miss is final: every owner holds every key it owns. While keys move, a miss is only a key
    * maybe on its way: see {@link readMoving}. `failed`, a node that just failed to answer for the
    * key, is not asked. A miss is never answered for an owner that could not be asked: that is the
-   * owner's error (502, 503 or 504).
+   * owner's error (502, 503 or 504). Nor by a ring that changed while the read waited: the key may
+   * have moved on meanwhile, so the read starts again by the new one (`rings` times at most).
    */
-  async get(key: string, failed?: string): Promise<Response> {
+  async get(key: string, failed?: string, rings = READ_RINGS): Promise<Response> {
     const { placement, transport } = this.#options;
+    const epoch = placement.epoch;
+    const changed = () => placement.epoch !== epoch && rings > 1;
     const owners = placement.ring.owners(key, placement.replicas);
     if (owners.length === 0) throw noOwner(placement);
     const moving = placement.unsettledRings;
@@ -75,9 +81,11 @@ export class Reads {
         if (answer.ok) { for (const owner of missing) repair(transport, key, node, owner); }
         return answer;
       }
+      if (changed()) return await this.get(key, failed, rings - 1);
       if (moving.length === 0) return answer; // settled: this owner would hold the key
       missing.push(node);
     }
+    if (missing.length > 0 && changed()) return await this.get(key, failed, rings - 1);
     if (moving.length > 0 && missing.length > 0) {
       const read = { key, owners, moving, replicas: placement.replicas, failed };
       return stateAnswer(key, await readMoving(transport, read));
@@ -114,10 +122,12 @@ export class Reads {
     }));
     // While keys move, a key its owner misses may still be where it was: read it as a single
     // GET does, through the earlier rings.
+    // An owner that cannot be asked fails the mget with its error, as it fails a single GET: a
+    // miss is never answered for it.
     if (placement.unsettledRings.length > 0) {
       await Promise.all(missed.map(async (key) => {
-        const answer = await this.get(key).catch(() => undefined);
-        if (answer?.ok) found.set(key, StoredItem.parse(await answer.json()));
+        const answer = await this.get(key);
+        if (answer.ok) found.set(key, StoredItem.parse(await answer.json()));
       }));
     }
     const result: MGetResponse = { items: [], missing: [] };
