@@ -176,3 +176,26 @@ Deno.test("Router.get() reads again by the new ring when the ring changed while 
   answered();
   assert.deepEqual(await (await read).json(), { key, value: "v", version: "8.1" });
 });
+
+Deno.test("Router.mget() reads a miss again by the new ring when the ring changed while it waited", async () => {
+  const [a, b] = ["http://a:1", "http://b:1"];
+  const after = new Ring([a, b]);
+  const key = [...Array(200).keys()].map((i) => `k${i}`).find((k) => after.owner(k) === b)!;
+  let answered!: () => void;
+  const handedOver = new Promise<void>((resolve) => answered = resolve);
+  const fetch: Fetch = async (input, init) => {
+    if (String(input).startsWith(a)) {
+      await handedOver; // a answers once it has handed the key to b, and dropped it
+      const { keys } = JSON.parse(String(init?.body));
+      return Response.json({ items: [], missing: keys });
+    }
+    return Response.json({ key, value: "v", version: "8.1" });
+  };
+  const placement = { ring: new Ring([a]), epoch: 7, replicas: 1, unsettledRings: [] as Ring[] };
+  const router = new Router({ placement, fetch, timeoutMs: 1000 });
+  const read = router.mget([key, key]); // by the settled ring of epoch 7: a owns the key
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  Object.assign(placement, { ring: after, epoch: 8 }); // b joined, the keys moved, and settled
+  answered();
+  assert.deepEqual((await read).items.map((item) => item.value), ["v", "v"]);
+});

@@ -101,6 +101,8 @@ export class Reads {
    */
   async mget(keys: string[]): Promise<MGetResponse> {
     const { placement } = this.#options;
+    const { epoch } = placement;
+    const moving = placement.unsettledRings.length > 0;
     const groups = byOwner(placement, [...new Set(keys)], (key) => key);
     const found = new Map<string, StoredItem>();
     const missed: string[] = []; // keys their owner answered it does not hold
@@ -120,11 +122,10 @@ export class Reads {
         for (const item of items) if (item) found.set(item.key, item);
       }
     }));
-    // While keys move, a key its owner misses may still be where it was: read it as a single
-    // GET does, through the earlier rings.
-    // An owner that cannot be asked fails the mget with its error, as it fails a single GET: a
-    // miss is never answered for it.
-    if (placement.unsettledRings.length > 0) {
+    // While keys move, or once the ring changed meanwhile, a key its owner misses may be elsewhere:
+    // read it as a single GET does, by the current ring and through the earlier ones. An owner
+    // that cannot be asked fails the mget with its error, as it fails a GET: no miss for it.
+    if (moving || placement.unsettledRings.length > 0 || placement.epoch !== epoch) {
       await Promise.all(missed.map(async (key) => {
         const answer = await this.get(key);
         if (answer.ok) found.set(key, StoredItem.parse(await answer.json()));
