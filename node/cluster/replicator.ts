@@ -254,6 +254,30 @@ export class Replicator {
     return view !== undefined && view.settled !== false;
   }
 
+  /**
+   * Throws what {@link checkPrimary} would now, with no await: 421 once a newer ring than `epoch`
+   * came, or a key is not this node's, 503 past its lease. For a write that awaited something
+   * (the key's newest state) after its check, so that it is never applied in a ring gone since.
+   */
+  checkStillPrimary(keys: string[], epoch: number): void {
+    const { ring, self } = this.#options;
+    const view = ring.view;
+    if (!view || view.nodes.length === 0) return;
+    if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
+    if (view.epoch !== epoch) {
+      throw new MisdirectedError(
+        `Ring epoch ${view.epoch} came while this write waited`,
+        view.epoch,
+      );
+    }
+    for (const key of keys) {
+      const owner = ring.ring.owner(key);
+      if (owner !== self) {
+        throw new MisdirectedError(`Node ${self} is not the primary of key "${key}"`, epoch, owner);
+      }
+    }
+  }
+
   /** Whether this node is `key`'s primary in ring `epoch`, which is still the ring it knows. */
   primaryIn(key: string, epoch: number): boolean {
     const { ring, self } = this.#options;

@@ -311,3 +311,21 @@ Deno.test("Writer answers concurrent increments each with its own state's versio
   assert.deepEqual(await primary.writer.incr(key, { by: 1, requestId: "r1" }, routing), a);
   assert.deepEqual(await primary.writer.incr(key, { by: 10, requestId: "r2" }, routing), b);
 });
+
+Deno.test("Writer refuses an increment whose ring changed while it asked for the key's state", async () => {
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => answer = resolve);
+  const primary = nodeAt(self, NOW_MS, async () => {
+    await answered; // the other owners answer late
+    return Response.json({ error: "not found" }, { status: 404 });
+  }, false);
+  const key = keyWhere((owners) => owners[0] === self);
+  // Keys move, and this one was not written in this ring here: the increment first asks the
+  // other nodes for the key's state.
+  const incr = primary.writer.incr(key, { by: 1 }, { epoch: EPOCH });
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  primary.source.view.epoch++; // meanwhile a newer ring came, with another primary maybe
+  answer();
+  assert.equal((await refusal(incr)).status, 421);
+  assert.equal(primary.store.get(key), undefined, "not applied");
+});

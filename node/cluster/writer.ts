@@ -82,6 +82,7 @@ export class Writer {
     if (condition) {
       for (const { key } of items) await this.#newest(key, epoch);
       // From here to the store's write, nothing awaits: no other write comes between.
+      this.#replicator?.checkStillPrimary(items.map((i) => i.key), epoch);
       for (const { key } of items) this.#check(key, condition);
     }
     const { floor } = routing;
@@ -215,6 +216,7 @@ export class Writer {
   async incr(key: string, request: IncrRequest, routing: Routing = {}): Promise<Counter> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     await this.#newest(key, epoch);
+    this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the write
     const { by, ttl, requestId } = request;
     const store = this.#store;
     const applied = requestId === undefined ? undefined : store.recall(key, requestId);
@@ -259,6 +261,7 @@ export class Writer {
   async touch(key: string, ttl: number | null, routing: Routing = {}): Promise<boolean> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     await this.#newest(key, epoch);
+    this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the write
     const current = this.#store.peek(key);
     if (current === undefined) return false;
     const version = this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
