@@ -45,8 +45,9 @@ export interface RebalanceProgress {
 
 /**
  * For each new ring, one pass over every key this node holds: each owner of the key that was not an
- * owner in the last ring this node finished with, or that joined since, gets the key; keys this
- * node no longer owns are dropped once every owner has them. A newer ring stops the pass and starts
+ * owner in the ring just before, if this node finished that one, or that joined since, gets the
+ * key (every owner, after a ring this node did not finish); keys this node no longer owns are
+ * dropped once every owner has them. A newer ring stops the pass and starts
  * another; a pass that fails is tried again. Deletions travel too, so a moved key cannot come back.
  */
 export class Rebalancer {
@@ -116,7 +117,13 @@ export class Rebalancer {
   async #pass(view: RingView): Promise<boolean> {
     const { self, store, batch, log } = this.#options;
     const ring = new Ring(view.nodes);
-    const done = this.#done;
+    // The owners of the last ring finished here still hold its keys only when no ring came between
+    // (epochs grow by one per ring within a term): a node that finished a ring this one did not
+    // finish, or never saw, may have handed keys over and dropped them. Else every owner gets each.
+    const last = this.#done;
+    const done = last && last.term === view.term && view.epoch === last.epoch + 1
+      ? last
+      : undefined;
     const before = done && new Ring(done.nodes);
     const rejoined = (node: string) => done === undefined || (view.joined[node] ?? 0) > done.epoch;
     const batches = new Map<string, Replica[]>();

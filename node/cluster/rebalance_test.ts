@@ -422,3 +422,31 @@ Deno.test("Rebalancer keeps each call under batchBytes of JSON, a larger key alo
   assert.ok(calls.some((call) => call.keys.length === 1 && call.keys[0] === "huge"), "alone");
   assert.equal(calls.flatMap((call) => call.keys).length, store.keys().length);
 });
+
+Deno.test("Rebalancer sends every key to every owner after a ring it did not finish, or never saw", async () => {
+  // Every key on A and B. Then C joins (epoch 2): B hands C its keys and drops them, but A's pass
+  // never finishes (C dies). C gone again (epoch 3), A cannot tell what B still holds.
+  let refuseC = true;
+  const { rebalancer, calls, waits, sentTo, ended, finish } = setup(
+    (node) => node === C && refuseC ? Promise.reject(new Error("C is gone")) : Promise.resolve(),
+  );
+  const pair = (epoch: number) => view(epoch, [A, B], { replicas: 2 });
+  await finish(pair(1));
+  rebalancer.follow(view(2, [A, B, C], { replicas: 2, joined: { [C]: 2 } }));
+  await settle();
+  assert.equal(waits.length, 1, "the pass for epoch 2 failed");
+  calls.length = 0;
+  rebalancer.follow(pair(3));
+  refuseC = false;
+  waits[0].wake();
+  await ended();
+  assert.deepEqual(sentTo(B), [...KEYS].sort(), "B gets every key again");
+  // A ring never seen (epoch 5 right after 3): the same.
+  calls.length = 0;
+  await finish(pair(5));
+  assert.deepEqual(sentTo(B), [...KEYS].sort());
+  // The very next ring after one finished: only what changed.
+  calls.length = 0;
+  await finish(pair(6));
+  assert.deepEqual(sentTo(B), []);
+});
