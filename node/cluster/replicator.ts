@@ -192,9 +192,13 @@ export class Replicator {
   /**
    * While keys move (the ring this node knows is not settled), the state of `key` on each other
    * node of the ring, and (briefly) on the nodes that left it meanwhile, for a read-modify-write
-   * to start from its newest state even when the key is still on its way here. Asked with this node's ring `epoch`, an old owner fetches that ring
-   * first and so takes no more writes for the key. A node that does not answer in time is left
-   * out. Empty once keys have settled: then every owner holds every key it owns.
+   * to start from its newest state even when the key is still on its way here. Asked with this
+   * node's ring `epoch`, an old owner fetches that ring first and so takes no more writes for the
+   * key. A node that cannot be reached (gone: what it held of an acknowledged write is on the
+   * key's other owners too) is left out. One that is there but does not answer in time, or
+   * answers an error, may hold the newest state: the write is refused (503), applied nowhere, for
+   * its sender to try again. Empty once keys have settled: then every owner holds every key it
+   * owns.
    */
   async statesElsewhere(key: string, epoch: number): Promise<Replica[]> {
     const { ring, self, fetch, timeoutMs } = this.#options;
@@ -202,17 +206,24 @@ export class Replicator {
     if (!view || view.settled !== false) return [];
     const inRing = new Set(view.nodes);
     const peers = [...inRing, ...(ring.departed ?? [])].filter((node) => node !== self);
-    const answers = await Promise.allSettled(peers.map(async (peer) => {
+    const states = await Promise.all(peers.map(async (peer) => {
       // A node that left the ring is asked briefly: it may be gone for good.
       const ms = inRing.has(peer) ? timeoutMs : Math.min(timeoutMs, DEPARTED_TIMEOUT_MS);
-      const answer = await callPeer(fetch, peer, `/replica/${keySegment(key)}`, {
-        method: "GET",
-        headers: { [EPOCH_HEADER]: String(epoch) },
-      }, ms);
-      if (answer.status !== 200) return undefined;
+      let answer;
+      try {
+        answer = await callPeer(fetch, peer, `/replica/${keySegment(key)}`, {
+          method: "GET",
+          headers: { [EPOCH_HEADER]: String(epoch) },
+        }, ms);
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 502) return undefined; // gone
+        throw unknownState(key, peer, error);
+      }
+      if (answer.status === 404) return undefined;
+      if (answer.status !== 200) throw unknownState(key, peer, `it answered ${answer.status}`);
       return ReplicaSchema.parse(JSON.parse(new TextDecoder().decode(answer.body)));
     }));
-    return answers.flatMap((a) => a.status === "fulfilled" && a.value ? [a.value] : []);
+    return states.filter((state) => state !== undefined);
   }
 
   #checkAhead(version: number, limitUs: number): void {
@@ -428,6 +439,16 @@ export function checkAhead(version: number, limitUs: number, nowMs: number): voi
     409,
     `Version ${version} is ${Math.round(ahead / 1000)} ms ahead of this node's clock (at most ` +
       `${limitUs / 1000} ms): check the sender's clock`,
+  );
+}
+
+/** A read-modify-write refused: `peer` may hold `key`'s newest state, and did not tell it. */
+function unknownState(key: string, peer: string, why: unknown): HttpError {
+  const reason = why instanceof Error ? why.message : String(why);
+  return new HttpError(
+    503,
+    `Node ${peer} may hold the newest state of key "${key}" and did not tell it (${reason}): ` +
+      "not applied, try again",
   );
 }
 

@@ -215,3 +215,31 @@ Deno.test("Replicator.replicate() fails the copies queued behind a backup that t
     assert.deepEqual(error.details, { unreplicated: [keys[i]] });
   }
 });
+
+Deno.test("Replicator.statesElsewhere() leaves out a node gone, and refuses (503) for one silent", async () => {
+  const [a, b, c] = ["http://a:1", "http://b:1", "http://c:1"];
+  let silent = true;
+  const fetch: Fetch = (input) => {
+    const url = String(input);
+    if (url.startsWith(b)) {
+      return Promise.resolve(Response.json({ key: "k", version: 7, value: "v" }));
+    }
+    if (url.startsWith(c)) {
+      if (silent) return new Promise<Response>(() => {}); // there, but it does not answer
+      return Promise.reject(new TypeError("connection refused")); // gone
+    }
+    return Promise.reject(new Error(`no call to ${url}`));
+  };
+  const source = {
+    view: { term: 0, epoch: 2, replicas: 2, nodes: [a, b, c], joined: {}, settled: false },
+    ring: new Ring([a, b, c]),
+    refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => 1000,
+  };
+  const cluster = new Replicator({ self: a, ring: source, fetch, timeoutMs: 50 });
+  // c may hold the newest state: an increment must not start from b's.
+  const error = await cluster.statesElsewhere("k", 2).then(() => undefined, (e) => e);
+  assert.ok(error instanceof HttpError && error.status === 503, String(error));
+  silent = false;
+  assert.deepEqual(await cluster.statesElsewhere("k", 2), [{ key: "k", version: 7, value: "v" }]);
+});
