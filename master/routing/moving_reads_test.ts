@@ -199,3 +199,39 @@ Deno.test("Router.mget() reads a miss again by the new ring when the ring change
   answered();
   assert.deepEqual((await read).items.map((item) => item.value), ["v", "v"]);
 });
+
+Deno.test("Router.get() through two ring changes compares an old hit with every ring's owners", async () => {
+  const [a, b] = ["http://a:1", "http://b:1"];
+  const now = new Ring([a]);
+  const between = new Ring([a, b]);
+  const key = [...Array(200).keys()].map((i) => `k${i}`).find((k) => between.owner(k) === b)!;
+  // a kept its copy from epoch 1 (its handover for epoch 2 was cut short), and owns the key again
+  // in epoch 3; b took a write in epoch 2 and is handing it back.
+  const calls: string[] = [];
+  const fetch: Fetch = (input) => {
+    const url = String(input);
+    calls.push(url);
+    const a1 = { key, version: 1, epoch: 1, value: "old" };
+    const b2 = { key, version: 2, epoch: 2, value: "new" };
+    if (url.includes("/replica/")) {
+      return Promise.resolve(Response.json(url.startsWith(a) ? a1 : b2));
+    }
+    return Promise.resolve(Response.json({ key, value: "old", version: "1.1" }));
+  };
+  const read = (unsettledRings: Ring[]) =>
+    new Router({
+      placement: { ring: now, epoch: 3, replicas: 1, unsettledRings },
+      fetch,
+      timeoutMs: 100,
+    })
+      .get(key);
+  assert.deepEqual(await (await read([between, now])).json(), {
+    key,
+    value: "new",
+    version: "2.2",
+  });
+  calls.length = 0;
+  // Through one change, a hit from an earlier ring is the newest: no one wrote the key since.
+  assert.deepEqual(await (await read([between])).json(), { key, value: "old", version: "1.1" });
+  assert.equal(calls.length, 1, "the owner alone is asked");
+});

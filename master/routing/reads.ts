@@ -78,8 +78,9 @@ export class Reads {
         continue;
       }
       if (answer.status !== 404) {
-        if (answer.ok) { for (const owner of missing) repair(transport, key, node, owner); }
-        return answer;
+        if (!answer.ok) return answer;
+        for (const owner of missing) repair(transport, key, node, owner);
+        return await this.#newestOf(key, answer, owners, failed);
       }
       if (changed()) return await this.get(key, failed, rings - 1);
       if (moving.length === 0) return answer; // settled: this owner would hold the key
@@ -91,6 +92,25 @@ export class Reads {
       return stateAnswer(key, await readMoving(transport, read));
     }
     throw failure ?? new HttpError(502, `No node but ${failed} owns the key`);
+  }
+
+  /**
+   * `hit`, an owner's answer for `key`, or the newest state of the key across the rings while keys
+   * move through two ring changes or more, if that is newer. An owner whose handover for one change
+   * was cut short by the next keeps its copy, and may own the key again after: a write made in
+   * between, on another owner, is then newer. (Through one change only, an owner holds a key
+   * from an earlier ring only if no one wrote it since: writes in this ring go to its owners.)
+   */
+  async #newestOf(key: string, hit: Response, owners: string[], failed?: string) {
+    const { placement, transport } = this.#options;
+    if (placement.unsettledRings.length < 2) return hit;
+    const { version } = await hit.clone().json() as { version: string };
+    if (Number(version.slice(0, version.indexOf("."))) >= placement.epoch) return hit;
+    const moving = placement.unsettledRings;
+    const read = { key, owners, moving, replicas: placement.replicas, failed };
+    // Not known newer when the rings cannot all be asked: the hit, as before they changed.
+    const newest = await readMoving(transport, read).catch(() => undefined);
+    return newest && newest.version !== undefined ? stateAnswer(key, newest) : hit;
   }
 
   /**
