@@ -195,10 +195,11 @@ export class Replicator {
    * to start from its newest state even when the key is still on its way here. Asked with this
    * node's ring `epoch`, an old owner fetches that ring first and so takes no more writes for the
    * key. A node that cannot be reached (gone: what it held of an acknowledged write is on the
-   * key's other owners too) is left out. One that is there but does not answer in time, or
-   * answers an error, may hold the newest state: the write is refused (503), applied nowhere, for
-   * its sender to try again. Empty once keys have settled: then every owner holds every key it
-   * owns.
+   * key's other owners too) is left out, and so is one that left the ring and does not answer.
+   * A node of the ring that is there but does not answer in time, or answers an error, may hold
+   * the newest state: the write is refused (503), applied nowhere, for its sender to try again,
+   * until the master marks it down. Empty once keys have settled: then every owner holds every
+   * key it owns.
    */
   async statesElsewhere(key: string, epoch: number): Promise<Replica[]> {
     const { ring, self, fetch, timeoutMs } = this.#options;
@@ -216,11 +217,17 @@ export class Replicator {
           headers: { [EPOCH_HEADER]: String(epoch) },
         }, ms);
       } catch (error) {
-        if (error instanceof HttpError && error.status === 502) return undefined; // gone
+        // Gone, or a node that left the ring: it may be dead for good, and would otherwise hold
+        // back every such write until keys settle.
+        const gone = error instanceof HttpError && error.status === 502;
+        if (gone || !inRing.has(peer)) return undefined;
         throw unknownState(key, peer, error);
       }
       if (answer.status === 404) return undefined;
-      if (answer.status !== 200) throw unknownState(key, peer, `it answered ${answer.status}`);
+      if (answer.status !== 200) {
+        if (!inRing.has(peer)) return undefined;
+        throw unknownState(key, peer, `it answered ${answer.status}`);
+      }
       return ReplicaSchema.parse(JSON.parse(new TextDecoder().decode(answer.body)));
     }));
     return states.filter((state) => state !== undefined);
@@ -273,7 +280,11 @@ export class Replicator {
   checkStillPrimary(keys: string[], epoch: number): void {
     const { ring, self } = this.#options;
     const view = ring.view;
-    if (!view || view.nodes.length === 0) return;
+    if (!view || view.nodes.length === 0) {
+      if (epoch === 0) return; // checked with no ring: still none
+      // The ring was lost meanwhile (told to rejoin empty, say): this node owns nothing now.
+      throw new MisdirectedError(`Node ${self} lost its ring while this write waited`, 0);
+    }
     if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
     if (view.epoch !== epoch) {
       throw new MisdirectedError(

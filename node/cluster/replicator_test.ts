@@ -243,3 +243,30 @@ Deno.test("Replicator.statesElsewhere() leaves out a node gone, and refuses (503
   silent = false;
   assert.deepEqual(await cluster.statesElsewhere("k", 2), [{ key: "k", version: 7, value: "v" }]);
 });
+
+Deno.test("Replicator.statesElsewhere() leaves out a node that left the ring and is silent", async () => {
+  const [a, b, gone] = ["http://a:1", "http://b:1", "http://c:1"];
+  const fetch: Fetch = (input) =>
+    String(input).startsWith(gone)
+      ? new Promise<Response>(() => {}) // a dead host: calls time out
+      : Promise.resolve(Response.json({ error: "not found" }, { status: 404 }));
+  const source = {
+    view: { term: 0, epoch: 3, replicas: 2, nodes: [a, b], joined: {}, settled: false },
+    ring: new Ring([a, b]),
+    departed: [gone],
+    refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => 1000,
+  };
+  const cluster = new Replicator({ self: a, ring: source, fetch, timeoutMs: 50 });
+  assert.deepEqual(await cluster.statesElsewhere("k", 3), []);
+});
+
+Deno.test("Replicator.checkStillPrimary() refuses (421) once the ring was lost, not with none at all", () => {
+  const { source, cluster } = setup(nodes[0], 4);
+  const key = keyOf(nodes[0]);
+  cluster.checkStillPrimary([key], 4);
+  assert.throws(() => cluster.checkStillPrimary([key], 3), MisdirectedError, "a newer ring came");
+  (source as { view?: unknown }).view = undefined; // told to rejoin empty
+  assert.throws(() => cluster.checkStillPrimary([key], 4), MisdirectedError);
+  cluster.checkStillPrimary([key], 0); // a write checked with no ring: none still
+});
