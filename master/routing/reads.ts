@@ -101,7 +101,12 @@ export class Reads {
    * between, on another owner, is then newer. (Through one change only, an owner holds a key
    * from an earlier ring only if no one wrote it since: writes in this ring go to its owners.)
    */
-  async #newestOf(key: string, hit: Response, owners: string[], failed?: string) {
+  async #newestOf(
+    key: string,
+    hit: Response,
+    owners: string[],
+    failed?: string,
+  ): Promise<Response> {
     const { placement, transport } = this.#options;
     if (placement.unsettledRings.length < 2) return hit;
     const { version } = await hit.clone().json() as { version: string };
@@ -110,7 +115,7 @@ export class Reads {
     const read = { key, owners, moving, replicas: placement.replicas, failed };
     // Not known newer when the rings cannot all be asked: the hit, as before they changed.
     const newest = await readMoving(transport, read).catch(() => undefined);
-    return newest && newest.version !== undefined ? stateAnswer(key, newest) : hit;
+    return newest ? stateAnswer(key, newest) : hit;
   }
 
   /**

@@ -127,17 +127,19 @@ export class Replicator {
         view.epoch,
       );
     }
+    this.#checkPrimaryOf(keys, view.epoch);
+    return view.epoch;
+  }
+
+  /** Throws 421, with the owner, for a key this node is not the primary of in ring `epoch`. */
+  #checkPrimaryOf(keys: string[], epoch: number): void {
+    const { ring, self } = this.#options;
     for (const key of keys) {
       const owner = ring.ring.owner(key);
       if (owner !== self) {
-        throw new MisdirectedError(
-          `Node ${self} is not the primary of key "${key}"`,
-          view.epoch,
-          owner,
-        );
+        throw new MisdirectedError(`Node ${self} is not the primary of key "${key}"`, epoch, owner);
       }
     }
-    return view.epoch;
   }
 
   /**
@@ -292,12 +294,7 @@ export class Replicator {
         view.epoch,
       );
     }
-    for (const key of keys) {
-      const owner = ring.ring.owner(key);
-      if (owner !== self) {
-        throw new MisdirectedError(`Node ${self} is not the primary of key "${key}"`, epoch, owner);
-      }
-    }
+    this.#checkPrimaryOf(keys, epoch);
   }
 
   /** Whether this node is `key`'s primary in ring `epoch`, which is still the ring it knows. */

@@ -111,12 +111,12 @@ export class Writer {
   /**
    * Sends `replicas`, written here as the keys' primary in ring `epoch`, to their backups;
    * resolves once every backup has them, with the keys restamped meanwhile (none for most
-   * writes). A backup may hold a newer state of a key than its copy: a copy of a
-   * write sent to every owner at once that this node never stored (refused, or not received),
-   * whose sender did not write it again through here. It would hide the key's later writes on that backup, whose versions from
-   * this clock come out below it, so this node gives its own state of the key, the newest since
-   * it wrote the key in this ring, a version above it and sends that. Not once the ring changed:
-   * the key may have new owners, and this node no state of it.
+   * writes). A backup may hold a newer state of a key than its copy: a copy of a write sent to
+   * every owner at once that this node never stored (refused, or not received), whose sender did
+   * not write it again through here. It would hide the key's later writes on that backup, whose
+   * versions from this clock come out below it, so this node gives its own state of the key, the
+   * newest since it wrote the key in this ring, a version above it and sends that. Not once the
+   * ring changed: the key may have new owners, and this node no state of it.
    */
   async #copy(
     replicas: Replica[],
@@ -135,11 +135,11 @@ export class Writer {
         above.set(key, Math.max(above.get(key) ?? 0, version));
       }
       if (above.size === 0) break;
-      restamped ??= new Map();
+      const done = restamped ??= new Map();
       const again = [...above].map(([key, floor]) => {
-        const from = restamped!.get(key)?.from ?? this.#store.versionOf(key);
+        const from = done.get(key)?.from ?? this.#store.versionOf(key);
         const state = this.#store.restamp(key, epoch, floor);
-        restamped!.set(key, { from, version: state.version });
+        done.set(key, { from, version: state.version });
         return state;
       });
       held = await replicator.replicate(again, deadline);

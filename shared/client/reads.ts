@@ -214,7 +214,7 @@ export async function readKeys(
   return keys.map((key) => found.get(key));
 }
 
-/** Rings a direct `mget` reads its keys by before it asks the master: the one held, and one more. */
+/** Rings a direct `mget` reads its keys by before it asks the master: the one held, one more. */
 const READ_ATTEMPTS = 2;
 
 /**
