@@ -348,6 +348,8 @@ export class Replicator {
       for (const replica of sends[i][1]) unreplicated.add(replica.key);
     });
     if (failed.length === 0) return held;
+    // A key a backup holds newer is not on all its owners either, and no restamp follows a throw.
+    for (const state of held) unreplicated.add(state.key);
     throw new HttpError(
       failed.some((f) => f.status === 504) ? 504 : 502,
       `Stored on the primary, but ${failed.length} of ${batches.size} backups did not take it: ` +

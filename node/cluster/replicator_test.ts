@@ -270,3 +270,31 @@ Deno.test("Replicator.checkStillPrimary() refuses (421) once the ring was lost, 
   assert.throws(() => cluster.checkStillPrimary([key], 4), MisdirectedError);
   cluster.checkStillPrimary([key], 0); // a write checked with no ring: none still
 });
+
+Deno.test("Replicator.replicate() that fails names as unreplicated the keys a backup holds newer too", async () => {
+  const three = ["http://a:1", "http://b:1", "http://c:1"];
+  const ringOf3 = new Ring(three);
+  const keys = [...Array(400).keys()].map((i) => `k${i}`)
+    .filter((key) => ringOf3.owner(key) === "http://a:1").slice(0, 20);
+  const onB = keys.filter((key) => ringOf3.owners(key, 2)[1] === "http://b:1");
+  const newerOnC = keys.find((key) => !onB.includes(key))!;
+  const source = {
+    view: { term: 0, epoch: 1, replicas: 2, nodes: three, joined: {}, settled: true },
+    ring: ringOf3,
+    refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => 1000,
+  };
+  // b fails; c holds a newer state of one key than its copy, which a restamp would have fixed.
+  const fetch: Fetch = (input) =>
+    String(input).startsWith("http://b:1")
+      ? Promise.reject(new TypeError("refused"))
+      : Promise.resolve(Response.json({ applied: 1, newer: [{ key: newerOnC, version: 9 }] }));
+  const cluster = new Replicator({ self: "http://a:1", ring: source, fetch, timeoutMs: 100 });
+  const error = await cluster.replicate(keys.map((key) => ({ key, version: 1, value: "v" })))
+    .catch((e) => e);
+  assert.ok(error instanceof HttpError);
+  assert.deepEqual(
+    [...(error.details?.unreplicated as string[])].sort(),
+    [...onB, newerOnC].sort(),
+  );
+});
