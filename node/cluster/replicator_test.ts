@@ -141,7 +141,11 @@ Deno.test("Replicator.replicate() says the write is on the primary when a backup
   assert.deepEqual(error.details, { unreplicated: [key] });
 });
 
-Deno.test("Replicator.replicate() names as unreplicated only the keys of the backup that failed", async () => {
+/**
+ * Node a of three at R=2, whose copies to b are refused and whose copies to c get `fromC`; 20 keys
+ * a is the primary of, and those of them b backs up.
+ */
+function backedUpOnBAndC(fromC: () => Response) {
   const three = ["http://a:1", "http://b:1", "http://c:1"];
   const ringOf3 = new Ring(three);
   const source = {
@@ -153,14 +157,20 @@ Deno.test("Replicator.replicate() names as unreplicated only the keys of the bac
   const fetch: Fetch = (input) =>
     String(input).startsWith("http://b:1")
       ? Promise.reject(new TypeError("refused"))
-      : Promise.resolve(Response.json({ applied: 1 }));
+      : Promise.resolve(fromC());
   const cluster = new Replicator({ self: "http://a:1", ring: source, fetch, timeoutMs: 100 });
   const keys = [...Array(400).keys()].map((i) => `k${i}`)
     .filter((key) => ringOf3.owner(key) === "http://a:1").slice(0, 20);
   const onB = keys.filter((key) => ringOf3.owners(key, 2)[1] === "http://b:1");
   assert.ok(onB.length > 0 && onB.length < keys.length, "keys backed up on b and on c");
-  const error = await cluster.replicate(keys.map((key) => ({ key, version: 1, value: "v" })))
-    .catch((e) => e);
+  const replicate = () =>
+    cluster.replicate(keys.map((key) => ({ key, version: 1, value: "v" }))).catch((e) => e);
+  return { keys, onB, replicate };
+}
+
+Deno.test("Replicator.replicate() names as unreplicated only the keys of the backup that failed", async () => {
+  const { onB, replicate } = backedUpOnBAndC(() => Response.json({ applied: 1 }));
+  const error = await replicate();
   assert.ok(error instanceof HttpError);
   assert.deepEqual(error.details, { unreplicated: onB });
 });
@@ -272,26 +282,13 @@ Deno.test("Replicator.checkStillPrimary() refuses (421) once the ring was lost, 
 });
 
 Deno.test("Replicator.replicate() that fails names as unreplicated the keys a backup holds newer too", async () => {
-  const three = ["http://a:1", "http://b:1", "http://c:1"];
-  const ringOf3 = new Ring(three);
-  const keys = [...Array(400).keys()].map((i) => `k${i}`)
-    .filter((key) => ringOf3.owner(key) === "http://a:1").slice(0, 20);
-  const onB = keys.filter((key) => ringOf3.owners(key, 2)[1] === "http://b:1");
-  const newerOnC = keys.find((key) => !onB.includes(key))!;
-  const source = {
-    view: { term: 0, epoch: 1, replicas: 2, nodes: three, joined: {}, settled: true },
-    ring: ringOf3,
-    refresh: () => Promise.resolve(true),
-    leaseLeftMs: () => 1000,
-  };
-  // b fails; c holds a newer state of one key than its copy, which a restamp would have fixed.
-  const fetch: Fetch = (input) =>
-    String(input).startsWith("http://b:1")
-      ? Promise.reject(new TypeError("refused"))
-      : Promise.resolve(Response.json({ applied: 1, newer: [{ key: newerOnC, version: 9 }] }));
-  const cluster = new Replicator({ self: "http://a:1", ring: source, fetch, timeoutMs: 100 });
-  const error = await cluster.replicate(keys.map((key) => ({ key, version: 1, value: "v" })))
-    .catch((e) => e);
+  // c holds a newer state of one key than its copy, which a restamp would have fixed.
+  let newerOnC = "";
+  const { keys, onB, replicate } = backedUpOnBAndC(() =>
+    Response.json({ applied: 1, newer: [{ key: newerOnC, version: 9 }] })
+  );
+  newerOnC = keys.find((key) => !onB.includes(key))!;
+  const error = await replicate();
   assert.ok(error instanceof HttpError);
   assert.deepEqual(
     [...(error.details?.unreplicated as string[])].sort(),
