@@ -7,7 +7,11 @@ import { BodyBuffers } from "@cache/http1/body_buffers";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Ring } from "@cache/ring/ring";
 import { keySegment } from "@cache/protocol/key_path";
-import { Applied, type NewerState, Replica as ReplicaSchema } from "@cache/protocol/replica";
+import {
+  type NewerState,
+  Replica as ReplicaSchema,
+  ReplicateAnswer,
+} from "@cache/protocol/replica";
 import { replicaBody } from "@cache/protocol/replica_body";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
@@ -117,7 +121,7 @@ export class Replicator {
     const routedEpoch = routing.epoch;
     await this.catchUp(routing);
     this.#checkDeadline(routing.deadline);
-    if (routing.floor !== undefined) this.#checkAhead(routing.floor, MAX_FLOOR_AHEAD_US);
+    if (routing.floor !== undefined) checkAhead(routing.floor, MAX_FLOOR_AHEAD_US, this.#now());
     const view = ring.view;
     if (!view || view.nodes.length === 0) return 0;
     if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
@@ -166,7 +170,7 @@ export class Replicator {
         view.epoch,
       );
     }
-    this.#checkAhead(newestVersion, MAX_STAMP_AHEAD_US);
+    checkAhead(newestVersion, MAX_STAMP_AHEAD_US, this.#now());
     const primary = keys.map((key) => {
       const owners = ring.ring.owners(key, view.replicas);
       if (owners.includes(self)) return owners[0] === self;
@@ -233,10 +237,6 @@ export class Replicator {
       return ReplicaSchema.parse(JSON.parse(new TextDecoder().decode(answer.body)));
     }));
     return states.filter((state) => state !== undefined);
-  }
-
-  #checkAhead(version: number, limitUs: number): void {
-    checkAhead(version, limitUs, this.#now());
   }
 
   #checkDeadline(deadline: number | undefined): void {
@@ -423,7 +423,7 @@ function newerIn(body: Uint8Array): NewerState[] {
   // `{"applied":N}` alone, the common answer, is not parsed.
   if (body.length < NEWER_ANSWER_BYTES) return [];
   try {
-    return Applied.parse(JSON.parse(new TextDecoder().decode(body))).newer ?? [];
+    return ReplicateAnswer.parse(JSON.parse(new TextDecoder().decode(body))).newer ?? [];
   } catch {
     return [];
   }

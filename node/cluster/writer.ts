@@ -4,7 +4,7 @@ import { HttpError } from "@cache/protocol/errors";
 import { checkValueSize, conditionFailed } from "@cache/protocol/key_routes";
 import type { Counter, IncrRequest } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
-import { type Applied, newer, type NewerState, type Stamp } from "@cache/protocol/replica";
+import { newer, type NewerState, type ReplicateAnswer, type Stamp } from "@cache/protocol/replica";
 import { checkAhead, MAX_FLOOR_AHEAD_US, type Replicator, type Routing } from "./replicator.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
 import type { Value } from "../store/records.ts";
@@ -339,7 +339,7 @@ export class Writer {
    * Applies replicas sent by a primary or a node handing keys over; returns how many changed, and
    * the keys whose state here is newer than their copy's, with that state's stamp.
    */
-  apply(replicas: Replica[]): Applied {
+  apply(replicas: Replica[]): ReplicateAnswer {
     let applied = 0;
     const held: NewerState[] = [];
     try {

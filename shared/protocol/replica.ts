@@ -41,7 +41,7 @@ export const NewerState = z.object({
 }).meta({ id: "NewerState" });
 
 /** What a replica answers to copies: how many it applied, and the keys it holds newer. */
-export const Applied = z.object({
+export const ReplicateAnswer = z.object({
   applied: z.number().int().min(0),
   newer: z.array(NewerState).optional().meta({
     description: "Keys this node holds a newer state of than the copy sent; none when empty",
@@ -49,7 +49,7 @@ export const Applied = z.object({
 }).meta({ id: "Applied" });
 
 /** What a replica answers to copies. */
-export type Applied = z.infer<typeof Applied>;
+export type ReplicateAnswer = z.infer<typeof ReplicateAnswer>;
 
 /** A key a replica holds newer than the copy it was sent. */
 export type NewerState = z.infer<typeof NewerState>;

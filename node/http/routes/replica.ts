@@ -5,7 +5,7 @@ import { jsonAnswer } from "@cache/http1/answer";
 import { errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
-import { Applied, Replica } from "@cache/protocol/replica";
+import { Replica, ReplicateAnswer } from "@cache/protocol/replica";
 import { MAX_REPLICA_ENTRIES, readReplicaBody } from "@cache/protocol/replica_body";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
@@ -29,7 +29,7 @@ const replicate = createRoute({
     },
   },
   responses: {
-    200: json(Applied, "How many changed, and the keys held newer than their copies"),
+    200: json(ReplicateAnswer, "How many changed, and the keys held newer than their copies"),
     ...errors(writeErrors),
   },
 });
