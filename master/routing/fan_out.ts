@@ -11,13 +11,15 @@ export async function settleAll(
   outcome?: (failed: number, total: number) => string,
 ): Promise<void> {
   const results = await Promise.allSettled(calls);
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+  const failures = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
   if (failures.length === 0) return;
-  const first = failures[0].reason;
+  throw combined(failures, outcome?.(failures.length, calls.length) ?? "");
+}
+
+/** The first of `failures` as an HttpError, saying how many more failed, then `outcome`. */
+export function combined(failures: unknown[], outcome: string): HttpError {
+  const first = failures[0];
   const error = first instanceof HttpError ? first : new HttpError(502, String(first));
   const more = failures.length > 1 ? ` (and ${failures.length - 1} more failed)` : "";
-  throw new HttpError(
-    error.status,
-    error.message + more + (outcome?.(failures.length, calls.length) ?? ""),
-  );
+  return new HttpError(error.status, error.message + more + outcome);
 }

@@ -11,7 +11,7 @@ import {
   type KeyValue,
   VERSION_FLOOR_HEADER,
 } from "@cache/protocol/wire";
-import { settleAll } from "./fan_out.ts";
+import { combined } from "./fan_out.ts";
 import { ok, parsed, unreplicatedKeys } from "./node_answers.ts";
 import { byOwner, ownerOf, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
@@ -148,34 +148,57 @@ export class Writes {
   /**
    * Stores `items` split by owner, one `POST /mset` per node, in parallel, each stamped with the
    * ring epoch and the master's deadline as a single write is. When a node fails, its error is
-   * the answer, saying how many nodes stored their part: each node's part is stored whole or not
-   * at all, the batch is not. A part a node refused with 421 (it knows a newer ring: it stored
-   * nothing) is split again by owner and sent once more once the master caught up.
+   * the answer, saying how many items were stored: each node's part is stored whole or not at
+   * all, the batch is not. A part a node refused with 421 (it knows a newer ring: it stored
+   * nothing) is split again by owner and sent once more once the master caught up, whether or not
+   * other parts failed.
    */
   async mset(items: KeyValue[]): Promise<void> {
-    await this.#mset(items, true);
+    const { catchUp } = this.#options;
+    const first = await this.#msetParts(items, catchUp !== undefined);
+    const { failures } = first;
+    let stored = first.stored;
+    if (first.misdirected.length > 0) {
+      try {
+        await catchUp!();
+        const again = await this.#msetParts(first.misdirected, false);
+        failures.push(...again.failures);
+        stored += again.stored;
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) {
+      throw combined(failures, `; ${stored} of ${items.length} items were stored`);
+    }
   }
 
-  async #mset(items: KeyValue[], resend: boolean): Promise<void> {
-    const { placement, transport, catchUp } = this.#options;
+  /**
+   * One `POST /mset` per owner of `items`: what failed, how many items were stored, and, when
+   * `resend`, the items of the parts refused with 421 (else such a refusal is a failure).
+   */
+  async #msetParts(items: KeyValue[], resend: boolean) {
+    const { placement, transport } = this.#options;
     const groups = byOwner(placement, items, (item) => item.key);
     const epoch = placement.epoch;
+    const failures: unknown[] = [];
     const misdirected: KeyValue[] = [];
-    await settleAll(
-      [...groups].map(async ([node, group]) => {
+    let stored = 0;
+    await Promise.all([...groups].map(async ([node, group]) => {
+      try {
         const answer = await transport.exchange(node, "/mset", {
           method: "POST",
           headers: { ...JSON_TYPE, ...this.#routing(node, epoch) },
           body: JSON.stringify({ items: group }),
         });
-        if (answer.status === 421 && resend && catchUp) misdirected.push(...group);
-        else parsed(node, answer); // throws the node's error
-      }),
-      (failed, total) => `; items for ${total - failed} of ${total} nodes were stored`,
-    );
-    if (misdirected.length === 0) return;
-    await catchUp!();
-    await this.#mset(misdirected, false);
+        if (answer.status === 421 && resend) return void misdirected.push(...group);
+        parsed(node, answer); // throws the node's error
+        stored += group.length;
+      } catch (error) {
+        failures.push(error);
+      }
+    }));
+    return { failures, stored, misdirected };
   }
 
   async #resendingMisdirected(attempt: () => Promise<Response>): Promise<Response> {

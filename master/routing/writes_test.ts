@@ -85,6 +85,36 @@ Deno.test("Router.mset() stamps each part with the epoch and deadline, resending
   await assert.rejects(alone.mset(items), /Not the primary.*were stored/);
 });
 
+Deno.test("Router.mset() resends a 421 part though another part failed, and counts items", async () => {
+  const sent: string[] = [];
+  const state = { ...placement(ring) };
+  const fetch: Fetch = (input, init) => {
+    const node = new URL(String(input)).origin;
+    const epoch = new Headers(init?.headers).get("x-ring-epoch");
+    const { items } = JSON.parse(String(init?.body));
+    sent.push(`${node} epoch ${epoch} ${items.length}`);
+    if (node === "http://a:1" && epoch === "7") {
+      return Promise.resolve(Response.json({ error: "Not the primary" }, { status: 421 }));
+    }
+    if (node === "http://b:1") {
+      return Promise.resolve(Response.json({ error: "Store is full" }, { status: 507 }));
+    }
+    return Promise.resolve(new Response(null, { status: 204 }));
+  };
+  const catchUp = () => {
+    state.epoch = 8;
+    return Promise.resolve();
+  };
+  const items = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: "v" }));
+  const onA = items.filter((item) => ring.owner(item.key) === "http://a:1").length;
+  const router = new Router({ placement: state, fetch, timeoutMs: 100, catchUp });
+  await assert.rejects(
+    router.mset(items),
+    new RegExp(`Store is full; ${onA} of 20 items were stored`),
+  );
+  assert.ok(sent.includes(`http://a:1 epoch 8 ${onA}`), "the refused part went again");
+});
+
 async function gatheredWrites(status: number, then = 204, details = {}) {
   let msets = 0;
   const node = heldNode((_method, path) => {
