@@ -36,10 +36,18 @@ export class Refused extends CacheError {
 export class StaleRing extends CacheError {
   /** What the node answered, in its newer ring: a 2xx stored what it was sent. */
   readonly answered: number;
+  /** The body of that answer, parsed. */
+  readonly body: unknown;
 
-  constructor(answered = 421) {
+  constructor(answered = 421, body?: unknown) {
     super(421, "The ring changed");
     this.answered = answered;
+    this.body = body;
+  }
+
+  /** Whether the node applied the call before it answered from its newer ring. */
+  get applied(): boolean {
+    return this.answered >= 200 && this.answered < 300;
   }
 }
 
@@ -169,7 +177,9 @@ export class Caller {
     } catch {
       throw new CacheError(status, `${base} answered ${status} with a body that is not JSON`);
     }
-    if (routedBy !== undefined && Number(answer.epoch) > routedBy) throw new StaleRing(status);
+    if (routedBy !== undefined && Number(answer.epoch) > routedBy) {
+      throw new StaleRing(status, body);
+    }
     if (status < 200 || status >= 300) {
       throw new CacheError(status, body?.error ?? `${base} answered ${status}`, detailsOf(body));
     }

@@ -134,6 +134,24 @@ Deno.test("CacheClient.set() with a condition is sent again by a newer ring, not
   assert.equal(failing.calls.length, 1);
 });
 
+Deno.test("CacheClient writes a node applied while it learned a newer ring are not sent again", async () => {
+  // The node stores each write, then learns a newer ring while it replicates: its 2xx carries it.
+  const ring = { current: view(1, [A]) };
+  const { cache, calls } = await client(ring, (_node, _method, path) => {
+    ring.current = view(ring.current.epoch + 1, [A]);
+    if (path.endsWith("/incr")) return counter(5);
+    return path === "/keys/gone" ? noContent() : Response.json({ ok: true });
+  });
+  assert.equal(await cache.add("lock", "me"), true);
+  assert.equal(await cache.delete("gone"), true);
+  assert.equal((await cache.incr("hits")).value, 5);
+  assert.deepEqual(calls, [
+    "POST http://a:1/keys",
+    "DELETE http://a:1/keys/gone",
+    "POST http://a:1/keys/hits/incr",
+  ]);
+});
+
 Deno.test("CacheClient.incr() sends by, ttl and a request id, the same one on every retry", async () => {
   const bodies: { by: number; ttl?: number; requestId: string }[] = [];
   let failures = 4;

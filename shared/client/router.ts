@@ -1,7 +1,7 @@
 // Where the client's requests go: to each key's primary by the ring the master publishes, or
 // through a master, with the ring read again when a node redirects or fails.
 
-import { CacheError, Caller, type CallInit, Refused, retries } from "./call.ts";
+import { CacheError, Caller, type CallInit, Refused, retries, StaleRing } from "./call.ts";
 import type { ClientOptions } from "./options.ts";
 import { groupBy } from "@cache/async/group";
 import { Ring } from "@cache/ring/ring";
@@ -142,6 +142,9 @@ export class Router {
         return await this.callNode(owner, path, init, signal);
       } catch (error) {
         if (!(error instanceof CacheError) || signal?.aborted) throw error;
+        // A write its owner applied, then answered from a newer ring: applied where the ring it
+        // was routed by put it, which hands it on. Sent again, an add() would fail on itself.
+        if (!read && error instanceof StaleRing && error.applied) return error.body;
         // A miss while keys are moving may be a key on its way: the master looks where it was.
         const moving = read && error.status === 404 && this.#view?.settled === false;
         if (moving) break;
