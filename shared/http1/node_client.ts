@@ -66,7 +66,11 @@ export function nodeHttp1Client(options: Http1Options = {}): Http1Client {
       // The peer closed a kept-alive connection as it was reused: nothing was answered, so the
       // call goes once more, on a connection of its own.
       if (!(error instanceof ClosedEarly)) throw error;
-      return await send(target, target.secure ? tls : plain, request);
+      // A peer that took the call and died refuses the new connection: that says nothing of
+      // whether the call was applied, so the call fails as unanswered, not as never sent.
+      return await send(target, target.secure ? tls : plain, request).catch((again) => {
+        throw request.signal?.aborted ? again : error;
+      });
     }
   };
   return {

@@ -46,7 +46,14 @@ export class Pool {
           const refused = !reused && this.#open > 0;
           if (!(error instanceof ClosedEarly) || !(reused || refused) || retried) throw error;
           retried = true;
-          connection = refused ? await this.#acquireOpen(signal) : await this.#acquire(signal);
+          try {
+            connection = refused ? await this.#acquireOpen(signal) : await this.#acquire(signal);
+          } catch (again) {
+            // The peer may have taken the call, then died: failing to reach it now says nothing
+            // of whether it was applied, so the call fails as unanswered, not as never sent.
+            if (signal?.aborted) throw again;
+            throw error;
+          }
         }
       }
     } catch (error) {
