@@ -172,7 +172,8 @@ export function parseInvocation(args: string[], env: Env): Invocation {
   });
   for (const token of tokens) {
     if (token.kind !== "option") continue;
-    const flag = FLAGS[token.name as Flag];
+    // Own names only: `--constructor` is no flag.
+    const flag = Object.hasOwn(FLAGS, token.name) ? FLAGS[token.name as Flag] : undefined;
     if (!flag) {
       // `set k -1`: a value, read as a flag.
       const hint = /^-\.?\d/.test(token.rawName)

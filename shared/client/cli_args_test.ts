@@ -39,6 +39,9 @@ Deno.test("parseInvocation() takes a value that starts with a dash after --", ()
     () => parseInvocation(["set", "k", "-1"], noEnv),
     /^UsageError: Unknown flag "-1": a value that starts with "-" goes after "--"$/,
   );
+  for (const name of ["--constructor", "--toString=1", "--__proto__"]) {
+    assert.throws(() => parseInvocation(["get", "k", name], noEnv), /Unknown flag/, name);
+  }
 });
 
 Deno.test("parseInvocation() reads top's interval and once, and help before anything else", () => {

@@ -62,7 +62,9 @@ export class CacheClient {
   private constructor(masters: string | string[], options: ClientOptions) {
     const list = typeof masters === "string" ? masters.split(",") : masters;
     const urls = list.map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean);
-    const router = new Router(urls, { mode: "direct", timeoutMs: 5000, ...options });
+    // An option given as undefined (a setting left unset) keeps its default.
+    const mode = options.mode ?? "direct";
+    const router = new Router(urls, { ...options, mode, timeoutMs: options.timeoutMs ?? 5000 });
     this.#router = router;
     this.#reads = new GatheredReads({
       callNode: (node, path, init) => router.callNode(node, path, init),
@@ -90,7 +92,12 @@ export class CacheClient {
   ): Promise<CacheClient> {
     const transport = options.fetch ? undefined : options.transport ?? await runtimeHttp1Client();
     const client = new CacheClient(masterUrl, { ...options, transport });
-    if (client.#router.direct) await client.refresh();
+    try {
+      if (client.#router.direct) await client.refresh();
+    } catch (error) {
+      client.close(); // no client to close for whoever called
+      throw error;
+    }
     return client;
   }
 

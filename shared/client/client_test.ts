@@ -376,6 +376,70 @@ for (
   });
 }
 
+Deno.test("CacheClient.connect() takes options given as undefined as their defaults", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const { origin, pathname } = new URL(request.url);
+    return pathname === "/ring" ? Response.json(view(3, [origin])) : value("k", "v");
+  });
+  const cache = await CacheClient.connect(`http://127.0.0.1:${server.addr.port}`, {
+    mode: undefined,
+    timeoutMs: undefined,
+  });
+  try {
+    assert.equal(cache.ring?.epoch, 3, "direct mode: the ring was read");
+    assert.equal(await cache.get("k"), "v");
+  } finally {
+    cache.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("CacheClient.connect() that fails closes the connection it opened", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(4096);
+    await conn.read(buffer); // GET /ring
+    const body = '{"error":"A bearer token is required"}';
+    const head = `HTTP/1.1 401 Unauthorized\r\ncontent-length: ${body.length}\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(head + body));
+    const timer = setTimeout(() => conn.close(), 2000);
+    try {
+      return await conn.read(buffer) === null; // the client closed its end
+    } catch {
+      return false; // closed here, 2 s on
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  try {
+    await assert.rejects(CacheClient.connect(url, { token: "wrong" }), /bearer token/);
+    assert.ok(await peer, "the client closed its connection");
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("CacheClient calls refused together by the first master all reach the next", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    return value("k", "v");
+  });
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const refusing = `http://127.0.0.1:${(closed.addr as Deno.NetAddr).port}`;
+  closed.close();
+  const up = `http://127.0.0.1:${server.addr.port}`;
+  const cache = await CacheClient.connect([refusing, up, refusing], { mode: "proxy" });
+  try {
+    const reads = await Promise.all(Array.from({ length: 10 }, () => cache.get("k")));
+    assert.deepEqual(reads, Array(10).fill("v"));
+    assert.equal(await cache.get("k"), "v", "the master that answered is the one called first");
+  } finally {
+    cache.close();
+    await server.shutdown();
+  }
+});
+
 Deno.test("CacheClient.mget() after a ring change sends each key to its owner in the new ring", async () => {
   const [a, b] = ["http://a:1", "http://b:1"];
   const newer = new Ring([a, b]);

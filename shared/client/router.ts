@@ -160,12 +160,17 @@ export class Router {
    * refuse connections (nothing was sent, so any call may go to the next).
    */
   async viaMaster(path: string, init: CallInit, signal?: AbortSignal): Promise<unknown> {
-    for (let tried = 1;; tried++) {
+    const start = this.#current;
+    for (let tried = 0;; tried++) {
+      // Each call goes round the masters from the one current when it began, so calls refused
+      // together do not move the others' turn past a master that answers.
+      const at = (start + tried) % this.#masters.length;
       try {
-        return await this.#caller.call(this.#masters[this.#current], path, init, signal);
+        const answer = await this.#caller.call(this.#masters[at], path, init, signal);
+        this.#current = at;
+        return answer;
       } catch (error) {
-        if (!(error instanceof Refused) || tried >= this.#masters.length) throw error;
-        this.#current = (this.#current + 1) % this.#masters.length;
+        if (!(error instanceof Refused) || tried + 1 >= this.#masters.length) throw error;
       }
     }
   }
