@@ -69,9 +69,11 @@ export interface Http1Client {
  */
 export function http1Client(options: Http1Options = {}): Http1Client {
   const pools = new Map<string, Pool>();
+  let closed = false;
   const poolFor = (origin: string): Pool => {
     let pool = pools.get(origin);
     if (!pool) {
+      if (closed) throw new Error("The client is closed");
       const url = new URL(origin);
       if (url.protocol !== "http:" && url.protocol !== "https:") {
         throw new TypeError(`Cannot call ${url.protocol} URLs`);
@@ -109,8 +111,8 @@ export function http1Client(options: Http1Options = {}): Http1Client {
     fetch,
     exchange,
     close() {
+      closed = true;
       for (const pool of pools.values()) pool.close();
-      pools.clear();
     },
   };
 }

@@ -171,6 +171,27 @@ Deno.test("http1Client().close() closes every connection it opened", async () =>
   }
 });
 
+Deno.test("http1Client().close() fails a call in flight, and opens no connection after", async () => {
+  let calls = 0;
+  const server = rawServer(async (_request, conn) => {
+    if (++calls === 2) return; // the call in flight when the client closes: never answered
+    await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+  });
+  const client = http1Client();
+  try {
+    assert.equal((await client.exchange(server.url, { path: "/a" })).status, 200);
+    const inFlight = client.exchange(server.url, { path: "/b" });
+    await waitUntil(() => calls === 2);
+    client.close();
+    await assert.rejects(inFlight);
+    await assert.rejects(client.exchange(server.url, { path: "/c" }), /closed/);
+    assert.equal(server.conns.length, 1, "no connection opened once closed");
+    await waitUntil(() => server.ended.count === 1);
+  } finally {
+    await server.close();
+  }
+});
+
 async function waitUntil(check: () => boolean) {
   for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(check());

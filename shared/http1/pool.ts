@@ -16,6 +16,7 @@ export class Pool {
   readonly #all = new Set<Connection>();
   readonly #waiting: (() => void)[] = [];
   #open = 0;
+  #closed = false;
 
   constructor(url: URL, max: number, caPem?: string) {
     this.#url = url;
@@ -63,6 +64,7 @@ export class Pool {
   }
 
   async #acquire(signal?: AbortSignal | null): Promise<Connection> {
+    if (this.#closed) throw new Error("The client is closed");
     for (;;) {
       const idle = this.#idle.pop();
       if (idle) return idle;
@@ -127,14 +129,19 @@ export class Pool {
     }
   }
 
-  /** Closes every connection to this peer. */
+  /** Closes every connection to this peer: calls in flight fail, later ones too. */
   close(): void {
+    this.#closed = true;
     for (const connection of this.#all) connection.close();
     this.#all.clear();
     this.#idle.length = 0;
   }
 
   #track(connection: Connection): Connection {
+    if (this.#closed) {
+      connection.close(); // connected as the pool closed
+      throw new Error("The client is closed");
+    }
     this.#all.add(connection);
     return connection;
   }
