@@ -19,6 +19,8 @@ import { newerRing, type RingView } from "@cache/protocol/wire";
 export class Recovery {
   readonly #until: number;
   readonly #heard = new Set<string>();
+  // What each node heard reported, for the nodes a newer ring dropped.
+  readonly #rings = new Map<string, RingView>();
   #last: RingView | undefined;
 
   /** `until`: milliseconds since 1970 after which the master stops waiting. */
@@ -29,7 +31,22 @@ export class Recovery {
   /** Records a heartbeat from `address`, with the ring that node follows, if any. */
   heard(address: string, ring: RingView | undefined): void {
     this.#heard.add(address);
+    if (ring) this.#rings.set(address, ring);
     if (ring && (!this.#last || newerRing(ring, this.#last))) this.#last = ring;
+  }
+
+  /**
+   * The nodes heard that follow an earlier ring of the last ring's term holding them, which the
+   * last ring dropped: marked down meanwhile, so what they hold may be stale. (A ring of an older
+   * term may hold nodes a lagging leader never knew of.)
+   */
+  dropped(): string[] {
+    const last = this.#last;
+    if (!last) return [];
+    return [...this.#rings].filter(([address, ring]) =>
+      ring.nodes.includes(address) && !last.nodes.includes(address) &&
+      ring.term === last.term && ring.epoch < last.epoch
+    ).map(([address]) => address);
   }
 
   /** The newest ring the nodes reported. */

@@ -37,3 +37,12 @@ Deno.test("Recovery orders reported rings by term first", () => {
   recovery.heard("http://b:1", ring(2, 10, ["http://b:1"]));
   assert.deepEqual(recovery.last?.nodes, ["http://b:1"]);
 });
+
+Deno.test("Recovery names the nodes an earlier ring of the last term held and the last dropped", () => {
+  const recovery = new Recovery(3000);
+  recovery.heard("http://a:1", ring(2, 6, ["http://a:1"]));
+  recovery.heard("http://b:1", ring(2, 5, ["http://a:1", "http://b:1"])); // dropped in 6
+  recovery.heard("http://c:1", ring(1, 9, ["http://a:1", "http://c:1"])); // another term's
+  recovery.heard("http://d:1", ring(2, 5, ["http://a:1"])); // not in its own ring: new
+  assert.deepEqual(recovery.dropped(), ["http://b:1"]);
+});

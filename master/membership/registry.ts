@@ -86,6 +86,8 @@ export class Registry {
   #closed = false;
   #recovery: Recovery | undefined;
   #lastSweep: number | undefined;
+  // The last ring of the master before, which this one carried on from (adopted or recovered).
+  #inherited: { term: number; epoch: number } | undefined;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -171,6 +173,12 @@ export class Registry {
       }
       this.#members.delete(address);
     }
+    if (!member && !beat.empty && !beat.leaving && this.#droppedFrom(address, beat.ring)) {
+      // Unknown here, yet an older ring held it: marked down by another master (one this master
+      // recovered from or followed), so it too must rejoin empty.
+      this.#options.log.info("node of an older ring, told to rejoin empty", { address });
+      return "rejoin";
+    }
     if (!this.#members.has(address)) {
       this.#members.set(address, {
         status: "up",
@@ -186,6 +194,18 @@ export class Registry {
     }
     const known = this.#members.get(address)!;
     return this.#beat(address, known, beat, now);
+  }
+
+  /**
+   * Whether `ring`, which the node at `address` reports, held it, and a later ring of the same
+   * term this master knows of (its own, or the last one before it) did not. A ring of a term this
+   * master never saw the end of may be newer than what it knows: a node of it joins as new.
+   */
+  #droppedFrom(address: string, ring: RingView | undefined): boolean {
+    if (!ring?.nodes.includes(address) || this.#ring.nodes.includes(address)) return false;
+    const later = (known: { term: number; epoch: number } | undefined) =>
+      known !== undefined && known.term === ring.term && known.epoch > ring.epoch;
+    return later(this) || later(this.#inherited);
   }
 
   /** A heartbeat of a member that is up or leaving. */
@@ -331,6 +351,8 @@ export class Registry {
     for (const address of view.nodes) {
       const member = this.#members.get(address);
       const joined = view.joined[address] ?? view.epoch;
+      // Joined anew: a restarted process, whose instance the next heartbeat tells.
+      if (member && member.joined !== joined) member.instance = undefined;
       if (member) Object.assign(member, { status: "up", joined });
       else {
         this.#members.set(address, {
@@ -367,6 +389,7 @@ export class Registry {
    * publishes the same ring in a new epoch of the new term, so nodes fence out the old leader.
    */
   lead(term: number): void {
+    if (this.#ring.size > 0) this.#inherited = { term: this.#term, epoch: this.#epoch };
     this.#term = Math.max(term, this.#term);
     const now = this.#options.now();
     // Epochs jump to the clock, so writes stamped in this term's rings are newer than any stamped
@@ -422,7 +445,8 @@ export class Registry {
     const last = recovery.last;
     const now = this.#options.now();
     const missing = recovery.missing();
-    for (const address of missing) {
+    // Missing, or back from a ring the last one dropped: either must rejoin empty.
+    for (const address of [...missing, ...recovery.dropped()]) {
       this.#members.set(address, {
         status: "down",
         lastSeenMs: now,
@@ -433,6 +457,7 @@ export class Registry {
       });
     }
     if (last) {
+      this.#inherited = { term: last.term, epoch: last.epoch };
       this.#term = Math.max(this.#term, last.term);
       this.#epoch = Math.max(this.#epoch, last.epoch);
       this.#ring = new Ring(last.nodes);

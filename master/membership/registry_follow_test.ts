@@ -116,3 +116,43 @@ Deno.test("A follower does not take a new process's leaving for the old process'
   const a = follower.list().nodes.find((n) => n.address === "http://a:1");
   assert.equal(a?.status, "down");
 });
+
+Deno.test("A follower learns a restarted node's process, and leading tells it to rejoin empty", () => {
+  const { clock, leader, follower, promote } = pair();
+  const [x, y] = ["http://x:1", "http://y:1"];
+  leader.heartbeat(x, { instance: "x1" });
+  leader.heartbeat(y, { instance: "y1" });
+  follower.adopt(leader.view());
+  follower.heartbeat(x, { instance: "x1" });
+  // x restarts: the follower forwards, the leader takes the new process, the follower adopts.
+  assert.equal(follower.heartbeat(x, { instance: "x2" }), "forward");
+  assert.equal(leader.heartbeat(x, { instance: "x2" }), "new");
+  follower.adopt(leader.view());
+  assert.equal(follower.heartbeat(x, { instance: "x2" }), "known", "no longer forwarded");
+  // x (still x2) is cut off and marked down; then the leader dies and the follower leads.
+  clock.now = 900;
+  leader.heartbeat(y, { instance: "y1" });
+  clock.now = 1100;
+  leader.sweep();
+  follower.adopt(leader.view());
+  promote();
+  follower.lead(5);
+  assert.equal(follower.heartbeat(x, { instance: "x2" }), "rejoin", "its keys may be stale");
+});
+
+Deno.test("A promoted follower tells a node of the ring it adopted, dropped since, to rejoin empty", () => {
+  const { leader, follower, promote } = pair();
+  const [x, y, z] = ["http://x:1", "http://y:1", "http://z:1"];
+  leader.heartbeat(y);
+  follower.adopt(leader.view()); // [y]
+  const before = leader.view();
+  leader.heartbeat(z); // a ring the follower never adopted: [y, z]
+  const unseen = leader.view();
+  promote();
+  follower.lead(5);
+  // x, in an earlier ring of the same term, was dropped by the one adopted: its keys may be stale.
+  const old = { ...before, epoch: before.epoch - 1, nodes: [x, y] };
+  assert.equal(follower.heartbeat(x, { instance: "x", ring: old }), "rejoin");
+  // z joined in a ring newer than any this master knows: it joins, keys and all.
+  assert.equal(follower.heartbeat(z, { instance: "z", ring: unseen }), "new");
+});

@@ -174,6 +174,31 @@ Deno.test("A restarted master gives up on a node of the last ring at the recover
   assert.equal(registry.heartbeat("http://b:1", { ring: last }), "rejoin");
 });
 
+Deno.test("A node an older ring held, dropped since, rejoins empty: heard during recovery or after", () => {
+  const ring = (epoch: number, nodes: string[]) => ({
+    term: 1,
+    epoch,
+    replicas: 1,
+    nodes,
+    joined: {},
+  });
+  const [x, y] = ["http://x:1", "http://y:1"];
+  // The last master marked x down in epoch 6; x, cut off, still holds epoch 5's keys.
+  const during = restarted({ now: 0 });
+  assert.equal(during.heartbeat(x, { instance: "x", ring: ring(5, [x, y]) }), "recovering");
+  during.heartbeat(y, { instance: "y", ring: ring(6, [y]) }); // all of epoch 6: recovered
+  assert.deepEqual(during.ring.nodes, [y], "x's stale keys stay out of the ring");
+  assert.equal(during.heartbeat(x, { instance: "x", ring: ring(5, [x, y]) }), "rejoin");
+  assert.equal(during.heartbeat(x, { instance: "x", empty: true }), "new");
+
+  const after = restarted({ now: 0 });
+  after.heartbeat(y, { instance: "y", ring: ring(6, [y]) });
+  assert.equal(after.heartbeat(x, { instance: "x", ring: ring(5, [x, y]) }), "rejoin");
+  assert.deepEqual(after.ring.nodes, [y]);
+  // A node leaving is not told to drop the keys it hands over.
+  assert.notEqual(after.heartbeat(x, { ring: ring(5, [x, y]), leaving: true }), "rejoin");
+});
+
 Deno.test("A master that was paused gives every node the missing time back before judging", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock);
