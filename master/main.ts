@@ -132,7 +132,7 @@ const backend = config.election === "none" ? undefined : electionBackend({
   namespace: config.leaseNamespace ?? await podNamespace(),
   etcdEndpoints: config.etcdEndpoints,
   leaseDurationMs: config.leaseDurationMs,
-  now: Date.now,
+  now: () => performance.now(), // judges the lease: a wall clock's step must not end or grant it
   log,
 });
 if (backend) {
@@ -141,7 +141,7 @@ if (backend) {
     identity: `${advertise}#${crypto.randomUUID()}`,
     renewDeadlineMs: config.renewDeadlineMs,
     retryPeriodMs: config.retryPeriodMs,
-    now: Date.now,
+    now: () => performance.now(),
     log,
     onChange: (state) => {
       if (state.leading) registry.lead(state.term);

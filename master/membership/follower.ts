@@ -42,6 +42,7 @@ export class Follower {
   #loop: Promise<void> = Promise.resolve();
   #failing = false;
   #lastRefresh = 0;
+  #asking: string | undefined; // the leader the poll in flight asks
 
   constructor(options: FollowerOptions) {
     this.#options = options;
@@ -60,10 +61,14 @@ export class Follower {
     await this.#loop;
   }
 
-  /** Asks the leader again now: it changed, or a node knows a newer epoch. At most every 50 ms. */
+  /**
+   * Asks the leader again now: it changed, or a node knows a newer epoch. At most every 50 ms,
+   * unless the leader is not the one the poll in flight asks.
+   */
   refresh(): void {
     const now = this.#options.now?.() ?? performance.now();
-    if (now - this.#lastRefresh < 50) return;
+    const moved = this.#options.leaderUrl() !== this.#asking;
+    if (now - this.#lastRefresh < 50 && !moved) return;
     this.#lastRefresh = now;
     this.#poll.abort();
   }
@@ -94,6 +99,7 @@ export class Follower {
     while (this.#running) {
       this.#poll = new AbortController();
       const leader = this.#options.leaderUrl();
+      this.#asking = leader;
       if (!leader || registry.leading) {
         await (this.#options.sleep ?? sleep)(RETRY_MS, this.#poll.signal);
         continue;

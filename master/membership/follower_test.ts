@@ -217,6 +217,13 @@ Deno.test("Follower.refresh() drops a poll at most every 50 ms", async () => {
   await settle();
   assert.equal(calls[1].init?.signal?.aborted, true);
   assert.equal(calls.length, 3);
+  // A new leader is asked at once, however soon after the last refresh.
+  state.now += 10;
+  state.leader = OTHER;
+  follower.refresh();
+  await settle();
+  assert.equal(calls.length, 4);
+  assert.equal(calls[3].url.origin, OTHER);
   await follower.stop();
 });
 

@@ -18,6 +18,7 @@ export interface LockSettings {
   namespace: string;
   etcdEndpoints?: string[];
   leaseDurationMs: number;
+  /** A monotonic clock in milliseconds: the Lease's expiry is judged by it. */
   now: () => number;
   log: Logger;
 }

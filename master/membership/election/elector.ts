@@ -44,6 +44,7 @@ export interface ElectorOptions {
   renewDeadlineMs: number;
   /** Time between attempts. */
   retryPeriodMs: number;
+  /** A monotonic clock in ms (`performance.now`): a wall clock's step would move the deadline. */
   now: () => number;
   log: Logger;
   /** Called on every change of leading, leader or term. */
@@ -62,7 +63,7 @@ export interface ElectorOptions {
  * @example
  * ```ts
  * const elector = new Elector({ lock, identity, renewDeadlineMs: 10_000, retryPeriodMs: 2000,
- *   now: Date.now, log, onChange: (state) => console.log(state) });
+ *   now: () => performance.now(), log, onChange: (state) => console.log(state) });
  * elector.start();
  * ```
  */
@@ -76,6 +77,8 @@ export class Elector {
   #running = false;
   #wake = () => {};
   #loop: Promise<void> = Promise.resolve();
+  #ticks = 0; // attempts begun: one given up on (it hung) changes nothing when it ends
+  #stopped = Promise.withResolvers<void>();
   #evicted: string | undefined; // the earlier incarnation last evicted, logged once
 
   constructor(options: ElectorOptions) {
@@ -103,6 +106,7 @@ export class Elector {
   /** Makes one attempt, evicting this master's earlier incarnation, and updates the state. */
   async tick(): Promise<void> {
     const { lock, identity, now, log } = this.#options;
+    const tick = ++this.#ticks;
     let started = now();
     let attempt: Attempt;
     try {
@@ -118,10 +122,12 @@ export class Elector {
         attempt = await lock.attempt(identity);
       }
     } catch (error) {
+      if (tick !== this.#ticks) return;
       log.warn("election attempt failed", { error: String(error), leading: this.#leading });
       this.#checkDeadline();
       return;
     }
+    if (tick !== this.#ticks) return; // a later attempt began meanwhile: its word stands
     const before = this.#state();
     // A claim that outlived its eviction is still never followed: there is no leader until it goes.
     this.#leader = attempt.leader !== undefined && this.#earlierSelf(attempt.leader)
@@ -142,12 +148,15 @@ export class Elector {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#stopped = Promise.withResolvers<void>();
     this.#loop = this.#run();
   }
 
   /** Stops attempting and releases leadership if held. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#ticks++; // an attempt still in flight changes nothing now
+    this.#stopped.resolve();
     this.#wake();
     await this.#loop;
     clearTimeout(this.#fence);
@@ -167,7 +176,23 @@ export class Elector {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      await this.tick();
+      // An attempt that hangs (a call to etcd or the API server lost on the way) is given up on
+      // at the renew deadline, as client-go bounds each one, so the next can be made.
+      const limit = Promise.withResolvers<void>();
+      const timer = setTimeout(limit.resolve, this.#options.renewDeadlineMs);
+      const stopped = this.#stopped.promise;
+      const ended = await Promise.race([
+        this.tick().then(() => true),
+        limit.promise.then(() => false),
+        stopped.then(() => true),
+      ]);
+      clearTimeout(timer);
+      if (!ended) {
+        this.#options.log.warn("election attempt timed out", {
+          renewDeadlineMs: this.#options.renewDeadlineMs,
+        });
+        this.#checkDeadline();
+      }
       if (!this.#running) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#options.retryPeriodMs);

@@ -145,3 +145,48 @@ Deno.test("Elector.stop() releases the lock it holds", async () => {
   assert.equal(state.released, 1);
   assert.equal(state.holder, undefined);
 });
+
+Deno.test("Elector gives up on an attempt that hangs, and the next one counts", async () => {
+  const { state, lock } = fakeLock();
+  let attempts = 0;
+  const hangsOnce: Lock = {
+    ...lock,
+    attempt(identity) {
+      if (++attempts === 1) return new Promise(() => {}); // a call lost on the way
+      return lock.attempt(identity);
+    },
+  };
+  const logs: Record<string, unknown>[] = [];
+  const candidate = new Elector({
+    lock: hangsOnce,
+    identity: "http://m1#a",
+    renewDeadlineMs: 50,
+    retryPeriodMs: 10,
+    now: () => performance.now(),
+    log: createLogger("master", { write: (line) => logs.push(JSON.parse(line)) }),
+  });
+  candidate.start();
+  try {
+    for (let i = 0; i < 100 && !candidate.leading; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(candidate.leading, true, `attempts made: ${attempts}`);
+    assert.equal(state.holder, "http://m1#a");
+    assert.ok(logs.some((line) => line.msg === "election attempt timed out"));
+  } finally {
+    await candidate.stop();
+  }
+});
+
+Deno.test("Elector.stop() does not wait for an attempt that hangs", async () => {
+  const { state, lock } = fakeLock();
+  state.hang = true;
+  const candidate = elector(lock, { now: 0 });
+  candidate.start();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  const stopped = await Promise.race([
+    candidate.stop().then(() => "stopped"),
+    new Promise((resolve) => setTimeout(() => resolve("still waiting"), 500)),
+  ]);
+  assert.equal(stopped, "stopped");
+});

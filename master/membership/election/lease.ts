@@ -35,7 +35,10 @@ export class Conflict extends Error {
 export interface LeaseLockOptions {
   api: LeaseApi;
   leaseDurationMs: number;
+  /** A monotonic clock in milliseconds (`performance.now`): expiry is judged by it alone. */
   now: () => number;
+  /** The wall clock the Lease's times are written in; `Date.now` unless given. */
+  wallNow?: () => number;
 }
 
 /**
@@ -56,8 +59,9 @@ export class LeaseLock implements Lock {
     const { api, now } = this.#options;
     const current = await api.read();
     const time = now();
+    const wall = this.#wallNow();
     if (!current) {
-      const created = await api.create(this.#record(identity, time, time, 0));
+      const created = await api.create(this.#record(identity, wall, wall, 0));
       this.#observe(created, time);
       return { leader: identity, term: created.leaseTransitions ?? 0 };
     }
@@ -72,8 +76,8 @@ export class LeaseLock implements Lock {
     const written = await api.replace({
       ...this.#record(
         identity,
-        renewing ? Date.parse(current.acquireTime ?? "") || time : time,
-        time,
+        renewing ? Date.parse(current.acquireTime ?? "") || wall : wall,
+        wall,
         renewing ? transitions : transitions + 1,
       ),
       resourceVersion: current.resourceVersion,
@@ -98,7 +102,7 @@ export class LeaseLock implements Lock {
   async #clear(identity: string): Promise<void> {
     const current = await this.#options.api.read();
     if (!current || current.holderIdentity !== identity) return;
-    const time = this.#options.now();
+    const time = this.#wallNow();
     // As client-go's ReleaseOnCancel: no holder, and a lease of one second.
     await this.#options.api.replace({
       ...current,
@@ -117,6 +121,10 @@ export class LeaseLock implements Lock {
       renewTime: microTime(renewed),
       leaseTransitions: transitions,
     };
+  }
+
+  #wallNow(): number {
+    return (this.#options.wallNow ?? Date.now)();
   }
 
   #observe(record: LeaseRecord, time: number): void {

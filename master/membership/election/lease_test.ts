@@ -45,6 +45,25 @@ Deno.test("LeaseLock creates the Lease, renews it, and holds it against a rival"
   }
 });
 
+Deno.test("LeaseLock judges expiry by its monotonic clock and writes the Lease's times by the wall", async () => {
+  const { standIn, api } = setup();
+  try {
+    const wall = { now: Date.UTC(2026, 11, 3, 12, 0, 0) };
+    const clock = { now: 5 };
+    const options = { leaseDurationMs: 15_000, now: () => clock.now, wallNow: () => wall.now };
+    const a = new LeaseLock({ api: api(), ...options });
+    const b = new LeaseLock({ api: api(), ...options });
+    await a.attempt("m1#a");
+    assert.equal(standIn.leases.get("cache/cache-master")!.spec.renewTime, microTime(wall.now));
+    await b.attempt("m2#b");
+    wall.now += 60_000; // b's wall clock steps a minute ahead: the Lease has not expired
+    clock.now += 100;
+    assert.deepEqual(await b.attempt("m2#b"), { leader: "m1#a", term: 0 });
+  } finally {
+    await standIn.close();
+  }
+});
+
 Deno.test("LeaseLock takes over a Lease unrenewed for its duration, counting the transition", async () => {
   const { standIn, api } = setup();
   try {
