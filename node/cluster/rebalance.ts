@@ -4,6 +4,7 @@ import type { Logger } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
 import { sleep } from "@cache/async/sleep";
 import { type RingView, utf8Bytes } from "@cache/protocol/wire";
+import { aged } from "@cache/protocol/replica";
 import type { Replica, Store } from "../store/store.ts";
 
 /** Who this node is, what it holds, and how it sends keys to a peer. */
@@ -126,7 +127,8 @@ export class Rebalancer {
       : undefined;
     const before = done && new Ring(done.nodes);
     const rejoined = (node: string) => done === undefined || (view.joined[node] ?? 0) > done.epoch;
-    const batches = new Map<string, Replica[]>();
+    // Each node's batch, and when each of its copies was read: a TTL counts down until it is sent.
+    const batches = new Map<string, { replica: Replica; at: number }[]>();
     const batchBytes = new Map<string, number>(); // of each node's batch, as JSON
     const maxBytes = this.#options.batchBytes ?? BATCH_BYTES;
     const leaving: string[] = [];
@@ -134,10 +136,12 @@ export class Rebalancer {
     const started = performance.now();
 
     const flush = async (node: string) => {
-      const replicas = batches.get(node) ?? [];
+      const queued = batches.get(node) ?? [];
       batches.delete(node);
       batchBytes.delete(node);
-      if (replicas.length === 0) return;
+      if (queued.length === 0) return;
+      const now = store.now();
+      const replicas = queued.map(({ replica, at }) => aged([replica], now - at)[0]);
       await this.#options.send(node, replicas);
       sent += replicas.length;
       this.#sent += replicas.length;
@@ -148,6 +152,7 @@ export class Rebalancer {
         if (this.#wanted !== view) return false; // a newer ring: start over with it
         const replica = store.replica(key);
         if (!replica) continue;
+        const at = store.now();
         let bytes = 0; // measured once, for the first owner that needs it
         const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
         const owners = ring.owners(key, view.replicas);
@@ -157,7 +162,7 @@ export class Rebalancer {
           // A key that would take its node's batch past the bytes goes in the next one.
           if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
           const queued = batches.get(owner) ?? [];
-          queued.push(replica);
+          queued.push({ replica, at });
           batches.set(owner, queued);
           batchBytes.set(owner, (batchBytes.get(owner) ?? 0) + size());
           if (queued.length >= batch) await flush(owner);

@@ -147,6 +147,29 @@ Deno.test("Rebalancer.follow() sends the value, version and TTL of each key", as
   assert.equal(replica?.ttlMs, 5000);
 });
 
+Deno.test("Rebalancer sends a key's TTL as it is when its batch goes, not when it was read", async () => {
+  // Every call takes 600 ms, so the batch sent second left 600 ms after its keys were read.
+  const clock = { now: 1_000 };
+  const store = new Store({ now: () => clock.now });
+  for (const key of KEYS) store.set(key, "v", 1000);
+  const sent: { ttlMs?: number; waited: number }[] = [];
+  const rebalancer = new Rebalancer({
+    self: A,
+    store,
+    batch: 1000,
+    log: silentLogger,
+    send: (_node, replicas) => {
+      sent.push(...replicas.map(({ ttlMs }) => ({ ttlMs, waited: clock.now - 1_000 })));
+      clock.now += 600;
+      return Promise.resolve();
+    },
+  });
+  rebalancer.follow(view(2, [A, B, C], { joined: { [B]: 2, [C]: 2 } }));
+  assert.ok(await rebalancer.idle(1000));
+  assert.ok(sent.some(({ waited }) => waited === 600), "a batch waited for another");
+  for (const { ttlMs, waited } of sent) assert.equal(ttlMs, 1000 - waited);
+});
+
 Deno.test("Rebalancer.follow() sends again every key to a node that rejoined empty", async () => {
   const { calls, sentTo, finish } = setup();
   await finish(view(1, [A, B], { replicas: 2 }));

@@ -8,6 +8,7 @@ import type { Fetch } from "@cache/http1/fetch";
 import type { Ring } from "@cache/ring/ring";
 import { keySegment } from "@cache/protocol/key_path";
 import {
+  aged,
   type NewerState,
   Replica as ReplicaSchema,
   ReplicateAnswer,
@@ -44,6 +45,8 @@ export interface Placement {
 interface Shipment {
   replicas: Replica[];
   until: number;
+  /** When its copies were made: their TTLs count down while they wait to be sent. */
+  at: number;
 }
 
 /** The ring as this node knows it, and how to catch up with the master's. */
@@ -332,9 +335,12 @@ export class Replicator {
     }
     const sends = [...batches];
     if (sends.length === 0) return [];
-    const until = this.#now() + this.#backupTimeoutMs(deadline);
+    const at = this.#now();
+    const until = at + this.#backupTimeoutMs(deadline);
     const results = await Promise.allSettled(
-      sends.map(([backup, batch]) => this.#shipments.submit(backup, { replicas: batch, until })),
+      sends.map(([backup, batch]) =>
+        this.#shipments.submit(backup, { replicas: batch, until, at })
+      ),
     );
     const failed: HttpError[] = [];
     const unreplicated = new Set<string>();
@@ -364,10 +370,12 @@ export class Replicator {
    */
   async #ship(backup: string, shipments: Shipment[]): Promise<NewerState[][]> {
     const until = Math.min(...shipments.map((shipment) => shipment.until));
+    const now = this.#now();
+    // A copy that waited behind the call in flight lives on the backup only as long as is left.
     const replicas = shipments.length === 1
-      ? shipments[0].replicas
-      : shipments.flatMap((shipment) => shipment.replicas);
-    const held = await this.send(backup, replicas, Math.max(1, until - this.#now()));
+      ? aged(shipments[0].replicas, now - shipments[0].at)
+      : shipments.flatMap((shipment) => aged(shipment.replicas, now - shipment.at));
+    const held = await this.send(backup, replicas, Math.max(1, until - now));
     if (held.length === 0) return shipments.map(() => held);
     return shipments.map((shipment) => {
       const keys = new Set(shipment.replicas.map((replica) => replica.key));

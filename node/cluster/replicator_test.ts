@@ -206,6 +206,28 @@ Deno.test("Replicator.replicate() sends the copies of writes made while one is o
   assert.deepEqual(bodies, [[keys[0]], keys.slice(1)], "the others went together, in order");
 });
 
+Deno.test("Replicator.replicate() sends a copy that waited with what is left of its TTL", async () => {
+  const ttls: number[] = [];
+  let release = () => {};
+  const fetch: Fetch = async (_input, init) => {
+    const { entries } = JSON.parse(String(init?.body)) as { entries: { ttlMs: number }[] };
+    ttls.push(...entries.map((entry) => entry.ttlMs));
+    if (ttls.length === 1) await new Promise<void>((resolve) => release = resolve);
+    return Response.json({ applied: entries.length });
+  };
+  const { cluster, clock } = setup("http://a:1", 10, fetch);
+  const [first, second] = [...Array(400).keys()].map((i) => `k${i}`)
+    .filter((key) => ring.owner(key) === "http://a:1");
+  const writes = [first, second].map((key) =>
+    cluster.replicate([{ key, version: 1, value: "v", ttlMs: 1000 }])
+  );
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  clock.now += 800; // the second copy waits 800 ms behind the first's call
+  release();
+  await Promise.all(writes);
+  assert.deepEqual(ttls, [1000, 200]);
+});
+
 Deno.test("Replicator.replicate() fails the copies queued behind a backup that timed out, unsent", async () => {
   let calls = 0;
   const fetch: Fetch = (_input, init) => {

@@ -1,6 +1,6 @@
 // The node's key-value store: string values with optional expiry, a memory bound and LRU eviction.
 
-import { newer, type Replica as WireReplica } from "../../shared/protocol/replica.ts";
+import { newer, type Replica as WireReplica, ttlLeft } from "../../shared/protocol/replica.ts";
 import type { RawReplica } from "../../shared/protocol/replica_body.ts";
 import { versionOf } from "../../shared/protocol/versions.ts";
 import { Entries, type Sized } from "./entries.ts";
@@ -304,7 +304,7 @@ export class Store {
     const ref = this.#live(key);
     if (ref !== 0) {
       const expiresAt = this.#entries.expiresAt(ref);
-      const ttlMs = expiresAt === 0 ? undefined : expiresAt - this.#now();
+      const ttlMs = expiresAt === 0 ? undefined : ttlLeft(expiresAt - this.#now());
       const { version, epoch } = this.#entries.stampOf(ref);
       return {
         key,

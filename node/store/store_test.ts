@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { entryBytes, EntryTooLargeError, EXPIRY_BYTES, Store, StoreFullError } from "./store.ts";
 import { MAX_TOMBSTONES, TOMBSTONE_MS } from "./tombstones.ts";
+import { Replica } from "@cache/protocol/replica";
+import { MAX_TTL_SECONDS } from "@cache/protocol/wire";
 
 Deno.test("Store.get() forgets a key at its TTL", () => {
   let now = 0;
@@ -547,4 +549,13 @@ Deno.test("Store.epochOf() is the epoch of a key's value or deletion here, if an
   assert.equal(store.epochOf("k"), 3);
   store.delete("k", 4);
   assert.equal(store.epochOf("k"), 4);
+});
+
+Deno.test("Store.replica() sends a TTL within what any node takes, whatever its clock did", () => {
+  const clock = { now: 1_000_000 };
+  const store = new Store({ now: () => clock.now });
+  store.set("longest", "v", MAX_TTL_SECONDS * 1000);
+  clock.now -= 5; // the clock is set back
+  assert.equal(store.replica("longest")?.ttlMs, MAX_TTL_SECONDS * 1000);
+  assert.ok(Replica.safeParse(store.replica("longest")).success);
 });

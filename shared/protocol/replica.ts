@@ -31,6 +31,34 @@ export const Replica = z.strictObject({
 export type Replica = z.infer<typeof Replica>;
 
 /**
+ * The time left of a key whose expiry is `ms` from now, as a replica's `ttlMs`: at least 1 (a due
+ * key expires at once where it lands, where none would keep it forever) and at most the longest
+ * TTL (a clock set back must not make the copy one the receiver refuses).
+ */
+export function ttlLeft(ms: number): number {
+  return Math.min(MAX_TTL_SECONDS * 1000, Math.max(1, Math.ceil(ms)));
+}
+
+/**
+ * `replicas` as they stand `elapsedMs` after they were read: each TTL shortened by it, so a copy
+ * that waited to be sent does not outlive the key it copies. The same array when nothing passed.
+ *
+ * @example
+ * ```ts
+ * import { aged } from "./replica.ts";
+ * aged([{ key: "k", version: 1, value: "v", ttlMs: 1000 }], 800); // ttlMs 200
+ * ```
+ */
+export function aged<T extends { ttlMs?: number }>(replicas: T[], elapsedMs: number): T[] {
+  if (elapsedMs < 1) return replicas;
+  return replicas.map((replica) =>
+    replica.ttlMs === undefined
+      ? replica
+      : { ...replica, ttlMs: ttlLeft(replica.ttlMs - elapsedMs) }
+  );
+}
+
+/**
  * A key a replica holds a newer state of than the copy it was sent, and that state's stamp: a
  * copy of a write its primary never stored, which the primary writes over (see `/replicate`).
  */
