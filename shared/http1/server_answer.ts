@@ -1,6 +1,7 @@
 // Writes the services' own server's answers as bytes on the wire: a Response, or an answer given
 // as its parts, with its status line, headers and length.
 
+import { HttpError } from "@cache/protocol/errors";
 import type { WireAnswer } from "./answer.ts";
 
 const encoder = new TextEncoder();
@@ -33,7 +34,8 @@ export async function encodeResponse(
   }
   if (!keepAlive) head += "connection: close\r\n";
   if (response.body === null || bodiless) {
-    return latin1(head + (bodiless ? "\r\n" : "content-length: 0\r\n\r\n"));
+    // A HEAD answered with no body (Hono strips it) says no length: 0 would be a lie.
+    return latin1(head + (bodiless || headOnly ? "\r\n" : "content-length: 0\r\n\r\n"));
   }
   return framed(head, textual ? await response.text() : await response.bytes(), headOnly);
 }
@@ -102,7 +104,11 @@ function latin1(text: string): Uint8Array {
 export async function answered(run: () => Response | Promise<Response>): Promise<Response> {
   try {
     return await run();
-  } catch {
+  } catch (error) {
+    // A body the client framed wrongly or sent too slowly fails the handler's read with its 4xx.
+    if (error instanceof HttpError && error.status < 500) {
+      return Response.json({ error: error.message }, { status: error.status });
+    }
     return Response.json({ error: "Internal server error" }, { status: 500 });
   }
 }
@@ -115,6 +121,8 @@ const REASONS: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
   409: "Conflict",
   412: "Precondition Failed",
   413: "Content Too Large",

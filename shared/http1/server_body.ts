@@ -2,7 +2,7 @@
 // the minimum rate, and what is left of it read or given up once the request is answered.
 
 import { HttpError } from "@cache/protocol/errors";
-import type { ConnReader } from "./server_reader.ts";
+import { ConnectionClosed, type ConnReader } from "./server_reader.ts";
 import { MAX_HEAD_BYTES, type RequestHead } from "./server_head.ts";
 import type { Connection } from "./server_connection.ts";
 
@@ -25,6 +25,9 @@ export class Body {
   #left: number; // bytes of the body (length) or of the chunk (chunked) still to read
   #done: boolean;
   #read = 0;
+  #continued = true; // no 100 Continue awaited, or it was sent
+  // The read in flight: one at a time, the handler's or finish()'s, never two on the connection.
+  #reading: Promise<Uint8Array> | undefined;
 
   constructor(
     readonly connection: Connection,
@@ -37,11 +40,12 @@ export class Body {
     if (this.#done) return;
     const { options } = connection.server;
     const started = performance.now();
-    let continued = !head.expectsContinue;
+    this.#continued = !head.expectsContinue;
+    // Pulled only as the handler reads (no high-water mark): a body it never asks for is not read.
     this.stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        if (!continued) {
-          continued = true;
+        if (!this.#continued) {
+          this.#continued = true;
           await connection.sendContinue();
         }
         // By now the body must have come at the minimum rate, after a head timeout's grace.
@@ -49,15 +53,27 @@ export class Body {
           this.#read * 1000 / options.minBodyBytesPerSecond - (performance.now() - started);
         let chunk: Uint8Array;
         try {
-          chunk = await connection.timed(this.#next(), dueMs);
-        } catch {
-          // The client's fault: a 4xx for the handler to answer (to a closed connection).
-          throw new HttpError(408, "The request body did not arrive in time, or was cut short");
+          chunk = await connection.timed(this.#nextOnce(), dueMs);
+        } catch (error) {
+          // The client's fault: a 4xx for the handler to answer (to a closed connection). A
+          // timeout closes the connection, so it too ends the read as closed.
+          if (error instanceof ConnectionClosed) {
+            throw new HttpError(408, "The request body did not arrive in time, or was cut short");
+          }
+          throw new HttpError(400, `Malformed chunked body: ${(error as Error).message}`);
         }
         if (chunk.length > 0) controller.enqueue(chunk);
         if (this.#done) controller.close();
       },
-    });
+    }, { highWaterMark: 0 });
+  }
+
+  /** The next bytes of the body, once the read before has ended. */
+  #nextOnce(): Promise<Uint8Array> {
+    if (this.#reading) throw new Error("A body read is in flight");
+    const reading = this.#next();
+    this.#reading = reading;
+    return reading.finally(() => this.#reading = undefined);
   }
 
   /** The next bytes of the body; empty once it ended. */
@@ -71,10 +87,9 @@ export class Body {
     }
     if (this.#left === 0) {
       const line = await this.reader.line(1024);
-      const size = parseInt(line.split(";")[0].trim(), 16);
-      if (!/^[0-9a-fA-F]+$/.test(line.split(";")[0].trim()) || !Number.isSafeInteger(size)) {
-        throw new Error("Malformed chunk size");
-      }
+      const digits = CHUNK_LINE.exec(line)?.[1];
+      const size = digits === undefined ? NaN : parseInt(digits, 16);
+      if (!Number.isSafeInteger(size)) throw new Error("a chunk size line is malformed");
       if (size === 0) {
         while ((await this.reader.line(MAX_HEAD_BYTES)) !== "") {
           // trailers are read and dropped
@@ -88,7 +103,7 @@ export class Body {
     this.#left -= bytes.length;
     this.#read += bytes.length;
     if (this.#left === 0 && (await this.reader.line(2)) !== "") {
-      throw new Error("A chunk does not end with CRLF");
+      throw new Error("a chunk does not end with CRLF");
     }
     return bytes;
   }
@@ -98,14 +113,21 @@ export class Body {
    * not read is read and dropped when short; a long one, or a chunked one, closes it.
    */
   async finish(): Promise<boolean> {
+    // A read the handler left in flight ends first: two reads would tear the bytes apart.
+    if (this.#reading && !await this.#reading.then(() => true, () => false)) return false;
     if (this.#done) return true;
+    // A client waiting for 100 Continue may never send the body: answered, it is not awaited.
+    if (!this.#continued) return false;
     if (this.head.body.kind !== "length" || this.#left > DRAIN_BYTES) return false;
     const { headerTimeoutMs } = this.connection.server.options;
     try {
-      while (!this.#done) await this.connection.timed(this.#next(), headerTimeoutMs);
+      while (!this.#done) await this.connection.timed(this.#nextOnce(), headerTimeoutMs);
       return true;
     } catch {
       return false;
     }
   }
 }
+
+// A chunk-size line: hex digits, then any extensions (no control characters, bare LF included).
+const CHUNK_LINE = /^([0-9a-fA-F]+)(?:[ \t]*;[\t\x20-\x7e\x80-\xff]*)?$/;

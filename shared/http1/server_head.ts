@@ -29,6 +29,12 @@ export class BadHead extends Error {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A request target: visible ASCII only (anything else must be percent-encoded).
+const TARGET = /^[\x21-\x7e]+$/;
+// A Host: a name, IPv4 or bracketed IPv6 address, then an optional port; nothing of a path.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
+// Optional whitespace around a value: spaces and tabs only, never other blanks.
+const OWS = /^[ \t]+|[ \t]+$/g;
 const DIGITS = /^[0-9]+$/;
 // Field values: visible ASCII, obs-text, spaces and tabs; no control characters.
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -49,6 +55,7 @@ const latin1 = new TextDecoder("latin1");
  */
 export function parseHead(bytes: Uint8Array): RequestHead {
   const lines = latin1.decode(bytes).split("\r\n");
+  if (/[\r\n]/.test(lines[0])) throw new BadHead(400, "Lines must end with CRLF");
   const [method, target, version, ...rest] = lines[0].split(" ");
   if (rest.length > 0 || !method || !target || !version || !TOKEN.test(method)) {
     throw new BadHead(400, "Malformed request line");
@@ -59,12 +66,16 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   if (!target.startsWith("/") && !(target === "*" && method === "OPTIONS")) {
     throw new BadHead(400, "The request target must be a path");
   }
+  if (!TARGET.test(target)) {
+    throw new BadHead(400, "The request target holds spaces or control characters");
+  }
   const minor = version === "HTTP/1.1" ? 1 : 0;
   const headers: [string, string][] = [];
   let lengths: string[] = [];
   let chunked = false;
   let connection = "";
   let expectsContinue = false;
+  let hosts = 0;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");
@@ -72,14 +83,16 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     const name = line.slice(0, colon);
     // No space before the colon, no folded line: parsers disagree on both.
     if (!TOKEN.test(name)) throw new BadHead(400, `Malformed header name "${name.slice(0, 40)}"`);
-    const value = line.slice(colon + 1).trim();
+    const value = line.slice(colon + 1).replace(OWS, "");
     if (!VALUE.test(value)) throw new BadHead(400, `Header ${name} holds control characters`);
     const lower = name.toLowerCase();
     headers.push([lower, value]);
-    if (lower === "content-length") {
+    if (lower === "host") {
+      if (++hosts > 1 || !HOST.test(value)) throw new BadHead(400, "Malformed Host header");
+    } else if (lower === "content-length") {
       lengths = [
         ...lengths,
-        ...value.split(",").map((v) => v.trim()),
+        ...value.split(",").map((v) => v.replace(OWS, "")),
       ];
     } else if (lower === "transfer-encoding") {
       if (chunked || value.toLowerCase() !== "chunked") {
@@ -89,6 +102,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     } else if (lower === "connection") connection += `,${value.toLowerCase()}`;
     else if (lower === "expect") expectsContinue = value.toLowerCase() === "100-continue";
   }
+  if (minor === 1 && hosts === 0) throw new BadHead(400, "An HTTP/1.1 request needs a Host header");
   if (chunked && lengths.length > 0) {
     throw new BadHead(400, "A request cannot have both Content-Length and Transfer-Encoding");
   }

@@ -11,6 +11,7 @@ export class ConnectionClosed extends Error {
 }
 
 const CRLFCRLF = [13, 10, 13, 10];
+const LFLF = [10, 10];
 /**
  * A buffered reader over one connection. Reads resolve with bytes or throw
  * {@link ConnectionClosed}; closing the connection (a timeout does) ends a read in progress.
@@ -54,6 +55,13 @@ export class ConnReader {
         return head;
       }
       if (this.#end - this.#start > max) return undefined;
+      // Lines ended by a bare LF never make a CRLFCRLF: the head as it stands, to be refused.
+      const bare = indexOf(this.#buffer, LFLF, this.#start, this.#end);
+      if (bare >= 0) {
+        const head = this.#buffer.slice(this.#start, bare);
+        this.#start = bare + 2;
+        return head;
+      }
       // Kept relative to the start: filling may move the buffered bytes.
       const skip = Math.max(0, this.#end - this.#start - 3);
       await this.#fill();
@@ -105,6 +113,7 @@ export class ConnReader {
 
   /** Up to `max` bytes, at least one. */
   async some(max: number): Promise<Uint8Array> {
+    if (!(max >= 1)) throw new Error(`Cannot read ${max} bytes`);
     if (this.#end === this.#start) await this.#fill();
     const n = Math.min(max, this.#end - this.#start);
     const bytes = this.#buffer.slice(this.#start, this.#start + n);
@@ -122,7 +131,7 @@ export class ConnReader {
         this.#start = at + 2;
         return line;
       }
-      if (this.#end - this.#start > max) throw new Error("Chunk line too long");
+      if (this.#end - this.#start > max) throw new Error("a chunk line is too long");
       const skip = Math.max(0, this.#end - this.#start - 1);
       await this.#fill();
       searched = this.#start + skip;

@@ -113,6 +113,21 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
     ["GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", /400/],
     ["GET / HTTP/2.0\r\nHost: x\r\n\r\n", /505/],
     ["GET http://evil/ HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
+    // Only spaces and tabs are trimmed from a value: other blanks are the value's, and refused.
+    ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \x0b3\r\n\r\nabc", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\xa0\r\n\r\nabc", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\x0c\r\n\r\n", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\x0b3\r\nabc\r\n", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x\ny\r\nabc\r\n", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /400/],
+    // The Host must be a host and port: it is the start of the URL the request is routed by.
+    ["GET /live HTTP/1.1\r\nHost: x/keys/a?\r\n\r\n", /400/],
+    ["GET /live HTTP/1.1\r\nHost: a@x\r\n\r\n", /400/],
+    ["GET /live HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", /400/],
+    ["GET /live HTTP/1.1\r\n\r\n", /400/],
+    ["GET /keys/x\tz HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
+    ["GET /keys/x\x00z HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
+    ["GET /live HTTP/1.1\nHost: x\n\n", /400/],
     [`GET / HTTP/1.1\r\nHost: x\r\nX: ${"a".repeat(70_000)}\r\n\r\n`, /431/],
   ];
   try {
@@ -186,6 +201,7 @@ Deno.test("serveHttp() refuses connections past its cap with 503, and serves aga
 Deno.test("serveHttp() answers 100 Continue, HEAD without a body, and a throwing handler with 500", async () => {
   const server = serveHttp({ ...LIMITS, maxConnections: 10 }, async (request) => {
     if (new URL(request.url).pathname === "/throw") throw new Error("boom");
+    if (new URL(request.url).pathname === "/empty") return new Response(null, { status: 200 });
     return new Response(await request.text() || "body", { status: 201 });
   });
   const client = await raw(server);
@@ -202,6 +218,9 @@ Deno.test("serveHttp() answers 100 Continue, HEAD without a body, and a throwing
     );
     await client.send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.match((await client.readAll(300)).text, /content-length: 4\r\n\r\n$/);
+    // A handler that answers HEAD with no body (as Hono does) says no length it does not know.
+    await client.send("HEAD /empty HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.doesNotMatch((await client.readAll(300)).text, /content-length/);
     await client.send("GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.match((await client.readAll(300)).text, /^HTTP\/1\.1 500[\s\S]*Internal server error/);
   } finally {
@@ -361,6 +380,35 @@ Deno.test("serveHttp() closes a connection whose client does not read its answer
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.equal(server.connections, 0, "closed once the write waited past the idle timeout");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() answers a request whose body it never asked for, and stays served", async () => {
+  // The handler never reads the body: a client waiting for 100 Continue gets the answer and the
+  // connection closes; nothing the client sends after can stall the server.
+  const server = serveHttp(
+    { ...LIMITS, maxConnections: 10 },
+    () => new Response("no", { status: 404 }),
+  );
+  const client = await raw(server);
+  try {
+    await client.send(
+      "POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await client.send("12345");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await client.send("67890GET /keys/a HTTP/1.1\r\nHost: x\r\n\r\n").catch(() => {});
+    const { text, closed } = await client.readAll(1500);
+    assert.doesNotMatch(text, /100 Continue/);
+    assert.match(text, /^HTTP\/1\.1 404/);
+    assert.ok(closed, "closed: the body it did not ask for is not read");
+    const after = await fetch(`http://127.0.0.1:${server.addr.port}/live`);
+    assert.equal(after.status, 404, "the server still answers");
+    await after.body?.cancel();
   } finally {
     client.close();
     await server.shutdown();
