@@ -42,6 +42,12 @@ export const nodeSettings = {
     schema: count(2000),
     help: "Milliseconds to wait for a peer node (backups, key moves)",
   },
+  handoverTimeoutMs: {
+    flag: "handover-timeout-ms",
+    env: "HANDOVER_TIMEOUT_MS",
+    schema: count(20_000, 1000),
+    help: "On SIGTERM, milliseconds to hand keys over before exiting (the shutdown takes 5 s more)",
+  },
   rebalanceBatch: {
     flag: "rebalance-batch",
     env: "REBALANCE_BATCH",

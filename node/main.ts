@@ -18,10 +18,10 @@ import { Writer } from "./cluster/writer.ts";
 import { Store } from "./store/store.ts";
 
 const config = loadOrExit("node", nodeSettings, loadConfig);
-// All of the shutdown after SIGTERM fits in Kubernetes' default grace of 30 s: handing keys over
-// gets up to 20 s, and requests in flight get what is left of 25 s.
-const SHUTDOWN_TIMEOUT_MS = 25_000;
-const HANDOVER_TIMEOUT_MS = 20_000;
+// By default all of the shutdown after SIGTERM fits in Kubernetes' default grace of 30 s: handing
+// keys over gets up to 20 s, and requests in flight get what is left of 25 s.
+const HANDOVER_TIMEOUT_MS = config.handoverTimeoutMs;
+const SHUTDOWN_TIMEOUT_MS = HANDOVER_TIMEOUT_MS + 5000;
 
 const EXPIRE_TICK_MS = 100;
 const EXPIRE_PER_TICK = 2000;

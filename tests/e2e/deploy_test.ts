@@ -283,6 +283,11 @@ Deno.test("pods run as non-root with a read-only root and no privileges", () => 
     const pod = doc.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.ok(pod.terminationGracePeriodSeconds >= 25, "room for a graceful leave");
+    // A node's whole shutdown (its handover, then 5 s) fits in its grace period.
+    const handover = container.env.find((e: { name: string }) => e.name === "HANDOVER_TIMEOUT_MS");
+    if (handover) {
+      assert.ok(Number(handover.value) + 5000 <= pod.terminationGracePeriodSeconds * 1000);
+    }
     assert.deepEqual(container.securityContext, {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
