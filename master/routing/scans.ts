@@ -5,7 +5,7 @@ import { slotOf } from "@cache/ring/ring";
 import { HttpError } from "@cache/protocol/errors";
 import type { ScanPage } from "@cache/protocol/wire";
 import { settleAll } from "./fan_out.ts";
-import type { Placement } from "./placement.ts";
+import { noOwner, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
 
 /** A scan's page as asked: keys starting with `prefix`, from `cursor`, about `count` of them. */
@@ -128,9 +128,13 @@ export class Scans {
     return pages;
   }
 
-  /** The nodes that may hold keys: the ring's, and while keys move, the earlier rings'. */
+  /**
+   * The nodes that may hold keys: the ring's, and while keys move, the earlier rings'. Throws 503
+   * with no ring (the master learning it, or no node up): "no key" would be a lie.
+   */
   #nodes(): string[] {
     const { placement } = this.#options;
+    if (placement.recovering || placement.ring.size === 0) throw noOwner(placement);
     const nodes = new Set(placement.ring.nodes);
     for (const ring of placement.unsettledRings) for (const node of ring.nodes) nodes.add(node);
     return [...nodes];

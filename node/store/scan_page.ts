@@ -28,12 +28,16 @@ export function pageBounds(slots: ArrayLike<number>, count: number): PageBounds 
   return { last, next: next === Infinity ? null : next };
 }
 
-/** The `k`-th smallest value of `values` (0 the smallest), reordering them: Hoare's selection. */
+/**
+ * The `k`-th smallest value of `values` (0 the smallest), reordering them: Hoare's selection, on a
+ * pivot at random. Clients choose the order keys are written in, hence their slots' order here: a
+ * fixed pivot, which such an order can defeat at every step, would make a page N² work.
+ */
 function kthSmallest(values: Float64Array, k: number): number {
   let lo = 0;
   let hi = values.length - 1;
   while (lo < hi) {
-    const pivot = values[(lo + hi) >>> 1];
+    const pivot = values[lo + Math.floor(Math.random() * (hi - lo + 1))];
     let i = lo;
     let j = hi;
     while (i <= j) {
