@@ -198,14 +198,15 @@ export class Registry {
 
   /**
    * Whether `ring`, which the node at `address` reports, held it, and a later ring of the same
-   * term this master knows of (its own, or the last one before it) did not. A ring of a term this
-   * master never saw the end of may be newer than what it knows: a node of it joins as new.
+   * term did not: the last ring of the master before this one, which this one carried on from. Not
+   * this master's own epochs: they start from its clock, past every ring of a master it replaced
+   * in the same term (one with no election restarting), which it never saw. A ring newer than
+   * the inherited one, or of another term, may hold a node this master never knew: it joins.
    */
   #droppedFrom(address: string, ring: RingView | undefined): boolean {
     if (!ring?.nodes.includes(address) || this.#ring.nodes.includes(address)) return false;
-    const later = (known: { term: number; epoch: number } | undefined) =>
-      known !== undefined && known.term === ring.term && known.epoch > ring.epoch;
-    return later(this) || later(this.#inherited);
+    const inherited = this.#inherited;
+    return inherited !== undefined && inherited.term === ring.term && inherited.epoch > ring.epoch;
   }
 
   /** A heartbeat of a member that is up or leaving. */
@@ -445,8 +446,11 @@ export class Registry {
     const last = recovery.last;
     const now = this.#options.now();
     const missing = recovery.missing();
-    // Missing, or back from a ring the last one dropped: either must rejoin empty.
-    for (const address of [...missing, ...recovery.dropped()]) {
+    // Missing, or back from a ring the last one dropped (unless leaving, handing its keys over):
+    // either must rejoin empty.
+    const dropped = recovery.dropped()
+      .filter((address) => this.#members.get(address)?.status !== "leaving");
+    for (const address of [...missing, ...dropped]) {
       this.#members.set(address, {
         status: "down",
         lastSeenMs: now,

@@ -197,6 +197,37 @@ Deno.test("A node an older ring held, dropped since, rejoins empty: heard during
   assert.deepEqual(after.ring.nodes, [y]);
   // A node leaving is not told to drop the keys it hands over.
   assert.notEqual(after.heartbeat(x, { ring: ring(5, [x, y]), leaving: true }), "rejoin");
+  const leaving = restarted({ now: 0 });
+  leaving.heartbeat(x, { instance: "x", ring: ring(5, [x, y]), leaving: true });
+  leaving.heartbeat(y, { instance: "y", ring: ring(6, [y]) });
+  assert.notEqual(leaving.heartbeat(x, { ring: ring(5, [x, y]), leaving: true }), "rejoin");
+});
+
+Deno.test("A restarted master with no election takes back the nodes of rings it never saw", () => {
+  // Its epochs start from its clock, past every ring the master before it published in term 0.
+  const ring = (epoch: number, nodes: string[]) => ({
+    term: 0,
+    epoch,
+    replicas: 1,
+    nodes,
+    joined: {},
+  });
+  const [x, y] = ["http://x:1", "http://y:1"];
+  const unrecovered = new Registry({
+    failureTimeoutMs: 1000,
+    now: () => 1e6,
+    log,
+    initialEpoch: 1e6,
+  });
+  assert.equal(unrecovered.heartbeat(x, { instance: "x", ring: ring(900, [x, y]) }), "new");
+  // With recovery: a node of a ring newer than the one recovered joins, keys and all.
+  const clock = { now: 1e6 };
+  const recovered = restarted(clock);
+  recovered.heartbeat(y, { instance: "y", ring: ring(900, [y]) });
+  clock.now += 3000;
+  recovered.sweep();
+  assert.equal(recovered.recovering, false);
+  assert.equal(recovered.heartbeat(x, { instance: "x", ring: ring(901, [x, y]) }), "new");
 });
 
 Deno.test("A master that was paused gives every node the missing time back before judging", () => {

@@ -75,13 +75,24 @@ Deno.test("Router.scan() merges every node's keys by slot, each key once, page b
 
 Deno.test("Router.scan() and flush() answer 503 while the master has no ring to ask", async () => {
   const nodes = nodesOf({});
-  const learning = { ring: new Ring(), epoch: 0, replicas: 2, unsettledRings: [], recovering: true };
+  const learning = {
+    ring: new Ring(),
+    epoch: 0,
+    replicas: 2,
+    unsettledRings: [],
+    recovering: true,
+  };
   const router = new Router({ placement: learning, fetch: nodes.fetch, timeoutMs: 100 });
   const unavailable = (error: HttpError) => error.status === 503 && /learning/.test(error.message);
   await assert.rejects(router.scan({ cursor: "4096", count: 10 }), unavailable);
   await assert.rejects(router.flush(), unavailable);
   // Every node down: not an empty cluster's answer either.
-  const gone = { ring: new Ring(), epoch: 9, replicas: 2, unsettledRings: [new Ring(["http://a:1"])] };
+  const gone = {
+    ring: new Ring(),
+    epoch: 9,
+    replicas: 2,
+    unsettledRings: [new Ring(["http://a:1"])],
+  };
   const down = new Router({ placement: gone, fetch: nodes.fetch, timeoutMs: 100 });
   await assert.rejects(down.scan({ count: 10 }), (error: HttpError) => error.status === 503);
   assert.deepEqual(nodes.asked, [], "no node asked");
