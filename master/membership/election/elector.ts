@@ -77,8 +77,7 @@ export class Elector {
   #running = false;
   #wake = () => {};
   #loop: Promise<void> = Promise.resolve();
-  #ticks = 0; // attempts begun: one given up on (it hung) changes nothing when it ends
-  #stopped = Promise.withResolvers<void>();
+  #ticks = 0; // attempts begun or given up on: one given up on changes nothing when it ends
   #evicted: string | undefined; // the earlier incarnation last evicted, logged once
 
   constructor(options: ElectorOptions) {
@@ -148,15 +147,15 @@ export class Elector {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#stopped = Promise.withResolvers<void>();
     this.#loop = this.#run();
   }
 
-  /** Stops attempting and releases leadership if held. */
+  /**
+   * Stops attempting and releases leadership if held: once the attempt in flight has ended (or
+   * was given up on, at the renew deadline), so that one that won is released too.
+   */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#ticks++; // an attempt still in flight changes nothing now
-    this.#stopped.resolve();
     this.#wake();
     await this.#loop;
     clearTimeout(this.#fence);
@@ -180,14 +179,13 @@ export class Elector {
       // at the renew deadline, as client-go bounds each one, so the next can be made.
       const limit = Promise.withResolvers<void>();
       const timer = setTimeout(limit.resolve, this.#options.renewDeadlineMs);
-      const stopped = this.#stopped.promise;
       const ended = await Promise.race([
         this.tick().then(() => true),
         limit.promise.then(() => false),
-        stopped.then(() => true),
       ]);
       clearTimeout(timer);
       if (!ended) {
+        this.#ticks++; // given up on: its answer, if it ever comes, changes nothing
         this.#options.log.warn("election attempt timed out", {
           renewDeadlineMs: this.#options.renewDeadlineMs,
         });

@@ -178,15 +178,75 @@ Deno.test("Elector gives up on an attempt that hangs, and the next one counts", 
   }
 });
 
-Deno.test("Elector.stop() does not wait for an attempt that hangs", async () => {
+Deno.test("Elector.stop() waits for the attempt in flight, and releases one that won", async () => {
+  const { state, lock } = fakeLock();
+  let answer = () => {};
+  const slow: Lock = {
+    ...lock,
+    attempt: (identity) => new Promise((resolve) => answer = () => resolve(lock.attempt(identity))),
+  };
+  const candidate = new Elector({
+    lock: slow,
+    identity: "http://m1#a",
+    renewDeadlineMs: 1000,
+    retryPeriodMs: 100,
+    now: () => performance.now(),
+    log,
+  });
+  candidate.start();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  const stopping = candidate.stop(); // SIGTERM while the attempt is out
+  answer(); // it wins
+  await stopping;
+  assert.equal(state.released, 1, "the lease it won is released");
+  assert.equal(state.holder, undefined);
+});
+
+Deno.test("Elector.stop() waits for an attempt that hangs no longer than the renew deadline", async () => {
   const { state, lock } = fakeLock();
   state.hang = true;
-  const candidate = elector(lock, { now: 0 });
+  const candidate = new Elector({
+    lock,
+    identity: "http://m1#a",
+    renewDeadlineMs: 100,
+    retryPeriodMs: 10,
+    now: () => performance.now(),
+    log,
+  });
   candidate.start();
   await new Promise((resolve) => setTimeout(resolve, 10));
   const stopped = await Promise.race([
     candidate.stop().then(() => "stopped"),
-    new Promise((resolve) => setTimeout(() => resolve("still waiting"), 500)),
+    new Promise((resolve) => setTimeout(() => resolve("still waiting"), 1000)),
   ]);
   assert.equal(stopped, "stopped");
+});
+
+Deno.test("Elector ignores the answer of an attempt it gave up on, however late", async () => {
+  let attempts = 0;
+  let late = (_attempt: Attempt) => {};
+  const changes: ElectionState[] = [];
+  const candidate = new Elector({
+    lock: {
+      attempt: () => {
+        if (++attempts === 1) return new Promise((resolve) => late = resolve);
+        return new Promise(() => {}); // the next ones hang too
+      },
+      release: () => Promise.resolve(),
+      evict: () => Promise.resolve(),
+    },
+    identity: "http://m1#a",
+    renewDeadlineMs: 50,
+    retryPeriodMs: 200,
+    now: () => performance.now(),
+    log,
+    onChange: (state) => changes.push(state),
+  });
+  candidate.start();
+  await new Promise((resolve) => setTimeout(resolve, 80)); // given up on, waiting to try again
+  late({ leader: "http://m1#a", term: 3 }); // it won, but too late to count
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(candidate.leading, false);
+  assert.deepEqual(changes, [], "no leadership to flap");
+  await candidate.stop(); // the next attempt hangs: given up on at its deadline
 });
