@@ -3,7 +3,7 @@
 
 import { deadline, untilAborted } from "@cache/http1/deadline";
 import { type Http1Client, http1Client } from "@cache/http1/client";
-import { headerOf } from "@cache/http1/messages";
+import { headerOf, SentThenRefused } from "@cache/http1/messages";
 import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
 
@@ -162,7 +162,10 @@ export class Caller {
       if (signal?.aborted) throw signal.reason;
       const reason = error instanceof Error ? error.message : String(error);
       const message = `${base} could not be reached: ${reason}`;
-      if (connectionRefused(error)) throw new Refused(message);
+      // A write the peer may have taken before it died is not "never sent": it must not go on
+      // to the next master. A read may, whatever became of it.
+      const maybeTaken = error instanceof SentThenRefused && (init.method ?? "GET") !== "GET";
+      if (connectionRefused(error) && !maybeTaken) throw new Refused(message);
       throw new CacheError(0, message);
     } finally {
       limit.clear();

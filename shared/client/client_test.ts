@@ -421,6 +421,48 @@ Deno.test("CacheClient.connect() that fails closes the connection it opened", as
   }
 });
 
+/** A master that answers its first call on a kept-alive connection, takes the second, and dies. */
+function dyingMaster() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dead = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(4096);
+    await conn.read(buffer);
+    const body = JSON.stringify({ key: "k", value: "from-a", version: "0.1" });
+    const head = `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(head + body));
+    await conn.read(buffer); // taken, maybe applied
+    listener.close();
+    conn.close();
+  })();
+  return { url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, dead };
+}
+
+Deno.test("CacheClient after its master died mid-call: a read goes on, a write does not", async () => {
+  const taken: string[] = [];
+  const b = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    taken.push(request.method);
+    return value("k", "from-b");
+  });
+  const next = `http://127.0.0.1:${b.addr.port}`;
+  const forReads = dyingMaster();
+  const forWrites = dyingMaster();
+  const reads = await CacheClient.connect([forReads.url, next], { mode: "proxy" });
+  const writes = await CacheClient.connect([forWrites.url, next], { mode: "proxy" });
+  try {
+    assert.equal(await reads.get("k"), "from-a");
+    assert.equal(await reads.get("k"), "from-b", "a read goes to the next master");
+    assert.equal(await writes.get("k"), "from-a");
+    await assert.rejects(writes.add("k", "v"), (error: CacheError) => error.status === 0);
+    assert.deepEqual(taken, ["GET"], "the write, maybe applied, was not sent again");
+    await Promise.all([forReads.dead, forWrites.dead]);
+  } finally {
+    reads.close();
+    writes.close();
+    await b.shutdown();
+  }
+});
+
 Deno.test("CacheClient calls refused together by the first master all reach the next", async () => {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
     return value("k", "v");

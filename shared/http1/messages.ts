@@ -34,3 +34,18 @@ export function headerOf(answer: RawAnswer, name: string): string | null {
   for (const [key, value] of answer.headers) if (key === name) return value;
   return null;
 }
+
+/**
+ * A call sent on a kept-alive connection that closed unanswered, whose resend on a new connection
+ * was refused: the peer may have taken the call, then died. Its `code` is the refusal's, so it
+ * reads as a peer gone; a caller for whom "never sent" matters (a write that must not be applied
+ * twice) tells it apart.
+ */
+export class SentThenRefused extends Error {
+  readonly code = "ECONNREFUSED";
+
+  constructor(cause: unknown) {
+    super("The peer closed the connection unanswered, then refused a new one", { cause });
+    this.name = "SentThenRefused";
+  }
+}

@@ -7,7 +7,7 @@ import http from "node:http";
 import https from "node:https";
 import type { Http1Client, Http1Options } from "./client.ts";
 import { checkTarget, exchangeFetch } from "./exchange_fetch.ts";
-import type { PeerRequest, RawAnswer } from "./messages.ts";
+import { type PeerRequest, type RawAnswer, SentThenRefused } from "./messages.ts";
 
 /** Where an origin's calls go: its host and port, by plain or TLS connections. */
 interface Target {
@@ -66,10 +66,11 @@ export function nodeHttp1Client(options: Http1Options = {}): Http1Client {
       // The peer closed a kept-alive connection as it was reused: nothing was answered, so the
       // call goes once more, on a connection of its own.
       if (!(error instanceof ClosedEarly)) throw error;
-      // A peer that took the call and died refuses the new connection: that says nothing of
-      // whether the call was applied, so the call fails as unanswered, not as never sent.
+      // A peer that took the call and died refuses the new connection: the call was not surely
+      // never sent.
       return await send(target, target.secure ? tls : plain, request).catch((again) => {
-        throw request.signal?.aborted ? again : error;
+        if (request.signal?.aborted) throw again;
+        throw again?.code === "ECONNREFUSED" ? new SentThenRefused(again) : error;
       });
     }
   };

@@ -2,7 +2,7 @@
 // time, an idle connection the peer closed replaced once, a new one it refused traded for ours.
 
 import { untilAborted } from "./deadline.ts";
-import type { RawAnswer } from "./messages.ts";
+import { type RawAnswer, SentThenRefused } from "./messages.ts";
 import { parseResponseHead, readBody, Reader } from "./reader.ts";
 
 /** The keep-alive connections to one peer. */
@@ -50,9 +50,12 @@ export class Pool {
           try {
             connection = refused ? await this.#acquireOpen(signal) : await this.#acquire(signal);
           } catch (again) {
-            // The peer may have taken the call, then died: failing to reach it now says nothing
-            // of whether it was applied, so the call fails as unanswered, not as never sent.
+            // The peer may have taken the call, then died: refused now, the call was not surely
+            // never sent.
             if (signal?.aborted) throw again;
+            if ((again as { code?: unknown }).code === "ECONNREFUSED") {
+              throw new SentThenRefused(again);
+            }
             throw error;
           }
         }
