@@ -88,6 +88,8 @@ export class Registry {
   #lastSweep: number | undefined;
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
+  // The first ring this master published in its term: the rings from it on are its own.
+  #own: { term: number; epoch: number } | undefined;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -198,15 +200,21 @@ export class Registry {
 
   /**
    * Whether `ring`, which the node at `address` reports, held it, and a later ring of the same
-   * term did not: the last ring of the master before this one, which this one carried on from. Not
-   * this master's own epochs: they start from its clock, past every ring of a master it replaced
-   * in the same term (one with no election restarting), which it never saw. A ring newer than
-   * the inherited one, or of another term, may hold a node this master never knew: it joins.
+   * term did not: one this master published (the node was marked down, then forgotten), or the
+   * last ring of the master before this one, which this one carried on from. Rings before this
+   * master's first are not judged by its epochs: those start from its clock, past every ring of
+   * a master it replaced in the same term (one with no election restarting), which it never saw.
+   * A ring newer than the inherited one, or of another term, may hold a node this master never
+   * knew: it joins.
    */
   #droppedFrom(address: string, ring: RingView | undefined): boolean {
     if (!ring?.nodes.includes(address) || this.#ring.nodes.includes(address)) return false;
+    const { term, epoch } = ring;
+    const own = this.#own;
+    const ours = own !== undefined && own.term === term && epoch >= own.epoch &&
+      epoch < this.#epoch;
     const inherited = this.#inherited;
-    return inherited !== undefined && inherited.term === ring.term && inherited.epoch > ring.epoch;
+    return ours || (inherited?.term === term && inherited.epoch > epoch);
   }
 
   /** A heartbeat of a member that is up or leaving. */
@@ -529,6 +537,7 @@ export class Registry {
     this.#unsettled = this.settled ? [this.#ring] : [this.#ring, ...this.#unsettled].slice(0, 8);
     this.#ring = new Ring(up);
     this.#epoch++;
+    if (this.#own?.term !== this.#term) this.#own = { term: this.#term, epoch: this.#epoch };
     this.#options.log.info(event, {
       ...(address ? { address } : {}),
       term: this.#term,

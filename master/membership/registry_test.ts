@@ -203,6 +203,21 @@ Deno.test("A node an older ring held, dropped since, rejoins empty: heard during
   assert.notEqual(leaving.heartbeat(x, { ring: ring(5, [x, y]), leaving: true }), "rejoin");
 });
 
+Deno.test("A node this master marked down and an operator forgot rejoins empty", () => {
+  const clock = { now: 0 };
+  const registry = new Registry({ failureTimeoutMs: 1000, now: () => clock.now, log });
+  const [x, y] = ["http://x:1", "http://y:1"];
+  registry.heartbeat(x, { instance: "x" });
+  registry.heartbeat(y, { instance: "y" });
+  const old = registry.view(); // [x, y]
+  clock.now = 999;
+  registry.heartbeat(y, { instance: "y", ring: old });
+  clock.now = 1000;
+  registry.sweep(); // x, cut off, is marked down
+  assert.equal(registry.deregister(x), true); // and forgotten (DELETE /register/x)
+  assert.equal(registry.heartbeat(x, { instance: "x", ring: old }), "rejoin");
+});
+
 Deno.test("A restarted master with no election takes back the nodes of rings it never saw", () => {
   // Its epochs start from its clock, past every ring the master before it published in term 0.
   const ring = (epoch: number, nodes: string[]) => ({
