@@ -163,8 +163,9 @@ export class Caller {
       const reason = error instanceof Error ? error.message : String(error);
       const message = `${base} could not be reached: ${reason}`;
       // A write the peer may have taken before it died is not "never sent": it must not go on
-      // to the next master. A read may, whatever became of it.
-      const maybeTaken = error instanceof SentThenRefused && (init.method ?? "GET") !== "GET";
+      // to the next master. A read may, whatever became of it (a batch read is a POST).
+      const read = (init.method ?? "GET") === "GET" || path === "/mget";
+      const maybeTaken = error instanceof SentThenRefused && !read;
       if (connectionRefused(error) && !maybeTaken) throw new Refused(message);
       throw new CacheError(0, message);
     } finally {

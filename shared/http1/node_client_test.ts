@@ -150,22 +150,28 @@ for (const [name, make] of clients) {
   }, async () => {
     // The peer takes the second call and dies before answering: the call may have been applied,
     // so its failure must not look like one that never left (a refused connection).
+    // Two connections sit idle: the call must not end on the second, as dead as the first.
     let calls = 0;
     const server = rawServer(async (_request, conn) => {
-      if (++calls === 2) return void await server.close();
+      if (++calls === 3) return void await server.close();
+      await new Promise((resolve) => setTimeout(resolve, 20)); // both calls in flight at once
       await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
     });
     const client = make();
     try {
-      assert.equal((await client.exchange(server.url, { path: "/a" })).status, 200);
+      const first = [
+        client.exchange(server.url, { path: "/a" }),
+        client.exchange(server.url, { path: "/a" }),
+      ];
+      assert.deepEqual((await Promise.all(first)).map((answer) => answer.status), [200, 200]);
       await assert.rejects(
         client.exchange(server.url, { path: "/b", method: "POST", body: "{}" }),
         SentThenRefused,
       );
-      assert.equal(calls, 2);
+      assert.equal(calls, 3);
     } finally {
       client.close();
-      if (calls < 2) await server.close();
+      if (calls < 3) await server.close();
     }
   });
 

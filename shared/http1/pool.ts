@@ -47,6 +47,8 @@ export class Pool {
           const refused = !reused && this.#open > 0;
           if (!(error instanceof ClosedEarly) || !(reused || refused) || retried) throw error;
           retried = true;
+          // The others idle here sat as long as the one the peer closed: a new connection.
+          if (!refused) { for (const idle of this.#idle.splice(0)) this.#discard(idle); }
           try {
             connection = refused ? await this.#acquireOpen(signal) : await this.#acquire(signal);
           } catch (again) {
