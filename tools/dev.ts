@@ -1,6 +1,7 @@
 // `deno task dev`: a whole local cluster, a master and N nodes as separate processes, one command.
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { NODE_V8_FLAGS } from "../node/v8_flags.ts";
 
@@ -14,8 +15,8 @@ try {
     strict: true,
   });
   options = { nodes: Number(values.nodes), port: Number(values.port) };
-  if (!Number.isInteger(options.nodes) || options.nodes < 0 || options.nodes > 100) {
-    throw new Error(`Invalid --nodes "${values.nodes}": expected 0 to 100`);
+  if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 100) {
+    throw new Error(`Invalid --nodes "${values.nodes}": expected 1 to 100`);
   }
   if (!Number.isInteger(options.port) || options.port < 1 || options.port + options.nodes > 65535) {
     throw new Error(
@@ -42,9 +43,11 @@ for (let port = options.port; port <= options.port + options.nodes; port++) {
   }
 }
 
-const root = new URL("../", import.meta.url).pathname;
+const root = fileURLToPath(new URL("../", import.meta.url)); // a path with spaces, too
 const masterUrl = `http://127.0.0.1:${options.port}`;
 const permissions = ["--allow-net", "--allow-env", "--allow-read"];
+// A dev cluster has no tokens: it listens on this machine alone, not on every interface.
+const local = ["--host", "127.0.0.1"];
 
 /** Starts a service in its own process group, so Ctrl-C reaches this script alone and it decides
  * the order: nodes first (they deregister), then the master. */
@@ -85,10 +88,10 @@ function exited(child: ChildProcess): Promise<void> {
 
 let stopping = false;
 const closed = new Set<ChildProcess>(); // exited, and their output read to the end
-const master = start("master", "master/main.ts", ["--port", String(options.port)]);
+const master = start("master", "master/main.ts", ["--port", String(options.port), ...local]);
 const nodes = Array.from({ length: options.nodes }, (_, i) => {
   const port = options.port + 1 + i;
-  const args = ["--port", String(port), "--master", masterUrl];
+  const args = ["--port", String(port), ...local, "--master", masterUrl];
   return start(`node-${i + 1}`, "node/main.ts", args, [`--v8-flags=${NODE_V8_FLAGS}`]);
 });
 
@@ -116,6 +119,11 @@ const nodes = Array.from({ length: options.nodes }, (_, i) => {
       // master not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (!stopping) {
+    console.log(
+      `\ndev: the cluster is not ready after 30 s: see the lines above. Ctrl-C stops it.`,
+    );
   }
 })();
 

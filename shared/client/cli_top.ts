@@ -37,8 +37,19 @@ export interface Refresh {
   total: Omit<NodeFigures, "address">;
 }
 
-/** The routes whose requests count as operations: a client's reads and writes. */
-const KEY_ROUTES = new Set(["/keys", "/keys/{key}", "/mget", "/mset"]);
+/**
+ * The routes whose requests count as operations: a client's reads and writes (a plain write sent
+ * to every owner at once is a `/stamped`, an increment or touch a route of its own).
+ */
+const KEY_ROUTES = new Set([
+  "/keys",
+  "/keys/{key}",
+  "/keys/{key}/incr",
+  "/keys/{key}/touch",
+  "/mget",
+  "/mset",
+  "/stamped",
+]);
 
 /**
  * The requests a service's `/metrics` counted on its key routes, all methods and statuses, or

@@ -44,11 +44,13 @@ Deno.test("keyRequests() sums the requests of the key routes only, any method an
     'http_requests_total{method="POST",route="/keys",status="201"} 3',
     'http_requests_total{method="POST",route="/mget",status="200"} 1',
     'http_requests_total{method="POST",route="/mset",status="200"} 1',
+    'http_requests_total{method="POST",route="/stamped",status="200"} 5',
+    'http_requests_total{method="POST",route="/keys/{key}/incr",status="200"} 2',
     'http_requests_total{method="POST",route="/replicate",status="200"} 40',
     'http_requests_total{method="GET",route="/stats",status="200"} 9',
     "cache_hits_total 100",
   ].join("\n");
-  assert.equal(keyRequests(metrics), 14);
+  assert.equal(keyRequests(metrics), 21);
   assert.equal(keyRequests('http_requests_total{method="GET",route="/live",status="200"} 1'), 0);
   assert.equal(keyRequests("cache_hits_total 100\n"), undefined);
 });

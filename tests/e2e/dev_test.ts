@@ -77,6 +77,10 @@ Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first
   assert.equal(status.code, 0, lines.join("\n"));
   assert.ok(lines.some((line) => line.includes("Cluster ready")), "prints the master URL");
   assert.ok(lines.some((line) => line.includes("/reference")), "prints the reference URL");
+  // No tokens: every service listens on this machine alone.
+  const listening = lines.filter((line) => line.includes('"msg":"listening"'));
+  assert.equal(listening.length, 3);
+  assert.ok(listening.every((line) => line.includes('"host":"127.0.0.1"')), listening.join("\n"));
   const deregistered = lines.filter((line) => line.includes('"msg":"deregistered"'));
   assert.equal(deregistered.length, 2, "both nodes deregistered");
   assert.ok(deregistered.every((line) => line.includes('"status":204')));
