@@ -2,6 +2,7 @@
 // the ring changes, and hands its keys over before it leaves on SIGTERM.
 
 import { Metrics } from "../shared/service/metrics.ts";
+import { requestRecorder } from "../shared/service/observe.ts";
 import { createLogger } from "../shared/log/log.ts";
 import { redacted } from "../shared/service/config.ts";
 import { serviceFetch } from "../shared/http1/fetch.ts";
@@ -70,7 +71,7 @@ const replicator: Replicator = new Replicator({
   timeoutMs: config.peerTimeoutMs,
 });
 // Past its lease, the master may have given the node's keys to others.
-const fence = fenced(() => membership.leaseLeftMs(), advertise);
+const fence = fenced(() => membership.leaseLeftMs(), advertise, requestRecorder(metrics));
 let stopping = false;
 // Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
 // without reads and no tick stalls requests.

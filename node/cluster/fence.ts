@@ -1,9 +1,18 @@
 // A node whose lease ran out answers its key routes with 503: it may no longer own its keys.
 
+import type { RecordRequest } from "@cache/service/observe";
 import { leaseLost } from "./replicator.ts";
 
 /** The routes that read or write keys as their owner; `/replicate` and `/replica` are not. */
-const KEY_ROUTES = /^\/(keys(\/|$|\?)|mget$|mset$)/;
+const KEY_ROUTES = /^\/(keys(\/|$|\?)|(mget|mset|stamped)($|\?))/;
+
+/** The route template of a key route's `path`, as the request metrics name it. */
+function routeOf(path: string): string {
+  const bare = path.split("?")[0];
+  if (!bare.startsWith("/keys/")) return bare;
+  const action = /\/(incr|touch)$/.exec(bare)?.[1];
+  return action ? `/keys/{key}/${action}` : "/keys/{key}";
+}
 
 /**
  * Returns a handler that answers a key route with 503 while `leaseLeftMs()` is 0, and undefined
@@ -16,17 +25,22 @@ const KEY_ROUTES = /^\/(keys(\/|$|\?)|mget$|mset$)/;
  * import { fenced } from "./fence.ts";
  * const fence = fenced(() => 0, "http://127.0.0.1:8081");
  * fence(new Request("http://127.0.0.1:8081/keys/a"))?.status; // 503
+ * // With `requestRecorder(metrics)` as a third argument, each such 503 is counted too.
  * ```
  */
 export function fenced(
   leaseLeftMs: () => number,
   self: string,
-): (request: Pick<Request, "url">) => Response | undefined {
+  record?: RecordRequest,
+): (request: Pick<Request, "url" | "method">) => Response | undefined {
   return (request) => {
     if (leaseLeftMs() > 0) return undefined;
+    const started = performance.now();
     const path = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
     if (!KEY_ROUTES.test(path)) return undefined;
     const error = leaseLost(self);
+    // Counted as the app counts what it answers: an outage must show in the request metrics.
+    record?.(request.method, routeOf(path), 503, started);
     return Response.json({ error: error.message }, { status: 503 });
   };
 }

@@ -9,9 +9,16 @@ Deno.test("fenced() answers key routes with 503 once the lease ran out, and noth
   const fence = fenced(() => left, self);
   assert.equal(fence(request("/keys/a")), undefined, "within the lease: served as usual");
   left = 0;
-  for (
-    const [path, method] of [["/keys/a"], ["/keys", "POST"], ["/mget", "POST"], ["/mset", "POST"]]
-  ) {
+  const paths = [
+    ["/keys/a"],
+    ["/keys", "POST"],
+    ["/mget", "POST"],
+    ["/mget?x=1", "POST"],
+    ["/mset", "POST"],
+    ["/stamped", "POST"],
+    ["/keys/a/incr", "POST"],
+  ];
+  for (const [path, method] of paths) {
     const answer = fence(request(path, method));
     assert.equal(answer?.status, 503, path);
     assert.match((await answer!.json()).error, /cannot confirm its ring is current/);
@@ -20,4 +27,20 @@ Deno.test("fenced() answers key routes with 503 once the lease ran out, and noth
   for (const path of ["/replicate", "/replica/a", "/health", "/ready", "/stats", "/keysx"]) {
     assert.equal(fence(request(path)), undefined, path);
   }
+});
+
+Deno.test("fenced() counts each 503 it answers in the request metrics, by route", () => {
+  const recorded: string[] = [];
+  const fence = fenced(() => 0, self, (method, route, status) => {
+    recorded.push(`${method} ${route} ${status}`);
+  });
+  fence(request("/keys/a%2Fb"));
+  fence(request("/keys/a/incr", "POST"));
+  fence(request("/mget?x=1", "POST"));
+  fence(request("/stats"));
+  assert.deepEqual(recorded, [
+    "GET /keys/{key} 503",
+    "POST /keys/{key}/incr 503",
+    "POST /mget 503",
+  ]);
 });
