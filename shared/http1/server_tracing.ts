@@ -25,20 +25,20 @@ export type Traced = (
  */
 export function tracing(): Traced | undefined {
   const tracer = trace.getTracer("cache-http-server");
-  const probe = tracer.startSpan("probe");
-  const on = probe.isRecording();
-  probe.end();
-  if (!on) return undefined;
+  // Never ended, so never exported: it only tells whether spans are recorded.
+  if (!tracer.startSpan("probe").isRecording()) return undefined;
   return async (
     request: Pick<Request, "url">,
     head: RequestHead,
     run: () => Response | Promise<Response>,
   ): Promise<Response> => {
     const parent = parentContext(head);
-    const span: Span = tracer.startSpan(head.method, {
+    // A method of the client's making names nothing: span names and attributes stay a fixed set.
+    const method = METHODS.has(head.method) ? head.method : undefined;
+    const span: Span = tracer.startSpan(method ?? "HTTP", {
       kind: SpanKind.SERVER,
       attributes: {
-        "http.request.method": head.method,
+        "http.request.method": method ?? "_OTHER",
         "url.path": new URL(request.url).pathname,
       },
     }, parent);
@@ -51,6 +51,9 @@ export function tracing(): Traced | undefined {
     }
   };
 }
+
+/** The methods a span is named after; any other is `HTTP`, as OpenTelemetry's conventions say. */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 
 /** The caller's span from its `traceparent` (`00-<trace>-<span>-<flags>`), if it sent one. */
 function parentContext(head: RequestHead) {
