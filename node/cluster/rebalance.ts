@@ -59,9 +59,8 @@ export class Rebalancer {
   #waiters: (() => void)[] = [];
   #sent = 0;
   #handedOff = 0;
-  // The owners that took every key a ring gives them from here, in an earlier try of its pass,
-  // and the store's arrivals when that try began.
-  #taken: { term: number; epoch: number; arrivals: number; nodes: Set<string> } | undefined;
+  // The owners that took every key a ring gives them from here, in an earlier try of its pass.
+  #taken: { term: number; epoch: number; nodes: Set<string> } | undefined;
 
   constructor(options: RebalanceOptions) {
     this.#options = options;
@@ -140,15 +139,10 @@ export class Rebalancer {
     const started = performance.now();
     // A try of this ring's pass after a failed one sends nothing to the owners that took all of
     // theirs: sent again and again while one owner refuses, an old copy could come back on an
-    // owner that deleted the key since and, minutes on, forgot the deletion. Unless keys came
-    // here since that try began (handed over by a node still moving an older ring, say): those
-    // may be for them too.
-    const { term, epoch } = view;
-    const arrivals = store.arrivals;
-    const tried = this.#taken;
-    const same = tried?.term === term && tried.epoch === epoch && tried.arrivals === arrivals;
-    const taken = same ? tried.nodes : new Set<string>();
-    this.#taken = { term, epoch, arrivals, nodes: taken };
+    // owner that deleted the key since and, minutes on, forgot the deletion.
+    const same = this.#taken?.term === view.term && this.#taken.epoch === view.epoch;
+    const taken = same ? this.#taken!.nodes : new Set<string>();
+    this.#taken = { term: view.term, epoch: view.epoch, nodes: taken };
     const failed = new Map<string, unknown>(); // the owners a send failed to, this try: skipped
 
     const flush = async (node: string) => {

@@ -86,7 +86,6 @@ export class Store {
   #misses = 0;
   #evictions = 0;
   #expired = 0;
-  #arrivals = 0;
   #lastVersion = 0;
   // The newest stamp of any state this store let go of (evicted, expired, handed over, cleared):
   // a backup may still hold it, so a stamp a writer chose must be newer (see setStamped).
@@ -262,11 +261,6 @@ export class Store {
     return { found: ref !== 0, version };
   }
 
-  /** How many states from other nodes {@link apply} took so far: copies and handed-over keys. */
-  get arrivals(): number {
-    return this.#arrivals;
-  }
-
   /**
    * Applies a replica's state of a key if it is newer than this store's, value or deletion (by
    * epoch, then version: a write from an older ring never wins over one from a newer ring);
@@ -278,7 +272,6 @@ export class Store {
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
     const deletion = this.#tombstones.stampOf(replica.key);
     if (deletion && !newer(replica, deletion)) return false;
-    this.#arrivals++;
     this.#seen(epoch, replica.version);
     // The increments it remembers come with the state they were applied to, and only with it.
     const requests = replica.requests;
