@@ -59,8 +59,6 @@ export class Rebalancer {
   #waiters: (() => void)[] = [];
   #sent = 0;
   #handedOff = 0;
-  // The owners that took every key a ring gives them from here, in an earlier try of its pass.
-  #taken: { term: number; epoch: number; nodes: Set<string> } | undefined;
 
   constructor(options: RebalanceOptions) {
     this.#options = options;
@@ -90,7 +88,6 @@ export class Rebalancer {
   /** Forgets the finished rings, as after the store was cleared to rejoin empty. */
   reset(): void {
     this.#done = undefined;
-    this.#taken = undefined;
   }
 
   /** Resolves once no pass is running, or after `timeoutMs`; resolves whether it is idle. */
@@ -137,13 +134,6 @@ export class Rebalancer {
     const leaving: string[] = [];
     let sent = 0;
     const started = performance.now();
-    // A try of this ring's pass after a failed one sends nothing to the owners that took all of
-    // theirs: sent again and again while one owner refuses, an old copy could come back on an
-    // owner that deleted the key since and, minutes on, forgot the deletion.
-    const same = this.#taken?.term === view.term && this.#taken.epoch === view.epoch;
-    const taken = same ? this.#taken!.nodes : new Set<string>();
-    this.#taken = { term: view.term, epoch: view.epoch, nodes: taken };
-    const failed = new Map<string, unknown>(); // the owners a send failed to, this try: skipped
 
     const flush = async (node: string) => {
       const queued = batches.get(node) ?? [];
@@ -152,12 +142,7 @@ export class Rebalancer {
       if (queued.length === 0) return;
       const now = store.now();
       const replicas = queued.map(({ replica, at }) => aged([replica], now - at)[0]);
-      try {
-        await this.#options.send(node, replicas);
-      } catch (error) {
-        failed.set(node, error);
-        return;
-      }
+      await this.#options.send(node, replicas);
       sent += replicas.length;
       this.#sent += replicas.length;
     };
@@ -173,8 +158,7 @@ export class Rebalancer {
         const owners = ring.owners(key, view.replicas);
         const had = before ? before.owners(key, done!.replicas) : [];
         for (const owner of owners) {
-          if (owner === self || taken.has(owner) || failed.has(owner)) continue;
-          if (had.includes(owner) && !rejoined(owner)) continue;
+          if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
           // A key that would take its node's batch past the bytes goes in the next one.
           if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
           const queued = batches.get(owner) ?? [];
@@ -186,14 +170,10 @@ export class Rebalancer {
         if (!owners.includes(self)) leaving.push(key);
       }
       for (const node of [...batches.keys()]) await flush(node);
-      if (this.#wanted !== view) return false;
-      for (const node of view.nodes) if (!failed.has(node)) taken.add(node);
-      if (failed.size > 0) throw failed.values().next().value;
     } catch (error) {
       log.warn("rebalance pass failed, will retry", {
         epoch: view.epoch,
         sent,
-        failed: [...failed.keys()],
         error: String(error),
       });
       return false;

@@ -231,30 +231,6 @@ Deno.test("Rebalancer tries a failed pass again after a wait, dropping nothing u
   assert.equal(rebalancer.progress.sent, ownedBy(ring, B).length);
 });
 
-Deno.test("Rebalancer tries again only the owners that failed, not those that took theirs", async () => {
-  let refuseC = true;
-  const { rebalancer, waits, calls, sentTo, held, finish, ended } = setup((node) =>
-    node === C && refuseC ? Promise.reject(new Error("C is full")) : Promise.resolve()
-  );
-  await finish(view(1, [A]));
-  const ring = view(2, [A, B, C], { joined: { [B]: 2, [C]: 2 } });
-  rebalancer.follow(ring);
-  await settle();
-  assert.deepEqual(sentTo(B), ownedBy(ring, B), "B took its keys though C refused");
-  assert.deepEqual(held(), [...KEYS].sort(), "nothing dropped while C lacks its keys");
-  calls.length = 0;
-  waits[0].wake(); // C refuses again: B gets nothing more
-  await settle();
-  assert.deepEqual(calls.map((call) => call.node), [C]);
-  refuseC = false;
-  calls.length = 0;
-  waits[1].wake();
-  await ended();
-  assert.deepEqual(calls.map((call) => call.node), [C]);
-  assert.deepEqual(sentTo(C), ownedBy(ring, C));
-  assert.deepEqual(held(), ownedBy(ring, A));
-});
-
 Deno.test("Rebalancer counts the batches taken before a pass failed", async () => {
   let calls = 0;
   const { rebalancer, waits, ended } = setup(
