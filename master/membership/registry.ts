@@ -88,8 +88,9 @@ export class Registry {
   #lastSweep: number | undefined;
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
-  // The first ring this master published in its term: the rings from it on are its own.
-  #own: { term: number; epoch: number } | undefined;
+  // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
+  // process, they must still rejoin empty.
+  readonly #forgotten = new Map<string, string | undefined>();
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -175,12 +176,15 @@ export class Registry {
       }
       this.#members.delete(address);
     }
-    if (!member && !beat.empty && !beat.leaving && this.#droppedFrom(address, beat.ring)) {
-      // Unknown here, yet an older ring held it: marked down by another master (one this master
-      // recovered from or followed), so it too must rejoin empty.
-      this.#options.log.info("node of an older ring, told to rejoin empty", { address });
+    const dropped = !member && !beat.empty && !beat.leaving &&
+      (this.#forgottenDown(address, beat) || this.#droppedFrom(address, beat.ring));
+    if (dropped) {
+      // Unknown here, yet marked down: by this master before an operator forgot it, or by another
+      // (one this master recovered from or followed). It too must rejoin empty.
+      this.#options.log.info("node marked down before, told to rejoin empty", { address });
       return "rejoin";
     }
+    this.#forgotten.delete(address);
     if (!this.#members.has(address)) {
       this.#members.set(address, {
         status: "up",
@@ -200,21 +204,25 @@ export class Registry {
 
   /**
    * Whether `ring`, which the node at `address` reports, held it, and a later ring of the same
-   * term did not: one this master published (the node was marked down, then forgotten), or the
-   * last ring of the master before this one, which this one carried on from. Rings before this
-   * master's first are not judged by its epochs: those start from its clock, past every ring of
-   * a master it replaced in the same term (one with no election restarting), which it never saw.
-   * A ring newer than the inherited one, or of another term, may hold a node this master never
-   * knew: it joins.
+   * term did not: the last ring of the master before this one, which this one carried on from.
+   * Not this master's own epochs: they start from its clock, past every ring of a master it
+   * replaced in the same term (one with no election restarting), which it never saw. A ring
+   * newer than the inherited one, or of another term, may hold a node this master never knew: it
+   * joins.
    */
   #droppedFrom(address: string, ring: RingView | undefined): boolean {
     if (!ring?.nodes.includes(address) || this.#ring.nodes.includes(address)) return false;
-    const { term, epoch } = ring;
-    const own = this.#own;
-    const ours = own !== undefined && own.term === term && epoch >= own.epoch &&
-      epoch < this.#epoch;
     const inherited = this.#inherited;
-    return ours || (inherited?.term === term && inherited.epoch > epoch);
+    return inherited?.term === ring.term && inherited.epoch > ring.epoch;
+  }
+
+  /** Whether the node at `address` is one marked down and forgotten, back as the same process. */
+  #forgottenDown(address: string, beat: Omit<Heartbeat, "address">): boolean {
+    if (!this.#forgotten.has(address)) return false;
+    const instance = this.#forgotten.get(address);
+    if (instance === undefined || beat.instance === instance) return true;
+    this.#forgotten.delete(address); // a new process: it holds nothing
+    return false;
   }
 
   /** A heartbeat of a member that is up or leaving. */
@@ -266,6 +274,13 @@ export class Registry {
     const member = this.#members.get(address);
     if (!member) return false;
     this.#members.delete(address);
+    if (member.status === "down") {
+      this.#forgotten.set(address, member.instance);
+      // An operator's list, bounded all the same: the oldest forgotten first.
+      if (this.#forgotten.size > 10_000) {
+        this.#forgotten.delete(this.#forgotten.keys().next().value!);
+      }
+    }
     if (member.status === "up") this.#changed("node deregistered", address);
     else this.#options.log.info("node deregistered", { address, epoch: this.#epoch });
     return true;
@@ -537,7 +552,6 @@ export class Registry {
     this.#unsettled = this.settled ? [this.#ring] : [this.#ring, ...this.#unsettled].slice(0, 8);
     this.#ring = new Ring(up);
     this.#epoch++;
-    if (this.#own?.term !== this.#term) this.#own = { term: this.#term, epoch: this.#epoch };
     this.#options.log.info(event, {
       ...(address ? { address } : {}),
       term: this.#term,

@@ -216,6 +216,11 @@ Deno.test("A node this master marked down and an operator forgot rejoins empty",
   registry.sweep(); // x, cut off, is marked down
   assert.equal(registry.deregister(x), true); // and forgotten (DELETE /register/x)
   assert.equal(registry.heartbeat(x, { instance: "x", ring: old }), "rejoin");
+  assert.equal(registry.heartbeat(x, { instance: "x", empty: true }), "new");
+  // An up node an operator deregisters keeps its keys: it joins again with them.
+  const held = registry.view(); // y's ring, holding it
+  assert.equal(registry.deregister(y), true);
+  assert.equal(registry.heartbeat(y, { instance: "y", ring: held }), "new");
 });
 
 Deno.test("A restarted master with no election takes back the nodes of rings it never saw", () => {
