@@ -6,6 +6,15 @@ import { leaseLost } from "./replicator.ts";
 /** The routes that read or write keys as their owner; `/replicate` and `/replica` are not. */
 const KEY_ROUTES = /^\/(keys(\/|$|\?)|(mget|mset|stamped)($|\?))/;
 
+/** `path` with its escapes decoded, as the app's router reads it; undefined if malformed. */
+function decodedPath(path: string): string | undefined {
+  try {
+    return decodeURI(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The route template of a key route's `path`, as the request metrics name it. */
 function routeOf(path: string): string {
   const bare = path.split("?")[0];
@@ -36,8 +45,10 @@ export function fenced(
   return (request) => {
     if (leaseLeftMs() > 0) return undefined;
     const started = performance.now();
-    const path = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
-    if (!KEY_ROUTES.test(path)) return undefined;
+    const raw = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
+    // As the router reads it: `/%6Beys/k` is `/keys/k`. One it cannot decode it refuses itself.
+    const path = raw.includes("%") ? decodedPath(raw) : raw;
+    if (path === undefined || !KEY_ROUTES.test(path)) return undefined;
     const error = leaseLost(self);
     // Counted as the app counts what it answers: an outage must show in the request metrics.
     record?.(request.method, routeOf(path), 503, started);

@@ -17,6 +17,8 @@ Deno.test("fenced() answers key routes with 503 once the lease ran out, and noth
     ["/mset", "POST"],
     ["/stamped", "POST"],
     ["/keys/a/incr", "POST"],
+    ["/%6Beys/a"], // the router decodes it
+    ["/%6dget", "POST"],
   ];
   for (const [path, method] of paths) {
     const answer = fence(request(path, method));
