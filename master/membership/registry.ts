@@ -274,6 +274,8 @@ export class Registry {
     const member = this.#members.get(address);
     if (!member) return false;
     this.#members.delete(address);
+    // The last forgetting decides: a node forgotten while up keeps its keys when it beats again.
+    this.#forgotten.delete(address);
     if (member.status === "down") {
       this.#forgotten.set(address, member.instance);
       // An operator's list, bounded all the same: the oldest forgotten first.

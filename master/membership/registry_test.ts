@@ -221,6 +221,10 @@ Deno.test("A node this master marked down and an operator forgot rejoins empty",
   const held = registry.view(); // y's ring, holding it
   assert.equal(registry.deregister(y), true);
   assert.equal(registry.heartbeat(y, { instance: "y", ring: held }), "new");
+  // x, back and up, forgotten again while up: the last forgetting decides.
+  const withX = registry.view();
+  assert.equal(registry.deregister(x), true);
+  assert.equal(registry.heartbeat(x, { instance: "x", ring: withX }), "new");
 });
 
 Deno.test("A restarted master with no election takes back the nodes of rings it never saw", () => {

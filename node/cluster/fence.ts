@@ -6,12 +6,22 @@ import { leaseLost } from "./replicator.ts";
 /** The routes that read or write keys as their owner; `/replicate` and `/replica` are not. */
 const KEY_ROUTES = /^\/(keys(\/|$|\?)|(mget|mset|stamped)($|\?))/;
 
-/** `path` with its escapes decoded, as the app's router reads it; undefined if malformed. */
-function decodedPath(path: string): string | undefined {
+/**
+ * `target`'s path with its escapes decoded as the app's router reads it: without the query, and
+ * where a malformed escape fails the whole, each valid run of escapes on its own.
+ */
+function decodedPath(target: string): string {
+  const path = target.split("?")[0];
   try {
     return decodeURI(path);
   } catch {
-    return undefined;
+    return path.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURI(run);
+      } catch {
+        return run;
+      }
+    });
   }
 }
 
@@ -46,9 +56,9 @@ export function fenced(
     if (leaseLeftMs() > 0) return undefined;
     const started = performance.now();
     const raw = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
-    // As the router reads it: `/%6Beys/k` is `/keys/k`. One it cannot decode it refuses itself.
+    // As the router reads it: `/%6Beys/k` is `/keys/k`.
     const path = raw.includes("%") ? decodedPath(raw) : raw;
-    if (path === undefined || !KEY_ROUTES.test(path)) return undefined;
+    if (!KEY_ROUTES.test(path)) return undefined;
     const error = leaseLost(self);
     // Counted as the app counts what it answers: an outage must show in the request metrics.
     record?.(request.method, routeOf(path), 503, started);

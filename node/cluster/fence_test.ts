@@ -19,6 +19,9 @@ Deno.test("fenced() answers key routes with 503 once the lease ran out, and noth
     ["/keys/a/incr", "POST"],
     ["/%6Beys/a"], // the router decodes it
     ["/%6dget", "POST"],
+    ["/keys/a?x=%"], // a malformed escape in the query
+    ["/%6Beys/a%"], // or in the path: the router decodes the valid ones
+    ["/mget?%", "POST"],
   ];
   for (const [path, method] of paths) {
     const answer = fence(request(path, method));
