@@ -174,14 +174,17 @@ Deno.test("A restarted master gives up on a node of the last ring at the recover
   assert.equal(registry.heartbeat("http://b:1", { ring: last }), "rejoin");
 });
 
+/** A ring a node reports: `nodes` in `epoch` of `term`. */
+const reported = (term: number, epoch: number, nodes: string[]) => ({
+  term,
+  epoch,
+  replicas: 1,
+  nodes,
+  joined: {},
+});
+
 Deno.test("A node an older ring held, dropped since, rejoins empty: heard during recovery or after", () => {
-  const ring = (epoch: number, nodes: string[]) => ({
-    term: 1,
-    epoch,
-    replicas: 1,
-    nodes,
-    joined: {},
-  });
+  const ring = (epoch: number, nodes: string[]) => reported(1, epoch, nodes);
   const [x, y] = ["http://x:1", "http://y:1"];
   // The last master marked x down in epoch 6; x, cut off, still holds epoch 5's keys.
   const during = restarted({ now: 0 });
@@ -229,13 +232,7 @@ Deno.test("A node this master marked down and an operator forgot rejoins empty",
 
 Deno.test("A restarted master with no election takes back the nodes of rings it never saw", () => {
   // Its epochs start from its clock, past every ring the master before it published in term 0.
-  const ring = (epoch: number, nodes: string[]) => ({
-    term: 0,
-    epoch,
-    replicas: 1,
-    nodes,
-    joined: {},
-  });
+  const ring = (epoch: number, nodes: string[]) => reported(0, epoch, nodes);
   const [x, y] = ["http://x:1", "http://y:1"];
   const unrecovered = new Registry({
     failureTimeoutMs: 1000,

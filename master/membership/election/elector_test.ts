@@ -55,6 +55,27 @@ function elector(
   });
 }
 
+/** A candidate on the real clock, running: attempts every `retryPeriodMs`, given up after
+ * `renewDeadlineMs`. */
+function running(
+  lock: Lock,
+  renewDeadlineMs: number,
+  retryPeriodMs: number,
+  extra: Partial<ConstructorParameters<typeof Elector>[0]> = {},
+) {
+  const candidate = new Elector({
+    lock,
+    identity: "http://m1#a",
+    renewDeadlineMs,
+    retryPeriodMs,
+    now: () => performance.now(),
+    log,
+    ...extra,
+  });
+  candidate.start();
+  return candidate;
+}
+
 Deno.test("Elector leads once its lock says so, and reports the term", async () => {
   const { lock } = fakeLock();
   const clock = { now: 0 };
@@ -157,15 +178,9 @@ Deno.test("Elector gives up on an attempt that hangs, and the next one counts", 
     },
   };
   const logs: Record<string, unknown>[] = [];
-  const candidate = new Elector({
-    lock: hangsOnce,
-    identity: "http://m1#a",
-    renewDeadlineMs: 50,
-    retryPeriodMs: 10,
-    now: () => performance.now(),
+  const candidate = running(hangsOnce, 50, 10, {
     log: createLogger("master", { write: (line) => logs.push(JSON.parse(line)) }),
   });
-  candidate.start();
   try {
     for (let i = 0; i < 100 && !candidate.leading; i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -185,15 +200,7 @@ Deno.test("Elector.stop() waits for the attempt in flight, and releases one that
     ...lock,
     attempt: (identity) => new Promise((resolve) => answer = () => resolve(lock.attempt(identity))),
   };
-  const candidate = new Elector({
-    lock: slow,
-    identity: "http://m1#a",
-    renewDeadlineMs: 1000,
-    retryPeriodMs: 100,
-    now: () => performance.now(),
-    log,
-  });
-  candidate.start();
+  const candidate = running(slow, 1000, 100);
   await new Promise((resolve) => setTimeout(resolve, 10));
   const stopping = candidate.stop(); // SIGTERM while the attempt is out
   answer(); // it wins
@@ -205,15 +212,7 @@ Deno.test("Elector.stop() waits for the attempt in flight, and releases one that
 Deno.test("Elector.stop() waits for an attempt that hangs no longer than the renew deadline", async () => {
   const { state, lock } = fakeLock();
   state.hang = true;
-  const candidate = new Elector({
-    lock,
-    identity: "http://m1#a",
-    renewDeadlineMs: 100,
-    retryPeriodMs: 10,
-    now: () => performance.now(),
-    log,
-  });
-  candidate.start();
+  const candidate = running(lock, 100, 10);
   await new Promise((resolve) => setTimeout(resolve, 10));
   const stopped = await Promise.race([
     candidate.stop().then(() => "stopped"),
@@ -226,23 +225,15 @@ Deno.test("Elector ignores the answer of an attempt it gave up on, however late"
   let attempts = 0;
   let late = (_attempt: Attempt) => {};
   const changes: ElectionState[] = [];
-  const candidate = new Elector({
-    lock: {
-      attempt: () => {
-        if (++attempts === 1) return new Promise((resolve) => late = resolve);
-        return new Promise(() => {}); // the next ones hang too
-      },
-      release: () => Promise.resolve(),
-      evict: () => Promise.resolve(),
+  const lock: Lock = {
+    attempt: () => {
+      if (++attempts === 1) return new Promise((resolve) => late = resolve);
+      return new Promise(() => {}); // the next ones hang too
     },
-    identity: "http://m1#a",
-    renewDeadlineMs: 50,
-    retryPeriodMs: 200,
-    now: () => performance.now(),
-    log,
-    onChange: (state) => changes.push(state),
-  });
-  candidate.start();
+    release: () => Promise.resolve(),
+    evict: () => Promise.resolve(),
+  };
+  const candidate = running(lock, 50, 200, { onChange: (state) => changes.push(state) });
   await new Promise((resolve) => setTimeout(resolve, 80)); // given up on, waiting to try again
   late({ leader: "http://m1#a", term: 3 }); // it won, but too late to count
   await new Promise((resolve) => setTimeout(resolve, 10));
