@@ -141,7 +141,7 @@ export class Rebalancer {
       batchBytes.delete(node);
       if (queued.length === 0) return;
       const now = store.now();
-      const replicas = queued.map(({ replica, at }) => aged([replica], now - at)[0]);
+      const replicas = queued.map(({ replica, at }) => aged(replica, now - at));
       await this.#options.send(node, replicas);
       sent += replicas.length;
       this.#sent += replicas.length;

@@ -372,9 +372,9 @@ export class Replicator {
     const until = Math.min(...shipments.map((shipment) => shipment.until));
     const now = this.#now();
     // A copy that waited behind the call in flight lives on the backup only as long as is left.
-    const replicas = shipments.length === 1
-      ? aged(shipments[0].replicas, now - shipments[0].at)
-      : shipments.flatMap((shipment) => aged(shipment.replicas, now - shipment.at));
+    const copies = ({ replicas, at }: Shipment) =>
+      now - at < 1 ? replicas : replicas.map((replica) => aged(replica, now - at));
+    const replicas = shipments.length === 1 ? copies(shipments[0]) : shipments.flatMap(copies);
     const held = await this.send(backup, replicas, Math.max(1, until - now));
     if (held.length === 0) return shipments.map(() => held);
     return shipments.map((shipment) => {

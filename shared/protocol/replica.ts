@@ -40,22 +40,19 @@ export function ttlLeft(ms: number): number {
 }
 
 /**
- * `replicas` as they stand `elapsedMs` after they were read: each TTL shortened by it, so a copy
- * that waited to be sent does not outlive the key it copies. The same array when nothing passed.
+ * `replica` as it stands `elapsedMs` after it was read: its TTL shortened by that, so a copy that
+ * waited to be sent does not outlive the key it copies. The same object when it has no TTL or
+ * nothing passed.
  *
  * @example
  * ```ts
  * import { aged } from "./replica.ts";
- * aged([{ key: "k", version: 1, value: "v", ttlMs: 1000 }], 800); // ttlMs 200
+ * aged({ key: "k", version: 1, value: "v", ttlMs: 1000 }, 800); // ttlMs 200
  * ```
  */
-export function aged<T extends { ttlMs?: number }>(replicas: T[], elapsedMs: number): T[] {
-  if (elapsedMs < 1) return replicas;
-  return replicas.map((replica) =>
-    replica.ttlMs === undefined
-      ? replica
-      : { ...replica, ttlMs: ttlLeft(replica.ttlMs - elapsedMs) }
-  );
+export function aged<T extends { ttlMs?: number }>(replica: T, elapsedMs: number): T {
+  if (replica.ttlMs === undefined || elapsedMs < 1) return replica;
+  return { ...replica, ttlMs: ttlLeft(replica.ttlMs - elapsedMs) };
 }
 
 /**
