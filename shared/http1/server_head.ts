@@ -33,7 +33,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const TARGET = /^[\x21-\x7e]+$/;
 // A Host: a name, IPv4 or bracketed IPv6 address, then an optional port; nothing of a path.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
-// Optional whitespace around a value: spaces and tabs only, never other blanks.
+// Optional whitespace around a list item: spaces and tabs only, never other blanks.
 const OWS = /^[ \t]+|[ \t]+$/g;
 const DIGITS = /^[0-9]+$/;
 // Field values: visible ASCII, obs-text, spaces and tabs; no control characters.
@@ -83,7 +83,14 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     const name = line.slice(0, colon);
     // No space before the colon, no folded line: parsers disagree on both.
     if (!TOKEN.test(name)) throw new BadHead(400, `Malformed header name "${name.slice(0, 40)}"`);
-    const value = line.slice(colon + 1).replace(OWS, "");
+    // Optional whitespace around the value: spaces and tabs only, never other blanks.
+    let start = colon + 1;
+    let end = line.length;
+    while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
+    while (end > start && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) {
+      end--;
+    }
+    const value = line.slice(start, end);
     if (!VALUE.test(value)) throw new BadHead(400, `Header ${name} holds control characters`);
     const lower = name.toLowerCase();
     headers.push([lower, value]);
