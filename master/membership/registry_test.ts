@@ -224,10 +224,32 @@ Deno.test("A node this master marked down and an operator forgot rejoins empty",
   const held = registry.view(); // y's ring, holding it
   assert.equal(registry.deregister(y), true);
   assert.equal(registry.heartbeat(y, { instance: "y", ring: held }), "new");
-  // x, back and up, forgotten again while up: the last forgetting decides.
+});
+
+Deno.test("A node forgotten down, back by a ring adopted, then forgotten up, keeps its keys", () => {
+  const clock = { now: 0 };
+  let leading = true;
+  const registry = new Registry({
+    failureTimeoutMs: 1000,
+    now: () => clock.now,
+    log,
+    leading: () => leading,
+  });
+  const [x, y] = ["http://x:1", "http://y:1"];
+  registry.heartbeat(x, { instance: "x" });
+  registry.heartbeat(y, { instance: "y" });
+  clock.now = 999;
+  registry.heartbeat(y, { instance: "y" });
+  clock.now = 1000;
+  registry.sweep(); // x marked down
+  registry.deregister(x); // and forgotten
+  leading = false; // another master takes x back (as the same process); this one follows it
+  const view = registry.view();
+  registry.adopt({ ...view, term: view.term + 1, epoch: view.epoch + 1, nodes: [x, y] });
+  leading = true;
   const withX = registry.view();
-  assert.equal(registry.deregister(x), true);
-  assert.equal(registry.heartbeat(x, { instance: "x", ring: withX }), "new");
+  assert.equal(registry.deregister(x), true); // forgotten again, while up
+  assert.equal(registry.heartbeat(x, { instance: "x", ring: withX }), "new", "the last decides");
 });
 
 Deno.test("A restarted master with no election takes back the nodes of rings it never saw", () => {

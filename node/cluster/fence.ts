@@ -4,14 +4,15 @@ import type { RecordRequest } from "@cache/service/observe";
 import { leaseLost } from "./replicator.ts";
 
 /** The routes that read or write keys as their owner; `/replicate` and `/replica` are not. */
-const KEY_ROUTES = /^\/(keys(\/|$|\?)|(mget|mset|stamped)($|\?))/;
+const KEY_ROUTES = /^\/(keys(\/|$|\?|#)|(mget|mset|stamped)($|\?|#))/;
 
 /**
- * `target`'s path with its escapes decoded as the app's router reads it: without the query, and
+ * `target`'s path with its escapes decoded as the app's router reads it: without the query or a
+ * fragment, and
  * where a malformed escape fails the whole, each valid run of escapes on its own.
  */
 function decodedPath(target: string): string {
-  const path = target.split("?")[0];
+  const path = target.split(/[?#]/)[0];
   try {
     return decodeURI(path);
   } catch {

@@ -22,6 +22,8 @@ Deno.test("fenced() answers key routes with 503 once the lease ran out, and noth
     ["/keys/a?x=%"], // a malformed escape in the query
     ["/%6Beys/a%"], // or in the path: the router decodes the valid ones
     ["/mget?%", "POST"],
+    ["/mset#x", "POST"], // the router cuts the path at a fragment too
+    ["/%6Dset#x", "POST"],
   ];
   for (const [path, method] of paths) {
     const answer = fence(request(path, method));

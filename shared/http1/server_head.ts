@@ -29,8 +29,8 @@ export class BadHead extends Error {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// A request target: visible ASCII only (anything else must be percent-encoded).
-const TARGET = /^[\x21-\x7e]+$/;
+// A request target: visible ASCII only (anything else must be percent-encoded), and no fragment.
+const TARGET = /^[\x21\x22\x24-\x7e]+$/;
 // A Host: a name, IPv4 or bracketed IPv6 address, then an optional port; nothing of a path.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
 // Optional whitespace around a list item: spaces and tabs only, never other blanks.
@@ -67,7 +67,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     throw new BadHead(400, "The request target must be a path");
   }
   if (!TARGET.test(target)) {
-    throw new BadHead(400, "The request target holds spaces or control characters");
+    throw new BadHead(400, "The request target holds spaces, control characters or a fragment");
   }
   const minor = version === "HTTP/1.1" ? 1 : 0;
   const headers: [string, string][] = [];

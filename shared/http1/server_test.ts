@@ -127,6 +127,7 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
     ["GET /live HTTP/1.1\r\n\r\n", /400/],
     ["GET /keys/x\tz HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
     ["GET /keys/x\x00z HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
+    ["POST /mset#x HTTP/1.1\r\nHost: x\r\n\r\n", /400/], // no fragment in a request
     ["GET /live HTTP/1.1\nHost: x\n\n", /400/],
     [`GET / HTTP/1.1\r\nHost: x\r\nX: ${"a".repeat(70_000)}\r\n\r\n`, /431/],
   ];
