@@ -59,9 +59,12 @@ export class Rebalancer {
   #waiters: (() => void)[] = [];
   #sent = 0;
   #handedOff = 0;
+  // The keys whose state came here from other nodes while a pass runs, its walk perhaps past them.
+  #arrived: Set<string> | undefined;
 
   constructor(options: RebalanceOptions) {
     this.#options = options;
+    options.store.onApplied = (key) => this.#arrived?.add(key);
   }
 
   /** How far the moves have gone. */
@@ -131,7 +134,7 @@ export class Rebalancer {
     const batches = new Map<string, { replica: Replica; at: number }[]>();
     const batchBytes = new Map<string, number>(); // of each node's batch, as JSON
     const maxBytes = this.#options.batchBytes ?? BATCH_BYTES;
-    const leaving: string[] = [];
+    const leaving = new Set<string>(); // a key sent again as it came here is one key
     let sent = 0;
     const started = performance.now();
 
@@ -147,29 +150,51 @@ export class Rebalancer {
       this.#sent += replicas.length;
     };
 
+    /** Queues `key` for its owners that may lack it (all but this node, unless `diff`). */
+    const queue = async (key: string, diff: boolean) => {
+      const replica = store.replica(key);
+      if (!replica) return;
+      const at = store.now();
+      let bytes = 0; // measured once, for the first owner that needs it
+      const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
+      const owners = ring.owners(key, view.replicas);
+      const had = before && diff ? before.owners(key, done!.replicas) : [];
+      for (const owner of owners) {
+        if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
+        // A key that would take its node's batch past the bytes goes in the next one.
+        if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
+        const queued = batches.get(owner) ?? [];
+        queued.push({ replica, at });
+        batches.set(owner, queued);
+        batchBytes.set(owner, (batchBytes.get(owner) ?? 0) + size());
+        if (queued.length >= batch) await flush(owner);
+      }
+      if (!owners.includes(self)) leaving.add(key);
+    };
+
+    this.#arrived = new Set();
     try {
       for (const key of store.keys()) {
         if (this.#wanted !== view) return false; // a newer ring: start over with it
-        const replica = store.replica(key);
-        if (!replica) continue;
-        const at = store.now();
-        let bytes = 0; // measured once, for the first owner that needs it
-        const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
-        const owners = ring.owners(key, view.replicas);
-        const had = before ? before.owners(key, done!.replicas) : [];
-        for (const owner of owners) {
-          if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
-          // A key that would take its node's batch past the bytes goes in the next one.
-          if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
-          const queued = batches.get(owner) ?? [];
-          queued.push({ replica, at });
-          batches.set(owner, queued);
-          batchBytes.set(owner, (batchBytes.get(owner) ?? 0) + size());
-          if (queued.length >= batch) await flush(owner);
-        }
-        if (!owners.includes(self)) leaving.push(key);
+        await queue(key, true);
       }
       for (const node of [...batches.keys()]) await flush(node);
+      // A key handed here meanwhile (by a node still moving an older ring, which then drops its
+      // copy) may be past the walk, or newer than what it sent: one this node does not own goes
+      // to every owner before it is dropped. Copies of keys it owns need no more.
+      for (let round = 0;; round++) {
+        const strays = [...this.#arrived].filter((key) =>
+          !ring.owners(key, view.replicas).includes(self)
+        );
+        this.#arrived.clear();
+        if (strays.length === 0) break;
+        if (round === 3) throw new Error(`${strays.length} keys keep coming from older rings`);
+        for (const key of strays) {
+          if (this.#wanted !== view) return false;
+          await queue(key, false);
+        }
+        for (const node of [...batches.keys()]) await flush(node);
+      }
     } catch (error) {
       log.warn("rebalance pass failed, will retry", {
         epoch: view.epoch,
@@ -177,17 +202,19 @@ export class Rebalancer {
         error: String(error),
       });
       return false;
+    } finally {
+      this.#arrived = undefined;
     }
     if (this.#wanted !== view) return false;
     // A ring with no node has no one to hand keys to: nothing is dropped for it.
-    if (view.nodes.length === 0) leaving.length = 0;
+    if (view.nodes.length === 0) leaving.clear();
     for (const key of leaving) store.drop(key);
-    this.#handedOff += leaving.length;
-    if (sent > 0 || leaving.length > 0) {
+    this.#handedOff += leaving.size;
+    if (sent > 0 || leaving.size > 0) {
       log.info("rebalanced", {
         epoch: view.epoch,
         sent,
-        handedOff: leaving.length,
+        handedOff: leaving.size,
         ms: Math.round(performance.now() - started),
       });
     }
