@@ -7,6 +7,9 @@ import { type RingView, utf8Bytes } from "@cache/protocol/wire";
 import { aged } from "@cache/protocol/replica";
 import type { Replica, Store } from "../store/store.ts";
 
+/** How long a pass sends on keys that keep coming from nodes on older rings before it gives up. */
+const STRAYS_MS = 5000;
+
 /** Who this node is, what it holds, and how it sends keys to a peer. */
 export interface RebalanceOptions {
   self: string;
@@ -59,12 +62,25 @@ export class Rebalancer {
   #waiters: (() => void)[] = [];
   #sent = 0;
   #handedOff = 0;
-  // The keys whose state came here from other nodes while a pass runs, its walk perhaps past them.
-  #arrived: Set<string> | undefined;
+  // While a pass runs: its ring, and the keys not this node's there whose state came here from
+  // other nodes meanwhile, the walk perhaps past them.
+  #arrived: { view: RingView; ring: Ring; strays: Set<string> } | undefined;
 
   constructor(options: RebalanceOptions) {
     this.#options = options;
-    options.store.onApplied = (key) => this.#arrived?.add(key);
+    options.store.onApplied = (key, epoch) => this.#arrival(key, epoch);
+  }
+
+  /**
+   * Notes a key whose state came here while a pass runs, if it is a stray: written in the ring
+   * moved to or an older one (a copy from a newer ring's primary is this node's there), and not
+   * this node's in the ring moved to.
+   */
+  #arrival(key: string, epoch: number): void {
+    const pass = this.#arrived;
+    if (!pass || epoch > pass.view.epoch) return;
+    if (pass.ring.owners(key, pass.view.replicas).includes(this.#options.self)) return;
+    pass.strays.add(key);
   }
 
   /** How far the moves have gone. */
@@ -172,7 +188,8 @@ export class Rebalancer {
       if (!owners.includes(self)) leaving.add(key);
     };
 
-    this.#arrived = new Set();
+    const arrived = { view, ring, strays: new Set<string>() };
+    this.#arrived = arrived;
     try {
       for (const key of store.keys()) {
         if (this.#wanted !== view) return false; // a newer ring: start over with it
@@ -180,15 +197,17 @@ export class Rebalancer {
       }
       for (const node of [...batches.keys()]) await flush(node);
       // A key handed here meanwhile (by a node still moving an older ring, which then drops its
-      // copy) may be past the walk, or newer than what it sent: one this node does not own goes
-      // to every owner before it is dropped. Copies of keys it owns need no more.
-      for (let round = 0;; round++) {
-        const strays = [...this.#arrived].filter((key) =>
-          !ring.owners(key, view.replicas).includes(self)
-        );
-        this.#arrived.clear();
+      // copy), or copied by a primary still on one, may be past the walk, or newer than what it
+      // sent: one this node does not own goes to every owner before it is dropped. Until those
+      // nodes catch up with the ring, for a while at most, then the pass is tried again.
+      const until = performance.now() + STRAYS_MS;
+      for (;;) {
+        const strays = [...arrived.strays];
+        arrived.strays.clear();
         if (strays.length === 0) break;
-        if (round === 3) throw new Error(`${strays.length} keys keep coming from older rings`);
+        if (performance.now() > until) {
+          throw new Error(`keys still come from older rings after ${STRAYS_MS} ms`);
+        }
         for (const key of strays) {
           if (this.#wanted !== view) return false;
           await queue(key, false);

@@ -259,6 +259,30 @@ Deno.test("Rebalancer sends on a key handed here while its pass ran, before it d
   assert.equal(store.get(late), undefined, "dropped once B has it");
 });
 
+Deno.test("Rebalancer keeps a copy that a newer ring's primary sent while its pass ran", async () => {
+  // A moves ring 2 while B, on ring 3 already, copies a write to A, its backup there.
+  const store = new Store({ now: () => 1_000 });
+  for (const key of KEYS) store.set(key, "v");
+  const ring2 = view(2, [A, B, C], { replicas: 2, joined: { [B]: 1, [C]: 2 } });
+  const ring3 = view(3, [A, B], { replicas: 2 });
+  const key = Array.from({ length: 500 }, (_, i) => `w${i}`)
+    .find((k) => !ownersIn(ring2, k).includes(A) && ownersIn(ring3, k)[0] === B)!;
+  let copy: (() => void) | undefined;
+  const rebalancer = rebalancerOn(store, () => {
+    copy?.();
+    copy = undefined;
+    return Promise.resolve();
+  });
+  rebalancer.follow(view(1, [A, B], { replicas: 2 }));
+  assert.ok(await rebalancer.idle(1000));
+  copy = () => {
+    assert.ok(store.apply({ key, version: 5_000, epoch: 3, value: "acknowledged in ring 3" }));
+  };
+  rebalancer.follow(ring2);
+  assert.ok(await rebalancer.idle(1000));
+  assert.equal(store.get(key)?.value, "acknowledged in ring 3", "not a stray: kept");
+});
+
 Deno.test("Rebalancer counts the batches taken before a pass failed", async () => {
   let calls = 0;
   const { rebalancer, waits, ended } = setup(
