@@ -7,9 +7,6 @@ import { type RingView, utf8Bytes } from "@cache/protocol/wire";
 import { aged } from "@cache/protocol/replica";
 import type { Replica, Store } from "../store/store.ts";
 
-/** How long a pass sends on keys that keep coming from nodes on older rings before it gives up. */
-const STRAYS_MS = 5000;
-
 /** Who this node is, what it holds, and how it sends keys to a peer. */
 export interface RebalanceOptions {
   self: string;
@@ -62,25 +59,9 @@ export class Rebalancer {
   #waiters: (() => void)[] = [];
   #sent = 0;
   #handedOff = 0;
-  // While a pass runs: its ring, and the keys not this node's there whose state came here from
-  // other nodes meanwhile, the walk perhaps past them.
-  #arrived: { view: RingView; ring: Ring; strays: Set<string> } | undefined;
 
   constructor(options: RebalanceOptions) {
     this.#options = options;
-    options.store.onApplied = (key, epoch) => this.#arrival(key, epoch);
-  }
-
-  /**
-   * Notes a key whose state came here while a pass runs, if it is a stray: written in the ring
-   * moved to or an older one (a copy from a newer ring's primary is this node's there), and not
-   * this node's in the ring moved to.
-   */
-  #arrival(key: string, epoch: number): void {
-    const pass = this.#arrived;
-    if (!pass || epoch > pass.view.epoch) return;
-    if (pass.ring.owners(key, pass.view.replicas).includes(this.#options.self)) return;
-    pass.strays.add(key);
   }
 
   /** How far the moves have gone. */
@@ -150,7 +131,7 @@ export class Rebalancer {
     const batches = new Map<string, { replica: Replica; at: number }[]>();
     const batchBytes = new Map<string, number>(); // of each node's batch, as JSON
     const maxBytes = this.#options.batchBytes ?? BATCH_BYTES;
-    const leaving = new Set<string>(); // a key sent again as it came here is one key
+    const leaving: string[] = [];
     let sent = 0;
     const started = performance.now();
 
@@ -166,54 +147,29 @@ export class Rebalancer {
       this.#sent += replicas.length;
     };
 
-    /** Queues `key` for its owners that may lack it (all but this node, unless `diff`). */
-    const queue = async (key: string, diff: boolean) => {
-      const replica = store.replica(key);
-      if (!replica) return;
-      const at = store.now();
-      let bytes = 0; // measured once, for the first owner that needs it
-      const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
-      const owners = ring.owners(key, view.replicas);
-      const had = before && diff ? before.owners(key, done!.replicas) : [];
-      for (const owner of owners) {
-        if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
-        // A key that would take its node's batch past the bytes goes in the next one.
-        if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
-        const queued = batches.get(owner) ?? [];
-        queued.push({ replica, at });
-        batches.set(owner, queued);
-        batchBytes.set(owner, (batchBytes.get(owner) ?? 0) + size());
-        if (queued.length >= batch) await flush(owner);
-      }
-      if (!owners.includes(self)) leaving.add(key);
-    };
-
-    const arrived = { view, ring, strays: new Set<string>() };
-    this.#arrived = arrived;
     try {
       for (const key of store.keys()) {
         if (this.#wanted !== view) return false; // a newer ring: start over with it
-        await queue(key, true);
+        const replica = store.replica(key);
+        if (!replica) continue;
+        const at = store.now();
+        let bytes = 0; // measured once, for the first owner that needs it
+        const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
+        const owners = ring.owners(key, view.replicas);
+        const had = before ? before.owners(key, done!.replicas) : [];
+        for (const owner of owners) {
+          if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
+          // A key that would take its node's batch past the bytes goes in the next one.
+          if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
+          const queued = batches.get(owner) ?? [];
+          queued.push({ replica, at });
+          batches.set(owner, queued);
+          batchBytes.set(owner, (batchBytes.get(owner) ?? 0) + size());
+          if (queued.length >= batch) await flush(owner);
+        }
+        if (!owners.includes(self)) leaving.push(key);
       }
       for (const node of [...batches.keys()]) await flush(node);
-      // A key handed here meanwhile (by a node still moving an older ring, which then drops its
-      // copy), or copied by a primary still on one, may be past the walk, or newer than what it
-      // sent: one this node does not own goes to every owner before it is dropped. Until those
-      // nodes catch up with the ring, for a while at most, then the pass is tried again.
-      const until = performance.now() + STRAYS_MS;
-      for (;;) {
-        const strays = [...arrived.strays];
-        arrived.strays.clear();
-        if (strays.length === 0) break;
-        if (performance.now() > until) {
-          throw new Error(`keys still come from older rings after ${STRAYS_MS} ms`);
-        }
-        for (const key of strays) {
-          if (this.#wanted !== view) return false;
-          await queue(key, false);
-        }
-        for (const node of [...batches.keys()]) await flush(node);
-      }
     } catch (error) {
       log.warn("rebalance pass failed, will retry", {
         epoch: view.epoch,
@@ -221,19 +177,17 @@ export class Rebalancer {
         error: String(error),
       });
       return false;
-    } finally {
-      this.#arrived = undefined;
     }
     if (this.#wanted !== view) return false;
     // A ring with no node has no one to hand keys to: nothing is dropped for it.
-    if (view.nodes.length === 0) leaving.clear();
+    if (view.nodes.length === 0) leaving.length = 0;
     for (const key of leaving) store.drop(key);
-    this.#handedOff += leaving.size;
-    if (sent > 0 || leaving.size > 0) {
+    this.#handedOff += leaving.length;
+    if (sent > 0 || leaving.length > 0) {
       log.info("rebalanced", {
         epoch: view.epoch,
         sent,
-        handedOff: leaving.size,
+        handedOff: leaving.length,
         ms: Math.round(performance.now() - started),
       });
     }

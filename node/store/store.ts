@@ -261,10 +261,6 @@ export class Store {
     return { found: ref !== 0, version };
   }
 
-  /** Told the key of each state {@link apply} takes (a copy, or a key handed over), and the ring
-   * epoch that state was written in. */
-  onApplied: ((key: string, epoch: number) => void) | undefined;
-
   /**
    * Applies a replica's state of a key if it is newer than this store's, value or deletion (by
    * epoch, then version: a write from an older ring never wins over one from a newer ring);
@@ -276,7 +272,6 @@ export class Store {
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
     const deletion = this.#tombstones.stampOf(replica.key);
     if (deletion && !newer(replica, deletion)) return false;
-    this.onApplied?.(replica.key, epoch);
     this.#seen(epoch, replica.version);
     // The increments it remembers come with the state they were applied to, and only with it.
     const requests = replica.requests;
