@@ -4,15 +4,15 @@ import type { RecordRequest } from "@cache/service/observe";
 import { leaseLost } from "./replicator.ts";
 
 /** The routes that read or write keys as their owner; `/replicate` and `/replica` are not. */
-const KEY_ROUTES = /^\/(keys(\/|$|\?|#)|(mget|mset|stamped)($|\?|#))/;
+const KEY_ROUTES = /^\/(keys(\/|$)|(mget|mset|stamped)$)/;
 
 /**
- * `target`'s path with its escapes decoded as the app's router reads it: without the query or a
- * fragment, and
- * where a malformed escape fails the whole, each valid run of escapes on its own.
+ * The path of `target` as the app's router reads it: without the query or a fragment, its escapes
+ * decoded; where a malformed escape fails the whole, each valid run of escapes on its own.
  */
-function decodedPath(target: string): string {
+function pathOf(target: string): string {
   const path = target.split(/[?#]/)[0];
+  if (!path.includes("%")) return path;
   try {
     return decodeURI(path);
   } catch {
@@ -28,9 +28,8 @@ function decodedPath(target: string): string {
 
 /** The route template of a key route's `path`, as the request metrics name it. */
 function routeOf(path: string): string {
-  const bare = path.split("?")[0];
-  if (!bare.startsWith("/keys/")) return bare;
-  const action = /\/(incr|touch)$/.exec(bare)?.[1];
+  if (!path.startsWith("/keys/")) return path;
+  const action = /\/(incr|touch)$/.exec(path)?.[1];
   return action ? `/keys/{key}/${action}` : "/keys/{key}";
 }
 
@@ -56,9 +55,8 @@ export function fenced(
   return (request) => {
     if (leaseLeftMs() > 0) return undefined;
     const started = performance.now();
-    const raw = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
-    // As the router reads it: `/%6Beys/k` is `/keys/k`.
-    const path = raw.includes("%") ? decodedPath(raw) : raw;
+    // As the router reads it: `/%6Beys/k?x` is `/keys/k`.
+    const path = pathOf(request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2)));
     if (!KEY_ROUTES.test(path)) return undefined;
     const error = leaseLost(self);
     // Counted as the app counts what it answers: an outage must show in the request metrics.

@@ -33,8 +33,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const TARGET = /^[\x21\x22\x24-\x7e]+$/;
 // A Host: a name, IPv4 or bracketed IPv6 address, then an optional port; nothing of a path.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
-// Optional whitespace around a list item: spaces and tabs only, never other blanks.
-const OWS = /^[ \t]+|[ \t]+$/g;
 const DIGITS = /^[0-9]+$/;
 // Field values: visible ASCII, obs-text, spaces and tabs; no control characters.
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -83,14 +81,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     const name = line.slice(0, colon);
     // No space before the colon, no folded line: parsers disagree on both.
     if (!TOKEN.test(name)) throw new BadHead(400, `Malformed header name "${name.slice(0, 40)}"`);
-    // Optional whitespace around the value: spaces and tabs only, never other blanks.
-    let start = colon + 1;
-    let end = line.length;
-    while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
-    while (end > start && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) {
-      end--;
-    }
-    const value = line.slice(start, end);
+    const value = withoutOws(line, colon + 1);
     if (!VALUE.test(value)) throw new BadHead(400, `Header ${name} holds control characters`);
     const lower = name.toLowerCase();
     headers.push([lower, value]);
@@ -99,7 +90,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     } else if (lower === "content-length") {
       lengths = [
         ...lengths,
-        ...value.split(",").map((v) => v.replace(OWS, "")),
+        ...value.split(",").map((v) => withoutOws(v)),
       ];
     } else if (lower === "transfer-encoding") {
       if (chunked || value.toLowerCase() !== "chunked") {
@@ -133,4 +124,17 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     keepAlive,
     expectsContinue,
   };
+}
+
+/**
+ * `text` from `from` on, without the optional whitespace around it: spaces and tabs only, never
+ * other blanks (JavaScript's `trim()` also takes VT, FF and NBSP, which a value must not hide).
+ */
+function withoutOws(text: string, from = 0): string {
+  let start = from;
+  let end = text.length;
+  const blank = (at: number) => text.charCodeAt(at) === 32 || text.charCodeAt(at) === 9;
+  while (start < end && blank(start)) start++;
+  while (end > start && blank(end - 1)) end--;
+  return text.slice(start, end);
 }
