@@ -43,10 +43,8 @@ export class Recovery {
   dropped(): string[] {
     const last = this.#last;
     if (!last) return [];
-    return [...this.#rings].filter(([address, ring]) =>
-      ring.nodes.includes(address) && !last.nodes.includes(address) &&
-      ring.term === last.term && ring.epoch < last.epoch
-    ).map(([address]) => address);
+    return [...this.#rings].filter(([address, ring]) => droppedBy(last, address, ring))
+      .map(([address]) => address);
   }
 
   /** The newest ring the nodes reported. */
@@ -63,4 +61,25 @@ export class Recovery {
   done(now: number): boolean {
     return now >= this.#until || (this.#last !== undefined && this.missing().length === 0);
   }
+}
+
+/**
+ * Whether `ring`, which the node at `address` reports, held it, and `later` (an epoch of the same
+ * term after it, over `later.nodes`) does not: a master marked the node down since. A ring of
+ * another term is not judged: a lagging leader may never have known it.
+ *
+ * @example
+ * ```ts
+ * import { droppedBy } from "./recovery.ts";
+ * const ring = { term: 1, epoch: 5, replicas: 1, nodes: ["x", "y"], joined: {} };
+ * droppedBy({ term: 1, epoch: 6, nodes: ["y"] }, "x", ring); // true
+ * ```
+ */
+export function droppedBy(
+  later: { term: number; epoch: number; nodes: readonly string[] },
+  address: string,
+  ring: RingView | undefined,
+): boolean {
+  return ring !== undefined && ring.nodes.includes(address) && !later.nodes.includes(address) &&
+    ring.term === later.term && ring.epoch < later.epoch;
 }

@@ -3,7 +3,7 @@
 import type { Logger } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
 import { type Heartbeat, newerRing, type NodeList, type RingView } from "@cache/protocol/wire";
-import { Recovery } from "./recovery.ts";
+import { droppedBy, Recovery } from "./recovery.ts";
 
 /** How the registry decides a node is down, and how it builds rings. */
 export interface RegistryOptions {
@@ -211,9 +211,9 @@ export class Registry {
    * joins.
    */
   #droppedFrom(address: string, ring: RingView | undefined): boolean {
-    if (!ring?.nodes.includes(address) || this.#ring.nodes.includes(address)) return false;
     const inherited = this.#inherited;
-    return inherited?.term === ring.term && inherited.epoch > ring.epoch;
+    return inherited !== undefined &&
+      droppedBy({ ...inherited, nodes: this.#ring.nodes }, address, ring);
   }
 
   /** Whether the node at `address` is one marked down and forgotten, back as the same process. */
