@@ -6,6 +6,28 @@ import { type Http1Client, http1Client } from "@cache/http1/client";
 import { headerOf, SentThenRefused } from "@cache/http1/messages";
 import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
+import { keySegment } from "@cache/protocol/key_path";
+
+/**
+ * The path of `key`'s resource, `/keys/{key}` then `rest`. A key with a lone surrogate, which no URL
+ * can carry, is refused with the servers' 400 and message, before any call.
+ *
+ * @example
+ * ```ts
+ * import { keyPath } from "./call.ts";
+ * keyPath("user:42", "/incr"); // "/keys/user:42/incr"
+ * keyPath("\ud800"); // throws CacheError 400
+ * ```
+ */
+export function keyPath(key: string, rest = ""): string {
+  if (!key.isWellFormed()) {
+    throw new CacheError(
+      400,
+      "Key must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry",
+    );
+  }
+  return `/keys/${keySegment(key)}${rest}`;
+}
 
 /** A call the cluster refused or could not answer: `status` and the server's message. */
 export class CacheError extends Error {

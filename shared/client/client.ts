@@ -1,6 +1,6 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
-import { CacheError, type CallInit, found } from "./call.ts";
+import { CacheError, type CallInit, found, keyPath } from "./call.ts";
 import { outcomeOf, type SetCondition, type SetOutcome } from "./conditions.ts";
 import { increment } from "./counters.ts";
 import { type Counter, type Item, versioned, type VersionedItem } from "./items.ts";
@@ -19,7 +19,6 @@ import { scanKeys, type ScanOptions, scanPath } from "./scan.ts";
 import { GatheredWrites, writeItems, writeKey } from "./writes.ts";
 import { StampedWrites } from "./stamped_writes.ts";
 import { runtimeHttp1Client } from "@cache/http1/runtime_client";
-import { keySegment } from "@cache/protocol/key_path";
 import { type RingView, ScanPage } from "@cache/protocol/wire";
 
 export { CacheError };
@@ -286,7 +285,7 @@ export class CacheClient {
    * ```
    */
   async touch(key: string, ttlSeconds: number | null, options: CallOptions = {}): Promise<boolean> {
-    const path = `/keys/${keySegment(key)}/touch`;
+    const path = keyPath(key, "/touch");
     const body = JSON.stringify({ ttl: ttlSeconds });
     return await found(this.#router.route(key, path, post(body), { signal: options.signal }));
   }
@@ -302,7 +301,7 @@ export class CacheClient {
    * ```
    */
   async delete(key: string, options: CallOptions = {}): Promise<boolean> {
-    const path = `/keys/${keySegment(key)}`;
+    const path = keyPath(key);
     const init = { method: "DELETE" };
     return await found(this.#router.route(key, path, init, { signal: options.signal }));
   }

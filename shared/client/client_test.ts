@@ -518,3 +518,26 @@ Deno.test("CacheClient.mget() after a ring change sends each key to its owner in
     cache.close();
   }
 });
+
+Deno.test("CacheClient refuses a key with a lone surrogate with a 400 CacheError, calling no one", async () => {
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    () => value("k", "v"),
+  );
+  for (const mode of ["get", "delete", "touch", "incr"] as const) {
+    const call = mode === "get"
+      ? cache.get("a\ud800")
+      : mode === "delete"
+      ? cache.delete("a\ud800")
+      : mode === "touch"
+      ? cache.touch("a\ud800", 5)
+      : cache.incr("a\ud800");
+    await assert.rejects(
+      call,
+      (e: unknown) =>
+        e instanceof CacheError && e.status === 400 && /lone surrogate/.test(e.message),
+      mode,
+    );
+  }
+  assert.deepEqual(calls, []);
+});

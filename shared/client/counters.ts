@@ -1,10 +1,9 @@
 // Exactly-once increments over a network that loses answers: one request id per increment, the
 // same on every retry, so the key's owners apply it once and answer each retry what they answered.
 
-import { CacheError, retries } from "./call.ts";
+import { CacheError, keyPath, retries } from "./call.ts";
 import { type IncrOptions, ttlField } from "./options.ts";
 import { post, type Router } from "./router.ts";
-import { keySegment } from "@cache/protocol/key_path";
 import { Counter } from "@cache/protocol/wire";
 
 /** Rounds of an increment whose outcome is unknown before its error is thrown. */
@@ -107,7 +106,7 @@ export async function increment(
   options: IncrOptions,
 ): Promise<Counter> {
   const { signal } = options;
-  const path = `/keys/${keySegment(key)}/incr`;
+  const path = keyPath(key, "/incr");
   const requestId = options.requestId ?? crypto.randomUUID();
   const body = JSON.stringify({ by, ...ttlField(options.ttlSeconds), requestId });
   const counter = await incrementOnce(

@@ -4,9 +4,8 @@
 
 import { Coalescer } from "@cache/async/coalesce";
 import { batches } from "./batches.ts";
-import { CacheError, type CallInit, retries, unreached } from "./call.ts";
+import { CacheError, type CallInit, keyPath, retries, unreached } from "./call.ts";
 import { post, type Router } from "./router.ts";
-import { keySegment } from "@cache/protocol/key_path";
 import {
   Key,
   keyBytes,
@@ -84,7 +83,7 @@ export class GatheredReads {
   ): Promise<(StoredItem | undefined | Promise<StoredItem | undefined>)[]> {
     const { callNode } = this.#options;
     if (keys.length === 1) {
-      return [await itemOf(callNode(node, `/keys/${keySegment(keys[0])}`, {}))];
+      return [await itemOf(callNode(node, keyPath(keys[0]), {}))];
     }
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: { "content-type": "application/json" }, body };
@@ -165,7 +164,7 @@ export async function readKey(
   key: string,
   signal?: AbortSignal,
 ): Promise<StoredItem | undefined> {
-  const path = `/keys/${keySegment(key)}`; // a key no path can carry throws, batched or not
+  const path = keyPath(key); // a key no path can carry throws, batched or not
   let attempts = 2;
   const owner = signal ? undefined : router.owner(key);
   if (owner !== undefined) {
