@@ -13,6 +13,7 @@ import { loadConfig, nodeSettings } from "./config.ts";
 import { masterList } from "./cluster/masters.ts";
 import { Membership } from "./cluster/membership.ts";
 import { BATCH_BYTES, Rebalancer } from "./cluster/rebalance.ts";
+import { Strays } from "./cluster/strays.ts";
 import { maxBodyBytes } from "../shared/protocol/key_routes.ts";
 import { fenced } from "./cluster/fence.ts";
 import { Writer } from "./cluster/writer.ts";
@@ -42,10 +43,22 @@ const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.evic
 const rebalancer = new Rebalancer({
   self: advertise,
   store,
-  send: (node, replicas) => sendReplicas(callPeers, node, replicas, config.peerTimeoutMs),
+  send: (node, replicas, view) =>
+    sendReplicas(callPeers, node, replicas, config.peerTimeoutMs, view),
   batch: config.rebalanceBatch,
   // Half the body a peer configured alike takes, at most the default.
   batchBytes: Math.min(BATCH_BYTES, Math.floor(maxBodyBytes(config.maxValueBytes) / 2)),
+  log,
+});
+// Keys a node behind this one hands over after this node's pass took its keys go on from here.
+const strays: Strays = new Strays({
+  self: advertise,
+  store,
+  view: () => membership.view,
+  send: (node, replicas, view) =>
+    sendReplicas(callPeers, node, replicas, config.peerTimeoutMs, view),
+  batch: config.rebalanceBatch,
+  claimedAfter: (key, view) => rebalancer.claimedAfter(key, view),
   log,
 });
 const membership: Membership = new Membership({
@@ -61,6 +74,7 @@ const membership: Membership = new Membership({
   onRejoin: () => {
     store.clear();
     rebalancer.reset();
+    strays.reset();
   },
   synced: () => rebalancer.progress.syncedEpoch,
 });
@@ -73,6 +87,7 @@ const replicator: Replicator = new Replicator({
 // Past its lease, the master may have given the node's keys to others.
 const fence = fenced(() => membership.leaseLeftMs(), advertise, requestRecorder(metrics));
 let stopping = false;
+let handedOver = false; // once set, copies are refused: one taken later would leave with this process
 // Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
 // without reads and no tick stalls requests.
 const expirer = setInterval(() => store.expire(EXPIRE_PER_TICK), EXPIRE_TICK_MS);
@@ -82,6 +97,12 @@ const app = createApp({
   store,
   writer, // built here: the hot routes below share it
   rebalance: () => rebalancer.progress,
+  refusesCopies: () =>
+    handedOver ? `Node ${advertise} has handed its keys over and is shutting down` : undefined,
+  replicated: (entries, from) => {
+    rebalancer.claimed(entries, from);
+    strays.take(entries, from);
+  },
   // With no ring (standalone, or before the first one) the ring is empty: primary of every key.
   isPrimary: (key) => (membership.ring.owner(key) ?? advertise) === advertise,
   ringEpoch,
@@ -108,8 +129,12 @@ service.onStop(async () => {
   // Leave the ring first, so no new writes come here, then hand every key to its new owners.
   membership.leave();
   if (await membership.beat()) {
-    const handedOver = await rebalancer.idle(HANDOVER_TIMEOUT_MS);
-    log.info(handedOver ? "keys handed over" : "handover timed out", { ...rebalancer.progress });
+    const started = performance.now();
+    const left = () => Math.max(0, HANDOVER_TIMEOUT_MS - (performance.now() - started));
+    let done = await rebalancer.idle(left()) && await strays.idle(left());
+    handedOver = true;
+    done &&= await strays.idle(left()); // keys sent on from copies taken just before
+    log.info(done ? "keys handed over" : "handover timed out", { ...rebalancer.progress });
     await membership.beat(); // reports the handover done
   }
   clearInterval(expirer);

@@ -3,16 +3,21 @@
 import type { Logger } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
 import { sleep } from "@cache/async/sleep";
-import { type RingView, utf8Bytes } from "@cache/protocol/wire";
+import { Waiters } from "@cache/async/waiters";
+import { newerRing, type RingView, utf8Bytes } from "@cache/protocol/wire";
 import { aged } from "@cache/protocol/replica";
 import type { Replica, Store } from "../store/store.ts";
+import type { RingRef } from "./strays.ts";
 
 /** Who this node is, what it holds, and how it sends keys to a peer. */
 export interface RebalanceOptions {
   self: string;
   store: Store;
-  /** Sends replicas to a node's `/replicate`; rejects when the node does not take them. */
-  send: (node: string, replicas: Replica[]) => Promise<unknown>;
+  /**
+   * Sends replicas to a node's `/replicate`, naming `view`, the ring that placed them; rejects when
+   * the node does not take them.
+   */
+  send: (node: string, replicas: Replica[], view: RingView) => Promise<unknown>;
   /** Keys per request to a peer (`--rebalance-batch`). */
   batch: number;
   /**
@@ -56,9 +61,13 @@ export class Rebalancer {
   #done: RingView | undefined; // the last ring whose pass finished
   #wanted: RingView | undefined;
   #running: Promise<void> | undefined;
-  #waiters: (() => void)[] = [];
+  readonly #waiters = new Waiters();
   #sent = 0;
   #handedOff = 0;
+  // Keys sent here by a node on a newer ring than the last one finished here, and that ring: the
+  // sender holds this node an owner in it, and may drop its own copy, so no pass of an older ring
+  // drops them, not even a pass that read them before they came (the same state, say).
+  readonly #claims = new Map<string, RingRef>();
 
   constructor(options: RebalanceOptions) {
     this.#options = options;
@@ -81,27 +90,38 @@ export class Rebalancer {
       this.#running = undefined;
       // A ring that came after the loop's last check but before this runs is moved too.
       if (this.#wanted && this.#wanted.epoch !== this.#done?.epoch) this.follow(this.#wanted);
-      else this.#waiters.splice(0).forEach((wake) => wake());
+      else this.#waiters.wake();
     });
   }
 
   /** Forgets the finished rings, as after the store was cleared to rejoin empty. */
   reset(): void {
     this.#done = undefined;
+    this.#claims.clear();
+  }
+
+  /**
+   * Notes the keys of `entries`, just applied from a sender that placed them by `from`: a pass of
+   * a ring older than that keeps them rather than drop them as keys this node does not own.
+   */
+  claimed(entries: Iterable<{ key: string }>, from: RingRef): void {
+    if (this.#done && !newerRing(from, this.#done)) return;
+    for (const { key } of entries) {
+      const claim = this.#claims.get(key);
+      if (claim === undefined || newerRing(from, claim)) this.#claims.set(key, from);
+    }
+  }
+
+  /** Whether a node on a ring newer than `view` sent `key` here since this node finished a ring. */
+  claimedAfter(key: string, view: RingRef): boolean {
+    const claim = this.#claims.get(key);
+    return claim !== undefined && newerRing(claim, view);
   }
 
   /** Resolves once no pass is running, or after `timeoutMs`; resolves whether it is idle. */
   idle(timeoutMs: number): Promise<boolean> {
     if (!this.#running) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      // The waiter first: a pass that ends while the timer is being set still wakes it.
-      const timers: ReturnType<typeof setTimeout>[] = [];
-      this.#waiters.push(() => {
-        timers.forEach(clearTimeout);
-        resolve(true);
-      });
-      timers.push(setTimeout(() => resolve(false), timeoutMs));
-    });
+    return this.#waiters.wait(timeoutMs);
   }
 
   async #loop(): Promise<void> {
@@ -142,7 +162,7 @@ export class Rebalancer {
       if (queued.length === 0) return;
       const now = store.now();
       const replicas = queued.map(({ replica, at }) => aged(replica, now - at));
-      await this.#options.send(node, replicas);
+      await this.#options.send(node, replicas, view);
       sent += replicas.length;
       this.#sent += replicas.length;
     };
@@ -156,9 +176,12 @@ export class Rebalancer {
         let bytes = 0; // measured once, for the first owner that needs it
         const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
         const owners = ring.owners(key, view.replicas);
+        // Owners before have the key only if this node was one: else it came here after that pass
+        // took its keys, from a node behind (see Strays), and no owner may have it.
         const had = before ? before.owners(key, done!.replicas) : [];
+        const shared = had.includes(self);
         for (const owner of owners) {
-          if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
+          if (owner === self || (shared && had.includes(owner) && !rejoined(owner))) continue;
           // A key that would take its node's batch past the bytes goes in the next one.
           if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
           const queued = batches.get(owner) ?? [];
@@ -180,14 +203,18 @@ export class Rebalancer {
     }
     if (this.#wanted !== view) return false;
     // A ring with no node has no one to hand keys to: nothing is dropped for it.
-    if (view.nodes.length === 0) leaving.length = 0;
-    for (const key of leaving) store.drop(key);
-    this.#handedOff += leaving.length;
-    if (sent > 0 || leaving.length > 0) {
+    const handedOff = view.nodes.length === 0
+      ? []
+      : leaving.filter((key) => !this.claimedAfter(key, view));
+    for (const key of handedOff) store.drop(key);
+    // The keys claimed in this ring or an older one now stand as this ring placed them.
+    for (const [key, claim] of this.#claims) if (!newerRing(claim, view)) this.#claims.delete(key);
+    this.#handedOff += handedOff.length;
+    if (sent > 0 || handedOff.length > 0) {
       log.info("rebalanced", {
         epoch: view.epoch,
         sent,
-        handedOff: leaving.length,
+        handedOff: handedOff.length,
         ms: Math.round(performance.now() - started),
       });
     }

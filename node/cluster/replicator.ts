@@ -16,6 +16,7 @@ import {
 import { replicaBody } from "@cache/protocol/replica_body";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
+import { type RingRef, SENDER_RING_HEADER, senderRing } from "./strays.ts";
 
 // The shortest `/replicate` answer that lists a key held newer: a shorter one is `{"applied":N}`.
 const NEWER_ANSWER_BYTES = '{"applied":0,"newer":[{"key":"k","version":1}]}'.length;
@@ -392,7 +393,7 @@ export class Replicator {
     replicas: Replica[],
     timeoutMs = this.#options.timeoutMs,
   ): Promise<NewerState[]> {
-    return sendReplicas(this.#options.fetch, node, replicas, timeoutMs);
+    return sendReplicas(this.#options.fetch, node, replicas, timeoutMs, this.#options.ring.view);
   }
 }
 
@@ -401,21 +402,27 @@ const bodies = new BodyBuffers(2 * 1024 * 1024);
 
 /**
  * Sends `replicas` to `node`'s `/replicate` within `timeoutMs`: a copy for a backup, or keys
- * handed to a new owner. Resolves with the keys the node holds a newer state of than their copy
- * (none from a node that does not say); rejects with a 502 HttpError when it refuses them.
+ * handed to a new owner, placed by `ring` when the sender has one. Resolves with the keys the node
+ * holds a newer state of than their copy (none from a node that does not say); rejects with a 502
+ * HttpError when it refuses them.
  */
 export async function sendReplicas(
   fetch: Fetch,
   node: string,
   replicas: Replica[],
   timeoutMs: number,
+  ring?: RingRef,
 ): Promise<NewerState[]> {
   const body = replicaBody(replicas, (bytes) => bodies.take(bytes));
-  const answer = await callPeer(fetch, node, "/replicate", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body,
-  }, timeoutMs);
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (ring) headers[SENDER_RING_HEADER] = senderRing(ring);
+  const answer = await callPeer(
+    fetch,
+    node,
+    "/replicate",
+    { method: "POST", headers, body },
+    timeoutMs,
+  );
   // Answered, so written whole: the buffer is free. Not after a failure, which may have left a
   // write in flight.
   if (typeof body !== "string") bodies.give(body);

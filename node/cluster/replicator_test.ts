@@ -319,3 +319,14 @@ Deno.test("Replicator.replicate() that fails names as unreplicated the keys a ba
     [...onB, newerOnC].sort(),
   );
 });
+
+Deno.test("Replicator.replicate() names the ring it placed the copies by", async () => {
+  const rings: (string | null)[] = [];
+  const fetch: Fetch = (_input, init) => {
+    rings.push(new Headers(init?.headers).get("x-sender-ring"));
+    return Promise.resolve(Response.json({ applied: 1 }));
+  };
+  const { cluster } = setup("http://a:1", 10, fetch);
+  await cluster.replicate([{ key: keyOf("http://a:1"), version: 1, value: "v" }]);
+  assert.deepEqual(rings, ["0/10"]);
+});

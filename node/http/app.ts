@@ -17,6 +17,7 @@ import type { Replicator } from "../cluster/replicator.ts";
 import { HotPath } from "../../shared/service/hot.ts";
 import type { NodeContext } from "./context.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
+import type { RingRef } from "../cluster/strays.ts";
 import { addReplicaRoutes } from "./routes/replica.ts";
 import { addStampedRoutes } from "./routes/stamped.ts";
 import type { Store } from "../store/store.ts";
@@ -39,6 +40,13 @@ export interface NodeDeps {
   replicator?: Replicator;
   /** How far key moves have gone, for `/stats`. */
   rebalance?: () => RebalanceProgress;
+  /**
+   * Told of the entries each `/replicate` applied and the ring its sender placed them by (see
+   * `Strays` and `Rebalancer.claimed`).
+   */
+  replicated?: (entries: Iterable<{ key: string }>, from: RingRef) => void;
+  /** Why `/replicate` is refused (503) now, as once a leaving node handed its keys over. */
+  refusesCopies?: () => string | undefined;
   /** Whether this node is `key`'s primary in the ring it knows, for `/stats`; default: always. */
   isPrimary?: (key: string) => boolean;
   /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
@@ -102,6 +110,8 @@ export function createApp(deps: NodeDeps): NodeApp {
     now,
     startedAt: now(),
     rebalance: deps.rebalance,
+    replicated: deps.replicated,
+    refusesCopies: deps.refusesCopies,
     isPrimary: deps.isPrimary,
   };
   const hot = new HotPath(app, {

@@ -12,6 +12,7 @@ import {
 import { roleOf } from "../../shared/service/auth.ts";
 import type { HotRequest } from "../../shared/service/hot.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
+import type { RingRef } from "../cluster/strays.ts";
 import type { Routing } from "../cluster/replicator.ts";
 import type { Condition, Item, Writer } from "../cluster/writer.ts";
 import type { Read, Store } from "../store/store.ts";
@@ -23,6 +24,13 @@ export interface NodeContext {
   now: () => number;
   startedAt: number;
   rebalance?: () => RebalanceProgress;
+  /**
+   * Told of the entries each `/replicate` applied and the ring its sender placed them by (see
+   * `Strays` and `Rebalancer.claimed`).
+   */
+  replicated?: (entries: Iterable<{ key: string }>, from: RingRef) => void;
+  /** Why `/replicate` is refused (503) now, as once a leaving node handed its keys over. */
+  refusesCopies?: () => string | undefined;
   /** Whether this node is `key`'s primary in the ring it knows; without it, of every key. */
   isPrimary?: (key: string) => boolean;
 }

@@ -295,3 +295,68 @@ Deno.test("POST /replicate answers the keys it holds a newer state of than their
   });
   assert.equal(n.store.get("r")?.value, "new");
 });
+
+Deno.test("POST /replicate tells the node's strays its keys and sender's ring; a bad ring is 400", async () => {
+  const store = new Store({ now: () => 1_000_000 });
+  const told: { keys: string[]; from: unknown }[] = [];
+  const app = createApp({
+    store,
+    maxValueBytes: MAX_VALUE_BYTES,
+    notReady: () => undefined,
+    log,
+    replicated: (entries, from) => told.push({ keys: [...entries].map(({ key }) => key), from }),
+  });
+  const post = (ring: string | undefined, key: string, byApp: boolean) => {
+    const body = JSON.stringify({ entries: [{ key, version: 5, value: "v" }] });
+    const headers = {
+      "content-type": "application/json",
+      "content-length": String(body.length),
+      ...(ring ? { "x-sender-ring": ring } : {}),
+    };
+    const request = new Request("http://127.0.0.1:8081/replicate", {
+      method: "POST",
+      headers,
+      body,
+    });
+    if (byApp) return app.request(request);
+    const answer = app.hot.serve(request);
+    assert.ok(answer, "taken by the hot path");
+    return Promise.resolve(answer).then(toResponse);
+  };
+  for (const byApp of [false, true]) {
+    const bad = await post("2/x", `bad${byApp}`, byApp);
+    assert.equal(bad.status, 400, `by the app: ${byApp}`);
+    assert.match((await bad.json()).error, /x-sender-ring/);
+    assert.equal(store.get(`bad${byApp}`), undefined, "nothing applied");
+    assert.equal((await post("2/7", `good${byApp}`, byApp)).status, 200);
+    assert.equal((await post(undefined, `bare${byApp}`, byApp)).status, 200);
+  }
+  assert.deepEqual(told, [
+    { keys: ["goodfalse"], from: { term: 2, epoch: 7 } },
+    { keys: ["goodtrue"], from: { term: 2, epoch: 7 } },
+  ]);
+});
+
+Deno.test("POST /replicate is refused with 503, nothing applied, once the node refuses copies", async () => {
+  const store = new Store({ now: () => 1_000_000 });
+  const app = createApp({
+    store,
+    maxValueBytes: MAX_VALUE_BYTES,
+    notReady: () => undefined,
+    log,
+    refusesCopies: () => "Node x has handed its keys over and is shutting down",
+  });
+  const body = JSON.stringify({ entries: [{ key: "r", version: 5, value: "v" }] });
+  const init = () => ({
+    method: "POST",
+    headers: { "content-type": "application/json", "content-length": String(body.length) },
+    body,
+  });
+  const fast = app.hot.serve(new Request("http://127.0.0.1:8081/replicate", init()));
+  assert.ok(fast, "taken by the hot path");
+  for (const answer of [toResponse(await fast), await app.request("/replicate", init())]) {
+    assert.equal(answer.status, 503);
+    assert.match((await answer.json()).error, /handed its keys over/);
+  }
+  assert.equal(store.get("r"), undefined);
+});

@@ -1,6 +1,7 @@
 // Internal routes between nodes: copies of writes, keys handed over, and a key's versioned state.
 
 import { createRoute, z } from "@hono/zod-openapi";
+import { HttpError } from "@cache/protocol/errors";
 import { jsonAnswer } from "@cache/http1/answer";
 import { errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
@@ -9,6 +10,7 @@ import { Replica, ReplicateAnswer } from "@cache/protocol/replica";
 import { MAX_REPLICA_ENTRIES, readReplicaBody } from "@cache/protocol/replica_body";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
+import { readSenderRing, SENDER_RING_HEADER } from "../../cluster/strays.ts";
 
 const ReplicateRequest = z.strictObject({
   entries: z.array(Replica).min(1).max(MAX_REPLICA_ENTRIES),
@@ -23,6 +25,12 @@ const replicate = createRoute({
     "remembered for five minutes. The answer lists the keys this node holds a newer state of.",
   tags: ["internal"],
   request: {
+    headers: z.object({
+      [SENDER_RING_HEADER]: z.string().regex(/^\d{1,16}\/\d{1,16}$/).optional().meta({
+        description: "The ring the sender placed the entries by, `<term>/<epoch>`: entries a " +
+          "sender on an older ring hands over go on to their owners in this node's ring",
+      }),
+    }),
     body: {
       ...json(ReplicateRequest, "The entries"),
       required: true,
@@ -30,7 +38,10 @@ const replicate = createRoute({
   },
   responses: {
     200: json(ReplicateAnswer, "How many changed, and the keys held newer than their copies"),
-    ...errors(writeErrors),
+    ...errors({
+      ...writeErrors,
+      503: "The node has handed its keys over and is shutting down: the copies were not applied",
+    }),
   },
 });
 
@@ -53,7 +64,14 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
   // Values stay the bytes they came as, from the body into the store (see `readReplicaBody`).
   hot.post(
     replicate,
-    ({ entries }) => jsonAnswer(node.writer.apply(entries)),
+    ({ entries }, request) => {
+      const from = readSenderRing(request.headers.get(SENDER_RING_HEADER));
+      const refused = node.refusesCopies?.();
+      if (refused !== undefined) throw new HttpError(503, refused);
+      const answer = node.writer.apply(entries);
+      if (from) node.replicated?.(entries, from);
+      return jsonAnswer(answer);
+    },
     readReplicaBody,
   );
   hot.app.openapi(replica, async (c) => {

@@ -1,0 +1,208 @@
+// Tests of Strays: keys a sender behind this node hands over go on to their owners, then leave.
+
+import assert from "node:assert/strict";
+import { silentLogger } from "@cache/log/log";
+import { HttpError } from "@cache/protocol/errors";
+import { Ring } from "@cache/ring/ring";
+import type { RingView } from "@cache/protocol/wire";
+import { type Replica, Store } from "../store/store.ts";
+import { readSenderRing, senderRing, Strays } from "./strays.ts";
+
+const A = "http://a:1";
+const B = "http://b:1";
+const C = "http://c:1";
+
+/** The ring of `epoch` over `nodes`, in term 1. */
+function view(epoch: number, nodes: string[], replicas = 1): RingView {
+  return {
+    term: 1,
+    epoch,
+    replicas,
+    nodes: [...nodes].sort(),
+    joined: Object.fromEntries(nodes.map((node) => [node, 1])),
+    settled: false,
+  };
+}
+
+/** A key whose owners in `ring` satisfy `wanted`. */
+function keyWhere(ring: RingView, wanted: (owners: string[]) => boolean): string {
+  const placed = new Ring(ring.nodes);
+  for (let i = 0;; i++) if (wanted(placed.owners(`k${i}`, ring.replicas))) return `k${i}`;
+}
+
+/**
+ * Node A following `current`, with a fake transport that records each call and answers as `answer`
+ * says (taken by default), and a retry wait that lasts until the test wakes it.
+ */
+function setup(
+  current: RingView,
+  answer: (node: string, call: number) => Promise<void> = () => Promise.resolve(),
+) {
+  const clock = { now: 1_000 };
+  const store = new Store({ now: () => clock.now });
+  const ring = { current };
+  const calls: { node: string; replicas: Replica[]; epoch: number }[] = [];
+  const waits: (() => void)[] = [];
+  const strays = new Strays({
+    self: A,
+    store,
+    view: () => ring.current,
+    send: (node, replicas, placedBy) => {
+      calls.push({ node, replicas, epoch: placedBy.epoch });
+      return answer(node, calls.length);
+    },
+    batch: 100,
+    log: silentLogger,
+    sleep: () => new Promise((wake) => waits.push(wake)),
+  });
+  return { clock, store, ring, calls, waits, strays };
+}
+
+Deno.test("Strays sends a key a node behind handed here to its owner, then drops it", async () => {
+  const ring = view(3, [A, B, C]);
+  const key = keyWhere(ring, (owners) => owners[0] === C);
+  const { store, calls, strays } = setup(ring);
+  store.apply({ key, version: 5, epoch: 2, value: "its only copy", ttlMs: 60_000 });
+  strays.take([{ key }], { term: 1, epoch: 2 });
+  assert.ok(await strays.idle(1000));
+  assert.deepEqual(calls.map(({ node, epoch }) => ({ node, epoch })), [{ node: C, epoch: 3 }]);
+  assert.equal(calls[0].replicas[0].value, "its only copy");
+  assert.equal(calls[0].replicas[0].ttlMs, 60_000);
+  assert.equal(store.replica(key), undefined, "dropped once its owner has it");
+  assert.equal(strays.sent, 1);
+});
+
+Deno.test("Strays leaves keys from a sender on this node's ring or a newer one alone", async () => {
+  const ring = view(3, [A, B, C]);
+  const key = keyWhere(ring, (owners) => owners[0] === C);
+  const { store, calls, strays } = setup(ring);
+  store.apply({ key, version: 5, value: "v" });
+  strays.take([{ key }], { term: 1, epoch: 3 });
+  strays.take([{ key }], { term: 1, epoch: 4 });
+  strays.take([{ key }], { term: 2, epoch: 1 });
+  assert.ok(await strays.idle(1000));
+  assert.deepEqual(calls, []);
+  assert.equal(store.get(key)?.value, "v");
+  // A deposed leader's term is older, whatever its epoch.
+  strays.take([{ key }], { term: 0, epoch: 9 });
+  assert.ok(await strays.idle(1000));
+  assert.deepEqual(calls.map(({ node }) => node), [C]);
+});
+
+Deno.test("Strays sends a key this node owns to its other owners, and keeps it", async () => {
+  const ring = view(3, [A, B, C], 2);
+  const key = keyWhere(ring, (owners) => owners.includes(A));
+  const other = new Ring(ring.nodes).owners(key, 2).find((node) => node !== A);
+  const { store, calls, strays } = setup(ring);
+  store.apply({ key, version: 5, value: "v" });
+  strays.take([{ key }], { term: 1, epoch: 2 });
+  assert.ok(await strays.idle(1000));
+  assert.deepEqual(calls.map(({ node }) => node), [other]);
+  assert.equal(store.get(key)?.value, "v");
+});
+
+Deno.test("Strays keeps a key until its owner takes it, trying again after a wait", async () => {
+  const ring = view(3, [A, B, C]);
+  const key = keyWhere(ring, (owners) => owners[0] === C);
+  const { store, calls, waits, strays } = setup(
+    ring,
+    (_node, call) => call === 1 ? Promise.reject(new Error("refused")) : Promise.resolve(),
+  );
+  store.apply({ key, version: 5, value: "v" });
+  strays.take([{ key }], { term: 1, epoch: 2 });
+  assert.equal(await strays.idle(50), false);
+  assert.equal(waits.length, 1);
+  assert.equal(store.get(key)?.value, "v", "kept while its owner has not taken it");
+  waits[0]();
+  assert.ok(await strays.idle(1000));
+  assert.deepEqual(calls.map(({ node }) => node), [C, C]);
+  assert.equal(store.replica(key), undefined);
+});
+
+Deno.test("Strays sends a key by the newer ring that came while it was sent", async () => {
+  const first = view(3, [A, B, C]);
+  const next = view(4, [A, B]);
+  // C's in the first ring, B's in the next.
+  const key = Array.from({ length: 500 }, (_, i) => `k${i}`)
+    .find((k) => new Ring(first.nodes).owner(k) === C && new Ring(next.nodes).owner(k) === B)!;
+  let setup_: ReturnType<typeof setup> | undefined = undefined;
+  setup_ = setup(first, (_node, call) => {
+    if (call === 1) setup_!.ring.current = next;
+    return Promise.resolve();
+  });
+  const { store, calls, waits, strays } = setup_;
+  store.apply({ key, version: 5, value: "v" });
+  strays.take([{ key }], { term: 1, epoch: 2 });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  waits.splice(0).forEach((wake) => wake());
+  assert.ok(await strays.idle(1000));
+  assert.deepEqual(calls.map(({ node, epoch }) => ({ node, epoch })), [
+    { node: C, epoch: 3 },
+    { node: B, epoch: 4 },
+  ]);
+  assert.equal(store.get(key), undefined);
+});
+
+Deno.test("Strays does not drop a key written here after the state it sent", async () => {
+  const ring = view(3, [A, B, C]);
+  const key = keyWhere(ring, (owners) => owners[0] === C);
+  let written = false;
+  let setup_: ReturnType<typeof setup> | undefined = undefined;
+  setup_ = setup(ring, () => {
+    if (!written) setup_!.store.apply({ key, version: 9, epoch: 3, value: "newer" });
+    written = true;
+    return Promise.resolve();
+  });
+  const { store, calls, strays } = setup_;
+  store.apply({ key, version: 5, epoch: 2, value: "v" });
+  strays.take([{ key }], { term: 1, epoch: 2 });
+  assert.ok(await strays.idle(1000));
+  assert.equal(calls[0].replicas[0].value, "v");
+  assert.equal(store.get(key)?.value, "newer");
+});
+
+Deno.test("Strays sends a copy's TTL as it is when it goes, not when it came", async () => {
+  const ring = view(3, [A, B, C]);
+  const key = keyWhere(ring, (owners) => owners[0] === C);
+  let setup_: ReturnType<typeof setup> | undefined = undefined;
+  setup_ = setup(ring, (_node, call) => {
+    if (call === 1) return Promise.reject(new Error("refused"));
+    return Promise.resolve();
+  });
+  const { clock, store, calls, waits, strays } = setup_;
+  store.apply({ key, version: 5, value: "v", ttlMs: 10_000 });
+  strays.take([{ key }], { term: 1, epoch: 2 });
+  assert.equal(await strays.idle(50), false);
+  clock.now += 4_000;
+  waits[0]();
+  assert.ok(await strays.idle(1000));
+  assert.equal(calls[1].replicas[0].ttlMs, 6_000);
+});
+
+Deno.test("Strays.reset() forgets the keys waiting", async () => {
+  const ring = view(3, [A, B, C]);
+  const key = keyWhere(ring, (owners) => owners[0] === C);
+  const { store, calls, waits, strays } = setup(ring, () => Promise.reject(new Error("refused")));
+  store.apply({ key, version: 5, value: "v" });
+  strays.take([{ key }], { term: 1, epoch: 2 });
+  assert.equal(await strays.idle(50), false);
+  strays.reset();
+  waits[0]();
+  assert.ok(await strays.idle(1000));
+  assert.equal(calls.length, 1);
+});
+
+Deno.test("readSenderRing() reads <term>/<epoch> and refuses anything else with 400", () => {
+  assert.deepEqual(readSenderRing(senderRing({ term: 2, epoch: 1_700_000_000_123 })), {
+    term: 2,
+    epoch: 1_700_000_000_123,
+  });
+  assert.equal(readSenderRing(null), undefined);
+  for (const bad of ["", "1", "1/", "/1", "1/2/3", "-1/2", "1/2 ", "a/b", "1/12345678901234567"]) {
+    assert.throws(
+      () => readSenderRing(bad),
+      (error) => error instanceof HttpError && error.status === 400,
+      bad,
+    );
+  }
+});
