@@ -18,6 +18,7 @@ import { HotPath } from "../../shared/service/hot.ts";
 import type { NodeContext } from "./context.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { RingRef } from "../cluster/strays.ts";
+import { ScanBudget } from "./scan_budget.ts";
 import { addReplicaRoutes } from "./routes/replica.ts";
 import { addStampedRoutes } from "./routes/stamped.ts";
 import type { Store } from "../store/store.ts";
@@ -47,6 +48,8 @@ export interface NodeDeps {
   replicated?: (entries: Iterable<{ key: string }>, from: RingRef) => void;
   /** Why `/replicate` is refused (503) now, as once a leaving node handed its keys over. */
   refusesCopies?: () => string | undefined;
+  /** The share of the node's time scans with a client token may take; default a quarter. */
+  scanBudget?: Pick<ScanBudget, "wait" | "spend">;
   /** Whether this node is `key`'s primary in the ring it knows, for `/stats`; default: always. */
   isPrimary?: (key: string) => boolean;
   /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
@@ -112,6 +115,7 @@ export function createApp(deps: NodeDeps): NodeApp {
     rebalance: deps.rebalance,
     replicated: deps.replicated,
     refusesCopies: deps.refusesCopies,
+    scanBudget: deps.scanBudget ?? new ScanBudget({ share: 0.25, burstMs: 250 }),
     isPrimary: deps.isPrimary,
   };
   const hot = new HotPath(app, {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { silentLogger as log } from "@cache/log/log";
 import { refusals } from "../../tests/support/bad_input.ts";
 import { createApp } from "./app.ts";
+import { Auth } from "@cache/service/auth";
 import { Store } from "../store/store.ts";
 
 function nodeApp(maxValueBytes = 1024) {
@@ -91,4 +92,35 @@ Deno.test("node's store metrics come from one reading per scrape, fresh at the n
   assert.equal(await series("cache_keys"), 2);
   assert.equal(await series("cache_hits_total"), 1);
   assert.equal(readings, 3);
+});
+
+Deno.test("node holds scans with a client token to their budget, answering 429 past it", async () => {
+  const store = new Store();
+  for (let i = 0; i < 10; i++) store.set(`k${i}`, "v");
+  const spent: number[] = [];
+  const budget = {
+    waitSeconds: 0,
+    wait: () => budget.waitSeconds,
+    spend: (ms: number) => spent.push(ms),
+  };
+  const app = createApp({
+    store,
+    maxValueBytes: 1024,
+    notReady: () => undefined,
+    log,
+    auth: await Auth.from([["client", "client-token"], ["node", "node-token"]]),
+    scanBudget: budget,
+  });
+  const scan = (token: string) =>
+    app.request("/keys?count=5", { headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await scan("client-token")).status, 200);
+  assert.equal(spent.length, 1, "its time taken from the budget");
+  budget.waitSeconds = 3;
+  const refused = await scan("client-token");
+  assert.equal(refused.status, 429);
+  assert.match((await refused.json()).error, /client token have taken their share/);
+  assert.equal(refused.headers.get("retry-after"), "3");
+  // The master's own scans (a node token) are not held to it, nor counted.
+  assert.equal((await scan("node-token")).status, 200);
+  assert.equal(spent.length, 1);
 });

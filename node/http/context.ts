@@ -13,6 +13,7 @@ import { roleOf } from "../../shared/service/auth.ts";
 import type { HotRequest } from "../../shared/service/hot.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { RingRef } from "../cluster/strays.ts";
+import type { ScanBudget } from "./scan_budget.ts";
 import type { Routing } from "../cluster/replicator.ts";
 import type { Condition, Item, Writer } from "../cluster/writer.ts";
 import type { Read, Store } from "../store/store.ts";
@@ -31,6 +32,8 @@ export interface NodeContext {
   replicated?: (entries: Iterable<{ key: string }>, from: RingRef) => void;
   /** Why `/replicate` is refused (503) now, as once a leaving node handed its keys over. */
   refusesCopies?: () => string | undefined;
+  /** The share of the node's time scans with a client token may take. */
+  scanBudget?: Pick<ScanBudget, "wait" | "spend">;
   /** Whether this node is `key`'s primary in the ring it knows; without it, of every key. */
   isPrimary?: (key: string) => boolean;
 }

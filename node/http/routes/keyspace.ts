@@ -5,6 +5,7 @@ import { keyspaceRoutes } from "@cache/protocol/keyspace_routes";
 import { slotOf } from "@cache/ring/ring";
 import { roleOf } from "@cache/service/auth";
 import type { HotPath } from "@cache/service/hot";
+import { errors } from "@cache/protocol/route_parts";
 import type { NodeContext } from "../context.ts";
 
 // The shared scan, described as a node answers it: its own keys, which the master merges.
@@ -12,7 +13,16 @@ const scan = {
   ...keyspaceRoutes.scan,
   description: "Lists the keys this node holds, its backup copies too, a page at a time by ring " +
     "slot (`count`, 1 to 1000, default 100; pass each page's `cursor` until it is null). The " +
-    "master's `GET /keys` merges every node's pages into a scan of the cluster, each key once.",
+    "master's `GET /keys` merges every node's pages into a scan of the cluster, each key once. " +
+    "Each page walks every key the node holds: scans with a client token may take a quarter of " +
+    "the node's time, and are answered 429 past it.",
+  responses: {
+    ...keyspaceRoutes.scan.responses,
+    ...errors({
+      429: "Scans with a client token have taken their share of the node's time: wait the " +
+        "`retry-after` seconds",
+    }),
+  },
 };
 
 /**
@@ -22,7 +32,17 @@ const scan = {
 export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
   hot.app.openapi(scan, (c) => {
     const { prefix, cursor, count } = c.req.valid("query");
+    // The master paces its own scans; a client paging this node directly is held to a budget.
+    const budget = roleOf(c.req.raw) === "client" ? node.scanBudget : undefined;
+    const wait = budget?.wait() ?? 0;
+    if (wait > 0) {
+      const error = "Scans with a client token have taken their share of this node's time: try " +
+        `again in ${wait} s, or scan through the master`;
+      return c.json({ error }, 429, { "retry-after": String(wait) });
+    }
+    const started = performance.now();
     const page = node.store.scan(Number(cursor ?? 0), count, prefix ?? "", slotOf);
+    budget?.spend(performance.now() - started);
     return c.json({ keys: page.keys, cursor: page.next === null ? null : String(page.next) }, 200);
   });
 
