@@ -49,10 +49,14 @@ async function haCluster(processes: Processes, server: EtcdServer, leaseMs = LEA
 
 /**
  * Writes and reads through `masters` in turn until stopped, timing every failure: an error
- * answer is unavailability; a read that misses the write just acknowledged is `wrong`.
+ * answer is unavailability; a read that misses the write just acknowledged is `wrong`. Per key,
+ * `acked` is the last acknowledged value and `since` the values of writes that failed after it:
+ * a failed write may have reached some owner (a copy to every owner at once, say, taken by a
+ * backup while the primary's lease had lapsed) and land later, as docs/replication.md says.
  */
 class Load {
   readonly acked = new Map<string, string>();
+  readonly since = new Map<string, Set<string>>();
   readonly failures: { at: number; what: string }[] = [];
   readonly wrong: string[] = [];
   requests = 0;
@@ -67,11 +71,17 @@ class Load {
         for (let i = 0; !this.#stopped; i++) {
           const key = `ha-${worker}-${i % 200}`;
           const value = `${i}`;
+          // Until answered 204, the write's outcome is unknown: no answer is a failure too.
+          this.since.set(key, (this.since.get(key) ?? new Set()).add(value));
           try {
             const status = await put(master, key, value);
             this.requests++;
-            if (status === 204) this.acked.set(key, value);
-            else this.failures.push({ at: performance.now(), what: `POST ${status}` });
+            if (status === 204) {
+              this.acked.set(key, value);
+              this.since.delete(key);
+            } else {
+              this.failures.push({ at: performance.now(), what: `POST ${status}` });
+            }
             const read = await get(master, key);
             this.requests++;
             if (status === 204 && read !== value) this.wrong.push(`${key}: ${read} for ${value}`);
@@ -128,8 +138,12 @@ Deno.test({
         lastFailure - killed < takeoverMs + 1500,
         `requests failed until ${Math.round(lastFailure - killed)} ms after SIGKILL`,
       );
+      // Lost: neither the last acknowledged value nor that of a write that failed after it.
       let lost = 0;
-      for (const [key, value] of load.acked) if (await get(next.url, key) !== value) lost++;
+      for (const [key, value] of load.acked) {
+        const found = await get(next.url, key);
+        if (found !== value && !load.since.get(key)?.has(found ?? "")) lost++;
+      }
       assert.equal(lost, 0, `${lost} of ${load.acked.size} acknowledged writes lost`);
       const ring = await (await fetch(`${next.url}/ring`)).json();
       assert.equal(ring.nodes.length, 3, "no node dropped by the failover");
