@@ -39,6 +39,9 @@ const service = startService("node", config, tls, log);
 const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${service.addr.port}`;
 const metrics = new Metrics();
 const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
+// Bytes of keys per call to a peer at most: half the body a peer configured alike takes, at most
+// 1 MiB (a call over it would be refused whole, and every one after it).
+const rebalanceBytes = Math.min(BATCH_BYTES, Math.floor(maxBodyBytes(config.maxValueBytes) / 2));
 // Keys move to their new owners when the ring changes, which membership learns first.
 const rebalancer = new Rebalancer({
   self: advertise,
@@ -46,8 +49,7 @@ const rebalancer = new Rebalancer({
   send: (node, replicas, view) =>
     sendReplicas(callPeers, node, replicas, config.peerTimeoutMs, view),
   batch: config.rebalanceBatch,
-  // Half the body a peer configured alike takes, at most the default.
-  batchBytes: Math.min(BATCH_BYTES, Math.floor(maxBodyBytes(config.maxValueBytes) / 2)),
+  batchBytes: rebalanceBytes,
   log,
 });
 // Keys a node behind this one hands over after this node's pass took its keys go on from here.
@@ -58,6 +60,7 @@ const strays: Strays = new Strays({
   send: (node, replicas, view) =>
     sendReplicas(callPeers, node, replicas, config.peerTimeoutMs, view),
   batch: config.rebalanceBatch,
+  batchBytes: rebalanceBytes,
   claimedAfter: (key, view) => rebalancer.claimedAfter(key, view),
   log,
 });

@@ -65,7 +65,7 @@ export async function readMoving(
   for (const owner of owners) {
     const mine = held.get(owner);
     if (owner !== failed && (!mine || newer(newest.replica, mine))) {
-      transport.call(owner, "/replicate", { entries: [newest.replica] }).catch(() => {});
+      transport.replicate(owner, [newest.replica]).catch(() => {});
     }
   }
   return newest.replica;
@@ -74,7 +74,7 @@ export async function readMoving(
 /** Copies `key`'s versioned state from node `from` to node `to`, in the background. */
 export function repair(transport: Transport, key: string, from: string, to: string): void {
   transport.read(from, replicaPath(key))
-    .then((replica) => transport.call(to, "/replicate", { entries: [replica] }))
+    .then((replica) => transport.replicate(to, [replica]))
     .catch(() => {}); // best effort: the nodes' own key moves get there too
 }
 

@@ -61,10 +61,12 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
       return Promise.resolve(Response.json({ key, version: 3, value: "v" }));
     }
     repaired.push(JSON.parse(String(init?.body))); // b's /replicate
+    rings.push(new Headers(init?.headers).get("x-sender-ring"));
     return Promise.resolve(Response.json({ applied: 1 }));
   };
+  const rings: (string | null)[] = [];
   const router = new Router({
-    placement: { ring: after, epoch: 8, replicas: 1, unsettledRings: [before] },
+    placement: { ring: after, epoch: 8, term: 2, replicas: 1, unsettledRings: [before] },
     fetch,
     timeoutMs: 100,
   });
@@ -79,6 +81,7 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
     "POST http://b:1/replicate",
   ]);
   assert.deepEqual(repaired, [{ entries: [{ key, version: 3, value: "v" }] }]);
+  assert.deepEqual(rings, ["2/8"], "named by the ring the master routes by");
 });
 
 Deno.test("Router.get() answers an owner's error, not an earlier owner's miss, while keys move", async () => {

@@ -8,6 +8,8 @@ import type { Ring } from "@cache/ring/ring";
 export interface Placement {
   readonly ring: Ring;
   readonly epoch: number;
+  /** The election term of the ring, when the master knows it. */
+  readonly term?: number;
   /** Copies of each key: owners(key, replicas) are its primary, then its backups. */
   readonly replicas: number;
   /** Rings of earlier epochs whose keys may not have reached their new owners, newest first. */

@@ -8,6 +8,7 @@ import { callPeer, type PeerInit, peerResponse } from "@cache/http1/peer";
 import { HttpError } from "@cache/protocol/errors";
 import { NODE_TIME_HEADER, NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES } from "@cache/protocol/wire";
+import { SENDER_RING_HEADER, senderRing } from "@cache/protocol/sender_ring";
 import type { Metrics } from "@cache/service/metrics";
 import type { Breakers } from "./breaker.ts";
 import { parsed } from "./node_answers.ts";
@@ -104,6 +105,24 @@ export class Transport {
         [EPOCH_HEADER]: String(this.#options.placement.epoch),
       },
       body: JSON.stringify(body),
+    });
+    return parsed(node, answer);
+  }
+
+  /**
+   * Posts `entries` to `node`'s `/replicate` (read repair), naming the ring this master routes by,
+   * so that a node on another ring sends on or keeps them as it would a peer's (see `Strays`).
+   */
+  async replicate(node: string, entries: unknown[]): Promise<unknown> {
+    const { epoch, term } = this.#options.placement;
+    const answer = await this.exchange(node, "/replicate", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        [EPOCH_HEADER]: String(epoch),
+        ...(term === undefined ? {} : { [SENDER_RING_HEADER]: senderRing({ term, epoch }) }),
+      },
+      body: JSON.stringify({ entries }),
     });
     return parsed(node, answer);
   }

@@ -7,7 +7,7 @@ import { Waiters } from "@cache/async/waiters";
 import { newerRing, type RingView, utf8Bytes } from "@cache/protocol/wire";
 import { aged } from "@cache/protocol/replica";
 import type { Replica, Store } from "../store/store.ts";
-import type { RingRef } from "./strays.ts";
+import type { RingRef } from "@cache/protocol/sender_ring";
 
 /** Who this node is, what it holds, and how it sends keys to a peer. */
 export interface RebalanceOptions {
@@ -176,12 +176,9 @@ export class Rebalancer {
         let bytes = 0; // measured once, for the first owner that needs it
         const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
         const owners = ring.owners(key, view.replicas);
-        // Owners before have the key only if this node was one: else it came here after that pass
-        // took its keys, from a node behind (see Strays), and no owner may have it.
         const had = before ? before.owners(key, done!.replicas) : [];
-        const shared = had.includes(self);
         for (const owner of owners) {
-          if (owner === self || (shared && had.includes(owner) && !rejoined(owner))) continue;
+          if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
           // A key that would take its node's batch past the bytes goes in the next one.
           if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
           const queued = batches.get(owner) ?? [];

@@ -14,9 +14,15 @@ import {
   ReplicateAnswer,
 } from "@cache/protocol/replica";
 import { replicaBody } from "@cache/protocol/replica_body";
-import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES, type RingView } from "@cache/protocol/wire";
+import {
+  EPOCH_HEADER,
+  MAX_BATCH,
+  MAX_BATCH_BYTES,
+  newerRing,
+  type RingView,
+} from "@cache/protocol/wire";
 import type { Replica } from "../store/store.ts";
-import { type RingRef, SENDER_RING_HEADER, senderRing } from "./strays.ts";
+import { type RingRef, SENDER_RING_HEADER, senderRing } from "@cache/protocol/sender_ring";
 
 // The shortest `/replicate` answer that lists a key held newer: a shorter one is `{"applied":N}`.
 const NEWER_ANSWER_BYTES = '{"applied":0,"newer":[{"key":"k","version":1}]}'.length;
@@ -48,6 +54,8 @@ interface Shipment {
   until: number;
   /** When its copies were made: their TTLs count down while they wait to be sent. */
   at: number;
+  /** The ring that chose the backup, if any: the `/replicate` names it (see `Strays`). */
+  ring?: RingRef;
 }
 
 /** The ring as this node knows it, and how to catch up with the master's. */
@@ -338,9 +346,10 @@ export class Replicator {
     if (sends.length === 0) return [];
     const at = this.#now();
     const until = at + this.#backupTimeoutMs(deadline);
+    const ring = this.#options.ring.view;
     const results = await Promise.allSettled(
       sends.map(([backup, batch]) =>
-        this.#shipments.submit(backup, { replicas: batch, until, at })
+        this.#shipments.submit(backup, { replicas: batch, until, at, ring })
       ),
     );
     const failed: HttpError[] = [];
@@ -376,7 +385,13 @@ export class Replicator {
     const copies = ({ replicas, at }: Shipment) =>
       now - at < 1 ? replicas : replicas.map((replica) => aged(replica, now - at));
     const replicas = shipments.length === 1 ? copies(shipments[0]) : shipments.flatMap(copies);
-    const held = await this.send(backup, replicas, Math.max(1, until - now));
+    // Named by the oldest ring that chose this backup: a receiver on a newer ring sends on what it
+    // does not own there, where a newer name would leave such a copy with it.
+    const ring = shipments.reduce<RingRef | undefined>(
+      (oldest, { ring }) => oldest && (!ring || newerRing(ring, oldest)) ? oldest : ring,
+      shipments[0].ring,
+    );
+    const held = await this.send(backup, replicas, Math.max(1, until - now), ring);
     if (held.length === 0) return shipments.map(() => held);
     return shipments.map((shipment) => {
       const keys = new Set(shipment.replicas.map((replica) => replica.key));
@@ -385,15 +400,16 @@ export class Replicator {
   }
 
   /**
-   * Posts `replicas` to `node`'s `/replicate`, resolving with the keys it holds newer; throws
-   * HttpError 502 or 504 when it fails.
+   * Posts `replicas` to `node`'s `/replicate`, naming `ring` as the ring that placed them,
+   * resolving with the keys it holds newer; throws HttpError 502 or 504 when it fails.
    */
   send(
     node: string,
     replicas: Replica[],
     timeoutMs = this.#options.timeoutMs,
+    ring: RingRef | undefined = this.#options.ring.view,
   ): Promise<NewerState[]> {
-    return sendReplicas(this.#options.fetch, node, replicas, timeoutMs, this.#options.ring.view);
+    return sendReplicas(this.#options.fetch, node, replicas, timeoutMs, ring);
   }
 }
 

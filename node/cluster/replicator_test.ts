@@ -330,3 +330,25 @@ Deno.test("Replicator.replicate() names the ring it placed the copies by", async
   await cluster.replicate([{ key: keyOf("http://a:1"), version: 1, value: "v" }]);
   assert.deepEqual(rings, ["0/10"]);
 });
+
+Deno.test("Replicator.replicate() names the ring that chose the backup, not a newer one", async () => {
+  // A copy waits behind the call in flight; the ring changes meanwhile. Its /replicate still
+  // names the older ring, so a backup on the newer one sends on what it does not own there.
+  const rings: (string | null)[] = [];
+  let release!: () => void;
+  const first = new Promise<void>((resolve) => release = resolve);
+  const fetch: Fetch = async (_input, init) => {
+    rings.push(new Headers(init?.headers).get("x-sender-ring"));
+    if (rings.length === 1) await first;
+    return Response.json({ applied: 1 });
+  };
+  const { cluster, source } = setup("http://a:1", 10, fetch);
+  const key = keyOf("http://a:1");
+  const inFlight = cluster.replicate([{ key, version: 1, value: "v" }]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const waiting = cluster.replicate([{ key, version: 2, value: "w" }]);
+  source.view = { ...source.view, epoch: 11 };
+  release();
+  await Promise.all([inFlight, waiting]);
+  assert.deepEqual(rings, ["0/10", "0/10"]);
+});

@@ -6,7 +6,8 @@ import { Ring } from "@cache/ring/ring";
 import { newerRing, type RingView } from "@cache/protocol/wire";
 import { type Replica, Store } from "../store/store.ts";
 import { Rebalancer } from "./rebalance.ts";
-import { readSenderRing, senderRing, Strays } from "./strays.ts";
+import { readSenderRing, senderRing } from "@cache/protocol/sender_ring";
+import { Strays } from "./strays.ts";
 import { Writer } from "./writer.ts";
 
 const A = "http://a:1";

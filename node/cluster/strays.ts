@@ -1,42 +1,13 @@
 // Keys a node still on an older ring hands here go on to their owners in the ring this node follows.
 
-import { HttpError } from "@cache/protocol/errors";
 import { aged, newer } from "@cache/protocol/replica";
-import { newerRing, type RingView } from "@cache/protocol/wire";
+import { newerRing, type RingView, utf8Bytes } from "@cache/protocol/wire";
 import { Ring } from "@cache/ring/ring";
 import { sleep } from "@cache/async/sleep";
 import { Waiters } from "@cache/async/waiters";
 import type { Logger } from "@cache/log/log";
+import type { RingRef } from "@cache/protocol/sender_ring";
 import type { Replica, Store } from "../store/store.ts";
-
-/**
- * Header on every `/replicate`: the ring its sender placed the copies by, as `<term>/<epoch>`. A
- * copy's own epoch is its write's, so without it a receiver cannot tell a sender behind it.
- */
-export const SENDER_RING_HEADER = "x-sender-ring";
-
-/** A ring as a sender names it. */
-export interface RingRef {
-  term: number;
-  epoch: number;
-}
-
-/** {@link SENDER_RING_HEADER}'s value for `ring`. */
-export function senderRing(ring: RingRef): string {
-  return `${ring.term}/${ring.epoch}`;
-}
-
-const SENDER_RING = /^(\d{1,16})\/(\d{1,16})$/;
-
-/** The ring a `/replicate` was sent by: undefined without the header; 400 for a malformed one. */
-export function readSenderRing(value: string | null): RingRef | undefined {
-  if (value === null) return undefined;
-  const match = SENDER_RING.exec(value);
-  if (!match) {
-    throw new HttpError(400, `Header ${SENDER_RING_HEADER} must be <term>/<epoch>, got "${value}"`);
-  }
-  return { term: Number(match[1]), epoch: Number(match[2]) };
-}
 
 /** Who this node is, what it holds, the ring it follows and how it sends keys to a peer. */
 export interface StraysOptions {
@@ -48,6 +19,8 @@ export interface StraysOptions {
   send: (node: string, replicas: Replica[], view: RingView) => Promise<unknown>;
   /** Keys per request to a peer. */
   batch: number;
+  /** Bytes of JSON per request to a peer at most, a single key's excepted; default 1 MiB. */
+  batchBytes?: number;
   /**
    * Whether a node on a ring newer than `view` sent `key` here: it is kept, not dropped once
    * sent on (see `Rebalancer.claimedAfter`). Default: never.
@@ -61,10 +34,18 @@ export interface StraysOptions {
 /** Wait before a round that failed is tried again. */
 const RETRY_MS = 500;
 
-/** A key's state as it was when it came, and when it was read: its TTL counts down meanwhile. */
+/** Bytes of JSON per request to a peer at most, by default, as the rebalancer's. */
+const BATCH_BYTES = 1024 * 1024;
+
+/**
+ * A key's state as it was when it came, and when it was read (its TTL counts down meanwhile), its
+ * size as JSON, and the owners that took it: a round tried again does not send it to them again.
+ */
 interface Held {
   replica: Replica;
   at: number;
+  bytes: number;
+  took: Set<string>;
 }
 
 /**
@@ -103,7 +84,8 @@ export class Strays {
       if (replica === undefined) continue; // nothing here: expired on arrival
       const held = this.#waiting.get(key);
       if (held && !newer(replica, held.replica)) continue;
-      this.#waiting.set(key, { replica, at: store.now() });
+      const bytes = utf8Bytes(JSON.stringify(replica)) + 1;
+      this.#waiting.set(key, { replica, at: store.now(), bytes, took: new Set() });
     }
     if (this.#waiting.size > 0) this.#start();
   }
@@ -143,7 +125,7 @@ export class Strays {
     const batches = new Map<string, Held[]>();
     for (const [key, held] of round) {
       for (const owner of ring.owners(key, view.replicas)) {
-        if (owner === self) continue;
+        if (owner === self || held.took.has(owner)) continue;
         const queued = batches.get(owner) ?? [];
         queued.push(held);
         batches.set(owner, queued);
@@ -151,11 +133,11 @@ export class Strays {
     }
     const failed = new Set<string>();
     for (const [owner, queued] of batches) {
-      for (let i = 0; i < queued.length; i += batch) {
-        const part = queued.slice(i, i + batch);
+      for (const part of parts(queued, batch, this.#options.batchBytes ?? BATCH_BYTES)) {
         const now = store.now();
         try {
           await this.#options.send(owner, part.map((h) => aged(h.replica, now - h.at)), view);
+          for (const held of part) held.took.add(owner);
           this.#sent += part.length;
         } catch (error) {
           for (const { replica } of part) failed.add(replica.key);
@@ -183,4 +165,22 @@ export class Strays {
     }
     return failed.size === 0;
   }
+}
+
+/** `queued` in calls of at most `count` keys and `maxBytes` of JSON, a larger key alone. */
+function parts(queued: Held[], count: number, maxBytes: number): Held[][] {
+  const all: Held[][] = [];
+  let part: Held[] = [];
+  let bytes = 0;
+  for (const held of queued) {
+    if (part.length > 0 && (part.length >= count || bytes + held.bytes > maxBytes)) {
+      all.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(held);
+    bytes += held.bytes;
+  }
+  if (part.length > 0) all.push(part);
+  return all;
 }

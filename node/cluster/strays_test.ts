@@ -2,11 +2,10 @@
 
 import assert from "node:assert/strict";
 import { silentLogger } from "@cache/log/log";
-import { HttpError } from "@cache/protocol/errors";
 import { Ring } from "@cache/ring/ring";
 import type { RingView } from "@cache/protocol/wire";
 import { type Replica, Store } from "../store/store.ts";
-import { readSenderRing, senderRing, Strays } from "./strays.ts";
+import { Strays } from "./strays.ts";
 
 const A = "http://a:1";
 const B = "http://b:1";
@@ -192,17 +191,49 @@ Deno.test("Strays.reset() forgets the keys waiting", async () => {
   assert.equal(calls.length, 1);
 });
 
-Deno.test("readSenderRing() reads <term>/<epoch> and refuses anything else with 400", () => {
-  assert.deepEqual(readSenderRing(senderRing({ term: 2, epoch: 1_700_000_000_123 })), {
-    term: 2,
-    epoch: 1_700_000_000_123,
+Deno.test("Strays keeps each call under batchBytes of JSON, a larger key alone", async () => {
+  const ring = view(3, [A, B, C]);
+  const keys = Array.from({ length: 300 }, (_, i) => `s${i}`)
+    .filter((key) => new Ring(ring.nodes).owner(key) === C).slice(0, 10);
+  const clock = { now: 1_000 };
+  const store = new Store({ now: () => clock.now });
+  const sizes: number[][] = [];
+  const strays = new Strays({
+    self: A,
+    store,
+    view: () => ring,
+    send: (_node, replicas) => {
+      sizes.push(replicas.map((replica) => JSON.stringify(replica).length + 1));
+      return Promise.resolve();
+    },
+    batch: 100,
+    batchBytes: 3_000,
+    log: silentLogger,
   });
-  assert.equal(readSenderRing(null), undefined);
-  for (const bad of ["", "1", "1/", "/1", "1/2/3", "-1/2", "1/2 ", "a/b", "1/12345678901234567"]) {
-    assert.throws(
-      () => readSenderRing(bad),
-      (error) => error instanceof HttpError && error.status === 400,
-      bad,
-    );
+  for (const [i, key] of keys.entries()) {
+    store.apply({ key, version: 1, value: "x".repeat(i === 0 ? 5_000 : 1_000) });
   }
+  strays.take(keys.map((key) => ({ key })), { term: 1, epoch: 2 });
+  assert.ok(await strays.idle(1000));
+  assert.equal(sizes.flat().length, keys.length, "every key sent once");
+  for (const call of sizes) {
+    const total = call.reduce((a, b) => a + b, 0);
+    assert.ok(call.length === 1 || total <= 3_000, `a call of ${total} bytes`);
+  }
+});
+
+Deno.test("Strays tried again sends a key only to the owners that did not take it", async () => {
+  const ring = view(3, [A, B, C], 3);
+  const key = "k";
+  const { store, calls, waits, strays } = setup(
+    ring,
+    (node) =>
+      node === C && calls.length <= 2 ? Promise.reject(new Error("refused")) : Promise.resolve(),
+  );
+  store.apply({ key, version: 5, value: "v" });
+  strays.take([{ key }], { term: 1, epoch: 2 });
+  assert.equal(await strays.idle(50), false);
+  waits[0]();
+  assert.ok(await strays.idle(1000));
+  assert.deepEqual(calls.map(({ node }) => node).sort(), [B, C, C].sort());
 });

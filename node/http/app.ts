@@ -17,7 +17,7 @@ import type { Replicator } from "../cluster/replicator.ts";
 import { HotPath } from "../../shared/service/hot.ts";
 import type { NodeContext } from "./context.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
-import type { RingRef } from "../cluster/strays.ts";
+import type { RingRef } from "@cache/protocol/sender_ring";
 import { ScanBudget } from "./scan_budget.ts";
 import { addReplicaRoutes } from "./routes/replica.ts";
 import { addStampedRoutes } from "./routes/stamped.ts";

@@ -12,7 +12,7 @@ import {
 import { roleOf } from "../../shared/service/auth.ts";
 import type { HotRequest } from "../../shared/service/hot.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
-import type { RingRef } from "../cluster/strays.ts";
+import type { RingRef } from "@cache/protocol/sender_ring";
 import type { ScanBudget } from "./scan_budget.ts";
 import type { Routing } from "../cluster/replicator.ts";
 import type { Condition, Item, Writer } from "../cluster/writer.ts";

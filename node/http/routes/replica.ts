@@ -10,7 +10,7 @@ import { Replica, ReplicateAnswer } from "@cache/protocol/replica";
 import { MAX_REPLICA_ENTRIES, readReplicaBody } from "@cache/protocol/replica_body";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
-import { readSenderRing, SENDER_RING_HEADER } from "../../cluster/strays.ts";
+import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
 
 const ReplicateRequest = z.strictObject({
   entries: z.array(Replica).min(1).max(MAX_REPLICA_ENTRIES),
