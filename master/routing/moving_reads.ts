@@ -4,7 +4,7 @@ import { HttpError } from "@cache/protocol/errors";
 import { keySegment } from "@cache/protocol/key_path";
 import { newer, type Replica } from "@cache/protocol/replica";
 import type { Ring } from "@cache/ring/ring";
-import type { Transport } from "./transport.ts";
+import type { PlacedBy, Transport } from "./transport.ts";
 
 /** A read that found the key missing on an owner while keys move. */
 export interface MovingRead {
@@ -17,6 +17,8 @@ export interface MovingRead {
   replicas: number;
   /** A node that just failed to answer for the key: not asked. */
   failed: string | undefined;
+  /** The ring that gave the key `owners`, which read repair names. */
+  placedBy: PlacedBy;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface MovingRead {
  */
 export async function readMoving(
   transport: Transport,
-  { key, owners, moving, replicas, failed }: MovingRead,
+  { key, owners, moving, replicas, failed, placedBy }: MovingRead,
 ): Promise<Replica | undefined> {
   const candidates = [...owners];
   for (const ring of moving) {
@@ -65,16 +67,25 @@ export async function readMoving(
   for (const owner of owners) {
     const mine = held.get(owner);
     if (owner !== failed && (!mine || newer(newest.replica, mine))) {
-      transport.replicate(owner, [newest.replica]).catch(() => {});
+      transport.replicate(owner, [newest.replica], placedBy).catch(() => {});
     }
   }
   return newest.replica;
 }
 
-/** Copies `key`'s versioned state from node `from` to node `to`, in the background. */
-export function repair(transport: Transport, key: string, from: string, to: string): void {
+/**
+ * Copies `key`'s versioned state from node `from` to node `to`, an owner in the ring `placedBy`,
+ * in the background.
+ */
+export function repair(
+  transport: Transport,
+  key: string,
+  from: string,
+  to: string,
+  placedBy: PlacedBy,
+): void {
   transport.read(from, replicaPath(key))
-    .then((replica) => transport.replicate(to, [replica]))
+    .then((replica) => transport.replicate(to, [replica], placedBy))
     .catch(() => {}); // best effort: the nodes' own key moves get there too
 }
 

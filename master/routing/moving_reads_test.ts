@@ -58,6 +58,8 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
       return Promise.resolve(Response.json({ key, value: "v", version: "0.3" }));
     }
     if (url.startsWith("http://a:1/replica/")) {
+      // The ring changes while the read waits: the repair still names the ring that chose b.
+      placement.epoch = 9;
       return Promise.resolve(Response.json({ key, version: 3, value: "v" }));
     }
     repaired.push(JSON.parse(String(init?.body))); // b's /replicate
@@ -65,8 +67,9 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
     return Promise.resolve(Response.json({ applied: 1 }));
   };
   const rings: (string | null)[] = [];
+  const placement = { ring: after, epoch: 8, term: 2, replicas: 1, unsettledRings: [before] };
   const router = new Router({
-    placement: { ring: after, epoch: 8, term: 2, replicas: 1, unsettledRings: [before] },
+    placement,
     fetch,
     timeoutMs: 100,
   });

@@ -15,7 +15,7 @@ import { settleAll } from "./fan_out.ts";
 import { foundItems, foundLines, ok, parsed } from "./node_answers.ts";
 import { byOwner, noOwner, type Placement } from "./placement.ts";
 import { readMoving, repair } from "./moving_reads.ts";
-import type { Transport } from "./transport.ts";
+import type { PlacedBy, Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
 
@@ -60,6 +60,7 @@ export class Reads {
     const epoch = placement.epoch;
     const changed = () => placement.epoch !== epoch && rings > 1;
     const owners = placement.ring.owners(key, placement.replicas);
+    const placedBy = { epoch, term: placement.term };
     if (owners.length === 0) throw noOwner(placement);
     const moving = placement.unsettledRings;
     let failure: unknown;
@@ -79,8 +80,8 @@ export class Reads {
       }
       if (answer.status !== 404) {
         if (!answer.ok) return answer;
-        for (const owner of missing) repair(transport, key, node, owner);
-        return await this.#newestOf(key, answer, owners, failed);
+        for (const owner of missing) repair(transport, key, node, owner, placedBy);
+        return await this.#newestOf(key, answer, owners, placedBy, failed);
       }
       if (changed()) return await this.get(key, failed, rings - 1);
       if (moving.length === 0) return answer; // settled: this owner would hold the key
@@ -88,7 +89,7 @@ export class Reads {
     }
     if (missing.length > 0 && changed()) return await this.get(key, failed, rings - 1);
     if (moving.length > 0 && missing.length > 0) {
-      const read = { key, owners, moving, replicas: placement.replicas, failed };
+      const read = { key, owners, moving, replicas: placement.replicas, failed, placedBy };
       return stateAnswer(key, await readMoving(transport, read));
     }
     throw failure ?? new HttpError(502, `No node but ${failed} owns the key`);
@@ -105,6 +106,7 @@ export class Reads {
     key: string,
     hit: Response,
     owners: string[],
+    placedBy: PlacedBy,
     failed?: string,
   ): Promise<Response> {
     const { placement, transport } = this.#options;
@@ -112,7 +114,7 @@ export class Reads {
     const { version } = await hit.clone().json() as { version: string };
     if (Number(version.slice(0, version.indexOf("."))) >= placement.epoch) return hit;
     const moving = placement.unsettledRings;
-    const read = { key, owners, moving, replicas: placement.replicas, failed };
+    const read = { key, owners, moving, replicas: placement.replicas, failed, placedBy };
     // Not known newer when the rings cannot all be asked: the hit, as before they changed.
     const newest = await readMoving(transport, read).catch(() => undefined);
     return newest ? stateAnswer(key, newest) : hit;

@@ -110,11 +110,12 @@ export class Transport {
   }
 
   /**
-   * Posts `entries` to `node`'s `/replicate` (read repair), naming the ring this master routes by,
-   * so that a node on another ring sends on or keeps them as it would a peer's (see `Strays`).
+   * Posts `entries` to `node`'s `/replicate` (read repair), naming `ring`, the ring that chose the
+   * node, so that a node on another ring sends on or keeps them as it would a peer's (see
+   * `Strays`).
    */
-  async replicate(node: string, entries: unknown[]): Promise<unknown> {
-    const { epoch, term } = this.#options.placement;
+  async replicate(node: string, entries: unknown[], ring: PlacedBy): Promise<unknown> {
+    const { epoch, term } = ring;
     const answer = await this.exchange(node, "/replicate", {
       method: "POST",
       headers: {
@@ -197,6 +198,12 @@ export class Transport {
     }
     return series;
   }
+}
+
+/** The ring a master placed a key by: its epoch, and its term when the master knows it. */
+export interface PlacedBy {
+  epoch: number;
+  term?: number;
 }
 
 /** A node that did not answer in time: calls queued behind the one that waited fail with it. */
