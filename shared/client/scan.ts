@@ -2,6 +2,7 @@
 // cursors the master answers.
 
 import type { ScanPage } from "@cache/protocol/wire";
+import { CacheError } from "./call.ts";
 
 /** What a scan lists, and how many keys it asks for per page. */
 export interface ScanOptions {
@@ -14,7 +15,9 @@ export interface ScanOptions {
 }
 
 /**
- * The path of one page of a scan: `GET /keys` with its query; no `cursor` for the first page.
+ * The path of one page of a scan: `GET /keys` with its query; no `cursor` for the first page. A
+ * prefix with a lone surrogate is refused with a 400 {@link CacheError}: a URL would carry it as
+ * U+FFFD, and the scan would list other keys.
  *
  * @example
  * ```ts
@@ -23,6 +26,12 @@ export interface ScanOptions {
  * ```
  */
 export function scanPath(options: ScanOptions, cursor?: string): string {
+  if (options.prefix !== undefined && !options.prefix.isWellFormed()) {
+    throw new CacheError(
+      400,
+      "Prefix must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry",
+    );
+  }
   const query = new URLSearchParams();
   if (options.prefix !== undefined && options.prefix !== "") query.set("prefix", options.prefix);
   if (options.count !== undefined) query.set("count", String(options.count));

@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { scanKeys, scanPath } from "./scan.ts";
+import { CacheError } from "./call.ts";
 import type { ScanPage } from "@cache/protocol/wire";
 
 Deno.test("scanPath() puts only the options given in the query, encoded", () => {
@@ -41,4 +42,11 @@ Deno.test("scanKeys() reads no more pages once the caller stops", async () => {
     if (key === "x") break;
   }
   assert.equal(pages, 1);
+});
+
+Deno.test("scanPath() refuses a prefix with a lone surrogate with a 400 CacheError", () => {
+  assert.throws(
+    () => scanPath({ prefix: "user:\ud800" }),
+    (e: unknown) => e instanceof CacheError && e.status === 400 && /lone surrogate/.test(e.message),
+  );
 });
