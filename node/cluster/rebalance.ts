@@ -89,7 +89,7 @@ export class Rebalancer {
     this.#running ??= this.#loop().finally(() => {
       this.#running = undefined;
       // A ring that came after the loop's last check but before this runs is moved too.
-      if (this.#wanted && this.#wanted.epoch !== this.#done?.epoch) this.follow(this.#wanted);
+      if (this.#wanted && !sameRing(this.#wanted, this.#done)) this.follow(this.#wanted);
       else this.#waiters.wake();
     });
   }
@@ -125,7 +125,7 @@ export class Rebalancer {
   }
 
   async #loop(): Promise<void> {
-    while (this.#wanted && this.#wanted.epoch !== this.#done?.epoch) {
+    while (this.#wanted && !sameRing(this.#wanted, this.#done)) {
       const view = this.#wanted;
       if (await this.#pass(view)) this.#done = view;
       else if (view === this.#wanted) {
@@ -217,4 +217,9 @@ export class Rebalancer {
     }
     return true;
   }
+}
+
+/** Whether `b` is the ring `a`: the same term and epoch (a new leader's ring may reuse an epoch). */
+function sameRing(a: RingRef, b: RingRef | undefined): boolean {
+  return a.term === b?.term && a.epoch === b.epoch;
 }

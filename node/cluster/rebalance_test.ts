@@ -497,3 +497,13 @@ Deno.test("Rebalancer keeps a key a node on a newer ring sent while a pass of an
   await finish(view(3, [A, B], { joined: { [B]: 2 } }));
   assert.equal(store.get(kept), undefined, "handed to B by the pass of ring 3");
 });
+
+Deno.test("Rebalancer moves a ring of a newer term even at the epoch it finished", async () => {
+  const { rebalancer, sentTo, finish } = setup();
+  await finish(view(5, [A]));
+  const next = { ...view(5, [A, B]), term: 2 };
+  await finish(next);
+  assert.equal(rebalancer.progress.syncedEpoch, 5);
+  assert.deepEqual(sentTo(B), ownedBy(next, B), "the new term's owners got their keys");
+  assert.ok(sentTo(B).length > 0);
+});
