@@ -34,6 +34,11 @@ export interface RebalanceOptions {
 /** Bytes of JSON per request to a peer at most, by default. */
 export const BATCH_BYTES = 1024 * 1024;
 
+/** The bytes `replica` takes in a `/replicate` body, as JSON, its comma included. */
+export function jsonBytes(replica: Replica): number {
+  return utf8Bytes(JSON.stringify(replica)) + 1;
+}
+
 /** Wait before a pass that failed is tried again. */
 const RETRY_MS = 500;
 
@@ -174,7 +179,7 @@ export class Rebalancer {
         if (!replica) continue;
         const at = store.now();
         let bytes = 0; // measured once, for the first owner that needs it
-        const size = () => bytes ||= utf8Bytes(JSON.stringify(replica)) + 1;
+        const size = () => bytes ||= jsonBytes(replica);
         const owners = ring.owners(key, view.replicas);
         const had = before ? before.owners(key, done!.replicas) : [];
         for (const owner of owners) {

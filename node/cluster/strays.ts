@@ -1,13 +1,14 @@
 // Keys a node still on an older ring hands here go on to their owners in the ring this node follows.
 
 import { aged, newer } from "@cache/protocol/replica";
-import { newerRing, type RingView, utf8Bytes } from "@cache/protocol/wire";
+import { newerRing, type RingView } from "@cache/protocol/wire";
 import { Ring } from "@cache/ring/ring";
 import { sleep } from "@cache/async/sleep";
 import { Waiters } from "@cache/async/waiters";
 import type { Logger } from "@cache/log/log";
 import type { RingRef } from "@cache/protocol/sender_ring";
 import type { Replica, Store } from "../store/store.ts";
+import { BATCH_BYTES, jsonBytes } from "./rebalance.ts";
 
 /** Who this node is, what it holds, the ring it follows and how it sends keys to a peer. */
 export interface StraysOptions {
@@ -33,9 +34,6 @@ export interface StraysOptions {
 
 /** Wait before a round that failed is tried again. */
 const RETRY_MS = 500;
-
-/** Bytes of JSON per request to a peer at most, by default, as the rebalancer's. */
-const BATCH_BYTES = 1024 * 1024;
 
 /**
  * A key's state as it was when it came, and when it was read (its TTL counts down meanwhile), its
@@ -84,8 +82,12 @@ export class Strays {
       if (replica === undefined) continue; // nothing here: expired on arrival
       const held = this.#waiting.get(key);
       if (held && !newer(replica, held.replica)) continue;
-      const bytes = utf8Bytes(JSON.stringify(replica)) + 1;
-      this.#waiting.set(key, { replica, at: store.now(), bytes, took: new Set() });
+      this.#waiting.set(key, {
+        replica,
+        at: store.now(),
+        bytes: jsonBytes(replica),
+        took: new Set(),
+      });
     }
     if (this.#waiting.size > 0) this.#start();
   }

@@ -5,7 +5,7 @@ import { deadline, untilAborted } from "@cache/http1/deadline";
 import { type Http1Client, http1Client } from "@cache/http1/client";
 import { headerOf, SentThenRefused } from "@cache/http1/messages";
 import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
-import { EPOCH_HEADER } from "@cache/protocol/wire";
+import { EPOCH_HEADER, NOT_WELL_FORMED } from "@cache/protocol/wire";
 import { keySegment } from "@cache/protocol/key_path";
 
 /**
@@ -21,10 +21,7 @@ import { keySegment } from "@cache/protocol/key_path";
  */
 export function keyPath(key: string, rest = ""): string {
   if (!key.isWellFormed()) {
-    throw new CacheError(
-      400,
-      "Key must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry",
-    );
+    throw new CacheError(400, `Key ${NOT_WELL_FORMED}`);
   }
   return `/keys/${keySegment(key)}${rest}`;
 }

@@ -1,7 +1,7 @@
 // Scanning the key space a page at a time: the query of one page, and every key by following the
 // cursors the master answers.
 
-import type { ScanPage } from "@cache/protocol/wire";
+import { NOT_WELL_FORMED, type ScanPage } from "@cache/protocol/wire";
 import { CacheError } from "./call.ts";
 
 /** What a scan lists, and how many keys it asks for per page. */
@@ -27,10 +27,7 @@ export interface ScanOptions {
  */
 export function scanPath(options: ScanOptions, cursor?: string): string {
   if (options.prefix !== undefined && !options.prefix.isWellFormed()) {
-    throw new CacheError(
-      400,
-      "Prefix must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry",
-    );
+    throw new CacheError(400, `Prefix ${NOT_WELL_FORMED}`);
   }
   const query = new URLSearchParams();
   if (options.prefix !== undefined && options.prefix !== "") query.set("prefix", options.prefix);

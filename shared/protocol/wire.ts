@@ -50,6 +50,10 @@ function countUtf8(text: string): number {
   return bytes;
 }
 
+/** Why a key or prefix with a lone surrogate is refused, after its name: UTF-8 cannot carry it. */
+export const NOT_WELL_FORMED =
+  "must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry";
+
 /**
  * A cache key: 1 to 1024 UTF-8 bytes, any characters, but not "." or "..": URLs resolve those as
  * path steps, so `GET /keys/..` could never read the key back.
@@ -62,9 +66,7 @@ export const Key = z.string()
   .refine((key) => key !== "." && key !== "..", {
     message: 'Key must not be "." or "..": a URL path cannot carry it',
   })
-  .refine((key) => key.isWellFormed(), {
-    message: "Key must be valid Unicode: it holds a lone surrogate, which UTF-8 cannot carry",
-  })
+  .refine((key) => key.isWellFormed(), { message: `Key ${NOT_WELL_FORMED}` })
   .meta({
     example: "user:42",
     description: '1 to 1024 UTF-8 bytes of valid Unicode (no lone surrogate), not "." or ".."',
