@@ -79,7 +79,7 @@ const membership: Membership = new Membership({
     rebalancer.reset();
     strays.reset();
   },
-  synced: () => rebalancer.progress.syncedEpoch,
+  synced: () => rebalancer.synced,
 });
 const replicator: Replicator = new Replicator({
   self: advertise,

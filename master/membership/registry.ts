@@ -58,6 +58,8 @@ interface Member {
   joined: number;
   /** The last epoch whose keys this member has finished moving. */
   synced: number;
+  /** The term of that epoch's ring, if the node names it. */
+  syncedTerm?: number;
 }
 
 /**
@@ -138,7 +140,7 @@ export class Registry {
   get settled(): boolean {
     if (!this.leading) return this.#leaderSettled;
     for (const member of this.#members.values()) {
-      if (member.status !== "down" && member.synced < this.#epoch) return false;
+      if (member.status !== "down" && !this.#synced(member)) return false;
     }
     return true;
   }
@@ -193,6 +195,7 @@ export class Registry {
         instance: beat.instance,
         joined: this.#epoch + 1,
         synced: beat.synced ?? 0,
+        syncedTerm: beat.syncedTerm,
       });
       this.#changed("node registered", address);
       this.#options.onJoined?.(address);
@@ -233,9 +236,13 @@ export class Registry {
     now: number,
   ): HeartbeatOutcome {
     member.lastSeenMs = now;
-    if (beat.synced !== undefined && beat.synced !== member.synced) {
+    if (
+      beat.synced !== undefined &&
+      (beat.synced !== member.synced || beat.syncedTerm !== member.syncedTerm)
+    ) {
       const wasSettled = this.settled;
       member.synced = beat.synced;
+      member.syncedTerm = beat.syncedTerm;
       if (this.settled !== wasSettled) this.#notify(); // followers long-polling learn it now
     }
     if (
@@ -255,6 +262,15 @@ export class Registry {
       this.#changed("node leaving", address);
     }
     return "known";
+  }
+
+  /**
+   * Whether `member` has moved its keys for the current ring. Epochs of two terms do not compare:
+   * a new leader whose clock is behind can publish an epoch a deposed leader already used.
+   */
+  #synced(member: Member): boolean {
+    const term = member.syncedTerm ?? this.#term; // a node that names no term: by epoch alone
+    return term > this.#term || (term === this.#term && member.synced >= this.#epoch);
   }
 
   /** The state of the member at `address`, or undefined for an address this master does not know. */
@@ -346,7 +362,7 @@ export class Registry {
       address,
       status: m.status,
       lastSeen: new Date(m.lastSeenMs).toISOString(),
-      synced: m.synced >= this.#epoch,
+      synced: this.#synced(m),
     }));
     return { epoch: this.#epoch, nodes };
   }
@@ -454,6 +470,7 @@ export class Registry {
       instance: beat.instance,
       joined: beat.ring?.joined[address] ?? 0,
       synced: beat.synced ?? 0,
+      syncedTerm: beat.syncedTerm,
     });
     if (!recovery.done(now)) return "recovering";
     this.#recovered();
@@ -532,7 +549,10 @@ export class Registry {
     if (beat.leaving && member.status === "up") return "forward";
     member.lastSeenMs = this.#options.now();
     member.instance ??= beat.instance;
-    if (beat.synced !== undefined) member.synced = beat.synced;
+    if (beat.synced !== undefined) {
+      member.synced = beat.synced;
+      member.syncedTerm = beat.syncedTerm;
+    }
     return "known";
   }
 

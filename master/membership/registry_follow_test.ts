@@ -156,3 +156,29 @@ Deno.test("A promoted follower tells a node of the ring it adopted, dropped sinc
   // z joined in a ring newer than any this master knows: it joins, keys and all.
   assert.equal(follower.heartbeat(z, { instance: "z", ring: unseen }), "new");
 });
+
+Deno.test("A node synced to a deposed leader's ring is not synced to a new term's at its epoch", () => {
+  const { clock, leader, follower, promote } = pair();
+  clock.now = 5000;
+  leader.heartbeat("http://a:1");
+  leader.heartbeat("http://b:1");
+  follower.adopt(leader.view());
+  // The old leader, its clock far ahead of the follower's, publishes one more ring in its term
+  // that never reaches the follower; both nodes finish their passes for it.
+  const unseen = { term: leader.term, epoch: follower.epoch + 1 };
+  promote();
+  clock.now = 10; // the new leader's clock is far behind: its first epoch is the unseen one's
+  follower.lead(leader.term + 1);
+  assert.equal(follower.epoch, unseen.epoch);
+  for (const node of ["http://a:1", "http://b:1"]) {
+    follower.heartbeat(node, { synced: unseen.epoch, syncedTerm: unseen.term });
+  }
+  assert.equal(follower.settled, false, "no pass of the new term's ring has run");
+  assert.deepEqual(follower.list().nodes.map((n) => n.synced), [false, false]);
+  for (const node of ["http://a:1", "http://b:1"]) {
+    follower.heartbeat(node, { synced: follower.epoch, syncedTerm: follower.term });
+  }
+  assert.equal(follower.settled, true);
+  follower.heartbeat("http://a:1", { synced: follower.epoch });
+  assert.equal(follower.settled, true, "a node that names no term is judged by its epoch");
+});

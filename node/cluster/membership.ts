@@ -6,6 +6,7 @@ import type { Logger } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
 import { sleep } from "@cache/async/sleep";
 import { LEASE_HEADER, newerRing, RingView } from "@cache/protocol/wire";
+import type { RingRef } from "@cache/protocol/sender_ring";
 
 /** Where the masters are, who this node is, and how often it beats. */
 export interface MembershipOptions {
@@ -20,8 +21,8 @@ export interface MembershipOptions {
   onRing?: (view: RingView) => void;
   /** Called when the master says this node was marked down: drop every key, then rejoin. */
   onRejoin?: () => void;
-  /** The last epoch whose keys this node has finished moving, reported with each heartbeat. */
-  synced?: () => number;
+  /** The last ring whose keys this node has finished moving, reported with each heartbeat. */
+  synced?: () => RingRef;
   /** A monotonic clock in milliseconds, for the lease; default `performance.now`. */
   now?: () => number;
 }
@@ -168,6 +169,12 @@ export class Membership {
     return removed.includes(true);
   }
 
+  /** The last ring this node moved its keys for, as the heartbeat names it. */
+  #syncedFields(): { synced?: number; syncedTerm?: number } {
+    const synced = this.#options.synced?.();
+    return synced ? { synced: synced.epoch, syncedTerm: synced.term } : {};
+  }
+
   async #beatOne(master: string, rejoining = false): Promise<"ok" | "rejoin" | "busy" | "failed"> {
     const { advertise, log } = this.#options;
     try {
@@ -179,7 +186,7 @@ export class Membership {
         body: JSON.stringify({
           address: advertise,
           instance: this.#instance,
-          synced: this.#options.synced?.(),
+          ...this.#syncedFields(),
           ...(this.#leaving ? { leaving: true } : {}),
           ...(this.#empty ? { empty: true } : {}),
           // A restarted master recovers the membership from the rings its nodes report.

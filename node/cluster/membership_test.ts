@@ -203,3 +203,15 @@ Deno.test("Membership names the nodes that left the ring until its keys have set
   assert.equal(membership.view?.settled, true);
   assert.deepEqual(membership.departed, []);
 });
+
+Deno.test("Membership reports the last ring it moved keys for by term and epoch", async () => {
+  const bodies: { synced?: number; syncedTerm?: number }[] = [];
+  const view = { term: 3, epoch: 7, replicas: 1, nodes: [], joined: {} };
+  const fetch: Fetch = (_input, init) => {
+    bodies.push(JSON.parse(String(init?.body)));
+    return Promise.resolve(Response.json(view, { status: 201 }));
+  };
+  const membership = member(fetch, { synced: () => ({ term: 2, epoch: 9 }) });
+  await membership.beat();
+  assert.deepEqual([bodies[0].synced, bodies[0].syncedTerm], [9, 2]);
+});

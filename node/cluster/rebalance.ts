@@ -88,6 +88,11 @@ export class Rebalancer {
     };
   }
 
+  /** The last ring whose pass finished, by term and epoch; 0/0 before any. */
+  get synced(): RingRef {
+    return { term: this.#done?.term ?? 0, epoch: this.#done?.epoch ?? 0 };
+  }
+
   /** Starts moving keys for `view` (or queues it behind the pass running). */
   follow(view: RingView): void {
     this.#wanted = view;

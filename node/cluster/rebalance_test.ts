@@ -501,9 +501,10 @@ Deno.test("Rebalancer keeps a key a node on a newer ring sent while a pass of an
 Deno.test("Rebalancer moves a ring of a newer term even at the epoch it finished", async () => {
   const { rebalancer, sentTo, finish } = setup();
   await finish(view(5, [A]));
+  assert.deepEqual(rebalancer.synced, { term: 1, epoch: 5 });
   const next = { ...view(5, [A, B]), term: 2 };
   await finish(next);
-  assert.equal(rebalancer.progress.syncedEpoch, 5);
+  assert.deepEqual(rebalancer.synced, { term: 2, epoch: 5 }, "reported so to the master");
   assert.deepEqual(sentTo(B), ownedBy(next, B), "the new term's owners got their keys");
   assert.ok(sentTo(B).length > 0);
 });

@@ -367,6 +367,9 @@ export const RegisterRequest = z.strictObject({
   synced: z.number().int().min(0).optional().meta({
     description: "The last ring epoch whose keys the node has finished moving",
   }),
+  syncedTerm: z.number().int().min(0).optional().meta({
+    description: "The term of that ring; without it, the epoch alone is compared",
+  }),
   leaving: z.boolean().optional().meta({
     description: "The node is shutting down: take it off the ring while it hands its keys over",
   }),
