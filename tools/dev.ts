@@ -49,6 +49,14 @@ const permissions = ["--allow-net", "--allow-env", "--allow-read"];
 // A dev cluster has no tokens: it listens on this machine alone, not on every interface.
 const local = ["--host", "127.0.0.1"];
 
+// Stops the services should this script be killed outright (SIGKILL), which no handler sees: in a
+// session of its own, it learns their pids here and acts once this end of its stdin closes.
+const reaper = spawn(Deno.execPath(), ["run", "--allow-run", "tools/dev_reaper.ts"], {
+  cwd: root,
+  detached: true,
+  stdio: ["pipe", "ignore", "inherit"],
+});
+
 /** Starts a service in its own process group, so Ctrl-C reaches this script alone and it decides
  * the order: nodes first (they deregister), then the master. */
 function start(name: string, entry: string, args: string[], v8: string[] = []): ChildProcess {
@@ -67,6 +75,7 @@ function start(name: string, entry: string, args: string[], v8: string[] = []): 
       for (const line of lines) console.log(`${label} ${line}`);
     });
   }
+  reaper.stdin!.write(`${name === "master" ? "master" : "node"} ${child.pid}\n`);
   child.on("close", () => closed.add(child));
   child.on("exit", (code, signal) => {
     if (stopping) return;
@@ -135,9 +144,15 @@ async function stop(code = 0) {
   await Promise.all(nodes.map(exited));
   master.kill("SIGTERM");
   await exited(master);
+  // Stopped here: the reaper leaves once it reads this, written before this process ends.
+  await new Promise<void>((resolve) => reaper.stdin!.end("done\n", resolve));
   Deno.exit(code);
 }
 
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   Deno.addSignalListener(signal, () => stop());
 }
+// `deno task dev` passes its signals on, but killed outright it leaves this script behind,
+// adopted by another process: stop then, as after Ctrl-C.
+const parent = Deno.ppid;
+setInterval(() => Deno.ppid !== parent && stop(), 500);

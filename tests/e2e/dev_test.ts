@@ -138,3 +138,56 @@ Deno.test("deno task dev stops every process and exits 1 when one dies unexpecte
     }
   }
 });
+
+/** Whether nothing listens on `port` any more. */
+async function closed(port: number): Promise<boolean> {
+  try {
+    await (await fetch(`http://127.0.0.1:${port}/live`)).body?.cancel();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Stops by pid whatever of a dev cluster on `port` is still running: a failed test's leftovers. */
+async function killLeftovers(port: number): Promise<void> {
+  const { stdout } = await new Deno.Command("pgrep", {
+    args: ["-f", `--port (${port}|${port + 1})( |$)`], // the script, its master and its node
+    stdout: "piped",
+  }).output();
+  for (const pid of new TextDecoder().decode(stdout).split("\n").filter(Boolean)) {
+    try {
+      Deno.kill(Number(pid), "SIGKILL");
+    } catch {
+      // ended already
+    }
+  }
+}
+
+for (
+  const [what, command] of [
+    ["its script", ["run", "--allow-all", "tools/dev.ts"]],
+    ["the task", ["task", "dev"]],
+  ] as const
+) {
+  Deno.test(`deno task dev leaves no service running when ${what} is killed outright`, async () => {
+    const port = freeRun(1);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [...command, "--nodes", "1", "--port", String(port)],
+      cwd: new URL("../../", import.meta.url),
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const masterUrl = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await nodesOf(masterUrl)).length === 1, "dev cluster up", 30_000);
+      child.kill("SIGKILL"); // no handler runs
+      await child.status;
+      // Nodes first, as after Ctrl-C: the master still takes the node's deregistration.
+      await waitFor(() => closed(port + 1), "the node stopped", 20_000);
+      await waitFor(() => closed(port), "the master stopped", 20_000);
+    } finally {
+      await killLeftovers(port);
+    }
+  });
+}
