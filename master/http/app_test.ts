@@ -119,6 +119,22 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
   assert.equal((await master.request("/ready")).status, 200);
 });
 
+Deno.test("master registers a node whose heartbeat has fields it does not know", async () => {
+  const { master } = inProcessCluster(0);
+  const beat = await master.request("/register", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ address: "http://10.1.2.3:8081", synced: 0, fromLaterBuild: 1 }),
+  });
+  assert.equal(beat.status, 201, "a node of a later build joins");
+  const typo = await master.request("/register", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ address: "http://10.1.2.3:8082", synced: "0" }),
+  });
+  assert.equal(typo.status, 400, "a known field of the wrong type is still refused");
+});
+
 Deno.test("master learns a node's clock from its heartbeats, for the deadlines of its writes", async () => {
   const { master, router, clock } = inProcessCluster(0);
   clock.now = 1_000_000;

@@ -266,11 +266,12 @@ export class Registry {
 
   /**
    * Whether `member` has moved its keys for the current ring. Epochs of two terms do not compare:
-   * a new leader whose clock is behind can publish an epoch a deposed leader already used.
+   * a new leader whose clock is behind can publish an epoch a deposed leader already used. A
+   * ring of another term, newer ones too, is not this one: this master's rings are kept.
    */
   #synced(member: Member): boolean {
     const term = member.syncedTerm ?? this.#term; // a node that names no term: by epoch alone
-    return term > this.#term || (term === this.#term && member.synced >= this.#epoch);
+    return term === this.#term && member.synced >= this.#epoch;
   }
 
   /** The state of the member at `address`, or undefined for an address this master does not know. */

@@ -182,3 +182,10 @@ Deno.test("A node synced to a deposed leader's ring is not synced to a new term'
   follower.heartbeat("http://a:1", { synced: follower.epoch });
   assert.equal(follower.settled, true, "a node that names no term is judged by its epoch");
 });
+
+Deno.test("A node synced to a ring of a newer term than the master's is not synced to its ring", () => {
+  const { leader } = pair();
+  leader.heartbeat("http://a:1");
+  leader.heartbeat("http://a:1", { synced: leader.epoch + 5, syncedTerm: leader.term + 1 });
+  assert.equal(leader.settled, false, "a deposed leader keeps its earlier rings");
+});

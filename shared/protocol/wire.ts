@@ -356,8 +356,11 @@ export const RingView = z.object({
 /** The live ring. */
 export type RingView = z.infer<typeof RingView>;
 
-/** What a node sends to register and to heartbeat. */
-export const RegisterRequest = z.strictObject({
+/**
+ * What a node sends to register and to heartbeat. Fields this master does not know are ignored,
+ * not refused: a node of a later build may heartbeat to it while masters and nodes are upgraded.
+ */
+export const RegisterRequest = z.object({
   address: Address.optional().meta({
     description: "The node's base URL; when the body is absent, the caller's IP with port 8080",
   }),
