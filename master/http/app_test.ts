@@ -110,6 +110,7 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
     nodes: ["http://10.1.2.3:8081"],
     joined: { "http://10.1.2.3:8081": 1 },
     settled: false,
+    outside: {},
   };
   assert.deepEqual(await first.json(), ring);
   assert.equal((await register()).status, 200);

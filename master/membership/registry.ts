@@ -290,6 +290,17 @@ export class Registry {
     if (!this.leading) return false;
     const member = this.#members.get(address);
     if (!member) return false;
+    this.#forget(address, member);
+    if (member.status === "up") this.#changed("node deregistered", address);
+    else {
+      this.#options.log.info("node deregistered", { address, epoch: this.#epoch });
+      this.#notify(); // followers list it no more
+    }
+    return true;
+  }
+
+  /** Drops `member`; one forgotten while down must rejoin empty if the same process beats again. */
+  #forget(address: string, member: Member): void {
     this.#members.delete(address);
     // The last forgetting decides: a node forgotten while up keeps its keys when it beats again.
     this.#forgotten.delete(address);
@@ -300,9 +311,6 @@ export class Registry {
         this.#forgotten.delete(this.#forgotten.keys().next().value!);
       }
     }
-    if (member.status === "up") this.#changed("node deregistered", address);
-    else this.#options.log.info("node deregistered", { address, epoch: this.#epoch });
-    return true;
   }
 
   /**
@@ -338,7 +346,10 @@ export class Registry {
         const wasUp = member.status === "up";
         member.status = "down";
         if (wasUp) this.#changed("node down", address);
-        else this.#options.log.warn("node down while leaving", { address, epoch: this.#epoch });
+        else {
+          this.#options.log.warn("node down while leaving", { address, epoch: this.#epoch });
+          this.#notify(); // followers list it down too
+        }
       }
     }
   }
@@ -354,7 +365,17 @@ export class Registry {
       nodes: [...this.#ring.nodes],
       joined,
       settled: this.settled,
+      outside: this.#outside(),
     };
+  }
+
+  /** The members outside the ring, by status. */
+  #outside(): Record<string, "leaving" | "down"> {
+    const outside: Record<string, "leaving" | "down"> = {};
+    for (const [address, member] of this.#members) {
+      if (member.status !== "up") outside[address] = member.status;
+    }
+    return outside;
   }
 
   /** Every known node, sorted by address. */
@@ -377,7 +398,8 @@ export class Registry {
     if (this.leading) return false;
     if (view.term === this.#term && view.epoch === this.#epoch) {
       const settled = view.settled ?? true;
-      if (settled === this.#leaderSettled) return false;
+      const moved = this.#adoptOutside(view);
+      if (settled === this.#leaderSettled) return moved;
       this.#leaderSettled = settled; // the same ring: only whether its keys have moved changed
       if (settled) this.#unsettled = [];
       this.#notify();
@@ -408,11 +430,14 @@ export class Registry {
         });
       }
     }
-    for (const [address, member] of this.#members) {
-      if (inRing.has(address) || member.status !== "up") continue;
-      // Out of the leader's ring: handing its keys over if it asked to leave, else marked down, so
-      // it is told to rejoin empty if this master comes to lead and it beats again.
-      member.status = member.leaving ? "leaving" : "down";
+    if (!this.#adoptOutside(view)) {
+      for (const [address, member] of this.#members) {
+        if (inRing.has(address) || member.status !== "up") continue;
+        // A leader that names no other nodes (an older build): out of its ring, handing its keys
+        // over if it asked to leave, else marked down, so it is told to rejoin empty if this
+        // master comes to lead and it beats again.
+        member.status = member.leaving ? "leaving" : "down";
+      }
     }
     this.#term = view.term;
     this.#epoch = view.epoch;
@@ -521,6 +546,43 @@ export class Registry {
       missing,
     });
     this.#changed("recovered", "");
+  }
+
+  /**
+   * Takes the leader's other nodes (`view.outside`): their statuses, and forgetting those it no
+   * longer knows as its `deregister()` did, so a node forgotten while down still rejoins empty
+   * should this master come to lead. Returns whether anything changed; false, with nothing done,
+   * for a view without them (a leader of an older build).
+   */
+  #adoptOutside(view: RingView): boolean {
+    const outside = view.outside;
+    if (!outside) return false;
+    const inRing = new Set(view.nodes);
+    let changed = false;
+    for (const [address, member] of this.#members) {
+      if (inRing.has(address) || Object.hasOwn(outside, address)) continue;
+      // Up here: whether the leader marked it down before it forgot it went unseen, so as down.
+      this.#forget(address, member.status === "up" ? { ...member, status: "down" } : member);
+      changed = true;
+    }
+    const now = this.#options.now();
+    for (const [address, status] of Object.entries(outside)) {
+      const member = this.#members.get(address);
+      if (member?.status === status) continue;
+      changed = true;
+      if (member) member.status = status;
+      else {
+        this.#members.set(address, {
+          status,
+          lastSeenMs: now,
+          lastReachedMs: now,
+          instance: undefined,
+          joined: 0,
+          synced: 0,
+        });
+      }
+    }
+    return changed;
   }
 
   /** Resolves at the next change of ring, epoch or term, or after `ms`; at once once closed. */

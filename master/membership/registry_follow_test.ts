@@ -98,10 +98,62 @@ Deno.test("A node out of the leader's ring is leaving if it asked to, else down"
   follower.adopt(leader.view());
   assert.equal(follower.heartbeat("http://a:1", { leaving: true }), "forward");
   leader.heartbeat("http://a:1", { leaving: true });
+  follower.adopt({ ...leader.view(), outside: undefined }); // a leader of an older build
   leader.deregister("http://b:1"); // gone without a word: as a down node looks to a follower
-  follower.adopt(leader.view());
+  follower.adopt({ ...leader.view(), outside: undefined });
   const status = Object.fromEntries(follower.list().nodes.map((n) => [n.address, n.status]));
   assert.deepEqual(status, { "http://a:1": "leaving", "http://b:1": "down", "http://c:1": "up" });
+});
+
+Deno.test("A follower lists the nodes the leader lists, as the leader lists them", () => {
+  const { clock, leader, follower } = pair();
+  const listed = (registry: typeof leader) =>
+    registry.list().nodes.map((n) => [n.address, n.status]);
+  for (const node of ["http://a:1", "http://b:1", "http://c:1"]) leader.heartbeat(node);
+  follower.adopt(leader.view());
+  leader.heartbeat("http://a:1", { leaving: true }); // asked the leader alone
+  follower.adopt(leader.view());
+  assert.deepEqual(listed(follower), listed(leader));
+  assert.equal(follower.list().nodes[0].status, "leaving");
+  // a handed its keys over and deregistered; b stopped beating while c did not.
+  leader.deregister("http://a:1");
+  clock.now = 900;
+  leader.heartbeat("http://c:1");
+  clock.now = 1100;
+  leader.sweep();
+  follower.adopt(leader.view());
+  assert.deepEqual(listed(follower), [["http://b:1", "down"], ["http://c:1", "up"]]);
+  leader.deregister("http://b:1"); // forgotten by an operator: the ring does not change
+  assert.equal(follower.adopt(leader.view()), true, "a change of the list alone is news");
+  assert.deepEqual(listed(follower), listed(leader));
+  assert.deepEqual(listed(follower), [["http://c:1", "up"]]);
+});
+
+Deno.test("A node the leader forgot while down, back as the same process, rejoins empty", () => {
+  const { clock, leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  follower.adopt(leader.view());
+  follower.heartbeat("http://a:1", { instance: "a1" });
+  clock.now = 900;
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  clock.now = 1100;
+  leader.sweep(); // a is down
+  leader.deregister("http://a:1");
+  follower.adopt(leader.view());
+  promote();
+  follower.lead(2);
+  assert.equal(follower.heartbeat("http://a:1", { instance: "a1" }), "rejoin");
+  assert.equal(follower.heartbeat("http://a:1", { instance: "a2" }), "new", "a new process");
+});
+
+Deno.test("The leader wakes followers' long polls when only the list changes", async () => {
+  const { leader } = pair();
+  leader.heartbeat("http://a:1");
+  leader.heartbeat("http://b:1", { leaving: true });
+  const waiting = leader.changed(5_000);
+  leader.deregister("http://b:1");
+  assert.equal(await within(waiting, 100), true);
 });
 
 Deno.test("A follower does not take a new process's leaving for the old process's", () => {
@@ -112,9 +164,11 @@ Deno.test("A follower does not take a new process's leaving for the old process'
   // A restarted a leaves at once; the leader never heard it, and drops a without a word.
   follower.heartbeat("http://a:1", { instance: "i-2", leaving: true });
   leader.deregister("http://a:1");
-  follower.adopt(leader.view());
+  follower.adopt({ ...leader.view(), outside: undefined }); // a leader of an older build
   const a = follower.list().nodes.find((n) => n.address === "http://a:1");
   assert.equal(a?.status, "down");
+  follower.adopt(leader.view());
+  assert.equal(follower.list().nodes.length, 1, "forgotten, as on the leader");
 });
 
 Deno.test("A follower learns a restarted node's process, and leading tells it to rejoin empty", () => {

@@ -19,6 +19,7 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
     nodes: ["http://a:1"],
     joined: { "http://a:1": 1 },
     settled: false,
+    outside: {},
   });
 });
 

@@ -351,6 +351,10 @@ export const RingView = z.object({
     description: "Whether every node has moved its keys for this epoch; until then a miss on a " +
       "key's owners may be a key still on its way",
   }),
+  outside: z.record(z.string(), z.enum(["leaving", "down"])).optional().meta({
+    description: "The other nodes the master knows, by status: leaving (handing its keys over) " +
+      "or down. Followers take it, so every master lists the same nodes",
+  }),
 }).meta({ id: "Ring" });
 
 /** The live ring. */

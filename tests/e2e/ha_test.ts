@@ -305,3 +305,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "etcd election: every master lists the same nodes once one leaves and deregisters",
+  ignore: etcd.path === undefined,
+  async fn() {
+    const server = await startEtcd(etcd.path!);
+    const processes = new Processes();
+    try {
+      const { masters, nodes } = await haCluster(processes, server);
+      assert.equal(await nodes[0].stop("SIGTERM"), 0);
+      const lists = () =>
+        Promise.all(masters.map(async (m) => (await (await fetch(`${m.url}/nodes`)).json()).nodes));
+      // Followers too: not the departed node as leaving (and moving keys) for good.
+      await waitFor(
+        async () => {
+          const seen = await lists();
+          return seen.every((list) =>
+            list.length === 2 && list.every((n: { synced: boolean }) => n.synced)
+          );
+        },
+        "every master lists the two nodes left, synced",
+        15_000,
+      );
+      const addresses = (await lists()).map((list) =>
+        list.map((n: { address: string }) => n.address)
+      );
+      assert.ok(addresses.every((list) => !list.includes(nodes[0].url)));
+    } finally {
+      await processes.stopAll();
+      await server.stop();
+    }
+  },
+});
