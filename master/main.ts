@@ -56,6 +56,9 @@ const registry: Registry = new Registry({
   // comes to lead without having had the leader's ring does the same.
   recoveryMs: config.recoveryMs,
   onJoined: (address) => breakers.reset(address),
+  // A cluster whose nodes come and go keeps no series of those gone. (Its breaker stays: a ring
+  // kept for reads of moving keys may still name it.)
+  onForgotten: (address) => router.forget(address),
   callsNodes: true, // checked below: a node the master cannot call is down
 });
 const follower = electing

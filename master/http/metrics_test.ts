@@ -49,4 +49,9 @@ Deno.test("master counts failures per node and shows an open breaker", async () 
   assert.equal(m.get(`forwarded_request_failures_total{${node},reason="unreachable"}`), 2);
   assert.equal(m.get(`forwarded_request_failures_total{${node},reason="breaker_open"}`), 1);
   assert.equal(m.get(`breaker_state{${node}}`), 1);
+  // Forgotten: no series of it is kept, however many nodes come and go.
+  registry.deregister("http://vanished:8081");
+  const after = await (await master.request("/metrics")).text();
+  assert.ok(!after.includes("vanished"), after);
+  assert.ok(after.includes("# TYPE forwarded_request_failures_total counter"));
 });

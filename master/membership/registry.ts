@@ -28,6 +28,8 @@ export interface RegistryOptions {
   recoveryMs?: number;
   /** Called when a node joins the ring anew: whatever was learnt of its failures is past. */
   onJoined?: (address: string) => void;
+  /** Called when a node is forgotten: deregistered, or no longer known to the leader. */
+  onForgotten?: (address: string) => void;
   /**
    * Whether the master calls its nodes all along and says so through {@link Registry.reached}:
    * then a node it has not reached for a failure timeout is marked down, heartbeats or not.
@@ -302,6 +304,7 @@ export class Registry {
   /** Drops `member`; one forgotten while down must rejoin empty if the same process beats again. */
   #forget(address: string, member: Member): void {
     this.#members.delete(address);
+    this.#options.onForgotten?.(address);
     // The last forgetting decides: a node forgotten while up keeps its keys when it beats again.
     this.#forgotten.delete(address);
     if (member.status === "down") {

@@ -30,6 +30,11 @@ export class Router {
   }
 
   /** Each node's clock as the master knows it: a write's deadline is given in it. */
+  /** Drops what is kept for `node`, a node the registry forgot (see `Transport.forget`). */
+  forget(node: string): void {
+    this.#transport.forget(node);
+  }
+
   get clocks(): NodeClocks {
     return this.#transport.clocks;
   }

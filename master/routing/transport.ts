@@ -59,6 +59,13 @@ export class Transport {
     );
   }
 
+  /** Drops what is kept for `node`, a node the registry forgot: its metrics series among them. */
+  forget(node: string): void {
+    this.#durations.delete(node);
+    this.#duration?.forget({ node });
+    this.#failures?.forget({ node });
+  }
+
   /** Each node's clock as the master knows it, from its answers and its heartbeats. */
   get clocks(): NodeClocks {
     return this.#clocks;

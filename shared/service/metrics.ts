@@ -30,6 +30,8 @@ export interface Counter {
   inc(labels?: Labels, by?: number): void;
   /** The series of `labels`, for a caller that counts into it often: no label text per call. */
   with(labels: Labels): { inc(by?: number): void };
+  /** Drops every series whose labels include all of `labels` (a node that left, say). */
+  forget(labels: Labels): void;
 }
 
 /** A value per label set, set directly or read at each scrape. */
@@ -42,6 +44,8 @@ export interface Histogram {
   observe(labels: Labels, value: number): void;
   /** The series of `labels`, for a caller that observes into it often. */
   with(labels: Labels): { observe(value: number): void };
+  /** Drops every series whose labels include all of `labels`. */
+  forget(labels: Labels): void;
 }
 
 /**
@@ -80,6 +84,9 @@ export class Metrics {
       with(labels) {
         const entry = series(labels);
         return { inc: (by = 1) => void (entry[1] += by) };
+      },
+      forget(labels) {
+        for (const [key, [own]] of values) if (includes(own, labels)) values.delete(key);
       },
     };
   }
@@ -133,6 +140,9 @@ export class Metrics {
         const entry = entryOf(labels);
         return { observe: (value) => add(entry, value) };
       },
+      forget(labels) {
+        for (const [key, entry] of series) if (includes(entry.labels, labels)) series.delete(key);
+      },
     };
   }
 
@@ -156,6 +166,11 @@ export class Metrics {
 
 /** The content type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Whether `labels` has every label of `some`, with the same value. */
+function includes(labels: Labels, some: Labels): boolean {
+  return Object.entries(some).every(([name, value]) => labels[name] === value);
+}
 
 function labelText(labels: Labels): string {
   const pairs = Object.entries(labels);

@@ -40,3 +40,25 @@ Deno.test("Metrics escapes label values, and parseMetrics() reads them back", ()
   assert.deepEqual([...parseMetrics(text)], [['odd{key="a\\"b\\\\c\\nd"}', 1]]);
   assert.throws(() => parseMetrics("not a sample"), SyntaxError);
 });
+
+Deno.test("Counter.forget() and Histogram.forget() drop the series with the labels given", () => {
+  const metrics = new Metrics();
+  const calls = metrics.counter("calls_total", "Calls");
+  const durations = metrics.histogram("call_seconds", "Durations", [1]);
+  for (const node of ["a", "b"]) {
+    calls.inc({ node, reason: "timeout" });
+    calls.inc({ node, reason: "unreachable" });
+    durations.observe({ node }, 0.5);
+  }
+  calls.forget({ node: "a" });
+  durations.forget({ node: "a" });
+  const samples = [...parseMetrics(metrics.render()).keys()];
+  assert.deepEqual(samples, [
+    'calls_total{node="b",reason="timeout"}',
+    'calls_total{node="b",reason="unreachable"}',
+    'call_seconds_bucket{node="b",le="1"}',
+    'call_seconds_bucket{node="b",le="+Inf"}',
+    'call_seconds_sum{node="b"}',
+    'call_seconds_count{node="b"}',
+  ]);
+});

@@ -39,11 +39,12 @@ export function inProcessCluster(
   } = {},
 ): InProcessCluster {
   const clock = { now: 0 };
-  const registry = new Registry({
+  const registry: Registry = new Registry({
     replicas: options.replicas,
     failureTimeoutMs: 1000,
     now: () => clock.now,
     log,
+    onForgotten: (address) => router.forget(address), // as master/main.ts does
   });
   const apps = new Map<string, { request: InProcessCluster["master"]["request"] }>();
   const stores = new Map<string, Store>();
