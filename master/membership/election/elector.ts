@@ -77,6 +77,8 @@ export class Elector {
   #running = false;
   #wake = () => {};
   #loop: Promise<void> = Promise.resolve();
+  #stopped: Promise<void> = Promise.resolve(); // the last stop(), leadership released
+  #generation = 0; // of start(): a loop of an earlier one ends at its next turn
   #ticks = 0; // attempts begun or given up on: one given up on changes nothing when it ends
   #evicted: string | undefined; // the earlier incarnation last evicted, logged once
 
@@ -147,17 +149,24 @@ export class Elector {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#loop = this.#run();
+    const generation = ++this.#generation;
+    // After a stop() still in flight: it releases leadership first.
+    this.#loop = this.#stopped.then(() => this.#run(generation));
   }
 
   /**
    * Stops attempting and releases leadership if held: once the attempt in flight has ended (or
    * was given up on, at the renew deadline), so that one that won is released too.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.#running = false;
     this.#wake();
-    await this.#loop;
+    this.#stopped = this.#release(this.#loop);
+    return this.#stopped;
+  }
+
+  async #release(loop: Promise<void>): Promise<void> {
+    await loop;
     clearTimeout(this.#fence);
     const before = this.#state();
     if (this.#leading) {
@@ -173,8 +182,9 @@ export class Elector {
     this.#report(before);
   }
 
-  async #run(): Promise<void> {
-    while (this.#running) {
+  async #run(generation: number): Promise<void> {
+    const running = () => this.#running && generation === this.#generation;
+    while (running()) {
       // An attempt that hangs (a call to etcd or the API server lost on the way) is given up on
       // at the renew deadline, as client-go bounds each one, so the next can be made.
       const limit = Promise.withResolvers<void>();
@@ -191,7 +201,7 @@ export class Elector {
         });
         this.#checkDeadline();
       }
-      if (!this.#running) return;
+      if (!running()) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#options.retryPeriodMs);
         this.#wake = () => {

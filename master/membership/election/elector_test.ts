@@ -241,3 +241,26 @@ Deno.test("Elector ignores the answer of an attempt it gave up on, however late"
   assert.deepEqual(changes, [], "no leadership to flap");
   await candidate.stop(); // the next attempt hangs: given up on at its deadline
 });
+
+Deno.test("Elector started again before its stop() ended runs one loop, and the stop ends", async () => {
+  const { state, lock } = fakeLock();
+  let attempts = 0;
+  const counting: Lock = { ...lock, attempt: (identity) => (attempts++, lock.attempt(identity)) };
+  const candidate = running(counting, 1000, 50);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const stopped = candidate.stop();
+  candidate.start(); // before the stop ended: it goes on once the stop released the lock
+  const ended = await Promise.race([
+    stopped.then(() => true),
+    new Promise((resolve) => setTimeout(() => resolve(false), 500)),
+  ]);
+  assert.equal(ended, true, "stop() ends though the candidate was started again");
+  assert.equal(state.released, 1);
+  state.hang = true; // each loop now has one attempt in flight until the renew deadline
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  attempts = 0;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(attempts, 0, "the one loop waits on its attempt");
+  state.hang = false;
+  await candidate.stop();
+});
