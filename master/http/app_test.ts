@@ -111,6 +111,7 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
     joined: { "http://10.1.2.3:8081": 1 },
     settled: false,
     outside: {},
+    version: 1,
   };
   assert.deepEqual(await first.json(), ring);
   assert.equal((await register()).status, 200);
@@ -118,6 +119,24 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
   const list = await (await master.request("/nodes")).json();
   assert.equal(list.nodes[0].status, "up");
   assert.equal((await master.request("/ready")).status, 200);
+});
+
+Deno.test("GET /ring answers a long poll at once when only the list of nodes changed", async () => {
+  const { master, registry } = inProcessCluster(2);
+  registry.heartbeat("http://node-1:8081", { leaving: true });
+  const seen = await (await master.request("/ring")).json();
+  assert.deepEqual(seen.outside, { "http://node-1:8081": "leaving" });
+  registry.deregister("http://node-1:8081"); // between two polls: the ring stays the same
+  const query = `term=${seen.term}&epoch=${seen.epoch}&settled=${seen.settled}` +
+    `&version=${seen.version}&waitMs=20000`;
+  const polled = (async () => await (await master.request(`/ring?${query}`)).json())();
+  const timer = Promise.withResolvers<void>();
+  const id = setTimeout(timer.resolve, 2000);
+  const answer = await Promise.race([polled, timer.promise]);
+  clearTimeout(id);
+  assert.ok(answer, "answered before its wait");
+  assert.deepEqual(answer.outside, {});
+  assert.equal(answer.epoch, seen.epoch);
 });
 
 Deno.test("master registers a node whose heartbeat has fields it does not know", async () => {

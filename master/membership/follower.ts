@@ -104,8 +104,10 @@ export class Follower {
         await (this.#options.sleep ?? sleep)(RETRY_MS, this.#poll.signal);
         continue;
       }
+      const version = registry.leaderVersion;
       const query = `term=${registry.term}&epoch=${registry.epoch}` +
-        `&settled=${registry.settled}&waitMs=${POLL_MS}`;
+        `&settled=${registry.settled}${version === undefined ? "" : `&version=${version}`}` +
+        `&waitMs=${POLL_MS}`;
       try {
         const signal = AbortSignal.any([this.#poll.signal, AbortSignal.timeout(POLL_MS + 5000)]);
         const answer = await this.#options.fetch(`${leader}/ring?${query}`, { signal });

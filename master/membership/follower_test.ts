@@ -95,6 +95,10 @@ Deno.test("Follower long-polls the leader with the ring it has and adopts the an
   assert.equal(calls.length, 2, "the next poll goes out at once");
   assert.equal(calls[1].url.searchParams.get("term"), "2");
   assert.equal(calls[1].url.searchParams.get("epoch"), "7");
+  assert.equal(calls[1].url.searchParams.get("version"), null, "the leader named none");
+  calls[1].answer(Response.json({ ...ring(8), version: 41 }));
+  await settle();
+  assert.equal(calls[2].url.searchParams.get("version"), "41", "the leader's, to wait on");
   await follower.stop();
 });
 

@@ -86,6 +86,8 @@ export class Registry {
   #ring: Ring;
   #unsettled: Ring[] = []; // rings of earlier epochs, newest first, while keys are moving
   #leaderSettled = true; // a follower's copy of the leader's settled flag
+  #version = 0; // of this registry's view: changes made known, counted by #notify()
+  #leaderVersion: number | undefined; // a follower's: the version of the leader's last view
   #waiters: (() => void)[] = [];
   #closed = false;
   #recovery: Recovery | undefined;
@@ -369,7 +371,18 @@ export class Registry {
       joined,
       settled: this.settled,
       outside: this.#outside(),
+      version: this.#version,
     };
+  }
+
+  /** The version of {@link view}: it grows with every change made known. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** A follower's: the version of the leader's view it took last, if the leader named one. */
+  get leaderVersion(): number | undefined {
+    return this.#leaderVersion;
   }
 
   /** The members outside the ring, by status. */
@@ -400,8 +413,12 @@ export class Registry {
   adopt(view: RingView): boolean {
     if (this.leading) return false;
     if (view.term === this.#term && view.epoch === this.#epoch) {
+      // An answer older than the last one taken (a forwarded registration's, say) says nothing.
+      if ((view.version ?? Infinity) < (this.#leaderVersion ?? -1)) return false;
+      this.#leaderVersion = view.version;
       const settled = view.settled ?? true;
       const moved = this.#adoptOutside(view);
+      if (moved) this.#notify();
       if (settled === this.#leaderSettled) return moved;
       this.#leaderSettled = settled; // the same ring: only whether its keys have moved changed
       if (settled) this.#unsettled = [];
@@ -444,6 +461,7 @@ export class Registry {
     }
     this.#term = view.term;
     this.#epoch = view.epoch;
+    this.#leaderVersion = view.version;
     this.#leaderSettled = view.settled ?? true;
     this.#recovery = undefined; // the leader's ring: nothing left to learn from the nodes
     this.#options.log.info("ring adopted", {
@@ -573,8 +591,12 @@ export class Registry {
       const member = this.#members.get(address);
       if (member?.status === status) continue;
       changed = true;
-      if (member) member.status = status;
-      else {
+      if (member) {
+        member.status = status;
+        // The process this master last heard may not be the one marked down (a restart it
+        // missed): none, so that whichever beats is told to rejoin empty should this master lead.
+        if (status === "down") member.instance = undefined;
+      } else {
         this.#members.set(address, {
           status,
           lastSeenMs: now,
@@ -629,6 +651,7 @@ export class Registry {
   }
 
   #notify(): void {
+    this.#version++;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const done of waiters) done();

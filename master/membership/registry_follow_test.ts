@@ -243,3 +243,36 @@ Deno.test("A node synced to a ring of a newer term than the master's is not sync
   leader.heartbeat("http://a:1", { synced: leader.epoch + 5, syncedTerm: leader.term + 1 });
   assert.equal(leader.settled, false, "a deposed leader keeps its earlier rings");
 });
+
+Deno.test("A follower takes back no older answer of the same ring, and wakes its own waiters", async () => {
+  const { leader, follower } = pair();
+  leader.heartbeat("http://a:1");
+  leader.heartbeat("http://b:1", { leaving: true });
+  const before = leader.view(); // a forwarded registration's answer, say, that comes in late
+  leader.deregister("http://b:1");
+  const waiting = follower.changed(5_000);
+  follower.adopt(leader.view());
+  assert.equal(follower.list().nodes.length, 1);
+  assert.equal(await within(waiting, 100), true, "a change of the list alone wakes them");
+  assert.equal(follower.adopt(before), false);
+  assert.deepEqual(follower.list().nodes.map((n) => n.address), ["http://a:1"]);
+});
+
+Deno.test("A node the follower saw up, marked down in a restart it missed, rejoins empty", () => {
+  const { clock, leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  follower.adopt(leader.view());
+  follower.heartbeat("http://a:1", { instance: "a1" });
+  // Unseen by the follower: a restarts as a2 and joins, then is cut off and marked down.
+  leader.heartbeat("http://a:1", { instance: "a2" });
+  clock.now = 900;
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  clock.now = 1100;
+  leader.sweep();
+  assert.equal(leader.heartbeat("http://a:1", { instance: "a2" }), "rejoin");
+  follower.adopt(leader.view());
+  promote();
+  follower.lead(2);
+  assert.equal(follower.heartbeat("http://a:1", { instance: "a2" }), "rejoin", "as the leader");
+});

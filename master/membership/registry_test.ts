@@ -20,6 +20,7 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
     joined: { "http://a:1": 1 },
     settled: false,
     outside: {},
+    version: 1,
   });
 });
 

@@ -355,6 +355,10 @@ export const RingView = z.object({
     description: "The other nodes the master knows, by status: leaving (handing its keys over) " +
       "or down. Followers take it, so every master lists the same nodes",
   }),
+  version: z.number().int().min(0).optional().meta({
+    description: "Counts the changes the master made known; of two answers with the same term " +
+      "and epoch, the one with the higher version is the later",
+  }),
 }).meta({ id: "Ring" });
 
 /** The live ring. */

@@ -95,14 +95,15 @@ const ring = createRoute({
   summary: "The ring",
   description:
     "The up nodes and ring settings; with the shared ring module they place every key. " +
-    "With `term`, `epoch` (and `settled`) of the ring the caller has, the answer waits up to " +
-    "`waitMs` for a change (a long poll: followers track the leader this way).",
+    "With `term`, `epoch` (and `settled`, `version`) of the ring the caller has, the answer " +
+    "waits up to `waitMs` for a change (a long poll: followers track the leader this way).",
   tags: ["membership"],
   request: {
     query: z.object({
       term: z.coerce.number().int().min(0).optional(),
       epoch: z.coerce.number().int().min(0).optional(),
       settled: z.enum(["true", "false"]).optional(),
+      version: z.coerce.number().int().min(0).optional(),
       waitMs: z.coerce.number().int().min(0).max(MAX_RING_WAIT_MS).optional(),
     }),
   },
@@ -214,9 +215,10 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
   app.openapi(ring, async (c) => {
     // Not a ring to follow: an empty one would tell every node to drop what it holds.
     if (registry.recovering) throw recovering();
-    const { term, epoch, settled, waitMs } = c.req.valid("query");
+    const { term, epoch, settled, version, waitMs } = c.req.valid("query");
     const same = term === registry.term && epoch === registry.epoch &&
-      (settled === undefined || settled === String(registry.settled));
+      (settled === undefined || settled === String(registry.settled)) &&
+      (version === undefined || version === registry.version);
     if (same && waitMs) {
       await registry.changed(waitMs);
     }
