@@ -371,13 +371,17 @@ export class Registry {
       joined,
       settled: this.settled,
       outside: this.#outside(),
-      version: this.#version,
+      version: this.version,
     };
   }
 
-  /** The version of {@link view}: it grows with every change made known. */
-  get version(): number {
-    return this.#version;
+  /**
+   * The version of {@link view}: a leader's own count of the changes it made known; a follower's,
+   * the leader's it took last, since its rings are the leader's (a follower's own count would
+   * order nothing for a master that takes a ring from it).
+   */
+  get version(): number | undefined {
+    return this.leading ? this.#version : this.#leaderVersion;
   }
 
   /** A follower's: the version of the leader's view it took last, if the leader named one. */

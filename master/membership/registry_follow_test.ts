@@ -276,3 +276,20 @@ Deno.test("A node the follower saw up, marked down in a restart it missed, rejoi
   follower.lead(2);
   assert.equal(follower.heartbeat("http://a:1", { instance: "a2" }), "rejoin", "as the leader");
 });
+
+Deno.test("A follower's ring carries the leader's version, not a count of its own", () => {
+  const { leader, follower } = pair();
+  leader.heartbeat("http://a:1");
+  leader.heartbeat("http://b:1", { leaving: true });
+  follower.adopt(leader.view());
+  leader.deregister("http://b:1");
+  follower.adopt(leader.view());
+  assert.equal(follower.view().version, leader.version);
+  // A master that takes this ring from the follower (its election not yet caught up) then takes
+  // the leader's later answers of the same ring.
+  const { follower: other } = pair();
+  other.adopt(follower.view());
+  leader.heartbeat("http://a:1", { synced: leader.epoch }); // settled: same ring, newer version
+  assert.equal(other.adopt(leader.view()), true);
+  assert.equal(other.settled, true);
+});
