@@ -70,6 +70,7 @@ const follower = electing
   })
   : undefined;
 const router = new Router({
+  known: (node) => registry.status(node) !== undefined,
   placement: registry,
   fetch: callNodes,
   timeoutMs: config.nodeTimeoutMs,

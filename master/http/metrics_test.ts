@@ -55,3 +55,17 @@ Deno.test("master counts failures per node and shows an open breaker", async () 
   assert.ok(!after.includes("vanished"), after);
   assert.ok(after.includes("# TYPE forwarded_request_failures_total counter"));
 });
+
+Deno.test("master keeps no series of a forgotten node that reads of moving keys still call", async () => {
+  const { master, registry, calls } = inProcessCluster(1, 1024, { breakerFailures: 100 });
+  registry.heartbeat("http://vanished:8081");
+  // Deregistered while up: the ring it left stays unsettled, so reads of its keys still try it.
+  registry.deregister("http://vanished:8081");
+  assert.ok(!registry.settled);
+  calls.length = 0;
+  for (let i = 0; i < 20; i++) await master.request(`/keys/k${i}`);
+  assert.ok(calls.some((call) => call.includes("vanished")), "the reads called it");
+  const after = await (await master.request("/metrics")).text();
+  assert.ok(!after.includes('node="http://vanished:8081"'), after);
+  assert.ok(after.includes('forwarded_request_duration_seconds_count{node="http://node-0:8081"}'));
+});

@@ -29,12 +29,12 @@ export class Router {
     this.#scans = new Scans({ placement, transport: this.#transport });
   }
 
-  /** Each node's clock as the master knows it: a write's deadline is given in it. */
   /** Drops what is kept for `node`, a node the registry forgot (see `Transport.forget`). */
   forget(node: string): void {
     this.#transport.forget(node);
   }
 
+  /** Each node's clock as the master knows it: a write's deadline is given in it. */
   get clocks(): NodeClocks {
     return this.#transport.clocks;
   }

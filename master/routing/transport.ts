@@ -27,6 +27,11 @@ export interface TransportOptions {
   breakers?: Breakers;
   /** Where call durations and failures per node are counted. */
   metrics?: Metrics;
+  /**
+   * Whether the registry knows `node`: only those get series of their own, so that calls still
+   * reaching a forgotten node (reads of keys moving off it) bring none back. Default: every node.
+   */
+  known?: (node: string) => boolean;
   /** Milliseconds since 1970, for the deadline a write carries; default `Date.now`. */
   now?: () => number;
   /** Called when a node answers with a newer ring epoch than the placement's. */
@@ -149,7 +154,7 @@ export class Transport {
     try {
       breakers?.admit(node);
     } catch (error) {
-      this.#failures?.inc({ node, reason: "breaker_open" });
+      this.#failed(node, "breaker_open");
       throw error;
     }
     const started = performance.now();
@@ -159,7 +164,7 @@ export class Transport {
       answer = await callPeer(this.#options.fetch, node, path, init, timeoutMs);
     } catch (error) {
       breakers?.failed(node); // a batch's other calls are weighed in #failsWaiting
-      this.#failures?.inc({ node, reason: timedOut(error) ? "timeout" : "unreachable" });
+      this.#failed(node, timedOut(error) ? "timeout" : "unreachable");
       throw error;
     } finally {
       this.#timing(node)?.observe((performance.now() - started) / 1000);
@@ -197,9 +202,13 @@ export class Transport {
     );
   }
 
+  #failed(node: string, reason: string): void {
+    if (this.#options.known?.(node) ?? true) this.#failures?.inc({ node, reason });
+  }
+
   #timing(node: string): { observe(seconds: number): void } | undefined {
     let series = this.#durations.get(node);
-    if (!series && this.#duration) {
+    if (!series && this.#duration && (this.#options.known?.(node) ?? true)) {
       series = this.#duration.with({ node });
       this.#durations.set(node, series);
     }

@@ -71,6 +71,7 @@ export function inProcessCluster(
     timeoutMs: 1000,
     breakers,
     metrics,
+    known: (node) => registry.status(node) !== undefined, // as master/main.ts does
     now,
   });
   const master = createMasterApp({ registry, router, maxValueBytes, log, now, metrics, breakers });
