@@ -162,7 +162,8 @@ export class Registry {
   /**
    * Records a registration or heartbeat. A new address, or a known one from a new process
    * (`instance`), joins the ring. A node marked down must rejoin empty: it is forgotten and told
-   * so (`"rejoin"`). `leaving` takes an up node out of the ring while it hands its keys over.
+   * so (`"rejoin"`). `leaving` takes an up node out of the ring while it hands its keys over, and
+   * keeps one the master does not know out of it.
    */
   heartbeat(address: string, beat: Omit<Heartbeat, "address"> = {}): HeartbeatOutcome {
     if (!this.leading) return this.#record(address, beat);
@@ -182,7 +183,13 @@ export class Registry {
       }
       this.#members.delete(address);
     }
-    const dropped = !member && !beat.empty && !beat.leaving &&
+    if (beat.leaving && !this.#members.has(address)) {
+      // Forgotten, most likely by its own deregistration, which this beat was sent before: a
+      // node on its way out takes no keys. It hands over what it holds by the ring answered.
+      this.#options.log.info("unknown node leaving, kept out of the ring", { address });
+      return "known";
+    }
+    const dropped = !member && !beat.empty &&
       (this.#forgottenDown(address, beat) || this.#droppedFrom(address, beat.ring));
     if (dropped) {
       // Unknown here, yet marked down: by this master before an operator forgot it, or by another

@@ -150,6 +150,7 @@ Deno.test("A node the leader forgot while down, back as the same process, rejoin
 Deno.test("The leader wakes followers' long polls when only the list changes", async () => {
   const { leader } = pair();
   leader.heartbeat("http://a:1");
+  leader.heartbeat("http://b:1");
   leader.heartbeat("http://b:1", { leaving: true });
   const waiting = leader.changed(5_000);
   leader.deregister("http://b:1");

@@ -112,6 +112,25 @@ Deno.test("Registry.deregister() forgets a node, bumping the epoch only if it wa
   assert.deepEqual(registry.list(), { epoch: 4, nodes: [] });
 });
 
+Deno.test("A leaving node this master does not know stays out of the ring", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1");
+  registry.heartbeat("http://b:1");
+  registry.heartbeat("http://b:1", { leaving: true });
+  registry.deregister("http://b:1");
+  // A heartbeat sent before it deregistered, arriving after: it must not take keys to a node
+  // about to stop.
+  assert.equal(registry.heartbeat("http://b:1", { leaving: true }), "known");
+  assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
+  assert.equal(registry.epoch, 3);
+  assert.deepEqual(registry.list().nodes.map((node) => node.address), ["http://a:1"]);
+  assert.deepEqual(registry.view().outside, {});
+  // Once it stops leaving (a new process at the address), it joins.
+  assert.equal(registry.heartbeat("http://b:1", { instance: "second" }), "new");
+  assert.deepEqual(registry.ring.nodes, ["http://a:1", "http://b:1"]);
+});
+
 /** A master just started at `clock.now`, with R=2, waiting up to 3 s for the last ring's nodes. */
 function restarted(clock: { now: number }) {
   return new Registry({

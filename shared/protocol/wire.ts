@@ -382,7 +382,8 @@ export const RegisterRequest = z.object({
     description: "The term of that ring; without it, the epoch alone is compared",
   }),
   leaving: z.boolean().optional().meta({
-    description: "The node is shutting down: take it off the ring while it hands its keys over",
+    description: "The node is shutting down: take it off the ring while it hands its keys over " +
+      "(one the master does not know stays off it)",
   }),
   empty: z.boolean().optional().meta({
     description: "The node holds nothing: it dropped its keys after being told to rejoin empty",
