@@ -78,6 +78,8 @@ function start(name: string, entry: string, args: string[], v8: string[] = []): 
   reaper.stdin!.write(`${name === "master" ? "master" : "node"} ${child.pid}\n`);
   child.on("close", () => closed.add(child));
   child.on("exit", (code, signal) => {
+    // Its pid may be another process's before long: the reaper must not signal it.
+    if (reaper.stdin!.writable) reaper.stdin!.write(`exited ${child.pid}\n`);
     if (stopping) return;
     if (code === 0) {
       console.log(`${label} stopped (code 0)`); // a clean stop, as after its own SIGTERM
