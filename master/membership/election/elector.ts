@@ -78,6 +78,7 @@ export class Elector {
   #wake = () => {};
   #loop: Promise<void> = Promise.resolve();
   #stopped: Promise<void> = Promise.resolve(); // the last stop(), leadership released
+  #stopping: Promise<void> | undefined; // that stop() while no start() came after it
   #generation = 0; // of start(): a loop of an earlier one ends at its next turn
   #ticks = 0; // attempts begun or given up on: one given up on changes nothing when it ends
   #evicted: string | undefined; // the earlier incarnation last evicted, logged once
@@ -152,17 +153,24 @@ export class Elector {
     const generation = ++this.#generation;
     // After a stop() still in flight: it releases leadership first.
     this.#loop = this.#stopped.then(() => this.#run(generation));
+    this.#stopping = undefined;
   }
 
   /**
    * Stops attempting and releases leadership if held: once the attempt in flight has ended (or
-   * was given up on, at the renew deadline), so that one that won is released too.
+   * was given up on, at the renew deadline), so that one that won is released too. Called again
+   * before it ended, with no {@link start} since, it is the same stop: one release, whose end
+   * does not undo what a later start() wins.
    */
   stop(): Promise<void> {
+    if (this.#stopping) return this.#stopping;
     this.#running = false;
     this.#wake();
-    this.#stopped = this.#release(this.#loop);
-    return this.#stopped;
+    const stopping = this.#release(this.#loop).finally(() => {
+      if (this.#stopping === stopping) this.#stopping = undefined;
+    });
+    this.#stopped = this.#stopping = stopping;
+    return stopping;
   }
 
   async #release(loop: Promise<void>): Promise<void> {

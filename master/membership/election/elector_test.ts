@@ -264,3 +264,27 @@ Deno.test("Elector started again before its stop() ended runs one loop, and the 
   state.hang = false;
   await candidate.stop();
 });
+
+Deno.test("Elector stopped twice, then started, releases once and keeps what it wins next", async () => {
+  const { state, lock } = fakeLock();
+  const delays = [100, 10]; // the first release is the slower to be answered
+  const slow: Lock = {
+    ...lock,
+    release: async (identity) => {
+      await new Promise((resolve) => setTimeout(resolve, delays.shift() ?? 0));
+      await lock.release(identity);
+    },
+  };
+  const candidate = running(slow, 1000, 50);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(candidate.leading, true);
+  const first = candidate.stop();
+  const second = candidate.stop();
+  candidate.start();
+  await Promise.all([first, second]);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(state.released, 1, "one release");
+  assert.equal(candidate.leading, true);
+  assert.equal(state.term, 2, "won back once, never lost since");
+  await candidate.stop();
+});
