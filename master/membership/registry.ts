@@ -97,6 +97,9 @@ export class Registry {
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
   // process, they must still rejoin empty.
   readonly #forgotten = new Map<string, string | undefined>();
+  // Processes that said they were leaving and are no member now, by address: a beat one sent
+  // before it said so, arriving late, must not take it back into the ring.
+  readonly #departed = new Map<string, string>();
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -181,21 +184,26 @@ export class Registry {
         this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
         return "rejoin";
       }
+      if (beat.leaving) {
+        // It holds nothing of the ring and is on its way out: forgotten, as its deregistration
+        // would have.
+        this.#forget(address, member);
+        this.#notify();
+        return this.#keptOut(address, beat);
+      }
       this.#members.delete(address);
     }
-    if (beat.leaving && !this.#members.has(address)) {
-      // Forgotten, most likely by its own deregistration, which this beat was sent before: a
-      // node on its way out takes no keys. It hands over what it holds by the ring answered.
-      this.#options.log.info("unknown node leaving, kept out of the ring", { address });
-      return "known";
-    }
-    const dropped = !member && !beat.empty &&
-      (this.#forgottenDown(address, beat) || this.#droppedFrom(address, beat.ring));
+    // A leaving node is handing its keys over: only one marked down before must drop them.
+    const dropped = !member && !beat.empty && (this.#forgottenDown(address, beat) ||
+      (!beat.leaving && this.#droppedFrom(address, beat.ring)));
     if (dropped) {
       // Unknown here, yet marked down: by this master before an operator forgot it, or by another
       // (one this master recovered from or followed). It too must rejoin empty.
       this.#options.log.info("node marked down before, told to rejoin empty", { address });
       return "rejoin";
+    }
+    if (!this.#members.has(address) && (beat.leaving || this.#hasDeparted(address, beat))) {
+      return this.#keptOut(address, beat);
     }
     this.#forgotten.delete(address);
     if (!this.#members.has(address)) {
@@ -228,6 +236,26 @@ export class Registry {
     const inherited = this.#inherited;
     return inherited !== undefined &&
       droppedBy({ ...inherited, nodes: this.#ring.nodes }, address, ring);
+  }
+
+  /**
+   * Answers a leaving node this master does not know, most likely forgotten by its own
+   * deregistration, which the beat was sent before: a node on its way out takes no keys. It hands
+   * over what it holds by the ring answered, and its process is remembered as departed.
+   */
+  #keptOut(address: string, beat: Omit<Heartbeat, "address">): HeartbeatOutcome {
+    this.#options.log.info("leaving node kept out of the ring", { address, epoch: this.#epoch });
+    if (beat.instance !== undefined) this.#remember(this.#departed, address, beat.instance);
+    return "known";
+  }
+
+  /** Whether the node at `address` is a process that said before it was leaving. */
+  #hasDeparted(address: string, beat: Omit<Heartbeat, "address">): boolean {
+    const instance = this.#departed.get(address);
+    if (instance === undefined) return false;
+    if (beat.instance === instance) return true;
+    this.#departed.delete(address); // a new process at the address
+    return false;
   }
 
   /** Whether the node at `address` is one marked down and forgotten, back as the same process. */
@@ -316,13 +344,17 @@ export class Registry {
     this.#options.onForgotten?.(address);
     // The last forgetting decides: a node forgotten while up keeps its keys when it beats again.
     this.#forgotten.delete(address);
-    if (member.status === "down") {
-      this.#forgotten.set(address, member.instance);
-      // An operator's list, bounded all the same: the oldest forgotten first.
-      if (this.#forgotten.size > 10_000) {
-        this.#forgotten.delete(this.#forgotten.keys().next().value!);
-      }
+    if (member.status === "down") this.#remember(this.#forgotten, address, member.instance);
+    if (member.status === "leaving" && member.instance !== undefined) {
+      this.#remember(this.#departed, address, member.instance);
     }
+  }
+
+  /** Sets `address` in `list`, an operator's or nodes' record, bounded: the oldest go first. */
+  #remember<T>(list: Map<string, T>, address: string, value: T): void {
+    list.delete(address);
+    list.set(address, value);
+    if (list.size > 10_000) list.delete(list.keys().next().value!);
   }
 
   /**

@@ -131,6 +131,57 @@ Deno.test("A leaving node this master does not know stays out of the ring", () =
   assert.deepEqual(registry.ring.nodes, ["http://a:1", "http://b:1"]);
 });
 
+Deno.test("A leaving node that said so before stays out when its older beat comes late", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1");
+  registry.heartbeat("http://b:1", { instance: "b1" });
+  registry.heartbeat("http://b:1", { instance: "b1", leaving: true });
+  registry.deregister("http://b:1");
+  // A beat b sent before it said it was leaving, or relayed late by another master.
+  assert.equal(registry.heartbeat("http://b:1", { instance: "b1" }), "known");
+  // c's first beat waits (the master checks it can call c) while its leaving beat is taken.
+  assert.equal(registry.heartbeat("http://c:1", { instance: "c1", leaving: true }), "known");
+  assert.equal(registry.heartbeat("http://c:1", { instance: "c1" }), "known");
+  assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
+  assert.equal(registry.heartbeat("http://b:1", { instance: "b2" }), "new", "a new process");
+});
+
+Deno.test("A node marked down that comes back leaving rejoins empty, then is forgotten", () => {
+  const clock = { now: 0 };
+  const forgotten: string[] = [];
+  const registry = new Registry({
+    failureTimeoutMs: 1000,
+    now: () => clock.now,
+    log,
+    onForgotten: (address) => forgotten.push(address),
+  });
+  registry.heartbeat("http://a:1");
+  registry.heartbeat("http://b:1", { instance: "b1" });
+  clock.now = 900;
+  registry.heartbeat("http://a:1");
+  clock.now = 1000;
+  registry.sweep(); // b is down
+  const beat = { instance: "b1", leaving: true };
+  assert.equal(registry.heartbeat("http://b:1", beat), "rejoin", "its keys may be stale");
+  const version = registry.version!;
+  assert.equal(registry.heartbeat("http://b:1", { ...beat, empty: true }), "known");
+  assert.deepEqual(forgotten, ["http://b:1"]);
+  assert.deepEqual(registry.list().nodes.map((node) => node.address), ["http://a:1"]);
+  assert.ok(registry.version! > version, "followers hear of it");
+
+  // Forgotten while down by an operator, back leaving as the same process: rejoin empty too.
+  registry.heartbeat("http://c:1", { instance: "c1" });
+  for (clock.now = 1100; clock.now <= 2000; clock.now += 100) {
+    registry.heartbeat("http://a:1");
+    registry.sweep(); // c is down at 2000
+  }
+  assert.equal(registry.status("http://c:1"), "down");
+  registry.deregister("http://c:1");
+  assert.equal(registry.heartbeat("http://c:1", { instance: "c1", leaving: true }), "rejoin");
+  assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
+});
+
 /** A master just started at `clock.now`, with R=2, waiting up to 3 s for the last ring's nodes. */
 function restarted(clock: { now: number }) {
   return new Registry({

@@ -32,7 +32,11 @@ const register = createRoute({
   request: { body: { ...json(RegisterRequest, "The node's address"), required: false } },
   responses: {
     201: json(RingView, "A node the master did not know is registered"),
-    200: json(RingView, "A known node's heartbeat is recorded"),
+    200: json(
+      RingView,
+      "A known node's heartbeat is recorded, or a leaving node the master does not know is " +
+        "kept out of the ring",
+    ),
     409: json(
       ErrorBody.extend({ term: z.number().int().min(0) }).openapi("Rejoin"),
       "The node was marked down: it must drop its keys and register again, unless the " +
@@ -176,7 +180,9 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
         `Cannot register node ${address}: this cluster runs over TLS, so its address must be https`,
       );
     }
-    const joining = registry.leading && (registry.status(address) ?? "down") === "down";
+    // A leaving node joins nowhere: no need to check that it can be called.
+    const joining = registry.leading && !beat.leaving &&
+      (registry.status(address) ?? "down") === "down";
     if (joining && deps.reach) await deps.reach(address); // only a node the master can call
     const outcome = registry.heartbeat(address, beat);
     // Only from a heartbeat taken: one refused above may not speak for the address's clock.
