@@ -131,9 +131,11 @@ service.onStop(async () => {
   stopping = true;
   // Leave the ring first, so no new writes come here, then hand every key to its new owners.
   membership.leave();
-  if (await membership.beat()) {
-    const started = performance.now();
-    const left = () => Math.max(0, HANDOVER_TIMEOUT_MS - (performance.now() - started));
+  const started = performance.now();
+  const left = () => Math.max(0, HANDOVER_TIMEOUT_MS - (performance.now() - started));
+  // A master that just restarted takes no beat until it knows the last ring: wait for it, as
+  // keys this node alone holds have nowhere else to go.
+  if (await membership.beatUntilTaken(HANDOVER_TIMEOUT_MS)) {
     let done = await rebalancer.idle(left()) && await strays.idle(left());
     handedOver = true;
     done &&= await strays.idle(left()); // keys sent on from copies taken just before

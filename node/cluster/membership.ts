@@ -49,6 +49,7 @@ export class Membership {
   #leaseUntil = 0; // on the monotonic clock: until then this node may act as a primary
   #empty = false; // dropped every key to rejoin: says so until a master takes it back
   #failures = 0; // rounds in a row no master acknowledged
+  #busy = false; // in the last round, none acknowledged and one said it cannot take beats yet
   #refreshing: Promise<boolean> | undefined;
   readonly #departed = new Set<string>(); // nodes of earlier rings, not this one, while keys move
   readonly #unreachable = new Set<string>(); // masters whose last heartbeat failed
@@ -143,9 +144,25 @@ export class Membership {
       this.#options.log.warn("no master acknowledged the heartbeat", { masters });
     }
     this.#acknowledged = acknowledged;
+    this.#busy = !acknowledged && outcomes.includes("busy");
     // A master that answers but cannot take the beat yet is asked again at the shortest backoff.
     this.#failures = acknowledged ? 0 : outcomes.includes("busy") ? 1 : this.#failures + 1;
     return acknowledged;
+  }
+
+  /**
+   * Heartbeats until a master acknowledges, asking again at the shortest backoff while one
+   * answers that it cannot take beats yet (busy: learning the last ring after a restart), for at
+   * most `timeoutMs`. Returns whether one acknowledged; at once when none could be reached.
+   */
+  async beatUntilTaken(timeoutMs: number): Promise<boolean> {
+    const end = this.#now() + timeoutMs;
+    while (!(await this.beat())) {
+      const left = end - this.#now();
+      if (!this.#busy || left <= 0) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(FIRST_BACKOFF_MS, left)));
+    }
+    return true;
   }
 
   /** Tells every master this node is leaving; returns whether one removed it. */

@@ -215,3 +215,26 @@ Deno.test("Membership reports the last ring it moved keys for by term and epoch"
   await membership.beat();
   assert.deepEqual([bodies[0].synced, bodies[0].syncedTerm], [9, 2]);
 });
+
+Deno.test("Membership.beatUntilTaken() asks again while the master cannot take it yet", async () => {
+  const cluster = inProcessCluster(0);
+  let busy = 2; // a master learning the last ring answers 503 until it knows it
+  let down = false;
+  const membership = member((input, init) => {
+    if (down) return Promise.reject(new TypeError("Connection refused"));
+    if (busy-- > 0) return Promise.resolve(Response.json({ error: "recovering" }, { status: 503 }));
+    return cluster.fetch(input, init);
+  });
+  membership.leave();
+  assert.equal(await membership.beatUntilTaken(5_000), true);
+  assert.equal(busy, -1, "taken at the third beat");
+  assert.deepEqual(cluster.registry.ring.nodes, [], "leaving: kept out of the ring");
+
+  busy = 1_000;
+  const started = performance.now();
+  assert.equal(await membership.beatUntilTaken(300), false, "not past its time");
+  assert.ok(performance.now() - started < 2_000);
+  down = true;
+  busy = 0;
+  assert.equal(await membership.beatUntilTaken(5_000), false, "an unreachable master: no wait");
+});

@@ -304,6 +304,45 @@ Deno.test("R=1: a SIGTERM'd node hands over its third of 10,000 keys, all still 
   }
 });
 
+Deno.test("R=1: a node SIGTERM'd while a restarted master learns the ring still hands over", async () => {
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(1));
+    const [, leaving, killed] = nodes;
+    const keys = Array.from({ length: 300 }, (_, i) => `r${i}`);
+    const items = keys.map((key) => ({ key, value: `v-${key}` }));
+    assert.equal((await post(`${master.url}/mset`, { items })).status, 204);
+    const ring = new Ring(nodes.map((node) => node.address));
+    const leavingKeys = keys.filter((key) => ring.owner(key) === leaving.address);
+    assert.ok(leavingKeys.length > 50);
+
+    // The master dies, and one node with it: the restarted master waits for that node, answering
+    // every heartbeat 503 until its recovery time is up.
+    await master.stop("SIGKILL");
+    await killed.stop("SIGKILL");
+    const restarting = processes.master({
+      at: master.url,
+      args: [...failover(1), "--recovery-ms", "3000"],
+    });
+    await waitFor(async () => {
+      try {
+        const answer = await fetch(`${master.url}/ring`);
+        await answer.body?.cancel();
+        return answer.status === 503;
+      } catch {
+        return false; // not listening yet
+      }
+    }, "the restarted master is recovering");
+    assert.equal(await leaving.stop("SIGTERM"), 0);
+    assert.ok(leaving.logs.some((line) => line.msg === "keys handed over"), "handed over");
+    await restarting; // recovered: its ring is the first node alone
+    const found = await (await post(`${master.url}/mget`, { keys: leavingKeys })).json();
+    assert.deepEqual(found.missing, []);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("churn: 20 joins, leaves and kills under load lose nothing acknowledged", async () => {
   const processes = new Processes();
   try {
