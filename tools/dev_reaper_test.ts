@@ -19,7 +19,7 @@ function reaper(): { write(lines: string): Promise<void>; status: Promise<Deno.C
   };
 }
 
-/** Whether `pid` still runs, not merely waits to be reaped. */
+/** Whether `pid` still runs, not merely waits to be reaped (Linux: read in /proc). */
 async function alive(pid: number): Promise<boolean> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
@@ -29,17 +29,29 @@ async function alive(pid: number): Promise<boolean> {
   }
 }
 
-Deno.test("the reaper leaves alone a process dev.ts saw end", async () => {
+Deno.test("the reaper stops what dev.ts started, except a process it saw end", async () => {
+  const service = new Deno.Command("sleep", { args: ["30"] }).spawn();
   // Its pid could be another process's by then: this one stands for it.
   const other = new Deno.Command("sleep", { args: ["30"] }).spawn();
   try {
     const { write, status } = reaper();
-    await write(`node ${other.pid}\nexited ${other.pid}\n`);
+    await write(`node ${service.pid}\nnode ${other.pid}\nexited ${other.pid}\n`);
     assert.equal((await status).code, 0);
-    assert.equal(await alive(other.pid), true, "not signalled");
+    assert.equal((await service.status).signal, "SIGTERM");
+    const ended = await Promise.race([
+      other.status.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 200)),
+    ]);
+    assert.equal(ended, false, "not signalled");
   } finally {
-    other.kill("SIGKILL");
-    await other.status;
+    for (const child of [service, other]) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // ended
+      }
+      await child.status;
+    }
   }
 });
 
