@@ -186,8 +186,8 @@ export class Registry {
       }
       if (beat.leaving) {
         // It holds nothing of the ring and is on its way out: forgotten, as its deregistration
-        // would have.
-        this.#forget(address, member);
+        // would have. Only a late beat of the process marked down must still rejoin empty.
+        this.#forget(address, restarted ? member : { ...member, status: "leaving" });
         this.#notify();
         return this.#keptOut(address, beat);
       }
@@ -244,8 +244,12 @@ export class Registry {
    * over what it holds by the ring answered, and its process is remembered as departed.
    */
   #keptOut(address: string, beat: Omit<Heartbeat, "address">): HeartbeatOutcome {
-    this.#options.log.info("leaving node kept out of the ring", { address, epoch: this.#epoch });
-    if (beat.instance !== undefined) this.#remember(this.#departed, address, beat.instance);
+    const instance = beat.instance;
+    if (instance === undefined || this.#departed.get(address) !== instance) {
+      // Once per process, not at every beat of its handover.
+      this.#options.log.info("leaving node kept out of the ring", { address, epoch: this.#epoch });
+    }
+    if (instance !== undefined) this.#remember(this.#departed, address, instance);
     return "known";
   }
 
@@ -289,6 +293,13 @@ export class Registry {
       beat.instance !== member.instance
     ) {
       member.instance = beat.instance;
+      if (beat.leaving) {
+        // Stopped before its first beat: the new process holds nothing, and takes no keys.
+        const wasUp = member.status === "up";
+        member.status = "leaving";
+        if (wasUp) this.#changed("node restarted, leaving", address);
+        return this.#keptOut(address, beat);
+      }
       member.status = "up";
       member.joined = this.#epoch + 1;
       this.#changed("node restarted", address);
@@ -553,8 +564,12 @@ export class Registry {
   ): HeartbeatOutcome | undefined {
     const recovery = this.#recovery!;
     recovery.heard(address, beat.ring);
+    // A process that said it was leaving stays so, whatever beat it sent before comes after.
+    const known = this.#members.get(address);
+    const left = known?.status === "leaving" && beat.instance !== undefined &&
+      known.instance === beat.instance;
     this.#members.set(address, {
-      status: beat.leaving ? "leaving" : "up",
+      status: beat.leaving || left ? "leaving" : "up",
       lastSeenMs: now,
       lastReachedMs: now,
       instance: beat.instance,

@@ -169,6 +169,9 @@ Deno.test("A node marked down that comes back leaving rejoins empty, then is for
   assert.deepEqual(forgotten, ["http://b:1"]);
   assert.deepEqual(registry.list().nodes.map((node) => node.address), ["http://a:1"]);
   assert.ok(registry.version! > version, "followers hear of it");
+  // Taken back, it says empty no more: it holds only what it took since, and is still leaving.
+  assert.equal(registry.heartbeat("http://b:1", beat), "known");
+  assert.equal(registry.heartbeat("http://b:1", beat), "known");
 
   // Forgotten while down by an operator, back leaving as the same process: rejoin empty too.
   registry.heartbeat("http://c:1", { instance: "c1" });
@@ -180,6 +183,37 @@ Deno.test("A node marked down that comes back leaving rejoins empty, then is for
   registry.deregister("http://c:1");
   assert.equal(registry.heartbeat("http://c:1", { instance: "c1", leaving: true }), "rejoin");
   assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
+});
+
+Deno.test("A restarted node whose first beat says it is leaving is not taken into the ring", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1", { instance: "a1" });
+  registry.heartbeat("http://b:1", { instance: "b1" });
+  // b restarted, and was stopped before its first beat: it leaves, holding nothing.
+  assert.equal(registry.heartbeat("http://b:1", { instance: "b2", leaving: true }), "known");
+  assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
+  assert.equal(registry.status("http://b:1"), "leaving");
+  assert.equal(registry.heartbeat("http://b:1", { instance: "b2" }), "known", "a beat sent before");
+  assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
+});
+
+Deno.test("A restarted master keeps a node leaving though an older beat of it comes after", () => {
+  const clock = { now: 10_000 };
+  const registry = restarted(clock);
+  const last = {
+    term: 0,
+    epoch: 20_000,
+    replicas: 2,
+    nodes: ["http://a:1", "http://b:1"],
+    joined: { "http://a:1": 19_990, "http://b:1": 19_991 },
+  };
+  const b = { ring: last, synced: 20_000, instance: "b1" };
+  assert.equal(registry.heartbeat("http://b:1", { ...b, leaving: true }), "recovering");
+  assert.equal(registry.heartbeat("http://b:1", b), "recovering", "sent before it left");
+  assert.equal(registry.heartbeat("http://a:1", { ring: last, synced: 20_000 }), "known");
+  assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
+  assert.equal(registry.status("http://b:1"), "leaving");
 });
 
 /** A master just started at `clock.now`, with R=2, waiting up to 3 s for the last ring's nodes. */
