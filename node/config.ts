@@ -46,7 +46,8 @@ export const nodeSettings = {
     flag: "handover-timeout-ms",
     env: "HANDOVER_TIMEOUT_MS",
     schema: count(20_000, 1000),
-    help: "On SIGTERM, milliseconds to hand keys over before exiting (the shutdown takes 5 s more)",
+    help: "On SIGTERM, milliseconds to hand keys over before exiting, a wait for a master that " +
+      "answers 503 included (the shutdown takes 5 s more)",
   },
   rebalanceBatch: {
     flag: "rebalance-batch",

@@ -49,7 +49,6 @@ export class Membership {
   #leaseUntil = 0; // on the monotonic clock: until then this node may act as a primary
   #empty = false; // dropped every key to rejoin: says so until a master takes it back
   #failures = 0; // rounds in a row no master acknowledged
-  #busy = false; // in the last round, none acknowledged and one said it cannot take beats yet
   #refreshing: Promise<boolean> | undefined;
   readonly #departed = new Set<string>(); // nodes of earlier rings, not this one, while keys move
   readonly #unreachable = new Set<string>(); // masters whose last heartbeat failed
@@ -127,6 +126,11 @@ export class Membership {
 
   /** Sends one heartbeat to every master; returns whether any acknowledged it. */
   async beat(): Promise<boolean> {
+    return (await this.#round()) === "ok";
+  }
+
+  /** One heartbeat to every master: acknowledged, refused by all with one busy, or failed. */
+  async #round(): Promise<"ok" | "busy" | "failed"> {
     const masters = await this.#options.masters();
     const outcomes = await Promise.all(masters.map((master) => this.#beatOne(master)));
     if (outcomes.includes("rejoin")) {
@@ -144,10 +148,10 @@ export class Membership {
       this.#options.log.warn("no master acknowledged the heartbeat", { masters });
     }
     this.#acknowledged = acknowledged;
-    this.#busy = !acknowledged && outcomes.includes("busy");
+    const busy = !acknowledged && outcomes.includes("busy");
     // A master that answers but cannot take the beat yet is asked again at the shortest backoff.
-    this.#failures = acknowledged ? 0 : outcomes.includes("busy") ? 1 : this.#failures + 1;
-    return acknowledged;
+    this.#failures = acknowledged ? 0 : busy ? 1 : this.#failures + 1;
+    return acknowledged ? "ok" : busy ? "busy" : "failed";
   }
 
   /**
@@ -157,12 +161,16 @@ export class Membership {
    */
   async beatUntilTaken(timeoutMs: number): Promise<boolean> {
     const end = this.#now() + timeoutMs;
-    while (!(await this.beat())) {
+    for (;;) {
+      const outcome = await this.#round();
+      if (outcome === "ok") return true;
       const left = end - this.#now();
-      if (!this.#busy || left <= 0) return false;
+      if (outcome === "failed" || left <= 0) {
+        this.#options.log.warn("no master took the leave", { outcome, timeoutMs });
+        return false;
+      }
       await new Promise((resolve) => setTimeout(resolve, Math.min(FIRST_BACKOFF_MS, left)));
     }
-    return true;
   }
 
   /** Tells every master this node is leaving; returns whether one removed it. */
