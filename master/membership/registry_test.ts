@@ -201,13 +201,7 @@ Deno.test("A restarted node whose first beat says it is leaving is not taken int
 Deno.test("A restarted master keeps a node leaving though an older beat of it comes after", () => {
   const clock = { now: 10_000 };
   const registry = restarted(clock);
-  const last = {
-    term: 0,
-    epoch: 20_000,
-    replicas: 2,
-    nodes: ["http://a:1", "http://b:1"],
-    joined: { "http://a:1": 19_990, "http://b:1": 19_991 },
-  };
+  const last = lastRing(0, 20_000, { "http://a:1": 19_990, "http://b:1": 19_991 });
   const b = { ring: last, synced: 20_000, instance: "b1" };
   assert.equal(registry.heartbeat("http://b:1", { ...b, leaving: true }), "recovering");
   assert.equal(registry.heartbeat("http://b:1", b), "recovering", "sent before it left");
@@ -215,6 +209,11 @@ Deno.test("A restarted master keeps a node leaving though an older beat of it co
   assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
   assert.equal(registry.status("http://b:1"), "leaving");
 });
+
+/** The last ring of an earlier master at R=2: its nodes are those of `joined`. */
+function lastRing(term: number, epoch: number, joined: Record<string, number>) {
+  return { term, epoch, replicas: 2, nodes: Object.keys(joined), joined };
+}
 
 /** A master just started at `clock.now`, with R=2, waiting up to 3 s for the last ring's nodes. */
 function restarted(clock: { now: number }) {
@@ -253,13 +252,7 @@ Deno.test("A restarted master routes nothing until the nodes of the last ring ar
 Deno.test("A restarted master gives up on a node of the last ring at the recovery deadline", () => {
   const clock = { now: 0 };
   const registry = restarted(clock);
-  const last = {
-    term: 2,
-    epoch: 40,
-    replicas: 2,
-    nodes: ["http://a:1", "http://b:1"],
-    joined: { "http://a:1": 1, "http://b:1": 2 },
-  };
+  const last = lastRing(2, 40, { "http://a:1": 1, "http://b:1": 2 });
   registry.heartbeat("http://a:1", { ring: last, synced: 40 });
   registry.heartbeat("http://new:1", {}); // a node that follows no ring yet
   clock.now = 2900;
