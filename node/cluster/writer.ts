@@ -8,6 +8,7 @@ import { newer, type NewerState, type ReplicateAnswer, type Stamp } from "@cache
 import { checkAhead, MAX_FLOOR_AHEAD_US, type Replicator, type Routing } from "./replicator.ts";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
 import type { Value } from "../store/records.ts";
+import { MAX_REQUESTS_PER_KEY } from "../store/requests.ts";
 
 /** A write as a route gives it: `value` a string, or its UTF-8 bytes as the request carried them. */
 export interface Item {
@@ -217,12 +218,19 @@ export class Writer {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     await this.#newest(key, epoch);
     this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the write
-    const { by, ttl, requestId } = request;
+    const { by, ttl, requestId, retry } = request;
     const store = this.#store;
     const applied = requestId === undefined ? undefined : store.recall(key, requestId);
     if (applied) {
       const version = await this.#replicateState(key, epoch, applied.version, routing);
       return { key, value: applied.value, version: this.#versionNow(key, requestId, version) };
+    }
+    if (retry && requestId !== undefined && store.requestsFull(key)) {
+      throw new HttpError(
+        409,
+        `Key "${key}" cannot tell whether increment "${requestId}" was applied: it had ` +
+          `${MAX_REQUESTS_PER_KEY} increments since, more than its owners remember. Not applied`,
+      );
     }
     const current = store.peek(key);
     const value = current === undefined ? 0 : Number(current.value);

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { HttpError } from "@cache/protocol/errors";
 import { Store } from "../store/store.ts";
+import { MAX_REQUESTS_PER_KEY } from "../store/requests.ts";
 import { Writer } from "./writer.ts";
 
 const MAX_VALUE_BYTES = 1024;
@@ -144,6 +145,24 @@ Deno.test("Writer.incr() with a request id it has applied answers the same and a
   await w.incr("n", { by: 1 });
   await w.incr("n", { by: 1 });
   assert.equal(store.peek("n")?.value, "9");
+});
+
+Deno.test("Writer.incr() refuses a resend it cannot place once the key's ids are full", async () => {
+  const { store, writer: w } = writer();
+  await w.incr("n", { by: 1, requestId: "first" });
+  for (let i = 0; i < MAX_REQUESTS_PER_KEY; i++) await w.incr("n", { by: 1, requestId: `o${i}` });
+  const total = MAX_REQUESTS_PER_KEY + 1;
+  // "first" was applied, and is forgotten: sent again, it must not be applied twice.
+  const error = await refusal(w.incr("n", { by: 1, requestId: "first", retry: true }));
+  assert.equal(error.status, 409);
+  assert.match(error.message, /cannot tell whether increment "first" was applied/);
+  assert.equal(store.peek("n")?.value, String(total), "nothing added");
+  // A resend whose id is remembered answers as before; a first send is applied.
+  const last = `o${MAX_REQUESTS_PER_KEY - 1}`;
+  assert.equal((await w.incr("n", { by: 1, requestId: last, retry: true })).value, total);
+  assert.equal((await w.incr("n", { by: 1, requestId: "new" })).value, total + 1);
+  // With room for more ids, an id not remembered was never applied here: a resend adds.
+  assert.equal((await w.incr("m", { by: 1, requestId: "lost", retry: true })).value, 1);
 });
 
 Deno.test("Writer.touch() sets and removes a key's TTL, and is false for a key not stored", async () => {

@@ -3,8 +3,11 @@
 /** How long an increment's request id is remembered. */
 export const REQUEST_MS = 120_000;
 
-/** Most request ids remembered per key; the oldest go first. */
-export const MAX_REQUESTS_PER_KEY = 16;
+/**
+ * Most request ids remembered per key; the oldest go first. They travel with every copy of the
+ * key's state, so this bounds a copy's size too (about 5 KB of ids at most).
+ */
+export const MAX_REQUESTS_PER_KEY = 64;
 
 /**
  * Most request ids remembered at once, over every key: with ids of up to 100 characters, about
@@ -57,6 +60,14 @@ export class RequestLog {
     const list = this.#recent(key) ?? [];
     list.push({ ...applied, at: this.#now() });
     this.#keep(key, list.slice(-MAX_REQUESTS_PER_KEY));
+  }
+
+  /**
+   * Whether `key` has as many ids remembered as it keeps: an id not among them may then have been
+   * applied and pushed out.
+   */
+  full(key: string): boolean {
+    return (this.#recent(key)?.length ?? 0) >= MAX_REQUESTS_PER_KEY;
   }
 
   /** The increments of `key` remembered, to pass on with its state; undefined when none. */

@@ -142,6 +142,11 @@ export class Store {
     return this.#requests.recall(key, id);
   }
 
+  /** Whether `key` has as many request ids remembered as it keeps (see `RequestLog.full`). */
+  requestsFull(key: string): boolean {
+    return this.#requests.full(key);
+  }
+
   /** Remembers an increment of `key` that was applied, to recognise a retry of it. */
   remember(key: string, applied: Applied): void {
     this.#requests.remember(key, applied);

@@ -76,6 +76,15 @@ export function retries(error: unknown): boolean {
     (error.status === 421 || error.status === 0 || error.status >= 502);
 }
 
+/**
+ * Whether a write that failed with `error` may have been applied all the same: no answer to it (a
+ * reset or a timeout, not a refused connection), or a 502 or 504. A 421 or 503 refused it.
+ */
+export function mayHaveApplied(error: unknown): boolean {
+  return error instanceof CacheError && !(error instanceof Refused) &&
+    (error.status === 0 || error.status === 502 || error.status === 504);
+}
+
 /** No server answered: refused, reset or timed out. */
 export function unreached(error: unknown): boolean {
   return error instanceof CacheError && error.status === 0;

@@ -66,6 +66,8 @@ export interface Invocation {
   by?: number;
   /** `incr --request-id`. */
   requestId?: string;
+  /** `incr --retry`: the increment was sent before with that request id. */
+  retry?: boolean;
   /** `touch`: its TTL argument, in seconds, or null for `none`. */
   touchTtl?: number | null;
   /** `scan`: its prefix argument, if any. */
@@ -96,6 +98,7 @@ const FLAGS = {
   xx: { type: "boolean" },
   "if-version": { type: "string" },
   "request-id": { type: "string" },
+  retry: { type: "boolean" },
   count: { type: "string" },
   yes: { type: "boolean" },
   file: { type: "string" },
@@ -112,6 +115,7 @@ const ONLY: Partial<Record<Flag, Command[]>> = {
   xx: ["set"],
   "if-version": ["set"],
   "request-id": ["incr", "decr"],
+  retry: ["incr", "decr"],
   count: ["scan"],
   yes: ["flush"],
   file: ["mset"],
@@ -131,8 +135,16 @@ const USAGE: Record<Command, { min: number; max: number; usage: string }> = {
     usage: "set <key> <value> [--ttl <seconds>] [--nx | --xx | --if-version <version>]",
   },
   del: { min: 1, max: 1, usage: "del <key>" },
-  incr: { min: 1, max: 2, usage: "incr <key> [<by>] [--ttl <seconds>] [--request-id <id>]" },
-  decr: { min: 1, max: 2, usage: "decr <key> [<by>] [--ttl <seconds>] [--request-id <id>]" },
+  incr: {
+    min: 1,
+    max: 2,
+    usage: "incr <key> [<by>] [--ttl <seconds>] [--request-id <id> [--retry]]",
+  },
+  decr: {
+    min: 1,
+    max: 2,
+    usage: "decr <key> [<by>] [--ttl <seconds>] [--request-id <id> [--retry]]",
+  },
   touch: { min: 2, max: 2, usage: "touch <key> <seconds|none>" },
   mget: { min: 1, max: Infinity, usage: "mget <key>..." },
   mset: { min: 0, max: 0, usage: "mset [--file <path>]" },
@@ -220,6 +232,9 @@ export function parseInvocation(args: string[], env: Env): Invocation {
   const interval = stringFlag(values["interval-ms"]);
   const count = stringFlag(values.count);
   const requestId = stringFlag(values["request-id"]);
+  if (values.retry === true && requestId === undefined) {
+    throw new UsageError("--retry needs --request-id: the id the increment was sent with before");
+  }
   const by = command === "incr" || command === "decr"
     ? (rest[1] === undefined ? 1 : amountOf(rest[1])) * (command === "decr" ? -1 : 1)
     : undefined;
@@ -231,6 +246,7 @@ export function parseInvocation(args: string[], env: Env): Invocation {
     condition: conditionOf(values),
     by,
     requestId: requestId === undefined ? undefined : requestIdOf(requestId),
+    retry: values.retry === true ? true : undefined,
     touchTtl: command === "touch" ? touchTtlOf(rest[1]) : undefined,
     prefix: command === "scan" && rest[0] !== undefined ? prefixOf(rest[0]) : undefined,
     count: count === undefined ? undefined : countOf(count),

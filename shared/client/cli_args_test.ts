@@ -71,7 +71,12 @@ Deno.test("parseInvocation() reads incr's and decr's amount as the amount to add
   const one = parseInvocation(["incr", "hits"], noEnv);
   assert.deepEqual([one.by, one.requestId, one.ttlSeconds], [1, undefined, undefined]);
   const by = parseInvocation(["incr", "hits", "5", "--request-id", "r-1", "--ttl", "60"], noEnv);
-  assert.deepEqual([by.by, by.requestId, by.ttlSeconds], [5, "r-1", 60]);
+  assert.deepEqual([by.by, by.requestId, by.ttlSeconds, by.retry], [5, "r-1", 60, undefined]);
+  assert.equal(
+    parseInvocation(["incr", "hits", "--request-id", "r-1", "--retry"], noEnv).retry,
+    true,
+  );
+  assert.throws(() => parseInvocation(["incr", "hits", "--retry"], noEnv), /--retry needs/);
   assert.equal(parseInvocation(["decr", "hits"], noEnv).by, -1);
   assert.equal(parseInvocation(["decr", "hits", "3"], noEnv).by, -3);
   assert.equal(parseInvocation(["incr", "hits", "--", "-3"], noEnv).by, -3);

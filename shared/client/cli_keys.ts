@@ -114,12 +114,13 @@ class KeyCommands {
 
   async incr(): Promise<number> {
     const [key] = this.#call.args;
-    const { by = 1, ttlSeconds, requestId } = this.#call;
+    const { by = 1, ttlSeconds, requestId, retry } = this.#call;
     const cache = await this.#connect();
     const counter = await cache.incr(key, by, {
       ...this.#options(),
       ttlSeconds,
       requestId,
+      retry,
     });
     if (this.#call.json) this.#json(counter);
     else this.#io.stdout(`${counter.value}\n`);

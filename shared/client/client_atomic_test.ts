@@ -186,6 +186,23 @@ Deno.test("CacheClient.incr() sends by, ttl and a request id, the same one on ev
   );
 });
 
+Deno.test("CacheClient.incr() marks every call after one that may have applied it", async () => {
+  const bodies: { retry?: boolean }[] = [];
+  const answers = [
+    failed(503, "No node is up to own the key"), // refused: the next is a first send still
+    failed(502, "Stored on the primary, but 1 of 1 backups did not take it"),
+    failed(503, "The master is learning the last ring"),
+    failed(503, "No node is up to own the key"),
+  ];
+  const { cache } = await client({ current: view(1, [A]) }, (_node, _method, _path, body) => {
+    bodies.push(JSON.parse(body));
+    return answers.shift() ?? counter(3);
+  });
+  assert.equal((await cache.incr("hits")).value, 3);
+  // Round 1: the node (503), again after a ring read (502), then the master; round 2: the node.
+  assert.deepEqual(bodies.map((body) => body.retry ?? false), [false, false, true, true, true]);
+});
+
 Deno.test("CacheClient.incr() keeps a request id given, and does not retry a 409", async () => {
   const bodies: string[] = [];
   const { cache, calls } = await client(

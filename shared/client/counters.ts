@@ -1,7 +1,7 @@
 // Exactly-once increments over a network that loses answers: one request id per increment, the
 // same on every retry, so the key's owners apply it once and answer each retry what they answered.
 
-import { CacheError, keyPath, retries } from "./call.ts";
+import { CacheError, keyPath, mayHaveApplied, retries } from "./call.ts";
 import { type IncrOptions, ttlField } from "./options.ts";
 import { post, type Router } from "./router.ts";
 import { Counter } from "@cache/protocol/wire";
@@ -63,15 +63,17 @@ export interface IncrementOnceOptions {
  * ```
  */
 export async function incrementOnce(
-  send: () => Promise<unknown>,
+  send: (again: boolean) => Promise<unknown>,
   options: IncrementOnceOptions,
 ): Promise<Counter> {
   const { requestId, attempts = INCR_ATTEMPTS, delaysMs = INCR_RETRY_DELAYS_MS, signal } = options;
+  let again = false; // a round may have applied it: the next ones say they send it again
   for (let round = 1;; round++) {
     try {
-      return Counter.parse(await send());
+      return Counter.parse(await send(again));
     } catch (error) {
       if (signal?.aborted || !unknownOutcome(error)) throw error;
+      again ||= mayHaveApplied(error);
       const failed = error as CacheError;
       if (round >= attempts) {
         throw new CacheError(
@@ -108,11 +110,14 @@ export async function increment(
   const { signal } = options;
   const path = keyPath(key, "/incr");
   const requestId = options.requestId ?? crypto.randomUUID();
-  const body = JSON.stringify({ by, ...ttlField(options.ttlSeconds), requestId });
-  const counter = await incrementOnce(
-    () => router.route(key, path, post(body), { signal }),
-    { requestId, signal },
-  );
+  const fields = { by, ...ttlField(options.ttlSeconds), requestId };
+  const resend = post(JSON.stringify({ ...fields, retry: true }));
+  let again = options.retry ?? false; // once a call may have applied it, every later one says so
+  const counter = await incrementOnce((roundAgain) => {
+    again ||= roundAgain;
+    const init = again ? resend : post(JSON.stringify(fields));
+    return router.route(key, path, init, { signal, again: resend, onAgain: () => again = true });
+  }, { requestId, signal });
   return { key: counter.key, value: counter.value, version: counter.version };
 }
 

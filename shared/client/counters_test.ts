@@ -82,3 +82,21 @@ Deno.test("incrementOnce() rejects a body that is not a counter", async () => {
     (error: Error) => error.name === "ZodError",
   );
 });
+
+Deno.test("incrementOnce() says it sends again once a round may have applied it", async () => {
+  const rounds: boolean[] = [];
+  const errors = [
+    new CacheError(421, "ring changed"),
+    new Refused("nothing listened"),
+    new CacheError(504, "no answer in time"),
+    new CacheError(503, "no node"),
+  ];
+  const send = (again: boolean) => {
+    rounds.push(again);
+    const error = errors.shift();
+    return error ? Promise.reject(error) : Promise.resolve(counter);
+  };
+  await incrementOnce(send, { requestId: "r1", attempts: 5, delaysMs: [0] });
+  // Refused and redirected, it was not applied; after the 504 it may have been, for good.
+  assert.deepEqual(rounds, [false, false, false, true, true]);
+});

@@ -56,6 +56,12 @@ export interface IncrOptions extends CallOptions {
    * remember it for two minutes. Default a new random UUID.
    */
   requestId?: string;
+  /**
+   * This increment was sent before, and its outcome is unknown (a `CacheError` named its
+   * `requestId`): its owners refuse it with 409 rather than apply it twice when they can no longer
+   * tell whether it was applied. Default false: set from the first call that may have applied it.
+   */
+  retry?: boolean;
 }
 
 /** A scan page's options: which keys, how many, and where to go on from. */

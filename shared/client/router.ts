@@ -1,7 +1,15 @@
 // Where the client's requests go: to each key's primary by the ring the master publishes, or
 // through a master, with the ring read again when a node redirects or fails.
 
-import { CacheError, Caller, type CallInit, Refused, retries, StaleRing } from "./call.ts";
+import {
+  CacheError,
+  Caller,
+  type CallInit,
+  mayHaveApplied,
+  Refused,
+  retries,
+  StaleRing,
+} from "./call.ts";
 import type { ClientOptions } from "./options.ts";
 import { groupBy } from "@cache/async/group";
 import { Ring } from "@cache/ring/ring";
@@ -21,6 +29,13 @@ export interface RouteOptions {
    * or a node unreached or failing.
    */
   retryable?: (error: CacheError) => boolean;
+  /**
+   * What to send in place of `init` once an attempt failed in a way that may have applied it (see
+   * `mayHaveApplied`): an increment marked as sent again.
+   */
+  again?: CallInit;
+  /** Called when `again` takes the place of `init`. */
+  onAgain?: () => void;
 }
 
 /** The router's settings: the client's, with the defaults filled in. */
@@ -135,12 +150,17 @@ export class Router {
   ): Promise<unknown> {
     const { signal, read = false, attempts = 2, retryable = retries } = options;
     if (!this.direct) return await this.viaMaster(path, init, signal);
+    let sending = init;
     for (let attempt = 0; attempt < attempts; attempt++) {
       const owner = this.#ring.owner(key);
       if (owner === undefined) break;
       try {
-        return await this.callNode(owner, path, init, signal);
+        return await this.callNode(owner, path, sending, signal);
       } catch (error) {
+        if (mayHaveApplied(error) && options.again && sending !== options.again) {
+          sending = options.again;
+          options.onAgain?.();
+        }
         if (!(error instanceof CacheError) || signal?.aborted) throw error;
         // A write its owner applied, then answered from a newer ring: applied where the ring it
         // was routed by put it, which hands it on. Sent again, an add() would fail on itself.
@@ -152,7 +172,7 @@ export class Router {
         await this.refreshAfterFailure(signal);
       }
     }
-    return await this.viaMaster(path, init, signal);
+    return await this.viaMaster(path, sending, signal);
   }
 
   /**

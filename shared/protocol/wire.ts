@@ -138,6 +138,12 @@ export const IncrRequest = z.strictObject({
     description: "Makes a retry safe: an increment whose id the key's owners remember (for two " +
       "minutes) is not applied again, and answers what it answered the first time",
   }),
+  retry: z.boolean().optional().meta({
+    description: "Set when sending an increment again whose outcome is unknown: if its id is " +
+      "not remembered while the key's owners remember as many later ids as they keep (64), it " +
+      "may have been applied and forgotten, so it is refused with 409 rather than risk applying " +
+      "it twice",
+  }),
 }).meta({ id: "IncrRequest" });
 
 /** `POST /keys/{key}/incr`. */
