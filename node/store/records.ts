@@ -49,7 +49,7 @@ const LARGEST = CHUNK_SIZES.length - 1;
 const FIRST_STAGE_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // a leading U+FEFF is the value's
 
 /**
  * Bytes of chunks a record takes: its class-rounded chunk, or for a record larger than one chunk,

@@ -51,6 +51,15 @@ Deno.test("Records write and read back keys and values of any size and content",
     }),
     { numRuns: 200 },
   );
+  // A leading byte order mark is a character of the value, kept however the value is stored.
+  for (
+    const v of ["\ufeff", "\ufeffx", "\ufeff" + "x".repeat(100_000), "\ufeff\ufeffé".repeat(9_000)]
+  ) {
+    const ref = write("\ufeffk", v);
+    assert.equal(records.key(ref), "\ufeffk");
+    assert.ok(records.value(ref) === v, `${v.length} characters`);
+    records.free(ref);
+  }
   const before = arena.pages;
   write("k", "v"); // every page went back to the pool: no new page is needed
   assert.equal(arena.pages, before);

@@ -25,7 +25,7 @@ export interface FlatRead {
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // a leading U+FEFF is the string's
 
 /**
  * Reads a flat JSON object of known fields, in any order, each at most once: strings of UTF-8

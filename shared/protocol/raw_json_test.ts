@@ -18,6 +18,14 @@ Deno.test("FlatReader reads known fields in any order, strings as text or bytes,
   assert.deepEqual([only[0], only[1], only[2]], [undefined, undefined, 1]);
 });
 
+Deno.test("FlatReader keeps a leading byte order mark, as JSON.parse does", () => {
+  const reader = new FlatReader([["key", "string"], ["value", "string"]]);
+  const text = '{"key":"\ufeffvictim","value":"\ufeffv"}';
+  const { key, value } = JSON.parse(text);
+  assert.deepEqual(reader.read(encoder.encode(text), 0)?.values, [key, value]);
+  assert.equal(key, "\ufeffvictim");
+});
+
 Deno.test("FlatReader reads nothing it cannot read exactly as JSON.parse does", () => {
   const reader = new FlatReader([["a", "string"], ["n", "number"]]);
   for (
