@@ -134,7 +134,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
           }
           server.note.warn("descriptor limit reached", { cap, open: open.size });
         } else server.note.warn("accept failed", { error: String(error) });
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (!peerGone(error)) await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
       if (open.size >= cap) {
@@ -209,4 +209,15 @@ function rateLimited(log: Logger) {
       }
     },
   };
+}
+
+/**
+ * Whether an accept failed for its one connection alone: its peer reset or went away before it
+ * was taken. The next connection is taken at once; waiting after each let a client resetting its
+ * connections keep every other out.
+ */
+export function peerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted;
 }
