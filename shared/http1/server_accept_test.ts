@@ -1,8 +1,8 @@
 // A client resetting its connections before they are taken keeps no other client out.
 
 import assert from "node:assert/strict";
-import { silentLogger } from "@cache/log/log";
 import { peerGone, serveHttp } from "./server.ts";
+import { LIMITS } from "./test_support.ts";
 
 // Connects and resets at once (SO_LINGER 0), 50 times a second: Deno cannot reset a connection.
 const FLOOD = `
@@ -36,15 +36,7 @@ Deno.test("serveHttp() keeps serving while a client resets connections before th
     console.log("  skipped: python3 is needed to reset a connection (SO_LINGER 0)");
     return;
   }
-  const server = serveHttp({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxConnections: 100,
-    headerTimeoutMs: 1000,
-    idleTimeoutMs: 1000,
-    minBodyBytesPerSecond: 1000,
-    log: silentLogger,
-  }, () => new Response("ok"));
+  const server = serveHttp(LIMITS, () => new Response("ok"));
   const flood = new Deno.Command("python3", {
     args: ["-c", FLOOD, String(server.addr.port), "3"],
     stdout: "null",

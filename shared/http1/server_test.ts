@@ -1,21 +1,10 @@
 import assert from "node:assert/strict";
 import { madeOf } from "./answer.ts";
-import { silentLogger } from "@cache/log/log";
 import { type HttpServer, serveHttp, type ServerOptions } from "./server.ts";
+import { LIMITS } from "./test_support.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A free port on 127.0.0.1 and limits short enough for tests. */
-const LIMITS: ServerOptions = {
-  hostname: "127.0.0.1",
-  port: 0,
-  maxConnections: 100,
-  headerTimeoutMs: 1000,
-  idleTimeoutMs: 1000,
-  minBodyBytesPerSecond: 1000,
-  log: silentLogger,
-};
 
 /** A server on a free port echoing method, path and body; `options` override the limits. */
 function echo(options: Partial<ServerOptions> = {}): HttpServer {

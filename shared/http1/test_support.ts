@@ -1,4 +1,19 @@
-// What the HTTP/1.1 clients' tests share: a raw TCP peer that answers as a test tells it to.
+// What the HTTP/1.1 tests share: a raw TCP peer that answers as a test tells it to, and server
+// limits short enough for tests.
+
+import { silentLogger } from "@cache/log/log";
+import type { ServerOptions } from "./server.ts";
+
+/** A free port on 127.0.0.1 and limits short enough for tests. */
+export const LIMITS: ServerOptions = {
+  hostname: "127.0.0.1",
+  port: 0,
+  maxConnections: 100,
+  headerTimeoutMs: 1000,
+  idleTimeoutMs: 1000,
+  minBodyBytesPerSecond: 1000,
+  log: silentLogger,
+};
 
 /** A raw TCP server on 127.0.0.1 that answers each connection with `answer(requestText)`. */
 export function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<void> | void) {
