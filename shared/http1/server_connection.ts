@@ -47,6 +47,9 @@ const WHOLE_BODY_BYTES = 8 * 1024 * 1024;
 
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 
+/** Longest a connection serves pipelined requests before other connections get a turn. */
+const TURN_MS = 5;
+
 /**
  * One connection of the services' own server: serves its requests in turn until the client closes
  * it, a timeout or a refusal does, or the server shuts down. Its `deadline` is checked by the
@@ -97,8 +100,15 @@ export class Connection {
           return;
         }
       }
+      let turn = performance.now();
       for (let first = true; !server.closing; first = false) {
         if (!await this.#serveOne(first)) return;
+        // Requests pipelined into the buffer are served with no wait for the network: back to
+        // back, they would keep the event loop from every other connection (and heartbeats).
+        if (this.#reader.buffered > 0 && performance.now() - turn >= TURN_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          turn = performance.now();
+        }
       }
     } catch (error) {
       // A client that went away, or was timed out: routine, not worth a line at info.

@@ -121,7 +121,13 @@ export function createApi(options: ApiOptions): OpenAPIHono {
     description: "A client, node or admin token, when the service has tokens (--auth-file)",
   });
   addMetricsRoute(app, options.metrics);
-  app.doc31("/openapi.json", documentConfig(options));
+  // Built once, at the first request (every route is declared by then): building it takes
+  // milliseconds, which a client asking again and again would take from everyone else.
+  let document: string | undefined;
+  app.get("/openapi.json", (c) => {
+    document ??= JSON.stringify(app.getOpenAPI31Document(documentConfig(options)));
+    return c.body(document, 200, { "content-type": "application/json" });
+  });
   app.get("/reference/standalone.js", scalarBundleHandler());
   app.get(
     "/reference",
