@@ -28,7 +28,10 @@ export interface ServerOptions {
   headerTimeoutMs: number;
   /** A kept-alive connection with no request for this long is closed. */
   idleTimeoutMs: number;
-  /** A body that arrives slower than this (after a head timeout's grace) is cut off. */
+  /**
+   * A body that arrives slower than this (after a head timeout's grace), or stops for a head
+   * timeout however much came before, is cut off.
+   */
   minBodyBytesPerSecond: number;
   log: Logger;
   /**
@@ -67,7 +70,8 @@ const LOG_EVERY_MS = 10_000;
  * and is closed; an accept that fails (no descriptor left) is logged and retried, never fatal. A
  * request's head must come within `headerTimeoutMs` of its first byte (of the connection, for the
  * first), a kept-alive connection may idle `idleTimeoutMs`, and a body must keep up
- * `minBodyBytesPerSecond`: past any of these the connection is closed. With tracing on
+ * `minBodyBytesPerSecond` and never stop for `headerTimeoutMs`: past any of these the connection
+ * is closed. With tracing on
  * (`OTEL_DENO=true`) each request is a server span, child of the caller's `traceparent`.
  *
  * @example

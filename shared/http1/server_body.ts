@@ -48,9 +48,13 @@ export class Body {
           this.#continued = true;
           await connection.sendContinue();
         }
-        // By now the body must have come at the minimum rate, after a head timeout's grace.
-        const dueMs = options.headerTimeoutMs +
-          this.#read * 1000 / options.minBodyBytesPerSecond - (performance.now() - started);
+        // By now the body must have come at the minimum rate, after a head timeout's grace; and
+        // bytes that came fast buy no more than a head timeout of silence.
+        const dueMs = Math.min(
+          options.headerTimeoutMs,
+          options.headerTimeoutMs +
+            this.#read * 1000 / options.minBodyBytesPerSecond - (performance.now() - started),
+        );
         let chunk: Uint8Array;
         try {
           chunk = await connection.timed(this.#nextOnce(), dueMs);

@@ -166,7 +166,11 @@ export class Connection {
       const grace = performance.now() + options.headerTimeoutMs;
       try {
         whole = await this.#reader.body(framing.length, server.bodies, (read) => {
-          this.deadline = grace + read * 1000 / options.minBodyBytesPerSecond;
+          // At the minimum rate, and never more than a head timeout of silence however much came.
+          this.deadline = Math.min(
+            grace + read * 1000 / options.minBodyBytesPerSecond,
+            performance.now() + options.headerTimeoutMs,
+          );
         });
       } finally {
         this.deadline = Infinity;

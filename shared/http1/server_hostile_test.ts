@@ -1,0 +1,82 @@
+// One client does not hold the server: its pipelined requests leave the other connections a
+// turn, and a body it stops sending does not keep its connection open on the credit of bytes sent.
+
+import assert from "node:assert/strict";
+import { serveHttp } from "./server.ts";
+import { LIMITS } from "./test_support.ts";
+
+const encoder = new TextEncoder();
+
+Deno.test("serveHttp() answers another connection while one has many requests pipelined", async () => {
+  const server = serveHttp(LIMITS, (request) => {
+    if (new URL(request.url).pathname === "/slow") {
+      const end = performance.now() + 3; // a request that takes the server 3 ms
+      while (performance.now() < end);
+    }
+    return new Response("ok");
+  });
+  const PIPELINED = 300;
+  const flood = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    const one = "GET /slow HTTP/1.1\r\nhost: x\r\n\r\n";
+    await flood.write(encoder.encode(one.repeat(PIPELINED)));
+    let answered = 0; // of the pipelined requests, counted by their status lines
+    const reading = (async () => {
+      const buffer = new Uint8Array(65536);
+      let text = "";
+      while (answered < PIPELINED) {
+        const n = await flood.read(buffer);
+        if (n === null) break;
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+        const parts = text.split("HTTP/1.1 200");
+        answered += parts.length - 1;
+        text = parts.at(-1)!;
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const answer = await fetch(`http://127.0.0.1:${server.addr.port}/fast`);
+    assert.equal(await answer.text(), "ok");
+    const before = answered;
+    await reading;
+    assert.equal(answered, PIPELINED);
+    assert.ok(before < PIPELINED / 2, `answered after ${before} of ${PIPELINED} pipelined`);
+  } finally {
+    flood.close();
+    await server.shutdown();
+  }
+});
+
+for (const streamed of [false, true]) {
+  const what = streamed ? "streamed (chunked)" : "read whole";
+  Deno.test(`serveHttp() closes a connection whose ${what} body stops, however much came`, async () => {
+    const server = serveHttp(LIMITS, async (request) => {
+      await request.arrayBuffer().catch(() => {});
+      return new Response("ok");
+    });
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    try {
+      // 100,000 bytes at once: at the minimum 1,000 bytes a second they earn 100 s of waiting.
+      const sent = 100_000;
+      const framing = streamed
+        ? `transfer-encoding: chunked\r\n\r\n${sent.toString(16)}\r\n`
+        : `content-length: ${2 * sent}\r\n\r\n`;
+      await conn.write(encoder.encode(`POST /keys HTTP/1.1\r\nhost: x\r\n${framing}`));
+      await conn.write(new Uint8Array(sent).fill(0x61));
+      const started = performance.now();
+      const buffer = new Uint8Array(4096);
+      const closed = await Promise.race([
+        (async () => {
+          while ((await conn.read(buffer).catch(() => null)) !== null);
+          return true;
+        })(),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000)),
+      ]);
+      assert.ok(closed, "still open 5 s after the body stopped");
+      // A head timeout (1 s here) after the last byte, not the 100 s the bytes earned.
+      console.log(`  closed ${Math.round(performance.now() - started)} ms after the body stopped`);
+    } finally {
+      conn.close();
+      await server.shutdown();
+    }
+  });
+}
