@@ -61,6 +61,11 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
     throw new BadHead(505, `HTTP version ${version.slice(0, 20)} is not supported`);
   }
+  if (method !== method.toUpperCase()) {
+    // Names are case-sensitive, and `Request` would make "delete" a DELETE (a flush, for /keys)
+    // behind a proxy that only stops "DELETE".
+    throw new BadHead(501, `Method ${method} is not implemented: method names are case-sensitive`);
+  }
   if (!target.startsWith("/") && !(target === "*" && method === "OPTIONS")) {
     throw new BadHead(400, "The request target must be a path");
   }
