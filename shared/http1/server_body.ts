@@ -95,8 +95,13 @@ export class Body {
       const size = digits === undefined ? NaN : parseInt(digits, 16);
       if (!Number.isSafeInteger(size)) throw new Error("a chunk size line is malformed");
       if (size === 0) {
-        while ((await this.reader.line(MAX_HEAD_BYTES)) !== "") {
-          // trailers are read and dropped
+        // Trailers are dropped, but checked as a head's fields are: a lenient reading here is
+        // where a request after the body could be taken for trailers, or the other way round.
+        let bytes = 0;
+        for (let line; (line = await this.reader.line(MAX_HEAD_BYTES)) !== "";) {
+          bytes += line.length + 2;
+          if (!TRAILER.test(line)) throw new Error("a trailer line is malformed");
+          if (bytes > MAX_HEAD_BYTES) throw new Error(`trailers pass ${MAX_HEAD_BYTES} bytes`);
         }
         this.#done = true;
         return new Uint8Array(0);
@@ -134,4 +139,6 @@ export class Body {
 }
 
 // A chunk-size line: hex digits, then any extensions (no control characters, bare LF included).
+/** A trailer field: a name, a colon, and a value of visible characters, spaces and tabs. */
+const TRAILER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/;
 const CHUNK_LINE = /^([0-9a-fA-F]+)(?:[ \t]*;[\t\x20-\x7e\x80-\xff]*)?$/;

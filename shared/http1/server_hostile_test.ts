@@ -105,3 +105,46 @@ Deno.test("serveHttp() takes no method in lower case for the upper-case one", as
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() refuses malformed trailers, and takes no request for one", async () => {
+  const calls: string[] = [];
+  const server = serveHttp(LIMITS, async (request) => {
+    const body = await request.text().catch((error) => `refused: ${error.message}`);
+    calls.push(`${request.method} ${new URL(request.url).pathname} ${body}`);
+    return new Response(body.startsWith("refused") ? "no" : "ok", {
+      status: body.startsWith("refused") ? 400 : 200,
+    });
+  });
+  try {
+    const chunked =
+      "POST /keys HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n";
+    const smuggled = "GET /smuggled HTTP/1.1\r\nhost: x\r\n\r\n";
+    for (const trailers of ["X: 1\n\r\n", "no colon\r\n\r\n", "X: a\0b\r\n\r\n"]) {
+      calls.length = 0;
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+      await conn.write(encoder.encode(chunked + trailers + smuggled + smuggled));
+      const buffer = new Uint8Array(4096);
+      let text = "";
+      for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      conn.close();
+      assert.match(text, /^HTTP\/1.1 400 /, JSON.stringify(trailers));
+      assert.ok(!calls.some((call) => call.includes("smuggled")), "the connection closed first");
+    }
+    // Well-formed trailers are read and dropped, and the next request is served.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await conn.write(encoder.encode(chunked + "X-Sum: 1\r\n\r\n" + smuggled));
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    while ((text.match(/HTTP\/1.1 200/g) ?? []).length < 2) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    conn.close();
+    assert.equal((text.match(/HTTP\/1.1 200/g) ?? []).length, 2);
+  } finally {
+    await server.shutdown();
+  }
+});
