@@ -5,23 +5,29 @@ import { deadline, untilAborted } from "@cache/http1/deadline";
 import { type Http1Client, http1Client } from "@cache/http1/client";
 import { headerOf, SentThenRefused } from "@cache/http1/messages";
 import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
-import { EPOCH_HEADER, NOT_WELL_FORMED } from "@cache/protocol/wire";
+import { EPOCH_HEADER, Key, NOT_WELL_FORMED } from "@cache/protocol/wire";
 import { keySegment } from "@cache/protocol/key_path";
 
 /**
- * The path of `key`'s resource, `/keys/{key}` then `rest`. A key with a lone surrogate, which no URL
- * can carry, is refused with the servers' 400 and message, before any call.
+ * The path of `key`'s resource, `/keys/{key}` then `rest`. A key no URL can carry (a lone
+ * surrogate; empty, "." or "..", which a URL takes for path steps, so that the call would reach
+ * another route) is refused with the servers' 400 and message, before any call.
  *
  * @example
  * ```ts
  * import { keyPath } from "./call.ts";
  * keyPath("user:42", "/incr"); // "/keys/user:42/incr"
  * keyPath("\ud800"); // throws CacheError 400
+ * keyPath(".."); // throws CacheError 400
  * ```
  */
 export function keyPath(key: string, rest = ""): string {
   if (!key.isWellFormed()) {
     throw new CacheError(400, `Key ${NOT_WELL_FORMED}`);
+  }
+  if (key === "" || key === "." || key === "..") {
+    const checked = Key.safeParse(key);
+    throw new CacheError(400, checked.error?.issues[0].message ?? `Invalid key "${key}"`);
   }
   return `/keys/${keySegment(key)}${rest}`;
 }

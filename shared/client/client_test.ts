@@ -541,3 +541,31 @@ Deno.test("CacheClient refuses a key with a lone surrogate with a 400 CacheError
   }
   assert.deepEqual(calls, []);
 });
+
+Deno.test("CacheClient refuses the keys a URL takes for path steps with a 400, calling no one", async () => {
+  for (const mode of ["direct", "proxy"] as const) {
+    const { cache, calls } = await client(
+      { current: view(1, ["http://a:1"]) },
+      () => value("k", "v"),
+      mode,
+    );
+    for (const key of ["", ".", ".."]) {
+      // (A write sends the key in its body: the node refuses it with the same 400.)
+      const refusals = [
+        cache.get(key),
+        cache.getItem(key),
+        cache.delete(key),
+        cache.touch(key, 5),
+        cache.incr(key),
+      ];
+      for (const [i, call] of refusals.entries()) {
+        await assert.rejects(
+          call,
+          (e: unknown) => e instanceof CacheError && e.status === 400 && /Key must/.test(e.message),
+          `${mode} ${JSON.stringify(key)} call ${i}`,
+        );
+      }
+    }
+    assert.deepEqual(calls, [], mode);
+  }
+});
