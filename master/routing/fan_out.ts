@@ -16,10 +16,17 @@ export async function settleAll(
   throw combined(failures, outcome?.(failures.length, calls.length) ?? "");
 }
 
-/** The first of `failures` as an HttpError, saying how many more failed, then `outcome`. */
-export function combined(failures: unknown[], outcome: string): HttpError {
+/**
+ * The first of `failures` as an HttpError, saying how many more failed, then `outcome`; its body
+ * carries `details` too.
+ */
+export function combined(
+  failures: unknown[],
+  outcome: string,
+  details: Record<string, unknown> = {},
+): HttpError {
   const first = failures[0];
   const error = first instanceof HttpError ? first : new HttpError(502, String(first));
   const more = failures.length > 1 ? ` (and ${failures.length - 1} more failed)` : "";
-  return new HttpError(error.status, error.message + more + outcome);
+  return new HttpError(error.status, error.message + more + outcome, details);
 }

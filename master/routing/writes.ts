@@ -156,20 +156,28 @@ export class Writes {
   async mset(items: KeyValue[]): Promise<void> {
     const { catchUp } = this.#options;
     const first = await this.#msetParts(items, catchUp !== undefined);
-    const { failures } = first;
+    const { failures, unreplicated } = first;
     let stored = first.stored;
     if (first.misdirected.length > 0) {
       try {
         await catchUp!();
         const again = await this.#msetParts(first.misdirected, false);
         failures.push(...again.failures);
+        unreplicated.push(...again.unreplicated);
         stored += again.stored;
       } catch (error) {
         failures.push(error);
       }
     }
     if (failures.length > 0) {
-      throw combined(failures, `; ${stored} of ${items.length} items were stored`);
+      const onPrimary = unreplicated.length > 0
+        ? `, and ${unreplicated.length} more on their primary only (unreplicated)`
+        : "";
+      throw combined(
+        failures,
+        `; ${stored} of ${items.length} items were stored on every owner${onPrimary}`,
+        unreplicated.length > 0 ? { unreplicated } : {},
+      );
     }
   }
 
@@ -183,6 +191,7 @@ export class Writes {
     const epoch = placement.epoch;
     const failures: unknown[] = [];
     const misdirected: KeyValue[] = [];
+    const unreplicated: string[] = []; // stored on their primary, not on every backup
     let stored = 0;
     await Promise.all([...groups].map(async ([node, group]) => {
       try {
@@ -192,13 +201,21 @@ export class Writes {
           body: JSON.stringify({ items: group }),
         });
         if (answer.status === 421 && resend) return void misdirected.push(...group);
+        if (!ok(answer)) {
+          // The primary stored the part, but a backup did not take the keys it names.
+          const missed = unreplicatedKeys(answer);
+          if (missed) {
+            stored += group.filter((item) => !missed.has(item.key)).length;
+            unreplicated.push(...group.map((item) => item.key).filter((key) => missed.has(key)));
+          }
+        }
         parsed(node, answer); // throws the node's error
         stored += group.length;
       } catch (error) {
         failures.push(error);
       }
     }));
-    return { failures, stored, misdirected };
+    return { failures, stored, misdirected, unreplicated };
   }
 
   async #resendingMisdirected(attempt: () => Promise<Response>): Promise<Response> {

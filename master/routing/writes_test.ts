@@ -115,6 +115,30 @@ Deno.test("Router.mset() resends a 421 part though another part failed, and coun
   assert.ok(sent.includes(`http://a:1 epoch 8 ${onA}`), "the refused part went again");
 });
 
+Deno.test("Router.mset() counts a part its primary stored but a backup did not as unreplicated", async () => {
+  const items = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: "v" }));
+  const onA = items.filter((item) => ring.owner(item.key) === "http://a:1").map((i) => i.key);
+  const missed = onA.slice(0, 2); // a's backup took all but these
+  const fetch: Fetch = (input) => {
+    if (new URL(String(input)).origin !== "http://a:1") {
+      return Promise.resolve(new Response(null, { status: 204 }));
+    }
+    const error = "Stored on the primary, but 1 of 1 backups did not take it";
+    return Promise.resolve(Response.json({ error, unreplicated: missed }, { status: 502 }));
+  };
+  const router = new Router({ placement: placement(ring), fetch, timeoutMs: 100 });
+  const error = await router.mset(items).catch((e) => e);
+  assert.equal(error.status, 502);
+  assert.match(
+    error.message,
+    new RegExp(
+      `; ${20 - missed.length} of 20 items were stored on every owner, and ` +
+        `${missed.length} more on their primary only`,
+    ),
+  );
+  assert.deepEqual(error.details, { unreplicated: missed });
+});
+
 async function gatheredWrites(status: number, then = 204, details = {}) {
   let msets = 0;
   const node = heldNode((_method, path) => {
