@@ -36,7 +36,23 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5
 const DIGITS = /^[0-9]+$/;
 // Field values: visible ASCII, obs-text, spaces and tabs; no control characters.
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const latin1 = new TextDecoder("latin1");
+// Named latin1, but windows-1252: bytes 0x80-0x9f become characters past U+00FF.
+const windows1252 = new TextDecoder("latin1");
+const PAST_LATIN1 = /[\u0100-\uffff]/;
+
+/**
+ * `bytes` read as ISO-8859-1, one character per byte, as HTTP reads a head: header values then
+ * hold obs-text (the UTF-8 of "—" too) as characters a `Headers` takes.
+ */
+export function latin1(bytes: Uint8Array): string {
+  const text = windows1252.decode(bytes); // native, and right for every byte but 0x80-0x9f
+  if (!PAST_LATIN1.test(text)) return text;
+  let exact = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    exact += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return exact;
+}
 
 /**
  * Parses `bytes`, a request head up to (not including) its blank line. Refuses with
@@ -52,7 +68,7 @@ const latin1 = new TextDecoder("latin1");
  * ```
  */
 export function parseHead(bytes: Uint8Array): RequestHead {
-  const lines = latin1.decode(bytes).split("\r\n");
+  const lines = latin1(bytes).split("\r\n");
   if (/[\r\n]/.test(lines[0])) throw new BadHead(400, "Lines must end with CRLF");
   const [method, target, version, ...rest] = lines[0].split(" ");
   if (rest.length > 0 || !method || !target || !version || !TOKEN.test(method)) {

@@ -148,3 +148,25 @@ Deno.test("serveHttp() refuses malformed trailers, and takes no request for one"
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() takes any obs-text in a header value, the bytes of a UTF-8 dash too", async () => {
+  const server = serveHttp(
+    LIMITS,
+    (request) => new Response(request.headers.has("x-note") ? "ok" : "no"),
+  );
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    const head = encoder.encode(
+      "GET / HTTP/1.1\r\nhost: x\r\nx-note: a \u2014 \u20ac \u00e9\r\n\r\n",
+    );
+    await conn.write(head);
+    const buffer = new Uint8Array(4096);
+    const n = await conn.read(buffer);
+    conn.close();
+    const text = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+    assert.match(text, /^HTTP\/1.1 200 /);
+    assert.match(text, /ok$/);
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -1,6 +1,7 @@
 // Reads a server connection's bytes: a request head, a body of known length, chunk lines.
 
 import { type BodyBuffers, FIRST_BODY_BYTES } from "./body_buffers.ts";
+import { latin1 } from "./server_head.ts";
 
 /** The connection closed, or was closed, before what was being read arrived. */
 export class ConnectionClosed extends Error {
@@ -127,7 +128,7 @@ export class ConnReader {
     for (;;) {
       const at = indexOf(this.#buffer, [13, 10], searched, this.#end);
       if (at >= 0) {
-        const line = new TextDecoder("latin1").decode(this.#buffer.subarray(this.#start, at));
+        const line = latin1(this.#buffer.subarray(this.#start, at));
         this.#start = at + 2;
         return line;
       }
