@@ -228,8 +228,10 @@ export class Writer {
     if (retry && requestId !== undefined && store.requestsFull(key)) {
       throw new HttpError(
         409,
-        `Key "${key}" cannot tell whether increment "${requestId}" was applied: it had ` +
-          `${MAX_REQUESTS_PER_KEY} increments since, more than its owners remember. Not applied`,
+        `Key "${key}" cannot tell whether increment "${requestId}" was applied: its owners ` +
+          `keep the ids of its last ${MAX_REQUESTS_PER_KEY} increments, and this one is not ` +
+          "among them. Not applied",
+        { requestId, applied: "unknown" },
       );
     }
     const current = store.peek(key);

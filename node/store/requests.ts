@@ -15,6 +15,12 @@ export const MAX_REQUESTS_PER_KEY = 64;
  */
 export const MAX_REQUESTS = 100_000;
 
+/**
+ * Most keys remembered as having had ids dropped for room (see {@link RequestLog.full}): with keys
+ * of up to 1 KiB, about 10 MB at most.
+ */
+export const MAX_DROPPED_KEYS = 10_000;
+
 /** An increment that was applied: its request id, and the value and version it answered. */
 export interface Applied {
   id: string;
@@ -44,6 +50,8 @@ export class RequestLog {
   readonly #now: () => number;
   readonly #byKey = new Map<string, Kept[]>(); // least recently written first
   #count = 0; // ids kept, over every key
+  // Keys whose ids were dropped for room before their time, by when: oldest first.
+  readonly #dropped = new Map<string, number>();
 
   constructor(now: () => number) {
     this.#now = now;
@@ -63,11 +71,14 @@ export class RequestLog {
   }
 
   /**
-   * Whether `key` has as many ids remembered as it keeps: an id not among them may then have been
-   * applied and pushed out.
+   * Whether an id of `key` not remembered may have been applied all the same: the key has as many
+   * ids as it keeps, or had ids dropped for room (past {@link MAX_REQUESTS} in all) less than
+   * {@link REQUEST_MS} ago.
    */
   full(key: string): boolean {
-    return (this.#recent(key)?.length ?? 0) >= MAX_REQUESTS_PER_KEY;
+    if ((this.#recent(key)?.length ?? 0) >= MAX_REQUESTS_PER_KEY) return true;
+    const dropped = this.#dropped.get(key);
+    return dropped !== undefined && dropped > this.#now() - REQUEST_MS;
   }
 
   /** The increments of `key` remembered, to pass on with its state; undefined when none. */
@@ -93,6 +104,7 @@ export class RequestLog {
   /** Forgets every request id. */
   clear(): void {
     this.#byKey.clear();
+    this.#dropped.clear();
     this.#count = 0;
   }
 
@@ -122,7 +134,17 @@ export class RequestLog {
     for (const [oldest, kept] of this.#byKey) {
       const newest = kept[kept.length - 1].at;
       if (newest > since && this.#count <= MAX_REQUESTS) break;
+      if (newest > since) this.#droppedNow(oldest);
       this.#set(oldest, []);
+    }
+  }
+
+  /** Remembers that `key` had ids dropped for room now, within {@link MAX_DROPPED_KEYS}. */
+  #droppedNow(key: string): void {
+    this.#dropped.delete(key);
+    this.#dropped.set(key, this.#now());
+    if (this.#dropped.size > MAX_DROPPED_KEYS) {
+      this.#dropped.delete(this.#dropped.keys().next().value!);
     }
   }
 

@@ -40,4 +40,18 @@ Deno.test("RequestLog forgets the least recently written keys past MAX_REQUESTS 
   assert.ok(log.count <= MAX_REQUESTS, `${log.count} ids kept`);
   assert.equal(log.recall("k0", "r0"), undefined);
   assert.ok(log.recall(`k${keys - 1}`, "r3"));
+  // Forgotten within two minutes: an id not found may have been applied, so the key counts as full.
+  assert.equal(log.full("k0"), true);
+  assert.equal(log.full(`k${keys - 1}`), false);
+});
+
+Deno.test("RequestLog no longer counts a key as full once its dropped ids would have expired", () => {
+  const clock = { now: 0 };
+  const log = new RequestLog(() => clock.now);
+  for (let i = 0; i <= MAX_REQUESTS; i++) {
+    log.remember(`k${i}`, { id: "r", value: 0, version: "0" });
+  }
+  assert.equal(log.full("k0"), true, "dropped for room");
+  clock.now = REQUEST_MS + 1;
+  assert.equal(log.full("k0"), false);
 });
