@@ -105,7 +105,8 @@ export class Connection {
         if (!await this.#serveOne(first)) return;
         // Requests pipelined into the buffer are served with no wait for the network: back to
         // back, they would keep the event loop from every other connection (and heartbeats).
-        if (this.#reader.buffered > 0 && performance.now() - turn >= TURN_MS) {
+        if (this.#reader.buffered === 0) turn = performance.now(); // the next comes by the network
+        else if (performance.now() - turn >= TURN_MS) {
           await new Promise((resolve) => setTimeout(resolve, 0));
           turn = performance.now();
         }
