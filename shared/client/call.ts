@@ -3,7 +3,7 @@
 
 import { deadline, untilAborted } from "@cache/http1/deadline";
 import { type Http1Client, http1Client } from "@cache/http1/client";
-import { headerOf, SentThenRefused } from "@cache/http1/messages";
+import { connectionRefused, headerOf, SentThenRefused } from "@cache/http1/messages";
 import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER, Key, NOT_WELL_FORMED } from "@cache/protocol/wire";
 import { keySegment } from "@cache/protocol/key_path";
@@ -84,11 +84,15 @@ export function retries(error: unknown): boolean {
 
 /**
  * Whether a write that failed with `error` may have been applied all the same: no answer to it (a
- * reset or a timeout, not a refused connection), or a 502 or 504. A 421 or 503 refused it.
+ * reset or a timeout, not a refused connection), or a 502 or 504 (but a master's 502 saying the
+ * node refused the connection: `sent: false`). A 421 or 503 refused it.
  */
 export function mayHaveApplied(error: unknown): boolean {
-  return error instanceof CacheError && !(error instanceof Refused) &&
-    (error.status === 0 || error.status === 502 || error.status === 504);
+  if (!(error instanceof CacheError) || error instanceof Refused) return false;
+  if (error.details.sent === false) return false; // a master that was refused by the node
+  // A failure answered with a newer ring is a StaleRing (421): what the node answered counts.
+  const status = error instanceof StaleRing ? error.answered : error.status;
+  return status === 0 || status === 502 || status === 504;
 }
 
 /** No server answered: refused, reset or timed out. */
@@ -251,14 +255,6 @@ export class Caller {
   close(): void {
     this.#http?.close();
   }
-}
-
-/**
- * Whether nothing listened: Deno's `ConnectionRefused` and Node's socket error both carry the
- * code `ECONNREFUSED`, so one check serves either runtime's transport.
- */
-function connectionRefused(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "ECONNREFUSED";
 }
 
 /** The fields of an error body besides `error`; none unless it is a JSON object. */

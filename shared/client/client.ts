@@ -243,8 +243,10 @@ export class CacheClient {
    *
    * Exactly once: the increment carries a `requestId` (a new UUID unless given), and when its
    * outcome is unknown (no answer, a timeout, 502, 503, 504) it is sent again with the same id, a
-   * few times; the key's owners remember the id for two minutes and do not apply it twice. If every
-   * try fails, the error's `details.requestId` is the id to send it again with.
+   * few times, marked `retry: true` once a try may have applied it; the key's owners remember the
+   * id for two minutes and do not apply it twice, and refuse (409, `details.applied: "unknown"`) a
+   * retry they can no longer place. If every try fails, the error's `details.requestId` is the id
+   * to send it again with, with `retry: true`.
    *
    * @example
    * ```ts

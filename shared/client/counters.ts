@@ -79,8 +79,9 @@ export async function incrementOnce(
         throw new CacheError(
           failed.status,
           `Increment "${requestId}" may or may not have been applied: send it again with this ` +
-            `requestId within 2 minutes, which applies it at most once (${failed.message})`,
-          { ...failed.details, requestId },
+            `requestId and retry: true within 2 minutes, which applies it at most once ` +
+            `(${failed.message})`,
+          { ...failed.details, requestId, retry: true },
         );
       }
       await sleep(delaysMs[round - 1] ?? delaysMs.at(-1) ?? 0, signal);

@@ -1,7 +1,7 @@
 // Exactly-once increments: which failures are sent again, with the same request id, and how often.
 
 import assert from "node:assert/strict";
-import { CacheError, Refused } from "./call.ts";
+import { CacheError, mayHaveApplied, Refused, StaleRing } from "./call.ts";
 import { INCR_ATTEMPTS, incrementOnce, unknownOutcome } from "./counters.ts";
 
 const counter = { key: "hits", value: 5, version: "3.17" };
@@ -54,10 +54,11 @@ Deno.test("incrementOnce() gives up after its rounds, naming the request id to s
   assert.ok(error instanceof CacheError);
   assert.equal(error.status, 504);
   assert.equal(error.details.requestId, "r-7");
+  assert.equal(error.details.retry, true);
   assert.equal(
     error.message,
-    'Increment "r-7" may or may not have been applied: send it again with this requestId within ' +
-      "2 minutes, which applies it at most once (no answer in time)",
+    'Increment "r-7" may or may not have been applied: send it again with this requestId and ' +
+      "retry: true within 2 minutes, which applies it at most once (no answer in time)",
   );
 });
 
@@ -99,4 +100,19 @@ Deno.test("incrementOnce() says it sends again once a round may have applied it"
   await incrementOnce(send, { requestId: "r1", attempts: 5, delaysMs: [0] });
   // Refused and redirected, it was not applied; after the 504 it may have been, for good.
   assert.deepEqual(rounds, [false, false, false, true, true]);
+});
+
+Deno.test("mayHaveApplied() counts a node's failure by its status, not the ring it came with", () => {
+  assert.equal(
+    mayHaveApplied(new StaleRing(502)),
+    true,
+    "stored on the primary, then a newer ring",
+  );
+  assert.equal(mayHaveApplied(new StaleRing(504)), true);
+  assert.equal(mayHaveApplied(new StaleRing()), false, "a plain redirect");
+  assert.equal(mayHaveApplied(new CacheError(502, "unreachable", { sent: false })), false);
+  assert.equal(mayHaveApplied(new CacheError(502, "backups did not take it")), true);
+  assert.equal(mayHaveApplied(new Refused("nothing listened")), false);
+  assert.equal(mayHaveApplied(new CacheError(0, "no answer")), true);
+  assert.equal(mayHaveApplied(new CacheError(503, "no node")), false);
 });

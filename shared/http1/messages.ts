@@ -49,3 +49,12 @@ export class SentThenRefused extends Error {
     this.name = "SentThenRefused";
   }
 }
+
+/**
+ * Whether nothing listened: Deno's `ConnectionRefused` and Node's socket error both carry the
+ * code `ECONNREFUSED`, so one check serves either runtime's transport. (A {@link SentThenRefused}
+ * does too: tell it apart where "never sent" matters.)
+ */
+export function connectionRefused(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "ECONNREFUSED";
+}

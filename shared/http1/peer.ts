@@ -5,7 +5,13 @@ import { deadline, untilAborted } from "./deadline.ts";
 import { HttpError } from "@cache/protocol/errors";
 import type { Fetch, PeerFetch } from "./fetch.ts";
 import { bodiless } from "./reader.ts";
-import { headerOf, type PeerRequest, type RawAnswer } from "./messages.ts";
+import {
+  connectionRefused,
+  headerOf,
+  type PeerRequest,
+  type RawAnswer,
+  SentThenRefused,
+} from "./messages.ts";
 
 /** What {@link callPeer} sends: a method, headers and a body. */
 export type PeerInit = Omit<PeerRequest, "path" | "signal">;
@@ -42,7 +48,13 @@ export async function callPeer(
       throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
     }
     const reason = error instanceof Error ? error.message : String(error);
-    throw new HttpError(502, `Node ${node} is unreachable: ${reason}`);
+    // Refused before anything was sent: a caller may send a write again as never made.
+    const unsent = connectionRefused(error) && !(error instanceof SentThenRefused);
+    throw new HttpError(
+      502,
+      `Node ${node} is unreachable: ${reason}`,
+      unsent ? { sent: false } : {},
+    );
   } finally {
     limit.clear();
   }

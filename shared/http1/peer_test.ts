@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { HttpError } from "@cache/protocol/errors";
 import type { Fetch, PeerFetch } from "./fetch.ts";
-import { headerOf, type PeerRequest, type RawAnswer } from "./messages.ts";
+import { headerOf, type PeerRequest, type RawAnswer, SentThenRefused } from "./messages.ts";
 import { callPeer } from "./peer.ts";
+import { http1Fetch } from "./client.ts";
 
 const failure = async (fetch: Fetch, timeoutMs = 100) => {
   const error = await callPeer(fetch, "http://n:1", "/x", {}, timeoutMs).catch((e) => e);
@@ -22,6 +23,19 @@ Deno.test("callPeer() answers 502 for a peer it cannot reach", async () => {
   const error = await failure(() => Promise.reject(new TypeError("Connection refused")));
   assert.equal(error.status, 502);
   assert.equal(error.message, "Node http://n:1 is unreachable: Connection refused");
+});
+
+Deno.test("callPeer() says a call refused before it was sent was not sent", async () => {
+  // A real refusal: nothing listens on a port just freed.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const node = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  listener.close();
+  const refused = await callPeer(http1Fetch(), node, "/x", {}, 1000).catch((e) => e);
+  assert.equal(refused.status, 502);
+  assert.deepEqual(refused.details, { sent: false });
+  // Sent on a kept-alive connection that closed, then refused anew: it may have been taken.
+  const taken = await failure(() => Promise.reject(new SentThenRefused(new Error("refused"))));
+  assert.deepEqual(taken.details, {});
 });
 
 Deno.test("callPeer() answers 504 when the answer's body stalls past the deadline", async () => {

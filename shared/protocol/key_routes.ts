@@ -115,7 +115,8 @@ export const keyRoutes = {
       200: json(Counter, "The new value and its version"),
       ...errors({
         ...writeErrors,
-        409: "The value is not a decimal integer, or the result is not a safe integer",
+        409: "The value is not a decimal integer, the result is not a safe integer, or a retry " +
+          '(`retry: true`) whose id the owners can no longer place (`applied: "unknown"`)',
       }),
     },
   }),
