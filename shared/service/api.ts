@@ -82,8 +82,10 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   // body-less request, which makes Deno warn about request.signal.
   app.use((c, next) => c.req.method === "POST" ? limit(c, next) : next());
   app.use(async (c, next) => {
-    // A path whose escapes do not decode to UTF-8 names no key: "%ff" is not "%25ff".
-    if (c.req.path.includes("%") && !decodable(c.req.path)) {
+    // A path whose escapes do not decode to UTF-8 names no key: "%ff" is not "%25ff". Checked on
+    // the path as sent: the router's has some escapes decoded ("%%34%31" would pass as "%41").
+    const url = c.req.url;
+    if (url.includes("%") && !decodable(new URL(url).pathname)) {
       return c.json({ error: "The path's percent-encoding is not valid UTF-8" }, 400);
     }
     if (c.req.method === "POST" && /json/i.test(c.req.header("content-type") ?? "")) {

@@ -123,6 +123,13 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /percent-encoding is not valid UTF-8/,
     },
     {
+      name: "path escape that is not one, before escapes of one",
+      path: "/keys/%%34%31",
+      init: {},
+      status: 400,
+      error: /percent-encoding is not valid UTF-8/,
+    },
+    {
       name: "path escape of a lone surrogate",
       path: "/keys/k%ED%A0%80",
       init: { method: "DELETE" },
