@@ -77,6 +77,10 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
     throw new BadHead(505, `HTTP version ${version.slice(0, 20)} is not supported`);
   }
+  if (method === "TRACE" || method === "TRACK" || method === "CONNECT") {
+    // Methods a `Request` cannot carry, which no route takes anyway.
+    throw new BadHead(501, `Method ${method} is not implemented`);
+  }
   if (method !== method.toUpperCase()) {
     // Names are case-sensitive, and `Request` would make "delete" a DELETE (a flush, for /keys)
     // behind a proxy that only stops "DELETE".
