@@ -126,6 +126,10 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     else if (lower === "expect") expectsContinue = value.toLowerCase() === "100-continue";
   }
   if (minor === 1 && hosts === 0) throw new BadHead(400, "An HTTP/1.1 request needs a Host header");
+  if (chunked && minor === 0) {
+    // HTTP/1.0 has no chunked framing: a front end may read this body otherwise (RFC 9112 6.1).
+    throw new BadHead(400, "An HTTP/1.0 request cannot have a Transfer-Encoding");
+  }
   if (chunked && lengths.length > 0) {
     throw new BadHead(400, "A request cannot have both Content-Length and Transfer-Encoding");
   }

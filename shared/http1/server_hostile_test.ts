@@ -170,3 +170,28 @@ Deno.test("serveHttp() takes any obs-text in a header value, the bytes of a UTF-
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() refuses a chunked HTTP/1.0 request, and closes", async () => {
+  const calls: string[] = [];
+  const server = serveHttp(LIMITS, (request) => {
+    calls.push(request.url);
+    return new Response("ok");
+  });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    const request = "POST /keys HTTP/1.0\r\nconnection: keep-alive\r\n" +
+      "transfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nGET /next HTTP/1.0\r\n\r\n";
+    await conn.write(encoder.encode(request));
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    conn.close();
+    assert.match(text, /^HTTP\/1.1 400 /);
+    assert.match(text, /HTTP\/1.0 request cannot have a Transfer-Encoding/);
+    assert.deepEqual(calls, []);
+  } finally {
+    await server.shutdown();
+  }
+});
