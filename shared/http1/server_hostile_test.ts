@@ -7,6 +7,22 @@ import { LIMITS } from "./test_support.ts";
 
 const encoder = new TextEncoder();
 
+/** Sends `request` on a new connection and reads every byte until the server closes it. */
+async function untilClosed(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(encoder.encode(request));
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    return text;
+  } finally {
+    conn.close();
+  }
+}
+
 Deno.test("serveHttp() answers another connection while one has many requests pipelined", async () => {
   const server = serveHttp(LIMITS, (request) => {
     if (new URL(request.url).pathname === "/slow") {
@@ -89,14 +105,8 @@ Deno.test("serveHttp() refuses methods in lower case, and those a Request cannot
   });
   try {
     for (const method of ["delete", "post", "Get", "TRACE", "CONNECT"]) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-      await conn.write(
-        encoder.encode(`${method} /keys HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n`),
-      );
-      const buffer = new Uint8Array(4096);
-      const n = await conn.read(buffer);
-      conn.close();
-      const text = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+      const request = `${method} /keys HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n`;
+      const text = await untilClosed(server.addr.port, request);
       assert.match(text, /^HTTP\/1.1 501 /, method);
       assert.match(text, /is not implemented/);
     }
@@ -121,14 +131,7 @@ Deno.test("serveHttp() refuses malformed trailers, and takes no request for one"
     const smuggled = "GET /smuggled HTTP/1.1\r\nhost: x\r\n\r\n";
     for (const trailers of ["X: 1\n\r\n", "no colon\r\n\r\n", "X: a\0b\r\n\r\n"]) {
       calls.length = 0;
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-      await conn.write(encoder.encode(chunked + trailers + smuggled + smuggled));
-      const buffer = new Uint8Array(4096);
-      let text = "";
-      for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
-        text += new TextDecoder().decode(buffer.subarray(0, n));
-      }
-      conn.close();
+      const text = await untilClosed(server.addr.port, chunked + trailers + smuggled + smuggled);
       assert.match(text, /^HTTP\/1.1 400 /, JSON.stringify(trailers));
       assert.ok(!calls.some((call) => call.includes("smuggled")), "the connection closed first");
     }
@@ -155,15 +158,9 @@ Deno.test("serveHttp() takes any obs-text in a header value, the bytes of a UTF-
     (request) => new Response(request.headers.has("x-note") ? "ok" : "no"),
   );
   try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-    const head = encoder.encode(
-      "GET / HTTP/1.1\r\nhost: x\r\nx-note: a \u2014 \u20ac \u00e9\r\n\r\n",
-    );
-    await conn.write(head);
-    const buffer = new Uint8Array(4096);
-    const n = await conn.read(buffer);
-    conn.close();
-    const text = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+    const head = "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n" +
+      "x-note: a \u2014 \u20ac \u00e9\r\n\r\n";
+    const text = await untilClosed(server.addr.port, head);
     assert.match(text, /^HTTP\/1.1 200 /);
     assert.match(text, /ok$/);
   } finally {
@@ -178,16 +175,9 @@ Deno.test("serveHttp() refuses a chunked HTTP/1.0 request, and closes", async ()
     return new Response("ok");
   });
   try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
     const request = "POST /keys HTTP/1.0\r\nconnection: keep-alive\r\n" +
       "transfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nGET /next HTTP/1.0\r\n\r\n";
-    await conn.write(encoder.encode(request));
-    const buffer = new Uint8Array(4096);
-    let text = "";
-    for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
-      text += new TextDecoder().decode(buffer.subarray(0, n));
-    }
-    conn.close();
+    const text = await untilClosed(server.addr.port, request);
     assert.match(text, /^HTTP\/1.1 400 /);
     assert.match(text, /HTTP\/1.0 request cannot have a Transfer-Encoding/);
     assert.deepEqual(calls, []);
