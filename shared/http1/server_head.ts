@@ -123,7 +123,10 @@ export function parseHead(bytes: Uint8Array): RequestHead {
       }
       chunked = true;
     } else if (lower === "connection") connection += `,${value.toLowerCase()}`;
-    else if (lower === "expect") expectsContinue = value.toLowerCase() === "100-continue";
+    // An HTTP/1.0 client knows no 100 Continue: its expectation is ignored (RFC 9110 10.1.1).
+    else if (lower === "expect") {
+      expectsContinue = minor === 1 && value.toLowerCase() === "100-continue";
+    }
   }
   if (minor === 1 && hosts === 0) throw new BadHead(400, "An HTTP/1.1 request needs a Host header");
   if (chunked && minor === 0) {

@@ -185,3 +185,16 @@ Deno.test("serveHttp() refuses a chunked HTTP/1.0 request, and closes", async ()
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() sends no 100 Continue to an HTTP/1.0 client", async () => {
+  const server = serveHttp(LIMITS, async (request) => new Response(await request.text()));
+  try {
+    const request = "POST /x HTTP/1.0\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\nhi";
+    const text = await untilClosed(server.addr.port, request);
+    assert.doesNotMatch(text, /100 Continue/);
+    assert.match(text, /^HTTP\/1.1 200 /);
+    assert.match(text, /hi$/);
+  } finally {
+    await server.shutdown();
+  }
+});
