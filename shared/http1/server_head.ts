@@ -32,7 +32,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // A request target: visible ASCII only (anything else must be percent-encoded), and no fragment.
 const TARGET = /^[\x21\x22\x24-\x7e]+$/;
 // A Host: a name, IPv4 or bracketed IPv6 address, then an optional port; nothing of a path.
-const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
+// A host and port a URL takes: no percent-encoding (which a URL would decode or refuse), a port of
+// at most 65535.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]+)(?::([0-9]{1,5}))?$/;
 const DIGITS = /^[0-9]+$/;
 // Field values: visible ASCII, obs-text, spaces and tabs; no control characters.
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -111,7 +113,10 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     const lower = name.toLowerCase();
     headers.push([lower, value]);
     if (lower === "host") {
-      if (++hosts > 1 || !HOST.test(value)) throw new BadHead(400, "Malformed Host header");
+      const host = HOST.exec(value);
+      if (++hosts > 1 || !host || Number(host[1] ?? 0) > 65535) {
+        throw new BadHead(400, "Malformed Host header");
+      }
     } else if (lower === "content-length") {
       lengths = [
         ...lengths,

@@ -198,3 +198,26 @@ Deno.test("serveHttp() sends no 100 Continue to an HTTP/1.0 client", async () =>
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() refuses a Host no URL takes, before any handler", async () => {
+  const calls: string[] = [];
+  const server = serveHttp(LIMITS, (request) => {
+    calls.push(request.url);
+    return new Response("ok");
+  });
+  try {
+    for (const host of ["%zz", "x:99999", "x:65536", "a%41"]) {
+      const text = await untilClosed(server.addr.port, `GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
+      assert.match(text, /^HTTP\/1.1 400 /, host);
+      assert.match(text, /Malformed Host header/);
+    }
+    const text = await untilClosed(
+      server.addr.port,
+      "GET / HTTP/1.1\r\nhost: x:65535\r\nconnection: close\r\n\r\n",
+    );
+    assert.match(text, /^HTTP\/1.1 200 /);
+    assert.deepEqual(calls, ["http://x:65535/"]);
+  } finally {
+    await server.shutdown();
+  }
+});
