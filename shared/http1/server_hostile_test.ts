@@ -7,6 +7,16 @@ import { LIMITS } from "./test_support.ts";
 
 const encoder = new TextEncoder();
 
+/** A server answering "ok" to every request, which it records in `calls` as `record` says. */
+function recording(record: (request: Request) => string) {
+  const calls: string[] = [];
+  const server = serveHttp(LIMITS, (request) => {
+    calls.push(record(request));
+    return new Response("ok");
+  });
+  return { server, calls };
+}
+
 /** Sends `request` on a new connection and reads every byte until the server closes it. */
 async function untilClosed(port: number, request: string): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -98,11 +108,7 @@ for (const streamed of [false, true]) {
 }
 
 Deno.test("serveHttp() refuses methods in lower case, and those a Request cannot carry, with 501", async () => {
-  const calls: string[] = [];
-  const server = serveHttp(LIMITS, (request) => {
-    calls.push(request.method);
-    return new Response("ok");
-  });
+  const { server, calls } = recording((request) => request.method);
   try {
     for (const method of ["delete", "post", "Get", "TRACE", "CONNECT"]) {
       const request = `${method} /keys HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n`;
@@ -169,11 +175,7 @@ Deno.test("serveHttp() takes any obs-text in a header value, the bytes of a UTF-
 });
 
 Deno.test("serveHttp() refuses a chunked HTTP/1.0 request, and closes", async () => {
-  const calls: string[] = [];
-  const server = serveHttp(LIMITS, (request) => {
-    calls.push(request.url);
-    return new Response("ok");
-  });
+  const { server, calls } = recording((request) => request.url);
   try {
     const request = "POST /keys HTTP/1.0\r\nconnection: keep-alive\r\n" +
       "transfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nGET /next HTTP/1.0\r\n\r\n";
@@ -200,11 +202,7 @@ Deno.test("serveHttp() sends no 100 Continue to an HTTP/1.0 client", async () =>
 });
 
 Deno.test("serveHttp() refuses a Host no URL takes, before any handler", async () => {
-  const calls: string[] = [];
-  const server = serveHttp(LIMITS, (request) => {
-    calls.push(request.url);
-    return new Response("ok");
-  });
+  const { server, calls } = recording((request) => request.url);
   try {
     for (const host of ["%zz", "x:99999", "x:65536", "a%41"]) {
       const text = await untilClosed(server.addr.port, `GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
