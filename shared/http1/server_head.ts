@@ -31,9 +31,8 @@ export class BadHead extends Error {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // A request target: visible ASCII only (anything else must be percent-encoded), and no fragment.
 const TARGET = /^[\x21\x22\x24-\x7e]+$/;
-// A Host: a name, IPv4 or bracketed IPv6 address, then an optional port; nothing of a path.
-// A host and port a URL takes: no percent-encoding (which a URL would decode or refuse), a port of
-// at most 65535.
+// A Host: a name, IPv4 or bracketed IPv6 address, then an optional port of at most 65535 (checked
+// apart); nothing of a path, and no percent-encoding, which a URL would decode or refuse.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]+)(?::([0-9]{1,5}))?$/;
 const DIGITS = /^[0-9]+$/;
 // Field values: visible ASCII, obs-text, spaces and tabs; no control characters.
