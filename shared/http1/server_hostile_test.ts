@@ -2,8 +2,8 @@
 // turn, and a body it stops sending does not keep its connection open on the credit of bytes sent.
 
 import assert from "node:assert/strict";
-import { serveHttp } from "./server.ts";
-import { LIMITS } from "./test_support.ts";
+import { type HttpServer, serveHttp } from "./server.ts";
+import { LIMITS, raw } from "./test_support.ts";
 
 const encoder = new TextEncoder();
 
@@ -17,19 +17,16 @@ function recording(record: (request: Request) => string) {
   return { server, calls };
 }
 
-/** Sends `request` on a new connection and reads every byte until the server closes it. */
-async function untilClosed(port: number, request: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+/** Sends `request` on a new connection and reads what comes until the server closes it. */
+async function untilClosed(server: HttpServer, request: string): Promise<string> {
+  const client = await raw(server);
   try {
-    await conn.write(encoder.encode(request));
-    const buffer = new Uint8Array(4096);
-    let text = "";
-    for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
-      text += new TextDecoder().decode(buffer.subarray(0, n));
-    }
+    await client.send(request);
+    const { text, closed } = await client.readAll();
+    assert.ok(closed, `the server kept the connection open after ${JSON.stringify(text)}`);
     return text;
   } finally {
-    conn.close();
+    client.close();
   }
 }
 
@@ -79,29 +76,22 @@ for (const streamed of [false, true]) {
       await request.arrayBuffer().catch(() => {});
       return new Response("ok");
     });
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    const client = await raw(server);
     try {
       // 100,000 bytes at once: at the minimum 1,000 bytes a second they earn 100 s of waiting.
       const sent = 100_000;
       const framing = streamed
         ? `transfer-encoding: chunked\r\n\r\n${sent.toString(16)}\r\n`
         : `content-length: ${2 * sent}\r\n\r\n`;
-      await conn.write(encoder.encode(`POST /keys HTTP/1.1\r\nhost: x\r\n${framing}`));
-      await conn.write(new Uint8Array(sent).fill(0x61));
+      await client.send(`POST /keys HTTP/1.1\r\nhost: x\r\n${framing}`);
+      await client.send(new Uint8Array(sent).fill(0x61));
       const started = performance.now();
-      const buffer = new Uint8Array(4096);
-      const closed = await Promise.race([
-        (async () => {
-          while ((await conn.read(buffer).catch(() => null)) !== null);
-          return true;
-        })(),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000)),
-      ]);
+      const { closed } = await client.readAll(5000);
       assert.ok(closed, "still open 5 s after the body stopped");
       // A head timeout (1 s here) after the last byte, not the 100 s the bytes earned.
       console.log(`  closed ${Math.round(performance.now() - started)} ms after the body stopped`);
     } finally {
-      conn.close();
+      client.close();
       await server.shutdown();
     }
   });
@@ -112,7 +102,7 @@ Deno.test("serveHttp() refuses methods in lower case, and those a Request cannot
   try {
     for (const method of ["delete", "post", "Get", "TRACE", "CONNECT"]) {
       const request = `${method} /keys HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n`;
-      const text = await untilClosed(server.addr.port, request);
+      const text = await untilClosed(server, request);
       assert.match(text, /^HTTP\/1.1 501 /, method);
       assert.match(text, /is not implemented/);
     }
@@ -137,21 +127,13 @@ Deno.test("serveHttp() refuses malformed trailers, and takes no request for one"
     const smuggled = "GET /smuggled HTTP/1.1\r\nhost: x\r\n\r\n";
     for (const trailers of ["X: 1\n\r\n", "no colon\r\n\r\n", "X: a\0b\r\n\r\n"]) {
       calls.length = 0;
-      const text = await untilClosed(server.addr.port, chunked + trailers + smuggled + smuggled);
+      const text = await untilClosed(server, chunked + trailers + smuggled + smuggled);
       assert.match(text, /^HTTP\/1.1 400 /, JSON.stringify(trailers));
       assert.ok(!calls.some((call) => call.includes("smuggled")), "the connection closed first");
     }
     // Well-formed trailers are read and dropped, and the next request is served.
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-    await conn.write(encoder.encode(chunked + "X-Sum: 1\r\n\r\n" + smuggled));
-    const buffer = new Uint8Array(4096);
-    let text = "";
-    while ((text.match(/HTTP\/1.1 200/g) ?? []).length < 2) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      text += new TextDecoder().decode(buffer.subarray(0, n));
-    }
-    conn.close();
+    const last = smuggled.replace("\r\n\r\n", "\r\nconnection: close\r\n\r\n");
+    const text = await untilClosed(server, chunked + "X-Sum: 1\r\n\r\n" + last);
     assert.equal((text.match(/HTTP\/1.1 200/g) ?? []).length, 2);
   } finally {
     await server.shutdown();
@@ -166,7 +148,7 @@ Deno.test("serveHttp() takes any obs-text in a header value, the bytes of a UTF-
   try {
     const head = "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n" +
       "x-note: a \u2014 \u20ac \u00e9\r\n\r\n";
-    const text = await untilClosed(server.addr.port, head);
+    const text = await untilClosed(server, head);
     assert.match(text, /^HTTP\/1.1 200 /);
     assert.match(text, /ok$/);
   } finally {
@@ -179,7 +161,7 @@ Deno.test("serveHttp() refuses a chunked HTTP/1.0 request, and closes", async ()
   try {
     const request = "POST /keys HTTP/1.0\r\nconnection: keep-alive\r\n" +
       "transfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nGET /next HTTP/1.0\r\n\r\n";
-    const text = await untilClosed(server.addr.port, request);
+    const text = await untilClosed(server, request);
     assert.match(text, /^HTTP\/1.1 400 /);
     assert.match(text, /HTTP\/1.0 request cannot have a Transfer-Encoding/);
     assert.deepEqual(calls, []);
@@ -192,7 +174,7 @@ Deno.test("serveHttp() sends no 100 Continue to an HTTP/1.0 client", async () =>
   const server = serveHttp(LIMITS, async (request) => new Response(await request.text()));
   try {
     const request = "POST /x HTTP/1.0\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\nhi";
-    const text = await untilClosed(server.addr.port, request);
+    const text = await untilClosed(server, request);
     assert.doesNotMatch(text, /100 Continue/);
     assert.match(text, /^HTTP\/1.1 200 /);
     assert.match(text, /hi$/);
@@ -205,12 +187,12 @@ Deno.test("serveHttp() refuses a Host no URL takes, before any handler", async (
   const { server, calls } = recording((request) => request.url);
   try {
     for (const host of ["%zz", "x:99999", "x:65536", "a%41"]) {
-      const text = await untilClosed(server.addr.port, `GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
+      const text = await untilClosed(server, `GET / HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
       assert.match(text, /^HTTP\/1.1 400 /, host);
       assert.match(text, /Malformed Host header/);
     }
     const text = await untilClosed(
-      server.addr.port,
+      server,
       "GET / HTTP/1.1\r\nhost: x:65535\r\nconnection: close\r\n\r\n",
     );
     assert.match(text, /^HTTP\/1.1 200 /);

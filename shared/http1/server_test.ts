@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { madeOf } from "./answer.ts";
 import { type HttpServer, serveHttp, type ServerOptions } from "./server.ts";
-import { LIMITS } from "./test_support.ts";
+import { LIMITS, raw } from "./test_support.ts";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A server on a free port echoing method, path and body; `options` override the limits. */
@@ -13,53 +12,6 @@ function echo(options: Partial<ServerOptions> = {}): HttpServer {
     const path = new URL(request.url).pathname;
     return Response.json({ method: request.method, path, body });
   });
-}
-
-/** A raw connection: send bytes, read what comes until the server closes or `ms` pass. */
-async function raw(server: HttpServer) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-  // One read in flight at a time, kept across calls: a read that outlived a timeout is not lost.
-  let pending: Promise<Uint8Array | null> | undefined;
-  const next = () => {
-    pending ??= (async () => {
-      const buffer = new Uint8Array(65536);
-      const n = await conn.read(buffer).catch(() => null);
-      return n === null ? null : buffer.subarray(0, n);
-    })();
-    return pending;
-  };
-  return {
-    async send(text: string | Uint8Array) {
-      const bytes = typeof text === "string" ? encoder.encode(text) : text;
-      for (let sent = 0; sent < bytes.length;) sent += await conn.write(bytes.subarray(sent));
-    },
-    /** Everything read until the server closes, or until `ms` pass (then `open`). */
-    async readAll(ms = 3000): Promise<{ text: string; closed: boolean }> {
-      let text = "";
-      const end = Date.now() + ms;
-      for (;;) {
-        const left = end - Date.now();
-        if (left <= 0) return { text, closed: false };
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timeout = new Promise<"timeout">((resolve) => {
-          timer = setTimeout(() => resolve("timeout"), left);
-        });
-        const bytes = await Promise.race([next(), timeout]);
-        clearTimeout(timer);
-        if (bytes === "timeout") return { text, closed: false };
-        pending = undefined;
-        if (bytes === null) return { text, closed: true };
-        text += decoder.decode(bytes);
-      }
-    },
-    close: () => {
-      try {
-        conn.close();
-      } catch {
-        // closed already
-      }
-    },
-  };
 }
 
 Deno.test("serveHttp() answers requests on one kept-alive connection, pipelined too", async () => {

@@ -2,7 +2,10 @@
 // limits short enough for tests.
 
 import { silentLogger } from "@cache/log/log";
-import type { ServerOptions } from "./server.ts";
+import type { HttpServer, ServerOptions } from "./server.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** A free port on 127.0.0.1 and limits short enough for tests. */
 export const LIMITS: ServerOptions = {
@@ -54,6 +57,53 @@ export function rawServer(answer: (request: string, conn: Deno.Conn) => Promise<
         }
       }
       await serving.catch(() => {});
+    },
+  };
+}
+
+/** A raw connection: send bytes, read what comes until the server closes or `ms` pass. */
+export async function raw(server: HttpServer) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  // One read in flight at a time, kept across calls: a read that outlived a timeout is not lost.
+  let pending: Promise<Uint8Array | null> | undefined;
+  const next = () => {
+    pending ??= (async () => {
+      const buffer = new Uint8Array(65536);
+      const n = await conn.read(buffer).catch(() => null);
+      return n === null ? null : buffer.subarray(0, n);
+    })();
+    return pending;
+  };
+  return {
+    async send(text: string | Uint8Array) {
+      const bytes = typeof text === "string" ? encoder.encode(text) : text;
+      for (let sent = 0; sent < bytes.length;) sent += await conn.write(bytes.subarray(sent));
+    },
+    /** Everything read until the server closes, or until `ms` pass (then `open`). */
+    async readAll(ms = 3000): Promise<{ text: string; closed: boolean }> {
+      let text = "";
+      const end = Date.now() + ms;
+      for (;;) {
+        const left = end - Date.now();
+        if (left <= 0) return { text, closed: false };
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), left);
+        });
+        const bytes = await Promise.race([next(), timeout]);
+        clearTimeout(timer);
+        if (bytes === "timeout") return { text, closed: false };
+        pending = undefined;
+        if (bytes === null) return { text, closed: true };
+        text += decoder.decode(bytes);
+      }
+    },
+    close: () => {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
     },
   };
 }
