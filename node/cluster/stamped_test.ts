@@ -329,3 +329,40 @@ Deno.test("Writer refuses an increment whose ring changed while it asked for the
   assert.equal((await refusal(incr)).status, 421);
   assert.equal(primary.store.get(key), undefined, "not applied");
 });
+
+/**
+ * A primary (`self`) and a backup (`nodes[1]`) of one key, clocks alike, the backup flushed
+ * through 3 s past their clocks, as a flush does whose nodes had taken a sender's versions that
+ * far ahead; `beforeAnswer` runs as the backup answers each copy.
+ */
+function flushedBackup(beforeAnswer: (primary: ReturnType<typeof nodeAt>) => void = () => {}) {
+  const through = (NOW_MS + 3000) * 1000;
+  const backup = nodeAt(nodes[1], NOW_MS, () => Promise.reject(new Error("no peer calls")));
+  backup.store.flushThrough(through);
+  const toBackup: Fetch = (_input, init) => {
+    const answer = backup.writer.apply(JSON.parse(String(init?.body)).entries);
+    beforeAnswer(primary);
+    return Promise.resolve(Response.json(answer));
+  };
+  const primary = nodeAt(self, NOW_MS, toBackup);
+  const key = keyWhere((owners) => owners[0] === self && owners[1] === nodes[1]);
+  return { primary, backup, key, through };
+}
+
+Deno.test("Writer gives a write below a flush its backup went through a version above it", async () => {
+  // The primary has not had the flush's second round: its clock gives versions below it.
+  const { primary, backup, key, through } = flushedBackup();
+  await primary.writer.write([{ key, value: "after the flush" }], { epoch: EPOCH });
+  assert.equal(backup.store.get(key)?.value, "after the flush", "not refused as flushed");
+  assert.deepEqual(backup.store.get(key), primary.store.get(key), "the very same state");
+  assert.ok(Number(primary.store.versionOf(key)!.split(".")[1]) > through);
+});
+
+Deno.test("Writer drops on its backups a write its own flush took while the copies were out", async () => {
+  // The flush's second round reaches the primary while the backup refuses the write's copy.
+  const { primary, backup, key, through } = flushedBackup((primary) => {
+    primary.store.flushThrough(through);
+  });
+  await primary.writer.write([{ key, value: "raced the flush" }], { epoch: EPOCH });
+  assert.deepEqual([primary.store.get(key), backup.store.get(key)], [undefined, undefined]);
+});

@@ -361,6 +361,13 @@ export class Writer {
         const stamp = this.#store.stampOf(replica.key);
         if (stamp && newer(stamp, replica)) {
           held.push({ key: replica.key, version: stamp.version, ...epochOf(stamp) });
+          continue;
+        }
+        // A flush went through its version: its sender either drops it too, or, having written
+        // it after the flush with a clock behind it, gives it a version above and sends it again.
+        const flushed = this.#store.flushedThrough;
+        if (replica.version <= flushed) {
+          held.push({ key: replica.key, version: flushed, ...epochOf(replica) });
         }
       }
     } catch (error) {

@@ -91,6 +91,8 @@ export class Store {
   // a backup may still hold it, so a stamp a writer chose must be newer (see setStamped).
   #horizon: Stamp = { epoch: 0, version: 0 };
   #lastEpoch = 0;
+  // The version a cluster's flush went through: states stamped at or below it are refused.
+  #flushed = 0;
   readonly #tombstones: Tombstones;
   readonly #requests: RequestLog;
 
@@ -194,6 +196,7 @@ export class Store {
     // Seen even when refused: a backup may keep that copy, and no version this store gives may
     // name another state.
     this.#seen(stamp.epoch, stamp.version);
+    if (stamp.version <= this.#flushed) return { epoch: stamp.epoch, version: this.#flushed };
     const beat = this.newestOf(write.key);
     if (!newer(stamp, beat)) return beat;
     const sized = this.#entries.measure(write.key, write.value, write.ttlMs ?? 0, write.valueBytes);
@@ -268,10 +271,12 @@ export class Store {
 
   /**
    * Applies a replica's state of a key if it is newer than this store's, value or deletion (by
-   * epoch, then version: a write from an older ring never wins over one from a newer ring);
-   * returns whether it changed anything. May evict, or throw like {@link set}.
+   * epoch, then version: a write from an older ring never wins over one from a newer ring) and
+   * not stamped at or below the version a flush went through ({@link flushThrough}); returns
+   * whether it changed anything. May evict, or throw like {@link set}.
    */
   apply(replica: RawReplica): boolean {
+    if (replica.version <= this.#flushed) return false;
     const ref = this.#entries.find(replica.key);
     const epoch = replica.epoch ?? 0;
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
@@ -384,6 +389,42 @@ export class Store {
     this.#entries.clear(); // gives the memory back
     this.#tombstones.clear();
     this.#requests.clear();
+  }
+
+  /**
+   * A cluster's flush: forgets every state stamped at or below `version`, value or deletion, and
+   * refuses such states from now on ({@link apply}, {@link setStamped}); the versions this store
+   * gives from now on are above it. Every node is sent the same `version`, the newest any of them
+   * had when the flush began, so a write racing the flush is dropped by all its owners or kept by
+   * all, never by some, whichever node it reached first.
+   */
+  flushThrough(version: number): void {
+    if (version > this.#flushed) this.#flushed = version;
+    if (version > this.#lastVersion) this.#lastVersion = version;
+    const entries = this.#entries;
+    const refs: number[] = [];
+    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
+      if (entries.stampOf(ref).version <= version) refs.push(ref);
+    }
+    for (const ref of refs) {
+      this.#requests.replace(entries.key(ref), []);
+      this.#letGo(ref);
+    }
+    for (const key of this.#tombstones.keys()) {
+      if (this.#tombstones.stampOf(key)!.version > version) continue;
+      this.#requests.replace(key, []);
+      this.#tombstones.forget(key);
+    }
+  }
+
+  /** The version the last cluster flush went through (0 for none): see {@link flushThrough}. */
+  get flushedThrough(): number {
+    return this.#flushed;
+  }
+
+  /** The newest version this store has given or seen. */
+  get lastVersion(): number {
+    return this.#lastVersion;
   }
 
   /** Removes up to `budget` keys that are due, earliest first; returns how many it removed. */

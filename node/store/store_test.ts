@@ -263,6 +263,33 @@ Deno.test("Store.clear() forgets everything", () => {
   assert.equal(store.get("b"), undefined);
 });
 
+Deno.test("Store.flushThrough() forgets the states stamped up to a version and refuses them after", () => {
+  const store = new Store({ now: () => 1 }); // its clock gives version 1000 and up
+  store.apply({ key: "raced", version: 5_000, epoch: 3, value: "before", requests: [] });
+  store.remember("raced", { id: "r1", value: 1, version: "3.5000" });
+  store.apply({ key: "deleted", version: 5_001, epoch: 3, deleted: true });
+  store.apply({ key: "ahead", version: 9_000, epoch: 2, value: "after" });
+  store.flushThrough(6_000);
+  assert.deepEqual(store.keys(), ["ahead"], "by version alone: a later clock's write stays");
+  assert.equal(store.recall("raced", "r1"), undefined);
+  assert.equal(store.flushedThrough, 6_000);
+  // A copy of what the flush went through, arriving late, is refused, from any ring.
+  assert.equal(store.apply({ key: "raced", version: 5_999, epoch: 4, value: "late" }), false);
+  assert.equal(store.apply({ key: "late", version: 6_000, epoch: 9, deleted: true }), false);
+  assert.deepEqual(
+    store.setStamped({ key: "raced", value: "late" }, { epoch: 4, version: 6_000 }),
+    { epoch: 4, version: 6_000 },
+  );
+  assert.deepEqual([store.keys(), store.get("raced")], [["ahead"], undefined]);
+  assert.equal(store.apply({ key: "raced", version: 6_001, epoch: 3, value: "new" }), true);
+  store.flushThrough(10); // an older flush changes nothing
+  assert.deepEqual([store.flushedThrough, store.keys().length], [6_000, 2]);
+  // What a store writes after a flush is above it, its clock behind or not.
+  const behind = new Store({ now: () => 1 });
+  behind.flushThrough(6_000);
+  assert.equal(behind.set("k", "v"), 6_001);
+});
+
 Deno.test("Store.count() counts the live keys that pass a test, never one past its TTL", () => {
   let now = 0;
   const store = new Store({ now: () => now });
