@@ -3,7 +3,7 @@
 import { SLOTS } from "@cache/ring/rendezvous";
 import { slotOf } from "@cache/ring/ring";
 import { HttpError } from "@cache/protocol/errors";
-import type { ScanPage } from "@cache/protocol/wire";
+import { Flushed, type ScanPage } from "@cache/protocol/wire";
 import { settleAll } from "./fan_out.ts";
 import { noOwner, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
@@ -102,14 +102,36 @@ export class Scans {
     };
   }
 
-  /** Empties every node that may hold keys; throws, after asking all, when one did not. */
+  /**
+   * Empties every node that may hold keys, in two rounds: each empties and answers its newest
+   * version; then each forgets what is stamped at or below the highest of them and refuses it
+   * from then on (`Store.flushThrough`). A write that raced the first round is then kept or
+   * dropped alike by all its owners, whichever it reached first. Throws, after asking all, when
+   * a node did not take a round.
+   */
   async flush(): Promise<void> {
-    const { transport } = this.#options;
     const nodes = this.#nodes();
+    const first = await Promise.allSettled(nodes.map((node) => this.#flush(node, "")));
+    const versions = first.flatMap((round) => round.status === "fulfilled" ? [round.value] : []);
+    const through = Math.max(0, ...versions);
+    const second = nodes.map(async (node, i) => {
+      await this.#flush(node, `?through=${through}`);
+      const round = first[i];
+      if (round.status === "rejected") throw round.reason;
+    });
     await settleAll(
-      nodes.map((node) => transport.send(node, "/keys", { method: "DELETE" }).then(succeeded)),
+      second,
       (failed, total) => `; ${total - failed} of ${total} nodes were emptied`,
     );
+  }
+
+  /** One round of a flush on `node`; resolves with the newest version it answered. */
+  async #flush(node: string, query: string): Promise<number> {
+    const answer = await this.#options.transport.send(node, "/keys" + query, { method: "DELETE" });
+    await succeeded(answer);
+    // A node from before flushes had two rounds empties and answers 204, without a version.
+    if (answer.status === 204) return 0;
+    return Flushed.parse(await answer.json()).version;
   }
 
   async #askAll(path: string): Promise<NodePage[]> {

@@ -166,3 +166,38 @@ Deno.test("Router.scan() asks for MAX_PAGES_IN_FLIGHT pages at once; the others 
   for (const page of await Promise.all(pages)) assert.deepEqual(page.keys, ["k"]);
   assert.equal(asked, pages.length);
 });
+
+Deno.test("Router.flush() sends every node through the newest version any of them answered", async () => {
+  const calls: string[] = [];
+  const answers: Record<string, () => Response> = {
+    "http://a:1": () => Response.json({ version: 700 }),
+    "http://b:1": () => Response.json({ version: 900 }),
+    "http://c:1": () => new Response(null, { status: 204 }), // a node from before two rounds
+  };
+  const fetch: Fetch = (input, init) => {
+    const url = new URL(String(input));
+    calls.push(`${init?.method} ${url.origin}${url.pathname}${url.search}`);
+    return Promise.resolve(answers[url.origin]());
+  };
+  const ring = new Ring(["http://a:1", "http://b:1"]);
+  const placement = { ring, epoch: 3, replicas: 2, unsettledRings: [new Ring(["http://c:1"])] };
+  const router = new Router({ placement, fetch, timeoutMs: 100 });
+  await router.flush();
+  assert.deepEqual(calls, [
+    "DELETE http://a:1/keys",
+    "DELETE http://b:1/keys",
+    "DELETE http://c:1/keys",
+    "DELETE http://a:1/keys?through=900",
+    "DELETE http://b:1/keys?through=900",
+    "DELETE http://c:1/keys?through=900",
+  ]);
+  // A node that failed the first round is still sent the second, and the flush fails.
+  calls.length = 0;
+  answers["http://a:1"] = () => Response.json({ error: "busy" }, { status: 503 });
+  await assert.rejects(router.flush(), /busy.*2 of 3 nodes were emptied/);
+  assert.deepEqual(calls.slice(3), [
+    "DELETE http://a:1/keys?through=900",
+    "DELETE http://b:1/keys?through=900",
+    "DELETE http://c:1/keys?through=900",
+  ]);
+});

@@ -45,6 +45,25 @@ Deno.test("node answers 404 with an error for a missing key", async () => {
   assert.match((await gone.json()).error, /not found/);
 });
 
+Deno.test("node empties on DELETE /keys, and through a version answers a cluster's flush", async () => {
+  const { send, store } = nodeApp();
+  await send("/keys", put("a", "1"));
+  await send("/keys", put("b", "2"));
+  const emptied = await send("/keys", { method: "DELETE" });
+  assert.deepEqual([emptied.status, await emptied.json()], [200, { version: 2 }]);
+  assert.deepEqual(store.keys(), []);
+  await send("/keys", put("c", "3")); // version 3: after the flush's first round here
+  const through = await send("/keys?through=40", { method: "DELETE" });
+  assert.deepEqual([through.status, await through.json()], [200, { version: 40 }]);
+  assert.deepEqual([store.keys(), store.flushedThrough], [[], 40]);
+  for (const bad of ["-1", "x", "1.5", "12345678901234567"]) {
+    const refused = await send(`/keys?through=${bad}`, { method: "DELETE" });
+    assert.equal(refused.status, 400, bad);
+    assert.match((await refused.json()).error, /through/);
+  }
+  assert.equal(store.flushedThrough, 40, "a refused flush changes nothing");
+});
+
 Deno.test("node refuses every bad input with a 4xx error and writes nothing", async () => {
   const { send, store } = nodeApp(1024);
   assert.deepEqual(await refusals(send, 1024), []);

@@ -185,6 +185,25 @@ export const ScanQuery = z.object({
     .default(100).meta({ param: { name: "count", in: "query" }, description: "Keys per page" }),
 });
 
+/** A node's `DELETE /keys`: `through` makes it a cluster's flush (see `Store.flushThrough`). */
+export const FlushQuery = z.object({
+  through: z.string().regex(/^\d{1,16}$/, "through must be a version a node answered").optional()
+    .meta({
+      param: { name: "through", in: "query" },
+      description: "Forget only the states stamped at or below this version, and refuse them " +
+        "from now on: the master's second round of a flush, with the newest `version` the " +
+        "nodes answered to its first. Absent: forget everything",
+    }),
+});
+
+/** What a node answers to `DELETE /keys`. */
+export const Flushed = z.object({
+  version: z.number().int().min(0).meta({
+    description: "The newest version this node has given or seen: the master flushes every " +
+      "node through the highest of them",
+  }),
+}).meta({ id: "Flushed" });
+
 /** A page of a scan: keys, and the cursor of the next page, null once the scan is complete. */
 export const ScanPage = z.object({
   keys: z.array(z.string()),

@@ -2,6 +2,7 @@
 // concurrency, a node killed (R=2) and a node joining; a scan misses no key while the ring changes.
 
 import assert from "node:assert/strict";
+import { CacheClient } from "@cache/client";
 import { nodesOf, Processes, settled, settledCluster, waitFor } from "../support/process.ts";
 
 const FAILURE_TIMEOUT_MS = 600;
@@ -260,4 +261,51 @@ Deno.test("scan of 100,000 keys returns each once, with 1,000 writes and a join 
     );
     assert.deepEqual(missed, []);
     assert.equal(duplicates, 0);
+  }));
+
+/** Every key `url`'s node holds, its backup copies too, from its own scan. */
+async function heldBy(url: string): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let cursor: string | null = "0";
+  while (cursor !== null) {
+    const answer: Response = await fetch(`${url}/keys?count=1000&cursor=${cursor}`);
+    const page: { keys: string[]; cursor: string | null } = await answer.json();
+    assert.equal(answer.status, 200);
+    for (const key of page.keys) keys.add(key);
+    cursor = page.cursor;
+  }
+  return keys;
+}
+
+Deno.test("R=2: a flush racing writes leaves each key on all its owners or on none", () =>
+  onCluster(async ({ master, nodes }) => {
+    // Writes sent to every owner at once (the client's direct mode) and through the master.
+    const direct = await CacheClient.connect(master.url, { mode: "direct", timeoutMs: 3000 });
+    const proxied = await CacheClient.connect(master.url, { mode: "proxy", timeoutMs: 3000 });
+    const split: string[] = [];
+    try {
+      for (let round = 0; round < 5; round++) {
+        let writing = true;
+        const writers = Array.from({ length: 8 }, async (_, w) => {
+          const cache = w % 2 === 0 ? direct : proxied;
+          for (let i = 0; writing; i++) await cache.set(`r${round}:${w}:${i}`, "v").catch(() => {});
+        });
+        await sleep(80);
+        const flushed = await fetch(`${master.url}/keys`, { method: "DELETE" });
+        assert.equal(flushed.status, 204);
+        writing = false;
+        await Promise.all(writers);
+        const held = await Promise.all(nodes.map((node) => heldBy(node.url)));
+        for (const key of new Set(held.flatMap((keys) => [...keys]))) {
+          const answer = await fetch(`${master.url}/ring/owners/${encodeURIComponent(key)}`);
+          const { owners }: { owners: string[] } = await answer.json();
+          const holders = nodes.filter((_, i) => held[i].has(key)).map((node) => node.url);
+          if (holders.length !== owners.length) split.push(`${key} on ${holders} of ${owners}`);
+        }
+      }
+    } finally {
+      direct.close();
+      proxied.close();
+    }
+    assert.deepEqual(split, []);
   }));

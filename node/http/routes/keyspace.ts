@@ -5,7 +5,8 @@ import { keyspaceRoutes } from "@cache/protocol/keyspace_routes";
 import { slotOf } from "@cache/ring/ring";
 import { roleOf } from "@cache/service/auth";
 import type { HotPath } from "@cache/service/hot";
-import { errors } from "@cache/protocol/route_parts";
+import { errors, json } from "@cache/protocol/route_parts";
+import { Flushed, FlushQuery } from "@cache/protocol/wire";
 import type { NodeContext } from "../context.ts";
 
 // The shared scan, described as a node answers it: its own keys, which the master merges.
@@ -22,6 +23,21 @@ const scan = {
       429: "Scans with a client token have taken their share of the node's time: wait the " +
         "`retry-after` seconds",
     }),
+  },
+};
+
+// The shared flush, as a node answers it: in two rounds when the master flushes the cluster.
+const flush = {
+  ...keyspaceRoutes.flush,
+  description: "Empties this node. The master flushes the cluster in two rounds: every node " +
+    "empties and answers the newest version it has given or seen; then every node is sent the " +
+    "highest of those as `through`, forgets what is stamped at or below it (a write that raced " +
+    "the first round) and refuses such states from then on, so a write racing the flush is " +
+    "kept or dropped alike by all its owners. With tokens configured, only an admin token may.",
+  request: { query: FlushQuery },
+  responses: {
+    200: json(Flushed, "Emptied, with this node's newest version"),
+    ...errors({ 400: "The query is not valid", 403: "Only an admin token may flush the cluster" }),
   },
 };
 
@@ -46,12 +62,14 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
     return c.json({ keys: page.keys, cursor: page.next === null ? null : String(page.next) }, 200);
   });
 
-  hot.app.openapi(keyspaceRoutes.flush, (c) => {
+  hot.app.openapi(flush, (c) => {
     // Client tokens reach the key routes; emptying the node takes the master's or an admin's.
     if (roleOf(c.req.raw) === "client") {
       throw new HttpError(403, "Only an admin token may flush the cluster");
     }
-    node.store.clear();
-    return c.body(null, 204);
+    const { through } = c.req.valid("query");
+    if (through === undefined) node.store.clear();
+    else node.store.flushThrough(Number(through));
+    return c.json({ version: node.store.lastVersion }, 200);
   });
 }
