@@ -35,6 +35,17 @@ const TARGET = /^[\x21\x22\x24-\x7e]+$/;
 // apart); nothing of a path, and no percent-encoding, which a URL would decode or refuse.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]+)(?::([0-9]{1,5}))?$/;
 const DIGITS = /^[0-9]+$/;
+// Fields one request may carry once: read first-only by a service's fast path and joined by a
+// `Headers`, a second one would mean one thing to one and another to the other.
+const ONCE = new Set([
+  "authorization",
+  "content-type",
+  "x-deadline",
+  "x-lease-ms",
+  "x-ring-epoch",
+  "x-sender-ring",
+  "x-version-above",
+]);
 // Field values: visible ASCII, obs-text, spaces and tabs; no control characters.
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // Named latin1, but windows-1252: bytes 0x80-0x9f become characters past U+00FF.
@@ -59,7 +70,8 @@ export function latin1(bytes: Uint8Array): string {
  * Parses `bytes`, a request head up to (not including) its blank line. Refuses with
  * {@link BadHead}: a malformed request line or header, obsolete line folding, a space before a
  * header's colon, a Content-Length that is not one whole number, Transfer-Encoding other than
- * chunked, or both framings at once: the request-smuggling shapes.
+ * chunked, or both framings at once: the request-smuggling shapes; and a second Host,
+ * Authorization, Content-Type or routing header.
  *
  * @example
  * ```ts
@@ -100,6 +112,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   let connection = "";
   let expectsContinue = false;
   let hosts = 0;
+  const seen = new Set<string>();
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");
@@ -111,6 +124,10 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     if (!VALUE.test(value)) throw new BadHead(400, `Header ${name} holds control characters`);
     const lower = name.toLowerCase();
     headers.push([lower, value]);
+    if (ONCE.has(lower)) {
+      if (seen.has(lower)) throw new BadHead(400, `A request may carry one ${name} header only`);
+      seen.add(lower);
+    }
     if (lower === "host") {
       const host = HOST.exec(value);
       if (++hosts > 1 || !host || Number(host[1] ?? 0) > 65535) {
