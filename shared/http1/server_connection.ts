@@ -173,6 +173,13 @@ export class Connection {
             performance.now() + options.headerTimeoutMs,
           );
         });
+      } catch (error) {
+        // Cut short by a client that half-closed: it may still read why. Not after a timeout,
+        // which closed the connection.
+        if (!(error instanceof ConnectionClosed) || this.#closed) throw error;
+        const why = `The request body ended before its Content-Length, ${framing.length} bytes`;
+        await this.#refuse(400, why).catch(() => {});
+        return false;
       } finally {
         this.deadline = Infinity;
       }

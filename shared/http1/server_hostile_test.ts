@@ -201,3 +201,36 @@ Deno.test("serveHttp() refuses a Host no URL takes, before any handler", async (
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() refuses a TLS hello on its plain port at once, not at the head timeout", async () => {
+  // A head timeout longer than the test reads: only an answer at once passes.
+  const server = serveHttp({ ...LIMITS, headerTimeoutMs: 60_000 }, () => new Response("ok"));
+  const client = await raw(server);
+  try {
+    // The start of a TLS 1.2 ClientHello record: a handshake (0x16), then its version.
+    await client.send(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]));
+    const { text, closed } = await client.readAll(3000);
+    assert.match(text, /^HTTP\/1.1 400 /);
+    assert.ok(closed);
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp() tells a client that half-closed within its body why, before closing", async () => {
+  const { server, calls } = recording((request) => request.url);
+  const client = await raw(server);
+  try {
+    await client.send("POST /keys HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    await client.closeWrite();
+    const { text, closed } = await client.readAll();
+    assert.match(text, /^HTTP\/1.1 400 /);
+    assert.match(text, /ended before its Content-Length, 10 bytes/);
+    assert.ok(closed);
+    assert.deepEqual(calls, [], "no handler ran");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});

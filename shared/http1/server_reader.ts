@@ -12,6 +12,8 @@ export class ConnectionClosed extends Error {
 }
 
 const CRLFCRLF = [13, 10, 13, 10];
+// The bytes a request line may start with: a method's token characters, or a line's end.
+const FIRST = /[!#$%&'*+\-.^_`|~0-9A-Za-z\r\n]/;
 const LFLF = [10, 10];
 /**
  * A buffered reader over one connection. Reads resolve with bytes or throw
@@ -46,6 +48,12 @@ export class ConnReader {
   async head(max: number, started?: () => void): Promise<Uint8Array | undefined> {
     if (this.#end === this.#start) await this.#fill();
     started?.();
+    if (!FIRST.test(String.fromCharCode(this.#buffer[this.#start]))) {
+      // No request starts so (a TLS hello on a plain port does): no use waiting for its end.
+      const head = this.#buffer.slice(this.#start, this.#end);
+      this.#start = this.#end;
+      return head;
+    }
     let searched = this.#start;
     for (;;) {
       const at = indexOf(this.#buffer, CRLFCRLF, searched, this.#end);

@@ -98,6 +98,8 @@ export async function raw(server: HttpServer) {
         text += decoder.decode(bytes);
       }
     },
+    /** Sends no more: the server still answers. */
+    closeWrite: () => conn.closeWrite(),
     close: () => {
       try {
         conn.close();
