@@ -6,7 +6,7 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 /** A parsed request head. */
 export interface RequestHead {
   method: string;
-  /** The request target as sent: an origin-form path with its query. */
+  /** The request target as a path with its query: an absolute-form target's, without its host. */
   target: string;
   /** HTTP/1.0 or HTTP/1.1. */
   minor: 0 | 1;
@@ -34,6 +34,8 @@ const TARGET = /^[\x21\x22\x24-\x7e]+$/;
 // A Host: a name, IPv4 or bracketed IPv6 address, then an optional port of at most 65535 (checked
 // apart); nothing of a path, and no percent-encoding, which a URL would decode or refuse.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]+)(?::([0-9]{1,5}))?$/;
+// An absolute-form target: an http or https URL's host and port, then its path and query.
+const ABSOLUTE = /^https?:\/\/([^/?]*)(.*)$/i;
 const DIGITS = /^[0-9]+$/;
 // Fields one request may carry once: read first-only by a service's fast path and joined by a
 // `Headers`, a second one would mean one thing to one and another to the other.
@@ -99,11 +101,14 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     // behind a proxy that only stops "DELETE".
     throw new BadHead(501, `Method ${method} is not implemented: method names are case-sensitive`);
   }
-  if (!target.startsWith("/") && !(target === "*" && method === "OPTIONS")) {
-    throw new BadHead(400, "The request target must be a path");
-  }
   if (!TARGET.test(target)) {
     throw new BadHead(400, "The request target holds spaces, control characters or a fragment");
+  }
+  // The absolute form, which a server must take too (RFC 9112 3.2.2): its host stands for Host.
+  const absolute = ABSOLUTE.exec(target);
+  const path = absolute ? (absolute[2].startsWith("/") ? "" : "/") + absolute[2] : target;
+  if (!path.startsWith("/") && !(path === "*" && method === "OPTIONS")) {
+    throw new BadHead(400, "The request target must be a path or an absolute http URL");
   }
   const minor = version === "HTTP/1.1" ? 1 : 0;
   const headers: [string, string][] = [];
@@ -129,10 +134,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
       seen.add(lower);
     }
     if (lower === "host") {
-      const host = HOST.exec(value);
-      if (++hosts > 1 || !host || Number(host[1] ?? 0) > 65535) {
-        throw new BadHead(400, "Malformed Host header");
-      }
+      if (++hosts > 1 || !validHost(value)) throw new BadHead(400, "Malformed Host header");
     } else if (lower === "content-length") {
       lengths = [
         ...lengths,
@@ -150,6 +152,12 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     }
   }
   if (minor === 1 && hosts === 0) throw new BadHead(400, "An HTTP/1.1 request needs a Host header");
+  if (absolute) {
+    if (!validHost(absolute[1])) throw new BadHead(400, "Malformed host in the request target");
+    const host = headers.findIndex(([name]) => name === "host");
+    if (host >= 0) headers[host] = ["host", absolute[1]];
+    else headers.push(["host", absolute[1]]);
+  }
   if (chunked && minor === 0) {
     // HTTP/1.0 has no chunked framing: a front end may read this body otherwise (RFC 9112 6.1).
     throw new BadHead(400, "An HTTP/1.0 request cannot have a Transfer-Encoding");
@@ -166,7 +174,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   const keepAlive = minor === 1 ? !tokens.includes("close") : tokens.includes("keep-alive");
   return {
     method,
-    target,
+    target: path,
     minor,
     headers,
     body: chunked
@@ -177,6 +185,12 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     keepAlive,
     expectsContinue,
   };
+}
+
+/** Whether `value` is a host and an optional port of at most 65535. */
+function validHost(value: string): boolean {
+  const host = HOST.exec(value);
+  return host !== null && Number(host[1] ?? 0) <= 65535;
 }
 
 /**

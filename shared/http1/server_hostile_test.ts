@@ -234,3 +234,20 @@ Deno.test("serveHttp() tells a client that half-closed within its body why, befo
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() takes an absolute-form target, its host standing for the Host header", async () => {
+  const { server, calls } = recording((request) => `${request.url} ${request.headers.get("host")}`);
+  try {
+    for (const target of ["http://y:81/keys/a?b=1", "HTTPS://y:81?b=1", "http://y:81"]) {
+      const request = `GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`;
+      assert.match(await untilClosed(server, request), /^HTTP\/1.1 200 /, target);
+    }
+    assert.deepEqual(calls, [
+      "http://y:81/keys/a?b=1 y:81",
+      "http://y:81/?b=1 y:81",
+      "http://y:81/ y:81",
+    ]);
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -53,7 +53,9 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", /501/],
     ["GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", /400/],
     ["GET / HTTP/2.0\r\nHost: x\r\n\r\n", /505/],
-    ["GET http://evil/ HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
+    ["GET http://a@x/ HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
+    ["GET http:///live HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
+    ["GET ftp://x/live HTTP/1.1\r\nHost: x\r\n\r\n", /400/],
     // Only spaces and tabs are trimmed from a value: other blanks are the value's, and refused.
     ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \x0b3\r\n\r\nabc", /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\xa0\r\n\r\nabc", /400/],
