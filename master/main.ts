@@ -77,13 +77,16 @@ const router = new Router({
   breakers,
   metrics,
   onNewerEpoch: () => follower?.refresh(),
+  // A write a node refused with 421 stored nothing: a follower sends it again once it has the
+  // leader's newer ring; a sole master has its newest ring already (the node learned it from this
+  // master after the write was routed: a node that restarted, say), so sends it again at once.
   catchUp: follower
     ? () => {
       const caughtUp = registry.changed(CATCH_UP_MS);
       follower.refresh();
       return caughtUp;
     }
-    : undefined,
+    : () => Promise.resolve(),
 });
 // The master calls every node it knows a few times per failure timeout, as it calls them for keys:
 // a node it cannot call is marked down after a failure timeout, even while its heartbeats arrive.
