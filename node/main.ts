@@ -80,6 +80,8 @@ const membership: Membership = new Membership({
     strays.reset();
   },
   synced: () => rebalancer.synced,
+  flushed: () => store.flushedThrough,
+  onFlushed: (version) => store.learnFlush(version),
 });
 const replicator: Replicator = new Replicator({
   self: advertise,

@@ -87,6 +87,7 @@ export class Registry {
   #unsettled: Ring[] = []; // rings of earlier epochs, newest first, while keys are moving
   #leaderSettled = true; // a follower's copy of the leader's settled flag
   #version = 0; // of this registry's view: changes made known, counted by #notify()
+  #flushed = 0; // the version the cluster's last flush went through, as this master knows it
   #leaderVersion: number | undefined; // a follower's: the version of the leader's last view
   #waiters: (() => void)[] = [];
   #closed = false;
@@ -169,6 +170,7 @@ export class Registry {
    * keeps one the master does not know out of it.
    */
   heartbeat(address: string, beat: Omit<Heartbeat, "address"> = {}): HeartbeatOutcome {
+    this.noteFlush(beat.ring?.flushed ?? 0);
     if (!this.leading) return this.#record(address, beat);
     const now = this.#options.now();
     if (this.#recovery) {
@@ -422,7 +424,18 @@ export class Registry {
       settled: this.settled,
       outside: this.#outside(),
       version: this.version,
+      ...(this.#flushed > 0 ? { flushed: this.#flushed } : {}),
     };
+  }
+
+  /**
+   * Takes the version a flush went through, this master's or one a node or the leader reports,
+   * and publishes it with the ring from then on.
+   */
+  noteFlush(version: number): void {
+    if (!(version > this.#flushed)) return;
+    this.#flushed = version;
+    if (this.leading) this.#notify();
   }
 
   /**
@@ -466,6 +479,7 @@ export class Registry {
    */
   adopt(view: RingView): boolean {
     if (this.leading) return false;
+    this.noteFlush(view.flushed ?? 0);
     if (view.term === this.#term && view.epoch === this.#epoch) {
       // An answer older than the last one taken (a forwarded registration's, say) says nothing.
       if ((view.version ?? Infinity) < (this.#leaderVersion ?? -1)) return false;

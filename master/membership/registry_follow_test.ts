@@ -294,3 +294,17 @@ Deno.test("A follower's ring carries the leader's version, not a count of its ow
   assert.equal(other.adopt(leader.view()), true);
   assert.equal(other.settled, true);
 });
+
+Deno.test("A follower takes the leader's flush, and a leader its follower's through the nodes", () => {
+  const { leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1", { instance: "i-a" });
+  leader.noteFlush(5_000);
+  follower.adopt(leader.view());
+  assert.equal(follower.view().flushed, 5_000);
+  // A flush through the follower: the nodes took it, and report it to the leader.
+  follower.noteFlush(7_000);
+  leader.heartbeat("http://a:1", { instance: "i-a", ring: follower.view() });
+  assert.equal(leader.view().flushed, 7_000);
+  promote();
+  assert.equal(follower.view().flushed, 7_000, "kept on taking the lead");
+});

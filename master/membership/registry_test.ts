@@ -405,3 +405,18 @@ Deno.test("Registry.sweep() marks down a node the master cannot call, though it 
   assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
   assert.equal(registry.status("http://a:1"), "down");
 });
+
+Deno.test("Registry publishes the newest flush it made or heard of with the ring", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1");
+  const version = registry.version!;
+  registry.noteFlush(5_000);
+  assert.deepEqual([registry.view().flushed, registry.version], [5_000, version + 1]);
+  registry.noteFlush(4_000); // an older one changes nothing
+  assert.deepEqual([registry.view().flushed, registry.version], [5_000, version + 1]);
+  // A node reports one this master did not make (another master's, or before a restart).
+  const ring = { ...registry.view(), flushed: 6_000 };
+  registry.heartbeat("http://a:1", { ring });
+  assert.equal(registry.view().flushed, 6_000);
+});

@@ -16,6 +16,8 @@ export interface Placement {
   readonly unsettledRings: readonly Ring[];
   /** Whether the master is still learning the last ring from its nodes. */
   readonly recovering?: boolean;
+  /** Makes known to the nodes the version a flush went through (see `Scans.flush`). */
+  noteFlush?(version: number): void;
 }
 
 /** The owner of `key`; throws HttpError 503 when no node is up. */

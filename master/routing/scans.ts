@@ -114,10 +114,15 @@ export class Scans {
     const first = await Promise.allSettled(nodes.map((node) => this.#flush(node, "")));
     const versions = first.flatMap((round) => round.status === "fulfilled" ? [round.value] : []);
     const through = Math.max(0, ...versions);
-    const second = nodes.map(async (node, i) => {
+    // Nodes that join from now on learn it with the ring, before they take a write.
+    this.#options.placement.noteFlush?.(through);
+    // The second round goes to the nodes that joined meanwhile too: keys handed to them before
+    // their old owners emptied are older than `through`.
+    const joined = this.#holders().filter((node) => !nodes.includes(node));
+    const second = [...nodes, ...joined].map(async (node, i) => {
       await this.#flush(node, `?through=${through}`);
       const round = first[i];
-      if (round.status === "rejected") throw round.reason;
+      if (round?.status === "rejected") throw round.reason;
     });
     await settleAll(
       second,
@@ -157,6 +162,12 @@ export class Scans {
   #nodes(): string[] {
     const { placement } = this.#options;
     if (placement.recovering || placement.ring.size === 0) throw noOwner(placement);
+    return this.#holders();
+  }
+
+  /** The nodes of the ring and, while keys move, of the earlier rings. */
+  #holders(): string[] {
+    const { placement } = this.#options;
     const nodes = new Set(placement.ring.nodes);
     for (const ring of placement.unsettledRings) for (const node of ring.nodes) nodes.add(node);
     return [...nodes];

@@ -201,3 +201,30 @@ Deno.test("Router.flush() sends every node through the newest version any of the
     "DELETE http://c:1/keys?through=900",
   ]);
 });
+
+Deno.test("Router.flush() makes its version known, and sends nodes that joined meanwhile through it", async () => {
+  const calls: string[] = [];
+  const noted: number[] = [];
+  const placement = {
+    ring: new Ring(["http://a:1", "http://b:1"]),
+    epoch: 3,
+    replicas: 2,
+    unsettledRings: [] as Ring[],
+    noteFlush: (version: number) => noted.push(version),
+  };
+  const fetch: Fetch = (input, init) => {
+    const url = new URL(String(input));
+    calls.push(`${init?.method} ${url.origin}${url.pathname}${url.search}`);
+    // d joins while the first round is out: keys are on their way to it from a and b.
+    if (calls.length === 2) placement.ring = new Ring(["http://a:1", "http://b:1", "http://d:1"]);
+    return Promise.resolve(Response.json({ version: 800 }));
+  };
+  const router = new Router({ placement, fetch, timeoutMs: 100 });
+  await router.flush();
+  assert.deepEqual(noted, [800]);
+  assert.deepEqual(calls.slice(2), [
+    "DELETE http://a:1/keys?through=800",
+    "DELETE http://b:1/keys?through=800",
+    "DELETE http://d:1/keys?through=800",
+  ]);
+});

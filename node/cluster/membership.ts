@@ -23,6 +23,12 @@ export interface MembershipOptions {
   onRejoin?: () => void;
   /** The last ring whose keys this node has finished moving, reported with each heartbeat. */
   synced?: () => RingRef;
+  /**
+   * The version the cluster's last flush went through as this node knows it, reported with its
+   * ring; `onFlushed` takes the one a master's ring names, before the ring itself is taken.
+   */
+  flushed?: () => number;
+  onFlushed?: (version: number) => void;
   /** A monotonic clock in milliseconds, for the lease; default `performance.now`. */
   now?: () => number;
 }
@@ -215,7 +221,7 @@ export class Membership {
           ...(this.#leaving ? { leaving: true } : {}),
           ...(this.#empty ? { empty: true } : {}),
           // A restarted master recovers the membership from the rings its nodes report.
-          ...(this.#view ? { ring: this.#view } : {}),
+          ...(this.#view ? { ring: this.#reported(this.#view) } : {}),
         }),
         signal: AbortSignal.timeout(this.#timeoutMs()),
       });
@@ -237,6 +243,7 @@ export class Membership {
       if (answer.status === 201) log.info("registered", { master, advertise });
       if (this.#unreachable.delete(master)) log.info("master reachable again", { master });
       this.#empty = false;
+      if (view.flushed) this.#options.onFlushed?.(view.flushed);
       this.#follow(view);
       // Only the leading master grants a lease, for the ring it answered: one that is not the ring
       // this node now holds (a deposed leader's) grants nothing. It runs from when the beat left.
@@ -265,6 +272,12 @@ export class Membership {
       const delay = ok ? this.#options.heartbeatMs : backoff * (0.5 + Math.random() / 2);
       await sleep(delay, this.#wake.signal);
     }
+  }
+
+  /** `view` as a heartbeat reports it: with the newest flush this node knows of. */
+  #reported(view: RingView): RingView {
+    const flushed = Math.max(view.flushed ?? 0, this.#options.flushed?.() ?? 0);
+    return flushed > 0 ? { ...view, flushed } : view;
   }
 
   #follow(view: RingView): void {

@@ -238,3 +238,21 @@ Deno.test("Membership.beatUntilTaken() asks again while the master cannot take i
   busy = 0;
   assert.equal(await membership.beatUntilTaken(5_000), false, "an unreachable master: no wait");
 });
+
+Deno.test("Membership takes the flush a ring names before the ring, and reports its own back", async () => {
+  let cluster = inProcessCluster(1);
+  cluster.registry.noteFlush(5_000);
+  const learned: string[] = [];
+  let own = 0;
+  const membership = member((input, init) => cluster.fetch(input, init), {
+    onFlushed: (version) => learned.push(`flushed ${version}`),
+    onRing: (view) => learned.push(`ring ${view.epoch}`),
+    flushed: () => own,
+  });
+  await membership.beat();
+  assert.deepEqual(learned, ["flushed 5000", `ring ${cluster.registry.epoch}`]);
+  own = 7_000; // a later flush's second round reached this node
+  cluster = inProcessCluster(0); // the master restarted: it learns the flush from the node
+  await membership.beat();
+  assert.equal(cluster.registry.view().flushed, 7_000);
+});

@@ -40,6 +40,12 @@ export const MAX_STAMP_AHEAD_US = 10_000_000;
  */
 export const MAX_FLOOR_AHEAD_US = 2 * MAX_STAMP_AHEAD_US;
 
+/**
+ * How far past this node's clock a flush's version may be: the newest version of any node, which
+ * a floor may have put {@link MAX_FLOOR_AHEAD_US} past a clock up to 10 s ahead of this one's.
+ */
+export const MAX_FLUSH_AHEAD_US = MAX_FLOOR_AHEAD_US + MAX_STAMP_AHEAD_US;
+
 /** Where a node stands for keys written to every owner at once: see `checkOwners()`. */
 export interface Placement {
   /** The ring epoch the writes were routed in, this node's. */

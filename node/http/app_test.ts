@@ -56,11 +56,15 @@ Deno.test("node empties on DELETE /keys, and through a version answers a cluster
   const through = await send("/keys?through=40", { method: "DELETE" });
   assert.deepEqual([through.status, await through.json()], [200, { version: 40 }]);
   assert.deepEqual([store.keys(), store.flushedThrough], [[], 40]);
-  for (const bad of ["-1", "x", "1.5", "12345678901234567"]) {
+  for (const bad of ["-1", "x", "1.5", "12345678901234567", "9999999999999999"]) {
     const refused = await send(`/keys?through=${bad}`, { method: "DELETE" });
     assert.equal(refused.status, 400, bad);
     assert.match((await refused.json()).error, /through/);
   }
+  // Past what any node's clock and floors allow: its versions would count writes, not time.
+  const ahead = await send("/keys?through=40000001", { method: "DELETE" });
+  assert.equal(ahead.status, 409);
+  assert.match((await ahead.json()).error, /ahead of this node's clock/);
   assert.equal(store.flushedThrough, 40, "a refused flush changes nothing");
 });
 

@@ -101,6 +101,12 @@ export class RequestLog {
     this.#keep(key, applied.slice(-MAX_REQUESTS_PER_KEY).map((a) => ({ ...a, at })));
   }
 
+  /** Forgets `key`'s request ids and that it had any dropped: its state is gone. */
+  forget(key: string): void {
+    this.#set(key, []);
+    this.#dropped.delete(key);
+  }
+
   /** Forgets every request id. */
   clear(): void {
     this.#byKey.clear();

@@ -395,26 +395,41 @@ export class Store {
    * A cluster's flush: forgets every state stamped at or below `version`, value or deletion, and
    * refuses such states from now on ({@link apply}, {@link setStamped}); the versions this store
    * gives from now on are above it. Every node is sent the same `version`, the newest any of them
-   * had when the flush began, so a write racing the flush is dropped by all its owners or kept by
+   * had when it emptied in the flush's first round, so a write racing the flush is dropped by all its owners or kept by
    * all, never by some, whichever node it reached first.
    */
   flushThrough(version: number): void {
     if (version > this.#flushed) this.#flushed = version;
-    if (version > this.#lastVersion) this.#lastVersion = version;
+    if (version >= this.#lastVersion) {
+      this.clear(); // every state here is at or below it
+      this.#lastVersion = version;
+      return;
+    }
     const entries = this.#entries;
     const refs: number[] = [];
     for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
       if (entries.stampOf(ref).version <= version) refs.push(ref);
     }
     for (const ref of refs) {
-      this.#requests.replace(entries.key(ref), []);
+      this.#requests.forget(entries.key(ref));
       this.#letGo(ref);
     }
     for (const key of this.#tombstones.keys()) {
       if (this.#tombstones.stampOf(key)!.version > version) continue;
-      this.#requests.replace(key, []);
+      this.#requests.forget(key);
       this.#tombstones.forget(key);
     }
+  }
+
+  /**
+   * Takes the version a cluster's flush went through, as the ring tells it to a node that did not
+   * take the flush itself (it joined or restarted after): from now on this store gives versions
+   * above it and refuses states at or below it. It keeps what it holds: a node learns it before it
+   * is sent any write of the ring, so what it holds came from nodes that had taken the flush.
+   */
+  learnFlush(version: number): void {
+    if (version > this.#flushed) this.#flushed = version;
+    if (version > this.#lastVersion) this.#lastVersion = version;
   }
 
   /** The version the last cluster flush went through (0 for none): see {@link flushThrough}. */

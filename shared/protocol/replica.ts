@@ -69,7 +69,8 @@ export const NewerState = z.object({
 export const ReplicateAnswer = z.object({
   applied: z.number().int().min(0),
   newer: z.array(NewerState).optional().meta({
-    description: "Keys this node holds a newer state of than the copy sent; none when empty",
+    description: "Keys this node holds a newer state of than the copy sent, or refused as at or " +
+      "below the version a flush went through (that version named); none when empty",
   }),
 }).meta({ id: "Applied" });
 

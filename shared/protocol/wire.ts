@@ -187,7 +187,8 @@ export const ScanQuery = z.object({
 
 /** A node's `DELETE /keys`: `through` makes it a cluster's flush (see `Store.flushThrough`). */
 export const FlushQuery = z.object({
-  through: z.string().regex(/^\d{1,16}$/, "through must be a version a node answered").optional()
+  through: z.string().regex(/^\d{1,16}$/, "through must be a version a node answered")
+    .refine((v) => Number.isSafeInteger(Number(v)), "through must be at most 2^53 - 1").optional()
     .meta({
       param: { name: "through", in: "query" },
       description: "Forget only the states stamped at or below this version, and refuse them " +
@@ -383,6 +384,11 @@ export const RingView = z.object({
   version: z.number().int().min(0).optional().meta({
     description: "Counts the changes the master made known; of two answers with the same term " +
       "and epoch, the one with the higher version is the later",
+  }),
+  flushed: z.number().int().min(0).optional().meta({
+    description: "The version the cluster's last flush went through: a node that learns it gives " +
+      "versions above it and refuses states at or below it. Nodes report it back, so a master " +
+      "that restarts or comes to lead learns it too",
   }),
 }).meta({ id: "Ring" });
 

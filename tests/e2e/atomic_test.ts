@@ -3,7 +3,14 @@
 
 import assert from "node:assert/strict";
 import { CacheClient } from "@cache/client";
-import { nodesOf, Processes, settled, settledCluster, waitFor } from "../support/process.ts";
+import {
+  freePort,
+  nodesOf,
+  Processes,
+  settled,
+  settledCluster,
+  waitFor,
+} from "../support/process.ts";
 
 const FAILURE_TIMEOUT_MS = 600;
 const MASTER_ARGS = ["--replicas", "2", "--failure-timeout-ms", String(FAILURE_TIMEOUT_MS)];
@@ -309,3 +316,64 @@ Deno.test("R=2: a flush racing writes leaves each key on all its owners or on no
     }
     assert.deepEqual(split, []);
   }));
+
+Deno.test("R=1: a node restarted after a flush writes above it, so its keys survive a handover", async () => {
+  const processes = new Processes();
+  try {
+    const { master, nodes: [a] } = await settledCluster(processes, 1, [
+      "--replicas",
+      "1",
+      "--failure-timeout-ms",
+      String(FAILURE_TIMEOUT_MS),
+    ]);
+    const port = String(freePort());
+    let n = await processes.node(master.url, ["--port", port]);
+    await waitFor(async () => (await nodesOf(master.url)).length === 2, "2 nodes");
+    await settled(master.url);
+    // A write with a floor 15 s ahead of the clocks (a sender's clock, allowed up to 20 s): the
+    // flush then goes through a version 15 s past every node's clock.
+    const key = await keyOwnedBy(master.url, a.url, "a");
+    const floor = String(Date.now() * 1000 + 15_000_000);
+    const ahead = await waitFor(async () => {
+      const { epoch } = await (await fetch(`${master.url}/ring`)).json();
+      const answer = await fetch(`${a.url}/keys`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-version-above": floor,
+          "x-ring-epoch": String(epoch),
+        },
+        body: JSON.stringify({ key, value: "ahead" }),
+      });
+      return answer.status === 421 ? void await answer.body?.cancel() : answer;
+    }, "a write on a's ring");
+    assert.equal(ahead.status, 204, await ahead.text());
+    assert.equal((await fetch(`${master.url}/keys`, { method: "DELETE" })).status, 204);
+    // n restarts empty, its clock behind the flush, and takes a write acknowledged after it.
+    const joined = async () => (await (await fetch(`${master.url}/ring`)).json()).joined[n.url];
+    const before = await joined();
+    await n.stop("SIGKILL");
+    n = await processes.node(master.url, ["--port", port]);
+    await waitFor(async () => (await joined()) > before, "n joined again");
+    await settled(master.url);
+    const mine = await keyOwnedBy(master.url, n.url, "n");
+    const write = await post(`${master.url}/keys`, { key: mine, value: "after the flush" });
+    assert.equal(write.status, 204, await write.text());
+    // n leaves and hands its keys to a, which took the flush: the write must come along.
+    await n.stop("SIGTERM");
+    await waitFor(async () => (await nodesOf(master.url)).length === 1, "n gone");
+    await settled(master.url);
+    const read = await fetch(`${master.url}/keys/${mine}`);
+    assert.deepEqual([read.status, (await read.json()).value], [200, "after the flush"]);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+/** The first key `${prefix}N` that `owner` is the primary of. */
+async function keyOwnedBy(master: string, owner: string, prefix: string): Promise<string> {
+  for (let i = 0;; i++) {
+    const answer = await fetch(`${master}/ring/owners/${prefix}${i}`);
+    if ((await answer.json()).owners[0] === owner) return `${prefix}${i}`;
+  }
+}

@@ -7,6 +7,7 @@ import { roleOf } from "@cache/service/auth";
 import type { HotPath } from "@cache/service/hot";
 import { errors, json } from "@cache/protocol/route_parts";
 import { Flushed, FlushQuery } from "@cache/protocol/wire";
+import { checkAhead, MAX_FLUSH_AHEAD_US } from "../../cluster/replicator.ts";
 import type { NodeContext } from "../context.ts";
 
 // The shared scan, described as a node answers it: its own keys, which the master merges.
@@ -37,7 +38,11 @@ const flush = {
   request: { query: FlushQuery },
   responses: {
     200: json(Flushed, "Emptied, with this node's newest version"),
-    ...errors({ 400: "The query is not valid", 403: "Only an admin token may flush the cluster" }),
+    ...errors({
+      400: "The query is not valid",
+      403: "Only an admin token may flush the cluster",
+      409: "`through` is too far ahead of this node's clock",
+    }),
   },
 };
 
@@ -69,7 +74,11 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
     }
     const { through } = c.req.valid("query");
     if (through === undefined) node.store.clear();
-    else node.store.flushThrough(Number(through));
+    else {
+      // Far past this clock, it would leave versions that count writes instead of time.
+      checkAhead(Number(through), MAX_FLUSH_AHEAD_US, node.store.now());
+      node.store.flushThrough(Number(through));
+    }
     return c.json({ version: node.store.lastVersion }, 200);
   });
 }
