@@ -92,6 +92,12 @@ export class Arena {
     return ref;
   }
 
+  /** Whether {@link alloc} of class `cls` would give a chunk without `force`. */
+  canAlloc(cls: number): boolean {
+    return this.#partial[cls] !== 0 || this.#freePages.length > 0 || this.#maxPages === 0 ||
+      this.#classPages[cls] === 0 || this.pages < this.#maxPages;
+  }
+
   /** Gives the chunk at `ref` back; its page returns to the pool once all its chunks are free. */
   free(ref: number): void {
     const page = ref >>> PAGE_SHIFT;

@@ -7,7 +7,7 @@ import { ExpiryQueue } from "./expiry.ts";
 import { INDEX_BYTES_PER_ENTRY, KeyIndex } from "./key_index.ts";
 import { RecencyList } from "./recency.ts";
 import { MAX_RECORD_KEY_BYTES, recordBytes, Records, type Value } from "./records.ts";
-import { MAX_CHUNK_BYTES } from "./size_classes.ts";
+import { MAX_CHUNK_BYTES, sizeClass } from "./size_classes.ts";
 import { ValueCache } from "./value_cache.ts";
 import { isWide } from "./wide_values.ts";
 
@@ -177,6 +177,24 @@ export class Entries {
   /** Makes the entry at `ref` the most recently used. */
   touch(ref: number): void {
     this.#recency.touch(ref);
+  }
+
+  /** Bytes of the arena's buffer: what the entries' memory costs the process. */
+  get arenaBytes(): number {
+    return this.#arena.byteLength;
+  }
+
+  /**
+   * Whether the arena has the chunks `write` starts with, its first and its last size, without a
+   * page past its limit: a chunk free in a page of their size, a free page, or room for a page.
+   */
+  canPlace(write: Sized): boolean {
+    const arena = this.#arena;
+    const bytes = write.chunkBytes;
+    if (bytes <= MAX_CHUNK_BYTES) return arena.canAlloc(sizeClass(bytes));
+    const last = bytes % MAX_CHUNK_BYTES;
+    return arena.canAlloc(sizeClass(MAX_CHUNK_BYTES)) &&
+      (last === 0 || arena.canAlloc(sizeClass(last)));
   }
 
   /** A free chunk of class `cls`, or 0 at the arena's page limit unless `force`d past it. */

@@ -10,8 +10,11 @@ export class EntryTooLargeError extends RangeError {
 
 /** A write refused because the store is full and evicts nothing (HTTP 507). */
 export class StoreFullError extends Error {
-  constructor(needed: number, free: number) {
-    super(`Out of memory: the write needs ${needed} bytes and ${free} are free (eviction is off)`);
+  constructor(needed: number, free: number, why?: string) {
+    super(
+      why ??
+        `Out of memory: the write needs ${needed} bytes and ${free} are free (eviction is off)`,
+    );
     this.name = "StoreFullError";
   }
 }

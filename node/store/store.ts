@@ -75,7 +75,8 @@ export interface StoreStats {
  * ({@link entryBytes}). Pages may hold free chunks besides, so the arena may take up to
  * {@link PAGE_SLACK} times `maxBytes` of pages: a write whose size would need a page past that
  * evicts least recently used keys until its size has a free chunk or a page of any size empties,
- * as memcached does when its slabs are set. With `noeviction`, pages may then exceed the slack.
+ * as memcached does when its slabs are set. With `noeviction`, such a write is refused instead. A
+ * size class with no page yet gets one past the slack either way.
  */
 export class Store {
   readonly #now: () => number;
@@ -237,6 +238,11 @@ export class Store {
     if (newer(forgotten, newest)) newest = forgotten;
     const held = this.stampOf(key);
     return held && newer(held, newest) ? held : newest;
+  }
+
+  /** Bytes of the arena's buffer, free chunks and pages included (see {@link PAGE_SLACK}). */
+  get arenaBytes(): number {
+    return this.#entries.arenaBytes;
   }
 
   /** This store's clock: milliseconds since 1970. */
@@ -519,11 +525,32 @@ export class Store {
       }
       return total;
     };
-    if (needed() <= this.#maxBytes) return;
+    if (needed() <= this.#maxBytes && this.#placeable(writes)) return;
     this.expire();
     const total = needed();
     const bytes = this.#entries.bytes;
     if (total > this.#maxBytes) throw new StoreFullError(total - bytes, this.#maxBytes - bytes);
+    if (!this.#placeable(writes)) {
+      throw new StoreFullError(
+        total - bytes,
+        this.#maxBytes - bytes,
+        `Out of memory: ${this.#maxBytes - bytes} bytes are free, but in pages of other sizes ` +
+          "than this write's, and the store's pages are all taken (eviction is off)",
+      );
+    }
+  }
+
+  /**
+   * Whether `writes` find chunks within the arena's pages: its free bytes may lie in pages of
+   * other sizes (many keys of one size gone), and past the pages' limit a store that evicts
+   * nothing would grow without bound.
+   */
+  #placeable(writes: Sized[]): boolean {
+    const entries = this.#entries;
+    return writes.every((write) => {
+      const ref = entries.find(write.key);
+      return (ref !== 0 && entries.fitsInPlace(ref, write)) || entries.canPlace(write);
+    });
   }
 
   /** Removes the entry `ref`, not for a newer state of its key: its stamp joins the horizon. */

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { entryBytes, EntryTooLargeError, EXPIRY_BYTES, Store, StoreFullError } from "./store.ts";
+import {
+  entryBytes,
+  EntryTooLargeError,
+  EXPIRY_BYTES,
+  PAGE_SLACK,
+  Store,
+  StoreFullError,
+} from "./store.ts";
+import { GROWTH_BYTES } from "./arena.ts";
+import { CHUNK_SIZES, PAGE_BYTES } from "./size_classes.ts";
 import { MAX_TOMBSTONES, TOMBSTONE_MS } from "./tombstones.ts";
 import { Replica } from "@cache/protocol/replica";
 import { MAX_TTL_SECONDS } from "@cache/protocol/wire";
@@ -288,6 +297,39 @@ Deno.test("Store.flushThrough() forgets the states stamped up to a version and r
   const behind = new Store({ now: () => 1 });
   behind.flushThrough(6_000);
   assert.equal(behind.set("k", "v"), 6_001);
+});
+
+Deno.test("Store with noeviction refuses a write its pages have no chunk for, not growing them", () => {
+  const maxBytes = 1 << 20;
+  const store = new Store({ maxBytes, eviction: "noeviction" });
+  // Each size in turn fills the bound, then all but one key a page go: the bytes are free, but in
+  // pages of a size no later write takes.
+  let refusals = 0;
+  for (const size of [512, 600, 800, 1000, 1200, 1500, 2000, 2600, 3000, 4000]) {
+    const keys: string[] = [];
+    for (let i = 0;; i++) {
+      const key = `${size}:${i}`;
+      try {
+        store.set(key, "x".repeat(size - key.length - 40));
+      } catch (error) {
+        assert.ok(error instanceof StoreFullError, String(error));
+        refusals++;
+        break;
+      }
+      keys.push(key);
+    }
+    const perPage = Math.floor(PAGE_BYTES / size);
+    keys.forEach((key, i) => i % perPage !== 0 && store.delete(key));
+  }
+  assert.ok(refusals >= 10);
+  // The slack, a page a size at most, and the buffer's step of growth.
+  const bound = maxBytes * PAGE_SLACK + CHUNK_SIZES.length * PAGE_BYTES + GROWTH_BYTES;
+  assert.ok(store.arenaBytes <= bound, `${store.arenaBytes} bytes of pages for ${maxBytes}`);
+  // A size with free chunks in its pages is taken; a new size gets one page, then is refused.
+  store.set("512:again", "x".repeat(400));
+  assert.throws(() => {
+    for (let i = 0; i < PAGE_BYTES / 7000 + 1; i++) store.set(`7000:${i}`, "x".repeat(7000));
+  }, /in pages of other sizes/);
 });
 
 Deno.test("Store.count() counts the live keys that pass a test, never one past its TTL", () => {
