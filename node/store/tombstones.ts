@@ -8,6 +8,12 @@ export const TOMBSTONE_MS = 5 * 60_000;
 /** Most deletions remembered at once; the oldest are forgotten first. */
 export const MAX_TOMBSTONES = 100_000;
 
+/**
+ * Most characters of the keys of the deletions remembered, 8 Mi: about as many bytes (twice as many
+ * for keys past Latin-1), held outside the store's bound. The oldest are forgotten first.
+ */
+export const MAX_TOMBSTONE_KEY_CHARS = 8 * 1024 * 1024;
+
 /** A deletion's version and the ring epoch it was made in. */
 export interface Stamp {
   version: number;
@@ -16,7 +22,8 @@ export interface Stamp {
 
 /**
  * Remembered deletions, each with its version and epoch: forgotten {@link TOMBSTONE_MS} after it was made,
- * or sooner, oldest first, while more than {@link MAX_TOMBSTONES} are kept.
+ * or sooner, oldest first, while more than {@link MAX_TOMBSTONES} are kept or their keys pass
+ * {@link MAX_TOMBSTONE_KEY_CHARS}.
  *
  * @example
  * ```ts
@@ -30,6 +37,7 @@ export class Tombstones {
   readonly #now: () => number;
   readonly #byKey = new Map<string, Stamp & { at: number }>(); // oldest first
   #forgotten: Stamp = { version: 0, epoch: 0 };
+  #chars = 0; // of the keys kept
 
   constructor(now: () => number) {
     this.#now = now;
@@ -37,8 +45,9 @@ export class Tombstones {
 
   /** Remembers that `key` was deleted, stamped `stamp`. */
   remember(key: string, stamp: Stamp): void {
-    this.#byKey.delete(key); // re-inserted last: the map stays oldest first
+    this.forget(key); // re-inserted last: the map stays oldest first
     this.#byKey.set(key, { version: stamp.version, epoch: stamp.epoch, at: this.#now() });
+    this.#chars += key.length;
     this.#forgetOld();
   }
 
@@ -73,22 +82,24 @@ export class Tombstones {
 
   /** Forgets `key`'s deletion. */
   forget(key: string): void {
-    this.#byKey.delete(key);
+    if (this.#byKey.delete(key)) this.#chars -= key.length;
   }
 
   /** Forgets every deletion. */
   clear(): void {
     this.#byKey.clear();
+    this.#chars = 0;
   }
 
   #forgetOld(): void {
     const before = this.#now() - TOMBSTONE_MS;
     for (const [key, tombstone] of this.#byKey) {
-      if (tombstone.at > before && this.#byKey.size <= MAX_TOMBSTONES) break;
+      const full = this.#byKey.size > MAX_TOMBSTONES || this.#chars > MAX_TOMBSTONE_KEY_CHARS;
+      if (tombstone.at > before && !full) break;
       if (newer(tombstone, this.#forgotten)) {
         this.#forgotten = { epoch: tombstone.epoch, version: tombstone.version };
       }
-      this.#byKey.delete(key);
+      this.forget(key);
     }
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_TOMBSTONES, TOMBSTONE_MS, Tombstones } from "./tombstones.ts";
+import { MAX_TOMBSTONE_KEY_CHARS, MAX_TOMBSTONES, TOMBSTONE_MS, Tombstones } from "./tombstones.ts";
 
 Deno.test("Tombstones pass on a deletion for TOMBSTONE_MS, then forget it", () => {
   let now = 1_000;
@@ -31,4 +31,19 @@ Deno.test("Tombstones forget the oldest past MAX_TOMBSTONES, and a key remembere
   assert.equal(tombstones.stampOf("first"), undefined);
   tombstones.clear();
   assert.deepEqual(tombstones.keys(), []);
+});
+
+Deno.test("Tombstones forget the oldest once their keys pass MAX_TOMBSTONE_KEY_CHARS", () => {
+  const tombstones = new Tombstones(() => 0);
+  const long = (i: number) => `${i}:`.padEnd(1024, "k");
+  const fit = MAX_TOMBSTONE_KEY_CHARS / 1024;
+  for (let i = 0; i < fit; i++) tombstones.remember(long(i), { version: i + 1, epoch: 1 });
+  assert.equal(tombstones.keys().length, fit);
+  tombstones.remember(long(fit), { version: fit + 1, epoch: 1 });
+  assert.equal(tombstones.stampOf(long(0)), undefined, "the oldest went");
+  assert.deepEqual(tombstones.forgotten, { version: 1, epoch: 1 });
+  // Forgetting and remembering again count a key's characters once.
+  for (let i = 1; i <= fit; i++) tombstones.forget(long(i));
+  for (let i = 0; i < fit; i++) tombstones.remember(`short${i}`, { version: 1, epoch: 1 });
+  assert.equal(tombstones.keys().length, fit);
 });
