@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import type { Fetch } from "@cache/http1/fetch";
 import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
+import { silentLogger as log } from "@cache/log/log";
+import { Breakers } from "./breaker.ts";
 import { Router } from "./router.ts";
 import { ring } from "./test_support.ts";
 
@@ -27,6 +29,7 @@ function router(
   stamped: (node: string) => Response | Promise<Response>,
   timeoutMs = 1000,
   other: (call: Call) => Response = () => new Response(null, { status: 204 }),
+  breakers?: Breakers,
 ) {
   const calls: Call[] = [];
   const fetch: Fetch = (input, init) => {
@@ -45,7 +48,7 @@ function router(
     return Promise.resolve(answer);
   };
   const placement = { ring, epoch: 7, replicas: 2, unsettledRings: [] };
-  return { calls, router: new Router({ placement, fetch, timeoutMs }) };
+  return { calls, router: new Router({ placement, fetch, timeoutMs, breakers }) };
 }
 
 Deno.test("Router.set() at R=2 sends one stamped copy to each owner, with epoch and deadline", async () => {
@@ -146,4 +149,22 @@ Deno.test("Router.set() sends a client's own second try to the primary at once, 
   const { calls, router: r } = router(() => Response.json({ stale: [] }));
   assert.equal((await r.set("k", BODY, 123)).status, 204);
   assert.deepEqual(calls.map((c) => `${c.to} ${c.floor}`), [`${PRIMARY}/keys 123`]);
+});
+
+Deno.test("Router.set() sends nothing to every owner at once while an owner's breaker is open", async () => {
+  // The others would take a write it refuses: the copies would differ, the primary's older.
+  for (const open of [PRIMARY, BACKUP]) {
+    const breakers = new Breakers({ failures: 1, cooldownMs: 60_000, now: Date.now, log });
+    breakers.failed(open);
+    const { calls, router: r } = router(
+      () => Response.json({ stale: [] }),
+      1000,
+      undefined,
+      breakers,
+    );
+    const status = await r.set("k", BODY).then((a) => a.status, (e) => e.status);
+    // Through the primary alone: refused at once if it is the one, else it copies to its backup.
+    assert.equal(status, open === PRIMARY ? 503 : 204, open);
+    assert.deepEqual(calls.map((c) => c.to), open === PRIMARY ? [] : [`${PRIMARY}/keys`], open);
+  }
 });

@@ -145,6 +145,11 @@ export class Transport {
     return parsed(node, await this.exchange(node, path, {}));
   }
 
+  /** Whether `node`'s breaker is closed: calls go to it as usual, none failing fast. */
+  closed(node: string): boolean {
+    return (this.#options.breakers?.state(node) ?? "closed") === "closed";
+  }
+
   /**
    * {@link send}, for one call or one batch, with the answer as it came: either way, one call
    * made, which the breaker and the metrics count once.

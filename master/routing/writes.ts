@@ -106,7 +106,9 @@ export class Writes {
   async set(key: string, body: string, floor?: number): Promise<Response> {
     const { placement } = this.#options;
     const owners = floor === undefined ? placement.ring.owners(key, placement.replicas) : [];
-    if (owners.length > 1) {
+    // Not while an owner's breaker is open: the others would take a write it refuses, and the
+    // try again through the primary fails fast for one, leaving the copies to differ.
+    if (owners.length > 1 && owners.every((owner) => this.#options.transport.closed(owner))) {
       // One round trip to every owner (see docs/replication.md); a write that lost to a newer
       // state on its primary, or that failed anywhere, goes again through the primary below, with
       // a version above the copies of this try.
