@@ -168,3 +168,34 @@ Deno.test("Router.set() sends nothing to every owner at once while an owner's br
     assert.deepEqual(calls.map((c) => c.to), open === PRIMARY ? [] : [`${PRIMARY}/keys`], open);
   }
 });
+
+Deno.test("Router.set() writes again through a primary whose breaker opened while its copies waited", async () => {
+  // Copies queued behind a call to a paused primary fail unsent when it times out, which opens
+  // the breaker; the backup took its copies. Each try again must still reach the primary.
+  const breakers = new Breakers({ failures: 5, cooldownMs: 60_000, now: Date.now, log });
+  const taken: Record<string, string[]> = { [PRIMARY]: [], [BACKUP]: [] };
+  let paused = true;
+  setTimeout(() => paused = false, 100);
+  const fetch: Fetch = (input, init) => {
+    const url = new URL(String(input));
+    const body = JSON.parse(String(init?.body));
+    if (url.origin === PRIMARY && paused) {
+      return new Promise((_, reject) => {
+        init?.signal?.addEventListener("abort", () => reject(init.signal!.reason));
+      });
+    }
+    taken[url.origin].push(...(body.items ?? [body]).map((item: { value: string }) => item.value));
+    if (url.pathname === "/stamped") return Promise.resolve(Response.json({ stale: [] }));
+    return Promise.resolve(new Response(null, { status: 204 }));
+  };
+  const placement = { ring, epoch: 7, replicas: 2, unsettledRings: [] };
+  const r = new Router({ placement, fetch, timeoutMs: 200, breakers });
+  const values = ["v1", "v2", "v3", "v4", "v5", "v6"];
+  const statuses = await Promise.all(
+    values.map((value) =>
+      r.set("k", JSON.stringify({ key: "k", value })).then((a) => a.status, (e) => e.status)
+    ),
+  );
+  assert.deepEqual(statuses, values.map(() => 204));
+  assert.deepEqual(taken[BACKUP].filter((value) => !taken[PRIMARY].includes(value)), []);
+});

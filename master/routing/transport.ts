@@ -103,8 +103,8 @@ export class Transport {
    * Sends `init` to `path` on `node` and returns its answer, whatever its status. Throws HttpError
    * 502 when the node cannot be reached, 504 when it does not answer within the timeout.
    */
-  async send(node: string, path: string, init: PeerInit = {}): Promise<Response> {
-    return peerResponse(await this.exchange(node, path, init));
+  async send(node: string, path: string, init: PeerInit = {}, mustTry = false): Promise<Response> {
+    return peerResponse(await this.exchange(node, path, init, mustTry));
   }
 
   /** Sends JSON `body` to `path` on `node`; returns the parsed answer, throwing HttpError for any
@@ -152,12 +152,18 @@ export class Transport {
 
   /**
    * {@link send}, for one call or one batch, with the answer as it came: either way, one call
-   * made, which the breaker and the metrics count once.
+   * made, which the breaker and the metrics count once. `mustTry` sends it through an open
+   * breaker too.
    */
-  async exchange(node: string, path: string, init: PeerInit): Promise<RawAnswer> {
+  async exchange(
+    node: string,
+    path: string,
+    init: PeerInit,
+    mustTry = false,
+  ): Promise<RawAnswer> {
     const { timeoutMs, breakers } = this.#options;
     try {
-      breakers?.admit(node);
+      if (!mustTry) breakers?.admit(node);
     } catch (error) {
       this.#failed(node, "breaker_open");
       throw error;

@@ -250,12 +250,14 @@ export class Writes {
     writes: PendingWrite[],
   ): Promise<(Response | Promise<Response>)[]> {
     const { transport } = this.#options;
+    // A write with a floor is a try again: an earlier one may be on other owners, and only a
+    // write above it on the primary takes that copy back, so it goes even through an open breaker.
     const alone = (write: PendingWrite) =>
       transport.send(node, "/keys", {
         method: "POST",
         headers: { ...JSON_TYPE, ...this.#routing(node, write.epoch, write.floor) },
         body: write.body,
-      });
+      }, write.floor !== undefined);
     if (writes.length === 1) return [await alone(writes[0])];
     const { epoch } = writes[0];
     // A ring change while they waited: one epoch per call, so these go alone.
@@ -267,7 +269,7 @@ export class Writes {
       method: "POST",
       headers: { ...JSON_TYPE, ...this.#routing(node, epoch, floor) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
-    });
+    }, floor !== undefined);
     if (ok(answer)) return writes.map(stored);
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
     const failed = (): Response => peerResponse(answer);
