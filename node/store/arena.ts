@@ -92,10 +92,33 @@ export class Arena {
     return ref;
   }
 
-  /** Whether {@link alloc} of class `cls` would give a chunk without `force`. */
-  canAlloc(cls: number): boolean {
-    return this.#partial[cls] !== 0 || this.#freePages.length > 0 || this.#maxPages === 0 ||
-      this.#classPages[cls] === 0 || this.pages < this.#maxPages;
+  /**
+   * Whether {@link alloc} would give every chunk `needs` counts by class without `force`: free
+   * chunks of the class first, then free pages and room under the limit, shared by all classes.
+   */
+  canAllocAll(needs: Map<number, number>): boolean {
+    if (this.#maxPages === 0) return true;
+    let pages = 0; // needed past the classes' free chunks
+    for (const [cls, chunks] of needs) {
+      const short = chunks - this.#freeChunks(cls, chunks);
+      if (short <= 0) continue;
+      // A class without pages gets one past the limit.
+      pages += Math.ceil(short / CHUNKS_PER_PAGE[cls]) - (this.#classPages[cls] === 0 ? 1 : 0);
+    }
+    return pages <= this.#freePages.length + Math.max(0, this.#maxPages - this.pages);
+  }
+
+  /** Free chunks in the pages of class `cls`, counted up to `enough`. */
+  #freeChunks(cls: number, enough: number): number {
+    let free = 0;
+    for (
+      let page = this.#partial[cls];
+      page !== 0 && free < enough;
+      page = this.#nextPartial[page]
+    ) {
+      free += CHUNKS_PER_PAGE[cls] - this.#used[page];
+    }
+    return free;
   }
 
   /** Gives the chunk at `ref` back; its page returns to the pool once all its chunks are free. */

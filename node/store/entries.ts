@@ -185,16 +185,19 @@ export class Entries {
   }
 
   /**
-   * Whether the arena has the chunks `write` starts with, its first and its last size, without a
-   * page past its limit: a chunk free in a page of their size, a free page, or room for a page.
+   * Whether the arena has every chunk `writes` need, without a page past its limit: chunks free in
+   * pages of their sizes, then free pages or room for pages.
    */
-  canPlace(write: Sized): boolean {
-    const arena = this.#arena;
-    const bytes = write.chunkBytes;
-    if (bytes <= MAX_CHUNK_BYTES) return arena.canAlloc(sizeClass(bytes));
-    const last = bytes % MAX_CHUNK_BYTES;
-    return arena.canAlloc(sizeClass(MAX_CHUNK_BYTES)) &&
-      (last === 0 || arena.canAlloc(sizeClass(last)));
+  canPlace(writes: Sized[]): boolean {
+    const needs = new Map<number, number>(); // chunks, by size class
+    const need = (cls: number, chunks: number) => needs.set(cls, (needs.get(cls) ?? 0) + chunks);
+    for (const { chunkBytes } of writes) {
+      // A record past one chunk is chained: chunks of the largest size, then one for the rest.
+      const largest = Math.ceil(chunkBytes / MAX_CHUNK_BYTES) - 1;
+      if (largest > 0) need(sizeClass(MAX_CHUNK_BYTES), largest);
+      need(sizeClass(chunkBytes - largest * MAX_CHUNK_BYTES), 1);
+    }
+    return this.#arena.canAllocAll(needs);
   }
 
   /** A free chunk of class `cls`, or 0 at the arena's page limit unless `force`d past it. */

@@ -546,11 +546,10 @@ export class Store {
    * nothing would grow without bound.
    */
   #placeable(writes: Sized[]): boolean {
+    // A key written over is not held to the pages: it gives its own chunks back as it is written,
+    // and refusing it would refuse every update of a value past one chunk in a full store.
     const entries = this.#entries;
-    return writes.every((write) => {
-      const ref = entries.find(write.key);
-      return (ref !== 0 && entries.fitsInPlace(ref, write)) || entries.canPlace(write);
-    });
+    return entries.canPlace(writes.filter((write) => entries.find(write.key) === 0));
   }
 
   /** Removes the entry `ref`, not for a newer state of its key: its stamp joins the horizon. */

@@ -330,6 +330,29 @@ Deno.test("Store with noeviction refuses a write its pages have no chunk for, no
   assert.throws(() => {
     for (let i = 0; i < PAGE_BYTES / 7000 + 1; i++) store.set(`7000:${i}`, "x".repeat(7000));
   }, /in pages of other sizes/);
+  // So is a batch, counted whole: one free chunk of a size does not let 50 writes of it in.
+  const pages = store.arenaBytes;
+  const batch = (size: number) =>
+    Array.from({ length: 50 }, (_, i) => ({ key: `${size}:b${i}`, value: "x".repeat(size) }));
+  assert.throws(() => store.setMany(batch(5000)), /in pages of other sizes/);
+  assert.equal(store.arenaBytes, pages);
+});
+
+Deno.test("Store with noeviction at its page limit takes a key written over, chained values too", () => {
+  const store = new Store({ maxBytes: 1 << 20, eviction: "noeviction" });
+  for (const size of [10, 300, 600]) store.set(`small${size}`, "x".repeat(size)); // pages of theirs
+  const value = (n: number) => "x".repeat(16384 * 3 + 100 + n); // four chunks
+  let keys = 0;
+  try {
+    for (;; keys++) store.set(`big${keys}`, value(0));
+  } catch (error) {
+    assert.ok(error instanceof StoreFullError);
+  }
+  assert.ok(keys > 10);
+  store.set("big0", value(-50)); // the same chunks, a few bytes less
+  store.set("big1", value(0));
+  assert.equal(store.apply({ key: "big2", version: 9e15, value: value(20) }), true);
+  assert.equal(store.get("big0")?.value, value(-50));
 });
 
 Deno.test("Store.count() counts the live keys that pass a test, never one past its TTL", () => {
