@@ -8,7 +8,7 @@ import { redacted } from "../shared/service/config.ts";
 import { serviceFetch } from "../shared/http1/fetch.ts";
 import { loadOrExit, loadSecurity, startService } from "../shared/service/serve.ts";
 import { createApp } from "./http/app.ts";
-import { Replicator, sendReplicas } from "./cluster/replicator.ts";
+import { MAX_FLUSH_AHEAD_US, Replicator, sendReplicas } from "./cluster/replicator.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
 import { masterList } from "./cluster/masters.ts";
 import { Membership } from "./cluster/membership.ts";
@@ -81,7 +81,7 @@ const membership: Membership = new Membership({
   },
   synced: () => rebalancer.synced,
   flushed: () => store.flushedThrough,
-  onFlushed: (version) => store.learnFlush(version),
+  onFlushed: (version) => store.learnFlush(version, MAX_FLUSH_AHEAD_US),
 });
 const replicator: Replicator = new Replicator({
   self: advertise,

@@ -432,8 +432,11 @@ export class Store {
    * take the flush itself (it joined or restarted after): from now on this store gives versions
    * above it and refuses states at or below it. It keeps what it holds: a node learns it before it
    * is sent any write of the ring, so what it holds came from nodes that had taken the flush.
+   * Ignored when more than `maxAheadUs` past this store's clock: its versions would then count
+   * writes, not time.
    */
-  learnFlush(version: number): void {
+  learnFlush(version: number, maxAheadUs = Infinity): void {
+    if (version - this.#now() * 1000 > maxAheadUs) return;
     if (version > this.#flushed) this.#flushed = version;
     if (version > this.#lastVersion) this.#lastVersion = version;
   }

@@ -299,6 +299,17 @@ Deno.test("Store.flushThrough() forgets the states stamped up to a version and r
   assert.equal(behind.set("k", "v"), 6_001);
 });
 
+Deno.test("Store.learnFlush() takes a flush's version, keeping what it holds, not one far ahead", () => {
+  const store = new Store({ now: () => 1 }); // its clock gives version 1000 and up
+  store.set("kept", "v");
+  store.learnFlush(9_000_000, 10_000_000); // 9 s past its clock
+  assert.deepEqual([store.keys(), store.flushedThrough], [["kept"], 9_000_000]);
+  assert.equal(store.set("k", "v"), 9_000_001);
+  assert.equal(store.apply({ key: "late", version: 8_999_999, value: "v" }), false);
+  store.learnFlush(20_000_000, 10_000_000); // 19 s past it: ignored
+  assert.equal(store.flushedThrough, 9_000_000);
+});
+
 Deno.test("Store with noeviction refuses a write its pages have no chunk for, not growing them", () => {
   const maxBytes = 1 << 20;
   const store = new Store({ maxBytes, eviction: "noeviction" });
