@@ -84,7 +84,7 @@ export function createApp(deps: MasterDeps): MasterApp {
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
   });
   addKeyRoutes(hot, deps.router, deps.maxValueBytes);
-  addKeyspaceRoutes(app, deps.router);
+  addKeyspaceRoutes(app, deps.router, { registry: deps.registry, follower: deps.follower });
   addBatchRoutes(app, deps.router, deps.maxValueBytes);
   const election = deps.election ??
     (() => ({ mode: "none", self: "", leader: null, leading: true, term: 0 }) as const);

@@ -74,15 +74,16 @@ export class Follower {
   }
 
   /**
-   * Sends a registration change to the leader and returns its answer, adopting the ring in it.
+   * Sends a registration change (or a flush) to the leader and returns its answer, adopting the
+   * ring in it.
    * Throws HttpError 503 while no other master leads or the leader cannot be reached.
    */
-  async forward(path: string, init: PeerInit): Promise<Response> {
+  async forward(path: string, init: PeerInit, timeoutMs = FORWARD_TIMEOUT_MS): Promise<Response> {
     const leader = this.#options.leaderUrl();
     if (!leader) throw new HttpError(503, "No leader is elected: try again shortly");
     let answer: RawAnswer;
     try {
-      answer = await callPeer(this.#options.fetch, leader, path, init, FORWARD_TIMEOUT_MS);
+      answer = await callPeer(this.#options.fetch, leader, path, init, timeoutMs);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new HttpError(503, `The leader ${leader} cannot be reached: ${reason}`);

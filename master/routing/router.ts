@@ -26,7 +26,7 @@ export class Router {
     this.#transport = new Transport(options);
     this.#reads = new Reads({ placement, transport: this.#transport });
     this.#writes = new Writes({ placement, transport: this.#transport, catchUp });
-    this.#scans = new Scans({ placement, transport: this.#transport });
+    this.#scans = new Scans({ placement, transport: this.#transport, catchUp });
   }
 
   /** Drops what is kept for `node`, a node the registry forgot (see `Transport.forget`). */

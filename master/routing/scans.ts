@@ -3,7 +3,7 @@
 import { SLOTS } from "@cache/ring/rendezvous";
 import { slotOf } from "@cache/ring/ring";
 import { HttpError } from "@cache/protocol/errors";
-import { Flushed, type ScanPage } from "@cache/protocol/wire";
+import { EPOCH_HEADER, Flushed, type ScanPage } from "@cache/protocol/wire";
 import { settleAll } from "./fan_out.ts";
 import { noOwner, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
@@ -19,6 +19,8 @@ export interface ScanRequest {
 export interface ScansOptions {
   placement: Placement;
   transport: Transport;
+  /** Resolves once the placement has caught up with a newer ring: see `WritesOptions.catchUp`. */
+  catchUp?: () => Promise<void>;
 }
 
 /** Most rounds of asking every node for one page while the ring keeps changing. */
@@ -30,6 +32,10 @@ const MAX_ROUNDS = 4;
  * reads and writes.
  */
 export const MAX_PAGES_IN_FLIGHT = 2;
+
+/** How a failed flush says what it did. */
+const emptied = (failed: number, total: number) =>
+  `; ${total - failed} of ${total} nodes were emptied`;
 
 /** A node's page: its keys from the cursor's slot on, and the first slot it did not cover. */
 interface NodePage {
@@ -107,12 +113,36 @@ export class Scans {
    * version; then each forgets what is stamped at or below the highest of them and refuses it
    * from then on (`Store.flushThrough`). A write that raced the first round is then kept or
    * dropped alike by all its owners, whichever it reached first. Throws, after asking all, when
-   * a node did not take a round.
+   * a node did not take a round. A node that knows a newer ring refuses either round (421): this
+   * master may not know every node, so it catches up and flushes once more.
    */
   async flush(): Promise<void> {
+    const { catchUp } = this.#options;
+    const misdirected = { seen: false };
+    try {
+      await this.#flushAll(misdirected);
+    } catch (error) {
+      if (!misdirected.seen || !catchUp) throw error;
+      await catchUp();
+      await this.#flushAll({ seen: false });
+    }
+  }
+
+  async #flushAll(misdirected: { seen: boolean }): Promise<void> {
     const nodes = this.#nodes();
-    const first = await Promise.allSettled(nodes.map((node) => this.#flush(node, "")));
+    const first = await Promise.allSettled(
+      nodes.map((node) => this.#flush(node, "", misdirected)),
+    );
     const versions = first.flatMap((round) => round.status === "fulfilled" ? [round.value] : []);
+    if (versions.length === 0) {
+      // No node took the first round: no version to send through.
+      await settleAll(
+        first.map((round) =>
+          round.status === "rejected" ? Promise.reject(round.reason) : Promise.resolve()
+        ),
+        emptied,
+      );
+    }
     const through = Math.max(0, ...versions);
     // Nodes that join from now on learn it with the ring, before they take a write.
     this.#options.placement.noteFlush?.(through);
@@ -120,19 +150,21 @@ export class Scans {
     // their old owners emptied are older than `through`.
     const joined = this.#holders().filter((node) => !nodes.includes(node));
     const second = [...nodes, ...joined].map(async (node, i) => {
-      await this.#flush(node, `?through=${through}`);
+      await this.#flush(node, `?through=${through}`, misdirected);
       const round = first[i];
       if (round?.status === "rejected") throw round.reason;
     });
-    await settleAll(
-      second,
-      (failed, total) => `; ${total - failed} of ${total} nodes were emptied`,
-    );
+    await settleAll(second, emptied);
   }
 
   /** One round of a flush on `node`; resolves with the newest version it answered. */
-  async #flush(node: string, query: string): Promise<number> {
-    const answer = await this.#options.transport.send(node, "/keys" + query, { method: "DELETE" });
+  async #flush(node: string, query: string, misdirected: { seen: boolean }): Promise<number> {
+    const { placement, transport } = this.#options;
+    const answer = await transport.send(node, "/keys" + query, {
+      method: "DELETE",
+      headers: { [EPOCH_HEADER]: String(placement.epoch) },
+    });
+    if (answer.status === 421) misdirected.seen = true;
     await succeeded(answer);
     // A node from before flushes had two rounds empties and answers 204, without a version.
     if (answer.status === 204) return 0;

@@ -228,3 +228,41 @@ Deno.test("Router.flush() makes its version known, and sends nodes that joined m
     "DELETE http://d:1/keys?through=800",
   ]);
 });
+
+Deno.test("Router.flush() refused by a node with a newer ring catches up and flushes again", async () => {
+  const calls: string[] = [];
+  const placement = {
+    ring: new Ring(["http://a:1"]),
+    epoch: 3,
+    replicas: 1,
+    unsettledRings: [] as Ring[],
+  };
+  const fetch: Fetch = (input, init) => {
+    const url = new URL(String(input));
+    const epoch = new Headers(init?.headers).get("x-ring-epoch");
+    calls.push(`${url.origin}${url.search} epoch ${epoch}`);
+    // b joined in epoch 4, which a knows and this master did not.
+    if (Number(epoch) < 4) {
+      return Promise.resolve(Response.json({ error: "Routed with ring epoch 3", epoch: 4 }, {
+        status: 421,
+      }));
+    }
+    return Promise.resolve(Response.json({ version: 800 }));
+  };
+  const catchUp = () => {
+    Object.assign(placement, { ring: new Ring(["http://a:1", "http://b:1"]), epoch: 4 });
+    return Promise.resolve();
+  };
+  await new Router({ placement, fetch, timeoutMs: 100, catchUp }).flush();
+  assert.deepEqual(calls, [
+    "http://a:1 epoch 3", // no node took it: no second round
+    "http://a:1 epoch 4",
+    "http://b:1 epoch 4",
+    "http://a:1?through=800 epoch 4",
+    "http://b:1?through=800 epoch 4",
+  ]);
+  // Without a way to catch up, the refusal is the answer.
+  placement.epoch = 3;
+  placement.ring = new Ring(["http://a:1"]);
+  await assert.rejects(new Router({ placement, fetch, timeoutMs: 100 }).flush(), /epoch 3/);
+});

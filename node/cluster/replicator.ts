@@ -153,6 +153,22 @@ export class Replicator {
     return view.epoch;
   }
 
+  /**
+   * Makes sure a request over every key this node holds (a flush) was routed with this node's
+   * ring or a newer one: after fetching a newer one first, one routed with an older ring is
+   * refused with 421, as a write is (see {@link checkPrimary}): its sender may not know every node.
+   */
+  async checkRing(routing: Routing = {}): Promise<void> {
+    await this.catchUp(routing);
+    const view = this.#options.ring.view;
+    if (routing.epoch !== undefined && view && routing.epoch < view.epoch) {
+      throw new MisdirectedError(
+        `Routed with ring epoch ${routing.epoch}; this node knows ${view.epoch}`,
+        view.epoch,
+      );
+    }
+  }
+
   /** Throws 421, with the owner, for a key this node is not the primary of in ring `epoch`. */
   #checkPrimaryOf(keys: string[], epoch: number): void {
     const { ring, self } = this.#options;

@@ -366,3 +366,11 @@ Deno.test("Writer drops on its backups a write its own flush took while the copi
   await primary.writer.write([{ key, value: "raced the flush" }], { epoch: EPOCH });
   assert.deepEqual([primary.store.get(key), backup.store.get(key)], [undefined, undefined]);
 });
+
+Deno.test("Writer.checkRing() refuses a flush routed with an older ring than the node's", async () => {
+  const { writer } = setup();
+  const refused = await refusal(writer.checkRing({ epoch: EPOCH - 1 }));
+  assert.equal(refused.status, 421);
+  await writer.checkRing({ epoch: EPOCH });
+  await writer.checkRing({}); // a caller that names no ring: an admin on the node itself
+});

@@ -279,6 +279,11 @@ export class Writer {
     return true;
   }
 
+  /** Refuses with 421 a request routed with an older ring than this node's: `Replicator.checkRing`. */
+  async checkRing(routing: Routing): Promise<void> {
+    await this.#replicator?.checkRing(routing);
+  }
+
   /** Brings a newer ring here first when `routing` says one exists: see `Replicator.catchUp`. */
   async catchUp(routing: Routing): Promise<void> {
     await this.#replicator?.catchUp(routing);

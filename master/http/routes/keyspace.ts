@@ -5,21 +5,47 @@ import { forwarded } from "@cache/protocol/key_routes";
 import { keyspaceRoutes } from "@cache/protocol/keyspace_routes";
 import { roleOf } from "@cache/service/auth";
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Follower } from "../../membership/follower.ts";
+import type { Registry } from "../../membership/registry.ts";
 import type { Router } from "../../routing/router.ts";
+import { relay } from "../relay.ts";
 
 const routes = {
   scan: forwarded(keyspaceRoutes.scan),
   flush: forwarded(keyspaceRoutes.flush),
 };
 
-/** Serves `GET /keys` (a scan) and `DELETE /keys` (a flush, for admins when tokens are set). */
-export function addKeyspaceRoutes(app: OpenAPIHono, router: Router): void {
+/** A follower's way to the leader, which flushes: it knows every node, and tells them the flush. */
+export interface Leadership {
+  registry: Pick<Registry, "leading">;
+  follower?: Pick<Follower, "forward">;
+}
+
+/**
+ * Time a follower waits for the leader's flush: two rounds over every node, each of which walks
+ * what it holds.
+ */
+const FLUSH_FORWARD_TIMEOUT_MS = 30_000;
+
+/**
+ * Serves `GET /keys` (a scan) and `DELETE /keys` (a flush, for admins when tokens are set; a
+ * follower's goes to the leader).
+ */
+export function addKeyspaceRoutes(app: OpenAPIHono, router: Router, lead?: Leadership): void {
   app.openapi(routes.scan, async (c) => c.json(await router.scan(c.req.valid("query")), 200));
 
   app.openapi(routes.flush, async (c) => {
     // `/keys` is open to client tokens for the scan; emptying the cluster takes an admin's.
     if (roleOf(c.req.raw) === "client") {
       throw new HttpError(403, "Only an admin token may flush the cluster");
+    }
+    const follower = lead?.follower;
+    if (follower && !lead.registry.leading) {
+      // With the caller's token: a flush takes an admin's, which this master's own is not.
+      const authorization = c.req.header("authorization");
+      const headers: Record<string, string> = authorization ? { authorization } : {};
+      const init = { method: "DELETE", headers };
+      return relay(follower.forward("/keys", init, FLUSH_FORWARD_TIMEOUT_MS));
     }
     await router.flush();
     return c.body(null, 204);

@@ -8,7 +8,7 @@ import type { HotPath } from "@cache/service/hot";
 import { errors, json } from "@cache/protocol/route_parts";
 import { Flushed, FlushQuery } from "@cache/protocol/wire";
 import { checkAhead, MAX_FLUSH_AHEAD_US } from "../../cluster/replicator.ts";
-import type { NodeContext } from "../context.ts";
+import { type NodeContext, routing } from "../context.ts";
 
 // The shared scan, described as a node answers it: its own keys, which the master merges.
 const scan = {
@@ -42,6 +42,7 @@ const flush = {
       400: "The query is not valid",
       403: "Only an admin token may flush the cluster",
       409: "`through` is too far ahead of this node's clock",
+      421: "Routed with an older ring epoch (`x-ring-epoch`) than this node's",
     }),
   },
 };
@@ -67,11 +68,13 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
     return c.json({ keys: page.keys, cursor: page.next === null ? null : String(page.next) }, 200);
   });
 
-  hot.app.openapi(flush, (c) => {
+  hot.app.openapi(flush, async (c) => {
     // Client tokens reach the key routes; emptying the node takes the master's or an admin's.
     if (roleOf(c.req.raw) === "client") {
       throw new HttpError(403, "Only an admin token may flush the cluster");
     }
+    // A master with an older ring may not know every node: its flush would miss some.
+    await node.writer.checkRing(routing(c.req.raw));
     const { through } = c.req.valid("query");
     if (through === undefined) node.store.clear();
     else {
