@@ -57,7 +57,7 @@ export class Membership {
   #failures = 0; // rounds in a row no master acknowledged
   #refreshing: Promise<boolean> | undefined;
   readonly #departed = new Set<string>(); // nodes of earlier rings, not this one, while keys move
-  readonly #unreachable = new Set<string>(); // masters whose last heartbeat failed
+  readonly #unreachable = new Map<string, string>(); // masters whose last heartbeat failed: why
   #running = false;
   #wake = new AbortController();
   #loop: Promise<void> = Promise.resolve();
@@ -254,10 +254,12 @@ export class Membership {
       }
       return "ok";
     } catch (error) {
-      // Once per master until it answers again, not once per heartbeat.
-      if (!this.#unreachable.has(master)) {
-        this.#unreachable.add(master);
-        log.warn("master unreachable", { master, error: String(error) });
+      // Once per master and reason until it answers again, not once per heartbeat: a master
+      // that comes up with a certificate this node does not trust says so, past the refusals.
+      const reason = String(error);
+      if (this.#unreachable.get(master) !== reason) {
+        this.#unreachable.set(master, reason);
+        log.warn("master unreachable", { master, error: reason });
       }
       return "failed";
     }

@@ -256,3 +256,25 @@ Deno.test("Membership takes the flush a ring names before the ring, and reports 
   await membership.beat();
   assert.equal(cluster.registry.view().flushed, 7_000);
 });
+
+Deno.test("Membership logs a master unreachable again when the reason changes", async () => {
+  const lines: string[] = [];
+  let reason = "Connection refused";
+  const membership = member(() => Promise.reject(new TypeError(reason)), {
+    log: createLogger("node", {
+      write: (line) => {
+        const { msg, error } = JSON.parse(line);
+        if (msg === "master unreachable") lines.push(error);
+      },
+    }),
+  });
+  await membership.beat();
+  await membership.beat();
+  reason = "invalid peer certificate: UnknownIssuer"; // the master came up, with a bad certificate
+  await membership.beat();
+  await membership.beat();
+  assert.deepEqual(lines, [
+    "TypeError: Connection refused",
+    "TypeError: invalid peer certificate: UnknownIssuer",
+  ]);
+});
