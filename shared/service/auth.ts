@@ -1,6 +1,7 @@
 // Bearer tokens with roles: parsed from a file or the environment, kept only as SHA-256 digests.
 
 import type { MiddlewareHandler } from "hono";
+import { parseOrigin } from "@cache/protocol/origin";
 import { Sha256 } from "./sha256.ts";
 
 /** What a token may do: client (keys), node (membership and peer routes), admin (everything). */
@@ -92,7 +93,14 @@ export function parseTokens(text: string): Token[] {
     if (token.length < 8) throw new AuthConfigError(`A ${role} token is shorter than 8 characters`);
     if (address === undefined) return [role as Role, token];
     if (role !== "node") throw new AuthConfigError(`Only a node token is bound to an address`);
-    return [role as Role, token, address];
+    // In the form registrations are compared in: "http://Node-0:80/" is "http://node-0".
+    const origin = parseOrigin(address);
+    if (origin === undefined) {
+      throw new AuthConfigError(
+        `A node token's address "${address.slice(0, 60)}" is not an http(s) URL with no path`,
+      );
+    }
+    return [role as Role, token, origin];
   });
 }
 

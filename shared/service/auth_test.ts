@@ -32,6 +32,18 @@ Deno.test("parseTokens() refuses unknown roles, short tokens and broken lines", 
   assert.throws(() => parseTokens("{broken"), /not valid JSON/);
 });
 
+Deno.test("parseTokens() takes a node token's address as an origin, and refuses one that is not", () => {
+  const tokens = (address: string) =>
+    parseTokens(JSON.stringify([{ role: "node", token: "node-secret", address }]));
+  assert.deepEqual(tokens("http://Node-0:80/"), [["node", "node-secret", "http://node-0"]]);
+  assert.deepEqual(tokens("https://127.0.0.1:8081"), [
+    ["node", "node-secret", "https://127.0.0.1:8081"],
+  ]);
+  for (const bad of ["not a url at all", "http://node-0:8081/path", "ftp://node-0"]) {
+    assert.throws(() => tokens(bad), /not an http\(s\) URL with no path/, bad);
+  }
+});
+
 Deno.test("Auth knows each token's role, and keeps only digests", async () => {
   const auth = await Auth.from([["admin", "admin-secret"], ["client", "client-secret"]]);
   assert.equal(await auth.role("Bearer admin-secret"), "admin");
