@@ -7,6 +7,7 @@ import { connectionRefused, headerOf, SentThenRefused } from "@cache/http1/messa
 import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER, Key, NOT_WELL_FORMED } from "@cache/protocol/wire";
 import { keySegment } from "@cache/protocol/key_path";
+import type { ZodType } from "zod";
 
 /**
  * The path of `key`'s resource, `/keys/{key}` then `rest`. A key no URL can carry (a lone
@@ -48,6 +49,28 @@ export class CacheError extends Error {
     this.status = status;
     this.details = details;
   }
+}
+
+/**
+ * `body`, the answer of `what`, read by `schema`; throws CacheError 502 when it is not that
+ * document (a server of another kind, or a proxy's page), as for a server's own failure.
+ *
+ * @example
+ * ```ts
+ * import { expected } from "./call.ts";
+ * import { Counter } from "@cache/protocol/wire";
+ * expected(Counter, { key: "k", value: 1, version: "7.1" }, "POST /keys/k/incr"); // the counter
+ * ```
+ */
+export function expected<T>(schema: ZodType<T>, body: unknown, what: string): T {
+  const read = schema.safeParse(body);
+  if (read.success) return read.data;
+  const issue = read.error.issues[0];
+  const where = issue?.path.length ? ` at ${issue.path.join(".")}` : "";
+  throw new CacheError(
+    502,
+    `${what} answered an unexpected document${where}: ${issue?.message ?? "not the schema"}`,
+  );
 }
 
 /** Nothing listened at the address: the request was never sent. */

@@ -1,6 +1,6 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
-import { CacheError, type CallInit, found, keyPath } from "./call.ts";
+import { CacheError, type CallInit, expected, found, keyPath } from "./call.ts";
 import { outcomeOf, type SetCondition, type SetOutcome } from "./conditions.ts";
 import { increment } from "./counters.ts";
 import { type Counter, type Item, versioned, type VersionedItem } from "./items.ts";
@@ -388,7 +388,7 @@ export class CacheClient {
    */
   async scanPage(options: ScanPageOptions = {}): Promise<ScanPage> {
     const path = scanPath(options, options.cursor);
-    return ScanPage.parse(await this.#router.viaMaster(path, {}, options.signal));
+    return expected(ScanPage, await this.#router.viaMaster(path, {}, options.signal), "A scan");
   }
 
   /**

@@ -569,3 +569,32 @@ Deno.test("CacheClient refuses the keys a URL takes for path steps with a 400, c
     assert.deepEqual(calls, [], mode);
   }
 });
+
+Deno.test("CacheClient answers a server's document that is not the one asked with a CacheError", async () => {
+  const ring = { current: view(1, ["http://a:1"]) };
+  let answer = (): Response => Response.json(null);
+  const { cache } = await client(ring, () => answer());
+  const refused = async (call: Promise<unknown>, reason: RegExp) => {
+    const error = await call.then(() => undefined, (e) => e);
+    assert.ok(error instanceof CacheError && error.status === 502, String(error));
+    assert.match(error.message, reason);
+  };
+  try {
+    for (const body of [null, 42, { value: 42 }]) {
+      answer = () => Response.json(body);
+      await refused(cache.get("k"), /unexpected document/);
+    }
+    answer = () => Response.json({ key: "other", value: "X", version: "0.1" });
+    await refused(cache.get("k"), /another key: other/);
+    // An /mget that leaves a key out, or names one not asked, does not say it is missing.
+    answer = () =>
+      Response.json({ items: [{ key: "a", value: "1", version: "0.1" }], missing: [] });
+    await refused(cache.mget(["a", "b"]), /nothing of b/);
+    answer = () => Response.json({ items: [], missing: ["a", "b", "c"] });
+    await refused(cache.mget(["a", "b"]), /a key not asked, c/);
+  } finally {
+    cache.close();
+  }
+  const garbled = { current: { ...view(1, ["http://a:1"]), replicas: 0 } };
+  await refused(client(garbled, () => answer()), /GET \/ring answered an unexpected document/);
+});

@@ -1,7 +1,7 @@
 // Exactly-once increments over a network that loses answers: one request id per increment, the
 // same on every retry, so the key's owners apply it once and answer each retry what they answered.
 
-import { CacheError, keyPath, mayHaveApplied, retries } from "./call.ts";
+import { CacheError, expected, keyPath, mayHaveApplied, retries } from "./call.ts";
 import { type IncrOptions, ttlField } from "./options.ts";
 import { post, type Router } from "./router.ts";
 import { Counter } from "@cache/protocol/wire";
@@ -70,7 +70,7 @@ export async function incrementOnce(
   let again = false; // a round may have applied it: the next ones say they send it again
   for (let round = 1;; round++) {
     try {
-      return Counter.parse(await send(again));
+      return expected(Counter, await send(again), `Increment ${requestId}`);
     } catch (error) {
       if (signal?.aborted || !unknownOutcome(error)) throw error;
       again ||= mayHaveApplied(error);

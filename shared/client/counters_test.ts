@@ -77,11 +77,19 @@ Deno.test("incrementOnce() waits between rounds, and stops waiting once aborted"
   assert.ok(Date.now() - started < 5000, "did not wait the whole delay");
 });
 
-Deno.test("incrementOnce() rejects a body that is not a counter", async () => {
+Deno.test("incrementOnce() rejects a body that is not a counter with a CacheError", async () => {
+  let rounds = 0;
+  const send = () => {
+    rounds++;
+    return Promise.resolve({ key: "hits", value: "5" });
+  };
   await assert.rejects(
-    incrementOnce(() => Promise.resolve({ key: "hits", value: "5" }), { requestId: "r1" }),
-    (error: Error) => error.name === "ZodError",
+    incrementOnce(send, { requestId: "r1", attempts: 2, delaysMs: [0] }),
+    (error: Error) =>
+      error instanceof CacheError && error.status === 502 &&
+      /unexpected document/.test(error.message),
   );
+  assert.equal(rounds, 2, "sent again with its request id: the first may have applied");
 });
 
 Deno.test("incrementOnce() says it sends again once a round may have applied it", async () => {

@@ -4,7 +4,7 @@
 
 import { Coalescer } from "@cache/async/coalesce";
 import { batches } from "./batches.ts";
-import { CacheError, type CallInit, keyPath, retries, unreached } from "./call.ts";
+import { CacheError, type CallInit, expected, keyPath, retries, unreached } from "./call.ts";
 import { post, type Router } from "./router.ts";
 import {
   Key,
@@ -83,13 +83,13 @@ export class GatheredReads {
   ): Promise<(StoredItem | undefined | Promise<StoredItem | undefined>)[]> {
     const { callNode } = this.#options;
     if (keys.length === 1) {
-      return [await itemOf(callNode(node, keyPath(keys[0]), {}))];
+      return [await itemOf(callNode(node, keyPath(keys[0]), {}), keys[0])];
     }
     const body = JSON.stringify({ keys: [...new Set(keys)] });
     const init = { method: "POST", headers: { "content-type": "application/json" }, body };
     let answer: MGetResponse;
     try {
-      answer = MGetResponse.parse(await callNode(node, "/mget", init));
+      answer = mgetAnswer(await callNode(node, "/mget", init), keys, `${node}/mget`);
     } catch (error) {
       if (retries(error)) throw error;
       return this.#withoutRefusedKeys(node, keys, new BatchRefused(error));
@@ -129,13 +129,18 @@ export class GatheredReads {
  * @example
  * ```ts
  * import { itemOf } from "./reads.ts";
- * const item = await itemOf(caller.call("http://127.0.0.1:8080", "/keys/k", {}));
+ * const item = await itemOf(caller.call("http://127.0.0.1:8080", "/keys/k", {}), "k");
  * item?.version; // "7.1733160000000123"
  * ```
  */
-export async function itemOf(read: Promise<unknown>): Promise<StoredItem | undefined> {
+export async function itemOf(
+  read: Promise<unknown>,
+  key: string,
+): Promise<StoredItem | undefined> {
   try {
-    return StoredItem.parse(await read);
+    const item = expected(StoredItem, await read, `GET ${key}`);
+    if (item.key === key) return item;
+    throw new CacheError(502, `GET ${key} answered for another key: ${item.key.slice(0, 60)}`);
   } catch (error) {
     if (error instanceof CacheError && error.status === 404) return undefined;
     throw error;
@@ -188,7 +193,7 @@ export async function readKey(
       } // else: the node refused the batch as a whole; the read goes alone for its own answer
     }
   }
-  return await itemOf(router.route(key, path, {}, { signal, read: true, attempts }));
+  return await itemOf(router.route(key, path, {}, { signal, read: true, attempts }), key);
 }
 
 /**
@@ -235,13 +240,13 @@ async function readGroups(
   await Promise.all(calls.map(async ([owner, group]) => {
     const body = JSON.stringify({ keys: group });
     if (owner === undefined || attempts === 0) {
-      const answer = MGetResponse.parse(await router.viaMaster("/mget", post(body), signal));
+      const answer = mgetAnswer(await router.viaMaster("/mget", post(body), signal), group);
       for (const item of answer.items) found.set(item.key, item);
       return;
     }
     let answer: MGetResponse;
     try {
-      answer = MGetResponse.parse(await router.callNode(owner, "/mget", post(body), signal));
+      answer = mgetAnswer(await router.callNode(owner, "/mget", post(body), signal), group);
     } catch (error) {
       if (!(error instanceof CacheError) || signal?.aborted || !retries(error)) throw error;
       await router.refreshAfterFailure(signal);
@@ -252,8 +257,26 @@ async function readGroups(
     // where they were.
     if (answer.missing.length > 0 && router.view?.settled === false) {
       const retry = JSON.stringify({ keys: answer.missing });
-      const again = MGetResponse.parse(await router.viaMaster("/mget", post(retry), signal));
+      const again = mgetAnswer(
+        await router.viaMaster("/mget", post(retry), signal),
+        answer.missing,
+      );
       for (const item of again.items) found.set(item.key, item);
     }
   }));
+}
+
+/**
+ * An `/mget` answer to `keys`, read: each key asked is an item or missing, and no other key is
+ * answered; otherwise a CacheError 502, never a key taken as not stored.
+ */
+function mgetAnswer(body: unknown, keys: string[], what = "POST /mget"): MGetResponse {
+  const answer = expected(MGetResponse, body, what);
+  const asked = new Set(keys);
+  const answered = new Set([...answer.items.map((item) => item.key), ...answer.missing]);
+  const stray = [...answered].find((key) => !asked.has(key));
+  const left = keys.find((key) => !answered.has(key));
+  if (stray === undefined && left === undefined) return answer;
+  const why = stray !== undefined ? `a key not asked, ${stray}` : `nothing of ${left}`;
+  throw new CacheError(502, `${what} answered ${why.slice(0, 80)}`);
 }

@@ -5,6 +5,7 @@ import {
   CacheError,
   Caller,
   type CallInit,
+  expected,
   mayHaveApplied,
   Refused,
   retries,
@@ -100,7 +101,7 @@ export class Router {
 
   /** Reads the master's ring again; an answer older than the ring held is dropped. */
   async refresh(signal?: AbortSignal): Promise<void> {
-    const view = RingView.parse(await this.viaMaster("/ring", {}, signal));
+    const view = expected(RingView, await this.viaMaster("/ring", {}, signal), "GET /ring");
     if (this.#view && newerRing(this.#view, view)) return; // a late answer: keep the newer ring
     this.#view = view;
     this.#ring = new Ring(view.nodes);
