@@ -120,6 +120,11 @@ export class Entries {
     return this.#index.find(key, probe);
   }
 
+  /** Whether `write` takes chunks of the sizes the entry at `ref` holds, chained or not. */
+  sameChunks(ref: number, write: Sized): boolean {
+    return this.#records.chunkBytes(ref) === write.chunkBytes;
+  }
+
   /** Whether `write` can replace the entry at `ref` in its chunk: one chunk of the same size. */
   fitsInPlace(ref: number, write: Sized): boolean {
     return write.chunkBytes <= MAX_CHUNK_BYTES &&

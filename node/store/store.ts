@@ -549,10 +549,14 @@ export class Store {
    * nothing would grow without bound.
    */
   #placeable(writes: Sized[]): boolean {
-    // A key written over is not held to the pages: it gives its own chunks back as it is written,
-    // and refusing it would refuse every update of a value past one chunk in a full store.
     const entries = this.#entries;
-    return entries.canPlace(writes.filter((write) => entries.find(write.key) === 0));
+    const last = new Map(writes.map((write) => [write.key, write])); // one entry a key
+    const placed = [...last.values()].filter((write) => {
+      // A key written over in chunks of the same sizes takes back the ones it gives up.
+      const ref = entries.find(write.key);
+      return ref === 0 || !entries.sameChunks(ref, write);
+    });
+    return entries.canPlace(placed);
   }
 
   /** Removes the entry `ref`, not for a newer state of its key: its stamp joins the horizon. */

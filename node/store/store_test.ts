@@ -360,10 +360,35 @@ Deno.test("Store with noeviction at its page limit takes a key written over, cha
     assert.ok(error instanceof StoreFullError);
   }
   assert.ok(keys > 10);
-  store.set("big0", value(-50)); // the same chunks, a few bytes less
+  store.set("big0", value(-5)); // the same chunks, a few bytes less
   store.set("big1", value(0));
-  assert.equal(store.apply({ key: "big2", version: 9e15, value: value(20) }), true);
-  assert.equal(store.get("big0")?.value, value(-50));
+  const copy = "z".repeat(value(0).length); // a backup's copy of a later write
+  assert.equal(store.apply({ key: "big2", version: 9e15, value: copy }), true);
+  assert.equal(store.get("big0")?.value, value(-5));
+  // A key written twice in one batch takes one entry.
+  const twice = Array.from({ length: 3 }, () => ({ key: "small10", value: "y".repeat(10) }));
+  store.setMany(twice);
+});
+
+Deno.test("Store with noeviction holds a key written over into chunks of another size to the pages", () => {
+  const store = new Store({ maxBytes: 1 << 20, eviction: "noeviction" });
+  const keys: string[] = [];
+  try {
+    for (let i = 0;; i++) {
+      store.set(`k${i}`, "x".repeat(100));
+      keys.push(`k${i}`);
+    }
+  } catch (error) {
+    assert.ok(error instanceof StoreFullError);
+  }
+  // Three keys in four go: every page keeps some, so none is free for another size.
+  keys.forEach((key, i) => i % 4 !== 0 && store.delete(key));
+  const pages = store.arenaBytes;
+  // The chunks the survivors give up stay in their pages: past one page for the new size, refused.
+  assert.throws(() => {
+    for (const key of keys.filter((_, i) => i % 4 === 0)) store.set(key, "x".repeat(3000));
+  }, /in pages of other sizes/);
+  assert.ok(store.arenaBytes <= pages + PAGE_BYTES + GROWTH_BYTES);
 });
 
 Deno.test("Store.count() counts the live keys that pass a test, never one past its TTL", () => {
