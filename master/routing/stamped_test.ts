@@ -199,3 +199,17 @@ Deno.test("Router.set() writes again through a primary whose breaker opened whil
   assert.deepEqual(statuses, values.map(() => 204));
   assert.deepEqual(taken[BACKUP].filter((value) => !taken[PRIMARY].includes(value)), []);
 });
+
+Deno.test("Router.set() of a client's own try again fails fast on an open breaker", async () => {
+  // Only the master's own tries again go through it: a client's waits for no hung primary.
+  const breakers = new Breakers({ failures: 1, cooldownMs: 60_000, now: Date.now, log });
+  breakers.failed(PRIMARY);
+  const { calls, router: r } = router(
+    () => Response.json({ stale: [] }),
+    1000,
+    undefined,
+    breakers,
+  );
+  const status = await r.set("k", BODY, 123).then((a) => a.status, (e) => e.status);
+  assert.deepEqual([status, calls.length], [503, 0]);
+});

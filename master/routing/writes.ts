@@ -30,6 +30,11 @@ interface PendingWrite {
   body: string;
   epoch: number;
   floor?: number;
+  /**
+   * The master's own try again of a write it sent to every owner at once: sent even through an
+   * open breaker, since only it takes back a copy some owner took.
+   */
+  again?: true;
 }
 
 /** Where writes go, how they are sent, and how to catch up with a ring a node knows first. */
@@ -106,6 +111,7 @@ export class Writes {
   async set(key: string, body: string, floor?: number): Promise<Response> {
     const { placement } = this.#options;
     const owners = floor === undefined ? placement.ring.owners(key, placement.replicas) : [];
+    let again = false;
     // Not while an owner's breaker is open: the others would take a write it refuses, and the
     // try again through the primary fails fast for one, leaving the copies to differ.
     if (owners.length > 1 && owners.every((owner) => this.#options.transport.closed(owner))) {
@@ -113,6 +119,7 @@ export class Writes {
       // state on its primary, or that failed anywhere, goes again through the primary below, with
       // a version above the copies of this try.
       floor = this.#stamped.version();
+      again = true;
       try {
         if (await this.#stamped.write(owners, body, placement.epoch, floor)) return stored();
       } catch (error) {
@@ -120,12 +127,13 @@ export class Writes {
         // since a backup may have taken this try while the primary did not.
         // No copy anywhere (every owner refused it, the master's clock too far ahead of theirs,
         // say): a write like any other, which a version above this try's would have refused too.
-        if (error instanceof Unstamped) floor = undefined;
+        if (error instanceof Unstamped) [floor, again] = [undefined, false];
       }
     }
     return await this.#resendingMisdirected(() => {
       const { epoch } = this.#options.placement;
-      const write = { key, body, epoch, ...(floor === undefined ? {} : { floor }) };
+      const write: PendingWrite = { key, body, epoch, ...(floor === undefined ? {} : { floor }) };
+      if (again) write.again = true;
       return this.#writes.submit(ownerOf(this.#options.placement, key), write);
     });
   }
@@ -250,14 +258,14 @@ export class Writes {
     writes: PendingWrite[],
   ): Promise<(Response | Promise<Response>)[]> {
     const { transport } = this.#options;
-    // A write with a floor is a try again: an earlier one may be on other owners, and only a
-    // write above it on the primary takes that copy back, so it goes even through an open breaker.
+    // The master's own tries again go even through an open breaker (see `PendingWrite.again`);
+    // a client's, with its own floor, fail fast there like any write.
     const alone = (write: PendingWrite) =>
       transport.send(node, "/keys", {
         method: "POST",
         headers: { ...JSON_TYPE, ...this.#routing(node, write.epoch, write.floor) },
         body: write.body,
-      }, write.floor !== undefined);
+      }, write.again);
     if (writes.length === 1) return [await alone(writes[0])];
     const { epoch } = writes[0];
     // A ring change while they waited: one epoch per call, so these go alone.
@@ -269,7 +277,7 @@ export class Writes {
       method: "POST",
       headers: { ...JSON_TYPE, ...this.#routing(node, epoch, floor) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
-    }, floor !== undefined);
+    }, writes.some((write) => write.again));
     if (ok(answer)) return writes.map(stored);
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
     const failed = (): Response => peerResponse(answer);
