@@ -3,6 +3,7 @@
 import { SLOTS } from "@cache/ring/rendezvous";
 import { slotOf } from "@cache/ring/ring";
 import { HttpError } from "@cache/protocol/errors";
+import { SENDER_RING_HEADER, senderRing } from "@cache/protocol/sender_ring";
 import { EPOCH_HEADER, Flushed, type ScanPage } from "@cache/protocol/wire";
 import { settleAll } from "./fan_out.ts";
 import { noOwner, type Placement } from "./placement.ts";
@@ -160,10 +161,10 @@ export class Scans {
   /** One round of a flush on `node`; resolves with the newest version it answered. */
   async #flush(node: string, query: string, misdirected: { seen: boolean }): Promise<number> {
     const { placement, transport } = this.#options;
-    const answer = await transport.send(node, "/keys" + query, {
-      method: "DELETE",
-      headers: { [EPOCH_HEADER]: String(placement.epoch) },
-    });
+    const { epoch, term } = placement;
+    const headers: Record<string, string> = { [EPOCH_HEADER]: String(epoch) };
+    if (term !== undefined) headers[SENDER_RING_HEADER] = senderRing({ term, epoch });
+    const answer = await transport.send(node, "/keys" + query, { method: "DELETE", headers });
     if (answer.status === 421) misdirected.seen = true;
     await succeeded(answer);
     // A node from before flushes had two rounds empties and answers 204, without a version.

@@ -158,15 +158,20 @@ export class Replicator {
    * ring or a newer one: after fetching a newer one first, one routed with an older ring is
    * refused with 421, as a write is (see {@link checkPrimary}): its sender may not know every node.
    */
-  async checkRing(routing: Routing = {}): Promise<void> {
+  async checkRing(routing: Routing = {}, sender?: RingRef): Promise<void> {
     await this.catchUp(routing);
     const view = this.#options.ring.view;
-    if (routing.epoch !== undefined && view && routing.epoch < view.epoch) {
-      throw new MisdirectedError(
-        `Routed with ring epoch ${routing.epoch}; this node knows ${view.epoch}`,
-        view.epoch,
-      );
-    }
+    if (!view) return;
+    // By term first when the sender names it: a deposed leader's epochs may run ahead.
+    const behind = sender
+      ? newerRing(view, sender)
+      : routing.epoch !== undefined && routing.epoch < view.epoch;
+    if (!behind) return;
+    const routed = sender ? `ring ${senderRing(sender)}` : `ring epoch ${routing.epoch}`;
+    throw new MisdirectedError(
+      `Routed with ${routed}; this node knows ${view.term}/${view.epoch}`,
+      view.epoch,
+    );
   }
 
   /** Throws 421, with the owner, for a key this node is not the primary of in ring `epoch`. */

@@ -374,3 +374,13 @@ Deno.test("Writer.checkRing() refuses a flush routed with an older ring than the
   await writer.checkRing({ epoch: EPOCH });
   await writer.checkRing({}); // a caller that names no ring: an admin on the node itself
 });
+
+Deno.test("Writer.checkRing() refuses a flush of an older term, whatever its epoch", async () => {
+  const { writer, source } = setup();
+  source.view = { ...source.view, term: 5 };
+  const deposed = await refusal(
+    writer.checkRing({ epoch: EPOCH + 100 }, { term: 4, epoch: EPOCH + 100 }),
+  );
+  assert.equal(deposed.status, 421);
+  await writer.checkRing({ epoch: EPOCH }, { term: 5, epoch: EPOCH });
+});

@@ -6,6 +6,7 @@ import type { Counter, IncrRequest } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
 import { newer, type NewerState, type ReplicateAnswer, type Stamp } from "@cache/protocol/replica";
 import { checkAhead, MAX_FLOOR_AHEAD_US, type Replicator, type Routing } from "./replicator.ts";
+import type { RingRef } from "@cache/protocol/sender_ring";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
 import type { Value } from "../store/records.ts";
 import { MAX_REQUESTS_PER_KEY } from "../store/requests.ts";
@@ -280,8 +281,8 @@ export class Writer {
   }
 
   /** Refuses with 421 a request routed with an older ring than this node's: `Replicator.checkRing`. */
-  async checkRing(routing: Routing): Promise<void> {
-    await this.#replicator?.checkRing(routing);
+  async checkRing(routing: Routing, sender?: RingRef): Promise<void> {
+    await this.#replicator?.checkRing(routing, sender);
   }
 
   /** Brings a newer ring here first when `routing` says one exists: see `Replicator.catchUp`. */

@@ -2,6 +2,7 @@
 
 import { HttpError } from "@cache/protocol/errors";
 import { keyspaceRoutes } from "@cache/protocol/keyspace_routes";
+import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
 import { slotOf } from "@cache/ring/ring";
 import { roleOf } from "@cache/service/auth";
 import type { HotPath } from "@cache/service/hot";
@@ -42,7 +43,7 @@ const flush = {
       400: "The query is not valid",
       403: "Only an admin token may flush the cluster",
       409: "`through` is too far ahead of this node's clock",
-      421: "Routed with an older ring epoch (`x-ring-epoch`) than this node's",
+      421: "Routed with an older ring (`x-sender-ring`, else `x-ring-epoch`) than this node's",
     }),
   },
 };
@@ -74,7 +75,8 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
       throw new HttpError(403, "Only an admin token may flush the cluster");
     }
     // A master with an older ring may not know every node: its flush would miss some.
-    await node.writer.checkRing(routing(c.req.raw));
+    const sender = readSenderRing(c.req.header(SENDER_RING_HEADER) ?? null);
+    await node.writer.checkRing(routing(c.req.raw), sender);
     const { through } = c.req.valid("query");
     if (through === undefined) node.store.clear();
     else {
