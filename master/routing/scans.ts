@@ -167,7 +167,7 @@ export class Scans {
     const answer = await transport.send(node, "/keys" + query, { method: "DELETE", headers });
     if (answer.status === 421) misdirected.seen = true;
     await succeeded(answer);
-    // A node from before flushes had two rounds empties and answers 204, without a version.
+    // A node built before two-round flushes empties and answers 204, without a version.
     if (answer.status === 204) return 0;
     return Flushed.parse(await answer.json()).version;
   }

@@ -280,7 +280,7 @@ export class Writer {
     return true;
   }
 
-  /** Refuses with 421 a request routed with an older ring than this node's: `Replicator.checkRing`. */
+  /** Refuses with 421 a request routed with an older ring than this node's (`checkRing`). */
   async checkRing(routing: Routing, sender?: RingRef): Promise<void> {
     await this.#replicator?.checkRing(routing, sender);
   }

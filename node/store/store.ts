@@ -401,8 +401,8 @@ export class Store {
    * A cluster's flush: forgets every state stamped at or below `version`, value or deletion, and
    * refuses such states from now on ({@link apply}, {@link setStamped}); the versions this store
    * gives from now on are above it. Every node is sent the same `version`, the newest any of them
-   * had when it emptied in the flush's first round, so a write racing the flush is dropped by all its owners or kept by
-   * all, never by some, whichever node it reached first.
+   * had when it emptied in the flush's first round, so a write racing the flush is dropped by all
+   * its owners or kept by all, never by some, whichever node it reached first.
    */
   flushThrough(version: number): void {
     if (version > this.#flushed) this.#flushed = version;
