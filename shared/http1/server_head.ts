@@ -55,6 +55,14 @@ const windows1252 = new TextDecoder("latin1");
 const PAST_LATIN1 = /[\u0100-\uffff]/;
 
 /**
+ * Whether a request's first byte may be `byte`: a method's first character, or the end of an
+ * empty line before it.
+ */
+export function startsRequest(byte: number): boolean {
+  return byte === 13 || byte === 10 || TOKEN.test(String.fromCharCode(byte));
+}
+
+/**
  * `bytes` read as ISO-8859-1, one character per byte, as HTTP reads a head: header values then
  * hold obs-text (the UTF-8 of "—" too) as characters a `Headers` takes.
  */
@@ -105,7 +113,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     throw new BadHead(400, "The request target holds spaces, control characters or a fragment");
   }
   // The absolute form, which a server must take too (RFC 9112 3.2.2): its host stands for Host.
-  const absolute = ABSOLUTE.exec(target);
+  const absolute = target.startsWith("/") ? null : ABSOLUTE.exec(target);
   const path = absolute ? (absolute[2].startsWith("/") ? "" : "/") + absolute[2] : target;
   if (!path.startsWith("/") && !(path === "*" && method === "OPTIONS")) {
     throw new BadHead(400, "The request target must be a path or an absolute http URL");

@@ -1,7 +1,7 @@
 // Reads a server connection's bytes: a request head, a body of known length, chunk lines.
 
 import { type BodyBuffers, FIRST_BODY_BYTES } from "./body_buffers.ts";
-import { latin1 } from "./server_head.ts";
+import { latin1, startsRequest } from "./server_head.ts";
 
 /** The connection closed, or was closed, before what was being read arrived. */
 export class ConnectionClosed extends Error {
@@ -12,8 +12,6 @@ export class ConnectionClosed extends Error {
 }
 
 const CRLFCRLF = [13, 10, 13, 10];
-// The bytes a request line may start with: a method's token characters, or a line's end.
-const FIRST = /[!#$%&'*+\-.^_`|~0-9A-Za-z\r\n]/;
 const LFLF = [10, 10];
 /**
  * A buffered reader over one connection. Reads resolve with bytes or throw
@@ -48,12 +46,6 @@ export class ConnReader {
   async head(max: number, started?: () => void): Promise<Uint8Array | undefined> {
     if (this.#end === this.#start) await this.#fill();
     started?.();
-    if (!FIRST.test(String.fromCharCode(this.#buffer[this.#start]))) {
-      // No request starts so (a TLS hello on a plain port does): no use waiting for its end.
-      const head = this.#buffer.slice(this.#start, this.#end);
-      this.#start = this.#end;
-      return head;
-    }
     let searched = this.#start;
     for (;;) {
       const at = indexOf(this.#buffer, CRLFCRLF, searched, this.#end);
@@ -69,6 +61,12 @@ export class ConnReader {
       if (bare >= 0) {
         const head = this.#buffer.slice(this.#start, bare);
         this.#start = bare + 2;
+        return head;
+      }
+      if (!startsRequest(this.#buffer[this.#start])) {
+        // No request starts so (a TLS hello on a plain port does): no use waiting for its end.
+        const head = this.#buffer.slice(this.#start, this.#end);
+        this.#start = this.#end;
         return head;
       }
       // Kept relative to the start: filling may move the buffered bytes.
