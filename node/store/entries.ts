@@ -6,8 +6,8 @@ import { Epochs } from "./epochs.ts";
 import { ExpiryQueue } from "./expiry.ts";
 import { INDEX_BYTES_PER_ENTRY, KeyIndex } from "./key_index.ts";
 import { RecencyList } from "./recency.ts";
-import { MAX_RECORD_KEY_BYTES, recordBytes, Records, type Value } from "./records.ts";
-import { MAX_CHUNK_BYTES, sizeClass } from "./size_classes.ts";
+import { MAX_RECORD_KEY_BYTES, recordBytes, recordChunks, Records, type Value } from "./records.ts";
+import { MAX_CHUNK_BYTES } from "./size_classes.ts";
 import { ValueCache } from "./value_cache.ts";
 import { isWide } from "./wide_values.ts";
 
@@ -127,8 +127,7 @@ export class Entries {
 
   /** Whether `write` can replace the entry at `ref` in its chunk: one chunk of the same size. */
   fitsInPlace(ref: number, write: Sized): boolean {
-    return write.chunkBytes <= MAX_CHUNK_BYTES &&
-      this.#records.chunkBytes(ref) === write.chunkBytes;
+    return write.chunkBytes <= MAX_CHUNK_BYTES && this.sameChunks(ref, write);
   }
 
   /**
@@ -195,12 +194,10 @@ export class Entries {
    */
   canPlace(writes: Sized[]): boolean {
     const needs = new Map<number, number>(); // chunks, by size class
-    const need = (cls: number, chunks: number) => needs.set(cls, (needs.get(cls) ?? 0) + chunks);
     for (const { chunkBytes } of writes) {
-      // A record past one chunk is chained: chunks of the largest size, then one for the rest.
-      const largest = Math.ceil(chunkBytes / MAX_CHUNK_BYTES) - 1;
-      if (largest > 0) need(sizeClass(MAX_CHUNK_BYTES), largest);
-      need(sizeClass(chunkBytes - largest * MAX_CHUNK_BYTES), 1);
+      for (const [cls, chunks] of recordChunks(chunkBytes)) {
+        needs.set(cls, (needs.get(cls) ?? 0) + chunks);
+      }
     }
     return this.#arena.canAllocAll(needs);
   }

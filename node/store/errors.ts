@@ -10,11 +10,8 @@ export class EntryTooLargeError extends RangeError {
 
 /** A write refused because the store is full and evicts nothing (HTTP 507). */
 export class StoreFullError extends Error {
-  constructor(needed: number, free: number, why?: string) {
-    super(
-      why ??
-        `Out of memory: the write needs ${needed} bytes and ${free} are free (eviction is off)`,
-    );
+  constructor(message: string) {
+    super(message);
     this.name = "StoreFullError";
   }
 }

@@ -72,6 +72,24 @@ export function recordBytes(keyBytes: number, valueBytes: number): number {
 }
 
 /**
+ * The chunks of a record of `chunkBytes` ({@link recordBytes}), by size class: its one chunk, or
+ * for a chained record, its chunks of the largest size and the last one.
+ *
+ * @example
+ * ```ts
+ * import { recordBytes, recordChunks } from "./records.ts";
+ * recordChunks(recordBytes(16, 100)); // Map { <the class of 152 bytes> => 1 }
+ * ```
+ */
+export function recordChunks(chunkBytes: number): Map<number, number> {
+  const largest = Math.ceil(chunkBytes / MAX_CHUNK_BYTES) - 1;
+  const last = sizeClass(chunkBytes - largest * MAX_CHUNK_BYTES);
+  const chunks = new Map([[last, 1]]);
+  if (largest > 0) chunks.set(LARGEST, largest + (last === LARGEST ? 1 : 0));
+  return chunks;
+}
+
+/**
  * Reads and writes records in an arena. A record's ref is its head chunk's; the store links
  * records into its recency list and index through the header's {@link OLDER}, {@link NEWER} and
  * {@link NEXT} words. Strings are decoded only when asked for.

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Arena } from "./arena.ts";
-import { recordBytes, Records } from "./records.ts";
+import { recordBytes, recordChunks, Records } from "./records.ts";
+import { CHUNK_SIZES } from "./size_classes.ts";
 import { isWide } from "./wide_values.ts";
 
 const encoder = new TextEncoder();
@@ -98,4 +99,13 @@ Deno.test("Records stamp a version, an epoch id and an expiry time", () => {
   assert.equal(records.epochId(ref), 3);
   assert.equal(records.expiresAt(ref), 1_700_000_060_000.5);
   assert.equal(records.value(ref), "v");
+});
+
+Deno.test("recordChunks() names chunks adding up to recordBytes(), chained records too", () => {
+  for (const valueBytes of [0, 100, 16_300, 16_400, 49_000, 16_384 * 3, 1_048_576]) {
+    const bytes = recordBytes(16, valueBytes);
+    const chunks = [...recordChunks(bytes)];
+    const total = chunks.reduce((sum, [cls, count]) => sum + CHUNK_SIZES[cls] * count, 0);
+    assert.equal(total, bytes, `${valueBytes} bytes of value`);
+  }
 });

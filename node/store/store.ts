@@ -405,12 +405,12 @@ export class Store {
    * its owners or kept by all, never by some, whichever node it reached first.
    */
   flushThrough(version: number): void {
-    if (version > this.#flushed) this.#flushed = version;
-    if (version >= this.#lastVersion) {
-      this.clear(); // every state here is at or below it
-      this.#lastVersion = version;
-      return;
-    }
+    if (version >= this.#lastVersion) this.clear(); // every state here is at or below it
+    else this.#forgetThrough(version);
+    this.learnFlush(version);
+  }
+
+  #forgetThrough(version: number): void {
     const entries = this.#entries;
     const refs: number[] = [];
     for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
@@ -532,13 +532,18 @@ export class Store {
     this.expire();
     const total = needed();
     const bytes = this.#entries.bytes;
-    if (total > this.#maxBytes) throw new StoreFullError(total - bytes, this.#maxBytes - bytes);
+    const free = this.#maxBytes - bytes;
+    if (total > this.#maxBytes) {
+      throw new StoreFullError(
+        `Out of memory: the write needs ${
+          total - bytes
+        } bytes and ${free} are free (eviction is off)`,
+      );
+    }
     if (!this.#placeable(writes)) {
       throw new StoreFullError(
-        total - bytes,
-        this.#maxBytes - bytes,
-        `Out of memory: ${this.#maxBytes - bytes} bytes are free, but in pages of other sizes ` +
-          "than this write's, and the store's pages are all taken (eviction is off)",
+        `Out of memory: ${free} bytes are free, but in pages of other sizes than this write's, ` +
+          "and the store's pages are all taken (eviction is off)",
       );
     }
   }
