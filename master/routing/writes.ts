@@ -111,7 +111,6 @@ export class Writes {
   async set(key: string, body: string, floor?: number): Promise<Response> {
     const { placement } = this.#options;
     const owners = floor === undefined ? placement.ring.owners(key, placement.replicas) : [];
-    let again = false;
     // Not while an owner's breaker is open: the others would take a write it refuses, and the
     // try again through the primary fails fast for one, leaving the copies to differ.
     if (owners.length > 1 && owners.every((owner) => this.#options.transport.closed(owner))) {
@@ -119,7 +118,6 @@ export class Writes {
       // state on its primary, or that failed anywhere, goes again through the primary below, with
       // a version above the copies of this try.
       floor = this.#stamped.version();
-      again = true;
       try {
         if (await this.#stamped.write(owners, body, placement.epoch, floor)) return stored();
       } catch (error) {
@@ -127,9 +125,11 @@ export class Writes {
         // since a backup may have taken this try while the primary did not.
         // No copy anywhere (every owner refused it, the master's clock too far ahead of theirs,
         // say): a write like any other, which a version above this try's would have refused too.
-        if (error instanceof Unstamped) [floor, again] = [undefined, false];
+        if (error instanceof Unstamped) floor = undefined;
       }
     }
+    // A floor of its own (a client's came with no owners asked): the master's try again.
+    const again = owners.length > 0 && floor !== undefined;
     return await this.#resendingMisdirected(() => {
       const { epoch } = this.#options.placement;
       const write: PendingWrite = { key, body, epoch, ...(floor === undefined ? {} : { floor }) };

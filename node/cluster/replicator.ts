@@ -143,12 +143,7 @@ export class Replicator {
     const view = ring.view;
     if (!view || view.nodes.length === 0) return 0;
     if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
-    if (routedEpoch !== undefined && routedEpoch < view.epoch) {
-      throw new MisdirectedError(
-        `Routed with ring epoch ${routedEpoch}; this node knows ${view.epoch}`,
-        view.epoch,
-      );
-    }
+    refuseOlder(view, routedEpoch);
     this.#checkPrimaryOf(keys, view.epoch);
     return view.epoch;
   }
@@ -161,17 +156,7 @@ export class Replicator {
   async checkRing(routing: Routing = {}, sender?: RingRef): Promise<void> {
     await this.catchUp(routing);
     const view = this.#options.ring.view;
-    if (!view) return;
-    // By term first when the sender names it: a deposed leader's epochs may run ahead.
-    const behind = sender
-      ? newerRing(view, sender)
-      : routing.epoch !== undefined && routing.epoch < view.epoch;
-    if (!behind) return;
-    const routed = sender ? `ring ${senderRing(sender)}` : `ring epoch ${routing.epoch}`;
-    throw new MisdirectedError(
-      `Routed with ${routed}; this node knows ${view.term}/${view.epoch}`,
-      view.epoch,
-    );
+    if (view) refuseOlder(view, routing.epoch, sender);
   }
 
   /** Throws 421, with the owner, for a key this node is not the primary of in ring `epoch`. */
@@ -494,6 +479,19 @@ function newerIn(body: Uint8Array): NewerState[] {
 function replicaSize(replica: Replica): number {
   const requests = (replica.requests?.length ?? 0) * 400;
   return (replica.key.length + (replica.value?.length ?? 0)) * 3 + 64 + requests;
+}
+
+/**
+ * Throws 421 for a request routed with an older ring than `view`: by the sender's ring, term
+ * first (a deposed leader's epochs may run ahead), when it names it; else by `routedEpoch`.
+ */
+function refuseOlder(view: RingView, routedEpoch?: number, sender?: RingRef): void {
+  const older = sender
+    ? newerRing(view, sender)
+    : routedEpoch !== undefined && routedEpoch < view.epoch;
+  if (!older) return;
+  const routed = sender ? `ring ${senderRing(sender)}` : `ring epoch ${routedEpoch}`;
+  throw new MisdirectedError(`Routed with ${routed}; this node knows ${view.epoch}`, view.epoch);
 }
 
 /**
