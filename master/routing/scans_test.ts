@@ -167,18 +167,31 @@ Deno.test("Router.scan() asks for MAX_PAGES_IN_FLIGHT pages at once; the others 
   assert.equal(asked, pages.length);
 });
 
-Deno.test("Router.flush() sends every node through the newest version any of them answered", async () => {
+/**
+ * Nodes answering a flush's rounds with `answer`; `calls` lists each as sent (method, URL) and
+ * what `noted` says of its headers.
+ */
+function flushedNodes(
+  answer: (node: string, headers: Headers) => Response,
+  noted: (headers: Headers) => string = () => "",
+) {
   const calls: string[] = [];
+  const fetch: Fetch = (input, init) => {
+    const url = new URL(String(input));
+    const headers = new Headers(init?.headers);
+    calls.push(`${init?.method} ${url.origin}${url.pathname}${url.search}${noted(headers)}`);
+    return Promise.resolve(answer(url.origin, headers));
+  };
+  return { calls, fetch };
+}
+
+Deno.test("Router.flush() sends every node through the newest version any of them answered", async () => {
   const answers: Record<string, () => Response> = {
     "http://a:1": () => Response.json({ version: 700 }),
     "http://b:1": () => Response.json({ version: 900 }),
     "http://c:1": () => new Response(null, { status: 204 }), // a node from before two rounds
   };
-  const fetch: Fetch = (input, init) => {
-    const url = new URL(String(input));
-    calls.push(`${init?.method} ${url.origin}${url.pathname}${url.search}`);
-    return Promise.resolve(answers[url.origin]());
-  };
+  const { calls, fetch } = flushedNodes((node) => answers[node]());
   const ring = new Ring(["http://a:1", "http://b:1"]);
   const placement = { ring, epoch: 3, replicas: 2, unsettledRings: [new Ring(["http://c:1"])] };
   const router = new Router({ placement, fetch, timeoutMs: 100 });
@@ -203,7 +216,6 @@ Deno.test("Router.flush() sends every node through the newest version any of the
 });
 
 Deno.test("Router.flush() makes its version known, and sends nodes that joined meanwhile through it", async () => {
-  const calls: string[] = [];
   const noted: number[] = [];
   const placement = {
     ring: new Ring(["http://a:1", "http://b:1"]),
@@ -212,13 +224,11 @@ Deno.test("Router.flush() makes its version known, and sends nodes that joined m
     unsettledRings: [] as Ring[],
     noteFlush: (version: number) => noted.push(version),
   };
-  const fetch: Fetch = (input, init) => {
-    const url = new URL(String(input));
-    calls.push(`${init?.method} ${url.origin}${url.pathname}${url.search}`);
+  const { calls, fetch } = flushedNodes(() => {
     // d joins while the first round is out: keys are on their way to it from a and b.
     if (calls.length === 2) placement.ring = new Ring(["http://a:1", "http://b:1", "http://d:1"]);
-    return Promise.resolve(Response.json({ version: 800 }));
-  };
+    return Response.json({ version: 800 });
+  });
   const router = new Router({ placement, fetch, timeoutMs: 100 });
   await router.flush();
   assert.deepEqual(noted, [800]);
@@ -230,36 +240,29 @@ Deno.test("Router.flush() makes its version known, and sends nodes that joined m
 });
 
 Deno.test("Router.flush() refused by a node with a newer ring catches up and flushes again", async () => {
-  const calls: string[] = [];
   const placement = {
     ring: new Ring(["http://a:1"]),
     epoch: 3,
     replicas: 1,
     unsettledRings: [] as Ring[],
   };
-  const fetch: Fetch = (input, init) => {
-    const url = new URL(String(input));
-    const epoch = new Headers(init?.headers).get("x-ring-epoch");
-    calls.push(`${url.origin}${url.search} epoch ${epoch}`);
+  const { calls, fetch } = flushedNodes((_node, headers) => {
     // b joined in epoch 4, which a knows and this master did not.
-    if (Number(epoch) < 4) {
-      return Promise.resolve(Response.json({ error: "Routed with ring epoch 3", epoch: 4 }, {
-        status: 421,
-      }));
-    }
-    return Promise.resolve(Response.json({ version: 800 }));
-  };
+    return Number(headers.get("x-ring-epoch")) < 4
+      ? Response.json({ error: "Routed with ring epoch 3", epoch: 4 }, { status: 421 })
+      : Response.json({ version: 800 });
+  }, (headers) => ` epoch ${headers.get("x-ring-epoch")}`);
   const catchUp = () => {
     Object.assign(placement, { ring: new Ring(["http://a:1", "http://b:1"]), epoch: 4 });
     return Promise.resolve();
   };
   await new Router({ placement, fetch, timeoutMs: 100, catchUp }).flush();
   assert.deepEqual(calls, [
-    "http://a:1 epoch 3", // no node took it: no second round
-    "http://a:1 epoch 4",
-    "http://b:1 epoch 4",
-    "http://a:1?through=800 epoch 4",
-    "http://b:1?through=800 epoch 4",
+    "DELETE http://a:1/keys epoch 3", // no node took it: no second round
+    "DELETE http://a:1/keys epoch 4",
+    "DELETE http://b:1/keys epoch 4",
+    "DELETE http://a:1/keys?through=800 epoch 4",
+    "DELETE http://b:1/keys?through=800 epoch 4",
   ]);
   // Without a way to catch up, the refusal is the answer.
   placement.epoch = 3;

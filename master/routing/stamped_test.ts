@@ -151,18 +151,23 @@ Deno.test("Router.set() sends a client's own second try to the primary at once, 
   assert.deepEqual(calls.map((c) => `${c.to} ${c.floor}`), [`${PRIMARY}/keys 123`]);
 });
 
+/** {@link router} with `node`'s breaker open, its stand-ins storing every stamped copy. */
+function withOpenBreaker(node: string) {
+  const breakers = new Breakers({ failures: 1, cooldownMs: 60_000, now: Date.now, log });
+  breakers.failed(node);
+  return router(() => Response.json({ stale: [] }), 1000, undefined, breakers);
+}
+
+/** The status a write answered, or the HttpError it threw. */
+async function statusOf(write: Promise<Response>): Promise<number> {
+  return await write.then((answer) => answer.status, (error) => error.status);
+}
+
 Deno.test("Router.set() sends nothing to every owner at once while an owner's breaker is open", async () => {
   // The others would take a write it refuses: the copies would differ, the primary's older.
   for (const open of [PRIMARY, BACKUP]) {
-    const breakers = new Breakers({ failures: 1, cooldownMs: 60_000, now: Date.now, log });
-    breakers.failed(open);
-    const { calls, router: r } = router(
-      () => Response.json({ stale: [] }),
-      1000,
-      undefined,
-      breakers,
-    );
-    const status = await r.set("k", BODY).then((a) => a.status, (e) => e.status);
+    const { calls, router: r } = withOpenBreaker(open);
+    const status = await statusOf(r.set("k", BODY));
     // Through the primary alone: refused at once if it is the one, else it copies to its backup.
     assert.equal(status, open === PRIMARY ? 503 : 204, open);
     assert.deepEqual(calls.map((c) => c.to), open === PRIMARY ? [] : [`${PRIMARY}/keys`], open);
@@ -192,9 +197,7 @@ Deno.test("Router.set() writes again through a primary whose breaker opened whil
   const r = new Router({ placement, fetch, timeoutMs: 200, breakers });
   const values = ["v1", "v2", "v3", "v4", "v5", "v6"];
   const statuses = await Promise.all(
-    values.map((value) =>
-      r.set("k", JSON.stringify({ key: "k", value })).then((a) => a.status, (e) => e.status)
-    ),
+    values.map((value) => statusOf(r.set("k", JSON.stringify({ key: "k", value })))),
   );
   assert.deepEqual(statuses, values.map(() => 204));
   assert.deepEqual(taken[BACKUP].filter((value) => !taken[PRIMARY].includes(value)), []);
@@ -202,14 +205,7 @@ Deno.test("Router.set() writes again through a primary whose breaker opened whil
 
 Deno.test("Router.set() of a client's own try again fails fast on an open breaker", async () => {
   // Only the master's own tries again go through it: a client's waits for no hung primary.
-  const breakers = new Breakers({ failures: 1, cooldownMs: 60_000, now: Date.now, log });
-  breakers.failed(PRIMARY);
-  const { calls, router: r } = router(
-    () => Response.json({ stale: [] }),
-    1000,
-    undefined,
-    breakers,
-  );
-  const status = await r.set("k", BODY, 123).then((a) => a.status, (e) => e.status);
+  const { calls, router: r } = withOpenBreaker(PRIMARY);
+  const status = await statusOf(r.set("k", BODY, 123));
   assert.deepEqual([status, calls.length], [503, 0]);
 });
