@@ -14,6 +14,7 @@ import { masterList } from "./cluster/masters.ts";
 import { Membership } from "./cluster/membership.ts";
 import { BATCH_BYTES, Rebalancer } from "./cluster/rebalance.ts";
 import { Strays } from "./cluster/strays.ts";
+import { EvictionNotices, sendEvicted } from "./cluster/eviction_notices.ts";
 import { maxBodyBytes } from "../shared/protocol/key_routes.ts";
 import { fenced } from "./cluster/fence.ts";
 import { Writer } from "./cluster/writer.ts";
@@ -38,7 +39,22 @@ const callPeers = serviceFetch({ token: config.token, caPem });
 const service = startService("node", config, tls, log);
 const advertise = config.advertise ?? `${tls ? "https" : "http"}://127.0.0.1:${service.addr.port}`;
 const metrics = new Metrics();
-const store = new Store({ maxBytes: config.maxMemoryBytes, eviction: config.eviction });
+const store = new Store({
+  maxBytes: config.maxMemoryBytes,
+  eviction: config.eviction,
+  onEvict: (key, stamp) => evictions.evicted(key, stamp),
+});
+// A key this node evicts as its primary is let go by its backups too: else reads miss a key that
+// scans still list, and that comes back when a backup takes over.
+const evictions = new EvictionNotices({
+  self: advertise,
+  owners: (key) => {
+    const view = membership.view;
+    return view ? membership.ring.owners(key, view.replicas) : [];
+  },
+  send: (backup, evicted) => sendEvicted(callPeers, backup, evicted, config.peerTimeoutMs),
+  log,
+});
 // Bytes of keys per call to a peer at most: half the body a peer configured alike takes, at most
 // 1 MiB (a call over it would be refused whole, and every one after it).
 const rebalanceBytes = Math.min(BATCH_BYTES, Math.floor(maxBodyBytes(config.maxValueBytes) / 2));

@@ -66,7 +66,7 @@ export interface NodeDeps {
 export function nodeAccess(metricsAuth = false): AccessRules {
   return [
     [["/keys/*", "/mget", "/mset", "/stamped"], ["client", "node"]],
-    [["/replicate", "/replica/*", "/stats"], ["node"]],
+    [["/replicate", "/evicted", "/replica/*", "/stats"], ["node"]],
     ...(metricsAuth ? [[["/metrics"], ["admin"]] as AccessRules[number]] : []),
   ];
 }

@@ -74,6 +74,42 @@ Deno.test("node refuses every bad input with a 4xx error and writes nothing", as
   assert.equal(store.stats().keys, 0);
 });
 
+Deno.test("node lets go of copies its primary evicted, on POST /evicted, and of no newer one", async () => {
+  const { send, store } = nodeApp();
+  for (const [key, version] of [["a", 3], ["b", 5], ["c", 9]] as const) {
+    store.apply({ key, version, epoch: 1, value: "v" });
+  }
+  const evicted = (body: unknown) =>
+    send("/evicted", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  for (
+    const bad of [{}, { evicted: [] }, { evicted: [{ key: "a", version: 3 }] }, {
+      evicted: [{ key: "a", version: 0, epoch: 1 }],
+    }, { evicted: [{ key: "a", version: 3, epoch: 1, value: "v" }] }]
+  ) {
+    const answer = await evicted(bad);
+    assert.equal(answer.status, 400, JSON.stringify(bad));
+    assert.ok((await answer.json()).error);
+  }
+  assert.equal(store.stats().keys, 3, "a refused call drops nothing");
+  const answer = await evicted({
+    evicted: [{ key: "a", version: 3, epoch: 1 }, { key: "b", version: 4, epoch: 1 }, {
+      key: "c",
+      version: 10,
+      epoch: 1,
+    }, { key: "none", version: 1, epoch: 1 }],
+  });
+  assert.deepEqual([answer.status, await answer.json()], [200, { dropped: 2 }]);
+  assert.deepEqual(["a", "b", "c"].map((key) => store.get(key)?.value), [
+    undefined,
+    "v",
+    undefined,
+  ]);
+});
+
 Deno.test("node replaces a value and keeps it after a refused write", async () => {
   const { send } = nodeApp(8);
   await send("/keys", put("k", "first"));

@@ -30,6 +30,11 @@ export interface StoreOptions {
   /** Bound on accounted bytes; 0 means unbounded. */
   maxBytes?: number;
   eviction?: Eviction;
+  /**
+   * Told of each key evicted, with the stamp of the state it held, as it goes: a primary's
+   * backups drop that state too (see `EvictionNotices`).
+   */
+  onEvict?: (key: string, stamp: Stamp) => void;
 }
 
 /** A write: `ttlMs` 0 or absent means the key never expires. */
@@ -82,6 +87,7 @@ export class Store {
   readonly #now: () => number;
   readonly #maxBytes: number;
   readonly #eviction: Eviction;
+  readonly #onEvict: ((key: string, stamp: Stamp) => void) | undefined;
   readonly #entries: Entries;
   #hits = 0;
   #misses = 0;
@@ -103,6 +109,7 @@ export class Store {
     this.#requests = new RequestLog(this.#now);
     this.#maxBytes = options.maxBytes ?? 0;
     this.#eviction = options.eviction ?? "lru";
+    this.#onEvict = options.onEvict;
     this.#entries = new Entries(Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES));
   }
 
@@ -389,6 +396,18 @@ export class Store {
     this.#tombstones.forget(key);
   }
 
+  /**
+   * Forgets `key`'s value if it is stamped at or below `stamp`, the state its primary evicted, and
+   * remembers no deletion: a newer write, or one sent again, is taken as before. Returns whether
+   * it forgot one. Not counted as an eviction: that was the primary's.
+   */
+  dropEvicted(key: string, stamp: Stamp): boolean {
+    const ref = this.#entries.find(key);
+    if (ref === 0 || newer(this.#entries.stampOf(ref), stamp)) return false;
+    this.#letGo(ref);
+    return true;
+  }
+
   /** Forgets every key and deletion, as a node that rejoins empty does; counters stay. */
   clear(): void {
     this.#raiseHorizon({ epoch: this.#lastEpoch, version: this.#lastVersion });
@@ -626,7 +645,9 @@ export class Store {
   }
 
   #evictOldest(): void {
-    this.#letGo(this.#entries.oldest);
+    const ref = this.#entries.oldest;
+    this.#onEvict?.(this.#entries.key(ref), this.#entries.stampOf(ref));
+    this.#letGo(ref);
     this.#evictions++;
   }
 }

@@ -81,6 +81,42 @@ Deno.test("Store evicts the least recently used keys, a read counting as use", (
   assert.deepEqual([stats.keys, stats.bytes, stats.evictions], [3, 3 * size, 1]);
 });
 
+Deno.test("Store tells of each key it evicts, with the stamp of the state it let go", () => {
+  const evicted: [string, { epoch: number; version: number }][] = [];
+  const store = new Store({
+    maxBytes: 2 * entryBytes("k0", "v"),
+    now: () => 0,
+    onEvict: (key, stamp) => evicted.push([key, stamp]),
+  });
+  store.apply({ key: "k0", version: 7, epoch: 3, value: "v" });
+  store.set("k1", "v");
+  store.set("k2", "v");
+  assert.deepEqual(evicted, [["k0", { epoch: 3, version: 7 }]]);
+  store.delete("k1"); // a deletion, an expiry or a drop is not an eviction
+  store.drop("k2");
+  assert.equal(evicted.length, 1);
+});
+
+Deno.test("Store.dropEvicted() forgets a state at or below its primary's evicted one, no newer", () => {
+  const store = new Store({ now: () => 0 });
+  store.apply({ key: "old", version: 5, epoch: 2, value: "v" });
+  store.apply({ key: "same", version: 6, epoch: 2, value: "v" });
+  store.apply({ key: "newer", version: 9, epoch: 2, value: "v" });
+  store.apply({ key: "later ring", version: 1, epoch: 3, value: "v" });
+  const stamp = { epoch: 2, version: 6 };
+  assert.deepEqual(
+    ["old", "same", "newer", "later ring", "absent"].map((key) => store.dropEvicted(key, stamp)),
+    [true, true, false, false, false],
+  );
+  assert.deepEqual([store.get("old"), store.get("same")], [undefined, undefined]);
+  assert.ok(store.get("newer") && store.get("later ring"));
+  // No deletion is remembered, nor an eviction counted: a copy sent again is taken.
+  assert.equal(store.apply({ key: "same", version: 6, epoch: 2, value: "again" }), true);
+  assert.equal(store.stats().evictions, 0);
+  // What it let go still bounds the stamps writers choose (see setStamped).
+  assert.deepEqual(store.newestOf("old"), { epoch: 2, version: 6 });
+});
+
 Deno.test("Store evicts expired keys before live ones", () => {
   let now = 0;
   const maxBytes = entryBytes("k0", "v") + entryBytes("k1", "v", true);

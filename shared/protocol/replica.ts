@@ -65,6 +65,16 @@ export const NewerState = z.object({
   epoch: z.number().int().min(0).optional(),
 }).meta({ id: "NewerState" });
 
+/** A state a primary evicted, which its backups drop too if they hold it or an older one. */
+export const EvictedState = z.strictObject({
+  key: Key,
+  version: z.number().int().positive(),
+  epoch: z.number().int().min(0),
+}).meta({ id: "EvictedState" });
+
+/** A state a primary evicted. */
+export type EvictedState = z.infer<typeof EvictedState>;
+
 /** What a replica answers to copies: how many it applied, and the keys it holds newer. */
 export const ReplicateAnswer = z.object({
   applied: z.number().int().min(0),

@@ -97,6 +97,8 @@ Deno.test("node: client tokens reach the key routes only", async () => {
   assert.equal(await status(node, "GET", "/stats", "node-token"), 200);
   assert.equal(await status(node, "GET", "/replica/k", "client-token"), 403);
   assert.equal(await status(node, "GET", "/replica/k", "node-token"), 200);
+  assert.equal(await status(node, "POST", "/evicted", "client-token"), 403);
+  assert.equal(await status(node, "POST", "/evicted", "node-token"), 400); // a key and value: no state
   assert.equal(await status(node, "GET", "/keys/k"), 401);
   assert.equal(await status(node, "GET", "/keys", "client-token"), 200); // the keys it holds
   assert.equal(await status(node, "DELETE", "/keys", "client-token"), 403);

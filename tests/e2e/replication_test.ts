@@ -403,3 +403,55 @@ Deno.test("a join moves large values in calls the new node takes", async () => {
     await processes.stopAll();
   }
 });
+
+Deno.test("R=2 under LRU: a key its primary evicted is gone from its backup too, so a scan lists only keys a GET finds", async () => {
+  const processes = new Processes();
+  let client: CacheClient | undefined;
+  try {
+    const { master } = await settledCluster(processes, 2, ["--replicas", "2"], [
+      "--max-memory",
+      "512kb",
+    ]);
+    const cache = client = await CacheClient.connect(master.url, { mode: "proxy" });
+    const write = async (prefix: string, count: number) => {
+      for (let i = 0; i < count; i += 500) {
+        const items = Array.from({ length: Math.min(500, count - i) }, (_, j) => ({
+          key: `${prefix}${i + j}`,
+          value: "v".repeat(100),
+        }));
+        await cache.mset(items);
+      }
+    };
+    // Reads reach the primary only: there the keys read stay recent, on the backup they age. A
+    // primary then evicts keys its backup keeps, unless the backup is told.
+    await write("a", 2000);
+    for (let i = 0; i < 2000; i += 100) {
+      await cache.mget(Array.from({ length: 100 }, (_, j) => `a${i + j}`));
+    }
+    await write("b", 4000);
+    const evicted = await Promise.all(
+      (await nodesOf(master.url)).map(async (node) =>
+        (await (await fetch(`${node.address}/stats`)).json()).evictions as number
+      ),
+    );
+    assert.ok(evicted.every((n) => n > 0), `evictions per node: ${evicted}`);
+    // Notices of evictions travel after the writes that caused them: the scan waits for them.
+    let missing: string[] = [];
+    await waitFor(async () => {
+      const listed: string[] = [];
+      for await (const key of cache.scan({ count: 1000 })) listed.push(key);
+      missing = [];
+      for (let i = 0; i < listed.length; i += 100) {
+        const batch = listed.slice(i, i + 100);
+        const values = await cache.mget(batch);
+        batch.forEach((key, j) => values[j] === undefined && missing.push(key));
+      }
+      return missing.length === 0;
+    }, "every key a scan lists is found").catch(() => {
+      assert.fail(`${missing.length} listed keys not found, e.g. ${missing.slice(0, 5)}`);
+    });
+  } finally {
+    client?.close();
+    await processes.stopAll();
+  }
+});

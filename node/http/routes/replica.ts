@@ -6,7 +6,8 @@ import { jsonAnswer } from "@cache/http1/answer";
 import { errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
-import { Replica, ReplicateAnswer } from "@cache/protocol/replica";
+import { EvictedState, Replica, ReplicateAnswer } from "@cache/protocol/replica";
+import { MAX_BATCH } from "@cache/protocol/wire";
 import { MAX_REPLICA_ENTRIES, readReplicaBody } from "@cache/protocol/replica_body";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
@@ -45,6 +46,29 @@ const replicate = createRoute({
   },
 });
 
+const evicted = createRoute({
+  method: "post",
+  path: "/evicted",
+  summary: "Let go of states a primary evicted (internal)",
+  description: "Called by a key's primary when it evicts the key: this node forgets its copy if " +
+    "it is stamped at or below the state evicted, and remembers no deletion, so a newer write " +
+    "stays and one sent again is taken. Best effort: a primary does not wait for it to write.",
+  tags: ["internal"],
+  request: {
+    body: {
+      ...json(
+        z.strictObject({ evicted: z.array(EvictedState).min(1).max(MAX_BATCH) }),
+        "The states",
+      ),
+      required: true,
+    },
+  },
+  responses: {
+    200: json(z.object({ dropped: z.number().int().min(0) }), "How many copies were let go"),
+    ...errors({ 400: "The body is not valid" }),
+  },
+});
+
 const replica = createRoute({
   method: "get",
   path: "/replica/{key}",
@@ -58,8 +82,8 @@ const replica = createRoute({
   },
 });
 
-/** Serves `/replicate` (hot: every write a primary takes comes here once per backup) and
- * `/replica/{key}`. */
+/** Serves `/replicate` (hot: every write a primary takes comes here once per backup),
+ * `/evicted` and `/replica/{key}`. */
 export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
   // Values stay the bytes they came as, from the body into the store (see `readReplicaBody`).
   hot.post(
@@ -74,6 +98,13 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
     },
     readReplicaBody,
   );
+  hot.app.openapi(evicted, (c) => {
+    let dropped = 0;
+    for (const { key, ...stamp } of c.req.valid("json").evicted) {
+      if (node.store.dropEvicted(key, stamp)) dropped++;
+    }
+    return c.json({ dropped }, 200);
+  });
   hot.app.openapi(replica, async (c) => {
     const { key } = c.req.valid("param");
     // Asked in a newer ring (a new primary about to change the key), this node takes that ring

@@ -1,0 +1,108 @@
+// A primary's evictions told to its backups, so that they let the same states go: a key evicted
+// where reads go is gone from every owner, as a Redis replica deletes what its primary evicts.
+
+import { callPeer } from "@cache/http1/peer";
+import type { Fetch } from "@cache/http1/fetch";
+import type { Logger } from "@cache/log/log";
+import type { EvictedState, Stamp } from "@cache/protocol/replica";
+import { MAX_BATCH } from "@cache/protocol/wire";
+
+/** Notices waiting for one backup at most: past it, new ones are not sent (see `unsent`). */
+export const MAX_WAITING = 10 * MAX_BATCH;
+
+/** Who this node is, where a key's owners are, and how a backup is told. */
+export interface EvictionNoticesOptions {
+  self: string;
+  /** The owners of `key` in the ring this node follows, primary first; none without a ring. */
+  owners: (key: string) => readonly string[];
+  /** Tells `backup` of evicted states, at most {@link MAX_BATCH}; rejects when it did not take them. */
+  send: (backup: string, evicted: EvictedState[]) => Promise<void>;
+  log: Logger;
+}
+
+/**
+ * Tells a key's backups when this node, its primary, evicts it. Best effort and after the fact:
+ * the write that made room is not held up, notices gather while one call per backup is out, and
+ * a backup that cannot be reached keeps its copy, as it did before it was told. A backup lets go
+ * only a state at or below the one evicted, so a newer write is never lost to a late notice.
+ */
+export class EvictionNotices {
+  readonly #options: EvictionNoticesOptions;
+  readonly #waiting = new Map<string, EvictedState[]>();
+  readonly #sending = new Set<string>();
+  /** Notices not sent: the backup's queue was full, or its call failed. */
+  unsent = 0;
+
+  constructor(options: EvictionNoticesOptions) {
+    this.#options = options;
+  }
+
+  /** Called as the store evicts `key`, stamped `stamp`: its backups are told, if this is its primary. */
+  evicted(key: string, stamp: Stamp): void {
+    const owners = this.#options.owners(key);
+    if (owners[0] !== this.#options.self) return;
+    for (let i = 1; i < owners.length; i++) {
+      this.#add(owners[i], { key, version: stamp.version, epoch: stamp.epoch ?? 0 });
+    }
+  }
+
+  /** Resolves once no notice waits or is out (for tests). */
+  async idle(): Promise<void> {
+    while (this.#sending.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  #add(backup: string, notice: EvictedState): void {
+    let waiting = this.#waiting.get(backup);
+    if (waiting === undefined) this.#waiting.set(backup, waiting = []);
+    if (waiting.length >= MAX_WAITING) {
+      this.unsent++;
+      return;
+    }
+    waiting.push(notice);
+    if (this.#sending.has(backup)) return;
+    this.#sending.add(backup);
+    // After the write that evicted: the evictions it made go in one call.
+    queueMicrotask(() => this.#drain(backup));
+  }
+
+  async #drain(backup: string): Promise<void> {
+    try {
+      const waiting = this.#waiting.get(backup) ?? [];
+      while (waiting.length > 0) {
+        const batch = waiting.splice(0, MAX_BATCH);
+        try {
+          await this.#options.send(backup, batch);
+        } catch (error) {
+          this.unsent += batch.length;
+          this.#options.log.debug("eviction notices not taken", {
+            backup,
+            keys: batch.length,
+            error: String(error),
+          });
+        }
+      }
+      this.#waiting.delete(backup);
+    } finally {
+      this.#sending.delete(backup);
+    }
+  }
+}
+
+/** Sends `evicted` to `node`'s `/evicted` within `timeoutMs`; rejects unless it took them. */
+export async function sendEvicted(
+  fetch: Fetch,
+  node: string,
+  evicted: EvictedState[],
+  timeoutMs: number,
+): Promise<void> {
+  const answer = await callPeer(fetch, node, "/evicted", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ evicted }),
+  }, timeoutMs);
+  if (answer.status !== 200) {
+    throw new Error(
+      `Node ${node} answered ${answer.status}: ${new TextDecoder().decode(answer.body)}`,
+    );
+  }
+}
