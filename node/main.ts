@@ -50,7 +50,7 @@ const evictions = new EvictionNotices({
   self: advertise,
   owners: (key) => {
     const view = membership.view;
-    return view ? membership.ring.owners(key, view.replicas) : [];
+    return view && view.replicas > 1 ? membership.ring.owners(key, view.replicas) : [];
   },
   send: (backup, evicted) => sendEvicted(callPeers, backup, evicted, config.peerTimeoutMs),
   log,
