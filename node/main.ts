@@ -43,6 +43,7 @@ const store = new Store({
   maxBytes: config.maxMemoryBytes,
   eviction: config.eviction,
   onEvict: (key, stamp) => evictions.evicted(key, stamp),
+  remembersExpiries: () => membership.view?.settled === false,
 });
 // A key this node evicts as its primary is let go by its backups too: else reads miss a key that
 // scans still list, and that comes back when a backup takes over.

@@ -35,6 +35,11 @@ export interface StoreOptions {
    * backups drop that state too (see `EvictionNotices`).
    */
   onEvict?: (key: string, stamp: Stamp) => void;
+  /**
+   * Whether an expiry is remembered as a deletion of the state that expired, now: while keys
+   * move, a former owner may still send an older state of the key (see {@link Store.apply}).
+   */
+  remembersExpiries?: () => boolean;
 }
 
 /** A write: `ttlMs` 0 or absent means the key never expires. */
@@ -88,6 +93,7 @@ export class Store {
   readonly #maxBytes: number;
   readonly #eviction: Eviction;
   readonly #onEvict: ((key: string, stamp: Stamp) => void) | undefined;
+  readonly #remembersExpiries: () => boolean;
   readonly #entries: Entries;
   #hits = 0;
   #misses = 0;
@@ -110,6 +116,7 @@ export class Store {
     this.#maxBytes = options.maxBytes ?? 0;
     this.#eviction = options.eviction ?? "lru";
     this.#onEvict = options.onEvict;
+    this.#remembersExpiries = options.remembersExpiries ?? (() => false);
     this.#entries = new Entries(Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES));
   }
 
@@ -477,8 +484,7 @@ export class Store {
     while (removed < budget) {
       const ref = this.#entries.popDue(now);
       if (ref === 0) break;
-      this.#letGo(ref);
-      this.#expired++;
+      this.#letExpire(ref);
       removed++;
     }
     this.#entries.tidyDeadlines(now);
@@ -520,8 +526,7 @@ export class Store {
     if (ref === 0) return 0;
     const expiresAt = this.#entries.expiresAt(ref);
     if (expiresAt !== 0 && expiresAt <= this.#now()) {
-      this.#letGo(ref);
-      this.#expired++;
+      this.#letExpire(ref);
       return 0;
     }
     return ref;
@@ -587,6 +592,19 @@ export class Store {
   #letGo(ref: number): void {
     this.#raiseHorizon(this.#entries.stampOf(ref));
     this.#entries.remove(ref);
+  }
+
+  /**
+   * Removes the due entry `ref`. While keys move, its state is remembered as deleted: a former
+   * owner that still holds an older value, written over by this one, would otherwise bring that
+   * value back once this one expired, forever if it had no TTL.
+   */
+  #letExpire(ref: number): void {
+    if (this.#remembersExpiries()) {
+      this.#tombstones.remember(this.#entries.key(ref), this.#entries.stampOf(ref));
+    }
+    this.#letGo(ref);
+    this.#expired++;
   }
 
   #raiseHorizon(stamp: Stamp): void {

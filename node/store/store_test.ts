@@ -42,6 +42,28 @@ Deno.test("Store.stats() never counts a key past its TTL, swept or not", () => {
   assert.equal(store.delete("short").found, false);
 });
 
+Deno.test("Store remembers an expiry as a deletion while told to: an older copy stays out", () => {
+  let now = 1000;
+  let moving = true;
+  const store = new Store({ now: () => now, remembersExpiries: () => moving });
+  for (const key of ["read", "swept", "calm"]) {
+    store.apply({ key, version: 5, epoch: 2, value: "old" });
+    store.apply({ key, version: 9, epoch: 3, value: "new", ttlMs: 1000 });
+  }
+  now += 1000;
+  assert.equal(store.get("read"), undefined); // found due on a read
+  assert.equal(store.expire(1), 1); // or swept, earliest first
+  moving = false;
+  assert.equal(store.expire(), 1); // "calm": the keys have settled
+  assert.deepEqual(store.replica("read"), { key: "read", version: 9, epoch: 3, deleted: true });
+  for (const key of ["read", "swept"]) {
+    assert.equal(store.apply({ key, version: 5, epoch: 2, value: "old" }), false, key);
+  }
+  assert.equal(store.replica("calm"), undefined);
+  assert.equal(store.apply({ key: "calm", version: 5, epoch: 2, value: "old" }), true);
+  assert.equal(store.stats().expired, 3);
+});
+
 Deno.test("Store.expire() removes due keys in bounded steps, earliest first", () => {
   let now = 0;
   const store = new Store({ now: () => now });

@@ -1,0 +1,81 @@
+// Keys written while a join moves them: one whose newest write expired stays gone.
+
+import assert from "node:assert/strict";
+import { nodesOf, Processes, settledCluster, waitFor } from "../support/process.ts";
+
+/** Nodes send keys one per call, so a join's moves outlast a 1 s TTL. */
+const SLOW_MOVES = ["--rebalance-batch", "1"];
+
+async function post(url: string, body: unknown): Promise<number> {
+  const answer = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  await answer.body?.cancel();
+  return answer.status;
+}
+
+/** The value the master reads for `key`, or undefined for 404; throws on anything but 5xx. */
+async function read(master: string, key: string): Promise<string | undefined> {
+  const answer = await fetch(`${master}/keys/${key}`);
+  const body = await answer.json();
+  if (answer.status === 200) return body.value;
+  if (answer.status !== 404 && answer.status < 500) {
+    throw new Error(`${answer.status} ${body.error}`);
+  }
+}
+
+/**
+ * A master and 3 nodes holding 20,000 keys and `keys` written "old", then a 4th node that joins:
+ * resolves once the ring changed, while the old owners still hold most of the keys.
+ */
+async function joinWhileHolding(processes: Processes, keys: string[]): Promise<string> {
+  const { master } = await settledCluster(processes, 3, [], SLOW_MOVES);
+  for (let i = 0; i < 20_000; i += 1000) {
+    const items = Array.from({ length: 1000 }, (_, j) => ({ key: `f${i + j}`, value: "x" }));
+    assert.equal(await post(`${master.url}/mset`, { items }), 204);
+  }
+  for (const key of keys) {
+    assert.equal(await post(`${master.url}/keys`, { key, value: "old" }), 204);
+  }
+  const epoch = async () => (await (await fetch(`${master.url}/ring`)).json()).epoch;
+  const before = await epoch();
+  await processes.node(master.url, SLOW_MOVES);
+  await waitFor(async () => await epoch() !== before, "the node joined the ring");
+  return master.url;
+}
+
+const targets = Array.from({ length: 300 }, (_, i) => `t${i}`);
+
+Deno.test("a key whose newest write expired while keys move never reads an older value", async () => {
+  const processes = new Processes();
+  try {
+    const master = await joinWhileHolding(processes, targets);
+    // While the old owners still hold "old", each key is written over, to expire in a second.
+    const expires = new Map<string, number>();
+    await Promise.all(targets.map(async (key) => {
+      if (await post(`${master}/keys`, { key, value: "new", ttl: 1 }) === 204) {
+        expires.set(key, Date.now() + 1000);
+      }
+    }));
+    assert.equal(expires.size, targets.length);
+    const back = new Set<string>();
+    const readAll = () =>
+      Promise.all(targets.map(async (key) => {
+        const started = Date.now();
+        const value = await read(master, key);
+        // 100 ms for clocks and the expiry's own rounding.
+        if (value !== undefined && started > expires.get(key)! + 100) back.add(`${key}=${value}`);
+      }));
+    const settled = async () => (await nodesOf(master)).every((node) => node.synced);
+    for (let done = false; !done;) {
+      done = await settled();
+      await readAll();
+    }
+    await readAll();
+    assert.equal(back.size, 0, `read after their TTL: ${[...back].slice(0, 5)}`);
+  } finally {
+    await processes.stopAll();
+  }
+});
