@@ -290,9 +290,16 @@ export class Writer {
     await this.#replicator?.catchUp(routing);
   }
 
-  /** Deletes `key` here and on its backups; resolves whether it was here. */
+  /**
+   * Deletes `key` here and on its backups; resolves whether it was stored: here, or, while keys
+   * move, on a node it has not come from yet.
+   */
   async delete(key: string, routing: Routing = {}): Promise<boolean> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
+    if (this.#store.peek(key) === undefined) {
+      await this.#newest(key, epoch);
+      this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the deletion
+    }
     const { found, version } = this.#store.delete(key, epoch);
     const deletion = { key, version, ...(epoch ? { epoch } : {}), deleted: true };
     await this.#copy([deletion], epoch, routing.deadline);

@@ -1,4 +1,5 @@
-// Keys written while a join moves them: one whose newest write expired stays gone.
+// Keys written while a join moves them: one whose newest write expired stays gone, and a
+// deletion finds what the old owners still hold.
 
 import assert from "node:assert/strict";
 import { nodesOf, Processes, settledCluster, waitFor } from "../support/process.ts";
@@ -75,6 +76,23 @@ Deno.test("a key whose newest write expired while keys move never reads an older
     }
     await readAll();
     assert.equal(back.size, 0, `read after their TTL: ${[...back].slice(0, 5)}`);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("a DELETE while keys move answers 204 for a key still on its old owner", async () => {
+  const processes = new Processes();
+  try {
+    const master = await joinWhileHolding(processes, targets);
+    const statuses = await Promise.all(targets.map(async (key) => {
+      const answer = await fetch(`${master}/keys/${key}`, { method: "DELETE" });
+      await answer.body?.cancel();
+      return answer.status;
+    }));
+    const notFound = targets.filter((_, i) => statuses[i] === 404);
+    assert.deepEqual(notFound, [], "stored, but answered 404");
+    for (const key of targets) assert.equal(await read(master, key), undefined, key);
   } finally {
     await processes.stopAll();
   }
