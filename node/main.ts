@@ -44,6 +44,7 @@ const store = new Store({
   eviction: config.eviction,
   onEvict: (key, stamp) => evictions.evicted(key, stamp),
   remembersExpiries: () => membership.view?.settled === false,
+  countsSlots: true, // for the keys it is the primary of, in /stats
 });
 // A key this node evicts as its primary is let go by its backups too: else reads miss a key that
 // scans still list, and that comes back when a backup takes over.
@@ -126,7 +127,8 @@ const app = createApp({
     strays.take(entries, from);
   },
   // With no ring (standalone, or before the first one) the ring is empty: primary of every key.
-  isPrimary: (key) => (membership.ring.owner(key) ?? advertise) === advertise,
+  primaryKeys: () =>
+    membership.ring.size === 0 ? undefined : membership.ring.sumOwned(advertise, store.keysBySlot!),
   ringEpoch,
   metrics,
   auth,

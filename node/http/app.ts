@@ -50,8 +50,8 @@ export interface NodeDeps {
   refusesCopies?: () => string | undefined;
   /** The share of the node's time scans with a client token may take; default a quarter. */
   scanBudget?: Pick<ScanBudget, "wait" | "spend">;
-  /** Whether this node is `key`'s primary in the ring it knows, for `/stats`; default: always. */
-  isPrimary?: (key: string) => boolean;
+  /** How many keys held this node is the primary of, for `/stats`; default: every one. */
+  primaryKeys?: () => number | undefined;
   /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
   ringEpoch?: () => number | undefined;
   /** Applies writes; default one built from the store, cluster and limits above. */
@@ -116,7 +116,7 @@ export function createApp(deps: NodeDeps): NodeApp {
     replicated: deps.replicated,
     refusesCopies: deps.refusesCopies,
     scanBudget: deps.scanBudget ?? new ScanBudget({ share: 0.25, burstMs: 250 }),
-    isPrimary: deps.isPrimary,
+    primaryKeys: deps.primaryKeys,
   };
   const hot = new HotPath(app, {
     metrics,

@@ -34,8 +34,11 @@ export interface NodeContext {
   refusesCopies?: () => string | undefined;
   /** The share of the node's time scans with a client token may take. */
   scanBudget?: Pick<ScanBudget, "wait" | "spend">;
-  /** Whether this node is `key`'s primary in the ring it knows; without it, of every key. */
-  isPrimary?: (key: string) => boolean;
+  /**
+   * How many of the keys held (due ones expired) this node is the primary of in the ring it
+   * knows; undefined, or without it, every key.
+   */
+  primaryKeys?: () => number | undefined;
 }
 
 /** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */

@@ -8,6 +8,7 @@ import { INDEX_BYTES_PER_ENTRY, KeyIndex } from "./key_index.ts";
 import { RecencyList } from "./recency.ts";
 import { MAX_RECORD_KEY_BYTES, recordBytes, recordChunks, Records, type Value } from "./records.ts";
 import { MAX_CHUNK_BYTES } from "./size_classes.ts";
+import type { SlotCounts } from "./slot_counts.ts";
 import { ValueCache } from "./value_cache.ts";
 import { isWide } from "./wide_values.ts";
 
@@ -65,8 +66,14 @@ export class Entries {
   #bytes = 0;
   #withTtl = 0;
 
-  /** `maxPages` limits the arena's pages (see {@link Arena}); 0 means no limit. */
-  constructor(maxPages = 0) {
+  readonly #slots: SlotCounts | undefined;
+
+  /**
+   * `maxPages` limits the arena's pages (see {@link Arena}); 0 means no limit. With `slots`, the
+   * entries are counted per ring slot there.
+   */
+  constructor(maxPages = 0, slots?: SlotCounts) {
+    this.#slots = slots;
     this.#arena = new Arena(maxPages);
     this.#records = new Records(this.#arena);
     this.#index = new KeyIndex(this.#arena, this.#records);
@@ -151,6 +158,7 @@ export class Entries {
       const { key, keyBytes, value, valueBytes, wide } = write;
       ref = this.#records.write(key, keyBytes, value, valueBytes, wide, take);
       this.#index.add(ref, write.probe);
+      this.#slots?.add(key);
     }
     this.#records.stamp(ref, stamp.version, this.#epochs.hold(stamp.epoch), stamp.expiresAt);
     this.#recency.append(ref);
@@ -172,6 +180,8 @@ export class Entries {
 
   /** Removes the entry at `ref` and frees its chunks. */
   remove(ref: number): void {
+    const records = this.#records;
+    this.#slots?.remove(this.#arena.bytes, records.keyStart(ref), records.keyBytes(ref));
     this.#index.remove(ref);
     this.#recency.unlink(ref);
     this.#forget(ref);
@@ -252,6 +262,7 @@ export class Entries {
 
   /** Forgets every entry and gives the arena's memory back. */
   clear(): void {
+    this.#slots?.clear();
     this.#arena.clear();
     this.#index.clear();
     this.#recency.clear();

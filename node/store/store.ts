@@ -9,6 +9,7 @@ import type { Value } from "./records.ts";
 import { PAGE_BYTES } from "./size_classes.ts";
 import { type Applied, RequestLog } from "./requests.ts";
 import { pageBounds } from "./scan_page.ts";
+import { SlotCounts } from "./slot_counts.ts";
 import { type Stamp, Tombstones } from "./tombstones.ts";
 
 export { entryBytes, EXPIRY_BYTES } from "./entries.ts";
@@ -40,6 +41,8 @@ export interface StoreOptions {
    * move, a former owner may still send an older state of the key (see {@link Store.apply}).
    */
   remembersExpiries?: () => boolean;
+  /** Counts the keys per ring slot as they come and go (4 MiB): see {@link Store.keysBySlot}. */
+  countsSlots?: boolean;
 }
 
 /** A write: `ttlMs` 0 or absent means the key never expires. */
@@ -95,6 +98,7 @@ export class Store {
   readonly #onEvict: ((key: string, stamp: Stamp) => void) | undefined;
   readonly #remembersExpiries: () => boolean;
   readonly #entries: Entries;
+  readonly #slots: SlotCounts | undefined;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -117,7 +121,9 @@ export class Store {
     this.#eviction = options.eviction ?? "lru";
     this.#onEvict = options.onEvict;
     this.#remembersExpiries = options.remembersExpiries ?? (() => false);
-    this.#entries = new Entries(Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES));
+    this.#slots = options.countsSlots ? new SlotCounts() : undefined;
+    const maxPages = Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES);
+    this.#entries = new Entries(maxPages, this.#slots);
   }
 
   /** The value of `key` and its time left, or `undefined`; a hit makes the key most recent. */
@@ -491,6 +497,14 @@ export class Store {
     return removed;
   }
 
+  /**
+   * The keys held per ring slot (2^20 of them, indexed by `slotOf()`), due keys not yet
+   * expired included; undefined unless the store was made with `countsSlots`.
+   */
+  get keysBySlot(): Readonly<Uint32Array> | undefined {
+    return this.#slots?.counts;
+  }
+
   /** Exact sizes and counters: due keys are expired first. */
   stats(): StoreStats {
     this.expire();
@@ -503,21 +517,6 @@ export class Store {
       evictions: this.#evictions,
       expired: this.#expired,
     };
-  }
-
-  /**
-   * How many live keys pass `test`: one walk over every key, for counters such as a node's keys
-   * held as primary, never for the hot path.
-   */
-  count(test: (key: string) => boolean): number {
-    const now = this.#now();
-    const entries = this.#entries;
-    let count = 0;
-    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
-      const expiresAt = entries.expiresAt(ref);
-      if ((expiresAt === 0 || expiresAt > now) && test(entries.key(ref))) count++;
-    }
-    return count;
   }
 
   /** The entry of `key` if it has not expired; an expired one is removed on the way. */

@@ -13,6 +13,7 @@ import { CHUNK_SIZES, PAGE_BYTES } from "./size_classes.ts";
 import { MAX_TOMBSTONES, TOMBSTONE_MS } from "./tombstones.ts";
 import { Replica } from "@cache/protocol/replica";
 import { MAX_TTL_SECONDS } from "@cache/protocol/wire";
+import { slotOf } from "@cache/ring/ring";
 
 Deno.test("Store.get() forgets a key at its TTL", () => {
   let now = 0;
@@ -449,19 +450,6 @@ Deno.test("Store with noeviction holds a key written over into chunks of another
   assert.ok(store.arenaBytes <= pages + PAGE_BYTES + GROWTH_BYTES);
 });
 
-Deno.test("Store.count() counts the live keys that pass a test, never one past its TTL", () => {
-  let now = 0;
-  const store = new Store({ now: () => now });
-  store.set("a1", "v");
-  store.set("a2", "v", 100);
-  store.set("b1", "v");
-  store.delete("a3"); // a deletion is not a key
-  assert.equal(store.count((key) => key.startsWith("a")), 2);
-  assert.equal(store.count(() => true), store.stats().keys);
-  now = 100; // a2 is due, not yet swept
-  assert.equal(store.count((key) => key.startsWith("a")), 1);
-});
-
 Deno.test("Store keeps values of any size and content: chained, UTF-8 and lone surrogates", () => {
   const store = new Store();
   const values = ["", "é😀", "x".repeat(16_349), "y".repeat(100_000), "\ud800".repeat(9000), "z"];
@@ -555,6 +543,8 @@ Deno.test("Store evicts past the bound's pages when a size has no free chunk", (
 });
 
 Deno.test("Store matches a model with chained and wide values, drops and replicas", () => {
+  // Keys past ASCII too: the count per slot hashes a key from its string and from its bytes.
+  const keyOf = (n: number) => n % 3 === 0 ? `ké${n}` : `k${n}`;
   const value = fc.oneof(
     fc.nat(400).map((n) => "x".repeat(n)),
     fc.nat(40_000).map((n) => "y".repeat(n)),
@@ -571,10 +561,10 @@ Deno.test("Store matches a model with chained and wide values, drops and replica
     fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
       let now = 1;
       const maxBytes = 150_000;
-      const store = new Store({ now: () => now, maxBytes });
+      const store = new Store({ now: () => now, maxBytes, countsSlots: true });
       const model = new Map<string, { value: string; expiresAt: number }>();
       for (const o of ops) {
-        const key = "key" in o ? `k${o.key}` : "";
+        const key = "key" in o ? keyOf(o.key) : "";
         if (o.kind === "set") {
           store.set(key, o.value, o.ttl);
           model.set(key, { value: o.value, expiresAt: o.ttl ? now + o.ttl : Infinity });
@@ -590,20 +580,43 @@ Deno.test("Store matches a model with chained and wide values, drops and replica
           now += o.ms;
         }
         let bytes = 0;
+        const bySlot = new Map<number, number>();
         for (let i = 0; i <= 12; i++) {
-          const replica = store.replica(`k${i}`);
+          const replica = store.replica(keyOf(i));
           if (!replica || replica.deleted) continue;
-          const m = model.get(`k${i}`);
-          assert.ok(m && m.expiresAt > now, `k${i} is held but gone in the model`);
+          const m = model.get(keyOf(i));
+          assert.ok(m && m.expiresAt > now, `${keyOf(i)} is held but gone in the model`);
           assert.equal(replica.value, m.value);
-          bytes += entryBytes(`k${i}`, replica.value!, replica.ttlMs !== undefined);
+          bytes += entryBytes(keyOf(i), replica.value!, replica.ttlMs !== undefined);
+          bySlot.set(slotOf(keyOf(i)), (bySlot.get(slotOf(keyOf(i))) ?? 0) + 1);
         }
-        assert.equal(store.stats().bytes, bytes);
+        const stats = store.stats();
+        assert.equal(stats.bytes, bytes);
         assert.ok(bytes <= maxBytes);
+        const counts = store.keysBySlot!;
+        for (const [slot, count] of bySlot) assert.equal(counts[slot], count);
+        assert.equal(counts.reduce((sum, count) => sum + count, 0), stats.keys);
       }
     }),
     { numRuns: 60 },
   );
+});
+
+Deno.test("Store counts its keys per slot through a flush, a clear and keys let go", () => {
+  const store = new Store({ now: () => 1000, countsSlots: true });
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+  keys.forEach((key, i) => store.apply({ key, version: i + 1, epoch: 1, value: "v" }));
+  const counted = () => store.keysBySlot!.reduce((sum, count) => sum + count, 0);
+  store.flushThrough(10); // k0-k9
+  store.dropEvicted("k10", { epoch: 1, version: 11 });
+  store.drop("k11");
+  store.delete("k12");
+  assert.deepEqual([counted(), store.stats().keys], [27, 27]);
+  assert.equal(store.keysBySlot![slotOf("k0")], 0);
+  assert.equal(store.keysBySlot![slotOf("k39")], 1);
+  store.clear();
+  assert.equal(counted(), 0);
+  assert.equal(new Store().keysBySlot, undefined);
 });
 
 Deno.test("Store.peek() reads like get() but counts no hit and leaves the key's recency", () => {

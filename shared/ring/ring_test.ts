@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { hash32 } from "./hash.ts";
 import { score, SLOTS } from "./rendezvous.ts";
-import { MAX_NODES, Ring } from "./ring.ts";
+import { MAX_NODES, Ring, slotOf } from "./ring.ts";
 
 // A key that is a number hashes to itself, so it falls into slot `number & (SLOTS - 1)`.
 const numbers = (text: string) => /^\d+$/.test(text) ? Number(text) : hash32(text);
@@ -36,6 +36,21 @@ Deno.test("Ring places a key by its slot, hash(key) & (SLOTS - 1)", () => {
     assert.deepEqual(ring.owners(String(slot + SLOTS), 3), owners);
     assert.deepEqual(ring.owners(String(slot + 5 * SLOTS), 3), owners);
   }
+});
+
+Deno.test("Ring.sumOwned() sums a count per slot over the slots a node owns", () => {
+  const nodes = ["http://a:1", "http://b:1", "http://c:1"];
+  const ring = new Ring(nodes);
+  const perSlot = new Uint32Array(SLOTS);
+  const keys = Array.from({ length: 500 }, (_, i) => `key${i}`);
+  for (const key of keys) perSlot[slotOf(key)]++;
+  const sums = nodes.map((node) => ring.sumOwned(node, perSlot));
+  assert.deepEqual(
+    sums,
+    nodes.map((node) => keys.filter((key) => ring.owner(key) === node).length),
+  );
+  assert.equal(sums[0] + sums[1] + sums[2], keys.length);
+  assert.equal(ring.sumOwned("http://elsewhere:1", perSlot), 0);
 });
 
 Deno.test("Ring ranks nodes whose addresses hash alike by address", () => {

@@ -78,13 +78,16 @@ export function inProcessCluster(
   apps.set("http://master", master);
   for (let i = 0; i < nodes; i++) {
     const address = `http://node-${i}:8081`;
-    const store = new Store({ now });
+    const store = new Store({ now, countsSlots: true });
     stores.set(address, store);
     // Like node/main.ts: primary of the keys the ring gives it, of every key with no ring.
-    const isPrimary = (key: string) => (registry.ring.owner(key) ?? address) === address;
+    const primaryKeys = () => {
+      const ring = registry.ring;
+      return ring.size === 0 ? undefined : ring.sumOwned(address, store.keysBySlot!);
+    };
     apps.set(
       address,
-      createNodeApp({ store, maxValueBytes, notReady: () => undefined, log, now, isPrimary }),
+      createNodeApp({ store, maxValueBytes, notReady: () => undefined, log, now, primaryKeys }),
     );
     registry.heartbeat(address);
   }

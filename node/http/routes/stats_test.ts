@@ -10,15 +10,22 @@ const SELF = "http://a:1";
 const ring = new Ring([SELF, "http://b:1", "http://c:1"]);
 const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
 
-function node(isPrimary?: (key: string) => boolean) {
-  const store = new Store();
+function node(ring?: Ring) {
+  const store = new Store({ countsSlots: true });
   for (const key of keys) store.set(key, "v");
-  const app = createApp({ store, maxValueBytes: 1024, notReady: () => undefined, log, isPrimary });
+  const primaryKeys = ring && (() => ring.sumOwned(SELF, store.keysBySlot!));
+  const app = createApp({
+    store,
+    maxValueBytes: 1024,
+    notReady: () => undefined,
+    log,
+    primaryKeys,
+  });
   return async () => await (await app.request("/stats")).json();
 }
 
 Deno.test("node /stats counts every copy as keys and those it is the primary of as primaryKeys", async () => {
-  const stats = await node((key) => ring.owner(key) === SELF)();
+  const stats = await node(ring)();
   const primaries = keys.filter((key) => ring.owner(key) === SELF).length;
   assert.ok(primaries > 0 && primaries < keys.length, `${primaries} primaries`);
   assert.equal(stats.keys, keys.length);
