@@ -8,6 +8,8 @@ import { MAX_RECORD_KEY_BYTES, NEXT, type Records } from "./records.ts";
 // the ring's seed, and buckets chosen by that hash would follow those ranges.
 const SEED = 0x5bd1e995;
 const MIN_BUCKETS = 1024;
+/** Buckets of the table before a doubling moved into the new one on each write. */
+const MOVES_PER_WRITE = 8;
 
 /**
  * Bytes of index accounted for each entry: a grown table has one to two entries a 4-byte bucket.
@@ -18,7 +20,9 @@ export const INDEX_BYTES_PER_ENTRY = 4;
  * Finds a record by key: a power-of-two array of u32 bucket heads, each bucket a chain of records
  * linked by their {@link NEXT} word. Keys are compared against the stored bytes, never decoded.
  * The table doubles when it holds more than two records per bucket, rehashing from the stored
- * bytes with {@link hashKeyBytes}, equal to the string hash {@link hashKey}.
+ * bytes with {@link hashKeyBytes}, equal to the string hash {@link hashKey}, a few buckets at each
+ * write as Redis does, while lookups read both tables: rehashing 4 M keys at once held a write
+ * (and the node) for a second.
  *
  * @example
  * ```ts
@@ -41,6 +45,10 @@ export class KeyIndex {
   #probed: string | undefined; // that key
   #buckets = new Uint32Array(MIN_BUCKETS);
   #mask = MIN_BUCKETS - 1;
+  // The table before the last doubling, until each of its buckets has moved into #buckets: those
+  // before #moved are empty.
+  #old: Uint32Array | undefined;
+  #moved = 0;
   #count = 0;
 
   constructor(arena: Arena, records: Records) {
@@ -54,9 +62,9 @@ export class KeyIndex {
     return this.#count;
   }
 
-  /** Bytes of the bucket array. */
+  /** Bytes of the bucket arrays. */
   get byteLength(): number {
-    return this.#buckets.byteLength;
+    return this.#buckets.byteLength + (this.#old?.byteLength ?? 0);
   }
 
   /** `key`'s hash and UTF-8 length, packed: for {@link find} and {@link keyBytesOf}. */
@@ -73,10 +81,17 @@ export class KeyIndex {
   /** The ref of the record holding `key`, or 0; `probe` is the key's {@link probe}, if known. */
   find(key: string, probe?: number): number {
     if (probe === undefined || key !== this.#probed) probe = this.probe(key);
-    const keyBytes = bytesOf(probe);
+    const hash = hashOf(probe);
+    const found = this.#findIn(this.#buckets[hash & this.#mask], key, bytesOf(probe));
+    const old = this.#old;
+    if (found !== 0 || old === undefined) return found;
+    return this.#findIn(old[hash & (old.length - 1)], key, bytesOf(probe));
+  }
+
+  /** The ref of the record holding `key` in the chain from `ref`, or 0. */
+  #findIn(ref: number, key: string, keyBytes: number): number {
     const words = this.#words;
     const records = this.#records;
-    let ref = this.#buckets[hashOf(probe) & this.#mask];
     if (keyBytes === key.length) { // ASCII: #blocks holds its bytes
       while (ref !== 0 && !records.keyMatches(ref, this.#blocks, keyBytes)) {
         ref = words[ref * 2 + NEXT];
@@ -96,21 +111,33 @@ export class KeyIndex {
     const bucket = hash & this.#mask;
     this.#words[ref * 2 + NEXT] = this.#buckets[bucket];
     this.#buckets[bucket] = ref;
+    if (this.#old !== undefined) this.#move(MOVES_PER_WRITE);
     if (++this.#count > 2 * this.#buckets.length) this.#grow();
   }
 
   /** Takes the record at `ref`, which must be indexed, out of the index. */
   remove(ref: number): void {
-    const words = this.#words;
-    const bucket = this.#hashOf(ref) & this.#mask;
-    let at = this.#buckets[bucket];
-    if (at === ref) {
-      this.#buckets[bucket] = words[ref * 2 + NEXT];
-    } else {
-      while (words[at * 2 + NEXT] !== ref) at = words[at * 2 + NEXT];
-      words[at * 2 + NEXT] = words[ref * 2 + NEXT];
+    const hash = this.#hashOf(ref);
+    const old = this.#old;
+    if (!this.#unlink(ref, this.#buckets, hash & this.#mask)) {
+      this.#unlink(ref, old!, hash & (old!.length - 1));
     }
     this.#count--;
+    if (old !== undefined) this.#move(MOVES_PER_WRITE);
+  }
+
+  /** Takes `ref` out of the chain of `bucket` in `buckets`; whether it was there. */
+  #unlink(ref: number, buckets: Uint32Array, bucket: number): boolean {
+    const words = this.#words;
+    let at = buckets[bucket];
+    if (at === ref) {
+      buckets[bucket] = words[ref * 2 + NEXT];
+      return true;
+    }
+    while (at !== 0 && words[at * 2 + NEXT] !== ref) at = words[at * 2 + NEXT];
+    if (at === 0) return false;
+    words[at * 2 + NEXT] = words[ref * 2 + NEXT];
+    return true;
   }
 
   /**
@@ -120,7 +147,13 @@ export class KeyIndex {
   holds(ref: number): boolean {
     const end = this.#records.keyStart(ref) + this.#records.keyBytes(ref);
     if (ref === 0 || end > this.#bytes.length) return false;
-    let at = this.#buckets[this.#hashOf(ref) & this.#mask];
+    const hash = this.#hashOf(ref);
+    const old = this.#old;
+    return this.#chainHolds(this.#buckets[hash & this.#mask], ref) ||
+      (old !== undefined && this.#chainHolds(old[hash & (old.length - 1)], ref));
+  }
+
+  #chainHolds(at: number, ref: number): boolean {
     while (at !== 0 && at !== ref) at = this.#words[at * 2 + NEXT];
     return at === ref;
   }
@@ -129,6 +162,7 @@ export class KeyIndex {
   clear(): void {
     this.#buckets = new Uint32Array(MIN_BUCKETS);
     this.#mask = MIN_BUCKETS - 1;
+    this.#old = undefined;
     this.#count = 0;
   }
 
@@ -143,18 +177,28 @@ export class KeyIndex {
     buckets[bucket] = ref;
   }
 
+  /** Doubles the table; its records move into the new one over the next writes. */
   #grow(): void {
-    const old = this.#buckets;
-    const buckets = new Uint32Array(2 * old.length);
-    const mask = buckets.length - 1;
-    for (let bucket = 0; bucket < old.length; bucket++) {
+    if (this.#old !== undefined) this.#move(Infinity); // not expected: writes move it faster
+    this.#old = this.#buckets;
+    this.#moved = 0;
+    this.#buckets = new Uint32Array(2 * this.#old.length);
+    this.#mask = this.#buckets.length - 1;
+  }
+
+  /** Moves the records of up to `count` buckets of the old table into the new one. */
+  #move(count: number): void {
+    const old = this.#old!;
+    const end = Math.min(old.length, this.#moved + count);
+    for (let bucket = this.#moved; bucket < end; bucket++) {
       for (let ref = old[bucket]; ref !== 0;) {
         const next = this.#words[ref * 2 + NEXT];
-        this.#link(ref, buckets, mask);
+        this.#link(ref, this.#buckets, this.#mask);
         ref = next;
       }
+      old[bucket] = 0;
     }
-    this.#buckets = buckets;
-    this.#mask = mask;
+    this.#moved = end;
+    if (end === old.length) this.#old = undefined;
   }
 }

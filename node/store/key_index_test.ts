@@ -34,6 +34,35 @@ Deno.test("KeyIndex finds each record by its key, through growth and removals", 
   assert.equal(index.find("\ud800"), 0);
 });
 
+Deno.test("KeyIndex finds, holds and removes every record at each step of a doubling", () => {
+  const { index, write } = setup();
+  const held = new Map<string, number>();
+  const keyOf = (i: number) => (i % 5 === 0 ? `ké${i}` : `key:${i}`);
+  let seed = 7;
+  const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+  // Past two doublings (at 2,048 and 4,096 records), removing as well as adding on the way.
+  for (let step = 0; step < 12_000; step++) {
+    const key = keyOf(random(6000));
+    const ref = held.get(key);
+    if (ref === undefined) {
+      const added = write(key);
+      index.add(added);
+      held.set(key, added);
+    } else if (random(3) === 0) {
+      index.remove(ref);
+      held.delete(key);
+    }
+    if (step % 50 !== 0) continue;
+    for (const [key, ref] of held) {
+      assert.equal(index.find(key), ref, `${key} at step ${step}`);
+      assert.ok(index.holds(ref), `${key} held at step ${step}`);
+    }
+    assert.equal(index.find(keyOf(6000)), 0);
+  }
+  assert.equal(index.count, held.size);
+  assert.ok(held.size > 4096, `${held.size} records`);
+});
+
 Deno.test("KeyIndex.find() takes a probe made ahead, or makes its own when it is stale", () => {
   const { index, write } = setup();
   const ref = write("a");
