@@ -9,7 +9,7 @@ import { EXIT } from "./cli_exit.ts";
 import { HELP } from "./cli_help.ts";
 import { ItemsError } from "./cli_items.ts";
 import { runtimeProcess } from "./cli_process.ts";
-import { UsageError } from "./cli_values.ts";
+import { oneLine, UsageError } from "./cli_values.ts";
 
 export type { CliIo } from "./cli_commands.ts";
 export { EXIT } from "./cli_exit.ts";
@@ -33,7 +33,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     call = parseInvocation(args, io.env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`cache: ${error.message}\n`);
+    io.stderr(`cache: ${oneLine(error.message)}\n`);
     return EXIT.usage;
   }
   if (call.command === "help") {
@@ -45,11 +45,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return await commands.run();
   } catch (error) {
     if (error instanceof UsageError || error instanceof ItemsError) {
-      io.stderr(`cache: ${error.message}\n`);
+      io.stderr(`cache: ${oneLine(error.message)}\n`);
       return EXIT.usage;
     }
     if (io.signal?.aborted) return call.command === "top" ? EXIT.ok : EXIT.interrupted;
-    io.stderr(`cache: ${failure(call.urls, error)}\n`);
+    io.stderr(`cache: ${oneLine(failure(call.urls, error))}\n`);
     return EXIT.cluster;
   } finally {
     commands.close();
@@ -66,25 +66,18 @@ function failure(urls: string[], error: unknown): string {
         (message, url) => message.replace(`${url} could not be reached: `, ""),
         error.message,
       );
-      return `Cannot reach the cluster at ${at}: ${oneLine(reason)}`;
+      return `Cannot reach the cluster at ${at}: ${reason}`;
     }
-    return `The cluster at ${at} answered ${error.status}: ${oneLine(error.message)}`;
+    return `The cluster at ${at} answered ${error.status}: ${error.message}`;
   }
   const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] })?.issues;
   if (Array.isArray(issues) && issues.length > 0) {
     const [issue] = issues;
     const where = issue.path.length > 0 ? ` at ${issue.path.map(String).join(".")}` : "";
-    return `The cluster at ${at} answered an unexpected document${where}: ${
-      oneLine(issue.message)
-    }`;
+    return `The cluster at ${at} answered an unexpected document${where}: ${issue.message}`;
   }
   const reason = error instanceof Error ? error.message : String(error);
-  return `The cluster at ${at} failed: ${oneLine(reason)}`;
-}
-
-function oneLine(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+  return `The cluster at ${at} failed: ${reason}`;
 }
 
 /**

@@ -196,6 +196,13 @@ export function parseInvocation(args: string[], env: Env): Invocation {
     if (flag.type === "string" && token.value === undefined) {
       throw new UsageError(`Flag --${token.name} needs a value`);
     }
+    // `--token --json`: the next flag taken as the value, and the flag lost.
+    if (flag.type === "string" && !token.inlineValue && token.value!.startsWith("--")) {
+      throw new UsageError(
+        `Flag --${token.name} needs a value, not the flag ${quote(token.value!)}: ` +
+          `write --${token.name}=${token.value} for a value that starts with "--"`,
+      );
+    }
     if (flag.type === "boolean" && token.value !== undefined) {
       throw new UsageError(`Flag --${token.name} takes no value`);
     }
@@ -295,7 +302,11 @@ function urlsOf(text: string): string[] {
     } catch {
       // reported below
     }
-    if (!parsed || !/^https?:$/.test(parsed.protocol)) {
+    // A path would be dropped, not put before every route's: refused rather than ignored.
+    if (
+      !parsed || !/^https?:$/.test(parsed.protocol) || parsed.pathname !== "/" || parsed.search ||
+      parsed.hash || parsed.username || parsed.password
+    ) {
       throw new UsageError(`Invalid --url ${quote(url)}: expected http(s)://host:port`);
     }
   }

@@ -8,7 +8,7 @@ import { EXIT } from "./cli_exit.ts";
 import { nodesText, statsText } from "./cli_format.ts";
 import { runKeyCommand } from "./cli_keys.ts";
 import { keyRequests, type Sample, top } from "./cli_top.ts";
-import { UsageError } from "./cli_values.ts";
+import { oneLine, UsageError } from "./cli_values.ts";
 import { deadline, untilAborted } from "@cache/http1/deadline";
 import { runtimeHttp1Client } from "@cache/http1/runtime_client";
 import { ClusterStats, NodeList, RingView } from "@cache/protocol/wire";
@@ -106,7 +106,9 @@ export class Commands {
     const owners = ring.owners(key, view.replicas);
     if (owners.length === 0) {
       this.#io.stderr(
-        `cache: The cluster at ${this.#call.urls.join(",")} has no node on its ring\n`,
+        `cache: ${
+          oneLine(`The cluster at ${this.#call.urls.join(",")} has no node on its ring`)
+        }\n`,
       );
       return EXIT.cluster;
     }

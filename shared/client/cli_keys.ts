@@ -6,7 +6,7 @@ import type { Invocation } from "./cli_args.ts";
 import { batches, itemBytes } from "./batches.ts";
 import { EXIT } from "./cli_exit.ts";
 import { parseItems } from "./cli_items.ts";
-import { UsageError } from "./cli_values.ts";
+import { quote, UsageError } from "./cli_values.ts";
 import { outcomeOf } from "./conditions.ts";
 import { keyBytes } from "@cache/protocol/wire";
 
@@ -210,7 +210,7 @@ class KeyCommands {
         return await (this.#io.readFile ?? Deno.readTextFile)(file);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        throw new UsageError(`Cannot read --file "${file}": ${reason}`);
+        throw new UsageError(`Cannot read --file ${quote(file)}: ${reason}`);
       }
     }
     if (!this.#io.readStdin) {

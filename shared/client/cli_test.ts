@@ -62,6 +62,16 @@ Deno.test("run() turns each usage error into one line on stderr and exit 2, call
     [["set", "k", "v", "--ttl", "-1"], /^cache: Invalid --ttl "-1": ttl must be > 0 seconds$/],
     [["top", "--interval-ms", "5"], /^cache: Invalid --interval-ms "5": .*at least 100$/],
     [["get", "k", "--url", "ftp://m:1"], /^cache: Invalid --url "ftp:\/\/m:1": expected http/],
+    [["get", "k", "--url", "http://m:1/cache"], /^cache: Invalid --url "http:\/\/m:1\/cache": /],
+    [["get", "k", "--url", "http://m:1?x=1"], /^cache: Invalid --url "http:\/\/m:1\?x=1": /],
+    [
+      ["set", "k", "v", "--token", "--json"],
+      /^cache: Flag --token needs a value, not the flag "--json": write --token=--json for a /,
+    ],
+    [
+      ["mset", "--file", "/no\nsuch\x1b[2J"],
+      /^cache: Cannot read --file "\/no\\nsuch\\u001b\[2J": /,
+    ],
     [["mset"], /^cache: Missing items for mset: give --file <path>, or pipe them in$/],
     [["mset", "--file", "/nonexistent/items.jsonl"], /^cache: Cannot read --file "\/none/],
   ];
@@ -121,6 +131,20 @@ Deno.test("run() exits 3 naming the master and its answer when it refuses the to
   assert.equal(failing.code, 3);
   assert.equal(failing.stderr, "cache: The cluster at http://m:1 answered 503: No node is up\n");
   assert.equal(calls[1], "Bearer from-env http://m:1/nodes");
+});
+
+Deno.test("run() writes what a master says as one line, its terminal escapes shown, not acted on", async () => {
+  const said = 'Key "evil\u001b[2J\u001b[31m" is not a counter\nsecond line \u202e';
+  const fetch = () => Promise.resolve(Response.json({ error: said }, { status: 409 }));
+  const { code, stderr } = await cli(["incr", "evil\u001b[2J\u001b[31m"], { fetch }, {
+    CACHE_URL: "http://m:1",
+  });
+  assert.equal(code, 3);
+  assert.equal(
+    stderr,
+    'cache: The cluster at http://m:1 answered 409: Key "evil\\x1b[2J\\x1b[31m" is not a counter ' +
+      "second line \\u202e\n",
+  );
 });
 
 Deno.test("run() exits 3 naming the URL when nothing listens there", async () => {

@@ -183,3 +183,24 @@ export function intervalOf(text: string): number {
   }
   return ms;
 }
+
+// Characters that move or recolour a terminal's text, or reorder it: control characters (an escape
+// sequence starts with one) and bidirectional overrides.
+// deno-lint-ignore no-control-regex -- matching them is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` as one line of at most 300 characters for stderr: runs of white space as one space, and
+ * what a terminal would act on written as an escape (`\x1b`), whoever wrote the text: a master's
+ * message may quote a client's key, and a hostile master may say anything.
+ */
+export function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim().replace(
+    UNPRINTABLE,
+    (char) => {
+      const code = char.charCodeAt(0);
+      return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, "0")}`;
+    },
+  );
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
