@@ -224,6 +224,11 @@ $("inspect").addEventListener("submit", async (event) => {
   const key = $("key").value;
   if (!key) return;
   const lookup = ++lookups;
+  if (key === "." || key === "..") { // the browser would resolve it out of the path
+    $("owners").replaceChildren();
+    drawItem({ status: 400, body: { error: 'Key must not be "." or "..": a URL path cannot carry it' } });
+    return;
+  }
   const path = encodeURIComponent(key);
   $("item").hidden = true;
   $("missing").hidden = true;

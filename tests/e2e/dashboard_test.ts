@@ -100,6 +100,16 @@ Deno.test("the dashboard lists nodes live, follows writes and leaves, and inspec
     await waitFor(() => page.locator("#missing").isVisible(), "a missing key reported");
     assert.match(await page.locator("#missing").textContent() ?? "", /not found/);
     assert.equal(await page.locator("#item").isVisible(), false);
+    // A URL path cannot carry "." or "..": said as the key's error, not as a route's.
+    for (const dots of [".", ".."]) {
+      await page.fill("#key", dots);
+      await page.click("#inspect button");
+      await waitFor(
+        async () =>
+          /must not be "\." or "\.\."/.test(await page.locator("#missing").textContent() ?? ""),
+        `the key error for ${dots}`,
+      );
+    }
 
     assert.equal(await putFor(master.url, "k7", "<b>v7 again</b>", 300), 204);
     const rewritten = await read(master.url, "k7");
