@@ -59,6 +59,7 @@ Deno.test("the master's document declares every route with its error responses",
   ]);
   const node = parse(documents[DOCUMENTS.node]);
   assert.deepEqual(Object.keys(node.paths).sort(), [
+    "/evicted",
     "/keys",
     "/keys/{key}",
     "/keys/{key}/incr",
