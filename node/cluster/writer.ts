@@ -296,14 +296,33 @@ export class Writer {
    */
   async delete(key: string, routing: Routing = {}): Promise<boolean> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
-    if (this.#store.peek(key) === undefined) {
-      await this.#newest(key, epoch);
-      this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the deletion
-    }
+    const elsewhere = this.#store.peek(key) === undefined &&
+      await this.#storedElsewhere(key, epoch);
+    this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the deletion
     const { found, version } = this.#store.delete(key, epoch);
     const deletion = { key, version, ...(epoch ? { epoch } : {}), deleted: true };
     await this.#copy([deletion], epoch, routing.deadline);
-    return found;
+    return found || elsewhere;
+  }
+
+  /**
+   * Whether `key`, not here, is stored on a node it has not come from yet, while keys move: by the
+   * newest of its states there and here. Their copy is not taken in: the deletion, made in this
+   * ring, is newer than any of them, and taking it in could take room the store does not have
+   * (507) or evict another key. A node that cannot tell leaves the answer to this one alone: the
+   * deletion does not need it.
+   */
+  async #storedElsewhere(key: string, epoch: number): Promise<boolean> {
+    if (!this.#replicator || (epoch !== 0 && this.#store.epochOf(key) === epoch)) return false;
+    let states: Replica[];
+    try {
+      states = await this.#replicator.statesElsewhere(key, epoch);
+    } catch {
+      return false;
+    }
+    let newest: Stamp & { deleted?: boolean } | undefined = this.#store.replica(key); // a deletion
+    for (const state of states) if (!newest || newer(state, newest)) newest = state;
+    return newest !== undefined && !newest.deleted;
   }
 
   /**
