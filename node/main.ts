@@ -43,7 +43,7 @@ const store = new Store({
   maxBytes: config.maxMemoryBytes,
   eviction: config.eviction,
   onEvict: (key, stamp) => evictions.evicted(key, stamp),
-  remembersExpiries: () => membership.view?.settled === false,
+  movingKeys: () => membership.view?.settled === false,
   countsSlots: true, // for the keys it is the primary of, in /stats
 });
 // A key this node evicts as its primary is let go by its backups too: else reads miss a key that

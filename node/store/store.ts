@@ -10,7 +10,7 @@ import { PAGE_BYTES } from "./size_classes.ts";
 import { type Applied, RequestLog } from "./requests.ts";
 import { pageBounds } from "./scan_page.ts";
 import { SlotCounts } from "./slot_counts.ts";
-import { type Stamp, Tombstones } from "./tombstones.ts";
+import { Deletions, type Stamp } from "./tombstones.ts";
 
 export { entryBytes, EXPIRY_BYTES } from "./entries.ts";
 export { EntryTooLargeError, StoreFullError } from "./errors.ts";
@@ -37,10 +37,10 @@ export interface StoreOptions {
    */
   onEvict?: (key: string, stamp: Stamp) => void;
   /**
-   * Whether an expiry is remembered as a deletion of the state that expired, now: while keys
-   * move, a former owner may still send an older state of the key (see {@link Store.apply}).
+   * Whether keys are moving between nodes now: a former owner may then still send an older state
+   * of a key, so a state this store lets go of (expired or evicted) is remembered as its end.
    */
-  remembersExpiries?: () => boolean;
+  movingKeys?: () => boolean;
   /** Counts the keys per ring slot as they come and go (4 MiB): see {@link Store.keysBySlot}. */
   countsSlots?: boolean;
 }
@@ -96,7 +96,7 @@ export class Store {
   readonly #maxBytes: number;
   readonly #eviction: Eviction;
   readonly #onEvict: ((key: string, stamp: Stamp) => void) | undefined;
-  readonly #remembersExpiries: () => boolean;
+  readonly #movingKeys: () => boolean;
   readonly #entries: Entries;
   readonly #slots: SlotCounts | undefined;
   #hits = 0;
@@ -110,17 +110,17 @@ export class Store {
   #lastEpoch = 0;
   // The version a cluster's flush went through: states stamped at or below it are refused.
   #flushed = 0;
-  readonly #tombstones: Tombstones;
+  readonly #tombstones: Deletions;
   readonly #requests: RequestLog;
 
   constructor(options: StoreOptions = {}) {
     this.#now = options.now ?? Date.now;
-    this.#tombstones = new Tombstones(this.#now);
+    this.#tombstones = new Deletions(this.#now);
     this.#requests = new RequestLog(this.#now);
     this.#maxBytes = options.maxBytes ?? 0;
     this.#eviction = options.eviction ?? "lru";
     this.#onEvict = options.onEvict;
-    this.#remembersExpiries = options.remembersExpiries ?? (() => false);
+    this.#movingKeys = options.movingKeys ?? (() => false);
     this.#slots = options.countsSlots ? new SlotCounts() : undefined;
     const maxPages = Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES);
     this.#entries = new Entries(maxPages, this.#slots);
@@ -410,14 +410,15 @@ export class Store {
   }
 
   /**
-   * Forgets `key`'s value if it is stamped at or below `stamp`, the state its primary evicted, and
-   * remembers no deletion: a newer write, or one sent again, is taken as before. Returns whether
-   * it forgot one. Not counted as an eviction: that was the primary's.
+   * Forgets `key`'s value if it is stamped at or below `stamp`, the state its primary evicted, as
+   * an eviction here would: no deletion is remembered (only, while keys move, the state's end), so
+   * a newer write is taken as before. Returns whether it forgot one. Not counted as an eviction:
+   * that was the primary's.
    */
   dropEvicted(key: string, stamp: Stamp): boolean {
     const ref = this.#entries.find(key);
     if (ref === 0 || newer(this.#entries.stampOf(ref), stamp)) return false;
-    this.#letGo(ref);
+    this.#letGoMoving(ref);
     return true;
   }
 
@@ -593,17 +594,22 @@ export class Store {
     this.#entries.remove(ref);
   }
 
-  /**
-   * Removes the due entry `ref`. While keys move, its state is remembered as deleted: a former
-   * owner that still holds an older value, written over by this one, would otherwise bring that
-   * value back once this one expired, forever if it had no TTL.
-   */
+  /** Removes the due entry `ref` (see {@link #letGoMoving}). */
   #letExpire(ref: number): void {
-    if (this.#remembersExpiries()) {
-      this.#tombstones.remember(this.#entries.key(ref), this.#entries.stampOf(ref));
+    this.#letGoMoving(ref);
+    this.#expired++;
+  }
+
+  /**
+   * Removes the entry `ref`, expired or evicted. While keys move, its state is remembered as the
+   * key's end: a former owner that still holds an older value, written over by this one, would
+   * otherwise bring that value back, forever if it had no TTL.
+   */
+  #letGoMoving(ref: number): void {
+    if (this.#movingKeys()) {
+      this.#tombstones.rememberLetGo(this.#entries.key(ref), this.#entries.stampOf(ref));
     }
     this.#letGo(ref);
-    this.#expired++;
   }
 
   #raiseHorizon(stamp: Stamp): void {
@@ -664,7 +670,7 @@ export class Store {
   #evictOldest(): void {
     const ref = this.#entries.oldest;
     this.#onEvict?.(this.#entries.key(ref), this.#entries.stampOf(ref));
-    this.#letGo(ref);
+    this.#letGoMoving(ref);
     this.#evictions++;
   }
 }

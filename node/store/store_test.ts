@@ -46,7 +46,7 @@ Deno.test("Store.stats() never counts a key past its TTL, swept or not", () => {
 Deno.test("Store remembers an expiry as a deletion while told to: an older copy stays out", () => {
   let now = 1000;
   let moving = true;
-  const store = new Store({ now: () => now, remembersExpiries: () => moving });
+  const store = new Store({ now: () => now, movingKeys: () => moving });
   for (const key of ["read", "swept", "calm"]) {
     store.apply({ key, version: 5, epoch: 2, value: "old" });
     store.apply({ key, version: 9, epoch: 3, value: "new", ttlMs: 1000 });
@@ -63,6 +63,26 @@ Deno.test("Store remembers an expiry as a deletion while told to: an older copy 
   assert.equal(store.replica("calm"), undefined);
   assert.equal(store.apply({ key: "calm", version: 5, epoch: 2, value: "old" }), true);
   assert.equal(store.stats().expired, 3);
+});
+
+Deno.test("Store remembers an eviction's end while keys move: an older copy stays out", () => {
+  let moving = true;
+  const store = new Store({
+    maxBytes: 2 * entryBytes("k0", "new"),
+    now: () => 0,
+    movingKeys: () => moving,
+  });
+  store.apply({ key: "k0", version: 9, epoch: 3, value: "new" });
+  store.apply({ key: "k1", version: 9, epoch: 3, value: "new" });
+  store.apply({ key: "k2", version: 9, epoch: 3, value: "new" }); // evicts k0
+  assert.equal(store.dropEvicted("k1", { epoch: 3, version: 9 }), true); // its primary evicted it
+  for (const key of ["k0", "k1"]) {
+    assert.equal(store.apply({ key, version: 5, epoch: 2, value: "old" }), false, key);
+  }
+  moving = false;
+  store.apply({ key: "k3", version: 9, epoch: 3, value: "new" });
+  store.apply({ key: "k4", version: 9, epoch: 3, value: "new" }); // evicts k2, keys settled
+  assert.equal(store.apply({ key: "k2", version: 5, epoch: 2, value: "old" }), true);
 });
 
 Deno.test("Store.expire() removes due keys in bounded steps, earliest first", () => {

@@ -103,3 +103,73 @@ export class Tombstones {
     }
   }
 }
+
+/**
+ * A key's remembered end: its deletions, and apart from them, while keys move, the states this
+ * node let go of (expired or evicted), which a late older copy must not replace either. Each list
+ * is capped on its own, so a flood of expiries never pushes out the deletions.
+ *
+ * @example
+ * ```ts
+ * import { Deletions } from "./tombstones.ts";
+ * const deletions = new Deletions(Date.now);
+ * deletions.remember("k", { version: 7, epoch: 2 });
+ * deletions.rememberLetGo("k", { version: 9, epoch: 2 });
+ * deletions.stampOf("k"); // { version: 9, epoch: 2 }: the newer
+ * ```
+ */
+export class Deletions {
+  readonly #deleted: Tombstones;
+  readonly #letGo: Tombstones;
+
+  constructor(now: () => number) {
+    this.#deleted = new Tombstones(now);
+    this.#letGo = new Tombstones(now);
+  }
+
+  /** Remembers that `key` was deleted, stamped `stamp`. */
+  remember(key: string, stamp: Stamp): void {
+    this.#deleted.remember(key, stamp);
+  }
+
+  /** Remembers that `key`'s state stamped `stamp` expired or was evicted. */
+  rememberLetGo(key: string, stamp: Stamp): void {
+    this.#letGo.remember(key, stamp);
+  }
+
+  /** The stamp of `key`'s newest remembered end, past its time or not. */
+  stampOf(key: string): Stamp | undefined {
+    return newest(this.#deleted.stampOf(key), this.#letGo.stampOf(key));
+  }
+
+  /** The stamp of `key`'s newest end recent enough to be passed on, else undefined. */
+  recent(key: string): Stamp | undefined {
+    return newest(this.#deleted.recent(key), this.#letGo.recent(key));
+  }
+
+  /** The keys of the recent ends. */
+  keys(): string[] {
+    return [...new Set([...this.#deleted.keys(), ...this.#letGo.keys()])];
+  }
+
+  /** The newest stamp of the ends forgotten for their age or their number. */
+  get forgotten(): Stamp {
+    return newest(this.#deleted.forgotten, this.#letGo.forgotten)!;
+  }
+
+  /** Forgets `key`'s ends. */
+  forget(key: string): void {
+    this.#deleted.forget(key);
+    this.#letGo.forget(key);
+  }
+
+  /** Forgets every end. */
+  clear(): void {
+    this.#deleted.clear();
+    this.#letGo.clear();
+  }
+}
+
+function newest(a: Stamp | undefined, b: Stamp | undefined): Stamp | undefined {
+  return a && b ? (newer(b, a) ? b : a) : a ?? b;
+}

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { MAX_TOMBSTONE_KEY_CHARS, MAX_TOMBSTONES, TOMBSTONE_MS, Tombstones } from "./tombstones.ts";
+import {
+  Deletions,
+  MAX_TOMBSTONE_KEY_CHARS,
+  MAX_TOMBSTONES,
+  TOMBSTONE_MS,
+  Tombstones,
+} from "./tombstones.ts";
 
 Deno.test("Tombstones pass on a deletion for TOMBSTONE_MS, then forget it", () => {
   let now = 1_000;
@@ -46,4 +52,20 @@ Deno.test("Tombstones forget the oldest once their keys pass MAX_TOMBSTONE_KEY_C
   for (let i = 1; i <= fit; i++) tombstones.forget(long(i));
   for (let i = 0; i < fit; i++) tombstones.remember(`short${i}`, { version: 1, epoch: 1 });
   assert.equal(tombstones.keys().length, fit);
+});
+
+Deno.test("Deletions keep a deletion through a flood of states let go, each list capped alone", () => {
+  const deletions = new Deletions(() => 1_000);
+  deletions.remember("deleted", { version: 5, epoch: 1 });
+  for (let i = 0; i <= MAX_TOMBSTONES; i++) {
+    deletions.rememberLetGo(`expired${i}`, { version: 9, epoch: 1 });
+  }
+  assert.deepEqual(deletions.stampOf("deleted"), { version: 5, epoch: 1 });
+  assert.equal(deletions.stampOf("expired0"), undefined, "the oldest let go is forgotten");
+  assert.deepEqual(deletions.forgotten, { version: 9, epoch: 1 });
+  // A key with both: the newer answers, and forgetting it forgets both.
+  deletions.rememberLetGo("deleted", { version: 8, epoch: 1 });
+  assert.deepEqual(deletions.recent("deleted"), { version: 8, epoch: 1 });
+  deletions.forget("deleted");
+  assert.equal(deletions.stampOf("deleted"), undefined);
 });
