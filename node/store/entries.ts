@@ -8,7 +8,7 @@ import { INDEX_BYTES_PER_ENTRY, KeyIndex } from "./key_index.ts";
 import { RecencyList } from "./recency.ts";
 import { MAX_RECORD_KEY_BYTES, recordBytes, recordChunks, Records, type Value } from "./records.ts";
 import { MAX_CHUNK_BYTES } from "./size_classes.ts";
-import type { SlotCounts } from "./slot_counts.ts";
+import { type SlotCounts, slotOfBytes } from "./slot_counts.ts";
 import { ValueCache } from "./value_cache.ts";
 import { isWide } from "./wide_values.ts";
 
@@ -180,12 +180,22 @@ export class Entries {
 
   /** Removes the entry at `ref` and frees its chunks. */
   remove(ref: number): void {
-    const records = this.#records;
-    this.#slots?.remove(this.#arena.bytes, records.keyStart(ref), records.keyBytes(ref));
+    this.#slots?.remove(this.slotOf(ref));
     this.#index.remove(ref);
     this.#recency.unlink(ref);
     this.#forget(ref);
     this.#records.free(ref);
+  }
+
+  /** Whether the entry's key starts with the UTF-8 bytes `prefix`. */
+  keyStartsWith(ref: number, prefix: Uint8Array): boolean {
+    return this.#records.keyStartsWith(ref, prefix);
+  }
+
+  /** The ring slot of the entry's key (`slotOf()`), from its stored bytes. */
+  slotOf(ref: number): number {
+    const records = this.#records;
+    return slotOfBytes(this.#arena.bytes, records.keyStart(ref), records.keyBytes(ref));
   }
 
   /** Makes the entry at `ref` the most recently used. */

@@ -244,6 +244,15 @@ export class Records {
     return rest === 0 || ((words[at + whole] ^ blocks[whole]) & ((1 << (rest * 8)) - 1)) === 0;
   }
 
+  /** Whether the key of the record at `ref` starts with the UTF-8 bytes `prefix`. */
+  keyStartsWith(ref: number, prefix: Uint8Array): boolean {
+    if ((this.#words[ref * 2 + LENGTHS] & KEY_MASK) < prefix.length) return false;
+    const start = ref * 8 + HEADER_BYTES;
+    const bytes = this.#bytes;
+    for (let i = 0; i < prefix.length; i++) if (bytes[start + i] !== prefix[i]) return false;
+    return true;
+  }
+
   /** Whether the record at `ref` holds `key`, whose UTF-8 bytes number `keyBytes`. */
   keyEquals(ref: number, key: string, keyBytes: number): boolean {
     if ((this.#words[ref * 2 + LENGTHS] & KEY_MASK) !== keyBytes) return false;

@@ -27,12 +27,17 @@ export class SlotCounts {
     this.counts[hashKey(key, 0) & SLOT_MASK]++;
   }
 
-  /** Counts out the key whose UTF-8 bytes are `length` bytes of `bytes` from `start`. */
-  remove(bytes: Uint8Array, start: number, length: number): void {
-    this.counts[hashKeyBytes(bytes, start, length, 0) & SLOT_MASK]--;
+  /** Counts out a key of slot `slot` (see {@link slotOfBytes}). */
+  remove(slot: number): void {
+    this.counts[slot]--;
   }
 
   clear(): void {
     this.counts.fill(0);
   }
+}
+
+/** The ring slot of the key whose UTF-8 bytes are `length` bytes of `bytes` from `start`. */
+export function slotOfBytes(bytes: Uint8Array, start: number, length: number): number {
+  return hashKeyBytes(bytes, start, length, 0) & SLOT_MASK;
 }

@@ -370,24 +370,33 @@ export class Store {
    * A page of the live keys that start with `prefix`, by slot (`slotOf`), from slot `from` on: the
    * keys of the fewest slots that hold `count` keys (more when one slot holds more), in slot order,
    * and `next`, the first slot not covered, or null when every slot from `from` on is. One walk
-   * over every key: for scans, never for the hot path.
+   * over every key: for scans, never for the hot path. With the ring's slots (no `slotOf` given)
+   * and no prefix, a store that counts its keys per slot finds the page's slots from the counts
+   * and hashes each key's bytes, decoding only the page's keys (due keys count there: such a page
+   * may hold fewer than `count`).
    */
   scan(
     from: number,
     count: number,
     prefix: string,
-    slotOf: (key: string) => number,
+    slotOf?: (key: string) => number,
   ): { keys: string[]; next: number | null } {
+    if (slotOf === undefined && prefix === "" && this.#slots) {
+      return this.#scanCounted(from, count, this.#slots.counts);
+    }
+    // No key holds a lone surrogate: no key starts with a prefix that does.
+    if (!prefix.isWellFormed()) return { keys: [], next: null };
+    const prefixBytes = new TextEncoder().encode(prefix);
     const now = this.#now();
     const entries = this.#entries;
     const refs: number[] = [];
     const slots: number[] = [];
     for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
+      if (!entries.keyStartsWith(ref, prefixBytes)) continue;
       const expiresAt = entries.expiresAt(ref);
       if (expiresAt !== 0 && expiresAt <= now) continue;
-      const key = entries.key(ref);
-      if (!key.startsWith(prefix)) continue;
-      const slot = slotOf(key);
+      // The key read back only for a slot of the caller's: the ring's comes from its bytes.
+      const slot = slotOf ? slotOf(entries.key(ref)) : entries.slotOf(ref);
       if (slot < from) continue;
       refs.push(ref);
       slots.push(slot);
@@ -398,6 +407,33 @@ export class Store {
     for (let i = 0; i < slots.length; i++) if (slots[i] <= bounds.last) page.push(i);
     page.sort((a, b) => slots[a] - slots[b]);
     return { keys: page.map((i) => entries.key(refs[i])), next: bounds.next };
+  }
+
+  /** {@link scan} of every key, by the slots' counts: see there. */
+  #scanCounted(
+    from: number,
+    count: number,
+    counts: Uint32Array,
+  ): { keys: string[]; next: number | null } {
+    let last = from - 1;
+    for (let taken = 0; taken < count && last + 1 < counts.length;) taken += counts[++last];
+    let next: number | null = last + 1;
+    while (next < counts.length && counts[next] === 0) next++;
+    if (next === counts.length) next = null;
+    const now = this.#now();
+    const entries = this.#entries;
+    const refs: number[] = [];
+    const slots: number[] = [];
+    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
+      const slot = entries.slotOf(ref);
+      if (slot < from || slot > last) continue;
+      const expiresAt = entries.expiresAt(ref);
+      if (expiresAt !== 0 && expiresAt <= now) continue;
+      refs.push(ref);
+      slots.push(slot);
+    }
+    const page = refs.map((_, i) => i).sort((a, b) => slots[a] - slots[b]);
+    return { keys: page.map((i) => entries.key(refs[i])), next };
   }
 
   /** Forgets `key` without remembering a deletion: it was handed over to its new owners. */

@@ -677,6 +677,29 @@ Deno.test("Store.versionOf() is the version string of the write that stored the 
   assert.equal(store.versionOf("t"), undefined, "past its TTL");
 });
 
+Deno.test("Store.scan() by its counts per slot pages keys as the walk over every key does", () => {
+  const counted = new Store({ countsSlots: true });
+  const keys = Array.from({ length: 3000 }, (_, i) => (i % 4 === 0 ? `ké${i}` : `key:${i}`));
+  for (const key of keys) counted.set(key, "v");
+  for (const key of keys.slice(0, 300)) counted.delete(key);
+  const walked = (from: number, count: number) => counted.scan(from, count, "", (k) => slotOf(k));
+  for (const count of [1, 7, 100, 1000]) {
+    const seen: string[] = [];
+    for (let from: number | null = 0; from !== null;) {
+      const page = counted.scan(from, count, "");
+      assert.deepEqual(page, walked(from, count), `count ${count} from ${from}`);
+      seen.push(...page.keys);
+      from = page.next;
+    }
+    assert.deepEqual(seen.sort(), keys.slice(300).sort());
+  }
+  // A prefix is matched on the stored bytes, past ASCII too.
+  const prefixed = counted.scan(0, 1000, "ké");
+  assert.deepEqual(prefixed, counted.scan(0, 1000, "ké", (k) => slotOf(k)));
+  assert.deepEqual(prefixed.keys.sort(), keys.slice(300).filter((k) => k.startsWith("ké")).sort());
+  assert.deepEqual(counted.scan(0, 10, "k\ud800"), { keys: [], next: null });
+});
+
 Deno.test("Store.scan() pages live keys with the prefix by slot, whole slots at a time", () => {
   let now = 0;
   const store = new Store({ now: () => now });

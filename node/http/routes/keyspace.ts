@@ -3,7 +3,6 @@
 import { HttpError } from "@cache/protocol/errors";
 import { keyspaceRoutes } from "@cache/protocol/keyspace_routes";
 import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
-import { slotOf } from "@cache/ring/ring";
 import { roleOf } from "@cache/service/auth";
 import type { HotPath } from "@cache/service/hot";
 import { errors, json } from "@cache/protocol/route_parts";
@@ -64,7 +63,7 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
       return c.json({ error }, 429, { "retry-after": String(wait) });
     }
     const started = performance.now();
-    const page = node.store.scan(Number(cursor ?? 0), count, prefix ?? "", slotOf);
+    const page = node.store.scan(Number(cursor ?? 0), count, prefix ?? "");
     budget?.spend(performance.now() - started);
     return c.json({ keys: page.keys, cursor: page.next === null ? null : String(page.next) }, 200);
   });
