@@ -3,6 +3,7 @@
 import type { Logger } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
 import { sleep } from "@cache/async/sleep";
+import { Slices } from "@cache/async/slices";
 import { Waiters } from "@cache/async/waiters";
 import { newerRing, type RingView, utf8Bytes } from "@cache/protocol/wire";
 import { aged } from "@cache/protocol/replica";
@@ -177,8 +178,12 @@ export class Rebalancer {
       this.#sent += replicas.length;
     };
 
+    // In slices of the event loop: a pass over millions of keys held a node past the master's
+    // timeouts, which marked it down and had it drop every key.
+    const slices = new Slices();
     try {
-      for (const key of store.keys()) {
+      for (const key of store.walkKeys()) {
+        if (slices.spent()) await slices.next();
         if (this.#wanted !== view) return false; // a newer ring: start over with it
         const replica = store.replica(key);
         if (!replica) continue;
@@ -210,18 +215,22 @@ export class Rebalancer {
     }
     if (this.#wanted !== view) return false;
     // A ring with no node has no one to hand keys to: nothing is dropped for it.
-    const handedOff = view.nodes.length === 0
-      ? []
-      : leaving.filter((key) => !this.claimedAfter(key, view));
-    for (const key of handedOff) store.drop(key);
+    let handedOff = 0;
+    for (const key of view.nodes.length === 0 ? [] : leaving) {
+      if (slices.spent()) await slices.next();
+      if (this.#wanted !== view) return false; // the next pass drops what is left
+      if (this.claimedAfter(key, view)) continue;
+      store.drop(key);
+      handedOff++;
+    }
     // The keys claimed in this ring or an older one now stand as this ring placed them.
     for (const [key, claim] of this.#claims) if (!newerRing(claim, view)) this.#claims.delete(key);
-    this.#handedOff += handedOff.length;
-    if (sent > 0 || handedOff.length > 0) {
+    this.#handedOff += handedOff;
+    if (sent > 0 || handedOff > 0) {
       log.info("rebalanced", {
         epoch: view.epoch,
         sent,
-        handedOff: handedOff.length,
+        handedOff,
         ms: Math.round(performance.now() - started),
       });
     }

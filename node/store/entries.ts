@@ -187,6 +187,11 @@ export class Entries {
     this.#records.free(ref);
   }
 
+  /** Whether `ref` is an entry's: see `KeyIndex.holds()`. */
+  holds(ref: number): boolean {
+    return this.#index.holds(ref);
+  }
+
   /** Whether the entry's key starts with the UTF-8 bytes `prefix`. */
   keyStartsWith(ref: number, prefix: Uint8Array): boolean {
     return this.#records.keyStartsWith(ref, prefix);

@@ -111,6 +111,8 @@ export class Store {
   // The version a cluster's flush went through: states stamped at or below it are refused.
   #flushed = 0;
   readonly #tombstones: Deletions;
+  // Of each walkKeys() under way: the keys written over into another chunk since it began.
+  readonly #walks = new Set<Set<string>>();
   readonly #requests: RequestLog;
 
   constructor(options: StoreOptions = {}) {
@@ -358,12 +360,30 @@ export class Store {
 
   /** Every key this store holds or remembers deleting, as of now. */
   keys(): string[] {
-    const keys: string[] = [];
+    return [...this.walkKeys()];
+  }
+
+  /**
+   * Every key this store holds or remembers deleting, for a walk that lets other work run between
+   * its steps (a pass over millions of keys): the entries are noted as they are now, a 4-byte ref
+   * each, and each key is read back only as the walk comes to it. A key the store took since is
+   * not in it, unless it was written over into another chunk (kept aside meanwhile); one removed
+   * since is not either; a chunk taken by another key yields that key.
+   */
+  *walkKeys(): Generator<string, void, undefined> {
     const entries = this.#entries;
-    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
-      keys.push(entries.key(ref));
+    const refs = new Uint32Array(entries.count);
+    let count = 0;
+    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) refs[count++] = ref;
+    const moved = new Set<string>();
+    this.#walks.add(moved);
+    try {
+      for (let i = 0; i < count; i++) if (entries.holds(refs[i])) yield entries.key(refs[i]);
+      yield* this.#tombstones.keys();
+      yield* moved; // a Set's iterator takes what is added while it runs
+    } finally {
+      this.#walks.delete(moved);
     }
-    return [...keys, ...this.#tombstones.keys()];
   }
 
   /**
@@ -672,7 +692,10 @@ export class Store {
     if (old !== 0) {
       const fits = max === 0 || entries.bytes - entries.accounted(old) + write.bytes <= max;
       if (fits && entries.fitsInPlace(old, write)) reuse = old;
-      else entries.remove(old);
+      else {
+        entries.remove(old);
+        for (const moved of this.#walks) moved.add(write.key);
+      }
     }
     if (reuse === 0 && max > 0 && entries.bytes + write.bytes > max) {
       if (entries.expiring) this.expire(); // expired keys go before live ones

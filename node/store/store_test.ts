@@ -85,6 +85,21 @@ Deno.test("Store remembers an eviction's end while keys move: an older copy stay
   assert.equal(store.apply({ key: "k2", version: 5, epoch: 2, value: "old" }), true);
 });
 
+Deno.test("Store.walkKeys() reads each key as it comes to it, the store changing meanwhile", () => {
+  const store = new Store();
+  for (const key of ["a", "b", "c", "d"]) store.set(key, "v");
+  store.delete("gone");
+  const walk = store.walkKeys();
+  const seen = [walk.next().value];
+  store.delete("b"); // removed before the walk came to it
+  store.set("c", "v".repeat(5000)); // written over into another chunk: kept aside
+  store.set("new", "v"); // taken since, into b's chunk: the walk reads it there
+  for (const key of walk) seen.push(key);
+  // b and gone as deletions; c, written over elsewhere, last.
+  assert.deepEqual(seen, ["a", "new", "d", "gone", "b", "c"]);
+  assert.deepEqual(store.keys().sort(), ["a", "b", "c", "d", "gone", "new"]);
+});
+
 Deno.test("Store.expire() removes due keys in bounded steps, earliest first", () => {
   let now = 0;
   const store = new Store({ now: () => now });
