@@ -1,5 +1,5 @@
-// A scan page's selection over 50,000 slots in an order a client chose to defeat a fixed pivot,
-// against the same slots shuffled (the group baseline): the ratio stays near 1.
+// A scan page's selection over 50,000 slots in an order a client chose to defeat a selection on a
+// fixed pivot, against the same slots shuffled (the group baseline): the ratio stays near 1.
 
 import { pageBounds } from "./scan_page.ts";
 

@@ -8,7 +8,7 @@ import { EntryTooLargeError, StoreFullError } from "./errors.ts";
 import type { Value } from "./records.ts";
 import { PAGE_BYTES } from "./size_classes.ts";
 import { type Applied, RequestLog } from "./requests.ts";
-import { pageBounds } from "./scan_page.ts";
+import { SmallestSlots } from "./scan_page.ts";
 import { SlotCounts } from "./slot_counts.ts";
 import { Deletions, type Stamp } from "./tombstones.ts";
 
@@ -409,24 +409,38 @@ export class Store {
     const prefixBytes = new TextEncoder().encode(prefix);
     const now = this.#now();
     const entries = this.#entries;
+    // The slot of each live key with the prefix, from `from` on, or -1; the key is read back only
+    // for a slot of the caller's: the ring's comes from its bytes.
+    const slotAt = (ref: number): number => {
+      if (!entries.keyStartsWith(ref, prefixBytes)) return -1;
+      const expiresAt = entries.expiresAt(ref);
+      if (expiresAt !== 0 && expiresAt <= now) return -1;
+      const slot = slotOf ? slotOf(entries.key(ref)) : entries.slotOf(ref);
+      return slot < from ? -1 : slot;
+    };
+    // Two walks, keeping no more than a page: the page's last slot, then its keys.
+    const smallest = new SmallestSlots(count);
+    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
+      const slot = slotAt(ref);
+      if (slot >= 0) smallest.add(slot);
+    }
+    const last = smallest.last;
+    if (last === undefined) return { keys: [], next: null };
     const refs: number[] = [];
     const slots: number[] = [];
+    let next = Infinity;
     for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
-      if (!entries.keyStartsWith(ref, prefixBytes)) continue;
-      const expiresAt = entries.expiresAt(ref);
-      if (expiresAt !== 0 && expiresAt <= now) continue;
-      // The key read back only for a slot of the caller's: the ring's comes from its bytes.
-      const slot = slotOf ? slotOf(entries.key(ref)) : entries.slotOf(ref);
-      if (slot < from) continue;
+      const slot = slotAt(ref);
+      if (slot < 0) continue;
+      if (slot > last) {
+        if (slot < next) next = slot;
+        continue;
+      }
       refs.push(ref);
       slots.push(slot);
     }
-    const bounds = pageBounds(slots, count);
-    if (bounds === undefined) return { keys: [], next: null };
-    const page: number[] = []; // indexes of the keys in the page
-    for (let i = 0; i < slots.length; i++) if (slots[i] <= bounds.last) page.push(i);
-    page.sort((a, b) => slots[a] - slots[b]);
-    return { keys: page.map((i) => entries.key(refs[i])), next: bounds.next };
+    const page = refs.map((_, i) => i).sort((a, b) => slots[a] - slots[b]);
+    return { keys: page.map((i) => entries.key(refs[i])), next: next === Infinity ? null : next };
   }
 
   /** {@link scan} of every key, by the slots' counts: see there. */
