@@ -27,7 +27,8 @@ const HANDOVER_TIMEOUT_MS = config.handoverTimeoutMs;
 const SHUTDOWN_TIMEOUT_MS = HANDOVER_TIMEOUT_MS + 5000;
 
 const EXPIRE_TICK_MS = 100;
-const EXPIRE_PER_TICK = 2000;
+// A tenth of the node's time at most: 3,000-7,000 keys a tick here, where 2,000 were the limit.
+const EXPIRE_MS_PER_TICK = 10;
 
 const log = createLogger("node", { level: config.logLevel });
 const { auth, tls, caPem } = await loadSecurity("node", config, log);
@@ -111,9 +112,9 @@ const replicator: Replicator = new Replicator({
 const fence = fenced(() => membership.leaseLeftMs(), advertise, requestRecorder(metrics));
 let stopping = false;
 let handedOver = false; // once set, copies are refused: one taken later would leave with this process
-// Active expiry, like Redis': a bounded number of due keys per tick, so memory comes back
-// without reads and no tick stalls requests.
-const expirer = setInterval(() => store.expire(EXPIRE_PER_TICK), EXPIRE_TICK_MS);
+// Active expiry, like Redis': due keys for a bounded time per tick, so memory comes back without
+// reads and no tick stalls requests.
+const expirer = setInterval(() => store.expire(Infinity, EXPIRE_MS_PER_TICK), EXPIRE_TICK_MS);
 const writer = new Writer(store, replicator, config.maxValueBytes, config.defaultTtlSeconds);
 const ringEpoch = () => membership.view?.epoch;
 const app = createApp({

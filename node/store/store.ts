@@ -21,6 +21,16 @@ export { EntryTooLargeError, StoreFullError } from "./errors.ts";
  */
 export const PAGE_SLACK = 1.125;
 
+/**
+ * Milliseconds a read of the counters, or a write refused unless due keys make room, spends
+ * removing due keys at most: millions of keys due at once held a node for a second, past the
+ * master's timeouts.
+ */
+export const EXPIRE_MS = 20;
+
+/** Due keys a write that evicts removes first, at most (see {@link EXPIRE_MS}). */
+const EXPIRE_PER_WRITE = 100;
+
 /** What a full store does with a write: evict least-recently-used keys, or refuse it. */
 export type Eviction = "lru" | "noeviction";
 
@@ -554,15 +564,20 @@ export class Store {
     return this.#lastVersion;
   }
 
-  /** Removes up to `budget` keys that are due, earliest first; returns how many it removed. */
-  expire(budget = Infinity): number {
+  /**
+   * Removes up to `budget` keys that are due, earliest first, for `ms` milliseconds at most (looked
+   * at every 256 keys); returns how many it removed.
+   */
+  expire(budget = Infinity, ms = Infinity): number {
     const now = this.#now();
+    const started = performance.now();
     let removed = 0;
     while (removed < budget) {
       const ref = this.#entries.popDue(now);
       if (ref === 0) break;
       this.#letExpire(ref);
       removed++;
+      if ((removed & 255) === 0 && performance.now() - started >= ms) break;
     }
     this.#entries.tidyDeadlines(now);
     return removed;
@@ -576,9 +591,12 @@ export class Store {
     return this.#slots?.counts;
   }
 
-  /** Exact sizes and counters: due keys are expired first. */
+  /**
+   * Exact sizes and counters: due keys are expired first, for {@link EXPIRE_MS} at most; past it
+   * (millions of keys due at once) the rest still count until they are removed.
+   */
   stats(): StoreStats {
-    this.expire();
+    this.expire(Infinity, EXPIRE_MS);
     return {
       keys: this.#entries.count,
       bytes: this.#entries.bytes,
@@ -623,7 +641,7 @@ export class Store {
       return total;
     };
     if (needed() <= this.#maxBytes && this.#placeable(writes)) return;
-    this.expire();
+    this.expire(Infinity, EXPIRE_MS);
     const total = needed();
     const bytes = this.#entries.bytes;
     const free = this.#maxBytes - bytes;
@@ -712,7 +730,8 @@ export class Store {
       }
     }
     if (reuse === 0 && max > 0 && entries.bytes + write.bytes > max) {
-      if (entries.expiring) this.expire(); // expired keys go before live ones
+      // Due keys go before live ones, a few per write while millions are due.
+      if (entries.expiring) this.expire(EXPIRE_PER_WRITE);
       // The new entry fits alone (#admit checked), so this stops before the list empties.
       while (entries.bytes + write.bytes > max && entries.oldest !== 0) this.#evictOldest();
     }
@@ -728,7 +747,7 @@ export class Store {
     const entries = this.#entries;
     let ref = entries.alloc(cls);
     if (ref === 0 && this.#eviction === "lru") {
-      if (entries.expiring) this.expire();
+      if (entries.expiring) this.expire(EXPIRE_PER_WRITE);
       while ((ref = entries.alloc(cls)) === 0 && entries.oldest !== 0) this.#evictOldest();
     }
     return ref !== 0 ? ref : entries.alloc(cls, true); // nothing left to evict, or noeviction

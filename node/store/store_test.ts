@@ -112,6 +112,16 @@ Deno.test("Store.expire() removes due keys in bounded steps, earliest first", ()
   assert.equal(store.stats().expired, 10);
 });
 
+Deno.test("Store.expire() stops once its time is spent, looking at the clock every 256 keys", () => {
+  let now = 0;
+  const store = new Store({ now: () => now });
+  for (let i = 0; i < 2000; i++) store.set(`k${i}`, "v", 10);
+  now = 10;
+  assert.equal(store.expire(Infinity, 0), 256, "the clock is looked at every 256 keys");
+  assert.equal(store.expire(), 1744);
+  assert.equal(store.stats().keys, 0);
+});
+
 Deno.test("Store rewriting a key replaces its TTL", () => {
   let now = 0;
   const store = new Store({ now: () => now });

@@ -9,7 +9,8 @@ const stats = createRoute({
   method: "get",
   path: "/stats",
   summary: "Node counters",
-  description: "Exact counters since start; keys past their ttl are never counted. `keys` are " +
+  description: "Exact counters since start; keys past their ttl are not counted (when millions " +
+    "come due at once, those not yet removed, 20 ms of removing at a time, still are). `keys` are " +
     "the copies held here, `primaryKeys` those of them this node is the primary of in the ring " +
     "it knows, from the keys counted per ring slot as they come and go.",
   tags: ["stats"],
