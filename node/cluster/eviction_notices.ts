@@ -5,7 +5,7 @@ import { callPeer } from "@cache/http1/peer";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Logger } from "@cache/log/log";
 import type { EvictedState, Stamp } from "@cache/protocol/replica";
-import { MAX_BATCH } from "@cache/protocol/wire";
+import { MAX_BATCH, MAX_BATCH_BYTES } from "@cache/protocol/wire";
 
 /** Notices waiting for one backup at most: past it, new ones are not sent (see `unsent`). */
 export const MAX_WAITING = 10 * MAX_BATCH;
@@ -15,7 +15,7 @@ export interface EvictionNoticesOptions {
   self: string;
   /** The owners of `key` in the ring this node follows, primary first; none without a ring. */
   owners: (key: string) => readonly string[];
-  /** Tells `backup` of evicted states, at most {@link MAX_BATCH}; rejects when it did not take them. */
+  /** Tells `backup` of evicted states, a batch at a time; rejects when it did not take them. */
   send: (backup: string, evicted: EvictedState[]) => Promise<void>;
   log: Logger;
 }
@@ -69,7 +69,7 @@ export class EvictionNotices {
     try {
       const waiting = this.#waiting.get(backup) ?? [];
       while (waiting.length > 0) {
-        const batch = waiting.splice(0, MAX_BATCH);
+        const batch = waiting.splice(0, batchLength(waiting));
         try {
           await this.#options.send(backup, batch);
         } catch (error) {
@@ -86,6 +86,21 @@ export class EvictionNotices {
       this.#sending.delete(backup);
     }
   }
+}
+
+/**
+ * How many of `waiting` go in one call: at most {@link MAX_BATCH}, and their JSON within
+ * {@link MAX_BATCH_BYTES}, below any node's body limit (a key may take 1 KiB).
+ */
+function batchLength(waiting: EvictedState[]): number {
+  let bytes = 0;
+  let length = 0;
+  while (length < Math.min(waiting.length, MAX_BATCH)) {
+    bytes += waiting[length].key.length * 3 + 64; // a UTF-16 unit is at most 3 UTF-8 bytes
+    if (bytes > MAX_BATCH_BYTES && length > 0) break;
+    length++;
+  }
+  return length;
 }
 
 /** Sends `evicted` to `node`'s `/evicted` within `timeoutMs`; rejects unless it took them. */

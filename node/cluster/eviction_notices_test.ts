@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { silentLogger } from "@cache/log/log";
 import type { EvictedState } from "@cache/protocol/replica";
 import { EvictionNotices, MAX_WAITING } from "./eviction_notices.ts";
+import { MAX_BATCH_BYTES } from "@cache/protocol/wire";
 
 const SELF = "http://a";
 
@@ -66,4 +67,16 @@ Deno.test("EvictionNotices keeps at most MAX_WAITING notices per backup, countin
   assert.equal(evictions.unsent, 2 * 5);
   release();
   await evictions.idle();
+});
+
+Deno.test("EvictionNotices sends long keys in calls within a body any node takes", async () => {
+  const sizes: number[] = [];
+  const evictions = notices((_backup, evicted) => {
+    sizes.push(JSON.stringify({ evicted }).length);
+    return Promise.resolve();
+  });
+  for (let i = 0; i < 300; i++) evictions.evicted(`mine${i}`.padEnd(1000, "x"), { version: 1 });
+  await evictions.idle();
+  assert.ok(sizes.length > 2, `${sizes.length} calls`);
+  assert.ok(sizes.every((size) => size <= MAX_BATCH_BYTES), `call bodies ${sizes}`);
 });

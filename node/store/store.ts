@@ -399,11 +399,11 @@ export class Store {
   /**
    * A page of the live keys that start with `prefix`, by slot (`slotOf`), from slot `from` on: the
    * keys of the fewest slots that hold `count` keys (more when one slot holds more), in slot order,
-   * and `next`, the first slot not covered, or null when every slot from `from` on is. One walk
-   * over every key: for scans, never for the hot path. With the ring's slots (no `slotOf` given)
-   * and no prefix, a store that counts its keys per slot finds the page's slots from the counts
-   * and hashes each key's bytes, decoding only the page's keys (due keys count there: such a page
-   * may hold fewer than `count`).
+   * and `next`, the first slot not covered, or null when every slot from `from` on is. Two walks
+   * over every key, reading its stored bytes and decoding only the page's keys, keeping no more
+   * than a page: for scans, never for the hot path. With the ring's slots (no `slotOf` given) and
+   * no prefix, a store that counts its keys per slot finds the page's slots from the counts and
+   * walks once (due keys count there: such a page may hold fewer than `count`).
    */
   scan(
     from: number,
