@@ -22,14 +22,13 @@ export { EntryTooLargeError, StoreFullError } from "./errors.ts";
 export const PAGE_SLACK = 1.125;
 
 /**
- * Milliseconds a read of the counters, or a write refused unless due keys make room, spends
- * removing due keys at most: millions of keys due at once held a node for a second, past the
- * master's timeouts.
+ * Milliseconds a read of the counters, or a write that would evict, spends removing due keys at
+ * most: millions of keys due at once held a node for a second, past the master's timeouts.
  */
 export const EXPIRE_MS = 20;
 
-/** Due keys a write that evicts removes first, at most (see {@link EXPIRE_MS}). */
-const EXPIRE_PER_WRITE = 100;
+/** Due keys removed between two looks at whether a write has room. */
+const EXPIRE_STEP = 64;
 
 /** What a full store does with a write: evict least-recently-used keys, or refuse it. */
 export type Eviction = "lru" | "noeviction";
@@ -78,7 +77,7 @@ export interface Read {
   ttlMs?: number;
 }
 
-/** Counters and sizes of a store; exact, with due keys already expired. */
+/** Counters and sizes of a store: see {@link Store.stats}. */
 export interface StoreStats {
   keys: number;
   bytes: number;
@@ -121,7 +120,7 @@ export class Store {
   // The version a cluster's flush went through: states stamped at or below it are refused.
   #flushed = 0;
   readonly #tombstones: Deletions;
-  // Of each walkKeys() under way: the keys written over into another chunk since it began.
+  // Of each walkKeys() under way: the keys written into a new chunk since it began.
   readonly #walks = new Set<Set<string>>();
   readonly #requests: RequestLog;
 
@@ -376,23 +375,24 @@ export class Store {
   /**
    * Every key this store holds or remembers deleting, for a walk that lets other work run between
    * its steps (a pass over millions of keys): the entries are noted as they are now, a 4-byte ref
-   * each, and each key is read back only as the walk comes to it. A key the store took since is
-   * not in it, unless it was written over into another chunk (kept aside meanwhile); one removed
-   * since is not either; a chunk taken by another key yields that key.
+   * each, and each key is read back only as the walk comes to it. Keys written into a new chunk
+   * since it began (written over elsewhere, or taken again after a deletion, or new) are kept
+   * aside and come last; one removed since is not in it; a chunk taken by another key yields that
+   * key. A key may come twice.
    */
   *walkKeys(): Generator<string, void, undefined> {
     const entries = this.#entries;
     const refs = new Uint32Array(entries.count);
     let count = 0;
     for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) refs[count++] = ref;
-    const moved = new Set<string>();
-    this.#walks.add(moved);
+    const written = new Set<string>();
+    this.#walks.add(written);
     try {
       for (let i = 0; i < count; i++) if (entries.holds(refs[i])) yield entries.key(refs[i]);
       yield* this.#tombstones.keys();
-      yield* moved; // a Set's iterator takes what is added while it runs
+      yield* written; // a Set's iterator takes what is added while it runs
     } finally {
-      this.#walks.delete(moved);
+      this.#walks.delete(written);
     }
   }
 
@@ -459,6 +459,7 @@ export class Store {
     count: number,
     counts: Uint32Array,
   ): { keys: string[]; next: number | null } {
+    if (from >= counts.length) return { keys: [], next: null }; // past the last slot
     let last = from - 1;
     for (let taken = 0; taken < count && last + 1 < counts.length;) taken += counts[++last];
     let next: number | null = last + 1;
@@ -640,8 +641,10 @@ export class Store {
       }
       return total;
     };
-    if (needed() <= this.#maxBytes && this.#placeable(writes)) return;
-    this.expire(Infinity, EXPIRE_MS);
+    const short = () => needed() > this.#maxBytes || !this.#placeable(writes);
+    if (!short()) return;
+    // As many due keys as make room, however many: a write refused would be wrong.
+    this.#expireWhile(short);
     const total = needed();
     const bytes = this.#entries.bytes;
     const free = this.#maxBytes - bytes;
@@ -700,6 +703,13 @@ export class Store {
     this.#letGo(ref);
   }
 
+  /** Removes due keys, {@link EXPIRE_STEP} at a time, while `needed()`, for `ms` at most. */
+  #expireWhile(needed: () => boolean, ms = Infinity): void {
+    if (!this.#entries.expiring) return;
+    const started = performance.now();
+    while (needed() && performance.now() - started < ms && this.expire(EXPIRE_STEP) > 0);
+  }
+
   #raiseHorizon(stamp: Stamp): void {
     if (newer(stamp, this.#horizon)) this.#horizon = { epoch: stamp.epoch, version: stamp.version };
   }
@@ -724,18 +734,16 @@ export class Store {
     if (old !== 0) {
       const fits = max === 0 || entries.bytes - entries.accounted(old) + write.bytes <= max;
       if (fits && entries.fitsInPlace(old, write)) reuse = old;
-      else {
-        entries.remove(old);
-        for (const moved of this.#walks) moved.add(write.key);
-      }
+      else entries.remove(old);
     }
     if (reuse === 0 && max > 0 && entries.bytes + write.bytes > max) {
-      // Due keys go before live ones, a few per write while millions are due.
-      if (entries.expiring) this.expire(EXPIRE_PER_WRITE);
+      // Due keys go before live ones: as many as the write needs, for EXPIRE_MS at most.
+      this.#expireWhile(() => entries.bytes + write.bytes > max, EXPIRE_MS);
       // The new entry fits alone (#admit checked), so this stops before the list empties.
       while (entries.bytes + write.bytes > max && entries.oldest !== 0) this.#evictOldest();
     }
     entries.put(write, { version, epoch, expiresAt }, reuse, now, this.#take);
+    if (reuse === 0) { for (const written of this.#walks) written.add(write.key); }
     return version;
   }
 
@@ -747,8 +755,10 @@ export class Store {
     const entries = this.#entries;
     let ref = entries.alloc(cls);
     if (ref === 0 && this.#eviction === "lru") {
-      if (entries.expiring) this.expire(EXPIRE_PER_WRITE);
-      while ((ref = entries.alloc(cls)) === 0 && entries.oldest !== 0) this.#evictOldest();
+      this.#expireWhile(() => (ref = entries.alloc(cls)) === 0, EXPIRE_MS);
+      while (ref === 0 && (ref = entries.alloc(cls)) === 0 && entries.oldest !== 0) {
+        this.#evictOldest();
+      }
     }
     return ref !== 0 ? ref : entries.alloc(cls, true); // nothing left to evict, or noeviction
   };

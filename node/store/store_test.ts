@@ -94,9 +94,10 @@ Deno.test("Store.walkKeys() reads each key as it comes to it, the store changing
   store.delete("b"); // removed before the walk came to it
   store.set("c", "v".repeat(5000)); // written over into another chunk: kept aside
   store.set("new", "v"); // taken since, into b's chunk: the walk reads it there
+  store.apply({ key: "gone", version: 2 ** 52, value: "back" }); // no deletion now: kept aside
   for (const key of walk) seen.push(key);
-  // b and gone as deletions; c, written over elsewhere, last.
-  assert.deepEqual(seen, ["a", "new", "d", "gone", "b", "c"]);
+  // b as a deletion; then the keys written into a new chunk since the walk began.
+  assert.deepEqual(seen, ["a", "new", "d", "b", "c", "new", "gone"]);
   assert.deepEqual(store.keys().sort(), ["a", "b", "c", "d", "gone", "new"]);
 });
 
@@ -120,6 +121,19 @@ Deno.test("Store.expire() stops once its time is spent, looking at the clock eve
   assert.equal(store.expire(Infinity, 0), 256, "the clock is looked at every 256 keys");
   assert.equal(store.expire(), 1744);
   assert.equal(store.stats().keys, 0);
+});
+
+Deno.test("Store makes room for a large write from due keys before any live one", () => {
+  for (const eviction of ["lru", "noeviction"] as const) {
+    let now = 0;
+    const store = new Store({ now: () => now, maxBytes: 1 << 20, eviction });
+    for (let i = 0; i < 500; i++) store.set(`live${i}`, "v".repeat(100));
+    for (let i = 0; store.stats().bytes < (1 << 20) - 2000; i++) store.set(`due${i}`, "v", 10);
+    now = 10; // thousands of keys due, none removed yet
+    store.set("large", "x".repeat(200_000));
+    assert.equal(store.stats().evictions, 0, eviction);
+    assert.ok(store.peek("live0") && store.peek("large"), eviction);
+  }
 });
 
 Deno.test("Store rewriting a key replaces its TTL", () => {
@@ -723,6 +737,14 @@ Deno.test("Store.scan() by its counts per slot pages keys as the walk over every
   assert.deepEqual(prefixed, counted.scan(0, 1000, "ké", (k) => slotOf(k)));
   assert.deepEqual(prefixed.keys.sort(), keys.slice(300).filter((k) => k.startsWith("ké")).sort());
   assert.deepEqual(counted.scan(0, 10, "k\ud800"), { keys: [], next: null });
+});
+
+Deno.test("Store.scan() from a cursor past the last slot is complete, by the counts too", () => {
+  for (const countsSlots of [true, false]) {
+    const store = new Store({ countsSlots });
+    store.set("k", "v");
+    assert.deepEqual(store.scan(2_000_000, 10, ""), { keys: [], next: null }, `${countsSlots}`);
+  }
 });
 
 Deno.test("Store.scan() pages live keys with the prefix by slot, whole slots at a time", () => {
