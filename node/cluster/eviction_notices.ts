@@ -96,7 +96,7 @@ function batchLength(waiting: EvictedState[]): number {
   let bytes = 0;
   let length = 0;
   while (length < Math.min(waiting.length, MAX_BATCH)) {
-    bytes += waiting[length].key.length * 3 + 64; // a UTF-16 unit is at most 3 UTF-8 bytes
+    bytes += waiting[length].key.length * 6 + 64; // a UTF-16 unit takes 6 in JSON at most
     if (bytes > MAX_BATCH_BYTES && length > 0) break;
     length++;
   }
