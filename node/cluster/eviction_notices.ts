@@ -7,6 +7,12 @@ import type { Logger } from "@cache/log/log";
 import type { EvictedState, Stamp } from "@cache/protocol/replica";
 import { MAX_BATCH, MAX_BATCH_BYTES } from "@cache/protocol/wire";
 
+/**
+ * Milliseconds notices gather before a call takes them: sent at once, under writes that each
+ * evict, they made a call of a few notices per write and cost 0.27-0.39 of such writes' rate.
+ */
+const GATHER_MS = 20;
+
 /** Notices waiting for one backup at most: past it, new ones are not sent (see `unsent`). */
 export const MAX_WAITING = 10 * MAX_BATCH;
 
@@ -18,13 +24,16 @@ export interface EvictionNoticesOptions {
   /** Tells `backup` of evicted states, a batch at a time; rejects when it did not take them. */
   send: (backup: string, evicted: EvictedState[]) => Promise<void>;
   log: Logger;
+  /** Milliseconds notices gather before a call; default {@link GATHER_MS}. */
+  gatherMs?: number;
 }
 
 /**
  * Tells a key's backups when this node, its primary, evicts it. Best effort and after the fact:
- * the write that made room is not held up, notices gather while one call per backup is out, and
- * a backup that cannot be reached keeps its copy, as it did before it was told. A backup lets go
- * only a state at or below the one evicted, so a newer write is never lost to a late notice.
+ * the write that made room is not held up; notices gather for a moment, and while one call per
+ * backup is out; a backup that cannot be reached keeps its copy, as it did before it was told. A
+ * backup lets go only a state at or below the one evicted, so a newer write is never lost to a
+ * late notice.
  */
 export class EvictionNotices {
   readonly #options: EvictionNoticesOptions;
@@ -61,8 +70,8 @@ export class EvictionNotices {
     waiting.push(notice);
     if (this.#sending.has(backup)) return;
     this.#sending.add(backup);
-    // After the write that evicted: the evictions it made go in one call.
-    queueMicrotask(() => this.#drain(backup));
+    // A little after: the evictions of the writes meanwhile go in one call, not one each.
+    setTimeout(() => this.#drain(backup), this.#options.gatherMs ?? GATHER_MS);
   }
 
   async #drain(backup: string): Promise<void> {

@@ -7,13 +7,17 @@ import { MAX_BATCH_BYTES } from "@cache/protocol/wire";
 const SELF = "http://a";
 
 /** Notices over a ring where this node is the primary of keys starting with "mine". */
-function notices(send: (backup: string, evicted: EvictedState[]) => Promise<void>) {
+function notices(
+  send: (backup: string, evicted: EvictedState[]) => Promise<void>,
+  gatherMs = 0,
+) {
   return new EvictionNotices({
     self: SELF,
     owners: (key) =>
       key.startsWith("mine") ? [SELF, "http://b", "http://c"] : ["http://b", SELF, "http://c"],
     send,
     log: silentLogger,
+    gatherMs,
   });
 }
 
@@ -79,4 +83,17 @@ Deno.test("EvictionNotices sends long keys in calls within a body any node takes
   await evictions.idle();
   assert.ok(sizes.length > 2, `${sizes.length} calls`);
   assert.ok(sizes.every((size) => size <= MAX_BATCH_BYTES), `call bodies ${sizes}`);
+});
+
+Deno.test("EvictionNotices gather for a moment: evictions of writes close together go in one call", async () => {
+  const calls: string[][] = [];
+  const evictions = notices((backup, evicted) => {
+    if (backup === "http://b") calls.push(evicted.map((notice) => notice.key));
+    return Promise.resolve();
+  }, 30);
+  evictions.evicted("mine1", { version: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 5)); // another write, a little later
+  evictions.evicted("mine2", { version: 1 });
+  await evictions.idle();
+  assert.deepEqual(calls, [["mine1", "mine2"]]);
 });
