@@ -220,8 +220,7 @@ export class Rebalancer {
       if (slices.spent()) await slices.next();
       if (this.#wanted !== view) return false; // the next pass drops what is left
       if (this.claimedAfter(key, view)) continue;
-      store.drop(key);
-      handedOff++;
+      if (store.drop(key)) handedOff++; // a key the walk came to twice is counted once
     }
     // The keys claimed in this ring or an older one now stand as this ring placed them.
     for (const [key, claim] of this.#claims) if (!newerRing(claim, view)) this.#claims.delete(key);

@@ -481,13 +481,17 @@ export class Store {
     return { keys: page.map((i) => entries.key(refs[i])), next };
   }
 
-  /** Forgets `key` without remembering a deletion: it was handed over to its new owners. */
-  drop(key: string): void {
+  /**
+   * Forgets `key` without remembering a deletion: it was handed over to its new owners. Returns
+   * whether it held anything of the key.
+   */
+  drop(key: string): boolean {
     const ref = this.#entries.find(key);
     if (ref !== 0) this.#letGo(ref);
     const deletion = this.#tombstones.stampOf(key);
     if (deletion) this.#raiseHorizon(deletion);
     this.#tombstones.forget(key);
+    return ref !== 0 || deletion !== undefined;
   }
 
   /**
