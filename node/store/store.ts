@@ -10,6 +10,7 @@ import { PAGE_BYTES } from "./size_classes.ts";
 import { type Applied, RequestLog } from "./requests.ts";
 import { SmallestSlots } from "./scan_page.ts";
 import { SlotCounts } from "./slot_counts.ts";
+import { Slices } from "@cache/async/slices";
 import { Deletions, type Stamp } from "./tombstones.ts";
 
 export { entryBytes, EXPIRY_BYTES } from "./entries.ts";
@@ -25,10 +26,16 @@ export const PAGE_SLACK = 1.125;
  * Milliseconds a read of the counters, or a write that would evict, spends removing due keys at
  * most: millions of keys due at once held a node for a second, past the master's timeouts.
  */
-export const EXPIRE_MS = 20;
+const EXPIRE_MS = 20;
 
 /** Due keys removed between two looks at whether a write has room. */
 const EXPIRE_STEP = 64;
+
+/** A page of a scan: its keys in slot order, and the first slot after it, null past the last. */
+export interface KeysPage {
+  keys: string[];
+  next: number | null;
+}
 
 /** What a full store does with a write: evict least-recently-used keys, or refuse it. */
 export type Eviction = "lru" | "noeviction";
@@ -410,7 +417,7 @@ export class Store {
     count: number,
     prefix: string,
     slotOf?: (key: string) => number,
-  ): { keys: string[]; next: number | null } {
+  ): KeysPage {
     if (slotOf === undefined && prefix === "" && this.#slots) {
       return this.#scanCounted(from, count, this.#slots.counts);
     }
@@ -449,8 +456,7 @@ export class Store {
       refs.push(ref);
       slots.push(slot);
     }
-    const page = refs.map((_, i) => i).sort((a, b) => slots[a] - slots[b]);
-    return { keys: page.map((i) => entries.key(refs[i])), next: next === Infinity ? null : next };
+    return this.#page(refs, slots, next === Infinity ? null : next);
   }
 
   /** {@link scan} of every key, by the slots' counts: see there. */
@@ -458,7 +464,7 @@ export class Store {
     from: number,
     count: number,
     counts: Uint32Array,
-  ): { keys: string[]; next: number | null } {
+  ): KeysPage {
     if (from >= counts.length) return { keys: [], next: null }; // past the last slot
     let last = from - 1;
     for (let taken = 0; taken < count && last + 1 < counts.length;) taken += counts[++last];
@@ -477,8 +483,13 @@ export class Store {
       refs.push(ref);
       slots.push(slot);
     }
-    const page = refs.map((_, i) => i).sort((a, b) => slots[a] - slots[b]);
-    return { keys: page.map((i) => entries.key(refs[i])), next };
+    return this.#page(refs, slots, next);
+  }
+
+  /** A scan's page of the entries `refs`, in `slots`, in slot order; `next` as given. */
+  #page(refs: number[], slots: number[], next: number | null): KeysPage {
+    const order = refs.map((_, i) => i).sort((a, b) => slots[a] - slots[b]);
+    return { keys: order.map((i) => this.#entries.key(refs[i])), next };
   }
 
   /**
@@ -570,19 +581,19 @@ export class Store {
   }
 
   /**
-   * Removes up to `budget` keys that are due, earliest first, for `ms` milliseconds at most (looked
-   * at every 256 keys); returns how many it removed.
+   * Removes up to `budget` keys that are due, earliest first, for one slice of `ms` milliseconds
+   * at most (see `Slices`); returns how many it removed.
    */
   expire(budget = Infinity, ms = Infinity): number {
     const now = this.#now();
-    const started = performance.now();
+    const slice = new Slices(ms);
     let removed = 0;
     while (removed < budget) {
       const ref = this.#entries.popDue(now);
       if (ref === 0) break;
       this.#letExpire(ref);
       removed++;
-      if ((removed & 255) === 0 && performance.now() - started >= ms) break;
+      if (slice.spent()) break;
     }
     this.#entries.tidyDeadlines(now);
     return removed;
@@ -747,7 +758,9 @@ export class Store {
       while (entries.bytes + write.bytes > max && entries.oldest !== 0) this.#evictOldest();
     }
     entries.put(write, { version, epoch, expiresAt }, reuse, now, this.#take);
-    if (reuse === 0) { for (const written of this.#walks) written.add(write.key); }
+    if (reuse === 0) {
+      for (const written of this.#walks) written.add(write.key);
+    }
     return version;
   }
 
