@@ -313,10 +313,10 @@ export class Writer {
    * deletion does not need it.
    */
   async #storedElsewhere(key: string, epoch: number): Promise<boolean> {
-    if (!this.#replicator || (epoch !== 0 && this.#store.epochOf(key) === epoch)) return false;
+    if (!this.#mayBeNewerElsewhere(key, epoch)) return false;
     let states: Replica[];
     try {
-      states = await this.#replicator.statesElsewhere(key, epoch);
+      states = await this.#replicator!.statesElsewhere(key, epoch);
     } catch {
       return false;
     }
@@ -332,8 +332,16 @@ export class Writer {
    * newest already: only the primary writes in it.
    */
   async #newest(key: string, epoch: number): Promise<void> {
-    if (!this.#replicator || (epoch !== 0 && this.#store.epochOf(key) === epoch)) return;
-    this.apply(await this.#replicator.statesElsewhere(key, epoch));
+    if (!this.#mayBeNewerElsewhere(key, epoch)) return;
+    this.apply(await this.#replicator!.statesElsewhere(key, epoch));
+  }
+
+  /**
+   * Whether another node may hold a newer state of `key` than this one in ring `epoch`: not once
+   * this node wrote it in that ring, where only the primary writes.
+   */
+  #mayBeNewerElsewhere(key: string, epoch: number): boolean {
+    return this.#replicator !== undefined && (epoch === 0 || this.#store.epochOf(key) !== epoch);
   }
 
   /** Throws 412 unless `key`'s state here meets `condition`. */
