@@ -237,14 +237,27 @@ export class Entries {
     return this.#deadlines.size > 0;
   }
 
-  /** The ref of an entry due at `now`, earliest first, or 0. */
+  /** The ref of an entry due at `now`, earliest first, or 0 (see {@link prepareDue}). */
   popDue(now: number): number {
     return this.#deadlines.popDue(now);
   }
 
-  /** Drops stale expiry refs once they outnumber the entries with a TTL. */
-  tidyDeadlines(now: number): void {
-    if (this.#deadlines.size > 2 * this.#withTtl + 1024) this.#deadlines.compact(now);
+  /**
+   * Takes apart up to `work` refs of the deadlines come due at `now`, which `popDue()` waits
+   * for; false when nothing was left to do.
+   */
+  prepareDue(now: number, work: number): boolean {
+    return this.#deadlines.prepare(now, work);
+  }
+
+  /**
+   * Drops stale expiry refs once they outnumber the entries with a TTL, up to `work` refs looked
+   * at a call; returns whether the pass goes on.
+   */
+  tidyDeadlines(work: number): boolean {
+    const deadlines = this.#deadlines;
+    if (!deadlines.compacting && deadlines.size <= 2 * this.#withTtl + 1024) return false;
+    return deadlines.compact(work);
   }
 
   /** The entry's key. */

@@ -1,55 +1,46 @@
 // When keys expire: record refs in lazy per-second buckets, so the store finds due keys unscanned.
 
-/** Refs a bucket block holds once the bucket is large; its first blocks are smaller. */
-const BLOCK_REFS = 4096;
+import { BlockPool, Bucket, type Cursor, startCursor } from "./expiry_buckets.ts";
 
 /** Seconds ahead within which buckets are one second wide; later ones are wider. */
 const FINE_SECONDS = 1024;
 
-/** A bucket's refs in blocks of 4 bytes a ref: growing it never copies what it holds. */
-class Bucket {
-  readonly blocks: Uint32Array[] = [];
-  length = 0;
-  /** Seconds the bucket's deadlines span from its start: 1, or more when they were far. */
-  seconds = 1;
-  #room = 0; // free slots in the last block
+/** Refs a step of preparing or compacting looks at, when given more; stale refs popDue() skips. */
+const STEP_REFS = 4096;
 
-  push(ref: number): void {
-    if (this.#room === 0) {
-      const size = Math.min(BLOCK_REFS, Math.max(8, this.length));
-      this.blocks.push(new Uint32Array(size));
-      this.#room = size;
-    }
-    const last = this.blocks[this.blocks.length - 1];
-    last[last.length - this.#room--] = ref;
-    this.length++;
-  }
-
-  /** Calls `visit` with each ref, in the order they were added. */
-  forEach(visit: (ref: number) => void): void {
-    let left = this.length;
-    for (const block of this.blocks) {
-      const count = Math.min(block.length, left);
-      for (let i = 0; i < count; i++) visit(block[i]);
-      left -= count;
-    }
-  }
+/** A bucket come due, being taken apart: a wide one into narrower buckets, a one-second one
+ * into its milliseconds. */
+interface Taken {
+  bucket: Bucket;
+  start: number;
+  cursor: Cursor;
 }
 
-/** Refs and their deadlines, sorted by deadline. */
-interface Run {
-  refs: Uint32Array;
-  at: Float64Array;
-  length: number;
+/** The refs of one millisecond's deadlines, yielded from `cursor` on. */
+interface Millisecond {
+  bucket: Bucket;
+  cursor: Cursor;
+}
+
+/** A pass over the buckets held when it began, dropping stale and repeated refs. */
+interface Compaction {
+  starts: number[];
+  at: number; // the index in `starts` of the bucket being compacted
+  source?: Bucket; // that bucket, as it was when its compaction began
+  kept: Bucket; // its refs kept so far
+  cursor: Cursor;
 }
 
 /**
  * Expiry times of records, 4 bytes per write with a TTL: each ref goes into the bucket of its
  * deadline's second, or of a wider span when the deadline is far. Refs are never removed early,
- * and may go stale as records are deleted, rewritten or their chunks reused: a bucket come due is
- * sorted by the deadlines its refs' chunks hold then (to the millisecond, in one pass, whatever
- * they are), and a ref is yielded only if `isLive` and its record still expires when it was sorted
- * for. A ref whose record now expires later is filed again. Due refs are yielded earliest first.
+ * and may go stale as records are deleted, rewritten or their chunks reused. A bucket come due is
+ * taken apart a few refs at a time (`prepare()`): a wide one filed again into narrower buckets, a
+ * one-second one into a bucket per millisecond of the deadlines its refs' chunks hold then. A ref
+ * is yielded only if `isLive` and its record still expires in the millisecond it was filed for;
+ * one whose record now expires later was filed again by its write. Due refs are yielded
+ * millisecond by millisecond, earliest first. `compact()` drops stale and repeated refs, also a
+ * few at a time: no step holds the event loop for long, whatever the number of refs.
  *
  * @example
  * ```ts
@@ -58,6 +49,7 @@ interface Run {
  * const queue = new ExpiryQueue((ref) => deadlines.get(ref) ?? 0, (ref) => deadlines.has(ref));
  * queue.add(8, 1500, 0);
  * queue.add(16, 1200, 0);
+ * while (queue.prepare(2000));
  * queue.popDue(2000); // 16
  * ```
  */
@@ -66,10 +58,15 @@ export class ExpiryQueue {
   readonly #isLive: (ref: number) => boolean;
   readonly #buckets = new Map<number, Bucket>(); // by the second a bucket starts
   #starts: number[] = []; // the buckets' start seconds, a min-heap
-  #due: Run = emptyRun(); // refs of buckets come due, earliest first
-  #next = 0; // the first of #due not yet yielded
+  readonly #due = new Map<number, Millisecond>(); // taken apart, by millisecond
+  #dueMs: number[] = []; // their milliseconds, a min-heap
+  #head: Millisecond | undefined; // the millisecond first in #dueMs, once looked up
+  #headMs = NaN;
+  #taken: Taken | undefined;
+  #compacting: Compaction | undefined;
+  #marks = new Uint8Array(0); // a bit per ref kept by the bucket being compacted
+  readonly #pool = new BlockPool();
   #size = 0;
-  readonly #perMs = new Uint32Array(1001); // counts for sorting one second by milliseconds
 
   /**
    * `deadlineAt(ref)` reads the deadline field of whatever is at `ref`, a record or not (any
@@ -85,6 +82,11 @@ export class ExpiryQueue {
     return this.#size;
   }
 
+  /** Whether a compaction pass is under way. */
+  get compacting(): boolean {
+    return this.#compacting !== undefined;
+  }
+
   /** Files the record at `ref` to expire at `expiresAt` (ms), as of `now`. */
   add(ref: number, expiresAt: number, now: number): void {
     const second = Math.floor(expiresAt / 1000);
@@ -95,7 +97,7 @@ export class ExpiryQueue {
     const start = second - (second % seconds);
     let bucket = this.#buckets.get(start);
     if (!bucket) {
-      bucket = new Bucket();
+      bucket = new Bucket(this.#pool);
       this.#buckets.set(start, bucket);
       pushHeap(this.#starts, start);
     }
@@ -104,158 +106,208 @@ export class ExpiryQueue {
     this.#size++;
   }
 
-  /** The ref of a live record due at `now`, earliest first, or 0 when none is due. */
+  /**
+   * The ref of a live record due at `now`, earliest first; 0 when none is, or when `prepare()`
+   * has work to do first (a bucket come due, or many stale refs ahead).
+   */
   popDue(now: number): number {
-    if (this.#starts.length > 0 && this.#starts[0] <= Math.floor(now / 1000)) this.#drain(now);
-    const due = this.#due;
-    while (this.#next < due.length) {
-      const ref = due.refs[this.#next];
-      const at = due.at[this.#next];
-      const current = this.#isLive(ref) && this.#deadlineAt(ref) === at; // else gone or rewritten
-      if (current && at > now) return 0; // sorted: nothing after it is due either
-      this.#next++;
-      this.#size--;
-      if (current) return ref;
-    }
-    if (due.length > 0) this.#due = emptyRun();
-    this.#next = 0;
-    return 0;
+    if (this.#preparing(now)) return 0;
+    const ref = this.#firstDue(now, STEP_REFS);
+    if (ref === 0) return 0;
+    const head = this.#head!;
+    head.bucket.skip(head.cursor);
+    this.#size--;
+    return ref;
   }
 
-  /** Drops stale and repeated refs, filing each live record's ref once. */
-  compact(now: number): void {
-    const refs = new Uint32Array(this.#size);
-    let held = 0;
-    for (let i = this.#next; i < this.#due.length; i++) refs[held++] = this.#due.refs[i];
-    for (const bucket of this.#buckets.values()) bucket.forEach((ref) => refs[held++] = ref);
-    this.clear();
-    const sorted = refs.subarray(0, held).sort(); // repeats side by side
-    for (let i = 0; i < sorted.length; i++) {
-      const ref = sorted[i];
-      if (ref === sorted[i - 1] || !this.#isLive(ref)) continue;
-      const at = this.#deadlineAt(ref);
-      if (at !== 0) this.add(ref, at, now);
+  /**
+   * Prepares what `popDue(now)` needs, `work` refs looked at most: buckets come due taken apart,
+   * stale refs skipped. Returns false when nothing was left to do.
+   */
+  prepare(now: number, work = Infinity): boolean {
+    if (!this.#preparing(now)) {
+      const size = this.#size;
+      this.#firstDue(now, work);
+      return this.#size < size; // stale refs were skipped
     }
+    const second = Math.floor(now / 1000);
+    while (work > 0 && (this.#taken !== undefined || this.#take(second))) {
+      const step = Math.min(work, STEP_REFS);
+      work -= step;
+      this.#takeApart(this.#taken!, step, now);
+    }
+    return true;
+  }
+
+  /**
+   * Drops stale and repeated refs, `work` of them looked at most, bucket by bucket: one pass,
+   * begun by the first call after the last pass ended. Returns whether the pass goes on.
+   */
+  compact(work = Infinity): boolean {
+    const pass = this.#compacting ??= {
+      starts: [...this.#buckets.keys()],
+      at: 0,
+      kept: new Bucket(this.#pool),
+      cursor: startCursor(),
+    };
+    while (work > 0 && pass.at < pass.starts.length) {
+      const start = pass.starts[pass.at];
+      const bucket = this.#buckets.get(start);
+      if (bucket === undefined || bucket !== pass.source) {
+        // Not begun, or taken apart meanwhile: what was kept of it is let go.
+        this.#unmark(pass.kept);
+        this.#pool.give(pass.kept);
+        pass.kept = new Bucket(this.#pool);
+        pass.cursor = startCursor();
+        pass.source = bucket;
+        if (bucket === undefined) {
+          pass.at++;
+          continue;
+        }
+      }
+      const step = Math.min(work, STEP_REFS);
+      work -= step;
+      this.#keepCurrent(bucket, start, pass, step);
+      if (pass.cursor.index < bucket.length) continue;
+      pass.kept.seconds = bucket.seconds;
+      this.#buckets.set(start, pass.kept);
+      this.#size -= bucket.length - pass.kept.length;
+      this.#unmark(pass.kept);
+      this.#pool.give(bucket);
+      pass.kept = new Bucket(this.#pool);
+      pass.cursor = startCursor();
+      pass.source = undefined;
+      pass.at++;
+    }
+    if (pass.at < pass.starts.length) return true;
+    this.#compacting = undefined;
+    this.#marks = new Uint8Array(0);
+    return false;
   }
 
   /** Forgets every ref. */
   clear(): void {
     this.#buckets.clear();
     this.#starts = [];
-    this.#due = emptyRun();
-    this.#next = 0;
+    this.#due.clear();
+    this.#dueMs = [];
+    this.#headMs = NaN;
+    this.#taken = undefined;
+    this.#compacting = undefined;
+    this.#marks = new Uint8Array(0);
     this.#size = 0;
   }
 
   /**
-   * Moves the refs of every bucket come due at `now` into #due, sorted: one second's bucket at a
-   * time, in order, each sorted by milliseconds; a wider bucket's refs are filed again first.
+   * Whether a bucket come due at `now` must be taken apart before a ref can be yielded: one is
+   * under way, or the earliest waiting is due and no millisecond taken apart comes before it.
    */
-  #drain(now: number): void {
-    const second = Math.floor(now / 1000);
-    const runs: Run[] = [];
-    let total = 0;
-    while (this.#starts.length > 0 && this.#starts[0] <= second) {
-      const start = popHeap(this.#starts);
-      const bucket = this.#buckets.get(start)!;
-      this.#buckets.delete(start);
-      this.#size -= bucket.length;
-      // A ref whose chunk holds a deadline outside the bucket's span is stale: dropped.
-      const inSpan = (at: number) =>
-        at !== 0 && at >= start * 1000 && at < (start + bucket.seconds) * 1000; // 0: never
-      if (bucket.seconds > 1) {
-        bucket.forEach((ref) => {
-          const at = this.#deadlineAt(ref);
-          if (inSpan(at)) this.add(ref, at, now); // into a narrower bucket, maybe due now
-        });
-        continue;
-      }
-      const run = this.#sortSecond(bucket, start);
-      runs.push(run);
-      total += run.length;
-    }
-    const fresh = concat(runs, total); // each run later than the one before
-    const left = sliceRun(this.#due, this.#next);
-    this.#due = left.length === 0 ? fresh : merge(left, fresh);
-    this.#next = 0;
-    this.#size += total;
+  #preparing(now: number): boolean {
+    if (this.#taken !== undefined) return true;
+    const starts = this.#starts;
+    if (starts.length === 0 || starts[0] > Math.floor(now / 1000)) return false;
+    return this.#dueMs.length === 0 || this.#dueMs[0] >= starts[0] * 1000;
   }
 
-  /** The refs of a one-second bucket, sorted by the deadline each holds, stale ones dropped. */
-  #sortSecond(bucket: Bucket, start: number): Run {
-    const base = start * 1000;
-    const perMs = this.#perMs.fill(0);
-    const refs = new Uint32Array(bucket.length);
-    const at = new Float64Array(bucket.length);
-    let kept = 0;
-    bucket.forEach((ref) => {
-      const deadline = this.#deadlineAt(ref);
-      if (deadline === 0 || !(deadline >= base && deadline < base + 1000)) return; // 0: never
-      refs[kept] = ref;
-      at[kept++] = deadline;
-      perMs[Math.floor(deadline - base) + 1]++;
+  /** Takes the earliest bucket come due by `second` apart; false if there is none. */
+  #take(second: number): boolean {
+    if (this.#starts.length === 0 || this.#starts[0] > second) return false;
+    const start = popHeap(this.#starts);
+    const bucket = this.#buckets.get(start)!;
+    this.#buckets.delete(start);
+    this.#taken = { bucket, start, cursor: startCursor() };
+    return true;
+  }
+
+  /** Files up to `work` refs of the taken bucket again, by millisecond if it spans one second. */
+  #takeApart(taken: Taken, work: number, now: number): void {
+    const { bucket, start, cursor } = taken;
+    const wide = bucket.seconds > 1;
+    bucket.read(cursor, work, (ref) => {
+      const at = this.#deadlineAt(ref);
+      if (!inSpan(at, start, bucket.seconds)) this.#size--; // stale
+      else if (wide) {
+        this.#size--;
+        this.add(ref, at, now); // into a narrower bucket, maybe due now
+      } else this.#fileDue(ref, Math.floor(at));
     });
-    for (let ms = 1; ms <= 1000; ms++) perMs[ms] += perMs[ms - 1]; // where each ms starts
-    const sorted: Run = { refs: new Uint32Array(kept), at: new Float64Array(kept), length: kept };
-    for (let i = 0; i < kept; i++) {
-      const to = perMs[Math.floor(at[i] - base)]++;
-      sorted.refs[to] = refs[i];
-      sorted.at[to] = at[i];
+    if (cursor.index < bucket.length) return;
+    this.#taken = undefined;
+    this.#pool.give(bucket);
+  }
+
+  #fileDue(ref: number, ms: number): void {
+    let due = this.#due.get(ms);
+    if (due === undefined) {
+      due = { bucket: new Bucket(this.#pool), cursor: startCursor() };
+      this.#due.set(ms, due);
+      pushHeap(this.#dueMs, ms);
     }
-    return sortWithinMs(sorted);
+    due.bucket.push(ref);
   }
-}
 
-function emptyRun(): Run {
-  return { refs: new Uint32Array(0), at: new Float64Array(0), length: 0 };
-}
-
-function sliceRun(run: Run, from: number): Run {
-  return { refs: run.refs.subarray(from), at: run.at.subarray(from), length: run.length - from };
-}
-
-/** Runs one after another, as one run. */
-function concat(runs: Run[], total: number): Run {
-  if (runs.length === 1) return runs[0];
-  const joined: Run = { refs: new Uint32Array(total), at: new Float64Array(total), length: total };
-  let at = 0;
-  for (const run of runs) {
-    joined.refs.set(run.refs, at);
-    joined.at.set(run.at, at);
-    at += run.length;
-  }
-  return joined;
-}
-
-/** Two sorted runs as one: refs filed for a second already drained meet those still waiting. */
-function merge(a: Run, b: Run): Run {
-  const length = a.length + b.length;
-  const merged: Run = { refs: new Uint32Array(length), at: new Float64Array(length), length };
-  let i = 0;
-  let j = 0;
-  for (let k = 0; k < length; k++) {
-    const fromA = j >= b.length || (i < a.length && a.at[i] <= b.at[j]);
-    merged.refs[k] = fromA ? a.refs[i] : b.refs[j];
-    merged.at[k] = fromA ? a.at[i++] : b.at[j++];
-  }
-  return merged;
-}
-
-/** Orders deadlines that share a millisecond by their fractions, if any: rare, and few. */
-function sortWithinMs(run: Run): Run {
-  for (let i = 1; i < run.length; i++) {
-    if (run.at[i] >= run.at[i - 1]) continue;
-    const ref = run.refs[i];
-    const at = run.at[i];
-    let j = i - 1;
-    for (; j >= 0 && run.at[j] > at; j--) {
-      run.refs[j + 1] = run.refs[j];
-      run.at[j + 1] = run.at[j];
+  /**
+   * The first live ref due at `now`, left where it is; stale ones before it are skipped, `skips`
+   * of them at most. 0 when none is due, or the skips ran out.
+   */
+  #firstDue(now: number, skips: number): number {
+    while (this.#dueMs.length > 0 && this.#dueMs[0] <= now) {
+      const ms = this.#dueMs[0];
+      if (ms !== this.#headMs) {
+        this.#head = this.#due.get(ms)!;
+        this.#headMs = ms;
+      }
+      const { bucket, cursor } = this.#head!;
+      for (let ref = bucket.peek(cursor); ref !== 0; ref = bucket.peek(cursor)) {
+        const at = this.#isLive(ref) ? this.#deadlineAt(ref) : NaN;
+        if (Math.floor(at) === ms) return at <= now ? ref : 0; // a fraction may wait a little
+        if (skips-- === 0) return 0;
+        bucket.skip(cursor); // gone, or rewritten since: filed again by its write
+        this.#size--;
+      }
+      this.#due.delete(ms);
+      this.#headMs = NaN;
+      this.#pool.give(bucket);
+      popHeap(this.#dueMs);
     }
-    run.refs[j + 1] = ref;
-    run.at[j + 1] = at;
+    return 0;
   }
-  return run;
+
+  /** Keeps up to `work` more of `bucket`'s refs that are live, in its span and not yet kept. */
+  #keepCurrent(bucket: Bucket, start: number, pass: Compaction, work: number): void {
+    bucket.read(pass.cursor, work, (ref) => {
+      if (!this.#isLive(ref) || !inSpan(this.#deadlineAt(ref), start, bucket.seconds)) return;
+      if (this.#marked(ref)) return;
+      this.#mark(ref);
+      pass.kept.push(ref);
+    });
+  }
+
+  #marked(ref: number): boolean {
+    const byte = ref >>> 3;
+    return byte < this.#marks.length && (this.#marks[byte] & (1 << (ref & 7))) !== 0;
+  }
+
+  #mark(ref: number): void {
+    const byte = ref >>> 3;
+    if (byte >= this.#marks.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.#marks.length * 2));
+      grown.set(this.#marks);
+      this.#marks = grown;
+    }
+    this.#marks[byte] |= 1 << (ref & 7);
+  }
+
+  #unmark(bucket: Bucket): void {
+    bucket.read(startCursor(), bucket.length, (ref) => {
+      this.#marks[ref >>> 3] &= ~(1 << (ref & 7));
+    });
+  }
+}
+
+/** Whether `at` is a deadline within the span of the bucket starting at second `start`. */
+function inSpan(at: number, start: number, seconds: number): boolean {
+  return at !== 0 && at >= start * 1000 && at < (start + seconds) * 1000; // 0: never
 }
 
 function pushHeap(heap: number[], value: number): void {

@@ -10,9 +10,13 @@ function setup() {
     deadlines.set(ref, at);
     queue.add(ref, at, now);
   };
-  const popAll = (now: number) => {
+  /** Pops every ref due at `now`, preparing buckets `work` refs at a time. */
+  const popAll = (now: number, work = Infinity) => {
     const popped: number[] = [];
-    for (let ref = queue.popDue(now); ref !== 0; ref = queue.popDue(now)) {
+    for (;;) {
+      const ref = queue.popDue(now);
+      if (ref === 0 && queue.prepare(now, work)) continue;
+      if (ref === 0) break;
       popped.push(ref);
       deadlines.delete(ref); // the store removes what is due
     }
@@ -63,7 +67,7 @@ Deno.test("ExpiryQueue.compact() keeps one ref per live record", () => {
   expire(8, 3000, 0);
   deadlines.delete(8);
   assert.equal(queue.size, 6);
-  queue.compact(0);
+  assert.equal(queue.compact(), false, "one call, one whole pass");
   assert.equal(queue.size, 1);
   assert.deepEqual(popAll(2004), [7]);
 });
@@ -90,7 +94,84 @@ Deno.test("ExpiryQueue yields every due record once, in deadline order, whatever
       assert.deepEqual(new Set(popped), new Set(due.map(([ref]) => ref)));
       const order = popped.map((ref) => due.find(([r]) => r === ref)![1]);
       assert.deepEqual(order, [...order].sort((a, b) => a - b));
-      if (queue.size > 2 * deadlines.size + 8) queue.compact(now);
+      if (queue.size > 2 * deadlines.size + 8) queue.compact();
     }
+  }));
+});
+
+Deno.test("ExpiryQueue prepares a second of many due refs a few at a time, yielding none before", () => {
+  const { queue, expire, popAll } = setup();
+  for (let ref = 1; ref <= 100_000; ref++) expire(ref, 5000 + (ref % 1000), 0);
+  let steps = 0;
+  let first = 0;
+  while (first === 0 && queue.prepare(6000, 1000)) {
+    steps++;
+    first = queue.popDue(6000); // 0 while the second is being sorted
+  }
+  assert.equal(steps, 100, "100,000 refs taken apart, 1,000 at a time");
+  assert.equal(first, 1000, "deadline 5000 first");
+  const popped = [first, ...popAll(6000, 1000)];
+  assert.equal(new Set(popped).size, 100_000);
+});
+
+Deno.test("ExpiryQueue skips stale refs a step at a time, so no call looks at them all", () => {
+  const { deadlines, queue, expire } = setup();
+  for (let ref = 1; ref <= 10_000; ref++) expire(ref, 1000, 0);
+  assert.equal(queue.prepare(1000, 10_000), true, "the second taken apart");
+  for (let ref = 1; ref < 10_000; ref++) deadlines.delete(ref);
+  assert.equal(queue.popDue(1000), 0, "4,096 stale refs skipped, then a pause");
+  assert.equal(queue.size, 10_000 - 4096);
+  assert.equal(queue.prepare(1000, 4096), true, "4,096 more skipped");
+  assert.equal(queue.popDue(1000), 10_000);
+  assert.equal(queue.size, 0);
+  assert.equal(queue.prepare(1000), false);
+});
+
+Deno.test("ExpiryQueue.compact(work) takes a pass in steps, one ref per live record left", () => {
+  const { deadlines, queue, expire, popAll } = setup();
+  for (let round = 0; round < 3; round++) {
+    for (let ref = 1; ref <= 10_000; ref++) expire(ref, 60_000 + round, 0); // rewritten twice
+  }
+  for (let ref = 1; ref <= 5_000; ref++) deadlines.delete(ref);
+  let steps = 0;
+  while (queue.compact(1000)) steps++;
+  assert.equal(steps, 29, "30,000 refs looked at, 1,000 a step");
+  assert.equal(queue.size, 5_000);
+  assert.equal(popAll(60_002).length, 5_000);
+});
+
+Deno.test("ExpiryQueue yields every due record once, in deadline order, prepared and compacted in small steps", () => {
+  const write = fc.record({
+    ref: fc.integer({ min: 1, max: 30 }),
+    ttl: fc.oneof(fc.nat(5000), fc.nat(3_000_000)), // far ones in wide buckets
+    gone: fc.boolean(),
+  });
+  const step = fc.record({
+    writes: fc.array(write, { maxLength: 8 }),
+    tick: fc.oneof(fc.nat(3000), fc.nat(1_500_000)),
+    work: fc.integer({ min: 1, max: 4 }),
+    compactWork: fc.integer({ min: 0, max: 6 }),
+  });
+  fc.assert(fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+    const { deadlines, queue, expire, popAll } = setup();
+    let now = 0;
+    for (const { writes, tick, work, compactWork } of steps) {
+      for (const { ref, ttl, gone } of writes) {
+        if (ttl > 0) expire(ref, now + ttl, now);
+        else if (gone) deadlines.delete(ref);
+        else deadlines.set(ref, 0);
+        if (compactWork > 0) queue.compact(compactWork); // a pass goes on between writes
+      }
+      queue.prepare(now + tick, work); // a bucket left half sorted while time passes
+      now += tick;
+      const due = [...deadlines].filter(([, at]) => at !== 0 && at <= now);
+      const popped = popAll(now, work);
+      assert.deepEqual(new Set(popped), new Set(due.map(([ref]) => ref)));
+      const order = popped.map((ref) => due.find(([r]) => r === ref)![1]);
+      assert.deepEqual(order, [...order].sort((a, b) => a - b));
+    }
+    while (queue.compact(3));
+    const live = [...deadlines.values()].filter((at) => at !== 0).length;
+    assert.ok(queue.size <= live + 30, `${queue.size} refs held for ${live} records`);
   }));
 });

@@ -31,6 +31,9 @@ const EXPIRE_MS = 20;
 /** Due keys removed between two looks at whether a write has room. */
 const EXPIRE_STEP = 64;
 
+/** Expiry refs taken apart or compacted between two looks at the clock: under a millisecond. */
+const DEADLINE_STEP = 4096;
+
 /** A page of a scan: its keys in slot order, and the first slot after it, null past the last. */
 export interface KeysPage {
   keys: string[];
@@ -585,17 +588,25 @@ export class Store {
    * at most (see `Slices`); returns how many it removed.
    */
   expire(budget = Infinity, ms = Infinity): number {
-    const now = this.#now();
     const slice = new Slices(ms);
+    const removed = this.#expireDue(budget, slice);
+    // What is left of the slice drops stale expiry refs: rewrites with TTLs pile them up.
+    while (this.#entries.tidyDeadlines(DEADLINE_STEP) && !slice.over());
+    return removed;
+  }
+
+  /** Removes up to `budget` due keys within `slice`, taking due deadlines apart as it needs. */
+  #expireDue(budget: number, slice: Slices): number {
+    const now = this.#now();
     let removed = 0;
     while (removed < budget) {
       const ref = this.#entries.popDue(now);
-      if (ref === 0) break;
-      this.#letExpire(ref);
-      removed++;
-      if (slice.spent()) break;
+      if (ref !== 0) {
+        this.#letExpire(ref);
+        removed++;
+        if (slice.spent()) break;
+      } else if (!this.#entries.prepareDue(now, DEADLINE_STEP) || slice.over()) break;
     }
-    this.#entries.tidyDeadlines(now);
     return removed;
   }
 
@@ -721,8 +732,8 @@ export class Store {
   /** Removes due keys, {@link EXPIRE_STEP} at a time, while `needed()`, for `ms` at most. */
   #expireWhile(needed: () => boolean, ms = Infinity): void {
     if (!this.#entries.expiring) return;
-    const started = performance.now();
-    while (needed() && performance.now() - started < ms && this.expire(EXPIRE_STEP) > 0);
+    const slice = new Slices(ms);
+    while (needed() && !slice.over() && this.#expireDue(EXPIRE_STEP, slice) > 0);
   }
 
   #raiseHorizon(stamp: Stamp): void {

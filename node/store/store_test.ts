@@ -118,6 +118,7 @@ Deno.test("Store.expire() stops once its time is spent, looking at the clock eve
   const store = new Store({ now: () => now });
   for (let i = 0; i < 2000; i++) store.set(`k${i}`, "v", 10);
   now = 10;
+  assert.equal(store.expire(Infinity, 0), 0, "no time: the due second taken apart, no more");
   assert.equal(store.expire(Infinity, 0), 256, "the clock is looked at every 256 keys");
   assert.equal(store.expire(), 1744);
   assert.equal(store.stats().keys, 0);

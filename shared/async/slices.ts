@@ -37,6 +37,12 @@ export class Slices {
     return performance.now() - this.#started >= this.#ms;
   }
 
+  /** Whether this slice has lasted its time, looking at the clock now: for steps that are long. */
+  over(): boolean {
+    this.#steps = 0;
+    return performance.now() - this.#started >= this.#ms;
+  }
+
   /** Resolves once the event loop has run what waited (a timer's turn), starting a new slice. */
   async next(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 0));
