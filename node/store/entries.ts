@@ -251,12 +251,22 @@ export class Entries {
   }
 
   /**
-   * Drops stale expiry refs once they outnumber the entries with a TTL, up to `work` refs looked
-   * at a call; returns whether the pass goes on.
+   * Takes apart up to `work` refs of the deadlines that come due in the next seconds, so that
+   * `popDue()` finds them ready; returns whether it did any work.
+   */
+  prepareDeadlines(now: number, work: number): boolean {
+    return this.#deadlines.prepareAhead(now, work);
+  }
+
+  /**
+   * Drops stale expiry refs once they outnumber the entries with a TTL (and twice what the last
+   * pass left: repeats it could not drop), up to `work` refs looked at a call; returns whether the
+   * pass goes on.
    */
   tidyDeadlines(work: number): boolean {
     const deadlines = this.#deadlines;
-    if (!deadlines.compacting && deadlines.size <= 2 * this.#withTtl + 1024) return false;
+    const bound = Math.max(2 * this.#withTtl + 1024, 2 * deadlines.keptByLastPass);
+    if (!deadlines.compacting && deadlines.size <= bound) return false;
     return deadlines.compact(work);
   }
 

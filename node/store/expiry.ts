@@ -8,6 +8,12 @@ const FINE_SECONDS = 1024;
 /** Refs a step of preparing or compacting looks at, when given more; stale refs popDue() skips. */
 const STEP_REFS = 4096;
 
+/** Seconds ahead `prepareAhead()` takes buckets apart: they are ready when they come due. */
+const AHEAD_SECONDS = 2;
+
+/** Refs a compacted bucket keeps at most for its marks to be cleared one by one, not anew. */
+const UNMARK_REFS = 65_536;
+
 /** A bucket come due, being taken apart: a wide one into narrower buckets, a one-second one
  * into its milliseconds. */
 interface Taken {
@@ -67,6 +73,7 @@ export class ExpiryQueue {
   #marks = new Uint8Array(0); // a bit per ref kept by the bucket being compacted
   readonly #pool = new BlockPool();
   #size = 0;
+  #keptByLastPass = 0;
 
   /**
    * `deadlineAt(ref)` reads the deadline field of whatever is at `ref`, a record or not (any
@@ -80,6 +87,11 @@ export class ExpiryQueue {
   /** Refs held, stale ones included. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Refs held when the last compaction pass ended: repeats in overlapping buckets may stay. */
+  get keptByLastPass(): number {
+    return this.#keptByLastPass;
   }
 
   /** Whether a compaction pass is under way. */
@@ -130,13 +142,17 @@ export class ExpiryQueue {
       this.#firstDue(now, work);
       return this.#size < size; // stale refs were skipped
     }
-    const second = Math.floor(now / 1000);
-    while (work > 0 && (this.#taken !== undefined || this.#take(second))) {
-      const step = Math.min(work, STEP_REFS);
-      work -= step;
-      this.#takeApart(this.#taken!, step, now);
-    }
+    this.#takeApartUntil(Math.floor(now / 1000), work, now);
     return true;
+  }
+
+  /**
+   * Takes apart, `work` refs at most, buckets that come due within {@link AHEAD_SECONDS}, so that
+   * `popDue()` finds them ready then: the expirer's spare time, not a write's. Returns whether it
+   * did any work.
+   */
+  prepareAhead(now: number, work = Infinity): boolean {
+    return this.#takeApartUntil(Math.floor(now / 1000) + AHEAD_SECONDS, work, now);
   }
 
   /**
@@ -155,7 +171,7 @@ export class ExpiryQueue {
       const bucket = this.#buckets.get(start);
       if (bucket === undefined || bucket !== pass.source) {
         // Not begun, or taken apart meanwhile: what was kept of it is let go.
-        this.#unmark(pass.kept);
+        this.#unmarkAll(pass.kept);
         this.#pool.give(pass.kept);
         pass.kept = new Bucket(this.#pool);
         pass.cursor = startCursor();
@@ -165,14 +181,14 @@ export class ExpiryQueue {
           continue;
         }
       }
-      const step = Math.min(work, STEP_REFS);
-      work -= step;
+      const step = Math.min(work, STEP_REFS, bucket.length - pass.cursor.index);
+      work -= Math.max(step, 1);
       this.#keepCurrent(bucket, start, pass, step);
       if (pass.cursor.index < bucket.length) continue;
       pass.kept.seconds = bucket.seconds;
       this.#buckets.set(start, pass.kept);
       this.#size -= bucket.length - pass.kept.length;
-      this.#unmark(pass.kept);
+      this.#unmarkAll(pass.kept);
       this.#pool.give(bucket);
       pass.kept = new Bucket(this.#pool);
       pass.cursor = startCursor();
@@ -182,6 +198,7 @@ export class ExpiryQueue {
     if (pass.at < pass.starts.length) return true;
     this.#compacting = undefined;
     this.#marks = new Uint8Array(0);
+    this.#keptByLastPass = this.#size;
     return false;
   }
 
@@ -203,10 +220,27 @@ export class ExpiryQueue {
    * under way, or the earliest waiting is due and no millisecond taken apart comes before it.
    */
   #preparing(now: number): boolean {
-    if (this.#taken !== undefined) return true;
+    const second = Math.floor(now / 1000);
+    if (this.#taken !== undefined && this.#taken.start <= second) return true;
     const starts = this.#starts;
-    if (starts.length === 0 || starts[0] > Math.floor(now / 1000)) return false;
+    if (starts.length === 0 || starts[0] > second) return false;
     return this.#dueMs.length === 0 || this.#dueMs[0] >= starts[0] * 1000;
+  }
+
+  /**
+   * Takes apart, `work` refs at most, the bucket being taken apart and then those starting by
+   * `second`, earliest first; returns whether it did any work.
+   */
+  #takeApartUntil(second: number, work: number, now: number): boolean {
+    let did = false;
+    while (work > 0 && (this.#taken !== undefined || this.#take(second))) {
+      const taken = this.#taken!;
+      const step = Math.min(work, STEP_REFS, taken.bucket.length - taken.cursor.index);
+      work -= Math.max(step, 1);
+      this.#takeApart(taken, step, now);
+      did = true;
+    }
+    return did;
   }
 
   /** Takes the earliest bucket come due by `second` apart; false if there is none. */
@@ -251,8 +285,11 @@ export class ExpiryQueue {
    * of them at most. 0 when none is due, or the skips ran out.
    */
   #firstDue(now: number, skips: number): number {
+    const waiting = this.#starts.length > 0 ? this.#starts[0] * 1000 : Infinity;
     while (this.#dueMs.length > 0 && this.#dueMs[0] <= now) {
       const ms = this.#dueMs[0];
+      if (ms >= waiting) return 0; // a bucket come due waits to be taken apart first
+
       if (ms !== this.#headMs) {
         this.#head = this.#due.get(ms)!;
         this.#headMs = ms;
@@ -298,7 +335,12 @@ export class ExpiryQueue {
     this.#marks[byte] |= 1 << (ref & 7);
   }
 
-  #unmark(bucket: Bucket): void {
+  /** Clears the marks of `bucket`'s refs: one by one for a few, else all at once, anew. */
+  #unmarkAll(bucket: Bucket): void {
+    if (bucket.length > UNMARK_REFS) {
+      this.#marks = new Uint8Array(this.#marks.length);
+      return;
+    }
     bucket.read(startCursor(), bucket.length, (ref) => {
       this.#marks[ref >>> 3] &= ~(1 << (ref & 7));
     });

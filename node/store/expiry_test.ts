@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ExpiryQueue } from "./expiry.ts";
+import { Bucket } from "./expiry_buckets.ts";
 
 /** A queue over records kept in a map: ref to deadline, the map's deleted ones gone. */
 function setup() {
@@ -140,7 +141,7 @@ Deno.test("ExpiryQueue.compact(work) takes a pass in steps, one ref per live rec
   assert.equal(popAll(60_002).length, 5_000);
 });
 
-Deno.test("ExpiryQueue yields every due record once, in deadline order, prepared and compacted in small steps", () => {
+Deno.test("ExpiryQueue yields every due record once, in deadline order, prepared (ahead too) and compacted in small steps", () => {
   const write = fc.record({
     ref: fc.integer({ min: 1, max: 30 }),
     ttl: fc.oneof(fc.nat(5000), fc.nat(3_000_000)), // far ones in wide buckets
@@ -162,7 +163,8 @@ Deno.test("ExpiryQueue yields every due record once, in deadline order, prepared
         else deadlines.set(ref, 0);
         if (compactWork > 0) queue.compact(compactWork); // a pass goes on between writes
       }
-      queue.prepare(now + tick, work); // a bucket left half sorted while time passes
+      queue.prepareAhead(now, work); // the next seconds, maybe left half taken apart
+      queue.prepare(now + tick, work); // a bucket left half taken apart while time passes
       now += tick;
       const due = [...deadlines].filter(([, at]) => at !== 0 && at <= now);
       const popped = popAll(now, work);
@@ -174,4 +176,44 @@ Deno.test("ExpiryQueue yields every due record once, in deadline order, prepared
     const live = [...deadlines.values()].filter((at) => at !== 0).length;
     assert.ok(queue.size <= live + 30, `${queue.size} refs held for ${live} records`);
   }));
+});
+
+Deno.test("ExpiryQueue.prepareAhead() readies the next seconds, yielding nothing early", () => {
+  const { queue, expire, popAll } = setup();
+  for (let ref = 1; ref <= 10_000; ref++) expire(ref, 5000 + (ref % 1000), 0);
+  expire(10_001, 9000, 0); // past the seconds ahead
+  assert.equal(queue.prepareAhead(3000), true, "second 5 is within 2 seconds of second 3");
+  assert.equal(queue.prepareAhead(3000), false);
+  assert.deepEqual(popAll(4999), []);
+  assert.equal(queue.prepare(5000), false, "nothing left to take apart once it is due");
+  assert.equal(queue.popDue(5000), 1000);
+  assert.equal(popAll(5999).length, 9999);
+});
+
+Deno.test("ExpiryQueue.compact(4096) looks at no more than a step of refs a call", () => {
+  let looked = 0;
+  const read = Bucket.prototype.read;
+  Bucket.prototype.read = function (cursor, count, visit) {
+    read.call(this, cursor, count, (ref) => {
+      looked++;
+      visit(ref);
+    });
+  };
+  try {
+    const { queue, expire } = setup();
+    for (let ref = 1; ref <= 100_000; ref++) {
+      expire(ref, 86_400_500, 0);
+      expire(ref, 86_400_500, 0); // a repeat in the same bucket
+    }
+    let most = 0;
+    for (let more = true; more;) {
+      looked = 0;
+      more = queue.compact(4096);
+      most = Math.max(most, looked);
+    }
+    assert.ok(most <= 4096, `${most} refs looked at in one call`);
+    assert.equal(queue.size, 100_000);
+  } finally {
+    Bucket.prototype.read = read;
+  }
 });

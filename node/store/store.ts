@@ -590,8 +590,11 @@ export class Store {
   expire(budget = Infinity, ms = Infinity): number {
     const slice = new Slices(ms);
     const removed = this.#expireDue(budget, slice);
-    // What is left of the slice drops stale expiry refs: rewrites with TTLs pile them up.
-    while (this.#entries.tidyDeadlines(DEADLINE_STEP) && !slice.over());
+    // What is left of the slice gets the next seconds' deadlines ready, so a write that needs
+    // room finds due keys at once, then drops stale expiry refs: rewrites with TTLs pile them up.
+    const now = this.#now();
+    while (!slice.over() && this.#entries.prepareDeadlines(now, DEADLINE_STEP));
+    while (!slice.over() && this.#entries.tidyDeadlines(DEADLINE_STEP));
     return removed;
   }
 

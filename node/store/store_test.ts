@@ -137,6 +137,30 @@ Deno.test("Store makes room for a large write from due keys before any live one"
   }
 });
 
+Deno.test("Store's expirer readies due keys ahead, so a write short of room takes them first", () => {
+  let now = 0;
+  const maxBytes = 20_100 * entryBytes("k00000", "v", true);
+  const store = new Store({ now: () => now, maxBytes });
+  for (let i = 0; i < 100; i++) store.set(`l${i}`, "v"); // live, least recently used
+  for (let i = 0; i < 20_000; i++) store.set(`k${String(i).padStart(5, "0")}`, "v", 5000);
+  for (let i = 0; store.stats().bytes + entryBytes("new", "v") <= maxBytes; i++) {
+    store.set(`p${i}`, "v");
+  }
+  now = 4000;
+  store.expire(Infinity, 10); // the expirer's tick, a second before they are due
+  now = 6000;
+  const clock = performance.now;
+  let slow = clock.call(performance);
+  performance.now = () => (slow += 5); // a busy machine: 5 ms between two looks at the clock
+  try {
+    store.set("new", "v");
+  } finally {
+    performance.now = clock;
+  }
+  assert.equal(store.stats().evictions, 0);
+  assert.ok(store.peek("l0"));
+});
+
 Deno.test("Store rewriting a key replaces its TTL", () => {
   let now = 0;
   const store = new Store({ now: () => now });
