@@ -304,6 +304,10 @@ export class Registry {
       }
       member.status = "up";
       member.joined = this.#epoch + 1;
+      // A new process, as a new member: a failure timeout from now for the master's calls to reach
+      // it. The old one's last call answered may be older than that (it was killed, then started),
+      // and marked it down just after it came back, emptying it: two more ring changes at once.
+      member.lastReachedMs = now;
       this.#changed("node restarted", address);
       this.#options.onJoined?.(address);
       return "new";

@@ -406,6 +406,30 @@ Deno.test("Registry.sweep() marks down a node the master cannot call, though it 
   assert.equal(registry.status("http://a:1"), "down");
 });
 
+Deno.test("Registry gives a restarted node a failure timeout afresh for the master's calls", () => {
+  const clock = { now: 0 };
+  const registry = new Registry({
+    failureTimeoutMs: 1000,
+    now: () => clock.now,
+    log,
+    callsNodes: true,
+  });
+  registry.heartbeat("http://a:1", { instance: "first" });
+  registry.reached("http://a:1");
+  const beatUntil = (end: number, instance: string) => {
+    for (; clock.now < end; clock.now += 100) {
+      registry.heartbeat("http://a:1", { instance });
+      registry.sweep();
+    }
+  };
+  beatUntil(900, "first"); // beating, then killed and started again on its port
+  assert.equal(registry.heartbeat("http://a:1", { instance: "second" }), "new");
+  beatUntil(1500, "second"); // the master has not called it since before the kill
+  assert.equal(registry.status("http://a:1"), "up");
+  beatUntil(2000, "second"); // nor ever reaches the new process
+  assert.equal(registry.status("http://a:1"), "down");
+});
+
 Deno.test("Registry publishes the newest flush it made or heard of with the ring", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock);
