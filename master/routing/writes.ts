@@ -18,6 +18,9 @@ import type { Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
 
+/** Tries of a write refused with 421 while the master's ring keeps moving on: see below. */
+const MISDIRECTED_TRIES = 4;
+
 /** The answer to a write every owner has: the server writes its parts, not the Response. */
 const stored = () => madeOf(new Response(null, { status: 204 }), NO_CONTENT);
 
@@ -228,12 +231,25 @@ export class Writes {
     return { failures, stored, misdirected, unreplicated };
   }
 
+  /**
+   * Sends a write again after a 421 (it stored nothing) once the master caught up, and again while
+   * the ring it routes by moved on since the refused try was routed: a ring can change twice
+   * while a try is out (a node restarted, then another change), {@link MISDIRECTED_TRIES} in all.
+   */
   async #resendingMisdirected(attempt: () => Promise<Response>): Promise<Response> {
-    const answer = await attempt();
-    const { catchUp } = this.#options;
+    const { catchUp, placement } = this.#options;
+    let routed = placement.epoch;
+    let answer = await attempt();
     if (answer.status !== 421 || !catchUp) return answer;
     await catchUp(); // a follower behind the leader's ring: a 421 refused the write, so resend it
-    return await attempt();
+    for (let tries = 1; tries < MISDIRECTED_TRIES; tries++) {
+      if (tries > 1 && placement.epoch === routed) break; // refused with the newest ring: so be it
+      await answer.body?.cancel();
+      routed = placement.epoch;
+      answer = await attempt();
+      if (answer.status !== 421) break;
+    }
+    return answer;
   }
 
   /**

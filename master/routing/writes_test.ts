@@ -52,6 +52,33 @@ Deno.test("Router.set() resends a write refused with 421 once it caught up with 
   assert.equal((await alone.set("k", "{}")).status, 421);
 });
 
+Deno.test("Router.delete() resends a 421 while the ring it routes by moves on, no longer", async () => {
+  const state = { ...placement(ring) }; // epoch 7
+  const epochs: string[] = [];
+  let refusals = 2;
+  const fetch: Fetch = (_input, init) => {
+    epochs.push(new Headers(init?.headers).get("x-ring-epoch")!);
+    if (epochs.length > refusals) return Promise.resolve(new Response(null, { status: 204 }));
+    if (state.epoch < 9) state.epoch++; // the ring changed while this try waited on the node
+    const error = `Ring epoch ${state.epoch} came while this write waited`;
+    return Promise.resolve(Response.json({ error, epoch: state.epoch }, { status: 421 }));
+  };
+  // A sole master: it has its newest ring already.
+  const router = new Router({
+    placement: state,
+    fetch,
+    timeoutMs: 100,
+    catchUp: () => Promise.resolve(),
+  });
+  assert.equal((await router.delete("user:1")).status, 204);
+  assert.deepEqual(epochs, ["7", "8", "9"], "refused twice, the ring moving on each time");
+  // Refused again with the ring unchanged since: that answer stands.
+  epochs.length = 0;
+  refusals = Infinity;
+  assert.equal((await router.delete("user:1")).status, 421);
+  assert.deepEqual(epochs, ["9", "9"]);
+});
+
 Deno.test("Router.mset() stamps each part with the epoch and deadline, resending a 421 once", async () => {
   const calls: string[] = [];
   const state = { ...placement(ring) };
