@@ -585,7 +585,8 @@ export class Store {
 
   /**
    * Removes up to `budget` keys that are due, earliest first, for one slice of `ms` milliseconds
-   * at most (see `Slices`); returns how many it removed.
+   * at most (see `Slices`), and with what is left of it readies the next seconds' deadlines and
+   * compacts stale ones; returns how many keys it removed.
    */
   expire(budget = Infinity, ms = Infinity): number {
     const slice = new Slices(ms);
