@@ -161,6 +161,24 @@ Deno.test("Store's expirer readies due keys ahead, so a write short of room take
   assert.ok(store.peek("l0"));
 });
 
+Deno.test("Store with noeviction spends 100 ms at most removing due keys for one write", () => {
+  let now = 0;
+  const store = new Store({ now: () => now, maxBytes: 1 << 20, eviction: "noeviction" });
+  for (let i = 0; store.stats().bytes < (1 << 20) - 2000; i++) store.set(`due${i}`, "v", 10);
+  now = 10; // thousands of keys due, none removed yet
+  const clock = performance.now;
+  let slow = clock.call(performance);
+  performance.now = () => (slow += 20); // a busy machine: 20 ms between two looks at the clock
+  try {
+    assert.throws(() => store.set("large", "x".repeat(200_000)), StoreFullError);
+  } finally {
+    performance.now = clock;
+  }
+  store.expire(); // the expirer's ticks meanwhile
+  store.set("large", "x".repeat(200_000));
+  assert.ok(store.peek("large"));
+});
+
 Deno.test("Store rewriting a key replaces its TTL", () => {
   let now = 0;
   const store = new Store({ now: () => now });
