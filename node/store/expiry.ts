@@ -142,7 +142,7 @@ export class ExpiryQueue {
       this.#firstDue(now, work);
       return this.#size < size; // stale refs were skipped
     }
-    this.#takeApartUntil(Math.floor(now / 1000), work, now);
+    this.#takeApartUntil(Math.floor(now / 1000), work, now, false);
     return true;
   }
 
@@ -152,7 +152,7 @@ export class ExpiryQueue {
    * did any work.
    */
   prepareAhead(now: number, work = Infinity): boolean {
-    return this.#takeApartUntil(Math.floor(now / 1000) + AHEAD_SECONDS, work, now);
+    return this.#takeApartUntil(Math.floor(now / 1000) + AHEAD_SECONDS, work, now, true);
   }
 
   /**
@@ -229,11 +229,14 @@ export class ExpiryQueue {
 
   /**
    * Takes apart, `work` refs at most, the bucket being taken apart and then those starting by
-   * `second`, earliest first; returns whether it did any work.
+   * `second`, earliest first, each once the refs taken apart before it are yielded (or, `ahead`,
+   * once none is due): millions of due refs otherwise piled up by millisecond, and slowed all.
    */
-  #takeApartUntil(second: number, work: number, now: number): boolean {
+  #takeApartUntil(second: number, work: number, now: number, ahead: boolean): boolean {
     let did = false;
-    while (work > 0 && (this.#taken !== undefined || this.#take(second))) {
+    while (
+      work > 0 && (this.#taken !== undefined || (this.#mayTake(now, ahead) && this.#take(second)))
+    ) {
       const taken = this.#taken!;
       const step = Math.min(work, STEP_REFS, taken.bucket.length - taken.cursor.index);
       work -= Math.max(step, 1);
@@ -241,6 +244,13 @@ export class ExpiryQueue {
       did = true;
     }
     return did;
+  }
+
+  /** Whether the earliest bucket waiting may be taken apart now (see #takeApartUntil). */
+  #mayTake(now: number, ahead: boolean): boolean {
+    const dueMs = this.#dueMs;
+    if (dueMs.length === 0 || this.#starts.length === 0) return true;
+    return ahead ? dueMs[0] > now : dueMs[0] >= this.#starts[0] * 1000;
   }
 
   /** Takes the earliest bucket come due by `second` apart; false if there is none. */
