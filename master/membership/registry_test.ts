@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { silentLogger as log } from "@cache/log/log";
 import { Registry } from "./registry.ts";
 
-function registryAt(clock: { now: number }) {
-  return new Registry({ failureTimeoutMs: 1000, now: () => clock.now, log });
+function registryAt(clock: { now: number }, callsNodes = false) {
+  return new Registry({ failureTimeoutMs: 1000, now: () => clock.now, log, callsNodes });
 }
 
 Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", () => {
@@ -388,12 +388,7 @@ Deno.test("A master that was paused gives every node the missing time back befor
 
 Deno.test("Registry.sweep() marks down a node the master cannot call, though it heartbeats", () => {
   const clock = { now: 0 };
-  const registry = new Registry({
-    failureTimeoutMs: 1000,
-    now: () => clock.now,
-    log,
-    callsNodes: true,
-  });
+  const registry = registryAt(clock, true);
   registry.heartbeat("http://a:1");
   registry.heartbeat("http://b:1");
   for (clock.now = 100; clock.now <= 1000; clock.now += 100) {
@@ -408,12 +403,7 @@ Deno.test("Registry.sweep() marks down a node the master cannot call, though it 
 
 Deno.test("Registry gives a restarted node a failure timeout afresh for the master's calls", () => {
   const clock = { now: 0 };
-  const registry = new Registry({
-    failureTimeoutMs: 1000,
-    now: () => clock.now,
-    log,
-    callsNodes: true,
-  });
+  const registry = registryAt(clock, true);
   registry.heartbeat("http://a:1", { instance: "first" });
   registry.reached("http://a:1");
   const beatUntil = (end: number, instance: string) => {

@@ -238,16 +238,15 @@ export class Writes {
    */
   async #resendingMisdirected(attempt: () => Promise<Response>): Promise<Response> {
     const { catchUp, placement } = this.#options;
-    let routed = placement.epoch;
     let answer = await attempt();
     if (answer.status !== 421 || !catchUp) return answer;
     await catchUp(); // a follower behind the leader's ring: a 421 refused the write, so resend it
     for (let tries = 1; tries < MISDIRECTED_TRIES; tries++) {
-      if (tries > 1 && placement.epoch === routed) break; // refused with the newest ring: so be it
       await answer.body?.cancel();
-      routed = placement.epoch;
+      const routed = placement.epoch;
       answer = await attempt();
-      if (answer.status !== 421) break;
+      // Refused with the ring unchanged since it was routed: the newest, so that answer stands.
+      if (answer.status !== 421 || placement.epoch === routed) break;
     }
     return answer;
   }

@@ -32,9 +32,7 @@ export class Slices {
 
   /** Whether this slice has lasted its time, looked at every few steps. */
   spent(): boolean {
-    if (++this.#steps < STEPS_PER_LOOK) return false;
-    this.#steps = 0;
-    return performance.now() - this.#started >= this.#ms;
+    return ++this.#steps >= STEPS_PER_LOOK && this.over();
   }
 
   /** Whether this slice has lasted its time, looking at the clock now: for steps that are long. */
