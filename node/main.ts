@@ -18,6 +18,7 @@ import { EvictionNotices, sendEvicted } from "./cluster/eviction_notices.ts";
 import { maxBodyBytes } from "../shared/protocol/key_routes.ts";
 import { fenced } from "./cluster/fence.ts";
 import { Writer } from "./cluster/writer.ts";
+import { primaryKeys } from "./cluster/primary_keys.ts";
 import { Store } from "./store/store.ts";
 
 const config = loadOrExit("node", nodeSettings, loadConfig);
@@ -128,8 +129,7 @@ const app = createApp({
     strays.take(entries, from);
   },
   // With no ring (standalone, or before the first one) the ring is empty: primary of every key.
-  primaryKeys: () =>
-    membership.ring.size === 0 ? undefined : membership.ring.sumOwned(advertise, store.keysBySlot!),
+  primaryKeys: primaryKeys(store, advertise, () => membership.ring),
   ringEpoch,
   metrics,
   auth,

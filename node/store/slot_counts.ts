@@ -22,19 +22,43 @@ const SLOT_MASK = SLOTS - 1;
  */
 export class SlotCounts {
   readonly counts = new Uint32Array(SLOTS);
+  #owned: Uint8Array | undefined; // 1 per slot owned, from own()
+  #ownedKeys = 0; // the counts summed over the owned slots
 
   /** Counts a key held from now on. */
   add(key: string): void {
-    this.counts[slotOf(key)]++;
+    const slot = slotOf(key);
+    this.counts[slot]++;
+    if (this.#owned !== undefined) this.#ownedKeys += this.#owned[slot];
   }
 
   /** Counts out a key of slot `slot` (see {@link slotOfBytes}). */
   remove(slot: number): void {
     this.counts[slot]--;
+    if (this.#owned !== undefined) this.#ownedKeys -= this.#owned[slot];
   }
 
   clear(): void {
     this.counts.fill(0);
+    this.#ownedKeys = 0;
+  }
+
+  /**
+   * Sums the keys of the slots `owned` marks (1 a slot owned, 0 not: `Ring.ownedSlots()`) once,
+   * then keeps the sum as keys come and go, so reading it costs nothing: summing 2^20 counts per
+   * read let callers of `/stats` hold a node.
+   */
+  own(owned: Uint8Array): void {
+    const counts = this.counts;
+    let sum = 0;
+    for (let slot = 0; slot < SLOTS; slot++) if (owned[slot] !== 0) sum += counts[slot];
+    this.#owned = owned;
+    this.#ownedKeys = sum;
+  }
+
+  /** The keys counted in the slots last given to {@link own}; 0 before. */
+  get ownedKeys(): number {
+    return this.#ownedKeys;
   }
 }
 

@@ -636,6 +636,25 @@ export class Store {
   }
 
   /**
+   * Counts from now on the keys of the slots `owned` marks (1 a slot owned, 0 not: see
+   * `Ring.ownedSlots()`) as {@link ownedKeys}. Only for a store made with `countsSlots`.
+   */
+  countOwned(owned: Uint8Array): void {
+    if (this.#slots === undefined) {
+      throw new TypeError("Cannot count owned keys: slots are not counted");
+    }
+    this.#slots.own(owned);
+  }
+
+  /**
+   * The keys held in the slots last given to {@link countOwned} (0 before), due keys not yet
+   * expired included; undefined unless the store was made with `countsSlots`.
+   */
+  get ownedKeys(): number | undefined {
+    return this.#slots?.ownedKeys;
+  }
+
+  /**
    * Exact sizes and counters: due keys are expired first, for {@link EXPIRE_MS} at most; past it
    * (millions of keys due at once) the rest still count until they are removed.
    */

@@ -14,6 +14,7 @@ import { MAX_TOMBSTONES, TOMBSTONE_MS } from "./tombstones.ts";
 import { Replica } from "@cache/protocol/replica";
 import { MAX_TTL_SECONDS } from "@cache/protocol/wire";
 import { slotOf } from "@cache/ring/ring";
+import { SLOTS } from "@cache/ring/rendezvous";
 
 Deno.test("Store.get() forgets a key at its TTL", () => {
   let now = 0;
@@ -664,6 +665,8 @@ Deno.test("Store matches a model with chained and wide values, drops and replica
       let now = 1;
       const maxBytes = 150_000;
       const store = new Store({ now: () => now, maxBytes, countsSlots: true });
+      const owned = new Uint8Array(SLOTS).map((_, slot) => slot % 2); // odd slots
+      store.countOwned(owned);
       const model = new Map<string, { value: string; expiresAt: number }>();
       for (const o of ops) {
         const key = "key" in o ? keyOf(o.key) : "";
@@ -698,6 +701,8 @@ Deno.test("Store matches a model with chained and wide values, drops and replica
         const counts = store.keysBySlot!;
         for (const [slot, count] of bySlot) assert.equal(counts[slot], count);
         assert.equal(counts.reduce((sum, count) => sum + count, 0), stats.keys);
+        const inOwned = [...bySlot].filter(([slot]) => owned[slot] === 1);
+        assert.equal(store.ownedKeys, inOwned.reduce((sum, [, count]) => sum + count, 0));
       }
     }),
     { numRuns: 60 },
@@ -719,6 +724,29 @@ Deno.test("Store counts its keys per slot through a flush, a clear and keys let 
   store.clear();
   assert.equal(counted(), 0);
   assert.equal(new Store().keysBySlot, undefined);
+});
+
+Deno.test("Store.ownedKeys sums the owned slots once, then follows keys in and out of them", () => {
+  const store = new Store({ now: () => 1000, countsSlots: true });
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+  keys.forEach((key, i) => store.apply({ key, version: i + 1, epoch: 1, value: "v" }));
+  const owned = new Uint8Array(SLOTS);
+  for (const key of keys.filter((_, i) => i % 3 === 0)) owned[slotOf(key)] = 1;
+  const inOwned = (list: string[]) => list.filter((key) => owned[slotOf(key)] === 1).length;
+  assert.equal(store.ownedKeys, 0, "no slot owned yet");
+  store.countOwned(owned);
+  assert.equal(store.ownedKeys, inOwned(keys));
+  store.flushThrough(10); // k0-k9
+  store.delete("k12");
+  store.set("k40", "v");
+  store.set("k0", "v");
+  const held = [...keys.slice(10).filter((key) => key !== "k12"), "k40", "k0"];
+  assert.ok(inOwned(held) < inOwned(keys), "some owned keys went");
+  assert.equal(store.ownedKeys, inOwned(held));
+  store.clear();
+  assert.equal(store.ownedKeys, 0);
+  assert.throws(() => new Store().countOwned(owned), /slots are not counted/);
+  assert.equal(new Store().ownedKeys, undefined);
 });
 
 Deno.test("Store.peek() reads like get() but counts no hit and leaves the key's recency", () => {

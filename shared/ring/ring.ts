@@ -126,20 +126,19 @@ export class Ring {
   }
 
   /**
-   * The sum of `perSlot` (one number per slot, indexed by {@link slotOf}) over the slots `node`
-   * owns: with the keys a node holds counted per slot, those it is the primary of. Scores each
-   * slot not yet scored that counts anything.
+   * The slots `node` owns, as one byte per slot indexed by {@link slotOf}: 1 where it owns the
+   * slot, 0 elsewhere. With the keys a node holds counted per slot, those it is the primary of are
+   * the counts where it owns. Scores each slot not yet scored.
    */
-  sumOwned(node: string, perSlot: Readonly<ArrayLike<number>>): number {
+  ownedSlots(node: string): Uint8Array {
+    const owned = new Uint8Array(SLOTS);
     const index = this.#nodes.indexOf(node) + 1;
-    if (index === 0) return 0;
+    if (index === 0) return owned;
     const first = this.#first;
-    let sum = 0;
     for (let slot = 0; slot < SLOTS; slot++) {
-      const count = perSlot[slot];
-      if (count !== 0 && (first[slot] || this.#place(slot)) === index) sum += count;
+      if ((first[slot] || this.#place(slot)) === index) owned[slot] = 1;
     }
-    return sum;
+    return owned;
   }
 
   /**

@@ -5,6 +5,7 @@ import { Registry } from "../../master/membership/registry.ts";
 import { Router } from "../../master/routing/router.ts";
 import { createApp as createNodeApp } from "../../node/http/app.ts";
 import { Store } from "../../node/store/store.ts";
+import { primaryKeys } from "../../node/cluster/primary_keys.ts";
 import type { Fetch } from "@cache/http1/fetch";
 import { silentLogger as log } from "@cache/log/log";
 import { Metrics } from "@cache/service/metrics";
@@ -81,13 +82,17 @@ export function inProcessCluster(
     const store = new Store({ now, countsSlots: true });
     stores.set(address, store);
     // Like node/main.ts: primary of the keys the ring gives it, of every key with no ring.
-    const primaryKeys = () => {
-      const ring = registry.ring;
-      return ring.size === 0 ? undefined : ring.sumOwned(address, store.keysBySlot!);
-    };
+    const keysOwned = primaryKeys(store, address, () => registry.ring);
     apps.set(
       address,
-      createNodeApp({ store, maxValueBytes, notReady: () => undefined, log, now, primaryKeys }),
+      createNodeApp({
+        store,
+        maxValueBytes,
+        notReady: () => undefined,
+        log,
+        now,
+        primaryKeys: keysOwned,
+      }),
     );
     registry.heartbeat(address);
   }

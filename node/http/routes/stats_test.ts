@@ -5,6 +5,7 @@ import { silentLogger as log } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
 import { Store } from "../../store/store.ts";
 import { createApp } from "../app.ts";
+import { primaryKeys } from "../../cluster/primary_keys.ts";
 
 const SELF = "http://a:1";
 const ring = new Ring([SELF, "http://b:1", "http://c:1"]);
@@ -13,13 +14,13 @@ const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
 function node(ring?: Ring) {
   const store = new Store({ countsSlots: true });
   for (const key of keys) store.set(key, "v");
-  const primaryKeys = ring && (() => ring.sumOwned(SELF, store.keysBySlot!));
+  const keysOwned = ring && primaryKeys(store, SELF, () => ring);
   const app = createApp({
     store,
     maxValueBytes: 1024,
     notReady: () => undefined,
     log,
-    primaryKeys,
+    primaryKeys: keysOwned,
   });
   return async () => await (await app.request("/stats")).json();
 }
