@@ -180,6 +180,36 @@ Deno.test("Store with noeviction spends 100 ms at most removing due keys for one
   assert.ok(store.peek("large"));
 });
 
+Deno.test("Store's reads of the counters spend 200 ms a second at most on due keys", () => {
+  let now = 0;
+  const dueStore = () => {
+    const store = new Store({ now: () => now });
+    for (let i = 0; i < 200_000; i++) store.set(`due${i}`, "v", 10);
+    return store;
+  };
+  const reads = dueStore();
+  const once = dueStore();
+  now = 10; // more keys due than either removes below
+  const clock = performance.now;
+  let slow = clock.call(performance);
+  performance.now = () => (slow += 1); // a busy machine: 1 ms between two looks at the clock
+  let removedByReads: number;
+  let removedIn220Ms: number;
+  try {
+    const start = slow;
+    while (slow - start < 1000) reads.stats();
+    removedByReads = 200_000 - reads.stats().keys;
+    removedIn220Ms = once.expire(Infinity, 220);
+  } finally {
+    performance.now = clock;
+  }
+  assert.ok(removedByReads > 0, "reads removed due keys");
+  assert.ok(
+    removedByReads <= removedIn220Ms,
+    `reads removed ${removedByReads} due keys in a second, the expirer ${removedIn220Ms} in 220 ms`,
+  );
+});
+
 Deno.test("Store rewriting a key replaces its TTL", () => {
   let now = 0;
   const store = new Store({ now: () => now });

@@ -10,9 +10,10 @@ const stats = createRoute({
   path: "/stats",
   summary: "Node counters",
   description: "Exact counters since start; keys past their ttl are not counted (when millions " +
-    "come due at once, those not yet removed, 20 ms of removing at a time, still are). `keys` are " +
-    "the copies held here, `primaryKeys` those of them this node is the primary of in the ring " +
-    "it knows, from the keys counted per ring slot as they come and go.",
+    "come due at once, those not yet removed still are: a read removes them for 20 ms at most, " +
+    "reads and writes for 200 ms a second at most). `keys` are the copies held here, " +
+    "`primaryKeys` those of them this node is the primary of in the ring it knows, from the keys " +
+    "counted per ring slot as they come and go.",
   tags: ["stats"],
   responses: { 200: json(NodeStats, "The counters") },
 });
