@@ -208,11 +208,13 @@ export class ExpiryQueue {
     this.#starts = [];
     this.#due.clear();
     this.#dueMs = [];
+    this.#head = undefined;
     this.#headMs = NaN;
     this.#taken = undefined;
     this.#compacting = undefined;
     this.#marks = new Uint8Array(0);
     this.#size = 0;
+    this.#keptByLastPass = 0;
   }
 
   /**

@@ -73,6 +73,15 @@ Deno.test("ExpiryQueue.compact() keeps one ref per live record", () => {
   assert.deepEqual(popAll(2004), [7]);
 });
 
+Deno.test("ExpiryQueue.clear() forgets what the last compaction pass kept", () => {
+  const { queue, expire } = setup();
+  for (let ref = 1; ref <= 100; ref++) expire(ref, 5000, 0);
+  assert.equal(queue.compact(), false);
+  assert.equal(queue.keptByLastPass, 100);
+  queue.clear(); // a flush: the next pass is due once refs pile up again, not past 2 x 100
+  assert.equal(queue.keptByLastPass, 0);
+});
+
 Deno.test("ExpiryQueue yields every due record once, in deadline order, whatever the writes", () => {
   const write = fc.record({
     ref: fc.integer({ min: 1, max: 30 }),
