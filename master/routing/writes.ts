@@ -164,22 +164,29 @@ export class Writes {
    * the answer, saying how many items were stored: each node's part is stored whole or not at
    * all, the batch is not. A part a node refused with 421 (it knows a newer ring: it stored
    * nothing) is split again by owner and sent once more once the master caught up, whether or not
-   * other parts failed.
+   * other parts failed, and again while the ring moved on since it was routed, as a single write.
    */
   async mset(items: KeyValue[]): Promise<void> {
-    const { catchUp } = this.#options;
-    const first = await this.#msetParts(items, catchUp !== undefined);
-    const { failures, unreplicated } = first;
-    let stored = first.stored;
-    if (first.misdirected.length > 0) {
+    const { catchUp, placement } = this.#options;
+    const failures: unknown[] = [];
+    const unreplicated: string[] = [];
+    let stored = 0;
+    let part = items;
+    for (let tries = 1; part.length > 0; tries++) {
+      // A part refused again with the ring unchanged since it was routed: that answer stands.
+      const resend = (routed: number) =>
+        catchUp !== undefined && tries < MISDIRECTED_TRIES &&
+        (tries === 1 || placement.epoch !== routed);
       try {
-        await catchUp!();
-        const again = await this.#msetParts(first.misdirected, false);
-        failures.push(...again.failures);
-        unreplicated.push(...again.unreplicated);
-        stored += again.stored;
+        if (tries === 2) await catchUp!();
+        const sent = await this.#msetParts(part, resend);
+        failures.push(...sent.failures);
+        unreplicated.push(...sent.unreplicated);
+        stored += sent.stored;
+        part = sent.misdirected;
       } catch (error) {
         failures.push(error);
+        break;
       }
     }
     if (failures.length > 0) {
@@ -195,10 +202,11 @@ export class Writes {
   }
 
   /**
-   * One `POST /mset` per owner of `items`: what failed, how many items were stored, and, when
-   * `resend`, the items of the parts refused with 421 (else such a refusal is a failure).
+   * One `POST /mset` per owner of `items`: what failed, how many items were stored, and the items
+   * of the parts refused with 421 where `resend(the epoch they were routed in)` says so (else
+   * such a refusal is a failure).
    */
-  async #msetParts(items: KeyValue[], resend: boolean) {
+  async #msetParts(items: KeyValue[], resend: (routed: number) => boolean) {
     const { placement, transport } = this.#options;
     const groups = byOwner(placement, items, (item) => item.key);
     const epoch = placement.epoch;
@@ -213,7 +221,7 @@ export class Writes {
           headers: { ...JSON_TYPE, ...this.#routing(node, epoch) },
           body: JSON.stringify({ items: group }),
         });
-        if (answer.status === 421 && resend) return void misdirected.push(...group);
+        if (answer.status === 421 && resend(epoch)) return void misdirected.push(...group);
         if (!ok(answer)) {
           // The primary stored the part, but a backup did not take the keys it names.
           const missed = unreplicatedKeys(answer);

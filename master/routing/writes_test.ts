@@ -52,29 +52,33 @@ Deno.test("Router.set() resends a write refused with 421 once it caught up with 
   assert.equal((await alone.set("k", "{}")).status, 421);
 });
 
-Deno.test("Router.delete() resends a 421 while the ring it routes by moves on, no longer", async () => {
+/**
+ * A sole master's router (it has its newest ring already) whose nodes refuse the first
+ * `refusals.left` writes with 421, the ring moving on from epoch 7 to 9 at most meanwhile.
+ */
+function movingRing() {
   const state = { ...placement(ring) }; // epoch 7
   const epochs: string[] = [];
-  let refusals = 2;
+  const refusals = { left: 2 };
   const fetch: Fetch = (_input, init) => {
     epochs.push(new Headers(init?.headers).get("x-ring-epoch")!);
-    if (epochs.length > refusals) return Promise.resolve(new Response(null, { status: 204 }));
+    if (epochs.length > refusals.left) return Promise.resolve(new Response(null, { status: 204 }));
     if (state.epoch < 9) state.epoch++; // the ring changed while this try waited on the node
     const error = `Ring epoch ${state.epoch} came while this write waited`;
     return Promise.resolve(Response.json({ error, epoch: state.epoch }, { status: 421 }));
   };
-  // A sole master: it has its newest ring already.
-  const router = new Router({
-    placement: state,
-    fetch,
-    timeoutMs: 100,
-    catchUp: () => Promise.resolve(),
-  });
+  const catchUp = () => Promise.resolve();
+  const router = new Router({ placement: state, fetch, timeoutMs: 100, catchUp });
+  return { router, epochs, refusals };
+}
+
+Deno.test("Router.delete() resends a 421 while the ring it routes by moves on, no longer", async () => {
+  const { router, epochs, refusals } = movingRing();
   assert.equal((await router.delete("user:1")).status, 204);
   assert.deepEqual(epochs, ["7", "8", "9"], "refused twice, the ring moving on each time");
   // Refused again with the ring unchanged since: that answer stands.
   epochs.length = 0;
-  refusals = Infinity;
+  refusals.left = Infinity;
   assert.equal((await router.delete("user:1")).status, 421);
   assert.deepEqual(epochs, ["9", "9"]);
 });
@@ -110,6 +114,18 @@ Deno.test("Router.mset() stamps each part with the epoch and deadline, resending
   calls.length = 0;
   const alone = new Router({ placement: placement(ring), fetch, timeoutMs: 100 });
   await assert.rejects(alone.mset(items), /Not the primary.*were stored/);
+});
+
+Deno.test("Router.mset() resends a 421 part while the ring it routes by moves on, no longer", async () => {
+  const { router, epochs, refusals } = movingRing();
+  const items = [{ key: "user:1", value: "v" }];
+  await router.mset(items);
+  assert.deepEqual(epochs, ["7", "8", "9"], "refused twice, the ring moving on each time");
+  // Refused again with the ring unchanged since: that answer stands.
+  epochs.length = 0;
+  refusals.left = Infinity;
+  await assert.rejects(router.mset(items), /came while this write waited; 0 of 1 items/);
+  assert.deepEqual(epochs, ["9", "9"]);
 });
 
 Deno.test("Router.mset() resends a 421 part though another part failed, and counts items", async () => {
