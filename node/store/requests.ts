@@ -107,6 +107,13 @@ export class RequestLog {
     this.#dropped.delete(key);
   }
 
+  /** Forgets the request ids of every key `held` says this store no longer holds (see forget). */
+  forgetUnless(held: (key: string) => boolean): void {
+    for (const key of [...this.#byKey.keys(), ...this.#dropped.keys()]) {
+      if (!held(key)) this.forget(key);
+    }
+  }
+
   /** Forgets every request id. */
   clear(): void {
     this.#byKey.clear();

@@ -558,19 +558,39 @@ export class Store {
 
   #forgetThrough(version: number): void {
     const entries = this.#entries;
-    const refs: number[] = [];
+    const tombstones = this.#tombstones;
+    const forgotten: number[] = [];
+    const kept: number[] = [];
     for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) {
-      if (entries.stampOf(ref).version <= version) refs.push(ref);
+      (entries.stampOf(ref).version <= version ? forgotten : kept).push(ref);
     }
-    for (const ref of refs) {
-      this.#requests.forget(entries.key(ref));
-      this.#letGo(ref);
+    if (kept.length < forgotten.length) {
+      this.#keepOnly(kept, version);
+    } else {
+      for (const ref of forgotten) this.#letGo(ref);
+      for (const key of tombstones.keys()) {
+        if (tombstones.stampOf(key)!.version <= version) tombstones.forget(key);
+      }
     }
-    for (const key of this.#tombstones.keys()) {
-      if (this.#tombstones.stampOf(key)!.version > version) continue;
-      this.#requests.forget(key);
-      this.#tombstones.forget(key);
-    }
+    this.#requests.forgetUnless((key) =>
+      entries.find(key) !== 0 || tombstones.stampOf(key) !== undefined
+    );
+  }
+
+  /**
+   * Empties the store but for the entries `kept` (oldest first) and the deletions stamped above
+   * `version`, which go back in as copies: removing 3,000,000 keys one by one took 7 s, in which
+   * the node answered nothing.
+   */
+  #keepOnly(kept: number[], version: number): void {
+    const tombstones = this.#tombstones;
+    const deleted = tombstones.keys().filter((key) => tombstones.stampOf(key)!.version > version);
+    const states = [...kept.map((ref) => this.#entries.key(ref)), ...deleted]
+      .flatMap((key) => this.#state(key) ?? []); // none for a key come due meanwhile
+    this.#raiseHorizon({ epoch: this.#lastEpoch, version: this.#lastVersion });
+    this.#entries.clear();
+    tombstones.clear();
+    for (const state of states) this.apply(state); // with no request ids: those stay as they are
   }
 
   /**

@@ -491,6 +491,35 @@ Deno.test("Store.flushThrough() forgets the states stamped up to a version and r
   assert.equal(behind.set("k", "v"), 6_001);
 });
 
+Deno.test("Store.flushThrough() through most keys keeps the rest whole", () => {
+  let now = 1; // its clock gives version 1000 and up
+  const store = new Store({ now: () => now, countsSlots: true });
+  for (let i = 0; i < 50; i++) store.apply({ key: `old${i}`, version: 100 + i, value: "v" });
+  store.apply({ key: "kept", version: 7_000, epoch: 2, value: "a", ttlMs: 5_000 });
+  store.remember("kept", { id: "r1", value: 1, version: "2.7000" });
+  store.apply({ key: "later", version: 7_001, value: "b" });
+  store.apply({ key: "gone", version: 7_002, deleted: true });
+  store.remember("gone", { id: "r2", value: 2, version: "0.7002" });
+  store.apply({ key: "old0", version: 50, value: "older" }); // refused: its own is newer
+  store.flushThrough(6_000);
+  assert.deepEqual(store.keys().sort(), ["gone", "kept", "later"], "values and the deletion");
+  assert.deepEqual(store.replica("kept"), {
+    key: "kept",
+    version: 7_000,
+    epoch: 2,
+    value: "a",
+    ttlMs: 5_000,
+    requests: [{ id: "r1", value: 1, version: "2.7000" }],
+  });
+  assert.equal(store.apply({ key: "gone", version: 7_001, value: "c" }), false, "deleted after");
+  assert.equal(store.recall("gone", "r2")?.value, 2);
+  const stats = store.stats();
+  assert.equal(stats.bytes, entryBytes("kept", "a", true) + entryBytes("later", "b"));
+  assert.equal(store.keysBySlot!.reduce((sum, count) => sum + count, 0), 2);
+  now = 5_001;
+  assert.equal(store.get("kept"), undefined);
+});
+
 Deno.test("Store.learnFlush() takes a flush's version, keeping what it holds, not one far ahead", () => {
   const store = new Store({ now: () => 1 }); // its clock gives version 1000 and up
   store.set("kept", "v");
