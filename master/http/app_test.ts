@@ -240,6 +240,17 @@ Deno.test("master splits a batch by owner: one request per node, in parallel", a
   assert.equal(calls.length, owners.size, "one call per owning node");
 });
 
+Deno.test("master mget refuses 413 an answer past 16 MiB of values, repeats counted", async () => {
+  const { master } = inProcessCluster(3, 1024 * 1024);
+  const value = "x".repeat(1024 * 1024);
+  assert.equal((await master.request("/keys", postJson({ key: "big", value }))).status, 204);
+  const sixteen = await master.request("/mget", postJson({ keys: Array(16).fill("big") }));
+  assert.equal((await sixteen.json()).items.length, 16);
+  const over = await master.request("/mget", postJson({ keys: Array(1000).fill("big") }));
+  assert.equal(over.status, 413);
+  assert.match((await over.json()).error, /over 16777216 characters.*fewer keys/);
+});
+
 Deno.test("master mget finds keys still where they were while keys move", async () => {
   const { master, registry, stores } = inProcessCluster(2);
   const keys = Array.from({ length: 40 }, (_, i) => `m${i}`);

@@ -110,6 +110,7 @@ export function createApp(deps: NodeDeps): NodeApp {
     store: deps.store,
     writer: deps.writer ??
       new Writer(deps.store, deps.replicator, deps.maxValueBytes, deps.defaultTtlSeconds),
+    maxValueBytes: deps.maxValueBytes,
     now,
     startedAt: now(),
     rebalance: deps.rebalance,

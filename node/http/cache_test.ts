@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { silentLogger as log } from "@cache/log/log";
 import { createApp, type NodeDeps } from "./app.ts";
 import { entryBytes, Store } from "../store/store.ts";
+import { LINES_TYPE } from "@cache/protocol/wire";
 
 function node(
   options: { maxBytes?: number; eviction?: "lru" | "noeviction" } = {},
@@ -126,6 +127,23 @@ Deno.test("node mget returns found items in order and lists the missing", async 
     ],
     missing: ["zz"],
   });
+});
+
+Deno.test("node mget refuses 413 an answer past 16 MiB of values, repeats counted", async () => {
+  const { post, send } = node();
+  const value = "x".repeat(1024 * 1024);
+  assert.equal((await post("/keys", { key: "big", value })).status, 204);
+  const sixteen = await post("/mget", { keys: Array(16).fill("big") });
+  assert.equal((await sixteen.json()).items.length, 16);
+  for (const accept of ["application/json", LINES_TYPE]) {
+    const over = await send("/mget", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept },
+      body: JSON.stringify({ keys: Array(1000).fill("big") }),
+    });
+    assert.equal(over.status, 413);
+    assert.match((await over.json()).error, /over 16777216 characters.*fewer keys/);
+  }
 });
 
 Deno.test("node mset writes nothing when one item is invalid", async () => {

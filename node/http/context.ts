@@ -22,6 +22,8 @@ import type { Read, Store } from "../store/store.ts";
 export interface NodeContext {
   store: Store;
   writer: Writer;
+  /** Longest value taken, in UTF-8 bytes; an `/mget` answer may carry one. */
+  maxValueBytes: number;
   now: () => number;
   startedAt: number;
   rebalance?: () => RebalanceProgress;

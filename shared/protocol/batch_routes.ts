@@ -11,13 +11,19 @@ export const batchRoutes = {
     method: "post",
     path: "/mget",
     summary: "Get many keys",
-    description: `Reads 1 to ${MAX_BATCH} keys in one call. Found items come in request order; ` +
-      "keys not stored are listed in `missing`.",
+    description: `Reads 1 to ${MAX_BATCH} keys in one call. Found items come in request order, ` +
+      "repeats included; keys not stored are listed in `missing`. An answer carries values of " +
+      "16 Mi characters in all at most.",
     tags: ["batch"],
     request: { body: { ...json(MGetRequest, "The keys"), required: true } },
     responses: {
       200: json(MGetResponse, "The items found and the keys missing"),
-      ...errors({ 400: "The body is not valid", 415: "The body is not application/json" }),
+      ...errors({
+        400: "The body is not valid",
+        413: "The body is over its limit, or the values found are over 16 Mi characters in all " +
+          "(a value's limit, when that is more): ask for fewer keys at once",
+        415: "The body is not application/json",
+      }),
     },
   }),
   mset: createRoute({

@@ -2,7 +2,7 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { batchRoutes } from "@cache/protocol/batch_routes";
-import { checkValueSize, forwarded } from "@cache/protocol/key_routes";
+import { answerCounter, checkValueSize, forwarded } from "@cache/protocol/key_routes";
 import type { Router } from "../../routing/router.ts";
 
 const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.mset) };
@@ -15,7 +15,10 @@ const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.
 export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: number): void {
   app.openapi(routes.mget, async (c) => {
     const { keys } = c.req.valid("json");
-    return c.json(await router.mget(keys), 200);
+    const found = await router.mget(keys);
+    const count = answerCounter(maxValueBytes); // repeats are one read of a node, not one answer
+    for (const { value } of found.items) count(value);
+    return c.json(found, 200);
   });
 
   app.openapi(routes.mset, async (c) => {

@@ -3,10 +3,10 @@
 import { z } from "@hono/zod-openapi";
 import { jsonAnswer } from "@cache/http1/answer";
 import { batchRoutes } from "@cache/protocol/batch_routes";
+import { answerCounter } from "@cache/protocol/key_routes";
 import { readMsetBody } from "@cache/protocol/set_body";
 import { LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
-import type { Store } from "../../store/store.ts";
 import { item, itemJson, type NodeContext, stored } from "../context.ts";
 
 // The shared `/mget`, with the node's second answer type: lines the master passes on unparsed.
@@ -32,8 +32,8 @@ export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
     mget,
     ({ keys }, request) =>
       wantsLines(request.headers.get("accept"))
-        ? { status: 200, contentType: LINES_TYPE, body: readLines(node.store, keys) }
-        : jsonAnswer(readMany(node.store, keys)),
+        ? { status: 200, contentType: LINES_TYPE, body: readLines(node, keys) }
+        : jsonAnswer(readMany(node, keys)),
   );
 
   // Values stay the bytes they came as, from the body into the store (see `readMsetBody`).
@@ -45,12 +45,16 @@ export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
 }
 
 /** The items of `keys` stored here, in order, and the keys that are not. */
-function readMany(store: Store, keys: string[]): MGetResponse {
+function readMany(node: NodeContext, keys: string[]): MGetResponse {
   const found: MGetResponse = { items: [], missing: [] };
+  const count = answerCounter(node.maxValueBytes);
   for (const key of keys) {
-    const read = store.get(key);
+    const read = node.store.get(key);
     if (read === undefined) found.missing.push(key);
-    else found.items.push(item(key, read));
+    else {
+      count(read.value);
+      found.items.push(item(key, read));
+    }
   }
   return found;
 }
@@ -58,10 +62,12 @@ function readMany(store: Store, keys: string[]): MGetResponse {
 const wantsLines = (accept: string | null | undefined) => accept?.includes(LINES_TYPE) === true;
 
 /** One line per key of `keys`, in order: its item as `GET /keys/{key}` answers it, or `null`. */
-function readLines(store: Store, keys: string[]): string {
+function readLines(node: NodeContext, keys: string[]): string {
   let lines = "";
+  const count = answerCounter(node.maxValueBytes);
   for (const key of keys) {
-    const read = store.get(key);
+    const read = node.store.get(key);
+    if (read !== undefined) count(read.value);
     lines += (read === undefined ? "null" : itemJson(key, read)) + "\n";
   }
   return lines;
