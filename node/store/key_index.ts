@@ -1,13 +1,11 @@
 // The store's hash table: buckets of record refs, chained through the records' own headers.
 
 import type { Arena } from "./arena.ts";
-import { bytesOf, hashKey, hashKeyBytes, hashOf } from "@cache/ring/hash";
+import { IndexHash } from "./index_hash.ts";
 import { MAX_RECORD_KEY_BYTES, NEXT, type Records } from "./records.ts";
 
-// The store's own seed: a node holds the keys of some ring ranges, chosen by this same hash with
-// the ring's seed, and buckets chosen by that hash would follow those ranges.
-const SEED = 0x5bd1e995;
 const MIN_BUCKETS = 1024;
+const TWO_32 = 2 ** 32; // a probe packs a key's UTF-8 byte count above its 32-bit hash
 /** Buckets of the table before a doubling moved into the new one on each write. */
 const MOVES_PER_WRITE = 8;
 
@@ -19,10 +17,10 @@ export const INDEX_BYTES_PER_ENTRY = 4;
 /**
  * Finds a record by key: a power-of-two array of u32 bucket heads, each bucket a chain of records
  * linked by their {@link NEXT} word. Keys are compared against the stored bytes, never decoded.
- * The table doubles when it holds more than two records per bucket, rehashing from the stored
- * bytes with {@link hashKeyBytes}, equal to the string hash {@link hashKey}, a few buckets at each
- * write as Redis does, while lookups read both tables: rehashing 4 M keys at once held a write
- * (and the node) for a second.
+ * Buckets are chosen by a keyed hash ({@link IndexHash}, random unless given), so no client can
+ * pick keys that share one. The table doubles when it holds more than two records per bucket,
+ * rehashing from the stored bytes, a few buckets at each write as Redis does, while lookups read
+ * both tables: rehashing 4 M keys at once held a write (and the node) for a second.
  *
  * @example
  * ```ts
@@ -50,11 +48,13 @@ export class KeyIndex {
   #old: Uint32Array | undefined;
   #moved = 0;
   #count = 0;
+  readonly #hash: IndexHash;
 
-  constructor(arena: Arena, records: Records) {
+  constructor(arena: Arena, records: Records, hash = new IndexHash()) {
     this.#bytes = arena.bytes;
     this.#words = arena.words;
     this.#records = records;
+    this.#hash = hash;
   }
 
   /** Records indexed. */
@@ -70,22 +70,23 @@ export class KeyIndex {
   /** `key`'s hash and UTF-8 length, packed: for {@link find} and {@link keyBytesOf}. */
   probe(key: string): number {
     this.#probed = key;
-    return hashKey(key, SEED, this.#blocks);
+    return this.#hash.ofKey(key, this.#blocks);
   }
 
   /** The UTF-8 bytes of the key of a {@link probe}. */
   keyBytesOf(probe: number): number {
-    return bytesOf(probe);
+    return Math.floor(probe / TWO_32);
   }
 
   /** The ref of the record holding `key`, or 0; `probe` is the key's {@link probe}, if known. */
   find(key: string, probe?: number): number {
     if (probe === undefined || key !== this.#probed) probe = this.probe(key);
-    const hash = hashOf(probe);
-    const found = this.#findIn(this.#buckets[hash & this.#mask], key, bytesOf(probe));
+    const hash = probe >>> 0;
+    const keyBytes = Math.floor(probe / TWO_32);
+    const found = this.#findIn(this.#buckets[hash & this.#mask], key, keyBytes);
     const old = this.#old;
     if (found !== 0 || old === undefined) return found;
-    return this.#findIn(old[hash & (old.length - 1)], key, bytesOf(probe));
+    return this.#findIn(old[hash & (old.length - 1)], key, keyBytes);
   }
 
   /** The ref of the record holding `key` in the chain from `ref`, or 0. */
@@ -107,7 +108,7 @@ export class KeyIndex {
    * known, saving a hash of the stored bytes.
    */
   add(ref: number, probe?: number): void {
-    const hash = probe === undefined ? this.#hashOf(ref) : hashOf(probe);
+    const hash = probe === undefined ? this.#hashOf(ref) : probe >>> 0;
     const bucket = hash & this.#mask;
     this.#words[ref * 2 + NEXT] = this.#buckets[bucket];
     this.#buckets[bucket] = ref;
@@ -168,7 +169,7 @@ export class KeyIndex {
 
   #hashOf(ref: number): number {
     const records = this.#records;
-    return hashKeyBytes(this.#bytes, records.keyStart(ref), records.keyBytes(ref), SEED);
+    return this.#hash.ofBytes(this.#bytes, records.keyStart(ref), records.keyBytes(ref));
   }
 
   #link(ref: number, buckets: Uint32Array, mask: number): void {

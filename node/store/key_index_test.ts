@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Arena } from "./arena.ts";
 import { KeyIndex } from "./key_index.ts";
 import { Records } from "./records.ts";
+import { hash32 } from "@cache/ring/hash";
 
 const encoder = new TextEncoder();
 
@@ -100,4 +101,46 @@ Deno.test("KeyIndex.add() files a record by its key's probe as by its stored byt
   assert.deepEqual(["a", "é", "key:1"].map((key) => index.find(key)), refs);
   for (const ref of refs) index.remove(ref); // by the stored bytes: the same buckets
   assert.equal(index.count, 0);
+});
+
+/**
+ * `count` ASCII keys of 8 bytes whose MurmurHash3 x86_32 under `seed` is one and the same: the
+ * second block of each is solved for from the first, as a client hashing its keys could.
+ */
+function murmurCollisions(count: number, seed: number): string[] {
+  const c1 = 0xcc9e2d51;
+  const c2 = 0x1b873593;
+  const inverse = (a: number) => { // of an odd number, modulo 2^32 (Newton's iteration)
+    let x = a;
+    for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(a, x));
+    return x;
+  };
+  const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
+  const mix = (h: number, block: number) => {
+    h ^= Math.imul(rotl(Math.imul(block, c1), 15), c2);
+    return (Math.imul(rotl(h, 13), 5) + 0xe6546b64) | 0;
+  };
+  const target = 0x2545f491; // the state after both blocks; the rest of the hash follows from it
+  const before = rotl(Math.imul((target - 0xe6546b64) | 0, inverse(5)), 19); // h ^ k of block 2
+  const keys: string[] = [];
+  for (let first = 0; keys.length < count; first++) {
+    const prefix = first.toString(36).padStart(4, "0");
+    const block1 = [...prefix].reduce((word, char, i) => word | (char.charCodeAt(0) << (i * 8)), 0);
+    const k = before ^ mix(seed, block1);
+    const block2 = Math.imul(rotl(Math.imul(k, inverse(c2)), 17), inverse(c1));
+    const tail = [0, 8, 16, 24].map((shift) => (block2 >>> shift) & 0xff);
+    if (tail.some((byte) => byte > 0x7f)) continue; // ASCII keys only
+    keys.push(prefix + String.fromCharCode(...tail));
+  }
+  return keys;
+}
+
+Deno.test("KeyIndex spreads keys a client chose to share one hash over its buckets", () => {
+  // Keys that shared one MurmurHash3 under the index's old fixed seed: one chain, walked whole by
+  // every lookup of them.
+  const keys = murmurCollisions(2000, 0x5bd1e995);
+  assert.equal(new Set(keys.map((key) => hash32(key, 0x5bd1e995))).size, 1);
+  const { index } = setup();
+  const hashes = new Set(keys.map((key) => index.probe(key) >>> 0));
+  assert.ok(hashes.size > 1990, `${hashes.size} hashes for 2000 keys`);
 });

@@ -232,7 +232,7 @@ export class Records {
 
   /**
    * Whether the record at `ref` holds the ASCII key of `keyBytes` bytes in `blocks`, as
-   * `hashKey()` left them (shared/ring/hash.ts): a word at a time, since keys start 4-byte aligned.
+   * `IndexHash.ofKey()` left them: a word at a time, since keys start 4-byte aligned.
    */
   keyMatches(ref: number, blocks: Uint32Array, keyBytes: number): boolean {
     const words = this.#words;

@@ -1,5 +1,5 @@
-// Placement and index hashes: MurmurHash3 (x86, 32-bit) of a string's UTF-8 bytes, from the string
-// or from the bytes, and its finalizer.
+// The placement hash: MurmurHash3 (x86, 32-bit) of a string's UTF-8 bytes, from the string or from
+// the bytes, and its finalizer.
 
 /**
  * Hashes the UTF-8 bytes of `text` with MurmurHash3 x86_32, without allocating.
@@ -13,40 +13,23 @@
  * ```
  */
 export function hash32(text: string, seed = 0): number {
-  return hashKey(text, seed) >>> 0; // the packed byte count is above bit 32
+  return hashKey(text, seed);
 }
 
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
-const TWO_32 = 2 ** 32;
 
 /**
- * The hash of `key`'s UTF-8 bytes and their count, packed in one number so a lookup allocates
- * nothing: `packed % 2 ** 32` is the hash ({@link hashOf}), `Math.floor(packed / 2 ** 32)` the
- * count ({@link bytesOf}). Equal to {@link hashKeyBytes} over the same bytes and seed. ASCII keys
- * take a fast path four characters at a time, leaving their bytes in `blocks` as little-endian
- * words for a comparison a word at a time (a longer key's words past its end are dropped).
- *
- * @example
- * ```ts
- * import { bytesOf, hashKey, hashKeyBytes, hashOf } from "./hash.ts";
- * const packed = hashKey("é", 7); // not ASCII: no blocks
- * bytesOf(packed); // 2
- * hashOf(packed) === hashKeyBytes(new Uint8Array([0xc3, 0xa9]), 0, 2, 7); // true
- * ```
+ * The hash of `key`'s UTF-8 bytes, equal to {@link hashKeyBytes} over the same bytes and seed.
+ * ASCII keys take a fast path four characters at a time.
  */
-export function hashKey(key: string, seed: number, blocks?: Uint32Array): number {
+function hashKey(key: string, seed: number): number {
   const length = key.length;
   let h = seed | 0;
   let i = 0;
   for (; i + 4 <= length; i += 4) {
-    const a = key.charCodeAt(i);
-    const b = key.charCodeAt(i + 1);
-    const c = key.charCodeAt(i + 2);
-    const d = key.charCodeAt(i + 3);
-    if ((a | b | c | d) > 0x7f) return hashWideKey(key, seed);
-    const block = a | (b << 8) | (c << 16) | (d << 24);
-    if (blocks) blocks[i >> 2] = block;
+    const block = asciiWord(key, i);
+    if (block === -1) return hashWideKey(key, seed);
     h = mixIntoHash(h, block);
   }
   let tail = 0;
@@ -55,18 +38,26 @@ export function hashKey(key: string, seed: number, blocks?: Uint32Array): number
     if (code > 0x7f) return hashWideKey(key, seed);
     tail |= code << shift;
   }
-  if (blocks) blocks[length >> 2] = tail;
-  return finish(h, tail, length) + length * TWO_32;
+  return finish(h, tail, length);
 }
 
-/** The hash in a packed {@link hashKey} result. */
-export function hashOf(packed: number): number {
-  return packed >>> 0;
-}
-
-/** The UTF-8 byte count in a packed {@link hashKey} result. */
-export function bytesOf(packed: number): number {
-  return Math.floor(packed / TWO_32);
+/**
+ * The four characters of `text` from `at` as one little-endian word of their bytes, or -1 when
+ * one is past ASCII (its UTF-8 bytes are then not its characters).
+ *
+ * @example
+ * ```ts
+ * import { asciiWord } from "./hash.ts";
+ * asciiWord("abcd", 0); // 0x64636261
+ * asciiWord("abcé", 0); // -1
+ * ```
+ */
+export function asciiWord(text: string, at: number): number {
+  const a = text.charCodeAt(at);
+  const b = text.charCodeAt(at + 1);
+  const c = text.charCodeAt(at + 2);
+  const d = text.charCodeAt(at + 3);
+  return (a | b | c | d) > 0x7f ? -1 : a | (b << 8) | (c << 16) | (d << 24);
 }
 
 /** MurmurHash3 x86_32 of `length` bytes of `bytes` from `start`. */
@@ -130,7 +121,7 @@ function hashWideKey(key: string, seed: number): number {
       push(0x80 | (code & 0x3f));
     }
   }
-  return finish(h, block, length) + length * TWO_32;
+  return finish(h, block, length);
 }
 
 function mixIntoHash(h: number, block: number): number {

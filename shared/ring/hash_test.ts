@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { bytesOf, hash32, hashKey, hashKeyBytes, hashOf, mix32 } from "./hash.ts";
+import { hash32, hashKeyBytes, mix32 } from "./hash.ts";
 
 Deno.test("hash32() matches MurmurHash3 x86_32 reference values", () => {
   assert.equal(hash32(""), 0);
@@ -64,22 +64,13 @@ Deno.test("hash32() of a string is the hash of its UTF-8 bytes, surrogates and a
   }
 });
 
-Deno.test("hashKey() equals hashKeyBytes() over the key's UTF-8 bytes and counts them", () => {
+Deno.test("hash32() equals hashKeyBytes() over the key's UTF-8 bytes, anywhere in a buffer", () => {
   fc.assert(
     fc.property(fc.string({ unit: "binary", maxLength: 40 }), fc.nat(), (key, seed) => {
       const bytes = encoder.encode(key);
-      const packed = hashKey(key, seed);
-      assert.equal(bytesOf(packed), bytes.length);
       const padded = new Uint8Array(bytes.length + 5);
-      padded.set(bytes, 3); // anywhere in a buffer
-      assert.equal(hashOf(packed), hashKeyBytes(padded, 3, bytes.length, seed));
+      padded.set(bytes, 3);
+      assert.equal(hash32(key, seed), hashKeyBytes(padded, 3, bytes.length, seed));
     }),
   );
-});
-
-Deno.test("hashKey() leaves an ASCII key's bytes in blocks, little-endian words", () => {
-  const blocks = new Uint32Array(4);
-  hashKey("abcdefg", 0, blocks);
-  const words = new Uint32Array(encoder.encode("abcdefg\0").buffer);
-  assert.deepEqual([...blocks.subarray(0, 2)], [...words]);
 });
