@@ -101,6 +101,8 @@ export class Registry {
   // Processes that said they were leaving and are no member now, by address: a beat one sent
   // before it said so, arriving late, must not take it back into the ring.
   readonly #departed = new Map<string, string>();
+  // Addresses that deregistered while leaving, synced for the current ring: they hold nothing.
+  readonly #handedOver = new Map<string, true>();
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -335,6 +337,11 @@ export class Registry {
     return this.#members.get(address)?.status;
   }
 
+  /** See `Placement.handedOver`: a member again (a new process) is asked as any member is. */
+  handedOver(address: string): boolean {
+    return this.#handedOver.has(address) && !this.#members.has(address);
+  }
+
   /** Records that the master called `address` and got an answer. */
   reached(address: string): void {
     const member = this.#members.get(address);
@@ -346,7 +353,9 @@ export class Registry {
     if (!this.leading) return false;
     const member = this.#members.get(address);
     if (!member) return false;
+    const handedOver = member.status === "leaving" && this.#synced(member);
     this.#forget(address, member);
+    if (handedOver) this.#remember(this.#handedOver, address, true);
     if (member.status === "up") this.#changed("node deregistered", address);
     else {
       this.#options.log.info("node deregistered", { address, epoch: this.#epoch });
@@ -358,6 +367,7 @@ export class Registry {
   /** Drops `member`; one forgotten while down must rejoin empty if the same process beats again. */
   #forget(address: string, member: Member): void {
     this.#members.delete(address);
+    this.#handedOver.delete(address);
     this.#options.onForgotten?.(address);
     // The last forgetting decides: a node forgotten while up keeps its keys when it beats again.
     this.#forgotten.delete(address);

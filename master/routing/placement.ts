@@ -16,6 +16,11 @@ export interface Placement {
   readonly unsettledRings: readonly Ring[];
   /** Whether the master is still learning the last ring from its nodes. */
   readonly recovering?: boolean;
+  /**
+   * Whether `node`, no member now, left after reporting its keys handed over for the current
+   * ring: its copies are all on current owners, so an earlier ring that names it need not ask it.
+   */
+  handedOver?(node: string): boolean;
   /** Makes known to the nodes the version a flush went through (see `Scans.flush`). */
   noteFlush?(version: number): void;
 }

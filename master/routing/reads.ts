@@ -14,7 +14,8 @@ import { versionOf } from "@cache/protocol/versions";
 import { settleAll } from "./fan_out.ts";
 import { foundItems, foundLines, ok, parsed } from "./node_answers.ts";
 import { byOwner, noOwner, type Placement } from "./placement.ts";
-import { readMoving, repair } from "./moving_reads.ts";
+import { type MovingRead, readMoving, repair } from "./moving_reads.ts";
+import type { Ring } from "@cache/ring/ring";
 import type { PlacedBy, Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
@@ -89,7 +90,7 @@ export class Reads {
     }
     if (missing.length > 0 && changed()) return await this.get(key, failed, rings - 1);
     if (moving.length > 0 && missing.length > 0) {
-      const read = { key, owners, moving, replicas: placement.replicas, failed, placedBy };
+      const read = this.#movingRead(key, owners, moving, failed, placedBy);
       return stateAnswer(key, await readMoving(transport, read));
     }
     throw failure ?? new HttpError(502, `No node but ${failed} owns the key`);
@@ -113,11 +114,30 @@ export class Reads {
     if (placement.unsettledRings.length < 2) return hit;
     const { version } = await hit.clone().json() as { version: string };
     if (Number(version.slice(0, version.indexOf("."))) >= placement.epoch) return hit;
-    const moving = placement.unsettledRings;
-    const read = { key, owners, moving, replicas: placement.replicas, failed, placedBy };
+    const read = this.#movingRead(key, owners, placement.unsettledRings, failed, placedBy);
     // Not known newer when the rings cannot all be asked: the hit, as before they changed.
     const newest = await readMoving(transport, read).catch(() => undefined);
     return newest ? stateAnswer(key, newest) : hit;
+  }
+
+  /** A read of `key` through `moving`, the rings its keys may still be moving from. */
+  #movingRead(
+    key: string,
+    owners: string[],
+    moving: readonly Ring[],
+    failed: string | undefined,
+    placedBy: PlacedBy,
+  ): MovingRead {
+    const { placement } = this.#options;
+    return {
+      key,
+      owners,
+      moving,
+      replicas: placement.replicas,
+      failed,
+      placedBy,
+      handedOver: (node: string) => placement.handedOver?.(node) ?? false,
+    };
   }
 
   /**

@@ -202,7 +202,9 @@ export class Scans {
   #holders(): string[] {
     const { placement } = this.#options;
     const nodes = new Set(placement.ring.nodes);
-    for (const ring of placement.unsettledRings) for (const node of ring.nodes) nodes.add(node);
+    for (const ring of placement.unsettledRings) {
+      for (const node of ring.nodes) if (!placement.handedOver?.(node)) nodes.add(node);
+    }
     return [...nodes];
   }
 }

@@ -1,0 +1,57 @@
+// Reads through the master right after a node left gracefully: the departed node is not asked.
+
+import assert from "node:assert/strict";
+import type { Fetch } from "@cache/http1/fetch";
+import { silentLogger as log } from "@cache/log/log";
+import { Registry } from "../membership/registry.ts";
+import { Breakers } from "./breaker.ts";
+import { Router } from "./router.ts";
+
+const A = "http://a:1", B = "http://b:1", L = "http://l:1";
+
+/** Three nodes, R=2, settled; then L leaves, reports its handover (or not), deregisters, exits. */
+function leftCluster(handedOver: boolean) {
+  const clock = { now: 0 };
+  const registry = new Registry({ replicas: 2, failureTimeoutMs: 1000, now: () => clock.now, log });
+  for (const node of [A, B, L]) registry.heartbeat(node, { instance: node });
+  for (const node of [A, B, L]) {
+    registry.heartbeat(node, { instance: node, synced: registry.epoch });
+  }
+  registry.heartbeat(L, { instance: L, leaving: true }); // ring E+1 = {A, B}
+  if (handedOver) registry.heartbeat(L, { instance: L, leaving: true, synced: registry.epoch });
+  assert.ok(registry.deregister(L));
+  // A and B have not reported E+1 yet (a heartbeat or two away): ring E is still kept for reads.
+  assert.equal(registry.unsettledRings.length, 1);
+  const calls: string[] = [];
+  const fetch: Fetch = (input) => {
+    const url = String(input);
+    calls.push(url);
+    if (url.startsWith(L)) return Promise.reject(new TypeError("Connection refused")); // exited
+    return Promise.resolve(Response.json({ error: "not found" }, { status: 404 }));
+  };
+  const breakers = new Breakers({ failures: 5, cooldownMs: 5000, now: () => clock.now, log });
+  const router = new Router({ placement: registry, fetch, timeoutMs: 100, breakers });
+  return { router, calls };
+}
+
+Deno.test("after a graceful leave, a miss is a 404, not the departed node's 502/503", async () => {
+  const { router, calls } = leftCluster(true);
+  // Keys L owned in ring E: exactly the reads that ask ring E's owners after both owners miss.
+  const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
+  const statuses = [];
+  for (const key of keys) statuses.push((await router.get(key).catch((e) => e)).status);
+  assert.deepEqual(statuses, keys.map(() => 404));
+  assert.equal(
+    calls.filter((url) => url.startsWith(L)).length,
+    0,
+    "the departed node is not asked",
+  );
+});
+
+Deno.test("a node that left without reporting its handover is still asked (its error stands)", async () => {
+  const { router } = leftCluster(false);
+  const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
+  const statuses = new Set();
+  for (const key of keys) statuses.add((await router.get(key).catch((e) => e)).status);
+  assert.ok(statuses.has(502) || statuses.has(503), [...statuses].join());
+});
