@@ -60,6 +60,7 @@ export class Ring {
   #rest: Uint8Array | Uint16Array; // per slot, depth - 1 entries: index + 1 of the next nodes
   #order: Int32Array; // scratch: the indices being placed, by score descending
   #scores: Float64Array; // scratch: their scores
+  #shares: ReadonlyMap<string, number> | undefined; // once counted
 
   constructor(nodes: Iterable<string> = [], options: RingOptions = {}) {
     const hash = options.hash ?? hash32;
@@ -144,15 +145,18 @@ export class Ring {
   /**
    * Each node's share of the slots, as fractions summing to 1: its expected share of primaries,
    * since keys spread over the slots evenly. Scores every slot not yet scored, one score per node
-   * and slot: about 3 ns each, so 150 ms once at 50 nodes.
+   * and slot: about 3 ns each, so 150 ms once at 50 nodes; counted once per ring, so a dashboard
+   * polling them costs nothing more.
    */
-  shares(): Map<string, number> {
+  shares(): ReadonlyMap<string, number> {
+    if (this.#shares !== undefined) return this.#shares;
     const counts = new Float64Array(this.#nodes.length);
     const first = this.#first;
     for (let slot = 0; slot < first.length; slot++) {
       counts[(first[slot] || this.#place(slot)) - 1]++;
     }
-    return new Map(this.#nodes.map((node, i) => [node, counts[i] / SLOTS]));
+    this.#shares = new Map(this.#nodes.map((node, i) => [node, counts[i] / SLOTS]));
+    return this.#shares;
   }
 
   /** Scores every node for `slot` and keeps the first `depth`; returns the owner's index + 1. */

@@ -172,6 +172,7 @@ for (const [n, sets] of [[3, 3], [5, 3], [10, 3], [50, 2]]) {
       for (const share of ring.shares().values()) {
         assert.ok(Math.abs(share * n - 1) < 0.03, `a share of ${share * n} of even`);
       }
+      assert.equal(ring.shares(), ring.shares(), "counted once per ring");
       const grown = ring.with(extra);
       const taken = grown.shares().get(extra)! * (n + 1);
       assert.ok(taken > 0.9 && taken <= 1.1, `the joiner took ${taken} of its fair share`);
