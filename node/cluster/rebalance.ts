@@ -185,15 +185,19 @@ export class Rebalancer {
       for (const key of store.walkKeys()) {
         if (slices.spent()) await slices.next();
         if (this.#wanted !== view) return false; // a newer ring: start over with it
+        const owners = ring.owners(key, view.replicas);
+        const had = before ? before.owners(key, done!.replicas) : [];
+        const gets = owners.filter((owner) =>
+          owner !== self && (!had.includes(owner) || rejoined(owner))
+        );
+        const leaves = !owners.includes(self);
+        if (gets.length === 0 && !leaves) continue; // a key that stays put is not read
         const replica = store.replica(key);
         if (!replica) continue;
         const at = store.now();
         let bytes = 0; // measured once, for the first owner that needs it
         const size = () => bytes ||= jsonBytes(replica);
-        const owners = ring.owners(key, view.replicas);
-        const had = before ? before.owners(key, done!.replicas) : [];
-        for (const owner of owners) {
-          if (owner === self || (had.includes(owner) && !rejoined(owner))) continue;
+        for (const owner of gets) {
           // A key that would take its node's batch past the bytes goes in the next one.
           if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
           const queued = batches.get(owner) ?? [];
@@ -202,7 +206,7 @@ export class Rebalancer {
           batchBytes.set(owner, (batchBytes.get(owner) ?? 0) + size());
           if (queued.length >= batch) await flush(owner);
         }
-        if (!owners.includes(self)) leaving.push(key);
+        if (leaves) leaving.push(key);
       }
       for (const node of [...batches.keys()]) await flush(node);
     } catch (error) {
