@@ -14,6 +14,7 @@ import type { Registry } from "../membership/registry.ts";
 import type { Router } from "../routing/router.ts";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addDashboardRoutes } from "./routes/dashboard.ts";
+import { sharedClusterStats } from "./cluster_stats.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addKeyspaceRoutes } from "./routes/keyspace.ts";
 import type { Election } from "./election.ts";
@@ -97,9 +98,14 @@ export function createApp(deps: MasterDeps): MasterApp {
     clocks: deps.router.clocks,
   });
   const now = deps.now ?? Date.now;
-  const stats = { registry: deps.registry, router: deps.router, now, startedAt: now() };
-  addStatsRoutes(app, stats);
-  addDashboardRoutes(app, { ...stats, breakers: deps.breakers, election });
+  const gather = sharedClusterStats({
+    registry: deps.registry,
+    router: deps.router,
+    now,
+    startedAt: now(),
+  });
+  addStatsRoutes(app, gather);
+  addDashboardRoutes(app, { registry: deps.registry, gather, breakers: deps.breakers, election });
   addHealthRoutes(
     app,
     "while at least one node is up and the master is not learning the last ring from its nodes",

@@ -74,3 +74,21 @@ Deno.test("master /dashboard/state totals show distinct keys and copies apart", 
   assert.equal(nodes.reduce((sum, n) => sum + n.primaryKeys, 0), keys.length);
   assert.equal(nodes.reduce((sum, n) => sum + n.keys, 0), REPLICAS * keys.length);
 });
+
+Deno.test("master /stats and /dashboard/state asked at once ask each node once", async () => {
+  let held = () => {};
+  const holding = new Promise<void>((resolve) => held = resolve);
+  const beforeCall = (url: URL) => url.pathname === "/stats" ? holding : Promise.resolve();
+  const { master, calls } = inProcessCluster(3, 1024, { beforeCall });
+  const asked = [
+    ...Array.from({ length: 20 }, () => master.request("/stats")),
+    ...Array.from({ length: 5 }, () => master.request("/dashboard/state")),
+  ];
+  await new Promise((resolve) => setTimeout(resolve, 10)); // every call is out, held at the nodes
+  held();
+  for (const answer of await Promise.all(asked)) assert.equal(answer.status, 200);
+  assert.equal(calls.filter((call) => call.endsWith("/stats")).length, 3, "one per node");
+  // Asked again once those ended: counted again.
+  assert.equal((await master.request("/stats")).status, 200);
+  assert.equal(calls.filter((call) => call.endsWith("/stats")).length, 6);
+});

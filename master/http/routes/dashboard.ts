@@ -7,7 +7,7 @@ import { ClusterStats, NodeStats } from "../../../shared/protocol/wire.ts";
 import type { Breakers } from "../../routing/breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard_page.ts";
 import { Election } from "../election.ts";
-import { clusterStats, type StatsDeps } from "../cluster_stats.ts";
+import type { Registry } from "../../membership/registry.ts";
 
 const DashboardState = z.object({
   election: Election,
@@ -59,7 +59,13 @@ const state = createRoute({
 /** Serves `/dashboard`, its script and the state it polls. */
 export function addDashboardRoutes(
   app: OpenAPIHono,
-  deps: StatsDeps & { breakers?: Breakers; election: () => Election },
+  deps: {
+    registry: Registry;
+    /** The cluster's counters, as `/stats` gathers them. */
+    gather: () => Promise<ClusterStats>;
+    breakers?: Breakers;
+    election: () => Election;
+  },
 ): void {
   app.openapi(page, (c) => c.html(PAGE) as never);
   app.openapi(
@@ -69,7 +75,7 @@ export function addDashboardRoutes(
   app.openapi(state, async (c) => {
     const { registry } = deps;
     const shares = registry.ring.shares();
-    const stats = await clusterStats(deps);
+    const stats = await deps.gather();
     const byAddress = new Map(stats.nodes.map((n) => [n.address, n]));
     const nodes = registry.list().nodes.map((node) => {
       const found = byAddress.get(node.address);

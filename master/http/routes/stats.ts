@@ -3,7 +3,6 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { json } from "../../../shared/protocol/route_parts.ts";
 import { ClusterStats } from "../../../shared/protocol/wire.ts";
-import { clusterStats, type StatsDeps } from "../cluster_stats.ts";
 
 const stats = createRoute({
   method: "get",
@@ -18,7 +17,7 @@ const stats = createRoute({
   responses: { 200: json(ClusterStats, "The counters") },
 });
 
-/** Serves `/stats` by asking every up node for its own. */
-export function addStatsRoutes(app: OpenAPIHono, deps: StatsDeps): void {
-  app.openapi(stats, async (c) => c.json(await clusterStats(deps), 200));
+/** Serves `/stats` from `gather`, which asks every up node for its own (`clusterStats`). */
+export function addStatsRoutes(app: OpenAPIHono, gather: () => Promise<ClusterStats>): void {
+  app.openapi(stats, async (c) => c.json(await gather(), 200));
 }
