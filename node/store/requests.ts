@@ -107,11 +107,9 @@ export class RequestLog {
     this.#dropped.delete(key);
   }
 
-  /** Forgets the request ids of every key `held` says this store no longer holds (see forget). */
-  forgetUnless(held: (key: string) => boolean): void {
-    for (const key of [...this.#byKey.keys(), ...this.#dropped.keys()]) {
-      if (!held(key)) this.forget(key);
-    }
+  /** The keys with request ids remembered, or remembered as having had some dropped. */
+  keys(): string[] {
+    return [...new Set([...this.#byKey.keys(), ...this.#dropped.keys()])];
   }
 
   /** Forgets every request id. */

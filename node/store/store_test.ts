@@ -520,6 +520,45 @@ Deno.test("Store.flushThrough() through most keys keeps the rest whole", () => {
   assert.equal(store.get("kept"), undefined);
 });
 
+for (const [path, forgotten] of [["one by one", 0], ["emptying", 10]] as const) {
+  Deno.test(`Store.flushThrough() ${path} keeps deletions newer than it apart from ends`, () => {
+    let now = 1000;
+    const store = new Store({ now: () => now, movingKeys: () => true });
+    for (let i = 0; i < forgotten; i++) store.set(`old${i}`, "v");
+    const through = store.lastVersion;
+    now = 2000;
+    for (let i = 0; i < 60_000; i++) {
+      store.set(`d${i}`, "v");
+      store.delete(`d${i}`);
+    }
+    for (let i = 0; i < 60_000; i++) store.set(`e${i}`, "v", 10);
+    now = 3000;
+    store.expire(); // due while keys move: each key's end is remembered, apart from deletions
+    store.set("kept", "v");
+    store.flushThrough(through);
+    // A late copy of d0 from before its deletion, after the flush: the deletion still stands.
+    assert.equal(store.apply({ key: "d0", version: through + 1, value: "old" }), false);
+    assert.equal(store.get("kept")?.value, "v");
+  });
+}
+
+Deno.test("Store.flushThrough() keeps the request ids of states newer than it", () => {
+  let now = 1000;
+  const store = new Store({ now: () => now });
+  for (let i = 0; i < 10; i++) store.set(`old${i}`, "v");
+  store.remember("old0", { id: "r0", value: 1, version: "0.1" });
+  const through = store.lastVersion;
+  now = 2000;
+  store.set("c", "5", 1000);
+  store.remember("c", { id: "r1", value: 5, version: `0.${store.lastVersion}` });
+  store.set("kept", "v");
+  now = 3500;
+  assert.equal(store.get("c"), undefined, "c expired: no state left of it");
+  store.flushThrough(through);
+  assert.equal(store.recall("old0", "r0"), undefined, "the flush forgot old0, and its ids");
+  assert.equal(store.recall("c", "r1")?.value, 5, "a retry of r1 is answered, not applied again");
+});
+
 Deno.test("Store.learnFlush() takes a flush's version, keeping what it holds, not one far ahead", () => {
   const store = new Store({ now: () => 1 }); // its clock gives version 1000 and up
   store.set("kept", "v");
