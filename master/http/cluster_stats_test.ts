@@ -75,20 +75,45 @@ Deno.test("master /dashboard/state totals show distinct keys and copies apart", 
   assert.equal(nodes.reduce((sum, n) => sum + n.keys, 0), REPLICAS * keys.length);
 });
 
-Deno.test("master /stats and /dashboard/state asked at once ask each node once", async () => {
+Deno.test("master /stats and /dashboard/state asked at once share two gatherings", async () => {
   let held = () => {};
   const holding = new Promise<void>((resolve) => held = resolve);
   const beforeCall = (url: URL) => url.pathname === "/stats" ? holding : Promise.resolve();
   const { master, calls } = inProcessCluster(3, 1024, { beforeCall });
+  const statsCalls = () => calls.filter((call) => call.endsWith("/stats")).length;
+  const first = master.request("/stats");
+  await new Promise((resolve) => setTimeout(resolve, 5)); // out, held at the nodes
   const asked = [
     ...Array.from({ length: 20 }, () => master.request("/stats")),
     ...Array.from({ length: 5 }, () => master.request("/dashboard/state")),
   ];
-  await new Promise((resolve) => setTimeout(resolve, 10)); // every call is out, held at the nodes
   held();
-  for (const answer of await Promise.all(asked)) assert.equal(answer.status, 200);
-  assert.equal(calls.filter((call) => call.endsWith("/stats")).length, 3, "one per node");
-  // Asked again once those ended: counted again.
+  for (const answer of await Promise.all([first, ...asked])) assert.equal(answer.status, 200);
+  assert.equal(statsCalls(), 6, "the first gathering, and one for the calls made meanwhile");
   assert.equal((await master.request("/stats")).status, 200);
-  assert.equal(calls.filter((call) => call.endsWith("/stats")).length, 6);
+  assert.equal(statsCalls(), 9);
+});
+
+Deno.test("master /stats asked after a write sees it, though a gathering was out", async () => {
+  let held = "";
+  let release = () => {};
+  const beforeCall = (url: URL) =>
+    url.origin === held && url.pathname === "/stats"
+      ? new Promise<void>((resolve) => release = resolve)
+      : Promise.resolve();
+  const { master, registry } = inProcessCluster(2, 1024, { beforeCall });
+  const [a, b] = registry.ring.nodes;
+  const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) =>
+    registry.ring.owner(k) === a
+  )!;
+  held = b;
+  const before = master.request("/stats"); // a answers at once, before the write; b is held
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  held = "";
+  const write = { ...mset, body: JSON.stringify({ items: [{ key, value: "v" }] }) };
+  assert.equal((await master.request("/mset", write)).status, 204);
+  const after = master.request("/stats");
+  release();
+  assert.equal((await (await before).json()).keys, 0);
+  assert.equal((await (await after).json()).keys, 1);
 });
