@@ -6,11 +6,11 @@ import { asciiWord } from "@cache/ring/hash";
 const TWO_32 = 2 ** 32;
 
 /**
- * HalfSipHash-1-3 (Linux's `hsiphash`) of keys' UTF-8 bytes, keyed with two random words: a
- * table's keys spread over its buckets whatever keys a client writes, as Redis keys its tables
- * with SipHash. MurmurHash3 with a fixed seed let a client make 50,000 keys of one hash in 2 s, and
- * their one chain made every write and read of them walk it: 6 s to write them, 245 ms a
- * 1,000-key mget. The hash of a key's string equals the hash of its stored bytes.
+ * HalfSipHash-1-3 (Linux's `hsiphash` on 32-bit machines) of keys' UTF-8 bytes, keyed with two
+ * random words: a table's keys spread over its buckets whatever keys a client writes, as Redis
+ * keys its tables with SipHash. MurmurHash3 with a fixed seed let a client make 50,000 keys of one
+ * hash in 2 s, and their one chain made every write and read of them walk it: 6 s to write them,
+ * 245 ms a 1,000-key mget. The hash of a key's string equals the hash of its stored bytes.
  *
  * @example
  * ```ts
