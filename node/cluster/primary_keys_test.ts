@@ -1,3 +1,5 @@
+// The keys a node is the primary of: marked once per ring, then followed as keys come and go.
+
 import assert from "node:assert/strict";
 import { Ring } from "@cache/ring/ring";
 import { Store } from "../store/store.ts";

@@ -1,3 +1,5 @@
+// The key index's keyed hash: the reference's vectors, a key's string and bytes alike.
+
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { IndexHash } from "./index_hash.ts";
