@@ -86,25 +86,42 @@ function hashWideKey(key: string, seed: number): number {
   let h = seed | 0;
   let block = 0; // up to 3 pending bytes, little-endian
   let pending = 0;
-  let length = 0;
-  const push = (byte: number) => {
+  const length = eachUtf8Byte(key, (byte) => {
     block |= byte << (pending * 8);
-    length++;
     if (++pending === 4) {
       h = mixIntoHash(h, block);
       block = 0;
       pending = 0;
     }
-  };
-  for (let i = 0; i < key.length; i++) {
-    let code = key.charCodeAt(i);
+  });
+  return finish(h, block, length);
+}
+
+/**
+ * Calls `push` with each UTF-8 byte of `text` in turn, as `TextEncoder` writes them (a lone
+ * surrogate as U+FFFD's), and returns how many there were: for hashes that take bytes one at a
+ * time, with nothing allocated.
+ *
+ * @example
+ * ```ts
+ * import { eachUtf8Byte } from "./hash.ts";
+ * const bytes: number[] = [];
+ * eachUtf8Byte("é", (byte) => bytes.push(byte)); // 2; bytes is [0xc3, 0xa9]
+ * ```
+ */
+export function eachUtf8Byte(text: string, push: (byte: number) => void): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
     if (code < 0x80) {
       push(code);
+      length += 1;
     } else if (code < 0x800) {
       push(0xc0 | (code >> 6));
       push(0x80 | (code & 0x3f));
+      length += 2;
     } else {
-      const low = key.charCodeAt(i + 1); // NaN past the end
+      const low = text.charCodeAt(i + 1); // NaN past the end
       if (code >= 0xd800 && code < 0xdc00 && low >= 0xdc00 && low < 0xe000) {
         code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
         i++;
@@ -112,16 +129,17 @@ function hashWideKey(key: string, seed: number): number {
         push(0x80 | ((code >> 12) & 0x3f));
         push(0x80 | ((code >> 6) & 0x3f));
         push(0x80 | (code & 0x3f));
+        length += 4;
         continue;
       }
-      // A lone surrogate encodes as U+FFFD, as TextEncoder does.
-      if (code >= 0xd800 && code < 0xe000) code = 0xfffd;
+      if (code >= 0xd800 && code < 0xe000) code = 0xfffd; // a lone surrogate
       push(0xe0 | (code >> 12));
       push(0x80 | ((code >> 6) & 0x3f));
       push(0x80 | (code & 0x3f));
+      length += 3;
     }
   }
-  return finish(h, block, length);
+  return length;
 }
 
 function mixIntoHash(h: number, block: number): number {
