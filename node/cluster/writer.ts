@@ -249,9 +249,10 @@ export class Writer {
       : current
       ? current.ttlMs ?? 0
       : this.#defaultTtlSeconds * 1000;
-    const version = this.#set(key, String(result), ttlMs, epoch);
+    const written = this.#set(key, String(result), ttlMs, epoch);
+    const version = versionOf({ epoch, version: written });
     if (requestId !== undefined) store.remember(key, { id: requestId, value: result, version });
-    const now = await this.#replicateState(key, epoch, version, routing);
+    const now = await this.#replicateState(key, epoch, version, routing, written);
     return { key, value: result, version: this.#versionNow(key, requestId, now) };
   }
 
@@ -275,8 +276,14 @@ export class Writer {
     this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the write
     const current = this.#store.peek(key);
     if (current === undefined) return false;
-    const version = this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
-    await this.#replicateState(key, epoch, version, routing);
+    const written = this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
+    await this.#replicateState(
+      key,
+      epoch,
+      versionOf({ epoch, version: written }),
+      routing,
+      written,
+    );
     return true;
   }
 
@@ -357,11 +364,11 @@ export class Writer {
   }
 
   /** Stores one value in ring `epoch` and returns its version string. */
-  #set(key: string, value: string, ttlMs: number, epoch: number): string {
+  #set(key: string, value: string, ttlMs: number, epoch: number): number {
     const valueBytes = checkValueSize(value, this.#maxValueBytes);
     try {
       const [version] = this.#store.setMany([{ key, value, ttlMs, valueBytes }], epoch);
-      return versionOf({ epoch, version });
+      return version;
     } catch (error) {
       throw storeError(error);
     }
@@ -370,15 +377,23 @@ export class Writer {
   /**
    * Sends `key`'s state here, written in ring `epoch`, with its request ids, to its backups;
    * resolves with the version of the state that was `version`: new if that very state was
-   * restamped meanwhile, not if a later write's was.
+   * restamped meanwhile, not if a later write's was. `written`, the version of a write just made,
+   * is sent as a deletion when that write left no state: its TTL was due at once (under a
+   * millisecond), and the backups would otherwise keep the value it wrote over, forever.
    */
   async #replicateState(
     key: string,
     epoch: number,
     version: string,
     routing: Routing,
+    written?: number,
   ): Promise<string> {
-    const state = this.#store.replica(key);
+    const state = this.#store.replica(key) ?? (written === undefined ? undefined : {
+      key,
+      version: written,
+      ...(epoch ? { epoch } : {}),
+      deleted: true as const,
+    });
     if (!state) return version;
     const restamped = (await this.#copy([state], epoch, routing.deadline))?.get(key);
     if (restamped?.from !== version) return version;
