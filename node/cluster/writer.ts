@@ -363,7 +363,7 @@ export class Writer {
     throw conditionFailed(key, version, failed);
   }
 
-  /** Stores one value in ring `epoch` and returns its version string. */
+  /** Stores one value in ring `epoch` and returns its version (within the epoch). */
   #set(key: string, value: string, ttlMs: number, epoch: number): number {
     const valueBytes = checkValueSize(value, this.#maxValueBytes);
     try {
