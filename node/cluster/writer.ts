@@ -388,11 +388,13 @@ export class Writer {
     routing: Routing,
     written?: number,
   ): Promise<string> {
+    const requests = written === undefined ? undefined : this.#store.requestsOf(key);
     const state = this.#store.replica(key) ?? (written === undefined ? undefined : {
       key,
       version: written,
       ...(epoch ? { epoch } : {}),
       deleted: true as const,
+      ...(requests ? { requests } : {}), // a retry must not apply it again on a backup
     });
     if (!state) return version;
     const restamped = (await this.#copy([state], epoch, routing.deadline))?.get(key);

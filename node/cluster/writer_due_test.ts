@@ -35,10 +35,13 @@ for (const write of ["incr", "touch"] as const) {
     const { store, copies, writer } = primary();
     await writer.write([{ key, value: "5" }], { epoch: 2 });
     copies.length = 0;
-    if (write === "incr") await writer.incr(key, { by: 1, ttl: 1e-9 }, { epoch: 2 });
-    else assert.equal(await writer.touch(key, 1e-9, { epoch: 2 }), true);
+    if (write === "incr") {
+      await writer.incr(key, { by: 1, ttl: 1e-9, requestId: "r1" }, { epoch: 2 });
+    } else assert.equal(await writer.touch(key, 1e-9, { epoch: 2 }), true);
     assert.equal(store.peek(key), undefined, "due at once here");
     assert.equal(copies.length, 1, "the backup was sent the write's end");
     assert.match(copies[0], new RegExp(`"key":"${key}".*"deleted":true`));
+    // An increment's request id goes with it: a retry on a backup that takes over answers it.
+    if (write === "incr") assert.match(copies[0], /"requests":\[\{"id":"r1","value":6/);
   });
 }

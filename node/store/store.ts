@@ -200,6 +200,11 @@ export class Store {
     return this.#requests.recall(key, id);
   }
 
+  /** The increments of `key` remembered by request id, as a replica carries them, if any. */
+  requestsOf(key: string): Applied[] | undefined {
+    return this.#requests.of(key);
+  }
+
   /** Whether `key` has as many request ids remembered as it keeps (see `RequestLog.full`). */
   requestsFull(key: string): boolean {
     return this.#requests.full(key);
