@@ -167,19 +167,15 @@ export class Writes {
    * other parts failed, and again while the ring moved on since it was routed, as a single write.
    */
   async mset(items: KeyValue[]): Promise<void> {
-    const { catchUp, placement } = this.#options;
+    const { catchUp } = this.#options;
     const failures: unknown[] = [];
     const unreplicated: string[] = [];
     let stored = 0;
     let part = items;
     for (let tries = 1; part.length > 0; tries++) {
-      // A part refused again with the ring unchanged since it was routed: that answer stands.
-      const resend = (routed: number) =>
-        catchUp !== undefined && tries < MISDIRECTED_TRIES &&
-        (tries === 1 || placement.epoch !== routed);
       try {
         if (tries === 2) await catchUp!();
-        const sent = await this.#msetParts(part, resend);
+        const sent = await this.#msetParts(part, (routed) => this.#resends(tries, routed));
         failures.push(...sent.failures);
         unreplicated.push(...sent.unreplicated);
         stored += sent.stored;
@@ -246,17 +242,28 @@ export class Writes {
    */
   async #resendingMisdirected(attempt: () => Promise<Response>): Promise<Response> {
     const { catchUp, placement } = this.#options;
+    let routed = placement.epoch;
     let answer = await attempt();
-    if (answer.status !== 421 || !catchUp) return answer;
-    await catchUp(); // a follower behind the leader's ring: a 421 refused the write, so resend it
-    for (let tries = 1; tries < MISDIRECTED_TRIES; tries++) {
+    for (let tries = 1; answer.status === 421 && this.#resends(tries, routed); tries++) {
+      // A follower behind the leader's ring: a 421 refused the write, so resend it once caught up.
+      if (tries === 1) await catchUp!();
       await answer.body?.cancel();
-      const routed = placement.epoch;
+      routed = placement.epoch;
       answer = await attempt();
-      // Refused with the ring unchanged since it was routed: the newest, so that answer stands.
-      if (answer.status !== 421 || placement.epoch === routed) break;
     }
     return answer;
+  }
+
+  /**
+   * Whether a write (or an mset's part) refused with 421 at try `tries`, routed in ring epoch
+   * `routed`, goes again: the first refusal once the master can catch up, later ones while its
+   * ring moved on since (refused with the ring unchanged, the newest, that answer stands), up to
+   * {@link MISDIRECTED_TRIES} tries in all.
+   */
+  #resends(tries: number, routed: number): boolean {
+    const { catchUp, placement } = this.#options;
+    return catchUp !== undefined && tries < MISDIRECTED_TRIES &&
+      (tries === 1 || placement.epoch !== routed);
   }
 
   /**
