@@ -388,18 +388,24 @@ export class Writer {
     routing: Routing,
     written?: number,
   ): Promise<string> {
-    const requests = written === undefined ? undefined : this.#store.requestsOf(key);
-    const state = this.#store.replica(key) ?? (written === undefined ? undefined : {
-      key,
-      version: written,
-      ...(epoch ? { epoch } : {}),
-      deleted: true as const,
-      ...(requests ? { requests } : {}), // a retry must not apply it again on a backup
-    });
+    const state = this.#store.replica(key) ??
+      (written === undefined ? undefined : this.#endOf(key, epoch, written));
     if (!state) return version;
     const restamped = (await this.#copy([state], epoch, routing.deadline))?.get(key);
     if (restamped?.from !== version) return version;
     return versionOf({ epoch, version: restamped.version });
+  }
+
+  /** The deletion that ends `key`'s write `written`, due at once, with its request ids. */
+  #endOf(key: string, epoch: number, written: number): Replica {
+    const requests = this.#store.requestsOf(key); // a retry must not apply it again on a backup
+    return {
+      key,
+      version: written,
+      ...(epoch ? { epoch } : {}),
+      deleted: true,
+      ...(requests ? { requests } : {}),
+    };
   }
 
   /**
