@@ -30,6 +30,8 @@ const EXPIRE_MS = 20;
 
 /** Due keys removed before the first look at whether a write has room; doubled at each look. */
 const EXPIRE_STEP = 64;
+/** Due keys removed between two looks at most, however many looks came before. */
+const MAX_EXPIRE_STEP = 4096;
 
 /**
  * Milliseconds requests (writes short of room, reads of the counters) spend removing due keys at
@@ -806,7 +808,11 @@ export class Store {
       this.#requestsExpireMs = 0;
     }
     const slice = new Slices(Math.min(ms, REQUESTS_EXPIRE_MS - this.#requestsExpireMs));
-    for (let step = EXPIRE_STEP; needed() && !slice.over(); step = Math.min(2 * step, 4096)) {
+    for (
+      let step = EXPIRE_STEP;
+      needed() && !slice.over();
+      step = Math.min(2 * step, MAX_EXPIRE_STEP)
+    ) {
       if (this.#expireDue(step, slice) === 0) break;
     }
     this.#requestsExpireMs += performance.now() - started;
