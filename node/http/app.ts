@@ -50,8 +50,11 @@ export interface NodeDeps {
   refusesCopies?: () => string | undefined;
   /** The share of the node's time scans with a client token may take; default a quarter. */
   scanBudget?: Pick<ScanBudget, "wait" | "spend">;
-  /** How many keys held this node is the primary of, for `/stats`; default: every one. */
-  primaryKeys?: () => number | undefined;
+  /**
+   * How many keys held this node is the primary of, for `/stats`, once its ring's slots are
+   * marked; default: every one.
+   */
+  primaryKeys?: () => Promise<number | undefined>;
   /** The ring epoch this node knows, sent with every answer so clients notice a newer ring. */
   ringEpoch?: () => number | undefined;
   /** Applies writes; default one built from the store, cluster and limits above. */

@@ -38,9 +38,10 @@ export interface NodeContext {
   scanBudget?: Pick<ScanBudget, "wait" | "spend">;
   /**
    * How many of the keys held (due ones expired) this node is the primary of in the ring it
-   * knows; undefined, or without it, every key.
+   * knows, read as the call is made once that ring's slots are marked; undefined, or without it,
+   * every key.
    */
-  primaryKeys?: () => number | undefined;
+  primaryKeys?: () => Promise<number | undefined>;
 }
 
 /** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */

@@ -127,17 +127,18 @@ export class Ring {
   }
 
   /**
-   * The slots `node` owns, as one byte per slot indexed by {@link slotOf}: 1 where it owns the
-   * slot, 0 elsewhere. With the keys a node holds counted per slot, those it is the primary of are
-   * the counts where it owns. Scores each slot not yet scored.
+   * The slots from `from` to `to` (all by default) that `node` owns, as one byte per slot indexed
+   * by {@link slotOf} less `from`: 1 where it owns the slot, 0 elsewhere. With the keys a node
+   * holds counted per slot, those it is the primary of are the counts where it owns. Scores each
+   * slot not yet scored: a range at a time lets a caller spread the work.
    */
-  ownedSlots(node: string): Uint8Array {
-    const owned = new Uint8Array(SLOTS);
+  ownedSlots(node: string, from = 0, to = SLOTS): Uint8Array {
+    const owned = new Uint8Array(to - from);
     const index = this.#nodes.indexOf(node) + 1;
     if (index === 0) return owned;
     const first = this.#first;
-    for (let slot = 0; slot < SLOTS; slot++) {
-      if ((first[slot] || this.#place(slot)) === index) owned[slot] = 1;
+    for (let slot = from; slot < to; slot++) {
+      if ((first[slot] || this.#place(slot)) === index) owned[slot - from] = 1;
     }
     return owned;
   }

@@ -52,6 +52,11 @@ Deno.test("Ring.ownedSlots() marks the slots a node owns, and only those", () =>
   const all = owned.reduce((sum, slots) => sum + slots.reduce((a, b) => a + b, 0), 0);
   assert.equal(all, SLOTS);
   assert.equal(ring.ownedSlots("http://elsewhere:1").indexOf(1), -1);
+  const parts = [0, 1000, 70_000, SLOTS].map((to, i, ends) =>
+    ring.ownedSlots(nodes[1], ends[i - 1] ?? 0, to)
+  );
+  assert.deepEqual(parts.map((part) => part.length), [0, 1000, 69_000, SLOTS - 70_000]);
+  assert.deepEqual(new Uint8Array(parts.flatMap((part) => [...part])), owned[1], "ranges join");
 });
 
 Deno.test("Ring ranks nodes whose addresses hash alike by address", () => {
