@@ -101,7 +101,8 @@ export class Registry {
   // Processes that said they were leaving and are no member now, by address: a beat one sent
   // before it said so, arriving late, must not take it back into the ring.
   readonly #departed = new Map<string, string>();
-  // Addresses that deregistered while leaving, synced for the current ring: they hold nothing.
+  // Addresses that deregistered while leaving, synced for the current ring: they hold nothing. A
+  // follower learns them as the leader forgets them (see #adoptOutside).
   readonly #handedOver = new Map<string, true>();
 
   constructor(options: RegistryOptions) {
@@ -323,13 +324,14 @@ export class Registry {
   }
 
   /**
-   * Whether `member` has moved its keys for the current ring. Epochs of two terms do not compare:
-   * a new leader whose clock is behind can publish an epoch a deposed leader already used. A
-   * ring of another term, newer ones too, is not this one: this master's rings are kept.
+   * Whether `member` has moved its keys for the current ring (or the ring of `term` and `epoch`).
+   * Epochs of two terms do not compare: a new leader whose clock is behind can publish an epoch a
+   * deposed leader already used. A ring of another term, newer ones too, is not this one: this
+   * master's rings are kept.
    */
-  #synced(member: Member): boolean {
-    const term = member.syncedTerm ?? this.#term; // a node that names no term: by epoch alone
-    return term === this.#term && member.synced >= this.#epoch;
+  #synced(member: Member, term = this.#term, epoch = this.#epoch): boolean {
+    const synced = member.syncedTerm ?? term; // a node that names no term: by epoch alone
+    return synced === term && member.synced >= epoch;
   }
 
   /** The state of the member at `address`, or undefined for an address this master does not know. */
@@ -658,8 +660,10 @@ export class Registry {
   /**
    * Takes the leader's other nodes (`view.outside`): their statuses, and forgetting those it no
    * longer knows as its `deregister()` did, so a node forgotten while down still rejoins empty
-   * should this master come to lead. Returns whether anything changed; false, with nothing done,
-   * for a view without them (a leader of an older build).
+   * should this master come to lead, and one that left having reported its handover (to this
+   * master too, as nodes beat every master) is not asked in moving reads here either. Returns
+   * whether anything changed; false, with nothing done, for a view without them (a leader of an
+   * older build).
    */
   #adoptOutside(view: RingView): boolean {
     const outside = view.outside;
@@ -668,8 +672,12 @@ export class Registry {
     let changed = false;
     for (const [address, member] of this.#members) {
       if (inRing.has(address) || Object.hasOwn(outside, address)) continue;
+      // Synced for the view's ring, not only this master's older one: it may hold keys of a ring
+      // it never saw, and a read that skips it would miss them.
+      const handedOver = member.status === "leaving" && this.#synced(member, view.term, view.epoch);
       // Up here: whether the leader marked it down before it forgot it went unseen, so as down.
       this.#forget(address, member.status === "up" ? { ...member, status: "down" } : member);
+      if (handedOver) this.#remember(this.#handedOver, address, true);
       changed = true;
     }
     const now = this.#options.now();

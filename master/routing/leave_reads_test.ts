@@ -9,17 +9,30 @@ import { Router } from "./router.ts";
 
 const A = "http://a:1", B = "http://b:1", L = "http://l:1";
 
-/** Three nodes, R=2, settled; then L leaves, reports its handover (or not), deregisters, exits. */
-function leftCluster(handedOver: boolean) {
+/**
+ * Three nodes, R=2, settled; then L leaves, reports its handover (or not), deregisters, exits. The
+ * reads go through the leader, or through a follower that takes the leader's rings and hears the
+ * same heartbeats.
+ */
+function leftCluster(handedOver: boolean, through: "leader" | "follower" = "leader") {
   const clock = { now: 0 };
-  const registry = new Registry({ replicas: 2, failureTimeoutMs: 1000, now: () => clock.now, log });
-  for (const node of [A, B, L]) registry.heartbeat(node, { instance: node });
-  for (const node of [A, B, L]) {
-    registry.heartbeat(node, { instance: node, synced: registry.epoch });
-  }
-  registry.heartbeat(L, { instance: L, leaving: true }); // ring E+1 = {A, B}
-  if (handedOver) registry.heartbeat(L, { instance: L, leaving: true, synced: registry.epoch });
-  assert.ok(registry.deregister(L));
+  const options = { replicas: 2, failureTimeoutMs: 1000, now: () => clock.now, log };
+  const leader = new Registry(options);
+  const follower = new Registry({ ...options, leading: () => false });
+  const beat = (node: string, beat: Parameters<Registry["heartbeat"]>[1]) => {
+    leader.heartbeat(node, beat);
+    follower.adopt(leader.view());
+    follower.heartbeat(node, beat);
+  };
+  for (const node of [A, B, L]) beat(node, { instance: node });
+  for (const node of [A, B, L]) beat(node, { instance: node, synced: leader.epoch });
+  beat(L, { instance: L, leaving: true }); // ring E+1 = {A, B}
+  if (handedOver) beat(L, { instance: L, leaving: true, synced: leader.epoch });
+  assert.ok(leader.deregister(L));
+  follower.adopt(leader.view());
+  const registry = through === "leader" ? leader : follower;
+  assert.deepEqual(registry.ring.nodes, [A, B]);
+  assert.equal(registry.list().nodes.length, 2, "L is forgotten");
   // A and B have not reported E+1 yet (a heartbeat or two away): ring E is still kept for reads.
   assert.equal(registry.unsettledRings.length, 1);
   const calls: string[] = [];
@@ -34,24 +47,28 @@ function leftCluster(handedOver: boolean) {
   return { router, calls };
 }
 
-Deno.test("after a graceful leave, a miss is a 404, not the departed node's 502/503", async () => {
-  const { router, calls } = leftCluster(true);
-  // Keys L owned in ring E: exactly the reads that ask ring E's owners after both owners miss.
-  const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
-  const statuses = [];
-  for (const key of keys) statuses.push((await router.get(key).catch((e) => e)).status);
-  assert.deepEqual(statuses, keys.map(() => 404));
-  assert.equal(
-    calls.filter((url) => url.startsWith(L)).length,
-    0,
-    "the departed node is not asked",
-  );
-});
+for (const through of ["leader", "follower"] as const) {
+  Deno.test(`after a graceful leave, a miss through the ${through} is a 404, not the departed node's 502/503`, async () => {
+    const { router, calls } = leftCluster(true, through);
+    // Keys L owned in ring E: exactly the reads that ask ring E's owners after both owners miss.
+    const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
+    const statuses = [];
+    for (const key of keys) statuses.push((await router.get(key).catch((e) => e)).status);
+    assert.deepEqual(statuses, keys.map(() => 404));
+    assert.equal(
+      calls.filter((url) => url.startsWith(L)).length,
+      0,
+      "the departed node is not asked",
+    );
+  });
+}
 
-Deno.test("a node that left without reporting its handover is still asked (its error stands)", async () => {
-  const { router } = leftCluster(false);
-  const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
-  const statuses = new Set();
-  for (const key of keys) statuses.add((await router.get(key).catch((e) => e)).status);
-  assert.ok(statuses.has(502) || statuses.has(503), [...statuses].join());
-});
+for (const through of ["leader", "follower"] as const) {
+  Deno.test(`a node that left without reporting its handover is still asked through the ${through} (its error stands)`, async () => {
+    const { router } = leftCluster(false, through);
+    const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
+    const statuses = new Set();
+    for (const key of keys) statuses.add((await router.get(key).catch((e) => e)).status);
+    assert.ok(statuses.has(502) || statuses.has(503), [...statuses].join());
+  });
+}
