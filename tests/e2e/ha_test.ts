@@ -289,9 +289,10 @@ Deno.test({
           "listening",
       );
       assert.ok(readableMs !== undefined, "the keys became readable through it");
+      // From listening, as above: a start slowed by a busy machine (3 s once) is not the wait.
       assert.ok(
-        readableMs < leaseMs / 2,
-        `keys readable ${Math.round(readableMs)} ms after SIGKILL`,
+        readableMs - listeningMs < leaseMs / 2,
+        `keys readable ${Math.round(readableMs - listeningMs)} ms after listening`,
       );
       const evictions = back.logs.filter((line) => line.msg === "evicted own earlier incarnation");
       assert.equal(
