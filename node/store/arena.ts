@@ -70,6 +70,21 @@ export class Arena {
     return this.#buffer.byteLength;
   }
 
+  /**
+   * How many chunks page `page` has handed out since a class took it (some may be free again), in
+   * order from the page's start (see {@link chunkAt}); 0 for a page in the pool or past the
+   * pages handed out. For a walk over every chunk in the buffer's order.
+   */
+  carved(page: number): number {
+    if (page <= 0 || page >= this.#top || this.#pageClass[page] === FREE_PAGE) return 0;
+    return this.#carved[page];
+  }
+
+  /** The ref of chunk `i` of page `page`, by the page's class now (see {@link carved}). */
+  chunkAt(page: number, i: number): number {
+    return page * UNITS_PER_PAGE + ((i * CHUNK_SIZES[this.#pageClass[page]]) >>> 3);
+  }
+
   /** Bytes of the chunk at `ref`: its class's size. */
   chunkBytes(ref: number): number {
     return CHUNK_SIZES[this.#pageClass[ref >>> PAGE_SHIFT]];

@@ -187,6 +187,23 @@ export class Entries {
     this.#records.free(ref);
   }
 
+  /** Arena pages handed out so far, numbered 1 to this one (see {@link chunkRefs}). */
+  get pages(): number {
+    return this.#arena.pages;
+  }
+
+  /**
+   * The refs of the chunks arena page `page` has handed out, some free or in the middle of a
+   * long value's chain (see {@link holds}); none for a page in the pool. With every page's, the
+   * refs of every entry, read in the arena's order, not in use order: a walk needs no list of
+   * them made first.
+   */
+  chunkRefs(page: number): Uint32Array {
+    const refs = new Uint32Array(this.#arena.carved(page));
+    for (let i = 0; i < refs.length; i++) refs[i] = this.#arena.chunkAt(page, i);
+    return refs;
+  }
+
   /** Whether `ref` is an entry's: see `KeyIndex.holds()`. */
   holds(ref: number): boolean {
     return this.#index.holds(ref);

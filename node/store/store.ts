@@ -405,21 +405,23 @@ export class Store {
 
   /**
    * Every key this store holds or remembers deleting, for a walk that lets other work run between
-   * its steps (a pass over millions of keys): the entries are noted as they are now, a 4-byte ref
-   * each, and each key is read back only as the walk comes to it. Keys written into a new chunk
-   * since it began (written over elsewhere, or taken again after a deletion, or new) are kept
-   * aside and come last; one removed since is not in it; a chunk taken by another key yields that
-   * key. A key may come twice.
+   * its steps (a pass over millions of keys): the arena's pages handed out when it began are read
+   * in order, a page at a time, each key read as the walk comes to its chunk. Keys written into a
+   * new chunk since it began (written over elsewhere, or taken again after a deletion, or new) are
+   * kept aside and come last; one removed since is not in it; a chunk taken by another key yields
+   * that key. A key may come twice. (A list of the entries made first, in use order, held a node
+   * 75-87 ms at 3 M keys before its first key.)
    */
   *walkKeys(): Generator<string, void, undefined> {
     const entries = this.#entries;
-    const refs = new Uint32Array(entries.count);
-    let count = 0;
-    for (let ref = entries.oldest; ref !== 0; ref = entries.newerThan(ref)) refs[count++] = ref;
+    const pages = entries.pages; // later pages hold keys written since, kept aside
     const written = new Set<string>();
     this.#walks.add(written);
     try {
-      for (let i = 0; i < count; i++) if (entries.holds(refs[i])) yield entries.key(refs[i]);
+      for (let page = 1; page <= pages; page++) {
+        // A page emptied and taken by another class meanwhile holds only keys written since.
+        for (const ref of entries.chunkRefs(page)) if (entries.holds(ref)) yield entries.key(ref);
+      }
       yield* this.#tombstones.keys();
       yield* written; // a Set's iterator takes what is added while it runs
     } finally {

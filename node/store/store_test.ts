@@ -102,6 +102,19 @@ Deno.test("Store.walkKeys() reads each key as it comes to it, the store changing
   assert.deepEqual(store.keys().sort(), ["a", "b", "c", "d", "gone", "new"]);
 });
 
+Deno.test("Store.walkKeys() comes to every key of every size, in whatever order they were used", () => {
+  const store = new Store();
+  const keys = Array.from({ length: 3000 }, (_, i) => `key:${i}`);
+  // Sizes of many classes, and values chained over several 16 KiB chunks.
+  keys.forEach((key, i) => store.set(key, "v".repeat((i * 7919) % (i % 50 === 0 ? 60_000 : 2000))));
+  for (let i = 0; i < keys.length; i += 3) store.get(keys[i]); // another use order
+  for (let i = 0; i < keys.length; i += 7) store.drop(keys[i]); // freed chunks between held ones
+  const walked = [...store.walkKeys()];
+  const held = keys.filter((_, i) => i % 7 !== 0);
+  assert.equal(walked.length, held.length, "each key once, with nothing written meanwhile");
+  assert.deepEqual(new Set(walked), new Set(held));
+});
+
 Deno.test("Store.expire() removes due keys in bounded steps, earliest first", () => {
   let now = 0;
   const store = new Store({ now: () => now });
