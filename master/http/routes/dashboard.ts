@@ -8,6 +8,7 @@ import type { Breakers } from "../../routing/breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard_page.ts";
 import { Election } from "../election.ts";
 import type { Registry } from "../../membership/registry.ts";
+import { ringShares } from "../ring_shares.ts";
 
 const DashboardState = z.object({
   election: Election,
@@ -74,8 +75,7 @@ export function addDashboardRoutes(
   );
   app.openapi(state, async (c) => {
     const { registry } = deps;
-    const shares = registry.ring.shares();
-    const stats = await deps.gather();
+    const [shares, stats] = await Promise.all([ringShares(registry.ring), deps.gather()]);
     const byAddress = new Map(stats.nodes.map((n) => [n.address, n]));
     const nodes = registry.list().nodes.map((node) => {
       const found = byAddress.get(node.address);
