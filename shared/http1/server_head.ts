@@ -120,7 +120,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   }
   const minor = version === "HTTP/1.1" ? 1 : 0;
   const headers: [string, string][] = [];
-  let lengths: string[] = [];
+  let length: string | undefined; // the first Content-Length value; any other must be the same
   let chunked = false;
   let connection = "";
   let expectsContinue = false;
@@ -144,10 +144,15 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     if (lower === "host") {
       if (++hosts > 1 || !validHost(value)) throw new BadHead(400, "Malformed Host header");
     } else if (lower === "content-length") {
-      lengths = [
-        ...lengths,
-        ...value.split(",").map((v) => withoutOws(v)),
-      ];
+      // Value by value as they come: a list rebuilt per line cost a 64 KiB head of 1,300 such
+      // lines 0.1-0.65 s, and a few connections of them held a node past its lease.
+      for (const part of value.split(",")) {
+        const each = withoutOws(part);
+        if (!DIGITS.test(each) || (length !== undefined && each !== length)) {
+          throw new BadHead(400, "Content-Length must be one whole number");
+        }
+        length ??= each;
+      }
     } else if (lower === "transfer-encoding") {
       if (chunked || value.toLowerCase() !== "chunked") {
         throw new BadHead(501, `Transfer-Encoding "${value.slice(0, 40)}" is not supported`);
@@ -170,14 +175,11 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     // HTTP/1.0 has no chunked framing: a front end may read this body otherwise (RFC 9112 6.1).
     throw new BadHead(400, "An HTTP/1.0 request cannot have a Transfer-Encoding");
   }
-  if (chunked && lengths.length > 0) {
+  if (chunked && length !== undefined) {
     throw new BadHead(400, "A request cannot have both Content-Length and Transfer-Encoding");
   }
-  if (lengths.some((length) => !DIGITS.test(length) || length !== lengths[0])) {
-    throw new BadHead(400, "Content-Length must be one whole number");
-  }
-  const length = lengths.length > 0 ? Number(lengths[0]) : 0;
-  if (!Number.isSafeInteger(length)) throw new BadHead(400, "Content-Length is too large");
+  const bodyBytes = length !== undefined ? Number(length) : 0;
+  if (!Number.isSafeInteger(bodyBytes)) throw new BadHead(400, "Content-Length is too large");
   const tokens = connection.split(",").map((t) => t.trim());
   const keepAlive = minor === 1 ? !tokens.includes("close") : tokens.includes("keep-alive");
   return {
@@ -187,8 +189,8 @@ export function parseHead(bytes: Uint8Array): RequestHead {
     headers,
     body: chunked
       ? { kind: "chunked" }
-      : length > 0
-      ? { kind: "length", length }
+      : bodyBytes > 0
+      ? { kind: "length", length: bodyBytes }
       : { kind: "none" },
     keepAlive,
     expectsContinue,
