@@ -154,6 +154,14 @@ export class Pool {
   #release(connection: Connection): void {
     this.#idle.push(connection);
     this.#waiting.shift()?.();
+    // Bytes or an end while it sits idle: the peer closed it, or sent what no call asked for.
+    const idleEnded = () => {
+      const at = this.#idle.indexOf(connection);
+      if (at < 0) return; // taken by a call, which reads what came
+      this.#idle.splice(at, 1);
+      this.#discard(connection);
+    };
+    connection.watch().then(idleEnded, idleEnded);
   }
 
   #discard(connection: Connection): void {
@@ -204,10 +212,20 @@ class Connection {
     this.#reader = new Reader(conn);
   }
 
+  /**
+   * Resolves (or rejects) when bytes come, or the connection ends, before another exchange asks:
+   * a read for an idle connection, which the next exchange shares.
+   */
+  watch(): Promise<unknown> {
+    return this.#reader.fill();
+  }
+
   async exchange(
     request: Uint8Array | Uint8Array[],
     signal?: AbortSignal | null,
   ): Promise<RawAnswer> {
+    // Bytes that came while idle answer nothing asked: not sent, so the pool may send elsewhere.
+    if (this.#reader.unread > 0) throw new ClosedEarly();
     const onAbort = () => this.close();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -222,6 +240,13 @@ class Connection {
       const head = await parseResponseHead(this.#reader, () => new ClosedEarly());
       const body = await readBody(this.#reader, head);
       this.keepAlive = head.keepAlive;
+      if (this.#reader.unread > 0) {
+        // A second answer, or a body a bodiless status should not have: read as the next call's
+        // answer, every answer after would be one call late.
+        this.keepAlive = false;
+        throw new Error("The peer sent bytes past its answer");
+      }
+      this.#reader.shrink();
       return { status: head.status, headers: head.headers, body };
     } finally {
       signal?.removeEventListener("abort", onAbort);

@@ -4,11 +4,17 @@
 const decoder = new TextDecoder();
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
+const INITIAL_BUFFER_BYTES = 16 * 1024;
+/** A reader's buffer kept between answers at most; a longer one is let go once read. */
+const KEPT_BUFFER_BYTES = 64 * 1024;
+// A header line's name and value: no control characters but a tab in the value (a bare CR or LF
+// would end the line for another reader; a `Headers` refuses them).
+const HEADER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/;
 
 /** A buffered reader over a connection. */
 export class Reader {
   readonly #conn: { read(buffer: Uint8Array): Promise<number | null> };
-  buffer: Uint8Array<ArrayBuffer> = new Uint8Array(16 * 1024);
+  buffer: Uint8Array<ArrayBuffer> = new Uint8Array(INITIAL_BUFFER_BYTES);
   /** Unread bytes are `buffer[start, end)`. */
   start = 0;
   end = 0;
@@ -17,8 +23,34 @@ export class Reader {
     this.#conn = conn;
   }
 
-  /** Reads more bytes; false at the end of the connection. */
-  async fill(): Promise<boolean> {
+  #filling: Promise<boolean> | undefined;
+
+  /** Bytes read and not taken yet. */
+  get unread(): number {
+    return this.end - this.start;
+  }
+
+  /**
+   * Reads more bytes; false at the end of the connection. Calls made while a read is out share it:
+   * a read begun on an idle connection (to notice bytes its peer should not send) is the next
+   * answer's first.
+   */
+  fill(): Promise<boolean> {
+    this.#filling ??= this.#fill().finally(() => this.#filling = undefined);
+    return this.#filling;
+  }
+
+  /**
+   * Gives back a buffer grown past {@link KEPT_BUFFER_BYTES} by a long answer, once nothing is
+   * left unread: a pooled connection kept the memory of the longest answer it ever read.
+   */
+  shrink(): void {
+    if (this.buffer.length <= KEPT_BUFFER_BYTES || this.unread > 0 || this.#filling) return;
+    this.buffer = new Uint8Array(INITIAL_BUFFER_BYTES);
+    this.start = this.end = 0;
+  }
+
+  async #fill(): Promise<boolean> {
     if (this.end === this.buffer.length) {
       if (this.start > 0) {
         this.buffer.copyWithin(0, this.start, this.end);
@@ -106,7 +138,9 @@ export async function parseResponseHead(
       if (!more) throw closedEarly();
     }
     const head = await readHead(reader);
-    if (head.status >= 200 || head.status === 101) return head;
+    if (head.status >= 200) return head;
+    // Nothing is asked to switch protocols: a 101 would hand the connection to another one.
+    if (head.status === 101) throw new Error("The peer switched protocols unasked");
   }
 }
 
@@ -114,7 +148,7 @@ async function readHead(reader: Reader): Promise<ResponseHead> {
   const text = await reader.head();
   const lines = text.split("\r\n");
   const statusLine = lines[0];
-  const match = /^HTTP\/1\.([01]) (\d{3})/.exec(statusLine);
+  const match = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: |$)/.exec(statusLine);
   if (!match) throw new Error(`Not an HTTP/1 answer: ${JSON.stringify(statusLine.slice(0, 40))}`);
   const headers: [string, string][] = [];
   let contentLength: number | undefined;
@@ -123,15 +157,21 @@ async function readHead(reader: Reader): Promise<ResponseHead> {
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");
-    if (colon <= 0) {
+    if (colon <= 0 || !HEADER_LINE.test(line)) {
       throw new Error(`A malformed header line: ${JSON.stringify(line.slice(0, 40))}`);
     }
-    const name = line.slice(0, colon).trim().toLowerCase();
+    const name = line.slice(0, colon).toLowerCase();
     const value = line.slice(colon + 1).trim();
     headers.push([name, value]);
     if (name === "content-length") {
-      if (!/^\d+$/.test(value)) throw new Error(`A bad content-length: ${value}`);
-      contentLength = Number(value);
+      // Values that disagree frame the answer two ways: which bytes are the next answer's?
+      for (const part of value.split(",")) {
+        const length = part.trim();
+        if (!/^\d+$/.test(length) || (contentLength ?? Number(length)) !== Number(length)) {
+          throw new Error(`A bad content-length: ${value.slice(0, 40)}`);
+        }
+        contentLength = Number(length);
+      }
     } else if (name === "transfer-encoding") {
       chunked = value.toLowerCase().split(",").map((s) => s.trim()).includes("chunked");
     } else if (name === "connection") {

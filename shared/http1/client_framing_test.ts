@@ -1,0 +1,103 @@
+// The services' HTTP client against a peer that breaks HTTP/1.1's framing: bytes past an answer,
+// bytes while idle, lengths that disagree, statuses and headers no answer may carry. Each is the
+// peer's fault (502 through the master), never another call's answer.
+
+import assert from "node:assert/strict";
+import { http1Client } from "./client.ts";
+import { parseResponseHead, readBody, Reader } from "./reader.ts";
+import { rawServer } from "./test_support.ts";
+
+const write = (conn: Deno.Conn, text: string) => conn.write(new TextEncoder().encode(text));
+const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+const text = (body: Uint8Array) => new TextDecoder().decode(body);
+const pathOf = (request: string) => request.split(" ")[1];
+
+Deno.test("exchange() refuses an answer with bytes past it, and no later call reads them", async () => {
+  const server = rawServer(async (request, conn) => {
+    const path = pathOf(request);
+    if (path === "/two") await write(conn, ok("first") + ok("smuggled"));
+    else if (path === "/no-content") await write(conn, "HTTP/1.1 204 No Content\r\n\r\nbody");
+    else await write(conn, ok(path));
+  });
+  const client = http1Client();
+  try {
+    for (const path of ["/two", "/no-content"]) {
+      await assert.rejects(client.exchange(server.url, { path }), /past its answer/, path);
+      for (const next of ["/b", "/c"]) {
+        assert.equal(text((await client.exchange(server.url, { path: next })).body), next);
+      }
+    }
+    assert.equal(server.conns.length, 3, "each connection given bytes past an answer is closed");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("a connection that gets bytes while idle is not used again", async () => {
+  const server = rawServer(async (request, conn) => {
+    const path = pathOf(request);
+    await write(conn, ok(path));
+    if (path === "/a") {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await write(conn, ok("unasked")); // while the connection sits idle in the pool
+    }
+  });
+  const client = http1Client();
+  try {
+    assert.equal(text((await client.exchange(server.url, { path: "/a" })).body), "/a");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const path of ["/b", "/c"]) {
+      assert.equal(text((await client.exchange(server.url, { path })).body), path);
+    }
+    assert.equal(server.conns.length, 2, "a new connection after the unasked answer");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("exchange() refuses lengths that disagree, statuses out of range, 101 and bare line breaks", async () => {
+  const answers: Record<string, string> = {
+    "/lengths": "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 0\r\n\r\nok",
+    "/lengths-in-one": "HTTP/1.1 200 OK\r\ncontent-length: 2, 0\r\n\r\nok",
+    "/999": "HTTP/1.1 999 Odd\r\ncontent-length: 2\r\n\r\nok",
+    "/101": "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n",
+    "/bare-lf": "HTTP/1.1 200 OK\r\ncontent-type: text/plain\nx: 1\r\ncontent-length: 2\r\n\r\nok",
+    "/nul": "HTTP/1.1 200 OK\r\nx-a: a\0b\r\ncontent-length: 2\r\n\r\nok",
+  };
+  const server = rawServer((request, conn) => void write(conn, answers[pathOf(request)]));
+  const client = http1Client();
+  try {
+    for (const path of Object.keys(answers)) {
+      await assert.rejects(client.exchange(server.url, { path }), Error, path);
+    }
+    const same = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2, 2\r\n\r\nok";
+    answers["/same"] = same;
+    assert.equal(text((await client.exchange(server.url, { path: "/same" })).body), "ok");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("Reader lets go of the buffer a long answer grew once it is read", async () => {
+  const body = "x".repeat((1 << 20) - 1000); // the next answer fits in the buffer grown for it
+  let source = new TextEncoder().encode(ok(body) + ok("next"));
+  const reader = new Reader({
+    read(buffer: Uint8Array) {
+      const n = Math.min(buffer.length, source.length); // the next answer comes with the body's end
+      buffer.set(source.subarray(0, n));
+      source = source.subarray(n);
+      return Promise.resolve(n === 0 ? null : n);
+    },
+  });
+  const head = await parseResponseHead(reader, () => new Error("closed"));
+  assert.equal((await readBody(reader, head)).length, body.length);
+  assert.ok(reader.buffer.length >= body.length);
+  reader.shrink();
+  assert.ok(reader.buffer.length >= body.length, "kept while the next answer's bytes are unread");
+  assert.equal(text(await readBody(reader, await parseResponseHead(reader, Error))), "next");
+  reader.shrink();
+  assert.equal(reader.buffer.length, 16 * 1024);
+});
