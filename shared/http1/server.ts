@@ -56,8 +56,12 @@ export interface HttpServer {
   readonly addr: Deno.NetAddr;
   /** Connections open now. */
   readonly connections: number;
-  /** Stops accepting, closes idle connections, and resolves once the busy ones have answered. */
-  shutdown(): Promise<void>;
+  /**
+   * Stops accepting, closes idle connections, and resolves once the busy ones have answered, or
+   * after `timeoutMs`, closing those left: a client trickling a body could hold a stop for as long
+   * as its bytes keep above the minimum rate. Calls after the first share it.
+   */
+  shutdown(timeoutMs?: number): Promise<void>;
 }
 
 /** Bytes of body buffers a server keeps for reuse: 16 bodies of up to 128 KiB. */
@@ -159,18 +163,30 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     }
   })();
 
+  let stopped: Promise<void> | undefined;
   return {
     addr,
     get connections() {
       return open.size;
     },
-    async shutdown() {
-      server.closing = true;
-      listener.close();
-      await accepting;
-      for (const connection of open) if (connection.idle) connection.close();
-      while (open.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      clearInterval(sweeper);
+    shutdown(timeoutMs = Infinity) {
+      stopped ??= (async () => {
+        server.closing = true;
+        listener.close();
+        await accepting;
+        for (const connection of open) if (connection.idle) connection.close();
+        const gone = async (until: number) => {
+          while (open.size > 0 && performance.now() < until) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        };
+        const end = performance.now() + timeoutMs;
+        await gone(end);
+        for (const connection of open) connection.close();
+        await gone(performance.now() + 1000); // each ends its read as it closes
+        clearInterval(sweeper);
+      })();
+      return stopped;
     },
   };
 }

@@ -362,3 +362,33 @@ Deno.test("serveHttp() answers a request whose body it never asked for, and stay
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() shutdown() waits for a body that trickles only as long as it is given", async () => {
+  // Fast bytes first buy a slow body time: 64 KiB at once, then a byte now and then, keeps above
+  // the minimum rate for a minute.
+  const server = echo({ minBodyBytesPerSecond: 1000 });
+  const trickle = await raw(server);
+  let sending = true;
+  try {
+    await trickle.send(
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n${"a".repeat(65_536)}`,
+    );
+    (async () => {
+      while (sending) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await trickle.send("a").catch(() => sending = false);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const ended = await Promise.race([
+      server.shutdown(300).then(() => "shut down"),
+      new Promise((resolve) => setTimeout(() => resolve("still waiting after 5 s"), 5000)),
+    ]);
+    assert.equal(ended, "shut down");
+    assert.equal(server.connections, 0, "the trickling connection is closed");
+  } finally {
+    sending = false;
+    trickle.close();
+    await server.shutdown(0);
+  }
+});

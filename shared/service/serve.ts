@@ -193,9 +193,10 @@ export function startService(
         stopping = true;
         log.info("shutting down");
         const deadline = Date.now() + drainMs;
+        const left = () => Math.max(0, deadline - Date.now());
         stop(deadline)
-          .then(() => drain.idle(Math.max(0, deadline - Date.now())))
-          .then(() => server.shutdown())
+          .then(() => drain.idle(left()))
+          .then(() => server.shutdown(left())) // a request still coming in then is cut
           .then(() => {
             log.info("stopped");
             Deno.exit(0);
@@ -256,6 +257,13 @@ function denoServer(
   return {
     addr: server.addr as Deno.NetAddr,
     connections: NaN, // not counted by Deno.serve
-    shutdown: () => server.shutdown(),
+    // Deno.serve cannot close a busy connection: past the time, the process exits from under it.
+    shutdown: (timeoutMs = Infinity) =>
+      Promise.race([
+        server.shutdown(),
+        new Promise<void>((resolve) => {
+          if (timeoutMs !== Infinity) setTimeout(resolve, timeoutMs);
+        }),
+      ]),
   };
 }

@@ -194,3 +194,39 @@ Deno.test("a client's made-up x-ring-epoch does not make a node ask the master f
     await processes.stopAll();
   }
 });
+
+Deno.test("SIGTERM stops a node by its shutdown deadline while a client trickles a body", async () => {
+  const processes = new Processes();
+  const conns: Deno.Conn[] = [];
+  let sending = true;
+  try {
+    const master = await processes.master({ args: ["--replicas", "1"] });
+    // The shutdown's deadline: the handover time (1 s) and 5 s more for requests in flight.
+    const node = await processes.node(master.url, ["--handover-timeout-ms", "1000"]);
+    await waitFor(async () => (await nodesOf(master.url)).length === 1, "node registered");
+    // 64 KiB at once buys the body, at a byte every 200 ms, well over a minute above the rate.
+    const head = "POST /keys HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
+    conns.push(...await hold(node.url, 1, head + `{"key":"k","value":"${"a".repeat(65_000)}`));
+    const conn = conns[0];
+    (async () => {
+      while (sending) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await conn.write(new TextEncoder().encode("a")).catch(() => sending = false);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const started = performance.now();
+    const code = await Promise.race([
+      node.stop("SIGTERM"),
+      new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 15_000)),
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`node exited ${code} ${seconds.toFixed(1)} s after SIGTERM (deadline 6 s)`);
+    assert.equal(code, 0, "it exits, by its deadline");
+    assert.ok(seconds < 10, `${seconds} s`);
+  } finally {
+    sending = false;
+    closeAll(conns);
+    await processes.stopAll();
+  }
+});
