@@ -251,3 +251,23 @@ Deno.test("serveHttp() takes an absolute-form target, its host standing for the 
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() skips an empty line before a request line, as RFC 9112 2.2 asks", async () => {
+  const { server, calls } = recording((request) => `${request.method} ${request.url}`);
+  try {
+    // A line break sent after a body by an old client, then its next request; and one alone.
+    const request = "POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\n\r\nb\r\n" +
+      "GET /b HTTP/1.1\r\nhost: x\r\n\r\n\r\nGET /c HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    const text = await untilClosed(server, request);
+    assert.equal(text.match(/HTTP\/1.1 200 /g)?.length, 3, text);
+    assert.deepEqual(calls, ["POST http://x/a", "GET http://x/b", "GET http://x/c"]);
+    const alone = await raw(server);
+    await alone.send("\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await alone.send("GET /d HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    assert.match((await alone.readAll()).text, /^HTTP\/1.1 200 /);
+    alone.close();
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -46,6 +46,7 @@ export class ConnReader {
   async head(max: number, started?: () => void): Promise<Uint8Array | undefined> {
     if (this.#end === this.#start) await this.#fill();
     started?.();
+    await this.#skipEmptyLines();
     let searched = this.#start;
     for (;;) {
       const at = indexOf(this.#buffer, CRLFCRLF, searched, this.#end);
@@ -57,7 +58,9 @@ export class ConnReader {
       }
       if (this.#end - this.#start > max) return undefined;
       // Lines ended by a bare LF never make a CRLFCRLF: the head as it stands, to be refused.
-      const bare = indexOf(this.#buffer, LFLF, this.#start, this.#end);
+      // From where the last look ended, as above: a head trickled a byte a read was searched
+      // whole on every read.
+      const bare = indexOf(this.#buffer, LFLF, searched, this.#end);
       if (bare >= 0) {
         const head = this.#buffer.slice(this.#start, bare);
         this.#start = bare + 2;
@@ -73,6 +76,22 @@ export class ConnReader {
       const skip = Math.max(0, this.#end - this.#start - 3);
       await this.#fill();
       searched = this.#start + skip;
+    }
+  }
+
+  /**
+   * Skips empty lines before a request line, as a server should (RFC 9112 2.2): a client may end a
+   * body with a line break. The head's time runs meanwhile.
+   */
+  async #skipEmptyLines(): Promise<void> {
+    for (;;) {
+      while (this.#end - this.#start >= 2 && this.#buffer[this.#start] === 13) {
+        if (this.#buffer[this.#start + 1] !== 10) return;
+        this.#start += 2;
+      }
+      const left = this.#end - this.#start;
+      if (left >= 2 || (left === 1 && this.#buffer[this.#start] !== 13)) return;
+      await this.#fill(); // nothing left, or a CR whose LF is still to come
     }
   }
 
