@@ -86,6 +86,7 @@ export class Registry {
   #ring: Ring;
   #unsettled: Ring[] = []; // rings of earlier epochs, newest first, while keys are moving
   #leaderSettled = true; // a follower's copy of the leader's settled flag
+  #ledTerm = -1; // the term this master last led in: its ring is its own while #term is still it
   #version = 0; // of this registry's view: changes made known, counted by #notify()
   #flushed = 0; // the version the cluster's last flush went through, as this master knows it
   #leaderVersion: number | undefined; // a follower's: the version of the leader's last view
@@ -149,7 +150,9 @@ export class Registry {
 
   /** Whether every up or leaving node has moved its keys for the current epoch. */
   get settled(): boolean {
-    if (!this.leading) return this.#leaderSettled;
+    // A leader between its renew deadline and the next leader keeps its own ring, whose keys move
+    // as the nodes' reports say: its default "settled" had nodes stop looking for keys in flight.
+    if (!this.leading && this.#term !== this.#ledTerm) return this.#leaderSettled;
     for (const member of this.#members.values()) {
       if (member.status !== "down" && !this.#synced(member)) return false;
     }
@@ -564,6 +567,7 @@ export class Registry {
   lead(term: number): void {
     if (this.#ring.size > 0) this.#inherited = { term: this.#term, epoch: this.#epoch };
     this.#term = Math.max(term, this.#term);
+    this.#ledTerm = this.#term;
     const now = this.#options.now();
     // Epochs jump to the clock, so writes stamped in this term's rings are newer than any stamped
     // in the last leader's, even in epochs it published that never reached this master.

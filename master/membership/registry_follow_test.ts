@@ -308,3 +308,37 @@ Deno.test("A follower takes the leader's flush, and a leader its follower's thro
   promote();
   assert.equal(follower.view().flushed, 7_000, "kept on taking the lead");
 });
+
+Deno.test("A leader that stops leading while keys move says they move, and keeps the rings they left", () => {
+  // Its renew deadline passed, and no one else leads yet: nodes still beat it, and read its ring.
+  let leading = true;
+  const registry = new Registry({
+    replicas: 2,
+    failureTimeoutMs: 4000,
+    now: () => 1_000_000,
+    log,
+    initialEpoch: 100,
+    leading: () => leading,
+  });
+  registry.lead(7);
+  for (const node of ["http://a:1", "http://b:1"]) registry.heartbeat(node, { instance: node });
+  for (const node of ["http://a:1", "http://b:1"]) {
+    registry.heartbeat(node, { instance: node, synced: registry.epoch, syncedTerm: 7 });
+  }
+  assert.equal(registry.settled, true);
+  registry.heartbeat("http://c:1", { instance: "http://c:1" }); // joins: keys move to it
+  const moving = registry.unsettledRings.length;
+  assert.deepEqual([registry.view().settled, moving > 0], [false, true]);
+  leading = false;
+  assert.deepEqual(
+    [registry.view().settled, registry.unsettledRings.length],
+    [false, moving],
+    "its own ring's keys still move: a node told they settled would stop looking for them",
+  );
+  for (const node of ["http://a:1", "http://b:1", "http://c:1"]) {
+    registry.heartbeat(node, { instance: node, synced: registry.epoch, syncedTerm: 7 });
+  }
+  assert.deepEqual([registry.view().settled, registry.unsettledRings.length], [true, 0]);
+  leading = true;
+  assert.equal(registry.settled, true);
+});
