@@ -92,6 +92,16 @@ Deno.test("Registry.changed() resolves on a new ring, and at once after close()"
   assert.equal(await within(leader.changed(10_000), 100), true);
 });
 
+Deno.test("Registry.changed() forgets a wait that timed out", async () => {
+  const { leader } = pair();
+  await Promise.all(Array.from({ length: 100 }, () => leader.changed(1)));
+  const waiting = leader.changed(10_000);
+  assert.equal(leader.waiting, 1, "only the wait still waiting: long polls that timed out go");
+  leader.heartbeat("http://a:1");
+  await waiting;
+  assert.equal(leader.waiting, 0);
+});
+
 Deno.test("A node out of the leader's ring is leaving if it asked to, else down", () => {
   const { leader, follower } = pair();
   for (const node of ["http://a:1", "http://b:1", "http://c:1"]) leader.heartbeat(node);
