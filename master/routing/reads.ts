@@ -32,6 +32,8 @@ export interface ReadsOptions {
   /** Read on every read, so ring changes apply at once. */
   placement: Placement;
   transport: Transport;
+  /** Resolves once the placement caught up with a newer ring, or gave up: see `Writes`. */
+  catchUp?: () => Promise<void>;
 }
 
 /** Reads keys from their owners: the primary first, a backup when it fails. */
@@ -85,15 +87,40 @@ export class Reads {
         return await this.#newestOf(key, answer, owners, placedBy, failed);
       }
       if (changed()) return await this.get(key, failed, rings - 1);
-      if (moving.length === 0) return answer; // settled: this owner would hold the key
+      // Settled: this owner would hold the key.
+      if (moving.length === 0) return await this.#miss(key, answer, failed, rings);
       missing.push(node);
     }
     if (missing.length > 0 && changed()) return await this.get(key, failed, rings - 1);
     if (moving.length > 0 && missing.length > 0) {
       const read = this.#movingRead(key, owners, moving, failed, placedBy);
-      return stateAnswer(key, await readMoving(transport, read));
+      const found = stateAnswer(key, await readMoving(transport, read));
+      return found.status === 404 ? await this.#miss(key, found, failed, rings) : found;
     }
     throw failure ?? new HttpError(502, `No node but ${failed} owns the key`);
+  }
+
+  /**
+   * `miss`, the owners' 404 for `key` by this master's ring, unless a node showed a newer ring
+   * since the placement last changed: the key may have moved by it. The read then waits for the
+   * placement to catch up and starts again by the new ring, or, with none to be had (a follower cut
+   * off from its leader), is 503: a 404 for an acknowledged key would say it is gone.
+   */
+  async #miss(
+    key: string,
+    miss: Response,
+    failed: string | undefined,
+    rings: number,
+  ): Promise<Response> {
+    const { placement, transport, catchUp } = this.#options;
+    if (!transport.behind) return miss;
+    const epoch = placement.epoch;
+    await catchUp?.();
+    if (placement.epoch !== epoch && rings > 1) return await this.get(key, failed, rings - 1);
+    throw new HttpError(
+      503,
+      "This master's ring is behind the nodes': the key may have moved by theirs; try again shortly",
+    );
   }
 
   /**
@@ -169,10 +196,12 @@ export class Reads {
         for (const item of items) if (item) found.set(item.key, item);
       }
     }));
-    // While keys move, or once the ring changed meanwhile, a key its owner misses may be elsewhere:
-    // read it as a single GET does, by the current ring and through the earlier ones. An owner
-    // that cannot be asked fails the mget with its error, as it fails a GET: no miss for it.
-    if (moving || placement.unsettledRings.length > 0 || placement.epoch !== epoch) {
+    // While keys move, once the ring changed meanwhile, or while a node knows a newer ring, a key
+    // its owner misses may be elsewhere: read it as a single GET does, by the current ring and
+    // through the earlier ones. An owner that cannot be asked fails the mget with its error, as
+    // it fails a GET: no miss for it.
+    const stale = placement.unsettledRings.length > 0 || placement.epoch !== epoch;
+    if (moving || stale || this.#options.transport.behind) {
       await Promise.all(missed.map(async (key) => {
         const answer = await this.get(key);
         if (answer.ok) found.set(key, StoredItem.parse(await answer.json()));

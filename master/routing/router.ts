@@ -24,7 +24,7 @@ export class Router {
   constructor(options: RouterOptions) {
     const { placement, catchUp } = options;
     this.#transport = new Transport(options);
-    this.#reads = new Reads({ placement, transport: this.#transport });
+    this.#reads = new Reads({ placement, transport: this.#transport, catchUp: options.catchUp });
     this.#writes = new Writes({ placement, transport: this.#transport, catchUp });
     this.#scans = new Scans({ placement, transport: this.#transport, catchUp });
   }

@@ -50,6 +50,8 @@ export class Transport {
   readonly #durations = new Map<string, { observe(seconds: number): void }>();
   // Each node's clock, from its answers: a write's deadline is given in it.
   readonly #clocks: NodeClocks;
+  // The placement's ring when a node last answered with a newer epoch (see `behind`).
+  #aheadOf: { term: number | undefined; epoch: number } | undefined;
 
   constructor(options: TransportOptions) {
     this.#options = options;
@@ -183,10 +185,23 @@ export class Transport {
     breakers?.succeeded(node);
     this.#clocks.observe(node, headerOf(answer, NODE_TIME_HEADER), sentAt, this.#clocks.now());
     const epoch = headerOf(answer, EPOCH_HEADER);
-    if (epoch !== null && Number(epoch) > this.#options.placement.epoch) {
+    const { placement } = this.#options;
+    if (epoch !== null && Number(epoch) > placement.epoch) {
+      this.#aheadOf = { term: placement.term, epoch: placement.epoch };
       this.#options.onNewerEpoch?.();
     }
     return answer;
+  }
+
+  /**
+   * Whether a node answered with a newer ring epoch than the placement's, which has not changed
+   * since: this master's ring is behind the nodes' (a follower cut off from its leader), and a key
+   * its owners by this ring miss may be held by the owners of the newer one.
+   */
+  get behind(): boolean {
+    const { placement } = this.#options;
+    const ahead = this.#aheadOf;
+    return ahead !== undefined && ahead.epoch === placement.epoch && ahead.term === placement.term;
   }
 
   /**
