@@ -56,3 +56,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "EtcdLock: an attempt that names this candidate the leader renews its lease",
+  ignore: etcd.path === undefined,
+  async fn() {
+    const server = await startEtcd(etcd.path!);
+    const client = new Etcd3({ hosts: server.url });
+    const name = "cache-master";
+    const keys = client.namespace(`${Election.prefix}/${name}/`);
+    // The campaign renews on its own every third of the lease (3 s): the attempt at 2 s must.
+    const lock = new EtcdLock({ client, name, ttlSeconds: 9, log });
+    try {
+      await lock.attempt("http://m1#a");
+      await waitFor(async () => (await keys.getAll().count()) === 1, "the campaign has its key");
+      assert.equal((await lock.attempt("http://m1#a")).leader, "http://m1#a");
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.equal((await lock.attempt("http://m1#a")).leader, "http://m1#a");
+      const [lease] = Object.keys(await keys.getAll().strings()); // keys are named by lease
+      const { TTL } = await client.leaseClient.leaseTimeToLive({ ID: lease });
+      assert.ok(Number(TTL) >= 8, `${TTL} s left of 9: renewed by the attempt`);
+    } finally {
+      await lock.release();
+      client.close();
+      await server.stop();
+    }
+  },
+});
