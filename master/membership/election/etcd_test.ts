@@ -11,14 +11,28 @@ import { EtcdLock } from "./etcd.ts";
 const etcd = await findEtcd();
 if (etcd.reason) console.log(`EtcdLock tests ignored: ${etcd.reason}`);
 
+const name = "cache-master";
+
+/** A fresh etcd, a client of it, and the election's keys; stop() ends both. */
+async function election() {
+  const server = await startEtcd(etcd.path!);
+  const client = new Etcd3({ hosts: server.url });
+  const keys = client.namespace(`${Election.prefix}/${name}/`);
+  return {
+    client,
+    keys,
+    stop: async () => {
+      client.close();
+      await server.stop();
+    },
+  };
+}
+
 Deno.test({
   name: "EtcdLock: a restarted master evicts its dead incarnation's key, and the next oldest leads",
   ignore: etcd.path === undefined,
   async fn() {
-    const server = await startEtcd(etcd.path!);
-    const client = new Etcd3({ hosts: server.url });
-    const name = "cache-master";
-    const keys = client.namespace(`${Election.prefix}/${name}/`);
+    const { client, keys, stop } = await election();
     const lock = () => new EtcdLock({ client, name, ttlSeconds: 60, log });
     const other = lock();
     const logs: Record<string, unknown>[] = [];
@@ -51,8 +65,7 @@ Deno.test({
       await restarted.stop();
       await other.release();
       await dead.revoke();
-      client.close();
-      await server.stop();
+      await stop();
     }
   },
 });
@@ -61,10 +74,7 @@ Deno.test({
   name: "EtcdLock: an attempt that names this candidate the leader renews its lease",
   ignore: etcd.path === undefined,
   async fn() {
-    const server = await startEtcd(etcd.path!);
-    const client = new Etcd3({ hosts: server.url });
-    const name = "cache-master";
-    const keys = client.namespace(`${Election.prefix}/${name}/`);
+    const { client, keys, stop } = await election();
     // The campaign renews on its own every third of the lease (3 s): the attempt at 2 s must.
     const lock = new EtcdLock({ client, name, ttlSeconds: 9, log });
     try {
@@ -78,8 +88,7 @@ Deno.test({
       assert.ok(Number(TTL) >= 8, `${TTL} s left of 9: renewed by the attempt`);
     } finally {
       await lock.release();
-      client.close();
-      await server.stop();
+      await stop();
     }
   },
 });
