@@ -336,7 +336,9 @@ Deno.test("R=1: a node SIGTERM'd while a restarted master learns the ring still 
     assert.equal(await leaving.stop("SIGTERM"), 0);
     assert.ok(leaving.logs.some((line) => line.msg === "keys handed over"), "handed over");
     await restarting; // recovered: its ring is the first node alone
-    const found = await (await post(`${master.url}/mget`, { keys: leavingKeys })).json();
+    const answer = await post(`${master.url}/mget`, { keys: leavingKeys });
+    const found = await answer.json();
+    assert.equal(answer.status, 200, JSON.stringify(found)); // the reason, should it fail
     assert.deepEqual(found.missing, []);
   } finally {
     await processes.stopAll();
