@@ -1,6 +1,6 @@
 // The services' HTTP client against a peer that breaks HTTP/1.1's framing: bytes past an answer,
 // bytes while idle, lengths that disagree, statuses and headers no answer may carry. Each is the
-// peer's fault (502 through the master), never another call's answer.
+// peer's fault (502 through the master), never the answer of a call sent after them.
 
 import assert from "node:assert/strict";
 import { http1Client } from "./client.ts";
@@ -100,4 +100,73 @@ Deno.test("Reader lets go of the buffer a long answer grew once it is read", asy
   assert.equal(text(await readBody(reader, await parseResponseHead(reader, Error))), "next");
   reader.shrink();
   assert.equal(reader.buffer.length, 16 * 1024);
+});
+
+Deno.test("a script that made calls ends once its work is done, its connections idle", async () => {
+  const server = rawServer((request, conn) => void write(conn, ok(pathOf(request))));
+  const script = `
+    import { http1Client, http1Fetch } from "${new URL("./client.ts", import.meta.url)}";
+    console.log(await (await http1Fetch()("${server.url}/a")).text());
+    const client = http1Client(); // never closed
+    console.log(new TextDecoder().decode((await client.exchange("${server.url}", { path: "/b" })).body));
+  `;
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-check", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const ended = await Promise.race([
+      child.output().then((out) => new TextDecoder().decode(out.success ? out.stdout : out.stderr)),
+      new Promise<string>((resolve) =>
+        setTimeout(() => resolve("still running after 10 s"), 10_000)
+      ),
+    ]);
+    if (ended.startsWith("still")) child.kill("SIGKILL");
+    assert.equal(ended, "/a\n/b\n");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("exchange() given a signal aborted as the call starts settles at once", async () => {
+  const server = rawServer((request, conn) => {
+    if (pathOf(request) === "/warm") void write(conn, ok("/warm")); // then never answers
+  });
+  const client = http1Client();
+  try {
+    await client.exchange(server.url, { path: "/warm" }); // a connection idle in the pool
+    const controller = new AbortController();
+    const call = client.exchange(server.url, { path: "/x", signal: controller.signal });
+    controller.abort();
+    const outcome = await Promise.race([
+      call.then(() => "answered", (error) => `rejected: ${error?.name}`),
+      new Promise((resolve) => setTimeout(() => resolve("pending after 2 s"), 2000)),
+    ]);
+    assert.equal(outcome, "rejected: AbortError");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("exchange() takes header values past ASCII: obs-text bytes and UTF-8", async () => {
+  const head = (value: number[]) =>
+    new Uint8Array([
+      ...new TextEncoder().encode("HTTP/1.1 200 OK\r\nx-name: caf"),
+      ...value,
+      ...new TextEncoder().encode("\r\ncontent-length: 2\r\n\r\nok"),
+    ]);
+  const server = rawServer((request, conn) =>
+    void conn.write(pathOf(request) === "/latin1" ? head([0xe9]) : head([0xe2, 0x82, 0xac]))
+  );
+  const client = http1Client();
+  try {
+    for (const path of ["/latin1", "/utf8"]) {
+      assert.equal(text((await client.exchange(server.url, { path })).body), "ok", path);
+    }
+  } finally {
+    client.close();
+    await server.close();
+  }
 });

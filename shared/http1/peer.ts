@@ -81,7 +81,9 @@ async function readAll(call: Promise<Response>): Promise<RawAnswer> {
  * ```
  */
 export function peerResponse(answer: RawAnswer): Response {
-  const type = headerOf(answer, "content-type");
+  const given = headerOf(answer, "content-type");
+  // A value `Headers` would refuse (a character past one byte) is no content type to pass on.
+  const type = given !== null && /^[\t\x20-\x7e\x80-\xff]*$/.test(given) ? given : null;
   const body = bodiless(answer.status) ? null : answer.body;
   const response = new Response(body, {
     status: answer.status,

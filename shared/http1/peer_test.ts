@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { HttpError } from "@cache/protocol/errors";
 import type { Fetch, PeerFetch } from "./fetch.ts";
 import { headerOf, type PeerRequest, type RawAnswer, SentThenRefused } from "./messages.ts";
-import { callPeer } from "./peer.ts";
+import { callPeer, peerResponse } from "./peer.ts";
 import { http1Fetch } from "./client.ts";
 
 const failure = async (fetch: Fetch, timeoutMs = 100) => {
@@ -85,4 +85,19 @@ Deno.test("callPeer() calls a PeerFetch's exchange, not its fetch, under the sam
   });
   const error = await failure(stalled, 20);
   assert.equal(error.status, 504);
+});
+
+Deno.test("peerResponse() passes on a content type Headers takes, and drops one it refuses", async () => {
+  const answer = (type: string): RawAnswer => ({
+    status: 200,
+    headers: [["content-type", type]],
+    body: new TextEncoder().encode("ok"),
+  });
+  assert.equal(
+    peerResponse(answer("text/plain; x=caf\xe9")).headers.get("content-type"),
+    "text/plain; x=caf\xe9",
+  );
+  const odd = peerResponse(answer("text/\u20ac")); // past one byte: Headers would throw
+  assert.equal(odd.headers.get("content-type"), null);
+  assert.equal(await odd.text(), "ok");
 });

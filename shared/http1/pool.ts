@@ -217,6 +217,8 @@ class Connection {
    * a read for an idle connection, which the next exchange shares.
    */
   watch(): Promise<unknown> {
+    // Unref'd while idle: a pooled connection's read does not keep a finished script running.
+    this.#conn.unref();
     return this.#reader.fill();
   }
 
@@ -226,9 +228,11 @@ class Connection {
   ): Promise<RawAnswer> {
     // Bytes that came while idle answer nothing asked: not sent, so the pool may send elsewhere.
     if (this.#reader.unread > 0) throw new ClosedEarly();
+    this.#conn.ref(); // a call waits for its answer, as fetch does
     const onAbort = () => this.close();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
+      signal?.throwIfAborted(); // aborted while the connection was being found: no event comes
       try {
         for (const part of Array.isArray(request) ? request : [request]) {
           let written = 0;

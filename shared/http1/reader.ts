@@ -8,8 +8,9 @@ const INITIAL_BUFFER_BYTES = 16 * 1024;
 /** A reader's buffer kept between answers at most; a longer one is let go once read. */
 const KEPT_BUFFER_BYTES = 64 * 1024;
 // A header line's name and value: no control characters but a tab in the value (a bare CR or LF
-// would end the line for another reader; a `Headers` refuses them).
-const HEADER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/;
+// would end the line for another reader; a `Headers` refuses them). Past ASCII, anything: the head
+// is read as UTF-8, where obs-text bytes come as U+FFFD.
+const HEADER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\uffff]*$/;
 
 /** A buffered reader over a connection. */
 export class Reader {

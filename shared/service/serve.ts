@@ -196,7 +196,7 @@ export function startService(
         const left = () => Math.max(0, deadline - Date.now());
         stop(deadline)
           .then(() => drain.idle(left()))
-          .then(() => server.shutdown(left())) // a request still coming in then is cut
+          .then(() => server.shutdown(left())) // a request or answer still going then is cut
           .then(() => {
             log.info("stopped");
             Deno.exit(0);
@@ -258,12 +258,15 @@ function denoServer(
     addr: server.addr as Deno.NetAddr,
     connections: NaN, // not counted by Deno.serve
     // Deno.serve cannot close a busy connection: past the time, the process exits from under it.
-    shutdown: (timeoutMs = Infinity) =>
-      Promise.race([
+    shutdown: async (timeoutMs = Infinity) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
         server.shutdown(),
         new Promise<void>((resolve) => {
-          if (timeoutMs !== Infinity) setTimeout(resolve, timeoutMs);
+          if (timeoutMs !== Infinity) timer = setTimeout(resolve, timeoutMs);
         }),
-      ]),
+      ]);
+      clearTimeout(timer);
+    },
   };
 }
