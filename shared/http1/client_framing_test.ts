@@ -170,3 +170,25 @@ Deno.test("exchange() takes header values past ASCII: obs-text bytes and UTF-8",
     await server.close();
   }
 });
+
+Deno.test("a call that waited for a connection the peer then closed is sent again on a new one", async () => {
+  const server = rawServer(async (request, conn) => {
+    const path = pathOf(request);
+    await write(conn, ok(path));
+    if (path === "/a") {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      conn.close(); // after answering, before reading the call that waited
+    }
+  });
+  const client = http1Client({ maxConnections: 1 });
+  try {
+    const [a, b] = await Promise.all([
+      client.exchange(server.url, { path: "/a" }),
+      client.exchange(server.url, { path: "/b" }), // waits for /a's connection
+    ]);
+    assert.deepEqual([text(a.body), text(b.body)], ["/a", "/b"]);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});

@@ -28,11 +28,14 @@ export class Pool {
   /** Sends `request` (its bytes, or its parts in order) and reads the whole answer. */
   async call(request: Uint8Array | Uint8Array[], signal?: AbortSignal | null): Promise<RawAnswer> {
     signal?.throwIfAborted();
-    const reused = this.#idle.length > 0;
     let retried = false;
     let connection = await this.#acquire(signal);
     try {
       for (;;) {
+        // One that served a call before, idle or handed on by a call that ended: the peer may
+        // have closed it meanwhile. (Whether one was idle when the call began missed a call that
+        // waited for a connection.)
+        const reused = connection.served > 0;
         try {
           const answer = await connection.exchange(request, signal);
           if (connection.keepAlive) this.#release(connection);
@@ -205,6 +208,8 @@ class Connection {
   #closed = false;
   /** Whether the last answer left the connection open for another request. */
   keepAlive = false;
+  /** Calls answered on this connection. */
+  served = 0;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -251,6 +256,7 @@ class Connection {
         throw new Error("The peer sent bytes past its answer");
       }
       this.#reader.shrink();
+      this.served++;
       return { status: head.status, headers: head.headers, body };
     } finally {
       signal?.removeEventListener("abort", onAbort);
