@@ -410,7 +410,8 @@ export class Store {
    * new chunk since it began (written over elsewhere, or taken again after a deletion, or new) are
    * kept aside and come last; one removed since is not in it; a chunk taken by another key yields
    * that key. A key may come twice. (A list of the entries made first, in use order, held a node
-   * 75-87 ms at 3 M keys before its first key.)
+   * 75-87 ms at 3 M keys before its first key, 270-618 ms when they were used in another order
+   * than written.) Chunks that hold no entry's head cost a hash of at most 2 KiB each.
    */
   *walkKeys(): Generator<string, void, undefined> {
     const entries = this.#entries;
