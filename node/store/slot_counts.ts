@@ -44,25 +44,16 @@ export class SlotCounts {
   }
 
   /**
-   * Sums the keys of the slots `owned` marks (1 a slot owned, 0 not: `Ring.ownedSlots()`, its
-   * first byte slot `from`) once, then keeps the sum as keys come and go, so reading it costs
-   * nothing: summing 2^20 counts per read let callers of `/stats` hold a node. A marking from slot
-   * 0 starts afresh, with no slot owned but those it marks; the next ones add their slots.
+   * Sums the keys of the slots `owned` marks (1 a slot owned, 0 not: `Ring.ownedSlots()`) once,
+   * then keeps the sum as keys come and go, so reading it costs nothing: summing 2^20 counts per
+   * read let callers of `/stats` hold a node.
    */
-  own(owned: Uint8Array, from = 0): void {
-    if (from === 0 || this.#owned === undefined) {
-      this.#owned = new Uint8Array(SLOTS);
-      this.#ownedKeys = 0;
-    }
-    const mine = this.#owned;
+  own(owned: Uint8Array): void {
     const counts = this.counts;
     let sum = 0;
-    for (let i = 0; i < owned.length; i++) {
-      if (owned[i] === 0) continue;
-      mine[from + i] = 1;
-      sum += counts[from + i];
-    }
-    this.#ownedKeys += sum;
+    for (let slot = 0; slot < SLOTS; slot++) if (owned[slot] !== 0) sum += counts[slot];
+    this.#owned = owned;
+    this.#ownedKeys = sum;
   }
 
   /** The keys counted in the slots last given to {@link own}; 0 before. */

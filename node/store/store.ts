@@ -669,15 +669,13 @@ export class Store {
 
   /**
    * Counts from now on the keys of the slots `owned` marks (1 a slot owned, 0 not: see
-   * `Ring.ownedSlots()`; its first byte slot `from`) as {@link ownedKeys}: from slot 0 in place of
-   * the slots marked before, from another slot beside them. Only for a store made with
-   * `countsSlots`.
+   * `Ring.ownedSlots()`) as {@link ownedKeys}. Only for a store made with `countsSlots`.
    */
-  countOwned(owned: Uint8Array, from = 0): void {
+  countOwned(owned: Uint8Array): void {
     if (this.#slots === undefined) {
       throw new TypeError("Cannot count owned keys: slots are not counted");
     }
-    this.#slots.own(owned, from);
+    this.#slots.own(owned);
   }
 
   /**

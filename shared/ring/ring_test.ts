@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { hash32 } from "./hash.ts";
 import { score, SLOTS } from "./rendezvous.ts";
-import { MAX_NODES, Ring, slotOf } from "./ring.ts";
+import { MAX_NODES, Ring, SCORE_STEP, slotOf } from "./ring.ts";
 
 // A key that is a number hashes to itself, so it falls into slot `number & (SLOTS - 1)`.
 const numbers = (text: string) => /^\d+$/.test(text) ? Number(text) : hash32(text);
@@ -52,11 +52,40 @@ Deno.test("Ring.ownedSlots() marks the slots a node owns, and only those", () =>
   const all = owned.reduce((sum, slots) => sum + slots.reduce((a, b) => a + b, 0), 0);
   assert.equal(all, SLOTS);
   assert.equal(ring.ownedSlots("http://elsewhere:1").indexOf(1), -1);
-  const parts = [0, 1000, 70_000, SLOTS].map((to, i, ends) =>
-    ring.ownedSlots(nodes[1], ends[i - 1] ?? 0, to)
-  );
-  assert.deepEqual(parts.map((part) => part.length), [0, 1000, 69_000, SLOTS - 70_000]);
-  assert.deepEqual(new Uint8Array(parts.flatMap((part) => [...part])), owned[1], "ranges join");
+});
+
+/** Pauses that pause every step, counting them, and run `atPause` at the tenth. */
+function everyStep(atPause = () => {}) {
+  const counts = { steps: 0 };
+  return {
+    counts,
+    over: () => {
+      counts.steps++;
+      return true;
+    },
+    next: () => {
+      if (counts.steps === 10) atPause(); // 9 steps of slots scored by then
+      return Promise.resolve();
+    },
+  };
+}
+
+Deno.test("Ring.scoreAll() scores every slot, again after a deeper lookup started over", async () => {
+  const ring = new Ring(["http://a:1", "http://b:1", "http://c:1", "http://d:1"]);
+  // The tenth pause looks up 3 owners: the ring kept 2, so its scoring starts from nothing.
+  const pass = SLOTS / SCORE_STEP; // steps
+  const plain = everyStep();
+  assert.equal(await new Ring(ring.nodes).scoreAll(plain), true);
+  assert.equal(plain.counts.steps, 2 * pass, "a pass that scores, one that finds all scored");
+  const deepened = everyStep(() => ring.owners("k", 3));
+  assert.equal(await ring.scoreAll(deepened), true);
+  assert.equal(deepened.counts.steps, 3 * pass, "the slots scored before the lookup, again");
+  const again = everyStep();
+  assert.equal(await ring.scoreAll(again), true);
+  assert.equal(again.counts.steps, pass, "nothing left to score");
+  assert.deepEqual(ring.shares(), new Ring(ring.nodes).shares());
+  const stopped = new Ring(["http://a:1", "http://b:1"]);
+  assert.equal(await stopped.scoreAll(everyStep(), () => false), false, "no longer wanted");
 });
 
 Deno.test("Ring ranks nodes whose addresses hash alike by address", () => {
