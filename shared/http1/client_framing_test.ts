@@ -3,7 +3,7 @@
 // peer's fault (502 through the master), never the answer of a call sent after them.
 
 import assert from "node:assert/strict";
-import { http1Client } from "./client.ts";
+import { type Http1Client, http1Client, type Http1Options } from "./client.ts";
 import { parseResponseHead, readBody, Reader } from "./reader.ts";
 import { rawServer } from "./test_support.ts";
 
@@ -12,15 +12,41 @@ const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\
 const text = (body: Uint8Array) => new TextDecoder().decode(body);
 const pathOf = (request: string) => request.split(" ")[1];
 
+/** Runs `use` with a client of a raw peer that answers as `answer` does; closes both after. */
+async function withPeer(
+  answer: Parameters<typeof rawServer>[0],
+  use: (client: Http1Client, server: ReturnType<typeof rawServer>) => Promise<void>,
+  options?: Http1Options,
+): Promise<void> {
+  const server = rawServer(answer);
+  const client = http1Client(options);
+  try {
+    await use(client, server);
+  } finally {
+    client.close();
+    await server.close();
+  }
+}
+
+/** A peer answering every path with itself, then, 20 ms after answering `/a`, doing `then`. */
+function answersThenOnA(then: (conn: Deno.Conn) => Promise<unknown> | void) {
+  return async (request: string, conn: Deno.Conn) => {
+    const path = pathOf(request);
+    await write(conn, ok(path));
+    if (path === "/a") {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await then(conn);
+    }
+  };
+}
+
 Deno.test("exchange() refuses an answer with bytes past it, and no later call reads them", async () => {
-  const server = rawServer(async (request, conn) => {
+  await withPeer(async (request, conn) => {
     const path = pathOf(request);
     if (path === "/two") await write(conn, ok("first") + ok("smuggled"));
     else if (path === "/no-content") await write(conn, "HTTP/1.1 204 No Content\r\n\r\nbody");
     else await write(conn, ok(path));
-  });
-  const client = http1Client();
-  try {
+  }, async (client, server) => {
     for (const path of ["/two", "/no-content"]) {
       await assert.rejects(client.exchange(server.url, { path }), /past its answer/, path);
       for (const next of ["/b", "/c"]) {
@@ -28,33 +54,19 @@ Deno.test("exchange() refuses an answer with bytes past it, and no later call re
       }
     }
     assert.equal(server.conns.length, 3, "each connection given bytes past an answer is closed");
-  } finally {
-    client.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("a connection that gets bytes while idle is not used again", async () => {
-  const server = rawServer(async (request, conn) => {
-    const path = pathOf(request);
-    await write(conn, ok(path));
-    if (path === "/a") {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      await write(conn, ok("unasked")); // while the connection sits idle in the pool
-    }
-  });
-  const client = http1Client();
-  try {
+  // The unasked answer comes while the connection sits idle in the pool.
+  await withPeer(answersThenOnA((conn) => write(conn, ok("unasked"))), async (client, server) => {
     assert.equal(text((await client.exchange(server.url, { path: "/a" })).body), "/a");
     await new Promise((resolve) => setTimeout(resolve, 100));
     for (const path of ["/b", "/c"]) {
       assert.equal(text((await client.exchange(server.url, { path })).body), path);
     }
     assert.equal(server.conns.length, 2, "a new connection after the unasked answer");
-  } finally {
-    client.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("exchange() refuses lengths that disagree, statuses out of range, 101 and bare line breaks", async () => {
@@ -66,19 +78,17 @@ Deno.test("exchange() refuses lengths that disagree, statuses out of range, 101 
     "/bare-lf": "HTTP/1.1 200 OK\r\ncontent-type: text/plain\nx: 1\r\ncontent-length: 2\r\n\r\nok",
     "/nul": "HTTP/1.1 200 OK\r\nx-a: a\0b\r\ncontent-length: 2\r\n\r\nok",
   };
-  const server = rawServer((request, conn) => void write(conn, answers[pathOf(request)]));
-  const client = http1Client();
-  try {
-    for (const path of Object.keys(answers)) {
-      await assert.rejects(client.exchange(server.url, { path }), Error, path);
-    }
-    const same = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2, 2\r\n\r\nok";
-    answers["/same"] = same;
-    assert.equal(text((await client.exchange(server.url, { path: "/same" })).body), "ok");
-  } finally {
-    client.close();
-    await server.close();
-  }
+  await withPeer(
+    (request, conn) => void write(conn, answers[pathOf(request)]),
+    async (client, server) => {
+      for (const path of Object.keys(answers)) {
+        await assert.rejects(client.exchange(server.url, { path }), Error, path);
+      }
+      const same = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2, 2\r\n\r\nok";
+      answers["/same"] = same;
+      assert.equal(text((await client.exchange(server.url, { path: "/same" })).body), "ok");
+    },
+  );
 });
 
 Deno.test("Reader lets go of the buffer a long answer grew once it is read", async () => {
@@ -130,11 +140,9 @@ Deno.test("a script that made calls ends once its work is done, its connections 
 });
 
 Deno.test("exchange() given a signal aborted as the call starts settles at once", async () => {
-  const server = rawServer((request, conn) => {
+  await withPeer((request, conn) => {
     if (pathOf(request) === "/warm") void write(conn, ok("/warm")); // then never answers
-  });
-  const client = http1Client();
-  try {
+  }, async (client, server) => {
     await client.exchange(server.url, { path: "/warm" }); // a connection idle in the pool
     const controller = new AbortController();
     const call = client.exchange(server.url, { path: "/x", signal: controller.signal });
@@ -144,10 +152,7 @@ Deno.test("exchange() given a signal aborted as the call starts settles at once"
       new Promise((resolve) => setTimeout(() => resolve("pending after 2 s"), 2000)),
     ]);
     assert.equal(outcome, "rejected: AbortError");
-  } finally {
-    client.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("exchange() takes header values past ASCII: obs-text bytes and UTF-8", async () => {
@@ -157,38 +162,24 @@ Deno.test("exchange() takes header values past ASCII: obs-text bytes and UTF-8",
       ...value,
       ...new TextEncoder().encode("\r\ncontent-length: 2\r\n\r\nok"),
     ]);
-  const server = rawServer((request, conn) =>
-    void conn.write(pathOf(request) === "/latin1" ? head([0xe9]) : head([0xe2, 0x82, 0xac]))
+  await withPeer(
+    (request, conn) =>
+      void conn.write(pathOf(request) === "/latin1" ? head([0xe9]) : head([0xe2, 0x82, 0xac])),
+    async (client, server) => {
+      for (const path of ["/latin1", "/utf8"]) {
+        assert.equal(text((await client.exchange(server.url, { path })).body), "ok", path);
+      }
+    },
   );
-  const client = http1Client();
-  try {
-    for (const path of ["/latin1", "/utf8"]) {
-      assert.equal(text((await client.exchange(server.url, { path })).body), "ok", path);
-    }
-  } finally {
-    client.close();
-    await server.close();
-  }
 });
 
 Deno.test("a call that waited for a connection the peer then closed is sent again on a new one", async () => {
-  const server = rawServer(async (request, conn) => {
-    const path = pathOf(request);
-    await write(conn, ok(path));
-    if (path === "/a") {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      conn.close(); // after answering, before reading the call that waited
-    }
-  });
-  const client = http1Client({ maxConnections: 1 });
-  try {
+  // Closed after answering /a, before reading the call that waited.
+  await withPeer(answersThenOnA((conn) => conn.close()), async (client, server) => {
     const [a, b] = await Promise.all([
       client.exchange(server.url, { path: "/a" }),
       client.exchange(server.url, { path: "/b" }), // waits for /a's connection
     ]);
     assert.deepEqual([text(a.body), text(b.body)], ["/a", "/b"]);
-  } finally {
-    client.close();
-    await server.close();
-  }
+  }, { maxConnections: 1 });
 });
