@@ -139,6 +139,7 @@ const backend = config.election === "none" ? undefined : electionBackend({
   namespace: config.leaseNamespace ?? await podNamespace(),
   etcdEndpoints: config.etcdEndpoints,
   leaseDurationMs: config.leaseDurationMs,
+  retryPeriodMs: config.retryPeriodMs,
   now: () => performance.now(), // judges the lease: a wall clock's step must not end or grant it
   log,
 });

@@ -6,6 +6,10 @@ import { freePort, waitFor } from "./process.ts";
 export interface EtcdServer {
   url: string;
   stop(): Promise<void>;
+  /** Kills the process, keeping its data: `start()` brings it back at the same address. */
+  kill(): Promise<void>;
+  /** Starts it again after `kill()`, and waits until it answers. */
+  start(): Promise<void>;
 }
 
 /** The etcd binary, or undefined with the reason it cannot run (the test is then skipped). */
@@ -26,39 +30,39 @@ export async function startEtcd(path: string): Promise<EtcdServer> {
   const dataDir = await Deno.makeTempDir({ prefix: "cache-etcd-" });
   const client = `http://127.0.0.1:${freePort()}`;
   const peer = `http://127.0.0.1:${freePort()}`;
-  const child = new Deno.Command(path, {
-    args: [
-      "--name",
-      "test",
-      "--data-dir",
-      dataDir,
-      "--listen-client-urls",
-      client,
-      "--advertise-client-urls",
-      client,
-      "--listen-peer-urls",
-      peer,
-      "--initial-advertise-peer-urls",
-      peer,
-      "--initial-cluster",
-      `test=${peer}`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const stop = async () => {
+  const args = [
+    "--name",
+    "test",
+    "--data-dir",
+    dataDir,
+    "--listen-client-urls",
+    client,
+    "--advertise-client-urls",
+    client,
+    "--listen-peer-urls",
+    peer,
+    "--initial-advertise-peer-urls",
+    peer,
+    "--initial-cluster",
+    `test=${peer}`,
+  ];
+  let running: { child: Deno.ChildProcess; stderr: Promise<string> } | undefined;
+  const kill = async () => {
+    const now = running;
+    running = undefined;
+    if (!now) return;
     try {
-      child.kill("SIGKILL");
+      now.child.kill("SIGKILL");
     } catch {
       // already ended
     }
-    await child.status;
-    await stderr;
-    await Deno.remove(dataDir, { recursive: true });
+    await now.child.status;
+    await now.stderr;
   };
-  try {
+  const start = async () => {
+    const child = new Deno.Command(path, { args, stdin: "null", stdout: "null", stderr: "piped" })
+      .spawn();
+    running = { child, stderr: new Response(child.stderr).text() };
     await waitFor(
       async () => {
         const answer = await fetch(`${client}/health`);
@@ -68,9 +72,16 @@ export async function startEtcd(path: string): Promise<EtcdServer> {
       "etcd answers",
       15_000,
     );
+  };
+  const stop = async () => {
+    await kill();
+    await Deno.remove(dataDir, { recursive: true });
+  };
+  try {
+    await start();
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url: client, stop };
+  return { url: client, stop, kill, start };
 }

@@ -1,6 +1,7 @@
 // Builds the election lock a master's settings ask for: a Kubernetes Lease or an etcd election.
 
-import { Etcd3 } from "etcd3";
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from "cockatiel";
+import { Etcd3, isRecoverableError } from "etcd3";
 import type { Logger } from "@cache/log/log";
 import type { Lock } from "./elector.ts";
 import { EtcdLock } from "./etcd.ts";
@@ -18,6 +19,8 @@ export interface LockSettings {
   namespace: string;
   etcdEndpoints?: string[];
   leaseDurationMs: number;
+  /** Milliseconds between election attempts. */
+  retryPeriodMs: number;
   /** A monotonic clock in milliseconds: the Lease's expiry is judged by it. */
   now: () => number;
   log: Logger;
@@ -40,7 +43,19 @@ export function electionBackend(settings: LockSettings): Backend {
     });
     return { lock, close: () => {} };
   }
-  const client = new Etcd3({ hosts: settings.etcdEndpoints ?? [] });
+  const client = new Etcd3({
+    hosts: settings.etcdEndpoints ?? [],
+    // A host that failed three calls in a row is skipped, as the client's default does, but tried
+    // again at the next attempt, not after its default 5 s: with an etcd back within the renew
+    // deadline, the leader must be able to renew at once.
+    faultHandling: {
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), {
+          halfOpenAfter: settings.retryPeriodMs,
+          breaker: new ConsecutiveBreaker(3),
+        }),
+    },
+  });
   const lock = new EtcdLock({
     client,
     name: settings.electionName,

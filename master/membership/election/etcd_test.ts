@@ -6,6 +6,7 @@ import { createLogger, silentLogger as log } from "@cache/log/log";
 import { findEtcd, startEtcd } from "../../../tests/support/etcd.ts";
 import { waitFor } from "../../../tests/support/process.ts";
 import { Elector } from "./elector.ts";
+import { electionBackend } from "./backends.ts";
 import { EtcdLock } from "./etcd.ts";
 
 const etcd = await findEtcd();
@@ -89,6 +90,41 @@ Deno.test({
     } finally {
       await lock.release();
       await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "etcd election: once etcd is back, the next attempt a retry period on goes through",
+  ignore: etcd.path === undefined,
+  async fn() {
+    const server = await startEtcd(etcd.path!);
+    const backend = electionBackend({
+      election: "etcd",
+      electionName: name,
+      namespace: "",
+      etcdEndpoints: [server.url],
+      leaseDurationMs: 15_000,
+      retryPeriodMs: 300,
+      now: Date.now,
+      log,
+    });
+    const me = "http://m1#a";
+    try {
+      await backend.lock.attempt(me);
+      await waitFor(async () => (await backend.lock.attempt(me)).leader === me, "leading");
+      await server.kill();
+      // Failures enough to open the client's breaker (three in a row, on its one host).
+      for (let i = 0; i < 3; i++) await assert.rejects(backend.lock.attempt(me));
+      await server.start();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      // Its default breaker refused every call for 5 s: a leader with an etcd back within its
+      // renew deadline still lost its lead.
+      assert.equal((await backend.lock.attempt(me)).leader, me);
+    } finally {
+      await backend.lock.release(me).catch(() => {});
+      backend.close();
+      await server.stop();
     }
   },
 });
