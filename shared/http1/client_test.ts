@@ -192,6 +192,23 @@ Deno.test("http1Client().close() fails a call in flight, and opens no connection
   }
 });
 
+Deno.test("http1Client().close() while a call's connection opens fails the call, and nothing else", async () => {
+  const server = rawServer(async (_request, conn) => {
+    await write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+  });
+  const client = http1Client();
+  try {
+    const opening = client.exchange(server.url, { path: "/a", signal: AbortSignal.timeout(5000) });
+    client.close();
+    await assert.rejects(opening, /closed/);
+    // The connection, closed as the pool found itself closed, was closed again a moment later,
+    // in a promise nobody awaited: an uncaught BadResource ended the process.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    await server.close();
+  }
+});
+
 async function waitUntil(check: () => boolean) {
   for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(check());

@@ -129,12 +129,14 @@ export class Pool {
       )
       : Deno.connect({ hostname, port });
     if (!signal) return this.#track(new Connection(await connecting));
+    let conn: Deno.Conn;
     try {
-      return this.#track(new Connection(await untilAborted(connecting, signal)));
+      conn = await untilAborted(connecting, signal);
     } catch (error) {
       connecting.then((conn) => conn.close(), () => {}); // a late connection is not kept
       throw error;
     }
+    return this.#track(new Connection(conn)); // closes it itself if the pool closed meanwhile
   }
 
   /** Closes every connection to this peer: calls in flight fail, later ones too. */
