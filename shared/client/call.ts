@@ -236,17 +236,22 @@ export class Caller {
     // fetch aborted before its answer is read does.
     signal?.throwIfAborted();
     const { status, text } = answer;
-    let body: { error?: string } | undefined;
+    // Not this service's answer (a proxy's page, say) is 502 whatever its status: a 404 must say
+    // the key is not stored in the service's own error document to be read so.
+    let body: { error?: unknown } | undefined;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new CacheError(status, `${base} answered ${status} with a body that is not JSON`);
+      throw new CacheError(502, `${base} answered ${status} with a body that is not JSON`);
     }
     if (routedBy !== undefined && Number(answer.epoch) > routedBy) {
       throw new StaleRing(status, body);
     }
     if (status < 200 || status >= 300) {
-      throw new CacheError(status, body?.error ?? `${base} answered ${status}`, detailsOf(body));
+      if (typeof body?.error !== "string") {
+        throw new CacheError(502, `${base} answered ${status} with no error document`);
+      }
+      throw new CacheError(status, body.error, detailsOf(body));
     }
     return body;
   }

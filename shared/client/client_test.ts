@@ -598,3 +598,37 @@ Deno.test("CacheClient answers a server's document that is not the one asked wit
   const garbled = { current: { ...view(1, ["http://a:1"]), replicas: 0 } };
   await refused(client(garbled, () => answer()), /GET \/ring answered an unexpected document/);
 });
+
+Deno.test("CacheClient never reads an answer that is not this service's as not stored", async () => {
+  // A proxy's or ingress' own pages, say: a 404 must carry the service's error to mean "missing".
+  const ring = { current: view(1, ["http://a:1"]) };
+  let answer = (): Response => new Response(null);
+  const { cache } = await client(ring, () => answer());
+  const html = { "content-type": "text/html" };
+  try {
+    for (
+      const make of [
+        () => new Response("<html>Not Found</html>", { status: 404, headers: html }),
+        () => new Response(null, { status: 404 }),
+        () => Response.json({ detail: "no such page" }, { status: 404 }),
+        () => new Response("<html>ok</html>", { headers: html }),
+      ]
+    ) {
+      answer = make;
+      for (
+        const call of [
+          () => cache.get("k"),
+          () => cache.getItem("k"),
+          () => cache.delete("k"),
+          () => cache.touch("k", 60),
+          () => cache.mget(["k"]),
+        ]
+      ) {
+        const error = await call().then(() => undefined, (e) => e);
+        assert.ok(error instanceof CacheError && error.status === 502, String(error));
+      }
+    }
+  } finally {
+    cache.close();
+  }
+});
