@@ -180,9 +180,8 @@ export async function readKey(
       // An answer counts only if the ring has not changed since the read was routed (it may
       // have waited behind another call): if it has, the read is asked again by the new one. A
       // miss counts only from a settled ring: while keys move, the master looks where it was.
-      const view = router.view;
-      if (view?.epoch === routedBy) {
-        if (item !== undefined || view?.settled !== false) return item;
+      if (router.view?.epoch === routedBy) {
+        if (item !== undefined || !router.keysMoving()) return item;
         attempts = 0;
       }
     } catch (error) {
@@ -255,7 +254,7 @@ async function readGroups(
     for (const item of answer.items) found.set(item.key, item);
     // Misses while keys are still moving are asked again through the master, which looks
     // where they were.
-    if (answer.missing.length > 0 && router.view?.settled === false) {
+    if (answer.missing.length > 0 && router.keysMoving()) {
       const retry = JSON.stringify({ keys: answer.missing });
       const again = mgetAnswer(
         await router.viaMaster("/mget", post(retry), signal),

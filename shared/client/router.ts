@@ -39,8 +39,14 @@ export interface RouteOptions {
   onAgain?: () => void;
 }
 
-/** The router's settings: the client's, with the defaults filled in. */
-export type RouterOptions = Required<Pick<ClientOptions, "mode" | "timeoutMs">> & ClientOptions;
+/** The router's settings: the client's, with the defaults filled in, and a clock for tests. */
+export type RouterOptions = Required<Pick<ClientOptions, "mode" | "timeoutMs">> & ClientOptions & {
+  /** Milliseconds, for how long ago the ring was read; default `performance.now()`. */
+  now?: () => number;
+};
+
+/** While keys move, the ring is read again at most this often: see {@link Router.keysMoving}. */
+export const MOVING_RING_READ_MS = 1000;
 
 /** The content type of every body the client sends. */
 const JSON_TYPE = { "content-type": "application/json" };
@@ -71,6 +77,7 @@ export class Router {
   #view: RingView | undefined;
   #ring = new Ring();
   #refreshing: Promise<void> | undefined;
+  #readAt = -Infinity; // when the ring was last asked for
 
   constructor(masters: string[], options: RouterOptions) {
     if (masters.length === 0) throw new TypeError("CacheClient needs a master URL");
@@ -101,10 +108,23 @@ export class Router {
 
   /** Reads the master's ring again; an answer older than the ring held is dropped. */
   async refresh(signal?: AbortSignal): Promise<void> {
+    this.#readAt = this.#now();
     const view = expected(RingView, await this.viaMaster("/ring", {}, signal), "GET /ring");
     if (this.#view && newerRing(this.#view, view)) return; // a late answer: keep the newer ring
     this.#view = view;
     this.#ring = new Ring(view.nodes);
+  }
+
+  /**
+   * Whether keys may still be moving by the ring held, as the master said when it was read: a
+   * miss is then asked of the master, which looks where keys were. While it says so, the ring is
+   * read again in the background, at most once every {@link MOVING_RING_READ_MS}: nothing else
+   * reads it once calls stop failing, and every miss went on to the master for good.
+   */
+  keysMoving(): boolean {
+    if (this.#view?.settled !== false) return false;
+    if (this.#now() - this.#readAt >= MOVING_RING_READ_MS) void this.refreshOnce();
+    return true;
   }
 
   /** {@link refresh}, shared by the calls that failed together: one ring fetch, not one each. */
@@ -167,7 +187,7 @@ export class Router {
         // was routed by put it, which hands it on. Sent again, an add() would fail on itself.
         if (!read && error instanceof StaleRing && error.applied) return error.body;
         // A miss while keys are moving may be a key on its way: the master looks where it was.
-        const moving = read && error.status === 404 && this.#view?.settled === false;
+        const moving = read && error.status === 404 && this.keysMoving();
         if (moving) break;
         if (!retryable(error)) throw error;
         await this.refreshAfterFailure(signal);
@@ -219,6 +239,10 @@ export class Router {
   /** Releases the pooled connections. */
   close(): void {
     this.#caller.close();
+  }
+
+  #now(): number {
+    return this.#options.now?.() ?? performance.now();
   }
 }
 
