@@ -19,7 +19,7 @@ import { scanKeys, type ScanOptions, scanPath } from "./scan.ts";
 import { GatheredWrites, writeItems, writeKey } from "./writes.ts";
 import { StampedWrites } from "./stamped_writes.ts";
 import { runtimeHttp1Client } from "@cache/http1/runtime_client";
-import { type RingView, ScanPage } from "@cache/protocol/wire";
+import { type RingView, ScanPage, Ttl } from "@cache/protocol/wire";
 
 export { CacheError };
 export type { SetCondition, SetOutcome } from "./conditions.ts";
@@ -288,6 +288,9 @@ export class CacheClient {
    */
   async touch(key: string, ttlSeconds: number | null, options: CallOptions = {}): Promise<boolean> {
     const path = keyPath(key, "/touch");
+    // Checked here: JSON has no NaN or Infinity, and null, which they become, removes the TTL.
+    const ttl = Ttl.nullable().safeParse(ttlSeconds);
+    if (!ttl.success) throw new CacheError(400, ttl.error.issues[0].message);
     const body = JSON.stringify({ ttl: ttlSeconds });
     return await found(this.#router.route(key, path, post(body), { signal: options.signal }));
   }

@@ -542,6 +542,27 @@ Deno.test("CacheClient refuses a key with a lone surrogate with a 400 CacheError
   assert.deepEqual(calls, []);
 });
 
+Deno.test("CacheClient.touch() refuses a TTL that is not a number of seconds, calling no one", async () => {
+  // JSON has no NaN or Infinity: each went as null, which removes the TTL.
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1"]) },
+    () => value("k", "v"),
+  );
+  try {
+    for (const ttl of [NaN, Infinity, -Infinity, 0, -5]) {
+      await assert.rejects(
+        cache.touch("k", ttl),
+        (e: unknown) => e instanceof CacheError && e.status === 400 && /ttl must/.test(e.message),
+        String(ttl),
+      );
+    }
+    assert.deepEqual(calls, []);
+    assert.equal(await cache.touch("k", null), true, "null still removes it");
+  } finally {
+    cache.close();
+  }
+});
+
 Deno.test("CacheClient refuses the keys a URL takes for path steps with a 400, calling no one", async () => {
   for (const mode of ["direct", "proxy"] as const) {
     const { cache, calls } = await client(
