@@ -3,6 +3,7 @@
 
 import { parseArgs } from "node:util";
 import type { SetCondition } from "./conditions.ts";
+import { InvalidMasterUrl, masterUrls } from "./options.ts";
 import {
   amountOf,
   checkKey,
@@ -292,23 +293,14 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
 }
 
-/** The masters in `text`, separated by commas; each an http(s) URL. */
+/** The masters in `text`, separated by commas; each an http(s) URL (see `masterUrls`). */
 function urlsOf(text: string): string[] {
-  const urls = text.split(",").map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean);
-  for (const url of urls) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      // reported below
-    }
-    // A path would be dropped, not put before every route's: refused rather than ignored.
-    if (
-      !parsed || !/^https?:$/.test(parsed.protocol) || parsed.pathname !== "/" || parsed.search ||
-      parsed.hash || parsed.username || parsed.password
-    ) {
-      throw new UsageError(`Invalid --url ${quote(url)}: expected http(s)://host:port`);
-    }
+  let urls: string[];
+  try {
+    urls = masterUrls(text);
+  } catch (error) {
+    if (!(error instanceof InvalidMasterUrl)) throw error;
+    throw new UsageError(`Invalid --url ${quote(error.url)}: expected http(s)://host:port`);
   }
   if (urls.length === 0) throw new UsageError(`Invalid --url ${quote(text)}: no URL in it`);
   return urls;

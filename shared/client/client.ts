@@ -8,8 +8,10 @@ import {
   type CallOptions,
   type ClientOptions,
   type IncrOptions,
+  masterUrls,
   type ScanPageOptions,
   type SetOptions,
+  timeoutOf,
   type WriteOptions,
   writeOptions,
 } from "./options.ts";
@@ -58,12 +60,10 @@ export class CacheClient {
   // Direct writes of a key with backups: sent to all its owners at once, gathered per node.
   readonly #stamped: StampedWrites;
 
-  private constructor(masters: string | string[], options: ClientOptions) {
-    const list = typeof masters === "string" ? masters.split(",") : masters;
-    const urls = list.map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean);
+  private constructor(urls: string[], options: ClientOptions & { timeoutMs: number }) {
     // An option given as undefined (a setting left unset) keeps its default.
     const mode = options.mode ?? "direct";
-    const router = new Router(urls, { ...options, mode, timeoutMs: options.timeoutMs ?? 5000 });
+    const router = new Router(urls, { ...options, mode });
     this.#router = router;
     this.#reads = new GatheredReads({
       callNode: (node, path, init) => router.callNode(node, path, init),
@@ -89,8 +89,10 @@ export class CacheClient {
     masterUrl: string | string[],
     options: ClientOptions = {},
   ): Promise<CacheClient> {
+    const urls = masterUrls(masterUrl); // checked before a transport is made, to be closed
+    const timeoutMs = timeoutOf(options.timeoutMs);
     const transport = options.fetch ? undefined : options.transport ?? await runtimeHttp1Client();
-    const client = new CacheClient(masterUrl, { ...options, transport });
+    const client = new CacheClient(urls, { ...options, timeoutMs, transport });
     try {
       if (client.#router.direct) await client.refresh();
     } catch (error) {

@@ -394,6 +394,42 @@ Deno.test("CacheClient.connect() takes options given as undefined as their defau
   }
 });
 
+Deno.test("CacheClient.connect() refuses a timeout or a master URL it cannot keep, calling no one", async () => {
+  const calls: string[] = [];
+  const fetch = (input: string) => {
+    calls.push(input);
+    return Promise.resolve(Response.json(view(1, ["http://a:1"])));
+  };
+  // setTimeout takes none of these as meant: each call failed at once, "no answer within ... ms".
+  for (const timeoutMs of [NaN, Infinity, 0, -1, 2 ** 31, 1e10]) {
+    await assert.rejects(
+      CacheClient.connect(MASTER, { fetch, timeoutMs }),
+      (e: unknown) => e instanceof TypeError && /timeoutMs/.test(e.message),
+      String(timeoutMs),
+    );
+  }
+  // A path was dropped by the default transport (the ring read at the root), kept by a fetch.
+  for (const url of ["http://m:1/api", "ftp://m:1", "http://m:1/?a=1", "m:1", "http://u:p@m:1"]) {
+    await assert.rejects(
+      CacheClient.connect(url, { fetch }),
+      (e: unknown) => e instanceof TypeError && e.message.includes(url),
+      url,
+    );
+  }
+  assert.deepEqual(calls, []);
+  const cache = await CacheClient.connect("http://m:1/, http://n:1//", { fetch, timeoutMs: 1 });
+  cache.close();
+});
+
+Deno.test("CacheClient.connect() answers a ring it cannot build with a 502 CacheError", async () => {
+  const nodes = Array.from({ length: 70_001 }, (_, i) => `http://n${i}:1`);
+  const fetch = () => Promise.resolve(Response.json(view(1, nodes)));
+  await assert.rejects(
+    CacheClient.connect(MASTER, { fetch }),
+    (e: unknown) => e instanceof CacheError && e.status === 502 && /GET \/ring/.test(e.message),
+  );
+});
+
 Deno.test("CacheClient.connect() that fails closes the connection it opened", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const peer = (async () => {

@@ -29,6 +29,56 @@ export interface ClientOptions {
   transport?: () => Http1Client;
 }
 
+/** The longest `timeoutMs` a timer can keep: 2^31 - 1 ms, about 24.8 days. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * The masters' URLs in `masters` (an array, or one string with commas), trailing slashes dropped;
+ * throws {@link InvalidMasterUrl} for the first that is not `http(s)://host:port`: a path would be dropped,
+ * not put before every route's, so it is refused rather than ignored.
+ *
+ * @example
+ * ```ts
+ * import { masterUrls } from "./options.ts";
+ * masterUrls("http://m1:8080/, http://m2:8080"); // ["http://m1:8080", "http://m2:8080"]
+ * ```
+ */
+export function masterUrls(masters: string | string[]): string[] {
+  const list = typeof masters === "string" ? masters.split(",") : masters;
+  const urls = list.map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean);
+  for (const url of urls) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // refused below
+    }
+    if (
+      !parsed || !/^https?:$/.test(parsed.protocol) || parsed.pathname !== "/" || parsed.search ||
+      parsed.hash || parsed.username || parsed.password
+    ) {
+      throw new InvalidMasterUrl(url);
+    }
+  }
+  return urls;
+}
+
+/** A master URL that is not `http(s)://host:port`: see {@link masterUrls}. */
+export class InvalidMasterUrl extends TypeError {
+  constructor(readonly url: string) {
+    super(`Invalid master URL ${JSON.stringify(url)}: expected http(s)://host:port`);
+  }
+}
+
+/** `timeoutMs`, or its default; a TypeError for one no timer keeps (see {@link MAX_TIMEOUT_MS}). */
+export function timeoutOf(timeoutMs: number | undefined): number {
+  if (timeoutMs === undefined) return 5000;
+  if (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
+    throw new TypeError(`timeoutMs must be milliseconds from 1 to ${MAX_TIMEOUT_MS}: ${timeoutMs}`);
+  }
+  return timeoutMs;
+}
+
 /** Options of one call. */
 export interface CallOptions {
   /** Cancels the call. */

@@ -111,8 +111,14 @@ export class Router {
     this.#readAt = this.#now();
     const view = expected(RingView, await this.viaMaster("/ring", {}, signal), "GET /ring");
     if (this.#view && newerRing(this.#view, view)) return; // a late answer: keep the newer ring
+    let ring: Ring;
+    try {
+      ring = new Ring(view.nodes);
+    } catch (error) {
+      throw new CacheError(502, `GET /ring answered a ring no client can build: ${error}`);
+    }
     this.#view = view;
-    this.#ring = new Ring(view.nodes);
+    this.#ring = ring;
   }
 
   /**
