@@ -97,6 +97,13 @@ export class StaleRing extends CacheError {
   get applied(): boolean {
     return this.answered >= 200 && this.answered < 300;
   }
+
+  /** The node's own answer, for a call not sent again: its status and error, not a 421. */
+  asAnswered(): CacheError {
+    const body = this.body as { error?: unknown } | undefined;
+    const message = typeof body?.error === "string" ? body.error : this.message;
+    return new CacheError(this.answered, message, detailsOf(body));
+  }
 }
 
 /** A failure that a newer ring may route around: a redirect, or a node unreached or failing. */

@@ -152,6 +152,28 @@ Deno.test("CacheClient writes a node applied while it learned a newer ring are n
   ]);
 });
 
+Deno.test("CacheClient conditional writes that may have applied are not sent again by a newer ring", async () => {
+  // The primary stored the write, then its backup did not answer in time (504) while the ring
+  // changed: sent again, the write found its own version and failed its condition (412).
+  for (const status of [502, 504]) {
+    const ring = { current: view(1, [A]) };
+    const { cache, calls } = await client(ring, () => {
+      ring.current = view(ring.current.epoch + 1, [A]);
+      return calls.length > 1
+        ? failed(412, "Condition does not hold", { version: "7.1" })
+        : failed(status, "Stored on the primary; a backup did not answer in time");
+    });
+    for (const write of [() => cache.add("lock", "me"), () => cache.cas("lock", "me", "6.1")]) {
+      calls.length = 0;
+      await assert.rejects(
+        write(),
+        (e: unknown) => e instanceof CacheError && e.status === status && /backup/.test(e.message),
+      );
+      assert.deepEqual(calls, ["POST http://a:1/keys"], `${status}: not sent again`);
+    }
+  }
+});
+
 Deno.test("CacheClient.incr() sends by, ttl and a request id, the same one on every retry", async () => {
   const bodies: { by: number; ttl?: number; requestId: string }[] = [];
   let failures = 4;

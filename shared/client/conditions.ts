@@ -1,7 +1,7 @@
 // Conditional writes: the conditions a set may carry, and what a write whose condition failed
 // (412) tells its caller.
 
-import { CacheError, Refused } from "./call.ts";
+import { CacheError, mayHaveApplied, Refused, StaleRing } from "./call.ts";
 
 /**
  * The condition of a set (`POST /keys`): `if` `"absent"` writes only a key not stored (add, Redis
@@ -50,6 +50,8 @@ export function conditionFields(condition: SetCondition): SetCondition {
  * ```
  */
 export function notApplied(error: unknown): boolean {
+  // Answered from a newer ring: the node's own answer says (a 504 from its backup, say).
+  if (error instanceof StaleRing) return !error.applied && !mayHaveApplied(error);
   return error instanceof Refused ||
     (error instanceof CacheError && (error.status === 421 || error.status === 503));
 }

@@ -195,7 +195,8 @@ export class Router {
         // A miss while keys are moving may be a key on its way: the master looks where it was.
         const moving = read && error.status === 404 && this.keysMoving();
         if (moving) break;
-        if (!retryable(error)) throw error;
+        // Not sent again: the node's own answer, which a 421 would say refused it.
+        if (!retryable(error)) throw error instanceof StaleRing ? error.asAnswered() : error;
         await this.refreshAfterFailure(signal);
       }
     }
