@@ -126,8 +126,10 @@ const app = createApp({
     handedOver ? `Node ${advertise} has handed its keys over and is shutting down` : undefined,
   replicated: (entries, from) => {
     rebalancer.claimed(entries, from);
-    strays.take(entries, from);
+    return strays.take(entries, from);
   },
+  // Answered before the sender gives up on the call: a 504 it can pass on.
+  sendOnWaitMs: Math.max(1, Math.floor(config.peerTimeoutMs / 2)),
   // With no ring (standalone, or before the first one) the ring is empty: primary of every key.
   primaryKeys: primaryKeys(store, advertise, () => membership.ring),
   ringEpoch,

@@ -44,6 +44,8 @@ interface Held {
   at: number;
   bytes: number;
   took: Set<string>;
+  /** Settles true once every owner took it (or a newer state of the key), false if forgotten. */
+  sent: PromiseWithResolvers<boolean>;
 }
 
 /**
@@ -72,28 +74,42 @@ export class Strays {
   /**
    * Takes note of the keys of `entries`, just applied from a sender that placed them by `from`:
    * when that ring is older than this node's, they are sent on to their owners in this node's ring.
+   * Resolves once they all are, as they were here or newer (true), or some were forgotten (false);
+   * undefined when there is nothing to send on. A sender waits for it before its write counts:
+   * until then, a read by this node's ring may find an older state at the key's new owners.
    */
-  take(entries: Iterable<{ key: string }>, from: RingRef): void {
+  take(entries: Iterable<{ key: string }>, from: RingRef): Promise<boolean> | undefined {
     const view = this.#options.view();
-    if (view === undefined || !newerRing(view, from)) return;
+    if (view === undefined || !newerRing(view, from)) return undefined;
     const { store } = this.#options;
+    const sent: Promise<boolean>[] = [];
     for (const { key } of entries) {
       const replica = store.replica(key);
       if (replica === undefined) continue; // nothing here: expired on arrival
       const held = this.#waiting.get(key);
-      if (held && !newer(replica, held.replica)) continue;
-      this.#waiting.set(key, {
+      if (held && !newer(replica, held.replica)) {
+        sent.push(held.sent.promise); // it goes on as waiting: this state, or a newer one
+        continue;
+      }
+      const next: Held = {
         replica,
         at: store.now(),
         bytes: jsonBytes(replica),
         took: new Set(),
-      });
+        sent: Promise.withResolvers(),
+      };
+      if (held) next.sent.promise.then(held.sent.resolve); // newer: it stands for the one before
+      this.#waiting.set(key, next);
+      sent.push(next.sent.promise);
     }
     if (this.#waiting.size > 0) this.#start();
+    if (sent.length === 0) return undefined;
+    return Promise.all(sent).then((all) => all.every(Boolean));
   }
 
   /** Forgets the keys waiting, as after the store was cleared to rejoin empty. */
   reset(): void {
+    for (const held of this.#waiting.values()) held.sent.resolve(false);
     this.#waiting.clear();
   }
 
@@ -157,6 +173,7 @@ export class Strays {
     for (const [key, held] of round) {
       if (failed.has(key) || this.#waiting.get(key) !== held) continue;
       this.#waiting.delete(key);
+      held.sent.resolve(true);
       const now = store.replica(key);
       const owned = ring.owners(key, view.replicas).includes(self) ||
         this.#options.claimedAfter?.(key, view) === true;

@@ -43,9 +43,11 @@ export interface NodeDeps {
   rebalance?: () => RebalanceProgress;
   /**
    * Told of the entries each `/replicate` applied and the ring its sender placed them by (see
-   * `Strays` and `Rebalancer.claimed`).
+   * `Strays` and `Rebalancer.claimed`); what it returns, the answer waits for.
    */
-  replicated?: (entries: Iterable<{ key: string }>, from: RingRef) => void;
+  replicated?: (entries: Iterable<{ key: string }>, from: RingRef) => Promise<boolean> | void;
+  /** See `NodeContext.sendOnWaitMs`. */
+  sendOnWaitMs?: number;
   /** Why `/replicate` is refused (503) now, as once a leaving node handed its keys over. */
   refusesCopies?: () => string | undefined;
   /** The share of the node's time scans with a client token may take; default a quarter. */
@@ -118,6 +120,7 @@ export function createApp(deps: NodeDeps): NodeApp {
     startedAt: now(),
     rebalance: deps.rebalance,
     replicated: deps.replicated,
+    sendOnWaitMs: deps.sendOnWaitMs,
     refusesCopies: deps.refusesCopies,
     scanBudget: deps.scanBudget ?? new ScanBudget({ share: 0.25, burstMs: 250 }),
     primaryKeys: deps.primaryKeys,

@@ -31,7 +31,12 @@ export interface NodeContext {
    * Told of the entries each `/replicate` applied and the ring its sender placed them by (see
    * `Strays` and `Rebalancer.claimed`).
    */
-  replicated?: (entries: Iterable<{ key: string }>, from: RingRef) => void;
+  replicated?: (entries: Iterable<{ key: string }>, from: RingRef) => Promise<boolean> | void;
+  /**
+   * Milliseconds a `/replicate` from a sender on an older ring waits for its keys to be sent on
+   * (what `replicated` returns) before it answers 504; default 1000.
+   */
+  sendOnWaitMs?: number;
   /** Why `/replicate` is refused (503) now, as once a leaving node handed its keys over. */
   refusesCopies?: () => string | undefined;
   /** The share of the node's time scans with a client token may take. */

@@ -304,7 +304,9 @@ Deno.test("POST /replicate tells the node's strays its keys and sender's ring; a
     maxValueBytes: MAX_VALUE_BYTES,
     notReady: () => undefined,
     log,
-    replicated: (entries, from) => told.push({ keys: [...entries].map(({ key }) => key), from }),
+    replicated: (entries, from) => {
+      told.push({ keys: [...entries].map(({ key }) => key), from });
+    },
   });
   const post = (ring: string | undefined, key: string, byApp: boolean) => {
     const body = JSON.stringify({ entries: [{ key, version: 5, value: "v" }] });

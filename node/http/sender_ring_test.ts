@@ -10,7 +10,7 @@ import { sendReplicas } from "../cluster/replicator.ts";
 import { Strays } from "../cluster/strays.ts";
 
 /** A node's app with its strays wired as `main.ts` wires them, served on 127.0.0.1. */
-function startNode(view: () => RingView | undefined) {
+function startNode(view: () => RingView | undefined, sendOnWaitMs?: number) {
   // Bound first: the node's address names it in the ring.
   const served: { app?: { fetch: (request: Request) => Response | Promise<Response> } } = {};
   const server = Deno.serve(
@@ -33,47 +33,74 @@ function startNode(view: () => RingView | undefined) {
     notReady: () => undefined,
     log,
     replicated: (entries, from) => strays.take(entries, from),
+    sendOnWaitMs,
   });
   return { store, strays, server, url };
 }
 
-Deno.test("A key a sender on an older ring hands over goes on to its owner in the receiver's ring", async () => {
+/** Rings 2 and 3 of term 1, and a key `a` owns in 2 and `c` owns in 3, `b` being in both. */
+function moved(a: string, b: string, c: string) {
+  const ring = (epoch: number, nodes: string[]): RingView => ({
+    term: 1,
+    epoch,
+    replicas: 1,
+    nodes: [...nodes].sort(),
+    joined: {},
+    settled: false,
+  });
+  const before = ring(2, [a, b]);
+  const current = ring(3, [a, b, c]);
+  const owner = (view: RingView, key: string) => new Ring(view.nodes).owner(key);
+  for (let i = 0;; i++) {
+    if (owner(before, `k${i}`) === a && owner(current, `k${i}`) === c) {
+      return { before, current, key: `k${i}` };
+    }
+  }
+}
+
+Deno.test("A key a sender on an older ring hands over is on its owner in the receiver's ring once answered", async () => {
   let current: RingView | undefined;
   const a = startNode(() => current);
   const c = startNode(() => current);
   try {
     const b = "http://127.0.0.1:9"; // the node behind: it only sends
-    const ring = (epoch: number, nodes: string[]): RingView => ({
-      term: 1,
-      epoch,
-      replicas: 1,
-      nodes: [...nodes].sort(),
-      joined: {},
-      settled: false,
-    });
-    const before = ring(2, [a.url, b]);
-    current = ring(3, [a.url, b, c.url]);
-    const owner = (view: RingView, key: string) => new Ring(view.nodes).owner(key);
-    let key = "";
-    for (let i = 0; !key; i++) {
-      if (owner(before, `k${i}`) === a.url && owner(current, `k${i}`) === c.url) key = `k${i}`;
-    }
-    // B, still on the ring before, hands A the key A owned there, then drops its own copy.
-    await sendReplicas(
-      fetch,
-      a.url,
-      [{ key, version: 5, epoch: 2, value: "its only copy" }],
-      1000,
-      {
-        term: 1,
-        epoch: 2,
-      },
+    const rings = moved(a.url, b, c.url);
+    current = rings.current;
+    // B, still on the ring before, hands A the key A owned there, then drops its own copy; or,
+    // its primary there, sends A the copy of a write it then acknowledges.
+    const replica = { key: rings.key, version: 5, epoch: 2, value: "its only copy" };
+    await sendReplicas(fetch, a.url, [replica], 1000, { term: 1, epoch: 2 });
+    // A read by ring 3 asks C: a write counts once C has it.
+    assert.equal(
+      c.store.get(rings.key)?.value,
+      "its only copy",
+      "its owner in the ring now has it",
     );
     assert.ok(await a.strays.idle(5000));
-    assert.equal(c.store.get(key)?.value, "its only copy", "its owner in the ring now has it");
-    assert.equal(a.store.get(key), undefined, "and A, not an owner, dropped it");
+    assert.equal(a.store.get(rings.key), undefined, "and A, not an owner, dropped it");
   } finally {
     await a.server.shutdown();
     await c.server.shutdown();
+  }
+});
+
+Deno.test("A /replicate from an older ring whose keys cannot be sent on in time answers 504", async () => {
+  let current: RingView | undefined;
+  const a = startNode(() => current, 200);
+  try {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const c = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    listener.close(); // the owner in ring 3: nothing listens there
+    const rings = moved(a.url, "http://127.0.0.1:9", c);
+    current = rings.current;
+    const replica = { key: rings.key, version: 5, epoch: 2, value: "v" };
+    const sent = await sendReplicas(fetch, a.url, [replica], 5000, { term: 1, epoch: 2 })
+      .then(() => undefined, (error) => error);
+    assert.match(String(sent), /504/);
+    assert.equal(a.store.get(rings.key)?.value, "v", "applied here all the same, to go on later");
+  } finally {
+    current = undefined; // the retries stop finding a ring to send by
+    a.strays.reset();
+    await a.server.shutdown();
   }
 });

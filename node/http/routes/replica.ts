@@ -82,6 +82,16 @@ const replica = createRoute({
   },
 });
 
+/** Default wait for copies from a sender behind to be sent on: see `NodeContext.sendOnWaitMs`. */
+const SEND_ON_WAIT_MS = 1000;
+
+/** Whether `sent` resolved true within `ms`. */
+function within(sent: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  return Promise.race([sent, late]).finally(() => clearTimeout(timer));
+}
+
 /** Serves `/replicate` (hot: every write a primary takes comes here once per backup),
  * `/evicted` and `/replica/{key}`. */
 export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
@@ -93,8 +103,18 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
       const refused = node.refusesCopies?.();
       if (refused !== undefined) throw new HttpError(503, refused);
       const answer = node.writer.apply(entries);
-      if (from) node.replicated?.(entries, from);
-      return jsonAnswer(answer);
+      // From a sender behind this node's ring (a primary that has not heard of it, say): the
+      // write counts once the key's owners in this ring have it, as a read by it asks them.
+      const sentOn = from ? node.replicated?.(entries, from) : undefined;
+      if (!sentOn) return jsonAnswer(answer);
+      return within(sentOn, node.sendOnWaitMs ?? SEND_ON_WAIT_MS).then((sent) => {
+        if (sent) return jsonAnswer(answer);
+        throw new HttpError(
+          504,
+          "The copies were applied here, but not yet sent on to their owners in this node's newer " +
+            "ring: they will be, and a read by that ring may not find them until then",
+        );
+      });
     },
     readReplicaBody,
   );
