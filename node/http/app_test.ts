@@ -45,6 +45,18 @@ Deno.test("node answers 404 with an error for a missing key", async () => {
   assert.match((await gone.json()).error, /not found/);
 });
 
+Deno.test("node refuses a scan cursor past the last slot, as the master does", async () => {
+  const { send } = nodeApp();
+  await send("/keys", put("a", "1"));
+  for (const cursor of [String(2 ** 20), "9999999"]) {
+    const refused = await send(`/keys?cursor=${cursor}`);
+    assert.equal(refused.status, 400, cursor);
+    assert.match((await refused.json()).error, /cursor/);
+  }
+  const last = await send(`/keys?cursor=${2 ** 20 - 1}`);
+  assert.equal(last.status, 200);
+});
+
 Deno.test("node empties on DELETE /keys, and through a version answers a cluster's flush", async () => {
   const { send, store } = nodeApp();
   await send("/keys", put("a", "1"));

@@ -7,6 +7,7 @@ import { roleOf } from "@cache/service/auth";
 import type { HotPath } from "@cache/service/hot";
 import { errors, json } from "@cache/protocol/route_parts";
 import { Flushed, FlushQuery } from "@cache/protocol/wire";
+import { SLOTS } from "@cache/ring/rendezvous";
 import { checkAhead, MAX_FLUSH_AHEAD_US } from "../../cluster/replicator.ts";
 import { type NodeContext, routing } from "../context.ts";
 
@@ -54,6 +55,8 @@ const flush = {
 export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
   hot.app.openapi(scan, (c) => {
     const { prefix, cursor, count } = c.req.valid("query");
+    const from = Number(cursor ?? 0);
+    if (from >= SLOTS) throw new HttpError(400, "cursor is not one a scan answered");
     // The master paces its own scans; a client paging this node directly is held to a budget.
     const budget = roleOf(c.req.raw) === "client" ? node.scanBudget : undefined;
     const wait = budget?.wait() ?? 0;
@@ -63,7 +66,7 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
       return c.json({ error }, 429, { "retry-after": String(wait) });
     }
     const started = performance.now();
-    const page = node.store.scan(Number(cursor ?? 0), count, prefix ?? "");
+    const page = node.store.scan(from, count, prefix ?? "");
     budget?.spend(performance.now() - started);
     return c.json({ keys: page.keys, cursor: page.next === null ? null : String(page.next) }, 200);
   });
