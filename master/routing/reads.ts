@@ -10,7 +10,7 @@ import { keySegment } from "@cache/protocol/key_path";
 import type { Replica } from "@cache/protocol/replica";
 import { keyNotFound } from "@cache/protocol/key_routes";
 import { keyBytes, LINES_TYPE, type MGetResponse, StoredItem } from "@cache/protocol/wire";
-import { epochOf, versionOf } from "@cache/protocol/versions";
+import { versionOf } from "@cache/protocol/versions";
 import { settleAll } from "./fan_out.ts";
 import { foundItems, foundLines, ok, parsed } from "./node_answers.ts";
 import { byOwner, noOwner, type Placement } from "./placement.ts";
@@ -125,11 +125,10 @@ export class Reads {
 
   /**
    * `hit`, an owner's answer for `key`, or the newest state of the key across the rings while keys
-   * move, if that is newer, for a hit stamped before the current ring. Its owners in an earlier
-   * ring that have not heard of this one still take writes by theirs, and acknowledge them (the
-   * key's new owner may hold a copy from before: handed over by an owner already on this ring, or
-   * repaired by a read); and an owner whose handover for one change was cut short by the next
-   * keeps its copy, and may own the key again after a write made in between on another owner.
+   * move through two ring changes or more, if that is newer. An owner whose handover for one change
+   * was cut short by the next keeps its copy, and may own the key again after: a write made in
+   * between, on another owner, is then newer. (Through one change only, an owner holds a key
+   * from an earlier ring only if no one wrote it since: writes in this ring go to its owners.)
    */
   async #newestOf(
     key: string,
@@ -139,9 +138,9 @@ export class Reads {
     failed?: string,
   ): Promise<Response> {
     const { placement, transport } = this.#options;
-    if (placement.unsettledRings.length === 0) return hit;
+    if (placement.unsettledRings.length < 2) return hit;
     const { version } = await hit.clone().json() as { version: string };
-    if (epochOf(version) >= placement.epoch) return hit;
+    if (Number(version.slice(0, version.indexOf("."))) >= placement.epoch) return hit;
     const read = this.#movingRead(key, owners, placement.unsettledRings, failed, placedBy);
     // Not known newer when the rings cannot all be asked: the hit, as before they changed.
     const newest = await readMoving(transport, read).catch(() => undefined);
@@ -206,16 +205,6 @@ export class Reads {
       await Promise.all(missed.map(async (key) => {
         const answer = await this.get(key);
         if (answer.ok) found.set(key, StoredItem.parse(await answer.json()));
-      }));
-    }
-    // While keys move, a hit stamped before the current ring is read as a single GET reads it:
-    // a newer state may be on its owners in an earlier ring (see #newestOf).
-    if (placement.unsettledRings.length > 0) {
-      const older = [...found.values()].filter((item) => epochOf(item.version) < placement.epoch);
-      await Promise.all(older.map(async ({ key }) => {
-        const answer = await this.get(key);
-        if (answer.status === 404) found.delete(key); // deleted since, newest of all
-        else if (answer.ok) found.set(key, StoredItem.parse(await answer.json()));
       }));
     }
     const result: MGetResponse = { items: [], missing: [] };

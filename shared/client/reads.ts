@@ -179,13 +179,9 @@ export async function readKey(
       const item = await gathered.read(owner, key);
       // An answer counts only if the ring has not changed since the read was routed (it may
       // have waited behind another call): if it has, the read is asked again by the new one. A
-      // miss counts only from a settled ring, and a hit stamped before the ring only then too:
-      // while keys move, the master looks where the key was.
+      // miss counts only from a settled ring: while keys move, the master looks where it was.
       if (router.view?.epoch === routedBy) {
-        const moving = item === undefined
-          ? router.keysMoving()
-          : router.olderWhileMoving(item.version);
-        if (!moving) return item;
+        if (item !== undefined || !router.keysMoving()) return item;
         attempts = 0;
       }
     } catch (error) {
@@ -256,18 +252,15 @@ async function readGroups(
       return await readGroups(router, group, found, attempts - 1, signal);
     }
     for (const item of answer.items) found.set(item.key, item);
-    // Misses while keys are still moving, and hits stamped before the ring then, are asked again
-    // through the master, which looks where they were.
-    const moving = router.keysMoving();
-    const older = moving
-      ? answer.items.filter((item) => router.olderWhileMoving(item.version)).map((item) => item.key)
-      : [];
-    const again = moving ? [...answer.missing, ...older] : [];
-    if (again.length > 0) {
-      const retry = JSON.stringify({ keys: again });
-      const read = mgetAnswer(await router.viaMaster("/mget", post(retry), signal), again);
-      for (const key of older) found.delete(key); // the master's answer, a miss included
-      for (const item of read.items) found.set(item.key, item);
+    // Misses while keys are still moving are asked again through the master, which looks
+    // where they were.
+    if (answer.missing.length > 0 && router.keysMoving()) {
+      const retry = JSON.stringify({ keys: answer.missing });
+      const again = mgetAnswer(
+        await router.viaMaster("/mget", post(retry), signal),
+        answer.missing,
+      );
+      for (const item of again.items) found.set(item.key, item);
     }
   }));
 }

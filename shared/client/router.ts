@@ -15,7 +15,6 @@ import type { ClientOptions } from "./options.ts";
 import { groupBy } from "@cache/async/group";
 import { Ring } from "@cache/ring/ring";
 import { NodeClocks } from "@cache/protocol/node_clocks";
-import { epochOf } from "@cache/protocol/versions";
 import { DEADLINE_HEADER, EPOCH_HEADER, newerRing, RingView } from "@cache/protocol/wire";
 
 /** How {@link Router.route} sends one request. */
@@ -134,17 +133,6 @@ export class Router {
     return true;
   }
 
-  /**
-   * Whether a state stamped `version`, read from its owner by the ring held, may be older than one
-   * on the key's owners in an earlier ring: stamped before this ring while keys move. Owners that
-   * have not heard of this ring take writes by theirs, and the key's new owner may hold a copy
-   * from before: the master compares the rings' owners.
-   */
-  olderWhileMoving(version: string): boolean {
-    const view = this.#view;
-    return view !== undefined && epochOf(version) < view.epoch && this.keysMoving();
-  }
-
   /** {@link refresh}, shared by the calls that failed together: one ring fetch, not one each. */
   refreshOnce(): Promise<void> {
     this.#refreshing ??= this.refresh().catch(() => {}).finally(() => this.#refreshing = undefined);
@@ -194,11 +182,7 @@ export class Router {
       const owner = this.#ring.owner(key);
       if (owner === undefined) break;
       try {
-        const answer = await this.callNode(owner, path, sending, signal);
-        // A hit that may be older than the key's state elsewhere: the master compares.
-        const version = read ? (answer as { version?: unknown })?.version : undefined;
-        if (typeof version === "string" && this.olderWhileMoving(version)) break;
-        return answer;
+        return await this.callNode(owner, path, sending, signal);
       } catch (error) {
         if (mayHaveApplied(error) && options.again && sending !== options.again) {
           sending = options.again;

@@ -18,19 +18,6 @@ export function versionOf(stamp: Stamp): string {
 }
 
 /**
- * The ring epoch a version string (see {@link versionOf}) was stamped in.
- *
- * @example
- * ```ts
- * import { epochOf } from "./versions.ts";
- * epochOf("7.1733160000000123"); // 7
- * ```
- */
-export function epochOf(version: string): number {
-  return Number(version.slice(0, version.indexOf(".")));
-}
-
-/**
  * `String(n)` for a safe non-negative integer, faster for large ones: every read answers a version,
  * and V8 turns a number past 2^30 into text as a double (300 ns), one below it as an integer.
  */
