@@ -42,7 +42,12 @@ export async function readMoving(
   }
   const asked = candidates.filter((node) => node !== failed);
   const path = replicaPath(key);
-  const states = await Promise.allSettled(asked.map((node) => transport.read(node, path)));
+  // Named by this ring: an owner in an earlier one that has not heard of it takes it first, and
+  // so no more writes by its own. Else it could acknowledge one after this read, and the state
+  // repaired below onto the key's owners here would be older than an acknowledged write.
+  const states = await Promise.allSettled(
+    asked.map((node) => transport.read(node, path, placedBy)),
+  );
   let newest: { node: string; replica: Replica } | undefined;
   let failure: unknown = failed ? new HttpError(502, `Node ${failed} failed to answer`) : undefined;
   const held = new Map<string, Replica>();
@@ -86,7 +91,7 @@ export function repair(
   to: string,
   placedBy: PlacedBy,
 ): void {
-  transport.read(from, replicaPath(key))
+  transport.read(from, replicaPath(key), placedBy) // see readMoving: `from` takes the ring first
     .then((replica) => transport.replicate(to, [replica], placedBy))
     .catch(() => {}); // best effort: the nodes' own key moves get there too
 }

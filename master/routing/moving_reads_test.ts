@@ -241,3 +241,32 @@ Deno.test("Router.get() through two ring changes compares an old hit with every 
   assert.deepEqual(await (await read([between])).json(), { key, value: "old", version: "1.1" });
   assert.equal(calls.length, 1, "the owner alone is asked");
 });
+
+Deno.test("Router.get() names its ring to every node it asks for a key's state while keys move", async () => {
+  // An owner in the ring before that has not heard of this one takes it first, and so no more
+  // writes by its own: else it could acknowledge one after the read, and the state repaired onto
+  // the key's owner here would be older than that write.
+  const [a, b] = ["http://a:1", "http://b:1"];
+  const before = new Ring([b]);
+  const stateReads: (string | null)[] = [];
+  const fetch: Fetch = (input, init) => {
+    const url = String(input);
+    if (url.includes("/replica/")) {
+      stateReads.push(new Headers(init?.headers).get("x-ring-epoch"));
+      return Promise.resolve(
+        url.startsWith(b)
+          ? Response.json({ key: "k", version: 5, epoch: 7, value: "v" })
+          : Response.json({ error: "not found" }, { status: 404 }),
+      );
+    }
+    if (url.endsWith("/replicate")) return Promise.resolve(Response.json({ changed: 1 }));
+    return Promise.resolve(Response.json({ error: "not found" }, { status: 404 }));
+  };
+  const router = new Router({
+    placement: { ring: new Ring([a]), epoch: 8, replicas: 1, unsettledRings: [before] },
+    fetch,
+    timeoutMs: 100,
+  });
+  assert.equal((await router.get("k")).status, 200);
+  assert.deepEqual(stateReads, ["8", "8"]);
+});

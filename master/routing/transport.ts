@@ -142,9 +142,14 @@ export class Transport {
     return parsed(node, answer);
   }
 
-  /** GETs `path` on `node` and returns the parsed answer; throws HttpError on any failure. */
-  async read(node: string, path: string): Promise<unknown> {
-    return parsed(node, await this.exchange(node, path, {}));
+  /**
+   * GETs `path` on `node` and returns the parsed answer; throws HttpError on any failure. With
+   * `ring`, the read names its epoch: a node behind it (asked for a key's state, `/replica`) takes
+   * that ring first, and from then on no write by its older one.
+   */
+  async read(node: string, path: string, ring?: PlacedBy): Promise<unknown> {
+    const init = ring ? { headers: { [EPOCH_HEADER]: String(ring.epoch) } } : {};
+    return parsed(node, await this.exchange(node, path, init));
   }
 
   /** Whether `node`'s breaker is closed: calls go to it as usual, none failing fast. */
