@@ -35,6 +35,9 @@ export interface StraysOptions {
 /** Wait before a round that failed is tried again. */
 const RETRY_MS = 500;
 
+/** Rounds at once at most: see `Strays.#start`. */
+const MAX_ROUNDS = 4;
+
 /**
  * A key's state as it was when it came, and when it was read (its TTL counts down meanwhile), its
  * size as JSON, and the owners that took it: a round tried again does not send it to them again.
@@ -58,7 +61,9 @@ interface Held {
 export class Strays {
   readonly #options: StraysOptions;
   #waiting = new Map<string, Held>();
-  #running: Promise<void> | undefined;
+  readonly #inRound = new Set<Held>(); // being sent by a round now
+  #rounds = 0; // rounds running
+  #retrying = false; // a wait before failed keys go round again
   readonly #waiters = new Waiters();
   #sent = 0;
 
@@ -115,47 +120,75 @@ export class Strays {
 
   /** Resolves once nothing waits to be sent, or after `timeoutMs`; resolves whether it is idle. */
   idle(timeoutMs: number): Promise<boolean> {
-    if (!this.#running) return Promise.resolve(true);
+    if (this.#waiting.size === 0 && this.#rounds === 0) return Promise.resolve(true);
     return this.#waiters.wait(timeoutMs);
   }
 
+  /**
+   * Starts a round for the keys waiting that no round is sending, unless {@link MAX_ROUNDS} run
+   * or failed keys wait to go round again: keys taken while a round waits on a slow owner go on
+   * to the others meanwhile, since their senders wait for them.
+   */
   #start(): void {
-    this.#running ??= this.#loop().finally(() => {
-      this.#running = undefined;
-      if (this.#waiting.size > 0) this.#start();
-      else this.#waiters.wake();
+    if (this.#retrying || this.#rounds >= MAX_ROUNDS) return;
+    const fresh = [...this.#waiting.values()].filter((held) => !this.#inRound.has(held));
+    if (fresh.length === 0) return;
+    const view = this.#options.view();
+    if (view === undefined || view.nodes.length === 0) return this.#retry();
+    for (const held of fresh) this.#inRound.add(held);
+    this.#rounds++;
+    this.#round(view, fresh).then((done) => {
+      for (const held of fresh) this.#inRound.delete(held);
+      this.#rounds--;
+      if (!done) this.#retry();
+      else this.#start();
+      if (this.#waiting.size === 0 && this.#rounds === 0) this.#waiters.wake();
     });
   }
 
-  async #loop(): Promise<void> {
-    while (this.#waiting.size > 0) {
-      const view = this.#options.view();
-      if (view !== undefined && view.nodes.length > 0 && await this.#round(view)) continue;
-      await (this.#options.sleep ?? sleep)(RETRY_MS);
-    }
+  /** Waits {@link RETRY_MS}, then starts a round for the keys still waiting. */
+  #retry(): void {
+    if (this.#retrying) return;
+    this.#retrying = true;
+    (this.#options.sleep ?? sleep)(RETRY_MS).then(() => {
+      this.#retrying = false;
+      this.#start();
+    });
   }
 
-  /** Sends every waiting key to its owners in `view`; resolves whether every owner took its keys. */
-  async #round(view: RingView): Promise<boolean> {
+  /** Sends `helds` to their owners in `view`; resolves whether every owner took its keys. */
+  async #round(view: RingView, helds: Held[]): Promise<boolean> {
     const { self, store, batch, log } = this.#options;
     const ring = new Ring(view.nodes);
-    const round = [...this.#waiting];
+    const round = helds.map((held) => [held.replica.key, held] as const);
     const batches = new Map<string, Held[]>();
-    for (const [key, held] of round) {
-      for (const owner of ring.owners(key, view.replicas)) {
+    const left = new Map<Held, number>(); // owners yet to take each key
+    for (const [, held] of round) {
+      let owners = 0;
+      for (const owner of ring.owners(held.replica.key, view.replicas)) {
         if (owner === self || held.took.has(owner)) continue;
         const queued = batches.get(owner) ?? [];
         queued.push(held);
         batches.set(owner, queued);
+        owners++;
       }
+      left.set(held, owners);
+      if (owners === 0) held.sent.resolve(true);
     }
     const failed = new Set<string>();
-    for (const [owner, queued] of batches) {
+    // Owners in parallel, and a key counts as sent on once its owners took it, not at the end of
+    // the round: a slow owner holds back only its own keys' senders.
+    await Promise.all([...batches].map(async ([owner, queued]) => {
       for (const part of parts(queued, batch, this.#options.batchBytes ?? BATCH_BYTES)) {
         const now = store.now();
         try {
           await this.#options.send(owner, part.map((h) => aged(h.replica, now - h.at)), view);
-          for (const held of part) held.took.add(owner);
+          for (const held of part) {
+            held.took.add(owner);
+            const owners = left.get(held)! - 1;
+            left.set(held, owners);
+            if (owners === 0) held.sent.resolve(true); // a newer state waiting stays to be sent
+          }
           this.#sent += part.length;
         } catch (error) {
           for (const { replica } of part) failed.add(replica.key);
@@ -166,14 +199,13 @@ export class Strays {
           });
         }
       }
-    }
+    }));
     // A newer ring may have other owners: the keys go round again, by it.
     const current = this.#options.view();
     if (current?.term !== view.term || current.epoch !== view.epoch) return false;
     for (const [key, held] of round) {
       if (failed.has(key) || this.#waiting.get(key) !== held) continue;
       this.#waiting.delete(key);
-      held.sent.resolve(true);
       const now = store.replica(key);
       const owned = ring.owners(key, view.replicas).includes(self) ||
         this.#options.claimedAfter?.(key, view) === true;

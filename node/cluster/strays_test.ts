@@ -237,3 +237,43 @@ Deno.test("Strays tried again sends a key only to the owners that did not take i
   assert.ok(await strays.idle(1000));
   assert.deepEqual(calls.map(({ node }) => node).sort(), [B, C, C].sort());
 });
+
+Deno.test("Strays settles a key's wait once its owners took it, while newer states keep coming", async () => {
+  // A primary behind keeps writing the key: each copy replaces the one waiting. The first copy's
+  // sender waits only until the first copy, or a newer one, is on its owner.
+  const ring = view(3, [A, B, C]);
+  const key = keyWhere(ring, (owners) => owners[0] === C);
+  const answers: (() => void)[] = [];
+  const { store, calls, strays } = setup(ring, () => new Promise((done) => answers.push(done)));
+  store.apply({ key, version: 1, epoch: 2, value: "v1" });
+  const first = strays.take([{ key }], { term: 1, epoch: 2 })!;
+  store.apply({ key, version: 2, epoch: 2, value: "v2" });
+  const second = strays.take([{ key }], { term: 1, epoch: 2 })!; // replaces v1, waiting
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.deepEqual(calls.map((call) => call.replicas[0].value), ["v1", "v2"]);
+  answers[0](); // C took v1
+  assert.equal(await first, true);
+  answers[1](); // and v2
+  assert.equal(await second, true);
+  assert.ok(await strays.idle(1000));
+});
+
+Deno.test("Strays settles a key whose owners took it though another owner's call fails", async () => {
+  const ring = view(3, [A, B, C]);
+  const forB = keyWhere(ring, (owners) => owners[0] === B);
+  const forC = keyWhere(ring, (owners) => owners[0] === C);
+  let failB = (_error: Error) => {};
+  const { store, strays } = setup(
+    ring,
+    (node) => node === B ? new Promise((_, reject) => failB = reject) : Promise.resolve(),
+  );
+  store.apply({ key: forB, version: 1, epoch: 2, value: "b" });
+  store.apply({ key: forC, version: 1, epoch: 2, value: "c" });
+  const toB = strays.take([{ key: forB }], { term: 1, epoch: 2 })!;
+  const toC = strays.take([{ key: forC }], { term: 1, epoch: 2 })!;
+  // B does not answer (yet): C's key, sent in the same round, is on C all the same.
+  assert.equal(await toC, true);
+  failB(new Error("no answer within 2000 ms"));
+  strays.reset(); // the store cleared: B's key is not sent on, and its wait says so
+  assert.equal(await toB, false);
+});
