@@ -73,7 +73,7 @@ export class InvalidMasterUrl extends TypeError {
 /** `timeoutMs`, or its default; a TypeError for one no timer keeps (see {@link MAX_TIMEOUT_MS}). */
 export function timeoutOf(timeoutMs: number | undefined): number {
   if (timeoutMs === undefined) return 5000;
-  if (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
+  if (typeof timeoutMs !== "number" || !(timeoutMs >= 1 && timeoutMs <= MAX_TIMEOUT_MS)) {
     throw new TypeError(`timeoutMs must be milliseconds from 1 to ${MAX_TIMEOUT_MS}: ${timeoutMs}`);
   }
   return timeoutMs;
