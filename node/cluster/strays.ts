@@ -116,6 +116,7 @@ export class Strays {
   reset(): void {
     for (const held of this.#waiting.values()) held.sent.resolve(false);
     this.#waiting.clear();
+    this.#wakeIfIdle();
   }
 
   /** Resolves once nothing waits to be sent, or after `timeoutMs`; resolves whether it is idle. */
@@ -142,8 +143,13 @@ export class Strays {
       this.#rounds--;
       if (!done) this.#retry();
       else this.#start();
-      if (this.#waiting.size === 0 && this.#rounds === 0) this.#waiters.wake();
+      this.#wakeIfIdle();
     });
+  }
+
+  /** Wakes those waiting for {@link idle} once nothing waits and no round is out. */
+  #wakeIfIdle(): void {
+    if (this.#waiting.size === 0 && this.#rounds === 0) this.#waiters.wake();
   }
 
   /** Waits {@link RETRY_MS}, then starts a round for the keys still waiting. */

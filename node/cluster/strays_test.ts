@@ -277,3 +277,17 @@ Deno.test("Strays settles a key whose owners took it though another owner's call
   strays.reset(); // the store cleared: B's key is not sent on, and its wait says so
   assert.equal(await toB, false);
 });
+
+Deno.test("Strays is idle once reset, though a round failed and waits to go again", async () => {
+  const ring = view(3, [A, B, C]);
+  const key = keyWhere(ring, (owners) => owners[0] === C);
+  const { store, waits, strays } = setup(ring, () => Promise.reject(new Error("refused")));
+  store.apply({ key, version: 5, value: "v" });
+  const sent = strays.take([{ key }], { term: 1, epoch: 2 })!;
+  assert.equal(await strays.idle(50), false);
+  assert.equal(waits.length, 1, "waiting to go again");
+  const idle = strays.idle(1000);
+  strays.reset(); // the store cleared, to rejoin empty
+  assert.equal(await idle, true);
+  assert.equal(await sent, false);
+});
