@@ -35,9 +35,6 @@ export interface StraysOptions {
 /** Wait before a round that failed is tried again. */
 const RETRY_MS = 500;
 
-/** Rounds at once at most: see `Strays.#start`. */
-const MAX_ROUNDS = 4;
-
 /**
  * A key's state as it was when it came, and when it was read (its TTL counts down meanwhile), its
  * size as JSON, and the owners that took it: a round tried again does not send it to them again.
@@ -61,9 +58,9 @@ interface Held {
 export class Strays {
   readonly #options: StraysOptions;
   #waiting = new Map<string, Held>();
-  readonly #inRound = new Set<Held>(); // being sent by a round now
-  #rounds = 0; // rounds running
-  #retrying = false; // a wait before failed keys go round again
+  readonly #sending = new Set<string>(); // owners a call is out to: one at a time each
+  readonly #resting = new Set<string>(); // owners whose call failed, until their retry wait ends
+  #noRing = false; // waiting for a ring with nodes to send by
   readonly #waiters = new Waiters();
   #sent = 0;
 
@@ -88,6 +85,7 @@ export class Strays {
     if (view === undefined || !newerRing(view, from)) return undefined;
     const { store } = this.#options;
     const sent: Promise<boolean>[] = [];
+    const fresh: Held[] = [];
     for (const { key } of entries) {
       const replica = store.replica(key);
       if (replica === undefined) continue; // nothing here: expired on arrival
@@ -105,9 +103,10 @@ export class Strays {
       };
       if (held) next.sent.promise.then(held.sent.resolve); // newer: it stands for the one before
       this.#waiting.set(key, next);
+      fresh.push(next);
       sent.push(next.sent.promise);
     }
-    if (this.#waiting.size > 0) this.#start();
+    this.#start(fresh);
     if (sent.length === 0) return undefined;
     return Promise.all(sent).then((all) => all.every(Boolean));
   }
@@ -121,106 +120,115 @@ export class Strays {
 
   /** Resolves once nothing waits to be sent, or after `timeoutMs`; resolves whether it is idle. */
   idle(timeoutMs: number): Promise<boolean> {
-    if (this.#waiting.size === 0 && this.#rounds === 0) return Promise.resolve(true);
+    if (this.#waiting.size === 0 && this.#sending.size === 0) return Promise.resolve(true);
     return this.#waiters.wait(timeoutMs);
   }
 
   /**
-   * Starts a round for the keys waiting that no round is sending, unless {@link MAX_ROUNDS} run
-   * or failed keys wait to go round again: keys taken while a round waits on a slow owner go on
-   * to the others meanwhile, since their senders wait for them.
+   * Sends `helds` (by default every key waiting) on to their owners in the ring this node follows
+   * that do not have them yet: one call after another to each owner, owners in parallel, and none
+   * to an owner a call is out to (its call then sends the rest when it ends) or waiting to try
+   * again. So a slow owner holds back only its own keys, whose senders wait for them.
    */
-  #start(): void {
-    if (this.#retrying || this.#rounds >= MAX_ROUNDS) return;
-    const fresh = [...this.#waiting.values()].filter((held) => !this.#inRound.has(held));
-    if (fresh.length === 0) return;
+  #start(helds: Iterable<Held> = this.#waiting.values()): void {
     const view = this.#options.view();
-    if (view === undefined || view.nodes.length === 0) return this.#retry();
-    for (const held of fresh) this.#inRound.add(held);
-    this.#rounds++;
-    this.#round(view, fresh).then((done) => {
-      for (const held of fresh) this.#inRound.delete(held);
-      this.#rounds--;
-      if (!done) this.#retry();
-      else this.#start();
-      this.#wakeIfIdle();
-    });
+    if (view === undefined || view.nodes.length === 0) {
+      if (this.#waiting.size > 0) this.#waitForRing();
+      return;
+    }
+    const ring = new Ring(view.nodes);
+    const byOwner = new Map<string, Held[]>();
+    for (const held of [...helds]) {
+      const left = this.#left(held, ring, view);
+      if (left.length === 0) this.#done(held, ring, view);
+      for (const owner of left) {
+        if (this.#sending.has(owner) || this.#resting.has(owner)) continue;
+        const queued = byOwner.get(owner) ?? [];
+        queued.push(held);
+        byOwner.set(owner, queued);
+      }
+    }
+    for (const [owner, queued] of byOwner) void this.#send(view, ring, owner, queued);
+    this.#wakeIfIdle();
   }
 
-  /** Wakes those waiting for {@link idle} once nothing waits and no round is out. */
-  #wakeIfIdle(): void {
-    if (this.#waiting.size === 0 && this.#rounds === 0) this.#waiters.wake();
+  /** The owners of `held`'s key in `view`'s ring, this node aside, that have not taken it. */
+  #left(held: Held, ring: Ring, view: RingView): string[] {
+    const owners = ring.owners(held.replica.key, view.replicas);
+    return owners.filter((owner) => owner !== this.#options.self && !held.took.has(owner));
   }
 
-  /** Waits {@link RETRY_MS}, then starts a round for the keys still waiting. */
-  #retry(): void {
-    if (this.#retrying) return;
-    this.#retrying = true;
+  /**
+   * `held` is on every owner in `view`'s ring: its senders are told, and, unless a newer state of
+   * the key waits to go on, it leaves: dropped here unless this node owns the key or it changed.
+   */
+  #done(held: Held, ring: Ring, view: RingView): void {
+    held.sent.resolve(true);
+    const key = held.replica.key;
+    if (this.#waiting.get(key) !== held) return;
+    this.#waiting.delete(key);
+    const { self, store } = this.#options;
+    const now = store.replica(key);
+    const owned = ring.owners(key, view.replicas).includes(self) ||
+      this.#options.claimedAfter?.(key, view) === true;
+    if (!owned && now !== undefined && !newer(now, held.replica)) store.drop(key);
+  }
+
+  /** Sends `queued` to `owner`, then whatever waits for it meanwhile; a failure waits to retry. */
+  async #send(view: RingView, ring: Ring, owner: string, queued: Held[]): Promise<void> {
+    const { store, batch, log } = this.#options;
+    this.#sending.add(owner);
+    let failed = false;
+    for (const part of parts(queued, batch, this.#options.batchBytes ?? BATCH_BYTES)) {
+      const now = store.now();
+      try {
+        await this.#options.send(owner, part.map((h) => aged(h.replica, now - h.at)), view);
+      } catch (error) {
+        log.warn("stray keys not sent on, will retry", {
+          node: owner,
+          keys: part.length,
+          error: String(error),
+        });
+        failed = true;
+        break;
+      }
+      this.#sent += part.length;
+      log.info("stray keys sent on", { node: owner, epoch: view.epoch, keys: part.length });
+      // Done by the ring as it is now: one that changed meanwhile may have other owners.
+      const current = this.#options.view();
+      const same = current?.term === view.term && current.epoch === view.epoch;
+      for (const held of part) {
+        held.took.add(owner);
+        if (same && this.#left(held, ring, view).length === 0) this.#done(held, ring, view);
+      }
+    }
+    this.#sending.delete(owner);
+    if (failed) this.#rest(owner);
+    this.#start();
+  }
+
+  /** Sends nothing more to `owner` for {@link RETRY_MS}, then what waits. */
+  #rest(owner: string): void {
+    this.#resting.add(owner);
     (this.#options.sleep ?? sleep)(RETRY_MS).then(() => {
-      this.#retrying = false;
+      this.#resting.delete(owner);
       this.#start();
     });
   }
 
-  /** Sends `helds` to their owners in `view`; resolves whether every owner took its keys. */
-  async #round(view: RingView, helds: Held[]): Promise<boolean> {
-    const { self, store, batch, log } = this.#options;
-    const ring = new Ring(view.nodes);
-    const round = helds.map((held) => [held.replica.key, held] as const);
-    const batches = new Map<string, Held[]>();
-    const left = new Map<Held, number>(); // owners yet to take each key
-    for (const [, held] of round) {
-      let owners = 0;
-      for (const owner of ring.owners(held.replica.key, view.replicas)) {
-        if (owner === self || held.took.has(owner)) continue;
-        const queued = batches.get(owner) ?? [];
-        queued.push(held);
-        batches.set(owner, queued);
-        owners++;
-      }
-      left.set(held, owners);
-      if (owners === 0) held.sent.resolve(true);
-    }
-    const failed = new Set<string>();
-    // Owners in parallel, and a key counts as sent on once its owners took it, not at the end of
-    // the round: a slow owner holds back only its own keys' senders.
-    await Promise.all([...batches].map(async ([owner, queued]) => {
-      for (const part of parts(queued, batch, this.#options.batchBytes ?? BATCH_BYTES)) {
-        const now = store.now();
-        try {
-          await this.#options.send(owner, part.map((h) => aged(h.replica, now - h.at)), view);
-          for (const held of part) {
-            held.took.add(owner);
-            const owners = left.get(held)! - 1;
-            left.set(held, owners);
-            if (owners === 0) held.sent.resolve(true); // a newer state waiting stays to be sent
-          }
-          this.#sent += part.length;
-        } catch (error) {
-          for (const { replica } of part) failed.add(replica.key);
-          log.warn("stray keys not sent on, will retry", {
-            node: owner,
-            keys: part.length,
-            error: String(error),
-          });
-        }
-      }
-    }));
-    // A newer ring may have other owners: the keys go round again, by it.
-    const current = this.#options.view();
-    if (current?.term !== view.term || current.epoch !== view.epoch) return false;
-    for (const [key, held] of round) {
-      if (failed.has(key) || this.#waiting.get(key) !== held) continue;
-      this.#waiting.delete(key);
-      const now = store.replica(key);
-      const owned = ring.owners(key, view.replicas).includes(self) ||
-        this.#options.claimedAfter?.(key, view) === true;
-      if (!owned && now !== undefined && !newer(now, held.replica)) store.drop(key);
-    }
-    if (round.length > failed.size) {
-      log.info("stray keys sent on", { epoch: view.epoch, keys: round.length - failed.size });
-    }
-    return failed.size === 0;
+  /** Tries again in {@link RETRY_MS}, for a ring with nodes to send by. */
+  #waitForRing(): void {
+    if (this.#noRing) return;
+    this.#noRing = true;
+    (this.#options.sleep ?? sleep)(RETRY_MS).then(() => {
+      this.#noRing = false;
+      this.#start();
+    });
+  }
+
+  /** Wakes those waiting for {@link idle} once nothing waits and no call is out. */
+  #wakeIfIdle(): void {
+    if (this.#waiting.size === 0 && this.#sending.size === 0) this.#waiters.wake();
   }
 }
 

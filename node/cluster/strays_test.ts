@@ -250,9 +250,11 @@ Deno.test("Strays settles a key's wait once its owners took it, while newer stat
   store.apply({ key, version: 2, epoch: 2, value: "v2" });
   const second = strays.take([{ key }], { term: 1, epoch: 2 })!; // replaces v1, waiting
   await new Promise((resolve) => setTimeout(resolve, 1));
-  assert.deepEqual(calls.map((call) => call.replicas[0].value), ["v1", "v2"]);
+  assert.deepEqual(calls.map((call) => call.replicas[0].value), ["v1"], "one call at a time to C");
   answers[0](); // C took v1
   assert.equal(await first, true);
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.deepEqual(calls.map((call) => call.replicas[0].value), ["v1", "v2"]);
   answers[1](); // and v2
   assert.equal(await second, true);
   assert.ok(await strays.idle(1000));
@@ -290,4 +292,50 @@ Deno.test("Strays is idle once reset, though a round failed and waits to go agai
   strays.reset(); // the store cleared, to rejoin empty
   assert.equal(await idle, true);
   assert.equal(await sent, false);
+});
+
+for (const b of ["paused", "refusing"] as const) {
+  Deno.test(`Strays sends keys taken while an owner is ${b} to the others at once`, async () => {
+    const ring = view(3, [A, B, C]);
+    const placed = new Ring(ring.nodes);
+    const forB = Array.from({ length: 200 }, (_, i) => `k${i}`)
+      .filter((key) => placed.owner(key) === B).slice(0, 6);
+    const forC = keyWhere(ring, (owners) => owners[0] === C);
+    const { store, waits, strays } = setup(
+      ring,
+      (node) =>
+        node !== B ? Promise.resolve() : b === "paused"
+          ? new Promise(() => {}) // answers after the peer timeout, past the sender's wait
+          : Promise.reject(new Error("503")), // then waits to try again
+    );
+    for (const key of [...forB, forC]) store.apply({ key, version: 1, epoch: 2, value: key });
+    for (const key of forB) strays.take([{ key }], { term: 1, epoch: 2 }); // one /replicate each
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    if (b === "refusing") assert.equal(waits.length, 1);
+    assert.equal(await strays.take([{ key: forC }], { term: 1, epoch: 2 }), true);
+  });
+}
+
+Deno.test("Strays does not count a key sent on by the owners of a ring that changed meanwhile", async () => {
+  const first = view(3, [A, B, C]);
+  const next = view(4, [A, B]);
+  const key = Array.from({ length: 500 }, (_, i) => `k${i}`)
+    .find((k) => new Ring(first.nodes).owner(k) === C && new Ring(next.nodes).owner(k) === B)!;
+  let answerC = () => {};
+  let answerB = () => {};
+  const { store, ring, strays } = setup(
+    first,
+    (node) => new Promise((done) => node === C ? answerC = done : answerB = done),
+  );
+  store.apply({ key, version: 5, epoch: 2, value: "v" });
+  let sent: boolean | undefined;
+  strays.take([{ key }], { term: 1, epoch: 2 })!.then((done) => sent = done);
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  ring.current = next; // reads by ring 4 go to B
+  answerC(); // C, the owner in ring 3, took it
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(sent, undefined, "not yet: B lacks it");
+  answerB();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(sent, true);
 });
