@@ -60,6 +60,8 @@ export class Strays {
   #waiting = new Map<string, Held>();
   readonly #sending = new Set<string>(); // owners a call is out to: one at a time each
   readonly #resting = new Set<string>(); // owners whose call failed, until their retry wait ends
+  // Keys an owner lacks, noted while a call was out to it or it rested: sent when it is free.
+  readonly #pending = new Map<string, Set<Held>>();
   #noRing = false; // waiting for a ring with nodes to send by
   readonly #waiters = new Waiters();
   #sent = 0;
@@ -115,6 +117,7 @@ export class Strays {
   reset(): void {
     for (const held of this.#waiting.values()) held.sent.resolve(false);
     this.#waiting.clear();
+    this.#pending.clear();
     this.#wakeIfIdle();
   }
 
@@ -139,10 +142,16 @@ export class Strays {
     const ring = new Ring(view.nodes);
     const byOwner = new Map<string, Held[]>();
     for (const held of [...helds]) {
+      if (this.#waiting.get(held.replica.key) !== held) continue; // a newer state goes instead
       const left = this.#left(held, ring, view);
       if (left.length === 0) this.#done(held, ring, view);
       for (const owner of left) {
-        if (this.#sending.has(owner) || this.#resting.has(owner)) continue;
+        if (this.#sending.has(owner) || this.#resting.has(owner)) {
+          const pending = this.#pending.get(owner) ?? new Set();
+          pending.add(held);
+          this.#pending.set(owner, pending);
+          continue;
+        }
         const queued = byOwner.get(owner) ?? [];
         queued.push(held);
         byOwner.set(owner, queued);
@@ -178,8 +187,9 @@ export class Strays {
   async #send(view: RingView, ring: Ring, owner: string, queued: Held[]): Promise<void> {
     const { store, batch, log } = this.#options;
     this.#sending.add(owner);
-    let failed = false;
-    for (const part of parts(queued, batch, this.#options.batchBytes ?? BATCH_BYTES)) {
+    let failed: Held[] = [];
+    const all = parts(queued, batch, this.#options.batchBytes ?? BATCH_BYTES);
+    for (const [i, part] of all.entries()) {
       const now = store.now();
       try {
         await this.#options.send(owner, part.map((h) => aged(h.replica, now - h.at)), view);
@@ -189,7 +199,7 @@ export class Strays {
           keys: part.length,
           error: String(error),
         });
-        failed = true;
+        failed = all.slice(i).flat();
         break;
       }
       this.#sent += part.length;
@@ -203,17 +213,29 @@ export class Strays {
       }
     }
     this.#sending.delete(owner);
-    if (failed) this.#rest(owner);
-    this.#start();
+    const current = this.#options.view();
+    if (current?.term !== view.term || current.epoch !== view.epoch) {
+      this.#pending.delete(owner);
+      return this.#start(); // a newer ring: every key waiting, by its owners
+    }
+    if (failed.length > 0) return this.#rest(owner, failed);
+    this.#start(this.#takePending(owner));
   }
 
-  /** Sends nothing more to `owner` for {@link RETRY_MS}, then what waits. */
-  #rest(owner: string): void {
+  /** Sends nothing more to `owner` for {@link RETRY_MS}, then `failed` and what else waits. */
+  #rest(owner: string, failed: Held[]): void {
     this.#resting.add(owner);
     (this.#options.sleep ?? sleep)(RETRY_MS).then(() => {
       this.#resting.delete(owner);
-      this.#start();
+      this.#start([...failed, ...this.#takePending(owner)]);
     });
+  }
+
+  /** The keys noted for `owner` while it was busy, now forgotten there. */
+  #takePending(owner: string): Held[] {
+    const pending = this.#pending.get(owner);
+    this.#pending.delete(owner);
+    return pending ? [...pending] : [];
   }
 
   /** Tries again in {@link RETRY_MS}, for a ring with nodes to send by. */
