@@ -28,16 +28,16 @@ export interface StraysOptions {
    */
   claimedAfter?: (key: string, view: RingRef) => boolean;
   log: Logger;
-  /** Waits `ms` before a failed round is tried again; default {@link sleep}. */
+  /** Waits `ms` before an owner whose call failed is sent to again; default {@link sleep}. */
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Wait before a round that failed is tried again. */
+/** Wait before an owner whose call failed is sent to again, or a ring with nodes is looked for. */
 const RETRY_MS = 500;
 
 /**
  * A key's state as it was when it came, and when it was read (its TTL counts down meanwhile), its
- * size as JSON, and the owners that took it: a round tried again does not send it to them again.
+ * size as JSON, and the owners that took it: a call tried again does not send it to them again.
  */
 interface Held {
   replica: Replica;
@@ -63,6 +63,7 @@ export class Strays {
   // Keys an owner lacks, noted while a call was out to it or it rested: sent when it is free.
   readonly #pending = new Map<string, Set<Held>>();
   #noRing = false; // waiting for a ring with nodes to send by
+  #placed: { view: RingView; ring: Ring } | undefined; // the ring of the view sent by last
   readonly #waiters = new Waiters();
   #sent = 0;
 
@@ -139,7 +140,7 @@ export class Strays {
       if (this.#waiting.size > 0) this.#waitForRing();
       return;
     }
-    const ring = new Ring(view.nodes);
+    const ring = this.#ringOf(view);
     const byOwner = new Map<string, Held[]>();
     for (const held of [...helds]) {
       if (this.#waiting.get(held.replica.key) !== held) continue; // a newer state goes instead
@@ -205,16 +206,14 @@ export class Strays {
       this.#sent += part.length;
       log.info("stray keys sent on", { node: owner, epoch: view.epoch, keys: part.length });
       // Done by the ring as it is now: one that changed meanwhile may have other owners.
-      const current = this.#options.view();
-      const same = current?.term === view.term && current.epoch === view.epoch;
+      const same = this.#follows(view);
       for (const held of part) {
         held.took.add(owner);
         if (same && this.#left(held, ring, view).length === 0) this.#done(held, ring, view);
       }
     }
     this.#sending.delete(owner);
-    const current = this.#options.view();
-    if (current?.term !== view.term || current.epoch !== view.epoch) {
+    if (!this.#follows(view)) {
       this.#pending.delete(owner);
       return this.#start(); // a newer ring: every key waiting, by its owners
     }
@@ -225,7 +224,7 @@ export class Strays {
   /** Sends nothing more to `owner` for {@link RETRY_MS}, then `failed` and what else waits. */
   #rest(owner: string, failed: Held[]): void {
     this.#resting.add(owner);
-    (this.#options.sleep ?? sleep)(RETRY_MS).then(() => {
+    this.#afterRetryWait(() => {
       this.#resting.delete(owner);
       this.#start([...failed, ...this.#takePending(owner)]);
     });
@@ -242,10 +241,29 @@ export class Strays {
   #waitForRing(): void {
     if (this.#noRing) return;
     this.#noRing = true;
-    (this.#options.sleep ?? sleep)(RETRY_MS).then(() => {
+    this.#afterRetryWait(() => {
       this.#noRing = false;
       this.#start();
     });
+  }
+
+  #afterRetryWait(then: () => void): void {
+    (this.#options.sleep ?? sleep)(RETRY_MS).then(then);
+  }
+
+  /** Whether this node still follows the ring of `view`. */
+  #follows(view: RingView): boolean {
+    const current = this.#options.view();
+    return current?.term === view.term && current.epoch === view.epoch;
+  }
+
+  /** `view`'s ring, built once per ring: its lookup tables grow with use. */
+  #ringOf(view: RingView): Ring {
+    const placed = this.#placed;
+    if (placed?.view.term !== view.term || placed.view.epoch !== view.epoch) {
+      this.#placed = { view, ring: new Ring(view.nodes) };
+    }
+    return this.#placed!.ring;
   }
 
   /** Wakes those waiting for {@link idle} once nothing waits and no call is out. */

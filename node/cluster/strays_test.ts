@@ -280,7 +280,7 @@ Deno.test("Strays settles a key whose owners took it though another owner's call
   assert.equal(await toB, false);
 });
 
-Deno.test("Strays is idle once reset, though a round failed and waits to go again", async () => {
+Deno.test("Strays is idle once reset, though a call failed and its owner waits to be sent to again", async () => {
   const ring = view(3, [A, B, C]);
   const key = keyWhere(ring, (owners) => owners[0] === C);
   const { store, waits, strays } = setup(ring, () => Promise.reject(new Error("refused")));
