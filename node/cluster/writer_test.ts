@@ -137,6 +137,8 @@ Deno.test("Writer.incr() with a request id it has applied answers the same and a
   assert.deepEqual(second, { key: "n", value: 7, version: "0.2" });
   // A late retry of the first answers what it answered then, not the value now.
   assert.deepEqual(await w.incr("n", { by: 5, requestId: "r1" }), first);
+  // An id names one increment, whatever it is sent with (docs/atomic.md).
+  assert.deepEqual(await w.incr("n", { by: 40, ttl: 9, requestId: "r1" }), first);
   assert.equal(store.peek("n")?.value, "7");
   assert.deepEqual(store.replica("n")?.requests?.map((a) => a.id), ["r1", "r2"]);
   // The ids are the key's: the same id on another key is another increment.
