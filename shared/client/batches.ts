@@ -1,6 +1,54 @@
-// Cutting batch calls into sizes no node refuses: the client's mget and mset, and the CLI's.
+// Batch calls, the client's mget and mset and the CLI's: checked whole before any part is sent,
+// and cut into sizes no node refuses.
 
-import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
+import { CacheError } from "./call.ts";
+import type { Item } from "./items.ts";
+import { Key, KeyValue, MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
+import type { ZodError } from "zod";
+
+/**
+ * Throws CacheError 400 for the first key of `keys` no node takes, named by its place in `keys`
+ * as the master names it. Checked before any node is called: each node checks only its own share.
+ *
+ * @example
+ * ```ts
+ * import { checkKeys } from "./batches.ts";
+ * checkKeys(["a", "b"]); // fine
+ * checkKeys(["a", ""]); // throws CacheError 400: keys.1: Key must not be empty
+ * ```
+ */
+export function checkKeys(keys: string[]): void {
+  keys.forEach((key, i) => {
+    const checked = Key.safeParse(key);
+    if (!checked.success) throw refused(checked.error, `keys.${i}`);
+  });
+}
+
+/**
+ * Throws CacheError 400 for the first item of `items` no node takes (its key, value or TTL), named
+ * by its place in `items` as the master names it. Checked before any node is called: a node would
+ * refuse only its own share, and the other nodes would store theirs.
+ *
+ * @example
+ * ```ts
+ * import { checkItems } from "./batches.ts";
+ * checkItems([{ key: "a", value: "1" }]); // fine
+ * checkItems([{ key: "a", value: "1", ttlSeconds: 0 }]); // throws CacheError 400: items.0.ttl: …
+ * ```
+ */
+export function checkItems(items: Item[]): void {
+  items.forEach((item, i) => {
+    const checked = KeyValue.safeParse({ key: item.key, value: item.value, ttl: item.ttlSeconds });
+    if (!checked.success) throw refused(checked.error, `items.${i}`);
+  });
+}
+
+function refused(error: ZodError, place: string): CacheError {
+  const issues = error.issues.map((issue) =>
+    `${[place, ...issue.path].join(".")}: ${issue.message}`
+  );
+  return new CacheError(400, issues.join("; "));
+}
 
 /**
  * `items` in order, cut into batches no node refuses for their size: at most `MAX_BATCH` items

@@ -347,8 +347,9 @@ export class CacheClient {
   }
 
   /**
-   * Writes many items, one call per owning node, in parallel. Each node takes its items all or
-   * none; if a node fails, the error says so, and the other nodes' items may be stored.
+   * Writes many items, one call per owning node, in parallel. An item no node takes (a bad key or
+   * TTL) fails the call before any node is called. Each node takes its items all or none; if a
+   * node fails, the error says so, and the other nodes' items may be stored.
    *
    * @example
    * ```ts

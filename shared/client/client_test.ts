@@ -599,6 +599,31 @@ Deno.test("CacheClient.touch() refuses a TTL that is not a number of seconds, ca
   }
 });
 
+Deno.test("CacheClient.mset() and mget() refuse a bad item by its place in the list, calling no one", async () => {
+  // Each node checks only its share: in direct mode the other nodes stored theirs.
+  const nodes = ["http://a:1", "http://b:1", "http://c:1"];
+  for (const mode of ["direct", "proxy"] as const) {
+    const { cache, calls } = await client({ current: view(1, nodes) }, () => value("k", "v"), mode);
+    const items = ["a", "b", "c", "d", "e"].map((key) => ({ key, value: "v" }));
+    const refusals: [Promise<unknown>, RegExp][] = [
+      [cache.mset([...items, { key: "", value: "v" }]), /^items\.5\.key: Key must not be empty$/],
+      [cache.mset([...items, { key: "f", value: "v", ttlSeconds: NaN }]), /^items\.5\.ttl: /],
+      [cache.mset([...items, { key: "f", value: 5 as unknown as string }]), /^items\.5\.value: /],
+      [cache.mget(["a", "b", "c", "\ud800"]), /^keys\.3: Key /],
+      [cache.getItems(["a", "b", "c", "d", ".."]), /^keys\.4: Key must not be "\." or/],
+    ];
+    for (const [i, [call, message]] of refusals.entries()) {
+      await assert.rejects(
+        call,
+        (e: unknown) => e instanceof CacheError && e.status === 400 && message.test(e.message),
+        `${mode} call ${i}`,
+      );
+    }
+    assert.deepEqual(calls, [], mode);
+    cache.close();
+  }
+});
+
 Deno.test("CacheClient refuses the keys a URL takes for path steps with a 400, calling no one", async () => {
   for (const mode of ["direct", "proxy"] as const) {
     const { cache, calls } = await client(

@@ -3,7 +3,7 @@
 // keys, one POST /mget per owning node.
 
 import { Coalescer } from "@cache/async/coalesce";
-import { batches } from "./batches.ts";
+import { batches, checkKeys } from "./batches.ts";
 import { CacheError, type CallInit, expected, keyPath, retries, unreached } from "./call.ts";
 import { post, type Router } from "./router.ts";
 import {
@@ -212,6 +212,7 @@ export async function readKeys(
   keys: string[],
   signal?: AbortSignal,
 ): Promise<(StoredItem | undefined)[]> {
+  checkKeys(keys);
   const found = new Map<string, StoredItem>();
   await readGroups(router, keys, found, READ_ATTEMPTS, signal);
   return keys.map((key) => found.get(key));

@@ -4,7 +4,7 @@
 // and of many items, one POST /mset per owning node.
 
 import { Coalescer } from "@cache/async/coalesce";
-import { batches, itemBytes } from "./batches.ts";
+import { batches, checkItems, itemBytes } from "./batches.ts";
 import { CacheError, type CallInit, retries, unreached } from "./call.ts";
 import { conditionFields, notApplied } from "./conditions.ts";
 import type { Item } from "./items.ts";
@@ -224,6 +224,7 @@ export async function writeItems(
   items: Item[],
   signal?: AbortSignal,
 ): Promise<void> {
+  checkItems(items); // all or nothing: no node stores its share of a call that fails for a bad item
   // Each owner's items in batches no node refuses for their size, all sent at once.
   const calls = [...router.groups(items, (i) => i.key)].flatMap(([owner, group]) =>
     batches(group, itemBytes).map((batch) => {

@@ -35,6 +35,14 @@ for (const mode of ["direct", "proxy"] as const) {
         (e: unknown) =>
           e instanceof CacheError && e.status === 400 && /Key must not be empty/.test(e.message),
       );
+      // One bad item fails the whole call, and no node stores its share (as through the master).
+      const some = Array.from({ length: 20 }, (_, i) => ({ key: `bad:${i}`, value: "v" }));
+      await assert.rejects(
+        cache.mset([...some, { key: "bad:ttl", value: "v", ttlSeconds: -1 }]),
+        (e: unknown) =>
+          e instanceof CacheError && e.status === 400 && /^items\.20\.ttl/.test(e.message),
+      );
+      assert.deepEqual(await cache.mget(some.map((item) => item.key)), some.map(() => undefined));
       const aborted = AbortSignal.abort(new Error("cancelled"));
       await assert.rejects(cache.get("k3", { signal: aborted }), /cancelled/);
     } finally {
