@@ -108,6 +108,7 @@ export function createApp(deps: MasterDeps): MasterApp {
   addDashboardRoutes(app, { registry: deps.registry, gather, breakers: deps.breakers, election });
   addHealthRoutes(
     app,
+    "master",
     "while at least one node is up and the master is not learning the last ring from its nodes",
     () =>
       deps.registry.recovering

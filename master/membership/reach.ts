@@ -15,6 +15,9 @@ export interface ReachOptions {
   now: () => number;
 }
 
+/** Why a check failed when a master answered. */
+const MASTER = "a master answered";
+
 /** The least time between two log lines about the same node's failing calls. */
 export const LOG_EVERY_MS = 10_000;
 
@@ -39,15 +42,22 @@ export class Reach {
     this.#throttle = new Throttle(LOG_EVERY_MS, options.now);
   }
 
-  /** Resolves once `address` answered `/live`; throws HttpError 502 saying why it did not. */
+  /**
+   * Resolves once `address` answered `/live` as a node; throws HttpError 502 saying why it did
+   * not, 400 when a master answered (this one, or another cluster's).
+   */
   async check(address: string): Promise<void> {
     const { fetch, timeoutMs, log } = this.#options;
     let reason: string | undefined;
     try {
       const answer = await callPeer(fetch, address, "/live", {}, timeoutMs);
       if (answer.status !== 200) reason = `/live answered ${answer.status}`;
+      else if (serviceOf(answer.body) === "master") reason = MASTER;
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
+    }
+    if (reason === MASTER) {
+      throw new HttpError(400, `${address} is a master, not a node: it cannot join the ring`);
     }
     if (reason === undefined) {
       if (this.#throttle.end(address)) log.info("node callable again", { node: address });
@@ -57,5 +67,14 @@ export class Reach {
       log.warn("cannot call node", { node: address, reason });
     }
     throw new HttpError(502, `The master cannot call node ${address}: ${reason}`);
+  }
+}
+
+/** The service a `/live` answer names; none from a node older than the field. */
+function serviceOf(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body))?.service;
+  } catch {
+    return undefined;
   }
 }

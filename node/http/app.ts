@@ -139,7 +139,12 @@ export function createApp(deps: NodeDeps): NodeApp {
   addStampedRoutes(hot, node);
   addStatsRoutes(app, node);
   addReplicaRoutes(hot, node);
-  addHealthRoutes(app, "while the master acknowledges this node's heartbeats", deps.notReady);
+  addHealthRoutes(
+    app,
+    "node",
+    "while the master acknowledges this node's heartbeats",
+    deps.notReady,
+  );
   return Object.assign(app, { hot });
 }
 

@@ -4,7 +4,13 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { OPEN } from "./api.ts";
 import { errors, json } from "@cache/protocol/route_parts";
 
-const Health = z.object({ status: z.enum(["live", "ready"]) }).openapi("Health");
+/** The services that serve the probes: a master registers only a node's address. */
+export type Service = "master" | "node";
+
+const Health = z.object({
+  status: z.enum(["live", "ready"]),
+  service: z.enum(["master", "node"]).meta({ description: "Which service answers" }),
+}).openapi("Health");
 
 const live = createRoute({
   method: "get",
@@ -18,10 +24,11 @@ const live = createRoute({
 
 /**
  * Serves `/live`, always 200, and `/ready`: 200 when `notReady()` returns `undefined`, else 503
- * with its reason. `readyWhen` documents what ready means for the service.
+ * with its reason; both name `service`. `readyWhen` documents what ready means for the service.
  */
 export function addHealthRoutes(
   app: OpenAPIHono,
+  service: Service,
   readyWhen: string,
   notReady: () => string | undefined,
 ): void {
@@ -34,10 +41,10 @@ export function addHealthRoutes(
     ...OPEN,
     responses: { 200: json(Health, "Ready"), ...errors({ 503: "Not ready, with the reason" }) },
   });
-  app.openapi(live, (c) => c.json({ status: "live" as const }, 200));
+  app.openapi(live, (c) => c.json({ status: "live" as const, service }, 200));
   app.openapi(ready, (c) => {
     const reason = notReady();
     if (reason !== undefined) return c.json({ error: reason }, 503);
-    return c.json({ status: "ready" as const }, 200);
+    return c.json({ status: "ready" as const, service }, 200);
   });
 }

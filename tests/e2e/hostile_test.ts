@@ -1,5 +1,6 @@
 // Hostile clients against real processes: a connection flood under a low descriptor limit, slow
-// and idle connections, and made-up methods; the services stay up, bounded, and serve meanwhile.
+// and idle connections, made-up methods and registrations; the services stay up, bounded, and
+// serve meanwhile.
 
 import assert from "node:assert/strict";
 import { get, nodesOf, Processes, put, waitFor } from "../support/process.ts";
@@ -227,6 +228,31 @@ Deno.test("SIGTERM stops a node by its shutdown deadline while a client trickles
   } finally {
     sending = false;
     closeAll(conns);
+    await processes.stopAll();
+  }
+});
+
+Deno.test("a registration naming a master, this one or another cluster's, is refused", async () => {
+  const processes = new Processes();
+  try {
+    const master = await processes.master({ args: ["--replicas", "1"] });
+    const other = await processes.master({ args: ["--replicas", "1"] });
+    const node = await processes.node(master.url);
+    await waitFor(async () => (await nodesOf(master.url)).length === 1, "node registered");
+    for (const address of [master.url, other.url]) {
+      const answer = await fetch(`${master.url}/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ address }),
+      });
+      const body = await answer.json();
+      assert.equal(answer.status, 400, JSON.stringify(body));
+      assert.match(body.error, /is a master, not a node/);
+    }
+    const ring = await (await fetch(`${master.url}/ring`)).json();
+    assert.deepEqual(ring.nodes, [node.url]);
+    assert.deepEqual((await nodesOf(master.url)).map((n) => n.address), [node.url]);
+  } finally {
     await processes.stopAll();
   }
 });

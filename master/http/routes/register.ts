@@ -43,7 +43,8 @@ const register = createRoute({
         "answer's `term` is older than the ring it has",
     ),
     ...errors({
-      400: "The address is not a URL, or not https in a cluster that runs over TLS",
+      400: "The address is not a URL, not https in a cluster that runs over TLS, or a master's " +
+        "(its `/live` names the service)",
       403: "The node token is bound to another address",
       415: "The body is not application/json",
       502: "The master cannot call the node at its address (unreachable, or a certificate " +
