@@ -88,8 +88,11 @@ export async function startBuild(
     const { nodes } = await (await fetch(`${master.url}/nodes`)).json();
     return nodes.length === 3 && nodes.every((node: { synced: boolean }) => node.synced);
   }, `${label}: 3 nodes registered and settled`);
-  const nowhere = `http://127.0.0.1:${freePort()}`; // no master: a node on its own
-  const node = await spawn(dir, "node/main.ts", ["--master", nowhere, ...NODE_ARGS], children);
+  // No master: a node on its own. Builds before `--master none` served on their own with a master
+  // that never answers; later ones serve nothing until a master gives them a ring.
+  const config = await Deno.readTextFile(`${dir}/node/config.ts`);
+  const alone = config.includes('z.literal("none")') ? "none" : `http://127.0.0.1:${freePort()}`;
+  const node = await spawn(dir, "node/main.ts", ["--master", alone, ...NODE_ARGS], children);
   await preload(master.url, KEYS);
   await preload(node.url, KEYS);
   console.log(`${label}: ${dir}: master ${master.url}, standalone node ${node.url}, preloaded`);

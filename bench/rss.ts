@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { http1Client } from "@cache/http1/client";
 import { Ring } from "@cache/ring/ring";
-import { freePort, Processes, type ProcessService, waitFor } from "../tests/support/process.ts";
+import { Processes, type ProcessService, waitFor } from "../tests/support/process.ts";
 
 const MIB = 1024 * 1024;
 
@@ -101,8 +101,7 @@ interface Result {
 async function start(processes: Processes, scenario: Scenario) {
   const args = ["--max-memory", scenario.maxMemory];
   if (!flags.cluster) {
-    const nowhere = `http://127.0.0.1:${freePort()}`; // no master: the node serves anyway
-    const node = await processes.node(nowhere, args);
+    const node = await processes.node("none", args); // no master: a node on its own
     return { nodes: [node], ownerOf: (_key: string) => node.url };
   }
   const master = await processes.master({ args: ["--replicas", "2"] });

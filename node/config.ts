@@ -21,8 +21,10 @@ export const nodeSettings = {
   masters: {
     flag: "master",
     env: "MASTER_URL",
-    schema: origins().default(["http://127.0.0.1:8080"]),
-    help: "Master URLs, comma-separated, or one DNS name resolving to every master",
+    schema: z.union([z.literal("none").transform((): string[] => []), origins()])
+      .default(["http://127.0.0.1:8080"]),
+    help: "Master URLs, comma-separated, or one DNS name resolving to every master; none: a " +
+      "node on its own, which serves every key (a node of a cluster serves none until it has a ring)",
   },
   advertise: {
     flag: "advertise",

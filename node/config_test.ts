@@ -31,3 +31,10 @@ Deno.test("loadConfig() refuses a share with no --memory-limit, or out of range,
     );
   }
 });
+
+Deno.test("loadConfig() takes --master none as a node on its own: no master", () => {
+  assert.deepEqual(loadConfig({}, []).masters, ["http://127.0.0.1:8080"]);
+  assert.deepEqual(loadConfig({}, ["--master", "none"]).masters, []);
+  assert.deepEqual(loadConfig({ MASTER_URL: "none" }, []).masters, []);
+  assert.throws(() => loadConfig({}, ["--master", "nowhere"]), ConfigError);
+});

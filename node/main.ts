@@ -84,7 +84,10 @@ const strays: Strays = new Strays({
   claimedAfter: (key, view) => rebalancer.claimedAfter(key, view),
   log,
 });
+// `--master none`: a node on its own, which registers nowhere and serves every key.
+const standalone = config.masters.length === 0;
 const membership: Membership = new Membership({
+  standalone,
   masters: masterList({
     urls: config.masters,
     resolve: (hostname) => Deno.resolveDns(hostname, "A"),
@@ -130,7 +133,7 @@ const app = createApp({
   },
   // Answered before the sender gives up on the call: a 504 it can pass on.
   sendOnWaitMs: Math.max(1, Math.floor(config.peerTimeoutMs / 2)),
-  // With no ring (standalone, or before the first one) the ring is empty: primary of every key.
+  // With no ring (on its own, or before the first one) the ring is empty: primary of every key.
   primaryKeys: primaryKeys(store, advertise, () => membership.ring),
   ringEpoch,
   metrics,
@@ -140,19 +143,21 @@ const app = createApp({
   notReady: () =>
     stopping
       ? "Shutting down"
-      : membership.registered
+      : membership.registered || standalone
       ? undefined
       : "Not registered with the master",
   log,
 });
 
-// Past its lease, the node serves no key: the fence answers before the hot path and the app.
+// Past its lease, or before its first ring in a cluster, the node serves no key: the fence answers
+// before the hot path and the app.
 service.serve({ app, hot: app.hot, gate: fence });
 log.info("listening", { url: service.url, advertise, config: redacted(config) });
-membership.start();
+if (!standalone) membership.start();
 
 service.onStop(async () => {
   stopping = true;
+  if (standalone) return clearInterval(expirer); // nothing to hand over: no one else holds keys
   // Leave the ring first, so no new writes come here, then hand every key to its new owners.
   membership.leave();
   const started = performance.now();

@@ -97,8 +97,7 @@ try {
   const { master, pids: open } = await cluster(processes);
   const tokens = await cluster(withTokens);
   const one = await cluster(processes, ["--replicas", "1"]);
-  const nowhere = `http://127.0.0.1:${freePort()}`;
-  const single = await processes.node(nowhere, release); // no master: a node on its own
+  const single = await processes.node("none", release); // no master: a node on its own
   await preload(master.url, KEYS);
   await preload(tokens.master.url, KEYS, CLIENT_TOKEN);
   await preload(one.master.url, KEYS);

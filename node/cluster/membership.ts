@@ -31,6 +31,11 @@ export interface MembershipOptions {
   onFlushed?: (version: number) => void;
   /** A monotonic clock in milliseconds, for the lease; default `performance.now`. */
   now?: () => number;
+  /**
+   * A node on its own (`--master none`): with no ring it serves every key. Otherwise a node with
+   * no ring yet (just started, or dropped its keys to rejoin) serves none until a master answers.
+   */
+  standalone?: boolean;
 }
 
 /** Retries while the master is down start at this delay and double up to {@link MAX_BACKOFF_MS}. */
@@ -75,10 +80,11 @@ export class Membership {
    * Milliseconds for which this node may still act on its ring as a primary: the lease the leading
    * master gave with its last acknowledgement, counted from when that heartbeat was sent, so it
    * ends before the master can mark this node down (docs/replication.md, "Leases"). Infinite for
-   * a node with no ring, which stands alone; 0 once the lease has run out.
+   * a node on its own; 0 once the lease has run out, and for a node of a cluster with no ring yet:
+   * restarted while no master answers, it would otherwise take the keys of a ring it never saw.
    */
   leaseLeftMs(): number {
-    if (!this.#view) return Infinity;
+    if (!this.#view) return this.#options.standalone ? Infinity : 0;
     return Math.max(0, this.#leaseUntil - this.#now());
   }
 

@@ -152,7 +152,9 @@ Deno.test("Membership holds a lease from the leader's answers, counted from when
     return Promise.resolve(Response.json(view, { status: 200, headers }));
   };
   const membership = member(fetch, { now: () => clock });
-  assert.equal(membership.leaseLeftMs(), Infinity, "no ring yet: a node on its own");
+  assert.equal(membership.leaseLeftMs(), 0, "no ring yet: it may own nothing");
+  const alone = member(fetch, { now: () => clock, standalone: true });
+  assert.equal(alone.leaseLeftMs(), Infinity, "a node on its own");
   await membership.beat();
   assert.equal(membership.leaseLeftMs(), 970, "from the send, not the answer");
   leader = false; // a follower's answer shows nothing about the leader's view of this node

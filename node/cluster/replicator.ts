@@ -72,7 +72,10 @@ export interface RingSource {
   refresh(): Promise<boolean>;
   /** Nodes of earlier rings that are not in this one, while its keys move. */
   readonly departed?: readonly string[];
-  /** Milliseconds this node may still act as a primary of its ring: Infinity with no ring. */
+  /**
+   * Milliseconds this node may still act as a primary of its ring: Infinity on its own, with no
+   * ring; 0 with no ring in a cluster.
+   */
   leaseLeftMs(): number;
 }
 
@@ -140,9 +143,9 @@ export class Replicator {
     await this.catchUp(routing);
     this.#checkDeadline(routing.deadline);
     if (routing.floor !== undefined) checkAhead(routing.floor, MAX_FLOOR_AHEAD_US, this.#now());
+    if (ring.leaseLeftMs() <= 0) throw leaseLost(self); // in a cluster with no ring yet, too
     const view = ring.view;
-    if (!view || view.nodes.length === 0) return 0;
-    if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
+    if (!view) return 0; // on its own: the primary of every key
     refuseOlder(view, routedEpoch);
     this.#checkPrimaryOf(keys, view.epoch);
     return view.epoch;
@@ -306,8 +309,8 @@ export class Replicator {
   checkStillPrimary(keys: string[], epoch: number): void {
     const { ring, self } = this.#options;
     const view = ring.view;
-    if (!view || view.nodes.length === 0) {
-      if (epoch === 0) return; // checked with no ring: still none
+    if (!view) {
+      if (epoch === 0) return; // checked on its own, with no ring: still none
       // The ring was lost meanwhile (told to rejoin empty, say): this node owns nothing now.
       throw new MisdirectedError(`Node ${self} lost its ring while this write waited`, 0);
     }

@@ -457,3 +457,55 @@ Deno.test("R=2 under LRU: a key its primary evicted is gone from its backup too,
     await processes.stopAll();
   }
 });
+
+Deno.test("R=2: a node restarted while no master answers serves none of its keys until it has a ring", async () => {
+  // It once served as a node on its own: misses for stored keys, and writes and increments from
+  // zero that the copies of the ring before then overwrote.
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
+    const [restarted] = nodes;
+    const ring = await (await fetch(`${master.url}/ring`)).json();
+    const keys = Array.from({ length: 60 }, (_, i) => `s${i}`);
+    assert.equal(
+      (await post(`${master.url}/mset`, {
+        items: keys.map((key) => ({ key, value: "before" })),
+      })).status,
+      204,
+    );
+    const owned = keys.filter((key) => new Ring(ring.nodes).owner(key) === restarted.address);
+    assert.ok(owned.length > 5);
+
+    await master.stop("SIGKILL");
+    await restarted.stop("SIGKILL");
+    const again = await processes.node(master.url, ["--port", new URL(restarted.url).port]);
+    const routed = { [EPOCH_HEADER]: String(ring.epoch) }; // as a direct client routes by that ring
+    const read = await fetch(`${again.url}/keys/${owned[0]}`, { headers: routed });
+    assert.equal(read.status, 503, await read.text());
+    const write = await fetch(`${again.url}/keys`, {
+      method: "POST",
+      headers: { ...routed, "content-type": "application/json" },
+      body: JSON.stringify({ key: owned[1], value: "after" }),
+    });
+    assert.equal(write.status, 503, await write.text());
+    const counted = await fetch(`${again.url}/keys/${owned[2]}/incr`, {
+      method: "POST",
+      headers: { ...routed, "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(counted.status, 503, await counted.text());
+    const ready = await fetch(`${again.url}/ready`);
+    assert.equal(ready.status, 503, await ready.text());
+
+    // Back with a master, it takes its keys again: every one reads as acknowledged.
+    await processes.master({ at: master.url, args: [...failover(2), "--recovery-ms", "2000"] });
+    await settled(master.url);
+    const answer = await post(`${master.url}/mget`, { keys });
+    const found = await answer.json();
+    assert.equal(answer.status, 200, JSON.stringify(found));
+    assert.deepEqual(found.missing, []);
+    assert.ok(found.items.every((item: { value: string }) => item.value === "before"));
+  } finally {
+    await processes.stopAll();
+  }
+});
