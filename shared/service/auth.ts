@@ -62,16 +62,18 @@ export function parseTokens(text: string): Token[] {
       throw new AuthConfigError(`Tokens are not valid JSON: ${(error as Error).message}`);
     }
     pairs = Array.isArray(data)
-      ? data.map((entry) =>
+      ? data.map((entry, i) =>
         [
-          String(entry?.role),
-          String(entry?.token),
-          ...(entry?.address === undefined ? [] : [String(entry.address)]),
+          stringField(entry?.role, `entry ${i}'s "role"`),
+          stringField(entry?.token, `entry ${i}'s "token"`),
+          ...(entry?.address === undefined
+            ? []
+            : [stringField(entry.address, `entry ${i}'s "address"`)]),
         ] as [string, string, string?]
       )
       : Object.entries(data as Record<string, unknown>).flatMap(([role, tokens]) =>
         (Array.isArray(tokens) ? tokens : [tokens]).map((token) =>
-          [role, String(token)] as [string, string]
+          [role, stringField(token, `a "${role}" token`)] as [string, string]
         )
       );
   } else {
@@ -257,4 +259,12 @@ export function rolesFor(rules: AccessRules, path: string): Role[] | undefined {
     (pattern.endsWith("/*") &&
       (path === pattern.slice(0, -2) || path.startsWith(pattern.slice(0, -1))));
   return rules.find(([paths]) => paths.some(covers))?.[1];
+}
+
+/** `value` when it is a string; else an AuthConfigError naming `what` (a field left out, say). */
+function stringField(value: unknown, what: string): string {
+  if (typeof value === "string") return value;
+  throw new AuthConfigError(
+    `Tokens: ${what} is ${value === undefined ? "missing" : "not a string"}`,
+  );
 }

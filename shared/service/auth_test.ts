@@ -32,6 +32,22 @@ Deno.test("parseTokens() refuses unknown roles, short tokens and broken lines", 
   assert.throws(() => parseTokens("{broken"), /not valid JSON/);
 });
 
+Deno.test("parseTokens() refuses a JSON entry with a field left out or not a string", () => {
+  // A misspelt "token" once became the token "undefined", long enough to pass.
+  const misspelt = '[{"role":"admin","tokne":"long-enough-token"}]';
+  assert.throws(() => parseTokens(misspelt), /entry 0's "token" is missing/);
+  assert.throws(
+    () => parseTokens('[{"token":"long-enough-token"}]'),
+    /entry 0's "role" is missing/,
+  );
+  assert.throws(() => parseTokens('{"admin":[12345678901]}'), /"admin" token is not a string/);
+  assert.throws(() => parseTokens('{"admin":null}'), /"admin" token is not a string/);
+  assert.throws(
+    () => parseTokens('[{"role":"node","token":"long-enough-token","address":8081}]'),
+    /entry 0's "address" is not a string/,
+  );
+});
+
 Deno.test("parseTokens() takes a node token's address as an origin, and refuses one that is not", () => {
   const tokens = (address: string) =>
     parseTokens(JSON.stringify([{ role: "node", token: "node-secret", address }]));
