@@ -94,6 +94,7 @@ export class Registry {
   #closed = false;
   #recovery: Recovery | undefined;
   #lastSweep: number | undefined;
+  #everyNodeLate = false; // the last sweep found every up node late, and marked none down
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
@@ -413,12 +414,24 @@ export class Registry {
       return;
     }
     const deadline = now - this.#options.failureTimeoutMs;
-    for (const [address, member] of this.#members) {
+    const late = (member: Member) =>
       // Heard from, but not answering the master's calls, is as good as silent.
-      const alive = this.#options.callsNodes
+      (this.#options.callsNodes
         ? Math.min(member.lastSeenMs, member.lastReachedMs)
-        : member.lastSeenMs;
-      if (member.status !== "down" && alive <= deadline) {
+        : member.lastSeenMs) <= deadline;
+    // Every node late at once: none is marked down, as no node would be left to take their keys,
+    // and each would come back told to drop all it holds. Nodes all busy past the timeout (a
+    // client's reads stalled them) are likelier than all dead; each stops serving at its lease.
+    const up = [...this.#members.values()].filter((member) => member.status === "up");
+    const everyNode = up.length > 0 && up.every(late);
+    if (everyNode !== this.#everyNodeLate) {
+      this.#everyNodeLate = everyNode;
+      if (everyNode) this.#options.log.warn("every node is late: none is marked down", {});
+      else this.#options.log.info("a node is heard from again", {});
+    }
+    for (const [address, member] of this.#members) {
+      if (everyNode && member.status === "up") continue;
+      if (member.status !== "down" && late(member)) {
         const wasUp = member.status === "up";
         member.status = "down";
         if (wasUp) this.#changed("node down", address);

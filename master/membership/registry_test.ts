@@ -409,6 +409,8 @@ Deno.test("Registry gives a restarted node a failure timeout afresh for the mast
   const beatUntil = (end: number, instance: string) => {
     for (; clock.now < end; clock.now += 100) {
       registry.heartbeat("http://a:1", { instance });
+      registry.heartbeat("http://b:1"); // a node doing well: a is not the last one up
+      registry.reached("http://b:1");
       registry.sweep();
     }
   };
@@ -417,6 +419,29 @@ Deno.test("Registry gives a restarted node a failure timeout afresh for the mast
   beatUntil(1500, "second"); // the master has not called it since before the kill
   assert.equal(registry.status("http://a:1"), "up");
   beatUntil(2000, "second"); // nor ever reaches the new process
+  assert.equal(registry.status("http://a:1"), "down");
+});
+
+Deno.test("Registry.sweep() marks no node down while every node is late, then the silent ones", () => {
+  // Nodes all stalled by a client's reads once were all marked down, and each came back told to
+  // drop every key it held.
+  const clock = { now: 0 };
+  const registry = registryAt(clock, true);
+  const nodes = ["http://a:1", "http://b:1", "http://c:1"];
+  for (const node of nodes) {
+    registry.heartbeat(node);
+    registry.reached(node);
+  }
+  const epoch = registry.epoch;
+  for (clock.now = 100; clock.now <= 3000; clock.now += 100) registry.sweep();
+  assert.deepEqual(registry.ring.nodes, nodes, "none marked down");
+  assert.equal(registry.epoch, epoch);
+  assert.ok(nodes.every((node) => registry.status(node) === "up"));
+
+  registry.heartbeat("http://b:1"); // b is back: the others are down at once, b takes their keys
+  registry.reached("http://b:1");
+  registry.sweep();
+  assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
   assert.equal(registry.status("http://a:1"), "down");
 });
 

@@ -509,3 +509,31 @@ Deno.test("R=2: a node restarted while no master answers serves none of its keys
     await processes.stopAll();
   }
 });
+
+Deno.test("R=2: every node stalled past the failure timeout at once keeps its keys", async () => {
+  // As a client's reads can stall them all: none is marked down, so none comes back to be told to
+  // drop what it holds. Stalled past its lease, each served nothing meanwhile.
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 2, failover(2));
+    const keys = Array.from({ length: 50 }, (_, i) => `stall${i}`);
+    assert.equal(
+      (await post(`${master.url}/mset`, {
+        items: keys.map((key) => ({ key, value: "kept" })),
+      })).status,
+      204,
+    );
+    for (const node of nodes) Deno.kill(node.pid, "SIGSTOP");
+    await new Promise((resolve) => setTimeout(resolve, FAILURE_TIMEOUT_MS * 3));
+    assert.ok((await nodesOf(master.url)).every((node) => node.status === "up"), "none down");
+    for (const node of nodes) Deno.kill(node.pid, "SIGCONT");
+    await settled(master.url);
+    const answer = await post(`${master.url}/mget`, { keys });
+    const found = await answer.json();
+    assert.equal(answer.status, 200, JSON.stringify(found));
+    assert.deepEqual(found.missing, []);
+    assert.ok(!nodes.some((node) => node.logs.some((line) => line.msg === "rejoining empty")));
+  } finally {
+    await processes.stopAll();
+  }
+});
