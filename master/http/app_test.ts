@@ -251,6 +251,16 @@ Deno.test("master mget refuses 413 an answer past 16 MiB of values, repeats coun
   assert.match((await over.json()).error, /over 16777216 characters.*fewer keys/);
 });
 
+Deno.test("master mget counts values as JSON writes them: escapes and all", async () => {
+  const { master } = inProcessCluster(3, 1024 * 1024);
+  const value = '"'.repeat(1024 * 1024); // each one \" in JSON
+  assert.equal((await master.request("/keys", postJson({ key: "quotes", value }))).status, 204);
+  const eight = await master.request("/mget", postJson({ keys: Array(8).fill("quotes") }));
+  assert.equal((await eight.json()).items.length, 8);
+  const nine = await master.request("/mget", postJson({ keys: Array(9).fill("quotes") }));
+  assert.equal(nine.status, 413);
+});
+
 Deno.test("master mget finds keys still where they were while keys move", async () => {
   const { master, registry, stores } = inProcessCluster(2);
   const keys = Array.from({ length: 40 }, (_, i) => `m${i}`);

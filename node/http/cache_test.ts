@@ -146,6 +146,18 @@ Deno.test("node mget refuses 413 an answer past 16 MiB of values, repeats counte
   }
 });
 
+Deno.test("node mget counts values as JSON writes them: escapes and all", async () => {
+  // 1 MiB of control characters is 6 MiB of JSON: 16 of them made a 96 MiB answer.
+  const { post } = node();
+  const value = "\u0001".repeat(1024 * 1024);
+  assert.equal((await post("/keys", { key: "escaped", value })).status, 204);
+  const two = await post("/mget", { keys: ["escaped", "escaped"] });
+  assert.equal((await two.json()).items.length, 2);
+  const three = await post("/mget", { keys: ["escaped", "escaped", "escaped"] });
+  assert.equal(three.status, 413);
+  assert.match((await three.json()).error, /characters of JSON/);
+});
+
 Deno.test("node mset writes nothing when one item is invalid", async () => {
   const { post, stats } = node();
   const bad = await post("/mset", {

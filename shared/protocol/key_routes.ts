@@ -152,27 +152,43 @@ export function checkValueSize(value: string | Uint8Array, maxBytes: number): nu
   return bytes;
 }
 
-/** Most characters of values one `/mget` answer carries, unless one value is longer. */
+/**
+ * Most characters of values one `/mget` answer carries, counted as JSON writes them (escapes
+ * included), unless one value is longer.
+ */
 export const MAX_ANSWER_CHARS = 16 * 1024 * 1024;
 
 /**
- * Counts the characters of the values an `/mget` answer carries, repeats included, and throws a
- * 413 HttpError past {@link MAX_ANSWER_CHARS} (or `maxValueBytes`, when that is more): 1,000
- * reads of a 1 MB value had a node build a 1 GB answer for 8 s, past the longest string V8 holds,
- * and the master marked it down meanwhile.
+ * Counts the characters of the values an `/mget` answer carries as JSON writes them, escapes and
+ * repeats included, and throws a 413 HttpError past {@link MAX_ANSWER_CHARS} (or one value of
+ * `maxValueBytes` fully escaped, when that is more): 1,000 reads of a 1 MB value had a node build
+ * a 1 GB answer for 8 s, past the longest string V8 holds, and the master marked it down
+ * meanwhile; 16 Mi characters of control characters were 96 MiB of JSON, and a few such answers
+ * at once stalled every node past the failure timeout.
  */
 export function answerCounter(maxValueBytes: number): (value: string) => void {
-  const limit = Math.max(MAX_ANSWER_CHARS, maxValueBytes);
+  const limit = Math.max(MAX_ANSWER_CHARS, maxValueBytes * 6);
   let chars = 0;
   return (value) => {
-    chars += value.length;
+    chars += jsonChars(value);
     if (chars > limit) {
       throw new HttpError(
         413,
-        `Values asked for are over ${limit} characters in all: ask for fewer keys at once`,
+        `Values asked for are over ${limit} characters of JSON in all: ask for fewer keys at once`,
       );
     }
   };
+}
+
+/** About the characters `value` takes in JSON, without its quotes: at most, for an escape. */
+function jsonChars(value: string): number {
+  let extra = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20) extra += 5; // "\u0001"; "\n" and the like take 2
+    else if (code === 0x22 || code === 0x5c) extra += 1; // \" and \\
+  }
+  return value.length + extra;
 }
 
 /** Largest body that can carry a key and a `maxValueBytes` value, even fully escaped. */
