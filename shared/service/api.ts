@@ -110,7 +110,7 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status < 500) {
       const message = error.status === 415
-        ? `Unsupported content type "${c.req.header("content-type")}": send application/json`
+        ? `Unsupported content type "${c.req.header("content-type") ?? ""}": send application/json`
         : error.message;
       return c.json({ error: message }, error.status);
     }

@@ -185,10 +185,14 @@ export class Auth {
     roles: readonly Role[],
     path: string,
   ): Response | undefined {
-    const grant = this.#grant(request.headers.get("authorization") ?? undefined);
+    const header = request.headers.get("authorization") ?? undefined;
+    const grant = this.#grant(header);
     const role = grant?.role;
     if (role === undefined) {
-      return Response.json({ error: "A bearer token is required" }, {
+      const error = header
+        ? "The bearer token is not one this cluster knows"
+        : "A bearer token is required";
+      return Response.json({ error }, {
         status: 401,
         headers: { "www-authenticate": 'Bearer realm="cache"' },
       });
