@@ -300,7 +300,7 @@ function urlsOf(text: string): string[] {
     urls = masterUrls(text);
   } catch (error) {
     if (!(error instanceof InvalidMasterUrl)) throw error;
-    throw new UsageError(`Invalid --url ${quote(error.url)}: expected http(s)://host:port`);
+    throw new UsageError(`Invalid --url ${quote(error.url)}: expected http(s)://host[:port]`);
   }
   if (urls.length === 0) throw new UsageError(`Invalid --url ${quote(text)}: no URL in it`);
   return urls;

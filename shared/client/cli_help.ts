@@ -46,6 +46,8 @@ Flags:
   --if-version <v>     set: only if <key> is still at version <v> (get --json prints it)
   --request-id <id>    incr, decr: the id that makes sending it again apply it once, for
                        2 minutes (default a new one, reused by its own retries)
+  --retry              incr, decr with --request-id: it was sent before; refused (exit 3)
+                       rather than applied twice when the cluster cannot tell
   --count <n>          scan: keys per page, 1 to 1000 (default 100)
   --yes                flush: yes, delete every key
   --file <path>        mset: read the items from this file instead of standard input

@@ -34,7 +34,7 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * The masters' URLs in `masters` (an array, or one string with commas), trailing slashes dropped;
- * throws {@link InvalidMasterUrl} for the first that is not `http(s)://host:port`: a path would be
+ * throws {@link InvalidMasterUrl} for the first that is not `http(s)://host[:port]`: a path would be
  * dropped, not put before every route's, so it is refused rather than ignored.
  *
  * @example
@@ -63,10 +63,10 @@ export function masterUrls(masters: string | string[]): string[] {
   return urls;
 }
 
-/** A master URL that is not `http(s)://host:port`: see {@link masterUrls}. */
+/** A master URL that is not `http(s)://host[:port]`: see {@link masterUrls}. */
 export class InvalidMasterUrl extends TypeError {
   constructor(readonly url: string) {
-    super(`Invalid master URL ${JSON.stringify(url)}: expected http(s)://host:port`);
+    super(`Invalid master URL ${JSON.stringify(url)}: expected http(s)://host[:port]`);
   }
 }
 
