@@ -143,6 +143,36 @@ export function forwarded<R extends RouteConfig>(route: R) {
   return createRoute({ ...route, responses: { ...route.responses, ...errors(forwardingErrors) } });
 }
 
+/** Errors of a node's route that reads or writes keys as their owner. */
+export const ownerErrors = {
+  503: "The node cannot confirm its ring is current (its lease ran out, or no master has given " +
+    "it a ring yet), or, for a write, a node that may hold the key's newest state did not " +
+    "answer: nothing was applied",
+} as const;
+
+/** Errors of a node's route that writes keys as their primary, besides {@link ownerErrors}. */
+export const primaryErrors = {
+  421: "Not this node's key to write as its primary, or routed with an older ring: the body's " +
+    "`epoch` and `owner` say where to send it",
+  502: "Stored on this node, but a backup refused its copy: `unreplicated` names the keys",
+  504: "The sender's deadline passed (nothing was applied), or a backup did not answer in time " +
+    "(stored on this node; `unreplicated` names the keys)",
+} as const;
+
+/**
+ * `route` as a node serves it, also declaring the errors of an owner (`writes`: of a primary).
+ *
+ * @example
+ * ```ts
+ * import { keyRoutes, owned } from "./key_routes.ts";
+ * const set = owned(keyRoutes.set, true); // 421, 502, 503 and 504 declared too
+ * ```
+ */
+export function owned<R extends RouteConfig>(route: R, writes: boolean) {
+  const added = writes ? { ...primaryErrors, ...ownerErrors } : ownerErrors;
+  return createRoute({ ...route, responses: { ...route.responses, ...errors(added) } });
+}
+
 /** Returns `value`'s size in UTF-8 bytes; throws a 413 HttpError when it is over `maxBytes`. */
 export function checkValueSize(value: string | Uint8Array, maxBytes: number): number {
   const bytes = typeof value === "string" ? utf8Bytes(value) : value.length;

@@ -3,23 +3,24 @@
 import { z } from "@hono/zod-openapi";
 import { jsonAnswer } from "@cache/http1/answer";
 import { batchRoutes } from "@cache/protocol/batch_routes";
-import { answerCounter } from "@cache/protocol/key_routes";
+import { answerCounter, owned } from "@cache/protocol/key_routes";
 import { readMsetBody } from "@cache/protocol/set_body";
 import { LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
 import { item, itemJson, type NodeContext, stored } from "../context.ts";
 
 // The shared `/mget`, with the node's second answer type: lines the master passes on unparsed.
+const read = owned(batchRoutes.mget, false);
 const mget = {
-  ...batchRoutes.mget,
+  ...read,
   responses: {
-    ...batchRoutes.mget.responses,
+    ...read.responses,
     200: {
-      ...batchRoutes.mget.responses[200],
+      ...read.responses[200],
       description: "The items found and the keys missing; with `accept: application/x-ndjson`, " +
         "one line per key asked, in order: its item, or `null` for a key not stored",
       content: {
-        ...batchRoutes.mget.responses[200].content,
+        ...read.responses[200].content,
         [LINES_TYPE]: { schema: z.string() },
       },
     },
@@ -38,7 +39,7 @@ export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
 
   // Values stay the bytes they came as, from the body into the store (see `readMsetBody`).
   hot.post(
-    batchRoutes.mset,
+    owned(batchRoutes.mset, true),
     ({ items }, request) => stored(node.writer, items, request),
     readMsetBody,
   );

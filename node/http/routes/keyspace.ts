@@ -1,6 +1,7 @@
 // The node's routes over its whole key space: a scan of the keys it holds, and a flush.
 
 import { HttpError } from "@cache/protocol/errors";
+import { ownerErrors } from "@cache/protocol/key_routes";
 import { keyspaceRoutes } from "@cache/protocol/keyspace_routes";
 import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
 import { roleOf } from "@cache/service/auth";
@@ -24,6 +25,7 @@ const scan = {
     ...errors({
       429: "Scans with a client token have taken their share of the node's time: wait the " +
         "`retry-after` seconds",
+      503: ownerErrors[503],
     }),
   },
 };
@@ -44,6 +46,7 @@ const flush = {
       403: "Only an admin token may flush the cluster",
       409: "`through` is too far ahead of this node's clock",
       421: "Routed with an older ring (`x-sender-ring`, else `x-ring-epoch`) than this node's",
+      503: ownerErrors[503],
     }),
   },
 };
