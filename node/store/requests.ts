@@ -16,6 +16,12 @@ export const MAX_REQUESTS_PER_KEY = 64;
 export const MAX_REQUESTS = 100_000;
 
 /**
+ * Most characters of the keys with request ids remembered, over every key: about 16 MB at most.
+ * 100,000 ids of as many keys of 1 KiB held 125 MB outside the memory bound.
+ */
+export const MAX_REQUEST_KEY_CHARS = 8 * 1024 * 1024;
+
+/**
  * Most keys remembered as having had ids dropped for room (see {@link RequestLog.full}): with keys
  * of up to 1 KiB, about 10 MB at most.
  */
@@ -50,6 +56,7 @@ export class RequestLog {
   readonly #now: () => number;
   readonly #byKey = new Map<string, Kept[]>(); // least recently written first
   #count = 0; // ids kept, over every key
+  #keyChars = 0; // characters of the keys they are kept for
   // Keys whose ids were dropped for room before their time, by when: oldest first.
   readonly #dropped = new Map<string, number>();
 
@@ -117,6 +124,7 @@ export class RequestLog {
     this.#byKey.clear();
     this.#dropped.clear();
     this.#count = 0;
+    this.#keyChars = 0;
   }
 
   /** Keys with request ids remembered. */
@@ -144,7 +152,8 @@ export class RequestLog {
     const since = this.#now() - REQUEST_MS;
     for (const [oldest, kept] of this.#byKey) {
       const newest = kept[kept.length - 1].at;
-      if (newest > since && this.#count <= MAX_REQUESTS) break;
+      const room = this.#count <= MAX_REQUESTS && this.#keyChars <= MAX_REQUEST_KEY_CHARS;
+      if (newest > since && room) break;
       if (newest > since) this.#droppedNow(oldest);
       this.#set(oldest, []);
     }
@@ -159,11 +168,18 @@ export class RequestLog {
     }
   }
 
-  /** Keeps `list` as `key`'s ids (none: forgets the key), counting them. */
+  /** Keeps `list` as `key`'s ids (none: forgets the key), counting them and the key. */
   #set(key: string, list: Kept[]): void {
-    this.#count -= this.#byKey.get(key)?.length ?? 0;
+    const before = this.#byKey.get(key);
+    if (before) {
+      this.#count -= before.length;
+      this.#keyChars -= key.length;
+    }
     if (list.length === 0) this.#byKey.delete(key);
-    else this.#byKey.set(key, list);
-    this.#count += list.length;
+    else {
+      this.#byKey.set(key, list);
+      this.#count += list.length;
+      this.#keyChars += key.length;
+    }
   }
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { MAX_REQUESTS, MAX_REQUESTS_PER_KEY, REQUEST_MS, RequestLog } from "./requests.ts";
+import {
+  MAX_REQUEST_KEY_CHARS,
+  MAX_REQUESTS,
+  MAX_REQUESTS_PER_KEY,
+  REQUEST_MS,
+  RequestLog,
+} from "./requests.ts";
 
 Deno.test("RequestLog recalls an increment by key and id until REQUEST_MS have passed", () => {
   let now = 0;
@@ -43,6 +49,20 @@ Deno.test("RequestLog forgets the least recently written keys past MAX_REQUESTS 
   // Forgotten within two minutes: an id not found may have been applied, so the key counts as full.
   assert.equal(log.full("k0"), true);
   assert.equal(log.full(`k${keys - 1}`), false);
+});
+
+Deno.test("RequestLog forgets the least recently written keys past MAX_REQUEST_KEY_CHARS of keys", () => {
+  const log = new RequestLog(() => 0);
+  const long = (i: number) => `${i}:`.padEnd(1024, "k");
+  const keys = MAX_REQUEST_KEY_CHARS / 1024 + 100;
+  for (let i = 0; i < keys; i++) log.remember(long(i), { id: "r", value: 0, version: "0" });
+  assert.ok(log.size <= MAX_REQUEST_KEY_CHARS / 1024, `${log.size} keys kept`);
+  assert.equal(log.recall(long(0), "r"), undefined);
+  assert.ok(log.recall(long(keys - 1), "r"));
+  assert.equal(log.full(long(0)), true, "forgotten early: counts as full");
+  log.clear();
+  for (let i = 0; i < 10; i++) log.remember(long(i), { id: "r", value: 0, version: "0" });
+  assert.equal(log.size, 10, "cleared: room again");
 });
 
 Deno.test("RequestLog no longer counts a key as full once its dropped ids would have expired", () => {
