@@ -35,6 +35,8 @@ export interface ServerContext {
   readonly traced: Traced | undefined;
   /** Buffers for the bodies read whole, reused from one request to the next. */
   readonly bodies: BodyBuffers;
+  /** Bytes of answers being written, over every connection: held until their clients take them. */
+  unsent: number;
   /** The server is shutting down: no connection takes another request. */
   closing: boolean;
 }
@@ -46,6 +48,12 @@ export interface ServerContext {
 const WHOLE_BODY_BYTES = 8 * 1024 * 1024;
 
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+/** Bytes of answers not yet taken by their clients past which requests are refused: 64 MiB. */
+export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
+
+/** The health probes' targets: answered whatever else the server refuses. */
+const PROBE = /^\/(live|ready)(\?|$)/;
 
 /** Longest a connection serves pipelined requests before other connections get a turn. */
 const TURN_MS = 5;
@@ -184,6 +192,15 @@ export class Connection {
         this.deadline = Infinity;
       }
     }
+    // Clients that do not read their answers hold them in memory: past the budget, only the
+    // probes are answered, so that the process stays up and says it is alive.
+    if (server.unsent > (options.maxUnsentBytes ?? MAX_UNSENT_BYTES) && !PROBE.test(head.target)) {
+      if (whole) server.bodies.give(whole);
+      const mb = Math.round(server.unsent / 1024 / 1024);
+      server.note.warn("answers not read: refusing requests", { unsentMb: mb });
+      await this.#refuse(503, `${mb} MB of answers wait for clients to read them: try again`);
+      return false;
+    }
     // Not while tracing: the early answer would run outside the request's span.
     const traced = server.traced;
     if (options.early && !traced && (framing.kind === "none" || whole)) {
@@ -256,10 +273,12 @@ export class Connection {
   async #write(bytes: Uint8Array): Promise<void> {
     // A client that reads nothing goes.
     this.deadline = performance.now() + this.server.options.idleTimeoutMs;
+    this.server.unsent += bytes.length;
     try {
       let written = await this.#conn.write(bytes);
       while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
     } finally {
+      this.server.unsent -= bytes.length;
       this.deadline = Infinity;
     }
   }

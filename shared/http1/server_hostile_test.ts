@@ -271,3 +271,34 @@ Deno.test("serveHttp() skips an empty line before a request line, as RFC 9112 2.
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() refuses requests but the probes while clients leave their answers unread", async () => {
+  // Clients that asked for large answers and read none held them all: 40 held a node at 1.2 GB.
+  const big = new Uint8Array(4 * 1024 * 1024);
+  const server = serveHttp(
+    { ...LIMITS, idleTimeoutMs: 60_000, maxUnsentBytes: 16 * 1024 * 1024 },
+    (request) => {
+      const path = new URL(request.url).pathname;
+      return path === "/big" ? new Response(big) : Response.json({ path });
+    },
+  );
+  const hogs = await Promise.all(Array.from({ length: 8 }, () => raw(server)));
+  try {
+    for (const hog of hogs) await hog.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 300)); // each answer stuck in its write
+    const refused = await fetch(`http://127.0.0.1:${server.addr.port}/small`);
+    assert.equal(refused.status, 503);
+    assert.match((await refused.json()).error, /MB of answers wait for clients to read them/);
+    const live = await fetch(`http://127.0.0.1:${server.addr.port}/live`);
+    assert.equal(live.status, 200, "a probe is still answered");
+    await live.body?.cancel();
+    for (const hog of hogs) hog.close();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // their writes fail, and end
+    const served = await fetch(`http://127.0.0.1:${server.addr.port}/small`);
+    assert.equal(served.status, 200);
+    assert.deepEqual(await served.json(), { path: "/small" });
+  } finally {
+    for (const hog of hogs) hog.close();
+    await server.shutdown();
+  }
+});
