@@ -52,8 +52,11 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 /** Bytes of answers not yet taken by their clients past which requests are refused: 64 MiB. */
 export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 
-/** The health probes' targets: answered whatever else the server refuses. */
-const PROBE = /^\/(live|ready)(\?|$)/;
+/**
+ * The targets answered whatever else the server refuses: the health probes, and the nodes'
+ * heartbeats, without which every node would stop serving at the end of its lease.
+ */
+const PROBE = /^\/(live|ready|register)(\?|$)/;
 
 /** Longest a connection serves pipelined requests before other connections get a turn. */
 const TURN_MS = 5;
@@ -193,7 +196,7 @@ export class Connection {
       }
     }
     // Clients that do not read their answers hold them in memory: past the budget, only the
-    // probes are answered, so that the process stays up and says it is alive.
+    // probes and heartbeats are answered, so that the process stays up and says it is alive.
     if (server.unsent > (options.maxUnsentBytes ?? MAX_UNSENT_BYTES) && !PROBE.test(head.target)) {
       if (whole) server.bodies.give(whole);
       const mb = Math.round(server.unsent / 1024 / 1024);
