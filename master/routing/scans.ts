@@ -5,6 +5,7 @@ import { slotOf } from "@cache/ring/ring";
 import { HttpError } from "@cache/protocol/errors";
 import { SENDER_RING_HEADER, senderRing } from "@cache/protocol/sender_ring";
 import { EPOCH_HEADER, Flushed, type ScanPage } from "@cache/protocol/wire";
+import { sleep } from "@cache/async/sleep";
 import { settleAll } from "./fan_out.ts";
 import { noOwner, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
@@ -26,6 +27,12 @@ export interface ScansOptions {
 
 /** Most rounds of asking every node for one page while the ring keeps changing. */
 const MAX_ROUNDS = 4;
+
+/**
+ * Waits before asking a node of the ring again after it answered 503, one per try: a node that
+ * just joined answers so until its registration's answer, the ring, has reached it.
+ */
+const UNREADY_WAITS_MS = [20, 50, 100, 200];
 
 /**
  * Scan pages a master asks the nodes for at once; later ones wait their turn. A page makes every
@@ -173,11 +180,11 @@ export class Scans {
   }
 
   async #askAll(path: string): Promise<NodePage[]> {
-    const { placement, transport } = this.#options;
+    const { placement } = this.#options;
     const current = new Set(placement.ring.nodes);
     const pages: NodePage[] = [];
     const ask = async (node: string) => {
-      const page = await transport.read(node, path) as ScanPage;
+      const page = await this.#read(node, path) as ScanPage;
       pages.push({ keys: page.keys, next: page.cursor === null ? SLOTS : Number(page.cursor) });
     };
     // A node of an earlier ring only (gone, or leaving) that does not answer has handed its keys
@@ -186,6 +193,19 @@ export class Scans {
       this.#nodes().map((node) => current.has(node) ? ask(node) : ask(node).catch(() => {})),
     );
     return pages;
+  }
+
+  /** Reads `path` on `node`, asking again a few times while it answers 503 (see above). */
+  async #read(node: string, path: string): Promise<unknown> {
+    for (const ms of UNREADY_WAITS_MS) {
+      try {
+        return await this.#options.transport.read(node, path);
+      } catch (error) {
+        if (!(error instanceof HttpError) || error.status !== 503) throw error;
+        await sleep(ms);
+      }
+    }
+    return await this.#options.transport.read(node, path);
   }
 
   /**

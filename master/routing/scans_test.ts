@@ -73,6 +73,32 @@ Deno.test("Router.scan() merges every node's keys by slot, each key once, page b
   assert.equal(users.keys.length, 111); // k1, k10-k19, k100-k199
 });
 
+Deno.test("Router.scan() asks again a node that answers 503 a moment, as one that just joined", async () => {
+  // A node answers 503 until its registration's answer, the ring, reaches it: the master may
+  // already ask it for a page by that ring.
+  const ring = new Ring(["http://a:1", "http://b:1"]);
+  const stores = { "http://a:1": new Held(), "http://b:1": new Held() };
+  for (let i = 0; i < 100; i++) stores[ring.owner(`k${i}`) as keyof typeof stores].add(`k${i}`);
+  const nodes = nodesOf(stores);
+  let unready = 2;
+  const fetch: Fetch = (input, init) => {
+    if (new URL(String(input)).origin === "http://b:1" && unready-- > 0) {
+      return Promise.resolve(Response.json({ error: "no ring yet" }, { status: 503 }));
+    }
+    return nodes.fetch(input, init);
+  };
+  const placement = { ring, epoch: 3, replicas: 1, unsettledRings: [] };
+  const router = new Router({ placement, fetch, timeoutMs: 100 });
+  const { keys } = await scanAll(router, 1000);
+  assert.equal(keys.length, 100);
+
+  unready = Infinity; // a node that stays so: its error, after a few tries
+  await assert.rejects(
+    router.scan({ count: 10 }),
+    (e) => e instanceof HttpError && e.status === 503,
+  );
+});
+
 Deno.test("Router.scan() and flush() answer 503 while the master has no ring to ask", async () => {
   const nodes = nodesOf({});
   const learning = {
