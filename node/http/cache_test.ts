@@ -156,6 +156,18 @@ Deno.test("node mget counts values as JSON writes them: escapes and all", async 
   const three = await post("/mget", { keys: ["escaped", "escaped", "escaped"] });
   assert.equal(three.status, 413);
   assert.match((await three.json()).error, /characters of JSON/);
+  // A lone surrogate is written "\ud800" too; a pair as it is.
+  const lone = "\ud800".repeat(300 * 1024); // 900 KiB of UTF-8, 1.8 Mi characters of JSON
+  assert.equal((await post("/keys", { key: "lone", value: lone })).status, 204);
+  const eight = await post("/mget", { keys: Array(8).fill("lone") });
+  assert.equal(eight.status, 200);
+  await eight.body?.cancel();
+  assert.equal((await post("/mget", { keys: Array(10).fill("lone") })).status, 413);
+  const pairs = "\ud83d\ude00".repeat(256 * 1024);
+  assert.equal((await post("/keys", { key: "pairs", value: pairs })).status, 204);
+  const many = await post("/mget", { keys: Array(30).fill("pairs") });
+  assert.equal(many.status, 200, "16 Mi characters: 30 of 512 Ki");
+  await many.body?.cancel();
 });
 
 Deno.test("node mset writes nothing when one item is invalid", async () => {

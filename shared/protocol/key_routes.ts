@@ -217,6 +217,12 @@ function jsonChars(value: string): number {
     const code = value.charCodeAt(i);
     if (code < 0x20) extra += 5; // "\u0001"; "\n" and the like take 2
     else if (code === 0x22 || code === 0x5c) extra += 1; // \" and \\
+    else if (code >= 0xd800 && code <= 0xdfff) {
+      // A pair is written as it is; a lone surrogate as "\ud800".
+      const next = value.charCodeAt(i + 1);
+      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+      else extra += 5;
+    }
   }
   return value.length + extra;
 }
