@@ -52,11 +52,14 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 /** Bytes of answers not yet taken by their clients past which requests are refused: 64 MiB. */
 export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 
+/** The methods of reads, whose answers may be large: held to the unread answers' budget. */
+const READS = /^(GET|HEAD)$/;
+
 /**
- * The targets answered whatever else the server refuses: the health probes, and the nodes'
- * heartbeats, without which every node would stop serving at the end of its lease.
+ * The reads answered whatever else the server refuses: the health probes, and the ring, which
+ * follower masters and clients follow (small answers).
  */
-const PROBE = /^\/(live|ready|register)(\?|$)/;
+const UNBUDGETED = /^\/(live|ready|ring)(\?|$)/;
 
 /** Longest a connection serves pipelined requests before other connections get a turn. */
 const TURN_MS = 5;
@@ -195,13 +198,13 @@ export class Connection {
         this.deadline = Infinity;
       }
     }
-    // Clients that do not read their answers hold them in memory: past the budget, only the
-    // probes and heartbeats are answered, so that the process stays up and says it is alive.
-    if (server.unsent > (options.maxUnsentBytes ?? MAX_UNSENT_BYTES) && !PROBE.test(head.target)) {
+    // Clients that do not read their answers hold them in memory: past the budget, reads are
+    // refused (writes, probes and heartbeats answer little, and go on).
+    const read = READS.test(head.method) || head.target.startsWith("/mget");
+    const budgeted = read && !UNBUDGETED.test(head.target);
+    if (budgeted && this.#overBudget(0)) {
       if (whole) server.bodies.give(whole);
-      const mb = Math.round(server.unsent / 1024 / 1024);
-      server.note.warn("answers not read: refusing requests", { unsentMb: mb });
-      await this.#refuse(503, `${mb} MB of answers wait for clients to read them: try again`);
+      await this.#refuseUnread();
       return false;
     }
     // Not while tracing: the early answer would run outside the request's span.
@@ -210,19 +213,28 @@ export class Connection {
       const early = options.early(new Lite(head.method, url + head.target, head.headers, whole));
       if (early !== undefined) {
         let answer: Answer;
-        try {
-          answer = await early;
-        } finally {
-          if (whole) server.bodies.give(whole); // read by now: the answer is made of other bytes
+        if (early instanceof Promise) {
+          try {
+            answer = await early;
+          } finally {
+            if (whole) server.bodies.give(whole); // read by now: the answer is made of other bytes
+          }
+        } else {
+          answer = early;
+          if (whole) server.bodies.give(whole);
         }
         const keepAlive = head.keepAlive && !server.closing;
         const headOnly = head.method === "HEAD";
         const wire = answer instanceof Response ? partsOf(answer) : answer;
-        await this.#write(
-          wire
-            ? encodeWire(wire, headOnly, keepAlive)
-            : await encodeResponse(answer as Response, headOnly, keepAlive),
-        );
+        // An answer given at once is counted at once: a read that comes next sees it.
+        const encoded = wire
+          ? encodeWire(wire, headOnly, keepAlive)
+          : await encodeResponse(answer as Response, headOnly, keepAlive);
+        if (budgeted && this.#overBudget(encoded.length)) {
+          await this.#refuseUnread();
+          return false;
+        }
+        await this.#write(encoded);
         return keepAlive;
       }
     }
@@ -247,8 +259,29 @@ export class Connection {
       : await answered(() => handler(request, info));
     const keepAlive = head.keepAlive && !server.closing &&
       (body === undefined || await body.finish());
-    await this.#write(await encodeResponse(response, head.method === "HEAD", keepAlive));
+    const encoded = await encodeResponse(response, head.method === "HEAD", keepAlive);
+    if (budgeted && this.#overBudget(encoded.length)) {
+      await this.#refuseUnread();
+      return false;
+    }
+    await this.#write(encoded);
     return keepAlive;
+  }
+
+  /**
+   * Whether holding `more` bytes of answer would take the answers waiting for their clients past
+   * the budget; one answer alone always may be held, however large.
+   */
+  #overBudget(more: number): boolean {
+    const { unsent, options } = this.server;
+    return unsent > 0 && unsent + more > (options.maxUnsentBytes ?? MAX_UNSENT_BYTES);
+  }
+
+  /** Refuses a read while answers wait for clients to read them. */
+  async #refuseUnread(): Promise<void> {
+    const mb = Math.round(this.server.unsent / 1024 / 1024);
+    this.server.note.warn("answers not read: refusing reads", { unsentMb: mb });
+    await this.#refuse(503, `${mb} MB of answers wait for clients to read them: try again`);
   }
 
   /**

@@ -272,29 +272,43 @@ Deno.test("serveHttp() skips an empty line before a request line, as RFC 9112 2.
   }
 });
 
-Deno.test("serveHttp() refuses requests but the probes while clients leave their answers unread", async () => {
+Deno.test("serveHttp() refuses reads while clients leave their answers unread, not writes", async () => {
   // Clients that asked for large answers and read none held them all: 40 held a node at 1.2 GB.
-  const big = new Uint8Array(4 * 1024 * 1024);
+  const big = new Uint8Array(32 * 1024 * 1024); // more than the socket's buffers take
+  let built = 0;
   const server = serveHttp(
     { ...LIMITS, idleTimeoutMs: 60_000, maxUnsentBytes: 16 * 1024 * 1024 },
     (request) => {
       const path = new URL(request.url).pathname;
+      if (path === "/big") built++;
       return path === "/big" ? new Response(big) : Response.json({ path });
     },
   );
-  const hogs = await Promise.all(Array.from({ length: 8 }, () => raw(server)));
+  const port = server.addr.port;
+  // All at once: each answer is counted as it is made, so the ones after the budget are refused.
+  const hogs = await Promise.all(Array.from({ length: 6 }, () => raw(server)));
   try {
-    for (const hog of hogs) await hog.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    await Promise.all(hogs.map((hog) => hog.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")));
     await new Promise((resolve) => setTimeout(resolve, 300)); // each answer stuck in its write
-    const refused = await fetch(`http://127.0.0.1:${server.addr.port}/small`);
+    const refused = await fetch(`http://127.0.0.1:${port}/small`);
     assert.equal(refused.status, 503);
     assert.match((await refused.json()).error, /MB of answers wait for clients to read them/);
-    const live = await fetch(`http://127.0.0.1:${server.addr.port}/live`);
-    assert.equal(live.status, 200, "a probe is still answered");
-    await live.body?.cancel();
+    for (const path of ["/live", "/ready", "/ring"]) {
+      const probe = await fetch(`http://127.0.0.1:${port}${path}`);
+      assert.equal(probe.status, 200, `${path} is still answered`);
+      await probe.body?.cancel();
+    }
+    const write = await fetch(`http://127.0.0.1:${port}/keys`, { method: "POST", body: "{}" });
+    assert.equal(write.status, 200, "a write answers little: it goes on");
+    await write.body?.cancel();
+    // Built, all 6 (a known limit), but one alone held: the others refused.
+    assert.equal(built, 6);
+    const statuses = [];
+    for (const hog of hogs) statuses.push((await hog.readAll(300)).text.slice(9, 12));
+    assert.deepEqual(statuses.sort(), ["200", "503", "503", "503", "503", "503"]);
     for (const hog of hogs) hog.close();
     await new Promise((resolve) => setTimeout(resolve, 300)); // their writes fail, and end
-    const served = await fetch(`http://127.0.0.1:${server.addr.port}/small`);
+    const served = await fetch(`http://127.0.0.1:${port}/small`);
     assert.equal(served.status, 200);
     assert.deepEqual(await served.json(), { path: "/small" });
   } finally {
