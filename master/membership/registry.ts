@@ -94,7 +94,7 @@ export class Registry {
   #closed = false;
   #recovery: Recovery | undefined;
   #lastSweep: number | undefined;
-  #everyNodeLate = false; // the last sweep found every up node late, and marked none down
+  #noneFresh = false; // the last sweep heard from no up node lately, and marked none down
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
@@ -414,23 +414,33 @@ export class Registry {
       return;
     }
     const deadline = now - this.#options.failureTimeoutMs;
-    const late = (member: Member) =>
-      // Heard from, but not answering the master's calls, is as good as silent.
-      (this.#options.callsNodes
+    // Heard from, but not answering the master's calls, is as good as silent.
+    const alive = (member: Member) =>
+      this.#options.callsNodes
         ? Math.min(member.lastSeenMs, member.lastReachedMs)
-        : member.lastSeenMs) <= deadline;
-    // Every node late at once: none is marked down, as no node would be left to take their keys,
-    // and each would come back told to drop all it holds. Nodes all busy past the timeout (a
-    // client's reads stalled them) are likelier than all dead; each stops serving at its lease.
+        : member.lastSeenMs;
+    const late = (member: Member) => alive(member) <= deadline;
+    // No node heard from within half the timeout: none is marked down. Nodes all silent at about
+    // the same time (a client's reads stalled them, one after another) are likelier busy than
+    // all dead, and those marked down would come back told to drop all they hold, while the
+    // others might not be there to take their keys. Each stops serving at its lease meanwhile.
+    const fresh = now - this.#options.failureTimeoutMs / 2;
     const up = [...this.#members.values()].filter((member) => member.status === "up");
-    const everyNode = up.length > 0 && up.every(late);
-    if (everyNode !== this.#everyNodeLate) {
-      this.#everyNodeLate = everyNode;
-      if (everyNode) this.#options.log.warn("every node is late: none is marked down", {});
-      else this.#options.log.info("a node is heard from again", {});
+    const held = up.length > 0 && !up.some((member) => alive(member) > fresh);
+    if (held !== this.#noneFresh) {
+      this.#noneFresh = held;
+      if (held) this.#options.log.warn("no node heard from lately: none is marked down", {});
+      else {
+        this.#options.log.info("a node is heard from again", {});
+        // The others resume at about the same time, a beat or two later: half a timeout more.
+        for (const member of up) {
+          member.lastSeenMs = Math.max(member.lastSeenMs, fresh);
+          member.lastReachedMs = Math.max(member.lastReachedMs, fresh);
+        }
+      }
     }
     for (const [address, member] of this.#members) {
-      if (everyNode && member.status === "up") continue;
+      if (held && member.status === "up") continue;
       if (member.status !== "down" && late(member)) {
         const wasUp = member.status === "up";
         member.status = "down";

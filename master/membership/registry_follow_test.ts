@@ -68,6 +68,13 @@ Deno.test("A promoted follower carries on from its heartbeats, giving every node
   follower.sweep(); // sweeps come often: one a quarter of the timeout late means a pause
   clock.now = 1800;
   follower.sweep();
+  // None was heard from lately at 1500: b got half a timeout more when a was heard at 1600.
+  assert.deepEqual(follower.ring.nodes, ["http://a:1", "http://b:1"]);
+  clock.now = 2000;
+  follower.heartbeat("http://a:1");
+  follower.sweep();
+  clock.now = 2100;
+  follower.sweep();
   assert.deepEqual(follower.ring.nodes, ["http://a:1"], "b silent for a failure timeout");
 });
 

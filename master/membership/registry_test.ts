@@ -422,7 +422,7 @@ Deno.test("Registry gives a restarted node a failure timeout afresh for the mast
   assert.equal(registry.status("http://a:1"), "down");
 });
 
-Deno.test("Registry.sweep() marks no node down while every node is late, then the silent ones", () => {
+Deno.test("Registry.sweep() marks no node down while none was heard from lately, then the silent ones", () => {
   // Nodes all stalled by a client's reads once were all marked down, and each came back told to
   // drop every key it held.
   const clock = { now: 0 };
@@ -438,11 +438,43 @@ Deno.test("Registry.sweep() marks no node down while every node is late, then th
   assert.equal(registry.epoch, epoch);
   assert.ok(nodes.every((node) => registry.status(node) === "up"));
 
-  registry.heartbeat("http://b:1"); // b is back: the others are down at once, b takes their keys
+  registry.heartbeat("http://b:1"); // b is back: the others get half a timeout to be back too
   registry.reached("http://b:1");
-  registry.sweep();
+  const back = clock.now;
+  for (; clock.now < back + 500; clock.now += 100) registry.sweep();
+  assert.deepEqual(registry.ring.nodes, nodes);
+  clock.now = back + 500;
+  registry.heartbeat("http://b:1");
+  registry.reached("http://b:1");
+  registry.sweep(); // then they are down, and b takes their keys
   assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
   assert.equal(registry.status("http://a:1"), "down");
+});
+
+Deno.test("Registry.sweep() marks a node down only while another was heard from lately", () => {
+  // Stalled one after another, a node late while the others are not yet: none heard from within
+  // half the timeout, so none is marked down.
+  const clock = { now: 0 };
+  const registry = registryAt(clock, true);
+  const nodes = ["http://a:1", "http://b:1", "http://c:1"];
+  const beat = (node: string) => {
+    registry.heartbeat(node);
+    registry.reached(node);
+  };
+  nodes.forEach(beat);
+  for (clock.now = 100; clock.now <= 1000; clock.now += 100) {
+    if (clock.now === 300) beat("http://b:1");
+    if (clock.now === 400) beat("http://c:1");
+    registry.sweep();
+  }
+  assert.deepEqual(registry.ring.nodes, nodes, "a late, b and c silent past half the timeout");
+  // b and c back: a, not back within half a timeout of them, is marked down.
+  for (let i = 0; i <= 6; i++, clock.now += 100) {
+    beat("http://b:1");
+    beat("http://c:1");
+    registry.sweep();
+  }
+  assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"], "c heard: a marked down");
 });
 
 Deno.test("Registry publishes the newest flush it made or heard of with the ring", () => {
