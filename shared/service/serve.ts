@@ -78,11 +78,15 @@ export async function loadSecurity(command: string, config: SecurityConfig, log:
     fail("auth-tokens", error);
   }
   if (config.authFile) {
+    let inFile: Token[] = [];
     try {
-      tokens = [...tokens, ...parseTokens(await Deno.readTextFile(config.authFile))];
+      inFile = parseTokens(await Deno.readTextFile(config.authFile));
     } catch (error) {
       fail("auth-file", error);
     }
+    // A file given with no token in it would run the service open, without a word.
+    if (inFile.length === 0) fail("auth-file", `${config.authFile} holds no token`);
+    tokens = [...tokens, ...inFile];
   }
   const auth = await Auth.from(tokens);
   if (!auth.enabled && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {

@@ -53,6 +53,20 @@ for (const service of ["master", "node"]) {
     assert.match(lines[0], /--port \(PORT\) "not-a-port"/);
   });
 
+  Deno.test(`${service} exits 2 for an auth file with no token, rather than run open`, async () => {
+    const file = await Deno.makeTempFile();
+    try {
+      for (const text of ["", "[]", '{"admin":[]}', "# only a comment\n"]) {
+        await Deno.writeTextFile(file, text);
+        const { code, lines } = await exitOf(service, ["--port", "0", "--auth-file", file]);
+        assert.equal(code, 2, JSON.stringify(text));
+        assert.match(lines[0], /--auth-file: .* holds no token/);
+      }
+    } finally {
+      await Deno.remove(file);
+    }
+  });
+
   Deno.test(`${service} exits 2 with one line when its port is taken`, async () => {
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     try {
