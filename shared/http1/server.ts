@@ -35,9 +35,9 @@ export interface ServerOptions {
   minBodyBytesPerSecond: number;
   /**
    * Bytes of answers being written that their clients have not taken yet, over every connection,
-   * past which a request other than a health probe or a heartbeat is refused 503 and its
-   * connection closed: 40 clients that sent an `/mget` each and read nothing held a node at
-   * 1.2 GB for a minute. Default 64 MiB.
+   * past which a read (GET, HEAD, `/mget`; not `/live`, `/ready` or `/ring`) is refused 503 and
+   * its connection closed, or past half of which when it arrives: 40 clients that sent an `/mget`
+   * each and read nothing held a node at 1.2 GB for a minute. Default 64 MiB.
    */
   maxUnsentBytes?: number;
   log: Logger;

@@ -49,7 +49,7 @@ const WHOLE_BODY_BYTES = 8 * 1024 * 1024;
 
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 
-/** Bytes of answers not yet taken by their clients past which requests are refused: 64 MiB. */
+/** Bytes of answers not yet taken by their clients past which reads are refused: 64 MiB. */
 export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 
 /** The methods of reads, whose answers may be large: held to the unread answers' budget. */
