@@ -157,7 +157,10 @@ if (!standalone) membership.start();
 
 service.onStop(async () => {
   stopping = true;
-  if (standalone) return clearInterval(expirer); // nothing to hand over: no one else holds keys
+  if (standalone) { // nothing to hand over: no one else holds keys
+    clearInterval(expirer);
+    return;
+  }
   // Leave the ring first, so no new writes come here, then hand every key to its new owners.
   membership.leave();
   const started = performance.now();

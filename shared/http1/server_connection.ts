@@ -61,6 +61,12 @@ const READS = /^(GET|HEAD)$/;
  */
 const UNBUDGETED = /^\/(live|ready|ring)(\?|$)/;
 
+/** Whether `head` is a read held to the unread answers' budget; asked only once it is reached. */
+function budgeted(head: RequestHead): boolean {
+  const read = READS.test(head.method) || head.target.startsWith("/mget");
+  return read && !UNBUDGETED.test(head.target);
+}
+
 /** Longest a connection serves pipelined requests before other connections get a turn. */
 const TURN_MS = 5;
 
@@ -199,13 +205,11 @@ export class Connection {
       }
     }
     // Clients that do not read their answers hold them in memory: past the budget, reads are
-    // refused (writes, probes and heartbeats answer little, and go on).
-    const read = READS.test(head.method) || head.target.startsWith("/mget");
-    const budgeted = read && !UNBUDGETED.test(head.target);
-    // Half the budget is kept for the answers being made: a read let in past it would be made
-    // in full, its CPU spent, and then refused (four held answers of 15 MB never passed 64 MiB,
-    // and every mget after them was made and thrown away, stalling the node for seconds).
-    if (budgeted && this.#overBudget(0, 2)) {
+    // refused (writes, probes and heartbeats answer little, and go on). Half the budget is kept
+    // for the answers being made: a read let in past it would be made in full, its CPU spent,
+    // and then refused (four held answers of 15 MB never passed 64 MiB, and every mget after
+    // them was made and thrown away, stalling the node for seconds).
+    if (this.#overBudget(0, 2) && budgeted(head)) {
       if (whole) server.bodies.give(whole);
       await this.#refuseUnread();
       return false;
@@ -233,7 +237,7 @@ export class Connection {
         const encoded = wire
           ? encodeWire(wire, headOnly, keepAlive)
           : await encodeResponse(answer as Response, headOnly, keepAlive);
-        if (budgeted && this.#overBudget(encoded.length)) {
+        if (this.#overBudget(encoded.length) && budgeted(head)) {
           await this.#refuseUnread();
           return false;
         }
@@ -263,7 +267,7 @@ export class Connection {
     const keepAlive = head.keepAlive && !server.closing &&
       (body === undefined || await body.finish());
     const encoded = await encodeResponse(response, head.method === "HEAD", keepAlive);
-    if (budgeted && this.#overBudget(encoded.length)) {
+    if (this.#overBudget(encoded.length) && budgeted(head)) {
       await this.#refuseUnread();
       return false;
     }
