@@ -25,6 +25,22 @@ async function post(url: string, body: unknown): Promise<Response> {
   });
 }
 
+/** Stores `value` under every key of `keys` through `master`, in one `/mset`. */
+async function storeAll(master: string, keys: string[], value: string): Promise<void> {
+  const answer = await post(`${master}/mset`, { items: keys.map((key) => ({ key, value })) });
+  assert.equal(answer.status, 204, await answer.text());
+}
+
+/** Asserts that `master` reads every key of `keys`, each with `value` when one is given. */
+async function assertAllStored(master: string, keys: string[], value?: string): Promise<void> {
+  const answer = await post(`${master}/mget`, { keys });
+  const found = await answer.json();
+  assert.equal(answer.status, 200, JSON.stringify(found)); // the reason, should it fail
+  assert.deepEqual(found.missing, []);
+  if (value === undefined) return;
+  assert.deepEqual(found.items.map((item: { value: string }) => item.value), keys.map(() => value));
+}
+
 /**
  * Writes numbered values to a rotating set of keys until stopped, remembering the last value the
  * master acknowledged for each key; a reader checks them.
@@ -336,10 +352,7 @@ Deno.test("R=1: a node SIGTERM'd while a restarted master learns the ring still 
     assert.equal(await leaving.stop("SIGTERM"), 0);
     assert.ok(leaving.logs.some((line) => line.msg === "keys handed over"), "handed over");
     await restarting; // recovered: its ring is the first node alone
-    const answer = await post(`${master.url}/mget`, { keys: leavingKeys });
-    const found = await answer.json();
-    assert.equal(answer.status, 200, JSON.stringify(found)); // the reason, should it fail
-    assert.deepEqual(found.missing, []);
+    await assertAllStored(master.url, leavingKeys);
   } finally {
     await processes.stopAll();
   }
@@ -467,12 +480,7 @@ Deno.test("R=2: a node restarted while no master answers serves none of its keys
     const [restarted] = nodes;
     const ring = await (await fetch(`${master.url}/ring`)).json();
     const keys = Array.from({ length: 60 }, (_, i) => `s${i}`);
-    assert.equal(
-      (await post(`${master.url}/mset`, {
-        items: keys.map((key) => ({ key, value: "before" })),
-      })).status,
-      204,
-    );
+    await storeAll(master.url, keys, "before");
     const owned = keys.filter((key) => new Ring(ring.nodes).owner(key) === restarted.address);
     assert.ok(owned.length > 5);
 
@@ -500,11 +508,7 @@ Deno.test("R=2: a node restarted while no master answers serves none of its keys
     // Back with a master, it takes its keys again: every one reads as acknowledged.
     await processes.master({ at: master.url, args: [...failover(2), "--recovery-ms", "2000"] });
     await settled(master.url);
-    const answer = await post(`${master.url}/mget`, { keys });
-    const found = await answer.json();
-    assert.equal(answer.status, 200, JSON.stringify(found));
-    assert.deepEqual(found.missing, []);
-    assert.ok(found.items.every((item: { value: string }) => item.value === "before"));
+    await assertAllStored(master.url, keys, "before");
   } finally {
     await processes.stopAll();
   }
@@ -517,21 +521,13 @@ Deno.test("R=2: every node stalled past the failure timeout at once keeps its ke
   try {
     const { master, nodes } = await settledCluster(processes, 2, failover(2));
     const keys = Array.from({ length: 50 }, (_, i) => `stall${i}`);
-    assert.equal(
-      (await post(`${master.url}/mset`, {
-        items: keys.map((key) => ({ key, value: "kept" })),
-      })).status,
-      204,
-    );
+    await storeAll(master.url, keys, "kept");
     for (const node of nodes) Deno.kill(node.pid, "SIGSTOP");
     await new Promise((resolve) => setTimeout(resolve, FAILURE_TIMEOUT_MS * 3));
     assert.ok((await nodesOf(master.url)).every((node) => node.status === "up"), "none down");
     for (const node of nodes) Deno.kill(node.pid, "SIGCONT");
     await settled(master.url);
-    const answer = await post(`${master.url}/mget`, { keys });
-    const found = await answer.json();
-    assert.equal(answer.status, 200, JSON.stringify(found));
-    assert.deepEqual(found.missing, []);
+    await assertAllStored(master.url, keys, "kept");
     assert.ok(!nodes.some((node) => node.logs.some((line) => line.msg === "rejoining empty")));
   } finally {
     await processes.stopAll();
