@@ -4,7 +4,7 @@
 import { CacheError } from "./call.ts";
 import type { Item } from "./items.ts";
 import { Key, KeyValue, MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
-import type { ZodError } from "zod";
+import { describeIssues } from "@cache/protocol/errors";
 
 /**
  * Throws CacheError 400 for the first key of `keys` no node takes, named by its place in `keys`
@@ -20,7 +20,7 @@ import type { ZodError } from "zod";
 export function checkKeys(keys: string[]): void {
   keys.forEach((key, i) => {
     const checked = Key.safeParse(key);
-    if (!checked.success) throw refused(checked.error, `keys.${i}`);
+    if (!checked.success) throw new CacheError(400, describeIssues(checked.error, ["keys", i]));
   });
 }
 
@@ -39,15 +39,8 @@ export function checkKeys(keys: string[]): void {
 export function checkItems(items: Item[]): void {
   items.forEach((item, i) => {
     const checked = KeyValue.safeParse({ key: item.key, value: item.value, ttl: item.ttlSeconds });
-    if (!checked.success) throw refused(checked.error, `items.${i}`);
+    if (!checked.success) throw new CacheError(400, describeIssues(checked.error, ["items", i]));
   });
-}
-
-function refused(error: ZodError, place: string): CacheError {
-  const issues = error.issues.map((issue) =>
-    `${[place, ...issue.path].join(".")}: ${issue.message}`
-  );
-  return new CacheError(400, issues.join("; "));
 }
 
 /**

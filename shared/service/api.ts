@@ -1,11 +1,12 @@
 // The HTTP skeleton both services share: JSON errors, body limit, OpenAPI document, Scalar page.
 
-import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { errorResponse } from "./error_response.ts";
+import { describeIssues } from "@cache/protocol/errors";
 import type { Logger } from "@cache/log/log";
 import type { Metrics } from "./metrics.ts";
 import { addMetricsRoute, observeRequests } from "./observe.ts";
@@ -161,13 +162,6 @@ export function jsonDepth(text: string): number {
     else if (ch === 125 || ch === 93) depth--;
   }
   return deepest;
-}
-
-/** Turns zod issues into one readable sentence, naming each field. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message)
-    .join("; ");
 }
 
 /**
