@@ -127,8 +127,12 @@ export const Conflict = z.object({
 /** `POST /keys/{key}/incr`. */
 export const IncrRequest = z.strictObject({
   by: z.number({ error: "by must be a whole number" })
-    .int("by must be a whole number")
-    .refine(Number.isSafeInteger, { message: "by must be a safe integer (at most 2^53 - 1)" })
+    .int({ // a whole number too large is refused by the same check: one message, the right one
+      error: (issue) =>
+        issue.code === "invalid_type"
+          ? "by must be a whole number"
+          : "by must be a safe integer (at most 2^53 - 1 either way)",
+    })
     .meta({ example: 1, description: "Added to the value; negative decrements" }),
   ttl: Ttl.optional().meta({
     description: "Seconds the key lives from now; without it, the key keeps the TTL it had",
@@ -177,7 +181,9 @@ export const ScanQuery = z.object({
     param: { name: "cursor", in: "query" },
     description: "Where to go on: the `cursor` the last page answered; absent to start",
   }),
-  count: z.coerce.number().int("count must be a whole number")
+  count: z.coerce.number({ error: "count must be a whole number" }).int(
+    "count must be a whole number",
+  )
     .min(1, "count must be at least 1").max(
       MAX_SCAN_COUNT,
       `count must be at most ${MAX_SCAN_COUNT}`,

@@ -183,7 +183,7 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       path: "/keys/k/incr",
       init: post('{"by":9007199254740992}'),
       status: 400,
-      error: /by must be a safe integer/,
+      error: /^by: by must be a safe integer \(at most 2\^53 - 1 either way\)$/, // and nothing else
     },
     {
       name: "increment with an unknown field",
@@ -205,6 +205,13 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       init: post("{}"),
       status: 400,
       error: /ttl/,
+    },
+    {
+      name: "scan with a count not a number",
+      path: "/keys?count=5&count=6",
+      init: {},
+      status: 400,
+      error: /^count: count must be a whole number$/,
     },
     {
       name: "scan with count 0",
