@@ -6,6 +6,7 @@ import { closeConn, Connection, type ServerContext } from "./server_connection.t
 import type { Answer } from "./answer.ts";
 import type { LiteRequest } from "./server_lite.ts";
 import { tracing } from "./server_tracing.ts";
+import { UnreadBudget } from "./unread_budget.ts";
 import type { Logger } from "@cache/log/log";
 import { Throttle } from "@cache/log/throttle";
 
@@ -35,9 +36,10 @@ export interface ServerOptions {
   minBodyBytesPerSecond: number;
   /**
    * Bytes of answers being written that their clients have not taken yet, over every connection,
-   * past which a read (GET, HEAD, `/mget`; not `/live`, `/ready` or `/ring`) is refused 503 and
-   * its connection closed, or past half of which when it arrives: 40 clients that sent an `/mget`
-   * each and read nothing held a node at 1.2 GB for a minute. Default 64 MiB.
+   * past half of which a read (GET, HEAD, `/mget`; not `/live`, `/ready` or `/ring`) waits its
+   * turn, and is refused 503, its connection closed, when none comes within the wait
+   * (`UnreadBudget`); a read whose answer would pass the whole is refused too: 40 clients that sent
+   * an `/mget` each and read nothing held a node at 1.2 GB for a minute. Default 64 MiB.
    */
   maxUnsentBytes?: number;
   log: Logger;
@@ -117,7 +119,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     note: rateLimited(options.log),
     traced: tracing(),
     bodies: new BodyBuffers(BODY_BUFFERS_KEPT),
-    unsent: 0,
+    unread: new UnreadBudget(options.maxUnsentBytes),
     closing: false,
   };
   let refusing = 0; // connections past the cap being answered 503

@@ -10,6 +10,7 @@ import { Body } from "./server_body.ts";
 import type { Traced } from "./server_tracing.ts";
 import { Lite } from "./server_lite.ts";
 import type { Handler, ServerOptions } from "./server.ts";
+import type { UnreadBudget } from "./unread_budget.ts";
 
 /**
  * What every connection of one server shares: made once, when the server starts, and read by its
@@ -19,7 +20,8 @@ import type { Handler, ServerOptions } from "./server.ts";
  * ```ts
  * import type { ServerContext } from "./server_connection.ts";
  * const server: ServerContext = { options, handler, secure: false, origin: "http://127.0.0.1:8080",
- *   note, traced: tracing(), bodies: new BodyBuffers(2 * 1024 * 1024), closing: false };
+ *   note, traced: tracing(), bodies: new BodyBuffers(2 * 1024 * 1024),
+ *   unread: new UnreadBudget(), closing: false };
  * ```
  */
 export interface ServerContext {
@@ -35,8 +37,8 @@ export interface ServerContext {
   readonly traced: Traced | undefined;
   /** Buffers for the bodies read whole, reused from one request to the next. */
   readonly bodies: BodyBuffers;
-  /** Bytes of answers being written, over every connection: held until their clients take them. */
-  unsent: number;
+  /** Answers being written, over every connection: held until their clients take them. */
+  readonly unread: UnreadBudget;
   /** The server is shutting down: no connection takes another request. */
   closing: boolean;
 }
@@ -48,9 +50,6 @@ export interface ServerContext {
 const WHOLE_BODY_BYTES = 8 * 1024 * 1024;
 
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
-
-/** Bytes of answers not yet taken by their clients past which reads are refused: 64 MiB. */
-export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 
 /** The methods of reads, whose answers may be large: held to the unread answers' budget. */
 const READS = /^(GET|HEAD)$/;
@@ -94,6 +93,8 @@ export class Connection {
   /** When what is awaited must have come (`performance.now()`), or the connection closes. */
   deadline = Infinity;
   #closed = false;
+  /** Ends the turn this connection's read waited for (see `UnreadBudget.turn`). */
+  #endTurn: (() => void) | undefined;
 
   constructor(conn: Deno.Conn, server: ServerContext) {
     this.server = server;
@@ -104,6 +105,7 @@ export class Connection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#endTurn?.();
     closeConn(this.#conn);
   }
 
@@ -204,15 +206,18 @@ export class Connection {
         this.deadline = Infinity;
       }
     }
-    // Clients that do not read their answers hold them in memory: past the budget, reads are
-    // refused (writes, probes and heartbeats answer little, and go on). Half the budget is kept
-    // for the answers being made: a read let in past it would be made in full, its CPU spent,
-    // and then refused (four held answers of 15 MB never passed 64 MiB, and every mget after
-    // them was made and thrown away, stalling the node for seconds).
-    if (this.#overBudget(0, 2) && budgeted(head)) {
-      if (whole) server.bodies.give(whole);
-      await this.#refuseUnread();
-      return false;
+    // Clients that do not read their answers hold them in memory: past half the budget, reads
+    // wait their turn, and are refused if none comes (writes, probes and heartbeats answer
+    // little, and go on). Half is kept for the answers being made: a read let in past it would be
+    // made in full, its CPU spent, and then refused (four held answers of 15 MB never passed
+    // 64 MiB, and every mget after them was made and thrown away, stalling the node for seconds).
+    if (server.unread.crowded() && budgeted(head)) {
+      this.#endTurn = await server.unread.turn();
+      if (this.#endTurn === undefined) {
+        if (whole) server.bodies.give(whole);
+        await this.#refuseUnread();
+        return false;
+      }
     }
     // Not while tracing: the early answer would run outside the request's span.
     const traced = server.traced;
@@ -237,7 +242,7 @@ export class Connection {
         const encoded = wire
           ? encodeWire(wire, headOnly, keepAlive)
           : await encodeResponse(answer as Response, headOnly, keepAlive);
-        if (this.#overBudget(encoded.length) && budgeted(head)) {
+        if (server.unread.over(encoded.length) && budgeted(head)) {
           await this.#refuseUnread();
           return false;
         }
@@ -267,7 +272,7 @@ export class Connection {
     const keepAlive = head.keepAlive && !server.closing &&
       (body === undefined || await body.finish());
     const encoded = await encodeResponse(response, head.method === "HEAD", keepAlive);
-    if (this.#overBudget(encoded.length) && budgeted(head)) {
+    if (server.unread.over(encoded.length) && budgeted(head)) {
       await this.#refuseUnread();
       return false;
     }
@@ -275,18 +280,9 @@ export class Connection {
     return keepAlive;
   }
 
-  /**
-   * Whether holding `more` bytes of answer would take the answers waiting for their clients past
-   * the budget (or its `1 / share`); one answer alone always may be held, however large.
-   */
-  #overBudget(more: number, share = 1): boolean {
-    const { unsent, options } = this.server;
-    return unsent > 0 && unsent + more > (options.maxUnsentBytes ?? MAX_UNSENT_BYTES) / share;
-  }
-
   /** Refuses a read while answers wait for clients to read them. */
   async #refuseUnread(): Promise<void> {
-    const mb = Math.round(this.server.unsent / 1024 / 1024);
+    const mb = Math.round(this.server.unread.unsent / 1024 / 1024);
     this.server.note.warn("answers not read: refusing reads", { unsentMb: mb });
     await this.#refuse(503, `${mb} MB of answers wait for clients to read them: try again`);
   }
@@ -316,12 +312,15 @@ export class Connection {
   async #write(bytes: Uint8Array): Promise<void> {
     // A client that reads nothing goes.
     this.deadline = performance.now() + this.server.options.idleTimeoutMs;
-    this.server.unsent += bytes.length;
+    const unread = this.server.unread;
+    unread.hold(bytes.length);
+    this.#endTurn?.(); // counted: the next read waiting may be made
+    this.#endTurn = undefined;
     try {
       let written = await this.#conn.write(bytes);
       while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
     } finally {
-      this.server.unsent -= bytes.length;
+      unread.release(bytes.length);
       this.deadline = Infinity;
     }
   }

@@ -321,3 +321,32 @@ Deno.test("serveHttp() refuses reads while clients leave their answers unread, n
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() has a read wait while a client takes a large answer, rather than refuse it", async () => {
+  const big = new Uint8Array(40 * 1024 * 1024); // past half the budget, held until read
+  const server = serveHttp(
+    { ...LIMITS, idleTimeoutMs: 60_000, maxUnsentBytes: 48 * 1024 * 1024 },
+    (request) => {
+      const path = new URL(request.url).pathname;
+      return path === "/big" ? new Response(big) : Response.json({ path });
+    },
+  );
+  const reader = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    await reader.write(new TextEncoder().encode("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // stuck in its write
+    const waiting = fetch(`http://127.0.0.1:${server.addr.port}/small`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Its client takes the answer now: the read that waited is served.
+    const buffer = new Uint8Array(1024 * 1024);
+    let read = 0;
+    while (read < big.length) read += await reader.read(buffer) ?? Infinity;
+    assert.ok(read < Infinity, "the whole answer came");
+    const served = await waiting;
+    assert.equal(served.status, 200);
+    assert.deepEqual(await served.json(), { path: "/small" });
+  } finally {
+    reader.close();
+    await server.shutdown();
+  }
+});
