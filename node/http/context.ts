@@ -1,12 +1,10 @@
 // What the node's routes share: the context they are given and how they read a request's routing.
 
-import { type Answer, NO_CONTENT, type WireAnswer } from "../../shared/http1/answer.ts";
-import { keyNotFound } from "../../shared/protocol/key_routes.ts";
+import { type Answer, NO_CONTENT } from "../../shared/http1/answer.ts";
 import {
   DEADLINE_HEADER,
   EPOCH_HEADER,
   headerNumber,
-  type StoredItem,
   VERSION_FLOOR_HEADER,
 } from "../../shared/protocol/wire.ts";
 import { roleOf } from "../../shared/service/auth.ts";
@@ -16,7 +14,7 @@ import type { RingRef } from "@cache/protocol/sender_ring";
 import type { ScanBudget } from "./scan_budget.ts";
 import type { Routing } from "../cluster/replicator.ts";
 import type { Condition, Item, Writer } from "../cluster/writer.ts";
-import type { Read, Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 
 /** What the node's routes share. */
 export interface NodeContext {
@@ -47,33 +45,6 @@ export interface NodeContext {
    * every key.
    */
   primaryKeys?: () => Promise<number | undefined>;
-}
-
-/** A read as it goes on the wire: `ttl` in seconds, only for a key that expires. */
-export function item(key: string, found: Read): StoredItem {
-  return found.ttlMs === undefined
-    ? { key, value: found.value, version: found.version }
-    : { key, value: found.value, ttl: found.ttlMs / 1000, version: found.version };
-}
-
-/**
- * {@link item} as JSON, as `JSON.stringify()` writes it. The version is written as it is (digits
- * and a dot: nothing to escape): `JSON.stringify()` of an object holding a freshly joined string
- * took twice as long as the whole of the rest.
- */
-export function itemJson(key: string, found: Read): string {
-  const ttl = found.ttlMs === undefined ? "" : ',"ttl":' + JSON.stringify(found.ttlMs / 1000);
-  return '{"key":' + JSON.stringify(key) + ',"value":' + JSON.stringify(found.value) + ttl +
-    ',"version":"' + found.version + '"}';
-}
-
-/** The answer to `GET /keys/{key}`: the item, or the not-found error. */
-export function readAnswer(key: string, found: Read | undefined): WireAnswer {
-  return {
-    status: found === undefined ? 404 : 200,
-    contentType: "application/json",
-    body: found === undefined ? JSON.stringify(keyNotFound(key)) : itemJson(key, found),
-  };
 }
 
 /** Writes `items` as a request routed them, answering 204 once they are on every owner. */

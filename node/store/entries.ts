@@ -297,6 +297,19 @@ export class Entries {
     return this.#decoded.read(ref, this.#decode);
   }
 
+  /**
+   * The entry's value as a copy of its UTF-8 bytes, not decoded; undefined for a wide value, held
+   * as UTF-16 units (a lone surrogate, which UTF-8 cannot carry).
+   */
+  valueUtf8(ref: number): Uint8Array | undefined {
+    return this.#records.wide(ref) ? undefined : this.#records.valueData(ref);
+  }
+
+  /** Bytes the entry's value is stored in: UTF-8, or 2 per UTF-16 unit for a wide value. */
+  valueBytes(ref: number): number {
+    return this.#records.valueBytes(ref);
+  }
+
   /** When the entry expires, in ms of the store's clock; 0 if never. */
   expiresAt(ref: number): number {
     return this.#records.expiresAt(ref);

@@ -281,13 +281,26 @@ export class Records {
   /** The record's value. */
   value(ref: number): string {
     const lengths = this.#words[ref * 2 + LENGTHS];
-    const keyBytes = lengths & KEY_MASK;
-    const start = ref * 8 + HEADER_BYTES + keyBytes;
+    const start = ref * 8 + HEADER_BYTES + (lengths & KEY_MASK);
     if (!this.#chained(ref)) {
       const end = start + (lengths >>> VALUE_SHIFT);
       return (lengths & WIDE) === 0 ? this.#decode(start, end) : readUnits(this.#bytes, start, end);
     }
+    const data = this.valueData(ref);
+    return (lengths & WIDE) === 0 ? decoder.decode(data) : readUnits(data, 0, data.length);
+  }
+
+  /** Whether the record's value is stored as UTF-16 units, not UTF-8 (see wide_values.ts). */
+  wide(ref: number): boolean {
+    return (this.#words[ref * 2 + LENGTHS] & WIDE) !== 0;
+  }
+
+  /** A copy of the record's value bytes as stored: UTF-8, or UTF-16 units for a wide value. */
+  valueData(ref: number): Uint8Array {
+    const keyBytes = this.#words[ref * 2 + LENGTHS] & KEY_MASK;
+    const start = ref * 8 + HEADER_BYTES + keyBytes;
     const valueBytes = this.valueBytes(ref);
+    if (!this.#chained(ref)) return this.#bytes.slice(start, start + valueBytes);
     const data = new Uint8Array(valueBytes);
     let done = headValueBytes(keyBytes);
     data.set(this.#bytes.subarray(start, start + done));
@@ -301,7 +314,7 @@ export class Records {
       data.set(this.#bytes.subarray(from, from + part), done);
       done += part;
     }
-    return (lengths & WIDE) === 0 ? decoder.decode(data) : readUnits(data, 0, valueBytes);
+    return data;
   }
 
   /** The record's version. */

@@ -1030,3 +1030,22 @@ Deno.test("Store.replica() sends a TTL within what any node takes, whatever its 
   assert.equal(store.replica("longest")?.ttlMs, MAX_TTL_SECONDS * 1000);
   assert.ok(Replica.safeParse(store.replica("longest")).success);
 });
+
+Deno.test("Store.getForAnswer() gives a large value as its UTF-8 bytes, a short or wide one as text", () => {
+  const store = new Store({ now: () => 0 });
+  const large = "é".repeat(300_000); // 600,000 bytes: a chained record
+  store.set("large", large, 60_000);
+  store.set("short", "v");
+  store.set("wide", "\ud800".repeat(20_000)); // a lone surrogate: held as UTF-16
+  const read = store.getForAnswer("large", 16 * 1024);
+  assert.ok(read && "utf8" in read);
+  assert.equal(new TextDecoder().decode(read.utf8), large);
+  const { utf8: _, ...rest } = read;
+  const { value: __, ...text } = store.get("large")!;
+  assert.deepEqual(rest, text, "the same version and time left");
+  assert.deepEqual(store.getForAnswer("short", 16 * 1024), store.get("short"));
+  assert.deepEqual(store.getForAnswer("wide", 16 * 1024), store.get("wide"));
+  assert.equal(store.getForAnswer("none", 16 * 1024), undefined);
+  assert.equal(store.stats().hits, 6);
+  assert.equal(store.stats().misses, 1);
+});

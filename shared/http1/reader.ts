@@ -1,6 +1,8 @@
 // Reads HTTP/1.1 responses from a connection: the status line and headers, then a body framed by
 // Content-Length, chunked transfer coding, or the end of the connection.
 
+import { concat } from "./body_parts.ts";
+
 const decoder = new TextDecoder();
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -234,14 +236,7 @@ async function readChunks(reader: Reader): Promise<Uint8Array<ArrayBuffer>> {
   while (await reader.line() !== "") {
     // trailers: ignored
   }
-  if (parts.length === 1) return parts[0];
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  return all;
+  return concat(parts);
 }
 
 const CRLF = [13, 10];

@@ -196,11 +196,12 @@ export const MAX_ANSWER_CHARS = 16 * 1024 * 1024;
  * meanwhile; 16 Mi characters of control characters were 96 MiB of JSON, and a few such answers
  * at once stalled every node past the failure timeout.
  */
-export function answerCounter(maxValueBytes: number): (value: string) => void {
+export function answerCounter(maxValueBytes: number): (value: string | number) => void {
   const limit = Math.max(MAX_ANSWER_CHARS, maxValueBytes * 6);
   let chars = 0;
+  // A number is a value's characters counted already (see `plainJsonUnits`).
   return (value) => {
-    chars += jsonChars(value);
+    chars += typeof value === "number" ? value : jsonChars(value);
     if (chars > limit) {
       throw new HttpError(
         413,
@@ -225,6 +226,30 @@ function jsonChars(value: string): number {
     }
   }
   return value.length + extra;
+}
+
+/**
+ * The characters (UTF-16 units) of the text whose UTF-8 is `utf8`, when JSON writes that text as
+ * it is, with no escape: no quote, backslash or control character; -1 when it would escape one.
+ * The bytes must be well-formed UTF-8 (as `TextEncoder` makes them).
+ *
+ * @example
+ * ```ts
+ * import { plainJsonUnits } from "./key_routes.ts";
+ * plainJsonUnits(new TextEncoder().encode("é😀")); // 3: one unit, and a pair
+ * plainJsonUnits(new TextEncoder().encode('say "hi"')); // -1
+ * ```
+ */
+export function plainJsonUnits(utf8: Uint8Array): number {
+  let units = utf8.length;
+  for (let i = 0; i < utf8.length; i++) {
+    const byte = utf8[i];
+    if (byte < 0x20 || byte === 0x22 || byte === 0x5c) return -1;
+    if (byte < 0x80) continue;
+    if (byte < 0xc0) units--; // a continuation byte
+    else if (byte >= 0xf0) units++; // the lead of 4 bytes: a surrogate pair
+  }
+  return units;
 }
 
 /** Largest body that can carry a key and a `maxValueBytes` value, even fully escaped. */

@@ -1,13 +1,15 @@
 // The node's batch routes: mget and mset on its own store.
 
 import { z } from "@hono/zod-openapi";
-import { jsonAnswer } from "@cache/http1/answer";
+import type { WireAnswer } from "@cache/http1/answer";
+import { BodyParts } from "@cache/http1/body_parts";
 import { batchRoutes } from "@cache/protocol/batch_routes";
 import { answerCounter, owned } from "@cache/protocol/key_routes";
 import { readMsetBody } from "@cache/protocol/set_body";
-import { LINES_TYPE, type MGetResponse } from "@cache/protocol/wire";
+import { LINES_TYPE } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
-import { item, itemJson, type NodeContext, stored } from "../context.ts";
+import { type NodeContext, stored } from "../context.ts";
+import { addItem, readForAnswer } from "../items.ts";
 
 // The shared `/mget`, with the node's second answer type: lines the master passes on unparsed.
 const read = owned(batchRoutes.mget, false);
@@ -32,9 +34,7 @@ export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
   hot.post(
     mget,
     ({ keys }, request) =>
-      wantsLines(request.headers.get("accept"))
-        ? { status: 200, contentType: LINES_TYPE, body: readLines(node, keys) }
-        : jsonAnswer(readMany(node, keys)),
+      wantsLines(request.headers.get("accept")) ? readLines(node, keys) : readMany(node, keys),
   );
 
   // Values stay the bytes they came as, from the body into the store (see `readMsetBody`).
@@ -45,31 +45,42 @@ export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
   );
 }
 
-/** The items of `keys` stored here, in order, and the keys that are not. */
-function readMany(node: NodeContext, keys: string[]): MGetResponse {
-  const found: MGetResponse = { items: [], missing: [] };
+/**
+ * The items of `keys` stored here, in order, and the keys that are not: `{"items", "missing"}`, as
+ * `JSON.stringify()` writes it, large values copied in as their bytes.
+ */
+function readMany(node: NodeContext, keys: string[]): WireAnswer {
+  const parts = new BodyParts();
+  const missing: string[] = [];
   const count = answerCounter(node.maxValueBytes);
+  parts.add('{"items":[');
+  let items = 0;
   for (const key of keys) {
-    const read = node.store.get(key);
-    if (read === undefined) found.missing.push(key);
-    else {
-      count(read.value);
-      found.items.push(item(key, read));
+    const read = readForAnswer(node.store, key);
+    if (read === undefined) {
+      missing.push(key);
+      continue;
     }
+    if (items++ > 0) parts.add(",");
+    addItem(parts, key, read, count);
   }
-  return found;
+  parts.add('],"missing":' + JSON.stringify(missing) + "}");
+  return { status: 200, contentType: "application/json", body: parts.body() };
 }
 
 const wantsLines = (accept: string | null | undefined) => accept?.includes(LINES_TYPE) === true;
 
 /** One line per key of `keys`, in order: its item as `GET /keys/{key}` answers it, or `null`. */
-function readLines(node: NodeContext, keys: string[]): string {
-  let lines = "";
+function readLines(node: NodeContext, keys: string[]): WireAnswer {
+  const parts = new BodyParts();
   const count = answerCounter(node.maxValueBytes);
   for (const key of keys) {
-    const read = node.store.get(key);
-    if (read !== undefined) count(read.value);
-    lines += (read === undefined ? "null" : itemJson(key, read)) + "\n";
+    const read = readForAnswer(node.store, key);
+    if (read === undefined) parts.add("null\n");
+    else {
+      addItem(parts, key, read, count);
+      parts.add("\n");
+    }
   }
-  return lines;
+  return { status: 200, contentType: LINES_TYPE, body: parts.body() };
 }

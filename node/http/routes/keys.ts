@@ -4,7 +4,8 @@ import { keyNotFound, keyRoutes, owned } from "@cache/protocol/key_routes";
 import { readSetBody } from "@cache/protocol/set_body";
 import type { SetRequest } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
-import { type NodeContext, readAnswer, routing, stored } from "../context.ts";
+import { type NodeContext, routing, stored } from "../context.ts";
+import { readAnswer, readForAnswer } from "../items.ts";
 
 // The shared key routes, with what a node answers as their owner.
 const routes = {
@@ -28,7 +29,7 @@ export function addKeyRoutes(hot: HotPath, node: NodeContext): void {
     return stored(node.writer, [write], request, condition);
   }, readSetBody);
 
-  hot.get(routes.get, ({ key }) => readAnswer(key, node.store.get(key)));
+  hot.get(routes.get, ({ key }) => readAnswer(key, readForAnswer(node.store, key)));
 
   hot.app.openapi(routes.delete, async (c) => {
     const { key } = c.req.valid("param");

@@ -1,0 +1,27 @@
+// The count of an answer's characters as JSON writes them, from a value's text or its UTF-8 bytes.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { plainJsonUnits } from "./key_routes.ts";
+
+Deno.test("plainJsonUnits() counts the characters JSON writes as they are, and sees any escape", () => {
+  const unit = fc.constantFrom(
+    "a",
+    " ",
+    "é",
+    "€",
+    "😀",
+    "\u2028",
+    "\u007f",
+    '"',
+    "\\",
+    "\n",
+    "\u0001",
+  );
+  fc.assert(fc.property(fc.string({ unit }), (text) => {
+    const units = plainJsonUnits(new TextEncoder().encode(text));
+    const plain = JSON.stringify(text) === `"${text}"`;
+    assert.equal(units, plain ? text.length : -1, JSON.stringify(text));
+  }));
+  assert.equal(plainJsonUnits(new TextEncoder().encode("é😀")), 3);
+});
