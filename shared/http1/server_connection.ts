@@ -10,7 +10,7 @@ import { Body } from "./server_body.ts";
 import type { Traced } from "./server_tracing.ts";
 import { Lite } from "./server_lite.ts";
 import type { Handler, ServerOptions } from "./server.ts";
-import type { UnreadBudget } from "./unread_budget.ts";
+import { READ_BUDGET, type ReadBudget, type UnreadBudget } from "./unread_budget.ts";
 
 /**
  * What every connection of one server shares: made once, when the server starts, and read by its
@@ -82,7 +82,7 @@ const TURN_MS = 5;
  * connection.run().finally(() => open.delete(connection));
  * ```
  */
-export class Connection {
+export class Connection implements ReadBudget {
   /** What this connection shares with the rest of its server. */
   readonly server: ServerContext;
   readonly #conn: Deno.Conn;
@@ -95,6 +95,10 @@ export class Connection {
   #closed = false;
   /** Ends the turn this connection's read waited for (see `UnreadBudget.turn`). */
   #endTurn: (() => void) | undefined;
+  /** The request being served. */
+  #head: RequestHead | undefined;
+  /** Bytes of its answer counted as made, not yet held to be written (see {@link made}). */
+  #made = 0;
 
   constructor(conn: Deno.Conn, server: ServerContext) {
     this.server = server;
@@ -106,6 +110,8 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#endTurn?.();
+    this.server.unread.release(this.#made);
+    this.#made = 0;
     closeConn(this.#conn);
   }
 
@@ -172,6 +178,7 @@ export class Connection {
       await this.#refuse(error.status, error.message);
       return false;
     }
+    this.#head = head;
     const hostHeader = head.headers.find(([name]) => name === "host")?.[1];
     const url = hostHeader ? `${server.secure ? "https" : "http"}://${hostHeader}` : server.origin;
     if (head.body.kind !== "none" && (head.method === "GET" || head.method === "HEAD")) {
@@ -222,7 +229,9 @@ export class Connection {
     // Not while tracing: the early answer would run outside the request's span.
     const traced = server.traced;
     if (options.early && !traced && (framing.kind === "none" || whole)) {
-      const early = options.early(new Lite(head.method, url + head.target, head.headers, whole));
+      const lite = new Lite(head.method, url + head.target, head.headers, whole);
+      (lite as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET] = this;
+      const early = options.early(lite);
       if (early !== undefined) {
         let answer: Answer;
         if (early instanceof Promise) {
@@ -242,7 +251,7 @@ export class Connection {
         const encoded = wire
           ? encodeWire(wire, headOnly, keepAlive)
           : await encodeResponse(answer as Response, headOnly, keepAlive);
-        if (server.unread.over(encoded.length) && budgeted(head)) {
+        if (server.unread.over(encoded.length, 1, this.#made) && budgeted(head)) {
           await this.#refuseUnread();
           return false;
         }
@@ -258,6 +267,7 @@ export class Connection {
         headers: head.headers,
         body: whole ?? body?.stream,
       });
+      (request as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET] = this;
     } catch {
       await this.#refuse(400, "The Host header or the request target is not a URL");
       return false;
@@ -272,7 +282,7 @@ export class Connection {
     const keepAlive = head.keepAlive && !server.closing &&
       (body === undefined || await body.finish());
     const encoded = await encodeResponse(response, head.method === "HEAD", keepAlive);
-    if (server.unread.over(encoded.length) && budgeted(head)) {
+    if (server.unread.over(encoded.length, 1, this.#made) && budgeted(head)) {
       await this.#refuseUnread();
       return false;
     }
@@ -280,11 +290,27 @@ export class Connection {
     return keepAlive;
   }
 
+  full(): string | undefined {
+    const unread = this.server.unread;
+    // A read that waited for its turn has it; any other past half the budget waits no more.
+    if (this.#endTurn || !unread.over(0, 2) || !budgeted(this.#head!)) return undefined;
+    return this.#unreadError();
+  }
+
+  made(bytes: number): void {
+    this.server.unread.hold(bytes);
+    this.#made += bytes;
+  }
+
   /** Refuses a read while answers wait for clients to read them. */
   async #refuseUnread(): Promise<void> {
+    await this.#refuse(503, this.#unreadError());
+  }
+
+  #unreadError(): string {
     const mb = Math.round(this.server.unread.unsent / 1024 / 1024);
     this.server.note.warn("answers not read: refusing reads", { unsentMb: mb });
-    await this.#refuse(503, `${mb} MB of answers wait for clients to read them: try again`);
+    return `${mb} MB of answers wait for clients to read them: try again`;
   }
 
   /**
@@ -314,6 +340,8 @@ export class Connection {
     this.deadline = performance.now() + this.server.options.idleTimeoutMs;
     const unread = this.server.unread;
     unread.hold(bytes.length);
+    unread.release(this.#made); // counted as made until now
+    this.#made = 0;
     this.#endTurn?.(); // counted: the next read waiting may be made
     this.#endTurn = undefined;
     try {

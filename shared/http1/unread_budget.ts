@@ -54,10 +54,12 @@ export class UnreadBudget {
 
   /**
    * Whether holding `more` bytes would take the answers held past the budget (or its
-   * `1 / share`); one answer alone always may be held, however large.
+   * `1 / share`); one answer alone always may be held, however large. `own` bytes of those held
+   * are the answer's own, counted as it was made (see {@link ReadBudget.made}).
    */
-  over(more: number, share = 1): boolean {
-    return this.#unsent > 0 && this.#unsent + more > this.#max / share;
+  over(more: number, share = 1, own = 0): boolean {
+    const others = this.#unsent - own;
+    return others > 0 && others + more > this.#max / share;
   }
 
   /** Whether a read arriving now must wait its turn: past half the budget, or others wait. */
@@ -114,4 +116,35 @@ export class UnreadBudget {
       if (this.#waiting.length > 0) this.#waiting[0].wake();
     };
   }
+}
+
+/** Where a request carries its server's {@link ReadBudget}. */
+export const READ_BUDGET: unique symbol = Symbol("read budget");
+
+/**
+ * The unread-answers budget as a handler sees it, right before it makes a read's answer and once
+ * it has: a request answered behind a promise (by the app, or while tracing) passed the server's
+ * check on arrival with the others that came with it, and 40 such `/mget`s of 15 MB were all made
+ * before any was counted.
+ */
+export interface ReadBudget {
+  /** Why this request's answer may not be made now (a read past half the budget), or undefined. */
+  full(): string | undefined;
+  /** Counts `bytes` of this request's answer, made, until the server holds it to write. */
+  made(bytes: number): void;
+}
+
+/**
+ * The {@link ReadBudget} the services' own server gave `request`; undefined from another server.
+ *
+ * @example
+ * ```ts
+ * import { readBudgetOf } from "./unread_budget.ts";
+ * const budget = readBudgetOf(request);
+ * const full = budget?.full();
+ * if (full) return Response.json({ error: full }, { status: 503 });
+ * ```
+ */
+export function readBudgetOf(request: object): ReadBudget | undefined {
+  return (request as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET];
 }

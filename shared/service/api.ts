@@ -4,6 +4,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { READ_BUDGET, type ReadBudget, readBudgetOf } from "@cache/http1/unread_budget";
 import { HTTPException } from "hono/http-exception";
 import { errorResponse } from "./error_response.ts";
 import { describeIssues } from "@cache/protocol/errors";
@@ -81,7 +82,16 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   });
   // Only POST routes take a body. Skipping the others also spares them the limiter's copy of a
   // body-less request, which makes Deno warn about request.signal.
-  app.use((c, next) => c.req.method === "POST" ? limit(c, next) : next());
+  // The limiter puts a copy in place of a request with no length: it keeps the server's read
+  // budget (see `ReadBudget`), which the copy would lose.
+  app.use(async (c, next) => {
+    if (c.req.method !== "POST") return await next();
+    const budget = readBudgetOf(c.req.raw);
+    return await limit(c, async () => {
+      if (budget) (c.req.raw as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET] = budget;
+      await next();
+    });
+  });
   app.use(async (c, next) => {
     // A path whose escapes do not decode to UTF-8 names no key: "%ff" is not "%25ff". Checked on
     // the path as sent: the router's has some escapes decoded ("%%34%31" would pass as "%41").

@@ -5,6 +5,7 @@ import type { OpenAPIHono, RouteConfig, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { type Answer, madeOf, partsOf, toResponse, type WireAnswer } from "@cache/http1/answer";
 import type { LiteRequest } from "@cache/http1/server";
+import { readBudgetOf } from "@cache/http1/unread_budget";
 import { errorResponse } from "./error_response.ts";
 import { isPlainSegment } from "@cache/protocol/key_path";
 import type { Logger } from "@cache/log/log";
@@ -115,7 +116,10 @@ export class HotPath {
   ): void {
     this.#app.openapi(
       route,
-      (async (c: Context) => toResponse(await read(c.req.valid("param" as never)))) as never,
+      (async (c: Context) => {
+        const params = c.req.valid("param" as never);
+        return toResponse(await withinBudget(c.req.raw, () => read(params)));
+      }) as never,
     );
     const open = route.path.indexOf("{");
     this.#gets.push({
@@ -145,7 +149,8 @@ export class HotPath {
       route,
       (async (c: Context) => {
         const text = await c.req.text();
-        return toResponse(await handle(c.req.valid("json" as never), c.req.raw, () => text));
+        const body = c.req.valid("json" as never);
+        return toResponse(await withinBudget(c.req.raw, () => handle(body, c.req.raw, () => text)));
       }) as never,
     );
     this.#posts.set(route.path, {
@@ -197,7 +202,7 @@ export class HotPath {
         const refused = this.#admit(request, hot.roles, url.slice(start));
         if (refused) return this.#done("GET", hot.route, refused, started);
       }
-      const answer = this.#read(hot, parsed.data as never, url, start);
+      const answer = this.#read(hot, parsed.data as never, request, start);
       return answer instanceof Promise
         ? answer.then((done) => this.#done("GET", hot.route, done, started))
         : this.#done("GET", hot.route, answer, started);
@@ -207,9 +212,10 @@ export class HotPath {
 
   // A read that answers at once is answered at once: a server sends an answer returned
   // synchronously on a shorter path than one behind a promise.
-  #read(hot: HotGet, params: never, url: string, start: number): Answer | Promise<Answer> {
+  #read(hot: HotGet, params: never, request: HotRequest, start: number): Answer | Promise<Answer> {
+    const url = request.url;
     try {
-      const answer = hot.read(params);
+      const answer = withinBudget(request, () => hot.read(params));
       if (!(answer instanceof Promise)) return answer;
       return answer.catch((error) => this.#failure(error, "GET", url.slice(start)));
     } catch (error) {
@@ -269,7 +275,7 @@ export class HotPath {
     const path = hot.route;
     let answer: Answer | Promise<Answer>;
     try {
-      answer = hot.handle(parsed.body as never, request, parsed.text);
+      answer = withinBudget(request, () => hot.handle(parsed.body as never, request, parsed.text));
     } catch (error) {
       answer = this.#failure(error, "POST", path);
     }
@@ -322,6 +328,35 @@ function parse(hot: HotPost, bytes: Uint8Array): Parsed | undefined {
   } catch {
     return undefined; // not JSON: the app says so
   }
+}
+
+/**
+ * What `make` answers, unless the server's unread-answers budget has no room for the request's
+ * answer (503); an answer made at once is counted at once, before another request's is made
+ * (see `ReadBudget`). A request from another server has no budget: `make` answers.
+ */
+function withinBudget(
+  request: HotRequest,
+  make: () => Answer | Promise<Answer>,
+): Answer | Promise<Answer> {
+  const budget = readBudgetOf(request);
+  if (budget === undefined) return make();
+  const full = budget.full();
+  if (full !== undefined) return Response.json({ error: full }, { status: 503 });
+  const answer = make();
+  if (!(answer instanceof Promise)) {
+    budget.made(bodyBytes(answer));
+    return answer;
+  }
+  return answer.then((done) => {
+    budget.made(bodyBytes(done));
+    return done;
+  });
+}
+
+/** About the bytes of an answer's body: its characters for text; 0 for a Response's, unread. */
+function bodyBytes(answer: Answer): number {
+  return answer instanceof Response ? 0 : answer.body.length;
 }
 
 /** Where the path starts in an absolute URL: after the scheme's `//` and the host. */
