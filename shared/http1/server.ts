@@ -6,7 +6,7 @@ import { closeConn, Connection, type ServerContext } from "./server_connection.t
 import type { Answer } from "./answer.ts";
 import type { LiteRequest } from "./server_lite.ts";
 import { tracing } from "./server_tracing.ts";
-import { UnreadBudget } from "./unread_budget.ts";
+import { UNREAD_STALL_MS, UnreadBudget } from "./unread_budget.ts";
 import type { Logger } from "@cache/log/log";
 import { Throttle } from "@cache/log/throttle";
 
@@ -132,7 +132,18 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
   );
   const sweeper = setInterval(() => {
     const now = performance.now();
-    for (const connection of open) if (connection.deadline <= now) connection.close();
+    // Past half the unread answers' budget, reads wait: a client that takes none of its answer
+    // goes, not at the idle timeout but once it has taken nothing for a while.
+    const stalled = server.unread.over(0, 2) ? now - UNREAD_STALL_MS : -Infinity;
+    for (const connection of open) {
+      if (connection.deadline <= now) connection.close();
+      else if (connection.takenAt <= stalled) {
+        server.note.warn("closed a connection that reads none of its answer", {
+          stalledMs: Math.round(now - connection.takenAt),
+        });
+        connection.close();
+      }
+    }
   }, tick);
 
   const accepting = (async () => {

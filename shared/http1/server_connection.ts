@@ -92,6 +92,11 @@ export class Connection implements ReadBudget {
   fresh = true;
   /** When what is awaited must have come (`performance.now()`), or the connection closes. */
   deadline = Infinity;
+  /**
+   * While an answer is being written, when its client last took some of it
+   * (`performance.now()`); Infinity while none is.
+   */
+  takenAt = Infinity;
   #closed = false;
   /** Ends the turn this connection's read waited for (see `UnreadBudget.turn`). */
   #endTurn: (() => void) | undefined;
@@ -345,11 +350,16 @@ export class Connection implements ReadBudget {
     this.#endTurn?.(); // counted: the next read waiting may be made
     this.#endTurn = undefined;
     try {
+      this.takenAt = performance.now();
       let written = await this.#conn.write(bytes);
-      while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+      while (written < bytes.length) {
+        this.takenAt = performance.now();
+        written += await this.#conn.write(bytes.subarray(written));
+      }
     } finally {
       unread.release(bytes.length);
       this.deadline = Infinity;
+      this.takenAt = Infinity;
     }
   }
 

@@ -350,3 +350,45 @@ Deno.test("serveHttp() has a read wait while a client takes a large answer, rath
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() closes a connection that takes none of its answer while reads wait", async () => {
+  const big = new Uint8Array(40 * 1024 * 1024); // past half the budget
+  const server = serveHttp(
+    { ...LIMITS, idleTimeoutMs: 60_000, maxUnsentBytes: 48 * 1024 * 1024 },
+    (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/big") return new Response(big);
+      return path === "/medium" ? new Response(big.subarray(0, 1 << 20)) : Response.json({ path });
+    },
+  );
+  const port = server.addr.port;
+  const hog = await raw(server);
+  const quiet = await raw(server);
+  try {
+    // A 1 MB answer left unread, taken whole by the socket's buffers: nothing held, it stays.
+    await quiet.send("GET /medium HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Reads refused while the hog's answer holds the budget, until it is closed.
+    const started = performance.now();
+    await hog.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    let refused = 0;
+    for (;;) {
+      const answer = await fetch(`http://127.0.0.1:${port}/small`);
+      await answer.body?.cancel();
+      if (answer.status === 200) break;
+      assert.equal(answer.status, 503);
+      refused++;
+    }
+    const waited = performance.now() - started;
+    assert.ok(refused >= 1, "refused while the answer was held");
+    assert.ok(waited < 5_000, `served again after ${waited} ms, not the idle timeout`);
+    const { closed } = await hog.readAll(1000);
+    assert.ok(closed, "the hog's connection is closed");
+    const quietly = await quiet.readAll(300);
+    assert.match(quietly.text, /^HTTP\/1.1 200 /);
+    assert.equal(quietly.closed, false, "an answer the socket took whole holds nothing: it stays");
+  } finally {
+    hog.close();
+    quiet.close();
+    await server.shutdown();
+  }
+});

@@ -7,6 +7,13 @@ export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 /** Longest a read waits for room before it is refused: under the master's 1 s call to a node. */
 export const UNREAD_WAIT_MS = 500;
 
+/**
+ * While the answers held pass half the budget, a connection whose client has taken none of its
+ * answer for this long is closed, its answer dropped: three clients that left 15 MB answers
+ * unread made every read of every client fail for a minute, the idle timeout.
+ */
+export const UNREAD_STALL_MS = 2000;
+
 /** Reads waiting at once, past which another is refused at once: each holds its request. */
 const MAX_WAITING = 256;
 
