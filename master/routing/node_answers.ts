@@ -26,20 +26,51 @@ export function parsed(node: string, answer: RawAnswer): unknown {
 }
 
 /**
- * The body each of `asked` would have had alone, cut from the node's `/mget` lines (one per key
- * asked, in order: the item, or `null`) with nothing parsed; a key not stored has none.
+ * Lines of this many bytes or more are passed on as the node's bytes, not decoded to a string and
+ * encoded again: a 1 MB value's answer cost the master about 7 ms more that way.
  */
-export function foundLines(node: string, answer: RawAnswer, asked: string[]): Map<string, string> {
-  const lines = decoder.decode(answer.body).split("\n");
-  if (lines.length <= asked.length) {
-    throw new HttpError(502, `Node ${node} answered fewer lines than keys asked`);
+export const LARGE_LINE_BYTES = 16 * 1024;
+
+const NEWLINE = 0x0a; // never inside a line: JSON escapes it in strings
+
+/**
+ * The body each of `asked` would have had alone, cut from the node's `/mget` lines (one per key
+ * asked, in order: the item, or `null`) with nothing parsed; a key not stored has none. A long
+ * line stays the node's bytes.
+ */
+export function foundLines(
+  node: string,
+  answer: RawAnswer,
+  asked: string[],
+): Map<string, string | Uint8Array<ArrayBuffer>> {
+  const bytes = answer.body;
+  const found = new Map<string, string | Uint8Array<ArrayBuffer>>();
+  if (bytes.length < LARGE_LINE_BYTES) {
+    // Short: decoded at once, cheaper than a decode per line.
+    const lines = decoder.decode(bytes).split("\n");
+    if (lines.length <= asked.length) throw fewerLines(node);
+    asked.forEach((key, i) => {
+      if (lines[i] !== "null") found.set(key, lines[i]);
+    });
+    return found;
   }
-  const found = new Map<string, string>();
-  asked.forEach((key, i) => {
-    if (lines[i] !== "null") found.set(key, lines[i]);
-  });
+  let start = 0;
+  for (const key of asked) {
+    const end = bytes.indexOf(NEWLINE, start);
+    if (end < 0) throw fewerLines(node);
+    const line = bytes.subarray(start, end);
+    start = end + 1;
+    if (line.length >= LARGE_LINE_BYTES) found.set(key, line);
+    else {
+      const text = decoder.decode(line);
+      if (text !== "null") found.set(key, text);
+    }
+  }
   return found;
 }
+
+const fewerLines = (node: string) =>
+  new HttpError(502, `Node ${node} answered fewer lines than keys asked`);
 
 /** The body each key would have had alone, from a node's JSON `/mget` answer; none for a miss. */
 export function foundItems(node: string, answer: RawAnswer): Map<string, string> {

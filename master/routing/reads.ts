@@ -19,6 +19,7 @@ import type { Ring } from "@cache/ring/ring";
 import type { PlacedBy, Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
+const decoder = new TextDecoder();
 
 /** Rings a read through the master may start over by when one changes while it waits. */
 const READ_RINGS = 3;
@@ -183,7 +184,8 @@ export class Reads {
     await settleAll([...groups].map(async ([node, group]) => {
       try {
         for (const [key, body] of await this.#found(node, group)) {
-          found.set(key, StoredItem.parse(JSON.parse(body)));
+          const text = typeof body === "string" ? body : decoder.decode(body);
+          found.set(key, StoredItem.parse(JSON.parse(text)));
         }
         missed.push(...group.filter((key) => !found.has(key)));
       } catch (error) {
@@ -254,7 +256,10 @@ export class Reads {
    * The body each of `keys` (no two alike) would have had alone on `node`, none for a miss;
    * throws HttpError with the node's own status and reason when it does not answer 2xx.
    */
-  async #found(node: string, keys: string[]): Promise<Map<string, string>> {
+  async #found(
+    node: string,
+    keys: string[],
+  ): Promise<Map<string, string | Uint8Array<ArrayBuffer>>> {
     const answer = await this.#mgetOn(node, keys);
     if (!ok(answer)) parsed(node, answer); // throws the node's error, as any call's would
     return foundIn(node, answer, keys);
@@ -274,7 +279,11 @@ const nodeTrouble = (error: unknown) =>
 const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 
 /** The body each of `asked` would have had alone, from a node's 2xx `/mget`: lines or JSON. */
-function foundIn(node: string, answer: RawAnswer, asked: string[]): Map<string, string> {
+function foundIn(
+  node: string,
+  answer: RawAnswer,
+  asked: string[],
+): Map<string, string | Uint8Array<ArrayBuffer>> {
   return headerOf(answer, "content-type") === LINES_TYPE
     ? foundLines(node, answer, asked)
     : foundItems(node, answer);

@@ -1,0 +1,38 @@
+// What the master cuts out of a node's `/mget` lines: each read's own body, long ones as bytes.
+
+import assert from "node:assert/strict";
+import { HttpError } from "@cache/protocol/errors";
+import { LINES_TYPE } from "@cache/protocol/wire";
+import { foundLines, LARGE_LINE_BYTES } from "./node_answers.ts";
+
+const lines = (text: string) => ({
+  status: 200,
+  headers: [["content-type", LINES_TYPE]] as [string, string][],
+  body: new TextEncoder().encode(text),
+});
+const item = (key: string, value: string) => JSON.stringify({ key, value, version: "1.2" });
+
+Deno.test("foundLines() gives each key asked its line, none for null, long lines as bytes", () => {
+  const long = item("b", "é".repeat(LARGE_LINE_BYTES));
+  for (const filler of ["", "x".repeat(LARGE_LINE_BYTES)]) {
+    const short = item("a", `v${filler.slice(0, 10)}`);
+    const body = `${short}\nnull\n${filler ? long : item("b", "w")}\n`;
+    const found = foundLines("http://n:1", lines(body), ["a", "c", "b"]);
+    assert.deepEqual([...found.keys()], ["a", "b"]);
+    assert.equal(found.get("a"), short, "a short line as text");
+    const b = found.get("b")!;
+    if (filler) {
+      assert.ok(b instanceof Uint8Array, "a long line as the node's bytes");
+      assert.equal(new TextDecoder().decode(b), long);
+    } else assert.equal(b, item("b", "w"));
+  }
+});
+
+Deno.test("foundLines() refuses an answer with fewer lines than keys asked, short or long", () => {
+  for (const value of ["v", "x".repeat(LARGE_LINE_BYTES)]) {
+    assert.throws(
+      () => foundLines("http://n:1", lines(`${item("a", value)}\nnull`), ["a", "b"]),
+      (error) => error instanceof HttpError && error.status === 502,
+    );
+  }
+});
