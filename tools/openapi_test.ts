@@ -34,12 +34,23 @@ Deno.test("the master's document declares every route with its error responses",
     "/stats",
   ]);
   const get = master.paths["/keys/{key}"].get;
-  assert.deepEqual(Object.keys(get.responses).sort(), ["200", "400", "404", "502", "503", "504"]);
+  assert.deepEqual(Object.keys(get.responses).sort(), [
+    "200",
+    "400",
+    "401",
+    "403",
+    "404",
+    "502",
+    "503",
+    "504",
+  ]);
   assert.equal(
     get.responses["404"].content["application/json"].schema.$ref,
     "#/components/schemas/Error",
   );
   assert.deepEqual(Object.keys(master.paths["/keys"]).sort(), ["delete", "get", "post"]);
+  // A route open even with tokens declares no 401.
+  assert.equal(master.paths["/live"].get.responses["401"], undefined);
   const set = master.paths["/keys"].post;
   assert.equal(
     set.responses["412"].content["application/json"].schema.$ref,
@@ -49,6 +60,8 @@ Deno.test("the master's document declares every route with its error responses",
   assert.deepEqual(Object.keys(incr.responses).sort(), [
     "200",
     "400",
+    "401",
+    "403",
     "409",
     "413",
     "415",
@@ -78,6 +91,8 @@ Deno.test("the master's document declares every route with its error responses",
   assert.deepEqual(Object.keys(stamped.responses).sort(), [
     "200",
     "400",
+    "401",
+    "403",
     "409",
     "413",
     "415",

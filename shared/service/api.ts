@@ -37,6 +37,36 @@ export function documentConfig(options: Pick<ApiOptions, "title" | "description"
   };
 }
 
+/** What a route that needs a token may answer for that alone, unless it declares its own. */
+const AUTH_ANSWERS = {
+  "401": "No bearer token, or one the service does not know (only when it has tokens)",
+  "403": "The token's role may not use this route (only when the service has tokens)",
+};
+
+/**
+ * `document` with the 401 and 403 of {@link AUTH_ANSWERS} declared on every operation that needs
+ * a token (every one not {@link OPEN}), where it declares no answer of its own for them: the
+ * access checks guard every route, so no route's declaration lists them.
+ */
+function withAuthAnswers<D extends { paths?: Record<string, unknown> }>(document: D): D {
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(item as Record<string, unknown>)) {
+      const { security, responses } = operation as {
+        security?: unknown[];
+        responses?: Record<string, unknown>;
+      };
+      if (!responses || security?.length === 0) continue;
+      for (const [status, description] of Object.entries(AUTH_ANSWERS)) {
+        responses[status] ??= {
+          description,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        };
+      }
+    }
+  }
+  return document;
+}
+
 /** The `security` of a route that is open even when the service has tokens. */
 export const OPEN: { security: [] } = { security: [] };
 
@@ -138,7 +168,7 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   // milliseconds, which a client asking again and again would take from everyone else.
   let document: string | undefined;
   app.get("/openapi.json", (c) => {
-    document ??= JSON.stringify(app.getOpenAPI31Document(documentConfig(options)));
+    document ??= JSON.stringify(withAuthAnswers(app.getOpenAPI31Document(documentConfig(options))));
     return c.body(document, 200, { "content-type": "application/json" });
   });
   app.get("/reference/standalone.js", scalarBundleHandler());

@@ -150,3 +150,27 @@ Deno.test("master: a node token bound to an address may register that address on
     /Only a node token is bound to an address/,
   );
 });
+
+Deno.test("every route the documents say needs a token declares its 401 and answers it", async () => {
+  // With --metrics-auth, as /metrics is declared: open by default.
+  for (const [name, app] of Object.entries(await apps(true))) {
+    const document = await (await app.request("/openapi.json")).json();
+    let guarded = 0;
+    for (const [path, item] of Object.entries(document.paths as Record<string, object>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        const { security, responses } = operation as {
+          security?: unknown[];
+          responses: Record<string, unknown>;
+        };
+        const open = security?.length === 0;
+        const route = `${name} ${method.toUpperCase()} ${path}`;
+        assert.equal("401" in responses, !open, route);
+        if (open) continue;
+        guarded++;
+        const concrete = path.replaceAll(/\{[^}]+\}/g, "k");
+        assert.equal(await status(app, method.toUpperCase(), concrete), 401, route);
+      }
+    }
+    assert.ok(guarded > 10, `${name}: ${guarded} routes need a token`);
+  }
+});
