@@ -340,15 +340,18 @@ export class Connection implements ReadBudget {
     }
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
+  /** Writes `bytes`: the request's answer, unless an interim one (`100 Continue`). */
+  async #write(bytes: Uint8Array, interim = false): Promise<void> {
     // A client that reads nothing goes.
     this.deadline = performance.now() + this.server.options.idleTimeoutMs;
     const unread = this.server.unread;
     unread.hold(bytes.length);
-    unread.release(this.#made); // counted as made until now
-    this.#made = 0;
-    this.#endTurn?.(); // counted: the next read waiting may be made
-    this.#endTurn = undefined;
+    if (!interim) {
+      unread.release(this.#made); // counted as made until now
+      this.#made = 0;
+      this.#endTurn?.(); // counted: the next read waiting may be made
+      this.#endTurn = undefined;
+    }
     try {
       this.takenAt = performance.now();
       let written = await this.#conn.write(bytes);
@@ -365,7 +368,7 @@ export class Connection implements ReadBudget {
 
   /** Writes `100 Continue`, once, for a client that waits for it before its body. */
   async sendContinue(): Promise<void> {
-    await this.#write(CONTINUE);
+    await this.#write(CONTINUE, true);
   }
 
   /** The next request's first byte came: its head must be whole within the head timeout. */
