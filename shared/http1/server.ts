@@ -36,10 +36,10 @@ export interface ServerOptions {
   minBodyBytesPerSecond: number;
   /**
    * Bytes of answers being written that their clients have not taken yet, over every connection,
-   * past half of which a read (GET, HEAD, `/mget`; not `/live`, `/ready` or `/ring`) waits its
-   * turn, and is refused 503, its connection closed, when none comes within the wait
-   * (`UnreadBudget`); a read whose answer would pass the whole is refused too: 40 clients that sent
-   * an `/mget` each and read nothing held a node at 1.2 GB for a minute. Default 64 MiB.
+   * past half of which a read (GET, HEAD, `/mget`; not `/live`, `/ready` or `/ring`) is refused
+   * 503, its connection closed, on arrival or right before its answer is made (`UnreadBudget`),
+   * as is a read whose answer would pass the whole: 40 clients that sent an `/mget` each and read
+   * nothing held a node at 1.2 GB for a minute. Default 64 MiB.
    */
   maxUnsentBytes?: number;
   log: Logger;

@@ -62,8 +62,20 @@ const UNBUDGETED = /^\/(live|ready|ring)(\?|$)/;
 
 /** Whether `head` is a read held to the unread answers' budget; asked only once it is reached. */
 function budgeted(head: RequestHead): boolean {
-  const read = READS.test(head.method) || head.target.startsWith("/mget");
+  const read = READS.test(head.method) || pathOf(head.target).startsWith("/mget");
   return read && !UNBUDGETED.test(head.target);
+}
+
+/**
+ * The path of `target` as the routers see it: dot segments resolved, escapes decoded (`/./mget`
+ * and `/%6Dget` are `/mget`, and were made past the budget); undecodable, as it is.
+ */
+function pathOf(target: string): string {
+  try {
+    return decodeURIComponent(new URL(target, "http://x").pathname);
+  } catch {
+    return target;
+  }
 }
 
 /** Longest a connection serves pipelined requests before other connections get a turn. */
@@ -98,8 +110,6 @@ export class Connection implements ReadBudget {
    */
   takenAt = Infinity;
   #closed = false;
-  /** Ends the turn this connection's read waited for (see `UnreadBudget.turn`). */
-  #endTurn: (() => void) | undefined;
   /** The request being served. */
   #head: RequestHead | undefined;
   /** Bytes of its answer counted as made, not yet held to be written (see {@link made}). */
@@ -114,7 +124,6 @@ export class Connection implements ReadBudget {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#endTurn?.();
     this.server.unread.release(this.#made);
     this.#made = 0;
     closeConn(this.#conn);
@@ -219,17 +228,17 @@ export class Connection implements ReadBudget {
       }
     }
     // Clients that do not read their answers hold them in memory: past half the budget, reads
-    // wait their turn, and are refused if none comes (writes, probes and heartbeats answer
-    // little, and go on). Half is kept for the answers being made: a read let in past it would be
-    // made in full, its CPU spent, and then refused (four held answers of 15 MB never passed
-    // 64 MiB, and every mget after them was made and thrown away, stalling the node for seconds).
-    if (server.unread.crowded() && budgeted(head)) {
-      this.#endTurn = await server.unread.turn();
-      if (this.#endTurn === undefined) {
-        if (whole) server.bodies.give(whole);
-        await this.#refuseUnread();
-        return false;
-      }
+    // are refused (writes, probes and heartbeats answer little, and go on). Half is kept for the
+    // answers being made: a read let in past it would be made in full, its CPU spent, and then
+    // refused (four held answers of 15 MB never passed 64 MiB, and every mget after them was made
+    // and thrown away, stalling the node for seconds). Reads do not wait for room: a turn held
+    // across a slow body or a call to a node held every other read up (one trickled chunked
+    // `/mget` made all reads fail; one spike left the master serving one read at a time), and
+    // the master's calls held past its timeout opened its breaker for the node.
+    if (server.unread.over(0, 2) && budgeted(head)) {
+      if (whole) server.bodies.give(whole);
+      await this.#refuseUnread();
+      return false;
     }
     // Not while tracing: the early answer would run outside the request's span.
     const traced = server.traced;
@@ -297,8 +306,7 @@ export class Connection implements ReadBudget {
 
   full(): string | undefined {
     const unread = this.server.unread;
-    // A read that waited for its turn has it; any other past half the budget waits no more.
-    if (this.#endTurn || !unread.over(0, 2) || !budgeted(this.#head!)) return undefined;
+    if (!unread.over(0, 2) || !budgeted(this.#head!)) return undefined;
     return this.#unreadError();
   }
 
@@ -349,8 +357,6 @@ export class Connection implements ReadBudget {
     if (!interim) {
       unread.release(this.#made); // counted as made until now
       this.#made = 0;
-      this.#endTurn?.(); // counted: the next read waiting may be made
-      this.#endTurn = undefined;
     }
     try {
       this.takenAt = performance.now();

@@ -1,57 +1,39 @@
 // The answers the services' own server holds until their clients read them, and the budget they
-// are held to: past half of it, a read waits its turn a moment before it is made, or is refused.
+// are held to: past half of it, a read is refused before its answer is made.
 
 /** Bytes of answers not yet taken by their clients past which reads are refused: 64 MiB. */
 export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 
-/** Longest a read waits for room before it is refused: under the master's 1 s call to a node. */
-export const UNREAD_WAIT_MS = 500;
-
 /**
  * While the answers held pass half the budget, a connection whose client has taken none of its
  * answer for this long is closed, its answer dropped: three clients that left 15 MB answers
- * unread made every read of every client fail for a minute, the idle timeout.
+ * unread made every read of every client fail for a minute, the idle timeout. "None" is no write
+ * of the answer finishing: the kernel takes more only once its send buffer (4 MB here) drains by
+ * a share, which for a client reading 640 KB/s took over 2 s.
  */
-export const UNREAD_STALL_MS = 2000;
-
-/** Reads waiting at once, past which another is refused at once: each holds its request. */
-const MAX_WAITING = 256;
-
-interface Waiter {
-  wake: () => void;
-}
+export const UNREAD_STALL_MS = 5000;
 
 /**
  * The bytes of answers being written that their clients have not taken yet, over every connection
- * of one server. A read (whose answer may be large) is made at once while they are under half the
- * budget; past it, reads wait in turn: the first waiting is let in once they fall under half again,
- * and the next only once its answer is counted, so that a burst is never made all at once (40
- * unread 15 MB `/mget`s made together held a node at 1.3 GB). Clients that read their answers take
- * them within the wait; a read that finds no room by then is refused.
+ * of one server. A read (whose answer may be large) is made only while they are under half the
+ * budget, checked when it arrives and again right before its answer is made, which is counted at
+ * once (see {@link ReadBudget}): 40 unread 15 MB `/mget`s made together held a node at 1.3 GB.
  *
  * @example
  * ```ts
  * import { UnreadBudget } from "./unread_budget.ts";
  * const budget = new UnreadBudget(64 * 1024 * 1024);
- * if (budget.crowded()) {
- *   const end = await budget.turn(); // undefined: refuse the read
- *   // … make the answer, then:
- *   budget.hold(answer.length);
- *   end?.();
- * }
+ * if (budget.over(0, 2)) throw new Error("refuse the read");
+ * budget.hold(answer.length); // while it is written
+ * budget.release(answer.length); // once written, or dropped
  * ```
  */
 export class UnreadBudget {
   readonly #max: number;
-  readonly #waitMs: number;
-  readonly #waiting: Waiter[] = []; // in arrival order
   #unsent = 0;
-  /** A read let in after waiting is being made: the next waits until its answer is counted. */
-  #turnTaken = false;
 
-  constructor(max = MAX_UNSENT_BYTES, waitMs = UNREAD_WAIT_MS) {
+  constructor(max = MAX_UNSENT_BYTES) {
     this.#max = max;
-    this.#waitMs = waitMs;
   }
 
   /** Bytes held now. */
@@ -69,59 +51,14 @@ export class UnreadBudget {
     return others > 0 && others + more > this.#max / share;
   }
 
-  /** Whether a read arriving now must wait its turn: past half the budget, or others wait. */
-  crowded(): boolean {
-    return this.#turnTaken || this.#waiting.length > 0 || this.over(0, 2);
-  }
-
   /** Counts `bytes` of an answer being written. */
   hold(bytes: number): void {
     this.#unsent += bytes;
   }
 
-  /** Stops counting `bytes` of an answer written (or dropped); the first waiting may go. */
+  /** Stops counting `bytes` of an answer written (or dropped). */
   release(bytes: number): void {
     this.#unsent -= bytes;
-    if (this.#waiting.length > 0) this.#waiting[0].wake();
-  }
-
-  /**
-   * Waits until this read may be made: first in line, no read let in before it still uncounted,
-   * and the answers held under half the budget. Resolves the function that ends its turn, to call
-   * once its answer is held (or it ends without one); undefined when no room came within the wait,
-   * or too many wait already.
-   */
-  async turn(): Promise<(() => void) | undefined> {
-    if (this.#waiting.length >= MAX_WAITING) return undefined;
-    const waiter: Waiter = { wake: () => {} };
-    this.#waiting.push(waiter);
-    const until = performance.now() + this.#waitMs;
-    try {
-      while (this.#waiting[0] !== waiter || this.#turnTaken || this.over(0, 2)) {
-        const left = until - performance.now();
-        if (left <= 0) return undefined;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          waiter.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      this.#turnTaken = true;
-    } finally {
-      const first = this.#waiting[0] === waiter;
-      this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
-      // Gone from the head by timing out: the next in line may find room.
-      if (first && !this.#turnTaken && this.#waiting.length > 0) this.#waiting[0].wake();
-    }
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.#turnTaken = false;
-      if (this.#waiting.length > 0) this.#waiting[0].wake();
-    };
   }
 }
 
