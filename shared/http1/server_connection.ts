@@ -10,7 +10,7 @@ import { Body } from "./server_body.ts";
 import type { Traced } from "./server_tracing.ts";
 import { Lite } from "./server_lite.ts";
 import type { Handler, ServerOptions } from "./server.ts";
-import { READ_BUDGET, type ReadBudget, type UnreadBudget } from "./unread_budget.ts";
+import { giveReadBudget, type ReadBudget, type UnreadBudget } from "./unread_budget.ts";
 
 /**
  * What every connection of one server shares: made once, when the server starts, and read by its
@@ -58,12 +58,12 @@ const READS = /^(GET|HEAD)$/;
  * The reads answered whatever else the server refuses: the health probes, and the ring, which
  * follower masters and clients follow (small answers).
  */
-const UNBUDGETED = /^\/(live|ready|ring)(\?|$)/;
+const UNBUDGETED = /^\/(live|ready|ring)$/;
 
 /** Whether `head` is a read held to the unread answers' budget; asked only once it is reached. */
 function budgeted(head: RequestHead): boolean {
-  const read = READS.test(head.method) || pathOf(head.target).startsWith("/mget");
-  return read && !UNBUDGETED.test(head.target);
+  const path = pathOf(head.target);
+  return (READS.test(head.method) || path.startsWith("/mget")) && !UNBUDGETED.test(path);
 }
 
 /**
@@ -235,7 +235,7 @@ export class Connection implements ReadBudget {
     // across a slow body or a call to a node held every other read up (one trickled chunked
     // `/mget` made all reads fail; one spike left the master serving one read at a time), and
     // the master's calls held past its timeout opened its breaker for the node.
-    if (server.unread.over(0, 2) && budgeted(head)) {
+    if (server.unread.pastHalf() && budgeted(head)) {
       if (whole) server.bodies.give(whole);
       await this.#refuseUnread();
       return false;
@@ -244,7 +244,7 @@ export class Connection implements ReadBudget {
     const traced = server.traced;
     if (options.early && !traced && (framing.kind === "none" || whole)) {
       const lite = new Lite(head.method, url + head.target, head.headers, whole);
-      (lite as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET] = this;
+      giveReadBudget(lite, this);
       const early = options.early(lite);
       if (early !== undefined) {
         let answer: Answer;
@@ -265,7 +265,7 @@ export class Connection implements ReadBudget {
         const encoded = wire
           ? encodeWire(wire, headOnly, keepAlive)
           : await encodeResponse(answer as Response, headOnly, keepAlive);
-        if (server.unread.over(encoded.length, 1, this.#made) && budgeted(head)) {
+        if (this.#pastBudget(encoded, head)) {
           await this.#refuseUnread();
           return false;
         }
@@ -281,7 +281,7 @@ export class Connection implements ReadBudget {
         headers: head.headers,
         body: whole ?? body?.stream,
       });
-      (request as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET] = this;
+      giveReadBudget(request, this);
     } catch {
       await this.#refuse(400, "The Host header or the request target is not a URL");
       return false;
@@ -296,7 +296,7 @@ export class Connection implements ReadBudget {
     const keepAlive = head.keepAlive && !server.closing &&
       (body === undefined || await body.finish());
     const encoded = await encodeResponse(response, head.method === "HEAD", keepAlive);
-    if (server.unread.over(encoded.length, 1, this.#made) && budgeted(head)) {
+    if (this.#pastBudget(encoded, head)) {
       await this.#refuseUnread();
       return false;
     }
@@ -305,14 +305,18 @@ export class Connection implements ReadBudget {
   }
 
   full(): string | undefined {
-    const unread = this.server.unread;
-    if (!unread.over(0, 2) || !budgeted(this.#head!)) return undefined;
+    if (!this.server.unread.pastHalf() || !budgeted(this.#head!)) return undefined;
     return this.#unreadError();
   }
 
   made(bytes: number): void {
     this.server.unread.hold(bytes);
     this.#made += bytes;
+  }
+
+  /** Whether `encoded`, the answer to `head`, is a read's that holding would pass the budget. */
+  #pastBudget(encoded: Uint8Array, head: RequestHead): boolean {
+    return this.server.unread.wouldPass(encoded.length, this.#made) && budgeted(head);
   }
 
   /** Refuses a read while answers wait for clients to read them. */

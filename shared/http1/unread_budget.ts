@@ -23,7 +23,7 @@ export const UNREAD_STALL_MS = 5000;
  * ```ts
  * import { UnreadBudget } from "./unread_budget.ts";
  * const budget = new UnreadBudget(64 * 1024 * 1024);
- * if (budget.over(0, 2)) throw new Error("refuse the read");
+ * if (budget.pastHalf()) throw new Error("refuse the read");
  * budget.hold(answer.length); // while it is written
  * budget.release(answer.length); // once written, or dropped
  * ```
@@ -41,14 +41,19 @@ export class UnreadBudget {
     return this.#unsent;
   }
 
+  /** Whether the answers held pass half the budget: no read's answer is made then. */
+  pastHalf(): boolean {
+    return this.#unsent > this.#max / 2;
+  }
+
   /**
-   * Whether holding `more` bytes would take the answers held past the budget (or its
-   * `1 / share`); one answer alone always may be held, however large. `own` bytes of those held
-   * are the answer's own, counted as it was made (see {@link ReadBudget.made}).
+   * Whether holding an answer of `bytes` would take the answers held past the budget; `own` of
+   * them are counted already, as it was made (see {@link ReadBudget.made}). One answer alone
+   * always may be held, however large.
    */
-  over(more: number, share = 1, own = 0): boolean {
+  wouldPass(bytes: number, own = 0): boolean {
     const others = this.#unsent - own;
-    return others > 0 && others + more > this.#max / share;
+    return others > 0 && others + bytes > this.#max;
   }
 
   /** Counts `bytes` of an answer being written. */
@@ -63,7 +68,7 @@ export class UnreadBudget {
 }
 
 /** Where a request carries its server's {@link ReadBudget}. */
-export const READ_BUDGET: unique symbol = Symbol("read budget");
+const READ_BUDGET: unique symbol = Symbol("read budget");
 
 /**
  * The unread-answers budget as a handler sees it, right before it makes a read's answer and once
@@ -91,4 +96,18 @@ export interface ReadBudget {
  */
 export function readBudgetOf(request: object): ReadBudget | undefined {
   return (request as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET];
+}
+
+/**
+ * Gives `request` its server's `budget`, for {@link readBudgetOf} to find.
+ *
+ * @example
+ * ```ts
+ * import { giveReadBudget, readBudgetOf } from "./unread_budget.ts";
+ * giveReadBudget(request, connection); // the services' own server, for each request
+ * readBudgetOf(request) === connection; // true
+ * ```
+ */
+export function giveReadBudget(request: object, budget: ReadBudget): void {
+  (request as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET] = budget;
 }

@@ -7,23 +7,23 @@ const MB = 1024 * 1024;
 
 Deno.test("UnreadBudget lets a read in under half the budget, and one answer of any size", () => {
   const budget = new UnreadBudget(64 * MB);
-  assert.equal(budget.over(0, 2), false);
-  assert.equal(budget.over(500 * MB), false, "one answer alone may be held");
+  assert.equal(budget.pastHalf(), false);
+  assert.equal(budget.wouldPass(500 * MB), false, "one answer alone may be held");
   budget.hold(32 * MB);
-  assert.equal(budget.over(0, 2), false, "at half, not past it");
-  assert.equal(budget.over(32 * MB), false);
-  assert.equal(budget.over(32 * MB + 1), true);
+  assert.equal(budget.pastHalf(), false, "at half, not past it");
+  assert.equal(budget.wouldPass(32 * MB), false);
+  assert.equal(budget.wouldPass(32 * MB + 1), true);
   budget.hold(1);
-  assert.equal(budget.over(0, 2), true);
+  assert.equal(budget.pastHalf(), true);
   budget.release(32 * MB + 1);
   assert.equal(budget.unsent, 0);
-  assert.equal(budget.over(0, 2), false);
+  assert.equal(budget.pastHalf(), false);
 });
 
 Deno.test("UnreadBudget counts an answer's own bytes, made already, once", () => {
   const budget = new UnreadBudget(64 * MB);
   budget.hold(96 * MB); // an answer counted as it was made, larger than the budget
-  assert.equal(budget.over(96 * MB, 1, 96 * MB), false, "alone, it may be held");
+  assert.equal(budget.wouldPass(96 * MB, 96 * MB), false, "alone, it may be held");
   budget.hold(1 * MB); // another's
-  assert.equal(budget.over(96 * MB, 1, 96 * MB), true);
+  assert.equal(budget.wouldPass(96 * MB, 96 * MB), true);
 });

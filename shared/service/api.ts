@@ -4,7 +4,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { READ_BUDGET, type ReadBudget, readBudgetOf } from "@cache/http1/unread_budget";
+import { giveReadBudget, readBudgetOf } from "@cache/http1/unread_budget";
 import { HTTPException } from "hono/http-exception";
 import { errorResponse } from "./error_response.ts";
 import { describeIssues } from "@cache/protocol/errors";
@@ -118,7 +118,7 @@ export function createApi(options: ApiOptions): OpenAPIHono {
     if (c.req.method !== "POST") return await next();
     const budget = readBudgetOf(c.req.raw);
     return await limit(c, async () => {
-      if (budget) (c.req.raw as { [READ_BUDGET]?: ReadBudget })[READ_BUDGET] = budget;
+      if (budget) giveReadBudget(c.req.raw, budget);
       await next();
     });
   });
