@@ -172,14 +172,8 @@ export class Store {
 
   /** The value of `key` and its time left, or `undefined`; a hit makes the key most recent. */
   get(key: string): Read | undefined {
-    const ref = this.#live(key);
-    if (ref === 0) {
-      this.#misses++;
-      return undefined;
-    }
-    this.#hits++;
-    this.#entries.touch(ref);
-    return this.#read(ref);
+    const ref = this.#hit(key);
+    return ref === 0 ? undefined : this.#read(ref);
   }
 
   /**
@@ -188,14 +182,9 @@ export class Store {
    * again, took about 10 ms here); a shorter one, or one held as UTF-16, as a string.
    */
   getForAnswer(key: string, largeBytes: number): Read | BytesRead | undefined {
-    const ref = this.#live(key);
-    if (ref === 0) {
-      this.#misses++;
-      return undefined;
-    }
-    this.#hits++;
+    const ref = this.#hit(key);
+    if (ref === 0) return undefined;
     const entries = this.#entries;
-    entries.touch(ref);
     const utf8 = entries.valueBytes(ref) >= largeBytes ? entries.valueUtf8(ref) : undefined;
     if (utf8 === undefined) return this.#read(ref);
     const version = versionOf(entries.stampOf(ref));
@@ -243,6 +232,18 @@ export class Store {
   /** Remembers an increment of `key` that was applied, to recognise a retry of it. */
   remember(key: string, applied: Applied): void {
     this.#requests.remember(key, applied);
+  }
+
+  /** The live entry of `key`, counted as a hit and made most recent; 0, counted as a miss. */
+  #hit(key: string): number {
+    const ref = this.#live(key);
+    if (ref === 0) {
+      this.#misses++;
+      return 0;
+    }
+    this.#hits++;
+    this.#entries.touch(ref);
+    return ref;
   }
 
   #read(ref: number): Read {
