@@ -31,6 +31,9 @@ export function parsed(node: string, answer: RawAnswer): unknown {
  */
 export const LARGE_LINE_BYTES = 16 * 1024;
 
+/** The body each key found would have had alone: text, or a long line's bytes as the node sent them. */
+export type FoundBodies = Map<string, string | Uint8Array<ArrayBuffer>>;
+
 const NEWLINE = 0x0a; // never inside a line: JSON escapes it in strings
 
 /**
@@ -42,9 +45,9 @@ export function foundLines(
   node: string,
   answer: RawAnswer,
   asked: string[],
-): Map<string, string | Uint8Array<ArrayBuffer>> {
+): FoundBodies {
   const bytes = answer.body;
-  const found = new Map<string, string | Uint8Array<ArrayBuffer>>();
+  const found: FoundBodies = new Map();
   if (bytes.length < LARGE_LINE_BYTES) {
     // Short: decoded at once, cheaper than a decode per line.
     const lines = decoder.decode(bytes).split("\n");

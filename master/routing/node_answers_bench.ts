@@ -3,7 +3,7 @@
 
 import type { RawAnswer } from "@cache/http1/messages";
 import { LINES_TYPE } from "@cache/protocol/wire";
-import { foundItems, foundLines } from "./node_answers.ts";
+import { type FoundBodies, foundItems, foundLines } from "./node_answers.ts";
 import { encodeWire } from "../../shared/http1/server_answer.ts";
 
 const keys = Array.from({ length: 6 }, (_, i) => `key:${String(i * 7919).padStart(11, "0")}`);
@@ -17,7 +17,7 @@ const json = answer(JSON.stringify({ items, missing: [] }), "application/json");
 const lines = answer(items.map((item) => JSON.stringify(item) + "\n").join(""), LINES_TYPE);
 const headers = { "content-type": "application/json" };
 
-async function respond(found: Map<string, string | Uint8Array<ArrayBuffer>>): Promise<void> {
+async function respond(found: FoundBodies): Promise<void> {
   for (const key of keys) await new Response(found.get(key), { headers }).arrayBuffer();
 }
 

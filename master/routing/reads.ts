@@ -12,7 +12,7 @@ import { keyNotFound } from "@cache/protocol/key_routes";
 import { keyBytes, LINES_TYPE, type MGetResponse, StoredItem } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
 import { settleAll } from "./fan_out.ts";
-import { foundItems, foundLines, ok, parsed } from "./node_answers.ts";
+import { type FoundBodies, foundItems, foundLines, ok, parsed } from "./node_answers.ts";
 import { byOwner, noOwner, type Placement } from "./placement.ts";
 import { type MovingRead, readMoving, repair } from "./moving_reads.ts";
 import type { Ring } from "@cache/ring/ring";
@@ -256,10 +256,7 @@ export class Reads {
    * The body each of `keys` (no two alike) would have had alone on `node`, none for a miss;
    * throws HttpError with the node's own status and reason when it does not answer 2xx.
    */
-  async #found(
-    node: string,
-    keys: string[],
-  ): Promise<Map<string, string | Uint8Array<ArrayBuffer>>> {
+  async #found(node: string, keys: string[]): Promise<FoundBodies> {
     const answer = await this.#mgetOn(node, keys);
     if (!ok(answer)) parsed(node, answer); // throws the node's error, as any call's would
     return foundIn(node, answer, keys);
@@ -279,11 +276,7 @@ const nodeTrouble = (error: unknown) =>
 const keyPath = (key: string) => `/keys/${keySegment(key)}`;
 
 /** The body each of `asked` would have had alone, from a node's 2xx `/mget`: lines or JSON. */
-function foundIn(
-  node: string,
-  answer: RawAnswer,
-  asked: string[],
-): Map<string, string | Uint8Array<ArrayBuffer>> {
+function foundIn(node: string, answer: RawAnswer, asked: string[]): FoundBodies {
   return headerOf(answer, "content-type") === LINES_TYPE
     ? foundLines(node, answer, asked)
     : foundItems(node, answer);
