@@ -89,12 +89,14 @@ const router = new Router({
     : () => Promise.resolve(),
 });
 // The master calls every node it knows a few times per failure timeout, as it calls them for keys:
-// a node it cannot call is marked down after a failure timeout, even while its heartbeats arrive.
+// a node it cannot call is marked down after a failure timeout, even while its heartbeats arrive;
+// one whose calls are refused is gone, and marked down even while no node is heard from.
 const reach = new Reach({
   fetch: callNodes,
   timeoutMs: Math.min(config.nodeTimeoutMs, Math.ceil(config.failureTimeoutMs / 2)),
   log,
   now: Date.now,
+  refused: (address) => registry.refused(address),
 });
 const calling = new Set<string>(); // one check in flight per node
 const checker = setInterval(() => {

@@ -4,6 +4,7 @@ import { HttpError } from "@cache/protocol/errors";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Logger } from "@cache/log/log";
 import { callPeer } from "@cache/http1/peer";
+import { connectionRefused } from "@cache/http1/messages";
 import { Throttle } from "@cache/log/throttle";
 
 /** How the master calls a node, and how often it may log that it cannot. */
@@ -13,6 +14,8 @@ export interface ReachOptions {
   log: Logger;
   /** Milliseconds; the same failure of one node is logged at most once per {@link LOG_EVERY_MS}. */
   now: () => number;
+  /** Told when a call found nothing listening at the address: its process is gone, not busy. */
+  refused?: (address: string) => void;
 }
 
 /** Why a check failed when a master answered. */
@@ -55,6 +58,8 @@ export class Reach {
       else if (serviceOf(answer.body) === "master") reason = MASTER;
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
+      // Refused, on a new connection or on the resend of a kept-alive one's call.
+      if (connectionRefused((error as Error).cause)) this.#options.refused?.(address);
     }
     if (reason === MASTER) {
       throw new HttpError(400, `${address} is a master, not a node: it cannot join the ring`);

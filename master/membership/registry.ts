@@ -54,6 +54,8 @@ interface Member {
   lastSeenMs: number;
   /** When the master last called the node and got an answer; a new member was just called. */
   lastReachedMs: number;
+  /** The master's last call found nothing listening: the process is gone, not busy. */
+  refused?: boolean;
   /** The process behind the address; a new one means the node restarted empty. */
   instance: string | undefined;
   /** The epoch in which this member last joined the ring. */
@@ -351,7 +353,18 @@ export class Registry {
   /** Records that the master called `address` and got an answer. */
   reached(address: string): void {
     const member = this.#members.get(address);
-    if (member) member.lastReachedMs = this.#options.now();
+    if (!member) return;
+    member.lastReachedMs = this.#options.now();
+    member.refused = false;
+  }
+
+  /**
+   * Records that the master's call to `address` was refused: nothing listens there. A stalled
+   * process still has its socket, whose connections the kernel takes; a refusal says it is gone.
+   */
+  refused(address: string): void {
+    const member = this.#members.get(address);
+    if (member) member.refused = true;
   }
 
   /** Forgets `address`; returns whether it was known. A follower leaves this to the leader. */
@@ -424,6 +437,7 @@ export class Registry {
     // the same time (a client's reads stalled them, one after another) are likelier busy than
     // all dead, and those marked down would come back told to drop all they hold, while the
     // others might not be there to take their keys. Each stops serving at its lease meanwhile.
+    // A node whose calls are refused is gone, not busy: it holds nothing, and is marked down.
     const fresh = now - this.#options.failureTimeoutMs / 2;
     const up = [...this.#members.values()].filter((member) => member.status === "up");
     const held = up.length > 0 && !up.some((member) => alive(member) > fresh);
@@ -440,7 +454,7 @@ export class Registry {
       }
     }
     for (const [address, member] of this.#members) {
-      if (held && member.status === "up") continue;
+      if (held && member.status === "up" && !member.refused) continue;
       if (member.status !== "down" && late(member)) {
         const wasUp = member.status === "up";
         member.status = "down";

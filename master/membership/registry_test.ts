@@ -6,6 +6,12 @@ function registryAt(clock: { now: number }, callsNodes = false) {
   return new Registry({ failureTimeoutMs: 1000, now: () => clock.now, log, callsNodes });
 }
 
+/** A heartbeat from `node`, and a call to it answered. */
+function heard(registry: Registry, node: string): void {
+  registry.heartbeat(node);
+  registry.reached(node);
+}
+
 Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock);
@@ -428,27 +434,42 @@ Deno.test("Registry.sweep() marks no node down while none was heard from lately,
   const clock = { now: 0 };
   const registry = registryAt(clock, true);
   const nodes = ["http://a:1", "http://b:1", "http://c:1"];
-  for (const node of nodes) {
-    registry.heartbeat(node);
-    registry.reached(node);
-  }
+  for (const node of nodes) heard(registry, node);
   const epoch = registry.epoch;
   for (clock.now = 100; clock.now <= 3000; clock.now += 100) registry.sweep();
   assert.deepEqual(registry.ring.nodes, nodes, "none marked down");
   assert.equal(registry.epoch, epoch);
   assert.ok(nodes.every((node) => registry.status(node) === "up"));
 
-  registry.heartbeat("http://b:1"); // b is back: the others get half a timeout to be back too
-  registry.reached("http://b:1");
+  heard(registry, "http://b:1"); // b is back: the others get half a timeout to be back too
   const back = clock.now;
   for (; clock.now < back + 500; clock.now += 100) registry.sweep();
   assert.deepEqual(registry.ring.nodes, nodes);
   clock.now = back + 500;
-  registry.heartbeat("http://b:1");
-  registry.reached("http://b:1");
+  heard(registry, "http://b:1");
   registry.sweep(); // then they are down, and b takes their keys
   assert.deepEqual(registry.ring.nodes, ["http://b:1"]);
   assert.equal(registry.status("http://a:1"), "down");
+});
+
+Deno.test("Registry.sweep() marks a node down whose calls are refused while none was heard from", () => {
+  // A stalled process's socket still takes connections; a refused call says it is gone.
+  const clock = { now: 0 };
+  const registry = registryAt(clock, true);
+  const nodes = ["http://a:1", "http://b:1", "http://c:1"];
+  for (const node of nodes) heard(registry, node);
+  for (clock.now = 100; clock.now <= 900; clock.now += 100) registry.sweep();
+  registry.refused("http://a:1");
+  registry.refused("http://b:1");
+  registry.reached("http://b:1"); // answered again: busy after all
+  for (; clock.now <= 3000; clock.now += 100) registry.sweep();
+  assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"]);
+  assert.equal(registry.status("http://a:1"), "down");
+
+  registry.refused("http://b:1");
+  registry.refused("http://c:1");
+  registry.sweep();
+  assert.deepEqual(registry.ring.nodes, [], "every node gone: none is kept up");
 });
 
 Deno.test("Registry.sweep() marks a node down only while another was heard from lately", () => {
@@ -457,10 +478,7 @@ Deno.test("Registry.sweep() marks a node down only while another was heard from 
   const clock = { now: 0 };
   const registry = registryAt(clock, true);
   const nodes = ["http://a:1", "http://b:1", "http://c:1"];
-  const beat = (node: string) => {
-    registry.heartbeat(node);
-    registry.reached(node);
-  };
+  const beat = (node: string) => heard(registry, node);
   nodes.forEach(beat);
   for (clock.now = 100; clock.now <= 1000; clock.now += 100) {
     if (clock.now === 300) beat("http://b:1");

@@ -54,6 +54,7 @@ export async function callPeer(
       502,
       `Node ${node} is unreachable: ${reason}`,
       unsent ? { sent: false } : {},
+      { cause: error },
     );
   } finally {
     limit.clear();

@@ -21,8 +21,13 @@ export class HttpError extends Error {
   /** Fields the error body carries beside `error`. */
   readonly details: Record<string, unknown>;
 
-  constructor(status: ErrorStatus, message: string, details: Record<string, unknown> = {}) {
-    super(message);
+  constructor(
+    status: ErrorStatus,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
     this.name = "HttpError";
     this.status = status;
     this.details = details;

@@ -533,3 +533,38 @@ Deno.test("R=2: every node stalled past the failure timeout at once keeps its ke
     await processes.stopAll();
   }
 });
+
+Deno.test("R=2: a killed node is marked down while the others are stalled, and all killed are", async () => {
+  // Stalled nodes are kept up (above); a node whose address refuses calls is gone, not busy. Once
+  // every node was kept listed up, and the master answered /ready 200 with nothing behind it.
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
+    const keys = Array.from({ length: 50 }, (_, i) => `gone${i}`);
+    await storeAll(master.url, keys, "kept");
+    const [killed, ...stalled] = nodes;
+    for (const node of stalled) Deno.kill(node.pid, "SIGSTOP");
+    await killed.stop("SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, FAILURE_TIMEOUT_MS * 3));
+    const statuses = new Map(
+      (await nodesOf(master.url)).map((node) => [node.address, node.status]),
+    );
+    assert.equal(statuses.get(killed.address), "down");
+    assert.ok(stalled.every((node) => statuses.get(node.address) === "up"), "the stalled kept up");
+    for (const node of stalled) Deno.kill(node.pid, "SIGCONT");
+    await settled(master.url);
+    await assertAllStored(master.url, keys, "kept");
+
+    for (const node of stalled) await node.stop("SIGKILL");
+    await waitFor(
+      async () => (await nodesOf(master.url)).every((node) => node.status === "down"),
+      "every node down",
+    );
+    const ready = await fetch(`${master.url}/ready`);
+    assert.equal(ready.status, 503, await ready.text());
+    const read = await fetch(`${master.url}/keys/gone0`);
+    assert.equal(read.status, 503, await read.text());
+  } finally {
+    await processes.stopAll();
+  }
+});
