@@ -57,10 +57,40 @@ const reaper = spawn(Deno.execPath(), ["run", "--allow-run", "tools/dev_reaper.t
   stdio: ["pipe", "ignore", "inherit"],
 });
 
-/** Starts a service in its own process group, so Ctrl-C reaches this script alone and it decides
- * the order: nodes first (they deregister), then the master. */
-function start(name: string, entry: string, args: string[], v8: string[] = []): ChildProcess {
-  const child = spawn(Deno.execPath(), ["run", ...permissions, ...v8, entry, ...args], {
+/** A service of the cluster: how to start it, and its process now. */
+interface Service {
+  name: string;
+  args: string[];
+  child: ChildProcess;
+  /** When its process started, and how long to wait before starting it again should it crash. */
+  startedAt: number;
+  backoffMs: number;
+}
+
+/** The first wait before a crashed service is started again, and the longest. */
+const BACKOFF_MS = { first: 1_000, most: 30_000 };
+/** A service that crashes sooner than this after its start waits twice as long before the next. */
+const STEADY_MS = 10_000;
+
+/**
+ * Starts a service in its own process group, so Ctrl-C reaches this script alone and it decides
+ * the order: nodes first (they deregister), then the master. One that crashes is started again,
+ * as Kubernetes restarts a pod, after a wait that doubles while it keeps crashing.
+ */
+function start(name: string, args: string[]): Service {
+  const child = spawnService(name, args);
+  return { name, args, child, startedAt: Date.now(), backoffMs: BACKOFF_MS.first };
+}
+
+/** Starts the process of `service` again. */
+function restart(service: Service): void {
+  service.child = spawnService(service.name, service.args);
+  service.startedAt = Date.now();
+}
+
+/** Runs a service's process, its lines labelled with `name`, and acts on its exit. */
+function spawnService(name: string, args: string[]): ChildProcess {
+  const child = spawn(Deno.execPath(), ["run", ...permissions, ...args], {
     cwd: root,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -85,9 +115,16 @@ function start(name: string, entry: string, args: string[], v8: string[] = []): 
       console.log(`${label} stopped (code 0)`); // a clean stop, as after its own SIGTERM
       return;
     }
-    // A crash leaves a cluster that is not what was asked for: stop the rest too.
-    console.log(`${label} exited unexpectedly (${signal ?? `code ${code}`}): stopping the rest`);
-    stop(1);
+    const service = services.find((other) => other.child === child)!;
+    const steady = Date.now() - service.startedAt >= STEADY_MS;
+    if (steady) service.backoffMs = BACKOFF_MS.first;
+    const waitMs = service.backoffMs;
+    service.backoffMs = Math.min(service.backoffMs * 2, BACKOFF_MS.most);
+    console.log(
+      `${label} exited unexpectedly (${signal ?? `code ${code}`}): starting it again in ` +
+        `${waitMs / 1000} s; the others go on`,
+    );
+    setTimeout(() => stopping || restart(service), waitMs);
   });
   return child;
 }
@@ -99,12 +136,13 @@ function exited(child: ChildProcess): Promise<void> {
 
 let stopping = false;
 const closed = new Set<ChildProcess>(); // exited, and their output read to the end
-const master = start("master", "master/main.ts", ["--port", String(options.port), ...local]);
+const master = start("master", ["master/main.ts", "--port", String(options.port), ...local]);
 const nodes = Array.from({ length: options.nodes }, (_, i) => {
   const port = options.port + 1 + i;
   const args = ["--port", String(port), ...local, "--master", masterUrl];
-  return start(`node-${i + 1}`, "node/main.ts", args, [`--v8-flags=${NODE_V8_FLAGS}`]);
+  return start(`node-${i + 1}`, [`--v8-flags=${NODE_V8_FLAGS}`, "node/main.ts", ...args]);
 });
+const services = [master, ...nodes];
 
 // Say where to go once every node is up and the master takes requests: a master that just
 // started first learns the last ring from its nodes, and answers 503 until then.
@@ -142,10 +180,10 @@ async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   console.log("\nStopping: nodes deregister first, then the master.");
-  nodes.forEach((node) => node.kill("SIGTERM"));
-  await Promise.all(nodes.map(exited));
-  master.kill("SIGTERM");
-  await exited(master);
+  nodes.forEach((node) => node.child.kill("SIGTERM"));
+  await Promise.all(nodes.map((node) => exited(node.child)));
+  master.child.kill("SIGTERM");
+  await exited(master.child);
   // Stopped here: the reaper leaves once it reads this, written before this process ends.
   await new Promise<void>((resolve) => reaper.stdin!.end("done\n", resolve));
   Deno.exit(code);
