@@ -54,8 +54,8 @@ interface Member {
   lastSeenMs: number;
   /** When the master last called the node and got an answer; a new member was just called. */
   lastReachedMs: number;
-  /** The master's last call found nothing listening: the process is gone, not busy. */
-  refused?: boolean;
+  /** When the master's last call found nothing listening: the process is gone, not busy. */
+  refusedMs?: number;
   /** The process behind the address; a new one means the node restarted empty. */
   instance: string | undefined;
   /** The epoch in which this member last joined the ring. */
@@ -355,7 +355,7 @@ export class Registry {
     const member = this.#members.get(address);
     if (!member) return;
     member.lastReachedMs = this.#options.now();
-    member.refused = false;
+    member.refusedMs = undefined;
   }
 
   /**
@@ -364,7 +364,7 @@ export class Registry {
    */
   refused(address: string): void {
     const member = this.#members.get(address);
-    if (member) member.refused = true;
+    if (member) member.refusedMs = this.#options.now();
   }
 
   /** Forgets `address`; returns whether it was known. A follower leaves this to the leader. */
@@ -454,7 +454,10 @@ export class Registry {
       }
     }
     for (const [address, member] of this.#members) {
-      if (held && member.status === "up" && !member.refused) continue;
+      // Refused since its last heartbeat: a beat after the refusal says a process is there (the
+      // node restarted on its address).
+      const gone = member.refusedMs !== undefined && member.refusedMs > member.lastSeenMs;
+      if (held && member.status === "up" && !gone) continue;
       if (member.status !== "down" && late(member)) {
         const wasUp = member.status === "up";
         member.status = "down";

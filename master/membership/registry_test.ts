@@ -462,10 +462,14 @@ Deno.test("Registry.sweep() marks a node down whose calls are refused while none
   registry.refused("http://a:1");
   registry.refused("http://b:1");
   registry.reached("http://b:1"); // answered again: busy after all
+  registry.refused("http://c:1");
+  clock.now += 10;
+  registry.heartbeat("http://c:1"); // started again on its address, then stalled with the others
   for (; clock.now <= 3000; clock.now += 100) registry.sweep();
   assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"]);
   assert.equal(registry.status("http://a:1"), "down");
 
+  clock.now += 10;
   registry.refused("http://b:1");
   registry.refused("http://c:1");
   registry.sweep();
