@@ -111,8 +111,9 @@ function spawnService(name: string, args: string[]): ChildProcess {
     // Its pid may be another process's before long: the reaper must not signal it.
     if (reaper.stdin!.writable) reaper.stdin!.write(`exited ${child.pid}\n`);
     if (stopping) return;
-    if (code === 0) {
-      console.log(`${label} stopped (code 0)`); // a clean stop, as after its own SIGTERM
+    // A clean stop, as after its own SIGTERM; or SIGTERM before it listened for it.
+    if (code === 0 || signal === "SIGTERM") {
+      console.log(`${label} stopped (${signal ?? "code 0"})`);
       return;
     }
     const service = services.find((other) => other.child === child)!;

@@ -125,6 +125,7 @@ Deno.test("deno task dev starts a service that dies unexpectedly again, and the 
   const child = dev(1, port);
   const output = new Response(child.stdout).text();
   const masterUrl = `http://127.0.0.1:${port}`;
+  let stopped = false;
   try {
     await waitFor(async () => (await nodesOf(masterUrl)).length === 1, "dev cluster up", 30_000);
     const node = `node/main.ts --port ${port + 1}`;
@@ -166,8 +167,11 @@ Deno.test("deno task dev starts a service that dies unexpectedly again, and the 
   } finally {
     child.kill("SIGINT");
     await child.status;
+    stopped = await closed(port) && await closed(port + 1);
     await killLeftovers(port);
   }
+  assert.equal((await child.status).code, 0, "stopped by Ctrl-C");
+  assert.ok(stopped, "Ctrl-C stopped the started-again services too");
   const lines = await output;
   assert.match(lines, /node-1 +\| exited unexpectedly \(SIGKILL\): starting it again in 1 s/);
   assert.match(lines, /master +\| exited unexpectedly \(SIGKILL\): starting it again in 1 s/);
