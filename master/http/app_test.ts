@@ -261,6 +261,19 @@ Deno.test("master mget counts values as JSON writes them: escapes and all", asyn
   assert.equal(nine.status, 413);
 });
 
+Deno.test("master mget counts a value's characters as JSON writes them, not its UTF-8 bytes", async () => {
+  // Passed on as the node's bytes, a value of 2-byte characters counts half its bytes.
+  const { master } = inProcessCluster(3, 1024 * 1024);
+  const value = "é".repeat(512 * 1024);
+  assert.equal((await master.request("/keys", postJson({ key: "accents", value }))).status, 204);
+  const all = await master.request("/mget", postJson({ keys: Array(32).fill("accents") }));
+  const found = await all.json();
+  assert.equal(found.items.length, 32);
+  assert.ok(found.items.every((item: { value: string }) => item.value === value));
+  const over = await master.request("/mget", postJson({ keys: Array(33).fill("accents") }));
+  assert.equal(over.status, 413);
+});
+
 Deno.test("master mget finds keys still where they were while keys move", async () => {
   const { master, registry, stores } = inProcessCluster(2);
   const keys = Array.from({ length: 40 }, (_, i) => `m${i}`);

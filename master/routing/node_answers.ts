@@ -34,6 +34,13 @@ export const LARGE_LINE_BYTES = 16 * 1024;
 /** The body each key found would have had alone: text, or a long line's bytes as the node sent them. */
 export type FoundBodies = Map<string, string | Uint8Array<ArrayBuffer>>;
 
+/** An `/mget` answer as the master makes it: the items found in the order asked, and misses. */
+export interface FoundBatch {
+  /** Each key found, and its body as its node sent it (`GET /keys/{key}`'s). */
+  items: { key: string; body: string | Uint8Array<ArrayBuffer> }[];
+  missing: string[];
+}
+
 const NEWLINE = 0x0a; // never inside a line: JSON escapes it in strings
 
 /**

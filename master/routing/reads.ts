@@ -9,17 +9,23 @@ import { HttpError } from "@cache/protocol/errors";
 import { keySegment } from "@cache/protocol/key_path";
 import type { Replica } from "@cache/protocol/replica";
 import { keyNotFound } from "@cache/protocol/key_routes";
-import { keyBytes, LINES_TYPE, type MGetResponse, StoredItem } from "@cache/protocol/wire";
+import { keyBytes, LINES_TYPE } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
 import { settleAll } from "./fan_out.ts";
-import { type FoundBodies, foundItems, foundLines, ok, parsed } from "./node_answers.ts";
+import {
+  type FoundBatch,
+  type FoundBodies,
+  foundItems,
+  foundLines,
+  ok,
+  parsed,
+} from "./node_answers.ts";
 import { byOwner, noOwner, type Placement } from "./placement.ts";
 import { type MovingRead, readMoving, repair } from "./moving_reads.ts";
 import type { Ring } from "@cache/ring/ring";
 import type { PlacedBy, Transport } from "./transport.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
-const decoder = new TextDecoder();
 
 /** Rings a read through the master may start over by when one changes while it waits. */
 const READ_RINGS = 3;
@@ -174,28 +180,25 @@ export class Reads {
    * a single {@link get} would; only when they cannot make up for it is the owner's failure the
    * answer. While keys move, a key its owner misses is read as {@link get} reads it.
    */
-  async mget(keys: string[]): Promise<MGetResponse> {
+  async mget(keys: string[]): Promise<FoundBatch> {
     const { placement } = this.#options;
     const { epoch } = placement;
     const moving = placement.unsettledRings.length > 0;
     const groups = byOwner(placement, [...new Set(keys)], (key) => key);
-    const found = new Map<string, StoredItem>();
+    const found: FoundBodies = new Map();
     const missed: string[] = []; // keys their owner answered it does not hold
     await settleAll([...groups].map(async ([node, group]) => {
       try {
-        for (const [key, body] of await this.#found(node, group)) {
-          const text = typeof body === "string" ? body : decoder.decode(body);
-          found.set(key, StoredItem.parse(JSON.parse(text)));
-        }
+        for (const [key, body] of await this.#found(node, group)) found.set(key, body);
         missed.push(...group.filter((key) => !found.has(key)));
       } catch (error) {
         if (!nodeTrouble(error)) throw error;
         // The owner failed: each of its keys is read as a single GET is, from its backups (and,
         // while keys move, earlier owners); if they cannot make up for it, the owner's failure
         // is the answer.
-        const items = await Promise.all(group.map((key) => this.#readAlone(key, node)))
+        const bodies = await Promise.all(group.map((key) => this.#readAlone(key, node)))
           .catch(() => Promise.reject(error));
-        for (const item of items) if (item) found.set(item.key, item);
+        group.forEach((key, i) => bodies[i] !== undefined && found.set(key, bodies[i]));
       }
     }));
     // While keys move, once the ring changed meanwhile, or while a node knows a newer ring, a key
@@ -206,27 +209,27 @@ export class Reads {
     if (moving || stale || this.#options.transport.behind) {
       await Promise.all(missed.map(async (key) => {
         const answer = await this.get(key);
-        if (answer.ok) found.set(key, StoredItem.parse(await answer.json()));
+        if (answer.ok) found.set(key, await answer.text());
       }));
     }
-    const result: MGetResponse = { items: [], missing: [] };
+    const result: FoundBatch = { items: [], missing: [] };
     for (const key of keys) {
-      const item = found.get(key);
-      if (item) result.items.push(item);
+      const body = found.get(key);
+      if (body) result.items.push({ key, body });
       else result.missing.push(key);
     }
     return result;
   }
 
   /**
-   * `key`'s item as a single GET reads it, not asking `failed`; undefined for a miss. Throws when
+   * `key`'s body as a single GET reads it, not asking `failed`; undefined for a miss. Throws when
    * no owner answered; the caller answers with `failed`'s own error then, so this one says little.
    */
-  async #readAlone(key: string, failed: string): Promise<StoredItem | undefined> {
+  async #readAlone(key: string, failed: string): Promise<string | undefined> {
     const answer = await this.get(key, failed);
     if (answer.status === 404) return undefined;
     if (!answer.ok) throw new HttpError(502, `No owner of key "${key}" answered: ${answer.status}`);
-    return StoredItem.parse(await answer.json());
+    return await answer.text();
   }
 
   /**

@@ -1,8 +1,9 @@
 // Forwards requests to the nodes that own their keys, mapping peer failures to 502/503/504.
 
 import type { NodeClocks } from "@cache/protocol/node_clocks";
-import type { KeyValue, MGetResponse, ScanPage } from "@cache/protocol/wire";
+import type { KeyValue, ScanPage } from "@cache/protocol/wire";
 import { type ScanRequest, Scans } from "./scans.ts";
+import type { FoundBatch } from "./node_answers.ts";
 import { Reads } from "./reads.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
 import { Writes, type WritesOptions } from "./writes.ts";
@@ -44,8 +45,11 @@ export class Router {
     return this.#reads.get(key, failed);
   }
 
-  /** Reads `keys`, one `POST /mget` per owner, failing over as `get` does: {@link Reads.mget}. */
-  mget(keys: string[]): Promise<MGetResponse> {
+  /**
+   * Reads `keys`, one `POST /mget` per owner, failing over as `get` does ({@link Reads.mget}):
+   * each item found is its body as its node sent it.
+   */
+  mget(keys: string[]): Promise<FoundBatch> {
     return this.#reads.mget(keys);
   }
 

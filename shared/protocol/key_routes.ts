@@ -252,6 +252,26 @@ export function plainJsonUnits(utf8: Uint8Array): number {
   return units;
 }
 
+/**
+ * The UTF-16 units of the text `utf8` encodes, as `.length` counts a string's, without decoding it.
+ *
+ * @example
+ * ```ts
+ * import { utf16Units } from "./key_routes.ts";
+ * utf16Units(new TextEncoder().encode('"é😀"')); // 5
+ * ```
+ */
+export function utf16Units(utf8: Uint8Array): number {
+  let units = utf8.length;
+  for (let i = 0; i < utf8.length; i++) {
+    const byte = utf8[i];
+    if (byte < 0x80) continue;
+    if (byte < 0xc0) units--; // a continuation byte
+    else if (byte >= 0xf0) units++; // the lead of 4 bytes: a surrogate pair
+  }
+  return units;
+}
+
 /** Largest body that can carry a key and a `maxValueBytes` value, even fully escaped. */
 export function maxBodyBytes(maxValueBytes: number): number {
   return maxValueBytes * 6 + 64 * 1024; // "\u0000" is 6 bytes of JSON for 1 byte of value

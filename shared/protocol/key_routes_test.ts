@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { plainJsonUnits } from "./key_routes.ts";
+import { plainJsonUnits, utf16Units } from "./key_routes.ts";
 
 Deno.test("plainJsonUnits() counts the characters JSON writes as they are, and sees any escape", () => {
   const unit = fc.constantFrom(
@@ -24,4 +24,11 @@ Deno.test("plainJsonUnits() counts the characters JSON writes as they are, and s
     assert.equal(units, plain ? text.length : -1, JSON.stringify(text));
   }));
   assert.equal(plainJsonUnits(new TextEncoder().encode("é😀")), 3);
+});
+
+Deno.test("utf16Units() counts what .length counts of the text the bytes encode", () => {
+  const unit = fc.constantFrom("a", "é", "€", "😀", "\u2028", '"', "\n");
+  fc.assert(fc.property(fc.string({ unit }), (text) => {
+    assert.equal(utf16Units(new TextEncoder().encode(text)), text.length);
+  }));
 });

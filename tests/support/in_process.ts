@@ -13,7 +13,10 @@ import { Breakers } from "../../master/routing/breaker.ts";
 
 /** The apps of an in-process cluster, and a fetch that reaches each by its address. */
 export interface InProcessCluster {
-  master: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
+  /** The master's app: a path and its init, or a whole Request. */
+  master: {
+    request: (input: string | Request, init?: RequestInit) => Response | Promise<Response>;
+  };
   registry: Registry;
   router: Router;
   stores: Map<string, Store>;

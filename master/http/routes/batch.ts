@@ -1,8 +1,10 @@
 // The master's batch routes: each batch is split by owner, one request per node, in parallel.
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { BodyParts } from "@cache/http1/body_parts";
 import { batchRoutes } from "@cache/protocol/batch_routes";
-import { answerCounter, checkValueSize, forwarded } from "@cache/protocol/key_routes";
+import { answerCounter, checkValueSize, forwarded, utf16Units } from "@cache/protocol/key_routes";
+import type { FoundBatch } from "../../routing/node_answers.ts";
 import type { Router } from "../../routing/router.ts";
 
 const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.mset) };
@@ -16,9 +18,10 @@ export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: 
   app.openapi(routes.mget, async (c) => {
     const { keys } = c.req.valid("json");
     const found = await router.mget(keys);
-    const count = answerCounter(maxValueBytes); // repeats are one read of a node, not one answer
-    for (const { value } of found.items) count(value);
-    return c.json(found, 200);
+    const body = mgetBody(found, answerCounter(maxValueBytes));
+    // An MGetResponse's JSON, not an object the route's types can see.
+    const bytes = body as string | Uint8Array<ArrayBuffer>; // no shared memory in it
+    return c.body(bytes, 200, { "content-type": "application/json" }) as never;
   });
 
   app.openapi(routes.mset, async (c) => {
@@ -27,4 +30,25 @@ export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: 
     await router.mset(items);
     return c.body(null, 204);
   });
+}
+
+/** The characters an item's JSON has beside its key's and its value's, at most. */
+const ITEM_FIELDS_CHARS = '{"key":,"value":"","ttl":1234567890.123,"version":""}'.length + 64;
+
+/**
+ * The JSON of an `/mget` answer, its items the bodies the nodes sent, neither parsed nor written
+ * again (a 14 MB answer took 0.4 s more that way). `count` is given a bound on each value's
+ * characters: its item's, less those the other fields may take.
+ */
+function mgetBody(found: FoundBatch, count: (chars: number) => void): string | Uint8Array {
+  const parts = new BodyParts();
+  parts.add('{"items":[');
+  found.items.forEach(({ key, body }, i) => {
+    const chars = typeof body === "string" ? body.length : utf16Units(body);
+    count(Math.max(0, chars - JSON.stringify(key).length - ITEM_FIELDS_CHARS));
+    if (i > 0) parts.add(",");
+    parts.add(body);
+  });
+  parts.add(`],"missing":${JSON.stringify(found.missing)}}`);
+  return parts.body();
 }
