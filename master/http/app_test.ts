@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { refusals } from "../../tests/support/bad_input.ts";
 import { inProcessCluster } from "../../tests/support/in_process.ts";
+import { giveReadBudget } from "@cache/http1/unread_budget";
 
 const put = (key: string, value: string): RequestInit => ({
   method: "POST",
@@ -272,6 +273,27 @@ Deno.test("master mget counts a value's characters as JSON writes them, not its 
   assert.ok(found.items.every((item: { value: string }) => item.value === value));
   const over = await master.request("/mget", postJson({ keys: Array(33).fill("accents") }));
   assert.equal(over.status, 413);
+});
+
+Deno.test("master mget asks the unread-answers budget right before it makes its answer", async () => {
+  // 40 mgets let in together waited on their nodes together, and each answer was made.
+  const { master } = inProcessCluster(2);
+  assert.equal((await master.request("/keys", postJson({ key: "k", value: "v" }))).status, 204);
+  const made: number[] = [];
+  let full: string | undefined = undefined;
+  const mget = () => {
+    const request = new Request("http://master/mget", postJson({ keys: ["k", "nope"] }));
+    giveReadBudget(request, { full: () => full, made: (bytes) => made.push(bytes) });
+    return master.request(request);
+  };
+  const answer = await mget();
+  assert.equal(answer.status, 200);
+  assert.deepEqual(made, [(await answer.text()).length], "counted as it was made");
+  full = "40 MB of answers wait for clients to read them: try again";
+  const refused = await mget();
+  assert.equal(refused.status, 503);
+  assert.deepEqual(await refused.json(), { error: full });
+  assert.equal(made.length, 1, "none made");
 });
 
 Deno.test("master mget finds keys still where they were while keys move", async () => {

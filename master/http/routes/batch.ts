@@ -2,6 +2,7 @@
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { BodyParts } from "@cache/http1/body_parts";
+import { readBudgetOf } from "@cache/http1/unread_budget";
 import { batchRoutes } from "@cache/protocol/batch_routes";
 import { answerCounter, checkValueSize, forwarded, utf16Units } from "@cache/protocol/key_routes";
 import type { FoundBatch } from "../../routing/node_answers.ts";
@@ -18,7 +19,13 @@ export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: 
   app.openapi(routes.mget, async (c) => {
     const { keys } = c.req.valid("json");
     const found = await router.mget(keys);
+    // Reads that came together were let in together and waited on the nodes together: each
+    // checks for room right before its answer is made, and counts it at once (see ReadBudget).
+    const budget = readBudgetOf(c.req.raw);
+    const full = budget?.full();
+    if (full !== undefined) return c.json({ error: full }, 503);
     const body = mgetBody(found, answerCounter(maxValueBytes));
+    budget?.made(body.length);
     // An MGetResponse's JSON, not an object the route's types can see.
     const bytes = body as string | Uint8Array<ArrayBuffer>; // no shared memory in it
     return c.body(bytes, 200, { "content-type": "application/json" }) as never;
