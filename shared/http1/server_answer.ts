@@ -34,8 +34,7 @@ export async function encodeResponse(
   }
   if (!keepAlive) head += "connection: close\r\n";
   if (response.body === null || bodiless) {
-    // A HEAD answered with no body (Hono strips it) says no length: 0 would be a lie.
-    return latin1(head + (bodiless || headOnly ? "\r\n" : "content-length: 0\r\n\r\n"));
+    return latin1(head + (bodiless ? "\r\n" : "content-length: 0\r\n\r\n"));
   }
   return framed(head, textual ? await response.text() : await response.bytes(), headOnly);
 }

@@ -240,10 +240,13 @@ export class Connection implements ReadBudget {
       await this.#refuseUnread();
       return false;
     }
+    // A HEAD is answered as its GET, written without the body: its length is the GET's (a
+    // handler that answers HEAD itself, as Hono does, drops the body and says no length).
+    const method = head.method === "HEAD" ? "GET" : head.method;
     // Not while tracing: the early answer would run outside the request's span.
     const traced = server.traced;
     if (options.early && !traced && (framing.kind === "none" || whole)) {
-      const lite = new Lite(head.method, url + head.target, head.headers, whole);
+      const lite = new Lite(method, url + head.target, head.headers, whole);
       giveReadBudget(lite, this);
       const early = options.early(lite);
       if (early !== undefined) {
@@ -277,7 +280,7 @@ export class Connection implements ReadBudget {
     let request: Request;
     try {
       request = new Request(url + head.target, {
-        method: head.method,
+        method,
         headers: head.headers,
         body: whole ?? body?.stream,
       });

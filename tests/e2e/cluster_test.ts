@@ -2,7 +2,7 @@
 // that only make sense for processes.
 
 import assert from "node:assert/strict";
-import { freePort, Processes, put, waitFor } from "../support/process.ts";
+import { freePort, Processes, put, settledCluster, waitFor } from "../support/process.ts";
 import { scenarios } from "../support/scenarios.ts";
 
 for (const scenario of scenarios) {
@@ -35,6 +35,27 @@ Deno.test("flags reach the services: value limit, advertised address", async () 
 });
 
 /** Runs `service` with `args` until it exits: its exit code and the lines of its stderr. */
+Deno.test("a HEAD is answered as its GET without the body, its length said, on both services", async () => {
+  // Answered by the app, a HEAD had its body dropped and no length.
+  const processes = new Processes();
+  try {
+    const { master, nodes: [node] } = await settledCluster(processes, 1);
+    assert.equal(await put(master.url, "k", "héllo"), 204);
+    for (const url of [master.url, node.url]) {
+      for (const path of ["/keys/k", "/keys/nope", "/live", "/ready", "/ring"]) {
+        const got = await fetch(url + path);
+        const length = (await got.bytes()).length;
+        const head = await fetch(url + path, { method: "HEAD" });
+        assert.equal(head.status, got.status, path);
+        assert.equal(head.headers.get("content-length"), String(length), `${url}${path}`);
+        assert.equal((await head.bytes()).length, 0);
+      }
+    }
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 async function exitOf(service: string, args: string[]) {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", `${service}/main.ts`, ...args],
