@@ -345,9 +345,15 @@ export class Registry {
     return this.#members.get(address)?.status;
   }
 
-  /** See `Placement.handedOver`: a member again (a new process) is asked as any member is. */
+  /**
+   * See `Placement.handedOver`: a member again (a new process) is asked as any member is, unless
+   * it is marked down: what it holds no longer counts (it drops it all when it beats again), and
+   * asking it failed reads while keys moved from a ring that named it.
+   */
   handedOver(address: string): boolean {
-    return this.#handedOver.has(address) && !this.#members.has(address);
+    const member = this.#members.get(address);
+    if (member) return member.status === "down";
+    return this.#handedOver.has(address);
   }
 
   /** Records that the master called `address` and got an answer. */

@@ -81,3 +81,33 @@ for (const through of ["leader", "follower", "promoted follower"] as const) {
     assert.ok(statuses.has(502) || statuses.has(503), [...statuses].join());
   });
 }
+
+Deno.test("a miss while keys move from a ring naming a node marked down is a 404, not its 503", async () => {
+  // Reads while a node joined after another was marked down asked the dead one, in the ring keys
+  // were still moving from: its open breaker failed them for seconds.
+  const clock = { now: 0 };
+  const registry = new Registry({ replicas: 2, failureTimeoutMs: 1000, now: () => clock.now, log });
+  const D = "http://d:1";
+  for (const node of [A, B, D]) registry.heartbeat(node, { instance: node });
+  for (const node of [A, B, D]) {
+    registry.heartbeat(node, { instance: node, synced: registry.epoch });
+  }
+  for (clock.now = 100; clock.now <= 1200; clock.now += 100) {
+    for (const node of [A, B]) registry.heartbeat(node, { instance: node });
+    registry.sweep();
+  }
+  assert.equal(registry.status(D), "down");
+  assert.ok(registry.unsettledRings.some((ring) => ring.nodes.includes(D)), "its ring is kept");
+  const calls: string[] = [];
+  const fetch: Fetch = (input) => {
+    calls.push(String(input));
+    if (String(input).startsWith(D)) return Promise.reject(new TypeError("Connection refused"));
+    return Promise.resolve(Response.json({ error: "not found" }, { status: 404 }));
+  };
+  const router = new Router({ placement: registry, fetch, timeoutMs: 100 });
+  const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
+  const statuses = [];
+  for (const key of keys) statuses.push((await router.get(key).catch((e) => e)).status);
+  assert.deepEqual(statuses, keys.map(() => 404));
+  assert.equal(calls.filter((url) => url.startsWith(D)).length, 0, "the node down is not asked");
+});

@@ -17,8 +17,9 @@ export interface Placement {
   /** Whether the master is still learning the last ring from its nodes. */
   readonly recovering?: boolean;
   /**
-   * Whether `node`, no member now, left after reporting its keys handed over for the current
-   * ring: its copies are all on current owners, so an earlier ring that names it need not ask it.
+   * Whether an earlier ring that names `node` need not ask it: it left after reporting its keys
+   * handed over for the current ring (its copies are all on current owners), or it is marked down
+   * (its copies no longer count: it drops them when it beats again).
    */
   handedOver?(node: string): boolean;
   /** Makes known to the nodes the version a flush went through (see `Scans.flush`). */

@@ -153,6 +153,40 @@ Deno.test("R=2: a killed node's keys are read from backups by GET and /mget befo
   }
 });
 
+Deno.test("R=2: every read answers while a node joins after another was marked down", async () => {
+  // The ring the keys move from still names the node marked down; a key its new owner lacked yet
+  // was asked of it too, and its open breaker failed the read (503) for seconds.
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
+    const items = Array.from({ length: 300 }, (_, i) => ({ key: `j${i}`, value: `v${i}` }));
+    assert.equal((await post(`${master.url}/mset`, { items })).status, 204);
+    const keys = [...items.map((item) => item.key), "never-written"];
+    const failures: string[] = [];
+    let rounds = 0;
+    const readAll = async () => {
+      const answer = await post(`${master.url}/mget`, { keys });
+      const found = await answer.json();
+      if (answer.status !== 200) failures.push(`${answer.status} ${found.error}`);
+      else assert.deepEqual(found.missing, ["never-written"]);
+      rounds++;
+    };
+    // Read all along: the killed node's breaker opens, as a client's reads would open it.
+    await nodes[0].stop("SIGKILL");
+    while (!(await nodesOf(master.url)).some((node) => node.status === "down")) await readAll();
+    // Joined before the keys the marking down moved are all in place: both rings are read.
+    const joining = processes.node(master.url);
+    do await readAll(); while ((await nodesOf(master.url)).length < 4);
+    await joining;
+    do await readAll(); while (
+      !(await nodesOf(master.url)).every((node) => node.status === "down" || node.synced)
+    );
+    assert.deepEqual(failures, [], `${failures.length} of ${rounds} reads failed`);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("R=2: a write its full primary refused is not read from the backup that took a copy", async () => {
   const processes = new Processes();
   try {
