@@ -247,6 +247,11 @@ Deno.test("master mget refuses 413 an answer past 16 MiB of values, repeats coun
   assert.equal((await master.request("/keys", postJson({ key: "big", value }))).status, 204);
   const sixteen = await master.request("/mget", postJson({ keys: Array(16).fill("big") }));
   assert.equal((await sixteen.json()).items.length, 16);
+  // Counted to the character: a 100-character value more is over.
+  const small = { key: "small", value: "y".repeat(100), ttl: 60 };
+  assert.equal((await master.request("/keys", postJson(small))).status, 204);
+  const keys = [...Array(16).fill("big"), "small"];
+  assert.equal((await master.request("/mget", postJson({ keys }))).status, 413);
   const over = await master.request("/mget", postJson({ keys: Array(1000).fill("big") }));
   assert.equal(over.status, 413);
   assert.match((await over.json()).error, /over 16777216 characters.*fewer keys/);

@@ -2,6 +2,7 @@
 
 import { type ErrorStatus, HttpError } from "@cache/protocol/errors";
 import type { RawAnswer } from "@cache/http1/messages";
+import { utf16Units } from "@cache/protocol/key_routes";
 import { unreplicatedKeys as unreplicatedIn } from "@cache/protocol/unreplicated";
 import type { KeyValue } from "@cache/protocol/wire";
 
@@ -95,4 +96,33 @@ export function unreplicatedKeys(answer: RawAnswer): Set<string> | undefined {
   } catch {
     return undefined; // not JSON: every write gets the answer
   }
+}
+
+/**
+ * The characters of the value in `body`, the JSON of `key`'s item (`{"key":…,"value":"…",…}`), as
+ * `answerCounter` counts them: up to the last `","`, the value's closing quote (no quote inside a
+ * JSON string goes unescaped, and the fields after the value are a number and a version). A body
+ * of another shape counts whole.
+ *
+ * @example
+ * ```ts
+ * import { valueChars } from "./node_answers.ts";
+ * valueChars("k", '{"key":"k","value":"a\\"b","version":"7.1"}'); // 4
+ * ```
+ */
+export function valueChars(key: string, body: string | Uint8Array): number {
+  const start = `{"key":${JSON.stringify(key)},"value":"`.length;
+  const end = typeof body === "string" ? body.lastIndexOf('","') : lastQuoteCommaQuote(body);
+  if (end < start) return typeof body === "string" ? body.length : utf16Units(body);
+  return (typeof body === "string" ? end : utf16Units(body.subarray(0, end))) - start;
+}
+
+const QUOTE = 0x22, COMMA = 0x2c;
+
+/** Where the last `","` in `bytes` starts, or -1. */
+function lastQuoteCommaQuote(bytes: Uint8Array): number {
+  for (let i = bytes.length - 3; i >= 0; i--) {
+    if (bytes[i] === QUOTE && bytes[i + 1] === COMMA && bytes[i + 2] === QUOTE) return i;
+  }
+  return -1;
 }

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { HttpError } from "@cache/protocol/errors";
 import { LINES_TYPE } from "@cache/protocol/wire";
-import { foundLines, LARGE_LINE_BYTES } from "./node_answers.ts";
+import fc from "fast-check";
+import { foundLines, LARGE_LINE_BYTES, valueChars } from "./node_answers.ts";
 
 const lines = (text: string) => ({
   status: 200,
@@ -35,4 +36,21 @@ Deno.test("foundLines() refuses an answer with fewer lines than keys asked, shor
       (error) => error instanceof HttpError && error.status === 502,
     );
   }
+});
+
+Deno.test("valueChars() counts a value's characters in its item's JSON, from text or bytes", () => {
+  const unit = fc.constantFrom("a", "é", "😀", '"', "\\", "\n", "\u0001", "\ud800", ",", '","');
+  const text = fc.string({ unit });
+  const ttl = fc.option(fc.double({ min: 0.001, max: 1e9, noNaN: true }), { nil: undefined });
+  fc.assert(fc.property(text, text, ttl, (key, value, ttl) => {
+    const body = JSON.stringify({
+      key,
+      value,
+      ...(ttl === undefined ? {} : { ttl }),
+      version: "7.1",
+    });
+    const chars = JSON.stringify(value).length - 2;
+    assert.equal(valueChars(key, body), chars);
+    assert.equal(valueChars(key, new TextEncoder().encode(body)), chars);
+  }));
 });
