@@ -138,7 +138,15 @@ export class Body {
   }
 }
 
-// A chunk-size line: hex digits, then any extensions (no control characters, bare LF included).
 /** A trailer field: a name, a colon, and a value of visible characters, spaces and tabs. */
 const TRAILER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/;
-const CHUNK_LINE = /^([0-9a-fA-F]+)(?:[ \t]*;[\t\x20-\x7e\x80-\xff]*)?$/;
+
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const QUOTED =
+  '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-\\x7e\\x80-\\xff])*"';
+const EXTENSION = `[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED}))?`;
+/**
+ * A chunk-size line: hex digits, then extensions as RFC 9112 writes them (`;name`, `;name=token`
+ * or `;name="quoted"`): one with an open quote was taken, which another parser may read as more.
+ */
+const CHUNK_LINE = new RegExp(`^([0-9a-fA-F]+)(?:${EXTENSION})*$`);

@@ -22,7 +22,7 @@ Deno.test("serveHttp() answers requests on one kept-alive connection, pipelined 
       "GET /a HTTP/1.1\r\nHost: x\r\n\r\n" +
         "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
         "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
-        "3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n" +
+        '3\r\nabc\r\n2;ext=1 ; q = "a\\"b";flag\r\nde\r\n0\r\n\r\n' +
         "GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     const { text, closed } = await client.readAll();
@@ -63,6 +63,10 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\x0b3\r\nabc\r\n", /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x\ny\r\nabc\r\n", /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /400/],
+    // Chunk extensions as RFC 9112 writes them, or refused: an open quote may read as more.
+    ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a="b\r\nabc\r\n', /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;=b\r\nabc\r\n", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a b\r\nabc\r\n", /400/],
     // The Host must be a host and port: it is the start of the URL the request is routed by.
     ["GET /live HTTP/1.1\r\nHost: x/keys/a?\r\n\r\n", /400/],
     ["GET /live HTTP/1.1\r\nHost: a@x\r\n\r\n", /400/],
