@@ -267,9 +267,20 @@ export type MGetResponse = z.infer<typeof MGetResponse>;
  */
 export const LINES_TYPE = "application/x-ndjson";
 
+/** The message of a condition given to `/mset`, which writes every item as it is. */
+const NO_CONDITION = "/mset takes no condition: write conditional items one by one with POST /keys";
+
+/** A field of `POST /keys` that `/mset` refuses (400) rather than drop. */
+const Refused = z.unknown().optional().meta({ description: `Refused: ${NO_CONDITION}` });
+
+/** An `/mset` item: a key and its value. A condition is refused, not dropped. */
+export const MSetItem = KeyValue.extend({ if: Refused, ifVersion: Refused })
+  .refine((item) => item.if === undefined && item.ifVersion === undefined, NO_CONDITION)
+  .meta({ id: "MSetItem" });
+
 /** `POST /mset`: items to write, all or none. */
 export const MSetRequest = z.strictObject({
-  items: z.array(KeyValue).min(1, "items must hold at least 1 item")
+  items: z.array(MSetItem).min(1, "items must hold at least 1 item")
     .max(MAX_BATCH, `items must hold at most ${MAX_BATCH} items`),
 }).meta({ id: "MSetRequest" });
 

@@ -235,6 +235,25 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /cursor must be one a scan answered/,
     },
     {
+      // Dropped, it made a conditional write of every item unconditional.
+      name: "a condition in an /mset item",
+      path: "/mset",
+      init: post('{"items":[{"key":"k","value":"v","if":"absent"}]}'),
+      status: 400,
+      error: /\/mset takes no condition/,
+    },
+    {
+      name: "a version condition in a large /mset",
+      path: "/mset",
+      init: post(
+        JSON.stringify({
+          items: [{ key: "k", value: "v".repeat(20_000), ifVersion: "1.2" }],
+        }),
+      ),
+      status: 400,
+      error: /\/mset takes no condition/,
+    },
+    {
       name: "unknown route",
       path: "/kyes/k",
       init: {},
