@@ -99,6 +99,7 @@ export class Registry {
   #noneFresh = false; // the last sweep heard from no up node lately, and marked none down
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
+  #since: number; // the epoch this master's own rings came after, in its term
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
   // process, they must still rejoin empty.
   readonly #forgotten = new Map<string, string | undefined>();
@@ -112,6 +113,7 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#epoch = options.initialEpoch ?? 0;
+    this.#since = this.#epoch;
     this.#ring = new Ring();
     if (options.recoveryMs) this.#recovery = new Recovery(options.now() + options.recoveryMs);
   }
@@ -182,6 +184,20 @@ export class Registry {
     this.noteFlush(beat.ring?.flushed ?? 0);
     if (!this.leading) return this.#record(address, beat);
     const now = this.#options.now();
+    if (!this.#recovery && this.#unlearnt(address, beat)) {
+      // Back with keys of a ring this master never learnt (it stopped waiting before any node
+      // came): they may be older than writes taken since, or the only copies of others.
+      const anyIn = [...this.#members.values()].some((member) => member.status !== "down");
+      if (anyIn) {
+        this.#options.log.info("node follows a ring never learnt here, told to rejoin empty", {
+          address,
+        });
+        return "rejoin";
+      }
+      // No node in the ring: nothing was taken since. The ring is learnt from the nodes after all.
+      this.#options.log.info("node follows a ring never learnt here: learning it", { address });
+      this.#recovery = new Recovery(now + this.#options.recoveryMs!);
+    }
     if (this.#recovery) {
       const outcome = this.#recover(address, beat, now);
       if (outcome) return outcome;
@@ -233,6 +249,21 @@ export class Registry {
     }
     const known = this.#members.get(address)!;
     return this.#beat(address, known, beat, now);
+  }
+
+  /**
+   * Whether the node at `address`, no member, holds keys of a ring this master neither published
+   * nor carried on from: it learnt no ring from the nodes, and the node's is not one of its own.
+   * Taken in as a new member with those keys, once, reads missed the keys only later nodes held
+   * and answered values older than writes acknowledged meanwhile.
+   */
+  #unlearnt(address: string, beat: Omit<Heartbeat, "address">): boolean {
+    const ring = beat.ring;
+    if (!this.#options.recoveryMs || ring === undefined || beat.empty || this.#inherited) {
+      return false; // a master that learns no ring (--recovery-ms 0) takes nodes in as they are
+    }
+    if (this.#members.has(address)) return false;
+    return !(ring.term === this.#term && ring.epoch > this.#since);
   }
 
   /**
@@ -618,6 +649,7 @@ export class Registry {
     // Epochs jump to the clock, so writes stamped in this term's rings are newer than any stamped
     // in the last leader's, even in epochs it published that never reached this master.
     this.#epoch = Math.max(this.#epoch, now);
+    this.#since = this.#epoch;
     // Heartbeats went to the old leader: every node gets a fresh failure timeout from here.
     for (const member of this.#members.values()) {
       member.lastSeenMs = now;

@@ -279,6 +279,34 @@ Deno.test("A restarted master gives up on a node of the last ring at the recover
   assert.equal(registry.heartbeat("http://b:1", { ring: last }), "rejoin");
 });
 
+Deno.test("A restarted master that learnt no ring learns it from the first node back with one", () => {
+  // It once took each node back as a new member with what it held: reads missed keys only later
+  // nodes held, and answered values older than writes acknowledged on the earlier ones.
+  const clock = { now: 10_000 };
+  const registry = restarted(clock);
+  // The last master's: started before this one, its epochs count up from its clock then.
+  const last = lastRing(0, 5_000, { "http://a:1": 4_998, "http://b:1": 4_999 });
+  clock.now = 13_000;
+  registry.sweep(); // no node came: nothing learnt
+  assert.equal(registry.recovering, false);
+  assert.equal(registry.ring.size, 0);
+  clock.now = 14_000;
+  assert.equal(registry.heartbeat("http://a:1", { ring: last, synced: 5_000 }), "recovering");
+  assert.equal(registry.ring.size, 0, "no partial ring");
+  assert.equal(registry.heartbeat("http://b:1", { ring: last, synced: 5_000 }), "known");
+  assert.deepEqual(registry.ring.nodes, ["http://a:1", "http://b:1"]);
+
+  // Once nodes are in its ring, another back with keys of a ring it never learnt drops them.
+  const other = restarted(clock);
+  clock.now += 3000;
+  other.sweep();
+  assert.equal(other.heartbeat("http://new:1", {}), "new"); // follows no ring: holds nothing
+  assert.equal(other.heartbeat("http://a:1", { ring: last }), "rejoin");
+  assert.equal(other.heartbeat("http://a:1", { ring: last, empty: true }), "new");
+  // Its own rings are its own: a member it forgot that beats with one is not refused for it.
+  assert.equal(other.heartbeat("http://b:1", { ring: other.view() }), "new");
+});
+
 /** A ring a node reports: `nodes` in `epoch` of `term`. */
 const reported = (term: number, epoch: number, nodes: string[]) => ({
   term,
