@@ -207,10 +207,22 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   };
 }
 
-/** Whether `value` is a host and an optional port of at most 65535. */
+/** The last Host value found valid: most requests carry the same one. */
+let lastHost = "";
+
+/**
+ * Whether `value` is a host and an optional port of at most 65535, that a URL takes: the hot
+ * path serves a request without building one, and served `[1:2]` or `999.1.1.1`, which the app
+ * refused for no URL.
+ */
 function validHost(value: string): boolean {
+  if (value === lastHost) return true;
   const host = HOST.exec(value);
-  return host !== null && Number(host[1] ?? 0) <= 65535;
+  if (host === null || Number(host[1] ?? 0) > 65535 || !URL.canParse(`http://${value}/`)) {
+    return false;
+  }
+  lastHost = value;
+  return true;
 }
 
 /**

@@ -71,6 +71,9 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
     ["GET /live HTTP/1.1\r\nHost: x/keys/a?\r\n\r\n", /400/],
     ["GET /live HTTP/1.1\r\nHost: a@x\r\n\r\n", /400/],
     ["GET /live HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", /400/],
+    // Hosts no URL takes: the hot path, building none, once served them.
+    ["GET /live HTTP/1.1\r\nHost: [1:2]\r\n\r\n", /400/],
+    ["GET /live HTTP/1.1\r\nHost: 999.1.1.1\r\n\r\n", /400/],
     // Read first-only by a fast path, joined by a Headers: no second one.
     ["GET /live HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\nauthorization: b\r\n\r\n", /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n", /400/],
