@@ -4,6 +4,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { trace } from "@opentelemetry/api";
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import { errors } from "@cache/protocol/route_parts";
 import { type Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 
 /**
@@ -96,6 +97,12 @@ const metricsRoute = createRoute({
       description: "The metrics",
       content: { [METRICS_CONTENT_TYPE]: { schema: z.string() } },
     },
+    // Its own: a service with tokens run with `--metrics-auth false` answers these to no one.
+    ...errors({
+      401: "No bearer token, or one the service does not know (only once the service has " +
+        "tokens, unless it runs with `--metrics-auth false`)",
+      403: "The token is not an admin's (as for 401)",
+    }),
   },
 });
 
