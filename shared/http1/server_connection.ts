@@ -12,6 +12,9 @@ import { Lite } from "./server_lite.ts";
 import type { Handler, ServerOptions } from "./server.ts";
 import { giveReadBudget, type ReadBudget, type UnreadBudget } from "./unread_budget.ts";
 
+/** How a HEAD request's head starts. */
+const HEAD_LINE = new TextEncoder().encode("HEAD ");
+
 /**
  * What every connection of one server shares: made once, when the server starts, and read by its
  * connections as they serve.
@@ -112,6 +115,7 @@ export class Connection implements ReadBudget {
   #closed = false;
   /** The request being served. */
   #head: RequestHead | undefined;
+  #headOnly = false; // the request read is a HEAD: a refusal of it has no body either
   /** Bytes of its answer counted as made, not yet held to be written (see {@link made}). */
   #made = 0;
 
@@ -180,6 +184,7 @@ export class Connection implements ReadBudget {
       this.idle = false;
     }
     this.fresh = false;
+    this.#headOnly = bytes !== undefined && HEAD_LINE.every((byte, i) => bytes[i] === byte);
     if (bytes === undefined) {
       await this.#refuse(431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
       return false;
@@ -339,7 +344,7 @@ export class Connection implements ReadBudget {
    */
   async #refuse(status: number, error: string): Promise<void> {
     const answer = Response.json({ error }, { status });
-    await this.#write(await encodeResponse(answer, false, false));
+    await this.#write(await encodeResponse(answer, this.#headOnly, false));
     try {
       await this.#conn.closeWrite();
       const sink = new Uint8Array(16 * 1024);

@@ -208,7 +208,7 @@ export function parseHead(bytes: Uint8Array): RequestHead {
 }
 
 /** The last Host value found valid: most requests carry the same one. */
-let lastHost = "";
+let lastHost: string | undefined;
 
 /**
  * Whether `value` is a host and an optional port of at most 65535, that a URL takes: the hot

@@ -55,10 +55,12 @@ Deno.test("parseHead() refuses a Host no URL takes, and takes those one does", (
   // The hot path answers without building a URL: it served hosts the app refused.
   const withHost = (host: string) =>
     new TextEncoder().encode(`GET /keys/a HTTP/1.1\r\nHost: ${host}`);
-  for (const host of ["[1:2]", "999.1.1.1", "1.2.3.4.5", "x:65536"]) {
+  for (const host of ["", "[1:2]", "999.1.1.1", "1.2.3.4.5", "x:65536"]) {
     assert.throws(() => parseHead(withHost(host)), BadHead, host);
   }
   for (const host of ["[::1]:8080", "127.0.0.1", "node-0.cache.svc:8081", "localhost"]) {
     assert.equal(parseHead(withHost(host)).headers[0][1], host);
   }
+  // The same answer whatever came before: an empty Host once passed as the last one taken.
+  assert.throws(() => parseHead(withHost("")), BadHead);
 });

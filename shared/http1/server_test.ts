@@ -176,6 +176,12 @@ Deno.test("serveHttp() answers 100 Continue, HEAD without a body, and a throwing
     assert.match((await client.readAll(300)).text, /content-length: 4\r\n\r\n$/);
     await client.send("HEAD /empty HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.match((await client.readAll(300)).text, /content-length: 0\r\n\r\n$/);
+    // Refused, a HEAD's answer has no body either.
+    const refused = await raw(server);
+    await refused.send("HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
+    const { text } = await refused.readAll(300);
+    refused.close();
+    assert.match(text, /^HTTP\/1\.1 400 [\s\S]*content-length: \d+\r\n\r\n$/);
     await client.send("GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.match((await client.readAll(300)).text, /^HTTP\/1\.1 500[\s\S]*Internal server error/);
   } finally {
