@@ -243,6 +243,33 @@ Deno.test("Router.get() through two ring changes compares an old hit with every 
   assert.equal(calls.length, 1, "the owner alone is asked");
 });
 
+Deno.test("Router.mget() through two ring changes compares an old hit as get() does", async () => {
+  // An mget answered its owners' hits as they were: a node back with a ring a restarted master
+  // never learnt held values older than writes acknowledged since, and they were read.
+  const [a, b] = ["http://a:1", "http://b:1"];
+  const now = new Ring([a]);
+  const between = new Ring([a, b]);
+  const key = [...Array(200).keys()].map((i) => `k${i}`).find((k) => between.owner(k) === b)!;
+  const fetch: Fetch = (input, init) => {
+    const url = String(input);
+    if (url.includes("/replica/")) {
+      const a1 = { key, version: 1, epoch: 1, value: "old" };
+      const b2 = { key, version: 2, epoch: 2, value: "new" };
+      return Promise.resolve(Response.json(url.startsWith(a) ? a1 : b2));
+    }
+    const old = { key, value: "old", version: "1.1" };
+    if (url.endsWith("/mget")) {
+      const { keys } = JSON.parse(String(init?.body)) as { keys: string[] };
+      return Promise.resolve(Response.json({ items: keys.map(() => old), missing: [] }));
+    }
+    return Promise.resolve(Response.json(old));
+  };
+  const placement = { ring: now, epoch: 3, replicas: 1, unsettledRings: [between, now] };
+  const router = new Router({ placement, fetch, timeoutMs: 100 });
+  const { items } = await router.mget([key, key]);
+  assert.deepEqual(items.map((item) => JSON.parse(String(item.body)).value), ["new", "new"]);
+});
+
 Deno.test("Router.get() names its ring to every node it asks for a key's state while keys move", async () => {
   // An owner in the ring before that has not heard of this one takes it first, and so no more
   // writes by its own: else it could acknowledge one after the read, and the state repaired onto

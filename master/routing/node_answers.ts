@@ -126,3 +126,21 @@ function lastQuoteCommaQuote(bytes: Uint8Array): number {
   }
   return -1;
 }
+
+/**
+ * The ring epoch of the version in `body`, an item's JSON (its last field, `"version":"E.V"`),
+ * or 0 for a body of another shape: read from its end, nothing parsed.
+ *
+ * @example
+ * ```ts
+ * import { versionEpochOf } from "./node_answers.ts";
+ * versionEpochOf('{"key":"k","value":"v","version":"7.12"}'); // 7
+ * ```
+ */
+export function versionEpochOf(body: string | Uint8Array): number {
+  const tail = typeof body === "string"
+    ? body.slice(-96)
+    : decoder.decode(body.subarray(Math.max(0, body.length - 96)));
+  const version = /"version":"(\d+)\.\d+"\}$/.exec(tail);
+  return version ? Number(version[1]) : 0;
+}

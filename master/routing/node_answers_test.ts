@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { HttpError } from "@cache/protocol/errors";
 import { LINES_TYPE } from "@cache/protocol/wire";
 import fc from "fast-check";
-import { foundLines, LARGE_LINE_BYTES, valueChars } from "./node_answers.ts";
+import { foundLines, LARGE_LINE_BYTES, valueChars, versionEpochOf } from "./node_answers.ts";
 
 const lines = (text: string) => ({
   status: 200,
@@ -53,4 +53,11 @@ Deno.test("valueChars() counts a value's characters in its item's JSON, from tex
     assert.equal(valueChars(key, body), chars);
     assert.equal(valueChars(key, new TextEncoder().encode(body)), chars);
   }));
+});
+
+Deno.test("versionEpochOf() reads the epoch of an item's version from its end, text or bytes", () => {
+  const item = JSON.stringify({ key: "k", value: '"version":"9.9"}', ttl: 1.5, version: "7.12" });
+  assert.equal(versionEpochOf(item), 7);
+  assert.equal(versionEpochOf(new TextEncoder().encode(item)), 7);
+  assert.equal(versionEpochOf('{"key":"k"}'), 0);
 });

@@ -19,6 +19,7 @@ import {
   foundLines,
   ok,
   parsed,
+  versionEpochOf,
 } from "./node_answers.ts";
 import { byOwner, noOwner, type Placement } from "./placement.ts";
 import { type MovingRead, readMoving, repair } from "./moving_reads.ts";
@@ -204,13 +205,25 @@ export class Reads {
     // While keys move, once the ring changed meanwhile, or while a node knows a newer ring, a key
     // its owner misses may be elsewhere: read it as a single GET does, by the current ring and
     // through the earlier ones. An owner that cannot be asked fails the mget with its error, as
-    // it fails a GET: no miss for it.
+    // it fails a GET: no miss for it. Through two ring changes or more, a hit written before
+    // this ring may be older than a copy elsewhere: it is read as a GET reads it too.
     const stale = placement.unsettledRings.length > 0 || placement.epoch !== epoch;
+    const older = placement.unsettledRings.length < 2
+      ? []
+      : [...found].filter(([, body]) => versionEpochOf(body) < placement.epoch);
     if (moving || stale || this.#options.transport.behind) {
-      await Promise.all(missed.map(async (key) => {
-        const answer = await this.get(key);
-        if (answer.ok) found.set(key, await answer.text());
-      }));
+      await Promise.all([
+        ...missed.map(async (key) => {
+          const answer = await this.get(key);
+          if (answer.ok) found.set(key, await answer.text());
+        }),
+        // A hit that cannot be compared (an owner not answering) is answered as it was.
+        ...older.map(async ([key]) => {
+          const answer = await this.get(key).catch(() => undefined);
+          if (answer?.ok) found.set(key, await answer.text());
+          else if (answer?.status === 404) found.delete(key);
+        }),
+      ]);
     }
     const result: FoundBatch = { items: [], missing: [] };
     for (const key of keys) {
