@@ -100,6 +100,7 @@ export class Registry {
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
   #since: number; // the epoch this master's own rings came after, in its term
+  #unlearntUntil = 0; // reads keep the rings they look through until then (see #joinUnlearnt)
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
   // process, they must still rejoin empty.
   readonly #forgotten = new Map<string, string | undefined>();
@@ -170,8 +171,17 @@ export class Registry {
    * over the members) is computed only while rings are kept.
    */
   get unsettledRings(): readonly Ring[] {
-    if (this.#unsettled.length > 0 && this.settled) this.#unsettled = [];
+    if (this.#unsettled.length > 0 && this.#settledFor()) this.#unsettled = [];
     return this.#unsettled;
+  }
+
+  /**
+   * Whether reads need no earlier ring: keys have settled, and no node came back with a ring this
+   * master never learnt within `--recovery-ms` (the others of that ring may still come back with
+   * the keys they alone hold).
+   */
+  #settledFor(): boolean {
+    return this.settled && this.#options.now() >= this.#unlearntUntil;
   }
 
   /**
@@ -184,20 +194,9 @@ export class Registry {
     this.noteFlush(beat.ring?.flushed ?? 0);
     if (!this.leading) return this.#record(address, beat);
     const now = this.#options.now();
-    if (!this.#recovery && this.#unlearnt(address, beat)) {
-      // Back with keys of a ring this master never learnt (it stopped waiting before any node
-      // came): they may be older than writes taken since, or the only copies of others.
-      const anyIn = [...this.#members.values()].some((member) => member.status !== "down");
-      if (anyIn) {
-        this.#options.log.info("node follows a ring never learnt here, told to rejoin empty", {
-          address,
-        });
-        return "rejoin";
-      }
-      // No node in the ring: nothing was taken since. The ring is learnt from the nodes after all.
-      this.#options.log.info("node follows a ring never learnt here: learning it", { address });
-      this.#recovery = new Recovery(now + this.#options.recoveryMs!);
-    }
+    // Back with keys of a ring this master never learnt (it stopped waiting before any node came):
+    // they may be older than writes taken since, or the only copies of others.
+    const unlearnt = !this.#recovery && this.#unlearnt(address, beat) ? beat.ring : undefined;
     if (this.#recovery) {
       const outcome = this.#recover(address, beat, now);
       if (outcome) return outcome;
@@ -243,7 +242,8 @@ export class Registry {
         synced: beat.synced ?? 0,
         syncedTerm: beat.syncedTerm,
       });
-      this.#changed("node registered", address);
+      if (unlearnt) this.#joinUnlearnt(address, unlearnt);
+      else this.#changed("node registered", address);
       this.#options.onJoined?.(address);
       return "new";
     }
@@ -253,9 +253,8 @@ export class Registry {
 
   /**
    * Whether the node at `address`, no member, holds keys of a ring this master neither published
-   * nor carried on from: it learnt no ring from the nodes, and the node's is not one of its own.
-   * Taken in as a new member with those keys, once, reads missed the keys only later nodes held
-   * and answered values older than writes acknowledged meanwhile.
+   * nor carried on from: it learnt no ring from the nodes, and the node's is not one of its own
+   * (of its term, between its first epoch and its current one).
    */
   #unlearnt(address: string, beat: Omit<Heartbeat, "address">): boolean {
     const ring = beat.ring;
@@ -263,7 +262,27 @@ export class Registry {
       return false; // a master that learns no ring (--recovery-ms 0) takes nodes in as they are
     }
     if (this.#members.has(address)) return false;
-    return !(ring.term === this.#term && ring.epoch > this.#since);
+    return !(ring.term === this.#term && ring.epoch > this.#since && ring.epoch <= this.#epoch);
+  }
+
+  /**
+   * Takes in the node at `address`, just made a member, with the keys of `ring`, a ring this
+   * master never learnt: reads look for keys where that ring put them too, the newest copy
+   * winning, until they have moved (the node's keys older than writes taken since, and the keys
+   * only it holds); and this ring's epoch passes that ring's, which the node would not follow
+   * otherwise. Taken in as plain members, such nodes made reads miss the keys only later ones
+   * held and answer values older than writes acknowledged; told to rejoin empty, or marked down
+   * by a wait started again for them, they lost every key they alone held.
+   */
+  #joinUnlearnt(address: string, ring: RingView): void {
+    this.#options.log.info("node back with a ring never learnt here: its keys are read there too", {
+      address,
+      epoch: ring.epoch,
+    });
+    this.#epoch = Math.max(this.#epoch, ring.epoch);
+    this.#changed("node registered", address);
+    this.#unsettled = [...this.#unsettled.slice(0, 7), new Ring(ring.nodes)];
+    this.#unlearntUntil = this.#options.now() + this.#options.recoveryMs!;
   }
 
   /**
@@ -845,7 +864,9 @@ export class Registry {
   #changed(event: string, address: string): void {
     const up = [...this.#members].filter(([, m]) => m.status === "up").map(([a]) => a);
     // Keep the ring being left; the older ones only while their keys may still be moving.
-    this.#unsettled = this.settled ? [this.#ring] : [this.#ring, ...this.#unsettled].slice(0, 8);
+    this.#unsettled = this.#settledFor()
+      ? [this.#ring]
+      : [this.#ring, ...this.#unsettled].slice(0, 8);
     this.#ring = new Ring(up);
     this.#epoch++;
     this.#options.log.info(event, {
