@@ -197,6 +197,18 @@ export class Registry {
     // Back with keys of a ring this master never learnt (it stopped waiting before any node came):
     // they may be older than writes taken since, or the only copies of others.
     const unlearnt = !this.#recovery && this.#unlearnt(address, beat) ? beat.ring : undefined;
+    if (unlearnt && unlearnt.epoch >= this.#epoch && this.#anyIn()) {
+      // Its epochs pass this master's (the last one's clock ran ahead): its keys would rank above
+      // writes taken here since, and win over them. Missing keys beat reverted ones in a cache.
+      this.#options.log.warn(
+        "node back with a ring of epochs past this master's: told to rejoin empty",
+        {
+          address,
+          epoch: unlearnt.epoch,
+        },
+      );
+      return "rejoin";
+    }
     if (this.#recovery) {
       const outcome = this.#recover(address, beat, now);
       if (outcome) return outcome;
@@ -249,6 +261,12 @@ export class Registry {
     }
     const known = this.#members.get(address)!;
     return this.#beat(address, known, beat, now);
+  }
+
+  /** Whether any node is in the ring, or leaving it: writes may have been taken. */
+  #anyIn(): boolean {
+    for (const member of this.#members.values()) if (member.status !== "down") return true;
+    return false;
   }
 
   /**

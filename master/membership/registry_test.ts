@@ -317,6 +317,15 @@ Deno.test("A restarted master's epochs pass those of a ring it never learnt, so 
   clock.now = 14_000;
   assert.equal(registry.heartbeat("http://a:1", { ring: ahead, synced: 70_000 }), "new");
   assert.ok(registry.epoch > 70_000, `epoch ${registry.epoch}`);
+
+  // Once writes may have been taken here, with epochs below that ring's, its keys would win over
+  // them (acknowledged writes read back reverted, for good): the node drops its keys instead.
+  const other = restarted(clock);
+  clock.now += 3000;
+  other.sweep();
+  assert.equal(other.heartbeat("http://new:1", {}), "new");
+  assert.equal(other.heartbeat("http://a:1", { ring: ahead, synced: 70_000 }), "rejoin");
+  assert.equal(other.heartbeat("http://a:1", { ring: ahead, empty: true }), "new");
 });
 
 /** A ring a node reports: `nodes` in `epoch` of `term`. */
