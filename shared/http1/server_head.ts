@@ -216,11 +216,10 @@ let lastHost: string | undefined;
  * refused for no URL.
  */
 function validHost(value: string): boolean {
-  if (value === lastHost) return true;
   const host = HOST.exec(value);
-  if (host === null || Number(host[1] ?? 0) > 65535 || !URL.canParse(`http://${value}/`)) {
-    return false;
-  }
+  if (host === null || Number(host[1] ?? 0) > 65535) return false;
+  if (value === lastHost) return true; // a URL took it: 0.2 us a request spared
+  if (!URL.canParse(`http://${value}/`)) return false;
   lastHost = value;
   return true;
 }
