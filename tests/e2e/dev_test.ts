@@ -1,7 +1,7 @@
 // `deno task dev` starts a whole cluster and Ctrl-C stops it in order: nodes leave, then the master.
 
 import assert from "node:assert/strict";
-import { nodesOf, waitFor } from "../support/process.ts";
+import { nodesOf, put, waitFor } from "../support/process.ts";
 
 /** A port with `count` free ports after it. */
 function freeRun(count: number): number {
@@ -54,12 +54,7 @@ Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first
       "ready line",
       30_000,
     );
-    const wrote = await fetch(`${masterUrl}/keys`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ key: "hello", value: "world" }),
-    });
-    assert.equal(wrote.status, 204, await wrote.text());
+    assert.equal(await put(masterUrl, "hello", "world"), 204);
     const up = await waitFor(async () => {
       const nodes = await nodesOf(masterUrl);
       return nodes.length === 2 && nodes.every((n) => n.status === "up") && nodes;
@@ -143,12 +138,7 @@ Deno.test("deno task dev starts a service that dies unexpectedly again, and the 
       "the node back in the ring",
       20_000,
     );
-    const wrote = await fetch(`${masterUrl}/keys`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ key: "kept", value: "across the master's restart" }),
-    });
-    assert.equal(wrote.status, 204, await wrote.text());
+    assert.equal(await put(masterUrl, "kept", "across the master's restart"), 204);
 
     // The master too: started again, it learns the ring from its node, which kept the key.
     Deno.kill(await pidOf(`master/main.ts --port ${port} `), "SIGKILL");

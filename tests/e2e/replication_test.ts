@@ -5,7 +5,15 @@ import { CacheClient, CacheError } from "@cache/client";
 import { Ring } from "@cache/ring/ring";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
 import type { ProcessService } from "../support/process.ts";
-import { get, nodesOf, Processes, settled, settledCluster, waitFor } from "../support/process.ts";
+import {
+  get,
+  nodesOf,
+  Processes,
+  put,
+  settled,
+  settledCluster,
+  waitFor,
+} from "../support/process.ts";
 
 const FAILURE_TIMEOUT_MS = 600;
 
@@ -219,8 +227,7 @@ for (
       const check = async () => {
         const key = keys[written.size % keys.length];
         tried.add(key);
-        const wrote = await post(`${master.url}/keys`, { key, value: "after" });
-        if (wrote.status === 204) written.add(key);
+        if (await put(master.url, key, "after") === 204) written.add(key);
         const answer = await post(`${master.url}/mget`, { keys });
         if (answer.status !== 200) return; // not available yet: allowed
         const found = await answer.json();
