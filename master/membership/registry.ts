@@ -414,11 +414,11 @@ export class Registry {
   }
 
   /**
-   * See `Placement.handedOver`: a member again (a new process) is asked as any member is, unless
+   * See `Placement.notAsked`: a member again (a new process) is asked as any member is, unless
    * it is marked down: what it holds no longer counts (it drops it all when it beats again), and
    * asking it failed reads while keys moved from a ring that named it.
    */
-  handedOver(address: string): boolean {
+  notAsked(address: string): boolean {
     const member = this.#members.get(address);
     if (member) return member.status === "down";
     return this.#handedOver.has(address);

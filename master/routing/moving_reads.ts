@@ -19,8 +19,8 @@ export interface MovingRead {
   failed: string | undefined;
   /** The ring that gave the key `owners`, which read repair names. */
   placedBy: PlacedBy;
-  /** Nodes of earlier rings known to hold nothing the owners lack (see `Placement.handedOver`). */
-  handedOver?: (node: string) => boolean;
+  /** Nodes of earlier rings not asked: gone with nothing the owners lack (`Placement.notAsked`). */
+  notAsked?: (node: string) => boolean;
 }
 
 /**
@@ -32,12 +32,12 @@ export interface MovingRead {
  */
 export async function readMoving(
   transport: Transport,
-  { key, owners, moving, replicas, failed, placedBy, handedOver }: MovingRead,
+  { key, owners, moving, replicas, failed, placedBy, notAsked }: MovingRead,
 ): Promise<Replica | undefined> {
   const candidates = [...owners];
   for (const ring of moving) {
     for (const node of ring.owners(key, replicas)) {
-      if (!candidates.includes(node) && !handedOver?.(node)) candidates.push(node);
+      if (!candidates.includes(node) && !notAsked?.(node)) candidates.push(node);
     }
   }
   const asked = candidates.filter((node) => node !== failed);

@@ -21,7 +21,7 @@ export interface Placement {
    * handed over for the current ring (its copies are all on current owners), or it is marked down
    * (its copies no longer count: it drops them when it beats again).
    */
-  handedOver?(node: string): boolean;
+  notAsked?(node: string): boolean;
   /** Makes known to the nodes the version a flush went through (see `Scans.flush`). */
   noteFlush?(version: number): void;
 }

@@ -171,7 +171,7 @@ export class Reads {
       replicas: placement.replicas,
       failed,
       placedBy,
-      handedOver: (node: string) => placement.handedOver?.(node) ?? false,
+      notAsked: (node: string) => placement.notAsked?.(node) ?? false,
     };
   }
 

@@ -223,7 +223,7 @@ export class Scans {
     const { placement } = this.#options;
     const nodes = new Set(placement.ring.nodes);
     for (const ring of placement.unsettledRings) {
-      for (const node of ring.nodes) if (!placement.handedOver?.(node)) nodes.add(node);
+      for (const node of ring.nodes) if (!placement.notAsked?.(node)) nodes.add(node);
     }
     return [...nodes];
   }
