@@ -147,8 +147,7 @@ export class Reads {
   ): Promise<Response> {
     const { placement, transport } = this.#options;
     if (placement.unsettledRings.length < 2) return hit;
-    const { version } = await hit.clone().json() as { version: string };
-    if (Number(version.slice(0, version.indexOf("."))) >= placement.epoch) return hit;
+    if (versionEpochOf(await hit.clone().text()) >= placement.epoch) return hit;
     const read = this.#movingRead(key, owners, placement.unsettledRings, failed, placedBy);
     // Not known newer when the rings cannot all be asked: the hit, as before they changed.
     const newest = await readMoving(transport, read).catch(() => undefined);
