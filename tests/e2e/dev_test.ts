@@ -127,7 +127,17 @@ Deno.test("deno task dev starts a service that dies unexpectedly again, and the 
     const first = await pidOf(node);
     assert.ok(first > 0, "the node's process");
     Deno.kill(first, "SIGKILL");
-    await waitFor(async () => ![0, first].includes(await pidOf(node)), "the node again", 20_000);
+    const second = await waitFor(
+      async () => {
+        const pid = await pidOf(node);
+        return ![0, first].includes(pid) && pid;
+      },
+      "the node again",
+      20_000,
+    );
+    // Crashing again within 10 s of its start, it waits twice as long.
+    Deno.kill(second, "SIGKILL");
+    await waitFor(async () => ![0, second].includes(await pidOf(node)), "once more", 20_000);
     await waitFor(
       async () => {
         const ready = await fetch(`${masterUrl}/ready`);
@@ -164,6 +174,7 @@ Deno.test("deno task dev starts a service that dies unexpectedly again, and the 
   assert.ok(stopped, "Ctrl-C stopped the started-again services too");
   const lines = await output;
   assert.match(lines, /node-1 +\| exited unexpectedly \(SIGKILL\): starting it again in 1 s/);
+  assert.match(lines, /node-1 +\| exited unexpectedly \(SIGKILL\): starting it again in 2 s/);
   assert.match(lines, /master +\| exited unexpectedly \(SIGKILL\): starting it again in 1 s/);
 });
 
