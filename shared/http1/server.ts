@@ -132,8 +132,8 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
   );
   const sweeper = setInterval(() => {
     const now = performance.now();
-    // Past half the unread answers' budget, reads wait: a client that takes none of its answer
-    // goes, not at the idle timeout but once it has taken nothing for a while.
+    // Past half the unread answers' budget, reads are refused: a client that takes none of its
+    // answer goes, not at the idle timeout but once it has taken nothing for a while.
     const stalled = server.unread.pastHalf() ? now - UNREAD_STALL_MS : -Infinity;
     for (const connection of open) {
       if (connection.deadline <= now) connection.close();
