@@ -6,6 +6,7 @@ import {
   EPOCH_HEADER,
   headerNumber,
   VERSION_FLOOR_HEADER,
+  versionFloor,
 } from "../../shared/protocol/wire.ts";
 import { roleOf } from "../../shared/service/auth.ts";
 import type { HotRequest } from "../../shared/service/hot.ts";
@@ -69,7 +70,7 @@ export function routing(request: HotRequest): Routing {
   return {
     epoch: headerNumber(request.headers.get(EPOCH_HEADER)),
     deadline: headerNumber(request.headers.get(DEADLINE_HEADER)),
-    floor: headerNumber(request.headers.get(VERSION_FLOOR_HEADER)),
+    floor: versionFloor(request.headers.get(VERSION_FLOOR_HEADER)),
     ...(role === "client" ? { untrusted: true } : {}),
   };
 }

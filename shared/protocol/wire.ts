@@ -3,6 +3,7 @@
 // Documented with zod's own `.meta()` (`id` names the component), not `.openapi()`: whatever
 // loads these schemas, the client included, loads no Hono.
 import { z } from "zod";
+import { HttpError } from "./errors.ts";
 import { parseOrigin } from "./origin.ts";
 
 /** Longest key, in UTF-8 bytes. */
@@ -168,6 +169,14 @@ export const TouchRequest = z.strictObject({
   ttl: Ttl.nullable().meta({ description: "Seconds to live from now; null removes the TTL" }),
 }).meta({ id: "TouchRequest" });
 
+/**
+ * `schema` for a number a query writes in decimal digits: "0x10", "1e2", " 5" and "" are refused
+ * with `schema`'s error, where `Number()` (and `z.coerce`) would take them.
+ */
+export function decimal<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => typeof v === "string" && /^\d{1,16}$/.test(v) ? Number(v) : v, schema);
+}
+
 /** Most keys one scan page holds. */
 export const MAX_SCAN_COUNT = 1000;
 
@@ -181,14 +190,11 @@ export const ScanQuery = z.object({
     param: { name: "cursor", in: "query" },
     description: "Where to go on: the `cursor` the last page answered; absent to start",
   }),
-  count: z.coerce.number({ error: "count must be a whole number" }).int(
-    "count must be a whole number",
-  )
-    .min(1, "count must be at least 1").max(
-      MAX_SCAN_COUNT,
-      `count must be at most ${MAX_SCAN_COUNT}`,
-    )
-    .default(100).meta({ param: { name: "count", in: "query" }, description: "Keys per page" }),
+  count: decimal(
+    z.number({ error: "count must be a whole number" }).int("count must be a whole number")
+      .min(1, "count must be at least 1")
+      .max(MAX_SCAN_COUNT, `count must be at most ${MAX_SCAN_COUNT}`),
+  ).default(100).meta({ param: { name: "count", in: "query" }, description: "Keys per page" }),
 });
 
 /** A node's `DELETE /keys`: `through` makes it a cluster's flush (see `Store.flushThrough`). */
@@ -495,6 +501,25 @@ export const DEADLINE_HEADER = "x-deadline";
  * the primary, so the primary's write is newer than any of those copies.
  */
 export const VERSION_FLOOR_HEADER = "x-version-above";
+
+/**
+ * The version a write's {@link VERSION_FLOOR_HEADER} asks it to be given one above, undefined
+ * without the header. Anything but a version is refused: the write would be stamped without it.
+ *
+ * @example
+ * ```ts
+ * import { versionFloor } from "./wire.ts";
+ * versionFloor("1700000000000000"); // 1700000000000000
+ * versionFloor(null); // undefined
+ * ```
+ */
+export function versionFloor(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  if (!/^\d{1,16}$/.test(header) || !Number.isSafeInteger(Number(header))) {
+    throw new HttpError(400, `${VERSION_FLOOR_HEADER} must be a version: a whole number`);
+  }
+  return Number(header);
+}
 
 /**
  * The whole number a header carries (an epoch, a deadline, a version), or undefined for none or

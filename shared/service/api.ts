@@ -125,9 +125,16 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   app.use(async (c, next) => {
     // A path whose escapes do not decode to UTF-8 names no key: "%ff" is not "%25ff". Checked on
     // the path as sent: the router's has some escapes decoded ("%%34%31" would pass as "%41").
+    // The query's too: Hono keeps an escape it cannot decode as its three characters.
     const url = c.req.url;
-    if (url.includes("%") && !decodable(new URL(url).pathname)) {
-      return c.json({ error: "The path's percent-encoding is not valid UTF-8" }, 400);
+    if (url.includes("%")) {
+      const { pathname, search } = new URL(url);
+      if (!decodable(pathname)) {
+        return c.json({ error: "The path's percent-encoding is not valid UTF-8" }, 400);
+      }
+      if (!decodable(search)) {
+        return c.json({ error: "The query's percent-encoding is not valid UTF-8" }, 400);
+      }
     }
     if (c.req.method === "POST" && /json/i.test(c.req.header("content-type") ?? "")) {
       // Read as bytes (the validator reads the same, cached): bytes that are not UTF-8 are
@@ -238,10 +245,10 @@ export function utf8(bytes: ArrayBuffer | Uint8Array): string | undefined {
   }
 }
 
-/** Whether every escape in `path` decodes, to valid UTF-8. */
-function decodable(path: string): boolean {
+/** Whether every escape in `part` of a URL decodes, to valid UTF-8. */
+function decodable(part: string): boolean {
   try {
-    decodeURIComponent(path);
+    decodeURIComponent(part);
     return true;
   } catch {
     return false;

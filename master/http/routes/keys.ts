@@ -5,7 +5,7 @@ import { keySegment } from "@cache/protocol/key_path";
 import type { HotPath } from "@cache/service/hot";
 import type { Router } from "../../routing/router.ts";
 import { relay } from "../relay.ts";
-import { headerNumber, VERSION_FLOOR_HEADER } from "@cache/protocol/wire";
+import { VERSION_FLOOR_HEADER, versionFloor } from "@cache/protocol/wire";
 
 const routes = {
   set: forwarded(keyRoutes.set),
@@ -26,7 +26,7 @@ export function addKeyRoutes(hot: HotPath, router: Router, maxValueBytes: number
     }
     // A client writing again what it sent to every owner at once: the primary gives a version
     // above the one those copies carry.
-    return router.set(write.key, text(), headerNumber(request.headers.get(VERSION_FLOOR_HEADER)));
+    return router.set(write.key, text(), versionFloor(request.headers.get(VERSION_FLOOR_HEADER)));
   });
 
   hot.get(routes.get, ({ key }) => router.get(key));

@@ -10,6 +10,7 @@ import { boundAddress } from "@cache/service/auth";
 import { HttpError } from "@cache/protocol/errors";
 import {
   Address,
+  decimal,
   KeyParam,
   LEASE_HEADER,
   NodeList,
@@ -105,11 +106,11 @@ const ring = createRoute({
   tags: ["membership"],
   request: {
     query: z.object({
-      term: z.coerce.number().int().min(0).optional(),
-      epoch: z.coerce.number().int().min(0).optional(),
+      term: decimal(z.number().int().min(0)).optional(),
+      epoch: decimal(z.number().int().min(0)).optional(),
       settled: z.enum(["true", "false"]).optional(),
-      version: z.coerce.number().int().min(0).optional(),
-      waitMs: z.coerce.number().int().min(0).max(MAX_RING_WAIT_MS).optional(),
+      version: decimal(z.number().int().min(0)).optional(),
+      waitMs: decimal(z.number().int().min(0).max(MAX_RING_WAIT_MS)).optional(),
     }),
   },
   responses: {
