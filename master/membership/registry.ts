@@ -191,7 +191,6 @@ export class Registry {
    * keeps one the master does not know out of it.
    */
   heartbeat(address: string, beat: Omit<Heartbeat, "address"> = {}): HeartbeatOutcome {
-    this.noteFlush(beat.ring?.flushed ?? 0);
     if (!this.leading) return this.#record(address, beat);
     const now = this.#options.now();
     // Back with keys of a ring this master never learnt (it stopped waiting before any node came):
@@ -298,6 +297,7 @@ export class Registry {
       epoch: ring.epoch,
     });
     this.#epoch = Math.max(this.#epoch, ring.epoch);
+    this.noteFlush(ring.flushed ?? 0);
     this.#changed("node registered", address);
     this.#unsettled = [...this.#unsettled.slice(0, 7), new Ring(ring.nodes)];
     this.#unlearntUntil = this.#options.now() + this.#options.recoveryMs!;
@@ -358,6 +358,9 @@ export class Registry {
     now: number,
   ): HeartbeatOutcome {
     member.lastSeenMs = now;
+    // Only a member's: a flush a follower made reaches this master through the nodes, and a beat
+    // of an address in no ring (a leaving one is not checked) could make every join drop keys.
+    this.noteFlush(beat.ring?.flushed ?? 0);
     if (
       beat.synced !== undefined &&
       (beat.synced !== member.synced || beat.syncedTerm !== member.syncedTerm)
@@ -713,6 +716,7 @@ export class Registry {
   ): HeartbeatOutcome | undefined {
     const recovery = this.#recovery!;
     recovery.heard(address, beat.ring);
+    this.noteFlush(beat.ring?.flushed ?? 0); // the last flush, with the last ring
     // A process that said it was leaving stays so, whatever beat it sent before comes after.
     const known = this.#members.get(address);
     const left = known?.status === "leaving" && beat.instance !== undefined &&

@@ -562,3 +562,22 @@ Deno.test("Registry publishes the newest flush it made or heard of with the ring
   registry.heartbeat("http://a:1", { ring });
   assert.equal(registry.view().flushed, 6_000);
 });
+
+Deno.test("Registry takes no flush from a beat of a node not in its ring", () => {
+  // One forged beat, of an address no node has, made every later join drop keys: the new owner
+  // refused them as flushed and reported them held, so the old owners let them go.
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1");
+  const forged = { ...registry.view(), flushed: 9_000 };
+  registry.heartbeat("http://x:1", { leaving: true, ring: forged }); // kept out of the ring
+  assert.equal(registry.heartbeat("http://y:1", { ring: forged }), "new"); // joins, its ring not
+  assert.equal(registry.view().flushed, undefined);
+  clock.now = 1000;
+  registry.heartbeat("http://a:1");
+  registry.sweep(); // y marked down
+  assert.equal(registry.heartbeat("http://y:1", { ring: forged }), "rejoin");
+  assert.equal(registry.view().flushed, undefined);
+  registry.heartbeat("http://a:1", { ring: { ...registry.view(), flushed: 7_000 } });
+  assert.equal(registry.view().flushed, 7_000, "a member's is taken");
+});

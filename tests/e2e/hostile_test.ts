@@ -3,7 +3,15 @@
 // serve meanwhile.
 
 import assert from "node:assert/strict";
-import { get, nodesOf, Processes, put, waitFor } from "../support/process.ts";
+import {
+  get,
+  nodesOf,
+  Processes,
+  put,
+  settled,
+  settledCluster,
+  waitFor,
+} from "../support/process.ts";
 
 const prlimit = await new Deno.Command("prlimit", { args: ["--version"], stdout: "null" })
   .output().then((out) => out.success, () => false);
@@ -252,6 +260,38 @@ Deno.test("a registration naming a master, this one or another cluster's, is ref
     const ring = await (await fetch(`${master.url}/ring`)).json();
     assert.deepEqual(ring.nodes, [node.url]);
     assert.deepEqual((await nodesOf(master.url)).map((n) => n.address), [node.url]);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("a beat of an address in no ring cannot flush the keys a later join moves", async () => {
+  // It set the cluster's flush mark: the joining node refused the keys moved to it as flushed and
+  // said it held them, so their old owners let them go (72 of 300 acknowledged keys, for good).
+  const processes = new Processes();
+  try {
+    const { master } = await settledCluster(processes, 3, ["--replicas", "2"]);
+    const keys = Array.from({ length: 300 }, (_, i) => `f${i}`);
+    for (const key of keys) assert.equal(await put(master.url, key, "kept"), 204);
+    const ring = await (await fetch(`${master.url}/ring`)).json();
+    const flushed = Date.now() * 1000 + 20_000_000; // within a node's 30 s of its clock
+    const forged = await fetch(`${master.url}/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      // Leaving: no call checks that a node listens there.
+      body: JSON.stringify({
+        address: "http://127.0.0.1:1",
+        leaving: true,
+        ring: { ...ring, flushed },
+      }),
+    });
+    await forged.body?.cancel();
+    await processes.node(master.url);
+    await waitFor(async () => (await nodesOf(master.url)).length === 4, "the fourth node joined");
+    await settled(master.url);
+    const lost = [];
+    for (const key of keys) if (await get(master.url, key) !== "kept") lost.push(key);
+    assert.deepEqual(lost, []);
   } finally {
     await processes.stopAll();
   }
