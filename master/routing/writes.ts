@@ -4,6 +4,7 @@ import { Coalescer } from "@cache/async/coalesce";
 import { StampedWrites, Unstamped } from "@cache/client/stamped_writes";
 import { madeOf, NO_CONTENT } from "@cache/http1/answer";
 import { peerResponse } from "@cache/http1/peer";
+import { HttpError } from "@cache/protocol/errors";
 import { keySegment } from "@cache/protocol/key_path";
 import {
   DEADLINE_HEADER,
@@ -171,6 +172,7 @@ export class Writes {
     const failures: unknown[] = [];
     const unreplicated: string[] = [];
     let stored = 0;
+    let unanswered = 0;
     let part = items;
     for (let tries = 1; part.length > 0; tries++) {
       try {
@@ -179,6 +181,7 @@ export class Writes {
         failures.push(...sent.failures);
         unreplicated.push(...sent.unreplicated);
         stored += sent.stored;
+        unanswered += sent.unanswered;
         part = sent.misdirected;
       } catch (error) {
         failures.push(error);
@@ -189,9 +192,12 @@ export class Writes {
       const onPrimary = unreplicated.length > 0
         ? `, and ${unreplicated.length} more on their primary only (unreplicated)`
         : "";
+      const maybe = unanswered > 0
+        ? `, and ${unanswered} more may have been (their node did not answer)`
+        : "";
       throw combined(
         failures,
-        `; ${stored} of ${items.length} items were stored on every owner${onPrimary}`,
+        `; ${stored} of ${items.length} items were stored on every owner${onPrimary}${maybe}`,
         unreplicated.length > 0 ? { unreplicated } : {},
       );
     }
@@ -210,12 +216,17 @@ export class Writes {
     const misdirected: KeyValue[] = [];
     const unreplicated: string[] = []; // stored on their primary, not on every backup
     let stored = 0;
+    let unanswered = 0; // items of parts whose node did not answer in time
     await Promise.all([...groups].map(async ([node, group]) => {
       try {
         const answer = await transport.exchange(node, "/mset", {
           method: "POST",
           headers: { ...JSON_TYPE, ...this.#routing(node, epoch) },
           body: JSON.stringify({ items: group }),
+        }).catch((error) => {
+          // Sent, unanswered in time: the node may have stored the part, or not yet.
+          if (error instanceof HttpError && error.status === 504) unanswered += group.length;
+          throw error;
         });
         if (answer.status === 421 && resend(epoch)) return void misdirected.push(...group);
         if (!ok(answer)) {
@@ -232,7 +243,7 @@ export class Writes {
         failures.push(error);
       }
     }));
-    return { failures, stored, misdirected, unreplicated };
+    return { failures, stored, misdirected, unreplicated, unanswered };
   }
 
   /**

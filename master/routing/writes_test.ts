@@ -182,6 +182,26 @@ Deno.test("Router.mset() counts a part its primary stored but a backup did not a
   assert.deepEqual(error.details, { unreplicated: missed });
 });
 
+Deno.test("Router.mset() says a part whose node did not answer may be stored, not that it is not", async () => {
+  // A 504 said "0 of 1000 items were stored on every owner" of an /mset its node had all stored.
+  const items = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: "v" }));
+  const onA = items.filter((item) => ring.owner(item.key) === "http://a:1").length;
+  const fetch: Fetch = (input) => {
+    if (new URL(String(input)).origin === "http://a:1") return new Promise<Response>(() => {});
+    return Promise.resolve(new Response(null, { status: 204 }));
+  };
+  const router = new Router({ placement: placement(ring), fetch, timeoutMs: 50 });
+  const error = await router.mset(items).catch((e) => e);
+  assert.equal(error.status, 504);
+  assert.match(
+    error.message,
+    new RegExp(
+      `; ${20 - onA} of 20 items were stored on every owner, and ${onA} more may have been ` +
+        `\\(their node did not answer\\)$`,
+    ),
+  );
+});
+
 async function gatheredWrites(status: number, then = 204, details = {}) {
   let msets = 0;
   const node = heldNode((_method, path) => {
