@@ -182,7 +182,9 @@ export const MAX_SCAN_COUNT = 1000;
 
 /** `GET /keys` query: a page of the key space. */
 export const ScanQuery = z.object({
-  prefix: z.string().max(MAX_KEY_BYTES).optional().meta({
+  prefix: z.string().max(MAX_KEY_BYTES).refine((prefix) => utf8Bytes(prefix) <= MAX_KEY_BYTES, {
+    message: `prefix is longer than ${MAX_KEY_BYTES} UTF-8 bytes: no key starts with it`,
+  }).optional().meta({
     param: { name: "prefix", in: "query" },
     description: "Only keys that start with it",
   }),

@@ -256,6 +256,13 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /x-version-above must be a version/,
     },
     {
+      name: "scan with a prefix longer than any key",
+      path: `/keys?prefix=${"%C3%A9".repeat(513)}`,
+      init: {},
+      status: 400,
+      error: /prefix is longer than 1024 UTF-8 bytes/,
+    },
+    {
       name: "scan with a cursor no scan answered",
       path: "/keys?cursor=abc",
       init: {},
