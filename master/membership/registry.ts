@@ -99,7 +99,10 @@ export class Registry {
   #noneFresh = false; // the last sweep heard from no up node lately, and marked none down
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
-  #since: number; // the epoch this master's own rings came after, in its term
+  // The rings this master published lately, "term epoch" → their nodes: a ring is known its own
+  // by these, not by its epoch (see #own).
+  readonly #published = new Map<string, string>();
+  #firstWrites: number | undefined; // the first epoch this master published a ring with nodes in
   #unlearntUntil = 0; // reads keep the rings they look through until then (see #joinUnlearnt)
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
   // process, they must still rejoin empty.
@@ -114,7 +117,6 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#epoch = options.initialEpoch ?? 0;
-    this.#since = this.#epoch;
     this.#ring = new Ring();
     if (options.recoveryMs) this.#recovery = new Recovery(options.now() + options.recoveryMs);
   }
@@ -196,11 +198,12 @@ export class Registry {
     // Back with keys of a ring this master never learnt (it stopped waiting before any node came):
     // they may be older than writes taken since, or the only copies of others.
     const unlearnt = !this.#recovery && this.#unlearnt(address, beat) ? beat.ring : undefined;
-    if (unlearnt && unlearnt.epoch >= this.#epoch && this.#anyIn()) {
-      // Its epochs pass this master's (the last one's clock ran ahead): its keys would rank above
-      // writes taken here since, and win over them. Missing keys beat reverted ones in a cache.
+    if (unlearnt && unlearnt.epoch >= (this.#firstWrites ?? this.#epoch) && this.#anyIn()) {
+      // Its epochs reach those this master took writes in (the last one's clock ran ahead, or
+      // this one passed a ring the node missed): its keys could rank above writes taken here
+      // since, and win over them. Missing keys beat reverted ones in a cache.
       this.#options.log.warn(
-        "node back with a ring of epochs past this master's: told to rejoin empty",
+        "node back with a ring never learnt, of epochs this master took writes in: told to rejoin empty",
         {
           address,
           epoch: unlearnt.epoch,
@@ -279,7 +282,16 @@ export class Registry {
       return false; // a master that learns no ring (--recovery-ms 0) takes nodes in as they are
     }
     if (this.#members.has(address)) return false;
-    return !(ring.term === this.#term && ring.epoch > this.#since && ring.epoch <= this.#epoch);
+    return !this.#own(ring);
+  }
+
+  /**
+   * Whether this master published `ring`. Its epochs do not tell: past a ring it never learnt,
+   * they may be ones the master before used too (a node of a later ring of that master then
+   * joined with keys that ranked above writes taken here).
+   */
+  #own(ring: RingView): boolean {
+    return this.#published.get(`${ring.term} ${ring.epoch}`) === [...ring.nodes].sort().join(" ");
   }
 
   /**
@@ -689,7 +701,6 @@ export class Registry {
     // Epochs jump to the clock, so writes stamped in this term's rings are newer than any stamped
     // in the last leader's, even in epochs it published that never reached this master.
     this.#epoch = Math.max(this.#epoch, now);
-    this.#since = this.#epoch;
     // Heartbeats went to the old leader: every node gets a fresh failure timeout from here.
     for (const member of this.#members.values()) {
       member.lastSeenMs = now;
@@ -891,6 +902,9 @@ export class Registry {
       : [this.#ring, ...this.#unsettled].slice(0, 8);
     this.#ring = new Ring(up);
     this.#epoch++;
+    this.#published.set(`${this.#term} ${this.#epoch}`, this.#ring.nodes.join(" "));
+    if (this.#published.size > 256) this.#published.delete(this.#published.keys().next().value!);
+    if (up.length > 0) this.#firstWrites ??= this.#epoch;
     this.#options.log.info(event, {
       ...(address ? { address } : {}),
       term: this.#term,

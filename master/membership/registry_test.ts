@@ -328,6 +328,31 @@ Deno.test("A restarted master's epochs pass those of a ring it never learnt, so 
   assert.equal(other.heartbeat("http://a:1", { ring: ahead, empty: true }), "new");
 });
 
+Deno.test("A ring never learnt stays so once this master's epochs pass it", () => {
+  // The last master ran ahead, and cut a off in its epoch 70,000; b, c and d went on to 70,003.
+  // a came back first, and this master's epochs jumped past a's ring, then rose as c and d
+  // rejoined, until 70,003 counted as its own: b joined with keys stamped above writes taken here
+  // (acknowledged writes read back reverted, for good).
+  const clock = { now: 10_000 };
+  const registry = restarted(clock);
+  const [a, b, c, d] = ["http://a:1", "http://b:1", "http://c:1", "http://d:1"];
+  const cutOff = lastRing(0, 70_000, { [a]: 1, [b]: 2, [c]: 3 });
+  const later = lastRing(0, 70_003, { [b]: 2, [c]: 3, [d]: 70_001 });
+  clock.now = 13_000;
+  registry.sweep(); // nothing learnt
+  assert.equal(registry.heartbeat(a, { ring: cutOff, synced: 70_000 }), "new");
+  for (const node of [c, d]) {
+    assert.equal(registry.heartbeat(node, { ring: later, synced: 70_003 }), "rejoin");
+    assert.equal(registry.heartbeat(node, { empty: true }), "new");
+  }
+  assert.equal(registry.epoch, 70_003);
+  assert.equal(registry.heartbeat(b, { ring: later, synced: 70_003 }), "rejoin");
+  // Its own ring of that epoch is still its own.
+  const own = registry.view();
+  assert.ok(registry.deregister(d));
+  assert.equal(registry.heartbeat(d, { ring: own }), "new");
+});
+
 /** A ring a node reports: `nodes` in `epoch` of `term`. */
 const reported = (term: number, epoch: number, nodes: string[]) => ({
   term,
