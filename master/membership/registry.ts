@@ -257,7 +257,11 @@ export class Registry {
         syncedTerm: beat.syncedTerm,
       });
       if (unlearnt) this.#joinUnlearnt(address, unlearnt);
-      else this.#changed("node registered", address);
+      else {
+        // A master that learns no ring learns the last flush from the nodes as they join.
+        this.noteFlush(beat.ring?.flushed ?? 0);
+        this.#changed("node registered", address);
+      }
       this.#options.onJoined?.(address);
       return "new";
     }
@@ -727,7 +731,9 @@ export class Registry {
   ): HeartbeatOutcome | undefined {
     const recovery = this.#recovery!;
     recovery.heard(address, beat.ring);
-    this.noteFlush(beat.ring?.flushed ?? 0); // the last flush, with the last ring
+    // The last flush, with the last ring: from a node of that ring, not a leaving beat (no call
+    // checks one) naming an address its ring does not hold.
+    if (!beat.leaving && beat.ring?.nodes.includes(address)) this.noteFlush(beat.ring.flushed ?? 0);
     // A process that said it was leaving stays so, whatever beat it sent before comes after.
     const known = this.#members.get(address);
     const left = known?.status === "leaving" && beat.instance !== undefined &&

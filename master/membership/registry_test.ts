@@ -594,9 +594,9 @@ Deno.test("Registry takes no flush from a beat of a node not in its ring", () =>
   const clock = { now: 0 };
   const registry = registryAt(clock);
   registry.heartbeat("http://a:1");
+  registry.heartbeat("http://y:1");
   const forged = { ...registry.view(), flushed: 9_000 };
   registry.heartbeat("http://x:1", { leaving: true, ring: forged }); // kept out of the ring
-  assert.equal(registry.heartbeat("http://y:1", { ring: forged }), "new"); // joins, its ring not
   assert.equal(registry.view().flushed, undefined);
   clock.now = 1000;
   registry.heartbeat("http://a:1");
@@ -605,4 +605,19 @@ Deno.test("Registry takes no flush from a beat of a node not in its ring", () =>
   assert.equal(registry.view().flushed, undefined);
   registry.heartbeat("http://a:1", { ring: { ...registry.view(), flushed: 7_000 } });
   assert.equal(registry.view().flushed, 7_000, "a member's is taken");
+  // A node joining (its address checked to be a node's) brings the flush its ring names: a master
+  // that learns no ring learns it so.
+  registry.heartbeat("http://z:1", { ring: { ...registry.view(), flushed: 8_000 } });
+  assert.equal(registry.view().flushed, 8_000);
+});
+
+Deno.test("A recovering master takes a flush only from a node of the ring it reports", () => {
+  const registry = restarted({ now: 0 });
+  const last = { ...lastRing(0, 40, { "http://a:1": 1, "http://b:1": 2 }), flushed: 3_000 };
+  // A leaving beat is not checked: one naming an address of no ring, with a ring far ahead.
+  registry.heartbeat("http://x:1", { leaving: true, ring: { ...last, flushed: 9_000 } });
+  registry.heartbeat("http://a:1", { ring: last });
+  registry.heartbeat("http://b:1", { ring: last });
+  assert.equal(registry.recovering, false);
+  assert.equal(registry.view().flushed, 3_000);
 });
