@@ -301,6 +301,11 @@ export class Membership {
       return;
     }
     for (const node of current?.nodes ?? []) this.#departed.add(node);
+    // A node leaving hands its keys over, and may hold a key's newest state: named too, though
+    // this node may never have seen it in a ring (it joined while the other was leaving).
+    for (const [node, status] of Object.entries(view.outside ?? {})) {
+      if (status === "leaving") this.#departed.add(node);
+    }
     for (const node of view.nodes) this.#departed.delete(node);
     if (view.settled !== false) this.#departed.clear();
     this.#view = view;

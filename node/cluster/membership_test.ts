@@ -209,6 +209,24 @@ Deno.test("Membership names the nodes that left the ring until its keys have set
   assert.deepEqual(membership.departed, []);
 });
 
+Deno.test("Membership names a node leaving the ring it first follows, still handing keys over", async () => {
+  // A node that joined while another was leaving never saw a ring with it, so it named no one:
+  // its increments and conditions started from "missing" where the leaver held the key (acknowledged
+  // increments lost, `if: present` refused for stored keys).
+  const ring = {
+    term: 1,
+    epoch: 6,
+    replicas: 1,
+    nodes: ["http://b", "http://node-9:8081"],
+    joined: {},
+    settled: false,
+    outside: { "http://a": "leaving", "http://d": "down" },
+  };
+  const membership = member(() => Promise.resolve(Response.json(ring)));
+  await membership.beat();
+  assert.deepEqual(membership.departed, ["http://a"]);
+});
+
 Deno.test("Membership reports the last ring it moved keys for by term and epoch", async () => {
   const bodies: { synced?: number; syncedTerm?: number }[] = [];
   const view = { term: 3, epoch: 7, replicas: 1, nodes: [], joined: {} };

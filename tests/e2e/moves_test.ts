@@ -99,3 +99,54 @@ Deno.test("a DELETE while keys move answers 204 for a key still on its old owner
     await processes.stopAll();
   }
 });
+
+Deno.test("R=1: a node that joins while another leaves reads what the leaver still holds", async () => {
+  // Its first ring no longer held the leaver, so it never asked it for a key's state: `if:
+  // present` answered 412 for stored keys here, and a review's increments, on a busier machine,
+  // started from 0 (acknowledged increments lost, for good).
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 2, ["--replicas", "1"], SLOW_MOVES);
+    for (let i = 0; i < 120_000; i += 1000) { // so the leaver hands over for seconds
+      const items = Array.from({ length: 1000 }, (_, j) => ({ key: `p${i + j}`, value: "x" }));
+      assert.equal(await post(`${master.url}/mset`, { items }), 204);
+    }
+    const counters = Array.from({ length: 60 }, (_, i) => `c${i}`);
+    for (const key of counters) {
+      assert.equal(await post(`${master.url}/keys`, { key: `v${key}`, value: "set" }), 204);
+    }
+    for (const key of counters) {
+      assert.equal(await post(`${master.url}/keys/${key}/incr`, { by: 5 }), 200);
+    }
+    const leaving = nodes[0].stop("SIGTERM");
+    await waitFor(
+      async () => (await nodesOf(master.url)).some((n) => n.status === "leaving"),
+      "the node leaving",
+    );
+    const joined = await processes.node(master.url, SLOW_MOVES);
+    await waitFor(
+      async () => (await nodesOf(master.url)).some((n) => n.address === joined.address),
+      "the new node joined",
+    );
+    const wrong: string[] = [];
+    await Promise.all(counters.map(async (key) => {
+      const answer = await fetch(`${master.url}/keys/${key}/incr`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"by":1}',
+      });
+      const body = await answer.json();
+      if (answer.status === 200 && body.value !== 6) wrong.push(`${key} counted ${body.value}`);
+      const status = await post(`${master.url}/keys`, {
+        key: `v${key}`,
+        value: "new",
+        if: "present",
+      });
+      if (status === 412) wrong.push(`v${key}: 412, stored`);
+    }));
+    assert.equal(await leaving, 0);
+    assert.deepEqual(wrong, []);
+  } finally {
+    await processes.stopAll();
+  }
+});
