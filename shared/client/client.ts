@@ -1,7 +1,7 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
 import { CacheError, type CallInit, expected, found, keyPath } from "./call.ts";
-import { outcomeOf, type SetCondition, type SetOutcome } from "./conditions.ts";
+import { notApplied, outcomeOf, type SetCondition, type SetOutcome } from "./conditions.ts";
 import { increment } from "./counters.ts";
 import { type Counter, type Item, versioned, type VersionedItem } from "./items.ts";
 import {
@@ -310,7 +310,10 @@ export class CacheClient {
   async delete(key: string, options: CallOptions = {}): Promise<boolean> {
     const path = keyPath(key);
     const init = { method: "DELETE" };
-    return await found(this.#router.route(key, path, init, { signal: options.signal }));
+    // Not sent again once it may have applied: the second would find nothing and answer false
+    // for a key the first deleted. Its error says the outcome is unknown, as the master's does.
+    const route = { signal: options.signal, retryable: notApplied };
+    return await found(this.#router.route(key, path, init, route));
   }
 
   /**

@@ -134,6 +134,23 @@ Deno.test("CacheClient.set() with a condition is sent again by a newer ring, not
   assert.equal(failing.calls.length, 1);
 });
 
+Deno.test("CacheClient.delete() that may have applied is not sent again, which would answer false", async () => {
+  // The primary deleted the key, then a backup did not answer in time: sent again, the delete
+  // found nothing and reported a stored key as never stored.
+  for (const status of [0, 502, 504]) {
+    const { cache, calls } = await client({ current: view(1, [A]) }, () => {
+      if (calls.length > 1) return missing("k");
+      if (status === 0) throw new TypeError("connection reset");
+      return failed(status, "Stored on the primary, but 1 of 1 backups did not take it");
+    });
+    await assert.rejects(
+      cache.delete("k"),
+      (e: unknown) => e instanceof CacheError && e.status === status,
+    );
+    assert.deepEqual(calls, ["DELETE http://a:1/keys/k"], `${status}: not sent again`);
+  }
+});
+
 Deno.test("CacheClient writes a node applied while it learned a newer ring are not sent again", async () => {
   // The node stores each write, then learns a newer ring while it replicates: its 2xx carries it.
   const ring = { current: view(1, [A]) };
