@@ -39,12 +39,27 @@ export class EtcdLock implements Lock {
     const oldest = kvs[0];
     if (!oldest) return { leader: undefined, term: 0 };
     const leader = oldest.value.toString();
-    // The elector counts a leader's lease from the start of its last attempt that names it, but
-    // the campaign renews the lease on its own, every third of its time: read alone, a key could
-    // name this master with the lease last renewed up to a third before, and a renew deadline
-    // past two thirds of the lease let two masters lead at once (for 121-570 ms). The lease is
-    // renewed here, within the attempt, so the attempt's start is the renewal's lower bound.
-    if (leader === identity) await leaseOf(campaign)?.keepaliveOnce();
+    if (leader === identity) {
+      const lease = leaseOf(campaign);
+      if (lease && String(oldest.lease) !== await lease.grant()) {
+        // A key of an earlier campaign of this master, under a lease nothing renews: a restarted
+        // etcd restores leases, and it led on that key until it expired, then the next master
+        // led as well. Deleted (if unchanged), so the next oldest leads: its own key, maybe.
+        const keys = this.#keys();
+        await keys.if(oldest.key, "Mod", "==", oldest.mod_revision)
+          .then(keys.delete().key(oldest.key)).commit();
+        this.#options.log.info("deleted an election key of an earlier campaign", {
+          term: Number(oldest.create_revision),
+        });
+        return { leader: undefined, term: 0 };
+      }
+      // The elector counts a leader's lease from the start of its last attempt that names it,
+      // but the campaign renews the lease on its own, every third of its time: read alone, a key
+      // could name this master with the lease last renewed up to a third before, and a renew
+      // deadline past two thirds of the lease let two masters lead at once (for 121-570 ms).
+      // The lease is renewed here, within the attempt, so its start bounds the renewal.
+      await lease?.keepaliveOnce();
+    }
     return { leader, term: Number(oldest.create_revision) };
   }
 
@@ -91,9 +106,15 @@ export class EtcdLock implements Lock {
  * The lease `campaign` keeps alive: a field the etcd3 client does not declare public (its
  * `Campaign` has no method that renews at once), read here as it stands in the pinned version.
  */
-function leaseOf(campaign: Campaign): { keepaliveOnce(): Promise<unknown> } | undefined {
-  const lease = (campaign as unknown as { lease?: { keepaliveOnce?: unknown } }).lease;
-  return typeof lease?.keepaliveOnce === "function"
-    ? lease as { keepaliveOnce(): Promise<unknown> }
+function leaseOf(campaign: Campaign): CampaignLease | undefined {
+  const lease = (campaign as unknown as { lease?: Partial<CampaignLease> }).lease;
+  return typeof lease?.keepaliveOnce === "function" && typeof lease.grant === "function"
+    ? lease as CampaignLease
     : undefined;
+}
+
+/** What this lock uses of a campaign's lease: its id once granted, and a renewal now. */
+interface CampaignLease {
+  grant(): Promise<string>;
+  keepaliveOnce(): Promise<unknown>;
 }
