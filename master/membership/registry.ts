@@ -1,6 +1,7 @@
 // Membership: which nodes are registered and in what state, and the ring and epoch of the up set.
 
 import type { Logger } from "@cache/log/log";
+import { hash32 } from "@cache/ring/hash";
 import { Ring } from "@cache/ring/ring";
 import { type Heartbeat, newerRing, type NodeList, type RingView } from "@cache/protocol/wire";
 import { droppedBy, Recovery } from "./recovery.ts";
@@ -99,9 +100,11 @@ export class Registry {
   #noneFresh = false; // the last sweep heard from no up node lately, and marked none down
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
-  // The rings this master published lately, "term epoch" → their nodes: a ring is known its own
-  // by these, not by its epoch (see #own).
-  readonly #published = new Map<string, string>();
+  #since: number; // the epoch this master's own rings came after, in its term
+  // Where its epochs jumped past a ring it never learnt (see #joinUnlearnt): rings past it are
+  // known its own only by the ones it published, "term epoch" → a hash of their nodes (see #own).
+  #jumpedFrom: number | undefined;
+  readonly #published = new Map<string, number>();
   #firstWrites: number | undefined; // the first epoch this master published a ring with nodes in
   #unlearntUntil = 0; // reads keep the rings they look through until then (see #joinUnlearnt)
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
@@ -117,6 +120,7 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#epoch = options.initialEpoch ?? 0;
+    this.#since = this.#epoch;
     this.#ring = new Ring();
     if (options.recoveryMs) this.#recovery = new Recovery(options.now() + options.recoveryMs);
   }
@@ -290,12 +294,17 @@ export class Registry {
   }
 
   /**
-   * Whether this master published `ring`. Its epochs do not tell: past a ring it never learnt,
-   * they may be ones the master before used too (a node of a later ring of that master then
-   * joined with keys that ranked above writes taken here).
+   * Whether this master published `ring`: one of its term in an epoch since it began, until its
+   * epochs jumped past a ring it never learnt. Past that, they may be epochs the master before
+   * used too (a node of a later ring of that master joined with keys that ranked above writes
+   * taken here), and only the rings it published, by their nodes, are its own.
    */
   #own(ring: RingView): boolean {
-    return this.#published.get(`${ring.term} ${ring.epoch}`) === [...ring.nodes].sort().join(" ");
+    if (ring.term !== this.#term || ring.epoch <= this.#since || ring.epoch > this.#epoch) {
+      return false;
+    }
+    if (this.#jumpedFrom === undefined || ring.epoch <= this.#jumpedFrom) return true;
+    return this.#published.get(`${ring.term} ${ring.epoch}`) === nodesHash(ring.nodes);
   }
 
   /**
@@ -312,6 +321,7 @@ export class Registry {
       address,
       epoch: ring.epoch,
     });
+    if (ring.epoch > this.#epoch) this.#jumpedFrom ??= this.#epoch;
     this.#epoch = Math.max(this.#epoch, ring.epoch);
     this.noteFlush(ring.flushed ?? 0);
     this.#changed("node registered", address);
@@ -705,6 +715,8 @@ export class Registry {
     // Epochs jump to the clock, so writes stamped in this term's rings are newer than any stamped
     // in the last leader's, even in epochs it published that never reached this master.
     this.#epoch = Math.max(this.#epoch, now);
+    this.#since = this.#epoch;
+    this.#jumpedFrom = undefined; // every ring of its new term is its own
     // Heartbeats went to the old leader: every node gets a fresh failure timeout from here.
     for (const member of this.#members.values()) {
       member.lastSeenMs = now;
@@ -908,8 +920,8 @@ export class Registry {
       : [this.#ring, ...this.#unsettled].slice(0, 8);
     this.#ring = new Ring(up);
     this.#epoch++;
-    this.#published.set(`${this.#term} ${this.#epoch}`, this.#ring.nodes.join(" "));
-    if (this.#published.size > 256) this.#published.delete(this.#published.keys().next().value!);
+    this.#published.set(`${this.#term} ${this.#epoch}`, nodesHash(this.#ring.nodes));
+    if (this.#published.size > 4096) this.#published.delete(this.#published.keys().next().value!);
     if (up.length > 0) this.#firstWrites ??= this.#epoch;
     this.#options.log.info(event, {
       ...(address ? { address } : {}),
@@ -919,4 +931,9 @@ export class Registry {
     });
     this.#notify();
   }
+}
+
+/** A hash of a ring's node list, whatever its order. */
+function nodesHash(nodes: readonly string[]): number {
+  return hash32([...nodes].sort().join(" "));
 }

@@ -353,6 +353,24 @@ Deno.test("A ring never learnt stays so once this master's epochs pass it", () =
   assert.equal(registry.heartbeat(d, { ring: own }), "new");
 });
 
+Deno.test("A master's own ring stays its own through 1,000 ring changes", () => {
+  // Own rings were known by the last 256 published: a node forgotten while up, back after more
+  // changes than that, was told to rejoin empty, its keys lost.
+  const clock = { now: 10_000 };
+  const registry = restarted(clock);
+  clock.now = 13_000;
+  registry.sweep(); // nothing learnt
+  registry.heartbeat("http://a:1", {});
+  registry.heartbeat("http://x:1", {});
+  const own = registry.view();
+  assert.ok(registry.deregister("http://x:1")); // forgotten while up: it keeps its keys
+  for (let i = 0; i < 500; i++) {
+    registry.heartbeat("http://n:1", {});
+    assert.ok(registry.deregister("http://n:1"));
+  }
+  assert.equal(registry.heartbeat("http://x:1", { ring: own, synced: own.epoch }), "new");
+});
+
 /** A ring a node reports: `nodes` in `epoch` of `term`. */
 const reported = (term: number, epoch: number, nodes: string[]) => ({
   term,
