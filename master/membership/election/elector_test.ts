@@ -90,6 +90,31 @@ Deno.test("Elector leads once its lock says so, and reports the term", async () 
   assert.equal(changes.length, 1);
 });
 
+Deno.test("Elector does not take the lead on an attempt that took nearly the whole deadline", async () => {
+  // One that hung while etcd was away, then went through: the lead, dated from its start, lapsed
+  // 60 ms later ("leadership lost"), then came back, two ring changes for nothing.
+  const { lock } = fakeLock();
+  const clock = { now: 0 };
+  const changes: ElectionState[] = [];
+  const slow: Lock = {
+    ...lock,
+    attempt: async (identity) => {
+      const attempt = await lock.attempt(identity);
+      clock.now += 950; // of the 1000 ms deadline, with a retry period of 100
+      return attempt;
+    },
+  };
+  const candidate = elector(slow, clock, changes);
+  await candidate.tick();
+  assert.equal(candidate.leading, false);
+  assert.ok(changes.every((change) => !change.leading), "never reported leading");
+  await candidate.tick(); // as slow: a lead of 50 ms is none to take either
+  assert.equal(candidate.leading, false);
+  const quick = elector(lock, clock, changes);
+  await quick.tick();
+  assert.equal(quick.leading, true);
+});
+
 Deno.test("Elector follows the leader its lock names", async () => {
   const { state, lock } = fakeLock();
   state.holder = "http://m2#b";
