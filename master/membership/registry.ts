@@ -101,10 +101,10 @@ export class Registry {
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
   #since: number; // the epoch this master's own rings came after, in its term
-  // Where its epochs jumped past a ring it never learnt (see #joinUnlearnt): rings past it are
-  // known its own only by the ones it published, "term epoch" → a hash of their nodes (see #own).
-  #jumpedFrom: number | undefined;
+  // The rings this master published lately, "term epoch" → a hash of their nodes, and the newest
+  // epoch of those it let go: a ring is known its own by these (see #own).
   readonly #published = new Map<string, number>();
+  #forgottenThrough = -Infinity;
   #firstWrites: number | undefined; // the first epoch this master published a ring with nodes in
   #unlearntUntil = 0; // reads keep the rings they look through until then (see #joinUnlearnt)
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
@@ -294,16 +294,16 @@ export class Registry {
   }
 
   /**
-   * Whether this master published `ring`: one of its term in an epoch since it began, until its
-   * epochs jumped past a ring it never learnt. Past that, they may be epochs the master before
-   * used too (a node of a later ring of that master joined with keys that ranked above writes
-   * taken here), and only the rings it published, by their nodes, are its own.
+   * Whether this master published `ring`: by its epoch and nodes. Its epochs alone do not tell:
+   * the master before may have used them too, its clock ahead (a node of its later ring joined
+   * with keys that ranked above writes taken here). A ring older than the 4,096 it still holds
+   * is taken as its own by its epoch: a node forgotten while up keeps its keys however long ago.
    */
   #own(ring: RingView): boolean {
     if (ring.term !== this.#term || ring.epoch <= this.#since || ring.epoch > this.#epoch) {
       return false;
     }
-    if (this.#jumpedFrom === undefined || ring.epoch <= this.#jumpedFrom) return true;
+    if (ring.epoch <= this.#forgottenThrough) return true;
     return this.#published.get(`${ring.term} ${ring.epoch}`) === nodesHash(ring.nodes);
   }
 
@@ -321,7 +321,6 @@ export class Registry {
       address,
       epoch: ring.epoch,
     });
-    if (ring.epoch > this.#epoch) this.#jumpedFrom ??= this.#epoch;
     this.#epoch = Math.max(this.#epoch, ring.epoch);
     this.noteFlush(ring.flushed ?? 0);
     this.#changed("node registered", address);
@@ -716,7 +715,6 @@ export class Registry {
     // in the last leader's, even in epochs it published that never reached this master.
     this.#epoch = Math.max(this.#epoch, now);
     this.#since = this.#epoch;
-    this.#jumpedFrom = undefined; // every ring of its new term is its own
     // Heartbeats went to the old leader: every node gets a fresh failure timeout from here.
     for (const member of this.#members.values()) {
       member.lastSeenMs = now;
@@ -921,7 +919,11 @@ export class Registry {
     this.#ring = new Ring(up);
     this.#epoch++;
     this.#published.set(`${this.#term} ${this.#epoch}`, nodesHash(this.#ring.nodes));
-    if (this.#published.size > 4096) this.#published.delete(this.#published.keys().next().value!);
+    if (this.#published.size > 4096) {
+      const oldest = this.#published.keys().next().value!;
+      this.#published.delete(oldest);
+      this.#forgottenThrough = Number(oldest.split(" ")[1]);
+    }
     if (up.length > 0) this.#firstWrites ??= this.#epoch;
     this.#options.log.info(event, {
       ...(address ? { address } : {}),
