@@ -142,6 +142,10 @@ export class Elector {
       // It took nearly the whole deadline (it hung while etcd was away): a lead dated from its
       // start would lapse before the next attempt, a ring change each way for nothing (a review
       // saw it lost 60 ms on). The next attempt takes it.
+      log.info("lead not taken: the attempt took nearly the whole renew deadline", {
+        attemptMs: now() - started,
+        term: attempt.term,
+      });
       this.#leader = undefined;
       this.#report(before);
       return;

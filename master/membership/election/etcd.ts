@@ -44,13 +44,17 @@ export class EtcdLock implements Lock {
       if (lease && String(oldest.lease) !== await lease.grant()) {
         // A key of an earlier campaign of this master, under a lease nothing renews: a restarted
         // etcd restores leases, and it led on that key until it expired, then the next master
-        // led as well. Deleted (if unchanged), so the next oldest leads: its own key, maybe.
+        // led as well. Deleted (if unchanged), so the next oldest leads: its own key, maybe. Not
+        // by an attempt whose campaign failed meanwhile: the key may be the live campaign's.
+        if (this.#campaign !== campaign) return { leader: undefined, term: 0 };
         const keys = this.#keys();
-        await keys.if(oldest.key, "Mod", "==", oldest.mod_revision)
+        const { succeeded } = await keys.if(oldest.key, "Mod", "==", oldest.mod_revision)
           .then(keys.delete().key(oldest.key)).commit();
-        this.#options.log.info("deleted an election key of an earlier campaign", {
-          term: Number(oldest.create_revision),
-        });
+        if (succeeded) {
+          this.#options.log.info("deleted an election key of an earlier campaign", {
+            term: Number(oldest.create_revision),
+          });
+        }
         return { leader: undefined, term: 0 };
       }
       // The elector counts a leader's lease from the start of its last attempt that names it,
