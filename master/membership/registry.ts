@@ -106,6 +106,9 @@ export class Registry {
   readonly #published = new Map<string, number>();
   #forgottenThrough = -Infinity;
   #firstWrites: number | undefined; // the first epoch this master published a ring with nodes in
+  // The first epoch writes were taken in after a master learnt no ring: this one's, or the one a
+  // leader it followed published (see #unlearnt).
+  #writesFrom: number | undefined;
   #unlearntUntil = 0; // reads keep the rings they look through until then (see #joinUnlearnt)
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
   // process, they must still rejoin empty.
@@ -202,7 +205,8 @@ export class Registry {
     // Back with keys of a ring this master never learnt (it stopped waiting before any node came):
     // they may be older than writes taken since, or the only copies of others.
     const unlearnt = !this.#recovery && this.#unlearnt(address, beat) ? beat.ring : undefined;
-    if (unlearnt && unlearnt.epoch >= (this.#firstWrites ?? this.#epoch) && this.#anyIn()) {
+    const writesFrom = this.#writesFrom ?? this.#firstWrites ?? this.#epoch;
+    if (unlearnt && unlearnt.epoch >= writesFrom && this.#anyIn()) {
       // Its epochs reach those this master took writes in (the last one's clock ran ahead, or
       // this one passed a ring the node missed): its keys could rank above writes taken here
       // since, and win over them. Missing keys beat reverted ones in a cache.
@@ -286,9 +290,12 @@ export class Registry {
    */
   #unlearnt(address: string, beat: Omit<Heartbeat, "address">): boolean {
     const ring = beat.ring;
-    if (!this.#options.recoveryMs || ring === undefined || beat.empty || this.#inherited) {
+    if (!this.#options.recoveryMs || ring === undefined || beat.empty) {
       return false; // a master that learns no ring (--recovery-ms 0) takes nodes in as they are
     }
+    // One that carried on from a ring learnt from the nodes, its own or a leader's it followed,
+    // takes nodes in as they are too, unless a master before it learnt none.
+    if (this.#inherited && this.#writesFrom === undefined) return false;
     if (this.#members.has(address)) return false;
     return !this.#own(ring);
   }
@@ -300,11 +307,10 @@ export class Registry {
    * is taken as its own by its epoch: a node forgotten while up keeps its keys however long ago.
    */
   #own(ring: RingView): boolean {
-    if (ring.term !== this.#term || ring.epoch <= this.#since || ring.epoch > this.#epoch) {
-      return false;
-    }
-    if (ring.epoch <= this.#forgottenThrough) return true;
-    return this.#published.get(`${ring.term} ${ring.epoch}`) === nodesHash(ring.nodes);
+    const published = this.#published.get(`${ring.term} ${ring.epoch}`);
+    if (published !== undefined) return published === nodesHash(ring.nodes);
+    return ring.term === this.#term && ring.epoch > this.#since &&
+      ring.epoch <= this.#forgottenThrough;
   }
 
   /**
@@ -586,6 +592,7 @@ export class Registry {
       outside: this.#outside(),
       version: this.version,
       ...(this.#flushed > 0 ? { flushed: this.#flushed } : {}),
+      ...(this.#writesFrom !== undefined ? { writesFrom: this.#writesFrom } : {}),
     };
   }
 
@@ -641,6 +648,7 @@ export class Registry {
   adopt(view: RingView): boolean {
     if (this.leading) return false;
     this.noteFlush(view.flushed ?? 0);
+    if (view.writesFrom !== undefined) this.#writesFrom ??= view.writesFrom;
     if (view.term === this.#term && view.epoch === this.#epoch) {
       // An answer older than the last one taken (a forwarded registration's, say) says nothing.
       if ((view.version ?? Infinity) < (this.#leaderVersion ?? -1)) return false;
@@ -690,6 +698,7 @@ export class Registry {
     }
     this.#term = view.term;
     this.#epoch = view.epoch;
+    this.#publish(); // its rings are known as this one's own, should it come to lead
     this.#leaderVersion = view.version;
     this.#leaderSettled = view.settled ?? true;
     this.#recovery = undefined; // the leader's ring: nothing left to learn from the nodes
@@ -910,6 +919,16 @@ export class Registry {
     for (const done of waiters) done();
   }
 
+  /** Records the current ring as one this master published (or took from its leader). */
+  #publish(): void {
+    this.#published.set(`${this.#term} ${this.#epoch}`, nodesHash(this.#ring.nodes));
+    if (this.#published.size > 4096) {
+      const oldest = this.#published.keys().next().value!;
+      this.#published.delete(oldest);
+      this.#forgottenThrough = Number(oldest.split(" ")[1]);
+    }
+  }
+
   #changed(event: string, address: string): void {
     const up = [...this.#members].filter(([, m]) => m.status === "up").map(([a]) => a);
     // Keep the ring being left; the older ones only while their keys may still be moving.
@@ -918,13 +937,12 @@ export class Registry {
       : [this.#ring, ...this.#unsettled].slice(0, 8);
     this.#ring = new Ring(up);
     this.#epoch++;
-    this.#published.set(`${this.#term} ${this.#epoch}`, nodesHash(this.#ring.nodes));
-    if (this.#published.size > 4096) {
-      const oldest = this.#published.keys().next().value!;
-      this.#published.delete(oldest);
-      this.#forgottenThrough = Number(oldest.split(" ")[1]);
-    }
+    this.#publish();
     if (up.length > 0) this.#firstWrites ??= this.#epoch;
+    // Writes from now on, after this master learnt no ring: followers must know from when.
+    if (up.length > 0 && !this.#inherited && this.#options.recoveryMs) {
+      this.#writesFrom ??= this.#firstWrites;
+    }
     this.#options.log.info(event, {
       ...(address ? { address } : {}),
       term: this.#term,

@@ -359,3 +359,29 @@ Deno.test("A leader that stops leading while keys move says they move, and keeps
   leading = true;
   assert.equal(registry.settled, true);
 });
+
+Deno.test("A follower that comes to lead after a leader that learnt no ring judges old rings alike", () => {
+  // The leader restarted, learnt no ring, and took a node back with the last master's ring; its
+  // follower, leading next, took nodes of that master's later ring in as plain members, with keys
+  // stamped above writes acknowledged since (118 of 120 read back older in a review).
+  const clock = { now: 10_000 };
+  let followerLeads = false;
+  const options = { replicas: 2, failureTimeoutMs: 1000, now: () => clock.now, log };
+  const leader = new Registry({ ...options, initialEpoch: clock.now, recoveryMs: 3000 });
+  const follower = new Registry({
+    ...options,
+    initialEpoch: clock.now,
+    recoveryMs: 3000,
+    leading: () => followerLeads,
+  });
+  const [a, b, c] = ["http://a:1", "http://b:1", "http://c:1"];
+  const cutOff = { term: 0, epoch: 70_000, replicas: 2, nodes: [a, b, c], joined: {} };
+  const later = { term: 0, epoch: 70_003, replicas: 2, nodes: [b, c], joined: {} };
+  clock.now = 13_000;
+  leader.sweep(); // nothing learnt
+  assert.equal(leader.heartbeat(a, { ring: cutOff }), "new"); // writes from 70,001
+  follower.adopt(leader.view());
+  followerLeads = true;
+  follower.lead(1);
+  assert.equal(follower.heartbeat(b, { ring: later }), "rejoin");
+});
