@@ -106,8 +106,8 @@ export class Registry {
   readonly #published = new Map<string, number>();
   #forgottenThrough = -Infinity;
   #firstWrites: number | undefined; // the first epoch this master published a ring with nodes in
-  // The first epoch writes were taken in after a master learnt no ring: this one's, or the one a
-  // leader it followed published (see #unlearnt).
+  // The first epoch writes were taken in by a master that took nodes back by rings it never
+  // learnt: this one, or a leader it followed, which published it (see #unlearnt).
   #writesFrom: number | undefined;
   #unlearntUntil = 0; // reads keep the rings they look through until then (see #joinUnlearnt)
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
@@ -207,6 +207,7 @@ export class Registry {
     const unlearnt = !this.#recovery && this.#unlearnt(address, beat) ? beat.ring : undefined;
     const writesFrom = this.#writesFrom ?? this.#firstWrites ?? this.#epoch;
     if (unlearnt && unlearnt.epoch >= writesFrom && this.#anyIn()) {
+      this.#writesFrom = writesFrom; // for followers, should one come to lead (see #unlearnt)
       // Its epochs reach those this master took writes in (the last one's clock ran ahead, or
       // this one passed a ring the node missed): its keys could rank above writes taken here
       // since, and win over them. Missing keys beat reverted ones in a cache.
@@ -294,8 +295,12 @@ export class Registry {
       return false; // a master that learns no ring (--recovery-ms 0) takes nodes in as they are
     }
     // One that carried on from a ring learnt from the nodes, its own or a leader's it followed,
-    // takes nodes in as they are too, unless a master before it learnt none.
-    if (this.#inherited && this.#writesFrom === undefined) return false;
+    // takes nodes in as they are too, unless a master before it took nodes back by rings it never
+    // learnt. Even then, a ring of its leader's term past the last it took is one it missed (a
+    // follower long-polls): its node, not a member here, is taken in as it is.
+    const inherited = this.#inherited;
+    if (inherited && this.#writesFrom === undefined) return false;
+    if (inherited && ring.term === inherited.term && ring.epoch > inherited.epoch) return false;
     if (this.#members.has(address)) return false;
     return !this.#own(ring);
   }
@@ -330,6 +335,8 @@ export class Registry {
     this.#epoch = Math.max(this.#epoch, ring.epoch);
     this.noteFlush(ring.flushed ?? 0);
     this.#changed("node registered", address);
+    // From now on, followers judge such rings alike should one come to lead (see #unlearnt).
+    this.#writesFrom ??= this.#firstWrites;
     this.#unsettled = [...this.#unsettled.slice(0, 7), new Ring(ring.nodes)];
     this.#unlearntUntil = this.#options.now() + this.#options.recoveryMs!;
   }
@@ -939,10 +946,6 @@ export class Registry {
     this.#epoch++;
     this.#publish();
     if (up.length > 0) this.#firstWrites ??= this.#epoch;
-    // Writes from now on, after this master learnt no ring: followers must know from when.
-    if (up.length > 0 && !this.#inherited && this.#options.recoveryMs) {
-      this.#writesFrom ??= this.#firstWrites;
-    }
     this.#options.log.info(event, {
       ...(address ? { address } : {}),
       term: this.#term,

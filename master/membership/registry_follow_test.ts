@@ -375,13 +375,40 @@ Deno.test("A follower that comes to lead after a leader that learnt no ring judg
     leading: () => followerLeads,
   });
   const [a, b, c] = ["http://a:1", "http://b:1", "http://c:1"];
-  const cutOff = { term: 0, epoch: 70_000, replicas: 2, nodes: [a, b, c], joined: {} };
-  const later = { term: 0, epoch: 70_003, replicas: 2, nodes: [b, c], joined: {} };
+  // The last master's rings, in its term 1.
+  const cutOff = { term: 1, epoch: 70_000, replicas: 2, nodes: [a, b, c], joined: {} };
+  const later = { term: 1, epoch: 70_003, replicas: 2, nodes: [b, c], joined: {} };
+  leader.lead(2);
   clock.now = 13_000;
   leader.sweep(); // nothing learnt
   assert.equal(leader.heartbeat(a, { ring: cutOff }), "new"); // writes from 70,001
+  assert.equal(leader.view().writesFrom, 70_001);
   follower.adopt(leader.view());
   followerLeads = true;
-  follower.lead(1);
+  follower.lead(3);
   assert.equal(follower.heartbeat(b, { ring: later }), "rejoin");
+});
+
+Deno.test("A follower that comes to lead takes in a node of a ring of its leader it missed", () => {
+  // A follower long-polls, and may miss a ring: a node that joined in it, not a member here, was
+  // judged as one of a ring never learnt and told to rejoin empty (R=1: its keys lost, for good).
+  const clock = { now: 10_000 };
+  let followerLeads = false;
+  const options = { replicas: 1, failureTimeoutMs: 1000, now: () => clock.now, log };
+  const leader = new Registry({ ...options, initialEpoch: clock.now, recoveryMs: 3000 });
+  const follower = new Registry({
+    ...options,
+    initialEpoch: clock.now,
+    recoveryMs: 3000,
+    leading: () => followerLeads,
+  });
+  clock.now = 13_000;
+  leader.sweep(); // a fresh cluster: nothing to learn
+  leader.heartbeat("http://a:1", {});
+  follower.adopt(leader.view());
+  leader.heartbeat("http://n:1", {}); // the follower misses this ring
+  const missed = leader.view();
+  followerLeads = true;
+  follower.lead(1);
+  assert.equal(follower.heartbeat("http://n:1", { ring: missed, synced: missed.epoch }), "new");
 });

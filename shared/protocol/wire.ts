@@ -416,10 +416,10 @@ export const RingView = z.object({
       "that restarts or comes to lead learns it too",
   }),
   writesFrom: z.number().int().min(0).optional().meta({
-    description: "The first epoch writes were taken in after a master learnt no ring from the " +
-      "nodes: a node back with a ring no master of this cluster published since, of this epoch " +
-      "or later, rejoins empty (its keys could rank above writes taken since). Followers take it, " +
-      "so a master that comes to lead judges such rings alike",
+    description: "Once a master that learnt no ring from the nodes took one back by a ring it " +
+      "never learnt: the first epoch it took writes in. A node back with such a ring of this " +
+      "epoch or later rejoins empty (its keys could rank above writes taken since). Followers " +
+      "take it, so a master that comes to lead judges such rings alike",
   }),
 }).meta({ id: "Ring" });
 
