@@ -360,55 +360,50 @@ Deno.test("A leader that stops leading while keys move says they move, and keeps
   assert.equal(registry.settled, true);
 });
 
-Deno.test("A follower that comes to lead after a leader that learnt no ring judges old rings alike", () => {
-  // The leader restarted, learnt no ring, and took a node back with the last master's ring; its
-  // follower, leading next, took nodes of that master's later ring in as plain members, with keys
-  // stamped above writes acknowledged since (118 of 120 read back older in a review).
+/**
+ * A leader restarted in term 2 whose wait learnt no ring, then took node a back by the last
+ * master's ring (term 1, epoch 70,000, cut off before that master's 70,003); and its follower.
+ */
+function afterNothingLearnt(replicas: number) {
   const clock = { now: 10_000 };
   let followerLeads = false;
-  const options = { replicas: 2, failureTimeoutMs: 1000, now: () => clock.now, log };
-  const leader = new Registry({ ...options, initialEpoch: clock.now, recoveryMs: 3000 });
+  const options = { replicas, failureTimeoutMs: 1000, now: () => clock.now, log, recoveryMs: 3000 };
+  const leader = new Registry({ ...options, initialEpoch: clock.now });
   const follower = new Registry({
     ...options,
     initialEpoch: clock.now,
-    recoveryMs: 3000,
     leading: () => followerLeads,
   });
   const [a, b, c] = ["http://a:1", "http://b:1", "http://c:1"];
-  // The last master's rings, in its term 1.
-  const cutOff = { term: 1, epoch: 70_000, replicas: 2, nodes: [a, b, c], joined: {} };
-  const later = { term: 1, epoch: 70_003, replicas: 2, nodes: [b, c], joined: {} };
+  const cutOff = { term: 1, epoch: 70_000, replicas, nodes: [a, b, c], joined: {} };
+  const later = { term: 1, epoch: 70_003, replicas, nodes: [b, c], joined: {} };
   leader.lead(2);
   clock.now = 13_000;
   leader.sweep(); // nothing learnt
   assert.equal(leader.heartbeat(a, { ring: cutOff }), "new"); // writes from 70,001
   assert.equal(leader.view().writesFrom, 70_001);
   follower.adopt(leader.view());
-  followerLeads = true;
-  follower.lead(3);
-  assert.equal(follower.heartbeat(b, { ring: later }), "rejoin");
+  const promote = () => {
+    followerLeads = true;
+    follower.lead(3);
+  };
+  return { leader, follower, promote, later };
+}
+
+Deno.test("A follower that comes to lead after a leader that learnt no ring judges old rings alike", () => {
+  // Its follower, leading next, took nodes of the last master's later ring in as plain members,
+  // with keys stamped above writes acknowledged since (118 of 120 read back older in a review).
+  const { follower, promote, later } = afterNothingLearnt(2);
+  promote();
+  assert.equal(follower.heartbeat("http://b:1", { ring: later }), "rejoin");
 });
 
 Deno.test("A follower that comes to lead takes in a node of a ring of its leader it missed", () => {
   // A follower long-polls, and may miss a ring: a node that joined in it, not a member here, was
   // judged as one of a ring never learnt and told to rejoin empty (R=1: its keys lost, for good).
-  const clock = { now: 10_000 };
-  let followerLeads = false;
-  const options = { replicas: 1, failureTimeoutMs: 1000, now: () => clock.now, log };
-  const leader = new Registry({ ...options, initialEpoch: clock.now, recoveryMs: 3000 });
-  const follower = new Registry({
-    ...options,
-    initialEpoch: clock.now,
-    recoveryMs: 3000,
-    leading: () => followerLeads,
-  });
-  clock.now = 13_000;
-  leader.sweep(); // a fresh cluster: nothing to learn
-  leader.heartbeat("http://a:1", {});
-  follower.adopt(leader.view());
+  const { leader, follower, promote } = afterNothingLearnt(1);
   leader.heartbeat("http://n:1", {}); // the follower misses this ring
   const missed = leader.view();
-  followerLeads = true;
-  follower.lead(1);
+  promote();
   assert.equal(follower.heartbeat("http://n:1", { ring: missed, synced: missed.epoch }), "new");
 });
