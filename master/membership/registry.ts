@@ -286,8 +286,8 @@ export class Registry {
 
   /**
    * Whether the node at `address`, no member, holds keys of a ring this master neither published
-   * nor carried on from: it learnt no ring from the nodes, and the node's is not one of its own
-   * (of its term, between its first epoch and its current one).
+   * nor carried on from: it learnt no ring from the nodes (or a leader it followed took nodes
+   * back so), and the node's is not one it published or adopted (see {@link #own}).
    */
   #unlearnt(address: string, beat: Omit<Heartbeat, "address">): boolean {
     const ring = beat.ring;
