@@ -108,7 +108,7 @@ export class Registry {
   #firstWrites: number | undefined; // the first epoch this master published a ring with nodes in
   // The first epoch writes were taken in by a master that took nodes back by rings it never
   // learnt: this one, or a leader it followed, which published it (see #unlearnt).
-  #writesFrom: number | undefined;
+  #writesFrom: { term: number; epoch: number } | undefined;
   #unlearntUntil = 0; // reads keep the rings they look through until then (see #joinUnlearnt)
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
   // process, they must still rejoin empty.
@@ -205,9 +205,10 @@ export class Registry {
     // Back with keys of a ring this master never learnt (it stopped waiting before any node came):
     // they may be older than writes taken since, or the only copies of others.
     const unlearnt = !this.#recovery && this.#unlearnt(address, beat) ? beat.ring : undefined;
-    const writesFrom = this.#writesFrom ?? this.#firstWrites ?? this.#epoch;
+    const writesFrom = this.#writesFrom?.epoch ?? this.#firstWrites ?? this.#epoch;
     if (unlearnt && unlearnt.epoch >= writesFrom && this.#anyIn()) {
-      this.#writesFrom = writesFrom; // for followers, should one come to lead (see #unlearnt)
+      // For followers, should one come to lead (see #unlearnt).
+      this.#writesFrom ??= { term: this.#term, epoch: writesFrom };
       // Its epochs reach those this master took writes in (the last one's clock ran ahead, or
       // this one passed a ring the node missed): its keys could rank above writes taken here
       // since, and win over them. Missing keys beat reverted ones in a cache.
@@ -296,11 +297,9 @@ export class Registry {
     }
     // One that carried on from a ring learnt from the nodes, its own or a leader's it followed,
     // takes nodes in as they are too, unless a master before it took nodes back by rings it never
-    // learnt. Even then, a ring of its leader's term past the last it took is one it missed (a
-    // follower long-polls): its node, not a member here, is taken in as it is.
-    const inherited = this.#inherited;
-    if (inherited && this.#writesFrom === undefined) return false;
-    if (inherited && ring.term === inherited.term && ring.epoch > inherited.epoch) return false;
+    // learnt, and then still those of that master's term or later: its leaders' rings, which a
+    // follower long-polling may have missed.
+    if (this.#inherited && ring.term >= (this.#writesFrom?.term ?? -1)) return false;
     if (this.#members.has(address)) return false;
     return !this.#own(ring);
   }
@@ -336,7 +335,7 @@ export class Registry {
     this.noteFlush(ring.flushed ?? 0);
     this.#changed("node registered", address);
     // From now on, followers judge such rings alike should one come to lead (see #unlearnt).
-    this.#writesFrom ??= this.#firstWrites;
+    this.#writesFrom ??= { term: this.#term, epoch: this.#firstWrites! };
     this.#unsettled = [...this.#unsettled.slice(0, 7), new Ring(ring.nodes)];
     this.#unlearntUntil = this.#options.now() + this.#options.recoveryMs!;
   }

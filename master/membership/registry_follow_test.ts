@@ -369,11 +369,10 @@ function afterNothingLearnt(replicas: number) {
   let followerLeads = false;
   const options = { replicas, failureTimeoutMs: 1000, now: () => clock.now, log, recoveryMs: 3000 };
   const leader = new Registry({ ...options, initialEpoch: clock.now });
-  const follower = new Registry({
-    ...options,
-    initialEpoch: clock.now,
-    leading: () => followerLeads,
-  });
+  /** A follower, leading once `leads()` says so. */
+  const followerOf = (leads: () => boolean) =>
+    new Registry({ ...options, initialEpoch: clock.now, leading: leads });
+  const follower = followerOf(() => followerLeads);
   const [a, b, c] = ["http://a:1", "http://b:1", "http://c:1"];
   const cutOff = { term: 1, epoch: 70_000, replicas, nodes: [a, b, c], joined: {} };
   const later = { term: 1, epoch: 70_003, replicas, nodes: [b, c], joined: {} };
@@ -381,13 +380,13 @@ function afterNothingLearnt(replicas: number) {
   clock.now = 13_000;
   leader.sweep(); // nothing learnt
   assert.equal(leader.heartbeat(a, { ring: cutOff }), "new"); // writes from 70,001
-  assert.equal(leader.view().writesFrom, 70_001);
+  assert.deepEqual(leader.view().writesFrom, { term: 2, epoch: 70_001 });
   follower.adopt(leader.view());
   const promote = () => {
     followerLeads = true;
     follower.lead(3);
   };
-  return { leader, follower, promote, later };
+  return { leader, follower, promote, later, followerOf };
 }
 
 Deno.test("A follower that comes to lead after a leader that learnt no ring judges old rings alike", () => {
@@ -406,4 +405,19 @@ Deno.test("A follower that comes to lead takes in a node of a ring of its leader
   const missed = leader.view();
   promote();
   assert.equal(follower.heartbeat("http://n:1", { ring: missed, synced: missed.epoch }), "new");
+});
+
+Deno.test("A second follower to lead takes in a node of a ring of the first it never saw", () => {
+  // Rings of the leaders after the one that learnt no ring are this cluster's: a node that joined
+  // in one a later leader missed was told to rejoin empty (R=1: 24-32 of 120 keys lost).
+  const { leader, follower, promote, followerOf } = afterNothingLearnt(1);
+  let secondLeads = false;
+  const second = followerOf(() => secondLeads);
+  second.adopt(leader.view());
+  promote(); // the first follower leads in term 3, and takes a node the second never hears of
+  assert.equal(follower.heartbeat("http://n:1", {}), "new");
+  const missed = follower.view();
+  secondLeads = true;
+  second.lead(4);
+  assert.equal(second.heartbeat("http://n:1", { ring: missed, synced: missed.epoch }), "new");
 });

@@ -415,12 +415,14 @@ export const RingView = z.object({
       "versions above it and refuses states at or below it. Nodes report it back, so a master " +
       "that restarts or comes to lead learns it too",
   }),
-  writesFrom: z.number().int().min(0).optional().meta({
-    description: "Once a master that learnt no ring from the nodes took one back by a ring it " +
-      "never learnt: the first epoch it took writes in. A node back with such a ring of this " +
-      "epoch or later rejoins empty (its keys could rank above writes taken since). Followers " +
-      "take it, so a master that comes to lead judges such rings alike",
-  }),
+  writesFrom: z.object({ term: z.number().int().min(0), epoch: z.number().int().min(0) })
+    .optional().meta({
+      description: "Once a master that learnt no ring from the nodes took one back by a ring it " +
+        "never learnt: its term and the first epoch it took writes in. A node back with such a " +
+        "ring, of an older term, of this epoch or later rejoins empty (its keys could rank above " +
+        "writes taken since). Followers take it, so a master that comes to lead judges such " +
+        "rings alike; rings of that term or later are this cluster's since",
+    }),
 }).meta({ id: "Ring" });
 
 /** The live ring. */
