@@ -174,7 +174,13 @@ export const TouchRequest = z.strictObject({
  * with `schema`'s error, where `Number()` (and `z.coerce`) would take them.
  */
 export function decimal<T extends z.ZodType>(schema: T) {
-  return z.preprocess((v) => typeof v === "string" && /^\d{1,16}$/.test(v) ? Number(v) : v, schema);
+  return z.preprocess((v) => typeof v === "string" ? digits(v) ?? v : v, schema);
+}
+
+/** The safe whole number `text` writes in decimal digits alone, else undefined. */
+function digits(text: string): number | undefined {
+  const number = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  return Number.isSafeInteger(number) ? number : undefined;
 }
 
 /** Most keys one scan page holds. */
@@ -525,10 +531,11 @@ export const VERSION_FLOOR_HEADER = "x-version-above";
  */
 export function versionFloor(header: string | null): number | undefined {
   if (header === null) return undefined;
-  if (!/^\d{1,16}$/.test(header) || !Number.isSafeInteger(Number(header))) {
+  const floor = digits(header);
+  if (floor === undefined) {
     throw new HttpError(400, `${VERSION_FLOOR_HEADER} must be a version: a whole number`);
   }
-  return Number(header);
+  return floor;
 }
 
 /**
