@@ -1,6 +1,7 @@
 // A node's part in replication: refuse writes it is not the primary of, copy writes to backups.
 
 import { Coalescer } from "@cache/async/coalesce";
+import { sleep } from "@cache/async/sleep";
 import { HttpError } from "@cache/protocol/errors";
 import { callPeer } from "@cache/http1/peer";
 import { BodyBuffers } from "@cache/http1/body_buffers";
@@ -367,6 +368,7 @@ export class Replicator {
         this.#shipments.submit(backup, { replicas: batch, until, at, ring })
       ),
     );
+    await this.#pastLeavers(sends, results, ring, until);
     const failed: HttpError[] = [];
     const unreplicated = new Set<string>();
     const held: NewerState[] = [];
@@ -387,6 +389,63 @@ export class Replicator {
         failed.map((f) => f.message).join("; "),
       { unreplicated: [...unreplicated] },
     );
+  }
+
+  /**
+   * Sends on the copies a backup refused (503) because it left the ring, in a ring this node had
+   * not heard of when it sent them: a node leaving cleanly hands its keys over by the newer ring,
+   * then refuses copies. Fetches the ring (within `until`); where it no longer names the backup,
+   * each key's copy goes to its owners there it was not sent to, and their answer replaces the
+   * refusal. A backup the ring still names stays refused.
+   */
+  async #pastLeavers(
+    sends: [string, Replica[]][],
+    results: PromiseSettledResult<NewerState[]>[],
+    sent: RingRef | undefined,
+    until: number,
+  ): Promise<void> {
+    const refused = sends.flatMap((_, i) => {
+      const result = results[i];
+      return result.status === "rejected" && result.reason instanceof CopiesRefused &&
+          result.reason.answered === 503
+        ? [i]
+        : [];
+    });
+    if (refused.length === 0 || !sent) return;
+    const { ring } = this.#options;
+    if (!ring.view || !newerRing(ring.view, sent)) {
+      const stop = new AbortController();
+      await Promise.race([ring.refresh(), sleep(until - this.#now(), stop.signal)])
+        .finally(() => stop.abort());
+    }
+    const view = ring.view;
+    if (!view || !newerRing(view, sent)) return;
+    const sentTo = new Map<string, string[]>(); // the backups of each key in the ring `sent`
+    for (const [backup, batch] of sends) {
+      for (const { key } of batch) sentTo.set(key, [...sentTo.get(key) ?? [], backup]);
+    }
+    const at = this.#now();
+    await Promise.all(refused.map(async (i) => {
+      const [backup, batch] = sends[i];
+      if (view.nodes.includes(backup)) return;
+      const batches = new Map<string, Replica[]>();
+      for (const replica of batch) {
+        for (const owner of ring.ring.owners(replica.key, view.replicas)) {
+          if (owner === this.#options.self || sentTo.get(replica.key)!.includes(owner)) continue;
+          batches.set(owner, [...batches.get(owner) ?? [], replica]);
+        }
+      }
+      try {
+        const answers = await Promise.all(
+          [...batches].map(([owner, replicas]) =>
+            this.#shipments.submit(owner, { replicas, until, at, ring: view })
+          ),
+        );
+        results[i] = { status: "fulfilled", value: answers.flat() };
+      } catch (error) {
+        results[i] = { status: "rejected", reason: error };
+      }
+    }));
   }
 
   /**
@@ -458,10 +517,16 @@ export async function sendReplicas(
   // write in flight.
   if (typeof body !== "string") bodies.give(body);
   if (answer.status >= 300) {
-    const text = new TextDecoder().decode(answer.body);
-    throw new HttpError(502, `Node ${node} answered ${answer.status}: ${text}`);
+    throw new CopiesRefused(node, answer.status, new TextDecoder().decode(answer.body));
   }
   return newerIn(answer.body);
+}
+
+/** A node's refusal of copies, passed on as a 502; `answered` is the status it gave. */
+export class CopiesRefused extends HttpError {
+  constructor(node: string, readonly answered: number, text: string) {
+    super(502, `Node ${node} answered ${answered}: ${text}`);
+  }
 }
 
 /** The keys a `/replicate` answer says its node holds newer: none for any other answer. */

@@ -177,6 +177,66 @@ Deno.test("Replicator.replicate() names as unreplicated only the keys of the bac
   assert.deepEqual(error.details, { unreplicated: onB });
 });
 
+/**
+ * Node a of a, b and c at R=2 in ring 1, with b answering every `/replicate` with 503 as a node
+ * that handed its keys over does; a refresh brings ring 2, `nodes` (b left, if not named).
+ */
+function bLeaves(nodes: string[]) {
+  const three = ["http://a:1", "http://b:1", "http://c:1"];
+  const view = (epoch: number, nodes: string[]): RingView => ({
+    term: 0,
+    epoch,
+    replicas: 2,
+    nodes,
+    joined: {},
+    settled: true,
+  });
+  const source = {
+    view: view(1, three),
+    ring: new Ring(three),
+    refresh() {
+      source.view = view(2, nodes);
+      source.ring = new Ring(nodes);
+      return Promise.resolve(true);
+    },
+    leaseLeftMs: () => 1000,
+  };
+  const sent: { node: string; keys: string[] }[] = [];
+  const fetch: Fetch = (input, init) => {
+    const node = new URL(String(input)).origin;
+    const { entries } = JSON.parse(String(init?.body)) as { entries: { key: string }[] };
+    sent.push({ node, keys: entries.map((entry) => entry.key) });
+    if (node === "http://b:1") {
+      const error = "Node http://b:1 has handed its keys over and is shutting down";
+      return Promise.resolve(Response.json({ error }, { status: 503 }));
+    }
+    return Promise.resolve(Response.json({ applied: entries.length }));
+  };
+  const cluster = new Replicator({ self: "http://a:1", ring: source, fetch, timeoutMs: 100 });
+  const ringOf3 = new Ring(three);
+  const onB = [...Array(400).keys()].map((i) => `k${i}`)
+    .filter((key) => ringOf3.owners(key, 2).join() === "http://a:1,http://b:1").slice(0, 5);
+  const replicate = () =>
+    cluster.replicate(onB.map((key) => ({ key, version: 1, value: "v" }))).catch((e) => e);
+  return { onB, sent, replicate };
+}
+
+Deno.test("Replicator.replicate() sends to the new backup the copies a backup that left refused", async () => {
+  const { onB, sent, replicate } = bLeaves(["http://a:1", "http://c:1"]);
+  assert.deepEqual(await replicate(), [], "every owner in the ring after b's leave has them");
+  assert.deepEqual(sent, [{ node: "http://b:1", keys: onB }, { node: "http://c:1", keys: onB }]);
+});
+
+Deno.test("Replicator.replicate() fails the copies a backup refused while the ring still names it", async () => {
+  const { onB, sent, replicate } = bLeaves(["http://a:1", "http://b:1", "http://c:1"]);
+  const error = await replicate();
+  assert.ok(error instanceof HttpError);
+  assert.equal(error.status, 502);
+  assert.match(error.message, /handed its keys over/);
+  assert.deepEqual(error.details, { unreplicated: onB });
+  assert.deepEqual(sent, [{ node: "http://b:1", keys: onB }], "sent nowhere else");
+});
+
 Deno.test("Replicator.checkPrimary() takes no client's word for a newer ring", async () => {
   const { source, cluster } = setup("http://a:1", 10);
   const key = keyOf("http://a:1");
