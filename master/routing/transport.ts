@@ -32,7 +32,7 @@ export interface TransportOptions {
    * reaching a forgotten node (reads of keys moving off it) bring none back. Default: every node.
    */
   known?: (node: string) => boolean;
-  /** Milliseconds since 1970, for the deadline a write carries; default `Date.now`. */
+  /** Milliseconds since 1970, for the deadline a write carries; default `NodeClocks`' own. */
   now?: () => number;
   /** Called when a node answers with a newer ring epoch than the placement's. */
   onNewerEpoch?: () => void;

@@ -34,9 +34,9 @@ interface Sample {
  * ```ts
  * import { NodeClocks } from "./node_clocks.ts";
  * const clocks = new NodeClocks();
- * const sentAt = Date.now();
+ * const sentAt = clocks.now();
  * // ... a call to the node, whose answer carried "x-node-time": "1700000000000"
- * clocks.observe("http://127.0.0.1:8081", "1700000000000", sentAt, Date.now());
+ * clocks.observe("http://127.0.0.1:8081", "1700000000000", sentAt, clocks.now());
  * const deadline = clocks.nowOn("http://127.0.0.1:8081") + 2000; // in the node's clock
  * ```
  */
@@ -45,8 +45,12 @@ export class NodeClocks {
   readonly #now: () => number;
   #forgotAt = -Infinity;
 
-  /** `now`: this clock, milliseconds since 1970; default `Date.now`. */
-  constructor(now: () => number = Date.now) {
+  /**
+   * `now`: this clock, milliseconds since 1970; default the monotonic clock from when this process
+   * started, so that a step of the wall clock (NTP, an operator) does not move every deadline
+   * given before the next answer tells the offset again.
+   */
+  constructor(now: () => number = () => performance.timeOrigin + performance.now()) {
     this.#now = now;
   }
 

@@ -79,3 +79,21 @@ Deno.test("NodeClocks takes a new estimate once this clock was set back", () => 
   clocks.observe(NODE, "100010", 40_000, 40_010);
   assert.equal(clocks.nowOn(NODE), 100_015);
 });
+
+Deno.test("NodeClocks' own clock goes on through a step of the wall clock", () => {
+  const wall = Date.now;
+  let setBack = 0;
+  Date.now = () => wall() - setBack;
+  try {
+    const clocks = new NodeClocks();
+    const sentAt = clocks.now();
+    clocks.observe(NODE, String(Math.floor(sentAt) + 5_000), sentAt, sentAt); // 5 s ahead
+    const before = clocks.nowOn(NODE);
+    setBack = 20_000; // this machine's clock set back 20 s, as NTP may
+    // A deadline given now would otherwise land 20 s in the node's past: refused, not applied.
+    const moved = clocks.nowOn(NODE) - before;
+    assert.ok(moved >= 0 && moved < 1000, `the node's clock seems to move ${moved} ms`);
+  } finally {
+    Date.now = wall;
+  }
+});
