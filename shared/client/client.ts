@@ -352,7 +352,8 @@ export class CacheClient {
   /**
    * Writes many items, one call per owning node, in parallel. An item no node takes (a bad key or
    * TTL) fails the call before any node is called. Each node takes its items all or none; if a
-   * node fails, the error says so, and the other nodes' items may be stored.
+   * node fails, the error says so, and the other nodes' items may be stored: it fails once every
+   * node's share is done with, so none is stored after a write made next.
    *
    * @example
    * ```ts

@@ -624,6 +624,36 @@ Deno.test("CacheClient.mset() and mget() refuse a bad item by its place in the l
   }
 });
 
+Deno.test("CacheClient.mset() (direct) fails only once every node's share is settled", async () => {
+  // A share still out, or sent again, after mset() failed would be stored later than a write made
+  // after that failure, and read back over it.
+  const nodes = ["http://a:1", "http://b:1"];
+  const ring = new Ring(nodes);
+  const [onA, onB] = nodes.map((node) =>
+    [...Array(50).keys()].map((i) => `k${i}`).find((k) => ring.owner(k) === node)!
+  );
+  const b = held();
+  const { cache } = await client({ current: view(1, nodes) }, async (node, _method, path) => {
+    if (node === "http://a:1") {
+      return Response.json({ error: "refused" }, { status: 400 }); // not sent again
+    }
+    if (path === "/mset") await b.wait;
+    return new Response(null, { status: 204 });
+  });
+  try {
+    let settled = false;
+    const items = [{ key: onA, value: "v" }, { key: onB, value: "v" }];
+    const outcome = cache.mset(items).then(() => "stored", (e) => e).finally(() => settled = true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(settled, false, "b's share is still out");
+    b.release();
+    const error = await outcome;
+    assert.ok(error instanceof CacheError && error.status === 400, String(error));
+  } finally {
+    cache.close();
+  }
+});
+
 Deno.test("CacheClient refuses the keys a URL takes for path steps with a 400, calling no one", async () => {
   for (const mode of ["direct", "proxy"] as const) {
     const { cache, calls } = await client(

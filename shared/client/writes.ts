@@ -234,5 +234,8 @@ export async function writeItems(
       return router.batch(owner, batch[0].key, "/mset", body, signal);
     })
   );
-  await Promise.all(calls);
+  // Settled, every share, before the call fails: a share still out (or sent again) would be stored
+  // after a write its caller makes next, and read back over it.
+  const failed = (await Promise.allSettled(calls)).find((call) => call.status === "rejected");
+  if (failed) throw failed.reason;
 }
