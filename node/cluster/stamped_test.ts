@@ -174,7 +174,10 @@ Deno.test("Writer.write() refused above a floor while keys move restamps nothing
   source.view = { ...source.view, settled: false };
   const routing = { epoch: EPOCH, floor: NOW_MS * 1000 + 1000 };
   const write = writer.write([{ key: primaryKey, value: "x".repeat(100) }], routing);
-  assert.equal((await refusal(write)).status, 413);
+  const error = await refusal(write);
+  assert.equal(error.status, 413);
+  // Not "changes nothing": the copies of the first try stay where they landed, and say so.
+  assert.match(error.message, /copies of its first try may stay on other owners/);
   assert.deepEqual(sent, []);
   assert.deepEqual(store.get(primaryKey), held);
 });

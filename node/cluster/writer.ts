@@ -96,8 +96,9 @@ export class Writer {
     try {
       versions = this.#store.setMany(writes, epoch, floor);
     } catch (error) {
-      if (floor) await this.#restamp(writes.map((w) => w.key), epoch, floor, routing.deadline);
-      throw storeError(error);
+      const replaced = !floor ||
+        await this.#restamp(writes.map((w) => w.key), epoch, floor, routing.deadline);
+      throw storeError(error, replaced);
     }
     // A value that came as bytes goes to the backups as those bytes.
     const replicas: Replica[] = writes.map((w, i) => ({
@@ -155,13 +156,20 @@ export class Writer {
    * took its copy would otherwise keep a value its sender was told was not stored. Only once keys
    * have settled: while they move, a key's newest state may still be on its way here, and a state
    * restamped here would win over it. A backup not reached, or a copy made while keys move, stays,
-   * as after a write whose answer was lost; the refusal is answered either way.
+   * as after a write whose answer was lost; the refusal is answered either way, and says so: see
+   * {@link storeError}. Resolves whether every backup has this node's state now.
    */
-  async #restamp(keys: string[], epoch: number, floor: number, deadline?: number): Promise<void> {
+  async #restamp(
+    keys: string[],
+    epoch: number,
+    floor: number,
+    deadline?: number,
+  ): Promise<boolean> {
     const replicator = this.#replicator;
-    if (!replicator?.settled) return;
+    if (!replicator) return true; // on its own: no other owner
+    if (!replicator.settled) return false;
     const replicas = keys.map((key) => this.#store.restamp(key, epoch, floor));
-    await this.#copy(replicas, epoch, deadline).catch(() => {});
+    return await this.#copy(replicas, epoch, deadline).then(() => true, () => false);
   }
 
   /**
@@ -445,9 +453,16 @@ function epochOf(stamp: Stamp): { epoch?: number } {
   return stamp.epoch ? { epoch: stamp.epoch } : {};
 }
 
-/** A store refusal as the HTTP error it answers. */
-function storeError(error: unknown): unknown {
-  if (error instanceof EntryTooLargeError) return new HttpError(413, error.message);
-  if (error instanceof StoreFullError) return new HttpError(507, error.message);
+/**
+ * A store refusal as the HTTP error it answers; `replaced` is false when copies of the write's
+ * first try may stay on other owners.
+ */
+function storeError(error: unknown, replaced = true): unknown {
+  // The sender's stamped first try may have reached other owners, which keep it when this node
+  // could not replace it there: the refusal does not claim that nothing changed.
+  const where = replaced ? "" : ". Not stored here, but copies of its first try may stay on " +
+    "other owners (keys are moving, or a backup was not reached) until the key is written again";
+  if (error instanceof EntryTooLargeError) return new HttpError(413, error.message + where);
+  if (error instanceof StoreFullError) return new HttpError(507, error.message + where);
   return error;
 }
