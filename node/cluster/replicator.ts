@@ -225,8 +225,9 @@ export class Replicator {
 
   /**
    * While keys move (the ring this node knows is not settled), the state of `key` on each other
-   * node of the ring, and (briefly) on the nodes that left it meanwhile, for a read-modify-write
-   * to start from its newest state even when the key is still on its way here. Asked with this
+   * node of the ring or still leaving it, and (briefly) on the nodes that left it, for a
+   * read-modify-write to start from its newest state even when the key is still on its way here.
+   * Asked with this
    * node's ring `epoch`, an old owner fetches that ring first and so takes no more writes for the
    * key. A node that cannot be reached (gone: what it held of an acknowledged write is on the
    * key's other owners too) is left out, and so is one that left the ring and does not answer.
@@ -239,8 +240,13 @@ export class Replicator {
     const { ring, self, fetch, timeoutMs } = this.#options;
     const view = ring.view;
     if (!view || view.settled !== false) return [];
-    const inRing = new Set(view.nodes);
-    const peers = [...inRing, ...(ring.departed ?? [])].filter((node) => node !== self);
+    // A node still leaving is there, handing its keys over (busy, so slow): asked as one of the
+    // ring, as at R=1 it alone may hold a key's state. Once gone, its calls are refused.
+    const leaving = Object.entries(view.outside ?? {}).filter(([, status]) => status === "leaving");
+    const inRing = new Set([...view.nodes, ...leaving.map(([node]) => node)]);
+    const peers = [...new Set([...inRing, ...(ring.departed ?? [])])].filter((node) =>
+      node !== self
+    );
     const states = await Promise.all(peers.map(async (peer) => {
       // A node that left the ring is asked briefly: it may be gone for good.
       const ms = inRing.has(peer) ? timeoutMs : Math.min(timeoutMs, DEPARTED_TIMEOUT_MS);

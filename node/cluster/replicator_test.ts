@@ -355,6 +355,43 @@ Deno.test("Replicator.statesElsewhere() leaves out a node that left the ring and
   assert.deepEqual(await cluster.statesElsewhere("k", 3), []);
 });
 
+Deno.test("Replicator.statesElsewhere() waits for a node still leaving as for one of the ring", async () => {
+  // At R=1, c, leaving, is busy handing its keys over and answers after 300 ms, past the brief
+  // wait for a node that left: an increment by b's state alone would start from nothing.
+  const [a, b, leaving] = ["http://a:1", "http://b:1", "http://c:1"];
+  let silent = false;
+  const fetch: Fetch = async (input) => {
+    if (!String(input).startsWith(leaving)) {
+      return Response.json({ error: "not found" }, { status: 404 });
+    }
+    if (silent) return await new Promise<Response>(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return Response.json({ key: "k", version: 7, value: "41" });
+  };
+  const source = {
+    view: {
+      term: 0,
+      epoch: 3,
+      replicas: 1,
+      nodes: [a, b],
+      joined: {},
+      settled: false,
+      outside: { [leaving]: "leaving" as const },
+    },
+    ring: new Ring([a, b]),
+    departed: [leaving],
+    refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => 1000,
+  };
+  const cluster = new Replicator({ self: a, ring: source, fetch, timeoutMs: 1000 });
+  assert.deepEqual(await cluster.statesElsewhere("k", 3), [{ key: "k", version: 7, value: "41" }]);
+  // There, and silent: it may hold the newest state; refused, applied nowhere.
+  silent = true;
+  const fast = new Replicator({ self: a, ring: source, fetch, timeoutMs: 50 });
+  const error = await fast.statesElsewhere("k", 3).then(() => undefined, (e) => e);
+  assert.ok(error instanceof HttpError && error.status === 503, String(error));
+});
+
 Deno.test("Replicator.checkStillPrimary() refuses (421) once the ring was lost, not with none at all", () => {
   const { source, cluster } = setup(nodes[0], 4);
   const key = keyOf(nodes[0]);
