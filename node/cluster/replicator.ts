@@ -28,6 +28,9 @@ import { type RingRef, SENDER_RING_HEADER, senderRing } from "@cache/protocol/se
 // The shortest `/replicate` answer that lists a key held newer: a shorter one is `{"applied":N}`.
 const NEWER_ANSWER_BYTES = '{"applied":0,"newer":[{"key":"k","version":1}]}'.length;
 
+/** Milliseconds between the ring reads a backup that may have left the ring makes. */
+const LOOK_MS = 100;
+
 /** Milliseconds a node that left the ring is given to answer for a key's state. */
 const DEPARTED_TIMEOUT_MS = 250;
 
@@ -110,6 +113,7 @@ export interface Routing {
  */
 export class Replicator {
   readonly #options: ReplicatorOptions;
+  #lookedAt = -Infinity; // when a backup that may have left last made this node read the ring
   // Group commit: one /replicate in flight per backup; the writes' copies made meanwhile wait and
   // go together in the next one. A backup that did not answer in time fails the copies queued
   // behind at once, rather than make each wait out a timeout of its own.
@@ -398,10 +402,11 @@ export class Replicator {
   }
 
   /**
-   * Sends on the copies a backup refused (503) because it left the ring, in a ring this node had
-   * not heard of when it sent them: a node leaving cleanly hands its keys over by the newer ring,
-   * then refuses copies. Fetches the ring (within `until`); where it no longer names the backup,
-   * each key's copy goes to its owners there it was not sent to, and their answer replaces the
+   * Sends on the copies a backup refused (503), or missed by refusing connections, because it left
+   * the ring, in a ring this node had not heard of when it sent them: a node leaving cleanly hands
+   * its keys over by the newer ring, then refuses copies, then exits. Fetches the ring (within
+   * `until`, and at most every {@link LOOK_MS} for this); where it no longer names the backup, each
+   * key's copy goes to its owners there it was not sent to, and their answer replaces the
    * refusal. A backup the ring still names stays refused.
    */
   async #pastLeavers(
@@ -412,14 +417,14 @@ export class Replicator {
   ): Promise<void> {
     const refused = sends.flatMap((_, i) => {
       const result = results[i];
-      return result.status === "rejected" && result.reason instanceof CopiesRefused &&
-          result.reason.answered === 503
-        ? [i]
-        : [];
+      return result.status === "rejected" && mayHaveLeft(result.reason) ? [i] : [];
     });
     if (refused.length === 0 || !sent) return;
     const { ring } = this.#options;
-    if (!ring.view || !newerRing(ring.view, sent)) {
+    const now = this.#now();
+    if ((!ring.view || !newerRing(ring.view, sent)) && now - this.#lookedAt >= LOOK_MS) {
+      // Not at every write while a backup is down: the heartbeats bring its mark-down anyway.
+      this.#lookedAt = now;
       const stop = new AbortController();
       await Promise.race([ring.refresh(), sleep(until - this.#now(), stop.signal)])
         .finally(() => stop.abort());
@@ -526,6 +531,15 @@ export async function sendReplicas(
     throw new CopiesRefused(node, answer.status, new TextDecoder().decode(answer.body));
   }
   return newerIn(answer.body);
+}
+
+/**
+ * Whether a backup's failure may be its leaving the ring: refusing copies once it handed its keys
+ * over (503), or its connections once it exited.
+ */
+function mayHaveLeft(reason: unknown): boolean {
+  if (reason instanceof CopiesRefused) return reason.answered === 503;
+  return reason instanceof HttpError && reason.details.sent === false;
 }
 
 /** A node's refusal of copies, passed on as a 502; `answered` is the status it gave. */

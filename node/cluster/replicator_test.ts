@@ -179,9 +179,10 @@ Deno.test("Replicator.replicate() names as unreplicated only the keys of the bac
 
 /**
  * Node a of a, b and c at R=2 in ring 1, with b answering every `/replicate` with 503 as a node
- * that handed its keys over does; a refresh brings ring 2, `nodes` (b left, if not named).
+ * that handed its keys over does (or, `gone`, refusing connections as one that exited since); a
+ * refresh brings ring 2, `nodes` (b left, if not named).
  */
-function bLeaves(nodes: string[]) {
+function bLeaves(nodes: string[], gone = false) {
   const three = ["http://a:1", "http://b:1", "http://c:1"];
   const view = (epoch: number, nodes: string[]): RingView => ({
     term: 0,
@@ -206,6 +207,11 @@ function bLeaves(nodes: string[]) {
     const node = new URL(String(input)).origin;
     const { entries } = JSON.parse(String(init?.body)) as { entries: { key: string }[] };
     sent.push({ node, keys: entries.map((entry) => entry.key) });
+    if (node === "http://b:1" && gone) {
+      return Promise.reject(
+        Object.assign(new Error("Connection refused"), { code: "ECONNREFUSED" }),
+      );
+    }
     if (node === "http://b:1") {
       const error = "Node http://b:1 has handed its keys over and is shutting down";
       return Promise.resolve(Response.json({ error }, { status: 503 }));
@@ -224,6 +230,13 @@ function bLeaves(nodes: string[]) {
 Deno.test("Replicator.replicate() sends to the new backup the copies a backup that left refused", async () => {
   const { onB, sent, replicate } = bLeaves(["http://a:1", "http://c:1"]);
   assert.deepEqual(await replicate(), [], "every owner in the ring after b's leave has them");
+  assert.deepEqual(sent, [{ node: "http://b:1", keys: onB }, { node: "http://c:1", keys: onB }]);
+});
+
+Deno.test("Replicator.replicate() sends to the new backup the copies a backup that left since missed", async () => {
+  // b handed its keys over and exited before this node heard of the ring without it.
+  const { onB, sent, replicate } = bLeaves(["http://a:1", "http://c:1"], true);
+  assert.deepEqual(await replicate(), []);
   assert.deepEqual(sent, [{ node: "http://b:1", keys: onB }, { node: "http://c:1", keys: onB }]);
 });
 
