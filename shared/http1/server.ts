@@ -50,6 +50,13 @@ export interface ServerOptions {
    * to the handler. Skipped while tracing, so that every answer runs inside its request's span.
    */
   early?: (request: LiteRequest) => Answer | Promise<Answer> | undefined;
+  /**
+   * Asked with the head of a request whose body is chunked or longer than 64 KiB, before any of
+   * it is read: an answer refuses the request (written, then the connection closed with the body
+   * unread), so one the service would refuse anyway (a token it does not take) holds no body in
+   * its memory. Undefined lets it on.
+   */
+  admit?: (request: LiteRequest) => Response | undefined;
 }
 
 /** What a handler learns of the connection, as `Deno.serve` passes it. */

@@ -52,6 +52,9 @@ export interface ServerContext {
  */
 const WHOLE_BODY_BYTES = 8 * 1024 * 1024;
 
+/** A body over this size, or chunked, is not read before the request's head is admitted. */
+const ADMITTED_BODY_BYTES = 64 * 1024;
+
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 
 /** The methods of reads, whose answers may be large: held to the unread answers' budget. */
@@ -208,6 +211,17 @@ export class Connection implements ReadBudget {
     // at the minimum rate: bytes are far cheaper to hand over than a stream, which made a
     // 100 KB value 25 slices and two copies. Chunked and very long bodies stream as they come.
     const framing = head.body;
+    const long = framing.kind === "chunked" ||
+      (framing.kind === "length" && framing.length > ADMITTED_BODY_BYTES);
+    if (long && options.admit) {
+      const refused = options.admit(
+        new Lite(head.method, url + head.target, head.headers, undefined),
+      );
+      if (refused) {
+        await this.#refuseWith(refused);
+        return false;
+      }
+    }
     let whole: Uint8Array<ArrayBuffer> | undefined;
     if (
       framing.kind === "length" && framing.length <= WHOLE_BODY_BYTES && !head.expectsContinue
@@ -343,7 +357,11 @@ export class Connection implements ReadBudget {
    * is still sending is read a moment, so that closing does not reset the answer away.
    */
   async #refuse(status: number, error: string): Promise<void> {
-    const answer = Response.json({ error }, { status });
+    await this.#refuseWith(Response.json({ error }, { status }));
+  }
+
+  /** Writes `answer` to a request not read whole, then closes (see {@link #refuse}). */
+  async #refuseWith(answer: Response): Promise<void> {
     await this.#write(await encodeResponse(answer, this.#headOnly, false));
     try {
       await this.#conn.closeWrite();

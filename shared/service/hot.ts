@@ -162,6 +162,21 @@ export class HotPath {
     });
   }
 
+  /**
+   * The 401 or 403 that `request` gets by its head alone when the access rules guard its path and
+   * its token does not pass them, else undefined: asked before a long body is read, which the
+   * service then never holds (see `ServerOptions.admit`). The app checks every request it serves
+   * again, as it always does.
+   */
+  refuses(request: LiteRequest): Response | undefined {
+    const url = request.url;
+    const start = pathStart(url);
+    const query = url.indexOf("?", start);
+    const path = url.slice(start, query < 0 ? undefined : query);
+    const roles = this.#roles(path);
+    return roles ? this.#admit(request, roles, path) : undefined;
+  }
+
   #roles(path: string): Role[] | undefined {
     const { auth, rules } = this.#options;
     return auth?.enabled && rules ? rolesFor(rules, path) : undefined;

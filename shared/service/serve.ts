@@ -132,6 +132,8 @@ export interface Routes {
   hot?: {
     serve: (request: LiteRequest) => Answer | Promise<Answer> | undefined;
     respond: (request: Request) => Response | Promise<Response> | undefined;
+    /** The refusal of a request by its head, before a long body is read (see `HotPath`). */
+    refuses?: (request: LiteRequest) => Response | undefined;
   };
   /** Answers a request before the hot path and the app when it must not reach them. */
   gate?: (request: Request | LiteRequest) => Response | undefined;
@@ -185,7 +187,9 @@ export function startService(
     // An answer given at once is already done; only one still coming is in flight.
     return answer instanceof Promise ? drain.track(() => answer) : answer;
   };
-  const server = bind(command, config, tls, handle, log, early);
+  // A long body is read only once the head was let in: no token, no body held.
+  const admit = (request: LiteRequest) => routes?.hot?.refuses?.(request);
+  const server = bind(command, config, tls, handle, log, { early, admit });
   let stopping = false;
   return {
     addr: server.addr,
@@ -222,7 +226,7 @@ function bind(
   tls: { cert: string; key: string } | undefined,
   handler: Handler,
   log: Logger,
-  early: ServerOptions["early"],
+  before: Pick<ServerOptions, "early" | "admit">,
 ): HttpServer {
   try {
     if (config.httpServer === "deno") return denoServer(config, tls, handler);
@@ -235,7 +239,7 @@ function bind(
       idleTimeoutMs: config.idleTimeoutMs,
       minBodyBytesPerSecond: config.minBodyRate,
       log,
-      early,
+      ...before,
     }, handler);
   } catch (error) {
     if (

@@ -204,6 +204,44 @@ Deno.test("a client's made-up x-ring-epoch does not make a node ask the master f
   }
 });
 
+Deno.test("with tokens, a long body without one is refused on its head, before it is read", async () => {
+  // Else a client with no token held up to a body's limit (6 MiB on a node) per connection, for as
+  // long as the minimum rate let it trickle.
+  const processes = new Processes({
+    AUTH_TOKENS: "client:client-token-1,node:node-token-1",
+    MASTER_TOKEN: "node-token-1",
+    NODE_TOKEN: "node-token-1",
+  });
+  const conns: Deno.Conn[] = [];
+  try {
+    const master = await processes.master({ args: ["--replicas", "1"] });
+    const node = await processes.node(master.url);
+    const asks: [string, string, string][] = [
+      [node.url, "/replicate", ""],
+      [node.url, "/keys", "Authorization: Bearer not-a-token\r\n"],
+      [master.url, "/mset", ""],
+      [master.url, "/register", "Authorization: Bearer client-token-1\r\n"],
+    ];
+    for (const [url, path, authorization] of asks) {
+      const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `${authorization}Content-Length: 5000000\r\n\r\n{"`;
+      const [conn] = await hold(url, 1, head);
+      conns.push(conn);
+      const buffer = new Uint8Array(1024);
+      const read = conn.read(buffer).then((n) =>
+        new TextDecoder().decode(buffer.subarray(0, n ?? 0))
+      );
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve("no answer"), 3000));
+      const answer = await Promise.race([read, late]);
+      const status = authorization.includes("client") ? "403" : "401";
+      assert.match(answer, new RegExp(`^HTTP/1.1 ${status} `), `${url}${path}: ${answer}`);
+    }
+  } finally {
+    closeAll(conns);
+    await processes.stopAll();
+  }
+});
+
 Deno.test("SIGTERM stops a node by its shutdown deadline while a client trickles a body", async () => {
   const processes = new Processes();
   const conns: Deno.Conn[] = [];
