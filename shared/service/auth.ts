@@ -59,7 +59,9 @@ export function parseTokens(text: string): Token[] {
     try {
       data = JSON.parse(trimmed);
     } catch (error) {
-      throw new AuthConfigError(`Tokens are not valid JSON: ${(error as Error).message}`);
+      // Not the parser's message: it quotes the text around the fault, tokens and all.
+      const at = /position (\d+)/.exec((error as Error).message)?.[1];
+      throw new AuthConfigError(`Tokens are not valid JSON${at ? ` (at character ${at})` : ""}`);
     }
     pairs = Array.isArray(data)
       ? data.map((entry, i) =>
@@ -80,17 +82,16 @@ export function parseTokens(text: string): Token[] {
     pairs = trimmed.split(/[\n,]/).map((line) => line.trim()).filter((line) =>
       line && !line.startsWith("#")
     )
-      .map((line) => {
+      .map((line, i) => {
         const colon = line.indexOf(":");
-        if (colon < 1) {
-          throw new AuthConfigError(`Token line "${line.slice(0, 20)}…" is not role:token`);
-        }
+        // Named by place, not by what it holds: it may be a token, and this message is printed.
+        if (colon < 1) throw new AuthConfigError(`Token ${i + 1} is not role:token`);
         return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
       });
   }
-  return pairs.map(([role, token, address]) => {
+  return pairs.map(([role, token, address], i) => {
     if (!ROLES.includes(role as Role)) {
-      throw new AuthConfigError(`Unknown role "${role}": expected client, node or admin`);
+      throw new AuthConfigError(`Token ${i + 1}'s role is not client, node or admin`);
     }
     if (token.length < 8) throw new AuthConfigError(`A ${role} token is shorter than 8 characters`);
     if (address === undefined) return [role as Role, token];

@@ -32,6 +32,28 @@ Deno.test("parseTokens() refuses unknown roles, short tokens and broken lines", 
   assert.throws(() => parseTokens("{broken"), /not valid JSON/);
 });
 
+Deno.test("parseTokens() names no part of a token in its refusals", () => {
+  // They are printed at start, to logs a token must not reach.
+  const secret = "TOPSECRET-admin-token";
+  const broken = [
+    `admin:x,${secret}`, // a line with no role
+    `${secret}:admin`, // role and token swapped
+    `{"admin": ["${secret}"],}`, // JSON with a trailing comma
+    `[{"role": "${secret}", "token": "long-enough-token"}]`,
+  ];
+  for (const text of broken) {
+    const error = (() => {
+      try {
+        parseTokens(text);
+      } catch (error) {
+        return error as Error;
+      }
+    })();
+    assert.ok(error instanceof AuthConfigError, text);
+    assert.ok(!error.message.includes("TOPSECRET"), error.message);
+  }
+});
+
 Deno.test("parseTokens() refuses a JSON entry with a field left out or not a string", () => {
   // A misspelt "token" once became the token "undefined", long enough to pass.
   const misspelt = '[{"role":"admin","tokne":"long-enough-token"}]';
