@@ -71,9 +71,14 @@ async function readAll(call: Promise<Response>): Promise<RawAnswer> {
   };
 }
 
+// JSON, with parameters of printable ASCII only (`Headers` refuses some other bytes).
+const JSON_TYPE = /^application\/json(\s*;[\t\x20-\x7e]*)?$/i;
+
 /**
- * A peer's answer passed on to a client: its status, content type and body, and none of the
- * peer's other headers (connection, epoch, ...).
+ * A peer's answer passed on to a client: its status, body and content type, and none of the
+ * peer's other headers (connection, epoch, ...). Peers answer JSON: anything else is labelled
+ * JSON, so that a host registered as a node that is not one cannot serve a page from this
+ * service's origin, where the dashboard keeps its token.
  *
  * @example
  * ```ts
@@ -83,9 +88,12 @@ async function readAll(call: Promise<Response>): Promise<RawAnswer> {
  */
 export function peerResponse(answer: RawAnswer): Response {
   const given = headerOf(answer, "content-type");
-  // A value `Headers` would refuse (a character past one byte) is no content type to pass on.
-  const type = given !== null && /^[\t\x20-\x7e\x80-\xff]*$/.test(given) ? given : null;
   const body = bodiless(answer.status) ? null : answer.body;
+  const type = body === null
+    ? undefined
+    : given !== null && JSON_TYPE.test(given)
+    ? given
+    : "application/json";
   const response = new Response(body, {
     status: answer.status,
     headers: type ? { "content-type": type } : {},
