@@ -114,6 +114,7 @@ export interface Routing {
 export class Replicator {
   readonly #options: ReplicatorOptions;
   #lookedAt = -Infinity; // when a backup that may have left last made this node read the ring
+  #looking: Promise<unknown> | undefined; // that read, while it is out
   // Group commit: one /replicate in flight per backup; the writes' copies made meanwhile wait and
   // go together in the next one. A backup that did not answer in time fails the copies queued
   // behind at once, rather than make each wait out a timeout of its own.
@@ -231,14 +232,13 @@ export class Replicator {
    * While keys move (the ring this node knows is not settled), the state of `key` on each other
    * node of the ring or still leaving it, and (briefly) on the nodes that left it, for a
    * read-modify-write to start from its newest state even when the key is still on its way here.
-   * Asked with this
-   * node's ring `epoch`, an old owner fetches that ring first and so takes no more writes for the
-   * key. A node that cannot be reached (gone: what it held of an acknowledged write is on the
-   * key's other owners too) is left out, and so is one that left the ring and does not answer.
-   * A node of the ring that is there but does not answer in time, or answers an error, may hold
-   * the newest state: the write is refused (503), applied nowhere, for its sender to try again,
-   * until the master marks it down. Empty once keys have settled: then every owner holds every
-   * key it owns.
+   * Asked with this node's ring `epoch`, an old owner fetches that ring first and so takes no more
+   * writes for the key. A node that cannot be reached (gone: what it held of an acknowledged write
+   * is on the key's other owners too, or was handed over) is left out, and so is one that left the
+   * ring and does not answer. A node of the ring, or leaving it, that is there but does not answer
+   * in time, or answers an error, may hold the newest state: the write is refused (503), applied
+   * nowhere, for its sender to try again, until the master marks it down. Empty once keys have
+   * settled: then every owner holds every key it owns.
    */
   async statesElsewhere(key: string, epoch: number): Promise<Replica[]> {
     const { ring, self, fetch, timeoutMs } = this.#options;
@@ -421,14 +421,7 @@ export class Replicator {
     });
     if (refused.length === 0 || !sent) return;
     const { ring } = this.#options;
-    const now = this.#now();
-    if ((!ring.view || !newerRing(ring.view, sent)) && now - this.#lookedAt >= LOOK_MS) {
-      // Not at every write while a backup is down: the heartbeats bring its mark-down anyway.
-      this.#lookedAt = now;
-      const stop = new AbortController();
-      await Promise.race([ring.refresh(), sleep(until - this.#now(), stop.signal)])
-        .finally(() => stop.abort());
-    }
+    if (!ring.view || !newerRing(ring.view, sent)) await this.#lookAtRing(until);
     const view = ring.view;
     if (!view || !newerRing(view, sent)) return;
     const sentTo = new Map<string, string[]>(); // the backups of each key in the ring `sent`
@@ -457,6 +450,23 @@ export class Replicator {
         results[i] = { status: "rejected", reason: error };
       }
     }));
+  }
+
+  /**
+   * Fetches the ring, or waits for the fetch already out, until `until` at most; not more often
+   * than every {@link LOOK_MS}: a backup that died would otherwise make every write beat the
+   * master, while the heartbeats bring its mark-down anyway.
+   */
+  async #lookAtRing(until: number): Promise<void> {
+    const now = this.#now();
+    if (now - this.#lookedAt >= LOOK_MS) {
+      this.#lookedAt = now;
+      this.#looking = this.#options.ring.refresh().finally(() => this.#looking = undefined);
+    }
+    if (!this.#looking) return;
+    const stop = new AbortController();
+    await Promise.race([this.#looking, sleep(until - now, stop.signal)])
+      .finally(() => stop.abort());
   }
 
   /**

@@ -182,7 +182,7 @@ Deno.test("Replicator.replicate() names as unreplicated only the keys of the bac
  * that handed its keys over does (or, `gone`, refusing connections as one that exited since); a
  * refresh brings ring 2, `nodes` (b left, if not named).
  */
-function bLeaves(nodes: string[], gone = false) {
+function bLeaves(nodes: string[], gone = false, refreshMs = 0) {
   const three = ["http://a:1", "http://b:1", "http://c:1"];
   const view = (epoch: number, nodes: string[]): RingView => ({
     term: 0,
@@ -195,10 +195,13 @@ function bLeaves(nodes: string[], gone = false) {
   const source = {
     view: view(1, three),
     ring: new Ring(three),
-    refresh() {
+    refreshes: 0,
+    async refresh() {
+      source.refreshes++;
+      await new Promise((resolve) => setTimeout(resolve, refreshMs));
       source.view = view(2, nodes);
       source.ring = new Ring(nodes);
-      return Promise.resolve(true);
+      return true;
     },
     leaseLeftMs: () => 1000,
   };
@@ -224,7 +227,7 @@ function bLeaves(nodes: string[], gone = false) {
     .filter((key) => ringOf3.owners(key, 2).join() === "http://a:1,http://b:1").slice(0, 5);
   const replicate = () =>
     cluster.replicate(onB.map((key) => ({ key, version: 1, value: "v" }))).catch((e) => e);
-  return { onB, sent, replicate };
+  return { onB, sent, replicate, source };
 }
 
 Deno.test("Replicator.replicate() sends to the new backup the copies a backup that left refused", async () => {
@@ -238,6 +241,14 @@ Deno.test("Replicator.replicate() sends to the new backup the copies a backup th
   const { onB, sent, replicate } = bLeaves(["http://a:1", "http://c:1"], true);
   assert.deepEqual(await replicate(), []);
   assert.deepEqual(sent, [{ node: "http://b:1", keys: onB }, { node: "http://c:1", keys: onB }]);
+});
+
+Deno.test("Replicator.replicate() waits for the ring read out when a backup that left fails again", async () => {
+  // The second write's copies fail while the first one's read of the ring is out: one read, both
+  // writes on the owners of the ring it brings.
+  const { replicate, source } = bLeaves(["http://a:1", "http://c:1"], false, 50);
+  assert.deepEqual(await Promise.all([replicate(), replicate()]), [[], []]);
+  assert.equal(source.refreshes, 1);
 });
 
 Deno.test("Replicator.replicate() fails the copies a backup refused while the ring still names it", async () => {
