@@ -314,11 +314,13 @@ export class Replicator {
 
   /**
    * Throws what {@link checkPrimary} would now, with no await: 421 once a newer ring than `epoch`
-   * came, or a key is not this node's, 503 past its lease. For a write that awaited something
-   * (the key's newest state) after its check, so that it is never applied in a ring gone since.
+   * came, or a key is not this node's, 503 past its lease, 504 past the sender's `deadline`. For a
+   * write that awaited something (the key's newest state) after its check, so that it is never
+   * applied in a ring gone since, nor once its sender gave up on it.
    */
-  checkStillPrimary(keys: string[], epoch: number): void {
+  checkStillPrimary(keys: string[], epoch: number, deadline?: number): void {
     const { ring, self } = this.#options;
+    this.#checkDeadline(deadline);
     const view = ring.view;
     if (!view) {
       if (epoch === 0) return; // checked on its own, with no ring: still none

@@ -416,6 +416,17 @@ Deno.test("Replicator.statesElsewhere() waits for a node still leaving as for on
   assert.ok(error instanceof HttpError && error.status === 503, String(error));
 });
 
+Deno.test("Replicator.checkStillPrimary() refuses (504) a write whose sender gave up meanwhile", () => {
+  // Asking a leaving node for a key's state may take the peer timeout, past the master's own.
+  const { clock, cluster } = setup(nodes[0], 4);
+  const key = keyOf(nodes[0]);
+  cluster.checkStillPrimary([key], 4, clock.now + 1);
+  assert.throws(
+    () => cluster.checkStillPrimary([key], 4, clock.now - 1),
+    (e: unknown) => e instanceof HttpError && e.status === 504 && /not applied/.test(e.message),
+  );
+});
+
 Deno.test("Replicator.checkStillPrimary() refuses (421) once the ring was lost, not with none at all", () => {
   const { source, cluster } = setup(nodes[0], 4);
   const key = keyOf(nodes[0]);

@@ -84,7 +84,7 @@ export class Writer {
     if (condition) {
       for (const { key } of items) await this.#newest(key, epoch);
       // From here to the store's write, nothing awaits: no other write comes between.
-      this.#replicator?.checkStillPrimary(items.map((i) => i.key), epoch);
+      this.#replicator?.checkStillPrimary(items.map((i) => i.key), epoch, routing.deadline);
       for (const { key } of items) this.#check(key, condition);
     }
     const { floor } = routing;
@@ -226,7 +226,7 @@ export class Writer {
   async incr(key: string, request: IncrRequest, routing: Routing = {}): Promise<Counter> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     await this.#newest(key, epoch);
-    this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the write
+    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline); // no await from here on
     const { by, ttl, requestId, retry } = request;
     const store = this.#store;
     const applied = requestId === undefined ? undefined : store.recall(key, requestId);
@@ -281,7 +281,7 @@ export class Writer {
   async touch(key: string, ttl: number | null, routing: Routing = {}): Promise<boolean> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     await this.#newest(key, epoch);
-    this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the write
+    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline); // no await from here on
     const current = this.#store.peek(key);
     if (current === undefined) return false;
     const written = this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
@@ -313,7 +313,7 @@ export class Writer {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     const elsewhere = this.#store.peek(key) === undefined &&
       await this.#storedElsewhere(key, epoch);
-    this.#replicator?.checkStillPrimary([key], epoch); // no await from here to the deletion
+    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline); // no await from here on
     const { found, version } = this.#store.delete(key, epoch);
     const deletion = { key, version, ...(epoch ? { epoch } : {}), deleted: true };
     await this.#copy([deletion], epoch, routing.deadline);
