@@ -65,6 +65,8 @@ interface Member {
   synced: number;
   /** The term of that epoch's ring, if the node names it. */
   syncedTerm?: number;
+  /** The ring it left in, the first without it: its handover for that one counts. */
+  left?: { term: number; epoch: number };
 }
 
 /**
@@ -417,9 +419,11 @@ export class Registry {
         const wasUp = member.status === "up";
         member.status = "leaving";
         if (wasUp) this.#changed("node restarted, leaving", address);
+        if (wasUp) member.left = { term: this.#term, epoch: this.#epoch };
         return this.#keptOut(address, beat);
       }
       member.status = "up";
+      member.left = undefined;
       member.joined = this.#epoch + 1;
       // A new process, as a new member: a failure timeout from now for the master's calls to reach
       // it. The old one's last call answered may be older than that (it was killed, then started),
@@ -433,6 +437,7 @@ export class Registry {
     if (beat.leaving && member.status === "up") {
       member.status = "leaving";
       this.#changed("node leaving", address);
+      member.left = { term: this.#term, epoch: this.#epoch };
     }
     return "known";
   }
@@ -446,6 +451,19 @@ export class Registry {
   #synced(member: Member, term = this.#term, epoch = this.#epoch): boolean {
     const synced = member.syncedTerm ?? term; // a node that names no term: by epoch alone
     return synced === term && member.synced >= epoch;
+  }
+
+  /**
+   * Whether `member`, leaving, handed its keys over: synced for the ring `term`/`epoch`, or for the
+   * ring it left in. Its keys went to that ring's owners, which hold them while later rings (a join
+   * as it handed over, say) settle: asking it, gone, failed reads with its 502, then its breaker's
+   * 503.
+   */
+  #handedOverKeys(member: Member, term = this.#term, epoch = this.#epoch): boolean {
+    if (member.status !== "leaving") return false;
+    const { left } = member;
+    return this.#synced(member, term, epoch) ||
+      (left !== undefined && this.#synced(member, left.term, left.epoch));
   }
 
   /** The state of the member at `address`, or undefined for an address this master does not know. */
@@ -486,7 +504,7 @@ export class Registry {
     if (!this.leading) return false;
     const member = this.#members.get(address);
     if (!member) return false;
-    const handedOver = member.status === "leaving" && this.#synced(member);
+    const handedOver = this.#handedOverKeys(member);
     this.#forget(address, member);
     if (handedOver) this.#remember(this.#handedOver, address, true);
     if (member.status === "up") this.#changed("node deregistered", address);
@@ -681,7 +699,7 @@ export class Registry {
       const joined = view.joined[address] ?? view.epoch;
       // Joined anew: a restarted process, whose instance the next heartbeat tells.
       if (member && member.joined !== joined) member.instance = undefined;
-      if (member) Object.assign(member, { status: "up", joined });
+      if (member) Object.assign(member, { status: "up", joined, left: undefined });
       else {
         this.#members.set(address, {
           status: "up",
@@ -839,7 +857,7 @@ export class Registry {
       if (inRing.has(address) || Object.hasOwn(outside, address)) continue;
       // Synced for the view's ring, not only this master's older one: it may hold keys of a ring
       // it never saw, and a read that skips it would miss them.
-      const handedOver = member.status === "leaving" && this.#synced(member, view.term, view.epoch);
+      const handedOver = this.#handedOverKeys(member, view.term, view.epoch);
       // Up here: whether the leader marked it down before it forgot it went unseen, so as down.
       this.#forget(address, member.status === "up" ? { ...member, status: "down" } : member);
       if (handedOver) this.#remember(this.#handedOver, address, true);
@@ -850,8 +868,11 @@ export class Registry {
       const member = this.#members.get(address);
       if (member?.status === status) continue;
       changed = true;
+      // First seen leaving in this ring: as far as this master knows, the one it left in.
+      const left = status === "leaving" ? { left: { term: view.term, epoch: view.epoch } } : {};
       if (member) {
         member.status = status;
+        if (status === "leaving") member.left = left.left;
         // The process this master last heard may not be the one marked down (a restart it
         // missed): none, so that whichever beats is told to rejoin empty should this master lead.
         if (status === "down") member.instance = undefined;
@@ -863,6 +884,7 @@ export class Registry {
           instance: undefined,
           joined: 0,
           synced: 0,
+          ...left,
         });
       }
     }

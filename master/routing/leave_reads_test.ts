@@ -7,16 +7,17 @@ import { Registry } from "../membership/registry.ts";
 import { Breakers } from "./breaker.ts";
 import { Router } from "./router.ts";
 
-const A = "http://a:1", B = "http://b:1", L = "http://l:1";
+const A = "http://a:1", B = "http://b:1", L = "http://l:1", J = "http://j:1";
 
 type Through = "leader" | "follower" | "promoted follower";
 
 /**
  * Three nodes, R=2, settled; then L leaves, reports its handover (or not), deregisters, exits. The
  * reads go through the leader, or through a follower that takes the leader's rings and hears the
- * same heartbeats, or through that follower once it leads in the next term.
+ * same heartbeats, or through that follower once it leads in the next term. With `joined`, J joins
+ * while L hands over: L reports its handover for the ring it left in, older than the last.
  */
-function leftCluster(handedOver: boolean, through: Through = "leader") {
+function leftCluster(handedOver: boolean, through: Through = "leader", joined = false) {
   const clock = { now: 0 };
   const options = { replicas: 2, failureTimeoutMs: 1000, now: () => clock.now, log };
   const leader = new Registry(options);
@@ -30,7 +31,9 @@ function leftCluster(handedOver: boolean, through: Through = "leader") {
   for (const node of [A, B, L]) beat(node, { instance: node });
   for (const node of [A, B, L]) beat(node, { instance: node, synced: leader.epoch });
   beat(L, { instance: L, leaving: true }); // ring E+1 = {A, B}
-  if (handedOver) beat(L, { instance: L, leaving: true, synced: leader.epoch });
+  const left = leader.epoch;
+  if (joined) beat(J, { instance: J }); // ring E+2 = {A, B, J}
+  if (handedOver) beat(L, { instance: L, leaving: true, synced: left });
   assert.ok(leader.deregister(L));
   follower.adopt(leader.view());
   if (through === "promoted follower") {
@@ -40,8 +43,8 @@ function leftCluster(handedOver: boolean, through: Through = "leader") {
     assert.equal(follower.term, leader.term + 1);
   }
   const registry = through === "leader" ? leader : follower;
-  assert.deepEqual(registry.ring.nodes, [A, B]);
-  assert.equal(registry.list().nodes.length, 2, "L is forgotten");
+  assert.deepEqual(registry.ring.nodes, joined ? [A, B, J] : [A, B]);
+  assert.equal(registry.list().nodes.length, joined ? 3 : 2, "L is forgotten");
   // A and B have not reported E+1 yet (a heartbeat or two away): ring E is still kept for reads.
   assert.ok(registry.unsettledRings.some((ring) => ring.nodes.includes(L)), "ring E is kept");
   const calls: string[] = [];
@@ -56,19 +59,26 @@ function leftCluster(handedOver: boolean, through: Through = "leader") {
   return { router, calls };
 }
 
+/** Reads of keys L owned in ring E, absent everywhere: each a 404, and L, gone, never asked. */
+async function missesWithoutL({ router, calls }: ReturnType<typeof leftCluster>): Promise<void> {
+  // Exactly the reads that ask ring E's owners after both owners miss.
+  const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
+  const statuses = [];
+  for (const key of keys) statuses.push((await router.get(key).catch((e) => e)).status);
+  assert.deepEqual(statuses, keys.map(() => 404));
+  assert.equal(calls.filter((url) => url.startsWith(L)).length, 0, "the departed node is asked");
+}
+
 for (const through of ["leader", "follower", "promoted follower"] as const) {
   Deno.test(`after a graceful leave, a miss through the ${through} is a 404, not the departed node's 502/503`, async () => {
-    const { router, calls } = leftCluster(true, through);
-    // Keys L owned in ring E: exactly the reads that ask ring E's owners after both owners miss.
-    const keys = Array.from({ length: 40 }, (_, i) => `absent-${i}`);
-    const statuses = [];
-    for (const key of keys) statuses.push((await router.get(key).catch((e) => e)).status);
-    assert.deepEqual(statuses, keys.map(() => 404));
-    assert.equal(
-      calls.filter((url) => url.startsWith(L)).length,
-      0,
-      "the departed node is not asked",
-    );
+    await missesWithoutL(leftCluster(true, through));
+  });
+}
+
+for (const through of ["leader", "follower", "promoted follower"] as const) {
+  Deno.test(`a node that handed over by the ring it left in, a join since, is not asked through the ${through}`, async () => {
+    // It reported its handover for ring E+1; J's join made E+2 meanwhile. A and B hold its keys.
+    await missesWithoutL(leftCluster(true, through, true));
   });
 }
 
