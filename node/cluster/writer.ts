@@ -239,7 +239,7 @@ export class Writer {
         409,
         `Key "${key}" cannot tell whether increment "${requestId}" was applied: its owners ` +
           `keep the ids of its last ${MAX_REQUESTS_PER_KEY} increments, and this one is not ` +
-          "among them. Not applied",
+          "among them. This retry was not applied; the first try may have been",
         { requestId, applied: "unknown" },
       );
     }

@@ -158,6 +158,8 @@ Deno.test("Writer.incr() refuses a resend it cannot place once the key's ids are
   const error = await refusal(w.incr("n", { by: 1, requestId: "first", retry: true }));
   assert.equal(error.status, 409);
   assert.match(error.message, /cannot tell whether increment "first" was applied/);
+  // Here the first try was applied: the message does not say it was not.
+  assert.match(error.message, /This retry was not applied; the first try may have been$/);
   assert.equal(store.peek("n")?.value, String(total), "nothing added");
   // A resend whose id is remembered answers as before; a first send is applied.
   const last = `o${MAX_REQUESTS_PER_KEY - 1}`;
