@@ -226,7 +226,8 @@ export class Writer {
   async incr(key: string, request: IncrRequest, routing: Routing = {}): Promise<Counter> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     await this.#newest(key, epoch);
-    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline); // no await from here on
+    // No await from here to the write.
+    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline);
     const { by, ttl, requestId, retry } = request;
     const store = this.#store;
     const applied = requestId === undefined ? undefined : store.recall(key, requestId);
@@ -281,7 +282,8 @@ export class Writer {
   async touch(key: string, ttl: number | null, routing: Routing = {}): Promise<boolean> {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     await this.#newest(key, epoch);
-    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline); // no await from here on
+    // No await from here to the write.
+    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline);
     const current = this.#store.peek(key);
     if (current === undefined) return false;
     const written = this.#set(key, current.value, (ttl ?? 0) * 1000, epoch);
@@ -313,7 +315,8 @@ export class Writer {
     const epoch = await this.#replicator?.checkPrimary([key], routing) ?? 0;
     const elsewhere = this.#store.peek(key) === undefined &&
       await this.#storedElsewhere(key, epoch);
-    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline); // no await from here on
+    // No await from here to the deletion.
+    this.#replicator?.checkStillPrimary([key], epoch, routing.deadline);
     const { found, version } = this.#store.delete(key, epoch);
     const deletion = { key, version, ...(epoch ? { epoch } : {}), deleted: true };
     await this.#copy([deletion], epoch, routing.deadline);
