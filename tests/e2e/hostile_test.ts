@@ -8,6 +8,7 @@ import {
   nodesOf,
   Processes,
   put,
+  ready,
   settled,
   settledCluster,
   waitFor,
@@ -174,6 +175,7 @@ Deno.test("a client's made-up x-ring-epoch does not make a node ask the master f
       const answer = await fetch(`${master.url}/nodes`, { headers: admin });
       return (await answer.json()).nodes.length === 1;
     }, "node registered");
+    await ready(node.url);
     const beats = async () => {
       const text = await (await fetch(`${master.url}/metrics`, { headers: admin })).text();
       // A node asks for the ring with a heartbeat (older builds: GET /ring): count both.

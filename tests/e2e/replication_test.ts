@@ -10,6 +10,7 @@ import {
   nodesOf,
   Processes,
   put,
+  ready,
   settled,
   settledCluster,
   waitFor,
@@ -464,6 +465,7 @@ Deno.test("R=1: a node SIGTERM'd while a restarted master learns the ring still 
     assert.equal(await leaving.stop("SIGTERM"), 0);
     assert.ok(leaving.logs.some((line) => line.msg === "keys handed over"), "handed over");
     await restarting; // recovered: its ring is the first node alone
+    await ready(nodes[0].url); // its lease, lapsed while the master recovered, given again
     await assertAllStored(master.url, leavingKeys);
   } finally {
     await processes.stopAll();

@@ -234,6 +234,20 @@ export async function settled(masterUrl: string, ms = 15_000): Promise<void> {
 }
 
 /**
+ * Waits until the service at `url` is ready (`/ready` answers 200): a node once a master took its
+ * heartbeat, and so gave it its lease. One listed by the master may not be yet: a node whose first
+ * beat came while a (re)started master learnt the ring is listed up, and answers 503 until its
+ * next beat, as after that master's recovery every node does.
+ */
+export async function ready(url: string): Promise<void> {
+  await waitFor(async () => {
+    const answer = await fetch(`${url}/ready`);
+    await answer.body?.cancel();
+    return answer.status === 200;
+  }, `${url} ready`);
+}
+
+/**
  * Starts a master with `args` and `count` nodes with `nodeArgs`, and waits until all are registered
  * and settled.
  */
