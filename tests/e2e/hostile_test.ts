@@ -73,6 +73,7 @@ Deno.test({
       const master = await processes.master({ args: ["--replicas", "1"] });
       const node = await limited.node(master.url);
       await waitFor(async () => (await nodesOf(master.url)).length === 1, "node registered");
+      await ready(node.url);
       assert.equal(await put(master.url, "before", "v"), 204);
       flood.push(...await hold(node.url, 600));
       // Served meanwhile: the master's kept-alive connection to the node, and new clients once

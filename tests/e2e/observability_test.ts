@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { parseMetrics } from "@cache/service/metrics";
-import { get, nodesOf, Processes, put, waitFor } from "../support/process.ts";
+import { get, nodesOf, Processes, put, ready, waitFor } from "../support/process.ts";
 
 interface Span {
   traceId: string;
@@ -42,7 +42,7 @@ Deno.test("one GET through the master is one trace across master and node", asyn
   const nodes = new Processes({ ...otel, OTEL_SERVICE_NAME: "node" });
   try {
     const m = await master.master();
-    await nodes.node(m.url);
+    await ready((await nodes.node(m.url)).url);
     await waitFor(async () => (await nodesOf(m.url)).length === 1, "node registered");
     assert.equal(await put(m.url, "traced", "v"), 204);
     assert.equal(await get(m.url, "traced"), "v");
@@ -81,6 +81,7 @@ Deno.test("a hung node trips its breaker: timeouts, then fast 503s, then recover
     });
     const node = await processes.node(master.url);
     await waitFor(async () => (await nodesOf(master.url)).length === 1, "node registered");
+    await ready(node.url);
     assert.equal(await put(master.url, "k", "v"), 204);
 
     Deno.kill(node.pid, "SIGSTOP"); // it hangs; its connections stay open
