@@ -616,8 +616,8 @@ Deno.test("R=2: a node restarted while no master answers serves none of its keys
       body: "{}",
     });
     assert.equal(counted.status, 503, await counted.text());
-    const ready = await fetch(`${again.url}/ready`);
-    assert.equal(ready.status, 503, await ready.text());
+    const readiness = await fetch(`${again.url}/ready`);
+    assert.equal(readiness.status, 503, await readiness.text());
 
     // Back with a master, it takes its keys again: every one reads as acknowledged.
     await processes.master({ at: master.url, args: [...failover(2), "--recovery-ms", "2000"] });
@@ -641,6 +641,7 @@ Deno.test("R=2: every node stalled past the failure timeout at once keeps its ke
     assert.ok((await nodesOf(master.url)).every((node) => node.status === "up"), "none down");
     for (const node of nodes) Deno.kill(node.pid, "SIGCONT");
     await settled(master.url);
+    for (const node of nodes) await ready(node.url); // each lease, lapsed while stalled, again
     await assertAllStored(master.url, keys, "kept");
     assert.ok(!nodes.some((node) => node.logs.some((line) => line.msg === "rejoining empty")));
   } finally {
@@ -667,6 +668,7 @@ Deno.test("R=2: a killed node is marked down while the others are stalled, and a
     assert.ok(stalled.every((node) => statuses.get(node.address) === "up"), "the stalled kept up");
     for (const node of stalled) Deno.kill(node.pid, "SIGCONT");
     await settled(master.url);
+    for (const node of stalled) await ready(node.url);
     await assertAllStored(master.url, keys, "kept");
 
     for (const node of stalled) await node.stop("SIGKILL");
@@ -674,8 +676,8 @@ Deno.test("R=2: a killed node is marked down while the others are stalled, and a
       async () => (await nodesOf(master.url)).every((node) => node.status === "down"),
       "every node down",
     );
-    const ready = await fetch(`${master.url}/ready`);
-    assert.equal(ready.status, 503, await ready.text());
+    const readiness = await fetch(`${master.url}/ready`);
+    assert.equal(readiness.status, 503, await readiness.text());
     const read = await fetch(`${master.url}/keys/gone0`);
     assert.equal(read.status, 503, await read.text());
   } finally {

@@ -234,17 +234,22 @@ export async function settled(masterUrl: string, ms = 15_000): Promise<void> {
 }
 
 /**
- * Waits until the service at `url` is ready (`/ready` answers 200): a node once a master took its
- * heartbeat, and so gave it its lease. One listed by the master may not be yet: a node whose first
- * beat came while a (re)started master learnt the ring is listed up, and answers 503 until its
- * next beat, as after that master's recovery every node does.
+ * Waits until the node at `url` serves keys: `/ready` answers 200 (a master took its heartbeat)
+ * and a key read is not refused 503 (its lease runs). One listed up by the master may not yet: a
+ * node whose first beat came while a (re)started master learnt the ring, every node after that
+ * master's recovery, and one stalled past its lease each wait a beat for their lease. (With
+ * tokens the read is refused 401, and `/ready` alone tells.)
  */
 export async function ready(url: string): Promise<void> {
-  await waitFor(async () => {
-    const answer = await fetch(`${url}/ready`);
+  const status = async (path: string) => {
+    const answer = await fetch(`${url}${path}`);
     await answer.body?.cancel();
-    return answer.status === 200;
-  }, `${url} ready`);
+    return answer.status;
+  };
+  await waitFor(
+    async () => await status("/ready") === 200 && await status("/keys/lease-probe") !== 503,
+    `${url} ready`,
+  );
 }
 
 /**
