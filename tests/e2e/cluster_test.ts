@@ -2,7 +2,7 @@
 // that only make sense for processes.
 
 import assert from "node:assert/strict";
-import { freePort, Processes, put, settledCluster, waitFor } from "../support/process.ts";
+import { freePort, Processes, put, ready, settledCluster, waitFor } from "../support/process.ts";
 import { scenarios } from "../support/scenarios.ts";
 
 for (const scenario of scenarios) {
@@ -118,6 +118,7 @@ for (const tokens of [false, true]) {
       const master = await processes.master();
       const node = await processes.node(master.url);
       await waitFor(async () => (await fetch(`${master.url}/ready`)).ok, "a node is up");
+      await ready(node.url);
       const wrote = await fetch(`${master.url}/keys`, {
         method: "POST",
         headers: { "content-type": "application/json", ...as(tokens ? "client-token-1" : "") },

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Processes, waitFor } from "../support/process.ts";
+import { Processes, ready, waitFor } from "../support/process.ts";
 
 const TOKENS = { client: "client-fuzz-1", node: "node-fuzz-1", admin: "admin-fuzz-1" };
 const AUTH_TOKENS = Object.entries(TOKENS).map(([role, token]) => `${role}:${token}`).join(",");
@@ -110,6 +110,7 @@ Deno.test("random and malformed requests never get a 5xx and change nothing when
     const node = await processes.node(master.url);
     const admin = { authorization: `Bearer ${TOKENS.admin}`, "content-type": "application/json" };
     await waitFor(async () => (await fetch(`${master.url}/ready`)).status === 200, "ready");
+    await ready(node.url);
     const items = SEEDS.map((k) => ({ key: k, value: `value of ${k}` }));
     const seeded = await fetch(`${master.url}/mset`, {
       method: "POST",

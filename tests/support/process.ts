@@ -50,9 +50,12 @@ export class Processes implements Harness {
   async master(options: { at?: string; args?: string[] } = {}): Promise<ProcessService> {
     const master = await this.#startMaster(options);
     if (master.url.startsWith("https:")) return master; // TLS tests wait with their own client
+    // With tokens, a token of the list: without one the 401 would not tell the recovery's 503.
+    const token = this.#env.AUTH_TOKENS?.split(",")[0].split(":")[1];
+    const headers: HeadersInit = token ? { authorization: `Bearer ${token}` } : {};
     await waitFor(
       async () => {
-        const answer = await fetch(`${master.url}/ring`);
+        const answer = await fetch(`${master.url}/ring`, { headers });
         await answer.body?.cancel();
         return answer.status !== 503;
       },
