@@ -146,15 +146,22 @@ const nodes = Array.from({ length: options.nodes }, (_, i) => {
 const services = [master, ...nodes];
 
 // Say where to go once every node is up and the master takes requests: a master that just
-// started first learns the last ring from its nodes, and answers 503 until then.
+// started first learns the last ring from its nodes, and answers 503 until then. A node listed up
+// then takes writes only from its next heartbeat, which brings its lease: its own /ready says so.
+const isReady = async (url: string) => {
+  const answer = await fetch(`${url}/ready`);
+  await answer.body?.cancel();
+  return answer.ok;
+};
 (async () => {
   for (let tries = 0; tries < 300 && !stopping; tries++) {
     try {
       const { nodes: known } = await (await fetch(`${masterUrl}/nodes`)).json();
       const up = known.filter((n: { status: string }) => n.status === "up").length;
-      const ready = await fetch(`${masterUrl}/ready`);
-      await ready.body?.cancel();
-      if (up === options.nodes && ready.ok) {
+      const nodeUrls = nodes.map((_, i) => `http://127.0.0.1:${options.port + 1 + i}`);
+      const ready = await isReady(masterUrl) &&
+        (await Promise.all(nodeUrls.map(isReady))).every(Boolean);
+      if (up === options.nodes && ready) {
         console.log(`\nCluster ready: master ${masterUrl} with ${options.nodes} nodes`);
         console.log(`API reference: ${masterUrl}/reference`);
         console.log(
