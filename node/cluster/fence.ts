@@ -1,30 +1,11 @@
 // A node whose lease ran out answers its key routes with 503: it may no longer own its keys.
 
 import type { RecordRequest } from "@cache/service/observe";
+import { routerPath } from "@cache/service/hot";
 import { leaseLost } from "./replicator.ts";
 
 /** The routes that read or write keys as their owner; `/replicate` and `/replica` are not. */
 const KEY_ROUTES = /^\/(keys(\/|$)|(mget|mset|stamped)$)/;
-
-/**
- * The path of `target` as the app's router reads it: without the query or a fragment, its escapes
- * decoded; where a malformed escape fails the whole, each valid run of escapes on its own.
- */
-function pathOf(target: string): string {
-  const path = target.split(/[?#]/)[0];
-  if (!path.includes("%")) return path;
-  try {
-    return decodeURI(path);
-  } catch {
-    return path.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
-      try {
-        return decodeURI(run);
-      } catch {
-        return run;
-      }
-    });
-  }
-}
 
 /** The route template of a key route's `path`, as the request metrics name it. */
 function routeOf(path: string): string {
@@ -56,7 +37,7 @@ export function fenced(
     if (leaseLeftMs() > 0) return undefined;
     const started = performance.now();
     // As the router reads it: `/%6Beys/k?x` is `/keys/k`.
-    const path = pathOf(request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2)));
+    const path = routerPath(request.url);
     if (!KEY_ROUTES.test(path)) return undefined;
     const error = leaseLost(self);
     // Counted as the app counts what it answers: an outage must show in the request metrics.

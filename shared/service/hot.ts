@@ -169,10 +169,7 @@ export class HotPath {
    * again, as it always does.
    */
   refuses(request: LiteRequest): Response | undefined {
-    const url = request.url;
-    const start = pathStart(url);
-    const query = url.indexOf("?", start);
-    const path = url.slice(start, query < 0 ? undefined : query);
+    const path = routerPath(request.url); // as the app's own check will read it
     const roles = this.#roles(path);
     return roles ? this.#admit(request, roles, path) : undefined;
   }
@@ -372,6 +369,33 @@ function withinBudget(
 /** About the bytes of an answer's body: its characters for text; 0 for a Response's, unread. */
 function bodyBytes(answer: Answer): number {
   return answer instanceof Response ? 0 : answer.body.length;
+}
+
+/**
+ * The path of the absolute `url` as the app's router reads it: without the query or a fragment,
+ * its escapes decoded; where a malformed escape fails the whole, each valid run of escapes on its
+ * own (`/%72eplicate?x` is `/replicate`).
+ *
+ * @example
+ * ```ts
+ * import { routerPath } from "./hot.ts";
+ * routerPath("http://127.0.0.1:8081/%6Beys/k?x=1"); // "/keys/k"
+ * ```
+ */
+export function routerPath(url: string): string {
+  const path = url.slice(pathStart(url)).split(/[?#]/)[0];
+  if (!path.includes("%")) return path;
+  try {
+    return decodeURI(path);
+  } catch {
+    return path.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURI(run);
+      } catch {
+        return run;
+      }
+    });
+  }
 }
 
 /** Where the path starts in an absolute URL: after the scheme's `//` and the host. */

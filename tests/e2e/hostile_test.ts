@@ -221,6 +221,7 @@ Deno.test("with tokens, a long body without one is refused on its head, before i
     const node = await processes.node(master.url);
     const asks: [string, string, string][] = [
       [node.url, "/replicate", ""],
+      [node.url, "/%72eplicate", ""], // as the router reads it: /replicate
       [node.url, "/keys", "Authorization: Bearer not-a-token\r\n"],
       [master.url, "/mset", ""],
       [master.url, "/register", "Authorization: Bearer client-token-1\r\n"],
