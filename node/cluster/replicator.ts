@@ -1,7 +1,7 @@
 // A node's part in replication: refuse writes it is not the primary of, copy writes to backups.
 
 import { Coalescer } from "@cache/async/coalesce";
-import { sleep } from "@cache/async/sleep";
+import { within } from "@cache/async/sleep";
 import { HttpError } from "@cache/protocol/errors";
 import { callPeer } from "@cache/http1/peer";
 import { BodyBuffers } from "@cache/http1/body_buffers";
@@ -114,7 +114,7 @@ export interface Routing {
 export class Replicator {
   readonly #options: ReplicatorOptions;
   #lookedAt = -Infinity; // when a backup that may have left last made this node read the ring
-  #looking: Promise<unknown> | undefined; // that read, while it is out
+  #looking: Promise<boolean> | undefined; // that read, while it is out
   // Group commit: one /replicate in flight per backup; the writes' copies made meanwhile wait and
   // go together in the next one. A backup that did not answer in time fails the copies queued
   // behind at once, rather than make each wait out a timeout of its own.
@@ -465,10 +465,7 @@ export class Replicator {
       this.#lookedAt = now;
       this.#looking = this.#options.ring.refresh().finally(() => this.#looking = undefined);
     }
-    if (!this.#looking) return;
-    const stop = new AbortController();
-    await Promise.race([this.#looking, sleep(until - now, stop.signal)])
-      .finally(() => stop.abort());
+    if (this.#looking) await within(this.#looking, until - now, false);
   }
 
   /**

@@ -22,3 +22,20 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
   });
 }
+
+/**
+ * What `promise` resolves to, or `late` if it has not settled within `ms`; the timer ends either
+ * way, and `promise` goes on unawaited.
+ *
+ * @example
+ * ```ts
+ * import { within } from "./sleep.ts";
+ * const sent = new Promise<boolean>(() => {}); // never settles
+ * await within(sent, 100, false); // false, after 100 ms
+ * ```
+ */
+export function within<T>(promise: Promise<T>, ms: number, late: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T>((resolve) => timer = setTimeout(() => resolve(late), ms));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -12,6 +12,7 @@ import { MAX_REPLICA_ENTRIES, readReplicaBody } from "@cache/protocol/replica_bo
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
 import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
+import { within } from "@cache/async/sleep";
 
 const ReplicateRequest = z.strictObject({
   entries: z.array(Replica).min(1).max(MAX_REPLICA_ENTRIES),
@@ -85,13 +86,6 @@ const replica = createRoute({
 /** Default wait for copies from a sender behind to be sent on: see `NodeContext.sendOnWaitMs`. */
 const SEND_ON_WAIT_MS = 1000;
 
-/** Whether `sent` resolved true within `ms`. */
-function within(sent: Promise<boolean>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  return Promise.race([sent, late]).finally(() => clearTimeout(timer));
-}
-
 /** Serves `/replicate` (hot: every write a primary takes comes here once per backup),
  * `/evicted` and `/replica/{key}`. */
 export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
@@ -107,7 +101,7 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
       // write counts once the key's owners in this ring have it, as a read by it asks them.
       const sentOn = from ? node.replicated?.(entries, from) : undefined;
       if (!sentOn) return jsonAnswer(answer);
-      return within(sentOn, node.sendOnWaitMs ?? SEND_ON_WAIT_MS).then((sent) => {
+      return within(sentOn, node.sendOnWaitMs ?? SEND_ON_WAIT_MS, false).then((sent) => {
         if (sent) return jsonAnswer(answer);
         throw new HttpError(
           504,
