@@ -1,6 +1,7 @@
 // Starts real master and node processes on 127.0.0.1 for tests, and stops them by PID.
 
 import { parseMetrics } from "@cache/service/metrics";
+import { parseTokens } from "@cache/service/auth";
 import type { Harness, Service } from "./harness.ts";
 import { NODE_V8_FLAGS } from "../../node/v8_flags.ts";
 
@@ -51,7 +52,7 @@ export class Processes implements Harness {
     const master = await this.#startMaster(options);
     if (master.url.startsWith("https:")) return master; // TLS tests wait with their own client
     // With tokens, a token of the list: without one the 401 would not tell the recovery's 503.
-    const token = this.#env.AUTH_TOKENS?.split(",")[0].split(":")[1];
+    const token = parseTokens(this.#env.AUTH_TOKENS ?? "")[0]?.[1];
     const headers: HeadersInit = token ? { authorization: `Bearer ${token}` } : {};
     await waitFor(
       async () => {
@@ -241,7 +242,7 @@ export async function settled(masterUrl: string, ms = 15_000): Promise<void> {
  * and a key read is not refused 503 (its lease runs). One listed up by the master may not yet: a
  * node whose first beat came while a (re)started master learnt the ring, every node after that
  * master's recovery, and one stalled past its lease each wait a beat for their lease. (With
- * tokens the read is refused 401, and `/ready` alone tells.)
+ * tokens too: a node without a lease answers 503 before it asks for a token.)
  */
 export async function ready(url: string): Promise<void> {
   const status = async (path: string) => {
