@@ -459,7 +459,7 @@ export class Registry {
    * as it handed over, say) settle: asking it, gone, failed reads with its 502, then its breaker's
    * 503.
    */
-  #handedOverKeys(member: Member, term = this.#term, epoch = this.#epoch): boolean {
+  #handoverDone(member: Member, term = this.#term, epoch = this.#epoch): boolean {
     if (member.status !== "leaving") return false;
     const { left } = member;
     return this.#synced(member, term, epoch) ||
@@ -504,7 +504,7 @@ export class Registry {
     if (!this.leading) return false;
     const member = this.#members.get(address);
     if (!member) return false;
-    const handedOver = this.#handedOverKeys(member);
+    const handedOver = this.#handoverDone(member);
     this.#forget(address, member);
     if (handedOver) this.#remember(this.#handedOver, address, true);
     if (member.status === "up") this.#changed("node deregistered", address);
@@ -857,7 +857,7 @@ export class Registry {
       if (inRing.has(address) || Object.hasOwn(outside, address)) continue;
       // Synced for the view's ring, not only this master's older one: it may hold keys of a ring
       // it never saw, and a read that skips it would miss them.
-      const handedOver = this.#handedOverKeys(member, view.term, view.epoch);
+      const handedOver = this.#handoverDone(member, view.term, view.epoch);
       // Up here: whether the leader marked it down before it forgot it went unseen, so as down.
       this.#forget(address, member.status === "up" ? { ...member, status: "down" } : member);
       if (handedOver) this.#remember(this.#handedOver, address, true);
@@ -869,10 +869,10 @@ export class Registry {
       if (member?.status === status) continue;
       changed = true;
       // First seen leaving in this ring: as far as this master knows, the one it left in.
-      const left = status === "leaving" ? { left: { term: view.term, epoch: view.epoch } } : {};
+      const left = status === "leaving" ? { term: view.term, epoch: view.epoch } : undefined;
       if (member) {
         member.status = status;
-        if (status === "leaving") member.left = left.left;
+        if (left) member.left = left;
         // The process this master last heard may not be the one marked down (a restart it
         // missed): none, so that whichever beats is told to rejoin empty should this master lead.
         if (status === "down") member.instance = undefined;
@@ -884,7 +884,7 @@ export class Registry {
           instance: undefined,
           joined: 0,
           synced: 0,
-          ...left,
+          left,
         });
       }
     }
