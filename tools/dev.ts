@@ -138,8 +138,8 @@ function exited(child: ChildProcess): Promise<void> {
 let stopping = false;
 const closed = new Set<ChildProcess>(); // exited, and their output read to the end
 const master = start("master", ["master/main.ts", "--port", String(options.port), ...local]);
-const nodes = Array.from({ length: options.nodes }, (_, i) => {
-  const port = options.port + 1 + i;
+const nodePorts = Array.from({ length: options.nodes }, (_, i) => options.port + 1 + i);
+const nodes = nodePorts.map((port, i) => {
   const args = ["--port", String(port), ...local, "--master", masterUrl];
   return start(`node-${i + 1}`, [`--v8-flags=${NODE_V8_FLAGS}`, "node/main.ts", ...args]);
 });
@@ -158,9 +158,9 @@ const isReady = async (url: string) => {
     try {
       const { nodes: known } = await (await fetch(`${masterUrl}/nodes`)).json();
       const up = known.filter((n: { status: string }) => n.status === "up").length;
-      const nodeUrls = nodes.map((_, i) => `http://127.0.0.1:${options.port + 1 + i}`);
       const ready = await isReady(masterUrl) &&
-        (await Promise.all(nodeUrls.map(isReady))).every(Boolean);
+        (await Promise.all(nodePorts.map((port) => isReady(`http://127.0.0.1:${port}`))))
+          .every(Boolean);
       if (up === options.nodes && ready) {
         console.log(`\nCluster ready: master ${masterUrl} with ${options.nodes} nodes`);
         console.log(`API reference: ${masterUrl}/reference`);
