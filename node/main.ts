@@ -140,12 +140,17 @@ const app = createApp({
   auth,
   metricsAuth: config.metricsAuth ?? auth.enabled, // with tokens, metrics too need one
   maxValueBytes: config.maxValueBytes,
+  // Ready when it serves its keys: registered, and within the lease the fence below checks.
   notReady: () =>
     stopping
       ? "Shutting down"
-      : membership.registered || standalone
+      : standalone
       ? undefined
-      : "Not registered with the master",
+      : !membership.registered
+      ? "Not registered with the master"
+      : membership.leaseLeftMs() === 0
+      ? "No lease from the leading master: serving no key until a heartbeat is answered"
+      : undefined,
   log,
 });
 

@@ -142,7 +142,7 @@ export function createApp(deps: NodeDeps): NodeApp {
   addHealthRoutes(
     app,
     "node",
-    "while the master acknowledges this node's heartbeats",
+    "while the master acknowledges this node's heartbeats and the leading master's lease holds (past it, key routes answer 503)",
     deps.notReady,
   );
   return Object.assign(app, { hot });

@@ -649,6 +649,31 @@ Deno.test("R=2: every node stalled past the failure timeout at once keeps its ke
   }
 });
 
+Deno.test("a node without a lease answers /ready 503, and 200 again once it serves its keys", async () => {
+  // A readiness probe must not call ready a node whose fence answers every key route with 503.
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 2, failover(2));
+    await storeAll(master.url, ["lease0"], "kept");
+    const [node] = nodes;
+    Deno.kill(master.pid, "SIGSTOP"); // no heartbeat answered: the lease runs out
+    try {
+      await waitFor(async () => (await fetch(`${node.url}/ready`)).status === 503, "not ready");
+      const readiness = await (await fetch(`${node.url}/ready`)).json();
+      assert.match(readiness.error, /lease/);
+      const read = await fetch(`${node.url}/keys/lease0`);
+      assert.equal(read.status, 503, await read.text());
+    } finally {
+      Deno.kill(master.pid, "SIGCONT");
+    }
+    await waitFor(async () => (await fetch(`${node.url}/ready`)).status === 200, "ready again");
+    const read = await fetch(`${node.url}/keys/lease0`);
+    assert.notEqual(read.status, 503, await read.text());
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("R=2: a killed node is marked down while the others are stalled, and all killed are", async () => {
   // Stalled nodes are kept up (above); a node whose address refuses calls is gone, not busy. Once
   // every node was kept listed up, and the master answered /ready 200 with nothing behind it.

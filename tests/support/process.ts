@@ -238,22 +238,17 @@ export async function settled(masterUrl: string, ms = 15_000): Promise<void> {
 }
 
 /**
- * Waits until the node at `url` serves keys: `/ready` answers 200 (a master took its heartbeat)
- * and a key read is not refused 503 (its lease runs). One listed up by the master may not yet: a
- * node whose first beat came while a (re)started master learnt the ring, every node after that
- * master's recovery, and one stalled past its lease each wait a beat for their lease. (With
- * tokens too: a node without a lease answers 503 before it asks for a token.)
+ * Waits until the node at `url` serves keys: `/ready` answers 200 only while a master takes its
+ * heartbeats and its lease runs. One listed up by the master may not yet: a node whose first beat
+ * came while a (re)started master learnt the ring, every node after that master's recovery, and one
+ * stalled past its lease each wait a beat for their lease.
  */
 export async function ready(url: string): Promise<void> {
-  const status = async (path: string) => {
-    const answer = await fetch(`${url}${path}`);
+  await waitFor(async () => {
+    const answer = await fetch(`${url}/ready`);
     await answer.body?.cancel();
-    return answer.status;
-  };
-  await waitFor(
-    async () => await status("/ready") === 200 && await status("/keys/lease-probe") !== 503,
-    `${url} ready`,
-  );
+    return answer.status === 200;
+  }, `${url} ready`);
 }
 
 /**
