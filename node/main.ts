@@ -1,12 +1,12 @@
 // Entry point of a cache node: reads settings, serves the API, keeps registered, moves keys when
 // the ring changes, and hands its keys over before it leaves on SIGTERM.
 
-import { Metrics } from "../shared/service/metrics.ts";
-import { requestRecorder } from "../shared/service/observe.ts";
-import { createLogger } from "../shared/log/log.ts";
-import { redacted } from "../shared/service/config.ts";
-import { serviceFetch } from "../shared/http1/fetch.ts";
-import { loadOrExit, loadSecurity, startService } from "../shared/service/serve.ts";
+import { Metrics } from "@cache/service/metrics";
+import { requestRecorder } from "@cache/service/observe";
+import { createLogger } from "@cache/log/log";
+import { redacted } from "@cache/service/config";
+import { serviceFetch } from "@cache/http1/fetch";
+import { loadOrExit, loadSecurity, startService } from "@cache/service/serve";
 import { createApp } from "./http/app.ts";
 import { MAX_FLUSH_AHEAD_US, Replicator, sendReplicas } from "./cluster/replicator.ts";
 import { loadConfig, nodeSettings } from "./config.ts";
@@ -15,7 +15,7 @@ import { Membership } from "./cluster/membership.ts";
 import { BATCH_BYTES, Rebalancer } from "./cluster/rebalance.ts";
 import { Strays } from "./cluster/strays.ts";
 import { EvictionNotices, sendEvicted } from "./cluster/eviction_notices.ts";
-import { maxBodyBytes } from "../shared/protocol/key_routes.ts";
+import { maxBodyBytes } from "@cache/protocol/key_routes";
 import { fenced } from "./cluster/fence.ts";
 import { Writer } from "./cluster/writer.ts";
 import { primaryKeys } from "./cluster/primary_keys.ts";

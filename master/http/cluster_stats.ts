@@ -1,6 +1,6 @@
 // The cluster's counters gathered from its up nodes: what `/stats` and the dashboard report.
 
-import { type ClusterStats, NodeStats } from "../../shared/protocol/wire.ts";
+import { type ClusterStats, NodeStats } from "@cache/protocol/wire";
 import type { Registry } from "../membership/registry.ts";
 import type { Router } from "../routing/router.ts";
 

@@ -1,20 +1,20 @@
 // Builds the node's HTTP app from its dependencies.
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createApi } from "../../shared/service/api.ts";
-import { addHealthRoutes } from "../../shared/service/health.ts";
-import { maxBodyBytes } from "../../shared/protocol/key_routes.ts";
-import { NODE_TIME_HEADER } from "../../shared/protocol/node_clocks.ts";
-import { EPOCH_HEADER } from "../../shared/protocol/wire.ts";
-import { type AccessRules, type Auth, protect } from "../../shared/service/auth.ts";
-import type { Logger } from "../../shared/log/log.ts";
-import { Metrics } from "../../shared/service/metrics.ts";
+import { createApi } from "@cache/service/api";
+import { addHealthRoutes } from "@cache/service/health";
+import { maxBodyBytes } from "@cache/protocol/key_routes";
+import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
+import { EPOCH_HEADER } from "@cache/protocol/wire";
+import { type AccessRules, type Auth, protect } from "@cache/service/auth";
+import type { Logger } from "@cache/log/log";
+import { Metrics } from "@cache/service/metrics";
 import { addBatchRoutes } from "./routes/batch.ts";
 import { addKeyRoutes } from "./routes/keys.ts";
 import { addKeyspaceRoutes } from "./routes/keyspace.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
 import type { Replicator } from "../cluster/replicator.ts";
-import { HotPath } from "../../shared/service/hot.ts";
+import { HotPath } from "@cache/service/hot";
 import type { NodeContext } from "./context.ts";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { RingRef } from "@cache/protocol/sender_ring";

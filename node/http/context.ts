@@ -1,15 +1,15 @@
 // What the node's routes share: the context they are given and how they read a request's routing.
 
-import { type Answer, NO_CONTENT } from "../../shared/http1/answer.ts";
+import { type Answer, NO_CONTENT } from "@cache/http1/answer";
 import {
   DEADLINE_HEADER,
   EPOCH_HEADER,
   headerNumber,
   VERSION_FLOOR_HEADER,
   versionFloor,
-} from "../../shared/protocol/wire.ts";
-import { roleOf } from "../../shared/service/auth.ts";
-import type { HotRequest } from "../../shared/service/hot.ts";
+} from "@cache/protocol/wire";
+import { roleOf } from "@cache/service/auth";
+import type { HotRequest } from "@cache/service/hot";
 import type { RebalanceProgress } from "../cluster/rebalance.ts";
 import type { RingRef } from "@cache/protocol/sender_ring";
 import type { ScanBudget } from "./scan_budget.ts";

@@ -1,6 +1,6 @@
 // The store's entries as records in one arena: found by key, ordered by use, filed by expiry.
 
-import { utf8Bytes } from "../../shared/protocol/wire.ts";
+import { utf8Bytes } from "@cache/protocol/wire";
 import { Arena } from "./arena.ts";
 import { Epochs } from "./epochs.ts";
 import { ExpiryQueue } from "./expiry.ts";

@@ -1,8 +1,8 @@
 // The node's key-value store: string values with optional expiry, a memory bound and LRU eviction.
 
-import { newer, type Replica as WireReplica, ttlLeft } from "../../shared/protocol/replica.ts";
-import type { RawReplica } from "../../shared/protocol/replica_body.ts";
-import { versionOf } from "../../shared/protocol/versions.ts";
+import { newer, type Replica as WireReplica, ttlLeft } from "@cache/protocol/replica";
+import type { RawReplica } from "@cache/protocol/replica_body";
+import { versionOf } from "@cache/protocol/versions";
 import { Entries, type Sized } from "./entries.ts";
 import { EntryTooLargeError, StoreFullError } from "./errors.ts";
 import type { Value } from "./records.ts";
@@ -89,7 +89,7 @@ export interface Write {
 }
 
 /** A key's state as replicas exchange it; a value may be the bytes a request carried. */
-export type { RawReplica as Replica } from "../../shared/protocol/replica_body.ts";
+export type { RawReplica as Replica } from "@cache/protocol/replica_body";
 
 /**
  * What a read finds: the value, the version of the write that stored it (see `versionOf()`) and,

@@ -1,6 +1,6 @@
 // Deletions a node remembers for a while, so a late copy of a deleted key cannot bring it back.
 
-import { newer } from "../../shared/protocol/replica.ts";
+import { newer } from "@cache/protocol/replica";
 
 /** How long a deletion is remembered, so a late copy of the key cannot bring it back. */
 export const TOMBSTONE_MS = 5 * 60_000;

@@ -2,7 +2,7 @@
 // through the master answers a value older than one already acknowledged.
 
 import assert from "node:assert/strict";
-import { CacheClient } from "../../shared/client/client.ts";
+import { CacheClient } from "@cache/client";
 import { Processes, settledCluster } from "../support/process.ts";
 
 const KEYS = 16;

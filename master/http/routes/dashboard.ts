@@ -1,9 +1,9 @@
 // The dashboard: a live page of the cluster served by the master, and the state it polls.
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { OPEN } from "../../../shared/service/api.ts";
-import { json } from "../../../shared/protocol/route_parts.ts";
-import { ClusterStats, NodeStats } from "../../../shared/protocol/wire.ts";
+import { OPEN } from "@cache/service/api";
+import { json } from "@cache/protocol/route_parts";
+import { ClusterStats, NodeStats } from "@cache/protocol/wire";
 import type { Breakers } from "../../routing/breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard_page.ts";
 import { Election } from "../election.ts";

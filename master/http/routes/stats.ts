@@ -1,8 +1,8 @@
 // The cluster's counters: the sum over the up nodes, and each node's own.
 
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { json } from "../../../shared/protocol/route_parts.ts";
-import { ClusterStats } from "../../../shared/protocol/wire.ts";
+import { json } from "@cache/protocol/route_parts";
+import { ClusterStats } from "@cache/protocol/wire";
 
 const stats = createRoute({
   method: "get",

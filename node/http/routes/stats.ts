@@ -1,8 +1,8 @@
 // The node's counters: keys, bytes, hits, misses, evictions, expirations and uptime.
 
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { json } from "../../../shared/protocol/route_parts.ts";
-import { NodeStats } from "../../../shared/protocol/wire.ts";
+import { json } from "@cache/protocol/route_parts";
+import { NodeStats } from "@cache/protocol/wire";
 import type { NodeContext } from "../context.ts";
 
 const stats = createRoute({
