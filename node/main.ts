@@ -176,7 +176,13 @@ service.onStop(async () => {
     let done = await rebalancer.idle(left()) && await strays.idle(left());
     handedOver = true;
     done &&= await strays.idle(left()); // keys sent on from copies taken just before
-    log.info(done ? "keys handed over" : "handover timed out", { ...rebalancer.progress });
+    if (done) log.info("keys handed over", { ...rebalancer.progress });
+    else {
+      // What no other node took is lost with this process (at R=1, its only copy): say so loudly,
+      // as when every other node is full under noeviction.
+      const held = store.stats().keys;
+      log.error("handover timed out", { ...rebalancer.progress, keysStillHere: held });
+    }
     await membership.beat(); // reports the handover done
   }
   clearInterval(expirer);

@@ -433,6 +433,39 @@ Deno.test("R=1: a SIGTERM'd node hands over its third of 10,000 keys, all still 
   }
 });
 
+Deno.test("R=1: a leave whose keys the others, full under noeviction, refuse says so as an error", async () => {
+  // The keys go with the process: the log must not read as a routine timeout.
+  const processes = new Processes();
+  try {
+    const full = [
+      "--max-memory",
+      "2mb",
+      "--eviction",
+      "noeviction",
+      "--handover-timeout-ms",
+      "1500",
+    ];
+    const { master, nodes } = await settledCluster(processes, 2, failover(1), full);
+    const value = "x".repeat(10_000);
+    let stored = 0;
+    for (let i = 0; i < 400; i++) {
+      const answer = await post(`${master.url}/keys`, { key: `full${i}`, value });
+      await answer.body?.cancel();
+      if (answer.status === 204) stored++;
+      else assert.equal(answer.status, 507);
+    }
+    assert.ok(stored > 150 && stored < 400, `${stored} stored: both nodes near full`);
+    const [leaving] = nodes;
+    await leaving.stop("SIGTERM");
+    const line = leaving.logs.find((line) => line.msg === "handover timed out");
+    assert.ok(line, "handover timed out");
+    assert.equal(line.level, "error");
+    assert.ok(Number(line.keysStillHere) > 0, JSON.stringify(line));
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("R=1: a node SIGTERM'd while a restarted master learns the ring still hands over", async () => {
   const processes = new Processes();
   try {
