@@ -147,18 +147,22 @@ export class ConnReader {
     return bytes;
   }
 
-  /** One line ending in CRLF, without it; throws past `max` bytes. */
+  /** One line ending in CRLF, without it; throws past `max` bytes, or at a bare LF. */
   async line(max: number): Promise<string> {
     let searched = this.#start;
     for (;;) {
-      const at = indexOf(this.#buffer, [13, 10], searched, this.#end);
-      if (at >= 0) {
-        const line = latin1(this.#buffer.subarray(this.#start, at));
-        this.#start = at + 2;
+      const at = this.#buffer.indexOf(10, searched);
+      if (at >= 0 && at < this.#end) {
+        // As in a head: a line ended by LF alone is refused, not waited past for a CRLF.
+        if (at === this.#start || this.#buffer[at - 1] !== 13) {
+          throw new Error("a line ends with a bare LF, not CRLF");
+        }
+        const line = latin1(this.#buffer.subarray(this.#start, at - 1));
+        this.#start = at + 1;
         return line;
       }
       if (this.#end - this.#start > max) throw new Error("a chunk line is too long");
-      const skip = Math.max(0, this.#end - this.#start - 1);
+      const skip = this.#end - this.#start; // no LF in these
       await this.#fill();
       searched = this.#start + skip;
     }

@@ -63,6 +63,9 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\x0b3\r\nabc\r\n", /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x\ny\r\nabc\r\n", /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /400/],
+    // Chunk lines end in CRLF as head lines do: a bare LF is refused, not waited past.
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", /400/],
     // Chunk extensions as RFC 9112 writes them, or refused: an open quote may read as more.
     ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a="b\r\nabc\r\n', /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;=b\r\nabc\r\n", /400/],
