@@ -1,7 +1,7 @@
 // What `cache --help` prints: the commands, the forms of mset's items, the flags and exit codes.
 
 import { DEFAULT_INTERVAL_MS, DEFAULT_URL } from "./cli_args.ts";
-import { MIN_INTERVAL_MS } from "./cli_values.ts";
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from "./cli_values.ts";
 
 /** What `cache --help` prints. */
 export const HELP = `cache: read, write and watch a cache cluster through its master
@@ -52,7 +52,7 @@ Flags:
   --count <n>          scan: keys per page, 1 to 1000 (default 100)
   --yes                flush: yes, delete every key
   --file <path>        mset: read the items from this file instead of standard input
-  --interval-ms <ms>   top: milliseconds between refreshes, at least ${MIN_INTERVAL_MS} (default ${DEFAULT_INTERVAL_MS})
+  --interval-ms <ms>   top: milliseconds between refreshes, ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS} (default ${DEFAULT_INTERVAL_MS})
   --once               top: print one refresh, over one interval, and exit
   -h, --help           Print this help
 

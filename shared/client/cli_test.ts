@@ -60,7 +60,10 @@ Deno.test("run() turns each usage error into one line on stderr and exit 2, call
     [["mget", "a", ".."], /^cache: Invalid key "\.\.": /],
     [["set", "k", "v", "--ttl", "soon"], /^cache: Invalid --ttl "soon": ttl must be a number/],
     [["set", "k", "v", "--ttl", "-1"], /^cache: Invalid --ttl "-1": ttl must be > 0 seconds$/],
-    [["top", "--interval-ms", "5"], /^cache: Invalid --interval-ms "5": .*at least 100$/],
+    [
+      ["top", "--interval-ms", "5"],
+      /^cache: Invalid --interval-ms "5": .*at least 100 and at most 3600000$/,
+    ],
     [["get", "k", "--url", "ftp://m:1"], /^cache: Invalid --url "ftp:\/\/m:1": expected http/],
     [["get", "k", "--url", "http://m:1/cache"], /^cache: Invalid --url "http:\/\/m:1\/cache": /],
     [["get", "k", "--url", "http://m:1?x=1"], /^cache: Invalid --url "http:\/\/m:1\?x=1": /],

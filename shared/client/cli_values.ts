@@ -14,6 +14,9 @@ export class UsageError extends Error {
 /** The shortest `--interval-ms` taken: shorter would only load the cluster. */
 export const MIN_INTERVAL_MS = 100;
 
+/** The longest `--interval-ms` taken, an hour: a timer cannot wait past 2^31 - 1 ms anyway. */
+export const MAX_INTERVAL_MS = 3_600_000;
+
 /**
  * Throws {@link UsageError} when `key` is no key a node takes (empty, ".", "..", over 1024 bytes).
  *
@@ -165,7 +168,8 @@ export function requestIdOf(text: string): string {
 }
 
 /**
- * The milliseconds of `top --interval-ms`: a whole number, at least {@link MIN_INTERVAL_MS}.
+ * The milliseconds of `top --interval-ms`: a whole number from {@link MIN_INTERVAL_MS} to
+ * {@link MAX_INTERVAL_MS}.
  *
  * @example
  * ```ts
@@ -175,10 +179,12 @@ export function requestIdOf(text: string): string {
  */
 export function intervalOf(text: string): number {
   const ms = Number(text);
-  if (text.trim() === "" || !Number.isInteger(ms) || ms < MIN_INTERVAL_MS) {
+  if (
+    text.trim() === "" || !Number.isInteger(ms) || ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS
+  ) {
     throw new UsageError(
       `Invalid --interval-ms ${quote(text)}: expected a whole number of milliseconds, at least ` +
-        MIN_INTERVAL_MS,
+        `${MIN_INTERVAL_MS} and at most ${MAX_INTERVAL_MS}`,
     );
   }
   return ms;

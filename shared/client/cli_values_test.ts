@@ -47,6 +47,8 @@ Deno.test("countOf(), intervalOf(), prefixOf(), versionOf() and requestIdOf() ch
   for (const bad of ["0", "1001", "2.5", ""]) assert.throws(() => countOf(bad), UsageError, bad);
   assert.equal(intervalOf("100"), 100);
   assert.throws(() => intervalOf("99"), /at least 100/);
+  assert.equal(intervalOf("3600000"), 3_600_000);
+  assert.throws(() => intervalOf("99999999999999"), /at most 3600000/); // past a timer's reach
   assert.equal(prefixOf(""), "");
   assert.throws(() => prefixOf("p".repeat(1025)), /longer than 1024 characters/);
   assert.equal(versionOf("7.1733160000000123"), "7.1733160000000123");
