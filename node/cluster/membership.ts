@@ -141,8 +141,11 @@ export class Membership {
     return (await this.#round()) === "ok";
   }
 
-  /** One heartbeat to every master: acknowledged, refused by all with one busy, or failed. */
-  async #round(): Promise<"ok" | "busy" | "failed"> {
+  /**
+   * One heartbeat to every master: acknowledged; refused by all with one busy; not acknowledged,
+   * with one that did not answer in time (late); or failed.
+   */
+  async #round(): Promise<"ok" | "busy" | "late" | "failed"> {
     const masters = await this.#options.masters();
     const outcomes = await Promise.all(masters.map((master) => this.#beatOne(master)));
     if (outcomes.includes("rejoin")) {
@@ -163,13 +166,16 @@ export class Membership {
     const busy = !acknowledged && outcomes.includes("busy");
     // A master that answers but cannot take the beat yet is asked again at the shortest backoff.
     this.#failures = acknowledged ? 0 : busy ? 1 : this.#failures + 1;
-    return acknowledged ? "ok" : busy ? "busy" : "failed";
+    if (acknowledged) return "ok";
+    return busy ? "busy" : outcomes.includes("late") ? "late" : "failed";
   }
 
   /**
    * Heartbeats until a master acknowledges, asking again at the shortest backoff while one
-   * answers that it cannot take beats yet (busy: learning the last ring after a restart), for at
-   * most `timeoutMs`. Returns whether one acknowledged; at once when none could be reached.
+   * answers that it cannot take beats yet (busy: learning the last ring after a restart) or does
+   * not answer in time (a follower passing the beat on to a leader that hangs, or a hung master),
+   * for at most `timeoutMs`. Returns whether one acknowledged; at once when every master refused
+   * the call or answered an error.
    */
   async beatUntilTaken(timeoutMs: number): Promise<boolean> {
     const end = this.#now() + timeoutMs;
@@ -212,7 +218,10 @@ export class Membership {
     return synced ? { synced: synced.epoch, syncedTerm: synced.term } : {};
   }
 
-  async #beatOne(master: string, rejoining = false): Promise<"ok" | "rejoin" | "busy" | "failed"> {
+  async #beatOne(
+    master: string,
+    rejoining = false,
+  ): Promise<"ok" | "rejoin" | "busy" | "late" | "failed"> {
     const { advertise, log } = this.#options;
     try {
       const sentAt = this.#now();
@@ -267,7 +276,7 @@ export class Membership {
         this.#unreachable.set(master, reason);
         log.warn("master unreachable", { master, error: reason });
       }
-      return "failed";
+      return error instanceof DOMException && error.name === "TimeoutError" ? "late" : "failed";
     }
   }
 

@@ -262,6 +262,23 @@ Deno.test("Membership.beatUntilTaken() asks again while the master cannot take i
   assert.equal(await membership.beatUntilTaken(5_000), false, "an unreachable master: no wait");
 });
 
+Deno.test("Membership.beatUntilTaken() asks again while no master answers in time", async () => {
+  // A leader that hangs: a follower passes the leave on and waits, and the node's beat times out
+  // first. Taken for an unreachable master, that lost every key of a node leaving at R=1.
+  const cluster = inProcessCluster(0);
+  let hung = 2;
+  const membership = member((input, init) => {
+    if (hung-- <= 0) return cluster.fetch(input, init);
+    const signal = init?.signal;
+    return new Promise((_, reject) =>
+      signal?.addEventListener("abort", () => reject(signal.reason))
+    );
+  });
+  membership.leave();
+  assert.equal(await membership.beatUntilTaken(5_000), true);
+  assert.equal(hung, -1, "taken at the third beat");
+});
+
 Deno.test("Membership takes the flush a ring names before the ring, and reports its own back", async () => {
   let cluster = inProcessCluster(1);
   cluster.registry.noteFlush(5_000);
