@@ -12,7 +12,7 @@ import type { Logger } from "@cache/log/log";
 import { jsonDepth, MAX_JSON_DEPTH, utf8 } from "./api.ts";
 import { type AccessRules, type Auth, type Role, rolesFor } from "./auth.ts";
 import type { Metrics } from "./metrics.ts";
-import { type RecordRequest, requestRecorder } from "./observe.ts";
+import { type RecordRequest, requestRecorder, routeNamer } from "./observe.ts";
 
 /** What the hot path shares with the app it serves ahead of. */
 export interface HotPathOptions {
@@ -97,11 +97,13 @@ export class HotPath {
   readonly #record: RecordRequest;
   readonly #gets: HotGet[] = [];
   readonly #posts = new Map<string, HotPost>();
+  readonly #routeOf: (method: string, path: string) => string;
 
   constructor(app: OpenAPIHono, options: HotPathOptions) {
     this.#app = app;
     this.#options = options;
     this.#record = requestRecorder(options.metrics);
+    this.#routeOf = routeNamer(app);
   }
 
   /** The app this hot path serves ahead of, for the routes that are not hot. */
@@ -169,9 +171,15 @@ export class HotPath {
    * again, as it always does.
    */
   refuses(request: LiteRequest): Response | undefined {
+    const started = performance.now();
     const path = routerPath(request.url); // as the app's own check will read it
     const roles = this.#roles(path);
-    return roles ? this.#admit(request, roles, path) : undefined;
+    const refused = roles ? this.#admit(request, roles, path) : undefined;
+    // Counted as the app counts what it answers: a flood of them must show in the request metrics.
+    if (refused) {
+      this.#record(request.method, this.#routeOf(request.method, path), refused.status, started);
+    }
+    return refused;
   }
 
   #roles(path: string): Role[] | undefined {

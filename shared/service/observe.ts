@@ -26,6 +26,42 @@ export function observeRequests(metrics: Metrics): MiddlewareHandler {
   };
 }
 
+/**
+ * Names the route template of `app`'s routes that `method` and `path` (as the router reads it) go
+ * to, as {@link observeRequests} labels it, or `unmatched`: for a request answered before the app
+ * sees it. Reads the app's routes on its first call.
+ *
+ * @example
+ * ```ts
+ * const name = routeNamer(app); // app declares GET /keys/:key
+ * name("GET", "/keys/a"); // "/keys/{key}"
+ * name("GET", "/nope"); // "unmatched"
+ * ```
+ */
+export function routeNamer(
+  app: { routes: { method: string; path: string }[] },
+): (method: string, path: string) => string {
+  let templates: { method: string; pattern: RegExp; route: string }[] | undefined;
+  return (method, path) => {
+    templates ??= app.routes.filter((route) => route.path !== "/*").map((route) => ({
+      method: route.method,
+      // A parameter is one segment; the rest of the path matches as written.
+      pattern: new RegExp(
+        `^${
+          route.path.split(/(:\w+)/).map((part) =>
+            part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+          ).join("")
+        }$`,
+      ),
+      route: route.path.replace(/:(\w+)/g, "{$1}"),
+    }));
+    const found = templates.find((template) =>
+      (template.method === method || template.method === "ALL") && template.pattern.test(path)
+    );
+    return found?.route ?? "unmatched";
+  };
+}
+
 /** Records one answered request: its method, route template, status and start time. */
 export type RecordRequest = (
   method: string,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Metrics } from "./metrics.ts";
-import { requestRecorder } from "./observe.ts";
+import { requestRecorder, routeNamer } from "./observe.ts";
 
 Deno.test("requestRecorder() counts made-up methods as one `other` series, not one each", () => {
   const metrics = new Metrics();
@@ -14,4 +14,24 @@ Deno.test("requestRecorder() counts made-up methods as one `other` series, not o
     'http_requests_total{method="other",route="unmatched",status="404"} 1000',
     'http_requests_total{method="GET",route="/keys/{key}",status="200"} 1',
   ]);
+});
+
+Deno.test("routeNamer() names a path by the app's route template, or unmatched", () => {
+  const name = routeNamer({
+    routes: [
+      { method: "ALL", path: "/*" },
+      { method: "GET", path: "/keys/:key" },
+      { method: "POST", path: "/keys/:key/incr" },
+      { method: "POST", path: "/mset" },
+      { method: "GET", path: "/reference/standalone.js" },
+    ],
+  });
+  assert.equal(name("GET", "/keys/a"), "/keys/{key}");
+  assert.equal(name("POST", "/keys/a/incr"), "/keys/{key}/incr");
+  assert.equal(name("POST", "/mset"), "/mset");
+  assert.equal(name("GET", "/reference/standalone.js"), "/reference/standalone.js");
+  assert.equal(name("GET", "/reference/standaloneXjs"), "unmatched", "a dot is a dot");
+  assert.equal(name("GET", "/keys/a/b"), "unmatched", "a parameter is one segment");
+  assert.equal(name("DELETE", "/mset"), "unmatched");
+  assert.equal(name("GET", "/nope"), "unmatched");
 });

@@ -211,7 +211,7 @@ Deno.test("with tokens, a long body without one is refused on its head, before i
   // Else a client with no token held up to a body's limit (6 MiB on a node) per connection, for as
   // long as the minimum rate let it trickle.
   const processes = new Processes({
-    AUTH_TOKENS: "client:client-token-1,node:node-token-1",
+    AUTH_TOKENS: "client:client-token-1,node:node-token-1,admin:admin-token-1",
     MASTER_TOKEN: "node-token-1",
     NODE_TOKEN: "node-token-1",
   });
@@ -240,6 +240,23 @@ Deno.test("with tokens, a long body without one is refused on its head, before i
       const status = authorization.includes("client") ? "403" : "401";
       assert.match(answer, new RegExp(`^HTTP/1.1 ${status} `), `${url}${path}: ${answer}`);
     }
+    // Counted by route template as the app counts them: a flood of them shows in the metrics.
+    const metrics = async (url: string) =>
+      await (await fetch(`${url}/metrics`, {
+        headers: { authorization: "Bearer admin-token-1" },
+      })).text();
+    const onNode = await metrics(node.url);
+    assert.match(
+      onNode,
+      /http_requests_total\{method="POST",route="\/replicate",status="401"\} 2\b/,
+    );
+    assert.match(onNode, /http_requests_total\{method="POST",route="\/keys",status="401"\} 1\b/);
+    const onMaster = await metrics(master.url);
+    assert.match(onMaster, /http_requests_total\{method="POST",route="\/mset",status="401"\} 1\b/);
+    assert.match(
+      onMaster,
+      /http_requests_total\{method="POST",route="\/register",status="403"\} 1\b/,
+    );
   } finally {
     closeAll(conns);
     await processes.stopAll();
