@@ -5,7 +5,7 @@ import { deadline, untilAborted } from "@cache/http1/deadline";
 import { type Http1Client, http1Client } from "@cache/http1/client";
 import { connectionRefused, headerOf, SentThenRefused } from "@cache/http1/messages";
 import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
-import { EPOCH_HEADER, Key, NOT_WELL_FORMED } from "@cache/protocol/wire";
+import { EPOCH_HEADER, Key, MAX_KEY_BYTES, utf8Bytes } from "@cache/protocol/wire";
 import { keySegment } from "@cache/protocol/key_path";
 import type { ZodType } from "zod";
 
@@ -23,14 +23,32 @@ import type { ZodType } from "zod";
  * ```
  */
 export function keyPath(key: string, rest = ""): string {
-  if (!key.isWellFormed()) {
-    throw new CacheError(400, `Key ${NOT_WELL_FORMED}`);
-  }
-  if (key === "" || key === "." || key === "..") {
-    const checked = Key.safeParse(key);
-    throw new CacheError(400, checked.error?.issues[0].message ?? `Invalid key "${key}"`);
-  }
+  checkKey(key);
   return `/keys/${keySegment(key)}${rest}`;
+}
+
+/**
+ * Throws the servers' CacheError 400 for a key no node takes: not a string, empty, "." or "..",
+ * over {@link MAX_KEY_BYTES} UTF-8 bytes, or holding a lone surrogate; named as the body `field`
+ * it travels in, when it does, as a node names it. Cheap for the keys nodes take: the schema is
+ * read only for one that fails a quick check.
+ *
+ * @example
+ * ```ts
+ * import { checkKey } from "./call.ts";
+ * checkKey("user:42"); // fine
+ * checkKey("k".repeat(1025)); // throws CacheError 400: Key is longer than 1024 UTF-8 bytes
+ * checkKey("", "key"); // throws CacheError 400: key: Key must not be empty
+ * ```
+ */
+export function checkKey(key: string, field?: string): void {
+  const named = (message: string) => field ? `${field}: ${message}` : message;
+  if (typeof key !== "string") throw new CacheError(400, named("Key must be a string"));
+  const suspect = key === "" || key === "." || key === ".." || !key.isWellFormed() ||
+    (key.length * 3 > MAX_KEY_BYTES && utf8Bytes(key) > MAX_KEY_BYTES);
+  if (!suspect) return;
+  const checked = Key.safeParse(key);
+  throw new CacheError(400, named(checked.error?.issues[0].message ?? `Invalid key "${key}"`));
 }
 
 /** A call the cluster refused or could not answer: `status` and the server's message. */

@@ -9,6 +9,7 @@ import {
   type ClientOptions,
   type IncrOptions,
   masterUrls,
+  modeOf,
   type ScanPageOptions,
   type SetOptions,
   timeoutOf,
@@ -91,8 +92,9 @@ export class CacheClient {
   ): Promise<CacheClient> {
     const urls = masterUrls(masterUrl); // checked before a transport is made, to be closed
     const timeoutMs = timeoutOf(options.timeoutMs);
+    const mode = modeOf(options.mode);
     const transport = options.fetch ? undefined : options.transport ?? await runtimeHttp1Client();
-    const client = new CacheClient(urls, { ...options, timeoutMs, transport });
+    const client = new CacheClient(urls, { ...options, mode, timeoutMs, transport });
     try {
       if (client.#router.direct) await client.refresh();
     } catch (error) {

@@ -41,9 +41,11 @@ Deno.test("CacheClient.get() reads alone what a refused /mget held, each for its
   assert.deepEqual(calls.slice(2).sort(), ["GET http://a:1/keys/x", "GET http://a:1/keys/y"]);
 });
 
-Deno.test("CacheClient.get() reads the valid keys of a refused /mget together, the others alone", async () => {
+Deno.test("CacheClient.get() reads each key of an /mget its node refused alone, for its own answer", async () => {
   const first = held();
-  const long = "k".repeat(1025); // past the key limit: the node refuses any /mget holding it
+  // A key this client takes and the node does not (a node of another version, say): the node
+  // refuses any /mget holding it, and it alone.
+  const odd = "refused-by-the-node";
   const { cache, calls } = await client(
     { current: view(1, ["http://a:1"]) },
     async (_node, method, path, body) => {
@@ -51,13 +53,15 @@ Deno.test("CacheClient.get() reads the valid keys of a refused /mget together, t
         await first.wait;
         return value("first", "1");
       }
-      if (method === "GET") return Response.json({ error: "too long" }, { status: 400 });
+      if (path === "/keys/x") return value("x", "vx");
+      if (path === "/keys/y") return Response.json({ error: "not found" }, { status: 404 });
+      if (method === "GET") return Response.json({ error: "not this one" }, { status: 400 });
       const { keys } = JSON.parse(body) as { keys: string[] };
-      if (keys.includes(long)) return Response.json({ error: "too long" }, { status: 400 });
-      return Response.json({ items: [{ key: "x", value: "vx", version: "0.1" }], missing: ["y"] });
+      if (keys.includes(odd)) return Response.json({ error: "not this one" }, { status: 400 });
+      return Response.json({ items: [], missing: keys });
     },
   );
-  const reads = [cache.get("first"), cache.get("x"), cache.get(long), cache.get("y")];
+  const reads = [cache.get("first"), cache.get("x"), cache.get(odd), cache.get("y")];
   first.release();
   const [one, x, refused, y] = await Promise.allSettled(reads);
   assert.deepEqual([one, x, y].map((r) => r.status === "fulfilled" && r.value), [
@@ -66,12 +70,40 @@ Deno.test("CacheClient.get() reads the valid keys of a refused /mget together, t
     undefined,
   ]);
   assert.ok(refused.status === "rejected" && refused.reason.status === 400, "its own answer");
-  assert.deepEqual(calls, [
-    "GET http://a:1/keys/first",
-    "POST http://a:1/mget",
-    "POST http://a:1/mget", // x and y again, together
-    `GET http://a:1/keys/${long}`,
+  assert.deepEqual(calls.slice(0, 2), ["GET http://a:1/keys/first", "POST http://a:1/mget"]);
+  assert.deepEqual(calls.slice(2).sort(), [
+    "GET http://a:1/keys/refused-by-the-node",
+    "GET http://a:1/keys/x",
+    "GET http://a:1/keys/y",
   ]);
+});
+
+Deno.test("CacheClient refuses a key or TTL no node takes before any call, with the nodes' 400", async () => {
+  const { cache, calls } = await client(
+    { current: view(1, ["http://a:1", "http://b:1"]) },
+    () => Promise.resolve(new Response(null, { status: 204 })),
+  );
+  const long = "k".repeat(1025);
+  const refusals = [
+    cache.get(long),
+    cache.set(long, "v"),
+    cache.add(long, "v"),
+    cache.incr(long),
+    cache.set("k", "v", { ttlSeconds: -1 }),
+    cache.set("k", "v", { ttlSeconds: Number.NaN }),
+    cache.set("k", "v", { ttlSeconds: 1e300 }),
+    cache.incr("k", 1, { ttlSeconds: 0 }),
+    cache.get(undefined as unknown as string),
+  ];
+  for (const refused of await Promise.allSettled(refusals)) {
+    assert.ok(refused.status === "rejected", "refused");
+    assert.equal(refused.reason.name, "CacheError", String(refused.reason));
+    assert.equal(refused.reason.status, 400);
+  }
+  assert.deepEqual(calls, [], "nothing sent");
+  const multibyte = "é".repeat(512); // 1024 UTF-8 bytes: taken
+  await cache.set(multibyte, "v");
+  assert.equal(calls.length > 0, true);
 });
 
 Deno.test("CacheClient.get() asks again by the current ring when it changed while reads waited", async () => {
@@ -394,7 +426,7 @@ Deno.test("CacheClient.connect() takes options given as undefined as their defau
   }
 });
 
-Deno.test("CacheClient.connect() refuses a timeout or a master URL it cannot keep, calling no one", async () => {
+Deno.test("CacheClient.connect() refuses a timeout, mode or master URL it cannot keep, calling no one", async () => {
   const calls: string[] = [];
   const fetch = (input: string) => {
     calls.push(input);
@@ -408,6 +440,11 @@ Deno.test("CacheClient.connect() refuses a timeout or a master URL it cannot kee
       String(timeoutMs),
     );
   }
+  // A made-up mode was taken for proxy mode, silently.
+  await assert.rejects(
+    CacheClient.connect(MASTER, { fetch, mode: "bogus" as "direct" }),
+    (e: unknown) => e instanceof TypeError && /mode must be "direct" or "proxy"/.test(e.message),
+  );
   // A path was dropped by the default transport (the ring read at the root), kept by a fetch.
   for (const url of ["http://m:1/api", "ftp://m:1", "http://m:1/?a=1", "m:1", "http://u:p@m:1"]) {
     await assert.rejects(

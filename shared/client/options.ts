@@ -2,6 +2,9 @@
 // write carries them.
 
 import type { Http1Client } from "@cache/http1/client";
+import { describeIssues } from "@cache/protocol/errors";
+import { Ttl } from "@cache/protocol/wire";
+import { CacheError } from "./call.ts";
 import type { SetCondition } from "./conditions.ts";
 import type { ScanOptions } from "./scan.ts";
 
@@ -70,6 +73,15 @@ export class InvalidMasterUrl extends TypeError {
   }
 }
 
+/** `mode`, or its default; a TypeError for one that is neither `direct` nor `proxy`. */
+export function modeOf(mode: string | undefined): "direct" | "proxy" {
+  if (mode === undefined) return "direct";
+  if (mode !== "direct" && mode !== "proxy") {
+    throw new TypeError(`mode must be "direct" or "proxy": ${JSON.stringify(mode)}`);
+  }
+  return mode;
+}
+
 /** `timeoutMs`, or its default; a TypeError for one no timer keeps (see {@link MAX_TIMEOUT_MS}). */
 export function timeoutOf(timeoutMs: number | undefined): number {
   if (timeoutMs === undefined) return 5000;
@@ -135,15 +147,20 @@ export function writeOptions(options: WriteOptions): WriteOptions {
 }
 
 /**
- * The `ttl` field of a request body for `ttlSeconds`: none without it.
+ * The `ttl` field of a request body for `ttlSeconds`: none without it. One no node takes (not
+ * positive, past ten years, not a number) throws the nodes' CacheError 400, before any call.
  *
  * @example
  * ```ts
  * import { ttlField } from "./options.ts";
  * ttlField(60); // { ttl: 60 }
  * ttlField(undefined); // {}
+ * ttlField(-1); // throws CacheError 400: ttl: ttl must be > 0 seconds
  * ```
  */
 export function ttlField(seconds: number | undefined): { ttl?: number } {
-  return seconds === undefined ? {} : { ttl: seconds };
+  if (seconds === undefined) return {};
+  const checked = Ttl.safeParse(seconds);
+  if (!checked.success) throw new CacheError(400, describeIssues(checked.error, ["ttl"]));
+  return { ttl: seconds };
 }

@@ -7,7 +7,6 @@ import { batches, checkKeys } from "./batches.ts";
 import { CacheError, type CallInit, expected, keyPath, retries, unreached } from "./call.ts";
 import { post, type Router } from "./router.ts";
 import {
-  Key,
   keyBytes,
   MAX_BATCH,
   MAX_BATCH_BYTES,
@@ -92,33 +91,13 @@ export class GatheredReads {
       answer = mgetAnswer(await callNode(node, "/mget", init), keys, `${node}/mget`);
     } catch (error) {
       if (retries(error)) throw error;
-      return this.#withoutRefusedKeys(node, keys, new BatchRefused(error));
+      // Each read goes alone for its own answer. A key no node takes never gets here (keyPath
+      // refuses it first), so this is a node's own refusal of the batch.
+      const refused = new BatchRefused(error);
+      return keys.map(() => Promise.reject(refused));
     }
     const found = new Map(answer.items.map((item) => [item.key, item]));
     return keys.map((key) => found.get(key));
-  }
-
-  /**
-   * After `node` refused a batch: one key no node takes (empty, ".", too long) refuses the whole
-   * `/mget`, so the keys the schema accepts are read again together, and only the others fail
-   * with `refused`, to go alone for their own answers. A batch of valid keys stays refused.
-   */
-  #withoutRefusedKeys(
-    node: string,
-    keys: string[],
-    refused: BatchRefused,
-  ): Promise<StoredItem | undefined>[] {
-    const valid = keys.filter((key) => Key.safeParse(key).success);
-    if (valid.length === keys.length || valid.length === 0) {
-      return keys.map(() => Promise.reject(refused));
-    }
-    const again = this.#readBatch(node, valid);
-    const at = new Map(valid.map((key, i) => [key, i]));
-    return keys.map(async (key) => {
-      const i = at.get(key);
-      if (i === undefined) throw refused;
-      return await (await again)[i];
-    });
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { Coalescer } from "@cache/async/coalesce";
 import { batches, checkItems, itemBytes } from "./batches.ts";
-import { CacheError, type CallInit, retries, unreached } from "./call.ts";
+import { CacheError, type CallInit, checkKey, retries, unreached } from "./call.ts";
 import { conditionFields, notApplied } from "./conditions.ts";
 import type { Item } from "./items.ts";
 import { type SetOptions, ttlField } from "./options.ts";
@@ -165,6 +165,7 @@ export async function writeKey(
   stamped?: StampedWrites,
 ): Promise<void> {
   const { signal } = options;
+  checkKey(key, "key"); // before any call: every owner would refuse it, in turn
   const condition = conditionFields(options);
   const body = JSON.stringify({ key, value, ...ttlField(options.ttlSeconds), ...condition });
   if (condition.if !== undefined || condition.ifVersion !== undefined) {
