@@ -94,6 +94,15 @@ Deno.test("master answers 503 with no node up, and 502 when the owner is gone", 
   assert.match((await lost.json()).error, /http:\/\/vanished:8081 is unreachable/);
 });
 
+Deno.test("a master learning the last ring answers its listings 503, not an empty cluster", async () => {
+  const { master } = inProcessCluster(0, 1024, { recoveryMs: 3000 });
+  for (const path of ["/nodes", "/stats", "/dashboard/state", "/ring", "/keys/k"]) {
+    const answer = await master.request(path);
+    assert.equal(answer.status, 503, path);
+    assert.match((await answer.json()).error, /learning the last ring/, path);
+  }
+});
+
 Deno.test("master registers with 201, heartbeats with 200 and answers the ring", async () => {
   const { master } = inProcessCluster(0);
   const register = () =>

@@ -2,6 +2,7 @@
 
 import { type ClusterStats, NodeStats } from "@cache/protocol/wire";
 import type { Registry } from "../membership/registry.ts";
+import { stillRecovering } from "../membership/recovery.ts";
 import type { Router } from "../routing/router.ts";
 
 const SUMMED = ["bytes", "hits", "misses", "evictions", "expired"] as const;
@@ -19,6 +20,8 @@ export interface StatsDeps {
  * `primaryKeys` summed, since each key is one node's primary; `copies` are the nodes' `keys`.
  */
 export async function clusterStats(deps: StatsDeps): Promise<ClusterStats> {
+  // Not yet: its ring is empty until learnt, and a sum over no node would read as an empty cluster.
+  if (deps.registry.recovering) throw stillRecovering();
   const nodes = await Promise.all(deps.registry.ring.nodes.map(async (address) => {
     try {
       return { address, ...NodeStats.parse(await deps.router.read(address, "/stats")) };

@@ -1,6 +1,18 @@
 // A restarted master's first moments: it learns the last ring from what its nodes report.
 
+import { HttpError } from "@cache/protocol/errors";
 import { newerRing, type RingView } from "@cache/protocol/wire";
+
+/**
+ * The answer of a master still learning the last ring from its nodes (503): to a key route, and to
+ * a listing (`/nodes`, `/stats`) whose empty answer would read as an empty cluster.
+ */
+export function stillRecovering(): HttpError {
+  return new HttpError(
+    503,
+    "The master is learning the last ring from its nodes: try again shortly",
+  );
+}
 
 /**
  * What a master that starts (or comes to lead) with no ring has heard: which nodes heartbeated,

@@ -2,6 +2,7 @@
 
 import { groupBy } from "@cache/async/group";
 import { HttpError } from "@cache/protocol/errors";
+import { stillRecovering } from "../membership/recovery.ts";
 import type { Ring } from "@cache/ring/ring";
 
 /** Where keys live: the current ring and, while keys move, the rings they are moving from. */
@@ -36,7 +37,7 @@ export function ownerOf(placement: Placement, key: string): string {
 /** The error for a key no node owns: 503, saying why when the master is still recovering. */
 export function noOwner(placement: Placement): HttpError {
   return placement.recovering
-    ? new HttpError(503, "The master is learning the last ring from its nodes: try again shortly")
+    ? stillRecovering()
     : new HttpError(503, "No node is up to own the key");
 }
 

@@ -40,11 +40,14 @@ export function inProcessCluster(
     replicas?: number;
     /** Awaited before each call reaches its app, e.g. to hold calls until others arrive. */
     beforeCall?: (url: URL) => Promise<void>;
+    /** As `--recovery-ms`: the master starts learning the last ring from its nodes. */
+    recoveryMs?: number;
   } = {},
 ): InProcessCluster {
   const clock = { now: 0 };
   const registry: Registry = new Registry({
     replicas: options.replicas,
+    recoveryMs: options.recoveryMs,
     failureTimeoutMs: 1000,
     now: () => clock.now,
     log,

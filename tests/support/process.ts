@@ -202,7 +202,10 @@ export async function nodesOf(
   masterUrl: string,
 ): Promise<{ address: string; status: string; synced: boolean }[]> {
   const answer = await fetch(`${masterUrl}/nodes`);
-  return (await answer.json()).nodes;
+  const body = await answer.json();
+  // 503 while a (re)started master learns the last ring: a waitFor asks again.
+  if (!answer.ok) throw new Error(`GET /nodes answered ${answer.status}: ${body.error}`);
+  return body.nodes;
 }
 
 /** Writes `key` through `url`'s `/keys` and returns the status. */

@@ -2,7 +2,7 @@
 
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { OPEN } from "@cache/service/api";
-import { json } from "@cache/protocol/route_parts";
+import { errors, json } from "@cache/protocol/route_parts";
 import { ClusterStats, NodeStats } from "@cache/protocol/wire";
 import type { Breakers } from "../../routing/breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard_page.ts";
@@ -54,7 +54,10 @@ const state = createRoute({
   description: "Which master leads, and every node with its status, breaker, ring share and " +
     "counters, and the totals.",
   tags: ["dashboard"],
-  responses: { 200: json(DashboardState, "The cluster's state") },
+  responses: {
+    200: json(DashboardState, "The cluster's state"),
+    ...errors({ 503: "The master just started and is learning the last ring from its nodes" }),
+  },
 });
 
 /** Serves `/dashboard`, its script and the state it polls. */

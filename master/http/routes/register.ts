@@ -8,6 +8,7 @@ import { getConnInfo } from "hono/deno";
 import { ErrorBody, errors, json } from "@cache/protocol/route_parts";
 import { boundAddress } from "@cache/service/auth";
 import { HttpError } from "@cache/protocol/errors";
+import { stillRecovering } from "../../membership/recovery.ts";
 import {
   Address,
   decimal,
@@ -89,7 +90,10 @@ const nodes = createRoute({
   summary: "List nodes",
   description: "Every node the master knows, up or down, with the ring epoch.",
   tags: ["membership"],
-  responses: { 200: json(NodeList, "The nodes") },
+  responses: {
+    200: json(NodeList, "The nodes"),
+    ...errors({ 503: "The master just started and is learning the last ring from its nodes" }),
+  },
 });
 
 /** The longest a `GET /ring` long poll waits. */
@@ -200,7 +204,7 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
         409,
       );
     }
-    if (outcome === "recovering") throw recovering();
+    if (outcome === "recovering") throw stillRecovering();
     // Only the leader grants a lease: a follower's answer does not show it still owns its keys.
     const lease = registry.leading ? { [LEASE_HEADER]: String(registry.leaseMs) } : undefined;
     return c.json(registry.view(), outcome === "new" ? 201 : 200, lease);
@@ -219,10 +223,13 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
     return c.body(null, 204);
   });
 
-  app.openapi(nodes, (c) => c.json(registry.list(), 200));
+  app.openapi(nodes, (c) => {
+    if (registry.recovering) throw stillRecovering(); // an empty list would read as no node
+    return c.json(registry.list(), 200);
+  });
   app.openapi(ring, async (c) => {
     // Not a ring to follow: an empty one would tell every node to drop what it holds.
-    if (registry.recovering) throw recovering();
+    if (registry.recovering) throw stillRecovering();
     const { term, epoch, settled, version, waitMs } = c.req.valid("query");
     const same = term === registry.term && epoch === registry.epoch &&
       (settled === undefined || settled === String(registry.settled)) &&
@@ -234,7 +241,7 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
   });
   app.openapi(leader, (c) => c.json(deps.election(), 200));
   app.openapi(owners, (c) => {
-    if (registry.recovering) throw recovering();
+    if (registry.recovering) throw stillRecovering();
     const { key } = c.req.valid("param");
     const found = registry.ring.owners(key, registry.replicas);
     return c.json({ key, epoch: registry.epoch, owners: found }, 200);
@@ -251,10 +258,6 @@ function checkBound(request: Request, address: string): void {
     );
   }
 }
-
-/** The answer of a master still learning the last ring from its nodes. */
-const recovering = () =>
-  new HttpError(503, "The master is learning the last ring from its nodes: try again shortly");
 
 /** The caller's IP with port 8080, as a node address. */
 function callerAddress(c: Context): string {

@@ -1,7 +1,7 @@
 // The cluster's counters: the sum over the up nodes, and each node's own.
 
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { json } from "@cache/protocol/route_parts";
+import { errors, json } from "@cache/protocol/route_parts";
 import { ClusterStats } from "@cache/protocol/wire";
 
 const stats = createRoute({
@@ -14,7 +14,10 @@ const stats = createRoute({
     "with its error and left out of the sum. `maxBytes` is 0 when any node is unbounded; " +
     "`uptimeSeconds` is the master's.",
   tags: ["stats"],
-  responses: { 200: json(ClusterStats, "The counters") },
+  responses: {
+    200: json(ClusterStats, "The counters"),
+    ...errors({ 503: "The master just started and is learning the last ring from its nodes" }),
+  },
 });
 
 /** Serves `/stats` from `gather`, which asks every up node for its own (`clusterStats`). */
