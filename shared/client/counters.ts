@@ -41,6 +41,11 @@ export interface IncrementOnceOptions {
   delaysMs?: number[];
   /** Cancels the increment, between rounds too. */
   signal?: AbortSignal;
+  /**
+   * Whether a call outside the rounds may have applied it (a caller's own first try, a router's
+   * resend), asked once every round failed; the rounds' own failures count too.
+   */
+  mayHaveApplied?: () => boolean;
 }
 
 /**
@@ -48,8 +53,9 @@ export interface IncrementOnceOptions {
  * `attempts` rounds while its outcome is unknown ({@link unknownOutcome}), and resolves to the
  * counter the owners answered. The owners remember the request id for two minutes, so a retry of
  * an increment that was applied is not applied again. When every round failed, it throws the last
- * error's status, its message saying first that the increment may have been applied and under
- * which request id, with `requestId` in its `details` too, to send it again later.
+ * error's status, its message saying first whether the increment may have been applied (then
+ * under which request id to send it again, `requestId` and `retry: true` in its `details` too) or
+ * surely was not (every call refused before a node could apply it).
  *
  * @example
  * ```ts
@@ -76,6 +82,16 @@ export async function incrementOnce(
       again ||= mayHaveApplied(error);
       const failed = error as CacheError;
       if (round >= attempts) {
+        if (!again && !options.mayHaveApplied?.()) {
+          // Every round was refused before a node could apply it (a lapsed lease, a refused
+          // connection): a plain new try is safe, and a retry flag would only risk a 409.
+          throw new CacheError(
+            failed.status,
+            `Increment "${requestId}" was not applied: every try was refused before a node ` +
+              `could apply it (${failed.message})`,
+            { ...failed.details, requestId },
+          );
+        }
         throw new CacheError(
           failed.status,
           `Increment "${requestId}" may or may not have been applied: send it again with this ` +
@@ -118,7 +134,7 @@ export async function increment(
     again ||= roundAgain;
     const init = again ? resend : post(JSON.stringify(fields));
     return router.route(key, path, init, { signal, again: resend, onAgain: () => again = true });
-  }, { requestId, signal });
+  }, { requestId, signal, mayHaveApplied: () => again });
   return { key: counter.key, value: counter.value, version: counter.version };
 }
 

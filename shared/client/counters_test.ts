@@ -62,6 +62,29 @@ Deno.test("incrementOnce() gives up after its rounds, naming the request id to s
   );
 });
 
+Deno.test("incrementOnce() says an increment every round of which was refused unsent was not applied", async () => {
+  // Nodes past their lease answer 503 before applying anything; a master refusing the connection
+  // was never sent it. "May have been applied" sent callers to retry: true, and a 409 on hot keys.
+  const failures = Array.from({ length: 5 }, () => new CacheError(503, "no lease"));
+  const { send } = sending(...failures);
+  const error = await incrementOnce(send, { requestId: "r-8", delaysMs: [0] }).catch((e) => e);
+  assert.equal(error.status, 503);
+  assert.equal(
+    error.message,
+    'Increment "r-8" was not applied: every try was refused before a node could apply it (no lease)',
+  );
+  assert.deepEqual(error.details, { requestId: "r-8" });
+  // A call outside the rounds that may have applied it (the caller's own first try) counts too.
+  const again = sending(...failures);
+  const maybe = await incrementOnce(again.send, {
+    requestId: "r-9",
+    delaysMs: [0],
+    mayHaveApplied: () => true,
+  }).catch((e) => e);
+  assert.match(maybe.message, /may or may not have been applied/);
+  assert.equal(maybe.details.retry, true);
+});
+
 Deno.test("incrementOnce() waits between rounds, and stops waiting once aborted", async () => {
   const controller = new AbortController();
   const { send, calls } = sending(new CacheError(0, "reset"), new CacheError(0, "reset"));
