@@ -49,7 +49,7 @@ export const nodeSettings = {
     env: "HANDOVER_TIMEOUT_MS",
     schema: count(20_000, 1000),
     help: "On SIGTERM, milliseconds to hand keys over before exiting, a wait for a master that " +
-      "answers 503 or not in time included (the shutdown takes 5 s more)",
+      "answers 503, refuses calls or does not answer included (the shutdown takes 5 s more)",
   },
   rebalanceBatch: {
     flag: "rebalance-batch",

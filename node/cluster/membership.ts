@@ -143,10 +143,11 @@ export class Membership {
 
   /**
    * One heartbeat to every master: acknowledged; refused by all with one busy; not acknowledged,
-   * with one that did not answer in time (late); or failed.
+   * with one not reached or silent past the timeout (unreached); or every one answered an error.
    */
-  async #round(): Promise<"ok" | "busy" | "late" | "failed"> {
+  async #round(): Promise<"ok" | "busy" | "unreached" | "failed"> {
     const masters = await this.#options.masters();
+    if (masters.length === 0) return "unreached"; // a name that resolves to none yet
     const outcomes = await Promise.all(masters.map((master) => this.#beatOne(master)));
     if (outcomes.includes("rejoin")) {
       // Marked down while away: what this node holds may be stale, so it starts over.
@@ -167,15 +168,16 @@ export class Membership {
     // A master that answers but cannot take the beat yet is asked again at the shortest backoff.
     this.#failures = acknowledged ? 0 : busy ? 1 : this.#failures + 1;
     if (acknowledged) return "ok";
-    return busy ? "busy" : outcomes.includes("late") ? "late" : "failed";
+    return busy ? "busy" : outcomes.includes("unreached") ? "unreached" : "failed";
   }
 
   /**
    * Heartbeats until a master acknowledges, asking again at the shortest backoff while one
-   * answers that it cannot take beats yet (busy: learning the last ring after a restart) or does
-   * not answer in time (a follower passing the beat on to a leader that hangs, or a hung master),
-   * for at most `timeoutMs`. Returns whether one acknowledged; at once when every master refused
-   * the call or answered an error.
+   * answers that it cannot take beats yet (busy: learning the last ring after a restart), cannot be
+   * reached (restarting: its address refuses calls, or resolves to none) or does not answer in
+   * time (a follower passing the beat on to a leader that hangs, or a hung master), for at most
+   * `timeoutMs`: a node that leaves without a master's word hands nothing over. Returns whether
+   * one acknowledged; at once when every master answered an error (a refused token, say).
    */
   async beatUntilTaken(timeoutMs: number): Promise<boolean> {
     const end = this.#now() + timeoutMs;
@@ -221,8 +223,9 @@ export class Membership {
   async #beatOne(
     master: string,
     rejoining = false,
-  ): Promise<"ok" | "rejoin" | "busy" | "late" | "failed"> {
+  ): Promise<"ok" | "rejoin" | "busy" | "unreached" | "failed"> {
     const { advertise, log } = this.#options;
+    let answered = false;
     try {
       const sentAt = this.#now();
       const answer = await this.#options.fetch(`${master}/register`, {
@@ -240,6 +243,7 @@ export class Membership {
         }),
         signal: AbortSignal.timeout(this.#timeoutMs()),
       });
+      answered = true;
       const body = await answer.json();
       if (answer.status === 409) {
         // A deposed leader's word (an older term than the ring held) does not count.
@@ -276,7 +280,10 @@ export class Membership {
         this.#unreachable.set(master, reason);
         log.warn("master unreachable", { master, error: reason });
       }
-      return error instanceof DOMException && error.name === "TimeoutError" ? "late" : "failed";
+      // Not reached (refused, reset, silent past the timeout) may change within seconds; an
+      // answer that is an error will not.
+      const silent = error instanceof DOMException && error.name === "TimeoutError";
+      return answered && !silent ? "failed" : "unreached";
     }
   }
 

@@ -259,7 +259,23 @@ Deno.test("Membership.beatUntilTaken() asks again while the master cannot take i
   assert.ok(performance.now() - started < 2_000);
   down = true;
   busy = 0;
-  assert.equal(await membership.beatUntilTaken(5_000), false, "an unreachable master: no wait");
+  // A master restarting refuses calls for a moment: a node that stopped asking then exited
+  // without handing anything over. It asks until its time is out.
+  const refusedFrom = performance.now();
+  assert.equal(await membership.beatUntilTaken(300), false, "refused until its time is out");
+  assert.ok(performance.now() - refusedFrom >= 290, "and asked meanwhile");
+  down = false;
+  assert.equal(await membership.beatUntilTaken(5_000), true, "taken once back");
+});
+
+Deno.test("Membership.beatUntilTaken() stops at once when every master answers an error", async () => {
+  const membership = member(() =>
+    Promise.resolve(Response.json({ error: "Invalid token" }, { status: 401 }))
+  );
+  membership.leave();
+  const started = performance.now();
+  assert.equal(await membership.beatUntilTaken(5_000), false);
+  assert.ok(performance.now() - started < 1_000, "no wait for an answer that will not change");
 });
 
 Deno.test("Membership.beatUntilTaken() asks again while no master answers in time", async () => {

@@ -505,6 +505,34 @@ Deno.test("R=1: a node SIGTERM'd while a restarted master learns the ring still 
   }
 });
 
+Deno.test("R=1: a node SIGTERM'd while its master is down waits for it to restart, and hands over", async () => {
+  // A restarting master refuses calls for a moment (a crashed one restarted, a pod rescheduled):
+  // a node that took that for no master at all exited at once, its keys with it.
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(1));
+    const [, leaving] = nodes;
+    const keys = Array.from({ length: 300 }, (_, i) => `d${i}`);
+    const items = keys.map((key) => ({ key, value: `v-${key}` }));
+    assert.equal((await post(`${master.url}/mset`, { items })).status, 204);
+    const ring = new Ring(nodes.map((node) => node.address));
+    const leavingKeys = keys.filter((key) => ring.owner(key) === leaving.address);
+    assert.ok(leavingKeys.length > 50);
+
+    await master.stop("SIGKILL");
+    const left = leaving.stop("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // refused meanwhile
+    const again = await processes.master({ at: master.url, args: failover(1) });
+    assert.equal(await left, 0);
+    assert.ok(leaving.logs.some((line) => line.msg === "keys handed over"), "handed over");
+    await settled(again.url);
+    for (const node of [nodes[0], nodes[2]]) await ready(node.url);
+    await assertAllStored(again.url, leavingKeys);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("churn: 20 joins, leaves and kills under load lose nothing acknowledged", async () => {
   const processes = new Processes();
   try {
