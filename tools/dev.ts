@@ -187,18 +187,47 @@ const isReady = async (url: string) => {
 async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
-  console.log("\nStopping: nodes deregister first, then the master.");
+  console.log(
+    "\nStopping: nodes hand their keys over and deregister first, then the master " +
+      "(Ctrl-C again stops everything at once).",
+  );
   nodes.forEach((node) => node.child.kill("SIGTERM"));
   await Promise.all(nodes.map((node) => exited(node.child)));
+  if (hurried) return; // a second Ctrl-C ends it
   master.child.kill("SIGTERM");
   await exited(master.child);
+  if (hurried) return;
   // Stopped here: the reaper leaves once it reads this, written before this process ends.
   await new Promise<void>((resolve) => reaper.stdin!.end("done\n", resolve));
   Deno.exit(code);
 }
 
+let hurried = false;
+
+/**
+ * A second Ctrl-C while stopping: a node whose master is down (crashed, or paused to watch a
+ * failover) waits for it up to its handover time, 20 s; this does not.
+ */
+async function stopNow(): Promise<void> {
+  if (hurried) return;
+  hurried = true;
+  console.log("\nStopping at once: no key is handed over.");
+  const services = [...nodes, master];
+  for (const { child } of services) {
+    // By pid: a ChildProcess sends no second signal once one was sent (the first Ctrl-C's).
+    try {
+      if (child.exitCode === null) Deno.kill(child.pid!, "SIGKILL");
+    } catch {
+      // ended meanwhile
+    }
+  }
+  await Promise.all(services.map((service) => exited(service.child)));
+  await new Promise<void>((resolve) => reaper.stdin!.end("done\n", resolve));
+  Deno.exit(130);
+}
+
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  Deno.addSignalListener(signal, () => stop());
+  Deno.addSignalListener(signal, () => stopping ? stopNow() : stop());
 }
 // `deno task dev` passes its signals on, but killed outright it leaves this script behind,
 // adopted by another process: stop then, as after Ctrl-C.

@@ -178,6 +178,37 @@ Deno.test("deno task dev starts a service that dies unexpectedly again, and the 
   assert.match(lines, /master +\| exited unexpectedly \(SIGKILL\): starting it again in 1 s/);
 });
 
+Deno.test("deno task dev stops at once on a second Ctrl-C, while a node waits for a paused master", async () => {
+  // A leaving node waits for its master up to its handover time (20 s): a second Ctrl-C does not.
+  const port = freeRun(1);
+  const child = dev(1, port);
+  const output = new Response(child.stdout).text();
+  const masterUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(async () => (await nodesOf(masterUrl)).length === 1, "dev cluster up", 30_000);
+    const masterPid = await pidOf(`master/main.ts --port ${port} `);
+    assert.ok(masterPid > 0, "the master's process");
+    Deno.kill(masterPid, "SIGSTOP"); // the node's leave now waits for it
+    child.kill("SIGINT");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const second = performance.now();
+    child.kill("SIGINT");
+    const status = await child.status;
+    assert.ok(performance.now() - second < 5000, "at once");
+    assert.equal(status.code, 130);
+    assert.ok(await closed(port) && await closed(port + 1), "every service stopped");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already ended
+    }
+    await child.status;
+    await killLeftovers(port);
+  }
+  assert.match(await output, /Stopping at once: no key is handed over/);
+});
+
 /** Whether nothing listens on `port` any more. */
 async function closed(port: number): Promise<boolean> {
   try {
