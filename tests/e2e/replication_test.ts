@@ -40,6 +40,25 @@ async function storeAll(master: string, keys: string[], value: string): Promise<
   assert.equal(answer.status, 204, await answer.text());
 }
 
+/**
+ * Stores 300 keys named `prefix` and a number through `master` (at R=1, on `nodes` as settled),
+ * and returns those `owner` holds: more than 50.
+ */
+async function storeOwned(
+  master: string,
+  nodes: ProcessService[],
+  owner: ProcessService,
+  prefix: string,
+): Promise<string[]> {
+  const keys = Array.from({ length: 300 }, (_, i) => `${prefix}${i}`);
+  const items = keys.map((key) => ({ key, value: `v-${key}` }));
+  assert.equal((await post(`${master}/mset`, { items })).status, 204);
+  const ring = new Ring(nodes.map((node) => node.address));
+  const owned = keys.filter((key) => ring.owner(key) === owner.address);
+  assert.ok(owned.length > 50);
+  return owned;
+}
+
 /** Asserts that `master` reads every key of `keys`, each with `value` when one is given. */
 async function assertAllStored(master: string, keys: string[], value?: string): Promise<void> {
   const answer = await post(`${master}/mget`, { keys });
@@ -471,12 +490,7 @@ Deno.test("R=1: a node SIGTERM'd while a restarted master learns the ring still 
   try {
     const { master, nodes } = await settledCluster(processes, 3, failover(1));
     const [, leaving, killed] = nodes;
-    const keys = Array.from({ length: 300 }, (_, i) => `r${i}`);
-    const items = keys.map((key) => ({ key, value: `v-${key}` }));
-    assert.equal((await post(`${master.url}/mset`, { items })).status, 204);
-    const ring = new Ring(nodes.map((node) => node.address));
-    const leavingKeys = keys.filter((key) => ring.owner(key) === leaving.address);
-    assert.ok(leavingKeys.length > 50);
+    const leavingKeys = await storeOwned(master.url, nodes, leaving, "r");
 
     // The master dies, and one node with it: the restarted master waits for that node, answering
     // every heartbeat 503 until its recovery time is up.
@@ -512,12 +526,7 @@ Deno.test("R=1: a node SIGTERM'd while its master is down waits for it to restar
   try {
     const { master, nodes } = await settledCluster(processes, 3, failover(1));
     const [, leaving] = nodes;
-    const keys = Array.from({ length: 300 }, (_, i) => `d${i}`);
-    const items = keys.map((key) => ({ key, value: `v-${key}` }));
-    assert.equal((await post(`${master.url}/mset`, { items })).status, 204);
-    const ring = new Ring(nodes.map((node) => node.address));
-    const leavingKeys = keys.filter((key) => ring.owner(key) === leaving.address);
-    assert.ok(leavingKeys.length > 50);
+    const leavingKeys = await storeOwned(master.url, nodes, leaving, "d");
 
     await master.stop("SIGKILL");
     const left = leaving.stop("SIGTERM");
