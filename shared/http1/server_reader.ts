@@ -147,7 +147,10 @@ export class ConnReader {
     return bytes;
   }
 
-  /** One line ending in CRLF, without it; throws past `max` bytes, or at a bare LF. */
+  /**
+   * One line ending in CRLF, without it; throws past `max` bytes (however its bytes arrive), or at
+   * a bare LF.
+   */
   async line(max: number): Promise<string> {
     let searched = this.#start;
     for (;;) {
@@ -157,11 +160,13 @@ export class ConnReader {
         if (at === this.#start || this.#buffer[at - 1] !== 13) {
           throw new Error("a line ends with a bare LF, not CRLF");
         }
+        if (at - 1 - this.#start > max) throw new Error("a chunk line is too long");
         const line = latin1(this.#buffer.subarray(this.#start, at - 1));
         this.#start = at + 1;
         return line;
       }
-      if (this.#end - this.#start > max) throw new Error("a chunk line is too long");
+      // Its CR may have come, its LF not yet: a line of `max` bytes is that one byte longer here.
+      if (this.#end - this.#start > max + 1) throw new Error("a chunk line is too long");
       const skip = this.#end - this.#start; // no LF in these
       await this.#fill();
       searched = this.#start + skip;
