@@ -143,7 +143,8 @@ export class Membership {
 
   /**
    * One heartbeat to every master: acknowledged; refused by all with one busy; not acknowledged,
-   * with one not reached or silent past the timeout (unreached); or every one answered an error.
+   * with one not reached, silent past the timeout or in trouble (5xx: unreached); or every one
+   * refused it (4xx).
    */
   async #round(): Promise<"ok" | "busy" | "unreached" | "failed"> {
     const masters = await this.#options.masters();
@@ -177,7 +178,7 @@ export class Membership {
    * reached (restarting: its address refuses calls, or resolves to none) or does not answer in
    * time (a follower passing the beat on to a leader that hangs, or a hung master), for at most
    * `timeoutMs`: a node that leaves without a master's word hands nothing over. Returns whether
-   * one acknowledged; at once when every master answered an error (a refused token, say).
+   * one acknowledged; at once when every master refused it (a 4xx: a refused token, say).
    */
   async beatUntilTaken(timeoutMs: number): Promise<boolean> {
     const end = this.#now() + timeoutMs;
@@ -225,7 +226,7 @@ export class Membership {
     rejoining = false,
   ): Promise<"ok" | "rejoin" | "busy" | "unreached" | "failed"> {
     const { advertise, log } = this.#options;
-    let answered = false;
+    let final = false; // an answer that will not change within seconds: a refusal
     try {
       const sentAt = this.#now();
       const answer = await this.#options.fetch(`${master}/register`, {
@@ -243,7 +244,7 @@ export class Membership {
         }),
         signal: AbortSignal.timeout(this.#timeoutMs()),
       });
-      answered = true;
+      final = true;
       const body = await answer.json();
       if (answer.status === 409) {
         // A deposed leader's word (an older term than the ring held) does not count.
@@ -256,6 +257,7 @@ export class Membership {
       }
       if (answer.status === 503) return "busy"; // e.g. learning the last ring: ask again soon
       if (answer.status !== 200 && answer.status !== 201) {
+        final = answer.status < 500; // a server's trouble may pass, as an unreachable master's
         throw new Error(`master answered ${answer.status}: ${body?.error ?? "no reason"}`);
       }
       const view = RingView.parse(body);
@@ -280,10 +282,9 @@ export class Membership {
         this.#unreachable.set(master, reason);
         log.warn("master unreachable", { master, error: reason });
       }
-      // Not reached (refused, reset, silent past the timeout) may change within seconds; an
-      // answer that is an error will not.
+      // Not reached (refused, reset, silent past the timeout) may change within seconds.
       const silent = error instanceof DOMException && error.name === "TimeoutError";
-      return answered && !silent ? "failed" : "unreached";
+      return final && !silent ? "failed" : "unreached";
     }
   }
 
