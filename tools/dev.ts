@@ -108,6 +108,7 @@ function spawnService(name: string, args: string[]): ChildProcess {
   reaper.stdin!.write(`${name === "master" ? "master" : "node"} ${child.pid}\n`);
   child.on("close", () => closed.add(child));
   child.on("exit", (code, signal) => {
+    gone.add(child);
     // Its pid may be another process's before long: the reaper must not signal it.
     if (reaper.stdin!.writable) reaper.stdin!.write(`exited ${child.pid}\n`);
     if (stopping) return;
@@ -137,6 +138,7 @@ function exited(child: ChildProcess): Promise<void> {
 
 let stopping = false;
 const closed = new Set<ChildProcess>(); // exited, and their output read to the end
+const gone = new Set<ChildProcess>(); // exited: their pids may be others' soon
 const master = start("master", ["master/main.ts", "--port", String(options.port), ...local]);
 const nodePorts = Array.from({ length: options.nodes }, (_, i) => options.port + 1 + i);
 const nodes = nodePorts.map((port, i) => {
@@ -191,18 +193,33 @@ async function stop(code = 0) {
     "\nStopping: nodes hand their keys over and deregister first, then the master " +
       "(Ctrl-C again stops everything at once).",
   );
+  stoppingAt = performance.now();
   nodes.forEach((node) => node.child.kill("SIGTERM"));
   await Promise.all(nodes.map((node) => exited(node.child)));
   if (hurried) return; // a second Ctrl-C ends it
   master.child.kill("SIGTERM");
   await exited(master.child);
-  if (hurried) return;
-  // Stopped here: the reaper leaves once it reads this, written before this process ends.
+  await finish(code);
+}
+
+let ended = false;
+
+/** Tells the reaper the services are stopped (it leaves once it reads this), then exits. */
+async function finish(code: number): Promise<void> {
+  if (ended) return;
+  ended = true;
   await new Promise<void>((resolve) => reaper.stdin!.end("done\n", resolve));
   Deno.exit(code);
 }
 
 let hurried = false;
+let stoppingAt = 0;
+
+/**
+ * A terminal's Ctrl-C reaches this script twice at once (the process group's SIGINT, and the one
+ * `deno task` passes on): a signal this soon after the first is the same Ctrl-C.
+ */
+const SAME_CTRL_C_MS = 500;
 
 /**
  * A second Ctrl-C while stopping: a node whose master is down (crashed, or paused to watch a
@@ -214,20 +231,23 @@ async function stopNow(): Promise<void> {
   console.log("\nStopping at once: no key is handed over.");
   const services = [...nodes, master];
   for (const { child } of services) {
-    // By pid: a ChildProcess sends no second signal once one was sent (the first Ctrl-C's).
+    // By pid: a ChildProcess sends no second signal once one was sent (the first Ctrl-C's). Not
+    // to one that ended: its pid may be another process's now.
     try {
-      if (child.exitCode === null) Deno.kill(child.pid!, "SIGKILL");
+      if (!gone.has(child)) Deno.kill(child.pid!, "SIGKILL");
     } catch {
       // ended meanwhile
     }
   }
   await Promise.all(services.map((service) => exited(service.child)));
-  await new Promise<void>((resolve) => reaper.stdin!.end("done\n", resolve));
-  Deno.exit(130);
+  await finish(130);
 }
 
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  Deno.addSignalListener(signal, () => stopping ? stopNow() : stop());
+  Deno.addSignalListener(signal, () => {
+    if (!stopping) stop();
+    else if (performance.now() - stoppingAt >= SAME_CTRL_C_MS) stopNow();
+  });
 }
 // `deno task dev` passes its signals on, but killed outright it leaves this script behind,
 // adopted by another process: stop then, as after Ctrl-C.
