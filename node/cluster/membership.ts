@@ -244,8 +244,17 @@ export class Membership {
         }),
         signal: AbortSignal.timeout(this.#timeoutMs()),
       });
-      final = true;
-      const body = await answer.json();
+      // A server's trouble (5xx) may pass, as an unreachable master's; a 4xx will not.
+      final = answer.status < 500;
+      if (answer.status === 503) { // e.g. learning the last ring: ask again soon
+        await answer.body?.cancel(); // a proxy's page, say, as well as the master's JSON
+        return "busy";
+      }
+      // Not JSON (a proxy's page): the status says what happened.
+      const body = await answer.json().catch((error) => {
+        if (error instanceof SyntaxError) return undefined;
+        throw error; // cut short, or past the timeout
+      });
       if (answer.status === 409) {
         // A deposed leader's word (an older term than the ring held) does not count.
         const term = typeof body?.term === "number" ? body.term : 0;
@@ -255,9 +264,7 @@ export class Membership {
         }
         return "failed";
       }
-      if (answer.status === 503) return "busy"; // e.g. learning the last ring: ask again soon
       if (answer.status !== 200 && answer.status !== 201) {
-        final = answer.status < 500; // a server's trouble may pass, as an unreachable master's
         throw new Error(`master answered ${answer.status}: ${body?.error ?? "no reason"}`);
       }
       const view = RingView.parse(body);

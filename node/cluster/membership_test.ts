@@ -279,6 +279,12 @@ Deno.test("Membership.beatUntilTaken() stops at once when every master refuses i
   const troubled = performance.now();
   assert.equal(await membership.beatUntilTaken(300), false);
   assert.ok(performance.now() - troubled >= 290, "asked until its time was out");
+  // A load balancer's page, not JSON: the same.
+  const html = member(() => Promise.resolve(new Response("<html>502</html>", { status: 502 })));
+  html.leave();
+  const paged = performance.now();
+  assert.equal(await html.beatUntilTaken(300), false);
+  assert.ok(performance.now() - paged >= 290, "a page is trouble too");
 });
 
 Deno.test("Membership.beatUntilTaken() asks again while no master answers in time", async () => {
