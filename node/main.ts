@@ -172,7 +172,8 @@ service.onStop(async () => {
   const left = () => Math.max(0, HANDOVER_TIMEOUT_MS - (performance.now() - started));
   // A master that just restarted takes no beat until it knows the last ring: wait for it, as
   // keys this node alone holds have nowhere else to go.
-  if (await membership.beatUntilTaken(HANDOVER_TIMEOUT_MS)) {
+  // With no ring (no master answered since it started) it holds no key: nothing to wait for.
+  if (membership.view !== undefined && await membership.beatUntilTaken(HANDOVER_TIMEOUT_MS)) {
     let done = await rebalancer.idle(left()) && await strays.idle(left());
     handedOver = true;
     done &&= await strays.idle(left()); // keys sent on from copies taken just before

@@ -139,6 +139,9 @@ export interface Routes {
   gate?: (request: Request | LiteRequest) => Response | undefined;
 }
 
+/** How far past its deadline a shutdown may run before the process ends regardless. */
+const HARD_STOP_MS = 2000;
+
 /** A bound server: it answers 503 until {@link Service.serve} gives it its routes. */
 export interface Service {
   /** The bound address; port 0 in the settings is the port chosen here. */
@@ -201,6 +204,12 @@ export function startService(
         stopping = true;
         log.info("shutting down");
         const deadline = Date.now() + drainMs;
+        // A call that hangs past every timeout (a name that never resolves, say) must not keep
+        // the process up: a little past its deadline, it ends anyway.
+        setTimeout(() => {
+          log.error("shutdown ran past its deadline: exiting now", { drainMs });
+          Deno.exit(1);
+        }, drainMs + HARD_STOP_MS);
         const left = () => Math.max(0, deadline - Date.now());
         stop(deadline)
           .then(() => drain.idle(left()))

@@ -6,6 +6,7 @@ import { Ring } from "@cache/ring/ring";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
 import type { ProcessService } from "../support/process.ts";
 import {
+  freePort,
   get,
   nodesOf,
   Processes,
@@ -537,6 +538,21 @@ Deno.test("R=1: a node SIGTERM'd while its master is down waits for it to restar
     await settled(again.url);
     for (const node of [nodes[0], nodes[2]]) await ready(node.url);
     await assertAllStored(again.url, leavingKeys);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("a node that never reached a master stops at once on SIGTERM: it holds no key", async () => {
+  // A leave waits for a master up to the handover time (20 s), but without a ring there is nothing
+  // to hand over.
+  const processes = new Processes();
+  try {
+    const node = await processes.node(`http://127.0.0.1:${freePort()}`);
+    const signalled = performance.now();
+    assert.equal(await node.stop("SIGTERM"), 0);
+    const tookMs = performance.now() - signalled;
+    assert.ok(tookMs < 3000, `stopped ${Math.round(tookMs)} ms after SIGTERM`);
   } finally {
     await processes.stopAll();
   }
