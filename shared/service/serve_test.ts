@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 
+const ROOT = new URL("../../", import.meta.url);
+
 // A service whose stop never ends: the process must end anyway, a little past its deadline.
 const HANGING_STOP = `
-import { startService } from "./serve.ts";
-import { createLogger } from "@cache/log/log";
+import { startService } from "${new URL("shared/service/serve.ts", ROOT)}";
+import { createLogger } from "${new URL("shared/log/log.ts", ROOT)}";
 const log = createLogger("test");
 const service = startService("test", {
   host: "127.0.0.1", port: 0, httpServer: "own", maxConnections: 0,
@@ -14,14 +16,13 @@ console.log("ready");
 `;
 
 Deno.test("onStop() ends a process whose stop hangs past its deadline, with exit code 1", async () => {
-  const script = await Deno.makeTempFile({
-    dir: new URL(".", import.meta.url).pathname,
-    suffix: ".ts",
-  });
+  // Outside the repository: a run killed midway leaves nothing in it.
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await Deno.writeTextFile(script, HANGING_STOP);
+    const config = new URL("deno.json", ROOT).pathname;
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", script],
+      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--config", config, script],
       stdout: "piped",
     }).spawn();
     let output = "";
