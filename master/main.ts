@@ -5,7 +5,9 @@ import { Metrics } from "@cache/service/metrics";
 import { redacted } from "@cache/service/config";
 import { serviceFetch } from "@cache/http1/fetch";
 import { loadOrExit, loadSecurity, startService } from "@cache/service/serve";
+import { requestRecorder, routeNamer } from "@cache/service/observe";
 import { createApp } from "./http/app.ts";
+import { lateWrites } from "./http/late_writes.ts";
 import { Breakers } from "./routing/breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";
 import { electionBackend, urlOf } from "./membership/election/backends.ts";
@@ -132,7 +134,9 @@ const app = createApp({
 const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs / 10)));
 const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
-service.serve({ app, hot: app.hot });
+// A write that reaches it past its sender's deadline is answered 504 before anything else.
+const late = lateWrites(Date.now, requestRecorder(metrics), routeNamer(app));
+service.serve({ app, hot: app.hot, gate: late });
 log.info("listening", { url, advertise, reference: `${url}/reference`, config: redacted(config) });
 
 const backend = config.election === "none" ? undefined : electionBackend({

@@ -20,6 +20,7 @@ import { addKeyspaceRoutes } from "./routes/keyspace.ts";
 import type { Election } from "./election.ts";
 import { addRegisterRoutes } from "./routes/register.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
+import { clockHeaders } from "./late_writes.ts";
 
 /** What the master's app needs. */
 export interface MasterDeps {
@@ -67,6 +68,8 @@ export type MasterApp = OpenAPIHono & { hot: HotPath };
 export function createApp(deps: MasterDeps): MasterApp {
   const metrics = deps.metrics ?? new Metrics();
   addClusterMetrics(metrics, deps.registry, deps.breakers);
+  const now = deps.now ?? Date.now;
+  const headers = clockHeaders(now); // a client's write deadline is in this clock (late_writes.ts)
   const app = createApi({
     title: "Cache master",
     description: "Registry and router of the cache cluster: nodes register here, and every key " +
@@ -75,6 +78,7 @@ export function createApp(deps: MasterDeps): MasterApp {
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
     log: deps.log,
     metrics,
+    headers,
     guard: (app) => protect(app, deps.auth, masterAccess(deps.metricsAuth)),
   });
   const hot = new HotPath(app, {
@@ -83,6 +87,7 @@ export function createApp(deps: MasterDeps): MasterApp {
     auth: deps.auth,
     rules: masterAccess(deps.metricsAuth),
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
+    headers,
   });
   addKeyRoutes(hot, deps.router, deps.maxValueBytes);
   addKeyspaceRoutes(app, deps.router, { registry: deps.registry, follower: deps.follower });
@@ -97,7 +102,6 @@ export function createApp(deps: MasterDeps): MasterApp {
     tls: deps.tls,
     clocks: deps.router.clocks,
   });
-  const now = deps.now ?? Date.now;
   const gather = sharedClusterStats({
     registry: deps.registry,
     router: deps.router,

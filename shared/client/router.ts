@@ -213,8 +213,9 @@ export class Router {
       // Each call goes round the masters from the one current when it began, so calls refused
       // together do not move the others' turn past a master that answers.
       const at = (start + tried) % this.#masters.length;
+      const master = this.#masters[at];
       try {
-        const answer = await this.#caller.call(this.#masters[at], path, init, signal);
+        const answer = await this.#caller.call(master, path, this.#deadlined(master, init), signal);
         this.#current = at;
         return answer;
       } catch (error) {
@@ -241,6 +242,17 @@ export class Router {
       headers[DEADLINE_HEADER] = String(this.#clocks.nowOn(node) + this.#options.timeoutMs);
     }
     return await this.#caller.call(node, path, { ...init, headers }, signal, epoch);
+  }
+
+  /**
+   * `init` of a write through `master` with the moment this client stops waiting for it, in the
+   * master's clock as its answers told (none before one did: a guess could refuse every write), so
+   * a master that reads it only later (paused meanwhile) does not apply it.
+   */
+  #deadlined(master: string, init: CallInit): CallInit {
+    if (!init.method || init.method === "GET" || !this.#clocks.knows(master)) return init;
+    const deadline = String(this.#clocks.nowOn(master) + this.#options.timeoutMs);
+    return { ...init, headers: { ...init.headers, [DEADLINE_HEADER]: deadline } };
   }
 
   /** Releases the pooled connections. */

@@ -104,6 +104,11 @@ export class NodeClocks {
     }
   }
 
+  /** Whether `node` told its clock (and was heard from within {@link CLOCK_FORGET_MS}). */
+  knows(node: string): boolean {
+    return this.#samples.has(node);
+  }
+
   /**
    * Now on `node`'s clock, in whole milliseconds, as far as its answers told: this clock's now
    * before any did.

@@ -1,0 +1,63 @@
+// A write that reaches the master past the deadline its sender gave is not forwarded: the sender
+// gave up on it, and a write applied then would land after the sender's later ones.
+
+import { DEADLINE_HEADER } from "@cache/protocol/wire";
+import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
+import type { RecordRequest } from "@cache/service/observe";
+import { routerPath } from "@cache/service/hot";
+
+/** What a request needs for {@link lateWrites}: its method, URL and headers. */
+interface Sent {
+  method: string;
+  url: string;
+  headers: { get(name: string): string | null };
+}
+
+/**
+ * Returns a gate that answers 504 to a request other than a read whose `x-deadline` (this master's
+ * clock, as its answers tell it in `x-node-time`; see {@link clockHeaders}) has passed by `now()`,
+ * and undefined for every other: a master paused with the request unread in its socket, woken,
+ * would otherwise forward it with a version of that moment, above writes acknowledged meanwhile.
+ * `routeOf` names its route for the request metrics.
+ *
+ * @example
+ * ```ts
+ * import { lateWrites } from "./late_writes.ts";
+ * const gate = lateWrites(() => 2_000);
+ * gate(new Request("http://m/keys", { method: "POST", headers: { "x-deadline": "1000" } }))?.status; // 504
+ * ```
+ */
+export function lateWrites(
+  now: () => number,
+  record?: RecordRequest,
+  routeOf: (method: string, path: string) => string = () => "unmatched",
+): (request: Sent) => Response | undefined {
+  return (request) => {
+    if (request.method === "GET" || request.method === "HEAD") return undefined;
+    const sent = request.headers.get(DEADLINE_HEADER);
+    if (sent === null) return undefined;
+    const deadline = Number(sent);
+    const started = performance.now();
+    if (!Number.isFinite(deadline) || now() <= deadline) return undefined;
+    record?.(request.method, routeOf(request.method, routerPath(request.url)), 504, started);
+    return Response.json(
+      { error: "The request reached the master past its sender's deadline: not applied" },
+      { status: 504 },
+    );
+  };
+}
+
+/**
+ * Headers naming this master's clock on every answer, as nodes name theirs: a client gives a
+ * write's deadline in it. One object a millisecond, shared.
+ */
+export function clockHeaders(now: () => number): () => Record<string, string> {
+  let shared: { time: number; headers: Record<string, string> } | undefined;
+  return () => {
+    const time = now();
+    if (shared?.time !== time) {
+      shared = { time, headers: Object.freeze({ [NODE_TIME_HEADER]: String(time) }) };
+    }
+    return shared.headers;
+  };
+}
