@@ -135,7 +135,7 @@ const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs /
 const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
 // A write that reaches it past its sender's deadline is answered 504 before anything else.
-const late = lateWrites(Date.now, requestRecorder(metrics), routeNamer(app));
+const late = lateWrites(Date.now, requestRecorder(metrics), routeNamer(app), app.clock);
 service.serve({ app, hot: app.hot, gate: late });
 log.info("listening", { url, advertise, reference: `${url}/reference`, config: redacted(config) });
 

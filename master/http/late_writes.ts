@@ -18,7 +18,7 @@ interface Sent {
  * clock, as its answers tell it in `x-node-time`; see {@link clockHeaders}) has passed by `now()`,
  * and undefined for every other: a master paused with the request unread in its socket, woken,
  * would otherwise forward it with a version of that moment, above writes acknowledged meanwhile.
- * `routeOf` names its route for the request metrics.
+ * `routeOf` names its route for the request metrics; `headers` (default: this clock) go on the 504.
  *
  * @example
  * ```ts
@@ -31,6 +31,7 @@ export function lateWrites(
   now: () => number,
   record?: RecordRequest,
   routeOf: (method: string, path: string) => string = () => "unmatched",
+  headers: () => Record<string, string> = clockHeaders(now),
 ): (request: Sent) => Response | undefined {
   return (request) => {
     if (request.method === "GET" || request.method === "HEAD") return undefined;
@@ -40,9 +41,11 @@ export function lateWrites(
     const started = performance.now();
     if (!Number.isFinite(deadline) || now() <= deadline) return undefined;
     record?.(request.method, routeOf(request.method, routerPath(request.url)), 504, started);
+    // With this clock, as every answer: a sender whose idea of it was off (the clock stepped) is
+    // told, and its next deadline is right.
     return Response.json(
       { error: "The request reached the master past its sender's deadline: not applied" },
-      { status: 504 },
+      { status: 504, headers: headers() },
     );
   };
 }

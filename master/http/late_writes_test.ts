@@ -17,6 +17,7 @@ Deno.test("lateWrites() refuses a write past its sender's deadline with 504, and
   const late = gate(write("4999"));
   assert.equal(late?.status, 504);
   assert.match((await late!.json()).error, /past its sender's deadline: not applied/);
+  assert.equal(late!.headers.get("x-node-time"), "5000", "the clock the sender was off from");
   assert.deepEqual(recorded, ["POST /keys/{key}/incr 504"]);
   assert.equal(gate(write("5000")), undefined, "on time");
   assert.equal(gate(write()), undefined, "no deadline given");

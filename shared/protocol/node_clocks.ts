@@ -87,10 +87,14 @@ export class NodeClocks {
   #take(node: string, sample: Sample): void {
     const kept = this.#samples.get(node);
     if (kept !== undefined) {
-      // Kept for a while from when it was taken; not once this clock was set back before that.
+      // Kept for a while from when it was taken; not once this clock was set back before that,
+      // nor once the two cannot both be right: each puts the offset within half its round trip,
+      // and where those spans do not meet, the node's clock stepped since.
       const age = sample.at - kept.at;
       const fresh = age >= 0 && age < CLOCK_SAMPLE_MS;
-      if (fresh && kept.roundTripMs < sample.roundTripMs) return;
+      const apart = Math.abs(sample.offsetMs - kept.offsetMs);
+      const agree = apart <= (sample.roundTripMs + kept.roundTripMs) / 2 + 1;
+      if (fresh && agree && kept.roundTripMs < sample.roundTripMs) return;
     }
     this.#samples.set(node, sample);
     if (sample.at - this.#forgotAt >= CLOCK_SAMPLE_MS) this.#forget(sample.at);

@@ -18,7 +18,7 @@ Deno.test("NodeClocks knows a node's clock from its answers, at most half a roun
 Deno.test("NodeClocks keeps the quickest call's estimate, for a while", () => {
   const clocks = new NodeClocks(() => 0);
   clocks.observe(NODE, "5000", 1000, 1002); // offset 3999, 2 ms round trip
-  clocks.observe(NODE, "9000", 1100, 1300); // 200 ms: less sure, not taken
+  clocks.observe(NODE, "5150", 1100, 1300); // 200 ms: less sure, not taken
   assert.equal(clocks.nowOn(NODE), 3999);
   clocks.observe(NODE, "6000", 1500, 1500); // quicker: taken
   assert.equal(clocks.nowOn(NODE), 4500);
@@ -26,6 +26,15 @@ Deno.test("NodeClocks keeps the quickest call's estimate, for a while", () => {
   const later = 1500 + CLOCK_SAMPLE_MS;
   clocks.observe(NODE, String(later + 100), later - 10, later + 10);
   assert.equal(clocks.nowOn(NODE), 100);
+});
+
+Deno.test("NodeClocks takes a slower estimate that the quicker one cannot agree with: a step", () => {
+  // A master's clock stepped 30 s ahead: kept, the quick estimate put every deadline sent to it in
+  // its past, and each write was refused, for as long as the estimate was kept.
+  const clocks = new NodeClocks(() => 0);
+  clocks.observe(NODE, "5000", 1000, 1002); // offset 3999, 2 ms round trip
+  clocks.observe(NODE, "35150", 1100, 1300); // offset 33950: 30 s past what 3999 ± 101 allows
+  assert.equal(clocks.nowOn(NODE), 33950);
 });
 
 Deno.test("NodeClocks learns nothing from an answer without a time", () => {
