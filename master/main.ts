@@ -5,7 +5,7 @@ import { Metrics } from "@cache/service/metrics";
 import { redacted } from "@cache/service/config";
 import { serviceFetch } from "@cache/http1/fetch";
 import { loadOrExit, loadSecurity, startService } from "@cache/service/serve";
-import { requestRecorder, routeNamer } from "@cache/service/observe";
+import { requestRecorder } from "@cache/service/observe";
 import { createApp } from "./http/app.ts";
 import { lateWrites } from "./http/late_writes.ts";
 import { Breakers } from "./routing/breaker.ts";
@@ -135,7 +135,7 @@ const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs /
 const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
 // A write that reaches it past its sender's deadline is answered 504 before anything else.
-const late = lateWrites(Date.now, requestRecorder(metrics), routeNamer(app), app.clock);
+const late = lateWrites(Date.now, requestRecorder(metrics), app.hot.routeOf, app.clock);
 service.serve({ app, hot: app.hot, gate: late });
 log.info("listening", { url, advertise, reference: `${url}/reference`, config: redacted(config) });
 

@@ -112,8 +112,6 @@ const replicator: Replicator = new Replicator({
   fetch: callPeers,
   timeoutMs: config.peerTimeoutMs,
 });
-// Past its lease, the master may have given the node's keys to others.
-const fence = fenced(() => membership.leaseLeftMs(), advertise, requestRecorder(metrics));
 let stopping = false;
 let handedOver = false; // once set, copies are refused: one taken later would leave with this process
 // Active expiry, like Redis': due keys for a bounded time per tick, so memory comes back without
@@ -154,8 +152,14 @@ const app = createApp({
   log,
 });
 
-// Past its lease, or before its first ring in a cluster, the node serves no key: the fence answers
-// before the hot path and the app.
+// Past its lease (the master may have given its keys to others), or before its first ring in a
+// cluster, the node serves no key: the fence answers before the hot path and the app.
+const fence = fenced(
+  () => membership.leaseLeftMs(),
+  advertise,
+  requestRecorder(metrics),
+  app.hot.routeOf,
+);
 service.serve({ app, hot: app.hot, gate: fence });
 log.info("listening", { url: service.url, advertise, config: redacted(config) });
 if (!standalone) membership.start();

@@ -7,13 +7,6 @@ import { leaseLost } from "./replicator.ts";
 /** The routes that read or write keys as their owner; `/replicate` and `/replica` are not. */
 const KEY_ROUTES = /^\/(keys(\/|$)|(mget|mset|stamped)$)/;
 
-/** The route template of a key route's `path`, as the request metrics name it. */
-function routeOf(path: string): string {
-  if (!path.startsWith("/keys/")) return path;
-  const action = /\/(incr|touch)$/.exec(path)?.[1];
-  return action ? `/keys/{key}/${action}` : "/keys/{key}";
-}
-
 /**
  * Returns a handler that answers a key route with 503 while `leaseLeftMs()` is 0, and undefined
  * for everything else: a node the leading master has not heard from within the lease may have
@@ -25,13 +18,14 @@ function routeOf(path: string): string {
  * import { fenced } from "./fence.ts";
  * const fence = fenced(() => 0, "http://127.0.0.1:8081");
  * fence(new Request("http://127.0.0.1:8081/keys/a"))?.status; // 503
- * // With `requestRecorder(metrics)` as a third argument, each such 503 is counted too.
+ * // With `requestRecorder(metrics)` and the hot path's `routeOf`, each such 503 is counted too.
  * ```
  */
 export function fenced(
   leaseLeftMs: () => number,
   self: string,
   record?: RecordRequest,
+  routeOf: (method: string, path: string) => string = () => "unmatched",
 ): (request: Pick<Request, "url" | "method">) => Response | undefined {
   return (request) => {
     if (leaseLeftMs() > 0) return undefined;
@@ -41,7 +35,7 @@ export function fenced(
     if (!KEY_ROUTES.test(path)) return undefined;
     const error = leaseLost(self);
     // Counted as the app counts what it answers: an outage must show in the request metrics.
-    record?.(request.method, routeOf(path), 503, started);
+    record?.(request.method, routeOf(request.method, path), 503, started);
     return Response.json({ error: error.message }, { status: 503 });
   };
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { routeNamer } from "@cache/service/observe";
 import { fenced } from "./fence.ts";
 
 const self = "http://127.0.0.1:8081";
@@ -38,9 +39,17 @@ Deno.test("fenced() answers key routes with 503 once the lease ran out, and noth
 
 Deno.test("fenced() counts each 503 it answers in the request metrics, by route", () => {
   const recorded: string[] = [];
+  // Named as the node's app names them (`HotPath.routeOf`).
+  const routes = routeNamer({
+    routes: [
+      { method: "GET", path: "/keys/:key" },
+      { method: "POST", path: "/keys/:key/incr" },
+      { method: "POST", path: "/mget" },
+    ],
+  });
   const fence = fenced(() => 0, self, (method, route, status) => {
     recorded.push(`${method} ${route} ${status}`);
-  });
+  }, routes);
   fence(request("/keys/a%2Fb"));
   fence(request("/keys/a/incr", "POST"));
   fence(request("/mget?x=1", "POST"));

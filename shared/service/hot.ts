@@ -97,13 +97,18 @@ export class HotPath {
   readonly #record: RecordRequest;
   readonly #gets: HotGet[] = [];
   readonly #posts = new Map<string, HotPost>();
-  readonly #routeOf: (method: string, path: string) => string;
+  /**
+   * The route template of the app's routes that `method` and `path` (as the router reads it, see
+   * {@link routerPath}) go to, as the request metrics label it, or `unmatched`: for answers given
+   * before the app sees a request.
+   */
+  readonly routeOf: (method: string, path: string) => string;
 
   constructor(app: OpenAPIHono, options: HotPathOptions) {
     this.#app = app;
     this.#options = options;
     this.#record = requestRecorder(options.metrics);
-    this.#routeOf = routeNamer(app);
+    this.routeOf = routeNamer(app);
   }
 
   /** The app this hot path serves ahead of, for the routes that are not hot. */
@@ -177,7 +182,7 @@ export class HotPath {
     const refused = roles ? this.#admit(request, roles, path) : undefined;
     // Counted as the app counts what it answers: a flood of them must show in the request metrics.
     if (refused) {
-      this.#record(request.method, this.#routeOf(request.method, path), refused.status, started);
+      this.#record(request.method, this.routeOf(request.method, path), refused.status, started);
     }
     return refused;
   }
