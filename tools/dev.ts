@@ -196,7 +196,7 @@ async function stop(code = 0) {
   stoppingAt = performance.now();
   nodes.forEach((node) => node.child.kill("SIGTERM"));
   await Promise.all(nodes.map((node) => exited(node.child)));
-  if (hurried) return; // a second Ctrl-C ends it
+  if (hurried) return; // a second Ctrl-C killed them all meanwhile: the master's pid may be reused
   master.child.kill("SIGTERM");
   await exited(master.child);
   await finish(code);
@@ -229,7 +229,6 @@ async function stopNow(): Promise<void> {
   if (hurried) return;
   hurried = true;
   console.log("\nStopping at once: no key is handed over.");
-  const services = [...nodes, master];
   for (const { child } of services) {
     // By pid: a ChildProcess sends no second signal once one was sent (the first Ctrl-C's). Not
     // to one that ended: its pid may be another process's now.

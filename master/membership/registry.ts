@@ -418,8 +418,10 @@ export class Registry {
         // Stopped before its first beat: the new process holds nothing, and takes no keys.
         const wasUp = member.status === "up";
         member.status = "leaving";
-        if (wasUp) this.#changed("node restarted, leaving", address);
-        if (wasUp) member.left = { term: this.#term, epoch: this.#epoch };
+        if (wasUp) {
+          this.#changed("node restarted, leaving", address);
+          member.left = { term: this.#term, epoch: this.#epoch };
+        }
         return this.#keptOut(address, beat);
       }
       member.status = "up";
