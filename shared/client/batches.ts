@@ -1,9 +1,9 @@
 // Batch calls, the client's mget and mset and the CLI's: checked whole before any part is sent,
 // and cut into sizes no node refuses.
 
-import { CacheError } from "./call.ts";
+import { CacheError, checkKey } from "./call.ts";
 import type { Item } from "./items.ts";
-import { Key, KeyValue, MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
+import { KeyValue, MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
 import { describeIssues } from "@cache/protocol/errors";
 
 /**
@@ -18,10 +18,7 @@ import { describeIssues } from "@cache/protocol/errors";
  * ```
  */
 export function checkKeys(keys: string[]): void {
-  keys.forEach((key, i) => {
-    const checked = Key.safeParse(key);
-    if (!checked.success) throw new CacheError(400, describeIssues(checked.error, ["keys", i]));
-  });
+  keys.forEach((key, i) => checkKey(key, `keys.${i}`));
 }
 
 /**

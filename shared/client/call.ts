@@ -7,6 +7,7 @@ import { connectionRefused, headerOf, SentThenRefused } from "@cache/http1/messa
 import { NODE_TIME_HEADER, type NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER, Key, MAX_KEY_BYTES, utf8Bytes } from "@cache/protocol/wire";
 import { keySegment } from "@cache/protocol/key_path";
+import { describeIssues } from "@cache/protocol/errors";
 import type { ZodType } from "zod";
 
 /**
@@ -42,13 +43,17 @@ export function keyPath(key: string, rest = ""): string {
  * ```
  */
 export function checkKey(key: string, field?: string): void {
-  const named = (message: string) => field ? `${field}: ${message}` : message;
-  if (typeof key !== "string") throw new CacheError(400, named("Key must be a string"));
+  if (typeof key !== "string") {
+    throw new CacheError(400, `${field ? `${field}: ` : ""}Key must be a string`);
+  }
   const suspect = key === "" || key === "." || key === ".." || !key.isWellFormed() ||
     (key.length * 3 > MAX_KEY_BYTES && utf8Bytes(key) > MAX_KEY_BYTES);
   if (!suspect) return;
   const checked = Key.safeParse(key);
-  throw new CacheError(400, named(checked.error?.issues[0].message ?? `Invalid key "${key}"`));
+  if (checked.success) return;
+  // As a node words it: a body's field with every issue, a path's key with its first.
+  const message = field ? describeIssues(checked.error, [field]) : checked.error.issues[0].message;
+  throw new CacheError(400, message);
 }
 
 /** A call the cluster refused or could not answer: `status` and the server's message. */
