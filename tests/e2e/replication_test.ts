@@ -532,7 +532,10 @@ Deno.test("R=1: a node SIGTERM'd while its master is down waits for it to restar
     await master.stop("SIGKILL");
     const left = leaving.stop("SIGTERM");
     await new Promise((resolve) => setTimeout(resolve, 1500)); // refused meanwhile
-    const again = await processes.master({ at: master.url, args: failover(1) });
+    // The default wait for the ring's nodes: their retries have backed off past the tests' short
+    // one, and a node not back in time would be told to rejoin empty, the keys it took with it.
+    const args = [...failover(1), "--recovery-ms", "3000"];
+    const again = await processes.master({ at: master.url, args });
     assert.equal(await left, 0);
     assert.ok(leaving.logs.some((line) => line.msg === "keys handed over"), "handed over");
     await settled(again.url);
