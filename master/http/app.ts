@@ -92,9 +92,9 @@ export function createApp(deps: MasterDeps): MasterApp {
     maxBodyBytes: maxBodyBytes(deps.maxValueBytes),
     headers,
   });
-  addKeyRoutes(hot, deps.router, deps.maxValueBytes);
+  addKeyRoutes(hot, deps.router, deps.maxValueBytes, now);
   addKeyspaceRoutes(app, deps.router, { registry: deps.registry, follower: deps.follower });
-  addBatchRoutes(app, deps.router, deps.maxValueBytes);
+  addBatchRoutes(app, deps.router, deps.maxValueBytes, now);
   const election = deps.election ??
     (() => ({ mode: "none", self: "", leader: null, leading: true, term: 0 }) as const);
   addRegisterRoutes(app, {

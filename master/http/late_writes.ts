@@ -35,11 +35,9 @@ export function lateWrites(
 ): (request: Sent) => Response | undefined {
   return (request) => {
     if (request.method === "GET" || request.method === "HEAD") return undefined;
-    const sent = request.headers.get(DEADLINE_HEADER);
-    if (sent === null) return undefined;
-    const deadline = Number(sent);
+    const left = timeLeft(request.headers, now);
+    if (left === undefined || left >= 0) return undefined;
     const started = performance.now();
-    if (!Number.isFinite(deadline) || now() <= deadline) return undefined;
     record?.(request.method, routeOf(request.method, routerPath(request.url)), 504, started);
     // With this clock, as every answer: a sender whose idea of it was off (the clock stepped) is
     // told, and its next deadline is right.
@@ -48,6 +46,21 @@ export function lateWrites(
       { status: 504, headers: headers() },
     );
   };
+}
+
+/**
+ * Milliseconds until the deadline a request's sender gave in `x-deadline` (this master's clock,
+ * `now()`), below 0 once past; undefined for none, or one that is not a number. A write takes it
+ * on to the nodes, so that one waiting here behind a slow node is not applied past it either.
+ */
+export function timeLeft(
+  headers: { get(name: string): string | null },
+  now: () => number,
+): number | undefined {
+  const sent = headers.get(DEADLINE_HEADER);
+  if (sent === null) return undefined;
+  const deadline = Number(sent);
+  return Number.isFinite(deadline) ? deadline - now() : undefined;
 }
 
 /**

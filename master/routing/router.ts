@@ -55,18 +55,18 @@ export class Router {
 
   /**
    * Stores `key` on its primary with `body`, a valid `KeyValue` as JSON, with a version above
-   * `floor` if given: {@link Writes.set}.
+   * `floor` if given, and not past `leftMs` from now if given: {@link Writes.set}.
    */
-  set(key: string, body: string, floor?: number): Promise<Response> {
-    return this.#writes.set(key, body, floor);
+  set(key: string, body: string, floor?: number, leftMs?: number): Promise<Response> {
+    return this.#writes.set(key, body, floor, leftMs);
   }
 
   /**
    * POSTs `body` to `path` on `key`'s primary, alone: a conditional set, an increment, a touch;
-   * see {@link Writes.alone}.
+   * see {@link Writes.alone}. Not applied past `leftMs` from now, if given.
    */
-  alone(key: string, path: string, body: string): Promise<Response> {
-    return this.#writes.alone(key, path, body);
+  alone(key: string, path: string, body: string, leftMs?: number): Promise<Response> {
+    return this.#writes.alone(key, path, body, leftMs);
   }
 
   /** One page of a scan over every node; see {@link Scans.page}. */
@@ -79,14 +79,17 @@ export class Router {
     return this.#scans.flush();
   }
 
-  /** Deletes `key` on its primary; see {@link Writes.delete}. */
-  delete(key: string): Promise<Response> {
-    return this.#writes.delete(key);
+  /** Deletes `key` on its primary, not past `leftMs` from now if given; see {@link Writes.delete}. */
+  delete(key: string, leftMs?: number): Promise<Response> {
+    return this.#writes.delete(key, leftMs);
   }
 
-  /** Stores `items` with one `POST /mset` per owner; see {@link Writes.mset}. */
-  mset(items: KeyValue[]): Promise<void> {
-    return this.#writes.mset(items);
+  /**
+   * Stores `items` with one `POST /mset` per owner, not past `leftMs` from now if given; see
+   * {@link Writes.mset}.
+   */
+  mset(items: KeyValue[], leftMs?: number): Promise<void> {
+    return this.#writes.mset(items, leftMs);
   }
 
   /** GETs `path` on `node` and returns the parsed answer; see {@link Transport.read}. */

@@ -73,6 +73,11 @@ export class Transport {
     this.#failures?.forget({ node });
   }
 
+  /** Milliseconds a call waits for its node's answer. */
+  get timeoutMs(): number {
+    return this.#options.timeoutMs;
+  }
+
   /** Each node's clock as the master knows it, from its answers and its heartbeats. */
   get clocks(): NodeClocks {
     return this.#clocks;
@@ -81,10 +86,13 @@ export class Transport {
   /**
    * When a call to `node` made now stops being waited for, in milliseconds since 1970 on the
    * node's clock, as far as its answers told (see `NodeClocks`): the node checks it against its
-   * own, however far from the master's.
+   * own, however far from the master's. With `until` (a `performance.now()`: when whoever asked the
+   * master stops waiting), no later than that.
    */
-  deadline(node: string): number {
-    return this.#clocks.nowOn(node) + this.#options.timeoutMs;
+  deadline(node: string, until?: number): number {
+    const now = this.#clocks.nowOn(node);
+    const own = now + this.#options.timeoutMs;
+    return until === undefined ? own : Math.min(own, now + Math.floor(until - performance.now()));
   }
 
   /**

@@ -25,6 +25,16 @@ const MISDIRECTED_TRIES = 4;
 /** The answer to a write every owner has: the server writes its parts, not the Response. */
 const stored = () => madeOf(new Response(null, { status: 204 }), NO_CONTENT);
 
+/** When a sender that waits `leftMs` more stops waiting, as a `performance.now()`. */
+const untilOf = (leftMs?: number) => leftMs === undefined ? undefined : performance.now() + leftMs;
+
+/** The answer to a write that waited in the master past its sender's deadline, unsent. */
+const waitedTooLong = (node: string) =>
+  Response.json(
+    { error: `The write waited in the master past its sender's deadline: not sent to ${node}` },
+    { status: 504 },
+  );
+
 /**
  * A write waiting to go to its primary: its key, body as the client sent it, ring epoch, and the
  * version it must be given one above, if any.
@@ -39,6 +49,8 @@ interface PendingWrite {
    * open breaker, since only it takes back a copy some owner took.
    */
   again?: true;
+  /** A `performance.now()` past which it is not sent or applied: its sender stopped waiting. */
+  until?: number;
 }
 
 /** Where writes go, how they are sent, and how to catch up with a ring a node knows first. */
@@ -70,18 +82,19 @@ export class Writes {
     this.#options = options;
     const { transport } = options;
     this.#stamped = new StampedWrites({
-      callNode: async (node, path, init, epoch) =>
+      callNode: async (node, path, init, epoch, until) =>
         parsed(
           node,
           await transport.exchange(node, path, {
             ...init,
             headers: {
               ...init.headers,
-              ...this.#routing(node, epoch),
+              ...this.#routing(node, epoch, undefined, until),
             },
           }),
         ),
       failsWaiting: transport.batchLimits(() => 0).failsWaiting,
+      timeoutMs: transport.timeoutMs,
     });
     this.#writes = new Coalescer<PendingWrite, Response>(
       (node, writes) => this.#writeBatch(node, writes),
@@ -90,14 +103,18 @@ export class Writes {
     );
   }
 
-  /** Deletes `key` on its primary; see {@link Transport.send} for the errors it throws. */
-  async delete(key: string): Promise<Response> {
+  /**
+   * Deletes `key` on its primary; see {@link Transport.send} for the errors it throws. With
+   * `leftMs`, how long whoever asked still waits: not applied later (every write takes it).
+   */
+  async delete(key: string, leftMs?: number): Promise<Response> {
     const { placement, transport } = this.#options;
+    const until = untilOf(leftMs);
     return await this.#resendingMisdirected(() => {
       const node = ownerOf(placement, key);
       return transport.send(node, `/keys/${keySegment(key)}`, {
         method: "DELETE",
-        headers: this.#routing(node, placement.epoch),
+        headers: this.#routing(node, placement.epoch, undefined, until),
       });
     });
   }
@@ -110,10 +127,12 @@ export class Writes {
    * version above that try's. Writes to a node already busy with earlier ones wait and go together,
    * as one `POST /stamped` or `POST /mset`; each gets the answer its own `POST /keys` would have
    * had (see {@link #writeBatch}). With `floor` (a client's own try), it goes to its primary at
-   * once, which gives it a version above `floor` (see `VERSION_FLOOR_HEADER`).
+   * once, which gives it a version above `floor` (see `VERSION_FLOOR_HEADER`). A write still
+   * waiting in the master `leftMs` from now is answered 504, unsent.
    */
-  async set(key: string, body: string, floor?: number): Promise<Response> {
+  async set(key: string, body: string, floor?: number, leftMs?: number): Promise<Response> {
     const { placement } = this.#options;
+    const until = untilOf(leftMs);
     const owners = floor === undefined ? placement.ring.owners(key, placement.replicas) : [];
     // Not while an owner's breaker is open: the others would take a write it refuses, and the
     // try again through the primary fails fast for one, leaving the copies to differ.
@@ -123,7 +142,9 @@ export class Writes {
       // a version above the copies of this try.
       floor = this.#stamped.version();
       try {
-        if (await this.#stamped.write(owners, body, placement.epoch, floor)) return stored();
+        if (await this.#stamped.write(owners, body, placement.epoch, floor, until)) {
+          return stored();
+        }
       } catch (error) {
         // Written again through the primary, whose answer is the write's: after a timeout too,
         // since a backup may have taken this try while the primary did not.
@@ -138,6 +159,7 @@ export class Writes {
       const { epoch } = this.#options.placement;
       const write: PendingWrite = { key, body, epoch, ...(floor === undefined ? {} : { floor }) };
       if (again) write.again = true;
+      if (until !== undefined) write.until = until;
       return this.#writes.submit(ownerOf(this.#options.placement, key), write);
     });
   }
@@ -147,13 +169,14 @@ export class Writes {
    * conditional set, an increment, a touch. A write the primary refused with 421 (it knows a newer
    * ring) changed nothing, so it is sent again once the master caught up.
    */
-  async alone(key: string, path: string, body: string): Promise<Response> {
+  async alone(key: string, path: string, body: string, leftMs?: number): Promise<Response> {
     const { placement, transport } = this.#options;
+    const until = untilOf(leftMs);
     return await this.#resendingMisdirected(() => {
       const node = ownerOf(placement, key);
       return transport.send(node, path, {
         method: "POST",
-        headers: { ...JSON_TYPE, ...this.#routing(node, placement.epoch) },
+        headers: { ...JSON_TYPE, ...this.#routing(node, placement.epoch, undefined, until) },
         body,
       });
     });
@@ -167,8 +190,9 @@ export class Writes {
    * nothing) is split again by owner and sent once more once the master caught up, whether or not
    * other parts failed, and again while the ring moved on since it was routed, as a single write.
    */
-  async mset(items: KeyValue[]): Promise<void> {
+  async mset(items: KeyValue[], leftMs?: number): Promise<void> {
     const { catchUp } = this.#options;
+    const until = untilOf(leftMs);
     const failures: unknown[] = [];
     const unreplicated: string[] = [];
     let stored = 0;
@@ -177,7 +201,7 @@ export class Writes {
     for (let tries = 1; part.length > 0; tries++) {
       try {
         if (tries === 2) await catchUp!();
-        const sent = await this.#msetParts(part, (routed) => this.#resends(tries, routed));
+        const sent = await this.#msetParts(part, (routed) => this.#resends(tries, routed), until);
         failures.push(...sent.failures);
         unreplicated.push(...sent.unreplicated);
         stored += sent.stored;
@@ -208,7 +232,7 @@ export class Writes {
    * of the parts refused with 421 where `resend(the epoch they were routed in)` says so (else
    * such a refusal is a failure).
    */
-  async #msetParts(items: KeyValue[], resend: (routed: number) => boolean) {
+  async #msetParts(items: KeyValue[], resend: (routed: number) => boolean, until?: number) {
     const { placement, transport } = this.#options;
     const groups = byOwner(placement, items, (item) => item.key);
     const epoch = placement.epoch;
@@ -221,7 +245,7 @@ export class Writes {
       try {
         const answer = await transport.exchange(node, "/mset", {
           method: "POST",
-          headers: { ...JSON_TYPE, ...this.#routing(node, epoch) },
+          headers: { ...JSON_TYPE, ...this.#routing(node, epoch, undefined, until) },
           body: JSON.stringify({ items: group }),
         }).catch((error) => {
           // Sent, unanswered in time: the node may have stored the part, or not yet.
@@ -279,12 +303,52 @@ export class Writes {
 
   /**
    * The headers of a write to `node` routed now: the ring epoch, when the master stops waiting (in
-   * the node's clock), and the version to write above, if any.
+   * the node's clock; by `until` at the latest), and the version to write above, if any.
    */
-  #routing(node: string, epoch: number, floor?: number): Record<string, string> {
-    const deadline = this.#options.transport.deadline(node);
+  #routing(node: string, epoch: number, floor?: number, until?: number): Record<string, string> {
+    const deadline = this.#options.transport.deadline(node, until);
     const headers = { [EPOCH_HEADER]: String(epoch), [DEADLINE_HEADER]: String(deadline) };
     return floor === undefined ? headers : { ...headers, [VERSION_FLOOR_HEADER]: String(floor) };
+  }
+
+  /**
+   * Sends `writes` to their primary `node`. A write whose sender stopped waiting while it queued
+   * here is answered 504, unsent; one whose sender stops waiting before the master would goes
+   * alone, carrying that deadline; the others go together ({@link #together}), under the master's
+   * own deadline, which comes before each of theirs: so no sender's deadline cuts another's short.
+   */
+  async #writeBatch(
+    node: string,
+    writes: PendingWrite[],
+  ): Promise<(Response | Promise<Response>)[]> {
+    const now = performance.now();
+    const soon = now + this.#options.transport.timeoutMs;
+    if (writes.every((write) => write.until === undefined || write.until >= soon)) {
+      return await this.#together(node, writes);
+    }
+    const answers: (Response | Promise<Response>)[] = [];
+    const together: number[] = []; // indexes of the writes that go together
+    for (const [i, write] of writes.entries()) {
+      const { until } = write;
+      if (until === undefined || until >= soon) together.push(i);
+      else answers[i] = until <= now ? waitedTooLong(node) : this.#alone(node, write);
+    }
+    if (together.length > 0) {
+      const sent = await this.#together(node, together.map((i) => writes[i]));
+      together.forEach((i, j) => answers[i] = sent[j]);
+    }
+    return answers;
+  }
+
+  /** Sends `write` to its primary `node` as `POST /keys`, with its own deadline. */
+  #alone(node: string, write: PendingWrite): Promise<Response> {
+    // The master's own tries again go even through an open breaker (see `PendingWrite.again`);
+    // a client's, with its own floor, fail fast there like any write.
+    return this.#options.transport.send(node, "/keys", {
+      method: "POST",
+      headers: { ...JSON_TYPE, ...this.#routing(node, write.epoch, write.floor, write.until) },
+      body: write.body,
+    }, write.again);
   }
 
   /**
@@ -294,19 +358,11 @@ export class Writes {
    * writes of the keys it names as `unreplicated` (a backup did not take them) get that answer, the
    * others 204, as each alone would have had; without that list, every write gets the answer.
    */
-  async #writeBatch(
+  async #together(
     node: string,
     writes: PendingWrite[],
   ): Promise<(Response | Promise<Response>)[]> {
-    const { transport } = this.#options;
-    // The master's own tries again go even through an open breaker (see `PendingWrite.again`);
-    // a client's, with its own floor, fail fast there like any write.
-    const alone = (write: PendingWrite) =>
-      transport.send(node, "/keys", {
-        method: "POST",
-        headers: { ...JSON_TYPE, ...this.#routing(node, write.epoch, write.floor) },
-        body: write.body,
-      }, write.again);
+    const alone = (write: PendingWrite) => this.#alone(node, write);
     if (writes.length === 1) return [await alone(writes[0])];
     const { epoch } = writes[0];
     // A ring change while they waited: one epoch per call, so these go alone.
@@ -314,7 +370,7 @@ export class Writes {
     // Versions above the highest floor of the batch are above each write's own.
     const floors = writes.flatMap((write) => write.floor === undefined ? [] : [write.floor]);
     const floor = floors.length === 0 ? undefined : Math.max(...floors);
-    const answer = await transport.exchange(node, "/mset", {
+    const answer = await this.#options.transport.exchange(node, "/mset", {
       method: "POST",
       headers: { ...JSON_TYPE, ...this.#routing(node, epoch, floor) },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,

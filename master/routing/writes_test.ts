@@ -334,3 +334,53 @@ Deno.test("Router.set() asks for a version above a write's floor, a batch's high
   assert.equal((await router.set("k", '{"key":"k","value":"v"}')).status, 204);
   assert.deepEqual(floors.at(-1), "/keys null", "none without one");
 });
+
+Deno.test("Router writes carry their sender's deadline, when it comes before the master's", async () => {
+  const seen: number[] = [];
+  const fetch: Fetch = (_input, init) => {
+    seen.push(Number(new Headers(init?.headers).get("x-deadline")));
+    return Promise.resolve(new Response(null, { status: 204 }));
+  };
+  const router = new Router({ placement: placement(ring), fetch, timeoutMs: 250, now: () => 1000 });
+  await router.set("k", "{}", undefined, 100);
+  await router.delete("k", 100);
+  await router.alone("k", "/keys/k/incr", "{}", 100);
+  await router.mset([{ key: "k", value: "v" }], 100);
+  await router.set("k", "{}", undefined, 60_000);
+  assert.equal(seen.length, 5);
+  // 1100, less what passed since the write came: a millisecond or so.
+  for (const deadline of seen.slice(0, 4)) assert.ok(deadline > 1090 && deadline <= 1100);
+  assert.equal(seen[4], 1250, "the master's own, the sooner");
+});
+
+Deno.test("Router.set() sends no write past its sender's deadline, and one due before the master's alone", async () => {
+  const calls: string[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  const fetch: Fetch = async (input, init) => {
+    const deadline = new Headers(init?.headers).get("x-deadline");
+    calls.push(`${new URL(String(input)).pathname} ${init?.body} by ${deadline}`);
+    if (calls.length === 1) await held;
+    return new Response(null, { status: 204 });
+  };
+  const router = new Router({ placement: oneNode, fetch, timeoutMs: 1000, now: () => 0 });
+  const first = router.set("a", "1");
+  const late = router.set("b", "2", undefined, 20);
+  const soon = router.set("c", "3", undefined, 500); // before the master's own deadline
+  const patient = router.set("d", "4", undefined, 60_000);
+  const open = router.set("e", "5");
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  release();
+  const answers = await Promise.all([first, late, soon, patient, open]);
+  assert.deepEqual(answers.map((answer) => answer.status), [204, 504, 204, 204, 204]);
+  assert.match(await answers[1].text(), /past its sender's deadline: not sent/);
+  assert.deepEqual(calls.map((call) => call.replace(/ by \d+/, "")), [
+    "/keys 1",
+    "/keys 3",
+    '/mset {"items":[4,5]}',
+  ]);
+  const [ownFirst, ownSoon, together] = calls.map((call) => Number(call.split(" by ")[1]));
+  assert.equal(ownFirst, 1000);
+  assert.ok(ownSoon > 400 && ownSoon <= 460, `${ownSoon}: 500 ms from when it came, 40 gone`);
+  assert.equal(together, 1000, "the master's own, before either sender's");
+});

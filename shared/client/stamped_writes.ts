@@ -13,14 +13,30 @@ interface Copy {
   /** Its UTF-8 bytes and a comma: measured once, for every owner's batch. */
   size: number;
   epoch: number;
+  /** A `performance.now()` past which the copy is not sent: its sender stopped waiting. */
+  until?: number;
 }
 
 /** How stamped writes reach a node. */
 export interface StampedWritesOptions {
-  /** Calls `path` on `node` routed by ring `epoch`; resolves to the parsed body. */
-  callNode(node: string, path: string, init: CallInit, epoch: number): Promise<unknown>;
+  /**
+   * Calls `path` on `node` routed by ring `epoch`, to be applied no later than `until` (a
+   * `performance.now()`), if given; resolves to the parsed body.
+   */
+  callNode(
+    node: string,
+    path: string,
+    init: CallInit,
+    epoch: number,
+    until?: number,
+  ): Promise<unknown>;
   /** Milliseconds since 1970; default `Date.now`. */
   now?: () => number;
+  /**
+   * Milliseconds `callNode` waits for a call by its own deadline: a copy whose `until` comes
+   * sooner goes in a call of its own (see `write`). Default 0.
+   */
+  timeoutMs?: number;
   /**
    * What a failed call does to the writes queued behind it (see `CoalesceLimits`); by default, a
    * node not reached fails them too, unsent.
@@ -97,16 +113,25 @@ export class StampedWrites {
   /**
    * Writes `body` (a JSON object with the write's `key`, `value` and `ttl`, as a client sent it,
    * whitespace and all) to `owners`, its key's primary first, routed by ring `epoch`, stamped
-   * `version` (from {@link version}): resolves true once stored on all, false when an owner
-   * holds a newer state or this very version (another sender's write that chose it); rejects, once every owner answered or failed, with the first owner's failure. Either way,
+   * `version` (from {@link version}), none sent or applied past `until` (a `performance.now()`):
+   * resolves true once stored on all, false when an owner holds a newer state or this very version
+   * (another sender's write that chose it); rejects, once every owner answered or failed, with the
+   * first owner's failure (a CacheError 504 for a copy that waited past `until`, unsent). Either way,
    * copies may be on some owners: write it again through the primary above `version`. But when
    * every owner refused it before storing anything (a version too far ahead of their clocks, say),
    * no copy is anywhere: it rejects with {@link Unstamped}, to write it again as any write.
    */
-  async write(owners: string[], body: string, epoch: number, version: number): Promise<boolean> {
+  async write(
+    owners: string[],
+    body: string,
+    epoch: number,
+    version: number,
+    until?: number,
+  ): Promise<boolean> {
     // The version goes in last: of two, JSON.parse keeps the last.
     const item = `${body.slice(0, body.lastIndexOf("}"))},"version":${version}}`;
-    const copy = { item, size: utf8Bytes(item) + 1, epoch };
+    const copy: Copy = { item, size: utf8Bytes(item) + 1, epoch };
+    if (until !== undefined) copy.until = until;
     const answers = await Promise.allSettled(
       owners.map((node) => this.#coalescer.submit(node, copy)),
     );
@@ -130,20 +155,50 @@ export class StampedWrites {
   }
 
   /**
-   * Posts `copies` to `node` as one `/stamped`; each resolves whether the node stored it (false:
-   * stale on its primary). Copies routed by another ring than the first's fail alone, unsent.
+   * Posts `copies` to `node`; each resolves whether the node stored it (false: stale on its
+   * primary). A copy that waited past its `until` fails, unsent (504), as does one routed by
+   * another ring than the first sent's (421). One due within the {@link StampedWritesOptions.timeoutMs}
+   * of a call goes in a call of its own, by its `until`: so no sender's deadline cuts another's
+   * short. The others go together as one `/stamped`, by the earliest `until` among them.
    */
-  async #send(node: string, copies: Copy[]): Promise<(boolean | Promise<boolean>)[]> {
-    const { epoch } = copies[0];
-    const sent = copies.filter((copy) => copy.epoch === epoch);
-    const body = `{"items":[${sent.map((copy) => copy.item).join(",")}]}`;
+  #send(node: string, copies: Copy[]): Promise<(boolean | Promise<boolean>)[]> {
+    const now = performance.now();
+    const soon = now + (this.#options.timeoutMs ?? 0);
+    const late = (copy: Copy) => copy.until !== undefined && copy.until <= now;
+    const epoch = copies.find((copy) => !late(copy))?.epoch;
+    const results: (boolean | Promise<boolean>)[] = [];
+    const together: number[] = []; // indexes of the copies that go together
+    for (const [i, copy] of copies.entries()) {
+      if (late(copy)) {
+        results[i] = Promise.reject(
+          new CacheError(504, `The write waited past its sender's deadline: not sent to ${node}`),
+        );
+      } else if (copy.epoch !== epoch) {
+        results[i] = Promise.reject(new CacheError(421, "Ring changed"));
+      } else if (copy.until !== undefined && copy.until < soon) {
+        results[i] = this.#post(node, [copy], epoch).then(([stored]) => stored);
+      } else together.push(i);
+    }
+    if (together.length === 0) return Promise.resolve(results);
+    return this.#post(node, together.map((i) => copies[i]), epoch!).then((stored) => {
+      together.forEach((i, j) => results[i] = stored[j]);
+      return results;
+    });
+  }
+
+  /**
+   * Posts `copies`, routed by ring `epoch`, to `node` as one `/stamped`, to be applied by the
+   * earliest `until` among them; resolves whether the node stored each.
+   */
+  async #post(node: string, copies: Copy[], epoch: number): Promise<boolean[]> {
+    let until = Infinity;
+    for (const copy of copies) if (copy.until !== undefined) until = Math.min(until, copy.until);
+    const body = `{"items":[${copies.map((copy) => copy.item).join(",")}]}`;
     const init = { method: "POST", headers: JSON_TYPE, body };
-    const answer = await this.#options.callNode(node, "/stamped", init, epoch);
+    const within = until === Infinity ? undefined : until;
+    const answer = await this.#options.callNode(node, "/stamped", init, epoch, within);
     const listed = (answer as { stale?: unknown } | undefined)?.stale;
     const stale = new Set(Array.isArray(listed) ? listed : []);
-    let i = 0;
-    return copies.map((copy) =>
-      copy.epoch === epoch ? !stale.has(i++) : Promise.reject(new CacheError(421, "Ring changed"))
-    );
+    return copies.map((_, i) => !stale.has(i));
   }
 }

@@ -348,3 +348,57 @@ Deno.test("a write given up on in a paused master is not applied when it wakes, 
     await processes.stopAll();
   }
 });
+
+/**
+ * A write through the master that waits there behind a call to a slow node while its caller gives
+ * up on it; the caller then writes the key again directly. Resolves to the key's value after.
+ */
+async function writeGivenUpInTheMaster(nodeCount: number): Promise<string | undefined> {
+  const processes = new Processes();
+  const { master, nodes: [node] } = await settledCluster(processes, nodeCount, [
+    "--node-timeout-ms",
+    "3000",
+  ]);
+  const proxied = await CacheClient.connect(master.url, { mode: "proxy", timeoutMs: 300 });
+  const direct = await CacheClient.connect(master.url);
+  try {
+    await proxied.set("k", "first"); // its answer tells the master's clock
+    await direct.set("k", "first");
+    Deno.kill(node.pid, "SIGSTOP");
+    let ahead: Promise<Response>, later: Promise<void>;
+    try {
+      // Another key's write takes the master's one call to the node: the next waits behind it.
+      ahead = fetch(`${master.url}/keys`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ key: "other", value: "ahead" }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await assert.rejects(proxied.set("k", "given up"), CacheError);
+      later = direct.set("k", "later");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      Deno.kill(node.pid, "SIGCONT");
+    }
+    await later;
+    assert.equal((await ahead).status, 204);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the queued write's turn came
+    return await direct.get("k");
+  } finally {
+    proxied.close();
+    direct.close();
+    await processes.stopAll();
+  }
+}
+
+Deno.test("a write given up on while it waited in the master for a slow node is not applied after", async (t) => {
+  // The master checked the caller's deadline as it read the write, then queued it behind a call
+  // to a node that answered late, and sent it with a deadline of its own: the node applied it
+  // after the caller's next write, acknowledged meanwhile. At R=1 it waited for the primary; at
+  // R=2 its copy waited for one owner, and it went again through the primary above that copy.
+  for (const nodes of [1, 2]) {
+    await t.step(`${nodes} node(s)`, async () => {
+      assert.equal(await writeGivenUpInTheMaster(nodes), "later");
+    });
+  }
+});

@@ -7,15 +7,22 @@ import { batchRoutes } from "@cache/protocol/batch_routes";
 import { answerCounter, checkValueSize, forwarded } from "@cache/protocol/key_routes";
 import { type FoundBatch, valueChars } from "../../routing/node_answers.ts";
 import type { Router } from "../../routing/router.ts";
+import { timeLeft } from "../late_writes.ts";
 
 const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.mset) };
 
 /**
  * Serves `/mget` and `/mset` by splitting each batch among the owners of its keys (see
  * {@link Router.mget} and {@link Router.mset}). A read of an owner that fails goes to its keys'
- * backups, as a single GET would.
+ * backups, as a single GET would. `now()` is the clock of a write's `x-deadline` (see
+ * `addKeyRoutes`).
  */
-export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: number): void {
+export function addBatchRoutes(
+  app: OpenAPIHono,
+  router: Router,
+  maxValueBytes: number,
+  now: () => number,
+): void {
   app.openapi(routes.mget, async (c) => {
     const { keys } = c.req.valid("json");
     const found = await router.mget(keys);
@@ -34,7 +41,7 @@ export function addBatchRoutes(app: OpenAPIHono, router: Router, maxValueBytes: 
   app.openapi(routes.mset, async (c) => {
     const { items } = c.req.valid("json");
     for (const { value } of items) checkValueSize(value, maxValueBytes);
-    await router.mset(items);
+    await router.mset(items, timeLeft(c.req.raw.headers, now)); // see addKeyRoutes
     return c.body(null, 204);
   });
 }
