@@ -5,9 +5,7 @@ import { Metrics } from "@cache/service/metrics";
 import { redacted } from "@cache/service/config";
 import { serviceFetch } from "@cache/http1/fetch";
 import { loadOrExit, loadSecurity, startService } from "@cache/service/serve";
-import { requestRecorder } from "@cache/service/observe";
 import { createApp } from "./http/app.ts";
-import { lateWrites } from "./http/late_writes.ts";
 import { Breakers } from "./routing/breaker.ts";
 import { loadConfig, masterSettings } from "./config.ts";
 import { electionBackend, urlOf } from "./membership/election/backends.ts";
@@ -134,9 +132,7 @@ const app = createApp({
 const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs / 10)));
 const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
-// A write that reaches it past its sender's deadline is answered 504 before anything else.
-const late = lateWrites(Date.now, requestRecorder(metrics), app.hot.routeOf, app.clock);
-service.serve({ app, hot: app.hot, gate: late });
+service.serve({ app, hot: app.hot });
 log.info("listening", { url, advertise, reference: `${url}/reference`, config: redacted(config) });
 
 const backend = config.election === "none" ? undefined : electionBackend({

@@ -93,7 +93,7 @@ export function createApp(deps: MasterDeps): MasterApp {
     headers,
   });
   addKeyRoutes(hot, deps.router, deps.maxValueBytes, now);
-  addKeyspaceRoutes(app, deps.router, { registry: deps.registry, follower: deps.follower });
+  addKeyspaceRoutes(app, deps.router, { registry: deps.registry, follower: deps.follower }, now);
   addBatchRoutes(app, deps.router, deps.maxValueBytes, now);
   const election = deps.election ??
     (() => ({ mode: "none", self: "", leader: null, leading: true, term: 0 }) as const);

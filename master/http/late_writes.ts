@@ -3,64 +3,38 @@
 
 import { DEADLINE_HEADER } from "@cache/protocol/wire";
 import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
-import type { RecordRequest } from "@cache/service/observe";
-import { routerPath } from "@cache/service/hot";
-
-/** What a request needs for {@link lateWrites}: its method, URL and headers. */
-interface Sent {
-  method: string;
-  url: string;
-  headers: { get(name: string): string | null };
-}
+import { HttpError } from "@cache/protocol/errors";
 
 /**
- * Returns a gate that answers 504 to a request other than a read whose `x-deadline` (this master's
- * clock, as its answers tell it in `x-node-time`; see {@link clockHeaders}) has passed by `now()`,
- * and undefined for every other: a master paused with the request unread in its socket, woken,
- * would otherwise forward it with a version of that moment, above writes acknowledged meanwhile.
- * `routeOf` names its route for the request metrics; `headers` (default: this clock) go on the 504.
+ * Milliseconds until the deadline a write's sender gave in `x-deadline` (this master's clock,
+ * `now()`, as its answers tell it in `x-node-time`; see {@link clockHeaders}); undefined for none.
+ * Past it, throws HttpError 504, nothing applied: a master paused with the write unread in its
+ * socket, woken, would otherwise forward it with a version of that moment, above writes
+ * acknowledged meanwhile. A write route checks it once its token and body have been, and takes
+ * what is left on to the nodes.
  *
  * @example
  * ```ts
- * import { lateWrites } from "./late_writes.ts";
- * const gate = lateWrites(() => 2_000);
- * gate(new Request("http://m/keys", { method: "POST", headers: { "x-deadline": "1000" } }))?.status; // 504
+ * import { onTime } from "./late_writes.ts";
+ * onTime(new Headers({ "x-deadline": "2500" }), () => 2_000); // 500
+ * onTime(new Headers({ "x-deadline": "1000" }), () => 2_000); // throws HttpError 504
  * ```
  */
-export function lateWrites(
-  now: () => number,
-  record?: RecordRequest,
-  routeOf: (method: string, path: string) => string = () => "unmatched",
-  headers: () => Record<string, string> = clockHeaders(now),
-): (request: Sent) => Response | undefined {
-  return (request) => {
-    if (request.method === "GET" || request.method === "HEAD") return undefined;
-    const left = timeLeft(request.headers, now);
-    if (left === undefined || left >= 0) return undefined;
-    const started = performance.now();
-    record?.(request.method, routeOf(request.method, routerPath(request.url)), 504, started);
-    // With this clock, as every answer: a sender whose idea of it was off (the clock stepped) is
-    // told, and its next deadline is right.
-    return Response.json(
-      { error: "The request reached the master past its sender's deadline: not applied" },
-      { status: 504, headers: headers() },
-    );
-  };
-}
-
-/**
- * Milliseconds until the deadline a request's sender gave in `x-deadline` (this master's clock,
- * `now()`), below 0 once past; undefined for none, or one that is not a number. A write takes it
- * on to the nodes, so that one waiting here behind a slow node is not applied past it either.
- */
-export function timeLeft(
+export function onTime(
   headers: { get(name: string): string | null },
   now: () => number,
 ): number | undefined {
   const sent = headers.get(DEADLINE_HEADER);
   if (sent === null) return undefined;
-  const deadline = Number(sent);
-  return Number.isFinite(deadline) ? deadline - now() : undefined;
+  const left = Number(sent) - now();
+  if (Number.isNaN(left)) return undefined; // not a time: the route judges the request
+  if (left < 0) {
+    throw new HttpError(
+      504,
+      "The request reached the master past its sender's deadline: not applied",
+    );
+  }
+  return left;
 }
 
 /**

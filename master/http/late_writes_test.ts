@@ -1,29 +1,21 @@
 import assert from "node:assert/strict";
-import { clockHeaders, lateWrites } from "./late_writes.ts";
+import { HttpError } from "@cache/protocol/errors";
+import { clockHeaders, onTime } from "./late_writes.ts";
 
-const write = (deadline?: string, method = "POST") =>
-  new Request("http://m/keys/a/incr", {
-    method,
-    headers: deadline === undefined ? {} : { "x-deadline": deadline },
-  });
-
-Deno.test("lateWrites() refuses a write past its sender's deadline with 504, and only that", async () => {
-  const recorded: string[] = [];
-  const gate = lateWrites(
-    () => 5_000,
-    (method, route, status) => recorded.push(`${method} ${route} ${status}`),
-    () => "/keys/{key}/incr",
+Deno.test("onTime() gives a write's time left, and refuses one past its sender's deadline", () => {
+  const now = () => 5_000;
+  const headers = (deadline?: string) =>
+    new Headers(deadline === undefined ? {} : { "x-deadline": deadline });
+  assert.equal(onTime(headers("5300"), now), 300);
+  assert.equal(onTime(headers("5000"), now), 0, "on time");
+  assert.equal(onTime(headers(), now), undefined, "no deadline given");
+  assert.equal(onTime(headers("soon"), now), undefined, "not a time: the route judges the write");
+  assert.throws(
+    () => onTime(headers("4999"), now),
+    (error) =>
+      error instanceof HttpError && error.status === 504 &&
+      /past its sender's deadline: not applied/.test(error.message),
   );
-  const late = gate(write("4999"));
-  assert.equal(late?.status, 504);
-  assert.match((await late!.json()).error, /past its sender's deadline: not applied/);
-  assert.equal(late!.headers.get("x-node-time"), "5000", "the clock the sender was off from");
-  assert.deepEqual(recorded, ["POST /keys/{key}/incr 504"]);
-  assert.equal(gate(write("5000")), undefined, "on time");
-  assert.equal(gate(write()), undefined, "no deadline given");
-  assert.equal(gate(write("soon")), undefined, "not a time: the app judges the request");
-  assert.equal(gate(write("1", "GET")), undefined, "a read applies nothing");
-  assert.equal(gate(write("1", "DELETE"))?.status, 504);
 });
 
 Deno.test("clockHeaders() names the clock, one object a millisecond", () => {

@@ -6,6 +6,7 @@ import { HttpError } from "./errors.ts";
 import {
   Conflict,
   Counter,
+  DEADLINE_HEADER,
   IncrRequest,
   KeyParam,
   SetRequest,
@@ -143,6 +144,39 @@ export function forwarded<R extends RouteConfig>(route: R) {
   return createRoute({ ...route, responses: { ...route.responses, ...errors(forwardingErrors) } });
 }
 
+/**
+ * The optional header a write's sender names its deadline in (`DEADLINE_HEADER`), declared for
+ * the documents only: a value that is not a number is ignored, not refused.
+ */
+const deadlineParameter = {
+  name: DEADLINE_HEADER,
+  in: "header",
+  required: false,
+  schema: { type: "integer" },
+  description: "When the sender stops waiting for this write, in milliseconds since 1970 on " +
+    "this service's clock, which every answer names in `x-node-time`: read later, the write is " +
+    "refused with 504 and nothing is applied",
+} as const;
+
+/**
+ * A write `route` as the master serves it: {@link forwarded}, taking its sender's deadline, which
+ * the master passes on to the nodes.
+ */
+export function forwardedWrite<R extends RouteConfig>(route: R) {
+  return createRoute({
+    ...route,
+    parameters: [deadlineParameter],
+    responses: {
+      ...route.responses,
+      ...errors({
+        ...forwardingErrors,
+        504: "The owning node did not answer in time, or the write reached the master (or " +
+          "waited in it) past its sender's deadline (`x-deadline`): then nothing was applied",
+      }),
+    },
+  });
+}
+
 /** Errors of a node's route that reads or writes keys as their owner. */
 export const ownerErrors = {
   503: "The node cannot confirm its ring is current (its lease ran out, or no master has given " +
@@ -170,7 +204,11 @@ export const primaryErrors = {
  */
 export function owned<R extends RouteConfig>(route: R, writes: boolean) {
   const added = writes ? { ...primaryErrors, ...ownerErrors } : ownerErrors;
-  return createRoute({ ...route, responses: { ...route.responses, ...errors(added) } });
+  return createRoute({
+    ...route,
+    ...(writes ? { parameters: [deadlineParameter] } : {}),
+    responses: { ...route.responses, ...errors(added) },
+  });
 }
 
 /** Returns `value`'s size in UTF-8 bytes; throws a 413 HttpError when it is over `maxBytes`. */

@@ -94,6 +94,38 @@ Deno.test("master: each role reaches its routes and no others", async () => {
   }
 });
 
+Deno.test("master: a write past its sender's deadline is refused 504 only once its token passed", async () => {
+  const { master } = await apps();
+  const late = (path: string, body: unknown, token?: string) =>
+    new Request(`http://m${path}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-deadline": "1", // long past, in the master's clock
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+  const write = { key: "k", value: "v" };
+  const ways = {
+    "hot path": (request: Request) => master.hot.respond(request) ?? master.fetch(request),
+    app: (request: Request) => master.fetch(request),
+  };
+  for (const [way, serve] of Object.entries(ways)) {
+    assert.equal((await serve(late("/keys", write))).status, 401, way);
+    const refused = await serve(late("/keys", write, "client-token"));
+    assert.equal(refused.status, 504, way);
+    assert.match((await refused.json()).error, /past its sender's deadline: not applied/);
+    assert.ok(Number(refused.headers.get("x-node-time")) > 1, "it names the master's clock");
+  }
+  const mset = late("/mset", { items: [write] }, "client-token");
+  assert.equal((await master.fetch(mset)).status, 504);
+  // A read applies nothing: answered as any (503: no node is up).
+  assert.equal((await master.fetch(late("/mget", { keys: ["k"] }, "client-token"))).status, 503);
+  const metrics = await (await master.request("/metrics")).text();
+  assert.match(metrics, /http_requests_total\{method="POST",route="\/keys",status="504"\} 2/);
+});
+
 Deno.test("node: client tokens reach the key routes only", async () => {
   const { node } = await apps();
   assert.equal(await status(node, "POST", "/keys", "client-token"), 204);

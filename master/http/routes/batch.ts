@@ -4,12 +4,17 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { BodyParts } from "@cache/http1/body_parts";
 import { readBudgetOf } from "@cache/http1/unread_budget";
 import { batchRoutes } from "@cache/protocol/batch_routes";
-import { answerCounter, checkValueSize, forwarded } from "@cache/protocol/key_routes";
+import {
+  answerCounter,
+  checkValueSize,
+  forwarded,
+  forwardedWrite,
+} from "@cache/protocol/key_routes";
 import { type FoundBatch, valueChars } from "../../routing/node_answers.ts";
 import type { Router } from "../../routing/router.ts";
-import { timeLeft } from "../late_writes.ts";
+import { onTime } from "../late_writes.ts";
 
-const routes = { mget: forwarded(batchRoutes.mget), mset: forwarded(batchRoutes.mset) };
+const routes = { mget: forwarded(batchRoutes.mget), mset: forwardedWrite(batchRoutes.mset) };
 
 /**
  * Serves `/mget` and `/mset` by splitting each batch among the owners of its keys (see
@@ -41,7 +46,7 @@ export function addBatchRoutes(
   app.openapi(routes.mset, async (c) => {
     const { items } = c.req.valid("json");
     for (const { value } of items) checkValueSize(value, maxValueBytes);
-    await router.mset(items, timeLeft(c.req.raw.headers, now)); // see addKeyRoutes
+    await router.mset(items, onTime(c.req.raw.headers, now)); // see addKeyRoutes
     return c.body(null, 204);
   });
 }

@@ -1,19 +1,19 @@
 // The master's key routes: validated here, then forwarded to the key's owner; set and get are hot.
 
-import { checkValueSize, forwarded, keyRoutes } from "@cache/protocol/key_routes";
+import { checkValueSize, forwarded, forwardedWrite, keyRoutes } from "@cache/protocol/key_routes";
 import { keySegment } from "@cache/protocol/key_path";
 import type { HotPath } from "@cache/service/hot";
 import type { Router } from "../../routing/router.ts";
-import { timeLeft } from "../late_writes.ts";
+import { onTime } from "../late_writes.ts";
 import { relay } from "../relay.ts";
 import { VERSION_FLOOR_HEADER, versionFloor } from "@cache/protocol/wire";
 
 const routes = {
-  set: forwarded(keyRoutes.set),
+  set: forwardedWrite(keyRoutes.set),
   get: forwarded(keyRoutes.get),
-  delete: forwarded(keyRoutes.delete),
-  incr: forwarded(keyRoutes.incr),
-  touch: forwarded(keyRoutes.touch),
+  delete: forwardedWrite(keyRoutes.delete),
+  incr: forwardedWrite(keyRoutes.incr),
+  touch: forwardedWrite(keyRoutes.touch),
 };
 
 /**
@@ -28,7 +28,7 @@ export function addKeyRoutes(
 ): void {
   hot.post(routes.set, (write, request, text) => {
     checkValueSize(write.value, maxValueBytes);
-    const left = timeLeft(request.headers, now);
+    const left = onTime(request.headers, now);
     // The body goes on as it came: valid here, so valid at the node, with no second serialisation.
     // A conditional write goes alone: a batch of writes carries no conditions.
     if (write.if !== undefined || write.ifVersion !== undefined) {
@@ -44,20 +44,20 @@ export function addKeyRoutes(
 
   hot.app.openapi(routes.delete, (c) => {
     const { key } = c.req.valid("param");
-    return relay(router.delete(key, timeLeft(c.req.raw.headers, now)));
+    return relay(router.delete(key, onTime(c.req.raw.headers, now)));
   });
 
   hot.app.openapi(routes.incr, (c) => {
     const { key } = c.req.valid("param");
     const body = JSON.stringify(c.req.valid("json"));
-    const left = timeLeft(c.req.raw.headers, now);
+    const left = onTime(c.req.raw.headers, now);
     return relay(router.alone(key, `/keys/${keySegment(key)}/incr`, body, left));
   });
 
   hot.app.openapi(routes.touch, (c) => {
     const { key } = c.req.valid("param");
     const body = JSON.stringify(c.req.valid("json"));
-    const left = timeLeft(c.req.raw.headers, now);
+    const left = onTime(c.req.raw.headers, now);
     return relay(router.alone(key, `/keys/${keySegment(key)}/touch`, body, left));
   });
 }
