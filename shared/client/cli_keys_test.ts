@@ -11,18 +11,23 @@ const ring = { term: 0, epoch: 1, replicas: 1, nodes: [NODE], joined: {}, settle
 type Answer = (method: string, url: URL, body: string) => Response;
 
 /**
- * A stand-in fetch: the master's ring, and `answer` for every other call, which `calls` lists as
- * "METHOD url body".
+ * A stand-in fetch: the master's ring and liveness, and `answer` for every other call, which
+ * `calls` lists as "METHOD url body". The master's answers name its clock, as a master's do.
  */
 function cluster(answer: Answer) {
   const calls: string[] = [];
   const fetch = (input: string, init: RequestInit) => {
     const url = new URL(input);
-    if (url.pathname === "/ring") return Promise.resolve(Response.json(ring));
+    const clock = (response: Response) => {
+      if (url.origin === MASTER) response.headers.set("x-node-time", String(Date.now()));
+      return Promise.resolve(response);
+    };
+    if (url.pathname === "/ring") return clock(Response.json(ring));
+    if (url.pathname === "/live") return clock(Response.json({ status: "live" }));
     const method = init.method ?? "GET";
     const body = String(init.body ?? "");
     calls.push(`${method} ${url.origin}${url.pathname}${url.search} ${body}`.trimEnd());
-    return Promise.resolve(answer(method, url, body));
+    return clock(answer(method, url, body));
   };
   return { fetch, calls };
 }

@@ -494,7 +494,10 @@ Deno.test("CacheClient.connect() that fails closes the connection it opened", as
   }
 });
 
-/** A master that answers its first call on a kept-alive connection, takes the second, and dies. */
+/**
+ * A master that answers its first call on a kept-alive connection (naming its clock, as masters
+ * do), takes the second, and dies.
+ */
 function dyingMaster() {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const dead = (async () => {
@@ -502,7 +505,8 @@ function dyingMaster() {
     const buffer = new Uint8Array(4096);
     await conn.read(buffer);
     const body = JSON.stringify({ key: "k", value: "from-a", version: "0.1" });
-    const head = `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`;
+    const head = `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n` +
+      `x-node-time: ${Date.now()}\r\n\r\n`;
     await conn.write(new TextEncoder().encode(head + body));
     await conn.read(buffer); // taken, maybe applied
     listener.close();

@@ -1,6 +1,7 @@
 // What the client's tests share: a client whose calls go to a stand-in master and stand-in nodes.
 
 import { CacheClient } from "./client.ts";
+import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER, type RingView } from "@cache/protocol/wire";
 
 /** The stand-in master's URL. */
@@ -27,7 +28,8 @@ export type Handler = (
 /**
  * A client in `mode` whose calls go to a stand-in master publishing `ring.current` and to `handle`
  * for everything else; `calls` lists every call but the master's ring reads (method, URL with its
- * query), which `ringReads()` counts.
+ * query), which `ringReads()` counts, and its liveness probes. The master's answers name its clock,
+ * as a master's do.
  */
 export async function client(
   ring: { current: RingView },
@@ -41,13 +43,20 @@ export async function client(
     fetch: async (input, init) => {
       const url = new URL(input);
       const method = init.method ?? "GET";
+      const clock: Record<string, string> = url.origin === MASTER
+        ? { [NODE_TIME_HEADER]: String(Date.now()) }
+        : {};
       if (url.origin === MASTER && url.pathname === "/ring") {
         ringReads++;
-        return Response.json(ring.current);
+        return Response.json(ring.current, { headers: clock });
+      }
+      if (url.origin === MASTER && url.pathname === "/live") {
+        return Response.json({ status: "live" }, { headers: clock });
       }
       calls.push(`${method} ${url.origin}${url.pathname}${url.search}`);
       const answer = await handle(url.origin, method, url.pathname, String(init.body ?? ""));
       answer.headers.set(EPOCH_HEADER, String(ring.current.epoch));
+      for (const [name, value] of Object.entries(clock)) answer.headers.set(name, value);
       return answer;
     },
   });

@@ -10,6 +10,7 @@ import {
   Refused,
   retries,
   StaleRing,
+  unreached,
 } from "./call.ts";
 import type { ClientOptions } from "./options.ts";
 import { groupBy } from "@cache/async/group";
@@ -78,6 +79,8 @@ export class Router {
   #ring = new Ring();
   #refreshing: Promise<void> | undefined;
   #readAt = -Infinity; // when the ring was last asked for
+  // Masters whose clock is being asked for before a write goes through them (see #deadlined).
+  readonly #askingClock = new Map<string, Promise<void>>();
 
   constructor(masters: string[], options: RouterOptions) {
     if (masters.length === 0) throw new TypeError("CacheClient needs a master URL");
@@ -215,7 +218,8 @@ export class Router {
       const at = (start + tried) % this.#masters.length;
       const master = this.#masters[at];
       try {
-        const answer = await this.#caller.call(master, path, this.#deadlined(master, init), signal);
+        const sent = await this.#deadlined(master, path, init);
+        const answer = await this.#caller.call(master, path, sent, signal);
         this.#current = at;
         return answer;
       } catch (error) {
@@ -245,14 +249,33 @@ export class Router {
   }
 
   /**
-   * `init` of a write through `master` with the moment this client stops waiting for it, in the
-   * master's clock as its answers told (none before one did: a guess could refuse every write), so
-   * a master that reads it only later (paused meanwhile) does not apply it.
+   * `init` of a write to `path` through `master` with the moment this client stops waiting for it, in the
+   * master's clock as its answers told, so a master that reads it only later (paused meanwhile)
+   * does not apply it. A master not heard from yet is asked first (`GET /live`, open to all): a
+   * guess could refuse every write, and one sent with none could land late. Rejects with Refused
+   * (the write not sent) when that master does not answer, so the write goes to the next.
    */
-  #deadlined(master: string, init: CallInit): CallInit {
-    if (!init.method || init.method === "GET" || !this.#clocks.knows(master)) return init;
+  async #deadlined(master: string, path: string, init: CallInit): Promise<CallInit> {
+    if (!init.method || init.method === "GET" || path === "/mget") return init; // reads
+    if (!this.#clocks.knows(master)) await this.#askClock(master);
+    if (!this.#clocks.knows(master)) return init;
     const deadline = String(this.#clocks.nowOn(master) + this.#options.timeoutMs);
     return { ...init, headers: { ...init.headers, [DEADLINE_HEADER]: deadline } };
+  }
+
+  /** Asks `master` for its clock, once for all the writes waiting on it (see #deadlined). */
+  #askClock(master: string): Promise<void> {
+    let asking = this.#askingClock.get(master);
+    if (!asking) {
+      asking = this.#caller.call(master, "/live", {}).then(() => {}, (error) => {
+        // It answered, if not as a probe should: a write goes, with a deadline if it told its clock.
+        if (!unreached(error)) return;
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Refused(`${master} did not tell its clock, so the write was not sent: ${reason}`);
+      }).finally(() => this.#askingClock.delete(master));
+      this.#askingClock.set(master, asking);
+    }
+    return asking;
   }
 
   /** Releases the pooled connections. */
