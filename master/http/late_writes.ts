@@ -1,7 +1,7 @@
 // A write that reaches the master past the deadline its sender gave is not forwarded: the sender
 // gave up on it, and a write applied then would land after the sender's later ones.
 
-import { DEADLINE_HEADER } from "@cache/protocol/wire";
+import { DEADLINE_HEADER, headerNumber } from "@cache/protocol/wire";
 import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
 import { HttpError } from "@cache/protocol/errors";
 
@@ -24,10 +24,10 @@ export function onTime(
   headers: { get(name: string): string | null },
   now: () => number,
 ): number | undefined {
-  const sent = headers.get(DEADLINE_HEADER);
-  if (sent === null) return undefined;
-  const left = Number(sent) - now();
-  if (Number.isNaN(left)) return undefined; // not a time: the route judges the request
+  // Read as a node reads it: a whole number of milliseconds, else none.
+  const deadline = headerNumber(headers.get(DEADLINE_HEADER));
+  if (deadline === undefined) return undefined;
+  const left = deadline - now();
   if (left < 0) {
     throw new HttpError(
       504,

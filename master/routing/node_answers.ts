@@ -89,6 +89,19 @@ export function foundItems(node: string, answer: RawAnswer): Map<string, string>
   return new Map(items.map((item) => [item.key, JSON.stringify(item)]));
 }
 
+/**
+ * Whether a node refused a call as come past its sender's deadline (504, `late: true`): it
+ * applied nothing.
+ */
+export function refusedLate(answer: RawAnswer): boolean {
+  if (answer.status !== 504) return false;
+  try {
+    return JSON.parse(decoder.decode(answer.body))?.late === true;
+  } catch {
+    return false; // not JSON: not the node's refusal
+  }
+}
+
 /** The `unreplicated` keys of a node's error answer, if it names them. */
 export function unreplicatedKeys(answer: RawAnswer): Set<string> | undefined {
   try {

@@ -4,7 +4,7 @@ import type { CoalesceLimits } from "@cache/async/coalesce";
 import { headerOf } from "@cache/http1/messages";
 import type { Fetch } from "@cache/http1/fetch";
 import type { RawAnswer } from "@cache/http1/messages";
-import { callPeer, type PeerInit, peerResponse } from "@cache/http1/peer";
+import { callPeer, type PeerInit, peerResponse, PeerTimeout } from "@cache/http1/peer";
 import { HttpError } from "@cache/protocol/errors";
 import { NODE_TIME_HEADER, NodeClocks } from "@cache/protocol/node_clocks";
 import { EPOCH_HEADER, MAX_BATCH, MAX_BATCH_BYTES } from "@cache/protocol/wire";
@@ -71,11 +71,6 @@ export class Transport {
     this.#durations.delete(node);
     this.#duration?.forget({ node });
     this.#failures?.forget({ node });
-  }
-
-  /** Milliseconds a call waits for its node's answer. */
-  get timeoutMs(): number {
-    return this.#options.timeoutMs;
   }
 
   /** Each node's clock as the master knows it, from its answers and its heartbeats. */
@@ -261,5 +256,8 @@ export interface PlacedBy {
   term?: number;
 }
 
-/** A node that did not answer in time: calls queued behind the one that waited fail with it. */
-const timedOut = (error: unknown) => error instanceof HttpError && error.status === 504;
+/**
+ * A node that did not answer in time: calls queued behind the one that waited fail with it. Not
+ * a node's own 504 (a write it refused as come past its sender's deadline, say): it answered.
+ */
+const timedOut = (error: unknown) => error instanceof PeerTimeout;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { HttpError } from "@cache/protocol/errors";
 import type { Fetch } from "@cache/http1/fetch";
-import { silentLogger } from "@cache/log/log";
+import { createLogger, silentLogger } from "@cache/log/log";
 import { Ring } from "@cache/ring/ring";
 import { Breakers } from "./breaker.ts";
 import { Router } from "./router.ts";
@@ -82,6 +82,34 @@ Deno.test("Router counts a timed-out batch as its calls for the breaker, a refus
     hanging,
   );
   assert.equal(hanging.state("http://a:1"), "open", "one read timed out, four waited behind it");
+});
+
+Deno.test("Router does not take a node's own 504 answer to a batch for a timeout", async () => {
+  // Nodes refusing writes sent to every owner at once past their sender's deadline answered: the
+  // breaker counted every call of the batch and the calls behind it as timed out.
+  const warned: string[] = [];
+  const log = createLogger("master", { write: (line) => warned.push(line) });
+  const breakers = new Breakers({ failures: 3, cooldownMs: 60_000, now: () => 0, log });
+  const stamped: string[] = [];
+  const fetch: Fetch = async (input) => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (new URL(String(input)).pathname !== "/stamped") return new Response(null, { status: 204 });
+    stamped.push(new URL(String(input)).origin);
+    return Response.json({ error: "The sender gave up on this write", late: true }, {
+      status: 504,
+    });
+  };
+  const both = { ...placement(ring), replicas: 2 };
+  const router = new Router({ placement: both, fetch, timeoutMs: 1000, breakers });
+  const answers = await Promise.all(
+    ["a", "b", "c", "d", "e"].map((key) => router.set(key, `{"key":"${key}","value":"v"}`)),
+  );
+  assert.deepEqual(answers.map((answer) => answer.status), [204, 204, 204, 204, 204]);
+  for (const node of ring.nodes) {
+    const calls = stamped.filter((origin) => origin === node).length;
+    assert.equal(calls, 2, `${node}: the copies behind the first call were sent, not failed`);
+  }
+  assert.deepEqual(warned.filter((line) => line.includes("breaker opened")), []);
 });
 
 Deno.test("Router says that calls failed behind a timed-out one were not sent", async () => {

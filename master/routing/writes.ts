@@ -13,7 +13,7 @@ import {
   VERSION_FLOOR_HEADER,
 } from "@cache/protocol/wire";
 import { combined } from "./fan_out.ts";
-import { ok, parsed, unreplicatedKeys } from "./node_answers.ts";
+import { ok, parsed, refusedLate, unreplicatedKeys } from "./node_answers.ts";
 import { byOwner, ownerOf, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
 
@@ -94,7 +94,6 @@ export class Writes {
           }),
         ),
       failsWaiting: transport.batchLimits(() => 0).failsWaiting,
-      timeoutMs: transport.timeoutMs,
     });
     this.#writes = new Coalescer<PendingWrite, Response>(
       (node, writes) => this.#writeBatch(node, writes),
@@ -312,32 +311,20 @@ export class Writes {
   }
 
   /**
-   * Sends `writes` to their primary `node`. A write whose sender stopped waiting while it queued
-   * here is answered 504, unsent; one whose sender stops waiting before the master would goes
-   * alone, carrying that deadline; the others go together ({@link #together}), under the master's
-   * own deadline, which comes before each of theirs: so no sender's deadline cuts another's short.
+   * Sends `writes` to their primary `node` ({@link #together}), but those whose senders stopped
+   * waiting while they queued here: those are answered 504, unsent.
    */
   async #writeBatch(
     node: string,
     writes: PendingWrite[],
   ): Promise<(Response | Promise<Response>)[]> {
     const now = performance.now();
-    const soon = now + this.#options.transport.timeoutMs;
-    if (writes.every((write) => write.until === undefined || write.until >= soon)) {
-      return await this.#together(node, writes);
-    }
-    const answers: (Response | Promise<Response>)[] = [];
-    const together: number[] = []; // indexes of the writes that go together
-    for (const [i, write] of writes.entries()) {
-      const { until } = write;
-      if (until === undefined || until >= soon) together.push(i);
-      else answers[i] = until <= now ? waitedTooLong(node) : this.#alone(node, write);
-    }
-    if (together.length > 0) {
-      const sent = await this.#together(node, together.map((i) => writes[i]));
-      together.forEach((i, j) => answers[i] = sent[j]);
-    }
-    return answers;
+    const late = (write: PendingWrite) => write.until !== undefined && write.until <= now;
+    if (!writes.some(late)) return await this.#together(node, writes);
+    const waiting = writes.filter((write) => !late(write));
+    const sent = waiting.length > 0 ? await this.#together(node, waiting) : [];
+    let i = 0; // waiting keeps the writes' order
+    return writes.map((write) => late(write) ? waitedTooLong(node) : sent[i++]);
   }
 
   /** Sends `write` to its primary `node` as `POST /keys`, with its own deadline. */
@@ -352,15 +339,19 @@ export class Writes {
   }
 
   /**
-   * Sends `writes` to their primary `node`: alone as `POST /keys`, together as one `POST /mset`.
-   * A batch the node refuses wrote nothing (a 4xx, or 507 for a full store), so each write is sent
-   * again alone for its own answer. Any other error came after the primary stored the batch: the
-   * writes of the keys it names as `unreplicated` (a backup did not take them) get that answer, the
-   * others 204, as each alone would have had; without that list, every write gets the answer.
+   * Sends `writes` to their primary `node`: alone as `POST /keys`, together as one `POST /mset`,
+   * applied by the earliest of their senders' deadlines. A batch the node refuses wrote nothing
+   * (a 4xx, or 507 for a full store), so each write is sent again alone for its own answer; one it
+   * refused as past that deadline goes again once (`resent`), without the writes whose deadline it
+   * was: a sender that stops waiting soon fails no other's write. Any other error came after the
+   * primary stored the batch: the writes of the keys it names as `unreplicated` (a backup did not
+   * take them) get that answer, the others 204, as each alone would have had; without that list,
+   * every write gets the answer.
    */
   async #together(
     node: string,
     writes: PendingWrite[],
+    resent = false,
   ): Promise<(Response | Promise<Response>)[]> {
     const alone = (write: PendingWrite) => this.#alone(node, write);
     if (writes.length === 1) return [await alone(writes[0])];
@@ -370,12 +361,23 @@ export class Writes {
     // Versions above the highest floor of the batch are above each write's own.
     const floors = writes.flatMap((write) => write.floor === undefined ? [] : [write.floor]);
     const floor = floors.length === 0 ? undefined : Math.max(...floors);
+    let until = Infinity;
+    for (const write of writes) if (write.until !== undefined) until = Math.min(until, write.until);
     const answer = await this.#options.transport.exchange(node, "/mset", {
       method: "POST",
-      headers: { ...JSON_TYPE, ...this.#routing(node, epoch, floor) },
+      headers: {
+        ...JSON_TYPE,
+        ...this.#routing(node, epoch, floor, until === Infinity ? undefined : until),
+      },
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     }, writes.some((write) => write.again));
     if (ok(answer)) return writes.map(stored);
+    if (!resent && refusedLate(answer)) {
+      const waiting = writes.filter((write) => write.until !== until);
+      const sent = waiting.length > 0 ? await this.#together(node, waiting, true) : [];
+      let i = 0; // waiting keeps the writes' order
+      return writes.map((write) => write.until === until ? peerResponse(answer) : sent[i++]);
+    }
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
     const failed = (): Response => peerResponse(answer);
     // The node names the keys some backup did not take; the others are on all their owners.

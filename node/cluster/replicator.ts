@@ -3,7 +3,7 @@
 import { Coalescer } from "@cache/async/coalesce";
 import { within } from "@cache/async/sleep";
 import { HttpError } from "@cache/protocol/errors";
-import { callPeer } from "@cache/http1/peer";
+import { callPeer, PeerTimeout } from "@cache/http1/peer";
 import { BodyBuffers } from "@cache/http1/body_buffers";
 import type { Fetch } from "@cache/http1/fetch";
 import type { Ring } from "@cache/ring/ring";
@@ -125,8 +125,7 @@ export class Replicator {
       maxItems: MAX_BATCH,
       maxSize: MAX_BATCH_BYTES,
       sizeOf: (shipment) => shipment.replicas.reduce((sum, r) => sum + replicaSize(r), 0),
-      failsWaiting: (_backup, error) =>
-        error instanceof HttpError && error.status === 504 ? error : undefined,
+      failsWaiting: (_backup, error) => error instanceof PeerTimeout ? error : undefined,
     },
   );
 
@@ -281,7 +280,9 @@ export class Replicator {
     if (deadline === undefined) return;
     const late = this.#now() - deadline;
     if (late >= 0) {
-      throw new HttpError(504, `The sender gave up on this write ${late} ms ago: not applied`);
+      throw new HttpError(504, `The sender gave up on this write ${late} ms ago: not applied`, {
+        late: true, // nothing applied: a sender may send its other writes of the call again
+      });
     }
   }
 

@@ -33,11 +33,6 @@ export interface StampedWritesOptions {
   /** Milliseconds since 1970; default `Date.now`. */
   now?: () => number;
   /**
-   * Milliseconds `callNode` waits for a call by its own deadline: a copy whose `until` comes
-   * sooner goes in a call of its own (see `write`). Default 0.
-   */
-  timeoutMs?: number;
-  /**
    * What a failed call does to the writes queued behind it (see `CoalesceLimits`); by default, a
    * node not reached fails them too, unsent.
    */
@@ -155,35 +150,27 @@ export class StampedWrites {
   }
 
   /**
-   * Posts `copies` to `node`; each resolves whether the node stored it (false: stale on its
-   * primary). A copy that waited past its `until` fails, unsent (504), as does one routed by
-   * another ring than the first sent's (421). One due within the {@link StampedWritesOptions.timeoutMs}
-   * of a call goes in a call of its own, by its `until`: so no sender's deadline cuts another's
-   * short. The others go together as one `/stamped`, by the earliest `until` among them.
+   * Posts `copies` to `node` as one `/stamped`, to be applied by the earliest `until` among them;
+   * each resolves whether the node stored it (false: stale on its primary). A copy that waited
+   * past its `until` fails, unsent (504), as does one routed by another ring than the first sent's
+   * (421).
    */
-  #send(node: string, copies: Copy[]): Promise<(boolean | Promise<boolean>)[]> {
+  async #send(node: string, copies: Copy[]): Promise<(boolean | Promise<boolean>)[]> {
     const now = performance.now();
-    const soon = now + (this.#options.timeoutMs ?? 0);
     const late = (copy: Copy) => copy.until !== undefined && copy.until <= now;
     const epoch = copies.find((copy) => !late(copy))?.epoch;
-    const results: (boolean | Promise<boolean>)[] = [];
-    const together: number[] = []; // indexes of the copies that go together
-    for (const [i, copy] of copies.entries()) {
-      if (late(copy)) {
-        results[i] = Promise.reject(
-          new CacheError(504, `The write waited past its sender's deadline: not sent to ${node}`),
-        );
-      } else if (copy.epoch !== epoch) {
-        results[i] = Promise.reject(new CacheError(421, "Ring changed"));
-      } else if (copy.until !== undefined && copy.until < soon) {
-        results[i] = this.#post(node, [copy], epoch).then(([stored]) => stored);
-      } else together.push(i);
-    }
-    if (together.length === 0) return Promise.resolve(results);
-    return this.#post(node, together.map((i) => copies[i]), epoch!).then((stored) => {
-      together.forEach((i, j) => results[i] = stored[j]);
-      return results;
-    });
+    const sent = copies.filter((copy) => !late(copy) && copy.epoch === epoch);
+    const stored = sent.length > 0 ? await this.#post(node, sent, epoch!) : [];
+    // The refusals are made only now: a rejection no one awaited during the call would end the
+    // process.
+    let i = 0; // sent keeps the copies' order
+    return copies.map((copy) =>
+      sent[i] === copy ? stored[i++] : Promise.reject(
+        late(copy)
+          ? new CacheError(504, `The write waited past its sender's deadline: not sent to ${node}`)
+          : new CacheError(421, "Ring changed"),
+      )
+    );
   }
 
   /**

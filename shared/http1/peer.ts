@@ -13,13 +13,24 @@ import {
   SentThenRefused,
 } from "./messages.ts";
 
+/**
+ * A call its peer did not answer within its timeout: HttpError 504, as a peer's own 504 answer
+ * made into an error is, but not one: a peer that answers, even 504, is there.
+ */
+export class PeerTimeout extends HttpError {
+  constructor(message: string) {
+    super(504, message);
+    this.name = "PeerTimeout";
+  }
+}
+
 /** What {@link callPeer} sends: a method, headers and a body. */
 export type PeerInit = Omit<PeerRequest, "path" | "signal">;
 
 /**
  * Sends `init` to `path` on `node` and reads the whole answer, whatever its status, within
  * `timeoutMs`: a stalled body is a timeout too, not a cut stream. Throws HttpError 502 when the
- * node cannot be reached and 504 when it does not answer in time.
+ * node cannot be reached and {@link PeerTimeout} (504) when it does not answer in time.
  *
  * @example
  * ```ts
@@ -45,7 +56,7 @@ export async function callPeer(
     );
   } catch (error) {
     if (error instanceof DOMException && error.name === "TimeoutError") {
-      throw new HttpError(504, `Node ${node} did not answer within ${timeoutMs} ms`);
+      throw new PeerTimeout(`Node ${node} did not answer within ${timeoutMs} ms`);
     }
     const reason = error instanceof Error ? error.message : String(error);
     // Refused before anything was sent: a caller may send a write again as never made.

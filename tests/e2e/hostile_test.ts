@@ -207,6 +207,51 @@ Deno.test("a client's made-up x-ring-epoch does not make a node ask the master f
   }
 });
 
+Deno.test("writes with deadlines about to pass, among others', do not stop the master or fail the others", async () => {
+  // At R=2 a write that waited past its deadline made a refusal no one awaited while its batch's
+  // call was out, and the master exited (an unhandled rejection).
+  const processes = new Processes();
+  try {
+    const { master } = await settledCluster(processes, 2, ["--replicas", "2"]);
+    const clock = async () =>
+      Number((await fetch(`${master.url}/live`)).headers.get("x-node-time"));
+    const write = async (key: string, deadline?: number) => {
+      const answer = await fetch(`${master.url}/keys`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(deadline === undefined ? {} : { "x-deadline": String(deadline) }),
+        },
+        body: JSON.stringify({ key, value: key }),
+      });
+      await answer.body?.cancel();
+      return answer.status;
+    };
+    const until = performance.now() + 1_500;
+    const polite: number[] = [];
+    const hasty: number[] = [];
+    await Promise.all([
+      ...Array.from({ length: 16 }, async (_, worker) => {
+        for (let i = 0; performance.now() < until; i++) polite.push(await write(`p${worker}-${i}`));
+      }),
+      ...Array.from({ length: 4 }, async (_, worker) => {
+        for (let i = 0; performance.now() < until; i++) {
+          hasty.push(await write(`h${worker}-${i}`, await clock() + 1));
+        }
+      }),
+    ]);
+    assert.equal((await fetch(`${master.url}/live`)).status, 200, "the master is up");
+    assert.ok(polite.length > 100, `${polite.length} writes`);
+    assert.deepEqual([...new Set(polite)], [204], "every other write stored");
+    assert.ok(hasty.every((status) => status === 204 || status === 504), `${new Set(hasty)}`);
+    for (const key of ["p0-0", "p15-0", `p3-${Math.floor(polite.length / 32)}`]) {
+      assert.equal(await get(master.url, key), key);
+    }
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("with tokens, a long body without one is refused on its head, before it is read", async () => {
   // Else a client with no token held up to a body's limit (6 MiB on a node) per connection, for as
   // long as the minimum rate let it trickle.
