@@ -7,7 +7,8 @@ import { HttpError } from "@cache/protocol/errors";
 
 /**
  * Milliseconds until the deadline a write's sender gave in `x-deadline` (this master's clock,
- * `now()`, as its answers tell it in `x-node-time`; see {@link clockHeaders}); undefined for none.
+ * `now()`, as its answers tell it in `x-node-time`; see {@link clockHeaders}); undefined for none,
+ * HttpError 400 for one that is not a whole number.
  * Past it, throws HttpError 504, nothing applied: a master paused with the write unread in its
  * socket, woken, would otherwise forward it with a version of that moment, above writes
  * acknowledged meanwhile. A write route checks it once its token and body have been, and takes
@@ -24,8 +25,8 @@ export function onTime(
   headers: { get(name: string): string | null },
   now: () => number,
 ): number | undefined {
-  // Read as a node reads it: a whole number of milliseconds, else none.
-  const deadline = headerNumber(headers.get(DEADLINE_HEADER));
+  // Read as a node reads it: a whole number of milliseconds, or a 400.
+  const deadline = headerNumber(DEADLINE_HEADER, headers.get(DEADLINE_HEADER));
   if (deadline === undefined) return undefined;
   const left = deadline - now();
   if (left < 0) {

@@ -68,8 +68,8 @@ export async function stored(
 export function routing(request: HotRequest): Routing {
   const role = roleOf(request);
   return {
-    epoch: headerNumber(request.headers.get(EPOCH_HEADER)),
-    deadline: headerNumber(request.headers.get(DEADLINE_HEADER)),
+    epoch: headerNumber(EPOCH_HEADER, request.headers.get(EPOCH_HEADER)),
+    deadline: headerNumber(DEADLINE_HEADER, request.headers.get(DEADLINE_HEADER)),
     floor: versionFloor(request.headers.get(VERSION_FLOOR_HEADER)),
     ...(role === "client" ? { untrusted: true } : {}),
   };

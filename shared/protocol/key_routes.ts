@@ -146,7 +146,7 @@ export function forwarded<R extends RouteConfig>(route: R) {
 
 /**
  * The optional header a write's sender names its deadline in (`DEADLINE_HEADER`), declared for
- * the documents only: a value that is not a number is ignored, not refused.
+ * the documents: the routes read it themselves (`headerNumber`).
  */
 const deadlineParameter = {
   name: DEADLINE_HEADER,
@@ -154,8 +154,8 @@ const deadlineParameter = {
   required: false,
   schema: { type: "integer" },
   description: "When the sender stops waiting for this write, in milliseconds since 1970 on " +
-    "this service's clock, which every answer names in `x-node-time`: read later, the write is " +
-    "refused with 504 and nothing is applied",
+    "this service's clock, which its answers name in `x-node-time`: read later, the write is " +
+    "refused with 504 and nothing is applied. Anything but a whole number is refused with 400",
 } as const;
 
 /**

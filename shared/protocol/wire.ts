@@ -539,17 +539,23 @@ export function versionFloor(header: string | null): number | undefined {
 }
 
 /**
- * The whole number a header carries (an epoch, a deadline, a version), or undefined for none or
- * anything else.
+ * The whole number header `name` carries (an epoch, a deadline), or undefined for none; throws
+ * HttpError 400 for anything else, as bad input: a sender whose deadline went unread would lose
+ * its protection without knowing.
  *
  * @example
  * ```ts
  * import { headerNumber } from "./wire.ts";
- * headerNumber("17"); // 17
- * headerNumber("1.5"); // undefined
+ * headerNumber("x-deadline", "17"); // 17
+ * headerNumber("x-deadline", null); // undefined
+ * headerNumber("x-deadline", "1.5"); // throws HttpError 400
  * ```
  */
-export function headerNumber(header: string | null): number | undefined {
-  const number = Number(header);
-  return header && Number.isSafeInteger(number) ? number : undefined;
+export function headerNumber(name: string, header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const number = digits(header);
+  if (number === undefined) {
+    throw new HttpError(400, `${name} must be a whole number of at most 16 digits`);
+  }
+  return number;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { HttpError } from "./errors.ts";
 import { headerNumber, utf8Bytes } from "./wire.ts";
 
 const encoder = new TextEncoder();
@@ -19,10 +20,16 @@ Deno.test("utf8Bytes() counts what TextEncoder writes, long strings and split pa
   assert.equal(utf8Bytes("😀".repeat(40_000)), 160_000);
 });
 
-Deno.test("headerNumber() reads a whole number, and nothing else", () => {
-  assert.equal(headerNumber("17"), 17);
-  assert.equal(headerNumber("1796249380798000"), 1796249380798000);
-  for (const header of [null, "", "1.5", "abc", "1e400", String(2 ** 53)]) {
-    assert.equal(headerNumber(header), undefined, String(header));
+Deno.test("headerNumber() reads a whole number, and refuses anything else", () => {
+  assert.equal(headerNumber("x-deadline", "17"), 17);
+  assert.equal(headerNumber("x-deadline", "1796249380798000"), 1796249380798000);
+  assert.equal(headerNumber("x-deadline", null), undefined, "none sent");
+  for (const header of ["", " 5", "0x10", "-5", "1.5", "abc", "1e400", String(2 ** 53)]) {
+    assert.throws(
+      () => headerNumber("x-deadline", header),
+      (error) =>
+        error instanceof HttpError && error.status === 400 && /x-deadline/.test(error.message),
+      header,
+    );
   }
 });

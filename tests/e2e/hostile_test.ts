@@ -252,6 +252,40 @@ Deno.test("writes with deadlines about to pass, among others', do not stop the m
   }
 });
 
+Deno.test("a deadline or ring epoch that is not a whole number is refused 400, and changes nothing", async () => {
+  // Ignored, it took the write, a delete or a flush of the whole cluster on without the sender's
+  // deadline: a sender with a bug lost its protection without knowing.
+  const processes = new Processes();
+  try {
+    const { master, nodes: [node] } = await settledCluster(processes, 1);
+    assert.equal(await put(master.url, "k", "v"), 204);
+    const json = { "content-type": "application/json" };
+    const STAMPED = '{"items":[{"key":"k","value":"w","version":1}]}';
+    const tries: [string, string, string, Record<string, string>, string?][] = [
+      [master.url, "POST", "/keys", { "x-deadline": "zz" }, '{"key":"k","value":"w"}'],
+      [master.url, "DELETE", "/keys/k", { "x-deadline": "1.5" }],
+      [master.url, "DELETE", "/keys", { "x-deadline": "zz" }],
+      [master.url, "POST", "/keys/k/touch", { "x-deadline": "0x10" }, '{"ttl":1}'],
+      [node.url, "POST", "/keys", { "x-deadline": "-5" }, '{"key":"k","value":"w"}'],
+      [node.url, "POST", "/keys", { "x-ring-epoch": "abc" }, '{"key":"k","value":"w"}'],
+      [node.url, "POST", "/stamped", { "x-ring-epoch": "1e3" }, STAMPED],
+    ];
+    for (const [url, method, path, headers, body] of tries) {
+      const answer = await fetch(`${url}${path}`, {
+        method,
+        headers: { ...json, ...headers },
+        body,
+      });
+      const what = `${method} ${path} ${JSON.stringify(headers)}`;
+      assert.equal(answer.status, 400, what);
+      assert.match((await answer.json()).error, /must be a whole number/, what);
+    }
+    assert.equal(await get(master.url, "k"), "v");
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("with tokens, a long body without one is refused on its head, before it is read", async () => {
   // Else a client with no token held up to a body's limit (6 MiB on a node) per connection, for as
   // long as the minimum rate let it trickle.
