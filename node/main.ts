@@ -159,6 +159,7 @@ const fence = fenced(
   advertise,
   requestRecorder(metrics),
   app.hot.routeOf,
+  app.clock,
 );
 service.serve({ app, hot: app.hot, gate: fence });
 log.info("listening", { url: service.url, advertise, config: redacted(config) });

@@ -102,3 +102,52 @@ Deno.test("the master's document declares every route with its error responses",
     "507",
   ]);
 });
+
+Deno.test("the documents declare the headers the services read and answer with", async () => {
+  const documents = await renderDocuments();
+  const master = parse(documents[DOCUMENTS.master]);
+  const node = parse(documents[DOCUMENTS.node]);
+  const answers = (document: { paths: Record<string, Record<string, { responses: object }>> }) =>
+    Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item).flatMap(([method, operation]) =>
+        Object.entries(operation.responses).map(([status, answer]) => ({
+          what: `${method} ${path} ${status}`,
+          headers: Object.keys((answer as { headers?: object }).headers ?? {}),
+        }))
+      )
+    );
+  for (const { what, headers } of answers(master)) assert.ok(headers.includes("x-node-time"), what);
+  for (const { what, headers } of answers(node)) {
+    assert.ok(headers.includes("x-node-time") && headers.includes("x-ring-epoch"), what);
+  }
+  assert.deepEqual(
+    Object.keys(node.paths["/keys"].post.responses["401"].headers).sort(),
+    ["www-authenticate", "x-node-time", "x-ring-epoch"],
+  );
+  // What a sender puts in its headers: a write's deadline on both, the ring on a node's routes.
+  const names = (operation: { parameters?: { name: string; required?: boolean }[] }) =>
+    (operation.parameters ?? []).map((p) => `${p.name}${p.required ? "!" : ""}`);
+  assert.deepEqual(names(master.paths["/keys"].post), ["x-deadline"]);
+  assert.deepEqual(names(master.paths["/mget"].post), []);
+  assert.deepEqual(names(node.paths["/keys"].post), [
+    "x-ring-epoch",
+    "x-deadline",
+    "x-version-above",
+  ]);
+  assert.deepEqual(names(node.paths["/stamped"].post), ["x-ring-epoch!", "x-deadline"]);
+  // The fields a refusal names beside `error`.
+  const schemaOf = (answer: { content: Record<string, { schema: { $ref: string } }> }) =>
+    answer.content["application/json"].schema.$ref;
+  assert.equal(
+    schemaOf(node.paths["/keys"].post.responses["421"]),
+    "#/components/schemas/Misdirected",
+  );
+  assert.equal(
+    schemaOf(node.paths["/mset"].post.responses["502"]),
+    "#/components/schemas/WriteFailure",
+  );
+  assert.equal(
+    schemaOf(master.paths["/keys"].post.responses["504"]),
+    "#/components/schemas/WriteFailure",
+  );
+});

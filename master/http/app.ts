@@ -21,6 +21,7 @@ import type { Election } from "./election.ts";
 import { addRegisterRoutes } from "./routes/register.ts";
 import { addStatsRoutes } from "./routes/stats.ts";
 import { clockHeaders } from "./late_writes.ts";
+import { NODE_TIME_HEADER } from "@cache/protocol/node_clocks";
 
 /** What the master's app needs. */
 export interface MasterDeps {
@@ -82,6 +83,10 @@ export function createApp(deps: MasterDeps): MasterApp {
     log: deps.log,
     metrics,
     headers,
+    headerDescriptions: {
+      [NODE_TIME_HEADER]: "This master's clock, in milliseconds since 1970: a write's " +
+        "`x-deadline` is given in it",
+    },
     guard: (app) => protect(app, deps.auth, masterAccess(deps.metricsAuth)),
   });
   const hot = new HotPath(app, {

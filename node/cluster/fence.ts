@@ -8,8 +8,8 @@ import { leaseLost } from "./replicator.ts";
 const KEY_ROUTES = /^\/(keys(\/|$)|(mget|mset|stamped)$)/;
 
 /**
- * Returns a handler that answers a key route with 503 while `leaseLeftMs()` is 0, and undefined
- * for everything else: a node the leading master has not heard from within the lease may have
+ * Returns a handler that answers a key route with 503 (and `headers()`) while `leaseLeftMs()` is
+ * 0, and undefined for everything else: a node the leading master has not heard from within the lease may have
  * been marked down and its keys given to others, so it neither reads nor writes them until a
  * heartbeat is answered again. Costs one call per request while the lease holds.
  *
@@ -26,6 +26,7 @@ export function fenced(
   self: string,
   record?: RecordRequest,
   routeOf: (method: string, path: string) => string = () => "unmatched",
+  headers: () => Record<string, string> | undefined = () => undefined,
 ): (request: Pick<Request, "url" | "method">) => Response | undefined {
   return (request) => {
     if (leaseLeftMs() > 0) return undefined;
@@ -36,6 +37,7 @@ export function fenced(
     const error = leaseLost(self);
     // Counted as the app counts what it answers: an outage must show in the request metrics.
     record?.(request.method, routeOf(request.method, path), 503, started);
-    return Response.json({ error: error.message }, { status: 503 });
+    // With the headers every answer carries: the ring this node knows, and its clock.
+    return Response.json({ error: error.message }, { status: 503, headers: headers() });
   };
 }

@@ -37,6 +37,13 @@ Deno.test("fenced() answers key routes with 503 once the lease ran out, and noth
   }
 });
 
+Deno.test("fenced() answers with the headers every answer of the node carries", () => {
+  const clock = { "x-ring-epoch": "7", "x-node-time": "1000" };
+  const answer = fenced(() => 0, self, undefined, undefined, () => clock)(request("/keys/a"));
+  assert.equal(answer?.headers.get("x-ring-epoch"), "7");
+  assert.equal(answer?.headers.get("x-node-time"), "1000");
+});
+
 Deno.test("fenced() counts each 503 it answers in the request metrics, by route", () => {
   const recorded: string[] = [];
   // Named as the node's app names them (`HotPath.routeOf`).

@@ -76,8 +76,14 @@ export function nodeAccess(metricsAuth = false): AccessRules {
   ];
 }
 
-/** The node's app, and the hot path that serves its busiest routes ahead of it. */
-export type NodeApp = OpenAPIHono & { hot: HotPath };
+/**
+ * The node's app, the hot path that serves its busiest routes ahead of it, and the headers every
+ * answer carries (its ring epoch and clock, once it has a ring).
+ */
+export type NodeApp = OpenAPIHono & {
+  hot: HotPath;
+  clock: () => Record<string, string> | undefined;
+};
 
 /** The node's app: `/keys`, batch, `/stats`, probes, `/openapi.json` and `/reference`. */
 export function createApp(deps: NodeDeps): NodeApp {
@@ -109,6 +115,11 @@ export function createApp(deps: NodeDeps): NodeApp {
     log: deps.log,
     metrics,
     headers,
+    headerDescriptions: {
+      [EPOCH_HEADER]: "The ring epoch this node knows; on every answer once it has a ring",
+      [NODE_TIME_HEADER]: "This node's clock, in milliseconds since 1970, on every answer once " +
+        "it has a ring: a write's `x-deadline` is given in it",
+    },
     guard: (app) => protect(app, deps.auth, nodeAccess(deps.metricsAuth)),
   });
   const node: NodeContext = {
@@ -145,7 +156,7 @@ export function createApp(deps: NodeDeps): NodeApp {
     "while the master acknowledges this node's heartbeats and the leading master's lease holds (past it, key routes answer 503)",
     deps.notReady,
   );
-  return Object.assign(app, { hot });
+  return Object.assign(app, { hot, clock: headers || (() => undefined) });
 }
 
 /** The store's sizes and counters as metrics, read at each scrape. */

@@ -1,18 +1,20 @@
 // The key routes both services serve, declared once: the master forwards them, a node stores.
 
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
-import { errors, json } from "./route_parts.ts";
+import { errors, json, MisdirectedBody, withBodies, WriteFailureBody } from "./route_parts.ts";
 import { HttpError } from "./errors.ts";
 import {
   Conflict,
   Counter,
   DEADLINE_HEADER,
+  EPOCH_HEADER,
   IncrRequest,
   KeyParam,
   SetRequest,
   StoredItem,
   TouchRequest,
   utf8Bytes,
+  VERSION_FLOOR_HEADER,
 } from "./wire.ts";
 
 /**
@@ -148,7 +150,7 @@ export function forwarded<R extends RouteConfig>(route: R) {
  * The optional header a write's sender names its deadline in (`DEADLINE_HEADER`), declared for
  * the documents: the routes read it themselves (`headerNumber`).
  */
-const deadlineParameter = {
+export const deadlineParameter = {
   name: DEADLINE_HEADER,
   in: "header",
   required: false,
@@ -158,21 +160,44 @@ const deadlineParameter = {
     "refused with 504 and nothing is applied. Anything but a whole number is refused with 400",
 } as const;
 
+/** The ring epoch a request was routed by (`EPOCH_HEADER`), for the documents. */
+export const epochParameter = (required: boolean) => ({
+  name: EPOCH_HEADER,
+  in: "header",
+  required,
+  schema: { type: "integer" },
+  description: "The epoch of the ring the sender routed this request by, as the master's " +
+    "`/ring` names it: a node that knows a newer ring refuses a write with 421, and one behind " +
+    "it asks the master for it first. Anything but a whole number is refused with 400",
+} as const);
+
+/** The version a write must be given one above (`VERSION_FLOOR_HEADER`), for the documents. */
+const floorParameter = {
+  name: VERSION_FLOOR_HEADER,
+  in: "header",
+  required: false,
+  schema: { type: "integer" },
+  description: "A version the write must be given one above: the one its sender gave the copies " +
+    "it sent to every owner at once (`POST /stamped`). At most 20 s ahead of this node's clock " +
+    "(409 past that); anything but a whole number is refused with 400",
+} as const;
+
 /**
  * A write `route` as the master serves it: {@link forwarded}, taking its sender's deadline, which
  * the master passes on to the nodes.
  */
 export function forwardedWrite<R extends RouteConfig>(route: R) {
+  const failures = errors({
+    ...forwardingErrors,
+    504: "The owning node did not answer in time, or the write reached the master (or " +
+      "waited in it) past its sender's deadline (`x-deadline`): then nothing was applied",
+  });
   return createRoute({
     ...route,
     parameters: [deadlineParameter],
     responses: {
       ...route.responses,
-      ...errors({
-        ...forwardingErrors,
-        504: "The owning node did not answer in time, or the write reached the master (or " +
-          "waited in it) past its sender's deadline (`x-deadline`): then nothing was applied",
-      }),
+      ...withBodies(failures, { 502: WriteFailureBody, 504: WriteFailureBody }),
     },
   });
 }
@@ -203,12 +228,17 @@ export const primaryErrors = {
  * ```
  */
 export function owned<R extends RouteConfig>(route: R, writes: boolean) {
-  const added = writes ? { ...primaryErrors, ...ownerErrors } : ownerErrors;
-  return createRoute({
-    ...route,
-    ...(writes ? { parameters: [deadlineParameter] } : {}),
-    responses: { ...route.responses, ...errors(added) },
-  });
+  const added = writes
+    ? withBodies(errors({ ...primaryErrors, ...ownerErrors }), {
+      421: MisdirectedBody,
+      502: WriteFailureBody,
+      504: WriteFailureBody,
+    })
+    : errors(ownerErrors);
+  const parameters = writes
+    ? [epochParameter(false), deadlineParameter, floorParameter]
+    : [epochParameter(false)];
+  return createRoute({ ...route, parameters, responses: { ...route.responses, ...added } });
 }
 
 /** Returns `value`'s size in UTF-8 bytes; throws a 413 HttpError when it is over `maxBytes`. */

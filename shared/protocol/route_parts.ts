@@ -13,6 +13,46 @@ export const ErrorBody = z.object({
 /** An error body. */
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
+/** The error body of a write sent to a node that is not its key's primary in its ring (421). */
+export const MisdirectedBody = ErrorBody.extend({
+  epoch: z.number().int().optional().meta({
+    description: "The ring epoch the node knows: route by that ring",
+  }),
+  owner: z.string().optional().meta({ description: "The key's primary in that ring" }),
+}).openapi("Misdirected");
+
+/** The error body of a write that failed on its way to, or at, a key's owners (502, 504). */
+export const WriteFailureBody = ErrorBody.extend({
+  unreplicated: z.array(z.string()).optional().meta({
+    description: "Keys stored on their primary that a backup did not take",
+  }),
+  late: z.boolean().optional().meta({
+    description: "true: refused as come past its sender's deadline, nothing applied",
+  }),
+}).openapi("WriteFailure");
+
+/**
+ * {@link errors}' declarations with `schemas` in place of the shared error body, for the statuses
+ * they name.
+ *
+ * @example
+ * ```ts
+ * import { errors, MisdirectedBody, withBodies } from "./route_parts.ts";
+ * withBodies(errors({ 421: "Not this node's key" }), { 421: MisdirectedBody });
+ * ```
+ */
+export function withBodies<D extends Record<number, { description: string }>>(
+  declared: D,
+  schemas: Partial<Record<keyof D, z.ZodType>>,
+): D {
+  const out: Record<number, unknown> = { ...declared };
+  for (const [status, schema] of Object.entries(schemas) as [string, z.ZodType][]) {
+    const answer = (declared as Record<number, { description: string }>)[Number(status)];
+    if (answer) out[Number(status)] = json(schema, answer.description);
+  }
+  return out as D;
+}
+
 /**
  * Error responses for a route, each with the shared error body.
  *

@@ -23,6 +23,8 @@ export interface ApiOptions {
   metrics: Metrics;
   /** Headers every answer carries, refusals and errors included; read once per answer. */
   headers?: () => Record<string, string> | undefined;
+  /** What each of {@link headers} says, by name, for the document: declared on every answer. */
+  headerDescriptions?: Record<string, string>;
   /** Installs access checks; runs before any route is added, so it guards them all. */
   guard?: (app: OpenAPIHono) => void;
 }
@@ -44,24 +46,49 @@ const AUTH_ANSWERS = {
   "403": "The token's role may not use this route (only when the service has tokens)",
 };
 
+/** The challenge a 401 carries, as RFC 6750 has it. */
+const CHALLENGE = {
+  "www-authenticate": {
+    description: 'The scheme to authenticate with: `Bearer realm="cache"`',
+    schema: { type: "string" },
+  },
+};
+
 /**
  * `document` with the 401 and 403 of {@link AUTH_ANSWERS} declared on every operation that needs
  * a token (every one not {@link OPEN}), where it declares no answer of its own for them: the
- * access checks guard every route, so no route's declaration lists them.
+ * access checks guard every route, so no route's declaration lists them. Every answer declares
+ * `headers` (name: what it says), which the service adds to every answer.
  */
-function withAuthAnswers<D extends { paths?: Record<string, unknown> }>(document: D): D {
+function withCommonAnswers<D extends { paths?: Record<string, unknown>; components?: object }>(
+  document: D,
+  headers: Record<string, string> = {},
+): D {
+  // Declared once among the components, and referred to from every answer.
+  const components = (document.components ??= {}) as Record<string, Record<string, unknown>>;
+  const declared: Record<string, { $ref: string }> = {};
+  for (const [name, description] of Object.entries(headers)) {
+    (components.headers ??= {})[name] = { description, schema: { type: "string" } };
+    declared[name] = { $ref: `#/components/headers/${name}` };
+  }
   for (const item of Object.values(document.paths ?? {})) {
     for (const operation of Object.values(item as Record<string, unknown>)) {
       const { security, responses } = operation as {
         security?: unknown[];
-        responses?: Record<string, unknown>;
+        responses?: Record<string, { headers?: Record<string, unknown> }>;
       };
-      if (!responses || security?.length === 0) continue;
-      for (const [status, description] of Object.entries(AUTH_ANSWERS)) {
-        responses[status] ??= {
-          description,
-          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-        };
+      if (!responses) continue;
+      if (security?.length !== 0) {
+        for (const [status, description] of Object.entries(AUTH_ANSWERS)) {
+          responses[status] ??= {
+            description,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+          } as { headers?: Record<string, unknown> };
+        }
+        responses["401"].headers = { ...CHALLENGE, ...responses["401"].headers };
+      }
+      for (const answer of Object.values(responses)) {
+        answer.headers = { ...answer.headers, ...declared };
       }
     }
   }
@@ -176,7 +203,12 @@ export function createApi(options: ApiOptions): OpenAPIHono {
   // milliseconds, which a client asking again and again would take from everyone else.
   let document: string | undefined;
   app.get("/openapi.json", (c) => {
-    document ??= JSON.stringify(withAuthAnswers(app.getOpenAPI31Document(documentConfig(options))));
+    document ??= JSON.stringify(
+      withCommonAnswers(
+        app.getOpenAPI31Document(documentConfig(options)),
+        options.headerDescriptions,
+      ),
+    );
     return c.body(document, 200, { "content-type": "application/json" });
   });
   app.get("/reference/standalone.js", scalarBundleHandler());

@@ -3,8 +3,14 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { jsonAnswer } from "@cache/http1/answer";
-import { errors, json } from "@cache/protocol/route_parts";
-import { writeErrors } from "@cache/protocol/key_routes";
+import {
+  errors,
+  json,
+  MisdirectedBody,
+  withBodies,
+  WriteFailureBody,
+} from "@cache/protocol/route_parts";
+import { deadlineParameter, epochParameter, writeErrors } from "@cache/protocol/key_routes";
 import { readStampedBody } from "@cache/protocol/set_body";
 import { StampedRequest } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
@@ -30,16 +36,20 @@ const stamped = createRoute({
     "Refused with 421 unless routed with this node's ring epoch (`x-ring-epoch`) and for keys " +
     "it owns, and with 409 for a version more than 10 s ahead of this node's clock.",
   tags: ["batch"],
+  parameters: [epochParameter(true), deadlineParameter],
   request: { body: { ...json(StampedRequest, "The stamped items"), required: true } },
   responses: {
     200: json(StampedResponse, "Applied; the stale items listed"),
-    ...errors({
-      ...writeErrors,
-      409: "A version is too far ahead of this node's clock",
-      421: "Not routed with this node's ring epoch, or a key this node does not own",
-      503: "The node's lease ran out: it cannot tell whether it still owns its keys",
-      504: "The sender's deadline passed: nothing was written",
-    }),
+    ...withBodies(
+      errors({
+        ...writeErrors,
+        409: "A version is too far ahead of this node's clock",
+        421: "Not routed with this node's ring epoch, or a key this node does not own",
+        503: "The node's lease ran out: it cannot tell whether it still owns its keys",
+        504: "The sender's deadline passed: nothing was written",
+      }),
+      { 421: MisdirectedBody, 504: WriteFailureBody },
+    ),
   },
 });
 
