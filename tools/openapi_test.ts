@@ -135,6 +135,8 @@ Deno.test("the documents declare the headers the services read and answer with",
     "x-version-above",
   ]);
   assert.deepEqual(names(node.paths["/stamped"].post), ["x-ring-epoch!", "x-deadline"]);
+  assert.ok(!names(node.paths["/keys/{key}"].delete).includes("x-version-above"), "sets only");
+  assert.match(node.paths["/mset"].post.responses["409"].description, /x-version-above/);
   // The fields a refusal names beside `error`.
   const schemaOf = (answer: { content: Record<string, { schema: { $ref: string } }> }) =>
     answer.content["application/json"].schema.$ref;

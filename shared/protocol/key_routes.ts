@@ -235,10 +235,23 @@ export function owned<R extends RouteConfig>(route: R, writes: boolean) {
       504: WriteFailureBody,
     })
     : errors(ownerErrors);
-  const parameters = writes
-    ? [epochParameter(false), deadlineParameter, floorParameter]
-    : [epochParameter(false)];
+  const parameters = writes ? [epochParameter(false), deadlineParameter] : [epochParameter(false)];
   return createRoute({ ...route, parameters, responses: { ...route.responses, ...added } });
+}
+
+/**
+ * A set `route` (`POST /keys`, `POST /mset`) as a node serves it: {@link owned}, also taking the
+ * version its writes must be given one above (`x-version-above`).
+ */
+export function ownedSet<R extends RouteConfig>(route: R) {
+  return createRoute({
+    ...route,
+    parameters: [epochParameter(false), deadlineParameter, floorParameter],
+    responses: {
+      ...owned(route, true).responses,
+      ...errors({ 409: "`x-version-above` is more than 20 s ahead of this node's clock" }),
+    },
+  });
 }
 
 /** Returns `value`'s size in UTF-8 bytes; throws a 413 HttpError when it is over `maxBytes`. */

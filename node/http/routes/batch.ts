@@ -4,7 +4,7 @@ import { z } from "@hono/zod-openapi";
 import type { WireAnswer } from "@cache/http1/answer";
 import { BodyParts } from "@cache/http1/body_parts";
 import { batchRoutes } from "@cache/protocol/batch_routes";
-import { answerCounter, owned } from "@cache/protocol/key_routes";
+import { answerCounter, owned, ownedSet } from "@cache/protocol/key_routes";
 import { readMsetBody } from "@cache/protocol/set_body";
 import { LINES_TYPE } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
@@ -39,7 +39,7 @@ export function addBatchRoutes(hot: HotPath, node: NodeContext): void {
 
   // Values stay the bytes they came as, from the body into the store (see `readMsetBody`).
   hot.post(
-    owned(batchRoutes.mset, true),
+    ownedSet(batchRoutes.mset),
     ({ items }, request) => stored(node.writer, items, request),
     readMsetBody,
   );

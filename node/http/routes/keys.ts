@@ -1,6 +1,6 @@
 // The node's key routes: set (conditional too), get, delete, incr and touch on its own store.
 
-import { keyNotFound, keyRoutes, owned } from "@cache/protocol/key_routes";
+import { keyNotFound, keyRoutes, owned, ownedSet } from "@cache/protocol/key_routes";
 import { readSetBody } from "@cache/protocol/set_body";
 import type { SetRequest } from "@cache/protocol/wire";
 import type { HotPath } from "@cache/service/hot";
@@ -9,7 +9,7 @@ import { readAnswer, readForAnswer } from "../items.ts";
 
 // The shared key routes, with what a node answers as their owner.
 const routes = {
-  set: owned(keyRoutes.set, true),
+  set: ownedSet(keyRoutes.set),
   get: owned(keyRoutes.get, false),
   delete: owned(keyRoutes.delete, true),
   incr: owned(keyRoutes.incr, true),
