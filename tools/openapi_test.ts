@@ -120,6 +120,16 @@ Deno.test("the documents declare the headers the services read and answer with",
   for (const { what, headers } of answers(node)) {
     assert.ok(headers.includes("x-node-time") && headers.includes("x-ring-epoch"), what);
   }
+  for (const document of [master, node]) {
+    for (const [path, item] of Object.entries(document.paths as Record<string, object>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if (!operation.requestBody) continue;
+        for (const status of ["413", "415"]) {
+          assert.ok(operation.responses[status], `${method} ${path} declares ${status}`);
+        }
+      }
+    }
+  }
   assert.deepEqual(
     Object.keys(node.paths["/keys"].post.responses["401"].headers).sort(),
     ["www-authenticate", "x-node-time", "x-ring-epoch"],

@@ -46,6 +46,12 @@ const AUTH_ANSWERS = {
   "403": "The token's role may not use this route (only when the service has tokens)",
 };
 
+/** What a route that takes a body may answer for the body alone, unless it declares its own. */
+const BODY_ANSWERS = {
+  "413": "The body is larger than the service takes",
+  "415": "The body is not application/json",
+};
+
 /** The challenge a 401 carries, as RFC 6750 has it. */
 const CHALLENGE = {
   "www-authenticate": {
@@ -57,8 +63,9 @@ const CHALLENGE = {
 /**
  * `document` with the 401 and 403 of {@link AUTH_ANSWERS} declared on every operation that needs
  * a token (every one not {@link OPEN}), where it declares no answer of its own for them: the
- * access checks guard every route, so no route's declaration lists them. Every answer declares
- * `headers` (name: what it says), which the service adds to every answer.
+ * access checks guard every route, so no route's declaration lists them; likewise the 413 and 415
+ * of {@link BODY_ANSWERS} on every operation that takes a body. Every answer declares `headers`
+ * (name: what it says), which the service adds to every answer.
  */
 function withCommonAnswers<D extends { paths?: Record<string, unknown>; components?: object }>(
   document: D,
@@ -73,18 +80,23 @@ function withCommonAnswers<D extends { paths?: Record<string, unknown>; componen
   }
   for (const item of Object.values(document.paths ?? {})) {
     for (const operation of Object.values(item as Record<string, unknown>)) {
-      const { security, responses } = operation as {
+      const { security, responses, requestBody } = operation as {
         security?: unknown[];
         responses?: Record<string, { headers?: Record<string, unknown> }>;
+        requestBody?: unknown;
       };
       if (!responses) continue;
-      if (security?.length !== 0) {
-        for (const [status, description] of Object.entries(AUTH_ANSWERS)) {
+      const declare = (answers: Record<string, string>) => {
+        for (const [status, description] of Object.entries(answers)) {
           responses[status] ??= {
             description,
             content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
           } as { headers?: Record<string, unknown> };
         }
+      };
+      if (requestBody) declare(BODY_ANSWERS);
+      if (security?.length !== 0) {
+        declare(AUTH_ANSWERS);
         responses["401"].headers = { ...CHALLENGE, ...responses["401"].headers };
       }
       for (const answer of Object.values(responses)) {

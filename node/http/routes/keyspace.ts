@@ -37,13 +37,14 @@ const flush = {
     "empties and answers the newest version it has given or seen; then every node is sent the " +
     "highest of those as `through`, forgets what is stamped at or below it (a write that raced " +
     "the first round) and refuses such states from then on, so a write racing the flush is " +
-    "kept or dropped alike by all its owners. With tokens configured, only an admin token may.",
+    "kept or dropped alike by all its owners. With tokens configured, only an admin token or the " +
+    "master's (a node token) may.",
   request: { query: FlushQuery },
   responses: {
     200: json(Flushed, "Emptied, with this node's newest version"),
     ...errors({
       400: "The query is not valid",
-      403: "Only an admin token may flush the cluster",
+      403: "A client token may not flush the cluster",
       409: "`through` is too far ahead of this node's clock",
       421: "Routed with an older ring (`x-sender-ring`, else `x-ring-epoch`) than this node's",
       503: ownerErrors[503],
@@ -77,7 +78,7 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
   hot.app.openapi(flush, async (c) => {
     // Client tokens reach the key routes; emptying the node takes the master's or an admin's.
     if (roleOf(c.req.raw) === "client") {
-      throw new HttpError(403, "Only an admin token may flush the cluster");
+      throw new HttpError(403, "Only an admin token (or the master's) may flush the cluster");
     }
     // A master with an older ring may not know every node: its flush would miss some.
     const sender = readSenderRing(c.req.header(SENDER_RING_HEADER) ?? null);
