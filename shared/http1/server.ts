@@ -3,6 +3,7 @@
 
 import { BodyBuffers } from "./body_buffers.ts";
 import { closeConn, Connection, type ServerContext } from "./server_connection.ts";
+import { TlsRelay } from "./tls_relay.ts";
 import type { Answer } from "./answer.ts";
 import type { LiteRequest } from "./server_lite.ts";
 import { tracing } from "./server_tracing.ts";
@@ -104,16 +105,25 @@ const LOG_EVERY_MS = 10_000;
  * ```
  */
 export function serveHttp(options: ServerOptions, handler: Handler): HttpServer {
-  const listener: Deno.Listener = options.cert && options.key
-    ? Deno.listenTls({
+  const note = rateLimited(options.log);
+  // TLS through a relay the server can close a client's socket in, mid-handshake too.
+  const relay = options.cert && options.key
+    ? new TlsRelay({
       hostname: options.hostname,
       port: options.port,
       cert: options.cert,
       key: options.key,
+      onError: (error) => acceptFailed(error), // the relay's accept, or its connect to TLS
     })
-    : Deno.listen({ hostname: options.hostname, port: options.port });
-  const addr = listener.addr as Deno.NetAddr;
-  const secure = options.cert !== undefined;
+    : undefined;
+  const listener: Deno.Listener = relay?.listener ??
+    Deno.listen({ hostname: options.hostname, port: options.port });
+  const addr = relay?.addr ?? listener.addr as Deno.NetAddr;
+  const secure = relay !== undefined;
+  const drop = (conn: Deno.Conn) => {
+    closeConn(conn);
+    relay?.drop(conn);
+  };
   const origin = `${secure ? "https" : "http"}://${
     addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
   }:${addr.port}`;
@@ -123,11 +133,12 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     handler,
     secure,
     origin,
-    note: rateLimited(options.log),
+    note,
     traced: tracing(),
     bodies: new BodyBuffers(BODY_BUFFERS_KEPT),
     unread: new UnreadBudget(options.maxUnsentBytes),
     closing: false,
+    ...(relay ? { released: (conn: Deno.Conn) => relay.drop(conn) } : {}),
   };
   let refusing = 0; // connections past the cap being answered 503
   let cap = options.maxConnections || Infinity; // lowered if the descriptor limit is hit first
@@ -153,6 +164,20 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     }
   }, tick);
 
+  /** Notes a failed accept; at the descriptor limit, caps connections below it. */
+  function acceptFailed(error: unknown): void {
+    if (error instanceof Error && /too many open files/i.test(error.message)) {
+      // The descriptor limit, found the hard way: cap below it, keeping room for the calls this
+      // service makes, and shed idle connections (opened, nothing sent) to get there.
+      cap = Math.max(16, Math.min(cap, open.size - DESCRIPTOR_RESERVE));
+      for (const connection of [...open].reverse()) {
+        if (open.size <= cap) break;
+        if (connection.fresh) connection.close();
+      }
+      note.warn("descriptor limit reached", { cap, open: open.size });
+    } else note.warn("accept failed", { error: String(error) });
+  }
+
   const accepting = (async () => {
     for (;;) {
       let conn: Deno.Conn;
@@ -160,23 +185,14 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
         conn = await listener.accept();
       } catch (error) {
         if (server.closing) return;
-        if (error instanceof Error && /too many open files/i.test(error.message)) {
-          // The descriptor limit, found the hard way: cap below it, keeping room for the calls
-          // this service makes, and shed idle connections (opened, nothing sent) to get there.
-          cap = Math.max(16, Math.min(cap, open.size - DESCRIPTOR_RESERVE));
-          for (const connection of [...open].reverse()) {
-            if (open.size <= cap) break;
-            if (connection.fresh) connection.close();
-          }
-          server.note.warn("descriptor limit reached", { cap, open: open.size });
-        } else server.note.warn("accept failed", { error: String(error) });
+        acceptFailed(error);
         if (!peerGone(error)) await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
       if (open.size >= cap) {
         server.note.warn("connection refused: too many open", { max: cap });
         // Answering takes a descriptor a while too: past a few at once, just close.
-        if (refusing >= MAX_REFUSING || secure) closeConn(conn);
+        if (refusing >= MAX_REFUSING || secure) drop(conn);
         else {
           refusing++;
           refuse(conn).finally(() => refusing--);
@@ -200,7 +216,8 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     shutdown(timeoutMs = Infinity) {
       stopped ??= (async () => {
         server.closing = true;
-        listener.close();
+        if (relay) relay.close();
+        else listener.close();
         await accepting;
         for (const connection of open) if (connection.idle) connection.close();
         const gone = async (until: number) => {

@@ -44,6 +44,8 @@ export interface ServerContext {
   readonly unread: UnreadBudget;
   /** The server is shutting down: no connection takes another request. */
   closing: boolean;
+  /** Releases what a closed connection leaves (a TLS relay's pair); none on plain ports. */
+  readonly released?: (conn: Deno.Conn) => void;
 }
 
 /**
@@ -134,6 +136,7 @@ export class Connection implements ReadBudget {
     this.server.unread.release(this.#made);
     this.#made = 0;
     closeConn(this.#conn);
+    this.server.released?.(this.#conn);
   }
 
   async run(): Promise<void> {
