@@ -73,6 +73,11 @@ export class Transport {
     this.#failures?.forget({ node });
   }
 
+  /** Milliseconds a call waits for its node's answer. */
+  get timeoutMs(): number {
+    return this.#options.timeoutMs;
+  }
+
   /** Each node's clock as the master knows it, from its answers and its heartbeats. */
   get clocks(): NodeClocks {
     return this.#clocks;

@@ -1,6 +1,7 @@
 // Writes through the master: to a key's primary, gathered into one /mset while it is busy.
 
 import { Coalescer } from "@cache/async/coalesce";
+import { byDeadline } from "@cache/async/deadlines";
 import { StampedWrites, Unstamped } from "@cache/client/stamped_writes";
 import { madeOf, NO_CONTENT } from "@cache/http1/answer";
 import { peerResponse } from "@cache/http1/peer";
@@ -25,8 +26,30 @@ const MISDIRECTED_TRIES = 4;
 /** The answer to a write every owner has: the server writes its parts, not the Response. */
 const stored = () => madeOf(new Response(null, { status: 204 }), NO_CONTENT);
 
+/** Calls at most for one batch a node refuses as past its earliest deadline: see `#together`. */
+const LATE_ROUNDS = 3;
+
+/** `promise`, its rejection marked handled: it is awaited only once other calls are answered. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 /** When a sender that waits `leftMs` more stops waiting, as a `performance.now()`. */
 const untilOf = (leftMs?: number) => leftMs === undefined ? undefined : performance.now() + leftMs;
+
+/**
+ * `answer`, a 504 to the try again of a write first sent to every owner at once, saying that copies
+ * of that first try may be on some owners: not `late` (nothing applied) any more.
+ */
+async function copiesMayRemain(answer: Response): Promise<Response> {
+  const body = await answer.json().catch(() => ({})) as { error?: string; late?: boolean };
+  const { late: _, error = "No answer in time", ...rest } = body;
+  return Response.json({
+    ...rest,
+    error: `${error}; a copy of this write sent to every owner at once may be on some of them`,
+  }, { status: 504 });
+}
 
 /** The answer to a write that waited in the master past its sender's deadline, unsent. */
 const waitedTooLong = (node: string) =>
@@ -94,6 +117,7 @@ export class Writes {
           }),
         ),
       failsWaiting: transport.batchLimits(() => 0).failsWaiting,
+      timeoutMs: transport.timeoutMs,
     });
     this.#writes = new Coalescer<PendingWrite, Response>(
       (node, writes) => this.#writeBatch(node, writes),
@@ -154,13 +178,16 @@ export class Writes {
     }
     // A floor of its own (a client's came with no owners asked): the master's try again.
     const again = owners.length > 0 && floor !== undefined;
-    return await this.#resendingMisdirected(() => {
+    const answer = await this.#resendingMisdirected(() => {
       const { epoch } = this.#options.placement;
       const write: PendingWrite = { key, body, epoch, ...(floor === undefined ? {} : { floor }) };
       if (again) write.again = true;
       if (until !== undefined) write.until = until;
       return this.#writes.submit(ownerOf(this.#options.placement, key), write);
     });
+    // Past the sender's deadline, the try again is refused like any write: the first try's copies
+    // on some owners stay (until the key's next write), so the answer may not say nothing was.
+    return again && answer.status === 504 ? await copiesMayRemain(answer) : answer;
   }
 
   /**
@@ -311,20 +338,38 @@ export class Writes {
   }
 
   /**
-   * Sends `writes` to their primary `node` ({@link #together}), but those whose senders stopped
-   * waiting while they queued here: those are answered 504, unsent.
+   * Sends `writes` to their primary `node`. Those whose senders stopped waiting while they queued
+   * here are answered 504, unsent; those whose senders stop waiting within `SHARED_MIN_LEFT_MS` go
+   * each alone (see `byDeadline`). The others go together ({@link #together}), in two
+   * calls: those whose senders wait longer than the master does for a node, and those that wait
+   * less. A node refuses a call as late by its earliest deadline, so a sender with a short one can
+   * only ever hold back the calls of others with short ones, and then not for long.
    */
   async #writeBatch(
     node: string,
     writes: PendingWrite[],
   ): Promise<(Response | Promise<Response>)[]> {
-    const now = performance.now();
-    const late = (write: PendingWrite) => write.until !== undefined && write.until <= now;
-    if (!writes.some(late)) return await this.#together(node, writes);
-    const waiting = writes.filter((write) => !late(write));
-    const sent = waiting.length > 0 ? await this.#together(node, waiting) : [];
-    let i = 0; // waiting keeps the writes' order
-    return writes.map((write) => late(write) ? waitedTooLong(node) : sent[i++]);
+    const { late, alone, short, patient } = byDeadline(
+      writes,
+      (write) => write.until,
+      this.#options.transport.timeoutMs,
+    );
+    if (patient.length === writes.length) return await this.#together(node, writes);
+    const answers: (Response | Promise<Response>)[] = [];
+    for (const i of late) answers[i] = waitedTooLong(node);
+    for (const i of alone) answers[i] = handled(this.#alone(node, writes[i]));
+    const groups = [short, patient].filter((group) => group.length > 0);
+    const sent = await Promise.allSettled(
+      groups.map((group) => this.#together(node, group.map((i) => writes[i]))),
+    );
+    sent.forEach((result, g) =>
+      groups[g].forEach((i, j) => {
+        answers[i] = result.status === "fulfilled"
+          ? result.value[j]
+          : Promise.reject(result.reason);
+      })
+    );
+    return answers;
   }
 
   /** Sends `write` to its primary `node` as `POST /keys`, with its own deadline. */
@@ -342,8 +387,9 @@ export class Writes {
    * Sends `writes` to their primary `node`: alone as `POST /keys`, together as one `POST /mset`,
    * applied by the earliest of their senders' deadlines. A batch the node refuses wrote nothing
    * (a 4xx, or 507 for a full store), so each write is sent again alone for its own answer; one it
-   * refused as past that deadline goes again once (`resent`), without the writes whose deadline it
-   * was: a sender that stops waiting soon fails no other's write. Any other error came after the
+   * refused as past that deadline goes again without the writes whose deadline it was, or that
+   * passed since, for {@link LATE_ROUNDS} calls at most (`round`): a sender that stops waiting soon
+   * fails no other's write. Any other error came after the
    * primary stored the batch: the writes of the keys it names as `unreplicated` (a backup did not
    * take them) get that answer, the others 204, as each alone would have had; without that list,
    * every write gets the answer.
@@ -351,7 +397,7 @@ export class Writes {
   async #together(
     node: string,
     writes: PendingWrite[],
-    resent = false,
+    round = 1,
   ): Promise<(Response | Promise<Response>)[]> {
     const alone = (write: PendingWrite) => this.#alone(node, write);
     if (writes.length === 1) return [await alone(writes[0])];
@@ -372,11 +418,15 @@ export class Writes {
       body: `{"items":[${writes.map((write) => write.body).join(",")}]}`,
     }, writes.some((write) => write.again));
     if (ok(answer)) return writes.map(stored);
-    if (!resent && refusedLate(answer)) {
-      const waiting = writes.filter((write) => write.until !== until);
-      const sent = waiting.length > 0 ? await this.#together(node, waiting, true) : [];
+    if (round < LATE_ROUNDS && refusedLate(answer)) {
+      // Nothing applied: the writes whose senders still wait go again, without the earliest.
+      const now = performance.now();
+      const gone = (write: PendingWrite) =>
+        write.until !== undefined && (write.until === until || write.until <= now);
+      const waiting = writes.filter((write) => !gone(write));
+      const sent = waiting.length > 0 ? await this.#together(node, waiting, round + 1) : [];
       let i = 0; // waiting keeps the writes' order
-      return writes.map((write) => write.until === until ? peerResponse(answer) : sent[i++]);
+      return writes.map((write) => gone(write) ? peerResponse(answer) : sent[i++]);
     }
     if (answer.status < 500 || answer.status === 507) return writes.map(alone);
     const failed = (): Response => peerResponse(answer);

@@ -3,6 +3,7 @@
 // POST /stamped while one is out.
 
 import { type CoalesceLimits, Coalescer } from "@cache/async/coalesce";
+import { byDeadline } from "@cache/async/deadlines";
 import { CacheError, type CallInit, StaleRing, unreached } from "./call.ts";
 import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
 
@@ -32,6 +33,12 @@ export interface StampedWritesOptions {
   ): Promise<unknown>;
   /** Milliseconds since 1970; default `Date.now`. */
   now?: () => number;
+  /**
+   * Milliseconds `callNode` waits for a call by its own deadline: copies whose senders wait less
+   * go in calls apart (see `byDeadline`). Default 0: with no `until` given, every copy waits as
+   * long as a call.
+   */
+  timeoutMs?: number;
   /**
    * What a failed call does to the writes queued behind it (see `CoalesceLimits`); by default, a
    * node not reached fails them too, unsent.
@@ -150,27 +157,51 @@ export class StampedWrites {
   }
 
   /**
-   * Posts `copies` to `node` as one `/stamped`, to be applied by the earliest `until` among them;
-   * each resolves whether the node stored it (false: stale on its primary). A copy that waited
-   * past its `until` fails, unsent (504), as does one routed by another ring than the first sent's
-   * (421).
+   * Posts `copies` to `node` as `/stamped`; each resolves whether the node stored it (false: stale
+   * on its primary). A copy that waited past its `until` fails, unsent (504), as does one routed by
+   * another ring than the first sent's (421). The others go as `byDeadline` sorts them: together,
+   * each call applied by the earliest `until` in it, but those of senders that stop waiting very
+   * soon, each alone, and those of senders that wait less than a call does, apart: so one sender's
+   * short deadline fails no copy of a patient sender's.
    */
   async #send(node: string, copies: Copy[]): Promise<(boolean | Promise<boolean>)[]> {
-    const now = performance.now();
-    const late = (copy: Copy) => copy.until !== undefined && copy.until <= now;
-    const epoch = copies.find((copy) => !late(copy))?.epoch;
-    const sent = copies.filter((copy) => !late(copy) && copy.epoch === epoch);
-    const stored = sent.length > 0 ? await this.#post(node, sent, epoch!) : [];
-    // The refusals are made only now: a rejection no one awaited during the call would end the
-    // process.
-    let i = 0; // sent keeps the copies' order
-    return copies.map((copy) =>
-      sent[i] === copy ? stored[i++] : Promise.reject(
-        late(copy)
+    // Most calls: copies of one ring, with no deadline but the call's own.
+    const first = copies[0].epoch;
+    if (copies.every((copy) => copy.until === undefined && copy.epoch === first)) {
+      return await this.#post(node, copies, first);
+    }
+    const { late, alone, short, patient } = byDeadline(
+      copies,
+      (copy) => copy.until,
+      this.#options.timeoutMs ?? 0,
+    );
+    const epoch = copies.find((_, i) => !late.includes(i))?.epoch;
+    const sendable = (i: number) => copies[i].epoch === epoch;
+    const groups = [...alone.filter(sendable).map((i) => [i]), short.filter(sendable)]
+      .concat([patient.filter(sendable)])
+      .filter((group) => group.length > 0);
+    const stored = await Promise.allSettled(
+      groups.map((group) => this.#post(node, group.map((i) => copies[i]), epoch!)),
+    );
+    // The answers, refusals included, are made only now: a rejection no one awaited during the
+    // calls would end the process.
+    const results: (boolean | Promise<boolean>)[] = [];
+    stored.forEach((result, g) =>
+      groups[g].forEach((i, j) => {
+        results[i] = result.status === "fulfilled"
+          ? result.value[j]
+          : Promise.reject(result.reason);
+      })
+    );
+    for (const i of copies.keys()) {
+      if (i in results) continue;
+      results[i] = Promise.reject(
+        late.includes(i)
           ? new CacheError(504, `The write waited past its sender's deadline: not sent to ${node}`)
           : new CacheError(421, "Ring changed"),
-      )
-    );
+      );
+    }
+    return results;
   }
 
   /**

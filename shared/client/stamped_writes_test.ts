@@ -138,45 +138,74 @@ Deno.test("StampedWrites fails, unsent, a gathered write routed by another ring 
   assert.deepEqual(calls, [`${PRIMARY} /stamped @7 a:1000000`, `${PRIMARY} /stamped @7 b:1000001`]);
 });
 
-Deno.test("StampedWrites sends no copy past its sender's deadline, the others by the earliest", async () => {
-  // Each call takes a moment, as over a network: a refusal made before the call and awaited only
-  // after it ended the process (an unhandled rejection).
+/**
+ * Stamped writes of key `k` to one stand-in primary whose calls take a moment, as over a network,
+ * the first held until `release()`; `calls` lists each call's keys, `untils` its deadline. With
+ * `refusedBelowMs`, a call whose deadline is that close is refused (504) as read past it.
+ */
+function timedNode(timeoutMs?: number, refusedBelowMs?: number) {
   const calls: string[] = [];
   const untils: (number | undefined)[] = [];
   let release = () => {};
   const held = new Promise<void>((resolve) => release = resolve);
-  const callNode = async (
-    _node: string,
-    _path: string,
-    init: CallInit,
-    _e: number,
-    until?: number,
-  ) => {
+  const callNode = async (_n: string, _p: string, init: CallInit, _e: number, until?: number) => {
     const items: Item[] = JSON.parse(init.body!).items;
     calls.push(items.map((item) => item.key).join(","));
     untils.push(until);
     if (calls.length === 1) await held;
     await new Promise((resolve) => setTimeout(resolve, 5));
+    if (refusedBelowMs !== undefined && until !== undefined) {
+      if (until < performance.now() + refusedBelowMs) {
+        throw new CacheError(504, "The sender gave up on this write: not applied");
+      }
+    }
     return { stale: [] };
   };
-  const writes = new StampedWrites({ callNode, now: () => 1000 });
+  const writes = new StampedWrites({ callNode, now: () => 1000, timeoutMs });
   const by = (key: string, until?: number) =>
-    writes.write([PRIMARY], JSON.stringify({ key, value: "v" }), 7, writes.version(), until);
+    writes.write([PRIMARY], JSON.stringify({ key, value: "v" }), 7, writes.version(), until)
+      .catch((e) => e instanceof CacheError ? e.status : Promise.reject(e));
+  return { calls, untils, release: () => release(), by };
+}
+
+Deno.test("StampedWrites sends no copy past its sender's deadline, the others by the earliest", async () => {
+  // A refusal made before the call and awaited only after it ended the process (an unhandled
+  // rejection): the stand-in's calls take a timer's turn, as over a network.
+  const { calls, untils, release, by } = timedNode();
   const first = by("a");
   const now = performance.now();
-  const late = by("b", now + 20).catch((e) => e instanceof CacheError && e.status);
-  const soon = by("c", now + 500);
-  const patient = by("d", now + 60_000);
-  const open = by("e");
+  const [late, soon, patient, open] = [
+    by("b", now + 20),
+    by("c", now + 500),
+    by("d", now + 60_000),
+    by("e"),
+  ];
   await new Promise((resolve) => setTimeout(resolve, 40));
   release();
-  assert.deepEqual(await Promise.all([first, late, soon, patient, open]), [
+  const answers = await Promise.all([first, late, soon, patient, open]);
+  assert.deepEqual(answers, [true, 504, true, true, true]);
+  assert.deepEqual(calls, ["a", "c,d,e"]);
+  assert.deepEqual(untils, [undefined, now + 500], "applied by the earliest deadline of the call");
+});
+
+Deno.test("StampedWrites sends copies of senders that stop waiting soon apart from others'", async () => {
+  const { calls, release, by } = timedNode(1000, 300);
+  const first = by("a");
+  const now = performance.now();
+  const [hasty, short, patient, open] = [
+    by("b", now + 60),
+    by("c", now + 200),
+    by("d", now + 60_000),
+    by("e"),
+  ];
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  release();
+  assert.deepEqual(await Promise.all([first, hasty, short, patient, open]), [
     true,
+    504,
     504,
     true,
     true,
-    true,
   ]);
-  assert.deepEqual(calls, ["a", "c,d,e"]);
-  assert.deepEqual(untils, [undefined, now + 500], "applied by the earliest deadline of the call");
+  assert.deepEqual(calls, ["a", "b", "c", "d,e"], "alone, short apart, patient together");
 });

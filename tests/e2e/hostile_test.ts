@@ -209,7 +209,8 @@ Deno.test("a client's made-up x-ring-epoch does not make a node ask the master f
 
 Deno.test("writes with deadlines about to pass, among others', do not stop the master or fail the others", async () => {
   // At R=2 a write that waited past its deadline made a refusal no one awaited while its batch's
-  // call was out, and the master exited (an unhandled rejection).
+  // call was out, and the master exited (an unhandled rejection); then a batch refused as past
+  // its earliest deadline, and a backup's call cut short by it, failed the others' writes.
   const processes = new Processes();
   try {
     const { master } = await settledCluster(processes, 2, ["--replicas", "2"]);
@@ -230,13 +231,18 @@ Deno.test("writes with deadlines about to pass, among others', do not stop the m
     const until = performance.now() + 1_500;
     const polite: number[] = [];
     const hasty: number[] = [];
+    const soon = [1, 3, 6, 60, 120]; // ms: alone, or sharing a call with others that are soon
     await Promise.all([
       ...Array.from({ length: 16 }, async (_, worker) => {
-        for (let i = 0; performance.now() < until; i++) polite.push(await write(`p${worker}-${i}`));
+        for (let i = 0; performance.now() < until; i++) {
+          // Half send no deadline, half one as the client does: 5 s away.
+          const deadline = worker % 2 ? await clock() + 5000 : undefined;
+          polite.push(await write(`p${worker}-${i}`, deadline));
+        }
       }),
       ...Array.from({ length: 4 }, async (_, worker) => {
         for (let i = 0; performance.now() < until; i++) {
-          hasty.push(await write(`h${worker}-${i}`, await clock() + 1));
+          hasty.push(await write(`h${worker}-${i}`, await clock() + soon[i % soon.length]));
         }
       }),
     ]);
