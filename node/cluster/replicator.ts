@@ -474,7 +474,11 @@ export class Replicator {
    * each shipment gets the keys of its own copies the backup holds newer.
    */
   async #ship(backup: string, shipments: Shipment[]): Promise<NewerState[][]> {
-    const until = Math.min(...shipments.map((shipment) => shipment.until));
+    // As long as the most patient sender waits: a copy is sent after its write was applied, so
+    // its sender's deadline only says when the answer stops mattering to it, and one sender's
+    // short deadline must not cut the call short for the others.
+    let until = -Infinity;
+    for (const shipment of shipments) until = Math.max(until, shipment.until);
     const now = this.#now();
     // A copy that waited behind the call in flight lives on the backup only as long as is left.
     const copies = ({ replicas, at }: Shipment) =>
@@ -486,7 +490,18 @@ export class Replicator {
       (oldest, { ring }) => oldest && (!ring || newerRing(ring, oldest)) ? oldest : ring,
       shipments[0].ring,
     );
-    const held = await this.send(backup, replicas, Math.max(1, until - now), ring);
+    const timeoutMs = Math.max(1, until - now);
+    let held: NewerState[];
+    try {
+      held = await this.send(backup, replicas, timeoutMs, ring);
+    } catch (error) {
+      // Cut short by its senders' deadlines, a timeout says nothing of the backup: the copies
+      // queued behind the call still go (see #shipments).
+      if (error instanceof PeerTimeout && timeoutMs < this.#options.timeoutMs) {
+        throw new HttpError(504, error.message);
+      }
+      throw error;
+    }
     if (held.length === 0) return shipments.map(() => held);
     return shipments.map((shipment) => {
       const keys = new Set(shipment.replicas.map((replica) => replica.key));

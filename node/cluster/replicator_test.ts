@@ -334,6 +334,32 @@ Deno.test("Replicator.replicate() fails the copies queued behind a backup that t
   }
 });
 
+Deno.test("Replicator.replicate() cuts no other copy's call short for one sender's deadline", async () => {
+  // A write come with 12 ms left gave its backup call 2 ms; the timeout failed the copies of
+  // the writes queued behind it, unsent, as if the backup hung (and the master answered 504).
+  const bodies: string[][] = [];
+  const fetch: Fetch = async (_input, init) => {
+    const { entries } = JSON.parse(String(init?.body)) as { entries: { key: string }[] };
+    bodies.push(entries.map((entry) => entry.key));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // a backup answers in 20 ms
+    return Response.json({ applied: entries.length });
+  };
+  const { cluster, clock } = setup("http://a:1", 10, fetch);
+  const [hasty, ...patient] = [...Array(400).keys()].map((i) => `k${i}`)
+    .filter((key) => ring.owner(key) === "http://a:1").slice(0, 4);
+  const first = cluster.replicate([{ key: hasty, version: 1, value: "v" }], clock.now + 12);
+  const others = patient.map((key, i) =>
+    cluster.replicate([{ key, version: 1, value: "v" }], i === 0 ? clock.now + 12 : undefined)
+  );
+  assert.equal((await first.catch((e) => e)).status, 504, "its own sender's time ran out");
+  await Promise.all(others);
+  assert.deepEqual(
+    bodies,
+    [[hasty], patient],
+    "the others went together, the call as long as theirs",
+  );
+});
+
 Deno.test("Replicator.statesElsewhere() leaves out a node gone, and refuses (503) for one silent", async () => {
   const [a, b, c] = ["http://a:1", "http://b:1", "http://c:1"];
   let silent = true;
