@@ -785,3 +785,35 @@ Deno.test("CacheClient never reads an answer that is not this service's as not s
     cache.close();
   }
 });
+
+Deno.test("CacheClient asks a master for its clock once, and not past the caller's signal", async () => {
+  // A master whose answers name no clock (behind a proxy that drops the header) was asked before
+  // every write; a write whose caller gave up waited for the question all the same.
+  const calls: string[] = [];
+  let hang = false;
+  const fetch = (input: string | URL | Request, init?: RequestInit) => {
+    const path = new URL(String(input)).pathname;
+    calls.push(`${init?.method ?? "GET"} ${path}`);
+    if (hang) {
+      return new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+      );
+    }
+    return Promise.resolve(new Response(null, { status: 204 }));
+  };
+  const cache = await CacheClient.connect(MASTER, { mode: "proxy", fetch, timeoutMs: 5000 });
+  const other = await CacheClient.connect("http://m:2", { mode: "proxy", fetch, timeoutMs: 5000 });
+  try {
+    for (const key of ["a", "b", "c"]) await cache.set(key, "v");
+    assert.deepEqual(calls, ["GET /live", "POST /keys", "POST /keys", "POST /keys"]);
+    hang = true;
+    const started = performance.now();
+    const gaveUp = other.set("d", "v", { signal: AbortSignal.timeout(50) });
+    await assert.rejects(gaveUp);
+    assert.ok(performance.now() - started < 1000, "not the client's whole timeout");
+    assert.deepEqual(calls.slice(4), ["GET /live"], "the write itself was never sent");
+  } finally {
+    cache.close();
+    other.close();
+  }
+});

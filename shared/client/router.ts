@@ -15,6 +15,7 @@ import {
 import type { ClientOptions } from "./options.ts";
 import { groupBy } from "@cache/async/group";
 import { Ring } from "@cache/ring/ring";
+import { untilAborted } from "@cache/http1/deadline";
 import { NodeClocks } from "@cache/protocol/node_clocks";
 import { DEADLINE_HEADER, EPOCH_HEADER, newerRing, RingView } from "@cache/protocol/wire";
 
@@ -45,6 +46,9 @@ export type RouterOptions = Required<Pick<ClientOptions, "mode" | "timeoutMs">> 
   /** Milliseconds, for how long ago the ring was read; default `performance.now()`. */
   now?: () => number;
 };
+
+/** A master that answered without its clock is asked for it again after this long at the soonest. */
+const NO_CLOCK_ASK_AGAIN_MS = 60_000;
 
 /** While keys move, the ring is read again at most this often: see {@link Router.keysMoving}. */
 export const MOVING_RING_READ_MS = 1000;
@@ -81,6 +85,8 @@ export class Router {
   #readAt = -Infinity; // when the ring was last asked for
   // Masters whose clock is being asked for before a write goes through them (see #deadlined).
   readonly #askingClock = new Map<string, Promise<void>>();
+  // Masters that answered without their clock, and when (see #askClock).
+  readonly #noClock = new Map<string, number>();
 
   constructor(masters: string[], options: RouterOptions) {
     if (masters.length === 0) throw new TypeError("CacheClient needs a master URL");
@@ -218,7 +224,7 @@ export class Router {
       const at = (start + tried) % this.#masters.length;
       const master = this.#masters[at];
       try {
-        const sent = await this.#deadlined(master, path, init);
+        const sent = await this.#deadlined(master, path, init, signal);
         const answer = await this.#caller.call(master, path, sent, signal);
         this.#current = at;
         return answer;
@@ -255,9 +261,17 @@ export class Router {
    * guess could refuse every write, and one sent with none could land late. Rejects with Refused
    * (the write not sent) when that master does not answer, so the write goes to the next.
    */
-  async #deadlined(master: string, path: string, init: CallInit): Promise<CallInit> {
+  async #deadlined(
+    master: string,
+    path: string,
+    init: CallInit,
+    signal?: AbortSignal,
+  ): Promise<CallInit> {
     if (!init.method || init.method === "GET" || path === "/mget") return init; // reads
-    if (!this.#clocks.knows(master)) await this.#askClock(master);
+    if (!this.#clocks.knows(master) && !this.#toldNoClock(master)) {
+      const asking = this.#askClock(master);
+      await (signal ? untilAborted(asking, signal) : asking);
+    }
     if (!this.#clocks.knows(master)) return init;
     const deadline = String(this.#clocks.nowOn(master) + this.#options.timeoutMs);
     return { ...init, headers: { ...init.headers, [DEADLINE_HEADER]: deadline } };
@@ -267,15 +281,26 @@ export class Router {
   #askClock(master: string): Promise<void> {
     let asking = this.#askingClock.get(master);
     if (!asking) {
-      asking = this.#caller.call(master, "/live", {}).then(() => {}, (error) => {
+      // A master that answers without its clock (one behind a proxy that drops the header, say)
+      // is not asked again before each write: writes go to it with no deadline for a while.
+      const answered = () => {
+        if (!this.#clocks.knows(master)) this.#noClock.set(master, this.#now());
+      };
+      asking = this.#caller.call(master, "/live", {}).then(answered, (error) => {
         // It answered, if not as a probe should: a write goes, with a deadline if it told its clock.
-        if (!unreached(error)) return;
+        if (!unreached(error)) return answered();
         const reason = error instanceof Error ? error.message : String(error);
         throw new Refused(`${master} did not tell its clock, so the write was not sent: ${reason}`);
       }).finally(() => this.#askingClock.delete(master));
       this.#askingClock.set(master, asking);
     }
     return asking;
+  }
+
+  /** Whether `master` answered lately without telling its clock (see #askClock). */
+  #toldNoClock(master: string): boolean {
+    const at = this.#noClock.get(master);
+    return at !== undefined && this.#now() - at < NO_CLOCK_ASK_AGAIN_MS;
   }
 
   /** Releases the pooled connections. */
