@@ -555,7 +555,7 @@ export function headerNumber(name: string, header: string | null): number | unde
   if (header === null) return undefined;
   const number = digits(header);
   if (number === undefined) {
-    throw new HttpError(400, `${name} must be a whole number of at most 16 digits`);
+    throw new HttpError(400, `${name} must be a whole number below 2^53`);
   }
   return number;
 }
