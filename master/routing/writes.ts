@@ -340,9 +340,8 @@ export class Writes {
   /**
    * Sends `writes` to their primary `node`. Those whose senders stopped waiting while they queued
    * here are answered 504, unsent; those whose senders stop waiting within `SHARED_MIN_LEFT_MS` go
-   * each alone (see `byDeadline`). The others go together ({@link #together}), in two
-   * calls: those whose senders wait longer than the master does for a node, and those that wait
-   * less. A node refuses a call as late by its earliest deadline, so a sender with a short one can
+   * each alone (see `byDeadline`). The others go together ({@link #together}), in two calls:
+   * those whose senders wait longer than the master does for a node, and those that wait less. A node refuses a call as late by its earliest deadline, so a sender with a short one can
    * only ever hold back the calls of others with short ones, and then not for long.
    */
   async #writeBatch(
@@ -359,9 +358,12 @@ export class Writes {
     for (const i of late) answers[i] = waitedTooLong(node);
     for (const i of alone) answers[i] = handled(this.#alone(node, writes[i]));
     const groups = [short, patient].filter((group) => group.length > 0);
-    const sent = await Promise.allSettled(
-      groups.map((group) => this.#together(node, group.map((i) => writes[i]))),
-    );
+    // A group's answers may be calls still out (writes sent again alone) while the other's is:
+    // each is awaited only once both are back.
+    const sent = await Promise.allSettled(groups.map(async (group) => {
+      const answers = await this.#together(node, group.map((i) => writes[i]));
+      return answers.map((answer) => answer instanceof Promise ? handled(answer) : answer);
+    }));
     sent.forEach((result, g) =>
       groups[g].forEach((i, j) => {
         answers[i] = result.status === "fulfilled"
@@ -389,10 +391,9 @@ export class Writes {
    * (a 4xx, or 507 for a full store), so each write is sent again alone for its own answer; one it
    * refused as past that deadline goes again without the writes whose deadline it was, or that
    * passed since, for {@link LATE_ROUNDS} calls at most (`round`): a sender that stops waiting soon
-   * fails no other's write. Any other error came after the
-   * primary stored the batch: the writes of the keys it names as `unreplicated` (a backup did not
-   * take them) get that answer, the others 204, as each alone would have had; without that list,
-   * every write gets the answer.
+   * fails no other's write. Any other error came after the primary stored the batch: the writes of
+   * the keys it names as `unreplicated` (a backup did not take them) get that answer, the others
+   * 204, as each alone would have had; without that list, every write gets the answer.
    */
   async #together(
     node: string,

@@ -438,3 +438,34 @@ Deno.test("Router.set() does not say nothing was applied when a copy sent to eve
   assert.equal(body.late, undefined, "not 'nothing applied'");
   assert.match(body.error, /may be on some of them/);
 });
+
+Deno.test("Router.set() awaits every answer of a group sent again alone while the other is out", async () => {
+  // A refused batch's writes went again alone and failed while the other group's call was out:
+  // their rejections, awaited only after it, ended the process.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  let calls = 0;
+  const fetch: Fetch = async (input, init) => {
+    const path = new URL(String(input)).pathname;
+    if (++calls === 1) await held;
+    if (path === "/mset") return Response.json({ error: "A bad batch" }, { status: 400 });
+    if (init?.body === "4") {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return new Response(null, { status: 204 });
+    }
+    if (init?.body !== "1") throw new TypeError("Connection reset"); // the short ones, alone
+    return new Response(null, { status: 204 });
+  };
+  const router = new Router({ placement: oneNode, fetch, timeoutMs: 1000, now: () => 0 });
+  const first = router.set("a", "1");
+  const short = [router.set("b", "2", undefined, 400), router.set("c", "3", undefined, 500)];
+  const patient = router.set("d", "4");
+  release();
+  const settled = await Promise.allSettled([first, ...short, patient]);
+  assert.deepEqual(settled.map((result) => result.status), [
+    "fulfilled",
+    "rejected",
+    "rejected",
+    "fulfilled",
+  ]);
+});
