@@ -79,7 +79,9 @@ export class Router {
     return this.#scans.flush();
   }
 
-  /** Deletes `key` on its primary, not past `leftMs` from now if given; see {@link Writes.delete}. */
+  /**
+   * Deletes `key` on its primary, not past `leftMs` from now if given; see {@link Writes.delete}.
+   */
   delete(key: string, leftMs?: number): Promise<Response> {
     return this.#writes.delete(key, leftMs);
   }

@@ -341,8 +341,9 @@ export class Writes {
    * Sends `writes` to their primary `node`. Those whose senders stopped waiting while they queued
    * here are answered 504, unsent; those whose senders stop waiting within `SHARED_MIN_LEFT_MS` go
    * each alone (see `byDeadline`). The others go together ({@link #together}), in two calls:
-   * those whose senders wait longer than the master does for a node, and those that wait less. A node refuses a call as late by its earliest deadline, so a sender with a short one can
-   * only ever hold back the calls of others with short ones, and then not for long.
+   * those whose senders wait longer than the master does for a node, and those that wait less. A
+   * node refuses a call as late by its earliest deadline, so a sender with a short one can only
+   * ever hold back the calls of others with short ones, and then not for long.
    */
   async #writeBatch(
     node: string,

@@ -9,9 +9,9 @@ const KEY_ROUTES = /^\/(keys(\/|$)|(mget|mset|stamped)$)/;
 
 /**
  * Returns a handler that answers a key route with 503 (and `headers()`) while `leaseLeftMs()` is
- * 0, and undefined for everything else: a node the leading master has not heard from within the lease may have
- * been marked down and its keys given to others, so it neither reads nor writes them until a
- * heartbeat is answered again. Costs one call per request while the lease holds.
+ * 0, and undefined for everything else: a node the leading master has not heard from within the
+ * lease may have been marked down and its keys given to others, so it neither reads nor writes
+ * them until a heartbeat is answered again. Costs one call per request while the lease holds.
  *
  * @example
  * ```ts

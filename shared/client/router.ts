@@ -47,7 +47,7 @@ export type RouterOptions = Required<Pick<ClientOptions, "mode" | "timeoutMs">> 
   now?: () => number;
 };
 
-/** A master that answered without its clock is asked for it again after this long at the soonest. */
+/** A master that answered without its clock is asked for it again this long after, at least. */
 const NO_CLOCK_ASK_AGAIN_MS = 60_000;
 
 /** While keys move, the ring is read again at most this often: see {@link Router.keysMoving}. */
@@ -255,11 +255,12 @@ export class Router {
   }
 
   /**
-   * `init` of a write to `path` through `master` with the moment this client stops waiting for it, in the
-   * master's clock as its answers told, so a master that reads it only later (paused meanwhile)
-   * does not apply it. A master not heard from yet is asked first (`GET /live`, open to all): a
-   * guess could refuse every write, and one sent with none could land late. Rejects with Refused
-   * (the write not sent) when that master does not answer, so the write goes to the next.
+   * `init` of a write to `path` through `master` with the moment this client stops waiting for it,
+   * in the master's clock as its answers told, so a master that reads it only later (paused
+   * meanwhile) does not apply it. A master not heard from yet is asked first (`GET /live`, open
+   * to all): a guess could refuse every write, and one sent with none could land late. Rejects
+   * with Refused (the write not sent) when that master does not answer, so the write goes to the
+   * next; with `signal`'s reason when it aborts first.
    */
   async #deadlined(
     master: string,
@@ -287,7 +288,7 @@ export class Router {
         if (!this.#clocks.knows(master)) this.#noClock.set(master, this.#now());
       };
       asking = this.#caller.call(master, "/live", {}).then(answered, (error) => {
-        // It answered, if not as a probe should: a write goes, with a deadline if it told its clock.
+        // It answered, if not as a probe should: the write goes, with a deadline if it told one.
         if (!unreached(error)) return answered();
         const reason = error instanceof Error ? error.message : String(error);
         throw new Refused(`${master} did not tell its clock, so the write was not sent: ${reason}`);

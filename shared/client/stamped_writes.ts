@@ -118,8 +118,8 @@ export class StampedWrites {
    * `version` (from {@link version}), none sent or applied past `until` (a `performance.now()`):
    * resolves true once stored on all, false when an owner holds a newer state or this very version
    * (another sender's write that chose it); rejects, once every owner answered or failed, with the
-   * first owner's failure (a CacheError 504 for a copy that waited past `until`, unsent). Either way,
-   * copies may be on some owners: write it again through the primary above `version`. But when
+   * first owner's failure (a CacheError 504 for a copy that waited past `until`, unsent). Either
+   * way, copies may be on some owners: write it again through the primary above `version`. But when
    * every owner refused it before storing anything (a version too far ahead of their clocks, say),
    * no copy is anywhere: it rejects with {@link Unstamped}, to write it again as any write.
    */
