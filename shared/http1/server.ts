@@ -138,7 +138,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     bodies: new BodyBuffers(BODY_BUFFERS_KEPT),
     unread: new UnreadBudget(options.maxUnsentBytes),
     closing: false,
-    ...(relay ? { released: (conn: Deno.Conn) => relay.drop(conn) } : {}),
+    ...(relay ? { abandoned: (conn: Deno.Conn) => relay.drop(conn) } : {}),
   };
   let refusing = 0; // connections past the cap being answered 503
   let cap = options.maxConnections || Infinity; // lowered if the descriptor limit is hit first

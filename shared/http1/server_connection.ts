@@ -44,8 +44,12 @@ export interface ServerContext {
   readonly unread: UnreadBudget;
   /** The server is shutting down: no connection takes another request. */
   closing: boolean;
-  /** Releases what a closed connection leaves (a TLS relay's pair); none on plain ports. */
-  readonly released?: (conn: Deno.Conn) => void;
+  /**
+   * Closes the client's side of a connection closed before its TLS handshake ended (a TLS relay's
+   * pair: Deno keeps such a socket until the handshake ends); none on plain ports. Not after the
+   * handshake: the client then takes the last answer before the connection's end.
+   */
+  readonly abandoned?: (conn: Deno.Conn) => void;
 }
 
 /**
@@ -118,6 +122,7 @@ export class Connection implements ReadBudget {
    */
   takenAt = Infinity;
   #closed = false;
+  #shaken = false; // the TLS handshake ended
   /** The request being served. */
   #head: RequestHead | undefined;
   #headOnly = false; // the request read is a HEAD: a refusal of it has no body either
@@ -136,7 +141,7 @@ export class Connection implements ReadBudget {
     this.server.unread.release(this.#made);
     this.#made = 0;
     closeConn(this.#conn);
-    this.server.released?.(this.#conn);
+    if (this.server.secure && !this.#shaken) this.server.abandoned?.(this.#conn);
   }
 
   async run(): Promise<void> {
@@ -146,6 +151,7 @@ export class Connection implements ReadBudget {
         try {
           const handshake = (this.#conn as Deno.TlsConn).handshake();
           await this.timed(handshake, server.options.headerTimeoutMs);
+          this.#shaken = true;
         } catch (error) {
           const remote = (this.#conn.remoteAddr as Deno.NetAddr).hostname;
           server.note.warn("TLS handshake failed", { remote, error: String(error) });

@@ -47,3 +47,31 @@ Deno.test("serveHttp() on a TLS port lets go of connections whose handshake neve
     await Deno.remove(certs.dir, { recursive: true });
   }
 });
+
+Deno.test("serveHttp() on a TLS port: a connection's last answer reaches its client whole", async () => {
+  // The relay must not cut a connection the server closed after a handshake: the client takes
+  // what was relayed before the end.
+  const certs = await makeCertificates();
+  const [cert, key, ca] = await Promise.all(
+    [certs.cert, certs.key, certs.caCert].map((file) => Deno.readTextFile(file)),
+  );
+  const body = "x".repeat(256 * 1024);
+  const server = serveHttp({ ...LIMITS, cert, key }, () => new Response(body));
+  try {
+    for (let i = 0; i < 20; i++) {
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.addr.port,
+        caCerts: [ca],
+      });
+      await conn.write(
+        new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      const answer = await new Response(conn.readable).text();
+      assert.ok(answer.endsWith(body), `answer ${i}: ${answer.length} characters`);
+    }
+  } finally {
+    await server.shutdown();
+    await Deno.remove(certs.dir, { recursive: true });
+  }
+});
