@@ -34,7 +34,7 @@ export function byDeadline<T>(
   items: T[],
   until: (item: T) => number | undefined,
   timeoutMs: number,
-  now = performance.now(),
+  now: number = performance.now(),
 ): DeadlineGroups {
   const groups: DeadlineGroups = { late: [], alone: [], short: [], patient: [] };
   for (const [i, item] of items.entries()) {

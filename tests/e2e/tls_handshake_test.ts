@@ -1,9 +1,20 @@
-// A TLS port against clients that open connections and never finish a handshake.
+// The own server's TLS port against clients that open connections and never finish a handshake,
+// and the answers it ends a connection with.
 
 import assert from "node:assert/strict";
-import { makeCertificates } from "../../tests/support/tls.ts";
-import { serveHttp } from "./server.ts";
-import { LIMITS } from "./test_support.ts";
+import { serveHttp } from "@cache/http1/server";
+import { silentLogger } from "@cache/log/log";
+import { makeCertificates } from "../support/tls.ts";
+
+const LIMITS = {
+  hostname: "127.0.0.1",
+  port: 0,
+  maxConnections: 100,
+  headerTimeoutMs: 1000,
+  idleTimeoutMs: 1000,
+  minBodyBytesPerSecond: 1000,
+  log: silentLogger,
+};
 
 const descriptors = () => [...Deno.readDirSync("/proc/self/fd")].length;
 
