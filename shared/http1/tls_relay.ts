@@ -125,24 +125,30 @@ export class TlsRelay {
       close(relayed);
     };
     this.#pairs.set(port, end);
-    copy(client, relayed).finally(end);
+    // A client that half-closes still takes its answer: its end is passed on, and the pair ends
+    // with the server's side, or with a failure either way.
+    copy(client, relayed).then((ended) => ended ? halfClose(relayed) : end());
     copy(relayed, client).finally(end);
   }
 }
 
-/** Copies `from` to `to` until `from` ends or either fails. */
-async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/** Copies `from` to `to`; resolves true once `from` ended, false when either failed. */
+async function copy(from: Deno.Conn, to: Deno.Conn): Promise<boolean> {
   const buffer = new Uint8Array(CHUNK_BYTES);
   try {
     for (;;) {
       const read = await from.read(buffer);
-      if (read === null) return;
+      if (read === null) return true;
       let written = 0;
       while (written < read) written += await to.write(buffer.subarray(written, read));
     }
   } catch {
-    // a side closed or reset: the pair ends
+    return false; // a side closed or reset
   }
+}
+
+function halfClose(conn: Deno.Conn): void {
+  conn.closeWrite().catch(() => {}); // closed already
 }
 
 function close(conn: Deno.Conn): void {

@@ -86,3 +86,25 @@ Deno.test("serveHttp() on a TLS port: a connection's last answer reaches its cli
     await Deno.remove(certs.dir, { recursive: true });
   }
 });
+
+Deno.test("serveHttp() on a TLS port answers a client that half-closed after its request", async () => {
+  const certs = await makeCertificates();
+  const [cert, key, ca] = await Promise.all(
+    [certs.cert, certs.key, certs.caCert].map((file) => Deno.readTextFile(file)),
+  );
+  const tls = serveHttp({ ...LIMITS, cert, key }, () => new Response("ok"));
+  try {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: tls.addr.port,
+      caCerts: [ca],
+    });
+    await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await conn.closeWrite();
+    const answer = await new Response(conn.readable).text().catch((error) => String(error));
+    assert.match(answer, /^HTTP\/1.1 200 [^]*ok$/);
+  } finally {
+    await tls.shutdown();
+    await Deno.remove(certs.dir, { recursive: true });
+  }
+});
