@@ -190,8 +190,7 @@ export class Membership {
         this.#options.log.warn("no master took the leave", { outcome, timeoutMs });
         return false;
       }
-      // Soon again for a busy master; one that does not answer is asked less and less often.
-      await new Promise((resolve) => setTimeout(resolve, Math.min(this.#backoffMs(), left)));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(FIRST_BACKOFF_MS, left)));
     }
   }
 
@@ -300,8 +299,9 @@ export class Membership {
     while (this.#running) {
       const ok = await this.beat();
       if (!this.#running) return;
+      const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#failures - 1));
       // Jitter keeps a fleet of nodes from retrying in step after a master restart.
-      const delay = ok ? this.#options.heartbeatMs : this.#backoffMs() * (0.5 + Math.random() / 2);
+      const delay = ok ? this.#options.heartbeatMs : backoff * (0.5 + Math.random() / 2);
       await sleep(delay, this.#wake.signal);
     }
   }
@@ -344,11 +344,6 @@ export class Membership {
 
   #now(): number {
     return this.#options.now?.() ?? performance.now();
-  }
-
-  /** The wait before the next heartbeat after {@link #failures} unacknowledged ones. */
-  #backoffMs(): number {
-    return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, this.#failures - 1));
   }
 
   #timeoutMs(): number {
