@@ -4,6 +4,7 @@
 import { BodyBuffers } from "./body_buffers.ts";
 import { closeConn, Connection, type ServerContext } from "./server_connection.ts";
 import { TlsRelay } from "./tls_relay.ts";
+import { peerGone } from "./messages.ts";
 import type { Answer } from "./answer.ts";
 import type { LiteRequest } from "./server_lite.ts";
 import { tracing } from "./server_tracing.ts";
@@ -274,15 +275,4 @@ function rateLimited(log: Logger) {
       }
     },
   };
-}
-
-/**
- * Whether an accept failed for its one connection alone: its peer reset or went away before it
- * was taken. The next connection is taken at once; waiting after each let a client resetting its
- * connections keep every other out.
- */
-export function peerGone(error: unknown): boolean {
-  return error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted;
 }

@@ -1,6 +1,8 @@
 // A TLS port as a TCP listener relaying to a TLS listener on loopback: the relay owns the client's
 // socket, so a server that gives up on a handshake can close it.
 
+import { peerGone } from "./messages.ts";
+
 /** Bytes copied at a time from one socket to the other. */
 const CHUNK_BYTES = 64 * 1024;
 
@@ -99,7 +101,8 @@ export class TlsRelay {
       } catch (error) {
         if (this.#closed) return;
         this.#options.onError?.(error);
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        // A peer that reset before it was taken costs no wait (see `peerGone`).
+        if (!peerGone(error)) await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
       Deno.connect({ hostname: inner.hostname, port: inner.port }).then(
