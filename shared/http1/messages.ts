@@ -58,14 +58,3 @@ export class SentThenRefused extends Error {
 export function connectionRefused(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "ECONNREFUSED";
 }
-
-/**
- * Whether an accept failed for its one connection alone: its peer reset or went away before it
- * was taken. The next connection is taken at once; waiting after each let a client resetting its
- * connections keep every other out.
- */
-export function peerGone(error: unknown): boolean {
-  return error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted;
-}

@@ -3,8 +3,6 @@
 
 import { BodyBuffers } from "./body_buffers.ts";
 import { closeConn, Connection, type ServerContext } from "./server_connection.ts";
-import { TlsRelay } from "./tls_relay.ts";
-import { peerGone } from "./messages.ts";
 import type { Answer } from "./answer.ts";
 import type { LiteRequest } from "./server_lite.ts";
 import { tracing } from "./server_tracing.ts";
@@ -106,25 +104,16 @@ const LOG_EVERY_MS = 10_000;
  * ```
  */
 export function serveHttp(options: ServerOptions, handler: Handler): HttpServer {
-  const note = rateLimited(options.log);
-  // TLS through a relay the server can close a client's socket in, mid-handshake too.
-  const relay = options.cert && options.key
-    ? new TlsRelay({
+  const listener: Deno.Listener = options.cert && options.key
+    ? Deno.listenTls({
       hostname: options.hostname,
       port: options.port,
       cert: options.cert,
       key: options.key,
-      onError: (error) => acceptFailed(error), // the relay's accept, or its connect to TLS
     })
-    : undefined;
-  const listener: Deno.Listener = relay?.listener ??
-    Deno.listen({ hostname: options.hostname, port: options.port });
-  const addr = relay?.addr ?? listener.addr as Deno.NetAddr;
-  const secure = relay !== undefined;
-  const drop = (conn: Deno.Conn) => {
-    closeConn(conn);
-    relay?.drop(conn);
-  };
+    : Deno.listen({ hostname: options.hostname, port: options.port });
+  const addr = listener.addr as Deno.NetAddr;
+  const secure = options.cert !== undefined;
   const origin = `${secure ? "https" : "http"}://${
     addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
   }:${addr.port}`;
@@ -134,12 +123,11 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     handler,
     secure,
     origin,
-    note,
+    note: rateLimited(options.log),
     traced: tracing(),
     bodies: new BodyBuffers(BODY_BUFFERS_KEPT),
     unread: new UnreadBudget(options.maxUnsentBytes),
     closing: false,
-    ...(relay ? { abandoned: (conn: Deno.Conn) => relay.drop(conn) } : {}),
   };
   let refusing = 0; // connections past the cap being answered 503
   let cap = options.maxConnections || Infinity; // lowered if the descriptor limit is hit first
@@ -165,20 +153,6 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     }
   }, tick);
 
-  /** Notes a failed accept; at the descriptor limit, caps connections below it. */
-  function acceptFailed(error: unknown): void {
-    if (error instanceof Error && /too many open files/i.test(error.message)) {
-      // The descriptor limit, found the hard way: cap below it, keeping room for the calls this
-      // service makes, and shed idle connections (opened, nothing sent) to get there.
-      cap = Math.max(16, Math.min(cap, open.size - DESCRIPTOR_RESERVE));
-      for (const connection of [...open].reverse()) {
-        if (open.size <= cap) break;
-        if (connection.fresh) connection.close();
-      }
-      note.warn("descriptor limit reached", { cap, open: open.size });
-    } else note.warn("accept failed", { error: String(error) });
-  }
-
   const accepting = (async () => {
     for (;;) {
       let conn: Deno.Conn;
@@ -186,14 +160,23 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
         conn = await listener.accept();
       } catch (error) {
         if (server.closing) return;
-        acceptFailed(error);
+        if (error instanceof Error && /too many open files/i.test(error.message)) {
+          // The descriptor limit, found the hard way: cap below it, keeping room for the calls
+          // this service makes, and shed idle connections (opened, nothing sent) to get there.
+          cap = Math.max(16, Math.min(cap, open.size - DESCRIPTOR_RESERVE));
+          for (const connection of [...open].reverse()) {
+            if (open.size <= cap) break;
+            if (connection.fresh) connection.close();
+          }
+          server.note.warn("descriptor limit reached", { cap, open: open.size });
+        } else server.note.warn("accept failed", { error: String(error) });
         if (!peerGone(error)) await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
       if (open.size >= cap) {
         server.note.warn("connection refused: too many open", { max: cap });
         // Answering takes a descriptor a while too: past a few at once, just close.
-        if (refusing >= MAX_REFUSING || secure) drop(conn);
+        if (refusing >= MAX_REFUSING || secure) closeConn(conn);
         else {
           refusing++;
           refuse(conn).finally(() => refusing--);
@@ -217,8 +200,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     shutdown(timeoutMs = Infinity) {
       stopped ??= (async () => {
         server.closing = true;
-        if (relay) relay.close();
-        else listener.close();
+        listener.close();
         await accepting;
         for (const connection of open) if (connection.idle) connection.close();
         const gone = async (until: number) => {
@@ -275,4 +257,15 @@ function rateLimited(log: Logger) {
       }
     },
   };
+}
+
+/**
+ * Whether an accept failed for its one connection alone: its peer reset or went away before it
+ * was taken. The next connection is taken at once; waiting after each let a client resetting its
+ * connections keep every other out.
+ */
+export function peerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted;
 }

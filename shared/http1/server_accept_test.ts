@@ -1,8 +1,7 @@
 // A client resetting its connections before they are taken keeps no other client out.
 
 import assert from "node:assert/strict";
-import { peerGone } from "./messages.ts";
-import { serveHttp } from "./server.ts";
+import { peerGone, serveHttp } from "./server.ts";
 import { LIMITS } from "./test_support.ts";
 
 // Connects and resets at once (SO_LINGER 0), 50 times a second: Deno cannot reset a connection.

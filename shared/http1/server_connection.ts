@@ -44,12 +44,6 @@ export interface ServerContext {
   readonly unread: UnreadBudget;
   /** The server is shutting down: no connection takes another request. */
   closing: boolean;
-  /**
-   * Closes the client's side of a connection closed before its TLS handshake ended (a TLS relay's
-   * pair: Deno keeps such a socket until the handshake ends); none on plain ports. Not after the
-   * handshake: the client then takes the last answer before the connection's end.
-   */
-  readonly abandoned?: (conn: Deno.Conn) => void;
 }
 
 /**
@@ -122,7 +116,6 @@ export class Connection implements ReadBudget {
    */
   takenAt = Infinity;
   #closed = false;
-  #shaken = false; // the TLS handshake ended
   /** The request being served. */
   #head: RequestHead | undefined;
   #headOnly = false; // the request read is a HEAD: a refusal of it has no body either
@@ -141,7 +134,6 @@ export class Connection implements ReadBudget {
     this.server.unread.release(this.#made);
     this.#made = 0;
     closeConn(this.#conn);
-    if (this.server.secure && !this.#shaken) this.server.abandoned?.(this.#conn);
   }
 
   async run(): Promise<void> {
@@ -151,7 +143,6 @@ export class Connection implements ReadBudget {
         try {
           const handshake = (this.#conn as Deno.TlsConn).handshake();
           await this.timed(handshake, server.options.headerTimeoutMs);
-          this.#shaken = true;
         } catch (error) {
           const remote = (this.#conn.remoteAddr as Deno.NetAddr).hostname;
           server.note.warn("TLS handshake failed", { remote, error: String(error) });
