@@ -62,11 +62,8 @@ export function masterAccess(metricsAuth = false): AccessRules {
   ];
 }
 
-/**
- * The master's app, the hot path that serves its busiest routes ahead of it, and the headers
- * naming its clock that every answer carries.
- */
-export type MasterApp = OpenAPIHono & { hot: HotPath; clock: () => Record<string, string> };
+/** The master's app, and the hot path that serves its busiest routes ahead of it. */
+export type MasterApp = OpenAPIHono & { hot: HotPath };
 
 /** The master's app: `/keys` (forwarded), membership routes, probes, `/openapi.json`, `/reference`. */
 export function createApp(deps: MasterDeps): MasterApp {
@@ -129,7 +126,7 @@ export function createApp(deps: MasterDeps): MasterApp {
         ? undefined
         : "No node is up",
   );
-  return Object.assign(app, { hot, clock: headers });
+  return Object.assign(app, { hot });
 }
 
 const BREAKER_STATES = { closed: 0, open: 1, "half-open": 2 } as const;
