@@ -96,6 +96,14 @@ export function expected<T>(schema: ZodType<T>, body: unknown, what: string): T 
   );
 }
 
+/**
+ * Whether a call to `path` with `init` only reads: a GET, or a batch read (a POST to `/mget`). A
+ * read applies nothing, so it needs no deadline and may go to another server after any failure.
+ */
+export function isRead(path: string, init: CallInit): boolean {
+  return (init.method ?? "GET") === "GET" || path === "/mget";
+}
+
 /** Nothing listened at the address: the request was never sent. */
 export class Refused extends CacheError {
   constructor(message: string) {
@@ -255,8 +263,7 @@ export class Caller {
       const message = `${base} could not be reached: ${reason}`;
       // A write the peer may have taken before it died is not "never sent": it must not go on
       // to the next master. A read may, whatever became of it (a batch read is a POST).
-      const read = (init.method ?? "GET") === "GET" || path === "/mget";
-      const maybeTaken = error instanceof SentThenRefused && !read;
+      const maybeTaken = error instanceof SentThenRefused && !isRead(path, init);
       if (connectionRefused(error) && !maybeTaken) throw new Refused(message);
       throw new CacheError(0, message);
     } finally {

@@ -6,6 +6,7 @@ import {
   Caller,
   type CallInit,
   expected,
+  isRead,
   mayHaveApplied,
   Refused,
   retries,
@@ -248,7 +249,7 @@ export class Router {
     epoch = this.#view!.epoch,
   ): Promise<unknown> {
     const headers: Record<string, string> = { ...init.headers, [EPOCH_HEADER]: String(epoch) };
-    if (init.method && init.method !== "GET") {
+    if (!isRead(path, init)) {
       headers[DEADLINE_HEADER] = String(this.#clocks.nowOn(node) + this.#options.timeoutMs);
     }
     return await this.#caller.call(node, path, { ...init, headers }, signal, epoch);
@@ -268,7 +269,7 @@ export class Router {
     init: CallInit,
     signal?: AbortSignal,
   ): Promise<CallInit> {
-    if (!init.method || init.method === "GET" || path === "/mget") return init; // reads
+    if (isRead(path, init)) return init;
     if (!this.#clocks.knows(master) && !this.#toldNoClock(master)) {
       const asking = this.#askClock(master);
       await (signal ? untilAborted(asking, signal) : asking);
