@@ -177,8 +177,9 @@ export class StampedWrites {
     );
     const epoch = copies.find((_, i) => !late.includes(i))?.epoch;
     const sendable = (i: number) => copies[i].epoch === epoch;
-    const groups = [...alone.filter(sendable).map((i) => [i]), short.filter(sendable)]
-      .concat([patient.filter(sendable)])
+    // A call for each copy sent alone, one for the short deadlines, one for the others.
+    const groups = [...alone.map((i) => [i]), short, patient]
+      .map((group) => group.filter(sendable))
       .filter((group) => group.length > 0);
     const stored = await Promise.allSettled(
       groups.map((group) => this.#post(node, group.map((i) => copies[i]), epoch!)),
