@@ -2,18 +2,8 @@
 
 import assert from "node:assert/strict";
 import { serveHttp } from "@cache/http1/server";
-import { silentLogger } from "@cache/log/log";
+import { LIMITS } from "../../shared/http1/test_support.ts";
 import { makeCertificates } from "../support/tls.ts";
-
-const LIMITS = {
-  hostname: "127.0.0.1",
-  port: 0,
-  maxConnections: 100,
-  headerTimeoutMs: 1000,
-  idleTimeoutMs: 1000,
-  minBodyBytesPerSecond: 1000,
-  log: silentLogger,
-};
 
 Deno.test("serveHttp() on a TLS port: a connection's last answer reaches its client whole", async () => {
   const certs = await makeCertificates();
