@@ -3,6 +3,9 @@
 import { HttpError } from "@cache/protocol/errors";
 import { newerRing, type RingView } from "@cache/protocol/wire";
 
+/** What a route's 503 says of a master still learning the last ring, in the documents. */
+export const RECOVERING = "The master just started and is learning the last ring from its nodes";
+
 /**
  * The answer of a master still learning the last ring from its nodes (503): to a key route, and to
  * a listing (`/nodes`, `/stats`) whose empty answer would read as an empty cluster.

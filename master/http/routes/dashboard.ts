@@ -8,6 +8,7 @@ import type { Breakers } from "../../routing/breaker.ts";
 import { PAGE, SCRIPT } from "../dashboard_page.ts";
 import { Election } from "../election.ts";
 import type { Registry } from "../../membership/registry.ts";
+import { RECOVERING } from "../../membership/recovery.ts";
 import { ringShares } from "../ring_shares.ts";
 
 const DashboardState = z.object({
@@ -56,7 +57,7 @@ const state = createRoute({
   tags: ["dashboard"],
   responses: {
     200: json(DashboardState, "The cluster's state"),
-    ...errors({ 503: "The master just started and is learning the last ring from its nodes" }),
+    ...errors({ 503: RECOVERING }),
   },
 });
 

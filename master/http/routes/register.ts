@@ -8,7 +8,7 @@ import { getConnInfo } from "hono/deno";
 import { ErrorBody, errors, json } from "@cache/protocol/route_parts";
 import { boundAddress } from "@cache/service/auth";
 import { HttpError } from "@cache/protocol/errors";
-import { stillRecovering } from "../../membership/recovery.ts";
+import { RECOVERING, stillRecovering } from "../../membership/recovery.ts";
 import {
   Address,
   decimal,
@@ -92,7 +92,7 @@ const nodes = createRoute({
   tags: ["membership"],
   responses: {
     200: json(NodeList, "The nodes"),
-    ...errors({ 503: "The master just started and is learning the last ring from its nodes" }),
+    ...errors({ 503: RECOVERING }),
   },
 });
 
@@ -121,7 +121,7 @@ const ring = createRoute({
     200: json(RingView, "The ring of the current epoch"),
     ...errors({
       400: "A query parameter is not a whole number in range",
-      503: "The master just started and is learning the last ring from its nodes",
+      503: RECOVERING,
     }),
   },
 });
@@ -150,7 +150,7 @@ const owners = createRoute({
     ),
     ...errors({
       400: "The key is not valid",
-      503: "The master just started and is learning the last ring from its nodes",
+      503: RECOVERING,
     }),
   },
 });

@@ -3,6 +3,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { errors, json } from "@cache/protocol/route_parts";
 import { ClusterStats } from "@cache/protocol/wire";
+import { RECOVERING } from "../../membership/recovery.ts";
 
 const stats = createRoute({
   method: "get",
@@ -16,7 +17,7 @@ const stats = createRoute({
   tags: ["stats"],
   responses: {
     200: json(ClusterStats, "The counters"),
-    ...errors({ 503: "The master just started and is learning the last ring from its nodes" }),
+    ...errors({ 503: RECOVERING }),
   },
 });
 
