@@ -367,21 +367,24 @@ Deno.test("Router.set() sends no write past its sender's deadline, short ones ap
   const router = new Router({ placement: oneNode, fetch, timeoutMs: 1000, now: () => 0 });
   const first = router.set("a", "1");
   const late = router.set("b", "2", undefined, 20);
+  const hasty = router.set("h", "7", undefined, 95); // under 50 ms left once its turn comes
   const short = [router.set("c", "3", undefined, 500), router.set("d", "4", undefined, 600)];
   const patient = [router.set("e", "5", undefined, 60_000), router.set("f", "6")];
-  await new Promise((resolve) => setTimeout(resolve, 40));
+  await new Promise((resolve) => setTimeout(resolve, 60));
   release();
-  const answers = await Promise.all([first, late, ...short, ...patient]);
-  assert.deepEqual(answers.map((answer) => answer.status), [204, 504, 204, 204, 204, 204]);
+  const answers = await Promise.all([first, late, hasty, ...short, ...patient]);
+  assert.deepEqual(answers.map((answer) => answer.status), [204, 504, 204, 204, 204, 204, 204]);
   assert.match(await answers[1].text(), /past its sender's deadline: not sent/);
   assert.deepEqual(calls.map((call) => call.replace(/ by \d+/, "")), [
     "/keys 1",
+    "/keys 7", // alone: a call that carries others would take longer
     '/mset {"items":[3,4]}',
     '/mset {"items":[5,6]}',
   ]);
-  const [own, byShort, byPatient] = calls.map((call) => Number(call.split(" by ")[1]));
+  const [own, byHasty, byShort, byPatient] = calls.map((call) => Number(call.split(" by ")[1]));
   assert.equal(own, 1000, "the master's own");
-  assert.ok(byShort > 400 && byShort <= 460, `${byShort}: 500 ms from when c came, 40 gone`);
+  assert.ok(byHasty > 0 && byHasty < 50, `${byHasty}: its own, 95 ms from when h came`);
+  assert.ok(byShort > 380 && byShort <= 440, `${byShort}: 500 ms from when c came, 60 gone`);
   assert.equal(byPatient, 1000, "the master's own, before either sender's");
 });
 
