@@ -817,3 +817,31 @@ Deno.test("CacheClient asks a master for its clock once, and not past the caller
     other.close();
   }
 });
+
+Deno.test("CacheClient sends a first write past a master that does not tell its clock to the next", async () => {
+  // Sent with no deadline, it could have landed late on a master that wakes up; asked for its
+  // clock first, the silent master is never sent the write.
+  const calls: string[] = [];
+  const fetch = (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(String(input));
+    calls.push(`${init?.method ?? "GET"} ${url.origin}${url.pathname}`);
+    if (url.origin === MASTER) { // silent until the caller gives up
+      return new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+      );
+    }
+    const clock = { "x-node-time": String(Date.now()) };
+    return Promise.resolve(new Response(null, { status: 204, headers: clock }));
+  };
+  const cache = await CacheClient.connect([MASTER, "http://m:2"], {
+    mode: "proxy",
+    fetch,
+    timeoutMs: 100,
+  });
+  try {
+    await cache.set("k", "v");
+    assert.deepEqual(calls, [`GET ${MASTER}/live`, "GET http://m:2/live", "POST http://m:2/keys"]);
+  } finally {
+    cache.close();
+  }
+});
