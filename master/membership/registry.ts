@@ -52,6 +52,8 @@ interface Member {
   status: MemberStatus;
   /** A follower saw this node ask to leave. */
   leaving?: boolean;
+  /** Marked down while leaving: heard again leaving, the same process goes on handing over. */
+  downLeaving?: boolean;
   lastSeenMs: number;
   /** When the master last called the node and got an answer; a new member was just called. */
   lastReachedMs: number;
@@ -232,6 +234,9 @@ export class Registry {
       // Taken back only once it says it holds nothing (or is a new process): an answer it never
       // read must not bring stale keys back into the ring.
       const restarted = member.instance !== undefined && beat.instance !== member.instance;
+      if (member.downLeaving && beat.leaving && !beat.empty && !restarted) {
+        return this.#resumeLeave(address, member, beat, now);
+      }
       if (!beat.empty && !restarted) {
         this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
         return "rejoin";
@@ -279,6 +284,33 @@ export class Registry {
     }
     const known = this.#members.get(address)!;
     return this.#beat(address, known, beat, now);
+  }
+
+  /**
+   * A node marked down while it was leaving, heard again still leaving: its masters hung or were
+   * out of its reach for a failure timeout. It goes on handing over: it is in no ring, and what it
+   * hands over wins only over older states (by epoch, then version: the writes and deletions
+   * made since are newer), while told to rejoin empty it dropped the keys it alone held. Reads look
+   * for its keys where it holds them again, as when it first left.
+   */
+  #resumeLeave(
+    address: string,
+    member: Member,
+    beat: Omit<Heartbeat, "address">,
+    now: number,
+  ): HeartbeatOutcome {
+    Object.assign(member, { status: "leaving", downLeaving: false, refusedMs: undefined });
+    member.lastReachedMs = now;
+    member.instance ??= beat.instance;
+    if (!this.#unsettled.some((ring) => ring.nodes.includes(address))) {
+      this.#unsettled = [...this.#unsettled.slice(0, 7), new Ring([...this.#ring.nodes, address])];
+    }
+    this.#options.log.info("leaving node heard again: its handover goes on", {
+      address,
+      epoch: this.#epoch,
+    });
+    this.#notify(); // followers and nodes list it leaving again, and keys moving
+    return this.#beat(address, member, beat, now);
   }
 
   /** Whether any node is in the ring, or leaving it: writes may have been taken. */
@@ -595,6 +627,7 @@ export class Registry {
       if (member.status !== "down" && late(member)) {
         const wasUp = member.status === "up";
         member.status = "down";
+        member.downLeaving = !wasUp;
         if (wasUp) this.#changed("node down", address);
         else {
           this.#options.log.warn("node down while leaving", { address, epoch: this.#epoch });
@@ -873,6 +906,8 @@ export class Registry {
       // First seen leaving in this ring: as far as this master knows, the one it left in.
       const left = status === "leaving" ? { term: view.term, epoch: view.epoch } : undefined;
       if (member) {
+        // Marked down by the leader while leaving: as it would have been here (see #resumeLeave).
+        member.downLeaving = status === "down" && member.status === "leaving";
         member.status = status;
         if (left) member.left = left;
         // The process this master last heard may not be the one marked down (a restart it

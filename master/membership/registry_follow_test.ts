@@ -164,6 +164,25 @@ Deno.test("A node the leader forgot while down, back as the same process, rejoin
   assert.equal(follower.heartbeat("http://a:1", { instance: "a2" }), "new", "a new process");
 });
 
+Deno.test("A follower that comes to lead lets a leaving node the leader marked down hand over", () => {
+  const { clock, leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  leader.heartbeat("http://b:1", { instance: "b1", leaving: true });
+  follower.adopt(leader.view());
+  clock.now = 900;
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  clock.now = 1100;
+  leader.sweep(); // b is down, while leaving
+  follower.adopt(leader.view());
+  assert.equal(follower.status("http://b:1"), "down");
+  promote();
+  follower.lead(2);
+  assert.equal(follower.heartbeat("http://b:1", { instance: "b1", leaving: true }), "known");
+  assert.equal(follower.status("http://b:1"), "leaving");
+  assert.deepEqual(follower.ring.nodes, ["http://a:1"]);
+});
+
 Deno.test("The leader wakes followers' long polls when only the list changes", async () => {
   const { leader } = pair();
   leader.heartbeat("http://a:1");

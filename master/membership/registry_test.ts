@@ -191,6 +191,61 @@ Deno.test("A node marked down that comes back leaving rejoins empty, then is for
   assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
 });
 
+Deno.test("A leaving node marked down, heard again, goes on handing over, keeping its keys", () => {
+  // Its masters hung or out of reach for a failure timeout while it handed over: told to rejoin
+  // empty, it dropped the keys it alone held (R=1). A leaving node is in no ring, and what it
+  // hands over wins only by version, so its keys are handed over, not dropped.
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1", { instance: "a1" });
+  registry.heartbeat("http://b:1", { instance: "b1" });
+  registry.heartbeat("http://b:1", { instance: "b1", leaving: true });
+  const epoch = registry.epoch;
+  for (clock.now = 100; clock.now <= 1100; clock.now += 100) {
+    registry.heartbeat("http://a:1", { instance: "a1", synced: epoch });
+    registry.sweep(); // b is down at 1100
+  }
+  assert.equal(registry.status("http://b:1"), "down");
+  assert.equal(registry.settled, true, "not waiting for a node marked down");
+  const version = registry.version!;
+
+  assert.equal(registry.heartbeat("http://b:1", { instance: "b1", leaving: true }), "known");
+  assert.equal(registry.status("http://b:1"), "leaving");
+  assert.equal(registry.epoch, epoch, "the ring is the same: it was out of it");
+  assert.ok(registry.version! > version, "followers and nodes hear of it");
+  assert.equal(registry.settled, false, "its keys are moving again");
+  assert.ok(
+    registry.unsettledRings.some((ring) => ring.nodes.includes("http://b:1")),
+    "reads look for its keys where it holds them",
+  );
+  clock.now = 1900;
+  registry.heartbeat("http://a:1", { instance: "a1", synced: epoch });
+  registry.sweep();
+  assert.equal(registry.status("http://b:1"), "leaving", "a failure timeout from its beat");
+  registry.heartbeat("http://b:1", { instance: "b1", leaving: true, synced: epoch });
+  assert.equal(registry.settled, true);
+  assert.equal(registry.deregister("http://b:1"), true);
+
+  // Up when marked down, it may hold keys older than writes taken since: it still rejoins empty.
+  registry.heartbeat("http://c:1", { instance: "c1" });
+  for (clock.now = 2000; clock.now <= 3100; clock.now += 100) {
+    registry.heartbeat("http://a:1", { instance: "a1" });
+    registry.sweep();
+  }
+  assert.equal(registry.status("http://c:1"), "down");
+  assert.equal(registry.heartbeat("http://c:1", { instance: "c1", leaving: true }), "rejoin");
+  // Leaving when marked down, but a new process: it holds nothing, and is forgotten.
+  registry.heartbeat("http://d:1", { instance: "d1" });
+  registry.heartbeat("http://d:1", { instance: "d1", leaving: true });
+  for (clock.now = 3200; clock.now <= 4300; clock.now += 100) {
+    registry.heartbeat("http://a:1", { instance: "a1" });
+    registry.sweep();
+  }
+  assert.equal(registry.status("http://d:1"), "down");
+  assert.equal(registry.heartbeat("http://d:1", { instance: "d2", leaving: true }), "known");
+  assert.equal(registry.status("http://d:1"), undefined);
+});
+
 Deno.test("A restarted node whose first beat says it is leaving is not taken into the ring", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock);

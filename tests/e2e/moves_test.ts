@@ -1,8 +1,17 @@
 // Keys written while a join moves them: one whose newest write expired stays gone, and a
-// deletion finds what the old owners still hold.
+// deletion finds what the old owners still hold; and a leave the master does not hear for a while.
 
 import assert from "node:assert/strict";
-import { nodesOf, Processes, settledCluster, waitFor } from "../support/process.ts";
+import {
+  get,
+  nodesOf,
+  Processes,
+  put,
+  settled,
+  settledCluster,
+  waitFor,
+} from "../support/process.ts";
+import { startMasterRelay } from "../support/master_relay.ts";
 
 /** Nodes send keys one per call, so a join's moves outlast a 1 s TTL. */
 const SLOW_MOVES = ["--rebalance-batch", "1"];
@@ -147,6 +156,38 @@ Deno.test("R=1: a node that joins while another leaves reads what the leaver sti
     assert.equal(await leaving, 0);
     assert.deepEqual(wrong, []);
   } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("R=1: a leaving node its master did not hear for a failure timeout still hands over", async () => {
+  // Marked down while it handed over (its masters hung, or out of its reach), it was told to
+  // rejoin empty when heard again, and dropped the keys it alone held.
+  const processes = new Processes();
+  const args = ["--replicas", "1", "--failure-timeout-ms", "1000"];
+  const master = await processes.master({ args });
+  const relay = startMasterRelay(master.url);
+  try {
+    await processes.node(master.url);
+    const leaver = await processes.node(relay.url);
+    await waitFor(async () => (await nodesOf(master.url)).length === 2, "2 nodes registered");
+    await settled(master.url);
+    const keys = Array.from({ length: 200 }, (_, i) => `held${i}`);
+    for (const key of keys) assert.equal(await put(master.url, key, `v-${key}`), 204);
+    relay.cutAtLeave();
+    const exited = leaver.stop("SIGTERM");
+    const status = async () =>
+      (await nodesOf(master.url)).find((node) => node.address === leaver.address)?.status;
+    await waitFor(async () => await status() === "down", "the leaving node marked down");
+    relay.open();
+    assert.equal(await exited, 0);
+    assert.deepEqual(leaver.logs.filter((line) => line.msg === "rejoining empty"), []);
+    assert.ok(leaver.logs.some((line) => line.msg === "keys handed over"), "handed over");
+    const lost = [];
+    for (const key of keys) if (await get(master.url, key) !== `v-${key}`) lost.push(key);
+    assert.deepEqual(lost, []);
+  } finally {
+    await relay.close();
     await processes.stopAll();
   }
 });
