@@ -40,14 +40,17 @@ const untilOf = (leftMs?: number) => leftMs === undefined ? undefined : performa
 
 /**
  * `answer`, a 504 to the try again of a write first sent to every owner at once, saying that copies
- * of that first try may be on some owners: not `late` (nothing applied) any more.
+ * of that first try may be on some owners: not `late` (nothing applied) any more. Its own text
+ * ("not sent to" the primary, say) is about the try again, so it goes after what the write is.
  */
 async function copiesMayRemain(answer: Response): Promise<Response> {
   const body = await answer.json().catch(() => ({})) as { error?: string; late?: boolean };
   const { late: _, error = "No answer in time", ...rest } = body;
   return Response.json({
     ...rest,
-    error: `${error}; a copy of this write sent to every owner at once may be on some of them`,
+    error: "The write's first try, sent to every owner at once, failed, and its try again " +
+      `through the primary did not land in time (${error}): a copy of the first try may be on ` +
+      "some owners until the key's next write",
   }, { status: 504 });
 }
 

@@ -439,7 +439,8 @@ Deno.test("Router.set() does not say nothing was applied when a copy sent to eve
   assert.equal(answer.status, 504);
   const body = await answer.json();
   assert.equal(body.late, undefined, "not 'nothing applied'");
-  assert.match(body.error, /may be on some of them/);
+  assert.match(body.error, /^The write's first try, sent to every owner at once, failed, and its /);
+  assert.match(body.error, /a copy of the first try may be on some owners until the key's next/);
 });
 
 Deno.test("Router.set() awaits every answer of a group sent again alone while the other is out", async () => {
