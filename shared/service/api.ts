@@ -11,6 +11,7 @@ import { describeIssues } from "@cache/protocol/errors";
 import type { Logger } from "@cache/log/log";
 import type { Metrics } from "./metrics.ts";
 import { addMetricsRoute, observeRequests } from "./observe.ts";
+import { allowedMethods } from "./allowed_methods.ts";
 
 /** What a service's API is called and how it guards its input. */
 export interface ApiOptions {
@@ -193,7 +194,19 @@ export function createApi(options: ApiOptions): OpenAPIHono {
 
   options.guard?.(app);
 
-  app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}` }, 404));
+  // A path routed for other methods is answered 405 with them (`Allow`), as HTTP says; built at
+  // the first such request, when every route is declared.
+  let allowed: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    const { method, path } = c.req;
+    allowed ??= allowedMethods(app.routes);
+    const methods = allowed(path);
+    if (methods.length === 0) return c.json({ error: `No route for ${method} ${path}` }, 404);
+    const list = methods.join(", ");
+    return c.json({ error: `${method} is not allowed on ${path}: use ${list}` }, 405, {
+      allow: list,
+    });
+  });
 
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status < 500) {

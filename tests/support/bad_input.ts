@@ -289,6 +289,21 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /\/mset takes no condition/,
     },
     {
+      // Answered 404 "No route", as if the path named nothing.
+      name: "a write with PUT",
+      path: "/keys",
+      init: { ...post('{"key":"k","value":"v"}'), method: "PUT" },
+      status: 405,
+      error: /^PUT is not allowed on \/keys: use POST, GET, HEAD, DELETE$/,
+    },
+    {
+      name: "a key written with PUT",
+      path: "/keys/k",
+      init: { ...post('{"value":"v"}'), method: "PUT" },
+      status: 405,
+      error: /^PUT is not allowed on \/keys\/k: use GET, HEAD, DELETE$/,
+    },
+    {
       name: "unknown route",
       path: "/kyes/k",
       init: {},
