@@ -160,34 +160,75 @@ Deno.test("R=1: a node that joins while another leaves reads what the leaver sti
   }
 });
 
-Deno.test("R=1: a leaving node its master did not hear for a failure timeout still hands over", async () => {
-  // Marked down while it handed over (its masters hung, or out of its reach), it was told to
-  // rejoin empty when heard again, and dropped the keys it alone held.
-  const processes = new Processes();
+/**
+ * A master (R=1, a 1 s failure timeout), a node, and a node reaching the master through a relay,
+ * holding `keys` written through the master; the relay node is sent SIGTERM and cut off from the
+ * master as it says it is leaving. Resolves once the master marked it down, with its exit status.
+ */
+async function leaverUnheard(processes: Processes, keys: string[], nodeArgs: string[] = []) {
   const args = ["--replicas", "1", "--failure-timeout-ms", "1000"];
   const master = await processes.master({ args });
   const relay = startMasterRelay(master.url);
   try {
-    await processes.node(master.url);
-    const leaver = await processes.node(relay.url);
+    await processes.node(master.url, nodeArgs);
+    const leaver = await processes.node(relay.url, nodeArgs);
     await waitFor(async () => (await nodesOf(master.url)).length === 2, "2 nodes registered");
     await settled(master.url);
-    const keys = Array.from({ length: 200 }, (_, i) => `held${i}`);
     for (const key of keys) assert.equal(await put(master.url, key, `v-${key}`), 204);
     relay.cutAtLeave();
     const exited = leaver.stop("SIGTERM");
     const status = async () =>
       (await nodesOf(master.url)).find((node) => node.address === leaver.address)?.status;
     await waitFor(async () => await status() === "down", "the leaving node marked down");
+    return { master: master.url, leaver, relay, exited };
+  } catch (error) {
+    await relay.close();
+    throw error;
+  }
+}
+
+Deno.test("R=1: a leaving node its master did not hear for a failure timeout still hands over", async () => {
+  // Marked down while it handed over (its masters hung, or out of its reach), it was told to
+  // rejoin empty when heard again, and dropped the keys it alone held.
+  const processes = new Processes();
+  const keys = Array.from({ length: 200 }, (_, i) => `held${i}`);
+  try {
+    const { master, leaver, relay, exited } = await leaverUnheard(processes, keys);
     relay.open();
     assert.equal(await exited, 0);
+    await relay.close();
     assert.deepEqual(leaver.logs.filter((line) => line.msg === "rejoining empty"), []);
     assert.ok(leaver.logs.some((line) => line.msg === "keys handed over"), "handed over");
     const lost = [];
-    for (const key of keys) if (await get(master.url, key) !== `v-${key}`) lost.push(key);
+    for (const key of keys) if (await get(master, key) !== `v-${key}`) lost.push(key);
     assert.deepEqual(lost, []);
   } finally {
+    await processes.stopAll();
+  }
+});
+
+Deno.test("R=1: a flush a leaving node missed is not undone by reads while it hands over", async () => {
+  // It learnt the flush from the ring, and kept what it held: reads asking it for keys while it
+  // handed over read values the flush had emptied.
+  const processes = new Processes();
+  const keys = Array.from({ length: 600 }, (_, i) => `held${i}`);
+  try {
+    const { master, relay, exited } = await leaverUnheard(processes, keys, SLOW_MOVES);
+    const flush = await fetch(`${master}/keys`, { method: "DELETE" });
+    assert.equal(flush.status, 204, await flush.text());
+    relay.open();
+    let done = false;
+    const ended = exited.finally(() => done = true);
+    const back = new Set<string>();
+    let rounds = 0;
+    for (; !done; rounds++) {
+      for (const key of keys) if (await read(master, key) !== undefined) back.add(key);
+    }
+    assert.equal(await ended, 0);
     await relay.close();
+    for (const key of keys) if (await read(master, key) !== undefined) back.add(key);
+    assert.deepEqual([...back].slice(0, 5), [], `read back after the flush, in ${rounds} rounds`);
+  } finally {
     await processes.stopAll();
   }
 });
