@@ -7,7 +7,8 @@ import { Sha256 } from "./sha256.ts";
 /** What a token may do: client (keys), node (membership and peer routes), admin (everything). */
 export type Role = "client" | "node" | "admin";
 
-const ROLES: readonly Role[] = ["client", "node", "admin"];
+/** Every role. */
+export const ROLES: readonly Role[] = ["client", "node", "admin"];
 
 /** A token's role, stored as the SHA-256 digest of the token. */
 interface Grant {

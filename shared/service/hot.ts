@@ -10,7 +10,7 @@ import { errorResponse } from "./error_response.ts";
 import { isPlainSegment } from "@cache/protocol/key_path";
 import type { Logger } from "@cache/log/log";
 import { jsonDepth, MAX_JSON_DEPTH, utf8 } from "./api.ts";
-import { type AccessRules, type Auth, type Role, rolesFor } from "./auth.ts";
+import { type AccessRules, type Auth, type Role, ROLES, rolesFor } from "./auth.ts";
 import type { Metrics } from "./metrics.ts";
 import { type RecordRequest, requestRecorder, routeNamer } from "./observe.ts";
 
@@ -170,15 +170,17 @@ export class HotPath {
   }
 
   /**
-   * The 401 or 403 that `request` gets by its head alone when the access rules guard its path and
-   * its token does not pass them, else undefined: asked before a long body is read, which the
-   * service then never holds (see `ServerOptions.admit`). The app checks every request it serves
-   * again, as it always does.
+   * The 401 or 403 that `request`, with a long body, gets by its head alone when its token does not
+   * pass the access rules of its path, else undefined: asked before the body is read, which the
+   * service then never holds (see `ServerOptions.admit`). A path no rule guards takes no body (no
+   * route there does: the app answers 404 or 405), so a body sent there needs a token of any role:
+   * such bodies were read whole, up to 8 MiB a connection, before the app's answer. The app checks
+   * every request it serves again, as it always does.
    */
   refuses(request: LiteRequest): Response | undefined {
     const started = performance.now();
     const path = routerPath(request.url); // as the app's own check will read it
-    const roles = this.#roles(path);
+    const roles = this.#roles(path) ?? (this.#options.auth?.enabled ? ROLES : undefined);
     const refused = roles ? this.#admit(request, roles, path) : undefined;
     // Counted as the app counts what it answers: a flood of them must show in the request metrics.
     if (refused) {
@@ -311,7 +313,7 @@ export class HotPath {
     );
   }
 
-  #admit(request: HotRequest, roles: Role[], path: string): Response | undefined {
+  #admit(request: HotRequest, roles: readonly Role[], path: string): Response | undefined {
     return this.#options.auth!.admit(request, roles, path);
   }
 

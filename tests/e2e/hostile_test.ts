@@ -310,6 +310,10 @@ Deno.test("with tokens, a long body without one is refused on its head, before i
       [node.url, "/keys", "Authorization: Bearer not-a-token\r\n"],
       [master.url, "/mset", ""],
       [master.url, "/register", "Authorization: Bearer client-token-1\r\n"],
+      // No route, or none that takes a body: no rule guards them, and the body was read whole.
+      [master.url, "/nosuch", ""],
+      [node.url, "/live", ""],
+      [master.url, "/live/%2E%2E/mset", ""], // /mset to the app, its dot segments resolved
     ];
     for (const [url, path, authorization] of asks) {
       const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
