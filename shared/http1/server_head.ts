@@ -122,7 +122,11 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   // The absolute form, which a server must take too (RFC 9112 3.2.2): its host stands for Host.
   const absolute = target.startsWith("/") ? null : ABSOLUTE.exec(target);
   const path = absolute ? (absolute[2].startsWith("/") ? "" : "/") + absolute[2] : target;
-  if (!path.startsWith("/") && !(path === "*" && method === "OPTIONS")) {
+  if (target === "*" && method === "OPTIONS") {
+    // The server-wide OPTIONS: no route takes it, and no path would stand for it.
+    throw new BadHead(501, "OPTIONS * is not implemented: this server takes no OPTIONS request");
+  }
+  if (!path.startsWith("/")) {
     throw new BadHead(400, "The request target must be a path or an absolute http URL");
   }
   if (lines.length - 1 > MAX_HEADER_FIELDS) {

@@ -62,3 +62,16 @@ Deno.test("parseHead() refuses a Host no URL takes, and takes those one does", (
     assert.equal(parseHead(withHost(host)).headers[0][1], host);
   }
 });
+
+Deno.test("parseHead() refuses OPTIONS * with 501, whatever the Host", () => {
+  // Let on, it was answered 400 "not a URL" with a port in Host, else 404 for OPTIONS /.
+  for (const host of ["127.0.0.1:8081", "x"]) {
+    const bytes = new TextEncoder().encode(`OPTIONS * HTTP/1.1\r\nHost: ${host}`);
+    assert.throws(() => parseHead(bytes), (error) => {
+      assert.ok(error instanceof BadHead, String(error));
+      assert.equal(error.status, 501, host);
+      assert.match(error.message, /^OPTIONS \* is not implemented/);
+      return true;
+    });
+  }
+});
