@@ -7,7 +7,8 @@ import type { WireAnswer } from "./answer.ts";
 const encoder = new TextEncoder();
 
 /**
- * The bytes of `response` on the wire: status line, headers, and its body unless `headOnly`.
+ * The bytes of `response` on the wire: status line, headers, and its body unless `headOnly`; a
+ * connection not `keepAlive` is said to close, one kept alive for an `http10` client to persist.
  *
  * @example
  * ```ts
@@ -20,6 +21,7 @@ export async function encodeResponse(
   response: Response,
   headOnly: boolean,
   keepAlive: boolean,
+  http10 = false,
 ): Promise<Uint8Array> {
   const status = response.status;
   const bodiless = status < 200 || status === 204 || status === 304;
@@ -32,7 +34,7 @@ export async function encodeResponse(
     if (name === "content-type") textual = TEXTUAL.test(value);
     head += `${name}: ${value}\r\n`;
   }
-  if (!keepAlive) head += "connection: close\r\n";
+  head += connection(keepAlive, http10);
   if (response.body === null || bodiless) {
     return latin1(head + (bodiless ? "\r\n" : "content-length: 0\r\n\r\n"));
   }
@@ -50,14 +52,29 @@ export async function encodeResponse(
  * // "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok"
  * ```
  */
-export function encodeWire(answer: WireAnswer, headOnly: boolean, keepAlive: boolean): Uint8Array {
+export function encodeWire(
+  answer: WireAnswer,
+  headOnly: boolean,
+  keepAlive: boolean,
+  http10 = false,
+): Uint8Array {
   const { status, body } = answer;
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
   if (answer.contentType) head += `content-type: ${answer.contentType}\r\n`;
   for (const name in answer.headers) head += `${name}: ${answer.headers[name]}\r\n`;
-  if (!keepAlive) head += "connection: close\r\n";
+  head += connection(keepAlive, http10);
   if (status < 200 || status === 204 || status === 304) return latin1(head + "\r\n");
   return framed(head, body, headOnly);
+}
+
+/**
+ * The Connection field of an answer: `close` for a connection closed after it; for one kept
+ * alive, none in HTTP/1.1 (persistent by default) and `keep-alive` in HTTP/1.0, whose clients
+ * take a connection to close unless told otherwise.
+ */
+function connection(keepAlive: boolean, http10: boolean): string {
+  if (!keepAlive) return "connection: close\r\n";
+  return http10 ? "connection: keep-alive\r\n" : "";
 }
 
 /**

@@ -284,9 +284,10 @@ export class Connection implements ReadBudget {
         const headOnly = head.method === "HEAD";
         const wire = answer instanceof Response ? partsOf(answer) : answer;
         // An answer given at once is counted at once: a read that comes next sees it.
+        const http10 = head.minor === 0;
         const encoded = wire
-          ? encodeWire(wire, headOnly, keepAlive)
-          : await encodeResponse(answer as Response, headOnly, keepAlive);
+          ? encodeWire(wire, headOnly, keepAlive, http10)
+          : await encodeResponse(answer as Response, headOnly, keepAlive, http10);
         if (this.#pastBudget(encoded, head)) {
           await this.#refuseUnread();
           return false;
@@ -317,7 +318,8 @@ export class Connection implements ReadBudget {
       : await answered(() => handler(request, info));
     const keepAlive = head.keepAlive && !server.closing &&
       (body === undefined || await body.finish());
-    const encoded = await encodeResponse(response, head.method === "HEAD", keepAlive);
+    const headOnly = head.method === "HEAD";
+    const encoded = await encodeResponse(response, headOnly, keepAlive, head.minor === 0);
     if (this.#pastBudget(encoded, head)) {
       await this.#refuseUnread();
       return false;

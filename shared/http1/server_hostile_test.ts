@@ -392,3 +392,30 @@ Deno.test("serveHttp() closes a connection that takes none of its answer while r
     await server.shutdown();
   }
 });
+
+Deno.test("serveHttp() tells an HTTP/1.0 client it kept alive that it did, early answers too", async () => {
+  // Kept open without saying so, as HTTP/1.0 has a client expect it closed.
+  const server = serveHttp(
+    {
+      ...LIMITS,
+      early: (request) =>
+        new URL(request.url).pathname === "/early" ? { status: 204, body: "" } : undefined,
+    },
+    () => new Response("ok"),
+  );
+  try {
+    const text = await untilClosed(
+      server,
+      "GET /a HTTP/1.0\r\nconnection: keep-alive\r\n\r\n" +
+        "GET /early HTTP/1.0\r\nconnection: keep-alive\r\n\r\n" +
+        "GET /b HTTP/1.0\r\n\r\n",
+    );
+    const heads = text.split(/\r\n\r\n/).filter((part) => part.includes("HTTP/1.1"));
+    assert.equal(heads.length, 3, text);
+    assert.match(heads[0], /^HTTP\/1.1 200 [^]*\r\nconnection: keep-alive\r\n/);
+    assert.match(heads[1], /HTTP\/1.1 204 [^]*\r\nconnection: keep-alive$/);
+    assert.match(heads[2], /HTTP\/1.1 200 [^]*\r\nconnection: close\r\n/);
+  } finally {
+    await server.shutdown();
+  }
+});
