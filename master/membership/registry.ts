@@ -734,8 +734,9 @@ export class Registry {
       const joined = view.joined[address] ?? view.epoch;
       // Joined anew: a restarted process, whose instance the next heartbeat tells.
       if (member && member.joined !== joined) member.instance = undefined;
-      if (member) Object.assign(member, { status: "up", joined, left: undefined });
-      else {
+      if (member) {
+        Object.assign(member, { status: "up", joined, left: undefined, downLeaving: false });
+      } else {
         this.#members.set(address, {
           status: "up",
           lastSeenMs: now,

@@ -183,6 +183,31 @@ Deno.test("A follower that comes to lead lets a leaving node the leader marked d
   assert.deepEqual(follower.ring.nodes, ["http://a:1"]);
 });
 
+Deno.test("A node back in the ring since it was marked down leaving rejoins empty when down again", () => {
+  const { clock, leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  leader.heartbeat("http://b:1", { instance: "b1", leaving: true });
+  follower.adopt(leader.view());
+  clock.now = 900;
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  clock.now = 1100;
+  leader.sweep(); // b is down, while leaving
+  follower.adopt(leader.view());
+  leader.heartbeat("http://b:1", { instance: "b2" }); // restarted: back in the ring
+  follower.adopt(leader.view());
+  assert.equal(follower.status("http://b:1"), "up");
+  for (clock.now = 1200; clock.now <= 2200; clock.now += 100) {
+    leader.heartbeat("http://a:1", { instance: "a1" });
+    leader.sweep(); // b is down at 2100, while up
+  }
+  follower.adopt({ ...leader.view(), outside: undefined }); // a leader of an older build
+  assert.equal(follower.status("http://b:1"), "down");
+  promote();
+  follower.lead(2);
+  assert.equal(follower.heartbeat("http://b:1", { instance: "b2", leaving: true }), "rejoin");
+});
+
 Deno.test("The leader wakes followers' long polls when only the list changes", async () => {
   const { leader } = pair();
   leader.heartbeat("http://a:1");
