@@ -52,8 +52,11 @@ interface Member {
   status: MemberStatus;
   /** A follower saw this node ask to leave. */
   leaving?: boolean;
-  /** Marked down while leaving: heard again leaving, the same process goes on handing over. */
-  downLeaving?: boolean;
+  /**
+   * Marked down while leaving, the cluster's last flush then: heard again leaving, the same process
+   * goes on handing over, unless a flush went through since (see #resumeLeave).
+   */
+  downLeaving?: { flushed: number };
   lastSeenMs: number;
   /** When the master last called the node and got an answer; a new member was just called. */
   lastReachedMs: number;
@@ -234,7 +237,8 @@ export class Registry {
       // Taken back only once it says it holds nothing (or is a new process): an answer it never
       // read must not bring stale keys back into the ring.
       const restarted = member.instance !== undefined && beat.instance !== member.instance;
-      if (member.downLeaving && beat.leaving && !beat.empty && !restarted) {
+      const flushedSince = (member.downLeaving?.flushed ?? Infinity) < this.#flushed;
+      if (member.downLeaving && !flushedSince && beat.leaving && !beat.empty && !restarted) {
         return this.#resumeLeave(address, member, beat, now);
       }
       if (!beat.empty && !restarted) {
@@ -291,7 +295,9 @@ export class Registry {
    * out of its reach for a failure timeout. It goes on handing over: it is in no ring, and what it
    * hands over wins only over older states (by epoch, then version: the writes and deletions
    * made since are newer), while told to rejoin empty it dropped the keys it alone held. Reads look
-   * for its keys where it holds them again, as when it first left.
+   * for its keys where it holds them again, as when it first left. Not after a flush it missed
+   * while down: all it holds was written before, some of it stamped above the flush's version (the
+   * newest of the nodes the flush reached), which its new owners would take; it rejoins empty.
    */
   #resumeLeave(
     address: string,
@@ -299,7 +305,7 @@ export class Registry {
     beat: Omit<Heartbeat, "address">,
     now: number,
   ): HeartbeatOutcome {
-    Object.assign(member, { status: "leaving", downLeaving: false, refusedMs: undefined });
+    Object.assign(member, { status: "leaving", downLeaving: undefined, refusedMs: undefined });
     member.lastReachedMs = now;
     member.instance ??= beat.instance;
     if (!this.#unsettled.some((ring) => ring.nodes.includes(address))) {
@@ -627,7 +633,7 @@ export class Registry {
       if (member.status !== "down" && late(member)) {
         const wasUp = member.status === "up";
         member.status = "down";
-        member.downLeaving = !wasUp;
+        member.downLeaving = wasUp ? undefined : { flushed: this.#flushed };
         if (wasUp) this.#changed("node down", address);
         else {
           this.#options.log.warn("node down while leaving", { address, epoch: this.#epoch });
@@ -653,6 +659,11 @@ export class Registry {
       ...(this.#flushed > 0 ? { flushed: this.#flushed } : {}),
       ...(this.#writesFrom !== undefined ? { writesFrom: this.#writesFrom } : {}),
     };
+  }
+
+  /** The version the cluster's last flush went through, as this master knows it; 0 for none. */
+  get flushed(): number {
+    return this.#flushed;
   }
 
   /**
@@ -706,6 +717,7 @@ export class Registry {
    */
   adopt(view: RingView): boolean {
     if (this.leading) return false;
+    const flushed = this.#flushed; // before this view's: it may have come after a node went down
     this.noteFlush(view.flushed ?? 0);
     if (view.writesFrom !== undefined) this.#writesFrom ??= view.writesFrom;
     if (view.term === this.#term && view.epoch === this.#epoch) {
@@ -713,7 +725,7 @@ export class Registry {
       if ((view.version ?? Infinity) < (this.#leaderVersion ?? -1)) return false;
       this.#leaderVersion = view.version;
       const settled = view.settled ?? true;
-      const moved = this.#adoptOutside(view);
+      const moved = this.#adoptOutside(view, flushed);
       if (moved) this.#notify();
       if (settled === this.#leaderSettled) return moved;
       this.#leaderSettled = settled; // the same ring: only whether its keys have moved changed
@@ -735,7 +747,7 @@ export class Registry {
       // Joined anew: a restarted process, whose instance the next heartbeat tells.
       if (member && member.joined !== joined) member.instance = undefined;
       if (member) {
-        Object.assign(member, { status: "up", joined, left: undefined, downLeaving: false });
+        Object.assign(member, { status: "up", joined, left: undefined, downLeaving: undefined });
       } else {
         this.#members.set(address, {
           status: "up",
@@ -747,7 +759,7 @@ export class Registry {
         });
       }
     }
-    if (!this.#adoptOutside(view)) {
+    if (!this.#adoptOutside(view, flushed)) {
       for (const [address, member] of this.#members) {
         if (inRing.has(address) || member.status !== "up") continue;
         // A leader that names no other nodes (an older build): out of its ring, handing its keys
@@ -880,11 +892,11 @@ export class Registry {
    * Takes the leader's other nodes (`view.outside`): their statuses, and forgetting those it no
    * longer knows as its `deregister()` did, so a node forgotten while down still rejoins empty
    * should this master come to lead, and one that left having reported its handover (to this
-   * master too, as nodes beat every master) is not asked in moving reads here either. Returns
-   * whether anything changed; false, with nothing done, for a view without them (a leader of an
-   * older build).
+   * master too, as nodes beat every master) is not asked in moving reads here either. `flushed` is
+   * the last flush this master knew before the view. Returns whether anything changed; false, with
+   * nothing done, for a view without them (a leader of an older build).
    */
-  #adoptOutside(view: RingView): boolean {
+  #adoptOutside(view: RingView, flushed: number): boolean {
     const outside = view.outside;
     if (!outside) return false;
     const inRing = new Set(view.nodes);
@@ -908,7 +920,9 @@ export class Registry {
       const left = status === "leaving" ? { term: view.term, epoch: view.epoch } : undefined;
       if (member) {
         // Marked down by the leader while leaving: as it would have been here (see #resumeLeave).
-        member.downLeaving = status === "down" && member.status === "leaving";
+        member.downLeaving = status === "down" && member.status === "leaving"
+          ? { flushed }
+          : undefined;
         member.status = status;
         if (left) member.left = left;
         // The process this master last heard may not be the one marked down (a restart it

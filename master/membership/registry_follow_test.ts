@@ -183,6 +183,23 @@ Deno.test("A follower that comes to lead lets a leaving node the leader marked d
   assert.deepEqual(follower.ring.nodes, ["http://a:1"]);
 });
 
+Deno.test("A follower that comes to lead empties a leaving node marked down before a flush", () => {
+  const { clock, leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  leader.heartbeat("http://b:1", { instance: "b1", leaving: true });
+  follower.adopt(leader.view());
+  clock.now = 900;
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  clock.now = 1100;
+  leader.sweep(); // b is down, while leaving
+  leader.noteFlush(5_000); // then the cluster is flushed: the follower sees both at once
+  follower.adopt(leader.view());
+  promote();
+  follower.lead(2);
+  assert.equal(follower.heartbeat("http://b:1", { instance: "b1", leaving: true }), "rejoin");
+});
+
 Deno.test("A node back in the ring since it was marked down leaving rejoins empty when down again", () => {
   const { clock, leader, follower, promote } = pair();
   leader.heartbeat("http://a:1", { instance: "a1" });

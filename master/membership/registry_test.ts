@@ -246,6 +246,27 @@ Deno.test("A leaving node marked down, heard again, goes on handing over, keepin
   assert.equal(registry.status("http://d:1"), undefined);
 });
 
+Deno.test("A leaving node marked down rejoins empty if a flush went through since", () => {
+  // All it holds was written before the flush, some stamped above its version (the newest of the
+  // nodes it reached): handed over, those outlived the flush.
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1", { instance: "a1" });
+  registry.heartbeat("http://b:1", { instance: "b1" });
+  registry.heartbeat("http://b:1", { instance: "b1", leaving: true });
+  for (clock.now = 100; clock.now <= 1100; clock.now += 100) {
+    registry.heartbeat("http://a:1", { instance: "a1" });
+    registry.sweep(); // b is down at 1100
+  }
+  registry.noteFlush(5_000);
+  assert.equal(registry.heartbeat("http://b:1", { instance: "b1", leaving: true }), "rejoin");
+  assert.equal(
+    registry.heartbeat("http://b:1", { instance: "b1", leaving: true, empty: true }),
+    "known",
+  );
+  assert.equal(registry.status("http://b:1"), undefined, "forgotten: it holds nothing");
+});
+
 Deno.test("A restarted node whose first beat says it is leaving is not taken into the ring", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock);

@@ -21,6 +21,11 @@ export interface MovingRead {
   placedBy: PlacedBy;
   /** Nodes of earlier rings not asked: gone with nothing the owners lack (`Placement.notAsked`). */
   notAsked?: (node: string) => boolean;
+  /**
+   * The version the cluster's last flush went through: a state stamped at or below it is one the
+   * flush emptied, which a node it missed may answer until it learns the flush from the ring.
+   */
+  flushed?: number;
 }
 
 /**
@@ -32,7 +37,7 @@ export interface MovingRead {
  */
 export async function readMoving(
   transport: Transport,
-  { key, owners, moving, replicas, failed, placedBy, notAsked }: MovingRead,
+  { key, owners, moving, replicas, failed, placedBy, notAsked, flushed = 0 }: MovingRead,
 ): Promise<Replica | undefined> {
   const candidates = [...owners];
   for (const ring of moving) {
@@ -60,6 +65,10 @@ export async function readMoving(
       return;
     }
     const replica = state.value as Replica;
+    if (replica.version <= flushed) { // as good as missing: the flush emptied it everywhere else
+      answered.add(asked[i]);
+      return;
+    }
     held.set(asked[i], replica);
     if (!newest || newer(replica, newest.replica)) newest = { node: asked[i], replica };
   });

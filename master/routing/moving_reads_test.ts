@@ -87,6 +87,33 @@ Deno.test("Router.get() finds a moving key where it was and copies it to its new
   assert.deepEqual(rings, ["2/8"], "named by the ring the master routes by");
 });
 
+Deno.test("Router.get() takes no state a flush went through for the newest while keys move", async () => {
+  // A node the flush missed (leaving, marked down while it went round) answered its old states
+  // until it learnt the flush from the ring: reads undid the flush for that while.
+  const before = new Ring(["http://a:1", "http://b:1"]);
+  const after = new Ring(["http://a:1"]);
+  let key = "k0";
+  for (let i = 0; before.owner(key) !== "http://b:1"; i++) key = `k${i}`;
+  const calls: string[] = [];
+  const fetch: Fetch = (input, init) => {
+    const url = String(input);
+    calls.push(`${init?.method ?? "GET"} ${url}`);
+    if (url.startsWith("http://b:1/replica/")) {
+      return Promise.resolve(Response.json({ key, version: 5_000, value: "flushed" }));
+    }
+    return Promise.resolve(Response.json({ error: "not found" }, { status: 404 }));
+  };
+  const router = new Router({
+    placement: { ring: after, epoch: 8, replicas: 1, unsettledRings: [before], flushed: 5_000 },
+    fetch,
+    timeoutMs: 100,
+  });
+  assert.equal((await router.get(key)).status, 404);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(!calls.some((call) => call.startsWith("POST")), "nothing repaired from it");
+  assert.ok(calls.includes(`GET http://b:1/replica/${key}`), "it was asked");
+});
+
 Deno.test("Router.get() answers an owner's error, not an earlier owner's miss, while keys move", async () => {
   // Finding 2: both owners skipped (a frozen backup made the primary slow too), and a node that
   // owned the key in an earlier ring, and already dropped it, answered 404.

@@ -25,6 +25,8 @@ export interface Placement {
   notAsked?(node: string): boolean;
   /** Makes known to the nodes the version a flush went through (see `Scans.flush`). */
   noteFlush?(version: number): void;
+  /** The version the cluster's last flush went through, as this master knows it; 0 for none. */
+  readonly flushed?: number;
 }
 
 /** The owner of `key`; throws HttpError 503 when no node is up. */

@@ -171,6 +171,7 @@ export class Reads {
       failed,
       placedBy,
       notAsked: (node: string) => placement.notAsked?.(node) ?? false,
+      flushed: placement.flushed,
     };
   }
 

@@ -209,7 +209,8 @@ Deno.test("R=1: a leaving node its master did not hear for a failure timeout sti
 
 Deno.test("R=1: a flush a leaving node missed is not undone by reads while it hands over", async () => {
   // It learnt the flush from the ring, and kept what it held: reads asking it for keys while it
-  // handed over read values the flush had emptied.
+  // handed over read values the flush had emptied, and those it stamped above the flush's version
+  // (the newest of the nodes the flush reached) outlived it, handed over.
   const processes = new Processes();
   const keys = Array.from({ length: 600 }, (_, i) => `held${i}`);
   try {
