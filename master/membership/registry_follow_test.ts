@@ -164,8 +164,10 @@ Deno.test("A node the leader forgot while down, back as the same process, rejoin
   assert.equal(follower.heartbeat("http://a:1", { instance: "a2" }), "new", "a new process");
 });
 
-Deno.test("A follower that comes to lead lets a leaving node the leader marked down hand over", () => {
-  const { clock, leader, follower, promote } = pair();
+/** A leader and its follower; b, leaving, marked down by the leader at 1100 (a beats till 900). */
+function leaverDownOnLeader() {
+  const both = pair();
+  const { clock, leader, follower } = both;
   leader.heartbeat("http://a:1", { instance: "a1" });
   leader.heartbeat("http://b:1", { instance: "b1" });
   leader.heartbeat("http://b:1", { instance: "b1", leaving: true });
@@ -174,6 +176,11 @@ Deno.test("A follower that comes to lead lets a leaving node the leader marked d
   leader.heartbeat("http://a:1", { instance: "a1" });
   clock.now = 1100;
   leader.sweep(); // b is down, while leaving
+  return both;
+}
+
+Deno.test("A follower that comes to lead lets a leaving node the leader marked down hand over", () => {
+  const { leader, follower, promote } = leaverDownOnLeader();
   follower.adopt(leader.view());
   assert.equal(follower.status("http://b:1"), "down");
   promote();
@@ -184,15 +191,7 @@ Deno.test("A follower that comes to lead lets a leaving node the leader marked d
 });
 
 Deno.test("A follower that comes to lead empties a leaving node marked down before a flush", () => {
-  const { clock, leader, follower, promote } = pair();
-  leader.heartbeat("http://a:1", { instance: "a1" });
-  leader.heartbeat("http://b:1", { instance: "b1" });
-  leader.heartbeat("http://b:1", { instance: "b1", leaving: true });
-  follower.adopt(leader.view());
-  clock.now = 900;
-  leader.heartbeat("http://a:1", { instance: "a1" });
-  clock.now = 1100;
-  leader.sweep(); // b is down, while leaving
+  const { leader, follower, promote } = leaverDownOnLeader();
   leader.noteFlush(5_000); // then the cluster is flushed: the follower sees both at once
   follower.adopt(leader.view());
   promote();
@@ -201,15 +200,7 @@ Deno.test("A follower that comes to lead empties a leaving node marked down befo
 });
 
 Deno.test("A node back in the ring since it was marked down leaving rejoins empty when down again", () => {
-  const { clock, leader, follower, promote } = pair();
-  leader.heartbeat("http://a:1", { instance: "a1" });
-  leader.heartbeat("http://b:1", { instance: "b1" });
-  leader.heartbeat("http://b:1", { instance: "b1", leaving: true });
-  follower.adopt(leader.view());
-  clock.now = 900;
-  leader.heartbeat("http://a:1", { instance: "a1" });
-  clock.now = 1100;
-  leader.sweep(); // b is down, while leaving
+  const { clock, leader, follower, promote } = leaverDownOnLeader();
   follower.adopt(leader.view());
   leader.heartbeat("http://b:1", { instance: "b2" }); // restarted: back in the ring
   follower.adopt(leader.view());

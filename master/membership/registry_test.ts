@@ -191,11 +191,8 @@ Deno.test("A node marked down that comes back leaving rejoins empty, then is for
   assert.deepEqual(registry.ring.nodes, ["http://a:1"]);
 });
 
-Deno.test("A leaving node marked down, heard again, goes on handing over, keeping its keys", () => {
-  // Its masters hung or out of reach for a failure timeout while it handed over: told to rejoin
-  // empty, it dropped the keys it alone held (R=1). A leaving node is in no ring, and what it
-  // hands over wins only by version, so its keys are handed over, not dropped.
-  const clock = { now: 0 };
+/** A registry of a and b: b, leaving, marked down at 1100, while a beats, synced. */
+function leaverDown(clock: { now: number }) {
   const registry = registryAt(clock);
   registry.heartbeat("http://a:1", { instance: "a1" });
   registry.heartbeat("http://b:1", { instance: "b1" });
@@ -205,6 +202,15 @@ Deno.test("A leaving node marked down, heard again, goes on handing over, keepin
     registry.heartbeat("http://a:1", { instance: "a1", synced: epoch });
     registry.sweep(); // b is down at 1100
   }
+  return { registry, epoch };
+}
+
+Deno.test("A leaving node marked down, heard again, goes on handing over, keeping its keys", () => {
+  // Its masters hung or out of reach for a failure timeout while it handed over: told to rejoin
+  // empty, it dropped the keys it alone held (R=1). A leaving node is in no ring, and what it
+  // hands over wins only by version, so its keys are handed over, not dropped.
+  const clock = { now: 0 };
+  const { registry, epoch } = leaverDown(clock);
   assert.equal(registry.status("http://b:1"), "down");
   assert.equal(registry.settled, true, "not waiting for a node marked down");
   const version = registry.version!;
@@ -249,15 +255,7 @@ Deno.test("A leaving node marked down, heard again, goes on handing over, keepin
 Deno.test("A leaving node marked down rejoins empty if a flush went through since", () => {
   // All it holds was written before the flush, some stamped above its version (the newest of the
   // nodes it reached): handed over, those outlived the flush.
-  const clock = { now: 0 };
-  const registry = registryAt(clock);
-  registry.heartbeat("http://a:1", { instance: "a1" });
-  registry.heartbeat("http://b:1", { instance: "b1" });
-  registry.heartbeat("http://b:1", { instance: "b1", leaving: true });
-  for (clock.now = 100; clock.now <= 1100; clock.now += 100) {
-    registry.heartbeat("http://a:1", { instance: "a1" });
-    registry.sweep(); // b is down at 1100
-  }
+  const { registry } = leaverDown({ now: 0 });
   registry.noteFlush(5_000);
   assert.equal(registry.heartbeat("http://b:1", { instance: "b1", leaving: true }), "rejoin");
   assert.equal(
