@@ -33,7 +33,8 @@ export function allowedMethods(routes: readonly RouteEntry[]): (path: string) =>
   return (path) => {
     const methods = new Set<string>();
     for (const { pattern, methods: declared } of entries) {
-      if (pattern.test(path)) { for (const method of declared) methods.add(method); }
+      if (!pattern.test(path)) continue;
+      for (const method of declared) methods.add(method);
     }
     return [...methods];
   };
