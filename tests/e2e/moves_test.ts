@@ -163,7 +163,8 @@ Deno.test("R=1: a node that joins while another leaves reads what the leaver sti
 /**
  * A master (R=1, a 1 s failure timeout), a node, and a node reaching the master through a relay,
  * holding `keys` written through the master; the relay node is sent SIGTERM and cut off from the
- * master as it says it is leaving. Resolves once the master marked it down, with its exit status.
+ * master as it says it is leaving. Resolves once the master marked it down, with its exit status;
+ * the caller closes the relay and stops the processes (this does on failing).
  */
 async function leaverUnheard(processes: Processes, keys: string[], nodeArgs: string[] = []) {
   const args = ["--replicas", "1", "--failure-timeout-ms", "1000"];
@@ -183,6 +184,7 @@ async function leaverUnheard(processes: Processes, keys: string[], nodeArgs: str
     return { master: master.url, leaver, relay, exited };
   } catch (error) {
     await relay.close();
+    await processes.stopAll();
     throw error;
   }
 }
@@ -192,17 +194,17 @@ Deno.test("R=1: a leaving node its master did not hear for a failure timeout sti
   // rejoin empty when heard again, and dropped the keys it alone held.
   const processes = new Processes();
   const keys = Array.from({ length: 200 }, (_, i) => `held${i}`);
+  const { master, leaver, relay, exited } = await leaverUnheard(processes, keys);
   try {
-    const { master, leaver, relay, exited } = await leaverUnheard(processes, keys);
     relay.open();
     assert.equal(await exited, 0);
-    await relay.close();
     assert.deepEqual(leaver.logs.filter((line) => line.msg === "rejoining empty"), []);
     assert.ok(leaver.logs.some((line) => line.msg === "keys handed over"), "handed over");
     const lost = [];
     for (const key of keys) if (await get(master, key) !== `v-${key}`) lost.push(key);
     assert.deepEqual(lost, []);
   } finally {
+    await relay.close();
     await processes.stopAll();
   }
 });
@@ -213,8 +215,8 @@ Deno.test("R=1: a flush a leaving node missed is not undone by reads while it ha
   // (the newest of the nodes the flush reached) outlived it, handed over.
   const processes = new Processes();
   const keys = Array.from({ length: 600 }, (_, i) => `held${i}`);
+  const { master, relay, exited } = await leaverUnheard(processes, keys, SLOW_MOVES);
   try {
-    const { master, relay, exited } = await leaverUnheard(processes, keys, SLOW_MOVES);
     const flush = await fetch(`${master}/keys`, { method: "DELETE" });
     assert.equal(flush.status, 204, await flush.text());
     relay.open();
@@ -226,10 +228,10 @@ Deno.test("R=1: a flush a leaving node missed is not undone by reads while it ha
       for (const key of keys) if (await read(master, key) !== undefined) back.add(key);
     }
     assert.equal(await ended, 0);
-    await relay.close();
     for (const key of keys) if (await read(master, key) !== undefined) back.add(key);
     assert.deepEqual([...back].slice(0, 5), [], `read back after the flush, in ${rounds} rounds`);
   } finally {
+    await relay.close();
     await processes.stopAll();
   }
 });
