@@ -53,10 +53,11 @@ interface Member {
   /** A follower saw this node ask to leave. */
   leaving?: boolean;
   /**
-   * Marked down while leaving, the cluster's last flush then: heard again leaving, the same process
-   * goes on handing over, unless a flush went through since (see #resumeLeave).
+   * Marked down while leaving, with the cluster's last flush and the flushes begun then: heard
+   * again leaving, the same process goes on handing over, unless a flush began since (see
+   * #resumeLeave).
    */
-  downLeaving?: { flushed: number };
+  downLeaving?: { flushed: number; flushesBegun: number };
   lastSeenMs: number;
   /** When the master last called the node and got an answer; a new member was just called. */
   lastReachedMs: number;
@@ -99,6 +100,7 @@ export class Registry {
   #ledTerm = -1; // the term this master last led in: its ring is its own while #term is still it
   #version = 0; // of this registry's view: changes made known, counted by #notify()
   #flushed = 0; // the version the cluster's last flush went through, as this master knows it
+  #flushesBegun = 0; // flushes this master began: one under way has no version yet
   #leaderVersion: number | undefined; // a follower's: the version of the leader's last view
   #waiters = new Set<() => void>();
   #closed = false;
@@ -237,8 +239,10 @@ export class Registry {
       // Taken back only once it says it holds nothing (or is a new process): an answer it never
       // read must not bring stale keys back into the ring.
       const restarted = member.instance !== undefined && beat.instance !== member.instance;
-      const flushedSince = (member.downLeaving?.flushed ?? Infinity) < this.#flushed;
-      if (member.downLeaving && !flushedSince && beat.leaving && !beat.empty && !restarted) {
+      const down = member.downLeaving;
+      const flushedSince = down !== undefined &&
+        (down.flushed < this.#flushed || down.flushesBegun < this.#flushesBegun);
+      if (down && !flushedSince && beat.leaving && !beat.empty && !restarted) {
         return this.#resumeLeave(address, member, beat, now);
       }
       if (!beat.empty && !restarted) {
@@ -295,9 +299,9 @@ export class Registry {
    * out of its reach for a failure timeout. It goes on handing over: it is in no ring, and what it
    * hands over wins only over older states (by epoch, then version: the writes and deletions
    * made since are newer), while told to rejoin empty it dropped the keys it alone held. Reads look
-   * for its keys where it holds them again, as when it first left. Not after a flush it missed
-   * while down: all it holds was written before, some of it stamped above the flush's version (the
-   * newest of the nodes the flush reached), which its new owners would take; it rejoins empty.
+   * for its keys where it holds them again, as when it first left. Not once a flush began after it
+   * was marked down: all it holds was written before, some of it stamped above the flush's version
+   * (the newest of the nodes the flush reached), which its new owners would take; it rejoins empty.
    */
   #resumeLeave(
     address: string,
@@ -633,7 +637,7 @@ export class Registry {
       if (member.status !== "down" && late(member)) {
         const wasUp = member.status === "up";
         member.status = "down";
-        member.downLeaving = wasUp ? undefined : { flushed: this.#flushed };
+        member.downLeaving = wasUp ? undefined : this.#flushes();
         if (wasUp) this.#changed("node down", address);
         else {
           this.#options.log.warn("node down while leaving", { address, epoch: this.#epoch });
@@ -664,6 +668,21 @@ export class Registry {
   /** The version the cluster's last flush went through, as this master knows it; 0 for none. */
   get flushed(): number {
     return this.#flushed;
+  }
+
+  /**
+   * Notes that a flush begins, before its first round: a leaving node marked down that is heard
+   * again while it is under way rejoins empty, as after it (see #resumeLeave). Its version, known
+   * once the first round is over, would come too late: the node, back among the holders, would
+   * be sent only the second round, which keeps what it stamped above the version.
+   */
+  flushBegins(): void {
+    this.#flushesBegun++;
+  }
+
+  /** The flushes as a node marked down while leaving is marked with (see #resumeLeave). */
+  #flushes(): { flushed: number; flushesBegun: number } {
+    return { flushed: this.#flushed, flushesBegun: this.#flushesBegun };
   }
 
   /**
@@ -921,7 +940,7 @@ export class Registry {
       if (member) {
         // Marked down by the leader while leaving: as it would have been here (see #resumeLeave).
         member.downLeaving = status === "down" && member.status === "leaving"
-          ? { flushed }
+          ? { flushed, flushesBegun: this.#flushesBegun }
           : undefined;
         member.status = status;
         if (left) member.left = left;

@@ -265,6 +265,14 @@ Deno.test("A leaving node marked down rejoins empty if a flush went through sinc
   assert.equal(registry.status("http://b:1"), undefined, "forgotten: it holds nothing");
 });
 
+Deno.test("A leaving node marked down rejoins empty if heard while a flush is under way", () => {
+  // The flush's version comes once its first round is over, too late: the node, back among the
+  // holders, got only the second round, which kept what it stamped above the version.
+  const { registry } = leaverDown({ now: 0 });
+  registry.flushBegins();
+  assert.equal(registry.heartbeat("http://b:1", { instance: "b1", leaving: true }), "rejoin");
+});
+
 Deno.test("A restarted node whose first beat says it is leaving is not taken into the ring", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock);

@@ -23,6 +23,8 @@ export interface Placement {
    * (its copies no longer count: it drops them when it beats again).
    */
   notAsked?(node: string): boolean;
+  /** Called as a flush begins, before its first round (see `Scans.flush`). */
+  flushBegins?(): void;
   /** Makes known to the nodes the version a flush went through (see `Scans.flush`). */
   noteFlush?(version: number): void;
   /** The version the cluster's last flush went through, as this master knows it; 0 for none. */

@@ -138,6 +138,7 @@ export class Scans {
 
   async #flushAll(misdirected: { seen: boolean }): Promise<void> {
     const nodes = this.#nodes();
+    this.#options.placement.flushBegins?.();
     const first = await Promise.allSettled(
       nodes.map((node) => this.#flush(node, "", misdirected)),
     );

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import {
+  freePort,
   get,
   nodesOf,
   Processes,
@@ -12,6 +13,7 @@ import {
   waitFor,
 } from "../support/process.ts";
 import { startMasterRelay } from "../support/master_relay.ts";
+import { startNodeRelay } from "../support/node_relay.ts";
 
 /** Nodes send keys one per call, so a join's moves outlast a 1 s TTL. */
 const SLOW_MOVES = ["--rebalance-batch", "1"];
@@ -160,22 +162,39 @@ Deno.test("R=1: a node that joins while another leaves reads what the leaver sti
   }
 });
 
+/** How {@link leaverUnheard} starts its nodes and writes its keys. */
+interface LeaverOptions {
+  /** Flags of both nodes. */
+  nodeArgs?: string[];
+  /** Flags of the node that stays, after those. */
+  stayArgs?: string[];
+  /** Writes the leaver's keys after the other's, so they are stamped above all it holds. */
+  leaverLast?: boolean;
+}
+
 /**
  * A master (R=1, a 1 s failure timeout), a node, and a node reaching the master through a relay,
  * holding `keys` written through the master; the relay node is sent SIGTERM and cut off from the
  * master as it says it is leaving. Resolves once the master marked it down, with its exit status;
  * the caller closes the relay and stops the processes (this does on failing).
  */
-async function leaverUnheard(processes: Processes, keys: string[], nodeArgs: string[] = []) {
+async function leaverUnheard(processes: Processes, keys: string[], options: LeaverOptions = {}) {
+  const { nodeArgs = [], stayArgs = [], leaverLast = false } = options;
   const args = ["--replicas", "1", "--failure-timeout-ms", "1000"];
   const master = await processes.master({ args });
   const relay = startMasterRelay(master.url);
   try {
-    await processes.node(master.url, nodeArgs);
+    await processes.node(master.url, [...nodeArgs, ...stayArgs]);
     const leaver = await processes.node(relay.url, nodeArgs);
     await waitFor(async () => (await nodesOf(master.url)).length === 2, "2 nodes registered");
     await settled(master.url);
-    for (const key of keys) assert.equal(await put(master.url, key, `v-${key}`), 204);
+    const owners = !leaverLast ? [] : await Promise.all(keys.map(async (key) => {
+      const answer = await fetch(`${master.url}/ring/owners/${key}`);
+      return (await answer.json()).owners[0];
+    }));
+    const last = (i: number) => owners[i] === leaver.address;
+    const order = [...keys.filter((_, i) => !last(i)), ...keys.filter((_, i) => last(i))];
+    for (const key of order) assert.equal(await put(master.url, key, `v-${key}`), 204);
     relay.cutAtLeave();
     const exited = leaver.stop("SIGTERM");
     const status = async () =>
@@ -215,7 +234,9 @@ Deno.test("R=1: a flush a leaving node missed is not undone by reads while it ha
   // (the newest of the nodes the flush reached) outlived it, handed over.
   const processes = new Processes();
   const keys = Array.from({ length: 600 }, (_, i) => `held${i}`);
-  const { master, relay, exited } = await leaverUnheard(processes, keys, SLOW_MOVES);
+  const { master, relay, exited } = await leaverUnheard(processes, keys, {
+    nodeArgs: SLOW_MOVES,
+  });
   try {
     const flush = await fetch(`${master}/keys`, { method: "DELETE" });
     assert.equal(flush.status, 204, await flush.text());
@@ -233,5 +254,39 @@ Deno.test("R=1: a flush a leaving node missed is not undone by reads while it ha
   } finally {
     await relay.close();
     await processes.stopAll();
+  }
+});
+
+Deno.test("R=1: a leaving node heard again while a flush is under way rejoins empty", async () => {
+  // Heard during the flush's first round (a node's answer held on a slow link), it went on handing
+  // over: the flush's version, the newest of the nodes it reached, was below what the leaver
+  // stamped last, and the second round, which it was sent, kept those (139-159 of 300 read back).
+  const processes = new Processes();
+  const keys = Array.from({ length: 300 }, (_, i) => `held${i}`);
+  const port = freePort();
+  const link = startNodeRelay(port);
+  try {
+    const stayArgs = ["--port", String(port), "--advertise", link.url];
+    const { master, relay, exited } = await leaverUnheard(processes, keys, {
+      stayArgs,
+      leaverLast: true,
+    });
+    try {
+      link.holdNextFlush(800); // within the master's 1 s node timeout
+      const flushed = fetch(`${master}/keys`, { method: "DELETE" });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      relay.open();
+      const flush = await flushed;
+      assert.equal(flush.status, 204, await flush.text());
+      assert.equal(await exited, 0);
+      const back = [];
+      for (const key of keys) if (await read(master, key) !== undefined) back.push(key);
+      assert.deepEqual(back.slice(0, 5), [], `${back.length} of ${keys.length} read back`);
+    } finally {
+      await relay.close();
+      await processes.stopAll();
+    }
+  } finally {
+    await link.close();
   }
 });
