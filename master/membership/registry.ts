@@ -53,11 +53,11 @@ interface Member {
   /** A follower saw this node ask to leave. */
   leaving?: boolean;
   /**
-   * Marked down while leaving, with the cluster's last flush and the flushes begun then: heard
-   * again leaving, the same process goes on handing over, unless a flush began since (see
-   * #resumeLeave).
+   * Marked down while leaving, with the cluster's last flush and the flushes some node took then:
+   * heard again leaving, the same process goes on handing over, unless a flush was taken since
+   * (see #resumeLeave).
    */
-  downLeaving?: { flushed: number; flushesBegun: number };
+  downLeaving?: { flushed: number; flushesTaken: number };
   lastSeenMs: number;
   /** When the master last called the node and got an answer; a new member was just called. */
   lastReachedMs: number;
@@ -78,9 +78,16 @@ interface Member {
 /**
  * What the master answers a heartbeat with: registered anew, known, or told to rejoin empty; a
  * follower answers "forward" for a change only the leader may make; a master still learning the
- * last ring from its nodes answers "recovering".
+ * last ring from its nodes answers "recovering"; "flushing" asks a leaving node marked down to
+ * beat again once a flush's first round is over (see `Registry.flushBegins`).
  */
-export type HeartbeatOutcome = "new" | "known" | "rejoin" | "forward" | "recovering";
+export type HeartbeatOutcome =
+  | "new"
+  | "known"
+  | "rejoin"
+  | "forward"
+  | "recovering"
+  | "flushing";
 
 /**
  * The master's view of the cluster. Every change of the ring's members increments the epoch and
@@ -100,7 +107,8 @@ export class Registry {
   #ledTerm = -1; // the term this master last led in: its ring is its own while #term is still it
   #version = 0; // of this registry's view: changes made known, counted by #notify()
   #flushed = 0; // the version the cluster's last flush went through, as this master knows it
-  #flushesBegun = 0; // flushes this master began: one under way has no version yet
+  #flushing = 0; // flushes this master began whose first round is not over: no version yet
+  #flushesTaken = 0; // flushes whose first round some node took
   #leaderVersion: number | undefined; // a follower's: the version of the leader's last view
   #waiters = new Set<() => void>();
   #closed = false;
@@ -240,10 +248,12 @@ export class Registry {
       // read must not bring stale keys back into the ring.
       const restarted = member.instance !== undefined && beat.instance !== member.instance;
       const down = member.downLeaving;
-      const flushedSince = down !== undefined &&
-        (down.flushed < this.#flushed || down.flushesBegun < this.#flushesBegun);
-      if (down && !flushedSince && beat.leaving && !beat.empty && !restarted) {
-        return this.#resumeLeave(address, member, beat, now);
+      if (down && beat.leaving && !beat.empty && !restarted) {
+        // Whether a flush under way empties what it holds is known once its first round is over.
+        if (this.#flushing > 0) return "flushing";
+        const flushedSince = down.flushed < this.#flushed ||
+          down.flushesTaken < this.#flushesTaken;
+        if (!flushedSince) return this.#resumeLeave(address, member, beat, now);
       }
       if (!beat.empty && !restarted) {
         this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
@@ -299,9 +309,10 @@ export class Registry {
    * out of its reach for a failure timeout. It goes on handing over: it is in no ring, and what it
    * hands over wins only over older states (by epoch, then version: the writes and deletions
    * made since are newer), while told to rejoin empty it dropped the keys it alone held. Reads look
-   * for its keys where it holds them again, as when it first left. Not once a flush began after it
-   * was marked down: all it holds was written before, some of it stamped above the flush's version
-   * (the newest of the nodes the flush reached), which its new owners would take; it rejoins empty.
+   * for its keys where it holds them again, as when it first left. Not once a flush some node took
+   * began after it was marked down: all it holds was written before, some of it stamped above the
+   * flush's version (the newest of the nodes the flush reached), which its new owners would take;
+   * it rejoins empty.
    */
   #resumeLeave(
     address: string,
@@ -672,17 +683,23 @@ export class Registry {
 
   /**
    * Notes that a flush begins, before its first round: a leaving node marked down that is heard
-   * again while it is under way rejoins empty, as after it (see #resumeLeave). Its version, known
-   * once the first round is over, would come too late: the node, back among the holders, would
-   * be sent only the second round, which keeps what it stamped above the version.
+   * again meanwhile is asked to beat again (503) until {@link flushFirstRoundDone}, then rejoins
+   * empty if a node took the flush (see #resumeLeave). Resumed at once, the node, back among the
+   * holders, would be sent only the second round, which keeps what it stamped above the version.
    */
   flushBegins(): void {
-    this.#flushesBegun++;
+    this.#flushing++;
+  }
+
+  /** Notes that a flush's first round is over: `taken` when some node emptied in it. */
+  flushFirstRoundDone(taken: boolean): void {
+    this.#flushing = Math.max(0, this.#flushing - 1);
+    if (taken) this.#flushesTaken++;
   }
 
   /** The flushes as a node marked down while leaving is marked with (see #resumeLeave). */
-  #flushes(): { flushed: number; flushesBegun: number } {
-    return { flushed: this.#flushed, flushesBegun: this.#flushesBegun };
+  #flushes(): { flushed: number; flushesTaken: number } {
+    return { flushed: this.#flushed, flushesTaken: this.#flushesTaken };
   }
 
   /**
@@ -940,7 +957,7 @@ export class Registry {
       if (member) {
         // Marked down by the leader while leaving: as it would have been here (see #resumeLeave).
         member.downLeaving = status === "down" && member.status === "leaving"
-          ? { flushed, flushesBegun: this.#flushesBegun }
+          ? { flushed, flushesTaken: this.#flushesTaken }
           : undefined;
         member.status = status;
         if (left) member.left = left;

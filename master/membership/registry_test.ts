@@ -265,12 +265,22 @@ Deno.test("A leaving node marked down rejoins empty if a flush went through sinc
   assert.equal(registry.status("http://b:1"), undefined, "forgotten: it holds nothing");
 });
 
-Deno.test("A leaving node marked down rejoins empty if heard while a flush is under way", () => {
-  // The flush's version comes once its first round is over, too late: the node, back among the
-  // holders, got only the second round, which kept what it stamped above the version.
-  const { registry } = leaverDown({ now: 0 });
-  registry.flushBegins();
-  assert.equal(registry.heartbeat("http://b:1", { instance: "b1", leaving: true }), "rejoin");
+Deno.test("A leaving node marked down, heard while a flush is under way, waits for its first round", () => {
+  // Resumed at once, the node, back among the holders, got only the second round, which kept what
+  // it stamped above the flush's version. Told to rejoin empty at once, it lost its keys to a flush
+  // no node took.
+  const beat = { instance: "b1", leaving: true };
+  const taken = leaverDown({ now: 0 }).registry;
+  taken.flushBegins();
+  assert.equal(taken.heartbeat("http://b:1", beat), "flushing");
+  taken.flushFirstRoundDone(true);
+  assert.equal(taken.heartbeat("http://b:1", beat), "rejoin");
+  const failed = leaverDown({ now: 0 }).registry;
+  failed.flushBegins();
+  assert.equal(failed.heartbeat("http://b:1", beat), "flushing");
+  failed.flushFirstRoundDone(false); // no node took it: nothing was emptied
+  assert.equal(failed.heartbeat("http://b:1", beat), "known");
+  assert.equal(failed.status("http://b:1"), "leaving");
 });
 
 Deno.test("A restarted node whose first beat says it is leaving is not taken into the ring", () => {

@@ -25,6 +25,8 @@ export interface Placement {
   notAsked?(node: string): boolean;
   /** Called as a flush begins, before its first round (see `Scans.flush`). */
   flushBegins?(): void;
+  /** Called once a flush's first round is over: `taken` when some node emptied in it. */
+  flushFirstRoundDone?(taken: boolean): void;
   /** Makes known to the nodes the version a flush went through (see `Scans.flush`). */
   noteFlush?(version: number): void;
   /** The version the cluster's last flush went through, as this master knows it; 0 for none. */

@@ -138,11 +138,13 @@ export class Scans {
 
   async #flushAll(misdirected: { seen: boolean }): Promise<void> {
     const nodes = this.#nodes();
-    this.#options.placement.flushBegins?.();
+    const { placement } = this.#options;
+    placement.flushBegins?.();
     const first = await Promise.allSettled(
       nodes.map((node) => this.#flush(node, "", misdirected)),
     );
     const versions = first.flatMap((round) => round.status === "fulfilled" ? [round.value] : []);
+    placement.flushFirstRoundDone?.(versions.length > 0);
     if (versions.length === 0) {
       // No node took the first round: no version to send through.
       await settleAll(

@@ -241,15 +241,16 @@ Deno.test("Router.flush() sends every node through the newest version any of the
   ]);
 });
 
-Deno.test("Router.flush() says it begins, makes its version known, sends nodes joined since through it", async () => {
-  const noted: number[] = [];
+Deno.test("Router.flush() says when it begins and its first round ends, sends joined nodes through it", async () => {
+  const noted: (number | string)[] = [];
   const placement = {
     ring: new Ring(["http://a:1", "http://b:1"]),
     epoch: 3,
     replicas: 2,
     unsettledRings: [] as Ring[],
     noteFlush: (version: number) => noted.push(version),
-    flushBegins: () => noted.push(calls.length), // before the first round: no call yet
+    flushBegins: () => noted.push(`begins after ${calls.length} calls`),
+    flushFirstRoundDone: (taken: boolean) => noted.push(`${taken} after ${calls.length} calls`),
   };
   const { calls, fetch } = flushedNodes(() => {
     // d joins while the first round is out: keys are on their way to it from a and b.
@@ -258,7 +259,7 @@ Deno.test("Router.flush() says it begins, makes its version known, sends nodes j
   });
   const router = new Router({ placement, fetch, timeoutMs: 100 });
   await router.flush();
-  assert.deepEqual(noted, [0, 800]);
+  assert.deepEqual(noted, ["begins after 0 calls", "true after 2 calls", 800]);
   assert.deepEqual(calls.slice(2), [
     "DELETE http://a:1/keys?through=800",
     "DELETE http://b:1/keys?through=800",

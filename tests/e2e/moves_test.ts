@@ -257,36 +257,45 @@ Deno.test("R=1: a flush a leaving node missed is not undone by reads while it ha
   }
 });
 
-Deno.test("R=1: a leaving node heard again while a flush is under way rejoins empty", async () => {
-  // Heard during the flush's first round (a node's answer held on a slow link), it went on handing
-  // over: the flush's version, the newest of the nodes it reached, was below what the leaver
-  // stamped last, and the second round, which it was sent, kept those (139-159 of 300 read back).
-  const processes = new Processes();
-  const keys = Array.from({ length: 300 }, (_, i) => `held${i}`);
-  const port = freePort();
-  const link = startNodeRelay(port);
-  try {
-    const stayArgs = ["--port", String(port), "--advertise", link.url];
-    const { master, relay, exited } = await leaverUnheard(processes, keys, {
-      stayArgs,
-      leaverLast: true,
-    });
+for (const failing of [false, true]) {
+  const what = failing
+    ? "keeps its keys when no node took the flush"
+    : "rejoins empty once a node took it";
+  Deno.test(`R=1: a leaving node heard again while a flush is under way ${what}`, async () => {
+    // Heard during the flush's first round (a node's answer held on a slow link), it went on
+    // handing over: the flush's version, the newest of the nodes it reached, was below what the
+    // leaver stamped last, and the second round, which it was sent, kept those (139-159 of 300 read
+    // back). Then told to rejoin empty at once, it lost its keys to a flush that emptied nothing.
+    const processes = new Processes();
+    const keys = Array.from({ length: 300 }, (_, i) => `held${i}`);
+    const port = freePort();
+    const link = startNodeRelay(port);
     try {
-      link.holdNextFlush(800); // within the master's 1 s node timeout
-      const flushed = fetch(`${master}/keys`, { method: "DELETE" });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      relay.open();
-      const flush = await flushed;
-      assert.equal(flush.status, 204, await flush.text());
-      assert.equal(await exited, 0);
-      const back = [];
-      for (const key of keys) if (await read(master, key) !== undefined) back.push(key);
-      assert.deepEqual(back.slice(0, 5), [], `${back.length} of ${keys.length} read back`);
+      const stayArgs = ["--port", String(port), "--advertise", link.url];
+      const { master, relay, exited } = await leaverUnheard(processes, keys, {
+        stayArgs,
+        leaverLast: true,
+      });
+      try {
+        link.holdNextFlush(800, failing); // within the master's 1 s node timeout
+        const flushed = fetch(`${master}/keys`, { method: "DELETE" });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        relay.open();
+        const flush = await flushed;
+        assert.equal(flush.status, failing ? 502 : 204, await flush.text());
+        assert.equal(await exited, 0);
+        const wrong = [];
+        for (const key of keys) {
+          const value = await read(master, key);
+          if (value !== (failing ? `v-${key}` : undefined)) wrong.push(`${key}=${value}`);
+        }
+        assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} of ${keys.length}`);
+      } finally {
+        await relay.close();
+        await processes.stopAll();
+      }
     } finally {
-      await relay.close();
-      await processes.stopAll();
+      await link.close();
     }
-  } finally {
-    await link.close();
-  }
-});
+  });
+}

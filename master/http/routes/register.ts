@@ -51,8 +51,9 @@ const register = createRoute({
       415: "The body is not application/json",
       502: "The master cannot call the node at its address (unreachable, or a certificate " +
         "the master does not trust): it does not join the ring",
-      503: "A follower could not pass a registration change to a leader, or a master that just " +
-        "started is still learning the last ring from its nodes",
+      503: "A follower could not pass a registration change to a leader, a master that just " +
+        "started is still learning the last ring from its nodes, or a leaving node marked down " +
+        "beats while a flush's first round is under way: beat again",
     }),
   },
 });
@@ -205,6 +206,10 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
       );
     }
     if (outcome === "recovering") throw stillRecovering();
+    if (outcome === "flushing") {
+      // A leaving node marked down: whether the flush empties it is known after its first round.
+      throw new HttpError(503, "A flush is under way: beat again once its first round is over");
+    }
     // Only the leader grants a lease: a follower's answer does not show it still owns its keys.
     const lease = registry.leading ? { [LEASE_HEADER]: String(registry.leaseMs) } : undefined;
     return c.json(registry.view(), outcome === "new" ? 201 : 200, lease);
