@@ -81,13 +81,7 @@ interface Member {
  * last ring from its nodes answers "recovering"; "flushing" asks a leaving node marked down to
  * beat again once a flush's first round is over (see `Registry.flushBegins`).
  */
-export type HeartbeatOutcome =
-  | "new"
-  | "known"
-  | "rejoin"
-  | "forward"
-  | "recovering"
-  | "flushing";
+export type HeartbeatOutcome = "new" | "known" | "rejoin" | "forward" | "recovering" | "flushing";
 
 /**
  * The master's view of the cluster. Every change of the ring's members increments the epoch and
