@@ -1,7 +1,7 @@
 // Writes through the master: to a key's primary, gathered into one /mset while it is busy.
 
 import { Coalescer } from "@cache/async/coalesce";
-import { byDeadline } from "@cache/async/deadlines";
+import { byDeadline, handled, sendGroups } from "@cache/async/deadlines";
 import { StampedWrites, Unstamped } from "@cache/client/stamped_writes";
 import { madeOf, NO_CONTENT } from "@cache/http1/answer";
 import { peerResponse } from "@cache/http1/peer";
@@ -28,12 +28,6 @@ const stored = () => madeOf(new Response(null, { status: 204 }), NO_CONTENT);
 
 /** Calls at most for one batch a node refuses as past its earliest deadline: see `#together`. */
 const LATE_ROUNDS = 3;
-
-/** `promise`, its rejection marked handled: it is awaited only once other calls are answered. */
-function handled<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
-}
 
 /** When a sender that waits `leftMs` more stops waiting, as a `performance.now()`. */
 const untilOf = (leftMs?: number) => leftMs === undefined ? undefined : performance.now() + leftMs;
@@ -358,23 +352,14 @@ export class Writes {
       this.#options.transport.timeoutMs,
     );
     if (patient.length === writes.length) return await this.#together(node, writes);
-    const answers: (Response | Promise<Response>)[] = [];
-    for (const i of late) answers[i] = waitedTooLong(node);
-    for (const i of alone) answers[i] = handled(this.#alone(node, writes[i]));
     const groups = [short, patient].filter((group) => group.length > 0);
-    // A group's answers may be calls still out (writes sent again alone) while the other's is:
-    // each is awaited only once both are back.
-    const sent = await Promise.allSettled(groups.map(async (group) => {
-      const answers = await this.#together(node, group.map((i) => writes[i]));
-      return answers.map((answer) => answer instanceof Promise ? handled(answer) : answer);
-    }));
-    sent.forEach((result, g) =>
-      groups[g].forEach((i, j) => {
-        answers[i] = result.status === "fulfilled"
-          ? result.value[j]
-          : Promise.reject(result.reason);
-      })
+    const alones = alone.map((i) => handled(this.#alone(node, writes[i])));
+    const answers = await sendGroups(
+      groups,
+      (group) => this.#together(node, group.map((i) => writes[i])),
     );
+    for (const i of late) answers[i] = waitedTooLong(node);
+    alone.forEach((i, j) => answers[i] = alones[j]);
     return answers;
   }
 

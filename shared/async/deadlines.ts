@@ -1,5 +1,6 @@
 // Items of a batch sorted by when their senders stop waiting, so that a call carrying several goes
-// by the earliest deadline among them without one short deadline failing the others.
+// by the earliest deadline among them without one short deadline failing the others; and the
+// groups so made sent at once, each item's answer in its place.
 
 /**
  * An item whose sender stops waiting sooner than this is sent alone: a call that carries others
@@ -45,4 +46,45 @@ export function byDeadline<T>(
     else groups.short.push(i);
   }
   return groups;
+}
+
+/** An item's answer: a value, or one still to come (an item sent on again alone, say). */
+export type Answered<A> = A | Promise<A>;
+
+/**
+ * Sends each group of item indexes with `send`, all at once, and places each answer at its item's
+ * index in the array it resolves with (indexes in no group are left empty). A group whose call
+ * failed answers each of its items with that failure. Answers still to come are awaited by the
+ * caller only once every call is back, so their rejections are marked handled as their call comes
+ * back, and the failures are made only then: a rejection no one awaited would end the process.
+ *
+ * @example
+ * ```ts
+ * import { sendGroups } from "./deadlines.ts";
+ * const answers = await sendGroups([[0, 2], [1]], async (group) => group.map((i) => i * 10));
+ * // [0, 10, 20]
+ * ```
+ */
+export async function sendGroups<A>(
+  groups: number[][],
+  send: (group: number[]) => Promise<Answered<A>[]>,
+): Promise<Answered<A>[]> {
+  const mark = (answer: Answered<A>) => answer instanceof Promise ? handled(answer) : answer;
+  // Marked as each call is back: a group's answers may reject while another's call is out.
+  const sent = await Promise.allSettled(groups.map(async (group) => (await send(group)).map(mark)));
+  const answers: Answered<A>[] = [];
+  sent.forEach((result, g) =>
+    groups[g].forEach((i, j) => {
+      answers[i] = result.status === "fulfilled"
+        ? result.value[j]
+        : handled(Promise.reject(result.reason));
+    })
+  );
+  return answers;
+}
+
+/** `promise`, its rejection marked handled: it is awaited later, by whoever takes it. */
+export function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }

@@ -3,7 +3,7 @@
 // POST /stamped while one is out.
 
 import { type CoalesceLimits, Coalescer } from "@cache/async/coalesce";
-import { byDeadline } from "@cache/async/deadlines";
+import { byDeadline, sendGroups } from "@cache/async/deadlines";
 import { CacheError, type CallInit, StaleRing, unreached } from "./call.ts";
 import { MAX_BATCH, MAX_BATCH_BYTES, utf8Bytes } from "@cache/protocol/wire";
 
@@ -175,29 +175,23 @@ export class StampedWrites {
       (copy) => copy.until,
       this.#options.timeoutMs ?? 0,
     );
-    const epoch = copies.find((_, i) => !late.includes(i))?.epoch;
+    const gone = new Set(late);
+    const epoch = copies.find((_, i) => !gone.has(i))?.epoch;
     const sendable = (i: number) => copies[i].epoch === epoch;
     // A call for each copy sent alone, one for the short deadlines, one for the others.
     const groups = [...alone.map((i) => [i]), short, patient]
       .map((group) => group.filter(sendable))
       .filter((group) => group.length > 0);
-    const stored = await Promise.allSettled(
-      groups.map((group) => this.#post(node, group.map((i) => copies[i]), epoch!)),
+    const results = await sendGroups(
+      groups,
+      (group) => this.#post(node, group.map((i) => copies[i]), epoch!),
     );
-    // The answers, refusals included, are made only now: a rejection no one awaited during the
-    // calls would end the process.
-    const results: (boolean | Promise<boolean>)[] = [];
-    stored.forEach((result, g) =>
-      groups[g].forEach((i, j) => {
-        results[i] = result.status === "fulfilled"
-          ? result.value[j]
-          : Promise.reject(result.reason);
-      })
-    );
+    // The refusals are made only now: a rejection no one awaited during the calls would end the
+    // process.
     for (const i of copies.keys()) {
       if (i in results) continue;
       results[i] = Promise.reject(
-        late.includes(i)
+        gone.has(i)
           ? new CacheError(504, `The write waited past its sender's deadline: not sent to ${node}`)
           : new CacheError(421, "Ring changed"),
       );
