@@ -685,10 +685,15 @@ export class Registry {
     this.#flushing++;
   }
 
-  /** Notes that a flush's first round is over: `taken` when some node emptied in it. */
-  flushFirstRoundDone(taken: boolean): void {
+  /**
+   * Notes that a flush's first round is over, with the version it goes through ({@link noteFlush}),
+   * or undefined when no node emptied in it.
+   */
+  flushFirstRoundDone(through: number | undefined): void {
     this.#flushing = Math.max(0, this.#flushing - 1);
-    if (taken) this.#flushesTaken++;
+    if (through === undefined) return;
+    this.#flushesTaken++;
+    this.noteFlush(through);
   }
 
   /** The flushes as a node marked down while leaving is marked with (see #resumeLeave). */

@@ -273,12 +273,12 @@ Deno.test("A leaving node marked down, heard while a flush is under way, waits f
   const taken = leaverDown({ now: 0 }).registry;
   taken.flushBegins();
   assert.equal(taken.heartbeat("http://b:1", beat), "flushing");
-  taken.flushFirstRoundDone(true);
+  taken.flushFirstRoundDone(0); // a node of an older build: taken, with no version
   assert.equal(taken.heartbeat("http://b:1", beat), "rejoin");
   const failed = leaverDown({ now: 0 }).registry;
   failed.flushBegins();
   assert.equal(failed.heartbeat("http://b:1", beat), "flushing");
-  failed.flushFirstRoundDone(false); // no node took it: nothing was emptied
+  failed.flushFirstRoundDone(undefined); // no node took it: nothing was emptied
   assert.equal(failed.heartbeat("http://b:1", beat), "known");
   assert.equal(failed.status("http://b:1"), "leaving");
 });

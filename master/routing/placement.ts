@@ -25,10 +25,11 @@ export interface Placement {
   notAsked?(node: string): boolean;
   /** Called as a flush begins, before its first round (see `Scans.flush`). */
   flushBegins?(): void;
-  /** Called once a flush's first round is over: `taken` when some node emptied in it. */
-  flushFirstRoundDone?(taken: boolean): void;
-  /** Makes known to the nodes the version a flush went through (see `Scans.flush`). */
-  noteFlush?(version: number): void;
+  /**
+   * Called once a flush's first round is over, with the version it goes through, to make known to
+   * the nodes with the ring; undefined when no node took it (see `Scans.flush`).
+   */
+  flushFirstRoundDone?(through: number | undefined): void;
   /** The version the cluster's last flush went through, as this master knows it; 0 for none. */
   readonly flushed?: number;
 }

@@ -144,19 +144,18 @@ export class Scans {
       nodes.map((node) => this.#flush(node, "", misdirected)),
     );
     const versions = first.flatMap((round) => round.status === "fulfilled" ? [round.value] : []);
-    placement.flushFirstRoundDone?.(versions.length > 0);
-    if (versions.length === 0) {
+    const through = versions.length > 0 ? Math.max(0, ...versions) : undefined;
+    // Nodes that join from now on learn it with the ring, before they take a write.
+    placement.flushFirstRoundDone?.(through);
+    if (through === undefined) {
       // No node took the first round: no version to send through.
-      await settleAll(
+      return await settleAll(
         first.map((round) =>
           round.status === "rejected" ? Promise.reject(round.reason) : Promise.resolve()
         ),
         emptied,
       );
     }
-    const through = Math.max(0, ...versions);
-    // Nodes that join from now on learn it with the ring, before they take a write.
-    this.#options.placement.noteFlush?.(through);
     // The second round goes to the nodes that joined meanwhile too: keys handed to them before
     // their old owners emptied are older than `through`.
     const joined = this.#holders().filter((node) => !nodes.includes(node));
