@@ -590,16 +590,13 @@ export class Store {
    * its owners or kept by all, never by some, whichever node it reached first.
    */
   flushThrough(version: number): void {
-    this.#forgetThrough(version);
-    this.#flushedThrough(version);
+    if (version >= this.#lastVersion) this.clear(); // every state here is at or below it
+    else this.#forgetThrough(version);
+    if (version > this.#flushed) this.#flushed = version;
+    if (version > this.#lastVersion) this.#lastVersion = version;
   }
 
   #forgetThrough(version: number): void {
-    if (version >= this.#lastVersion) this.clear(); // every state here is at or below it
-    else this.#forgetOlder(version);
-  }
-
-  #forgetOlder(version: number): void {
     const entries = this.#entries;
     const tombstones = this.#tombstones;
     const forgotten: number[] = [];
@@ -639,21 +636,14 @@ export class Store {
 
   /**
    * Takes the version a cluster's flush went through, as the ring tells it to a node that did not
-   * take the flush itself: from now on this store gives versions above it and refuses states at or
-   * below it, and it forgets those it holds, as the flush did everywhere else. A node that joined
-   * or restarted after the flush holds none; one the flush missed (leaving, and marked down while
-   * it went round) answered them to reads as the newest states of their keys. Ignored when more
-   * than `maxAheadUs` past this store's clock: its versions would then count writes, not time.
+   * take the flush itself, as {@link flushThrough} does: a node that joined or restarted after the
+   * flush holds no state at or below it, and one the flush's rounds missed forgets those it held,
+   * which it answered to reads as the newest states of their keys. Ignored when more than
+   * `maxAheadUs` past this store's clock: its versions would then count writes, not time.
    */
   learnFlush(version: number, maxAheadUs = Infinity): void {
     if (version - this.#now() * 1000 > maxAheadUs) return;
-    if (version > this.#flushed) this.#forgetThrough(version);
-    this.#flushedThrough(version);
-  }
-
-  #flushedThrough(version: number): void {
-    if (version > this.#flushed) this.#flushed = version;
-    if (version > this.#lastVersion) this.#lastVersion = version;
+    if (version > this.#flushed) this.flushThrough(version);
   }
 
   /** The version the last cluster flush went through (0 for none): see {@link flushThrough}. */
