@@ -168,44 +168,39 @@ function timedNode(timeoutMs?: number, refusedBelowMs?: number) {
   return { calls, untils, release: () => release(), by };
 }
 
+/**
+ * Writes `a` through `node`, which holds its call, then `b`, `c`... each with its sender's deadline
+ * `left` ms from now (none for undefined), and releases the call `waitMs` later: the answers, `a`'s
+ * first, and when the deadlines were counted from.
+ */
+async function behindHeld(
+  node: ReturnType<typeof timedNode>,
+  left: (number | undefined)[],
+  waitMs: number,
+) {
+  const first = node.by("a");
+  const now = performance.now();
+  const others = left.map((ms, i) =>
+    node.by(String.fromCharCode(98 + i), ms === undefined ? undefined : now + ms)
+  );
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  node.release();
+  return { answers: await Promise.all([first, ...others]), now };
+}
+
 Deno.test("StampedWrites sends no copy past its sender's deadline, the others by the earliest", async () => {
   // A refusal made before the call and awaited only after it ended the process (an unhandled
   // rejection): the stand-in's calls take a timer's turn, as over a network.
-  const { calls, untils, release, by } = timedNode();
-  const first = by("a");
-  const now = performance.now();
-  const [late, soon, patient, open] = [
-    by("b", now + 20),
-    by("c", now + 500),
-    by("d", now + 60_000),
-    by("e"),
-  ];
-  await new Promise((resolve) => setTimeout(resolve, 40));
-  release();
-  const answers = await Promise.all([first, late, soon, patient, open]);
+  const node = timedNode();
+  const { answers, now } = await behindHeld(node, [20, 500, 60_000, undefined], 40);
   assert.deepEqual(answers, [true, 504, true, true, true]);
-  assert.deepEqual(calls, ["a", "c,d,e"]);
-  assert.deepEqual(untils, [undefined, now + 500], "applied by the earliest deadline of the call");
+  assert.deepEqual(node.calls, ["a", "c,d,e"]);
+  assert.deepEqual(node.untils, [undefined, now + 500], "applied by the earliest deadline");
 });
 
 Deno.test("StampedWrites sends copies of senders that stop waiting soon apart from others'", async () => {
-  const { calls, release, by } = timedNode(1000, 300);
-  const first = by("a");
-  const now = performance.now();
-  const [hasty, short, patient, open] = [
-    by("b", now + 60),
-    by("c", now + 200),
-    by("d", now + 60_000),
-    by("e"),
-  ];
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  release();
-  assert.deepEqual(await Promise.all([first, hasty, short, patient, open]), [
-    true,
-    504,
-    504,
-    true,
-    true,
-  ]);
-  assert.deepEqual(calls, ["a", "b", "c", "d,e"], "alone, short apart, patient together");
+  const node = timedNode(1000, 300);
+  const { answers } = await behindHeld(node, [60, 200, 60_000, undefined], 20);
+  assert.deepEqual(answers, [true, 504, 504, true, true]);
+  assert.deepEqual(node.calls, ["a", "b", "c", "d,e"], "alone, short apart, patient together");
 });
