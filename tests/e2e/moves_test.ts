@@ -200,7 +200,7 @@ async function leaverUnheard(processes: Processes, keys: string[], options: Leav
     const status = async () =>
       (await nodesOf(master.url)).find((node) => node.address === leaver.address)?.status;
     await waitFor(async () => await status() === "down", "the leaving node marked down");
-    return { master: master.url, leaver, relay, exited };
+    return { master: master.url, masterLogs: master.logs, leaver, relay, exited };
   } catch (error) {
     await relay.close();
     await processes.stopAll();
@@ -213,12 +213,14 @@ Deno.test("R=1: a leaving node its master did not hear for a failure timeout sti
   // rejoin empty when heard again, and dropped the keys it alone held.
   const processes = new Processes();
   const keys = Array.from({ length: 200 }, (_, i) => `held${i}`);
-  const { master, leaver, relay, exited } = await leaverUnheard(processes, keys);
+  const { master, masterLogs, leaver, relay, exited } = await leaverUnheard(processes, keys);
   try {
     relay.open();
     assert.equal(await exited, 0);
     assert.deepEqual(leaver.logs.filter((line) => line.msg === "rejoining empty"), []);
     assert.ok(leaver.logs.some((line) => line.msg === "keys handed over"), "handed over");
+    const resumed = "leaving node heard again: its handover goes on";
+    assert.ok(masterLogs.some((line) => line.msg === resumed), "the master says so");
     const lost = [];
     for (const key of keys) if (await get(master, key) !== `v-${key}`) lost.push(key);
     assert.deepEqual(lost, []);
