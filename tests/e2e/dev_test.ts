@@ -33,19 +33,52 @@ function dev(nodes: number, port: number): Deno.ChildProcess {
   }).spawn();
 }
 
-Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first", async () => {
-  const port = freeRun(2);
-  const child = dev(2, port);
+/** The lines a process prints as they come, and the promise of their end. */
+function linesOf(stream: ReadableStream<Uint8Array>): { lines: string[]; done: Promise<string> } {
   const lines: string[] = [];
-  const reading = (async () => {
+  const done = (async () => {
     let buffered = "";
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
       buffered += text;
       const complete = buffered.split("\n");
       buffered = complete.pop()!;
       lines.push(...complete);
     }
+    return [...lines, buffered].join("\n");
   })();
+  return { lines, done };
+}
+
+/**
+ * Waits until the master of `deno task dev` lists `nodes` nodes; failing, or should the script end
+ * first, says what it printed so far (its services' logs).
+ */
+async function clusterUp(
+  child: Deno.ChildProcess,
+  printed: string[],
+  masterUrl: string,
+  nodes: number,
+): Promise<void> {
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((status) => exited = status);
+  try {
+    await waitFor(
+      async () => exited !== undefined || (await nodesOf(masterUrl)).length === nodes,
+      "dev cluster up",
+      30_000,
+    );
+  } catch (error) {
+    throw new Error(`${error}; deno task dev printed:\n${printed.join("\n")}`);
+  }
+  if (exited) {
+    throw new Error(`deno task dev ended (${exited.code}) first, printing:\n${printed.join("\n")}`);
+  }
+}
+
+Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first", async () => {
+  const port = freeRun(2);
+  const child = dev(2, port);
+  const { lines, done: reading } = linesOf(child.stdout);
   try {
     const masterUrl = `http://127.0.0.1:${port}`;
     // Once it says the cluster is ready, a write through the master is taken at once.
@@ -121,11 +154,11 @@ Deno.test("deno task dev starts a service that dies unexpectedly again, and the 
   // Once one node's kill -9 stopped the whole cluster: no failover could be watched locally.
   const port = freeRun(1);
   const child = dev(1, port);
-  const output = new Response(child.stdout).text();
+  const { lines: printed, done: output } = linesOf(child.stdout);
   const masterUrl = `http://127.0.0.1:${port}`;
   let stopped = false;
   try {
-    await waitFor(async () => (await nodesOf(masterUrl)).length === 1, "dev cluster up", 30_000);
+    await clusterUp(child, printed, masterUrl, 1);
     const node = `node/main.ts --port ${port + 1}`;
     const first = await pidOf(node);
     assert.ok(first > 0, "the node's process");
@@ -185,10 +218,10 @@ Deno.test("deno task dev stops at once on a second Ctrl-C, while a node waits fo
   // A leaving node waits for its master up to its handover time (20 s): a second Ctrl-C does not.
   const port = freeRun(1);
   const child = dev(1, port);
-  const output = new Response(child.stdout).text();
+  const { lines: printed, done: output } = linesOf(child.stdout);
   const masterUrl = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => (await nodesOf(masterUrl)).length === 1, "dev cluster up", 30_000);
+    await clusterUp(child, printed, masterUrl, 1);
     const masterPid = await pidOf(`master/main.ts --port ${port} `);
     assert.ok(masterPid > 0, "the master's process");
     Deno.kill(masterPid, "SIGSTOP"); // the node's leave now waits for it
