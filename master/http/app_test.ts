@@ -121,6 +121,7 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
     joined: { "http://10.1.2.3:8081": 1 },
     settled: false,
     outside: {},
+    downWhileLeaving: [],
     version: 1,
   };
   assert.deepEqual(await first.json(), ring);

@@ -245,9 +245,7 @@ export class Registry {
       if (down && beat.leaving && !beat.empty && !restarted) {
         // Whether a flush under way empties what it holds is known once its first round is over.
         if (this.#flushing > 0) return "flushing";
-        const flushedSince = down.flushed < this.#flushed ||
-          down.flushesTaken < this.#flushesTaken;
-        if (!flushedSince) return this.#resumeLeave(address, member, beat, now);
+        if (!this.#flushedSince(down)) return this.#resumeLeave(address, member, beat, now);
       }
       if (!beat.empty && !restarted) {
         this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
@@ -664,6 +662,7 @@ export class Registry {
       joined,
       settled: this.settled,
       outside: this.#outside(),
+      downWhileLeaving: this.#downWhileLeaving(),
       version: this.version,
       ...(this.#flushed > 0 ? { flushed: this.#flushed } : {}),
       ...(this.#writesFrom !== undefined ? { writesFrom: this.#writesFrom } : {}),
@@ -732,6 +731,21 @@ export class Registry {
       if (member.status !== "up") outside[address] = member.status;
     }
     return outside;
+  }
+
+  /** The members marked down while leaving that may still hand over (see #resumeLeave). */
+  #downWhileLeaving(): string[] {
+    const addresses: string[] = [];
+    for (const [address, member] of this.#members) {
+      const down = member.status === "down" ? member.downLeaving : undefined;
+      if (down && !this.#flushedSince(down)) addresses.push(address);
+    }
+    return addresses;
+  }
+
+  /** Whether a flush some node took began after a leaving node was marked down. */
+  #flushedSince(down: { flushed: number; flushesTaken: number }): boolean {
+    return down.flushed < this.#flushed || down.flushesTaken < this.#flushesTaken;
   }
 
   /** Every known node, sorted by address. */
@@ -947,17 +961,24 @@ export class Registry {
       changed = true;
     }
     const now = this.#options.now();
+    const downWhileLeaving = view.downWhileLeaving && new Set(view.downWhileLeaving);
     for (const [address, status] of Object.entries(outside)) {
       const member = this.#members.get(address);
-      if (member?.status === status) continue;
+      // Marked down by the leader while leaving: as it would have been here (see #resumeLeave).
+      // A leader of an older build names none: then only a node seen leaving here first is.
+      const wasLeaving = status === "down" &&
+        (downWhileLeaving
+          ? downWhileLeaving.has(address)
+          : member?.status === "leaving" || member?.downLeaving !== undefined);
+      const downLeaving = wasLeaving
+        ? member?.downLeaving ?? { flushed, flushesTaken: this.#flushesTaken }
+        : undefined;
+      if (member?.status === status && !member.downLeaving === !downLeaving) continue;
       changed = true;
       // First seen leaving in this ring: as far as this master knows, the one it left in.
       const left = status === "leaving" ? { term: view.term, epoch: view.epoch } : undefined;
       if (member) {
-        // Marked down by the leader while leaving: as it would have been here (see #resumeLeave).
-        member.downLeaving = status === "down" && member.status === "leaving"
-          ? { flushed, flushesTaken: this.#flushesTaken }
-          : undefined;
+        member.downLeaving = downLeaving;
         member.status = status;
         if (left) member.left = left;
         // The process this master last heard may not be the one marked down (a restart it
@@ -972,6 +993,7 @@ export class Registry {
           joined: 0,
           synced: 0,
           left,
+          downLeaving,
         });
       }
     }

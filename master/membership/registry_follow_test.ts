@@ -164,14 +164,18 @@ Deno.test("A node the leader forgot while down, back as the same process, rejoin
   assert.equal(follower.heartbeat("http://a:1", { instance: "a2" }), "new", "a new process");
 });
 
-/** A leader and its follower; b, leaving, marked down by the leader at 1100 (a beats till 900). */
-function leaverDownOnLeader() {
+/**
+ * A leader and its follower; b, leaving, marked down by the leader at 1100 (a beats till 900). The
+ * follower saw b leaving, unless `seenLeaving` is false (it last saw b up).
+ */
+function leaverDownOnLeader(seenLeaving = true) {
   const both = pair();
   const { clock, leader, follower } = both;
   leader.heartbeat("http://a:1", { instance: "a1" });
   leader.heartbeat("http://b:1", { instance: "b1" });
+  if (!seenLeaving) follower.adopt(leader.view());
   leader.heartbeat("http://b:1", { instance: "b1", leaving: true });
-  follower.adopt(leader.view());
+  if (seenLeaving) follower.adopt(leader.view());
   clock.now = 900;
   leader.heartbeat("http://a:1", { instance: "a1" });
   clock.now = 1100;
@@ -179,15 +183,29 @@ function leaverDownOnLeader() {
   return both;
 }
 
-Deno.test("A follower that comes to lead lets a leaving node the leader marked down hand over", () => {
-  const { leader, follower, promote } = leaverDownOnLeader();
-  follower.adopt(leader.view());
-  assert.equal(follower.status("http://b:1"), "down");
+for (const seenLeaving of [true, false]) {
+  // Not seen: it missed the leader's view of b leaving (it started, or its long poll was out).
+  const seen = seenLeaving ? "it saw leaving" : "it last saw up";
+  Deno.test(`A follower that comes to lead lets a leaving node marked down hand over: ${seen}`, () => {
+    const { leader, follower, promote } = leaverDownOnLeader(seenLeaving);
+    follower.adopt(leader.view());
+    assert.equal(follower.status("http://b:1"), "down");
+    promote();
+    follower.lead(2);
+    assert.equal(follower.heartbeat("http://b:1", { instance: "b1", leaving: true }), "known");
+    assert.equal(follower.status("http://b:1"), "leaving");
+    assert.deepEqual(follower.ring.nodes, ["http://a:1"]);
+  });
+}
+
+Deno.test("Under a leader of an older build, a follower lets only a node it saw leaving hand over", () => {
+  const { leader, follower, promote } = leaverDownOnLeader(); // the follower saw b leaving
+  const { downWhileLeaving: _, ...older } = leader.view();
+  follower.adopt({ ...older, outside: { ...older.outside, "http://c:1": "down" } });
   promote();
   follower.lead(2);
   assert.equal(follower.heartbeat("http://b:1", { instance: "b1", leaving: true }), "known");
-  assert.equal(follower.status("http://b:1"), "leaving");
-  assert.deepEqual(follower.ring.nodes, ["http://a:1"]);
+  assert.equal(follower.heartbeat("http://c:1", { instance: "c1", leaving: true }), "rejoin");
 });
 
 Deno.test("A follower that comes to lead empties a leaving node marked down before a flush", () => {

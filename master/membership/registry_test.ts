@@ -26,6 +26,7 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
     joined: { "http://a:1": 1 },
     settled: false,
     outside: {},
+    downWhileLeaving: [],
     version: 1,
   });
 });

@@ -412,6 +412,11 @@ export const RingView = z.object({
     description: "The other nodes the master knows, by status: leaving (handing its keys over) " +
       "or down. Followers take it, so every master lists the same nodes",
   }),
+  downWhileLeaving: z.array(z.string()).optional().meta({
+    description: "The nodes of `outside` marked down while they were leaving, with no flush " +
+      "since: heard again leaving, as the same process, they go on handing their keys over. " +
+      "Followers take it, so a master that comes to lead lets them",
+  }),
   version: z.number().int().min(0).optional().meta({
     description: "Counts the changes the master made known; of two answers with the same term " +
       "and epoch, the one with the higher version is the later",
