@@ -104,9 +104,11 @@ export type StoredItem = z.infer<typeof StoredItem>;
 
 /**
  * `POST /keys`: a key and its value, written only if the condition holds: `if` `absent` (add,
- * SET NX), `present` (replace, SET XX), and `ifVersion` (compare-and-set).
+ * SET NX), `present` (replace, SET XX), and `ifVersion` (compare-and-set). Another field is
+ * refused, not dropped: a misspelled `ifVersion` made a compare-and-set an overwrite.
  */
-export const SetRequest = KeyValue.extend({
+export const SetRequest = z.strictObject({
+  ...KeyValue.shape,
   if: z.enum(["absent", "present"]).optional().meta({
     description: "`absent`: write only if the key is not stored (add, SET NX); `present`: only " +
       "if it is (replace, SET XX)",
@@ -288,7 +290,7 @@ const NO_CONDITION = "/mset takes no condition: write conditional items one by o
 const Refused = z.unknown().optional().meta({ description: `Refused: ${NO_CONDITION}` });
 
 /** An `/mset` item: a key and its value. A condition is refused, not dropped. */
-export const MSetItem = KeyValue.extend({ if: Refused, ifVersion: Refused })
+export const MSetItem = z.strictObject({ ...KeyValue.shape, if: Refused, ifVersion: Refused })
   .refine((item) => item.if === undefined && item.ifVersion === undefined, NO_CONDITION)
   .meta({ id: "MSetItem" });
 
@@ -299,8 +301,8 @@ export const MSetRequest = z.strictObject({
 }).meta({ id: "MSetRequest" });
 
 /**
- * A write sent to every owner of its key at once, stamped by its sender. Other fields are dropped,
- * as `POST /keys` and `/mset` drop them: the master passes a client's body on as it came.
+ * A write sent to every owner of its key at once, stamped by its sender. Other fields are dropped:
+ * the master passes on a body `POST /keys` took, and a later build's sender may add some.
  */
 export const StampedItem = KeyValue.extend({
   version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).meta({

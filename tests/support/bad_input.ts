@@ -289,6 +289,28 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /\/mset takes no condition/,
     },
     {
+      // Dropped, a misspelled condition made a compare-and-set a plain overwrite.
+      name: "a write with a misspelled condition",
+      path: "/keys",
+      init: post('{"key":"k","value":"v","ifversion":"1.2"}'),
+      status: 400,
+      error: /Unrecognized key: "ifversion"/,
+    },
+    {
+      name: "a write with a misspelled ttl",
+      path: "/keys",
+      init: post('{"key":"k","value":"v","tll":30}'),
+      status: 400,
+      error: /Unrecognized key: "tll"/,
+    },
+    {
+      name: "an /mset item with a misspelled ttl",
+      path: "/mset",
+      init: post('{"items":[{"key":"k","value":"v","tll":30}]}'),
+      status: 400,
+      error: /Unrecognized key: "tll"/,
+    },
+    {
       // Answered 404 "No route", as if the path named nothing.
       name: "a write with PUT",
       path: "/keys",
