@@ -97,19 +97,32 @@ export async function loadSecurity(command: string, config: SecurityConfig, log:
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
     fail(config.tlsCert ? "tls-key" : "tls-cert", "--tls-cert and --tls-key go together");
   }
-  const read = async (flag: string, path: string) => {
+  // Checked here, so that a wrong file is named by its flag rather than found by the listener (a
+  // stack trace) or by every call to a peer (the CA's).
+  const read = async (flag: string, path: string, holds: keyof typeof PEM) => {
+    let text: string;
     try {
-      return await Deno.readTextFile(path);
+      text = await Deno.readTextFile(path);
     } catch (error) {
       return fail(flag, error);
     }
+    return PEM[holds].test(text) ? text : fail(flag, `${path} holds no PEM ${holds}`);
   };
   const tls = config.tlsCert && config.tlsKey
-    ? { cert: await read("tls-cert", config.tlsCert), key: await read("tls-key", config.tlsKey) }
+    ? {
+      cert: await read("tls-cert", config.tlsCert, "certificate"),
+      key: await read("tls-key", config.tlsKey, "private key"),
+    }
     : undefined;
-  const caPem = config.tlsCa ? await read("tls-ca", config.tlsCa) : undefined;
+  const caPem = config.tlsCa ? await read("tls-ca", config.tlsCa, "certificate") : undefined;
   return { auth, tls, caPem };
 }
+
+/** What the TLS flags' files must hold, as PEM blocks. */
+const PEM = {
+  certificate: /-----BEGIN CERTIFICATE-----/,
+  "private key": /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/,
+};
 
 /** Where a service listens, and how much any one client may hold of it. */
 export interface ListenConfig {
@@ -228,7 +241,7 @@ export function startService(
   };
 }
 
-/** Serves `handler` as `config` says, or exits 2 when the port cannot be bound. */
+/** Serves `handler` as `config` says, or exits 2 with one line when it cannot listen so. */
 function bind(
   command: string,
   config: ListenConfig,
@@ -251,12 +264,10 @@ function bind(
       ...before,
     }, handler);
   } catch (error) {
-    if (
-      !(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied)
-    ) {
-      throw error;
-    }
-    console.error(`${command}: Cannot listen on ${config.host}:${config.port}: ${error.message}`);
+    // A port taken, an address of no interface here, a name that does not resolve, or TLS files
+    // the listener cannot use: the settings', not a bug.
+    const reason = error instanceof Error ? error.message : String(error);
+    console.error(`${command}: Cannot listen on ${config.host}:${config.port}: ${reason}`);
     Deno.exit(2);
   }
 }

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { freePort, Processes, put, ready, settledCluster, waitFor } from "../support/process.ts";
 import { scenarios } from "../support/scenarios.ts";
+import { makeCertificates } from "../support/tls.ts";
 
 for (const scenario of scenarios) {
   Deno.test(scenario.name, async () => {
@@ -85,6 +86,40 @@ for (const service of ["master", "node"]) {
       }
     } finally {
       await Deno.remove(file);
+    }
+  });
+
+  Deno.test(`${service} exits 2 with one line for a host it cannot listen on`, async () => {
+    // 192.0.2.1 is kept for documentation: no interface of this machine has it.
+    const { code, lines } = await exitOf(service, ["--host", "192.0.2.1", "--port", "0"]);
+    assert.equal(code, 2);
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], new RegExp(`^${service}: Cannot listen on 192\\.0\\.2\\.1:0: `));
+  });
+
+  Deno.test(`${service} exits 2 with one line naming a TLS file that is not what its flag takes`, async () => {
+    const certificates = await makeCertificates();
+    const { cert, key } = certificates;
+    const text = await Deno.makeTempFile();
+    await Deno.writeTextFile(text, "not a PEM file\n");
+    try {
+      const cases = [
+        { args: ["--tls-cert", text, "--tls-key", key], flag: "tls-cert", holds: "certificate" },
+        { args: ["--tls-cert", cert, "--tls-key", cert], flag: "tls-key", holds: "private key" },
+        { args: ["--tls-ca", text], flag: "tls-ca", holds: "certificate" },
+      ];
+      for (const { args, flag, holds } of cases) {
+        const { code, lines } = await exitOf(service, ["--port", "0", ...args]);
+        assert.equal(code, 2, args.join(" "));
+        assert.equal(lines.length, 1, lines.join("\n"));
+        assert.match(
+          lines[0],
+          new RegExp(`^${service}: Invalid --${flag}: .* holds no PEM ${holds}`),
+        );
+      }
+    } finally {
+      await Deno.remove(text);
+      await Deno.remove(certificates.dir, { recursive: true });
     }
   });
 
