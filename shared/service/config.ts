@@ -200,6 +200,23 @@ export const origins = () =>
     );
 
 /**
+ * `args` with a flag and a negative number after it as one (`--port -1` as `--port=-1`): node:util
+ * reads the number as a flag, and refuses the pair in three lines that name no setting, where the
+ * setting's own check names it in one.
+ */
+function joinNegatives(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (/^--[^=]+$/.test(args[i]) && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else joined.push(args[i]);
+  }
+  return joined;
+}
+
+/**
  * Reads `settings` from `args` (flags win) and `env`; an empty variable counts as unset.
  * Throws {@link ConfigError} naming the flag on an unknown flag or a bad value.
  *
@@ -220,7 +237,8 @@ export function loadSettings<T extends Record<string, Setting>>(
   );
   let flags: Record<string, string | boolean | undefined>;
   try {
-    flags = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+    flags = parseArgs({ args: joinNegatives(args), options, strict: true, allowPositionals: false })
+      .values;
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }

@@ -35,6 +35,15 @@ Deno.test("loadSettings() names the flag and variable of a bad value", () => {
   assert.throws(() => loadSettings(settings, { TIMEOUT_MS: "0" }, []), /--timeout-ms/);
   assert.throws(() => loadSettings(settings, {}, ["--port", "70000"]), /--port/);
   assert.throws(() => loadSettings(settings, {}, ["--master", "m:1"]), /--master/);
+  // Read as a flag after one, node:util refused it in three lines naming no setting.
+  assert.throws(
+    () => loadSettings(settings, {}, ["--port", "-1"]),
+    /: Invalid --port \(PORT\) "-1"/,
+  );
+  assert.throws(
+    () => loadSettings(settings, {}, ["--timeout-ms", "-.5"]),
+    /: Invalid --timeout-ms/,
+  );
 });
 
 Deno.test("loadSettings() refuses an unknown flag", () => {
