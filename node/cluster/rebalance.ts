@@ -1,6 +1,7 @@
 // Moves keys when the ring changes: each node pushes what it holds to the key's new owners.
 
 import type { Logger } from "@cache/log/log";
+import { Throttle } from "@cache/log/throttle";
 import { Ring } from "@cache/ring/ring";
 import { sleep } from "@cache/async/sleep";
 import { Slices } from "@cache/async/slices";
@@ -43,6 +44,9 @@ export function jsonBytes(replica: Replica): number {
 /** Wait before a pass that failed is tried again. */
 const RETRY_MS = 500;
 
+/** Passes that keep failing (a full node under noeviction) are logged once per this at most. */
+const LOG_EVERY_MS = 10_000;
+
 /** Progress of the moves, for `/stats` and `/metrics`. */
 export interface RebalanceProgress {
   /** The last epoch whose keys this node has finished moving. */
@@ -64,6 +68,8 @@ export interface RebalanceProgress {
  */
 export class Rebalancer {
   readonly #options: RebalanceOptions;
+  /** Failed passes, logged once per {@link LOG_EVERY_MS} while they go on failing. */
+  readonly #failures: Throttle;
   #done: RingView | undefined; // the last ring whose pass finished
   #wanted: RingView | undefined;
   #running: Promise<void> | undefined;
@@ -77,6 +83,7 @@ export class Rebalancer {
 
   constructor(options: RebalanceOptions) {
     this.#options = options;
+    this.#failures = new Throttle(LOG_EVERY_MS, () => options.store.now());
   }
 
   /** How far the moves have gone. */
@@ -210,13 +217,18 @@ export class Rebalancer {
       }
       for (const node of [...batches.keys()]) await flush(node);
     } catch (error) {
-      log.warn("rebalance pass failed, will retry", {
-        epoch: view.epoch,
-        sent,
-        error: String(error),
-      });
+      const held = this.#failures.take("pass");
+      if (held !== undefined) {
+        log.warn("rebalance pass failed, will retry", {
+          epoch: view.epoch,
+          sent,
+          error: String(error),
+          ...(held ? { alsoSince: held } : {}),
+        });
+      }
       return false;
     }
+    this.#failures.end("pass");
     if (this.#wanted !== view) return false;
     // A ring with no node has no one to hand keys to: nothing is dropped for it.
     let handedOff = 0;

@@ -60,7 +60,8 @@ function setup(
   answer: (node: string, call: number) => Promise<void> = () => Promise.resolve(),
   options: Partial<RebalanceOptions> = {},
 ) {
-  const store = new Store({ now: () => 1_000 });
+  const clock = { now: 1_000 };
+  const store = new Store({ now: () => clock.now });
   for (const key of KEYS) store.set(key, `value of ${key}`);
   const calls: { node: string; keys: string[]; replicas: Replica[]; synced: number }[] = [];
   const waits: { ms: number; wake: () => void }[] = [];
@@ -90,7 +91,7 @@ function setup(
     rebalancer.follow(ring);
     return ended();
   };
-  return { store, calls, waits, rebalancer, sentTo, held, ended, finish };
+  return { clock, store, calls, waits, rebalancer, sentTo, held, ended, finish };
 }
 
 Deno.test("Rebalancer's first pass sends every key to each of its other owners", async () => {
@@ -229,6 +230,28 @@ Deno.test("Rebalancer tries a failed pass again after a wait, dropping nothing u
   assert.deepEqual(held(), ownedBy(ring, A));
   assert.equal(rebalancer.progress.syncedEpoch, 2);
   assert.equal(rebalancer.progress.sent, ownedBy(ring, B).length);
+});
+
+Deno.test("Rebalancer logs a pass that keeps failing once per 10 s, with how many it held back", async () => {
+  // A full node under noeviction refuses every pass: a line every 500 ms filled the log.
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger("node", { write: (line) => lines.push(JSON.parse(line)) });
+  const { clock, rebalancer, waits } = setup(() => Promise.reject(new Error("507")), { log });
+  const warnings = () => lines.filter((line) => line.msg === "rebalance pass failed, will retry");
+  rebalancer.follow(view(1, [A, B], { replicas: 2 }));
+  await settle();
+  for (let i = 0; i < 3; i++) {
+    clock.now += 500;
+    waits[i].wake();
+    await settle();
+  }
+  assert.equal(waits.length, 4, "four passes, each failed");
+  assert.equal(warnings().length, 1);
+  clock.now += 10_000;
+  waits[3].wake();
+  await settle();
+  assert.equal(warnings().length, 2);
+  assert.equal(warnings()[1].alsoSince, 3, "the lines held back");
 });
 
 Deno.test("Rebalancer counts the batches taken before a pass failed", async () => {
