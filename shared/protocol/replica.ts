@@ -41,8 +41,8 @@ export function ttlLeft(ms: number): number {
 
 /**
  * `replica` as it stands `elapsedMs` after it was read: its TTL shortened by that, so a copy that
- * waited to be sent does not outlive the key it copies. The same object when it has no TTL or
- * nothing passed.
+ * waited to be sent does not outlive the key it copies by that wait; its time on the way (the
+ * call, the receiver's queue) is not counted. The same object when it has no TTL or nothing passed.
  *
  * @example
  * ```ts
