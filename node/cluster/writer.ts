@@ -239,8 +239,9 @@ export class Writer {
       throw new HttpError(
         409,
         `Key "${key}" cannot tell whether increment "${requestId}" was applied: its owners ` +
-          `keep the ids of its last ${MAX_REQUESTS_PER_KEY} increments, and this one is not ` +
-          "among them. This retry was not applied; the first try may have been",
+          `keep the ids of its last ${MAX_REQUESTS_PER_KEY} increments (fewer once ids of ` +
+          "many keys fill their room), and this one is not among them. This retry was not " +
+          "applied; the first try may have been",
         { requestId, applied: "unknown" },
       );
     }
