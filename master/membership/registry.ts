@@ -654,13 +654,16 @@ export class Registry {
   view(): RingView {
     const joined: Record<string, number> = {};
     for (const address of this.#ring.nodes) joined[address] = this.#members.get(address)!.joined;
+    const settled = this.settled;
+    const moving = settled ? 0 : this.unsettledRings.length;
     return {
       term: this.#term,
       epoch: this.#epoch,
       replicas: this.replicas,
       nodes: [...this.#ring.nodes],
       joined,
-      settled: this.settled,
+      settled,
+      ...(moving > 0 ? { movingRings: moving } : {}),
       outside: this.#outside(),
       downWhileLeaving: this.#downWhileLeaving(),
       version: this.version,

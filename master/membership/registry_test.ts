@@ -25,6 +25,7 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
     nodes: ["http://a:1"],
     joined: { "http://a:1": 1 },
     settled: false,
+    movingRings: 1,
     outside: {},
     downWhileLeaving: [],
     version: 1,
@@ -93,14 +94,20 @@ Deno.test("Registry takes a leaving node off the ring and keeps earlier rings un
   assert.equal(registry.replicas, 1, "capped by the up nodes");
   assert.equal(registry.settled, false);
   assert.deepEqual(registry.unsettledRings.map((r) => r.nodes), [["http://a:1", "http://b:1"]]);
+  assert.equal(registry.view().movingRings, 1);
   assert.equal(registry.list().nodes[0].status, "leaving");
+  // c joins while a hands over: keys move from two rings, and clients are told so.
+  registry.heartbeat("http://c:1", { synced: 0 });
+  assert.equal(registry.view().movingRings, 2);
 
-  registry.heartbeat("http://b:1", { synced: 3 });
-  registry.heartbeat("http://a:1", { synced: 3, leaving: true });
+  registry.heartbeat("http://b:1", { synced: 4 });
+  registry.heartbeat("http://c:1", { synced: 4 });
+  registry.heartbeat("http://a:1", { synced: 4, leaving: true });
   assert.equal(registry.settled, true);
   assert.deepEqual(registry.unsettledRings, []);
+  assert.equal(registry.view().movingRings, undefined);
   assert.equal(registry.deregister("http://a:1"), true);
-  assert.equal(registry.epoch, 3, "a leaving node's exit does not change the ring");
+  assert.equal(registry.epoch, 4, "a leaving node's exit does not change the ring");
 });
 
 Deno.test("Registry.deregister() forgets a node, bumping the epoch only if it was up", () => {

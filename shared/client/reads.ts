@@ -158,9 +158,10 @@ export async function readKey(
       const item = await gathered.read(owner, key);
       // An answer counts only if the ring has not changed since the read was routed (it may
       // have waited behind another call): if it has, the read is asked again by the new one. A
-      // miss counts only from a settled ring: while keys move, the master looks where it was.
+      // miss counts only from a settled ring: while keys move, the master looks where it was; so
+      // does a hit that may be behind a copy on its way (see Router.mayBeBehind).
       if (router.view?.epoch === routedBy) {
-        if (item !== undefined || !router.keysMoving()) return item;
+        if (item === undefined ? !router.keysMoving() : !router.mayBeBehind(item)) return item;
         attempts = 0;
       }
     } catch (error) {
@@ -233,14 +234,18 @@ async function readGroups(
     }
     for (const item of answer.items) found.set(item.key, item);
     // Misses while keys are still moving are asked again through the master, which looks
-    // where they were.
-    if (answer.missing.length > 0 && router.keysMoving()) {
-      const retry = JSON.stringify({ keys: answer.missing });
+    // where they were, and so are hits that may be behind a copy on its way.
+    const behind = answer.items.filter((item) => router.mayBeBehind(item)).map((item) => item.key);
+    const ask = answer.missing.length > 0 && router.keysMoving()
+      ? [...answer.missing, ...behind]
+      : behind;
+    if (ask.length > 0) {
       const again = mgetAnswer(
-        await router.viaMaster("/mget", post(retry), signal),
-        answer.missing,
+        await router.viaMaster("/mget", post(JSON.stringify({ keys: ask })), signal),
+        ask,
       );
       for (const item of again.items) found.set(item.key, item);
+      for (const key of again.missing) found.delete(key); // the master's answer, a deletion's too
     }
   }));
 }

@@ -19,12 +19,13 @@ import { Ring } from "@cache/ring/ring";
 import { untilAborted } from "@cache/http1/deadline";
 import { NodeClocks } from "@cache/protocol/node_clocks";
 import { DEADLINE_HEADER, EPOCH_HEADER, newerRing, RingView } from "@cache/protocol/wire";
+import { epochOf } from "@cache/protocol/versions";
 
 /** How {@link Router.route} sends one request. */
 export interface RouteOptions {
   /** Cancels the request. */
   signal?: AbortSignal;
-  /** A read: a miss while keys move is asked of the master. */
+  /** A read: a miss while keys move, or a hit that may be behind, is asked of the master. */
   read?: boolean;
   /** Calls to the key's primary before the master; default 2. */
   attempts?: number;
@@ -143,6 +144,21 @@ export class Router {
     return true;
   }
 
+  /**
+   * Whether `answer`, a node's hit, may be older than a copy of its key still on its way, so the
+   * master is to be asked: keys move through two ring changes or more by the ring held, and it
+   * was written before that ring. An owner whose handover one change cut short may own the key
+   * again, holding a state older than a write made in between; the master's reads compare every
+   * ring's owners. Through one change, an owner holds a key of an earlier ring only if no one
+   * wrote it since.
+   */
+  mayBeBehind(answer: unknown): boolean {
+    const view = this.#view;
+    if (view?.settled !== false || (view.movingRings ?? 0) < 2 || !this.keysMoving()) return false;
+    const version = (answer as { version?: unknown } | null)?.version;
+    return typeof version === "string" && epochOf(version) < view.epoch;
+  }
+
   /** {@link refresh}, shared by the calls that failed together: one ring fetch, not one each. */
   refreshOnce(): Promise<void> {
     this.#refreshing ??= this.refresh().catch(() => {}).finally(() => this.#refreshing = undefined);
@@ -192,7 +208,9 @@ export class Router {
       const owner = this.#ring.owner(key);
       if (owner === undefined) break;
       try {
-        return await this.callNode(owner, path, sending, signal);
+        const answer = await this.callNode(owner, path, sending, signal);
+        if (read && this.mayBeBehind(answer)) break;
+        return answer;
       } catch (error) {
         if (mayHaveApplied(error) && options.again && sending !== options.again) {
           sending = options.again;

@@ -26,3 +26,19 @@ export function digitsOf(n: number): string {
   const high = Math.floor(n / 1e8);
   return String(high) + String(n - high * 1e8 + 1e8).slice(1); // the low 8 digits, zeros kept
 }
+
+/**
+ * The ring epoch of the write a version string names ({@link versionOf}); 0 for a string that is
+ * not one.
+ *
+ * @example
+ * ```ts
+ * import { epochOf } from "./versions.ts";
+ * epochOf("7.1733160000000123"); // 7
+ * ```
+ */
+export function epochOf(version: string): number {
+  const dot = version.indexOf(".");
+  const epoch = dot > 0 ? Number(version.slice(0, dot)) : NaN;
+  return Number.isSafeInteger(epoch) ? epoch : 0;
+}

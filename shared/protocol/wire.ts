@@ -410,6 +410,12 @@ export const RingView = z.object({
     description: "Whether every node has moved its keys for this epoch; until then a miss on a " +
       "key's owners may be a key still on its way",
   }),
+  movingRings: z.number().int().min(1).optional().meta({
+    description: "While keys move (`settled: false`), the earlier rings they may still be moving " +
+      "from. Through two or more, a node's answer written before this ring (its version's epoch) " +
+      "may be older than a copy on its way: a direct client then asks the master, whose reads " +
+      "compare every ring's owners",
+  }),
   outside: z.record(z.string(), z.enum(["leaving", "down"])).optional().meta({
     description: "The other nodes the master knows, by status: leaving (handing its keys over) " +
       "or down. Followers take it, so every master lists the same nodes",
