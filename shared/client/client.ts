@@ -418,7 +418,10 @@ export class CacheClient {
     await this.#router.viaMaster("/keys", { method: "DELETE" }, options.signal);
   }
 
-  /** Releases the pooled connections. */
+  /**
+   * Releases the pooled connections: calls under way fail, and so do later ones ("The client is
+   * closed"), under Node as under Deno.
+   */
   close(): void {
     this.#router.close();
   }

@@ -14,6 +14,10 @@ interface Target {
   hostname: string;
   port: number;
   secure: boolean;
+  /** Calls under way to it, each on a connection of its own: at most `maxConnections`. */
+  calls: number;
+  /** Calls waiting for one of them to end, each by what lets it go on. */
+  waiting: Set<() => void>;
 }
 
 /**
@@ -51,25 +55,58 @@ export function nodeHttp1Client(options: Http1Options = {}): Http1Client {
       }
       const secure = url.protocol === "https:";
       const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-      target = { hostname, port: Number(url.port || (secure ? 443 : 80)), secure };
+      const port = Number(url.port || (secure ? 443 : 80));
+      target = { hostname, port, secure, calls: 0, waiting: new Set() };
       targets.set(origin, target);
     }
     return target;
+  };
+  // Calls past the limit wait here, not in the Agent: a destroyed Agent still opens sockets for
+  // the calls it holds, so close() could not stop them.
+  const max = options.maxConnections ?? 256;
+  const open = new Set<(error: Error) => void>(); // the calls under way, by what ends them
+  let closed = false;
+  const sendOnce = async (target: Target, request: PeerRequest): Promise<RawAnswer> => {
+    const { signal } = request;
+    while (!closed && target.calls >= max) {
+      await new Promise<void>((resolve, reject) => {
+        const wake = () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          target.waiting.delete(wake);
+          reject(signal!.reason);
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        target.waiting.add(wake);
+      });
+    }
+    if (closed) throw new Error("The client is closed");
+    target.calls++;
+    try {
+      return await send(target, target.secure ? tls : plain, request, open);
+    } finally {
+      target.calls--;
+      const next = target.waiting.values().next().value;
+      target.waiting.delete(next!);
+      next?.();
+    }
   };
   const exchange = async (origin: string, request: PeerRequest): Promise<RawAnswer> => {
     const target = targetOf(origin);
     checkTarget(request.path);
     request.signal?.throwIfAborted();
     try {
-      return await send(target, target.secure ? tls : plain, request);
+      return await sendOnce(target, request);
     } catch (error) {
       // The peer closed a kept-alive connection as it was reused: nothing was answered, so the
       // call goes once more, on a connection of its own.
       if (!(error instanceof ClosedEarly)) throw error;
       // A peer that took the call and died refuses the new connection: the call was not surely
       // never sent.
-      return await send(target, target.secure ? tls : plain, request).catch((again) => {
-        if (request.signal?.aborted) throw again;
+      return await sendOnce(target, request).catch((again) => {
+        if (request.signal?.aborted || closed) throw again;
         throw again?.code === "ECONNREFUSED" ? new SentThenRefused(again) : error;
       });
     }
@@ -77,7 +114,14 @@ export function nodeHttp1Client(options: Http1Options = {}): Http1Client {
   return {
     fetch: exchangeFetch(exchange),
     exchange,
+    /** Fails the calls under way and those waiting, and every later one; closes the sockets. */
     close() {
+      closed = true;
+      for (const end of open) end(new Error("The client is closed"));
+      for (const target of targets.values()) {
+        for (const wake of target.waiting) wake();
+        target.waiting.clear();
+      }
       plain.destroy();
       tls.destroy();
     },
@@ -92,8 +136,13 @@ class ClosedEarly extends Error {
   }
 }
 
-/** One request and its whole answer. */
-function send(target: Target, agent: http.Agent, request: PeerRequest): Promise<RawAnswer> {
+/** One request and its whole answer; while it is under way, `open` holds what ends it. */
+function send(
+  target: Target,
+  agent: http.Agent,
+  request: PeerRequest,
+  open: Set<(error: Error) => void>,
+): Promise<RawAnswer> {
   const { signal, body } = request;
   const headers: Record<string, string | number> = { ...request.headers };
   if (body !== undefined) {
@@ -101,11 +150,16 @@ function send(target: Target, agent: http.Agent, request: PeerRequest): Promise<
   }
   return new Promise<RawAnswer>((resolve, reject) => {
     let answered = false;
-    const onAbort = () => {
+    const end = (error: Error) => {
+      done();
       req.destroy();
-      reject(signal!.reason);
+      reject(error);
     };
-    const done = () => signal?.removeEventListener("abort", onAbort);
+    const onAbort = () => end(signal!.reason);
+    const done = () => {
+      open.delete(end);
+      signal?.removeEventListener("abort", onAbort);
+    };
     const req = (target.secure ? https : http).request({
       agent,
       host: target.hostname,
@@ -139,6 +193,7 @@ function send(target: Target, agent: http.Agent, request: PeerRequest): Promise<
       const reset = error.code === "ECONNRESET" || error.code === "EPIPE";
       reject(req.reusedSocket && !answered && reset ? new ClosedEarly(error) : error);
     });
+    open.add(end);
     signal?.addEventListener("abort", onAbort, { once: true });
     req.end(body);
   });

@@ -223,6 +223,26 @@ for (const [name, make] of clients) {
     }
   });
 
+  Deno.test(`${name}: close() fails the calls in flight, those waiting for a connection, and later ones`, async () => {
+    // Under Node, calls went on after close(), and new ones opened connections that kept the
+    // process alive.
+    const server = rawServer(() => {}); // never answers
+    const client = make({ maxConnections: 1 });
+    try {
+      const sent = client.exchange(server.url, { path: "/held" }).catch((error) => error);
+      const waiting = client.exchange(server.url, { path: "/behind" }).catch((error) => error);
+      await waitUntil(() => server.conns.length === 1);
+      client.close();
+      assert.ok((await sent) instanceof Error, String(await sent));
+      assert.match(String(await waiting), /The client is closed/);
+      await assert.rejects(client.exchange(server.url, { path: "/later" }), /The client is closed/);
+      await waitUntil(() => server.ended.count === 1);
+      assert.equal(server.conns.length, 1, "no connection opened after close()");
+    } finally {
+      await server.close();
+    }
+  });
+
   Deno.test(`${name}: calls past the connection limit wait, and one that gives up stops waiting`, async () => {
     const gate = Promise.withResolvers<void>();
     const { server, peers, origin } = countingServer(async (request) => {

@@ -72,8 +72,9 @@ export class Pool {
   }
 
   async #acquire(signal?: AbortSignal | null): Promise<Connection> {
-    if (this.#closed) throw new Error("The client is closed");
     for (;;) {
+      // Closed while it waited, too: no connection is opened past close().
+      if (this.#closed) throw new Error("The client is closed");
       const idle = this.#idle.pop();
       if (idle) return idle;
       if (this.#open < this.#max) break;
