@@ -3,7 +3,7 @@
 
 import { parseArgs } from "node:util";
 import type { SetCondition } from "./conditions.ts";
-import { InvalidMasterUrl, masterUrls } from "./options.ts";
+import { InvalidMasterUrl, masterUrls, tokenOf } from "./options.ts";
 import {
   amountOf,
   checkKey,
@@ -210,8 +210,8 @@ export function parseInvocation(args: string[], env: Env): Invocation {
   }
   const [name, ...rest] = positionals;
   const base = {
-    urls: urlsOf(stringFlag(values.url) ?? nonEmpty(env.get("CACHE_URL")) ?? DEFAULT_URL),
-    token: stringFlag(values.token) ?? nonEmpty(env.get("CACHE_TOKEN")),
+    urls: urlsOf(...urlSource(stringFlag(values.url), nonEmpty(env.get("CACHE_URL")))),
+    token: tokenFrom(stringFlag(values.token), nonEmpty(env.get("CACHE_TOKEN"))),
     json: values.json === true,
     proxy: values.proxy === true,
     intervalMs: DEFAULT_INTERVAL_MS,
@@ -293,15 +293,34 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
 }
 
-/** The masters in `text`, separated by commas; each an http(s) URL (see `masterUrls`). */
-function urlsOf(text: string): string[] {
+/** The token of `--token`, else `CACHE_TOKEN`: a usage error, naming which, for one no header takes. */
+function tokenFrom(flag: string | undefined, env: string | undefined): string | undefined {
+  const [token, from] = flag !== undefined ? [flag, "--token"] : [env, "CACHE_TOKEN"];
+  try {
+    return tokenOf(token);
+  } catch (error) {
+    throw new UsageError(`Invalid ${from}: ${(error as Error).message}`);
+  }
+}
+
+/** The masters' text and where it came from: `--url`, else `CACHE_URL`, else the default. */
+function urlSource(flag: string | undefined, env: string | undefined): [string, string] {
+  if (flag !== undefined) return [flag, "--url"];
+  return env !== undefined ? [env, "CACHE_URL"] : [DEFAULT_URL, "--url"];
+}
+
+/**
+ * The masters in `text`, separated by commas; each an http(s) URL (see `masterUrls`). `from`
+ * names where the text came from in the error.
+ */
+function urlsOf(text: string, from: string): string[] {
   let urls: string[];
   try {
     urls = masterUrls(text);
   } catch (error) {
     if (!(error instanceof InvalidMasterUrl)) throw error;
-    throw new UsageError(`Invalid --url ${quote(error.url)}: expected http(s)://host[:port]`);
+    throw new UsageError(`Invalid ${from} ${quote(error.url)}: expected http(s)://host[:port]`);
   }
-  if (urls.length === 0) throw new UsageError(`Invalid --url ${quote(text)}: no URL in it`);
+  if (urls.length === 0) throw new UsageError(`Invalid ${from} ${quote(text)}: no URL in it`);
   return urls;
 }

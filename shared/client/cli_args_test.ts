@@ -27,6 +27,14 @@ Deno.test("parseInvocation() takes the URL and token from flags over CACHE_URL a
   const fromFlags = parseInvocation(["stats", "--url", "https://c:3", "--token", "flag"], env);
   assert.deepEqual(fromFlags.urls, ["https://c:3"]);
   assert.equal(fromFlags.token, "flag");
+  // Named by where it came from: a user who never passed --url was told of a bad --url.
+  assert.throws(
+    () => parseInvocation(["stats"], new Map([["CACHE_URL", "garbage"]])),
+    /^UsageError: Invalid CACHE_URL "garbage"/,
+  );
+  assert.throws(() => parseInvocation(["stats", "--url", "garbage"], env), /Invalid --url/);
+  const newline = new Map([["CACHE_TOKEN", "a\nbcdefgh"]]);
+  assert.throws(() => parseInvocation(["stats"], newline), /^UsageError: Invalid CACHE_TOKEN: /);
   const defaults = parseInvocation(["stats"], new Map([["CACHE_URL", " "]]));
   assert.deepEqual(defaults.urls, ["http://127.0.0.1:8080"]);
   assert.equal(defaults.token, undefined);

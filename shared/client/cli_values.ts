@@ -57,7 +57,8 @@ export function quote(text: string): string {
  * ```
  */
 export function ttlOf(text: string, what = "--ttl"): number {
-  const seconds = text.trim() === "" ? NaN : Number(text);
+  // Decimal digits only: Number() also takes " 5", "0x10" and "1e3".
+  const seconds = /^-?(\d+\.?\d*|\.\d+)$/.test(text) ? Number(text) : NaN;
   const checked = Ttl.safeParse(seconds);
   if (!checked.success) {
     throw new UsageError(`Invalid ${what} ${quote(text)}: ${checked.error.issues[0].message}`);

@@ -13,6 +13,7 @@ import {
   type ScanPageOptions,
   type SetOptions,
   timeoutOf,
+  tokenOf,
   type WriteOptions,
   writeOptions,
 } from "./options.ts";
@@ -93,8 +94,9 @@ export class CacheClient {
     const urls = masterUrls(masterUrl); // checked before a transport is made, to be closed
     const timeoutMs = timeoutOf(options.timeoutMs);
     const mode = modeOf(options.mode);
+    const token = tokenOf(options.token);
     const transport = options.fetch ? undefined : options.transport ?? await runtimeHttp1Client();
-    const client = new CacheClient(urls, { ...options, mode, timeoutMs, transport });
+    const client = new CacheClient(urls, { ...options, mode, timeoutMs, token, transport });
     try {
       if (client.#router.direct) await client.refresh();
     } catch (error) {

@@ -426,7 +426,7 @@ Deno.test("CacheClient.connect() takes options given as undefined as their defau
   }
 });
 
-Deno.test("CacheClient.connect() refuses a timeout, mode or master URL it cannot keep, calling no one", async () => {
+Deno.test("CacheClient.connect() refuses a timeout, mode, token or master URL it cannot keep, calling no one", async () => {
   const calls: string[] = [];
   const fetch = (input: string) => {
     calls.push(input);
@@ -445,6 +445,14 @@ Deno.test("CacheClient.connect() refuses a timeout, mode or master URL it cannot
     CacheClient.connect(MASTER, { fetch, mode: "bogus" as "direct" }),
     (e: unknown) => e instanceof TypeError && /mode must be "direct" or "proxy"/.test(e.message),
   );
+  // A token no header can carry failed every call as "could not be reached" (status 0).
+  for (const token of ["a\nb-token", "token\r", 12345678 as unknown as string]) {
+    await assert.rejects(
+      CacheClient.connect(MASTER, { fetch, token }),
+      (e: unknown) => e instanceof TypeError && /token must be/.test(e.message),
+      JSON.stringify(token),
+    );
+  }
   // A path was dropped by the default transport (the ring read at the root), kept by a fetch.
   for (const url of ["http://m:1/api", "ftp://m:1", "http://m:1/?a=1", "m:1", "http://u:p@m:1"]) {
     await assert.rejects(

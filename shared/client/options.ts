@@ -82,6 +82,16 @@ export function modeOf(mode: string | undefined): "direct" | "proxy" {
   return mode;
 }
 
+/** `token`, checked: a TypeError for one no `Authorization` header can carry. */
+export function tokenOf(token: string | undefined): string | undefined {
+  if (token === undefined) return undefined;
+  // deno-lint-ignore no-control-regex
+  if (typeof token !== "string" || /[\x00-\x1f\x7f]/.test(token)) {
+    throw new TypeError("token must be a string with no control characters (a newline, say)");
+  }
+  return token;
+}
+
 /** `timeoutMs`, or its default; a TypeError for one no timer keeps (see {@link MAX_TIMEOUT_MS}). */
 export function timeoutOf(timeoutMs: number | undefined): number {
   if (timeoutMs === undefined) return 5000;
