@@ -194,12 +194,19 @@ export async function readKeys(
 ): Promise<(StoredItem | undefined)[]> {
   checkKeys(keys);
   const found = new Map<string, StoredItem>();
-  await readGroups(router, keys, found, READ_ATTEMPTS, signal);
+  await readGroups({ router, found, signal }, keys, READ_ATTEMPTS);
   return keys.map((key) => found.get(key));
 }
 
 /** Rings a direct `mget` reads its keys by before it asks the master: the one held, one more. */
 const READ_ATTEMPTS = 2;
+
+/** What the reads of one `mget` share: the router, the items found so far, the call's signal. */
+interface ManyReads {
+  router: Router;
+  found: Map<string, StoredItem>;
+  signal?: AbortSignal;
+}
 
 /**
  * Reads `keys` into `found`, one `/mget` per owner (per batch) in the ring held. A call that fails
@@ -207,30 +214,23 @@ const READ_ATTEMPTS = 2;
  * by their owners in it (not all to one node: a node answers a key it no longer owns as missing),
  * `attempts` times in all; then through the master.
  */
-async function readGroups(
-  router: Router,
-  keys: string[],
-  found: Map<string, StoredItem>,
-  attempts: number,
-  signal?: AbortSignal,
-): Promise<void> {
+async function readGroups(reads: ManyReads, keys: string[], attempts: number): Promise<void> {
+  const { router, found, signal } = reads;
   const calls = [...router.groups(keys, (k) => k)].flatMap(([owner, group]) =>
     batches(group, keyBytes).map((batch) => [owner, batch] as const)
   );
   await Promise.all(calls.map(async ([owner, group]) => {
-    const body = JSON.stringify({ keys: group });
-    if (owner === undefined || attempts === 0) {
-      const answer = mgetAnswer(await router.viaMaster("/mget", post(body), signal), group);
-      for (const item of answer.items) found.set(item.key, item);
-      return;
-    }
+    if (owner === undefined || attempts === 0) return await readViaMaster(reads, group);
     let answer: MGetResponse;
     try {
-      answer = mgetAnswer(await router.callNode(owner, "/mget", post(body), signal), group);
+      const body = post(JSON.stringify({ keys: group }));
+      answer = mgetAnswer(await router.callNode(owner, "/mget", body, signal), group);
     } catch (error) {
-      if (!(error instanceof CacheError) || signal?.aborted || !retries(error)) throw error;
+      if (!(error instanceof CacheError) || signal?.aborted) throw error;
+      if (error.status === 413) return await readHalves(reads, group, attempts);
+      if (!retries(error)) throw error;
       await router.refreshAfterFailure(signal);
-      return await readGroups(router, group, found, attempts - 1, signal);
+      return await readGroups(reads, group, attempts - 1);
     }
     for (const item of answer.items) found.set(item.key, item);
     // Misses while keys are still moving are asked again through the master, which looks
@@ -239,15 +239,45 @@ async function readGroups(
     const ask = answer.missing.length > 0 && router.keysMoving()
       ? [...answer.missing, ...behind]
       : behind;
-    if (ask.length > 0) {
-      const again = mgetAnswer(
-        await router.viaMaster("/mget", post(JSON.stringify({ keys: ask })), signal),
-        ask,
-      );
-      for (const item of again.items) found.set(item.key, item);
-      for (const key of again.missing) found.delete(key); // the master's answer, a deletion's too
-    }
+    if (ask.length > 0) await readViaMaster(reads, ask);
   }));
+}
+
+/** Reads `keys` through the master into `found`, its answer in place of any found before. */
+async function readViaMaster(reads: ManyReads, keys: string[]): Promise<void> {
+  const { router, found, signal } = reads;
+  let answer: MGetResponse;
+  try {
+    answer = mgetAnswer(
+      await router.viaMaster("/mget", post(JSON.stringify({ keys })), signal),
+      keys,
+    );
+  } catch (error) {
+    if (!(error instanceof CacheError) || error.status !== 413 || signal?.aborted) throw error;
+    return await readHalves(reads, keys, 0);
+  }
+  for (const item of answer.items) found.set(item.key, item);
+  for (const key of answer.missing) found.delete(key); // the master's answer, a deletion's too
+}
+
+/**
+ * Reads `keys`, whose `/mget` was refused for the size of its answer (413, over 16 Mi characters
+ * of JSON): in two halves, each as {@link readGroups} reads keys, and a key alone as a GET, which
+ * has no such limit.
+ */
+async function readHalves(reads: ManyReads, keys: string[], attempts: number): Promise<void> {
+  const { router, found, signal } = reads;
+  if (keys.length === 1) {
+    const [key] = keys;
+    const item = await itemOf(router.route(key, keyPath(key), {}, { signal, read: true }), key);
+    if (item) found.set(key, item);
+    else found.delete(key);
+    return;
+  }
+  const half = Math.ceil(keys.length / 2);
+  await Promise.all(
+    [keys.slice(0, half), keys.slice(half)].map((part) => readGroups(reads, part, attempts)),
+  );
 }
 
 /**
