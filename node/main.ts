@@ -172,9 +172,9 @@ service.onStop(async () => {
     return;
   }
   // Leave the ring first, so no new writes come here, then hand every key to its new owners.
-  membership.leave();
   const started = performance.now();
   const left = () => Math.max(0, HANDOVER_TIMEOUT_MS - (performance.now() - started));
+  membership.leave(left); // the masters ask it for its keys until then, even marked down
   // A master that just restarted takes no beat until it knows the last ring: wait for it, as
   // keys this node alone holds have nowhere else to go.
   // With no ring (no master answered since it started) it holds no key: nothing to wait for.

@@ -122,7 +122,7 @@ Deno.test("master registers with 201, heartbeats with 200 and answers the ring",
     settled: false,
     movingRings: 1,
     outside: {},
-    downWhileLeaving: [],
+    downWhileLeaving: {},
     version: 1,
   };
   assert.deepEqual(await first.json(), ring);

@@ -45,6 +45,9 @@ export interface RegistryOptions {
  */
 export const LEASE_SHARE = 0.8;
 
+/** A node's `--handover-timeout-ms` by default: how long one that does not say hands over. */
+const HANDOVER_MS = 20_000;
+
 /** Up owns keys; leaving hands its keys over and owns none; down is silent and owns none. */
 export type MemberStatus = "up" | "leaving" | "down";
 
@@ -58,6 +61,11 @@ interface Member {
    * (see #resumeLeave).
    */
   downLeaving?: { flushed: number; flushesTaken: number };
+  /**
+   * While leaving: when its handover ends (this master's clock), as its beats said, after which it
+   * exits. Marked down while leaving, it may hand over, and is asked for its keys, until then.
+   */
+  handoverUntil?: number;
   lastSeenMs: number;
   /** When the master last called the node and got an answer; a new member was just called. */
   lastReachedMs: number;
@@ -181,6 +189,8 @@ export class Registry {
     if (!this.leading && this.#term !== this.#ledTerm) return this.#leaderSettled;
     for (const member of this.#members.values()) {
       if (member.status !== "down" && !this.#synced(member)) return false;
+      // Marked down while handing over, it may still: its keys are not settled (see notAsked).
+      if (this.#mayHandOver(member)) return false;
     }
     return true;
   }
@@ -245,7 +255,7 @@ export class Registry {
       if (down && beat.leaving && !beat.empty && !restarted) {
         // Whether a flush under way empties what it holds is known once its first round is over.
         if (this.#flushing > 0) return "flushing";
-        if (!this.#flushedSince(down)) return this.#resumeLeave(address, member, beat, now);
+        if (this.#mayHandOver(member)) return this.#resumeLeave(address, member, beat, now);
       }
       if (!beat.empty && !restarted) {
         this.#options.log.info("node back, told to rejoin empty", { address, epoch: this.#epoch });
@@ -442,6 +452,7 @@ export class Registry {
     now: number,
   ): HeartbeatOutcome {
     member.lastSeenMs = now;
+    this.#noteHandover(member, beat, now);
     // Only a member's: a flush a follower made reaches this master through the nodes, and a beat
     // of an address in no ring (a leaving one is not checked) could make every join drop keys.
     this.noteFlush(beat.ring?.flushed ?? 0);
@@ -521,12 +532,19 @@ export class Registry {
   /**
    * See `Placement.notAsked`: a member again (a new process) is asked as any member is, unless
    * it is marked down: what it holds no longer counts (it drops it all when it beats again), and
-   * asking it failed reads while keys moved from a ring that named it.
+   * asking it failed reads while keys moved from a ring that named it. Not one marked down while
+   * leaving that may still hand over: it holds keys no one else may have, and a read that skipped
+   * it answered 404 for them while it was paused, then found them once it was heard again.
    */
   notAsked(address: string): boolean {
     const member = this.#members.get(address);
-    if (member) return member.status === "down";
+    if (member) return member.status === "down" && !this.#mayHandOver(member);
     return this.#handedOver.has(address);
+  }
+
+  /** See `Placement.notFlushed`. */
+  notFlushed(address: string): boolean {
+    return this.notAsked(address) || this.#members.get(address)?.status === "down";
   }
 
   /** Records that the master called `address` and got an answer. */
@@ -646,6 +664,12 @@ export class Registry {
           this.#options.log.warn("node down while leaving", { address, epoch: this.#epoch });
           this.#notify(); // followers list it down too
         }
+      } else if (member.downLeaving && !this.#mayHandOver(member)) {
+        // Its handover time is over (or a flush emptied what it held): it has exited, or stops
+        // handing over and exits. Its keys no longer keep the ring unsettled.
+        member.downLeaving = undefined;
+        this.#options.log.info("node down while leaving: its handover time is over", { address });
+        this.#notify();
       }
     }
   }
@@ -736,14 +760,36 @@ export class Registry {
     return outside;
   }
 
-  /** The members marked down while leaving that may still hand over (see #resumeLeave). */
-  #downWhileLeaving(): string[] {
-    const addresses: string[] = [];
+  /**
+   * The members marked down while leaving that may still hand over, by the milliseconds left of
+   * their handover (see #resumeLeave).
+   */
+  #downWhileLeaving(): Record<string, number> {
+    const left: Record<string, number> = {};
+    const now = this.#options.now();
     for (const [address, member] of this.#members) {
-      const down = member.status === "down" ? member.downLeaving : undefined;
-      if (down && !this.#flushedSince(down)) addresses.push(address);
+      if (this.#mayHandOver(member)) left[address] = Math.max(0, member.handoverUntil! - now);
     }
-    return addresses;
+    return left;
+  }
+
+  /**
+   * Whether `member`, marked down while leaving, may still hand its keys over: no flush some node
+   * took began since, and its handover time (with a failure timeout for its last beats) is not
+   * over. After that it has exited, or stops handing over and exits.
+   */
+  #mayHandOver(member: Member): boolean {
+    const down = member.status === "down" ? member.downLeaving : undefined;
+    if (!down || this.#flushedSince(down) || member.handoverUntil === undefined) return false;
+    return this.#options.now() < member.handoverUntil + this.#options.failureTimeoutMs;
+  }
+
+  /**
+   * Notes when a leaving member's handover ends, as its beat says; a node of an older build says
+   * nothing, and gets the default handover time from each beat.
+   */
+  #noteHandover(member: Member, beat: Omit<Heartbeat, "address">, now: number): void {
+    if (beat.leaving) member.handoverUntil = now + (beat.handoverLeftMs ?? HANDOVER_MS);
   }
 
   /** Whether a flush some node took began after a leaving node was marked down. */
@@ -964,18 +1010,24 @@ export class Registry {
       changed = true;
     }
     const now = this.#options.now();
-    const downWhileLeaving = view.downWhileLeaving && new Set(view.downWhileLeaving);
+    const downWhileLeaving = view.downWhileLeaving;
     for (const [address, status] of Object.entries(outside)) {
       const member = this.#members.get(address);
       // Marked down by the leader while leaving: as it would have been here (see #resumeLeave).
       // A leader of an older build names none: then only a node seen leaving here first is.
       const wasLeaving = status === "down" &&
         (downWhileLeaving
-          ? downWhileLeaving.has(address)
+          ? Object.hasOwn(downWhileLeaving, address)
           : member?.status === "leaving" || member?.downLeaving !== undefined);
       const downLeaving = wasLeaving
         ? member?.downLeaving ?? { flushed, flushesTaken: this.#flushesTaken }
         : undefined;
+      // Its handover's end as the leader knows it, for a node this master never heard leaving;
+      // under a leader that does not say, the default handover time from when it was seen leaving.
+      const handoverUntil = downWhileLeaving && Object.hasOwn(downWhileLeaving, address)
+        ? now + downWhileLeaving[address]
+        : member?.handoverUntil ?? (status === "leaving" ? now + HANDOVER_MS : undefined);
+      if (member) member.handoverUntil = handoverUntil;
       if (member?.status === status && !member.downLeaving === !downLeaving) continue;
       changed = true;
       // First seen leaving in this ring: as far as this master knows, the one it left in.
@@ -997,6 +1049,7 @@ export class Registry {
           synced: 0,
           left,
           downLeaving,
+          handoverUntil,
         });
       }
     }
@@ -1036,6 +1089,7 @@ export class Registry {
       return "forward"; // a new process: what it says is not the old one's
     }
     if (beat.leaving) member.leaving = true;
+    this.#noteHandover(member, beat, this.#options.now());
     if (beat.leaving && member.status === "up") return "forward";
     member.lastSeenMs = this.#options.now();
     member.instance ??= beat.instance;

@@ -198,6 +198,15 @@ for (const seenLeaving of [true, false]) {
   });
 }
 
+Deno.test("A follower that comes to lead past a leaving node's handover time tells it to rejoin empty", () => {
+  const { clock, leader, follower, promote } = leaverDownOnLeader(false);
+  follower.adopt(leader.view()); // b has 20 s of handover from its leaving beat at 0
+  clock.now = 21_000; // and a failure timeout for its last beats: it has exited, or exits
+  promote();
+  follower.lead(2);
+  assert.equal(follower.heartbeat("http://b:1", { instance: "b1", leaving: true }), "rejoin");
+});
+
 Deno.test("Under a leader of an older build, a follower lets only a node it saw leaving hand over", () => {
   const { leader, follower, promote } = leaverDownOnLeader(); // the follower saw b leaving
   const { downWhileLeaving: _, ...older } = leader.view();

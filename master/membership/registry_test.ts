@@ -27,7 +27,7 @@ Deno.test("Registry.heartbeat() registers a new node once and bumps the epoch", 
     settled: false,
     movingRings: 1,
     outside: {},
-    downWhileLeaving: [],
+    downWhileLeaving: {},
     version: 1,
   });
 });
@@ -213,6 +213,35 @@ function leaverDown(clock: { now: number }) {
   return { registry, epoch };
 }
 
+Deno.test("A leaving node marked down is asked for its keys until its handover time is over", () => {
+  // Skipped as soon as it was marked down, its keys read 404 while it was paused, then came back.
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1", { instance: "a1" });
+  registry.heartbeat("http://b:1", { instance: "b1" });
+  registry.heartbeat("http://b:1", { instance: "b1", leaving: true, handoverLeftMs: 3000 });
+  const epoch = registry.epoch;
+  const step = (until: number) => {
+    for (; clock.now < until; clock.now += 100) {
+      registry.heartbeat("http://a:1", { instance: "a1", synced: epoch });
+      registry.sweep(); // b is down at 1100
+    }
+  };
+  step(2000);
+  assert.equal(registry.status("http://b:1"), "down");
+  assert.deepEqual([registry.settled, registry.notAsked("http://b:1")], [false, false]);
+  assert.deepEqual(registry.view().downWhileLeaving, { "http://b:1": 1000 });
+  step(3900);
+  assert.deepEqual([registry.settled, registry.notAsked("http://b:1")], [false, false]);
+  const version = registry.version!;
+  step(4100); // its 3 s, and a failure timeout for its last beats
+  assert.deepEqual([registry.settled, registry.notAsked("http://b:1")], [true, true]);
+  assert.deepEqual(registry.view().downWhileLeaving, {});
+  assert.ok(registry.version! > version, "followers and clients hear of it");
+  // Heard again, it has stopped handing over: it must not bring back what it held.
+  assert.equal(registry.heartbeat("http://b:1", { instance: "b1", leaving: true }), "rejoin");
+});
+
 Deno.test("A leaving node marked down, heard again, goes on handing over, keeping its keys", () => {
   // Its masters hung or out of reach for a failure timeout while it handed over: told to rejoin
   // empty, it dropped the keys it alone held (R=1). A leaving node is in no ring, and what it
@@ -220,7 +249,10 @@ Deno.test("A leaving node marked down, heard again, goes on handing over, keepin
   const clock = { now: 0 };
   const { registry, epoch } = leaverDown(clock);
   assert.equal(registry.status("http://b:1"), "down");
-  assert.equal(registry.settled, true, "not waiting for a node marked down");
+  // It may still hand its keys over: reads ask it, and keys are not settled.
+  assert.equal(registry.settled, false, "waiting for a node marked down while it hands over");
+  assert.equal(registry.notAsked("http://b:1"), false);
+  assert.deepEqual(Object.keys(registry.view().downWhileLeaving!), ["http://b:1"]);
   const version = registry.version!;
 
   assert.equal(registry.heartbeat("http://b:1", { instance: "b1", leaving: true }), "known");

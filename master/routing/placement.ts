@@ -23,6 +23,11 @@ export interface Placement {
    * (its copies no longer count: it drops them when it beats again).
    */
   notAsked?(node: string): boolean;
+  /**
+   * Whether a flush need not reach `node`: one not asked, or one marked down while leaving, which
+   * a flush some node took makes rejoin empty (it may still be asked for keys until then).
+   */
+  notFlushed?(node: string): boolean;
   /** Called as a flush begins, before its first round (see `Scans.flush`). */
   flushBegins?(): void;
   /**

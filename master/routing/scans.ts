@@ -137,7 +137,7 @@ export class Scans {
   }
 
   async #flushAll(misdirected: { seen: boolean }): Promise<void> {
-    const nodes = this.#nodes();
+    const nodes = this.#nodes(true);
     const { placement } = this.#options;
     placement.flushBegins?.();
     const first = await Promise.allSettled(
@@ -158,7 +158,7 @@ export class Scans {
     }
     // The second round goes to the nodes that joined meanwhile too: keys handed to them before
     // their old owners emptied are older than `through`.
-    const joined = this.#holders().filter((node) => !nodes.includes(node));
+    const joined = this.#holders(true).filter((node) => !nodes.includes(node));
     const second = [...nodes, ...joined].map(async (node, i) => {
       await this.#flush(node, `?through=${through}`, misdirected);
       const round = first[i];
@@ -214,18 +214,23 @@ export class Scans {
    * The nodes that may hold keys: the ring's, and while keys move, the earlier rings'. Throws 503
    * with no ring (the master learning it, or no node up): "no key" would be a lie.
    */
-  #nodes(): string[] {
+  #nodes(flush = false): string[] {
     const { placement } = this.#options;
     if (placement.recovering || placement.ring.size === 0) throw noOwner(placement);
-    return this.#holders();
+    return this.#holders(flush);
   }
 
-  /** The nodes of the ring and, while keys move, of the earlier rings. */
-  #holders(): string[] {
+  /**
+   * The nodes of the ring and, while keys move, of the earlier rings: those a scan asks, or a
+   * `flush` empties.
+   */
+  #holders(flush = false): string[] {
     const { placement } = this.#options;
+    const skip = (node: string) =>
+      (flush ? placement.notFlushed?.(node) : placement.notAsked?.(node)) ?? false;
     const nodes = new Set(placement.ring.nodes);
     for (const ring of placement.unsettledRings) {
-      for (const node of ring.nodes) if (!placement.notAsked?.(node)) nodes.add(node);
+      for (const node of ring.nodes) if (!skip(node)) nodes.add(node);
     }
     return [...nodes];
   }

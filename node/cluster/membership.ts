@@ -56,6 +56,7 @@ export class Membership {
   #view: RingView | undefined;
   #ring = new Ring();
   #leaving = false;
+  #handoverLeftMs: (() => number) | undefined; // while leaving
   #acknowledged = false;
   #leaseUntil = 0; // on the monotonic clock: until then this node may act as a primary
   #empty = false; // dropped every key to rejoin: says so until a master takes it back
@@ -106,9 +107,13 @@ export class Membership {
     return [...this.#departed];
   }
 
-  /** Tells the master, from the next heartbeat on, that this node is leaving the ring. */
-  leave(): void {
+  /**
+   * Tells the master, from the next heartbeat on, that this node is leaving the ring, and how long
+   * it still hands its keys over (`handoverLeftMs()`, milliseconds), after which it exits.
+   */
+  leave(handoverLeftMs?: () => number): void {
     this.#leaving = true;
+    this.#handoverLeftMs = handoverLeftMs;
   }
 
   /**
@@ -238,6 +243,9 @@ export class Membership {
           instance: this.#instance,
           ...this.#syncedFields(),
           ...(this.#leaving ? { leaving: true } : {}),
+          ...(this.#leaving && this.#handoverLeftMs
+            ? { handoverLeftMs: Math.max(0, Math.round(this.#handoverLeftMs())) }
+            : {}),
           ...(this.#empty ? { empty: true } : {}),
           // A restarted master recovers the membership from the rings its nodes report.
           ...(this.#view ? { ring: this.#reported(this.#view) } : {}),

@@ -268,6 +268,23 @@ Deno.test("Membership.beatUntilTaken() asks again while the master cannot take i
   assert.equal(await membership.beatUntilTaken(5_000), true, "taken once back");
 });
 
+Deno.test("Membership.beat() while leaving says how long it still hands over", async () => {
+  // Marked down meanwhile, the masters still ask it for its keys until then.
+  const bodies: Record<string, unknown>[] = [];
+  const cluster = inProcessCluster(0);
+  const membership = member((input, init) => {
+    bodies.push(JSON.parse(String(init?.body)));
+    return cluster.fetch(input, init);
+  });
+  await membership.beat();
+  let left = 12_345.6;
+  membership.leave(() => left);
+  await membership.beat();
+  left = -5; // past its time
+  await membership.beat();
+  assert.deepEqual(bodies.map((body) => body.handoverLeftMs), [undefined, 12_346, 0]);
+});
+
 Deno.test("Membership.beatUntilTaken() stops at once when every master refuses it, not on a 5xx", async () => {
   let status = 401;
   const membership = member(() => Promise.resolve(Response.json({ error: "no" }, { status })));

@@ -420,10 +420,11 @@ export const RingView = z.object({
     description: "The other nodes the master knows, by status: leaving (handing its keys over) " +
       "or down. Followers take it, so every master lists the same nodes",
   }),
-  downWhileLeaving: z.array(z.string()).optional().meta({
+  downWhileLeaving: z.record(z.string(), z.number().int().min(0)).optional().meta({
     description: "The nodes of `outside` marked down while they were leaving, with no flush " +
-      "since: heard again leaving, as the same process, they go on handing their keys over. " +
-      "Followers take it, so a master that comes to lead lets them",
+      "since, by the milliseconds left of their handover: until then they may still hand their " +
+      "keys over (heard again leaving, as the same process, they go on), so keys are not settled " +
+      "and reads ask them. Followers take it, so a master that comes to lead does the same",
   }),
   version: z.number().int().min(0).optional().meta({
     description: "Counts the changes the master made known; of two answers with the same term " +
@@ -470,6 +471,10 @@ export const RegisterRequest = z.object({
   }),
   empty: z.boolean().optional().meta({
     description: "The node holds nothing: it dropped its keys after being told to rejoin empty",
+  }),
+  handoverLeftMs: z.number().int().min(0).optional().meta({
+    description: "While leaving: the milliseconds left before it stops handing its keys over " +
+      "and exits. Marked down meanwhile, it is still asked for its keys until then",
   }),
   // register(), not meta(): on the copy meta() makes, zod-to-openapi loses the reference to Ring
   // and would inline the whole ring here.

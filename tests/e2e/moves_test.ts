@@ -210,11 +210,26 @@ async function leaverUnheard(processes: Processes, keys: string[], options: Leav
 
 Deno.test("R=1: a leaving node its master did not hear for a failure timeout still hands over", async () => {
   // Marked down while it handed over (its masters hung, or out of its reach), it was told to
-  // rejoin empty when heard again, and dropped the keys it alone held.
+  // rejoin empty when heard again, and dropped the keys it alone held. Meanwhile, reads skipped
+  // it: its keys read 404, then came back once it was heard again.
   const processes = new Processes();
-  const keys = Array.from({ length: 200 }, (_, i) => `held${i}`);
-  const { master, masterLogs, leaver, relay, exited } = await leaverUnheard(processes, keys);
+  const keys = Array.from({ length: 1000 }, (_, i) => `held${i}`);
+  const { master, masterLogs, leaver, relay, exited } = await leaverUnheard(processes, keys, {
+    nodeArgs: SLOW_MOVES,
+  });
   try {
+    // Within its handover time (20 s by default): a read the leaver answers takes up to 0.5 s
+    // (its lease has lapsed), so a few dozen keys.
+    const read = keys.slice(0, 40);
+    const missed = [];
+    for (const key of read) {
+      const answer = await fetch(`${master}/keys/${key}`);
+      await answer.body?.cancel();
+      if (answer.status === 404) missed.push(key);
+    }
+    const ring = await (await fetch(`${master}/ring`)).json();
+    assert.equal(Object.keys(ring.downWhileLeaving).length, 1, "still within its handover time");
+    assert.deepEqual(missed, [], `${missed.length} of ${read.length} read 404`);
     relay.open();
     assert.equal(await exited, 0);
     assert.deepEqual(leaver.logs.filter((line) => line.msg === "rejoining empty"), []);
