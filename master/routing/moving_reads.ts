@@ -47,31 +47,17 @@ export async function readMoving(
   }
   const asked = candidates.filter((node) => node !== failed);
   const path = replicaPath(key);
-  // Named by this ring: an owner in an earlier one that has not heard of it takes it first, and
-  // so no more writes by its own. Else it could acknowledge one after this read, and the state
-  // repaired below onto the key's owners here would be older than an acknowledged write.
-  const states = await Promise.allSettled(
-    asked.map((node) => transport.read(node, path, placedBy)),
-  );
-  let newest: { node: string; replica: Replica } | undefined;
-  let failure: unknown = failed ? new HttpError(502, `Node ${failed} failed to answer`) : undefined;
-  const held = new Map<string, Replica>();
-  const answered = new Set<string>(); // with a 404: neither the key nor its deletion
-  states.forEach((state, i) => {
-    if (state.status === "rejected") {
-      if (state.reason instanceof HttpError && state.reason.status === 404) {
-        answered.add(asked[i]);
-      } else failure = state.reason;
-      return;
-    }
-    const replica = state.value as Replica;
-    if (replica.version <= flushed) { // as good as missing: the flush emptied it everywhere else
-      answered.add(asked[i]);
-      return;
-    }
-    held.set(asked[i], replica);
-    if (!newest || newer(replica, newest.replica)) newest = { node: asked[i], replica };
-  });
+  let found = await statesOn(transport, asked, path, placedBy, flushed);
+  // A node hands a key over and drops it only once its new owners have it: asked at once, a new
+  // owner may answer before the key landed and its old one after it let go. Missed by everyone,
+  // the owners are asked again: one that took it since has it.
+  const owned = asked.filter((node) => owners.includes(node));
+  if (!found.newest && !found.failure && owned.length < asked.length) {
+    found = await statesOn(transport, owned, path, placedBy, flushed);
+  }
+  const { newest, held, answered } = found;
+  const failure = found.failure ??
+    (failed ? new HttpError(502, `Node ${failed} failed to answer`) : undefined);
   // Every write acknowledged in this ring is on all its owners: one of them must have answered.
   if (!owners.some((owner) => held.has(owner) || answered.has(owner))) {
     throw failure ?? new HttpError(502, "No owner of the key answered");
@@ -87,6 +73,59 @@ export async function readMoving(
     }
   }
   return newest.replica;
+}
+
+/** What the nodes asked for a key's state answered: the newest state, who held what, who missed. */
+interface States {
+  newest: { node: string; replica: Replica } | undefined;
+  held: Map<string, Replica>;
+  /** Nodes that answered 404: neither the key nor its deletion. */
+  answered: Set<string>;
+  /** The failure of a node that did not answer, if any did not. */
+  failure: unknown;
+}
+
+/**
+ * The state of the key at `path` on each of `nodes`, asked at once. A state stamped at or below
+ * `flushed` counts as missing: the flush emptied it everywhere else.
+ */
+async function statesOn(
+  transport: Transport,
+  nodes: string[],
+  path: string,
+  placedBy: PlacedBy,
+  flushed: number,
+): Promise<States> {
+  // Named by this ring: an owner in an earlier one that has not heard of it takes it first, and
+  // so no more writes by its own. Else it could acknowledge one after this read, and the state
+  // repaired onto the key's owners here would be older than an acknowledged write.
+  const states = await Promise.allSettled(
+    nodes.map((node) => transport.read(node, path, placedBy)),
+  );
+  const found: States = {
+    newest: undefined,
+    held: new Map(),
+    answered: new Set(),
+    failure: undefined,
+  };
+  states.forEach((state, i) => {
+    if (state.status === "rejected") {
+      if (state.reason instanceof HttpError && state.reason.status === 404) {
+        found.answered.add(nodes[i]);
+      } else found.failure = state.reason;
+      return;
+    }
+    const replica = state.value as Replica;
+    if (replica.version <= flushed) {
+      found.answered.add(nodes[i]);
+      return;
+    }
+    found.held.set(nodes[i], replica);
+    if (!found.newest || newer(replica, found.newest.replica)) {
+      found.newest = { node: nodes[i], replica };
+    }
+  });
+  return found;
 }
 
 /**

@@ -325,3 +325,35 @@ Deno.test("Router.get() names its ring to every node it asks for a key's state w
   assert.equal((await router.get("k")).status, 200);
   assert.deepEqual(stateReads, ["8", "8"]);
 });
+
+Deno.test("Router.get() asks the new owner again when it and the old one both miss a key moving between them", async () => {
+  // The new owner answered before the key landed, the old one after it let go (it drops a key
+  // only once its new owners have it): 404 for an acknowledged key, at R=1, while a node joined.
+  const before = new Ring(["http://a:1"]);
+  const after = new Ring(["http://a:1", "http://b:1"]);
+  let key = "k0";
+  for (let i = 0; after.owner(key) !== "http://b:1"; i++) key = `k${i}`;
+  let landed = false;
+  const fetch: Fetch = (input) => {
+    const url = String(input);
+    const missing = Response.json({ error: "not found" }, { status: 404 });
+    if (url.startsWith("http://a:1/")) {
+      landed = true; // handed over meanwhile, and dropped
+      return Promise.resolve(missing);
+    }
+    if (!landed) return Promise.resolve(missing);
+    return Promise.resolve(
+      url.includes("/replica/")
+        ? Response.json({ key, version: 7, epoch: 3, value: "moved" })
+        : Response.json({ key, value: "moved", version: "3.7" }),
+    );
+  };
+  const router = new Router({
+    placement: { ring: after, epoch: 8, replicas: 1, unsettledRings: [before] },
+    fetch,
+    timeoutMs: 100,
+  });
+  const answer = await router.get(key);
+  assert.equal(answer.status, 200);
+  assert.equal((await answer.json()).value, "moved");
+});
