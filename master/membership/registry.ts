@@ -106,6 +106,7 @@ export class Registry {
   #ring: Ring;
   #unsettled: Ring[] = []; // rings of earlier epochs, newest first, while keys are moving
   #leaderSettled = true; // a follower's copy of the leader's settled flag
+  #leaderMoving: number | undefined; // and of the rings the leader said keys move from
   #ledTerm = -1; // the term this master last led in: its ring is its own while #term is still it
   #version = 0; // of this registry's view: changes made known, counted by #notify()
   #flushed = 0; // the version the cluster's last flush went through, as this master knows it
@@ -679,7 +680,13 @@ export class Registry {
     const joined: Record<string, number> = {};
     for (const address of this.#ring.nodes) joined[address] = this.#members.get(address)!.joined;
     const settled = this.settled;
-    const moving = settled ? 0 : this.unsettledRings.length;
+    // A follower's own count of the rings it saw may miss some: the leader's, as it said.
+    const following = !this.leading && this.#term !== this.#ledTerm;
+    const moving = settled
+      ? 0
+      : following
+      ? this.#leaderMoving ?? this.unsettledRings.length
+      : this.unsettledRings.length;
     return {
       term: this.#term,
       epoch: this.#epoch,
@@ -823,7 +830,9 @@ export class Registry {
       if ((view.version ?? Infinity) < (this.#leaderVersion ?? -1)) return false;
       this.#leaderVersion = view.version;
       const settled = view.settled ?? true;
-      const moved = this.#adoptOutside(view, flushed);
+      const counted = view.movingRings !== this.#leaderMoving;
+      this.#leaderMoving = view.movingRings;
+      const moved = this.#adoptOutside(view, flushed) || counted;
       if (moved) this.#notify();
       if (settled === this.#leaderSettled) return moved;
       this.#leaderSettled = settled; // the same ring: only whether its keys have moved changed
@@ -871,6 +880,7 @@ export class Registry {
     this.#publish(); // its rings are known as this one's own, should it come to lead
     this.#leaderVersion = view.version;
     this.#leaderSettled = view.settled ?? true;
+    this.#leaderMoving = view.movingRings;
     this.#recovery = undefined; // the leader's ring: nothing left to learn from the nodes
     this.#options.log.info("ring adopted", {
       term: view.term,

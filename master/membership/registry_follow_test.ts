@@ -500,3 +500,21 @@ Deno.test("A second follower to lead takes in a node of a ring of the first it n
   second.lead(4);
   assert.equal(second.heartbeat("http://n:1", { ring: missed, synced: missed.epoch }), "new");
 });
+
+Deno.test("A follower's ring says from how many rings keys move as the leader's does", () => {
+  // Counted from the rings a follower saw, it differed from the leader's for up to a second,
+  // and a direct client reading it judged its hits otherwise.
+  const { leader, follower } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  follower.adopt(leader.view());
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  leader.heartbeat("http://c:1", { instance: "c1" }); // the follower misses the ring between
+  follower.adopt(leader.view());
+  assert.equal(leader.view().movingRings, 3);
+  assert.equal(follower.view().movingRings, 3);
+  for (const node of ["a", "b", "c"]) {
+    leader.heartbeat(`http://${node}:1`, { instance: `${node}1`, synced: leader.epoch });
+  }
+  follower.adopt(leader.view());
+  assert.equal(follower.view().movingRings, undefined, "settled");
+});
