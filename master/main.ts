@@ -101,7 +101,8 @@ const reach = new Reach({
 const calling = new Set<string>(); // one check in flight per node
 const checker = setInterval(() => {
   for (const { address, status } of registry.list().nodes) {
-    if (status === "down" || calling.has(address)) continue;
+    // A leaving node marked down is asked for keys while it may hand over: is it still there?
+    if ((status === "down" && registry.notAsked(address)) || calling.has(address)) continue;
     calling.add(address);
     reach.check(address).then(() => registry.reached(address), () => {})
       .finally(() => calling.delete(address));

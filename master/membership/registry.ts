@@ -782,12 +782,15 @@ export class Registry {
 
   /**
    * Whether `member`, marked down while leaving, may still hand its keys over: no flush some node
-   * took began since, and its handover time (with a failure timeout for its last beats) is not
-   * over. After that it has exited, or stops handing over and exits.
+   * took began since, its address does not refuse calls, and its handover time (with a failure
+   * timeout for its last beats) is not over. After that it has exited, or stops handing over and
+   * exits.
    */
   #mayHandOver(member: Member): boolean {
     const down = member.status === "down" ? member.downLeaving : undefined;
     if (!down || this.#flushedSince(down) || member.handoverUntil === undefined) return false;
+    // Its address refuses calls since its last beat: the process has exited.
+    if (member.refusedMs !== undefined && member.refusedMs > member.lastSeenMs) return false;
     return this.#options.now() < member.handoverUntil + this.#options.failureTimeoutMs;
   }
 

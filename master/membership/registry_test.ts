@@ -242,6 +242,16 @@ Deno.test("A leaving node marked down is asked for its keys until its handover t
   assert.equal(registry.heartbeat("http://b:1", { instance: "b1", leaving: true }), "rejoin");
 });
 
+Deno.test("A leaving node marked down whose address refuses calls is not asked for its keys", () => {
+  // It exited (its handover done or given up) before it could deregister: asking it failed reads.
+  const clock = { now: 0 };
+  const { registry } = leaverDown(clock);
+  assert.equal(registry.notAsked("http://b:1"), false, "it may still hand over");
+  registry.refused("http://b:1");
+  assert.deepEqual([registry.settled, registry.notAsked("http://b:1")], [true, true]);
+  assert.deepEqual(registry.view().downWhileLeaving, {});
+});
+
 Deno.test("A leaving node marked down, heard again, goes on handing over, keeping its keys", () => {
   // Its masters hung or out of reach for a failure timeout while it handed over: told to rejoin
   // empty, it dropped the keys it alone held (R=1). A leaving node is in no ring, and what it
