@@ -82,7 +82,16 @@ export function modeOf(mode: string | undefined): "direct" | "proxy" {
   return mode;
 }
 
-/** `token`, checked: a TypeError for one no `Authorization` header can carry. */
+/**
+ * `token`, checked: a TypeError for one no `Authorization` header can carry.
+ *
+ * @example
+ * ```ts
+ * import { tokenOf } from "./options.ts";
+ * tokenOf("client-token-1"); // "client-token-1"
+ * tokenOf("a\nb"); // throws TypeError
+ * ```
+ */
 export function tokenOf(token: string | undefined): string | undefined {
   if (token === undefined) return undefined;
   // deno-lint-ignore no-control-regex

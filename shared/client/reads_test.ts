@@ -1,6 +1,6 @@
-// A direct read while keys move through two ring changes or more: a node's hit written before the
-// ring may be older than a copy still on its way, so the master, which compares every ring's
-// owners, is asked.
+// The client's reads: while keys move through two ring changes or more, a node's hit written before
+// the ring may be older than a copy still on its way, so the master, which compares every ring's
+// owners, is asked; and an mget answered 413 (over the /mget answer limit) is read in halves.
 
 import assert from "node:assert/strict";
 import type { RingView } from "@cache/protocol/wire";
@@ -51,5 +51,37 @@ for (const how of Object.keys(READS) as (keyof typeof READS)[]) {
     const once = { ...moving, movingRings: 1 };
     assert.deepEqual(await read(how, once, "9.7"), { value: "old", master: false });
     assert.deepEqual(await read(how, view(10, [A]), "9.7"), { value: "old", master: false });
+  });
+}
+
+/** A node or master whose `/mget` answers 413 for more than one key, or for "c". */
+function overLimit(path: string, body: string): Response {
+  const item = (key: string) => ({ key, value: `v-${key}`, version: "1.1" });
+  if (path !== "/mget") return Response.json(item(decodeURIComponent(path.slice("/keys/".length))));
+  const asked: string[] = JSON.parse(body).keys;
+  if (asked.length > 1 || asked[0] === "c") {
+    return Response.json({ error: "The values found are over the limit" }, { status: 413 });
+  }
+  return Response.json({ items: asked.map(item), missing: [] });
+}
+
+for (const mode of ["direct", "proxy"] as const) {
+  Deno.test(`CacheClient.mget() (${mode}) reads what is answered 413 in halves, then key by key`, async () => {
+    // Values of 16 Mi characters of JSON in all failed the mget; 12 get()s of them did not.
+    const keys = ["a", "b", "c", "d", "e"];
+    const ring = { current: view(1, ["http://n:1"]) };
+    const { cache, calls } = await client(
+      ring,
+      (_n, _m, path, body) => overLimit(path, body),
+      mode,
+    );
+    try {
+      assert.deepEqual(await cache.mget(keys), keys.map((key) => `v-${key}`));
+      const origin = mode === "direct" ? "http://n:1" : MASTER;
+      assert.ok(calls.includes(`GET ${origin}/keys/c`), calls.join("\n"));
+      assert.ok(calls.every((call) => call.includes(origin)), calls.join("\n"));
+    } finally {
+      cache.close();
+    }
   });
 }
