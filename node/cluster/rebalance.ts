@@ -41,6 +41,14 @@ export function jsonBytes(replica: Replica): number {
   return utf8Bytes(JSON.stringify(replica)) + 1;
 }
 
+/** A pass stopped at the rebalancer's stop time (see `Rebalancer.stopAt`). */
+class Stopped extends Error {
+  constructor() {
+    super("The handover time is over: nothing more is sent");
+    this.name = "Stopped";
+  }
+}
+
 /** Wait before a pass that failed is tried again. */
 const RETRY_MS = 500;
 
@@ -70,6 +78,7 @@ export class Rebalancer {
   readonly #options: RebalanceOptions;
   /** Failed passes, logged once per {@link LOG_EVERY_MS} while they go on failing. */
   readonly #failures: Throttle;
+  #stopAt = Infinity; // performance.now() past which nothing is sent (see stopAt)
   #done: RingView | undefined; // the last ring whose pass finished
   #wanted: RingView | undefined;
   #running: Promise<void> | undefined;
@@ -107,9 +116,19 @@ export class Rebalancer {
     this.#running ??= this.#loop().finally(() => {
       this.#running = undefined;
       // A ring that came after the loop's last check but before this runs is moved too.
-      if (this.#wanted && !sameRing(this.#wanted, this.#done)) this.follow(this.#wanted);
+      const left = this.#wanted && !sameRing(this.#wanted, this.#done) && !this.#stopped();
+      if (left) this.follow(this.#wanted!);
       else this.#waiters.wake();
     });
+  }
+
+  /**
+   * Sends nothing from `at` on (`performance.now()`): a leaving node's handover time, past which
+   * the masters count what it still holds as gone. The pass under way stops before its next batch,
+   * and none starts after.
+   */
+  stopAt(at: number): void {
+    this.#stopAt = at;
   }
 
   /** Forgets the finished rings, as after the store was cleared to rejoin empty. */
@@ -143,13 +162,17 @@ export class Rebalancer {
   }
 
   async #loop(): Promise<void> {
-    while (this.#wanted && !sameRing(this.#wanted, this.#done)) {
+    while (this.#wanted && !sameRing(this.#wanted, this.#done) && !this.#stopped()) {
       const view = this.#wanted;
       if (await this.#pass(view)) this.#done = view;
-      else if (view === this.#wanted) {
+      else if (view === this.#wanted && !this.#stopped()) {
         await (this.#options.sleep ?? sleep)(RETRY_MS);
       }
     }
+  }
+
+  #stopped(): boolean {
+    return performance.now() >= this.#stopAt;
   }
 
   /** One pass for `view`; resolves whether it finished (not superseded, every send taken). */
@@ -178,6 +201,7 @@ export class Rebalancer {
       batches.delete(node);
       batchBytes.delete(node);
       if (queued.length === 0) return;
+      if (this.#stopped()) throw new Stopped();
       const now = store.now();
       const replicas = queued.map(({ replica, at }) => aged(replica, now - at));
       await this.#options.send(node, replicas, view);
@@ -217,6 +241,7 @@ export class Rebalancer {
       }
       for (const node of [...batches.keys()]) await flush(node);
     } catch (error) {
+      if (error instanceof Stopped) return false;
       const held = this.#failures.take("pass");
       if (held !== undefined) {
         log.warn("rebalance pass failed, will retry", {

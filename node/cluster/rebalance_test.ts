@@ -254,6 +254,20 @@ Deno.test("Rebalancer logs a pass that keeps failing once per 10 s, with how man
   assert.equal(warnings()[1].alsoSince, 3, "the lines held back");
 });
 
+Deno.test("Rebalancer sends nothing past its stop time, a pass under way included", async () => {
+  // A leaving node paused past its handover time went on handing over once resumed: keys the
+  // masters had answered as gone came back.
+  const { rebalancer, calls, ended } = setup(undefined, { batch: 4 });
+  rebalancer.follow(view(1, [A, B], { replicas: 2 }));
+  rebalancer.stopAt(performance.now()); // the pass under way sends no batch from now on
+  await ended();
+  assert.ok(calls.length <= 1, `${calls.length} batches sent past the stop`);
+  assert.equal(rebalancer.progress.syncedEpoch, 0, "the ring is not done");
+  rebalancer.follow(view(2, [A, B, C], { replicas: 2 }));
+  await ended();
+  assert.ok(calls.length <= 1, "nor by a later ring");
+});
+
 Deno.test("Rebalancer counts the batches taken before a pass failed", async () => {
   let calls = 0;
   const { rebalancer, waits, ended } = setup(
