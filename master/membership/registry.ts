@@ -543,6 +543,12 @@ export class Registry {
     return this.#handedOver.has(address);
   }
 
+  /** See `Placement.mayHandOver`. */
+  mayHandOver(address: string): boolean {
+    const member = this.#members.get(address);
+    return member !== undefined && this.#mayHandOver(member);
+  }
+
   /** See `Placement.notFlushed`. */
   notFlushed(address: string): boolean {
     return this.notAsked(address) || this.#members.get(address)?.status === "down";

@@ -28,6 +28,11 @@ export interface Placement {
    * a flush some node took makes rejoin empty (it may still be asked for keys until then).
    */
   notFlushed?(node: string): boolean;
+  /**
+   * Whether `node`, marked down while leaving, may still hand its keys over: it may hold keys no
+   * one else has, so a scan must hear from it.
+   */
+  mayHandOver?(node: string): boolean;
   /** Called as a flush begins, before its first round (see `Scans.flush`). */
   flushBegins?(): void;
   /**

@@ -190,9 +190,11 @@ export class Scans {
       pages.push({ keys: page.keys, next: page.cursor === null ? SLOTS : Number(page.cursor) });
     };
     // A node of an earlier ring only (gone, or leaving) that does not answer has handed its keys
-    // over or lost them with it: the ring's own nodes must answer.
+    // over or lost them with it: the ring's own nodes must answer, and one marked down while
+    // leaving that may still hand over.
+    const must = (node: string) => current.has(node) || (placement.mayHandOver?.(node) ?? false);
     await settleAll(
-      this.#nodes().map((node) => current.has(node) ? ask(node) : ask(node).catch(() => {})),
+      this.#nodes().map((node) => must(node) ? ask(node) : ask(node).catch(() => {})),
     );
     return pages;
   }
