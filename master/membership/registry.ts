@@ -464,6 +464,8 @@ export class Registry {
       const wasSettled = this.settled;
       member.synced = beat.synced;
       member.syncedTerm = beat.syncedTerm;
+      // Settled: the rings keys moved from are done with, or the next change would count them.
+      if (this.#unsettled.length > 0 && this.#settledFor()) this.#unsettled = [];
       if (this.settled !== wasSettled) this.#notify(); // followers long-polling learn it now
     }
     if (

@@ -801,3 +801,18 @@ Deno.test("A recovering master takes a flush only from a node of the ring it rep
   assert.equal(registry.recovering, false);
   assert.equal(registry.view().flushed, 3_000);
 });
+
+Deno.test("Registry forgets the rings keys moved from once they settled, so a join moves from one", () => {
+  // Kept until read while settled, they made a single join count 2 rings moving, then 3, then 6.
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  for (const node of ["a", "b", "c"]) {
+    registry.heartbeat(`http://${node}:1`, { instance: node });
+    for (const synced of ["a", "b", "c"].slice(0, ["a", "b", "c"].indexOf(node) + 1)) {
+      registry.heartbeat(`http://${synced}:1`, { instance: synced, synced: registry.epoch });
+    }
+    assert.equal(registry.view().settled, true);
+  }
+  registry.heartbeat("http://d:1", { instance: "d" });
+  assert.equal(registry.view().movingRings, 1);
+});
