@@ -274,10 +274,11 @@ async function readHalves(reads: ManyReads, keys: string[], attempts: number): P
     else found.delete(key);
     return;
   }
+  // One half after the other: at once, their answers still met on the master, which refused
+  // them (503, answers waiting to be read) past its budget.
   const half = Math.ceil(keys.length / 2);
-  await Promise.all(
-    [keys.slice(0, half), keys.slice(half)].map((part) => readGroups(reads, part, attempts)),
-  );
+  await readGroups(reads, keys.slice(0, half), attempts);
+  await readGroups(reads, keys.slice(half), attempts);
 }
 
 /**
