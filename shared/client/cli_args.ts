@@ -293,7 +293,10 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
 }
 
-/** The token of `--token`, else `CACHE_TOKEN`: a usage error, naming which, for one no header takes. */
+/**
+ * The token of `--token`, else `CACHE_TOKEN`: a usage error, naming which, for one no header
+ * takes.
+ */
 function tokenFrom(flag: string | undefined, env: string | undefined): string | undefined {
   const [token, from] = flag !== undefined ? [flag, "--token"] : [env, "CACHE_TOKEN"];
   try {
