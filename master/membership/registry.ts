@@ -551,11 +551,6 @@ export class Registry {
     return member !== undefined && this.#mayHandOver(member);
   }
 
-  /** See `Placement.notFlushed`. */
-  notFlushed(address: string): boolean {
-    return this.notAsked(address) || this.#members.get(address)?.status === "down";
-  }
-
   /** Records that the master called `address` and got an answer. */
   reached(address: string): void {
     const member = this.#members.get(address);

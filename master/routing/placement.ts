@@ -24,13 +24,9 @@ export interface Placement {
    */
   notAsked?(node: string): boolean;
   /**
-   * Whether a flush need not reach `node`: one not asked, or one marked down while leaving, which
-   * a flush some node took makes rejoin empty (it may still be asked for keys until then).
-   */
-  notFlushed?(node: string): boolean;
-  /**
    * Whether `node`, marked down while leaving, may still hand its keys over: it may hold keys no
-   * one else has, so a scan must hear from it.
+   * one else has, so a scan must hear from it. A flush need not reach it: a flush some node took
+   * makes it rejoin empty.
    */
   mayHandOver?(node: string): boolean;
   /** Called as a flush begins, before its first round (see `Scans.flush`). */

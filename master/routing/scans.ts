@@ -229,7 +229,7 @@ export class Scans {
   #holders(flush = false): string[] {
     const { placement } = this.#options;
     const skip = (node: string) =>
-      (flush ? placement.notFlushed?.(node) : placement.notAsked?.(node)) ?? false;
+      (placement.notAsked?.(node) || (flush && placement.mayHandOver?.(node))) ?? false;
     const nodes = new Set(placement.ring.nodes);
     for (const ring of placement.unsettledRings) {
       for (const node of ring.nodes) if (!skip(node)) nodes.add(node);
