@@ -8,6 +8,7 @@ import https from "node:https";
 import type { Http1Client, Http1Options } from "./client.ts";
 import { checkTarget, exchangeFetch } from "./exchange_fetch.ts";
 import { type PeerRequest, type RawAnswer, SentThenRefused } from "./messages.ts";
+import { Turns } from "./turns.ts";
 
 /** Where an origin's calls go: its host and port, by plain or TLS connections. */
 interface Target {
@@ -16,8 +17,8 @@ interface Target {
   secure: boolean;
   /** Calls under way to it, each on a connection of its own: at most `maxConnections`. */
   calls: number;
-  /** Calls waiting for one of them to end, each by what lets it go on. */
-  waiting: Set<() => void>;
+  /** Calls waiting for one of them to end. */
+  turns: Turns;
 }
 
 /**
@@ -56,7 +57,7 @@ export function nodeHttp1Client(options: Http1Options = {}): Http1Client {
       const secure = url.protocol === "https:";
       const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
       const port = Number(url.port || (secure ? 443 : 80));
-      target = { hostname, port, secure, calls: 0, waiting: new Set() };
+      target = { hostname, port, secure, calls: 0, turns: new Turns() };
       targets.set(origin, target);
     }
     return target;
@@ -67,30 +68,14 @@ export function nodeHttp1Client(options: Http1Options = {}): Http1Client {
   const open = new Set<(error: Error) => void>(); // the calls under way, by what ends them
   let closed = false;
   const sendOnce = async (target: Target, request: PeerRequest): Promise<RawAnswer> => {
-    const { signal } = request;
-    while (!closed && target.calls >= max) {
-      await new Promise<void>((resolve, reject) => {
-        const wake = () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          target.waiting.delete(wake);
-          reject(signal!.reason);
-        };
-        signal?.addEventListener("abort", onAbort, { once: true });
-        target.waiting.add(wake);
-      });
-    }
+    while (!closed && target.calls >= max) await target.turns.wait(request.signal);
     if (closed) throw new Error("The client is closed");
     target.calls++;
     try {
       return await send(target, target.secure ? tls : plain, request, open);
     } finally {
       target.calls--;
-      const next = target.waiting.values().next().value;
-      target.waiting.delete(next!);
-      next?.();
+      target.turns.next();
     }
   };
   const exchange = async (origin: string, request: PeerRequest): Promise<RawAnswer> => {
@@ -118,10 +103,7 @@ export function nodeHttp1Client(options: Http1Options = {}): Http1Client {
     close() {
       closed = true;
       for (const end of open) end(new Error("The client is closed"));
-      for (const target of targets.values()) {
-        for (const wake of target.waiting) wake();
-        target.waiting.clear();
-      }
+      for (const target of targets.values()) target.turns.all();
       plain.destroy();
       tls.destroy();
     },

@@ -4,6 +4,7 @@
 import { untilAborted } from "./deadline.ts";
 import { type RawAnswer, SentThenRefused } from "./messages.ts";
 import { parseResponseHead, readBody, Reader } from "./reader.ts";
+import { Turns } from "./turns.ts";
 
 /** The keep-alive connections to one peer. */
 export class Pool {
@@ -14,7 +15,7 @@ export class Pool {
   readonly #caPem: string | undefined;
   readonly #idle: Connection[] = [];
   readonly #all = new Set<Connection>();
-  readonly #waiting: (() => void)[] = [];
+  readonly #turns = new Turns();
   #open = 0;
   #closed = false;
 
@@ -85,7 +86,7 @@ export class Pool {
       return await this.#connect(signal);
     } catch (error) {
       this.#open--;
-      this.#waiting.shift()?.();
+      this.#turns.next();
       throw error;
     }
   }
@@ -105,19 +106,7 @@ export class Pool {
 
   /** Waits for a connection to be released or closed; a call that gives up stops waiting. */
   #wait(signal?: AbortSignal | null): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const wake = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        const at = this.#waiting.indexOf(wake);
-        if (at >= 0) this.#waiting.splice(at, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiting.push(wake);
-    });
+    return this.#turns.wait(signal);
   }
 
   async #connect(signal?: AbortSignal | null): Promise<Connection> {
@@ -143,6 +132,7 @@ export class Pool {
   /** Closes every connection to this peer: calls in flight fail, later ones too. */
   close(): void {
     this.#closed = true;
+    this.#turns.all(); // each finds the pool closed
     for (const connection of this.#all) connection.close();
     this.#all.clear();
     this.#idle.length = 0;
@@ -159,7 +149,7 @@ export class Pool {
 
   #release(connection: Connection): void {
     this.#idle.push(connection);
-    this.#waiting.shift()?.();
+    this.#turns.next();
     // Bytes or an end while it sits idle: the peer closed it, or sent what no call asked for.
     const idleEnded = () => {
       const at = this.#idle.indexOf(connection);
@@ -174,7 +164,7 @@ export class Pool {
     connection.close();
     this.#all.delete(connection);
     this.#open--;
-    this.#waiting.shift()?.();
+    this.#turns.next();
   }
 }
 
