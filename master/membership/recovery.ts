@@ -62,6 +62,32 @@ export class Recovery {
       .map(([address]) => address);
   }
 
+  /**
+   * The nodes the last ring lists leaving, or marked down while leaving, each with the
+   * milliseconds left of its handover the ring gave (undefined: not said): they may still hold keys
+   * no one else has. None once a node reports that ring settled: every leaving node had handed its
+   * keys over, or its time was over.
+   */
+  leavers(): Map<string, number | undefined> {
+    const last = this.#last;
+    const leavers = new Map<string, number | undefined>();
+    if (!last || this.#settledSeen(last)) return leavers;
+    for (const [address, status] of Object.entries(last.outside ?? {})) {
+      if (status === "leaving") leavers.set(address, undefined);
+    }
+    for (const [address, ms] of Object.entries(last.downWhileLeaving ?? {})) {
+      leavers.set(address, ms);
+    }
+    return leavers;
+  }
+
+  /** Whether a node reports `last` (its term and epoch) settled, or does not say. */
+  #settledSeen(last: RingView): boolean {
+    return [...this.#rings.values()].some((ring) =>
+      ring.term === last.term && ring.epoch === last.epoch && ring.settled !== false
+    );
+  }
+
   /** The newest ring the nodes reported. */
   get last(): RingView | undefined {
     return this.#last;

@@ -46,3 +46,17 @@ Deno.test("Recovery names the nodes an earlier ring of the last term held and th
   recovery.heard("http://d:1", ring(2, 5, ["http://a:1"])); // not in its own ring: new
   assert.deepEqual(recovery.dropped(), ["http://b:1"]);
 });
+
+Deno.test("Recovery names the nodes the last ring lists leaving, while no report says it settled", () => {
+  const recovery = new Recovery(3000);
+  const last = {
+    ...ring(2, 6, ["http://a:1", "http://b:1"]),
+    settled: false,
+    outside: { "http://x:1": "leaving", "http://y:1": "down", "http://z:1": "down" } as const,
+    downWhileLeaving: { "http://z:1": 4000 },
+  };
+  recovery.heard("http://a:1", last);
+  assert.deepEqual([...recovery.leavers()], [["http://x:1", undefined], ["http://z:1", 4000]]);
+  recovery.heard("http://b:1", { ...last, settled: true }); // every key handed over since
+  assert.deepEqual([...recovery.leavers()], []);
+});

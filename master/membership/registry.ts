@@ -253,7 +253,9 @@ export class Registry {
       // read must not bring stale keys back into the ring.
       const restarted = member.instance !== undefined && beat.instance !== member.instance;
       const down = member.downLeaving;
-      if (down && beat.leaving && !beat.empty && !restarted) {
+      // Its ring names the last flush it knew: one it missed emptied keys it may hold.
+      const missedFlush = (beat.ring?.flushed ?? 0) < this.#flushed;
+      if (down && beat.leaving && !beat.empty && !restarted && !missedFlush) {
         // Whether a flush under way empties what it holds is known once its first round is over.
         if (this.#flushing > 0) return "flushing";
         if (this.#mayHandOver(member)) return this.#resumeLeave(address, member, beat, now);
@@ -952,6 +954,7 @@ export class Registry {
       synced: beat.synced ?? 0,
       syncedTerm: beat.syncedTerm,
     });
+    this.#noteHandover(this.#members.get(address)!, beat, now);
     if (!recovery.done(now)) return "recovering";
     this.#recovered();
     return undefined;
@@ -972,21 +975,17 @@ export class Registry {
     // either must rejoin empty.
     const dropped = recovery.dropped()
       .filter((address) => this.#members.get(address)?.status !== "leaving");
-    for (const address of [...missing, ...dropped]) {
-      this.#members.set(address, {
-        status: "down",
-        lastSeenMs: now,
-        lastReachedMs: now,
-        instance: undefined,
-        joined: 0,
-        synced: 0,
-      });
-    }
+    for (const address of [...missing, ...dropped]) this.#members.set(address, downMember(now));
     if (last) {
+      this.#recoverLeavers(recovery.leavers(), last, now);
       this.#inherited = { term: last.term, epoch: last.epoch };
       this.#term = Math.max(this.#term, last.term);
       this.#epoch = Math.max(this.#epoch, last.epoch);
-      this.#ring = new Ring(last.nodes);
+      // Read as well: the leaving nodes, heard or not, hold the keys they have not handed over.
+      const leaving = [...this.#members].filter(([, member]) =>
+        member.status === "leaving" || this.#mayHandOver(member)
+      ).map(([address]) => address);
+      this.#ring = new Ring([...new Set([...last.nodes, ...leaving])]);
       this.#unsettled = [];
     }
     const published = this.#epoch + 1; // the epoch #changed publishes below
@@ -1000,6 +999,24 @@ export class Registry {
       missing,
     });
     this.#changed("recovered", "");
+  }
+
+  /**
+   * The nodes the last ring lists leaving (`leavers`, by the milliseconds of handover it gave them)
+   * that did not beat during the recovery: paused, or cut off from the masters, each may still
+   * hand its keys over. Each is as if marked down here while leaving (see #resumeLeave), with the
+   * flushes known now: until its handover time is over, reads ask it and keys are not settled.
+   */
+  #recoverLeavers(leavers: Map<string, number | undefined>, last: RingView, now: number): void {
+    for (const [address, ms] of leavers) {
+      if (this.#members.has(address)) continue;
+      this.#members.set(address, {
+        ...downMember(now),
+        left: { term: last.term, epoch: last.epoch },
+        downLeaving: this.#flushes(),
+        handoverUntil: now + (ms ?? HANDOVER_MS),
+      });
+    }
   }
 
   /**
@@ -1157,6 +1174,18 @@ export class Registry {
     });
     this.#notify();
   }
+}
+
+/** A member marked down at `now`, of no process known: heard again, it must rejoin empty. */
+function downMember(now: number): Member {
+  return {
+    status: "down",
+    lastSeenMs: now,
+    lastReachedMs: now,
+    instance: undefined,
+    joined: 0,
+    synced: 0,
+  };
 }
 
 /** A hash of a ring's node list, whatever its order. */

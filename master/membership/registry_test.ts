@@ -375,6 +375,71 @@ function restarted(clock: { now: number }) {
   });
 }
 
+/** A ring of `a` and `b` that `x` left, its keys not all handed over: as `a` and `b` report it. */
+const leftByX = { ...lastRing(0, 20_000, { "http://a:1": 1, "http://b:1": 2 }), settled: false };
+const x = "http://x:1";
+
+Deno.test("A restarted master asks a leaving node the last ring lists, unheard, until its time is over", () => {
+  // Paused or cut off from the masters while it handed over, it was forgotten by the master that
+  // restarted meanwhile: reads of the keys it alone held answered 404 until it was heard again.
+  const clock = { now: 10_000 };
+  const registry = restarted(clock);
+  const last = { ...leftByX, outside: { [x]: "leaving" as const } };
+  registry.heartbeat("http://a:1", { ring: last, synced: 20_000 });
+  assert.equal(registry.heartbeat("http://b:1", { ring: last, synced: 20_000 }), "known");
+  assert.equal(registry.status(x), "down");
+  assert.equal(registry.mayHandOver(x), true);
+  assert.equal(registry.settled, false);
+  assert.ok(registry.unsettledRings.some((ring) => ring.nodes.includes(x)), "reads ask it");
+  assert.deepEqual(registry.view().downWhileLeaving, { [x]: 20_000 });
+  // Heard again, leaving: its handover goes on.
+  assert.equal(registry.heartbeat(x, { ring: last, instance: "x1", leaving: true }), "known");
+  assert.equal(registry.status(x), "leaving");
+  // Not heard within its handover time (20 s, not said by the ring) and a failure timeout: gone.
+  const late = restarted(clock);
+  late.heartbeat("http://a:1", { ring: last, synced: 20_000 });
+  late.heartbeat("http://b:1", { ring: last, synced: 20_000 });
+  clock.now += 21_000;
+  late.sweep();
+  assert.equal(late.mayHandOver(x), false);
+  assert.equal(late.heartbeat(x, { ring: last, instance: "x1", leaving: true }), "rejoin");
+});
+
+Deno.test("A restarted master forgets the leaving nodes of a last ring some node reports settled", () => {
+  const registry = restarted({ now: 10_000 });
+  const last = { ...leftByX, outside: { [x]: "leaving" as const } };
+  registry.heartbeat("http://a:1", { ring: last, synced: 20_000 });
+  registry.heartbeat("http://b:1", { ring: { ...last, settled: true }, synced: 20_000 });
+  assert.equal(registry.recovering, false);
+  assert.equal(registry.status(x), undefined);
+});
+
+Deno.test("A restarted master asks a leaving node heard during its wait, the last ring without it", () => {
+  const registry = restarted({ now: 10_000 });
+  const last = { ...leftByX, outside: { [x]: "leaving" as const } };
+  registry.heartbeat("http://a:1", { ring: last, synced: 20_000 });
+  assert.equal(
+    registry.heartbeat(x, { ring: last, instance: "x1", leaving: true, handoverLeftMs: 5000 }),
+    "recovering",
+  );
+  registry.heartbeat("http://b:1", { ring: last, synced: 20_000 });
+  assert.equal(registry.recovering, false);
+  assert.equal(registry.status(x), "leaving");
+  assert.ok(registry.unsettledRings.some((ring) => ring.nodes.includes(x)), "reads ask it");
+});
+
+Deno.test("A leaving node marked down that missed a flush the master knows rejoins empty", () => {
+  // Recovered from a ring that lists it leaving, the master cannot tell whether a flush came after
+  // it was marked down: the node's own ring says which flush it last knew.
+  const registry = restarted({ now: 10_000 });
+  const last = { ...leftByX, outside: { [x]: "leaving" as const } };
+  registry.heartbeat("http://a:1", { ring: { ...last, flushed: 700 }, synced: 20_000 });
+  registry.heartbeat("http://b:1", { ring: { ...last, flushed: 700 }, synced: 20_000 });
+  assert.equal(registry.mayHandOver(x), true);
+  const beat = { instance: "x1", leaving: true };
+  assert.equal(registry.heartbeat(x, { ...beat, ring: { ...last, flushed: 500 } }), "rejoin");
+});
+
 Deno.test("A restarted master routes nothing until the nodes of the last ring are back", () => {
   const registry = restarted({ now: 10_000 });
   const last = {
