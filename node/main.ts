@@ -176,8 +176,10 @@ service.onStop(async () => {
   const left = () => Math.max(0, HANDOVER_TIMEOUT_MS - (performance.now() - started));
   membership.leave(left); // the masters ask it for its keys until then, even marked down
   // Past it, the masters count what is still here as gone: nothing more is handed over, even by
-  // a pass under way (a paused process, resumed, went on sending keys already answered 404).
+  // a pass under way or as keys sent on (a paused process, resumed, went on sending keys already
+  // answered 404).
   rebalancer.stopAt(started + HANDOVER_TIMEOUT_MS);
+  strays.stopAt(started + HANDOVER_TIMEOUT_MS);
   // A master that just restarted takes no beat until it knows the last ring: wait for it, as
   // keys this node alone holds have nowhere else to go.
   // With no ring (no master answered since it started) it holds no key: nothing to wait for.

@@ -64,6 +64,7 @@ export class Strays {
   readonly #pending = new Map<string, Set<Held>>();
   #noRing = false; // waiting for a ring with nodes to send by
   #placed: { view: RingView; ring: Ring } | undefined; // the ring of the view sent by last
+  #stopAt = Infinity; // performance.now() past which nothing is sent (see stopAt)
   readonly #waiters = new Waiters();
   #sent = 0;
 
@@ -114,6 +115,15 @@ export class Strays {
     return Promise.all(sent).then((all) => all.every(Boolean));
   }
 
+  /**
+   * Sends nothing from `at` on (`performance.now()`): a leaving node's handover time, past which
+   * the masters count what it still holds as gone. The calls under way send no further part, and
+   * the keys waiting are forgotten, kept here: their senders learn they were not sent on.
+   */
+  stopAt(at: number): void {
+    this.#stopAt = at;
+  }
+
   /** Forgets the keys waiting, as after the store was cleared to rejoin empty. */
   reset(): void {
     for (const held of this.#waiting.values()) held.sent.resolve(false);
@@ -135,6 +145,7 @@ export class Strays {
    * again. So a slow owner holds back only its own keys, whose senders wait for them.
    */
   #start(helds: Iterable<Held> = this.#waiting.values()): void {
+    if (performance.now() >= this.#stopAt) return this.reset();
     const view = this.#options.view();
     if (view === undefined || view.nodes.length === 0) {
       if (this.#waiting.size > 0) this.#waitForRing();
@@ -191,6 +202,7 @@ export class Strays {
     let failed: Held[] = [];
     const all = parts(queued, batch, this.#options.batchBytes ?? BATCH_BYTES);
     for (const [i, part] of all.entries()) {
+      if (performance.now() >= this.#stopAt) break; // the rest is forgotten by #start below
       const now = store.now();
       try {
         await this.#options.send(owner, part.map((h) => aged(h.replica, now - h.at)), view);

@@ -191,6 +191,31 @@ Deno.test("Strays.reset() forgets the keys waiting", async () => {
   assert.equal(calls.length, 1);
 });
 
+Deno.test("Strays sends nothing past its stop time, and forgets what waits", async () => {
+  // A leaving node's handover time: past it the masters count what it holds as gone. Paused
+  // there, then resumed, it went on sending keys already answered 404.
+  const ring = view(3, [A, B, C]);
+  const keys = Array.from({ length: 300 }, (_, i) => `s${i}`)
+    .filter((key) => new Ring(ring.nodes).owner(key) === C).slice(0, 4).map((key) => ({ key }));
+  const first = Promise.withResolvers<void>();
+  const { store, calls, waits, strays } = setup(
+    ring,
+    (_node, call) => call === 1 ? first.promise : Promise.reject(new Error("refused")),
+  );
+  for (const { key } of keys) store.apply({ key, version: 5, value: "v" });
+  const sent = strays.take(keys.slice(0, 1), { term: 1, epoch: 2 });
+  strays.take(keys.slice(1, 2), { term: 1, epoch: 2 }); // waits for the call under way
+  strays.stopAt(performance.now());
+  first.resolve();
+  assert.equal(await sent, true, "taken before the stop");
+  assert.ok(await strays.idle(1000), "the key noted meanwhile forgotten");
+  assert.equal(await strays.take(keys.slice(2), { term: 1, epoch: 2 }), false);
+  assert.ok(await strays.idle(1000));
+  assert.equal(calls.length, 1, `${calls.length} calls`);
+  assert.equal(waits.length, 0);
+  assert.equal(store.get(keys[1].key)?.value, "v", "kept, not dropped as sent");
+});
+
 Deno.test("Strays keeps each call under batchBytes of JSON, a larger key alone", async () => {
   const ring = view(3, [A, B, C]);
   const keys = Array.from({ length: 300 }, (_, i) => `s${i}`)
