@@ -6,7 +6,7 @@ import type { Invocation } from "./cli_args.ts";
 import { batches, itemBytes } from "./batches.ts";
 import { EXIT } from "./cli_exit.ts";
 import { parseItems } from "./cli_items.ts";
-import { quote, UsageError } from "./cli_values.ts";
+import { lineField, quote, UsageError } from "./cli_values.ts";
 import { outcomeOf } from "./conditions.ts";
 import { keyBytes } from "@cache/protocol/wire";
 
@@ -152,7 +152,11 @@ class KeyCommands {
     const items = keys.map((key, i) => ({ key, value: values[i] ?? null }));
     if (this.#call.json) this.#json({ items });
     else {
-      this.#io.stdout(items.map(({ key, value }) => `${key}\t${value ?? "(nil)"}\n`).join(""));
+      // A value "(nil)" is quoted, as it would read as a missing key.
+      const valueField = (value: string | null) =>
+        value === null ? "(nil)" : value === "(nil)" ? JSON.stringify(value) : lineField(value);
+      const lines = items.map(({ key, value }) => `${lineField(key)}\t${valueField(value)}\n`);
+      this.#io.stdout(lines.join(""));
     }
     return items.some((item) => item.value === null) ? EXIT.notFound : EXIT.ok;
   }
@@ -187,7 +191,9 @@ class KeyCommands {
     do {
       const page = await cache.scanPage({ ...this.#options(), prefix, count, cursor });
       if (json) keys.push(...page.keys);
-      else if (page.keys.length > 0) this.#io.stdout(page.keys.map((key) => `${key}\n`).join(""));
+      else if (page.keys.length > 0) {
+        this.#io.stdout(page.keys.map((key) => `${lineField(key)}\n`).join(""));
+      }
       cursor = page.cursor ?? undefined;
     } while (cursor !== undefined);
     if (json) this.#json({ keys });

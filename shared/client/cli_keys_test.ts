@@ -164,6 +164,26 @@ Deno.test("cache scan prints every key, following the cursors through the master
   assert.equal(calls[3], "GET http://m:1/keys");
 });
 
+Deno.test("cache scan and mget print a key or value that would split its line quoted", async () => {
+  // A key holding a newline printed as two lines, read back as two keys.
+  const { fetch } = cluster((_method, url) =>
+    url.pathname === "/mget"
+      ? json({
+        items: [
+          { key: "a\tb", value: "(nil)", version: "1.1" },
+          { key: "c", value: "1\n2", version: "1.2" },
+        ],
+        missing: ["d"],
+      })
+      : json({ keys: ["a\nb", '"q', "plain"], cursor: null })
+  );
+  const scan = await cli(["scan"], { fetch }, env);
+  assert.equal(scan.stdout, '"a\\nb"\n"\\"q"\nplain\n');
+  const mget = await cli(["mget", "a\tb", "c", "d"], { fetch }, env);
+  assert.equal(mget.stderr, "");
+  assert.equal(mget.stdout, '"a\\tb"\t"(nil)"\nc\t"1\\n2"\nd\t(nil)\n');
+});
+
 Deno.test("cache flush --yes deletes every key through the master, or says why it may not", async () => {
   const { fetch, calls } = cluster(() => noContent());
   assert.deepEqual(await cli(["flush", "--yes"], { fetch }, env), {

@@ -48,6 +48,27 @@ export function quote(text: string): string {
 }
 
 /**
+ * `text` as a field of a printed line: as it is, or as a JSON string when it holds a control
+ * character (a newline or a tab would split the line or its fields) or begins with `"` (it would
+ * read as quoted), so every line reads back one way.
+ *
+ * @example
+ * ```ts
+ * import { lineField } from "./cli_values.ts";
+ * lineField("user:1"); // "user:1"
+ * lineField("a\nb"); // '"a\\nb"'
+ * ```
+ */
+export function lineField(text: string): string {
+  if (text.startsWith('"')) return JSON.stringify(text);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20) return JSON.stringify(text);
+  }
+  return text;
+}
+
+/**
  * The seconds of `--ttl`: a number > 0, at most ten years.
  *
  * @example

@@ -6,6 +6,7 @@ import {
   checkKey,
   countOf,
   intervalOf,
+  lineField,
   prefixOf,
   quote,
   requestIdOf,
@@ -19,6 +20,23 @@ Deno.test("checkKey() and quote() keep a message on one short line", () => {
   assert.throws(() => checkKey("x".repeat(2000)), (error: Error) => error.message.length < 200);
   assert.equal(quote("a\nb"), '"a\\nb"');
   assert.equal(quote("y".repeat(100)), `"${"y".repeat(57)}..."`);
+});
+
+Deno.test("lineField() keeps a field on its line, and reads back one way", () => {
+  assert.deepEqual(["user:1", "a b", "caf\u00e9", 'say "hi"'].map(lineField), [
+    "user:1",
+    "a b",
+    "caf\u00e9",
+    'say "hi"',
+  ]);
+  // A newline or tab would split the line or the field; a leading quote would read as quoted.
+  assert.deepEqual(["a\nb", "a\tb", "a\rb", "\u0000", '"x"'].map(lineField), [
+    '"a\\nb"',
+    '"a\\tb"',
+    '"a\\rb"',
+    '"\\u0000"',
+    '"\\"x\\""',
+  ]);
 });
 
 Deno.test("amountOf() takes whole numbers within the safe integers, either sign", () => {
