@@ -108,7 +108,7 @@ export class Follower {
       const version = registry.leaderVersion;
       const query = `term=${registry.term}&epoch=${registry.epoch}` +
         `&settled=${registry.settled}${version === undefined ? "" : `&version=${version}`}` +
-        `&waitMs=${POLL_MS}`;
+        `&waitMs=${POLL_MS}&movingFrom=true`;
       try {
         const signal = AbortSignal.any([this.#poll.signal, AbortSignal.timeout(POLL_MS + 5000)]);
         const answer = await this.#options.fetch(`${leader}/ring?${query}`, { signal });

@@ -88,6 +88,7 @@ Deno.test("Follower long-polls the leader with the ring it has and adopts the an
     epoch: "0",
     settled: "true",
     waitMs: "20000",
+    movingFrom: "true",
   });
   calls[0].answer(Response.json(ring(7)));
   await settle();

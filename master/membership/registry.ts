@@ -681,7 +681,7 @@ export class Registry {
   }
 
   /** The ring as published to nodes and clients. */
-  view(): RingView {
+  view(options: { movingFrom?: boolean } = {}): RingView {
     const joined: Record<string, number> = {};
     for (const address of this.#ring.nodes) joined[address] = this.#members.get(address)!.joined;
     const settled = this.settled;
@@ -700,6 +700,9 @@ export class Registry {
       joined,
       settled,
       ...(moving > 0 ? { movingRings: moving } : {}),
+      ...(options.movingFrom && !settled
+        ? { movingFrom: this.unsettledRings.map((ring) => [...ring.nodes]) }
+        : {}),
       outside: this.#outside(),
       downWhileLeaving: this.#downWhileLeaving(),
       version: this.version,
@@ -840,7 +843,8 @@ export class Registry {
       const settled = view.settled ?? true;
       const counted = view.movingRings !== this.#leaderMoving;
       this.#leaderMoving = view.movingRings;
-      const moved = this.#adoptOutside(view, flushed) || counted;
+      const rings = this.#adoptMoving(view, []);
+      const moved = this.#adoptOutside(view, flushed) || counted || rings;
       if (moved) this.#notify();
       if (settled === this.#leaderSettled) return moved;
       this.#leaderSettled = settled; // the same ring: only whether its keys have moved changed
@@ -851,10 +855,12 @@ export class Registry {
     if (!newerRing(view, this)) return false;
     const now = this.#options.now();
     const changed = view.nodes.join(" ") !== this.#ring.nodes.join(" ");
+    const before = this.#ring;
     if (changed) {
       this.#unsettled = (view.settled ?? true) ? [] : [this.#ring, ...this.#unsettled].slice(0, 8);
       this.#ring = new Ring(view.nodes);
     } else if (view.settled ?? true) this.#unsettled = [];
+    this.#adoptMoving(view, [before]);
     const inRing = new Set(view.nodes);
     for (const address of view.nodes) {
       const member = this.#members.get(address);
@@ -1017,6 +1023,26 @@ export class Registry {
         handoverUntil: now + (ms ?? HANDOVER_MS),
       });
     }
+  }
+
+  /**
+   * Takes the rings the leader reads through (`view.movingFrom`), those this follower missed
+   * included: built from the rings it saw, it read 404 for keys a missed ring had moved, or a
+   * leaving node heard again held. Rings it has (or `known`) are kept, their lookups warm. Returns
+   * whether they changed; false, with nothing done, for a view without them (a leader of an older
+   * build, or an answer to a forwarded call).
+   */
+  #adoptMoving(view: RingView, known: Ring[]): boolean {
+    if (view.movingFrom === undefined) return false;
+    const have = [...known, ...this.#unsettled];
+    const rings = view.movingFrom.map((nodes) => {
+      const key = [...nodes].sort().join(" ");
+      return have.find((ring) => ring.nodes.join(" ") === key) ?? new Ring(nodes);
+    });
+    const same = rings.length === this.#unsettled.length &&
+      rings.every((ring, i) => ring === this.#unsettled[i]);
+    this.#unsettled = rings;
+    return !same;
   }
 
   /**

@@ -518,3 +518,32 @@ Deno.test("A follower's ring says from how many rings keys move as the leader's 
   follower.adopt(leader.view());
   assert.equal(follower.view().movingRings, undefined, "settled");
 });
+
+/** The node lists of `registry`'s rings keys may still be moving from, newest first. */
+const movingFrom = (registry: Registry) => registry.unsettledRings.map((ring) => ring.nodes);
+
+Deno.test("A follower reads through the rings the leader reads through, one it missed included", () => {
+  // Built from the rings it saw, a follower missed one whose long poll was out: a key that ring
+  // had moved to a node owning it nowhere else read 404 through the follower.
+  const { leader, follower } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  follower.adopt(leader.view({ movingFrom: true }));
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  leader.heartbeat("http://c:1", { instance: "c1" }); // the follower misses the ring between
+  follower.adopt(leader.view({ movingFrom: true }));
+  assert.equal(movingFrom(leader).length, 3);
+  assert.deepEqual(movingFrom(follower), movingFrom(leader));
+  assert.equal(leader.view().movingFrom, undefined, "only when asked");
+});
+
+Deno.test("A follower reads a leaving node marked down, heard again, as the leader does", () => {
+  // The leader reads its keys through a ring it adds, of the same epoch: the follower never
+  // learnt it, and read the keys 404 while the node handed them over.
+  const { clock, leader, follower } = leaverDownOnLeader();
+  follower.adopt(leader.view({ movingFrom: true }));
+  clock.now = 1200;
+  assert.equal(leader.heartbeat("http://b:1", { instance: "b1", leaving: true }), "known");
+  assert.equal(follower.adopt(leader.view({ movingFrom: true })), true);
+  assert.ok(movingFrom(follower).some((nodes) => nodes.includes("http://b:1")));
+  assert.deepEqual(movingFrom(follower), movingFrom(leader));
+});

@@ -416,6 +416,11 @@ export const RingView = z.object({
       "may be older than a copy on its way: a direct client then asks the master, whose reads " +
       "compare every ring's owners",
   }),
+  movingFrom: z.array(z.array(z.string())).optional().meta({
+    description: "Asked for (`GET /ring?movingFrom=true`), while keys move: the nodes of each " +
+      "earlier ring they may still be moving from, newest first, as the master's reads ask them. " +
+      "Followers take it, so a read through any master asks the same nodes",
+  }),
   outside: z.record(z.string(), z.enum(["leaving", "down"])).optional().meta({
     description: "The other nodes the master knows, by status: leaving (handing its keys over) " +
       "or down. Followers take it, so every master lists the same nodes",

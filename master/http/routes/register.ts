@@ -107,7 +107,8 @@ const ring = createRoute({
   description:
     "The up nodes and ring settings; with the shared ring module they place every key. " +
     "With `term`, `epoch` (and `settled`, `version`) of the ring the caller has, the answer " +
-    "waits up to `waitMs` for a change (a long poll: followers track the leader this way).",
+    "waits up to `waitMs` for a change (a long poll: followers track the leader this way). " +
+    "`movingFrom=true` adds the rings keys may still be moving from.",
   tags: ["membership"],
   request: {
     query: z.object({
@@ -116,6 +117,7 @@ const ring = createRoute({
       settled: z.enum(["true", "false"]).optional(),
       version: decimal(z.number().int().min(0)).optional(),
       waitMs: decimal(z.number().int().min(0).max(MAX_RING_WAIT_MS)).optional(),
+      movingFrom: z.enum(["true", "false"]).optional(),
     }),
   },
   responses: {
@@ -235,14 +237,14 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
   app.openapi(ring, async (c) => {
     // Not a ring to follow: an empty one would tell every node to drop what it holds.
     if (registry.recovering) throw stillRecovering();
-    const { term, epoch, settled, version, waitMs } = c.req.valid("query");
+    const { term, epoch, settled, version, waitMs, movingFrom } = c.req.valid("query");
     const same = term === registry.term && epoch === registry.epoch &&
       (settled === undefined || settled === String(registry.settled)) &&
       (version === undefined || version === registry.version);
     if (same && waitMs) {
       await registry.changed(waitMs);
     }
-    return c.json(registry.view(), 200);
+    return c.json(registry.view({ movingFrom: movingFrom === "true" }), 200);
   });
   app.openapi(leader, (c) => c.json(deps.election(), 200));
   app.openapi(owners, (c) => {
