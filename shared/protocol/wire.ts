@@ -287,11 +287,14 @@ export const LINES_TYPE = "application/x-ndjson";
 const NO_CONDITION = "/mset takes no condition: write conditional items one by one with POST /keys";
 
 /** A field of `POST /keys` that `/mset` refuses (400) rather than drop. */
-const Refused = z.unknown().optional().meta({ description: `Refused: ${NO_CONDITION}` });
+// Any value, null included, is refused (`not: {}` in the documents), with this reason.
+const Refused = z.unknown().refine(() => false, NO_CONDITION).optional().meta({
+  description: `Refused: ${NO_CONDITION}`,
+  not: {},
+});
 
 /** An `/mset` item: a key and its value. A condition is refused, not dropped. */
 export const MSetItem = z.strictObject({ ...KeyValue.shape, if: Refused, ifVersion: Refused })
-  .refine((item) => item.if === undefined && item.ifVersion === undefined, NO_CONDITION)
   .meta({ id: "MSetItem" });
 
 /** `POST /mset`: items to write, all or none. */
