@@ -171,8 +171,8 @@ export class HotPath {
 
   /**
    * The 401 or 403 that `request`, with a long body, gets by its head alone when its token does not
-   * pass the access rules of its path, else undefined: asked before the body is read, which the
-   * service then never holds (see `ServerOptions.admit`). A path no rule guards takes no body (no
+   * pass the access rules of its path, or the 413 of a body past the limit, else undefined: asked
+   * before the body is read, which the service then never holds (see `ServerOptions.admit`). A path no rule guards takes no body (no
    * route there does: the app answers 404 or 405), so a body sent there needs a token of any role:
    * such bodies were read whole, up to 8 MiB a connection, before the app's answer. The app checks
    * every request it serves again, as it always does.
@@ -181,12 +181,27 @@ export class HotPath {
     const started = performance.now();
     const path = routerPath(request.url); // as the app's own check will read it
     const roles = this.#roles(path) ?? (this.#options.auth?.enabled ? ROLES : undefined);
-    const refused = roles ? this.#admit(request, roles, path) : undefined;
+    const refused = (roles ? this.#admit(request, roles, path) : undefined) ??
+      this.#tooLong(request);
     // Counted as the app counts what it answers: a flood of them must show in the request metrics.
     if (refused) {
       this.#record(request.method, this.routeOf(request.method, path), refused.status, started);
     }
     return refused;
+  }
+
+  /**
+   * The app's 413 for a body whose Content-Length passes the limit, on any route (none takes a
+   * longer one): the server read such bodies whole up to 8 MiB a connection, whatever the limit,
+   * before the app refused them.
+   */
+  #tooLong(request: LiteRequest): Response | undefined {
+    const { maxBodyBytes } = this.#options;
+    const length = Number(request.headers.get("content-length") ?? NaN);
+    if (!(length > maxBodyBytes)) return undefined; // chunked: the app counts it as it comes
+    return Response.json({ error: `Request body is larger than ${maxBodyBytes} bytes` }, {
+      status: 413,
+    });
   }
 
   #roles(path: string): Role[] | undefined {

@@ -292,6 +292,27 @@ Deno.test("a deadline or ring epoch that is not a whole number is refused 400, a
   }
 });
 
+/**
+ * The first bytes `url` answers to a POST head to `path` announcing a JSON body of `length` bytes,
+ * of which it sends 2: "no answer" after 3 s. The connection is added to `conns`.
+ */
+async function answerToHead(
+  url: string,
+  conns: Deno.Conn[],
+  path: string,
+  length: number,
+  authorization = "",
+): Promise<string> {
+  const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `${authorization}Content-Length: ${length}\r\n\r\n{"`;
+  const [conn] = await hold(url, 1, head);
+  conns.push(conn);
+  const buffer = new Uint8Array(1024);
+  const read = conn.read(buffer).then((n) => new TextDecoder().decode(buffer.subarray(0, n ?? 0)));
+  const late = new Promise<string>((resolve) => setTimeout(() => resolve("no answer"), 3000));
+  return await Promise.race([read, late]);
+}
+
 Deno.test("with tokens, a long body without one is refused on its head, before it is read", async () => {
   // Else a client with no token held up to a body's limit (6 MiB on a node) per connection, for as
   // long as the minimum rate let it trickle.
@@ -316,16 +337,7 @@ Deno.test("with tokens, a long body without one is refused on its head, before i
       [master.url, "/live/%2E%2E/mset", ""], // /mset to the app, its dot segments resolved
     ];
     for (const [url, path, authorization] of asks) {
-      const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
-        `${authorization}Content-Length: 5000000\r\n\r\n{"`;
-      const [conn] = await hold(url, 1, head);
-      conns.push(conn);
-      const buffer = new Uint8Array(1024);
-      const read = conn.read(buffer).then((n) =>
-        new TextDecoder().decode(buffer.subarray(0, n ?? 0))
-      );
-      const late = new Promise<string>((resolve) => setTimeout(() => resolve("no answer"), 3000));
-      const answer = await Promise.race([read, late]);
+      const answer = await answerToHead(url, conns, path, 5_000_000, authorization);
       const status = authorization.includes("client") ? "403" : "401";
       assert.match(answer, new RegExp(`^HTTP/1.1 ${status} `), `${url}${path}: ${answer}`);
     }
@@ -346,6 +358,31 @@ Deno.test("with tokens, a long body without one is refused on its head, before i
       onMaster,
       /http_requests_total\{method="POST",route="\/register",status="403"\} 1\b/,
     );
+  } finally {
+    closeAll(conns);
+    await processes.stopAll();
+  }
+});
+
+Deno.test("a body longer than a service's limit is refused on its head, before it is read", async () => {
+  // Read whole up to 8 MiB whatever the limit, then refused 413: 60 connections each sending 8 MB
+  // to a node whose limit is 71,536 bytes took it from 74 MB to 650 MB.
+  const processes = new Processes();
+  const conns: Deno.Conn[] = [];
+  try {
+    const master = await processes.master({ args: ["--replicas", "1"] });
+    const node = await processes.node(master.url, ["--max-value-bytes", "1000"]);
+    const asks: [string, string, number][] = [
+      [node.url, "/keys", 200_000], // its limit: 71,536 bytes
+      [node.url, "/nosuch", 200_000], // no route takes a body that long either
+      [master.url, "/keys", 7_000_000], // over the default limit, 6,356,992 bytes, under 8 MiB
+    ];
+    for (const [url, path, length] of asks) {
+      const answer = await answerToHead(url, conns, path, length);
+      assert.match(answer, /^HTTP\/1.1 413 /, `${url}${path}: ${answer}`);
+      assert.match(answer, /"error":"Request body is larger than \d+ bytes"/);
+    }
+    assert.equal(await put(node.url, "k", "v"), 204, "the node still takes writes");
   } finally {
     closeAll(conns);
     await processes.stopAll();
