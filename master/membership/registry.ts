@@ -1022,6 +1022,13 @@ export class Registry {
         downLeaving: this.#flushes(),
         handoverUntil: now + (ms ?? HANDOVER_MS),
       });
+      this.#options.log.warn(
+        "leaving node of the last ring not heard: read until its handover ends",
+        {
+          address,
+          handoverLeftMs: ms ?? HANDOVER_MS,
+        },
+      );
     }
   }
 
