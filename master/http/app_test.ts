@@ -151,6 +151,22 @@ Deno.test("GET /ring answers a long poll at once when only the list of nodes cha
   assert.equal(answer.epoch, seen.epoch);
 });
 
+Deno.test("master names the rings keys move from to a registration that asks, as a follower's", async () => {
+  // A follower forwards a node's registration and takes the ring answered: without them, it fell
+  // back on the rings it saw, and missed one that came between two of its long polls.
+  const { master } = inProcessCluster(2);
+  const register = (query: string) =>
+    master.request(`/register${query}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ address: "http://10.1.2.3:8081" }),
+    });
+  const asked = await (await register("?movingFrom=true")).json();
+  assert.equal(asked.settled, false, "the new node has keys to take");
+  assert.ok(asked.movingFrom.length > 0, JSON.stringify(asked));
+  assert.equal((await (await register("")).json()).movingFrom, undefined, "a node's beat");
+});
+
 Deno.test("master registers a node whose heartbeat has fields it does not know", async () => {
   const { master } = inProcessCluster(0);
   const beat = await master.request("/register", {

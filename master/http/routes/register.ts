@@ -31,7 +31,15 @@ const register = createRoute({
     "also answers `x-lease-ms`, the milliseconds from sending this heartbeat for which the node " +
     "may act as a primary of that ring.",
   tags: ["membership"],
-  request: { body: { ...json(RegisterRequest, "The node's address"), required: false } },
+  request: {
+    query: z.object({
+      movingFrom: z.enum(["true", "false"]).optional().meta({
+        description: "`true` names the rings keys move from in the answer (`movingFrom`): a " +
+          "follower forwarding a registration takes the ring answered",
+      }),
+    }),
+    body: { ...json(RegisterRequest, "The node's address"), required: false },
+  },
   responses: {
     201: json(RingView, "A node the master did not know is registered"),
     200: json(
@@ -199,7 +207,8 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
     if (outcome === "forward" && follower) {
       const body = JSON.stringify({ ...beat, address });
       const headers = { "content-type": "application/json" };
-      return relay(follower.forward("/register", { method: "POST", body, headers }));
+      const init = { method: "POST", body, headers };
+      return relay(follower.forward("/register?movingFrom=true", init));
     }
     if (outcome === "rejoin") {
       return c.json(
@@ -214,7 +223,8 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
     }
     // Only the leader grants a lease: a follower's answer does not show it still owns its keys.
     const lease = registry.leading ? { [LEASE_HEADER]: String(registry.leaseMs) } : undefined;
-    return c.json(registry.view(), outcome === "new" ? 201 : 200, lease);
+    const movingFrom = c.req.valid("query").movingFrom === "true";
+    return c.json(registry.view({ movingFrom }), outcome === "new" ? 201 : 200, lease);
   });
 
   app.openapi(deregister, (c) => {
