@@ -1043,8 +1043,8 @@ export class Registry {
     if (view.movingFrom === undefined) return false;
     const have = [...known, ...this.#unsettled];
     const rings = view.movingFrom.map((nodes) => {
-      const key = [...nodes].sort().join(" ");
-      return have.find((ring) => ring.nodes.join(" ") === key) ?? new Ring(nodes);
+      const text = nodesText(nodes);
+      return have.find((ring) => nodesText(ring.nodes) === text) ?? new Ring(nodes);
     });
     const same = rings.length === this.#unsettled.length &&
       rings.every((ring, i) => ring === this.#unsettled[i]);
@@ -1191,10 +1191,17 @@ export class Registry {
 
   #changed(event: string, address: string): void {
     const up = [...this.#members].filter(([, m]) => m.status === "up").map(([a]) => a);
-    // Keep the ring being left; the older ones only while their keys may still be moving.
-    this.#unsettled = this.#settledFor()
-      ? [this.#ring]
-      : [this.#ring, ...this.#unsettled].slice(0, 8);
+    // Keep the ring being left; the older ones only while their keys may still be moving. A ring
+    // of the same nodes as the new one, or as a newer one kept, places keys alike: not read twice
+    // (a new leader, carrying on with the same nodes, listed its ring again).
+    const kept = this.#settledFor() ? [this.#ring] : [this.#ring, ...this.#unsettled];
+    const seen = new Set([nodesText(up)]);
+    this.#unsettled = kept.filter((ring) => {
+      const nodes = nodesText(ring.nodes);
+      if (seen.has(nodes)) return false;
+      seen.add(nodes);
+      return true;
+    }).slice(0, 8);
     this.#ring = new Ring(up);
     this.#epoch++;
     this.#publish();
@@ -1221,7 +1228,12 @@ function downMember(now: number): Member {
   };
 }
 
+/** A ring's node list as one text, whatever its order. */
+function nodesText(nodes: readonly string[]): string {
+  return [...nodes].sort().join(" ");
+}
+
 /** A hash of a ring's node list, whatever its order. */
 function nodesHash(nodes: readonly string[]): number {
-  return hash32([...nodes].sort().join(" "));
+  return hash32(nodesText(nodes));
 }

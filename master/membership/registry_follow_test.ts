@@ -547,3 +547,17 @@ Deno.test("A follower reads a leaving node marked down, heard again, as the lead
   assert.ok(movingFrom(follower).some((nodes) => nodes.includes("http://b:1")));
   assert.deepEqual(movingFrom(follower), movingFrom(leader));
 });
+
+Deno.test("A new leader lists no ring twice among those keys move from", () => {
+  // Carrying on with the same nodes, it put the ring it had among them again: every master read
+  // one ring twice, and a client counted one ring change more.
+  const { leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  follower.adopt(leader.view({ movingFrom: true }));
+  promote();
+  follower.lead(2);
+  const lists = movingFrom(follower).map((nodes) => nodes.join(" "));
+  assert.deepEqual(lists, [...new Set(lists)]);
+  assert.ok(!lists.includes(follower.ring.nodes.join(" ")), "the current ring is read anyway");
+});

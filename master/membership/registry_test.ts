@@ -510,7 +510,8 @@ Deno.test("A node back with a ring a restarted master never learnt joins with it
   const own = registry.view();
   assert.ok(registry.deregister("http://new:1"));
   assert.equal(registry.heartbeat("http://new:1", { ring: own }), "new");
-  assert.deepEqual(registry.unsettledRings.at(-1)?.nodes, ["http://a:1", "http://b:1"]);
+  const lists = registry.unsettledRings.map((ring) => ring.nodes.join(" "));
+  assert.ok(lists.includes("http://a:1 http://b:1"), "the ring never learnt is still read");
 });
 
 Deno.test("A restarted master's epochs pass those of a ring it never learnt, so its nodes follow", () => {
