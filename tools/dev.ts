@@ -4,17 +4,28 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { NODE_V8_FLAGS } from "../node/v8_flags.ts";
+import { joinNegatives } from "../shared/service/config.ts";
 
 const usage =
   "Usage: deno task dev [--nodes N] [--port MASTER_PORT]  (nodes take the next N ports)";
 let options: { nodes: number; port: number };
 try {
   const { values } = parseArgs({
-    args: Deno.args,
-    options: { nodes: { type: "string", default: "3" }, port: { type: "string", default: "8080" } },
+    args: joinNegatives(Deno.args),
+    options: {
+      nodes: { type: "string", default: "3" },
+      port: { type: "string", default: "8080" },
+      help: { type: "boolean", short: "h" },
+    },
     strict: true,
   });
-  options = { nodes: Number(values.nodes), port: Number(values.port) };
+  if (values.help) {
+    console.log(`${usage}\nThe services' settings come from their variables too (README).`);
+    Deno.exit(0);
+  }
+  // Decimal digits only: Number() also takes "0x65f4" and "2.61e4".
+  const whole = (text: string) => /^\d+$/.test(text) ? Number(text) : NaN;
+  options = { nodes: whole(values.nodes), port: whole(values.port) };
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 100) {
     throw new Error(`Invalid --nodes "${values.nodes}": expected 1 to 100`);
   }
@@ -117,6 +128,14 @@ function spawnService(name: string, args: string[]): ChildProcess {
       console.log(`${label} stopped (${signal ?? "code 0"})`);
       return;
     }
+    if (code === 2) {
+      // A setting it refuses, or a port it cannot listen on: started again, it would say the same
+      // line forever.
+      console.log(`\ndev: ${name} cannot run with these settings (its line above): stopping.`);
+      stopping = true;
+      void killAll(2);
+      return;
+    }
     const service = services.find((other) => other.child === child)!;
     const steady = Date.now() - service.startedAt >= STEADY_MS;
     if (steady) service.backoffMs = BACKOFF_MS.first;
@@ -164,13 +183,15 @@ const isReady = async (url: string) => {
         (await Promise.all(nodePorts.map((port) => isReady(`http://127.0.0.1:${port}`))))
           .every(Boolean);
       if (up === options.nodes && ready) {
-        console.log(`\nCluster ready: master ${masterUrl} with ${options.nodes} nodes`);
-        console.log(`API reference: ${masterUrl}/reference`);
+        const count = `${options.nodes} node${options.nodes === 1 ? "" : "s"}`;
+        console.log(`\nCluster ready: master ${masterUrl} with ${count}`);
+        console.log(`Dashboard: ${masterUrl}/dashboard    API reference: ${masterUrl}/reference`);
         console.log(
           `Try: curl -X POST ${masterUrl}/keys -H 'content-type: application/json' ` +
             `-d '{"key":"hello","value":"world"}'`,
         );
         console.log(`     curl ${masterUrl}/keys/hello`);
+        console.log(`     deno task cli --url ${masterUrl} get hello`);
         console.log("Ctrl-C stops every process.\n");
         return;
       }
@@ -194,11 +215,17 @@ async function stop(code = 0) {
       "(Ctrl-C again stops everything at once).",
   );
   stoppingAt = performance.now();
+  if (gone.has(master.child)) {
+    // Crashed, and waiting to be started again: the nodes would wait for it up to 20 s.
+    console.log("The master is down: the nodes stop at once, with no key handed over.");
+    return await killAll(code);
+  }
   nodes.forEach((node) => node.child.kill("SIGTERM"));
   await Promise.all(nodes.map((node) => exited(node.child)));
   if (hurried) return; // a second Ctrl-C killed them all meanwhile: the master's pid may be reused
   master.child.kill("SIGTERM");
   await exited(master.child);
+  if (hurried) return; // a second Ctrl-C while the master stopped: it says how this ends
   await finish(code);
 }
 
@@ -219,7 +246,7 @@ let stoppingAt = 0;
  * A terminal's Ctrl-C reaches this script twice at once (the process group's SIGINT, and the one
  * `deno task` passes on): a signal this soon after the first is the same Ctrl-C.
  */
-const SAME_CTRL_C_MS = 500;
+const SAME_CTRL_C_MS = 200;
 
 /**
  * A second Ctrl-C while stopping: a node whose master is down (crashed, or paused to watch a
@@ -227,8 +254,14 @@ const SAME_CTRL_C_MS = 500;
  */
 async function stopNow(): Promise<void> {
   if (hurried) return;
-  hurried = true;
   console.log("\nStopping at once: no key is handed over.");
+  await killAll(130);
+}
+
+/** Kills every service still running, waits for each to end, and exits with `code`. */
+async function killAll(code: number): Promise<void> {
+  if (hurried) return;
+  hurried = true;
   for (const { child } of services) {
     // By pid: a ChildProcess sends no second signal once one was sent (the first Ctrl-C's). Not
     // to one that ended: its pid may be another process's now.
@@ -239,7 +272,7 @@ async function stopNow(): Promise<void> {
     }
   }
   await Promise.all(services.map((service) => exited(service.child)));
-  await finish(130);
+  await finish(code);
 }
 
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {

@@ -203,8 +203,14 @@ export const origins = () =>
  * `args` with a flag and a negative number after it as one (`--port -1` as `--port=-1`): node:util
  * reads the number as a flag, and refuses the pair in three lines that name no setting, where the
  * setting's own check names it in one.
+ *
+ * @example
+ * ```ts
+ * import { joinNegatives } from "./config.ts";
+ * joinNegatives(["--port", "-1", "--quiet"]); // ["--port=-1", "--quiet"]
+ * ```
  */
-function joinNegatives(args: string[]): string[] {
+export function joinNegatives(args: string[]): string[] {
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const next = args[i + 1];

@@ -23,14 +23,22 @@ function freeRun(count: number): number {
 }
 
 /** `deno task dev` with `nodes` nodes and its master on `port`, its output piped. */
-function dev(nodes: number, port: number): Deno.ChildProcess {
+function dev(nodes: number, port: number, env: Record<string, string> = {}): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "tools/dev.ts", "--nodes", String(nodes), "--port", String(port)],
     cwd: new URL("../../", import.meta.url),
     stdout: "piped",
     stderr: "inherit",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).spawn();
+}
+
+/** `deno task dev` with one node on free ports, the lines it prints, and its master's URL. */
+function devOfOne() {
+  const port = freeRun(1);
+  const child = dev(1, port);
+  const { lines: printed, done: output } = linesOf(child.stdout);
+  return { port, child, printed, output, masterUrl: `http://127.0.0.1:${port}` };
 }
 
 /** The lines a process prints as they come, and the promise of their end. */
@@ -143,6 +151,37 @@ Deno.test("deno task dev refuses with one line and exit 2 when one of its ports 
   }
 });
 
+Deno.test("deno task dev names a bad flag in one line, and --help prints its usage", async () => {
+  const run = async (...args: string[]) => {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "tools/dev.ts", ...args],
+      cwd: new URL("../../", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+    return { code, stdout: text(stdout), stderr: text(stderr) };
+  };
+  const usage = /^Usage: deno task dev /m;
+  for (
+    const [args, line] of [
+      [["--nodes", "-1"], 'dev: Invalid --nodes "-1": expected 1 to 100'], // node:util: 3 lines
+      [["--port", "0x65f4"], 'dev: Invalid --port "0x65f4"'], // Number() took it: 26100
+      [["--nodes", "2.6e1"], 'dev: Invalid --nodes "2.6e1"'],
+    ] as const
+  ) {
+    const refused = await run(...args);
+    assert.equal(refused.code, 2, args.join(" "));
+    const [first, second, ...rest] = refused.stderr.split("\n");
+    assert.ok(first.startsWith(line), first);
+    assert.match(second, usage);
+    assert.deepEqual(rest, []);
+  }
+  const help = await run("--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, usage);
+});
+
 /** The pid of the process whose command line matches `pattern` (`pgrep -f`), or 0 for none. */
 async function pidOf(pattern: string): Promise<number> {
   const { stdout } = await new Deno.Command("pgrep", { args: ["-f", pattern], stdout: "piped" })
@@ -152,10 +191,7 @@ async function pidOf(pattern: string): Promise<number> {
 
 Deno.test("deno task dev starts a service that dies unexpectedly again, and the others go on", async () => {
   // Once one node's kill -9 stopped the whole cluster: no failover could be watched locally.
-  const port = freeRun(1);
-  const child = dev(1, port);
-  const { lines: printed, done: output } = linesOf(child.stdout);
-  const masterUrl = `http://127.0.0.1:${port}`;
+  const { port, child, printed, output, masterUrl } = devOfOne();
   let stopped = false;
   try {
     await clusterUp(child, printed, masterUrl, 1);
@@ -216,10 +252,7 @@ Deno.test("deno task dev starts a service that dies unexpectedly again, and the 
 
 Deno.test("deno task dev stops at once on a second Ctrl-C, while a node waits for a paused master", async () => {
   // A leaving node waits for its master up to its handover time (20 s): a second Ctrl-C does not.
-  const port = freeRun(1);
-  const child = dev(1, port);
-  const { lines: printed, done: output } = linesOf(child.stdout);
-  const masterUrl = `http://127.0.0.1:${port}`;
+  const { port, child, printed, output, masterUrl } = devOfOne();
   try {
     await clusterUp(child, printed, masterUrl, 1);
     const masterPid = await pidOf(`master/main.ts --port ${port} `);
@@ -234,16 +267,60 @@ Deno.test("deno task dev stops at once on a second Ctrl-C, while a node waits fo
     assert.equal(status.code, 130);
     assert.ok(await closed(port) && await closed(port + 1), "every service stopped");
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already ended
-    }
-    await child.status;
-    await killLeftovers(port);
+    await endAll(child, port);
   }
   assert.match(await output, /Stopping at once: no key is handed over/);
 });
+
+Deno.test("deno task dev stops every process, exit 2, when a service refuses its settings", async () => {
+  // Started again and again, the master said the same line forever, and the script never ended.
+  const port = freeRun(1);
+  const child = dev(1, port, { REPLICAS: "abc" });
+  const { done: output } = linesOf(child.stdout);
+  const late = setTimeout(() => child.kill("SIGKILL"), 20_000); // still running: failed
+  try {
+    assert.equal((await child.status).code, 2);
+    assert.ok(await closed(port) && await closed(port + 1), "every service stopped");
+  } finally {
+    clearTimeout(late);
+    await endAll(child, port);
+  }
+  const lines = await output;
+  assert.match(lines, /master +\| master: Invalid --replicas \(REPLICAS\) "abc"/);
+  assert.match(lines, /dev: master cannot run with these settings/);
+  assert.doesNotMatch(lines, /starting it again/);
+});
+
+Deno.test("deno task dev stops at once on Ctrl-C while its master waits to be started again", async () => {
+  // Its nodes waited for a master to take their leave, up to 20 s, while the script kept it down.
+  const { port, child, printed, output, masterUrl } = devOfOne();
+  try {
+    await clusterUp(child, printed, masterUrl, 1);
+    Deno.kill(await pidOf(`master/main.ts --port ${port} `), "SIGKILL");
+    const noticed = () => Promise.resolve(printed.some((line) => /master +\| exited/.test(line)));
+    await waitFor(noticed, "noticed");
+    const first = performance.now();
+    child.kill("SIGINT");
+    const status = await child.status;
+    assert.ok(performance.now() - first < 5000, "at once");
+    assert.equal(status.code, 0);
+    assert.ok(await closed(port) && await closed(port + 1), "every service stopped");
+  } finally {
+    await endAll(child, port);
+  }
+  assert.match(await output, /The master is down: the nodes stop at once/);
+});
+
+/** Kills `deno task dev` if it still runs, and whatever of its cluster on `port` is left. */
+async function endAll(child: Deno.ChildProcess, port: number): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // already ended
+  }
+  await child.status;
+  await killLeftovers(port);
+}
 
 /** Whether nothing listens on `port` any more. */
 async function closed(port: number): Promise<boolean> {
