@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { NODE_V8_FLAGS } from "../node/v8_flags.ts";
-import { joinNegatives } from "../shared/service/config.ts";
+import { joinNegatives } from "@cache/service/config";
 
 const usage =
   "Usage: deno task dev [--nodes N] [--port MASTER_PORT]  (nodes take the next N ports)";
