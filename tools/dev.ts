@@ -210,16 +210,16 @@ const isReady = async (url: string) => {
 async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
+  stoppingAt = performance.now();
+  if (gone.has(master.child)) {
+    // Crashed, and waiting to be started again: the nodes would wait for it up to 20 s.
+    console.log("\nStopping: the master is down: the nodes stop at once, with no key handed over.");
+    return await killAll(code);
+  }
   console.log(
     "\nStopping: nodes hand their keys over and deregister first, then the master " +
       "(Ctrl-C again stops everything at once).",
   );
-  stoppingAt = performance.now();
-  if (gone.has(master.child)) {
-    // Crashed, and waiting to be started again: the nodes would wait for it up to 20 s.
-    console.log("The master is down: the nodes stop at once, with no key handed over.");
-    return await killAll(code);
-  }
   nodes.forEach((node) => node.child.kill("SIGTERM"));
   await Promise.all(nodes.map((node) => exited(node.child)));
   if (hurried) return; // a second Ctrl-C killed them all meanwhile: the master's pid may be reused

@@ -308,7 +308,7 @@ Deno.test("deno task dev stops at once on Ctrl-C while its master waits to be st
   } finally {
     await endAll(child, port);
   }
-  assert.match(await output, /The master is down: the nodes stop at once/);
+  assert.match(await output, /Stopping: the master is down: the nodes stop at once/);
 });
 
 /** Kills `deno task dev` if it still runs, and whatever of its cluster on `port` is left. */
