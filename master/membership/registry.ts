@@ -930,7 +930,7 @@ export class Registry {
       this.#options.log.info("leading with no ring: recovering it from the nodes", { term });
       return;
     }
-    this.#changed("leader elected", "");
+    this.#changed("leader elected", "", true);
   }
 
   /**
@@ -1189,19 +1189,18 @@ export class Registry {
     }
   }
 
-  #changed(event: string, address: string): void {
+  #changed(event: string, address: string, sameProcesses = false): void {
     const up = [...this.#members].filter(([, m]) => m.status === "up").map(([a]) => a);
-    // Keep the ring being left; the older ones only while their keys may still be moving. A ring
-    // of the same nodes as the new one, or as a newer one kept, places keys alike: not read twice
-    // (a new leader, carrying on with the same nodes, listed its ring again).
-    const kept = this.#settledFor() ? [this.#ring] : [this.#ring, ...this.#unsettled];
-    const seen = new Set([nodesText(up)]);
-    this.#unsettled = kept.filter((ring) => {
-      const nodes = nodesText(ring.nodes);
-      if (seen.has(nodes)) return false;
-      seen.add(nodes);
-      return true;
-    }).slice(0, 8);
+    // Keep the ring being left; the older ones only while their keys may still be moving. Not
+    // when the change moves no key: a new leader carrying on with the same processes listed its
+    // ring twice. (A ring of the same nodes is kept otherwise: a node restarted empty at its
+    // address, or a ring that came back before keys settled, is a change reads must see.)
+    const moves = !sameProcesses || nodesText(up) !== nodesText(this.#ring.nodes);
+    if (moves) {
+      this.#unsettled = this.#settledFor()
+        ? [this.#ring]
+        : [this.#ring, ...this.#unsettled].slice(0, 8);
+    }
     this.#ring = new Ring(up);
     this.#epoch++;
     this.#publish();
