@@ -43,11 +43,15 @@ export class Recovery {
     this.#until = until;
   }
 
-  /** Records a heartbeat from `address`, with the ring that node follows, if any. */
+  /**
+   * Records a heartbeat from `address`, with the ring that node follows, if any. Of the reports of
+   * one ring, the latest (by `version`) is kept: the nodes it lists outside change within its epoch.
+   */
   heard(address: string, ring: RingView | undefined): void {
     this.#heard.add(address);
     if (ring) this.#rings.set(address, ring);
-    if (ring && (!this.#last || newerRing(ring, this.#last))) this.#last = ring;
+    const last = this.#last;
+    if (ring && (!last || newerRing(ring, last) || laterReport(ring, last))) this.#last = ring;
   }
 
   /**
@@ -123,4 +127,10 @@ export function droppedBy(
 ): boolean {
   return ring !== undefined && ring.nodes.includes(address) && !later.nodes.includes(address) &&
     ring.term === later.term && ring.epoch < later.epoch;
+}
+
+/** Whether `ring` is the same ring as `than` (term and epoch), as the master gave it later. */
+function laterReport(ring: RingView, than: RingView): boolean {
+  return ring.term === than.term && ring.epoch === than.epoch &&
+    (ring.version ?? -1) > (than.version ?? -1);
 }

@@ -60,3 +60,22 @@ Deno.test("Recovery names the nodes the last ring lists leaving, while no report
   recovery.heard("http://b:1", { ...last, settled: true }); // every key handed over since
   assert.deepEqual([...recovery.leavers()], []);
 });
+
+Deno.test("Recovery takes the latest report of the newest ring, whichever node beats first", () => {
+  // A leaving node that handed over and deregistered within the ring's epoch: listed leaving by
+  // an answer a node took before, gone from a later one. Revived by the earlier, reads asked it.
+  const gone = {
+    ...ring(2, 6, ["http://a:1", "http://b:1"]),
+    settled: false,
+    version: 12,
+    outside: {},
+  };
+  const before = { ...gone, version: 10, outside: { "http://x:1": "leaving" as const } };
+  for (const order of [[before, gone], [gone, before]]) {
+    const recovery = new Recovery(3000);
+    recovery.heard("http://a:1", order[0]);
+    recovery.heard("http://b:1", order[1]);
+    assert.deepEqual([...recovery.leavers()], []);
+    assert.equal(recovery.last?.version, 12);
+  }
+});
