@@ -316,8 +316,11 @@ export class Membership {
 
   /** `view` as a heartbeat reports it: with the newest flush this node knows of. */
   #reported(view: RingView): RingView {
-    const flushed = Math.max(view.flushed ?? 0, this.#options.flushed?.() ?? 0);
-    return flushed > 0 ? { ...view, flushed } : view;
+    // Not the rings keys move from, which a follower's relayed answer names: no master reads them
+    // from a node, and they would ride on every beat.
+    const { movingFrom: _, ...ring } = view;
+    const flushed = Math.max(ring.flushed ?? 0, this.#options.flushed?.() ?? 0);
+    return flushed > 0 ? { ...ring, flushed } : ring;
   }
 
   #follow(view: RingView): void {

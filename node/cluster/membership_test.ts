@@ -360,3 +360,26 @@ Deno.test("Membership logs a master unreachable again when the reason changes", 
     "TypeError: invalid peer certificate: UnknownIssuer",
   ]);
 });
+
+Deno.test("Membership reports its ring without the rings keys move from a follower relayed", async () => {
+  // A follower relays the leader's answer to a forwarded registration, which names them: sent
+  // back in every heartbeat, they grew each beat by up to eight node lists.
+  const sent: { ring?: Record<string, unknown> }[] = [];
+  const ring = {
+    term: 1,
+    epoch: 5,
+    replicas: 1,
+    nodes: ["http://node-9:8081"],
+    joined: { "http://node-9:8081": 5 },
+    settled: false,
+    movingFrom: [["http://node-1:8081"]],
+  };
+  const membership = member((_input, init) => {
+    sent.push(JSON.parse(String(init?.body)));
+    return Promise.resolve(Response.json(ring, { status: 201 }));
+  });
+  await membership.beat();
+  await membership.beat();
+  assert.equal(sent[1].ring?.epoch, 5);
+  assert.equal(sent[1].ring?.movingFrom, undefined);
+});
