@@ -246,7 +246,7 @@ let stoppingAt = 0;
  * A terminal's Ctrl-C reaches this script twice at once (the process group's SIGINT, and the one
  * `deno task` passes on): a signal this soon after the first is the same Ctrl-C.
  */
-const SAME_CTRL_C_MS = 200;
+const SAME_CTRL_C_MS = 500;
 
 /**
  * A second Ctrl-C while stopping: a node whose master is down (crashed, or paused to watch a

@@ -45,7 +45,8 @@ export class Recovery {
 
   /**
    * Records a heartbeat from `address`, with the ring that node follows, if any. Of the reports of
-   * one ring, the latest (by `version`) is kept: the nodes it lists outside change within its epoch.
+   * one ring, the latest (by `version`) is kept: the nodes it lists outside change within its
+   * epoch.
    */
   heard(address: string, ring: RingView | undefined): void {
     this.#heard.add(address);

@@ -49,8 +49,9 @@ export function quote(text: string): string {
 
 /**
  * `text` as a field of a printed line: as it is, or as a JSON string when it holds a control
- * character (a newline or a tab would split the line or its fields) or begins with `"` (it would
- * read as quoted), so every line reads back one way.
+ * character (a newline or a tab would split the line or its fields; C1 controls and DEL move a
+ * terminal) or a lone surrogate (printed as U+FFFD, the key could not be told), or begins with `"`
+ * (it would read as quoted), so every line reads back one way (`JSON.parse` a quoted field).
  *
  * @example
  * ```ts
@@ -60,10 +61,11 @@ export function quote(text: string): string {
  * ```
  */
 export function lineField(text: string): string {
-  if (text.startsWith('"')) return JSON.stringify(text);
+  if (text.startsWith('"') || !text.isWellFormed()) return JSON.stringify(text);
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 0x20) return JSON.stringify(text);
+    // JSON escapes those under 0x20; DEL and C1 stay as they are, inside the quotes.
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return JSON.stringify(text);
   }
   return text;
 }

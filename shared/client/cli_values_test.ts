@@ -30,13 +30,17 @@ Deno.test("lineField() keeps a field on its line, and reads back one way", () =>
     'say "hi"',
   ]);
   // A newline or tab would split the line or the field; a leading quote would read as quoted.
-  assert.deepEqual(["a\nb", "a\tb", "a\rb", "\u0000", '"x"'].map(lineField), [
+  assert.deepEqual(["a\nb", "a\tb", "a\rb", "\u0000", '"x"', "\ud800"].map(lineField), [
     '"a\\nb"',
     '"a\\tb"',
     '"a\\rb"',
     '"\\u0000"',
     '"\\"x\\""',
+    '"\\ud800"',
   ]);
+  // DEL and C1 controls move a terminal: quoted, as they are inside the quotes.
+  assert.deepEqual(["a\u007f", "\u009b2J"].map(lineField), ['"a\u007f"', '"\u009b2J"']);
+  for (const text of ["a\nb", "\ud800", "\u009b"]) assert.equal(JSON.parse(lineField(text)), text);
 });
 
 Deno.test("amountOf() takes whole numbers within the safe integers, either sign", () => {

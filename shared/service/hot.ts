@@ -172,10 +172,10 @@ export class HotPath {
   /**
    * The 401 or 403 that `request`, with a long body, gets by its head alone when its token does not
    * pass the access rules of its path, or the 413 of a body past the limit, else undefined: asked
-   * before the body is read, which the service then never holds (see `ServerOptions.admit`). A path no rule guards takes no body (no
-   * route there does: the app answers 404 or 405), so a body sent there needs a token of any role:
-   * such bodies were read whole, up to 8 MiB a connection, before the app's answer. The app checks
-   * every request it serves again, as it always does.
+   * before the body is read, which the service then never holds (see `ServerOptions.admit`). A
+   * path no rule guards takes no body (no route there does: the app answers 404 or 405), so a body
+   * sent there needs a token of any role: such bodies were read whole, up to 8 MiB a connection,
+   * before the app's answer. The app checks every request it serves again, as it always does.
    */
   refuses(request: LiteRequest): Response | undefined {
     const started = performance.now();
