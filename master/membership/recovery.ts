@@ -78,7 +78,7 @@ export class Recovery {
     const leavers = new Map<string, number | undefined>();
     if (!last || this.#settledSeen(last)) return leavers;
     for (const [address, status] of Object.entries(last.outside ?? {})) {
-      if (status === "leaving") leavers.set(address, undefined);
+      if (status === "leaving") leavers.set(address, last.handoverLeftMs?.[address]);
     }
     for (const [address, ms] of Object.entries(last.downWhileLeaving ?? {})) {
       leavers.set(address, ms);

@@ -79,3 +79,16 @@ Deno.test("Recovery takes the latest report of the newest ring, whichever node b
     assert.equal(recovery.last?.version, 12);
   }
 });
+
+Deno.test("Recovery gives a leaving node the handover time its ring says it had left", () => {
+  // A node leaving with a handover of 110 s (the Kubernetes manifest's) got the default 20 s: heard
+  // after that, it was told to rejoin empty, and dropped keys only it held.
+  const recovery = new Recovery(3000);
+  recovery.heard("http://a:1", {
+    ...ring(2, 6, ["http://a:1"]),
+    settled: false,
+    outside: { "http://x:1": "leaving" },
+    handoverLeftMs: { "http://x:1": 104_000 },
+  });
+  assert.deepEqual([...recovery.leavers()], [["http://x:1", 104_000]]);
+});

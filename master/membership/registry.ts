@@ -704,6 +704,7 @@ export class Registry {
         ? { movingFrom: this.unsettledRings.map((ring) => [...ring.nodes]) }
         : {}),
       outside: this.#outside(),
+      ...this.#handoverLeft(),
       downWhileLeaving: this.#downWhileLeaving(),
       version: this.version,
       ...(this.#flushed > 0 ? { flushed: this.#flushed } : {}),
@@ -786,6 +787,17 @@ export class Registry {
       if (this.#mayHandOver(member)) left[address] = Math.max(0, member.handoverUntil! - now);
     }
     return left;
+  }
+
+  /** `handoverLeftMs` of the ring: each leaving member's handover time left; none, no field. */
+  #handoverLeft(): { handoverLeftMs?: Record<string, number> } {
+    const left: Record<string, number> = {};
+    const now = this.#options.now();
+    for (const [address, member] of this.#members) {
+      if (member.status !== "leaving" || member.handoverUntil === undefined) continue;
+      left[address] = Math.max(0, member.handoverUntil - now);
+    }
+    return Object.keys(left).length > 0 ? { handoverLeftMs: left } : {};
   }
 
   /**
@@ -1088,10 +1100,14 @@ export class Registry {
       const downLeaving = wasLeaving
         ? member?.downLeaving ?? { flushed, flushesTaken: this.#flushesTaken }
         : undefined;
-      // Its handover's end as the leader knows it, for a node this master never heard leaving;
-      // under a leader that does not say, the default handover time from when it was seen leaving.
+      // Its handover's end as the leader knows it (marked down while leaving, or leaving), for a
+      // node this master never heard leaving; under a leader that does not say, the default
+      // handover time from when it was seen leaving.
+      const leavingFor = view.handoverLeftMs?.[address];
       const handoverUntil = downWhileLeaving && Object.hasOwn(downWhileLeaving, address)
         ? now + downWhileLeaving[address]
+        : status === "leaving" && leavingFor !== undefined
+        ? now + leavingFor
         : member?.handoverUntil ?? (status === "leaving" ? now + HANDOVER_MS : undefined);
       if (member) member.handoverUntil = handoverUntil;
       if (member?.status === status && !member.downLeaving === !downLeaving) continue;

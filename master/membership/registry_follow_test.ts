@@ -561,3 +561,19 @@ Deno.test("A new leader lists no ring twice among those keys move from", () => {
   assert.deepEqual(lists, [...new Set(lists)]);
   assert.ok(!lists.includes(follower.ring.nodes.join(" ")), "the current ring is read anyway");
 });
+
+Deno.test("A follower that comes to lead waits for a leaving node as long as the leader would", () => {
+  // It gave every leaving node it never heard the default 20 s, whatever the node had said.
+  const { clock, leader, follower, promote } = pair();
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  leader.heartbeat("http://b:1", { instance: "b1", leaving: true, handoverLeftMs: 110_000 });
+  follower.adopt(leader.view({ movingFrom: true }));
+  promote();
+  follower.lead(2);
+  clock.now = 50_000; // b paused since: marked down while leaving, with 60 s of handover left
+  follower.heartbeat("http://a:1", { instance: "a1" });
+  follower.sweep();
+  assert.equal(follower.status("http://b:1"), "down");
+  assert.equal(follower.mayHandOver("http://b:1"), true);
+});

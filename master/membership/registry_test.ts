@@ -912,3 +912,13 @@ Deno.test("A ring that comes back before keys settle counts as two changes", () 
   ]);
   assert.ok((registry.view().movingRings ?? 0) >= 2);
 });
+
+Deno.test("The ring gives each leaving node's handover time left, as its beats said", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1", { instance: "1" });
+  registry.heartbeat("http://b:1", { instance: "1" });
+  registry.heartbeat("http://b:1", { instance: "1", leaving: true, handoverLeftMs: 110_000 });
+  clock.now = 500;
+  assert.deepEqual(registry.view().handoverLeftMs, { "http://b:1": 109_500 });
+});

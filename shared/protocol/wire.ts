@@ -428,6 +428,11 @@ export const RingView = z.object({
     description: "The other nodes the master knows, by status: leaving (handing its keys over) " +
       "or down. Followers take it, so every master lists the same nodes",
   }),
+  handoverLeftMs: z.record(z.string(), z.number().int().min(0)).optional().meta({
+    description: "The nodes of `outside` leaving, by the milliseconds left of their handover as " +
+      "their beats said (none: the field is left out). A master that comes to lead, or restarts " +
+      "and learns the ring from its nodes, asks such a node for its keys that long",
+  }),
   downWhileLeaving: z.record(z.string(), z.number().int().min(0)).optional().meta({
     description: "The nodes of `outside` marked down while they were leaving, with no flush " +
       "since, by the milliseconds left of their handover: until then they may still hand their " +
