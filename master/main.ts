@@ -77,6 +77,9 @@ const router = new Router({
   breakers,
   metrics,
   onNewerEpoch: () => follower?.refresh(),
+  // A node that answers the master's calls for keys is reached, as by its /live checks: loaded,
+  // those alone timed out while the node served every read, and live nodes were marked down.
+  onAnswered: (node) => registry.reached(node),
   // A write a node refused with 421 stored nothing: a follower sends it again once it has the
   // leader's newer ring; a sole master has its newest ring already (the node learned it from this
   // master after the write was routed: a node that restarted, say), so sends it again at once.

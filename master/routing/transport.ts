@@ -36,6 +36,8 @@ export interface TransportOptions {
   now?: () => number;
   /** Called when a node answers with a newer ring epoch than the placement's. */
   onNewerEpoch?: () => void;
+  /** Called with each node that answered a call: the master reached it (`Registry.reached`). */
+  onAnswered?: (node: string) => void;
 }
 
 /**
@@ -196,6 +198,7 @@ export class Transport {
       this.#timing(node)?.observe((performance.now() - started) / 1000);
     }
     breakers?.succeeded(node);
+    this.#options.onAnswered?.(node);
     this.#clocks.observe(node, headerOf(answer, NODE_TIME_HEADER), sentAt, this.#clocks.now());
     const epoch = headerOf(answer, EPOCH_HEADER);
     const { placement } = this.#options;

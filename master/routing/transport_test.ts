@@ -131,3 +131,18 @@ Deno.test("Router says that calls failed behind a timed-out one were not sent", 
     );
   }
 });
+
+Deno.test("Router says which node answered a call, for the registry's reach of it", async () => {
+  // Only the master's /live checks counted: loaded, they timed out (500 ms) while the node
+  // answered every read and heartbeat, and a master marked three live nodes down at once.
+  const answered: string[] = [];
+  const fetch: Fetch = () => Promise.resolve(new Response(null, { status: 204 }));
+  const router = new Router({
+    placement: placement(ring),
+    fetch,
+    timeoutMs: 100,
+    onAnswered: (node) => answered.push(node),
+  });
+  await router.delete("k").catch(() => {});
+  assert.deepEqual(answered, [ring.owner("k")]);
+});
