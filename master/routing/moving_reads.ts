@@ -62,6 +62,10 @@ export async function readMoving(
   if (!owners.some((owner) => held.has(owner) || answered.has(owner))) {
     throw failure ?? new HttpError(502, "No owner of the key answered");
   }
+  // A node asked that did not answer may hold a newer state than any found, unless the newest
+  // was written in this ring: it outranks every earlier ring's. Answered as the newest, a state
+  // older than an acknowledged write was read while its holder was slow.
+  if (found.failure && (newest?.replica.epoch ?? -1) < placedBy.epoch) throw found.failure;
   if (!newest) {
     if (failure) throw failure;
     return undefined;

@@ -357,3 +357,39 @@ Deno.test("Router.get() asks the new owner again when it and the old one both mi
   assert.equal(answer.status, 200);
   assert.equal((await answer.json()).value, "moved");
 });
+
+Deno.test("Router.get() through two ring changes answers an error, not an old hit, when a node is silent", async () => {
+  // The newer copy's holder timed out (loaded, while a joining node was marked down and came back):
+  // the newest of those that answered was the old hit, older than an acknowledged write.
+  const [a, b] = ["http://a:1", "http://b:1"];
+  const now = new Ring([a]);
+  const between = new Ring([a, b]);
+  const key = [...Array(200).keys()].map((i) => `k${i}`).find((k) => between.owner(k) === b)!;
+  const fetch: Fetch = (input) => {
+    const url = String(input);
+    if (url.startsWith(b)) return Promise.reject(new TypeError("Connection reset"));
+    if (url.includes("/replica/")) {
+      return Promise.resolve(Response.json({ key, version: 1, epoch: 1, value: "old" }));
+    }
+    return Promise.resolve(Response.json({ key, value: "old", version: "1.1" }));
+  };
+  const router = new Router({
+    placement: { ring: now, epoch: 3, replicas: 1, unsettledRings: [between, now] },
+    fetch,
+    timeoutMs: 100,
+  });
+  const answer = await router.get(key).catch((error) => error);
+  assert.equal(answer.status, 502, "b may hold a newer state");
+  // A state written in this ring outranks every earlier ring's: answered though b is silent.
+  const fresh: Fetch = (input) => {
+    const url = String(input);
+    if (url.startsWith(b)) return Promise.reject(new TypeError("Connection reset"));
+    return Promise.resolve(Response.json({ key, value: "new", version: "3.5" }));
+  };
+  const reader = new Router({
+    placement: { ring: now, epoch: 3, replicas: 1, unsettledRings: [between, now] },
+    fetch: fresh,
+    timeoutMs: 100,
+  });
+  assert.equal((await reader.get(key)).status, 200);
+});

@@ -149,8 +149,8 @@ export class Reads {
     if (placement.unsettledRings.length < 2) return hit;
     if (versionEpochOf(await hit.clone().text()) >= placement.epoch) return hit;
     const read = this.#movingRead(key, owners, placement.unsettledRings, failed, placedBy);
-    // Not known newer when the rings cannot all be asked: the hit, as before they changed.
-    const newest = await readMoving(transport, read).catch(() => undefined);
+    // When the rings cannot all be asked, their error: the hit may be older than a copy there.
+    const newest = await readMoving(transport, read);
     return newest ? stateAnswer(key, newest) : hit;
   }
 
@@ -217,11 +217,11 @@ export class Reads {
           const answer = await this.get(key);
           if (answer.ok) found.set(key, await answer.text());
         }),
-        // A hit that cannot be compared (an owner not answering) is answered as it was.
+        // A hit that cannot be compared (a node not answering) fails the mget, as a GET fails.
         ...older.map(async ([key]) => {
-          const answer = await this.get(key).catch(() => undefined);
-          if (answer?.ok) found.set(key, await answer.text());
-          else if (answer?.status === 404) found.delete(key);
+          const answer = await this.get(key);
+          if (answer.ok) found.set(key, await answer.text());
+          else if (answer.status === 404) found.delete(key);
         }),
       ]);
     }
