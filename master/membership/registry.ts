@@ -703,9 +703,7 @@ export class Registry {
       ...(options.movingFrom && !settled
         ? { movingFrom: this.unsettledRings.map((ring) => [...ring.nodes]) }
         : {}),
-      outside: this.#outside(),
-      ...this.#handoverLeft(),
-      downWhileLeaving: this.#downWhileLeaving(),
+      ...this.#others(),
       version: this.version,
       ...(this.#flushed > 0 ? { flushed: this.#flushed } : {}),
       ...(this.#writesFrom !== undefined ? { writesFrom: this.#writesFrom } : {}),
@@ -767,37 +765,29 @@ export class Registry {
     return this.#leaderVersion;
   }
 
-  /** The members outside the ring, by status. */
-  #outside(): Record<string, "leaving" | "down"> {
-    const outside: Record<string, "leaving" | "down"> = {};
-    for (const [address, member] of this.#members) {
-      if (member.status !== "up") outside[address] = member.status;
-    }
-    return outside;
-  }
-
   /**
-   * The members marked down while leaving that may still hand over, by the milliseconds left of
-   * their handover (see #resumeLeave).
+   * The view's fields on the members outside the ring, in one pass (every heartbeat's answer is a
+   * view): each by status; the leaving ones' handover time left (`handoverLeftMs`, left out for
+   * none); and those marked down while leaving that may still hand over, by their time left (see
+   * #resumeLeave).
    */
-  #downWhileLeaving(): Record<string, number> {
-    const left: Record<string, number> = {};
+  #others(): Pick<RingView, "outside" | "handoverLeftMs" | "downWhileLeaving"> {
+    const outside: Record<string, "leaving" | "down"> = {};
+    const leaving: Record<string, number> = {};
+    const downWhileLeaving: Record<string, number> = {};
+    let anyLeaving = false;
     const now = this.#options.now();
     for (const [address, member] of this.#members) {
-      if (this.#mayHandOver(member)) left[address] = Math.max(0, member.handoverUntil! - now);
+      if (member.status === "up") continue;
+      outside[address] = member.status;
+      if (member.handoverUntil === undefined) continue;
+      const left = Math.max(0, member.handoverUntil - now);
+      if (member.status === "leaving") {
+        leaving[address] = left;
+        anyLeaving = true;
+      } else if (this.#mayHandOver(member)) downWhileLeaving[address] = left;
     }
-    return left;
-  }
-
-  /** `handoverLeftMs` of the ring: each leaving member's handover time left; none, no field. */
-  #handoverLeft(): { handoverLeftMs?: Record<string, number> } {
-    const left: Record<string, number> = {};
-    const now = this.#options.now();
-    for (const [address, member] of this.#members) {
-      if (member.status !== "leaving" || member.handoverUntil === undefined) continue;
-      left[address] = Math.max(0, member.handoverUntil - now);
-    }
-    return Object.keys(left).length > 0 ? { handoverLeftMs: left } : {};
+    return { outside, ...(anyLeaving ? { handoverLeftMs: leaving } : {}), downWhileLeaving };
   }
 
   /**
