@@ -77,11 +77,10 @@ export class Recovery {
     const last = this.#last;
     const leavers = new Map<string, number | undefined>();
     if (!last || this.#settledSeen(last)) return leavers;
-    for (const [address, status] of Object.entries(last.outside ?? {})) {
-      if (status === "leaving") leavers.set(address, last.handoverLeftMs?.[address]);
-    }
-    for (const [address, ms] of Object.entries(last.downWhileLeaving ?? {})) {
-      leavers.set(address, ms);
+    const named = [...Object.keys(last.outside ?? {}), ...Object.keys(last.downWhileLeaving ?? {})];
+    for (const address of named) {
+      const ms = handoverLeftIn(last, address);
+      if (ms !== undefined || last.outside?.[address] === "leaving") leavers.set(address, ms);
     }
     return leavers;
   }
@@ -134,4 +133,23 @@ export function droppedBy(
 function laterReport(ring: RingView, than: RingView): boolean {
   return ring.term === than.term && ring.epoch === than.epoch &&
     (ring.version ?? -1) > (than.version ?? -1);
+}
+
+/**
+ * The milliseconds left of the handover of `address`, a node outside `view`'s ring, as the ring
+ * gives it: marked down while leaving (`downWhileLeaving`), or leaving (`handoverLeftMs`);
+ * undefined when it does not say (a ring of an older build, or a node neither).
+ *
+ * @example
+ * ```ts
+ * import { handoverLeftIn } from "./recovery.ts";
+ * const view = { term: 1, epoch: 6, replicas: 1, nodes: [], joined: {},
+ *   outside: { "http://x:1": "leaving" as const }, handoverLeftMs: { "http://x:1": 4000 } };
+ * handoverLeftIn(view, "http://x:1"); // 4000
+ * ```
+ */
+export function handoverLeftIn(view: RingView, address: string): number | undefined {
+  const down = view.downWhileLeaving?.[address];
+  if (down !== undefined) return down;
+  return view.outside?.[address] === "leaving" ? view.handoverLeftMs?.[address] : undefined;
 }

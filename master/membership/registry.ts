@@ -4,7 +4,7 @@ import type { Logger } from "@cache/log/log";
 import { hash32 } from "@cache/ring/hash";
 import { Ring } from "@cache/ring/ring";
 import { type Heartbeat, newerRing, type NodeList, type RingView } from "@cache/protocol/wire";
-import { droppedBy, Recovery } from "./recovery.ts";
+import { droppedBy, handoverLeftIn, Recovery } from "./recovery.ts";
 
 /** How the registry decides a node is down, and how it builds rings. */
 export interface RegistryOptions {
@@ -1093,11 +1093,9 @@ export class Registry {
       // Its handover's end as the leader knows it (marked down while leaving, or leaving), for a
       // node this master never heard leaving; under a leader that does not say, the default
       // handover time from when it was seen leaving.
-      const leavingFor = view.handoverLeftMs?.[address];
-      const handoverUntil = downWhileLeaving && Object.hasOwn(downWhileLeaving, address)
-        ? now + downWhileLeaving[address]
-        : status === "leaving" && leavingFor !== undefined
-        ? now + leavingFor
+      const said = handoverLeftIn(view, address);
+      const handoverUntil = said !== undefined
+        ? now + said
         : member?.handoverUntil ?? (status === "leaving" ? now + HANDOVER_MS : undefined);
       if (member) member.handoverUntil = handoverUntil;
       if (member?.status === status && !member.downLeaving === !downLeaving) continue;
