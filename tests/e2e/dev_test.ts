@@ -85,7 +85,7 @@ async function clusterUp(
 
 Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first", async () => {
   const port = freeRun(2);
-  const child = dev(2, port);
+  const child = dev(2, port, { REPLICAS: "1" }); // the services read their variables (README)
   const { lines, done: reading } = linesOf(child.stdout);
   try {
     const masterUrl = `http://127.0.0.1:${port}`;
@@ -105,6 +105,7 @@ Deno.test("deno task dev runs a master and N nodes, and Ctrl-C stops nodes first
       `http://127.0.0.1:${port + 2}`,
     ]);
     await waitFor(async () => (await fetch(`${masterUrl}/ready`)).status === 200, "master ready");
+    assert.equal((await (await fetch(`${masterUrl}/ring`)).json()).replicas, 1, "REPLICAS=1");
   } finally {
     // A terminal's Ctrl-C comes twice at once (the process group's, and deno task's): one stop.
     child.kill("SIGINT");

@@ -270,6 +270,8 @@ Deno.test("R=1: a leaving node unheard by a master restarted meanwhile is read, 
     const restarted = await processes.master({ at: master, args });
     const missed = await missedOf(master, keys.slice(0, 40));
     assert.deepEqual(missed, [], `${missed.length} of 40 read 404`);
+    const unheard = "leaving node of the last ring not heard: read until its handover ends";
+    assert.ok(restarted.logs.some((line) => line.msg === unheard), "the master says why");
     relay.open();
     assert.equal(await exited, 0);
     await assertHandedOver(master, restarted.logs, keys);
