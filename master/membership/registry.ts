@@ -158,6 +158,19 @@ export class Registry {
     return Math.floor(this.#options.failureTimeoutMs * LEASE_SHARE);
   }
 
+  /**
+   * Milliseconds `address` may act on the ring after sending the heartbeat this master answers
+   * now. A master that calls its nodes marks one down a failure timeout after it last reached it,
+   * heartbeats or not: the lease ends {@link leaseMs} after then, as a silent node's does, and is 0
+   * once that is past. A node heard but cut off from the master's calls so stops serving first.
+   */
+  leaseMsFor(address: string): number {
+    const member = this.#members.get(address);
+    if (!this.#options.callsNodes || member === undefined) return this.leaseMs;
+    const since = this.#options.now() - member.lastReachedMs;
+    return Math.max(0, Math.min(this.leaseMs, this.leaseMs - since));
+  }
+
   /** The ring of the up nodes in the current epoch. */
   get ring(): Ring {
     return this.#ring;

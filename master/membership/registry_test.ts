@@ -726,6 +726,37 @@ Deno.test("Registry.sweep() marks down a node the master cannot call, though it 
   assert.equal(registry.status("http://a:1"), "down");
 });
 
+Deno.test("Registry.leaseMsFor() ends the lease of a node the master cannot call before it marks it down", () => {
+  // Heard, not reached: a full lease with each beat let it serve past the mark-down.
+  const clock = { now: 0 };
+  const registry = registryAt(clock, true);
+  for (const node of ["http://a:1", "http://b:1"]) heard(registry, node);
+  assert.equal(registry.leaseMsFor("http://a:1"), 800);
+  let markedDownAt: number | undefined;
+  for (clock.now = 100; markedDownAt === undefined; clock.now += 100) {
+    registry.heartbeat("http://a:1");
+    heard(registry, "http://b:1");
+    // The lease from this beat, if any, ends before the master may mark the node down.
+    const lease = registry.leaseMsFor("http://a:1");
+    assert.ok(lease === 0 || clock.now + lease <= 800, `at ${clock.now} ms`);
+    if (clock.now >= 800) assert.equal(lease, 0);
+    assert.equal(registry.leaseMsFor("http://b:1"), 800);
+    registry.sweep();
+    if (registry.status("http://a:1") === "down") markedDownAt = clock.now;
+  }
+  assert.equal(markedDownAt, 1000);
+  assert.equal(registry.leaseMsFor("http://a:1"), 0);
+});
+
+Deno.test("Registry.leaseMsFor() gives the whole lease when the master does not call its nodes", () => {
+  const clock = { now: 0 };
+  const registry = registryAt(clock);
+  registry.heartbeat("http://a:1");
+  clock.now = 700;
+  registry.heartbeat("http://a:1");
+  assert.equal(registry.leaseMsFor("http://a:1"), 800);
+});
+
 Deno.test("Registry gives a restarted node a failure timeout afresh for the master's calls", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock, true);

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "@cache/client";
 import { Ring } from "@cache/ring/ring";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
+import { startNodeRelay } from "../support/node_relay.ts";
 import type { ProcessService } from "../support/process.ts";
 import {
   freePort,
@@ -760,6 +761,41 @@ Deno.test("a node without a lease answers /ready 503, and 200 again once it serv
     assert.notEqual(read.status, 503, await read.text());
   } finally {
     await processes.stopAll();
+  }
+});
+
+Deno.test("a node the master cannot call, its heartbeats heard, stops serving before it is marked down", async () => {
+  // Cut off one way, a node got a whole lease with each beat until the master marked it down, and
+  // went on taking writes its ring no longer gave it until its next beat was refused.
+  const processes = new Processes();
+  const port = freePort();
+  const link = startNodeRelay(port);
+  try {
+    const args = ["--failure-timeout-ms", "1000", "--replicas", "2"];
+    const { master } = await settledCluster(processes, 2, args);
+    const cutOff = await processes.node(master.url, [
+      "--port",
+      String(port),
+      "--advertise",
+      link.url,
+    ]);
+    await waitFor(async () => (await nodesOf(master.url)).length === 3, "3 nodes registered");
+    await settled(master.url);
+    await ready(cutOff.url);
+    link.cut(); // its beats still reach the master; the master's calls to it go unanswered
+    const answers: number[] = [];
+    for (let i = 0;; i++) {
+      answers.push(await put(cutOff.url, `cut${i}`, "v"));
+      const nodes = await nodesOf(master.url);
+      if (nodes.find((node) => node.address === link.url)?.status === "down") break;
+      assert.ok(answers.length < 5000, "never marked down");
+    }
+    const refused = answers.indexOf(503);
+    assert.ok(refused > 0, `answers: ${answers.slice(-5)}`);
+    assert.deepEqual(new Set(answers.slice(refused)), new Set([503]), "refused until marked down");
+  } finally {
+    await processes.stopAll();
+    await link.close();
   }
 });
 

@@ -1,6 +1,7 @@
 // A relay on 127.0.0.1 in front of a node, for tests: the node advertises the relay's address,
 // so the master's calls to it pass here, and the answer to the first round of the next flush
-// (`DELETE /keys` with no `through`) can be held back, as a slow link would, or failed.
+// (`DELETE /keys` with no `through`) can be held back, as a slow link would, or failed; or every
+// call can go unanswered.
 
 /** A running relay; `url` is the address for the node to advertise. */
 export interface NodeRelay {
@@ -10,6 +11,8 @@ export interface NodeRelay {
    * `failing`, answers it 500 after `ms` without passing it on.
    */
   holdNextFlush(ms: number, failing?: boolean): void;
+  /** Answers nothing from now on, as a link that fails one way: calls wait until `close()`. */
+  cut(): void;
   close(): Promise<void>;
 }
 
@@ -17,9 +20,15 @@ export interface NodeRelay {
 export function startNodeRelay(port: number): NodeRelay {
   let holdMs = 0;
   let fail = false;
+  let cut = false;
+  const closing = Promise.withResolvers<void>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
+      if (cut) {
+        await closing.promise;
+        return Response.json({ error: "the relay was cut" }, { status: 502 });
+      }
       const { pathname, search } = new URL(request.url);
       const firstRound = request.method === "DELETE" && pathname === "/keys" && search === "";
       const ms = firstRound ? holdMs : 0;
@@ -52,6 +61,12 @@ export function startNodeRelay(port: number): NodeRelay {
       holdMs = ms;
       fail = failing;
     },
-    close: () => server.shutdown(),
+    cut: () => {
+      cut = true;
+    },
+    close: () => {
+      closing.resolve();
+      return server.shutdown();
+    },
   };
 }

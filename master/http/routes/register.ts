@@ -29,7 +29,8 @@ const register = createRoute({
   description: "A node calls this on start and then every heartbeat. With no body, the node's " +
     "address is the caller's IP with port 8080. Answers the current ring; the leading master " +
     "also answers `x-lease-ms`, the milliseconds from sending this heartbeat for which the node " +
-    "may act as a primary of that ring.",
+    "may act as a primary of that ring, less the time since the master last reached the node " +
+    "(0 once that is longer than the lease).",
   tags: ["membership"],
   request: {
     query: z.object({
@@ -222,7 +223,9 @@ export function addRegisterRoutes(app: OpenAPIHono, deps: RegisterDeps): void {
       throw new HttpError(503, "A flush is under way: beat again once its first round is over");
     }
     // Only the leader grants a lease: a follower's answer does not show it still owns its keys.
-    const lease = registry.leading ? { [LEASE_HEADER]: String(registry.leaseMs) } : undefined;
+    const lease = registry.leading
+      ? { [LEASE_HEADER]: String(registry.leaseMsFor(address)) }
+      : undefined;
     const movingFrom = c.req.valid("query").movingFrom === "true";
     return c.json(registry.view({ movingFrom }), outcome === "new" ? 201 : 200, lease);
   });
