@@ -129,7 +129,7 @@ export class Registry {
   // The first epoch writes were taken in by a master that took nodes back by rings it never
   // learnt: this one, or a leader it followed, which published it (see #unlearnt).
   #writesFrom: { term: number; epoch: number } | undefined;
-  #unlearntUntil = 0; // reads keep the rings they look through until then (see #joinUnlearnt)
+  #unlearntUntil = 0; // keys are not settled until then (see #joinUnlearnt)
   // Nodes marked down, then forgotten (DELETE /register), by their process: back with the same
   // process, they must still rejoin empty.
   readonly #forgotten = new Map<string, string | undefined>();
@@ -201,6 +201,9 @@ export class Registry {
     // A leader between its renew deadline and the next leader keeps its own ring, whose keys move
     // as the nodes' reports say: its default "settled" had nodes stop looking for keys in flight.
     if (!this.leading && this.#term !== this.#ledTerm) return this.#leaderSettled;
+    // Within --recovery-ms of a node back with a ring never learnt here, the others of that ring
+    // may come back with keys they alone hold: reads look for them, followers' and clients' too.
+    if (this.#options.now() < this.#unlearntUntil) return false;
     for (const member of this.#members.values()) {
       if (member.status !== "down" && !this.#synced(member)) return false;
       // Marked down while handing over, it may still: its keys are not settled (see notAsked).
@@ -215,17 +218,8 @@ export class Registry {
    * over the members) is computed only while rings are kept.
    */
   get unsettledRings(): readonly Ring[] {
-    if (this.#unsettled.length > 0 && this.#settledFor()) this.#unsettled = [];
+    if (this.#unsettled.length > 0 && this.settled) this.#unsettled = [];
     return this.#unsettled;
-  }
-
-  /**
-   * Whether reads need no earlier ring: keys have settled, and no node came back with a ring this
-   * master never learnt within `--recovery-ms` (the others of that ring may still come back with
-   * the keys they alone hold).
-   */
-  #settledFor(): boolean {
-    return this.settled && this.#options.now() >= this.#unlearntUntil;
   }
 
   /**
@@ -480,7 +474,7 @@ export class Registry {
       member.synced = beat.synced;
       member.syncedTerm = beat.syncedTerm;
       // Settled: the rings keys moved from are done with, or the next change would count them.
-      if (this.#unsettled.length > 0 && this.#settledFor()) this.#unsettled = [];
+      if (this.#unsettled.length > 0 && this.settled) this.#unsettled = [];
       if (this.settled !== wasSettled) this.#notify(); // followers long-polling learn it now
     }
     if (
@@ -630,6 +624,10 @@ export class Registry {
     const gap = now - (this.#lastSweep ?? now);
     this.#lastSweep = now;
     if (!this.leading) return;
+    if (this.#unlearntUntil > 0 && now >= this.#unlearntUntil) {
+      this.#unlearntUntil = 0; // the wait for a ring never learnt is over
+      if (this.settled) this.#notify(); // followers long-polling learn it now
+    }
     if (this.#recovery) {
       if (this.#recovery.done(now)) this.#recovered();
       return;
@@ -1214,9 +1212,7 @@ export class Registry {
     // address, or a ring that came back before keys settled, is a change reads must see.)
     const moves = !sameProcesses || nodesText(up) !== nodesText(this.#ring.nodes);
     if (moves) {
-      this.#unsettled = this.#settledFor()
-        ? [this.#ring]
-        : [this.#ring, ...this.#unsettled].slice(0, 8);
+      this.#unsettled = this.settled ? [this.#ring] : [this.#ring, ...this.#unsettled].slice(0, 8);
     }
     this.#ring = new Ring(up);
     this.#epoch++;

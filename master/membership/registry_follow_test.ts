@@ -465,7 +465,7 @@ function afterNothingLearnt(replicas: number) {
     followerLeads = true;
     follower.lead(3);
   };
-  return { leader, follower, promote, later, followerOf };
+  return { clock, leader, follower, promote, later, followerOf };
 }
 
 Deno.test("A follower that comes to lead after a leader that learnt no ring judges old rings alike", () => {
@@ -534,6 +534,26 @@ Deno.test("A follower reads through the rings the leader reads through, one it m
   assert.equal(movingFrom(leader).length, 3);
   assert.deepEqual(movingFrom(follower), movingFrom(leader));
   assert.equal(leader.view().movingFrom, undefined, "only when asked");
+});
+
+Deno.test("A follower reads through a ring never learnt while the leader does", () => {
+  // Its keys moved, the leader said its ring settled, but went on reading through the ring for
+  // --recovery-ms (the others of it may come back with keys they alone hold): the follower
+  // dropped it, and read 404 or older values for such keys that the leader would not.
+  const { clock, leader, follower } = afterNothingLearnt(1);
+  leader.heartbeat("http://a:1", { synced: leader.epoch }); // its keys moved: the ring settles
+  follower.adopt(leader.view({ movingFrom: true }));
+  assert.ok(movingFrom(leader).length > 0, "the leader reads through the ring never learnt");
+  assert.deepEqual(movingFrom(follower), movingFrom(leader));
+  assert.equal(leader.view().settled, false, "nodes and clients look for keys on their way");
+  for (clock.now = 13_100; clock.now <= 16_000; clock.now += 100) {
+    leader.heartbeat("http://a:1", { synced: leader.epoch });
+    leader.sweep();
+  }
+  follower.adopt(leader.view({ movingFrom: true }));
+  assert.deepEqual(movingFrom(leader), []);
+  assert.deepEqual(movingFrom(follower), []);
+  assert.equal(leader.view().settled, true);
 });
 
 Deno.test("A follower reads a leaving node marked down, heard again, as the leader does", () => {
