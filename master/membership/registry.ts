@@ -167,7 +167,12 @@ export class Registry {
   leaseMsFor(address: string): number {
     const member = this.#members.get(address);
     if (!this.#options.callsNodes || member === undefined) return this.leaseMs;
-    const since = this.#options.now() - member.lastReachedMs;
+    const now = this.#options.now();
+    // The next sweep finds this process was paused and gives every node the missing time back: a
+    // beat answered before it, queued behind the pause, gets that time too.
+    const gap = now - (this.#lastSweep ?? now);
+    const paused = gap > this.#options.failureTimeoutMs / 4 ? gap : 0;
+    const since = now - Math.min(now, member.lastReachedMs + paused);
     return Math.max(0, Math.min(this.leaseMs, this.leaseMs - since));
   }
 

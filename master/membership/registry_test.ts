@@ -748,6 +748,20 @@ Deno.test("Registry.leaseMsFor() ends the lease of a node the master cannot call
   assert.equal(registry.leaseMsFor("http://a:1"), 0);
 });
 
+Deno.test("Registry.leaseMsFor() gives the time a pause of the master took back before the sweep does", () => {
+  // Beats queued behind a pause were answered before the sweep that gives every node the missing
+  // time back: leases near 0, and nodes answered 503 for a beat.
+  const clock = { now: 0 };
+  const registry = registryAt(clock, true);
+  for (const node of ["http://a:1", "http://b:1"]) heard(registry, node);
+  for (clock.now = 100; clock.now <= 500; clock.now += 100) registry.sweep();
+  clock.now = 1400; // paused since 500: the queued beats come first
+  const lease = registry.leaseMsFor("http://a:1");
+  registry.sweep();
+  assert.equal(lease, registry.leaseMsFor("http://a:1"));
+  assert.equal(lease, 300);
+});
+
 Deno.test("Registry.leaseMsFor() gives the whole lease when the master does not call its nodes", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock);
