@@ -36,7 +36,9 @@ export const nodeSettings = {
     flag: "heartbeat-ms",
     env: "HEARTBEAT_MS",
     schema: count(1000, 10),
-    help: "Milliseconds between heartbeats to the master",
+    help:
+      "Milliseconds between heartbeats to the master (sooner, at half the lease, when the lease " +
+      "is shorter than two)",
   },
   peerTimeoutMs: {
     flag: "peer-timeout-ms",

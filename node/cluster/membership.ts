@@ -44,6 +44,9 @@ export const FIRST_BACKOFF_MS = 100;
 /** Longest wait between two registration attempts while the master is down. */
 export const MAX_BACKOFF_MS = 2000;
 
+/** The least time between two heartbeats brought forward for a short lease. */
+const MIN_BEAT_MS = 50;
+
 /**
  * Keeps this node registered: one `POST /register` per heartbeat to every master, which also
  * registers it again when a restarted master has forgotten it, with backoff while no master can be
@@ -59,6 +62,7 @@ export class Membership {
   #handoverLeftMs: (() => number) | undefined; // while leaving
   #acknowledged = false;
   #leaseUntil = 0; // on the monotonic clock: until then this node may act as a primary
+  #grantedMs = Infinity; // the lease the leader gave the last round's beat, if it gave one
   #empty = false; // dropped every key to rejoin: says so until a master takes it back
   #failures = 0; // rounds in a row no master acknowledged
   #refreshing: Promise<boolean> | undefined;
@@ -153,6 +157,7 @@ export class Membership {
    */
   async #round(): Promise<"ok" | "busy" | "unreached" | "failed"> {
     const masters = await this.#options.masters();
+    this.#grantedMs = Infinity;
     if (masters.length === 0) return "unreached"; // a name that resolves to none yet
     const outcomes = await Promise.all(masters.map((master) => this.#beatOne(master)));
     if (outcomes.includes("rejoin")) {
@@ -287,6 +292,7 @@ export class Membership {
       const current = this.#view;
       if (leaseMs > 0 && current?.term === view.term && current.epoch === view.epoch) {
         this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + leaseMs);
+        this.#grantedMs = leaseMs;
       }
       return "ok";
     } catch (error) {
@@ -308,8 +314,11 @@ export class Membership {
       const ok = await this.beat();
       if (!this.#running) return;
       const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#failures - 1));
+      // A lease shorter than two beats (a short failure timeout, or a node the master has not
+      // reached for a while) is renewed halfway, not left to run out before the next beat.
+      const beat = Math.min(this.#options.heartbeatMs, Math.max(MIN_BEAT_MS, this.#grantedMs / 2));
       // Jitter keeps a fleet of nodes from retrying in step after a master restart.
-      const delay = ok ? this.#options.heartbeatMs : backoff * (0.5 + Math.random() / 2);
+      const delay = ok ? beat : backoff * (0.5 + Math.random() / 2);
       await sleep(delay, this.#wake.signal);
     }
   }

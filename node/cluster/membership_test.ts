@@ -171,6 +171,27 @@ Deno.test("Membership holds a lease from the leader's answers, counted from when
   assert.equal(membership.leaseLeftMs(), 1000 - 30);
 });
 
+for (const lease of [undefined, "200"]) {
+  const when = lease ? "within half a lease shorter than its heartbeat" : "each heartbeat";
+  Deno.test(`Membership beats again ${when}`, async () => {
+    // With a lease shorter than the heartbeat (--failure-timeout-ms 1000 gives 800 ms, against
+    // 1000 ms beats), a node went without one a fifth of every second, answering 503.
+    const view = { term: 0, epoch: 5, replicas: 1, nodes: ["http://node-9:8081"], joined: {} };
+    let beats = 0;
+    const fetch: Fetch = () => {
+      beats++;
+      const headers: Record<string, string> = lease ? { "x-lease-ms": lease } : {};
+      return Promise.resolve(Response.json(view, { status: 200, headers }));
+    };
+    const membership = member(fetch, { heartbeatMs: 1000 });
+    membership.start();
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    await membership.stop();
+    if (lease) assert.ok(beats >= 3, `${beats} beats`);
+    else assert.equal(beats, 1);
+  });
+}
+
 Deno.test("Membership says it is empty once it dropped its keys to rejoin, until taken back", async () => {
   const bodies: { empty?: boolean }[] = [];
   let marked = true;

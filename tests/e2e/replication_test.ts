@@ -764,6 +764,27 @@ Deno.test("a node without a lease answers /ready 503, and 200 again once it serv
   }
 });
 
+Deno.test("a node whose lease is shorter than two heartbeats keeps it", async () => {
+  // --failure-timeout-ms 1000 leases 800 ms, against the default 1000 ms beats: each node went
+  // without a lease a fifth of every second, answering 503.
+  const processes = new Processes();
+  try {
+    const master = await processes.master({ args: ["--failure-timeout-ms", "1000"] });
+    const node = await processes.node(master.url, ["--heartbeat-ms", "1000"]);
+    await ready(node.url);
+    let refused = 0;
+    for (const end = Date.now() + 3000; Date.now() < end;) {
+      const answer = await fetch(`${node.url}/ready`);
+      await answer.body?.cancel();
+      if (answer.status !== 200) refused++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(refused, 0);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("a node the master cannot call, its heartbeats heard, stops serving before it is marked down", async () => {
   // Cut off one way, a node got a whole lease with each beat until the master marked it down, and
   // went on taking writes its ring no longer gave it until its next beat was refused.
