@@ -115,6 +115,22 @@ Deno.test("node with noeviction answers 507 when full and keeps every key", asyn
   assert.deepEqual([after.keys, after.evictions], [2, 0]);
 });
 
+Deno.test("node with noeviction, full, takes a TTL on a stored key", async () => {
+  // As Redis takes EXPIRE when full: keys told to expire make room. Refused 507 before.
+  const size = entryBytes("k0", "v");
+  const { clock, send, post } = node({ maxBytes: 2 * size, eviction: "noeviction" });
+  await post("/keys", { key: "k0", value: "v" });
+  await post("/keys", { key: "k1", value: "v" });
+  assert.equal((await post("/keys", { key: "k2", value: "v" })).status, 507);
+  for (const key of ["k0", "k1"]) {
+    const touched = await post(`/keys/${key}/touch`, { ttl: 1 });
+    assert.equal(touched.status, 204, await touched.text());
+  }
+  clock.now += 1000;
+  assert.equal((await post("/keys", { key: "k2", value: "v" })).status, 204);
+  assert.equal((await send("/keys/k0")).status, 404);
+});
+
 Deno.test("node mget returns found items in order and lists the missing", async () => {
   const { post } = node();
   await post("/mset", { items: [{ key: "a", value: "1" }, { key: "b", value: "2", ttl: 5 }] });

@@ -756,22 +756,27 @@ export class Store {
   /** Throws StoreFullError unless `writes` fit once due keys are gone. */
   #ensureRoom(writes: Sized[]): void {
     const needed = () => {
-      const last = new Map(writes.map((w) => [w.key, w.bytes])); // a repeated key: last wins
+      const last = new Map(writes.map((w) => [w.key, w])); // a repeated key: last wins
       let total = this.#entries.bytes;
-      for (const [key, bytes] of last) {
-        const ref = this.#entries.find(key);
-        total += bytes - (ref === 0 ? 0 : this.#entries.accounted(ref));
+      for (const write of last.values()) {
+        const ref = this.#entries.find(write.key);
+        const grows = write.bytes - (ref === 0 ? 0 : this.#entries.accounted(ref));
+        // Written over in chunks of the same sizes, a key grows by its TTL's bytes at most: taken,
+        // as Redis takes EXPIRE when full, so keys can be told to expire to make room.
+        total += ref !== 0 && this.#entries.sameChunks(ref, write) ? Math.min(0, grows) : grows;
       }
       return total;
     };
-    const short = () => needed() > this.#maxBytes || !this.#placeable(writes);
+    // Writes that grow nothing are taken past the bound too (TTLs added one after the other).
+    const over = (total: number) => total > this.#maxBytes && total > this.#entries.bytes;
+    const short = () => over(needed()) || !this.#placeable(writes);
     if (!short()) return;
     // As many due keys as make room, within bounds: the expirer removes the rest meanwhile.
     this.#expireWhile(short, NOEVICTION_EXPIRE_MS);
     const total = needed();
     const bytes = this.#entries.bytes;
     const free = this.#maxBytes - bytes;
-    if (total > this.#maxBytes) {
+    if (over(total)) {
       throw new StoreFullError(
         `Out of memory: the write needs ${
           total - bytes
@@ -869,13 +874,17 @@ export class Store {
     const now = write.ttlMs > 0 ? this.#now() : 0;
     const expiresAt = write.ttlMs > 0 ? now + write.ttlMs : 0;
     const old = entries.find(write.key, write.probe);
+    // Without eviction #admit made room: a key written over in its chunks may pass the bound by
+    // its TTL's bytes, and nothing is evicted for it.
+    const admitted = this.#eviction === "noeviction";
     let reuse = 0; // the entry to rewrite in its chunk, still indexed
     if (old !== 0) {
-      const fits = max === 0 || entries.bytes - entries.accounted(old) + write.bytes <= max;
+      const fits = max === 0 || admitted ||
+        entries.bytes - entries.accounted(old) + write.bytes <= max;
       if (fits && entries.fitsInPlace(old, write)) reuse = old;
       else entries.remove(old);
     }
-    if (reuse === 0 && max > 0 && entries.bytes + write.bytes > max) {
+    if (reuse === 0 && max > 0 && !admitted && entries.bytes + write.bytes > max) {
       // Due keys go before live ones: as many as the write needs, for EXPIRE_MS at most.
       this.#expireWhile(() => entries.bytes + write.bytes > max, EXPIRE_MS);
       // The new entry fits alone (#admit checked), so this stops before the list empties.

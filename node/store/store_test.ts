@@ -323,6 +323,21 @@ Deno.test("Store with noeviction refuses a write that does not fit and changes n
   assert.deepEqual([store.stats().keys, store.stats().evictions], [2, 0]);
 });
 
+Deno.test("Store with noeviction, full, takes a TTL on a stored key, as Redis takes EXPIRE", () => {
+  // Refused 507 before: the TTL's own bytes did not fit, so a full store could not be told to
+  // let keys expire to make room. A backup takes the primary's copy alike.
+  const size = entryBytes("k0", "v");
+  const store = new Store({ now: () => 1000, maxBytes: 2 * size, eviction: "noeviction" });
+  store.set("k0", "v");
+  store.set("k1", "v");
+  assert.throws(() => store.set("k2", "v"), StoreFullError);
+  store.set("k0", "v", 60_000);
+  assert.equal(store.get("k0")?.ttlMs, 60_000);
+  assert.equal(store.apply({ key: "k1", version: 9e15, value: "v", ttlMs: 60_000 }), true);
+  assert.equal(store.get("k1")?.ttlMs, 60_000);
+  assert.throws(() => store.set("k2", "v"), StoreFullError, "no new key for it");
+});
+
 Deno.test("Store.setMany() writes all or nothing when one item can never fit", () => {
   const store = new Store({ maxBytes: 500 });
   assert.throws(
