@@ -338,6 +338,20 @@ Deno.test("Store with noeviction, full, takes a TTL on a stored key, as Redis ta
   assert.throws(() => store.set("k2", "v"), StoreFullError, "no new key for it");
 });
 
+Deno.test("Store with noeviction evicts nothing for a batch that grows one key, then shrinks one", () => {
+  // Taken as a whole, it fits; written in order, the first write passed the bound, and the oldest
+  // key (in no write) was evicted for it.
+  const long = "v".repeat(300);
+  const maxBytes = entryBytes("k0", long) + entryBytes("k1", long) + entryBytes("k2", "v");
+  const store = new Store({ maxBytes, eviction: "noeviction" });
+  store.set("k2", "v");
+  store.set("k0", "v");
+  store.set("k1", long + long);
+  store.setMany([{ key: "k0", value: long + long }, { key: "k1", value: "v" }]);
+  assert.equal(store.get("k2")?.value, "v");
+  assert.equal(store.stats().evictions, 0);
+});
+
 Deno.test("Store.setMany() writes all or nothing when one item can never fit", () => {
   const store = new Store({ maxBytes: 500 });
   assert.throws(
