@@ -27,7 +27,10 @@ export interface RegistryOptions {
    * ring to report it before it routes (see {@link Recovery}). Default 0: no wait.
    */
   recoveryMs?: number;
-  /** Called when a node joins the ring anew: whatever was learnt of its failures is past. */
+  /**
+   * Called when a node joins the ring anew (on a follower, once the leader's ring says so): whatever
+   * was learnt of its failures is past.
+   */
   onJoined?: (address: string) => void;
   /** Called when a node is forgotten: deregistered, or no longer known to the leader. */
   onForgotten?: (address: string) => void;
@@ -885,6 +888,7 @@ export class Registry {
       const joined = view.joined[address] ?? view.epoch;
       // Joined anew: a restarted process, whose instance the next heartbeat tells.
       if (member && member.joined !== joined) member.instance = undefined;
+      if (!member || member.joined !== joined) this.#options.onJoined?.(address);
       if (member) {
         Object.assign(member, { status: "up", joined, left: undefined, downLeaving: undefined });
       } else {

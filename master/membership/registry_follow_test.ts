@@ -30,6 +30,30 @@ Deno.test("A follower adopts the leader's ring and records heartbeats without de
   assert.equal(follower.ring.size, 2, "a follower marks no node down");
 });
 
+Deno.test("A follower learns of nodes that joined anew from the leader's ring", () => {
+  // Its breakers, opened while such a node was away, stayed open after it came back (503 "circuit
+  // breaker is open" through the follower for seconds while the leader answered): only a join on
+  // this master reset them.
+  const clock = { now: 0 };
+  const options = { failureTimeoutMs: 1000, now: () => clock.now, log };
+  const leader = new Registry({ ...options, initialEpoch: 100 });
+  const joined: string[] = [];
+  const follower = new Registry({
+    ...options,
+    leading: () => false,
+    onJoined: (address) => joined.push(address),
+  });
+  leader.heartbeat("http://a:1", { instance: "a1" });
+  leader.heartbeat("http://b:1", { instance: "b1" });
+  follower.adopt(leader.view());
+  assert.deepEqual(joined.sort(), ["http://a:1", "http://b:1"]);
+  joined.length = 0;
+  leader.heartbeat("http://b:1", { instance: "b2" }); // restarted: joins anew
+  leader.heartbeat("http://c:1", { instance: "c1" });
+  follower.adopt(leader.view());
+  assert.deepEqual(joined.sort(), ["http://b:1", "http://c:1"]);
+});
+
 Deno.test("A follower never adopts a ring of an older term, whatever its epoch", () => {
   const { follower } = pair();
   const ring = (term: number, epoch: number): RingView => ({
