@@ -755,28 +755,32 @@ export class Store {
 
   /** Throws StoreFullError unless `writes` fit once due keys are gone. */
   #ensureRoom(writes: Sized[]): void {
+    const entries = this.#entries;
+    const last = new Map(writes.map((w) => [w.key, w])); // a repeated key: last wins
+    // Only stored keys written over in chunks of the same sizes: nothing grows but by a TTL's
+    // bytes, taken past the bound as Redis takes EXPIRE when full, so keys can be told to expire
+    // to make room. Any other batch must fit whole: TTLs it takes off pay for nothing past it.
+    const inPlace = (write: Sized) => {
+      const ref = entries.find(write.key);
+      return ref !== 0 && entries.sameChunks(ref, write);
+    };
+    if ([...last.values()].every(inPlace)) return;
     const needed = () => {
-      const last = new Map(writes.map((w) => [w.key, w])); // a repeated key: last wins
-      let total = this.#entries.bytes;
+      let total = entries.bytes;
       for (const write of last.values()) {
-        const ref = this.#entries.find(write.key);
-        const grows = write.bytes - (ref === 0 ? 0 : this.#entries.accounted(ref));
-        // Written over in chunks of the same sizes, a key grows by its TTL's bytes at most: taken,
-        // as Redis takes EXPIRE when full, so keys can be told to expire to make room.
-        total += ref !== 0 && this.#entries.sameChunks(ref, write) ? Math.min(0, grows) : grows;
+        const ref = entries.find(write.key);
+        total += write.bytes - (ref === 0 ? 0 : entries.accounted(ref));
       }
       return total;
     };
-    // Writes that grow nothing are taken past the bound too (TTLs added one after the other).
-    const over = (total: number) => total > this.#maxBytes && total > this.#entries.bytes;
-    const short = () => over(needed()) || !this.#placeable(writes);
+    const short = () => needed() > this.#maxBytes || !this.#placeable(writes);
     if (!short()) return;
     // As many due keys as make room, within bounds: the expirer removes the rest meanwhile.
     this.#expireWhile(short, NOEVICTION_EXPIRE_MS);
     const total = needed();
     const bytes = this.#entries.bytes;
     const free = this.#maxBytes - bytes;
-    if (over(total)) {
+    if (total > this.#maxBytes) {
       throw new StoreFullError(
         `Out of memory: the write needs ${
           total - bytes
