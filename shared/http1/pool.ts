@@ -116,6 +116,7 @@ export class Pool {
     const connecting: Promise<Deno.Conn> = secure
       ? handshaken(
         Deno.connectTls({ hostname, port, caCerts: this.#caPem ? [this.#caPem] : undefined }),
+        signal,
       )
       : Deno.connect({ hostname, port });
     if (!signal) return this.#track(new Connection(await connecting));
@@ -171,15 +172,30 @@ export class Pool {
 /**
  * A TLS connection once its handshake is done: a certificate the caller does not trust fails
  * here with the handshake's own error ("invalid peer certificate: UnknownIssuer"), not later as a
- * connection closed before an answer.
+ * connection closed before an answer. Given up on (`signal`), the handshake ends with its
+ * connection: one a peer never answers no longer keeps the process running (Deno still keeps
+ * its socket open until the peer closes it).
  */
-async function handshaken(connecting: Promise<Deno.TlsConn>): Promise<Deno.TlsConn> {
+async function handshaken(
+  connecting: Promise<Deno.TlsConn>,
+  signal?: AbortSignal | null,
+): Promise<Deno.TlsConn> {
   const conn = await connecting;
+  let closed = false;
+  const close = () => {
+    if (!closed) conn.close();
+    closed = true;
+  };
+  signal?.addEventListener("abort", close, { once: true });
   try {
+    signal?.throwIfAborted();
     await conn.handshake();
   } catch (error) {
-    conn.close();
+    close();
+    if (signal?.aborted) throw signal.reason;
     throw new Error(`TLS handshake with the peer failed: ${errorText(error)}`, { cause: error });
+  } finally {
+    signal?.removeEventListener("abort", close);
   }
   return conn;
 }
