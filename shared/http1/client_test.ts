@@ -148,6 +148,23 @@ Deno.test("http1Fetch() honours connection: close and refuses header injection",
   }
 });
 
+Deno.test("http1Fetch() to a TLS port at an http:// URL says to call it at https://", async () => {
+  // It said "The connection closed inside an answer": the peer's TLS alert read as a head.
+  const alert = new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
+  const server = rawServer(async (_request, conn) => {
+    await conn.write(alert);
+    conn.close();
+  });
+  try {
+    await assert.rejects(
+      http1Fetch()(`${server.url}/keys/a`),
+      /answered in TLS: call it at https:/,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("http1Fetch() rejects when nothing listens", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;

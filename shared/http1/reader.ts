@@ -140,6 +140,11 @@ export async function parseResponseHead(
       }
       if (!more) throw closedEarly();
     }
+    // A TLS record (an alert, or a server hello) where an answer's head was to begin.
+    const first = reader.buffer[reader.start];
+    if ((first === 0x15 || first === 0x16) && reader.buffer[reader.start + 1] === 0x03) {
+      throw new Error("The peer answered in TLS: call it at https://, not http://");
+    }
     const head = await readHead(reader);
     if (head.status >= 200) return head;
     // Nothing is asked to switch protocols: a 101 would hand the connection to another one.
