@@ -124,7 +124,13 @@ export class Pool {
     try {
       conn = await untilAborted(connecting, signal);
     } catch (error) {
-      connecting.then((conn) => conn.close(), () => {}); // a late connection is not kept
+      connecting.then((conn) => {
+        try {
+          conn.close(); // a late connection is not kept
+        } catch {
+          // closed already: its handshake was given up on
+        }
+      }, () => {});
       throw error;
     }
     return this.#track(new Connection(conn)); // closes it itself if the pool closed meanwhile
@@ -190,6 +196,7 @@ async function handshaken(
   try {
     signal?.throwIfAborted();
     await conn.handshake();
+    if (closed) signal?.throwIfAborted(); // done as the call gave up: closed by then
   } catch (error) {
     close();
     if (signal?.aborted) throw signal.reason;

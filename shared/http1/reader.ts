@@ -142,7 +142,8 @@ export async function parseResponseHead(
     }
     // A TLS record (an alert, or a server hello) where an answer's head was to begin.
     const first = reader.buffer[reader.start];
-    if ((first === 0x15 || first === 0x16) && reader.buffer[reader.start + 1] === 0x03) {
+    const tls = reader.end - reader.start >= 2 && reader.buffer[reader.start + 1] === 0x03;
+    if (tls && (first === 0x15 || first === 0x16)) {
       throw new Error("The peer answered in TLS: call it at https://, not http://");
     }
     const head = await readHead(reader);
