@@ -28,8 +28,8 @@ export interface RegistryOptions {
    */
   recoveryMs?: number;
   /**
-   * Called when a node joins the ring anew (on a follower, once the leader's ring says so): whatever
-   * was learnt of its failures is past.
+   * Called when a node joins the ring anew (on a follower, once the leader's ring says so):
+   * whatever was learnt of its failures is past.
    */
   onJoined?: (address: string) => void;
   /** Called when a node is forgotten: deregistered, or no longer known to the leader. */

@@ -61,7 +61,7 @@ export type Eviction = "lru" | "noeviction";
 export interface StoreOptions {
   /** Milliseconds; the store reads it for every expiry decision. */
   now?: () => number;
-  /** Bound on accounted bytes; 0 means unbounded. */
+  /** Bound on accounted bytes (a full noeviction store takes TTLs past it); 0: unbounded. */
   maxBytes?: number;
   eviction?: Eviction;
   /**
@@ -121,7 +121,8 @@ export interface StoreStats {
 
 /**
  * An in-memory map of string keys to string values. Expired keys are never returned nor counted;
- * writes past `maxBytes` evict the least recently used keys (a read counts as use) or are refused.
+ * writes past `maxBytes` evict the least recently used keys (a read counts as use) or are refused
+ * (but for TTLs set on stored keys, taken past it by their 4 bytes).
  * A miss is `undefined`, never an exception.
  *
  * Entries are bytes in one arena ({@link Entries}), each accounted exactly what it takes
