@@ -140,13 +140,18 @@ export async function parseResponseHead(
       }
       if (!more) throw closedEarly();
     }
-    // A TLS record (an alert, or a server hello) where an answer's head was to begin.
-    const first = reader.buffer[reader.start];
-    const tls = reader.end - reader.start >= 2 && reader.buffer[reader.start + 1] === 0x03;
-    if (tls && (first === 0x15 || first === 0x16)) {
-      throw new Error("The peer answered in TLS: call it at https://, not http://");
+    let head: ResponseHead;
+    try {
+      head = await readHead(reader);
+    } catch (error) {
+      // A TLS record (an alert, say) where the head was to begin: the peer speaks TLS.
+      const tls = reader.end - reader.start >= 2 && reader.buffer[reader.start + 1] === 0x03;
+      const type = reader.buffer[reader.start];
+      if (tls && (type === 0x15 || type === 0x16)) {
+        throw new Error("The peer answered in TLS: call it at https://, not http://");
+      }
+      throw error;
     }
-    const head = await readHead(reader);
     if (head.status >= 200) return head;
     // Nothing is asked to switch protocols: a 101 would hand the connection to another one.
     if (head.status === 101) throw new Error("The peer switched protocols unasked");
