@@ -124,13 +124,7 @@ export class Pool {
     try {
       conn = await untilAborted(connecting, signal);
     } catch (error) {
-      connecting.then((conn) => {
-        try {
-          conn.close(); // a late connection is not kept
-        } catch {
-          // closed already: its handshake was given up on
-        }
-      }, () => {});
+      connecting.then((conn) => conn.close(), () => {}); // a late connection is not kept
       throw error;
     }
     return this.#track(new Connection(conn)); // closes it itself if the pool closed meanwhile
