@@ -173,9 +173,7 @@ export class Registry {
     const now = this.#options.now();
     // The next sweep finds this process was paused and gives every node the missing time back: a
     // beat answered before it, queued behind the pause, gets that time too.
-    const gap = now - (this.#lastSweep ?? now);
-    const paused = gap > this.#options.failureTimeoutMs / 4 ? gap : 0;
-    const since = now - Math.min(now, member.lastReachedMs + paused);
+    const since = now - Math.min(now, member.lastReachedMs + this.#pausedMs(now));
     return Math.max(0, Math.min(this.leaseMs, this.leaseMs - since));
   }
 
@@ -629,7 +627,7 @@ export class Registry {
    */
   sweep(): void {
     const now = this.#options.now();
-    const gap = now - (this.#lastSweep ?? now);
+    const paused = this.#pausedMs(now);
     this.#lastSweep = now;
     if (!this.leading) return;
     if (this.#unlearntUntil > 0 && now >= this.#unlearntUntil) {
@@ -640,11 +638,11 @@ export class Registry {
       if (this.#recovery.done(now)) this.#recovered();
       return;
     }
-    if (gap > this.#options.failureTimeoutMs / 4) {
-      this.#options.log.warn("paused: every node gets the missing time back", { pausedMs: gap });
+    if (paused > 0) {
+      this.#options.log.warn("paused: every node gets the missing time back", { pausedMs: paused });
       for (const member of this.#members.values()) {
-        member.lastSeenMs = Math.min(now, member.lastSeenMs + gap);
-        member.lastReachedMs = Math.min(now, member.lastReachedMs + gap);
+        member.lastSeenMs = Math.min(now, member.lastSeenMs + paused);
+        member.lastReachedMs = Math.min(now, member.lastReachedMs + paused);
       }
       return;
     }
@@ -697,6 +695,15 @@ export class Registry {
         this.#notify();
       }
     }
+  }
+
+  /**
+   * The time since the last sweep when it is more than a quarter of the failure timeout (sweeps
+   * come every tenth): this process was paused that long, else 0.
+   */
+  #pausedMs(now: number): number {
+    const gap = now - (this.#lastSweep ?? now);
+    return gap > this.#options.failureTimeoutMs / 4 ? gap : 0;
   }
 
   /** The ring as published to nodes and clients. */
