@@ -781,18 +781,14 @@ export class Store {
     const total = needed();
     const bytes = this.#entries.bytes;
     const free = this.#maxBytes - bytes;
-    if (total > this.#maxBytes && free >= 0) {
-      throw new StoreFullError(
-        `Out of memory: the write needs ${
-          total - bytes
-        } bytes and ${free} are free (eviction is off)`,
-      );
-    }
     if (total > this.#maxBytes) {
-      // Past the bound by TTLs added while full: a write that takes TTLs off may need "-160".
+      // Past the bound by TTLs added while full, a write that takes TTLs off may "need" -160.
       throw new StoreFullError(
-        `Out of memory: the store is ${-free} bytes past its bound (TTLs added while full), ` +
-          `and would be ${total - this.#maxBytes} past it after the write (eviction is off)`,
+        free >= 0
+          ? `Out of memory: the write needs ${total - bytes} bytes and ${free} are free ` +
+            "(eviction is off)"
+          : `Out of memory: the store is ${-free} bytes past its bound (TTLs added while full), ` +
+            `and would be ${total - this.#maxBytes} past it after the write (eviction is off)`,
       );
     }
     if (!this.#placeable(writes)) {
