@@ -92,6 +92,15 @@ Deno.test("Auth knows each token's role, and keeps only digests", async () => {
   assert.doesNotMatch(Deno.inspect(auth, { depth: 10 }), /secret/);
 });
 
+Deno.test("Auth takes blanks around a token, and none from two Authorization headers joined", async () => {
+  // As docs/security.md says: `Deno.serve` (--http-server deno) joins two headers with ", ".
+  const auth = await Auth.from([["admin", "admin-secret"]]);
+  assert.equal(await auth.role("BEARER \tadmin-secret  "), "admin");
+  const two = new Headers([["authorization", "Bearer admin-secret"]]);
+  two.append("authorization", "Bearer admin-secret");
+  assert.equal(await auth.role(two.get("authorization") ?? undefined), undefined);
+});
+
 Deno.test("Auth with no tokens lets everything through", async () => {
   const open = await Auth.from([]);
   assert.equal(open.enabled, false);
