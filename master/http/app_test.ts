@@ -74,7 +74,28 @@ Deno.test("master refuses every bad input and writes nothing, a failed condition
   const { master, stores } = inProcessCluster(2, 512);
   const send = async (path: string, init?: RequestInit) => await master.request(path, init);
   assert.deepEqual(await refusals(send, 512), []);
-  for (const store of stores.values()) assert.equal(store.stats().keys, 0);
+  const held = [...stores.values()].flatMap((store) => store.keys());
+  assert.deepEqual(held, ["kept"], "only the key stored before the refusals");
+});
+
+Deno.test("master refuses a flush with a query or a body, and empties nothing", async () => {
+  const { master, stores } = inProcessCluster(2);
+  await master.request("/keys", put("user:1", "a"));
+  await master.request("/keys", put("other", "b"));
+  const flushes: [string, RequestInit, RegExp][] = [
+    ["/keys?prefix=user:", { method: "DELETE" }, /takes no prefix/],
+    ["/keys?through=5", { method: "DELETE" }, /takes no through/], // a node's, not the cluster's
+    ["/keys", { method: "DELETE", body: "x", headers: { "content-length": "1" } }, /no body/],
+    ["/keys", { method: "DELETE", body: "x", headers: { "transfer-encoding": "chunked" } }, /body/],
+  ];
+  for (const [path, init, error] of flushes) {
+    const refused = await master.request(path, init);
+    assert.equal(refused.status, 400, path);
+    assert.match((await refused.json()).error, error);
+  }
+  const held = [...stores.values()].reduce((sum, store) => sum + store.stats().keys, 0);
+  assert.equal(held, 2, "a refused flush empties nothing");
+  assert.equal((await master.request("/keys", { method: "DELETE" })).status, 204);
 });
 
 Deno.test("master answers 503 with no node up, and 502 when the owner is gone", async () => {

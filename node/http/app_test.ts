@@ -80,10 +80,28 @@ Deno.test("node empties on DELETE /keys, and through a version answers a cluster
   assert.equal(store.flushedThrough, 40, "a refused flush changes nothing");
 });
 
+Deno.test("node refuses a flush with a query it does not take or a body, and empties nothing", async () => {
+  const { send, store } = nodeApp();
+  await send("/keys", put("user:1", "a"));
+  for (const path of ["/keys?prefix=user:", "/keys?through=40&prefix=user:"]) {
+    const refused = await send(path, { method: "DELETE" });
+    assert.equal(refused.status, 400, path);
+    assert.match((await refused.json()).error, /takes no prefix/);
+  }
+  const headers = { "content-length": "18" };
+  const body = await send("/keys?through=40", {
+    method: "DELETE",
+    headers,
+    body: '{"prefix":"user:"}',
+  });
+  assert.deepEqual([body.status, await body.json()], [400, { error: "A DELETE takes no body" }]);
+  assert.deepEqual([store.keys(), store.flushedThrough], [["user:1"], 0]);
+});
+
 Deno.test("node refuses every bad input with a 4xx error and writes nothing", async () => {
   const { send, store } = nodeApp(1024);
   assert.deepEqual(await refusals(send, 1024), []);
-  assert.equal(store.stats().keys, 0);
+  assert.deepEqual(store.keys(), ["kept"], "only the key stored before the refusals");
 });
 
 Deno.test("node lets go of copies its primary evicted, on POST /evicted, and of no newer one", async () => {

@@ -2,7 +2,7 @@
 
 import { createRoute } from "@hono/zod-openapi";
 import { errors, json } from "./route_parts.ts";
-import { MAX_SCAN_COUNT, ScanPage, ScanQuery } from "./wire.ts";
+import { ClusterFlushQuery, MAX_SCAN_COUNT, ScanPage, ScanQuery } from "./wire.ts";
 
 /** `GET /keys` and `DELETE /keys`. */
 export const keyspaceRoutes = {
@@ -26,12 +26,16 @@ export const keyspaceRoutes = {
     method: "delete",
     path: "/keys",
     summary: "Delete every key",
-    description: "Empties the whole cluster, as FLUSHALL does. With tokens configured, only an " +
-      "admin token may.",
+    description: "Empties the whole cluster, as FLUSHALL does. It takes no query and no body: " +
+      "one is refused, not taken for a filter. With tokens configured, only an admin token may.",
     tags: ["keys"],
+    request: { query: ClusterFlushQuery },
     responses: {
       204: { description: "Every key is deleted" },
-      ...errors({ 403: "Only an admin token may flush the cluster" }),
+      ...errors({
+        400: "A query parameter or a body: a flush takes neither, and empties every key",
+        403: "Only an admin token may flush the cluster",
+      }),
     },
   }),
 };

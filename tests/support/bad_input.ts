@@ -19,7 +19,7 @@ const post = (body: BodyInit, headers: HeadersInit = json): RequestInit => ({
   headers,
 });
 
-/** Every bad input of the key API; each would write or read key "k" if it were accepted. */
+/** Every bad input of the key API: accepted, each would write or read key "k", or flush. */
 export function badInputs(maxValueBytes: number): BadInput[] {
   return [
     {
@@ -326,6 +326,22 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /^PUT is not allowed on \/keys\/k: use GET, HEAD, DELETE$/,
     },
     {
+      // Taken for a filter, it emptied every key.
+      name: "a flush with a prefix",
+      path: "/keys?prefix=k",
+      init: { method: "DELETE" },
+      status: 400,
+      error: /^DELETE \/keys empties every key and takes no prefix$/,
+    },
+    {
+      name: "a flush with a body",
+      path: "/keys",
+      // With its length, which an in-process request does not get.
+      init: { ...post('{"prefix":"k"}', { ...json, "content-length": "14" }), method: "DELETE" },
+      status: 400,
+      error: /^A DELETE takes no body$/,
+    },
+    {
       name: "unknown route",
       path: "/kyes/k",
       init: {},
@@ -338,6 +354,10 @@ export function badInputs(maxValueBytes: number): BadInput[] {
 /** Sends each bad input and returns a description of every answer that is not as expected. */
 export async function refusals(send: Send, maxValueBytes: number): Promise<string[]> {
   const wrong: string[] = [];
+  // A key stored before, which a refused flush must not empty.
+  const kept = await send("/keys", post('{"key":"kept","value":"v"}'));
+  if (kept.status !== 204) wrong.push(`key "kept" was not stored: ${kept.status}`);
+  await kept.body?.cancel();
   for (const bad of badInputs(maxValueBytes)) {
     const answer = await send(bad.path, bad.init);
     const text = await answer.text();
@@ -355,5 +375,8 @@ export async function refusals(send: Send, maxValueBytes: number): Promise<strin
   if (after.status !== 404) {
     wrong.push(`key "k" was written: ${after.status} ${await after.text()}`);
   }
+  const still = await send("/keys/kept");
+  if (still.status !== 200) wrong.push(`key "kept" is gone: ${still.status} ${await still.text()}`);
+  await still.body?.cancel();
   return wrong;
 }
