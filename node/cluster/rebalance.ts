@@ -192,10 +192,32 @@ export class Rebalancer {
     const batches = new Map<string, { replica: Replica; at: number }[]>();
     const batchBytes = new Map<string, number>(); // of each node's batch, as JSON
     const maxBytes = this.#options.batchBytes ?? BATCH_BYTES;
-    const leaving: string[] = [];
+    const failed = new Set<string>(); // owners that took nothing of a batch: sent no more
+    let failure: unknown; // the first refusal, for the log
+    // Keys this node no longer owns, by how many of their owners have yet to take them: each is
+    // dropped once all have, not once the pass is over, so a full node makes room while another's
+    // refusals hold its pass back. Full nodes under noeviction that had to take each other's keys
+    // each waited for another to drop some first, for good.
+    const waiting = new Map<string, number>();
     let sent = 0;
+    let handedOff = 0;
     const started = performance.now();
 
+    const drop = (key: string) => {
+      if (this.#wanted !== view || this.claimedAfter(key, view)) return;
+      if (!store.drop(key)) return; // a key the walk came to twice is counted once
+      handedOff++;
+      this.#handedOff++;
+    };
+    const taken = (key: string) => {
+      const left = waiting.get(key);
+      if (left === undefined) return;
+      if (left > 1) waiting.set(key, left - 1);
+      else {
+        waiting.delete(key);
+        drop(key);
+      }
+    };
     const flush = async (node: string) => {
       const queued = batches.get(node) ?? [];
       batches.delete(node);
@@ -204,9 +226,18 @@ export class Rebalancer {
       if (this.#stopped()) throw new Stopped();
       const now = store.now();
       const replicas = queued.map(({ replica, at }) => aged(replica, now - at));
-      await this.#options.send(node, replicas, view);
-      sent += replicas.length;
-      this.#sent += replicas.length;
+      let refused: ReadonlySet<string> | undefined;
+      try {
+        await this.#options.send(node, replicas, view);
+      } catch (error) {
+        failure ??= error;
+        refused = refusedIn(error);
+        if (!refused) return void failed.add(node);
+      }
+      const took = refused ? replicas.filter(({ key }) => !refused.has(key)) : replicas;
+      sent += took.length;
+      this.#sent += took.length;
+      for (const { key } of took) taken(key);
     };
 
     // In slices of the event loop: a pass over millions of keys held a node past the master's
@@ -221,14 +252,19 @@ export class Rebalancer {
         const gets = owners.filter((owner) =>
           owner !== self && (!had.includes(owner) || rejoined(owner))
         );
-        const leaves = !owners.includes(self);
+        // A ring with no node has no one to hand keys to: nothing is dropped for it.
+        const leaves = owners.length > 0 && !owners.includes(self);
         if (gets.length === 0 && !leaves) continue; // a key that stays put is not read
         const replica = store.replica(key);
         if (!replica) continue;
+        const open = gets.filter((owner) => !failed.has(owner));
+        if (leaves && open.length === 0 && gets.length === 0) drop(key); // its owners have it
+        else if (leaves && open.length === gets.length) waiting.set(key, gets.length);
+        else waiting.delete(key); // kept: an owner failed this pass (or the walk came to it twice)
         const at = store.now();
         let bytes = 0; // measured once, for the first owner that needs it
         const size = () => bytes ||= jsonBytes(replica);
-        for (const owner of gets) {
+        for (const owner of open) {
           // A key that would take its node's batch past the bytes goes in the next one.
           if ((batchBytes.get(owner) ?? 0) + size() > maxBytes) await flush(owner);
           const queued = batches.get(owner) ?? [];
@@ -237,17 +273,20 @@ export class Rebalancer {
           batchBytes.set(owner, (batchBytes.get(owner) ?? 0) + size());
           if (queued.length >= batch) await flush(owner);
         }
-        if (leaves) leaving.push(key);
       }
       for (const node of [...batches.keys()]) await flush(node);
     } catch (error) {
       if (error instanceof Stopped) return false;
+      failure ??= error;
+    }
+    if (failure !== undefined) {
       const held = this.#failures.take("pass");
       if (held !== undefined) {
         log.warn("rebalance pass failed, will retry", {
           epoch: view.epoch,
           sent,
-          error: String(error),
+          handedOff,
+          error: String(failure),
           ...(held ? { alsoSince: held } : {}),
         });
       }
@@ -255,17 +294,8 @@ export class Rebalancer {
     }
     this.#failures.end("pass");
     if (this.#wanted !== view) return false;
-    // A ring with no node has no one to hand keys to: nothing is dropped for it.
-    let handedOff = 0;
-    for (const key of view.nodes.length === 0 ? [] : leaving) {
-      if (slices.spent()) await slices.next();
-      if (this.#wanted !== view) return false; // the next pass drops what is left
-      if (this.claimedAfter(key, view)) continue;
-      if (store.drop(key)) handedOff++; // a key the walk came to twice is counted once
-    }
     // The keys claimed in this ring or an older one now stand as this ring placed them.
     for (const [key, claim] of this.#claims) if (!newerRing(claim, view)) this.#claims.delete(key);
-    this.#handedOff += handedOff;
     if (sent > 0 || handedOff > 0) {
       log.info("rebalanced", {
         epoch: view.epoch,
@@ -276,6 +306,15 @@ export class Rebalancer {
     }
     return true;
   }
+}
+
+/**
+ * The keys a node that refused copies named as refused (see `Writer.apply`): it took the others.
+ * Undefined for any other failure, after which none counts as taken.
+ */
+function refusedIn(error: unknown): ReadonlySet<string> | undefined {
+  const refused = (error as { refused?: unknown } | undefined)?.refused;
+  return Array.isArray(refused) ? new Set(refused.map(String)) : undefined;
 }
 
 /** Whether `b` is the ring `a`: the same term and epoch (a new leader's ring may reuse an epoch). */

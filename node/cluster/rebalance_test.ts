@@ -325,6 +325,57 @@ Deno.test("Rebalancer drops nothing for a ring superseded during its last batch"
   assert.equal(rebalancer.progress.syncedEpoch, 3);
 });
 
+Deno.test("Rebalancer hands the other owners their keys past one that fails, and drops those", async () => {
+  // A pass stopped at its first refused batch and dropped nothing: full nodes under noeviction
+  // that had to take each other's keys each waited for another to make room, for good.
+  let refuse = true;
+  const { rebalancer, calls, waits, sentTo, held, ended, finish } = setup(
+    (node) => refuse && node === B ? Promise.reject(new Error("507")) : Promise.resolve(),
+    { batch: 4 },
+  );
+  await finish(view(1, [A]));
+  const ring = view(2, [B, C], { joined: { [B]: 2, [C]: 2 } }); // A is leaving
+  rebalancer.follow(ring);
+  await settle();
+  assert.equal(waits.length, 1, "the pass failed");
+  assert.equal(calls.filter((call) => call.node === B).length, 1, "one refused batch, no more");
+  assert.deepEqual(sentTo(C), ownedBy(ring, C));
+  assert.deepEqual(held(), ownedBy(ring, B), "C's keys are dropped, B's kept");
+  assert.deepEqual(rebalancer.progress, {
+    syncedEpoch: 1,
+    moving: true,
+    sent: ownedBy(ring, C).length,
+    handedOff: ownedBy(ring, C).length,
+  });
+  refuse = false;
+  waits[0].wake();
+  await ended();
+  assert.deepEqual([held(), rebalancer.progress.syncedEpoch], [[], 2]);
+});
+
+Deno.test("Rebalancer counts the keys a node names refused as not taken, and the others as taken", async () => {
+  // A full node applies the copies it has room for, or holds already, and names the rest.
+  const refused = (keys: string[]) => Object.assign(new Error("507"), { refused: keys });
+  let refuse = true;
+  const { rebalancer, waits, calls, held, ended, finish } = setup(
+    (_node, call) =>
+      refuse ? Promise.reject(refused(calls[call - 1].keys.slice(0, 1))) : Promise.resolve(),
+    { batch: 4 },
+  );
+  await finish(view(1, [A]));
+  rebalancer.follow(view(2, [B], { joined: { [B]: 2 } }));
+  await settle();
+  const firsts = calls.map((call) => call.keys[0]).sort();
+  assert.equal(calls.length, Math.ceil(KEYS.length / 4), "every batch is sent");
+  assert.deepEqual(held(), firsts, "the refused keys are kept, the others dropped");
+  assert.equal(rebalancer.progress.sent, KEYS.length - firsts.length);
+  assert.equal(rebalancer.progress.syncedEpoch, 1);
+  refuse = false;
+  waits[0].wake();
+  await ended();
+  assert.deepEqual([held(), rebalancer.progress.syncedEpoch], [[], 2]);
+});
+
 Deno.test("Rebalancer moves to a newer ring that arrives while a failed pass waits", async () => {
   let refuse = true;
   const { rebalancer, waits, sentTo, held, ended } = setup(

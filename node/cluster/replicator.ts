@@ -567,10 +567,28 @@ function mayHaveLeft(reason: unknown): boolean {
   return reason instanceof HttpError && reason.details.sent === false;
 }
 
-/** A node's refusal of copies, passed on as a 502; `answered` is the status it gave. */
+/**
+ * A node's refusal of copies, passed on as a 502; `answered` is the status it gave, and `refused`
+ * the keys it named when it had no room for some (it took the others: see `Writer.apply`).
+ */
 export class CopiesRefused extends HttpError {
+  readonly refused: string[] | undefined;
+
   constructor(node: string, readonly answered: number, text: string) {
     super(502, `Node ${node} answered ${answered}: ${text}`);
+    this.refused = answered === 413 || answered === 507 ? refusedKeys(text) : undefined;
+  }
+}
+
+/** The `refused` keys of a refusal's JSON body, if it names them. */
+function refusedKeys(text: string): string[] | undefined {
+  try {
+    const { refused } = JSON.parse(text);
+    return Array.isArray(refused) && refused.every((key) => typeof key === "string")
+      ? refused
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -422,31 +422,43 @@ export class Writer {
 
   /**
    * Applies replicas sent by a primary or a node handing keys over; returns how many changed, and
-   * the keys whose state here is newer than their copy's, with that state's stamp.
+   * the keys whose state here is newer than their copy's, with that state's stamp. Copies the
+   * store has no room for (413, 507) do not stop the others: the error names them (`refused`), so
+   * a node handing keys over counts the rest as taken, those this node held already among them.
    */
   apply(replicas: Replica[]): ReplicateAnswer {
     let applied = 0;
     const held: NewerState[] = [];
-    try {
-      for (const replica of replicas) {
+    const refused: string[] = [];
+    let refusal: StoreFullError | EntryTooLargeError | undefined;
+    for (const replica of replicas) {
+      try {
         if (this.#store.apply(replica)) {
           applied++;
           continue;
         }
-        const stamp = this.#store.stampOf(replica.key);
-        if (stamp && newer(stamp, replica)) {
-          held.push({ key: replica.key, version: stamp.version, ...epochOf(stamp) });
-          continue;
-        }
-        // A flush went through its version: its sender either drops it too, or, having written
-        // it after the flush with a clock behind it, gives it a version above and sends it again.
-        const flushed = this.#store.flushedThrough;
-        if (replica.version <= flushed) {
-          held.push({ key: replica.key, version: flushed, ...epochOf(replica) });
-        }
+      } catch (error) {
+        if (!(error instanceof StoreFullError || error instanceof EntryTooLargeError)) throw error;
+        refusal ??= error;
+        refused.push(replica.key);
+        continue;
       }
-    } catch (error) {
-      throw storeError(error);
+      const stamp = this.#store.stampOf(replica.key);
+      if (stamp && newer(stamp, replica)) {
+        held.push({ key: replica.key, version: stamp.version, ...epochOf(stamp) });
+        continue;
+      }
+      // A flush went through its version: its sender either drops it too, or, having written
+      // it after the flush with a clock behind it, gives it a version above and sends it again.
+      const flushed = this.#store.flushedThrough;
+      if (replica.version <= flushed) {
+        held.push({ key: replica.key, version: flushed, ...epochOf(replica) });
+      }
+    }
+    if (refusal) {
+      const { status, message } = storeError(refusal) as HttpError;
+      const taken = `${refused.length} of ${replicas.length} copies refused, the others taken`;
+      throw new HttpError(status, `${taken}: ${message}`, { refused });
     }
     return held.length > 0 ? { applied, newer: held } : { applied };
   }

@@ -197,3 +197,29 @@ Deno.test("Writer.write() on a node standing alone refuses a floor far ahead of 
   await w.write([{ key: "a", value: "1" }], { floor: 5000 }); // 5 ms ahead: above it
   assert.equal(store.versionOf("a"), "0.5001");
 });
+
+Deno.test("Writer.apply() past a copy a full store refuses applies the rest, naming the refused", () => {
+  // A batch refused whole at its first new key kept a full node's handover from ever counting the
+  // keys its peers held already: nodes full under noeviction each waited for another to drop keys.
+  const store = new Store({ now: () => 0, maxBytes: 4096, eviction: "noeviction" });
+  const writer = new Writer(store, undefined, MAX_VALUE_BYTES);
+  for (let i = 0; store.stats().bytes < 3500; i++) store.set(`k${i}`, "v".repeat(200));
+  const held = store.replica("k0")!;
+  const error = (() => {
+    try {
+      writer.apply([
+        { key: "new", value: "n".repeat(1000), version: 9, epoch: 1 },
+        held, // the same state: taken as held, needing no room
+        { key: "k1", version: 10, epoch: 1, deleted: true },
+      ]);
+    } catch (error) {
+      return error;
+    }
+  })();
+  assert.ok(error instanceof HttpError, `an HttpError, not ${error}`);
+  assert.equal(error.status, 507);
+  assert.deepEqual(error.details, { refused: ["new"] });
+  assert.match(error.message, /^1 of 3 copies refused, the others taken: Out of memory/);
+  assert.equal(store.get("k1"), undefined, "the deletion after the refused copy is applied");
+  assert.equal(store.get("new"), undefined);
+});

@@ -487,6 +487,45 @@ Deno.test("R=1: a leave whose keys the others, full under noeviction, refuse say
   }
 });
 
+Deno.test("R=2: nodes full under noeviction take a leaver's keys once a node with room joins", async () => {
+  // Each full node had to take keys from another before it could drop its own, and none took a
+  // batch that held one new key: the ring stayed unsettled, with 5xx by the thousand, for good.
+  const processes = new Processes();
+  try {
+    const full = ["--max-memory", "1mb", "--eviction", "noeviction"];
+    const { master, nodes } = await settledCluster(processes, 4, failover(2), full);
+    const value = "v".repeat(200);
+    const keys: string[] = [];
+    const filled = async () => {
+      const stats = await Promise.all(nodes.map(async (node) => {
+        return await (await fetch(`${node.url}/stats`)).json();
+      }));
+      const sum = (field: string) => stats.reduce((total, one) => total + one[field], 0);
+      return sum("bytes") / sum("maxBytes");
+    };
+    while (await filled() < 0.8) {
+      const batch = Array.from({ length: 250 }, (_, i) => `full${keys.length + i}`);
+      await storeAll(master.url, batch, value);
+      keys.push(...batch);
+    }
+    // Three nodes cannot hold it all: they fill up taking the leaver's keys, then a fourth joins.
+    const leaving = nodes[0].stop("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await processes.node(master.url, full);
+    await leaving;
+    await waitFor(
+      async () => (await (await fetch(`${master.url}/ring`)).json()).settled === true,
+      "the ring settled",
+      20_000,
+    );
+    for (let i = 0; i < keys.length; i += 1000) {
+      await assertAllStored(master.url, keys.slice(i, i + 1000), value);
+    }
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("R=1: a node SIGTERM'd while a restarted master learns the ring still hands over", async () => {
   const processes = new Processes();
   try {

@@ -24,7 +24,9 @@ const replicate = createRoute({
   summary: "Apply replicas (internal)",
   description: "Called by a key's primary and by nodes handing keys over. Each entry is applied " +
     "only if it is newer than this node's (by ring epoch, then version); a deletion is " +
-    "remembered for five minutes. The answer lists the keys this node holds a newer state of.",
+    "remembered for five minutes. The answer lists the keys this node holds a newer state of. " +
+    "Copies it has no room for (413, 507) do not stop the others: the error's `refused` names " +
+    "them, and every other entry was applied or was not newer.",
   tags: ["internal"],
   request: {
     headers: z.object({
