@@ -3,14 +3,15 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { trace } from "@opentelemetry/api";
 import type { MiddlewareHandler } from "hono";
-import { routePath } from "hono/route";
+import { matchedRoutes } from "hono/route";
 import { errors } from "@cache/protocol/route_parts";
 import { type Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 
 /**
  * Counts and times every request by method (GET, POST, DELETE, HEAD, OPTIONS, or `other`), route
- * template (`/keys/{key}`, or `unmatched`) and status, and names the request's server span after the template when tracing is on
- * (`OTEL_DENO=true`); without tracing, there is no active span and naming is skipped.
+ * template (`/keys/{key}`, or `unmatched`) and status, and names the request's server span after
+ * the template when tracing is on (`OTEL_DENO=true`); without tracing, there is no active span and
+ * naming is skipped.
  */
 export function observeRequests(metrics: Metrics): MiddlewareHandler {
   const record = requestRecorder(metrics);
@@ -19,8 +20,10 @@ export function observeRequests(metrics: Metrics): MiddlewareHandler {
     try {
       await next();
     } finally {
-      const matched = routePath(c);
-      const route = matched === "/*" ? "unmatched" : matched.replace(/:(\w+)/g, "{$1}");
+      // The route the method and path go to, whatever answered: a middleware mounted on a path
+      // (the token check on `/keys/*`) is no route, and counted under its pattern it made one.
+      const declared = matchedRoutes(c).findLast((route) => route.method !== "ALL");
+      const route = declared ? declared.path.replace(/:(\w+)/g, "{$1}") : "unmatched";
       record(c.req.method, route, c.res.status, started);
     }
   };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Metrics } from "./metrics.ts";
-import { requestRecorder, routeNamer } from "./observe.ts";
+import { Hono } from "hono";
+import { observeRequests, requestRecorder, routeNamer } from "./observe.ts";
 
 Deno.test("requestRecorder() counts made-up methods as one `other` series, not one each", () => {
   const metrics = new Metrics();
@@ -34,4 +35,21 @@ Deno.test("routeNamer() names a path by the app's route template, or unmatched",
   assert.equal(name("GET", "/keys/a/b"), "unmatched", "a parameter is one segment");
   assert.equal(name("DELETE", "/mset"), "unmatched");
   assert.equal(name("GET", "/nope"), "unmatched");
+});
+
+Deno.test("observeRequests() labels an answer of a path's middleware by the route, not the path", async () => {
+  // A token refused on /keys/* was counted as route "/keys/*": neither a template nor unmatched.
+  const metrics = new Metrics();
+  const app = new Hono();
+  app.use(observeRequests(metrics));
+  app.use("/keys/*", (c) => Promise.resolve(c.json({ error: "A bearer token is required" }, 401)));
+  app.get("/keys/:key", (c) => c.json({}));
+  for (const method of ["GET", "OPTIONS"]) await app.request("/keys/a", { method });
+  const lines = metrics.render().split("\n").filter((line) =>
+    line.startsWith("http_requests_total")
+  );
+  assert.deepEqual(lines, [
+    'http_requests_total{method="GET",route="/keys/{key}",status="401"} 1',
+    'http_requests_total{method="OPTIONS",route="unmatched",status="401"} 1',
+  ]);
 });
