@@ -57,6 +57,12 @@ export interface ServerOptions {
    * its memory. Undefined lets it on.
    */
   admit?: (request: LiteRequest) => Response | undefined;
+  /**
+   * Told of each request the server refuses itself, which no handler sees (a head too large or
+   * malformed, a body cut short, a read refused while answers wait unread), with its status and,
+   * once its head was read, its method: for the service's request counters.
+   */
+  refused?: (status: number, method: string | undefined) => void;
 }
 
 /** What a handler learns of the connection, as `Deno.serve` passes it. */

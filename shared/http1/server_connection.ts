@@ -119,6 +119,7 @@ export class Connection implements ReadBudget {
   /** The request being served. */
   #head: RequestHead | undefined;
   #headOnly = false; // the request read is a HEAD: a refusal of it has no body either
+  #method: string | undefined; // of the request being served, once its head is read
   /** Bytes of its answer counted as made, not yet held to be written (see {@link made}). */
   #made = 0;
 
@@ -187,6 +188,7 @@ export class Connection implements ReadBudget {
       this.idle = false;
     }
     this.fresh = false;
+    this.#method = undefined;
     this.#headOnly = bytes !== undefined && HEAD_LINE.every((byte, i) => bytes[i] === byte);
     if (bytes === undefined) {
       await this.#refuse(431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
@@ -195,6 +197,7 @@ export class Connection implements ReadBudget {
     let head: RequestHead;
     try {
       head = parseHead(bytes);
+      this.#method = head.method;
     } catch (error) {
       if (!(error instanceof BadHead)) throw error;
       await this.#refuse(error.status, error.message);
@@ -359,6 +362,7 @@ export class Connection implements ReadBudget {
    * is still sending is read a moment, so that closing does not reset the answer away.
    */
   async #refuse(status: number, error: string): Promise<void> {
+    this.server.options.refused?.(status, this.#method);
     await this.#refuseWith(Response.json({ error }, { status }));
   }
 

@@ -41,9 +41,13 @@ Deno.test("serveHttp() answers requests on one kept-alive connection, pipelined 
   }
 });
 
-Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes", async () => {
-  const server = echo();
-  const cases: [string, RegExp][] = [
+Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx, closes, and tells", async () => {
+  // Told, so that a service counts them: answered by no handler, they went uncounted.
+  const refused: number[] = [];
+  const server = echo({ refused: (status) => refused.push(status) });
+  // Third: whether the server refuses it itself (false: the handler reading the body is refused,
+  // and a service's app counts that answer).
+  const cases: [string, RegExp, boolean?][] = [
     [
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
       /400/,
@@ -60,16 +64,40 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
     ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \x0b3\r\n\r\nabc", /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\xa0\r\n\r\nabc", /400/],
     ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\x0c\r\n\r\n", /400/],
-    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\x0b3\r\nabc\r\n", /400/],
-    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x\ny\r\nabc\r\n", /400/],
-    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /400/],
+    [
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\x0b3\r\nabc\r\n",
+      /400/,
+      false,
+    ],
+    [
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x\ny\r\nabc\r\n",
+      /400/,
+      false,
+    ],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /400/, false],
     // Chunk lines end in CRLF as head lines do: a bare LF is refused, not waited past.
-    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n", /400/],
-    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", /400/],
+    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n", /400/, false],
+    [
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n",
+      /400/,
+      false,
+    ],
     // Chunk extensions as RFC 9112 writes them, or refused: an open quote may read as more.
-    ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a="b\r\nabc\r\n', /400/],
-    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;=b\r\nabc\r\n", /400/],
-    ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a b\r\nabc\r\n", /400/],
+    [
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a="b\r\nabc\r\n',
+      /400/,
+      false,
+    ],
+    [
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;=b\r\nabc\r\n",
+      /400/,
+      false,
+    ],
+    [
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a b\r\nabc\r\n",
+      /400/,
+      false,
+    ],
     // The Host must be a host and port: it is the start of the URL the request is routed by.
     ["GET /live HTTP/1.1\r\nHost: x/keys/a?\r\n\r\n", /400/],
     ["GET /live HTTP/1.1\r\nHost: a@x\r\n\r\n", /400/],
@@ -86,7 +114,7 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
     [`GET / HTTP/1.1\r\nHost: x\r\nX: ${"a".repeat(70_000)}\r\n\r\n`, /431/],
   ];
   try {
-    for (const [request, status] of cases) {
+    for (const [request, status, told = true] of cases) {
       const client = await raw(server);
       await client.send(request);
       const { text, closed } = await client.readAll();
@@ -94,6 +122,8 @@ Deno.test("serveHttp() refuses the request-smuggling shapes with 4xx and closes"
       assert.match(text.split("\r\n")[0], status, request.slice(0, 60));
       assert.match(text, /\{"error":".+"\}$/);
       assert.ok(closed, `closed after ${request.slice(0, 40)}`);
+      if (told) assert.match(String(refused.shift()), status, request.slice(0, 60));
+      assert.deepEqual(refused, [], request.slice(0, 60));
     }
   } finally {
     await server.shutdown();

@@ -191,6 +191,15 @@ export class HotPath {
   }
 
   /**
+   * Counts a request the server refused before any route saw it (a malformed head, a body cut
+   * short), as `unmatched`, with its method once its head was read (see `ServerOptions.refused`):
+   * uncounted, a flood of them did not show in the request metrics.
+   */
+  refused(status: number, method: string | undefined): void {
+    this.#record(method ?? "other", "unmatched", status, performance.now());
+  }
+
+  /**
    * The app's 413 for a body whose Content-Length passes the limit, on any route (none takes a
    * longer one): the server read such bodies whole up to 8 MiB a connection, whatever the limit,
    * before the app refused them.

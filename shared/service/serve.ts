@@ -147,6 +147,8 @@ export interface Routes {
     respond: (request: Request) => Response | Promise<Response> | undefined;
     /** The refusal of a request by its head, before a long body is read (see `HotPath`). */
     refuses?: (request: LiteRequest) => Response | undefined;
+    /** Counts a request the server refused before any route saw it (see `HotPath`). */
+    refused?: (status: number, method: string | undefined) => void;
   };
   /** Answers a request before the hot path and the app when it must not reach them. */
   gate?: (request: Request | LiteRequest) => Response | undefined;
@@ -205,7 +207,9 @@ export function startService(
   };
   // A long body is read only once the head was let in: no token, no body held.
   const admit = (request: LiteRequest) => routes?.hot?.refuses?.(request);
-  const server = bind(command, config, tls, handle, log, { early, admit });
+  const refused = (status: number, method: string | undefined) =>
+    routes?.hot?.refused?.(status, method);
+  const server = bind(command, config, tls, handle, log, { early, admit, refused });
   let stopping = false;
   return {
     addr: server.addr,
@@ -248,7 +252,7 @@ function bind(
   tls: { cert: string; key: string } | undefined,
   handler: Handler,
   log: Logger,
-  before: Pick<ServerOptions, "early" | "admit">,
+  before: Pick<ServerOptions, "early" | "admit" | "refused">,
 ): HttpServer {
   try {
     if (config.httpServer === "deno") return denoServer(config, tls, handler);

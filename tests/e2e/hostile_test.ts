@@ -161,6 +161,32 @@ Deno.test("20,000 requests with made-up methods add no metric series and keep me
   }
 });
 
+Deno.test("requests the server refuses before any route are counted in the request metrics", async () => {
+  // A flood of malformed requests was answered and showed nowhere: no counter, no log line.
+  const processes = new Processes();
+  try {
+    const master = await processes.master();
+    const malformed = [
+      "GARBAGE\r\n\r\n",
+      "POST /keys HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "GET /live HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", // its method read
+      `GET /live HTTP/1.1\r\nHost: x\r\nX: ${"a".repeat(70_000)}\r\n\r\n`,
+    ];
+    for (const request of malformed) {
+      const [conn] = await hold(master.url, 1, request);
+      await closedByServer([conn]);
+      closeAll([conn]);
+    }
+    const metrics = await (await fetch(`${master.url}/metrics`)).text();
+    for (const series of ['method="other",route="unmatched",status="400"', 'status="431"']) {
+      assert.match(metrics, new RegExp(`http_requests_total\\{[^}]*${series}\\} [1-9]`), series);
+    }
+    assert.match(metrics, /http_requests_total\{method="GET",route="unmatched",status="400"\} 1/);
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("a client's made-up x-ring-epoch does not make a node ask the master for the ring", async () => {
   const tokens = "client:client-token-1,node:node-token-1,admin:admin-token-1";
   const processes = new Processes({
