@@ -75,6 +75,23 @@ export class CacheError extends Error {
 }
 
 /**
+ * A 502 this client made of an answer it cannot read (not JSON, not the document it asked for):
+ * the cluster, or something in its place, answered, but with no status of this error's own.
+ *
+ * @example
+ * ```ts
+ * import { CacheError, UnreadableAnswer } from "./call.ts";
+ * const error = new UnreadableAnswer("http://m:1 answered 200 with a body that is not JSON");
+ * error instanceof CacheError && error.status === 502; // true
+ * ```
+ */
+export class UnreadableAnswer extends CacheError {
+  constructor(message: string) {
+    super(502, message);
+  }
+}
+
+/**
  * `body`, the answer of `what`, read by `schema`; throws CacheError 502 when it is not that
  * document (a server of another kind, or a proxy's page), as for a server's own failure.
  *
@@ -90,8 +107,7 @@ export function expected<T>(schema: ZodType<T>, body: unknown, what: string): T 
   if (read.success) return read.data;
   const issue = read.error.issues[0];
   const where = issue?.path.length ? ` at ${issue.path.join(".")}` : "";
-  throw new CacheError(
-    502,
+  throw new UnreadableAnswer(
     `${what} answered an unexpected document${where}: ${issue?.message ?? "not the schema"}`,
   );
 }
@@ -279,14 +295,14 @@ export class Caller {
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new CacheError(502, `${base} answered ${status} with a body that is not JSON`);
+      throw new UnreadableAnswer(`${base} answered ${status} with a body that is not JSON`);
     }
     if (routedBy !== undefined && Number(answer.epoch) > routedBy) {
       throw new StaleRing(status, body);
     }
     if (status < 200 || status >= 300) {
       if (typeof body?.error !== "string") {
-        throw new CacheError(502, `${base} answered ${status} with no error document`);
+        throw new UnreadableAnswer(`${base} answered ${status} with no error document`);
       }
       throw new CacheError(status, body.error, detailsOf(body));
     }

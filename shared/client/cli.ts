@@ -2,7 +2,7 @@
 // Run it with `deno task cli <command>`, or as `cache` from the npm package (tools/npm_client.ts);
 // `run()` is the whole program, with its streams passed in.
 
-import { CacheError } from "./call.ts";
+import { CacheError, UnreadableAnswer } from "./call.ts";
 import { type Invocation, parseInvocation } from "./cli_args.ts";
 import { type CliIo, Commands } from "./cli_commands.ts";
 import { EXIT } from "./cli_exit.ts";
@@ -67,6 +67,10 @@ function failure(urls: string[], error: unknown): string {
         error.message,
       );
       return `Cannot reach the cluster at ${at}: ${reason}`;
+    }
+    // A 502 of this client's own: whatever answered sent no such status.
+    if (error instanceof UnreadableAnswer) {
+      return `The cluster at ${at} gave an answer this client cannot read: ${error.message}`;
     }
     return `The cluster at ${at} answered ${error.status}: ${error.message}`;
   }

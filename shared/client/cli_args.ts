@@ -322,8 +322,16 @@ function urlsOf(text: string, from: string): string[] {
     urls = masterUrls(text);
   } catch (error) {
     if (!(error instanceof InvalidMasterUrl)) throw error;
-    throw new UsageError(`Invalid ${from} ${quote(error.url)}: expected http(s)://host[:port]`);
+    const url = quote(withoutPassword(error.url));
+    throw new UsageError(`Invalid ${from} ${url}: expected http(s)://host[:port]`);
   }
-  if (urls.length === 0) throw new UsageError(`Invalid ${from} ${quote(text)}: no URL in it`);
+  if (urls.length === 0) {
+    throw new UsageError(`Invalid ${from} ${quote(withoutPassword(text))}: no URL in it`);
+  }
   return urls;
+}
+
+/** `text` with the password of a URL in it as `***`: not echoed into terminals and CI logs. */
+function withoutPassword(text: string): string {
+  return text.replace(/(\/\/[^/@:]*:)[^/@]*@/g, "$1***@");
 }

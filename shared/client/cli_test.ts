@@ -67,6 +67,11 @@ Deno.test("run() turns each usage error into one line on stderr and exit 2, call
     [["get", "k", "--url", "ftp://m:1"], /^cache: Invalid --url "ftp:\/\/m:1": expected http/],
     [["get", "k", "--url", "http://m:1/cache"], /^cache: Invalid --url "http:\/\/m:1\/cache": /],
     [["get", "k", "--url", "http://m:1?x=1"], /^cache: Invalid --url "http:\/\/m:1\?x=1": /],
+    // A password in a refused URL is not echoed into terminals and CI logs.
+    [
+      ["get", "k", "--url", "http://u:pw@m:1/x"],
+      /^cache: Invalid --url "http:\/\/u:\*\*\*@m:1\/x": /,
+    ],
     [
       ["set", "k", "v", "--token", "--json"],
       /^cache: Flag --token needs a value, not the flag "--json": write --token=--json for a /,
@@ -147,6 +152,19 @@ Deno.test("run() writes what a master says as one line, its terminal escapes sho
     stderr,
     'cache: The cluster at http://m:1 answered 409: Key "evil\\x1b[2J\\x1b[31m" is not a counter ' +
       "second line \\u202e\n",
+  );
+});
+
+Deno.test("run() says an answer it cannot read came from the cluster, not a status it sent", async () => {
+  // It read "answered 502: … answered 200 with a body that is not JSON", a status no one sent.
+  const fetch = () =>
+    Promise.resolve(new Response("<html>", { headers: { "content-type": "text/html" } }));
+  const { code, stderr } = await cli(["stats"], { fetch }, { CACHE_URL: "http://m:1" });
+  assert.equal(code, 3);
+  assert.equal(
+    stderr,
+    "cache: The cluster at http://m:1 gave an answer this client cannot read: http://m:1 " +
+      "answered 200 with a body that is not JSON\n",
   );
 });
 

@@ -4,7 +4,15 @@
 
 import { Coalescer } from "@cache/async/coalesce";
 import { batches, checkKeys } from "./batches.ts";
-import { CacheError, type CallInit, expected, keyPath, retries, unreached } from "./call.ts";
+import {
+  CacheError,
+  type CallInit,
+  expected,
+  keyPath,
+  retries,
+  unreached,
+  UnreadableAnswer,
+} from "./call.ts";
 import { post, type Router } from "./router.ts";
 import {
   keyBytes,
@@ -119,7 +127,7 @@ export async function itemOf(
   try {
     const item = expected(StoredItem, await read, `GET ${key}`);
     if (item.key === key) return item;
-    throw new CacheError(502, `GET ${key} answered for another key: ${item.key.slice(0, 60)}`);
+    throw new UnreadableAnswer(`GET ${key} answered for another key: ${item.key.slice(0, 60)}`);
   } catch (error) {
     if (error instanceof CacheError && error.status === 404) return undefined;
     throw error;
@@ -293,5 +301,5 @@ function mgetAnswer(body: unknown, keys: string[], what = "POST /mget"): MGetRes
   const left = keys.find((key) => !answered.has(key));
   if (stray === undefined && left === undefined) return answer;
   const why = stray !== undefined ? `a key not asked, ${stray}` : `nothing of ${left}`;
-  throw new CacheError(502, `${what} answered ${why.slice(0, 80)}`);
+  throw new UnreadableAnswer(`${what} answered ${why.slice(0, 80)}`);
 }

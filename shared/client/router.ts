@@ -12,6 +12,7 @@ import {
   retries,
   StaleRing,
   unreached,
+  UnreadableAnswer,
 } from "./call.ts";
 import type { ClientOptions } from "./options.ts";
 import { groupBy } from "@cache/async/group";
@@ -126,7 +127,7 @@ export class Router {
     try {
       ring = new Ring(view.nodes);
     } catch (error) {
-      throw new CacheError(502, `GET /ring answered a ring no client can build: ${error}`);
+      throw new UnreadableAnswer(`GET /ring answered a ring no client can build: ${error}`);
     }
     this.#view = view;
     this.#ring = ring;
