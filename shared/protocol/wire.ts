@@ -151,6 +151,10 @@ export const IncrRequest = z.strictObject({
       "may have been applied and forgotten, so it is refused with 409 rather than risk applying " +
       "it twice",
   }),
+}).refine((body) => !body.retry || body.requestId !== undefined, {
+  // Applied as a first attempt, a "retry" with no id to recognise it by counted twice.
+  error: "A retry needs the requestId of the increment it sends again",
+  path: ["retry"],
 }).meta({ id: "IncrRequest" });
 
 /** `POST /keys/{key}/incr`. */
@@ -168,7 +172,9 @@ export type Counter = z.infer<typeof Counter>;
 
 /** `POST /keys/{key}/touch`: the key's new TTL, or null to keep it forever. */
 export const TouchRequest = z.strictObject({
-  ttl: Ttl.nullable().meta({ description: "Seconds to live from now; null removes the TTL" }),
+  ttl: z.union([Ttl, z.null()], {
+    error: "ttl must be a number of seconds, or null to keep the key forever",
+  }).meta({ description: "Seconds to live from now; null removes the TTL" }),
 }).meta({ id: "TouchRequest" });
 
 /**

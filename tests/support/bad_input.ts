@@ -200,6 +200,14 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /ttl must be > 0 seconds/,
     },
     {
+      // Applied as a first attempt, such a "retry" counted twice.
+      name: "an increment's retry with no request id",
+      path: "/keys/k/incr",
+      init: post('{"by":1,"retry":true}'),
+      status: 400,
+      error: /^retry: A retry needs the requestId of the increment it sends again$/,
+    },
+    {
       name: "touch without a ttl",
       path: "/keys/k/touch",
       init: post("{}"),
