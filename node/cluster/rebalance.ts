@@ -7,7 +7,7 @@ import { sleep } from "@cache/async/sleep";
 import { Slices } from "@cache/async/slices";
 import { Waiters } from "@cache/async/waiters";
 import { newerRing, type RingView, utf8Bytes } from "@cache/protocol/wire";
-import { aged } from "@cache/protocol/replica";
+import { aged, newer, type Stamp } from "@cache/protocol/replica";
 import type { Replica, Store } from "../store/store.ts";
 import type { RingRef } from "@cache/protocol/sender_ring";
 
@@ -198,7 +198,7 @@ export class Rebalancer {
     // dropped once all have, not once the pass is over, so a full node makes room while another's
     // refusals hold its pass back. Full nodes under noeviction that had to take each other's keys
     // each waited for another to drop some first, for good.
-    const waiting = new Map<string, number>();
+    const waiting = new Map<string, { left: number; sent: Stamp }>();
     let sent = 0;
     let handedOff = 0;
     const started = performance.now();
@@ -210,13 +210,15 @@ export class Rebalancer {
       this.#handedOff++;
     };
     const taken = (key: string) => {
-      const left = waiting.get(key);
-      if (left === undefined) return;
-      if (left > 1) waiting.set(key, left - 1);
-      else {
-        waiting.delete(key);
-        drop(key);
-      }
+      const wait = waiting.get(key);
+      if (wait === undefined) return;
+      if (--wait.left > 0) return;
+      waiting.delete(key);
+      // A state newer than the one sent, come since its batch left, is not dropped unsent: the
+      // pass is tried again, and sends it.
+      const held = store.stampOf(key);
+      if (held && newer(held, wait.sent)) failure ??= new Error(`Key "${key}" changed as it went`);
+      else drop(key);
     };
     const flush = async (node: string) => {
       const queued = batches.get(node) ?? [];
@@ -259,8 +261,11 @@ export class Rebalancer {
         if (!replica) continue;
         const open = gets.filter((owner) => !failed.has(owner));
         if (leaves && open.length === 0 && gets.length === 0) drop(key); // its owners have it
-        else if (leaves && open.length === gets.length) waiting.set(key, gets.length);
-        else waiting.delete(key); // kept: an owner failed this pass (or the walk came to it twice)
+        else if (leaves && open.length === gets.length) {
+          // Come to twice (written again meanwhile), it waits for the batches of both states.
+          const sent = { version: replica.version, epoch: replica.epoch ?? 0 };
+          waiting.set(key, { left: (waiting.get(key)?.left ?? 0) + gets.length, sent });
+        } else waiting.delete(key); // kept: an owner failed this pass
         const at = store.now();
         let bytes = 0; // measured once, for the first owner that needs it
         const size = () => bytes ||= jsonBytes(replica);

@@ -376,6 +376,27 @@ Deno.test("Rebalancer counts the keys a node names refused as not taken, and the
   assert.deepEqual([held(), rebalancer.progress.syncedEpoch], [[], 2]);
 });
 
+Deno.test("Rebalancer drops a key written again while its batch was out only once the new state went", async () => {
+  const first = deferred();
+  const { rebalancer, store, calls, waits, held, ended, finish } = setup(
+    (_node, call) => call === 1 ? first.promise : Promise.resolve(),
+    { batch: 1 },
+  );
+  await finish(view(1, [A]));
+  rebalancer.follow(view(2, [B], { joined: { [B]: 2 } })); // A is leaving
+  await settle();
+  const [key] = calls[0].keys;
+  store.set(key, "written again"); // in place: the walk does not come to it again
+  first.resolve();
+  await settle();
+  assert.deepEqual(held(), [key], "kept, and the pass is tried again");
+  waits[0].wake();
+  await ended();
+  const sent = calls.filter((call) => call.keys[0] === key).map((call) => call.replicas[0].value);
+  assert.deepEqual(sent, [`value of ${key}`, "written again"], "the new state was sent too");
+  assert.deepEqual(held(), []);
+});
+
 Deno.test("Rebalancer moves to a newer ring that arrives while a failed pass waits", async () => {
   let refuse = true;
   const { rebalancer, waits, sentTo, held, ended } = setup(

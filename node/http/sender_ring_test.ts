@@ -10,7 +10,7 @@ import { sendReplicas } from "../cluster/replicator.ts";
 import { Strays } from "../cluster/strays.ts";
 
 /** A node's app with its strays wired as `main.ts` wires them, served on 127.0.0.1. */
-function startNode(view: () => RingView | undefined, sendOnWaitMs?: number) {
+function startNode(view: () => RingView | undefined, sendOnWaitMs?: number, store = new Store()) {
   // Bound first: the node's address names it in the ring.
   const served: { app?: { fetch: (request: Request) => Response | Promise<Response> } } = {};
   const server = Deno.serve(
@@ -18,7 +18,6 @@ function startNode(view: () => RingView | undefined, sendOnWaitMs?: number) {
     (request) => served.app!.fetch(request),
   );
   const url = `http://127.0.0.1:${server.addr.port}`;
-  const store = new Store();
   const strays = new Strays({
     self: url,
     store,
@@ -79,6 +78,32 @@ Deno.test("A key a sender on an older ring hands over is on its owner in the rec
     assert.ok(await a.strays.idle(5000));
     assert.equal(a.store.get(rings.key), undefined, "and A, not an owner, dropped it");
   } finally {
+    await a.server.shutdown();
+    await c.server.shutdown();
+  }
+});
+
+Deno.test("A full node sends on the keys it took from an older ring before it names those it refused", async () => {
+  // Answered 507 with the keys it refused, it sent none on: their sender, counting the others as
+  // taken, dropped its copies, and the keys stayed where no read by the ring looks.
+  let current: RingView | undefined;
+  const full = new Store({ maxBytes: 8192, eviction: "noeviction" });
+  for (let i = 0; full.stats().bytes < 7800; i++) full.set(`k${i}held`, "v".repeat(200));
+  const a = startNode(() => current, undefined, full);
+  const c = startNode(() => current);
+  try {
+    const rings = moved(a.url, "http://127.0.0.1:9", c.url);
+    current = rings.current;
+    const big = { key: "big", version: 4, epoch: 2, value: "x".repeat(1000) }; // no room for it
+    const value = "v".repeat(200); // as the keys held: room for one more
+    const replica = { key: rings.key, version: 5, epoch: 2, value };
+    const sent = await sendReplicas(fetch, a.url, [big, replica], 1000, { term: 1, epoch: 2 })
+      .then(() => undefined, (error) => error);
+    assert.deepEqual([sent?.answered, sent?.refused], [507, ["big"]]);
+    assert.equal(c.store.get(rings.key)?.value, value, "its owner in the ring has it");
+  } finally {
+    current = undefined;
+    a.strays.reset();
     await a.server.shutdown();
     await c.server.shutdown();
   }

@@ -2,7 +2,7 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { HttpError } from "@cache/protocol/errors";
-import { jsonAnswer } from "@cache/http1/answer";
+import { jsonAnswer, type WireAnswer } from "@cache/http1/answer";
 import { errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
@@ -96,15 +96,30 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
     replicate,
     ({ entries }, request) => {
       const from = readSenderRing(request.headers.get(SENDER_RING_HEADER));
-      const refused = node.refusesCopies?.();
-      if (refused !== undefined) throw new HttpError(503, refused);
-      const answer = node.writer.apply(entries);
+      const closing = node.refusesCopies?.();
+      if (closing !== undefined) throw new HttpError(503, closing);
+      // A full node takes what it has room for and names the rest: its sender counts the others
+      // as taken, so they are sent on (and claimed) as a whole batch taken would be.
+      let answered: () => WireAnswer;
+      let taken = entries;
+      try {
+        const answer = node.writer.apply(entries);
+        answered = () => jsonAnswer(answer);
+      } catch (error) {
+        const refused = error instanceof HttpError ? error.details.refused : undefined;
+        if (!Array.isArray(refused)) throw error;
+        const names = new Set(refused);
+        taken = entries.filter(({ key }) => !names.has(key));
+        answered = () => {
+          throw error;
+        };
+      }
       // From a sender behind this node's ring (a primary that has not heard of it, say): the
       // write counts once the key's owners in this ring have it, as a read by it asks them.
-      const sentOn = from ? node.replicated?.(entries, from) : undefined;
-      if (!sentOn) return jsonAnswer(answer);
+      const sentOn = from && taken.length > 0 ? node.replicated?.(taken, from) : undefined;
+      if (!sentOn) return answered();
       return within(sentOn, node.sendOnWaitMs ?? SEND_ON_WAIT_MS, false).then((sent) => {
-        if (sent) return jsonAnswer(answer);
+        if (sent) return answered();
         throw new HttpError(
           504,
           "The copies were applied here, but not yet sent on to their owners in this node's newer " +
