@@ -104,6 +104,18 @@ Deno.test("master answers 503 with no node up, and 502 when the owner is gone", 
   assert.equal(none.status, 503);
   assert.deepEqual(await none.json(), { error: "No node is up to own the key" });
   assert.equal((await empty.master.request("/ready")).status, 503);
+  const json = { "content-type": "application/json" };
+  const many: [string, RequestInit, string][] = [
+    ["/mget", { method: "POST", headers: json, body: '{"keys":["a","b"]}' }, "the keys"],
+    ["/keys", { method: "DELETE" }, "any key"],
+    ["/keys?prefix=a", {}, "any key"],
+  ];
+  for (const [path, init, what] of many) {
+    const refused = await empty.master.request(path, init);
+    assert.deepEqual([refused.status, await refused.json()], [503, {
+      error: `No node is up to own ${what}`,
+    }]);
+  }
 
   const { master, registry, settle } = inProcessCluster(1);
   registry.heartbeat("http://vanished:8081"); // registered, but nothing answers there

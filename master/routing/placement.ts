@@ -47,11 +47,14 @@ export function ownerOf(placement: Placement, key: string): string {
   return owner;
 }
 
-/** The error for a key no node owns: 503, saying why when the master is still recovering. */
-export function noOwner(placement: Placement): HttpError {
+/**
+ * The error for keys no node owns: 503, saying why when the master is still recovering; `what`
+ * names them ("the key", "the keys", "any key").
+ */
+export function noOwner(placement: Placement, what = "the key"): HttpError {
   return placement.recovering
     ? stillRecovering()
-    : new HttpError(503, "No node is up to own the key");
+    : new HttpError(503, `No node is up to own ${what}`);
 }
 
 /** Groups `items` by the owner of their key, keeping their order within each group. */
@@ -60,5 +63,6 @@ export function byOwner<T>(
   items: T[],
   keyOf: (item: T) => string,
 ): Map<string, T[]> {
+  if (placement.ring.size === 0 && items.length > 0) throw noOwner(placement, "the keys");
   return groupBy(items, (item) => ownerOf(placement, keyOf(item)));
 }

@@ -218,7 +218,7 @@ export class Scans {
    */
   #nodes(flush = false): string[] {
     const { placement } = this.#options;
-    if (placement.recovering || placement.ring.size === 0) throw noOwner(placement);
+    if (placement.recovering || placement.ring.size === 0) throw noOwner(placement, "any key");
     return this.#holders(flush);
   }
 

@@ -71,7 +71,8 @@ export function lineField(text: string): string {
 }
 
 /**
- * The seconds of `--ttl`: a number > 0, at most ten years.
+ * The seconds of `--ttl`: a number > 0, at most ten years, in decimal digits; `what` names the
+ * value in an error, and `or` says what else it may be.
  *
  * @example
  * ```ts
@@ -79,10 +80,13 @@ export function lineField(text: string): string {
  * ttlOf("1.5"); // 1.5
  * ```
  */
-export function ttlOf(text: string, what = "--ttl"): number {
+export function ttlOf(text: string, what = "--ttl", or = ""): number {
   // Decimal digits only: Number() also takes " 5", "0x10" and "1e3".
-  const seconds = /^-?(\d+\.?\d*|\.\d+)$/.test(text) ? Number(text) : NaN;
-  const checked = Ttl.safeParse(seconds);
+  if (!/^-?(\d+\.?\d*|\.\d+)$/.test(text)) {
+    const how = `write seconds in decimal digits, as 30 or 1.5${or}`;
+    throw new UsageError(`Invalid ${what} ${quote(text)}: ${how}`);
+  }
+  const checked = Ttl.safeParse(Number(text));
   if (!checked.success) {
     throw new UsageError(`Invalid ${what} ${quote(text)}: ${checked.error.issues[0].message}`);
   }
@@ -100,7 +104,7 @@ export function ttlOf(text: string, what = "--ttl"): number {
  * ```
  */
 export function touchTtlOf(text: string): number | null {
-  return text === "none" ? null : ttlOf(text, "TTL");
+  return text === "none" ? null : ttlOf(text, "TTL", ", or none to keep the key forever");
 }
 
 /**

@@ -179,10 +179,10 @@ export function createApi(options: ApiOptions): OpenAPIHono {
     if (url.includes("%")) {
       const { pathname, search } = new URL(url);
       if (!decodable(pathname)) {
-        return c.json({ error: "The path's percent-encoding is not valid UTF-8" }, 400);
+        return c.json({ error: "The path's percent-encoding is malformed, or not of UTF-8" }, 400);
       }
       if (!decodable(search)) {
-        return c.json({ error: "The query's percent-encoding is not valid UTF-8" }, 400);
+        return c.json({ error: "The query's percent-encoding is malformed, or not of UTF-8" }, 400);
       }
     }
     if (c.req.method === "POST" && /json/i.test(c.req.header("content-type") ?? "")) {

@@ -120,21 +120,21 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       path: "/keys/k%ff",
       init: {},
       status: 400,
-      error: /percent-encoding is not valid UTF-8/,
+      error: /percent-encoding is malformed, or not of UTF-8/,
     },
     {
       name: "path escape that is not one, before escapes of one",
       path: "/keys/%%34%31",
       init: {},
       status: 400,
-      error: /percent-encoding is not valid UTF-8/,
+      error: /percent-encoding is malformed, or not of UTF-8/,
     },
     {
       name: "path escape of a lone surrogate",
       path: "/keys/k%ED%A0%80",
       init: { method: "DELETE" },
       status: 400,
-      error: /percent-encoding is not valid UTF-8/,
+      error: /percent-encoding is malformed, or not of UTF-8/,
     },
     {
       name: "unknown condition",
@@ -254,7 +254,7 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       path: "/keys?prefix=%ff",
       init: {},
       status: 400,
-      error: /query's percent-encoding is not valid UTF-8/,
+      error: /query's percent-encoding is malformed, or not of UTF-8/,
     },
     {
       name: "write with a version floor that is not a version",
