@@ -77,6 +77,47 @@ for (const [name, service] of Object.entries(services) as [ServiceName, typeof s
     }
     assert.doesNotMatch(code, /Deno\.Command|Deno\.writeFile|Deno\.writeTextFile|Deno\.dlopen/);
   });
+
+  Deno.test(`Dockerfile_${name} installs what ${name} runs on and none of the tests' packages`, async () => {
+    // deno compile embeds the whole node_modules directory: a plain install put a browser driver
+    // and a container client in both binaries. The install step is run as the image runs it.
+    const dockerfile = read(`Dockerfile_${name}`);
+    const install = /^RUN (deno install [\s\S]+?[^\\])\n/m.exec(dockerfile)?.[1]
+      .replace(/\\\n\s*/g, "").split(/\s+/) ?? [];
+    const scalar = JSON.parse(read("deno.json")).imports["@scalar/api-reference"];
+    assert.deepEqual(install, [
+      "deno",
+      "install",
+      "--frozen",
+      "--unstable-npm-lazy-caching",
+      "--entrypoint",
+      `${name}/main.ts`,
+      scalar,
+    ]);
+    assert.ok(dockerfile.indexOf(`COPY ${name}/`) < dockerfile.indexOf("RUN deno install"));
+    const build = await Deno.makeTempDir();
+    try {
+      const run = async (command: string, args: string[]) => {
+        const done = await new Deno.Command(command, { args, cwd: build, stderr: "piped" })
+          .output();
+        assert.ok(
+          done.success,
+          `${command} ${args.join(" ")}: ${new TextDecoder().decode(done.stderr)}`,
+        );
+      };
+      const copied = ["deno.json", "deno.lock", "shared", name].map((path) => new URL(path, root));
+      await run("cp", ["-r", ...copied.map((url) => url.pathname), "."]);
+      await run(Deno.execPath(), install.slice(1));
+      const installed = [...Deno.readDirSync(`${build}/node_modules`)].map((entry) => entry.name);
+      for (const tests of ["playwright-core", "testcontainers", "kubernetes-models", "ioredis"]) {
+        assert.ok(!installed.includes(tests), `${tests} installed`);
+      }
+      assert.ok(Deno.statSync(`${build}/${SCALAR_BUNDLE_PATH}`).isFile, "the Scalar bundle");
+      await run(Deno.execPath(), ["run", "--cached-only", "-A", `${name}/main.ts`, "--help"]);
+    } finally {
+      await Deno.remove(build, { recursive: true });
+    }
+  });
 }
 
 Deno.test("both Dockerfiles pass the Dockerfile linter with no finding", () => {
