@@ -334,7 +334,17 @@ Deno.test("pods run as non-root with a read-only root and no privileges", () => 
       readOnlyRootFilesystem: true,
       capabilities: { drop: ["ALL"] },
     });
-    assert.ok(container.resources.requests.memory && container.resources.limits.memory);
+    // Requested as limited: a node fills 70 % of its limit by design, and a pod above its request
+    // is the first the kubelet evicts under memory pressure.
+    assert.ok(container.resources.limits.memory, "a memory limit");
+    assert.equal(container.resources.requests.memory, container.resources.limits.memory);
+    // A master stops listening at once on SIGTERM: it waits for its endpoints to drop first, and
+    // that wait and its drain (20 s) fit in the grace period.
+    if (doc.metadata.name === "master") {
+      const wait = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
+      assert.ok(wait >= 5, `a preStop wait of ${wait} s`);
+      assert.ok(wait + 20 + 2 <= pod.terminationGracePeriodSeconds);
+    }
   }
   const budgets = manifests().map(({ doc }) => doc).filter((d) => d.kind === "PodDisruptionBudget");
   const budget = (name: string) =>
