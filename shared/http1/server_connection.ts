@@ -292,7 +292,7 @@ export class Connection implements ReadBudget {
           ? encodeWire(wire, headOnly, keepAlive, http10)
           : await encodeResponse(answer as Response, headOnly, keepAlive, http10);
         if (this.#pastBudget(encoded, head)) {
-          await this.#refuseUnread();
+          await this.#refuseUnread(false); // counted by the early answer that made it
           return false;
         }
         await this.#write(encoded);
@@ -324,7 +324,7 @@ export class Connection implements ReadBudget {
     const headOnly = head.method === "HEAD";
     const encoded = await encodeResponse(response, headOnly, keepAlive, head.minor === 0);
     if (this.#pastBudget(encoded, head)) {
-      await this.#refuseUnread();
+      await this.#refuseUnread(false); // counted by the handler that made it
       return false;
     }
     await this.#write(encoded);
@@ -347,8 +347,9 @@ export class Connection implements ReadBudget {
   }
 
   /** Refuses a read while answers wait for clients to read them. */
-  async #refuseUnread(): Promise<void> {
-    await this.#refuse(503, this.#unreadError());
+  /** Refuses a read while answers wait unread; `told`: the request reached no handler. */
+  async #refuseUnread(told = true): Promise<void> {
+    await this.#refuse(503, this.#unreadError(), told);
   }
 
   #unreadError(): string {
@@ -359,10 +360,11 @@ export class Connection implements ReadBudget {
 
   /**
    * Answers `status` with an `{"error"}` body, and the connection closes: after what the client
-   * is still sending is read a moment, so that closing does not reset the answer away.
+   * is still sending is read a moment, so that closing does not reset the answer away. `told`:
+   * the service is told of it (see `ServerOptions.refused`), as no handler counted it.
    */
-  async #refuse(status: number, error: string): Promise<void> {
-    this.server.options.refused?.(status, this.#method);
+  async #refuse(status: number, error: string, told = true): Promise<void> {
+    if (told) this.server.options.refused?.(status, this.#method);
     await this.#refuseWith(Response.json({ error }, { status }));
   }
 

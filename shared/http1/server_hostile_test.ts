@@ -276,8 +276,14 @@ Deno.test("serveHttp() refuses reads while clients leave their answers unread, n
   // Clients that asked for large answers and read none held them all: 40 held a node at 1.2 GB.
   const big = new Uint8Array(32 * 1024 * 1024); // more than the socket's buffers take
   let built = 0;
+  const told: number[] = []; // refusals no handler counted, for the service's request counters
   const server = serveHttp(
-    { ...LIMITS, idleTimeoutMs: 60_000, maxUnsentBytes: 48 * 1024 * 1024 },
+    {
+      ...LIMITS,
+      idleTimeoutMs: 60_000,
+      maxUnsentBytes: 48 * 1024 * 1024,
+      refused: (status) => told.push(status),
+    },
     (request) => {
       const path = new URL(request.url).pathname;
       if (path === "/big") built++;
@@ -311,6 +317,9 @@ Deno.test("serveHttp() refuses reads while clients leave their answers unread, n
     const statuses = [];
     for (const hog of hogs) statuses.push((await hog.readAll(300)).text.slice(9, 12));
     assert.deepEqual(statuses.sort(), ["200", "503", "503", "503", "503", "503"]);
+    // Told of the reads refused before a handler made them, not of those made, then refused: each
+    // request is counted once.
+    assert.deepEqual(told, Array(2 + 6 - built).fill(503), `${built} made`);
     for (const hog of hogs) hog.close();
     await new Promise((resolve) => setTimeout(resolve, 300)); // their writes fail, and end
     const served = await fetch(`http://127.0.0.1:${port}/small`);

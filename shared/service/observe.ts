@@ -46,7 +46,8 @@ export function routeNamer(
 ): (method: string, path: string) => string {
   let templates: { method: string; pattern: RegExp; route: string }[] | undefined;
   return (method, path) => {
-    templates ??= app.routes.filter((route) => route.path !== "/*").map((route) => ({
+    // Not a middleware's (method ALL: the token check mounted on a path): it is no route.
+    templates ??= app.routes.filter((route) => route.method !== "ALL").map((route) => ({
       method: route.method,
       // A parameter is one segment; the rest of the path matches as written.
       pattern: new RegExp(
@@ -59,7 +60,7 @@ export function routeNamer(
       route: route.path.replace(/:(\w+)/g, "{$1}"),
     }));
     const found = templates.find((template) =>
-      (template.method === method || template.method === "ALL") && template.pattern.test(path)
+      template.method === method && template.pattern.test(path)
     );
     return found?.route ?? "unmatched";
   };

@@ -21,6 +21,8 @@ Deno.test("routeNamer() names a path by the app's route template, or unmatched",
   const name = routeNamer({
     routes: [
       { method: "ALL", path: "/*" },
+      { method: "ALL", path: "/stats" }, // a middleware, as the token check mounts: no route
+      { method: "GET", path: "/stats" },
       { method: "GET", path: "/keys/:key" },
       { method: "POST", path: "/keys/:key/incr" },
       { method: "POST", path: "/mset" },
@@ -34,6 +36,8 @@ Deno.test("routeNamer() names a path by the app's route template, or unmatched",
   assert.equal(name("GET", "/reference/standaloneXjs"), "unmatched", "a dot is a dot");
   assert.equal(name("GET", "/keys/a/b"), "unmatched", "a parameter is one segment");
   assert.equal(name("DELETE", "/mset"), "unmatched");
+  assert.equal(name("GET", "/stats"), "/stats");
+  assert.equal(name("POST", "/stats"), "unmatched", "a middleware's path is no route");
   assert.equal(name("GET", "/nope"), "unmatched");
 });
 
