@@ -3,7 +3,7 @@
 
 import { parseArgs } from "node:util";
 import type { SetCondition } from "./conditions.ts";
-import { InvalidMasterUrl, masterUrls, tokenOf } from "./options.ts";
+import { InvalidMasterUrl, masterUrls, tokenOf, withoutCredentials } from "./options.ts";
 import {
   amountOf,
   checkKey,
@@ -322,16 +322,11 @@ function urlsOf(text: string, from: string): string[] {
     urls = masterUrls(text);
   } catch (error) {
     if (!(error instanceof InvalidMasterUrl)) throw error;
-    const url = quote(withoutPassword(error.url));
+    const url = quote(error.url); // its credentials masked
     throw new UsageError(`Invalid ${from} ${url}: expected http(s)://host[:port]`);
   }
   if (urls.length === 0) {
-    throw new UsageError(`Invalid ${from} ${quote(withoutPassword(text))}: no URL in it`);
+    throw new UsageError(`Invalid ${from} ${quote(withoutCredentials(text))}: no URL in it`);
   }
   return urls;
-}
-
-/** `text` with the password of a URL in it as `***`: not echoed into terminals and CI logs. */
-function withoutPassword(text: string): string {
-  return text.replace(/(\/\/[^/@:]*:)[^/@]*@/g, "$1***@");
 }

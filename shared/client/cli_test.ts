@@ -67,11 +67,12 @@ Deno.test("run() turns each usage error into one line on stderr and exit 2, call
     [["get", "k", "--url", "ftp://m:1"], /^cache: Invalid --url "ftp:\/\/m:1": expected http/],
     [["get", "k", "--url", "http://m:1/cache"], /^cache: Invalid --url "http:\/\/m:1\/cache": /],
     [["get", "k", "--url", "http://m:1?x=1"], /^cache: Invalid --url "http:\/\/m:1\?x=1": /],
-    // A password in a refused URL is not echoed into terminals and CI logs.
+    // Credentials in a refused URL are not echoed into terminals and CI logs.
     [
-      ["get", "k", "--url", "http://u:pw@m:1/x"],
-      /^cache: Invalid --url "http:\/\/u:\*\*\*@m:1\/x": /,
+      ["get", "k", "--url", "http://u:p@ss@m:1/x"],
+      /^cache: Invalid --url "http:\/\/\*\*\*@m:1\/x": /,
     ],
+    [["get", "k", "--url", "https://TOKEN@m"], /^cache: Invalid --url "https:\/\/\*\*\*@m": /],
     [
       ["set", "k", "v", "--token", "--json"],
       /^cache: Flag --token needs a value, not the flag "--json": write --token=--json for a /,

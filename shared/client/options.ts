@@ -66,11 +66,32 @@ export function masterUrls(masters: string | string[]): string[] {
   return urls;
 }
 
-/** A master URL that is not `http(s)://host[:port]`: see {@link masterUrls}. */
+/**
+ * A master URL that is not `http(s)://host[:port]`: see {@link masterUrls}. `url` is as given,
+ * credentials masked (see {@link withoutCredentials}).
+ */
 export class InvalidMasterUrl extends TypeError {
-  constructor(readonly url: string) {
-    super(`Invalid master URL ${JSON.stringify(url)}: expected http(s)://host[:port]`);
+  readonly url: string;
+
+  constructor(url: string) {
+    const shown = withoutCredentials(url);
+    super(`Invalid master URL ${JSON.stringify(shown)}: expected http(s)://host[:port]`);
+    this.url = shown;
   }
+}
+
+/**
+ * `text` with the user and password of each URL in it as `***`, for an error that echoes it:
+ * not into terminals and CI logs.
+ *
+ * @example
+ * ```ts
+ * import { withoutCredentials } from "./options.ts";
+ * withoutCredentials("http://user:secret@m:8080/x"); // "http://***@m:8080/x"
+ * ```
+ */
+export function withoutCredentials(text: string): string {
+  return text.replace(/\/\/[^/?#]*@/g, "//***@");
 }
 
 /** `mode`, or its default; a TypeError for one that is neither `direct` nor `proxy`. */
