@@ -260,7 +260,7 @@ export class Rebalancer {
         const replica = store.replica(key);
         if (!replica) continue;
         const open = gets.filter((owner) => !failed.has(owner));
-        if (leaves && open.length === 0 && gets.length === 0) drop(key); // its owners have it
+        if (leaves && gets.length === 0) drop(key); // its owners have it
         else if (leaves && open.length === gets.length) {
           // Come to twice (written again meanwhile), it waits for the batches of both states.
           const sent = { version: replica.version, epoch: replica.epoch ?? 0 };

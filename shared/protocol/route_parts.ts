@@ -21,6 +21,13 @@ export const MisdirectedBody = ErrorBody.extend({
   owner: z.string().optional().meta({ description: "The key's primary in that ring" }),
 }).openapi("Misdirected");
 
+/** The error body of copies a node has no room for (413, 507 of `/replicate`): it took the rest. */
+export const CopiesRefusedBody = ErrorBody.extend({
+  refused: z.array(z.string()).optional().meta({
+    description: "The keys of the copies refused; every other entry was applied or was not newer",
+  }),
+}).openapi("CopiesRefused");
+
 /** The error body of a write that failed on its way to, or at, a key's owners (502, 504). */
 export const WriteFailureBody = ErrorBody.extend({
   unreplicated: z.array(z.string()).optional().meta({

@@ -3,7 +3,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { HttpError } from "@cache/protocol/errors";
 import { jsonAnswer, type WireAnswer } from "@cache/http1/answer";
-import { errors, json } from "@cache/protocol/route_parts";
+import { CopiesRefusedBody, errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
 import { EvictedState, Replica, ReplicateAnswer } from "@cache/protocol/replica";
@@ -46,6 +46,8 @@ const replicate = createRoute({
       ...writeErrors,
       503: "The node has handed its keys over and is shutting down: the copies were not applied",
     }),
+    413: json(CopiesRefusedBody, `${writeErrors[413]}; copies over the memory bound are named`),
+    507: json(CopiesRefusedBody, `${writeErrors[507]}: the copies named were refused`),
   },
 });
 
@@ -120,9 +122,12 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
       if (!sentOn) return answered();
       return within(sentOn, node.sendOnWaitMs ?? SEND_ON_WAIT_MS, false).then((sent) => {
         if (sent) return answered();
+        const which = taken.length === entries.length
+          ? "The copies were"
+          : `${taken.length} of ${entries.length} copies were (the others refused for room)`;
         throw new HttpError(
           504,
-          "The copies were applied here, but not yet sent on to their owners in this node's newer " +
+          `${which} applied here, but not yet sent on to their owners in this node's newer ` +
             "ring: they will be, and a read by that ring may not find them until then",
         );
       });
