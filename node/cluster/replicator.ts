@@ -4,9 +4,10 @@ import { Coalescer } from "@cache/async/coalesce";
 import { within } from "@cache/async/sleep";
 import { HttpError } from "@cache/protocol/errors";
 import { callPeer, PeerTimeout } from "@cache/http1/peer";
+import { headerOf } from "@cache/http1/messages";
 import { BodyBuffers } from "@cache/http1/body_buffers";
 import type { Fetch } from "@cache/http1/fetch";
-import type { Ring } from "@cache/ring/ring";
+import { Ring } from "@cache/ring/ring";
 import { keySegment } from "@cache/protocol/key_path";
 import {
   aged,
@@ -113,6 +114,14 @@ export interface Routing {
  */
 export class Replicator {
   readonly #options: ReplicatorOptions;
+  // The newest ring epoch each peer answered a fence with (see #fenceOldOwners), and the fences
+  // out, by "node epoch".
+  readonly #following = new Map<string, number>();
+  readonly #fencing = new Map<string, Promise<boolean>>();
+  #settled: RingRef | undefined; // the newest ring this node saw settled
+  // Rings of the nodes that joined by an epoch, for the ring `#ringsOf` holds them for.
+  #priorRings = new Map<number, Ring>();
+  #ringsOf: RingView | undefined;
   #lookedAt = -Infinity; // when a backup that may have left last made this node read the ring
   #looking: Promise<boolean> | undefined; // that read, while it is out
   // Group commit: one /replicate in flight per backup; the writes' copies made meanwhile wait and
@@ -153,6 +162,7 @@ export class Replicator {
     if (!view) return 0; // on its own: the primary of every key
     refuseOlder(view, routedEpoch);
     this.#checkPrimaryOf(keys, view.epoch);
+    await this.#fenceOldOwners(keys, view);
     return view.epoch;
   }
 
@@ -208,7 +218,101 @@ export class Replicator {
       if (owners.includes(self)) return owners[0] === self;
       throw new MisdirectedError(`Node ${self} does not own key "${key}"`, view.epoch, owners[0]);
     });
+    await this.#fenceOldOwners(keys, view);
     return { epoch: view.epoch, primary };
+  }
+
+  /**
+   * While keys move, makes sure that the nodes of this ring that owned `keys` in a ring before it,
+   * and own them no more, follow this ring before a write of them is taken here: until its next
+   * heartbeat such a node took writes of them from a client still routing by that ring (a direct
+   * client connected before a join), acknowledged after this ring's writes and lost to them when
+   * the node handed the keys over (their epoch is older), and answered reads with older values.
+   * Each such node is asked once per ring, with this ring's epoch, which makes it fetch the ring
+   * first (as `statesElsewhere` does); one that does not answer, or still knows an older ring,
+   * has the write refused (503, applied nowhere) for its sender to try again, until the master
+   * marks it down. Only joins take keys from nodes that stay, so the rings before are this one's
+   * nodes that had joined by then: by the newest ring this node saw settled (every node followed
+   * it), or, not knowing one, by the time the node asked joined.
+   */
+  async #fenceOldOwners(keys: string[], view: RingView): Promise<void> {
+    const { ring, self } = this.#options;
+    if (view.settled !== false) {
+      this.#settled = { term: view.term, epoch: view.epoch };
+      return;
+    }
+    const settled = this.#settled?.term === view.term ? this.#settled.epoch : -1;
+    const owners = ring.ring;
+    const asked = new Map<string, string>(); // node → a key it owned, for the call
+    for (const key of keys) {
+      let current: string[] | undefined;
+      for (const node of view.nodes) {
+        if (node === self || asked.has(node)) continue;
+        if ((this.#following.get(node) ?? -1) >= view.epoch) continue;
+        current ??= owners.owners(key, view.replicas);
+        if (current.includes(node)) continue;
+        const by = Math.max(view.joined?.[node] ?? 0, settled);
+        if (this.#priorRing(view, by).owners(key, view.replicas).includes(node)) {
+          asked.set(node, key);
+        }
+      }
+    }
+    if (asked.size === 0) return;
+    const followed = await Promise.all(
+      [...asked].map(([node, key]) => this.#fence(node, key, view.epoch)),
+    );
+    const behind = [...asked.keys()].filter((_, i) => !followed[i]);
+    if (behind.length > 0) {
+      throw new HttpError(
+        503,
+        `Node ${behind[0]} held these keys before ring ${view.epoch} and has not learnt it yet: ` +
+          "not written, try again",
+      );
+    }
+    // A newer ring came meanwhile: the sender routes by that one.
+    if (ring.view?.epoch !== view.epoch) {
+      throw new MisdirectedError(`A newer ring came while this write waited`, ring.view!.epoch);
+    }
+  }
+
+  /** The ring of `view`'s nodes that had joined by epoch `by`. */
+  #priorRing(view: RingView, by: number): Ring {
+    if (this.#ringsOf !== view) {
+      this.#priorRings = new Map();
+      this.#ringsOf = view;
+    }
+    let prior = this.#priorRings.get(by);
+    if (!prior) {
+      prior = new Ring(view.nodes.filter((node) => (view.joined?.[node] ?? 0) <= by));
+      this.#priorRings.set(by, prior);
+    }
+    return prior;
+  }
+
+  /** Asks `node`, once for ring `epoch`, to follow it; resolves whether it answered it does. */
+  #fence(node: string, key: string, epoch: number): Promise<boolean> {
+    const id = `${node} ${epoch}`;
+    let fencing = this.#fencing.get(id);
+    if (fencing) return fencing;
+    const { fetch, timeoutMs } = this.#options;
+    fencing = (async () => {
+      try {
+        const answer = await callPeer(fetch, node, `/replica/${keySegment(key)}`, {
+          method: "GET",
+          headers: { [EPOCH_HEADER]: String(epoch) },
+        }, timeoutMs);
+        const follows = Number(headerOf(answer, EPOCH_HEADER));
+        if (!(follows >= epoch)) return false;
+        this.#following.set(node, Math.max(follows, this.#following.get(node) ?? -1));
+        return true;
+      } catch {
+        return false;
+      } finally {
+        this.#fencing.delete(id);
+      }
+    })();
+    this.#fencing.set(id, fencing);
+    return fencing;
   }
 
   /**

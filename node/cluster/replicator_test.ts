@@ -510,3 +510,48 @@ Deno.test("Replicator.replicate() names the ring that chose the backup, not a ne
   await Promise.all([inFlight, waiting]);
   assert.deepEqual(rings, ["0/10", "0/10"]);
 });
+
+Deno.test("Replicator takes a write of a key a node that stays lost to a join once that node follows the ring", async () => {
+  // A direct client still routing by the ring before the join wrote the key to its old owner,
+  // which had not heard of the join: acknowledged after this ring's write, then lost to it.
+  const [a, b, joiner] = ["http://a:1", "http://b:1", "http://n:1"];
+  const view: RingView = {
+    term: 0,
+    epoch: 5,
+    replicas: 1,
+    nodes: [a, b, joiner],
+    joined: { [a]: 1, [b]: 1, [joiner]: 5 },
+    settled: false,
+  };
+  const ring = new Ring(view.nodes);
+  const before = new Ring([a, b]);
+  let key = "k0";
+  for (let i = 0; ring.owner(key) !== joiner || before.owner(key) !== a; i++) key = `k${i}`;
+  const calls: string[] = [];
+  let follows = 4;
+  const fetch = (url: string | URL | Request, init?: RequestInit) => {
+    calls.push(`${url} ${new Headers(init?.headers).get("x-ring-epoch")}`);
+    const headers = { "x-ring-epoch": String(follows) };
+    return Promise.resolve(Response.json({ error: "not found" }, { status: 404, headers }));
+  };
+  const source = {
+    view,
+    ring,
+    refresh: () => Promise.resolve(true),
+    leaseLeftMs: () => 1000,
+  };
+  const replicator = new Replicator({ self: joiner, ring: source, fetch, timeoutMs: 100 });
+  const write = () => replicator.checkOwners([key], 1, { epoch: 5 });
+  const refused = await write().then(() => undefined, (e) => e);
+  assert.ok(refused instanceof HttpError && refused.status === 503, String(refused));
+  assert.deepEqual(calls, [`${a}/replica/${key} 5`], "its old owner is asked, in this ring");
+  follows = 5; // it learnt the ring
+  assert.deepEqual(await write(), { epoch: 5, primary: [true] });
+  assert.equal(calls.length, 2);
+  await write();
+  assert.equal(calls.length, 2, "asked once per ring");
+  // Settled, every node follows the ring: nothing is asked.
+  source.view = { ...view, epoch: 6, settled: true };
+  await replicator.checkOwners([key], 1, { epoch: 6 });
+  assert.equal(calls.length, 2);
+});

@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { CacheClient, CacheError } from "@cache/client";
+import { Ring } from "@cache/ring/ring";
 import {
   freePort,
   nodesOf,
@@ -408,5 +409,55 @@ Deno.test("a write given up on while it waited in the master for a slow node is 
     await t.step(`${nodes} node(s)`, async () => {
       assert.equal(await writeGivenUpInTheMaster(nodes), "later");
     });
+  }
+});
+
+Deno.test("client (direct) routing by the ring before a join neither reads nor writes past the join's writes", async () => {
+  // The old owner of a key the joiner took answered a client still on the ring before with the
+  // value before a write acknowledged in the new ring, and took that client's later write, which
+  // then lost to the new ring's on the handover: both until the old owner's next heartbeat.
+  const processes = new Processes();
+  const { master } = await settledCluster(processes, 3, ["--replicas", "1"]);
+  const clients: CacheClient[] = [];
+  const connect = async () => {
+    const client = await CacheClient.connect(master.url, { mode: "direct" });
+    clients.push(client);
+    return client;
+  };
+  try {
+    const writer = await connect();
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((key) => writer.set(key, "1")));
+    const [reader, late] = [await connect(), await connect()]; // then idle
+    const ringNow = async () => await (await fetch(`${master.url}/ring`)).json();
+    const before = await ringNow();
+    await processes.node(master.url);
+    // At once: the old owners hear of the join with their next heartbeat, up to a second later.
+    let after = await ringNow();
+    while (after.nodes.length < 4) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      after = await ringNow();
+    }
+    // Only the keys that moved: a write routed by the new ring to a node that stays would tell it.
+    const [was, is] = [new Ring(before.nodes), new Ring(after.nodes)];
+    const moved = keys.filter((key) => was.owner(key) !== is.owner(key));
+    assert.ok(moved.length > 30, `${moved.length} keys moved`);
+    await writer.refresh();
+    await Promise.all(moved.map((key) => writer.set(key, "2")));
+    assert.equal(reader.ring!.epoch, before.epoch, "still on the ring before");
+    const read = await Promise.all(moved.map((key) => reader.get(key)));
+    assert.deepEqual(read.filter((value) => value !== "2"), [], "no value before the write");
+    assert.equal(late.ring!.epoch, before.epoch);
+    await Promise.all(moved.map((key) => late.set(key, "3")));
+    await waitFor(
+      async () => (await (await fetch(`${master.url}/ring`)).json()).settled === true,
+      "the ring settled",
+    );
+    const fresh = await connect();
+    const last = await Promise.all(moved.map((key) => fresh.get(key)));
+    assert.deepEqual(last.filter((value) => value !== "3"), [], "every acknowledged write kept");
+  } finally {
+    for (const client of clients) client.close();
+    await processes.stopAll();
   }
 });
