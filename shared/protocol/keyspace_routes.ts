@@ -1,6 +1,7 @@
 // The routes over the whole key space both services serve: a scan by pages, and a flush.
 
 import { createRoute } from "@hono/zod-openapi";
+import { HttpError } from "./errors.ts";
 import { errors, json } from "./route_parts.ts";
 import { ClusterFlushQuery, MAX_SCAN_COUNT, ScanPage, ScanQuery } from "./wire.ts";
 
@@ -39,3 +40,22 @@ export const keyspaceRoutes = {
     },
   }),
 };
+
+/**
+ * Throws 400 for a query parameter of a flush's `url` other than `allowed`, one with no name
+ * included (`?=`), which the query's schema never sees: a flush takes no filter.
+ *
+ * @example
+ * ```ts
+ * import { checkFlushQuery } from "./keyspace_routes.ts";
+ * checkFlushQuery("http://m:8080/keys?through=5", ["through"]); // passes
+ * checkFlushQuery("http://m:8080/keys?="); // throws HttpError 400
+ * ```
+ */
+export function checkFlushQuery(url: string, allowed: string[] = []): void {
+  for (const name of new URL(url).searchParams.keys()) {
+    if (!allowed.includes(name)) {
+      throw new HttpError(400, `DELETE /keys empties every key and takes no ${name || "unnamed"}`);
+    }
+  }
+}

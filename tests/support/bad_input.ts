@@ -342,6 +342,13 @@ export function badInputs(maxValueBytes: number): BadInput[] {
       error: /^DELETE \/keys empties every key and takes no prefix$/,
     },
     {
+      name: "a flush with a parameter of no name",
+      path: "/keys?=",
+      init: { method: "DELETE" },
+      status: 400,
+      error: /^DELETE \/keys empties every key and takes no unnamed$/,
+    },
+    {
       name: "a flush with a body",
       path: "/keys",
       // With its length, which an in-process request does not get.

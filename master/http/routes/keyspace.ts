@@ -2,7 +2,7 @@
 
 import { HttpError } from "@cache/protocol/errors";
 import { forwarded, forwardedWrite } from "@cache/protocol/key_routes";
-import { keyspaceRoutes } from "@cache/protocol/keyspace_routes";
+import { checkFlushQuery, keyspaceRoutes } from "@cache/protocol/keyspace_routes";
 import { roleOf } from "@cache/service/auth";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Follower } from "../../membership/follower.ts";
@@ -45,6 +45,7 @@ export function addKeyspaceRoutes(
     if (roleOf(c.req.raw) === "client") {
       throw new HttpError(403, "Only an admin token may flush the cluster");
     }
+    checkFlushQuery(c.req.url);
     onTime(c.req.raw.headers, now);
     const follower = lead?.follower;
     if (follower && !lead.registry.leading) {

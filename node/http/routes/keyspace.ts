@@ -2,7 +2,7 @@
 
 import { HttpError } from "@cache/protocol/errors";
 import { ownerErrors } from "@cache/protocol/key_routes";
-import { keyspaceRoutes } from "@cache/protocol/keyspace_routes";
+import { checkFlushQuery, keyspaceRoutes } from "@cache/protocol/keyspace_routes";
 import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
 import { roleOf } from "@cache/service/auth";
 import type { HotPath } from "@cache/service/hot";
@@ -83,6 +83,7 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
     // A master with an older ring may not know every node: its flush would miss some.
     const sender = readSenderRing(c.req.header(SENDER_RING_HEADER) ?? null);
     await node.writer.checkRing(routing(c.req.raw), sender);
+    checkFlushQuery(c.req.url, ["through"]);
     const { through } = c.req.valid("query");
     if (through === undefined) node.store.clear();
     else {
