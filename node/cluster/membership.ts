@@ -67,6 +67,7 @@ export class Membership {
   #failures = 0; // rounds in a row no master acknowledged
   #refreshing: Promise<boolean> | undefined;
   readonly #departed = new Set<string>(); // nodes of earlier rings, not this one, while keys move
+  #settled: RingRef | undefined; // the newest ring this node heard was settled
   readonly #unreachable = new Map<string, string>(); // masters whose last heartbeat failed: why
   #running = false;
   #wake = new AbortController();
@@ -96,6 +97,11 @@ export class Membership {
   /** The ring as the master last published it. */
   get ring(): Ring {
     return this.#ring;
+  }
+
+  /** The newest ring this node heard had settled: every node of it followed it then. */
+  get settledRing(): RingRef | undefined {
+    return this.#settled;
   }
 
   /** The ring's epoch, replicas and members as the master last published them. */
@@ -333,6 +339,9 @@ export class Membership {
   }
 
   #follow(view: RingView): void {
+    if (view.settled !== false && (!this.#settled || newerRing(view, this.#settled))) {
+      this.#settled = { term: view.term, epoch: view.epoch };
+    }
     const current = this.#view;
     if (current && !newerRing(view, current)) {
       // The same ring, its keys now moved (or moving again): read-modify-writes ask peers for a

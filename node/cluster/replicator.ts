@@ -77,6 +77,8 @@ export interface RingSource {
   refresh(): Promise<boolean>;
   /** Nodes of earlier rings that are not in this one, while its keys move. */
   readonly departed?: readonly string[];
+  /** The newest ring this node heard had settled: every node of it followed it then. */
+  readonly settledRing?: RingRef;
   /**
    * Milliseconds this node may still act as a primary of its ring: Infinity on its own, with no
    * ring; 0 with no ring in a cluster.
@@ -116,9 +118,8 @@ export class Replicator {
   readonly #options: ReplicatorOptions;
   // The newest ring epoch each peer answered a fence with (see #fenceOldOwners), and the fences
   // out, by "node epoch".
-  readonly #following = new Map<string, number>();
+  readonly #following = new Map<string, RingRef>();
   readonly #fencing = new Map<string, Promise<boolean>>();
-  #settled: RingRef | undefined; // the newest ring this node saw settled
   // Rings of the nodes that joined by an epoch, for the ring `#ringsOf` holds them for.
   #priorRings = new Map<number, Ring>();
   #ringsOf: RingView | undefined;
@@ -162,7 +163,9 @@ export class Replicator {
     if (!view) return 0; // on its own: the primary of every key
     refuseOlder(view, routedEpoch);
     this.#checkPrimaryOf(keys, view.epoch);
-    await this.#fenceOldOwners(keys, view);
+    if (await this.#fenceOldOwners(keys, view, routing.deadline)) {
+      this.checkStillPrimary(keys, view.epoch, routing.deadline);
+    }
     return view.epoch;
   }
 
@@ -218,7 +221,17 @@ export class Replicator {
       if (owners.includes(self)) return owners[0] === self;
       throw new MisdirectedError(`Node ${self} does not own key "${key}"`, view.epoch, owners[0]);
     });
-    await this.#fenceOldOwners(keys, view);
+    if (await this.#fenceOldOwners(keys, view, routing.deadline)) {
+      // As checked before the wait: the sender gone, the lease out or a newer ring refuse it.
+      this.#checkDeadline(routing.deadline);
+      if (ring.leaseLeftMs() <= 0) throw leaseLost(self);
+      if (ring.view?.epoch !== view.epoch || ring.view.term !== view.term) {
+        throw new MisdirectedError(
+          "A newer ring came while this write waited",
+          ring.view?.epoch ?? 0,
+        );
+      }
+    }
     return { epoch: view.epoch, primary };
   }
 
@@ -235,31 +248,43 @@ export class Replicator {
    * nodes that had joined by then: by the newest ring this node saw settled (every node followed
    * it), or, not knowing one, by the time the node asked joined.
    */
-  async #fenceOldOwners(keys: string[], view: RingView): Promise<void> {
+  async #fenceOldOwners(
+    keys: string[],
+    view: RingView,
+    deadline: number | undefined,
+  ): Promise<boolean> {
     const { ring, self } = this.#options;
     if (view.settled !== false) {
-      this.#settled = { term: view.term, epoch: view.epoch };
-      return;
+      this.#priorRings.clear();
+      return false;
     }
-    const settled = this.#settled?.term === view.term ? this.#settled.epoch : -1;
+    const settled = ring.settledRing?.term === view.term ? ring.settledRing.epoch : -1;
+    // Grouped by the epoch each node is known to follow at least: one prior ring each.
+    const by = new Map<number, string[]>();
+    for (const node of view.nodes) {
+      if (node === self || this.#follows(node, view)) continue;
+      // A node with no join epoch (a leader of an older build) is taken as just joined.
+      const epoch = Math.max(view.joined?.[node] ?? view.epoch, settled);
+      by.set(epoch, [...by.get(epoch) ?? [], node]);
+    }
+    if (by.size === 0) return false;
     const owners = ring.ring;
     const asked = new Map<string, string>(); // node → a key it owned, for the call
     for (const key of keys) {
       let current: string[] | undefined;
-      for (const node of view.nodes) {
-        if (node === self || asked.has(node)) continue;
-        if ((this.#following.get(node) ?? -1) >= view.epoch) continue;
-        current ??= owners.owners(key, view.replicas);
-        if (current.includes(node)) continue;
-        const by = Math.max(view.joined?.[node] ?? 0, settled);
-        if (this.#priorRing(view, by).owners(key, view.replicas).includes(node)) {
-          asked.set(node, key);
+      for (const [epoch, nodes] of by) {
+        const prior = this.#priorRing(view, epoch).owners(key, view.replicas);
+        for (const node of prior) {
+          if (asked.has(node) || !nodes.includes(node)) continue;
+          current ??= owners.owners(key, view.replicas);
+          if (!current.includes(node)) asked.set(node, key);
         }
       }
     }
-    if (asked.size === 0) return;
+    if (asked.size === 0) return false;
+    const timeoutMs = this.#backupTimeoutMs(deadline);
     const followed = await Promise.all(
-      [...asked].map(([node, key]) => this.#fence(node, key, view.epoch)),
+      [...asked].map(([node, key]) => this.#fence(node, key, view, timeoutMs)),
     );
     const behind = [...asked.keys()].filter((_, i) => !followed[i]);
     if (behind.length > 0) {
@@ -269,10 +294,13 @@ export class Replicator {
           "not written, try again",
       );
     }
-    // A newer ring came meanwhile: the sender routes by that one.
-    if (ring.view?.epoch !== view.epoch) {
-      throw new MisdirectedError(`A newer ring came while this write waited`, ring.view!.epoch);
-    }
+    return true;
+  }
+
+  /** Whether `node` answered a fence with `view`'s ring or a newer one. */
+  #follows(node: string, view: RingView): boolean {
+    const follows = this.#following.get(node);
+    return follows !== undefined && !newerRing(view, follows);
   }
 
   /** The ring of `view`'s nodes that had joined by epoch `by`. */
@@ -283,36 +311,48 @@ export class Replicator {
     }
     let prior = this.#priorRings.get(by);
     if (!prior) {
-      prior = new Ring(view.nodes.filter((node) => (view.joined?.[node] ?? 0) <= by));
+      prior = new Ring(view.nodes.filter((node) => (view.joined?.[node] ?? view.epoch) <= by));
       this.#priorRings.set(by, prior);
     }
     return prior;
   }
 
-  /** Asks `node`, once for ring `epoch`, to follow it; resolves whether it answered it does. */
-  #fence(node: string, key: string, epoch: number): Promise<boolean> {
-    const id = `${node} ${epoch}`;
+  /**
+   * Asks `node`, once for ring `view`, to follow it; resolves whether it answered it does, or is
+   * gone (nothing listens there: it takes no write either).
+   */
+  #fence(node: string, key: string, view: RingView, timeoutMs: number): Promise<boolean> {
+    const id = `${node} ${view.term} ${view.epoch}`;
     let fencing = this.#fencing.get(id);
     if (fencing) return fencing;
-    const { fetch, timeoutMs } = this.#options;
+    const { fetch } = this.#options;
     fencing = (async () => {
+      await Promise.resolve(); // set below first, so that it is always deleted after
       try {
         const answer = await callPeer(fetch, node, `/replica/${keySegment(key)}`, {
           method: "GET",
-          headers: { [EPOCH_HEADER]: String(epoch) },
+          headers: { [EPOCH_HEADER]: String(view.epoch) },
         }, timeoutMs);
-        const follows = Number(headerOf(answer, EPOCH_HEADER));
-        if (!(follows >= epoch)) return false;
-        this.#following.set(node, Math.max(follows, this.#following.get(node) ?? -1));
+        if (!(Number(headerOf(answer, EPOCH_HEADER)) >= view.epoch)) return false;
+        // Answered with its epoch alone: taken in this ring's term.
+        if (this.#following.size > 4 * view.nodes.length) this.#prune(view);
+        this.#following.set(node, { term: view.term, epoch: view.epoch });
         return true;
-      } catch {
-        return false;
+      } catch (error) {
+        return error instanceof HttpError && error.details.sent === false;
       } finally {
         this.#fencing.delete(id);
       }
     })();
     this.#fencing.set(id, fencing);
     return fencing;
+  }
+
+  /** Forgets what nodes no longer in `view` were known to follow. */
+  #prune(view: RingView): void {
+    for (const node of this.#following.keys()) {
+      if (!view.nodes.includes(node)) this.#following.delete(node);
+    }
   }
 
   /**

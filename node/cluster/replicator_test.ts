@@ -555,3 +555,42 @@ Deno.test("Replicator takes a write of a key a node that stays lost to a join on
   await replicator.checkOwners([key], 1, { epoch: 6 });
   assert.equal(calls.length, 2);
 });
+
+Deno.test("Replicator's ask of an old owner does without one gone, and a write past its deadline meanwhile is refused", async () => {
+  const [a, b, joiner] = ["http://a:1", "http://b:1", "http://n:1"];
+  const view: RingView = {
+    term: 0,
+    epoch: 5,
+    replicas: 1,
+    nodes: [a, b, joiner],
+    joined: { [a]: 1, [b]: 1, [joiner]: 5 },
+    settled: false,
+  };
+  const ring = new Ring(view.nodes);
+  const before = new Ring([a, b]);
+  let key = "k0";
+  for (let i = 0; ring.owner(key) !== joiner || before.owner(key) !== a; i++) key = `k${i}`;
+  const source = { view, ring, refresh: () => Promise.resolve(true), leaseLeftMs: () => 1000 };
+  // Nothing listens at the old owner's address: it takes no write by any ring.
+  const refused = () =>
+    Promise.reject(Object.assign(new Error("Connection refused"), { code: "ECONNREFUSED" }));
+  const gone = new Replicator({ self: joiner, ring: source, fetch: refused, timeoutMs: 100 });
+  assert.deepEqual(await gone.checkOwners([key], 1, { epoch: 5 }), { epoch: 5, primary: [true] });
+  // The sender gives up while the old owner is asked: not applied.
+  const clock = { now: 1000 };
+  const slow = () => {
+    clock.now += 50;
+    const headers = { "x-ring-epoch": "5" };
+    return Promise.resolve(Response.json({ error: "not found" }, { status: 404, headers }));
+  };
+  const late = new Replicator({
+    self: joiner,
+    ring: source,
+    fetch: slow,
+    timeoutMs: 100,
+    now: () => clock.now,
+  });
+  const error = await late.checkOwners([key], 1, { epoch: 5, deadline: 1020 })
+    .then(() => undefined, (e) => e);
+  assert.ok(error instanceof HttpError && error.status === 504, String(error));
+});

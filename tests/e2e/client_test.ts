@@ -417,7 +417,8 @@ Deno.test("client (direct) routing by the ring before a join neither reads nor w
   // value before a write acknowledged in the new ring, and took that client's later write, which
   // then lost to the new ring's on the handover: both until the old owner's next heartbeat.
   const processes = new Processes();
-  const { master } = await settledCluster(processes, 3, ["--replicas", "1"]);
+  const beats = ["--heartbeat-ms", "1000"]; // the release's beat: a second for the news to come
+  const { master } = await settledCluster(processes, 3, ["--replicas", "1"], beats);
   const clients: CacheClient[] = [];
   const connect = async () => {
     const client = await CacheClient.connect(master.url, { mode: "direct" });
@@ -431,7 +432,7 @@ Deno.test("client (direct) routing by the ring before a join neither reads nor w
     const [reader, late] = [await connect(), await connect()]; // then idle
     const ringNow = async () => await (await fetch(`${master.url}/ring`)).json();
     const before = await ringNow();
-    await processes.node(master.url);
+    await processes.node(master.url, beats);
     // At once: the old owners hear of the join with their next heartbeat, up to a second later.
     let after = await ringNow();
     while (after.nodes.length < 4) {
@@ -442,6 +443,13 @@ Deno.test("client (direct) routing by the ring before a join neither reads nor w
     const [was, is] = [new Ring(before.nodes), new Ring(after.nodes)];
     const moved = keys.filter((key) => was.owner(key) !== is.owner(key));
     assert.ok(moved.length > 30, `${moved.length} keys moved`);
+    const epochOf = async (node: string) => {
+      const answer = await fetch(`${node}/live`);
+      await answer.body?.cancel();
+      return Number(answer.headers.get("x-ring-epoch"));
+    };
+    const behind = await Promise.all(before.nodes.map(epochOf));
+    assert.ok(behind.includes(before.epoch), "an old owner has not heard of the join yet");
     await writer.refresh();
     await Promise.all(moved.map((key) => writer.set(key, "2")));
     assert.equal(reader.ring!.epoch, before.epoch, "still on the ring before");
