@@ -511,9 +511,11 @@ Deno.test("Replicator.replicate() names the ring that chose the backup, not a ne
   assert.deepEqual(rings, ["0/10", "0/10"]);
 });
 
-Deno.test("Replicator takes a write of a key a node that stays lost to a join once that node follows the ring", async () => {
-  // A direct client still routing by the ring before the join wrote the key to its old owner,
-  // which had not heard of the join: acknowledged after this ring's write, then lost to it.
+/**
+ * Ring 5, where node n joined nodes a and b, as n knows it while keys move, and a key n took from
+ * a, which a owns no more.
+ */
+function joinedRing() {
   const [a, b, joiner] = ["http://a:1", "http://b:1", "http://n:1"];
   const view: RingView = {
     term: 0,
@@ -527,6 +529,13 @@ Deno.test("Replicator takes a write of a key a node that stays lost to a join on
   const before = new Ring([a, b]);
   let key = "k0";
   for (let i = 0; ring.owner(key) !== joiner || before.owner(key) !== a; i++) key = `k${i}`;
+  return { a, joiner, view, ring, key };
+}
+
+Deno.test("Replicator takes a write of a key a node that stays lost to a join once that node follows the ring", async () => {
+  // A direct client still routing by the ring before the join wrote the key to its old owner,
+  // which had not heard of the join: acknowledged after this ring's write, then lost to it.
+  const { a, joiner, view, ring, key } = joinedRing();
   const calls: string[] = [];
   let follows = 4;
   const fetch = (url: string | URL | Request, init?: RequestInit) => {
@@ -557,19 +566,7 @@ Deno.test("Replicator takes a write of a key a node that stays lost to a join on
 });
 
 Deno.test("Replicator's ask of an old owner does without one gone, and a write past its deadline meanwhile is refused", async () => {
-  const [a, b, joiner] = ["http://a:1", "http://b:1", "http://n:1"];
-  const view: RingView = {
-    term: 0,
-    epoch: 5,
-    replicas: 1,
-    nodes: [a, b, joiner],
-    joined: { [a]: 1, [b]: 1, [joiner]: 5 },
-    settled: false,
-  };
-  const ring = new Ring(view.nodes);
-  const before = new Ring([a, b]);
-  let key = "k0";
-  for (let i = 0; ring.owner(key) !== joiner || before.owner(key) !== a; i++) key = `k${i}`;
+  const { joiner, view, ring, key } = joinedRing();
   const source = { view, ring, refresh: () => Promise.resolve(true), leaseLeftMs: () => 1000 };
   // Nothing listens at the old owner's address: it takes no write by any ring.
   const refused = () =>
