@@ -21,7 +21,8 @@ export function observeRequests(metrics: Metrics): MiddlewareHandler {
       await next();
     } finally {
       // The route the method and path go to, whatever answered: a middleware mounted on a path
-      // (the token check on `/keys/*`) is no route, and counted under its pattern it made one.
+      // (the token check on `/keys/*`) is no route, and counted under its pattern it made a
+      // series no template names.
       const declared = matchedRoutes(c).findLast((route) => route.method !== "ALL");
       const route = declared ? declared.path.replace(/:(\w+)/g, "{$1}") : "unmatched";
       record(c.req.method, route, c.res.status, started);
