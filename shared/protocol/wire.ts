@@ -213,20 +213,8 @@ export const ScanQuery = z.object({
   ).default(100).meta({ param: { name: "count", in: "query" }, description: "Keys per page" }),
 });
 
-// A query parameter a flush does not take is refused: `DELETE /keys?prefix=user:` emptied every
-// key, not those of the prefix.
-const flushOnly = {
-  error: (issue: { code?: string; keys?: string[] }) =>
-    issue.code === "unrecognized_keys"
-      ? `DELETE /keys empties every key and takes no ${issue.keys?.join(", ")}`
-      : undefined,
-};
-
-/** The master's `DELETE /keys`, a cluster's flush: it takes no query. */
-export const ClusterFlushQuery = z.strictObject({}, flushOnly);
-
 /** A node's `DELETE /keys`: `through` makes it a cluster's flush (see `Store.flushThrough`). */
-export const FlushQuery = z.strictObject({
+export const FlushQuery = z.object({
   through: z.string().regex(/^\d{1,16}$/, "through must be a version a node answered")
     .refine((v) => Number.isSafeInteger(Number(v)), "through must be at most 2^53 - 1").optional()
     .meta({
@@ -235,7 +223,7 @@ export const FlushQuery = z.strictObject({
         "from now on: the master's second round of a flush, with the newest `version` the " +
         "nodes answered to its first. Absent: forget everything",
     }),
-}, flushOnly);
+});
 
 /** What a node answers to `DELETE /keys`. */
 export const Flushed = z.object({

@@ -80,10 +80,10 @@ export function addKeyspaceRoutes(hot: HotPath, node: NodeContext): void {
     if (roleOf(c.req.raw) === "client") {
       throw new HttpError(403, "Only an admin token (or the master's) may flush the cluster");
     }
+    checkFlushQuery(c.req.url, ["through"]);
     // A master with an older ring may not know every node: its flush would miss some.
     const sender = readSenderRing(c.req.header(SENDER_RING_HEADER) ?? null);
     await node.writer.checkRing(routing(c.req.raw), sender);
-    checkFlushQuery(c.req.url, ["through"]);
     const { through } = c.req.valid("query");
     if (through === undefined) node.store.clear();
     else {
