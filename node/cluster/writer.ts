@@ -422,11 +422,23 @@ export class Writer {
 
   /**
    * Applies replicas sent by a primary or a node handing keys over; returns how many changed, and
-   * the keys whose state here is newer than their copy's, with that state's stamp. Copies the
-   * store has no room for (413, 507) do not stop the others: the error names them (`refused`), so
-   * a node handing keys over counts the rest as taken, those this node held already among them.
+   * the keys whose state here is newer than their copy's, with that state's stamp. Throws the
+   * refusal of {@link applyWhatFits} when the store had no room for some.
    */
   apply(replicas: Replica[]): ReplicateAnswer {
+    const { answer, refusal } = this.applyWhatFits(replicas);
+    if (refusal) throw refusal;
+    return answer;
+  }
+
+  /**
+   * As {@link apply}, but copies the store has no room for (413, 507) do not stop the others: their
+   * keys come back as `refused`, with `refusal`, the HttpError that names them, so that a node
+   * handing keys over counts the rest as taken, those this node held already among them.
+   */
+  applyWhatFits(
+    replicas: Replica[],
+  ): { answer: ReplicateAnswer; refused: string[]; refusal?: HttpError } {
     let applied = 0;
     const held: NewerState[] = [];
     const refused: string[] = [];
@@ -455,12 +467,11 @@ export class Writer {
         held.push({ key: replica.key, version: flushed, ...epochOf(replica) });
       }
     }
-    if (refusal) {
-      const { status, message } = storeError(refusal) as HttpError;
-      const taken = `${refused.length} of ${replicas.length} copies refused, the others taken`;
-      throw new HttpError(status, `${taken}: ${message}`, { refused });
-    }
-    return held.length > 0 ? { applied, newer: held } : { applied };
+    const answer = held.length > 0 ? { applied, newer: held } : { applied };
+    if (!refusal) return { answer, refused };
+    const { status, message } = storeError(refusal) as HttpError;
+    const taken = `${refused.length} of ${replicas.length} copies refused, the others taken`;
+    return { answer, refused, refusal: new HttpError(status, `${taken}: ${message}`, { refused }) };
   }
 }
 

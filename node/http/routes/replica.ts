@@ -2,7 +2,7 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { HttpError } from "@cache/protocol/errors";
-import { jsonAnswer, type WireAnswer } from "@cache/http1/answer";
+import { jsonAnswer } from "@cache/http1/answer";
 import { CopiesRefusedBody, errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
@@ -102,20 +102,13 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
       if (closing !== undefined) throw new HttpError(503, closing);
       // A full node takes what it has room for and names the rest: its sender counts the others
       // as taken, so they are sent on (and claimed) as a whole batch taken would be.
-      let answered: () => WireAnswer;
-      let taken = entries;
-      try {
-        const answer = node.writer.apply(entries);
-        answered = () => jsonAnswer(answer);
-      } catch (error) {
-        const refused = error instanceof HttpError ? error.details.refused : undefined;
-        if (!Array.isArray(refused)) throw error;
-        const names = new Set(refused);
-        taken = entries.filter(({ key }) => !names.has(key));
-        answered = () => {
-          throw error;
-        };
-      }
+      const { answer, refused, refusal } = node.writer.applyWhatFits(entries);
+      const out = refused.length > 0 ? new Set(refused) : undefined;
+      const taken = out ? entries.filter(({ key }) => !out.has(key)) : entries;
+      const answered = () => {
+        if (refusal) throw refusal;
+        return jsonAnswer(answer);
+      };
       // From a sender behind this node's ring (a primary that has not heard of it, say): the
       // write counts once the key's owners in this ring have it, as a read by it asks them.
       const sentOn = from && taken.length > 0 ? node.replicated?.(taken, from) : undefined;
