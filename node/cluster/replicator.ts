@@ -255,7 +255,7 @@ export class Replicator {
   ): Promise<boolean> {
     const { ring, self } = this.#options;
     if (view.settled !== false) {
-      this.#priorRings.clear();
+      if (this.#priorRings.size > 0) this.#priorRings.clear(); // the rings of the moves over
       return false;
     }
     const settled = ring.settledRing?.term === view.term ? ring.settledRing.epoch : -1;
