@@ -590,4 +590,18 @@ Deno.test("Replicator's ask of an old owner does without one gone, and a write p
   const error = await late.checkOwners([key], 1, { epoch: 5, deadline: 1020 })
     .then(() => undefined, (e) => e);
   assert.ok(error instanceof HttpError && error.status === 504, String(error));
+  // The lease out, or a newer ring come, while the old owner is asked: not applied either.
+  for (const [change, status] of [["lease", 503], ["ring", 421]] as const) {
+    let lease = 1000;
+    const moving = { ...source, view, leaseLeftMs: () => lease };
+    const asked = () => {
+      if (change === "lease") lease = 0;
+      else moving.view = { ...view, epoch: 6 };
+      return slow();
+    };
+    const replicator = new Replicator({ self: joiner, ring: moving, fetch: asked, timeoutMs: 100 });
+    const refused = await replicator.checkOwners([key], 1, { epoch: 5 })
+      .then(() => undefined, (e) => e);
+    assert.ok(refused instanceof HttpError && refused.status === status, `${change}: ${refused}`);
+  }
 });

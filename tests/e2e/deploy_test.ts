@@ -94,7 +94,8 @@ for (const [name, service] of Object.entries(services) as [ServiceName, typeof s
       `${name}/main.ts`,
       scalar,
     ]);
-    assert.ok(dockerfile.indexOf(`COPY ${name}/`) < dockerfile.indexOf("RUN deno install"));
+    const copied = dockerfile.indexOf(`COPY ${name}/`);
+    assert.ok(copied >= 0 && copied < dockerfile.indexOf("RUN deno install"), "copied first");
     const build = await Deno.makeTempDir();
     try {
       const run = async (command: string, args: string[]) => {
