@@ -605,3 +605,43 @@ Deno.test("Replicator's ask of an old owner does without one gone, and a write p
     assert.ok(refused instanceof HttpError && refused.status === status, `${change}: ${refused}`);
   }
 });
+
+Deno.test("Replicator asks a node that stays only for keys it owned in the ring last seen settled", async () => {
+  // a joined first, b at ring 3, n at 5; ring 4 (a and b) was seen settled: a gave the key to b
+  // then, and b handed it to n since. Only b may still take writes of it by an older ring.
+  const [a, b, joiner] = ["http://a:1", "http://b:1", "http://n:1"];
+  const view: RingView = {
+    term: 2,
+    epoch: 5,
+    replicas: 1,
+    nodes: [a, b, joiner],
+    joined: { [a]: 1, [b]: 3, [joiner]: 5 },
+    settled: false,
+  };
+  const ring = new Ring(view.nodes);
+  const settled = new Ring([a, b]);
+  let key = "k0";
+  for (let i = 0; ring.owner(key) !== joiner || settled.owner(key) !== b; i++) key = `k${i}`;
+  const asked = async (settledRing: { term: number; epoch: number }) => {
+    const calls: string[] = [];
+    const fetch = (url: string | URL | Request) => {
+      calls.push(String(url).split("/replica/")[0]);
+      const headers = { "x-ring-epoch": "5" };
+      return Promise.resolve(Response.json({ error: "not found" }, { status: 404, headers }));
+    };
+    const source = {
+      view,
+      ring,
+      settledRing,
+      refresh: () => Promise.resolve(true),
+      leaseLeftMs: () => 1000,
+    };
+    const replicator = new Replicator({ self: joiner, ring: source, fetch, timeoutMs: 100 });
+    await replicator.checkOwners([key], 1, { epoch: 5 });
+    return calls.sort();
+  };
+  assert.deepEqual(await asked({ term: 2, epoch: 4 }), [b]);
+  // A settled ring of another term tells nothing of this one's joins: a, alone at ring 1, owned
+  // the key then.
+  assert.deepEqual(await asked({ term: 1, epoch: 4 }), [a, b]);
+});
