@@ -7,7 +7,7 @@ import { serviceFetch } from "@cache/http1/fetch";
 import { loadOrExit, loadSecurity, startService } from "@cache/service/serve";
 import { createApp } from "./http/app.ts";
 import { Breakers } from "./routing/breaker.ts";
-import { loadConfig, masterSettings } from "./config.ts";
+import { DRAIN_TIMEOUT_MS, loadConfig, masterSettings } from "./config.ts";
 import { electionBackend, urlOf } from "./membership/election/backends.ts";
 import { Elector } from "./membership/election/elector.ts";
 import { Follower } from "./membership/follower.ts";
@@ -16,8 +16,6 @@ import { Reach } from "./membership/reach.ts";
 import { Router } from "./routing/router.ts";
 
 const config = loadOrExit("master", masterSettings, loadConfig);
-// Requests in flight get this long to finish after SIGTERM; Kubernetes waits 30 s by default.
-const DRAIN_TIMEOUT_MS = 20_000;
 // A follower waits this long for the leader's newer ring before resending a refused write.
 const CATCH_UP_MS = 1000;
 const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";

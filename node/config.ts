@@ -15,6 +15,12 @@ import {
 } from "@cache/service/config";
 import { DEFAULT_MAX_VALUE_BYTES, MAX_TTL_SECONDS } from "@cache/protocol/wire";
 
+/**
+ * Milliseconds a node's shutdown takes past its handover at most: a last beat, deregistering, and
+ * requests in flight finishing.
+ */
+export const STOP_AFTER_HANDOVER_MS = 5000;
+
 /** Every setting of the node, with its flag, variable and default. */
 export const nodeSettings = {
   ...listenSettings(8081),

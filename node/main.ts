@@ -9,7 +9,7 @@ import { serviceFetch } from "@cache/http1/fetch";
 import { loadOrExit, loadSecurity, startService } from "@cache/service/serve";
 import { createApp } from "./http/app.ts";
 import { MAX_FLUSH_AHEAD_US, Replicator, sendReplicas } from "./cluster/replicator.ts";
-import { loadConfig, nodeSettings } from "./config.ts";
+import { loadConfig, nodeSettings, STOP_AFTER_HANDOVER_MS } from "./config.ts";
 import { masterList } from "./cluster/masters.ts";
 import { Membership } from "./cluster/membership.ts";
 import { BATCH_BYTES, Rebalancer } from "./cluster/rebalance.ts";
@@ -25,7 +25,7 @@ const config = loadOrExit("node", nodeSettings, loadConfig);
 // By default all of the shutdown after SIGTERM fits in Kubernetes' default grace of 30 s: handing
 // keys over gets up to 20 s, and requests in flight get what is left of 25 s.
 const HANDOVER_TIMEOUT_MS = config.handoverTimeoutMs;
-const SHUTDOWN_TIMEOUT_MS = HANDOVER_TIMEOUT_MS + 5000;
+const SHUTDOWN_TIMEOUT_MS = HANDOVER_TIMEOUT_MS + STOP_AFTER_HANDOVER_MS;
 
 const EXPIRE_TICK_MS = 100;
 // A tenth of the node's time at most: 3,000-7,000 keys a tick here, where 2,000 were the limit.

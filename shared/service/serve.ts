@@ -154,8 +154,17 @@ export interface Routes {
   gate?: (request: Request | LiteRequest) => Response | undefined;
 }
 
-/** How far past its deadline a shutdown may run before the process ends regardless. */
-const HARD_STOP_MS = 2000;
+/**
+ * How far past its deadline a shutdown may run before the process ends regardless: a pod's grace
+ * period must cover a service's drain time and this.
+ *
+ * @example
+ * ```ts
+ * const drainMs = 20_000;
+ * const gracePeriodSeconds = Math.ceil((drainMs + HARD_STOP_MS) / 1000); // 22
+ * ```
+ */
+export const HARD_STOP_MS = 2000;
 
 /** A bound server: it answers 503 until {@link Service.serve} gives it its routes. */
 export interface Service {

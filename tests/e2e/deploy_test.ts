@@ -7,9 +7,10 @@ import { ConfigMap, Service, ServiceAccount } from "kubernetes-models/v1";
 import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
-import { masterSettings } from "../../master/config.ts";
-import { loadConfig, nodeSettings } from "../../node/config.ts";
+import { DRAIN_TIMEOUT_MS, masterSettings } from "../../master/config.ts";
+import { loadConfig, nodeSettings, STOP_AFTER_HANDOVER_MS } from "../../node/config.ts";
 import { SCALAR_BUNDLE_PATH } from "@cache/service/api";
+import { HARD_STOP_MS } from "@cache/service/serve";
 import { DOCUMENTS, renderDocuments } from "../../tools/openapi.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -330,10 +331,12 @@ Deno.test("pods run as non-root with a read-only root and no privileges", () => 
     const pod = doc.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.ok(pod.terminationGracePeriodSeconds >= 25, "room for a graceful leave");
-    // A node's whole shutdown (its handover, then 5 s) fits in its grace period.
+    // A service's whole shutdown, until it ends itself regardless, fits in its grace period:
+    // a node's handover and what follows it.
+    const grace = pod.terminationGracePeriodSeconds * 1000;
     const handover = container.env.find((e: { name: string }) => e.name === "HANDOVER_TIMEOUT_MS");
     if (handover) {
-      assert.ok(Number(handover.value) + 5000 <= pod.terminationGracePeriodSeconds * 1000);
+      assert.ok(Number(handover.value) + STOP_AFTER_HANDOVER_MS + HARD_STOP_MS <= grace);
     }
     assert.deepEqual(container.securityContext, {
       allowPrivilegeEscalation: false,
@@ -345,11 +348,11 @@ Deno.test("pods run as non-root with a read-only root and no privileges", () => 
     assert.ok(container.resources.limits.memory, "a memory limit");
     assert.equal(container.resources.requests.memory, container.resources.limits.memory);
     // A master stops listening at once on SIGTERM: it waits for its endpoints to drop first, and
-    // that wait and its drain (20 s) fit in the grace period.
+    // that wait and its drain fit in the grace period.
     if (doc.metadata.name === "master") {
       const wait = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
       assert.ok(wait >= 5, `a preStop wait of ${wait} s`);
-      assert.ok(wait + 20 + 2 <= pod.terminationGracePeriodSeconds);
+      assert.ok(wait * 1000 + DRAIN_TIMEOUT_MS + HARD_STOP_MS <= grace);
     }
   }
   const budgets = manifests().map(({ doc }) => doc).filter((d) => d.kind === "PodDisruptionBudget");
