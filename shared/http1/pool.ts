@@ -175,8 +175,16 @@ export class Pool {
  * connection closed before an answer. Given up on (`signal`), the handshake ends with its
  * connection: one a peer never answers no longer keeps the process running (Deno still keeps
  * its socket open until the peer closes it).
+ *
+ * @example
+ * ```ts
+ * const conn = await handshaken(
+ *   Deno.connectTls({ hostname: "127.0.0.1", port: 8443 }),
+ *   AbortSignal.timeout(1000),
+ * );
+ * ```
  */
-async function handshaken(
+export async function handshaken(
   connecting: Promise<Deno.TlsConn>,
   signal?: AbortSignal | null,
 ): Promise<Deno.TlsConn> {
