@@ -51,6 +51,13 @@ export const MAX_FLOOR_AHEAD_US = 2 * MAX_STAMP_AHEAD_US;
  */
 export const MAX_FLUSH_AHEAD_US = MAX_FLOOR_AHEAD_US + MAX_STAMP_AHEAD_US;
 
+/**
+ * How far past this node's clock a copy's version may be: no node's versions pass the newest flush
+ * version, {@link MAX_FLUSH_AHEAD_US} past a clock up to 10 s ahead of this one's. One near 2^53
+ * left no room for the versions after it: the node's writes as primary all failed.
+ */
+export const MAX_COPY_AHEAD_US = MAX_FLUSH_AHEAD_US + MAX_STAMP_AHEAD_US;
+
 /** Where a node stands for keys written to every owner at once: see `checkOwners()`. */
 export interface Placement {
   /** The ring epoch the writes were routed in, this node's. */

@@ -80,6 +80,28 @@ Deno.test("node empties on DELETE /keys, and through a version answers a cluster
   assert.equal(store.flushedThrough, 40, "a refused flush changes nothing");
 });
 
+Deno.test("node refuses copies stamped past what any node's clock and flushes allow", async () => {
+  // One copy stamped 2^53 - 1 left no room for the versions after it: every write this node made
+  // as primary from then on was refused by its backups (400), and acknowledged nowhere.
+  const { send, store } = nodeApp();
+  const replicate = (version: number) =>
+    send("/replicate", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        entries: [{ key: "a", version: 1, value: "1" }, { key: "b", version, value: "2" }],
+      }),
+    });
+  for (const version of [Number.MAX_SAFE_INTEGER, 40_000_001]) {
+    const refused = await replicate(version);
+    assert.equal(refused.status, 409, String(version));
+    assert.match((await refused.json()).error, /ahead of this node's clock/);
+    assert.deepEqual(store.keys(), [], "nothing of the batch is applied");
+  }
+  assert.equal((await replicate(40_000_000)).status, 200);
+  assert.deepEqual(store.keys().sort(), ["a", "b"]);
+});
+
 Deno.test("node refuses a flush with a query it does not take or a body, and empties nothing", async () => {
   const { send, store } = nodeApp();
   await send("/keys", put("user:1", "a"));

@@ -13,6 +13,7 @@ import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
 import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
 import { within } from "@cache/async/sleep";
+import { checkAhead, MAX_COPY_AHEAD_US } from "../../cluster/replicator.ts";
 
 const ReplicateRequest = z.strictObject({
   entries: z.array(Replica).min(1).max(MAX_REPLICA_ENTRIES),
@@ -26,7 +27,8 @@ const replicate = createRoute({
     "only if it is newer than this node's (by ring epoch, then version); a deletion is " +
     "remembered for five minutes. The answer lists the keys this node holds a newer state of. " +
     "Copies it has no room for (413, 507) do not stop the others: the error's `refused` names " +
-    "them, and every other entry was applied or was not newer.",
+    "them, and every other entry was applied or was not newer. A batch with a version more than " +
+    "40 s ahead of this node's clock is refused whole (409).",
   tags: ["internal"],
   request: {
     headers: z.object({
@@ -44,6 +46,7 @@ const replicate = createRoute({
     200: json(ReplicateAnswer, "How many changed, and the keys held newer than their copies"),
     ...errors({
       ...writeErrors,
+      409: "A version is too far ahead of this node's clock: nothing was applied",
       503: "The node has handed its keys over and is shutting down: the copies were not applied",
     }),
     413: json(CopiesRefusedBody, `${writeErrors[413]}; copies over the memory bound are named`),
@@ -100,6 +103,9 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
       const from = readSenderRing(request.headers.get(SENDER_RING_HEADER));
       const closing = node.refusesCopies?.();
       if (closing !== undefined) throw new HttpError(503, closing);
+      let newest = 0;
+      for (const { version } of entries) if (version > newest) newest = version;
+      checkAhead(newest, MAX_COPY_AHEAD_US, node.store.now());
       // A full node takes what it has room for and names the rest: its sender counts the others
       // as taken, so they are sent on (and claimed) as a whole batch taken would be.
       const { answer, refused, refusal } = node.writer.applyWhatFits(entries);
