@@ -138,6 +138,21 @@ Deno.test("Store.expire() stops once its time is spent, looking at the clock eve
   assert.equal(store.stats().keys, 0);
 });
 
+/**
+ * Runs `body` while `performance.now`, the clock that bounds the store's removals, moves `stepMs`
+ * a look (0: stands still, as on an idle machine; more: a busy one). `at` reads it without a look.
+ */
+function onClock<T>(stepMs: number, body: (at: () => number) => T): T {
+  const clock = performance.now;
+  let now = clock.call(performance);
+  performance.now = () => (now += stepMs);
+  try {
+    return body(() => now);
+  } finally {
+    performance.now = clock;
+  }
+}
+
 Deno.test("Store makes room for a large write from due keys before any live one", () => {
   for (const eviction of ["lru", "noeviction"] as const) {
     let now = 0;
@@ -146,14 +161,7 @@ Deno.test("Store makes room for a large write from due keys before any live one"
     for (let i = 0; store.stats().bytes < (1 << 20) - 2000; i++) store.set(`due${i}`, "v", 10);
     now = 10; // thousands of keys due, none removed yet
     // The clock that bounds the removal stands still: on a loaded machine, 20 ms ran out first.
-    const clock = performance.now;
-    const frozen = clock.call(performance);
-    performance.now = () => frozen;
-    try {
-      store.set("large", "x".repeat(200_000));
-    } finally {
-      performance.now = clock;
-    }
+    onClock(0, () => store.set("large", "x".repeat(200_000)));
     assert.equal(store.stats().evictions, 0, eviction);
     assert.ok(store.peek("live0") && store.peek("large"), eviction);
   }
@@ -169,22 +177,10 @@ Deno.test("Store's expirer readies due keys ahead, so a write short of room take
     store.set(`p${i}`, "v");
   }
   now = 4000;
-  const clock = performance.now;
-  const frozen = clock.call(performance);
-  performance.now = () => frozen; // the tick's 10 ms, however loaded the machine
-  try {
-    store.expire(Infinity, 10); // the expirer's tick, a second before they are due
-  } finally {
-    performance.now = clock;
-  }
+  // The expirer's tick of 10 ms, however loaded the machine, a second before they are due.
+  onClock(0, () => store.expire(Infinity, 10));
   now = 6000;
-  let slow = clock.call(performance);
-  performance.now = () => (slow += 5); // a busy machine: 5 ms between two looks at the clock
-  try {
-    store.set("new", "v");
-  } finally {
-    performance.now = clock;
-  }
+  onClock(5, () => store.set("new", "v")); // a busy machine: 5 ms between two looks at the clock
   assert.equal(store.stats().evictions, 0);
   assert.ok(store.peek("l0"));
 });
@@ -194,14 +190,8 @@ Deno.test("Store with noeviction spends 100 ms at most removing due keys for one
   const store = new Store({ now: () => now, maxBytes: 1 << 20, eviction: "noeviction" });
   for (let i = 0; store.stats().bytes < (1 << 20) - 2000; i++) store.set(`due${i}`, "v", 10);
   now = 10; // thousands of keys due, none removed yet
-  const clock = performance.now;
-  let slow = clock.call(performance);
-  performance.now = () => (slow += 20); // a busy machine: 20 ms between two looks at the clock
-  try {
-    assert.throws(() => store.set("large", "x".repeat(200_000)), StoreFullError);
-  } finally {
-    performance.now = clock;
-  }
+  // A busy machine: 20 ms between two looks at the clock.
+  onClock(20, () => assert.throws(() => store.set("large", "x".repeat(200_000)), StoreFullError));
   store.expire(); // the expirer's ticks meanwhile
   store.set("large", "x".repeat(200_000));
   assert.ok(store.peek("large"));
@@ -217,19 +207,12 @@ Deno.test("Store's reads of the counters spend 200 ms a second at most on due ke
   const reads = dueStore();
   const once = dueStore();
   now = 10; // more keys due than either removes below
-  const clock = performance.now;
-  let slow = clock.call(performance);
-  performance.now = () => (slow += 1); // a busy machine: 1 ms between two looks at the clock
-  let removedByReads: number;
-  let removedIn220Ms: number;
-  try {
-    const start = slow;
-    while (slow - start < 1000) reads.stats();
-    removedByReads = 200_000 - reads.stats().keys;
-    removedIn220Ms = once.expire(Infinity, 220);
-  } finally {
-    performance.now = clock;
-  }
+  // A busy machine: 1 ms between two looks at the clock.
+  const [removedByReads, removedIn220Ms] = onClock(1, (at) => {
+    const start = at();
+    while (at() - start < 1000) reads.stats();
+    return [200_000 - reads.stats().keys, once.expire(Infinity, 220)];
+  });
   assert.ok(removedByReads > 0, "reads removed due keys");
   assert.ok(
     removedByReads <= removedIn220Ms,
