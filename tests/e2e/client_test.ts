@@ -7,6 +7,7 @@ import {
   freePort,
   nodesOf,
   Processes,
+  ringSettled,
   settledCluster,
   waitFor,
   writeCalls,
@@ -457,10 +458,7 @@ Deno.test("client (direct) routing by the ring before a join neither reads nor w
     assert.deepEqual(read.filter((value) => value !== "2"), [], "no value before the write");
     assert.equal(late.ring!.epoch, before.epoch);
     await Promise.all(moved.map((key) => late.set(key, "3")));
-    await waitFor(
-      async () => (await (await fetch(`${master.url}/ring`)).json()).settled === true,
-      "the ring settled",
-    );
+    await ringSettled(master.url);
     const fresh = await connect();
     const last = await Promise.all(moved.map((key) => fresh.get(key)));
     assert.deepEqual(last.filter((value) => value !== "3"), [], "every acknowledged write kept");

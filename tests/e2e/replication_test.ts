@@ -13,6 +13,7 @@ import {
   Processes,
   put,
   ready,
+  ringSettled,
   settled,
   settledCluster,
   waitFor,
@@ -342,10 +343,7 @@ Deno.test("R=2: a copy only a backup took, its sender gone, does not hide later 
     await Promise.all([1, 2, 3].map(() => processes.node(master.url)));
     await waitFor(async () => (await nodesOf(master.url)).length === 3, "3 nodes registered");
     await settled(master.url);
-    await waitFor(
-      async () => (await (await fetch(`${master.url}/ring`)).json()).settled,
-      "settled",
-    );
+    await ringSettled(master.url);
     await new Promise((resolve) => setTimeout(resolve, 500)); // nodes hear it with a heartbeat
     const view = await (await fetch(`${master.url}/ring`)).json();
     const key = "orphan";
@@ -513,11 +511,7 @@ Deno.test("R=2: nodes full under noeviction take a leaver's keys once a node wit
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await processes.node(master.url, full);
     await leaving;
-    await waitFor(
-      async () => (await (await fetch(`${master.url}/ring`)).json()).settled === true,
-      "the ring settled",
-      20_000,
-    );
+    await ringSettled(master.url, 20_000);
     for (let i = 0; i < keys.length; i += 1000) {
       await assertAllStored(master.url, keys.slice(i, i + 1000), value);
     }

@@ -240,6 +240,15 @@ export async function settled(masterUrl: string, ms = 15_000): Promise<void> {
   );
 }
 
+/** Waits until the master's `/ring` says the ring settled: every node followed it. */
+export async function ringSettled(masterUrl: string, ms = 15_000): Promise<void> {
+  await waitFor(
+    async () => (await (await fetch(`${masterUrl}/ring`)).json()).settled === true,
+    "the ring settled",
+    ms,
+  );
+}
+
 /**
  * Waits until the node at `url` serves keys: `/ready` answers 200 only while a master takes its
  * heartbeats and its lease runs. One listed up by the master may not yet: a node whose first beat
