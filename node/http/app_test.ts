@@ -102,14 +102,14 @@ Deno.test("node refuses copies stamped past what any node's clock and flushes al
   assert.deepEqual(store.keys().sort(), ["a", "b"]);
 });
 
-Deno.test("node refuses a flush with a query it does not take or a body, and empties nothing", async () => {
+Deno.test("node refuses a cluster flush's round with a query it does not take or a body", async () => {
+  // A flush alone with either is in the shared bad-input list; with a good `through`, the round
+  // still moves nothing.
   const { send, store } = nodeApp();
   await send("/keys", put("user:1", "a"));
-  for (const path of ["/keys?prefix=user:", "/keys?through=40&prefix=user:"]) {
-    const refused = await send(path, { method: "DELETE" });
-    assert.equal(refused.status, 400, path);
-    assert.match((await refused.json()).error, /takes no prefix/);
-  }
+  const refused = await send("/keys?through=40&prefix=user:", { method: "DELETE" });
+  assert.equal(refused.status, 400);
+  assert.match((await refused.json()).error, /takes no prefix/);
   const headers = { "content-length": "18" };
   const body = await send("/keys?through=40", {
     method: "DELETE",
