@@ -126,7 +126,7 @@ export class Replicator {
   // The newest ring epoch each peer answered a fence with (see #fenceOldOwners), and the fences
   // out, by "node epoch".
   readonly #following = new Map<string, RingRef>();
-  readonly #fencing = new Map<string, Promise<boolean>>();
+  readonly #fencing = new Map<string, Promise<string | undefined>>();
   // Rings of the nodes that joined by an epoch, for the ring `#ringsOf` holds them for.
   #priorRings = new Map<number, Ring>();
   #ringsOf: RingView | undefined;
@@ -290,15 +290,15 @@ export class Replicator {
     }
     if (asked.size === 0) return false;
     const timeoutMs = this.#backupTimeoutMs(deadline);
-    const followed = await Promise.all(
+    const why = await Promise.all(
       [...asked].map(([node, key]) => this.#fence(node, key, view, timeoutMs)),
     );
-    const behind = [...asked.keys()].filter((_, i) => !followed[i]);
-    if (behind.length > 0) {
+    const behind = [...asked.keys()].findIndex((_, i) => why[i] !== undefined);
+    if (behind >= 0) {
       throw new HttpError(
         503,
-        `Node ${behind[0]} held these keys before ring ${view.epoch} and has not learnt it yet: ` +
-          "not written, try again",
+        `Node ${[...asked.keys()][behind]} held these keys before ring ${view.epoch} and ` +
+          `${why[behind]}: not written, try again`,
       );
     }
     return true;
@@ -325,10 +325,15 @@ export class Replicator {
   }
 
   /**
-   * Asks `node`, once for ring `view`, to follow it; resolves whether it answered it does, or is
-   * gone (nothing listens there: it takes no write either).
+   * Asks `node`, once for ring `view`, to follow it; resolves nothing once it answered it does, or
+   * is gone (nothing listens there: it takes no write either), else why not.
    */
-  #fence(node: string, key: string, view: RingView, timeoutMs: number): Promise<boolean> {
+  #fence(
+    node: string,
+    key: string,
+    view: RingView,
+    timeoutMs: number,
+  ): Promise<string | undefined> {
     const id = `${node} ${view.term} ${view.epoch}`;
     let fencing = this.#fencing.get(id);
     if (fencing) return fencing;
@@ -340,13 +345,18 @@ export class Replicator {
           method: "GET",
           headers: { [EPOCH_HEADER]: String(view.epoch) },
         }, timeoutMs);
-        if (!(Number(headerOf(answer, EPOCH_HEADER)) >= view.epoch)) return false;
+        if (!(Number(headerOf(answer, EPOCH_HEADER)) >= view.epoch)) {
+          // Refused this node's token, it was not asked: the cause to fix is the token's.
+          const refused = answer.status === 401 || answer.status === 403;
+          return refused ? `refused this node's token (${answer.status})` : "has not learnt it yet";
+        }
         // Answered with its epoch alone: taken in this ring's term.
         if (this.#following.size > 4 * view.nodes.length) this.#prune(view);
         this.#following.set(node, { term: view.term, epoch: view.epoch });
-        return true;
+        return undefined;
       } catch (error) {
-        return error instanceof HttpError && error.details.sent === false;
+        if (error instanceof HttpError && error.details.sent === false) return undefined;
+        return `could not be asked (${error instanceof Error ? error.message : String(error)})`;
       } finally {
         this.#fencing.delete(id);
       }

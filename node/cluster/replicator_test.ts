@@ -645,3 +645,28 @@ Deno.test("Replicator asks a node that stays only for keys it owned in the ring 
   // the key then.
   assert.deepEqual(await asked({ term: 1, epoch: 4 }), [a, b]);
 });
+
+Deno.test("Replicator's refusal names why an old owner was not confirmed to follow the ring", async () => {
+  const { joiner, view, ring, key } = joinedRing();
+  const source = { view, ring, refresh: () => Promise.resolve(true), leaseLeftMs: () => 1000 };
+  const answers: [() => Promise<Response>, RegExp][] = [
+    [() => Promise.resolve(new Response(null, { headers: { "x-ring-epoch": "4" } })), /not learnt/],
+    [
+      () => Promise.resolve(Response.json({ error: "Bad token" }, { status: 401 })),
+      /refused this node's token \(401\)/,
+    ],
+    [() => Promise.reject(new Error("reset")), /could not be asked \(.*reset\)/],
+  ];
+  for (const [answer, why] of answers) {
+    const replicator = new Replicator({
+      self: joiner,
+      ring: source,
+      fetch: answer,
+      timeoutMs: 100,
+    });
+    const refused = await replicator.checkOwners([key], 1, { epoch: 5 }).then(() => null, (e) => e);
+    assert.ok(refused instanceof HttpError && refused.status === 503, String(refused));
+    assert.match(refused.message, /held these keys before ring 5 and/);
+    assert.match(refused.message, why);
+  }
+});
