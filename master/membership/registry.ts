@@ -48,6 +48,12 @@ export interface RegistryOptions {
  */
 export const LEASE_SHARE = 0.8;
 
+/**
+ * Failure timeouts a silent node is kept up at most while another is down and keys have not
+ * settled since (see `Registry.sweep`).
+ */
+const HELD_UP_TIMEOUTS = 3;
+
 /** A node's `--handover-timeout-ms` by default: how long one that does not say hands over. */
 const HANDOVER_MS = 20_000;
 
@@ -121,6 +127,10 @@ export class Registry {
   #recovery: Recovery | undefined;
   #lastSweep: number | undefined;
   #noneFresh = false; // the last sweep heard from no up node lately, and marked none down
+  // Whether a node was marked down and keys have not settled since (see #keepsUp), and the late
+  // nodes held up meanwhile, each said once.
+  #downUnsettled = false;
+  readonly #keptUp = new Set<string>();
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
   #since: number; // the epoch this master's own rings came after, in its term
@@ -673,13 +683,21 @@ export class Registry {
         }
       }
     }
+    if (this.#downUnsettled && this.settled) this.#downUnsettled = false;
     for (const [address, member] of this.#members) {
       // Refused since its last heartbeat: a beat after the refusal says a process is there (the
       // node restarted on its address).
       const gone = member.refusedMs !== undefined && member.refusedMs > member.lastSeenMs;
       if (held && member.status === "up" && !gone) continue;
+      if (
+        member.status === "up" && !gone && late(member) && this.#keepsUp(address, alive(member))
+      ) {
+        continue;
+      }
+      this.#keptUp.delete(address);
       if (member.status !== "down" && late(member)) {
         const wasUp = member.status === "up";
+        this.#downUnsettled = true;
         member.status = "down";
         member.downLeaving = wasUp ? undefined : this.#flushes();
         if (wasUp) this.#changed("node down", address);
@@ -695,6 +713,30 @@ export class Registry {
         this.#notify();
       }
     }
+  }
+
+  /**
+   * Whether the node at `address`, up and heard from last at `seenMs` (more than a failure timeout
+   * ago), not known gone, stays up for now: with backups, another node was marked down and keys
+   * have not settled since, so its keys have a copy fewer, and this one marked down too, told to
+   * rejoin empty, would take the last copy of some. Two nodes alive but unheard are likelier then
+   * than two dead: a master too busy to read heartbeats in time marked two live nodes down one after
+   * the other, and acknowledged writes were lost at R=2. Kept up for {@link HELD_UP_TIMEOUTS}
+   * failure timeouts at most: one dead too then goes. Its lease runs out meanwhile: it serves
+   * nothing.
+   */
+  #keepsUp(address: string, seenMs: number): boolean {
+    const { failureTimeoutMs, now, log, replicas = 1 } = this.#options;
+    if (replicas < 2 || !this.#downUnsettled) return false;
+    if (seenMs <= now() - HELD_UP_TIMEOUTS * failureTimeoutMs) return false;
+    if (!this.#keptUp.has(address)) {
+      this.#keptUp.add(address);
+      log.warn("node silent, but another is down and keys have not settled: kept up for now", {
+        address,
+        silentMs: now() - seenMs,
+      });
+    }
+    return true;
   }
 
   /**

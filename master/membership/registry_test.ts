@@ -863,6 +863,83 @@ Deno.test("Registry.sweep() marks a node down only while another was heard from 
   assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"], "c heard: a marked down");
 });
 
+/** A registry at R=2 that calls its nodes, with a, b and c up, synced. */
+function threeAtR2(clock: { now: number }) {
+  const registry = new Registry({
+    failureTimeoutMs: 1000,
+    now: () => clock.now,
+    log,
+    callsNodes: true,
+    replicas: 2,
+  });
+  const nodes = ["http://a:1", "http://b:1", "http://c:1"];
+  const beat = (node: string) => {
+    registry.heartbeat(node, { synced: registry.epoch });
+    registry.reached(node);
+  };
+  nodes.forEach(beat);
+  nodes.forEach(beat);
+  assert.ok(registry.settled);
+  return { registry, beat };
+}
+
+Deno.test("Registry.sweep() at R=2 marks a second silent node down only once keys settled", () => {
+  // A master too busy to read heartbeats in time (2,000 client connections, load 7) marked two
+  // live nodes of three down, one after the other, while c's beats got through: both were told to
+  // rejoin empty, and acknowledged writes whose two copies they held were lost.
+  const clock = { now: 0 };
+  const { registry, beat } = threeAtR2(clock);
+  for (clock.now = 100; clock.now <= 1500; clock.now += 100) {
+    beat("http://c:1");
+    registry.sweep();
+  }
+  assert.equal(registry.status("http://a:1"), "down");
+  assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"], "b kept up");
+  beat("http://b:1"); // alive after all
+  for (; clock.now <= 4000; clock.now += 100) {
+    beat("http://b:1");
+    beat("http://c:1");
+    registry.sweep();
+  }
+  assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"]);
+  assert.ok(registry.settled);
+  // Keys settled: a node silent for a timeout is marked down as before.
+  const silent = clock.now;
+  for (; clock.now <= silent + 1000; clock.now += 100) {
+    beat("http://c:1");
+    registry.sweep();
+  }
+  assert.deepEqual(registry.ring.nodes, ["http://c:1"]);
+});
+
+Deno.test("Registry.sweep() at R=2 keeps a second silent node up for three timeouts at most", () => {
+  const clock = { now: 0 };
+  const { registry, beat } = threeAtR2(clock);
+  for (clock.now = 100; clock.now <= 1000; clock.now += 100) {
+    beat("http://c:1");
+    registry.sweep();
+  }
+  assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"], "a down, b kept up");
+  for (; clock.now < 3000; clock.now += 100) {
+    beat("http://c:1");
+    registry.sweep();
+  }
+  assert.equal(registry.status("http://b:1"), "up", "silent for 2.9 timeouts");
+  clock.now = 3000;
+  registry.sweep();
+  assert.deepEqual(registry.ring.nodes, ["http://c:1"], "dead too: gone at three timeouts");
+
+  // A node whose calls are refused is gone, not slow: marked down at its timeout.
+  const again = threeAtR2(clock);
+  const start = clock.now;
+  for (; clock.now <= start + 1000; clock.now += 100) {
+    again.beat("http://c:1");
+    if (clock.now === start + 500) again.registry.refused("http://b:1");
+    again.registry.sweep();
+  }
+  assert.deepEqual(again.registry.ring.nodes, ["http://c:1"]);
+});
+
 Deno.test("Registry publishes the newest flush it made or heard of with the ring", () => {
   const clock = { now: 0 };
   const registry = registryAt(clock);
