@@ -14,7 +14,7 @@ import {
 } from "@cache/service/config";
 import { DEFAULT_MAX_VALUE_BYTES } from "@cache/protocol/wire";
 
-/** Milliseconds requests in flight get to finish after SIGTERM; Kubernetes waits 30 s by default. */
+/** Milliseconds requests in flight get to finish after SIGTERM; Kubernetes waits 30 s in all. */
 export const DRAIN_TIMEOUT_MS = 20_000;
 
 /** Every setting of the master, with its flag, variable and default. */

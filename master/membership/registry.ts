@@ -128,9 +128,9 @@ export class Registry {
   #lastSweep: number | undefined;
   #noneFresh = false; // the last sweep heard from no up node lately, and marked none down
   // Whether a node was marked down and keys have not settled since (see #keepsUp), and the late
-  // nodes held up meanwhile, each said once.
+  // nodes kept up meanwhile, each with when it was last heard from as the hold began.
   #downUnsettled = false;
-  readonly #keptUp = new Set<string>();
+  readonly #keptUp = new Map<string, number>();
   // The last ring of the master before, which this one carried on from (adopted or recovered).
   #inherited: { term: number; epoch: number } | undefined;
   #since: number; // the epoch this master's own rings came after, in its term
@@ -677,7 +677,9 @@ export class Registry {
       else {
         this.#options.log.info("a node is heard from again", {});
         // The others resume at about the same time, a beat or two later: half a timeout more.
-        for (const member of up) {
+        // Not one kept up already (see #keepsUp): its hold would begin again each time.
+        for (const [address, member] of this.#members) {
+          if (member.status !== "up" || this.#keptUp.has(address)) continue;
           member.lastSeenMs = Math.max(member.lastSeenMs, fresh);
           member.lastReachedMs = Math.max(member.lastReachedMs, fresh);
         }
@@ -689,9 +691,7 @@ export class Registry {
       // node restarted on its address).
       const gone = member.refusedMs !== undefined && member.refusedMs > member.lastSeenMs;
       if (held && member.status === "up" && !gone) continue;
-      if (
-        member.status === "up" && !gone && late(member) && this.#keepsUp(address, alive(member))
-      ) {
+      if (member.status === "up" && !gone && late(member) && this.#keepsUp(address, member, now)) {
         continue;
       }
       this.#keptUp.delete(address);
@@ -716,27 +716,29 @@ export class Registry {
   }
 
   /**
-   * Whether the node at `address`, up and heard from last at `seenMs` (more than a failure timeout
-   * ago), not known gone, stays up for now: with backups, another node was marked down and keys
+   * Whether `member`, up at `address` and late (not heard from or reached for a failure timeout),
+   * not known gone, stays up for now: with backups, another node was marked down and keys
    * have not settled since, so its keys have a copy fewer, and this one marked down too, told to
    * rejoin empty, would take the last copy of some. Two nodes alive but unheard are likelier then
-   * than two dead: a master too busy to read heartbeats in time marked two live nodes down one after
-   * the other, and acknowledged writes were lost at R=2. Kept up for {@link HELD_UP_TIMEOUTS}
-   * failure timeouts at most: one dead too then goes. Its lease runs out meanwhile: it serves
-   * nothing.
+   * than two dead: a master too busy to read heartbeats in time marked two live nodes down, one
+   * after the other, and acknowledged writes were lost at R=2. Kept up for {@link HELD_UP_TIMEOUTS}
+   * failure timeouts of silence at most, counted from when it was last heard as the hold began
+   * (the time a sweep gives back after a pause, or after no node was heard, does not extend it):
+   * one dead too then goes. Its lease runs out meanwhile: it serves nothing.
    */
-  #keepsUp(address: string, seenMs: number): boolean {
-    const { failureTimeoutMs, now, log, replicas = 1 } = this.#options;
+  #keepsUp(address: string, member: Member, now: number): boolean {
+    const { failureTimeoutMs, callsNodes, log, replicas = 1 } = this.#options;
     if (replicas < 2 || !this.#downUnsettled) return false;
-    if (seenMs <= now() - HELD_UP_TIMEOUTS * failureTimeoutMs) return false;
-    if (!this.#keptUp.has(address)) {
-      this.#keptUp.add(address);
+    let since = this.#keptUp.get(address);
+    if (since === undefined) {
+      since = callsNodes ? Math.min(member.lastSeenMs, member.lastReachedMs) : member.lastSeenMs;
+      this.#keptUp.set(address, since);
       log.warn("node silent, but another is down and keys have not settled: kept up for now", {
         address,
-        silentMs: now() - seenMs,
+        silentMs: now - since,
       });
     }
-    return true;
+    return now - since < HELD_UP_TIMEOUTS * failureTimeoutMs;
   }
 
   /**
@@ -994,6 +996,10 @@ export class Registry {
       member.lastSeenMs = now;
       member.lastReachedMs = now;
     }
+    // A node down may have left keys a copy fewer: until a sweep finds them settled, a late node
+    // is kept up (see #keepsUp).
+    this.#keptUp.clear();
+    this.#downUnsettled = [...this.#members.values()].some((member) => member.status === "down");
     this.#recovery = undefined; // the ring adopted from the last leader is the one to go on from
     if (this.#ring.size === 0 && this.#options.recoveryMs) {
       // No ring of the leader's was ever adopted: learn it from the nodes, as a restart does.
@@ -1053,6 +1059,8 @@ export class Registry {
     const dropped = recovery.dropped()
       .filter((address) => this.#members.get(address)?.status !== "leaving");
     for (const address of [...missing, ...dropped]) this.#members.set(address, downMember(now));
+    // Their keys have a copy fewer until keys settle: a late node is kept up meanwhile.
+    if (missing.length + dropped.length > 0) this.#downUnsettled = true;
     if (last) {
       this.#recoverLeavers(recovery.leavers(), last, now);
       this.#inherited = { term: last.term, epoch: last.epoch };

@@ -880,7 +880,14 @@ function threeAtR2(clock: { now: number }) {
   nodes.forEach(beat);
   nodes.forEach(beat);
   assert.ok(registry.settled);
-  return { registry, beat };
+  /** Every 100 ms from the next, until before `until`: `beating` beat, then a sweep. */
+  const beatsUntil = (until: number, ...beating: string[]) => {
+    for (clock.now += 100; clock.now < until; clock.now += 100) {
+      beating.forEach(beat);
+      registry.sweep();
+    }
+  };
+  return { registry, beat, beatsUntil };
 }
 
 Deno.test("Registry.sweep() at R=2 marks a second silent node down only once keys settled", () => {
@@ -914,11 +921,8 @@ Deno.test("Registry.sweep() at R=2 marks a second silent node down only once key
 
 Deno.test("Registry.sweep() at R=2 keeps a second silent node up for three timeouts at most", () => {
   const clock = { now: 0 };
-  const { registry, beat } = threeAtR2(clock);
-  for (clock.now = 100; clock.now <= 1000; clock.now += 100) {
-    beat("http://c:1");
-    registry.sweep();
-  }
+  const { registry, beat, beatsUntil } = threeAtR2(clock);
+  beatsUntil(1100, "http://c:1");
   assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"], "a down, b kept up");
   for (; clock.now < 3000; clock.now += 100) {
     beat("http://c:1");
@@ -938,6 +942,48 @@ Deno.test("Registry.sweep() at R=2 keeps a second silent node up for three timeo
     again.registry.sweep();
   }
   assert.deepEqual(again.registry.ring.nodes, ["http://c:1"]);
+});
+
+Deno.test("Registry.sweep() at R=2 counts a kept-up node's three timeouts from its hold's start", () => {
+  // When no node was heard from lately and then one was, every node got half a timeout back, the
+  // one kept up too: a dead node's hold began again each time, and it could stay up for good.
+  const clock = { now: 0 };
+  const { registry, beat, beatsUntil } = threeAtR2(clock);
+  beatsUntil(1100, "http://c:1");
+  assert.deepEqual(registry.ring.nodes, ["http://b:1", "http://c:1"], "a down, b kept up");
+  for (; clock.now <= 1700; clock.now += 100) registry.sweep(); // c silent too: none marked down
+  for (; clock.now < 3000; clock.now += 100) {
+    beat("http://c:1"); // c heard again: b given half a timeout back
+    registry.sweep();
+  }
+  assert.equal(registry.status("http://b:1"), "up");
+  beat("http://c:1");
+  registry.sweep();
+  assert.deepEqual(registry.ring.nodes, ["http://c:1"], "silent for three timeouts since 0");
+});
+
+Deno.test("A master that comes to lead at R=2 with a node down keeps a late one up", () => {
+  // It began with no node marked down by itself, and marked the second one down at its timeout.
+  const clock = { now: 0 };
+  let leads = false;
+  const options = { failureTimeoutMs: 1000, now: () => clock.now, log, replicas: 2 };
+  const { registry: leader, beat } = threeAtR2(clock);
+  const follower = new Registry({ ...options, leading: () => leads });
+  for (clock.now = 100; clock.now <= 1000; clock.now += 100) {
+    beat("http://b:1");
+    beat("http://c:1");
+    leader.sweep();
+  }
+  assert.equal(leader.status("http://a:1"), "down");
+  follower.adopt(leader.view());
+  leads = true;
+  follower.lead(2);
+  const led = clock.now;
+  for (; clock.now <= led + 1500; clock.now += 100) {
+    follower.heartbeat("http://c:1");
+    follower.sweep();
+  }
+  assert.equal(follower.status("http://b:1"), "up", "b kept up: a's keys may not have settled");
 });
 
 Deno.test("Registry publishes the newest flush it made or heard of with the ring", () => {
