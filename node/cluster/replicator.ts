@@ -52,8 +52,9 @@ export const MAX_FLOOR_AHEAD_US = 2 * MAX_STAMP_AHEAD_US;
 export const MAX_FLUSH_AHEAD_US = MAX_FLOOR_AHEAD_US + MAX_STAMP_AHEAD_US;
 
 /**
- * How far past this node's clock a copy's version may be: no node's versions pass the newest flush
- * version, {@link MAX_FLUSH_AHEAD_US} past a clock up to 10 s ahead of this one's. One near 2^53
+ * How far past this node's clock a copy's version may be: no version is more than
+ * {@link MAX_FLUSH_AHEAD_US} (a flush's) past the clock of the node that took it, whose clock may
+ * run 10 s ahead of this one's. One near 2^53
  * left no room for the versions after it: the node's writes as primary all failed.
  */
 export const MAX_COPY_AHEAD_US = MAX_FLUSH_AHEAD_US + MAX_STAMP_AHEAD_US;
@@ -347,8 +348,9 @@ export class Replicator {
         }, timeoutMs);
         if (!(Number(headerOf(answer, EPOCH_HEADER)) >= view.epoch)) {
           // Refused this node's token, it was not asked: the cause to fix is the token's.
-          const refused = answer.status === 401 || answer.status === 403;
-          return refused ? `refused this node's token (${answer.status})` : "has not learnt it yet";
+          const { status } = answer;
+          if (status === 401 || status === 403) return `refused this node's token (${status})`;
+          return status === 200 || status === 404 ? "has not learnt it yet" : `answered ${status}`;
         }
         // Answered with its epoch alone: taken in this ring's term.
         if (this.#following.size > 4 * view.nodes.length) this.#prune(view);

@@ -656,6 +656,10 @@ Deno.test("Replicator's refusal names why an old owner was not confirmed to foll
       /refused this node's token \(401\)/,
     ],
     [() => Promise.reject(new Error("reset")), /could not be asked \(.*reset\)/],
+    [
+      () => Promise.resolve(Response.json({ error: "Starting" }, { status: 503 })),
+      /and answered 503/,
+    ],
   ];
   for (const [answer, why] of answers) {
     const replicator = new Replicator({
