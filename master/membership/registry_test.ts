@@ -486,6 +486,26 @@ Deno.test("A restarted master gives up on a node of the last ring at the recover
   assert.equal(registry.heartbeat("http://b:1", { ring: last }), "rejoin");
 });
 
+Deno.test("A restarted master at R=2 that gave up on a node of the last ring keeps a late one up", () => {
+  // The missing node's keys have a copy fewer until keys settle: marked down too, a late node
+  // would take the last copy of some.
+  const clock = { now: 0 };
+  const registry = restarted(clock);
+  const last = lastRing(2, 40, { "http://a:1": 1, "http://b:1": 2, "http://c:1": 3 });
+  for (; clock.now <= 3000; clock.now += 100) {
+    registry.heartbeat("http://a:1", { ring: last, synced: 40 });
+    if (clock.now <= 1000) registry.heartbeat("http://c:1", { ring: last, synced: 40 });
+    registry.sweep();
+  }
+  assert.equal(registry.recovering, false);
+  assert.equal(registry.status("http://b:1"), "down", "given up on");
+  for (; clock.now < 4000; clock.now += 100) {
+    registry.heartbeat("http://a:1", { ring: last, synced: 40 });
+    registry.sweep();
+  }
+  assert.equal(registry.status("http://c:1"), "up", "silent 2.9 s, kept up: b's keys not settled");
+});
+
 Deno.test("A node back with a ring a restarted master never learnt joins with it, read there too", () => {
   // Taken in as a plain member, reads missed keys only later nodes held, and answered values
   // older than writes acknowledged on the earlier ones; told to rejoin empty, or marked down by a
