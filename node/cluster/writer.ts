@@ -5,7 +5,13 @@ import { checkValueSize, conditionFailed } from "@cache/protocol/key_routes";
 import type { Counter, IncrRequest } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
 import { newer, type NewerState, type ReplicateAnswer, type Stamp } from "@cache/protocol/replica";
-import { checkAhead, MAX_FLOOR_AHEAD_US, type Replicator, type Routing } from "./replicator.ts";
+import {
+  checkAhead,
+  MAX_COPY_AHEAD_US,
+  MAX_FLOOR_AHEAD_US,
+  type Replicator,
+  type Routing,
+} from "./replicator.ts";
 import type { RingRef } from "@cache/protocol/sender_ring";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
 import type { Value } from "../store/records.ts";
@@ -434,11 +440,17 @@ export class Writer {
   /**
    * As {@link apply}, but copies the store has no room for (413, 507) do not stop the others: their
    * keys come back as `refused`, with `refusal`, the HttpError that names them, so that a node
-   * handing keys over counts the rest as taken, those this node held already among them.
+   * handing keys over counts the rest as taken, those this node held already among them. Copies
+   * stamped more than {@link MAX_COPY_AHEAD_US} past this node's clock are refused, all of them
+   * (409), before any is applied: a peer's `/replicate` and the states read from peers while keys
+   * move alike.
    */
   applyWhatFits(
     replicas: Replica[],
   ): { answer: ReplicateAnswer; refused: string[]; refusal?: HttpError } {
+    let newest = 0;
+    for (const { version } of replicas) if (version > newest) newest = version;
+    checkAhead(newest, MAX_COPY_AHEAD_US, this.#store.now());
     let applied = 0;
     const held: NewerState[] = [];
     const refused: string[] = [];

@@ -1,5 +1,5 @@
 // Writer.delete() while keys move: whether the key was stored is asked of the nodes it may still
-// be on, without taking their copy in.
+// be on, without taking their copy in; and a read-modify-write, which takes their newest state.
 
 import assert from "node:assert/strict";
 import { Ring } from "@cache/ring/ring";
@@ -70,4 +70,19 @@ Deno.test("Writer.delete() while keys move deletes even when a node does not ans
   const writer = moving(store, () => undefined, true);
   assert.equal(await writer.delete(key, { epoch: 2 }), false); // b has nothing, c is silent
   assert.equal(store.replica(key)?.deleted, true);
+});
+
+Deno.test("Writer's read-modify-write while keys move takes no peer state stamped past any clock", async () => {
+  // A state stamped 2^53 - 1, taken in, left this node no version above it: every write it then
+  // made as primary was refused by its backups. The copies of `/replicate` are bounded the same way.
+  const key = keyOfA(0);
+  const store = new Store();
+  let version = Number.MAX_SAFE_INTEGER;
+  const writer = moving(store, () => ({ version, epoch: 1, value: "5" }));
+  const refused = await writer.incr(key, { by: 1 }, { epoch: 2 }).then(() => null, (e) => e);
+  assert.equal(refused?.status, 409, String(refused));
+  assert.match(refused.message, /ahead of this node's clock/);
+  assert.equal(store.replica(key), undefined, "nothing taken in");
+  version = 5;
+  assert.equal((await writer.incr(key, { by: 1 }, { epoch: 2 })).value, 6);
 });

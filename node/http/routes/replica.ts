@@ -13,7 +13,6 @@ import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
 import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
 import { within } from "@cache/async/sleep";
-import { checkAhead, MAX_COPY_AHEAD_US } from "../../cluster/replicator.ts";
 
 const ReplicateRequest = z.strictObject({
   entries: z.array(Replica).min(1).max(MAX_REPLICA_ENTRIES),
@@ -103,9 +102,6 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
       const from = readSenderRing(request.headers.get(SENDER_RING_HEADER));
       const closing = node.refusesCopies?.();
       if (closing !== undefined) throw new HttpError(503, closing);
-      let newest = 0;
-      for (const { version } of entries) if (version > newest) newest = version;
-      checkAhead(newest, MAX_COPY_AHEAD_US, node.store.now());
       // A full node takes what it has room for and names the rest: its sender counts the others
       // as taken, so they are sent on (and claimed) as a whole batch taken would be.
       const { answer, refused, refusal } = node.writer.applyWhatFits(entries);
