@@ -691,11 +691,12 @@ export class Registry {
       // node restarted on its address).
       const gone = member.refusedMs !== undefined && member.refusedMs > member.lastSeenMs;
       if (held && member.status === "up" && !gone) continue;
-      if (member.status === "up" && !gone && late(member) && this.#keepsUp(address, member, now)) {
+      const isLate = late(member);
+      if (member.status === "up" && !gone && isLate && this.#keepsUp(address, alive(member), now)) {
         continue;
       }
       this.#keptUp.delete(address);
-      if (member.status !== "down" && late(member)) {
+      if (member.status !== "down" && isLate) {
         const wasUp = member.status === "up";
         this.#downUnsettled = true;
         member.status = "down";
@@ -716,8 +717,8 @@ export class Registry {
   }
 
   /**
-   * Whether `member`, up at `address` and late (not heard from or reached for a failure timeout),
-   * not known gone, stays up for now: with backups, another node was marked down and keys
+   * Whether the node at `address`, up and late (not heard from or reached since `aliveMs`, a
+   * failure timeout ago or more), not known gone, stays up for now: with backups, another node was marked down and keys
    * have not settled since, so its keys have a copy fewer, and this one marked down too, told to
    * rejoin empty, would take the last copy of some. Two nodes alive but unheard are likelier then
    * than two dead: a master too busy to read heartbeats in time marked two live nodes down, one
@@ -726,12 +727,12 @@ export class Registry {
    * (the time a sweep gives back after a pause, or after no node was heard, does not extend it):
    * one dead too then goes. Its lease runs out meanwhile: it serves nothing.
    */
-  #keepsUp(address: string, member: Member, now: number): boolean {
-    const { failureTimeoutMs, callsNodes, log, replicas = 1 } = this.#options;
+  #keepsUp(address: string, aliveMs: number, now: number): boolean {
+    const { failureTimeoutMs, log, replicas = 1 } = this.#options;
     if (replicas < 2 || !this.#downUnsettled) return false;
     let since = this.#keptUp.get(address);
     if (since === undefined) {
-      since = callsNodes ? Math.min(member.lastSeenMs, member.lastReachedMs) : member.lastSeenMs;
+      since = aliveMs;
       this.#keptUp.set(address, since);
       log.warn("node silent, but another is down and keys have not settled: kept up for now", {
         address,
