@@ -512,24 +512,26 @@ Deno.test("Replicator.replicate() names the ring that chose the backup, not a ne
 });
 
 /**
- * Ring 5, where node n joined nodes a and b, as n knows it while keys move, and a key n took from
- * a, which a owns no more.
+ * Ring 5 of `term`, where node n joined nodes a (joined at ring 1) and b (at `bJoined`), as n knows
+ * it while keys move, and a key n took from `tookFrom` (its owner in the ring of a and b), which
+ * owns it no more.
  */
-function joinedRing() {
+function joinedRing(term = 0, bJoined = 1, tookFrom: "a" | "b" = "a") {
   const [a, b, joiner] = ["http://a:1", "http://b:1", "http://n:1"];
   const view: RingView = {
-    term: 0,
+    term,
     epoch: 5,
     replicas: 1,
     nodes: [a, b, joiner],
-    joined: { [a]: 1, [b]: 1, [joiner]: 5 },
+    joined: { [a]: 1, [b]: bJoined, [joiner]: 5 },
     settled: false,
   };
   const ring = new Ring(view.nodes);
   const before = new Ring([a, b]);
+  const from = tookFrom === "a" ? a : b;
   let key = "k0";
-  for (let i = 0; ring.owner(key) !== joiner || before.owner(key) !== a; i++) key = `k${i}`;
-  return { a, joiner, view, ring, key };
+  for (let i = 0; ring.owner(key) !== joiner || before.owner(key) !== from; i++) key = `k${i}`;
+  return { a, b, joiner, view, ring, key };
 }
 
 Deno.test("Replicator takes a write of a key a node that stays lost to a join once that node follows the ring", async () => {
@@ -609,19 +611,7 @@ Deno.test("Replicator's ask of an old owner does without one gone, and a write p
 Deno.test("Replicator asks a node that stays only for keys it owned in the ring last seen settled", async () => {
   // a joined first, b at ring 3, n at 5; ring 4 (a and b) was seen settled: a gave the key to b
   // then, and b handed it to n since. Only b may still take writes of it by an older ring.
-  const [a, b, joiner] = ["http://a:1", "http://b:1", "http://n:1"];
-  const view: RingView = {
-    term: 2,
-    epoch: 5,
-    replicas: 1,
-    nodes: [a, b, joiner],
-    joined: { [a]: 1, [b]: 3, [joiner]: 5 },
-    settled: false,
-  };
-  const ring = new Ring(view.nodes);
-  const settled = new Ring([a, b]);
-  let key = "k0";
-  for (let i = 0; ring.owner(key) !== joiner || settled.owner(key) !== b; i++) key = `k${i}`;
+  const { a, b, joiner, view, ring, key } = joinedRing(2, 3, "b");
   const asked = async (settledRing: { term: number; epoch: number }) => {
     const calls: string[] = [];
     const fetch = (url: string | URL | Request) => {
