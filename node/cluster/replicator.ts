@@ -54,10 +54,19 @@ export const MAX_FLUSH_AHEAD_US = MAX_FLOOR_AHEAD_US + MAX_STAMP_AHEAD_US;
 /**
  * How far past this node's clock a copy's version may be: no version is more than
  * {@link MAX_FLUSH_AHEAD_US} (a flush's) past the clock of the node that took it, whose clock may
- * run 10 s ahead of this one's. One near 2^53
- * left no room for the versions after it: the node's writes as primary all failed.
+ * run 10 s ahead of this one's. One near 2^53 left no room for the versions after it: the node's
+ * writes as primary all failed.
  */
 export const MAX_COPY_AHEAD_US = MAX_FLUSH_AHEAD_US + MAX_STAMP_AHEAD_US;
+
+/**
+ * How far past this node's clock, or past its ring's epoch where that is later, a copy's ring
+ * epoch may be. A leader's first epoch is its clock reading (at most 10 s ahead of this one's)
+ * unless an epoch before it was later, and each ring after it is one more: a minute leaves room
+ * for 50,000 rings this node has not learnt. A copy in epoch 2^53 - 1 put every later write of
+ * its key behind it, and, once its record was flushed, every write of the node.
+ */
+export const MAX_EPOCH_AHEAD_MS = 60_000;
 
 /** Where a node stands for keys written to every owner at once: see `checkOwners()`. */
 export interface Placement {
@@ -476,6 +485,11 @@ export class Replicator {
     return view !== undefined && view.settled !== false;
   }
 
+  /** The epoch of the ring this node knows: 0 with none. */
+  get ringEpoch(): number {
+    return this.#options.ring.view?.epoch ?? 0;
+  }
+
   /**
    * Throws what {@link checkPrimary} would now, with no await: 421 once a newer ring than `epoch`
    * came, or a key is not this node's, 503 past its lease, 504 past the sender's `deadline`. For a
@@ -739,7 +753,9 @@ export class CopiesRefused extends HttpError {
 
   constructor(node: string, readonly answered: number, text: string) {
     super(502, `Node ${node} answered ${answered}: ${text}`);
-    this.refused = answered === 413 || answered === 507 ? refusedKeys(text) : undefined;
+    this.refused = answered === 409 || answered === 413 || answered === 507
+      ? refusedKeys(text)
+      : undefined;
   }
 }
 
@@ -793,9 +809,19 @@ function refuseOlder(view: RingView, routedEpoch?: number, sender?: RingRef): vo
  * would put every later write of the key behind it.
  */
 export function checkAhead(version: number, limitUs: number, nowMs: number): void {
+  const refusal = versionAhead(version, limitUs, nowMs);
+  if (refusal) throw refusal;
+}
+
+/** The 409 {@link checkAhead} throws, or undefined for a version within `limitUs`. */
+export function versionAhead(
+  version: number,
+  limitUs: number,
+  nowMs: number,
+): HttpError | undefined {
   const ahead = version - nowMs * 1000;
-  if (ahead <= limitUs) return;
-  throw new HttpError(
+  if (ahead <= limitUs) return undefined;
+  return new HttpError(
     409,
     `Version ${version} is ${Math.round(ahead / 1000)} ms ahead of this node's clock (at most ` +
       `${limitUs / 1000} ms): check the sender's clock`,

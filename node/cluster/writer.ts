@@ -8,9 +8,11 @@ import { newer, type NewerState, type ReplicateAnswer, type Stamp } from "@cache
 import {
   checkAhead,
   MAX_COPY_AHEAD_US,
+  MAX_EPOCH_AHEAD_MS,
   MAX_FLOOR_AHEAD_US,
   type Replicator,
   type Routing,
+  versionAhead,
 } from "./replicator.ts";
 import type { RingRef } from "@cache/protocol/sender_ring";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
@@ -440,22 +442,28 @@ export class Writer {
   /**
    * As {@link apply}, but copies the store has no room for (413, 507) do not stop the others: their
    * keys come back as `refused`, with `refusal`, the HttpError that names them, so that a node
-   * handing keys over counts the rest as taken, those this node held already among them. Copies
-   * stamped more than {@link MAX_COPY_AHEAD_US} past this node's clock are refused, all of them
-   * (409), before any is applied: a peer's `/replicate` and the states read from peers while keys
-   * move alike.
+   * handing keys over counts the rest as taken, those this node held already among them. So are
+   * copies stamped too far ahead (409): a version more than {@link MAX_COPY_AHEAD_US} past this
+   * node's clock, or a ring epoch more than {@link MAX_EPOCH_AHEAD_MS} past it and past this
+   * node's ring, whether a peer's `/replicate` sent them or they are states read from peers while
+   * keys move.
    */
   applyWhatFits(
     replicas: Replica[],
   ): { answer: ReplicateAnswer; refused: string[]; refusal?: HttpError } {
-    let newest = 0;
-    for (const { version } of replicas) if (version > newest) newest = version;
-    checkAhead(newest, MAX_COPY_AHEAD_US, this.#store.now());
+    const now = this.#store.now();
+    const latestEpoch = Math.max(now, this.#replicator?.ringEpoch ?? 0) + MAX_EPOCH_AHEAD_MS;
     let applied = 0;
     const held: NewerState[] = [];
     const refused: string[] = [];
-    let refusal: StoreFullError | EntryTooLargeError | undefined;
+    let refusal: StoreFullError | EntryTooLargeError | HttpError | undefined;
     for (const replica of replicas) {
+      const ahead = stampAhead(replica, now, latestEpoch);
+      if (ahead) {
+        refusal ??= ahead;
+        refused.push(replica.key);
+        continue;
+      }
       try {
         if (this.#store.apply(replica)) {
           applied++;
@@ -482,9 +490,25 @@ export class Writer {
     const answer = held.length > 0 ? { applied, newer: held } : { applied };
     if (!refusal) return { answer, refused };
     const { status, message } = storeError(refusal) as HttpError;
-    const taken = `${refused.length} of ${replicas.length} copies refused, the others taken`;
+    const others = refused.length < replicas.length ? ", the others taken" : "";
+    const taken = `${refused.length} of ${replicas.length} copies refused${others}`;
     return { answer, refused, refusal: new HttpError(status, `${taken}: ${message}`, { refused }) };
   }
+}
+
+/**
+ * The 409 for a copy stamped past what any node could have given yet: a version too far past
+ * `nowMs`, this node's clock, or a ring epoch past `latestEpoch`. Either would put every later
+ * write of its key behind it.
+ */
+function stampAhead(stamp: Stamp, nowMs: number, latestEpoch: number): HttpError | undefined {
+  const epoch = stamp.epoch ?? 0;
+  if (epoch <= latestEpoch) return versionAhead(stamp.version, MAX_COPY_AHEAD_US, nowMs);
+  return new HttpError(
+    409,
+    `Ring epoch ${epoch} is past ${latestEpoch}, the latest this node's clock and ring allow: ` +
+      "check the sender's clock",
+  );
 }
 
 /** The stamp's ring epoch as a replica carries it: absent for none. */

@@ -17,10 +17,15 @@ function keyOfA(n: number): string {
 }
 
 /**
- * A writer on `a` in ring epoch 2, keys moving; `b` holds the states `onB` gives (by key), `c`
+ * A writer on `a` in ring `epoch`, keys moving; `b` holds the states `onB` gives (by key), `c`
  * holds nothing, or never answers when `silentC`.
  */
-function moving(store: Store, onB: (key: string) => object | undefined, silentC = false) {
+function moving(
+  store: Store,
+  onB: (key: string) => object | undefined,
+  silentC = false,
+  epoch = 2,
+) {
   const fetch: Fetch = (input) => {
     const url = String(input);
     if (url.includes("/replicate")) return Promise.resolve(Response.json({ applied: 1 }));
@@ -31,7 +36,7 @@ function moving(store: Store, onB: (key: string) => object | undefined, silentC 
     return Promise.resolve(Response.json({ error: "not found" }, { status: 404 }));
   };
   const source = {
-    view: { term: 0, epoch: 2, replicas: 2, nodes: [a, b, c], joined: {}, settled: false },
+    view: { term: 0, epoch, replicas: 2, nodes: [a, b, c], joined: {}, settled: false },
     ring,
     refresh: () => Promise.resolve(true),
     leaseLeftMs: () => 10_000,
@@ -85,4 +90,24 @@ Deno.test("Writer's read-modify-write while keys move takes no peer state stampe
   assert.equal(store.replica(key), undefined, "nothing taken in");
   version = 5;
   assert.equal((await writer.incr(key, { by: 1 }, { epoch: 2 })).value, 6);
+});
+
+Deno.test("Writer takes copies in ring epochs up to a minute past its clock or its ring, no later", () => {
+  // A copy in epoch 2^53 - 1 put every later write of its key behind it. Epochs start from a
+  // leader's clock, which can run ahead of this node's, so its ring counts as a clock too.
+  const [key, other] = [keyOfA(0), keyOfA(1)];
+  for (const [clock, ringEpoch, latest] of [[5_000_000, 2, 5_060_000], [0, 9_000_000, 9_060_000]]) {
+    const store = new Store({ now: () => clock });
+    const writer = moving(store, () => undefined, false, ringEpoch);
+    const { refused, refusal } = writer.applyWhatFits([
+      { key, version: 1, epoch: latest + 1, value: "past" },
+      { key: other, version: 1, epoch: latest, value: "within" },
+    ]);
+    assert.deepEqual([refused, refusal?.status], [[key], 409], `clock ${clock}`);
+    assert.match(
+      refusal!.message,
+      /Ring epoch \d+ is past \d+, the latest this node's clock and ring/,
+    );
+    assert.deepEqual(store.keys(), [other]);
+  }
 });

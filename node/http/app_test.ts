@@ -80,25 +80,29 @@ Deno.test("node empties on DELETE /keys, and through a version answers a cluster
   assert.equal(store.flushedThrough, 40, "a refused flush changes nothing");
 });
 
-Deno.test("node refuses copies stamped past what any node's clock and flushes allow", async () => {
+Deno.test("node refuses copies stamped past what any node's clock, flush or ring allow, not the others", async () => {
   // One copy stamped 2^53 - 1 left no room for the versions after it: every write this node made
-  // as primary from then on was refused by its backups (400), and acknowledged nowhere.
-  const { send, store } = nodeApp();
-  const replicate = (version: number) =>
+  // as primary from then on was refused by its backups (400), and acknowledged nowhere. Refused
+  // with its batch, the keys handed over with it never got here.
+  const { send, store } = nodeApp(); // its clock at 0, with no ring
+  const replicate = (stamp: { version: number; epoch?: number }) =>
     send("/replicate", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        entries: [{ key: "a", version: 1, value: "1" }, { key: "b", version, value: "2" }],
+        entries: [{ key: "a", version: 1, value: "1" }, { key: "b", value: "2", ...stamp }],
       }),
     });
-  for (const version of [Number.MAX_SAFE_INTEGER, 40_000_001]) {
-    const refused = await replicate(version);
-    assert.equal(refused.status, 409, String(version));
-    assert.match((await refused.json()).error, /ahead of this node's clock/);
-    assert.deepEqual(store.keys(), [], "nothing of the batch is applied");
+  const max = Number.MAX_SAFE_INTEGER;
+  for (const stamp of [{ version: max }, { version: 40_000_001 }, { version: 1, epoch: max }]) {
+    const refused = await replicate(stamp);
+    assert.equal(refused.status, 409, JSON.stringify(stamp));
+    const { error, refused: keys } = await refused.json();
+    assert.match(error, /^1 of 2 copies refused, the others taken: .* check the sender's clock$/);
+    assert.deepEqual([keys, store.keys()], [["b"], ["a"]]);
   }
-  assert.equal((await replicate(40_000_000)).status, 200);
+  assert.equal((await replicate({ version: 1, epoch: 60_001 })).status, 409);
+  assert.equal((await replicate({ version: 40_000_000, epoch: 60_000 })).status, 200);
   assert.deepEqual(store.keys().sort(), ["a", "b"]);
 });
 

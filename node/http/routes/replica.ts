@@ -25,9 +25,10 @@ const replicate = createRoute({
   description: "Called by a key's primary and by nodes handing keys over. Each entry is applied " +
     "only if it is newer than this node's (by ring epoch, then version); a deletion is " +
     "remembered for five minutes. The answer lists the keys this node holds a newer state of. " +
-    "Copies it has no room for (413, 507) do not stop the others: the error's `refused` names " +
-    "them, and every other entry was applied or was not newer. A batch with a version more than " +
-    "40 s ahead of this node's clock is refused whole (409).",
+    "Copies it has no room for (413, 507), or stamped past any version or ring epoch a node " +
+    "could have given yet (409: a version 40 s ahead of this node's clock, an epoch 60 s past " +
+    "its clock and ring), do not stop the others: the error's `refused` names them, and every " +
+    "other entry was applied or was not newer.",
   tags: ["internal"],
   request: {
     headers: z.object({
@@ -45,9 +46,9 @@ const replicate = createRoute({
     200: json(ReplicateAnswer, "How many changed, and the keys held newer than their copies"),
     ...errors({
       ...writeErrors,
-      409: "A version is too far ahead of this node's clock: nothing was applied",
       503: "The node has handed its keys over and is shutting down: the copies were not applied",
     }),
+    409: json(CopiesRefusedBody, "The copies named are stamped too far ahead: check the clocks"),
     413: json(CopiesRefusedBody, `${writeErrors[413]}; copies over the memory bound are named`),
     507: json(CopiesRefusedBody, `${writeErrors[507]}: the copies named were refused`),
   },
@@ -119,7 +120,7 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
         if (sent) return answered();
         const which = taken.length === entries.length
           ? "The copies were"
-          : `${taken.length} of ${entries.length} copies were (the others refused for room)`;
+          : `${taken.length} of ${entries.length} copies were (the others refused)`;
         throw new HttpError(
           504,
           `${which} applied here, but not yet sent on to their owners in this node's newer ` +
