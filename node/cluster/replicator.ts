@@ -163,9 +163,9 @@ export class Replicator {
   /**
    * Makes sure this node may write `keys` as their primary now, and returns the ring epoch to
    * stamp the writes with (0 with no ring). A request routed with a newer epoch than this node
-   * knows makes it fetch the ring first ({@link catchUp}); one routed with an older epoch, or for a key this node is
-   * not the primary of, is refused with 421 carrying this node's epoch and the owner, so the
-   * sender refreshes its ring. Never forwards. A node whose lease ran out (no heartbeat answered
+   * knows makes it fetch the ring first ({@link catchUp}); one routed with an older epoch, or for
+   * a key this node is not the primary of, is refused with 421 carrying this node's epoch and the
+   * owner, so the sender refreshes its ring. Never forwards. A node whose lease ran out (no heartbeat answered
    * by the leading master lately) answers 503: the master may have given its keys to others. A
    * write whose sender has given up (its deadline passed) is refused with 504, not applied.
    */
@@ -388,11 +388,15 @@ export class Replicator {
    * master, not a client), asking again while a heartbeat already out brings the older ring: a
    * write routed in a newer ring is stamped with it, and a node asked for a key's state in a newer
    * ring learns that ring and, fenced by it, takes no more writes for the keys it no longer owns.
+   * Not for an epoch more than {@link MAX_EPOCH_AHEAD_MS} past this node's clock and ring.
    */
   async catchUp(routing: Routing): Promise<void> {
     const { ring } = this.#options;
     const routed = routing.epoch;
     if (routed === undefined || routing.untrusted) return;
+    // No ring is that far ahead yet: asking the masters for it, request after request, made this
+    // node heartbeat hundreds of times a second.
+    if (routed > Math.max(this.#now(), ring.view?.epoch ?? 0) + MAX_EPOCH_AHEAD_MS) return;
     // A heartbeat already out when the ring changed brings the older ring: ask again.
     for (let tries = 0; tries < 3 && routed > (ring.view?.epoch ?? -1); tries++) {
       if (!await ring.refresh()) return;

@@ -86,6 +86,18 @@ Deno.test("Replicator.checkPrimary() asks again when a heartbeat already out bro
   assert.equal(source.refreshes, 2);
 });
 
+Deno.test("Replicator.checkPrimary() reads no ring for an epoch past any there can be yet", async () => {
+  // Each request with `x-ring-epoch` far ahead made the node heartbeat at once: 20 clients drove
+  // 5,460 heartbeats in 10 s from one node. Epochs start from a leader's clock, 1 a ring after.
+  const { source, cluster } = setup("http://a:1", 10); // its clock at 1,000,000 ms
+  const key = keyOf("http://a:1");
+  assert.equal(await cluster.checkPrimary([key], { epoch: 1_060_001 }), 10);
+  assert.equal(source.refreshes, 0);
+  // Within a minute of the clock: a ring the masters may have, asked for three times.
+  assert.equal(await cluster.checkPrimary([key], { epoch: 1_060_000 }), 13);
+  assert.equal(source.refreshes, 3);
+});
+
 Deno.test("Replicator.checkPrimary() refuses with 503 once the lease from the master ran out", async () => {
   const { source, cluster } = setup("http://a:1", 10);
   source.leaseMs = 0; // no heartbeat answered by the leading master lately: maybe marked down
