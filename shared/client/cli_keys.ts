@@ -7,6 +7,7 @@ import { batches, itemBytes } from "./batches.ts";
 import { EXIT } from "./cli_exit.ts";
 import { parseItems } from "./cli_items.ts";
 import { lineField, quote, UsageError } from "./cli_values.ts";
+import { scanPages } from "./scan.ts";
 import { outcomeOf } from "./conditions.ts";
 import { keyBytes } from "@cache/protocol/wire";
 
@@ -187,15 +188,14 @@ class KeyCommands {
     const { prefix, count, json } = this.#call;
     const cache = await this.#connect();
     const keys: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await cache.scanPage({ ...this.#options(), prefix, count, cursor });
+    const options = this.#options();
+    const read = (cursor?: string) => cache.scanPage({ ...options, prefix, count, cursor });
+    for await (const page of scanPages(read, options)) {
       if (json) keys.push(...page.keys);
       else if (page.keys.length > 0) {
         this.#io.stdout(page.keys.map((key) => `${lineField(key)}\n`).join(""));
       }
-      cursor = page.cursor ?? undefined;
-    } while (cursor !== undefined);
+    }
     if (json) this.#json({ keys });
     return EXIT.ok;
   }

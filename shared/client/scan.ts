@@ -2,7 +2,8 @@
 // cursors the master answers.
 
 import { NOT_WELL_FORMED, type ScanPage } from "@cache/protocol/wire";
-import { CacheError } from "./call.ts";
+import { sleep } from "@cache/async/sleep";
+import { CacheError, retries } from "./call.ts";
 
 /** What a scan lists, and how many keys it asks for per page. */
 export interface ScanOptions {
@@ -38,9 +39,57 @@ export function scanPath(options: ScanOptions, cursor?: string): string {
 }
 
 /**
- * Every key of a scan, page after page: `page(cursor)` reads one page (no cursor for the first),
- * and the keys come as they arrive, until a page answers a null cursor. Stopping early (a `break`)
- * asks for no more pages.
+ * Milliseconds before each new try of a scan's page that failed on its way: a node that crashed
+ * fails pages (502, then 503) until the master marks it down, after its failure timeout (3 s by
+ * default); the pages then come from the key's other owners. About 7 s in all.
+ */
+export const SCAN_RETRY_DELAYS_MS = [100, 250, 500, 1000, 1000, 1000, 1000, 1000, 1000];
+
+/** How a scan reads a page again, and when it stops. */
+export interface ScanRetry {
+  /** Waits before each new try of a failed page; the last failure is thrown past the last. */
+  delaysMs?: number[];
+  /** Cancels the scan, and the waits too. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The pages of a scan, one after another: `page(cursor)` reads one (no cursor for the first), until
+ * one answers a null cursor. A page is a read: one that fails on its way (no answer, 421, 5xx) is
+ * read again with its cursor, after each of `delaysMs`. Stopping early asks for no more pages.
+ *
+ * @example
+ * ```ts
+ * import { scanPages } from "./scan.ts";
+ * const pages = [{ keys: ["a", "b"], cursor: "2" }, { keys: ["c"], cursor: null }];
+ * for await (const { keys } of scanPages(async () => pages.shift()!)) console.log(keys);
+ * ```
+ */
+export async function* scanPages(
+  page: (cursor: string | undefined) => Promise<ScanPage>,
+  options: ScanRetry = {},
+): AsyncGenerator<ScanPage, void, undefined> {
+  const { delaysMs = SCAN_RETRY_DELAYS_MS, signal } = options;
+  let cursor: string | undefined;
+  do {
+    let answer: ScanPage | undefined;
+    for (let tries = 0; answer === undefined; tries++) {
+      try {
+        answer = await page(cursor);
+      } catch (error) {
+        if (!retries(error) || tries >= delaysMs.length) throw error;
+        signal?.throwIfAborted();
+        await sleep(delaysMs[tries], signal);
+        signal?.throwIfAborted();
+      }
+    }
+    yield answer;
+    cursor = answer.cursor ?? undefined;
+  } while (cursor !== undefined);
+}
+
+/**
+ * Every key of a scan, as {@link scanPages} reads its pages: the keys come as they arrive.
  *
  * @example
  * ```ts
@@ -51,11 +100,7 @@ export function scanPath(options: ScanOptions, cursor?: string): string {
  */
 export async function* scanKeys(
   page: (cursor: string | undefined) => Promise<ScanPage>,
+  options: ScanRetry = {},
 ): AsyncGenerator<string, void, undefined> {
-  let cursor: string | undefined;
-  do {
-    const answer = await page(cursor);
-    yield* answer.keys;
-    cursor = answer.cursor ?? undefined;
-  } while (cursor !== undefined);
+  for await (const { keys } of scanPages(page, options)) yield* keys;
 }

@@ -656,6 +656,31 @@ Deno.test("a join moves large values in calls the new node takes", async () => {
   }
 });
 
+Deno.test("R=2: a client's scan lists every key once while a node is killed under it", async () => {
+  // The page after the kill failed (502, then 503 until the node was marked down), and the scan
+  // ended there: the command line had printed 6,900 keys of 18,231.
+  const processes = new Processes();
+  try {
+    const { master, nodes } = await settledCluster(processes, 3, failover(2));
+    const keys = Array.from({ length: 2000 }, (_, i) => `s${i}`);
+    await storeAll(master.url, keys.slice(0, 1000), "v");
+    await storeAll(master.url, keys.slice(1000), "v");
+    const cache = await CacheClient.connect(master.url, { mode: "proxy" });
+    try {
+      const listed: string[] = [];
+      for await (const key of cache.scan({ count: 50 })) {
+        if (listed.push(key) === 50) await nodes[0].stop("SIGKILL");
+      }
+      assert.equal(listed.length, keys.length, "each key once");
+      assert.deepEqual(listed.sort(), keys.sort());
+    } finally {
+      cache.close();
+    }
+  } finally {
+    await processes.stopAll();
+  }
+});
+
 Deno.test("R=2 under LRU: a key its primary evicted is gone from its backup too, so a scan lists only keys a GET finds", async () => {
   const processes = new Processes();
   let client: CacheClient | undefined;
