@@ -276,12 +276,21 @@ export class Caller {
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       const reason = error instanceof Error ? error.message : String(error);
-      const message = `${base} could not be reached: ${reason}`;
       // A write the peer may have taken before it died is not "never sent": it must not go on
       // to the next master. A read may, whatever became of it (a batch read is a POST).
-      const maybeTaken = error instanceof SentThenRefused && !isRead(path, init);
-      if (connectionRefused(error) && !maybeTaken) throw new Refused(message);
-      throw new CacheError(0, message);
+      const read = isRead(path, init);
+      const maybeTaken = error instanceof SentThenRefused && !read;
+      if (connectionRefused(error) && !maybeTaken) {
+        throw new Refused(`${base} could not be reached: ${reason}`);
+      }
+      // Out of time, the request may have reached the server, and a write may have been applied.
+      const unsure = read ? "" : ": the write may or may not have been applied";
+      throw new CacheError(
+        0,
+        limit.signal.aborted
+          ? `${base} did not answer within ${timeoutMs} ms${unsure}`
+          : `${base} could not be reached: ${reason}`,
+      );
     } finally {
       limit.clear();
     }

@@ -44,11 +44,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   try {
     return await commands.run();
   } catch (error) {
+    // First: standard input cut short by Ctrl-C reads as no items, a usage error.
+    if (io.signal?.aborted) return call.command === "top" ? EXIT.ok : EXIT.interrupted;
     if (error instanceof UsageError || error instanceof ItemsError) {
       io.stderr(`cache: ${oneLine(error.message)}\n`);
       return EXIT.usage;
     }
-    if (io.signal?.aborted) return call.command === "top" ? EXIT.ok : EXIT.interrupted;
     io.stderr(`cache: ${oneLine(failure(call.urls, error))}\n`);
     return EXIT.cluster;
   } finally {
@@ -61,7 +62,14 @@ function failure(urls: string[], error: unknown): string {
   const at = urls.join(",");
   if (error instanceof CacheError) {
     if (error.status === 0) {
-      // The caller's message starts with the URL it could not reach: kept when it is a node's.
+      // The caller's message starts with the URL it could not reach, or that did not answer in
+      // time: kept when it is a node's.
+      for (const url of urls) {
+        const late = `${url} did not answer within `;
+        if (error.message.startsWith(late)) {
+          return `The cluster at ${at} did not answer within ${error.message.slice(late.length)}`;
+        }
+      }
       const reason = urls.reduce(
         (message, url) => message.replace(`${url} could not be reached: `, ""),
         error.message,

@@ -222,7 +222,20 @@ class KeyCommands {
     if (!this.#io.readStdin) {
       throw new UsageError("Missing items for mset: give --file <path>, or pipe them in");
     }
-    return await this.#io.readStdin();
+    // Ctrl-C ends the command while standard input is still open, not once it closes.
+    const { signal } = this.#io;
+    if (!signal) return await this.#io.readStdin();
+    signal.throwIfAborted();
+    let stop = () => {};
+    const stopped = new Promise<never>((_, reject) => {
+      stop = () => reject(signal.reason);
+      signal.addEventListener("abort", stop, { once: true });
+    });
+    try {
+      return await Promise.race([this.#io.readStdin(), stopped]);
+    } finally {
+      signal.removeEventListener("abort", stop);
+    }
   }
 
   #options(): { signal?: AbortSignal } {

@@ -47,7 +47,10 @@ Deno.test("run() turns each usage error into one line on stderr and exit 2, call
       ["scan", "--count", "0"],
       /^cache: Invalid --count "0": expected a whole number from 1 to 1000$/,
     ],
-    [["scan", "x".repeat(1025)], /^cache: Invalid prefix "x+\.\.\.": longer than 1024 characters$/],
+    [
+      ["scan", "x".repeat(1025)],
+      /^cache: Invalid prefix "x+\.\.\.": longer than 1024 UTF-8 bytes$/,
+    ],
     [["flush"], /^cache: Missing --yes for flush: it deletes every key of the cluster$/],
     [["flush", "--yes", "x"], /^cache: Too many arguments for flush: cache flush --yes$/],
     [["stats", "--yes"], /^cache: Flag --yes applies only to flush$/],
@@ -103,6 +106,23 @@ Deno.test("run() refuses mset input that is not items, naming the line, before a
   );
   const empty = await cli(["mset"], { fetch: noCalls, readStdin: () => Promise.resolve("\n") });
   assert.deepEqual([empty.code, empty.stderr], [2, "cache: No items in standard input\n"]);
+});
+
+Deno.test("run() ends mset at Ctrl-C while standard input is still open, with 130", async () => {
+  // It read on until standard input closed; and input cut short read as no items (exit 2).
+  const interrupt = new AbortController();
+  const open = () => new Promise<string>(() => {}); // a pipe whose writer never closes it
+  setTimeout(() => interrupt.abort(new Error("Interrupted")), 10);
+  const waiting = await cli(["mset"], {
+    fetch: noCalls,
+    readStdin: open,
+    signal: interrupt.signal,
+  });
+  assert.deepEqual([waiting.code, waiting.stderr], [130, ""]);
+  const cut = () => Promise.resolve(""); // what was read before the interrupt: nothing
+  const stopped = AbortSignal.abort(new Error("Interrupted"));
+  const short = await cli(["mset"], { fetch: noCalls, readStdin: cut, signal: stopped });
+  assert.deepEqual([short.code, short.stderr], [130, ""]);
 });
 
 Deno.test("run() --help prints every command and the exit codes on stdout", async () => {
@@ -167,6 +187,16 @@ Deno.test("run() says an answer it cannot read came from the cluster, not a stat
     "cache: The cluster at http://m:1 gave an answer this client cannot read: http://m:1 " +
       "answered 200 with a body that is not JSON\n",
   );
+});
+
+Deno.test("run() says a cluster that did not answer in time did not, not that it cannot be reached", async () => {
+  const url = "http://127.0.0.1:9";
+  const silent = () => new Promise<Response>(() => {}); // reached, never answers: 5 s
+  const { code, stderr } = await cli(["stats", "--url", url], { fetch: silent });
+  assert.deepEqual([code, stderr], [
+    3,
+    `cache: The cluster at ${url} did not answer within 5000 ms\n`,
+  ]);
 });
 
 Deno.test("run() exits 3 naming the URL when nothing listens there", async () => {

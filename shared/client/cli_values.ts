@@ -1,7 +1,7 @@
 // The values the command line reads from its arguments and flags, each checked as the cluster
 // would check it, so that a bad one is a usage error before any call.
 
-import { Key, MAX_KEY_BYTES, MAX_SCAN_COUNT, Ttl, Version } from "@cache/protocol/wire";
+import { Key, MAX_KEY_BYTES, MAX_SCAN_COUNT, Ttl, utf8Bytes, Version } from "@cache/protocol/wire";
 
 /** A command line that does not make sense, with its one-line reason: exit code 2. */
 export class UsageError extends Error {
@@ -146,7 +146,7 @@ export function countOf(text: string): number {
 }
 
 /**
- * The prefix of `scan`: any text up to 1024 characters, none for every key.
+ * The prefix of `scan`: any text up to 1024 UTF-8 bytes, none for every key.
  *
  * @example
  * ```ts
@@ -155,8 +155,9 @@ export function countOf(text: string): number {
  * ```
  */
 export function prefixOf(text: string): string {
-  if (text.length > MAX_KEY_BYTES) {
-    throw new UsageError(`Invalid prefix ${quote(text)}: longer than ${MAX_KEY_BYTES} characters`);
+  // In UTF-8 bytes, as the cluster counts: 600 "é" passed as 600 characters, and were a 400.
+  if (utf8Bytes(text) > MAX_KEY_BYTES) {
+    throw new UsageError(`Invalid prefix ${quote(text)}: longer than ${MAX_KEY_BYTES} UTF-8 bytes`);
   }
   return text;
 }

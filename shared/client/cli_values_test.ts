@@ -77,7 +77,9 @@ Deno.test("countOf(), intervalOf(), prefixOf(), versionOf() and requestIdOf() ch
   assert.equal(intervalOf("3600000"), 3_600_000);
   assert.throws(() => intervalOf("99999999999999"), /at most 3600000/); // past a timer's reach
   assert.equal(prefixOf(""), "");
-  assert.throws(() => prefixOf("p".repeat(1025)), /longer than 1024 characters/);
+  assert.throws(() => prefixOf("p".repeat(1025)), /longer than 1024 UTF-8 bytes/);
+  assert.equal(prefixOf("é".repeat(512)), "é".repeat(512));
+  assert.throws(() => prefixOf("é".repeat(600)), /longer than 1024 UTF-8 bytes/);
   assert.equal(versionOf("7.1733160000000123"), "7.1733160000000123");
   assert.throws(() => versionOf("v".repeat(65)), /Invalid --if-version/);
   assert.equal(requestIdOf("r".repeat(100)), "r".repeat(100));

@@ -315,14 +315,25 @@ Deno.test("CacheClient stamps every call to a node with its ring epoch, and none
 });
 
 Deno.test("CacheClient gives up on time on a stand-in fetch that ignores its abort signal", async () => {
+  const clock = { "x-node-time": String(Date.now()) };
   const cache = await CacheClient.connect(MASTER, {
     mode: "proxy",
     timeoutMs: 20,
-    fetch: () => new Promise(() => {}),
+    // The master's clock is told (a write carries its deadline in it); nothing else answers.
+    fetch: (input) =>
+      String(input).endsWith("/live")
+        ? Promise.resolve(Response.json({ ok: true }, { headers: clock }))
+        : new Promise(() => {}),
   });
   const error = await cache.get("k").catch((e) => e);
   assert.ok(error instanceof CacheError, String(error));
-  assert.match(error.message, /no answer within 20 ms/);
+  assert.equal(error.message, `${MASTER} did not answer within 20 ms`);
+  // Sent, perhaps taken: not "could not be reached", which reads as never sent.
+  const write = await cache.delete("k").catch((e) => e);
+  assert.equal(
+    write.message,
+    `${MASTER} did not answer within 20 ms: the write may or may not have been applied`,
+  );
   cache.close();
 });
 
