@@ -1,7 +1,7 @@
 // deno task bench:rss: a real node's resident memory against its --max-memory under concurrent
 // writes: idle, peak, and 10 s after the writes stop. Prints figures; never fails on them.
 //
-//   deno task bench:rss                          # both scenarios, a standalone node
+//   deno task bench:rss                          # every scenario, a standalone node
 //   deno task bench:rss --only 100kb --seconds 30
 //   deno task bench:rss --cluster                # a master and two nodes, R=2: both nodes measured
 //   deno task bench:rss --cluster --through-master   # the same, every write sent to the master
@@ -22,11 +22,15 @@ interface Scenario {
   name: string;
   valueBytes: number;
   maxMemory: string;
+  /** Items per `/mset`: each writer posts batches of this many, not one `/keys` at a time. */
+  batch?: number;
 }
 
 const SCENARIOS: Scenario[] = [
   { name: "100kb", valueBytes: 100 * 1024, maxMemory: "64mb" },
   { name: "1kb", valueBytes: 1024, maxMemory: "256mb" },
+  // Bodies of 4 MiB: each is read into a buffer grown from 64 KiB, in the C heap.
+  { name: "4mb-mset", valueBytes: 4 * 1024, maxMemory: "64mb", batch: 1000 },
 ];
 
 const { values: flags } = parseArgs({
@@ -53,7 +57,8 @@ const scenarios = SCENARIOS.filter((s) => !flags.only || s.name === flags.only).
 if (![seconds, afterSeconds, writers].every((n) => n > 0) || scenarios.length === 0) {
   console.error(
     "Usage: deno task bench:rss [--seconds 20] [--after 10] [--writers 8] " +
-      "[--only 100kb|1kb] [--max-memory 1mb] [--cluster [--through-master]] [--v8-flags=...]",
+      "[--only 100kb|1kb|4mb-mset] [--max-memory 1mb] [--cluster [--through-master]] " +
+      "[--v8-flags=...]",
   );
   Deno.exit(2);
 }
@@ -116,8 +121,31 @@ async function start(processes: Processes, scenario: Scenario) {
   return { nodes, ownerOf: (key: string) => urlOf.get(ring.owner(key)!)! };
 }
 
+/**
+ * One write of `value`: to `/keys` under `key`, or with `batch`, to `/mset` under that many keys
+ * named after it, all of one owner.
+ */
+function write(
+  key: string,
+  value: string,
+  batch: number | undefined,
+  ownerOf: (key: string) => string,
+): { url: string; path: string; body: string; items: number } {
+  const url = ownerOf(key);
+  if (batch === undefined) {
+    return { url, path: "/keys", body: `{"key":"${key}","value":"${value}"}`, items: 1 };
+  }
+  const items: string[] = [];
+  for (let j = 0; items.length < batch; j++) {
+    if (ownerOf(`${key}:${j}`) === url) items.push(`{"key":"${key}:${j}","value":"${value}"}`);
+  }
+  return { url, path: "/mset", body: `{"items":[${items.join(",")}]}`, items: batch };
+}
+
 async function run(scenario: Scenario): Promise<Result[]> {
-  const label = `${scenario.valueBytes / 1024} KB values into --max-memory ${scenario.maxMemory}`;
+  const values = `${scenario.valueBytes / 1024} KB values`;
+  const what = scenario.batch ? `${values} in /mset bodies of ${scenario.batch}` : values;
+  const label = `${what} into --max-memory ${scenario.maxMemory}`;
   console.log(`\n${label}: ${writers} writers for ${seconds} s, then ${afterSeconds} s idle`);
   const processes = new Processes({}, flags["v8-flags"] ? { v8Flags: flags["v8-flags"] } : {});
   const client = http1Client();
@@ -143,14 +171,14 @@ async function run(scenario: Scenario): Promise<Result[]> {
     }, 2000);
     await Promise.all(Array.from({ length: writers }, async (_, id) => {
       for (let i = 0; performance.now() < until; i++) {
-        const key = `w${id}:${i}`;
-        const answer = await client.exchange(ownerOf(key), {
+        const { url, path, body, items } = write(`w${id}:${i}`, value, scenario.batch, ownerOf);
+        const answer = await client.exchange(url, {
           method: "POST",
-          path: "/keys",
+          path,
           headers: { "content-type": "application/json" },
-          body: `{"key":"${key}","value":"${value}"}`,
+          body,
         });
-        if (answer.status === 204) written++;
+        if (answer.status === 204) written += items;
         else if (failed++ === 0) {
           console.log(
             `  a write answered ${answer.status}: ${new TextDecoder().decode(answer.body)}`,
@@ -206,14 +234,15 @@ const rows = [
     "peak MB",
     "(peak-idle)/max",
     `after ${afterSeconds} s MB`,
-    "req/s",
+    "writes/s",
     "keys",
     "stored MB",
     "evictions",
     "failed",
   ],
   ...results.map((r) => [
-    `${r.scenario.valueBytes / 1024} KB into ${r.scenario.maxMemory}`,
+    `${r.scenario.valueBytes / 1024} KB${r.scenario.batch ? ` x${r.scenario.batch}` : ""} into ` +
+    r.scenario.maxMemory,
     r.node,
     mb(r.idle),
     mb(r.peak),

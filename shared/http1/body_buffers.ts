@@ -42,10 +42,18 @@ export class BodyBuffers {
     return kept;
   }
 
-  /** Hands back a buffer from {@link take} (or a view of one) that nothing reads any more. */
+  /**
+   * Hands back a buffer from {@link take} (or a view of one) that nothing reads any more. One not
+   * kept is released at once (detached): left to the collector, the buffers of 4 MiB bodies, and
+   * the halves each grew from, took a node at `--max-memory 64mb` to 3.3-3.45 times its bound above
+   * idle under 4 clients of `/mset` (1.86-1.89 released), and stayed in the C heap after.
+   */
   give(buffer: Uint8Array<ArrayBuffer>): void {
     const whole = new Uint8Array(buffer.buffer);
-    if (this.#freeBytes + whole.length > this.#maxFreeBytes) return;
+    if (this.#freeBytes + whole.length > this.#maxFreeBytes) {
+      buffer.buffer.transfer(0);
+      return;
+    }
     const list = this.#free.get(whole.length) ?? [];
     list.push(whole);
     this.#free.set(whole.length, list);

@@ -13,13 +13,15 @@ Deno.test("BodyBuffers hands out capacities of 64 KiB doubled, and reuses what c
   assert.equal(buffers.freeBytes, 0);
 });
 
-Deno.test("BodyBuffers keeps at most maxFreeBytes for reuse", () => {
+Deno.test("BodyBuffers keeps at most maxFreeBytes for reuse, and releases the others at once", () => {
   const buffers = new BodyBuffers(FIRST_BODY_BYTES);
   const first = buffers.take(1);
   const second = buffers.take(1);
   buffers.give(first);
-  buffers.give(second); // over the limit: left to the collector
+  buffers.give(second.subarray(0, 10)); // over the limit: its memory is given back now
   assert.equal(buffers.freeBytes, FIRST_BODY_BYTES);
+  assert.equal(second.buffer.detached, true);
+  assert.equal(first.buffer.detached, false);
   assert.equal(buffers.take(1).buffer, first.buffer);
   assert.notEqual(buffers.take(1).buffer, second.buffer);
 });
