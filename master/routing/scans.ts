@@ -74,8 +74,8 @@ export class Scans {
    * One page: at most `count` keys (more only when one slot holds more), in slot order, and the
    * cursor of the next page, null once every slot is covered. Throws the error of a node that
    * does not answer, as a page without it could miss keys; but with R copies of every key, once
-   * they have settled, a page is made without up to R - 1 nodes. At most {@link MAX_PAGES_IN_FLIGHT} pages
-   * are asked at once; the others wait their turn, in order.
+   * they have settled, a page is made without up to R - 1 nodes. At most
+   * {@link MAX_PAGES_IN_FLIGHT} pages are asked at once; the others wait their turn, in order.
    */
   async page(request: ScanRequest): Promise<ScanPage> {
     const from = request.cursor === undefined ? 0 : Number(request.cursor);

@@ -165,9 +165,10 @@ export class Replicator {
    * stamp the writes with (0 with no ring). A request routed with a newer epoch than this node
    * knows makes it fetch the ring first ({@link catchUp}); one routed with an older epoch, or for
    * a key this node is not the primary of, is refused with 421 carrying this node's epoch and the
-   * owner, so the sender refreshes its ring. Never forwards. A node whose lease ran out (no heartbeat answered
-   * by the leading master lately) answers 503: the master may have given its keys to others. A
-   * write whose sender has given up (its deadline passed) is refused with 504, not applied.
+   * owner, so the sender refreshes its ring. Never forwards. A node whose lease ran out (no
+   * heartbeat answered by the leading master lately) answers 503: the master may have given its
+   * keys to others. A write whose sender has given up (its deadline passed) is refused with 504,
+   * not applied.
    */
   async checkPrimary(keys: string[], routing: Routing = {}): Promise<number> {
     const { ring, self } = this.#options;
