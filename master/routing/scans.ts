@@ -6,7 +6,7 @@ import { HttpError } from "@cache/protocol/errors";
 import { SENDER_RING_HEADER, senderRing } from "@cache/protocol/sender_ring";
 import { EPOCH_HEADER, Flushed, type ScanPage } from "@cache/protocol/wire";
 import { sleep } from "@cache/async/sleep";
-import { combined, settleAll } from "./fan_out.ts";
+import { settleAll } from "./fan_out.ts";
 import { noOwner, type Placement } from "./placement.ts";
 import type { Transport } from "./transport.ts";
 
@@ -73,9 +73,8 @@ export class Scans {
   /**
    * One page: at most `count` keys (more only when one slot holds more), in slot order, and the
    * cursor of the next page, null once every slot is covered. Throws the error of a node that
-   * does not answer, as a page without it could miss keys; but with R copies of every key, once
-   * they have settled, a page is made without up to R - 1 nodes. At most
-   * {@link MAX_PAGES_IN_FLIGHT} pages are asked at once; the others wait their turn, in order.
+   * does not answer: a page without it could miss keys. At most {@link MAX_PAGES_IN_FLIGHT} pages
+   * are asked at once; the others wait their turn, in order.
    */
   async page(request: ScanRequest): Promise<ScanPage> {
     const from = request.cursor === undefined ? 0 : Number(request.cursor);
@@ -202,20 +201,9 @@ export class Scans {
     // over or lost them with it: the ring's own nodes must answer, and one marked down while
     // leaving that may still hand over.
     const must = (node: string) => current.has(node) || (placement.mayHandOver?.(node) ?? false);
-    const failures: unknown[] = [];
-    await Promise.all(
-      this.#nodes().map((node) =>
-        ask(node).catch((error) => {
-          if (must(node)) failures.push(error);
-        })
-      ),
+    await settleAll(
+      this.#nodes().map((node) => must(node) ? ask(node) : ask(node).catch(() => {})),
     );
-    // Keys settled on R owners are each on another node too: a page may do without R - 1 of the
-    // ring's nodes (one that crashed, until it is marked down), not while keys move.
-    const spare = placement.unsettledRings.length > 0
-      ? 0
-      : Math.min(placement.replicas, current.size) - 1;
-    if (failures.length > spare) throw combined(failures, "");
     return pages;
   }
 
