@@ -60,11 +60,12 @@ export const MAX_FLUSH_AHEAD_US = MAX_FLOOR_AHEAD_US + MAX_STAMP_AHEAD_US;
 export const MAX_COPY_AHEAD_US = MAX_FLUSH_AHEAD_US + MAX_STAMP_AHEAD_US;
 
 /**
- * How far past this node's clock, or past its ring's epoch where that is later, a copy's ring
- * epoch may be. A leader's first epoch is its clock reading (at most 10 s ahead of this one's)
- * unless an epoch before it was later, and each ring after it is one more: a minute leaves room
- * for 50,000 rings this node has not learnt. A copy in epoch 2^53 - 1 put every later write of
- * its key behind it, and, once its record was flushed, every write of the node.
+ * How far past this node's clock, or past its ring's epoch where that is later, a ring epoch may
+ * be for this node to ask the masters for that ring, or to take a peer's state in it while keys
+ * move. A leader's first epoch is its clock reading (at most 10 s ahead of this one's) unless an
+ * epoch before it was later, and each ring after it is one more: a minute leaves room for 50,000
+ * rings this node has not learnt. Copies a peer sends are held to the rings the masters have
+ * (`Writer.applyCopies`): epochs lag the clock by the cluster's uptime.
  */
 export const MAX_EPOCH_AHEAD_MS = 60_000;
 
@@ -490,9 +491,9 @@ export class Replicator {
     return view !== undefined && view.settled !== false;
   }
 
-  /** The epoch of the ring this node knows: 0 with none. */
-  get ringEpoch(): number {
-    return this.#options.ring.view?.epoch ?? 0;
+  /** The epoch of the ring this node knows; undefined with none yet. */
+  get ringEpoch(): number | undefined {
+    return this.#options.ring.view?.epoch;
   }
 
   /**

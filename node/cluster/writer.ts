@@ -440,19 +440,37 @@ export class Writer {
   }
 
   /**
+   * As {@link applyWhatFits}, for the copies a peer sent (`/replicate`): in a cluster, none may be
+   * in a ring epoch past the newest ring the masters have, fetched first when a copy names a later
+   * one than this node's. A copy in a ring no master made (an epoch a minute past the clock, say,
+   * where a running cluster's epochs lag it by its uptime) beat every later write of its key.
+   */
+  applyCopies(replicas: Replica[]): CopiesApplied | Promise<CopiesApplied> {
+    const known = this.#replicator?.ringEpoch;
+    if (known === undefined) return this.applyWhatFits(replicas); // no ring: the clock bounds them
+    let newest = 0;
+    for (const { epoch = 0 } of replicas) if (epoch > newest) newest = epoch;
+    if (newest <= known) return this.applyWhatFits(replicas, known);
+    return this.catchUp({ epoch: newest }).then(() =>
+      this.applyWhatFits(replicas, this.#replicator!.ringEpoch ?? known)
+    );
+  }
+
+  /**
    * As {@link apply}, but copies the store has no room for (413, 507) do not stop the others: their
    * keys come back as `refused`, with `refusal`, the HttpError that names them, so that a node
    * handing keys over counts the rest as taken, those this node held already among them. So are
    * copies stamped too far ahead (409): a version more than {@link MAX_COPY_AHEAD_US} past this
-   * node's clock, or a ring epoch more than {@link MAX_EPOCH_AHEAD_MS} past it and past this
-   * node's ring, whether a peer's `/replicate` sent them or they are states read from peers while
-   * keys move.
+   * node's clock, or a ring epoch past `latestEpoch` (by default {@link MAX_EPOCH_AHEAD_MS} past
+   * this node's clock and ring), whether a peer's `/replicate` sent them ({@link applyCopies}) or
+   * they are states read from peers while keys move.
    */
   applyWhatFits(
     replicas: Replica[],
-  ): { answer: ReplicateAnswer; refused: string[]; refusal?: HttpError } {
+    latestEpoch = Math.max(this.#store.now(), this.#replicator?.ringEpoch ?? 0) +
+      MAX_EPOCH_AHEAD_MS,
+  ): CopiesApplied {
     const now = this.#store.now();
-    const latestEpoch = Math.max(now, this.#replicator?.ringEpoch ?? 0) + MAX_EPOCH_AHEAD_MS;
     let applied = 0;
     const held: NewerState[] = [];
     const refused: string[] = [];
@@ -506,9 +524,16 @@ function stampAhead(stamp: Stamp, nowMs: number, latestEpoch: number): HttpError
   if (epoch <= latestEpoch) return versionAhead(stamp.version, MAX_COPY_AHEAD_US, nowMs);
   return new HttpError(
     409,
-    `Ring epoch ${epoch} is past ${latestEpoch}, the latest this node's clock and ring allow: ` +
-      "check the sender's clock",
+    `Ring epoch ${epoch} is past ${latestEpoch}, the latest this node takes now: no ring has it ` +
+      "yet",
   );
+}
+
+/** Copies applied: the answer, the keys of those refused, and the error that names them. */
+export interface CopiesApplied {
+  answer: ReplicateAnswer;
+  refused: string[];
+  refusal?: HttpError;
 }
 
 /** The stamp's ring epoch as a replica carries it: absent for none. */

@@ -2,7 +2,7 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { HttpError } from "@cache/protocol/errors";
-import { jsonAnswer } from "@cache/http1/answer";
+import { type Answer, jsonAnswer } from "@cache/http1/answer";
 import { CopiesRefusedBody, errors, json } from "@cache/protocol/route_parts";
 import { keyNotFound, writeErrors } from "@cache/protocol/key_routes";
 import { KeyParam } from "@cache/protocol/wire";
@@ -11,7 +11,9 @@ import { MAX_BATCH } from "@cache/protocol/wire";
 import { MAX_REPLICA_ENTRIES, readReplicaBody } from "@cache/protocol/replica_body";
 import type { HotPath } from "@cache/service/hot";
 import { type NodeContext, routing } from "../context.ts";
-import { readSenderRing, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
+import { readSenderRing, type RingRef, SENDER_RING_HEADER } from "@cache/protocol/sender_ring";
+import type { CopiesApplied } from "../../cluster/writer.ts";
+import type { Replica as Copy } from "../../store/store.ts";
 import { within } from "@cache/async/sleep";
 
 const ReplicateRequest = z.strictObject({
@@ -26,9 +28,9 @@ const replicate = createRoute({
     "only if it is newer than this node's (by ring epoch, then version); a deletion is " +
     "remembered for five minutes. The answer lists the keys this node holds a newer state of. " +
     "Copies it has no room for (413, 507), or stamped past any version or ring epoch a node " +
-    "could have given yet (409: a version 40 s ahead of this node's clock, an epoch 60 s past " +
-    "its clock and ring), do not stop the others: the error's `refused` names them, and every " +
-    "other entry was applied or was not newer.",
+    "could have given yet (409: a version 40 s ahead of this node's clock, an epoch past the " +
+    "newest ring the masters have, asked for first), do not stop the others: the error's " +
+    "`refused` names them, and every other entry was applied or was not newer.",
   tags: ["internal"],
   request: {
     headers: z.object({
@@ -103,33 +105,46 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
       const from = readSenderRing(request.headers.get(SENDER_RING_HEADER));
       const closing = node.refusesCopies?.();
       if (closing !== undefined) throw new HttpError(503, closing);
-      // A full node takes what it has room for and names the rest: its sender counts the others
-      // as taken, so they are sent on (and claimed) as a whole batch taken would be.
-      const { answer, refused, refusal } = node.writer.applyWhatFits(entries);
-      const out = refused.length > 0 ? new Set(refused) : undefined;
-      const taken = out ? entries.filter(({ key }) => !out.has(key)) : entries;
-      const answered = () => {
-        if (refusal) throw refusal;
-        return jsonAnswer(answer);
-      };
-      // From a sender behind this node's ring (a primary that has not heard of it, say): the
-      // write counts once the key's owners in this ring have it, as a read by it asks them.
-      const sentOn = from && taken.length > 0 ? node.replicated?.(taken, from) : undefined;
-      if (!sentOn) return answered();
-      return within(sentOn, node.sendOnWaitMs ?? SEND_ON_WAIT_MS, false).then((sent) => {
-        if (sent) return answered();
-        const which = taken.length === entries.length
-          ? "The copies were"
-          : `${taken.length} of ${entries.length} copies were (the others refused)`;
-        throw new HttpError(
-          504,
-          `${which} applied here, but not yet sent on to their owners in this node's newer ` +
-            "ring: they will be, and a read by that ring may not find them until then",
-        );
-      });
+      const applied = node.writer.applyCopies(entries);
+      if (applied instanceof Promise) return applied.then((result) => taken(result, entries, from));
+      return taken(applied, entries, from);
     },
     readReplicaBody,
   );
+
+  /**
+   * The answer to a `/replicate` of `entries` applied as `result` says. A full node takes what it
+   * has room for and names the rest: its sender counts the others as taken, so they are sent on
+   * (and claimed) as a whole batch taken would be.
+   */
+  function taken(
+    { answer, refused, refusal }: CopiesApplied,
+    entries: Copy[],
+    from: RingRef | undefined,
+  ): Answer | Promise<Answer> {
+    const out = refused.length > 0 ? new Set(refused) : undefined;
+    const taken = out ? entries.filter(({ key }) => !out.has(key)) : entries;
+    const answered = () => {
+      if (refusal) throw refusal;
+      return jsonAnswer(answer);
+    };
+    // From a sender behind this node's ring (a primary that has not heard of it, say): the
+    // write counts once the key's owners in this ring have it, as a read by it asks them.
+    const sentOn = from && taken.length > 0 ? node.replicated?.(taken, from) : undefined;
+    if (!sentOn) return answered();
+    return within(sentOn, node.sendOnWaitMs ?? SEND_ON_WAIT_MS, false).then((sent) => {
+      if (sent) return answered();
+      const which = taken.length === entries.length
+        ? "The copies were"
+        : `${taken.length} of ${entries.length} copies were (the others refused)`;
+      throw new HttpError(
+        504,
+        `${which} applied here, but not yet sent on to their owners in this node's newer ` +
+          "ring: they will be, and a read by that ring may not find them until then",
+      );
+    });
+  }
+
   hot.app.openapi(evicted, (c) => {
     let dropped = 0;
     for (const { key, ...stamp } of c.req.valid("json").evicted) {
