@@ -50,7 +50,7 @@ const replicate = createRoute({
       ...writeErrors,
       503: "The node has handed its keys over and is shutting down: the copies were not applied",
     }),
-    409: json(CopiesRefusedBody, "The copies named are stamped too far ahead: check the clocks"),
+    409: json(CopiesRefusedBody, "The copies named are stamped past any version or ring yet"),
     413: json(CopiesRefusedBody, `${writeErrors[413]}; copies over the memory bound are named`),
     507: json(CopiesRefusedBody, `${writeErrors[507]}: the copies named were refused`),
   },
@@ -106,8 +106,8 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
       const closing = node.refusesCopies?.();
       if (closing !== undefined) throw new HttpError(503, closing);
       const applied = node.writer.applyCopies(entries);
-      if (applied instanceof Promise) return applied.then((result) => taken(result, entries, from));
-      return taken(applied, entries, from);
+      if (applied instanceof Promise) return applied.then((done) => answered(done, entries, from));
+      return answered(applied, entries, from);
     },
     readReplicaBody,
   );
@@ -117,23 +117,23 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
    * has room for and names the rest: its sender counts the others as taken, so they are sent on
    * (and claimed) as a whole batch taken would be.
    */
-  function taken(
+  function answered(
     { answer, refused, refusal }: CopiesApplied,
     entries: Copy[],
     from: RingRef | undefined,
   ): Answer | Promise<Answer> {
     const out = refused.length > 0 ? new Set(refused) : undefined;
     const taken = out ? entries.filter(({ key }) => !out.has(key)) : entries;
-    const answered = () => {
+    const reply = () => {
       if (refusal) throw refusal;
       return jsonAnswer(answer);
     };
     // From a sender behind this node's ring (a primary that has not heard of it, say): the
     // write counts once the key's owners in this ring have it, as a read by it asks them.
     const sentOn = from && taken.length > 0 ? node.replicated?.(taken, from) : undefined;
-    if (!sentOn) return answered();
+    if (!sentOn) return reply();
     return within(sentOn, node.sendOnWaitMs ?? SEND_ON_WAIT_MS, false).then((sent) => {
-      if (sent) return answered();
+      if (sent) return reply();
       const which = taken.length === entries.length
         ? "The copies were"
         : `${taken.length} of ${entries.length} copies were (the others refused)`;
