@@ -31,6 +31,8 @@ const SCENARIOS: Scenario[] = [
   { name: "1kb", valueBytes: 1024, maxMemory: "256mb" },
   // Bodies of 4 MiB: each is read into a buffer grown from 64 KiB, in the C heap.
   { name: "4mb-mset", valueBytes: 4 * 1024, maxMemory: "64mb", batch: 1000 },
+  // Values near the 1 MiB limit into 70 % of a 512 MiB container, as Kubernetes sets it.
+  { name: "1mb", valueBytes: 1_048_000, maxMemory: "358mb" },
 ];
 
 const { values: flags } = parseArgs({
@@ -57,7 +59,7 @@ const scenarios = SCENARIOS.filter((s) => !flags.only || s.name === flags.only).
 if (![seconds, afterSeconds, writers].every((n) => n > 0) || scenarios.length === 0) {
   console.error(
     "Usage: deno task bench:rss [--seconds 20] [--after 10] [--writers 8] " +
-      "[--only 100kb|1kb|4mb-mset] [--max-memory 1mb] [--cluster [--through-master]] " +
+      "[--only 100kb|1kb|4mb-mset|1mb] [--max-memory 1mb] [--cluster [--through-master]] " +
       "[--v8-flags=...]",
   );
   Deno.exit(2);
