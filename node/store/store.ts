@@ -9,7 +9,7 @@ import type { Value } from "./records.ts";
 import { PAGE_BYTES } from "./size_classes.ts";
 import { type Applied, RequestLog } from "./requests.ts";
 import { SmallestSlots } from "./scan_page.ts";
-import { SlotCounts } from "./slot_counts.ts";
+import { type SlotCountArray, SlotCounts } from "./slot_counts.ts";
 import { Slices } from "@cache/async/slices";
 import { Deletions, type Stamp } from "./tombstones.ts";
 
@@ -74,7 +74,7 @@ export interface StoreOptions {
    * of a key, so a state this store lets go of (expired or evicted) is remembered as its end.
    */
   movingKeys?: () => boolean;
-  /** Counts the keys per ring slot as they come and go (4 MiB): see {@link Store.keysBySlot}. */
+  /** Counts the keys per ring slot as they come and go (1 MiB): see {@link Store.keysBySlot}. */
   countsSlots?: boolean;
 }
 
@@ -520,7 +520,7 @@ export class Store {
   #scanCounted(
     from: number,
     count: number,
-    counts: Uint32Array,
+    counts: ArrayLike<number>,
   ): KeysPage {
     if (from >= counts.length) return { keys: [], next: null }; // past the last slot
     let last = from - 1;
@@ -692,7 +692,7 @@ export class Store {
    * The keys held per ring slot (2^20 of them, indexed by `slotOf()`), due keys not yet
    * expired included; undefined unless the store was made with `countsSlots`.
    */
-  get keysBySlot(): Readonly<Uint32Array> | undefined {
+  get keysBySlot(): Readonly<SlotCountArray> | undefined {
     return this.#slots?.counts;
   }
 
