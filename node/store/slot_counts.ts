@@ -10,9 +10,6 @@ const SLOT_MASK = SLOTS - 1;
 /** Keys per slot, as wide as the fullest slot needs. */
 export type SlotCountArray = Uint8Array | Uint16Array | Uint32Array;
 
-/** The largest count a slot's width holds, by bytes a slot. */
-const MAX_COUNT: Record<number, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
-
 /**
  * How many keys fall in each of the ring's {@link SLOTS} slots (`slotOf()`): a byte a slot, 1 MiB,
  * widened to 2 then 4 bytes a slot the first time a slot passes what its width holds (a node of
@@ -31,6 +28,7 @@ const MAX_COUNT: Record<number, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
  */
 export class SlotCounts {
   #counts: SlotCountArray = new Uint8Array(SLOTS);
+  #max = 0xff; // the largest count the slots' width holds
   #owned: Uint8Array | undefined; // 1 per slot owned, from own()
   #ownedKeys = 0; // the counts summed over the owned slots
 
@@ -43,10 +41,10 @@ export class SlotCounts {
   add(key: string): void {
     const slot = slotOf(key);
     let counts = this.#counts;
-    if (counts[slot] === MAX_COUNT[counts.BYTES_PER_ELEMENT]) {
-      counts = this.#counts = counts instanceof Uint8Array
-        ? Uint16Array.from(counts)
-        : Uint32Array.from(counts);
+    if (counts[slot] === this.#max) {
+      const bytes = counts instanceof Uint8Array;
+      counts = this.#counts = bytes ? Uint16Array.from(counts) : Uint32Array.from(counts);
+      this.#max = bytes ? 0xffff : 0xffffffff;
     }
     counts[slot]++;
     if (this.#owned !== undefined) this.#ownedKeys += this.#owned[slot];
