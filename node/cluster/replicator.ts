@@ -5,7 +5,7 @@ import { within } from "@cache/async/sleep";
 import { HttpError } from "@cache/protocol/errors";
 import { callPeer, PeerTimeout } from "@cache/http1/peer";
 import { headerOf } from "@cache/http1/messages";
-import { BodyBuffers } from "@cache/http1/body_buffers";
+import { BodyBuffers, KEPT_BODY_BYTES } from "@cache/http1/body_buffers";
 import type { Fetch } from "@cache/http1/fetch";
 import { Ring } from "@cache/ring/ring";
 import { keySegment } from "@cache/protocol/key_path";
@@ -398,7 +398,7 @@ export class Replicator {
     if (routed === undefined || routing.untrusted) return;
     // No ring is that far ahead yet: asking the masters for it, request after request, made this
     // node heartbeat hundreds of times a second.
-    if (routed > Math.max(this.#now(), ring.view?.epoch ?? 0) + MAX_EPOCH_AHEAD_MS) return;
+    if (routed > this.latestEpoch(this.#now())) return;
     // A heartbeat already out when the ring changed brings the older ring: ask again.
     for (let tries = 0; tries < 3 && routed > (ring.view?.epoch ?? -1); tries++) {
       if (!await ring.refresh()) return;
@@ -489,6 +489,14 @@ export class Replicator {
   get settled(): boolean {
     const view = this.#options.ring.view;
     return view !== undefined && view.settled !== false;
+  }
+
+  /**
+   * The latest ring epoch there may be by now, `nowMs` on this node's clock: {@link
+   * MAX_EPOCH_AHEAD_MS} past it or past this node's ring, whichever is later.
+   */
+  latestEpoch(nowMs: number): number {
+    return Math.max(nowMs, this.ringEpoch ?? 0) + MAX_EPOCH_AHEAD_MS;
   }
 
   /** The epoch of the ring this node knows; undefined with none yet. */
@@ -706,8 +714,9 @@ export class Replicator {
   }
 }
 
-// The buffers of `/replicate` bodies that carry values as bytes, reused as a server's are.
-const bodies = new BodyBuffers(2 * 1024 * 1024);
+// The buffers of `/replicate` bodies that carry values as bytes, reused as a server's are: those
+// not kept are released once sent, so copies of 1 MiB values need room for several.
+const bodies = new BodyBuffers(KEPT_BODY_BYTES);
 
 /**
  * Sends `replicas` to `node`'s `/replicate` within `timeoutMs`: a copy for a backup, or keys
@@ -752,7 +761,8 @@ function mayHaveLeft(reason: unknown): boolean {
 
 /**
  * A node's refusal of copies, passed on as a 502; `answered` is the status it gave, and `refused`
- * the keys it named when it had no room for some (it took the others: see `Writer.apply`).
+ * the keys it named when it refused some for room or as stamped too far ahead (it took the others:
+ * see `Writer.applyWhatFits`).
  */
 export class CopiesRefused extends HttpError {
   readonly refused: string[] | undefined;

@@ -431,7 +431,7 @@ export class Writer {
   /**
    * Applies replicas sent by a primary or a node handing keys over; returns how many changed, and
    * the keys whose state here is newer than their copy's, with that state's stamp. Throws the
-   * refusal of {@link applyWhatFits} when the store had no room for some.
+   * refusal of {@link applyWhatFits} when it refused some (no room, or stamped too far ahead).
    */
   apply(replicas: Replica[]): ReplicateAnswer {
     const { answer, refusal } = this.applyWhatFits(replicas);
@@ -444,16 +444,21 @@ export class Writer {
    * in a ring epoch past the newest ring the masters have, fetched first when a copy names a later
    * one than this node's. A copy in a ring no master made (an epoch a minute past the clock, say,
    * where a running cluster's epochs lag it by its uptime) beat every later write of its key.
+   * `stillOpen` throws if copies may no longer be taken, checked after asking for the ring.
    */
-  applyCopies(replicas: Replica[]): CopiesApplied | Promise<CopiesApplied> {
+  applyCopies(
+    replicas: Replica[],
+    stillOpen: () => void = () => {},
+  ): CopiesApplied | Promise<CopiesApplied> {
     const known = this.#replicator?.ringEpoch;
     if (known === undefined) return this.applyWhatFits(replicas); // no ring: the clock bounds them
     let newest = 0;
     for (const { epoch = 0 } of replicas) if (epoch > newest) newest = epoch;
     if (newest <= known) return this.applyWhatFits(replicas, known);
-    return this.catchUp({ epoch: newest }).then(() =>
-      this.applyWhatFits(replicas, this.#replicator!.ringEpoch ?? known)
-    );
+    return this.catchUp({ epoch: newest }).then(() => {
+      stillOpen();
+      return this.applyWhatFits(replicas, this.#replicator!.ringEpoch ?? known);
+    });
   }
 
   /**
@@ -467,8 +472,8 @@ export class Writer {
    */
   applyWhatFits(
     replicas: Replica[],
-    latestEpoch = Math.max(this.#store.now(), this.#replicator?.ringEpoch ?? 0) +
-      MAX_EPOCH_AHEAD_MS,
+    latestEpoch = this.#replicator?.latestEpoch(this.#store.now()) ??
+      this.#store.now() + MAX_EPOCH_AHEAD_MS,
   ): CopiesApplied {
     const now = this.#store.now();
     let applied = 0;

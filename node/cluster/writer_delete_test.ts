@@ -153,4 +153,10 @@ Deno.test("Writer.applyCopies() takes no copy in a ring epoch past the newest ri
   const newer = await writer.applyCopies([copy(key, 7)]);
   assert.deepEqual([newer.refused, source.view.epoch], [[], 7]);
   assert.equal(store.get(key)?.value, "in 7");
+  // Handed its keys over while it asked for the ring: nothing taken, as copies would leave with it.
+  const closing = () => {
+    throw new Error("handed over");
+  };
+  await assert.rejects(Promise.resolve(writer.applyCopies([copy(other, 9)], closing)), /handed/);
+  assert.equal(store.get(other)?.value, "in 5");
 });

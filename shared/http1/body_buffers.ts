@@ -4,6 +4,13 @@
 export const FIRST_BODY_BYTES = 64 * 1024;
 
 /**
+ * Bytes of body buffers kept for reuse: 64 bodies of up to 128 KiB, or 4 of up to 2 MiB (values
+ * near the 1 MiB limit). The others are released once answered. 8 writers of 1 MiB values to a
+ * node: 247-327 writes/s keeping 2 MiB, 467-509 keeping 8 (peak RSS 453 and 460 MiB).
+ */
+export const KEPT_BODY_BYTES = 8 * 1024 * 1024;
+
+/**
  * Buffers for bodies read whole, in capacities of 64 KiB times a power of 2, handed back once the
  * request is answered and kept for the next body, up to `maxFreeBytes` of them. A fresh buffer per
  * body is memory outside the JavaScript heap that the engine counts only loosely: under a stream of
@@ -45,8 +52,8 @@ export class BodyBuffers {
   /**
    * Hands back a buffer from {@link take} (or a view of one) that nothing reads any more. One not
    * kept is released at once (detached): left to the collector, the buffers of 4 MiB bodies, and
-   * the halves each grew from, took a node at `--max-memory 64mb` to 3.3-3.45 times its bound above
-   * idle under 4 clients of `/mset` (1.86-1.89 released), and stayed in the C heap after.
+   * the halves each grew from, took a node at `--max-memory 64mb` to 2.45-2.57 times its bound
+   * above idle under 4 clients of `/mset` (1.79-1.80 released, keeping {@link KEPT_BODY_BYTES}).
    */
   give(buffer: Uint8Array<ArrayBuffer>): void {
     const whole = new Uint8Array(buffer.buffer);

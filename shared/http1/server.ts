@@ -1,7 +1,7 @@
 // An HTTP/1.1 server over Deno.listen: open connections capped below the descriptor limit, and
 // timeouts for a request's head, an idle connection and a body that trickles.
 
-import { BodyBuffers } from "./body_buffers.ts";
+import { BodyBuffers, KEPT_BODY_BYTES } from "./body_buffers.ts";
 import { closeConn, Connection, type ServerContext } from "./server_connection.ts";
 import type { Answer } from "./answer.ts";
 import type { LiteRequest } from "./server_lite.ts";
@@ -86,12 +86,6 @@ export interface HttpServer {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-/**
- * Bytes of body buffers a server keeps for reuse: 64 bodies of up to 128 KiB, or 4 of up to 2 MiB
- * (values near the 1 MiB limit). The others are released once answered. 8 writers of 1 MiB values:
- * 247-327 writes/s keeping 2 MiB, 467-509 keeping 8 (peak RSS 453 and 460 MiB).
- */
-const BODY_BUFFERS_KEPT = 8 * 1024 * 1024;
 /** The same trouble is logged at most once per this many milliseconds. */
 const LOG_EVERY_MS = 10_000;
 
@@ -135,7 +129,7 @@ export function serveHttp(options: ServerOptions, handler: Handler): HttpServer 
     origin,
     note: rateLimited(options.log),
     traced: tracing(),
-    bodies: new BodyBuffers(BODY_BUFFERS_KEPT),
+    bodies: new BodyBuffers(KEPT_BODY_BYTES),
     unread: new UnreadBudget(options.maxUnsentBytes),
     closing: false,
   };

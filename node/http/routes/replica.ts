@@ -103,9 +103,14 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
     replicate,
     ({ entries }, request) => {
       const from = readSenderRing(request.headers.get(SENDER_RING_HEADER));
-      const closing = node.refusesCopies?.();
-      if (closing !== undefined) throw new HttpError(503, closing);
-      const applied = node.writer.applyCopies(entries);
+      // Checked again before copies are applied once a ring was asked for: the node may have
+      // handed its keys over meanwhile, and copies it took then would leave with it.
+      const open = () => {
+        const closing = node.refusesCopies?.();
+        if (closing !== undefined) throw new HttpError(503, closing);
+      };
+      open();
+      const applied = node.writer.applyCopies(entries, open);
       if (applied instanceof Promise) return applied.then((done) => answered(done, entries, from));
       return answered(applied, entries, from);
     },
@@ -113,15 +118,16 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
   );
 
   /**
-   * The answer to a `/replicate` of `entries` applied as `result` says. A full node takes what it
+   * The answer to a `/replicate` of `entries`, applied as `applied` says. A full node takes what it
    * has room for and names the rest: its sender counts the others as taken, so they are sent on
    * (and claimed) as a whole batch taken would be.
    */
   function answered(
-    { answer, refused, refusal }: CopiesApplied,
+    applied: CopiesApplied,
     entries: Copy[],
     from: RingRef | undefined,
   ): Answer | Promise<Answer> {
+    const { answer, refused, refusal } = applied;
     const out = refused.length > 0 ? new Set(refused) : undefined;
     const taken = out ? entries.filter(({ key }) => !out.has(key)) : entries;
     const reply = () => {
