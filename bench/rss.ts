@@ -145,7 +145,7 @@ function write(
 }
 
 async function run(scenario: Scenario): Promise<Result[]> {
-  const values = `${scenario.valueBytes / 1024} KB values`;
+  const values = `${Math.round(scenario.valueBytes / 1024)} KB values`;
   const what = scenario.batch ? `${values} in /mset bodies of ${scenario.batch}` : values;
   const label = `${what} into --max-memory ${scenario.maxMemory}`;
   console.log(`\n${label}: ${writers} writers for ${seconds} s, then ${afterSeconds} s idle`);
@@ -243,7 +243,8 @@ const rows = [
     "failed",
   ],
   ...results.map((r) => [
-    `${r.scenario.valueBytes / 1024} KB${r.scenario.batch ? ` x${r.scenario.batch}` : ""} into ` +
+    `${Math.round(r.scenario.valueBytes / 1024)} KB` +
+    `${r.scenario.batch ? ` x${r.scenario.batch}` : ""} into ` +
     r.scenario.maxMemory,
     r.node,
     mb(r.idle),

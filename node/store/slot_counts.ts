@@ -27,10 +27,16 @@ export type SlotCountArray = Uint8Array | Uint16Array | Uint32Array;
  * ```
  */
 export class SlotCounts {
+  readonly #slotOf: (key: string) => number;
   #counts: SlotCountArray = new Uint8Array(SLOTS);
   #max = 0xff; // the largest count the slots' width holds
   #owned: Uint8Array | undefined; // 1 per slot owned, from own()
   #ownedKeys = 0; // the counts summed over the owned slots
+
+  /** `slotOfKey` places keys: the ring's `slotOf()` unless a test gives another. */
+  constructor(slotOfKey: (key: string) => number = slotOf) {
+    this.#slotOf = slotOfKey;
+  }
 
   /** Keys per slot. */
   get counts(): SlotCountArray {
@@ -39,7 +45,7 @@ export class SlotCounts {
 
   /** Counts a key held from now on. */
   add(key: string): void {
-    const slot = slotOf(key);
+    const slot = this.#slotOf(key);
     let counts = this.#counts;
     if (counts[slot] === this.#max) {
       const bytes = counts instanceof Uint8Array;

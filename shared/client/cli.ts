@@ -70,6 +70,10 @@ function failure(urls: string[], error: unknown): string {
           return `The cluster at ${at} did not answer within ${error.message.slice(late.length)}`;
         }
       }
+      // A node's, in direct mode: reached, perhaps, not "cannot reach".
+      if (error.message.includes(" did not answer within ")) {
+        return `The cluster at ${at} did not answer in time: ${error.message}`;
+      }
       const reason = urls.reduce(
         (message, url) => message.replace(`${url} could not be reached: `, ""),
         error.message,

@@ -119,9 +119,13 @@ Deno.test("run() ends mset at Ctrl-C while standard input is still open, with 13
     signal: interrupt.signal,
   });
   assert.deepEqual([waiting.code, waiting.stderr], [130, ""]);
-  const cut = () => Promise.resolve(""); // what was read before the interrupt: nothing
-  const stopped = AbortSignal.abort(new Error("Interrupted"));
-  const short = await cli(["mset"], { fetch: noCalls, readStdin: cut, signal: stopped });
+  // The interrupt ends the read, which gives what it had: nothing, "No items" (a usage error).
+  const stop = new AbortController();
+  const cut = () => {
+    stop.abort(new Error("Interrupted"));
+    return Promise.resolve("");
+  };
+  const short = await cli(["mset"], { fetch: noCalls, readStdin: cut, signal: stop.signal });
   assert.deepEqual([short.code, short.stderr], [130, ""]);
 });
 

@@ -375,8 +375,8 @@ export class CacheClient {
    * (`GET /keys` through the master, which merges the nodes' pages). Like Redis SCAN: a key stored
    * for the whole scan comes once, even while nodes join or leave; a key written or deleted during
    * it may or may not. A page that fails on its way (a node crashed: 502, then 503 until the master
-   * marks it down) is read again, for about 7 s before the scan throws. Stop whenever you like: no
-   * more pages are read.
+   * marks it down) is read again, with about 7 s of waits in all, before the scan throws. Stop
+   * whenever you like: no more pages are read.
    *
    * @example
    * ```ts
