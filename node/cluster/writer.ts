@@ -1,6 +1,7 @@
 // The node's write path: placement check, local write, then every backup, before acknowledging.
 
 import { HttpError } from "@cache/protocol/errors";
+import { within } from "@cache/async/sleep";
 import { checkValueSize, conditionFailed } from "@cache/protocol/key_routes";
 import type { Counter, IncrRequest } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
@@ -18,6 +19,9 @@ import type { RingRef } from "@cache/protocol/sender_ring";
 import { EntryTooLargeError, type Replica, type Store, StoreFullError } from "../store/store.ts";
 import type { Value } from "../store/records.ts";
 import { MAX_REQUESTS_PER_KEY } from "../store/requests.ts";
+
+/** Milliseconds a node asks the masters for a ring a peer's copies name, before it refuses them. */
+const COPY_RING_WAIT_MS = 500;
 
 /** A write as a route gives it: `value` a string, or its UTF-8 bytes as the request carried them. */
 export interface Item {
@@ -455,7 +459,9 @@ export class Writer {
     let newest = 0;
     for (const { epoch = 0 } of replicas) if (epoch > newest) newest = epoch;
     if (newest <= known) return this.applyWhatFits(replicas, known);
-    return this.catchUp({ epoch: newest }).then(() => {
+    // Within a while: the sender waits for the answer (2 s by default), and a copy this node
+    // cannot place in a ring yet is refused, as it is when the masters do not answer.
+    return within(this.catchUp({ epoch: newest }), COPY_RING_WAIT_MS, undefined).then(() => {
       stillOpen();
       return this.applyWhatFits(replicas, this.#replicator!.ringEpoch ?? known);
     });

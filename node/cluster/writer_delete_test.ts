@@ -159,4 +159,8 @@ Deno.test("Writer.applyCopies() takes no copy in a ring epoch past the newest ri
   };
   await assert.rejects(Promise.resolve(writer.applyCopies([copy(other, 9)], closing)), /handed/);
   assert.equal(store.get(other)?.value, "in 5");
+  // Masters that do not answer: refused after a while, not after the sender gave up on the copy.
+  source.refresh = () => new Promise<boolean>(() => {}); // without the bound, this never resolves
+  const unanswered = await writer.applyCopies([copy(other, 9)]);
+  assert.deepEqual(unanswered.refused, [other]);
 });
