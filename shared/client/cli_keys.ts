@@ -8,6 +8,7 @@ import { EXIT } from "./cli_exit.ts";
 import { parseItems } from "./cli_items.ts";
 import { lineField, quote, UsageError } from "./cli_values.ts";
 import { scanPages } from "./scan.ts";
+import { untilAborted } from "@cache/http1/deadline";
 import { outcomeOf } from "./conditions.ts";
 import { keyBytes } from "@cache/protocol/wire";
 
@@ -224,18 +225,8 @@ class KeyCommands {
     }
     // Ctrl-C ends the command while standard input is still open, not once it closes.
     const { signal } = this.#io;
-    if (!signal) return await this.#io.readStdin();
-    signal.throwIfAborted();
-    let stop = () => {};
-    const stopped = new Promise<never>((_, reject) => {
-      stop = () => reject(signal.reason);
-      signal.addEventListener("abort", stop, { once: true });
-    });
-    try {
-      return await Promise.race([this.#io.readStdin(), stopped]);
-    } finally {
-      signal.removeEventListener("abort", stop);
-    }
+    const read = this.#io.readStdin();
+    return await (signal ? untilAborted(read, signal) : read);
   }
 
   #options(): { signal?: AbortSignal } {

@@ -78,8 +78,7 @@ export async function* scanPages(
         answer = await page(cursor);
       } catch (error) {
         if (!retries(error) || tries >= delaysMs.length) throw error;
-        signal?.throwIfAborted();
-        await sleep(delaysMs[tries], signal);
+        await sleep(delaysMs[tries], signal); // at once when aborted
         signal?.throwIfAborted();
       }
     }
