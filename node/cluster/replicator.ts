@@ -69,6 +69,14 @@ export const MAX_COPY_AHEAD_US = MAX_FLUSH_AHEAD_US + MAX_STAMP_AHEAD_US;
  */
 export const MAX_EPOCH_AHEAD_MS = 60_000;
 
+/**
+ * The latest ring epoch there may be by now, `nowMs` on this node's clock:
+ * {@link MAX_EPOCH_AHEAD_MS} past it, or past `ringEpoch` (this node's ring) where that is later.
+ */
+export function latestEpoch(nowMs: number, ringEpoch = 0): number {
+  return Math.max(nowMs, ringEpoch) + MAX_EPOCH_AHEAD_MS;
+}
+
 /** Where a node stands for keys written to every owner at once: see `checkOwners()`. */
 export interface Placement {
   /** The ring epoch the writes were routed in, this node's. */
@@ -398,7 +406,7 @@ export class Replicator {
     if (routed === undefined || routing.untrusted) return;
     // No ring is that far ahead yet: asking the masters for it, request after request, made this
     // node heartbeat hundreds of times a second.
-    if (routed > this.latestEpoch(this.#now())) return;
+    if (routed > latestEpoch(this.#now(), ring.view?.epoch)) return;
     // A heartbeat already out when the ring changed brings the older ring: ask again.
     for (let tries = 0; tries < 3 && routed > (ring.view?.epoch ?? -1); tries++) {
       if (!await ring.refresh()) return;
@@ -489,14 +497,6 @@ export class Replicator {
   get settled(): boolean {
     const view = this.#options.ring.view;
     return view !== undefined && view.settled !== false;
-  }
-
-  /**
-   * The latest ring epoch there may be by now, `nowMs` on this node's clock: {@link
-   * MAX_EPOCH_AHEAD_MS} past it or past this node's ring, whichever is later.
-   */
-  latestEpoch(nowMs: number): number {
-    return Math.max(nowMs, this.ringEpoch ?? 0) + MAX_EPOCH_AHEAD_MS;
   }
 
   /** The epoch of the ring this node knows; undefined with none yet. */
@@ -769,9 +769,7 @@ export class CopiesRefused extends HttpError {
 
   constructor(node: string, readonly answered: number, text: string) {
     super(502, `Node ${node} answered ${answered}: ${text}`);
-    this.refused = answered === 409 || answered === 413 || answered === 507
-      ? refusedKeys(text)
-      : undefined;
+    this.refused = refusedKeys(text);
   }
 }
 

@@ -8,6 +8,7 @@ import { versionOf } from "@cache/protocol/versions";
 import { newer, type NewerState, type ReplicateAnswer, type Stamp } from "@cache/protocol/replica";
 import {
   checkAhead,
+  latestEpoch,
   MAX_COPY_AHEAD_US,
   MAX_EPOCH_AHEAD_MS,
   MAX_FLOOR_AHEAD_US,
@@ -472,22 +473,22 @@ export class Writer {
    * keys come back as `refused`, with `refusal`, the HttpError that names them, so that a node
    * handing keys over counts the rest as taken, those this node held already among them. So are
    * copies stamped too far ahead (409): a version more than {@link MAX_COPY_AHEAD_US} past this
-   * node's clock, or a ring epoch past `latestEpoch` (by default {@link MAX_EPOCH_AHEAD_MS} past
-   * this node's clock and ring), whether a peer's `/replicate` sent them ({@link applyCopies}) or
+   * node's clock, or a ring epoch past `latest` (by default {@link MAX_EPOCH_AHEAD_MS} past this
+   * node's clock and ring: `latestEpoch()`), whether a peer's `/replicate` sent them ({@link applyCopies}) or
    * they are states read from peers while keys move.
    */
   applyWhatFits(
     replicas: Replica[],
-    latestEpoch = this.#replicator?.latestEpoch(this.#store.now()) ??
-      this.#store.now() + MAX_EPOCH_AHEAD_MS,
+    latest?: number,
   ): CopiesApplied {
     const now = this.#store.now();
+    const latestRing = latest ?? latestEpoch(now, this.#replicator?.ringEpoch);
     let applied = 0;
     const held: NewerState[] = [];
     const refused: string[] = [];
     let refusal: StoreFullError | EntryTooLargeError | HttpError | undefined;
     for (const replica of replicas) {
-      const ahead = stampAhead(replica, now, latestEpoch);
+      const ahead = stampAhead(replica, now, latestRing);
       if (ahead) {
         refusal ??= ahead;
         refused.push(replica.key);

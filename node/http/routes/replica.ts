@@ -103,12 +103,6 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
     replicate,
     ({ entries }, request) => {
       const from = readSenderRing(request.headers.get(SENDER_RING_HEADER));
-      // Checked again before copies are applied once a ring was asked for: the node may have
-      // handed its keys over meanwhile, and copies it took then would leave with it.
-      const open = () => {
-        const closing = node.refusesCopies?.();
-        if (closing !== undefined) throw new HttpError(503, closing);
-      };
       open();
       const applied = node.writer.applyCopies(entries, open);
       if (applied instanceof Promise) return applied.then((done) => answered(done, entries, from));
@@ -116,6 +110,16 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
     },
     readReplicaBody,
   );
+
+  /**
+   * Throws 503 once the node refuses copies: checked again before copies are applied once a ring
+   * was asked for, as the node may have handed its keys over meanwhile, and copies it took then
+   * would leave with it.
+   */
+  function open(): void {
+    const closing = node.refusesCopies?.();
+    if (closing !== undefined) throw new HttpError(503, closing);
+  }
 
   /**
    * The answer to a `/replicate` of `entries`, applied as `applied` says. A full node takes what it
