@@ -718,8 +718,8 @@ export class Registry {
 
   /**
    * Whether the node at `address`, up and late (not heard from or reached since `aliveMs`, a
-   * failure timeout ago or more), not known gone, stays up for now: with backups, another node was marked down and keys
-   * have not settled since, so its keys have a copy fewer, and this one marked down too, told to
+   * failure timeout ago or more), not known gone, stays up for now: with backups, another node
+   * was marked down and keys have not settled since, so its keys have a copy fewer, and this one marked down too, told to
    * rejoin empty, would take the last copy of some. Two nodes alive but unheard are likelier then
    * than two dead: a master too busy to read heartbeats in time marked two live nodes down, one
    * after the other, and acknowledged writes were lost at R=2. Kept up for {@link HELD_UP_TIMEOUTS}

@@ -79,7 +79,7 @@ Deno.test("Writer.delete() while keys move deletes even when a node does not ans
 
 Deno.test("Writer's read-modify-write while keys move takes no peer state stamped past any clock", async () => {
   // A state stamped 2^53 - 1, taken in, left this node no version above it: every write it then
-  // made as primary was refused by its backups. The copies of `/replicate` are bounded the same way.
+  // made as primary was refused by its backups. `/replicate` copies are bounded the same way.
   const key = keyOfA(0);
   const store = new Store();
   let version = Number.MAX_SAFE_INTEGER;
