@@ -10,7 +10,6 @@ import {
   checkAhead,
   latestEpoch,
   MAX_COPY_AHEAD_US,
-  MAX_EPOCH_AHEAD_MS,
   MAX_FLOOR_AHEAD_US,
   type Replicator,
   type Routing,
@@ -473,9 +472,9 @@ export class Writer {
    * keys come back as `refused`, with `refusal`, the HttpError that names them, so that a node
    * handing keys over counts the rest as taken, those this node held already among them. So are
    * copies stamped too far ahead (409): a version more than {@link MAX_COPY_AHEAD_US} past this
-   * node's clock, or a ring epoch past `latest` (by default {@link MAX_EPOCH_AHEAD_MS} past this
-   * node's clock and ring: `latestEpoch()`), whether a peer's `/replicate` sent them ({@link applyCopies}) or
-   * they are states read from peers while keys move.
+   * node's clock, or a ring epoch past `latest` (by default `latestEpoch()`: a minute past this
+   * node's clock and ring), whether a peer's `/replicate` sent them ({@link applyCopies}) or they are
+   * states read from peers while keys move.
    */
   applyWhatFits(
     replicas: Replica[],
