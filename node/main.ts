@@ -47,6 +47,9 @@ const store = new Store({
   onEvict: (key, stamp) => evictions.evicted(key, stamp),
   movingKeys: () => membership.view?.settled === false,
   countsSlots: true, // for the keys it is the primary of, in /stats
+  // With backups, a node evicts keys it is the primary of first: copies go as their primaries
+  // evict them (see evictions below), so a key keeps its R copies or none.
+  copiesLast: () => (membership.view?.replicas ?? 1) > 1,
 });
 // A key this node evicts as its primary is let go by its backups too: else reads miss a key that
 // scans still list, and that comes back when a backup takes over.
@@ -84,6 +87,9 @@ const strays: Strays = new Strays({
   claimedAfter: (key, view) => rebalancer.claimedAfter(key, view),
   log,
 });
+// With no ring (on its own, or before the first one) the ring is empty: primary of every key.
+const primaries = primaryKeys(store, advertise, () => membership.ring);
+const evicts = config.eviction === "lru" && config.maxMemoryBytes > 0;
 // `--master none`: a node on its own, which registers nowhere and serves every key.
 const standalone = config.masters.length === 0;
 const membership: Membership = new Membership({
@@ -96,7 +102,11 @@ const membership: Membership = new Membership({
   heartbeatMs: config.heartbeatMs,
   fetch: callPeers,
   log,
-  onRing: (view) => rebalancer.follow(view),
+  onRing: (view) => {
+    rebalancer.follow(view);
+    // The slots it is the primary of are marked for each ring, where eviction reads them.
+    if (view.replicas > 1 && evicts) void primaries();
+  },
   onRejoin: () => {
     store.clear();
     rebalancer.reset();
@@ -131,8 +141,7 @@ const app = createApp({
   },
   // Answered before the sender gives up on the call: a 504 it can pass on.
   sendOnWaitMs: Math.max(1, Math.floor(config.peerTimeoutMs / 2)),
-  // With no ring (on its own, or before the first one) the ring is empty: primary of every key.
-  primaryKeys: primaryKeys(store, advertise, () => membership.ring),
+  primaryKeys: primaries,
   ringEpoch,
   metrics,
   auth,

@@ -80,6 +80,11 @@ export class SlotCounts {
     this.#ownedKeys = sum;
   }
 
+  /** The slots last given to {@link own}, 1 a slot owned; undefined before. */
+  get owned(): Uint8Array | undefined {
+    return this.#owned;
+  }
+
   /** The keys counted in the slots last given to {@link own}; 0 before. */
   get ownedKeys(): number {
     return this.#ownedKeys;

@@ -48,6 +48,15 @@ const NOEVICTION_EXPIRE_MS = 100;
 /** Expiry refs taken apart or compacted between two looks at the clock: under a millisecond. */
 const DEADLINE_STEP = 4096;
 
+/**
+ * Copies evictions pass over for a key this node is the primary of: {@link COPIES_PASSED} an
+ * eviction on average, saved up to {@link MAX_COPIES_PASSED} for a long run of them (the copies
+ * written before the keys read since). Past them the oldest goes, copy or not: on a node holding
+ * few primary keys among many copies, each eviction would otherwise walk them all.
+ */
+const COPIES_PASSED = 64;
+const MAX_COPIES_PASSED = 65_536;
+
 /** A page of a scan: its keys in slot order, and the first slot after it, null past the last. */
 export interface KeysPage {
   keys: string[];
@@ -76,6 +85,11 @@ export interface StoreOptions {
   movingKeys?: () => boolean;
   /** Counts the keys per ring slot as they come and go (1 MiB): see {@link Store.keysBySlot}. */
   countsSlots?: boolean;
+  /**
+   * Whether keys outside the slots last given to {@link Store.countOwned} (copies, kept for their
+   * primaries) are evicted after the others: true while keys have backups (see `#evictOldest`).
+   */
+  copiesLast?: () => boolean;
 }
 
 /** A write: `ttlMs` 0 or absent means the key never expires. */
@@ -138,11 +152,13 @@ export class Store {
   readonly #eviction: Eviction;
   readonly #onEvict: ((key: string, stamp: Stamp) => void) | undefined;
   readonly #movingKeys: () => boolean;
+  readonly #copiesLast: () => boolean;
   readonly #entries: Entries;
   readonly #slots: SlotCounts | undefined;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
+  #copiesToPass = MAX_COPIES_PASSED; // saved up by evictions: see COPIES_PASSED
   #expired = 0;
   #requestsWindow = -Infinity; // when requests' present window for removing due keys began
   #requestsExpireMs = 0; // their time spent on it in that window
@@ -166,6 +182,7 @@ export class Store {
     this.#eviction = options.eviction ?? "lru";
     this.#onEvict = options.onEvict;
     this.#movingKeys = options.movingKeys ?? (() => false);
+    this.#copiesLast = options.copiesLast ?? (() => false);
     this.#slots = options.countsSlots ? new SlotCounts() : undefined;
     const maxPages = Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES);
     this.#entries = new Entries(maxPages, this.#slots);
@@ -927,9 +944,28 @@ export class Store {
     return this.#lastVersion;
   }
 
+  /**
+   * Evicts the least recently used entry, or with `copiesLast` the least recently used in a slot
+   * this node is the primary of, copies passed over on the way going to the young end (as many as
+   * {@link COPIES_PASSED} allows). Reads go to primaries, so on their backups copies age first:
+   * evicted first, they left keys with one copy of R, at R=2 a fifth of them in a review's run. A
+   * copy goes when its primary evicts the key and tells this node (`EvictionNotices`), as a
+   * Hazelcast backup follows its partition owner's evictions.
+   */
   #evictOldest(): void {
-    const ref = this.#entries.oldest;
-    this.#onEvict?.(this.#entries.key(ref), this.#entries.stampOf(ref));
+    const entries = this.#entries;
+    let ref = entries.oldest;
+    const slots = this.#slots;
+    const primaries = this.#copiesLast() ? slots?.owned : undefined;
+    if (primaries !== undefined && slots!.ownedKeys > 0) {
+      this.#copiesToPass = Math.min(MAX_COPIES_PASSED, this.#copiesToPass + COPIES_PASSED);
+      while (this.#copiesToPass > 0 && primaries[entries.slotOf(ref)] === 0) {
+        entries.touch(ref);
+        ref = entries.oldest;
+        this.#copiesToPass--;
+      }
+    }
+    this.#onEvict?.(entries.key(ref), entries.stampOf(ref));
     this.#letGoMoving(ref);
     this.#evictions++;
   }

@@ -681,6 +681,31 @@ Deno.test("R=2: a client's scan lists every key once while a node is killed unde
   }
 });
 
+/**
+ * Fills nodes of 512 KB at R=2 through `cache`: 2,000 keys written then read, 4,000 more written.
+ * Reads reach the primary only: there the keys read stay recent, on the backup they age. Resolves to
+ * the keys written.
+ */
+async function overfill(cache: CacheClient): Promise<string[]> {
+  const keys: string[] = [];
+  const write = async (prefix: string, count: number) => {
+    for (let i = 0; i < count; i += 500) {
+      const items = Array.from({ length: Math.min(500, count - i) }, (_, j) => ({
+        key: `${prefix}${i + j}`,
+        value: "v".repeat(100),
+      }));
+      await cache.mset(items);
+      keys.push(...items.map((item) => item.key));
+    }
+  };
+  await write("a", 2000);
+  for (let i = 0; i < 2000; i += 100) {
+    await cache.mget(Array.from({ length: 100 }, (_, j) => `a${i + j}`));
+  }
+  await write("b", 4000);
+  return keys;
+}
+
 Deno.test("R=2 under LRU: a key its primary evicted is gone from its backup too, so a scan lists only keys a GET finds", async () => {
   const processes = new Processes();
   let client: CacheClient | undefined;
@@ -690,22 +715,8 @@ Deno.test("R=2 under LRU: a key its primary evicted is gone from its backup too,
       "512kb",
     ]);
     const cache = client = await CacheClient.connect(master.url, { mode: "proxy" });
-    const write = async (prefix: string, count: number) => {
-      for (let i = 0; i < count; i += 500) {
-        const items = Array.from({ length: Math.min(500, count - i) }, (_, j) => ({
-          key: `${prefix}${i + j}`,
-          value: "v".repeat(100),
-        }));
-        await cache.mset(items);
-      }
-    };
-    // Reads reach the primary only: there the keys read stay recent, on the backup they age. A
-    // primary then evicts keys its backup keeps, unless the backup is told.
-    await write("a", 2000);
-    for (let i = 0; i < 2000; i += 100) {
-      await cache.mget(Array.from({ length: 100 }, (_, j) => `a${i + j}`));
-    }
-    await write("b", 4000);
+    // A primary evicts keys its backup keeps, unless the backup is told.
+    await overfill(cache);
     const evicted = await Promise.all(
       (await nodesOf(master.url)).map(async (node) =>
         (await (await fetch(`${node.address}/stats`)).json()).evictions as number
@@ -727,6 +738,50 @@ Deno.test("R=2 under LRU: a key its primary evicted is gone from its backup too,
     }, "every key a scan lists is found").catch(() => {
       assert.fail(`${missing.length} listed keys not found, e.g. ${missing.slice(0, 5)}`);
     });
+  } finally {
+    client?.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("R=2 under LRU: full nodes keep each key on both its owners or on neither", async () => {
+  // Copies are never read, so they age first on backups: evicted there first, 1,374 of these 6,000
+  // keys were on their primary alone, lost with it and read as missing while it was down.
+  const processes = new Processes();
+  let client: CacheClient | undefined;
+  try {
+    const { master } = await settledCluster(processes, 3, ["--replicas", "2"], [
+      "--max-memory",
+      "512kb",
+    ]);
+    const cache = client = await CacheClient.connect(master.url, { mode: "proxy" });
+    const keys = await overfill(cache);
+    const ring = new Ring((await (await fetch(`${master.url}/ring`)).json()).nodes);
+    const held = async (node: string, key: string) => {
+      const answer = await fetch(`${node}/replica/${encodeURIComponent(key)}`);
+      const body = await answer.json();
+      return answer.status === 200 && body.value !== undefined;
+    };
+    // Copies go as eviction notices reach them, after the writes that caused them.
+    let halves: string[] = [];
+    let kept = 0;
+    await waitFor(async () => {
+      halves = [];
+      kept = 0;
+      for (const key of keys) {
+        const copies = await Promise.all(ring.owners(key, 2).map((node) => held(node, key)));
+        if (copies[0] !== copies[1]) halves.push(`${key} (${copies[0] ? "primary" : "backup"})`);
+        else if (copies[0]) kept++;
+      }
+      return halves.length === 0;
+    }, "each key on both owners or neither").catch(() => {
+      assert.fail(
+        `${halves.length} of ${keys.length} keys on one owner, e.g. ${halves.slice(0, 5)}`,
+      );
+    });
+    const evictions = (await (await fetch(`${master.url}/stats`)).json()).evictions;
+    console.log(`  ${kept} of ${keys.length} keys on both owners, ${evictions} evictions`);
+    assert.ok(kept > 1000 && evictions > 0, `${kept} keys kept, ${evictions} evictions`);
   } finally {
     client?.close();
     await processes.stopAll();
