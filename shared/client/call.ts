@@ -120,10 +120,26 @@ export function isRead(path: string, init: CallInit): boolean {
   return (init.method ?? "GET") === "GET" || path === "/mget";
 }
 
-/** Nothing listened at the address: the request was never sent. */
+/**
+ * Nothing listened at the address, or a call before it failed: the request was never sent.
+ * `cause` is that call's error, if one failed.
+ */
 export class Refused extends CacheError {
-  constructor(message: string) {
+  constructor(message: string, cause?: unknown) {
     super(0, message);
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/** No answer from `url` within the client's timeout: the request may have reached it. */
+export class TimedOut extends CacheError {
+  /** The server that did not answer. */
+  readonly url: string;
+
+  constructor(url: string, timeoutMs: number, write: boolean) {
+    const unsure = write ? ": the write may or may not have been applied" : "";
+    super(0, `${url} did not answer within ${timeoutMs} ms${unsure}`);
+    this.url = url;
   }
 }
 
@@ -284,13 +300,8 @@ export class Caller {
         throw new Refused(`${base} could not be reached: ${reason}`);
       }
       // Out of time, the request may have reached the server, and a write may have been applied.
-      const unsure = read ? "" : ": the write may or may not have been applied";
-      throw new CacheError(
-        0,
-        limit.signal.aborted
-          ? `${base} did not answer within ${timeoutMs} ms${unsure}`
-          : `${base} could not be reached: ${reason}`,
-      );
+      if (limit.signal.aborted) throw new TimedOut(base, timeoutMs, !read);
+      throw new CacheError(0, `${base} could not be reached: ${reason}`);
     } finally {
       limit.clear();
     }

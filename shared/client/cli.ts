@@ -2,7 +2,7 @@
 // Run it with `deno task cli <command>`, or as `cache` from the npm package (tools/npm_client.ts);
 // `run()` is the whole program, with its streams passed in.
 
-import { CacheError, UnreadableAnswer } from "./call.ts";
+import { CacheError, TimedOut, UnreadableAnswer } from "./call.ts";
 import { type Invocation, parseInvocation } from "./cli_args.ts";
 import { type CliIo, Commands } from "./cli_commands.ts";
 import { EXIT } from "./cli_exit.ts";
@@ -61,19 +61,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 function failure(urls: string[], error: unknown): string {
   const at = urls.join(",");
   if (error instanceof CacheError) {
+    if (error instanceof TimedOut && urls.includes(error.url)) {
+      return `The cluster at ${at}${error.message.slice(error.url.length)}`;
+    }
+    // A node's, in direct mode, or a write's clock asked first: reached, perhaps.
+    if (error instanceof TimedOut || error.cause instanceof TimedOut) {
+      return `The cluster at ${at} did not answer in time: ${error.message}`;
+    }
     if (error.status === 0) {
-      // The caller's message starts with the URL it could not reach, or that did not answer in
-      // time: kept when it is a node's.
-      for (const url of urls) {
-        const late = `${url} did not answer within `;
-        if (error.message.startsWith(late)) {
-          return `The cluster at ${at} did not answer within ${error.message.slice(late.length)}`;
-        }
-      }
-      // A node's, in direct mode: reached, perhaps, not "cannot reach".
-      if (error.message.includes(" did not answer within ")) {
-        return `The cluster at ${at} did not answer in time: ${error.message}`;
-      }
+      // The caller's message starts with the URL it could not reach: kept when it is a node's.
       const reason = urls.reduce(
         (message, url) => message.replace(`${url} could not be reached: `, ""),
         error.message,

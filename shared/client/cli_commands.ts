@@ -32,9 +32,14 @@ export interface CliIo {
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
   /** Aborts on Ctrl-C: `top` then ends with 0, another command with 130. */
   signal?: AbortSignal;
+  /**
+   * Milliseconds each call waits for its answer: default {@link TIMEOUT_MS} for the master's routes
+   * and the client's own default for keys.
+   */
+  timeoutMs?: number;
 }
 
-/** Milliseconds each call waits for its answer. */
+/** Milliseconds each call to the master's routes waits for its answer. */
 const TIMEOUT_MS = 5000;
 
 /**
@@ -173,7 +178,8 @@ export class Commands {
   async #cache(): Promise<CacheClient> {
     const { urls, token, proxy } = this.#call;
     const mode = proxy ? "proxy" : "direct";
-    this.#client ??= await CacheClient.connect(urls, { token, mode, fetch: this.#io.fetch });
+    const { fetch, timeoutMs } = this.#io;
+    this.#client ??= await CacheClient.connect(urls, { token, mode, fetch, timeoutMs });
     return this.#client;
   }
 
@@ -185,7 +191,7 @@ export class Commands {
       fetch,
       transport,
       token: this.#call.token,
-      timeoutMs: TIMEOUT_MS,
+      timeoutMs: this.#io.timeoutMs ?? TIMEOUT_MS,
     });
     return this.#caller;
   }

@@ -195,11 +195,29 @@ Deno.test("run() says an answer it cannot read came from the cluster, not a stat
 
 Deno.test("run() says a cluster that did not answer in time did not, not that it cannot be reached", async () => {
   const url = "http://127.0.0.1:9";
-  const silent = () => new Promise<Response>(() => {}); // reached, never answers: 5 s
-  const { code, stderr } = await cli(["stats", "--url", url], { fetch: silent });
+  const silent = () => new Promise<Response>(() => {}); // reached, never answers
+  const { code, stderr } = await cli(["stats", "--url", url], { fetch: silent, timeoutMs: 30 });
   assert.deepEqual([code, stderr], [
     3,
-    `cache: The cluster at ${url} did not answer within 5000 ms\n`,
+    `cache: The cluster at ${url} did not answer within 30 ms\n`,
+  ]);
+  // A write asks the master's clock first: not sent then, but not "cannot reach" either.
+  const unsent = await cli(["del", "k", "--url", url, "--proxy"], { fetch: silent, timeoutMs: 30 });
+  assert.deepEqual([unsent.code, unsent.stderr], [
+    3,
+    `cache: The cluster at ${url} did not answer in time: ${url} did not tell its clock, so the ` +
+    `write was not sent: ${url} did not answer within 30 ms\n`,
+  ]);
+  const clock = { "x-node-time": String(Date.now()) };
+  const told = (input: string) =>
+    input.endsWith("/live")
+      ? Promise.resolve(Response.json({ ok: true }, { headers: clock }))
+      : silent();
+  const write = await cli(["del", "k", "--url", url, "--proxy"], { fetch: told, timeoutMs: 30 });
+  assert.deepEqual([write.code, write.stderr], [
+    3,
+    `cache: The cluster at ${url} did not answer within 30 ms: the write may or may not have been ` +
+    `applied\n`,
   ]);
 });
 

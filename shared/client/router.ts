@@ -311,7 +311,8 @@ export class Router {
         // It answered, if not as a probe should: the write goes, with a deadline if it told one.
         if (!unreached(error)) return answered();
         const reason = error instanceof Error ? error.message : String(error);
-        throw new Refused(`${master} did not tell its clock, so the write was not sent: ${reason}`);
+        const message = `${master} did not tell its clock, so the write was not sent: ${reason}`;
+        throw new Refused(message, error);
       }).finally(() => this.#askingClock.delete(master));
       this.#askingClock.set(master, asking);
     }
