@@ -20,7 +20,13 @@ const KEYS = 100_000;
 const CONNECTIONS = [10, 50];
 // tools/load.ts's settings, spelled out so both builds run alike whatever their defaults are.
 const MASTER_ARGS = ["--replicas", "2", "--recovery-ms", "300"];
-const NODE_ARGS = ["--heartbeat-ms", "1000"];
+// More node flags, space-separated: "--max-memory 4mb" compares writes that evict.
+const NODE_ARGS = [
+  "--heartbeat-ms",
+  "1000",
+  ...(Deno.env.get("COMPARE_NODE_ARGS") ?? "").split(" "),
+]
+  .filter((arg) => arg !== "");
 const START_MS = 30_000;
 const LABELS = ["old", "new"];
 
