@@ -1,6 +1,6 @@
 // deno task bench:capacity: fills 3 nodes x 64 MiB at R=2 through the master with 16-byte keys and
-// 100-byte values until the first eviction, prints the keys held per GiB of --max-memory, then loads
-// the full cluster with wrk and reports the nodes' GC pauses.
+// 100-byte values until the first eviction, prints the keys held per GiB of --max-memory, then
+// loads the full cluster with wrk and reports the nodes' GC pauses.
 
 import { LOAD_VALUE, loadKey, writeKeyScripts } from "../tools/load_rows.ts";
 import { Processes, settledCluster } from "../tests/support/process.ts";

@@ -1,7 +1,7 @@
-// The master -> node hop, client by client: the global fetch against the project's HTTP/1.1
-// client (shared/http1/client.ts), through its fetch and through exchange(), which the services use,
-// reading one key from a real node at 1, 10 and 50 calls in flight. Prints calls per second and
-// CPU microseconds per call of this process, and the ratios to the global fetch.
+// The master -> node hop, client by client: the global fetch against the project's HTTP/1.1 client
+// (shared/http1/client.ts), through its fetch and through exchange(), which the services use,
+// reading one key from a real node at 1, 10 and 50 calls in flight. Prints calls per second and CPU
+// microseconds per call of this process, and the ratios to the global fetch.
 // Run: deno run --allow-all bench/hop.ts
 
 import process from "node:process";

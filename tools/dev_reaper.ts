@@ -1,4 +1,5 @@
-// Stops a `deno task dev` cluster whose script was killed outright (SIGKILL), which no handler sees.
+// Stops a `deno task dev` cluster whose script was killed outright (SIGKILL), which no handler
+// sees.
 
 // tools/dev.ts starts this in a session of its own, its stdin a pipe, and writes a line per process
 // it starts (`node <pid>` or `master <pid>`), one per process that ended (`exited <pid>`: its pid

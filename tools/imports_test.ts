@@ -137,7 +137,9 @@ const NODE_TRANSPORT = ["node:http", "node:https"];
  * @example
  * ```ts
  * const graph: Graph = new Map([
- *   ["shared/ring/ring.ts", [{ specifier: "../log/log.ts", to: "shared/log/log.ts", typeOnly: false }]],
+ *   ["shared/ring/ring.ts", [
+ *     { specifier: "../log/log.ts", to: "shared/log/log.ts", typeOnly: false },
+ *   ]],
  * ]);
  * violations(graph); // ['shared/ring/ring.ts imports "../log/log.ts" (shared/log/log.ts): ...']
  * ```

@@ -101,7 +101,8 @@ async function declarations(out: string, work: string): Promise<void> {
   } catch {
     throw new Error(`Cannot find ${zod}: run deno install first`);
   }
-  // What both compilations below share: the client's sources or declarations, as a bundler sees them.
+  // What both compilations below share: the client's sources or declarations, as a bundler sees
+  // them.
   const common = {
     target: "ES2022",
     module: "ESNext",

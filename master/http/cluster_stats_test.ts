@@ -1,4 +1,5 @@
-// The cluster's counters with replication: each distinct key once in `keys`, every copy in `copies`.
+// The cluster's counters with replication: each distinct key once in `keys`, every copy in
+// `copies`.
 
 import assert from "node:assert/strict";
 import { inProcessCluster } from "../../tests/support/in_process.ts";

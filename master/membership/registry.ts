@@ -718,14 +718,14 @@ export class Registry {
 
   /**
    * Whether the node at `address`, up and late (not heard from or reached since `aliveMs`, a
-   * failure timeout ago or more), not known gone, stays up for now: with backups, another node
-   * was marked down and keys have not settled since, so its keys have a copy fewer, and this one marked down too, told to
-   * rejoin empty, would take the last copy of some. Two nodes alive but unheard are likelier then
-   * than two dead: a master too busy to read heartbeats in time marked two live nodes down, one
-   * after the other, and acknowledged writes were lost at R=2. Kept up for {@link HELD_UP_TIMEOUTS}
-   * failure timeouts of silence at most, counted from when it was last heard as the hold began
-   * (the time a sweep gives back after a pause, or after no node was heard, does not extend it):
-   * one dead too then goes. Its lease runs out meanwhile: it serves nothing.
+   * failure timeout ago or more), not known gone, stays up for now: with backups, another node was
+   * marked down and keys have not settled since, so its keys have a copy fewer, and this one marked
+   * down too, told to rejoin empty, would take the last copy of some. Two nodes alive but unheard
+   * are likelier then than two dead: a master too busy to read heartbeats in time marked two live
+   * nodes down, one after the other, and acknowledged writes were lost at R=2. Kept up for
+   * {@link HELD_UP_TIMEOUTS} failure timeouts of silence at most, counted from when it was last
+   * heard as the hold began (the time a sweep gives back after a pause, or after no node was heard,
+   * does not extend it): one dead too then goes. Its lease runs out meanwhile: it serves nothing.
    */
   #keepsUp(address: string, aliveMs: number, now: number): boolean {
     const { failureTimeoutMs, log, replicas = 1 } = this.#options;

@@ -231,8 +231,8 @@ Deno.test("Membership names the nodes that left the ring until its keys have set
 });
 
 Deno.test("Membership names a node leaving the ring it first follows, still handing keys over", async () => {
-  // A node that joined while another was leaving never saw a ring with it, so it named no one:
-  // its increments and conditions started from "missing" where the leaver held the key (acknowledged
+  // A node that joined while another was leaving never saw a ring with it, so it named no one: its
+  // increments and conditions started from "missing" where the leaver held the key (acknowledged
   // increments lost, `if: present` refused for stored keys).
   const ring = {
     term: 1,

@@ -1,4 +1,5 @@
-// Tests of the Rebalancer: which keys go to which new owners, in what batches, and what progress says.
+// Tests of the Rebalancer: which keys go to which new owners, in what batches, and what progress
+// says.
 
 import assert from "node:assert/strict";
 import { createLogger, silentLogger } from "@cache/log/log";

@@ -1,4 +1,5 @@
-// Keys a node still on an older ring hands here go on to their owners in the ring this node follows.
+// Keys a node still on an older ring hands here go on to their owners in the ring this node
+// follows.
 
 import { aged, newer } from "@cache/protocol/replica";
 import { newerRing, type RingView } from "@cache/protocol/wire";

@@ -473,8 +473,8 @@ export class Writer {
    * handing keys over counts the rest as taken, those this node held already among them. So are
    * copies stamped too far ahead (409): a version more than {@link MAX_COPY_AHEAD_US} past this
    * node's clock, or a ring epoch past `latest` (by default `latestEpoch()`: a minute past this
-   * node's clock and ring), whether a peer's `/replicate` sent them ({@link applyCopies}) or they are
-   * states read from peers while keys move.
+   * node's clock and ring), whether a peer's `/replicate` sent them ({@link applyCopies}) or they
+   * are states read from peers while keys move.
    */
   applyWhatFits(
     replicas: Replica[],

@@ -1,4 +1,5 @@
-// The store's memory: one resizable buffer cut into pages, each page carved into chunks of one size.
+// The store's memory: one resizable buffer cut into pages, each page carved into chunks of one
+// size.
 
 import { CHUNK_SIZES, CHUNKS_PER_PAGE, PAGE_BYTES } from "./size_classes.ts";
 

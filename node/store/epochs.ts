@@ -1,4 +1,5 @@
-// The ring epochs records were written in, each stored once: a record keeps a 32-bit id of its epoch.
+// The ring epochs records were written in, each stored once: a record keeps a 32-bit id of its
+// epoch.
 
 /**
  * Ring epochs by small ids, counted by the records that use them: an epoch can be a clock reading

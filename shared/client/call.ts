@@ -268,9 +268,9 @@ export class Caller {
 
   /**
    * Calls `path` on `base`; resolves to the parsed body, or throws CacheError with the server's
-   * message ({@link Refused} when nothing listened). With `routedBy`, the epoch of the ring the call
-   * was routed by, an answer from a newer ring throws {@link StaleRing}, even when the client has
-   * caught up with that ring meanwhile.
+   * message ({@link Refused} when nothing listened). With `routedBy`, the epoch of the ring the
+   * call was routed by, an answer from a newer ring throws {@link StaleRing}, even when the client
+   * has caught up with that ring meanwhile.
    */
   async call(
     base: string,

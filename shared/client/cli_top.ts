@@ -208,7 +208,8 @@ const SHOW_CURSOR = "\x1b[?25h";
  * @example
  * ```ts
  * import { top } from "./cli_top.ts";
- * await top({ sample, write: console.log, url, intervalMs: 1000, once: true, json: false, terminal: false });
+ * const options = { intervalMs: 1000, once: true, json: false, terminal: false };
+ * await top({ sample, write: console.log, url, ...options });
  * ```
  */
 export async function top(options: TopOptions): Promise<void> {

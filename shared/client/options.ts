@@ -37,8 +37,8 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * The masters' URLs in `masters` (an array, or one string with commas), trailing slashes dropped;
- * throws {@link InvalidMasterUrl} for the first that is not `http(s)://host[:port]`: a path would be
- * dropped, not put before every route's, so it is refused rather than ignored.
+ * throws {@link InvalidMasterUrl} for the first that is not `http(s)://host[:port]`: a path would
+ * be dropped, not put before every route's, so it is refused rather than ignored.
  *
  * @example
  * ```ts

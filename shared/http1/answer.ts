@@ -57,7 +57,8 @@ const parts = new WeakMap<Response, WireAnswer>();
  * ```ts
  * import { madeOf, partsOf } from "./answer.ts";
  * const body = '{"key":"k","value":"v"}';
- * const answer = madeOf(new Response(body), { status: 200, contentType: "application/json", body });
+ * const contentType = "application/json";
+ * const answer = madeOf(new Response(body), { status: 200, contentType, body });
  * partsOf(answer)?.body; // the same string
  * ```
  */

@@ -94,7 +94,8 @@ const JSON_TYPE = /^application\/json(\s*;[\t\x20-\x7e]*)?$/i;
  * @example
  * ```ts
  * import { callPeer, peerResponse } from "./peer.ts";
- * const response = peerResponse(await callPeer(fetch, "http://127.0.0.1:8081", "/keys/k", {}, 2000));
+ * const called = await callPeer(fetch, "http://127.0.0.1:8081", "/keys/k", {}, 2000);
+ * const response = peerResponse(called);
  * ```
  */
 export function peerResponse(answer: RawAnswer): Response {

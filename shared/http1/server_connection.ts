@@ -48,7 +48,8 @@ export interface ServerContext {
 
 /**
  * A body with a Content-Length up to this size is read whole before the handler runs: above the
- * largest a node takes at the default value limit (6.1 MiB: 1 MB fully escaped); longer ones stream.
+ * largest a node takes at the default value limit (6.1 MiB: 1 MB fully escaped); longer ones
+ * stream.
  */
 const WHOLE_BODY_BYTES = 8 * 1024 * 1024;
 

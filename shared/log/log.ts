@@ -27,7 +27,8 @@ export interface LoggerOptions {
  * import { createLogger } from "./log.ts";
  * const log = createLogger("master");
  * log.info("node down", { address: "http://127.0.0.1:8081" });
- * // {"time":"…","level":"info","msg":"node down","service":"master","address":"http://127.0.0.1:8081"}
+ * // {"time":"…","level":"info","msg":"node down","service":"master",
+ * //  "address":"http://127.0.0.1:8081"} (one line)
  * ```
  */
 export function createLogger(service: string, options: LoggerOptions = {}): Logger {

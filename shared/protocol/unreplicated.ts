@@ -1,4 +1,5 @@
-// The keys a primary stored but some backup did not take, as its error answer to a write names them.
+// The keys a primary stored but some backup did not take, as its error answer to a write names
+// them.
 
 /**
  * The `unreplicated` keys an error body names: a primary that stored a batch of writes and then

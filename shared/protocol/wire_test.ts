@@ -9,7 +9,8 @@ Deno.test("utf8Bytes() counts what TextEncoder writes, long strings and split pa
   const text = fc.string({ unit: fc.constantFrom("a", "é", "€", "😀", "\ud800", "\udc00") });
   fc.assert(
     fc.property(text, fc.nat(70_000), (tail, pad) => {
-      // Padding puts the tail's characters on either side of the 64 KiB the long path encodes at once.
+      // Padding puts the tail's characters on either side of the 64 KiB the long path encodes at
+      // once.
       const long = "x".repeat(pad) + tail;
       assert.equal(utf8Bytes(long), encoder.encode(long).length);
       assert.equal(utf8Bytes(tail), encoder.encode(tail).length);

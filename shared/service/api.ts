@@ -278,9 +278,9 @@ export function jsonDepth(text: string): number {
 }
 
 /**
- * Scalar's browser bundle from npm `@scalar/api-reference`, served by the service itself so the page
- * works with no internet. `deno install` puts it in `node_modules/`; `deno compile` embeds it at
- * the same place with `--include`.
+ * Scalar's browser bundle from npm `@scalar/api-reference`, served by the service itself so the
+ * page works with no internet. `deno install` puts it in `node_modules/`; `deno compile` embeds it
+ * at the same place with `--include`.
  */
 export const SCALAR_BUNDLE_PATH = "node_modules/@scalar/api-reference/dist/browser/standalone.js";
 const scalarBundle = new URL(`../../${SCALAR_BUNDLE_PATH}`, import.meta.url);

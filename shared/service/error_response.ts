@@ -12,7 +12,8 @@ import type { Logger } from "@cache/log/log";
  * import { errorResponse } from "./error_response.ts";
  * import { HttpError } from "@cache/protocol/errors";
  * import { silentLogger } from "@cache/log/log";
- * const answer = errorResponse(new HttpError(503, "No node is up"), "GET", "/keys/a", silentLogger);
+ * const error = new HttpError(503, "No node is up");
+ * const answer = errorResponse(error, "GET", "/keys/a", silentLogger);
  * answer.status; // 503
  * ```
  */

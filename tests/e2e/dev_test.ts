@@ -1,4 +1,5 @@
-// `deno task dev` starts a whole cluster and Ctrl-C stops it in order: nodes leave, then the master.
+// `deno task dev` starts a whole cluster and Ctrl-C stops it in order: nodes leave, then the
+// master.
 
 import assert from "node:assert/strict";
 import { nodesOf, put, waitFor } from "../support/process.ts";

@@ -683,8 +683,8 @@ Deno.test("R=2: a client's scan lists every key once while a node is killed unde
 
 /**
  * Fills nodes of 512 KB at R=2 through `cache`: 2,000 keys written then read, 4,000 more written.
- * Reads reach the primary only: there the keys read stay recent, on the backup they age. Resolves to
- * the keys written.
+ * Reads reach the primary only: there the keys read stay recent, on the backup they age. Resolves
+ * to the keys written.
  */
 async function overfill(cache: CacheClient): Promise<string[]> {
   const keys: string[] = [];
