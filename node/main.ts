@@ -48,8 +48,12 @@ const store = new Store({
   movingKeys: () => membership.view?.settled === false,
   countsSlots: true, // for the keys it is the primary of, in /stats
   // With backups, a node evicts keys it is the primary of first: copies go as their primaries
-  // evict them (see evictions below), so a key keeps its R copies or none.
-  copiesLast: () => (membership.view?.replicas ?? 1) > 1,
+  // evict them (see evictions below), so a key keeps its R copies or none. Not while keys move:
+  // copies made then (a node lost, its keys copied again) would evict whole keys, not copies.
+  copyShare: () => {
+    const view = membership.view;
+    return view?.settled ? (view.replicas - 1) / view.replicas : 0;
+  },
 });
 // A key this node evicts as its primary is let go by its backups too: else reads miss a key that
 // scans still list, and that comes back when a backup takes over.

@@ -57,6 +57,13 @@ const DEADLINE_STEP = 4096;
 const COPIES_PASSED = 64;
 const MAX_COPIES_PASSED = 65_536;
 
+/**
+ * The share of a store's keys copies may take past their even share before they are evicted like
+ * any other key: a node whose peers evict less (a larger bound, say) would otherwise give all its
+ * room to their copies and keep none of its own keys, and ring shares differ a little.
+ */
+export const COPY_SHARE_SLACK = 0.1;
+
 /** A page of a scan: its keys in slot order, and the first slot after it, null past the last. */
 export interface KeysPage {
   keys: string[];
@@ -86,10 +93,12 @@ export interface StoreOptions {
   /** Counts the keys per ring slot as they come and go (1 MiB): see {@link Store.keysBySlot}. */
   countsSlots?: boolean;
   /**
-   * Whether keys outside the slots last given to {@link Store.countOwned} (copies, kept for their
-   * primaries) are evicted after the others: true while keys have backups (see `#evictOldest`).
+   * The share of this store's keys that keys outside the slots last given to
+   * {@link Store.countOwned} (copies, kept for their primaries) fill when keys are spread evenly:
+   * (R - 1) / R with R owners a key. While copies hold no more than {@link COPY_SHARE_SLACK} past
+   * it, they are evicted after the others (see `#evictOldest`); 0, the default: plain LRU.
    */
-  copiesLast?: () => boolean;
+  copyShare?: () => number;
 }
 
 /** A write: `ttlMs` 0 or absent means the key never expires. */
@@ -152,7 +161,7 @@ export class Store {
   readonly #eviction: Eviction;
   readonly #onEvict: ((key: string, stamp: Stamp) => void) | undefined;
   readonly #movingKeys: () => boolean;
-  readonly #copiesLast: () => boolean;
+  readonly #copyShare: () => number;
   readonly #entries: Entries;
   readonly #slots: SlotCounts | undefined;
   #hits = 0;
@@ -182,7 +191,7 @@ export class Store {
     this.#eviction = options.eviction ?? "lru";
     this.#onEvict = options.onEvict;
     this.#movingKeys = options.movingKeys ?? (() => false);
-    this.#copiesLast = options.copiesLast ?? (() => false);
+    this.#copyShare = options.copyShare ?? (() => 0);
     this.#slots = options.countsSlots ? new SlotCounts() : undefined;
     const maxPages = Math.ceil((this.#maxBytes * PAGE_SLACK) / PAGE_BYTES);
     this.#entries = new Entries(maxPages, this.#slots);
@@ -582,12 +591,20 @@ export class Store {
   /**
    * Forgets `key`'s value if it is stamped at or below `stamp`, the state its primary evicted, as
    * an eviction here would: no deletion is remembered (only, while keys move, the state's end), so
-   * a newer write is taken as before. Returns whether it forgot one. Not counted as an eviction:
-   * that was the primary's.
+   * a newer write is taken as before. Without a value of the key, the state's end is remembered
+   * (as a let-go state, for five minutes at most): the notice may come before the copy,
+   * which would then stay here alone. Returns whether it forgot a value. Not counted as an
+   * eviction: that was the primary's.
    */
   dropEvicted(key: string, stamp: Stamp): boolean {
     const ref = this.#entries.find(key);
-    if (ref === 0 || newer(this.#entries.stampOf(ref), stamp)) return false;
+    if (ref === 0) {
+      // Its copy may still be on its way (sent after the notice): remembered, it is not taken.
+      const end = this.#tombstones.stampOf(key);
+      if (!end || newer(stamp, end)) this.#tombstones.rememberLetGo(key, stamp);
+      return false;
+    }
+    if (newer(this.#entries.stampOf(ref), stamp)) return false;
     this.#letGoMoving(ref);
     return true;
   }
@@ -945,19 +962,25 @@ export class Store {
   }
 
   /**
-   * Evicts the least recently used entry, or with `copiesLast` the least recently used in a slot
+   * Evicts the least recently used entry, or with a `copyShare` the least recently used in a slot
    * this node is the primary of, copies passed over on the way going to the young end (as many as
-   * {@link COPIES_PASSED} allows). Reads go to primaries, so on their backups copies age first:
-   * evicted first, they left keys with one copy of R, at R=2 a fifth of them in a review's run. A
-   * copy goes when its primary evicts the key and tells this node (`EvictionNotices`), as a
-   * Hazelcast backup follows its partition owner's evictions.
+   * {@link COPIES_PASSED} allows), while copies hold no more than their share. Reads go to
+   * primaries, so on their backups copies age first: evicted first, they left keys with one copy
+   * of R, at R=2 a fifth of them in a test's run. A copy goes when its primary evicts the key and
+   * tells this node (`EvictionNotices`), as a Hazelcast backup follows its partition owner's
+   * evictions.
    */
   #evictOldest(): void {
     const entries = this.#entries;
     let ref = entries.oldest;
     const slots = this.#slots;
-    const primaries = this.#copiesLast() ? slots?.owned : undefined;
-    if (primaries !== undefined && slots!.ownedKeys > 0) {
+    const share = this.#copyShare();
+    const primaries = share > 0 ? slots?.owned : undefined;
+    const copies = entries.count - (slots?.ownedKeys ?? 0);
+    if (
+      primaries !== undefined && slots!.ownedKeys > 0 &&
+      copies <= (share + COPY_SHARE_SLACK) * entries.count
+    ) {
       this.#copiesToPass = Math.min(MAX_COPIES_PASSED, this.#copiesToPass + COPIES_PASSED);
       while (this.#copiesToPass > 0 && primaries[entries.slotOf(ref)] === 0) {
         entries.touch(ref);
