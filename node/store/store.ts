@@ -592,9 +592,9 @@ export class Store {
    * Forgets `key`'s value if it is stamped at or below `stamp`, the state its primary evicted, as
    * an eviction here would: no deletion is remembered (only, while keys move, the state's end), so
    * a newer write is taken as before. Without a value of the key, the state's end is remembered
-   * (as a let-go state, for five minutes at most): the notice may come before the copy,
-   * which would then stay here alone. Returns whether it forgot a value. Not counted as an
-   * eviction: that was the primary's.
+   * (as a let-go state, for five minutes at most): the notice may come before the copy, which
+   * would then stay here alone. Returns whether it forgot a value. Not counted as an eviction:
+   * that was the primary's.
    */
   dropEvicted(key: string, stamp: Stamp): boolean {
     const ref = this.#entries.find(key);
