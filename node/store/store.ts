@@ -11,7 +11,7 @@ import { type Applied, RequestLog } from "./requests.ts";
 import { SmallestSlots } from "./scan_page.ts";
 import { type SlotCountArray, SlotCounts } from "./slot_counts.ts";
 import { Slices } from "@cache/async/slices";
-import { Deletions, type Stamp } from "./tombstones.ts";
+import { Deletions, type Stamp, Tombstones } from "./tombstones.ts";
 
 export { entryBytes, EXPIRY_BYTES } from "./entries.ts";
 export { EntryTooLargeError, StoreFullError } from "./errors.ts";
@@ -49,18 +49,18 @@ const NOEVICTION_EXPIRE_MS = 100;
 const DEADLINE_STEP = 4096;
 
 /**
- * Copies evictions pass over for a key this node is the primary of: {@link COPIES_PASSED} an
- * eviction on average, saved up to {@link MAX_COPIES_PASSED} for a long run of them (the copies
- * written before the keys read since). Past them the oldest goes, copy or not: on a node holding
- * few primary keys among many copies, each eviction would otherwise walk them all.
+ * Entries evictions pass over to reach a key this node is the primary of (or, past their share, a
+ * copy): {@link PASSED} an eviction on average, saved up to {@link MAX_PASSED} for a long run (the
+ * copies written before the keys read since). Past them the oldest goes, whichever it is: on a
+ * node holding few of one kind among many of the other, each eviction would otherwise walk them.
  */
-const COPIES_PASSED = 64;
-const MAX_COPIES_PASSED = 65_536;
+const PASSED = 64;
+const MAX_PASSED = 65_536;
 
 /**
- * The share of a store's keys copies may take past their even share before they are evicted like
- * any other key: a node whose peers evict less (a larger bound, say) would otherwise give all its
- * room to their copies and keep none of its own keys, and ring shares differ a little.
+ * The share of a store's keys, past their even share, that copies may take before they go first:
+ * a node whose peers evict less (a larger bound, say) would otherwise give all its room to their
+ * copies and keep none of its own keys, and ring shares differ a little.
  */
 export const COPY_SHARE_SLACK = 0.1;
 
@@ -95,8 +95,9 @@ export interface StoreOptions {
   /**
    * The share of this store's keys that keys outside the slots last given to
    * {@link Store.countOwned} (copies, kept for their primaries) fill when keys are spread evenly:
-   * (R - 1) / R with R owners a key. While copies hold no more than {@link COPY_SHARE_SLACK} past
-   * it, they are evicted after the others (see `#evictOldest`); 0, the default: plain LRU.
+   * (R - 1) / R with R owners a key. While copies hold no more than {@link COPY_SHARE_SLACK} of
+   * the keys past it, they are evicted after the others, and past it before them (see
+   * `#evictOldest`); 0, the default: plain LRU.
    */
   copyShare?: () => number;
 }
@@ -167,7 +168,7 @@ export class Store {
   #hits = 0;
   #misses = 0;
   #evictions = 0;
-  #copiesToPass = MAX_COPIES_PASSED; // saved up by evictions: see COPIES_PASSED
+  #toPass = MAX_PASSED; // entries evictions may pass over, full at first: see PASSED
   #expired = 0;
   #requestsWindow = -Infinity; // when requests' present window for removing due keys began
   #requestsExpireMs = 0; // their time spent on it in that window
@@ -179,6 +180,8 @@ export class Store {
   // The version a cluster's flush went through: states stamped at or below it are refused.
   #flushed = 0;
   readonly #tombstones: Deletions;
+  // States primaries evicted, told by /evicted: a late copy of one is not taken (dropEvicted).
+  readonly #noticed: Tombstones;
   // Of each walkKeys() under way: the keys written into a new chunk since it began.
   readonly #walks = new Set<Set<string>>();
   readonly #requests: RequestLog;
@@ -186,6 +189,7 @@ export class Store {
   constructor(options: StoreOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#tombstones = new Deletions(this.#now);
+    this.#noticed = new Tombstones(this.#now);
     this.#requests = new RequestLog(this.#now);
     this.#maxBytes = options.maxBytes ?? 0;
     this.#eviction = options.eviction ?? "lru";
@@ -219,7 +223,9 @@ export class Store {
     return expiresAt === 0 ? { utf8, version } : { utf8, version, ttlMs: expiresAt - this.#now() };
   }
 
-  /** Like {@link get}, but neither counted nor making the key most recent: for read-modify-write. */
+  /**
+   * Like {@link get}, but neither counted nor making the key most recent: for read-modify-write.
+   */
   peek(key: string): Read | undefined {
     const ref = this.#live(key);
     return ref === 0 ? undefined : this.#read(ref);
@@ -401,6 +407,8 @@ export class Store {
    */
   apply(replica: RawReplica): boolean {
     if (replica.version <= this.#flushed) return false;
+    const noticed = this.#noticed.stampOf(replica.key);
+    if (noticed && !newer(replica, noticed)) return false; // its primary evicted it
     const ref = this.#entries.find(replica.key);
     const epoch = replica.epoch ?? 0;
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
@@ -591,20 +599,18 @@ export class Store {
   /**
    * Forgets `key`'s value if it is stamped at or below `stamp`, the state its primary evicted, as
    * an eviction here would: no deletion is remembered (only, while keys move, the state's end), so
-   * a newer write is taken as before. Without a value of the key, the state's end is remembered
-   * (as a let-go state, for five minutes at most): the notice may come before the copy, which
-   * would then stay here alone. Returns whether it forgot a value. Not counted as an eviction:
-   * that was the primary's.
+   * a newer write is taken as before. The state evicted is remembered apart from deletions, for
+   * {@link apply} alone (capped as they are, for five minutes at most): the notice may come before
+   * the copy, which would then stay here alone. Returns whether it forgot a value. Not counted as
+   * an eviction: that was the primary's.
    */
   dropEvicted(key: string, stamp: Stamp): boolean {
     const ref = this.#entries.find(key);
-    if (ref === 0) {
-      // Its copy may still be on its way (sent after the notice): remembered, it is not taken.
-      const end = this.#tombstones.stampOf(key);
-      if (!end || newer(stamp, end)) this.#tombstones.rememberLetGo(key, stamp);
-      return false;
-    }
-    if (newer(this.#entries.stampOf(ref), stamp)) return false;
+    if (ref !== 0 && newer(this.#entries.stampOf(ref), stamp)) return false;
+    // Its copy may still be on its way, sent after the notice: remembered, it is not taken then.
+    const noticed = this.#noticed.stampOf(key);
+    if (!noticed || newer(stamp, noticed)) this.#noticed.remember(key, stamp);
+    if (ref === 0) return false;
     this.#letGoMoving(ref);
     return true;
   }
@@ -614,6 +620,7 @@ export class Store {
     this.#raiseHorizon({ epoch: this.#lastEpoch, version: this.#lastVersion });
     this.#entries.clear(); // gives the memory back
     this.#tombstones.clear();
+    this.#noticed.clear();
     this.#requests.clear();
   }
 
@@ -964,11 +971,11 @@ export class Store {
   /**
    * Evicts the least recently used entry, or with a `copyShare` the least recently used in a slot
    * this node is the primary of, copies passed over on the way going to the young end (as many as
-   * {@link COPIES_PASSED} allows), while copies hold no more than their share. Reads go to
-   * primaries, so on their backups copies age first: evicted first, they left keys with one copy
-   * of R, at R=2 a fifth of them in a test's run. A copy goes when its primary evicts the key and
-   * tells this node (`EvictionNotices`), as a Hazelcast backup follows its partition owner's
-   * evictions.
+   * {@link PASSED} allows); once copies hold more than their share and {@link COPY_SHARE_SLACK},
+   * the least recently used copy, the node's own keys passed over. Reads go to primaries, so on
+   * their backups copies age first: evicted first, they left keys with one copy of R, at R=2 23 %
+   * of them in a test's run. A copy goes when its primary evicts the key and tells this node
+   * (`EvictionNotices`), as a Hazelcast backup follows its partition owner's evictions.
    */
   #evictOldest(): void {
     const entries = this.#entries;
@@ -976,16 +983,15 @@ export class Store {
     const slots = this.#slots;
     const share = this.#copyShare();
     const primaries = share > 0 ? slots?.owned : undefined;
-    const copies = entries.count - (slots?.ownedKeys ?? 0);
-    if (
-      primaries !== undefined && slots!.ownedKeys > 0 &&
-      copies <= (share + COPY_SHARE_SLACK) * entries.count
-    ) {
-      this.#copiesToPass = Math.min(MAX_COPIES_PASSED, this.#copiesToPass + COPIES_PASSED);
-      while (this.#copiesToPass > 0 && primaries[entries.slotOf(ref)] === 0) {
+    const own = slots?.ownedKeys ?? 0;
+    if (primaries !== undefined && own > 0 && own < entries.count) {
+      // Past their share, copies go first instead: the node's own keys are passed over.
+      const copy = entries.count - own > (share + COPY_SHARE_SLACK) * entries.count ? 1 : 0;
+      this.#toPass = Math.min(MAX_PASSED, this.#toPass + PASSED);
+      while (this.#toPass > 0 && (primaries[entries.slotOf(ref)] === 0 ? 1 : 0) !== copy) {
         entries.touch(ref);
         ref = entries.oldest;
-        this.#copiesToPass--;
+        this.#toPass--;
       }
     }
     this.#onEvict?.(entries.key(ref), entries.stampOf(ref));

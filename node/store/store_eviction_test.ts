@@ -2,7 +2,7 @@
 // what it keeps of a state a primary evicted.
 
 import assert from "node:assert/strict";
-import { COPY_SHARE_SLACK, entryBytes, Store } from "./store.ts";
+import { entryBytes, Store } from "./store.ts";
 import type { Stamp } from "@cache/protocol/replica";
 import { slotOf } from "@cache/ring/ring";
 import { SLOTS } from "@cache/ring/rendezvous";
@@ -17,10 +17,10 @@ function keysOf(prefix: string, count: number, avoid = new Set<number>()): strin
 }
 
 /**
- * A store of room for 10 keys holding `copyCount` copies (written first, so oldest) then keys it is
- * the primary of, each slot of those marked owned; `evicted` lists what it evicts, in order.
+ * A store of room for 10 keys holding `copyCount` copies then keys it is the primary of (or those
+ * first, `ownFirst`), each slot of those marked owned; `evicted` lists what it evicts, in order.
  */
-function fullStore(copyShare: number, copyCount = 5) {
+function fullStore(copyShare: number, copyCount = 5, ownFirst = false) {
   const primaries = keysOf("p", 10 - copyCount);
   const copies = keysOf("c", copyCount, new Set(primaries.map(slotOf)));
   const evicted: string[] = [];
@@ -33,8 +33,12 @@ function fullStore(copyShare: number, copyCount = 5) {
   const owned = new Uint8Array(SLOTS);
   for (const key of primaries) owned[slotOf(key)] = 1;
   store.countOwned(owned);
-  for (const [i, key] of copies.entries()) store.apply({ key, version: i + 1, value: "v" });
+  const writeCopies = () => {
+    for (const [i, key] of copies.entries()) store.apply({ key, version: i + 1, value: "v" });
+  };
+  if (!ownFirst) writeCopies();
   for (const key of primaries) store.set(key, "v");
+  if (ownFirst) writeCopies();
   return { store, primaries, copies, evicted };
 }
 
@@ -55,40 +59,50 @@ Deno.test("Store: without a copyShare, the least recently used goes, copy or not
   assert.deepEqual(evicted, copies.slice(0, 3));
 });
 
-Deno.test("Store: copies past their share and its slack are evicted like any other key", () => {
-  // 7 copies of 10 keys, past 0.5 + COPY_SHARE_SLACK: a node whose peers never evict their keys'
-  // copies would otherwise keep none of its own.
-  const { store, primaries, copies, evicted } = fullStore(0.5, 7);
-  for (const key of keysOf("n", 2, new Set([...primaries, ...copies].map(slotOf)))) {
-    store.set(key, "v");
+Deno.test("Store: copies past their share and its slack go before the node's own older keys", () => {
+  // A node whose peers never evict their keys' copies otherwise kept none of its own. 6 copies of
+  // 10 are within 0.5 + COPY_SHARE_SLACK: its own keys still go first.
+  const within = fullStore(0.5, 6, true);
+  within.store.set(keysOf("n", 1, new Set(within.copies.map(slotOf)))[0], "v");
+  assert.deepEqual(within.evicted, [within.primaries[0]]);
+  const past = fullStore(0.5, 7, true);
+  for (const key of keysOf("n", 2, new Set([...past.primaries, ...past.copies].map(slotOf)))) {
+    past.store.set(key, "v");
   }
-  assert.deepEqual(evicted, copies.slice(0, 2));
-  for (const key of primaries) assert.ok(store.peek(key), `primary key ${key} kept`);
-  assert.ok(COPY_SHARE_SLACK > 0 && 0.5 + COPY_SHARE_SLACK < 0.7);
+  assert.deepEqual(past.evicted, past.copies.slice(0, 2));
+  for (const key of past.primaries) assert.ok(past.store.peek(key), `own key ${key} kept`);
 });
 
-Deno.test("Store: with a copyShare and copies alone, copies are evicted and the bound holds", () => {
+Deno.test("Store: with a copyShare, copies written on and on leave its own keys their room", () => {
   const { store, primaries, copies, evicted } = fullStore(0.5);
   const more = keysOf("m", 200, new Set([...primaries, ...copies].map(slotOf)));
   for (const [i, key] of more.entries()) store.apply({ key, version: 100 + i, value: "v" });
-  // The primaries went first, then the oldest copies: the last written are held.
-  assert.deepEqual(evicted.slice(0, 5).sort(), [...primaries].sort());
+  // Its own keys went first until copies passed 0.6 of the keys, then the oldest copies.
+  assert.deepEqual(evicted.slice(0, 2), primaries.slice(0, 2));
+  assert.deepEqual(evicted.slice(2, 7), copies);
   const { keys, bytes } = store.stats();
   assert.equal(evicted.length, 210 - keys);
   assert.ok(keys >= 8 && bytes <= 10 * entryBytes("p0", "v"), `${keys} keys, ${bytes} bytes`);
-  assert.deepEqual(more.slice(-keys).filter((key) => !store.peek(key)), []);
+  for (const key of primaries.slice(2)) assert.ok(store.peek(key), `own key ${key} kept`);
+  assert.deepEqual(more.slice(-(keys - 3)).filter((key) => !store.peek(key)), []);
 });
 
-Deno.test("Store.dropEvicted() of a key it does not hold yet refuses that state's copy when it comes", () => {
+Deno.test("Store.dropEvicted() refuses the evicted state's copy when it comes after the notice", () => {
   // The notice can come before the copy (sent after it, in a later /replicate): taken then, the
   // copy stayed on the backup alone, and came back when the backup took over.
   const store = new Store();
   assert.equal(store.dropEvicted("k", { version: 5, epoch: 2 }), false);
   assert.equal(store.apply({ key: "k", version: 5, epoch: 2, value: "evicted" }), false);
   assert.equal(store.peek("k"), undefined);
+  // Remembered apart from deletions: not a state this node answers, scans or hands over.
+  assert.equal(store.replica("k"), undefined);
   assert.equal(store.apply({ key: "k", version: 6, epoch: 2, value: "later" }), true);
   assert.equal(store.peek("k")?.value, "later");
   // A notice older than the value held leaves it.
   assert.equal(store.dropEvicted("k", { version: 5, epoch: 2 }), false);
   assert.equal(store.peek("k")?.value, "later");
+  // Holding an older value: it goes, and the evicted state's late copy is not taken either.
+  assert.equal(store.dropEvicted("k", { version: 8, epoch: 2 }), true);
+  assert.equal(store.apply({ key: "k", version: 8, epoch: 2, value: "evicted" }), false);
+  assert.equal(store.peek("k"), undefined);
 });
