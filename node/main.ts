@@ -19,6 +19,7 @@ import { maxBodyBytes } from "@cache/protocol/key_routes";
 import { fenced } from "./cluster/fence.ts";
 import { Writer } from "./cluster/writer.ts";
 import { primaryKeys } from "./cluster/primary_keys.ts";
+import type { Ring } from "@cache/ring/ring";
 import { Store } from "./store/store.ts";
 
 const config = loadOrExit("node", nodeSettings, loadConfig);
@@ -49,10 +50,12 @@ const store = new Store({
   countsSlots: true, // for the keys it is the primary of, in /stats
   // With backups, a node evicts keys it is the primary of first: copies go as their primaries
   // evict them (see evictions below), so a key keeps its R copies or none. Not while keys move:
-  // copies made then (a node lost, its keys copied again) would evict whole keys, not copies.
+  // copies made then (a node lost, its keys copied again) would evict whole keys, not copies. Nor
+  // before the ring's slots are marked: a key no longer its own would go, and no backup be told.
   copyShare: () => {
     const view = membership.view;
-    return view?.settled ? (view.replicas - 1) / view.replicas : 0;
+    if (!view || view.settled === false || marked !== membership.ring) return 0;
+    return (view.replicas - 1) / view.replicas;
   },
 });
 // A key this node evicts as its primary is let go by its backups too: else reads miss a key that
@@ -91,8 +94,12 @@ const strays: Strays = new Strays({
   claimedAfter: (key, view) => rebalancer.claimedAfter(key, view),
   log,
 });
-// With no ring (on its own, or before the first one) the ring is empty: primary of every key.
-const primaries = primaryKeys(store, advertise, () => membership.ring);
+// The keys it is the primary of, for /stats; with no ring (on its own, or before the first one)
+// the ring is empty: primary of every key.
+let marked: Ring | undefined; // the ring whose slots the store's marks are of, for eviction
+const primaries = primaryKeys(store, advertise, () => membership.ring, undefined, (ring) => {
+  marked = ring;
+});
 const evicts = config.eviction === "lru" && config.maxMemoryBytes > 0;
 // `--master none`: a node on its own, which registers nowhere and serves every key.
 const standalone = config.masters.length === 0;
@@ -109,7 +116,9 @@ const membership: Membership = new Membership({
   onRing: (view) => {
     rebalancer.follow(view);
     // The slots it is the primary of are marked for each ring, where eviction reads them.
-    if (view.replicas > 1 && evicts) void primaries();
+    if (view.replicas > 1 && evicts) {
+      primaries().catch((error) => log.warn("primary slots not marked", { error: String(error) }));
+    }
   },
   onRejoin: () => {
     store.clear();
@@ -127,7 +136,8 @@ const replicator: Replicator = new Replicator({
   timeoutMs: config.peerTimeoutMs,
 });
 let stopping = false;
-let handedOver = false; // once set, copies are refused: one taken later would leave with this process
+// Once set, copies are refused: one taken later would leave with this process.
+let handedOver = false;
 // Active expiry, like Redis': due keys for a bounded time per tick, so memory comes back without
 // reads and no tick stalls requests.
 const expirer = setInterval(() => store.expire(Infinity, EXPIRE_MS_PER_TICK), EXPIRE_TICK_MS);

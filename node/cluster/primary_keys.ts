@@ -13,12 +13,14 @@ import type { Store } from "../store/store.ts";
  * slot against every node (62 ms at 3 nodes, 837 ms at 200, which held the node in one go), so
  * the scoring goes in slices of `sliceMs` (`Ring.scoreAll`), calls made meanwhile waiting for it;
  * a ring that changes meanwhile is marked instead. `store` must count its slots (`countsSlots`).
+ * `onMarked` is told of each ring once its slots are marked (eviction reads the marks too).
  */
 export function primaryKeys(
   store: Store,
   address: string,
   ring: () => Ring,
   sliceMs = SLICE_MS,
+  onMarked: (ring: Ring) => void = () => {},
 ): () => Promise<number | undefined> {
   let counted: Ring | undefined; // the ring whose slots the store counts as owned
   let marking: Promise<void> | undefined;
@@ -29,6 +31,7 @@ export function primaryKeys(
       if (!await now.scoreAll(slices, () => ring() === now)) continue; // replaced: mark that one
       store.countOwned(now.ownedSlots(address)); // every slot scored: a few ms
       counted = now;
+      onMarked(now);
     }
   }
 

@@ -30,9 +30,11 @@ Deno.test("primaryKeys() marks a ring's slots once and follows the keys written 
   const keys = Array.from({ length: 300 }, (_, i) => `k${i}`);
   for (const key of keys.slice(0, 200)) store.set(key, "v");
   let { ring, asked } = countedRing([SELF, "http://b:1", "http://c:1"]);
-  const read = primaryKeys(store, SELF, () => ring);
+  const marked: Ring[] = [];
+  const read = primaryKeys(store, SELF, () => ring, undefined, (done) => marked.push(done));
   const mine = (held: string[]) => held.filter((key) => ring.owner(key) === SELF).length;
   assert.equal(await read(), mine(keys.slice(0, 200)));
+  assert.deepEqual(marked, [ring], "told once its slots were marked");
   for (const key of keys.slice(200)) store.set(key, "v");
   for (const key of keys.slice(0, 50)) store.delete(key);
   for (let i = 0; i < 100; i++) assert.equal(await read(), mine(keys.slice(50)));
@@ -40,6 +42,7 @@ Deno.test("primaryKeys() marks a ring's slots once and follows the keys written 
 
   ({ ring, asked } = countedRing([SELF, "http://b:1"])); // b took over c's share
   assert.equal(await read(), mine(keys.slice(50)));
+  assert.equal(marked.at(-1), ring);
   assert.ok(mine(keys.slice(50)) > 0 && mine(keys.slice(50)) < 250);
   assert.equal(asked(), 1, "one marking for the new ring");
 });
