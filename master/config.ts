@@ -125,7 +125,10 @@ export const masterSettings = {
 /** The master's settings. */
 export type MasterConfig = Settings<typeof masterSettings>;
 
-/** Reads the master's settings from `env` and `args` (flags win); throws ConfigError naming the flag. */
+/**
+ * Reads the master's settings from `env` and `args` (flags win); throws ConfigError naming the
+ * flag.
+ */
 export function loadConfig(env: Record<string, string | undefined>, args: string[]): MasterConfig {
   const config = loadSettings(masterSettings, env, args);
   if (config.election === "etcd" && !config.etcdEndpoints) {

@@ -68,7 +68,9 @@ function resolve(from: string, specifier: string, members: Members = new Map()):
   return `npm:${name.replace(/(.)@.*$/, "$1")}`; // drop a version: npm:zod@4 is zod
 }
 
-/** The folder a path's rules come from: `shared/ring`, `shared` for a file directly in it, `master`. */
+/**
+ * The folder a path's rules come from: `shared/ring`, `shared` for a file directly in it, `master`.
+ */
 function areaOf(path: string): string {
   const parts = path.split("/");
   if (parts[0] === "shared" && parts.length > 2) return `${parts[0]}/${parts[1]}`;

@@ -28,7 +28,10 @@ async function run(command: string, args: string[], cwd = root): Promise<void> {
   if (code !== 0) throw new Error(`${command} ${args.join(" ")} exited with ${code}`);
 }
 
-/** Each export of our workspace packages (`@cache/ring/ring`) and its file, from the deno.json files. */
+/**
+ * Each export of our workspace packages (`@cache/ring/ring`) and its file, from the deno.json
+ * files.
+ */
 async function workspaceExports(): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   for (const entry of (await readJson("deno.json")).workspace as string[]) {

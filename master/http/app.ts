@@ -65,7 +65,9 @@ export function masterAccess(metricsAuth = false): AccessRules {
 /** The master's app, and the hot path that serves its busiest routes ahead of it. */
 export type MasterApp = OpenAPIHono & { hot: HotPath };
 
-/** The master's app: `/keys` (forwarded), membership routes, probes, `/openapi.json`, `/reference`. */
+/**
+ * The master's app: `/keys` (forwarded), membership routes, probes, `/openapi.json`, `/reference`.
+ */
 export function createApp(deps: MasterDeps): MasterApp {
   const metrics = deps.metrics ?? new Metrics();
   addClusterMetrics(metrics, deps.registry, deps.breakers);

@@ -552,7 +552,9 @@ export class Registry {
       (left !== undefined && this.#synced(member, left.term, left.epoch));
   }
 
-  /** The state of the member at `address`, or undefined for an address this master does not know. */
+  /**
+   * The state of the member at `address`, or undefined for an address this master does not know.
+   */
   status(address: string): MemberStatus | undefined {
     return this.#members.get(address)?.status;
   }

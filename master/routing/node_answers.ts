@@ -32,7 +32,9 @@ export function parsed(node: string, answer: RawAnswer): unknown {
  */
 export const LARGE_LINE_BYTES = 16 * 1024;
 
-/** The body each key found would have had alone: text, or a long line's bytes as the node sent them. */
+/**
+ * The body each key found would have had alone: text, or a long line's bytes as the node sent them.
+ */
 export type FoundBodies = Map<string, string | Uint8Array<ArrayBuffer>>;
 
 /** An `/mget` answer as the master makes it: the items found in the order asked, and misses. */

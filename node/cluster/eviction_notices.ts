@@ -46,7 +46,10 @@ export class EvictionNotices {
     this.#options = options;
   }
 
-  /** Called as the store evicts `key`, stamped `stamp`: its backups are told, if this is its primary. */
+  /**
+   * Called as the store evicts `key`, stamped `stamp`: its backups are told, if this is its
+   * primary.
+   */
   evicted(key: string, stamp: Stamp): void {
     const owners = this.#options.owners(key);
     if (owners[0] !== this.#options.self) return;

@@ -98,7 +98,8 @@ Deno.test("Membership rejoins empty when the master marked it down", async () =>
   });
   await membership.beat();
   cluster.clock.now += 5000;
-  cluster.registry.heartbeat("http://node-0:8081"); // the other node beats on: not every one is late
+  // The other node beats on: not every one is late.
+  cluster.registry.heartbeat("http://node-0:8081");
   cluster.registry.reached("http://node-0:8081");
   cluster.registry.sweep(); // this node silent: marked down
   assert.equal(cluster.registry.status("http://node-9:8081"), "down");

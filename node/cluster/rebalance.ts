@@ -322,7 +322,9 @@ function refusedIn(error: unknown): ReadonlySet<string> | undefined {
   return Array.isArray(refused) ? new Set(refused.map(String)) : undefined;
 }
 
-/** Whether `b` is the ring `a`: the same term and epoch (a new leader's ring may reuse an epoch). */
+/**
+ * Whether `b` is the ring `a`: the same term and epoch (a new leader's ring may reuse an epoch).
+ */
 function sameRing(a: RingRef, b: RingRef | undefined): boolean {
   return a.term === b?.term && a.epoch === b.epoch;
 }

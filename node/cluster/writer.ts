@@ -23,7 +23,9 @@ import { MAX_REQUESTS_PER_KEY } from "../store/requests.ts";
 /** Milliseconds a node asks the masters for a ring a peer's copies name, before it refuses them. */
 const COPY_RING_WAIT_MS = 500;
 
-/** A write as a route gives it: `value` a string, or its UTF-8 bytes as the request carried them. */
+/**
+ * A write as a route gives it: `value` a string, or its UTF-8 bytes as the request carried them.
+ */
 export interface Item {
   key: string;
   value: Value;

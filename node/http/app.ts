@@ -67,7 +67,9 @@ export interface NodeDeps {
   metricsAuth?: boolean;
 }
 
-/** Who may call what on a node: client tokens only reach the key routes (`/keys/*` is `/keys` too). */
+/**
+ * Who may call what on a node: client tokens only reach the key routes (`/keys/*` is `/keys` too).
+ */
 export function nodeAccess(metricsAuth = false): AccessRules {
   return [
     [["/keys/*", "/mget", "/mset", "/stamped"], ["client", "node"]],

@@ -31,7 +31,9 @@ export function unitBytes(value: string): Uint8Array {
   return bytes;
 }
 
-/** The string of the little-endian UTF-16 code units from `start` to `end`, surrogates as they are. */
+/**
+ * The string of the little-endian UTF-16 code units from `start` to `end`, surrogates as they are.
+ */
 export function readUnits(bytes: Uint8Array, start: number, end: number): string {
   let text = "";
   const units: number[] = [];

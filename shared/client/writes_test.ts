@@ -117,7 +117,8 @@ Deno.test("GatheredWrites resends the writes of one key of a refused /mset one a
   const { writes, release } = gathered(async (path, items) => {
     if (path === "/mset") throw new CacheError(400, "a key is not valid");
     const { key, value } = items[0];
-    await new Promise((resolve) => setTimeout(resolve, value === "1" ? 20 : 0)); // the first is slow
+    // The first is slow.
+    await new Promise((resolve) => setTimeout(resolve, value === "1" ? 20 : 0));
     sent.push(`${key}=${value}`);
   });
   const all = [write("first"), write("k", "1"), write("k", "2")].map((w) => writes.write(NODE, w));

@@ -250,7 +250,9 @@ async function refuse(conn: Deno.Conn): Promise<void> {
   }
 }
 
-/** Logs a warning at most once per {@link LOG_EVERY_MS} per message, with how many were held back. */
+/**
+ * Logs a warning at most once per {@link LOG_EVERY_MS} per message, with how many were held back.
+ */
 function rateLimited(log: Logger) {
   const throttle = new Throttle(LOG_EVERY_MS);
   return {

@@ -47,7 +47,9 @@ export type WriteHandler<B> = (
  */
 export type BytesReader<R> = (bytes: Uint8Array) => R | undefined;
 
-/** A request for a hot route: a whole Request, or its head and whole body as the server read them. */
+/**
+ * A request for a hot route: a whole Request, or its head and whole body as the server read them.
+ */
 export type HotRequest = Request | LiteRequest;
 
 /** A body the route's schema (or its bytes reader) took, and its text. */

@@ -136,7 +136,8 @@ Deno.test("node: client tokens reach the key routes only", async () => {
   assert.equal(await status(node, "GET", "/replica/k", "client-token"), 403);
   assert.equal(await status(node, "GET", "/replica/k", "node-token"), 200);
   assert.equal(await status(node, "POST", "/evicted", "client-token"), 403);
-  assert.equal(await status(node, "POST", "/evicted", "node-token"), 400); // a key and value: no state
+  // Past the token check: the body, a key and value, lists no evicted states.
+  assert.equal(await status(node, "POST", "/evicted", "node-token"), 400);
   assert.equal(await status(node, "GET", "/keys/k"), 401);
   assert.equal(await status(node, "GET", "/keys", "client-token"), 200); // the keys it holds
   assert.equal(await status(node, "DELETE", "/keys", "client-token"), 403);

@@ -7,7 +7,9 @@ import { freePort, waitFor } from "../support/process.ts";
 
 const root = new URL("../../", import.meta.url);
 
-/** npm packages that only tests and tools import (with theirs, such as ssh2 under testcontainers). */
+/**
+ * npm packages that only tests and tools import (with theirs, such as ssh2 under testcontainers).
+ */
 const TEST_ONLY = [
   "dockerfile-utils",
   "fast-check",
@@ -15,7 +17,9 @@ const TEST_ONLY = [
   "playwright-core",
   "testcontainers",
 ];
-/** Some of what the services run on: the master's election clients, the bundle /reference serves. */
+/**
+ * Some of what the services run on: the master's election clients, the bundle /reference serves.
+ */
 const SERVICES = ["hono", "zod", "etcd3", "@kubernetes/client-node", "@scalar/api-reference"];
 
 /** The working tree, committed or not, in a new folder without node_modules/: a fresh clone. */

@@ -510,7 +510,10 @@ Deno.test("a beat of an address in no ring cannot flush the keys a later join mo
   }
 });
 
-/** `/mget` of `keys` as a client may send it: plainly, or in a form the app answers, not the hot path. */
+/**
+ * `/mget` of `keys` as a client may send it: plainly, or in a form the app answers, not the hot
+ * path.
+ */
 function mgetRequest(keys: string[], form: "plain" | "chunked" | "typed"): string {
   const body = JSON.stringify({ keys });
   const type = form === "typed" ? "application/json; profile=x" : "application/json";

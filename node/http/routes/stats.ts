@@ -23,7 +23,8 @@ export function addStatsRoutes(app: OpenAPIHono, node: NodeContext): void {
   app.openapi(stats, async (c) => {
     await node.primaryKeys?.(); // the first call after a ring change waits for its slots' marking
     const { keys, ...counters } = node.store.stats(); // due keys expired first
-    const primaryKeys = (await node.primaryKeys?.()) ?? keys; // read as the call is made, once marked
+    // Read as the call is made, once marked.
+    const primaryKeys = (await node.primaryKeys?.()) ?? keys;
     const uptimeSeconds = (node.now() - node.startedAt) / 1000;
     const rebalance = node.rebalance?.();
     return c.json(
