@@ -131,15 +131,24 @@ export class Refused extends CacheError {
   }
 }
 
-/** No answer from `url` within the client's timeout: the request may have reached it. */
+/**
+ * No answer from `url` within the client's timeout (status 0): the request may have reached it,
+ * and a write may have been applied.
+ */
 export class TimedOut extends CacheError {
   /** The server that did not answer. */
   readonly url: string;
+  /** How long the call waited. */
+  readonly timeoutMs: number;
+  /** Whether the call was a write, which may or may not have been applied. */
+  readonly write: boolean;
 
   constructor(url: string, timeoutMs: number, write: boolean) {
     const unsure = write ? ": the write may or may not have been applied" : "";
     super(0, `${url} did not answer within ${timeoutMs} ms${unsure}`);
     this.url = url;
+    this.timeoutMs = timeoutMs;
+    this.write = write;
   }
 }
 

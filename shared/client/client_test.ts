@@ -2,7 +2,7 @@
 // batches, ring epochs, deadlines, aborts and several masters.
 
 import assert from "node:assert/strict";
-import { CacheClient, CacheError } from "./client.ts";
+import { CacheClient, CacheError, TimedOut } from "./client.ts";
 import { client, held, MASTER, missing, value, view } from "./client_test_support.ts";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
 import { Ring } from "@cache/ring/ring";
@@ -326,14 +326,16 @@ Deno.test("CacheClient gives up on time on a stand-in fetch that ignores its abo
         : new Promise(() => {}),
   });
   const error = await cache.get("k").catch((e) => e);
-  assert.ok(error instanceof CacheError, String(error));
+  assert.ok(error instanceof TimedOut && error instanceof CacheError, String(error));
   assert.equal(error.message, `${MASTER} did not answer within 20 ms`);
+  assert.deepEqual([error.status, error.url, error.timeoutMs, error.write], [0, MASTER, 20, false]);
   // Sent, perhaps taken: not "could not be reached", which reads as never sent.
   const write = await cache.delete("k").catch((e) => e);
   assert.equal(
     write.message,
     `${MASTER} did not answer within 20 ms: the write may or may not have been applied`,
   );
+  assert.ok(write instanceof TimedOut && write.write);
   cache.close();
 });
 
