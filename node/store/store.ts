@@ -58,6 +58,14 @@ const PASSED = 64;
 const MAX_PASSED = 65_536;
 
 /**
+ * How long and how many of the states primaries evicted a store remembers (see `dropEvicted`): a
+ * copy comes after its notice only while it is on its way, within the sender's peer timeout.
+ * Remembered like deletions (five minutes, 100,000), every notice of a busy primary would hold up
+ * to tens of MB outside the bound.
+ */
+const NOTICED_LIMITS = { ms: 30_000, max: 20_000, maxChars: 1024 * 1024 };
+
+/**
  * The share of a store's keys, past their even share, that copies may take before they go first:
  * a node whose peers evict less (a larger bound, say) would otherwise give all its room to their
  * copies and keep none of its own keys, and ring shares differ a little.
@@ -189,7 +197,7 @@ export class Store {
   constructor(options: StoreOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#tombstones = new Deletions(this.#now);
-    this.#noticed = new Tombstones(this.#now);
+    this.#noticed = new Tombstones(this.#now, NOTICED_LIMITS);
     this.#requests = new RequestLog(this.#now);
     this.#maxBytes = options.maxBytes ?? 0;
     this.#eviction = options.eviction ?? "lru";
@@ -600,9 +608,9 @@ export class Store {
    * Forgets `key`'s value if it is stamped at or below `stamp`, the state its primary evicted, as
    * an eviction here would: no deletion is remembered (only, while keys move, the state's end), so
    * a newer write is taken as before. The state evicted is remembered apart from deletions, for
-   * {@link apply} alone (capped as they are, for five minutes at most): the notice may come before
-   * the copy, which would then stay here alone. Returns whether it forgot a value. Not counted as
-   * an eviction: that was the primary's.
+   * {@link apply} alone (`NOTICED_LIMITS`): the notice may come before the copy, which would then
+   * stay here alone. Returns whether it forgot a value. Not counted as an eviction: that was the
+   * primary's.
    */
   dropEvicted(key: string, stamp: Stamp): boolean {
     const ref = this.#entries.find(key);

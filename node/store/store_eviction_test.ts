@@ -106,3 +106,20 @@ Deno.test("Store.dropEvicted() refuses the evicted state's copy when it comes af
   assert.equal(store.apply({ key: "k", version: 8, epoch: 2, value: "evicted" }), false);
   assert.equal(store.peek("k"), undefined);
 });
+
+Deno.test("Store.dropEvicted() remembers an evicted state for 30 s, 20,000 at most", () => {
+  // Only while its copy may be on its way: remembered as long as deletions, a busy primary's
+  // notices held tens of MB outside the bound.
+  let now = 0;
+  const store = new Store({ now: () => now });
+  store.dropEvicted("k", { version: 5, epoch: 2 });
+  now = 29_999;
+  store.dropEvicted("other", { version: 5, epoch: 2 }); // forgets those past their time
+  assert.equal(store.apply({ key: "k", version: 5, epoch: 2, value: "late" }), false);
+  now = 30_001;
+  store.dropEvicted("other", { version: 6, epoch: 2 });
+  assert.equal(store.apply({ key: "k", version: 5, epoch: 2, value: "late" }), true);
+  for (let i = 0; i < 20_001; i++) store.dropEvicted(`n${i}`, { version: 5, epoch: 2 });
+  assert.equal(store.apply({ key: "n0", version: 5, epoch: 2, value: "late" }), true);
+  assert.equal(store.apply({ key: "n1", version: 5, epoch: 2, value: "late" }), false);
+});

@@ -14,6 +14,23 @@ export const MAX_TOMBSTONES = 100_000;
  */
 export const MAX_TOMBSTONE_KEY_CHARS = 8 * 1024 * 1024;
 
+/** How long ends are kept at most, how many, and how many characters of their keys. */
+export interface TombstoneLimits {
+  ms: number;
+  max: number;
+  maxChars: number;
+}
+
+/**
+ * A deletion's limits: {@link TOMBSTONE_MS}, {@link MAX_TOMBSTONES} and
+ * {@link MAX_TOMBSTONE_KEY_CHARS}.
+ */
+const DELETION_LIMITS: TombstoneLimits = {
+  ms: TOMBSTONE_MS,
+  max: MAX_TOMBSTONES,
+  maxChars: MAX_TOMBSTONE_KEY_CHARS,
+};
+
 /** A deletion's version and the ring epoch it was made in. */
 export interface Stamp {
   version: number;
@@ -35,12 +52,15 @@ export interface Stamp {
  */
 export class Tombstones {
   readonly #now: () => number;
+  readonly #limits: TombstoneLimits;
   readonly #byKey = new Map<string, Stamp & { at: number }>(); // oldest first
   #forgotten: Stamp = { version: 0, epoch: 0 };
   #chars = 0; // of the keys kept
 
-  constructor(now: () => number) {
+  /** `limits`: how long and how many are kept; by default those of deletions. */
+  constructor(now: () => number, limits: TombstoneLimits = DELETION_LIMITS) {
     this.#now = now;
+    this.#limits = limits;
   }
 
   /** Remembers that `key` was deleted, stamped `stamp`. */
@@ -92,9 +112,10 @@ export class Tombstones {
   }
 
   #forgetOld(): void {
-    const before = this.#now() - TOMBSTONE_MS;
+    const { ms, max, maxChars } = this.#limits;
+    const before = this.#now() - ms;
     for (const [key, tombstone] of this.#byKey) {
-      const full = this.#byKey.size > MAX_TOMBSTONES || this.#chars > MAX_TOMBSTONE_KEY_CHARS;
+      const full = this.#byKey.size > max || this.#chars > maxChars;
       if (tombstone.at > before && !full) break;
       if (newer(tombstone, this.#forgotten)) {
         this.#forgotten = { epoch: tombstone.epoch, version: tombstone.version };
