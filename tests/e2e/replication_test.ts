@@ -837,7 +837,8 @@ Deno.test("R=2 under LRU: a key evicted before a small node is killed does not c
       return now === await counts();
     }, "the nodes' key counts settle");
     const before = await readAll(cache, keys);
-    // Copies past their share went like any other key: it kept some of its own (none before).
+    // Copies past their share went first: it kept keys of its own (none when copies always went
+    // last).
     const { evictions, primaryKeys } = await (await fetch(`${nodes[0].url}/stats`)).json();
     assert.ok(evictions > 1000, `the small node evicted ${evictions} keys`);
     assert.ok(primaryKeys > 200, `the small node kept ${primaryKeys} keys of its own`);
