@@ -5,7 +5,13 @@ import { within } from "@cache/async/sleep";
 import { checkValueSize, conditionFailed } from "@cache/protocol/key_routes";
 import type { Counter, IncrRequest } from "@cache/protocol/wire";
 import { versionOf } from "@cache/protocol/versions";
-import { newer, type NewerState, type ReplicateAnswer, type Stamp } from "@cache/protocol/replica";
+import {
+  type EvictedState,
+  newer,
+  type NewerState,
+  type ReplicateAnswer,
+  type Stamp,
+} from "@cache/protocol/replica";
 import {
   checkAhead,
   latestEpoch,
@@ -443,6 +449,23 @@ export class Writer {
     const { answer, refusal } = this.applyWhatFits(replicas);
     if (refusal) throw refusal;
     return answer;
+  }
+
+  /**
+   * Lets go of the states primaries evicted (`/evicted`), as `Store.dropEvicted` does, but for a
+   * notice stamped past any version or ring epoch a node could have given yet (as for peers'
+   * states: {@link MAX_COPY_AHEAD_US}, `latestEpoch()`): remembered, it would refuse every copy of
+   * its key for its time. Returns how many values were forgotten.
+   */
+  dropEvicted(notices: EvictedState[]): number {
+    const now = this.#store.now();
+    const latest = latestEpoch(now, this.#replicator?.ringEpoch);
+    let dropped = 0;
+    for (const { key, ...stamp } of notices) {
+      if (stampAhead(stamp, now, latest)) continue;
+      if (this.#store.dropEvicted(key, stamp)) dropped++;
+    }
+    return dropped;
   }
 
   /**

@@ -1,4 +1,5 @@
-// Writer.applyCopies(): a peer's `/replicate` copies, bounded by the rings the masters have.
+// Writer.applyCopies(): a peer's `/replicate` copies, bounded by the rings the masters have; and
+// Writer.dropEvicted(): its `/evicted` notices, bounded as peers' states are.
 
 import assert from "node:assert/strict";
 import { Ring } from "@cache/ring/ring";
@@ -68,4 +69,24 @@ Deno.test("Writer.applyCopies() takes no copy in a ring epoch past the newest ri
   source.refresh = () => new Promise<boolean>(() => {}); // without the bound, this never resolves
   const unanswered = await writer.applyCopies([copy(other, 9)]);
   assert.deepEqual(unanswered.refused, [other]);
+});
+
+Deno.test("Writer.dropEvicted() ignores a notice stamped past any version or ring a node gave", () => {
+  // Remembered, a notice in epoch 2^53 - 1, or a day ahead of the clock, would refuse every copy
+  // of its key for its 30 s.
+  const store = new Store({ now: () => 1_000_000 });
+  const writer = new Writer(store, undefined, 1024);
+  const now = 1_000_000 * 1000; // microseconds
+  assert.equal(
+    writer.dropEvicted([
+      { key, version: 1, epoch: Number.MAX_SAFE_INTEGER },
+      { key: other, version: now + 86_400_000_000, epoch: 1 },
+    ]),
+    0,
+  );
+  assert.equal(store.apply({ key, version: 2, epoch: 1, value: "v" }), true);
+  assert.equal(store.apply({ key: other, version: now, epoch: 1, value: "v" }), true);
+  // A notice within the bounds is taken: its state goes, and its late copy is refused.
+  assert.equal(writer.dropEvicted([{ key, version: 2, epoch: 1 }]), 1);
+  assert.equal(store.apply({ key, version: 2, epoch: 1, value: "v" }), false);
 });

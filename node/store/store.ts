@@ -415,7 +415,7 @@ export class Store {
    */
   apply(replica: RawReplica): boolean {
     if (replica.version <= this.#flushed) return false;
-    const noticed = this.#noticed.stampOf(replica.key);
+    const noticed = this.#noticed.recent(replica.key); // within its time, however few come
     if (noticed && !newer(replica, noticed)) return false; // its primary evicted it
     const ref = this.#entries.find(replica.key);
     const epoch = replica.epoch ?? 0;

@@ -62,7 +62,10 @@ const evicted = createRoute({
   summary: "Let go of states a primary evicted (internal)",
   description: "Called by a key's primary when it evicts the key: this node forgets its copy if " +
     "it is stamped at or below the state evicted, and remembers no deletion, so a newer write " +
-    "stays and one sent again is taken. Best effort: a primary does not wait for it to write.",
+    "stays. It remembers the state evicted for 30 s (20,000 at most), refusing its copy should " +
+    "that come after the notice; a state stamped past any this node could have given yet (a " +
+    "version 40 s ahead of its clock, a ring epoch a minute past it and its ring) is ignored. " +
+    "Best effort: a primary does not wait for it to write.",
   tags: ["internal"],
   request: {
     body: {
@@ -156,11 +159,7 @@ export function addReplicaRoutes(hot: HotPath, node: NodeContext): void {
   }
 
   hot.app.openapi(evicted, (c) => {
-    let dropped = 0;
-    for (const { key, ...stamp } of c.req.valid("json").evicted) {
-      if (node.store.dropEvicted(key, stamp)) dropped++;
-    }
-    return c.json({ dropped }, 200);
+    return c.json({ dropped: node.writer.dropEvicted(c.req.valid("json").evicted) }, 200);
   });
   hot.app.openapi(replica, async (c) => {
     const { key } = c.req.valid("param");
