@@ -94,9 +94,9 @@ const strays: Strays = new Strays({
   claimedAfter: (key, view) => rebalancer.claimedAfter(key, view),
   log,
 });
+let marked: Ring | undefined; // the ring whose slots the store's marks are of, for eviction
 // The keys it is the primary of, for /stats; with no ring (on its own, or before the first one)
 // the ring is empty: primary of every key.
-let marked: Ring | undefined; // the ring whose slots the store's marks are of, for eviction
 const primaries = primaryKeys(store, advertise, () => membership.ring, undefined, (ring) => {
   marked = ring;
 });

@@ -40,7 +40,7 @@ export interface Stamp {
 /**
  * Remembered deletions, each with its version and epoch: forgotten {@link TOMBSTONE_MS} after it
  * was made, or sooner, oldest first, while more than {@link MAX_TOMBSTONES} are kept or their keys
- * pass {@link MAX_TOMBSTONE_KEY_CHARS}.
+ * pass {@link MAX_TOMBSTONE_KEY_CHARS} (other limits for other ends: {@link TombstoneLimits}).
  *
  * @example
  * ```ts
