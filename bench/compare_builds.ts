@@ -21,12 +21,8 @@ const CONNECTIONS = [10, 50];
 // tools/load.ts's settings, spelled out so both builds run alike whatever their defaults are.
 const MASTER_ARGS = ["--replicas", "2", "--recovery-ms", "300"];
 // More node flags, space-separated: "--max-memory 4mb" compares writes that evict.
-const NODE_ARGS = [
-  "--heartbeat-ms",
-  "1000",
-  ...(Deno.env.get("COMPARE_NODE_ARGS") ?? "").split(" "),
-]
-  .filter((arg) => arg !== "");
+const MORE_NODE_ARGS = (Deno.env.get("COMPARE_NODE_ARGS") ?? "").split(/\s+/).filter(Boolean);
+const NODE_ARGS = ["--heartbeat-ms", "1000", ...MORE_NODE_ARGS];
 const START_MS = 30_000;
 const LABELS = ["old", "new"];
 
