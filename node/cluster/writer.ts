@@ -455,14 +455,19 @@ export class Writer {
    * Lets go of the states primaries evicted (`/evicted`), as `Store.dropEvicted` does, but for a
    * notice stamped past any version or ring epoch a node could have given yet (as for peers'
    * states: {@link MAX_COPY_AHEAD_US}, `latestEpoch()`): remembered, it would refuse every copy of
-   * its key for its time. Returns how many values were forgotten.
+   * its key for its time; and for a key this node is the primary of in its ring, whose value it
+   * serves: dropped, the key was on its backups alone, missed by reads, and back after a failover
+   * (a notice of the primary before, sent as the ring changed, leaves it too). Returns how many
+   * values were forgotten.
    */
   dropEvicted(notices: EvictedState[]): number {
     const now = this.#store.now();
     const latest = latestEpoch(now, this.#replicator?.ringEpoch);
+    const epoch = this.#replicator?.ringEpoch;
     let dropped = 0;
     for (const { key, ...stamp } of notices) {
       if (stampAhead(stamp, now, latest)) continue;
+      if (epoch !== undefined && this.#replicator!.primaryIn(key, epoch)) continue;
       if (this.#store.dropEvicted(key, stamp)) dropped++;
     }
     return dropped;

@@ -90,3 +90,19 @@ Deno.test("Writer.dropEvicted() ignores a notice stamped past any version or rin
   assert.equal(writer.dropEvicted([{ key, version: 2, epoch: 1 }]), 1);
   assert.equal(store.apply({ key, version: 2, epoch: 1, value: "v" }), false);
 });
+
+Deno.test("Writer.dropEvicted() keeps a key this node is the primary of", () => {
+  // Dropped on a notice (anyone's, with tokens off), the key was left on its backups alone: reads
+  // missed it, and a failover brought it back.
+  const view = { term: 1, epoch: 5, replicas: 2, nodes: [a, b, c], joined: {}, settled: true };
+  const source = { view, ring, refresh: () => Promise.resolve(true), leaseLeftMs: () => 10_000 };
+  const fetch: Fetch = () => Promise.reject(new Error("no call expected"));
+  const store = new Store();
+  const replicator = new Replicator({ self: a, ring: source, fetch, timeoutMs: 50 });
+  const writer = new Writer(store, replicator, 1024);
+  const [backedUp] = keysOf(b, 1);
+  for (const k of [key, backedUp]) store.apply({ key: k, version: 1, epoch: 5, value: "v" });
+  const stamp = { version: 1, epoch: 5 };
+  assert.equal(writer.dropEvicted([{ key, ...stamp }, { key: backedUp, ...stamp }]), 1);
+  assert.deepEqual(store.keys(), [key]);
+});

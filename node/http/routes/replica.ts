@@ -64,8 +64,9 @@ const evicted = createRoute({
     "it is stamped at or below the state evicted, and remembers no deletion, so a newer write " +
     "stays. It remembers the state evicted for 30 s (20,000 at most), refusing its copy should " +
     "that come after the notice; a state stamped past any this node could have given yet (a " +
-    "version 40 s ahead of its clock, a ring epoch a minute past it and its ring) is ignored. " +
-    "Best effort: a primary does not wait for it to write.",
+    "version 40 s ahead of its clock, a ring epoch a minute past it and its ring) is ignored, " +
+    "as is a key this node is the primary of in its ring. Best effort: a primary does not wait " +
+    "for it to write.",
   tags: ["internal"],
   request: {
     body: {
