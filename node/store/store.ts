@@ -994,9 +994,9 @@ export class Store {
     const own = slots?.ownedKeys ?? 0;
     if (primaries !== undefined && own > 0 && own < entries.count) {
       // Past their share, copies go first instead: the node's own keys are passed over.
-      const copy = entries.count - own > (share + COPY_SHARE_SLACK) * entries.count ? 1 : 0;
+      const copyFirst = entries.count - own > (share + COPY_SHARE_SLACK) * entries.count;
       this.#toPass = Math.min(MAX_PASSED, this.#toPass + PASSED);
-      while (this.#toPass > 0 && (primaries[entries.slotOf(ref)] === 0 ? 1 : 0) !== copy) {
+      while (this.#toPass > 0 && (primaries[entries.slotOf(ref)] === 0) !== copyFirst) {
         entries.touch(ref);
         ref = entries.oldest;
         this.#toPass--;
