@@ -121,3 +121,28 @@ Deno.test("Store.dropEvicted() remembers an evicted state for 30 s, 20,000 at mo
   assert.equal(store.apply({ key: "n0", version: 5, epoch: 2, value: "late" }), true);
   assert.equal(store.apply({ key: "n1", version: 5, epoch: 2, value: "late" }), false);
 });
+
+Deno.test("Store: an eviction passes 65,536 copies at most, then evicts the oldest whichever it is", () => {
+  // A node holding a long run of copies before its own keys would otherwise walk them all, on
+  // every eviction, while it keeps few keys of its own.
+  const copies = keysOf("c", 70_000);
+  const own = keysOf("p", 70_000, new Set(copies.map(slotOf)));
+  const evicted: string[] = [];
+  const store = new Store({
+    maxBytes: [...copies, ...own].reduce((bytes, key) => bytes + entryBytes(key, "v"), 0),
+    countsSlots: true,
+    copyShare: () => 0.5,
+    onEvict: (key: string) => evicted.push(key),
+  });
+  const owned = new Uint8Array(SLOTS);
+  for (const key of own) owned[slotOf(key)] = 1;
+  store.countOwned(owned);
+  for (const [i, key] of copies.entries()) store.apply({ key, version: i + 1, value: "v" });
+  for (const key of own) store.set(key, "v");
+  assert.equal(evicted.length, 0, "full, not past the bound");
+  store.set(own[0], "a longer value"); // past the bound by a few bytes: one eviction
+  assert.equal(evicted.length, 1);
+  // 65,536 passed (all it may save), then the oldest: the copy after them, not an own key.
+  assert.equal(evicted[0], copies[65_536]);
+  assert.ok(store.peek(own[1]));
+});
