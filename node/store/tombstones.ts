@@ -112,6 +112,7 @@ export class Tombstones {
   }
 
   #forgetOld(): void {
+    if (this.#byKey.size === 0) return; // read for every copy a node takes: mostly empty
     const { ms, max, maxChars } = this.#limits;
     const before = this.#now() - ms;
     for (const [key, tombstone] of this.#byKey) {
