@@ -462,8 +462,8 @@ export class Writer {
    */
   dropEvicted(notices: EvictedState[]): number {
     const now = this.#store.now();
-    const latest = latestEpoch(now, this.#replicator?.ringEpoch);
     const epoch = this.#replicator?.ringEpoch;
+    const latest = latestEpoch(now, epoch);
     let dropped = 0;
     for (const { key, ...stamp } of notices) {
       if (stampAhead(stamp, now, latest)) continue;
