@@ -142,13 +142,17 @@ export class TimedOut extends CacheError {
   readonly timeoutMs: number;
   /** Whether the call was a write, which may or may not have been applied. */
   readonly write: boolean;
+  /** The message past the URL: "did not answer within N ms", and for a write what that means. */
+  readonly late: string;
 
   constructor(url: string, timeoutMs: number, write: boolean) {
-    const unsure = write ? ": the write may or may not have been applied" : "";
-    super(0, `${url} did not answer within ${timeoutMs} ms${unsure}`);
+    const late = `did not answer within ${timeoutMs} ms` +
+      (write ? ": the write may or may not have been applied" : "");
+    super(0, `${url} ${late}`);
     this.url = url;
     this.timeoutMs = timeoutMs;
     this.write = write;
+    this.late = late;
   }
 }
 

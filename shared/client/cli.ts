@@ -62,8 +62,7 @@ function failure(urls: string[], error: unknown): string {
   const at = urls.join(",");
   if (error instanceof CacheError) {
     if (error instanceof TimedOut && urls.includes(error.url)) {
-      const unsure = error.write ? ": the write may or may not have been applied" : "";
-      return `The cluster at ${at} did not answer within ${error.timeoutMs} ms${unsure}`;
+      return `The cluster at ${at} ${error.late}`;
     }
     // A node's, in direct mode, or a write's clock asked first: reached, perhaps.
     if (error instanceof TimedOut || error.cause instanceof TimedOut) {
