@@ -70,9 +70,10 @@ export interface RebalanceProgress {
 /**
  * For each new ring, one pass over every key this node holds: each owner of the key that was not an
  * owner in the ring just before, if this node finished that one, or that joined since, gets the
- * key (every owner, after a ring this node did not finish); keys this node no longer owns are
- * dropped once every owner has them. A newer ring stops the pass and starts
- * another; a pass that fails is tried again. Deletions travel too, so a moved key cannot come back.
+ * key (every owner, after a ring this node did not finish), and so does a new primary that was a
+ * backup (its copy may have been evicted); keys this node no longer owns are dropped once every
+ * owner has them. A newer ring stops the pass and starts another; a pass that fails is tried
+ * again. Deletions travel too, so a moved key cannot come back.
  */
 export class Rebalancer {
   readonly #options: RebalanceOptions;
@@ -251,8 +252,12 @@ export class Rebalancer {
         if (this.#wanted !== view) return false; // a newer ring: start over with it
         const owners = ring.owners(key, view.replicas);
         const had = before ? before.owners(key, done!.replicas) : [];
+        // A backup become the key's primary gets it too: it may have evicted its copy, and reads
+        // ask the primary alone, so a key on its backups only would read as missing.
+        const primary = owners[0];
         const gets = owners.filter((owner) =>
-          owner !== self && (!had.includes(owner) || rejoined(owner))
+          owner !== self &&
+          (!had.includes(owner) || rejoined(owner) || (owner === primary && had[0] !== primary))
         );
         // A ring with no node has no one to hand keys to: nothing is dropped for it.
         const leaves = owners.length > 0 && !owners.includes(self);

@@ -584,6 +584,27 @@ Deno.test("Rebalancer sends every key to every owner after a ring it did not fin
   assert.deepEqual(sentTo(B), []);
 });
 
+Deno.test("Rebalancer sends a key to a backup become its primary: its copy may have been evicted", async () => {
+  // At R=3, D killed: the keys D was the primary of get one of their backups as primary, which a
+  // copy evicted past its share would leave without the key, read there alone, while A holds it.
+  const D = "http://d:1";
+  const { calls, sentTo, held, finish } = setup();
+  const four = view(1, [A, B, C, D], { replicas: 3 });
+  await finish(four);
+  calls.length = 0;
+  const three = view(2, [A, B, C], { replicas: 3 });
+  await finish(three);
+  const keys = held();
+  for (const node of [B, C]) {
+    const promoted = keys.filter((key) =>
+      ownersIn(three, key)[0] === node && ownersIn(four, key)[0] !== node
+    );
+    const added = keys.filter((key) => !ownersIn(four, key).includes(node));
+    assert.ok(promoted.length > 0, `some keys of A have ${node} as their new primary`);
+    assert.deepEqual(sentTo(node), [...new Set([...promoted, ...added])].sort());
+  }
+});
+
 Deno.test("Rebalancer keeps a key a node on a newer ring sent while a pass of an older one ran", async () => {
   // That node holds this one an owner in its ring, and may drop its own copy: the pass of the
   // older ring must not drop the key, even though it read and sent the same state before.

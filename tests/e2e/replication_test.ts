@@ -717,6 +717,37 @@ async function readAll(cache: CacheClient, keys: string[]): Promise<(string | un
   return values;
 }
 
+/**
+ * A master at R=`replicas` (the short failure timeout) and a node of each `--max-memory` of
+ * `bounds`, keys settled.
+ */
+async function sizedCluster(processes: Processes, replicas: number, bounds: string[]) {
+  const master = await processes.master({ args: failover(replicas) });
+  const nodes: ProcessService[] = [];
+  for (const bound of bounds) {
+    nodes.push(await processes.node(master.url, ["--max-memory", bound]));
+  }
+  const registered = `${bounds.length} nodes registered`;
+  await waitFor(async () => (await nodesOf(master.url)).length === bounds.length, registered);
+  await settled(master.url);
+  return { master, nodes };
+}
+
+/** Waits until the last eviction notices have arrived: `nodes`' key counts stop changing. */
+async function noticesArrived(nodes: ProcessService[]): Promise<void> {
+  const counts = async () =>
+    JSON.stringify(
+      await Promise.all(nodes.map(async (node) => {
+        return (await (await fetch(`${node.url}/stats`)).json()).keys;
+      })),
+    );
+  await waitFor(async () => {
+    const now = await counts();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return now === await counts();
+  }, "the nodes' key counts settle");
+}
+
 Deno.test("R=2 under LRU: a key its primary evicted is gone from its backup too, so a scan lists only keys a GET finds", async () => {
   const processes = new Processes();
   let client: CacheClient | undefined;
@@ -815,27 +846,10 @@ Deno.test("R=2 under LRU: a key evicted before a small node is killed does not c
   const processes = new Processes();
   let client: CacheClient | undefined;
   try {
-    const master = await processes.master({ args: failover(2) });
-    const nodes: ProcessService[] = [];
-    for (const bound of ["256kb", "4mb", "4mb"]) {
-      nodes.push(await processes.node(master.url, ["--max-memory", bound]));
-    }
-    await waitFor(async () => (await nodesOf(master.url)).length === 3, "3 nodes registered");
-    await settled(master.url);
+    const { master, nodes } = await sizedCluster(processes, 2, ["256kb", "4mb", "4mb"]);
     const cache = client = await CacheClient.connect(master.url, { mode: "proxy" });
     const keys = await overfill(cache, 3);
-    // The last notices arrive: the nodes' key counts stop changing.
-    const counts = async () =>
-      JSON.stringify(
-        await Promise.all(nodes.map(async (node) => {
-          return (await (await fetch(`${node.url}/stats`)).json()).keys;
-        })),
-      );
-    await waitFor(async () => {
-      const now = await counts();
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return now === await counts();
-    }, "the nodes' key counts settle");
+    await noticesArrived(nodes);
     const before = await readAll(cache, keys);
     // Copies past their share went first: it kept keys of its own (none when copies always went
     // last).
@@ -855,6 +869,52 @@ Deno.test("R=2 under LRU: a key evicted before a small node is killed does not c
     console.log(`  ${read} of ${keys.length} keys read before the kill, ${back.length} came back`);
     assert.deepEqual(back.slice(0, 5), [], `${back.length} evicted keys came back`);
     assert.deepEqual(lost.slice(0, 5), [], `${lost.length} keys read before are lost or changed`);
+  } finally {
+    client?.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("R=3 under LRU: after a kill, a key its backups hold is read from its new primary", async () => {
+  // A node smaller than its peers evicts copies past its share, telling no one: once it became the
+  // key's primary (the primary killed), the key was on its backups alone, and read as missing.
+  const processes = new Processes();
+  let client: CacheClient | undefined;
+  try {
+    const { master, nodes } = await sizedCluster(processes, 3, ["512kb", "768kb", "1mb", "1mb"]);
+    const cache = client = await CacheClient.connect(master.url, { mode: "proxy" });
+    const keys = await overfill(cache, 2);
+    await noticesArrived(nodes);
+    const killed = nodes.pop()!;
+    await killed.stop("SIGKILL");
+    let ring: string[] = [];
+    await waitFor(async () => {
+      ring = (await (await fetch(`${master.url}/ring`)).json()).nodes;
+      return !ring.includes(killed.address);
+    }, "the killed node out of the ring");
+    await settled(master.url, 30_000);
+    await noticesArrived(nodes);
+    const values = await readAll(cache, keys);
+    const missing = keys.filter((_, i) => values[i] === undefined);
+    const owners = new Ring(ring);
+    const alone: string[] = [];
+    for (let i = 0; i < missing.length; i += 100) {
+      await Promise.all(
+        missing.slice(i, i + 100).map(async (key) => {
+          for (const node of owners.owners(key, 3)) {
+            const answer = await fetch(`${node}/replica/${encodeURIComponent(key)}`);
+            const { value } = await answer.json();
+            if (answer.status === 200 && value !== undefined) return void alone.push(key);
+          }
+        }),
+      );
+    }
+    const read = keys.length - missing.length;
+    console.log(
+      `  ${read} of ${keys.length} keys read after the kill, ${alone.length} on their backups alone`,
+    );
+    assert.ok(read > 1000, `${read} keys read after the kill`);
+    assert.deepEqual(alone.slice(0, 5), [], `${alone.length} keys on their backups alone`);
   } finally {
     client?.close();
     await processes.stopAll();
