@@ -1,6 +1,6 @@
 // The TypeScript client: talks to the node that owns each key, or through the master.
 
-import { CacheError, type CallInit, expected, found, keyPath, TimedOut } from "./call.ts";
+import { CacheError, type CallInit, expected, found, keyPath, Refused, TimedOut } from "./call.ts";
 import { notApplied, outcomeOf, type SetCondition, type SetOutcome } from "./conditions.ts";
 import { increment } from "./counters.ts";
 import { type Counter, type Item, versioned, type VersionedItem } from "./items.ts";
@@ -25,7 +25,7 @@ import { StampedWrites } from "./stamped_writes.ts";
 import { runtimeHttp1Client } from "@cache/http1/runtime_client";
 import { type RingView, ScanPage, Ttl } from "@cache/protocol/wire";
 
-export { CacheError, TimedOut };
+export { CacheError, Refused, TimedOut };
 export type { SetCondition, SetOutcome } from "./conditions.ts";
 export type { Counter, Item, VersionedItem } from "./items.ts";
 export type {

@@ -2,7 +2,7 @@
 // batches, ring epochs, deadlines, aborts and several masters.
 
 import assert from "node:assert/strict";
-import { CacheClient, CacheError, TimedOut } from "./client.ts";
+import { CacheClient, CacheError, Refused, TimedOut } from "./client.ts";
 import { client, held, MASTER, missing, value, view } from "./client_test_support.ts";
 import { EPOCH_HEADER } from "@cache/protocol/wire";
 import { Ring } from "@cache/ring/ring";
@@ -337,6 +337,25 @@ Deno.test("CacheClient gives up on time on a stand-in fetch that ignores its abo
   );
   assert.ok(write instanceof TimedOut && write.write);
   cache.close();
+});
+
+Deno.test("CacheClient tells a request never sent by its class: Refused, a read or a write", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const refusing = `http://127.0.0.1:${(closed.addr as Deno.NetAddr).port}`;
+  closed.close();
+  const connecting = await CacheClient.connect(refusing).catch((e) => e);
+  assert.ok(connecting instanceof Refused && connecting instanceof CacheError, String(connecting));
+  const cache = await CacheClient.connect(refusing, { mode: "proxy" });
+  try {
+    for (const call of [() => cache.get("k"), () => cache.set("k", "v")]) {
+      const error = await call().catch((e) => e);
+      assert.ok(error instanceof Refused, String(error));
+      assert.equal(error.status, 0);
+      assert.match(error.message, /could not be reached/);
+    }
+  } finally {
+    cache.close();
+  }
 });
 
 Deno.test("CacheClient sends a write to a node with the moment it stops waiting, a read without", async () => {
