@@ -421,7 +421,10 @@ export class Store {
     const epoch = replica.epoch ?? 0;
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
     const deletion = this.#tombstones.stampOf(replica.key);
-    if (deletion && !newer(replica, deletion)) return false;
+    if (deletion && !newer(replica, deletion)) {
+      // The state this node evicted, come back from an owner that holds it still: taken.
+      if (!this.#tombstones.retakes(replica.key, { version: replica.version, epoch })) return false;
+    }
     this.#seen(epoch, replica.version);
     // The increments it remembers come with the state they were applied to, and only with it.
     const requests = replica.requests;
@@ -881,9 +884,12 @@ export class Store {
    * key's end: a former owner that still holds an older value, written over by this one, would
    * otherwise bring that value back, forever if it had no TTL.
    */
-  #letGoMoving(ref: number): void {
+  #letGoMoving(ref: number, evicted = false): void {
     if (this.#movingKeys()) {
-      this.#tombstones.rememberLetGo(this.#entries.key(ref), this.#entries.stampOf(ref));
+      const key = this.#entries.key(ref);
+      const stamp = this.#entries.stampOf(ref);
+      if (evicted) this.#tombstones.rememberEvicted(key, stamp);
+      else this.#tombstones.rememberLetGo(key, stamp);
     }
     this.#letGo(ref);
   }
@@ -1003,7 +1009,7 @@ export class Store {
       }
     }
     this.#onEvict?.(entries.key(ref), entries.stampOf(ref));
-    this.#letGoMoving(ref);
+    this.#letGoMoving(ref, true);
     this.#evictions++;
   }
 }

@@ -86,6 +86,30 @@ Deno.test("Store remembers an eviction's end while keys move: an older copy stay
   assert.equal(store.apply({ key: "k2", version: 5, epoch: 2, value: "old" }), true);
 });
 
+Deno.test("Store takes back a state it evicted while keys move, not one expired or its primary evicted", () => {
+  // Its other owners may hold what it evicted: sent it again (as its new primary, say), it takes
+  // it, or the key would stay on them alone.
+  let now = 1000;
+  const store = new Store({
+    maxBytes: 2 * entryBytes("k0", "new"),
+    now: () => now,
+    movingKeys: () => true,
+  });
+  store.apply({ key: "k0", version: 9, epoch: 3, value: "new" });
+  store.apply({ key: "k1", version: 9, epoch: 3, value: "new" });
+  store.apply({ key: "k2", version: 9, epoch: 3, value: "new" }); // evicts k0
+  assert.equal(store.dropEvicted("k1", { epoch: 3, version: 9 }), true); // its primary evicted it
+  now += 31_000; // past the notice's own memory, not the end's
+  assert.equal(store.apply({ key: "k1", version: 9, epoch: 3, value: "new" }), false);
+  assert.equal(store.apply({ key: "k0", version: 5, epoch: 2, value: "old" }), false);
+  assert.equal(store.apply({ key: "k0", version: 9, epoch: 3, value: "new" }), true);
+  assert.equal(store.peek("k0")?.value, "new");
+  store.apply({ key: "e", version: 9, epoch: 3, value: "new", ttlMs: 1000 }); // evicts k2
+  now += 1000;
+  assert.equal(store.expire(), 1);
+  assert.equal(store.apply({ key: "e", version: 9, epoch: 3, value: "new", ttlMs: 1000 }), false);
+});
+
 Deno.test("Store.walkKeys() reads each key as it comes to it, the store changing meanwhile", () => {
   const store = new Store();
   for (const key of ["a", "b", "c", "d"]) store.set(key, "v");

@@ -128,8 +128,9 @@ export class Tombstones {
 
 /**
  * A key's remembered end: its deletions, and apart from them, while keys move, the states this
- * node let go of (expired or evicted), which a late older copy must not replace either. Each list
- * is capped on its own, so a flood of expiries never pushes out the deletions.
+ * node let go of (expired, or evicted here), which a late older copy must not replace either. Each
+ * list is capped on its own, so a flood of expiries never pushes out the deletions. A state this
+ * node evicted may be taken back as it was ({@link retakes}): its other owners may hold it still.
  *
  * @example
  * ```ts
@@ -143,10 +144,12 @@ export class Tombstones {
 export class Deletions {
   readonly #deleted: Tombstones;
   readonly #letGo: Tombstones;
+  readonly #evicted: Tombstones;
 
   constructor(now: () => number) {
     this.#deleted = new Tombstones(now);
     this.#letGo = new Tombstones(now);
+    this.#evicted = new Tombstones(now);
   }
 
   /** Remembers that `key` was deleted, stamped `stamp`. */
@@ -154,41 +157,72 @@ export class Deletions {
     this.#deleted.remember(key, stamp);
   }
 
-  /** Remembers that `key`'s state stamped `stamp` expired or was evicted. */
+  /**
+   * Remembers that `key`'s state stamped `stamp` expired, or that its primary evicted it (this
+   * node let its copy go on the notice).
+   */
   rememberLetGo(key: string, stamp: Stamp): void {
     this.#letGo.remember(key, stamp);
   }
 
+  /** Remembers that this node evicted `key`'s state stamped `stamp`. */
+  rememberEvicted(key: string, stamp: Stamp): void {
+    this.#evicted.remember(key, stamp);
+  }
+
+  /**
+   * Whether a copy stamped `stamp` may take `key` back: its newest end is this node's own eviction
+   * of that very state. The key's other owners may hold it still; a node evicting a copy (while
+   * keys move, or past its share) tells no one, and refused, the key stayed on them alone once
+   * this node became its primary, read as missing.
+   */
+  retakes(key: string, stamp: Stamp): boolean {
+    const evicted = this.#evicted.stampOf(key);
+    if (!evicted || newer(evicted, stamp) || newer(stamp, evicted)) return false;
+    const other = newest(this.#deleted.stampOf(key), this.#letGo.stampOf(key));
+    return other === undefined || newer(stamp, other);
+  }
+
   /** The stamp of `key`'s newest remembered end, past its time or not. */
   stampOf(key: string): Stamp | undefined {
-    return newest(this.#deleted.stampOf(key), this.#letGo.stampOf(key));
+    return newest(this.#deleted.stampOf(key), this.#letGoStamp(key));
   }
 
   /** The stamp of `key`'s newest end recent enough to be passed on, else undefined. */
   recent(key: string): Stamp | undefined {
-    return newest(this.#deleted.recent(key), this.#letGo.recent(key));
+    return newest(
+      this.#deleted.recent(key),
+      newest(this.#letGo.recent(key), this.#evicted.recent(key)),
+    );
   }
 
   /** The keys of the recent ends. */
   keys(): string[] {
-    return [...new Set([...this.#deleted.keys(), ...this.#letGo.keys()])];
+    return [...new Set([...this.#deleted.keys(), ...this.#letGo.keys(), ...this.#evicted.keys()])];
   }
 
   /** The newest stamp of the ends forgotten for their age or their number. */
   get forgotten(): Stamp {
-    return newest(this.#deleted.forgotten, this.#letGo.forgotten)!;
+    const letGo = newest(this.#letGo.forgotten, this.#evicted.forgotten);
+    return newest(this.#deleted.forgotten, letGo)!;
   }
 
   /** Forgets `key`'s ends. */
   forget(key: string): void {
     this.#deleted.forget(key);
     this.#letGo.forget(key);
+    this.#evicted.forget(key);
   }
 
   /** Forgets every end. */
   clear(): void {
     this.#deleted.clear();
     this.#letGo.clear();
+    this.#evicted.clear();
+  }
+
+  #letGoStamp(key: string): Stamp | undefined {
+    return newest(this.#letGo.stampOf(key), this.#evicted.stampOf(key));
   }
 }
 

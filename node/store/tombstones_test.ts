@@ -69,3 +69,21 @@ Deno.test("Deletions keep a deletion through a flood of states let go, each list
   deletions.forget("deleted");
   assert.equal(deletions.stampOf("deleted"), undefined);
 });
+
+Deno.test("Deletions.retakes() a state this node evicted, as it was, and nothing else", () => {
+  const deletions = new Deletions(() => 1_000);
+  const stamp = { version: 9, epoch: 2 };
+  deletions.rememberEvicted("evicted", stamp);
+  assert.deepEqual(deletions.stampOf("evicted"), stamp, "an end like any other");
+  assert.equal(deletions.retakes("evicted", stamp), true);
+  assert.equal(deletions.retakes("evicted", { version: 8, epoch: 2 }), false, "older");
+  assert.equal(deletions.retakes("evicted", { version: 10, epoch: 2 }), false, "not that state");
+  // Expired, or let go on its primary's notice: not taken back.
+  deletions.rememberLetGo("let go", stamp);
+  assert.equal(deletions.retakes("let go", stamp), false);
+  // Deleted since, at or past the state evicted: the deletion stands.
+  deletions.remember("evicted", stamp);
+  assert.equal(deletions.retakes("evicted", stamp), false);
+  deletions.forget("evicted");
+  assert.equal(deletions.stampOf("evicted"), undefined);
+});
