@@ -422,8 +422,11 @@ export class Store {
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
     const deletion = this.#tombstones.stampOf(replica.key);
     if (deletion && !newer(replica, deletion)) {
-      // The state this node evicted, come back from an owner that holds it still: taken.
-      if (!this.#tombstones.retakes(replica.key, { version: replica.version, epoch })) return false;
+      // The value this node evicted, come back from an owner that holds it still: taken.
+      const value = !replica.deleted && replica.value !== undefined;
+      if (!value || !this.#tombstones.retakes(replica.key, { version: replica.version, epoch })) {
+        return false;
+      }
     }
     this.#seen(epoch, replica.version);
     // The increments it remembers come with the state they were applied to, and only with it.
@@ -937,6 +940,7 @@ export class Store {
     const now = write.ttlMs > 0 ? this.#now() : 0;
     const expiresAt = write.ttlMs > 0 ? now + write.ttlMs : 0;
     const old = entries.find(write.key, write.probe);
+    if (old === 0) this.#tombstones.supersede(write.key);
     // Without eviction #admit made room: a key written over in its chunks may pass the bound by
     // its TTL's bytes, and nothing is evicted for it.
     const admitted = this.#eviction === "noeviction";

@@ -110,6 +110,37 @@ Deno.test("Store takes back a state it evicted while keys move, not one expired 
   assert.equal(store.apply({ key: "e", version: 9, epoch: 3, value: "new", ttlMs: 1000 }), false);
 });
 
+Deno.test("Store takes back only the newest state it knew of a key, and never a deletion", () => {
+  let moving = true;
+  const store = new Store({
+    maxBytes: 2 * entryBytes("k0", "v2"),
+    now: () => 1000,
+    movingKeys: () => moving,
+  });
+  const evict = (key: string) => {
+    store.apply({ key: "a", version: 1, epoch: 1, value: "v1" });
+    store.apply({ key: "b", version: 1, epoch: 1, value: "v1" });
+    assert.equal(store.peek(key), undefined, `${key} evicted`);
+  };
+  store.apply({ key: "k0", version: 9, epoch: 3, value: "v1" });
+  evict("k0"); // while keys move: its end is remembered
+  // Its own end passed on as a deletion by another owner that evicted it too: not taken.
+  assert.equal(store.apply({ key: "k0", version: 9, epoch: 3, deleted: true }), false);
+  // Written over here (this node its primary), then evicted with no end remembered: the state
+  // evicted before is older than one this node held, and stays out.
+  moving = false;
+  store.set("k0", "v2");
+  evict("k0");
+  moving = true;
+  assert.equal(store.apply({ key: "k0", version: 9, epoch: 3, value: "v1" }), false);
+  // A deletion of the key pushed out by a flood of others: it may have been newer.
+  store.apply({ key: "k1", version: 9, epoch: 3, value: "v1" });
+  evict("k1");
+  store.apply({ key: "k1", version: 15, epoch: 3, deleted: true });
+  for (let i = 0; i <= MAX_TOMBSTONES; i++) store.delete(`x${i}`);
+  assert.equal(store.apply({ key: "k1", version: 9, epoch: 3, value: "v1" }), false);
+});
+
 Deno.test("Store.walkKeys() reads each key as it comes to it, the store changing meanwhile", () => {
   const store = new Store();
   for (const key of ["a", "b", "c", "d"]) store.set(key, "v");

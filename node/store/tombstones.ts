@@ -179,8 +179,22 @@ export class Deletions {
   retakes(key: string, stamp: Stamp): boolean {
     const evicted = this.#evicted.stampOf(key);
     if (!evicted || newer(evicted, stamp) || newer(stamp, evicted)) return false;
-    const other = newest(this.#deleted.stampOf(key), this.#letGo.stampOf(key));
+    // Nor at or below an end forgotten for the lists' caps: it may have been this key's.
+    const forgotten = newest(this.#deleted.forgotten, this.#letGo.forgotten);
+    const other = newest(newest(this.#deleted.stampOf(key), this.#letGo.stampOf(key)), forgotten);
     return other === undefined || newer(stamp, other);
+  }
+
+  /**
+   * `key` holds a newer state than any end remembered: its own eviction end, if any, refuses that
+   * state from now on, as other ends do. Taken back once the newer state is gone (evicted or
+   * expired with no end remembered), it would bring back a value this node had written over.
+   */
+  supersede(key: string): void {
+    const evicted = this.#evicted.stampOf(key);
+    if (evicted === undefined) return;
+    this.#evicted.forget(key);
+    this.#letGo.remember(key, evicted);
   }
 
   /** The stamp of `key`'s newest remembered end, past its time or not. */
