@@ -421,24 +421,25 @@ export class Store {
     const epoch = replica.epoch ?? 0;
     if (ref !== 0 && !newer(replica, this.#entries.stampOf(ref))) return false;
     const deletion = this.#tombstones.stampOf(replica.key);
+    const value = replica.deleted ? undefined : replica.value; // none: a deletion
     if (deletion && !newer(replica, deletion)) {
       // The value this node evicted, come back from an owner that holds it still: taken.
-      const value = !replica.deleted && replica.value !== undefined;
-      if (!value || !this.#tombstones.retakes(replica.key, { version: replica.version, epoch })) {
+      const stamp = { version: replica.version, epoch };
+      if (value === undefined || !this.#tombstones.retakes(replica.key, stamp)) {
         return false;
       }
     }
     this.#seen(epoch, replica.version);
     // The increments it remembers come with the state they were applied to, and only with it.
     const requests = replica.requests;
-    if (replica.deleted || replica.value === undefined) {
+    if (value === undefined) {
       if (ref !== 0) this.#entries.remove(ref);
       this.#tombstones.remember(replica.key, { version: replica.version, epoch });
       if (requests) this.#requests.replace(replica.key, requests);
       return true;
     }
     const ttlMs = replica.ttlMs ?? 0;
-    const write = this.#entries.measure(replica.key, replica.value, ttlMs, undefined, true);
+    const write = this.#entries.measure(replica.key, value, ttlMs, undefined, true);
     this.#admit([write]);
     this.#tombstones.forget(replica.key);
     this.#write(write, replica.version, epoch);
@@ -889,10 +890,7 @@ export class Store {
    */
   #letGoMoving(ref: number, evicted = false): void {
     if (this.#movingKeys()) {
-      const key = this.#entries.key(ref);
-      const stamp = this.#entries.stampOf(ref);
-      if (evicted) this.#tombstones.rememberEvicted(key, stamp);
-      else this.#tombstones.rememberLetGo(key, stamp);
+      this.#tombstones.rememberLetGo(this.#entries.key(ref), this.#entries.stampOf(ref), evicted);
     }
     this.#letGo(ref);
   }

@@ -66,13 +66,21 @@ Deno.test("Store remembers an expiry as a deletion while told to: an older copy 
   assert.equal(store.stats().expired, 3);
 });
 
-Deno.test("Store remembers an eviction's end while keys move: an older copy stays out", () => {
-  let moving = true;
-  const store = new Store({
+/**
+ * A store with room for two entries like `k0` = `new`, on `at.now`'s clock, keys moving while
+ * `at.moving`.
+ */
+function twoEntries(at: { now: number; moving: boolean }): Store {
+  return new Store({
     maxBytes: 2 * entryBytes("k0", "new"),
-    now: () => 0,
-    movingKeys: () => moving,
+    now: () => at.now,
+    movingKeys: () => at.moving,
   });
+}
+
+Deno.test("Store remembers an eviction's end while keys move: an older copy stays out", () => {
+  const at = { now: 0, moving: true };
+  const store = twoEntries(at);
   store.apply({ key: "k0", version: 9, epoch: 3, value: "new" });
   store.apply({ key: "k1", version: 9, epoch: 3, value: "new" });
   store.apply({ key: "k2", version: 9, epoch: 3, value: "new" }); // evicts k0
@@ -80,7 +88,7 @@ Deno.test("Store remembers an eviction's end while keys move: an older copy stay
   for (const key of ["k0", "k1"]) {
     assert.equal(store.apply({ key, version: 5, epoch: 2, value: "old" }), false, key);
   }
-  moving = false;
+  at.moving = false;
   store.apply({ key: "k3", version: 9, epoch: 3, value: "new" });
   store.apply({ key: "k4", version: 9, epoch: 3, value: "new" }); // evicts k2, keys settled
   assert.equal(store.apply({ key: "k2", version: 5, epoch: 2, value: "old" }), true);
@@ -89,34 +97,26 @@ Deno.test("Store remembers an eviction's end while keys move: an older copy stay
 Deno.test("Store takes back a state it evicted while keys move, not one expired or its primary evicted", () => {
   // Its other owners may hold what it evicted: sent it again (as its new primary, say), it takes
   // it, or the key would stay on them alone.
-  let now = 1000;
-  const store = new Store({
-    maxBytes: 2 * entryBytes("k0", "new"),
-    now: () => now,
-    movingKeys: () => true,
-  });
+  const at = { now: 1000, moving: true };
+  const store = twoEntries(at);
   store.apply({ key: "k0", version: 9, epoch: 3, value: "new" });
   store.apply({ key: "k1", version: 9, epoch: 3, value: "new" });
   store.apply({ key: "k2", version: 9, epoch: 3, value: "new" }); // evicts k0
   assert.equal(store.dropEvicted("k1", { epoch: 3, version: 9 }), true); // its primary evicted it
-  now += 31_000; // past the notice's own memory, not the end's
+  at.now += 31_000; // past the notice's own memory, not the end's
   assert.equal(store.apply({ key: "k1", version: 9, epoch: 3, value: "new" }), false);
   assert.equal(store.apply({ key: "k0", version: 5, epoch: 2, value: "old" }), false);
   assert.equal(store.apply({ key: "k0", version: 9, epoch: 3, value: "new" }), true);
   assert.equal(store.peek("k0")?.value, "new");
   store.apply({ key: "e", version: 9, epoch: 3, value: "new", ttlMs: 1000 }); // evicts k2
-  now += 1000;
+  at.now += 1000;
   assert.equal(store.expire(), 1);
   assert.equal(store.apply({ key: "e", version: 9, epoch: 3, value: "new", ttlMs: 1000 }), false);
 });
 
 Deno.test("Store takes back only the newest state it knew of a key, and never a deletion", () => {
-  let moving = true;
-  const store = new Store({
-    maxBytes: 2 * entryBytes("k0", "v2"),
-    now: () => 1000,
-    movingKeys: () => moving,
-  });
+  const at = { now: 1000, moving: true };
+  const store = twoEntries(at);
   const evict = (key: string) => {
     store.apply({ key: "a", version: 1, epoch: 1, value: "v1" });
     store.apply({ key: "b", version: 1, epoch: 1, value: "v1" });
@@ -128,10 +128,10 @@ Deno.test("Store takes back only the newest state it knew of a key, and never a 
   assert.equal(store.apply({ key: "k0", version: 9, epoch: 3, deleted: true }), false);
   // Written over here (this node its primary), then evicted with no end remembered: the state
   // evicted before is older than one this node held, and stays out.
-  moving = false;
+  at.moving = false;
   store.set("k0", "v2");
   evict("k0");
-  moving = true;
+  at.moving = true;
   assert.equal(store.apply({ key: "k0", version: 9, epoch: 3, value: "v1" }), false);
   // A deletion of the key pushed out by a flood of others: it may have been newer.
   store.apply({ key: "k1", version: 9, epoch: 3, value: "v1" });

@@ -53,7 +53,7 @@ export interface Stamp {
 export class Tombstones {
   readonly #now: () => number;
   readonly #limits: TombstoneLimits;
-  readonly #byKey = new Map<string, Stamp & { at: number }>(); // oldest first
+  readonly #byKey = new Map<string, Stamp & { at: number; evictedHere: boolean }>(); // oldest first
   #forgotten: Stamp = { version: 0, epoch: 0 };
   #chars = 0; // of the keys kept
 
@@ -63,12 +63,21 @@ export class Tombstones {
     this.#limits = limits;
   }
 
-  /** Remembers that `key` was deleted, stamped `stamp`. */
-  remember(key: string, stamp: Stamp): void {
+  /**
+   * Remembers that `key` was deleted, stamped `stamp`; `evictedHere` for a state this node evicted
+   * (see {@link evictedHere}).
+   */
+  remember(key: string, stamp: Stamp, evictedHere = false): void {
     this.forget(key); // re-inserted last: the map stays oldest first
-    this.#byKey.set(key, { version: stamp.version, epoch: stamp.epoch, at: this.#now() });
+    const { version, epoch } = stamp;
+    this.#byKey.set(key, { version, epoch, at: this.#now(), evictedHere });
     this.#chars += key.length;
     this.#forgetOld();
+  }
+
+  /** Whether `key`'s end kept here is a state this node evicted. */
+  evictedHere(key: string): boolean {
+    return this.#byKey.get(key)?.evictedHere ?? false;
   }
 
   /**
@@ -128,9 +137,10 @@ export class Tombstones {
 
 /**
  * A key's remembered end: its deletions, and apart from them, while keys move, the states this
- * node let go of (expired, or evicted here), which a late older copy must not replace either. Each
- * list is capped on its own, so a flood of expiries never pushes out the deletions. A state this
- * node evicted may be taken back as it was ({@link retakes}): its other owners may hold it still.
+ * node let go of (expired, evicted here, or evicted by its primary), which a late older copy must
+ * not replace either. Each list is capped on its own, so a flood of expiries never pushes out the
+ * deletions. A state this node evicted may be taken back as it was ({@link retakes}): its other
+ * owners may hold it still.
  *
  * @example
  * ```ts
@@ -144,12 +154,10 @@ export class Tombstones {
 export class Deletions {
   readonly #deleted: Tombstones;
   readonly #letGo: Tombstones;
-  readonly #evicted: Tombstones;
 
   constructor(now: () => number) {
     this.#deleted = new Tombstones(now);
     this.#letGo = new Tombstones(now);
-    this.#evicted = new Tombstones(now);
   }
 
   /** Remembers that `key` was deleted, stamped `stamp`. */
@@ -158,31 +166,28 @@ export class Deletions {
   }
 
   /**
-   * Remembers that `key`'s state stamped `stamp` expired, or that its primary evicted it (this
-   * node let its copy go on the notice).
+   * Remembers that `key`'s state stamped `stamp` was let go of: expired, evicted by its primary
+   * (this node dropped its copy on the notice), or, `evictedHere`, evicted by this node.
    */
-  rememberLetGo(key: string, stamp: Stamp): void {
-    this.#letGo.remember(key, stamp);
-  }
-
-  /** Remembers that this node evicted `key`'s state stamped `stamp`. */
-  rememberEvicted(key: string, stamp: Stamp): void {
-    this.#evicted.remember(key, stamp);
+  rememberLetGo(key: string, stamp: Stamp, evictedHere = false): void {
+    this.#letGo.remember(key, stamp, evictedHere);
   }
 
   /**
    * Whether a copy stamped `stamp` may take `key` back: its newest end is this node's own eviction
-   * of that very state. The key's other owners may hold it still; a node evicting a copy (while
-   * keys move, or past its share) tells no one, and refused, the key stayed on them alone once
-   * this node became its primary, read as missing.
+   * of that very state. The key's other owners may hold it still; a node evicting a copy tells no
+   * one, and refused, the key stayed on them alone once this node became its primary, read as
+   * missing.
    */
   retakes(key: string, stamp: Stamp): boolean {
-    const evicted = this.#evicted.stampOf(key);
-    if (!evicted || newer(evicted, stamp) || newer(stamp, evicted)) return false;
-    // Nor at or below an end forgotten for the lists' caps: it may have been this key's.
-    const forgotten = newest(this.#deleted.forgotten, this.#letGo.forgotten);
-    const other = newest(newest(this.#deleted.stampOf(key), this.#letGo.stampOf(key)), forgotten);
-    return other === undefined || newer(stamp, other);
+    const end = this.#letGo.stampOf(key);
+    if (!end || !this.#letGo.evictedHere(key) || newer(end, stamp) || newer(stamp, end)) {
+      return false;
+    }
+    // Nor at or below a deletion, or an end forgotten for the lists' caps: it may have been this
+    // key's.
+    const forgotten = newest(this.#deleted.forgotten, this.#letGo.forgotten)!;
+    return newer(stamp, newest(this.#deleted.stampOf(key), forgotten)!);
   }
 
   /**
@@ -191,52 +196,39 @@ export class Deletions {
    * expired with no end remembered), it would bring back a value this node had written over.
    */
   supersede(key: string): void {
-    const evicted = this.#evicted.stampOf(key);
-    if (evicted === undefined) return;
-    this.#evicted.forget(key);
-    this.#letGo.remember(key, evicted);
+    if (this.#letGo.evictedHere(key)) this.#letGo.remember(key, this.#letGo.stampOf(key)!);
   }
 
   /** The stamp of `key`'s newest remembered end, past its time or not. */
   stampOf(key: string): Stamp | undefined {
-    return newest(this.#deleted.stampOf(key), this.#letGoStamp(key));
+    return newest(this.#deleted.stampOf(key), this.#letGo.stampOf(key));
   }
 
   /** The stamp of `key`'s newest end recent enough to be passed on, else undefined. */
   recent(key: string): Stamp | undefined {
-    return newest(
-      this.#deleted.recent(key),
-      newest(this.#letGo.recent(key), this.#evicted.recent(key)),
-    );
+    return newest(this.#deleted.recent(key), this.#letGo.recent(key));
   }
 
   /** The keys of the recent ends. */
   keys(): string[] {
-    return [...new Set([...this.#deleted.keys(), ...this.#letGo.keys(), ...this.#evicted.keys()])];
+    return [...new Set([...this.#deleted.keys(), ...this.#letGo.keys()])];
   }
 
   /** The newest stamp of the ends forgotten for their age or their number. */
   get forgotten(): Stamp {
-    const letGo = newest(this.#letGo.forgotten, this.#evicted.forgotten);
-    return newest(this.#deleted.forgotten, letGo)!;
+    return newest(this.#deleted.forgotten, this.#letGo.forgotten)!;
   }
 
   /** Forgets `key`'s ends. */
   forget(key: string): void {
     this.#deleted.forget(key);
     this.#letGo.forget(key);
-    this.#evicted.forget(key);
   }
 
   /** Forgets every end. */
   clear(): void {
     this.#deleted.clear();
     this.#letGo.clear();
-    this.#evicted.clear();
-  }
-
-  #letGoStamp(key: string): Stamp | undefined {
-    return newest(this.#letGo.stampOf(key), this.#evicted.stampOf(key));
   }
 }
 

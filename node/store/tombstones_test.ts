@@ -73,7 +73,7 @@ Deno.test("Deletions keep a deletion through a flood of states let go, each list
 Deno.test("Deletions.retakes() a state this node evicted, as it was, and nothing else", () => {
   const deletions = new Deletions(() => 1_000);
   const stamp = { version: 9, epoch: 2 };
-  deletions.rememberEvicted("evicted", stamp);
+  deletions.rememberLetGo("evicted", stamp, true);
   assert.deepEqual(deletions.stampOf("evicted"), stamp, "an end like any other");
   assert.equal(deletions.retakes("evicted", stamp), true);
   assert.equal(deletions.retakes("evicted", { version: 8, epoch: 2 }), false, "older");
