@@ -411,7 +411,9 @@ export class Store {
    * Applies a replica's state of a key if it is newer than this store's, value or deletion (by
    * epoch, then version: a write from an older ring never wins over one from a newer ring) and
    * not stamped at or below the version a flush went through ({@link flushThrough}); returns
-   * whether it changed anything. May evict, or throw like {@link set}.
+   * whether it changed anything. A value at the very stamp of its key's end is taken back when
+   * that end was this node's own eviction of it or a deletion a peer passed on (`retakes` of
+   * `Deletions`). May evict, or throw like {@link set}.
    */
   apply(replica: RawReplica): boolean {
     if (replica.version <= this.#flushed) return false;
@@ -423,7 +425,8 @@ export class Store {
     const deletion = this.#tombstones.stampOf(replica.key);
     const value = replica.deleted ? undefined : replica.value; // none: a deletion
     if (deletion && !newer(replica, deletion)) {
-      // The value this node evicted, come back from an owner that holds it still: taken.
+      // The value this node evicted, or whose end a peer passed on, come back from an owner that
+      // holds it still: taken.
       const stamp = { version: replica.version, epoch };
       if (value === undefined || !this.#tombstones.retakes(replica.key, stamp)) {
         return false;
@@ -434,7 +437,7 @@ export class Store {
     const requests = replica.requests;
     if (value === undefined) {
       if (ref !== 0) this.#entries.remove(ref);
-      this.#tombstones.remember(replica.key, { version: replica.version, epoch });
+      this.#tombstones.remember(replica.key, { version: replica.version, epoch }, true);
       if (requests) this.#requests.replace(replica.key, requests);
       return true;
     }

@@ -141,6 +141,28 @@ Deno.test("Store takes back only the newest state it knew of a key, and never a 
   assert.equal(store.apply({ key: "k1", version: 9, epoch: 3, value: "v1" }), false);
 });
 
+Deno.test("Store takes the value whose end a peer passed on as a deletion, as a new owner would", () => {
+  // An owner that evicted a key while keys moved passes its end on as a deletion; refused after
+  // it, the value another owner still held stayed on that owner alone.
+  const at = { now: 1000, moving: false };
+  const store = twoEntries(at);
+  assert.equal(store.apply({ key: "k0", version: 9, epoch: 3, deleted: true }), true);
+  assert.equal(store.apply({ key: "k0", version: 8, epoch: 3, value: "old" }), false);
+  assert.equal(store.apply({ key: "k0", version: 9, epoch: 3, value: "new" }), true);
+  assert.equal(store.peek("k0")?.value, "new");
+  // A deletion made here never gives way.
+  const { version } = store.delete("gone");
+  assert.equal(store.apply({ key: "gone", version, value: "new" }), false);
+  // Written over here, then evicted with no end remembered: the state ended is older than one this
+  // node held, and stays out.
+  store.apply({ key: "k1", version: 9, epoch: 3, deleted: true });
+  store.set("k1", "v2");
+  store.apply({ key: "a", version: 1, epoch: 1, value: "v1" });
+  store.apply({ key: "b", version: 1, epoch: 1, value: "v1" });
+  assert.equal(store.peek("k1"), undefined, "k1 evicted");
+  assert.equal(store.apply({ key: "k1", version: 9, epoch: 3, value: "new" }), false);
+});
+
 Deno.test("Store.walkKeys() reads each key as it comes to it, the store changing meanwhile", () => {
   const store = new Store();
   for (const key of ["a", "b", "c", "d"]) store.set(key, "v");

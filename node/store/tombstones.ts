@@ -53,7 +53,7 @@ export interface Stamp {
 export class Tombstones {
   readonly #now: () => number;
   readonly #limits: TombstoneLimits;
-  readonly #byKey = new Map<string, Stamp & { at: number; evictedHere: boolean }>(); // oldest first
+  readonly #byKey = new Map<string, Stamp & { at: number; retakable: boolean }>(); // oldest first
   #forgotten: Stamp = { version: 0, epoch: 0 };
   #chars = 0; // of the keys kept
 
@@ -64,20 +64,26 @@ export class Tombstones {
   }
 
   /**
-   * Remembers that `key` was deleted, stamped `stamp`; `evictedHere` for a state this node evicted
-   * (see {@link evictedHere}).
+   * Remembers that `key` was deleted, stamped `stamp`; `retakable` for the end of a value another
+   * owner may hold still (see {@link retakable}).
    */
-  remember(key: string, stamp: Stamp, evictedHere = false): void {
+  remember(key: string, stamp: Stamp, retakable = false): void {
     this.forget(key); // re-inserted last: the map stays oldest first
     const { version, epoch } = stamp;
-    this.#byKey.set(key, { version, epoch, at: this.#now(), evictedHere });
+    this.#byKey.set(key, { version, epoch, at: this.#now(), retakable });
     this.#chars += key.length;
     this.#forgetOld();
   }
 
-  /** Whether `key`'s end kept here is a state this node evicted. */
-  evictedHere(key: string): boolean {
-    return this.#byKey.get(key)?.evictedHere ?? false;
+  /** Whether `key`'s end kept here may give way to the value it ended, stamped the same. */
+  retakable(key: string): boolean {
+    return this.#byKey.get(key)?.retakable ?? false;
+  }
+
+  /** `key`'s end, if kept, no longer gives way to the value it ended (see {@link retakable}). */
+  holdFast(key: string): void {
+    const kept = this.#byKey.get(key);
+    if (kept) kept.retakable = false;
   }
 
   /**
@@ -139,8 +145,8 @@ export class Tombstones {
  * A key's remembered end: its deletions, and apart from them, while keys move, the states this
  * node let go of (expired, evicted here, or evicted by its primary), which a late older copy must
  * not replace either. Each list is capped on its own, so a flood of expiries never pushes out the
- * deletions. A state this node evicted may be taken back as it was ({@link retakes}): its other
- * owners may hold it still.
+ * deletions. A state this node evicted, or whose end a peer passed on, may be taken back as it was
+ * ({@link retakes}): its other owners may hold it still.
  *
  * @example
  * ```ts
@@ -160,9 +166,12 @@ export class Deletions {
     this.#letGo = new Tombstones(now);
   }
 
-  /** Remembers that `key` was deleted, stamped `stamp`. */
-  remember(key: string, stamp: Stamp): void {
-    this.#deleted.remember(key, stamp);
+  /**
+   * Remembers that `key` was deleted, stamped `stamp`: here, or, `passedOn`, on a peer, which may
+   * also pass on a state's end that way (one it evicted or saw expire, while keys move).
+   */
+  remember(key: string, stamp: Stamp, passedOn = false): void {
+    this.#deleted.remember(key, stamp, passedOn);
   }
 
   /**
@@ -174,29 +183,32 @@ export class Deletions {
   }
 
   /**
-   * Whether a copy stamped `stamp` may take `key` back: its newest end is this node's own eviction
-   * of that very state. The key's other owners may hold it still; a node evicting a copy tells no
-   * one, and refused, the key stayed on them alone once this node became its primary, read as
-   * missing.
+   * Whether a copy stamped `stamp` may take `key` back: its newest end is that very state's, and
+   * was this node's own eviction of it or a deletion a peer passed on. A deletion gets a version of
+   * its own, never the value's it removes, so the peer's was that value's end too (its eviction or
+   * expiry there, passed on as keys moved). The key's other owners may hold it still; a node
+   * evicting a copy tells no one, and refused, the key stayed on them alone once this node became
+   * its primary, read as missing.
    */
   retakes(key: string, stamp: Stamp): boolean {
-    const end = this.#letGo.stampOf(key);
-    if (!end || !this.#letGo.evictedHere(key) || newer(end, stamp) || newer(stamp, end)) {
-      return false;
+    const end = this.stampOf(key);
+    if (!end || newer(end, stamp) || newer(stamp, end)) return false;
+    for (const list of [this.#deleted, this.#letGo]) {
+      const kept = list.stampOf(key);
+      if (kept && !newer(stamp, kept) && !list.retakable(key)) return false; // an end of its own
     }
-    // Nor at or below a deletion, or an end forgotten for the lists' caps: it may have been this
-    // key's.
-    const forgotten = newest(this.#deleted.forgotten, this.#letGo.forgotten)!;
-    return newer(stamp, newest(this.#deleted.stampOf(key), forgotten)!);
+    // Nor at or below an end forgotten for the lists' caps: it may have been this key's.
+    return newer(stamp, newest(this.#deleted.forgotten, this.#letGo.forgotten)!);
   }
 
   /**
-   * `key` holds a newer state than any end remembered: its own eviction end, if any, refuses that
-   * state from now on, as other ends do. Taken back once the newer state is gone (evicted or
-   * expired with no end remembered), it would bring back a value this node had written over.
+   * `key` holds a newer state than any end remembered: its ends refuse the states they ended from
+   * now on, as other ends do. Taken back once the newer state is gone (evicted or expired with no
+   * end remembered), one would bring back a value this node had written over.
    */
   supersede(key: string): void {
-    if (this.#letGo.evictedHere(key)) this.#letGo.remember(key, this.#letGo.stampOf(key)!);
+    this.#deleted.holdFast(key);
+    this.#letGo.holdFast(key);
   }
 
   /** The stamp of `key`'s newest remembered end, past its time or not. */

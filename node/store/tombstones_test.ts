@@ -87,3 +87,22 @@ Deno.test("Deletions.retakes() a state this node evicted, as it was, and nothing
   deletions.forget("evicted");
   assert.equal(deletions.stampOf("evicted"), undefined);
 });
+
+Deno.test("Deletions.retakes() a state whose end a peer passed on as a deletion, till written over", () => {
+  const deletions = new Deletions(() => 1_000);
+  const stamp = { version: 9, epoch: 2 };
+  deletions.remember("passed", stamp, true);
+  assert.equal(deletions.retakes("passed", stamp), true);
+  assert.equal(deletions.retakes("passed", { version: 8, epoch: 2 }), false, "older");
+  // Ended here too, the same way: this node's own end stands.
+  deletions.rememberLetGo("passed", stamp);
+  assert.equal(deletions.retakes("passed", stamp), false);
+  deletions.forget("passed");
+  // Written over here: no end gives way from then on.
+  deletions.remember("passed", stamp, true);
+  deletions.rememberLetGo("evicted", stamp, true);
+  deletions.supersede("passed");
+  deletions.supersede("evicted");
+  assert.equal(deletions.retakes("passed", stamp), false);
+  assert.equal(deletions.retakes("evicted", stamp), false);
+});
