@@ -736,6 +736,34 @@ async function sizedCluster(processes: Processes, replicas: number, bounds: stri
   return { master, nodes };
 }
 
+/**
+ * Of `keys`, how many `cache` reads, and those it misses that an owner in `ring` holds all the same
+ * (its backups, as reads ask the primary).
+ */
+async function onOwnersAlone(
+  cache: CacheClient,
+  keys: string[],
+  ring: string[],
+  replicas: number,
+): Promise<{ read: number; alone: string[] }> {
+  const values = await readAll(cache, keys);
+  const missing = keys.filter((_, i) => values[i] === undefined);
+  const owners = new Ring(ring);
+  const alone: string[] = [];
+  for (let i = 0; i < missing.length; i += 100) {
+    await Promise.all(
+      missing.slice(i, i + 100).map(async (key) => {
+        for (const node of owners.owners(key, replicas)) {
+          const answer = await fetch(`${node}/replica/${encodeURIComponent(key)}`);
+          const { value } = await answer.json();
+          if (answer.status === 200 && value !== undefined) return void alone.push(key);
+        }
+      }),
+    );
+  }
+  return { read: keys.length - missing.length, alone };
+}
+
 /** Waits until the last eviction notices have arrived: `nodes`' key counts stop changing. */
 async function noticesArrived(nodes: ProcessService[]): Promise<void> {
   const counts = async () =>
@@ -903,22 +931,7 @@ Deno.test("R=3 under LRU: after a kill and a leave, a key its backups hold is re
       }, "the node out of the ring");
       await settled(master.url, 30_000);
       await noticesArrived(nodes);
-      const values = await readAll(cache, keys);
-      const missing = keys.filter((_, i) => values[i] === undefined);
-      const owners = new Ring(ring);
-      const alone: string[] = [];
-      for (let i = 0; i < missing.length; i += 100) {
-        await Promise.all(
-          missing.slice(i, i + 100).map(async (key) => {
-            for (const node of owners.owners(key, 3)) {
-              const answer = await fetch(`${node}/replica/${encodeURIComponent(key)}`);
-              const { value } = await answer.json();
-              if (answer.status === 200 && value !== undefined) return void alone.push(key);
-            }
-          }),
-        );
-      }
-      const read = keys.length - missing.length;
+      const { read, alone } = await onOwnersAlone(cache, keys, ring, 3);
       console.log(
         `  ${how}: ${read} of ${keys.length} keys read, ${alone.length} on backups alone`,
       );
@@ -929,6 +942,54 @@ Deno.test("R=3 under LRU: after a kill and a leave, a key its backups hold is re
     };
     await remove(nodes[3], "SIGKILL");
     await remove(nodes[3], "SIGTERM"); // the 2 MB node
+  } finally {
+    client?.close();
+    await processes.stopAll();
+  }
+});
+
+Deno.test("R=2 under LRU: after a join under writes, a key its old owner holds is read from the new node", async () => {
+  // An owner that evicted a key while keys moved passes its end on as a deletion; the new node,
+  // sent that before the value the other owner held, refused the value: the key stayed there
+  // alone, read as missing.
+  const processes = new Processes();
+  let client: CacheClient | undefined;
+  try {
+    const { master, nodes } = await sizedCluster(processes, 2, ["384kb", "512kb", "1mb", "1mb"]);
+    const cache = client = await CacheClient.connect(master.url, { mode: "proxy" });
+    const keys = await overfill(cache, 2);
+    await noticesArrived(nodes);
+    // Keys are written over while the node joins, so owners evict while keys move.
+    let writing = true;
+    const written = [...keys];
+    const writes = Promise.all([0, 1, 2].map(async () => {
+      while (writing) {
+        const items = Array.from({ length: 200 }, () => ({
+          key: written[Math.floor(Math.random() * written.length)],
+          value: "w".repeat(100),
+        }));
+        await cache.mset(items).catch(() => {}); // refused while keys move: written or not
+      }
+    }));
+    const joined = await processes.node(master.url, ["--max-memory", "1mb"]);
+    nodes.push(joined);
+    let ring: string[] = [];
+    await waitFor(async () => {
+      ring = (await (await fetch(`${master.url}/ring`)).json()).nodes;
+      return ring.includes(joined.address);
+    }, "the node in the ring");
+    await settled(master.url, 30_000);
+    writing = false;
+    await writes;
+    await settled(master.url, 30_000);
+    await noticesArrived(nodes);
+    const { read, alone } = await onOwnersAlone(cache, keys, ring, 2);
+    console.log(`  ${read} of ${keys.length} keys read, ${alone.length} on one owner alone`);
+    assert.ok(read > 1000, `${read} keys read after the join`);
+    // 0-13 in 7 runs before the new node took such a value, 0-1 in 10 since: bounded, as the R=3
+    // test is, at 1 %, so other races of the move with evictions do not fail it (the store's
+    // tests show the taking itself).
+    assert.ok(alone.length <= keys.length / 100, `${alone.length} keys on one owner alone`);
   } finally {
     client?.close();
     await processes.stopAll();
