@@ -961,11 +961,10 @@ Deno.test("R=2 under LRU: after a join under writes, a key its old owner holds i
     await noticesArrived(nodes);
     // Keys are written over while the node joins, so owners evict while keys move.
     let writing = true;
-    const written = [...keys];
     const writes = Promise.all([0, 1, 2].map(async () => {
       while (writing) {
         const items = Array.from({ length: 200 }, () => ({
-          key: written[Math.floor(Math.random() * written.length)],
+          key: keys[Math.floor(Math.random() * keys.length)],
           value: "w".repeat(100),
         }));
         await cache.mset(items).catch(() => {}); // refused while keys move: written or not
