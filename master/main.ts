@@ -135,7 +135,6 @@ const sweepMs = Math.min(1000, Math.max(10, Math.floor(config.failureTimeoutMs /
 const sweeper = setInterval(() => registry.sweep(), sweepMs);
 
 service.serve({ app, hot: app.hot });
-log.info("listening", { url, advertise, reference: `${url}/reference`, config: redacted(config) });
 
 const backend = config.election === "none" ? undefined : electionBackend({
   election: config.election,
@@ -173,6 +172,8 @@ service.onStop(async () => {
   clearInterval(sweeper);
   clearInterval(checker);
 }, DRAIN_TIMEOUT_MS);
+// Said once SIGTERM is handled: whoever reads it may stop the process at once.
+log.info("listening", { url, advertise, reference: `${url}/reference`, config: redacted(config) });
 
 /** The pod's namespace from its service account, or "default" outside Kubernetes. */
 async function podNamespace(): Promise<string> {

@@ -185,7 +185,6 @@ const fence = fenced(
   app.clock,
 );
 service.serve({ app, hot: app.hot, gate: fence });
-log.info("listening", { url: service.url, advertise, config: redacted(config) });
 if (!standalone) membership.start();
 
 service.onStop(async () => {
@@ -223,3 +222,6 @@ service.onStop(async () => {
   await membership.stop();
   await membership.deregister();
 }, SHUTDOWN_TIMEOUT_MS);
+// Said once SIGTERM is handled: whoever reads it may stop the process at once (a test's SIGTERM
+// just after it once found no handler yet, and the node died of the signal).
+log.info("listening", { url: service.url, advertise, config: redacted(config) });
